@@ -1,0 +1,45 @@
+# Herald: the two commands for a fresh Debian 12 machine are `make run` and
+# `make test`. Every target installs what is missing first (near-instant when
+# all is there), then configures and builds in its own folder under build/.
+
+JOBS ?= 2
+LISTEN ?= 127.0.0.1:8080
+CMAKE_FLAGS ?=
+CTEST_FLAGS ?= --output-on-failure --timeout 300
+
+.PHONY: deps build run test test-asan test-tsan bench format clean
+
+deps:
+	@bash scripts/install-deps.sh
+
+# build/<name>: configure once, then build incrementally.
+define configure
+	@cmake -S . -B build/$(1) -DCMAKE_BUILD_TYPE=$(2) -DHERALD_SANITIZE=$(3) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build/$(1) -j$(JOBS)
+endef
+
+build: deps
+	$(call configure,release,RelWithDebInfo,)
+
+run: build
+	./build/release/server/heraldd --listen $(LISTEN)
+
+test: build
+	cd build/release && ctest $(CTEST_FLAGS)
+
+test-asan: deps
+	$(call configure,asan,Debug,address)
+	cd build/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest $(CTEST_FLAGS)
+
+test-tsan: deps
+	$(call configure,tsan,RelWithDebInfo,thread)
+	cd build/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest $(CTEST_FLAGS)
+
+bench: build
+	bash bench/run.sh
+
+format:
+	@git ls-files '*.h' '*.cc' | xargs clang-format -i
+
+clean:
+	rm -rf build
