@@ -22,17 +22,17 @@ namespace herald {
 
 enum class ErrorCode {
   kOk = 0,
-  kInvalidTopic,       // a topic or pattern that breaks the naming rules
-  kInvalidArgument,    // any other malformed input
-  kPayloadTooLarge,    // over the configured payload limit
+  kInvalidTopic,     // a topic or pattern that breaks the naming rules
+  kInvalidArgument,  // any other malformed input
+  kPayloadTooLarge,  // over the configured payload limit
   kTooManySubscriptions,
   kTooManyTopics,
-  kNoResponders,       // a request matched no subscriber at all
-  kTimeout,            // a request's deadline passed before any reply
-  kHistoryUnavailable, // resume point not covered by history (a gap)
+  kNoResponders,        // a request matched no subscriber at all
+  kTimeout,             // a request's deadline passed before any reply
+  kHistoryUnavailable,  // resume point not covered by history (a gap)
   kNotFound,
   kPermissionDenied,
-  kUnavailable,        // shutting down, not started, resource gone
+  kUnavailable,  // shutting down, not started, resource gone
   kInternal,
 };
 

@@ -1,0 +1,160 @@
+// The Broker facade, the Impl's lifetime, statistics and maintenance.
+#include "herald/broker.h"
+
+#include <future>
+
+#include "broker/broker_impl.h"
+
+namespace herald {
+
+std::string_view GapReasonName(GapReason reason) {
+  switch (reason) {
+    case GapReason::kEpochChanged:
+      return "epoch_changed";
+    case GapReason::kTrimmed:
+      return "trimmed";
+    case GapReason::kSlowConsumer:
+      return "slow_consumer";
+  }
+  return "unknown";
+}
+
+Broker::Impl::Impl(BrokerOptions options)
+    : options_(std::move(options)),
+      topics_(options_.max_topics),
+      tracker_(options_.node_id, &counters_) {
+  dispatcher_ = std::make_unique<Dispatcher>(
+      [this](std::function<void()> wake) { return CreateInbox(std::move(wake)); });
+  maintenance_ = std::thread([this] { MaintenanceLoop(); });
+}
+
+Broker::Impl::~Impl() {
+  {
+    std::lock_guard lock(maintenance_mu_);
+    stopping_ = true;
+  }
+  maintenance_cv_.notify_one();
+  maintenance_.join();
+  tracker_.FailAll(Status(ErrorCode::kUnavailable, "broker is shutting down"));
+  dispatcher_.reset();
+}
+
+void Broker::Impl::MaintenanceLoop() {
+  using Clock = RequestTracker::Clock;
+  Clock::time_point next_sweep = Clock::now() + options_.maintenance_interval;
+  Clock::time_point next_deadline = Clock::time_point::max();
+  std::unique_lock lock(maintenance_mu_);
+  while (!stopping_) {
+    maintenance_cv_.wait_until(lock, std::min(next_sweep, next_deadline),
+                               [this] { return stopping_ || deadline_changed_; });
+    if (stopping_) break;
+    deadline_changed_ = false;
+    lock.unlock();
+    const Clock::time_point now = Clock::now();
+    next_deadline = tracker_.ExpireDue(now);
+    if (now >= next_sweep) {
+      RunMaintenance();
+      next_sweep = now + options_.maintenance_interval;
+    }
+    lock.lock();
+  }
+}
+
+void Broker::Impl::RunMaintenance() {
+  const int64_t now = NowUs();
+  const int64_t idle_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(options_.topic_idle_ttl).count();
+  topics_.RemoveIf([&](TopicState& ts) {
+    std::lock_guard lock(ts.mu);
+    const size_t count_before = ts.history.size();
+    BrokerCounters::Sub(counters_.history_bytes, ts.history.TrimByAge(now));
+    BrokerCounters::Sub(counters_.history_messages, count_before - ts.history.size());
+    if (!ts.history.empty() || now - ts.last_activity_us < idle_us) return false;
+    ts.removed = true;
+    BrokerCounters::Add(counters_.topics_expired, 1);
+    return true;
+  });
+}
+
+BrokerStats Broker::Impl::Stats() const {
+  auto get = [](const BrokerCounters::Counter& c) { return c.load(std::memory_order_relaxed); };
+  BrokerStats s;
+  s.messages_in = get(counters_.messages_in);
+  s.bytes_in = get(counters_.bytes_in);
+  s.deliveries = get(counters_.deliveries);
+  s.delivery_bytes = get(counters_.delivery_bytes);
+  s.dropped = get(counters_.dropped);
+  s.slow_consumer_disconnects = get(counters_.slow_consumer_disconnects);
+  s.publish_errors = get(counters_.publish_errors);
+  s.requests = get(counters_.requests);
+  s.request_timeouts = get(counters_.request_timeouts);
+  s.request_no_responders = get(counters_.request_no_responders);
+  s.late_replies = get(counters_.late_replies);
+  s.history_evictions = get(counters_.history_evictions);
+  s.topics_expired = get(counters_.topics_expired);
+  s.topics = topics_.size();
+  s.subscriptions = get(counters_.subscriptions);
+  s.history_messages = get(counters_.history_messages);
+  s.history_bytes = get(counters_.history_bytes);
+  s.pending_requests = tracker_.pending();
+  for (size_t i = 0; i < s.request_latency_buckets.size(); ++i) {
+    s.request_latency_buckets[i] = get(counters_.latency_buckets[i]);
+  }
+  s.request_latency_sum_us = get(counters_.latency_sum_us);
+  s.request_latency_count = get(counters_.latency_count);
+  return s;
+}
+
+// --- Facade -----------------------------------------------------------------
+
+Broker::Broker(BrokerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Broker::~Broker() = default;
+
+Result<PublishAck> Broker::Publish(std::string_view topic, std::string payload,
+                                   PublishOptions options) {
+  return impl_->Publish(topic, std::move(payload), std::move(options));
+}
+
+std::shared_ptr<Inbox> Broker::CreateInbox(std::function<void()> wake) {
+  return impl_->CreateInbox(std::move(wake));
+}
+
+Result<uint64_t> Broker::Subscribe(std::string_view pattern, std::shared_ptr<Sink> sink,
+                                   std::shared_ptr<Inbox> inbox, SubscribeOptions options) {
+  return impl_->Subscribe(pattern, std::move(sink), std::move(inbox), std::move(options));
+}
+
+Result<uint64_t> Broker::Subscribe(std::string_view pattern, DeliveryCallback callback,
+                                   SubscribeOptions options) {
+  if (!callback) return Status(ErrorCode::kInvalidArgument, "callback is empty");
+  return impl_->Subscribe(pattern, std::make_shared<CallbackSink>(std::move(callback)),
+                          impl_->dispatcher().inbox(), std::move(options));
+}
+
+bool Broker::Unsubscribe(uint64_t subscription_id) { return impl_->Unsubscribe(subscription_id); }
+
+void Broker::Request(std::string_view topic, std::string payload, std::chrono::milliseconds timeout,
+                     ReplyCallback on_reply, PublishOptions options) {
+  impl_->Request(topic, std::move(payload), timeout, std::move(on_reply), std::move(options));
+}
+
+Result<MessagePtr> Broker::RequestSync(std::string_view topic, std::string payload,
+                                       std::chrono::milliseconds timeout, PublishOptions options) {
+  auto done = std::make_shared<std::promise<Result<MessagePtr>>>();
+  auto future = done->get_future();
+  impl_->Request(
+      topic, std::move(payload), timeout,
+      [done](Result<MessagePtr> r) { done->set_value(std::move(r)); }, std::move(options));
+  return future.get();
+}
+
+Result<ResumeResult> Broker::Resume(std::string_view topic, uint64_t epoch, uint64_t after_offset,
+                                    size_t limit) {
+  return impl_->Resume(topic, epoch, after_offset, limit);
+}
+
+BrokerStats Broker::Stats() const { return impl_->Stats(); }
+void Broker::RunMaintenance() { impl_->RunMaintenance(); }
+const BrokerOptions& Broker::options() const { return impl_->options(); }
+
+}  // namespace herald

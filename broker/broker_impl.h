@@ -1,0 +1,80 @@
+// Broker::Impl — the state behind the public Broker facade, shared by the
+// files that implement it (publish/subscribe, resume, requests, maintenance).
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "broker/counters.h"
+#include "broker/delivery_inbox.h"
+#include "broker/dispatcher.h"
+#include "broker/request_tracker.h"
+#include "broker/subscription_index.h"
+#include "broker/topic_table.h"
+#include "herald/broker.h"
+
+namespace herald {
+
+class Broker::Impl {
+ public:
+  explicit Impl(BrokerOptions options);
+  ~Impl();
+
+  Result<PublishAck> Publish(std::string_view topic, std::string payload, PublishOptions options);
+  std::shared_ptr<DeliveryInbox> CreateInbox(std::function<void()> wake);
+  Result<uint64_t> Subscribe(std::string_view pattern, std::shared_ptr<Sink> sink,
+                             std::shared_ptr<Inbox> inbox, SubscribeOptions options);
+  bool Unsubscribe(uint64_t id);
+  void Request(std::string_view topic, std::string payload, std::chrono::milliseconds timeout,
+               ReplyCallback on_reply, PublishOptions options);
+  Result<ResumeResult> Resume(std::string_view topic, uint64_t epoch, uint64_t after_offset,
+                              size_t limit);
+  BrokerStats Stats() const;
+  void RunMaintenance();
+
+  const BrokerOptions& options() const { return options_; }
+  Dispatcher& dispatcher() { return *dispatcher_; }
+
+ private:
+  int64_t NowUs() const;
+  uint64_t NextEpoch();
+  HistoryLimits HistoryFor(std::string_view topic) const;
+  TopicStatePtr MakeTopic(std::string_view name);
+  Status CheckSubscribe(std::string_view pattern, const SubscribeOptions& options) const;
+
+  // Topic lock held for all of these.
+  void AppendHistory(TopicState& ts, const MessagePtr& m);
+  const MatchResultPtr& MatchFor(TopicState& ts);
+  void FanOut(const MessagePtr& m, const MatchResult& match, const MatchResultPtr& keep);
+  ResumeResult ResumeLocked(TopicState& ts, uint64_t epoch, uint64_t after, size_t limit,
+                            Status* error) const;
+  void Replay(TopicState* ts, const ResumePoint& point, const SubscriptionPtr& sub);
+
+  void Redispatch(const MessagePtr& m, const Subscription& gone);
+  void MaintenanceLoop();
+
+  const BrokerOptions options_;
+  BrokerCounters counters_;
+  SubscriptionIndex index_;
+  TopicTable topics_;
+  RequestTracker tracker_;
+  std::atomic<uint64_t> last_epoch_{0};
+
+  mutable std::mutex subs_mu_;
+  uint64_t next_subscription_id_ = 0;
+  std::unordered_map<uint64_t, SubscriptionPtr> subscriptions_;
+  std::unordered_map<const Sink*, size_t> per_sink_;
+
+  std::unique_ptr<Dispatcher> dispatcher_;
+
+  std::mutex maintenance_mu_;
+  std::condition_variable maintenance_cv_;
+  bool stopping_ = false;
+  bool deadline_changed_ = false;
+  std::thread maintenance_;
+};
+
+}  // namespace herald

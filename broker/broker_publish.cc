@@ -1,0 +1,161 @@
+// Publishing: validate, sequence under the topic's lock, keep in history, and
+// queue one item per interested inbox (plus one per queue group).
+#include <chrono>
+
+#include "broker/broker_impl.h"
+#include "herald/topic.h"
+
+namespace herald {
+
+int64_t Broker::Impl::NowUs() const {
+  if (options_.clock) return options_.clock();
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Epochs are wall-clock microseconds, bumped to stay strictly increasing in
+// this process, so a restarted node never reuses a previous run's epoch (as
+// long as the clock does not step back further than the downtime) and they
+// stay below 2^53, exact as JSON numbers.
+uint64_t Broker::Impl::NextEpoch() {
+  const auto now = static_cast<uint64_t>(NowUs());
+  uint64_t prev = last_epoch_.load(std::memory_order_relaxed);
+  uint64_t next;
+  do {
+    next = now > prev ? now : prev + 1;
+  } while (!last_epoch_.compare_exchange_weak(prev, next, std::memory_order_relaxed));
+  return next;
+}
+
+HistoryLimits Broker::Impl::HistoryFor(std::string_view topic) const {
+  for (const HistoryRule& rule : options_.history_rules) {
+    if (PatternMatches(rule.pattern, topic)) return rule.limits;
+  }
+  return options_.default_history;
+}
+
+TopicStatePtr Broker::Impl::MakeTopic(std::string_view name) {
+  auto ts = std::make_shared<TopicState>(std::string(name), NextEpoch(), HistoryFor(name));
+  ts->last_activity_us = NowUs();
+  return ts;
+}
+
+Result<PublishAck> Broker::Impl::Publish(std::string_view topic, std::string payload,
+                                         PublishOptions options) {
+  auto reject = [this](Status s) -> Result<PublishAck> {
+    BrokerCounters::Add(counters_.publish_errors, 1);
+    return s;
+  };
+  if (Status s = ValidateTopic(topic, options_.topic_limits); !s.ok()) return reject(s);
+  if (payload.size() > options_.max_payload_bytes) {
+    return reject({ErrorCode::kPayloadTooLarge, "payload is " + std::to_string(payload.size()) +
+                                                    " bytes, over the limit of " +
+                                                    std::to_string(options_.max_payload_bytes)});
+  }
+  BrokerCounters::Add(counters_.messages_in, 1);
+  BrokerCounters::Add(counters_.bytes_in, payload.size());
+
+  auto m = std::make_shared<Message>();
+  m->topic = std::string(topic);
+  m->payload = std::move(payload);
+  m->content_type = std::move(options.content_type);
+  m->headers = std::move(options.headers);
+  m->reply_to = std::move(options.reply_to);
+
+  // Replies bypass topics and history: they go straight to the waiting request.
+  if (topic.starts_with(kInboxPrefix)) {
+    m->timestamp_us = NowUs();
+    tracker_.Complete(topic, MessagePtr(std::move(m)));
+    return PublishAck{};
+  }
+
+  for (;;) {
+    Result<TopicStatePtr> found =
+        topics_.GetOrCreate(topic, [this](std::string_view name) { return MakeTopic(name); });
+    if (!found.ok()) return reject(found.status());
+    TopicState& ts = **found;
+    std::lock_guard lock(ts.mu);
+    if (ts.removed) continue;  // forgotten by maintenance since we looked it up
+    m->epoch = ts.epoch;
+    m->offset = ++ts.last_offset;
+    m->timestamp_us = ts.last_activity_us = NowUs();
+    MessagePtr shared = std::move(m);
+    AppendHistory(ts, shared);
+    const MatchResultPtr& match = MatchFor(ts);
+    FanOut(shared, *match, match);
+    return PublishAck{ts.epoch, ts.last_offset};
+  }
+}
+
+void Broker::Impl::AppendHistory(TopicState& ts, const MessagePtr& m) {
+  if (!ts.history.enabled()) return;
+  const size_t count_before = ts.history.size();
+  const int64_t delta = ts.history.Append(m);
+  if (delta >= 0) {
+    BrokerCounters::Add(counters_.history_bytes, static_cast<uint64_t>(delta));
+  } else {
+    BrokerCounters::Sub(counters_.history_bytes, static_cast<uint64_t>(-delta));
+  }
+  // Over the node-wide budget: this topic pays first, oldest messages first.
+  while (!ts.history.empty() &&
+         counters_.history_bytes.load(std::memory_order_relaxed) > options_.max_history_bytes) {
+    BrokerCounters::Sub(counters_.history_bytes, ts.history.DropOldest());
+    BrokerCounters::Add(counters_.history_evictions, 1);
+  }
+  const size_t count_after = ts.history.size();
+  if (count_after >= count_before) {
+    BrokerCounters::Add(counters_.history_messages, count_after - count_before);
+  } else {
+    BrokerCounters::Sub(counters_.history_messages, count_before - count_after);
+  }
+}
+
+const MatchResultPtr& Broker::Impl::MatchFor(TopicState& ts) {
+  const uint64_t generation = index_.generation();
+  if (ts.match_generation != generation) {
+    ts.match = index_.Match(ts.name);
+    ts.match_generation = generation;
+  }
+  return ts.match;
+}
+
+void Broker::Impl::FanOut(const MessagePtr& m, const MatchResult& match,
+                          const MatchResultPtr& keep) {
+  for (uint32_t i = 0; i < match.plain.size(); ++i) {
+    DeliveryInbox::Item item;
+    item.message = m;
+    item.match = keep;
+    item.slice = i;
+    match.plain[i].inbox->Push(std::move(item));
+  }
+  for (size_t g = 0; g < match.groups.size(); ++g) {
+    Subscription* member = match.PickMember(g);
+    if (!member) continue;
+    DeliveryInbox::Item item;
+    item.message = m;
+    item.target = member->shared_from_this();
+    item.group = static_cast<int>(g);
+    member->inbox->Push(std::move(item));
+  }
+}
+
+// The member a queue-group message was queued for has left before it could be
+// delivered: give the message to another live member of the same group.
+void Broker::Impl::Redispatch(const MessagePtr& m, const Subscription& gone) {
+  MatchResultPtr match = index_.Match(m->topic);
+  for (size_t g = 0; g < match->groups.size(); ++g) {
+    const Subscription* first = match->groups[g].members.front();
+    if (first->queue_group != gone.queue_group || first->pattern != gone.pattern) continue;
+    if (Subscription* member = match->PickMember(g, &gone)) {
+      DeliveryInbox::Item item;
+      item.message = m;
+      item.target = member->shared_from_this();
+      item.group = static_cast<int>(g);
+      member->inbox->Push(std::move(item));
+    }
+    return;
+  }
+}
+
+}  // namespace herald

@@ -1,0 +1,116 @@
+// Subscribing and unsubscribing, including subscribe-with-resume, which
+// replays history under the topics' locks so nothing published in between is
+// lost or duplicated.
+#include <algorithm>
+
+#include "broker/broker_impl.h"
+#include "herald/topic.h"
+
+namespace herald {
+
+std::shared_ptr<DeliveryInbox> Broker::Impl::CreateInbox(std::function<void()> wake) {
+  return std::make_shared<DeliveryInbox>(
+      std::move(wake), options_.max_inbox_pending, &counters_,
+      [this](const MessagePtr& m, const Subscription& gone) { Redispatch(m, gone); });
+}
+
+Status Broker::Impl::CheckSubscribe(std::string_view pattern,
+                                    const SubscribeOptions& options) const {
+  if (Status s = ValidatePattern(pattern, options_.topic_limits); !s.ok()) return s;
+  if (pattern.starts_with(kInboxPrefix)) {
+    return {ErrorCode::kInvalidTopic, "topics under _INBOX. are reserved for replies"};
+  }
+  const std::string& group = options.queue_group;
+  if (group.size() > options_.topic_limits.max_length) {
+    return {ErrorCode::kInvalidArgument, "queue group name is too long"};
+  }
+  for (unsigned char c : group) {
+    if (c <= 0x20 || c == 0x7F) {
+      return {ErrorCode::kInvalidArgument,
+              "queue group name contains whitespace or a control character"};
+    }
+  }
+  for (const ResumePoint& p : options.resume) {
+    if (Status s = ValidateTopic(p.topic, options_.topic_limits); !s.ok()) return s;
+    if (!PatternMatches(pattern, p.topic)) {
+      return {ErrorCode::kInvalidArgument, "resume topic '" + p.topic +
+                                               "' does not match the pattern '" +
+                                               std::string(pattern) + "'"};
+    }
+  }
+  return Status::Ok();
+}
+
+Result<uint64_t> Broker::Impl::Subscribe(std::string_view pattern, std::shared_ptr<Sink> sink,
+                                         std::shared_ptr<Inbox> inbox, SubscribeOptions options) {
+  if (Status s = CheckSubscribe(pattern, options); !s.ok()) return s;
+  auto delivery_inbox = std::dynamic_pointer_cast<DeliveryInbox>(inbox);
+  if (!sink || !delivery_inbox) {
+    return Status(ErrorCode::kInvalidArgument, "a sink and an inbox of this broker are required");
+  }
+  auto sub = std::make_shared<Subscription>();
+  sub->pattern = std::string(pattern);
+  sub->queue_group = std::move(options.queue_group);
+  sub->inbox = std::move(delivery_inbox);
+  {
+    std::lock_guard lock(subs_mu_);
+    size_t& count = per_sink_[sink.get()];
+    if (count >= options_.max_subscriptions_per_sink) {
+      if (count == 0) per_sink_.erase(sink.get());
+      return Status(ErrorCode::kTooManySubscriptions,
+                    "at most " + std::to_string(options_.max_subscriptions_per_sink) +
+                        " subscriptions per connection");
+    }
+    ++count;
+    sub->id = ++next_subscription_id_;
+    subscriptions_.emplace(sub->id, sub);
+  }
+  sub->sink = std::move(sink);
+  BrokerCounters::Add(counters_.subscriptions, 1);
+
+  if (options.resume.empty()) {
+    index_.Add(sub);
+    return sub->id;
+  }
+  // Lock every resumed topic (in name order, so two resumes cannot deadlock),
+  // then add the subscription and replay: a publisher to one of these topics
+  // either sequenced before us (its message is in the replay) or matches
+  // after us (and finds the new subscription). Never both, never neither.
+  std::sort(options.resume.begin(), options.resume.end(),
+            [](const ResumePoint& a, const ResumePoint& b) { return a.topic < b.topic; });
+  options.resume.erase(
+      std::unique(options.resume.begin(), options.resume.end(),
+                  [](const ResumePoint& a, const ResumePoint& b) { return a.topic == b.topic; }),
+      options.resume.end());
+  std::vector<TopicStatePtr> states;
+  std::vector<std::unique_lock<std::mutex>> locks;
+  for (const ResumePoint& p : options.resume) {
+    states.push_back(topics_.Find(p.topic));
+    if (states.back()) locks.emplace_back(states.back()->mu);
+  }
+  index_.Add(sub);
+  for (size_t i = 0; i < options.resume.size(); ++i) {
+    TopicState* ts = states[i] && !states[i]->removed ? states[i].get() : nullptr;
+    Replay(ts, options.resume[i], sub);
+  }
+  return sub->id;
+}
+
+bool Broker::Impl::Unsubscribe(uint64_t id) {
+  SubscriptionPtr sub;
+  {
+    std::lock_guard lock(subs_mu_);
+    auto it = subscriptions_.find(id);
+    if (it == subscriptions_.end()) return false;
+    sub = std::move(it->second);
+    subscriptions_.erase(it);
+    auto count = per_sink_.find(sub->sink.get());
+    if (count != per_sink_.end() && --count->second == 0) per_sink_.erase(count);
+  }
+  sub->active.store(false, std::memory_order_release);
+  index_.Remove(sub);
+  BrokerCounters::Sub(counters_.subscriptions, 1);
+  return true;
+}
+
+}  // namespace herald

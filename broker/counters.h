@@ -1,0 +1,34 @@
+// The broker's live counters: atomics bumped on the hot path (relaxed; they
+// are statistics, not synchronisation) and read into a BrokerStats snapshot.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "herald/broker_stats.h"
+
+namespace herald {
+
+struct BrokerCounters {
+  using Counter = std::atomic<uint64_t>;
+  Counter messages_in{0}, bytes_in{0}, deliveries{0}, delivery_bytes{0}, dropped{0};
+  Counter slow_consumer_disconnects{0}, publish_errors{0};
+  Counter requests{0}, request_timeouts{0}, request_no_responders{0}, late_replies{0};
+  Counter history_evictions{0}, topics_expired{0};
+  Counter topics{0}, subscriptions{0}, history_messages{0}, history_bytes{0};
+  std::array<Counter, kLatencyBucketsUs.size() + 1> latency_buckets{};
+  Counter latency_sum_us{0}, latency_count{0};
+
+  static void Add(Counter& c, uint64_t n) { c.fetch_add(n, std::memory_order_relaxed); }
+  static void Sub(Counter& c, uint64_t n) { c.fetch_sub(n, std::memory_order_relaxed); }
+
+  void RecordRequestLatency(uint64_t us) {
+    size_t b = 0;
+    while (b < kLatencyBucketsUs.size() && us > kLatencyBucketsUs[b]) ++b;
+    Add(latency_buckets[b], 1);
+    Add(latency_sum_us, us);
+    Add(latency_count, 1);
+  }
+};
+
+}  // namespace herald

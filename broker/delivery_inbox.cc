@@ -1,0 +1,115 @@
+#include "broker/delivery_inbox.h"
+
+namespace herald {
+
+DeliveryInbox::DeliveryInbox(std::function<void()> wake, size_t max_pending,
+                             BrokerCounters* counters, Redispatch redispatch)
+    : wake_(std::move(wake)),
+      max_pending_(max_pending),
+      counters_(counters),
+      redispatch_(std::move(redispatch)) {}
+
+void DeliveryInbox::Push(Item item) {
+  bool wake = false;
+  {
+    std::lock_guard lock(mu_);
+    if (pending_.size() >= max_pending_ && item.message) {
+      RecordDropLocked(item);
+    } else {
+      pending_.push_back(std::move(item));
+    }
+    if (!wake_pending_) wake = wake_pending_ = true;
+  }
+  if (wake) wake_();
+}
+
+size_t DeliveryInbox::pending() const {
+  std::lock_guard lock(mu_);
+  return pending_.size();
+}
+
+void DeliveryInbox::NoteDrop(Subscription* sub, const Item& item) {
+  const Message& m = *item.message;
+  auto [it, fresh] = dropped_.try_emplace({sub->id, m.topic});
+  Dropped& d = it->second;
+  if (fresh) {
+    d.keep_match = item.match;
+    d.keep_target = item.target;
+    d.sub = sub;
+    d.gap = {m.topic, GapReason::kSlowConsumer, m.epoch, m.offset, m.offset};
+  } else if (d.gap.epoch == m.epoch) {
+    d.gap.to_offset = m.offset;
+  }
+  BrokerCounters::Add(counters_->dropped, 1);
+}
+
+void DeliveryInbox::RecordDropLocked(const Item& item) {
+  if (item.target) {
+    NoteDrop(item.target.get(), item);
+    return;
+  }
+  for (Subscription* sub : item.match->plain[item.slice].subscriptions) NoteDrop(sub, item);
+}
+
+size_t DeliveryInbox::DeliverItem(const Item& item) {
+  if (item.target) {
+    Subscription& sub = *item.target;
+    if (!sub.active.load(std::memory_order_acquire)) {
+      if (item.group >= 0 && item.message) redispatch_(item.message, sub);
+      return 0;
+    }
+    Delivery d;
+    d.subscription_id = sub.id;
+    if (item.gap) {
+      d.kind = Delivery::Kind::kGap;
+      d.gap = item.gap.get();
+    } else {
+      d.message = item.message;
+    }
+    sub.sink->OnDelivery(d);
+    return item.message ? 1 : 0;
+  }
+  size_t n = 0;
+  Delivery d;
+  d.message = item.message;
+  for (Subscription* sub : item.match->plain[item.slice].subscriptions) {
+    if (!sub->active.load(std::memory_order_acquire)) continue;
+    d.subscription_id = sub->id;
+    sub->sink->OnDelivery(d);
+    ++n;
+  }
+  return n;
+}
+
+size_t DeliveryInbox::Drain() {
+  std::map<std::pair<uint64_t, std::string>, Dropped> dropped;
+  {
+    std::lock_guard lock(mu_);
+    draining_.swap(pending_);
+    dropped.swap(dropped_);
+    wake_pending_ = false;
+  }
+  size_t delivered = 0;
+  uint64_t bytes = 0;
+  for (const Item& item : draining_) {
+    const size_t n = DeliverItem(item);
+    delivered += n;
+    if (item.message) bytes += n * item.message->payload.size();
+  }
+  draining_.clear();
+  // Gaps come after what was queued before the drops: the order the subscriber
+  // would have seen the messages in.
+  for (auto& [key, d] : dropped) {
+    if (!d.sub->active.load(std::memory_order_acquire)) continue;
+    Delivery g;
+    g.kind = Delivery::Kind::kGap;
+    g.subscription_id = d.sub->id;
+    g.gap = &d.gap;
+    d.sub->sink->OnDelivery(g);
+  }
+  BrokerCounters::Add(counters_->deliveries, delivered);
+  BrokerCounters::Add(counters_->delivery_bytes, bytes);
+  return delivered;
+}
+
+}  // namespace herald

@@ -1,0 +1,29 @@
+// One subscription: a pattern, an optional queue group, and the sink and
+// inbox its deliveries go to. Shared by the index, match results and inbox
+// items, so a subscription removed while deliveries are in flight stays valid
+// memory; `active` tells the inbox to skip it.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "herald/delivery.h"
+
+namespace herald {
+
+class DeliveryInbox;
+
+struct Subscription : std::enable_shared_from_this<Subscription> {
+  uint64_t id = 0;
+  std::string pattern;
+  std::string queue_group;  // empty: plain subscriber
+  std::shared_ptr<Sink> sink;
+  std::shared_ptr<DeliveryInbox> inbox;
+  std::atomic<bool> active{true};
+};
+
+using SubscriptionPtr = std::shared_ptr<Subscription>;
+
+}  // namespace herald

@@ -1,0 +1,283 @@
+#include "broker/subscription_index.h"
+
+#include <algorithm>
+#include <array>
+
+#include "herald/topic.h"
+
+namespace herald {
+namespace {
+
+// Splits a valid topic into tokens without allocating. Topic limits keep the
+// depth small; deeper names than kMaxDepth never reach here (validated).
+constexpr size_t kMaxDepth = 64;
+struct Tokens {
+  std::array<std::string_view, kMaxDepth> tok;
+  size_t n = 0;
+};
+
+void Split(std::string_view s, Tokens& out) {
+  out.n = 0;
+  size_t start = 0;
+  for (size_t i = 0; i <= s.size(); ++i) {
+    if (i == s.size() || s[i] == '.') {
+      if (out.n < kMaxDepth) out.tok[out.n++] = s.substr(start, i - start);
+      start = i + 1;
+    }
+  }
+}
+
+}  // namespace
+
+struct SubscriptionIndex::Node {
+  struct Group {
+    std::string name;
+    std::vector<SubscriptionPtr> members;
+    std::shared_ptr<QueueGroupCursor> cursor = std::make_shared<QueueGroupCursor>();
+  };
+  // Subscriptions attached at one point of the trie.
+  struct Subs {
+    std::vector<SubscriptionPtr> plain;
+    std::vector<Group> groups;
+    bool empty() const { return plain.empty() && groups.empty(); }
+  };
+
+  std::unordered_map<std::string, std::unique_ptr<Node>, TransparentHash, std::equal_to<>> literal;
+  std::unique_ptr<Node> star;
+  Subs here;  // patterns ending at this node
+  Subs tail;  // patterns ending with '>' after this node
+
+  bool empty() const { return literal.empty() && !star && here.empty() && tail.empty(); }
+};
+
+Subscription* MatchResult::PickMember(size_t g, const Subscription* exclude) const {
+  const GroupSlice& group = groups[g];
+  const size_t n = group.members.size();
+  const uint64_t start = group.cursor->next.fetch_add(1, std::memory_order_relaxed);
+  for (size_t i = 0; i < n; ++i) {
+    Subscription* m = group.members[(start + i) % n];
+    if (m != exclude && m->active.load(std::memory_order_acquire)) return m;
+  }
+  return nullptr;
+}
+
+namespace {
+
+// Collects subscriptions into a MatchResult, one slice per inbox.
+class ResultBuilder {
+ public:
+  template <typename Subs>
+  void Add(const Subs& subs) {
+    for (const SubscriptionPtr& s : subs.plain) {
+      SliceFor(s->inbox.get()).subscriptions.push_back(s.get());
+      result_->owners.push_back(s);
+    }
+    for (const auto& g : subs.groups) {
+      MatchResult::GroupSlice slice;
+      slice.cursor = g.cursor;
+      for (const SubscriptionPtr& m : g.members) {
+        slice.members.push_back(m.get());
+        result_->owners.push_back(m);
+      }
+      result_->groups.push_back(std::move(slice));
+    }
+  }
+  MatchResultPtr Finish() { return std::move(result_); }
+
+ private:
+  MatchResult::InboxSlice& SliceFor(DeliveryInbox* inbox) {
+    // Few inboxes per process (one per worker thread), so a linear scan wins.
+    for (auto& slice : result_->plain) {
+      if (slice.inbox == inbox) return slice;
+    }
+    result_->plain.push_back({inbox, {}});
+    return result_->plain.back();
+  }
+  std::shared_ptr<MatchResult> result_ = std::make_shared<MatchResult>();
+};
+
+template <typename NodeT>
+void Collect(const NodeT* node, const Tokens& t, size_t level, ResultBuilder& out) {
+  if (level == t.n) {
+    out.Add(node->here);
+    return;
+  }
+  out.Add(node->tail);  // '>' needs at least one more token: there is one
+  auto it = node->literal.find(t.tok[level]);
+  if (it != node->literal.end()) Collect(it->second.get(), t, level + 1, out);
+  if (node->star) Collect(node->star.get(), t, level + 1, out);
+}
+
+template <typename Subs>
+void AddTo(Subs& subs, const SubscriptionPtr& sub) {
+  if (sub->queue_group.empty()) {
+    subs.plain.push_back(sub);
+    return;
+  }
+  for (auto& g : subs.groups) {
+    if (g.name == sub->queue_group) {
+      g.members.push_back(sub);
+      return;
+    }
+  }
+  subs.groups.push_back({sub->queue_group, {sub}, std::make_shared<QueueGroupCursor>()});
+}
+
+template <typename Subs>
+bool RemoveFrom(Subs& subs, const SubscriptionPtr& sub) {
+  auto erase = [&](std::vector<SubscriptionPtr>& v) {
+    auto it = std::find(v.begin(), v.end(), sub);
+    if (it == v.end()) return false;
+    v.erase(it);  // keep order: round-robin fairness depends on stable positions
+    return true;
+  };
+  if (sub->queue_group.empty()) return erase(subs.plain);
+  for (auto g = subs.groups.begin(); g != subs.groups.end(); ++g) {
+    if (g->name != sub->queue_group) continue;
+    if (!erase(g->members)) return false;
+    if (g->members.empty()) subs.groups.erase(g);
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+SubscriptionIndex::SubscriptionIndex(size_t cache_capacity)
+    : root_(std::make_unique<Node>()), cache_capacity_(cache_capacity) {}
+
+SubscriptionIndex::~SubscriptionIndex() = default;
+
+void SubscriptionIndex::Add(const SubscriptionPtr& sub) {
+  Tokens t;
+  Split(sub->pattern, t);
+  std::unique_lock lock(trie_mu_);
+  Node* node = root_.get();
+  for (size_t i = 0; i < t.n; ++i) {
+    if (t.tok[i] == ">") {
+      AddTo(node->tail, sub);
+      node = nullptr;
+      break;
+    }
+    if (t.tok[i] == "*") {
+      if (!node->star) node->star = std::make_unique<Node>();
+      node = node->star.get();
+      continue;
+    }
+    auto it = node->literal.find(t.tok[i]);
+    if (it == node->literal.end()) {
+      it = node->literal.emplace(std::string(t.tok[i]), std::make_unique<Node>()).first;
+    }
+    node = it->second.get();
+  }
+  if (node) AddTo(node->here, sub);
+  ++count_;
+  InvalidateLocked(sub->pattern);
+}
+
+bool SubscriptionIndex::Remove(const SubscriptionPtr& sub) {
+  Tokens t;
+  Split(sub->pattern, t);
+  std::unique_lock lock(trie_mu_);
+  // Walk down remembering the path so empty nodes can be pruned on the way up.
+  std::array<Node*, kMaxDepth + 1> path{};
+  Node* node = root_.get();
+  path[0] = node;
+  bool removed = false;
+  size_t depth = 0;
+  for (size_t i = 0; i <= t.n; ++i) {
+    if (i == t.n) {
+      removed = RemoveFrom(node->here, sub);
+      break;
+    }
+    if (t.tok[i] == ">") {
+      removed = RemoveFrom(node->tail, sub);
+      break;
+    }
+    Node* next = nullptr;
+    if (t.tok[i] == "*") {
+      next = node->star.get();
+    } else if (auto it = node->literal.find(t.tok[i]); it != node->literal.end()) {
+      next = it->second.get();
+    }
+    if (!next) break;
+    node = next;
+    path[++depth] = node;
+  }
+  if (!removed) return false;
+  for (size_t d = depth; d > 0 && path[d]->empty(); --d) {
+    Node* parent = path[d - 1];
+    if (parent->star.get() == path[d]) {
+      parent->star.reset();
+    } else {
+      parent->literal.erase(parent->literal.find(t.tok[d - 1]));
+    }
+  }
+  --count_;
+  InvalidateLocked(sub->pattern);
+  return true;
+}
+
+void SubscriptionIndex::InvalidateLocked(std::string_view pattern) {
+  std::lock_guard cache_lock(cache_mu_);
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+  for (auto it = cache_.begin(); it != cache_.end();) {
+    it = PatternMatches(pattern, it->first) ? cache_.erase(it) : std::next(it);
+  }
+}
+
+MatchResultPtr SubscriptionIndex::MatchUncached(std::string_view topic) const {
+  Tokens t;
+  Split(topic, t);
+  ResultBuilder builder;
+  std::shared_lock lock(trie_mu_);
+  Collect(root_.get(), t, 0, builder);
+  return builder.Finish();
+}
+
+MatchResultPtr SubscriptionIndex::Match(std::string_view topic) {
+  {
+    std::lock_guard cache_lock(cache_mu_);
+    if (!cache_enabled_) {
+      // fall through to an uncached walk below
+    } else if (auto it = cache_.find(topic); it != cache_.end()) {
+      return it->second;
+    }
+  }
+  uint64_t generation;
+  MatchResultPtr result;
+  {
+    Tokens t;
+    Split(topic, t);
+    ResultBuilder builder;
+    std::shared_lock lock(trie_mu_);
+    generation = generation_.load(std::memory_order_acquire);
+    Collect(root_.get(), t, 0, builder);
+    result = builder.Finish();
+  }
+  std::lock_guard cache_lock(cache_mu_);
+  // A change since the walk may have invalidated what we found: do not cache it.
+  if (cache_enabled_ && generation == generation_.load(std::memory_order_acquire)) {
+    if (cache_.size() >= cache_capacity_) cache_.clear();
+    cache_.emplace(std::string(topic), result);
+  }
+  return result;
+}
+
+size_t SubscriptionIndex::size() const {
+  std::shared_lock lock(trie_mu_);
+  return count_;
+}
+
+size_t SubscriptionIndex::cache_size() const {
+  std::lock_guard cache_lock(cache_mu_);
+  return cache_.size();
+}
+
+void SubscriptionIndex::set_cache_enabled(bool enabled) {
+  std::lock_guard cache_lock(cache_mu_);
+  cache_enabled_ = enabled;
+  cache_.clear();
+}
+
+}  // namespace herald

@@ -1,0 +1,40 @@
+#include "broker/topic_table.h"
+
+namespace herald {
+
+TopicStatePtr TopicTable::Find(std::string_view name) const {
+  Shard& shard = ShardFor(name);
+  std::lock_guard lock(shard.mu);
+  auto it = shard.topics.find(name);
+  return it == shard.topics.end() ? nullptr : it->second;
+}
+
+Result<TopicStatePtr> TopicTable::GetOrCreate(std::string_view name, const Factory& make) {
+  Shard& shard = ShardFor(name);
+  std::lock_guard lock(shard.mu);
+  if (auto it = shard.topics.find(name); it != shard.topics.end()) return it->second;
+  if (count_.load(std::memory_order_relaxed) >= max_topics_) {
+    return Status(ErrorCode::kTooManyTopics,
+                  "the broker holds the maximum of " + std::to_string(max_topics_) + " topics");
+  }
+  TopicStatePtr state = make(name);
+  shard.topics.emplace(std::string(name), state);
+  count_.fetch_add(1, std::memory_order_relaxed);
+  return state;
+}
+
+void TopicTable::RemoveIf(const std::function<bool(TopicState&)>& visit) {
+  for (Shard& shard : shards_) {
+    std::lock_guard lock(shard.mu);
+    for (auto it = shard.topics.begin(); it != shard.topics.end();) {
+      if (visit(*it->second)) {
+        it = shard.topics.erase(it);
+        count_.fetch_sub(1, std::memory_order_relaxed);
+      } else {
+        ++it;
+      }
+    }
+  }
+}
+
+}  // namespace herald

@@ -1,0 +1,74 @@
+// The topics a node knows: per topic its numbering (epoch, last offset), its
+// history and a cached match result. Sharded so publishers to different
+// topics rarely meet on a lock; each topic has its own mutex, held while a
+// message is sequenced and queued, which is what gives per-topic ordering.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "broker/match_result.h"
+#include "broker/topic_history.h"
+#include "herald/status.h"
+
+namespace herald {
+
+struct TopicState {
+  TopicState(std::string n, uint64_t e, HistoryLimits limits)
+      : name(std::move(n)), epoch(e), history(limits) {}
+
+  std::mutex mu;
+  const std::string name;
+  const uint64_t epoch;
+  uint64_t last_offset = 0;
+  int64_t last_activity_us = 0;
+  bool removed = false;  // set when forgotten; a publisher holding it must look again
+  TopicHistory history;
+  MatchResultPtr match;  // valid while match_generation == index generation
+  uint64_t match_generation = ~uint64_t{0};
+};
+
+using TopicStatePtr = std::shared_ptr<TopicState>;
+
+class TopicTable {
+ public:
+  using Factory = std::function<TopicStatePtr(std::string_view name)>;
+
+  explicit TopicTable(size_t max_topics) : max_topics_(max_topics) {}
+
+  TopicStatePtr Find(std::string_view name) const;
+  // Finds or creates the topic; kTooManyTopics when the table is full.
+  Result<TopicStatePtr> GetOrCreate(std::string_view name, const Factory& make);
+  // Calls `visit` for every topic (shard lock held, topic lock not);
+  // removes those for which it returns true.
+  void RemoveIf(const std::function<bool(TopicState&)>& visit);
+  size_t size() const { return count_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  struct Shard {
+    mutable std::mutex mu;
+    std::unordered_map<std::string, TopicStatePtr, Hash, std::equal_to<>> topics;
+  };
+  static constexpr size_t kShards = 64;
+
+  Shard& ShardFor(std::string_view name) const {
+    return shards_[std::hash<std::string_view>{}(name) % kShards];
+  }
+
+  const size_t max_topics_;
+  std::atomic<size_t> count_{0};
+  mutable std::array<Shard, kShards> shards_;
+};
+
+}  // namespace herald

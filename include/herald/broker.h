@@ -1,0 +1,136 @@
+// herald/broker.h — the topic broker core, embeddable in any C++ program.
+//
+// One Broker holds the topics, the subscriptions and the history of a node.
+// Publishing is safe from any thread; a subscriber receives each topic's
+// messages in offset order. Both styles of backend communication live here:
+// fire-and-forget publish and queue groups (async), and request/reply and
+// acknowledged publish (sync).
+//
+//   herald::Broker broker;
+//   auto sub = broker.Subscribe("orders.>", [](const herald::Delivery& d) {
+//     if (d.message) std::cout << d.message->topic << ": " << d.message->payload << "\n";
+//   });
+//   herald::Result<herald::PublishAck> ack = broker.Publish("orders.42", "paid");
+//   herald::Result<herald::MessagePtr> reply =
+//       broker.RequestSync("judge.run", "print(1)", std::chrono::seconds(2));
+//
+// Callbacks run on the broker's dispatcher thread, one at a time, in order.
+// Network fronts instead subscribe a Sink with an Inbox of their own thread.
+// The broker knows nothing of sockets or encodings; see herald/server.h for
+// serving it over the network.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "herald/broker_options.h"
+#include "herald/broker_stats.h"
+#include "herald/delivery.h"
+#include "herald/inbox.h"
+#include "herald/message.h"
+#include "herald/status.h"
+
+namespace herald {
+
+struct PublishOptions {
+  std::string content_type;
+  Headers headers;
+  std::string reply_to;  // normally set by Request, not by hand
+};
+
+// Where a published message landed: the sync, acknowledged style.
+struct PublishAck {
+  uint64_t epoch = 0;
+  uint64_t offset = 0;
+};
+
+// "I have seen `topic` up to `after_offset` in `epoch`": resume right after it.
+// epoch 0 means the subscriber has seen nothing of the topic yet.
+struct ResumePoint {
+  std::string topic;
+  uint64_t epoch = 0;
+  uint64_t after_offset = 0;
+};
+
+struct SubscribeOptions {
+  // Non-empty: join this queue group; each message matching the pattern goes
+  // to exactly one live member of the group.
+  std::string queue_group;
+  // Replay history after these points before live messages, with no loss and
+  // no duplicate in between (or a gap notice where history cannot cover it).
+  std::vector<ResumePoint> resume;
+};
+
+struct ResumeResult {
+  uint64_t epoch = 0;                // the topic's current epoch (0: topic unknown)
+  uint64_t last_offset = 0;          // the topic's latest offset in that epoch
+  std::vector<MessagePtr> messages;  // in offset order
+  std::optional<Gap> gap;            // set when messages before these were lost
+  bool truncated = false;            // `limit` cut the answer; ask again after the last one
+};
+
+using DeliveryCallback = std::function<void(const Delivery&)>;
+using ReplyCallback = std::function<void(Result<MessagePtr>)>;
+
+class Broker {
+ public:
+  explicit Broker(BrokerOptions options = {});
+  ~Broker();  // stops the dispatcher and maintenance threads; pending requests fail
+  Broker(const Broker&) = delete;
+  Broker& operator=(const Broker&) = delete;
+
+  // Any thread. Sequences the message (assigns epoch and offset), stores it in
+  // history and hands it to every matching subscriber.
+  Result<PublishAck> Publish(std::string_view topic, std::string payload,
+                             PublishOptions options = {});
+
+  // Any thread. An inbox for a thread that owns sinks; `wake` is called (from
+  // a publishing thread) when the inbox goes from empty to non-empty.
+  std::shared_ptr<Inbox> CreateInbox(std::function<void()> wake);
+
+  // Any thread. Subscribes `sink`, whose deliveries are queued on `inbox`.
+  // Returns the subscription id (unique in this broker, never 0).
+  Result<uint64_t> Subscribe(std::string_view pattern, std::shared_ptr<Sink> sink,
+                             std::shared_ptr<Inbox> inbox, SubscribeOptions options = {});
+  // Any thread. Subscribes a callback run on the broker's dispatcher thread.
+  Result<uint64_t> Subscribe(std::string_view pattern, DeliveryCallback callback,
+                             SubscribeOptions options = {});
+  // Any thread. After it returns on the inbox's own thread, nothing more is
+  // delivered; from another thread a delivery already running may finish.
+  // Returns false if there was no such subscription.
+  bool Unsubscribe(uint64_t subscription_id);
+
+  // Any thread. Publishes a request with a unique reply inbox; `on_reply` runs
+  // once, on an unspecified thread: with the first reply, with kTimeout after
+  // `timeout`, or at once with kNoResponders when nothing subscribes to `topic`.
+  void Request(std::string_view topic, std::string payload, std::chrono::milliseconds timeout,
+               ReplyCallback on_reply, PublishOptions options = {});
+  // Blocking form of Request, for code that is not on an event loop.
+  Result<MessagePtr> RequestSync(std::string_view topic, std::string payload,
+                                 std::chrono::milliseconds timeout, PublishOptions options = {});
+
+  // Any thread. The messages of `topic` after `after_offset` in `epoch`, at
+  // most `limit` of them, or an explicit gap where history does not reach.
+  Result<ResumeResult> Resume(std::string_view topic, uint64_t epoch, uint64_t after_offset,
+                              size_t limit = SIZE_MAX);
+
+  // Any thread. A snapshot of the counters and gauges.
+  BrokerStats Stats() const;
+  // Any thread. Trims history by age and forgets idle topics now (the
+  // maintenance thread does this every maintenance_interval).
+  void RunMaintenance();
+  const BrokerOptions& options() const;
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace herald

@@ -1,0 +1,56 @@
+// herald/broker_options.h — every limit and default of the broker core.
+//
+// All limits are configurable (heraldd maps them to config keys, see
+// docs/CONFIG.md); the defaults suit a single node serving browsers.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "herald/topic.h"
+
+namespace herald {
+
+// Bounds of one topic's history. A message leaves history when any bound is hit.
+struct HistoryLimits {
+  size_t max_messages = 1000;
+  size_t max_bytes = 1 << 20;  // payload bytes
+  std::chrono::milliseconds max_age = std::chrono::hours(1);
+};
+
+// History bounds for the topics a pattern matches; first matching rule wins,
+// topics no rule matches use BrokerOptions::default_history. max_messages = 0
+// turns history off for those topics.
+struct HistoryRule {
+  std::string pattern;
+  HistoryLimits limits;
+};
+
+struct BrokerOptions {
+  // Names this node in reply inboxes (`_INBOX.<node_id>.<n>`). Dots not allowed.
+  std::string node_id = "herald";
+  TopicLimits topic_limits;
+  size_t max_payload_bytes = 1 << 20;
+  size_t max_subscriptions_per_sink = 1024;
+  size_t max_topics = 1'000'000;
+  // History kept across all topics; past it, the oldest history of the topic
+  // being published to is trimmed first (resumes then report a gap).
+  size_t max_history_bytes = 256u << 20;
+  HistoryLimits default_history;
+  std::vector<HistoryRule> history_rules;
+  // A topic with no history left and no publish for this long is forgotten;
+  // its numbering restarts with a new epoch if it is published to again.
+  std::chrono::milliseconds topic_idle_ttl = std::chrono::hours(1);
+  // Deliveries waiting in one inbox before further ones are dropped with a gap.
+  size_t max_inbox_pending = 1 << 20;
+  // How often the maintenance thread trims history by age and forgets idle topics.
+  std::chrono::milliseconds maintenance_interval = std::chrono::seconds(1);
+  // Wall clock in microseconds; replaceable in tests.
+  std::function<int64_t()> clock;
+};
+
+}  // namespace herald

@@ -1,0 +1,41 @@
+// herald/broker_stats.h — counters and gauges of the broker core, for /metrics.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+namespace herald {
+
+// Upper bounds (microseconds) of the request latency histogram buckets; the
+// last bucket is +Inf.
+inline constexpr std::array<uint64_t, 12> kLatencyBucketsUs = {
+    100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000};
+
+struct BrokerStats {
+  // Counters (monotonic).
+  uint64_t messages_in = 0;     // messages published
+  uint64_t bytes_in = 0;        // payload bytes published
+  uint64_t deliveries = 0;      // messages handed to sinks
+  uint64_t delivery_bytes = 0;  // payload bytes handed to sinks
+  uint64_t dropped = 0;         // deliveries dropped (slow consumer, inbox overflow)
+  uint64_t slow_consumer_disconnects = 0;
+  uint64_t publish_errors = 0;  // rejected publishes (bad topic, too large, limits)
+  uint64_t requests = 0;
+  uint64_t request_timeouts = 0;
+  uint64_t request_no_responders = 0;
+  uint64_t late_replies = 0;       // replies to a request already answered or timed out
+  uint64_t history_evictions = 0;  // history trimmed early to respect max_history_bytes
+  uint64_t topics_expired = 0;
+  // Gauges.
+  uint64_t topics = 0;
+  uint64_t subscriptions = 0;
+  uint64_t history_messages = 0;
+  uint64_t history_bytes = 0;
+  uint64_t pending_requests = 0;
+  // Request latency histogram: counts per bucket of kLatencyBucketsUs, then +Inf.
+  std::array<uint64_t, kLatencyBucketsUs.size() + 1> request_latency_buckets{};
+  uint64_t request_latency_sum_us = 0;
+  uint64_t request_latency_count = 0;
+};
+
+}  // namespace herald
