@@ -76,6 +76,11 @@ void Broker::Impl::RunMaintenance() {
   });
 }
 
+void Broker::Impl::RecordSlowConsumer(uint64_t dropped, bool disconnected) {
+  BrokerCounters::Add(counters_.dropped, dropped);
+  if (disconnected) BrokerCounters::Add(counters_.slow_consumer_disconnects, 1);
+}
+
 BrokerStats Broker::Impl::Stats() const {
   auto get = [](const BrokerCounters::Counter& c) { return c.load(std::memory_order_relaxed); };
   BrokerStats s;
@@ -151,6 +156,10 @@ Result<MessagePtr> Broker::RequestSync(std::string_view topic, std::string paylo
 Result<ResumeResult> Broker::Resume(std::string_view topic, uint64_t epoch, uint64_t after_offset,
                                     size_t limit) {
   return impl_->Resume(topic, epoch, after_offset, limit);
+}
+
+void Broker::RecordSlowConsumer(uint64_t dropped, bool disconnected) {
+  impl_->RecordSlowConsumer(dropped, disconnected);
 }
 
 BrokerStats Broker::Stats() const { return impl_->Stats(); }

@@ -32,6 +32,7 @@ class Broker::Impl {
                ReplyCallback on_reply, PublishOptions options);
   Result<ResumeResult> Resume(std::string_view topic, uint64_t epoch, uint64_t after_offset,
                               size_t limit);
+  void RecordSlowConsumer(uint64_t dropped, bool disconnected);
   BrokerStats Stats() const;
   void RunMaintenance();
 

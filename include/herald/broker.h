@@ -120,6 +120,9 @@ class Broker {
   Result<ResumeResult> Resume(std::string_view topic, uint64_t epoch, uint64_t after_offset,
                               size_t limit = SIZE_MAX);
 
+  // Any thread. Fronts report what their OutboundGuard did, for /metrics.
+  void RecordSlowConsumer(uint64_t dropped, bool disconnected);
+
   // Any thread. A snapshot of the counters and gauges.
   BrokerStats Stats() const;
   // Any thread. Trims history by age and forgets idle topics now (the
