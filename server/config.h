@@ -1,0 +1,42 @@
+// heraldd's configuration: defaults, then the TOML config file, then flags
+// (flags win). Every key is documented in docs/CONFIG.md. A bad value names
+// its key; heraldd prints it and exits with status 2.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "herald/broker_options.h"
+#include "herald/server.h"
+#include "herald/status.h"
+
+namespace herald::server {
+
+struct Config {
+  ServerOptions server;
+  BrokerOptions broker;
+  std::string grpc_listen;     // reserved: the gRPC front (issue #5)
+  std::string cluster_listen;  // reserved: peer links (issue #6)
+  std::vector<std::string> seeds;
+  std::string log_level = "info";
+  std::string config_file;
+};
+
+// What parsing the command line decided.
+struct ParsedArgs {
+  enum class Action { kRun, kExit };
+  Action action = Action::kRun;
+  int exit_code = 0;   // with kExit: 0 after --help/--version, 2 after an error
+  std::string output;  // with kExit: what to print (help text or error)
+  Config config;
+};
+
+ParsedArgs ParseArgs(int argc, const char* const* argv);
+
+// Applies a TOML document to `config`. `origin` names it in error messages.
+Status ApplyToml(std::string_view toml_text, std::string_view origin, Config& config);
+
+// "HOST:PORT" with an IPv4/IPv6 literal or a name; IPv6 in brackets.
+Status ValidateListenAddress(std::string_view key, std::string_view value);
+
+}  // namespace herald::server

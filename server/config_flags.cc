@@ -1,0 +1,133 @@
+// The command-line half of heraldd's configuration: flags override the config
+// file, which overrides the defaults.
+#include <CLI/CLI.hpp>
+
+#include <fstream>
+#include <sstream>
+
+#include "herald/topic.h"
+#include "server/config.h"
+
+namespace herald::server {
+namespace {
+
+ParsedArgs Exit(int code, std::string output) {
+  ParsedArgs p;
+  p.action = ParsedArgs::Action::kExit;
+  p.exit_code = code;
+  p.output = std::move(output);
+  return p;
+}
+
+Status LoadFile(const std::string& path, Config& c) {
+  std::ifstream in(path);
+  if (!in) {
+    return Status(ErrorCode::kInvalidArgument, "--config " + path + ": cannot read the file");
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return ApplyToml(text.str(), path, c);
+}
+
+Status Validate(const Config& c) {
+  if (Status s = ValidateListenAddress("listen", c.server.listen); !s.ok()) return s;
+  if (!c.grpc_listen.empty()) {
+    if (Status s = ValidateListenAddress("grpc_listen", c.grpc_listen); !s.ok()) return s;
+  }
+  if (!c.cluster_listen.empty()) {
+    if (Status s = ValidateListenAddress("cluster_listen", c.cluster_listen); !s.ok()) return s;
+  }
+  for (const std::string& seed : c.seeds) {
+    if (Status s = ValidateListenAddress("seed", seed); !s.ok()) return s;
+  }
+  const std::string& id = c.broker.node_id;
+  if (id.empty() || id.find('.') != std::string::npos || !ValidateTopic(id).ok()) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "'node_id' must be one topic token: no dots, spaces or wildcards");
+  }
+  static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+  bool level_ok = false;
+  for (const char* l : kLevels) level_ok |= c.log_level == l;
+  if (!level_ok) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "'log_level' must be one of trace, debug, info, warn, error, critical, off");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ValidateListenAddress(std::string_view key, std::string_view value) {
+  auto bad = [&](std::string why) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "'" + std::string(key) + "' = \"" + std::string(value) + "\": " + why);
+  };
+  const size_t colon = value.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return bad("expected HOST:PORT");
+  std::string_view host = value.substr(0, colon);
+  std::string_view port = value.substr(colon + 1);
+  if (host.front() == '[' && host.back() != ']') return bad("unterminated IPv6 literal");
+  if (host.front() != '[' && host.find(':') != std::string_view::npos) {
+    return bad("IPv6 addresses go in brackets, e.g. [::1]:8080");
+  }
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != port.npos ||
+      std::stoi(std::string(port)) > 65535) {
+    return bad("port must be a number from 0 to 65535");
+  }
+  return Status::Ok();
+}
+
+ParsedArgs ParseArgs(int argc, const char* const* argv) {
+  CLI::App app{"heraldd — the Herald pub/sub message broker"};
+  app.set_version_flag("--version", "heraldd 0.1.0");
+  std::string config_file, listen, grpc_listen, cluster_listen, node_id, log_level;
+  std::vector<std::string> seeds;
+  int workers = -1;
+  auto* o_config = app.add_option(
+      "--config", config_file, "TOML config file (every key: docs/CONFIG.md); flags override it");
+  auto* o_listen = app.add_option("--listen", listen,
+                                  "HOST:PORT for HTTP, WebSocket and SSE (default 127.0.0.1:8080; "
+                                  "port 0 picks a free port, logged at start)");
+  auto* o_grpc = app.add_option("--grpc-listen", grpc_listen,
+                                "HOST:PORT for the gRPC API (reserved; the gRPC front is not in "
+                                "this build yet)");
+  auto* o_cluster = app.add_option("--cluster-listen", cluster_listen,
+                                   "HOST:PORT for peer links (reserved; clustering is not in this "
+                                   "build yet)");
+  auto* o_seed = app.add_option("--seed", seeds, "HOST:PORT of a cluster member; repeatable");
+  auto* o_node = app.add_option("--node-id", node_id, "this node's name (default: herald)");
+  auto* o_workers =
+      app.add_option("--workers", workers, "event-loop worker threads (default 0: one per core)")
+          ->check(CLI::Range(0, 256));
+  auto* o_log = app.add_option("--log-level", log_level,
+                               "trace, debug, info, warn, error, critical or off (default info)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    return Exit(0, app.help());
+  } catch (const CLI::CallForVersion& v) {
+    return Exit(0, "heraldd 0.1.0\n");
+  } catch (const CLI::ParseError& e) {
+    return Exit(2, std::string("heraldd: ") + e.what() + "\nRun with --help for usage.\n");
+  }
+
+  ParsedArgs p;
+  Config& c = p.config;
+  if (o_config->count()) {
+    c.config_file = config_file;
+    if (Status s = LoadFile(config_file, c); !s.ok()) {
+      return Exit(2, "heraldd: " + s.message() + "\n");
+    }
+  }
+  if (o_listen->count()) c.server.listen = listen;
+  if (o_grpc->count()) c.grpc_listen = grpc_listen;
+  if (o_cluster->count()) c.cluster_listen = cluster_listen;
+  if (o_seed->count()) c.seeds = seeds;
+  if (o_node->count()) c.broker.node_id = node_id;
+  if (o_workers->count()) c.server.workers = workers;
+  if (o_log->count()) c.log_level = log_level;
+  if (Status s = Validate(c); !s.ok()) return Exit(2, "heraldd: " + s.message() + "\n");
+  return p;
+}
+
+}  // namespace herald::server

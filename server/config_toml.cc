@@ -1,0 +1,186 @@
+// The TOML half of heraldd's configuration. Unknown keys are errors (a typo
+// must not silently fall back to a default); every error names its key.
+#include <toml++/toml.h>
+
+#include <chrono>
+#include <limits>
+#include <set>
+#include <sstream>
+
+#include "herald/topic.h"
+#include "server/config.h"
+
+namespace herald::server {
+namespace {
+
+class TomlReader {
+ public:
+  TomlReader(const toml::table& table, std::string prefix) : table_(table), prefix_(prefix) {}
+
+  // Reads an integer in [min, max] into `out` if the key is present.
+  template <typename T>
+  void Int(std::string_view key, T& out, int64_t min = 0,
+           int64_t max = std::numeric_limits<int64_t>::max()) {
+    const toml::node* node = Take(key);
+    if (!node || !error_.ok()) return;
+    auto v = node->value_exact<int64_t>();
+    if (!v || *v < min || *v > max) {
+      Fail(key, "must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
+      return;
+    }
+    out = static_cast<T>(*v);
+  }
+  void Millis(std::string_view key, std::chrono::milliseconds& out, int64_t min = 1) {
+    int64_t ms = out.count();
+    Int(key, ms, min);
+    out = std::chrono::milliseconds(ms);
+  }
+  void String(std::string_view key, std::string& out) {
+    const toml::node* node = Take(key);
+    if (!node || !error_.ok()) return;
+    auto v = node->value_exact<std::string>();
+    if (!v) return Fail(key, "must be a string");
+    out = *v;
+  }
+  void StringList(std::string_view key, std::vector<std::string>& out) {
+    const toml::node* node = Take(key);
+    if (!node || !error_.ok()) return;
+    const toml::array* arr = node->as_array();
+    if (!arr) return Fail(key, "must be an array of strings");
+    out.clear();
+    for (const toml::node& item : *arr) {
+      auto v = item.value_exact<std::string>();
+      if (!v) return Fail(key, "must be an array of strings");
+      out.push_back(*v);
+    }
+  }
+  const toml::node* Take(std::string_view key) {
+    seen_.insert(std::string(key));
+    return table_.get(key);
+  }
+  void Fail(std::string_view key, std::string what) {
+    if (error_.ok()) error_ = Status(ErrorCode::kInvalidArgument, Key(key) + " " + what);
+  }
+  std::string Key(std::string_view key) const { return "'" + prefix_ + std::string(key) + "'"; }
+  // After all reads: any key not read is unknown.
+  Status Finish() {
+    if (!error_.ok()) return error_;
+    for (const auto& [k, v] : table_) {
+      if (!seen_.count(std::string(k.str()))) {
+        return Status(ErrorCode::kInvalidArgument, "unknown key " + Key(k.str()));
+      }
+    }
+    return Status::Ok();
+  }
+  Status error() const { return error_; }
+
+ private:
+  const toml::table& table_;
+  std::string prefix_;
+  std::set<std::string> seen_;
+  Status error_;
+};
+
+const toml::table* Section(TomlReader& parent, std::string_view key, Status& error) {
+  const toml::node* node = parent.Take(key);
+  if (!node) return nullptr;
+  if (!node->is_table()) {
+    error = Status(ErrorCode::kInvalidArgument, parent.Key(key) + " must be a table");
+    return nullptr;
+  }
+  return node->as_table();
+}
+
+Status ReadHistoryLimits(TomlReader& r, HistoryLimits& limits) {
+  r.Int("max_messages", limits.max_messages);
+  r.Int("max_bytes", limits.max_bytes);
+  r.Millis("max_age_ms", limits.max_age);
+  return r.error();
+}
+
+Status ReadHistory(const toml::table& t, Config& c) {
+  TomlReader r(t, "history.");
+  if (Status s = ReadHistoryLimits(r, c.broker.default_history); !s.ok()) return s;
+  r.Millis("topic_idle_ttl_ms", c.broker.topic_idle_ttl);
+  if (const toml::node* rules = r.Take("rule")) {
+    const toml::array* arr = rules->as_array();
+    if (!arr) return Status(ErrorCode::kInvalidArgument, "'history.rule' must be [[history.rule]]");
+    c.broker.history_rules.clear();
+    for (size_t i = 0; i < arr->size(); ++i) {
+      const toml::table* rule = arr->get(i)->as_table();
+      const std::string where = "history.rule[" + std::to_string(i) + "].";
+      if (!rule) return Status(ErrorCode::kInvalidArgument, "'" + where + "' must be a table");
+      TomlReader rr(*rule, where);
+      HistoryRule hr{"", c.broker.default_history};
+      rr.String("pattern", hr.pattern);
+      if (Status s = ReadHistoryLimits(rr, hr.limits); !s.ok()) return s;
+      if (Status s = ValidatePattern(hr.pattern); !s.ok()) {
+        return Status(ErrorCode::kInvalidArgument, rr.Key("pattern") + ": " + s.message());
+      }
+      if (Status s = rr.Finish(); !s.ok()) return s;
+      c.broker.history_rules.push_back(std::move(hr));
+    }
+  }
+  return r.Finish();
+}
+
+Status ReadLimits(const toml::table& t, Config& c) {
+  TomlReader r(t, "limits.");
+  BrokerOptions& b = c.broker;
+  r.Int("max_payload_bytes", b.max_payload_bytes, 1);
+  r.Int("max_subscriptions_per_connection", b.max_subscriptions_per_sink, 1);
+  r.Int("max_topics", b.max_topics, 1);
+  r.Int("max_history_bytes", b.max_history_bytes);
+  r.Int("max_topic_length", b.topic_limits.max_length, 1, 65535);
+  r.Int("max_topic_tokens", b.topic_limits.max_tokens, 1, 64);
+  r.Int("max_inbox_pending", b.max_inbox_pending, 1);
+  return r.Finish();
+}
+
+Status ReadHttp(const toml::table& t, Config& c) {
+  TomlReader r(t, "http.");
+  HttpLimits& h = c.server.http;
+  r.Int("max_header_bytes", h.max_header_bytes, 256);
+  r.Int("max_body_bytes", h.max_body_bytes, 0);
+  r.Millis("header_timeout_ms", h.header_timeout);
+  r.Millis("idle_timeout_ms", h.idle_timeout);
+  r.Int("max_connections", h.max_connections, 1);
+  return r.Finish();
+}
+
+}  // namespace
+
+Status ApplyToml(std::string_view toml_text, std::string_view origin, Config& c) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, origin);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream msg;
+    msg << origin << ":" << e.source().begin.line << ":" << e.source().begin.column << ": "
+        << e.description();
+    return Status(ErrorCode::kInvalidArgument, msg.str());
+  }
+  TomlReader r(root, "");
+  r.String("listen", c.server.listen);
+  r.String("grpc_listen", c.grpc_listen);
+  r.String("cluster_listen", c.cluster_listen);
+  r.StringList("seeds", c.seeds);
+  r.String("node_id", c.broker.node_id);
+  r.Int("workers", c.server.workers, 0, 256);
+  r.String("log_level", c.log_level);
+  if (!r.error().ok()) return r.error();
+  Status section_error;
+  if (const toml::table* t = Section(r, "limits", section_error)) {
+    if (Status s = ReadLimits(*t, c); !s.ok()) return s;
+  }
+  if (const toml::table* t = Section(r, "history", section_error)) {
+    if (Status s = ReadHistory(*t, c); !s.ok()) return s;
+  }
+  if (const toml::table* t = Section(r, "http", section_error)) {
+    if (Status s = ReadHttp(*t, c); !s.ok()) return s;
+  }
+  if (!section_error.ok()) return section_error;
+  return r.Finish();
+}
+
+}  // namespace herald::server

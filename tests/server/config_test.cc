@@ -1,0 +1,153 @@
+#include "server/config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+namespace herald::server {
+namespace {
+
+ParsedArgs Parse(std::vector<std::string> args) {
+  std::vector<const char*> argv = {"heraldd"};
+  for (const auto& a : args) argv.push_back(a.c_str());
+  return ParseArgs(static_cast<int>(argv.size()), argv.data());
+}
+
+std::string WriteTemp(const std::string& text) {
+  std::string path = ::testing::TempDir() + "/herald_config_test.toml";
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(Config, DefaultsListenOnLoopback8080) {
+  ParsedArgs p = Parse({});
+  ASSERT_EQ(p.action, ParsedArgs::Action::kRun);
+  EXPECT_EQ(p.config.server.listen, "127.0.0.1:8080");
+  EXPECT_EQ(p.config.log_level, "info");
+}
+
+TEST(Config, StableFlagsAreAccepted) {
+  ParsedArgs p = Parse({"--listen", "0.0.0.0:0", "--grpc-listen", "127.0.0.1:9090",
+                        "--cluster-listen", "127.0.0.1:7000", "--seed", "127.0.0.1:7001", "--seed",
+                        "[::1]:7002", "--node-id", "n1", "--workers", "3", "--log-level", "debug"});
+  ASSERT_EQ(p.action, ParsedArgs::Action::kRun) << p.output;
+  EXPECT_EQ(p.config.server.listen, "0.0.0.0:0");
+  EXPECT_EQ(p.config.grpc_listen, "127.0.0.1:9090");
+  EXPECT_EQ(p.config.seeds, (std::vector<std::string>{"127.0.0.1:7001", "[::1]:7002"}));
+  EXPECT_EQ(p.config.broker.node_id, "n1");
+  EXPECT_EQ(p.config.server.workers, 3);
+  EXPECT_EQ(p.config.log_level, "debug");
+}
+
+TEST(Config, HelpListsEveryFlagAndExitsZero) {
+  ParsedArgs p = Parse({"--help"});
+  ASSERT_EQ(p.action, ParsedArgs::Action::kExit);
+  EXPECT_EQ(p.exit_code, 0);
+  for (const char* flag : {"--listen", "--grpc-listen", "--cluster-listen", "--seed", "--node-id",
+                           "--workers", "--config", "--log-level"}) {
+    EXPECT_NE(p.output.find(flag), std::string::npos) << flag;
+  }
+}
+
+TEST(Config, BadFlagValueExitsTwoNamingTheKey) {
+  ParsedArgs p = Parse({"--listen", "nonsense"});
+  EXPECT_EQ(p.exit_code, 2);
+  EXPECT_NE(p.output.find("'listen'"), std::string::npos) << p.output;
+  EXPECT_EQ(Parse({"--workers", "-1"}).exit_code, 2);
+  EXPECT_EQ(Parse({"--log-level", "loud"}).exit_code, 2);
+  EXPECT_EQ(Parse({"--node-id", "a.b"}).exit_code, 2);
+  EXPECT_EQ(Parse({"--no-such-flag"}).exit_code, 2);
+}
+
+TEST(Config, FileSetsEveryLimitAndFlagsOverrideIt) {
+  const std::string path = WriteTemp(R"(
+listen = "127.0.0.1:9000"
+workers = 2
+node_id = "alpha"
+[limits]
+max_payload_bytes = 4096
+max_subscriptions_per_connection = 10
+max_topics = 500
+max_history_bytes = 1000000
+max_topic_length = 64
+max_topic_tokens = 8
+max_inbox_pending = 100
+[history]
+max_messages = 10
+max_bytes = 2048
+max_age_ms = 5000
+topic_idle_ttl_ms = 6000
+[[history.rule]]
+pattern = "volatile.>"
+max_messages = 0
+[http]
+max_header_bytes = 4096
+max_body_bytes = 1024
+header_timeout_ms = 1500
+idle_timeout_ms = 2500
+max_connections = 7
+)");
+  ParsedArgs p = Parse({"--config", path, "--listen", "127.0.0.1:9001"});
+  ASSERT_EQ(p.action, ParsedArgs::Action::kRun) << p.output;
+  const Config& c = p.config;
+  EXPECT_EQ(c.server.listen, "127.0.0.1:9001");  // the flag wins
+  EXPECT_EQ(c.server.workers, 2);
+  EXPECT_EQ(c.broker.node_id, "alpha");
+  EXPECT_EQ(c.broker.max_payload_bytes, 4096u);
+  EXPECT_EQ(c.broker.max_subscriptions_per_sink, 10u);
+  EXPECT_EQ(c.broker.max_topics, 500u);
+  EXPECT_EQ(c.broker.max_history_bytes, 1000000u);
+  EXPECT_EQ(c.broker.topic_limits.max_length, 64u);
+  EXPECT_EQ(c.broker.topic_limits.max_tokens, 8u);
+  EXPECT_EQ(c.broker.max_inbox_pending, 100u);
+  EXPECT_EQ(c.broker.default_history.max_messages, 10u);
+  EXPECT_EQ(c.broker.default_history.max_bytes, 2048u);
+  EXPECT_EQ(c.broker.default_history.max_age.count(), 5000);
+  EXPECT_EQ(c.broker.topic_idle_ttl.count(), 6000);
+  ASSERT_EQ(c.broker.history_rules.size(), 1u);
+  EXPECT_EQ(c.broker.history_rules[0].pattern, "volatile.>");
+  EXPECT_EQ(c.broker.history_rules[0].limits.max_messages, 0u);
+  EXPECT_EQ(c.broker.history_rules[0].limits.max_bytes, 2048u);  // inherits the default
+  EXPECT_EQ(c.server.http.max_header_bytes, 4096u);
+  EXPECT_EQ(c.server.http.max_body_bytes, 1024u);
+  EXPECT_EQ(c.server.http.header_timeout.count(), 1500);
+  EXPECT_EQ(c.server.http.idle_timeout.count(), 2500);
+  EXPECT_EQ(c.server.http.max_connections, 7u);
+}
+
+TEST(Config, BadFileValueNamesTheKey) {
+  Config c;
+  Status s = ApplyToml("[limits]\nmax_payload_bytes = \"big\"\n", "t.toml", c);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("'limits.max_payload_bytes'"), std::string::npos) << s.message();
+}
+
+TEST(Config, UnknownKeyIsAnError) {
+  Config c;
+  Status s = ApplyToml("[http]\nmax_body_byte = 5\n", "t.toml", c);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("unknown key 'http.max_body_byte'"), std::string::npos) << s.message();
+}
+
+TEST(Config, SyntaxErrorGivesFileAndLine) {
+  Config c;
+  Status s = ApplyToml("listen = \n", "bad.toml", c);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("bad.toml:1:"), std::string::npos) << s.message();
+}
+
+TEST(Config, InvalidHistoryRulePatternIsRejected) {
+  Config c;
+  Status s = ApplyToml("[[history.rule]]\npattern = \"a.>.b\"\n", "t.toml", c);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("history.rule[0].pattern"), std::string::npos) << s.message();
+}
+
+TEST(Config, MissingConfigFileExitsTwo) {
+  ParsedArgs p = Parse({"--config", "/nonexistent/herald.toml"});
+  EXPECT_EQ(p.exit_code, 2);
+  EXPECT_NE(p.output.find("cannot read"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace herald::server
