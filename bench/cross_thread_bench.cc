@@ -47,6 +47,16 @@ BENCHMARK(BM_CrossThread)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
+// The publisher's share alone: Publish to a topic nobody subscribes to
+// (validate, sequence, history, match), the floor under the figures above.
+void BM_PublishNoSubscriber(benchmark::State& state) {
+  Broker broker;
+  for (auto _ : state) MustPublish(broker, kTopic);
+  state.counters["messages_per_sec"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_PublishNoSubscriber);
+
 }  // namespace
 }  // namespace herald::bench
 
