@@ -63,41 +63,108 @@ Subscription* MatchResult::PickMember(size_t g, const Subscription* exclude) con
 
 namespace {
 
-// Collects subscriptions into a MatchResult, one slice per inbox.
+// Collects subscriptions into a MatchResult, one slice per inbox. The walk
+// only records which subscription lists it reached; Finish() then sizes every
+// vector exactly before filling it (same order as adding one by one), so a
+// match costs a handful of allocations instead of one per vector growth.
+// A vector that keeps its first N elements inline (no allocation for the
+// common case of a few subscription lists and inboxes per match).
+template <typename T, size_t N>
+class SmallVec {
+ public:
+  void push_back(const T& v) {
+    if (n_ < N) {
+      inline_[n_++] = v;
+    } else {
+      overflow_.push_back(v);
+      ++n_;
+    }
+  }
+  size_t size() const { return n_; }
+  T& operator[](size_t i) { return i < N ? inline_[i] : overflow_[i - N]; }
+  const T& operator[](size_t i) const { return i < N ? inline_[i] : overflow_[i - N]; }
+
+ private:
+  std::array<T, N> inline_{};
+  std::vector<T> overflow_;
+  size_t n_ = 0;
+};
+
+template <typename Subs>
 class ResultBuilder {
  public:
-  template <typename Subs>
   void Add(const Subs& subs) {
+    if (subs.empty()) return;
     for (const SubscriptionPtr& s : subs.plain) {
-      SliceFor(s->inbox.get()).subscriptions.push_back(s.get());
-      result_->owners.push_back(s);
+      ++owners_;
+      CountFor(s->inbox.get());
+    }
+    for (const auto& g : subs.groups) owners_ += g.members.size();
+    groups_ += subs.groups.size();
+    found_.push_back(&subs);
+  }
+
+  MatchResultPtr Finish() {
+    auto result = std::make_shared<MatchResult>();
+    result->owners.reserve(owners_);
+    result->groups.reserve(groups_);
+    result->plain.resize(inboxes_.size());
+    for (size_t i = 0; i < inboxes_.size(); ++i) {
+      result->plain[i].inbox = inboxes_[i].inbox;
+      result->plain[i].subscriptions.reserve(inboxes_[i].count);
+    }
+    for (size_t i = 0; i < found_.size(); ++i) Fill(*found_[i], *result);
+    return result;
+  }
+
+ private:
+  struct InboxCount {
+    DeliveryInbox* inbox;
+    size_t count;
+  };
+
+  // Few inboxes per process (one per worker thread), so a linear scan wins.
+  // Slices are numbered in first-seen order, as before.
+  void CountFor(DeliveryInbox* inbox) {
+    for (size_t i = 0; i < inboxes_.size(); ++i) {
+      if (inboxes_[i].inbox == inbox) {
+        ++inboxes_[i].count;
+        return;
+      }
+    }
+    inboxes_.push_back({inbox, 1});
+  }
+
+  static void Fill(const Subs& subs, MatchResult& r) {
+    for (const SubscriptionPtr& s : subs.plain) {
+      for (auto& slice : r.plain) {
+        if (slice.inbox == s->inbox.get()) {
+          slice.subscriptions.push_back(s.get());
+          break;
+        }
+      }
+      r.owners.push_back(s);
     }
     for (const auto& g : subs.groups) {
       MatchResult::GroupSlice slice;
       slice.cursor = g.cursor;
+      slice.members.reserve(g.members.size());
       for (const SubscriptionPtr& m : g.members) {
         slice.members.push_back(m.get());
-        result_->owners.push_back(m);
+        r.owners.push_back(m);
       }
-      result_->groups.push_back(std::move(slice));
+      r.groups.push_back(std::move(slice));
     }
   }
-  MatchResultPtr Finish() { return std::move(result_); }
 
- private:
-  MatchResult::InboxSlice& SliceFor(DeliveryInbox* inbox) {
-    // Few inboxes per process (one per worker thread), so a linear scan wins.
-    for (auto& slice : result_->plain) {
-      if (slice.inbox == inbox) return slice;
-    }
-    result_->plain.push_back({inbox, {}});
-    return result_->plain.back();
-  }
-  std::shared_ptr<MatchResult> result_ = std::make_shared<MatchResult>();
+  size_t owners_ = 0;
+  size_t groups_ = 0;
+  SmallVec<InboxCount, 8> inboxes_;
+  SmallVec<const Subs*, 16> found_;
 };
 
-template <typename NodeT>
-void Collect(const NodeT* node, const Tokens& t, size_t level, ResultBuilder& out) {
+template <typename NodeT, typename Builder>
+void Collect(const NodeT* node, const Tokens& t, size_t level, Builder& out) {
   if (level == t.n) {
     out.Add(node->here);
     return;
@@ -229,7 +296,7 @@ void SubscriptionIndex::InvalidateLocked(std::string_view pattern) {
 MatchResultPtr SubscriptionIndex::MatchUncached(std::string_view topic) const {
   Tokens t;
   Split(topic, t);
-  ResultBuilder builder;
+  ResultBuilder<Node::Subs> builder;
   std::shared_lock lock(trie_mu_);
   Collect(root_.get(), t, 0, builder);
   return builder.Finish();
@@ -249,7 +316,7 @@ MatchResultPtr SubscriptionIndex::Match(std::string_view topic) {
   {
     Tokens t;
     Split(topic, t);
-    ResultBuilder builder;
+    ResultBuilder<Node::Subs> builder;
     std::shared_lock lock(trie_mu_);
     generation = generation_.load(std::memory_order_acquire);
     Collect(root_.get(), t, 0, builder);
