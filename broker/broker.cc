@@ -66,9 +66,7 @@ void Broker::Impl::RunMaintenance() {
       std::chrono::duration_cast<std::chrono::microseconds>(options_.topic_idle_ttl).count();
   topics_.RemoveIf([&](TopicState& ts) {
     std::lock_guard lock(ts.mu);
-    const size_t count_before = ts.history.size();
     BrokerCounters::Sub(counters_.history_bytes, ts.history.TrimByAge(now));
-    BrokerCounters::Sub(counters_.history_messages, count_before - ts.history.size());
     if (!ts.history.empty() || now - ts.last_activity_us < idle_us) return false;
     ts.removed = true;
     BrokerCounters::Add(counters_.topics_expired, 1);
@@ -84,8 +82,11 @@ void Broker::Impl::RecordSlowConsumer(uint64_t dropped, bool disconnected) {
 BrokerStats Broker::Impl::Stats() const {
   auto get = [](const BrokerCounters::Counter& c) { return c.load(std::memory_order_relaxed); };
   BrokerStats s;
-  s.messages_in = get(counters_.messages_in);
-  s.bytes_in = get(counters_.bytes_in);
+  const TopicTable::Totals totals = topics_.Sum();
+  s.messages_in = totals.messages_in + get(counters_.replies_in);
+  s.bytes_in = totals.bytes_in + get(counters_.reply_bytes_in);
+  s.history_messages = totals.history_messages;
+  s.topics = topics_.size();
   s.deliveries = get(counters_.deliveries);
   s.delivery_bytes = get(counters_.delivery_bytes);
   s.dropped = get(counters_.dropped);
@@ -97,9 +98,7 @@ BrokerStats Broker::Impl::Stats() const {
   s.late_replies = get(counters_.late_replies);
   s.history_evictions = get(counters_.history_evictions);
   s.topics_expired = get(counters_.topics_expired);
-  s.topics = topics_.size();
   s.subscriptions = get(counters_.subscriptions);
-  s.history_messages = get(counters_.history_messages);
   s.history_bytes = get(counters_.history_bytes);
   s.pending_requests = tracker_.pending();
   for (size_t i = 0; i < s.request_latency_buckets.size(); ++i) {

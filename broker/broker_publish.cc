@@ -53,9 +53,6 @@ Result<PublishAck> Broker::Impl::Publish(std::string_view topic, std::string pay
                                                     " bytes, over the limit of " +
                                                     std::to_string(options_.max_payload_bytes)});
   }
-  BrokerCounters::Add(counters_.messages_in, 1);
-  BrokerCounters::Add(counters_.bytes_in, payload.size());
-
   auto m = std::make_shared<Message>();
   m->topic = std::string(topic);
   m->payload = std::move(payload);
@@ -65,6 +62,8 @@ Result<PublishAck> Broker::Impl::Publish(std::string_view topic, std::string pay
 
   // Replies bypass topics and history: they go straight to the waiting request.
   if (topic.starts_with(kInboxPrefix)) {
+    BrokerCounters::Add(counters_.replies_in, 1);
+    BrokerCounters::Add(counters_.reply_bytes_in, m->payload.size());
     m->timestamp_us = NowUs();
     tracker_.Complete(topic, MessagePtr(std::move(m)));
     return PublishAck{};
@@ -80,6 +79,7 @@ Result<PublishAck> Broker::Impl::Publish(std::string_view topic, std::string pay
     m->epoch = ts.epoch;
     m->offset = ++ts.last_offset;
     m->timestamp_us = ts.last_activity_us = NowUs();
+    ts.bytes_in += m->payload.size();
     MessagePtr shared = std::move(m);
     AppendHistory(ts, shared);
     const MatchResultPtr& match = MatchFor(ts);
@@ -90,25 +90,16 @@ Result<PublishAck> Broker::Impl::Publish(std::string_view topic, std::string pay
 
 void Broker::Impl::AppendHistory(TopicState& ts, const MessagePtr& m) {
   if (!ts.history.enabled()) return;
-  const size_t count_before = ts.history.size();
-  const int64_t delta = ts.history.Append(m);
-  if (delta >= 0) {
-    BrokerCounters::Add(counters_.history_bytes, static_cast<uint64_t>(delta));
-  } else {
-    BrokerCounters::Sub(counters_.history_bytes, static_cast<uint64_t>(-delta));
-  }
+  const size_t cost_before = ts.history.cost();
+  ts.history.Append(m);
   // Over the node-wide budget: this topic pays first, oldest messages first.
-  while (!ts.history.empty() &&
-         counters_.history_bytes.load(std::memory_order_relaxed) > options_.max_history_bytes) {
-    BrokerCounters::Sub(counters_.history_bytes, ts.history.DropOldest());
+  const uint64_t others = counters_.history_bytes.load(std::memory_order_relaxed) - cost_before;
+  while (!ts.history.empty() && others + ts.history.cost() > options_.max_history_bytes) {
+    ts.history.DropOldest();
     BrokerCounters::Add(counters_.history_evictions, 1);
   }
-  const size_t count_after = ts.history.size();
-  if (count_after >= count_before) {
-    BrokerCounters::Add(counters_.history_messages, count_after - count_before);
-  } else {
-    BrokerCounters::Sub(counters_.history_messages, count_before - count_after);
-  }
+  // Unsigned wrap-around makes a negative delta come out right.
+  BrokerCounters::Add(counters_.history_bytes, ts.history.cost() - cost_before);
 }
 
 const MatchResultPtr& Broker::Impl::MatchFor(TopicState& ts) {
@@ -125,9 +116,9 @@ void Broker::Impl::FanOut(const MessagePtr& m, const MatchResult& match,
   for (uint32_t i = 0; i < match.plain.size(); ++i) {
     DeliveryInbox::Item item;
     item.message = m;
-    item.match = keep;
+    item.match = &match;
     item.slice = i;
-    match.plain[i].inbox->Push(std::move(item));
+    match.plain[i].inbox->Push(std::move(item), keep);
   }
   for (size_t g = 0; g < match.groups.size(); ++g) {
     Subscription* member = match.PickMember(g);

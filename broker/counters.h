@@ -1,5 +1,8 @@
 // The broker's live counters: atomics bumped on the hot path (relaxed; they
 // are statistics, not synchronisation) and read into a BrokerStats snapshot.
+// Per-topic figures (messages and bytes in, history size) live in each
+// TopicState under its lock instead, so a publish pays no extra atomics for
+// them (TopicTable::Sum adds them up, forgotten topics included).
 #pragma once
 
 #include <atomic>
@@ -11,11 +14,12 @@ namespace herald {
 
 struct BrokerCounters {
   using Counter = std::atomic<uint64_t>;
-  Counter messages_in{0}, bytes_in{0}, deliveries{0}, delivery_bytes{0}, dropped{0};
+  Counter replies_in{0}, reply_bytes_in{0};
+  Counter deliveries{0}, delivery_bytes{0}, dropped{0};
   Counter slow_consumer_disconnects{0}, publish_errors{0};
   Counter requests{0}, request_timeouts{0}, request_no_responders{0}, late_replies{0};
   Counter history_evictions{0}, topics_expired{0};
-  Counter topics{0}, subscriptions{0}, history_messages{0}, history_bytes{0};
+  Counter subscriptions{0}, history_bytes{0};
   std::array<Counter, kLatencyBucketsUs.size() + 1> latency_buckets{};
   Counter latency_sum_us{0}, latency_count{0};
 

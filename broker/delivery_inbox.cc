@@ -9,13 +9,17 @@ DeliveryInbox::DeliveryInbox(std::function<void()> wake, size_t max_pending,
       counters_(counters),
       redispatch_(std::move(redispatch)) {}
 
-void DeliveryInbox::Push(Item item) {
+void DeliveryInbox::Push(Item item, const MatchResultPtr& keep) {
   bool wake = false;
   {
     std::lock_guard lock(mu_);
     if (pending_.size() >= max_pending_ && item.message) {
-      RecordDropLocked(item);
+      RecordDropLocked(item, keep);
     } else {
+      if (keep && keep.get() != last_kept_) {
+        keep_.push_back(keep);
+        last_kept_ = keep.get();
+      }
       pending_.push_back(std::move(item));
     }
     if (!wake_pending_) wake = wake_pending_ = true;
@@ -28,12 +32,12 @@ size_t DeliveryInbox::pending() const {
   return pending_.size();
 }
 
-void DeliveryInbox::NoteDrop(Subscription* sub, const Item& item) {
+void DeliveryInbox::NoteDrop(Subscription* sub, const Item& item, const MatchResultPtr& keep) {
   const Message& m = *item.message;
   auto [it, fresh] = dropped_.try_emplace({sub->id, m.topic});
   Dropped& d = it->second;
   if (fresh) {
-    d.keep_match = item.match;
+    d.keep_match = keep;
     d.keep_target = item.target;
     d.sub = sub;
     d.gap = {m.topic, GapReason::kSlowConsumer, m.epoch, m.offset, m.offset};
@@ -43,12 +47,14 @@ void DeliveryInbox::NoteDrop(Subscription* sub, const Item& item) {
   BrokerCounters::Add(counters_->dropped, 1);
 }
 
-void DeliveryInbox::RecordDropLocked(const Item& item) {
+void DeliveryInbox::RecordDropLocked(const Item& item, const MatchResultPtr& keep) {
   if (item.target) {
-    NoteDrop(item.target.get(), item);
+    NoteDrop(item.target.get(), item, keep);
     return;
   }
-  for (Subscription* sub : item.match->plain[item.slice].subscriptions) NoteDrop(sub, item);
+  for (Subscription* sub : item.match->plain[item.slice].subscriptions) {
+    NoteDrop(sub, item, keep);
+  }
 }
 
 size_t DeliveryInbox::DeliverItem(const Item& item) {
@@ -82,31 +88,48 @@ size_t DeliveryInbox::DeliverItem(const Item& item) {
 }
 
 size_t DeliveryInbox::Drain() {
-  std::map<std::pair<uint64_t, std::string>, Dropped> dropped;
-  {
-    std::lock_guard lock(mu_);
-    draining_.swap(pending_);
-    dropped.swap(dropped_);
-    wake_pending_ = false;
-  }
   size_t delivered = 0;
   uint64_t bytes = 0;
-  for (const Item& item : draining_) {
-    const size_t n = DeliverItem(item);
-    delivered += n;
-    if (item.message) bytes += n * item.message->payload.size();
+  std::map<std::pair<uint64_t, std::string>, Dropped> dropped;
+  bool rewake = false;
+  for (int round = 0;; ++round) {
+    {
+      std::lock_guard lock(mu_);
+      if (pending_.empty() && dropped_.empty()) {
+        wake_pending_ = false;  // from here on, the next Push wakes us
+        break;
+      }
+      if (round == kMaxDrainRounds) {
+        // Still busy: leave wake_pending_ set and ask to be run again, so the
+        // owner's loop gets to its other work in between.
+        rewake = true;
+        break;
+      }
+      draining_.swap(pending_);
+      draining_keep_.swap(keep_);
+      last_kept_ = nullptr;
+      dropped.swap(dropped_);
+    }
+    for (const Item& item : draining_) {
+      const size_t n = DeliverItem(item);
+      delivered += n;
+      if (item.message) bytes += n * item.message->payload.size();
+    }
+    draining_.clear();
+    draining_keep_.clear();
+    // Gaps come after what was queued before the drops: the order the
+    // subscriber would have seen the messages in.
+    for (auto& [key, d] : dropped) {
+      if (!d.sub->active.load(std::memory_order_acquire)) continue;
+      Delivery g;
+      g.kind = Delivery::Kind::kGap;
+      g.subscription_id = d.sub->id;
+      g.gap = &d.gap;
+      d.sub->sink->OnDelivery(g);
+    }
+    dropped.clear();
   }
-  draining_.clear();
-  // Gaps come after what was queued before the drops: the order the subscriber
-  // would have seen the messages in.
-  for (auto& [key, d] : dropped) {
-    if (!d.sub->active.load(std::memory_order_acquire)) continue;
-    Delivery g;
-    g.kind = Delivery::Kind::kGap;
-    g.subscription_id = d.sub->id;
-    g.gap = &d.gap;
-    d.sub->sink->OnDelivery(g);
-  }
+  if (rewake) wake_();
   BrokerCounters::Add(counters_->deliveries, delivered);
   BrokerCounters::Add(counters_->delivery_bytes, bytes);
   return delivered;

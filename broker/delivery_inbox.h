@@ -4,8 +4,8 @@
 // A publish pushes one item per inbox (not per subscriber): the message plus
 // the slice of the match result that lives on this inbox; Drain() fans it out
 // to those subscribers. The producer side takes a short lock and wakes the
-// owner only on the empty -> non-empty edge, so a burst of publishes costs one
-// wake-up. Past max_pending items, new deliveries are dropped and each
+// owner only when it is neither awake nor already draining, so a burst of
+// publishes costs one wake-up. Past max_pending items, new deliveries are dropped and each
 // affected subscription gets one coalesced kSlowConsumer gap per topic, after
 // the deliveries that were already queued.
 #pragma once
@@ -27,8 +27,8 @@ namespace herald {
 class DeliveryInbox final : public Inbox {
  public:
   struct Item {
-    MessagePtr message;    // null for a gap item
-    MatchResultPtr match;  // fan-out: deliver to match->plain[slice]
+    MessagePtr message;                  // null for a gap item
+    const MatchResult* match = nullptr;  // fan-out: deliver to match->plain[slice]
     uint32_t slice = 0;
     SubscriptionPtr target;  // single target: a queue-group member or a replay
     int group = -1;          // >= 0: target was picked from match->groups[group]
@@ -41,21 +41,28 @@ class DeliveryInbox final : public Inbox {
   DeliveryInbox(std::function<void()> wake, size_t max_pending, BrokerCounters* counters,
                 Redispatch redispatch);
 
-  // Any thread.
-  void Push(Item item);
+  // Any thread. `keep` owns item.match (when set); the inbox holds one
+  // reference per distinct match result per batch, not one per item, so the
+  // shared count does not bounce between cores on every message.
+  void Push(Item item, const MatchResultPtr& keep = nullptr);
   size_t pending() const override;
   // Owner thread.
   size_t Drain() override;
 
  private:
+  // Rounds of swap-and-deliver one Drain() makes before yielding the thread
+  // back (re-waking itself if more arrived): bounds the time a busy inbox can
+  // keep its loop from other work.
+  static constexpr int kMaxDrainRounds = 16;
+
   struct Dropped {
     MatchResultPtr keep_match;
     SubscriptionPtr keep_target;
     Subscription* sub;
     Gap gap;
   };
-  void RecordDropLocked(const Item& item);
-  void NoteDrop(Subscription* sub, const Item& item);
+  void RecordDropLocked(const Item& item, const MatchResultPtr& keep);
+  void NoteDrop(Subscription* sub, const Item& item, const MatchResultPtr& keep);
   size_t DeliverItem(const Item& item);
 
   const std::function<void()> wake_;
@@ -65,9 +72,14 @@ class DeliveryInbox final : public Inbox {
 
   mutable std::mutex mu_;
   std::vector<Item> pending_;
+  std::vector<MatchResultPtr> keep_;  // owners of the match results pending_ points to
+  const MatchResult* last_kept_ = nullptr;
+  // True from the wake-up until a Drain() finds the queue empty: producers
+  // do not wake an owner that is already draining.
   bool wake_pending_ = false;
   std::map<std::pair<uint64_t, std::string>, Dropped> dropped_;  // (subscription, topic)
   std::vector<Item> draining_;  // owner thread only; kept to reuse its capacity
+  std::vector<MatchResultPtr> draining_keep_;
 };
 
 }  // namespace herald

@@ -1,5 +1,7 @@
 #include "herald/topic.h"
 
+#include <array>
+#include <cstdint>
 #include <string>
 
 namespace herald {
@@ -35,6 +37,23 @@ size_t ValidUtf8At(std::string_view s, size_t i) {
 
 Status Invalid(std::string message) { return {ErrorCode::kInvalidTopic, std::move(message)}; }
 
+// Byte classes for the single validation pass; plain bytes are the common case
+// and cost one table lookup each.
+enum ByteClass : uint8_t { kPlain, kDot, kWildcard, kControl, kSpace, kHigh };
+
+constexpr std::array<uint8_t, 256> MakeClasses() {
+  std::array<uint8_t, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[c] = kControl;
+  t[0x7F] = kControl;
+  t[' '] = kSpace;
+  t['.'] = kDot;
+  t['*'] = kWildcard;
+  t['>'] = kWildcard;
+  for (int c = 0x80; c < 0x100; ++c) t[c] = kHigh;
+  return t;
+}
+constexpr std::array<uint8_t, 256> kClasses = MakeClasses();
+
 Status Validate(std::string_view name, const TopicLimits& limits, bool allow_wildcards) {
   const char* what = allow_wildcards ? "pattern" : "topic";
   if (name.empty()) return Invalid(std::string("empty ") + what);
@@ -42,38 +61,46 @@ Status Validate(std::string_view name, const TopicLimits& limits, bool allow_wil
     return Invalid(std::string(what) + " is " + std::to_string(name.size()) +
                    " bytes, over the limit of " + std::to_string(limits.max_length));
   }
-  size_t token = 0;
-  size_t token_start = 0;
-  for (size_t i = 0; i <= name.size();) {
-    if (i == name.size() || name[i] == '.') {
-      std::string_view tok = name.substr(token_start, i - token_start);
-      if (tok.empty()) return Invalid("empty token" + At(token));
-      const bool last = i == name.size();
-      if (tok == "*" || tok == ">") {
+  size_t token = 0;        // index of the current token
+  size_t token_start = 0;  // where it starts
+  const size_t n = name.size();
+  for (size_t i = 0; i < n;) {
+    const auto c = static_cast<unsigned char>(name[i]);
+    switch (kClasses[c]) {
+      case kPlain:
+        ++i;
+        continue;
+      case kDot:
+        if (i == token_start) return Invalid("empty token" + At(token));
+        if (++token >= limits.max_tokens) {
+          return Invalid(std::string(what) + " has more than " + std::to_string(limits.max_tokens) +
+                         " tokens");
+        }
+        token_start = ++i;
+        continue;
+      case kWildcard: {
+        const bool whole = i == token_start && (i + 1 == n || name[i + 1] == '.');
+        if (!whole) return Invalid("'*' and '>' must be whole tokens" + At(token));
         if (!allow_wildcards) {
-          return Invalid("wildcard '" + std::string(tok) + "' in a topic" + At(token) +
+          return Invalid(std::string("wildcard '") + name[i] + "' in a topic" + At(token) +
                          "; wildcards are for subscription patterns");
         }
-        if (tok == ">" && !last) return Invalid("'>' must be the last token" + At(token));
-      } else if (tok.find_first_of("*>") != std::string_view::npos) {
-        return Invalid("'*' and '>' must be whole tokens" + At(token));
+        if (c == '>' && i + 1 != n) return Invalid("'>' must be the last token" + At(token));
+        ++i;
+        continue;
       }
-      ++token;
-      if (token > limits.max_tokens) {
-        return Invalid(std::string(what) + " has more than " + std::to_string(limits.max_tokens) +
-                       " tokens");
+      case kControl:
+        return Invalid("control character" + At(token));
+      case kSpace:
+        return Invalid("whitespace" + At(token));
+      default: {
+        const size_t len = ValidUtf8At(name, i);
+        if (len == 0) return Invalid("invalid UTF-8" + At(token));
+        i += len;
       }
-      if (last) break;
-      token_start = ++i;
-      continue;
     }
-    const auto c = static_cast<unsigned char>(name[i]);
-    if (c < 0x20 || c == 0x7F) return Invalid("control character" + At(token));
-    if (c == ' ') return Invalid("whitespace" + At(token));
-    const size_t n = ValidUtf8At(name, i);
-    if (n == 0) return Invalid("invalid UTF-8" + At(token));
-    i += n;
   }
+  if (token_start == n) return Invalid("empty token" + At(token));
   return Status::Ok();
 }
 

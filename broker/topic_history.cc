@@ -8,9 +8,8 @@ size_t TopicHistory::Cost(const Message& m) {
   return sizeof(Message) + m.topic.size() + m.payload.size() + m.content_type.size() + headers;
 }
 
-int64_t TopicHistory::Append(MessagePtr m) {
-  if (!enabled()) return 0;
-  const size_t before = cost_;
+void TopicHistory::Append(MessagePtr m) {
+  if (!enabled()) return;
   cost_ += Cost(*m);
   payload_bytes_ += m->payload.size();
   ring_.push_back(std::move(m));
@@ -18,7 +17,6 @@ int64_t TopicHistory::Append(MessagePtr m) {
          (ring_.size() > limits_.max_messages || payload_bytes_ > limits_.max_bytes)) {
     DropOldest();
   }
-  return static_cast<int64_t>(cost_) - static_cast<int64_t>(before);
 }
 
 size_t TopicHistory::TrimByAge(int64_t now_us) {

@@ -23,9 +23,8 @@ class TopicHistory {
   static size_t Cost(const Message& m);
 
   bool enabled() const { return limits_.max_messages > 0; }
-  // Appends and trims to the count and byte bounds. Returns the change in
-  // retained cost (may be negative).
-  int64_t Append(MessagePtr m);
+  // Appends and trims to the count and byte bounds.
+  void Append(MessagePtr m);
   // Drops messages older than max_age. Returns the cost freed.
   size_t TrimByAge(int64_t now_us);
   // Drops the oldest message. Returns the cost freed (0 when empty).

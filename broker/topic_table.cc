@@ -28,6 +28,8 @@ void TopicTable::RemoveIf(const std::function<bool(TopicState&)>& visit) {
     std::lock_guard lock(shard.mu);
     for (auto it = shard.topics.begin(); it != shard.topics.end();) {
       if (visit(*it->second)) {
+        shard.forgotten_messages += it->second->last_offset;
+        shard.forgotten_bytes += it->second->bytes_in;
         it = shard.topics.erase(it);
         count_.fetch_sub(1, std::memory_order_relaxed);
       } else {
@@ -35,6 +37,22 @@ void TopicTable::RemoveIf(const std::function<bool(TopicState&)>& visit) {
       }
     }
   }
+}
+
+TopicTable::Totals TopicTable::Sum() const {
+  Totals t;
+  for (Shard& shard : shards_) {
+    std::lock_guard lock(shard.mu);
+    t.messages_in += shard.forgotten_messages;
+    t.bytes_in += shard.forgotten_bytes;
+    for (auto& [name, state] : shard.topics) {
+      std::lock_guard topic_lock(state->mu);
+      t.messages_in += state->last_offset;
+      t.bytes_in += state->bytes_in;
+      t.history_messages += state->history.size();
+    }
+  }
+  return t;
 }
 
 }  // namespace herald

@@ -29,7 +29,8 @@ struct TopicState {
   const uint64_t epoch;
   uint64_t last_offset = 0;
   int64_t last_activity_us = 0;
-  bool removed = false;  // set when forgotten; a publisher holding it must look again
+  uint64_t bytes_in = 0;  // payload bytes published (messages: last_offset)
+  bool removed = false;   // set when forgotten; a publisher holding it must look again
   TopicHistory history;
   MatchResultPtr match;  // valid while match_generation == index generation
   uint64_t match_generation = ~uint64_t{0};
@@ -49,6 +50,14 @@ class TopicTable {
   // Calls `visit` for every topic (shard lock held, topic lock not);
   // removes those for which it returns true.
   void RemoveIf(const std::function<bool(TopicState&)>& visit);
+  // Totals over every topic, including the ones already forgotten (each
+  // shard keeps theirs), so the counters never step back.
+  struct Totals {
+    uint64_t messages_in = 0;
+    uint64_t bytes_in = 0;
+    uint64_t history_messages = 0;
+  };
+  Totals Sum() const;
   size_t size() const { return count_.load(std::memory_order_relaxed); }
 
  private:
@@ -59,6 +68,8 @@ class TopicTable {
   struct Shard {
     mutable std::mutex mu;
     std::unordered_map<std::string, TopicStatePtr, Hash, std::equal_to<>> topics;
+    uint64_t forgotten_messages = 0;
+    uint64_t forgotten_bytes = 0;
   };
   static constexpr size_t kShards = 64;
 
