@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 
+#include "broker/token_map.h"
 #include "herald/topic.h"
 
 namespace herald {
@@ -38,11 +39,14 @@ struct SubscriptionIndex::Node {
   // Subscriptions attached at one point of the trie.
   struct Subs {
     std::vector<SubscriptionPtr> plain;
+    // plain[i]->inbox.get(), kept beside the list so a match groups
+    // subscribers by inbox without touching each Subscription.
+    std::vector<DeliveryInbox*> plain_inbox;
     std::vector<Group> groups;
     bool empty() const { return plain.empty() && groups.empty(); }
   };
 
-  std::unordered_map<std::string, std::unique_ptr<Node>, TransparentHash, std::equal_to<>> literal;
+  TokenMap<Node> literal;
   std::unique_ptr<Node> star;
   Subs here;  // patterns ending at this node
   Subs tail;  // patterns ending with '>' after this node
@@ -95,10 +99,8 @@ class ResultBuilder {
  public:
   void Add(const Subs& subs) {
     if (subs.empty()) return;
-    for (const SubscriptionPtr& s : subs.plain) {
-      ++owners_;
-      CountFor(s->inbox.get());
-    }
+    owners_ += subs.plain.size();
+    for (DeliveryInbox* inbox : subs.plain_inbox) CountFor(inbox);
     for (const auto& g : subs.groups) owners_ += g.members.size();
     groups_ += subs.groups.size();
     found_.push_back(&subs);
@@ -136,14 +138,14 @@ class ResultBuilder {
   }
 
   static void Fill(const Subs& subs, MatchResult& r) {
-    for (const SubscriptionPtr& s : subs.plain) {
+    for (size_t i = 0; i < subs.plain.size(); ++i) {
       for (auto& slice : r.plain) {
-        if (slice.inbox == s->inbox.get()) {
-          slice.subscriptions.push_back(s.get());
+        if (slice.inbox == subs.plain_inbox[i]) {
+          slice.subscriptions.push_back(subs.plain[i].get());
           break;
         }
       }
-      r.owners.push_back(s);
+      r.owners.push_back(subs.plain[i]);
     }
     for (const auto& g : subs.groups) {
       MatchResult::GroupSlice slice;
@@ -170,8 +172,7 @@ void Collect(const NodeT* node, const Tokens& t, size_t level, Builder& out) {
     return;
   }
   out.Add(node->tail);  // '>' needs at least one more token: there is one
-  auto it = node->literal.find(t.tok[level]);
-  if (it != node->literal.end()) Collect(it->second.get(), t, level + 1, out);
+  if (const NodeT* child = node->literal.Find(t.tok[level])) Collect(child, t, level + 1, out);
   if (node->star) Collect(node->star.get(), t, level + 1, out);
 }
 
@@ -179,6 +180,7 @@ template <typename Subs>
 void AddTo(Subs& subs, const SubscriptionPtr& sub) {
   if (sub->queue_group.empty()) {
     subs.plain.push_back(sub);
+    subs.plain_inbox.push_back(sub->inbox.get());
     return;
   }
   for (auto& g : subs.groups) {
@@ -198,7 +200,13 @@ bool RemoveFrom(Subs& subs, const SubscriptionPtr& sub) {
     v.erase(it);  // keep order: round-robin fairness depends on stable positions
     return true;
   };
-  if (sub->queue_group.empty()) return erase(subs.plain);
+  if (sub->queue_group.empty()) {
+    auto it = std::find(subs.plain.begin(), subs.plain.end(), sub);
+    if (it == subs.plain.end()) return false;
+    subs.plain_inbox.erase(subs.plain_inbox.begin() + (it - subs.plain.begin()));
+    subs.plain.erase(it);
+    return true;
+  }
   for (auto g = subs.groups.begin(); g != subs.groups.end(); ++g) {
     if (g->name != sub->queue_group) continue;
     if (!erase(g->members)) return false;
@@ -231,11 +239,7 @@ void SubscriptionIndex::Add(const SubscriptionPtr& sub) {
       node = node->star.get();
       continue;
     }
-    auto it = node->literal.find(t.tok[i]);
-    if (it == node->literal.end()) {
-      it = node->literal.emplace(std::string(t.tok[i]), std::make_unique<Node>()).first;
-    }
-    node = it->second.get();
+    node = node->literal.FindOrInsert(t.tok[i]);
   }
   if (node) AddTo(node->here, sub);
   ++count_;
@@ -264,8 +268,8 @@ bool SubscriptionIndex::Remove(const SubscriptionPtr& sub) {
     Node* next = nullptr;
     if (t.tok[i] == "*") {
       next = node->star.get();
-    } else if (auto it = node->literal.find(t.tok[i]); it != node->literal.end()) {
-      next = it->second.get();
+    } else {
+      next = node->literal.Find(t.tok[i]);
     }
     if (!next) break;
     node = next;
@@ -277,7 +281,7 @@ bool SubscriptionIndex::Remove(const SubscriptionPtr& sub) {
     if (parent->star.get() == path[d]) {
       parent->star.reset();
     } else {
-      parent->literal.erase(parent->literal.find(t.tok[d - 1]));
+      parent->literal.Erase(t.tok[d - 1]);
     }
   }
   --count_;
