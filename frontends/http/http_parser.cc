@@ -14,6 +14,17 @@ constexpr size_t kHeaderLineOverhead = 4;
 
 HttpParser* Self(llhttp_t* p) { return static_cast<HttpParser*>(p->data); }
 
+// RFC 9110 §5.6.2: field-name = token.
+bool IsToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (const char c : s) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    if (!ok) return false;
+  }
+  return true;
+}
+
 std::string_view TrimOws(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -61,6 +72,7 @@ HttpParser::~HttpParser() = default;
 
 HttpParser::FeedResult HttpParser::Feed(std::string_view data) {
   if (error_ != Error::kNone) return {Outcome::kError, 0};
+  feed_end_ = data.data() + data.size();
   const llhttp_errno_t rc = llhttp_execute(&impl_->parser, data.data(), data.size());
   auto consumed = [&] {
     const char* pos = llhttp_get_error_pos(&impl_->parser);
@@ -141,6 +153,7 @@ int HttpParser::OnMessageBeginCb() {
   head_ = RequestHead{};
   field_.clear();
   value_.clear();
+  value_started_ = false;
   head_bytes_ = kRequestLineOverhead;
   body_bytes_ = 0;
   in_message_ = true;
@@ -162,12 +175,23 @@ int HttpParser::OnHeaderField(std::string_view s) {
 
 int HttpParser::OnHeaderValue(std::string_view s) {
   if (head_done_) return HPE_OK;
+  // llhttp splits a value span only at the end of the fed bytes, or where a
+  // line ends in CRLF + SP/HT — an obs-fold, which RFC 9112 §5.2 lets us
+  // reject and which proxies disagree about (a smuggling vector).
+  const bool fold = value_started_ ? !value_piece_at_feed_end_
+                                   : (!s.empty() && (s.front() == ' ' || s.front() == '\t'));
+  if (fold) return Fail(Error::kBadRequest, "obs-fold (line folding) in header value");
+  value_started_ = true;
+  value_piece_at_feed_end_ = s.data() + s.size() == feed_end_;
   value_.append(s);
   return CountHeadBytes(s.size());
 }
 
 int HttpParser::OnHeaderValueComplete() {
   if (head_done_) return HPE_OK;
+  value_started_ = false;
+  // RFC 9112 §5.1: whitespace between name and colon MUST be rejected.
+  if (!IsToken(field_)) return Fail(Error::kBadRequest, "invalid header name \"" + field_ + "\"");
   head_.headers.Add(std::move(field_), std::string(TrimOws(value_)));
   field_.clear();
   value_.clear();

@@ -13,8 +13,9 @@
 //
 // Strict by design: llhttp's lenient flags stay off, so request-smuggling
 // vectors (Content-Length with Transfer-Encoding, differing duplicate
-// Content-Length, obs-fold, bad header bytes) are errors — RFC 9112 §6.1,
-// §6.3, §5.2.
+// Content-Length, bad header bytes) are errors — RFC 9112 §6.1, §6.3. Two
+// that llhttp 8.1 lets through are rejected here: obs-fold (§5.2) and
+// whitespace between a field name and its colon (§5.1).
 #pragma once
 
 #include <cstddef>
@@ -123,6 +124,9 @@ class HttpParser {
   RequestHead head_;
   std::string field_;
   std::string value_;
+  const char* feed_end_ = nullptr;  // end of the bytes being fed
+  bool value_started_ = false;
+  bool value_piece_at_feed_end_ = false;
   size_t head_bytes_ = 0;
   size_t body_bytes_ = 0;
   bool in_message_ = false;

@@ -71,8 +71,10 @@ class Response {
     std::string leftover;        // bytes the client sent after the head
   };
   // Hands the raw connection to `handler` (HTTP is done on it: the caller
-  // writes the 101 head itself). Only for requests with upgrade set, and only
-  // before anything was sent; nullopt otherwise or if the connection is gone.
+  // writes the 101 head itself). `handler` may be null and set afterwards
+  // with Connection::SetHandler, when it needs the Connection*. Only for
+  // requests with upgrade set, and only before anything was sent; nullopt
+  // otherwise or if the connection is gone.
   std::optional<Upgraded> TakeOver(std::shared_ptr<io::ConnectionHandler> handler);
 
  private:
