@@ -99,11 +99,14 @@ class Acceptor final : public Loop::Resource {
     auto on_closed = [](uv_handle_t* h) {
       auto* self = static_cast<Acceptor*>(h->data);
       if (--self->open_handles_ > 0) return;
-      ::close(self->fd_);  // uv_poll does not own the descriptor
       delete self;
     };
     uv_close(reinterpret_cast<uv_handle_t*>(&poll_), on_closed);
     uv_close(reinterpret_cast<uv_handle_t*>(&backoff_), on_closed);
+    // uv_close() stops the poll watcher at once, so the descriptor (which
+    // uv_poll never owns) can go now: when Listener::Stop() returns, the port
+    // no longer accepts.
+    ::close(fd_);
   }
 
   void CloseForShutdown() override { Close(); }
