@@ -1,0 +1,72 @@
+// frontends/http/http_options.h — limits and timeouts of the HTTP front, and
+// the counters it keeps for /metrics.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace herald::http {
+
+struct HttpOptions {
+  // Request line plus header lines; over it → 431.
+  size_t max_header_bytes = 16 * 1024;
+  // Decoded request body; over it → 413 (refused from Content-Length alone
+  // when it is declared).
+  size_t max_body_bytes = 1024 * 1024;
+  // Slow-loris guard: the whole head of each request must arrive within
+  // this, counted from its first byte; else 408 and close.
+  uint64_t header_timeout_ms = 10'000;
+  // A keep-alive connection with no request in progress is closed after this.
+  uint64_t idle_timeout_ms = 60'000;
+  // Open HTTP connections across all workers; one more is accepted, answered
+  // 503 and closed.
+  size_t max_connections = 10'000;
+  // Requests parsed but not yet answered on one connection; at the limit the
+  // connection stops reading until a response goes out.
+  size_t max_pipelined_requests = 64;
+  // HttpServer::Stop() gives in-flight responses this long before cutting.
+  uint64_t shutdown_grace_ms = 5'000;
+};
+
+// Why a request or connection was refused; indexes HttpStats::rejects.
+enum class RejectReason {
+  kHeaderTooLarge,
+  kBodyTooLarge,
+  kBadRequest,
+  kHeaderTimeout,
+  kIdleTimeout,
+  kMaxConnections,
+};
+inline constexpr size_t kRejectReasonCount = 6;
+std::string_view RejectReasonName(RejectReason r);
+
+// Counters shared by every worker (relaxed atomics: they are statistics, not
+// synchronisation).
+struct HttpStats {
+  std::atomic<int64_t> connections_open{0};
+  std::atomic<uint64_t> connections_total{0};
+  std::atomic<uint64_t> requests_total{0};
+  std::atomic<uint64_t> upgrades_total{0};
+  // Index 0 → 1xx … 4 → 5xx.
+  std::array<std::atomic<uint64_t>, 5> responses_by_class{};
+  std::array<std::atomic<uint64_t>, kRejectReasonCount> rejects{};
+
+  void CountResponse(int status) {
+    if (status >= 100 && status < 600) {
+      responses_by_class[static_cast<size_t>(status / 100 - 1)].fetch_add(
+          1, std::memory_order_relaxed);
+    }
+  }
+  void CountReject(RejectReason r) {
+    rejects[static_cast<size_t>(r)].fetch_add(1, std::memory_order_relaxed);
+  }
+  uint64_t reject_count(RejectReason r) const {
+    return rejects[static_cast<size_t>(r)].load(std::memory_order_relaxed);
+  }
+};
+
+}  // namespace herald::http

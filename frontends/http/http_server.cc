@@ -1,0 +1,124 @@
+#include "frontends/http/http_server.h"
+
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "frontends/http/http_session.h"
+#include "frontends/http/response_format.h"
+
+namespace herald::http {
+
+std::string_view RejectReasonName(RejectReason r) {
+  switch (r) {
+    case RejectReason::kHeaderTooLarge:
+      return "header_too_large";
+    case RejectReason::kBodyTooLarge:
+      return "body_too_large";
+    case RejectReason::kBadRequest:
+      return "bad_request";
+    case RejectReason::kHeaderTimeout:
+      return "header_timeout";
+    case RejectReason::kIdleTimeout:
+      return "idle_timeout";
+    case RejectReason::kMaxConnections:
+      return "max_connections";
+  }
+  return "unknown";
+}
+
+HttpServer::HttpServer(io::WorkerPool& pool, HttpOptions options,
+                       std::shared_ptr<const Router> router)
+    : pool_(pool), stats_(std::make_shared<HttpStats>()), ctx_(std::make_shared<SessionContext>()) {
+  ctx_->options = options;
+  ctx_->router = std::move(router);
+  ctx_->stats = stats_;
+  ctx_->sessions.resize(pool.size());
+}
+
+HttpServer::~HttpServer() { Stop(); }
+
+const HttpOptions& HttpServer::options() const { return ctx_->options; }
+
+uint16_t HttpServer::port() const { return listener_ ? listener_->port() : 0; }
+
+Status HttpServer::Listen(std::string_view host, uint16_t port) {
+  if (listener_) return Status(ErrorCode::kInternal, "HttpServer already listening");
+  listener_ = std::make_unique<io::Listener>(pool_, [this](io::Connection* c) { OnAccept(c); });
+  Status s = listener_->Listen(host, port);
+  if (!s.ok()) listener_.reset();
+  return s;
+}
+
+size_t HttpServer::WorkerIndex(const io::Loop& loop) const {
+  for (size_t i = 0; i < pool_.size(); ++i) {
+    if (&pool_[i] == &loop) return i;
+  }
+  return 0;
+}
+
+void HttpServer::OnAccept(io::Connection* conn) {
+  stats_->connections_total.fetch_add(1, std::memory_order_relaxed);
+  // Reserve a slot first so that workers accepting at the same moment cannot
+  // overshoot the limit together.
+  const auto open = stats_->connections_open.fetch_add(1, std::memory_order_relaxed);
+  if (open >= static_cast<int64_t>(ctx_->options.max_connections)) {
+    stats_->connections_open.fetch_sub(1, std::memory_order_relaxed);
+    stats_->CountReject(RejectReason::kMaxConnections);
+    stats_->CountResponse(503);
+    // Answer instead of resetting, so the client learns why; the graceful
+    // close lingers to read its request, keeping the 503 from being reset.
+    const std::string body = ErrorJson("max_connections", "too many connections, retry later");
+    conn->Write(FormatHead({.status = 503,
+                            .content_type = kApplicationJson,
+                            .content_length = body.size(),
+                            .close = true},
+                           {{"Retry-After", "1"}}) +
+                body);
+    conn->Close(io::CloseReason::kLimit);
+    return;
+  }
+  auto session = std::make_shared<HttpSession>(conn, ctx_, WorkerIndex(conn->loop()));
+  conn->SetHandler(session);
+  session->Start();
+}
+
+bool HttpServer::AnySessionOwes() {
+  bool owes = false;
+  for (size_t i = 0; i < pool_.size() && !owes; ++i) {
+    pool_[i].RunSync([&] {
+      for (HttpSession* s : ctx_->sessions[i]) owes = owes || s->Owes();
+    });
+  }
+  return owes;
+}
+
+void HttpServer::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (listener_) listener_->Stop();
+  for (size_t i = 0; i < pool_.size(); ++i) {
+    pool_[i].RunSync([&] {
+      // BeginShutdown may close (and so unregister) the session: iterate a copy.
+      const std::vector<HttpSession*> sessions(ctx_->sessions[i].begin(), ctx_->sessions[i].end());
+      for (HttpSession* s : sessions) s->BeginShutdown();
+    });
+  }
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(ctx_->options.shutdown_grace_ms);
+  while (std::chrono::steady_clock::now() < deadline && AnySessionOwes()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  for (size_t i = 0; i < pool_.size(); ++i) {
+    pool_[i].RunSync([&] {
+      const std::vector<HttpSession*> sessions(ctx_->sessions[i].begin(), ctx_->sessions[i].end());
+      for (HttpSession* s : sessions) s->ForceClose();
+    });
+  }
+  // The close callbacks ran in the loop turn after ForceClose; sync once more
+  // so no session of ours is left registered when Stop() returns.
+  for (size_t i = 0; i < pool_.size(); ++i) pool_[i].RunSync([] {});
+  listener_.reset();
+}
+
+}  // namespace herald::http

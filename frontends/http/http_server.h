@@ -1,0 +1,66 @@
+// frontends/http/http_server.h — HTTP/1.1 on every worker of a pool.
+//
+//   io::WorkerPool pool(4);
+//   pool.Start();
+//   auto router = std::make_shared<http::Router>();
+//   router->Handle("GET", "/hello", [](http::Request&, http::Response res) {
+//     res.Send(200, "hello\n");
+//   });
+//   http::HttpServer server(pool, http::HttpOptions{}, router);
+//   if (Status s = server.Listen("127.0.0.1", 8080); !s.ok()) ...
+//   ...
+//   server.Stop();  // before pool.Stop()
+//
+// Each worker accepts on its own SO_REUSEPORT socket; a connection and all
+// its requests stay on the worker that accepted it, and handlers run there.
+// Nothing here knows the broker: routes are plain handlers.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "frontends/http/http_options.h"
+#include "frontends/http/router.h"
+#include "herald/status.h"
+#include "io/listener.h"
+#include "io/worker_pool.h"
+
+namespace herald::http {
+
+struct SessionContext;
+
+class HttpServer {
+ public:
+  // `router` must be complete: it is read concurrently by every worker.
+  HttpServer(io::WorkerPool& pool, HttpOptions options, std::shared_ptr<const Router> router);
+  ~HttpServer();  // Stop()s.
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds host:port on every worker (see io::Listener::Listen). Owner
+  // thread, once; the pool must be running.
+  Status Listen(std::string_view host, uint16_t port);
+  uint16_t port() const;
+
+  // Stops accepting, lets owed responses finish (at most
+  // options.shutdown_grace_ms), then closes every connection. Owner thread,
+  // not a loop thread; idempotent.
+  void Stop();
+
+  const HttpStats& stats() const { return *stats_; }
+  const HttpOptions& options() const;
+
+ private:
+  void OnAccept(io::Connection* conn);
+  size_t WorkerIndex(const io::Loop& loop) const;
+  bool AnySessionOwes();
+
+  io::WorkerPool& pool_;
+  std::shared_ptr<HttpStats> stats_;
+  std::shared_ptr<SessionContext> ctx_;
+  std::unique_ptr<io::Listener> listener_;
+  bool stopped_ = false;
+};
+
+}  // namespace herald::http

@@ -1,0 +1,288 @@
+// HttpSession, input side: parsing, dispatch, timers, rejects.
+#include "frontends/http/http_session.h"
+
+#include "frontends/http/response_format.h"
+#include "frontends/http/url.h"
+
+namespace herald::http {
+
+HttpSession::HttpSession(io::Connection* conn, std::shared_ptr<SessionContext> ctx, size_t worker)
+    : conn_(conn),
+      ctx_(std::move(ctx)),
+      worker_(worker),
+      parser_({ctx_->options.max_header_bytes, ctx_->options.max_body_bytes}, this) {}
+
+HttpSession::~HttpSession() = default;
+
+void HttpSession::Start() {
+  ctx_->sessions[worker_].insert(this);
+  registered_ = true;
+  UpdateTimer();
+}
+
+void HttpSession::Unregister() {
+  if (!registered_) return;
+  registered_ = false;
+  ctx_->sessions[worker_].erase(this);
+  ctx_->stats->connections_open.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void HttpSession::BeginShutdown() {
+  draining_ = true;
+  no_more_requests_ = true;
+  pending_input_.clear();
+  if (conn_ == nullptr) return;
+  conn_->PauseReading();
+  // An endless stream (SSE) would hold the shutdown for the whole grace
+  // period; end it now, stream clients reconnect anyway.
+  for (const Exchange& e : exchanges_) {
+    if (e.streaming && !e.done) StreamEnd(e.seq);
+  }
+  Pump();
+  if (conn_ != nullptr && exchanges_.empty() && !held_) {
+    conn_->Close(io::CloseReason::kServerShutdown);
+  }
+}
+
+void HttpSession::ForceClose() {
+  if (conn_ != nullptr) conn_->Close(io::CloseReason::kServerShutdown, io::CloseMode::kImmediate);
+}
+
+bool HttpSession::Owes() const {
+  if (conn_ == nullptr) return false;
+  return !exchanges_.empty() || held_.has_value() || conn_->queued_bytes() > 0;
+}
+
+void HttpSession::OnData(std::string_view data) {
+  if (conn_ == nullptr || no_more_requests_) return;
+  if (paused_ || upgrade_waiting_ || in_parse_) {
+    pending_input_.append(data);
+    return;
+  }
+  Parse(data);
+}
+
+void HttpSession::Parse(std::string_view data) {
+  in_parse_ = true;
+  const HttpParser::FeedResult r = parser_.Feed(data);
+  in_parse_ = false;
+  switch (r.outcome) {
+    case HttpParser::Outcome::kNeedMore:
+      break;
+    case HttpParser::Outcome::kPaused:
+      // Too many requests in flight (or the last one said close): keep the
+      // rest for later and stop reading, which pushes back on the client.
+      if (!no_more_requests_ && conn_ != nullptr) {
+        pending_input_.assign(data.substr(r.consumed));
+        paused_ = true;
+        conn_->PauseReading();
+      }
+      break;
+    case HttpParser::Outcome::kUpgrade:
+      // What follows the head belongs to the new protocol (RFC 9110 §7.8).
+      upgrade_leftover_.assign(data.substr(r.consumed));
+      upgrade_waiting_ = true;
+      if (conn_ != nullptr) conn_->PauseReading();
+      break;
+    case HttpParser::Outcome::kError: {
+      RejectReason reason = RejectReason::kBadRequest;
+      if (parser_.error() == HttpParser::Error::kHeaderTooLarge)
+        reason = RejectReason::kHeaderTooLarge;
+      if (parser_.error() == HttpParser::Error::kBodyTooLarge) reason = RejectReason::kBodyTooLarge;
+      RejectRequest(reason, parser_.error_status(), parser_.error_code(), parser_.error_message());
+      return;
+    }
+  }
+  DispatchHeldUpgrade();
+  ResumeParsing();
+  UpdateTimer();
+}
+
+void HttpSession::ResumeParsing() {
+  if (conn_ == nullptr || in_parse_ || no_more_requests_) return;
+  if (upgrade_waiting_) {
+    // The upgrade was answered with a plain response: the client goes on
+    // speaking HTTP/1.1 on this connection.
+    if (held_ || !exchanges_.empty()) return;
+    upgrade_waiting_ = false;
+    parser_.ResumeAfterUpgrade();
+    pending_input_ = std::move(upgrade_leftover_);
+    upgrade_leftover_.clear();
+  } else if (paused_) {
+    if (exchanges_.size() >= ctx_->options.max_pipelined_requests) return;
+    paused_ = false;
+    parser_.Resume();
+  } else {
+    return;
+  }
+  conn_->ResumeReading();
+  std::string input = std::move(pending_input_);
+  pending_input_.clear();
+  Parse(input);
+}
+
+void HttpSession::OnMessageBegin() {
+  // Slow-loris guard: the deadline counts from the first byte of each head.
+  if (conn_ == nullptr) return;
+  conn_->ArmTimer(ctx_->options.header_timeout_ms, io::CloseReason::kHeaderTimeout);
+  timer_ = TimerState::kHeader;
+}
+
+void HttpSession::OnHead(RequestHead head) {
+  current_ = Request{};
+  current_.method = std::move(head.method);
+  current_.target = std::move(head.target);
+  current_.headers = std::move(head.headers);
+  current_.version_minor = head.version_minor;
+  current_.keep_alive = head.keep_alive;
+  current_.upgrade = head.upgrade;
+  current_.loop = conn_ != nullptr ? &conn_->loop() : nullptr;
+  if (head.content_length) current_.body.reserve(static_cast<size_t>(*head.content_length));
+  // RFC 9110 §10.1.1: a client may wait for "100 Continue" before sending
+  // the body. Sent only when no earlier response is owed, so the interim
+  // response cannot overtake one (otherwise the client's wait just expires).
+  const auto expect = current_.headers.Get("Expect");
+  if (expect && HasToken(*expect, "100-continue") && head.version_minor >= 1 &&
+      exchanges_.empty() && conn_ != nullptr) {
+    conn_->Write(std::string("HTTP/1.1 100 Continue\r\n\r\n"));
+  }
+}
+
+void HttpSession::OnBody(std::string_view chunk) { current_.body.append(chunk); }
+
+bool HttpSession::OnMessageComplete() {
+  ctx_->stats->requests_total.fetch_add(1, std::memory_order_relaxed);
+  Exchange e;
+  e.seq = next_seq_++;
+  e.head_request = current_.method == "HEAD";
+  e.keep_alive = current_.keep_alive;
+  e.version_minor = current_.version_minor;
+  // RFC 9112 §9.6: after a request with "close", read no further requests.
+  if (!current_.keep_alive) no_more_requests_ = true;
+  exchanges_.push_back(std::move(e));
+  Request req = std::move(current_);
+  current_ = Request{};
+  if (req.upgrade) {
+    // Dispatched once the parser has returned (so the leftover bytes are
+    // known) and every earlier response is out (so TakeOver can work).
+    held_ = std::move(req);
+    held_seq_ = exchanges_.back().seq;
+    return true;
+  }
+  Dispatch(exchanges_.back().seq, std::move(req));
+  return !no_more_requests_ && exchanges_.size() < ctx_->options.max_pipelined_requests;
+}
+
+void HttpSession::DispatchHeldUpgrade() {
+  if (in_parse_ || !held_ || exchanges_.empty() || exchanges_.front().seq != held_seq_) return;
+  Request req = std::move(*held_);
+  held_.reset();
+  // llhttp did not stop at this request (e.g. it had a body): plain HTTP.
+  if (!upgrade_waiting_) req.upgrade = false;
+  Dispatch(held_seq_, std::move(req));
+}
+
+void HttpSession::Dispatch(uint64_t seq, Request req) {
+  const std::optional<Target> target = SplitTarget(req.target);
+  if (!target) {
+    ctx_->stats->CountReject(RejectReason::kBadRequest);
+    Respond(seq, 400, kApplicationJson, {},
+            ErrorJson("bad_request", "invalid request-target \"" + req.target + "\""));
+    return;
+  }
+  req.path = std::string(target->path);
+  req.raw_query = std::string(target->query);
+  Result<QueryParams> query = ParseQuery(req.raw_query);
+  if (!query.ok()) {
+    ctx_->stats->CountReject(RejectReason::kBadRequest);
+    Respond(seq, 400, kApplicationJson, {}, ErrorJson("bad_query", query.status().message()));
+    return;
+  }
+  req.query = std::move(*query);
+  const Router::Match m = ctx_->router->Find(req.method, req.path);
+  if (m.status == 404) {
+    Respond(seq, 404, kApplicationJson, {}, ErrorJson("not_found", "no route for " + req.path));
+    return;
+  }
+  if (m.status == 405) {
+    Respond(seq, 405, kApplicationJson, {{"Allow", m.allow}},
+            ErrorJson("method_not_allowed", req.method + " not allowed on " + req.path));
+    return;
+  }
+  if (m.prefix_length > 0) req.path_rest = req.path.substr(m.prefix_length);
+  (*m.handler)(req, Response(std::make_shared<Response::State>(weak_from_this(), seq)));
+}
+
+void HttpSession::RejectRequest(RejectReason reason, int status, std::string_view code,
+                                std::string_view message) {
+  ctx_->stats->CountReject(reason);
+  no_more_requests_ = true;
+  pending_input_.clear();
+  if (conn_ == nullptr) return;
+  conn_->PauseReading();
+  Exchange e;
+  e.seq = next_seq_++;
+  e.keep_alive = false;
+  e.started = true;
+  e.done = true;
+  e.close_after = true;
+  e.close_reason = reason == RejectReason::kHeaderTimeout ? io::CloseReason::kHeaderTimeout
+                   : reason == RejectReason::kIdleTimeout ? io::CloseReason::kIdleTimeout
+                                                          : io::CloseReason::kProtocolError;
+  std::string body = ErrorJson(code, message);
+  e.out.emplace_back(FormatHead({.status = status,
+                                 .content_type = kApplicationJson,
+                                 .content_length = body.size(),
+                                 .close = true},
+                                {}));
+  e.out.emplace_back(std::move(body));
+  ctx_->stats->CountResponse(status);
+  exchanges_.push_back(std::move(e));
+  Pump();
+}
+
+bool HttpSession::OnTimer(io::CloseReason reason) {
+  timer_ = TimerState::kNone;
+  if (reason == io::CloseReason::kHeaderTimeout) {
+    RejectRequest(RejectReason::kHeaderTimeout, 408, "header_timeout",
+                  "request head not received within " +
+                      std::to_string(ctx_->options.header_timeout_ms) + " ms");
+    return true;
+  }
+  if (parser_.in_message()) {
+    RejectRequest(RejectReason::kIdleTimeout, 408, "idle_timeout", "request body stalled");
+    return true;
+  }
+  ctx_->stats->CountReject(RejectReason::kIdleTimeout);
+  return false;  // the connection closes itself with kIdleTimeout
+}
+
+void HttpSession::UpdateTimer() {
+  if (conn_ == nullptr || conn_->closing()) return;
+  if (parser_.in_head()) return;  // the header deadline is already running
+  const bool waiting_for_client = parser_.in_message() || (exchanges_.empty() && !held_);
+  if (waiting_for_client && !no_more_requests_) {
+    // Re-armed on every event: a trickling body must keep making progress.
+    conn_->ArmTimer(ctx_->options.idle_timeout_ms, io::CloseReason::kIdleTimeout);
+    timer_ = TimerState::kIdle;
+  } else if (timer_ != TimerState::kNone) {
+    conn_->DisarmTimer();  // the server owes a response: not the client's fault
+    timer_ = TimerState::kNone;
+  }
+}
+
+bool HttpSession::OnPeerEof() {
+  peer_eof_ = true;
+  no_more_requests_ = true;
+  // Half-closed after sending its requests: still answer them (Pump closes).
+  return !exchanges_.empty() || held_.has_value();
+}
+
+void HttpSession::OnClose(io::CloseReason) {
+  conn_ = nullptr;
+  Unregister();
+  exchanges_.clear();
+  held_.reset();
+}
+
+}  // namespace herald::http

@@ -1,0 +1,174 @@
+// HttpSession, output side: response slots, in-order flushing, streams,
+// upgrades.
+#include <cstdio>
+
+#include "frontends/http/http_session.h"
+#include "frontends/http/response_format.h"
+
+namespace herald::http {
+namespace {
+
+size_t PieceSize(const std::variant<std::string, io::SharedBuffer>& p) {
+  if (const auto* s = std::get_if<std::string>(&p)) return s->size();
+  const auto& b = std::get<io::SharedBuffer>(p);
+  return b ? b->size() : 0;
+}
+
+}  // namespace
+
+HttpSession::Exchange* HttpSession::Find(uint64_t seq) {
+  if (exchanges_.empty() || seq < exchanges_.front().seq) return nullptr;
+  const uint64_t i = seq - exchanges_.front().seq;
+  return i < exchanges_.size() ? &exchanges_[i] : nullptr;
+}
+
+const HttpSession::Exchange* HttpSession::Find(uint64_t seq) const {
+  return const_cast<HttpSession*>(this)->Find(seq);
+}
+
+bool HttpSession::IsPending(uint64_t seq) const {
+  const Exchange* e = Find(seq);
+  return conn_ != nullptr && e != nullptr && !e->done;
+}
+
+bool HttpSession::CloseAfter(const Exchange& e) const {
+  // While draining no new request is read, so the last slot is the last
+  // response this connection will carry: announce the close on it.
+  return !e.keep_alive || (draining_ && &e == &exchanges_.back());
+}
+
+bool HttpSession::Respond(uint64_t seq, int status, std::string_view content_type,
+                          HeaderList headers, std::variant<std::string, io::SharedBuffer> body) {
+  Exchange* e = Find(seq);
+  if (conn_ == nullptr || e == nullptr || e->started) return false;
+  e->started = true;
+  e->done = true;
+  e->close_after = CloseAfter(*e);
+  const bool has_body = StatusHasBody(status);
+  const size_t length = PieceSize(body);
+  HeadSpec spec;
+  spec.status = status;
+  if (has_body) {
+    spec.content_type = content_type;
+    // Also for HEAD: the length the GET would have had (RFC 9110 §9.3.2).
+    spec.content_length = length;
+  }
+  spec.close = e->close_after;
+  spec.keep_alive_header = e->version_minor == 0 && !e->close_after;
+  e->out.emplace_back(FormatHead(spec, headers));
+  if (has_body && !e->head_request && length > 0) e->out.push_back(std::move(body));
+  ctx_->stats->CountResponse(status);
+  Pump();
+  return true;
+}
+
+bool HttpSession::StartStream(uint64_t seq, int status, std::string_view content_type,
+                              HeaderList headers) {
+  Exchange* e = Find(seq);
+  if (conn_ == nullptr || e == nullptr || e->started) return false;
+  e->started = true;
+  e->streaming = true;
+  // HTTP/1.1 frames the stream with chunked coding; an HTTP/1.0 client only
+  // knows a body delimited by the close (RFC 9112 §6.3, last rule).
+  e->chunked = e->version_minor >= 1;
+  e->close_after = CloseAfter(*e) || !e->chunked;
+  HeadSpec spec;
+  spec.status = status;
+  spec.content_type = content_type;
+  spec.chunked = e->chunked && !e->head_request;
+  spec.close = e->close_after;
+  spec.keep_alive_header = e->version_minor == 0 && !e->close_after;
+  e->out.emplace_back(FormatHead(spec, headers));
+  if (e->head_request) e->done = true;
+  ctx_->stats->CountResponse(status);
+  Pump();
+  return true;
+}
+
+bool HttpSession::StreamWrite(uint64_t seq, std::variant<std::string, io::SharedBuffer> chunk) {
+  Exchange* e = Find(seq);
+  if (conn_ == nullptr || e == nullptr || !e->streaming) return false;
+  if (e->done) return e->head_request;  // HEAD: the body is silently dropped
+  const size_t n = PieceSize(chunk);
+  if (n == 0) return true;  // an empty chunk would end a chunked body
+  if (e->chunked) {
+    char size_line[24];
+    std::snprintf(size_line, sizeof(size_line), "%zx\r\n", n);
+    e->out.emplace_back(std::string(size_line));
+    e->out.push_back(std::move(chunk));  // by reference when shared
+    e->out.emplace_back(std::string("\r\n"));
+  } else {
+    e->out.push_back(std::move(chunk));
+  }
+  Pump();
+  return true;
+}
+
+void HttpSession::StreamEnd(uint64_t seq) {
+  Exchange* e = Find(seq);
+  if (conn_ == nullptr || e == nullptr || !e->streaming || e->done) return;
+  if (e->chunked) e->out.emplace_back(std::string("0\r\n\r\n"));  // last-chunk, no trailers
+  e->done = true;
+  Pump();
+}
+
+void HttpSession::Abandon(uint64_t seq) {
+  Exchange* e = Find(seq);
+  if (conn_ == nullptr || e == nullptr || e->done) return;
+  if (e->streaming) {
+    StreamEnd(seq);
+  } else if (!e->started) {
+    Respond(seq, 500, kApplicationJson, {},
+            ErrorJson("internal", "the handler finished without responding"));
+  }
+}
+
+std::optional<Response::Upgraded> HttpSession::TakeOver(
+    uint64_t seq, std::shared_ptr<io::ConnectionHandler> handler) {
+  if (conn_ == nullptr || !upgrade_waiting_ || exchanges_.empty()) return std::nullopt;
+  if (exchanges_.front().seq != seq || exchanges_.front().started) return std::nullopt;
+  exchanges_.pop_front();
+  io::Connection* conn = conn_;
+  conn_ = nullptr;  // HTTP is done with this connection
+  conn->DisarmTimer();
+  Unregister();
+  ctx_->stats->upgrades_total.fetch_add(1, std::memory_order_relaxed);
+  Response::Upgraded up{conn, std::move(upgrade_leftover_)};
+  upgrade_leftover_.clear();
+  // Drops the connection's reference to this session; the caller's Response
+  // keeps it alive until TakeOver returns.
+  conn->SetHandler(std::move(handler));
+  conn->ResumeReading();
+  return up;
+}
+
+void HttpSession::Pump() {
+  if (conn_ == nullptr) return;
+  while (!exchanges_.empty()) {
+    Exchange& e = exchanges_.front();
+    for (Piece& p : e.out) {
+      std::visit([this](auto& bytes) { conn_->Write(std::move(bytes)); }, p);
+    }
+    e.out.clear();
+    if (!e.done) break;  // later responses wait for this one
+    const bool close = e.close_after;
+    const io::CloseReason reason = e.close_reason;
+    exchanges_.pop_front();
+    if (close) {
+      no_more_requests_ = true;
+      exchanges_.clear();
+      held_.reset();
+      conn_->Close(reason);  // graceful: what was written goes out first
+      return;
+    }
+  }
+  if (exchanges_.empty() && !held_ && (draining_ || peer_eof_)) {
+    conn_->Close(draining_ ? io::CloseReason::kServerShutdown : io::CloseReason::kPeerClosed);
+    return;
+  }
+  DispatchHeldUpgrade();
+  ResumeParsing();
+  UpdateTimer();
+}
+
+}  // namespace herald::http

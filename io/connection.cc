@@ -1,0 +1,320 @@
+#include "io/connection.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cassert>
+
+namespace herald::io {
+namespace {
+
+std::atomic<uint64_t> g_next_connection_id{1};
+
+// One read buffer per loop thread, not per connection: a read callback hands
+// the bytes to the handler synchronously, so the buffer is free again when it
+// returns. 10k idle connections cost no read memory.
+constexpr size_t kReadBufferSize = 64 * 1024;
+thread_local char t_read_buffer[kReadBufferSize];
+
+// Iovecs per writev; Linux's IOV_MAX is 1024, and a flush never needs more
+// than a few hundred chunks to fill the socket buffer.
+constexpr size_t kMaxIov = 256;
+
+uv_stream_t* Stream(uv_tcp_t* t) { return reinterpret_cast<uv_stream_t*>(t); }
+uv_handle_t* Handle(void* h) { return static_cast<uv_handle_t*>(h); }
+
+}  // namespace
+
+std::string_view CloseReasonName(CloseReason reason) {
+  switch (reason) {
+    case CloseReason::kPeerClosed:
+      return "peer_closed";
+    case CloseReason::kIoError:
+      return "io_error";
+    case CloseReason::kIdleTimeout:
+      return "idle_timeout";
+    case CloseReason::kHeaderTimeout:
+      return "header_timeout";
+    case CloseReason::kProtocolError:
+      return "protocol_error";
+    case CloseReason::kSlowConsumer:
+      return "slow_consumer";
+    case CloseReason::kServerShutdown:
+      return "server_shutdown";
+    case CloseReason::kLimit:
+      return "limit";
+    case CloseReason::kDone:
+      return "done";
+  }
+  return "unknown";
+}
+
+Connection::Connection(Loop& loop, uint64_t id) : loop_(loop), id_(id) {}
+
+Connection::~Connection() = default;
+
+Result<Connection*> Connection::Adopt(Loop& loop, int fd) {
+  auto* c = new Connection(loop, g_next_connection_id.fetch_add(1, std::memory_order_relaxed));
+  loop.Register(c);
+  uv_tcp_init(loop.raw(), &c->tcp_);
+  c->tcp_.data = c;
+  uv_timer_init(loop.raw(), &c->timer_);
+  c->timer_.data = c;
+  c->handles_open_ = 2;
+  if (int rc = uv_tcp_open(&c->tcp_, fd); rc != 0) {
+    ::close(fd);  // the handle did not take it
+    c->close_reason_ = CloseReason::kIoError;
+    c->CloseHandles();
+    return Status(ErrorCode::kInternal, std::string("uv_tcp_open: ") + uv_strerror(rc));
+  }
+  // Responses and frames are written whole; Nagle would only add latency.
+  uv_tcp_nodelay(&c->tcp_, 1);
+  return c;
+}
+
+void Connection::SetHandler(std::shared_ptr<ConnectionHandler> handler) {
+  handler_ = std::move(handler);
+  UpdateReading();
+}
+
+bool Connection::Write(SharedBuffer buffer) {
+  if (closing_) return false;
+  queue_.Push(std::move(buffer));
+  loop_.MarkDirty(this);
+  return true;
+}
+
+bool Connection::Write(std::string owned) {
+  if (closing_) return false;
+  queue_.Push(std::move(owned));
+  loop_.MarkDirty(this);
+  return true;
+}
+
+void Connection::PauseReading() {
+  read_paused_ = true;
+  UpdateReading();
+}
+
+void Connection::ResumeReading() {
+  read_paused_ = false;
+  UpdateReading();
+}
+
+void Connection::UpdateReading() {
+  // While closing gracefully we keep reading (and discarding) until the
+  // peer's EOF, whatever the user asked: see Close().
+  const bool want = !handles_closing_ && !eof_ && (closing_ || (handler_ && !read_paused_));
+  if (want == reading_) return;
+  reading_ = want;
+  if (!want) {
+    uv_read_stop(Stream(&tcp_));
+    return;
+  }
+  const int rc = uv_read_start(
+      Stream(&tcp_),
+      [](uv_handle_t*, size_t, uv_buf_t* buf) {
+        *buf = uv_buf_init(t_read_buffer, kReadBufferSize);
+      },
+      [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
+        static_cast<Connection*>(s->data)->OnRead(n, buf);
+      });
+  if (rc != 0) {
+    reading_ = false;
+    Close(CloseReason::kIoError, CloseMode::kImmediate);
+  }
+}
+
+void Connection::OnRead(ssize_t nread, const uv_buf_t* buf) {
+  if (nread > 0) {
+    if (closing_) return;  // lingering close: discard
+    // Keep the handler alive even if it replaces itself during the call.
+    std::shared_ptr<ConnectionHandler> h = handler_;
+    if (h) h->OnData(std::string_view(buf->base, static_cast<size_t>(nread)));
+    return;
+  }
+  if (nread == 0) return;  // EAGAIN
+  if (nread != UV_EOF) {
+    Close(CloseReason::kIoError, CloseMode::kImmediate);
+    return;
+  }
+  eof_ = true;
+  UpdateReading();
+  if (closing_) {
+    // The peer finished too; once our side is shut down there is nothing
+    // left to wait for.
+    if (shutdown_started_) CloseHandles();
+    return;
+  }
+  std::shared_ptr<ConnectionHandler> h = handler_;
+  if (!h || !h->OnPeerEof()) Close(CloseReason::kPeerClosed, CloseMode::kGraceful);
+}
+
+void Connection::Flush() {
+  if (handles_closing_ || write_in_flight_ || queue_.empty()) return;
+  uv_buf_t bufs[kMaxIov];
+  size_t n = queue_.Gather(bufs, kMaxIov);
+  ++stats_.flushes;
+  ++stats_.write_calls;
+  // Try the syscall now: usually the socket buffer takes everything and no
+  // write request (nor its callback) is needed at all.
+  int rc = uv_try_write(Stream(&tcp_), bufs, static_cast<unsigned>(n));
+  if (rc == UV_EAGAIN) rc = 0;
+  if (rc < 0) {
+    Close(CloseReason::kIoError, CloseMode::kImmediate);
+    return;
+  }
+  queue_.Consume(static_cast<size_t>(rc));
+  stats_.bytes_written += static_cast<uint64_t>(rc);
+  if (queue_.empty()) {
+    AfterDrained();
+    return;
+  }
+  // The rest goes out as one queued write; the chunks stay in the queue (by
+  // reference) until its callback, so libuv's iovecs remain valid.
+  n = queue_.Gather(bufs, kMaxIov);
+  in_flight_bytes_ = 0;
+  for (size_t i = 0; i < n; ++i) in_flight_bytes_ += bufs[i].len;
+  write_req_.data = this;
+  ++stats_.write_calls;
+  rc = uv_write(&write_req_, Stream(&tcp_), bufs, static_cast<unsigned>(n),
+                [](uv_write_t* req, int status) {
+                  static_cast<Connection*>(req->data)->OnWriteDone(status);
+                });
+  if (rc != 0) {
+    Close(CloseReason::kIoError, CloseMode::kImmediate);
+    return;
+  }
+  write_in_flight_ = true;
+}
+
+void Connection::OnWriteDone(int status) {
+  write_in_flight_ = false;
+  if (handles_closing_) return;  // cancelled by uv_close
+  if (status < 0) {
+    Close(CloseReason::kIoError, CloseMode::kImmediate);
+    return;
+  }
+  queue_.Consume(in_flight_bytes_);
+  stats_.bytes_written += in_flight_bytes_;
+  in_flight_bytes_ = 0;
+  if (!queue_.empty()) {
+    loop_.MarkDirty(this);
+    return;
+  }
+  AfterDrained();
+}
+
+void Connection::AfterDrained() {
+  if (closing_) {
+    StartShutdownIfFlushed();
+    return;
+  }
+  std::shared_ptr<ConnectionHandler> h = handler_;
+  if (h) h->OnDrained();
+}
+
+void Connection::ArmTimer(uint64_t timeout_ms, CloseReason reason) {
+  if (closing_) return;  // the timer belongs to the linger deadline now
+  timer_reason_ = reason;
+  uv_timer_start(
+      &timer_, [](uv_timer_t* t) { static_cast<Connection*>(t->data)->OnTimerFired(); }, timeout_ms,
+      0);
+}
+
+void Connection::DisarmTimer() {
+  if (closing_) return;
+  uv_timer_stop(&timer_);
+}
+
+void Connection::OnTimerFired() {
+  if (closing_) {
+    // The graceful close took longer than kLingerMs: the peer neither reads
+    // nor closes. Give up on it.
+    CloseHandles();
+    return;
+  }
+  std::shared_ptr<ConnectionHandler> h = handler_;
+  if (h && h->OnTimer(timer_reason_)) return;
+  Close(timer_reason_, CloseMode::kGraceful);
+}
+
+void Connection::Close(CloseReason reason, CloseMode mode) {
+  if (handles_closing_) return;
+  const bool first = !closing_;
+  if (first) {
+    closing_ = true;
+    close_reason_ = reason;
+  }
+  if (mode == CloseMode::kImmediate) {
+    CloseHandles();
+    return;
+  }
+  if (!first) return;
+  uv_timer_start(
+      &timer_, [](uv_timer_t* t) { static_cast<Connection*>(t->data)->OnTimerFired(); }, kLingerMs,
+      0);
+  UpdateReading();
+  StartShutdownIfFlushed();
+}
+
+void Connection::CloseForShutdown() { Close(CloseReason::kServerShutdown, CloseMode::kImmediate); }
+
+void Connection::StartShutdownIfFlushed() {
+  if (!closing_ || shutdown_started_ || handles_closing_) return;
+  if (!queue_.empty()) {
+    loop_.MarkDirty(this);  // AfterDrained() calls back here
+    return;
+  }
+  shutdown_started_ = true;
+  shutdown_req_.data = this;
+  const int rc = uv_shutdown(&shutdown_req_, Stream(&tcp_), [](uv_shutdown_t* req, int status) {
+    static_cast<Connection*>(req->data)->OnShutdownDone(status);
+  });
+  if (rc != 0) CloseHandles();
+}
+
+void Connection::OnShutdownDone(int status) {
+  if (handles_closing_) return;
+  // Our FIN is out. If the peer already sent its own, we are done; otherwise
+  // keep reading until it does (or the linger timer fires).
+  if (status < 0 || eof_) CloseHandles();
+}
+
+void Connection::CloseHandles() {
+  if (handles_closing_) return;
+  handles_closing_ = true;
+  closing_ = true;
+  reading_ = false;
+  loop_.CancelFlush(this);
+  auto on_closed = [](uv_handle_t* h) { static_cast<Connection*>(h->data)->OnHandleClosed(); };
+  uv_close(Handle(&tcp_), on_closed);
+  uv_close(Handle(&timer_), on_closed);
+}
+
+void Connection::OnHandleClosed() {
+  if (--handles_open_ > 0) return;
+  loop_.Unregister(this);
+  std::shared_ptr<ConnectionHandler> h = std::move(handler_);
+  if (h) h->OnClose(close_reason_);
+  h.reset();
+  // The only place a Connection is freed: after libuv is done with it.
+  delete this;
+}
+
+std::string Connection::peer_address() const {
+  sockaddr_storage ss{};
+  int len = sizeof(ss);
+  if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return {};
+  char ip[64] = {};
+  if (ss.ss_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+    uv_ip6_name(a, ip, sizeof(ip));
+    return "[" + std::string(ip) + "]:" + std::to_string(ntohs(a->sin6_port));
+  }
+  const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+  uv_ip4_name(a, ip, sizeof(ip));
+  return std::string(ip) + ":" + std::to_string(ntohs(a->sin_port));
+}
+
+}  // namespace herald::io

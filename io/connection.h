@@ -1,0 +1,162 @@
+// io/connection.h — one TCP stream on one loop: reads in, batched writes out.
+//
+// A Connection hands inbound bytes to a ConnectionHandler and sends outbound
+// bytes from a WriteQueue. Writes are batched: Write() only queues and marks
+// the connection dirty; once per loop turn the loop flushes every dirty
+// connection with one uv_try_write of all its iovecs, and queues whatever the
+// kernel did not take as one uv_write. So a fan-out of a hundred messages to a
+// socket in one turn costs one writev, not a hundred.
+//
+//   Connection* c = Connection::Adopt(loop, fd);  // fd from accept(2)
+//   c->SetHandler(std::make_shared<MyProtocol>(c));
+//   c->Write(shared_frame);                       // queued by reference
+//   c->Close(CloseReason::kIdleTimeout);          // graceful: flush first
+//
+// Lifetime: a Connection owns itself and is deleted in its libuv close
+// callback, right after the handler's OnClose() — the last call it makes. Use
+// the pointer only until then. Everything here is loop thread only.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "herald/status.h"
+#include "io/loop.h"
+#include "io/write_queue.h"
+
+namespace herald::io {
+
+// Why a connection ended; feeds logs and metrics.
+enum class CloseReason {
+  kPeerClosed,      // orderly EOF from the peer
+  kIoError,         // reset, broken pipe, any read/write error
+  kIdleTimeout,     // nothing to do for too long
+  kHeaderTimeout,   // a request head did not arrive in time (slow-loris)
+  kProtocolError,   // the peer broke the protocol
+  kSlowConsumer,    // outbound queue over its limit
+  kServerShutdown,  // the server or the loop is stopping
+  kLimit,           // a configured limit (e.g. max connections)
+  kDone,            // the protocol finished normally (e.g. Connection: close)
+};
+std::string_view CloseReasonName(CloseReason reason);
+
+enum class CloseMode {
+  kGraceful,   // flush the queue, shut down the write side, then close
+  kImmediate,  // drop the queue and close now
+};
+
+class ConnectionHandler {
+ public:
+  virtual ~ConnectionHandler() = default;
+  // Bytes read; valid only during the call.
+  virtual void OnData(std::string_view data) = 0;
+  // The peer shut down its write side. Return true to keep the connection
+  // (to finish responses) — the handler must then Close() it itself; the
+  // default closes it gracefully.
+  virtual bool OnPeerEof() { return false; }
+  // The timer armed with ArmTimer() fired. Return true if handled; the
+  // default closes the connection (gracefully) with the armed reason.
+  virtual bool OnTimer(CloseReason /*reason*/) { return false; }
+  // The write queue drained to empty after a write.
+  virtual void OnDrained() {}
+  // The connection is gone; the last call. The Connection is deleted after.
+  virtual void OnClose(CloseReason reason) = 0;
+};
+
+class Connection final : public Loop::Flushable, public Loop::Resource {
+ public:
+  // Wraps a connected, non-blocking stream socket. Takes ownership of `fd`
+  // even on failure. Reading starts once a handler is set.
+  static Result<Connection*> Adopt(Loop& loop, int fd);
+
+  // Replaces the handler (e.g. an HTTP session handing the stream to a
+  // WebSocket codec). Safe inside the old handler's callbacks: it stays alive
+  // until its callback returns.
+  void SetHandler(std::shared_ptr<ConnectionHandler> handler);
+
+  // Queues bytes; the flush happens at the end of this loop turn. Returns
+  // false (dropping the bytes) once Close() was called.
+  bool Write(SharedBuffer buffer);
+  bool Write(std::string owned);
+
+  // Bytes queued and not yet taken by the kernel; callers enforce their own
+  // outbound limits with it (e.g. close with kSlowConsumer).
+  size_t queued_bytes() const { return queue_.bytes(); }
+
+  void PauseReading();
+  void ResumeReading();
+
+  // One timer per connection, re-armed on state changes (not per read): a
+  // libuv timer start/stop is O(log n) in its heap, cheap enough for tens of
+  // thousands of connections, and exact, which a coarse wheel is not.
+  // Arming again replaces the previous deadline.
+  void ArmTimer(uint64_t timeout_ms, CloseReason reason);
+  void DisarmTimer();
+
+  // Idempotent; the first reason wins. kGraceful flushes what is queued
+  // (bounded by kLingerMs), shuts down the write side and reads until the
+  // peer's EOF, so a response sent just before closing is not destroyed by a
+  // TCP reset when the peer still had bytes in flight.
+  void Close(CloseReason reason, CloseMode mode = CloseMode::kGraceful);
+  bool closing() const { return closing_; }
+
+  Loop& loop() { return loop_; }
+  uint64_t id() const { return id_; }
+  // "127.0.0.1:54321" or "[::1]:54321"; empty if unknown.
+  std::string peer_address() const;
+
+  struct Stats {
+    uint64_t flushes = 0;      // batches handed to the kernel
+    uint64_t write_calls = 0;  // uv_try_write + uv_write calls
+    uint64_t bytes_written = 0;
+  };
+  const Stats& stats() const { return stats_; }
+
+  // Longest a graceful close may take before it turns immediate.
+  static constexpr uint64_t kLingerMs = 2000;
+
+  // Loop::Flushable / Loop::Resource.
+  void Flush() override;
+  void CloseForShutdown() override;
+
+ private:
+  Connection(Loop& loop, uint64_t id);
+  ~Connection();
+
+  void OnRead(ssize_t nread, const uv_buf_t* buf);
+  void OnWriteDone(int status);
+  void OnShutdownDone(int status);
+  void OnTimerFired();
+  void AfterDrained();
+  void UpdateReading();
+  void StartShutdownIfFlushed();
+  void CloseHandles();
+  void OnHandleClosed();
+
+  Loop& loop_;
+  const uint64_t id_;
+  uv_tcp_t tcp_{};
+  uv_timer_t timer_{};
+  uv_write_t write_req_{};
+  uv_shutdown_t shutdown_req_{};
+  std::shared_ptr<ConnectionHandler> handler_;
+  WriteQueue queue_;
+  size_t in_flight_bytes_ = 0;  // gathered by the pending uv_write
+  bool write_in_flight_ = false;
+  bool reading_ = false;
+  bool read_paused_ = false;  // by the user, not by closing
+  bool closing_ = false;
+  bool shutdown_started_ = false;
+  bool handles_closing_ = false;
+  int handles_open_ = 0;
+  CloseReason timer_reason_ = CloseReason::kIdleTimeout;
+  CloseReason close_reason_ = CloseReason::kDone;
+  bool eof_ = false;
+  Stats stats_;
+};
+
+}  // namespace herald::io

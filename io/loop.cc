@@ -1,0 +1,169 @@
+#include "io/loop.h"
+
+#include <cassert>
+#include <string>
+
+namespace herald::io {
+namespace {
+
+Status UvError(const char* what, int rc) {
+  return Status(ErrorCode::kInternal, std::string(what) + ": " + uv_strerror(rc));
+}
+
+}  // namespace
+
+Loop::Loop() = default;
+
+Loop::~Loop() { Stop(); }
+
+Status Loop::Start() {
+  std::lock_guard<std::mutex> lifecycle(lifecycle_mu_);
+  if (started_) return Status(ErrorCode::kInternal, "loop already started");
+  if (int rc = uv_loop_init(&loop_); rc != 0) return UvError("uv_loop_init", rc);
+  loop_.data = this;
+  // Trampolines: cast ->data, call a method. Nothing else lives in callbacks.
+  async_.data = this;
+  uv_async_init(&loop_, &async_, [](uv_async_t* a) { static_cast<Loop*>(a->data)->DrainTasks(); });
+  // Flushing happens in uv_check (right after the I/O callbacks of this turn,
+  // where nearly all writes originate) and again in uv_prepare (right before
+  // the loop blocks in poll), which catches writes made by timer and close
+  // callbacks. Both are unref'd: they must not keep the loop alive.
+  check_.data = this;
+  uv_check_init(&loop_, &check_);
+  uv_check_start(&check_, [](uv_check_t* c) { static_cast<Loop*>(c->data)->FlushDirty(); });
+  uv_unref(reinterpret_cast<uv_handle_t*>(&check_));
+  prepare_.data = this;
+  uv_prepare_init(&loop_, &prepare_);
+  uv_prepare_start(&prepare_, [](uv_prepare_t* p) { static_cast<Loop*>(p->data)->FlushDirty(); });
+  uv_unref(reinterpret_cast<uv_handle_t*>(&prepare_));
+
+  started_ = true;
+  accepting_.store(true);
+  thread_ = std::thread([this] { Run(); });
+  return Status::Ok();
+}
+
+void Loop::Run() {
+  thread_id_.store(std::this_thread::get_id());
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  // A close callback may have opened something late; close it too so that
+  // uv_loop_close() succeeds and nothing leaks.
+  uv_walk(
+      &loop_,
+      [](uv_handle_t* h, void*) {
+        if (!uv_is_closing(h)) uv_close(h, nullptr);
+      },
+      nullptr);
+  uv_run(&loop_, UV_RUN_DEFAULT);
+}
+
+bool Loop::Post(std::function<void()> task) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stop_requested_ || !accepting_.load()) return false;
+  // Only the post that makes the queue non-empty wakes the loop: every later
+  // one rides on the same wake-up, since the drain takes the whole queue.
+  // The send happens under the lock so it can never race the handle's close.
+  const bool wake = tasks_.empty();
+  tasks_.push_back(std::move(task));
+  if (wake) uv_async_send(&async_);
+  return true;
+}
+
+bool Loop::RunSync(const std::function<void()>& task) {
+  if (InLoopThread()) {
+    task();
+    return true;
+  }
+  std::mutex m;
+  std::condition_variable cv;
+  bool done = false;
+  const bool posted = Post([&] {
+    task();
+    std::lock_guard<std::mutex> lock(m);
+    done = true;
+    cv.notify_one();
+  });
+  if (!posted) return false;
+  // A posted task always runs: Stop() drains the queue before closing.
+  std::unique_lock<std::mutex> lock(m);
+  cv.wait(lock, [&] { return done; });
+  return true;
+}
+
+void Loop::DrainTasks() {
+  wakeups_.fetch_add(1, std::memory_order_relaxed);
+  bool stop;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    running_.swap(tasks_);
+    stop = stop_requested_;
+  }
+  // libuv merges async wake-ups, so one callback may stand for many posts:
+  // run the whole batch.
+  for (auto& task : running_) task();
+  running_.clear();
+  if (stop) BeginShutdown();
+}
+
+void Loop::Stop() {
+  std::lock_guard<std::mutex> lifecycle(lifecycle_mu_);
+  if (!started_ || stopped_) return;
+  assert(!InLoopThread() && "Loop::Stop() from its own thread would deadlock");
+  stopped_ = true;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_requested_ = true;
+    accepting_.store(false);
+    uv_async_send(&async_);
+  }
+  thread_.join();
+  const int rc = uv_loop_close(&loop_);
+  assert(rc == 0 && "handles still open after Loop::Stop()");
+  (void)rc;
+}
+
+void Loop::BeginShutdown() {
+  std::vector<Resource*> snapshot(resources_.begin(), resources_.end());
+  for (Resource* r : snapshot) {
+    // An earlier CloseForShutdown() may have closed (and unregistered) r.
+    if (resources_.count(r) != 0) r->CloseForShutdown();
+  }
+  FlushDirty();
+  dirty_.clear();
+  uv_walk(
+      &loop_,
+      [](uv_handle_t* h, void*) {
+        if (!uv_is_closing(h)) uv_close(h, nullptr);
+      },
+      nullptr);
+}
+
+void Loop::MarkDirty(Flushable* f) {
+  if (f->dirty_) return;
+  f->dirty_ = true;
+  dirty_.push_back(f);
+}
+
+void Loop::CancelFlush(Flushable* f) {
+  if (!f->dirty_) return;
+  f->dirty_ = false;
+  std::erase(dirty_, f);
+  for (Flushable*& g : flushing_) {
+    if (g == f) g = nullptr;
+  }
+}
+
+void Loop::FlushDirty() {
+  if (dirty_.empty()) return;
+  // One pass: whatever a Flush() dirties again is picked up by the next
+  // prepare/check, so this cannot spin.
+  flushing_.swap(dirty_);
+  for (Flushable* f : flushing_) {
+    if (f == nullptr) continue;
+    f->dirty_ = false;
+    f->Flush();
+  }
+  flushing_.clear();
+}
+
+}  // namespace herald::io

@@ -1,0 +1,134 @@
+// io/loop.h — one libuv loop running on its own thread.
+//
+// A Loop owns a uv_loop_t and the thread that runs it. Everything that lives
+// on the loop (connections, listeners, timers) is touched only from that
+// thread; other threads hand work over with Post(), which batches: many posts
+// between two loop turns cost one uv_async_send and one wake-up.
+//
+//   herald::io::Loop loop;
+//   if (Status s = loop.Start(); !s.ok()) return s;
+//   loop.Post([] { /* runs on the loop thread */ });
+//   loop.Stop();  // runs what is pending, closes every handle, joins
+//
+// The loop also offers the two per-turn services the rest of io/ builds on:
+//   - a flush list (Flushable): objects with pending output are flushed once
+//     per loop turn, after I/O callbacks ran (uv_check) — so a burst of writes
+//     becomes one writev;
+//   - a shutdown registry (Resource): objects that must free themselves in
+//     their own close callbacks are asked to close when the loop stops.
+//
+// Not for: blocking work. Anything that sleeps or does disk I/O stalls every
+// connection of this worker.
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "herald/status.h"
+
+namespace herald::io {
+
+class Loop {
+ public:
+  // Something with output to flush once per loop turn (see MarkDirty).
+  class Flushable {
+   public:
+    virtual void Flush() = 0;
+
+   protected:
+    ~Flushable() = default;
+
+   private:
+    friend class Loop;
+    bool dirty_ = false;
+  };
+
+  // Something that frees itself in a libuv close callback, so the loop cannot
+  // simply uv_close() it on Stop(); it is asked to close itself instead.
+  class Resource {
+   public:
+    virtual void CloseForShutdown() = 0;
+
+   protected:
+    ~Resource() = default;
+  };
+
+  Loop();
+  ~Loop();  // Stop()s if still running.
+  Loop(const Loop&) = delete;
+  Loop& operator=(const Loop&) = delete;
+
+  // Initialises the loop and starts its thread. Any thread, once.
+  Status Start();
+
+  // Runs `task` on the loop thread, after the tasks posted before it by the
+  // same thread. Any thread. Returns false (and drops the task) once Stop()
+  // has begun or before Start().
+  bool Post(std::function<void()> task);
+
+  // Runs `task` on the loop thread and waits for it. Runs inline when called
+  // on the loop thread. Returns false if the loop is not running. Not from a
+  // thread the loop itself waits for.
+  bool RunSync(const std::function<void()>& task);
+
+  // Runs pending tasks, asks every Resource to close, closes every remaining
+  // handle, waits for the close callbacks and joins the thread. Any thread but
+  // the loop's own; idempotent.
+  void Stop();
+
+  bool InLoopThread() const { return std::this_thread::get_id() == thread_id_.load(); }
+  bool running() const { return accepting_.load(); }
+
+  // Loop thread only.
+  uv_loop_t* raw() { return &loop_; }
+
+  // Queues `f` to be flushed at the end of this loop turn (idempotent while
+  // queued). Loop thread only.
+  void MarkDirty(Flushable* f);
+  // Removes `f` from the flush list; call before destroying a dirty object.
+  void CancelFlush(Flushable* f);
+
+  // Registers/unregisters a resource closed on Stop(). Loop thread only.
+  void Register(Resource* r) { resources_.insert(r); }
+  void Unregister(Resource* r) { resources_.erase(r); }
+
+  // Number of Post() wake-ups handled so far (to observe batching in tests).
+  uint64_t wakeups() const { return wakeups_.load(std::memory_order_relaxed); }
+
+ private:
+  void Run();
+  void DrainTasks();
+  void FlushDirty();
+  void BeginShutdown();
+
+  uv_loop_t loop_{};
+  uv_async_t async_{};
+  uv_check_t check_{};
+  uv_prepare_t prepare_{};
+  std::thread thread_;
+  std::atomic<std::thread::id> thread_id_{};
+  std::atomic<bool> accepting_{false};  // Post() accepted
+
+  std::mutex lifecycle_mu_;  // serialises Start() and Stop()
+  bool started_ = false;     // guarded by lifecycle_mu_
+  bool stopped_ = false;     // guarded by lifecycle_mu_
+
+  std::mutex mu_;
+  std::vector<std::function<void()>> tasks_;    // guarded by mu_
+  bool stop_requested_ = false;                 // guarded by mu_
+  std::vector<std::function<void()>> running_;  // loop thread: the batch being run
+
+  std::vector<Flushable*> dirty_;
+  std::vector<Flushable*> flushing_;  // swapped with dirty_ while flushing
+  std::unordered_set<Resource*> resources_;
+  std::atomic<uint64_t> wakeups_{0};
+};
+
+}  // namespace herald::io

@@ -1,0 +1,66 @@
+// io/write_queue.h — outbound bytes of one connection, by reference.
+//
+// A queue of chunks that are either shared immutable buffers (one buffer
+// handed to many connections: a fan-out message is encoded once and every
+// subscriber's queue holds a reference, never a copy) or small owned strings
+// (a response head). Gather() exposes the front of the queue as iovecs for one
+// writev; Consume() drops what the kernel took.
+//
+//   WriteQueue q;
+//   q.Push(shared_frame);           // no copy
+//   q.Push(std::string("\r\n"));    // owned
+//   uv_buf_t bufs[64];
+//   size_t n = q.Gather(bufs, 64);  // iovecs point into the chunks
+//   q.Consume(written);
+//
+// Chunks never move while queued (std::deque keeps element addresses on
+// push_back/pop_front), so gathered iovecs stay valid until consumed — which
+// is what uv_write needs. Not thread-safe: one loop thread owns it.
+#pragma once
+
+#include <uv.h>
+
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace herald::io {
+
+// An immutable byte buffer shared by every connection that sends it.
+using SharedBuffer = std::shared_ptr<const std::string>;
+
+inline SharedBuffer MakeShared(std::string bytes) {
+  return std::make_shared<const std::string>(std::move(bytes));
+}
+
+class WriteQueue {
+ public:
+  void Push(SharedBuffer buffer);
+  void Push(std::string owned);
+
+  // Bytes queued and not yet consumed (including any gathered for a write
+  // still in flight).
+  size_t bytes() const { return bytes_; }
+  bool empty() const { return bytes_ == 0; }
+  size_t chunks() const { return chunks_.size(); }
+
+  // Fills up to `max` iovecs from the front of the queue; returns how many.
+  size_t Gather(uv_buf_t* bufs, size_t max) const;
+  // Drops `n` bytes from the front (n <= bytes()).
+  void Consume(size_t n);
+  void Clear();
+
+ private:
+  struct Chunk {
+    SharedBuffer shared;  // set for shared chunks
+    std::string owned;    // used when `shared` is null
+    std::string_view view() const { return shared ? std::string_view(*shared) : owned; }
+  };
+  std::deque<Chunk> chunks_;
+  size_t front_offset_ = 0;  // bytes of chunks_.front() already written
+  size_t bytes_ = 0;
+};
+
+}  // namespace herald::io
