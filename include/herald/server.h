@@ -1,0 +1,69 @@
+// herald/server.h — serve a Broker over the network from inside a process.
+//
+// A Server runs N event-loop worker threads (libuv), listens on one HTTP port
+// on every worker (SO_REUSEPORT), and serves the node's endpoints there:
+// `/healthz`, `/metrics` (Prometheus text) and, as the fronts arrive, the
+// WebSocket, SSE and HTTP publish APIs. heraldd is a thin main() around it; a
+// C++ service embeds it the same way:
+//
+//   herald::Broker broker;
+//   herald::Server server(broker, {.listen = "127.0.0.1:0", .workers = 2});
+//   if (auto s = server.Start(); !s.ok()) die(s.ToString());
+//   std::cout << "serving on port " << server.port() << "\n";
+//   ...
+//   server.Stop();   // stop accepting, finish in-flight responses, close
+//
+// Thread rule: Start/Stop from one controlling thread (not a worker). The
+// broker must outlive the server.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "herald/broker.h"
+#include "herald/status.h"
+
+namespace herald {
+
+// Limits of the HTTP layer that WebSocket and SSE build on. Every one is a
+// config key in heraldd (section [http], see docs/CONFIG.md).
+struct HttpLimits {
+  size_t max_header_bytes = 16 * 1024;  // request line + headers; over it: 431
+  size_t max_body_bytes = 1 << 20;      // over it: 413
+  std::chrono::milliseconds header_timeout = std::chrono::seconds(10);  // slow-loris cut
+  std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);    // idle keep-alive
+  size_t max_connections = 10000;  // per node; over it: 503 and close
+};
+
+struct ServerOptions {
+  std::string listen = "127.0.0.1:8080";  // HOST:PORT; port 0 picks a free port
+  int workers = 0;                        // event-loop threads; 0 = one per core
+  HttpLimits http;
+};
+
+class Server {
+ public:
+  Server(Broker& broker, ServerOptions options);
+  ~Server();  // Stop()s if still running
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Starts the workers and binds the listener. Fails with a clear message
+  // ("127.0.0.1:8080: address already in use") and leaves nothing running.
+  Status Start();
+  // The bound port (useful with port 0). Valid after a successful Start.
+  uint16_t port() const;
+  // Stops accepting, lets in-flight responses finish, closes every
+  // connection and joins the workers. Idempotent.
+  void Stop();
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace herald

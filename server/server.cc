@@ -1,0 +1,115 @@
+// herald::Server — the worker loops, the HTTP listener and the node's own
+// endpoints (/healthz, /metrics), wired to one Broker.
+#include "herald/server.h"
+
+#include <thread>
+
+#include "frontends/http/http_server.h"
+#include "frontends/http/router.h"
+#include "io/worker_pool.h"
+#include "server/broker_metrics.h"
+#include "server/http_metrics.h"
+
+namespace herald {
+
+class Server::Impl {
+ public:
+  Impl(Broker& broker, ServerOptions options) : broker_(broker), options_(std::move(options)) {}
+
+  Status Start() {
+    if (running_) return Status(ErrorCode::kInvalidArgument, "server already started");
+    const size_t workers = options_.workers > 0 ? static_cast<size_t>(options_.workers)
+                                                : std::max(1u, std::thread::hardware_concurrency());
+    auto [host, port, parsed] = SplitHostPort(options_.listen);
+    if (!parsed.ok()) return parsed;
+    pool_ = std::make_unique<io::WorkerPool>(workers);
+    if (Status s = pool_->Start(); !s.ok()) return s;
+    http_ =
+        std::make_unique<http::HttpServer>(*pool_, HttpOptionsFrom(options_.http), MakeRouter());
+    if (Status s = http_->Listen(host, port); !s.ok()) {
+      http_.reset();
+      pool_->Stop();
+      pool_.reset();
+      return s;
+    }
+    running_ = true;
+    return Status::Ok();
+  }
+
+  void Stop() {
+    if (!running_) return;
+    running_ = false;
+    http_->Stop();
+    pool_->Stop();
+    http_.reset();
+    pool_.reset();
+  }
+
+  uint16_t port() const { return http_ ? http_->port() : 0; }
+
+ private:
+  struct HostPort {
+    std::string host;
+    uint16_t port = 0;
+    Status status;
+  };
+
+  static HostPort SplitHostPort(const std::string& listen) {
+    const size_t colon = listen.rfind(':');
+    if (colon == std::string::npos || colon == 0) {
+      return {"", 0, Status(ErrorCode::kInvalidArgument, "listen: expected HOST:PORT")};
+    }
+    std::string host = listen.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+      host = host.substr(1, host.size() - 2);
+    }
+    int port = -1;
+    try {
+      port = std::stoi(listen.substr(colon + 1));
+    } catch (...) {
+    }
+    if (port < 0 || port > 65535) {
+      return {"", 0, Status(ErrorCode::kInvalidArgument, "listen: bad port in '" + listen + "'")};
+    }
+    return {host, static_cast<uint16_t>(port), Status::Ok()};
+  }
+
+  static http::HttpOptions HttpOptionsFrom(const HttpLimits& l) {
+    http::HttpOptions o;
+    o.max_header_bytes = l.max_header_bytes;
+    o.max_body_bytes = l.max_body_bytes;
+    o.header_timeout_ms = static_cast<uint64_t>(l.header_timeout.count());
+    o.idle_timeout_ms = static_cast<uint64_t>(l.idle_timeout.count());
+    o.max_connections = l.max_connections;
+    return o;
+  }
+
+  std::shared_ptr<http::Router> MakeRouter() {
+    auto router = std::make_shared<http::Router>();
+    router->Handle("GET", "/healthz", [](http::Request&, http::Response res) {
+      res.Send(200, "{\"status\":\"ok\"}\n", http::kApplicationJson);
+    });
+    router->Handle("GET", "/metrics", [this](http::Request&, http::Response res) {
+      server::PrometheusWriter w;
+      server::WriteBrokerMetrics(broker_.Stats(), w);
+      server::WriteHttpMetrics(http_->stats(), w);
+      res.Send(200, w.text(), "text/plain; version=0.0.4; charset=utf-8");
+    });
+    return router;
+  }
+
+  Broker& broker_;
+  const ServerOptions options_;
+  std::unique_ptr<io::WorkerPool> pool_;
+  std::unique_ptr<http::HttpServer> http_;
+  bool running_ = false;
+};
+
+Server::Server(Broker& broker, ServerOptions options)
+    : impl_(std::make_unique<Impl>(broker, std::move(options))) {}
+Server::~Server() { impl_->Stop(); }
+Status Server::Start() { return impl_->Start(); }
+uint16_t Server::port() const { return impl_->port(); }
+void Server::Stop() { impl_->Stop(); }
+
+}  // namespace herald

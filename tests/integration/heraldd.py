@@ -1,0 +1,91 @@
+"""Starts and stops a real heraldd for integration tests.
+
+The binary comes from $HERALDD (set by CTest). Every process is started on
+127.0.0.1 with port 0 and stopped by its own PID; nothing else is touched.
+"""
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+
+HERALDD = os.environ.get("HERALDD", "build/release/server/heraldd")
+_LISTENING = re.compile(r"listening on http://([^ ]+):(\d+)")
+
+
+class Heraldd:
+    def __init__(self, *args, config=None, start_timeout=10.0):
+        self.args = list(args)
+        self.config_path = None
+        if config is not None:
+            fd, self.config_path = tempfile.mkstemp(suffix=".toml")
+            with os.fdopen(fd, "w") as f:
+                f.write(config)
+            self.args += ["--config", self.config_path]
+        if not any(a == "--listen" for a in self.args):
+            self.args += ["--listen", "127.0.0.1:0"]
+        self.start_timeout = start_timeout
+        self.proc = None
+        self.port = None
+        self.log = []
+        self._log_lock = threading.Lock()
+
+    def __enter__(self):
+        self.proc = subprocess.Popen([HERALDD] + self.args, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        found = threading.Event()
+
+        def pump():
+            for line in self.proc.stderr:
+                with self._log_lock:
+                    self.log.append(line)
+                m = _LISTENING.search(line)
+                if m and not found.is_set():
+                    self.port = int(m.group(2))
+                    found.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        if not found.wait(self.start_timeout):
+            self.stop()
+            raise RuntimeError("heraldd did not start:\n" + self.logs())
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def logs(self):
+        with self._log_lock:
+            return "".join(self.log)
+
+    def stop(self, sig=signal.SIGTERM, timeout=10.0):
+        """Stops heraldd and returns its exit status."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.config_path:
+            os.unlink(self.config_path)
+            self.config_path = None
+        return self.proc.returncode
+
+
+def run_heraldd(*args, timeout=10.0):
+    """Runs heraldd to completion (for --help and bad configurations)."""
+    return subprocess.run([HERALDD] + list(args), capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def wait_until(pred, timeout=5.0, interval=0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(interval)
+    return pred()
