@@ -22,6 +22,9 @@ target_compile_options(herald_llhttp PRIVATE -w)
 if(HERALD_BUILD_TESTS)
   find_package(GTest REQUIRED)
   include(GoogleTest)
+  # Integration tests use Debian's Python and its packages (python3-websockets,
+  # python3-prometheus-client...), not whatever python3 is first on PATH.
+  find_program(HERALD_PYTHON NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH REQUIRED)
 endif()
 if(HERALD_BUILD_BENCH)
   find_package(benchmark REQUIRED)
