@@ -44,6 +44,7 @@ class Broker::Impl {
   uint64_t NextEpoch();
   HistoryLimits HistoryFor(std::string_view topic) const;
   TopicStatePtr MakeTopic(std::string_view name);
+  bool OwnsInbox(const DeliveryInbox* inbox) const;
   Status CheckSubscribe(std::string_view pattern, const SubscribeOptions& options) const;
 
   // Topic lock held for all of these.
@@ -63,6 +64,11 @@ class Broker::Impl {
   TopicTable topics_;
   RequestTracker tracker_;
   std::atomic<uint64_t> last_epoch_{0};
+
+  // Every inbox this broker created; they live as long as the broker, so
+  // subscriptions and match results can point at them without owning them.
+  mutable std::mutex inboxes_mu_;
+  std::vector<std::shared_ptr<DeliveryInbox>> inboxes_;
 
   mutable std::mutex subs_mu_;
   uint64_t next_subscription_id_ = 0;

@@ -9,9 +9,20 @@
 namespace herald {
 
 std::shared_ptr<DeliveryInbox> Broker::Impl::CreateInbox(std::function<void()> wake) {
-  return std::make_shared<DeliveryInbox>(
+  auto inbox = std::make_shared<DeliveryInbox>(
       std::move(wake), options_.max_inbox_pending, &counters_,
       [this](const MessagePtr& m, const Subscription& gone) { Redispatch(m, gone); });
+  std::lock_guard lock(inboxes_mu_);
+  inboxes_.push_back(inbox);
+  return inbox;
+}
+
+bool Broker::Impl::OwnsInbox(const DeliveryInbox* inbox) const {
+  std::lock_guard lock(inboxes_mu_);
+  for (const auto& mine : inboxes_) {
+    if (mine.get() == inbox) return true;
+  }
+  return false;
 }
 
 Status Broker::Impl::CheckSubscribe(std::string_view pattern,
@@ -44,14 +55,14 @@ Status Broker::Impl::CheckSubscribe(std::string_view pattern,
 Result<uint64_t> Broker::Impl::Subscribe(std::string_view pattern, std::shared_ptr<Sink> sink,
                                          std::shared_ptr<Inbox> inbox, SubscribeOptions options) {
   if (Status s = CheckSubscribe(pattern, options); !s.ok()) return s;
-  auto delivery_inbox = std::dynamic_pointer_cast<DeliveryInbox>(inbox);
-  if (!sink || !delivery_inbox) {
+  auto* delivery_inbox = dynamic_cast<DeliveryInbox*>(inbox.get());
+  if (!sink || !delivery_inbox || !OwnsInbox(delivery_inbox)) {
     return Status(ErrorCode::kInvalidArgument, "a sink and an inbox of this broker are required");
   }
   auto sub = std::make_shared<Subscription>();
   sub->pattern = std::string(pattern);
   sub->queue_group = std::move(options.queue_group);
-  sub->inbox = std::move(delivery_inbox);
+  sub->inbox = delivery_inbox;
   {
     std::lock_guard lock(subs_mu_);
     size_t& count = per_sink_[sink.get()];

@@ -20,7 +20,10 @@ struct Subscription : std::enable_shared_from_this<Subscription> {
   std::string pattern;
   std::string queue_group;  // empty: plain subscriber
   std::shared_ptr<Sink> sink;
-  std::shared_ptr<DeliveryInbox> inbox;
+  // Owned by the broker's inbox registry, which outlives every subscription.
+  // Not a shared_ptr: an inbox's queued items hold match results that hold
+  // subscriptions, and that would be a reference cycle.
+  DeliveryInbox* inbox = nullptr;
   std::atomic<bool> active{true};
 };
 

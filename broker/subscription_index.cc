@@ -180,7 +180,7 @@ template <typename Subs>
 void AddTo(Subs& subs, const SubscriptionPtr& sub) {
   if (sub->queue_group.empty()) {
     subs.plain.push_back(sub);
-    subs.plain_inbox.push_back(sub->inbox.get());
+    subs.plain_inbox.push_back(sub->inbox);
     return;
   }
   for (auto& g : subs.groups) {

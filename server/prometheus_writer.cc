@@ -17,20 +17,17 @@ void PrometheusWriter::Family(std::string_view name, std::string_view type, std:
 }
 
 void PrometheusWriter::Sample(std::string_view name, std::string_view labels, uint64_t value) {
-  out_ += name;
-  if (!labels.empty()) {
-    out_ += '{';
-    out_ += labels;
-    out_ += '}';
-  }
-  out_ += ' ';
-  out_ += std::to_string(value);
-  out_ += '\n';
+  Line(name, labels, std::to_string(value));
 }
 
 void PrometheusWriter::Sample(std::string_view name, std::string_view labels, double value) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.9g", value);
+  Line(name, labels, buf);
+}
+
+void PrometheusWriter::Line(std::string_view name, std::string_view labels,
+                            std::string_view value) {
   out_ += name;
   if (!labels.empty()) {
     out_ += '{';
@@ -38,7 +35,7 @@ void PrometheusWriter::Sample(std::string_view name, std::string_view labels, do
     out_ += '}';
   }
   out_ += ' ';
-  out_ += buf;
+  out_ += value;
   out_ += '\n';
 }
 

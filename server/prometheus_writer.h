@@ -20,6 +20,8 @@ class PrometheusWriter {
   const std::string& text() const { return out_; }
 
  private:
+  void Line(std::string_view name, std::string_view labels, std::string_view value);
+
   std::string out_;
 };
 

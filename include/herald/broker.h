@@ -91,7 +91,10 @@ class Broker {
                              PublishOptions options = {});
 
   // Any thread. An inbox for a thread that owns sinks; `wake` is called (from
-  // a publishing thread) when the inbox goes from empty to non-empty.
+  // a publishing thread) when the inbox has deliveries and its owner is
+  // neither awake nor draining. The inbox lives as long as the broker (create
+  // one per thread, not per connection); do not drain it after the broker is
+  // destroyed.
   std::shared_ptr<Inbox> CreateInbox(std::function<void()> wake);
 
   // Any thread. Subscribes `sink`, whose deliveries are queued on `inbox`.

@@ -220,3 +220,17 @@ TEST(Message, EncodeOnceComputesEachSlotOnce) {
 
 }  // namespace
 }  // namespace herald
+
+namespace herald {
+namespace {
+
+TEST(Subscribe, RejectsAnInboxOfAnotherBroker) {
+  Broker broker, other;
+  testing::ManualInbox foreign(other);
+  auto r = broker.Subscribe("t", std::make_shared<testing::RecordingSink>(), foreign.inbox);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace herald
