@@ -60,7 +60,7 @@ Fixture& GetFixture(int subscriptions) {
     auto sub = std::make_shared<Subscription>();
     sub->id = ++id;
     sub->pattern = std::move(pattern);
-    sub->inbox = f->inboxes[id % kInboxes];
+    sub->inbox = f->inboxes[id % kInboxes].get();
     f->index->Add(sub);
   };
   for (int k = 0; k < kTenants; ++k) {
