@@ -25,8 +25,8 @@ namespace {
 
 constexpr int kTenants = 100;
 constexpr int kAlertPatterns = 8;
-constexpr int kInboxes = 4;          // one per event-loop worker, say
-constexpr size_t kHotTopics = 64;    // the cached case cycles over these
+constexpr int kInboxes = 4;            // one per event-loop worker, say
+constexpr size_t kHotTopics = 64;      // the cached case cycles over these
 constexpr size_t kColdTopics = 65536;  // larger than the default cache (16384)
 
 // One index per subscription count, built once and shared by every benchmark
@@ -77,7 +77,8 @@ Fixture& GetFixture(int subscriptions) {
   // Rooms beyond `rooms` exist only through the tenant wildcards; every 16th
   // topic is an alert so the `*.*.alerts` branch is walked too.
   for (size_t i = 0; i < kColdTopics; ++i) {
-    f->cold.push_back(RoomTopic(static_cast<int>(i * 7919 % (2 * rooms)), i % 16 ? "msgs" : "alerts"));
+    f->cold.push_back(
+        RoomTopic(static_cast<int>(i * 7919 % (2 * rooms)), i % 16 ? "msgs" : "alerts"));
   }
   return *f;
 }

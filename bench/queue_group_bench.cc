@@ -22,7 +22,8 @@ void BM_QueueGroup(benchmark::State& state) {
   SubscribeOptions options;
   options.queue_group = "workers";
   for (size_t i = 0; i < members; ++i) {
-    auto id = broker.Subscribe("jobs.>", [&counter](const Delivery&) { counter.Add(); }, options);
+    auto id = broker.Subscribe(
+        "jobs.>", [&counter](const Delivery&) { counter.Add(); }, options);
     if (!id.ok()) std::abort();
   }
   counter.Expect(1);
