@@ -1,0 +1,179 @@
+#include "frontends/json/command.h"
+
+#include <simdjson.h>
+
+#include "frontends/json/base64.h"
+
+namespace herald::json {
+namespace {
+
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+using simdjson::dom::object;
+
+Status Bad(std::string message) { return {ErrorCode::kInvalidArgument, std::move(message)}; }
+
+// Reads an optional string field; a present field of another type is an error.
+Status OptionalString(const object& obj, std::string_view key, std::string& out) {
+  element e;
+  if (obj[key].get(e) != simdjson::SUCCESS) return Status::Ok();
+  std::string_view s;
+  if (e.get(s) != simdjson::SUCCESS) return Bad("'" + std::string(key) + "' must be a string");
+  out = std::string(s);
+  return Status::Ok();
+}
+
+Status RequiredString(const object& obj, std::string_view key, std::string& out) {
+  element e;
+  if (obj[key].get(e) != simdjson::SUCCESS) return Bad("missing '" + std::string(key) + "'");
+  return OptionalString(obj, key, out);
+}
+
+Status ReadId(const object& obj, std::string& out) {
+  element e;
+  if (obj["id"].get(e) != simdjson::SUCCESS) return Status::Ok();
+  switch (e.type()) {
+    case element_type::STRING:
+      out = std::string(e.get_string().value_unsafe());
+      return Status::Ok();
+    case element_type::INT64:
+    case element_type::UINT64:
+      out = simdjson::minify(e);
+      return Status::Ok();
+    default:
+      return Bad("'id' must be a string or an integer");
+  }
+}
+
+// "payload" (any JSON value: a string is text, anything else JSON) or
+// "payload_b64" (binary). Absent: an empty text payload.
+Status ReadPayload(const object& obj, Command& c) {
+  element p, b64;
+  const bool has_p = obj["payload"].get(p) == simdjson::SUCCESS;
+  const bool has_b64 = obj["payload_b64"].get(b64) == simdjson::SUCCESS;
+  if (has_p && has_b64) return Bad("give 'payload' or 'payload_b64', not both");
+  if (has_b64) {
+    std::string_view text;
+    if (b64.get(text) != simdjson::SUCCESS) return Bad("'payload_b64' must be a string");
+    auto bytes = Base64Decode(text);
+    if (!bytes) return Bad("'payload_b64' is not valid base64");
+    c.payload = std::move(*bytes);
+    c.content_type = kBinaryContentType;
+  } else if (has_p && p.type() == element_type::STRING) {
+    c.payload = std::string(p.get_string().value_unsafe());
+    c.content_type = kTextContentType;
+  } else if (has_p) {
+    c.payload = simdjson::minify(p);
+    c.content_type = kJsonContentType;
+  } else {
+    c.content_type = kTextContentType;
+  }
+  return Status::Ok();
+}
+
+Status ReadHeaders(const object& obj, const CommandLimits& limits, Command& c) {
+  element e;
+  if (obj["headers"].get(e) != simdjson::SUCCESS) return Status::Ok();
+  object h;
+  if (e.get(h) != simdjson::SUCCESS) return Bad("'headers' must be an object of strings");
+  for (auto field : h) {
+    std::string_view value;
+    if (field.value.get(value) != simdjson::SUCCESS) {
+      return Bad("header '" + std::string(field.key) + "' must be a string");
+    }
+    if (c.headers.size() == limits.max_headers) {
+      return Bad("more than " + std::to_string(limits.max_headers) + " headers");
+    }
+    c.headers.push_back({std::string(field.key), std::string(value)});
+  }
+  return Status::Ok();
+}
+
+// "resume": {"<topic>": {"epoch": E, "offset": O}, ...}
+Status ReadResume(const object& obj, Command& c) {
+  element e;
+  if (obj["resume"].get(e) != simdjson::SUCCESS) return Status::Ok();
+  object points;
+  if (e.get(points) != simdjson::SUCCESS) {
+    return Bad("'resume' must be an object of {\"epoch\":E,\"offset\":O} per topic");
+  }
+  for (auto field : points) {
+    object point;
+    uint64_t epoch = 0, offset = 0;
+    if (field.value.get(point) != simdjson::SUCCESS || point["epoch"].get(epoch) ||
+        point["offset"].get(offset)) {
+      return Bad("resume point for '" + std::string(field.key) +
+                 "' needs non-negative integers 'epoch' and 'offset'");
+    }
+    c.resume.push_back({std::string(field.key), epoch, offset});
+  }
+  return Status::Ok();
+}
+
+Status ReadTimeout(const object& obj, const CommandLimits& limits, Command& c) {
+  element e;
+  if (obj["timeout_ms"].get(e) != simdjson::SUCCESS) return Status::Ok();
+  int64_t ms = 0;
+  if (e.get(ms) != simdjson::SUCCESS || ms <= 0 || ms > limits.max_timeout.count()) {
+    return Bad("'timeout_ms' must be an integer from 1 to " +
+               std::to_string(limits.max_timeout.count()));
+  }
+  c.timeout = std::chrono::milliseconds(ms);
+  return Status::Ok();
+}
+
+Status DecodeInto(const object& obj, const CommandLimits& limits, Command& c) {
+  if (Status s = ReadId(obj, c.id); !s.ok()) return s;
+  std::string op;
+  if (Status s = RequiredString(obj, "op", op); !s.ok()) return s;
+  if (op == "sub" || op == "unsub") {
+    c.op = op == "sub" ? Command::Op::kSub : Command::Op::kUnsub;
+    if (Status s = RequiredString(obj, "topic", c.topic); !s.ok()) return s;
+    if (Status s = OptionalString(obj, "group", c.group); !s.ok()) return s;
+    if (c.op == Command::Op::kSub) return ReadResume(obj, c);
+    return Status::Ok();
+  }
+  if (op == "pub" || op == "req") {
+    c.op = op == "pub" ? Command::Op::kPub : Command::Op::kReq;
+    if (Status s = RequiredString(obj, "topic", c.topic); !s.ok()) return s;
+    if (Status s = ReadPayload(obj, c); !s.ok()) return s;
+    if (Status s = ReadHeaders(obj, limits, c); !s.ok()) return s;
+    if (c.op == Command::Op::kReq) {
+      if (c.id.empty()) return Bad("'req' needs an 'id' to match the reply to");
+      return ReadTimeout(obj, limits, c);
+    }
+    return Status::Ok();
+  }
+  if (op == "reply") {
+    c.op = Command::Op::kReply;
+    if (Status s = RequiredString(obj, "to", c.topic); !s.ok()) return s;
+    return ReadPayload(obj, c);
+  }
+  if (op == "ping") {
+    c.op = Command::Op::kPing;
+    return Status::Ok();
+  }
+  return Bad("unknown op '" + op + "' (expected sub, unsub, pub, req, reply or ping)");
+}
+
+}  // namespace
+
+Decoded DecodeCommand(std::string_view text, const CommandLimits& limits) {
+  Decoded d;
+  thread_local simdjson::dom::parser parser;
+  simdjson::padded_string padded(text);
+  element root;
+  if (auto error = parser.parse(padded).get(root); error != simdjson::SUCCESS) {
+    d.status = Bad(std::string("malformed JSON: ") + simdjson::error_message(error));
+    return d;
+  }
+  object obj;
+  if (root.get(obj) != simdjson::SUCCESS) {
+    d.status = Bad("a command must be a JSON object");
+    return d;
+  }
+  d.status = DecodeInto(obj, limits, d.command);
+  return d;
+}
+
+}  // namespace herald::json

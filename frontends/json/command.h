@@ -1,0 +1,50 @@
+// Decoding what a `/ws` client sends: one JSON object per text frame, with
+// an "op" and the fields that op takes (docs/PROTOCOL.md). Every kind of bad
+// input gets a specific message; the "id", when it could be read, is kept so
+// the error can be correlated.
+//
+//   Decoded d = DecodeCommand(frame_text, limits);
+//   if (!d.status.ok()) send(EncodeError(d.command.id, d.status));
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "herald/broker.h"
+#include "herald/status.h"
+
+namespace herald::json {
+
+struct Command {
+  enum class Op { kSub, kUnsub, kPub, kReq, kReply, kPing };
+  Op op = Op::kPing;
+  std::string id;     // the client's correlation id (a string or number), may be empty
+  std::string topic;  // sub/unsub: a pattern; pub/req: a topic; reply: the reply inbox
+  std::string group;  // sub/unsub: queue group
+  std::vector<ResumePoint> resume;          // sub
+  std::string payload;                      // pub/req/reply: the bytes
+  std::string content_type;                 // how "payload" was given: JSON, text or binary
+  Headers headers;                          // pub/req: optional string map
+  std::chrono::milliseconds timeout{5000};  // req
+};
+
+struct CommandLimits {
+  std::chrono::milliseconds max_timeout{60000};
+  size_t max_headers = 32;
+};
+
+struct Decoded {
+  Command command;
+  Status status;
+};
+
+Decoded DecodeCommand(std::string_view text, const CommandLimits& limits = {});
+
+inline constexpr std::string_view kJsonContentType = "application/json";
+inline constexpr std::string_view kTextContentType = "text/plain; charset=utf-8";
+inline constexpr std::string_view kBinaryContentType = "application/octet-stream";
+
+}  // namespace herald::json

@@ -1,0 +1,103 @@
+#include "frontends/json/envelope.h"
+
+#include <simdjson.h>
+
+#include "frontends/json/base64.h"
+#include "frontends/json/json_writer.h"
+
+namespace herald::json {
+namespace {
+
+bool IsJson(std::string_view content_type) { return content_type.starts_with("application/json"); }
+
+// A JSON payload is embedded as-is, so it must really be one JSON value: a
+// publisher that labels garbage as JSON gets it delivered base64-encoded
+// rather than corrupting every subscriber's envelope.
+bool IsValidJson(std::string_view text) {
+  thread_local simdjson::dom::parser parser;
+  simdjson::padded_string padded(text);
+  return parser.parse(padded).error() == simdjson::SUCCESS;
+}
+
+}  // namespace
+
+void WritePayload(JsonWriter& w, std::string_view payload, std::string_view content_type) {
+  const bool binary = content_type.starts_with("application/octet-stream");
+  if (!binary && IsJson(content_type) && !payload.empty() && IsValidJson(payload)) {
+    w.RawField("payload", payload);
+  } else if (!binary && simdjson::validate_utf8(payload.data(), payload.size())) {
+    w.Field("payload", payload);
+  } else {
+    w.Field("payload_b64", Base64Encode(payload));
+  }
+}
+
+std::string EncodeMessage(const Message& m) {
+  JsonWriter w;
+  w.Begin()
+      .Field("op", "msg")
+      .Field("topic", m.topic)
+      .Field("epoch", m.epoch)
+      .Field("offset", m.offset)
+      .Field("ts", m.timestamp_us);
+  WritePayload(w, m.payload, m.content_type);
+  if (!m.content_type.empty()) w.Field("content_type", m.content_type);
+  if (!m.reply_to.empty()) w.Field("reply_to", m.reply_to);
+  if (!m.headers.empty()) {
+    w.BeginObject("headers");
+    for (const Header& h : m.headers) w.Field(h.name, h.value);
+    w.End();
+  }
+  w.End();
+  return w.Take();
+}
+
+std::string EncodeGap(const Gap& gap) {
+  JsonWriter w;
+  w.Begin()
+      .Field("op", "gap")
+      .Field("topic", gap.topic)
+      .Field("reason", GapReasonName(gap.reason))
+      .Field("epoch", gap.epoch)
+      .Field("from", gap.from_offset)
+      .Field("to", gap.to_offset)
+      .End();
+  return w.Take();
+}
+
+std::string EncodeError(std::string_view id, std::string_view code, std::string_view message) {
+  JsonWriter w;
+  w.Begin().Field("op", "error");
+  if (!id.empty()) w.Field("id", id);
+  w.Field("code", code).Field("message", message).End();
+  return w.Take();
+}
+
+std::string EncodeError(std::string_view id, const Status& status) {
+  return EncodeError(id, ErrorCodeName(status.code()), status.message());
+}
+
+std::string EncodeAck(std::string_view id, uint64_t epoch, uint64_t offset) {
+  JsonWriter w;
+  w.Begin().Field("op", "ack").Field("id", id).Field("epoch", epoch).Field("offset", offset).End();
+  return w.Take();
+}
+
+std::string EncodeReply(std::string_view id, const Message& reply) {
+  JsonWriter w;
+  w.Begin().Field("op", "reply").Field("id", id);
+  WritePayload(w, reply.payload, reply.content_type);
+  if (!reply.content_type.empty()) w.Field("content_type", reply.content_type);
+  w.End();
+  return w.Take();
+}
+
+std::string EncodeSubscribed(std::string_view op, std::string_view id, std::string_view topic) {
+  JsonWriter w;
+  w.Begin().Field("op", op);
+  if (!id.empty()) w.Field("id", id);
+  w.Field("topic", topic).End();
+  return w.Take();
+}
+
+}  // namespace herald::json

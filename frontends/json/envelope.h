@@ -1,0 +1,40 @@
+// The JSON envelopes Herald sends to clients (WebSocket `/ws`, and the HTTP
+// API's JSON answers). Each is built once and may be shared by every
+// connection that needs it: nothing in an envelope is per connection.
+// docs/PROTOCOL.md defines them.
+//
+// Payload rendering (same everywhere): a payload published as JSON
+// (content type application/json) appears as that JSON value in "payload";
+// text that is valid UTF-8 appears as a JSON string in "payload"; anything
+// else appears base64-encoded in "payload_b64".
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "herald/delivery.h"
+#include "herald/message.h"
+#include "herald/status.h"
+
+namespace herald::json {
+
+// {"op":"msg","topic":..,"epoch":..,"offset":..,"ts":..,"payload":..[,"reply_to":..][,"headers":{..}]}
+std::string EncodeMessage(const Message& m);
+// {"op":"gap","topic":..,"reason":..,"epoch":..,"from":..,"to":..}
+std::string EncodeGap(const Gap& gap);
+// {"op":"error"[,"id":..],"code":"invalid_topic","message":".."}
+std::string EncodeError(std::string_view id, std::string_view code, std::string_view message);
+std::string EncodeError(std::string_view id, const Status& status);
+// {"op":"ack","id":..,"epoch":..,"offset":..}
+std::string EncodeAck(std::string_view id, uint64_t epoch, uint64_t offset);
+// {"op":"reply","id":..,"payload":..}
+std::string EncodeReply(std::string_view id, const Message& reply);
+// {"op":"subscribed"|"unsubscribed","id":..,"topic":..}
+std::string EncodeSubscribed(std::string_view op, std::string_view id, std::string_view topic);
+
+// Appends the "payload" or "payload_b64" field per the rule above.
+class JsonWriter;
+void WritePayload(JsonWriter& w, std::string_view payload, std::string_view content_type);
+
+}  // namespace herald::json

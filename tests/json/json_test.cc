@@ -1,0 +1,148 @@
+#include <gtest/gtest.h>
+
+#include "frontends/json/base64.h"
+#include "frontends/json/command.h"
+#include "frontends/json/envelope.h"
+#include "frontends/json/json_writer.h"
+
+namespace herald::json {
+namespace {
+
+std::shared_ptr<Message> Msg(std::string payload, std::string content_type) {
+  auto m = std::make_shared<Message>();
+  m->topic = "chat.room1";
+  m->payload = std::move(payload);
+  m->content_type = std::move(content_type);
+  m->epoch = 9;
+  m->offset = 3;
+  m->timestamp_us = 1000;
+  return m;
+}
+
+TEST(JsonWriter, EscapesQuotesBackslashesAndControlCharacters) {
+  std::string out;
+  const char kInput[] = "a\"b\\c\n\x01 é";
+  AppendJsonString(out, std::string(kInput, sizeof kInput - 1));
+  EXPECT_EQ(out, "\"a\\\"b\\\\c\\n\\u0001 é\"");
+}
+
+TEST(Envelope, JsonPayloadIsEmbeddedAsAValue) {
+  EXPECT_EQ(EncodeMessage(*Msg("{\"x\":[1,2]}", "application/json")),
+            "{\"op\":\"msg\",\"topic\":\"chat.room1\",\"epoch\":9,\"offset\":3,\"ts\":1000,"
+            "\"payload\":{\"x\":[1,2]},\"content_type\":\"application/json\"}");
+}
+
+TEST(Envelope, TextPayloadIsAString) {
+  std::string e = EncodeMessage(*Msg("line1\nline2 ✓", "text/plain"));
+  EXPECT_NE(e.find("\"payload\":\"line1\\nline2 ✓\""), std::string::npos) << e;
+}
+
+TEST(Envelope, BinaryOrInvalidUtf8PayloadIsBase64) {
+  EXPECT_NE(EncodeMessage(*Msg(std::string("\xff\x00", 2), "")).find("\"payload_b64\":\"/wA=\""),
+            std::string::npos);
+  EXPECT_NE(EncodeMessage(*Msg("abc", "application/octet-stream")).find("\"payload_b64\":\"YWJj\""),
+            std::string::npos);
+}
+
+TEST(Envelope, MislabelledJsonIsNotEmbeddedRaw) {
+  std::string e = EncodeMessage(*Msg("{not json", "application/json"));
+  EXPECT_NE(e.find("\"payload\":\"{not json\""), std::string::npos) << e;
+}
+
+TEST(Envelope, GapNamesReasonAndRange) {
+  EXPECT_EQ(
+      EncodeGap({"t", GapReason::kTrimmed, 5, 2, 4}),
+      "{\"op\":\"gap\",\"topic\":\"t\",\"reason\":\"trimmed\",\"epoch\":5,\"from\":2,\"to\":4}");
+}
+
+TEST(Envelope, ErrorCarriesIdCodeAndMessage) {
+  EXPECT_EQ(
+      EncodeError("7", Status(ErrorCode::kInvalidTopic, "empty token")),
+      "{\"op\":\"error\",\"id\":\"7\",\"code\":\"invalid_topic\",\"message\":\"empty token\"}");
+}
+
+TEST(Base64, RoundTripsAndRejectsNonCanonicalInput) {
+  for (std::string s : {"", "f", "fo", "foo", "foob", "fooba", "foobar"}) {
+    EXPECT_EQ(Base64Decode(Base64Encode(s)), s);
+  }
+  EXPECT_EQ(Base64Encode("foobar"), "Zm9vYmFy");
+  EXPECT_FALSE(Base64Decode("Zm9").has_value());
+  EXPECT_FALSE(Base64Decode("Zm9=").has_value());  // non-zero bits under padding
+  EXPECT_FALSE(Base64Decode("Z=9v").has_value());
+  EXPECT_FALSE(Base64Decode("Zm*v").has_value());
+}
+
+TEST(Command, DecodesSubscribeWithGroupAndResume) {
+  Decoded d = DecodeCommand(
+      R"({"op":"sub","id":1,"topic":"chat.*","group":"g","resume":{"chat.a":{"epoch":5,"offset":7}}})");
+  ASSERT_TRUE(d.status.ok()) << d.status.ToString();
+  EXPECT_EQ(d.command.op, Command::Op::kSub);
+  EXPECT_EQ(d.command.id, "1");
+  EXPECT_EQ(d.command.topic, "chat.*");
+  EXPECT_EQ(d.command.group, "g");
+  ASSERT_EQ(d.command.resume.size(), 1u);
+  EXPECT_EQ(d.command.resume[0].topic, "chat.a");
+  EXPECT_EQ(d.command.resume[0].epoch, 5u);
+  EXPECT_EQ(d.command.resume[0].after_offset, 7u);
+}
+
+TEST(Command, PayloadKindsMapToContentTypes) {
+  Decoded json = DecodeCommand(R"({"op":"pub","topic":"t","payload":{"a": 1}})");
+  EXPECT_EQ(json.command.payload, "{\"a\":1}");
+  EXPECT_EQ(json.command.content_type, kJsonContentType);
+  Decoded text = DecodeCommand(R"({"op":"pub","topic":"t","payload":"hi\n"})");
+  EXPECT_EQ(text.command.payload, "hi\n");
+  EXPECT_EQ(text.command.content_type, kTextContentType);
+  Decoded bin = DecodeCommand(R"({"op":"pub","topic":"t","payload_b64":"/wA="})");
+  EXPECT_EQ(bin.command.payload, std::string("\xff\x00", 2));
+  EXPECT_EQ(bin.command.content_type, kBinaryContentType);
+}
+
+TEST(Command, DecodesRequestAndReply) {
+  Decoded req =
+      DecodeCommand(R"({"op":"req","id":"r1","topic":"svc","payload":"x","timeout_ms":250})");
+  ASSERT_TRUE(req.status.ok()) << req.status.ToString();
+  EXPECT_EQ(req.command.timeout.count(), 250);
+  Decoded reply = DecodeCommand(R"({"op":"reply","to":"_INBOX.n.1","payload":"y"})");
+  ASSERT_TRUE(reply.status.ok());
+  EXPECT_EQ(reply.command.topic, "_INBOX.n.1");
+}
+
+// Each bad input gets its own message, and the id when it could be read.
+TEST(Command, EveryKindOfBadInputHasASpecificError) {
+  struct Case {
+    const char* text;
+    const char* fragment;
+  };
+  const Case cases[] = {
+      {"{not json", "malformed JSON"},
+      {"[1,2]", "must be a JSON object"},
+      {R"({"topic":"t"})", "missing 'op'"},
+      {R"({"op":5})", "'op' must be a string"},
+      {R"({"op":"fly"})", "unknown op 'fly'"},
+      {R"({"op":"sub"})", "missing 'topic'"},
+      {R"({"op":"sub","topic":7})", "'topic' must be a string"},
+      {R"({"op":"sub","topic":"t","group":1})", "'group' must be a string"},
+      {R"({"op":"sub","topic":"t","resume":[1]})", "'resume' must be an object"},
+      {R"({"op":"sub","topic":"t","resume":{"t":{"epoch":-1,"offset":0}}})", "non-negative"},
+      {R"({"op":"pub","topic":"t","payload":"a","payload_b64":"YQ=="})", "not both"},
+      {R"({"op":"pub","topic":"t","payload_b64":"!!"})", "not valid base64"},
+      {R"({"op":"pub","topic":"t","headers":{"a":1}})", "header 'a' must be a string"},
+      {R"({"op":"req","topic":"t"})", "needs an 'id'"},
+      {R"({"op":"req","id":"1","topic":"t","timeout_ms":0})", "'timeout_ms' must be"},
+      {R"({"op":"req","id":"1","topic":"t","timeout_ms":99999999})", "'timeout_ms' must be"},
+      {R"({"op":"reply","payload":"x"})", "missing 'to'"},
+      {R"({"op":"pub","id":[1],"topic":"t"})", "'id' must be a string or an integer"},
+  };
+  for (const Case& c : cases) {
+    Decoded d = DecodeCommand(c.text);
+    ASSERT_FALSE(d.status.ok()) << c.text;
+    EXPECT_EQ(d.status.code(), ErrorCode::kInvalidArgument) << c.text;
+    EXPECT_NE(d.status.message().find(c.fragment), std::string::npos)
+        << c.text << " -> " << d.status.message();
+  }
+  EXPECT_EQ(DecodeCommand(R"({"op":"sub","id":"abc"})").command.id, "abc");
+}
+
+}  // namespace
+}  // namespace herald::json
