@@ -6,9 +6,12 @@
 
 #include "frontends/http/http_server.h"
 #include "frontends/http/router.h"
+#include "frontends/ws/ws_front.h"
 #include "io/worker_pool.h"
 #include "server/broker_metrics.h"
 #include "server/http_metrics.h"
+#include "server/worker_inboxes.h"
+#include "server/ws_metrics.h"
 
 namespace herald {
 
@@ -24,11 +27,18 @@ class Server::Impl {
     if (!parsed.ok()) return parsed;
     pool_ = std::make_unique<io::WorkerPool>(workers);
     if (Status s = pool_->Start(); !s.ok()) return s;
+    inboxes_ = std::make_unique<server::WorkerInboxes>(broker_, *pool_);
+    ws_ = std::make_unique<ws::WsFront>(
+        broker_, WsOptionsFrom(options_.websocket),
+        [inboxes = inboxes_.get()](const io::Loop* loop) { return inboxes->For(loop); });
     http_ =
         std::make_unique<http::HttpServer>(*pool_, HttpOptionsFrom(options_.http), MakeRouter());
     if (Status s = http_->Listen(host, port); !s.ok()) {
       http_.reset();
+      inboxes_->Disconnect();
       pool_->Stop();
+      ws_.reset();
+      inboxes_.reset();
       pool_.reset();
       return s;
     }
@@ -39,9 +49,12 @@ class Server::Impl {
   void Stop() {
     if (!running_) return;
     running_ = false;
-    http_->Stop();
+    http_->Stop();  // closes every connection: sessions unsubscribe
+    inboxes_->Disconnect();
     pool_->Stop();
     http_.reset();
+    ws_.reset();
+    inboxes_.reset();
     pool_.reset();
   }
 
@@ -84,6 +97,19 @@ class Server::Impl {
     return o;
   }
 
+  static ws::WsOptions WsOptionsFrom(const WebSocketLimits& l) {
+    ws::WsOptions o;
+    o.max_message_bytes = l.max_message_bytes;
+    o.ping_interval = l.ping_interval;
+    o.idle_timeout = l.idle_timeout;
+    o.permessage_deflate = l.permessage_deflate;
+    o.allowed_origins = l.allowed_origins;
+    o.outbound.max_bytes = l.max_outbound_bytes;
+    o.outbound.policy = l.disconnect_slow_consumers ? SlowConsumerPolicy::kDisconnect
+                                                    : SlowConsumerPolicy::kDropWithGap;
+    return o;
+  }
+
   std::shared_ptr<http::Router> MakeRouter() {
     auto router = std::make_shared<http::Router>();
     router->Handle("GET", "/healthz", [](http::Request&, http::Response res) {
@@ -93,14 +119,18 @@ class Server::Impl {
       server::PrometheusWriter w;
       server::WriteBrokerMetrics(broker_.Stats(), w);
       server::WriteHttpMetrics(http_->stats(), w);
+      server::WriteWsMetrics(ws_->stats(), w);
       res.Send(200, w.text(), "text/plain; version=0.0.4; charset=utf-8");
     });
+    ws_->Register(*router);
     return router;
   }
 
   Broker& broker_;
   const ServerOptions options_;
   std::unique_ptr<io::WorkerPool> pool_;
+  std::unique_ptr<server::WorkerInboxes> inboxes_;
+  std::unique_ptr<ws::WsFront> ws_;
   std::unique_ptr<http::HttpServer> http_;
   bool running_ = false;
 };

@@ -34,8 +34,6 @@ Status ReadId(const object& obj, std::string& out) {
   if (obj["id"].get(e) != simdjson::SUCCESS) return Status::Ok();
   switch (e.type()) {
     case element_type::STRING:
-      out = std::string(e.get_string().value_unsafe());
-      return Status::Ok();
     case element_type::INT64:
     case element_type::UINT64:
       out = simdjson::minify(e);

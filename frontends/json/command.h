@@ -21,7 +21,9 @@ namespace herald::json {
 struct Command {
   enum class Op { kSub, kUnsub, kPub, kReq, kReply, kPing };
   Op op = Op::kPing;
-  std::string id;     // the client's correlation id (a string or number), may be empty
+  // The client's correlation id as JSON text (`"abc"` or `7`), echoed
+  // verbatim in answers so its type survives; empty when absent.
+  std::string id;
   std::string topic;  // sub/unsub: a pattern; pub/req: a topic; reply: the reply inbox
   std::string group;  // sub/unsub: queue group
   std::vector<ResumePoint> resume;          // sub

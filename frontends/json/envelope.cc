@@ -68,7 +68,7 @@ std::string EncodeGap(const Gap& gap) {
 std::string EncodeError(std::string_view id, std::string_view code, std::string_view message) {
   JsonWriter w;
   w.Begin().Field("op", "error");
-  if (!id.empty()) w.Field("id", id);
+  if (!id.empty()) w.RawField("id", id);
   w.Field("code", code).Field("message", message).End();
   return w.Take();
 }
@@ -79,13 +79,18 @@ std::string EncodeError(std::string_view id, const Status& status) {
 
 std::string EncodeAck(std::string_view id, uint64_t epoch, uint64_t offset) {
   JsonWriter w;
-  w.Begin().Field("op", "ack").Field("id", id).Field("epoch", epoch).Field("offset", offset).End();
+  w.Begin()
+      .Field("op", "ack")
+      .RawField("id", id)
+      .Field("epoch", epoch)
+      .Field("offset", offset)
+      .End();
   return w.Take();
 }
 
 std::string EncodeReply(std::string_view id, const Message& reply) {
   JsonWriter w;
-  w.Begin().Field("op", "reply").Field("id", id);
+  w.Begin().Field("op", "reply").RawField("id", id);
   WritePayload(w, reply.payload, reply.content_type);
   if (!reply.content_type.empty()) w.Field("content_type", reply.content_type);
   w.End();
@@ -95,8 +100,16 @@ std::string EncodeReply(std::string_view id, const Message& reply) {
 std::string EncodeSubscribed(std::string_view op, std::string_view id, std::string_view topic) {
   JsonWriter w;
   w.Begin().Field("op", op);
-  if (!id.empty()) w.Field("id", id);
+  if (!id.empty()) w.RawField("id", id);
   w.Field("topic", topic).End();
+  return w.Take();
+}
+
+std::string EncodePong(std::string_view id) {
+  JsonWriter w;
+  w.Begin().Field("op", "pong");
+  if (!id.empty()) w.RawField("id", id);
+  w.End();
   return w.Take();
 }
 

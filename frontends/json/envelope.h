@@ -1,7 +1,8 @@
 // The JSON envelopes Herald sends to clients (WebSocket `/ws`, and the HTTP
 // API's JSON answers). Each is built once and may be shared by every
 // connection that needs it: nothing in an envelope is per connection.
-// docs/PROTOCOL.md defines them.
+// docs/PROTOCOL.md defines them. `id` arguments are JSON text (a quoted
+// string or an integer, as the client sent it; see json::Command::id).
 //
 // Payload rendering (same everywhere): a payload published as JSON
 // (content type application/json) appears as that JSON value in "payload";
@@ -32,6 +33,9 @@ std::string EncodeAck(std::string_view id, uint64_t epoch, uint64_t offset);
 std::string EncodeReply(std::string_view id, const Message& reply);
 // {"op":"subscribed"|"unsubscribed","id":..,"topic":..}
 std::string EncodeSubscribed(std::string_view op, std::string_view id, std::string_view topic);
+
+// {"op":"pong"[,"id":..]}
+std::string EncodePong(std::string_view id);
 
 // Appends the "payload" or "payload_b64" field per the rule above.
 class JsonWriter;

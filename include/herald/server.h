@@ -2,9 +2,9 @@
 //
 // A Server runs N event-loop worker threads (libuv), listens on one HTTP port
 // on every worker (SO_REUSEPORT), and serves the node's endpoints there:
-// `/healthz`, `/metrics` (Prometheus text) and, as the fronts arrive, the
-// WebSocket, SSE and HTTP publish APIs. heraldd is a thin main() around it; a
-// C++ service embeds it the same way:
+// `/healthz`, `/metrics` (Prometheus text), WebSocket (`/ws` JSON protocol,
+// `/ws/<topic>` raw mode) and, as the fronts arrive, SSE and the HTTP API. heraldd is a thin main()
+// around it; a C++ service embeds it the same way:
 //
 //   herald::Broker broker;
 //   herald::Server server(broker, {.listen = "127.0.0.1:0", .workers = 2});
@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "herald/broker.h"
 #include "herald/status.h"
@@ -38,10 +39,22 @@ struct HttpLimits {
   size_t max_connections = 10000;  // per node; over it: 503 and close
 };
 
+// The WebSocket front (`/ws`, `/ws/<topic>`); heraldd section [websocket].
+struct WebSocketLimits {
+  size_t max_message_bytes = 1 << 20;  // a client message, after inflation: 1009
+  std::chrono::milliseconds ping_interval = std::chrono::seconds(20);
+  std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);  // silent peer: closed
+  bool permessage_deflate = true;
+  std::vector<std::string> allowed_origins;  // exact Origin values; empty: any
+  size_t max_outbound_bytes = 4u << 20;      // queued per connection (slow consumer)
+  bool disconnect_slow_consumers = false;    // false: drop and report a gap
+};
+
 struct ServerOptions {
   std::string listen = "127.0.0.1:8080";  // HOST:PORT; port 0 picks a free port
   int workers = 0;                        // event-loop threads; 0 = one per core
   HttpLimits http;
+  WebSocketLimits websocket;
 };
 
 class Server {

@@ -28,6 +28,7 @@ class Heraldd:
             self.args += ["--listen", "127.0.0.1:0"]
         self.start_timeout = start_timeout
         self.proc = None
+        self._pump = None
         self.port = None
         self.log = []
         self._log_lock = threading.Lock()
@@ -46,7 +47,8 @@ class Heraldd:
                     self.port = int(m.group(2))
                     found.set()
 
-        threading.Thread(target=pump, daemon=True).start()
+        self._pump = threading.Thread(target=pump, daemon=True)
+        self._pump.start()
         if not found.wait(self.start_timeout):
             self.stop()
             raise RuntimeError("heraldd did not start:\n" + self.logs())
@@ -70,6 +72,8 @@ class Heraldd:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        # The process is gone: wait for the reader to see the end of its log.
+        self._pump.join(5)
         if self.config_path:
             os.unlink(self.config_path)
             self.config_path = None

@@ -57,7 +57,7 @@ TEST(Envelope, GapNamesReasonAndRange) {
 
 TEST(Envelope, ErrorCarriesIdCodeAndMessage) {
   EXPECT_EQ(
-      EncodeError("7", Status(ErrorCode::kInvalidTopic, "empty token")),
+      EncodeError("\"7\"", Status(ErrorCode::kInvalidTopic, "empty token")),
       "{\"op\":\"error\",\"id\":\"7\",\"code\":\"invalid_topic\",\"message\":\"empty token\"}");
 }
 
@@ -77,7 +77,7 @@ TEST(Command, DecodesSubscribeWithGroupAndResume) {
       R"({"op":"sub","id":1,"topic":"chat.*","group":"g","resume":{"chat.a":{"epoch":5,"offset":7}}})");
   ASSERT_TRUE(d.status.ok()) << d.status.ToString();
   EXPECT_EQ(d.command.op, Command::Op::kSub);
-  EXPECT_EQ(d.command.id, "1");
+  EXPECT_EQ(d.command.id, "1");  // JSON text: the integer 1
   EXPECT_EQ(d.command.topic, "chat.*");
   EXPECT_EQ(d.command.group, "g");
   ASSERT_EQ(d.command.resume.size(), 1u);
@@ -141,7 +141,7 @@ TEST(Command, EveryKindOfBadInputHasASpecificError) {
     EXPECT_NE(d.status.message().find(c.fragment), std::string::npos)
         << c.text << " -> " << d.status.message();
   }
-  EXPECT_EQ(DecodeCommand(R"({"op":"sub","id":"abc"})").command.id, "abc");
+  EXPECT_EQ(DecodeCommand(R"({"op":"sub","id":"abc"})").command.id, "\"abc\"");
 }
 
 }  // namespace

@@ -1,0 +1,146 @@
+#include "frontends/ws/json_endpoint.h"
+
+#include "frontends/json/envelope.h"
+#include "frontends/ws/frame.h"
+#include "frontends/ws/message_frames.h"
+#include "frontends/ws/raw_endpoint.h"
+#include "herald/topic.h"
+#include "io/loop.h"
+
+namespace herald::ws {
+
+using json::Command;
+
+JsonEndpoint::JsonEndpoint(Broker& broker, std::shared_ptr<Inbox> inbox, io::Loop* loop,
+                           json::CommandLimits limits)
+    : broker_(broker), inbox_(std::move(inbox)), loop_(loop), limits_(limits) {}
+
+void JsonEndpoint::Send(const std::string& json) {
+  if (session_) session_->SendOwned(TextFrame(json, session_->compressed()));
+}
+
+void JsonEndpoint::SendError(std::string_view id, const Status& status) {
+  Send(json::EncodeError(id, status));
+}
+
+void JsonEndpoint::OnMessage(EventType type, std::string payload) {
+  if (!session_) return;
+  if (type == EventType::kBinary) {
+    session_->Close(static_cast<uint16_t>(CloseCode::kUnsupportedData),
+                    "binary frames are not part of the JSON protocol; use payload_b64");
+    return;
+  }
+  json::Decoded d = json::DecodeCommand(payload, limits_);
+  if (!d.status.ok()) return SendError(d.command.id, d.status);
+  Command& c = d.command;
+  switch (c.op) {
+    case Command::Op::kSub:
+      return Subscribe(c);
+    case Command::Op::kUnsub:
+      return Unsubscribe(c);
+    case Command::Op::kPub:
+      return Publish(c);
+    case Command::Op::kReq:
+      return Request(c);
+    case Command::Op::kReply:
+      return Reply(c);
+    case Command::Op::kPing:
+      return Send(json::EncodePong(c.id));
+  }
+}
+
+void JsonEndpoint::Subscribe(Command& c) {
+  auto key = std::make_pair(c.topic, c.group);
+  if (subscriptions_.count(key)) {
+    return Send(json::EncodeSubscribed("subscribed", c.id, c.topic));  // idempotent
+  }
+  SubscribeOptions o;
+  o.queue_group = c.group;
+  o.resume = std::move(c.resume);
+  // Confirm before the replayed history arrives: the replay is queued on this
+  // worker's inbox and is delivered after this handler returns.
+  Result<uint64_t> id = broker_.Subscribe(c.topic, shared_from_this(), inbox_, std::move(o));
+  if (!id.ok()) return SendError(c.id, id.status());
+  subscriptions_.emplace(std::move(key), *id);
+  Send(json::EncodeSubscribed("subscribed", c.id, c.topic));
+}
+
+void JsonEndpoint::Unsubscribe(const Command& c) {
+  auto it = subscriptions_.find({c.topic, c.group});
+  if (it == subscriptions_.end()) {
+    return SendError(c.id, Status(ErrorCode::kNotFound,
+                                  "not subscribed to '" + c.topic + "'" +
+                                      (c.group.empty() ? "" : " in group '" + c.group + "'")));
+  }
+  broker_.Unsubscribe(it->second);
+  subscriptions_.erase(it);
+  Send(json::EncodeSubscribed("unsubscribed", c.id, c.topic));
+}
+
+void JsonEndpoint::Publish(Command& c) {
+  PublishOptions o;
+  o.content_type = std::move(c.content_type);
+  o.headers = std::move(c.headers);
+  Result<PublishAck> ack = broker_.Publish(c.topic, std::move(c.payload), std::move(o));
+  if (!ack.ok()) return SendError(c.id, ack.status());
+  if (!c.id.empty()) Send(json::EncodeAck(c.id, ack->epoch, ack->offset));
+}
+
+void JsonEndpoint::Request(Command& c) {
+  PublishOptions o;
+  o.content_type = std::move(c.content_type);
+  o.headers = std::move(c.headers);
+  // The reply arrives on whatever thread published it (or the broker's timer
+  // thread); hop back to this connection's loop before touching the session.
+  std::weak_ptr<JsonEndpoint> weak = weak_from_this();
+  io::Loop* loop = loop_;
+  std::string id = c.id;
+  broker_.Request(
+      c.topic, std::move(c.payload), c.timeout,
+      [weak, loop, id](Result<MessagePtr> r) {
+        loop->Post([weak, id, r = std::move(r)] {
+          auto self = weak.lock();
+          if (!self || !self->session_) return;
+          if (r.ok()) {
+            self->Send(json::EncodeReply(id, **r));
+          } else {
+            self->SendError(id, r.status());
+          }
+        });
+      },
+      std::move(o));
+}
+
+void JsonEndpoint::Reply(Command& c) {
+  if (!c.topic.starts_with(kInboxPrefix)) {
+    return SendError(c.id, Status(ErrorCode::kInvalidArgument,
+                                  "'to' must be the reply_to of a received message"));
+  }
+  PublishOptions o;
+  o.content_type = std::move(c.content_type);
+  Result<PublishAck> r = broker_.Publish(c.topic, std::move(c.payload), std::move(o));
+  if (!r.ok()) SendError(c.id, r.status());
+}
+
+void JsonEndpoint::OnDelivery(const Delivery& d) {
+  if (!session_ || !session_->open()) return;
+  if (d.kind == Delivery::Kind::kGap) {
+    return Send(json::EncodeGap(*d.gap));
+  }
+  if (d.message == last_sent_) return;
+  last_sent_ = d.message;
+  SendGuarded(broker_, *session_, d.subscription_id, d.message,
+              MessageFrame(*d.message, FrameStyle::kJson, session_->compressed()),
+              [this](const Gap& gap) { Send(json::EncodeGap(gap)); });
+}
+
+void JsonEndpoint::OnOwedGap(const Gap& gap) { Send(json::EncodeGap(gap)); }
+
+void JsonEndpoint::OnClose() {
+  session_ = nullptr;
+  last_sent_.reset();
+  for (auto& [key, id] : subscriptions_) broker_.Unsubscribe(id);
+  subscriptions_.clear();
+}
+
+}  // namespace herald::ws

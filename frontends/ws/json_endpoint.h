@@ -1,0 +1,54 @@
+// `/ws`: the JSON protocol of docs/PROTOCOL.md — sub (with queue group and
+// resume), unsub, pub (with ack), req/reply, ping — over one connection.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "frontends/json/command.h"
+#include "frontends/ws/ws_session.h"
+#include "herald/broker.h"
+
+namespace herald::io {
+class Loop;
+}
+
+namespace herald::ws {
+
+class JsonEndpoint final : public Endpoint,
+                           public Sink,
+                           public std::enable_shared_from_this<JsonEndpoint> {
+ public:
+  JsonEndpoint(Broker& broker, std::shared_ptr<Inbox> inbox, io::Loop* loop,
+               json::CommandLimits limits = {});
+
+  void OnOpen(WsSession& session) override { session_ = &session; }
+  void OnMessage(EventType type, std::string payload) override;
+  void OnOwedGap(const Gap& gap) override;
+  void OnClose() override;
+  void OnDelivery(const Delivery& d) override;
+
+ private:
+  void Subscribe(json::Command& c);
+  void Unsubscribe(const json::Command& c);
+  void Publish(json::Command& c);
+  void Request(json::Command& c);
+  void Reply(json::Command& c);
+  void Send(const std::string& json);
+  void SendError(std::string_view id, const Status& status);
+
+  Broker& broker_;
+  std::shared_ptr<Inbox> inbox_;
+  io::Loop* const loop_;
+  const json::CommandLimits limits_;
+  WsSession* session_ = nullptr;  // null once closed
+  // (pattern, queue group) -> subscription id
+  std::map<std::pair<std::string, std::string>, uint64_t> subscriptions_;
+  // The message last sent: several subscriptions of this connection matching
+  // one message deliver it back to back; it goes out once.
+  MessagePtr last_sent_;
+};
+
+}  // namespace herald::ws

@@ -1,0 +1,48 @@
+#include "frontends/ws/raw_endpoint.h"
+
+#include "frontends/json/command.h"
+#include "frontends/ws/frame.h"
+#include "frontends/ws/message_frames.h"
+
+namespace herald::ws {
+
+RawEndpoint::RawEndpoint(Broker& broker, std::shared_ptr<Inbox> inbox, std::string topic)
+    : broker_(broker), inbox_(std::move(inbox)), topic_(std::move(topic)) {}
+
+void RawEndpoint::OnOpen(WsSession& session) {
+  session_ = &session;
+  Result<uint64_t> id = broker_.Subscribe(topic_, shared_from_this(), inbox_);
+  if (!id.ok()) {
+    session.Close(static_cast<uint16_t>(CloseCode::kInternalError), id.status().message());
+    return;
+  }
+  subscription_ = *id;
+}
+
+void RawEndpoint::OnMessage(EventType type, std::string payload) {
+  if (!session_) return;
+  PublishOptions o;
+  o.content_type = type == EventType::kText ? json::kTextContentType : json::kBinaryContentType;
+  Result<PublishAck> ack = broker_.Publish(topic_, std::move(payload), std::move(o));
+  if (!ack.ok()) {
+    const bool too_big = ack.status().code() == ErrorCode::kPayloadTooLarge;
+    session_->Close(
+        static_cast<uint16_t>(too_big ? CloseCode::kMessageTooBig : CloseCode::kPolicyViolation),
+        ack.status().message());
+  }
+}
+
+void RawEndpoint::OnDelivery(const Delivery& d) {
+  if (!session_ || !session_->open() || d.kind != Delivery::Kind::kMessage) return;
+  SendGuarded(broker_, *session_, d.subscription_id, d.message,
+              MessageFrame(*d.message, FrameStyle::kRaw, session_->compressed()),
+              [](const Gap&) {});
+}
+
+void RawEndpoint::OnClose() {
+  session_ = nullptr;
+  if (subscription_) broker_.Unsubscribe(subscription_);
+  subscription_ = 0;
+}
+
+}  // namespace herald::ws

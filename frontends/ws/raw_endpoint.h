@@ -1,0 +1,56 @@
+// `/ws/<topic>`: the seed's chat semantics. Every frame a client sends is
+// published to the topic (text as text, binary as binary); every message of
+// the topic goes to every client on it, the sender included, as a frame of
+// the same type. Works with any WebSocket client.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "frontends/ws/ws_session.h"
+#include "herald/broker.h"
+
+namespace herald::ws {
+
+class RawEndpoint final : public Endpoint,
+                          public Sink,
+                          public std::enable_shared_from_this<RawEndpoint> {
+ public:
+  RawEndpoint(Broker& broker, std::shared_ptr<Inbox> inbox, std::string topic);
+
+  void OnOpen(WsSession& session) override;
+  void OnMessage(EventType type, std::string payload) override;
+  void OnOwedGap(const Gap&) override {}  // raw frames have no way to say it
+  void OnClose() override;
+  void OnDelivery(const Delivery& d) override;
+
+ private:
+  Broker& broker_;
+  std::shared_ptr<Inbox> inbox_;
+  const std::string topic_;
+  WsSession* session_ = nullptr;  // null once closed
+  uint64_t subscription_ = 0;
+};
+
+// Sends a broker message through `session`'s slow-consumer guard, with the
+// guard's gap notice first when one is owed (`send_gap` renders it, or not).
+// Shared by both endpoints.
+template <typename SendGap>
+void SendGuarded(Broker& broker, WsSession& session, uint64_t subscription_id, const MessagePtr& m,
+                 SharedBytes frame, SendGap&& send_gap) {
+  OutboundGuard::Admission a = session.Admit(subscription_id, *m, frame->size());
+  switch (a.verdict) {
+    case OutboundGuard::Verdict::kSend:
+      if (a.gap) send_gap(*a.gap);
+      session.SendShared(std::move(frame));
+      return;
+    case OutboundGuard::Verdict::kDrop:
+      broker.RecordSlowConsumer(1, false);
+      return;
+    case OutboundGuard::Verdict::kDisconnect:
+      broker.RecordSlowConsumer(0, true);
+      return;
+  }
+}
+
+}  // namespace herald::ws

@@ -1,0 +1,81 @@
+#include "frontends/ws/ws_front.h"
+
+#include "frontends/http/url.h"
+#include "frontends/ws/handshake.h"
+#include "frontends/ws/json_endpoint.h"
+#include "frontends/ws/raw_endpoint.h"
+#include "frontends/ws/ws_session.h"
+#include "herald/topic.h"
+
+namespace herald::ws {
+
+WsFront::WsFront(Broker& broker, WsOptions options, InboxFor inbox_for)
+    : broker_(broker), options_(std::move(options)), inbox_for_(std::move(inbox_for)) {}
+
+void WsFront::Register(http::Router& router) {
+  router.Handle("GET", "/ws", [this](http::Request& req, http::Response res) {
+    Upgrade(req, std::move(res), false);
+  });
+  router.HandlePrefix("GET", "/ws/", [this](http::Request& req, http::Response res) {
+    Upgrade(req, std::move(res), true);
+  });
+}
+
+void WsFront::Upgrade(http::Request& req, http::Response res, bool raw) {
+  auto reject = [&](int status, std::string_view code, std::string message,
+                    http::HeaderList headers = {}) {
+    WsStats::Add(stats_->handshake_rejects);
+    res.SendError(status, code, message, std::move(headers));
+  };
+  std::string topic;
+  if (raw) {
+    Result<std::string> decoded = http::PercentDecode(req.path_rest);
+    if (!decoded.ok()) return reject(400, "invalid_topic", decoded.status().message());
+    if (Status s = ValidateTopic(*decoded, broker_.options().topic_limits); !s.ok()) {
+      return reject(400, "invalid_topic", s.message());
+    }
+    if (decoded->starts_with(kInboxPrefix)) {
+      return reject(400, "invalid_topic", "topics under _INBOX. are reserved for replies");
+    }
+    topic = std::move(*decoded);
+  }
+
+  std::vector<HeaderField> fields;
+  fields.reserve(req.headers.size());
+  for (const http::Header& h : req.headers) fields.push_back({h.name, h.value});
+  HandshakeOptions hs;
+  hs.allowed_origins = options_.allowed_origins;
+  hs.deflate.enabled = options_.permessage_deflate;
+  HandshakeResult result = ValidateHandshake(
+      {.method = req.method, .http_major = 1, .http_minor = req.version_minor, .headers = fields},
+      hs);
+  if (!result.ok()) {
+    http::HeaderList extra;
+    for (auto& [name, value] : result.error_headers) extra.Add(name, value);
+    const char* code = result.status == 403   ? "forbidden_origin"
+                       : result.status == 426 ? "upgrade_required"
+                                              : "bad_handshake";
+    return reject(result.status, code, result.message, std::move(extra));
+  }
+  std::shared_ptr<Inbox> inbox = inbox_for_(req.loop);
+  if (!inbox) return reject(503, "unavailable", "no inbox for this worker");
+
+  std::optional<http::Response::Upgraded> up = res.TakeOver(nullptr);
+  if (!up) return;  // the connection went away, or it was not an upgrade request
+  std::shared_ptr<ws::Endpoint> endpoint;
+  if (raw) {
+    endpoint = std::make_shared<RawEndpoint>(broker_, std::move(inbox), std::move(topic));
+  } else {
+    endpoint = std::make_shared<JsonEndpoint>(broker_, std::move(inbox), req.loop);
+  }
+  FrameParserOptions parser;
+  parser.max_message_size = options_.max_message_bytes;
+  parser.deflate = result.deflate;
+  up->connection->Write(std::move(result.response));
+  auto session = std::make_shared<WsSession>(up->connection, std::move(parser), options_,
+                                             std::move(endpoint), stats_);
+  up->connection->SetHandler(session);
+  session->Start(up->leftover);
+}
+
+}  // namespace herald::ws

@@ -1,0 +1,29 @@
+// Limits and behaviour of the WebSocket front; heraldd's [websocket] config
+// section (docs/CONFIG.md) maps onto these.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "herald/outbound_guard.h"
+
+namespace herald::ws {
+
+struct WsOptions {
+  // Largest message a client may send, after reassembly and inflation: 1009.
+  size_t max_message_bytes = 1 << 20;
+  // The server pings a connection this long after it last heard from it...
+  std::chrono::milliseconds ping_interval = std::chrono::seconds(20);
+  // ...and closes it if nothing at all arrives for this long (dead peer).
+  std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
+  // Accept permessage-deflate offers (RFC 7692).
+  bool permessage_deflate = true;
+  // Exact Origin values allowed to connect; empty: any origin.
+  std::vector<std::string> allowed_origins;
+  // Outbound bytes queued per connection and what happens past them.
+  OutboundLimits outbound;
+};
+
+}  // namespace herald::ws

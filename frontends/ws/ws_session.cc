@@ -1,0 +1,161 @@
+#include "frontends/ws/ws_session.h"
+
+#include "frontends/ws/frame_writer.h"
+#include "frontends/ws/ws_stats.h"
+
+namespace herald::ws {
+namespace {
+
+// How long we wait for the peer's close frame after sending ours.
+constexpr uint64_t kCloseHandshakeMs = 5000;
+
+}  // namespace
+
+WsSession::WsSession(io::Connection* conn, FrameParserOptions parser_options,
+                     const WsOptions& options, std::shared_ptr<Endpoint> endpoint,
+                     std::shared_ptr<WsStats> stats)
+    : conn_(conn),
+      // Shared compressed frames use a 15-bit window; a client that asked for
+      // a smaller server window gets uncompressed frames instead, which
+      // permessage-deflate allows for any message (RFC 7692 §6).
+      compressed_(parser_options.deflate.has_value() &&
+                  parser_options.deflate->server_max_window_bits == 15),
+      parser_(std::move(parser_options)),
+      options_(options),
+      endpoint_(std::move(endpoint)),
+      stats_(std::move(stats)),
+      guard_(options.outbound) {
+  stats_->connections_open.fetch_add(1, std::memory_order_relaxed);
+  WsStats::Add(stats_->connections_total);
+}
+
+WsSession::~WsSession() = default;
+
+void WsSession::Start(std::string_view leftover) {
+  endpoint_->OnOpen(*this);
+  ArmKeepAlive();
+  if (!leftover.empty()) OnData(leftover);
+}
+
+size_t WsSession::queued_bytes() const { return conn_ ? conn_->queued_bytes() : 0; }
+
+void WsSession::SendShared(SharedBytes frame) {
+  if (!open()) return;
+  WsStats::Add(stats_->frames_out);
+  conn_->Write(std::move(frame));
+}
+
+void WsSession::SendOwned(std::string frame) {
+  if (!open()) return;
+  WsStats::Add(stats_->frames_out);
+  conn_->Write(std::move(frame));
+}
+
+OutboundGuard::Admission WsSession::Admit(uint64_t subscription_id, const Message& m,
+                                          size_t bytes) {
+  OutboundGuard::Admission a = guard_.Admit(subscription_id, m, bytes, queued_bytes());
+  if (a.verdict == OutboundGuard::Verdict::kDisconnect && open()) {
+    // The peer is not reading: a close frame would wait behind everything
+    // already queued, so cut the connection now.
+    WsStats::Add(stats_->slow_consumer_closes);
+    conn_->Close(io::CloseReason::kSlowConsumer, io::CloseMode::kImmediate);
+  }
+  return a;
+}
+
+void WsSession::OnDrained() { SendOwedGaps(); }
+
+void WsSession::SendOwedGaps() {
+  if (!open() || !guard_.dropping()) return;
+  // The queue has drained: tell the client what it missed (JSON mode renders
+  // gaps; raw mode has no way to and ignores them).
+  for (auto& [sub, gap] : guard_.TakeGaps(queued_bytes())) endpoint_->OnOwedGap(gap);
+}
+
+void WsSession::Close(uint16_t code, std::string_view reason) {
+  if (!open()) return;
+  // RFC 6455 §5.5: a close payload is at most 125 bytes (2 of them the code).
+  if (reason.size() > kMaxControlPayload - 2) reason = reason.substr(0, kMaxControlPayload - 2);
+  conn_->Write(BuildCloseFrame(code, reason));
+  closing_ = true;
+  conn_->ArmTimer(kCloseHandshakeMs, io::CloseReason::kProtocolError);
+}
+
+void WsSession::OnData(std::string_view data) {
+  if (!conn_) return;
+  heard_since_ping_ = true;
+  Outcome out = parser_.Feed(data);
+  for (Event& e : out.events) {
+    HandleEvent(e);
+    if (!conn_) return;
+  }
+  if (out.error && open()) {
+    WsStats::Add(stats_->protocol_errors);
+    Close(static_cast<uint16_t>(out.error->code), out.error->what);
+  }
+}
+
+void WsSession::HandleEvent(Event& e) {
+  switch (e.type) {
+    case EventType::kText:
+    case EventType::kBinary:
+      if (closing_) return;  // §5.5.1: nothing after our close frame matters
+      WsStats::Add(stats_->messages_in);
+      WsStats::Add(stats_->bytes_in, e.payload.size());
+      endpoint_->OnMessage(e.type, std::move(e.payload));
+      return;
+    case EventType::kPing:
+      if (open()) conn_->Write(BuildFrame(Opcode::kPong, e.payload));  // §5.5.3
+      return;
+    case EventType::kPong:
+      return;  // liveness was noted in OnData
+    case EventType::kClose:
+      if (!closing_) {
+        // §5.5.1: echo the code (or send none if the peer sent none).
+        conn_->Write(e.close_code == static_cast<uint16_t>(CloseCode::kNoStatus)
+                         ? BuildEmptyCloseFrame()
+                         : BuildCloseFrame(e.close_code));
+        closing_ = true;
+      }
+      // §7.1.1: the server closes the TCP connection first.
+      conn_->Close(io::CloseReason::kDone);
+      return;
+  }
+}
+
+void WsSession::ArmKeepAlive() {
+  if (conn_)
+    conn_->ArmTimer(static_cast<uint64_t>(options_.ping_interval.count()),
+                    io::CloseReason::kIdleTimeout);
+}
+
+bool WsSession::OnTimer(io::CloseReason reason) {
+  if (!conn_) return true;
+  if (closing_) {
+    conn_->Close(io::CloseReason::kProtocolError, io::CloseMode::kImmediate);  // no close reply
+    return true;
+  }
+  (void)reason;
+  if (!heard_since_ping_) {
+    silent_ms_ += static_cast<uint64_t>(options_.ping_interval.count());
+    if (silent_ms_ >= static_cast<uint64_t>(options_.idle_timeout.count())) {
+      WsStats::Add(stats_->idle_timeouts);
+      conn_->Close(io::CloseReason::kIdleTimeout, io::CloseMode::kImmediate);
+      return true;
+    }
+  } else {
+    silent_ms_ = 0;
+  }
+  heard_since_ping_ = false;
+  conn_->Write(BuildFrame(Opcode::kPing, {}));
+  ArmKeepAlive();
+  return true;
+}
+
+void WsSession::OnClose(io::CloseReason) {
+  conn_ = nullptr;
+  stats_->connections_open.fetch_sub(1, std::memory_order_relaxed);
+  endpoint_->OnClose();
+}
+
+}  // namespace herald::ws

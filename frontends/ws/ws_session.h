@@ -1,0 +1,87 @@
+// One WebSocket connection after the handshake: frames in (through the
+// incremental FrameParser), control frames answered, the close handshake,
+// keep-alive pings and the idle timeout; messages handed to an Endpoint (raw
+// topic mode or the JSON protocol), frames out through the connection's
+// batched write queue.
+//
+// Lifetime: the io::Connection owns the session (as its handler); the session
+// owns the endpoint. When the connection closes, the session tells the
+// endpoint (which unsubscribes everything) and drops its connection pointer,
+// so a delivery that was already queued finds a closed session and does
+// nothing. Loop thread only.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "frontends/ws/frame_parser.h"
+#include "frontends/ws/ws_options.h"
+#include "herald/outbound_guard.h"
+#include "io/connection.h"
+
+namespace herald::ws {
+
+class WsSession;
+
+// What a session speaks: raw topic mode or the JSON protocol.
+class Endpoint {
+ public:
+  virtual ~Endpoint() = default;
+  virtual void OnOpen(WsSession& session) = 0;
+  virtual void OnMessage(EventType type, std::string payload) = 0;
+  // Messages of `gap` were dropped for this slow connection and its queue has
+  // drained again: tell the client if the protocol can (raw mode cannot).
+  virtual void OnOwedGap(const Gap& gap) = 0;
+  // The connection is gone: release subscriptions. The last call.
+  virtual void OnClose() = 0;
+};
+
+struct WsStats;
+
+class WsSession final : public io::ConnectionHandler,
+                        public std::enable_shared_from_this<WsSession> {
+ public:
+  WsSession(io::Connection* conn, FrameParserOptions parser_options, const WsOptions& options,
+            std::shared_ptr<Endpoint> endpoint, std::shared_ptr<WsStats> stats);
+  ~WsSession() override;
+
+  // Starts reading: feeds the bytes that arrived after the handshake.
+  void Start(std::string_view leftover);
+
+  // Sending. No-ops once closed.
+  void SendShared(SharedBytes frame);
+  void SendOwned(std::string frame);
+  // The slow-consumer guard for broker deliveries; see herald/outbound_guard.h.
+  OutboundGuard::Admission Admit(uint64_t subscription_id, const Message& m, size_t bytes);
+  // Starts the close handshake with `code` and `reason` (RFC 6455 §7.1.2).
+  void Close(uint16_t code, std::string_view reason);
+
+  bool open() const { return conn_ != nullptr && !closing_; }
+  bool compressed() const { return compressed_; }
+  size_t queued_bytes() const;
+
+  // io::ConnectionHandler
+  void OnData(std::string_view data) override;
+  bool OnTimer(io::CloseReason reason) override;
+  void OnDrained() override;
+  void OnClose(io::CloseReason reason) override;
+
+ private:
+  void HandleEvent(Event& e);
+  void ArmKeepAlive();
+  void SendOwedGaps();
+
+  io::Connection* conn_;
+  const bool compressed_;  // we send compressed frames (see the constructor)
+  FrameParser parser_;
+  const WsOptions& options_;
+  std::shared_ptr<Endpoint> endpoint_;
+  std::shared_ptr<WsStats> stats_;
+  OutboundGuard guard_;
+  bool closing_ = false;  // our close frame is sent
+  bool heard_since_ping_ = true;
+  uint64_t silent_ms_ = 0;  // time since we last heard anything, in ping ticks
+};
+
+}  // namespace herald::ws

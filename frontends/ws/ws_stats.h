@@ -1,0 +1,26 @@
+// Counters of the WebSocket front, shared by every worker (relaxed atomics),
+// rendered into /metrics by the server.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace herald::ws {
+
+struct WsStats {
+  std::atomic<int64_t> connections_open{0};
+  std::atomic<uint64_t> connections_total{0};
+  std::atomic<uint64_t> handshake_rejects{0};
+  std::atomic<uint64_t> messages_in{0};
+  std::atomic<uint64_t> bytes_in{0};
+  std::atomic<uint64_t> frames_out{0};
+  std::atomic<uint64_t> protocol_errors{0};  // we closed with 1002/1003/1007/1009
+  std::atomic<uint64_t> idle_timeouts{0};
+  std::atomic<uint64_t> slow_consumer_closes{0};
+
+  static void Add(std::atomic<uint64_t>& c, uint64_t n = 1) {
+    c.fetch_add(n, std::memory_order_relaxed);
+  }
+};
+
+}  // namespace herald::ws
