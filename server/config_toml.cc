@@ -148,6 +148,30 @@ Status ReadHttp(const toml::table& t, Config& c) {
   return r.Finish();
 }
 
+Status ReadWebSocket(const toml::table& t, Config& c) {
+  TomlReader r(t, "websocket.");
+  WebSocketLimits& w = c.server.websocket;
+  r.Int("max_message_bytes", w.max_message_bytes, 1);
+  r.Millis("ping_interval_ms", w.ping_interval);
+  r.Millis("idle_timeout_ms", w.idle_timeout);
+  if (const toml::node* n = r.Take("permessage_deflate")) {
+    auto v = n->value_exact<bool>();
+    if (!v) return Status(ErrorCode::kInvalidArgument, r.Key("permessage_deflate") + " must be true or false");
+    w.permessage_deflate = *v;
+  }
+  r.StringList("allowed_origins", w.allowed_origins);
+  r.Int("max_outbound_bytes", w.max_outbound_bytes, 1024);
+  std::string policy = w.disconnect_slow_consumers ? "disconnect" : "drop";
+  r.String("slow_consumer_policy", policy);
+  if (!r.error().ok()) return r.error();
+  if (policy != "drop" && policy != "disconnect") {
+    return Status(ErrorCode::kInvalidArgument,
+                  r.Key("slow_consumer_policy") + " must be \"drop\" or \"disconnect\"");
+  }
+  w.disconnect_slow_consumers = policy == "disconnect";
+  return r.Finish();
+}
+
 }  // namespace
 
 Status ApplyToml(std::string_view toml_text, std::string_view origin, Config& c) {
@@ -178,6 +202,9 @@ Status ApplyToml(std::string_view toml_text, std::string_view origin, Config& c)
   }
   if (const toml::table* t = Section(r, "http", section_error)) {
     if (Status s = ReadHttp(*t, c); !s.ok()) return s;
+  }
+  if (const toml::table* t = Section(r, "websocket", section_error)) {
+    if (Status s = ReadWebSocket(*t, c); !s.ok()) return s;
   }
   if (!section_error.ok()) return section_error;
   return r.Finish();

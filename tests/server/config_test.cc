@@ -86,6 +86,14 @@ max_body_bytes = 1024
 header_timeout_ms = 1500
 idle_timeout_ms = 2500
 max_connections = 7
+[websocket]
+max_message_bytes = 2048
+ping_interval_ms = 100
+idle_timeout_ms = 300
+permessage_deflate = false
+allowed_origins = ["https://app.example"]
+max_outbound_bytes = 65536
+slow_consumer_policy = "disconnect"
 )");
   ParsedArgs p = Parse({"--config", path, "--listen", "127.0.0.1:9001"});
   ASSERT_EQ(p.action, ParsedArgs::Action::kRun) << p.output;
@@ -113,6 +121,21 @@ max_connections = 7
   EXPECT_EQ(c.server.http.header_timeout.count(), 1500);
   EXPECT_EQ(c.server.http.idle_timeout.count(), 2500);
   EXPECT_EQ(c.server.http.max_connections, 7u);
+  const WebSocketLimits& w = c.server.websocket;
+  EXPECT_EQ(w.max_message_bytes, 2048u);
+  EXPECT_EQ(w.ping_interval.count(), 100);
+  EXPECT_EQ(w.idle_timeout.count(), 300);
+  EXPECT_FALSE(w.permessage_deflate);
+  EXPECT_EQ(w.allowed_origins, (std::vector<std::string>{"https://app.example"}));
+  EXPECT_EQ(w.max_outbound_bytes, 65536u);
+  EXPECT_TRUE(w.disconnect_slow_consumers);
+}
+
+TEST(Config, BadSlowConsumerPolicyNamesTheKey) {
+  Config c;
+  Status s = ApplyToml("[websocket]\nslow_consumer_policy = \"maybe\"\n", "t.toml", c);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("'websocket.slow_consumer_policy'"), std::string::npos);
 }
 
 TEST(Config, BadFileValueNamesTheKey) {
