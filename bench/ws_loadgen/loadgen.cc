@@ -5,6 +5,7 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -646,6 +647,13 @@ void Worker::Run() {
   close(tfd_);
 }
 
+double CpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 template <class Pred>
 bool WaitFor(Pred pred, double timeout_s, int poll_us = 1000) {
   int64_t deadline = NowNs() + static_cast<int64_t>(timeout_s * 1e9);
@@ -733,6 +741,7 @@ Result RunScenario(const Config& cfg) {
       res.error = "probe reached only " + std::to_string(sh.probed.load()) + "/" +
                   std::to_string(subs.size()) + " subscribers";
     } else {
+      const double cpu0 = CpuSeconds();
       sh.run_start_ns.store(NowNs());
       set_phase(kRun);
       const int64_t start = sh.run_start_ns.load();
@@ -750,6 +759,8 @@ Result RunScenario(const Config& cfg) {
       for (int i = 0; i < pubs; ++i) res.sent += conns[static_cast<size_t>(i)]->sent_shared.load();
       res.expected = res.sent * subs.size();
       WaitFor([&] { return sh.received.load() >= res.expected; }, cfg.drain_s);
+      res.gen_cpu_s = CpuSeconds() - cpu0;
+      res.measure_s = static_cast<double>(NowNs() - start) / 1e9;
       res.ok = true;
     }
   }

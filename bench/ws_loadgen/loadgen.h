@@ -58,6 +58,8 @@ struct Result {
   double publish_s = 0;      // run start -> publishing stopped
   double delivery_s = 0;     // run start -> last delivery
   double setup_s = 0;        // connect + handshake (+ CONNECT/SUB/PING for nats) of all
+  double gen_cpu_s = 0;      // this process's CPU time from run start to end of drain
+  double measure_s = 0;      // wall time of the same span
   LatencyHistogram latency;
   long rss_before_kib = -1;
   long rss_after_kib = -1;

@@ -188,25 +188,26 @@ int main(int argc, char** argv) {
   const double pmax = static_cast<double>(r.latency.max()) / 1e3;
   const double dps = r.delivery_s > 0 ? static_cast<double>(r.received) / r.delivery_s : 0;
   const double mps = r.publish_s > 0 ? static_cast<double>(r.sent) / r.publish_s : 0;
+  const double gen_pct = r.measure_s > 0 ? 100.0 * r.gen_cpu_s / r.measure_s : 0;
   double kib_per_conn = -1;
   if (cfg.idle && r.rss_before_kib >= 0 && r.rss_after_kib >= 0 && r.connections > 0) {
     kib_per_conn = static_cast<double>(r.rss_after_kib - r.rss_before_kib) / r.connections;
   }
 
-  std::fprintf(stderr,
-               "%-3s %-10s %-4s %s  conns=%d subs=%d payload=%zu setup=%.2fs\n"
-               "    sent=%llu expected=%llu received=%llu lost=%llu dup=%llu echo=%llu "
-               "disconnects=%llu\n"
-               "    %.0f deliveries/s (%.0f msg/s published)  latency us p50=%.1f p99=%.1f "
-               "p99.9=%.1f max=%.1f\n",
-               cfg.scenario.c_str(), server.c_str(), cfg.mode == Mode::kRaw ? "raw" : "nats",
-               r.ok ? "ok" : ("FAILED: " + r.error).c_str(), r.connections, r.subscriber_count,
-               cfg.payload, r.setup_s, static_cast<unsigned long long>(r.sent),
-               static_cast<unsigned long long>(r.expected),
-               static_cast<unsigned long long>(r.received), static_cast<unsigned long long>(r.lost),
-               static_cast<unsigned long long>(r.duplicates),
-               static_cast<unsigned long long>(r.echoes),
-               static_cast<unsigned long long>(r.disconnects), dps, mps, p50, p99, p999, pmax);
+  std::fprintf(
+      stderr,
+      "%-3s %-10s %-4s %s  conns=%d subs=%d payload=%zu setup=%.2fs\n"
+      "    sent=%llu expected=%llu received=%llu lost=%llu dup=%llu echo=%llu "
+      "disconnects=%llu\n"
+      "    %.0f deliveries/s (%.0f msg/s published)  latency us p50=%.1f p99=%.1f "
+      "p99.9=%.1f max=%.1f  generator cpu %.0f%%\n",
+      cfg.scenario.c_str(), server.c_str(), cfg.mode == Mode::kRaw ? "raw" : "nats",
+      r.ok ? "ok" : ("FAILED: " + r.error).c_str(), r.connections, r.subscriber_count, cfg.payload,
+      r.setup_s, static_cast<unsigned long long>(r.sent),
+      static_cast<unsigned long long>(r.expected), static_cast<unsigned long long>(r.received),
+      static_cast<unsigned long long>(r.lost), static_cast<unsigned long long>(r.duplicates),
+      static_cast<unsigned long long>(r.echoes), static_cast<unsigned long long>(r.disconnects),
+      dps, mps, p50, p99, p999, pmax, gen_pct);
   if (cfg.idle) {
     std::fprintf(stderr, "    server VmRSS %ld -> %ld KiB: %.2f KiB/connection\n", r.rss_before_kib,
                  r.rss_after_kib, kib_per_conn);
@@ -220,7 +221,8 @@ int main(int argc, char** argv) {
       "\"received\":%llu,\"lost\":%llu,\"duplicates\":%llu,\"echoes\":%llu,"
       "\"disconnects\":%llu,\"deliveries_per_s\":%.1f,\"published_per_s\":%.1f,"
       "\"latency_us\":{\"p50\":%.2f,\"p99\":%.2f,\"p999\":%.2f,\"max\":%.2f},"
-      "\"rss_before_kib\":%ld,\"rss_after_kib\":%ld,\"kib_per_conn\":%.3f}\n",
+      "\"rss_before_kib\":%ld,\"rss_after_kib\":%ld,\"kib_per_conn\":%.3f,"
+      "\"generator_cpu_pct\":%.1f}\n",
       cfg.scenario.c_str(), JsonEscape(server).c_str(), cfg.mode == Mode::kRaw ? "raw" : "nats",
       r.ok ? "ok" : "failed", JsonEscape(r.error).c_str(), r.connections,
       cfg.idle ? 0 : cfg.publishers, r.subscriber_count, cfg.payload, cfg.rate,
@@ -229,6 +231,6 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(r.expected), static_cast<unsigned long long>(r.received),
       static_cast<unsigned long long>(r.lost), static_cast<unsigned long long>(r.duplicates),
       static_cast<unsigned long long>(r.echoes), static_cast<unsigned long long>(r.disconnects),
-      dps, mps, p50, p99, p999, pmax, r.rss_before_kib, r.rss_after_kib, kib_per_conn);
+      dps, mps, p50, p99, p999, pmax, r.rss_before_kib, r.rss_after_kib, kib_per_conn, gen_pct);
   return r.ok ? 0 : 1;
 }
