@@ -7,7 +7,7 @@ LISTEN ?= 127.0.0.1:8080
 CMAKE_FLAGS ?=
 CTEST_FLAGS ?= --output-on-failure --timeout 300
 
-.PHONY: deps build run test test-asan test-tsan bench format clean
+.PHONY: deps build run test test-asan test-tsan bench bench-ws format clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -37,6 +37,9 @@ test-tsan: deps
 
 bench: build
 	bash bench/run.sh
+
+bench-ws: build
+	bash bench/ws/run.sh
 
 format:
 	@git ls-files '*.h' '*.cc' | xargs clang-format -i
