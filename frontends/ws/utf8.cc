@@ -30,18 +30,30 @@ constexpr std::array<uint8_t, 256> MakeClassTable() {
   std::array<uint8_t, 256> t{};
   for (int b = 0; b < 256; ++b) {
     uint8_t c = kBad;
-    if (b <= 0x7F) c = kAscii;
-    else if (b <= 0x8F) c = kCont8;
-    else if (b <= 0x9F) c = kCont9;
-    else if (b <= 0xBF) c = kContA;
-    else if (b <= 0xC1) c = kBad;
-    else if (b <= 0xDF) c = kLead2;
-    else if (b == 0xE0) c = kE0;
-    else if (b == 0xED) c = kED;
-    else if (b <= 0xEF) c = kLead3;
-    else if (b == 0xF0) c = kF0;
-    else if (b <= 0xF3) c = kLead4;
-    else if (b == 0xF4) c = kF4;
+    if (b <= 0x7F)
+      c = kAscii;
+    else if (b <= 0x8F)
+      c = kCont8;
+    else if (b <= 0x9F)
+      c = kCont9;
+    else if (b <= 0xBF)
+      c = kContA;
+    else if (b <= 0xC1)
+      c = kBad;
+    else if (b <= 0xDF)
+      c = kLead2;
+    else if (b == 0xE0)
+      c = kE0;
+    else if (b == 0xED)
+      c = kED;
+    else if (b <= 0xEF)
+      c = kLead3;
+    else if (b == 0xF0)
+      c = kF0;
+    else if (b <= 0xF3)
+      c = kLead4;
+    else if (b == 0xF4)
+      c = kF4;
     t[b] = c;
   }
   return t;
@@ -52,13 +64,13 @@ constexpr std::array<uint8_t, 256> kClassOf = MakeClassTable();
 enum : uint8_t {
   A = Utf8Validator::kAccept,
   R = Utf8Validator::kReject,
-  kNeed1 = 2,      // one more 80..BF
-  kNeed2 = 3,      // two more 80..BF
-  kNeed2E0 = 4,    // A0..BF, then one more
-  kNeed2ED = 5,    // 80..9F, then one more
-  kNeed3 = 6,      // three more 80..BF
-  kNeed3F0 = 7,    // 90..BF, then two more
-  kNeed3F4 = 8,    // 80..8F, then two more
+  kNeed1 = 2,    // one more 80..BF
+  kNeed2 = 3,    // two more 80..BF
+  kNeed2E0 = 4,  // A0..BF, then one more
+  kNeed2ED = 5,  // 80..9F, then one more
+  kNeed3 = 6,    // three more 80..BF
+  kNeed3F0 = 7,  // 90..BF, then two more
+  kNeed3F4 = 8,  // 80..8F, then two more
   kStates = 9,
 };
 

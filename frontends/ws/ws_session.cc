@@ -78,6 +78,14 @@ void WsSession::Close(uint16_t code, std::string_view reason) {
   if (reason.size() > kMaxControlPayload - 2) reason = reason.substr(0, kMaxControlPayload - 2);
   conn_->Write(BuildCloseFrame(code, reason));
   closing_ = true;
+  const bool orderly = code == static_cast<uint16_t>(CloseCode::kNormal) ||
+                       code == static_cast<uint16_t>(CloseCode::kGoingAway);
+  if (!orderly) {
+    // §7.1.7 "Fail the WebSocket Connection": after our close frame there is
+    // nothing to wait for; the frame is flushed, then the TCP connection closes.
+    conn_->Close(io::CloseReason::kProtocolError);
+    return;
+  }
   conn_->ArmTimer(kCloseHandshakeMs, io::CloseReason::kProtocolError);
 }
 
