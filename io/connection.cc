@@ -175,9 +175,10 @@ void Connection::Flush() {
   n = queue_.Gather(bufs, kMaxIov);
   in_flight_bytes_ = 0;
   for (size_t i = 0; i < n; ++i) in_flight_bytes_ += bufs[i].len;
-  write_req_.data = this;
+  if (!write_req_) write_req_ = std::make_unique<uv_write_t>();
+  write_req_->data = this;
   ++stats_.write_calls;
-  rc = uv_write(&write_req_, Stream(&tcp_), bufs, static_cast<unsigned>(n),
+  rc = uv_write(write_req_.get(), Stream(&tcp_), bufs, static_cast<unsigned>(n),
                 [](uv_write_t* req, int status) {
                   static_cast<Connection*>(req->data)->OnWriteDone(status);
                 });
@@ -267,8 +268,9 @@ void Connection::StartShutdownIfFlushed() {
     return;
   }
   shutdown_started_ = true;
-  shutdown_req_.data = this;
-  const int rc = uv_shutdown(&shutdown_req_, Stream(&tcp_), [](uv_shutdown_t* req, int status) {
+  if (!shutdown_req_) shutdown_req_ = std::make_unique<uv_shutdown_t>();
+  shutdown_req_->data = this;
+  const int rc = uv_shutdown(shutdown_req_.get(), Stream(&tcp_), [](uv_shutdown_t* req, int status) {
     static_cast<Connection*>(req->data)->OnShutdownDone(status);
   });
   if (rc != 0) CloseHandles();

@@ -141,8 +141,11 @@ class Connection final : public Loop::Flushable, public Loop::Resource {
   const uint64_t id_;
   uv_tcp_t tcp_{};
   uv_timer_t timer_{};
-  uv_write_t write_req_{};
-  uv_shutdown_t shutdown_req_{};
+  // Requests allocated when first needed: most writes complete in
+  // uv_try_write and most connections never shut down while idle, so an idle
+  // connection does not carry their ~270 bytes.
+  std::unique_ptr<uv_write_t> write_req_;
+  std::unique_ptr<uv_shutdown_t> shutdown_req_;
   std::shared_ptr<ConnectionHandler> handler_;
   WriteQueue queue_;
   size_t in_flight_bytes_ = 0;  // gathered by the pending uv_write

@@ -19,7 +19,8 @@ void WriteQueue::Push(std::string owned) {
 size_t WriteQueue::Gather(uv_buf_t* bufs, size_t max) const {
   size_t n = 0;
   size_t skip = front_offset_;
-  for (auto it = chunks_.begin(); it != chunks_.end() && n < max; ++it, ++n) {
+  for (auto it = chunks_.begin() + static_cast<std::ptrdiff_t>(head_);
+       it != chunks_.end() && n < max; ++it, ++n) {
     std::string_view v = it->view().substr(skip);
     skip = 0;
     // libuv never writes through the base pointer; the cast is its API.
@@ -32,19 +33,34 @@ void WriteQueue::Consume(size_t n) {
   assert(n <= bytes_);
   bytes_ -= n;
   while (n > 0) {
-    const size_t left = chunks_.front().view().size() - front_offset_;
+    const size_t left = chunks_[head_].view().size() - front_offset_;
     if (n < left) {
       front_offset_ += n;
       return;
     }
     n -= left;
     front_offset_ = 0;
-    chunks_.pop_front();
+    chunks_[head_++] = Chunk{};  // release the buffer now
+  }
+  if (head_ == chunks_.size()) {
+    Reset();
+  } else if (head_ >= 64 && head_ * 2 >= chunks_.size()) {
+    chunks_.erase(chunks_.begin(), chunks_.begin() + static_cast<std::ptrdiff_t>(head_));
+    head_ = 0;
   }
 }
 
+void WriteQueue::Reset() {
+  // Drained: give the memory back. An idle connection then holds no queue
+  // memory at all; a busy one pays one small allocation per flush, next to
+  // the writev it makes anyway.
+  std::vector<Chunk>().swap(chunks_);
+  head_ = 0;
+}
+
 void WriteQueue::Clear() {
-  chunks_.clear();
+  std::vector<Chunk>().swap(chunks_);
+  head_ = 0;
   front_offset_ = 0;
   bytes_ = 0;
 }

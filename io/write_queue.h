@@ -21,10 +21,10 @@
 #include <uv.h>
 
 #include <cstddef>
-#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace herald::io {
 
@@ -44,7 +44,7 @@ class WriteQueue {
   // still in flight).
   size_t bytes() const { return bytes_; }
   bool empty() const { return bytes_ == 0; }
-  size_t chunks() const { return chunks_.size(); }
+  size_t chunks() const { return chunks_.size() - head_; }
 
   // Fills up to `max` iovecs from the front of the queue; returns how many.
   size_t Gather(uv_buf_t* bufs, size_t max) const;
@@ -58,8 +58,14 @@ class WriteQueue {
     std::string owned;    // used when `shared` is null
     std::string_view view() const { return shared ? std::string_view(*shared) : owned; }
   };
-  std::deque<Chunk> chunks_;
-  size_t front_offset_ = 0;  // bytes of chunks_.front() already written
+  // Live chunks are chunks_[head_..]. A vector rather than a deque: an empty
+  // one owns no memory, and most connections are idle most of the time
+  // (std::deque allocates a 512-byte block as soon as it is constructed).
+  void Reset();
+
+  std::vector<Chunk> chunks_;
+  size_t head_ = 0;
+  size_t front_offset_ = 0;  // bytes of chunks_[head_] already written
   size_t bytes_ = 0;
 };
 
