@@ -27,6 +27,7 @@ class JsonEndpoint final : public Endpoint,
   void OnOpen(WsSession& session) override { session_ = &session; }
   void OnMessage(EventType type, std::string payload) override;
   void OnOwedGap(const Gap& gap) override;
+  void FlushPending() override { inbox_->Drain(); }
   void OnClose() override;
   void OnDelivery(const Delivery& d) override;
 

@@ -21,6 +21,7 @@ class RawEndpoint final : public Endpoint,
   void OnOpen(WsSession& session) override;
   void OnMessage(EventType type, std::string payload) override;
   void OnOwedGap(const Gap&) override {}  // raw frames have no way to say it
+  void FlushPending() override { inbox_->Drain(); }
   void OnClose() override;
   void OnDelivery(const Delivery& d) override;
 

@@ -99,7 +99,15 @@ void WsSession::OnData(std::string_view data) {
   }
   if (out.error && open()) {
     WsStats::Add(stats_->protocol_errors);
+    // Echoes of the complete messages that preceded the bad frame first.
+    endpoint_->FlushPending();
     Close(static_cast<uint16_t>(out.error->code), out.error->what);
+    // RFC 6455 §7.1.7: having failed the connection we must not process
+    // anything more from the peer, not even its close reply (the parser
+    // stays failed and would never report it). So do not wait for one:
+    // flush our close frame and close TCP now (§7.1.1: the server closes
+    // first). Graceful: the close frame is written before our FIN.
+    conn_->Close(io::CloseReason::kProtocolError);
   }
 }
 
@@ -119,6 +127,10 @@ void WsSession::HandleEvent(Event& e) {
       return;  // liveness was noted in OnData
     case EventType::kClose:
       if (!closing_) {
+        // §5.5.1: we may finish sending before our close frame: deliver
+        // what the peer published before its close (its raw-mode echo).
+        endpoint_->FlushPending();
+        if (!conn_) return;
         // §5.5.1: echo the code (or send none if the peer sent none).
         conn_->Write(e.close_code == static_cast<uint16_t>(CloseCode::kNoStatus)
                          ? BuildEmptyCloseFrame()

@@ -33,6 +33,10 @@ class Endpoint {
   // Messages of `gap` were dropped for this slow connection and its queue has
   // drained again: tell the client if the protocol can (raw mode cannot).
   virtual void OnOwedGap(const Gap& gap) = 0;
+  // Hands this worker's already-queued deliveries to their sessions now
+  // (Inbox::Drain), so that what the peer published before closing or
+  // failing — its own echo in raw mode — goes out before our close frame.
+  virtual void FlushPending() = 0;
   // The connection is gone: release subscriptions. The last call.
   virtual void OnClose() = 0;
 };
