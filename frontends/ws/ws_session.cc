@@ -101,13 +101,10 @@ void WsSession::OnData(std::string_view data) {
     WsStats::Add(stats_->protocol_errors);
     // Echoes of the complete messages that preceded the bad frame first.
     endpoint_->FlushPending();
+    // RFC 6455 §7.1.7: having failed the connection we process nothing more
+    // from the peer, not even its close reply (the parser stays failed), so
+    // Close() flushes our close frame and closes TCP without waiting.
     Close(static_cast<uint16_t>(out.error->code), out.error->what);
-    // RFC 6455 §7.1.7: having failed the connection we must not process
-    // anything more from the peer, not even its close reply (the parser
-    // stays failed and would never report it). So do not wait for one:
-    // flush our close frame and close TCP now (§7.1.1: the server closes
-    // first). Graceful: the close frame is written before our FIN.
-    conn_->Close(io::CloseReason::kProtocolError);
   }
 }
 
