@@ -58,6 +58,7 @@ OutboundGuard::Admission WsSession::Admit(uint64_t subscription_id, const Messag
     // The peer is not reading: a close frame would wait behind everything
     // already queued, so cut the connection now.
     WsStats::Add(stats_->slow_consumer_closes);
+    closing_ = true;  // no further deliveries, and no second verdict
     conn_->Close(io::CloseReason::kSlowConsumer, io::CloseMode::kImmediate);
   }
   return a;
