@@ -9,7 +9,7 @@ packages=(
   libuv1-dev node-llhttp
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev libbenchmark-dev
-  libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev zlib1g-dev
+  libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev zlib1g-dev libssl-dev
   python3 python3-prometheus-client python3-websockets python3-grpcio
 )
 
