@@ -45,6 +45,9 @@ InflateResult Inflater::Inflate(std::string_view compressed, size_t max_size, st
     size_t produced = want - s->avail_out;
     if (produced > 0) {
       if (out->size() + produced > max_size) {
+        // Keep what fits, so the caller can still check it (e.g. UTF-8)
+        // and fail the same way however the input was split.
+        out->append(buf, max_size - out->size());
         ok_ = false;
         return InflateResult::kTooLarge;
       }

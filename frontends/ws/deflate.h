@@ -48,8 +48,9 @@ class Inflater {
   Inflater& operator=(const Inflater&) = delete;
 
   // Inflates the next compressed bytes of the current message and appends the
-  // output to `*out`. Fails with kTooLarge before `out->size()` would pass
-  // `max_size`. After a failure the inflater must not be used again.
+  // output to `*out`. Fails with kTooLarge when the output would pass
+  // `max_size`, having appended only what fits (never more than the bound).
+  // After a failure the inflater must not be used again.
   InflateResult Inflate(std::string_view compressed, size_t max_size, std::string* out);
 
   // Ends the message: RFC 7692 §7.2.2 appends 0x00 0x00 0xff 0xff to the

@@ -112,6 +112,19 @@ TEST(FrameParserDeflate, InvalidUtf8InsideCompressedTextGets1007) {
             1007);
 }
 
+TEST(FrameParserDeflate, BadUtf8BeforeTheBoundWinsOverTooLarge) {
+  // Found by fuzz_frame_parser: whole input used to say 1009 (output past the
+  // bound in one inflate call) and byte-by-byte 1007. Text within the bound
+  // is checked first, so every split agrees.
+  std::string z = Compressed("ab\xFF" + std::string(100, 'a'));
+  EXPECT_EQ(ParseAtEverySplit(Client(Opcode::kText, z, {.rsv1 = true}), Deflate(16)).error_code(),
+            1007);
+  std::string fine = Compressed(std::string(16, 'a') + "\xFF");
+  EXPECT_EQ(
+      ParseAtEverySplit(Client(Opcode::kText, fine, {.rsv1 = true}), Deflate(16)).error_code(),
+      1009);
+}
+
 TEST(FrameParserDeflate, CorruptDeflateDataGets1007) {
   EXPECT_EQ(ParseAtEverySplit(Client(Opcode::kBinary, Bytes({0xff, 0xff, 0xff}), {.rsv1 = true}),
                               Deflate())
