@@ -14,12 +14,12 @@
 namespace herald::ws::fuzz {
 namespace {
 
-#define FUZZ_CHECK(cond)                                                      \
-  do {                                                                        \
-    if (!(cond)) {                                                            \
+#define FUZZ_CHECK(cond)                                                            \
+  do {                                                                              \
+    if (!(cond)) {                                                                  \
       std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      return false;                                                           \
-    }                                                                         \
+      return false;                                                                 \
+    }                                                                               \
   } while (0)
 
 // Chunk lengths from a tiny LCG seeded by the input, so splits vary per input

@@ -109,8 +109,8 @@ bool Deflater::Compress(std::string_view message, std::string* out) {
   }
   out->resize(used);
   // §7.2.1: drop the 0x00 0x00 0xff 0xff that Z_SYNC_FLUSH always ends with.
-  if (used - start >= 4 && std::string_view(out->data() + used - 4, 4) ==
-                               std::string_view(kTail, sizeof(kTail))) {
+  if (used - start >= 4 &&
+      std::string_view(out->data() + used - 4, 4) == std::string_view(kTail, sizeof(kTail))) {
     out->resize(used - 4);
   }
   return true;

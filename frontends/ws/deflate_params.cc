@@ -24,9 +24,9 @@ std::optional<int> ParseWindowBits(const std::string& v) {
 // One offer against our policy; nullopt declines it.
 std::optional<DeflateParams> AcceptOffer(const ExtensionOffer& offer, const DeflateOptions& opts) {
   bool seen_snct = false, seen_cnct = false, seen_smwb = false, seen_cmwb = false;
-  std::optional<int> server_bits;   // offered server_max_window_bits
+  std::optional<int> server_bits;  // offered server_max_window_bits
   bool client_bits_offered = false;
-  std::optional<int> client_bits;   // offered client_max_window_bits value, if any
+  std::optional<int> client_bits;  // offered client_max_window_bits value, if any
   for (const ExtensionParam& p : offer.params) {
     if (p.name == "server_no_context_takeover") {
       // §7.1.1.1: no value; §7.1: a parameter may appear only once.

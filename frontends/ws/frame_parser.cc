@@ -149,8 +149,8 @@ bool FrameParser::CheckHeader(Outcome* out) {
   if (!message_compressed_) {
     // RFC 6455 §10.4: refuse an oversized message from its header, before
     // buffering a byte of it. Compressed sizes are bounded while inflating.
-    if (len > options_.max_message_size - std::min<uint64_t>(message_.size(),
-                                                             options_.max_message_size)) {
+    if (len > options_.max_message_size -
+                  std::min<uint64_t>(message_.size(), options_.max_message_size)) {
       return Fail(CloseCode::kMessageTooBig, "message exceeds the maximum size", out);
     }
     // Grow geometrically (many small fragments stay linear), never past the cap.

@@ -55,8 +55,8 @@ struct Event {
 };
 
 struct ParseError {
-  CloseCode code;          // what our close frame should carry
-  std::string_view what;   // static text for logs and the close reason
+  CloseCode code;         // what our close frame should carry
+  std::string_view what;  // static text for logs and the close reason
 
   bool operator==(const ParseError&) const = default;
 };

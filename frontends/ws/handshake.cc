@@ -94,8 +94,8 @@ HandshakeResult ValidateHandshake(const HandshakeRequest& req, const HandshakeOp
   }
 
   HandshakeResult r;
-  r.subprotocol = ChooseSubprotocol(Find(req, "Sec-WebSocket-Protocol").joined,
-                                    options.subprotocols);
+  r.subprotocol =
+      ChooseSubprotocol(Find(req, "Sec-WebSocket-Protocol").joined, options.subprotocols);
   r.deflate = NegotiateDeflate(Find(req, "Sec-WebSocket-Extensions").joined, options.deflate);
 
   // §4.2.2 item 5: the 101 response.

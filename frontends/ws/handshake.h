@@ -58,7 +58,6 @@ struct HandshakeResult {
   bool ok() const { return status == 101; }
 };
 
-HandshakeResult ValidateHandshake(const HandshakeRequest& request,
-                                  const HandshakeOptions& options);
+HandshakeResult ValidateHandshake(const HandshakeRequest& request, const HandshakeOptions& options);
 
 }  // namespace herald::ws

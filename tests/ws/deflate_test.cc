@@ -79,9 +79,9 @@ TEST(Deflate, InflatesTheRfc7692Examples) {
   // §7.2.3.2: the second message refers back to the first (context takeover).
   EXPECT_EQ(InflateMessage(in, Bytes({0xf2, 0x00, 0x11, 0x00, 0x00})), "Hello");
   // §7.2.3.3: a stored (uncompressed) block.
-  EXPECT_EQ(InflateMessage(in, Bytes({0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f,
-                                      0x00})),
-            "Hello");
+  EXPECT_EQ(
+      InflateMessage(in, Bytes({0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00})),
+      "Hello");
   // §7.2.3.4: a block with BFINAL set.
   Inflater fresh(15, false);
   EXPECT_EQ(InflateMessage(fresh, Bytes({0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00})),
@@ -169,7 +169,8 @@ TEST(Deflate, PythonZlibInflatesOurOutput) {
   ASSERT_TRUE(d.Compress(text, &z));
   std::string got = RunPython(
       "import zlib,sys; d=zlib.decompressobj(-15); "
-      "sys.stdout.write(d.decompress(bytes.fromhex(\"" + Hex(z) + "\") + b\"\\x00\\x00\\xff\\xff\").hex())");
+      "sys.stdout.write(d.decompress(bytes.fromhex(\"" +
+      Hex(z) + "\") + b\"\\x00\\x00\\xff\\xff\").hex())");
   EXPECT_EQ(got, Hex(text));
 }
 

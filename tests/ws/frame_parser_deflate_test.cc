@@ -53,10 +53,10 @@ TEST(FrameParserDeflate, InflatesTheRfc7692Examples) {
   in += Client(Opcode::kText,
                Bytes({0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00}),
                {.rsv1 = true});
-  in += Client(Opcode::kText,
-               Bytes({0xf2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff, 0xca, 0xc9, 0xc9, 0x07,
-                      0x00}),
-               {.rsv1 = true});
+  in +=
+      Client(Opcode::kText,
+             Bytes({0xf2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff, 0xca, 0xc9, 0xc9, 0x07, 0x00}),
+             {.rsv1 = true});
   in += Client(Opcode::kText, Bytes({0x00}), {.rsv1 = true});
   // §7.2.3.4: BFINAL set (a new stream starts after it).
   in += Client(Opcode::kText, Bytes({0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00}),
@@ -64,8 +64,7 @@ TEST(FrameParserDeflate, InflatesTheRfc7692Examples) {
   Parsed p = ParseAtEverySplit(in, Deflate());
   EXPECT_FALSE(p.error) << p.error->what;
   EXPECT_EQ(p.events, (std::vector<Event>{Text("Hello"), Text("Hello"), Text("Hello"),
-                                          Text("Hello"), Text("Hello"), Text(""),
-                                          Text("Hello")}));
+                                          Text("Hello"), Text("Hello"), Text(""), Text("Hello")}));
 }
 
 TEST(FrameParserDeflate, UncompressedMessagesStillWork) {
@@ -93,15 +92,16 @@ TEST(FrameParserDeflate, DecompressionBombGets1009) {
   EXPECT_EQ(out.error->code, CloseCode::kMessageTooBig);
   // The same at every split (on a smaller bomb to keep the test fast).
   std::string small = Compressed(std::string(200 * 1024, 'a'));
-  EXPECT_EQ(ParseAtEverySplit(Client(Opcode::kBinary, small, {.rsv1 = true}), Deflate(4096))
-                .error_code(),
-            1009);
+  EXPECT_EQ(
+      ParseAtEverySplit(Client(Opcode::kBinary, small, {.rsv1 = true}), Deflate(4096)).error_code(),
+      1009);
 }
 
 TEST(FrameParserDeflate, InflatedSizeLimitCountsAllFragments) {
   std::string z = Compressed(std::string(3000, 'q'));
-  std::string in = Client(Opcode::kBinary, z.substr(0, z.size() / 2), {.fin = false, .rsv1 = true}) +
-                   Client(Opcode::kContinuation, z.substr(z.size() / 2));
+  std::string in =
+      Client(Opcode::kBinary, z.substr(0, z.size() / 2), {.fin = false, .rsv1 = true}) +
+      Client(Opcode::kContinuation, z.substr(z.size() / 2));
   EXPECT_EQ(ParseAtEverySplit(in, Deflate(3000)).events.size(), 1u);
   EXPECT_EQ(ParseAtEverySplit(in, Deflate(2999)).error_code(), 1009);
 }

@@ -36,16 +36,16 @@ uint16_t ErrorOf(std::string_view input, const FrameParserOptions& o = {}) {
 
 TEST(FrameParser, ParsesTheRfcMaskedHelloExample) {
   // RFC 6455 §5.7: "A single-frame masked text message".
-  Parsed p = ParseAtEverySplit(
-      Bytes({0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58}));
+  Parsed p =
+      ParseAtEverySplit(Bytes({0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58}));
   EXPECT_FALSE(p.error);
   EXPECT_EQ(p.events, std::vector<Event>{Text("Hello")});
 }
 
 TEST(FrameParser, ParsesTheRfcMaskedPongExample) {
   // RFC 6455 §5.7: "Pong response (masked)".
-  Parsed p = ParseAtEverySplit(
-      Bytes({0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58}));
+  Parsed p =
+      ParseAtEverySplit(Bytes({0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58}));
   EXPECT_EQ(p.events, std::vector<Event>{(Event{EventType::kPong, "Hello", 0})});
 }
 
@@ -56,8 +56,8 @@ TEST(FrameParser, RejectsTheRfcUnmaskedExamplesFromAClient) {
 
 TEST(FrameParser, ReassemblesTheRfcFragmentedHello) {
   // RFC 6455 §5.7's fragmented "Hel" + "lo", masked as a client sends it.
-  std::string in = Client(Opcode::kText, "Hel", {.fin = false}) +
-                   Client(Opcode::kContinuation, "lo");
+  std::string in =
+      Client(Opcode::kText, "Hel", {.fin = false}) + Client(Opcode::kContinuation, "lo");
   EXPECT_EQ(ParseAtEverySplit(in).events, std::vector<Event>{Text("Hello")});
 }
 
@@ -135,8 +135,8 @@ TEST(FrameParser, RejectsContinuationWithoutAStart) {
 }
 
 TEST(FrameParser, RejectsNewDataFrameInsideAFragmentedMessage) {
-  Parsed p = ParseAtEverySplit(Client(Opcode::kText, "a", {.fin = false}) +
-                               Client(Opcode::kBinary, "b"));
+  Parsed p =
+      ParseAtEverySplit(Client(Opcode::kText, "a", {.fin = false}) + Client(Opcode::kBinary, "b"));
   EXPECT_EQ(p.error_code(), 1002);
   EXPECT_TRUE(p.events.empty());
 }
@@ -148,8 +148,8 @@ TEST(FrameParser, ValidatesUtf8AcrossFragments) {
                    Client(Opcode::kContinuation, "\xAC");
   EXPECT_EQ(ParseAtEverySplit(ok).events, std::vector<Event>{Text("\xE2\x82\xAC")});
   // A message that ends inside a code point is not.
-  std::string cut = Client(Opcode::kText, "ok\xE2\x82", {.fin = false}) +
-                    Client(Opcode::kContinuation, "");
+  std::string cut =
+      Client(Opcode::kText, "ok\xE2\x82", {.fin = false}) + Client(Opcode::kContinuation, "");
   EXPECT_EQ(ErrorOf(cut), 1007);
   // Binary messages are not UTF-8 checked.
   EXPECT_EQ(ParseAtEverySplit(Client(Opcode::kBinary, "\xFF\xFE")).events.size(), 1u);
@@ -196,12 +196,12 @@ TEST(FrameParser, RejectsOneByteClosePayload) {
 }
 
 TEST(FrameParser, AcceptsOnlyValidCloseCodes) {
-  for (uint16_t code : {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000,
-                        4999}) {
+  for (uint16_t code :
+       {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999}) {
     EXPECT_EQ(ErrorOf(Close(code)), 0) << code;
   }
-  for (uint16_t code : {0, 999, 1004, 1005, 1006, 1012, 1015, 1016, 1100, 2000, 2999, 5000,
-                        65535}) {
+  for (uint16_t code :
+       {0, 999, 1004, 1005, 1006, 1012, 1015, 1016, 1100, 2000, 2999, 5000, 65535}) {
     EXPECT_EQ(ErrorOf(Close(code)), 1002) << code;
   }
 }

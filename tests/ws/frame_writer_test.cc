@@ -19,7 +19,8 @@ std::string Bytes(std::initializer_list<int> b) {
 TEST(FrameWriter, MatchesTheRfcUnmaskedExamples) {
   // RFC 6455 §5.7.
   EXPECT_EQ(BuildFrame(Opcode::kText, "Hello"), Bytes({0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f}));
-  EXPECT_EQ(BuildFrame(Opcode::kText, "Hel", {.fin = false}), Bytes({0x01, 0x03, 0x48, 0x65, 0x6c}));
+  EXPECT_EQ(BuildFrame(Opcode::kText, "Hel", {.fin = false}),
+            Bytes({0x01, 0x03, 0x48, 0x65, 0x6c}));
   EXPECT_EQ(BuildFrame(Opcode::kContinuation, "lo"), Bytes({0x80, 0x02, 0x6c, 0x6f}));
   EXPECT_EQ(BuildFrame(Opcode::kPing, "Hello"), Bytes({0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f}));
 }

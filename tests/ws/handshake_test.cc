@@ -12,16 +12,14 @@ namespace {
 
 // RFC 6455 §1.3's sample request.
 std::vector<HeaderField> SampleHeaders() {
-  return {{"Host", "server.example.com"},
-          {"Upgrade", "websocket"},
-          {"Connection", "Upgrade"},
-          {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="},
-          {"Origin", "http://example.com"},
-          {"Sec-WebSocket-Version", "13"}};
+  return {{"Host", "server.example.com"},   {"Upgrade", "websocket"},
+          {"Connection", "Upgrade"},        {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="},
+          {"Origin", "http://example.com"}, {"Sec-WebSocket-Version", "13"}};
 }
 
-HandshakeResult Negotiate(const std::vector<HeaderField>& headers, const HandshakeOptions& opts = {},
-                    std::string_view method = "GET", int major = 1, int minor = 1) {
+HandshakeResult Negotiate(const std::vector<HeaderField>& headers,
+                          const HandshakeOptions& opts = {}, std::string_view method = "GET",
+                          int major = 1, int minor = 1) {
   return ValidateHandshake(HandshakeRequest{method, major, minor, headers}, opts);
 }
 
@@ -110,7 +108,9 @@ TEST(Handshake, RequiresGetAndHttp11) {
   EXPECT_TRUE(Negotiate(SampleHeaders(), {}, "GET", 2, 0).ok());
 }
 
-TEST(Handshake, RequiresHost) { EXPECT_EQ(Negotiate(Without(SampleHeaders(), "Host")).status, 400); }
+TEST(Handshake, RequiresHost) {
+  EXPECT_EQ(Negotiate(Without(SampleHeaders(), "Host")).status, 400);
+}
 
 TEST(Handshake, WrongVersionGets426WithTheSupportedVersion) {
   for (std::string_view v : {"8", "12", "13, 8", "", "abc"}) {
@@ -131,11 +131,13 @@ TEST(Handshake, KeyMustBeBase64OfSixteenBytes) {
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(bad.message, "Sec-WebSocket-Key is not valid base64");
   // 15 and 17 bytes.
-  HandshakeResult shorter = Negotiate(With(SampleHeaders(), "Sec-WebSocket-Key", "AAAAAAAAAAAAAAAAAAAA"));
+  HandshakeResult shorter =
+      Negotiate(With(SampleHeaders(), "Sec-WebSocket-Key", "AAAAAAAAAAAAAAAAAAAA"));
   EXPECT_EQ(shorter.status, 400);
   EXPECT_EQ(shorter.message, "Sec-WebSocket-Key must decode to 16 bytes");
-  EXPECT_EQ(Negotiate(With(SampleHeaders(), "Sec-WebSocket-Key", "AAAAAAAAAAAAAAAAAAAAAAA=")).status,
-            400);
+  EXPECT_EQ(
+      Negotiate(With(SampleHeaders(), "Sec-WebSocket-Key", "AAAAAAAAAAAAAAAAAAAAAAA=")).status,
+      400);
   auto twice = SampleHeaders();
   twice.push_back({"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="});
   EXPECT_EQ(Negotiate(twice).status, 400);
@@ -156,8 +158,8 @@ TEST(Handshake, OriginAllowListIsExactAndEmptyAllowsAll) {
 TEST(Handshake, SubprotocolFollowsTheServersPreference) {
   HandshakeOptions opts;
   opts.subprotocols = {"herald.v2", "herald.v1"};
-  HandshakeResult r = Negotiate(With(SampleHeaders(), "Sec-WebSocket-Protocol", "herald.v1, herald.v2"),
-                          opts);
+  HandshakeResult r =
+      Negotiate(With(SampleHeaders(), "Sec-WebSocket-Protocol", "herald.v1, herald.v2"), opts);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r.subprotocol, "herald.v2");
   EXPECT_NE(r.response.find("\r\nSec-WebSocket-Protocol: herald.v2\r\n"), std::string::npos);
@@ -172,8 +174,8 @@ TEST(Handshake, NegotiatesPermessageDeflate) {
   HandshakeOptions opts;
   opts.deflate.enabled = true;
   HandshakeResult r = Negotiate(With(SampleHeaders(), "Sec-WebSocket-Extensions",
-                               "permessage-deflate; client_max_window_bits"),
-                          opts);
+                                     "permessage-deflate; client_max_window_bits"),
+                                opts);
   ASSERT_TRUE(r.ok());
   ASSERT_TRUE(r.deflate);
   EXPECT_NE(r.response.find("\r\nSec-WebSocket-Extensions: permessage-deflate; "

@@ -41,16 +41,18 @@ TEST(Utf8Validator, RejectsOverlongSurrogatesAndOutOfRange) {
   EXPECT_FALSE(IsValidUtf8("\xF4\x90\x80\x80"));  // U+110000
   EXPECT_FALSE(IsValidUtf8("\xF5\x80\x80\x80"));
   EXPECT_FALSE(IsValidUtf8("\xFF"));
-  EXPECT_FALSE(IsValidUtf8("\x80"));  // lone continuation
+  EXPECT_FALSE(IsValidUtf8("\x80"));   // lone continuation
   EXPECT_FALSE(IsValidUtf8("a\xC2"));  // truncated at the end
 }
 
 TEST(Utf8Validator, ReportsTheFirstImpossibleByte) {
-  EXPECT_EQ(FirstRejectedByte("abc\xC0\x80"), 3);          // C0 can never start anything
-  EXPECT_EQ(FirstRejectedByte("\xE0\x9F"), 1);             // E0 must be followed by A0..BF
-  EXPECT_EQ(FirstRejectedByte("\xED\xA0"), 1);             // a surrogate is known at byte 2
-  EXPECT_EQ(FirstRejectedByte("\xF4\x90"), 1);             // above U+10FFFF at byte 2
-  EXPECT_EQ(FirstRejectedByte("\xE2\x82" "a"), 2);         // sequence cut by ASCII
+  EXPECT_EQ(FirstRejectedByte("abc\xC0\x80"), 3);  // C0 can never start anything
+  EXPECT_EQ(FirstRejectedByte("\xE0\x9F"), 1);     // E0 must be followed by A0..BF
+  EXPECT_EQ(FirstRejectedByte("\xED\xA0"), 1);     // a surrogate is known at byte 2
+  EXPECT_EQ(FirstRejectedByte("\xF4\x90"), 1);     // above U+10FFFF at byte 2
+  EXPECT_EQ(FirstRejectedByte("\xE2\x82"
+                              "a"),
+            2);                                              // sequence cut by ASCII
   EXPECT_EQ(FirstRejectedByte("0123456789abcdef\xFE"), 16);  // after the word path
 }
 
