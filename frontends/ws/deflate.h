@@ -58,10 +58,15 @@ class Inflater {
   InflateResult FinishMessage(size_t max_size, std::string* out);
 
  private:
+  InflateResult InflatePiece(std::string_view compressed, size_t max_size, std::string* out);
+
   std::unique_ptr<z_stream_s, ZStreamDeleter> stream_;
   bool no_context_takeover_;
   bool ok_ = true;
 };
+
+// zlib's counters are 32-bit; larger messages are not compressed.
+constexpr size_t kMaxDeflateInput = size_t{1} << 30;
 
 class Deflater {
  public:
@@ -73,7 +78,8 @@ class Deflater {
 
   // Appends the compressed payload of `message` (a complete message, with the
   // trailing 0x00 0x00 0xff 0xff removed, §7.2.1) to `*out`. Every call starts
-  // from an empty context. False only if zlib failed (out of memory).
+  // from an empty context. False if zlib failed (out of memory) or the
+  // message is over kMaxDeflateInput (send such a message uncompressed).
   bool Compress(std::string_view message, std::string* out);
 
  private:
