@@ -6,8 +6,9 @@ JOBS ?= 2
 LISTEN ?= 127.0.0.1:8080
 CMAKE_FLAGS ?=
 CTEST_FLAGS ?= --output-on-failure --timeout 300
+FUZZ_SECONDS ?= 60
 
-.PHONY: deps build run test test-asan test-tsan bench bench-ws format clean
+.PHONY: deps build run test test-asan test-tsan bench bench-ws fuzz format clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -40,6 +41,9 @@ bench: build
 
 bench-ws: build
 	bash bench/ws/run.sh
+
+fuzz: deps
+	bash fuzz/run.sh $(FUZZ_SECONDS)
 
 format:
 	@git ls-files '*.h' '*.cc' | xargs clang-format -i

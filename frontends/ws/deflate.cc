@@ -30,6 +30,18 @@ Inflater::Inflater(int window_bits, bool no_context_takeover)
 }
 
 InflateResult Inflater::Inflate(std::string_view compressed, size_t max_size, std::string* out) {
+  // zlib counts input in uInt: hand it at most 1 GiB at a time.
+  constexpr size_t kMaxPiece = size_t{1} << 30;
+  while (compressed.size() > kMaxPiece) {
+    InflateResult r = InflatePiece(compressed.substr(0, kMaxPiece), max_size, out);
+    if (r != InflateResult::kOk) return r;
+    compressed.remove_prefix(kMaxPiece);
+  }
+  return InflatePiece(compressed, max_size, out);
+}
+
+InflateResult Inflater::InflatePiece(std::string_view compressed, size_t max_size,
+                                     std::string* out) {
   if (!ok_) return InflateResult::kCorrupt;
   z_stream* s = stream_.get();
   s->next_in = reinterpret_cast<Bytef*>(const_cast<char*>(compressed.data()));
@@ -45,6 +57,9 @@ InflateResult Inflater::Inflate(std::string_view compressed, size_t max_size, st
     size_t produced = want - s->avail_out;
     if (produced > 0) {
       if (out->size() + produced > max_size) {
+        // Keep what fits, so the caller can still check it (e.g. UTF-8)
+        // and fail the same way however the input was split.
+        out->append(buf, max_size - out->size());
         ok_ = false;
         return InflateResult::kTooLarge;
       }
@@ -81,7 +96,7 @@ Deflater::Deflater(int window_bits, int level, int mem_level)
 }
 
 bool Deflater::Compress(std::string_view message, std::string* out) {
-  if (!ok_) return false;
+  if (!ok_ || message.size() > kMaxDeflateInput) return false;
   z_stream* s = stream_.get();
   // RFC 7692 §7.1.1.1: server_no_context_takeover, a fresh context each time.
   if (deflateReset(s) != Z_OK) return false;

@@ -48,8 +48,9 @@ class Inflater {
   Inflater& operator=(const Inflater&) = delete;
 
   // Inflates the next compressed bytes of the current message and appends the
-  // output to `*out`. Fails with kTooLarge before `out->size()` would pass
-  // `max_size`. After a failure the inflater must not be used again.
+  // output to `*out`. Fails with kTooLarge when the output would pass
+  // `max_size`, having appended only what fits (never more than the bound).
+  // After a failure the inflater must not be used again.
   InflateResult Inflate(std::string_view compressed, size_t max_size, std::string* out);
 
   // Ends the message: RFC 7692 §7.2.2 appends 0x00 0x00 0xff 0xff to the
@@ -57,10 +58,15 @@ class Inflater {
   InflateResult FinishMessage(size_t max_size, std::string* out);
 
  private:
+  InflateResult InflatePiece(std::string_view compressed, size_t max_size, std::string* out);
+
   std::unique_ptr<z_stream_s, ZStreamDeleter> stream_;
   bool no_context_takeover_;
   bool ok_ = true;
 };
+
+// zlib's counters are 32-bit; larger messages are not compressed.
+constexpr size_t kMaxDeflateInput = size_t{1} << 30;
 
 class Deflater {
  public:
@@ -72,7 +78,8 @@ class Deflater {
 
   // Appends the compressed payload of `message` (a complete message, with the
   // trailing 0x00 0x00 0xff 0xff removed, §7.2.1) to `*out`. Every call starts
-  // from an empty context. False only if zlib failed (out of memory).
+  // from an empty context. False if zlib failed (out of memory) or the
+  // message is over kMaxDeflateInput (send such a message uncompressed).
   bool Compress(std::string_view message, std::string* out);
 
  private:

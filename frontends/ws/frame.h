@@ -40,21 +40,8 @@ constexpr uint64_t kMaxControlPayload = 125;
 // valid on the wire; 3000-4999 are for libraries and applications (§7.4.2).
 // Everything else in 0-2999 is unassigned here and rejected.
 constexpr bool IsValidWireCloseCode(uint16_t code) {
-  if (code >= 3000 && code <= 4999) return true;
-  switch (code) {
-    case 1000:
-    case 1001:
-    case 1002:
-    case 1003:
-    case 1007:
-    case 1008:
-    case 1009:
-    case 1010:
-    case 1011:
-      return true;
-    default:
-      return false;
-  }
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) ||
+         (code >= 3000 && code <= 4999);
 }
 
 }  // namespace herald::ws

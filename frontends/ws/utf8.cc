@@ -27,34 +27,19 @@ enum : uint8_t {
 };
 
 constexpr std::array<uint8_t, 256> MakeClassTable() {
+  struct Range {
+    int lo, hi;
+    uint8_t cls;
+  };
+  constexpr Range kRanges[] = {
+      {0x00, 0x7F, kAscii}, {0x80, 0x8F, kCont8}, {0x90, 0x9F, kCont9}, {0xA0, 0xBF, kContA},
+      {0xC0, 0xC1, kBad},   {0xC2, 0xDF, kLead2}, {0xE0, 0xE0, kE0},    {0xE1, 0xEC, kLead3},
+      {0xED, 0xED, kED},    {0xEE, 0xEF, kLead3}, {0xF0, 0xF0, kF0},    {0xF1, 0xF3, kLead4},
+      {0xF4, 0xF4, kF4},    {0xF5, 0xFF, kBad},
+  };
   std::array<uint8_t, 256> t{};
-  for (int b = 0; b < 256; ++b) {
-    uint8_t c = kBad;
-    if (b <= 0x7F)
-      c = kAscii;
-    else if (b <= 0x8F)
-      c = kCont8;
-    else if (b <= 0x9F)
-      c = kCont9;
-    else if (b <= 0xBF)
-      c = kContA;
-    else if (b <= 0xC1)
-      c = kBad;
-    else if (b <= 0xDF)
-      c = kLead2;
-    else if (b == 0xE0)
-      c = kE0;
-    else if (b == 0xED)
-      c = kED;
-    else if (b <= 0xEF)
-      c = kLead3;
-    else if (b == 0xF0)
-      c = kF0;
-    else if (b <= 0xF3)
-      c = kLead4;
-    else if (b == 0xF4)
-      c = kF4;
-    t[b] = c;
+  for (const Range& r : kRanges) {
+    for (int b = r.lo; b <= r.hi; ++b) t[b] = r.cls;
   }
   return t;
 }
