@@ -39,7 +39,7 @@ OutboundGuard::Admission OutboundGuard::Admit(uint64_t subscription_id, const Me
 
 std::vector<std::pair<uint64_t, Gap>> OutboundGuard::TakeGaps(size_t queued) {
   std::vector<std::pair<uint64_t, Gap>> out;
-  if (owed_.empty() || (dropping_ && queued > limits_.max_bytes / 2)) return out;
+  if (owed_.empty() || queued > limits_.max_bytes / 2) return out;
   dropping_ = false;
   for (auto& [key, gap] : owed_) out.emplace_back(key.first, std::move(gap));
   owed_.clear();

@@ -67,7 +67,7 @@ OutboundGuard::Admission WsSession::Admit(uint64_t subscription_id, const Messag
 void WsSession::OnDrained() { SendOwedGaps(); }
 
 void WsSession::SendOwedGaps() {
-  if (!open() || !guard_.dropping()) return;
+  if (!open() || !guard_.owes_gaps()) return;
   // The queue has drained: tell the client what it missed (JSON mode renders
   // gaps; raw mode has no way to and ignores them).
   for (auto& [sub, gap] : guard_.TakeGaps(queued_bytes())) endpoint_->OnOwedGap(gap);

@@ -56,6 +56,7 @@ class OutboundGuard {
   std::vector<std::pair<uint64_t, Gap>> TakeGaps(size_t queued);
 
   bool dropping() const { return dropping_; }
+  bool owes_gaps() const { return !owed_.empty(); }
   uint64_t dropped() const { return dropped_; }
 
  private:

@@ -12,7 +12,7 @@ import websockets
 from heraldd import Heraldd
 from ws_util import masked_frame, raw_handshake, recv_json, run
 
-N = 3000
+N = 3008  # a multiple of the batch size below
 PAYLOAD = "p" * 4000
 
 
@@ -20,7 +20,6 @@ def stalled_subscriber(port, topic):
     """A JSON client that subscribes and then never reads."""
     s, head = raw_handshake(port, "/ws")
     assert head.startswith("HTTP/1.1 101"), head
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     s.sendall(masked_frame(0x1, json.dumps({"op": "sub", "topic": topic}).encode()))
     return s
 
@@ -31,12 +30,14 @@ async def publish_and_count(url, topic):
         await healthy.send(json.dumps({"op": "sub", "topic": topic}))
         await recv_json(healthy)
         start = time.monotonic()
-        for i in range(N):
-            await pub.send(json.dumps({"op": "pub", "topic": topic, "payload": PAYLOAD}))
         offsets = []
-        while len(offsets) < N:
-            m = await recv_json(healthy, 10)
-            offsets.append(m["offset"])
+        # The healthy subscriber reads as fast as the publisher publishes
+        # (batches of 16, 64 KB); the stalled one never reads at all.
+        for batch in range(N // 16):
+            for i in range(16):
+                await pub.send(json.dumps({"op": "pub", "topic": topic, "payload": PAYLOAD}))
+            while len(offsets) < (batch + 1) * 16:
+                offsets.append((await recv_json(healthy, 10))["offset"])
         return offsets, time.monotonic() - start
 
 
@@ -52,7 +53,7 @@ def metric(port, name):
 
 class SlowConsumer(unittest.TestCase):
     def test_stalled_reader_gets_a_gap_and_nobody_else_notices(self):
-        with Heraldd(config="[websocket]\nmax_outbound_bytes = 65536\n") as h:
+        with Heraldd(config="[websocket]\nmax_outbound_bytes = 262144\n") as h:
             url = f"ws://127.0.0.1:{h.port}/ws"
             stalled = stalled_subscriber(h.port, "feed")
             offsets, _ = run(publish_and_count(url, "feed"))
@@ -71,7 +72,7 @@ class SlowConsumer(unittest.TestCase):
             stalled.close()
 
     def test_disconnect_policy_cuts_the_stalled_reader(self):
-        with Heraldd(config="[websocket]\nmax_outbound_bytes = 65536\n"
+        with Heraldd(config="[websocket]\nmax_outbound_bytes = 262144\n"
                             "slow_consumer_policy = \"disconnect\"\n") as h:
             url = f"ws://127.0.0.1:{h.port}/ws"
             stalled = stalled_subscriber(h.port, "feed")
