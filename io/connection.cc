@@ -270,9 +270,10 @@ void Connection::StartShutdownIfFlushed() {
   shutdown_started_ = true;
   if (!shutdown_req_) shutdown_req_ = std::make_unique<uv_shutdown_t>();
   shutdown_req_->data = this;
-  const int rc = uv_shutdown(shutdown_req_.get(), Stream(&tcp_), [](uv_shutdown_t* req, int status) {
-    static_cast<Connection*>(req->data)->OnShutdownDone(status);
-  });
+  const int rc =
+      uv_shutdown(shutdown_req_.get(), Stream(&tcp_), [](uv_shutdown_t* req, int status) {
+        static_cast<Connection*>(req->data)->OnShutdownDone(status);
+      });
   if (rc != 0) CloseHandles();
 }
 

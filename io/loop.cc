@@ -30,11 +30,13 @@ Status Loop::Start() {
   // callbacks. Both are unref'd: they must not keep the loop alive.
   check_.data = this;
   uv_check_init(&loop_, &check_);
-  uv_check_start(&check_, [](uv_check_t* c) { static_cast<Loop*>(c->data)->FlushDirty(); });
+  uv_check_start(&check_,
+                 [](uv_check_t* c) { static_cast<Loop*>(c->data)->RunDeferredAndFlush(); });
   uv_unref(reinterpret_cast<uv_handle_t*>(&check_));
   prepare_.data = this;
   uv_prepare_init(&loop_, &prepare_);
-  uv_prepare_start(&prepare_, [](uv_prepare_t* p) { static_cast<Loop*>(p->data)->FlushDirty(); });
+  uv_prepare_start(&prepare_,
+                   [](uv_prepare_t* p) { static_cast<Loop*>(p->data)->RunDeferredAndFlush(); });
   uv_unref(reinterpret_cast<uv_handle_t*>(&prepare_));
 
   started_ = true;
@@ -151,6 +153,26 @@ void Loop::CancelFlush(Flushable* f) {
   for (Flushable*& g : flushing_) {
     if (g == f) g = nullptr;
   }
+}
+
+void Loop::Defer(std::function<void()> task) {
+  assert(InLoopThread());
+  deferred_.push_back(std::move(task));
+}
+
+void Loop::RunDeferredAndFlush() {
+  // Deferred work may defer more (bounded: a drain re-defers only when it
+  // stopped early); run it all, then flush what it wrote.
+  for (int round = 0; !deferred_.empty() && round < 16; ++round) {
+    deferred_running_.swap(deferred_);
+    for (auto& task : deferred_running_) task();
+    deferred_running_.clear();
+  }
+  // Still more (a producer that keeps re-deferring): hand the rest to the
+  // posted queue, whose wake-up keeps the loop from blocking in poll.
+  for (auto& task : deferred_) Post(std::move(task));
+  deferred_.clear();
+  FlushDirty();
 }
 
 void Loop::FlushDirty() {

@@ -73,6 +73,12 @@ class Loop {
   // has begun or before Start().
   bool Post(std::function<void()> task);
 
+  // Loop thread only. Runs `task` later in this same loop turn — after the
+  // I/O callbacks, before this turn's flush — with no wake-up syscall. For
+  // work a callback creates for its own loop (a publish whose subscribers
+  // live on the same worker).
+  void Defer(std::function<void()> task);
+
   // Runs `task` on the loop thread and waits for it. Runs inline when called
   // on the loop thread. Returns false if the loop is not running. Not from a
   // thread the loop itself waits for.
@@ -106,6 +112,7 @@ class Loop {
   void Run();
   void DrainTasks();
   void FlushDirty();
+  void RunDeferredAndFlush();
   void BeginShutdown();
 
   uv_loop_t loop_{};
@@ -125,6 +132,8 @@ class Loop {
   bool stop_requested_ = false;                 // guarded by mu_
   std::vector<std::function<void()>> running_;  // loop thread: the batch being run
 
+  std::vector<std::function<void()>> deferred_;  // loop thread only
+  std::vector<std::function<void()>> deferred_running_;
   std::vector<Flushable*> dirty_;
   std::vector<Flushable*> flushing_;  // swapped with dirty_ while flushing
   std::unordered_set<Resource*> resources_;

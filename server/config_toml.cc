@@ -156,7 +156,9 @@ Status ReadWebSocket(const toml::table& t, Config& c) {
   r.Millis("idle_timeout_ms", w.idle_timeout);
   if (const toml::node* n = r.Take("permessage_deflate")) {
     auto v = n->value_exact<bool>();
-    if (!v) return Status(ErrorCode::kInvalidArgument, r.Key("permessage_deflate") + " must be true or false");
+    if (!v)
+      return Status(ErrorCode::kInvalidArgument,
+                    r.Key("permessage_deflate") + " must be true or false");
     w.permessage_deflate = *v;
   }
   r.StringList("allowed_origins", w.allowed_origins);

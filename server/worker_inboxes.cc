@@ -9,9 +9,17 @@ WorkerInboxes::WorkerInboxes(Broker& broker, io::WorkerPool& pool) {
     auto inbox = broker.CreateInbox([ref] {
       std::lock_guard lock(ref->mu);
       if (!ref->loop) return;
-      ref->loop->Post([weak = ref->inbox] {
+      auto drain = [weak = ref->inbox] {
         if (auto inbox = weak.lock()) inbox->Drain();
-      });
+      };
+      // Published from this worker itself (a WebSocket client publishing to
+      // subscribers on the same worker): drain later in this loop turn, with
+      // no eventfd write and no extra trip through epoll.
+      if (ref->loop->InLoopThread()) {
+        ref->loop->Defer(std::move(drain));
+      } else {
+        ref->loop->Post(std::move(drain));
+      }
     });
     {
       std::lock_guard lock(ref->mu);

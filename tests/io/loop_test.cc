@@ -71,6 +71,26 @@ TEST(Loop, ManyPostsBeforeOneTurnCostOneWakeUp) {
   loop.Stop();
 }
 
+TEST(Loop, DeferredWorkRunsInTheSameTurnWithoutAWakeUp) {
+  Loop loop;
+  ASSERT_TRUE(loop.Start().ok());
+  std::vector<int> order;
+  uint64_t wakeups_before = 0;
+  ASSERT_TRUE(loop.RunSync([&] {
+    wakeups_before = loop.wakeups();
+    loop.Defer([&] {
+      order.push_back(2);
+      loop.Defer([&] { order.push_back(3); });  // deferred from deferred work
+    });
+    order.push_back(1);
+  }));
+  // A posted task runs on a later turn: by then the deferred ones have run.
+  ASSERT_TRUE(loop.RunSync([] {}));
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
+  EXPECT_EQ(loop.wakeups(), wakeups_before + 1);  // only the second RunSync's post
+  loop.Stop();
+}
+
 TEST(Loop, StopRunsPendingTasksThenRefusesNewOnes) {
   Loop loop;
   ASSERT_TRUE(loop.Start().ok());
