@@ -142,8 +142,13 @@ bool FrameParser::CheckHeader(Outcome* out) {
     message_.clear();
     utf8_.Reset();
     if (message_compressed_ && !inflater_) {
-      inflater_ = std::make_unique<Inflater>(options_.deflate->client_max_window_bits,
-                                             options_.deflate->client_no_context_takeover);
+      // Always a 15-bit window, whatever client_max_window_bits says. zlib
+      // checks back-references against its window plus the output of the
+      // current call, so with a smaller window a client that (wrongly)
+      // reaches further back would be accepted or refused depending on how
+      // its bytes were split across reads (found by fuzz_frame_parser). With
+      // the full window every valid DEFLATE stream inflates the same way.
+      inflater_ = std::make_unique<Inflater>(15, options_.deflate->client_no_context_takeover);
     }
   }
   if (!message_compressed_) {
