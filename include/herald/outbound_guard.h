@@ -35,7 +35,7 @@ namespace herald {
 enum class SlowConsumerPolicy { kDropWithGap, kDisconnect };
 
 struct OutboundLimits {
-  size_t max_bytes = 4u << 20;  // queued bytes per connection
+  size_t max_bytes = 16u << 20;  // queued bytes per connection
   SlowConsumerPolicy policy = SlowConsumerPolicy::kDropWithGap;
 };
 

@@ -46,7 +46,7 @@ struct WebSocketLimits {
   std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);  // silent peer: closed
   bool permessage_deflate = true;
   std::vector<std::string> allowed_origins;  // exact Origin values; empty: any
-  size_t max_outbound_bytes = 4u << 20;      // queued per connection (slow consumer)
+  size_t max_outbound_bytes = 16u << 20;     // queued per connection (slow consumer)
   bool disconnect_slow_consumers = false;    // false: drop and report a gap
 };
 
