@@ -76,6 +76,12 @@ class FrameParser {
   Outcome Feed(std::string_view bytes);
 
   bool closed() const { return state_ == State::kClosed; }
+  // Between frames, with no message and no compression context held: the
+  // parser holds nothing a fresh one would not (so a caller may free it).
+  bool at_rest() const {
+    return state_ == State::kHeader && header_size_ == 0 && !message_open_ &&
+           (!inflater_ || (options_.deflate && options_.deflate->client_no_context_takeover));
+  }
   bool failed() const { return state_ == State::kFailed; }
 
  private:

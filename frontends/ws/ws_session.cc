@@ -20,11 +20,11 @@ WsSession::WsSession(io::Connection* conn, FrameParserOptions parser_options,
       // permessage-deflate allows for any message (RFC 7692 §6).
       compressed_(parser_options.deflate.has_value() &&
                   parser_options.deflate->server_max_window_bits == 15),
-      parser_(std::move(parser_options)),
+      parser_options_(std::move(parser_options)),
       options_(options),
       endpoint_(std::move(endpoint)),
       stats_(std::move(stats)),
-      guard_(options.outbound) {
+      guard_(nullptr) {
   stats_->connections_open.fetch_add(1, std::memory_order_relaxed);
   WsStats::Add(stats_->connections_total);
 }
@@ -53,7 +53,8 @@ void WsSession::SendOwned(std::string frame) {
 
 OutboundGuard::Admission WsSession::Admit(uint64_t subscription_id, const Message& m,
                                           size_t bytes) {
-  OutboundGuard::Admission a = guard_.Admit(subscription_id, m, bytes, queued_bytes());
+  if (!guard_) guard_ = std::make_unique<OutboundGuard>(options_.outbound);
+  OutboundGuard::Admission a = guard_->Admit(subscription_id, m, bytes, queued_bytes());
   if (a.verdict == OutboundGuard::Verdict::kDisconnect && open()) {
     // The peer is not reading: a close frame would wait behind everything
     // already queued, so cut the connection now.
@@ -67,10 +68,10 @@ OutboundGuard::Admission WsSession::Admit(uint64_t subscription_id, const Messag
 void WsSession::OnDrained() { SendOwedGaps(); }
 
 void WsSession::SendOwedGaps() {
-  if (!open() || !guard_.owes_gaps()) return;
+  if (!open() || !guard_ || !guard_->owes_gaps()) return;
   // The queue has drained: tell the client what it missed (JSON mode renders
   // gaps; raw mode has no way to and ignores them).
-  for (auto& [sub, gap] : guard_.TakeGaps(queued_bytes())) endpoint_->OnOwedGap(gap);
+  for (auto& [sub, gap] : guard_->TakeGaps(queued_bytes())) endpoint_->OnOwedGap(gap);
 }
 
 void WsSession::Close(uint16_t code, std::string_view reason) {
@@ -93,7 +94,8 @@ void WsSession::Close(uint16_t code, std::string_view reason) {
 void WsSession::OnData(std::string_view data) {
   if (!conn_) return;
   heard_since_ping_ = true;
-  Outcome out = parser_.Feed(data);
+  if (!parser_) parser_ = std::make_unique<FrameParser>(parser_options_);
+  Outcome out = parser_->Feed(data);
   for (Event& e : out.events) {
     HandleEvent(e);
     if (!conn_) return;
@@ -106,7 +108,9 @@ void WsSession::OnData(std::string_view data) {
     // from the peer, not even its close reply (the parser stays failed), so
     // Close() flushes our close frame and closes TCP without waiting.
     Close(static_cast<uint16_t>(out.error->code), out.error->what);
+    return;
   }
+  if (parser_->at_rest()) parser_.reset();
 }
 
 void WsSession::HandleEvent(Event& e) {

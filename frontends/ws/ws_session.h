@@ -78,11 +78,14 @@ class WsSession final : public io::ConnectionHandler,
 
   io::Connection* conn_;
   const bool compressed_;  // we send compressed frames (see the constructor)
-  FrameParser parser_;
+  // Created when bytes arrive and freed again when they leave it at rest,
+  // so an idle connection (the common case at scale) holds no parser.
+  FrameParserOptions parser_options_;
+  std::unique_ptr<FrameParser> parser_;
   const WsOptions& options_;
   std::shared_ptr<Endpoint> endpoint_;
   std::shared_ptr<WsStats> stats_;
-  OutboundGuard guard_;
+  std::unique_ptr<OutboundGuard> guard_;  // created on the first delivery
   bool closing_ = false;  // our close frame is sent
   bool heard_since_ping_ = true;
   uint64_t silent_ms_ = 0;  // time since we last heard anything, in ping ticks
