@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <string>
 
-#include "frontends/json/base64.h"
+#include "base/base64.h"
 #include "frontends/json/command.h"
 #include "frontends/json/envelope.h"
 

@@ -1,5 +1,7 @@
 #include "frontends/http/response_format.h"
 
+#include "base/json_string.h"
+
 #include <ctime>
 
 namespace herald::http {
@@ -119,41 +121,11 @@ std::string FormatHead(const HeadSpec& spec, const HeaderList& extra) {
 }
 
 std::string ErrorJson(std::string_view code, std::string_view message) {
-  std::string out = "{\"error\":\"";
-  auto append_escaped = [&out](std::string_view s) {
-    for (const char c : s) {
-      switch (c) {
-        case '"':
-          out += "\\\"";
-          break;
-        case '\\':
-          out += "\\\\";
-          break;
-        case '\n':
-          out += "\\n";
-          break;
-        case '\r':
-          out += "\\r";
-          break;
-        case '\t':
-          out += "\\t";
-          break;
-        default:
-          if (static_cast<unsigned char>(c) < 0x20) {
-            static constexpr char kHex[] = "0123456789abcdef";
-            out += "\\u00";
-            out += kHex[(c >> 4) & 0xf];
-            out += kHex[c & 0xf];
-          } else {
-            out += c;
-          }
-      }
-    }
-  };
-  append_escaped(code);
-  out += "\",\"message\":\"";
-  append_escaped(message);
-  out += "\"}";
+  std::string out = "{\"error\":";
+  AppendJsonString(out, code);
+  out += ",\"message\":";
+  AppendJsonString(out, message);
+  out += '}';
   return out;
 }
 

@@ -2,7 +2,7 @@
 
 #include <simdjson.h>
 
-#include "frontends/json/base64.h"
+#include "base/base64.h"
 
 namespace herald::json {
 namespace {

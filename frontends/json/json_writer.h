@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/json_string.h"
+
 namespace herald::json {
 
 class JsonWriter {
@@ -39,7 +41,6 @@ class JsonWriter {
   bool first_ = true;
 };
 
-// Appends `s` as a quoted, escaped JSON string.
-void AppendJsonString(std::string& out, std::string_view s);
+using herald::AppendJsonString;
 
 }  // namespace herald::json

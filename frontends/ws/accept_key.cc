@@ -2,7 +2,7 @@
 
 #include <openssl/evp.h>
 
-#include "frontends/ws/base64.h"
+#include "base/base64.h"
 
 namespace herald::ws {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "frontends/ws/accept_key.h"
-#include "frontends/ws/base64.h"
+#include "base/base64.h"
 #include "frontends/ws/http_tokens.h"
 
 namespace herald::ws {

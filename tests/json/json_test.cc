@@ -1,6 +1,5 @@
 #include <gtest/gtest.h>
 
-#include "frontends/json/base64.h"
 #include "frontends/json/command.h"
 #include "frontends/json/envelope.h"
 #include "frontends/json/json_writer.h"
@@ -59,17 +58,6 @@ TEST(Envelope, ErrorCarriesIdCodeAndMessage) {
   EXPECT_EQ(
       EncodeError("\"7\"", Status(ErrorCode::kInvalidTopic, "empty token")),
       "{\"op\":\"error\",\"id\":\"7\",\"code\":\"invalid_topic\",\"message\":\"empty token\"}");
-}
-
-TEST(Base64, RoundTripsAndRejectsNonCanonicalInput) {
-  for (std::string s : {"", "f", "fo", "foo", "foob", "fooba", "foobar"}) {
-    EXPECT_EQ(Base64Decode(Base64Encode(s)), s);
-  }
-  EXPECT_EQ(Base64Encode("foobar"), "Zm9vYmFy");
-  EXPECT_FALSE(Base64Decode("Zm9").has_value());
-  EXPECT_FALSE(Base64Decode("Zm9=").has_value());  // non-zero bits under padding
-  EXPECT_FALSE(Base64Decode("Z=9v").has_value());
-  EXPECT_FALSE(Base64Decode("Zm*v").has_value());
 }
 
 TEST(Command, DecodesSubscribeWithGroupAndResume) {

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "frontends/ws/accept_key.h"
-#include "frontends/ws/base64.h"
+#include "base/base64.h"
 
 namespace herald::ws {
 namespace {

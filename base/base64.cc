@@ -1,9 +1,9 @@
-#include "frontends/json/base64.h"
+#include "base/base64.h"
 
 #include <array>
 #include <cstdint>
 
-namespace herald::json {
+namespace herald {
 namespace {
 
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -65,4 +65,4 @@ std::optional<std::string> Base64Decode(std::string_view in) {
   return out;
 }
 
-}  // namespace herald::json
+}  // namespace herald
