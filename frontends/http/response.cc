@@ -19,8 +19,9 @@ bool Response::alive() const {
   return s && s->IsPending(state_->seq);
 }
 
-bool Response::Send(int status, std::string body, std::string_view content_type,
-                    HeaderList headers) {
+template <typename Body>
+bool Response::SendBody(int status, Body body, std::string_view content_type,
+                        HeaderList headers) {
   std::shared_ptr<HttpSession> s = Lock();
   if (!s || !s->Respond(state_->seq, status, content_type, std::move(headers), std::move(body))) {
     return false;
@@ -29,14 +30,14 @@ bool Response::Send(int status, std::string body, std::string_view content_type,
   return true;
 }
 
+bool Response::Send(int status, std::string body, std::string_view content_type,
+                    HeaderList headers) {
+  return SendBody(status, std::move(body), content_type, std::move(headers));
+}
+
 bool Response::Send(int status, io::SharedBuffer body, std::string_view content_type,
                     HeaderList headers) {
-  std::shared_ptr<HttpSession> s = Lock();
-  if (!s || !s->Respond(state_->seq, status, content_type, std::move(headers), std::move(body))) {
-    return false;
-  }
-  state_->finished = true;
-  return true;
+  return SendBody(status, std::move(body), content_type, std::move(headers));
 }
 
 bool Response::SendError(int status, std::string_view code, std::string_view message,

@@ -90,6 +90,8 @@ class Response {
   };
   explicit Response(std::shared_ptr<State> state) : state_(std::move(state)) {}
   std::shared_ptr<HttpSession> Lock() const;
+  template <typename Body>
+  bool SendBody(int status, Body body, std::string_view content_type, HeaderList headers);
 
   std::shared_ptr<State> state_;
 };
