@@ -12,9 +12,28 @@ Status UvError(const char* what, int rc) {
 
 }  // namespace
 
-Loop::Loop() = default;
+bool LoopHandle::Post(std::function<void()> task) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return loop_ != nullptr && loop_->Post(std::move(task));
+}
 
-Loop::~Loop() { Stop(); }
+bool LoopHandle::PostOrDefer(std::function<void()> task) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (loop_ == nullptr) return false;
+  if (loop_->InLoopThread()) {
+    loop_->Defer(std::move(task));
+    return true;
+  }
+  return loop_->Post(std::move(task));
+}
+
+Loop::Loop() { handle_->loop_ = this; }
+
+Loop::~Loop() {
+  Stop();
+  std::lock_guard<std::mutex> lock(handle_->mu_);
+  handle_->loop_ = nullptr;  // also when the loop never started
+}
 
 Status Loop::Start() {
   std::lock_guard<std::mutex> lifecycle(lifecycle_mu_);
@@ -112,6 +131,12 @@ void Loop::Stop() {
   if (!started_ || stopped_) return;
   assert(!InLoopThread() && "Loop::Stop() from its own thread would deadlock");
   stopped_ = true;
+  {
+    // From now on posts through handles fail instead of reaching a loop that
+    // is about to stop (and may then be destroyed).
+    std::lock_guard<std::mutex> lock(handle_->mu_);
+    handle_->loop_ = nullptr;
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_requested_ = true;

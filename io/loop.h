@@ -26,6 +26,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <unordered_set>
@@ -34,6 +35,25 @@
 #include "herald/status.h"
 
 namespace herald::io {
+
+class Loop;
+
+// A reference to a Loop that may outlive it: Post() through a handle is safe
+// from any thread at any time, and returns false once the loop has stopped.
+// For callbacks that can fire after a server shut down (a request's reply or
+// timeout arriving from the broker's threads).
+class LoopHandle {
+ public:
+  bool Post(std::function<void()> task);
+  // Like Post, but from the loop's own thread the task is deferred to later
+  // in the current turn (Loop::Defer) instead of costing a wake-up.
+  bool PostOrDefer(std::function<void()> task);
+
+ private:
+  friend class Loop;
+  std::mutex mu_;
+  Loop* loop_ = nullptr;
+};
 
 class Loop {
  public:
@@ -72,6 +92,9 @@ class Loop {
   // same thread. Any thread. Returns false (and drops the task) once Stop()
   // has begun or before Start().
   bool Post(std::function<void()> task);
+
+  // A handle for posting to this loop from code that may outlive it.
+  std::shared_ptr<LoopHandle> handle() const { return handle_; }
 
   // Loop thread only. Runs `task` later in this same loop turn — after the
   // I/O callbacks, before this turn's flush — with no wake-up syscall. For
@@ -132,6 +155,7 @@ class Loop {
   bool stop_requested_ = false;                 // guarded by mu_
   std::vector<std::function<void()>> running_;  // loop thread: the batch being run
 
+  std::shared_ptr<LoopHandle> handle_ = std::make_shared<LoopHandle>();
   std::vector<std::function<void()>> deferred_;  // loop thread only
   std::vector<std::function<void()>> deferred_running_;
   std::vector<Flushable*> dirty_;

@@ -35,7 +35,6 @@ class Server::Impl {
         std::make_unique<http::HttpServer>(*pool_, HttpOptionsFrom(options_.http), MakeRouter());
     if (Status s = http_->Listen(host, port); !s.ok()) {
       http_.reset();
-      inboxes_->Disconnect();
       pool_->Stop();
       ws_.reset();
       inboxes_.reset();
@@ -50,8 +49,7 @@ class Server::Impl {
     if (!running_) return;
     running_ = false;
     http_->Stop();  // closes every connection: sessions unsubscribe
-    inboxes_->Disconnect();
-    pool_->Stop();
+    pool_->Stop();  // loop handles go quiet: late wake-ups do nothing
     http_.reset();
     ws_.reset();
     inboxes_.reset();

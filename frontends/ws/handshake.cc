@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "frontends/ws/accept_key.h"
 #include "base/base64.h"
+#include "frontends/ws/accept_key.h"
 #include "frontends/ws/http_tokens.h"
 
 namespace herald::ws {

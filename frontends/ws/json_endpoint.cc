@@ -11,9 +11,9 @@ namespace herald::ws {
 
 using json::Command;
 
-JsonEndpoint::JsonEndpoint(Broker& broker, std::shared_ptr<Inbox> inbox, io::Loop* loop,
-                           json::CommandLimits limits)
-    : broker_(broker), inbox_(std::move(inbox)), loop_(loop), limits_(limits) {}
+JsonEndpoint::JsonEndpoint(Broker& broker, std::shared_ptr<Inbox> inbox,
+                           std::shared_ptr<io::LoopHandle> loop, json::CommandLimits limits)
+    : broker_(broker), inbox_(std::move(inbox)), loop_(std::move(loop)), limits_(limits) {}
 
 void JsonEndpoint::Send(const std::string& json) {
   if (session_) session_->SendOwned(TextFrame(json, session_->compressed()));
@@ -91,9 +91,10 @@ void JsonEndpoint::Request(Command& c) {
   o.content_type = std::move(c.content_type);
   o.headers = std::move(c.headers);
   // The reply arrives on whatever thread published it (or the broker's timer
-  // thread); hop back to this connection's loop before touching the session.
+  // thread), possibly after the server stopped; hop back to this connection's
+  // loop (if it is still there) before touching the session.
   std::weak_ptr<JsonEndpoint> weak = weak_from_this();
-  io::Loop* loop = loop_;
+  std::shared_ptr<io::LoopHandle> loop = loop_;
   std::string id = c.id;
   broker_.Request(
       c.topic, std::move(c.payload), c.timeout,

@@ -12,7 +12,7 @@
 #include "herald/broker.h"
 
 namespace herald::io {
-class Loop;
+class LoopHandle;
 }
 
 namespace herald::ws {
@@ -21,7 +21,7 @@ class JsonEndpoint final : public Endpoint,
                            public Sink,
                            public std::enable_shared_from_this<JsonEndpoint> {
  public:
-  JsonEndpoint(Broker& broker, std::shared_ptr<Inbox> inbox, io::Loop* loop,
+  JsonEndpoint(Broker& broker, std::shared_ptr<Inbox> inbox, std::shared_ptr<io::LoopHandle> loop,
                json::CommandLimits limits = {});
 
   void OnOpen(WsSession& session) override { session_ = &session; }
@@ -42,7 +42,7 @@ class JsonEndpoint final : public Endpoint,
 
   Broker& broker_;
   std::shared_ptr<Inbox> inbox_;
-  io::Loop* const loop_;
+  const std::shared_ptr<io::LoopHandle> loop_;  // replies hop back here
   const json::CommandLimits limits_;
   WsSession* session_ = nullptr;  // null once closed
   // (pattern, queue group) -> subscription id

@@ -66,7 +66,7 @@ void WsFront::Upgrade(http::Request& req, http::Response res, bool raw) {
   if (raw) {
     endpoint = std::make_shared<RawEndpoint>(broker_, std::move(inbox), std::move(topic));
   } else {
-    endpoint = std::make_shared<JsonEndpoint>(broker_, std::move(inbox), req.loop);
+    endpoint = std::make_shared<JsonEndpoint>(broker_, std::move(inbox), req.loop->handle());
   }
   FrameParserOptions parser;
   parser.max_message_size = options_.max_message_bytes;

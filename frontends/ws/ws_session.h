@@ -86,7 +86,7 @@ class WsSession final : public io::ConnectionHandler,
   std::shared_ptr<Endpoint> endpoint_;
   std::shared_ptr<WsStats> stats_;
   std::unique_ptr<OutboundGuard> guard_;  // created on the first delivery
-  bool closing_ = false;  // our close frame is sent
+  bool closing_ = false;                  // our close frame is sent
   bool heard_since_ping_ = true;
   uint64_t silent_ms_ = 0;  // time since we last heard anything, in ping ticks
 };

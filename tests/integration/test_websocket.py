@@ -311,5 +311,26 @@ class JsonProtocol(unittest.TestCase):
         run(go())
 
 
+class Shutdown(unittest.TestCase):
+    def test_requests_still_pending_at_shutdown_do_not_crash_the_server(self):
+        h = Heraldd().__enter__()
+        url = f"ws://127.0.0.1:{h.port}/ws"
+
+        async def go():
+            silent = await websockets.connect(url)
+            await silent.send(json.dumps({"op": "sub", "topic": "svc.slow"}))
+            await recv_json(silent)
+            c = await websockets.connect(url)
+            await c.send(json.dumps({"op": "req", "id": 1, "topic": "svc.slow",
+                                     "timeout_ms": 60000}))
+            await recv_json(silent)  # the request is out; its reply never comes
+            return silent, c
+        loop = asyncio.new_event_loop()
+        silent, c = loop.run_until_complete(go())
+        # The broker fails the pending request after the loops are gone.
+        self.assertEqual(h.stop(), 0, h.logs())
+        loop.close()
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -91,6 +91,22 @@ TEST(Loop, DeferredWorkRunsInTheSameTurnWithoutAWakeUp) {
   loop.Stop();
 }
 
+TEST(Loop, HandlePostsWhileTheLoopRunsAndFailsSafelyAfterItIsGone) {
+  std::shared_ptr<LoopHandle> handle;
+  std::atomic<int> ran{0};
+  {
+    Loop loop;
+    ASSERT_TRUE(loop.Start().ok());
+    handle = loop.handle();
+    ASSERT_TRUE(handle->Post([&] { ran++; }));
+    ASSERT_TRUE(loop.RunSync([] {}));
+    EXPECT_EQ(ran.load(), 1);
+  }  // stopped and destroyed
+  EXPECT_FALSE(handle->Post([&] { ran++; }));
+  EXPECT_FALSE(handle->PostOrDefer([&] { ran++; }));
+  EXPECT_EQ(ran.load(), 1);
+}
+
 TEST(Loop, StopRunsPendingTasksThenRefusesNewOnes) {
   Loop loop;
   ASSERT_TRUE(loop.Start().ok());
