@@ -58,9 +58,7 @@ Result<Connection*> Connection::Adopt(Loop& loop, int fd) {
   loop.Register(c);
   uv_tcp_init(loop.raw(), &c->tcp_);
   c->tcp_.data = c;
-  uv_timer_init(loop.raw(), &c->timer_);
-  c->timer_.data = c;
-  c->handles_open_ = 2;
+  c->handles_open_ = 1;
   if (int rc = uv_tcp_open(&c->tcp_, fd); rc != 0) {
     ::close(fd);  // the handle did not take it
     c->close_reason_ = CloseReason::kIoError;
@@ -218,17 +216,15 @@ void Connection::AfterDrained() {
 void Connection::ArmTimer(uint64_t timeout_ms, CloseReason reason) {
   if (closing_) return;  // the timer belongs to the linger deadline now
   timer_reason_ = reason;
-  uv_timer_start(
-      &timer_, [](uv_timer_t* t) { static_cast<Connection*>(t->data)->OnTimerFired(); }, timeout_ms,
-      0);
+  loop_.timers().Schedule(this, timeout_ms);
 }
 
 void Connection::DisarmTimer() {
   if (closing_) return;
-  uv_timer_stop(&timer_);
+  loop_.timers().Cancel(this);
 }
 
-void Connection::OnTimerFired() {
+void Connection::OnTimerExpired() {
   if (closing_) {
     // The graceful close took longer than kLingerMs: the peer neither reads
     // nor closes. Give up on it.
@@ -252,9 +248,7 @@ void Connection::Close(CloseReason reason, CloseMode mode) {
     return;
   }
   if (!first) return;
-  uv_timer_start(
-      &timer_, [](uv_timer_t* t) { static_cast<Connection*>(t->data)->OnTimerFired(); }, kLingerMs,
-      0);
+  loop_.timers().Schedule(this, kLingerMs);
   UpdateReading();
   StartShutdownIfFlushed();
 }
@@ -291,8 +285,8 @@ void Connection::CloseHandles() {
   reading_ = false;
   loop_.CancelFlush(this);
   auto on_closed = [](uv_handle_t* h) { static_cast<Connection*>(h->data)->OnHandleClosed(); };
+  loop_.timers().Cancel(this);
   uv_close(Handle(&tcp_), on_closed);
-  uv_close(Handle(&timer_), on_closed);
 }
 
 void Connection::OnHandleClosed() {

@@ -67,7 +67,7 @@ class ConnectionHandler {
   virtual void OnClose(CloseReason reason) = 0;
 };
 
-class Connection final : public Loop::Flushable, public Loop::Resource {
+class Connection final : public Loop::Flushable, public Loop::Resource, private TimerWheel::Entry {
  public:
   // Wraps a connected, non-blocking stream socket. Takes ownership of `fd`
   // even on failure. Reading starts once a handler is set.
@@ -90,10 +90,9 @@ class Connection final : public Loop::Flushable, public Loop::Resource {
   void PauseReading();
   void ResumeReading();
 
-  // One timer per connection, re-armed on state changes (not per read): a
-  // libuv timer start/stop is O(log n) in its heap, cheap enough for tens of
-  // thousands of connections, and exact, which a coarse wheel is not.
-  // Arming again replaces the previous deadline.
+  // One deadline per connection on the loop's timer wheel (16 ms ticks; a
+  // deadline fires up to one tick late, never early), re-armed on state
+  // changes, not per read. Arming again replaces the previous deadline.
   void ArmTimer(uint64_t timeout_ms, CloseReason reason);
   void DisarmTimer();
 
@@ -130,7 +129,7 @@ class Connection final : public Loop::Flushable, public Loop::Resource {
   void OnRead(ssize_t nread, const uv_buf_t* buf);
   void OnWriteDone(int status);
   void OnShutdownDone(int status);
-  void OnTimerFired();
+  void OnTimerExpired() override;
   void AfterDrained();
   void UpdateReading();
   void StartShutdownIfFlushed();
@@ -140,7 +139,6 @@ class Connection final : public Loop::Flushable, public Loop::Resource {
   Loop& loop_;
   const uint64_t id_;
   uv_tcp_t tcp_{};
-  uv_timer_t timer_{};
   // Requests allocated when first needed: most writes complete in
   // uv_try_write and most connections never shut down while idle, so an idle
   // connection does not carry their ~270 bytes.

@@ -58,6 +58,7 @@ Status Loop::Start() {
                    [](uv_prepare_t* p) { static_cast<Loop*>(p->data)->RunDeferredAndFlush(); });
   uv_unref(reinterpret_cast<uv_handle_t*>(&prepare_));
 
+  timers_.Init(&loop_);
   started_ = true;
   accepting_.store(true);
   thread_ = std::thread([this] { Run(); });

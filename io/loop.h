@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "herald/status.h"
+#include "io/timer_wheel.h"
 
 namespace herald::io {
 
@@ -117,6 +118,8 @@ class Loop {
 
   // Loop thread only.
   uv_loop_t* raw() { return &loop_; }
+  // Coarse one-shot timers (16 ms ticks) for per-connection deadlines.
+  TimerWheel& timers() { return timers_; }
 
   // Queues `f` to be flushed at the end of this loop turn (idempotent while
   // queued). Loop thread only.
@@ -142,6 +145,7 @@ class Loop {
   uv_async_t async_{};
   uv_check_t check_{};
   uv_prepare_t prepare_{};
+  TimerWheel timers_;
   std::thread thread_;
   std::atomic<std::thread::id> thread_id_{};
   std::atomic<bool> accepting_{false};  // Post() accepted
