@@ -73,7 +73,6 @@ class Broker::Impl {
   mutable std::mutex subs_mu_;
   uint64_t next_subscription_id_ = 0;
   std::unordered_map<uint64_t, SubscriptionPtr> subscriptions_;
-  std::unordered_map<const Sink*, size_t> per_sink_;
 
   std::unique_ptr<Dispatcher> dispatcher_;
 

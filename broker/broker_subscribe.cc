@@ -65,9 +65,8 @@ Result<uint64_t> Broker::Impl::Subscribe(std::string_view pattern, std::shared_p
   sub->inbox = delivery_inbox;
   {
     std::lock_guard lock(subs_mu_);
-    size_t& count = per_sink_[sink.get()];
+    uint32_t& count = SinkAccounting::Count(*sink);
     if (count >= options_.max_subscriptions_per_sink) {
-      if (count == 0) per_sink_.erase(sink.get());
       return Status(ErrorCode::kTooManySubscriptions,
                     "at most " + std::to_string(options_.max_subscriptions_per_sink) +
                         " subscriptions per connection");
@@ -115,8 +114,7 @@ bool Broker::Impl::Unsubscribe(uint64_t id) {
     if (it == subscriptions_.end()) return false;
     sub = std::move(it->second);
     subscriptions_.erase(it);
-    auto count = per_sink_.find(sub->sink.get());
-    if (count != per_sink_.end() && --count->second == 0) per_sink_.erase(count);
+    --SinkAccounting::Count(*sub->sink);
   }
   sub->active.store(false, std::memory_order_release);
   index_.Remove(sub);

@@ -15,6 +15,13 @@ namespace herald {
 
 class DeliveryInbox;
 
+// The broker's access to Sink's private subscription count (guarded by the
+// broker's subscription mutex).
+class SinkAccounting {
+ public:
+  static uint32_t& Count(Sink& sink) { return sink.subscriptions_; }
+};
+
 struct Subscription : std::enable_shared_from_this<Subscription> {
   uint64_t id = 0;
   std::string pattern;

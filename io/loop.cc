@@ -151,10 +151,14 @@ void Loop::Stop() {
 }
 
 void Loop::BeginShutdown() {
-  std::vector<Resource*> snapshot(resources_.begin(), resources_.end());
-  for (Resource* r : snapshot) {
-    // An earlier CloseForShutdown() may have closed (and unregistered) r.
-    if (resources_.count(r) != 0) r->CloseForShutdown();
+  // Closing one resource may unregister others (or itself): take them from
+  // the head one at a time rather than walking links that may change.
+  for (int guard = 0; resources_ != nullptr && guard < (1 << 30); ++guard) {
+    Resource* r = resources_;
+    r->CloseForShutdown();
+    // A resource that stays registered after CloseForShutdown() is done
+    // closing itself later (in a libuv callback); stop asking it.
+    if (resources_ == r) Unregister(r);
   }
   FlushDirty();
   dirty_.clear();
@@ -179,6 +183,27 @@ void Loop::CancelFlush(Flushable* f) {
   for (Flushable*& g : flushing_) {
     if (g == f) g = nullptr;
   }
+}
+
+void Loop::Register(Resource* r) {
+  if (r->registered_) return;
+  r->registered_ = true;
+  r->prev_ = nullptr;
+  r->next_ = resources_;
+  if (resources_) resources_->prev_ = r;
+  resources_ = r;
+}
+
+void Loop::Unregister(Resource* r) {
+  if (!r->registered_) return;
+  r->registered_ = false;
+  if (r->prev_) {
+    r->prev_->next_ = r->next_;
+  } else {
+    resources_ = r->next_;
+  }
+  if (r->next_) r->next_->prev_ = r->prev_;
+  r->prev_ = r->next_ = nullptr;
 }
 
 void Loop::Defer(std::function<void()> task) {

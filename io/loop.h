@@ -29,7 +29,6 @@
 #include <memory>
 #include <mutex>
 #include <thread>
-#include <unordered_set>
 #include <vector>
 
 #include "herald/status.h"
@@ -79,6 +78,13 @@ class Loop {
 
    protected:
     ~Resource() = default;
+
+   private:
+    friend class Loop;
+    // Intrusive registry links: no allocation per connection.
+    Resource* prev_ = nullptr;
+    Resource* next_ = nullptr;
+    bool registered_ = false;
   };
 
   Loop();
@@ -128,8 +134,8 @@ class Loop {
   void CancelFlush(Flushable* f);
 
   // Registers/unregisters a resource closed on Stop(). Loop thread only.
-  void Register(Resource* r) { resources_.insert(r); }
-  void Unregister(Resource* r) { resources_.erase(r); }
+  void Register(Resource* r);
+  void Unregister(Resource* r);
 
   // Number of Post() wake-ups handled so far (to observe batching in tests).
   uint64_t wakeups() const { return wakeups_.load(std::memory_order_relaxed); }
@@ -164,7 +170,7 @@ class Loop {
   std::vector<std::function<void()>> deferred_running_;
   std::vector<Flushable*> dirty_;
   std::vector<Flushable*> flushing_;  // swapped with dirty_ while flushing
-  std::unordered_set<Resource*> resources_;
+  Resource* resources_ = nullptr;     // head of the intrusive registry
   std::atomic<uint64_t> wakeups_{0};
 };
 

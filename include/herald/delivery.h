@@ -47,6 +47,12 @@ class Sink {
   virtual ~Sink() = default;
   // Called on the sink's inbox thread. Must not block; queue and return.
   virtual void OnDelivery(const Delivery& delivery) = 0;
+
+ private:
+  // The broker's count of this sink's subscriptions (for the per-connection
+  // limit), kept here rather than in a map: one less allocation per sink.
+  friend class SinkAccounting;
+  uint32_t subscriptions_ = 0;
 };
 
 }  // namespace herald
