@@ -13,6 +13,7 @@
 #include "broker/dispatcher.h"
 #include "broker/request_tracker.h"
 #include "broker/subscription_index.h"
+#include "broker/subscription_slots.h"
 #include "broker/topic_table.h"
 #include "herald/broker.h"
 
@@ -71,8 +72,7 @@ class Broker::Impl {
   std::vector<std::shared_ptr<DeliveryInbox>> inboxes_;
 
   mutable std::mutex subs_mu_;
-  uint64_t next_subscription_id_ = 0;
-  std::unordered_map<uint64_t, SubscriptionPtr> subscriptions_;
+  SubscriptionSlots subscriptions_;
 
   std::unique_ptr<Dispatcher> dispatcher_;
 

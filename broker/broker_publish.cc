@@ -121,13 +121,13 @@ void Broker::Impl::FanOut(const MessagePtr& m, const MatchResult& match,
     match.plain[i].inbox->Push(std::move(item), keep);
   }
   for (size_t g = 0; g < match.groups.size(); ++g) {
-    Subscription* member = match.PickMember(g);
+    const SubscriptionPtr* member = match.PickMember(g);
     if (!member) continue;
     DeliveryInbox::Item item;
     item.message = m;
-    item.target = member->shared_from_this();
+    item.target = *member;
     item.group = static_cast<int>(g);
-    member->inbox->Push(std::move(item));
+    (*member)->inbox->Push(std::move(item));
   }
 }
 
@@ -136,14 +136,14 @@ void Broker::Impl::FanOut(const MessagePtr& m, const MatchResult& match,
 void Broker::Impl::Redispatch(const MessagePtr& m, const Subscription& gone) {
   MatchResultPtr match = index_.Match(m->topic);
   for (size_t g = 0; g < match->groups.size(); ++g) {
-    const Subscription* first = match->groups[g].members.front();
+    const Subscription* first = match->groups[g].members.front().get();
     if (first->queue_group != gone.queue_group || first->pattern != gone.pattern) continue;
-    if (Subscription* member = match->PickMember(g, &gone)) {
+    if (const SubscriptionPtr* member = match->PickMember(g, &gone)) {
       DeliveryInbox::Item item;
       item.message = m;
-      item.target = member->shared_from_this();
+      item.target = *member;
       item.group = static_cast<int>(g);
-      member->inbox->Push(std::move(item));
+      (*member)->inbox->Push(std::move(item));
     }
     return;
   }

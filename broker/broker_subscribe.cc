@@ -72,8 +72,7 @@ Result<uint64_t> Broker::Impl::Subscribe(std::string_view pattern, std::shared_p
                         " subscriptions per connection");
     }
     ++count;
-    sub->id = ++next_subscription_id_;
-    subscriptions_.emplace(sub->id, sub);
+    subscriptions_.Insert(sub);
   }
   sub->sink = std::move(sink);
   BrokerCounters::Add(counters_.subscriptions, 1);
@@ -110,10 +109,8 @@ bool Broker::Impl::Unsubscribe(uint64_t id) {
   SubscriptionPtr sub;
   {
     std::lock_guard lock(subs_mu_);
-    auto it = subscriptions_.find(id);
-    if (it == subscriptions_.end()) return false;
-    sub = std::move(it->second);
-    subscriptions_.erase(it);
+    sub = subscriptions_.Take(id);
+    if (!sub) return false;
     --SinkAccounting::Count(*sub->sink);
   }
   sub->active.store(false, std::memory_order_release);

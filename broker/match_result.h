@@ -23,20 +23,19 @@ struct MatchResult {
     std::vector<Subscription*> subscriptions;
   };
   struct GroupSlice {
-    std::vector<Subscription*> members;
+    std::vector<SubscriptionPtr> members;  // owning: a picked member goes into an inbox item
     std::shared_ptr<QueueGroupCursor> cursor;
   };
 
   std::vector<InboxSlice> plain;
   std::vector<GroupSlice> groups;
-  std::vector<SubscriptionPtr> owners;  // keeps every subscription above alive
+  std::vector<SubscriptionPtr> owners;  // keeps the plain subscriptions above alive
 
   bool empty() const { return plain.empty() && groups.empty(); }
-  size_t subscriber_count() const { return owners.size(); }
 
   // Picks the next live member of groups[g] in round-robin order, skipping
   // `exclude`; nullptr when none is live.
-  Subscription* PickMember(size_t g, const Subscription* exclude = nullptr) const;
+  const SubscriptionPtr* PickMember(size_t g, const Subscription* exclude = nullptr) const;
 };
 
 using MatchResultPtr = std::shared_ptr<const MatchResult>;

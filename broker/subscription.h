@@ -22,7 +22,7 @@ class SinkAccounting {
   static uint32_t& Count(Sink& sink) { return sink.subscriptions_; }
 };
 
-struct Subscription : std::enable_shared_from_this<Subscription> {
+struct Subscription {
   uint64_t id = 0;
   std::string pattern;
   std::string queue_group;  // empty: plain subscriber

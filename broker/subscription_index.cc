@@ -54,13 +54,13 @@ struct SubscriptionIndex::Node {
   bool empty() const { return literal.empty() && !star && here.empty() && tail.empty(); }
 };
 
-Subscription* MatchResult::PickMember(size_t g, const Subscription* exclude) const {
+const SubscriptionPtr* MatchResult::PickMember(size_t g, const Subscription* exclude) const {
   const GroupSlice& group = groups[g];
   const size_t n = group.members.size();
   const uint64_t start = group.cursor->next.fetch_add(1, std::memory_order_relaxed);
   for (size_t i = 0; i < n; ++i) {
-    Subscription* m = group.members[(start + i) % n];
-    if (m != exclude && m->active.load(std::memory_order_acquire)) return m;
+    const SubscriptionPtr& m = group.members[(start + i) % n];
+    if (m.get() != exclude && m->active.load(std::memory_order_acquire)) return &m;
   }
   return nullptr;
 }
@@ -101,7 +101,6 @@ class ResultBuilder {
     if (subs.empty()) return;
     owners_ += subs.plain.size();
     for (DeliveryInbox* inbox : subs.plain_inbox) CountFor(inbox);
-    for (const auto& g : subs.groups) owners_ += g.members.size();
     groups_ += subs.groups.size();
     found_.push_back(&subs);
   }
@@ -150,11 +149,7 @@ class ResultBuilder {
     for (const auto& g : subs.groups) {
       MatchResult::GroupSlice slice;
       slice.cursor = g.cursor;
-      slice.members.reserve(g.members.size());
-      for (const SubscriptionPtr& m : g.members) {
-        slice.members.push_back(m.get());
-        r.owners.push_back(m);
-      }
+      slice.members = g.members;
       r.groups.push_back(std::move(slice));
     }
   }

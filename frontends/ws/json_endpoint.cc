@@ -59,7 +59,8 @@ void JsonEndpoint::Subscribe(Command& c) {
   o.resume = std::move(c.resume);
   // Confirm before the replayed history arrives: the replay is queued on this
   // worker's inbox and is delivered after this handler returns.
-  Result<uint64_t> id = broker_.Subscribe(c.topic, shared_from_this(), inbox_, std::move(o));
+  Result<uint64_t> id =
+      broker_.Subscribe(c.topic, session_->SharedPart<Sink>(this), inbox_, std::move(o));
   if (!id.ok()) return SendError(c.id, id.status());
   subscriptions_.emplace(std::move(key), *id);
   Send(json::EncodeSubscribed("subscribed", c.id, c.topic));
@@ -93,7 +94,7 @@ void JsonEndpoint::Request(Command& c) {
   // The reply arrives on whatever thread published it (or the broker's timer
   // thread), possibly after the server stopped; hop back to this connection's
   // loop (if it is still there) before touching the session.
-  std::weak_ptr<JsonEndpoint> weak = weak_from_this();
+  std::weak_ptr<JsonEndpoint> weak = session_->SharedPart(this);
   std::shared_ptr<io::LoopHandle> loop = loop_;
   std::string id = c.id;
   broker_.Request(

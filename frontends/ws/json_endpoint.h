@@ -17,9 +17,7 @@ class LoopHandle;
 
 namespace herald::ws {
 
-class JsonEndpoint final : public Endpoint,
-                           public Sink,
-                           public std::enable_shared_from_this<JsonEndpoint> {
+class JsonEndpoint final : public Endpoint, public Sink {
  public:
   JsonEndpoint(Broker& broker, std::shared_ptr<Inbox> inbox, std::shared_ptr<io::LoopHandle> loop,
                json::CommandLimits limits = {});

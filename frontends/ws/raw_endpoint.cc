@@ -11,7 +11,7 @@ RawEndpoint::RawEndpoint(Broker& broker, std::shared_ptr<Inbox> inbox, std::stri
 
 void RawEndpoint::OnOpen(WsSession& session) {
   session_ = &session;
-  Result<uint64_t> id = broker_.Subscribe(topic_, shared_from_this(), inbox_);
+  Result<uint64_t> id = broker_.Subscribe(topic_, session.SharedPart<Sink>(this), inbox_);
   if (!id.ok()) {
     session.Close(static_cast<uint16_t>(CloseCode::kInternalError), id.status().message());
     return;

@@ -12,9 +12,7 @@
 
 namespace herald::ws {
 
-class RawEndpoint final : public Endpoint,
-                          public Sink,
-                          public std::enable_shared_from_this<RawEndpoint> {
+class RawEndpoint final : public Endpoint, public Sink {
  public:
   RawEndpoint(Broker& broker, std::shared_ptr<Inbox> inbox, std::string topic);
 

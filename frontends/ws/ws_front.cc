@@ -62,18 +62,20 @@ void WsFront::Upgrade(http::Request& req, http::Response res, bool raw) {
 
   std::optional<http::Response::Upgraded> up = res.TakeOver(nullptr);
   if (!up) return;  // the connection went away, or it was not an upgrade request
-  std::shared_ptr<ws::Endpoint> endpoint;
-  if (raw) {
-    endpoint = std::make_shared<RawEndpoint>(broker_, std::move(inbox), std::move(topic));
-  } else {
-    endpoint = std::make_shared<JsonEndpoint>(broker_, std::move(inbox), req.loop->handle());
-  }
   FrameParserOptions parser;
   parser.max_message_size = options_.max_message_bytes;
   parser.deflate = result.deflate;
   up->connection->Write(std::move(result.response));
-  auto session = std::make_shared<WsSession>(up->connection, std::move(parser), options_,
-                                             std::move(endpoint), stats_);
+  std::shared_ptr<WsSession> session;
+  if (raw) {
+    session = std::make_shared<SessionWith<RawEndpoint>>(up->connection, std::move(parser),
+                                                         options_, stats_.get(), broker_,
+                                                         std::move(inbox), std::move(topic));
+  } else {
+    session = std::make_shared<SessionWith<JsonEndpoint>>(
+        up->connection, std::move(parser), options_, stats_.get(), broker_, std::move(inbox),
+        req.loop->handle());
+  }
   up->connection->SetHandler(session);
   session->Start(up->leftover);
 }

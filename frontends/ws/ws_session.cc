@@ -12,8 +12,7 @@ constexpr uint64_t kCloseHandshakeMs = 5000;
 }  // namespace
 
 WsSession::WsSession(io::Connection* conn, FrameParserOptions parser_options,
-                     const WsOptions& options, std::shared_ptr<Endpoint> endpoint,
-                     std::shared_ptr<WsStats> stats)
+                     const WsOptions& options, Endpoint* endpoint, WsStats* stats)
     : conn_(conn),
       // Shared compressed frames use a 15-bit window; a client that asked for
       // a smaller server window gets uncompressed frames instead, which
@@ -22,8 +21,8 @@ WsSession::WsSession(io::Connection* conn, FrameParserOptions parser_options,
                   parser_options.deflate->server_max_window_bits == 15),
       parser_options_(std::move(parser_options)),
       options_(options),
-      endpoint_(std::move(endpoint)),
-      stats_(std::move(stats)),
+      endpoint_(endpoint),
+      stats_(stats),
       guard_(nullptr) {
   stats_->connections_open.fetch_add(1, std::memory_order_relaxed);
   WsStats::Add(stats_->connections_total);

@@ -43,11 +43,18 @@ class Endpoint {
 
 struct WsStats;
 
-class WsSession final : public io::ConnectionHandler,
+class WsSession : public io::ConnectionHandler,
                         public std::enable_shared_from_this<WsSession> {
  public:
   WsSession(io::Connection* conn, FrameParserOptions parser_options, const WsOptions& options,
-            std::shared_ptr<Endpoint> endpoint, std::shared_ptr<WsStats> stats);
+            Endpoint* endpoint, WsStats* stats);
+
+  // A shared pointer to `part` (a member of this session, e.g. its endpoint
+  // as a broker Sink) that keeps the whole session alive.
+  template <typename T>
+  std::shared_ptr<T> SharedPart(T* part) {
+    return std::shared_ptr<T>(shared_from_this(), part);
+  }
   ~WsSession() override;
 
   // Starts reading: feeds the bytes that arrived after the handshake.
@@ -83,12 +90,27 @@ class WsSession final : public io::ConnectionHandler,
   FrameParserOptions parser_options_;
   std::unique_ptr<FrameParser> parser_;
   const WsOptions& options_;
-  std::shared_ptr<Endpoint> endpoint_;
-  std::shared_ptr<WsStats> stats_;
+  Endpoint* const endpoint_;  // lives in the same allocation (SessionWith)
+  WsStats* const stats_;      // owned by the front, which outlives its sessions
   std::unique_ptr<OutboundGuard> guard_;  // created on the first delivery
   bool closing_ = false;                  // our close frame is sent
   bool heard_since_ping_ = true;
   uint64_t silent_ms_ = 0;  // time since we last heard anything, in ping ticks
+};
+
+// A session and its endpoint in one allocation: an idle connection at scale
+// should cost one object, not two.
+template <typename E>
+class SessionWith final : public WsSession {
+ public:
+  template <typename... Args>
+  SessionWith(io::Connection* conn, FrameParserOptions parser_options, const WsOptions& options,
+              WsStats* stats, Args&&... endpoint_args)
+      : WsSession(conn, std::move(parser_options), options, &endpoint_, stats),
+        endpoint_(std::forward<Args>(endpoint_args)...) {}
+
+ private:
+  E endpoint_;
 };
 
 }  // namespace herald::ws

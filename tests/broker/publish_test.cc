@@ -234,3 +234,25 @@ TEST(Subscribe, RejectsAnInboxOfAnotherBroker) {
 
 }  // namespace
 }  // namespace herald
+
+namespace herald {
+namespace {
+
+TEST(Subscribe, AStaleIdNeverRemovesALaterSubscription) {
+  Broker broker;
+  testing::ManualInbox in(broker);
+  auto sink = std::make_shared<testing::RecordingSink>();
+  auto first = broker.Subscribe("t", sink, in.inbox);
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE(broker.Unsubscribe(*first));
+  auto second = broker.Subscribe("t", sink, in.inbox);  // may reuse the slot
+  ASSERT_TRUE(second.ok());
+  EXPECT_NE(*first, *second);
+  EXPECT_FALSE(broker.Unsubscribe(*first));
+  EXPECT_FALSE(broker.Unsubscribe(0));
+  EXPECT_FALSE(broker.Unsubscribe(~uint64_t{0}));
+  EXPECT_TRUE(broker.Unsubscribe(*second));
+}
+
+}  // namespace
+}  // namespace herald

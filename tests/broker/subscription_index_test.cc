@@ -25,7 +25,7 @@ std::set<uint64_t> Ids(const MatchResult& r) {
     for (const Subscription* s : slice.subscriptions) ids.insert(s->id);
   }
   for (const auto& g : r.groups) {
-    for (const Subscription* s : g.members) ids.insert(s->id);
+    for (const SubscriptionPtr& s : g.members) ids.insert(s->id);
   }
   return ids;
 }
