@@ -181,6 +181,15 @@ for server in $WS_SERVERS; do
     url="$BASE_URL"
     [[ "$MODE" == raw ]] && url="${BASE_URL}bench.$lower"
     read -r -a sargs <<<"$(scenario_args "$scen")"
+    if [[ "$scen" == S5 ]]; then
+      # Warm-up: 100 connections opened, held and closed first, so the
+      # baseline RSS already includes what every server pays once (code pages
+      # of its TLS/SHA-1/zlib libraries touched by the first handshake, the
+      # allocator's first arenas), not per connection. Same for all servers.
+      timeout 60 "${PIN_GEN[@]}" "$GEN" --url "$url" --mode "$MODE" --scenario S5 \
+        --server "$server" --threads "$WS_THREADS" --conns 100 --hold 1 >/dev/null 2>&1 || true
+      sleep 0.5
+    fi
     t0=$(cpu_ticks "$SERVER_PID")
     out=$(timeout 120 "${PIN_GEN[@]}" "$GEN" --url "$url" --mode "$MODE" --scenario "$scen" \
       --server "$server" --server-pid "$SERVER_PID" --threads "$WS_THREADS" \
