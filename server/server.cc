@@ -6,6 +6,7 @@
 
 #include "frontends/http/http_server.h"
 #include "frontends/http/router.h"
+#include "frontends/rest/rest_api.h"
 #include "frontends/ws/ws_front.h"
 #include "io/worker_pool.h"
 #include "server/broker_metrics.h"
@@ -121,6 +122,7 @@ class Server::Impl {
       res.Send(200, w.text(), "text/plain; version=0.0.4; charset=utf-8");
     });
     ws_->Register(*router);
+    rest_.Register(*router);
     return router;
   }
 
@@ -129,6 +131,7 @@ class Server::Impl {
   std::unique_ptr<io::WorkerPool> pool_;
   std::unique_ptr<server::WorkerInboxes> inboxes_;
   std::unique_ptr<ws::WsFront> ws_;
+  rest::RestApi rest_{broker_};
   std::unique_ptr<http::HttpServer> http_;
   bool running_ = false;
 };

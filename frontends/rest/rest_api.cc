@@ -1,0 +1,164 @@
+#include "frontends/rest/rest_api.h"
+
+#include <charconv>
+
+#include "base/json_string.h"
+#include "frontends/http/url.h"
+#include "frontends/json/command.h"
+#include "frontends/json/envelope.h"
+#include "frontends/json/json_writer.h"
+#include "io/loop.h"
+
+namespace herald::rest {
+namespace {
+
+constexpr std::string_view kHeaderPrefix = "herald-";
+
+// The status an error code answers with.
+int HttpStatus(const Status& s) {
+  switch (s.code()) {
+    case ErrorCode::kInvalidTopic:
+    case ErrorCode::kInvalidArgument:
+      return 400;
+    case ErrorCode::kPayloadTooLarge:
+      return 413;
+    case ErrorCode::kNotFound:
+      return 404;
+    case ErrorCode::kPermissionDenied:
+      return 403;
+    case ErrorCode::kTimeout:
+      return 504;
+    case ErrorCode::kNoResponders:
+    case ErrorCode::kTooManyTopics:
+    case ErrorCode::kTooManySubscriptions:
+    case ErrorCode::kUnavailable:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+void SendStatus(http::Response& res, const Status& s) {
+  res.SendError(HttpStatus(s), ErrorCodeName(s.code()), s.message());
+}
+
+Result<std::string> TopicOf(const http::Request& req) {
+  Result<std::string> topic = http::PercentDecode(req.path_rest);
+  if (!topic.ok()) return Status(ErrorCode::kInvalidTopic, topic.status().message());
+  return topic;
+}
+
+// A non-negative integer query parameter, or `fallback` when absent.
+Result<uint64_t> UintParam(const http::Request& req, std::string_view name, uint64_t fallback) {
+  auto v = req.query.Get(name);
+  if (!v) return fallback;
+  uint64_t out = 0;
+  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
+  if (ec != std::errc() || end != v->data() + v->size() || v->empty()) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "'" + std::string(name) + "' must be a non-negative integer");
+  }
+  return out;
+}
+
+PublishOptions OptionsFrom(const http::Request& req) {
+  PublishOptions o;
+  if (auto ct = req.header("Content-Type")) o.content_type = std::string(*ct);
+  for (const http::Header& h : req.headers) {
+    if (h.name.size() > kHeaderPrefix.size() &&
+        http::EqualsIgnoreCase(std::string_view(h.name).substr(0, kHeaderPrefix.size()),
+                               kHeaderPrefix)) {
+      o.headers.push_back({h.name.substr(kHeaderPrefix.size()), h.value});
+    }
+  }
+  return o;
+}
+
+}  // namespace
+
+void RestApi::Register(http::Router& router) {
+  router.HandlePrefix("POST", "/publish/",
+                      [this](http::Request& req, http::Response res) { Publish(req, res); });
+  router.HandlePrefix("POST", "/request/",
+                      [this](http::Request& req, http::Response res) { Request(req, res); });
+  router.HandlePrefix("GET", "/history/",
+                      [this](http::Request& req, http::Response res) { History(req, res); });
+}
+
+void RestApi::Publish(http::Request& req, http::Response res) {
+  Result<std::string> topic = TopicOf(req);
+  if (!topic.ok()) return SendStatus(res, topic.status());
+  Result<PublishAck> ack = broker_.Publish(*topic, std::move(req.body), OptionsFrom(req));
+  if (!ack.ok()) return SendStatus(res, ack.status());
+  json::JsonWriter w;
+  w.Begin().Field("epoch", ack->epoch).Field("offset", ack->offset).End();
+  res.Send(200, w.Take(), json::kJsonContentType);
+}
+
+void RestApi::Request(http::Request& req, http::Response res) {
+  Result<std::string> topic = TopicOf(req);
+  if (!topic.ok()) return SendStatus(res, topic.status());
+  Result<uint64_t> timeout =
+      UintParam(req, "timeout_ms", static_cast<uint64_t>(options_.default_request_timeout.count()));
+  if (!timeout.ok()) return SendStatus(res, timeout.status());
+  if (*timeout == 0 || *timeout > static_cast<uint64_t>(options_.max_request_timeout.count())) {
+    return SendStatus(res, Status(ErrorCode::kInvalidArgument,
+                                  "'timeout_ms' must be from 1 to " +
+                                      std::to_string(options_.max_request_timeout.count())));
+  }
+  // The reply (or the timeout) arrives on another thread, possibly after the
+  // server stopped: answer on the connection's loop, if it is still there.
+  std::shared_ptr<io::LoopHandle> loop = req.loop->handle();
+  broker_.Request(
+      *topic, std::move(req.body), std::chrono::milliseconds(*timeout),
+      [loop, res](Result<MessagePtr> reply) mutable {
+        loop->Post([res, reply = std::move(reply)]() mutable {
+          if (!reply.ok()) return SendStatus(res, reply.status());
+          const Message& m = **reply;
+          http::HeaderList headers;
+          for (const Header& h : m.headers) headers.Add("Herald-" + h.name, h.value);
+          res.Send(200, m.payload,
+                   m.content_type.empty() ? std::string_view("application/octet-stream")
+                                          : std::string_view(m.content_type),
+                   std::move(headers));
+        });
+      },
+      OptionsFrom(req));
+}
+
+void RestApi::History(http::Request& req, http::Response res) {
+  Result<std::string> topic = TopicOf(req);
+  if (!topic.ok()) return SendStatus(res, topic.status());
+  Result<uint64_t> after = UintParam(req, "after", 0);
+  Result<uint64_t> limit = UintParam(req, "limit", options_.max_history_limit);
+  Result<uint64_t> epoch = UintParam(req, "epoch", 0);
+  for (const auto* r : {&after, &limit, &epoch}) {
+    if (!r->ok()) return SendStatus(res, r->status());
+  }
+  uint64_t e = *epoch;
+  if (e == 0 && *after > 0) {
+    // `after` without an epoch is an offset in the topic's current epoch.
+    Result<ResumeResult> current = broker_.Resume(*topic, 0, 0, 0);
+    if (!current.ok()) return SendStatus(res, current.status());
+    e = current->epoch;
+  }
+  const size_t n = static_cast<size_t>(std::min<uint64_t>(*limit, options_.max_history_limit));
+  Result<ResumeResult> r = broker_.Resume(*topic, e, *after, n);
+  if (!r.ok()) return SendStatus(res, r.status());
+  std::string out = "{\"topic\":";
+  AppendJsonString(out, *topic);
+  out += ",\"epoch\":" + std::to_string(r->epoch) +
+         ",\"last_offset\":" + std::to_string(r->last_offset) + ",\"messages\":[";
+  for (size_t i = 0; i < r->messages.size(); ++i) {
+    if (i) out += ',';
+    out += json::EncodeMessage(*r->messages[i]);
+  }
+  out += "],\"gap\":";
+  out += r->gap ? json::EncodeGap(*r->gap) : "null";
+  out += ",\"truncated\":";
+  out += r->truncated ? "true" : "false";
+  out += '}';
+  res.Send(200, std::move(out), json::kJsonContentType);
+}
+
+}  // namespace herald::rest
