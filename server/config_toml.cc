@@ -145,6 +145,7 @@ Status ReadHttp(const toml::table& t, Config& c) {
   r.Millis("header_timeout_ms", h.header_timeout);
   r.Millis("idle_timeout_ms", h.idle_timeout);
   r.Int("max_connections", h.max_connections, 1);
+  r.StringList("cors_origins", h.cors_origins);
   return r.Finish();
 }
 

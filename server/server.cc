@@ -93,6 +93,7 @@ class Server::Impl {
     o.header_timeout_ms = static_cast<uint64_t>(l.header_timeout.count());
     o.idle_timeout_ms = static_cast<uint64_t>(l.idle_timeout.count());
     o.max_connections = l.max_connections;
+    o.cors_origins = l.cors_origins;
     return o;
   }
 

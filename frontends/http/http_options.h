@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace herald::http {
 
@@ -28,6 +29,12 @@ struct HttpOptions {
   // Requests parsed but not yet answered on one connection; at the limit the
   // connection stops reading until a response goes out.
   size_t max_pipelined_requests = 64;
+  // CORS: exact Origin values that may read responses from other sites
+  // ("*" allows any). A response to a request from one of them carries
+  // Access-Control-Allow-Origin with that origin; an OPTIONS preflight from
+  // one of them gets 204 with the route's methods; from anyone else, 403.
+  // Empty: no CORS headers at all (same-origin only).
+  std::vector<std::string> cors_origins;
   // HttpServer::Stop() gives in-flight responses this long before cutting.
   uint64_t shutdown_grace_ms = 5'000;
 };

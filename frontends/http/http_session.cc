@@ -182,6 +182,44 @@ void HttpSession::DispatchHeldUpgrade() {
   Dispatch(held_seq_, std::move(req));
 }
 
+std::string HttpSession::AllowedOrigin(const Request& req) const {
+  const auto origin = req.header("Origin");
+  if (!origin) return {};
+  for (const std::string& allowed : ctx_->options.cors_origins) {
+    if (allowed == "*" || allowed == *origin) return std::string(*origin);
+  }
+  return {};
+}
+
+void HttpSession::AddCorsHeaders(const Exchange& e, HeaderList& headers) const {
+  if (e.cors_origin.empty()) return;
+  headers.Add("Access-Control-Allow-Origin", e.cors_origin);
+  headers.Add("Vary", "Origin");
+}
+
+// A CORS preflight (Fetch standard §3.2.2): the browser asks whether a
+// cross-origin request may be sent. Only allowed origins get a yes, and only
+// for the methods the path really has; disallowed origins get 403.
+void HttpSession::Preflight(uint64_t seq, const Request& req, const std::string& origin) {
+  if (origin.empty()) {
+    Respond(seq, 403, kApplicationJson, {},
+            ErrorJson("forbidden_origin", "origin not allowed by the CORS configuration"));
+    return;
+  }
+  const Router::Match m = ctx_->router->Find("OPTIONS", req.path);
+  if (m.status == 404) {
+    Respond(seq, 404, kApplicationJson, {}, ErrorJson("not_found", "no route for " + req.path));
+    return;
+  }
+  HeaderList headers;
+  headers.Add("Access-Control-Allow-Methods", m.status == 405 ? m.allow : "OPTIONS");
+  if (auto requested = req.header("Access-Control-Request-Headers")) {
+    headers.Add("Access-Control-Allow-Headers", std::string(*requested));
+  }
+  headers.Add("Access-Control-Max-Age", "600");
+  Respond(seq, 204, kApplicationJson, std::move(headers), std::string());
+}
+
 void HttpSession::Dispatch(uint64_t seq, Request req) {
   const std::optional<Target> target = SplitTarget(req.target);
   if (!target) {
@@ -199,6 +237,12 @@ void HttpSession::Dispatch(uint64_t seq, Request req) {
     return;
   }
   req.query = std::move(*query);
+  std::string origin = AllowedOrigin(req);
+  if (Exchange* e = Find(seq)) e->cors_origin = origin;
+  if (req.method == "OPTIONS" && !ctx_->options.cors_origins.empty() &&
+      req.header("Access-Control-Request-Method")) {
+    return Preflight(seq, req, origin);
+  }
   const Router::Match m = ctx_->router->Find(req.method, req.path);
   if (m.status == 404) {
     Respond(seq, 404, kApplicationJson, {}, ErrorJson("not_found", "no route for " + req.path));

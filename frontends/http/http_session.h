@@ -99,10 +99,15 @@ class HttpSession final : public io::ConnectionHandler,
     bool chunked = false;
     bool done = false;         // every byte produced
     bool close_after = false;  // close the connection once sent
+    std::string cors_origin;   // echoed in Access-Control-Allow-Origin when set
     io::CloseReason close_reason = io::CloseReason::kDone;
     std::vector<Piece> out;  // produced, not yet handed to the connection
   };
   enum class TimerState { kNone, kHeader, kIdle };
+  // The request's Origin if CORS allows it (see HttpOptions::cors_origins).
+  std::string AllowedOrigin(const Request& req) const;
+  void AddCorsHeaders(const Exchange& e, HeaderList& headers) const;
+  void Preflight(uint64_t seq, const Request& req, const std::string& origin);
 
   // Input side (http_session.cc).
   void Parse(std::string_view data);

@@ -55,6 +55,7 @@ bool HttpSession::Respond(uint64_t seq, int status, std::string_view content_typ
   }
   spec.close = e->close_after;
   spec.keep_alive_header = e->version_minor == 0 && !e->close_after;
+  AddCorsHeaders(*e, headers);
   e->out.emplace_back(FormatHead(spec, headers));
   if (has_body && !e->head_request && length > 0) e->out.push_back(std::move(body));
   ctx_->stats->CountResponse(status);
@@ -78,6 +79,7 @@ bool HttpSession::StartStream(uint64_t seq, int status, std::string_view content
   spec.chunked = e->chunked && !e->head_request;
   spec.close = e->close_after;
   spec.keep_alive_header = e->version_minor == 0 && !e->close_after;
+  AddCorsHeaders(*e, headers);
   e->out.emplace_back(FormatHead(spec, headers));
   if (e->head_request) e->done = true;
   ctx_->stats->CountResponse(status);

@@ -20,8 +20,7 @@ bool Response::alive() const {
 }
 
 template <typename Body>
-bool Response::SendBody(int status, Body body, std::string_view content_type,
-                        HeaderList headers) {
+bool Response::SendBody(int status, Body body, std::string_view content_type, HeaderList headers) {
   std::shared_ptr<HttpSession> s = Lock();
   if (!s || !s->Respond(state_->seq, status, content_type, std::move(headers), std::move(body))) {
     return false;

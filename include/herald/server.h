@@ -37,6 +37,9 @@ struct HttpLimits {
   std::chrono::milliseconds header_timeout = std::chrono::seconds(10);  // slow-loris cut
   std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);    // idle keep-alive
   size_t max_connections = 10000;  // per node; over it: 503 and close
+  // Exact origins allowed to read responses cross-origin ("*": any); empty:
+  // no CORS headers. Preflights from other origins get 403.
+  std::vector<std::string> cors_origins;
 };
 
 // The WebSocket front (`/ws`, `/ws/<topic>`); heraldd section [websocket].

@@ -131,5 +131,30 @@ class HttpApi(unittest.TestCase):
         self.assertEqual(json.loads(body)["messages"][0]["payload_b64"], "AAH/")
 
 
+class Cors(unittest.TestCase):
+    def test_only_allowed_origins_are_granted(self):
+        with Heraldd(config='[http]\ncors_origins = ["https://app.example"]\n') as h:
+            good = {"Origin": "https://app.example"}
+            evil = {"Origin": "https://evil.example"}
+            resp, _ = call(h.port, "POST", "/publish/cors.t", b"x", good)
+            self.assertEqual(resp.getheader("Access-Control-Allow-Origin"), "https://app.example")
+            self.assertIn("Origin", resp.getheader("Vary"))
+            resp, _ = call(h.port, "POST", "/publish/cors.t", b"x", evil)
+            self.assertIsNone(resp.getheader("Access-Control-Allow-Origin"))
+            resp, _ = call(h.port, "GET", "/healthz", b"", good)
+            self.assertEqual(resp.getheader("Access-Control-Allow-Origin"), "https://app.example")
+            pre = dict(good, **{"Access-Control-Request-Method": "POST",
+                                "Access-Control-Request-Headers": "content-type"})
+            resp, _ = call(h.port, "OPTIONS", "/publish/cors.t", b"", pre)
+            self.assertEqual(resp.status, 204)
+            self.assertEqual(resp.getheader("Access-Control-Allow-Origin"), "https://app.example")
+            self.assertIn("POST", resp.getheader("Access-Control-Allow-Methods"))
+            self.assertEqual(resp.getheader("Access-Control-Allow-Headers"), "content-type")
+            resp, _ = call(h.port, "OPTIONS", "/publish/cors.t", b"",
+                           dict(evil, **{"Access-Control-Request-Method": "POST"}))
+            self.assertEqual(resp.status, 403)
+            self.assertIsNone(resp.getheader("Access-Control-Allow-Origin"))
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -86,6 +86,7 @@ max_body_bytes = 1024
 header_timeout_ms = 1500
 idle_timeout_ms = 2500
 max_connections = 7
+cors_origins = ["https://a.example", "*"]
 [websocket]
 max_message_bytes = 2048
 ping_interval_ms = 100
@@ -121,6 +122,7 @@ slow_consumer_policy = "disconnect"
   EXPECT_EQ(c.server.http.header_timeout.count(), 1500);
   EXPECT_EQ(c.server.http.idle_timeout.count(), 2500);
   EXPECT_EQ(c.server.http.max_connections, 7u);
+  EXPECT_EQ(c.server.http.cors_origins, (std::vector<std::string>{"https://a.example", "*"}));
   const WebSocketLimits& w = c.server.websocket;
   EXPECT_EQ(w.max_message_bytes, 2048u);
   EXPECT_EQ(w.ping_interval.count(), 100);
