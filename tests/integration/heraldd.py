@@ -80,6 +80,17 @@ class Heraldd:
         return self.proc.returncode
 
 
+def http_call(port, method, path, body=None, headers=None):
+    """One request on a fresh connection; returns (response, body bytes)."""
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request(method, path, body=body, headers=headers or {})
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    return resp, data
+
+
 def run_heraldd(*args, timeout=10.0):
     """Runs heraldd to completion (for --help and bad configurations)."""
     return subprocess.run([HERALDD] + list(args), capture_output=True, text=True,

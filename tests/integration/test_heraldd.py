@@ -11,16 +11,11 @@ import unittest
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from heraldd import Heraldd, run_heraldd, wait_until
+from heraldd import Heraldd, http_call, run_heraldd, wait_until
 
 
 def get(port, path, method="GET", body=None, headers=None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    conn.request(method, path, body=body, headers=headers or {})
-    resp = conn.getresponse()
-    data = resp.read()
-    conn.close()
-    return resp, data
+    return http_call(port, method, path, body, headers)
 
 
 class HealthAndMetrics(unittest.TestCase):

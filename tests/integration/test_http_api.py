@@ -1,24 +1,18 @@
 """The HTTP API for backends (POST /publish, POST /request, GET /history),
 driven with Python http.client and curl, across fronts with `websockets`."""
 import asyncio
-import http.client
 import json
 import subprocess
 import unittest
 
 import websockets
 
-from heraldd import Heraldd
+from heraldd import Heraldd, http_call
 from ws_util import recv_json, run
 
 
 def call(port, method, path, body=b"", headers=None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    conn.request(method, path, body=body, headers=headers or {})
-    resp = conn.getresponse()
-    data = resp.read()
-    conn.close()
-    return resp, data
+    return http_call(port, method, path, body, headers)
 
 
 class HttpApi(unittest.TestCase):
