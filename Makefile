@@ -8,7 +8,7 @@ CMAKE_FLAGS ?=
 CTEST_FLAGS ?= --output-on-failure --timeout 300
 FUZZ_SECONDS ?= 60
 
-.PHONY: deps build run test test-asan test-tsan bench bench-ws fuzz format clean
+.PHONY: deps build run test test-asan test-tsan bench bench-ws bench-http fuzz format clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -41,6 +41,9 @@ bench: build
 
 bench-ws: build
 	bash bench/ws/run.sh
+
+bench-http: build
+	bash bench/http/run.sh
 
 fuzz: deps
 	bash fuzz/run.sh $(FUZZ_SECONDS)

@@ -15,6 +15,7 @@ packages=(
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   zlib1g-dev libssl-dev libsimdjson-dev
   python3 python3-prometheus-client python3-websockets python3-grpcio
+  wrk libfuzzer-14-dev libclang-rt-14-dev clang-14
 )
 
 sudo_cmd=()

@@ -137,6 +137,14 @@ start_server() {
       BASE_URL="ws://127.0.0.1:$port/ws/"
       ;;
     nats)
+      # Installed here, not by scripts/install-deps.sh: Debian's package also
+      # registers a system service, which a plain `make test` should not do.
+      if ! command -v nats-server >/dev/null; then
+        sudo_cmd=()
+        [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+        DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq nats-server \
+          >"$log" 2>&1 || true
+      fi
       command -v nats-server >/dev/null || { echo "nats-server not installed" >"$log"; return 1; }
       local client_port
       read -r client_port port < <(free_ports 2)
