@@ -36,14 +36,6 @@ size_t TopicHistory::DropOldest() {
   return c;
 }
 
-size_t TopicHistory::Clear() {
-  const size_t freed = cost_;
-  ring_.clear();
-  cost_ = 0;
-  payload_bytes_ = 0;
-  return freed;
-}
-
 void TopicHistory::CopyAfter(uint64_t after, size_t limit, std::vector<MessagePtr>& out) const {
   if (ring_.empty() || limit == 0) return;
   // Offsets are contiguous, so the position of `after + 1` is arithmetic.

@@ -29,7 +29,6 @@ class TopicHistory {
   size_t TrimByAge(int64_t now_us);
   // Drops the oldest message. Returns the cost freed (0 when empty).
   size_t DropOldest();
-  size_t Clear();
 
   bool empty() const { return ring_.empty(); }
   size_t size() const { return ring_.size(); }

@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/http_tokens.h"
+
 namespace herald::http {
 
 struct Header {
@@ -22,7 +24,7 @@ struct Header {
   std::string value;
 };
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+using herald::EqualsIgnoreCase;  // base/http_tokens.h
 
 // True if the comma-separated list `value` contains `token` (case-insensitive),
 // as in `Connection: keep-alive, Upgrade` (RFC 9110 §5.6.1).

@@ -1,6 +1,6 @@
 #include "frontends/ws/extension_parser.h"
 
-#include "frontends/ws/http_tokens.h"
+#include "base/http_tokens.h"
 
 namespace herald::ws {
 namespace {

@@ -4,7 +4,7 @@
 
 #include "base/base64.h"
 #include "frontends/ws/accept_key.h"
-#include "frontends/ws/http_tokens.h"
+#include "base/http_tokens.h"
 
 namespace herald::ws {
 namespace {

@@ -38,10 +38,6 @@ SharedBytes MessageFrame(const Message& m, FrameStyle style, bool compressed) {
   });
 }
 
-std::string GapFrame(const Gap& gap, bool compressed) {
-  return Frame(Opcode::kText, json::EncodeGap(gap), compressed);
-}
-
 std::string TextFrame(std::string_view text, bool compressed) {
   return Frame(Opcode::kText, text, compressed);
 }

@@ -20,8 +20,6 @@ enum class FrameStyle { kRaw, kJson };
 
 // Any thread.
 SharedBytes MessageFrame(const Message& m, FrameStyle style, bool compressed);
-// A gap notice as a JSON text frame (not shared: gaps are per connection).
-std::string GapFrame(const Gap& gap, bool compressed);
 // A per-connection JSON text frame (acks, errors, replies).
 std::string TextFrame(std::string_view text, bool compressed);
 // Whether raw mode sends `m` as a text frame.

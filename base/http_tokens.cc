@@ -1,8 +1,8 @@
-#include "frontends/ws/http_tokens.h"
+#include "base/http_tokens.h"
 
 #include <cstring>
 
-namespace herald::ws {
+namespace herald {
 
 namespace {
 char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c; }
@@ -56,4 +56,4 @@ bool IsToken(std::string_view s) {
   return true;
 }
 
-}  // namespace herald::ws
+}  // namespace herald

@@ -1,4 +1,5 @@
-// frontends/ws/http_tokens.h — the bits of HTTP list syntax the handshake reads.
+// base/http_tokens.h — the bits of HTTP field syntax (RFC 9110 §5.6) that both
+// the HTTP layer and the WebSocket handshake read.
 //
 // RFC 9110 §5.6.1: `#rule` lists are comma-separated with optional whitespace
 // and empty elements allowed; header field names and most tokens compare
@@ -10,7 +11,7 @@
 #include <functional>
 #include <string_view>
 
-namespace herald::ws {
+namespace herald {
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 
@@ -28,4 +29,4 @@ bool ListHasToken(std::string_view list, std::string_view token);
 bool IsTokenChar(char c);
 bool IsToken(std::string_view s);
 
-}  // namespace herald::ws
+}  // namespace herald
