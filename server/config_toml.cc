@@ -141,6 +141,7 @@ Status ReadHttp(const toml::table& t, Config& c) {
   TomlReader r(t, "http.");
   HttpLimits& h = c.server.http;
   r.Int("max_header_bytes", h.max_header_bytes, 256);
+  r.Int("max_target_bytes", h.max_target_bytes, 16);
   r.Int("max_body_bytes", h.max_body_bytes, 0);
   r.Millis("header_timeout_ms", h.header_timeout);
   r.Millis("idle_timeout_ms", h.idle_timeout);
@@ -172,6 +173,25 @@ Status ReadWebSocket(const toml::table& t, Config& c) {
                   r.Key("slow_consumer_policy") + " must be \"drop\" or \"disconnect\"");
   }
   w.disconnect_slow_consumers = policy == "disconnect";
+  return r.Finish();
+}
+
+Status ReadSse(const toml::table& t, Config& c) {
+  TomlReader r(t, "sse.");
+  SseLimits& l = c.server.sse;
+  r.Millis("heartbeat_interval_ms", l.heartbeat_interval);
+  r.Millis("retry_ms", l.retry);
+  r.Int("max_topics", l.max_topics, 1, 1024);
+  r.Int("max_id_topics", l.max_id_topics, 1, 1024);
+  r.Int("max_outbound_bytes", l.max_outbound_bytes, 1024);
+  std::string policy = l.disconnect_slow_consumers ? "disconnect" : "drop";
+  r.String("slow_consumer_policy", policy);
+  if (!r.error().ok()) return r.error();
+  if (policy != "drop" && policy != "disconnect") {
+    return Status(ErrorCode::kInvalidArgument,
+                  r.Key("slow_consumer_policy") + " must be \"drop\" or \"disconnect\"");
+  }
+  l.disconnect_slow_consumers = policy == "disconnect";
   return r.Finish();
 }
 
@@ -208,6 +228,9 @@ Status ApplyToml(std::string_view toml_text, std::string_view origin, Config& c)
   }
   if (const toml::table* t = Section(r, "websocket", section_error)) {
     if (Status s = ReadWebSocket(*t, c); !s.ok()) return s;
+  }
+  if (const toml::table* t = Section(r, "sse", section_error)) {
+    if (Status s = ReadSse(*t, c); !s.ok()) return s;
   }
   if (!section_error.ok()) return section_error;
   return r.Finish();

@@ -7,11 +7,13 @@
 #include "frontends/http/http_server.h"
 #include "frontends/http/router.h"
 #include "frontends/rest/rest_api.h"
+#include "frontends/sse/sse_front.h"
 #include "frontends/ws/ws_front.h"
 #include "io/worker_pool.h"
 #include "server/broker_metrics.h"
 #include "server/http_metrics.h"
 #include "server/worker_inboxes.h"
+#include "server/sse_metrics.h"
 #include "server/ws_metrics.h"
 
 namespace herald {
@@ -32,12 +34,16 @@ class Server::Impl {
     ws_ = std::make_unique<ws::WsFront>(
         broker_, WsOptionsFrom(options_.websocket),
         [inboxes = inboxes_.get()](const io::Loop* loop) { return inboxes->For(loop); });
+    sse_ = std::make_unique<sse::SseFront>(
+        broker_, SseOptionsFrom(options_.sse),
+        [inboxes = inboxes_.get()](const io::Loop* loop) { return inboxes->For(loop); });
     http_ =
         std::make_unique<http::HttpServer>(*pool_, HttpOptionsFrom(options_.http), MakeRouter());
     if (Status s = http_->Listen(host, port); !s.ok()) {
       http_.reset();
       pool_->Stop();
       ws_.reset();
+      sse_.reset();
       inboxes_.reset();
       pool_.reset();
       return s;
@@ -53,6 +59,7 @@ class Server::Impl {
     pool_->Stop();  // loop handles go quiet: late wake-ups do nothing
     http_.reset();
     ws_.reset();
+    sse_.reset();
     inboxes_.reset();
     pool_.reset();
   }
@@ -89,6 +96,7 @@ class Server::Impl {
   static http::HttpOptions HttpOptionsFrom(const HttpLimits& l) {
     http::HttpOptions o;
     o.max_header_bytes = l.max_header_bytes;
+    o.max_target_bytes = l.max_target_bytes;
     o.max_body_bytes = l.max_body_bytes;
     o.header_timeout_ms = static_cast<uint64_t>(l.header_timeout.count());
     o.idle_timeout_ms = static_cast<uint64_t>(l.idle_timeout.count());
@@ -110,6 +118,17 @@ class Server::Impl {
     return o;
   }
 
+  static sse::SseOptions SseOptionsFrom(const SseLimits& l) {
+    sse::SseOptions o;
+    o.heartbeat_ms = static_cast<uint64_t>(l.heartbeat_interval.count());
+    o.retry_ms = static_cast<uint64_t>(l.retry.count());
+    o.max_topics = l.max_topics;
+    o.max_id_topics = l.max_id_topics;
+    o.outbound.max_bytes = l.max_outbound_bytes;
+    o.outbound.policy = l.disconnect_slow_consumers ? SlowConsumerPolicy::kDisconnect
+                                                    : SlowConsumerPolicy::kDropWithGap;
+    return o;
+  }
   std::shared_ptr<http::Router> MakeRouter() {
     auto router = std::make_shared<http::Router>();
     router->Handle("GET", "/healthz", [](http::Request&, http::Response res) {
@@ -120,9 +139,11 @@ class Server::Impl {
       server::WriteBrokerMetrics(broker_.Stats(), w);
       server::WriteHttpMetrics(http_->stats(), w);
       server::WriteWsMetrics(ws_->stats(), w);
+      server::WriteSseMetrics(sse_->stats(), w);
       res.Send(200, w.text(), "text/plain; version=0.0.4; charset=utf-8");
     });
     ws_->Register(*router);
+    sse_->Register(*router);
     rest_.Register(*router);
     return router;
   }
@@ -132,6 +153,7 @@ class Server::Impl {
   std::unique_ptr<io::WorkerPool> pool_;
   std::unique_ptr<server::WorkerInboxes> inboxes_;
   std::unique_ptr<ws::WsFront> ws_;
+  std::unique_ptr<sse::SseFront> sse_;
   rest::RestApi rest_{broker_};
   std::unique_ptr<http::HttpServer> http_;
   bool running_ = false;

@@ -15,6 +15,8 @@ namespace herald::http {
 struct HttpOptions {
   // Request line plus header lines; over it → 431.
   size_t max_header_bytes = 16 * 1024;
+  // The request-target (path and query); over it → 414.
+  size_t max_target_bytes = 8 * 1024;
   // Decoded request body; over it → 413 (refused from Content-Length alone
   // when it is declared).
   size_t max_body_bytes = 1024 * 1024;

@@ -221,6 +221,14 @@ void HttpSession::Preflight(uint64_t seq, const Request& req, const std::string&
 }
 
 void HttpSession::Dispatch(uint64_t seq, Request req) {
+  if (req.target.size() > ctx_->options.max_target_bytes) {
+    ctx_->stats->CountReject(RejectReason::kBadRequest);
+    Respond(seq, 414, kApplicationJson, {},
+            ErrorJson("uri_too_long", "request-target is " + std::to_string(req.target.size()) +
+                                          " bytes, over the limit of " +
+                                          std::to_string(ctx_->options.max_target_bytes)));
+    return;
+  }
   const std::optional<Target> target = SplitTarget(req.target);
   if (!target) {
     ctx_->stats->CountReject(RejectReason::kBadRequest);
@@ -318,6 +326,11 @@ void HttpSession::UpdateTimer() {
 bool HttpSession::OnPeerEof() {
   peer_eof_ = true;
   no_more_requests_ = true;
+  // An endless stream (SSE) in front never finishes: a client that hangs up
+  // on it is gone, and the stream's resources are released now.
+  if (!exchanges_.empty() && exchanges_.front().streaming && !exchanges_.front().done) {
+    return false;
+  }
   // Half-closed after sending its requests: still answer them (Pump closes).
   return !exchanges_.empty() || held_.has_value();
 }
@@ -325,8 +338,12 @@ bool HttpSession::OnPeerEof() {
 void HttpSession::OnClose(io::CloseReason) {
   conn_ = nullptr;
   Unregister();
+  for (Exchange& e : exchanges_) {
+    if (e.watcher) closed_streams_.push_back(std::move(e.watcher));
+  }
   exchanges_.clear();
   held_.reset();
+  NotifyClosedStreams();
 }
 
 }  // namespace herald::http

@@ -69,6 +69,8 @@ class HttpSession final : public io::ConnectionHandler,
   bool StartStream(uint64_t seq, int status, std::string_view content_type, HeaderList headers);
   bool StreamWrite(uint64_t seq, std::variant<std::string, io::SharedBuffer> chunk);
   void StreamEnd(uint64_t seq);
+  bool WatchStream(uint64_t seq, std::shared_ptr<StreamWatcher> watcher);
+  void AbortStream(uint64_t seq, io::CloseReason reason);
   // The handler dropped its last Response copy without finishing.
   void Abandon(uint64_t seq);
   size_t queued_bytes() const { return conn_ != nullptr ? conn_->queued_bytes() : 0; }
@@ -79,6 +81,7 @@ class HttpSession final : public io::ConnectionHandler,
   void OnData(std::string_view data) override;
   bool OnPeerEof() override;
   bool OnTimer(io::CloseReason reason) override;
+  void OnDrained() override;
   void OnClose(io::CloseReason reason) override;
 
   // HttpParser::Events
@@ -100,6 +103,7 @@ class HttpSession final : public io::ConnectionHandler,
     bool done = false;         // every byte produced
     bool close_after = false;  // close the connection once sent
     std::string cors_origin;   // echoed in Access-Control-Allow-Origin when set
+    std::shared_ptr<StreamWatcher> watcher;  // told when the stream is over
     io::CloseReason close_reason = io::CloseReason::kDone;
     std::vector<Piece> out;  // produced, not yet handed to the connection
   };
@@ -124,12 +128,17 @@ class HttpSession final : public io::ConnectionHandler,
   const Exchange* Find(uint64_t seq) const;
   bool CloseAfter(const Exchange& e) const;
   void Pump();
+  void PumpExchanges();
+  // Tells the watchers of finished streams (after the state they may look at
+  // is consistent again).
+  void NotifyClosedStreams();
 
   io::Connection* conn_;  // null once closed or handed over
   std::shared_ptr<SessionContext> ctx_;
   const size_t worker_;
   HttpParser parser_;
   std::deque<Exchange> exchanges_;  // in request order
+  std::vector<std::shared_ptr<StreamWatcher>> closed_streams_;  // to notify
   uint64_t next_seq_ = 1;
 
   Request current_;              // being parsed

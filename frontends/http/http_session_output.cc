@@ -114,6 +114,27 @@ void HttpSession::StreamEnd(uint64_t seq) {
   Pump();
 }
 
+bool HttpSession::WatchStream(uint64_t seq, std::shared_ptr<StreamWatcher> watcher) {
+  Exchange* e = Find(seq);
+  if (conn_ == nullptr || e == nullptr || !e->streaming || e->done) return false;
+  e->watcher = std::move(watcher);
+  return true;
+}
+
+void HttpSession::AbortStream(uint64_t seq, io::CloseReason reason) {
+  Exchange* e = Find(seq);
+  if (conn_ == nullptr || e == nullptr || !e->streaming) return;
+  // OnClose() (run from Close, or later from the close callback) tells the
+  // watchers.
+  conn_->Close(reason, io::CloseMode::kImmediate);
+}
+
+void HttpSession::OnDrained() {
+  if (exchanges_.empty()) return;
+  // Only the front exchange writes to the socket; later ones are buffered.
+  if (std::shared_ptr<StreamWatcher> w = exchanges_.front().watcher) w->OnStreamDrained();
+}
+
 void HttpSession::Abandon(uint64_t seq) {
   Exchange* e = Find(seq);
   if (conn_ == nullptr || e == nullptr || e->done) return;
@@ -145,6 +166,20 @@ std::optional<Response::Upgraded> HttpSession::TakeOver(
 }
 
 void HttpSession::Pump() {
+  PumpExchanges();
+  NotifyClosedStreams();
+}
+
+void HttpSession::NotifyClosedStreams() {
+  // A watcher may write to other streams or end its own: take the list first.
+  while (!closed_streams_.empty()) {
+    std::vector<std::shared_ptr<StreamWatcher>> closed;
+    closed.swap(closed_streams_);
+    for (auto& w : closed) w->OnStreamClosed();
+  }
+}
+
+void HttpSession::PumpExchanges() {
   if (conn_ == nullptr) return;
   while (!exchanges_.empty()) {
     Exchange& e = exchanges_.front();
@@ -155,9 +190,13 @@ void HttpSession::Pump() {
     if (!e.done) break;  // later responses wait for this one
     const bool close = e.close_after;
     const io::CloseReason reason = e.close_reason;
+    if (e.watcher) closed_streams_.push_back(std::move(e.watcher));
     exchanges_.pop_front();
     if (close) {
       no_more_requests_ = true;
+      for (Exchange& rest : exchanges_) {
+        if (rest.watcher) closed_streams_.push_back(std::move(rest.watcher));
+      }
       exchanges_.clear();
       held_.reset();
       conn_->Close(reason);  // graceful: what was written goes out first

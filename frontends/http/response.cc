@@ -44,6 +44,10 @@ bool Response::SendError(int status, std::string_view code, std::string_view mes
   return Send(status, ErrorJson(code, message), kApplicationJson, std::move(headers));
 }
 
+bool Response::SendError(const Status& status) {
+  return SendError(HttpStatusFor(status), ErrorCodeName(status.code()), status.message());
+}
+
 bool Response::StartStream(int status, std::string_view content_type, HeaderList headers) {
   std::shared_ptr<HttpSession> s = Lock();
   return s && s->StartStream(state_->seq, status, content_type, std::move(headers));
@@ -69,6 +73,18 @@ void Response::End() {
 size_t Response::queued_bytes() const {
   std::shared_ptr<HttpSession> s = Lock();
   return s ? s->queued_bytes() : 0;
+}
+
+bool Response::Watch(std::shared_ptr<StreamWatcher> watcher) {
+  std::shared_ptr<HttpSession> s = Lock();
+  return s && s->WatchStream(state_->seq, std::move(watcher));
+}
+
+void Response::Abort(io::CloseReason reason) {
+  std::shared_ptr<HttpSession> s = Lock();
+  if (!s) return;
+  state_->finished = true;
+  s->AbortStream(state_->seq, reason);
 }
 
 std::optional<Response::Upgraded> Response::TakeOver(

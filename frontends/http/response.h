@@ -13,6 +13,7 @@
 //   // streamed (chunked on HTTP/1.1, close-delimited on HTTP/1.0)
 //   res.StartStream(200, "text/event-stream");
 //   res.Write(shared_event);   // by reference: one buffer, many streams
+//   res.Watch(stream);         // told when the client goes away
 //   if (res.queued_bytes() > kLimit) res.End();
 //   // upgraded (WebSocket): take the raw connection and the bytes after the head
 //   if (auto up = res.TakeOver(ws_session)) { up->connection->Write(handshake); ... }
@@ -30,12 +31,26 @@
 #include <string_view>
 
 #include "frontends/http/headers.h"
+#include "herald/status.h"
 #include "io/connection.h"
 #include "io/write_queue.h"
 
 namespace herald::http {
 
 class HttpSession;
+
+// Hears what happens to a streamed response (see Response::Watch). Loop
+// thread only.
+class StreamWatcher {
+ public:
+  virtual ~StreamWatcher() = default;
+  // The connection's outbound queue drained to empty: a throttled stream may
+  // send again.
+  virtual void OnStreamDrained() {}
+  // The stream is over — the client went away, the server is stopping, or
+  // the stream was ended. The last call; called exactly once.
+  virtual void OnStreamClosed() = 0;
+};
 
 inline constexpr std::string_view kTextPlain = "text/plain; charset=utf-8";
 inline constexpr std::string_view kApplicationJson = "application/json";
@@ -57,6 +72,9 @@ class Response {
   // {"error":"<code>","message":"<message>"} as application/json.
   bool SendError(int status, std::string_view code, std::string_view message,
                  HeaderList headers = {});
+  // The same for a failed broker operation, with the status its code maps
+  // to (HttpStatusFor) and the code's name.
+  bool SendError(const Status& status);
 
   // Streaming: the head now, the body in pieces as they come.
   bool StartStream(int status, std::string_view content_type, HeaderList headers = {});
@@ -65,6 +83,14 @@ class Response {
   void End();
   // Bytes queued on the connection, not yet taken by the kernel (0 if gone).
   size_t queued_bytes() const;
+  // After StartStream: `watcher` is kept alive by the connection until the
+  // stream is over, and told of drains and of the end — so an endless stream
+  // releases what it holds the moment its client disconnects. False (and no
+  // calls ever) if the stream is not open.
+  bool Watch(std::shared_ptr<StreamWatcher> watcher);
+  // After StartStream: drops whatever is still queued and closes the
+  // connection now (a consumer too slow to be worth flushing).
+  void Abort(io::CloseReason reason);
 
   struct Upgraded {
     io::Connection* connection;  // now driven by the new handler

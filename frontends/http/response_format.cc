@@ -120,6 +120,29 @@ std::string FormatHead(const HeadSpec& spec, const HeaderList& extra) {
   return out;
 }
 
+int HttpStatusFor(const Status& s) {
+  switch (s.code()) {
+    case ErrorCode::kInvalidTopic:
+    case ErrorCode::kInvalidArgument:
+      return 400;
+    case ErrorCode::kPayloadTooLarge:
+      return 413;
+    case ErrorCode::kNotFound:
+      return 404;
+    case ErrorCode::kPermissionDenied:
+      return 403;
+    case ErrorCode::kTimeout:
+      return 504;
+    case ErrorCode::kNoResponders:
+    case ErrorCode::kTooManyTopics:
+    case ErrorCode::kTooManySubscriptions:
+    case ErrorCode::kUnavailable:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
 std::string ErrorJson(std::string_view code, std::string_view message) {
   std::string out = "{\"error\":";
   AppendJsonString(out, code);

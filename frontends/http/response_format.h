@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "frontends/http/headers.h"
+#include "herald/status.h"
 
 namespace herald::http {
 
@@ -33,6 +34,11 @@ struct HeadSpec {
 
 // Status line, Date, Server, the framing headers from `spec`, then `extra`.
 std::string FormatHead(const HeadSpec& spec, const HeaderList& extra);
+
+// The HTTP status a failed broker operation answers with: 400 for bad
+// input, 413 for an over-size payload, 504 for a timeout, 503 for no
+// responders or an exhausted limit, and so on.
+int HttpStatusFor(const Status& status);
 
 // {"error":"<code>","message":"<message>"} with JSON string escaping.
 std::string ErrorJson(std::string_view code, std::string_view message);

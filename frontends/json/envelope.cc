@@ -21,6 +21,11 @@ bool IsValidJson(std::string_view text) {
 
 }  // namespace
 
+bool IsTextPayload(const Message& m) {
+  return !m.content_type.starts_with("application/octet-stream") &&
+         simdjson::validate_utf8(m.payload.data(), m.payload.size());
+}
+
 void WritePayload(JsonWriter& w, std::string_view payload, std::string_view content_type) {
   const bool binary = content_type.starts_with("application/octet-stream");
   if (!binary && IsJson(content_type) && !payload.empty() && IsValidJson(payload)) {

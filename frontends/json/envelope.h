@@ -20,6 +20,11 @@
 
 namespace herald::json {
 
+// Whether `m`'s payload is text: not labelled application/octet-stream, and
+// valid UTF-8. Text goes out as text (a JSON string, a WebSocket text frame,
+// SSE data lines); anything else needs a binary form (base64, binary frame).
+bool IsTextPayload(const Message& m);
+
 // {"op":"msg","topic":..,"epoch":..,"offset":..,"ts":..,"payload":..[,"reply_to":..][,"headers":{..}]}
 std::string EncodeMessage(const Message& m);
 // {"op":"gap","topic":..,"reason":..,"epoch":..,"from":..,"to":..}

@@ -14,33 +14,7 @@ namespace {
 
 constexpr std::string_view kHeaderPrefix = "herald-";
 
-// The status an error code answers with.
-int HttpStatus(const Status& s) {
-  switch (s.code()) {
-    case ErrorCode::kInvalidTopic:
-    case ErrorCode::kInvalidArgument:
-      return 400;
-    case ErrorCode::kPayloadTooLarge:
-      return 413;
-    case ErrorCode::kNotFound:
-      return 404;
-    case ErrorCode::kPermissionDenied:
-      return 403;
-    case ErrorCode::kTimeout:
-      return 504;
-    case ErrorCode::kNoResponders:
-    case ErrorCode::kTooManyTopics:
-    case ErrorCode::kTooManySubscriptions:
-    case ErrorCode::kUnavailable:
-      return 503;
-    default:
-      return 500;
-  }
-}
-
-void SendStatus(http::Response& res, const Status& s) {
-  res.SendError(HttpStatus(s), ErrorCodeName(s.code()), s.message());
-}
+void SendStatus(http::Response& res, const Status& s) { res.SendError(s); }
 
 Result<std::string> TopicOf(const http::Request& req) {
   Result<std::string> topic = http::PercentDecode(req.path_rest);

@@ -1,15 +1,13 @@
 #include "frontends/ws/message_frames.h"
 
 #include "frontends/json/envelope.h"
+#include "base/encoding_slots.h"
 #include "frontends/ws/deflate.h"
 #include "frontends/ws/frame_writer.h"
-#include "frontends/ws/utf8.h"
 
 namespace herald::ws {
 namespace {
 
-// Message::EncodeOnce slots used by this front.
-enum Slot : int { kRawSlot = 0, kJsonSlot = 1, kRawDeflatedSlot = 2, kJsonDeflatedSlot = 3 };
 
 std::string Frame(Opcode opcode, std::string_view payload, bool compressed) {
   if (!compressed) return BuildFrame(opcode, payload);
@@ -23,18 +21,13 @@ std::string Frame(Opcode opcode, std::string_view payload, bool compressed) {
 
 }  // namespace
 
-bool IsTextPayload(const Message& m) {
-  if (m.content_type.starts_with("application/octet-stream")) return false;
-  return IsValidUtf8(m.payload);
-}
-
 SharedBytes MessageFrame(const Message& m, FrameStyle style, bool compressed) {
   if (style == FrameStyle::kJson) {
-    return m.EncodeOnce(compressed ? kJsonDeflatedSlot : kJsonSlot,
+    return m.EncodeOnce(compressed ? kWsJsonDeflated : kWsJson,
                         [&] { return Frame(Opcode::kText, json::EncodeMessage(m), compressed); });
   }
-  return m.EncodeOnce(compressed ? kRawDeflatedSlot : kRawSlot, [&] {
-    return Frame(IsTextPayload(m) ? Opcode::kText : Opcode::kBinary, m.payload, compressed);
+  return m.EncodeOnce(compressed ? kWsRawDeflated : kWsRaw, [&] {
+    return Frame(json::IsTextPayload(m) ? Opcode::kText : Opcode::kBinary, m.payload, compressed);
   });
 }
 

@@ -22,7 +22,5 @@ enum class FrameStyle { kRaw, kJson };
 SharedBytes MessageFrame(const Message& m, FrameStyle style, bool compressed);
 // A per-connection JSON text frame (acks, errors, replies).
 std::string TextFrame(std::string_view text, bool compressed);
-// Whether raw mode sends `m` as a text frame.
-bool IsTextPayload(const Message& m);
 
 }  // namespace herald::ws

@@ -3,8 +3,9 @@
 // A Server runs N event-loop worker threads (libuv), listens on one HTTP port
 // on every worker (SO_REUSEPORT), and serves the node's endpoints there:
 // `/healthz`, `/metrics` (Prometheus text), WebSocket (`/ws` JSON protocol,
-// `/ws/<topic>` raw mode) and, as the fronts arrive, SSE and the HTTP API. heraldd is a thin main()
-// around it; a C++ service embeds it the same way:
+// `/ws/<topic>` raw mode), Server-Sent Events (`/sse`) and the HTTP API
+// (`/publish`, `/request`, `/history`). heraldd is a thin main() around it;
+// a C++ service embeds it the same way:
 //
 //   herald::Broker broker;
 //   herald::Server server(broker, {.listen = "127.0.0.1:0", .workers = 2});
@@ -33,6 +34,7 @@ namespace herald {
 // config key in heraldd (section [http], see docs/CONFIG.md).
 struct HttpLimits {
   size_t max_header_bytes = 16 * 1024;  // request line + headers; over it: 431
+  size_t max_target_bytes = 8 * 1024;   // request-target (path + query); over it: 414
   size_t max_body_bytes = 1 << 20;      // over it: 413
   std::chrono::milliseconds header_timeout = std::chrono::seconds(10);  // slow-loris cut
   std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);    // idle keep-alive
@@ -53,11 +55,24 @@ struct WebSocketLimits {
   bool disconnect_slow_consumers = false;    // false: drop and report a gap
 };
 
+// The Server-Sent Events front (`/sse`); heraldd section [sse].
+struct SseLimits {
+  std::chrono::milliseconds heartbeat_interval = std::chrono::seconds(15);  // comment on idle
+  std::chrono::milliseconds retry = std::chrono::seconds(2);  // the `retry:` reconnect hint
+  size_t max_topics = 16;                // `topic` parameters per stream
+  size_t max_id_topics = 32;             // topic positions an event id carries
+  size_t max_outbound_bytes = 4u << 20;  // queued per stream (slow consumer)
+  // true (default): close a slow stream — the browser reconnects and resumes
+  // from history; false: drop messages and send a gap event.
+  bool disconnect_slow_consumers = true;
+};
+
 struct ServerOptions {
   std::string listen = "127.0.0.1:8080";  // HOST:PORT; port 0 picks a free port
   int workers = 0;                        // event-loop threads; 0 = one per core
   HttpLimits http;
   WebSocketLimits websocket;
+  SseLimits sse;
 };
 
 class Server {

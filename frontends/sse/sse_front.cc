@@ -1,0 +1,100 @@
+#include "frontends/sse/sse_front.h"
+
+#include "frontends/sse/event_id.h"
+#include "frontends/sse/sse_stream.h"
+#include "herald/topic.h"
+#include "io/loop.h"
+
+namespace herald::sse {
+namespace {
+
+bool HasWildcard(std::string_view pattern) {
+  return pattern.find_first_of("*>") != std::string_view::npos;
+}
+
+}  // namespace
+
+SseFront::SseFront(Broker& broker, SseOptions options, InboxFor inbox_for)
+    : broker_(broker), options_(std::move(options)), inbox_for_(std::move(inbox_for)) {}
+
+void SseFront::Register(http::Router& router) {
+  router.Handle("GET", "/sse",
+                [this](http::Request& req, http::Response res) { Open(req, std::move(res)); });
+}
+
+void SseFront::Open(http::Request& req, http::Response res) {
+  auto reject = [&](int status, std::string_view code, const std::string& message) {
+    SseStats::Add(stats_->rejects);
+    res.SendError(status, code, message);
+  };
+  const TopicLimits& limits = broker_.options().topic_limits;
+  StreamSpec spec;
+  std::string_view id_param;
+  for (const http::QueryParams::Param& p : req.query) {
+    if (p.name == "topic") {
+      if (Status s = ValidatePattern(p.value, limits); !s.ok()) {
+        return reject(400, "invalid_topic", "topic '" + p.value + "': " + s.message());
+      }
+      if (p.value.starts_with(kInboxPrefix)) {
+        return reject(400, "invalid_topic", "topics under _INBOX. are reserved for replies");
+      }
+      if (spec.patterns.size() == options_.max_topics) {
+        return reject(400, "too_many_topics",
+                      "at most " + std::to_string(options_.max_topics) + " topics per stream");
+      }
+      spec.patterns.push_back(p.value);
+    } else if (p.name == "format") {
+      if (p.value != "raw" && p.value != "json") {
+        return reject(400, "bad_parameter", "format must be 'raw' or 'json'");
+      }
+      spec.format = p.value == "json" ? DataFormat::kJson : DataFormat::kRaw;
+    } else if (p.name == "event") {
+      if (p.value != "topic") return reject(400, "bad_parameter", "event must be 'topic'");
+      spec.name_events = true;
+    } else if (p.name == "lastEventId") {
+      id_param = p.value;
+    } else {
+      return reject(400, "bad_parameter",
+                    "unknown parameter '" + p.name + "' (expected topic, format, event, lastEventId)");
+    }
+  }
+  if (spec.patterns.empty()) {
+    return reject(400, "missing_topic", "give at least one topic: /sse?topic=<pattern>");
+  }
+
+  // The browser sends Last-Event-ID on every reconnect, to the same URL — so
+  // the header is newer than a lastEventId left in the URL from the start.
+  const std::optional<std::string_view> header = req.header("Last-Event-ID");
+  Result<std::vector<ResumePoint>> resume =
+      ParseEventId(header ? *header : id_param, spec.patterns, limits, options_.max_id_topics);
+  if (!resume.ok()) return reject(400, "bad_event_id", resume.status().message());
+
+  // Exact topics the client has no position in start from where they are
+  // now. Subscribing with that as a resume point replays whatever is
+  // published in between, and the first id the client gets names it, so a
+  // stream that drops before its first event still resumes without loss.
+  StreamPositions positions(options_.max_id_topics);
+  for (const std::string& pattern : spec.patterns) {
+    if (HasWildcard(pattern)) continue;
+    const bool known = std::any_of(resume->begin(), resume->end(),
+                                   [&](const ResumePoint& p) { return p.topic == pattern; });
+    if (known) continue;
+    Result<ResumeResult> now = broker_.Resume(pattern, 0, 0, 0);
+    if (!now.ok()) return reject(400, "invalid_topic", now.status().message());
+    resume->push_back({pattern, now->epoch, now->last_offset});
+  }
+  for (const ResumePoint& p : *resume) positions.Seed(p);
+
+  std::shared_ptr<Inbox> inbox = inbox_for_(req.loop);
+  if (!inbox || req.loop == nullptr) return reject(503, "unavailable", "no inbox for this worker");
+  auto stream = std::make_shared<SseStream>(broker_, res, *req.loop, options_, stats_,
+                                            std::move(spec), std::move(positions));
+  if (Status s = stream->Subscribe(inbox, *resume); !s.ok()) {
+    SseStats::Add(stats_->rejects);
+    res.SendError(s);
+    return;
+  }
+  stream->Start();
+}
+
+}  // namespace herald::sse

@@ -1,0 +1,46 @@
+// The Server-Sent Events front: `GET /sse?topic=<pattern>` (repeatable,
+// wildcards allowed) answers a text/event-stream of the matching messages
+// (docs/PROTOCOL.md, "Server-Sent Events"):
+//
+//   ?topic=P            one or more patterns
+//   &format=raw|json    data is the payload (default) or the JSON envelope
+//   &event=topic        name each event by its topic (default: unnamed, so
+//                       EventSource.onmessage sees them)
+//   &lastEventId=ID     resume after ID on a first connect; the browser's
+//                       Last-Event-ID header (sent on reconnect) wins
+//
+// Streams are broker sinks whose deliveries queue on their worker's inbox.
+//
+//   sse::SseFront sse(broker, options, [&](const io::Loop* l) { return inboxes.For(l); });
+//   sse.Register(*router);
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "frontends/http/router.h"
+#include "frontends/sse/sse_options.h"
+#include "herald/broker.h"
+
+namespace herald::sse {
+
+class SseFront {
+ public:
+  using InboxFor = std::function<std::shared_ptr<Inbox>(const io::Loop*)>;
+
+  SseFront(Broker& broker, SseOptions options, InboxFor inbox_for);
+
+  // Adds the /sse route. The front must outlive the router's use.
+  void Register(http::Router& router);
+  const SseStats& stats() const { return *stats_; }
+
+ private:
+  void Open(http::Request& req, http::Response res);
+
+  Broker& broker_;
+  const SseOptions options_;
+  const InboxFor inbox_for_;
+  std::shared_ptr<SseStats> stats_ = std::make_shared<SseStats>();
+};
+
+}  // namespace herald::sse

@@ -1,0 +1,44 @@
+// frontends/sse/sse_options.h — limits and timings of the SSE front, and the
+// counters it keeps for /metrics.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "herald/outbound_guard.h"
+
+namespace herald::sse {
+
+struct SseOptions {
+  // A comment line is sent on a stream that had nothing else to send for
+  // this long, so proxies keep it open and a dead client is noticed.
+  uint64_t heartbeat_ms = 15'000;
+  // The `retry:` hint: how long the browser waits before reconnecting.
+  uint64_t retry_ms = 2'000;
+  // `topic` parameters one stream may have.
+  size_t max_topics = 16;
+  // Topic positions an event id carries (and the stream remembers); a
+  // wildcard stream over more topics forgets the least recent ones.
+  size_t max_id_topics = 32;
+  // Slow consumers. Disconnecting is the default for SSE: the browser
+  // reconnects by itself with Last-Event-ID and resumes from history.
+  OutboundLimits outbound{.max_bytes = 4u << 20, .policy = SlowConsumerPolicy::kDisconnect};
+};
+
+// Relaxed atomics: statistics, not synchronisation.
+struct SseStats {
+  std::atomic<int64_t> streams_open{0};
+  std::atomic<uint64_t> streams_total{0};
+  std::atomic<uint64_t> events_sent{0};
+  std::atomic<uint64_t> gaps_sent{0};
+  std::atomic<uint64_t> heartbeats_sent{0};
+  std::atomic<uint64_t> slow_consumer_closes{0};
+  std::atomic<uint64_t> rejects{0};  // streams refused with a 4xx/5xx
+
+  static void Add(std::atomic<uint64_t>& c, uint64_t n = 1) {
+    c.fetch_add(n, std::memory_order_relaxed);
+  }
+};
+
+}  // namespace herald::sse

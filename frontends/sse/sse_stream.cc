@@ -1,0 +1,158 @@
+#include "frontends/sse/sse_stream.h"
+
+#include "herald/topic.h"
+
+namespace herald::sse {
+namespace {
+
+const SharedBytes& Heartbeat() {
+  static const SharedBytes kHeartbeat = std::make_shared<const std::string>(":\n\n");
+  return kHeartbeat;
+}
+
+}  // namespace
+
+SseStream::SseStream(Broker& broker, http::Response res, io::Loop& loop,
+                     SseOptions options, std::shared_ptr<SseStats> stats, StreamSpec spec,
+                     StreamPositions positions)
+    : broker_(broker),
+      res_(std::move(res)),
+      loop_(loop),
+      options_(std::move(options)),
+      stats_(std::move(stats)),
+      spec_(std::move(spec)),
+      positions_(std::move(positions)),
+      guard_(options_.outbound) {}
+
+SseStream::~SseStream() = default;
+
+Status SseStream::Subscribe(const std::shared_ptr<Inbox>& inbox,
+                            const std::vector<ResumePoint>& resume) {
+  std::shared_ptr<SseStream> self = shared_from_this();
+  for (const std::string& pattern : spec_.patterns) {
+    SubscribeOptions o;
+    for (const ResumePoint& p : resume) {
+      if (PatternMatches(pattern, p.topic)) o.resume.push_back(p);
+    }
+    Result<uint64_t> id = broker_.Subscribe(pattern, self, inbox, std::move(o));
+    if (!id.ok()) {
+      Release();
+      return id.status();
+    }
+    subscriptions_.push_back(*id);
+  }
+  return Status::Ok();
+}
+
+void SseStream::Start() {
+  http::HeaderList headers;
+  headers.Add("Cache-Control", "no-cache");
+  // nginx and similar proxies buffer responses unless told not to.
+  headers.Add("X-Accel-Buffering", "no");
+  if (!res_.StartStream(200, "text/event-stream; charset=utf-8", std::move(headers)) ||
+      !res_.Watch(shared_from_this())) {
+    Release();
+    return;
+  }
+  open_ = true;
+  stats_->streams_open.fetch_add(1, std::memory_order_relaxed);
+  SseStats::Add(stats_->streams_total);
+  // The starting position as an id-only event: the browser records it as
+  // its last event id without firing anything, so even a stream that
+  // received nothing resumes without loss.
+  std::string first = "retry: " + std::to_string(options_.retry_ms) + "\n";
+  if (positions_.size() > 0) first += "id: " + CurrentId() + "\n";
+  first.push_back('\n');
+  Write(std::move(first));
+  loop_.timers().Schedule(this, options_.heartbeat_ms);
+}
+
+std::string SseStream::CurrentId() const {
+  return FormatEventId(positions_.entries(), spec_.patterns);
+}
+
+void SseStream::Write(SharedBytes bytes) {
+  wrote_since_heartbeat_ = true;
+  res_.Write(std::move(bytes));
+}
+
+void SseStream::Write(std::string bytes) {
+  wrote_since_heartbeat_ = true;
+  res_.Write(std::move(bytes));
+}
+
+void SseStream::OnDelivery(const Delivery& d) {
+  if (!open_) return;
+  if (d.kind == Delivery::Kind::kGap) return SendGap(*d.gap);
+  SendMessage(d.subscription_id, d.message);
+}
+
+void SseStream::SendMessage(uint64_t subscription_id, const MessagePtr& m) {
+  if (!positions_.IsNew(m->topic, m->epoch, m->offset)) return;  // a copy already sent
+  SharedBytes body = EventBody(*m, spec_.format);
+  // The id line is small next to any real payload; estimate it rather than
+  // format an id for a message that may be dropped.
+  OutboundGuard::Admission a =
+      guard_.Admit(subscription_id, *m, body->size() + 32, res_.queued_bytes());
+  switch (a.verdict) {
+    case OutboundGuard::Verdict::kSend:
+      break;
+    case OutboundGuard::Verdict::kDrop:
+      // The position stays put: the gap notice the guard owes moves it.
+      broker_.RecordSlowConsumer(1, false);
+      return;
+    case OutboundGuard::Verdict::kDisconnect:
+      broker_.RecordSlowConsumer(0, true);
+      SseStats::Add(stats_->slow_consumer_closes);
+      // Nothing queued is worth flushing: the browser reconnects and resumes
+      // after the last event it did receive.
+      res_.Abort(io::CloseReason::kSlowConsumer);
+      return;
+  }
+  if (a.gap) SendGap(*a.gap);
+  positions_.Advance(m->topic, m->epoch, m->offset);
+  // The whole event is shared when this stream's id is just this message's
+  // entry at index 0 (a stream over one exact topic); otherwise the id and
+  // the event name are this stream's own and the rest is shared.
+  if (positions_.size() == 1 && !spec_.name_events && spec_.patterns[0] == m->topic) {
+    Write(IndexZeroEvent(*m, spec_.format));
+  } else {
+    Write(EventHead(CurrentId(), spec_.name_events ? std::string_view(m->topic) : ""));
+    Write(std::move(body));
+  }
+  SseStats::Add(stats_->events_sent);
+}
+
+void SseStream::SendGap(const Gap& gap) {
+  positions_.Skip(gap);
+  Write(GapEvent(CurrentId(), gap));
+  SseStats::Add(stats_->gaps_sent);
+}
+
+void SseStream::OnStreamDrained() {
+  if (!open_ || !guard_.owes_gaps()) return;
+  for (auto& [sub, gap] : guard_.TakeGaps(res_.queued_bytes())) SendGap(gap);
+}
+
+void SseStream::OnTimerExpired() {
+  if (!open_) return;
+  if (!wrote_since_heartbeat_) {
+    res_.Write(Heartbeat());
+    SseStats::Add(stats_->heartbeats_sent);
+  }
+  wrote_since_heartbeat_ = false;
+  loop_.timers().Schedule(this, options_.heartbeat_ms);
+}
+
+void SseStream::OnStreamClosed() { Release(); }
+
+void SseStream::Release() {
+  if (open_) stats_->streams_open.fetch_sub(1, std::memory_order_relaxed);
+  open_ = false;
+  loop_.timers().Cancel(this);
+  for (uint64_t id : subscriptions_) broker_.Unsubscribe(id);
+  subscriptions_.clear();
+  res_ = http::Response();
+}
+
+}  // namespace herald::sse

@@ -1,0 +1,76 @@
+// frontends/sse/sse_stream.h — one open `GET /sse` response: a broker sink
+// that turns deliveries into events on its HTTP stream.
+//
+// Each event carries the stream's position in every topic (event_id.h), so
+// a reconnecting browser resumes exactly after the last event it saw. The
+// stream is also a duplicate filter: overlapping patterns and replays may
+// deliver a message twice, and only its first copy is sent.
+//
+// Lifetime: owned by its HTTP exchange (Response::Watch) and by the broker's
+// subscriptions; released at once when the client goes away
+// (OnStreamClosed). Loop thread only, except the destructor.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "frontends/http/response.h"
+#include "frontends/sse/event_id.h"
+#include "frontends/sse/sse_event.h"
+#include "frontends/sse/sse_options.h"
+#include "herald/broker.h"
+#include "herald/outbound_guard.h"
+#include "io/loop.h"
+
+namespace herald::sse {
+
+struct StreamSpec {
+  std::vector<std::string> patterns;  // the `topic` parameters, in order
+  DataFormat format = DataFormat::kRaw;
+  bool name_events = false;  // `event: <topic>` on each message
+};
+
+class SseStream final : public Sink,
+                        public http::StreamWatcher,
+                        public std::enable_shared_from_this<SseStream>,
+                        private io::TimerWheel::Entry {
+ public:
+  SseStream(Broker& broker, http::Response res, io::Loop& loop, SseOptions options,
+            std::shared_ptr<SseStats> stats, StreamSpec spec, StreamPositions positions);
+  ~SseStream() override;
+
+  // Subscribes every pattern, resuming from `resume` (each point goes to
+  // every pattern that matches its topic). On error nothing stays subscribed.
+  Status Subscribe(const std::shared_ptr<Inbox>& inbox, const std::vector<ResumePoint>& resume);
+  // Sends the head, the retry hint and the starting position, and starts
+  // the heartbeat. After a successful Subscribe, in the same loop turn.
+  void Start();
+
+  void OnDelivery(const Delivery& d) override;
+  void OnStreamDrained() override;
+  void OnStreamClosed() override;
+
+ private:
+  void OnTimerExpired() override;
+  void SendMessage(uint64_t subscription_id, const MessagePtr& m);
+  void SendGap(const Gap& gap);
+  std::string CurrentId() const;
+  void Write(SharedBytes bytes);
+  void Write(std::string bytes);
+  void Release();
+
+  Broker& broker_;
+  http::Response res_;
+  io::Loop& loop_;
+  const SseOptions options_;
+  const std::shared_ptr<SseStats> stats_;
+  const StreamSpec spec_;
+  StreamPositions positions_;
+  OutboundGuard guard_;
+  std::vector<uint64_t> subscriptions_;
+  bool open_ = false;
+  bool wrote_since_heartbeat_ = false;
+};
+
+}  // namespace herald::sse
