@@ -9,8 +9,7 @@ void WriteSseMetrics(const sse::SseStats& s, PrometheusWriter& w) {
           static_cast<uint64_t>(open < 0 ? 0 : open));
   w.Counter("herald_sse_streams_total", "SSE streams opened.", get(s.streams_total));
   w.Counter("herald_sse_rejects_total", "SSE requests refused (4xx/5xx).", get(s.rejects));
-  w.Counter("herald_sse_events_total", "Message events queued to SSE clients.",
-            get(s.events_sent));
+  w.Counter("herald_sse_events_total", "Message events queued to SSE clients.", get(s.events_sent));
   w.Counter("herald_sse_gaps_total", "Gap events queued to SSE clients.", get(s.gaps_sent));
   w.Counter("herald_sse_heartbeats_total", "Heartbeat comments sent on idle SSE streams.",
             get(s.heartbeats_sent));

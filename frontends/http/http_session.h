@@ -100,9 +100,9 @@ class HttpSession final : public io::ConnectionHandler,
     bool started = false;  // head produced
     bool streaming = false;
     bool chunked = false;
-    bool done = false;         // every byte produced
-    bool close_after = false;  // close the connection once sent
-    std::string cors_origin;   // echoed in Access-Control-Allow-Origin when set
+    bool done = false;                       // every byte produced
+    bool close_after = false;                // close the connection once sent
+    std::string cors_origin;                 // echoed in Access-Control-Allow-Origin when set
     std::shared_ptr<StreamWatcher> watcher;  // told when the stream is over
     io::CloseReason close_reason = io::CloseReason::kDone;
     std::vector<Piece> out;  // produced, not yet handed to the connection
@@ -137,7 +137,7 @@ class HttpSession final : public io::ConnectionHandler,
   std::shared_ptr<SessionContext> ctx_;
   const size_t worker_;
   HttpParser parser_;
-  std::deque<Exchange> exchanges_;  // in request order
+  std::deque<Exchange> exchanges_;                              // in request order
   std::vector<std::shared_ptr<StreamWatcher>> closed_streams_;  // to notify
   uint64_t next_seq_ = 1;
 

@@ -184,8 +184,8 @@ Result<std::vector<ResumePoint>> ParseEventId(std::string_view id,
       return Bad("more than " + std::to_string(max_entries) + " topics");
     }
     const size_t c2 = entry.rfind(':');
-    const size_t c1 = c2 == std::string_view::npos || c2 == 0 ? std::string_view::npos
-                                                             : entry.rfind(':', c2 - 1);
+    const size_t c1 =
+        c2 == std::string_view::npos || c2 == 0 ? std::string_view::npos : entry.rfind(':', c2 - 1);
     if (c1 == std::string_view::npos || c1 == 0) {
       return Bad("entry '" + std::string(entry) + "' is not ref:epoch:offset");
     }

@@ -54,8 +54,9 @@ void SseFront::Open(http::Request& req, http::Response res) {
     } else if (p.name == "lastEventId") {
       id_param = p.value;
     } else {
-      return reject(400, "bad_parameter",
-                    "unknown parameter '" + p.name + "' (expected topic, format, event, lastEventId)");
+      return reject(
+          400, "bad_parameter",
+          "unknown parameter '" + p.name + "' (expected topic, format, event, lastEventId)");
     }
   }
   if (spec.patterns.empty()) {

@@ -12,9 +12,8 @@ const SharedBytes& Heartbeat() {
 
 }  // namespace
 
-SseStream::SseStream(Broker& broker, http::Response res, io::Loop& loop,
-                     SseOptions options, std::shared_ptr<SseStats> stats, StreamSpec spec,
-                     StreamPositions positions)
+SseStream::SseStream(Broker& broker, http::Response res, io::Loop& loop, SseOptions options,
+                     std::shared_ptr<SseStats> stats, StreamSpec spec, StreamPositions positions)
     : broker_(broker),
       res_(std::move(res)),
       loop_(loop),
