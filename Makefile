@@ -8,7 +8,7 @@ CMAKE_FLAGS ?=
 CTEST_FLAGS ?= --output-on-failure --timeout 300
 FUZZ_SECONDS ?= 60
 
-.PHONY: deps build run test test-asan test-tsan bench bench-ws bench-http fuzz format clean
+.PHONY: deps build run test test-asan test-tsan bench bench-ws bench-http bench-sse fuzz format clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -44,6 +44,9 @@ bench-ws: build
 
 bench-http: build
 	bash bench/http/run.sh
+
+bench-sse: build
+	bash bench/sse/run.sh
 
 fuzz: deps
 	bash fuzz/run.sh $(FUZZ_SECONDS)
