@@ -121,7 +121,8 @@ void ParseEvents(Subscriber& s, uint64_t now, LatencyHistogram& h) {
     size_t i = 8;  // after "data: s="
     while (i < line.size() && line[i] >= '0' && line[i] <= '9') seq = seq * 10 + (line[i++] - '0');
     if (line.substr(i, 3) != " t=") continue;
-    for (i += 3; i < line.size() && line[i] >= '0' && line[i] <= '9';) t = t * 10 + (line[i++] - '0');
+    for (i += 3; i < line.size() && line[i] >= '0' && line[i] <= '9';)
+      t = t * 10 + (line[i++] - '0');
     if (seq <= s.last_seq) {
       ++s.duplicates;
       continue;
@@ -141,7 +142,8 @@ void ParseAcks(Publisher& p) {
     if (end == std::string::npos) return;
     size_t length = 0;
     const size_t cl = p.in.find("Content-Length: ");
-    if (cl != std::string::npos && cl < end) length = std::strtoul(p.in.c_str() + cl + 16, nullptr, 10);
+    if (cl != std::string::npos && cl < end)
+      length = std::strtoul(p.in.c_str() + cl + 16, nullptr, 10);
     if (p.in.size() < end + 4 + length) return;
     if (p.in.compare(9, 1, "2") == 0) {
       ++p.acked;
@@ -170,16 +172,25 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string_view k = argv[i];
     const char* v = argv[i + 1];
-    if (k == "--port") o.port = std::atoi(v);
-    else if (k == "--conns") o.conns = std::atoi(v);
-    else if (k == "--rate") o.rate = std::atoi(v);
-    else if (k == "--seconds") o.seconds = std::atof(v);
-    else if (k == "--payload") o.payload = static_cast<size_t>(std::atol(v));
-    else if (k == "--topic") o.topic = v;
-    else if (k == "--drain") o.drain_seconds = std::atof(v);
+    if (k == "--port")
+      o.port = std::atoi(v);
+    else if (k == "--conns")
+      o.conns = std::atoi(v);
+    else if (k == "--rate")
+      o.rate = std::atoi(v);
+    else if (k == "--seconds")
+      o.seconds = std::atof(v);
+    else if (k == "--payload")
+      o.payload = static_cast<size_t>(std::atol(v));
+    else if (k == "--topic")
+      o.topic = v;
+    else if (k == "--drain")
+      o.drain_seconds = std::atof(v);
     else {
-      std::fprintf(stderr, "usage: %s --port P [--conns N] [--rate R] [--seconds S] "
-                           "[--payload B] [--topic T] [--drain S]\n", argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s --port P [--conns N] [--rate R] [--seconds S] "
+                   "[--payload B] [--topic T] [--drain S]\n",
+                   argv[0]);
       return 2;
     }
   }
@@ -188,7 +199,8 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < subs.size(); ++i) {
     Subscriber& s = subs[i];
     s.fd = Connect(o.port);
-    s.request = "GET /sse?topic=" + o.topic + " HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n";
+    s.request = "GET /sse?topic=" + o.topic +
+                " HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n";
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLOUT;
     ev.data.u64 = i;
@@ -223,7 +235,8 @@ int main(int argc, char** argv) {
         ++pub.sent;
         std::string body = "s=" + std::to_string(pub.sent) + " t=" + std::to_string(NowNs()) + " ";
         if (body.size() < o.payload) body += pad.substr(0, o.payload - body.size());
-        pub.out += "POST /publish/" + o.topic + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: " +
+        pub.out += "POST /publish/" + o.topic +
+                   " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: " +
                    std::to_string(body.size()) + "\r\n\r\n" + body;
       }
       FlushPublisher(pub);
@@ -239,14 +252,16 @@ int main(int argc, char** argv) {
         if (what & EPOLLOUT) FlushPublisher(pub);
         if (what & EPOLLIN) {
           ssize_t r;
-          while ((r = read(pub.fd, buf, sizeof(buf))) > 0) pub.in.append(buf, static_cast<size_t>(r));
+          while ((r = read(pub.fd, buf, sizeof(buf))) > 0)
+            pub.in.append(buf, static_cast<size_t>(r));
           ParseAcks(pub);
         }
         continue;
       }
       Subscriber& s = subs[id];
       if ((what & EPOLLOUT) && s.request_sent < s.request.size()) {
-        ssize_t w = write(s.fd, s.request.data() + s.request_sent, s.request.size() - s.request_sent);
+        ssize_t w =
+            write(s.fd, s.request.data() + s.request_sent, s.request.size() - s.request_sent);
         if (w > 0) s.request_sent += static_cast<size_t>(w);
         if (s.request_sent == s.request.size()) {
           epoll_event ev{};
@@ -278,7 +293,8 @@ int main(int argc, char** argv) {
         start = NowNs();
         stop = start + static_cast<uint64_t>(o.seconds * 1e9);
       } else if (t > setup_deadline) {
-        std::fprintf(stderr, "sse_loadgen: only %zu of %zu streams opened\n", with_head, subs.size());
+        std::fprintf(stderr, "sse_loadgen: only %zu of %zu streams opened\n", with_head,
+                     subs.size());
         return 1;
       }
       continue;
@@ -299,16 +315,17 @@ int main(int argc, char** argv) {
     closed += s.closed ? 1 : 0;
   }
   const uint64_t expected = pub.acked * subs.size();
-  std::printf(
-      "{\"conns\":%d,\"rate\":%d,\"seconds\":%.1f,\"payload\":%zu,\"sent\":%" PRIu64
-      ",\"acked\":%" PRIu64 ",\"publish_errors\":%" PRIu64 ",\"expected\":%" PRIu64
-      ",\"received\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"duplicates\":%" PRIu64
-      ",\"reordered\":%" PRIu64 ",\"streams_closed\":%" PRIu64
-      ",\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f}\n",
-      o.conns, o.rate, o.seconds, o.payload, pub.sent, pub.acked, pub.failed, expected, received,
-      expected > received ? expected - received : 0, duplicates, reordered, closed,
-      static_cast<double>(hist.Quantile(0.50)) / 1e3, static_cast<double>(hist.Quantile(0.99)) / 1e3,
-      static_cast<double>(hist.Quantile(0.999)) / 1e3, static_cast<double>(hist.max()) / 1e3);
+  std::printf("{\"conns\":%d,\"rate\":%d,\"seconds\":%.1f,\"payload\":%zu,\"sent\":%" PRIu64
+              ",\"acked\":%" PRIu64 ",\"publish_errors\":%" PRIu64 ",\"expected\":%" PRIu64
+              ",\"received\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"duplicates\":%" PRIu64
+              ",\"reordered\":%" PRIu64 ",\"streams_closed\":%" PRIu64
+              ",\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f}\n",
+              o.conns, o.rate, o.seconds, o.payload, pub.sent, pub.acked, pub.failed, expected,
+              received, expected > received ? expected - received : 0, duplicates, reordered,
+              closed, static_cast<double>(hist.Quantile(0.50)) / 1e3,
+              static_cast<double>(hist.Quantile(0.99)) / 1e3,
+              static_cast<double>(hist.Quantile(0.999)) / 1e3,
+              static_cast<double>(hist.max()) / 1e3);
   for (const Subscriber& s : subs) close(s.fd);
   close(pub.fd);
   return 0;
