@@ -18,8 +18,8 @@ void Broker::Impl::Request(std::string_view topic, std::string payload,
   }
   if (index_.Match(topic)->empty()) {
     BrokerCounters::Add(counters_.request_no_responders, 1);
-    return on_reply(
-        Status(ErrorCode::kNoResponders, "no subscriber for '" + std::string(topic) + "'"));
+    return on_reply(Status(ErrorCode::kNoResponders,
+                           "no responders: nothing subscribes to '" + std::string(topic) + "'"));
   }
   std::string inbox = tracker_.NewInbox();
   options.reply_to = inbox;

@@ -29,3 +29,36 @@ endif()
 if(HERALD_BUILD_BENCH)
   find_package(benchmark REQUIRED)
 endif()
+
+# gRPC and Protocol Buffers (Debian: libgrpc++-dev 1.51, libprotobuf-dev 3.21,
+# protobuf-compiler-grpc for grpc_cpp_plugin).
+find_package(Protobuf REQUIRED)
+find_package(gRPC CONFIG REQUIRED)
+find_program(HERALD_GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
+
+# herald_proto_library(NAME PROTOS a.proto ...): generated C++ (messages and
+# gRPC stubs) for .proto files under api/, as one static library. Generated
+# headers are included as "herald/v1/broker.grpc.pb.h".
+function(herald_proto_library name)
+  cmake_parse_arguments(A "" "" "PROTOS" ${ARGN})
+  set(out ${PROJECT_BINARY_DIR}/api)
+  set(srcs)
+  foreach(proto ${A_PROTOS})
+    get_filename_component(dir ${proto} DIRECTORY)
+    get_filename_component(base ${proto} NAME_WE)
+    set(gen ${out}/${dir}/${base}.pb.cc ${out}/${dir}/${base}.pb.h
+            ${out}/${dir}/${base}.grpc.pb.cc ${out}/${dir}/${base}.grpc.pb.h)
+    add_custom_command(
+      OUTPUT ${gen}
+      COMMAND ${CMAKE_COMMAND} -E make_directory ${out}
+      COMMAND protobuf::protoc --proto_path=${PROJECT_SOURCE_DIR}/api --cpp_out=${out}
+              --grpc_out=${out} --plugin=protoc-gen-grpc=${HERALD_GRPC_CPP_PLUGIN}
+              ${PROJECT_SOURCE_DIR}/api/${proto}
+      DEPENDS ${PROJECT_SOURCE_DIR}/api/${proto}
+      COMMENT "protoc ${proto}")
+    list(APPEND srcs ${out}/${dir}/${base}.pb.cc ${out}/${dir}/${base}.grpc.pb.cc)
+  endforeach()
+  add_library(${name} STATIC ${srcs})
+  target_include_directories(${name} SYSTEM PUBLIC ${out})
+  target_link_libraries(${name} PUBLIC protobuf::libprotobuf gRPC::grpc++)
+endfunction()

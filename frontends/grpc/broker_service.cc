@@ -1,0 +1,74 @@
+#include "frontends/grpc/broker_service.h"
+
+#include "frontends/grpc/grpc_convert.h"
+#include "frontends/grpc/publish_stream_reactor.h"
+#include "frontends/grpc/subscribe_reactor.h"
+#include "herald/topic.h"
+
+namespace herald::grpcfront {
+namespace {
+
+// Replies go to reply_to inboxes through Connect; a plain publish there is a
+// mistake worth naming.
+Status CheckPublishTopic(const std::string& topic) {
+  if (topic.starts_with(kInboxPrefix)) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "topics under _INBOX. are reply inboxes; answer requests with Connect's reply");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* BrokerService::Publish(grpc::CallbackServerContext* ctx,
+                                                 const v1::PublishRequest* request,
+                                                 v1::PublishAck* response) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (Status s = CheckPublishTopic(request->topic()); !s.ok()) {
+    reactor->Finish(ToGrpc(s));
+    return reactor;
+  }
+  Result<PublishAck> ack =
+      broker_.Publish(request->topic(), request->payload(),
+                      OptionsFrom(request->content_type(), request->headers()));
+  if (ack.ok()) {
+    response->set_epoch(ack->epoch);
+    response->set_offset(ack->offset);
+  }
+  reactor->Finish(ToGrpc(ack.status()));
+  return reactor;
+}
+
+grpc::ServerBidiReactor<v1::PublishStreamRequest, v1::PublishStreamResponse>*
+BrokerService::PublishStream(grpc::CallbackServerContext*) {
+  return new PublishStreamReactor(broker_, options_);
+}
+
+grpc::ServerUnaryReactor* BrokerService::Request(grpc::CallbackServerContext* ctx,
+                                                 const v1::RequestRequest* request,
+                                                 v1::Message* response) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  // The call's deadline is the request's timeout.
+  auto timeout = options_.default_request_timeout;
+  const auto deadline = ctx->deadline();
+  if (deadline != std::chrono::system_clock::time_point::max()) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::system_clock::now());
+    timeout = std::max(left, std::chrono::milliseconds(1));
+  }
+  broker_.Request(
+      request->topic(), request->payload(), timeout,
+      [reactor, response](Result<MessagePtr> reply) {
+        if (reply.ok()) ToProto(**reply, response);
+        reactor->Finish(ToGrpc(reply.status()));
+      },
+      OptionsFrom(request->content_type(), request->headers()));
+  return reactor;
+}
+
+grpc::ServerWriteReactor<v1::SubscribeResponse>* BrokerService::Subscribe(
+    grpc::CallbackServerContext*, const v1::SubscribeRequest* request) {
+  return new SubscribeReactor(broker_, *request, options_);
+}
+
+}  // namespace herald::grpcfront

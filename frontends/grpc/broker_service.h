@@ -1,0 +1,36 @@
+// frontends/grpc/broker_service.h — herald.v1.Broker on the gRPC callback API.
+//
+// Unary calls answer from whichever thread the broker finishes on (a
+// Request's reply arrives on the replier's thread); streams are reactors
+// (subscribe_reactor.h, publish_stream_reactor.h). Nothing here blocks a
+// gRPC thread.
+#pragma once
+
+#include "frontends/grpc/grpc_options.h"
+#include "herald/broker.h"
+#include "herald/v1/broker.grpc.pb.h"
+
+namespace herald::grpcfront {
+
+class BrokerService final : public v1::Broker::CallbackService {
+ public:
+  BrokerService(Broker& broker, GrpcOptions options)
+      : broker_(broker), options_(std::move(options)) {}
+
+  grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* ctx,
+                                    const v1::PublishRequest* request,
+                                    v1::PublishAck* response) override;
+  grpc::ServerBidiReactor<v1::PublishStreamRequest, v1::PublishStreamResponse>* PublishStream(
+      grpc::CallbackServerContext* ctx) override;
+  grpc::ServerUnaryReactor* Request(grpc::CallbackServerContext* ctx,
+                                    const v1::RequestRequest* request,
+                                    v1::Message* response) override;
+  grpc::ServerWriteReactor<v1::SubscribeResponse>* Subscribe(
+      grpc::CallbackServerContext* ctx, const v1::SubscribeRequest* request) override;
+
+ private:
+  Broker& broker_;
+  const GrpcOptions options_;
+};
+
+}  // namespace herald::grpcfront

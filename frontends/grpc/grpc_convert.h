@@ -1,0 +1,25 @@
+// frontends/grpc/grpc_convert.h — between the broker's types and herald.v1.
+//
+// Status codes follow gRPC conventions (api/herald/v1/broker.proto): a bad
+// topic is INVALID_ARGUMENT, an over-size payload or an exhausted limit
+// RESOURCE_EXHAUSTED, a request timeout DEADLINE_EXCEEDED, no responders
+// UNAVAILABLE. Any thread.
+#pragma once
+
+#include <grpcpp/support/status.h>
+
+#include "herald/broker.h"
+#include "herald/v1/broker.pb.h"
+
+namespace herald::grpcfront {
+
+grpc::Status ToGrpc(const Status& s);
+// The gRPC status code as a google.rpc.Code number (for stream errors).
+int32_t ToGrpcCode(const Status& s);
+
+void ToProto(const Message& m, v1::Message* out);
+void ToProto(const Gap& g, v1::Gap* out);
+PublishOptions OptionsFrom(const std::string& content_type,
+                           const google::protobuf::Map<std::string, std::string>& headers);
+
+}  // namespace herald::grpcfront

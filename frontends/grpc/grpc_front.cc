@@ -1,0 +1,50 @@
+#include "frontends/grpc/grpc_front.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include "frontends/grpc/broker_service.h"
+
+namespace herald::grpcfront {
+
+GrpcFront::GrpcFront(Broker& broker, GrpcOptions options)
+    : broker_(broker), options_(std::move(options)) {}
+
+GrpcFront::~GrpcFront() { Stop(); }
+
+Status GrpcFront::Start() {
+  if (server_) return Status(ErrorCode::kInvalidArgument, "gRPC front already started");
+  service_ = std::make_unique<BrokerService>(broker_, options_);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(service_.get());
+  const int max = static_cast<int>(std::min<size_t>(options_.max_message_bytes, INT32_MAX));
+  builder.SetMaxReceiveMessageSize(max);
+  builder.SetMaxSendMessageSize(max);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                             static_cast<int>(options_.keepalive_time.count()));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                             static_cast<int>(options_.keepalive_timeout.count()));
+  // Clients may ping while no call is open, no more often than every 10 s.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
+  server_ = builder.BuildAndStart();
+  if (!server_ || port == 0) {
+    server_.reset();
+    service_.reset();
+    return Status(ErrorCode::kUnavailable,
+                  options_.listen + ": cannot listen for gRPC (address in use or invalid)");
+  }
+  port_ = static_cast<uint16_t>(port);
+  return Status::Ok();
+}
+
+void GrpcFront::Stop(std::chrono::milliseconds grace) {
+  if (!server_) return;
+  server_->Shutdown(std::chrono::system_clock::now() + grace);
+  server_->Wait();
+  server_.reset();
+  service_.reset();
+}
+
+}  // namespace herald::grpcfront

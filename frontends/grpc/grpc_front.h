@@ -1,0 +1,46 @@
+// frontends/grpc/grpc_front.h — the gRPC API for backends (herald.v1.Broker)
+// on its own port, sharing the process's broker with the other fronts.
+//
+//   grpcfront::GrpcFront grpc(broker, {.listen = "127.0.0.1:0"});
+//   if (Status s = grpc.Start(); !s.ok()) die(s);
+//   use grpc.port();
+//   grpc.Stop();   // cancels open streams after a short grace period
+//
+// gRPC runs its own threads (the callback API's executor); nothing of the
+// libuv workers is involved.
+#pragma once
+
+#include <memory>
+
+#include "frontends/grpc/grpc_options.h"
+#include "herald/broker.h"
+#include "herald/status.h"
+
+namespace grpc {
+class Server;
+}
+
+namespace herald::grpcfront {
+
+class BrokerService;
+
+class GrpcFront {
+ public:
+  GrpcFront(Broker& broker, GrpcOptions options);
+  ~GrpcFront();  // Stop()s
+
+  // Binds options.listen and starts serving. Fails with a clear message.
+  Status Start();
+  uint16_t port() const { return port_; }
+  // Stops accepting calls, gives open ones `grace` to end, then cancels them.
+  void Stop(std::chrono::milliseconds grace = std::chrono::milliseconds(1000));
+
+ private:
+  Broker& broker_;
+  const GrpcOptions options_;
+  std::unique_ptr<BrokerService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  uint16_t port_ = 0;
+};
+
+}  // namespace herald::grpcfront

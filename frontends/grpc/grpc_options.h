@@ -1,0 +1,28 @@
+// frontends/grpc/grpc_options.h — settings of the gRPC front (heraldd [grpc]).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "herald/outbound_guard.h"
+
+namespace herald::grpcfront {
+
+struct GrpcOptions {
+  std::string listen;                                        // HOST:PORT; port 0 picks one
+  size_t max_message_bytes = 4u << 20;                       // a received or sent gRPC message
+  std::chrono::milliseconds keepalive_time{20'000};          // server pings an idle connection
+  std::chrono::milliseconds keepalive_timeout{10'000};       // …and drops it without an answer
+  std::chrono::milliseconds default_request_timeout{5'000};  // Request without a deadline
+  // A Subscribe stream's queued messages beyond what gRPC took: the
+  // slow-consumer policy applies past it.
+  OutboundLimits outbound{.max_bytes = 16u << 20, .policy = SlowConsumerPolicy::kDropWithGap};
+  // PublishStream: a BatchAck every this many messages; reading pauses while
+  // this many answers wait to be written (flow control).
+  uint32_t ack_every = 1024;
+  size_t max_pending_answers = 256;
+};
+
+}  // namespace herald::grpcfront
