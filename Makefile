@@ -34,7 +34,7 @@ test-asan: deps
 
 test-tsan: deps
 	$(call configure,tsan,RelWithDebInfo,thread)
-	cd build/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest $(CTEST_FLAGS)
+	cd build/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp ctest $(CTEST_FLAGS)
 
 bench: build
 	bash bench/run.sh
