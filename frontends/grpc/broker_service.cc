@@ -1,5 +1,6 @@
 #include "frontends/grpc/broker_service.h"
 
+#include "frontends/grpc/connect_reactor.h"
 #include "frontends/grpc/grpc_convert.h"
 #include "frontends/grpc/publish_stream_reactor.h"
 #include "frontends/grpc/subscribe_reactor.h"
@@ -69,6 +70,11 @@ grpc::ServerUnaryReactor* BrokerService::Request(grpc::CallbackServerContext* ct
 grpc::ServerWriteReactor<v1::SubscribeResponse>* BrokerService::Subscribe(
     grpc::CallbackServerContext*, const v1::SubscribeRequest* request) {
   return new SubscribeReactor(broker_, *request, options_);
+}
+
+grpc::ServerBidiReactor<v1::ClientCommand, v1::ServerEvent>* BrokerService::Connect(
+    grpc::CallbackServerContext*) {
+  return new ConnectReactor(broker_, options_);
 }
 
 }  // namespace herald::grpcfront

@@ -27,6 +27,8 @@ class BrokerService final : public v1::Broker::CallbackService {
                                     v1::Message* response) override;
   grpc::ServerWriteReactor<v1::SubscribeResponse>* Subscribe(
       grpc::CallbackServerContext* ctx, const v1::SubscribeRequest* request) override;
+  grpc::ServerBidiReactor<v1::ClientCommand, v1::ServerEvent>* Connect(
+      grpc::CallbackServerContext* ctx) override;
 
  private:
   Broker& broker_;

@@ -1,13 +1,13 @@
 // frontends/grpc/subscribe_reactor.h — one `Subscribe` server stream.
 //
-// A broker callback subscription feeds a queue the reactor drains one write
-// at a time (gRPC allows one outstanding write per stream). The queue is
-// bounded by the node's slow-consumer policy, so a subscriber that stops
-// reading loses messages (and is told with a Gap) or its stream
-// (RESOURCE_EXHAUSTED) — never holds up the broker or other subscribers.
+// A broker callback subscription feeds the stream's outbox
+// (reactor_outbox.h), which writes one event at a time and applies the
+// node's slow-consumer policy: a subscriber that stops reading loses messages
+// (and is told with a Gap) or its stream (RESOURCE_EXHAUSTED) — it never
+// holds up the broker or other subscribers.
 //
-// Lifetime: gRPC owns the reactor and calls OnDone last; the state the broker
-// callback touches is shared, so a delivery racing the end is harmless.
+// Lifetime: gRPC owns the reactor and calls OnDone last; the outbox is shared
+// with the broker callback, so a delivery racing the end is harmless.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "frontends/grpc/grpc_options.h"
+#include "frontends/grpc/reactor_outbox.h"
 #include "herald/broker.h"
 #include "herald/v1/broker.grpc.pb.h"
 
@@ -28,11 +29,11 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<v1::SubscribeResp
   void OnCancel() override;
   void OnDone() override;
 
-  struct Shared;
-
  private:
+  using Outbox = ReactorOutbox<SubscribeReactor, v1::SubscribeResponse>;
+
   Broker& broker_;
-  std::shared_ptr<Shared> shared_;
+  std::shared_ptr<Outbox> outbox_;
   uint64_t subscription_ = 0;
 };
 

@@ -5,7 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <map>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "herald/v1/broker.grpc.pb.h"
 
@@ -204,6 +207,184 @@ TEST_F(GrpcFrontTest, PublishStreamAcknowledgesBySequenceAndInBatches) {
   auto history = broker_.Resume("stream.t", 0, 0, 1);
   ASSERT_TRUE(history.ok());
   EXPECT_EQ(history->last_offset, static_cast<uint64_t>(kCount - 1));
+}
+
+}  // namespace
+}  // namespace herald::grpcfront
+
+namespace herald::grpcfront {
+namespace {
+
+using Session = grpc::ClientReaderWriter<v1::ClientCommand, v1::ServerEvent>;
+
+v1::ClientCommand SubscribeCmd(uint64_t id, const std::string& pattern,
+                               const std::string& group = "") {
+  v1::ClientCommand c;
+  c.set_id(id);
+  c.mutable_subscribe()->set_pattern(pattern);
+  c.mutable_subscribe()->set_queue_group(group);
+  return c;
+}
+
+TEST_F(GrpcFrontTest, ConnectServesRequestsAsAResponder) {
+  grpc::ClientContext ctx;
+  std::unique_ptr<Session> responder = stub_->Connect(&ctx);
+  ASSERT_TRUE(responder->Write(SubscribeCmd(1, "judge.run")));
+  v1::ServerEvent e;
+  ASSERT_TRUE(responder->Read(&e));
+  ASSERT_TRUE(e.has_subscribed());
+  EXPECT_EQ(e.id(), 1u);
+  // The responder answers whatever arrives, on its own thread.
+  std::thread serve([&] {
+    v1::ServerEvent req;
+    while (responder->Read(&req)) {
+      if (!req.has_delivery() || !req.delivery().has_message()) continue;
+      v1::ClientCommand reply;
+      reply.set_id(2);
+      reply.mutable_reply()->set_to(req.delivery().message().reply_to());
+      reply.mutable_reply()->set_payload("judged " + req.delivery().message().payload());
+      responder->Write(reply);
+    }
+  });
+  for (int i = 0; i < 3; ++i) {
+    v1::RequestRequest rr;
+    rr.set_topic("judge.run");
+    rr.set_payload("code" + std::to_string(i));
+    v1::Message answer;
+    grpc::Status s = stub_->Request(Ctx().get(), rr, &answer);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(answer.payload(), "judged code" + std::to_string(i));
+  }
+  responder->WritesDone();
+  serve.join();
+  EXPECT_TRUE(responder->Finish().ok());
+}
+
+TEST_F(GrpcFrontTest, ConnectAnswersEachCommandAndKeepsGoingAfterErrors) {
+  grpc::ClientContext ctx;
+  std::unique_ptr<Session> s = stub_->Connect(&ctx);
+  v1::ServerEvent e;
+  v1::ClientCommand bad = SubscribeCmd(1, "a..b");
+  ASSERT_TRUE(s->Write(bad));
+  ASSERT_TRUE(s->Read(&e));
+  EXPECT_EQ(e.id(), 1u);
+  ASSERT_TRUE(e.has_error());
+  EXPECT_EQ(e.error().code(), grpc::INVALID_ARGUMENT);
+
+  v1::ClientCommand unsub;
+  unsub.set_id(2);
+  unsub.mutable_unsubscribe()->set_subscription_id(999);
+  ASSERT_TRUE(s->Write(unsub));
+  ASSERT_TRUE(s->Read(&e));
+  EXPECT_EQ(e.id(), 2u);
+  EXPECT_EQ(e.error().code(), grpc::NOT_FOUND);
+
+  ASSERT_TRUE(s->Write(SubscribeCmd(3, "news.*")));
+  ASSERT_TRUE(s->Read(&e));
+  ASSERT_TRUE(e.has_subscribed());
+  const uint64_t sub = e.subscribed().subscription_id();
+
+  v1::ClientCommand pub;
+  pub.set_id(4);
+  pub.mutable_publish()->set_topic("news.today");
+  pub.mutable_publish()->set_payload("hello");
+  ASSERT_TRUE(s->Write(pub));
+  bool acked = false, delivered = false;
+  while (!(acked && delivered) && s->Read(&e)) {
+    if (e.has_ack()) {
+      EXPECT_EQ(e.id(), 4u);
+      EXPECT_EQ(e.ack().offset(), 1u);
+      acked = true;
+    }
+    if (e.has_delivery()) {
+      EXPECT_EQ(e.delivery().subscription_id(), sub);
+      EXPECT_EQ(e.delivery().message().payload(), "hello");
+      delivered = true;
+    }
+  }
+  EXPECT_TRUE(acked && delivered);
+
+  v1::ClientCommand req;
+  req.set_id(5);
+  req.mutable_request()->set_topic("nobody.home");
+  ASSERT_TRUE(s->Write(req));
+  ASSERT_TRUE(s->Read(&e));
+  EXPECT_EQ(e.id(), 5u);
+  EXPECT_EQ(e.error().code(), grpc::UNAVAILABLE);
+
+  unsub.set_id(6);
+  unsub.mutable_unsubscribe()->set_subscription_id(sub);
+  ASSERT_TRUE(s->Write(unsub));
+  ASSERT_TRUE(s->Read(&e));
+  EXPECT_TRUE(e.has_unsubscribed());
+  EXPECT_EQ(broker_.Stats().subscriptions, 0u);
+  s->WritesDone();
+  EXPECT_TRUE(s->Finish().ok());
+}
+
+TEST_F(GrpcFrontTest, ConnectResumeDeliversAfterTheSubscribedAnswer) {
+  PublishAck first = *broker_.Publish("log.a", "1");
+  for (int i = 2; i <= 50; ++i) ASSERT_TRUE(broker_.Publish("log.a", std::to_string(i)).ok());
+  grpc::ClientContext ctx;
+  std::unique_ptr<Session> s = stub_->Connect(&ctx);
+  v1::ClientCommand c = SubscribeCmd(1, "log.>");
+  auto* p = c.mutable_subscribe()->add_resume();
+  p->set_topic("log.a");
+  p->set_epoch(first.epoch);
+  p->set_after_offset(10);
+  ASSERT_TRUE(s->Write(c));
+  v1::ServerEvent e;
+  ASSERT_TRUE(s->Read(&e));
+  ASSERT_TRUE(e.has_subscribed()) << e.DebugString();
+  for (int i = 11; i <= 50; ++i) {
+    ASSERT_TRUE(s->Read(&e));
+    ASSERT_TRUE(e.has_delivery());
+    EXPECT_EQ(e.delivery().message().offset(), static_cast<uint64_t>(i));
+  }
+  ctx.TryCancel();
+  s->Finish();
+}
+
+TEST_F(GrpcFrontTest, QueueGroupDeliversEachMessageToExactlyOneWorker) {
+  constexpr int kWorkers = 3, kMessages = 300;
+  std::vector<std::unique_ptr<grpc::ClientContext>> ctxs;
+  std::vector<std::unique_ptr<grpc::ClientReader<v1::SubscribeResponse>>> readers;
+  for (int w = 0; w < kWorkers; ++w) {
+    ctxs.push_back(std::make_unique<grpc::ClientContext>());
+    v1::SubscribeRequest req;
+    req.set_pattern("jobs.email");
+    req.set_queue_group("mailers");
+    readers.push_back(stub_->Subscribe(ctxs.back().get(), req));
+  }
+  for (int i = 0; i < 200 && broker_.Stats().subscriptions < kWorkers; ++i) {
+    std::this_thread::sleep_for(5ms);
+  }
+  for (int i = 1; i <= kMessages; ++i) {
+    ASSERT_TRUE(broker_.Publish("jobs.email", std::to_string(i)).ok());
+  }
+  std::mutex mu;
+  std::map<std::string, int> seen;
+  std::vector<int> per_worker(kWorkers);
+  std::atomic<int> total{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWorkers; ++w) {
+    threads.emplace_back([&, w] {
+      v1::SubscribeResponse r;
+      while (total.load() < kMessages && readers[w]->Read(&r)) {
+        std::lock_guard lock(mu);
+        seen[r.message().payload()]++;
+        per_worker[w]++;
+        if (++total == kMessages) {
+          for (auto& c : ctxs) c->TryCancel();
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(seen.size(), static_cast<size_t>(kMessages));
+  for (auto& [payload, n] : seen) EXPECT_EQ(n, 1) << payload;
+  for (int w = 0; w < kWorkers; ++w) EXPECT_GT(per_worker[w], 0) << "worker " << w;
+  for (auto& r : readers) r->Finish();
 }
 
 }  // namespace

@@ -1,0 +1,223 @@
+#include "frontends/grpc/connect_reactor.h"
+
+#include "frontends/grpc/grpc_convert.h"
+#include "herald/topic.h"
+
+#include <optional>
+#include <vector>
+
+namespace herald::grpcfront {
+namespace {
+
+v1::ServerEvent DeliveryEvent(uint64_t sub, const Message& m) {
+  v1::ServerEvent e;
+  e.mutable_delivery()->set_subscription_id(sub);
+  ToProto(m, e.mutable_delivery()->mutable_message());
+  return e;
+}
+
+v1::ServerEvent GapEvent(uint64_t sub, const Gap& g) {
+  v1::ServerEvent e;
+  e.mutable_delivery()->set_subscription_id(sub);
+  ToProto(g, e.mutable_delivery()->mutable_gap());
+  return e;
+}
+
+}  // namespace
+
+ConnectReactor::ConnectReactor(Broker& broker, const GrpcOptions& options)
+    : broker_(broker),
+      options_(options),
+      outbox_(std::make_shared<Outbox>(this, broker, options.outbound)) {
+  StartRead(&command_);
+}
+
+void ConnectReactor::OnReadDone(bool ok) {
+  if (!ok) {
+    // The client half-closed or the call broke: finish once what is queued
+    // has gone out — here simply end; deliveries after this are pointless.
+    {
+      std::lock_guard lock(mu_);
+      reads_over_ = true;
+    }
+    outbox_->Finish(grpc::Status::OK);
+    return;
+  }
+  Handle(command_);
+  ReadMoreOrWait();
+}
+
+void ConnectReactor::ReadMoreOrWait() {
+  {
+    std::lock_guard lock(mu_);
+    if (reads_over_) return;
+    if (outbox_->pending() >= options_.max_pending_answers) {
+      read_waiting_ = true;  // OnWriteDone resumes reading
+      return;
+    }
+  }
+  StartRead(&command_);
+}
+
+void ConnectReactor::OnWriteDone(bool ok) {
+  std::shared_ptr<Outbox> outbox = outbox_;  // Finish may end (and free) this reactor
+  bool resume = false;
+  {
+    std::lock_guard lock(mu_);
+    if (read_waiting_ && ok && outbox->pending() <= options_.max_pending_answers / 2 + 1) {
+      read_waiting_ = false;
+      resume = true;
+    }
+  }
+  if (resume) StartRead(&command_);
+  outbox->WriteDone(ok);
+  outbox->FlushOwedGaps([](const Gap& g) { return GapEvent(0, g); });
+}
+
+void ConnectReactor::OnCancel() {
+  outbox_->Finish(grpc::Status(grpc::CANCELLED, "cancelled by the client"));
+}
+
+void ConnectReactor::OnDone() {
+  for (auto& [id, unused] : subscriptions_) broker_.Unsubscribe(id);
+  delete this;
+}
+
+void ConnectReactor::Error(uint64_t id, const Status& s) {
+  v1::ServerEvent e;
+  e.set_id(id);
+  e.mutable_error()->set_code(ToGrpcCode(s));
+  e.mutable_error()->set_message(s.message());
+  outbox_->Push(std::move(e));
+}
+
+void ConnectReactor::Handle(v1::ClientCommand& c) {
+  switch (c.command_case()) {
+    case v1::ClientCommand::kSubscribe:
+      return Subscribe(c.id(), c.subscribe());
+    case v1::ClientCommand::kUnsubscribe:
+      return Unsubscribe(c.id(), c.unsubscribe().subscription_id());
+    case v1::ClientCommand::kPublish:
+      return Publish(c.id(), c.publish());
+    case v1::ClientCommand::kRequest:
+      return Request(c.id(), c.request(), c.timeout_ms());
+    case v1::ClientCommand::kReply:
+      return Reply(c.id(), c.reply());
+    case v1::ClientCommand::COMMAND_NOT_SET:
+      return Error(c.id(), Status(ErrorCode::kInvalidArgument, "empty command"));
+  }
+}
+
+namespace {
+
+// Deliveries of a new subscription (a resume replays history at once, on the
+// dispatcher thread) wait behind its Subscribed answer, which can only be
+// queued once Broker::Subscribe has returned the id.
+struct Gate {
+  std::mutex mu;
+  bool open = false;
+  std::vector<std::pair<MessagePtr, std::optional<Gap>>> held;
+};
+
+template <typename Outbox>
+void Forward(Outbox& outbox, uint64_t sub, const MessagePtr& m, const Gap* gap) {
+  if (gap != nullptr) return outbox.Push(GapEvent(sub, *gap));
+  outbox.Deliver(
+      sub, *m, [sub](const Message& msg) { return DeliveryEvent(sub, msg); },
+      [sub](const Gap& g) { return GapEvent(sub, g); });
+}
+
+}  // namespace
+
+void ConnectReactor::Subscribe(uint64_t id, const v1::SubscribeRequest& s) {
+  SubscribeOptions o;
+  o.queue_group = s.queue_group();
+  for (const v1::ResumePoint& p : s.resume()) {
+    o.resume.push_back({p.topic(), p.epoch(), p.after_offset()});
+  }
+  std::shared_ptr<Outbox> outbox = outbox_;
+  auto gate = std::make_shared<Gate>();
+  Result<uint64_t> sub = broker_.Subscribe(
+      s.pattern(),
+      [outbox, gate](const Delivery& d) {
+        const Gap* gap = d.kind == Delivery::Kind::kGap ? d.gap : nullptr;
+        {
+          std::lock_guard lock(gate->mu);
+          if (!gate->open) {
+            gate->held.emplace_back(d.message, gap ? std::optional<Gap>(*gap) : std::nullopt);
+            return;
+          }
+        }
+        Forward(*outbox, d.subscription_id, d.message, gap);
+      },
+      std::move(o));
+  if (!sub.ok()) return Error(id, sub.status());
+  subscriptions_.emplace(*sub, true);
+  v1::ServerEvent e;
+  e.set_id(id);
+  e.mutable_subscribed()->set_subscription_id(*sub);
+  outbox_->Push(std::move(e));
+  std::lock_guard lock(gate->mu);
+  for (auto& [m, gap] : gate->held) Forward(*outbox, *sub, m, gap ? &*gap : nullptr);
+  gate->held.clear();
+  gate->open = true;
+}
+
+void ConnectReactor::Unsubscribe(uint64_t id, uint64_t subscription) {
+  if (subscriptions_.erase(subscription) == 0) {
+    return Error(id, Status(ErrorCode::kNotFound,
+                            "this session holds no subscription " + std::to_string(subscription)));
+  }
+  broker_.Unsubscribe(subscription);
+  v1::ServerEvent e;
+  e.set_id(id);
+  e.mutable_unsubscribed()->set_subscription_id(subscription);
+  outbox_->Push(std::move(e));
+}
+
+void ConnectReactor::Publish(uint64_t id, const v1::PublishRequest& p) {
+  if (p.topic().starts_with(kInboxPrefix)) {
+    return Error(id, Status(ErrorCode::kInvalidArgument,
+                            "topics under _INBOX. are reply inboxes; answer with a reply command"));
+  }
+  Result<PublishAck> ack =
+      broker_.Publish(p.topic(), p.payload(), OptionsFrom(p.content_type(), p.headers()));
+  if (!ack.ok()) return Error(id, ack.status());
+  v1::ServerEvent e;
+  e.set_id(id);
+  e.mutable_ack()->set_epoch(ack->epoch);
+  e.mutable_ack()->set_offset(ack->offset);
+  outbox_->Push(std::move(e));
+}
+
+void ConnectReactor::Request(uint64_t id, const v1::RequestRequest& r, uint32_t timeout_ms) {
+  const auto timeout =
+      timeout_ms == 0 ? options_.default_request_timeout : std::chrono::milliseconds(timeout_ms);
+  std::shared_ptr<Outbox> outbox = outbox_;
+  broker_.Request(
+      r.topic(), r.payload(), timeout,
+      [outbox, id](Result<MessagePtr> reply) {
+        v1::ServerEvent e;
+        e.set_id(id);
+        if (reply.ok()) {
+          ToProto(**reply, e.mutable_reply());
+        } else {
+          e.mutable_error()->set_code(ToGrpcCode(reply.status()));
+          e.mutable_error()->set_message(reply.status().message());
+        }
+        outbox->Push(std::move(e));
+      },
+      OptionsFrom(r.content_type(), r.headers()));
+}
+
+void ConnectReactor::Reply(uint64_t id, const v1::Reply& r) {
+  if (!r.to().starts_with(kInboxPrefix)) {
+    return Error(
+        id, Status(ErrorCode::kInvalidArgument, "'to' must be the reply_to of a received request"));
+  }
+  Result<PublishAck> sent =
+      broker_.Publish(r.to(), r.payload(), OptionsFrom(r.content_type(), r.headers()));
+  if (!sent.ok()) Error(id, sent.status());
+}
+
+}  // namespace herald::grpcfront

@@ -1,0 +1,57 @@
+// frontends/grpc/connect_reactor.h — one `Connect` session: subscribe,
+// unsubscribe, publish, request and reply over one bidirectional stream.
+//
+// Commands are read one at a time and answered in the outbox
+// (reactor_outbox.h), which also carries deliveries of the session's
+// subscriptions (through the slow-consumer guard) and replies to its
+// requests, from whatever thread they arrive on. Reading pauses while too
+// many events wait to be written, so a client that does not read cannot make
+// the server buffer without bound. A bad command gets an error event with its
+// id; the session goes on.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "frontends/grpc/grpc_options.h"
+#include "frontends/grpc/reactor_outbox.h"
+#include "herald/broker.h"
+#include "herald/v1/broker.grpc.pb.h"
+
+namespace herald::grpcfront {
+
+class ConnectReactor final : public grpc::ServerBidiReactor<v1::ClientCommand, v1::ServerEvent> {
+ public:
+  ConnectReactor(Broker& broker, const GrpcOptions& options);
+
+  void OnReadDone(bool ok) override;
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override;
+
+ private:
+  using Outbox = ReactorOutbox<ConnectReactor, v1::ServerEvent>;
+
+  void Handle(v1::ClientCommand& c);
+  void Subscribe(uint64_t id, const v1::SubscribeRequest& s);
+  void Unsubscribe(uint64_t id, uint64_t subscription);
+  void Publish(uint64_t id, const v1::PublishRequest& p);
+  void Request(uint64_t id, const v1::RequestRequest& r, uint32_t timeout_ms);
+  void Reply(uint64_t id, const v1::Reply& r);
+  void Error(uint64_t id, const Status& s);
+  void ReadMoreOrWait();
+
+  Broker& broker_;
+  const GrpcOptions& options_;
+  std::shared_ptr<Outbox> outbox_;
+  v1::ClientCommand command_;  // the read buffer
+  std::mutex mu_;              // guards the two fields below
+  bool read_waiting_ = false;  // reading paused until the outbox drains
+  bool reads_over_ = false;
+  std::map<uint64_t, bool> subscriptions_;  // reader thread only (one read at a time)
+};
+
+}  // namespace herald::grpcfront

@@ -1,0 +1,171 @@
+// frontends/grpc/reactor_outbox.h — the outgoing side of a server stream.
+//
+// gRPC allows one outstanding write per stream, but events for a stream come
+// from many threads: the broker's dispatcher (deliveries), whichever thread
+// answers a request, gRPC's own (command answers). The outbox queues them,
+// keeps exactly one write in flight, applies the slow-consumer policy to
+// deliveries (OutboundGuard), and finishes the call exactly once, only when
+// no write is pending.
+//
+// Shared (std::shared_ptr) by the reactor and every callback that may push,
+// so a push racing the end of the call is harmless: after Finish nothing
+// reaches the reactor. Reactor calls are made with the lock released.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <utility>
+
+#include "herald/broker.h"
+#include "herald/outbound_guard.h"
+
+namespace herald::grpcfront {
+
+template <typename Reactor, typename Event>
+class ReactorOutbox {
+ public:
+  ReactorOutbox(Reactor* reactor, Broker& broker, OutboundLimits limits)
+      : reactor_(reactor), broker_(broker), guard_(limits) {}
+
+  // Any thread. Queues an answer or notice (not subject to the guard).
+  void Push(Event e) {
+    Step step;
+    {
+      std::lock_guard lock(mu_);
+      if (finishing_) return;
+      PushLocked(std::move(e));
+      step = NextLocked();
+    }
+    Run(step);
+  }
+
+  // Any thread. A message for subscription `sub`, through the slow-consumer
+  // guard; `make(message)` and `make_gap(gap)` build the events.
+  template <typename MakeMessage, typename MakeGap>
+  void Deliver(uint64_t sub, const Message& m, MakeMessage&& make, MakeGap&& make_gap) {
+    Step step;
+    {
+      std::lock_guard lock(mu_);
+      if (finishing_) return;
+      const size_t estimate = m.payload.size() + m.topic.size() + 64;
+      OutboundGuard::Admission a = guard_.Admit(sub, m, estimate, queued_bytes_);
+      switch (a.verdict) {
+        case OutboundGuard::Verdict::kDrop:
+          broker_.RecordSlowConsumer(1, false);
+          return;
+        case OutboundGuard::Verdict::kDisconnect:
+          broker_.RecordSlowConsumer(0, true);
+          FinishLocked(grpc::Status(grpc::RESOURCE_EXHAUSTED,
+                                    "slow consumer: the stream fell too far behind"));
+          break;
+        case OutboundGuard::Verdict::kSend:
+          if (a.gap) PushLocked(make_gap(*a.gap));
+          PushLocked(make(m));
+          break;
+      }
+      step = NextLocked();
+    }
+    Run(step);
+  }
+
+  // Reactor's OnWriteDone.
+  void WriteDone(bool ok) {
+    Step step;
+    {
+      std::lock_guard lock(mu_);
+      queued_bytes_ -= queue_.front().second;
+      queue_.pop_front();
+      writing_ = false;
+      if (!ok) FinishLocked(grpc::Status(grpc::CANCELLED, "stream broken"));
+      step = NextLocked();
+    }
+    Run(step);
+  }
+
+  // Any thread. Ends the call with `status` (the first status wins) once no
+  // write is in flight; queued events are dropped.
+  void Finish(grpc::Status status) {
+    Step step;
+    {
+      std::lock_guard lock(mu_);
+      FinishLocked(std::move(status));
+      step = NextLocked();
+    }
+    Run(step);
+  }
+
+  size_t pending() const {
+    std::lock_guard lock(mu_);
+    return queue_.size();
+  }
+  bool finishing() const {
+    std::lock_guard lock(mu_);
+    return finishing_;
+  }
+
+  // Gap notices owed per topic after drops; provided by the owner (which
+  // knows how to build gap events) when the queue has drained.
+  template <typename MakeGap>
+  void FlushOwedGaps(MakeGap&& make_gap) {
+    Step step;
+    {
+      std::lock_guard lock(mu_);
+      if (finishing_ || !guard_.owes_gaps() || queued_bytes_ > 0) return;
+      for (auto& [sub, gap] : guard_.TakeGaps(0)) PushLocked(make_gap(gap));
+      step = NextLocked();
+    }
+    Run(step);
+  }
+
+ private:
+  struct Step {
+    const Event* write = nullptr;
+    bool finish = false;
+  };
+
+  void PushLocked(Event e) {
+    const size_t bytes = e.ByteSizeLong();
+    queued_bytes_ += bytes;
+    queue_.emplace_back(std::move(e), bytes);
+  }
+  void FinishLocked(grpc::Status status) {
+    if (finishing_) return;
+    finishing_ = true;
+    status_ = std::move(status);
+  }
+  Step NextLocked() {
+    Step s;
+    if (finishing_) {
+      if (!writing_ && !finish_called_) {
+        finish_called_ = true;
+        s.finish = true;
+      }
+      return s;
+    }
+    if (!writing_ && !queue_.empty()) {
+      writing_ = true;
+      s.write = &queue_.front().first;  // stable: deque push_back keeps references
+    }
+    return s;
+  }
+  void Run(const Step& s) {
+    if (s.write) reactor_->StartWrite(s.write);
+    if (s.finish) reactor_->Finish(status_);  // status_ is final once finish_called_
+  }
+
+  Reactor* const reactor_;
+  Broker& broker_;
+  mutable std::mutex mu_;
+  OutboundGuard guard_;
+  std::deque<std::pair<Event, size_t>> queue_;  // front: being written
+  size_t queued_bytes_ = 0;
+  bool writing_ = false;
+  bool finishing_ = false;
+  bool finish_called_ = false;
+  grpc::Status status_;
+};
+
+}  // namespace herald::grpcfront
