@@ -9,6 +9,13 @@
 namespace herald::grpcfront {
 namespace {
 
+// The Herald error code rides along as trailing metadata, so clients can
+// tell "no responders" from an unreachable node (both UNAVAILABLE).
+void Fail(grpc::CallbackServerContext* ctx, grpc::ServerUnaryReactor* reactor, const Status& s) {
+  ctx->AddTrailingMetadata(std::string(kErrorMetadata), std::string(ErrorCodeName(s.code())));
+  reactor->Finish(ToGrpc(s));
+}
+
 // Replies go to reply_to inboxes through Connect; a plain publish there is a
 // mistake worth naming.
 Status CheckPublishTopic(const std::string& topic) {
@@ -26,17 +33,19 @@ grpc::ServerUnaryReactor* BrokerService::Publish(grpc::CallbackServerContext* ct
                                                  v1::PublishAck* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   if (Status s = CheckPublishTopic(request->topic()); !s.ok()) {
-    reactor->Finish(ToGrpc(s));
+    Fail(ctx, reactor, s);
     return reactor;
   }
   Result<PublishAck> ack =
       broker_.Publish(request->topic(), request->payload(),
                       OptionsFrom(request->content_type(), request->headers()));
-  if (ack.ok()) {
-    response->set_epoch(ack->epoch);
-    response->set_offset(ack->offset);
+  if (!ack.ok()) {
+    Fail(ctx, reactor, ack.status());
+    return reactor;
   }
-  reactor->Finish(ToGrpc(ack.status()));
+  response->set_epoch(ack->epoch);
+  response->set_offset(ack->offset);
+  reactor->Finish(grpc::Status::OK);
   return reactor;
 }
 
@@ -59,9 +68,10 @@ grpc::ServerUnaryReactor* BrokerService::Request(grpc::CallbackServerContext* ct
   }
   broker_.Request(
       request->topic(), request->payload(), timeout,
-      [reactor, response](Result<MessagePtr> reply) {
-        if (reply.ok()) ToProto(**reply, response);
-        reactor->Finish(ToGrpc(reply.status()));
+      [ctx, reactor, response](Result<MessagePtr> reply) {
+        if (!reply.ok()) return Fail(ctx, reactor, reply.status());
+        ToProto(**reply, response);
+        reactor->Finish(grpc::Status::OK);
       },
       OptionsFrom(request->content_type(), request->headers()));
   return reactor;

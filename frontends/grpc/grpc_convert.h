@@ -13,6 +13,10 @@
 
 namespace herald::grpcfront {
 
+// Trailing metadata of a failed unary call: the Herald error code name
+// ("no_responders", "invalid_topic"…), finer than the gRPC status.
+inline constexpr std::string_view kErrorMetadata = "herald-error";
+
 grpc::Status ToGrpc(const Status& s);
 // The gRPC status code as a google.rpc.Code number (for stream errors).
 int32_t ToGrpcCode(const Status& s);

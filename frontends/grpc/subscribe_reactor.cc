@@ -27,6 +27,9 @@ SubscribeReactor::SubscribeReactor(Broker& broker, const v1::SubscribeRequest& r
   for (const v1::ResumePoint& p : request.resume()) {
     o.resume.push_back({p.topic(), p.epoch(), p.after_offset()});
   }
+  // Headers go out at once: a client knows its subscription is live when
+  // they arrive, before any message (and before the replay starts writing).
+  StartSendInitialMetadata();
   std::shared_ptr<Outbox> outbox = outbox_;
   Result<uint64_t> id = broker_.Subscribe(
       request.pattern(),

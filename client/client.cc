@@ -1,0 +1,313 @@
+#include "herald/client.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "herald/v1/broker.grpc.pb.h"
+
+namespace herald {
+namespace {
+
+// The node names its own error code in trailing metadata ("herald-error");
+// without it (the node unreachable, say) the gRPC code decides.
+Status FromGrpc(const grpc::Status& s, const grpc::ClientContext& ctx) {
+  if (s.ok()) return Status::Ok();
+  const auto& trailers = ctx.GetServerTrailingMetadata();
+  if (auto it = trailers.find("herald-error"); it != trailers.end()) {
+    const std::string_view name(it->second.data(), it->second.size());
+    for (int c = 1; c <= static_cast<int>(ErrorCode::kInternal); ++c) {
+      if (ErrorCodeName(static_cast<ErrorCode>(c)) == name) {
+        return Status(static_cast<ErrorCode>(c), s.error_message());
+      }
+    }
+  }
+  switch (s.error_code()) {
+    case grpc::INVALID_ARGUMENT:
+      return Status(ErrorCode::kInvalidArgument, s.error_message());
+    case grpc::DEADLINE_EXCEEDED:
+      return Status(ErrorCode::kTimeout, s.error_message());
+    case grpc::NOT_FOUND:
+      return Status(ErrorCode::kNotFound, s.error_message());
+    case grpc::PERMISSION_DENIED:
+    case grpc::UNAUTHENTICATED:
+      return Status(ErrorCode::kPermissionDenied, s.error_message());
+    case grpc::UNAVAILABLE:
+    case grpc::CANCELLED:
+      return Status(ErrorCode::kUnavailable, s.error_message());
+    default:
+      return Status(ErrorCode::kInternal, s.error_message());
+  }
+}
+
+void FillPublish(v1::PublishRequest& r, std::string_view topic, std::string payload,
+                 const PublishOptions& o) {
+  r.set_topic(std::string(topic));
+  r.set_payload(std::move(payload));
+  r.set_content_type(o.content_type);
+  for (const Header& h : o.headers) (*r.mutable_headers())[h.name] = h.value;
+}
+
+MessagePtr FromProto(const v1::Message& p) {
+  auto m = std::make_shared<Message>();
+  m->topic = p.topic();
+  m->payload = p.payload();
+  m->content_type = p.content_type();
+  m->reply_to = p.reply_to();
+  for (const auto& [k, v] : p.headers()) m->headers.push_back({k, v});
+  m->epoch = p.epoch();
+  m->offset = p.offset();
+  m->timestamp_us = p.timestamp_us();
+  return m;
+}
+
+Gap FromProto(const v1::Gap& p) {
+  Gap g;
+  g.topic = p.topic();
+  g.reason = p.reason() == v1::Gap::EPOCH_CHANGED   ? GapReason::kEpochChanged
+             : p.reason() == v1::Gap::SLOW_CONSUMER ? GapReason::kSlowConsumer
+                                                    : GapReason::kTrimmed;
+  g.epoch = p.epoch();
+  g.from_offset = p.from_offset();
+  g.to_offset = p.to_offset();
+  return g;
+}
+
+// A thread that keeps one stream open: run `session` until it ends, then
+// wait (exponential backoff with full jitter) and run it again, until
+// stopped. `session` returns true when it got far enough to count as
+// connected (which resets the backoff).
+class Reconnector : public Client::Handle {
+ public:
+  Reconnector(const ClientOptions& o) : min_(o.reconnect_min), max_(o.reconnect_max) {}
+  ~Reconnector() override { Stop(); }
+
+  uint64_t connects() const override { return connects_.load(); }
+
+ protected:
+  void Run(std::function<bool(grpc::ClientContext&)> session) {
+    thread_ = std::thread([this, session = std::move(session)] {
+      std::mt19937_64 rng(std::random_device{}());
+      auto backoff = min_;
+      while (!stopping_.load()) {
+        grpc::ClientContext ctx;
+        {
+          std::lock_guard lock(mu_);
+          if (stopping_) break;
+          current_ = &ctx;
+        }
+        const bool connected = session(ctx);
+        {
+          std::lock_guard lock(mu_);
+          current_ = nullptr;
+        }
+        if (connected) backoff = min_;
+        std::uniform_int_distribution<int64_t> jitter(0, backoff.count());
+        std::unique_lock lock(mu_);
+        cv_.wait_for(lock, std::chrono::milliseconds(jitter(rng)),
+                     [this] { return stopping_.load(); });
+        backoff = std::min(max_, backoff * 2);
+      }
+    });
+  }
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+      if (current_) current_->TryCancel();
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  void CountConnect() { connects_.fetch_add(1); }
+
+ private:
+  const std::chrono::milliseconds min_, max_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  grpc::ClientContext* current_ = nullptr;
+  std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t> connects_{0};
+  std::thread thread_;
+};
+
+}  // namespace
+
+class Client::Impl {
+ public:
+  explicit Impl(ClientOptions o)
+      : options(std::move(o)),
+        channel(grpc::CreateChannel(options.target, grpc::InsecureChannelCredentials())),
+        stub(v1::Broker::NewStub(channel)) {}
+  ClientOptions options;
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<v1::Broker::Stub> stub;
+};
+
+namespace {
+
+class SubscriptionHandle final : public Reconnector {
+ public:
+  SubscriptionHandle(std::shared_ptr<Client::Impl> impl, std::string pattern,
+                     DeliveryCallback callback, SubscribeOptions options)
+      : Reconnector(impl->options),
+        impl_(std::move(impl)),
+        pattern_(std::move(pattern)),
+        group_(options.queue_group),
+        callback_(std::move(callback)) {
+    for (const ResumePoint& p : options.resume) positions_[p.topic] = {p.epoch, p.after_offset};
+    Run([this](grpc::ClientContext& ctx) { return Session(ctx); });
+  }
+  ~SubscriptionHandle() override { Stop(); }
+
+ private:
+  bool Session(grpc::ClientContext& ctx) {
+    v1::SubscribeRequest req;
+    req.set_pattern(pattern_);
+    req.set_queue_group(group_);
+    // Resume every topic after the last message delivered: nothing missed,
+    // nothing twice (queue-group members do not resume: the group moved on).
+    if (group_.empty()) {
+      for (const auto& [topic, pos] : positions_) {
+        auto* p = req.add_resume();
+        p->set_topic(topic);
+        p->set_epoch(pos.first);
+        p->set_after_offset(pos.second);
+      }
+    }
+    auto reader = impl_->stub->Subscribe(&ctx, req);
+    reader->WaitForInitialMetadata();  // the node sends it once subscribed
+    bool connected = false;
+    v1::SubscribeResponse r;
+    while (reader->Read(&r)) {
+      if (!connected) {
+        connected = true;
+        CountConnect();
+      }
+      Delivery d;
+      Gap gap;
+      if (r.has_message()) {
+        d.message = FromProto(r.message());
+        positions_[d.message->topic] = {d.message->epoch, d.message->offset};
+      } else if (r.has_gap()) {
+        gap = FromProto(r.gap());
+        d.kind = Delivery::Kind::kGap;
+        d.gap = &gap;
+        if (gap.epoch != 0) positions_[gap.topic] = {gap.epoch, gap.to_offset};
+      } else {
+        continue;
+      }
+      callback_(d);
+    }
+    if (!connected && !ctx.GetServerInitialMetadata().empty()) CountConnect();
+    reader->Finish();
+    return connected;
+  }
+
+  std::shared_ptr<Client::Impl> impl_;
+  const std::string pattern_;
+  const std::string group_;
+  DeliveryCallback callback_;
+  std::map<std::string, std::pair<uint64_t, uint64_t>> positions_;  // session thread only
+};
+
+class ResponderHandle final : public Reconnector {
+ public:
+  ResponderHandle(std::shared_ptr<Client::Impl> impl, std::string topic,
+                  Client::RequestHandler handler, std::string group)
+      : Reconnector(impl->options),
+        impl_(std::move(impl)),
+        topic_(std::move(topic)),
+        group_(std::move(group)),
+        handler_(std::move(handler)) {
+    Run([this](grpc::ClientContext& ctx) { return Session(ctx); });
+  }
+  ~ResponderHandle() override { Stop(); }
+
+ private:
+  bool Session(grpc::ClientContext& ctx) {
+    auto stream = impl_->stub->Connect(&ctx);
+    v1::ClientCommand sub;
+    sub.set_id(1);
+    sub.mutable_subscribe()->set_pattern(topic_);
+    sub.mutable_subscribe()->set_queue_group(group_);
+    if (!stream->Write(sub)) return false;
+    bool connected = false;
+    v1::ServerEvent e;
+    while (stream->Read(&e)) {
+      if (e.has_subscribed() && !connected) {
+        connected = true;
+        CountConnect();
+      }
+      if (!e.has_delivery() || !e.delivery().has_message()) continue;
+      const v1::Message& request = e.delivery().message();
+      if (request.reply_to().empty()) continue;  // a plain publish, not a request
+      MessagePtr m = FromProto(request);
+      Result<std::string> answer = handler_(*m);
+      if (!answer.ok()) continue;
+      v1::ClientCommand reply;
+      reply.set_id(2);
+      reply.mutable_reply()->set_to(request.reply_to());
+      reply.mutable_reply()->set_payload(std::move(*answer));
+      if (!stream->Write(reply)) break;
+    }
+    stream->Finish();
+    return connected;
+  }
+
+  std::shared_ptr<Client::Impl> impl_;
+  const std::string topic_;
+  const std::string group_;
+  Client::RequestHandler handler_;
+};
+
+}  // namespace
+
+Client::Client(ClientOptions options) : impl_(std::make_shared<Impl>(std::move(options))) {}
+Client::~Client() = default;
+
+Result<PublishAck> Client::Publish(std::string_view topic, std::string payload,
+                                   PublishOptions options) {
+  v1::PublishRequest req;
+  FillPublish(req, topic, std::move(payload), options);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + impl_->options.call_timeout);
+  v1::PublishAck ack;
+  grpc::Status s = impl_->stub->Publish(&ctx, req, &ack);
+  if (!s.ok()) return FromGrpc(s, ctx);
+  return PublishAck{ack.epoch(), ack.offset()};
+}
+
+Result<MessagePtr> Client::Request(std::string_view topic, std::string payload,
+                                   std::chrono::milliseconds timeout, PublishOptions options) {
+  v1::RequestRequest req;
+  req.set_topic(std::string(topic));
+  req.set_payload(std::move(payload));
+  req.set_content_type(options.content_type);
+  for (const Header& h : options.headers) (*req.mutable_headers())[h.name] = h.value;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + timeout);
+  v1::Message reply;
+  grpc::Status s = impl_->stub->Request(&ctx, req, &reply);
+  if (!s.ok()) return FromGrpc(s, ctx);
+  return FromProto(reply);
+}
+
+std::unique_ptr<Client::Handle> Client::Subscribe(std::string pattern, DeliveryCallback callback,
+                                                  SubscribeOptions options) {
+  return std::make_unique<SubscriptionHandle>(impl_, std::move(pattern), std::move(callback),
+                                              std::move(options));
+}
+
+std::unique_ptr<Client::Handle> Client::Serve(std::string topic, RequestHandler handler,
+                                              std::string group) {
+  return std::make_unique<ResponderHandle>(impl_, std::move(topic), std::move(handler),
+                                           std::move(group));
+}
+
+}  // namespace herald

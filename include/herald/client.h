@@ -1,0 +1,84 @@
+// herald/client.h — a C++ client of a Herald node's gRPC API (herald.v1).
+//
+// For backends in C++ that talk to a heraldd (or to a service embedding
+// herald::Server with a gRPC port) over the network. The same types as the
+// in-process Broker API; each call is one gRPC call:
+//
+//   herald::Client client({.target = "127.0.0.1:9090"});
+//   herald::Result<herald::PublishAck> ack = client.Publish("payments.completed", body);
+//   herald::Result<herald::MessagePtr> verdict =
+//       client.Request("judge.run", code, std::chrono::seconds(2));
+//   auto sub = client.Subscribe("payments.>", [](const herald::Delivery& d) { ... });
+//   auto worker = client.Subscribe("jobs.email", send_mail, {.queue_group = "mailers"});
+//   auto judge = client.Serve("judge.run", [](const herald::Message& m) {
+//     return herald::Result<std::string>(Judge(m.payload));
+//   }, "judges");
+//
+// Subscriptions and responders run on a thread of their own and survive the
+// node going away: they reconnect with exponential backoff and jitter, and a
+// subscription resumes every topic after the last message it delivered (a
+// Gap delivery says when history could not cover the outage). Destroying the
+// handle stops it; no callback runs after the destructor returns.
+//
+// Thread rule: a Client may be used from any thread; callbacks of one
+// subscription run one at a time, in order.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "herald/broker.h"
+#include "herald/status.h"
+
+namespace herald {
+
+struct ClientOptions {
+  std::string target = "127.0.0.1:9090";                             // HOST:PORT of the gRPC API
+  std::chrono::milliseconds call_timeout = std::chrono::seconds(5);  // Publish
+  std::chrono::milliseconds reconnect_min = std::chrono::milliseconds(100);
+  std::chrono::milliseconds reconnect_max = std::chrono::seconds(5);
+};
+
+class Client {
+ public:
+  explicit Client(ClientOptions options);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Acknowledged publish: where the message landed, or the node's error
+  // (kInvalidTopic, kPayloadTooLarge, kUnavailable when unreachable…).
+  Result<PublishAck> Publish(std::string_view topic, std::string payload,
+                             PublishOptions options = {});
+  // The first reply, kTimeout after `timeout`, kNoResponders at once when
+  // nothing serves `topic`.
+  Result<MessagePtr> Request(std::string_view topic, std::string payload,
+                             std::chrono::milliseconds timeout, PublishOptions options = {});
+
+  // A running subscription or responder; stops when destroyed.
+  class Handle {
+   public:
+    virtual ~Handle() = default;
+    // Times the stream was (re)established; 1 after the first connect.
+    virtual uint64_t connects() const = 0;
+  };
+  // Messages of `pattern` (and gap notices) to `callback`; `options` may set
+  // a queue group and initial resume points.
+  std::unique_ptr<Handle> Subscribe(std::string pattern, DeliveryCallback callback,
+                                    SubscribeOptions options = {});
+  // Answers the requests sent to `topic` with `handler`'s result (an error
+  // result sends no reply, so the requester times out). Several responders
+  // in one `group` share the requests.
+  using RequestHandler = std::function<Result<std::string>(const Message&)>;
+  std::unique_ptr<Handle> Serve(std::string topic, RequestHandler handler, std::string group = "");
+
+  class Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace herald

@@ -1,0 +1,155 @@
+// herald::Client (include/herald/client.h) against a real gRPC front.
+#include "herald/client.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "frontends/grpc/grpc_front.h"
+
+namespace herald {
+namespace {
+
+using namespace std::chrono_literals;
+
+bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 10s) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return pred();
+}
+
+class ClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(front_->Start().ok());
+    port_ = front_->port();
+  }
+  ClientOptions Options() {
+    return {.target = "127.0.0.1:" + std::to_string(port_),
+            .reconnect_min = 20ms,
+            .reconnect_max = 200ms};
+  }
+  Broker broker_;
+  std::unique_ptr<grpcfront::GrpcFront> front_ = std::make_unique<grpcfront::GrpcFront>(
+      broker_, grpcfront::GrpcOptions{.listen = "127.0.0.1:0"});
+  uint16_t port_ = 0;
+};
+
+TEST_F(ClientTest, PublishIsAcknowledgedAndErrorsKeepTheirCode) {
+  Client client(Options());
+  Result<PublishAck> ack = client.Publish("payments.completed", "{\"id\":1}");
+  ASSERT_TRUE(ack.ok()) << ack.status().ToString();
+  EXPECT_EQ(ack->offset, 1u);
+  Result<PublishAck> bad = client.Publish("payments..completed", "x");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), ErrorCode::kInvalidTopic);
+}
+
+TEST_F(ClientTest, RequestIsServedByAResponderWithItsOwnClient) {
+  Client worker(Options());
+  auto judge = worker.Serve(
+      "judge.run", [](const Message& m) { return Result<std::string>("ok:" + m.payload); },
+      "judges");
+  ASSERT_TRUE(WaitFor([&] { return judge->connects() == 1; }));
+  Client backend(Options());
+  Result<MessagePtr> verdict = backend.Request("judge.run", "print(1)", 2s);
+  ASSERT_TRUE(verdict.ok()) << verdict.status().ToString();
+  EXPECT_EQ((*verdict)->payload, "ok:print(1)");
+
+  Result<MessagePtr> none = backend.Request("nobody.home", "x", 2s);
+  EXPECT_EQ(none.status().code(), ErrorCode::kNoResponders);
+}
+
+TEST_F(ClientTest, RequestTimesOutWhenTheResponderDeclines) {
+  Client worker(Options());
+  auto silent = worker.Serve("judge.slow", [](const Message&) {
+    return Result<std::string>(Status(ErrorCode::kInternal, "no answer"));
+  });
+  ASSERT_TRUE(WaitFor([&] { return silent->connects() == 1; }));
+  Client backend(Options());
+  Result<MessagePtr> r = backend.Request("judge.slow", "x", 300ms);
+  EXPECT_EQ(r.status().code(), ErrorCode::kTimeout);
+}
+
+TEST_F(ClientTest, UnreachableNodeIsUnavailable) {
+  front_->Stop();
+  Client client(Options());
+  Result<PublishAck> ack = client.Publish("t", "x");
+  EXPECT_EQ(ack.status().code(), ErrorCode::kUnavailable);
+}
+
+TEST_F(ClientTest, SubscriptionResumesAcrossANodeRestartWithoutLossOrDuplicate) {
+  Client client(Options());
+  std::mutex mu;
+  std::vector<uint64_t> offsets;
+  int gaps = 0;
+  auto sub = client.Subscribe("ticks.>", [&](const Delivery& d) {
+    std::lock_guard lock(mu);
+    if (d.kind == Delivery::Kind::kGap) {
+      ++gaps;
+    } else {
+      offsets.push_back(d.message->offset);
+    }
+  });
+  ASSERT_TRUE(WaitFor([&] { return broker_.Stats().subscriptions == 1; }));
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(broker_.Publish("ticks.a", "x").ok());
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard lock(mu);
+    return offsets.size() == 10;
+  }));
+  // The node's gRPC front goes away; messages keep coming meanwhile.
+  front_->Stop();
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(broker_.Publish("ticks.a", "x").ok());
+  front_ = std::make_unique<grpcfront::GrpcFront>(
+      broker_, grpcfront::GrpcOptions{.listen = "127.0.0.1:" + std::to_string(port_)});
+  ASSERT_TRUE(front_->Start().ok());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(broker_.Publish("ticks.a", "x").ok());
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard lock(mu);
+    return offsets.size() >= 25;
+  }));
+  std::this_thread::sleep_for(50ms);
+  std::lock_guard lock(mu);
+  ASSERT_EQ(offsets.size(), 25u);
+  for (size_t i = 0; i < offsets.size(); ++i) EXPECT_EQ(offsets[i], i + 1);
+  EXPECT_EQ(gaps, 0);
+  EXPECT_EQ(sub->connects(), 2u);
+}
+
+TEST_F(ClientTest, QueueGroupWorkersShareTheWorkExactlyOnce) {
+  Client client(Options());
+  std::mutex mu;
+  std::map<std::string, int> handled;
+  std::vector<std::unique_ptr<Client::Handle>> workers;
+  std::atomic<int> per[3] = {0, 0, 0};
+  for (int w = 0; w < 3; ++w) {
+    workers.push_back(client.Subscribe("jobs.email",
+                                       [&, w](const Delivery& d) {
+                                         if (!d.message) return;
+                                         std::lock_guard lock(mu);
+                                         handled[d.message->payload]++;
+                                         per[w]++;
+                                       },
+                                       {.queue_group = "mailers"}));
+  }
+  ASSERT_TRUE(WaitFor([&] { return broker_.Stats().subscriptions == 3; }));
+  for (int i = 0; i < 300; ++i) ASSERT_TRUE(broker_.Publish("jobs.email", std::to_string(i)).ok());
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard lock(mu);
+    return handled.size() == 300;
+  }));
+  std::this_thread::sleep_for(50ms);
+  std::lock_guard lock(mu);
+  for (auto& [job, n] : handled) EXPECT_EQ(n, 1) << job;
+  for (auto& n : per) EXPECT_GT(n.load(), 0);
+}
+
+}  // namespace
+}  // namespace herald
