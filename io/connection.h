@@ -86,6 +86,12 @@ class Connection final : public Loop::Flushable, public Loop::Resource, private 
   // Bytes queued and not yet taken by the kernel; callers enforce their own
   // outbound limits with it (e.g. close with kSlowConsumer).
   size_t queued_bytes() const { return queue_.bytes(); }
+  // Queued bytes the kernel has refused to take so far: all of the queue
+  // while a write waits for socket space, nothing otherwise (what was queued
+  // in this loop turn is tried at its flush). Slow-consumer limits use this,
+  // so a burst queued in one turn — a history replay — is not mistaken for a
+  // peer that stopped reading.
+  size_t backlog_bytes() const { return write_in_flight_ ? queue_.bytes() : 0; }
 
   void PauseReading();
   void ResumeReading();

@@ -74,6 +74,7 @@ class HttpSession final : public io::ConnectionHandler,
   // The handler dropped its last Response copy without finishing.
   void Abandon(uint64_t seq);
   size_t queued_bytes() const { return conn_ != nullptr ? conn_->queued_bytes() : 0; }
+  size_t backlog_bytes() const { return conn_ != nullptr ? conn_->backlog_bytes() : 0; }
   std::optional<Response::Upgraded> TakeOver(uint64_t seq,
                                              std::shared_ptr<io::ConnectionHandler> handler);
 

@@ -124,9 +124,10 @@ bool HttpSession::WatchStream(uint64_t seq, std::shared_ptr<StreamWatcher> watch
 void HttpSession::AbortStream(uint64_t seq, io::CloseReason reason) {
   Exchange* e = Find(seq);
   if (conn_ == nullptr || e == nullptr || !e->streaming) return;
-  // OnClose() (run from Close, or later from the close callback) tells the
-  // watchers.
-  conn_->Close(reason, io::CloseMode::kImmediate);
+  // Graceful: the events already queued still reach the client (bounded by
+  // the linger time), so it resumes after the last of them. OnClose() tells
+  // the watchers.
+  conn_->Close(reason);
 }
 
 void HttpSession::OnDrained() {

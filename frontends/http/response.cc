@@ -70,6 +70,11 @@ void Response::End() {
   state_->finished = true;
 }
 
+size_t Response::backlog_bytes() const {
+  std::shared_ptr<HttpSession> s = Lock();
+  return s ? s->backlog_bytes() : 0;
+}
+
 size_t Response::queued_bytes() const {
   std::shared_ptr<HttpSession> s = Lock();
   return s ? s->queued_bytes() : 0;

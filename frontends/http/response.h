@@ -83,13 +83,16 @@ class Response {
   void End();
   // Bytes queued on the connection, not yet taken by the kernel (0 if gone).
   size_t queued_bytes() const;
+  // Of those, the ones the kernel refused (see io::Connection::backlog_bytes).
+  size_t backlog_bytes() const;
   // After StartStream: `watcher` is kept alive by the connection until the
   // stream is over, and told of drains and of the end — so an endless stream
   // releases what it holds the moment its client disconnects. False (and no
   // calls ever) if the stream is not open.
   bool Watch(std::shared_ptr<StreamWatcher> watcher);
-  // After StartStream: drops whatever is still queued and closes the
-  // connection now (a consumer too slow to be worth flushing).
+  // After StartStream: ends the connection (a consumer too slow to keep):
+  // what is queued is still flushed, for at most io::Connection::kLingerMs,
+  // and nothing more is accepted.
   void Abort(io::CloseReason reason);
 
   struct Upgraded {

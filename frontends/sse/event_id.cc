@@ -137,7 +137,9 @@ void StreamPositions::Skip(const Gap& gap) {
     return;
   }
   TopicPosition& t = Touch(gap.topic);
-  if (gap.epoch != t.epoch) {
+  // A changed epoch restarts the numbering: whatever the old position said
+  // (even a bogus offset ahead of the topic) no longer applies.
+  if (gap.epoch != t.epoch || gap.reason == GapReason::kEpochChanged) {
     t.epoch = gap.epoch;
     t.offset = gap.to_offset;
   } else {

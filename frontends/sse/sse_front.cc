@@ -1,5 +1,7 @@
 #include "frontends/sse/sse_front.h"
 
+#include <utility>
+
 #include "frontends/sse/event_id.h"
 #include "frontends/sse/sse_stream.h"
 #include "herald/topic.h"
@@ -30,6 +32,11 @@ void SseFront::Open(http::Request& req, http::Response res) {
   const TopicLimits& limits = broker_.options().topic_limits;
   StreamSpec spec;
   std::string_view id_param;
+  bool has_format = false, has_event = false, has_id = false;
+  auto once = [&](bool& seen, const std::string& name) {
+    if (seen) reject(400, "bad_parameter", "'" + name + "' given twice");
+    return !std::exchange(seen, true);
+  };
   for (const http::QueryParams::Param& p : req.query) {
     if (p.name == "topic") {
       if (Status s = ValidatePattern(p.value, limits); !s.ok()) {
@@ -44,14 +51,17 @@ void SseFront::Open(http::Request& req, http::Response res) {
       }
       spec.patterns.push_back(p.value);
     } else if (p.name == "format") {
+      if (!once(has_format, p.name)) return;
       if (p.value != "raw" && p.value != "json") {
         return reject(400, "bad_parameter", "format must be 'raw' or 'json'");
       }
       spec.format = p.value == "json" ? DataFormat::kJson : DataFormat::kRaw;
     } else if (p.name == "event") {
+      if (!once(has_event, p.name)) return;
       if (p.value != "topic") return reject(400, "bad_parameter", "event must be 'topic'");
       spec.name_events = true;
     } else if (p.name == "lastEventId") {
+      if (!once(has_id, p.name)) return;
       id_param = p.value;
     } else {
       return reject(
@@ -69,6 +79,12 @@ void SseFront::Open(http::Request& req, http::Response res) {
   Result<std::vector<ResumePoint>> resume =
       ParseEventId(header ? *header : id_param, spec.patterns, limits, options_.max_id_topics);
   if (!resume.ok()) return reject(400, "bad_event_id", resume.status().message());
+  // A position the topic has not reached cannot come from this node's
+  // history (a forged or foreign id): refuse it rather than skip messages.
+  for (const ResumePoint& p : *resume) {
+    Result<ResumeResult> now = broker_.Resume(p.topic, p.epoch, p.after_offset, 0);
+    if (!now.ok()) return reject(400, "bad_event_id", "bad event id: " + now.status().message());
+  }
 
   // Exact topics the client has no position in start from where they are
   // now. Subscribing with that as a resume point replays whatever is

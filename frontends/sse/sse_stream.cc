@@ -56,11 +56,12 @@ void SseStream::Start() {
   open_ = true;
   stats_->streams_open.fetch_add(1, std::memory_order_relaxed);
   SseStats::Add(stats_->streams_total);
-  // The starting position as an id-only event: the browser records it as
-  // its last event id without firing anything, so even a stream that
-  // received nothing resumes without loss.
+  // The starting position as an event named "position": the client records
+  // its id as the last event id, so even a stream cut before its first
+  // message resumes without loss. (An id-only event would do for browsers,
+  // but some client libraries ignore ids of events without data.)
   std::string first = "retry: " + std::to_string(options_.retry_ms) + "\n";
-  if (positions_.size() > 0) first += "id: " + CurrentId() + "\n";
+  if (positions_.size() > 0) first += "id: " + CurrentId() + "\nevent: position\ndata: \n";
   first.push_back('\n');
   Write(std::move(first));
   loop_.timers().Schedule(this, options_.heartbeat_ms);
@@ -81,7 +82,7 @@ void SseStream::Write(std::string bytes) {
 }
 
 void SseStream::OnDelivery(const Delivery& d) {
-  if (!open_) return;
+  if (!open_ || closing_) return;
   if (d.kind == Delivery::Kind::kGap) return SendGap(*d.gap);
   SendMessage(d.subscription_id, d.message);
 }
@@ -92,7 +93,7 @@ void SseStream::SendMessage(uint64_t subscription_id, const MessagePtr& m) {
   // The id line is small next to any real payload; estimate it rather than
   // format an id for a message that may be dropped.
   OutboundGuard::Admission a =
-      guard_.Admit(subscription_id, *m, body->size() + 32, res_.queued_bytes());
+      guard_.Admit(subscription_id, *m, body->size() + 32, res_.backlog_bytes());
   switch (a.verdict) {
     case OutboundGuard::Verdict::kSend:
       break;
@@ -101,6 +102,7 @@ void SseStream::SendMessage(uint64_t subscription_id, const MessagePtr& m) {
       broker_.RecordSlowConsumer(1, false);
       return;
     case OutboundGuard::Verdict::kDisconnect:
+      closing_ = true;  // counted once; the rest of this batch is not for it
       broker_.RecordSlowConsumer(0, true);
       SseStats::Add(stats_->slow_consumer_closes);
       // Nothing queued is worth flushing: the browser reconnects and resumes
@@ -130,7 +132,7 @@ void SseStream::SendGap(const Gap& gap) {
 
 void SseStream::OnStreamDrained() {
   if (!open_ || !guard_.owes_gaps()) return;
-  for (auto& [sub, gap] : guard_.TakeGaps(res_.queued_bytes())) SendGap(gap);
+  for (auto& [sub, gap] : guard_.TakeGaps(res_.backlog_bytes())) SendGap(gap);
 }
 
 void SseStream::OnTimerExpired() {

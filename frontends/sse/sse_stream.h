@@ -71,6 +71,7 @@ class SseStream final : public Sink,
   std::vector<uint64_t> subscriptions_;
   bool open_ = false;
   bool wrote_since_heartbeat_ = false;
+  bool closing_ = false;  // closed as a slow consumer; the close is under way
 };
 
 }  // namespace herald::sse

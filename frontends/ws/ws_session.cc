@@ -36,8 +36,6 @@ void WsSession::Start(std::string_view leftover) {
   if (!leftover.empty()) OnData(leftover);
 }
 
-size_t WsSession::queued_bytes() const { return conn_ ? conn_->queued_bytes() : 0; }
-
 void WsSession::SendShared(SharedBytes frame) {
   if (!open()) return;
   WsStats::Add(stats_->frames_out);
@@ -53,7 +51,8 @@ void WsSession::SendOwned(std::string frame) {
 OutboundGuard::Admission WsSession::Admit(uint64_t subscription_id, const Message& m,
                                           size_t bytes) {
   if (!guard_) guard_ = std::make_unique<OutboundGuard>(options_.outbound);
-  OutboundGuard::Admission a = guard_->Admit(subscription_id, m, bytes, queued_bytes());
+  OutboundGuard::Admission a =
+      guard_->Admit(subscription_id, m, bytes, conn_ ? conn_->backlog_bytes() : 0);
   if (a.verdict == OutboundGuard::Verdict::kDisconnect && open()) {
     // The peer is not reading: a close frame would wait behind everything
     // already queued, so cut the connection now.
@@ -70,7 +69,9 @@ void WsSession::SendOwedGaps() {
   if (!open() || !guard_ || !guard_->owes_gaps()) return;
   // The queue has drained: tell the client what it missed (JSON mode renders
   // gaps; raw mode has no way to and ignores them).
-  for (auto& [sub, gap] : guard_->TakeGaps(queued_bytes())) endpoint_->OnOwedGap(gap);
+  for (auto& [sub, gap] : guard_->TakeGaps(conn_ ? conn_->backlog_bytes() : 0)) {
+    endpoint_->OnOwedGap(gap);
+  }
 }
 
 void WsSession::Close(uint16_t code, std::string_view reason) {

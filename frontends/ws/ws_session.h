@@ -43,8 +43,7 @@ class Endpoint {
 
 struct WsStats;
 
-class WsSession : public io::ConnectionHandler,
-                        public std::enable_shared_from_this<WsSession> {
+class WsSession : public io::ConnectionHandler, public std::enable_shared_from_this<WsSession> {
  public:
   WsSession(io::Connection* conn, FrameParserOptions parser_options, const WsOptions& options,
             Endpoint* endpoint, WsStats* stats);
@@ -70,7 +69,6 @@ class WsSession : public io::ConnectionHandler,
 
   bool open() const { return conn_ != nullptr && !closing_; }
   bool compressed() const { return compressed_; }
-  size_t queued_bytes() const;
 
   // io::ConnectionHandler
   void OnData(std::string_view data) override;
@@ -90,8 +88,8 @@ class WsSession : public io::ConnectionHandler,
   FrameParserOptions parser_options_;
   std::unique_ptr<FrameParser> parser_;
   const WsOptions& options_;
-  Endpoint* const endpoint_;  // lives in the same allocation (SessionWith)
-  WsStats* const stats_;      // owned by the front, which outlives its sessions
+  Endpoint* const endpoint_;              // lives in the same allocation (SessionWith)
+  WsStats* const stats_;                  // owned by the front, which outlives its sessions
   std::unique_ptr<OutboundGuard> guard_;  // created on the first delivery
   bool closing_ = false;                  // our close frame is sent
   bool heard_since_ping_ = true;

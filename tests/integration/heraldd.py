@@ -74,6 +74,8 @@ class Heraldd:
                 self.proc.wait()
         # The process is gone: wait for the reader to see the end of its log.
         self._pump.join(5)
+        if not self._pump.is_alive():
+            self.proc.stderr.close()
         if self.config_path:
             os.unlink(self.config_path)
             self.config_path = None

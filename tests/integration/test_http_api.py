@@ -84,6 +84,63 @@ class HttpApi(unittest.TestCase):
                 self.assertEqual(body, b"HELLO")
         run(go())
 
+    def test_request_reply_carries_content_types_and_headers_both_ways(self):
+        replies = [({"payload": {"ok": True}}, "application/json", b'{"ok":true}'),
+                   ({"payload_b64": "AAH/"}, "application/octet-stream", b"\x00\x01\xff"),
+                   ({"payload": "text \u00e9\n"}, "text/plain; charset=utf-8", "text \u00e9\n".encode())]
+
+        async def go():
+            async with websockets.connect(f"ws://127.0.0.1:{self.port}/ws") as responder:
+                await responder.send(json.dumps({"op": "sub", "topic": "api.typed"}))
+                await recv_json(responder)
+                for reply, content_type, body in replies:
+                    async def serve(reply=reply):
+                        req = await recv_json(responder)
+                        await responder.send(json.dumps(dict(reply, op="reply", to=req["reply_to"])))
+                        return req
+                    server = asyncio.create_task(serve())
+                    resp, data = await asyncio.to_thread(
+                        call, self.port, "POST", "/request/api.typed?timeout_ms=2000", b'{"q":1}',
+                        {"Content-Type": "application/json", "Herald-Trace": "t-7"})
+                    req = await server
+                    # The request as the responder saw it.
+                    self.assertEqual(req["payload"], {"q": 1})
+                    self.assertEqual(req["content_type"], "application/json")
+                    self.assertEqual(req["headers"], {"Trace": "t-7"})
+                    self.assertTrue(req["reply_to"].startswith("_INBOX."))
+                    # The reply as the HTTP caller gets it.
+                    self.assertEqual(resp.status, 200)
+                    self.assertEqual(resp.getheader("Content-Type"), content_type)
+                    self.assertEqual(data, body)
+        run(go())
+
+    def test_a_late_reply_after_a_504_is_dropped_and_the_next_request_works(self):
+        async def go():
+            async with websockets.connect(f"ws://127.0.0.1:{self.port}/ws") as responder:
+                await responder.send(json.dumps({"op": "sub", "topic": "api.late"}))
+                await recv_json(responder)
+                resp, body = await asyncio.to_thread(
+                    call, self.port, "POST", "/request/api.late?timeout_ms=150", b"slow?")
+                self.assertEqual(resp.status, 504)
+                self.assertEqual(json.loads(body)["error"], "timeout")
+                req = await recv_json(responder)
+                await responder.send(json.dumps({"op": "reply", "to": req["reply_to"],
+                                                 "payload": "too late"}))
+
+                async def serve():
+                    req = await recv_json(responder)
+                    await responder.send(json.dumps({"op": "reply", "to": req["reply_to"],
+                                                     "payload": "in time"}))
+                server = asyncio.create_task(serve())
+                resp, body = await asyncio.to_thread(
+                    call, self.port, "POST", "/request/api.late?timeout_ms=2000", b"fast?")
+                await server
+                self.assertEqual((resp.status, body), (200, b"in time"))
+        run(go())
+        resp, body = call(self.port, "GET", "/metrics")
+        late = [l for l in body.decode().splitlines() if l.startswith("herald_late_replies_total ")]
+        self.assertEqual(late, ["herald_late_replies_total 1"])
+
     def test_request_timeout_is_504_and_no_responders_is_503(self):
         async def go():
             async with websockets.connect(f"ws://127.0.0.1:{self.port}/ws") as silent:
