@@ -15,7 +15,6 @@ namespace herald::server {
 struct Config {
   ServerOptions server;
   BrokerOptions broker;
-  std::string grpc_listen;     // reserved: the gRPC front (issue #5)
   std::string cluster_listen;  // reserved: peer links (issue #6)
   std::vector<std::string> seeds;
   std::string log_level = "info";

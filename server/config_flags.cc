@@ -31,8 +31,8 @@ Status LoadFile(const std::string& path, Config& c) {
 
 Status Validate(const Config& c) {
   if (Status s = ValidateListenAddress("listen", c.server.listen); !s.ok()) return s;
-  if (!c.grpc_listen.empty()) {
-    if (Status s = ValidateListenAddress("grpc_listen", c.grpc_listen); !s.ok()) return s;
+  if (!c.server.grpc.listen.empty()) {
+    if (Status s = ValidateListenAddress("grpc_listen", c.server.grpc.listen); !s.ok()) return s;
   }
   if (!c.cluster_listen.empty()) {
     if (Status s = ValidateListenAddress("cluster_listen", c.cluster_listen); !s.ok()) return s;
@@ -89,8 +89,8 @@ ParsedArgs ParseArgs(int argc, const char* const* argv) {
                                   "HOST:PORT for HTTP, WebSocket and SSE (default 127.0.0.1:8080; "
                                   "port 0 picks a free port, logged at start)");
   auto* o_grpc = app.add_option("--grpc-listen", grpc_listen,
-                                "HOST:PORT for the gRPC API (reserved; the gRPC front is not in "
-                                "this build yet)");
+                                "HOST:PORT for the gRPC API (herald.v1.Broker; default: off; "
+                                "port 0 picks a free port, logged at start)");
   auto* o_cluster = app.add_option("--cluster-listen", cluster_listen,
                                    "HOST:PORT for peer links (reserved; clustering is not in this "
                                    "build yet)");
@@ -120,7 +120,7 @@ ParsedArgs ParseArgs(int argc, const char* const* argv) {
     }
   }
   if (o_listen->count()) c.server.listen = listen;
-  if (o_grpc->count()) c.grpc_listen = grpc_listen;
+  if (o_grpc->count()) c.server.grpc.listen = grpc_listen;
   if (o_cluster->count()) c.cluster_listen = cluster_listen;
   if (o_seed->count()) c.seeds = seeds;
   if (o_node->count()) c.broker.node_id = node_id;

@@ -195,6 +195,26 @@ Status ReadSse(const toml::table& t, Config& c) {
   return r.Finish();
 }
 
+Status ReadGrpc(const toml::table& t, Config& c) {
+  TomlReader r(t, "grpc.");
+  GrpcLimits& g = c.server.grpc;
+  r.Int("max_message_bytes", g.max_message_bytes, 1024, INT32_MAX);
+  r.Millis("keepalive_time_ms", g.keepalive_time);
+  r.Millis("keepalive_timeout_ms", g.keepalive_timeout);
+  r.Millis("default_request_timeout_ms", g.default_request_timeout);
+  r.Int("max_outbound_bytes", g.max_outbound_bytes, 1024);
+  r.Int("ack_every", g.ack_every, 1, 1u << 20);
+  std::string policy = g.disconnect_slow_consumers ? "disconnect" : "drop";
+  r.String("slow_consumer_policy", policy);
+  if (!r.error().ok()) return r.error();
+  if (policy != "drop" && policy != "disconnect") {
+    return Status(ErrorCode::kInvalidArgument,
+                  r.Key("slow_consumer_policy") + " must be \"drop\" or \"disconnect\"");
+  }
+  g.disconnect_slow_consumers = policy == "disconnect";
+  return r.Finish();
+}
+
 }  // namespace
 
 Status ApplyToml(std::string_view toml_text, std::string_view origin, Config& c) {
@@ -209,7 +229,7 @@ Status ApplyToml(std::string_view toml_text, std::string_view origin, Config& c)
   }
   TomlReader r(root, "");
   r.String("listen", c.server.listen);
-  r.String("grpc_listen", c.grpc_listen);
+  r.String("grpc_listen", c.server.grpc.listen);
   r.String("cluster_listen", c.cluster_listen);
   r.StringList("seeds", c.seeds);
   r.String("node_id", c.broker.node_id);
@@ -228,6 +248,9 @@ Status ApplyToml(std::string_view toml_text, std::string_view origin, Config& c)
   }
   if (const toml::table* t = Section(r, "websocket", section_error)) {
     if (Status s = ReadWebSocket(*t, c); !s.ok()) return s;
+  }
+  if (const toml::table* t = Section(r, "grpc", section_error)) {
+    if (Status s = ReadGrpc(*t, c); !s.ok()) return s;
   }
   if (const toml::table* t = Section(r, "sse", section_error)) {
     if (Status s = ReadSse(*t, c); !s.ok()) return s;

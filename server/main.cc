@@ -43,10 +43,6 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(config.log_level));
   spdlog::flush_on(spdlog::level::info);
   if (!config.config_file.empty()) spdlog::info("config file {}", config.config_file);
-  if (!config.grpc_listen.empty()) {
-    spdlog::warn("--grpc-listen {}: the gRPC front is not part of this build; ignored",
-                 config.grpc_listen);
-  }
   if (!config.cluster_listen.empty() || !config.seeds.empty()) {
     spdlog::warn("--cluster-listen/--seed: clustering is not part of this build; running alone");
   }
@@ -63,6 +59,11 @@ int main(int argc, char** argv) {
                listen.substr(0, listen.rfind(':')), server.port(),
                config.server.workers > 0 ? config.server.workers
                                          : static_cast<int>(std::thread::hardware_concurrency()));
+  if (server.grpc_port() != 0) {
+    const std::string& g = config.server.grpc.listen;
+    spdlog::info("gRPC API (herald.v1.Broker) listening on {}:{}", g.substr(0, g.rfind(':')),
+                 server.grpc_port());
+  }
 
   int sig = 0;
   sigwait(&signals, &sig);

@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "frontends/grpc/grpc_front.h"
 #include "frontends/http/http_server.h"
 #include "frontends/http/router.h"
 #include "frontends/rest/rest_api.h"
@@ -12,8 +13,8 @@
 #include "io/worker_pool.h"
 #include "server/broker_metrics.h"
 #include "server/http_metrics.h"
-#include "server/worker_inboxes.h"
 #include "server/sse_metrics.h"
+#include "server/worker_inboxes.h"
 #include "server/ws_metrics.h"
 
 namespace herald {
@@ -48,6 +49,15 @@ class Server::Impl {
       pool_.reset();
       return s;
     }
+    if (!options_.grpc.listen.empty()) {
+      grpc_ = std::make_unique<grpcfront::GrpcFront>(broker_, GrpcOptionsFrom(options_.grpc));
+      if (Status s = grpc_->Start(); !s.ok()) {
+        grpc_.reset();
+        running_ = true;
+        Stop();
+        return s;
+      }
+    }
     running_ = true;
     return Status::Ok();
   }
@@ -55,6 +65,8 @@ class Server::Impl {
   void Stop() {
     if (!running_) return;
     running_ = false;
+    if (grpc_) grpc_->Stop();  // cancels open streams; their subscriptions go
+    grpc_.reset();
     http_->Stop();  // closes every connection: sessions unsubscribe
     pool_->Stop();  // loop handles go quiet: late wake-ups do nothing
     http_.reset();
@@ -65,6 +77,7 @@ class Server::Impl {
   }
 
   uint16_t port() const { return http_ ? http_->port() : 0; }
+  uint16_t grpc_port() const { return grpc_ ? grpc_->port() : 0; }
 
  private:
   struct HostPort {
@@ -118,6 +131,19 @@ class Server::Impl {
     return o;
   }
 
+  static grpcfront::GrpcOptions GrpcOptionsFrom(const GrpcLimits& l) {
+    grpcfront::GrpcOptions o;
+    o.listen = l.listen;
+    o.max_message_bytes = l.max_message_bytes;
+    o.keepalive_time = l.keepalive_time;
+    o.keepalive_timeout = l.keepalive_timeout;
+    o.default_request_timeout = l.default_request_timeout;
+    o.outbound.max_bytes = l.max_outbound_bytes;
+    o.outbound.policy = l.disconnect_slow_consumers ? SlowConsumerPolicy::kDisconnect
+                                                    : SlowConsumerPolicy::kDropWithGap;
+    o.ack_every = l.ack_every;
+    return o;
+  }
   static sse::SseOptions SseOptionsFrom(const SseLimits& l) {
     sse::SseOptions o;
     o.heartbeat_ms = static_cast<uint64_t>(l.heartbeat_interval.count());
@@ -156,6 +182,7 @@ class Server::Impl {
   std::unique_ptr<sse::SseFront> sse_;
   rest::RestApi rest_{broker_};
   std::unique_ptr<http::HttpServer> http_;
+  std::unique_ptr<grpcfront::GrpcFront> grpc_;
   bool running_ = false;
 };
 
@@ -164,6 +191,7 @@ Server::Server(Broker& broker, ServerOptions options)
 Server::~Server() { impl_->Stop(); }
 Status Server::Start() { return impl_->Start(); }
 uint16_t Server::port() const { return impl_->port(); }
+uint16_t Server::grpc_port() const { return impl_->grpc_port(); }
 void Server::Stop() { impl_->Stop(); }
 
 }  // namespace herald

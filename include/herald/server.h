@@ -59,12 +59,26 @@ struct WebSocketLimits {
 struct SseLimits {
   std::chrono::milliseconds heartbeat_interval = std::chrono::seconds(15);  // comment on idle
   std::chrono::milliseconds retry = std::chrono::seconds(2);  // the `retry:` reconnect hint
-  size_t max_topics = 16;                // `topic` parameters per stream
-  size_t max_id_topics = 32;             // topic positions an event id carries
-  size_t max_outbound_bytes = 4u << 20;  // queued per stream (slow consumer)
+  size_t max_topics = 16;                                     // `topic` parameters per stream
+  size_t max_id_topics = 32;                                  // topic positions an event id carries
+  size_t max_outbound_bytes = 4u << 20;                       // queued per stream (slow consumer)
   // true (default): close a slow stream — the browser reconnects and resumes
   // from history; false: drop messages and send a gap event.
   bool disconnect_slow_consumers = true;
+};
+
+// The gRPC API for backends (herald.v1.Broker, api/herald/v1/broker.proto);
+// heraldd --grpc-listen and section [grpc]. Served on its own port by gRPC's
+// own threads.
+struct GrpcLimits {
+  std::string listen;                   // HOST:PORT; empty: no gRPC front
+  size_t max_message_bytes = 4u << 20;  // a gRPC message either way
+  std::chrono::milliseconds keepalive_time = std::chrono::seconds(20);
+  std::chrono::milliseconds keepalive_timeout = std::chrono::seconds(10);
+  std::chrono::milliseconds default_request_timeout = std::chrono::seconds(5);  // no deadline
+  size_t max_outbound_bytes = 16u << 20;   // queued per Subscribe/Connect stream
+  bool disconnect_slow_consumers = false;  // false: drop and send a Gap
+  uint32_t ack_every = 1024;               // PublishStream batch acknowledgements
 };
 
 struct ServerOptions {
@@ -73,6 +87,7 @@ struct ServerOptions {
   HttpLimits http;
   WebSocketLimits websocket;
   SseLimits sse;
+  GrpcLimits grpc;
 };
 
 class Server {
@@ -87,6 +102,8 @@ class Server {
   Status Start();
   // The bound port (useful with port 0). Valid after a successful Start.
   uint16_t port() const;
+  // The gRPC port, 0 without a gRPC front.
+  uint16_t grpc_port() const;
   // Stops accepting, lets in-flight responses finish, closes every
   // connection and joins the workers. Idempotent.
   void Stop();

@@ -32,7 +32,7 @@ TEST(Config, StableFlagsAreAccepted) {
                         "[::1]:7002", "--node-id", "n1", "--workers", "3", "--log-level", "debug"});
   ASSERT_EQ(p.action, ParsedArgs::Action::kRun) << p.output;
   EXPECT_EQ(p.config.server.listen, "0.0.0.0:0");
-  EXPECT_EQ(p.config.grpc_listen, "127.0.0.1:9090");
+  EXPECT_EQ(p.config.server.grpc.listen, "127.0.0.1:9090");
   EXPECT_EQ(p.config.seeds, (std::vector<std::string>{"127.0.0.1:7001", "[::1]:7002"}));
   EXPECT_EQ(p.config.broker.node_id, "n1");
   EXPECT_EQ(p.config.server.workers, 3);
