@@ -79,12 +79,12 @@ grpc::ServerUnaryReactor* BrokerService::Request(grpc::CallbackServerContext* ct
 
 grpc::ServerWriteReactor<v1::SubscribeResponse>* BrokerService::Subscribe(
     grpc::CallbackServerContext*, const v1::SubscribeRequest* request) {
-  return new SubscribeReactor(broker_, *request, options_);
+  return new SubscribeReactor(broker_, deliveries_, *request, options_);
 }
 
 grpc::ServerBidiReactor<v1::ClientCommand, v1::ServerEvent>* BrokerService::Connect(
     grpc::CallbackServerContext*) {
-  return new ConnectReactor(broker_, options_);
+  return new ConnectReactor(broker_, deliveries_, options_);
 }
 
 }  // namespace herald::grpcfront

@@ -6,6 +6,7 @@
 // gRPC thread.
 #pragma once
 
+#include "frontends/grpc/delivery_thread.h"
 #include "frontends/grpc/grpc_options.h"
 #include "herald/broker.h"
 #include "herald/v1/broker.grpc.pb.h"
@@ -15,7 +16,7 @@ namespace herald::grpcfront {
 class BrokerService final : public v1::Broker::CallbackService {
  public:
   BrokerService(Broker& broker, GrpcOptions options)
-      : broker_(broker), options_(std::move(options)) {}
+      : broker_(broker), options_(std::move(options)), deliveries_(broker) {}
 
   grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* ctx,
                                     const v1::PublishRequest* request,
@@ -33,6 +34,8 @@ class BrokerService final : public v1::Broker::CallbackService {
  private:
   Broker& broker_;
   const GrpcOptions options_;
+  // Declared last: destroyed first, after gRPC has ended every stream.
+  DeliveryThread deliveries_;
 };
 
 }  // namespace herald::grpcfront

@@ -25,8 +25,10 @@ v1::ServerEvent GapEvent(uint64_t sub, const Gap& g) {
 
 }  // namespace
 
-ConnectReactor::ConnectReactor(Broker& broker, const GrpcOptions& options)
+ConnectReactor::ConnectReactor(Broker& broker, DeliveryThread& deliveries,
+                               const GrpcOptions& options)
     : broker_(broker),
+      deliveries_(deliveries),
       options_(options),
       outbox_(std::make_shared<Outbox>(this, broker, options.outbound)) {
   StartRead(&command_);
@@ -111,7 +113,7 @@ void ConnectReactor::Handle(v1::ClientCommand& c) {
 namespace {
 
 // Deliveries of a new subscription (a resume replays history at once, on the
-// dispatcher thread) wait behind its Subscribed answer, which can only be
+// delivery thread) wait behind its Subscribed answer, which can only be
 // queued once Broker::Subscribe has returned the id.
 struct Gate {
   std::mutex mu;
@@ -137,20 +139,19 @@ void ConnectReactor::Subscribe(uint64_t id, const v1::SubscribeRequest& s) {
   }
   std::shared_ptr<Outbox> outbox = outbox_;
   auto gate = std::make_shared<Gate>();
-  Result<uint64_t> sub = broker_.Subscribe(
-      s.pattern(),
-      [outbox, gate](const Delivery& d) {
-        const Gap* gap = d.kind == Delivery::Kind::kGap ? d.gap : nullptr;
-        {
-          std::lock_guard lock(gate->mu);
-          if (!gate->open) {
-            gate->held.emplace_back(d.message, gap ? std::optional<Gap>(*gap) : std::nullopt);
-            return;
-          }
-        }
-        Forward(*outbox, d.subscription_id, d.message, gap);
-      },
-      std::move(o));
+  auto sink = std::make_shared<FunctionSink>([outbox, gate](const Delivery& d) {
+    const Gap* gap = d.kind == Delivery::Kind::kGap ? d.gap : nullptr;
+    {
+      std::lock_guard lock(gate->mu);
+      if (!gate->open) {
+        gate->held.emplace_back(d.message, gap ? std::optional<Gap>(*gap) : std::nullopt);
+        return;
+      }
+    }
+    Forward(*outbox, d.subscription_id, d.message, gap);
+  });
+  Result<uint64_t> sub =
+      broker_.Subscribe(s.pattern(), std::move(sink), deliveries_.inbox(), std::move(o));
   if (!sub.ok()) return Error(id, sub.status());
   subscriptions_.emplace(*sub, true);
   v1::ServerEvent e;
@@ -168,11 +169,18 @@ void ConnectReactor::Unsubscribe(uint64_t id, uint64_t subscription) {
     return Error(id, Status(ErrorCode::kNotFound,
                             "this session holds no subscription " + std::to_string(subscription)));
   }
-  broker_.Unsubscribe(subscription);
-  v1::ServerEvent e;
-  e.set_id(id);
-  e.mutable_unsubscribed()->set_subscription_id(subscription);
-  outbox_->Push(std::move(e));
+  // On the delivery thread, the core guarantees nothing more is delivered to
+  // the subscription afterwards (a queue group's pending messages go to the
+  // other members), and everything delivered before is already in the
+  // outbox: the answer comes after the last delivery, so a worker that
+  // reads until it arrives has handled everything it was given.
+  deliveries_.Post([broker = &broker_, outbox = outbox_, id, subscription] {
+    broker->Unsubscribe(subscription);
+    v1::ServerEvent e;
+    e.set_id(id);
+    e.mutable_unsubscribed()->set_subscription_id(subscription);
+    outbox->Push(std::move(e));
+  });
 }
 
 void ConnectReactor::Publish(uint64_t id, const v1::PublishRequest& p) {

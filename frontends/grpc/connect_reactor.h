@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 
+#include "frontends/grpc/delivery_thread.h"
 #include "frontends/grpc/grpc_options.h"
 #include "frontends/grpc/reactor_outbox.h"
 #include "herald/broker.h"
@@ -25,7 +26,7 @@ namespace herald::grpcfront {
 
 class ConnectReactor final : public grpc::ServerBidiReactor<v1::ClientCommand, v1::ServerEvent> {
  public:
-  ConnectReactor(Broker& broker, const GrpcOptions& options);
+  ConnectReactor(Broker& broker, DeliveryThread& deliveries, const GrpcOptions& options);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -45,6 +46,7 @@ class ConnectReactor final : public grpc::ServerBidiReactor<v1::ClientCommand, v
   void ReadMoreOrWait();
 
   Broker& broker_;
+  DeliveryThread& deliveries_;
   const GrpcOptions& options_;
   std::shared_ptr<Outbox> outbox_;
   v1::ClientCommand command_;  // the read buffer

@@ -19,8 +19,8 @@ v1::SubscribeResponse GapEvent(const Gap& g) {
 
 }  // namespace
 
-SubscribeReactor::SubscribeReactor(Broker& broker, const v1::SubscribeRequest& request,
-                                   const GrpcOptions& options)
+SubscribeReactor::SubscribeReactor(Broker& broker, DeliveryThread& deliveries,
+                                   const v1::SubscribeRequest& request, const GrpcOptions& options)
     : broker_(broker), outbox_(std::make_shared<Outbox>(this, broker, options.outbound)) {
   SubscribeOptions o;
   o.queue_group = request.queue_group();
@@ -31,13 +31,12 @@ SubscribeReactor::SubscribeReactor(Broker& broker, const v1::SubscribeRequest& r
   // they arrive, before any message (and before the replay starts writing).
   StartSendInitialMetadata();
   std::shared_ptr<Outbox> outbox = outbox_;
-  Result<uint64_t> id = broker_.Subscribe(
-      request.pattern(),
-      [outbox](const Delivery& d) {
-        if (d.kind == Delivery::Kind::kGap) return outbox->Push(GapEvent(*d.gap));
-        outbox->Deliver(d.subscription_id, *d.message, MessageEvent, GapEvent);
-      },
-      std::move(o));
+  auto sink = std::make_shared<FunctionSink>([outbox](const Delivery& d) {
+    if (d.kind == Delivery::Kind::kGap) return outbox->Push(GapEvent(*d.gap));
+    outbox->Deliver(d.subscription_id, *d.message, MessageEvent, GapEvent);
+  });
+  Result<uint64_t> id =
+      broker_.Subscribe(request.pattern(), std::move(sink), deliveries.inbox(), std::move(o));
   if (!id.ok()) {
     outbox->Finish(ToGrpc(id.status()));
     return;

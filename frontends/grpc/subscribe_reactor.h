@@ -1,6 +1,7 @@
 // frontends/grpc/subscribe_reactor.h — one `Subscribe` server stream.
 //
-// A broker callback subscription feeds the stream's outbox
+// A broker subscription (a sink on the front's delivery thread) feeds the
+// stream's outbox
 // (reactor_outbox.h), which writes one event at a time and applies the
 // node's slow-consumer policy: a subscriber that stops reading loses messages
 // (and is told with a Gap) or its stream (RESOURCE_EXHAUSTED) — it never
@@ -14,6 +15,7 @@
 
 #include <memory>
 
+#include "frontends/grpc/delivery_thread.h"
 #include "frontends/grpc/grpc_options.h"
 #include "frontends/grpc/reactor_outbox.h"
 #include "herald/broker.h"
@@ -23,7 +25,8 @@ namespace herald::grpcfront {
 
 class SubscribeReactor final : public grpc::ServerWriteReactor<v1::SubscribeResponse> {
  public:
-  SubscribeReactor(Broker& broker, const v1::SubscribeRequest& request, const GrpcOptions& options);
+  SubscribeReactor(Broker& broker, DeliveryThread& deliveries, const v1::SubscribeRequest& request,
+                   const GrpcOptions& options);
 
   void OnWriteDone(bool ok) override;
   void OnCancel() override;

@@ -387,5 +387,68 @@ TEST_F(GrpcFrontTest, QueueGroupDeliversEachMessageToExactlyOneWorker) {
   for (auto& r : readers) r->Finish();
 }
 
+TEST_F(GrpcFrontTest, QueueGroupWorkersJoiningAndLeavingHandleEachMessageExactlyOnce) {
+  constexpr int kMessages = 3000;
+  std::mutex mu;
+  std::map<std::string, int> handled;
+  std::atomic<int> total{0};
+  std::atomic<bool> published_all{false};
+  // A worker on a Connect session; `leave_after` > 0: unsubscribe after that
+  // many messages and read on until the Unsubscribed answer (the graceful way
+  // out of a group), handling everything delivered before it.
+  auto worker = [&](int leave_after) {
+    grpc::ClientContext ctx;
+    std::unique_ptr<Session> s = stub_->Connect(&ctx);
+    s->Write(SubscribeCmd(1, "jobs.judge", "judges"));
+    v1::ServerEvent e;
+    uint64_t sub = 0;
+    int mine = 0;
+    bool leaving = false;
+    while (s->Read(&e)) {
+      if (e.has_subscribed()) sub = e.subscribed().subscription_id();
+      if (e.has_unsubscribed()) break;  // everything given to us came before this
+      if (e.has_delivery() && e.delivery().has_message()) {
+        std::lock_guard lock(mu);
+        handled[e.delivery().message().payload()]++;
+        ++total;
+        ++mine;
+      }
+      if (leave_after > 0 && mine >= leave_after && !leaving) {
+        leaving = true;
+        v1::ClientCommand unsub;
+        unsub.set_id(2);
+        unsub.mutable_unsubscribe()->set_subscription_id(sub);
+        s->Write(unsub);
+      }
+      if (leave_after == 0 && published_all && total.load() >= kMessages) break;
+    }
+    ctx.TryCancel();
+    s->Finish();
+  };
+  std::vector<std::thread> workers;
+  workers.emplace_back(worker, 0);
+  workers.emplace_back(worker, 0);
+  workers.emplace_back(worker, 200);  // leaves early
+  for (int i = 0; i < 200 && broker_.Stats().subscriptions < 3; ++i)
+    std::this_thread::sleep_for(5ms);
+  for (int i = 1; i <= kMessages; ++i) {
+    ASSERT_TRUE(broker_.Publish("jobs.judge", std::to_string(i)).ok());
+    if (i == kMessages / 2) workers.emplace_back(worker, 0);  // joins midway
+    if (i % 100 == 0) std::this_thread::sleep_for(1ms);
+  }
+  published_all = true;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (total.load() < kMessages && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  // Wake the workers blocked in Read with nothing more to come.
+  for (int i = 0; i < 4; ++i) (void)broker_.Publish("jobs.judge", "stop");
+  for (auto& t : workers) t.join();
+  std::lock_guard lock(mu);
+  for (int i = 1; i <= kMessages; ++i) {
+    EXPECT_EQ(handled[std::to_string(i)], 1) << "message " << i;
+  }
+}
+
 }  // namespace
 }  // namespace herald::grpcfront
