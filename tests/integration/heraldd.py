@@ -13,12 +13,14 @@ import time
 
 HERALDD = os.environ.get("HERALDD", "build/release/server/heraldd")
 _LISTENING = re.compile(r"listening on http://([^ ]+):(\d+)")
+_GRPC_LISTENING = re.compile(r"gRPC API \(herald.v1.Broker\) listening on ([^ ]+):(\d+)")
 
 
 class Heraldd:
     def __init__(self, *args, config=None, start_timeout=10.0):
         self.args = list(args)
         self.config_path = None
+        self.config_text = config or ""
         if config is not None:
             fd, self.config_path = tempfile.mkstemp(suffix=".toml")
             with os.fdopen(fd, "w") as f:
@@ -30,6 +32,7 @@ class Heraldd:
         self.proc = None
         self._pump = None
         self.port = None
+        self.grpc_port = None  # set when started with --grpc-listen
         self.log = []
         self._log_lock = threading.Lock()
 
@@ -37,6 +40,7 @@ class Heraldd:
         self.proc = subprocess.Popen([HERALDD] + self.args, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         found = threading.Event()
+        want_grpc = "--grpc-listen" in self.args or "grpc_listen" in self.config_text
 
         def pump():
             for line in self.proc.stderr:
@@ -45,6 +49,11 @@ class Heraldd:
                 m = _LISTENING.search(line)
                 if m and not found.is_set():
                     self.port = int(m.group(2))
+                    if not want_grpc:
+                        found.set()
+                g = _GRPC_LISTENING.search(line)
+                if g and not found.is_set():
+                    self.grpc_port = int(g.group(2))
                     found.set()
 
         self._pump = threading.Thread(target=pump, daemon=True)
