@@ -7,13 +7,14 @@ namespace herald::io {
 void WriteQueue::Push(SharedBuffer buffer) {
   if (!buffer || buffer->empty()) return;
   bytes_ += buffer->size();
-  chunks_.push_back(Chunk{std::move(buffer), {}});
+  chunks_.push_back(Chunk{std::move(buffer)});
 }
 
 void WriteQueue::Push(std::string owned) {
   if (owned.empty()) return;
-  bytes_ += owned.size();
-  chunks_.push_back(Chunk{nullptr, std::move(owned)});
+  // Into a heap object of its own: see the header on why bytes must not live
+  // inside the Chunk.
+  Push(MakeShared(std::move(owned)));
 }
 
 size_t WriteQueue::Gather(uv_buf_t* bufs, size_t max) const {

@@ -13,9 +13,12 @@
 //   size_t n = q.Gather(bufs, 64);  // iovecs point into the chunks
 //   q.Consume(written);
 //
-// Chunks never move while queued (std::deque keeps element addresses on
-// push_back/pop_front), so gathered iovecs stay valid until consumed — which
-// is what uv_write needs. Not thread-safe: one loop thread owns it.
+// Gathered iovecs must stay valid until consumed — a uv_write in flight
+// keeps pointing at them while more chunks are pushed, and the chunk vector
+// reallocates. So every chunk's bytes live in a heap object the vector only
+// points to: an owned string is moved into a SharedBuffer of its own (a
+// short string's characters are stored inside the std::string object, and
+// would move with it). Not thread-safe: one loop thread owns it.
 #pragma once
 
 #include <uv.h>
@@ -54,9 +57,8 @@ class WriteQueue {
 
  private:
   struct Chunk {
-    SharedBuffer shared;  // set for shared chunks
-    std::string owned;    // used when `shared` is null
-    std::string_view view() const { return shared ? std::string_view(*shared) : owned; }
+    SharedBuffer bytes;  // never null while queued
+    std::string_view view() const { return *bytes; }
   };
   // Live chunks are chunks_[head_..]. A vector rather than a deque: an empty
   // one owns no memory, and most connections are idle most of the time

@@ -8,6 +8,12 @@
 namespace herald::http {
 namespace {
 
+// The CR LF after every chunk of a chunked body: one buffer for all.
+const io::SharedBuffer& Crlf() {
+  static const io::SharedBuffer kCrlf = io::MakeShared("\r\n");
+  return kCrlf;
+}
+
 size_t PieceSize(const std::variant<std::string, io::SharedBuffer>& p) {
   if (const auto* s = std::get_if<std::string>(&p)) return s->size();
   const auto& b = std::get<io::SharedBuffer>(p);
@@ -98,7 +104,7 @@ bool HttpSession::StreamWrite(uint64_t seq, std::variant<std::string, io::Shared
     std::snprintf(size_line, sizeof(size_line), "%zx\r\n", n);
     e->out.emplace_back(std::string(size_line));
     e->out.push_back(std::move(chunk));  // by reference when shared
-    e->out.emplace_back(std::string("\r\n"));
+    e->out.emplace_back(Crlf());
   } else {
     e->out.push_back(std::move(chunk));
   }

@@ -66,5 +66,20 @@ TEST(WriteQueue, GatherStopsAtMax) {
   EXPECT_EQ(q.Gather(bufs, 4), 4u);
 }
 
+// A uv_write in flight keeps the gathered iovecs while the connection queues
+// more; growing the queue must not move the bytes they point at (a short
+// owned string keeps its characters inside the std::string object).
+TEST(WriteQueue, GatheredBytesStayPutWhileMoreIsQueued) {
+  WriteQueue q;
+  q.Push(std::string("1f4\r\n"));  // a chunk-size line: short, owned
+  q.Push(std::string("\r\n"));
+  uv_buf_t bufs[2];
+  ASSERT_EQ(q.Gather(bufs, 2), 2u);
+  for (int i = 0; i < 1000; ++i) q.Push(std::string("x"));  // the vector reallocates
+  q.Consume(1);
+  EXPECT_EQ(std::string_view(bufs[0].base, bufs[0].len), "1f4\r\n");
+  EXPECT_EQ(std::string_view(bufs[1].base, bufs[1].len), "\r\n");
+}
+
 }  // namespace
 }  // namespace herald::io
