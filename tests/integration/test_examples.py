@@ -1,0 +1,31 @@
+"""The examples' one-command demos run against a real heraldd and hold their
+own invariants (they exit non-zero otherwise)."""
+import os
+import subprocess
+import sys
+import unittest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def run_demo(path):
+    return subprocess.run([sys.executable, os.path.join(ROOT, path)], capture_output=True,
+                          text=True, timeout=120, env=dict(os.environ))
+
+
+class Examples(unittest.TestCase):
+    def test_notifications_each_payment_notified_once_and_seen_by_the_browser(self):
+        r = run_demo("examples/notifications/demo.py")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("each payment once: True", r.stdout)
+        self.assertIn("saw 20 payments live, in order: True", r.stdout)
+
+    def test_judge_every_submission_gets_its_verdict_from_the_pool(self):
+        r = run_demo("examples/judge/demo.py")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("30 submissions judged, every verdict matches its submission: True",
+                      r.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
