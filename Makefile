@@ -8,7 +8,7 @@ CMAKE_FLAGS ?=
 CTEST_FLAGS ?= --output-on-failure --timeout 300
 FUZZ_SECONDS ?= 60
 
-.PHONY: deps build run test test-asan test-tsan bench bench-ws bench-http bench-sse fuzz format clean
+.PHONY: deps build run test test-asan test-tsan bench bench-ws bench-http bench-sse bench-grpc fuzz format clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -47,6 +47,9 @@ bench-http: build
 
 bench-sse: build
 	bash bench/sse/run.sh
+
+bench-grpc: build
+	bash bench/grpc/run.sh
 
 fuzz: deps
 	bash fuzz/run.sh $(FUZZ_SECONDS)

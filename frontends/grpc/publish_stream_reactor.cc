@@ -54,13 +54,18 @@ void PublishStreamReactor::OnReadDone(bool ok) {
       read_done_ = true;
       if (!broken_) QueueBatchLocked();
     } else {
-      const v1::PublishRequest& m = request_.message();
+      v1::PublishRequest& m = *request_.mutable_message();
       Status status;
       Result<PublishAck> ack = PublishAck{};
       if (m.topic().starts_with(kInboxPrefix)) {
         status = Status(ErrorCode::kInvalidArgument, "topics under _INBOX. are reply inboxes");
       } else {
-        ack = broker_.Publish(m.topic(), m.payload(), OptionsFrom(m.content_type(), m.headers()));
+        // The read buffer is reused for the next message: take the payload
+        // rather than copy it.
+        std::string payload;
+        payload.swap(*m.mutable_payload());
+        ack = broker_.Publish(m.topic(), std::move(payload),
+                              OptionsFrom(m.content_type(), m.headers()));
         status = ack.status();
       }
       const uint64_t seq = request_.sequence();

@@ -1,0 +1,201 @@
+// herald_grpc_bench: the gRPC API of a running heraldd, measured from C++
+// (`make bench-grpc`, bench/grpc/run.sh):
+//
+//   stream   PublishStream throughput: --messages of --size bytes on each of
+//            --streams streams, batch acknowledgements only; the clock stops
+//            at the last BatchAck, so every message counted was sequenced
+//            and kept in history.
+//   publish  unary Publish round trips, one at a time: latency p50/p99.
+//   request  unary Request round trips to a responder on a Connect session
+//            in this process: latency p50/p99.
+//
+//   herald_grpc_bench --target 127.0.0.1:9090 --mode stream --messages 2000000
+//
+// Prints one JSON object.
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "bench/ws_loadgen/histogram.h"
+#include "herald/v1/broker.grpc.pb.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using herald::wsbench::LatencyHistogram;
+namespace v1 = herald::v1;
+
+struct Options {
+  std::string target = "127.0.0.1:9090";
+  std::string mode = "stream";
+  long messages = 1'000'000;
+  int size = 64;
+  int streams = 1;
+  long calls = 20'000;
+};
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+int Stream(const Options& o) {
+  std::vector<std::thread> threads;
+  std::atomic<long> accepted{0}, refused{0};
+  const auto t0 = Clock::now();
+  for (int s = 0; s < o.streams; ++s) {
+    threads.emplace_back([&, s] {
+      auto channel = grpc::CreateCustomChannel(o.target, grpc::InsecureChannelCredentials(), [s] {
+        grpc::ChannelArguments a;
+        a.SetInt("bench.channel", s);  // one connection each
+        return a;
+      }());
+      auto stub = v1::Broker::NewStub(channel);
+      grpc::ClientContext ctx;
+      auto stream = stub->PublishStream(&ctx);
+      std::thread reader([&] {
+        v1::PublishStreamResponse r;
+        v1::BatchAck last;
+        while (stream->Read(&r)) {
+          if (r.has_batch()) last = r.batch();
+        }
+        accepted += static_cast<long>(last.accepted());
+        refused += static_cast<long>(last.refused());
+      });
+      v1::PublishStreamRequest req;
+      req.mutable_message()->set_topic("bench.grpc." + std::to_string(s));
+      req.mutable_message()->set_payload(std::string(static_cast<size_t>(o.size), 'x'));
+      grpc::WriteOptions batched;
+      batched.set_buffer_hint();  // let gRPC coalesce writes into fewer frames
+      for (long i = 0; i < o.messages; ++i) {
+        if (!stream->Write(req, batched)) break;
+      }
+      stream->WritesDone();
+      reader.join();
+      grpc::Status st = stream->Finish();
+      if (!st.ok()) std::fprintf(stderr, "stream %d: %s\n", s, st.error_message().c_str());
+    });
+  }
+  for (auto& t : threads) t.join();
+  const double secs = Seconds(Clock::now() - t0);
+  std::printf(
+      "{\"mode\":\"stream\",\"streams\":%d,\"size\":%d,\"messages\":%ld,\"accepted\":%ld,"
+      "\"refused\":%ld,\"seconds\":%.3f,\"msgs_per_s\":%.0f}\n",
+      o.streams, o.size, o.messages * o.streams, accepted.load(), refused.load(), secs,
+      static_cast<double>(accepted.load()) / secs);
+  return accepted.load() == o.messages * o.streams ? 0 : 1;
+}
+
+void PrintLatency(const char* mode, const LatencyHistogram& h, long errors, double secs) {
+  std::printf(
+      "{\"mode\":\"%s\",\"calls\":%llu,\"errors\":%ld,\"calls_per_s\":%.0f,\"p50_us\":%.1f,"
+      "\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f}\n",
+      mode, static_cast<unsigned long long>(h.total()), errors,
+      static_cast<double>(h.total()) / secs, static_cast<double>(h.Quantile(0.5)) / 1e3,
+      static_cast<double>(h.Quantile(0.99)) / 1e3, static_cast<double>(h.Quantile(0.999)) / 1e3,
+      static_cast<double>(h.max()) / 1e3);
+}
+
+int Publish(const Options& o) {
+  auto stub =
+      v1::Broker::NewStub(grpc::CreateChannel(o.target, grpc::InsecureChannelCredentials()));
+  v1::PublishRequest req;
+  req.set_topic("bench.unary");
+  req.set_payload(std::string(static_cast<size_t>(o.size), 'x'));
+  LatencyHistogram h;
+  long errors = 0;
+  const auto t0 = Clock::now();
+  for (long i = 0; i < o.calls; ++i) {
+    grpc::ClientContext ctx;
+    v1::PublishAck ack;
+    const auto s = Clock::now();
+    if (!stub->Publish(&ctx, req, &ack).ok()) ++errors;
+    h.Record(static_cast<uint64_t>((Clock::now() - s).count()));
+  }
+  PrintLatency("publish", h, errors, Seconds(Clock::now() - t0));
+  return errors == 0 ? 0 : 1;
+}
+
+int Request(const Options& o) {
+  auto channel = grpc::CreateChannel(o.target, grpc::InsecureChannelCredentials());
+  auto stub = v1::Broker::NewStub(channel);
+  // The responder: a Connect session in this process, answering each request.
+  grpc::ClientContext rctx;
+  auto session = stub->Connect(&rctx);
+  v1::ClientCommand sub;
+  sub.set_id(1);
+  sub.mutable_subscribe()->set_pattern("bench.echo");
+  session->Write(sub);
+  v1::ServerEvent e;
+  if (!session->Read(&e) || !e.has_subscribed()) {
+    std::fprintf(stderr, "responder could not subscribe\n");
+    return 1;
+  }
+  std::thread responder([&] {
+    v1::ServerEvent ev;
+    v1::ClientCommand reply;
+    reply.set_id(2);
+    while (session->Read(&ev)) {
+      if (!ev.has_delivery() || !ev.delivery().has_message()) continue;
+      reply.mutable_reply()->set_to(ev.delivery().message().reply_to());
+      reply.mutable_reply()->set_payload(ev.delivery().message().payload());
+      if (!session->Write(reply)) break;
+    }
+  });
+  v1::RequestRequest req;
+  req.set_topic("bench.echo");
+  req.set_payload(std::string(static_cast<size_t>(o.size), 'x'));
+  LatencyHistogram h;
+  long errors = 0;
+  const auto t0 = Clock::now();
+  for (long i = 0; i < o.calls; ++i) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    v1::Message reply;
+    const auto s = Clock::now();
+    if (!stub->Request(&ctx, req, &reply).ok()) ++errors;
+    h.Record(static_cast<uint64_t>((Clock::now() - s).count()));
+  }
+  const double secs = Seconds(Clock::now() - t0);
+  rctx.TryCancel();
+  responder.join();
+  session->Finish();
+  PrintLatency("request", h, errors, secs);
+  return errors == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string_view k = argv[i];
+    const char* v = argv[i + 1];
+    if (k == "--target")
+      o.target = v;
+    else if (k == "--mode")
+      o.mode = v;
+    else if (k == "--messages")
+      o.messages = std::atol(v);
+    else if (k == "--size")
+      o.size = std::atoi(v);
+    else if (k == "--streams")
+      o.streams = std::atoi(v);
+    else if (k == "--calls")
+      o.calls = std::atol(v);
+    else {
+      std::fprintf(stderr, "unknown option %s\n", argv[i]);
+      return 2;
+    }
+  }
+  if (o.mode == "stream") return Stream(o);
+  if (o.mode == "publish") return Publish(o);
+  if (o.mode == "request") return Request(o);
+  std::fprintf(stderr, "--mode stream|publish|request\n");
+  return 2;
+}
