@@ -283,6 +283,31 @@ Result<PublishAck> Client::Publish(std::string_view topic, std::string payload,
   return PublishAck{ack.epoch(), ack.offset()};
 }
 
+void Client::PublishAsync(std::string_view topic, std::string payload, PublishOptions options,
+                          std::function<void(Result<PublishAck>)> done) {
+  // The call's state lives until its callback; it keeps the channel alive.
+  struct Call {
+    std::shared_ptr<Impl> impl;
+    grpc::ClientContext ctx;
+    v1::PublishRequest req;
+    v1::PublishAck ack;
+    std::function<void(Result<PublishAck>)> done;
+  };
+  auto* call = new Call{impl_, {}, {}, {}, std::move(done)};
+  FillPublish(call->req, topic, std::move(payload), options);
+  call->ctx.set_deadline(std::chrono::system_clock::now() + impl_->options.call_timeout);
+  impl_->stub->async()->Publish(&call->ctx, &call->req, &call->ack, [call](grpc::Status s) {
+    if (call->done) {
+      if (s.ok()) {
+        call->done(PublishAck{call->ack.epoch(), call->ack.offset()});
+      } else {
+        call->done(FromGrpc(s, call->ctx));
+      }
+    }
+    delete call;
+  });
+}
+
 Result<MessagePtr> Client::Request(std::string_view topic, std::string payload,
                                    std::chrono::milliseconds timeout, PublishOptions options) {
   v1::RequestRequest req;

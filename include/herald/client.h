@@ -6,6 +6,7 @@
 //
 //   herald::Client client({.target = "127.0.0.1:9090"});
 //   herald::Result<herald::PublishAck> ack = client.Publish("payments.completed", body);
+//   client.PublishAsync("analytics.click", body);   // fire and forget
 //   herald::Result<herald::MessagePtr> verdict =
 //       client.Request("judge.run", code, std::chrono::seconds(2));
 //   auto sub = client.Subscribe("payments.>", [](const herald::Delivery& d) { ... });
@@ -53,6 +54,11 @@ class Client {
   // (kInvalidTopic, kPayloadTooLarge, kUnavailable when unreachable…).
   Result<PublishAck> Publish(std::string_view topic, std::string payload,
                              PublishOptions options = {});
+  // Fire-and-forget: returns at once. `done` (optional) runs later on a gRPC
+  // thread with where the message landed or why it did not. The message is
+  // still acknowledged by the node; this only does not wait for it.
+  void PublishAsync(std::string_view topic, std::string payload, PublishOptions options = {},
+                    std::function<void(Result<PublishAck>)> done = {});
   // The first reply, kTimeout after `timeout`, kNoResponders at once when
   // nothing serves `topic`.
   Result<MessagePtr> Request(std::string_view topic, std::string payload,

@@ -52,6 +52,24 @@ TEST_F(ClientTest, PublishIsAcknowledgedAndErrorsKeepTheirCode) {
   EXPECT_EQ(bad.status().code(), ErrorCode::kInvalidTopic);
 }
 
+TEST_F(ClientTest, PublishAsyncReturnsAtOnceAndReportsLater) {
+  Client client(Options());
+  std::atomic<int> ok{0}, failed{0};
+  for (int i = 0; i < 100; ++i) {
+    client.PublishAsync("clicks", "c" + std::to_string(i), {},
+                        [&](Result<PublishAck> r) { (r.ok() ? ok : failed)++; });
+  }
+  client.PublishAsync("bad..topic", "x", {}, [&](Result<PublishAck> r) {
+    if (!r.ok() && r.status().code() == ErrorCode::kInvalidTopic) failed++;
+  });
+  ASSERT_TRUE(WaitFor([&] { return ok.load() + failed.load() == 101; }));
+  EXPECT_EQ(ok.load(), 100);
+  EXPECT_EQ(failed.load(), 1);
+  auto history = broker_.Resume("clicks", 0, 0);
+  ASSERT_TRUE(history.ok());
+  EXPECT_EQ(history->messages.size(), 100u);
+}
+
 TEST_F(ClientTest, RequestIsServedByAResponderWithItsOwnClient) {
   Client worker(Options());
   auto judge = worker.Serve(

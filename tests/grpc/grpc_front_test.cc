@@ -450,5 +450,57 @@ TEST_F(GrpcFrontTest, QueueGroupWorkersJoiningAndLeavingHandleEachMessageExactly
   }
 }
 
+TEST(GrpcSlowConsumer, AStalledSubscriberLosesMessagesWithAGapAndBlocksNoOne) {
+  BrokerOptions bo;
+  bo.max_payload_bytes = 1 << 20;
+  Broker broker(bo);
+  GrpcOptions o{.listen = "127.0.0.1:0"};
+  o.outbound.max_bytes = 256 * 1024;
+  GrpcFront front(broker, o);
+  ASSERT_TRUE(front.Start().ok());
+  auto stub = v1::Broker::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(front.port()),
+                                                      grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  v1::SubscribeRequest req;
+  req.set_pattern("feed");
+  auto stalled = stub->Subscribe(&ctx, req);  // never read until the end
+  stalled->WaitForInitialMetadata();
+  std::atomic<int> healthy{0};
+  auto sub = broker.Subscribe("feed", [&](const Delivery& d) {
+    if (d.message) ++healthy;
+  });
+  ASSERT_TRUE(sub.ok());
+  constexpr int kCount = 400;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 1; i <= kCount; ++i) {
+    ASSERT_TRUE(broker.Publish("feed", std::string(64 * 1024, 'x')).ok());
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);  // publishing never waited on it
+  for (int i = 0; i < 400 && healthy.load() < kCount; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(healthy.load(), kCount);
+  for (int i = 0; i < 400 && broker.Stats().dropped == 0; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_GT(broker.Stats().dropped, 0u);
+  // Reading now: what fitted, then a slow-consumer gap, with offsets in order.
+  v1::SubscribeResponse r;
+  uint64_t last = 0;
+  bool gap = false;
+  while (stalled->Read(&r)) {
+    if (r.has_gap()) {
+      EXPECT_EQ(r.gap().reason(), v1::Gap::SLOW_CONSUMER);
+      EXPECT_EQ(r.gap().from_offset(), last + 1);
+      last = r.gap().to_offset();
+      gap = true;
+      if (last == kCount) break;  // the tail itself was dropped
+      continue;
+    }
+    EXPECT_EQ(r.message().offset(), last + 1);
+    last = r.message().offset();
+    if (last == kCount) break;
+  }
+  EXPECT_TRUE(gap);
+  ctx.TryCancel();
+  stalled->Finish();
+}
+
 }  // namespace
 }  // namespace herald::grpcfront
