@@ -185,6 +185,8 @@ void Connection::Flush() {
     return;
   }
   write_in_flight_ = true;
+  std::shared_ptr<ConnectionHandler> h = handler_;
+  if (h) h->OnWriteBlocked(queue_.bytes());
 }
 
 void Connection::OnWriteDone(int status) {

@@ -63,6 +63,9 @@ class ConnectionHandler {
   virtual bool OnTimer(CloseReason /*reason*/) { return false; }
   // The write queue drained to empty after a write.
   virtual void OnDrained() {}
+  // A flush left `backlog` bytes the kernel would not take (the peer is not
+  // reading fast enough); called once per such flush.
+  virtual void OnWriteBlocked(size_t /*backlog*/) {}
   // The connection is gone; the last call. The Connection is deleted after.
   virtual void OnClose(CloseReason reason) = 0;
 };
@@ -88,9 +91,10 @@ class Connection final : public Loop::Flushable, public Loop::Resource, private 
   size_t queued_bytes() const { return queue_.bytes(); }
   // Queued bytes the kernel has refused to take so far: all of the queue
   // while a write waits for socket space, nothing otherwise (what was queued
-  // in this loop turn is tried at its flush). Slow-consumer limits use this,
-  // so a burst queued in one turn — a history replay — is not mistaken for a
-  // peer that stopped reading.
+  // in this loop turn is tried at its flush). Slow-consumer limits count
+  // this, so a burst queued in one turn — a history replay the client asked
+  // for — is not mistaken for a peer that stopped reading; a burst the kernel
+  // then refuses is reported by ConnectionHandler::OnWriteBlocked.
   size_t backlog_bytes() const { return write_in_flight_ ? queue_.bytes() : 0; }
 
   void PauseReading();

@@ -83,6 +83,7 @@ class HttpSession final : public io::ConnectionHandler,
   bool OnPeerEof() override;
   bool OnTimer(io::CloseReason reason) override;
   void OnDrained() override;
+  void OnWriteBlocked(size_t backlog) override;
   void OnClose(io::CloseReason reason) override;
 
   // HttpParser::Events

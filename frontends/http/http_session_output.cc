@@ -142,6 +142,11 @@ void HttpSession::OnDrained() {
   if (std::shared_ptr<StreamWatcher> w = exchanges_.front().watcher) w->OnStreamDrained();
 }
 
+void HttpSession::OnWriteBlocked(size_t backlog) {
+  if (exchanges_.empty()) return;
+  if (std::shared_ptr<StreamWatcher> w = exchanges_.front().watcher) w->OnStreamBlocked(backlog);
+}
+
 void HttpSession::Abandon(uint64_t seq) {
   Exchange* e = Find(seq);
   if (conn_ == nullptr || e == nullptr || e->done) return;

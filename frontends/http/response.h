@@ -47,6 +47,8 @@ class StreamWatcher {
   // The connection's outbound queue drained to empty: a throttled stream may
   // send again.
   virtual void OnStreamDrained() {}
+  // A flush left `backlog` bytes the kernel would not take.
+  virtual void OnStreamBlocked(size_t /*backlog*/) {}
   // The stream is over — the client went away, the server is stopping, or
   // the stream was ended. The last call; called exactly once.
   virtual void OnStreamClosed() = 0;

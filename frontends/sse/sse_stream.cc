@@ -102,13 +102,7 @@ void SseStream::SendMessage(uint64_t subscription_id, const MessagePtr& m) {
       broker_.RecordSlowConsumer(1, false);
       return;
     case OutboundGuard::Verdict::kDisconnect:
-      closing_ = true;  // counted once; the rest of this batch is not for it
-      broker_.RecordSlowConsumer(0, true);
-      SseStats::Add(stats_->slow_consumer_closes);
-      // Nothing queued is worth flushing: the browser reconnects and resumes
-      // after the last event it did receive.
-      res_.Abort(io::CloseReason::kSlowConsumer);
-      return;
+      return CloseSlow();
   }
   if (a.gap) SendGap(*a.gap);
   positions_.Advance(m->topic, m->epoch, m->offset);
@@ -128,6 +122,24 @@ void SseStream::SendGap(const Gap& gap) {
   positions_.Skip(gap);
   Write(GapEvent(CurrentId(), gap));
   SseStats::Add(stats_->gaps_sent);
+}
+
+void SseStream::CloseSlow() {
+  if (closing_) return;
+  closing_ = true;  // counted once; the rest of a batch is not for it
+  broker_.RecordSlowConsumer(0, true);
+  SseStats::Add(stats_->slow_consumer_closes);
+  // What is queued still goes out (bounded by the linger time); the browser
+  // then reconnects and resumes after the last event it received.
+  res_.Abort(io::CloseReason::kSlowConsumer);
+}
+
+// A burst queued in one loop turn is only checked once it is flushed: if the
+// kernel refused more than the limit, the stream is as far behind as if the
+// messages had come one by one.
+void SseStream::OnStreamBlocked(size_t backlog) {
+  if (!open_ || closing_ || options_.outbound.policy != SlowConsumerPolicy::kDisconnect) return;
+  if (backlog > options_.outbound.max_bytes) CloseSlow();
 }
 
 void SseStream::OnStreamDrained() {

@@ -49,6 +49,7 @@ class SseStream final : public Sink,
 
   void OnDelivery(const Delivery& d) override;
   void OnStreamDrained() override;
+  void OnStreamBlocked(size_t backlog) override;
   void OnStreamClosed() override;
 
  private:
@@ -59,6 +60,7 @@ class SseStream final : public Sink,
   void Write(SharedBytes bytes);
   void Write(std::string bytes);
   void Release();
+  void CloseSlow();
 
   Broker& broker_;
   http::Response res_;

@@ -771,7 +771,9 @@ class SlowConsumer(unittest.TestCase):
             received = [e.data for e in stalled.read_to_eof(10)]
             last = stalled.last_event_id
             stalled.close()
-            self.assertLess(len(received), self.COUNT)
+            # The close flushes what was queued (for up to 2 s): usually part
+            # of the feed, all of it when the whole feed was queued at once.
+            self.assertLessEqual(len(received), self.COUNT)
             # Reconnect after the last event received, as EventSource does, and
             # read as fast as possible. Each attempt must make progress.
             for attempt in range(20):
@@ -823,7 +825,13 @@ class SlowConsumer(unittest.TestCase):
             self.addCleanup(pub.close)
             for i in range(self.COUNT):
                 pub(topic, self.payload(i))
-            self.assertGreater(metric(h.port, "herald_dropped_total"), 0)
+                # Paced like a live feed, so messages reach the stream in
+                # separate loop turns even on a slow (sanitizer) build: the
+                # limit counts what the kernel refused, and a burst queued in
+                # one turn is not checked until its flush.
+                time.sleep(0.001)
+            # Deliveries trail the acknowledgements (another worker's loop).
+            self.assertTrue(wait_until(lambda: metric(h.port, "herald_dropped_total") > 0))
             # Drain: what fit, then a gap (slow_consumer) naming what was dropped.
             got = []
             deadline = time.monotonic() + 20
