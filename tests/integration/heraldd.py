@@ -74,13 +74,7 @@ class Heraldd:
         """Stops heraldd and returns its exit status."""
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, sig, timeout)
         # The process is gone: wait for the reader to see the end of its log.
         self._pump.join(5)
         if not self._pump.is_alive():
@@ -89,6 +83,19 @@ class Heraldd:
             os.unlink(self.config_path)
             self.config_path = None
         return self.proc.returncode
+
+
+def stop_process(proc, sig=signal.SIGTERM, timeout=10.0):
+    """Signals a child we started (by its PID) and waits; kills it after
+    `timeout`. Returns its exit status."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
 
 
 def http_call(port, method, path, body=None, headers=None):

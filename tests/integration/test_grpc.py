@@ -13,7 +13,7 @@ import unittest
 import grpc
 import websockets
 
-from heraldd import Heraldd, http_call, wait_until
+from heraldd import Heraldd, http_call, stop_process, wait_until
 from sse_util import SseClient, started
 from ws_util import recv_json, recv_until, run
 
@@ -56,13 +56,7 @@ class Example:
             raise AssertionError("example not ready")
 
     def stop(self, sig=signal.SIGTERM, timeout=10):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, sig, timeout)
         self._reader.join(5)
         for f in (self.proc.stdout, self.proc.stderr):
             f.close()

@@ -2,32 +2,14 @@
 // fuzzer's own checks, so `make test` guards them without clang.
 #include <gtest/gtest.h>
 
-#include <filesystem>
-#include <fstream>
-#include <iterator>
-#include <sstream>
-#include <string>
-
 #include "json_fuzz_target.h"
+#include "tests/fuzz_replay.h"
 
 namespace herald::json {
 namespace {
 
 TEST(JsonFuzzReplay, SeedsAndRegressionsKeepEveryRule) {
-  int count = 0;
-  std::stringstream dirs(HERALD_JSON_FUZZ_DIRS);
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    if (!std::filesystem::exists(dir)) continue;
-    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-      if (!entry.is_regular_file()) continue;
-      std::ifstream in(entry.path(), std::ios::binary);
-      std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      EXPECT_TRUE(fuzz::FuzzJson(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()))
-          << entry.path();
-      ++count;
-    }
-  }
-  EXPECT_GE(count, 6);
+  EXPECT_GE(test_support::ReplayFuzzCorpus(HERALD_JSON_FUZZ_DIRS, fuzz::FuzzJson), 6);
 }
 
 }  // namespace

@@ -3,17 +3,14 @@
 // plain `make test` guards against regressions without clang or libFuzzer.
 #include <gtest/gtest.h>
 
-#include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <string>
 
 #include "fuzz_targets.h"
+#include "tests/fuzz_replay.h"
 
 namespace herald::ws {
 namespace {
 
-namespace fs = std::filesystem;
 using Body = bool (*)(const uint8_t*, size_t);
 
 struct Target {
@@ -27,19 +24,10 @@ constexpr Target kTargets[] = {{"frame_parser", fuzz::FuzzFrameParser},
                                {"utf8", fuzz::FuzzUtf8}};
 
 // Runs every file under root/<target>/; returns how many ran.
-int ReplayAll(const fs::path& root) {
+int ReplayAll(const std::string& root) {
   int count = 0;
   for (const Target& t : kTargets) {
-    fs::path dir = root / t.name;
-    if (!fs::exists(dir)) continue;
-    for (const auto& entry : fs::directory_iterator(dir)) {
-      if (!entry.is_regular_file()) continue;
-      std::ifstream in(entry.path(), std::ios::binary);
-      std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      EXPECT_TRUE(t.body(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()))
-          << entry.path();
-      ++count;
-    }
+    count += test_support::ReplayFuzzCorpus(root + "/" + t.name, t.body);
   }
   return count;
 }
