@@ -53,14 +53,26 @@ OutboundGuard::Admission WsSession::Admit(uint64_t subscription_id, const Messag
   if (!guard_) guard_ = std::make_unique<OutboundGuard>(options_.outbound);
   OutboundGuard::Admission a =
       guard_->Admit(subscription_id, m, bytes, conn_ ? conn_->backlog_bytes() : 0);
-  if (a.verdict == OutboundGuard::Verdict::kDisconnect && open()) {
-    // The peer is not reading: a close frame would wait behind everything
-    // already queued, so cut the connection now.
-    WsStats::Add(stats_->slow_consumer_closes);
-    closing_ = true;  // no further deliveries, and no second verdict
-    conn_->Close(io::CloseReason::kSlowConsumer, io::CloseMode::kImmediate);
-  }
+  if (a.verdict == OutboundGuard::Verdict::kDisconnect) CutSlowConsumer();
   return a;
+}
+
+void WsSession::CutSlowConsumer() {
+  if (!open()) return;
+  // The peer is not reading: a close frame would wait behind everything
+  // already queued, so cut the connection now.
+  WsStats::Add(stats_->slow_consumer_closes);
+  closing_ = true;  // no further deliveries, and no second verdict
+  conn_->Close(io::CloseReason::kSlowConsumer, io::CloseMode::kImmediate);
+}
+
+// A burst queued in one loop turn is only judged at its flush: over the
+// limit of what the kernel refused, it is as behind as one built up slowly.
+void WsSession::OnWriteBlocked(size_t backlog) {
+  if (options_.outbound.policy == SlowConsumerPolicy::kDisconnect &&
+      backlog > options_.outbound.max_bytes) {
+    CutSlowConsumer();
+  }
 }
 
 void WsSession::OnDrained() { SendOwedGaps(); }

@@ -74,9 +74,11 @@ class WsSession : public io::ConnectionHandler, public std::enable_shared_from_t
   void OnData(std::string_view data) override;
   bool OnTimer(io::CloseReason reason) override;
   void OnDrained() override;
+  void OnWriteBlocked(size_t backlog) override;
   void OnClose(io::CloseReason reason) override;
 
  private:
+  void CutSlowConsumer();
   void HandleEvent(Event& e);
   void ArmKeepAlive();
   void SendOwedGaps();
