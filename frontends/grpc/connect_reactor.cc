@@ -36,13 +36,18 @@ ConnectReactor::ConnectReactor(Broker& broker, DeliveryThread& deliveries,
 
 void ConnectReactor::OnReadDone(bool ok) {
   if (!ok) {
-    // The client half-closed or the call broke: finish once what is queued
-    // has gone out — here simply end; deliveries after this are pointless.
+    // The client half-closed (or the call broke): no more commands. Its
+    // subscriptions end — on the delivery thread, so nothing more arrives —
+    // and the call finishes once the answers already queued are written.
     {
       std::lock_guard lock(mu_);
       reads_over_ = true;
     }
-    outbox_->Finish(grpc::Status::OK);
+    deliveries_.Post([broker = &broker_, outbox = outbox_, subs = std::move(subscriptions_)] {
+      for (const auto& [id, unused] : subs) broker->Unsubscribe(id);
+      outbox->FinishWhenDrained(grpc::Status::OK);
+    });
+    subscriptions_.clear();
     return;
   }
   Handle(command_);

@@ -97,6 +97,20 @@ class ReactorOutbox {
     Run(step);
   }
 
+  // Any thread. Ends the call with `status` once everything queued so far
+  // (and pushed until then) has been written.
+  void FinishWhenDrained(grpc::Status status) {
+    Step step;
+    {
+      std::lock_guard lock(mu_);
+      if (finishing_) return;
+      drain_then_finish_ = true;
+      drain_status_ = std::move(status);
+      step = NextLocked();
+    }
+    Run(step);
+  }
+
   size_t pending() const {
     std::lock_guard lock(mu_);
     return queue_.size();
@@ -138,6 +152,9 @@ class ReactorOutbox {
   }
   Step NextLocked() {
     Step s;
+    if (drain_then_finish_ && !finishing_ && !writing_ && queue_.empty()) {
+      FinishLocked(std::move(drain_status_));
+    }
     if (finishing_) {
       if (!writing_ && !finish_called_) {
         finish_called_ = true;
@@ -165,7 +182,9 @@ class ReactorOutbox {
   bool writing_ = false;
   bool finishing_ = false;
   bool finish_called_ = false;
+  bool drain_then_finish_ = false;
   grpc::Status status_;
+  grpc::Status drain_status_;
 };
 
 }  // namespace herald::grpcfront
