@@ -2,9 +2,10 @@
 // (`make bench-grpc`, bench/grpc/run.sh):
 //
 //   stream   PublishStream throughput: --messages of --size bytes on each of
-//            --streams streams, batch acknowledgements only; the clock stops
-//            at the last BatchAck, so every message counted was sequenced
-//            and kept in history.
+//            --streams streams, --batch messages per stream message (1: one
+//            each), batch acknowledgements only; the clock stops at the last
+//            BatchAck, so every message counted was sequenced and kept in
+//            history.
 //   publish  unary Publish round trips, one at a time: latency p50/p99.
 //   request  unary Request round trips to a responder on a Connect session
 //            in this process: latency p50/p99.
@@ -39,6 +40,7 @@ struct Options {
   long messages = 1'000'000;
   int size = 64;
   int streams = 1;
+  int batch = 1;
   long calls = 20'000;
 };
 
@@ -68,12 +70,19 @@ int Stream(const Options& o) {
         refused += static_cast<long>(last.refused());
       });
       v1::PublishStreamRequest req;
-      req.mutable_message()->set_topic("bench.grpc." + std::to_string(s));
-      req.mutable_message()->set_payload(std::string(static_cast<size_t>(o.size), 'x'));
-      grpc::WriteOptions batched;
-      batched.set_buffer_hint();  // let gRPC coalesce writes into fewer frames
-      for (long i = 0; i < o.messages; ++i) {
-        if (!stream->Write(req, batched)) break;
+      v1::PublishRequest one;
+      one.set_topic("bench.grpc." + std::to_string(s));
+      one.set_payload(std::string(static_cast<size_t>(o.size), 'x'));
+      if (o.batch <= 1) {
+        *req.mutable_message() = one;
+      } else {
+        for (int b = 0; b < o.batch; ++b) *req.add_batch() = one;
+      }
+      grpc::WriteOptions hint;
+      hint.set_buffer_hint();  // let gRPC coalesce writes into fewer frames
+      const long per = std::max(1, o.batch);
+      for (long i = 0; i < o.messages; i += per) {
+        if (!stream->Write(req, hint)) break;
       }
       stream->WritesDone();
       reader.join();
@@ -84,10 +93,10 @@ int Stream(const Options& o) {
   for (auto& t : threads) t.join();
   const double secs = Seconds(Clock::now() - t0);
   std::printf(
-      "{\"mode\":\"stream\",\"streams\":%d,\"size\":%d,\"messages\":%ld,\"accepted\":%ld,"
-      "\"refused\":%ld,\"seconds\":%.3f,\"msgs_per_s\":%.0f}\n",
-      o.streams, o.size, o.messages * o.streams, accepted.load(), refused.load(), secs,
-      static_cast<double>(accepted.load()) / secs);
+      "{\"mode\":\"stream\",\"streams\":%d,\"batch\":%d,\"size\":%d,\"messages\":%ld,"
+      "\"accepted\":%ld,\"refused\":%ld,\"seconds\":%.3f,\"msgs_per_s\":%.0f}\n",
+      o.streams, std::max(1, o.batch), o.size, o.messages * o.streams, accepted.load(),
+      refused.load(), secs, static_cast<double>(accepted.load()) / secs);
   return accepted.load() == o.messages * o.streams ? 0 : 1;
 }
 
@@ -186,6 +195,8 @@ int main(int argc, char** argv) {
       o.size = std::atoi(v);
     else if (k == "--streams")
       o.streams = std::atoi(v);
+    else if (k == "--batch")
+      o.batch = std::atoi(v);
     else if (k == "--calls")
       o.calls = std::atol(v);
     else {

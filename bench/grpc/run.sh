@@ -3,9 +3,11 @@
 # the C++ bench client (bench/grpc/grpc_bench.cc), side by side in one run
 # with redis-benchmark PUBLISH against a Debian redis-server started here.
 #
-#   throughput: PublishStream, 64-byte messages, batch acks — heraldd pinned
-#               to CPU 0 (as redis is) and unpinned (gRPC's threads on both
-#               cores); redis: PUBLISH pipelined 64 deep on one connection.
+#   throughput: PublishStream, 64-byte messages, batch acks — one message
+#               per stream message, and 64 per stream message (its `batch`
+#               field) — heraldd pinned to CPU 0 (as redis is) and unpinned
+#               (gRPC's threads on both cores); redis: PUBLISH pipelined 64
+#               deep on one connection.
 #   latency:    one call at a time — unary Publish and Request (to a
 #               responder on a Connect session) vs redis PUBLISH unpipelined.
 #
@@ -57,11 +59,13 @@ record() { echo "{\"server\":\"$1\",\"setup\":\"$2\",${3#\{}" | tee -a "$JSONL";
 echo "bench-grpc: $MESSAGES messages per throughput run, $CALLS calls per latency run"
 heraldd "${PIN0[@]}"
 record heraldd pinned "$("${PIN1[@]}" "$BENCH" --target "127.0.0.1:$GPORT" --mode stream --messages "$MESSAGES")"
+record heraldd pinned "$("${PIN1[@]}" "$BENCH" --target "127.0.0.1:$GPORT" --mode stream --messages "$MESSAGES" --batch 64)"
 record heraldd pinned "$("${PIN1[@]}" "$BENCH" --target "127.0.0.1:$GPORT" --mode publish --calls "$CALLS")"
 record heraldd pinned "$("${PIN1[@]}" "$BENCH" --target "127.0.0.1:$GPORT" --mode request --calls "$CALLS")"
 stop
 heraldd
 record heraldd unpinned "$("$BENCH" --target "127.0.0.1:$GPORT" --mode stream --messages "$MESSAGES")"
+record heraldd unpinned "$("$BENCH" --target "127.0.0.1:$GPORT" --mode stream --messages "$MESSAGES" --batch 64)"
 stop
 
 RPORT=$(free_port)
@@ -83,12 +87,15 @@ stop
 python3 - "$JSONL" "$OUT_DIR/grpc.md" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-def get(server, setup, mode=None):
+def get(server, setup, mode=None, batch=None):
     for r in rows:
-        if r["server"] == server and r["setup"] == setup and (mode is None or r.get("mode") == mode):
+        if (r["server"] == server and r["setup"] == setup and (mode is None or r.get("mode") == mode)
+                and (batch is None or r.get("batch") == batch)):
             return r
-h_stream = get("heraldd", "pinned", "stream")
-h_free = get("heraldd", "unpinned", "stream")
+h_stream = get("heraldd", "pinned", "stream", 1)
+h_batch = get("heraldd", "pinned", "stream", 64)
+h_free = get("heraldd", "unpinned", "stream", 1)
+h_free_batch = get("heraldd", "unpinned", "stream", 64)
 h_pub = get("heraldd", "pinned", "publish")
 h_req = get("heraldd", "pinned", "request")
 r_pipe = get("redis", "pipelined")
@@ -96,15 +103,19 @@ r_one = get("redis", "unpipelined")
 out = [
     "| measurement | heraldd | redis PUBLISH | heraldd / redis |",
     "|---|---|---|---|",
-    f"| throughput, server on 1 core (msgs/s) | {h_stream['msgs_per_s']:,.0f} (PublishStream) | "
+    f"| throughput, server on 1 core (msgs/s) | {h_stream['msgs_per_s']:,.0f} (PublishStream, 1 per request) | "
     f"{r_pipe['msgs_per_s']:,.0f} (pipelined ×64) | {h_stream['msgs_per_s'] / r_pipe['msgs_per_s']:.2f}× |",
-    f"| throughput, unpinned (msgs/s) | {h_free['msgs_per_s']:,.0f} (PublishStream) | – | – |",
+    f"| throughput, server on 1 core (msgs/s) | {h_batch['msgs_per_s']:,.0f} (PublishStream, 64 per request) | "
+    f"{r_pipe['msgs_per_s']:,.0f} (pipelined ×64) | {h_batch['msgs_per_s'] / r_pipe['msgs_per_s']:.2f}× |",
+    f"| throughput, unpinned (msgs/s) | {h_free['msgs_per_s']:,.0f} (1 per request), "
+    f"{h_free_batch['msgs_per_s']:,.0f} (64 per request) | – | – |",
     f"| one-at-a-time publish p50 / p99 (µs) | {h_pub['p50_us']:.0f} / {h_pub['p99_us']:.0f} (unary Publish) | "
     f"{r_one['p50_us']:.0f} / {r_one['p99_us']:.0f} | {h_pub['p50_us'] / r_one['p50_us']:.2f}× / {h_pub['p99_us'] / r_one['p99_us']:.2f}× |",
     f"| request/reply round trip p50 / p99 (µs) | {h_req['p50_us']:.0f} / {h_req['p99_us']:.0f} (Request) | – | – |",
     "",
-    f"PublishStream accepted {h_stream['accepted']:,} of {h_stream['messages']:,} (pinned) and "
-    f"{h_free['accepted']:,} of {h_free['messages']:,} (unpinned); errors: publish {h_pub['errors']}, request {h_req['errors']}.",
+    "PublishStream accepted (of sent): " + ", ".join(
+        f"{r['accepted']:,}/{r['messages']:,}" for r in (h_stream, h_batch, h_free, h_free_batch))
+    + f"; errors: publish {h_pub['errors']}, request {h_req['errors']}.",
 ]
 text = "\n".join(out) + "\n"
 open(sys.argv[2], "w").write(text)

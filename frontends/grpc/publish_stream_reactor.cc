@@ -45,6 +45,17 @@ void PublishStreamReactor::Run(const Next& next) {
   }
 }
 
+Result<PublishAck> PublishStreamReactor::Publish(v1::PublishRequest& m) {
+  if (m.topic().starts_with(kInboxPrefix)) {
+    return Status(ErrorCode::kInvalidArgument, "topics under _INBOX. are reply inboxes");
+  }
+  // The read buffer is reused for the next message: take the payload rather
+  // than copy it.
+  std::string payload;
+  payload.swap(*m.mutable_payload());
+  return broker_.Publish(m.topic(), std::move(payload), OptionsFrom(m.content_type(), m.headers()));
+}
+
 void PublishStreamReactor::OnReadDone(bool ok) {
   Next next;
   {
@@ -54,41 +65,40 @@ void PublishStreamReactor::OnReadDone(bool ok) {
       read_done_ = true;
       if (!broken_) QueueBatchLocked();
     } else {
-      v1::PublishRequest& m = *request_.mutable_message();
-      Status status;
-      Result<PublishAck> ack = PublishAck{};
-      if (m.topic().starts_with(kInboxPrefix)) {
-        status = Status(ErrorCode::kInvalidArgument, "topics under _INBOX. are reply inboxes");
-      } else {
-        // The read buffer is reused for the next message: take the payload
-        // rather than copy it.
-        std::string payload;
-        payload.swap(*m.mutable_payload());
-        ack = broker_.Publish(m.topic(), std::move(payload),
-                              OptionsFrom(m.content_type(), m.headers()));
-        status = ack.status();
-      }
       const uint64_t seq = request_.sequence();
-      if (status.ok()) {
-        ++accepted_;
-        if (seq != 0) {
+      const int count = (request_.has_message() ? 1 : 0) + request_.batch_size();
+      PublishAck last{};
+      bool acked_any = false;
+      for (int i = 0; i < count; ++i) {
+        v1::PublishRequest& m = request_.has_message() ? (i == 0 ? *request_.mutable_message()
+                                                                 : *request_.mutable_batch(i - 1))
+                                                       : *request_.mutable_batch(i);
+        Result<PublishAck> ack = Publish(m);
+        if (ack.ok()) {
+          ++accepted_;
+          last = *ack;
+          acked_any = true;
+        } else {
+          ++refused_;
+          // An error is always reported, sequence or not: a refused message
+          // must never pass silently.
           v1::PublishStreamResponse r;
-          r.mutable_ack()->set_sequence(seq);
-          r.mutable_ack()->set_epoch(ack->epoch);
-          r.mutable_ack()->set_offset(ack->offset);
+          r.mutable_error()->set_sequence(seq);
+          r.mutable_error()->set_code(ToGrpcCode(ack.status()));
+          r.mutable_error()->set_message(ack.status().message());
+          r.mutable_error()->set_index(static_cast<uint32_t>(i));
           answers_.push_back(std::move(r));
         }
-      } else {
-        ++refused_;
-        // An error is always reported, sequence or not: a refused message
-        // must never pass silently.
+        since_batch_ += 1;
+      }
+      if (seq != 0 && acked_any) {
         v1::PublishStreamResponse r;
-        r.mutable_error()->set_sequence(seq);
-        r.mutable_error()->set_code(ToGrpcCode(status));
-        r.mutable_error()->set_message(status.message());
+        r.mutable_ack()->set_sequence(seq);
+        r.mutable_ack()->set_epoch(last.epoch);
+        r.mutable_ack()->set_offset(last.offset);
         answers_.push_back(std::move(r));
       }
-      if (++since_batch_ >= ack_every_) QueueBatchLocked();
+      if (since_batch_ >= ack_every_) QueueBatchLocked();
       read_wanted_ = true;
     }
     next = NextLocked();

@@ -38,6 +38,7 @@ class PublishStreamReactor final
   Next NextLocked();
   void Run(const Next& next);
   void QueueBatchLocked();
+  Result<PublishAck> Publish(v1::PublishRequest& m);
 
   Broker& broker_;
   const uint32_t ack_every_;

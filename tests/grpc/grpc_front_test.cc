@@ -209,6 +209,40 @@ TEST_F(GrpcFrontTest, PublishStreamAcknowledgesBySequenceAndInBatches) {
   EXPECT_EQ(history->last_offset, static_cast<uint64_t>(kCount - 1));
 }
 
+TEST_F(GrpcFrontTest, PublishStreamBatchesArePublishedInOrderAndAckedByTheirLast) {
+  grpc::ClientContext ctx;
+  auto stream = stub_->PublishStream(&ctx);
+  for (int r = 0; r < 10; ++r) {
+    v1::PublishStreamRequest req;
+    for (int b = 0; b < 64; ++b) {
+      auto* m = req.add_batch();
+      m->set_topic(r == 3 && b == 5 ? "bad..t" : "batched.t");
+      m->set_payload(std::to_string(r * 64 + b));
+    }
+    req.set_sequence(static_cast<uint64_t>(r + 1));
+    ASSERT_TRUE(stream->Write(req));
+  }
+  stream->WritesDone();
+  std::vector<std::pair<uint64_t, uint64_t>> acks;    // (sequence, offset)
+  std::vector<std::pair<uint64_t, uint32_t>> errors;  // (sequence, index)
+  v1::PublishStreamResponse r;
+  while (stream->Read(&r)) {
+    if (r.has_ack()) acks.emplace_back(r.ack().sequence(), r.ack().offset());
+    if (r.has_error()) errors.emplace_back(r.error().sequence(), r.error().index());
+  }
+  EXPECT_TRUE(stream->Finish().ok());
+  ASSERT_EQ(acks.size(), 10u);
+  EXPECT_EQ(acks[0], (std::pair<uint64_t, uint64_t>{1, 64}));
+  EXPECT_EQ(acks[3], (std::pair<uint64_t, uint64_t>{4, 255}));  // one of its 64 refused
+  EXPECT_EQ(acks[9], (std::pair<uint64_t, uint64_t>{10, 639}));
+  EXPECT_EQ(errors, (std::vector<std::pair<uint64_t, uint32_t>>{{4, 5}}));
+  auto history = broker_.Resume("batched.t", 0, 0);
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->messages.size(), 639u);
+  EXPECT_EQ(history->messages[0]->payload, "0");
+  EXPECT_EQ(history->messages[638]->payload, "639");
+}
+
 }  // namespace
 }  // namespace herald::grpcfront
 
