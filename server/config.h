@@ -13,6 +13,7 @@
 namespace herald::server {
 
 struct Config {
+  Config() { server.demo_page = true; }  // heraldd serves the demo chat page at /
   ServerOptions server;
   BrokerOptions broker;
   std::string cluster_listen;  // reserved: peer links (issue #6)

@@ -80,7 +80,7 @@ Status ValidateListenAddress(std::string_view key, std::string_view value) {
 ParsedArgs ParseArgs(int argc, const char* const* argv) {
   CLI::App app{"heraldd — the Herald pub/sub message broker"};
   app.set_version_flag("--version", "heraldd 0.1.0");
-  std::string config_file, listen, grpc_listen, cluster_listen, node_id, log_level;
+  std::string config_file, listen, grpc_listen, cluster_listen, node_id, log_level, static_dir;
   std::vector<std::string> seeds;
   int workers = -1;
   auto* o_config = app.add_option(
@@ -91,6 +91,9 @@ ParsedArgs ParseArgs(int argc, const char* const* argv) {
   auto* o_grpc = app.add_option("--grpc-listen", grpc_listen,
                                 "HOST:PORT for the gRPC API (herald.v1.Broker; default: off; "
                                 "port 0 picks a free port, logged at start)");
+  auto* o_static = app.add_option("--static", static_dir,
+                                  "DIR of static files served at / (default: the built-in demo "
+                                  "chat page)");
   auto* o_cluster = app.add_option("--cluster-listen", cluster_listen,
                                    "HOST:PORT for peer links (reserved; clustering is not in this "
                                    "build yet)");
@@ -121,6 +124,7 @@ ParsedArgs ParseArgs(int argc, const char* const* argv) {
   }
   if (o_listen->count()) c.server.listen = listen;
   if (o_grpc->count()) c.server.grpc.listen = grpc_listen;
+  if (o_static->count()) c.server.static_dir = static_dir;
   if (o_cluster->count()) c.cluster_listen = cluster_listen;
   if (o_seed->count()) c.seeds = seeds;
   if (o_node->count()) c.broker.node_id = node_id;

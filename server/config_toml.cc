@@ -229,6 +229,7 @@ Status ApplyToml(std::string_view toml_text, std::string_view origin, Config& c)
   }
   TomlReader r(root, "");
   r.String("listen", c.server.listen);
+  r.String("static_dir", c.server.static_dir);
   r.String("grpc_listen", c.server.grpc.listen);
   r.String("cluster_listen", c.cluster_listen);
   r.StringList("seeds", c.seeds);

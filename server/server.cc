@@ -2,6 +2,8 @@
 // endpoints (/healthz, /metrics), wired to one Broker.
 #include "herald/server.h"
 
+#include <map>
+#include <optional>
 #include <thread>
 
 #include "frontends/grpc/grpc_front.h"
@@ -9,6 +11,7 @@
 #include "frontends/http/router.h"
 #include "frontends/rest/rest_api.h"
 #include "frontends/sse/sse_front.h"
+#include "frontends/static/static_site.h"
 #include "frontends/ws/ws_front.h"
 #include "io/worker_pool.h"
 #include "server/broker_metrics.h"
@@ -18,6 +21,10 @@
 #include "server/ws_metrics.h"
 
 namespace herald {
+namespace server {
+// The demo chat page (web/), compiled in by server/CMakeLists.txt.
+std::map<std::string, std::string_view, std::less<>> EmbeddedSite();
+}  // namespace server
 
 class Server::Impl {
  public:
@@ -29,6 +36,13 @@ class Server::Impl {
                                                 : std::max(1u, std::thread::hardware_concurrency());
     auto [host, port, parsed] = SplitHostPort(options_.listen);
     if (!parsed.ok()) return parsed;
+    if (!options_.static_dir.empty()) {
+      Result<statics::StaticSite> site = statics::StaticSite::FromDirectory(options_.static_dir);
+      if (!site.ok()) return site.status();
+      site_ = std::move(*site);
+    } else if (options_.demo_page) {
+      site_ = statics::StaticSite::FromMemory(server::EmbeddedSite());
+    }
     pool_ = std::make_unique<io::WorkerPool>(workers);
     if (Status s = pool_->Start(); !s.ok()) return s;
     inboxes_ = std::make_unique<server::WorkerInboxes>(broker_, *pool_);
@@ -170,6 +184,7 @@ class Server::Impl {
     });
     ws_->Register(*router);
     sse_->Register(*router);
+    if (site_) site_->Register(*router);  // a prefix route for "/": the fallback
     rest_.Register(*router);
     return router;
   }
@@ -180,6 +195,7 @@ class Server::Impl {
   std::unique_ptr<server::WorkerInboxes> inboxes_;
   std::unique_ptr<ws::WsFront> ws_;
   std::unique_ptr<sse::SseFront> sse_;
+  std::optional<statics::StaticSite> site_;
   rest::RestApi rest_{broker_};
   std::unique_ptr<http::HttpServer> http_;
   std::unique_ptr<grpcfront::GrpcFront> grpc_;

@@ -84,6 +84,10 @@ struct GrpcLimits {
 struct ServerOptions {
   std::string listen = "127.0.0.1:8080";  // HOST:PORT; port 0 picks a free port
   int workers = 0;                        // event-loop threads; 0 = one per core
+  // Static files at "/" (GET/HEAD, below every other route): this directory,
+  // or with `demo_page` and no directory the built-in demo chat page.
+  std::string static_dir;
+  bool demo_page = false;  // heraldd turns it on
   HttpLimits http;
   WebSocketLimits websocket;
   SseLimits sse;
