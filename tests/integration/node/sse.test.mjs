@@ -4,9 +4,9 @@
 // with Last-Event-ID.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { EventSource } from 'eventsource';
 import { startHeraldd } from './heraldd.mjs';
+import { startProxy } from './proxy.mjs';
 
 let server;
 before(async () => {
@@ -122,57 +122,6 @@ test('event=topic names events by topic for addEventListener', { timeout: 20000 
 // A TCP proxy between EventSource and heraldd that the test can cut (it
 // destroys both sides of every connection) and hold down (new connections
 // are closed at once) while messages are published.
-async function startProxy(targetPort) {
-  const pairs = new Set();
-  const requests = []; // the request heads EventSource sent
-  let down = false;
-  const proxy = net.createServer((client) => {
-    if (down) {
-      client.destroy();
-      return;
-    }
-    const upstream = net.connect(targetPort, '127.0.0.1');
-    const pair = { client, upstream };
-    pairs.add(pair);
-    let head = '';
-    client.on('data', (chunk) => {
-      if (!head.includes('\r\n\r\n')) {
-        head += chunk.toString('latin1');
-        if (head.includes('\r\n\r\n')) requests.push(head);
-      }
-    });
-    client.pipe(upstream);
-    upstream.pipe(client);
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-      pairs.delete(pair);
-    };
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
-  });
-  await new Promise((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  return {
-    port: proxy.address().port,
-    requests,
-    get open() {
-      return pairs.size;
-    },
-    cut({ stayDown }) {
-      down = stayDown;
-      for (const { client, upstream } of pairs) {
-        client.destroy();
-        upstream.destroy();
-      }
-      pairs.clear();
-    },
-    up() {
-      down = false;
-    },
-    close: () => new Promise((resolve) => proxy.close(resolve)),
-  };
-}
-
 const lastEventIdOf = (head) => /\r\nlast-event-id: *([^\r]*)\r\n/i.exec(head)?.[1];
 
 test('EventSource reconnects by itself and resumes with Last-Event-ID, losing nothing',

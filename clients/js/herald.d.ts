@@ -1,0 +1,79 @@
+// Type declarations for herald.js (the Herald browser/Node client).
+
+export interface Message {
+  op: 'msg';
+  topic: string;
+  epoch: number;
+  offset: number;
+  ts: number;  // microseconds since the Unix epoch
+  payload: unknown;  // a JSON value, a string, or a Uint8Array for binary payloads
+  content_type?: string;
+  reply_to?: string;
+  headers?: Record<string, string>;
+}
+
+export interface Gap {
+  op: 'gap';
+  topic: string;
+  reason: 'epoch_changed' | 'trimmed' | 'slow_consumer';
+  epoch: number;
+  from: number;
+  to: number;
+}
+
+export type Payload = string | Uint8Array | object | number | boolean | null;
+export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+export declare function patternMatches(pattern: string, topic: string): boolean;
+
+export declare class HeraldError extends Error {
+  readonly code: string;  // 'timeout', 'no_responders', 'invalid_topic', 'disconnected', …
+}
+
+export interface SubscribeOptions {
+  group?: string;  // join a queue group: each message to one member
+  onGap?: (gap: Gap, sub: Subscription) => void;
+  resume?: Record<string, { epoch: number; offset: number }>;
+}
+
+export declare class Subscription {
+  readonly pattern: string;
+  readonly group: string;
+  readonly positions: Map<string, { epoch: number; offset: number }>;
+  unsubscribe(): void;
+}
+
+export interface ClientOptions {
+  WebSocket?: unknown;  // a WHATWG-compatible WebSocket class (Node: `ws`)
+  reconnectMin?: number;  // ms, default 250
+  reconnectMax?: number;  // ms, default 8000
+  requestTimeout?: number;  // ms, default 5000
+}
+
+export declare class HeraldClient extends EventTarget {
+  constructor(url: string, options?: ClientOptions);
+  readonly state: ConnectionState;
+  ready(): Promise<void>;
+  subscribe(pattern: string, onMessage: (msg: Message, sub: Subscription) => void,
+            options?: SubscribeOptions): Subscription;
+  publish(topic: string, payload: Payload,
+          options?: { headers?: Record<string, string>; timeout?: number }):
+      Promise<{ epoch: number; offset: number }>;
+  request(topic: string, payload: Payload,
+          options?: { timeout?: number; headers?: Record<string, string> }): Promise<Message>;
+  respond(topic: string, handler: (req: Message) => Payload | Promise<Payload>,
+          options?: { group?: string }): Subscription;
+  close(): void;
+}
+
+export interface EventSourceOptions {
+  EventSource?: unknown;  // a WHATWG EventSource class (Node: `eventsource`)
+  onGap?: (gap: Gap) => void;
+  onState?: (state: 'open' | 'reconnecting' | 'closed') => void;
+}
+
+export declare class HeraldEventSource {
+  constructor(url: string, topics: string[], onMessage: (msg: Message) => void,
+              options?: EventSourceOptions);
+  close(): void;
+}

@@ -1,0 +1,319 @@
+// Herald client for browsers and Node: a dependency-free ES module over
+// heraldd's WebSocket JSON protocol (docs/PROTOCOL.md), plus an SSE mode for
+// listen-only pages.
+//
+//   import { HeraldClient } from './herald.js';
+//   const herald = new HeraldClient('ws://127.0.0.1:8080/ws');
+//   herald.addEventListener('state', (e) => console.log(e.detail.state));
+//   const sub = herald.subscribe('chat.room1', (msg) => show(msg.payload), {
+//     onGap: (gap) => warn(gap),     // history could not cover an outage
+//   });
+//   const { epoch, offset } = await herald.publish('chat.room1', { text: 'hi' });
+//   const reply = await herald.request('judge.run', 'print(1)', { timeout: 2000 });
+//   herald.respond('judge.run', (req) => ({ verdict: 'ok' }), { group: 'judges' });
+//
+// The connection reconnects by itself (exponential backoff with full jitter).
+// On reconnect every subscription is made again and resumed after the last
+// message it delivered, per topic: the application sees no gap and no
+// duplicate, or an explicit gap when history no longer holds what it missed.
+// Under Node, pass a WebSocket implementation: { WebSocket } from 'ws'.
+
+const RECONNECT_MIN_MS = 250;
+const RECONNECT_MAX_MS = 8000;
+
+// Does `pattern` (with * and >) match `topic`? The protocol's rules.
+export function patternMatches(pattern, topic) {
+  const p = pattern.split('.');
+  const t = topic.split('.');
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === '>') return t.length > i;
+    if (i >= t.length) return false;
+    if (p[i] !== '*' && p[i] !== t[i]) return false;
+  }
+  return p.length === t.length;
+}
+
+export class HeraldError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.name = 'HeraldError';
+    this.code = code;  // 'timeout', 'no_responders', 'invalid_topic', 'disconnected'…
+  }
+}
+
+class Subscription {
+  constructor(client, pattern, onMessage, options) {
+    this.client = client;
+    this.pattern = pattern;
+    this.group = options.group ?? '';
+    this.onMessage = onMessage;
+    this.onGap = options.onGap ?? (() => {});
+    // topic -> {epoch, offset} of the last message delivered: the resume
+    // points of the next (re)subscription, and the duplicate filter.
+    this.positions = new Map();
+    for (const [topic, p] of Object.entries(options.resume ?? {})) this.positions.set(topic, p);
+    this.active = true;
+  }
+
+  resumePoints() {
+    if (this.group) return undefined;  // a group member does not replay: the group moved on
+    // Topics with no position yet resume nothing: "seen nothing" would
+    // replay all their history, and a subscription wants what comes after it.
+    const out = {};
+    for (const [topic, p] of this.positions) out[topic] = { epoch: p.epoch, offset: p.offset };
+    return Object.keys(out).length ? out : undefined;
+  }
+
+  deliver(msg) {
+    const last = this.positions.get(msg.topic);
+    if (last && last.epoch === msg.epoch && msg.offset <= last.offset) return;  // seen
+    this.positions.set(msg.topic, { epoch: msg.epoch, offset: msg.offset });
+    this.onMessage(msg, this);
+  }
+
+  gap(gap) {
+    if (gap.epoch) this.positions.set(gap.topic, { epoch: gap.epoch, offset: gap.to });
+    else this.positions.delete(gap.topic);
+    this.onGap(gap, this);
+  }
+
+  // Stops the subscription (and tells the server, when connected).
+  unsubscribe() {
+    if (!this.active) return;
+    this.active = false;
+    this.client._drop(this);
+  }
+}
+
+export class HeraldClient extends EventTarget {
+  constructor(url, options = {}) {
+    super();
+    this.url = url;
+    this.WebSocket = options.WebSocket ?? globalThis.WebSocket;
+    if (!this.WebSocket) throw new Error('no WebSocket implementation: pass { WebSocket }');
+    this.reconnectMin = options.reconnectMin ?? RECONNECT_MIN_MS;
+    this.reconnectMax = options.reconnectMax ?? RECONNECT_MAX_MS;
+    this.requestTimeout = options.requestTimeout ?? 5000;
+    this.subscriptions = new Set();
+    this.pending = new Map();  // command id -> {resolve, reject, timer}
+    this.nextId = 1;
+    this.state = 'connecting';
+    this.backoff = this.reconnectMin;
+    this.closed = false;
+    this.everOpen = false;
+    this._open();
+  }
+
+  // Resolves once connected (at once when already open).
+  ready() {
+    if (this.state === 'open') return Promise.resolve();
+    return new Promise((resolve) => {
+      const on = (e) => {
+        if (e.detail.state !== 'open') return;
+        this.removeEventListener('state', on);
+        resolve();
+      };
+      this.addEventListener('state', on);
+    });
+  }
+
+  subscribe(pattern, onMessage, options = {}) {
+    const sub = new Subscription(this, pattern, onMessage, options);
+    this.subscriptions.add(sub);
+    if (this.state === 'open') this._sendSubscribe(sub);
+    return sub;
+  }
+
+  // Resolves with {epoch, offset} once the message is sequenced.
+  publish(topic, payload, options = {}) {
+    return this._call({ op: 'pub', topic, ...encodePayload(payload), headers: options.headers },
+      options.timeout ?? this.requestTimeout, (m) => ({ epoch: m.epoch, offset: m.offset }));
+  }
+
+  // Resolves with the reply message ({payload, …}); rejects with a
+  // HeraldError 'timeout' or 'no_responders'.
+  request(topic, payload, options = {}) {
+    const timeout = options.timeout ?? this.requestTimeout;
+    return this._call({ op: 'req', topic, ...encodePayload(payload), timeout_ms: timeout,
+      headers: options.headers }, timeout + 1000, (m) => m);
+  }
+
+  // Serves requests sent to `topic`: `handler(request)` returns (or resolves
+  // to) the reply's payload.
+  respond(topic, handler, options = {}) {
+    return this.subscribe(topic, async (msg) => {
+      if (!msg.reply_to) return;
+      const answer = await handler(msg);
+      this._send({ op: 'reply', to: msg.reply_to, ...encodePayload(answer) });
+    }, options);
+  }
+
+  close() {
+    this.closed = true;
+    for (const p of this.pending.values()) p.reject(new HeraldError('disconnected', 'client closed'));
+    this.pending.clear();
+    clearTimeout(this.retryTimer);
+    if (this.ws) this.ws.close();
+    this._setState('closed');
+  }
+
+  // --- internals ---
+
+  _setState(state) {
+    if (this.state === state) return;
+    this.state = state;
+    this.dispatchEvent(new CustomEvent('state', { detail: { state } }));
+  }
+
+  _open() {
+    const ws = new this.WebSocket(this.url);
+    this.ws = ws;
+    ws.onopen = () => {
+      this.backoff = this.reconnectMin;
+      this.everOpen = true;
+      for (const sub of this.subscriptions) this._sendSubscribe(sub);
+      this._setState('open');
+    };
+    ws.onmessage = (ev) => this._onMessage(typeof ev.data === 'string' ? ev.data : String(ev.data));
+    ws.onerror = () => {};
+    ws.onclose = () => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      for (const p of this.pending.values()) {
+        p.reject(new HeraldError('disconnected', 'connection lost before the answer'));
+      }
+      this.pending.clear();
+      if (this.closed) return;
+      this._setState('reconnecting');
+      // Full jitter: a restarted server is not met by every client at once.
+      const wait = Math.random() * this.backoff;
+      this.backoff = Math.min(this.backoff * 2, this.reconnectMax);
+      this.retryTimer = setTimeout(() => this._open(), wait);
+    };
+  }
+
+  _send(cmd) {
+    if (!this.ws || this.ws.readyState !== 1) return false;
+    this.ws.send(JSON.stringify(cmd));
+    return true;
+  }
+
+  _call(cmd, timeout, map) {
+    return new Promise((resolve, reject) => {
+      if (!this.ws || this.ws.readyState !== 1) {
+        reject(new HeraldError('disconnected', 'not connected'));
+        return;
+      }
+      const id = this.nextId++;
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new HeraldError('timeout', 'no answer in time'));
+      }, timeout);
+      this.pending.set(id, {
+        resolve: (m) => { clearTimeout(timer); resolve(map(m)); },
+        reject: (e) => { clearTimeout(timer); reject(e); },
+      });
+      this.ws.send(JSON.stringify({ ...cmd, id }));
+    });
+  }
+
+  _sendSubscribe(sub) {
+    const cmd = { op: 'sub', id: this.nextId++, topic: sub.pattern };
+    if (sub.group) cmd.group = sub.group;
+    const resume = sub.resumePoints();
+    if (resume) cmd.resume = resume;
+    this._send(cmd);
+  }
+
+  _drop(sub) {
+    this.subscriptions.delete(sub);
+    const others = [...this.subscriptions].some((s) => s.pattern === sub.pattern && s.group === sub.group);
+    if (!others) {
+      const cmd = { op: 'unsub', id: this.nextId++, topic: sub.pattern };
+      if (sub.group) cmd.group = sub.group;
+      this._send(cmd);
+    }
+  }
+
+  _onMessage(text) {
+    let m;
+    try {
+      m = JSON.parse(text);
+    } catch {
+      return;
+    }
+    switch (m.op) {
+      case 'msg':
+        if ('payload_b64' in m) m.payload = base64ToBytes(m.payload_b64);
+        for (const sub of this.subscriptions) {
+          if (patternMatches(sub.pattern, m.topic)) sub.deliver(m);
+        }
+        return;
+      case 'gap':
+        for (const sub of this.subscriptions) {
+          if (patternMatches(sub.pattern, m.topic)) sub.gap(m);
+        }
+        return;
+      case 'ack':
+      case 'reply':
+      case 'error': {
+        const p = this.pending.get(m.id);
+        if (!p) {
+          if (m.op === 'error') this.dispatchEvent(new CustomEvent('error', { detail: m }));
+          return;
+        }
+        this.pending.delete(m.id);
+        if (m.op === 'error') p.reject(new HeraldError(m.code, m.message));
+        else p.resolve(m);
+        return;
+      }
+      default:
+    }
+  }
+}
+
+// Listen-only pages over Server-Sent Events: the browser's EventSource
+// reconnects and resumes by itself (Last-Event-ID). Messages arrive as the
+// JSON envelope; gaps as { topic, reason, epoch, from, to }.
+//
+//   const feed = new HeraldEventSource('/sse', ['prices.>'], (msg) => tick(msg));
+export class HeraldEventSource {
+  constructor(url, topics, onMessage, options = {}) {
+    const Impl = options.EventSource ?? globalThis.EventSource;
+    if (!Impl) throw new Error('no EventSource implementation: pass { EventSource }');
+    const q = new URLSearchParams();
+    for (const t of topics) q.append('topic', t);
+    q.set('format', 'json');
+    this.source = new Impl(`${url}${url.includes('?') ? '&' : '?'}${q}`);
+    this.source.onmessage = (e) => {
+      const m = JSON.parse(e.data);
+      if ('payload_b64' in m) m.payload = base64ToBytes(m.payload_b64);
+      onMessage(m);
+    };
+    this.source.addEventListener('gap', (e) => options.onGap?.(JSON.parse(e.data)));
+    this.source.onerror = () => options.onState?.(this.source.readyState === 2 ? 'closed' : 'reconnecting');
+    this.source.onopen = () => options.onState?.('open');
+  }
+
+  close() {
+    this.source.close();
+  }
+}
+
+function encodePayload(payload) {
+  if (payload instanceof Uint8Array) return { payload_b64: bytesToBase64(payload) };
+  return { payload: payload ?? '' };
+}
+
+function bytesToBase64(bytes) {
+  let s = '';
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s);
+}
+
+function base64ToBytes(text) {
+  const s = atob(text);
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}

@@ -1,0 +1,150 @@
+// clients/js/herald.js against a real heraldd, with Node `ws` as the
+// WebSocket: publish/subscribe, request/respond, queue groups, and a
+// connection cut mid-stream that the application never notices.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { WebSocket } from 'ws';
+import { HeraldClient, HeraldError, patternMatches } from '../../../clients/js/herald.js';
+import { startHeraldd } from './heraldd.mjs';
+import { startProxy } from './proxy.mjs';
+
+let server;
+const clients = [];
+before(async () => {
+  server = await startHeraldd();
+});
+after(async () => {
+  for (const c of clients) c.close();
+  assert.equal(await server.stop(), 0);
+});
+
+function client(port = server.port, options = {}) {
+  const c = new HeraldClient(`ws://127.0.0.1:${port}/ws`,
+    { WebSocket, reconnectMin: 20, reconnectMax: 200, ...options });
+  clients.push(c);
+  return c;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function until(pred, ms = 5000) {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await sleep(5);
+  }
+}
+
+test('patternMatches follows the protocol rules', () => {
+  assert.ok(patternMatches('a.*', 'a.b'));
+  assert.ok(!patternMatches('a.*', 'a.b.c'));
+  assert.ok(patternMatches('a.>', 'a.b.c'));
+  assert.ok(!patternMatches('a.>', 'a'));
+  assert.ok(patternMatches('a.b', 'a.b'));
+  assert.ok(!patternMatches('a.b', 'a.c'));
+});
+
+test('publish is acknowledged and reaches every subscriber in order', async () => {
+  const pub = client();
+  const sub = client();
+  await Promise.all([pub.ready(), sub.ready()]);
+  const got = [];
+  sub.subscribe('js.basic.*', (m) => got.push(m));
+  await sleep(50);
+  const acks = [];
+  for (let i = 0; i < 20; i++) acks.push(await pub.publish('js.basic.t', { n: i }));
+  assert.deepEqual(acks.map((a) => a.offset), [...Array(20).keys()].map((i) => i + 1));
+  await until(() => got.length === 20);
+  assert.deepEqual(got.map((m) => m.payload.n), [...Array(20).keys()]);
+  assert.ok(got.every((m) => m.topic === 'js.basic.t'));
+  await assert.rejects(pub.publish('js..bad', 'x'), (e) => e instanceof HeraldError && e.code === 'invalid_topic');
+});
+
+test('request gets the responder\'s answer; timeouts and no responders are errors', async () => {
+  const responder = client();
+  const caller = client();
+  await Promise.all([responder.ready(), caller.ready()]);
+  responder.respond('js.judge', (req) => ({ verdict: 'ok', length: req.payload.length }), { group: 'judges' });
+  await sleep(50);
+  const reply = await caller.request('js.judge', 'print(1)', { timeout: 2000 });
+  assert.deepEqual(reply.payload, { verdict: 'ok', length: 8 });
+  await assert.rejects(caller.request('js.nobody', 'x', { timeout: 500 }),
+    (e) => e.code === 'no_responders');
+  responder.subscribe('js.silent', () => {});  // receives, never answers
+  await sleep(50);
+  await assert.rejects(caller.request('js.silent', 'x', { timeout: 200 }), (e) => e.code === 'timeout');
+});
+
+test('a queue group gives each message to exactly one member', async () => {
+  const a = client();
+  const b = client();
+  const pub = client();
+  await Promise.all([a.ready(), b.ready(), pub.ready()]);
+  const seen = new Map();
+  const count = { a: 0, b: 0 };
+  a.subscribe('js.jobs', (m) => { seen.set(m.payload, (seen.get(m.payload) ?? 0) + 1); count.a++; }, { group: 'w' });
+  b.subscribe('js.jobs', (m) => { seen.set(m.payload, (seen.get(m.payload) ?? 0) + 1); count.b++; }, { group: 'w' });
+  await sleep(50);
+  for (let i = 0; i < 100; i++) await pub.publish('js.jobs', `job ${i}`);
+  await until(() => seen.size === 100);
+  await sleep(50);
+  assert.ok([...seen.values()].every((n) => n === 1));
+  assert.ok(count.a > 0 && count.b > 0, JSON.stringify(count));
+});
+
+test('after a cut connection the subscriber resumes: every message once, in order per topic', { timeout: 30000 }, async () => {
+  const proxy = await startProxy(server.port);
+  try {
+    const states = [];
+    const sub = client(proxy.port);
+    sub.addEventListener('state', (e) => states.push(e.detail.state));
+    const pub = client();
+    await Promise.all([sub.ready(), pub.ready()]);
+    const got = [];
+    const gaps = [];
+    sub.subscribe('js.resume.>', (m) => got.push(`${m.topic}:${m.payload}`), { onGap: (g) => gaps.push(g) });
+    await sleep(50);
+    const sent = [];
+    const send = async (i) => {
+      const topic = `js.resume.${i % 2 ? 'a' : 'b'}`;
+      await pub.publish(topic, String(i));
+      sent.push(`${topic}:${i}`);
+    };
+    for (let i = 0; i < 10; i++) await send(i);
+    await until(() => got.length === 10);
+    proxy.cut({ stayDown: true });       // the network drops…
+    for (let i = 10; i < 30; i++) await send(i);  // …while messages keep coming
+    await until(() => states.includes('reconnecting'));
+    proxy.up();
+    for (let i = 30; i < 40; i++) await send(i);
+    await until(() => got.length >= 40, 10000);
+    await sleep(100);  // a duplicate would arrive now
+    // Order holds per topic (the resume replays each topic's history).
+    const byTopic = (list) => list.reduce((acc, x) => {
+      const t = x.split(':')[0];
+      (acc[t] ??= []).push(x);
+      return acc;
+    }, {});
+    assert.equal(got.length, sent.length);
+    assert.deepEqual(byTopic(got), byTopic(sent));
+    assert.deepEqual(gaps, []);
+    assert.deepEqual(states.slice(0, 3), ['open', 'reconnecting', 'open']);
+  } finally {
+    await proxy.close();
+  }
+});
+
+test('publishing while disconnected is refused plainly, not lost silently', { timeout: 30000 }, async () => {
+  const proxy = await startProxy(server.port);
+  try {
+    const c = client(proxy.port);
+    await c.ready();
+    proxy.cut({ stayDown: true });
+    await until(() => c.state === 'reconnecting');
+    await assert.rejects(c.publish('js.offline', 'x'), (e) => e.code === 'disconnected');
+    proxy.up();
+    await c.ready();
+    assert.equal((await c.publish('js.offline', 'y')).offset, 1);
+  } finally {
+    await proxy.close();
+  }
+});
