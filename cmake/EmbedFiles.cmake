@@ -1,13 +1,20 @@
 # cmake -P cmake/EmbedFiles.cmake -DOUT=<file.cc> -DBASE=<dir> -DFUNCTION=<ns::Name>
-#   -DFILES=<a;b;c>   (paths relative to BASE)
+#   -DFILES=<a;b;c>   (paths relative to BASE, or NAME=/absolute/path)
 # Writes a C++ source defining
 #   std::map<std::string, std::string_view, std::less<>> <FUNCTION>()
 # that maps each relative path to the file's bytes, compiled into the binary.
 set(body "")
 set(entries "")
 set(i 0)
-foreach(rel ${FILES})
-  file(READ "${BASE}/${rel}" hex HEX)
+foreach(entry ${FILES})
+  if(entry MATCHES "^([^=]+)=(.+)$")
+    set(rel "${CMAKE_MATCH_1}")
+    set(path "${CMAKE_MATCH_2}")
+  else()
+    set(rel "${entry}")
+    set(path "${BASE}/${entry}")
+  endif()
+  file(READ "${path}" hex HEX)
   string(LENGTH "${hex}" hex_len)
   math(EXPR size "${hex_len} / 2")
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")

@@ -1,17 +1,17 @@
-// The demo chat page: plain JS over heraldd's WebSocket JSON protocol
-// (docs/PROTOCOL.md). Messages of room R are the topic chat.R.msgs; presence
-// heartbeats go to chat.R.presence. On (re)connect the page subscribes with a
-// resume point — the last message it showed — so it gets exactly what it
-// missed, or a gap notice when history no longer has it.
+// The demo chat page, on the JavaScript client (clients/js/herald.js, served
+// beside this file). Messages of room R are the topic chat.R.msgs; presence
+// heartbeats go to chat.R.presence. The client reconnects by itself and
+// resumes the room after the last message shown, so nothing is missed or
+// shown twice — or it says plainly what was lost (a gap).
+import { HeraldClient } from './herald.js';
+
 const $ = (id) => document.getElementById(id);
 const me = { id: crypto.randomUUID ? crypto.randomUUID() : String(Math.random()), name: '' };
 let room = '';
-let ws = null;
-let nextId = 1;
-let position = null;  // {epoch, offset} of the last message shown
-let backoff = 250;
-let everConnected = false;
 const members = new Map();  // client id -> {name, seen}
+const herald = new HeraldClient(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`);
+
+const topic = (kind) => `chat.${room}.${kind}`;
 
 function setStatus(kind, text) {
   const s = $('status');
@@ -43,22 +43,10 @@ function show(msg) {
   li.scrollIntoView({ block: 'end' });
 }
 
-function send(cmd) {
-  if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(cmd));
-}
-
-function topic(kind) { return `chat.${room}.${kind}`; }
-
-function subscribe() {
-  const resume = {};
-  resume[topic('msgs')] = position ?? { epoch: 0, offset: 0 };  // epoch 0: the history we keep
-  send({ op: 'sub', id: nextId++, topic: topic('msgs'), resume });
-  send({ op: 'sub', id: nextId++, topic: topic('presence') });
-  heartbeat();
-}
-
-function heartbeat() {
-  if (room) send({ op: 'pub', topic: topic('presence'), payload: { id: me.id, name: me.name } });
+function onGap(gap) {
+  notice(gap.reason === 'epoch_changed'
+    ? 'The server restarted: earlier messages are gone.'
+    : `Missed ${gap.to - gap.from + 1} message(s) while away.`);
 }
 
 function updateMembers() {
@@ -68,47 +56,25 @@ function updateMembers() {
   $('members').textContent = `${members.size} online`;
 }
 
-function onMessage(ev) {
-  const m = JSON.parse(ev.data);
-  if (m.op === 'msg' && m.topic === topic('msgs')) {
-    if (position && m.epoch === position.epoch && m.offset <= position.offset) return;  // seen
-    position = { epoch: m.epoch, offset: m.offset };
-    show(m);
-  } else if (m.op === 'msg' && m.topic === topic('presence')) {
-    const p = m.payload || {};
-    if (p.leave) members.delete(p.id); else members.set(p.id, { name: p.name, seen: Date.now() });
-    updateMembers();
-  } else if (m.op === 'gap' && m.topic === topic('msgs')) {
-    position = { epoch: m.epoch, offset: m.to };
-    notice(m.reason === 'epoch_changed'
-      ? 'The server restarted: earlier messages are gone.'
-      : `Missed ${m.to - m.from + 1} message(s) while away.`);
-  } else if (m.op === 'error') {
-    notice(`Error: ${m.message}`);
+function heartbeat() {
+  if (room && herald.state === 'open') {
+    herald.publish(topic('presence'), { id: me.id, name: me.name }).catch(() => {});
   }
 }
 
-function connect() {
-  setStatus('connecting', everConnected ? 'reconnecting…' : 'connecting…');
-  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
-  ws = new WebSocket(url);
-  ws.onopen = () => {
-    backoff = 250;
+let everOpen = false;
+herald.addEventListener('state', (e) => {
+  const state = e.detail.state;
+  if (state === 'open') {
     setStatus('open', 'connected');
-    if (everConnected && room) notice('Reconnected.');
-    everConnected = true;
-    if (room) subscribe();
-  };
-  ws.onmessage = onMessage;
-  ws.onclose = () => {
+    if (everOpen && room) notice('Reconnected.');
+    everOpen = true;
+    heartbeat();
+  } else if (state === 'reconnecting') {
     setStatus('closed', 'disconnected — retrying');
     if (room) notice('Connection lost; reconnecting…');
-    // Exponential backoff with jitter, so a restarted server is not stampeded.
-    const wait = Math.random() * backoff;
-    backoff = Math.min(backoff * 2, 8000);
-    setTimeout(connect, wait);
-  };
-}
+  }
+});
 
 $('join').addEventListener('submit', (e) => {
   e.preventDefault();
@@ -118,20 +84,28 @@ $('join').addEventListener('submit', (e) => {
   $('join').hidden = true;
   $('chat').hidden = false;
   $('text').focus();
+  // Epoch 0: "seen nothing yet" — the room's history on join.
+  herald.subscribe(topic('msgs'), show,
+    { onGap, resume: { [topic('msgs')]: { epoch: 0, offset: 0 } } });
+  herald.subscribe(topic('presence'), (m) => {
+    const p = m.payload || {};
+    if (p.leave) members.delete(p.id); else members.set(p.id, { name: p.name, seen: Date.now() });
+    updateMembers();
+  });
   updateMembers();
-  subscribe();
+  heartbeat();
 });
 
 $('send').addEventListener('submit', (e) => {
   e.preventDefault();
   const text = $('text').value.trim();
   if (!text) return;
-  send({ op: 'pub', id: nextId++, topic: topic('msgs'), payload: { id: me.id, name: me.name, text } });
-  $('text').value = '';
+  herald.publish(topic('msgs'), { id: me.id, name: me.name, text })
+    .then(() => { $('text').value = ''; })
+    .catch((err) => notice(`Not sent (${err.code}); try again.`));
 });
 
 addEventListener('beforeunload', () => {
-  if (room) send({ op: 'pub', topic: topic('presence'), payload: { id: me.id, leave: true } });
+  if (room) herald.publish(topic('presence'), { id: me.id, leave: true }).catch(() => {});
 });
 setInterval(() => { heartbeat(); if (room) updateMembers(); }, 5000);
-connect();

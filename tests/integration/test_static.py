@@ -37,6 +37,13 @@ class DemoPage(unittest.TestCase):
                 status, headers, body = raw_get(h.port, path)
                 self.assertEqual((status, headers["content-type"]), (200, mime), path)
                 self.assertGreater(len(body), 100)
+            # The page's client is the one in clients/js, served beside it.
+            status, headers, body = raw_get(h.port, "/herald.js")
+            self.assertEqual(status, 200)
+            self.assertEqual(headers["content-type"], "text/javascript; charset=utf-8")
+            with open(os.path.join(os.path.dirname(__file__), "..", "..", "clients", "js",
+                                   "herald.js"), "rb") as f:
+                self.assertEqual(body, f.read())
             # The other routes still win over the site.
             status, _, body = raw_get(h.port, "/healthz")
             self.assertEqual((status, body), (200, b'{"status":"ok"}\n'))
