@@ -1,5 +1,6 @@
 // HttpSession, output side: response slots, in-order flushing, streams,
 // upgrades.
+#include <array>
 #include <cstdio>
 
 #include "frontends/http/http_session.h"
@@ -12,6 +13,25 @@ namespace {
 const io::SharedBuffer& Crlf() {
   static const io::SharedBuffer kCrlf = io::MakeShared("\r\n");
   return kCrlf;
+}
+
+// The "<hex size>\r\n" line before a chunk. A fan-out writes the same chunk
+// to many streams, so the line is shared too: a small per-thread table keyed
+// by size saves an allocation per stream per event.
+const io::SharedBuffer& ChunkSizeLine(size_t n) {
+  struct Slot {
+    size_t size = 0;
+    io::SharedBuffer line;
+  };
+  thread_local std::array<Slot, 64> table;
+  Slot& slot = table[n % table.size()];
+  if (!slot.line || slot.size != n) {
+    char text[24];
+    std::snprintf(text, sizeof(text), "%zx\r\n", n);
+    slot.size = n;
+    slot.line = io::MakeShared(text);
+  }
+  return slot.line;
 }
 
 size_t PieceSize(const std::variant<std::string, io::SharedBuffer>& p) {
@@ -100,9 +120,7 @@ bool HttpSession::StreamWrite(uint64_t seq, std::variant<std::string, io::Shared
   const size_t n = PieceSize(chunk);
   if (n == 0) return true;  // an empty chunk would end a chunked body
   if (e->chunked) {
-    char size_line[24];
-    std::snprintf(size_line, sizeof(size_line), "%zx\r\n", n);
-    e->out.emplace_back(std::string(size_line));
+    e->out.emplace_back(ChunkSizeLine(n));
     e->out.push_back(std::move(chunk));  // by reference when shared
     e->out.emplace_back(Crlf());
   } else {
