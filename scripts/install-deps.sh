@@ -16,6 +16,7 @@ packages=(
   zlib1g-dev libssl-dev libsimdjson-dev
   python3 python3-prometheus-client python3-websockets python3-grpcio python3-grpc-tools
   wrk libfuzzer-14-dev libclang-rt-14-dev clang-14
+  chromium
 )
 
 sudo_cmd=()

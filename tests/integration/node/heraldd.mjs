@@ -7,8 +7,8 @@ import { join } from 'node:path';
 
 const HERALDD = process.env.HERALDD ?? 'build/release/server/heraldd';
 
-export async function startHeraldd({ config } = {}) {
-  const args = ['--listen', '127.0.0.1:0'];
+export async function startHeraldd({ config, listen = '127.0.0.1:0' } = {}) {
+  const args = ['--listen', listen];
   if (config) {
     const path = join(mkdtempSync(join(tmpdir(), 'herald-')), 'herald.toml');
     writeFileSync(path, config);

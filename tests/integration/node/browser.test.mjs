@@ -1,0 +1,204 @@
+// heraldd and its demo chat page in a real browser: headless Chromium
+// (Debian `chromium`) driven by npm `playwright-core`. Pages reach heraldd
+// through a TCP proxy the test can cut, like a flaky network.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import net from 'node:net';
+import { chromium } from 'playwright-core';
+import { startHeraldd } from './heraldd.mjs';
+import { startProxy } from './proxy.mjs';
+
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+let browser;
+let server;
+let port;
+
+async function freePort() {
+  const s = net.createServer();
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
+  const p = s.address().port;
+  await new Promise((r) => s.close(r));
+  return p;
+}
+
+before(async () => {
+  port = await freePort();
+  server = await startHeraldd({ listen: `127.0.0.1:${port}` });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+});
+after(async () => {
+  await browser?.close();
+  if (server) assert.equal(await server.stop(), 0);
+});
+
+async function publish(topic, payload, via = port) {
+  const res = await fetch(`http://127.0.0.1:${via}/publish/${topic}`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload),
+  });
+  assert.equal(res.status, 200);
+  return res.json();
+}
+
+async function joinChat(url, name, room) {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e));
+  await page.goto(url);
+  await page.fill('#name', name);
+  await page.fill('#room', room);
+  await page.click('#join button');
+  await page.waitForSelector('#chat:not([hidden])');
+  await page.waitForFunction(() => document.getElementById('status').textContent === 'connected');
+  page.errors = errors;
+  return page;
+}
+
+const texts = (page) => page.$$eval('#messages li:not(.notice)',
+  (lis) => lis.map((li) => li.childNodes[1].textContent));
+const notices = (page) => page.$$eval('#messages li.notice', (lis) => lis.map((li) => li.textContent));
+
+test('two pages chat with each other through /', { timeout: 30000 }, async () => {
+  const a = await joinChat(`http://127.0.0.1:${port}/`, 'ada', 'lobby');
+  const b = await joinChat(`http://127.0.0.1:${port}/`, 'bob', 'lobby');
+  await a.fill('#text', 'hello from ada');
+  await a.press('#text', 'Enter');
+  await b.waitForFunction(() => document.querySelectorAll('#messages li:not(.notice)').length >= 1);
+  await b.fill('#text', 'hi ada, bob here');
+  await b.press('#text', 'Enter');
+  await a.waitForFunction(() => document.querySelectorAll('#messages li:not(.notice)').length >= 2);
+  assert.deepEqual(await texts(a), ['hello from ada', 'hi ada, bob here']);
+  assert.deepEqual(await texts(b), ['hello from ada', 'hi ada, bob here']);
+  await a.waitForFunction(() => document.getElementById('members').textContent === '2 online',
+    null, { timeout: 12000 });
+  // HERALD_SCREENSHOTS=docs refreshes the page's screenshot in the docs.
+  if (process.env.HERALD_SCREENSHOTS) {
+    mkdirSync(process.env.HERALD_SCREENSHOTS, { recursive: true });
+    await a.screenshot({ path: `${process.env.HERALD_SCREENSHOTS}/chat.png` });
+  }
+  assert.equal(await a.isVisible('#join'), false);  // the join form is gone once in
+  // A late joiner gets the room's history.
+  const c = await joinChat(`http://127.0.0.1:${port}/`, 'cyd', 'lobby');
+  await c.waitForFunction(() => document.querySelectorAll('#messages li:not(.notice)').length >= 2);
+  assert.deepEqual(await texts(c), ['hello from ada', 'hi ada, bob here']);
+  for (const p of [a, b, c]) {
+    assert.deepEqual(p.errors, []);
+    await p.close();
+  }
+});
+
+test('a page whose connection is cut shows every message exactly once after reconnecting',
+  { timeout: 30000 }, async () => {
+    const proxy = await startProxy(port);
+    try {
+      const page = await joinChat(`http://127.0.0.1:${proxy.port}/`, 'eve', 'flaky');
+      const sent = [];
+      const say = async (i) => {
+        await publish('chat.flaky.msgs', { id: 'backend', name: 'feed', text: `m${i}` });
+        sent.push(`m${i}`);
+      };
+      for (let i = 0; i < 5; i++) await say(i);
+      await page.waitForFunction(() => document.querySelectorAll('#messages li:not(.notice)').length >= 5);
+      proxy.cut({ stayDown: true });  // the network drops…
+      await page.waitForFunction(() => document.getElementById('status').textContent !== 'connected');
+      for (let i = 5; i < 15; i++) await say(i);  // …while the room goes on
+      proxy.up();
+      await page.waitForFunction(() => document.getElementById('status').textContent === 'connected',
+        null, { timeout: 15000 });
+      for (let i = 15; i < 20; i++) await say(i);
+      await page.waitForFunction(() => document.querySelectorAll('#messages li:not(.notice)').length >= 20,
+        null, { timeout: 15000 });
+      await page.waitForTimeout(200);  // a duplicate would show now
+      assert.deepEqual(await texts(page), sent);
+      const shown = await notices(page);
+      assert.ok(shown.includes('Reconnected.'), JSON.stringify(shown));
+      assert.ok(!shown.some((n) => n.startsWith('Missed')), JSON.stringify(shown));
+      assert.deepEqual(page.errors, []);
+      await page.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+
+test('the raw endpoint works from a page with the browser\'s own WebSocket', { timeout: 20000 }, async () => {
+  const page = await browser.newPage();
+  await page.goto(`http://127.0.0.1:${port}/`);
+  const got = await page.evaluate(async () => {
+    const open = (url) => new Promise((resolve, reject) => {
+      const ws = new WebSocket(url);
+      ws.onopen = () => resolve(ws);
+      ws.onerror = reject;
+    });
+    const url = `ws://${location.host}/ws/raw.room`;
+    const [a, b] = await Promise.all([open(url), open(url)]);
+    const received = new Promise((resolve) => { b.onmessage = (e) => resolve(e.data); });
+    a.send('like the seed\'s React example');
+    const text = await received;
+    a.close();
+    b.close();
+    return text;
+  });
+  assert.equal(got, 'like the seed\'s React example');
+  await page.close();
+});
+
+test('an EventSource page receives ticks and resumes after its connection is cut',
+  { timeout: 30000 }, async () => {
+    const proxy = await startProxy(port);
+    try {
+      const page = await browser.newPage();
+      await page.goto(`http://127.0.0.1:${proxy.port}/`);
+      await page.evaluate(async () => {
+        const { HeraldEventSource } = await import('/herald.js');
+        window.ticks = [];
+        window.gaps = [];
+        window.feed = new HeraldEventSource('/sse', ['ticker.>'],
+          (m) => window.ticks.push(`${m.topic}:${m.payload.price}`),
+          { onGap: (g) => window.gaps.push(g) });
+      });
+      await page.waitForTimeout(300);
+      const sent = [];
+      const tick = async (i) => {
+        const topic = `ticker.${i % 2 ? 'btc' : 'eth'}`;
+        await publish(topic, { price: 100 + i });
+        sent.push(`${topic}:${100 + i}`);
+      };
+      for (let i = 0; i < 6; i++) await tick(i);
+      await page.waitForFunction(() => window.ticks.length >= 6);
+      proxy.cut({ stayDown: true });
+      for (let i = 6; i < 12; i++) await tick(i);
+      await page.waitForTimeout(300);
+      proxy.up();
+      for (let i = 12; i < 14; i++) await tick(i);
+      await page.waitForFunction(() => window.ticks.length >= 14, null, { timeout: 15000 });
+      await page.waitForTimeout(200);
+      const ticks = await page.evaluate(() => window.ticks);
+      const perTopic = (l) => ['btc', 'eth'].map((t) => l.filter((x) => x.startsWith(`ticker.${t}:`)));
+      assert.equal(ticks.length, sent.length);
+      assert.deepEqual(perTopic(ticks), perTopic(sent));
+      assert.deepEqual(await page.evaluate(() => window.gaps), []);
+      await page.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+
+test('when heraldd restarts the page reconnects by itself and says what was lost',
+  { timeout: 40000 }, async () => {
+    const page = await joinChat(`http://127.0.0.1:${port}/`, 'fay', 'restart');
+    await publish('chat.restart.msgs', { id: 'x', name: 'feed', text: 'before' });
+    await page.waitForFunction(() => document.querySelectorAll('#messages li:not(.notice)').length >= 1);
+    assert.equal(await server.stop(), 0);
+    server = null;
+    await page.waitForFunction(() => document.getElementById('status').textContent !== 'connected');
+    server = await startHeraldd({ listen: `127.0.0.1:${port}` });
+    await page.waitForFunction(() => document.getElementById('status').textContent === 'connected',
+      null, { timeout: 20000 });
+    await page.waitForFunction(
+      () => [...document.querySelectorAll('#messages li.notice')].some((li) => li.textContent.includes('restarted')),
+      null, { timeout: 10000 });
+    await publish('chat.restart.msgs', { id: 'x', name: 'feed', text: 'after' });
+    await page.waitForFunction(() => document.querySelectorAll('#messages li:not(.notice)').length >= 2);
+    assert.deepEqual(await texts(page), ['before', 'after']);
+    await page.close();
+  });
