@@ -8,8 +8,8 @@ import unittest
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
-def run_demo(path):
-    return subprocess.run([sys.executable, os.path.join(ROOT, path)], capture_output=True,
+def run_demo(path, *args):
+    return subprocess.run([sys.executable, os.path.join(ROOT, path), *args], capture_output=True,
                           text=True, timeout=120, env=dict(os.environ))
 
 
@@ -25,6 +25,12 @@ class Examples(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("30 submissions judged, every verdict matches its submission: True",
                       r.stdout)
+
+    def test_ticker_feed_publishes_to_a_node_serving_the_dashboard(self):
+        r = run_demo("examples/ticker/demo.py", "--seconds", "1", "--rate", "50")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"ticker dashboard: http://127.0.0.1:\d+/")
+        self.assertRegex(r.stdout, r"published [1-9]\d* ticks")
 
 
 if __name__ == "__main__":

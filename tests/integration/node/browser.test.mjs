@@ -202,3 +202,30 @@ test('when heraldd restarts the page reconnects by itself and says what was lost
     assert.deepEqual(await texts(page), ['before', 'after']);
     await page.close();
   });
+
+test('the ticker example shows the prices a backend publishes, live over SSE', { timeout: 30000 }, async () => {
+  const web = new URL('../../../examples/ticker/web', import.meta.url).pathname;
+  const ticker = await startHeraldd({ config: `static_dir = "${web}"\n` });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${ticker.port}/`);
+    await page.waitForFunction(() => document.getElementById('status').textContent === 'live');
+    const prices = { btc: [97000.5, 97010.25], eth: [3600.75] };
+    for (const [symbol, list] of Object.entries(prices)) {
+      for (const price of list) {
+        const res = await fetch(`http://127.0.0.1:${ticker.port}/publish/ticker.${symbol}`, {
+          method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ price }),
+        });
+        assert.equal(res.status, 200);
+      }
+    }
+    await page.waitForFunction(() => document.querySelector('#row-btc .ticks')?.textContent === '2'
+      && document.querySelector('#row-eth .ticks')?.textContent === '1');
+    assert.equal(await page.textContent('#row-btc .price'), '97010.25');
+    assert.equal(await page.textContent('#row-eth .price'), '3600.75');
+    assert.equal(await page.textContent('#row-btc .change'), '+0.01%');
+    await page.close();
+  } finally {
+    assert.equal(await ticker.stop(), 0);
+  }
+});
