@@ -235,17 +235,20 @@ class JsonProtocol(unittest.TestCase):
                                              "resume": {"hist.t": {"epoch": epoch, "offset": 1}}}))
                     self.assertEqual((await recv_json(c))["op"], "subscribed")
                     self.assertEqual([(await recv_json(c))["offset"] for _ in range(2)], [2, 3])
-                for i in range(10):  # history keeps 5: offsets 1..8 fall out
+                for i in range(10):  # history keeps 5: offsets 1..9 fall out
                     await p.send(json.dumps({"op": "pub", "topic": "hist.t", "payload": i}))
+                # Sequenced before resuming: the acknowledgement of one more.
+                await p.send(json.dumps({"op": "pub", "id": 99, "topic": "hist.t", "payload": 10}))
+                self.assertEqual((await recv_until(p, lambda m: m.get("op") == "ack"))["offset"], 14)
                 async with websockets.connect(self.url) as c:
                     await c.send(json.dumps({"op": "sub", "topic": "hist.t",
                                              "resume": {"hist.t": {"epoch": epoch, "offset": 3}}}))
                     await recv_json(c)
                     gap = await recv_json(c)
                     self.assertEqual((gap["op"], gap["reason"], gap["from"], gap["to"]),
-                                     ("gap", "trimmed", 4, 8))
+                                     ("gap", "trimmed", 4, 9))
                     self.assertEqual([(await recv_json(c))["offset"] for _ in range(5)],
-                                     [9, 10, 11, 12, 13])
+                                     [10, 11, 12, 13, 14])
                     await c.send(json.dumps({"op": "sub", "topic": "hist.u",
                                              "resume": {"hist.u": {"epoch": 123, "offset": 9}}}))
                     await recv_json(c)
