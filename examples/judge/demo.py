@@ -15,6 +15,7 @@ import concurrent.futures
 import json
 import os
 import sys
+import time
 import urllib.request
 
 import grpc
@@ -24,12 +25,19 @@ from herald_stubs import broker_pb2, broker_pb2_grpc  # noqa: E402
 from local_node import LocalNode, start_example  # noqa: E402
 
 SUBMISSIONS = 30
+WEB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "web")
+# HERALD_DEMO_LINGER=20: wait that long before running, to open the page.
+LINGER = float(os.environ.get("HERALD_DEMO_LINGER", "0"))
 
 
 def main():
-    with LocalNode() as node:
+    with LocalNode("--static", WEB) as node:
+        print(f"browser view: http://127.0.0.1:{node.http_port}/", flush=True)
+        if LINGER:
+            time.sleep(LINGER)  # time to open the page before the run
         judges = [start_example("responder.py", "--target", node.grpc_target,
-                                "--topic", "judge.run", "--group", "judges") for _ in range(3)]
+                                "--topic", "judge.run", "--group", "judges",
+                                "--announce", "judge.verdicts") for _ in range(3)]
         for j in judges:
             assert j.stdout.readline().strip() == "ready"
         with grpc.insecure_channel(node.grpc_target) as channel:

@@ -22,6 +22,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from local_node import LocalNode, start_example  # noqa: E402
 
 PAYMENTS = 20
+WEB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "web")
+# HERALD_DEMO_LINGER=20: wait that long before running, to open the page.
+LINGER = float(os.environ.get("HERALD_DEMO_LINGER", "0"))
 
 
 async def browser_view(port, ready, seen):
@@ -43,7 +46,10 @@ def wait_ready(proc):
 
 
 async def main():
-    with LocalNode() as node:
+    with LocalNode("--static", WEB) as node:
+        print(f"browser view: http://127.0.0.1:{node.http_port}/", flush=True)
+        if LINGER:
+            time.sleep(LINGER)  # time to open the page before the run
         workers = [start_example("worker.py", "--target", node.grpc_target,
                                  "--topic", "payments.completed", "--group", "notifiers")
                    for _ in range(2)]

@@ -23,6 +23,8 @@ def main():
     ap.add_argument("--target", default="127.0.0.1:9090")
     ap.add_argument("--topic", default="judge.run")
     ap.add_argument("--group", default="judges")
+    ap.add_argument("--announce", default="",
+                    help="also publish each verdict to this topic (for a live view)")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
@@ -48,6 +50,10 @@ def main():
                 commands.put(broker_pb2.ClientCommand(id=2, reply=broker_pb2.Reply(
                     to=m.reply_to, payload=json.dumps(verdict).encode(),
                     content_type="application/json")))
+                if args.announce:
+                    commands.put(broker_pb2.ClientCommand(id=3, publish=broker_pb2.PublishRequest(
+                        topic=args.announce, payload=json.dumps(verdict).encode(),
+                        content_type="application/json")))
             elif kind == "error":
                 print("error:", e.error.message, file=sys.stderr, flush=True)
 

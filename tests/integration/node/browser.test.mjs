@@ -229,3 +229,37 @@ test('the ticker example shows the prices a backend publishes, live over SSE', {
     assert.equal(await ticker.stop(), 0);
   }
 });
+
+// The notifications and judge flows' browser views: each page watches its
+// flow's events over the browser's EventSource.
+for (const view of [
+  { example: 'notifications', topic: 'payments.completed', row: 'tr.payment',
+    events: [{ payment: 1, amount_cents: 1001 }, { payment: 2, amount_cents: 1002 }],
+    first: (cells) => cells[1] === '2' && cells[2] === '10.02' },
+  { example: 'judge', topic: 'judge.verdicts', row: 'tr.verdict',
+    events: [{ verdict: 'accepted', length: 8, judge: 41 }, { verdict: 'accepted', length: 12, judge: 42 }],
+    first: (cells) => cells[0] === 'accepted' && cells[1] === '12' && cells[2] === 'pid 42' },
+]) {
+  test(`the ${view.example} example's browser view shows its events live`, { timeout: 30000 }, async () => {
+    const web = new URL(`../../../examples/${view.example}/web`, import.meta.url).pathname;
+    const node = await startHeraldd({ config: `static_dir = "${web}"\n` });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`http://127.0.0.1:${node.port}/`);
+      await page.waitForFunction(() => document.getElementById('status').textContent === 'live');
+      for (const e of view.events) {
+        const res = await fetch(`http://127.0.0.1:${node.port}/publish/${view.topic}`, {
+          method: 'POST', headers: { 'content-type': 'application/json', 'herald-source': 'payments' },
+          body: JSON.stringify(e),
+        });
+        assert.equal(res.status, 200);
+      }
+      await page.waitForFunction((sel) => document.querySelectorAll(sel).length === 2, view.row);
+      const cells = await page.$$eval(`${view.row}:first-child td`, (tds) => tds.map((td) => td.textContent));
+      assert.ok(view.first(cells), JSON.stringify(cells));  // newest first
+      await page.close();
+    } finally {
+      assert.equal(await node.stop(), 0);
+    }
+  });
+}
