@@ -59,6 +59,34 @@ test('publish is acknowledged and reaches every subscriber in order', async () =
   await assert.rejects(pub.publish('js..bad', 'x'), (e) => e instanceof HeraldError && e.code === 'invalid_topic');
 });
 
+test('unsubscribe stops the deliveries, and state events report the connection', async () => {
+  const states = [];
+  const c = client();
+  c.addEventListener('state', (e) => states.push(e.detail.state));
+  const pub = client();
+  await Promise.all([c.ready(), pub.ready()]);
+  const got = [];
+  const sub = c.subscribe('js.unsub', (m) => got.push(m.payload));
+  await sleep(50);
+  await pub.publish('js.unsub', 'one');
+  await until(() => got.length === 1);
+  const subscriptions = async () => {
+    const text = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
+    return Number(/^herald_subscriptions (\d+)/m.exec(text)[1]);
+  };
+  const before = await subscriptions();
+  sub.unsubscribe();
+  // The server dropped it too (not just the client's callback).
+  const end = Date.now() + 3000;
+  while ((await subscriptions()) !== before - 1 && Date.now() < end) await sleep(10);
+  assert.equal(await subscriptions(), before - 1);
+  await pub.publish('js.unsub', 'two');
+  await sleep(150);
+  assert.deepEqual(got, ['one']);
+  c.close();
+  assert.deepEqual(states, ['open', 'closed']);
+});
+
 test('request gets the responder\'s answer; timeouts and no responders are errors', async () => {
   const responder = client();
   const caller = client();
