@@ -110,24 +110,33 @@ void PrintLatency(const char* mode, const LatencyHistogram& h, long errors, doub
       static_cast<double>(h.max()) / 1e3);
 }
 
+// Makes `calls` calls one at a time (`call()` returns whether it succeeded)
+// and prints their latency as `mode`. Returns the process exit status.
+template <typename Call>
+int TimeCalls(const char* mode, long calls, Call&& call) {
+  LatencyHistogram h;
+  long errors = 0;
+  const auto t0 = Clock::now();
+  for (long i = 0; i < calls; ++i) {
+    const auto s = Clock::now();
+    if (!call()) ++errors;
+    h.Record(static_cast<uint64_t>((Clock::now() - s).count()));
+  }
+  PrintLatency(mode, h, errors, Seconds(Clock::now() - t0));
+  return errors == 0 ? 0 : 1;
+}
+
 int Publish(const Options& o) {
   auto stub =
       v1::Broker::NewStub(grpc::CreateChannel(o.target, grpc::InsecureChannelCredentials()));
   v1::PublishRequest req;
   req.set_topic("bench.unary");
   req.set_payload(std::string(static_cast<size_t>(o.size), 'x'));
-  LatencyHistogram h;
-  long errors = 0;
-  const auto t0 = Clock::now();
-  for (long i = 0; i < o.calls; ++i) {
+  return TimeCalls("publish", o.calls, [&] {
     grpc::ClientContext ctx;
     v1::PublishAck ack;
-    const auto s = Clock::now();
-    if (!stub->Publish(&ctx, req, &ack).ok()) ++errors;
-    h.Record(static_cast<uint64_t>((Clock::now() - s).count()));
-  }
-  PrintLatency("publish", h, errors, Seconds(Clock::now() - t0));
-  return errors == 0 ? 0 : 1;
+    return stub->Publish(&ctx, req, &ack).ok();
+  });
 }
 
 int Request(const Options& o) {
@@ -159,23 +168,16 @@ int Request(const Options& o) {
   v1::RequestRequest req;
   req.set_topic("bench.echo");
   req.set_payload(std::string(static_cast<size_t>(o.size), 'x'));
-  LatencyHistogram h;
-  long errors = 0;
-  const auto t0 = Clock::now();
-  for (long i = 0; i < o.calls; ++i) {
+  const int status = TimeCalls("request", o.calls, [&] {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
     v1::Message reply;
-    const auto s = Clock::now();
-    if (!stub->Request(&ctx, req, &reply).ok()) ++errors;
-    h.Record(static_cast<uint64_t>((Clock::now() - s).count()));
-  }
-  const double secs = Seconds(Clock::now() - t0);
+    return stub->Request(&ctx, req, &reply).ok();
+  });
   rctx.TryCancel();
   responder.join();
   session->Finish();
-  PrintLatency("request", h, errors, secs);
-  return errors == 0 ? 0 : 1;
+  return status;
 }
 
 }  // namespace
