@@ -119,6 +119,11 @@ Result<PublishAck> Broker::Publish(std::string_view topic, std::string payload,
   return impl_->Publish(topic, std::move(payload), std::move(options));
 }
 
+void Broker::PublishAsync(std::string_view topic, std::string payload, PublishOptions options,
+                          std::function<void(Result<PublishAck>)> done) {
+  impl_->PublishAsync(topic, std::move(payload), std::move(options), std::move(done));
+}
+
 std::shared_ptr<Inbox> Broker::CreateInbox(std::function<void()> wake) {
   return impl_->CreateInbox(std::move(wake));
 }

@@ -8,6 +8,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include "broker/broker_cluster.h"
+#include "broker/cluster_hook.h"
 #include "broker/counters.h"
 #include "broker/delivery_inbox.h"
 #include "broker/dispatcher.h"
@@ -25,6 +27,8 @@ class Broker::Impl {
   ~Impl();
 
   Result<PublishAck> Publish(std::string_view topic, std::string payload, PublishOptions options);
+  void PublishAsync(std::string_view topic, std::string payload, PublishOptions options,
+                    PublishCallback done);
   std::shared_ptr<DeliveryInbox> CreateInbox(std::function<void()> wake);
   Result<uint64_t> Subscribe(std::string_view pattern, std::shared_ptr<Sink> sink,
                              std::shared_ptr<Inbox> inbox, SubscribeOptions options);
@@ -36,6 +40,19 @@ class Broker::Impl {
   void RecordSlowConsumer(uint64_t dropped, bool disconnected);
   BrokerStats Stats() const;
   void RunMaintenance();
+
+  // Cluster (broker_cluster.cc).
+  std::vector<LocalInterest> AttachCluster(ClusterHook* hook, std::shared_ptr<Inbox> inbox);
+  void DetachCluster();
+  Result<uint64_t> SubscribePeer(const std::string& pattern, const std::string& group,
+                                 std::shared_ptr<Sink> sink);
+  Result<PublishAck> PublishOwned(std::string topic, std::string payload, PublishOptions options);
+  void DeliverRemote(MessagePtr m, const std::string& pattern, const std::string& group);
+  void CompleteReply(MessagePtr reply);
+  void PeerLost(const std::string& node);
+  void SuspectOwned(const std::function<bool(std::string_view)>& moved_meanwhile);
+  Result<ResumeResult> ResumeOwned(const std::string& topic, uint64_t epoch, uint64_t after,
+                                   size_t limit);
 
   const BrokerOptions& options() const { return options_; }
   Dispatcher& dispatcher() { return *dispatcher_; }
@@ -57,6 +74,25 @@ class Broker::Impl {
   void Replay(TopicState* ts, const ResumePoint& point, const SubscriptionPtr& sub);
 
   void Redispatch(const MessagePtr& m, const Subscription& gone);
+
+  // The shared publish path. Returns the ack, or — when another node owns the
+  // topic — sets *forward_to and *forwarded (and returns an empty ack): the
+  // caller hands the message to the cluster.
+  Result<PublishAck> PublishHere(std::string_view topic, std::string payload,
+                                 PublishOptions options, bool owned_here, std::string* forward_to,
+                                 MessagePtr* forwarded);
+  // Topic lock held. With a cluster, settles the topic's owner under the
+  // current membership (restarting its numbering when ownership moved);
+  // returns true when this node owns it.
+  bool OwnedHere(TopicState& ts);
+  // Topic lock held. This node numbers the topic from now on, in a new epoch.
+  void TakeOwnership(TopicState& ts);
+  // Topic lock held. Announces an epoch change to local plain subscribers.
+  void NoteEpoch(TopicState& ts, const MatchResult& match, uint64_t epoch);
+  Result<ResumeResult> ResumeRemote(const std::string& owner, std::string_view topic,
+                                    uint64_t epoch, uint64_t after, size_t limit);
+  void FetchReplay(const std::string& owner, const ResumePoint& point, const SubscriptionPtr& sub);
+  ClusterHook* cluster() const { return cluster_.load(std::memory_order_acquire); }
   void MaintenanceLoop();
 
   const BrokerOptions options_;
@@ -75,6 +111,10 @@ class Broker::Impl {
   SubscriptionSlots subscriptions_;
 
   std::unique_ptr<Dispatcher> dispatcher_;
+
+  std::atomic<ClusterHook*> cluster_{nullptr};
+  std::shared_ptr<Inbox> peer_inbox_;                    // set with cluster_ (under subs_mu_)
+  std::atomic<DeliveryInbox*> peer_inbox_raw_{nullptr};  // the same, for lock-free reads
 
   std::mutex maintenance_mu_;
   std::condition_variable maintenance_cv_;

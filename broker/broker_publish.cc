@@ -1,6 +1,7 @@
 // Publishing: validate, sequence under the topic's lock, keep in history, and
 // queue one item per interested inbox (plus one per queue group).
 #include <chrono>
+#include <future>
 
 #include "broker/broker_impl.h"
 #include "herald/topic.h"
@@ -43,6 +44,31 @@ TopicStatePtr Broker::Impl::MakeTopic(std::string_view name) {
 
 Result<PublishAck> Broker::Impl::Publish(std::string_view topic, std::string payload,
                                          PublishOptions options) {
+  std::string owner;
+  MessagePtr forwarded;
+  Result<PublishAck> r =
+      PublishHere(topic, std::move(payload), std::move(options), false, &owner, &forwarded);
+  if (!forwarded) return r;
+  auto done = std::make_shared<std::promise<Result<PublishAck>>>();
+  auto answer = done->get_future();
+  cluster()->Forward(owner, std::move(forwarded),
+                     [done](Result<PublishAck> a) { done->set_value(std::move(a)); });
+  return answer.get();
+}
+
+void Broker::Impl::PublishAsync(std::string_view topic, std::string payload, PublishOptions options,
+                                PublishCallback done) {
+  std::string owner;
+  MessagePtr forwarded;
+  Result<PublishAck> r =
+      PublishHere(topic, std::move(payload), std::move(options), false, &owner, &forwarded);
+  if (!forwarded) return done(std::move(r));
+  cluster()->Forward(owner, std::move(forwarded), std::move(done));
+}
+
+Result<PublishAck> Broker::Impl::PublishHere(std::string_view topic, std::string payload,
+                                             PublishOptions options, bool owned_here,
+                                             std::string* forward_to, MessagePtr* forwarded) {
   auto reject = [this](Status s) -> Result<PublishAck> {
     BrokerCounters::Add(counters_.publish_errors, 1);
     return s;
@@ -60,12 +86,19 @@ Result<PublishAck> Broker::Impl::Publish(std::string_view topic, std::string pay
   m->headers = std::move(options.headers);
   m->reply_to = std::move(options.reply_to);
 
-  // Replies bypass topics and history: they go straight to the waiting request.
+  // Replies bypass topics and history: they go straight to the waiting
+  // request — on this node, or on the node its inbox names.
   if (topic.starts_with(kInboxPrefix)) {
-    BrokerCounters::Add(counters_.replies_in, 1);
-    BrokerCounters::Add(counters_.reply_bytes_in, m->payload.size());
     m->timestamp_us = NowUs();
-    tracker_.Complete(topic, MessagePtr(std::move(m)));
+    if (ClusterHook* hook = cluster()) {
+      std::string_view node = topic.substr(kInboxPrefix.size());
+      node = node.substr(0, node.find('.'));
+      if (node != options_.node_id) {
+        if (!hook->RouteReply(node, std::move(m))) BrokerCounters::Add(counters_.late_replies, 1);
+        return PublishAck{};
+      }
+    }
+    CompleteReply(std::move(m));
     return PublishAck{};
   }
 
@@ -74,18 +107,41 @@ Result<PublishAck> Broker::Impl::Publish(std::string_view topic, std::string pay
         topics_.GetOrCreate(topic, [this](std::string_view name) { return MakeTopic(name); });
     if (!found.ok()) return reject(found.status());
     TopicState& ts = **found;
-    std::lock_guard lock(ts.mu);
+    std::unique_lock lock(ts.mu);
     if (ts.removed) continue;  // forgotten by maintenance since we looked it up
+    if (cluster() && !OwnedHere(ts)) [[unlikely]] {
+      if (!owned_here) {
+        *forward_to = ts.owner;
+        lock.unlock();
+        *forwarded = std::move(m);
+        return PublishAck{};
+      }
+      // A peer sees this node as the owner before this node does (membership
+      // views converge within a heartbeat timeout). Take the topic, under a
+      // fresh epoch: a node numbers only in epochs it created, so two nodes
+      // can never hand out the same (epoch, offset).
+      TakeOwnership(ts);
+    }
     m->epoch = ts.epoch;
     m->offset = ++ts.last_offset;
     m->timestamp_us = ts.last_activity_us = NowUs();
+    ++ts.messages_in;
     ts.bytes_in += m->payload.size();
     MessagePtr shared = std::move(m);
     AppendHistory(ts, shared);
     const MatchResultPtr& match = MatchFor(ts);
+    if (ts.delivered_epoch != ts.epoch) [[unlikely]]
+      NoteEpoch(ts, *match, ts.epoch);
     FanOut(shared, *match, match);
     return PublishAck{ts.epoch, ts.last_offset};
   }
+}
+
+void Broker::Impl::CompleteReply(MessagePtr reply) {
+  BrokerCounters::Add(counters_.replies_in, 1);
+  BrokerCounters::Add(counters_.reply_bytes_in, reply->payload.size());
+  const std::string topic = reply->topic;
+  tracker_.Complete(topic, std::move(reply));
 }
 
 void Broker::Impl::AppendHistory(TopicState& ts, const MessagePtr& m) {

@@ -30,8 +30,10 @@ void Broker::Impl::Request(std::string_view topic, std::string payload,
     }
     maintenance_cv_.notify_one();
   }
-  Result<PublishAck> published = Publish(topic, std::move(payload), std::move(options));
-  if (!published.ok()) tracker_.Complete(inbox, published.status());
+  PublishAsync(topic, std::move(payload), std::move(options),
+               [this, inbox](Result<PublishAck> published) {
+                 if (!published.ok()) tracker_.Complete(inbox, published.status());
+               });
 }
 
 }  // namespace herald

@@ -36,6 +36,17 @@ Result<ResumeResult> Broker::Impl::Resume(std::string_view topic, uint64_t epoch
                                           uint64_t after_offset, size_t limit) {
   if (Status s = ValidateTopic(topic, options_.topic_limits); !s.ok()) return s;
   TopicStatePtr ts = topics_.Find(topic);
+  if (cluster()) {
+    // History lives with the topic's owner.
+    std::string owner;
+    if (ts) {
+      std::lock_guard lock(ts->mu);
+      if (!OwnedHere(*ts)) owner = ts->owner;
+    } else {
+      owner = cluster()->OwnerOf(topic);
+    }
+    if (!owner.empty()) return ResumeRemote(owner, topic, epoch, after_offset, limit);
+  }
   if (!ts) {
     ResumeResult r;
     // Unknown topic: nothing to replay; a client that had seen messages of it

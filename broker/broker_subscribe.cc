@@ -73,6 +73,7 @@ Result<uint64_t> Broker::Impl::Subscribe(std::string_view pattern, std::shared_p
     }
     ++count;
     subscriptions_.Insert(sub);
+    if (ClusterHook* hook = cluster()) hook->InterestChanged(sub->pattern, sub->queue_group, true);
   }
   sub->sink = std::move(sink);
   BrokerCounters::Add(counters_.subscriptions, 1);
@@ -97,8 +98,26 @@ Result<uint64_t> Broker::Impl::Subscribe(std::string_view pattern, std::shared_p
     states.push_back(topics_.Find(p.topic));
     if (states.back()) locks.emplace_back(states.back()->mu);
   }
+  // In a cluster, topics owned by another node are replayed from the owner's
+  // history: their live messages wait on the subscription until it arrives.
+  std::vector<std::string> owners(options.resume.size());
+  if (cluster()) {
+    for (size_t i = 0; i < options.resume.size(); ++i) {
+      TopicState* ts = states[i] && !states[i]->removed ? states[i].get() : nullptr;
+      if (ts ? OwnedHere(*ts) : (owners[i] = cluster()->OwnerOf(options.resume[i].topic)).empty()) {
+        continue;
+      }
+      if (ts) owners[i] = ts->owner;
+      if (!sub->held) sub->held = std::make_unique<decltype(sub->held)::element_type>();
+      sub->held->try_emplace(options.resume[i].topic);  // waiting for the replay
+    }
+  }
   index_.Add(sub);
   for (size_t i = 0; i < options.resume.size(); ++i) {
+    if (!owners[i].empty()) {
+      FetchReplay(owners[i], options.resume[i], sub);
+      continue;
+    }
     TopicState* ts = states[i] && !states[i]->removed ? states[i].get() : nullptr;
     Replay(ts, options.resume[i], sub);
   }
@@ -112,6 +131,9 @@ bool Broker::Impl::Unsubscribe(uint64_t id) {
     sub = subscriptions_.Take(id);
     if (!sub) return false;
     --SinkAccounting::Count(*sub->sink);
+    if (ClusterHook* hook = cluster(); hook && !sub->peer) {
+      hook->InterestChanged(sub->pattern, sub->queue_group, false);
+    }
   }
   sub->active.store(false, std::memory_order_release);
   index_.Remove(sub);

@@ -1,5 +1,7 @@
 #include "broker/delivery_inbox.h"
 
+#include <algorithm>
+
 namespace herald {
 
 DeliveryInbox::DeliveryInbox(std::function<void()> wake, size_t max_pending,
@@ -64,6 +66,15 @@ size_t DeliveryInbox::DeliverItem(const Item& item) {
       if (item.group >= 0 && item.message) redispatch_(item.message, sub);
       return 0;
     }
+    if (item.replay) return DeliverReplay(sub, *item.replay);
+    if (item.gap && sub.held && item.gap->reason == GapReason::kEpochChanged) {
+      // An epoch change seen live on a topic whose replay from the owner is
+      // pending or delivered: the replay is what tells the subscriber.
+      auto it = sub.held->find(item.gap->topic);
+      if (it != sub.held->end() && (!it->second.replayed || it->second.epoch == item.gap->epoch)) {
+        return 0;
+      }
+    }
     Delivery d;
     d.subscription_id = sub.id;
     if (item.gap) {
@@ -80,8 +91,61 @@ size_t DeliveryInbox::DeliverItem(const Item& item) {
   d.message = item.message;
   for (Subscription* sub : item.match->plain[item.slice].subscriptions) {
     if (!sub->active.load(std::memory_order_acquire)) continue;
+    if (sub->held && !PassHold(*sub, item.message)) [[unlikely]]
+      continue;
     d.subscription_id = sub->id;
     sub->sink->OnDelivery(d);
+    ++n;
+  }
+  return n;
+}
+
+bool DeliveryInbox::PassHold(Subscription& sub, const MessagePtr& m) {
+  auto it = sub.held->find(m->topic);
+  if (it == sub.held->end()) return true;
+  RemoteHold& h = it->second;
+  if (!h.replayed) {
+    h.waiting.push_back(m);
+    return false;
+  }
+  if (m->epoch == h.epoch && m->offset <= h.last) return false;  // the replay had it
+  sub.held->erase(it);
+  if (sub.held->empty()) sub.held.reset();
+  return true;
+}
+
+// The owner's answer for a held topic: its gap and messages, then the live
+// messages that waited for it and are newer than what it covered.
+size_t DeliveryInbox::DeliverReplay(Subscription& sub, const RemoteReplay& replay) {
+  if (!sub.held) sub.held = std::make_unique<decltype(sub.held)::element_type>();
+  RemoteHold& h = (*sub.held)[replay.topic];
+  std::vector<MessagePtr> waiting = std::move(h.waiting);
+  h.waiting.clear();
+  h.replayed = true;
+  h.epoch = replay.epoch;
+  h.last = replay.last_offset;
+  for (const MessagePtr& m : replay.messages) {
+    if (m->epoch == h.epoch) h.last = std::max(h.last, m->offset);
+  }
+  Delivery d;
+  d.subscription_id = sub.id;
+  if (replay.gap) {
+    d.kind = Delivery::Kind::kGap;
+    d.gap = &*replay.gap;
+    sub.sink->OnDelivery(d);
+    d.kind = Delivery::Kind::kMessage;
+    d.gap = nullptr;
+  }
+  size_t n = 0;
+  for (const MessagePtr& m : replay.messages) {
+    d.message = m;
+    sub.sink->OnDelivery(d);
+    ++n;
+  }
+  for (const MessagePtr& m : waiting) {
+    if (sub.held && !PassHold(sub, m)) continue;
+    d.message = m;
+    sub.sink->OnDelivery(d);
     ++n;
   }
   return n;

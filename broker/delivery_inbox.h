@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,6 +25,16 @@
 
 namespace herald {
 
+// History fetched from a topic's owner node for a subscription resuming on
+// this one: delivered ahead of the live messages that waited for it.
+struct RemoteReplay {
+  std::string topic;
+  std::optional<Gap> gap;
+  std::vector<MessagePtr> messages;
+  uint64_t epoch = 0;
+  uint64_t last_offset = 0;  // the owner's last offset when it answered
+};
+
 class DeliveryInbox final : public Inbox {
  public:
   struct Item {
@@ -33,6 +44,8 @@ class DeliveryInbox final : public Inbox {
     SubscriptionPtr target;  // single target: a queue-group member or a replay
     int group = -1;          // >= 0: target was picked from match->groups[group]
     std::shared_ptr<const Gap> gap;
+    // With target: the replay of a held topic, fetched from its owner node.
+    std::shared_ptr<const RemoteReplay> replay;
   };
   // Called when a queue-group delivery finds its chosen member gone: picks
   // another live member (any thread may run it; here the owner's).
@@ -64,6 +77,10 @@ class DeliveryInbox final : public Inbox {
   void RecordDropLocked(const Item& item, const MatchResultPtr& keep);
   void NoteDrop(Subscription* sub, const Item& item, const MatchResultPtr& keep);
   size_t DeliverItem(const Item& item);
+  size_t DeliverReplay(Subscription& sub, const RemoteReplay& replay);
+  // Whether a live message may reach a subscription with remote holds
+  // (false: it waits for, or was covered by, the owner's replay).
+  static bool PassHold(Subscription& sub, const MessagePtr& m);
 
   const std::function<void()> wake_;
   const size_t max_pending_;

@@ -44,6 +44,13 @@ class SubscriptionSlots {
     return out;
   }
 
+  template <typename Visit>
+  void ForEach(Visit&& visit) const {
+    for (const Slot& s : slots_) {
+      if (s.sub) visit(*s.sub);
+    }
+  }
+
  private:
   struct Slot {
     SubscriptionPtr sub;

@@ -28,7 +28,7 @@ void TopicTable::RemoveIf(const std::function<bool(TopicState&)>& visit) {
     std::lock_guard lock(shard.mu);
     for (auto it = shard.topics.begin(); it != shard.topics.end();) {
       if (visit(*it->second)) {
-        shard.forgotten_messages += it->second->last_offset;
+        shard.forgotten_messages += it->second->messages_in;
         shard.forgotten_bytes += it->second->bytes_in;
         it = shard.topics.erase(it);
         count_.fetch_sub(1, std::memory_order_relaxed);
@@ -47,7 +47,7 @@ TopicTable::Totals TopicTable::Sum() const {
     t.bytes_in += shard.forgotten_bytes;
     for (auto& [name, state] : shard.topics) {
       std::lock_guard topic_lock(state->mu);
-      t.messages_in += state->last_offset;
+      t.messages_in += state->messages_in;
       t.bytes_in += state->bytes_in;
       t.history_messages += state->history.size();
     }

@@ -26,14 +26,21 @@ struct TopicState {
 
   std::mutex mu;
   const std::string name;
-  const uint64_t epoch;
+  uint64_t epoch;  // on a non-owner node: the owner's, as last delivered here
   uint64_t last_offset = 0;
   int64_t last_activity_us = 0;
-  uint64_t bytes_in = 0;  // payload bytes published (messages: last_offset)
-  bool removed = false;   // set when forgotten; a publisher holding it must look again
+  uint64_t messages_in = 0;  // messages sequenced here (not the offset: numbering restarts)
+  uint64_t bytes_in = 0;     // their payload bytes
+  bool removed = false;      // set when forgotten; a publisher holding it must look again
   TopicHistory history;
   MatchResultPtr match;  // valid while match_generation == index generation
   uint64_t match_generation = ~uint64_t{0};
+  // Cluster only: the owner node ("" = this one) under owner_generation, and
+  // the epoch of the last message handed to local subscribers (a change of
+  // it is announced to them as a gap).
+  std::string owner;
+  uint64_t owner_generation = 0;
+  uint64_t delivered_epoch = 0;
 };
 
 using TopicStatePtr = std::shared_ptr<TopicState>;

@@ -86,9 +86,16 @@ class Broker {
   Broker& operator=(const Broker&) = delete;
 
   // Any thread. Sequences the message (assigns epoch and offset), stores it in
-  // history and hands it to every matching subscriber.
+  // history and hands it to every matching subscriber. In a cluster, a topic
+  // owned by another node is sequenced there: this call then waits for the
+  // owner's answer, so event-loop code uses PublishAsync instead.
   Result<PublishAck> Publish(std::string_view topic, std::string payload,
                              PublishOptions options = {});
+  // Any thread. Publish without waiting: `done` runs exactly once with the
+  // ack or the error — inline when this node sequences the topic, otherwise
+  // on an unspecified thread when the owner node answers.
+  void PublishAsync(std::string_view topic, std::string payload, PublishOptions options,
+                    std::function<void(Result<PublishAck>)> done);
 
   // Any thread. An inbox for a thread that owns sinks; `wake` is called (from
   // a publishing thread) when the inbox has deliveries and its owner is
@@ -136,6 +143,7 @@ class Broker {
   class Impl;
 
  private:
+  friend class BrokerCluster;  // cluster/'s internal calls (broker/broker_cluster.h)
   std::unique_ptr<Impl> impl_;
 };
 

@@ -1,0 +1,279 @@
+// The core's side of a cluster: topic ownership under the current membership,
+// peer interest as subscriptions, and injecting what peers send (sequenced
+// messages, replies, history). See docs/CLUSTER.md for the model.
+#include "broker/broker_cluster.h"
+
+#include <future>
+
+#include "broker/broker_impl.h"
+#include "herald/topic.h"
+
+namespace herald {
+
+bool Broker::Impl::OwnedHere(TopicState& ts) {
+  ClusterHook* hook = cluster();
+  const uint64_t generation = hook->membership_generation();
+  if (ts.owner_generation == generation) return ts.owner.empty();
+  std::string owner = hook->OwnerOf(ts.name);
+  const bool moved = ts.owner_generation == 0 ? !owner.empty() : owner != ts.owner;
+  if (moved) {
+    // What this node numbered (or mirrored) is no longer authoritative: the
+    // numbering restarts under the new owner, so resumes see an epoch change
+    // instead of offsets that mean something else now.
+    size_t freed = 0;
+    while (!ts.history.empty()) freed += ts.history.DropOldest();
+    BrokerCounters::Sub(counters_.history_bytes, freed);
+    ts.last_offset = 0;
+    ts.epoch = owner.empty() ? NextEpoch() : 0;
+  }
+  ts.owner = std::move(owner);
+  ts.owner_generation = generation;
+  return ts.owner.empty();
+}
+
+void Broker::Impl::TakeOwnership(TopicState& ts) {
+  size_t freed = 0;
+  while (!ts.history.empty()) freed += ts.history.DropOldest();
+  BrokerCounters::Sub(counters_.history_bytes, freed);
+  ts.last_offset = 0;
+  ts.epoch = NextEpoch();
+  ts.owner.clear();  // until the next membership change settles it again
+}
+
+void Broker::Impl::SuspectOwned(const std::function<bool(std::string_view)>& moved_meanwhile) {
+  topics_.RemoveIf([&](TopicState& ts) {
+    std::lock_guard lock(ts.mu);
+    if (ts.owner.empty() && ts.delivered_epoch != 0 && moved_meanwhile(ts.name)) {
+      ts.delivered_epoch = ~uint64_t{0};
+    }
+    return false;
+  });
+}
+
+void Broker::Impl::NoteEpoch(TopicState& ts, const MatchResult& match, uint64_t epoch) {
+  const uint64_t previous = ts.delivered_epoch;
+  ts.delivered_epoch = epoch;
+  if (previous == 0) return;
+  auto gap = std::make_shared<const Gap>(Gap{ts.name, GapReason::kEpochChanged, epoch, 0, 0});
+  for (const SubscriptionPtr& sub : match.owners) {
+    if (sub->peer || !sub->queue_group.empty()) continue;
+    DeliveryInbox::Item item;
+    item.target = sub;
+    item.gap = gap;
+    sub->inbox->Push(std::move(item));
+  }
+}
+
+std::vector<LocalInterest> Broker::Impl::AttachCluster(ClusterHook* hook,
+                                                       std::shared_ptr<Inbox> inbox) {
+  std::vector<LocalInterest> present;
+  std::lock_guard lock(subs_mu_);
+  subscriptions_.ForEach([&](const Subscription& sub) {
+    if (!sub.peer) present.push_back({sub.pattern, sub.queue_group});
+  });
+  peer_inbox_ = std::move(inbox);
+  peer_inbox_raw_.store(static_cast<DeliveryInbox*>(peer_inbox_.get()), std::memory_order_release);
+  cluster_.store(hook, std::memory_order_release);
+  return present;
+}
+
+void Broker::Impl::DetachCluster() {
+  std::lock_guard lock(subs_mu_);
+  cluster_.store(nullptr, std::memory_order_release);
+}
+
+Result<uint64_t> Broker::Impl::SubscribePeer(const std::string& pattern, const std::string& group,
+                                             std::shared_ptr<Sink> sink) {
+  SubscribeOptions options;
+  options.queue_group = group;
+  if (Status s = CheckSubscribe(pattern, options); !s.ok()) return s;
+  auto sub = std::make_shared<Subscription>();
+  sub->pattern = pattern;
+  sub->queue_group = group;
+  sub->peer = true;
+  sub->sink = std::move(sink);
+  {
+    std::lock_guard lock(subs_mu_);
+    if (!peer_inbox_) return Status(ErrorCode::kUnavailable, "no cluster is attached");
+    sub->inbox = static_cast<DeliveryInbox*>(peer_inbox_.get());
+    ++SinkAccounting::Count(*sub->sink);
+    subscriptions_.Insert(sub);
+  }
+  index_.Add(sub);
+  return sub->id;
+}
+
+Result<PublishAck> Broker::Impl::PublishOwned(std::string topic, std::string payload,
+                                              PublishOptions options) {
+  std::string unused_owner;
+  MessagePtr unused_forward;
+  return PublishHere(topic, std::move(payload), std::move(options), true, &unused_owner,
+                     &unused_forward);
+}
+
+void Broker::Impl::DeliverRemote(MessagePtr m, const std::string& pattern,
+                                 const std::string& group) {
+  if (!group.empty()) {
+    // The owner picked this node for one delivery to the group: pick one
+    // local member (the group's other members here are peers' interest).
+    MatchResultPtr match = index_.Match(m->topic);
+    for (const MatchResult::GroupSlice& g : match->groups) {
+      const Subscription& first = *g.members.front();
+      if (first.queue_group != group || first.pattern != pattern) continue;
+      const size_t n = g.members.size();
+      const uint64_t start = g.cursor->next.fetch_add(1, std::memory_order_relaxed);
+      for (size_t i = 0; i < n; ++i) {
+        const SubscriptionPtr& member = g.members[(start + i) % n];
+        if (member->peer || !member->active.load(std::memory_order_acquire)) continue;
+        DeliveryInbox::Item item;
+        item.message = m;
+        item.target = member;
+        item.group = static_cast<int>(&g - match->groups.data());
+        member->inbox->Push(std::move(item));
+        return;
+      }
+    }
+    BrokerCounters::Add(counters_.dropped, 1);  // the group's last member here left meanwhile
+    return;
+  }
+  const DeliveryInbox* peers = peer_inbox_raw_.load(std::memory_order_acquire);
+  for (;;) {
+    Result<TopicStatePtr> found =
+        topics_.GetOrCreate(m->topic, [this](std::string_view name) { return MakeTopic(name); });
+    if (!found.ok()) {
+      BrokerCounters::Add(counters_.dropped, 1);
+      return;
+    }
+    TopicState& ts = **found;
+    std::lock_guard lock(ts.mu);
+    if (ts.removed) continue;
+    if (!cluster() || !OwnedHere(ts)) {
+      ts.epoch = m->epoch;
+      ts.last_offset = m->offset;
+    }
+    ts.last_activity_us = NowUs();
+    const MatchResultPtr& match = MatchFor(ts);
+    if (ts.delivered_epoch != m->epoch) NoteEpoch(ts, *match, m->epoch);
+    // Local plain subscribers only: queue groups were served by the owner's
+    // pick, and peers' interest is never served from here (one hop).
+    for (uint32_t i = 0; i < match->plain.size(); ++i) {
+      if (match->plain[i].inbox == peers) continue;
+      DeliveryInbox::Item item;
+      item.message = m;
+      item.match = match.get();
+      item.slice = i;
+      match->plain[i].inbox->Push(std::move(item), match);
+    }
+    return;
+  }
+}
+
+void Broker::Impl::PeerLost(const std::string& node) {
+  topics_.RemoveIf([&](TopicState& ts) {
+    std::lock_guard lock(ts.mu);
+    // Any value other than the next message's epoch makes NoteEpoch announce
+    // a gap; ~0 is never a real epoch.
+    if (ts.owner == node && ts.delivered_epoch != 0) ts.delivered_epoch = ~uint64_t{0};
+    return false;
+  });
+}
+
+Result<ResumeResult> Broker::Impl::ResumeOwned(const std::string& topic, uint64_t epoch,
+                                               uint64_t after, size_t limit) {
+  if (Status s = ValidateTopic(topic, options_.topic_limits); !s.ok()) return s;
+  TopicStatePtr ts = topics_.Find(topic);
+  if (!ts) {
+    ResumeResult r;
+    if (epoch != 0) r.gap = Gap{topic, GapReason::kEpochChanged, 0, 0, 0};
+    return r;
+  }
+  std::lock_guard lock(ts->mu);
+  Status error;
+  ResumeResult r = ResumeLocked(*ts, epoch, after, limit, &error);
+  if (!error.ok()) return error;
+  return r;
+}
+
+Result<ResumeResult> Broker::Impl::ResumeRemote(const std::string& owner, std::string_view topic,
+                                                uint64_t epoch, uint64_t after, size_t limit) {
+  auto done = std::make_shared<std::promise<Result<ResumeResult>>>();
+  auto answer = done->get_future();
+  cluster()->FetchHistory(owner, std::string(topic), epoch, after,
+                          [done](Result<ResumeResult> r) { done->set_value(std::move(r)); });
+  Result<ResumeResult> r = answer.get();
+  if (r.ok() && r->messages.size() > limit) {
+    r->messages.resize(limit);
+    r->truncated = true;
+  }
+  return r;
+}
+
+void Broker::Impl::FetchReplay(const std::string& owner, const ResumePoint& point,
+                               const SubscriptionPtr& sub) {
+  const uint64_t seen_epoch = point.epoch;
+  cluster()->FetchHistory(owner, point.topic, point.epoch, point.after_offset,
+                          [sub, topic = point.topic, seen_epoch](Result<ResumeResult> r) {
+                            auto replay = std::make_shared<RemoteReplay>();
+                            replay->topic = topic;
+                            if (r.ok()) {
+                              replay->gap = std::move(r->gap);
+                              replay->messages = std::move(r->messages);
+                              replay->epoch = r->epoch;
+                              replay->last_offset = r->last_offset;
+                            } else if (seen_epoch != 0) {
+                              // The owner could not be asked: whatever the client missed is
+                              // unknown, which it is told rather than left to assume nothing.
+                              replay->gap = Gap{topic, GapReason::kEpochChanged, 0, 0, 0};
+                            }
+                            DeliveryInbox::Item item;
+                            item.target = sub;
+                            item.replay = std::move(replay);
+                            sub->inbox->Push(std::move(item));
+                          });
+}
+
+// --- BrokerCluster ------------------------------------------------------------
+
+std::vector<LocalInterest> BrokerCluster::Attach(Broker& broker, ClusterHook* hook,
+                                                 std::shared_ptr<Inbox> peer_inbox) {
+  return broker.impl_->AttachCluster(hook, std::move(peer_inbox));
+}
+
+void BrokerCluster::Detach(Broker& broker) { broker.impl_->DetachCluster(); }
+
+Result<uint64_t> BrokerCluster::SubscribePeer(Broker& broker, const std::string& pattern,
+                                              const std::string& queue_group,
+                                              std::shared_ptr<Sink> sink) {
+  return broker.impl_->SubscribePeer(pattern, queue_group, std::move(sink));
+}
+
+Result<PublishAck> BrokerCluster::PublishOwned(Broker& broker, std::string topic,
+                                               std::string payload, PublishOptions options) {
+  return broker.impl_->PublishOwned(std::move(topic), std::move(payload), std::move(options));
+}
+
+void BrokerCluster::DeliverRemote(Broker& broker, MessagePtr message, const std::string& pattern,
+                                  const std::string& queue_group) {
+  broker.impl_->DeliverRemote(std::move(message), pattern, queue_group);
+}
+
+void BrokerCluster::CompleteReply(Broker& broker, MessagePtr reply) {
+  broker.impl_->CompleteReply(std::move(reply));
+}
+
+void BrokerCluster::SuspectOwned(Broker& broker,
+                                 const std::function<bool(std::string_view)>& moved_meanwhile) {
+  broker.impl_->SuspectOwned(moved_meanwhile);
+}
+
+void BrokerCluster::PeerLost(Broker& broker, const std::string& node) {
+  broker.impl_->PeerLost(node);
+}
+
+Result<ResumeResult> BrokerCluster::ResumeOwned(Broker& broker, const std::string& topic,
+                                                uint64_t epoch, uint64_t after_offset,
+                                                size_t limit) {
+  return broker.impl_->ResumeOwned(topic, epoch, after_offset, limit);
+}
+
+}  // namespace herald
