@@ -27,6 +27,11 @@ bool LoopHandle::PostOrDefer(std::function<void()> task) {
   return loop_->Post(std::move(task));
 }
 
+bool LoopHandle::OnLoopThread() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return loop_ != nullptr && loop_->InLoopThread();
+}
+
 Loop::Loop() { handle_->loop_ = this; }
 
 Loop::~Loop() {

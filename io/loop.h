@@ -48,6 +48,17 @@ class LoopHandle {
   // Like Post, but from the loop's own thread the task is deferred to later
   // in the current turn (Loop::Defer) instead of costing a wake-up.
   bool PostOrDefer(std::function<void()> task);
+  // Runs `task` right away when called on the loop's own thread (a callback
+  // that completed inline), else posts it. False once the loop has stopped.
+  template <typename Task>
+  bool RunHereOrPost(Task&& task) {
+    if (OnLoopThread()) {
+      task();
+      return true;
+    }
+    return Post(std::function<void()>(std::forward<Task>(task)));
+  }
+  bool OnLoopThread();
 
  private:
   friend class Loop;

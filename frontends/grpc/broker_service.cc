@@ -36,16 +36,16 @@ grpc::ServerUnaryReactor* BrokerService::Publish(grpc::CallbackServerContext* ct
     Fail(ctx, reactor, s);
     return reactor;
   }
-  Result<PublishAck> ack =
-      broker_.Publish(request->topic(), request->payload(),
-                      OptionsFrom(request->content_type(), request->headers()));
-  if (!ack.ok()) {
-    Fail(ctx, reactor, ack.status());
-    return reactor;
-  }
-  response->set_epoch(ack->epoch);
-  response->set_offset(ack->offset);
-  reactor->Finish(grpc::Status::OK);
+  // Answered when the message is sequenced: at once, or (in a cluster) when
+  // the topic's owner node answers — without holding a gRPC thread.
+  broker_.PublishAsync(request->topic(), request->payload(),
+                       OptionsFrom(request->content_type(), request->headers()),
+                       [ctx, reactor, response](Result<PublishAck> ack) {
+                         if (!ack.ok()) return Fail(ctx, reactor, ack.status());
+                         response->set_epoch(ack->epoch);
+                         response->set_offset(ack->offset);
+                         reactor->Finish(grpc::Status::OK);
+                       });
   return reactor;
 }
 

@@ -193,14 +193,20 @@ void ConnectReactor::Publish(uint64_t id, const v1::PublishRequest& p) {
     return Error(id, Status(ErrorCode::kInvalidArgument,
                             "topics under _INBOX. are reply inboxes; answer with a reply command"));
   }
-  Result<PublishAck> ack =
-      broker_.Publish(p.topic(), p.payload(), OptionsFrom(p.content_type(), p.headers()));
-  if (!ack.ok()) return Error(id, ack.status());
-  v1::ServerEvent e;
-  e.set_id(id);
-  e.mutable_ack()->set_epoch(ack->epoch);
-  e.mutable_ack()->set_offset(ack->offset);
-  outbox_->Push(std::move(e));
+  std::shared_ptr<Outbox> outbox = outbox_;
+  broker_.PublishAsync(p.topic(), p.payload(), OptionsFrom(p.content_type(), p.headers()),
+                       [outbox, id](Result<PublishAck> ack) {
+                         v1::ServerEvent e;
+                         e.set_id(id);
+                         if (ack.ok()) {
+                           e.mutable_ack()->set_epoch(ack->epoch);
+                           e.mutable_ack()->set_offset(ack->offset);
+                         } else {
+                           e.mutable_error()->set_code(ToGrpcCode(ack.status()));
+                           e.mutable_error()->set_message(ack.status().message());
+                         }
+                         outbox->Push(std::move(e));
+                       });
 }
 
 void ConnectReactor::Request(uint64_t id, const v1::RequestRequest& r, uint32_t timeout_ms) {

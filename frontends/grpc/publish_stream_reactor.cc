@@ -26,11 +26,12 @@ PublishStreamReactor::Next PublishStreamReactor::NextLocked() {
     writing_ = true;
     n.write = &answers_.front();
   }
-  if (read_wanted_ && !read_done_ && answers_.size() < max_pending_) {
+  if (read_wanted_ && !read_done_ && answers_.size() < max_pending_ && in_flight_ < max_pending_) {
     read_wanted_ = false;
     n.read = true;
   }
-  if (read_done_ && !writing_ && (answers_.empty() || broken_) && !finish_called_) {
+  if (read_done_ && in_flight_ == 0 && !writing_ && (answers_.empty() || broken_) &&
+      !finish_called_) {
     finish_called_ = true;
     n.finish = true;
   }
@@ -45,65 +46,94 @@ void PublishStreamReactor::Run(const Next& next) {
   }
 }
 
-Result<PublishAck> PublishStreamReactor::Publish(v1::PublishRequest& m) {
+void PublishStreamReactor::Publish(v1::PublishRequest& m, const std::shared_ptr<Batch>& batch,
+                                   int index) {
   if (m.topic().starts_with(kInboxPrefix)) {
-    return Status(ErrorCode::kInvalidArgument, "topics under _INBOX. are reply inboxes");
+    return OnPublished(
+        batch, index,
+        Status(ErrorCode::kInvalidArgument, "topics under _INBOX. are reply inboxes"));
   }
   // The read buffer is reused for the next message: take the payload rather
   // than copy it.
   std::string payload;
   payload.swap(*m.mutable_payload());
-  return broker_.Publish(m.topic(), std::move(payload), OptionsFrom(m.content_type(), m.headers()));
+  broker_.PublishAsync(
+      m.topic(), std::move(payload), OptionsFrom(m.content_type(), m.headers()),
+      [this, batch, index](Result<PublishAck> ack) { OnPublished(batch, index, std::move(ack)); });
 }
 
-void PublishStreamReactor::OnReadDone(bool ok) {
+void PublishStreamReactor::OnPublished(const std::shared_ptr<Batch>& batch, int index,
+                                       Result<PublishAck> ack) {
   Next next;
   {
     std::lock_guard lock(mu_);
-    if (!ok) {
-      // Half-close (or a broken call): the totals, then the end.
-      read_done_ = true;
-      if (!broken_) QueueBatchLocked();
-    } else {
-      const uint64_t seq = request_.sequence();
-      const int count = (request_.has_message() ? 1 : 0) + request_.batch_size();
-      PublishAck last{};
-      bool acked_any = false;
-      for (int i = 0; i < count; ++i) {
-        v1::PublishRequest& m = request_.has_message() ? (i == 0 ? *request_.mutable_message()
-                                                                 : *request_.mutable_batch(i - 1))
-                                                       : *request_.mutable_batch(i);
-        Result<PublishAck> ack = Publish(m);
-        if (ack.ok()) {
-          ++accepted_;
-          last = *ack;
-          acked_any = true;
-        } else {
-          ++refused_;
-          // An error is always reported, sequence or not: a refused message
-          // must never pass silently.
-          v1::PublishStreamResponse r;
-          r.mutable_error()->set_sequence(seq);
-          r.mutable_error()->set_code(ToGrpcCode(ack.status()));
-          r.mutable_error()->set_message(ack.status().message());
-          r.mutable_error()->set_index(static_cast<uint32_t>(i));
-          answers_.push_back(std::move(r));
+    if (index >= 0) {
+      --in_flight_;
+      if (ack.ok()) {
+        ++accepted_;
+        if (index > batch->last_ok_index) {
+          batch->last_ok_index = index;
+          batch->last_ok = *ack;
         }
-        since_batch_ += 1;
-      }
-      if (seq != 0 && acked_any) {
+      } else {
+        ++refused_;
+        // An error is always reported, sequence or not: a refused message
+        // must never pass silently.
         v1::PublishStreamResponse r;
-        r.mutable_ack()->set_sequence(seq);
-        r.mutable_ack()->set_epoch(last.epoch);
-        r.mutable_ack()->set_offset(last.offset);
+        r.mutable_error()->set_sequence(batch->sequence);
+        r.mutable_error()->set_code(ToGrpcCode(ack.status()));
+        r.mutable_error()->set_message(ack.status().message());
+        r.mutable_error()->set_index(static_cast<uint32_t>(index));
         answers_.push_back(std::move(r));
       }
-      if (since_batch_ >= ack_every_) QueueBatchLocked();
-      read_wanted_ = true;
+      if (++since_batch_ >= ack_every_) QueueBatchLocked();
+    }
+    if (--batch->remaining == 0 && batch->sequence != 0 && batch->last_ok_index >= 0) {
+      v1::PublishStreamResponse r;
+      r.mutable_ack()->set_sequence(batch->sequence);
+      r.mutable_ack()->set_epoch(batch->last_ok.epoch);
+      r.mutable_ack()->set_offset(batch->last_ok.offset);
+      answers_.push_back(std::move(r));
     }
     next = NextLocked();
   }
   Run(next);
+}
+
+void PublishStreamReactor::OnReadDone(bool ok) {
+  if (!ok) {
+    Next next;
+    {
+      std::lock_guard lock(mu_);
+      // Half-close (or a broken call): the totals, then the end.
+      read_done_ = true;
+      if (!broken_) QueueBatchLocked();
+      next = NextLocked();
+    }
+    Run(next);
+    return;
+  }
+  // Published without holding mu_: results for topics this node owns come
+  // back inline (OnPublished takes the lock).
+  const int count = (request_.has_message() ? 1 : 0) + request_.batch_size();
+  auto batch = std::make_shared<Batch>();
+  batch->sequence = request_.sequence();
+  batch->remaining = count + 1;
+  {
+    std::lock_guard lock(mu_);
+    in_flight_ += static_cast<size_t>(count);
+  }
+  for (int i = 0; i < count; ++i) {
+    v1::PublishRequest& m = request_.has_message() ? (i == 0 ? *request_.mutable_message()
+                                                             : *request_.mutable_batch(i - 1))
+                                                   : *request_.mutable_batch(i);
+    Publish(m, batch, i);
+  }
+  {
+    std::lock_guard lock(mu_);
+    read_wanted_ = true;
+  }
+  OnPublished(batch, -1, PublishAck{});
 }
 
 void PublishStreamReactor::OnWriteDone(bool ok) {

@@ -3,9 +3,13 @@
 // Each message read is published at once; messages with a sequence number get
 // their own StreamAck (or StreamError), and a BatchAck with the running
 // totals goes out every `ack_every` messages and when the client half-closes.
-// Flow control: while `max_pending_answers` answers wait to be written the
+// Flow control: while `max_pending_answers` answers wait to be written (or
+// that many messages wait for their topic's owner node, in a cluster) the
 // reactor stops reading, so a client that does not read its answers is held
 // back by gRPC's own window instead of growing the server's memory.
+// Publishing never blocks a gRPC thread: a message for a topic another node
+// owns is answered when the owner answers, and the call finishes only once
+// every such answer is in.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -38,7 +42,16 @@ class PublishStreamReactor final
   Next NextLocked();
   void Run(const Next& next);
   void QueueBatchLocked();
-  Result<PublishAck> Publish(v1::PublishRequest& m);
+  // One read request's messages, answered together.
+  struct Batch {
+    uint64_t sequence = 0;
+    int remaining = 0;  // results still to come (+1 while still publishing)
+    int last_ok_index = -1;
+    PublishAck last_ok;
+  };
+  void Publish(v1::PublishRequest& m, const std::shared_ptr<Batch>& batch, int index);
+  // A message's result (index -1: the reader finished publishing the batch).
+  void OnPublished(const std::shared_ptr<Batch>& batch, int index, Result<PublishAck> ack);
 
   Broker& broker_;
   const uint32_t ack_every_;
@@ -54,6 +67,7 @@ class PublishStreamReactor final
   uint64_t accepted_ = 0;
   uint64_t refused_ = 0;
   uint32_t since_batch_ = 0;
+  size_t in_flight_ = 0;  // messages whose result has not come back yet
 };
 
 }  // namespace herald::grpcfront

@@ -62,11 +62,18 @@ void RestApi::Register(http::Router& router) {
 void RestApi::Publish(http::Request& req, http::Response res) {
   Result<std::string> topic = TopicOf(req);
   if (!topic.ok()) return SendStatus(res, topic.status());
-  Result<PublishAck> ack = broker_.Publish(*topic, std::move(req.body), OptionsFrom(req));
-  if (!ack.ok()) return SendStatus(res, ack.status());
-  json::JsonWriter w;
-  w.Begin().Field("epoch", ack->epoch).Field("offset", ack->offset).End();
-  res.Send(200, w.Take(), json::kJsonContentType);
+  // Answered once sequenced: at once, or (in a cluster) when the topic's
+  // owner node answers, back on this connection's loop.
+  std::shared_ptr<io::LoopHandle> loop = req.loop->handle();
+  broker_.PublishAsync(*topic, std::move(req.body), OptionsFrom(req),
+                       [loop, res](Result<PublishAck> ack) mutable {
+                         loop->RunHereOrPost([res, ack = std::move(ack)]() mutable {
+                           if (!ack.ok()) return SendStatus(res, ack.status());
+                           json::JsonWriter w;
+                           w.Begin().Field("epoch", ack->epoch).Field("offset", ack->offset).End();
+                           res.Send(200, w.Take(), json::kJsonContentType);
+                         });
+                       });
 }
 
 void RestApi::Request(http::Request& req, http::Response res) {

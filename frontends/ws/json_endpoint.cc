@@ -82,9 +82,19 @@ void JsonEndpoint::Publish(Command& c) {
   PublishOptions o;
   o.content_type = std::move(c.content_type);
   o.headers = std::move(c.headers);
-  Result<PublishAck> ack = broker_.Publish(c.topic, std::move(c.payload), std::move(o));
-  if (!ack.ok()) return SendError(c.id, ack.status());
-  if (!c.id.empty()) Send(json::EncodeAck(c.id, ack->epoch, ack->offset));
+  // Acknowledged once sequenced: at once, or (in a cluster) when the topic's
+  // owner node answers, back on this connection's loop.
+  std::weak_ptr<JsonEndpoint> weak = session_->SharedPart(this);
+  broker_.PublishAsync(c.topic, std::move(c.payload), std::move(o),
+                       [weak, loop = loop_, id = std::move(c.id)](Result<PublishAck> ack) mutable {
+                         loop->RunHereOrPost([weak, id = std::move(id), ack = std::move(ack)] {
+                           auto self = weak.lock();
+                           if (!self || !self->session_) return;
+                           if (!ack.ok()) return self->SendError(id, ack.status());
+                           if (!id.empty())
+                             self->Send(json::EncodeAck(id, ack->epoch, ack->offset));
+                         });
+                       });
 }
 
 void JsonEndpoint::Request(Command& c) {
