@@ -1,0 +1,307 @@
+// What each frame on a peer link means: the handshake, interest, forwarded
+// publishes and their results, sequenced deliveries, history and replies.
+// Frames of one link are handled one at a time, in order (gRPC reads).
+#include <spdlog/spdlog.h>
+
+#include "cluster/cluster.h"
+
+namespace herald::cluster {
+namespace {
+
+constexpr uint32_t kProtocolVersion = 1;
+// History answers are paged so one frame stays far below the batch limit.
+constexpr size_t kHistoryPage = 1000;
+
+bool SecretsEqual(const std::string& a, const std::string& b) {
+  // Constant time in the secret's content (its length is not secret).
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+PublishOptions OptionsOf(auto& frame) {
+  PublishOptions o;
+  o.content_type = std::move(*frame.mutable_content_type());
+  o.reply_to = std::move(*frame.mutable_reply_to());
+  for (auto& h : *frame.mutable_headers()) {
+    o.headers.push_back({std::move(*h.mutable_name()), std::move(*h.mutable_value())});
+  }
+  return o;
+}
+
+}  // namespace
+
+void Cluster::OnFrame(PeerLink& link, pb::PeerFrame& frame) {
+  using K = pb::PeerFrame::KindCase;
+  if (link.state() == PeerLink::State::kHandshake) {
+    switch (frame.kind_case()) {
+      case K::kHello:
+        if (link.side() == PeerLink::Side::kAccepted) return OnHello(link, *frame.mutable_hello());
+        break;
+      case K::kWelcome:
+        if (link.side() == PeerLink::Side::kDialed) {
+          return OnWelcome(link, *frame.mutable_welcome());
+        }
+        break;
+      case K::kRefuse:
+        if (link.side() == PeerLink::Side::kDialed) return OnRefuse(link, frame.refuse());
+        break;
+      default:
+        break;
+    }
+    link.Close("protocol error: the first frame was not a handshake frame");
+    return;
+  }
+  switch (frame.kind_case()) {
+    case K::kInterest:
+      return OnInterest(link, *frame.mutable_interest());
+    case K::kForward:
+      return OnForward(link, *frame.mutable_forward());
+    case K::kForwardResult:
+      return OnForwardResult(frame.forward_result());
+    case K::kDelivery:
+      return OnDelivery(link, *frame.mutable_delivery());
+    case K::kHistoryRequest:
+      return OnHistoryRequest(link, frame.history_request());
+    case K::kHistory:
+      return OnHistory(*frame.mutable_history());
+    case K::kReply:
+      return OnReply(*frame.mutable_reply());
+    case K::kHeartbeat:
+      return;  // its arrival is the point (PeerLink records it)
+    case K::kMembers:
+      for (const pb::Member& m : frame.members().members()) LearnMember(m.node_id(), m.address());
+      return;
+    default:
+      link.Close("protocol error: unexpected frame after the handshake");
+  }
+}
+
+void Cluster::Refuse(PeerLink& link, pb::Refuse::Code code, std::string reason) {
+  links_refused_.fetch_add(1, std::memory_order_relaxed);
+  pb::PeerFrame f;
+  pb::Refuse* r = f.mutable_refuse();
+  r->set_code(code);
+  r->set_reason(reason);
+  r->set_node_id(node_id_);
+  link.Send(std::move(f));
+  link.Close("refused: " + reason, /*flush=*/true);
+}
+
+void Cluster::OnHello(PeerLink& link, pb::Hello& hello) {
+  const std::string& id = hello.node_id();
+  if (hello.protocol_version() != kProtocolVersion) {
+    return Refuse(link, pb::Refuse::VERSION,
+                  "protocol version " + std::to_string(hello.protocol_version()) +
+                      " is not supported (this node speaks " + std::to_string(kProtocolVersion) +
+                      ")");
+  }
+  if (hello.cluster_name() != options_.name) {
+    return Refuse(
+        link, pb::Refuse::CLUSTER_NAME,
+        "this node belongs to cluster '" + options_.name + "', not '" + hello.cluster_name() + "'");
+  }
+  if (!SecretsEqual(hello.secret(), options_.secret)) {
+    spdlog::warn("cluster: refused a peer from {}: wrong shared secret", link.address());
+    return Refuse(link, pb::Refuse::SECRET, "wrong or missing cluster secret");
+  }
+  if (id.empty() || id.find('.') != std::string::npos || id.size() > 255) {
+    return Refuse(link, pb::Refuse::BAD_NODE_ID, "invalid node id '" + id + "'");
+  }
+  if (id == node_id_) {
+    return Refuse(link, pb::Refuse::SAME_NODE, "node id '" + id + "' is this node's own id");
+  }
+  LearnMember(id, hello.address());
+  for (const pb::Member& m : hello.members()) LearnMember(m.node_id(), m.address());
+  if (id > node_id_) {
+    // One link per pair, dialled by the smaller id: that is us.
+    return Refuse(link, pb::Refuse::DIAL_BACK, "node '" + node_id_ + "' dials node '" + id + "'");
+  }
+  link.set_peer_id(id);
+  pb::PeerFrame f;
+  pb::Welcome* w = f.mutable_welcome();
+  w->set_node_id(node_id_);
+  w->set_secret(options_.secret);
+  *w->mutable_members() = MembersFrame().members().members();
+  link.Send(std::move(f));
+  LinkUp(link.shared_from_this(), hello.address());
+}
+
+void Cluster::OnWelcome(PeerLink& link, pb::Welcome& welcome) {
+  if (!SecretsEqual(welcome.secret(), options_.secret)) {
+    link.Close("the peer at " + link.address() + " does not know the cluster secret");
+    return;
+  }
+  const std::string& id = welcome.node_id();
+  if (id.empty() || id.find('.') != std::string::npos || id == node_id_) {
+    link.Close("the peer at " + link.address() + " answered with node id '" + id + "'");
+    return;
+  }
+  link.set_peer_id(id);
+  for (const pb::Member& m : welcome.members()) LearnMember(m.node_id(), m.address());
+  LinkUp(link.shared_from_this(), link.address());
+}
+
+void Cluster::OnRefuse(PeerLink& link, const pb::Refuse& refuse) {
+  {
+    std::lock_guard lock(mu_);
+    auto d = dialers_.find(link.address());
+    if (d != dialers_.end()) {
+      if (!refuse.node_id().empty()) d->second.known_id = refuse.node_id();
+      if (refuse.code() == pb::Refuse::SAME_NODE) {
+        d->second.parked = true;
+        d->second.next = Clock::time_point::max();  // never dial ourselves again
+      } else {
+        d->second.parked = true;  // DIAL_BACK, or a misconfiguration: retry slowly
+      }
+    }
+    if (!refuse.node_id().empty()) {
+      known_[refuse.node_id()].address = link.address();
+      if (refuse.code() != pb::Refuse::DIAL_BACK) {
+        known_[refuse.node_id()].last_error = refuse.reason();
+      }
+    }
+  }
+  if (refuse.code() != pb::Refuse::DIAL_BACK) {
+    spdlog::error("cluster: {} refused the link: {}", link.address(), refuse.reason());
+  }
+  link.Close("refused: " + refuse.reason());
+}
+
+void Cluster::OnInterest(PeerLink& link, pb::InterestUpdate& update) {
+  auto self = link.shared_from_this();
+  if (update.reset()) {
+    for (const auto& [key, sub] : link.interest) broker_.Unsubscribe(sub);
+    link.interest.clear();
+  }
+  for (const pb::Interest& i : update.remove()) {
+    auto it = link.interest.find({i.pattern(), i.queue_group()});
+    if (it == link.interest.end()) continue;
+    broker_.Unsubscribe(it->second);
+    link.interest.erase(it);
+  }
+  for (const pb::Interest& i : update.add()) {
+    auto key = std::make_pair(i.pattern(), i.queue_group());
+    if (link.interest.count(key)) continue;
+    Result<uint64_t> sub = BrokerCluster::SubscribePeer(
+        broker_, i.pattern(), i.queue_group(),
+        std::make_shared<InterestSink>(self, i.pattern(), i.queue_group()));
+    if (!sub.ok()) {
+      spdlog::warn("cluster: node '{}' announced interest this node cannot hold ({}): {}",
+                   link.peer_id(), i.pattern(), sub.status().message());
+      continue;
+    }
+    link.interest.emplace(std::move(key), *sub);
+  }
+}
+
+void Cluster::OnForward(PeerLink& link, pb::Forward& forward) {
+  const uint64_t id = forward.id();
+  Result<PublishAck> ack =
+      BrokerCluster::PublishOwned(broker_, std::move(*forward.mutable_topic()),
+                                  std::move(*forward.mutable_payload()), OptionsOf(forward));
+  link.CountMessageIn();
+  if (id == 0) return;
+  pb::PeerFrame f;
+  pb::ForwardResult* r = f.mutable_forward_result();
+  r->set_id(id);
+  if (ack.ok()) {
+    r->set_epoch(ack->epoch);
+    r->set_offset(ack->offset);
+  } else {
+    r->set_error_code(std::string(ErrorCodeName(ack.status().code())));
+    r->set_error_message(ack.status().message());
+  }
+  link.Send(std::move(f));
+}
+
+void Cluster::OnForwardResult(const pb::ForwardResult& result) {
+  std::optional<Pending> p = TakePending(result.id());
+  if (!p || !p->on_ack) return;  // timed out meanwhile
+  if (!result.error_code().empty()) {
+    p->on_ack(Status(ErrorCodeFromName(result.error_code()), result.error_message()));
+    return;
+  }
+  p->on_ack(PublishAck{result.epoch(), result.offset()});
+}
+
+void Cluster::OnDelivery(PeerLink& link, pb::Delivery& delivery) {
+  link.CountMessageIn();
+  std::string pattern = std::move(*delivery.mutable_pattern());
+  std::string group = std::move(*delivery.mutable_queue_group());
+  BrokerCluster::DeliverRemote(broker_, FromDelivery(delivery), pattern, group);
+}
+
+void Cluster::OnHistoryRequest(PeerLink& link, const pb::HistoryRequest& request) {
+  Result<ResumeResult> r = BrokerCluster::ResumeOwned(broker_, request.topic(), request.epoch(),
+                                                      request.after_offset(), kHistoryPage);
+  pb::PeerFrame f;
+  pb::HistoryResponse* h = f.mutable_history();
+  h->set_id(request.id());
+  if (!r.ok()) {
+    h->set_error_code(std::string(ErrorCodeName(r.status().code())));
+    h->set_error_message(r.status().message());
+  } else {
+    h->set_epoch(r->epoch);
+    h->set_last_offset(r->last_offset);
+    h->set_truncated(r->truncated && !r->messages.empty());
+    if (r->gap) ToGap(*r->gap, h->mutable_gap());
+    for (const MessagePtr& m : r->messages) ToDelivery(*m, h->add_messages());
+  }
+  link.Send(std::move(f));
+}
+
+void Cluster::OnHistory(pb::HistoryResponse& response) {
+  std::optional<Pending> p = TakePending(response.id());
+  if (!p || !p->on_history) return;
+  if (!response.error_code().empty()) {
+    history_failures_.fetch_add(1, std::memory_order_relaxed);
+    p->on_history(Status(ErrorCodeFromName(response.error_code()), response.error_message()));
+    return;
+  }
+  ResumeResult& r = p->collected;
+  r.epoch = response.epoch();
+  r.last_offset = response.last_offset();
+  if (response.has_gap() && !r.gap) r.gap = FromGap(p->topic, response.gap());
+  for (pb::Delivery& d : *response.mutable_messages()) r.messages.push_back(FromDelivery(d));
+  if (!response.truncated()) {
+    p->on_history(std::move(r));
+    return;
+  }
+  // More pages: ask again after the last message, under the same answer.
+  const std::string peer = p->peer;
+  const std::string topic = p->topic;
+  const uint64_t epoch = r.epoch;
+  const uint64_t after = r.messages.back()->offset;
+  p->deadline = Clock::now() + options_.forward_timeout;
+  const uint64_t id = AddPending(std::move(*p));
+  std::shared_ptr<PeerLink> link = UpLink(peer);
+  pb::PeerFrame f;
+  pb::HistoryRequest* h = f.mutable_history_request();
+  h->set_id(id);
+  h->set_topic(topic);
+  h->set_epoch(epoch);
+  h->set_after_offset(after);
+  if (!link || !link->Send(std::move(f))) {
+    if (auto again = TakePending(id)) {
+      history_failures_.fetch_add(1, std::memory_order_relaxed);
+      again->on_history(
+          Status(ErrorCode::kUnavailable, "the link to node '" + peer + "' was lost"));
+    }
+  }
+}
+
+void Cluster::OnReply(pb::Reply& reply) {
+  auto m = std::make_shared<Message>();
+  m->topic = std::move(*reply.mutable_topic());
+  m->payload = std::move(*reply.mutable_payload());
+  m->content_type = std::move(*reply.mutable_content_type());
+  for (auto& h : *reply.mutable_headers()) {
+    m->headers.push_back({std::move(*h.mutable_name()), std::move(*h.mutable_value())});
+  }
+  m->from_peer = true;
+  BrokerCluster::CompleteReply(broker_, std::move(m));
+}
+
+}  // namespace herald::cluster

@@ -1,0 +1,47 @@
+// herald/cluster_options.h — how a node joins a cluster of broker nodes.
+//
+// Nodes form a full mesh of gRPC peer links (herald.cluster.v1.Peer). A node
+// needs its own peer address and one seed; it learns the other members from
+// its peers. Each topic has one owner node (rendezvous hashing over the live
+// members) that numbers its messages and keeps its history, so a client can
+// resume on any node. docs/CLUSTER.md describes the model and its limits.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace herald {
+
+struct ClusterOptions {
+  // "host:port" for peer links; empty: this node is not part of a cluster.
+  // The node's id is BrokerOptions::node_id (unique in the cluster).
+  std::string listen;
+  // The address peers dial to reach this node (default: `listen` with the
+  // port actually bound). Must be reachable from every other node.
+  std::string advertise;
+  // Peer addresses to join through; any one live member is enough.
+  std::vector<std::string> seeds;
+  // Links to nodes of another cluster name are refused.
+  std::string name = "herald";
+  // When set, peers must present the same secret in their hello.
+  std::string secret;
+
+  std::chrono::milliseconds heartbeat_interval{500};
+  // A peer silent this long is declared dead (its topics move to others).
+  std::chrono::milliseconds peer_timeout{2500};
+  // Reconnect back-off: starts at min, doubles up to max, with full jitter.
+  std::chrono::milliseconds reconnect_min{100};
+  std::chrono::milliseconds reconnect_max{5000};
+  // How long a publish forwarded to a topic's owner (or a history fetch) may
+  // wait for the answer before failing with kUnavailable.
+  std::chrono::milliseconds forward_timeout{5000};
+  // Bytes queued for one peer beyond which the link is reset (the peer is
+  // not keeping up; its subscribers get a gap rather than unbounded memory).
+  size_t max_link_queue_bytes = size_t{256} << 20;
+  // gRPC message limit on peer links (a batch of frames is one message).
+  size_t max_batch_bytes = size_t{64} << 20;
+};
+
+}  // namespace herald
