@@ -16,8 +16,6 @@ struct Config {
   Config() { server.demo_page = true; }  // heraldd serves the demo chat page at /
   ServerOptions server;
   BrokerOptions broker;
-  std::string cluster_listen;  // reserved: peer links (issue #6)
-  std::vector<std::string> seeds;
   std::string log_level = "info";
   std::string config_file;
 };

@@ -1,6 +1,7 @@
 // The command-line half of heraldd's configuration: flags override the config
 // file, which overrides the defaults.
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 
 #include <fstream>
 #include <sstream>
@@ -34,10 +35,18 @@ Status Validate(const Config& c) {
   if (!c.server.grpc.listen.empty()) {
     if (Status s = ValidateListenAddress("grpc_listen", c.server.grpc.listen); !s.ok()) return s;
   }
-  if (!c.cluster_listen.empty()) {
-    if (Status s = ValidateListenAddress("cluster_listen", c.cluster_listen); !s.ok()) return s;
+  const ClusterOptions& cl = c.server.cluster;
+  if (!cl.listen.empty()) {
+    if (Status s = ValidateListenAddress("cluster_listen", cl.listen); !s.ok()) return s;
+  } else if (!cl.seeds.empty()) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "seeds need cluster_listen (--cluster-listen): peers must be able to reach "
+                  "this node");
   }
-  for (const std::string& seed : c.seeds) {
+  if (!cl.advertise.empty()) {
+    if (Status s = ValidateListenAddress("cluster.advertise", cl.advertise); !s.ok()) return s;
+  }
+  for (const std::string& seed : cl.seeds) {
     if (Status s = ValidateListenAddress("seed", seed); !s.ok()) return s;
   }
   const std::string& id = c.broker.node_id;
@@ -82,6 +91,7 @@ ParsedArgs ParseArgs(int argc, const char* const* argv) {
   app.set_version_flag("--version", "heraldd 0.1.0");
   std::string config_file, listen, grpc_listen, cluster_listen, node_id, log_level, static_dir;
   std::vector<std::string> seeds;
+  std::string cluster_advertise, cluster_name;
   int workers = -1;
   auto* o_config = app.add_option(
       "--config", config_file, "TOML config file (every key: docs/CONFIG.md); flags override it");
@@ -95,9 +105,14 @@ ParsedArgs ParseArgs(int argc, const char* const* argv) {
                                   "DIR of static files served at / (default: the built-in demo "
                                   "chat page)");
   auto* o_cluster = app.add_option("--cluster-listen", cluster_listen,
-                                   "HOST:PORT for peer links (reserved; clustering is not in this "
-                                   "build yet)");
+                                   "HOST:PORT for peer links to other nodes (default: off; "
+                                   "port 0 picks a free port, logged at start)");
   auto* o_seed = app.add_option("--seed", seeds, "HOST:PORT of a cluster member; repeatable");
+  auto* o_advertise = app.add_option("--cluster-advertise", cluster_advertise,
+                                     "HOST:PORT peers dial to reach this node (default: "
+                                     "--cluster-listen with the bound port)");
+  auto* o_cluster_name =
+      app.add_option("--cluster-name", cluster_name, "links to other cluster names are refused");
   auto* o_node = app.add_option("--node-id", node_id, "this node's name (default: herald)");
   auto* o_workers =
       app.add_option("--workers", workers, "event-loop worker threads (default 0: one per core)")
@@ -125,8 +140,13 @@ ParsedArgs ParseArgs(int argc, const char* const* argv) {
   if (o_listen->count()) c.server.listen = listen;
   if (o_grpc->count()) c.server.grpc.listen = grpc_listen;
   if (o_static->count()) c.server.static_dir = static_dir;
-  if (o_cluster->count()) c.cluster_listen = cluster_listen;
-  if (o_seed->count()) c.seeds = seeds;
+  if (o_cluster->count()) c.server.cluster.listen = cluster_listen;
+  if (o_seed->count()) c.server.cluster.seeds = seeds;
+  if (o_advertise->count()) c.server.cluster.advertise = cluster_advertise;
+  if (o_cluster_name->count()) c.server.cluster.name = cluster_name;
+  if (const char* secret = std::getenv("HERALD_CLUSTER_SECRET"); secret && *secret) {
+    c.server.cluster.secret = secret;  // not a flag: argv is visible to every user
+  }
   if (o_node->count()) c.broker.node_id = node_id;
   if (o_workers->count()) c.server.workers = workers;
   if (o_log->count()) c.log_level = log_level;

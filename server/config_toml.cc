@@ -215,6 +215,34 @@ Status ReadGrpc(const toml::table& t, Config& c) {
   return r.Finish();
 }
 
+Status ReadCluster(const toml::table& t, Config& c) {
+  TomlReader r(t, "cluster.");
+  ClusterOptions& o = c.server.cluster;
+  r.String("listen", o.listen);
+  r.String("advertise", o.advertise);
+  r.StringList("seeds", o.seeds);
+  r.String("name", o.name);
+  r.String("secret", o.secret);
+  r.Millis("heartbeat_interval_ms", o.heartbeat_interval);
+  r.Millis("peer_timeout_ms", o.peer_timeout);
+  r.Millis("reconnect_min_ms", o.reconnect_min);
+  r.Millis("reconnect_max_ms", o.reconnect_max);
+  r.Millis("forward_timeout_ms", o.forward_timeout);
+  r.Int("max_link_queue_bytes", o.max_link_queue_bytes, 1u << 16);
+  r.Int("max_batch_bytes", o.max_batch_bytes, 1u << 20, INT32_MAX);
+  if (!r.error().ok()) return r.error();
+  if (o.name.empty()) return Status(ErrorCode::kInvalidArgument, r.Key("name") + " is empty");
+  if (o.heartbeat_interval.count() <= 0 || o.peer_timeout <= o.heartbeat_interval) {
+    return Status(ErrorCode::kInvalidArgument,
+                  r.Key("peer_timeout_ms") + " must be greater than heartbeat_interval_ms (> 0)");
+  }
+  if (o.reconnect_min.count() <= 0 || o.reconnect_max < o.reconnect_min) {
+    return Status(ErrorCode::kInvalidArgument,
+                  r.Key("reconnect_max_ms") + " must be >= reconnect_min_ms (> 0)");
+  }
+  return r.Finish();
+}
+
 }  // namespace
 
 Status ApplyToml(std::string_view toml_text, std::string_view origin, Config& c) {
@@ -231,8 +259,8 @@ Status ApplyToml(std::string_view toml_text, std::string_view origin, Config& c)
   r.String("listen", c.server.listen);
   r.String("static_dir", c.server.static_dir);
   r.String("grpc_listen", c.server.grpc.listen);
-  r.String("cluster_listen", c.cluster_listen);
-  r.StringList("seeds", c.seeds);
+  r.String("cluster_listen", c.server.cluster.listen);
+  r.StringList("seeds", c.server.cluster.seeds);
   r.String("node_id", c.broker.node_id);
   r.Int("workers", c.server.workers, 0, 256);
   r.String("log_level", c.log_level);
@@ -255,6 +283,9 @@ Status ApplyToml(std::string_view toml_text, std::string_view origin, Config& c)
   }
   if (const toml::table* t = Section(r, "sse", section_error)) {
     if (Status s = ReadSse(*t, c); !s.ok()) return s;
+  }
+  if (const toml::table* t = Section(r, "cluster", section_error)) {
+    if (Status s = ReadCluster(*t, c); !s.ok()) return s;
   }
   if (!section_error.ok()) return section_error;
   return r.Finish();

@@ -43,9 +43,6 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(config.log_level));
   spdlog::flush_on(spdlog::level::info);
   if (!config.config_file.empty()) spdlog::info("config file {}", config.config_file);
-  if (!config.cluster_listen.empty() || !config.seeds.empty()) {
-    spdlog::warn("--cluster-listen/--seed: clustering is not part of this build; running alone");
-  }
 
   const sigset_t signals = BlockShutdownSignals();
   herald::Broker broker(config.broker);
@@ -63,6 +60,11 @@ int main(int argc, char** argv) {
     const std::string& g = config.server.grpc.listen;
     spdlog::info("gRPC API (herald.v1.Broker) listening on {}:{}", g.substr(0, g.rfind(':')),
                  server.grpc_port());
+  }
+  if (server.cluster_port() != 0) {
+    const std::string& c = config.server.cluster.listen;
+    spdlog::info("peer links (herald.cluster.v1.Peer) listening on {}:{}",
+                 c.substr(0, c.rfind(':')), server.cluster_port());
   }
 
   int sig = 0;

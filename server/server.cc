@@ -6,6 +6,7 @@
 #include <optional>
 #include <thread>
 
+#include "cluster/cluster.h"
 #include "frontends/grpc/grpc_front.h"
 #include "frontends/http/http_server.h"
 #include "frontends/http/router.h"
@@ -15,6 +16,7 @@
 #include "frontends/ws/ws_front.h"
 #include "io/worker_pool.h"
 #include "server/broker_metrics.h"
+#include "server/cluster_metrics.h"
 #include "server/http_metrics.h"
 #include "server/sse_metrics.h"
 #include "server/worker_inboxes.h"
@@ -43,8 +45,20 @@ class Server::Impl {
     } else if (options_.demo_page) {
       site_ = statics::StaticSite::FromMemory(server::EmbeddedSite());
     }
+    // The cluster first: local subscriptions made from here on are announced
+    // to peers, and publishes go to their topics' owners.
+    if (!options_.cluster.listen.empty()) {
+      cluster_ = std::make_unique<cluster::Cluster>(broker_, options_.cluster);
+      if (Status s = cluster_->Start(); !s.ok()) {
+        cluster_.reset();
+        return s;
+      }
+    }
     pool_ = std::make_unique<io::WorkerPool>(workers);
-    if (Status s = pool_->Start(); !s.ok()) return s;
+    if (Status s = pool_->Start(); !s.ok()) {
+      cluster_.reset();
+      return s;
+    }
     inboxes_ = std::make_unique<server::WorkerInboxes>(broker_, *pool_);
     ws_ = std::make_unique<ws::WsFront>(
         broker_, WsOptionsFrom(options_.websocket),
@@ -61,6 +75,7 @@ class Server::Impl {
       sse_.reset();
       inboxes_.reset();
       pool_.reset();
+      cluster_.reset();
       return s;
     }
     if (!options_.grpc.listen.empty()) {
@@ -88,10 +103,12 @@ class Server::Impl {
     sse_.reset();
     inboxes_.reset();
     pool_.reset();
+    cluster_.reset();  // last: the fronts no longer publish
   }
 
   uint16_t port() const { return http_ ? http_->port() : 0; }
   uint16_t grpc_port() const { return grpc_ ? grpc_->port() : 0; }
+  uint16_t cluster_port() const { return cluster_ ? cluster_->port() : 0; }
 
  private:
   struct HostPort {
@@ -180,7 +197,18 @@ class Server::Impl {
       server::WriteHttpMetrics(http_->stats(), w);
       server::WriteWsMetrics(ws_->stats(), w);
       server::WriteSseMetrics(sse_->stats(), w);
+      if (cluster_) server::WriteClusterMetrics(cluster_->Stats(), w);
       res.Send(200, w.text(), "text/plain; version=0.0.4; charset=utf-8");
+    });
+    router->Handle("GET", "/cluster", [this](http::Request&, http::Response res) {
+      if (!cluster_) {
+        res.Send(200,
+                 "{\"node_id\":" + server::JsonQuoted(broker_.options().node_id) +
+                     ",\"clustered\":false}\n",
+                 http::kApplicationJson);
+        return;
+      }
+      res.Send(200, server::ClusterJson(cluster_->Stats()), http::kApplicationJson);
     });
     ws_->Register(*router);
     sse_->Register(*router);
@@ -199,6 +227,7 @@ class Server::Impl {
   rest::RestApi rest_{broker_};
   std::unique_ptr<http::HttpServer> http_;
   std::unique_ptr<grpcfront::GrpcFront> grpc_;
+  std::unique_ptr<cluster::Cluster> cluster_;
   bool running_ = false;
 };
 
@@ -208,6 +237,7 @@ Server::~Server() { impl_->Stop(); }
 Status Server::Start() { return impl_->Start(); }
 uint16_t Server::port() const { return impl_->port(); }
 uint16_t Server::grpc_port() const { return impl_->grpc_port(); }
+uint16_t Server::cluster_port() const { return impl_->cluster_port(); }
 void Server::Stop() { impl_->Stop(); }
 
 }  // namespace herald

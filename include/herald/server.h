@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "herald/broker.h"
+#include "herald/cluster_options.h"
 #include "herald/status.h"
 
 namespace herald {
@@ -92,6 +93,9 @@ struct ServerOptions {
   WebSocketLimits websocket;
   SseLimits sse;
   GrpcLimits grpc;
+  // Peer links to other nodes (heraldd [cluster]); no cluster when
+  // cluster.listen is empty. The broker's node_id names this node.
+  ClusterOptions cluster;
 };
 
 class Server {
@@ -108,6 +112,8 @@ class Server {
   uint16_t port() const;
   // The gRPC port, 0 without a gRPC front.
   uint16_t grpc_port() const;
+  // The peer-link port, 0 when not in a cluster.
+  uint16_t cluster_port() const;
   // Stops accepting, lets in-flight responses finish, closes every
   // connection and joins the workers. Idempotent.
   void Stop();

@@ -26,6 +26,53 @@ TEST(Config, DefaultsListenOnLoopback8080) {
   EXPECT_EQ(p.config.log_level, "info");
 }
 
+TEST(Config, ClusterSectionSetsEveryKey) {
+  Config c;
+  Status s = ApplyToml(R"(
+[cluster]
+listen = "127.0.0.1:7000"
+advertise = "10.0.0.5:7000"
+seeds = ["10.0.0.6:7000"]
+name = "prod"
+secret = "s3cret"
+heartbeat_interval_ms = 200
+peer_timeout_ms = 900
+reconnect_min_ms = 50
+reconnect_max_ms = 800
+forward_timeout_ms = 1500
+max_link_queue_bytes = 1048576
+max_batch_bytes = 8388608
+)",
+                       "test.toml", c);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  const ClusterOptions& o = c.server.cluster;
+  EXPECT_EQ(o.listen, "127.0.0.1:7000");
+  EXPECT_EQ(o.advertise, "10.0.0.5:7000");
+  EXPECT_EQ(o.seeds, (std::vector<std::string>{"10.0.0.6:7000"}));
+  EXPECT_EQ(o.name, "prod");
+  EXPECT_EQ(o.secret, "s3cret");
+  EXPECT_EQ(o.heartbeat_interval.count(), 200);
+  EXPECT_EQ(o.peer_timeout.count(), 900);
+  EXPECT_EQ(o.reconnect_min.count(), 50);
+  EXPECT_EQ(o.reconnect_max.count(), 800);
+  EXPECT_EQ(o.forward_timeout.count(), 1500);
+  EXPECT_EQ(o.max_link_queue_bytes, 1048576u);
+  EXPECT_EQ(o.max_batch_bytes, 8388608u);
+}
+
+TEST(Config, ClusterRejectsATimeoutNotAboveTheHeartbeat) {
+  Config c;
+  Status s = ApplyToml("[cluster]\nheartbeat_interval_ms = 500\npeer_timeout_ms = 500\n", "t", c);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("cluster.peer_timeout_ms"), std::string::npos) << s.message();
+}
+
+TEST(Config, SeedsWithoutAClusterListenAddressAreRefused) {
+  ParsedArgs p = Parse({"--seed", "127.0.0.1:7001"});
+  EXPECT_EQ(p.action, ParsedArgs::Action::kExit);
+  EXPECT_NE(p.output.find("cluster_listen"), std::string::npos) << p.output;
+}
+
 TEST(Config, StableFlagsAreAccepted) {
   ParsedArgs p = Parse({"--listen", "0.0.0.0:0", "--grpc-listen", "127.0.0.1:9090",
                         "--cluster-listen", "127.0.0.1:7000", "--seed", "127.0.0.1:7001", "--seed",
@@ -33,7 +80,9 @@ TEST(Config, StableFlagsAreAccepted) {
   ASSERT_EQ(p.action, ParsedArgs::Action::kRun) << p.output;
   EXPECT_EQ(p.config.server.listen, "0.0.0.0:0");
   EXPECT_EQ(p.config.server.grpc.listen, "127.0.0.1:9090");
-  EXPECT_EQ(p.config.seeds, (std::vector<std::string>{"127.0.0.1:7001", "[::1]:7002"}));
+  EXPECT_EQ(p.config.server.cluster.listen, "127.0.0.1:7000");
+  EXPECT_EQ(p.config.server.cluster.seeds,
+            (std::vector<std::string>{"127.0.0.1:7001", "[::1]:7002"}));
   EXPECT_EQ(p.config.broker.node_id, "n1");
   EXPECT_EQ(p.config.server.workers, 3);
   EXPECT_EQ(p.config.log_level, "debug");
