@@ -14,11 +14,28 @@ import time
 HERALDD = os.environ.get("HERALDD", "build/release/server/heraldd")
 _LISTENING = re.compile(r"listening on http://([^ ]+):(\d+)")
 _GRPC_LISTENING = re.compile(r"gRPC API \(herald.v1.Broker\) listening on ([^ ]+):(\d+)")
+_CLUSTER_LISTENING = re.compile(
+    r"peer links \(herald.cluster.v1.Peer\) listening on ([^ ]+):(\d+)")
+
+
+def wants_cluster(args, config_text):
+    """Whether heraldd will log a peer-links port (so start waits for it)."""
+    if "--cluster-listen" in args:
+        return True
+    try:
+        import tomllib
+        conf = tomllib.loads(config_text or "")
+    except Exception:  # noqa: BLE001 — heraldd itself will report a bad file
+        return "cluster_listen" in (config_text or "")
+    cluster = conf.get("cluster")
+    return bool(conf.get("cluster_listen")) or (isinstance(cluster, dict)
+                                                 and bool(cluster.get("listen")))
 
 
 class Heraldd:
-    def __init__(self, *args, config=None, start_timeout=10.0):
+    def __init__(self, *args, config=None, start_timeout=10.0, env=None):
         self.args = list(args)
+        self.env = env  # None: inherit ours
         self.config_path = None
         self.config_text = config or ""
         if config is not None:
@@ -33,32 +50,44 @@ class Heraldd:
         self._pump = None
         self.port = None
         self.grpc_port = None  # set when started with --grpc-listen
+        self.cluster_port = None  # set when started with --cluster-listen ([cluster] listen)
         self.log = []
         self._log_lock = threading.Lock()
 
     def __enter__(self):
         self.proc = subprocess.Popen([HERALDD] + self.args, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                     env=self.env)
         found = threading.Event()
         want_grpc = "--grpc-listen" in self.args or "grpc_listen" in self.config_text
+        want_cluster = wants_cluster(self.args, self.config_text)
+
+        def ready():
+            return (self.port is not None and (not want_grpc or self.grpc_port is not None)
+                    and (not want_cluster or self.cluster_port is not None))
 
         def pump():
             for line in self.proc.stderr:
                 with self._log_lock:
                     self.log.append(line)
+                if found.is_set():
+                    continue
                 m = _LISTENING.search(line)
-                if m and not found.is_set():
+                if m and self.port is None:
                     self.port = int(m.group(2))
-                    if not want_grpc:
-                        found.set()
                 g = _GRPC_LISTENING.search(line)
-                if g and not found.is_set():
+                if g and self.grpc_port is None:
                     self.grpc_port = int(g.group(2))
+                c = _CLUSTER_LISTENING.search(line)
+                if c and self.cluster_port is None:
+                    self.cluster_port = int(c.group(2))
+                if ready():
                     found.set()
+            found.set()  # the process ended (its log is complete): fail fast
 
         self._pump = threading.Thread(target=pump, daemon=True)
         self._pump.start()
-        if not found.wait(self.start_timeout):
+        if not found.wait(self.start_timeout) or not ready():
             self.stop()
             raise RuntimeError("heraldd did not start:\n" + self.logs())
         return self

@@ -32,6 +32,14 @@ class Examples(unittest.TestCase):
         self.assertRegex(r.stdout, r"ticker dashboard: http://127.0.0.1:\d+/")
         self.assertRegex(r.stdout, r"published [1-9]\d* ticks")
 
+    def test_cluster_three_nodes_deliver_a_message_published_on_n2_to_n1_and_n3(self):
+        r = run_demo("examples/cluster/demo.py", "--check")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("mesh: 3 nodes, every link up: True", r.stdout)
+        self.assertRegex(r.stdout, r"n2: chat demo at http://127.0.0.1:\d+/")
+        self.assertIn("n1 (WebSocket) received it: True", r.stdout)
+        self.assertIn("n3 (SSE) received it: True", r.stdout)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -1,0 +1,392 @@
+"""Helpers for multi-process cluster tests: several real heraldd nodes on
+127.0.0.1 (every port 0), the mesh they form, and a TCP fault proxy that can
+cut and heal a peer link without restarting anything.
+
+    nodes = start_cluster(3)          # n1..n3, each seeded with the one before
+    wait_mesh(nodes)                  # every member live, every link up
+    get_json(nodes[0].port, "/cluster")
+    stop_all(nodes)
+
+Every process is stopped by its own PID (Heraldd.stop); every wait has a
+deadline.
+"""
+import http.client
+import json
+import os
+import re
+import select
+import socket
+import struct
+import threading
+import time
+
+from heraldd import Heraldd
+
+# Failure detection fast enough for tests (defaults: 500 / 2500 / 5000 ms).
+HEARTBEAT_MS = 200
+PEER_TIMEOUT_MS = 1000
+RECONNECT_MAX_MS = 1000
+FAST_CLUSTER = (f"heartbeat_interval_ms = {HEARTBEAT_MS}\n"
+                f"peer_timeout_ms = {PEER_TIMEOUT_MS}\n"
+                f"reconnect_max_ms = {RECONNECT_MAX_MS}\n")
+
+
+def cluster_config(extra_cluster="", top=""):
+    """A config file: `top` keys, then a [cluster] section with the fast timings."""
+    return top + "[cluster]\n" + FAST_CLUSTER + extra_cluster
+
+
+def node_env(secret=None):
+    """The environment for a node: ours, without an inherited cluster secret."""
+    env = {k: v for k, v in os.environ.items() if k != "HERALD_CLUSTER_SECRET"}
+    if secret is not None:
+        env["HERALD_CLUSTER_SECRET"] = secret
+    return env
+
+
+def start_node(node_id, seeds=(), *, config=None, extra_args=(), secret=None, grpc=True,
+               start_timeout=10.0):
+    """Starts one clustered node (HTTP, gRPC, peer links on port 0); returns
+    the started Heraldd (its .port, .grpc_port, .cluster_port are set)."""
+    args = ["--node-id", node_id, "--listen", "127.0.0.1:0", "--cluster-listen", "127.0.0.1:0"]
+    if grpc:
+        args += ["--grpc-listen", "127.0.0.1:0"]
+    for s in seeds:
+        args += ["--seed", s]
+    args += list(extra_args)
+    h = Heraldd(*args, config=cluster_config() if config is None else config,
+                env=node_env(secret), start_timeout=start_timeout)
+    h.node_id = node_id
+    h.__enter__()
+    return h
+
+
+def peer_address(node):
+    return f"127.0.0.1:{node.cluster_port}"
+
+
+def start_cluster(n, *, config=None, extra_args=None, secret=None, ids=None):
+    """Starts n nodes n1..nN; node i is seeded with node i-1 (n1 with none).
+    `extra_args`: {node index: [flags]}. Stops what it started on failure."""
+    ids = ids or [f"n{i + 1}" for i in range(n)]
+    nodes = []
+    try:
+        for i, node_id in enumerate(ids):
+            seeds = [peer_address(nodes[i - 1])] if i else []
+            nodes.append(start_node(node_id, seeds, config=config, secret=secret,
+                                    extra_args=(extra_args or {}).get(i, ())))
+    except BaseException:
+        stop_all(nodes)
+        raise
+    return nodes
+
+
+def stop_all(nodes):
+    for h in nodes:
+        if h is not None:
+            h.stop()
+
+
+def get_json(port, path, timeout=5.0):
+    """GET on a fresh connection; the decoded JSON body (status must be 200)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        body = resp.read()
+    finally:
+        conn.close()
+    if resp.status != 200:
+        raise AssertionError(f"GET {path} on :{port}: {resp.status} {body!r}")
+    return json.loads(body)
+
+
+_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)$')
+
+
+def metrics(port):
+    """{(name, labels): value} of every /metrics sample; labels is the raw
+    `{...}` text ('' when none), e.g. ('herald_cluster_link_up', '{peer="n2"}')."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+    finally:
+        conn.close()
+    out = {}
+    for line in text.splitlines():
+        m = _SAMPLE.match(line)
+        if m and not line.startswith("#"):
+            out[(m.group(1), m.group(2) or "")] = float(m.group(3))
+    return out
+
+
+def metric(port, name, **labels):
+    """One sample of /metrics (None when absent)."""
+    want = "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}" if labels else ""
+    return metrics(port).get((name, want))
+
+
+def mesh_state(node):
+    """(live member ids, ids of peers with an up link) as the node reports them."""
+    c = get_json(node.port, "/cluster")
+    live = sorted(m["node_id"] for m in c["members"] if m["live"])
+    up = sorted(l["peer"] for l in c["links"] if l["state"] == "up")
+    return live, up
+
+
+def wait_mesh(nodes, n=None, timeout=10.0, interval=0.05):
+    """Polls GET /cluster on every node until each lists exactly the given
+    nodes as live members and has an up link to each of the others. Returns
+    the seconds it took; raises AssertionError with every node's view."""
+    ids = sorted(h.node_id for h in nodes)
+    n = len(nodes) if n is None else n
+    assert n == len(ids), "wait_mesh: n must match the nodes given"
+    t0 = time.monotonic()
+    deadline = t0 + timeout
+    while True:
+        views = {}
+        ok = True
+        for h in nodes:
+            try:
+                live, up = mesh_state(h)
+            except (OSError, AssertionError, ValueError) as e:
+                views[h.node_id] = repr(e)
+                ok = False
+                continue
+            views[h.node_id] = {"live": live, "up": up}
+            if live != ids or up != [i for i in ids if i != h.node_id]:
+                ok = False
+        if ok:
+            return time.monotonic() - t0
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no full mesh of {ids} within {timeout}s: {views}")
+        time.sleep(interval)
+
+
+def owner_of(nodes, topic, publish):
+    """Which node owns `topic`, found through the public API: a publish on a
+    node that does not own the topic is forwarded (herald_cluster_forwards_total
+    rises there). `publish(node, topic)` publishes one message on that node.
+    Must not race other publishes on these nodes."""
+    owners = []
+    for h in nodes:
+        before = metric(h.port, "herald_cluster_forwards_total")
+        publish(h, topic)
+        after = metric(h.port, "herald_cluster_forwards_total")
+        if after == before:
+            owners.append(h.node_id)
+    if len(owners) != 1:
+        raise AssertionError(f"{topic}: {len(owners)} nodes sequence it locally: {owners}")
+    return owners[0]
+
+
+def _rst_close(sock):
+    """Closes with a reset (RST) rather than an orderly FIN."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass
+    try:
+        sock.close()
+    except OSError:
+        pass
+
+
+class _Pair:
+    """One proxied connection: client <-> target, one thread per direction."""
+
+    def __init__(self, client, upstream):
+        self.client, self.upstream = client, upstream
+        self.lock = threading.Lock()
+        self.blackholed = False  # bytes are read and dropped, sockets stay open
+        self.closed = False
+        self.half = 0  # directions that ended with EOF
+        self.threads = []
+
+    def close(self, rst=True):
+        with self.lock:
+            if self.closed:
+                return
+            self.closed = True
+        for s in (self.client, self.upstream):
+            if rst:
+                _rst_close(s)
+            else:
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+    def pump(self, src, dst):
+        try:
+            while not self.closed:
+                try:
+                    r, _, _ = select.select([src], [], [], 0.05)
+                except (ValueError, OSError):
+                    break  # closed by the other direction or by cut()
+                if not r:
+                    continue
+                data = src.recv(65536)
+                if not data:
+                    with self.lock:
+                        self.half += 1
+                        both = self.half == 2
+                    if both:
+                        self.close(rst=False)
+                    elif not self.blackholed:
+                        try:
+                            dst.shutdown(socket.SHUT_WR)
+                        except OSError:
+                            pass
+                    return
+                if self.blackholed:
+                    continue  # dropped on the floor: nothing reaches the other side
+                dst.sendall(data)
+        except OSError:
+            self.close()
+
+
+class FaultProxy:
+    """Forwards 127.0.0.1:`port` (bound at construction, 0 picks one) to
+    127.0.0.1:`target_port`, and can break the path:
+
+      cut("blackhole")  current connections stop carrying bytes but stay open
+                        (the peers notice only through their own timeouts);
+                        new connections are accepted and left silent;
+      cut("reset")      current connections are reset (RST); new ones are
+                        accepted and reset at once (connection refused, in effect);
+      heal()            resets whatever the cut left hanging and forwards new
+                        connections again.
+
+    The target may be set later (set_target): a connection that arrives first
+    waits for it (at most 5 s). stop() ends everything; threads are daemons and
+    every wait is bounded.
+    """
+
+    def __init__(self, target_port=None, port=0):
+        self._lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._lsock.bind(("127.0.0.1", port))
+        self._lsock.listen(64)
+        self._lsock.settimeout(0.05)
+        self.port = self._lsock.getsockname()[1]
+        self._target = target_port
+        self._target_set = threading.Event()
+        if target_port is not None:
+            self._target_set.set()
+        self._lock = threading.Lock()
+        self._mode = "pass"
+        self._pairs = set()
+        self._held = []  # accepted during a blackhole cut
+        self._stopped = False
+        self.accepted = 0
+        self.forwarded = 0
+        self.refused = 0
+        self._thread = threading.Thread(target=self._accept_loop, daemon=True)
+        self._thread.start()
+
+    @property
+    def address(self):
+        return f"127.0.0.1:{self.port}"
+
+    def set_target(self, port):
+        self._target = port
+        self._target_set.set()
+
+    def _accept_loop(self):
+        while not self._stopped:
+            try:
+                client, _ = self._lsock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.accepted += 1
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client):
+        with self._lock:
+            mode = self._mode
+            if mode == "blackhole":
+                self._held.append(client)
+                return
+        if mode == "reset" or self._stopped:
+            self.refused += 1
+            _rst_close(client)
+            return
+        if not self._target_set.wait(5):
+            _rst_close(client)
+            return
+        try:
+            upstream = socket.create_connection(("127.0.0.1", self._target), timeout=2)
+        except OSError:
+            _rst_close(client)
+            return
+        for s in (client, upstream):
+            s.settimeout(5)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        pair = _Pair(client, upstream)
+        with self._lock:
+            if self._mode != "pass" or self._stopped:  # cut meanwhile
+                pair.close()
+                return
+            self._pairs.add(pair)
+            self.forwarded += 1
+        for src, dst in ((client, upstream), (upstream, client)):
+            t = threading.Thread(target=pair.pump, args=(src, dst), daemon=True)
+            pair.threads.append(t)
+            t.start()
+
+    def connections(self):
+        with self._lock:
+            self._pairs = {p for p in self._pairs if not p.closed}
+            return len(self._pairs)
+
+    def cut(self, mode="blackhole"):
+        assert mode in ("blackhole", "reset"), mode
+        with self._lock:
+            self._mode = mode
+            pairs = list(self._pairs)
+            if mode == "reset":
+                self._pairs.clear()
+        for p in pairs:
+            if mode == "blackhole":
+                p.blackholed = True
+            else:
+                p.close()
+
+    def heal(self):
+        with self._lock:
+            self._mode = "pass"
+            stale = [p for p in self._pairs if p.blackholed]
+            self._pairs -= set(stale)
+            held, self._held = self._held, []
+        for p in stale:
+            p.close()
+        for s in held:
+            _rst_close(s)
+
+    def stop(self):
+        self._stopped = True
+        with self._lock:
+            pairs, self._pairs = list(self._pairs), set()
+            held, self._held = self._held, []
+        try:
+            self._lsock.close()
+        except OSError:
+            pass
+        for p in pairs:
+            p.close()
+        for s in held:
+            _rst_close(s)
+        self._thread.join(2)
+        for p in pairs:
+            for t in p.threads:
+                t.join(2)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
