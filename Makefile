@@ -8,7 +8,7 @@ CMAKE_FLAGS ?=
 CTEST_FLAGS ?= --output-on-failure --timeout 300
 FUZZ_SECONDS ?= 60
 
-.PHONY: deps build run test test-asan test-tsan bench bench-ws bench-http bench-sse bench-grpc fuzz format clean
+.PHONY: deps build run test test-asan test-tsan bench bench-ws bench-http bench-sse bench-grpc bench-cluster fuzz format clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -50,6 +50,9 @@ bench-sse: build
 
 bench-grpc: build
 	bash bench/grpc/run.sh
+
+bench-cluster: build
+	bash bench/cluster/run.sh
 
 fuzz: deps
 	bash fuzz/run.sh $(FUZZ_SECONDS)
