@@ -454,14 +454,19 @@ void Cluster::OnLinkDone(std::shared_ptr<PeerLink> link) {
       }
     }
   }
-  if (!was_up) return;
+  // Whether it was the peer's current link or one a newer link replaced, its
+  // interest goes (the reader is done: OnDone follows every reaction).
   {
     std::lock_guard lock(interest_mu_);
     std::erase(announced_, link);
   }
   for (const auto& [key, sub] : link->interest) broker_.Unsubscribe(sub);
   link->interest.clear();
+  if (!link->was_up()) return;
+  // Frames queued on the link died with it, even when a newer link to the
+  // same peer replaced it: subscribers of the peer's topics get a gap.
   BrokerCluster::PeerLost(broker_, id);
+  if (!was_up) return;  // replaced: the peer is still a member
   FailPending(id, Status(ErrorCode::kUnavailable, "the link to node '" + id + "' was lost"));
   spdlog::warn("cluster: {}", "link to node '" + id + "' is down: " + reason);
   GossipMembers();

@@ -64,7 +64,11 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
   const std::string& peer_id() const { return peer_id_; }
   void set_peer_id(std::string id) { peer_id_ = std::move(id); }
   State state() const { return state_.load(std::memory_order_acquire); }
-  void set_up() { state_.store(State::kUp, std::memory_order_release); }
+  void set_up() {
+    was_up_.store(true, std::memory_order_relaxed);
+    state_.store(State::kUp, std::memory_order_release);
+  }
+  bool was_up() const { return was_up_.load(std::memory_order_relaxed); }
   Clock::time_point created() const { return created_; }
   Clock::time_point last_heard() const {
     return Clock::time_point(Clock::duration(last_heard_.load(std::memory_order_relaxed)));
@@ -101,6 +105,7 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
   const std::string address_;
   std::string peer_id_;
   std::atomic<State> state_{State::kHandshake};
+  std::atomic<bool> was_up_{false};
   const Clock::time_point created_ = Clock::now();
   std::atomic<Clock::rep> last_heard_{Clock::now().time_since_epoch().count()};
   LinkCounters counters_;

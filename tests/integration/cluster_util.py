@@ -82,9 +82,18 @@ def start_cluster(n, *, config=None, extra_args=None, secret=None, ids=None):
 
 
 def stop_all(nodes):
+    """Stops every node with SIGTERM; each must exit 0 (a clean shutdown, and
+    under the sanitizers no report). A node killed earlier (-9) is skipped."""
+    failures = []
     for h in nodes:
-        if h is not None:
-            h.stop()
+        if h is None:
+            continue
+        already_dead = h.proc is not None and h.proc.poll() is not None
+        rc = h.stop()
+        if not already_dead and rc != 0:
+            failures.append(f"{' '.join(h.args[:2])}: exit status {rc}\n{h.logs()[-3000:]}")
+    if failures:
+        raise AssertionError("unclean shutdown:\n" + "\n".join(failures))
 
 
 def get_json(port, path, timeout=5.0):
