@@ -1,0 +1,56 @@
+// JWT verification with libjwt (Debian libjwt 1.10), made safe to face the
+// internet: libjwt alone accepts an HS256 token signed with an RSA key's PEM
+// text, skips verification with an empty key, and crashes on huge tokens
+// (alloca). So every token is bounded, shape-checked and its header read
+// here first; its `alg` must equal, exactly, the algorithm its key is pinned
+// to; libjwt verifies the signature with that key; and the claims are read
+// and checked (exp, nbf, iss, aud, grants) from libjwt's verified JSON.
+//
+// Thread rule: Verify is const and safe from any thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "auth/permissions.h"
+#include "herald/auth_options.h"
+#include "herald/status.h"
+
+namespace herald::auth {
+
+// Who a connection is, once its token checked out (or anonymous).
+struct Identity {
+  std::string subject;  // the token's `sub`; "anonymous" without a token
+  bool anonymous = false;
+  int64_t expires_at_s = 0;  // the token's exp (0: never, anonymous)
+  Grants grants;
+};
+
+class JwtVerifier {
+ public:
+  // Checks the keys (PEM parses, HS secrets long enough, algorithms known).
+  static Result<std::shared_ptr<const JwtVerifier>> Create(const AuthOptions& options);
+
+  // The identity of a token at `now_s` (Unix seconds), or kInvalidArgument
+  // "invalid token: <reason>" — the reason is for logs; clients get a
+  // generic answer.
+  Result<Identity> Verify(std::string_view token, int64_t now_s) const;
+  // The identity of a client that presented no token: anonymous grants, or
+  // an error when anonymous access is off.
+  Result<Identity> Anonymous() const;
+
+  bool enabled() const { return !keys_.empty(); }
+
+ private:
+  explicit JwtVerifier(AuthOptions options) : options_(std::move(options)), keys_(options_.keys) {}
+  void AddRuleGrants(Identity& id) const;
+
+  const AuthOptions options_;
+  const std::vector<JwtKey> keys_;
+  bool anonymous_allowed_ = true;
+};
+
+}  // namespace herald::auth
