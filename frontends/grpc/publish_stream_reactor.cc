@@ -46,58 +46,73 @@ void PublishStreamReactor::Run(const Next& next) {
   }
 }
 
-void PublishStreamReactor::Publish(v1::PublishRequest& m, const std::shared_ptr<Batch>& batch,
-                                   int index) {
+namespace {
+// The reactor publishing on this thread right now: a result delivered while
+// it is set came back inline, inside PublishAsync.
+thread_local const void* tls_publishing = nullptr;
+}  // namespace
+
+void PublishStreamReactor::Publish(v1::PublishRequest& m, Slot* slot) {
   if (m.topic().starts_with(kInboxPrefix)) {
     return OnPublished(
-        batch, index,
-        Status(ErrorCode::kInvalidArgument, "topics under _INBOX. are reply inboxes"));
+        slot, Status(ErrorCode::kInvalidArgument, "topics under _INBOX. are reply inboxes"));
   }
   // The read buffer is reused for the next message: take the payload rather
   // than copy it.
   std::string payload;
   payload.swap(*m.mutable_payload());
-  broker_.PublishAsync(
-      m.topic(), std::move(payload), OptionsFrom(m.content_type(), m.headers()),
-      [this, batch, index](Result<PublishAck> ack) { OnPublished(batch, index, std::move(ack)); });
+  // Two pointers: the callback fits std::function's inline storage.
+  broker_.PublishAsync(m.topic(), std::move(payload), OptionsFrom(m.content_type(), m.headers()),
+                       [this, slot](Result<PublishAck> ack) { OnPublished(slot, std::move(ack)); });
 }
 
-void PublishStreamReactor::OnPublished(const std::shared_ptr<Batch>& batch, int index,
-                                       Result<PublishAck> ack) {
+void PublishStreamReactor::OnPublished(Slot* slot, Result<PublishAck> ack) {
+  if (tls_publishing == this) {
+    slot->batch->inline_results.emplace_back(slot->index, std::move(ack));
+    return;
+  }
   Next next;
   {
     std::lock_guard lock(mu_);
-    if (index >= 0) {
-      --in_flight_;
-      if (ack.ok()) {
-        ++accepted_;
-        if (index > batch->last_ok_index) {
-          batch->last_ok_index = index;
-          batch->last_ok = *ack;
-        }
-      } else {
-        ++refused_;
-        // An error is always reported, sequence or not: a refused message
-        // must never pass silently.
-        v1::PublishStreamResponse r;
-        r.mutable_error()->set_sequence(batch->sequence);
-        r.mutable_error()->set_code(ToGrpcCode(ack.status()));
-        r.mutable_error()->set_message(ack.status().message());
-        r.mutable_error()->set_index(static_cast<uint32_t>(index));
-        answers_.push_back(std::move(r));
-      }
-      if (++since_batch_ >= ack_every_) QueueBatchLocked();
-    }
-    if (--batch->remaining == 0 && batch->sequence != 0 && batch->last_ok_index >= 0) {
-      v1::PublishStreamResponse r;
-      r.mutable_ack()->set_sequence(batch->sequence);
-      r.mutable_ack()->set_epoch(batch->last_ok.epoch);
-      r.mutable_ack()->set_offset(batch->last_ok.offset);
-      answers_.push_back(std::move(r));
-    }
+    --in_flight_;
+    ApplyLocked(*slot->batch, slot->index, ack);
+    ReleaseLocked(slot->batch);
     next = NextLocked();
   }
   Run(next);
+}
+
+void PublishStreamReactor::ApplyLocked(Batch& batch, int index, const Result<PublishAck>& ack) {
+  if (ack.ok()) {
+    ++accepted_;
+    if (index > batch.last_ok_index) {
+      batch.last_ok_index = index;
+      batch.last_ok = *ack;
+    }
+  } else {
+    ++refused_;
+    // An error is always reported, sequence or not: a refused message must
+    // never pass silently.
+    v1::PublishStreamResponse r;
+    r.mutable_error()->set_sequence(batch.sequence);
+    r.mutable_error()->set_code(ToGrpcCode(ack.status()));
+    r.mutable_error()->set_message(ack.status().message());
+    r.mutable_error()->set_index(static_cast<uint32_t>(index));
+    answers_.push_back(std::move(r));
+  }
+  if (++since_batch_ >= ack_every_) QueueBatchLocked();
+}
+
+void PublishStreamReactor::ReleaseLocked(Batch* batch) {
+  if (--batch->remaining != 0) return;
+  if (batch->sequence != 0 && batch->last_ok_index >= 0) {
+    v1::PublishStreamResponse r;
+    r.mutable_ack()->set_sequence(batch->sequence);
+    r.mutable_ack()->set_epoch(batch->last_ok.epoch);
+    r.mutable_ack()->set_offset(batch->last_ok.offset);
+    answers_.push_back(std::move(r));
+  }
+  delete batch;
 }
 
 void PublishStreamReactor::OnReadDone(bool ok) {
@@ -113,27 +128,41 @@ void PublishStreamReactor::OnReadDone(bool ok) {
     Run(next);
     return;
   }
-  // Published without holding mu_: results for topics this node owns come
-  // back inline (OnPublished takes the lock).
   const int count = (request_.has_message() ? 1 : 0) + request_.batch_size();
-  auto batch = std::make_shared<Batch>();
+  auto* batch = new Batch;
   batch->sequence = request_.sequence();
-  batch->remaining = count + 1;
+  batch->remaining = count + 1;  // +1: released below, once every message is published
+  batch->slots.resize(static_cast<size_t>(count));
   {
     std::lock_guard lock(mu_);
     in_flight_ += static_cast<size_t>(count);
   }
+  // Published without holding mu_ (results from other nodes take it).
+  tls_publishing = this;
   for (int i = 0; i < count; ++i) {
     v1::PublishRequest& m = request_.has_message() ? (i == 0 ? *request_.mutable_message()
                                                              : *request_.mutable_batch(i - 1))
                                                    : *request_.mutable_batch(i);
-    Publish(m, batch, i);
+    batch->slots[static_cast<size_t>(i)] = Slot{batch, i};
+    Publish(m, &batch->slots[static_cast<size_t>(i)]);
   }
+  tls_publishing = nullptr;
+  Next next;
   {
     std::lock_guard lock(mu_);
+    // Inline results, in publishing order (remote ones may already have been
+    // applied: each message is counted once, whichever way it came back).
+    for (auto& [index, ack] : batch->inline_results) {
+      --in_flight_;
+      ApplyLocked(*batch, index, ack);
+      --batch->remaining;
+    }
+    batch->inline_results.clear();
     read_wanted_ = true;
+    ReleaseLocked(batch);
+    next = NextLocked();
   }
-  OnPublished(batch, -1, PublishAck{});
+  Run(next);
 }
 
 void PublishStreamReactor::OnWriteDone(bool ok) {

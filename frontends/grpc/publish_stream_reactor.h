@@ -42,16 +42,30 @@ class PublishStreamReactor final
   Next NextLocked();
   void Run(const Next& next);
   void QueueBatchLocked();
-  // One read request's messages, answered together.
+  // One read request's messages, answered together. Results that come back
+  // inline (this node owns the topic) are kept here without a lock and
+  // applied in order once the request is published; results from other
+  // nodes take the lock one by one. Freed when the last result is in.
+  struct Batch;
+  struct Slot {
+    Batch* batch;
+    int index;
+  };
   struct Batch {
     uint64_t sequence = 0;
     int remaining = 0;  // results still to come (+1 while still publishing)
     int last_ok_index = -1;
     PublishAck last_ok;
+    std::vector<Slot> slots;
+    std::vector<std::pair<int, Result<PublishAck>>> inline_results;
   };
-  void Publish(v1::PublishRequest& m, const std::shared_ptr<Batch>& batch, int index);
-  // A message's result (index -1: the reader finished publishing the batch).
-  void OnPublished(const std::shared_ptr<Batch>& batch, int index, Result<PublishAck> ack);
+  void Publish(v1::PublishRequest& m, Slot* slot);
+  // A message's result, from whichever thread produced it.
+  void OnPublished(Slot* slot, Result<PublishAck> ack);
+  // mu_ held. Counts one result and queues what it answers.
+  void ApplyLocked(Batch& batch, int index, const Result<PublishAck>& ack);
+  // mu_ held. One result fewer to wait for; answers and frees the batch at 0.
+  void ReleaseLocked(Batch* batch);
 
   Broker& broker_;
   const uint32_t ack_every_;
