@@ -3,6 +3,7 @@
 #include <toml++/toml.h>
 
 #include <chrono>
+#include <fstream>
 #include <limits>
 #include <set>
 #include <sstream>
@@ -215,6 +216,94 @@ Status ReadGrpc(const toml::table& t, Config& c) {
   return r.Finish();
 }
 
+// A file's whole content (key material is kept out of the config file).
+Result<std::string> ReadWholeFile(const std::string& key, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status(ErrorCode::kInvalidArgument, key + ": cannot read '" + path + "'");
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+Status ReadAuth(const toml::table& t, Config& c) {
+  TomlReader r(t, "auth.");
+  AuthOptions& a = c.server.auth;
+  r.String("issuer", a.issuer);
+  r.String("audience", a.audience);
+  r.Millis("leeway_ms", a.leeway, 0);
+  r.Int("max_token_bytes", a.max_token_bytes, 64, 1u << 20);
+  if (const toml::node* n = r.Take("anonymous")) {
+    auto v = n->value_exact<bool>();
+    if (!v)
+      return Status(ErrorCode::kInvalidArgument, r.Key("anonymous") + " must be true or false");
+    a.anonymous = *v ? AuthOptions::Anonymous::kAllow : AuthOptions::Anonymous::kDeny;
+  }
+  if (!r.error().ok()) return r.error();
+  auto tables = [&](std::string_view name, auto&& each) -> Status {
+    const toml::node* node = r.Take(name);
+    if (!node) return Status::Ok();
+    const toml::array* arr = node->as_array();
+    const std::string what = "auth." + std::string(name);
+    if (!arr) return Status(ErrorCode::kInvalidArgument, "'" + what + "' must be [[" + what + "]]");
+    for (size_t i = 0; i < arr->size(); ++i) {
+      const toml::table* table = arr->get(i)->as_table();
+      const std::string where = what + "[" + std::to_string(i) + "].";
+      if (!table) return Status(ErrorCode::kInvalidArgument, "'" + where + "' must be a table");
+      TomlReader rr(*table, where);
+      if (Status s = each(rr); !s.ok()) return s;
+      if (Status s = rr.Finish(); !s.ok()) return s;
+    }
+    return Status::Ok();
+  };
+  Status s = tables("keys", [&](TomlReader& rr) -> Status {
+    JwtKey k;
+    std::string secret_file, public_key_file;
+    rr.String("alg", k.alg);
+    rr.String("kid", k.kid);
+    rr.String("secret", k.secret);
+    rr.String("secret_file", secret_file);
+    rr.String("public_key_file", public_key_file);
+    if (!rr.error().ok()) return rr.error();
+    if (!secret_file.empty()) {
+      Result<std::string> f = ReadWholeFile(rr.Key("secret_file"), secret_file);
+      if (!f.ok()) return f.status();
+      k.secret = std::move(*f);
+      while (!k.secret.empty() && (k.secret.back() == '\n' || k.secret.back() == '\r')) {
+        k.secret.pop_back();
+      }
+    }
+    if (!public_key_file.empty()) {
+      Result<std::string> f = ReadWholeFile(rr.Key("public_key_file"), public_key_file);
+      if (!f.ok()) return f.status();
+      k.public_pem = std::move(*f);
+    }
+    a.keys.push_back(std::move(k));
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  s = tables("rules", [&](TomlReader& rr) -> Status {
+    AuthRule rule;
+    rr.String("subject", rule.subject);
+    rr.StringList("publish", rule.publish);
+    rr.StringList("subscribe", rule.subscribe);
+    if (!rr.error().ok()) return rr.error();
+    if (rule.subject.empty())
+      return Status(ErrorCode::kInvalidArgument, rr.Key("subject") + " is empty");
+    for (const auto* list : {&rule.publish, &rule.subscribe}) {
+      for (const std::string& p : *list) {
+        if (Status v = ValidatePattern(p); !v.ok()) {
+          return Status(ErrorCode::kInvalidArgument,
+                        "auth rule pattern '" + p + "': " + v.message());
+        }
+      }
+    }
+    a.rules.push_back(std::move(rule));
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return r.Finish();
+}
+
 Status ReadCluster(const toml::table& t, Config& c) {
   TomlReader r(t, "cluster.");
   ClusterOptions& o = c.server.cluster;
@@ -283,6 +372,9 @@ Status ApplyToml(std::string_view toml_text, std::string_view origin, Config& c)
   }
   if (const toml::table* t = Section(r, "sse", section_error)) {
     if (Status s = ReadSse(*t, c); !s.ok()) return s;
+  }
+  if (const toml::table* t = Section(r, "auth", section_error)) {
+    if (Status s = ReadAuth(*t, c); !s.ok()) return s;
   }
   if (const toml::table* t = Section(r, "cluster", section_error)) {
     if (Status s = ReadCluster(*t, c); !s.ok()) return s;

@@ -45,6 +45,12 @@ class Server::Impl {
     } else if (options_.demo_page) {
       site_ = statics::StaticSite::FromMemory(server::EmbeddedSite());
     }
+    if (!options_.auth.keys.empty() || !options_.auth.rules.empty() ||
+        options_.auth.anonymous != AuthOptions::Anonymous::kDefault) {
+      Result<std::shared_ptr<const auth::JwtVerifier>> v = auth::JwtVerifier::Create(options_.auth);
+      if (!v.ok()) return v.status();
+      verifier_ = std::move(*v);
+    }
     // The cluster first: local subscriptions made from here on are announced
     // to peers, and publishes go to their topics' owners.
     if (!options_.cluster.listen.empty()) {
@@ -54,17 +60,22 @@ class Server::Impl {
         return s;
       }
     }
+    rest_ = std::make_unique<rest::RestApi>(broker_, RestOptionsFrom());
     pool_ = std::make_unique<io::WorkerPool>(workers);
     if (Status s = pool_->Start(); !s.ok()) {
       cluster_.reset();
       return s;
     }
     inboxes_ = std::make_unique<server::WorkerInboxes>(broker_, *pool_);
+    ws::WsOptions ws_options = WsOptionsFrom(options_.websocket);
+    ws_options.verifier = verifier_;
+    sse::SseOptions sse_options = SseOptionsFrom(options_.sse);
+    sse_options.verifier = verifier_;
     ws_ = std::make_unique<ws::WsFront>(
-        broker_, WsOptionsFrom(options_.websocket),
+        broker_, std::move(ws_options),
         [inboxes = inboxes_.get()](const io::Loop* loop) { return inboxes->For(loop); });
     sse_ = std::make_unique<sse::SseFront>(
-        broker_, SseOptionsFrom(options_.sse),
+        broker_, std::move(sse_options),
         [inboxes = inboxes_.get()](const io::Loop* loop) { return inboxes->For(loop); });
     http_ =
         std::make_unique<http::HttpServer>(*pool_, HttpOptionsFrom(options_.http), MakeRouter());
@@ -175,6 +186,11 @@ class Server::Impl {
     o.ack_every = l.ack_every;
     return o;
   }
+  rest::RestOptions RestOptionsFrom() const {
+    rest::RestOptions o;
+    o.verifier = verifier_;
+    return o;
+  }
   static sse::SseOptions SseOptionsFrom(const SseLimits& l) {
     sse::SseOptions o;
     o.heartbeat_ms = static_cast<uint64_t>(l.heartbeat_interval.count());
@@ -213,7 +229,7 @@ class Server::Impl {
     ws_->Register(*router);
     sse_->Register(*router);
     if (site_) site_->Register(*router);  // a prefix route for "/": the fallback
-    rest_.Register(*router);
+    rest_->Register(*router);
     return router;
   }
 
@@ -224,7 +240,8 @@ class Server::Impl {
   std::unique_ptr<ws::WsFront> ws_;
   std::unique_ptr<sse::SseFront> sse_;
   std::optional<statics::StaticSite> site_;
-  rest::RestApi rest_{broker_};
+  std::shared_ptr<const auth::JwtVerifier> verifier_;  // null: no authentication
+  std::unique_ptr<rest::RestApi> rest_;
   std::unique_ptr<http::HttpServer> http_;
   std::unique_ptr<grpcfront::GrpcFront> grpc_;
   std::unique_ptr<cluster::Cluster> cluster_;

@@ -4,6 +4,7 @@
 
 #include "base/json_string.h"
 #include "frontends/http/url.h"
+#include "frontends/http_auth/http_auth.h"
 #include "frontends/json/command.h"
 #include "frontends/json/envelope.h"
 #include "frontends/json/json_writer.h"
@@ -59,9 +60,22 @@ void RestApi::Register(http::Router& router) {
                       [this](http::Request& req, http::Response res) { History(req, res); });
 }
 
+bool RestApi::Allowed(http::Request& req, http::Response& res, Op op, const std::string& topic) {
+  Result<httpauth::IdentityPtr> who = httpauth::Authenticate(options_.verifier.get(), req);
+  if (!who.ok()) {
+    httpauth::SendUnauthenticated(res, who.status());
+    return false;
+  }
+  const auth::Grants& g = (*who)->grants;
+  if (op == Op::kPublish ? g.MayPublish(topic) : g.MaySubscribe(topic)) return true;
+  httpauth::SendDenied(res, (op == Op::kPublish ? "publish to '" : "read '") + topic + "'");
+  return false;
+}
+
 void RestApi::Publish(http::Request& req, http::Response res) {
   Result<std::string> topic = TopicOf(req);
   if (!topic.ok()) return SendStatus(res, topic.status());
+  if (!Allowed(req, res, Op::kPublish, *topic)) return;
   // Answered once sequenced: at once, or (in a cluster) when the topic's
   // owner node answers, back on this connection's loop.
   std::shared_ptr<io::LoopHandle> loop = req.loop->handle();
@@ -79,6 +93,7 @@ void RestApi::Publish(http::Request& req, http::Response res) {
 void RestApi::Request(http::Request& req, http::Response res) {
   Result<std::string> topic = TopicOf(req);
   if (!topic.ok()) return SendStatus(res, topic.status());
+  if (!Allowed(req, res, Op::kPublish, *topic)) return;
   Result<uint64_t> timeout =
       UintParam(req, "timeout_ms", static_cast<uint64_t>(options_.default_request_timeout.count()));
   if (!timeout.ok()) return SendStatus(res, timeout.status());
@@ -110,6 +125,7 @@ void RestApi::Request(http::Request& req, http::Response res) {
 void RestApi::History(http::Request& req, http::Response res) {
   Result<std::string> topic = TopicOf(req);
   if (!topic.ok()) return SendStatus(res, topic.status());
+  if (!Allowed(req, res, Op::kSubscribe, *topic)) return;
   Result<uint64_t> after = UintParam(req, "after", 0);
   Result<uint64_t> limit = UintParam(req, "limit", options_.max_history_limit);
   Result<uint64_t> epoch = UintParam(req, "epoch", 0);

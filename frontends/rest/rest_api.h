@@ -13,6 +13,7 @@
 // percent-decoded from the path.
 #pragma once
 
+#include "auth/jwt_verifier.h"
 #include "frontends/http/router.h"
 #include "herald/broker.h"
 
@@ -22,11 +23,16 @@ struct RestOptions {
   std::chrono::milliseconds default_request_timeout{5000};
   std::chrono::milliseconds max_request_timeout{60000};
   size_t max_history_limit = 1000;  // messages per GET /history answer
+  // Null: no authentication. Otherwise every call needs a valid token (or
+  // allowed anonymous access): publish and request a publish grant on the
+  // topic, history a subscribe grant.
+  std::shared_ptr<const auth::JwtVerifier> verifier;
 };
 
 class RestApi {
  public:
-  RestApi(Broker& broker, RestOptions options = {}) : broker_(broker), options_(options) {}
+  RestApi(Broker& broker, RestOptions options = {})
+      : broker_(broker), options_(std::move(options)) {}
 
   // Adds the routes above; the API must outlive the router's use.
   void Register(http::Router& router);
@@ -35,6 +41,9 @@ class RestApi {
   void Publish(http::Request& req, http::Response res);
   void Request(http::Request& req, http::Response res);
   void History(http::Request& req, http::Response res);
+  // Answers 401/403 and returns false unless the request may do `op` on `topic`.
+  enum class Op { kPublish, kSubscribe };
+  bool Allowed(http::Request& req, http::Response& res, Op op, const std::string& topic);
 
   Broker& broker_;
   const RestOptions options_;

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "frontends/http_auth/http_auth.h"
 #include "frontends/sse/event_id.h"
 #include "frontends/sse/sse_stream.h"
 #include "herald/topic.h"
@@ -60,17 +61,30 @@ void SseFront::Open(http::Request& req, http::Response res) {
       if (!once(has_event, p.name)) return;
       if (p.value != "topic") return reject(400, "bad_parameter", "event must be 'topic'");
       spec.name_events = true;
+    } else if (p.name == "token") {
+      // the credential, read by Authenticate below
     } else if (p.name == "lastEventId") {
       if (!once(has_id, p.name)) return;
       id_param = p.value;
     } else {
       return reject(
           400, "bad_parameter",
-          "unknown parameter '" + p.name + "' (expected topic, format, event, lastEventId)");
+          "unknown parameter '" + p.name + "' (expected topic, format, event, lastEventId, token)");
     }
   }
   if (spec.patterns.empty()) {
     return reject(400, "missing_topic", "give at least one topic: /sse?topic=<pattern>");
+  }
+  Result<httpauth::IdentityPtr> who = httpauth::Authenticate(options_.verifier.get(), req);
+  if (!who.ok()) {
+    SseStats::Add(stats_->rejects);
+    return httpauth::SendUnauthenticated(res, who.status());
+  }
+  for (const std::string& pattern : spec.patterns) {
+    if (!(*who)->grants.MaySubscribe(pattern)) {
+      SseStats::Add(stats_->rejects);
+      return httpauth::SendDenied(res, "subscribe to '" + pattern + "'");
+    }
   }
 
   // The browser sends Last-Event-ID on every reconnect, to the same URL — so
@@ -111,7 +125,7 @@ void SseFront::Open(http::Request& req, http::Response res) {
     res.SendError(s);
     return;
   }
-  stream->Start();
+  stream->Start((*who)->expires_at_s);
 }
 
 }  // namespace herald::sse

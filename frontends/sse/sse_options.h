@@ -6,6 +6,9 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <memory>
+
+#include "auth/jwt_verifier.h"
 #include "herald/outbound_guard.h"
 
 namespace herald::sse {
@@ -16,6 +19,10 @@ struct SseOptions {
   uint64_t heartbeat_ms = 15'000;
   // The `retry:` hint: how long the browser waits before reconnecting.
   uint64_t retry_ms = 2'000;
+  // Null: no authentication. Otherwise a stream needs a valid token (or
+  // allowed anonymous access) and a subscribe grant for each topic, and
+  // ends when the token expires.
+  std::shared_ptr<const auth::JwtVerifier> verifier;
   // `topic` parameters one stream may have.
   size_t max_topics = 16;
   // Topic positions an event id carries (and the stream remembers); a

@@ -1,5 +1,8 @@
 #include "frontends/sse/sse_stream.h"
 
+#include <algorithm>
+#include <chrono>
+
 #include "herald/topic.h"
 
 namespace herald::sse {
@@ -43,7 +46,8 @@ Status SseStream::Subscribe(const std::shared_ptr<Inbox>& inbox,
   return Status::Ok();
 }
 
-void SseStream::Start() {
+void SseStream::Start(int64_t expires_at_s) {
+  expires_at_s_ = expires_at_s;
   http::HeaderList headers;
   headers.Add("Cache-Control", "no-cache");
   // nginx and similar proxies buffer responses unless told not to.
@@ -64,7 +68,25 @@ void SseStream::Start() {
   if (positions_.size() > 0) first += "id: " + CurrentId() + "\nevent: position\ndata: \n";
   first.push_back('\n');
   Write(std::move(first));
-  loop_.timers().Schedule(this, options_.heartbeat_ms);
+  ScheduleTimer();
+}
+
+namespace {
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+// The heartbeat, or the token's expiry when that comes first.
+void SseStream::ScheduleTimer() {
+  uint64_t delay = options_.heartbeat_ms;
+  if (expires_at_s_ != 0) {
+    const int64_t left = expires_at_s_ * 1000 - NowMs();
+    delay = std::min<uint64_t>(delay, static_cast<uint64_t>(std::max<int64_t>(left, 0)) + 1);
+  }
+  loop_.timers().Schedule(this, delay);
 }
 
 std::string SseStream::CurrentId() const {
@@ -148,13 +170,20 @@ void SseStream::OnStreamDrained() {
 }
 
 void SseStream::OnTimerExpired() {
-  if (!open_) return;
+  if (!open_ || closing_) return;
+  if (expires_at_s_ != 0 && NowMs() >= expires_at_s_ * 1000) {
+    // The browser reconnects (with Last-Event-ID) and must show a fresh token.
+    closing_ = true;
+    res_.Write(": token expired\n\n");
+    res_.Abort(io::CloseReason::kDone);
+    return;
+  }
   if (!wrote_since_heartbeat_) {
     res_.Write(Heartbeat());
     SseStats::Add(stats_->heartbeats_sent);
   }
   wrote_since_heartbeat_ = false;
-  loop_.timers().Schedule(this, options_.heartbeat_ms);
+  ScheduleTimer();
 }
 
 void SseStream::OnStreamClosed() { Release(); }

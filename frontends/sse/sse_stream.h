@@ -45,7 +45,9 @@ class SseStream final : public Sink,
   Status Subscribe(const std::shared_ptr<Inbox>& inbox, const std::vector<ResumePoint>& resume);
   // Sends the head, the retry hint and the starting position, and starts
   // the heartbeat. After a successful Subscribe, in the same loop turn.
-  void Start();
+  // `expires_at_s`: the client's token expires then (0: never) and the
+  // stream ends with it; the client reconnects with a fresh token.
+  void Start(int64_t expires_at_s = 0);
 
   void OnDelivery(const Delivery& d) override;
   void OnStreamDrained() override;
@@ -54,6 +56,7 @@ class SseStream final : public Sink,
 
  private:
   void OnTimerExpired() override;
+  void ScheduleTimer();
   void SendMessage(uint64_t subscription_id, const MessagePtr& m);
   void SendGap(const Gap& gap);
   std::string CurrentId() const;
@@ -74,6 +77,7 @@ class SseStream final : public Sink,
   bool open_ = false;
   bool wrote_since_heartbeat_ = false;
   bool closing_ = false;  // closed as a slow consumer; the close is under way
+  int64_t expires_at_s_ = 0;
 };
 
 }  // namespace herald::sse

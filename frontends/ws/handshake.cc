@@ -3,8 +3,8 @@
 #include <algorithm>
 
 #include "base/base64.h"
-#include "frontends/ws/accept_key.h"
 #include "base/http_tokens.h"
+#include "frontends/ws/accept_key.h"
 
 namespace herald::ws {
 namespace {

@@ -12,8 +12,21 @@ namespace herald::ws {
 using json::Command;
 
 JsonEndpoint::JsonEndpoint(Broker& broker, std::shared_ptr<Inbox> inbox,
-                           std::shared_ptr<io::LoopHandle> loop, json::CommandLimits limits)
-    : broker_(broker), inbox_(std::move(inbox)), loop_(std::move(loop)), limits_(limits) {}
+                           std::shared_ptr<io::LoopHandle> loop,
+                           std::shared_ptr<const auth::Identity> identity,
+                           json::CommandLimits limits)
+    : broker_(broker),
+      inbox_(std::move(inbox)),
+      loop_(std::move(loop)),
+      identity_(std::move(identity)),
+      limits_(limits) {}
+
+namespace {
+Status Denied(std::string_view what, std::string_view topic) {
+  return Status(ErrorCode::kPermissionDenied,
+                "permission denied: " + std::string(what) + " '" + std::string(topic) + "'");
+}
+}  // namespace
 
 void JsonEndpoint::Send(const std::string& json) {
   if (session_) session_->SendOwned(TextFrame(json, session_->compressed()));
@@ -50,6 +63,9 @@ void JsonEndpoint::OnMessage(EventType type, std::string payload) {
 }
 
 void JsonEndpoint::Subscribe(Command& c) {
+  // The pattern's grant also covers its history: resume topics match it.
+  if (!identity_->grants.MaySubscribe(c.topic))
+    return SendError(c.id, Denied("subscribe to", c.topic));
   auto key = std::make_pair(c.topic, c.group);
   if (subscriptions_.count(key)) {
     return Send(json::EncodeSubscribed("subscribed", c.id, c.topic));  // idempotent
@@ -79,6 +95,7 @@ void JsonEndpoint::Unsubscribe(const Command& c) {
 }
 
 void JsonEndpoint::Publish(Command& c) {
+  if (!identity_->grants.MayPublish(c.topic)) return SendError(c.id, Denied("publish to", c.topic));
   PublishOptions o;
   o.content_type = std::move(c.content_type);
   o.headers = std::move(c.headers);
@@ -98,6 +115,7 @@ void JsonEndpoint::Publish(Command& c) {
 }
 
 void JsonEndpoint::Request(Command& c) {
+  if (!identity_->grants.MayPublish(c.topic)) return SendError(c.id, Denied("request on", c.topic));
   PublishOptions o;
   o.content_type = std::move(c.content_type);
   o.headers = std::move(c.headers);

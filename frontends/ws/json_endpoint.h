@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 
+#include "auth/jwt_verifier.h"
 #include "frontends/json/command.h"
 #include "frontends/ws/ws_session.h"
 #include "herald/broker.h"
@@ -20,7 +21,7 @@ namespace herald::ws {
 class JsonEndpoint final : public Endpoint, public Sink {
  public:
   JsonEndpoint(Broker& broker, std::shared_ptr<Inbox> inbox, std::shared_ptr<io::LoopHandle> loop,
-               json::CommandLimits limits = {});
+               std::shared_ptr<const auth::Identity> identity, json::CommandLimits limits = {});
 
   void OnOpen(WsSession& session) override { session_ = &session; }
   void OnMessage(EventType type, std::string payload) override;
@@ -40,7 +41,8 @@ class JsonEndpoint final : public Endpoint, public Sink {
 
   Broker& broker_;
   std::shared_ptr<Inbox> inbox_;
-  const std::shared_ptr<io::LoopHandle> loop_;  // replies hop back here
+  const std::shared_ptr<io::LoopHandle> loop_;            // replies hop back here
+  const std::shared_ptr<const auth::Identity> identity_;  // what this client may do
   const json::CommandLimits limits_;
   WsSession* session_ = nullptr;  // null once closed
   // (pattern, queue group) -> subscription id

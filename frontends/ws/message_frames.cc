@@ -1,13 +1,12 @@
 #include "frontends/ws/message_frames.h"
 
-#include "frontends/json/envelope.h"
 #include "base/encoding_slots.h"
+#include "frontends/json/envelope.h"
 #include "frontends/ws/deflate.h"
 #include "frontends/ws/frame_writer.h"
 
 namespace herald::ws {
 namespace {
-
 
 std::string Frame(Opcode opcode, std::string_view payload, bool compressed) {
   if (!compressed) return BuildFrame(opcode, payload);

@@ -6,8 +6,12 @@
 
 namespace herald::ws {
 
-RawEndpoint::RawEndpoint(Broker& broker, std::shared_ptr<Inbox> inbox, std::string topic)
-    : broker_(broker), inbox_(std::move(inbox)), topic_(std::move(topic)) {}
+RawEndpoint::RawEndpoint(Broker& broker, std::shared_ptr<Inbox> inbox, std::string topic,
+                         bool may_publish)
+    : broker_(broker),
+      inbox_(std::move(inbox)),
+      topic_(std::move(topic)),
+      may_publish_(may_publish) {}
 
 void RawEndpoint::OnOpen(WsSession& session) {
   session_ = &session;
@@ -21,6 +25,12 @@ void RawEndpoint::OnOpen(WsSession& session) {
 
 void RawEndpoint::OnMessage(EventType type, std::string payload) {
   if (!session_) return;
+  if (!may_publish_) {
+    // Raw frames have no error message: the policy close says it.
+    session_->Close(static_cast<uint16_t>(CloseCode::kPolicyViolation),
+                    "permission denied: publish to '" + topic_ + "'");
+    return;
+  }
   // The topic was validated at the upgrade; the size is the one thing a
   // frame can get wrong, and raw frames have no error message to carry it.
   const size_t limit = broker_.options().max_payload_bytes;

@@ -14,7 +14,8 @@ namespace herald::ws {
 
 class RawEndpoint final : public Endpoint, public Sink {
  public:
-  RawEndpoint(Broker& broker, std::shared_ptr<Inbox> inbox, std::string topic);
+  // The upgrade checked the subscribe grant; `may_publish` is the publish one.
+  RawEndpoint(Broker& broker, std::shared_ptr<Inbox> inbox, std::string topic, bool may_publish);
 
   void OnOpen(WsSession& session) override;
   void OnMessage(EventType type, std::string payload) override;
@@ -27,6 +28,7 @@ class RawEndpoint final : public Endpoint, public Sink {
   Broker& broker_;
   std::shared_ptr<Inbox> inbox_;
   const std::string topic_;
+  const bool may_publish_;
   WsSession* session_ = nullptr;  // null once closed
   uint64_t subscription_ = 0;
 };

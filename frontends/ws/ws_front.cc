@@ -1,6 +1,7 @@
 #include "frontends/ws/ws_front.h"
 
 #include "frontends/http/url.h"
+#include "frontends/http_auth/http_auth.h"
 #include "frontends/ws/handshake.h"
 #include "frontends/ws/json_endpoint.h"
 #include "frontends/ws/raw_endpoint.h"
@@ -57,6 +58,18 @@ void WsFront::Upgrade(http::Request& req, http::Response res, bool raw) {
                                               : "bad_handshake";
     return reject(result.status, code, result.message, std::move(extra));
   }
+  // Who it is (401), and for raw mode whether it may read the topic (403),
+  // before anything is upgraded.
+  Result<httpauth::IdentityPtr> who = httpauth::Authenticate(options_.verifier.get(), req);
+  if (!who.ok()) {
+    WsStats::Add(stats_->handshake_rejects);
+    return httpauth::SendUnauthenticated(res, who.status());
+  }
+  const httpauth::IdentityPtr& identity = *who;
+  if (raw && !identity->grants.MaySubscribe(topic)) {
+    WsStats::Add(stats_->handshake_rejects);
+    return httpauth::SendDenied(res, "subscribe to '" + topic + "'");
+  }
   std::shared_ptr<Inbox> inbox = inbox_for_(req.loop);
   if (!inbox) return reject(503, "unavailable", "no inbox for this worker");
 
@@ -68,16 +81,18 @@ void WsFront::Upgrade(http::Request& req, http::Response res, bool raw) {
   up->connection->Write(std::move(result.response));
   std::shared_ptr<WsSession> session;
   if (raw) {
-    session = std::make_shared<SessionWith<RawEndpoint>>(up->connection, std::move(parser),
-                                                         options_, stats_.get(), broker_,
-                                                         std::move(inbox), std::move(topic));
+    const bool may_publish = identity->grants.MayPublish(topic);
+    session = std::make_shared<SessionWith<RawEndpoint>>(
+        up->connection, std::move(parser), options_, stats_.get(), broker_, std::move(inbox),
+        std::move(topic), may_publish);
   } else {
     session = std::make_shared<SessionWith<JsonEndpoint>>(
         up->connection, std::move(parser), options_, stats_.get(), broker_, std::move(inbox),
-        req.loop->handle());
+        req.loop->handle(), identity);
   }
   up->connection->SetHandler(session);
   session->Start(up->leftover);
+  session->SetExpiry(identity->expires_at_s);
 }
 
 }  // namespace herald::ws

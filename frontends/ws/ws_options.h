@@ -7,6 +7,9 @@
 #include <string>
 #include <vector>
 
+#include <memory>
+
+#include "auth/jwt_verifier.h"
 #include "herald/outbound_guard.h"
 
 namespace herald::ws {
@@ -24,6 +27,10 @@ struct WsOptions {
   std::vector<std::string> allowed_origins;
   // Outbound bytes queued per connection and what happens past them.
   OutboundLimits outbound;
+  // Null: no authentication (everyone may do everything). Otherwise the
+  // upgrade needs a valid token (or allowed anonymous access), each command
+  // a grant, and the connection closes (1008) when the token expires.
+  std::shared_ptr<const auth::JwtVerifier> verifier;
 };
 
 }  // namespace herald::ws

@@ -1,5 +1,8 @@
 #include "frontends/ws/ws_session.h"
 
+#include <algorithm>
+#include <chrono>
+
 #include "frontends/ws/frame_writer.h"
 #include "frontends/ws/ws_stats.h"
 
@@ -157,10 +160,22 @@ void WsSession::HandleEvent(Event& e) {
   }
 }
 
+namespace {
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
 void WsSession::ArmKeepAlive() {
-  if (conn_)
-    conn_->ArmTimer(static_cast<uint64_t>(options_.ping_interval.count()),
-                    io::CloseReason::kIdleTimeout);
+  if (!conn_) return;
+  auto delay = static_cast<uint64_t>(options_.ping_interval.count());
+  if (expires_at_s_ != 0) {
+    const int64_t left = expires_at_s_ * 1000 - NowMs();
+    delay = std::min<uint64_t>(delay, static_cast<uint64_t>(std::max<int64_t>(left, 0)) + 1);
+  }
+  conn_->ArmTimer(delay, io::CloseReason::kIdleTimeout);
 }
 
 bool WsSession::OnTimer(io::CloseReason reason) {
@@ -170,6 +185,10 @@ bool WsSession::OnTimer(io::CloseReason reason) {
     return true;
   }
   (void)reason;
+  if (expires_at_s_ != 0 && NowMs() >= expires_at_s_ * 1000) {
+    Close(static_cast<uint16_t>(CloseCode::kPolicyViolation), "token expired");
+    return true;
+  }
   if (!heard_since_ping_) {
     silent_ms_ += static_cast<uint64_t>(options_.ping_interval.count());
     if (silent_ms_ >= static_cast<uint64_t>(options_.idle_timeout.count())) {

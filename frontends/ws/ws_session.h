@@ -68,6 +68,12 @@ class WsSession : public io::ConnectionHandler, public std::enable_shared_from_t
   void Close(uint16_t code, std::string_view reason);
 
   bool open() const { return conn_ != nullptr && !closing_; }
+  // The client's token expires at `unix_s` (0: never): the session closes
+  // with 1008 then (checked on the keep-alive timer, armed no later).
+  void SetExpiry(int64_t unix_s) {
+    expires_at_s_ = unix_s;
+    ArmKeepAlive();
+  }
   bool compressed() const { return compressed_; }
 
   // io::ConnectionHandler
@@ -96,6 +102,7 @@ class WsSession : public io::ConnectionHandler, public std::enable_shared_from_t
   bool closing_ = false;                  // our close frame is sent
   bool heard_since_ping_ = true;
   uint64_t silent_ms_ = 0;  // time since we last heard anything, in ping ticks
+  int64_t expires_at_s_ = 0;
 };
 
 // A session and its endpoint in one allocation: an idle connection at scale

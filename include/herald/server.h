@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "herald/auth_options.h"
 #include "herald/broker.h"
 #include "herald/cluster_options.h"
 #include "herald/status.h"
@@ -96,6 +97,9 @@ struct ServerOptions {
   // Peer links to other nodes (heraldd [cluster]); no cluster when
   // cluster.listen is empty. The broker's node_id names this node.
   ClusterOptions cluster;
+  // Who may connect, publish and subscribe over WebSocket, SSE and the HTTP
+  // API (heraldd [auth]); the default is open, as before.
+  AuthOptions auth;
 };
 
 class Server {
