@@ -90,7 +90,9 @@ class Server::Impl {
       return s;
     }
     if (!options_.grpc.listen.empty()) {
-      grpc_ = std::make_unique<grpcfront::GrpcFront>(broker_, GrpcOptionsFrom(options_.grpc));
+      grpcfront::GrpcOptions grpc_options = GrpcOptionsFrom(options_.grpc);
+      grpc_options.verifier = verifier_;
+      grpc_ = std::make_unique<grpcfront::GrpcFront>(broker_, std::move(grpc_options));
       if (Status s = grpc_->Start(); !s.ok()) {
         grpc_.reset();
         running_ = true;

@@ -26,7 +26,56 @@ Status CheckPublishTopic(const std::string& topic) {
   return Status::Ok();
 }
 
+// A streaming call refused before it starts (no token, or no grant).
+template <typename Base>
+class Refused final : public Base {
+ public:
+  explicit Refused(grpc::Status status) { this->Finish(std::move(status)); }
+  void OnDone() override { delete this; }
+};
+
+grpc::Status Unauthenticated(const Status& why) {
+  return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, why.message());
+}
+
+grpc::Status Denied(std::string_view what, const std::string& topic) {
+  return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                      "permission denied: " + std::string(what) + " '" + topic + "'");
+}
+
 }  // namespace
+
+Result<std::shared_ptr<const auth::Identity>> BrokerService::Authenticate(
+    grpc::CallbackServerContext* ctx) const {
+  if (!options_.verifier) {
+    static const auto kOpen = [] {
+      auto id = std::make_shared<auth::Identity>();
+      id->subject = "anonymous";
+      id->anonymous = true;
+      id->grants.all = true;
+      return std::shared_ptr<const auth::Identity>(id);
+    }();
+    return kOpen;
+  }
+  const auto& md = ctx->client_metadata();
+  auto it = md.find("authorization");
+  Result<auth::Identity> id = Status(ErrorCode::kInternal, "");
+  if (it == md.end()) {
+    id = options_.verifier->Anonymous();
+  } else {
+    std::string_view v(it->second.data(), it->second.size());
+    constexpr std::string_view kBearer = "Bearer ";
+    if (v.size() <= kBearer.size() || !v.starts_with(kBearer)) {
+      return Status(ErrorCode::kInvalidArgument, "authorization metadata must be 'Bearer <token>'");
+    }
+    const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    id = options_.verifier->Verify(v.substr(kBearer.size()), now);
+  }
+  if (!id.ok()) return id.status();
+  return std::make_shared<const auth::Identity>(std::move(*id));
+}
 
 grpc::ServerUnaryReactor* BrokerService::Publish(grpc::CallbackServerContext* ctx,
                                                  const v1::PublishRequest* request,
@@ -34,6 +83,15 @@ grpc::ServerUnaryReactor* BrokerService::Publish(grpc::CallbackServerContext* ct
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   if (Status s = CheckPublishTopic(request->topic()); !s.ok()) {
     Fail(ctx, reactor, s);
+    return reactor;
+  }
+  Result<std::shared_ptr<const auth::Identity>> who = Authenticate(ctx);
+  if (!who.ok()) {
+    reactor->Finish(Unauthenticated(who.status()));
+    return reactor;
+  }
+  if (!(*who)->grants.MayPublish(request->topic())) {
+    reactor->Finish(Denied("publish to", request->topic()));
     return reactor;
   }
   // Answered when the message is sequenced: at once, or (in a cluster) when
@@ -50,14 +108,29 @@ grpc::ServerUnaryReactor* BrokerService::Publish(grpc::CallbackServerContext* ct
 }
 
 grpc::ServerBidiReactor<v1::PublishStreamRequest, v1::PublishStreamResponse>*
-BrokerService::PublishStream(grpc::CallbackServerContext*) {
-  return new PublishStreamReactor(broker_, options_);
+BrokerService::PublishStream(grpc::CallbackServerContext* ctx) {
+  Result<std::shared_ptr<const auth::Identity>> who = Authenticate(ctx);
+  if (!who.ok()) {
+    return new Refused<
+        grpc::ServerBidiReactor<v1::PublishStreamRequest, v1::PublishStreamResponse>>(
+        Unauthenticated(who.status()));
+  }
+  return new PublishStreamReactor(broker_, options_, std::move(*who));
 }
 
 grpc::ServerUnaryReactor* BrokerService::Request(grpc::CallbackServerContext* ctx,
                                                  const v1::RequestRequest* request,
                                                  v1::Message* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  Result<std::shared_ptr<const auth::Identity>> who = Authenticate(ctx);
+  if (!who.ok()) {
+    reactor->Finish(Unauthenticated(who.status()));
+    return reactor;
+  }
+  if (!(*who)->grants.MayPublish(request->topic())) {
+    reactor->Finish(Denied("request on", request->topic()));
+    return reactor;
+  }
   // The call's deadline is the request's timeout.
   auto timeout = options_.default_request_timeout;
   const auto deadline = ctx->deadline();
@@ -78,13 +151,25 @@ grpc::ServerUnaryReactor* BrokerService::Request(grpc::CallbackServerContext* ct
 }
 
 grpc::ServerWriteReactor<v1::SubscribeResponse>* BrokerService::Subscribe(
-    grpc::CallbackServerContext*, const v1::SubscribeRequest* request) {
+    grpc::CallbackServerContext* ctx, const v1::SubscribeRequest* request) {
+  using Refuse = Refused<grpc::ServerWriteReactor<v1::SubscribeResponse>>;
+  Result<std::shared_ptr<const auth::Identity>> who = Authenticate(ctx);
+  if (!who.ok()) return new Refuse(Unauthenticated(who.status()));
+  // The pattern's grant also covers the history of its resume topics.
+  if (!(*who)->grants.MaySubscribe(request->pattern())) {
+    return new Refuse(Denied("subscribe to", request->pattern()));
+  }
   return new SubscribeReactor(broker_, deliveries_, *request, options_);
 }
 
 grpc::ServerBidiReactor<v1::ClientCommand, v1::ServerEvent>* BrokerService::Connect(
-    grpc::CallbackServerContext*) {
-  return new ConnectReactor(broker_, deliveries_, options_);
+    grpc::CallbackServerContext* ctx) {
+  Result<std::shared_ptr<const auth::Identity>> who = Authenticate(ctx);
+  if (!who.ok()) {
+    return new Refused<grpc::ServerBidiReactor<v1::ClientCommand, v1::ServerEvent>>(
+        Unauthenticated(who.status()));
+  }
+  return new ConnectReactor(broker_, deliveries_, options_, std::move(*who));
 }
 
 }  // namespace herald::grpcfront

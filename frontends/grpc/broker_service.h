@@ -32,6 +32,9 @@ class BrokerService final : public v1::Broker::CallbackService {
       grpc::CallbackServerContext* ctx) override;
 
  private:
+  // Who a call is: its `authorization: Bearer` metadata, or anonymous.
+  Result<std::shared_ptr<const auth::Identity>> Authenticate(
+      grpc::CallbackServerContext* ctx) const;
   Broker& broker_;
   const GrpcOptions options_;
   // Declared last: destroyed first, after gRPC has ended every stream.

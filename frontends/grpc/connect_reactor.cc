@@ -26,8 +26,10 @@ v1::ServerEvent GapEvent(uint64_t sub, const Gap& g) {
 }  // namespace
 
 ConnectReactor::ConnectReactor(Broker& broker, DeliveryThread& deliveries,
-                               const GrpcOptions& options)
-    : broker_(broker),
+                               const GrpcOptions& options,
+                               std::shared_ptr<const auth::Identity> identity)
+    : identity_(std::move(identity)),
+      broker_(broker),
       deliveries_(deliveries),
       options_(options),
       outbox_(std::make_shared<Outbox>(this, broker, options.outbound)) {
@@ -137,6 +139,10 @@ void Forward(Outbox& outbox, uint64_t sub, const MessagePtr& m, const Gap* gap) 
 }  // namespace
 
 void ConnectReactor::Subscribe(uint64_t id, const v1::SubscribeRequest& s) {
+  if (!identity_->grants.MaySubscribe(s.pattern())) {
+    return Error(id, Status(ErrorCode::kPermissionDenied,
+                            "permission denied: subscribe to '" + s.pattern() + "'"));
+  }
   SubscribeOptions o;
   o.queue_group = s.queue_group();
   for (const v1::ResumePoint& p : s.resume()) {
@@ -189,6 +195,10 @@ void ConnectReactor::Unsubscribe(uint64_t id, uint64_t subscription) {
 }
 
 void ConnectReactor::Publish(uint64_t id, const v1::PublishRequest& p) {
+  if (!identity_->grants.MayPublish(p.topic())) {
+    return Error(id, Status(ErrorCode::kPermissionDenied,
+                            "permission denied: publish to '" + p.topic() + "'"));
+  }
   if (p.topic().starts_with(kInboxPrefix)) {
     return Error(id, Status(ErrorCode::kInvalidArgument,
                             "topics under _INBOX. are reply inboxes; answer with a reply command"));
@@ -210,6 +220,10 @@ void ConnectReactor::Publish(uint64_t id, const v1::PublishRequest& p) {
 }
 
 void ConnectReactor::Request(uint64_t id, const v1::RequestRequest& r, uint32_t timeout_ms) {
+  if (!identity_->grants.MayPublish(r.topic())) {
+    return Error(id, Status(ErrorCode::kPermissionDenied,
+                            "permission denied: request on '" + r.topic() + "'"));
+  }
   const auto timeout =
       timeout_ms == 0 ? options_.default_request_timeout : std::chrono::milliseconds(timeout_ms);
   std::shared_ptr<Outbox> outbox = outbox_;

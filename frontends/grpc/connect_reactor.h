@@ -26,7 +26,8 @@ namespace herald::grpcfront {
 
 class ConnectReactor final : public grpc::ServerBidiReactor<v1::ClientCommand, v1::ServerEvent> {
  public:
-  ConnectReactor(Broker& broker, DeliveryThread& deliveries, const GrpcOptions& options);
+  ConnectReactor(Broker& broker, DeliveryThread& deliveries, const GrpcOptions& options,
+                 std::shared_ptr<const auth::Identity> identity);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -45,6 +46,7 @@ class ConnectReactor final : public grpc::ServerBidiReactor<v1::ClientCommand, v
   void Error(uint64_t id, const Status& s);
   void ReadMoreOrWait();
 
+  const std::shared_ptr<const auth::Identity> identity_;  // what the session may do
   Broker& broker_;
   DeliveryThread& deliveries_;
   const GrpcOptions& options_;

@@ -4,8 +4,10 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
+#include "auth/jwt_verifier.h"
 #include "herald/outbound_guard.h"
 
 namespace herald::grpcfront {
@@ -23,6 +25,10 @@ struct GrpcOptions {
   // this many answers wait to be written (flow control).
   uint32_t ack_every = 1024;
   size_t max_pending_answers = 256;
+  // Null: no authentication. Otherwise each call presents its token as
+  // `authorization: Bearer <token>` metadata (or is anonymous, if allowed):
+  // UNAUTHENTICATED without one, PERMISSION_DENIED outside its grants.
+  std::shared_ptr<const auth::JwtVerifier> verifier;
 };
 
 }  // namespace herald::grpcfront

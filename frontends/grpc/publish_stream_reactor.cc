@@ -5,8 +5,10 @@
 
 namespace herald::grpcfront {
 
-PublishStreamReactor::PublishStreamReactor(Broker& broker, const GrpcOptions& options)
+PublishStreamReactor::PublishStreamReactor(Broker& broker, const GrpcOptions& options,
+                                           std::shared_ptr<const auth::Identity> identity)
     : broker_(broker),
+      identity_(std::move(identity)),
       ack_every_(options.ack_every == 0 ? 1 : options.ack_every),
       max_pending_(options.max_pending_answers == 0 ? 1 : options.max_pending_answers) {
   StartRead(&request_);
@@ -56,6 +58,10 @@ void PublishStreamReactor::Publish(v1::PublishRequest& m, Slot* slot) {
   if (m.topic().starts_with(kInboxPrefix)) {
     return OnPublished(
         slot, Status(ErrorCode::kInvalidArgument, "topics under _INBOX. are reply inboxes"));
+  }
+  if (!identity_->grants.MayPublish(m.topic())) {
+    return OnPublished(slot, Status(ErrorCode::kPermissionDenied,
+                                    "permission denied: publish to '" + m.topic() + "'"));
   }
   // The read buffer is reused for the next message: take the payload rather
   // than copy it.

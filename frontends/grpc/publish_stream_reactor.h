@@ -26,7 +26,8 @@ namespace herald::grpcfront {
 class PublishStreamReactor final
     : public grpc::ServerBidiReactor<v1::PublishStreamRequest, v1::PublishStreamResponse> {
  public:
-  PublishStreamReactor(Broker& broker, const GrpcOptions& options);
+  PublishStreamReactor(Broker& broker, const GrpcOptions& options,
+                       std::shared_ptr<const auth::Identity> identity);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -68,6 +69,7 @@ class PublishStreamReactor final
   void ReleaseLocked(Batch* batch);
 
   Broker& broker_;
+  const std::shared_ptr<const auth::Identity> identity_;  // what the caller may publish
   const uint32_t ack_every_;
   const size_t max_pending_;
   std::mutex mu_;
