@@ -27,9 +27,11 @@ std::optional<std::string> Base64UrlDecode(std::string_view s) {
   return Base64Decode(std64);
 }
 
-// A claim that may be one string or an array of strings (aud, grants).
-bool StringList(simdjson::ondemand::value v, std::vector<std::string>& out, size_t max_items) {
-  if (v.type() == simdjson::ondemand::json_type::string) {
+// A claim that is an array of strings, or (with `one_ok`) a single string,
+// as `aud` may be. Grants must be arrays: a grant is a list of patterns.
+bool StringList(simdjson::ondemand::value v, std::vector<std::string>& out, size_t max_items,
+                bool one_ok) {
+  if (one_ok && v.type() == simdjson::ondemand::json_type::string) {
     std::string_view s;
     if (v.get_string().get(s)) return false;
     out.emplace_back(s);
@@ -216,7 +218,7 @@ Result<Identity> JwtVerifier::Verify(std::string_view token, int64_t now_s) cons
       if (v.get_string().get(s)) return Invalid("iss is not a string");
       iss = s;
     } else if (name == "aud") {
-      if (!StringList(v, aud, 64)) return Invalid("aud is not a string or a list of strings");
+      if (!StringList(v, aud, 64, true)) return Invalid("aud is not a string or a list of strings");
     } else if (name == "herald") {
       simdjson::ondemand::object g;
       if (v.get_object().get(g)) return Invalid("the herald claim is not an object");
@@ -228,7 +230,7 @@ Result<Identity> JwtVerifier::Verify(std::string_view token, int64_t now_s) cons
                                          : gname == "subscribe" ? &id.grants.subscribe
                                                                 : nullptr;
         if (!into) continue;
-        if (!StringList(gv, *into, 256)) {
+        if (!StringList(gv, *into, 256, false)) {
           return Invalid("herald." + std::string(gname) + " is not a list of patterns");
         }
       }

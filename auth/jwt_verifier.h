@@ -35,8 +35,8 @@ class JwtVerifier {
   static Result<std::shared_ptr<const JwtVerifier>> Create(const AuthOptions& options);
 
   // The identity of a token at `now_s` (Unix seconds), or kInvalidArgument
-  // "invalid token: <reason>" — the reason is for logs; clients get a
-  // generic answer.
+  // "invalid token: <reason>". The reason ("expired", "wrong audience") is
+  // meant for the client's developer; it never contains the token.
   Result<Identity> Verify(std::string_view token, int64_t now_s) const;
   // The identity of a client that presented no token: anonymous grants, or
   // an error when anonymous access is off.

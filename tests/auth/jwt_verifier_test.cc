@@ -221,6 +221,11 @@ TEST_F(JwtVerifierTest, RefusesEveryBadTokenInTheTable) {
                R"({"sub":"a","iss":"auth.test","aud":["a","b"],"exp":)" +
                    std::to_string(kNow + 60) + "}",
                kSecret)},
+      {"grants a string, not a list",
+       HsToken(R"({"alg":"HS256"})",
+               R"({"sub":"a","iss":"auth.test","aud":"herald","exp":)" + std::to_string(kNow + 60) +
+                   R"(,"herald":{"publish":"chat.>"}})",
+               kSecret)},
       {"grants not a list", HsToken(R"({"alg":"HS256"})",
                                     R"({"sub":"a","iss":"auth.test","aud":"herald","exp":)" +
                                         std::to_string(kNow + 60) + R"(,"herald":{"publish":7}})",
