@@ -165,6 +165,15 @@ Status ReadWebSocket(const toml::table& t, Config& c) {
     w.permessage_deflate = *v;
   }
   r.StringList("allowed_origins", w.allowed_origins);
+  if (const toml::node* n = r.Take("max_messages_per_second")) {
+    std::optional<double> v = n->value<double>();
+    if (!v || *v < 0) {
+      return Status(ErrorCode::kInvalidArgument,
+                    r.Key("max_messages_per_second") + " must be a number >= 0");
+    }
+    w.max_messages_per_second = *v;
+  }
+  r.Int("message_burst", w.message_burst, 1, 1u << 20);
   r.Int("max_outbound_bytes", w.max_outbound_bytes, 1024);
   std::string policy = w.disconnect_slow_consumers ? "disconnect" : "drop";
   r.String("slow_consumer_policy", policy);
@@ -184,6 +193,7 @@ Status ReadSse(const toml::table& t, Config& c) {
   r.Millis("retry_ms", l.retry);
   r.Int("max_topics", l.max_topics, 1, 1024);
   r.Int("max_id_topics", l.max_id_topics, 1, 1024);
+  r.StringList("allowed_origins", l.allowed_origins);
   r.Int("max_outbound_bytes", l.max_outbound_bytes, 1024);
   std::string policy = l.disconnect_slow_consumers ? "disconnect" : "drop";
   r.String("slow_consumer_policy", policy);

@@ -169,6 +169,8 @@ class Server::Impl {
     o.idle_timeout = l.idle_timeout;
     o.permessage_deflate = l.permessage_deflate;
     o.allowed_origins = l.allowed_origins;
+    o.max_messages_per_second = l.max_messages_per_second;
+    o.message_burst = l.message_burst;
     o.outbound.max_bytes = l.max_outbound_bytes;
     o.outbound.policy = l.disconnect_slow_consumers ? SlowConsumerPolicy::kDisconnect
                                                     : SlowConsumerPolicy::kDropWithGap;
@@ -197,6 +199,7 @@ class Server::Impl {
     sse::SseOptions o;
     o.heartbeat_ms = static_cast<uint64_t>(l.heartbeat_interval.count());
     o.retry_ms = static_cast<uint64_t>(l.retry.count());
+    o.allowed_origins = l.allowed_origins;
     o.max_topics = l.max_topics;
     o.max_id_topics = l.max_id_topics;
     o.outbound.max_bytes = l.max_outbound_bytes;

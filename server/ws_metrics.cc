@@ -11,6 +11,11 @@ void WriteWsMetrics(const ws::WsStats& s, PrometheusWriter& w) {
             get(s.connections_total));
   w.Counter("herald_ws_handshake_rejects_total", "WebSocket handshakes refused (4xx).",
             get(s.handshake_rejects));
+  w.Counter("herald_ws_rate_limited_total",
+            "WebSocket messages refused for the per-connection rate limit.", get(s.rate_limited));
+  w.Counter("herald_ws_rate_limit_closes_total",
+            "WebSocket connections closed (1008) for going on past the rate limit.",
+            get(s.rate_limit_closes));
   w.Counter("herald_ws_messages_in_total", "WebSocket messages received from clients.",
             get(s.messages_in));
   w.Counter("herald_ws_bytes_in_total", "WebSocket message bytes received from clients.",

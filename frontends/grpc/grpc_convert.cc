@@ -29,6 +29,8 @@ int32_t ToGrpcCode(const Status& s) {
       return grpc::NOT_FOUND;
     case ErrorCode::kPermissionDenied:
       return grpc::PERMISSION_DENIED;
+    case ErrorCode::kRateLimited:
+      return grpc::RESOURCE_EXHAUSTED;
     case ErrorCode::kInternal:
       return grpc::INTERNAL;
   }

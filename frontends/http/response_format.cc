@@ -133,6 +133,8 @@ int HttpStatusFor(const Status& s) {
       return 403;
     case ErrorCode::kTimeout:
       return 504;
+    case ErrorCode::kRateLimited:
+      return 429;
     case ErrorCode::kNoResponders:
     case ErrorCode::kTooManyTopics:
     case ErrorCode::kTooManySubscriptions:

@@ -1,5 +1,6 @@
 #include "frontends/sse/sse_front.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "frontends/http_auth/http_auth.h"
@@ -30,6 +31,15 @@ void SseFront::Open(http::Request& req, http::Response res) {
     SseStats::Add(stats_->rejects);
     res.SendError(status, code, message);
   };
+  if (!options_.allowed_origins.empty()) {
+    if (std::optional<std::string_view> origin = req.header("Origin")) {
+      const auto& allowed = options_.allowed_origins;
+      if (std::find(allowed.begin(), allowed.end(), *origin) == allowed.end()) {
+        return reject(403, "forbidden_origin",
+                      "origin '" + std::string(*origin) + "' may not open streams here");
+      }
+    }
+  }
   const TopicLimits& limits = broker_.options().topic_limits;
   StreamSpec spec;
   std::string_view id_param;

@@ -7,6 +7,8 @@
 #include <cstdint>
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "auth/jwt_verifier.h"
 #include "herald/outbound_guard.h"
@@ -23,6 +25,9 @@ struct SseOptions {
   // allowed anonymous access) and a subscribe grant for each topic, and
   // ends when the token expires.
   std::shared_ptr<const auth::JwtVerifier> verifier;
+  // Exact Origin values a browser page may open a stream from (403 for any
+  // other); empty: any. Requests without Origin (non-browsers) pass.
+  std::vector<std::string> allowed_origins;
   // `topic` parameters one stream may have.
   size_t max_topics = 16;
   // Topic positions an event id carries (and the stream remembers); a

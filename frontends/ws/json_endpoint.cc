@@ -62,6 +62,11 @@ void JsonEndpoint::OnMessage(EventType type, std::string payload) {
   }
 }
 
+void JsonEndpoint::OnRateLimited() {
+  SendError("",
+            Status(ErrorCode::kRateLimited, "too many messages per second: this one was dropped"));
+}
+
 void JsonEndpoint::Subscribe(Command& c) {
   // The pattern's grant also covers its history: resume topics match it.
   if (!identity_->grants.MaySubscribe(c.topic))

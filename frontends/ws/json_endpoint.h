@@ -28,6 +28,7 @@ class JsonEndpoint final : public Endpoint, public Sink {
   void OnOwedGap(const Gap& gap) override;
   void FlushPending() override { inbox_->Drain(); }
   void OnClose() override;
+  void OnRateLimited() override;
   void OnDelivery(const Delivery& d) override;
 
  private:

@@ -31,6 +31,12 @@ struct WsOptions {
   // upgrade needs a valid token (or allowed anonymous access), each command
   // a grant, and the connection closes (1008) when the token expires.
   std::shared_ptr<const auth::JwtVerifier> verifier;
+  // Messages a client may send per second (a token bucket holding `burst`);
+  // past it each message is refused — the JSON protocol answers
+  // `rate_limited` — and a client that goes on past `burst` refusals in a
+  // row is closed with 1008. 0: no limit.
+  double max_messages_per_second = 0;
+  uint32_t message_burst = 100;
 };
 
 }  // namespace herald::ws

@@ -7,6 +7,15 @@
 #include "frontends/ws/ws_stats.h"
 
 namespace herald::ws {
+
+namespace {
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
 namespace {
 
 // How long we wait for the peer's close frame after sending ours.
@@ -128,11 +137,28 @@ void WsSession::OnData(std::string_view data) {
   if (parser_->at_rest()) parser_.reset();
 }
 
+bool WsSession::AdmitMessage() {
+  if (!rate_) rate_.emplace(options_.max_messages_per_second, options_.message_burst);
+  if (rate_->Take(NowMs() * 1000)) {
+    refusals_in_a_row_ = 0;
+    return true;
+  }
+  WsStats::Add(stats_->rate_limited);
+  if (++refusals_in_a_row_ > options_.message_burst) {
+    WsStats::Add(stats_->rate_limit_closes);
+    Close(static_cast<uint16_t>(CloseCode::kPolicyViolation), "rate limit exceeded");
+    return false;
+  }
+  endpoint_->OnRateLimited();
+  return false;
+}
+
 void WsSession::HandleEvent(Event& e) {
   switch (e.type) {
     case EventType::kText:
     case EventType::kBinary:
       if (closing_) return;  // §5.5.1: nothing after our close frame matters
+      if (options_.max_messages_per_second > 0 && !AdmitMessage()) return;
       WsStats::Add(stats_->messages_in);
       WsStats::Add(stats_->bytes_in, e.payload.size());
       endpoint_->OnMessage(e.type, std::move(e.payload));
@@ -159,14 +185,6 @@ void WsSession::HandleEvent(Event& e) {
       return;
   }
 }
-
-namespace {
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-}  // namespace
 
 void WsSession::ArmKeepAlive() {
   if (!conn_) return;

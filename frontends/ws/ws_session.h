@@ -12,9 +12,11 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "base/token_bucket.h"
 #include "frontends/ws/frame_parser.h"
 #include "frontends/ws/ws_options.h"
 #include "herald/outbound_guard.h"
@@ -39,6 +41,9 @@ class Endpoint {
   virtual void FlushPending() = 0;
   // The connection is gone: release subscriptions. The last call.
   virtual void OnClose() = 0;
+  // A message was refused for the rate limit: tell the client if the
+  // protocol can.
+  virtual void OnRateLimited() {}
 };
 
 struct WsStats;
@@ -85,6 +90,8 @@ class WsSession : public io::ConnectionHandler, public std::enable_shared_from_t
 
  private:
   void CutSlowConsumer();
+  // The rate limit: false when the message is refused (or the session closed).
+  bool AdmitMessage();
   void HandleEvent(Event& e);
   void ArmKeepAlive();
   void SendOwedGaps();
@@ -103,6 +110,8 @@ class WsSession : public io::ConnectionHandler, public std::enable_shared_from_t
   bool heard_since_ping_ = true;
   uint64_t silent_ms_ = 0;  // time since we last heard anything, in ping ticks
   int64_t expires_at_s_ = 0;
+  std::optional<TokenBucket> rate_;  // with WsOptions::max_messages_per_second
+  uint32_t refusals_in_a_row_ = 0;
 };
 
 // A session and its endpoint in one allocation: an idle connection at scale

@@ -17,6 +17,8 @@ struct WsStats {
   std::atomic<uint64_t> protocol_errors{0};  // we closed with 1002/1003/1007/1009
   std::atomic<uint64_t> idle_timeouts{0};
   std::atomic<uint64_t> slow_consumer_closes{0};
+  std::atomic<uint64_t> rate_limited{0};       // messages refused over the rate
+  std::atomic<uint64_t> rate_limit_closes{0};  // connections closed (1008) for it
 
   static void Add(std::atomic<uint64_t>& c, uint64_t n = 1) {
     c.fetch_add(n, std::memory_order_relaxed);

@@ -55,12 +55,15 @@ struct WebSocketLimits {
   std::vector<std::string> allowed_origins;  // exact Origin values; empty: any
   size_t max_outbound_bytes = 16u << 20;     // queued per connection (slow consumer)
   bool disconnect_slow_consumers = false;    // false: drop and report a gap
+  double max_messages_per_second = 0;        // per connection (token bucket); 0: no limit
+  uint32_t message_burst = 100;              // the bucket's size; refusals in a row before 1008
 };
 
 // The Server-Sent Events front (`/sse`); heraldd section [sse].
 struct SseLimits {
   std::chrono::milliseconds heartbeat_interval = std::chrono::seconds(15);  // comment on idle
   std::chrono::milliseconds retry = std::chrono::seconds(2);  // the `retry:` reconnect hint
+  std::vector<std::string> allowed_origins;                   // exact Origin values; empty: any
   size_t max_topics = 16;                                     // `topic` parameters per stream
   size_t max_id_topics = 32;                                  // topic positions an event id carries
   size_t max_outbound_bytes = 4u << 20;                       // queued per stream (slow consumer)

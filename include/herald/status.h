@@ -33,6 +33,7 @@ enum class ErrorCode {
   kNotFound,
   kPermissionDenied,
   kUnavailable,  // shutting down, not started, resource gone
+  kRateLimited,  // over a configured rate (messages or commands per second)
   kInternal,
 };
 

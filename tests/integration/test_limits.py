@@ -1,0 +1,105 @@
+"""Limits that hold under abuse: a WebSocket client over its message rate is
+refused (`rate_limited`), then closed with 1008 if it goes on, while others
+are unaffected; SSE streams only from allowed browser origins."""
+import asyncio
+import json
+import re
+import time
+import unittest
+
+import websockets
+
+from heraldd import Heraldd, http_call
+from sse_util import SseClient
+from ws_util import recv_json, run
+
+CONFIG = """
+[websocket]
+max_messages_per_second = 20
+message_burst = 10
+[sse]
+allowed_origins = ["http://good.example"]
+"""
+
+
+def metric(port, name):
+    _, body = http_call(port, "GET", "/metrics")
+    m = re.search(rf"^{name} (\d+)", body.decode(), re.M)
+    return int(m.group(1)) if m else None
+
+
+class RateLimit(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Heraldd(config=CONFIG).__enter__()
+        cls.port = cls.server.port
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.__exit__(None, None, None)
+
+    def test_a_burst_is_refused_with_rate_limited_and_the_connection_stays_usable(self):
+        async def go():
+            async with websockets.connect(f"ws://127.0.0.1:{self.port}/ws") as ws:
+                for i in range(15):  # the bucket holds 10
+                    await ws.send(json.dumps({"op": "ping", "id": str(i)}))
+                answers = [await recv_json(ws) for _ in range(15)]
+                pongs = [a for a in answers if a["op"] == "pong"]
+                limited = [a for a in answers if a.get("code") == "rate_limited"]
+                self.assertEqual(len(pongs), 10, answers)
+                self.assertEqual(len(limited), 5, answers)
+                await asyncio.sleep(0.3)  # the bucket refills at 20/s
+                await ws.send(json.dumps({"op": "ping", "id": "after"}))
+                self.assertEqual((await recv_json(ws))["op"], "pong")
+        run(go())
+        self.assertGreaterEqual(metric(self.port, "herald_ws_rate_limited_total"), 5)
+
+    def test_a_client_that_goes_on_is_closed_with_1008_and_others_are_unaffected(self):
+        async def go():
+            async with websockets.connect(f"ws://127.0.0.1:{self.port}/ws") as calm:
+                async with websockets.connect(f"ws://127.0.0.1:{self.port}/ws") as flood:
+                    with self.assertRaises(websockets.ConnectionClosed) as closed:
+                        for i in range(200):
+                            await flood.send(json.dumps({"op": "ping", "id": str(i)}))
+                        while True:
+                            await asyncio.wait_for(flood.recv(), 3)
+                    self.assertEqual(closed.exception.rcvd.code, 1008)
+                    self.assertIn("rate limit", closed.exception.rcvd.reason)
+                await calm.send(json.dumps({"op": "ping", "id": "calm"}))
+                self.assertEqual((await recv_json(calm))["op"], "pong")
+        run(go())
+        self.assertGreaterEqual(metric(self.port, "herald_ws_rate_limit_closes_total"), 1)
+
+
+class SseOrigins(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Heraldd(config=CONFIG).__enter__()
+        cls.port = cls.server.port
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.__exit__(None, None, None)
+
+    def test_a_page_of_another_origin_is_refused_before_the_stream(self):
+        c = SseClient(self.port, "/sse?topic=news", headers={"Origin": "http://evil.example"})
+        c.close()
+        self.assertEqual(c.status, 403)
+        self.assertEqual(c.json()["error"], "forbidden_origin")
+
+    def test_an_allowed_origin_and_non_browser_clients_get_their_stream(self):
+        for headers in ({"Origin": "http://good.example"}, {}):
+            c = SseClient(self.port, "/sse?topic=news", headers=headers)
+            self.assertEqual(c.status, 200, headers)
+            c.close()
+
+    def test_origins_match_exactly(self):
+        for origin in ("http://good.example.evil", "HTTP://GOOD.EXAMPLE", "http://good.example:80",
+                       "null"):
+            c = SseClient(self.port, "/sse?topic=news", headers={"Origin": origin})
+            c.close()
+            self.assertEqual(c.status, 403, origin)
+
+
+if __name__ == "__main__":
+    unittest.main()
