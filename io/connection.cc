@@ -257,6 +257,12 @@ void Connection::Close(CloseReason reason, CloseMode mode) {
 
 void Connection::CloseForShutdown() { Close(CloseReason::kServerShutdown, CloseMode::kImmediate); }
 
+void Connection::Drain() {
+  if (closing_) return;
+  std::shared_ptr<ConnectionHandler> handler = handler_;  // may replace itself
+  if (!handler || !handler->OnDrain()) Close(CloseReason::kServerShutdown);
+}
+
 void Connection::StartShutdownIfFlushed() {
   if (!closing_ || shutdown_started_ || handles_closing_) return;
   if (!queue_.empty()) {

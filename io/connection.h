@@ -68,6 +68,10 @@ class ConnectionHandler {
   virtual void OnWriteBlocked(size_t /*backlog*/) {}
   // The connection is gone; the last call. The Connection is deleted after.
   virtual void OnClose(CloseReason reason) = 0;
+  // The server is draining: end this connection the protocol's way (a
+  // WebSocket close 1001, an SSE stream's end). Return false to have it
+  // closed gracefully instead (the default).
+  virtual bool OnDrain() { return false; }
 };
 
 class Connection final : public Loop::Flushable, public Loop::Resource, private TimerWheel::Entry {
@@ -131,6 +135,7 @@ class Connection final : public Loop::Flushable, public Loop::Resource, private 
   // Loop::Flushable / Loop::Resource.
   void Flush() override;
   void CloseForShutdown() override;
+  void Drain() override;
 
  private:
   Connection(Loop& loop, uint64_t id);

@@ -190,6 +190,25 @@ void Loop::CancelFlush(Flushable* f) {
   }
 }
 
+size_t Loop::Undrained() const {
+  size_t n = 0;
+  for (Resource* r = resources_; r; r = r->next_) n += r->drain_started_ ? 0 : 1;
+  return n;
+}
+
+size_t Loop::DrainSome(size_t n) {
+  // Collect first: draining may close (and unregister) a resource.
+  std::vector<Resource*> picked;
+  for (Resource* r = resources_; r && picked.size() < n; r = r->next_) {
+    if (!r->drain_started_) picked.push_back(r);
+  }
+  for (Resource* r : picked) {
+    r->drain_started_ = true;
+    r->Drain();
+  }
+  return Undrained();
+}
+
 void Loop::Register(Resource* r) {
   if (r->registered_) return;
   r->registered_ = true;

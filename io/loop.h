@@ -86,6 +86,10 @@ class Loop {
   class Resource {
    public:
     virtual void CloseForShutdown() = 0;
+    // A graceful drain reached this resource: say goodbye the protocol's way
+    // (the default: close for shutdown). Called at most once.
+    virtual void Drain() { CloseForShutdown(); }
+    bool drain_started() const { return drain_started_; }
 
    protected:
     ~Resource() = default;
@@ -96,6 +100,7 @@ class Loop {
     Resource* prev_ = nullptr;
     Resource* next_ = nullptr;
     bool registered_ = false;
+    bool drain_started_ = false;
   };
 
   Loop();
@@ -144,6 +149,11 @@ class Loop {
   // Removes `f` from the flush list; call before destroying a dirty object.
   void CancelFlush(Flushable* f);
 
+  // Drains up to `n` registered resources not drained yet (Resource::Drain);
+  // returns how many are left undrained. Loop thread only.
+  size_t DrainSome(size_t n);
+  // Resources not drained yet. Loop thread only.
+  size_t Undrained() const;
   // Registers/unregisters a resource closed on Stop(). Loop thread only.
   void Register(Resource* r);
   void Unregister(Resource* r);

@@ -69,7 +69,14 @@ int main(int argc, char** argv) {
 
   int sig = 0;
   sigwait(&signals, &sig);
-  spdlog::info("{} received: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  if (sig == SIGTERM && config.server.drain_window.count() > 0) {
+    // An orchestrator's stop: hand clients over to other nodes gently.
+    spdlog::info("SIGTERM received: draining connections over {} ms",
+                 config.server.drain_window.count());
+    server.Drain(config.server.drain_window);
+  } else {
+    spdlog::info("{} received: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  }
   server.Stop();
   spdlog::info("stopped");
   return 0;

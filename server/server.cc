@@ -119,6 +119,16 @@ class Server::Impl {
     cluster_.reset();  // last: the fronts no longer publish
   }
 
+  void Drain(std::chrono::milliseconds window) {
+    if (!running_) return;
+    // gRPC sends GOAWAY at once and gives its calls the window to end.
+    std::thread grpc_drain;
+    if (grpc_) grpc_drain = std::thread([this, window] { grpc_->Stop(window); });
+    http_->Drain(window);
+    if (grpc_drain.joinable()) grpc_drain.join();
+    Stop();
+  }
+
   uint16_t port() const { return http_ ? http_->port() : 0; }
   uint16_t grpc_port() const { return grpc_ ? grpc_->port() : 0; }
   uint16_t cluster_port() const { return cluster_ ? cluster_->port() : 0; }
@@ -261,5 +271,6 @@ uint16_t Server::port() const { return impl_->port(); }
 uint16_t Server::grpc_port() const { return impl_->grpc_port(); }
 uint16_t Server::cluster_port() const { return impl_->cluster_port(); }
 void Server::Stop() { impl_->Stop(); }
+void Server::Drain(std::chrono::milliseconds window) { impl_->Drain(window); }
 
 }  // namespace herald

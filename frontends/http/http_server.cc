@@ -93,6 +93,29 @@ bool HttpServer::AnySessionOwes() {
   return owes;
 }
 
+void HttpServer::Drain(std::chrono::milliseconds window) {
+  if (stopped_) return;
+  if (listener_) listener_->Stop();  // nothing new from here on
+  constexpr auto kTick = std::chrono::milliseconds(50);
+  const size_t ticks = std::max<size_t>(1, static_cast<size_t>(window / kTick));
+  // How many each worker has to end; by tick t, (t+1)/ticks of them are.
+  std::vector<size_t> total(pool_.size()), done(pool_.size());
+  for (size_t i = 0; i < pool_.size(); ++i) {
+    pool_[i].RunSync([&] { total[i] = pool_[i].Undrained(); });
+  }
+  const auto start = std::chrono::steady_clock::now();
+  for (size_t t = 0; t < ticks; ++t) {
+    size_t left = 0;
+    for (size_t i = 0; i < pool_.size(); ++i) {
+      const size_t target = (total[i] * (t + 1) + ticks - 1) / ticks;
+      pool_[i].RunSync([&] { left += pool_[i].DrainSome(target - done[i]); });
+      done[i] = target;
+    }
+    if (left == 0 && !AnySessionOwes()) break;
+    std::this_thread::sleep_until(start + (t + 1) * (window / ticks));
+  }
+}
+
 void HttpServer::Stop() {
   if (stopped_) return;
   stopped_ = true;

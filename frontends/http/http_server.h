@@ -16,6 +16,7 @@
 // Nothing here knows the broker: routes are plain handlers.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string_view>
@@ -47,6 +48,12 @@ class HttpServer {
   // options.shutdown_grace_ms), then closes every connection. Owner thread,
   // not a loop thread; idempotent.
   void Stop();
+  // Stops accepting, then asks every connection to end its protocol's way
+  // (HTTP: after owed responses; WebSocket: close 1001; SSE: a `retry:`
+  // hint and the end of the stream), spread evenly over `window` so clients
+  // reconnect elsewhere without a stampede. Returns when the window is over;
+  // Stop() then closes whatever is left. Owner thread.
+  void Drain(std::chrono::milliseconds window);
 
   const HttpStats& stats() const { return *stats_; }
   const HttpOptions& options() const;

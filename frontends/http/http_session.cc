@@ -34,7 +34,13 @@ void HttpSession::BeginShutdown() {
   if (conn_ == nullptr) return;
   conn_->PauseReading();
   // An endless stream (SSE) would hold the shutdown for the whole grace
-  // period; end it now, stream clients reconnect anyway.
+  // period; end it now, stream clients reconnect anyway — after their
+  // watchers' last words (collected first: they write into exchanges_).
+  std::vector<std::shared_ptr<StreamWatcher>> watchers;
+  for (const Exchange& e : exchanges_) {
+    if (e.streaming && !e.done && e.watcher) watchers.push_back(e.watcher);
+  }
+  for (const auto& w : watchers) w->OnStreamDrain();
   for (const Exchange& e : exchanges_) {
     if (e.streaming && !e.done) StreamEnd(e.seq);
   }

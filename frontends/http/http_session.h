@@ -58,6 +58,11 @@ class HttpSession final : public io::ConnectionHandler,
   void Start();
   // Server stop: finish the responses owed, answer nothing new, then close.
   void BeginShutdown();
+  // io::ConnectionHandler: a drain ends this connection like a shutdown.
+  bool OnDrain() override {
+    BeginShutdown();
+    return true;
+  }
   void ForceClose();
   // Still owes the client bytes (a response not produced or not flushed).
   bool Owes() const;

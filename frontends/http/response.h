@@ -52,6 +52,9 @@ class StreamWatcher {
   // The stream is over — the client went away, the server is stopping, or
   // the stream was ended. The last call; called exactly once.
   virtual void OnStreamClosed() = 0;
+  // The server is draining and is about to end the stream: last words (an
+  // SSE `retry:` hint) may still be written.
+  virtual void OnStreamDrain() {}
 };
 
 inline constexpr std::string_view kTextPlain = "text/plain; charset=utf-8";

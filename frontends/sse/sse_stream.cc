@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <random>
 
 #include "herald/topic.h"
 
@@ -184,6 +185,16 @@ void SseStream::OnTimerExpired() {
   }
   wrote_since_heartbeat_ = false;
   ScheduleTimer();
+}
+
+// The node is going away: ask the browser to come back after a jittered
+// delay (between one and two `retry` periods), so the clients of a drained
+// node do not all reconnect in the same instant.
+void SseStream::OnStreamDrain() {
+  if (!open_) return;
+  static thread_local std::minstd_rand rng{std::random_device{}()};
+  const uint64_t retry = options_.retry_ms + rng() % (options_.retry_ms + 1);
+  res_.Write("retry: " + std::to_string(retry) + "\n: server shutting down\n\n");
 }
 
 void SseStream::OnStreamClosed() { Release(); }

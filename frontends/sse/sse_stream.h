@@ -57,6 +57,7 @@ class SseStream final : public Sink,
  private:
   void OnTimerExpired() override;
   void ScheduleTimer();
+  void OnStreamDrain() override;
   void SendMessage(uint64_t subscription_id, const MessagePtr& m);
   void SendGap(const Gap& gap);
   std::string CurrentId() const;

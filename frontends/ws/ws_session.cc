@@ -223,6 +223,11 @@ bool WsSession::OnTimer(io::CloseReason reason) {
   return true;
 }
 
+bool WsSession::OnDrain() {
+  Close(static_cast<uint16_t>(CloseCode::kGoingAway), "server shutting down");
+  return true;
+}
+
 void WsSession::OnClose(io::CloseReason) {
   conn_ = nullptr;
   stats_->connections_open.fetch_sub(1, std::memory_order_relaxed);

@@ -87,6 +87,9 @@ class WsSession : public io::ConnectionHandler, public std::enable_shared_from_t
   void OnDrained() override;
   void OnWriteBlocked(size_t backlog) override;
   void OnClose(io::CloseReason reason) override;
+  // The server is draining: 1001 Going Away, so the client reconnects
+  // (elsewhere).
+  bool OnDrain() override;
 
  private:
   void CutSlowConsumer();

@@ -103,6 +103,8 @@ struct ServerOptions {
   // Who may connect, publish and subscribe over WebSocket, SSE and the HTTP
   // API (heraldd [auth]); the default is open, as before.
   AuthOptions auth;
+  // heraldd on SIGTERM: Drain() over this window (0: stop at once).
+  std::chrono::milliseconds drain_window = std::chrono::seconds(5);
 };
 
 class Server {
@@ -124,6 +126,11 @@ class Server {
   // Stops accepting, lets in-flight responses finish, closes every
   // connection and joins the workers. Idempotent.
   void Stop();
+  // A graceful drain, then Stop(): no new connections; existing ones are
+  // ended the protocol's way (WebSocket 1001, SSE with a `retry:` hint, HTTP
+  // after its responses, gRPC with GOAWAY), spread evenly over `window`, so
+  // their clients reconnect to other nodes without a stampede.
+  void Drain(std::chrono::milliseconds window);
 
   class Impl;
 
