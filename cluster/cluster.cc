@@ -35,11 +35,14 @@ grpc::ChannelArguments LinkChannelArgs(const ClusterOptions& o) {
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, static_cast<int>(o.peer_timeout.count()));
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-  // Each dial is a fresh channel: gRPC's own reconnect back-off must not
-  // stretch ours.
+  // A dialer reuses its channel: gRPC's own reconnect back-off must not
+  // stretch ours beyond reconnect_max.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+              static_cast<int>(std::min<int64_t>(o.reconnect_min.count(), 1000)));
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
+              static_cast<int>(std::min<int64_t>(o.reconnect_min.count(), 1000)));
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(o.reconnect_max.count()));
   return args;
 }
 
@@ -261,9 +264,11 @@ Cluster::Clock::duration Cluster::Backoff(int failures) {
 
 // mu_ held.
 std::pair<std::shared_ptr<DialedLink>, pb::PeerFrame> Cluster::PrepareDial(Dialer& d) {
-  auto channel = grpc::CreateCustomChannel(d.address, grpc::InsecureChannelCredentials(),
-                                           LinkChannelArgs(options_));
-  auto link = std::make_shared<DialedLink>(*this, d.address, std::move(channel));
+  if (!d.channel) {
+    d.channel = grpc::CreateCustomChannel(d.address, grpc::InsecureChannelCredentials(),
+                                          LinkChannelArgs(options_));
+  }
+  auto link = std::make_shared<DialedLink>(*this, d.address, d.channel);
   d.attempt = link;
   pb::PeerFrame hello;
   pb::Hello* h = hello.mutable_hello();

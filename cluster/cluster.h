@@ -120,6 +120,11 @@ class Cluster final : public ClusterHook {
     std::string address;
     std::string known_id;  // learned at a handshake or from gossip
     std::shared_ptr<PeerLink> attempt;
+    // One channel per address for the cluster's life: gRPC 1.51 shares one
+    // completion queue among callback channels by reference count, and
+    // channels created and destroyed per attempt on several threads race on
+    // it (a double free seen under ASan). Channels go only in Stop().
+    std::shared_ptr<grpc::Channel> channel;
     int failures = 0;
     bool parked = false;  // the peer dials us (or refused us): retry slowly
     Clock::time_point next{};

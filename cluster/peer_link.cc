@@ -162,13 +162,15 @@ void PeerLink::HandleDone() {
 }
 
 void InterestSink::OnDelivery(const Delivery& d) {
+  std::shared_ptr<PeerLink> link = link_.lock();
+  if (!link) return;  // the link ended; its subscriptions are on their way out
   if (d.kind == Delivery::Kind::kMessage) {
-    link_->SendDelivery(d.message, pattern_, group_);
+    link->SendDelivery(d.message, pattern_, group_);
   } else if (d.gap->reason == GapReason::kSlowConsumer) {
     // The peer inbox overflowed and messages for this peer were dropped:
     // reset the link, so the peer tells its subscribers (a gap) instead of
     // them missing messages without a word.
-    link_->Close("deliveries to this peer were dropped (this node's peer queue overflowed)");
+    link->Close("deliveries to this peer were dropped (this node's peer queue overflowed)");
   }
 }
 
@@ -194,8 +196,10 @@ void AcceptedLink::OnReadDone(bool ok) {
 
 void AcceptedLink::OnDone() {
   HandleDone();
-  cluster_.ReactorFinished();
-  self_.reset();  // may destroy this
+  Cluster& cluster = cluster_;
+  std::shared_ptr<PeerLink> last = std::move(self_);
+  last.reset();  // may destroy this: before the cluster may finish stopping
+  cluster.ReactorFinished();
 }
 
 // --- DialedLink ------------------------------------------------------------------
@@ -237,8 +241,10 @@ void DialedLink::OnDone(const grpc::Status& status) {
     Close(status.error_message());  // records the reason when none was set
   }
   HandleDone();
-  cluster_.ReactorFinished();
-  self_.reset();  // may destroy this
+  Cluster& cluster = cluster_;
+  std::shared_ptr<PeerLink> last = std::move(self_);
+  last.reset();  // may destroy this (and its channel reference) first
+  cluster.ReactorFinished();
 }
 
 }  // namespace herald::cluster

@@ -125,14 +125,16 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
 
 // A broker sink standing for one (pattern, queue group) of a peer's
 // interest: what it receives (on the cluster thread) crosses the link.
+// Weak: the broker's match caches may keep a sink long after its link ended,
+// and a link (with its gRPC channel) must not outlive the cluster.
 class InterestSink final : public Sink {
  public:
-  InterestSink(std::shared_ptr<PeerLink> link, std::string pattern, std::string group)
+  InterestSink(std::weak_ptr<PeerLink> link, std::string pattern, std::string group)
       : link_(std::move(link)), pattern_(std::move(pattern)), group_(std::move(group)) {}
   void OnDelivery(const Delivery& d) override;
 
  private:
-  std::shared_ptr<PeerLink> link_;
+  std::weak_ptr<PeerLink> link_;
   const std::string pattern_, group_;
 };
 

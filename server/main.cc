@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
   sigwait(&signals, &sig);
   if (sig == SIGTERM && config.server.drain_window.count() > 0) {
     // An orchestrator's stop: hand clients over to other nodes gently.
-    spdlog::info("SIGTERM received: draining connections over {} ms",
+    spdlog::info("SIGTERM received: shutting down, draining connections over {} ms",
                  config.server.drain_window.count());
     server.Drain(config.server.drain_window);
   } else {

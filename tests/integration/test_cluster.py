@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster_util import (PEER_TIMEOUT_MS, FaultProxy, cluster_config, get_json,  # noqa: E402
                           mesh_state, metric, owner_of, peer_address, start_cluster,
                           start_node, stop_all, wait_mesh)
-from heraldd import Heraldd, http_call  # noqa: E402
+from heraldd import Heraldd, http_call, wait_until  # noqa: E402
 from sse_util import Publisher, SseClient, started  # noqa: E402
 
 STUBS = os.environ.get("HERALD_PYTHON_STUBS",
@@ -1040,7 +1040,8 @@ class Refusals(unittest.TestCase):
         self.assertIn("alpha", m["last_error"])
         self.assertIn("beta", m["last_error"])
         self.assertFalse(m["live"])
-        self.assertIn("refused the link", b.logs())
+        # The log line is written just after /cluster shows the error.
+        self.assertTrue(wait_until(lambda: "refused the link" in b.logs(), 3), b.logs())
         time.sleep(0.3)
         self.assert_alone(a)
         self.assert_alone(b)
@@ -1056,8 +1057,8 @@ class Refusals(unittest.TestCase):
             m = self.wait_refusal(h, "n1", "secret")
             report(f"{h.node_id} -> n1: last_error {m['last_error']!r}")
             self.assertFalse(m["live"])
-            self.assertIn("refused the link", h.logs())
-        self.assertIn("wrong shared secret", a.logs())
+            self.assertTrue(wait_until(lambda: "refused the link" in h.logs(), 3), h.logs())
+        self.assertTrue(wait_until(lambda: "wrong shared secret" in a.logs(), 3), a.logs())
         wait_mesh([a, good])  # the right secret still gets in
         self.assert_alone(wrong)
         self.assert_alone(missing)
