@@ -159,7 +159,7 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* BrokerService::Subscribe(
   if (!(*who)->grants.MaySubscribe(request->pattern())) {
     return new Refuse(Denied("subscribe to", request->pattern()));
   }
-  return new SubscribeReactor(broker_, deliveries_, *request, options_);
+  return new SubscribeReactor(broker_, deliveries_, *request, options_, (*who)->expires_at_s);
 }
 
 grpc::ServerBidiReactor<v1::ClientCommand, v1::ServerEvent>* BrokerService::Connect(

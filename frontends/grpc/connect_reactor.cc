@@ -33,6 +33,7 @@ ConnectReactor::ConnectReactor(Broker& broker, DeliveryThread& deliveries,
       deliveries_(deliveries),
       options_(options),
       outbox_(std::make_shared<Outbox>(this, broker, options.outbound)) {
+  FinishAtExpiry(expiry_, identity_->expires_at_s, outbox_);
   StartRead(&command_);
 }
 

@@ -47,6 +47,7 @@ class ConnectReactor final : public grpc::ServerBidiReactor<v1::ClientCommand, v
   void ReadMoreOrWait();
 
   const std::shared_ptr<const auth::Identity> identity_;  // what the session may do
+  grpc::Alarm expiry_;                                    // the token's end ends the session
   Broker& broker_;
   DeliveryThread& deliveries_;
   const GrpcOptions& options_;

@@ -12,6 +12,7 @@
 // reaches the reactor. Reactor calls are made with the lock released.
 #pragma once
 
+#include <grpcpp/alarm.h>
 #include <grpcpp/grpcpp.h>
 
 #include <deque>
@@ -186,5 +187,22 @@ class ReactorOutbox {
   grpc::Status status_;
   grpc::Status drain_status_;
 };
+
+// Ends a streaming call with UNAUTHENTICATED when its caller's token expires
+// (`expires_at_s` 0: never). The alarm belongs to the reactor; when the call
+// ends first, the reactor's end cancels it, and a late firing finds the
+// outbox finished (or gone) and does nothing.
+template <typename Outbox>
+void FinishAtExpiry(grpc::Alarm& alarm, int64_t expires_at_s,
+                    const std::shared_ptr<Outbox>& outbox) {
+  if (expires_at_s == 0) return;
+  alarm.Set(std::chrono::system_clock::time_point(std::chrono::seconds(expires_at_s)),
+            [weak = std::weak_ptr<Outbox>(outbox)](bool fired) {
+              if (!fired) return;
+              if (std::shared_ptr<Outbox> o = weak.lock()) {
+                o->Finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "token expired"));
+              }
+            });
+}
 
 }  // namespace herald::grpcfront

@@ -20,8 +20,10 @@ v1::SubscribeResponse GapEvent(const Gap& g) {
 }  // namespace
 
 SubscribeReactor::SubscribeReactor(Broker& broker, DeliveryThread& deliveries,
-                                   const v1::SubscribeRequest& request, const GrpcOptions& options)
+                                   const v1::SubscribeRequest& request, const GrpcOptions& options,
+                                   int64_t expires_at_s)
     : broker_(broker), outbox_(std::make_shared<Outbox>(this, broker, options.outbound)) {
+  FinishAtExpiry(expiry_, expires_at_s, outbox_);
   SubscribeOptions o;
   o.queue_group = request.queue_group();
   for (const v1::ResumePoint& p : request.resume()) {

@@ -25,8 +25,10 @@ namespace herald::grpcfront {
 
 class SubscribeReactor final : public grpc::ServerWriteReactor<v1::SubscribeResponse> {
  public:
+  // `expires_at_s`: the caller's token expires then and the call ends with
+  // UNAUTHENTICATED (0: never).
   SubscribeReactor(Broker& broker, DeliveryThread& deliveries, const v1::SubscribeRequest& request,
-                   const GrpcOptions& options);
+                   const GrpcOptions& options, int64_t expires_at_s = 0);
 
   void OnWriteDone(bool ok) override;
   void OnCancel() override;
@@ -38,6 +40,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<v1::SubscribeResp
   Broker& broker_;
   std::shared_ptr<Outbox> outbox_;
   uint64_t subscription_ = 0;
+  grpc::Alarm expiry_;
 };
 
 }  // namespace herald::grpcfront

@@ -17,16 +17,25 @@ import os
 import re
 import shutil
 import socket
+import sys
 import tempfile
 import time
 import unittest
 import urllib.parse
 
+import grpc
 import websockets
 
 from heraldd import Heraldd, http_call, run_heraldd
 from sse_util import SseClient, parse_head, started
 from ws_util import recv_json, run
+
+STUBS = os.environ.get("HERALD_PYTHON_STUBS",
+                       os.path.join(os.path.dirname(__file__), "..", "..", "build", "release",
+                                    "python"))
+sys.path.insert(0, os.path.abspath(STUBS))
+from herald.v1 import broker_pb2 as pb  # noqa: E402
+from herald.v1 import broker_pb2_grpc as pb_grpc  # noqa: E402
 
 ISSUER = "test-issuer"
 AUDIENCE = "herald"
@@ -1235,6 +1244,88 @@ class BadAuthConfig(unittest.TestCase):
             elif r.returncode == 0 or not r.stderr.strip():
                 wrong.append((name, r.returncode, r.stderr[:200]))
         self.assertEqual(wrong, [], "\n".join(map(repr, wrong)))
+
+
+# ---------------------------------------------------------------------------
+# gRPC: `authorization: Bearer` metadata on every call
+
+
+class Grpc(AuthCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.h = Heraldd("--grpc-listen", "127.0.0.1:0", config=AUTH_CONFIG).__enter__()
+        SERVERS.append(cls.h)
+        cls.port = cls.h.port
+        cls.channel = grpc.insecure_channel(f"127.0.0.1:{cls.h.grpc_port}")
+        cls.stub = pb_grpc.BrokerStub(cls.channel)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.channel.close()
+        cls.h.stop()
+
+    @staticmethod
+    def md(tok):
+        return (("authorization", "Bearer " + tok),)
+
+    def test_calls_without_or_with_a_bad_token_are_unauthenticated(self):
+        req = pb.PublishRequest(topic="g.one", payload=b"x")
+        for metadata in ((), self.md("not.a.token"),
+                         self.md(jwt(claims(exp=int(time.time()) - 60)))):
+            with self.assertRaises(grpc.RpcError) as e:
+                self.stub.Publish(req, metadata=metadata, timeout=5)
+            self.assertEqual(e.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
+        with self.assertRaises(grpc.RpcError) as e:
+            next(self.stub.Subscribe(pb.SubscribeRequest(pattern="g.>"), timeout=5))
+        self.assertEqual(e.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
+
+    def test_grants_decide_each_call_and_each_stream_message(self):
+        tok = remember(jwt(claims(herald=grants(publish=["g.ok"], subscribe=["g.ok"]))))
+        ack = self.stub.Publish(pb.PublishRequest(topic="g.ok", payload=b"1"),
+                                metadata=self.md(tok), timeout=5)
+        self.assertGreater(ack.offset, 0)
+        for call in (lambda: self.stub.Publish(pb.PublishRequest(topic="g.no", payload=b"1"),
+                                               metadata=self.md(tok), timeout=5),
+                     lambda: next(self.stub.Subscribe(pb.SubscribeRequest(pattern="g.>"),
+                                                      metadata=self.md(tok), timeout=5))):
+            with self.assertRaises(grpc.RpcError) as e:
+                call()
+            self.assertEqual(e.exception.code(), grpc.StatusCode.PERMISSION_DENIED)
+        # PublishStream: the refused message gets a StreamError, the rest go through.
+        reqs = [pb.PublishStreamRequest(sequence=1, batch=[
+            pb.PublishRequest(topic="g.ok", payload=b"a"),
+            pb.PublishRequest(topic="g.no", payload=b"b"),
+            pb.PublishRequest(topic="g.ok", payload=b"c")])]
+        answers = list(self.stub.PublishStream(iter(reqs), metadata=self.md(tok), timeout=5))
+        errors = [a.error for a in answers if a.HasField("error")]
+        self.assertEqual([(e.index, e.code) for e in errors],
+                         [(1, grpc.StatusCode.PERMISSION_DENIED.value[0])])
+        self.assertEqual(answers[-1].batch.accepted, 2)
+        # Connect: a refused command, and the session goes on.
+        cmds = [pb.ClientCommand(id=1, publish=pb.PublishRequest(topic="g.no", payload=b"x")),
+                pb.ClientCommand(id=2, publish=pb.PublishRequest(topic="g.ok", payload=b"y"))]
+        events = self.stub.Connect(iter(cmds), metadata=self.md(tok), timeout=5)
+        first, second = next(events), next(events)
+        self.assertEqual((first.id, first.error.code),
+                         (1, grpc.StatusCode.PERMISSION_DENIED.value[0]))
+        self.assertEqual(second.id, 2)
+        self.assertGreater(second.ack.offset, 0)
+        events.cancel()
+
+    def test_a_stream_ends_unauthenticated_when_its_token_expires(self):
+        exp = int(time.time()) + 2
+        tok = remember(jwt(claims(exp=exp, herald=grants(subscribe=["g.>"]))))
+        stream = self.stub.Subscribe(pb.SubscribeRequest(pattern="g.>"), metadata=self.md(tok),
+                                     timeout=10)
+        with self.assertRaises(grpc.RpcError) as e:
+            for _ in stream:
+                pass
+        ended = time.time()
+        self.assertEqual(e.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
+        self.assertIn("expired", e.exception.details())
+        self.assertGreater(ended, exp - 0.2)
+        self.assertLess(ended, exp + 1.5)
+
 
 
 # ---------------------------------------------------------------------------
