@@ -307,6 +307,15 @@ void Connection::OnHandleClosed() {
   delete this;
 }
 
+std::string Connection::peer_ip() const {
+  std::string a = peer_address();
+  const size_t colon = a.rfind(':');
+  if (colon == std::string::npos) return a;
+  a.resize(colon);
+  if (a.size() >= 2 && a.front() == '[') a = a.substr(1, a.size() - 2);
+  return a;
+}
+
 std::string Connection::peer_address() const {
   sockaddr_storage ss{};
   int len = sizeof(ss);

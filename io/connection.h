@@ -23,6 +23,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "herald/status.h"
 #include "io/loop.h"
@@ -121,6 +122,11 @@ class Connection final : public Loop::Flushable, public Loop::Resource, private 
   uint64_t id() const { return id_; }
   // "127.0.0.1:54321" or "[::1]:54321"; empty if unknown.
   std::string peer_address() const;
+  // The peer's IP alone (no port; IPv6 without brackets).
+  std::string peer_ip() const;
+  // Keeps `thing` until the connection is deleted, whatever handler it has
+  // then (e.g. a per-address connection slot across a WebSocket upgrade).
+  void Attach(std::shared_ptr<void> thing) { attached_.push_back(std::move(thing)); }
 
   struct Stats {
     uint64_t flushes = 0;      // batches handed to the kernel
@@ -160,6 +166,7 @@ class Connection final : public Loop::Flushable, public Loop::Resource, private 
   std::unique_ptr<uv_write_t> write_req_;
   std::unique_ptr<uv_shutdown_t> shutdown_req_;
   std::shared_ptr<ConnectionHandler> handler_;
+  std::vector<std::shared_ptr<void>> attached_;
   WriteQueue queue_;
   size_t in_flight_bytes_ = 0;  // gathered by the pending uv_write
   bool write_in_flight_ = false;

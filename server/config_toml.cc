@@ -147,6 +147,7 @@ Status ReadHttp(const toml::table& t, Config& c) {
   r.Millis("header_timeout_ms", h.header_timeout);
   r.Millis("idle_timeout_ms", h.idle_timeout);
   r.Int("max_connections", h.max_connections, 1);
+  r.Int("max_connections_per_ip", h.max_connections_per_ip);
   r.StringList("cors_origins", h.cors_origins);
   return r.Finish();
 }

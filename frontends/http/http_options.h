@@ -28,6 +28,10 @@ struct HttpOptions {
   // Open HTTP connections across all workers; one more is accepted, answered
   // 503 and closed.
   size_t max_connections = 10'000;
+  // Connections one peer address may hold at once (HTTP, WebSocket and SSE
+  // alike, for their whole life); one more is answered 503 and closed.
+  // 0: no per-address limit.
+  size_t max_connections_per_ip = 0;
   // Requests parsed but not yet answered on one connection; at the limit the
   // connection stops reading until a response goes out.
   size_t max_pipelined_requests = 64;
@@ -49,8 +53,9 @@ enum class RejectReason {
   kHeaderTimeout,
   kIdleTimeout,
   kMaxConnections,
+  kMaxConnectionsPerIp,
 };
-inline constexpr size_t kRejectReasonCount = 6;
+inline constexpr size_t kRejectReasonCount = 7;
 std::string_view RejectReasonName(RejectReason r);
 
 // Counters shared by every worker (relaxed atomics: they are statistics, not

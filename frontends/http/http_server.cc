@@ -23,13 +23,43 @@ std::string_view RejectReasonName(RejectReason r) {
       return "idle_timeout";
     case RejectReason::kMaxConnections:
       return "max_connections";
+    case RejectReason::kMaxConnectionsPerIp:
+      return "max_connections_per_ip";
   }
   return "unknown";
 }
 
+namespace {
+// One connection's place in its address's count, given back on destruction.
+struct IpSlot {
+  IpSlot(std::shared_ptr<PerIpCounts::State> s, std::string a)
+      : state(std::move(s)), ip(std::move(a)) {}
+  ~IpSlot() {
+    std::lock_guard lock(state->mu);
+    auto it = state->counts.find(ip);
+    if (it != state->counts.end() && --it->second == 0) state->counts.erase(it);
+  }
+  std::shared_ptr<PerIpCounts::State> state;
+  std::string ip;
+};
+}  // namespace
+
+std::shared_ptr<void> PerIpCounts::Take(const std::string& ip) {
+  {
+    std::lock_guard lock(state_->mu);
+    size_t& n = state_->counts[ip];
+    if (n >= max_) return nullptr;
+    ++n;
+  }
+  return std::make_shared<IpSlot>(state_, ip);
+}
+
 HttpServer::HttpServer(io::WorkerPool& pool, HttpOptions options,
                        std::shared_ptr<const Router> router)
-    : pool_(pool), stats_(std::make_shared<HttpStats>()), ctx_(std::make_shared<SessionContext>()) {
+    : pool_(pool),
+      stats_(std::make_shared<HttpStats>()),
+      ctx_(std::make_shared<SessionContext>()),
+      per_ip_(options.max_connections_per_ip) {
   ctx_->options = options;
   ctx_->router = std::move(router);
   ctx_->stats = stats_;
@@ -77,6 +107,25 @@ void HttpServer::OnAccept(io::Connection* conn) {
                 body);
     conn->Close(io::CloseReason::kLimit);
     return;
+  }
+  if (ctx_->options.max_connections_per_ip > 0) {
+    std::shared_ptr<void> slot = per_ip_.Take(conn->peer_ip());
+    if (!slot) {
+      stats_->connections_open.fetch_sub(1, std::memory_order_relaxed);
+      stats_->CountReject(RejectReason::kMaxConnectionsPerIp);
+      stats_->CountResponse(503);
+      const std::string body =
+          ErrorJson("max_connections_per_ip", "too many connections from your address");
+      conn->Write(FormatHead({.status = 503,
+                              .content_type = kApplicationJson,
+                              .content_length = body.size(),
+                              .close = true},
+                             {{"Retry-After", "1"}}) +
+                  body);
+      conn->Close(io::CloseReason::kLimit);
+      return;
+    }
+    conn->Attach(std::move(slot));  // held as long as the connection, upgraded or not
   }
   auto session = std::make_shared<HttpSession>(conn, ctx_, WorkerIndex(conn->loop()));
   conn->SetHandler(session);

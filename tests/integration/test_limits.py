@@ -101,5 +101,46 @@ class SseOrigins(unittest.TestCase):
             self.assertEqual(c.status, 403, origin)
 
 
+class ConnectionsPerAddress(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Heraldd(config="[http]\nmax_connections_per_ip = 3\n").__enter__()
+        cls.port = cls.server.port
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.__exit__(None, None, None)
+
+    def test_an_address_over_its_limit_gets_503_until_one_of_its_connections_goes(self):
+        async def go():
+            url = f"ws://127.0.0.1:{self.port}/ws"
+            held = [await websockets.connect(url) for _ in range(3)]  # upgraded: still counted
+            try:
+                with self.assertRaises(websockets.InvalidStatusCode) as e:
+                    await websockets.connect(url)
+                self.assertEqual(e.exception.status_code, 503)
+                await held.pop().close()
+                # A slot comes free once the server has let the connection go.
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + 3
+                while True:
+                    try:
+                        extra = await websockets.connect(url)
+                        break
+                    except websockets.InvalidStatusCode:
+                        if loop.time() > deadline:
+                            raise
+                        await asyncio.sleep(0.05)
+                print(f"\n    [limits] slot free again after {3 - (deadline - loop.time()):.2f}s")
+                await extra.close()
+            finally:
+                for ws in held:
+                    await ws.close()
+        run(go())
+        time.sleep(0.2)
+        resp, body = http_call(self.port, "GET", "/metrics")
+        self.assertIn('reason="max_connections_per_ip"} 1', body.decode())
+
+
 if __name__ == "__main__":
     unittest.main()
