@@ -216,6 +216,7 @@ Status ReadGrpc(const toml::table& t, Config& c) {
   r.Millis("default_request_timeout_ms", g.default_request_timeout);
   r.Int("max_outbound_bytes", g.max_outbound_bytes, 1024);
   r.Int("ack_every", g.ack_every, 1, 1u << 20);
+  r.Int("max_concurrent_streams", g.max_concurrent_streams, 1, 1u << 20);
   std::string policy = g.disconnect_slow_consumers ? "disconnect" : "drop";
   r.String("slow_consumer_policy", policy);
   if (!r.error().ok()) return r.error();

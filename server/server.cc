@@ -199,6 +199,7 @@ class Server::Impl {
     o.outbound.policy = l.disconnect_slow_consumers ? SlowConsumerPolicy::kDisconnect
                                                     : SlowConsumerPolicy::kDropWithGap;
     o.ack_every = l.ack_every;
+    o.max_concurrent_streams = l.max_concurrent_streams;
     return o;
   }
   rest::RestOptions RestOptionsFrom() const {

@@ -28,6 +28,11 @@ Status GrpcFront::Start() {
   // Clients may ping while no call is open, no more often than every 10 s.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
+  // Pinging more often than that is abuse: after two strikes the connection
+  // gets GOAWAY (gRPC's default, said here on purpose).
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             static_cast<int>(options_.max_concurrent_streams));
   server_ = builder.BuildAndStart();
   if (!server_ || port == 0) {
     server_.reset();

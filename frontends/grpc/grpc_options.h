@@ -25,6 +25,9 @@ struct GrpcOptions {
   // this many answers wait to be written (flow control).
   uint32_t ack_every = 1024;
   size_t max_pending_answers = 256;
+  // Calls open at once on one client connection (HTTP/2
+  // SETTINGS_MAX_CONCURRENT_STREAMS); more wait for one to end.
+  uint32_t max_concurrent_streams = 100;
   // Null: no authentication. Otherwise each call presents its token as
   // `authorization: Bearer <token>` metadata (or is anonymous, if allowed):
   // UNAUTHENTICATED without one, PERMISSION_DENIED outside its grants.

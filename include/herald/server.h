@@ -85,6 +85,7 @@ struct GrpcLimits {
   size_t max_outbound_bytes = 16u << 20;   // queued per Subscribe/Connect stream
   bool disconnect_slow_consumers = false;  // false: drop and send a Gap
   uint32_t ack_every = 1024;               // PublishStream batch acknowledgements
+  uint32_t max_concurrent_streams = 100;   // calls open at once per client connection
 };
 
 struct ServerOptions {

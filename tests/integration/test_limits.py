@@ -4,6 +4,7 @@ are unaffected; SSE streams only from allowed browser origins."""
 import asyncio
 import json
 import re
+import threading
 import time
 import unittest
 
@@ -140,6 +141,38 @@ class ConnectionsPerAddress(unittest.TestCase):
         time.sleep(0.2)
         resp, body = http_call(self.port, "GET", "/metrics")
         self.assertIn('reason="max_connections_per_ip"} 1', body.decode())
+
+
+class GrpcStreams(unittest.TestCase):
+    def test_calls_past_max_concurrent_streams_wait_for_one_to_end(self):
+        import os
+        import sys
+        import grpc
+        stubs = os.environ.get("HERALD_PYTHON_STUBS", os.path.join(
+            os.path.dirname(__file__), "..", "..", "build", "release", "python"))
+        sys.path.insert(0, os.path.abspath(stubs))
+        from herald.v1 import broker_pb2 as pb
+        from herald.v1 import broker_pb2_grpc as pb_grpc
+        with Heraldd("--grpc-listen", "127.0.0.1:0",
+                     config="[grpc]\nmax_concurrent_streams = 2\n") as h:
+            channel = grpc.insecure_channel(f"127.0.0.1:{h.grpc_port}")
+            stub = pb_grpc.BrokerStub(channel)
+            streams = [stub.Subscribe(pb.SubscribeRequest(pattern=f"s.{i}")) for i in range(3)]
+            started = []
+            for s in streams:
+                t = threading.Thread(target=lambda s=s: (s.initial_metadata(), started.append(s)))
+                t.daemon = True
+                t.start()
+            time.sleep(1.0)
+            self.assertEqual(len(started), 2, "a third stream opened past the limit")
+            streams[0].cancel()
+            deadline = time.time() + 3
+            while len(started) < 3 and time.time() < deadline:
+                time.sleep(0.02)
+            self.assertEqual(len(started), 3, "the waiting stream never started")
+            for s in streams:
+                s.cancel()
+            channel.close()
 
 
 if __name__ == "__main__":
