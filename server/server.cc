@@ -169,6 +169,7 @@ class Server::Impl {
     o.idle_timeout_ms = static_cast<uint64_t>(l.idle_timeout.count());
     o.max_connections = l.max_connections;
     o.max_connections_per_ip = l.max_connections_per_ip;
+    o.max_pending_heads_per_ip = l.max_pending_heads_per_ip;
     o.cors_origins = l.cors_origins;
     return o;
   }

@@ -32,6 +32,9 @@ struct HttpOptions {
   // alike, for their whole life); one more is answered 503 and closed.
   // 0: no per-address limit.
   size_t max_connections_per_ip = 0;
+  // Connections of one address that have not yet sent a whole first request
+  // head (slow-loris): one more is answered 503 and closed. 0: no limit.
+  size_t max_pending_heads_per_ip = 0;
   // Requests parsed but not yet answered on one connection; at the limit the
   // connection stops reading until a response goes out.
   size_t max_pipelined_requests = 64;
@@ -54,8 +57,9 @@ enum class RejectReason {
   kIdleTimeout,
   kMaxConnections,
   kMaxConnectionsPerIp,
+  kPendingHeadsPerIp,
 };
-inline constexpr size_t kRejectReasonCount = 7;
+inline constexpr size_t kRejectReasonCount = 8;
 std::string_view RejectReasonName(RejectReason r);
 
 // Counters shared by every worker (relaxed atomics: they are statistics, not

@@ -25,6 +25,8 @@ std::string_view RejectReasonName(RejectReason r) {
       return "max_connections";
     case RejectReason::kMaxConnectionsPerIp:
       return "max_connections_per_ip";
+    case RejectReason::kPendingHeadsPerIp:
+      return "max_pending_heads_per_ip";
   }
   return "unknown";
 }
@@ -59,7 +61,8 @@ HttpServer::HttpServer(io::WorkerPool& pool, HttpOptions options,
     : pool_(pool),
       stats_(std::make_shared<HttpStats>()),
       ctx_(std::make_shared<SessionContext>()),
-      per_ip_(options.max_connections_per_ip) {
+      per_ip_(options.max_connections_per_ip),
+      pending_per_ip_(options.max_pending_heads_per_ip) {
   ctx_->options = options;
   ctx_->router = std::move(router);
   ctx_->stats = stats_;
@@ -127,7 +130,27 @@ void HttpServer::OnAccept(io::Connection* conn) {
     }
     conn->Attach(std::move(slot));  // held as long as the connection, upgraded or not
   }
+  std::shared_ptr<void> pending;
+  if (ctx_->options.max_pending_heads_per_ip > 0) {
+    pending = pending_per_ip_.Take(conn->peer_ip());
+    if (!pending) {
+      stats_->connections_open.fetch_sub(1, std::memory_order_relaxed);
+      stats_->CountReject(RejectReason::kPendingHeadsPerIp);
+      stats_->CountResponse(503);
+      const std::string body =
+          ErrorJson("max_pending_heads_per_ip", "too many unfinished requests from your address");
+      conn->Write(FormatHead({.status = 503,
+                              .content_type = kApplicationJson,
+                              .content_length = body.size(),
+                              .close = true},
+                             {{"Retry-After", "1"}}) +
+                  body);
+      conn->Close(io::CloseReason::kLimit);
+      return;
+    }
+  }
   auto session = std::make_shared<HttpSession>(conn, ctx_, WorkerIndex(conn->loop()));
+  if (pending) session->HoldPendingSlot(std::move(pending));
   conn->SetHandler(session);
   session->Start();
 }

@@ -89,6 +89,7 @@ class HttpServer {
   std::shared_ptr<SessionContext> ctx_;
   std::unique_ptr<io::Listener> listener_;
   PerIpCounts per_ip_;
+  PerIpCounts pending_per_ip_;
   bool stopped_ = false;
 };
 

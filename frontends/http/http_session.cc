@@ -135,6 +135,7 @@ void HttpSession::OnMessageBegin() {
 }
 
 void HttpSession::OnHead(RequestHead head) {
+  pending_slot_.reset();  // no longer a handshake in progress
   current_ = Request{};
   current_.method = std::move(head.method);
   current_.target = std::move(head.target);

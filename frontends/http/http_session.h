@@ -53,6 +53,11 @@ class HttpSession final : public io::ConnectionHandler,
   HttpSession(io::Connection* conn, std::shared_ptr<SessionContext> ctx, size_t worker);
   ~HttpSession() override;
 
+  // A slot in its address's count of connections that have not yet sent a
+  // whole request head (HttpOptions::max_pending_heads_per_ip), given back
+  // with the first head.
+  void HoldPendingSlot(std::shared_ptr<void> slot) { pending_slot_ = std::move(slot); }
+
   // Registers with the context and starts reading (call once, after
   // Connection::SetHandler).
   void Start();
@@ -161,6 +166,7 @@ class HttpSession final : public io::ConnectionHandler,
   bool draining_ = false;
   bool peer_eof_ = false;
   TimerState timer_ = TimerState::kNone;
+  std::shared_ptr<void> pending_slot_;
 };
 
 }  // namespace herald::http

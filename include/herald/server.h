@@ -44,7 +44,8 @@ struct HttpLimits {
   // Exact origins allowed to read responses cross-origin ("*": any); empty:
   // no CORS headers. Preflights from other origins get 403.
   std::vector<std::string> cors_origins;
-  size_t max_connections_per_ip = 0;  // per peer address, whole life; 0: no limit
+  size_t max_connections_per_ip = 0;    // per peer address, whole life; 0: no limit
+  size_t max_pending_heads_per_ip = 0;  // per address, before a first whole request head
 };
 
 // The WebSocket front (`/ws`, `/ws/<topic>`); heraldd section [websocket].

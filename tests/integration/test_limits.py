@@ -143,6 +143,27 @@ class ConnectionsPerAddress(unittest.TestCase):
         self.assertIn('reason="max_connections_per_ip"} 1', body.decode())
 
 
+class PendingHeadsPerAddress(unittest.TestCase):
+    def test_unfinished_heads_of_one_address_are_capped_and_a_finished_head_frees_its_place(self):
+        import socket
+        with Heraldd(config="[http]\nmax_pending_heads_per_ip = 5\n") as h:
+            loris = []
+            for _ in range(5):
+                s = socket.create_connection(("127.0.0.1", h.port))
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x")  # and no more, for now
+                loris.append(s)
+            time.sleep(0.2)
+            resp, body = http_call(h.port, "GET", "/healthz")
+            self.assertEqual(resp.status, 503)
+            self.assertEqual(json.loads(body)["error"], "max_pending_heads_per_ip")
+            loris[0].sendall(b"\r\n\r\n")  # one head completes: its place is free
+            self.assertIn(b"200 OK", loris[0].recv(200))
+            resp, _ = http_call(h.port, "GET", "/healthz")
+            self.assertEqual(resp.status, 200)
+            for s in loris:
+                s.close()
+
+
 class GrpcStreams(unittest.TestCase):
     def test_calls_past_max_concurrent_streams_wait_for_one_to_end(self):
         import os
