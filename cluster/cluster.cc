@@ -122,10 +122,22 @@ Status Cluster::Start() {
 
 void Cluster::Stop() {
   if (!server_) return;
-  std::vector<std::shared_ptr<PeerLink>> all;
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
+  }
+  // The cluster thread first: once it is joined no dial can be starting
+  // while the links below are closed (a link closed in the middle of its
+  // Begin() would release a hold it never took).
+  {
+    std::lock_guard lock(run_mu_);
+    run_stop_ = true;
+  }
+  run_cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+  std::vector<std::shared_ptr<PeerLink>> all;
+  {
+    std::lock_guard lock(mu_);
     for (auto& [id, link] : links_) all.push_back(link);
     for (auto& link : handshaking_) all.push_back(link);
     for (auto& [address, d] : dialers_) {
@@ -140,12 +152,6 @@ void Cluster::Stop() {
     reactors_cv_.wait_for(lock, std::chrono::seconds(5), [this] { return reactors_ == 0; });
   }
   server_->Wait();
-  {
-    std::lock_guard lock(run_mu_);
-    run_stop_ = true;
-  }
-  run_cv_.notify_one();
-  if (thread_.joinable()) thread_.join();
   if (attached_) BrokerCluster::Detach(broker_);
   attached_ = false;
   FailPending("", Status(ErrorCode::kUnavailable, "the cluster is shutting down"));
