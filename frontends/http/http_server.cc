@@ -95,13 +95,13 @@ void HttpServer::OnAccept(io::Connection* conn) {
   // Reserve a slot first so that workers accepting at the same moment cannot
   // overshoot the limit together.
   const auto open = stats_->connections_open.fetch_add(1, std::memory_order_relaxed);
-  if (open >= static_cast<int64_t>(ctx_->options.max_connections)) {
+  // Answer instead of resetting, so the client learns why; the graceful
+  // close lingers to read its request, keeping the 503 from being reset.
+  auto refuse = [&](RejectReason reason, std::string_view message) {
     stats_->connections_open.fetch_sub(1, std::memory_order_relaxed);
-    stats_->CountReject(RejectReason::kMaxConnections);
+    stats_->CountReject(reason);
     stats_->CountResponse(503);
-    // Answer instead of resetting, so the client learns why; the graceful
-    // close lingers to read its request, keeping the 503 from being reset.
-    const std::string body = ErrorJson("max_connections", "too many connections, retry later");
+    const std::string body = ErrorJson(RejectReasonName(reason), message);
     conn->Write(FormatHead({.status = 503,
                             .content_type = kApplicationJson,
                             .content_length = body.size(),
@@ -109,24 +109,14 @@ void HttpServer::OnAccept(io::Connection* conn) {
                            {{"Retry-After", "1"}}) +
                 body);
     conn->Close(io::CloseReason::kLimit);
-    return;
+  };
+  if (open >= static_cast<int64_t>(ctx_->options.max_connections)) {
+    return refuse(RejectReason::kMaxConnections, "too many connections, retry later");
   }
   if (ctx_->options.max_connections_per_ip > 0) {
     std::shared_ptr<void> slot = per_ip_.Take(conn->peer_ip());
     if (!slot) {
-      stats_->connections_open.fetch_sub(1, std::memory_order_relaxed);
-      stats_->CountReject(RejectReason::kMaxConnectionsPerIp);
-      stats_->CountResponse(503);
-      const std::string body =
-          ErrorJson("max_connections_per_ip", "too many connections from your address");
-      conn->Write(FormatHead({.status = 503,
-                              .content_type = kApplicationJson,
-                              .content_length = body.size(),
-                              .close = true},
-                             {{"Retry-After", "1"}}) +
-                  body);
-      conn->Close(io::CloseReason::kLimit);
-      return;
+      return refuse(RejectReason::kMaxConnectionsPerIp, "too many connections from your address");
     }
     conn->Attach(std::move(slot));  // held as long as the connection, upgraded or not
   }
@@ -134,19 +124,8 @@ void HttpServer::OnAccept(io::Connection* conn) {
   if (ctx_->options.max_pending_heads_per_ip > 0) {
     pending = pending_per_ip_.Take(conn->peer_ip());
     if (!pending) {
-      stats_->connections_open.fetch_sub(1, std::memory_order_relaxed);
-      stats_->CountReject(RejectReason::kPendingHeadsPerIp);
-      stats_->CountResponse(503);
-      const std::string body =
-          ErrorJson("max_pending_heads_per_ip", "too many unfinished requests from your address");
-      conn->Write(FormatHead({.status = 503,
-                              .content_type = kApplicationJson,
-                              .content_length = body.size(),
-                              .close = true},
-                             {{"Retry-After", "1"}}) +
-                  body);
-      conn->Close(io::CloseReason::kLimit);
-      return;
+      return refuse(RejectReason::kPendingHeadsPerIp,
+                    "too many unfinished requests from your address");
     }
   }
   auto session = std::make_shared<HttpSession>(conn, ctx_, WorkerIndex(conn->loop()));
