@@ -3,6 +3,8 @@
 
 #include <llhttp.h>
 
+#include <algorithm>
+
 namespace herald::http {
 namespace {
 
@@ -49,6 +51,11 @@ struct HttpParser::Impl {
   static int ValueComplete(llhttp_t* p) { return Self(p)->OnHeaderValueComplete(); }
   static int HeadersComplete(llhttp_t* p) { return Self(p)->OnHeadersComplete(); }
   static int Body(llhttp_t* p, const char* at, size_t n) { return Self(p)->OnBodyCb({at, n}); }
+  static int ChunkHeader(llhttp_t* p) { return Self(p)->OnChunkHeaderCb(p->content_length); }
+  static int Version(llhttp_t* p, const char* at, size_t n) {
+    return Self(p)->OnVersionCb({at, n});
+  }
+  static int VersionComplete(llhttp_t* p) { return Self(p)->OnVersionCompleteCb(); }
   static int MessageComplete(llhttp_t* p) { return Self(p)->OnMessageCompleteCb(); }
 };
 
@@ -62,6 +69,9 @@ HttpParser::HttpParser(Limits limits, Events* events)
   impl_->settings.on_header_value_complete = &Impl::ValueComplete;
   impl_->settings.on_headers_complete = &Impl::HeadersComplete;
   impl_->settings.on_body = &Impl::Body;
+  impl_->settings.on_chunk_header = &Impl::ChunkHeader;
+  impl_->settings.on_version = &Impl::Version;
+  impl_->settings.on_version_complete = &Impl::VersionComplete;
   impl_->settings.on_message_complete = &Impl::MessageComplete;
   llhttp_init(&impl_->parser, HTTP_REQUEST, &impl_->settings);
   impl_->parser.data = this;
@@ -72,7 +82,12 @@ HttpParser::~HttpParser() = default;
 
 HttpParser::FeedResult HttpParser::Feed(std::string_view data) {
   if (error_ != Error::kNone) return {Outcome::kError, 0};
+  feed_begin_ = data.data();
   feed_end_ = data.data() + data.size();
+  ++feed_count_;
+  if (crlf_pending_ > 0 && CheckCrlf(data.data(), "a line does not end with CRLF") != HPE_OK) {
+    return {Outcome::kError, 0};
+  }
   const llhttp_errno_t rc = llhttp_execute(&impl_->parser, data.data(), data.size());
   auto consumed = [&] {
     const char* pos = llhttp_get_error_pos(&impl_->parser);
@@ -156,6 +171,8 @@ int HttpParser::OnMessageBeginCb() {
   value_started_ = false;
   head_bytes_ = kRequestLineOverhead;
   body_bytes_ = 0;
+  chunk_left_ = 0;
+  crlf_pending_ = 0;
   in_message_ = true;
   head_done_ = false;
   events_->OnMessageBegin();
@@ -228,7 +245,51 @@ int HttpParser::OnHeadersComplete() {
   return HPE_OK;
 }
 
+int HttpParser::OnChunkHeaderCb(uint64_t size) {
+  chunk_left_ = size;
+  return HPE_OK;
+}
+
+// The request line ends with CRLF, like every header line: llhttp 8 also
+// takes a bare LF there, which no well-behaved client sends.
+int HttpParser::OnVersionCb(std::string_view s) {
+  version_end_ = s.data() + s.size();
+  version_feed_ = feed_count_;
+  return HPE_OK;
+}
+
+int HttpParser::OnVersionCompleteCb() {
+  // The byte after the version: in this piece, or first in it when the
+  // version ended with the previous piece.
+  const char* next = version_feed_ == feed_count_ ? version_end_ : feed_begin_;
+  if (next == nullptr) return HPE_OK;
+  crlf_pending_ = 2;  // what is not in this piece is checked at the next Feed
+  return CheckCrlf(next, "the request line does not end with CRLF");
+}
+
+int HttpParser::CheckCrlf(const char* from, const char* what) {
+  for (const char* p = from; crlf_pending_ > 0 && p < feed_end_; ++p) {
+    const char want = crlf_pending_ == 2 ? '\r' : '\n';
+    if (*p != want) {
+      crlf_pending_ = 0;
+      return Fail(Error::kBadRequest, what);
+    }
+    --crlf_pending_;
+  }
+  return HPE_OK;
+}
+
 int HttpParser::OnBodyCb(std::string_view s) {
+  if (chunk_left_ > 0) {
+    chunk_left_ -= std::min<uint64_t>(chunk_left_, s.size());
+    if (chunk_left_ == 0) {
+      crlf_pending_ = 2;
+      if (int rc = CheckCrlf(s.data() + s.size(), "chunk data is not followed by CRLF");
+          rc != HPE_OK) {
+        return rc;
+      }
+    }
+  }
   body_bytes_ += s.size();
   if (body_bytes_ > limits_.max_body_bytes) {
     return Fail(Error::kBodyTooLarge,

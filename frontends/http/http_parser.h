@@ -114,6 +114,13 @@ class HttpParser {
   int OnHeaderValueComplete();
   int OnHeadersComplete();
   int OnBodyCb(std::string_view s);
+  int OnChunkHeaderCb(uint64_t size);
+  int OnVersionCb(std::string_view s);
+  int OnVersionCompleteCb();
+  // Checks the CRLF that must follow a chunk's data or the request line
+  // (crlf_pending_ bytes of it), from `from` to the end of the bytes being
+  // fed; what lies beyond is checked at the next Feed. `what` names it.
+  int CheckCrlf(const char* from, const char* what);
   int OnMessageCompleteCb();
   int Fail(Error e, std::string message);
   int CountHeadBytes(size_t n);
@@ -125,6 +132,16 @@ class HttpParser {
   std::string field_;
   std::string value_;
   const char* feed_end_ = nullptr;  // end of the bytes being fed
+  // Chunked bodies: data bytes left in the current chunk, and how many bytes
+  // of the CRLF after it are still to be seen (2, 1 or 0). Debian's llhttp
+  // 8 does not insist on that CRLF, which lets a chunk smuggle a request.
+  uint64_t chunk_left_ = 0;
+  int crlf_pending_ = 0;
+  // Where the request line's version ended, to check the CR after it.
+  const char* feed_begin_ = nullptr;
+  uint64_t feed_count_ = 0;
+  const char* version_end_ = nullptr;
+  uint64_t version_feed_ = 0;
   bool value_started_ = false;
   bool value_piece_at_feed_end_ = false;
   size_t head_bytes_ = 0;

@@ -193,7 +193,17 @@ INSTANTIATE_TEST_SUITE_P(
         BadRequestCase{"TwoHosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"},
         BadRequestCase{"Garbage", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"},
         BadRequestCase{"BadChunkSize",
-                       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"}),
+                       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"},
+        // Debian's llhttp 8 skips whatever follows a chunk's data up to the
+        // next line: a request could hide behind the bytes it skipped.
+        BadRequestCase{"ChunkDataNotFollowedByCrlfSmugglesNothing",
+                       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "5\r\nhelloXX0\r\n\r\n"
+                       "POST /publish/evil HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n"},
+        BadRequestCase{"RequestLineEndedByABareLf", "GET / HTTP/1.1\nHost: a\r\n\r\n"},
+        BadRequestCase{"ChunkDataFollowedByABareLf",
+                       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "5\r\nhello\n0\r\n\r\n"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(HttpParser, ErrorIsStickyAcrossFeeds) {
