@@ -26,6 +26,14 @@ class PeerService final : public pb::Peer::CallbackService {
   Cluster& cluster_;
 };
 
+// A forward that was sent but never answered may have been sequenced by the
+// owner before the silence: the publisher is told "unknown", not "failed",
+// so it does not retry into a duplicate without knowing it might.
+Status OutcomeUnknown(const Status& why) {
+  return Status(ErrorCode::kTimeout,
+                why.message() + ": the publish may or may not have been sequenced by the owner");
+}
+
 grpc::ChannelArguments LinkChannelArgs(const ClusterOptions& o) {
   grpc::ChannelArguments args;
   const int max = static_cast<int>(std::min<size_t>(o.max_batch_bytes, INT32_MAX));
@@ -249,7 +257,7 @@ void Cluster::Tick(Clock::time_point now) {
                                           std::to_string(options_.forward_timeout.count()) + " ms");
     if (p.on_ack) {
       forward_failures_.fetch_add(1, std::memory_order_relaxed);
-      p.on_ack(s);
+      p.on_ack(OutcomeUnknown(s));
     }
     if (p.on_history) {
       history_failures_.fetch_add(1, std::memory_order_relaxed);
@@ -517,7 +525,7 @@ void Cluster::FailPending(const std::string& peer, const Status& why) {
   for (Pending& p : failed) {
     if (p.on_ack) {
       forward_failures_.fetch_add(1, std::memory_order_relaxed);
-      p.on_ack(why);
+      p.on_ack(OutcomeUnknown(why));
     }
     if (p.on_history) {
       history_failures_.fetch_add(1, std::memory_order_relaxed);
