@@ -8,7 +8,7 @@ CMAKE_FLAGS ?=
 CTEST_FLAGS ?= --output-on-failure --timeout 300
 FUZZ_SECONDS ?= 60
 
-.PHONY: deps build run test test-asan test-tsan bench bench-ws bench-http bench-sse bench-grpc bench-cluster fuzz format clean
+.PHONY: deps build run test test-asan test-tsan test-robustness bench bench-ws bench-http bench-sse bench-grpc bench-cluster fuzz format clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -35,6 +35,17 @@ test-asan: deps
 test-tsan: deps
 	$(call configure,tsan,RelWithDebInfo,thread)
 	cd build/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp ctest $(CTEST_FLAGS)
+
+# The fault-and-abuse suite (tests/robustness/, report in docs/ROBUSTNESS.md):
+# against the release build, then the ASan build (configured as test-asan
+# does). Both run even if the first fails; the target fails if either does.
+test-robustness: build
+	$(call configure,asan,Debug,address)
+	@rc=0; \
+	HERALDD=build/release/server/heraldd python3 tests/robustness/run.py || rc=1; \
+	HERALDD=build/asan/server/heraldd ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 python3 tests/robustness/run.py || rc=1; \
+	exit $$rc
 
 bench: build
 	bash bench/run.sh

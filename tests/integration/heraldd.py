@@ -33,9 +33,10 @@ def wants_cluster(args, config_text):
 
 
 class Heraldd:
-    def __init__(self, *args, config=None, start_timeout=10.0, env=None):
+    def __init__(self, *args, config=None, start_timeout=10.0, env=None, preexec_fn=None):
         self.args = list(args)
         self.env = env  # None: inherit ours
+        self.preexec_fn = preexec_fn  # runs in the child before exec (e.g. setrlimit)
         self.config_path = None
         self.config_text = config or ""
         if config is not None:
@@ -57,7 +58,7 @@ class Heraldd:
     def __enter__(self):
         self.proc = subprocess.Popen([HERALDD] + self.args, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                     env=self.env)
+                                     env=self.env, preexec_fn=self.preexec_fn)
         found = threading.Event()
         want_grpc = "--grpc-listen" in self.args or "grpc_listen" in self.config_text
         want_cluster = wants_cluster(self.args, self.config_text)
