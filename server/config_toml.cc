@@ -146,6 +146,7 @@ Status ReadHttp(const toml::table& t, Config& c) {
   r.Int("max_body_bytes", h.max_body_bytes, 0);
   r.Millis("header_timeout_ms", h.header_timeout);
   r.Millis("idle_timeout_ms", h.idle_timeout);
+  r.Millis("body_timeout_ms", h.body_timeout);
   r.Int("max_connections", h.max_connections, 1);
   r.Int("max_connections_per_ip", h.max_connections_per_ip);
   r.Int("max_pending_heads_per_ip", h.max_pending_heads_per_ip);

@@ -167,6 +167,7 @@ class Server::Impl {
     o.max_body_bytes = l.max_body_bytes;
     o.header_timeout_ms = static_cast<uint64_t>(l.header_timeout.count());
     o.idle_timeout_ms = static_cast<uint64_t>(l.idle_timeout.count());
+    o.body_timeout_ms = static_cast<uint64_t>(l.body_timeout.count());
     o.max_connections = l.max_connections;
     o.max_connections_per_ip = l.max_connections_per_ip;
     o.max_pending_heads_per_ip = l.max_pending_heads_per_ip;

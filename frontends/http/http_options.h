@@ -25,6 +25,9 @@ struct HttpOptions {
   uint64_t header_timeout_ms = 10'000;
   // A keep-alive connection with no request in progress is closed after this.
   uint64_t idle_timeout_ms = 60'000;
+  // A request body must arrive whole within this, from the end of its head:
+  // a body trickled a byte at a time cannot hold a connection for ever.
+  uint64_t body_timeout_ms = 30'000;
   // Open HTTP connections across all workers; one more is accepted, answered
   // 503 and closed.
   size_t max_connections = 10'000;

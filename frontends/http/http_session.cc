@@ -1,6 +1,9 @@
 // HttpSession, input side: parsing, dispatch, timers, rejects.
 #include "frontends/http/http_session.h"
 
+#include <algorithm>
+#include <chrono>
+
 #include "frontends/http/response_format.h"
 #include "frontends/http/url.h"
 
@@ -134,7 +137,14 @@ void HttpSession::OnMessageBegin() {
   timer_ = TimerState::kHeader;
 }
 
+int64_t HttpSession::SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 void HttpSession::OnHead(RequestHead head) {
+  body_deadline_ms_ = SteadyMs() + static_cast<int64_t>(ctx_->options.body_timeout_ms);
   pending_slot_.reset();  // no longer a handshake in progress
   current_ = Request{};
   current_.method = std::move(head.method);
@@ -309,7 +319,11 @@ bool HttpSession::OnTimer(io::CloseReason reason) {
     return true;
   }
   if (parser_.in_message()) {
-    RejectRequest(RejectReason::kIdleTimeout, 408, "idle_timeout", "request body stalled");
+    const bool late = body_deadline_ms_ != 0 && SteadyMs() >= body_deadline_ms_;
+    RejectRequest(RejectReason::kIdleTimeout, 408, late ? "body_timeout" : "idle_timeout",
+                  late ? "request body not received within " +
+                             std::to_string(ctx_->options.body_timeout_ms) + " ms"
+                       : std::string("request body stalled"));
     return true;
   }
   ctx_->stats->CountReject(RejectReason::kIdleTimeout);
@@ -321,8 +335,14 @@ void HttpSession::UpdateTimer() {
   if (parser_.in_head()) return;  // the header deadline is already running
   const bool waiting_for_client = parser_.in_message() || (exchanges_.empty() && !held_);
   if (waiting_for_client && !no_more_requests_) {
-    // Re-armed on every event: a trickling body must keep making progress.
-    conn_->ArmTimer(ctx_->options.idle_timeout_ms, io::CloseReason::kIdleTimeout);
+    // Re-armed on every event: a trickling body must keep making progress,
+    // and finish by its deadline however it trickles.
+    uint64_t delay = ctx_->options.idle_timeout_ms;
+    if (parser_.in_message() && body_deadline_ms_ != 0) {
+      const int64_t left = body_deadline_ms_ - SteadyMs();
+      delay = std::min<uint64_t>(delay, static_cast<uint64_t>(std::max<int64_t>(left, 0)) + 1);
+    }
+    conn_->ArmTimer(delay, io::CloseReason::kIdleTimeout);
     timer_ = TimerState::kIdle;
   } else if (timer_ != TimerState::kNone) {
     conn_->DisarmTimer();  // the server owes a response: not the client's fault

@@ -63,6 +63,7 @@ class HttpSession final : public io::ConnectionHandler,
   void Start();
   // Server stop: finish the responses owed, answer nothing new, then close.
   void BeginShutdown();
+  static int64_t SteadyMs();
   // io::ConnectionHandler: a drain ends this connection like a shutdown.
   bool OnDrain() override {
     BeginShutdown();
@@ -167,6 +168,7 @@ class HttpSession final : public io::ConnectionHandler,
   bool peer_eof_ = false;
   TimerState timer_ = TimerState::kNone;
   std::shared_ptr<void> pending_slot_;
+  int64_t body_deadline_ms_ = 0;  // the current request's body is due by then
 };
 
 }  // namespace herald::http

@@ -46,6 +46,7 @@ struct HttpLimits {
   std::vector<std::string> cors_origins;
   size_t max_connections_per_ip = 0;    // per peer address, whole life; 0: no limit
   size_t max_pending_heads_per_ip = 0;  // per address, before a first whole request head
+  std::chrono::milliseconds body_timeout = std::chrono::seconds(30);  // whole body, after the head
 };
 
 // The WebSocket front (`/ws`, `/ws/<topic>`); heraldd section [websocket].

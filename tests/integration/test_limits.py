@@ -164,6 +164,31 @@ class PendingHeadsPerAddress(unittest.TestCase):
                 s.close()
 
 
+class BodyTimeout(unittest.TestCase):
+    def test_a_body_trickled_a_byte_at_a_time_is_cut_at_its_deadline(self):
+        import socket
+        with Heraldd(config="[http]\nbody_timeout_ms = 1000\nidle_timeout_ms = 60000\n") as h:
+            s = socket.create_connection(("127.0.0.1", h.port))
+            s.sendall(b"POST /publish/slow.body HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n")
+            t0 = time.monotonic()
+            answer = b""
+            s.settimeout(0.2)
+            while time.monotonic() - t0 < 5 and b"\r\n\r\n" not in answer:
+                try:
+                    s.sendall(b"x")  # a byte every 200 ms: always "making progress"
+                    answer += s.recv(4096)
+                except socket.timeout:
+                    continue
+                except OSError:
+                    break
+            took = time.monotonic() - t0
+            s.close()
+            self.assertIn(b"408", answer.split(b"\r\n")[0])
+            self.assertIn(b"body_timeout", answer)
+            self.assertGreater(took, 0.9)
+            self.assertLess(took, 2.5)
+
+
 class GrpcStreams(unittest.TestCase):
     def test_calls_past_max_concurrent_streams_wait_for_one_to_end(self):
         import os
