@@ -88,6 +88,12 @@ Result<std::shared_ptr<const JwtVerifier>> JwtVerifier::Create(const AuthOptions
   return std::shared_ptr<const JwtVerifier>(std::move(v));
 }
 
+std::shared_ptr<void> JwtVerifier::TakeConnectionSlot(const Identity& id) const {
+  static const std::shared_ptr<void> kUnlimited = std::make_shared<int>(0);
+  if (id.anonymous || options_.max_connections_per_user == 0) return kUnlimited;
+  return per_user_.Take(id.subject);
+}
+
 void JwtVerifier::AddRuleGrants(Identity& id) const {
   for (const AuthRule& r : options_.rules) {
     const bool applies =

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "auth/permissions.h"
+#include "base/slot_counts.h"
 #include "herald/auth_options.h"
 #include "herald/status.h"
 
@@ -44,6 +45,11 @@ class JwtVerifier {
 
   bool enabled() const { return !keys_.empty(); }
 
+  // A place for one more connection of `id`'s subject, held for the
+  // connection's life; null when the subject holds
+  // max_connections_per_user already.
+  std::shared_ptr<void> TakeConnectionSlot(const Identity& id) const;
+
  private:
   explicit JwtVerifier(AuthOptions options) : options_(std::move(options)), keys_(options_.keys) {}
   void AddRuleGrants(Identity& id) const;
@@ -51,6 +57,7 @@ class JwtVerifier {
   const AuthOptions options_;
   const std::vector<JwtKey> keys_;
   bool anonymous_allowed_ = true;
+  mutable SlotCounts per_user_{options_.max_connections_per_user};
 };
 
 }  // namespace herald::auth

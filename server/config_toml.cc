@@ -246,6 +246,7 @@ Status ReadAuth(const toml::table& t, Config& c) {
   r.String("audience", a.audience);
   r.Millis("leeway_ms", a.leeway, 0);
   r.Int("max_token_bytes", a.max_token_bytes, 64, 1u << 20);
+  r.Int("max_connections_per_user", a.max_connections_per_user);
   if (const toml::node* n = r.Take("anonymous")) {
     auto v = n->value_exact<bool>();
     if (!v)

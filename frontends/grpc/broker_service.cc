@@ -43,7 +43,17 @@ grpc::Status Denied(std::string_view what, const std::string& topic) {
                       "permission denied: " + std::string(what) + " '" + topic + "'");
 }
 
+grpc::Status TooManyForUser() {
+  return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                      "too many connections for this user (max_connections_per_user)");
+}
+
 }  // namespace
+
+std::shared_ptr<void> BrokerService::UserSlot(const auth::Identity& id) const {
+  static const std::shared_ptr<void> kUnlimited = std::make_shared<int>(0);
+  return options_.verifier ? options_.verifier->TakeConnectionSlot(id) : kUnlimited;
+}
 
 Result<std::shared_ptr<const auth::Identity>> BrokerService::Authenticate(
     grpc::CallbackServerContext* ctx) const {
@@ -115,7 +125,15 @@ BrokerService::PublishStream(grpc::CallbackServerContext* ctx) {
         grpc::ServerBidiReactor<v1::PublishStreamRequest, v1::PublishStreamResponse>>(
         Unauthenticated(who.status()));
   }
-  return new PublishStreamReactor(broker_, options_, std::move(*who));
+  std::shared_ptr<void> slot = UserSlot(**who);
+  if (!slot) {
+    return new Refused<
+        grpc::ServerBidiReactor<v1::PublishStreamRequest, v1::PublishStreamResponse>>(
+        TooManyForUser());
+  }
+  auto* r = new PublishStreamReactor(broker_, options_, std::move(*who));
+  r->HoldUserSlot(std::move(slot));
+  return r;
 }
 
 grpc::ServerUnaryReactor* BrokerService::Request(grpc::CallbackServerContext* ctx,
@@ -159,7 +177,11 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* BrokerService::Subscribe(
   if (!(*who)->grants.MaySubscribe(request->pattern())) {
     return new Refuse(Denied("subscribe to", request->pattern()));
   }
-  return new SubscribeReactor(broker_, deliveries_, *request, options_, (*who)->expires_at_s);
+  std::shared_ptr<void> slot = UserSlot(**who);
+  if (!slot) return new Refuse(TooManyForUser());
+  auto* r = new SubscribeReactor(broker_, deliveries_, *request, options_, (*who)->expires_at_s);
+  r->HoldUserSlot(std::move(slot));
+  return r;
 }
 
 grpc::ServerBidiReactor<v1::ClientCommand, v1::ServerEvent>* BrokerService::Connect(
@@ -169,7 +191,14 @@ grpc::ServerBidiReactor<v1::ClientCommand, v1::ServerEvent>* BrokerService::Conn
     return new Refused<grpc::ServerBidiReactor<v1::ClientCommand, v1::ServerEvent>>(
         Unauthenticated(who.status()));
   }
-  return new ConnectReactor(broker_, deliveries_, options_, std::move(*who));
+  std::shared_ptr<void> slot = UserSlot(**who);
+  if (!slot) {
+    return new Refused<grpc::ServerBidiReactor<v1::ClientCommand, v1::ServerEvent>>(
+        TooManyForUser());
+  }
+  auto* r = new ConnectReactor(broker_, deliveries_, options_, std::move(*who));
+  r->HoldUserSlot(std::move(slot));
+  return r;
 }
 
 }  // namespace herald::grpcfront

@@ -35,6 +35,8 @@ class BrokerService final : public v1::Broker::CallbackService {
   // Who a call is: its `authorization: Bearer` metadata, or anonymous.
   Result<std::shared_ptr<const auth::Identity>> Authenticate(
       grpc::CallbackServerContext* ctx) const;
+  // The caller's place in its user's count of streams; null past the cap.
+  std::shared_ptr<void> UserSlot(const auth::Identity& id) const;
   Broker& broker_;
   const GrpcOptions options_;
   // Declared last: destroyed first, after gRPC has ended every stream.

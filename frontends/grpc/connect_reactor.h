@@ -26,6 +26,8 @@ namespace herald::grpcfront {
 
 class ConnectReactor final : public grpc::ServerBidiReactor<v1::ClientCommand, v1::ServerEvent> {
  public:
+  // Held until the call is done: the caller's place in its user's count.
+  void HoldUserSlot(std::shared_ptr<void> slot) { user_slot_ = std::move(slot); }
   ConnectReactor(Broker& broker, DeliveryThread& deliveries, const GrpcOptions& options,
                  std::shared_ptr<const auth::Identity> identity);
 
@@ -57,6 +59,7 @@ class ConnectReactor final : public grpc::ServerBidiReactor<v1::ClientCommand, v
   bool read_waiting_ = false;  // reading paused until the outbox drains
   bool reads_over_ = false;
   std::map<uint64_t, bool> subscriptions_;  // reader thread only (one read at a time)
+  std::shared_ptr<void> user_slot_;
 };
 
 }  // namespace herald::grpcfront

@@ -26,6 +26,8 @@ namespace herald::grpcfront {
 class PublishStreamReactor final
     : public grpc::ServerBidiReactor<v1::PublishStreamRequest, v1::PublishStreamResponse> {
  public:
+  // Held until the call is done: the caller's place in its user's count.
+  void HoldUserSlot(std::shared_ptr<void> slot) { user_slot_ = std::move(slot); }
   PublishStreamReactor(Broker& broker, const GrpcOptions& options,
                        std::shared_ptr<const auth::Identity> identity);
 
@@ -84,6 +86,7 @@ class PublishStreamReactor final
   uint64_t refused_ = 0;
   uint32_t since_batch_ = 0;
   size_t in_flight_ = 0;  // messages whose result has not come back yet
+  std::shared_ptr<void> user_slot_;
 };
 
 }  // namespace herald::grpcfront

@@ -25,6 +25,8 @@ namespace herald::grpcfront {
 
 class SubscribeReactor final : public grpc::ServerWriteReactor<v1::SubscribeResponse> {
  public:
+  // Held until the call is done: the caller's place in its user's count.
+  void HoldUserSlot(std::shared_ptr<void> slot) { user_slot_ = std::move(slot); }
   // `expires_at_s`: the caller's token expires then and the call ends with
   // UNAUTHENTICATED (0: never).
   SubscribeReactor(Broker& broker, DeliveryThread& deliveries, const v1::SubscribeRequest& request,
@@ -41,6 +43,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<v1::SubscribeResp
   std::shared_ptr<Outbox> outbox_;
   uint64_t subscription_ = 0;
   grpc::Alarm expiry_;
+  std::shared_ptr<void> user_slot_;
 };
 
 }  // namespace herald::grpcfront

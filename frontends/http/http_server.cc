@@ -31,31 +31,6 @@ std::string_view RejectReasonName(RejectReason r) {
   return "unknown";
 }
 
-namespace {
-// One connection's place in its address's count, given back on destruction.
-struct IpSlot {
-  IpSlot(std::shared_ptr<PerIpCounts::State> s, std::string a)
-      : state(std::move(s)), ip(std::move(a)) {}
-  ~IpSlot() {
-    std::lock_guard lock(state->mu);
-    auto it = state->counts.find(ip);
-    if (it != state->counts.end() && --it->second == 0) state->counts.erase(it);
-  }
-  std::shared_ptr<PerIpCounts::State> state;
-  std::string ip;
-};
-}  // namespace
-
-std::shared_ptr<void> PerIpCounts::Take(const std::string& ip) {
-  {
-    std::lock_guard lock(state_->mu);
-    size_t& n = state_->counts[ip];
-    if (n >= max_) return nullptr;
-    ++n;
-  }
-  return std::make_shared<IpSlot>(state_, ip);
-}
-
 HttpServer::HttpServer(io::WorkerPool& pool, HttpOptions options,
                        std::shared_ptr<const Router> router)
     : pool_(pool),

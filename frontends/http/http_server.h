@@ -24,6 +24,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "base/slot_counts.h"
 #include "frontends/http/http_options.h"
 #include "frontends/http/router.h"
 #include "herald/status.h"
@@ -33,24 +34,6 @@
 namespace herald::http {
 
 struct SessionContext;
-
-// Connections per peer address, shared by every worker.
-class PerIpCounts {
- public:
-  explicit PerIpCounts(size_t max) : max_(max) {}
-  // A slot for `ip` (released when the returned pointer goes), or null when
-  // the address holds `max` already.
-  std::shared_ptr<void> Take(const std::string& ip);
-
-  struct State {
-    std::mutex mu;
-    std::unordered_map<std::string, size_t> counts;
-  };
-
- private:
-  const size_t max_;
-  std::shared_ptr<State> state_ = std::make_shared<State>();
-};
 
 class HttpServer {
  public:
@@ -88,8 +71,8 @@ class HttpServer {
   std::shared_ptr<HttpStats> stats_;
   std::shared_ptr<SessionContext> ctx_;
   std::unique_ptr<io::Listener> listener_;
-  PerIpCounts per_ip_;
-  PerIpCounts pending_per_ip_;
+  SlotCounts per_ip_;          // connections per peer address
+  SlotCounts pending_per_ip_;  // connections without a first whole head
   bool stopped_ = false;
 };
 

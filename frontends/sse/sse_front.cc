@@ -90,6 +90,15 @@ void SseFront::Open(http::Request& req, http::Response res) {
     SseStats::Add(stats_->rejects);
     return httpauth::SendUnauthenticated(res, who.status());
   }
+  std::shared_ptr<void> user_slot;
+  if (options_.verifier) {
+    user_slot = options_.verifier->TakeConnectionSlot(**who);
+    if (!user_slot) {
+      SseStats::Add(stats_->rejects);
+      res.SendError(429, "max_connections_per_user", "too many connections for this user");
+      return;
+    }
+  }
   for (const std::string& pattern : spec.patterns) {
     if (!(*who)->grants.MaySubscribe(pattern)) {
       SseStats::Add(stats_->rejects);
@@ -135,6 +144,7 @@ void SseFront::Open(http::Request& req, http::Response res) {
     res.SendError(s);
     return;
   }
+  stream->HoldUserSlot(std::move(user_slot));
   stream->Start((*who)->expires_at_s);
 }
 

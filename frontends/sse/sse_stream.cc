@@ -206,6 +206,7 @@ void SseStream::Release() {
   for (uint64_t id : subscriptions_) broker_.Unsubscribe(id);
   subscriptions_.clear();
   res_ = http::Response();
+  user_slot_.reset();
 }
 
 }  // namespace herald::sse

@@ -48,6 +48,8 @@ class SseStream final : public Sink,
   // `expires_at_s`: the client's token expires then (0: never) and the
   // stream ends with it; the client reconnects with a fresh token.
   void Start(int64_t expires_at_s = 0);
+  // Held until the stream ends: the client's place in its user's count.
+  void HoldUserSlot(std::shared_ptr<void> slot) { user_slot_ = std::move(slot); }
 
   void OnDelivery(const Delivery& d) override;
   void OnStreamDrained() override;
@@ -79,6 +81,7 @@ class SseStream final : public Sink,
   bool wrote_since_heartbeat_ = false;
   bool closing_ = false;  // closed as a slow consumer; the close is under way
   int64_t expires_at_s_ = 0;
+  std::shared_ptr<void> user_slot_;
 };
 
 }  // namespace herald::sse

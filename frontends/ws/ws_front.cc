@@ -66,6 +66,12 @@ void WsFront::Upgrade(http::Request& req, http::Response res, bool raw) {
     return httpauth::SendUnauthenticated(res, who.status());
   }
   const httpauth::IdentityPtr& identity = *who;
+  std::shared_ptr<void> user_slot;
+  if (options_.verifier) {
+    user_slot = options_.verifier->TakeConnectionSlot(*identity);
+    if (!user_slot)
+      return reject(429, "max_connections_per_user", "too many connections for this user");
+  }
   if (raw && !identity->grants.MaySubscribe(topic)) {
     WsStats::Add(stats_->handshake_rejects);
     return httpauth::SendDenied(res, "subscribe to '" + topic + "'");
@@ -79,6 +85,7 @@ void WsFront::Upgrade(http::Request& req, http::Response res, bool raw) {
   parser.max_message_size = options_.max_message_bytes;
   parser.deflate = result.deflate;
   up->connection->Write(std::move(result.response));
+  if (user_slot) up->connection->Attach(std::move(user_slot));  // for the connection's life
   std::shared_ptr<WsSession> session;
   if (raw) {
     const bool may_publish = identity->grants.MayPublish(topic);

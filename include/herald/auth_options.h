@@ -42,6 +42,10 @@ struct AuthOptions {
   enum class Anonymous { kDefault, kAllow, kDeny };
   Anonymous anonymous = Anonymous::kDefault;
   std::vector<AuthRule> rules;
+  // Connections (WebSocket, SSE streams, gRPC streams) one token subject may
+  // hold at once across the node; 0: no limit. Anonymous clients are counted
+  // per address instead ([http] max_connections_per_ip).
+  size_t max_connections_per_user = 0;
 };
 
 }  // namespace herald

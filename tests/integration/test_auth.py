@@ -1247,6 +1247,47 @@ class BadAuthConfig(unittest.TestCase):
 
 
 # ---------------------------------------------------------------------------
+# Connections per user
+
+
+class PerUser(AuthCase):
+    CONFIG = AUTH_CONFIG.replace("anonymous = false", "anonymous = false\nmax_connections_per_user = 2")
+
+    def test_a_user_over_its_connection_limit_is_refused_until_one_goes(self):
+        alice = remember(jwt(claims(sub="alice-pu", herald=grants(subscribe=["pu.>"]))))
+        bob = remember(jwt(claims(sub="bob-pu", herald=grants(subscribe=["pu.>"]))))
+
+        async def go():
+            url = f"{self.url}/ws?token={alice}"
+            a1 = await websockets.connect(url)
+            sse = SseClient(self.port, f"/sse?topic=pu.x&token={alice}")
+            self.assertEqual(sse.status, 200)
+            with self.assertRaises(websockets.InvalidStatusCode) as e:
+                await websockets.connect(url)  # a third connection of alice
+            self.assertEqual(e.exception.status_code, 429)
+            over = SseClient(self.port, f"/sse?topic=pu.x&token={alice}")
+            over.close()
+            self.assertEqual(over.status, 429)
+            b1 = await websockets.connect(f"{self.url}/ws?token={bob}")  # bob is not alice
+            await b1.close()
+            sse.close()  # alice's stream ends: her place comes free
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 3
+            while True:
+                try:
+                    a2 = await websockets.connect(url)
+                    break
+                except websockets.InvalidStatusCode:
+                    if loop.time() > deadline:
+                        raise
+                    await asyncio.sleep(0.05)
+            await a2.close()
+            await a1.close()
+        run(go())
+
+
+
+# ---------------------------------------------------------------------------
 # gRPC: `authorization: Bearer` metadata on every call
 
 
