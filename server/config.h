@@ -3,6 +3,7 @@
 // its key; heraldd prints it and exits with status 2.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,8 @@ struct Config {
   ServerOptions server;
   BrokerOptions broker;
   std::string log_level = "info";
+  // How often limit trips are reported in the log (one line per limit).
+  std::chrono::milliseconds limit_log_interval = std::chrono::seconds(10);
   std::string config_file;
 };
 

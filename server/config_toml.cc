@@ -368,6 +368,7 @@ Status ApplyToml(std::string_view toml_text, std::string_view origin, Config& c)
   r.String("node_id", c.broker.node_id);
   r.Int("workers", c.server.workers, 0, 256);
   r.Millis("drain_window_ms", c.server.drain_window, 0);
+  r.Millis("limit_log_interval_ms", c.limit_log_interval, 100);
   r.String("log_level", c.log_level);
   if (!r.error().ok()) return r.error();
   Status section_error;

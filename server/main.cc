@@ -12,6 +12,7 @@
 #include "herald/broker.h"
 #include "herald/server.h"
 #include "server/config.h"
+#include "server/limit_log.h"
 
 namespace {
 
@@ -67,8 +68,16 @@ int main(int argc, char** argv) {
                  c.substr(0, c.rfind(':')), server.cluster_port());
   }
 
+  // Waiting for a signal, reporting the limits that tripped meanwhile (one
+  // line per counter that moved, every limit_log_interval).
+  herald::server::LimitLog limits;
+  (void)limits.Report(server.MetricsText());
   int sig = 0;
-  sigwait(&signals, &sig);
+  const auto ms = config.limit_log_interval.count();
+  const timespec every{static_cast<time_t>(ms / 1000), static_cast<long>(ms % 1000) * 1'000'000};
+  while ((sig = sigtimedwait(&signals, nullptr, &every)) < 0) {
+    for (const std::string& line : limits.Report(server.MetricsText())) spdlog::warn("{}", line);
+  }
   if (sig == SIGTERM && config.server.drain_window.count() > 0) {
     // An orchestrator's stop: hand clients over to other nodes gently.
     spdlog::info("SIGTERM received: shutting down, draining connections over {} ms",

@@ -129,6 +129,17 @@ class Server::Impl {
     Stop();
   }
 
+  std::string MetricsText() const {
+    if (!running_) return {};
+    server::PrometheusWriter w;
+    server::WriteBrokerMetrics(broker_.Stats(), w);
+    server::WriteHttpMetrics(http_->stats(), w);
+    server::WriteWsMetrics(ws_->stats(), w);
+    server::WriteSseMetrics(sse_->stats(), w);
+    if (cluster_) server::WriteClusterMetrics(cluster_->Stats(), w);
+    return w.text();
+  }
+
   uint16_t port() const { return http_ ? http_->port() : 0; }
   uint16_t grpc_port() const { return grpc_ ? grpc_->port() : 0; }
   uint16_t cluster_port() const { return cluster_ ? cluster_->port() : 0; }
@@ -227,13 +238,7 @@ class Server::Impl {
       res.Send(200, "{\"status\":\"ok\"}\n", http::kApplicationJson);
     });
     router->Handle("GET", "/metrics", [this](http::Request&, http::Response res) {
-      server::PrometheusWriter w;
-      server::WriteBrokerMetrics(broker_.Stats(), w);
-      server::WriteHttpMetrics(http_->stats(), w);
-      server::WriteWsMetrics(ws_->stats(), w);
-      server::WriteSseMetrics(sse_->stats(), w);
-      if (cluster_) server::WriteClusterMetrics(cluster_->Stats(), w);
-      res.Send(200, w.text(), "text/plain; version=0.0.4; charset=utf-8");
+      res.Send(200, MetricsText(), "text/plain; version=0.0.4; charset=utf-8");
     });
     router->Handle("GET", "/cluster", [this](http::Request&, http::Response res) {
       if (!cluster_) {
@@ -275,6 +280,7 @@ uint16_t Server::port() const { return impl_->port(); }
 uint16_t Server::grpc_port() const { return impl_->grpc_port(); }
 uint16_t Server::cluster_port() const { return impl_->cluster_port(); }
 void Server::Stop() { impl_->Stop(); }
+std::string Server::MetricsText() const { return impl_->MetricsText(); }
 void Server::Drain(std::chrono::milliseconds window) { impl_->Drain(window); }
 
 }  // namespace herald

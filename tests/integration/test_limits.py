@@ -10,7 +10,7 @@ import unittest
 
 import websockets
 
-from heraldd import Heraldd, http_call
+from heraldd import Heraldd, http_call, wait_until
 from sse_util import SseClient
 from ws_util import recv_json, run
 
@@ -162,6 +162,23 @@ class PendingHeadsPerAddress(unittest.TestCase):
             self.assertEqual(resp.status, 200)
             for s in loris:
                 s.close()
+
+
+class LimitLogLines(unittest.TestCase):
+    def test_a_tripped_limit_is_logged_once_per_interval_with_its_reason(self):
+        import socket
+        with Heraldd(config="limit_log_interval_ms = 300\n[http]\nmax_connections_per_ip = 1\n") as h:
+            keep = socket.create_connection(("127.0.0.1", h.port))
+            for _ in range(5):
+                resp, _ = http_call(h.port, "GET", "/healthz")
+                self.assertEqual(resp.status, 503)
+            self.assertTrue(wait_until(lambda: "(total 5)" in h.logs(), 3), h.logs())
+            keep.close()
+            lines = [l for l in h.logs().splitlines() if "limit tripped" in l]
+            # Five trips, one line per interval (they may straddle two).
+            self.assertLessEqual(len(lines), 2, lines)
+            self.assertTrue(all('reason="max_connections_per_ip"}' in l for l in lines), lines)
+            self.assertEqual(sum(int(re.search(r"\+(\d+) ", l).group(1)) for l in lines), 5)
 
 
 class BodyTimeout(unittest.TestCase):
