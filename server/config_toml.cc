@@ -177,6 +177,7 @@ Status ReadWebSocket(const toml::table& t, Config& c) {
     w.max_messages_per_second = *v;
   }
   r.Int("message_burst", w.message_burst, 1, 1u << 20);
+  r.Int("max_empty_fragments", w.max_empty_fragments, 1, 1u << 30);
   r.Int("max_outbound_bytes", w.max_outbound_bytes, 1024);
   std::string policy = w.disconnect_slow_consumers ? "disconnect" : "drop";
   r.String("slow_consumer_policy", policy);

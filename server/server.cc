@@ -194,6 +194,7 @@ class Server::Impl {
     o.permessage_deflate = l.permessage_deflate;
     o.allowed_origins = l.allowed_origins;
     o.max_messages_per_second = l.max_messages_per_second;
+    o.max_empty_fragments = l.max_empty_fragments;
     o.message_burst = l.message_burst;
     o.outbound.max_bytes = l.max_outbound_bytes;
     o.outbound.policy = l.disconnect_slow_consumers ? SlowConsumerPolicy::kDisconnect

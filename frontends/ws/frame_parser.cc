@@ -134,6 +134,13 @@ bool FrameParser::CheckHeader(Outcome* out) {
   remaining_ = len;
   frame_offset_ = 0;
   if (IsControl(static_cast<Opcode>(opcode_))) return true;
+  if (len == 0 && !fin_) {
+    if (++empty_fragments_ > options_.max_empty_fragments) {
+      return Fail(CloseCode::kPolicyViolation, "too many empty fragments in a row", out);
+    }
+  } else {
+    empty_fragments_ = 0;
+  }
 
   if (opcode_ != static_cast<uint8_t>(Opcode::kContinuation)) {
     message_open_ = true;

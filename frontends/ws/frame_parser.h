@@ -40,6 +40,9 @@ struct FrameParserOptions {
   // Set when permessage-deflate was negotiated: RSV1 then marks a compressed
   // message (RFC 7692 §6). Without it, RSV1 is a protocol error.
   std::optional<DeflateParams> deflate;
+  // Empty non-final data frames in a row (they add nothing to a message and
+  // pass every size limit): past this many the connection fails with 1008.
+  uint32_t max_empty_fragments = 1024;
 };
 
 enum class EventType : uint8_t { kText, kBinary, kPing, kPong, kClose };
@@ -115,6 +118,7 @@ class FrameParser {
 
   // The message being assembled across fragments (RFC 6455 §5.4).
   bool message_open_ = false;
+  uint32_t empty_fragments_ = 0;  // in a row, in the open message
   bool message_text_ = false;
   bool message_compressed_ = false;
   std::string message_;

@@ -83,6 +83,7 @@ void WsFront::Upgrade(http::Request& req, http::Response res, bool raw) {
   if (!up) return;  // the connection went away, or it was not an upgrade request
   FrameParserOptions parser;
   parser.max_message_size = options_.max_message_bytes;
+  parser.max_empty_fragments = options_.max_empty_fragments;
   parser.deflate = result.deflate;
   up->connection->Write(std::move(result.response));
   if (user_slot) up->connection->Attach(std::move(user_slot));  // for the connection's life

@@ -17,6 +17,8 @@ namespace herald::ws {
 struct WsOptions {
   // Largest message a client may send, after reassembly and inflation: 1009.
   size_t max_message_bytes = 1 << 20;
+  // Empty non-final fragments a client may send in a row (1008 past it).
+  uint32_t max_empty_fragments = 1024;
   // The server pings a connection this long after it last heard from it...
   std::chrono::milliseconds ping_interval = std::chrono::seconds(20);
   // ...and closes it if nothing at all arrives for this long (dead peer).

@@ -60,6 +60,7 @@ struct WebSocketLimits {
   bool disconnect_slow_consumers = false;    // false: drop and report a gap
   double max_messages_per_second = 0;        // per connection (token bucket); 0: no limit
   uint32_t message_burst = 100;              // the bucket's size; refusals in a row before 1008
+  uint32_t max_empty_fragments = 1024;       // empty non-final fragments in a row (1008)
 };
 
 // The Server-Sent Events front (`/sse`); heraldd section [sse].

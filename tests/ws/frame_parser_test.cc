@@ -92,6 +92,23 @@ TEST(FrameParser, DeliversEmptyMessagesAndFrames) {
             (std::vector<Event>{Text(""), Binary(""), Event{EventType::kPing, "", 0}}));
 }
 
+TEST(FrameParser, FailsWith1008PastTheEmptyFragmentsAllowedInARow) {
+  FrameParserOptions o;
+  o.max_empty_fragments = 3;
+  std::string in = Client(Opcode::kText, "", {.fin = false});
+  for (int i = 0; i < 3; ++i) in += Client(Opcode::kContinuation, "", {.fin = false});
+  EXPECT_EQ(ErrorOf(in, o), 1008);  // the fourth empty non-final frame in a row
+  // A non-empty fragment in between starts the count again.
+  std::string ok = Client(Opcode::kText, "", {.fin = false});
+  for (int i = 0; i < 2; ++i) ok += Client(Opcode::kContinuation, "", {.fin = false});
+  ok += Client(Opcode::kContinuation, "x", {.fin = false});
+  for (int i = 0; i < 2; ++i) ok += Client(Opcode::kContinuation, "", {.fin = false});
+  ok += Client(Opcode::kContinuation, "y");
+  Parsed p = ParseAtEverySplit(ok, o);
+  EXPECT_EQ(p.error_code(), 0);
+  EXPECT_EQ(p.events, (std::vector<Event>{Text("xy")}));
+}
+
 TEST(FrameParser, ControlFramesMayInterleaveFragments) {
   // RFC 6455 §5.4: control frames may be injected in the middle of a message.
   std::string in = Client(Opcode::kText, "one ", {.fin = false}) + Client(Opcode::kPing, "p1") +
