@@ -147,6 +147,15 @@ Status ReadHttp(const toml::table& t, Config& c) {
   r.Millis("header_timeout_ms", h.header_timeout);
   r.Millis("idle_timeout_ms", h.idle_timeout);
   r.Millis("body_timeout_ms", h.body_timeout);
+  r.Int("request_burst", h.request_burst, 1, 1u << 20);
+  if (const toml::node* n = r.Take("max_requests_per_second")) {
+    std::optional<double> v = n->value<double>();
+    if (!v || *v < 0) {
+      return Status(ErrorCode::kInvalidArgument,
+                    r.Key("max_requests_per_second") + " must be a number >= 0");
+    }
+    h.max_requests_per_second = *v;
+  }
   r.Int("max_connections", h.max_connections, 1);
   r.Int("max_connections_per_ip", h.max_connections_per_ip);
   r.Int("max_pending_heads_per_ip", h.max_pending_heads_per_ip);
@@ -220,6 +229,15 @@ Status ReadGrpc(const toml::table& t, Config& c) {
   r.Int("max_outbound_bytes", g.max_outbound_bytes, 1024);
   r.Int("ack_every", g.ack_every, 1, 1u << 20);
   r.Int("max_concurrent_streams", g.max_concurrent_streams, 1, 1u << 20);
+  r.Int("command_burst", g.command_burst, 1, 1u << 20);
+  if (const toml::node* n = r.Take("max_commands_per_second")) {
+    std::optional<double> v = n->value<double>();
+    if (!v || *v < 0) {
+      return Status(ErrorCode::kInvalidArgument,
+                    r.Key("max_commands_per_second") + " must be a number >= 0");
+    }
+    g.max_commands_per_second = *v;
+  }
   std::string policy = g.disconnect_slow_consumers ? "disconnect" : "drop";
   r.String("slow_consumer_policy", policy);
   if (!r.error().ok()) return r.error();

@@ -179,6 +179,8 @@ class Server::Impl {
     o.header_timeout_ms = static_cast<uint64_t>(l.header_timeout.count());
     o.idle_timeout_ms = static_cast<uint64_t>(l.idle_timeout.count());
     o.body_timeout_ms = static_cast<uint64_t>(l.body_timeout.count());
+    o.max_requests_per_second = l.max_requests_per_second;
+    o.request_burst = l.request_burst;
     o.max_connections = l.max_connections;
     o.max_connections_per_ip = l.max_connections_per_ip;
     o.max_pending_heads_per_ip = l.max_pending_heads_per_ip;
@@ -214,6 +216,8 @@ class Server::Impl {
                                                     : SlowConsumerPolicy::kDropWithGap;
     o.ack_every = l.ack_every;
     o.max_concurrent_streams = l.max_concurrent_streams;
+    o.max_commands_per_second = l.max_commands_per_second;
+    o.command_burst = l.command_burst;
     return o;
   }
   rest::RestOptions RestOptionsFrom() const {

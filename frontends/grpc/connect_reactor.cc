@@ -53,8 +53,32 @@ void ConnectReactor::OnReadDone(bool ok) {
     subscriptions_.clear();
     return;
   }
-  Handle(command_);
+  if (options_.max_commands_per_second > 0 && !AdmitCommand()) {
+    if (refusals_in_a_row_ > options_.command_burst) {
+      // Still going after `burst` refusals in a row: the session ends.
+      outbox_->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                   "rate limit exceeded: too many commands per second"));
+      return;
+    }
+    Error(command_.id(),
+          Status(ErrorCode::kRateLimited, "too many commands per second: this one was dropped"));
+  } else {
+    Handle(command_);
+  }
   ReadMoreOrWait();
+}
+
+bool ConnectReactor::AdmitCommand() {
+  if (!rate_) rate_.emplace(options_.max_commands_per_second, options_.command_burst);
+  const int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                             std::chrono::steady_clock::now().time_since_epoch())
+                             .count();
+  if (rate_->Take(now_us)) {
+    refusals_in_a_row_ = 0;
+    return true;
+  }
+  ++refusals_in_a_row_;
+  return false;
 }
 
 void ConnectReactor::ReadMoreOrWait() {

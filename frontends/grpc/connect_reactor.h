@@ -15,7 +15,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 
+#include "base/token_bucket.h"
 #include "frontends/grpc/delivery_thread.h"
 #include "frontends/grpc/grpc_options.h"
 #include "frontends/grpc/reactor_outbox.h"
@@ -50,6 +52,10 @@ class ConnectReactor final : public grpc::ServerBidiReactor<v1::ClientCommand, v
 
   const std::shared_ptr<const auth::Identity> identity_;  // what the session may do
   grpc::Alarm expiry_;                                    // the token's end ends the session
+  // GrpcOptions::max_commands_per_second (reader thread only).
+  std::optional<TokenBucket> rate_;
+  uint32_t refusals_in_a_row_ = 0;
+  bool AdmitCommand();
   Broker& broker_;
   DeliveryThread& deliveries_;
   const GrpcOptions& options_;

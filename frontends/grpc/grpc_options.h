@@ -28,6 +28,12 @@ struct GrpcOptions {
   // Calls open at once on one client connection (HTTP/2
   // SETTINGS_MAX_CONCURRENT_STREAMS); more wait for one to end.
   uint32_t max_concurrent_streams = 100;
+  // Commands one Connect session may send per second (a token bucket of
+  // `command_burst`): past it each is refused (RESOURCE_EXHAUSTED
+  // rate_limited) and a session that goes on past `command_burst` refusals
+  // in a row is ended. 0: no limit.
+  double max_commands_per_second = 0;
+  uint32_t command_burst = 100;
   // Null: no authentication. Otherwise each call presents its token as
   // `authorization: Bearer <token>` metadata (or is anonymous, if allowed):
   // UNAUTHENTICATED without one, PERMISSION_DENIED outside its grants.

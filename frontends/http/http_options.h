@@ -28,6 +28,12 @@ struct HttpOptions {
   // A request body must arrive whole within this, from the end of its head:
   // a body trickled a byte at a time cannot hold a connection for ever.
   uint64_t body_timeout_ms = 30'000;
+  // Requests one connection may send per second (a token bucket of
+  // `request_burst`): past it each is answered 429, and a connection that
+  // goes on past `request_burst` refusals in a row is closed after the
+  // last. 0: no limit.
+  double max_requests_per_second = 0;
+  uint32_t request_burst = 100;
   // Open HTTP connections across all workers; one more is accepted, answered
   // 503 and closed.
   size_t max_connections = 10'000;
@@ -61,8 +67,9 @@ enum class RejectReason {
   kMaxConnections,
   kMaxConnectionsPerIp,
   kPendingHeadsPerIp,
+  kRateLimited,
 };
-inline constexpr size_t kRejectReasonCount = 8;
+inline constexpr size_t kRejectReasonCount = 9;
 std::string_view RejectReasonName(RejectReason r);
 
 // Counters shared by every worker (relaxed atomics: they are statistics, not

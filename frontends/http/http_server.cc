@@ -27,6 +27,8 @@ std::string_view RejectReasonName(RejectReason r) {
       return "max_connections_per_ip";
     case RejectReason::kPendingHeadsPerIp:
       return "max_pending_heads_per_ip";
+    case RejectReason::kRateLimited:
+      return "rate_limited";
   }
   return "unknown";
 }

@@ -237,7 +237,25 @@ void HttpSession::Preflight(uint64_t seq, const Request& req, const std::string&
   Respond(seq, 204, kApplicationJson, std::move(headers), std::string());
 }
 
+bool HttpSession::AdmitRequest(uint64_t seq) {
+  if (!rate_) rate_.emplace(ctx_->options.max_requests_per_second, ctx_->options.request_burst);
+  if (rate_->Take(SteadyMs() * 1000)) {
+    refusals_in_a_row_ = 0;
+    return true;
+  }
+  ctx_->stats->CountReject(RejectReason::kRateLimited);
+  if (++refusals_in_a_row_ > ctx_->options.request_burst) {
+    // Still going after `burst` refusals in a row: this answer is the last.
+    no_more_requests_ = true;
+    if (Exchange* e = Find(seq)) e->close_after = true;
+  }
+  Respond(seq, 429, kApplicationJson, {{"Retry-After", "1"}},
+          ErrorJson("rate_limited", "too many requests per second on this connection"));
+  return false;
+}
+
 void HttpSession::Dispatch(uint64_t seq, Request req) {
+  if (ctx_->options.max_requests_per_second > 0 && !AdmitRequest(seq)) return;
   if (req.target.size() > ctx_->options.max_target_bytes) {
     ctx_->stats->CountReject(RejectReason::kBadRequest);
     Respond(seq, 414, kApplicationJson, {},

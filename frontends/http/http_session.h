@@ -25,6 +25,7 @@
 #include <variant>
 #include <vector>
 
+#include "base/token_bucket.h"
 #include "frontends/http/http_options.h"
 #include "frontends/http/http_parser.h"
 #include "frontends/http/request.h"
@@ -64,6 +65,8 @@ class HttpSession final : public io::ConnectionHandler,
   // Server stop: finish the responses owed, answer nothing new, then close.
   void BeginShutdown();
   static int64_t SteadyMs();
+  // The request rate limit: false when the request was answered 429.
+  bool AdmitRequest(uint64_t seq);
   // io::ConnectionHandler: a drain ends this connection like a shutdown.
   bool OnDrain() override {
     BeginShutdown();
@@ -169,6 +172,9 @@ class HttpSession final : public io::ConnectionHandler,
   TimerState timer_ = TimerState::kNone;
   std::shared_ptr<void> pending_slot_;
   int64_t body_deadline_ms_ = 0;  // the current request's body is due by then
+  // HttpOptions::max_requests_per_second (loop thread only).
+  std::optional<TokenBucket> rate_;
+  uint32_t refusals_in_a_row_ = 0;
 };
 
 }  // namespace herald::http

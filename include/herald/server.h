@@ -47,6 +47,8 @@ struct HttpLimits {
   size_t max_connections_per_ip = 0;    // per peer address, whole life; 0: no limit
   size_t max_pending_heads_per_ip = 0;  // per address, before a first whole request head
   std::chrono::milliseconds body_timeout = std::chrono::seconds(30);  // whole body, after the head
+  double max_requests_per_second = 0;  // per connection (token bucket); 0: no limit
+  uint32_t request_burst = 100;        // the bucket's size; refusals in a row before close
 };
 
 // The WebSocket front (`/ws`, `/ws/<topic>`); heraldd section [websocket].
@@ -89,6 +91,8 @@ struct GrpcLimits {
   bool disconnect_slow_consumers = false;  // false: drop and send a Gap
   uint32_t ack_every = 1024;               // PublishStream batch acknowledgements
   uint32_t max_concurrent_streams = 100;   // calls open at once per client connection
+  double max_commands_per_second = 0;      // per Connect session (token bucket); 0: no limit
+  uint32_t command_burst = 100;            // the bucket's size; refusals in a row before the end
 };
 
 struct ServerOptions {

@@ -181,6 +181,32 @@ class LimitLogLines(unittest.TestCase):
             self.assertEqual(sum(int(re.search(r"\+(\d+) ", l).group(1)) for l in lines), 5)
 
 
+class HttpRequestRate(unittest.TestCase):
+    def test_a_connection_over_its_request_rate_gets_429_then_is_closed(self):
+        import http.client
+        config = "[http]\nmax_requests_per_second = 5\nrequest_burst = 5\n"
+        with Heraldd(config=config) as h:
+            conn = http.client.HTTPConnection("127.0.0.1", h.port, timeout=5)
+            statuses = []
+            try:
+                for _ in range(30):
+                    conn.request("GET", "/healthz")
+                    r = conn.getresponse()
+                    r.read()
+                    statuses.append(r.status)
+                    if r.getheader("Connection", "").lower() == "close":
+                        break
+            except (OSError, http.client.HTTPException):
+                pass
+            conn.close()
+            self.assertEqual(statuses[:5], [200] * 5, statuses)
+            self.assertIn(429, statuses)
+            self.assertLess(len(statuses), 30, "never closed")  # closed after the burst
+            # Another connection has its own bucket.
+            resp, _ = http_call(h.port, "GET", "/healthz")
+            self.assertEqual(resp.status, 200)
+
+
 class BodyTimeout(unittest.TestCase):
     def test_a_body_trickled_a_byte_at_a_time_is_cut_at_its_deadline(self):
         import socket
@@ -235,6 +261,36 @@ class GrpcStreams(unittest.TestCase):
             self.assertEqual(len(started), 3, "the waiting stream never started")
             for s in streams:
                 s.cancel()
+            channel.close()
+
+    def test_a_connect_session_over_its_command_rate_is_refused_then_ended(self):
+        import os
+        import sys
+        import grpc
+        stubs = os.environ.get("HERALD_PYTHON_STUBS", os.path.join(
+            os.path.dirname(__file__), "..", "..", "build", "release", "python"))
+        sys.path.insert(0, os.path.abspath(stubs))
+        from herald.v1 import broker_pb2 as pb
+        from herald.v1 import broker_pb2_grpc as pb_grpc
+        config = "[grpc]\nmax_commands_per_second = 5\ncommand_burst = 5\n"
+        with Heraldd("--grpc-listen", "127.0.0.1:0", config=config) as h:
+            channel = grpc.insecure_channel(f"127.0.0.1:{h.grpc_port}")
+            stub = pb_grpc.BrokerStub(channel)
+            cmds = [pb.ClientCommand(id=i, publish=pb.PublishRequest(topic="r.x", payload=b"x"))
+                    for i in range(1, 11)]  # 10 at once: 5 pass, 5 refused
+            events = list(stub.Connect(iter(cmds), timeout=5))
+            acks = [e for e in events if e.HasField("ack")]
+            refused = [e for e in events if e.HasField("error")]
+            self.assertEqual(len(acks), 5, events)
+            self.assertEqual(len(refused), 5, events)
+            self.assertTrue(all(e.error.code == grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]
+                                for e in refused))
+            # A session that goes on past the burst of refusals is ended.
+            flood = [pb.ClientCommand(id=i, publish=pb.PublishRequest(topic="r.x", payload=b"x"))
+                     for i in range(1, 40)]
+            with self.assertRaises(grpc.RpcError) as e:
+                list(stub.Connect(iter(flood), timeout=5))
+            self.assertEqual(e.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
             channel.close()
 
 
