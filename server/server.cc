@@ -17,6 +17,7 @@
 #include "io/worker_pool.h"
 #include "server/broker_metrics.h"
 #include "server/cluster_metrics.h"
+#include "server/grpc_metrics.h"
 #include "server/http_metrics.h"
 #include "server/sse_metrics.h"
 #include "server/worker_inboxes.h"
@@ -129,13 +130,15 @@ class Server::Impl {
     Stop();
   }
 
+  // After Start() (the /metrics route and heraldd's limit log call it): it
+  // reads the fronts, which Start() created before anything could ask.
   std::string MetricsText() const {
-    if (!running_) return {};
     server::PrometheusWriter w;
     server::WriteBrokerMetrics(broker_.Stats(), w);
     server::WriteHttpMetrics(http_->stats(), w);
     server::WriteWsMetrics(ws_->stats(), w);
     server::WriteSseMetrics(sse_->stats(), w);
+    if (grpc_) server::WriteGrpcMetrics(grpc_->stats(), w);
     if (cluster_) server::WriteClusterMetrics(cluster_->Stats(), w);
     return w.text();
   }

@@ -52,7 +52,10 @@ grpc::Status TooManyForUser() {
 
 std::shared_ptr<void> BrokerService::UserSlot(const auth::Identity& id) const {
   static const std::shared_ptr<void> kUnlimited = std::make_shared<int>(0);
-  return options_.verifier ? options_.verifier->TakeConnectionSlot(id) : kUnlimited;
+  std::shared_ptr<void> slot =
+      options_.verifier ? options_.verifier->TakeConnectionSlot(id) : kUnlimited;
+  if (!slot) GrpcStats::Add(options_.stats->user_limit_refusals);
+  return slot;
 }
 
 Result<std::shared_ptr<const auth::Identity>> BrokerService::Authenticate(
@@ -83,7 +86,10 @@ Result<std::shared_ptr<const auth::Identity>> BrokerService::Authenticate(
                             .count();
     id = options_.verifier->Verify(v.substr(kBearer.size()), now);
   }
-  if (!id.ok()) return id.status();
+  if (!id.ok()) {
+    GrpcStats::Add(options_.stats->unauthenticated);
+    return id.status();
+  }
   return std::make_shared<const auth::Identity>(std::move(*id));
 }
 
@@ -101,6 +107,7 @@ grpc::ServerUnaryReactor* BrokerService::Publish(grpc::CallbackServerContext* ct
     return reactor;
   }
   if (!(*who)->grants.MayPublish(request->topic())) {
+    GrpcStats::Add(options_.stats->permission_denied);
     reactor->Finish(Denied("publish to", request->topic()));
     return reactor;
   }
@@ -146,6 +153,7 @@ grpc::ServerUnaryReactor* BrokerService::Request(grpc::CallbackServerContext* ct
     return reactor;
   }
   if (!(*who)->grants.MayPublish(request->topic())) {
+    GrpcStats::Add(options_.stats->permission_denied);
     reactor->Finish(Denied("request on", request->topic()));
     return reactor;
   }
@@ -175,6 +183,7 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* BrokerService::Subscribe(
   if (!who.ok()) return new Refuse(Unauthenticated(who.status()));
   // The pattern's grant also covers the history of its resume topics.
   if (!(*who)->grants.MaySubscribe(request->pattern())) {
+    GrpcStats::Add(options_.stats->permission_denied);
     return new Refuse(Denied("subscribe to", request->pattern()));
   }
   std::shared_ptr<void> slot = UserSlot(**who);

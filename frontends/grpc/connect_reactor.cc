@@ -54,7 +54,9 @@ void ConnectReactor::OnReadDone(bool ok) {
     return;
   }
   if (options_.max_commands_per_second > 0 && !AdmitCommand()) {
+    GrpcStats::Add(options_.stats->commands_rate_limited);
     if (refusals_in_a_row_ > options_.command_burst) {
+      GrpcStats::Add(options_.stats->rate_limit_ends);
       // Still going after `burst` refusals in a row: the session ends.
       outbox_->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                                    "rate limit exceeded: too many commands per second"));
@@ -165,6 +167,7 @@ void Forward(Outbox& outbox, uint64_t sub, const MessagePtr& m, const Gap* gap) 
 
 void ConnectReactor::Subscribe(uint64_t id, const v1::SubscribeRequest& s) {
   if (!identity_->grants.MaySubscribe(s.pattern())) {
+    GrpcStats::Add(options_.stats->permission_denied);
     return Error(id, Status(ErrorCode::kPermissionDenied,
                             "permission denied: subscribe to '" + s.pattern() + "'"));
   }
@@ -221,6 +224,7 @@ void ConnectReactor::Unsubscribe(uint64_t id, uint64_t subscription) {
 
 void ConnectReactor::Publish(uint64_t id, const v1::PublishRequest& p) {
   if (!identity_->grants.MayPublish(p.topic())) {
+    GrpcStats::Add(options_.stats->permission_denied);
     return Error(id, Status(ErrorCode::kPermissionDenied,
                             "permission denied: publish to '" + p.topic() + "'"));
   }
@@ -246,6 +250,7 @@ void ConnectReactor::Publish(uint64_t id, const v1::PublishRequest& p) {
 
 void ConnectReactor::Request(uint64_t id, const v1::RequestRequest& r, uint32_t timeout_ms) {
   if (!identity_->grants.MayPublish(r.topic())) {
+    GrpcStats::Add(options_.stats->permission_denied);
     return Error(id, Status(ErrorCode::kPermissionDenied,
                             "permission denied: request on '" + r.topic() + "'"));
   }

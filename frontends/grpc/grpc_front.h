@@ -32,6 +32,7 @@ class GrpcFront {
   // Binds options.listen and starts serving. Fails with a clear message.
   Status Start();
   uint16_t port() const { return port_; }
+  const GrpcStats& stats() const { return *options_.stats; }
   // Stops accepting calls, gives open ones `grace` to end, then cancels them.
   void Stop(std::chrono::milliseconds grace = std::chrono::milliseconds(1000));
 

@@ -1,6 +1,7 @@
 // frontends/grpc/grpc_options.h — settings of the gRPC front (heraldd [grpc]).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -11,6 +12,16 @@
 #include "herald/outbound_guard.h"
 
 namespace herald::grpcfront {
+
+// Refusals of the gRPC front, for /metrics (and the limit log).
+struct GrpcStats {
+  std::atomic<uint64_t> unauthenticated{0};        // calls without a valid token
+  std::atomic<uint64_t> permission_denied{0};      // calls, messages or commands outside the grants
+  std::atomic<uint64_t> user_limit_refusals{0};    // streams past max_connections_per_user
+  std::atomic<uint64_t> commands_rate_limited{0};  // Connect commands over the rate
+  std::atomic<uint64_t> rate_limit_ends{0};        // Connect sessions ended for it
+  static void Add(std::atomic<uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
+};
 
 struct GrpcOptions {
   std::string listen;                                        // HOST:PORT; port 0 picks one
@@ -33,6 +44,8 @@ struct GrpcOptions {
   // rate_limited) and a session that goes on past `command_burst` refusals
   // in a row is ended. 0: no limit.
   double max_commands_per_second = 0;
+  // Shared by every copy of these options: the front's counters.
+  std::shared_ptr<GrpcStats> stats = std::make_shared<GrpcStats>();
   uint32_t command_burst = 100;
   // Null: no authentication. Otherwise each call presents its token as
   // `authorization: Bearer <token>` metadata (or is anonymous, if allowed):

@@ -9,6 +9,7 @@ PublishStreamReactor::PublishStreamReactor(Broker& broker, const GrpcOptions& op
                                            std::shared_ptr<const auth::Identity> identity)
     : broker_(broker),
       identity_(std::move(identity)),
+      stats_(options.stats),
       ack_every_(options.ack_every == 0 ? 1 : options.ack_every),
       max_pending_(options.max_pending_answers == 0 ? 1 : options.max_pending_answers) {
   StartRead(&request_);
@@ -60,6 +61,7 @@ void PublishStreamReactor::Publish(v1::PublishRequest& m, Slot* slot) {
         slot, Status(ErrorCode::kInvalidArgument, "topics under _INBOX. are reply inboxes"));
   }
   if (!identity_->grants.MayPublish(m.topic())) {
+    GrpcStats::Add(stats_->permission_denied);
     return OnPublished(slot, Status(ErrorCode::kPermissionDenied,
                                     "permission denied: publish to '" + m.topic() + "'"));
   }

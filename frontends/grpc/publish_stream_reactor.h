@@ -72,6 +72,7 @@ class PublishStreamReactor final
 
   Broker& broker_;
   const std::shared_ptr<const auth::Identity> identity_;  // what the caller may publish
+  const std::shared_ptr<GrpcStats> stats_;
   const uint32_t ack_every_;
   const size_t max_pending_;
   std::mutex mu_;

@@ -140,7 +140,8 @@ class Server {
   // after its responses, gRPC with GOAWAY), spread evenly over `window`, so
   // their clients reconnect to other nodes without a stampede.
   void Drain(std::chrono::milliseconds window);
-  // What GET /metrics answers (Prometheus text 0.0.4); empty when stopped.
+  // What GET /metrics answers (Prometheus text 0.0.4). Between Start() and
+  // Stop(), from any thread.
   std::string MetricsText() const;
 
   class Impl;

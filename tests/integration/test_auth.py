@@ -1319,6 +1319,9 @@ class Grpc(AuthCase):
         with self.assertRaises(grpc.RpcError) as e:
             next(self.stub.Subscribe(pb.SubscribeRequest(pattern="g.>"), timeout=5))
         self.assertEqual(e.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
+        _, body = http_call(self.port, "GET", "/metrics")
+        m = re.search(r"^herald_grpc_unauthenticated_total (\d+)", body.decode(), re.M)
+        self.assertGreaterEqual(int(m.group(1)), 4, "refusals are counted for /metrics")
 
     def test_grants_decide_each_call_and_each_stream_message(self):
         tok = remember(jwt(claims(herald=grants(publish=["g.ok"], subscribe=["g.ok"]))))

@@ -315,6 +315,9 @@ class GrpcStreams(unittest.TestCase):
                 list(stub.Connect(iter(flood), timeout=5))
             self.assertEqual(e.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
             channel.close()
+            # Counted for /metrics and the limit log.
+            self.assertGreaterEqual(metric(h.port, "herald_grpc_commands_rate_limited_total"), 10)
+            self.assertEqual(metric(h.port, "herald_grpc_rate_limit_ends_total"), 1)
 
 
 if __name__ == "__main__":
