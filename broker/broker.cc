@@ -99,6 +99,7 @@ BrokerStats Broker::Impl::Stats() const {
   s.history_evictions = get(counters_.history_evictions);
   s.topics_expired = get(counters_.topics_expired);
   s.subscriptions = get(counters_.subscriptions);
+  s.peer_subscriptions = get(counters_.peer_subscriptions);
   s.history_bytes = get(counters_.history_bytes);
   s.pending_requests = tracker_.pending();
   for (size_t i = 0; i < s.request_latency_buckets.size(); ++i) {

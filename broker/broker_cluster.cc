@@ -100,6 +100,7 @@ Result<uint64_t> Broker::Impl::SubscribePeer(const std::string& pattern, const s
     subscriptions_.Insert(sub);
   }
   index_.Add(sub);
+  BrokerCounters::Add(counters_.peer_subscriptions, 1);
   return sub->id;
 }
 

@@ -137,7 +137,7 @@ bool Broker::Impl::Unsubscribe(uint64_t id) {
   }
   sub->active.store(false, std::memory_order_release);
   index_.Remove(sub);
-  BrokerCounters::Sub(counters_.subscriptions, 1);
+  BrokerCounters::Sub(sub->peer ? counters_.peer_subscriptions : counters_.subscriptions, 1);
   return true;
 }
 

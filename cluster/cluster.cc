@@ -1,6 +1,7 @@
 // The Cluster's lifecycle, registry, dialing and tick, and the ClusterHook
 // calls the broker makes. Frame handling is in cluster_frames.cc.
 #include "cluster/cluster.h"
+#include "cluster/member_names.h"
 
 #include <algorithm>
 #include <random>
@@ -323,9 +324,24 @@ void Cluster::ReactorFinished() {
 
 void Cluster::LearnMember(const std::string& id, const std::string& address) {
   if (id == node_id_ || address.empty() || address == advertise_) return;
+  if (!IsValidNodeId(id) || !IsValidPeerAddress(address)) {
+    return IgnoreMember("a malformed node id or address ('" + id + "' at '" + address + "')");
+  }
   std::lock_guard lock(mu_);
   if (stopping_) return;
-  known_[id].address = address;
+  auto known = known_.find(id);
+  if (known == known_.end() && known_.size() >= options_.max_members && !MakeRoomLocked()) {
+    return IgnoreMember("node '" + id + "': over max_members (" +
+                        std::to_string(options_.max_members) + ")");
+  }
+  // Dialers too: one id gossiped at ever new addresses must not grow them.
+  if (!dialers_.count(address) && dialers_.size() >= options_.max_members + options_.seeds.size()) {
+    return IgnoreMember("address '" + address + "': over max_members (" +
+                        std::to_string(options_.max_members) + ")");
+  }
+  KnownMember& k = known_[id];
+  if (k.heard == Clock::time_point{}) k.heard = Clock::now();
+  k.address = address;
   Dialer& d = dialers_[address];
   if (d.address.empty()) {
     d.address = address;
@@ -338,6 +354,36 @@ void Cluster::LearnMember(const std::string& id, const std::string& address) {
     }
   }
   d.known_id = id;
+}
+
+bool Cluster::MakeRoomLocked() {
+  auto oldest = known_.end();
+  for (auto it = known_.begin(); it != known_.end(); ++it) {
+    if (links_.count(it->first)) continue;
+    if (oldest == known_.end() || it->second.heard < oldest->second.heard) oldest = it;
+  }
+  if (oldest == known_.end()) return false;
+  for (auto d = dialers_.begin(); d != dialers_.end();) {
+    const bool seed =
+        std::find(options_.seeds.begin(), options_.seeds.end(), d->first) != options_.seeds.end();
+    if (d->second.known_id == oldest->first && !seed && !d->second.attempt) {
+      d = dialers_.erase(d);
+    } else {
+      ++d;
+    }
+  }
+  ups_.erase(oldest->first);
+  known_.erase(oldest);
+  return true;
+}
+
+void Cluster::IgnoreMember(const std::string& why) {
+  // Logged at the 1st, 2nd, 4th, 8th… time: a peer repeating itself in
+  // every gossip round must not flood the log.
+  const uint64_t n = members_ignored_.fetch_add(1, std::memory_order_relaxed) + 1;
+  if ((n & (n - 1)) == 0) {
+    spdlog::warn("cluster: ignored a member named by a peer: {} ({} so far)", why, n);
+  }
 }
 
 pb::PeerFrame Cluster::MembersFrame() const {
@@ -403,9 +449,12 @@ void Cluster::LinkUp(const std::shared_ptr<PeerLink>& link, const std::string& a
     handshaking_.erase(link);
     auto it = links_.find(id);
     if (it != links_.end()) replaced = it->second;
+    if (!known_.count(id) && known_.size() >= options_.max_members) MakeRoomLocked();
     links_[id] = link;
-    known_[id].address = address;
-    known_[id].last_error.clear();
+    KnownMember& k = known_[id];
+    k.address = address;
+    k.last_error.clear();
+    k.heard = Clock::now();
     ups = ++ups_[id];
     if (link->side() == PeerLink::Side::kDialed) {
       Dialer& d = dialers_[link->address()];
@@ -469,6 +518,7 @@ void Cluster::OnLinkDone(std::shared_ptr<PeerLink> link) {
         links_.erase(it);
         was_up = true;
         known_[id].last_error = reason;
+        known_[id].heard = Clock::now();
         if (!stopping_) RebuildLiveLocked();
       }
     }
@@ -504,6 +554,22 @@ std::optional<Cluster::Pending> Cluster::TakePending(uint64_t id) {
   std::lock_guard lock(pending_mu_);
   auto it = pending_.find(id);
   if (it == pending_.end()) return std::nullopt;
+  Pending p = std::move(it->second);
+  pending_.erase(it);
+  return p;
+}
+
+std::optional<Cluster::Pending> Cluster::TakeAnswered(uint64_t id, const PeerLink& from,
+                                                      bool history) {
+  std::lock_guard lock(pending_mu_);
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return std::nullopt;
+  // Only the node asked may answer, and only in kind: any other answer
+  // would take the question from its real answer, leaving its caller
+  // waiting (a history fetch holds a subscription's live messages).
+  if (it->second.peer != from.peer_id() || (it->second.on_history != nullptr) != history) {
+    return std::nullopt;
+  }
   Pending p = std::move(it->second);
   pending_.erase(it);
   return p;
@@ -652,6 +718,7 @@ ClusterStats Cluster::Stats() const {
   s.history_failures = history_failures_.load(std::memory_order_relaxed);
   s.replies_routed = replies_routed_.load(std::memory_order_relaxed);
   s.links_refused = links_refused_.load(std::memory_order_relaxed);
+  s.members_ignored = members_ignored_.load(std::memory_order_relaxed);
   const auto now = Clock::now();
   std::lock_guard lock(mu_);
   s.members.push_back({node_id_, advertise_, true, true, ""});

@@ -73,6 +73,7 @@ struct ClusterStats {
   uint64_t history_fetches = 0, history_failures = 0;
   uint64_t replies_routed = 0;
   uint64_t links_refused = 0;
+  uint64_t members_ignored = 0;  // malformed, or over max_members
 };
 
 class Cluster final : public ClusterHook {
@@ -141,6 +142,7 @@ class Cluster final : public ClusterHook {
   struct KnownMember {
     std::string address;
     std::string last_error;
+    Clock::time_point heard{};  // last linked, or first named
   };
 
   void Run();
@@ -148,6 +150,11 @@ class Cluster final : public ClusterHook {
   std::pair<std::shared_ptr<DialedLink>, pb::PeerFrame> PrepareDial(Dialer& d);
   Clock::duration Backoff(int failures);
   void LearnMember(const std::string& id, const std::string& address);
+  void IgnoreMember(const std::string& why);
+  // mu_ held. Room for one more member once max_members are known: the one
+  // not linked for longest is forgotten (with its dialer, unless a seed).
+  // False when every known member is linked.
+  bool MakeRoomLocked();
   pb::PeerFrame MembersFrame() const;
   pb::PeerFrame MembersFrameLocked() const;
   void GossipMembers();
@@ -157,6 +164,9 @@ class Cluster final : public ClusterHook {
   void FailPending(const std::string& peer, const Status& why);
   uint64_t AddPending(Pending p);
   std::optional<Pending> TakePending(uint64_t id);
+  // The question `id` answered by `from`: a forward's result, or (history)
+  // a history page. Nothing when `from` was not asked or the kinds differ.
+  std::optional<Pending> TakeAnswered(uint64_t id, const PeerLink& from, bool history);
 
   // Frame handlers (cluster_frames.cc).
   void OnHello(PeerLink& link, pb::Hello& hello);
@@ -164,10 +174,10 @@ class Cluster final : public ClusterHook {
   void OnRefuse(PeerLink& link, const pb::Refuse& refuse);
   void OnInterest(PeerLink& link, pb::InterestUpdate& update);
   void OnForward(PeerLink& link, pb::Forward& forward);
-  void OnForwardResult(const pb::ForwardResult& result);
+  void OnForwardResult(PeerLink& link, const pb::ForwardResult& result);
   void OnDelivery(PeerLink& link, pb::Delivery& delivery);
   void OnHistoryRequest(PeerLink& link, const pb::HistoryRequest& request);
-  void OnHistory(pb::HistoryResponse& response);
+  void OnHistory(PeerLink& link, pb::HistoryResponse& response);
   void OnReply(pb::Reply& reply);
   void Refuse(PeerLink& link, pb::Refuse::Code code, std::string reason);
 
@@ -218,7 +228,7 @@ class Cluster final : public ClusterHook {
 
   std::atomic<uint64_t> forwards_{0}, forward_failures_{0};
   std::atomic<uint64_t> history_fetches_{0}, history_failures_{0};
-  std::atomic<uint64_t> replies_routed_{0}, links_refused_{0};
+  std::atomic<uint64_t> replies_routed_{0}, links_refused_{0}, members_ignored_{0};
   bool attached_ = false;
 };
 

@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include "cluster/cluster.h"
+#include "cluster/member_names.h"
+#include "herald/topic.h"
 
 namespace herald::cluster {
 namespace {
@@ -11,6 +13,7 @@ namespace {
 constexpr uint32_t kProtocolVersion = 1;
 // History answers are paged so one frame stays far below the batch limit.
 constexpr size_t kHistoryPage = 1000;
+constexpr TopicLimits kAnyLength{.max_length = SIZE_MAX, .max_tokens = SIZE_MAX};
 
 bool SecretsEqual(const std::string& a, const std::string& b) {
   // Constant time in the secret's content (its length is not secret).
@@ -59,13 +62,13 @@ void Cluster::OnFrame(PeerLink& link, pb::PeerFrame& frame) {
     case K::kForward:
       return OnForward(link, *frame.mutable_forward());
     case K::kForwardResult:
-      return OnForwardResult(frame.forward_result());
+      return OnForwardResult(link, frame.forward_result());
     case K::kDelivery:
       return OnDelivery(link, *frame.mutable_delivery());
     case K::kHistoryRequest:
       return OnHistoryRequest(link, frame.history_request());
     case K::kHistory:
-      return OnHistory(*frame.mutable_history());
+      return OnHistory(link, *frame.mutable_history());
     case K::kReply:
       return OnReply(*frame.mutable_reply());
     case K::kHeartbeat:
@@ -106,8 +109,12 @@ void Cluster::OnHello(PeerLink& link, pb::Hello& hello) {
     spdlog::warn("cluster: refused a peer from {}: wrong shared secret", link.address());
     return Refuse(link, pb::Refuse::SECRET, "wrong or missing cluster secret");
   }
-  if (id.empty() || id.find('.') != std::string::npos || id.size() > 255) {
+  if (!IsValidNodeId(id)) {
     return Refuse(link, pb::Refuse::BAD_NODE_ID, "invalid node id '" + id + "'");
+  }
+  if (!hello.address().empty() && !IsValidPeerAddress(hello.address())) {
+    return Refuse(link, pb::Refuse::BAD_ADDRESS,
+                  "invalid address '" + hello.address() + "' (host:port expected)");
   }
   if (id == node_id_) {
     return Refuse(link, pb::Refuse::SAME_NODE, "node id '" + id + "' is this node's own id");
@@ -134,7 +141,7 @@ void Cluster::OnWelcome(PeerLink& link, pb::Welcome& welcome) {
     return;
   }
   const std::string& id = welcome.node_id();
-  if (id.empty() || id.find('.') != std::string::npos || id == node_id_) {
+  if (!IsValidNodeId(id) || id == node_id_) {
     link.Close("the peer at " + link.address() + " answered with node id '" + id + "'");
     return;
   }
@@ -156,10 +163,12 @@ void Cluster::OnRefuse(PeerLink& link, const pb::Refuse& refuse) {
         d->second.parked = true;  // DIAL_BACK, or a misconfiguration: retry slowly
       }
     }
-    if (!refuse.node_id().empty()) {
-      known_[refuse.node_id()].address = link.address();
+    const std::string& id = refuse.node_id();
+    if (IsValidNodeId(id) &&
+        (known_.count(id) || known_.size() < options_.max_members || MakeRoomLocked())) {
+      known_[id].address = link.address();
       if (refuse.code() != pb::Refuse::DIAL_BACK) {
-        known_[refuse.node_id()].last_error = refuse.reason();
+        known_[id].last_error = refuse.reason();
       }
     }
   }
@@ -216,8 +225,8 @@ void Cluster::OnForward(PeerLink& link, pb::Forward& forward) {
   link.Send(std::move(f));
 }
 
-void Cluster::OnForwardResult(const pb::ForwardResult& result) {
-  std::optional<Pending> p = TakePending(result.id());
+void Cluster::OnForwardResult(PeerLink& link, const pb::ForwardResult& result) {
+  std::optional<Pending> p = TakeAnswered(result.id(), link, /*history=*/false);
   if (!p || !p->on_ack) return;  // timed out meanwhile
   if (!result.error_code().empty()) {
     p->on_ack(Status(ErrorCodeFromName(result.error_code()), result.error_message()));
@@ -228,6 +237,12 @@ void Cluster::OnForwardResult(const pb::ForwardResult& result) {
 
 void Cluster::OnDelivery(PeerLink& link, pb::Delivery& delivery) {
   link.CountMessageIn();
+  // Only a concrete topic can have been sequenced (lengths are the owner's
+  // configuration, not this node's, so only the syntax is checked).
+  if (!ValidateTopic(delivery.topic(), kAnyLength).ok()) {
+    return link.Close("protocol error: a delivery for '" + delivery.topic() +
+                      "', which is not a topic");
+  }
   std::string pattern = std::move(*delivery.mutable_pattern());
   std::string group = std::move(*delivery.mutable_queue_group());
   BrokerCluster::DeliverRemote(broker_, FromDelivery(delivery), pattern, group);
@@ -252,8 +267,8 @@ void Cluster::OnHistoryRequest(PeerLink& link, const pb::HistoryRequest& request
   link.Send(std::move(f));
 }
 
-void Cluster::OnHistory(pb::HistoryResponse& response) {
-  std::optional<Pending> p = TakePending(response.id());
+void Cluster::OnHistory(PeerLink& link, pb::HistoryResponse& response) {
+  std::optional<Pending> p = TakeAnswered(response.id(), link, /*history=*/true);
   if (!p || !p->on_history) return;
   if (!response.error_code().empty()) {
     history_failures_.fetch_add(1, std::memory_order_relaxed);
@@ -264,8 +279,14 @@ void Cluster::OnHistory(pb::HistoryResponse& response) {
   r.epoch = response.epoch();
   r.last_offset = response.last_offset();
   if (response.has_gap() && !r.gap) r.gap = FromGap(p->topic, response.gap());
-  for (pb::Delivery& d : *response.mutable_messages()) r.messages.push_back(FromDelivery(d));
-  if (!response.truncated()) {
+  const size_t before = r.messages.size();
+  for (pb::Delivery& d : *response.mutable_messages()) {
+    // History of one topic: anything else in the page is the peer's error.
+    if (d.topic() == p->topic) r.messages.push_back(FromDelivery(d));
+  }
+  // A "truncated" page that brought nothing would have us ask for the same
+  // page for ever: what came so far is the answer.
+  if (!response.truncated() || r.messages.size() == before) {
     p->on_history(std::move(r));
     return;
   }
@@ -276,14 +297,13 @@ void Cluster::OnHistory(pb::HistoryResponse& response) {
   const uint64_t after = r.messages.back()->offset;
   p->deadline = Clock::now() + options_.forward_timeout;
   const uint64_t id = AddPending(std::move(*p));
-  std::shared_ptr<PeerLink> link = UpLink(peer);
   pb::PeerFrame f;
   pb::HistoryRequest* h = f.mutable_history_request();
   h->set_id(id);
   h->set_topic(topic);
   h->set_epoch(epoch);
   h->set_after_offset(after);
-  if (!link || !link->Send(std::move(f))) {
+  if (!link.Send(std::move(f))) {
     if (auto again = TakePending(id)) {
       history_failures_.fetch_add(1, std::memory_order_relaxed);
       again->on_history(

@@ -68,7 +68,9 @@ Gap FromGap(std::string_view topic, const pb::Gap& gap) {
 }
 
 ErrorCode ErrorCodeFromName(std::string_view name) {
-  for (int c = static_cast<int>(ErrorCode::kOk); c <= static_cast<int>(ErrorCode::kInternal); ++c) {
+  // From kOk + 1: an error frame naming "ok" is not a success.
+  for (int c = static_cast<int>(ErrorCode::kOk) + 1; c <= static_cast<int>(ErrorCode::kInternal);
+       ++c) {
     if (ErrorCodeName(static_cast<ErrorCode>(c)) == name) return static_cast<ErrorCode>(c);
   }
   return ErrorCode::kInternal;

@@ -27,7 +27,10 @@ void WriteBrokerMetrics(const BrokerStats& s, PrometheusWriter& w) {
             s.history_evictions);
   w.Counter("herald_topics_expired_total", "Idle topics forgotten.", s.topics_expired);
   w.Gauge("herald_topics", "Topics known to this node.", s.topics);
-  w.Gauge("herald_subscriptions", "Active subscriptions.", s.subscriptions);
+  w.Gauge("herald_subscriptions", "Active subscriptions of this node's clients.", s.subscriptions);
+  w.Gauge("herald_peer_subscriptions",
+          "Other cluster nodes' interest held here, one per (pattern, queue group).",
+          s.peer_subscriptions);
   w.Gauge("herald_history_messages", "Messages retained in history.", s.history_messages);
   w.Gauge("herald_history_bytes", "Approximate memory held by history.", s.history_bytes);
   w.Gauge("herald_pending_requests", "Requests waiting for a reply.", s.pending_requests);

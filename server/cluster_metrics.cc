@@ -50,6 +50,9 @@ void WriteClusterMetrics(const cluster::ClusterStats& s, PrometheusWriter& w) {
   w.Counter("herald_cluster_links_refused_total",
             "Incoming links refused (version, cluster name, secret, node id, dial-back)",
             s.links_refused);
+  w.Counter("herald_cluster_members_ignored_total",
+            "Members named by peers and ignored: malformed id or address, or over max_members",
+            s.members_ignored);
 
   struct Family {
     const char* name;

@@ -353,6 +353,7 @@ Status ReadCluster(const toml::table& t, Config& c) {
   r.Millis("forward_timeout_ms", o.forward_timeout);
   r.Int("max_link_queue_bytes", o.max_link_queue_bytes, 1u << 16);
   r.Int("max_batch_bytes", o.max_batch_bytes, 1u << 20, INT32_MAX);
+  r.Int("max_members", o.max_members, 1, 4096);
   if (!r.error().ok()) return r.error();
   if (o.name.empty()) return Status(ErrorCode::kInvalidArgument, r.Key("name") + " is empty");
   if (o.heartbeat_interval.count() <= 0 || o.peer_timeout <= o.heartbeat_interval) {

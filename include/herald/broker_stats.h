@@ -28,7 +28,8 @@ struct BrokerStats {
   uint64_t topics_expired = 0;
   // Gauges.
   uint64_t topics = 0;
-  uint64_t subscriptions = 0;
+  uint64_t subscriptions = 0;       // of this node's own clients
+  uint64_t peer_subscriptions = 0;  // other cluster nodes' interest, held here
   uint64_t history_messages = 0;
   uint64_t history_bytes = 0;
   uint64_t pending_requests = 0;

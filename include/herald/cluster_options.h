@@ -42,6 +42,10 @@ struct ClusterOptions {
   size_t max_link_queue_bytes = size_t{256} << 20;
   // gRPC message limit on peer links (a batch of frames is one message).
   size_t max_batch_bytes = size_t{64} << 20;
+  // Members (other nodes) this node keeps track of, live or not. Gossip that
+  // names more is ignored, so a confused or hostile peer cannot make the
+  // node remember, and dial, an unbounded number of addresses.
+  size_t max_members = 64;
 };
 
 }  // namespace herald

@@ -42,6 +42,7 @@ reconnect_max_ms = 800
 forward_timeout_ms = 1500
 max_link_queue_bytes = 1048576
 max_batch_bytes = 8388608
+max_members = 12
 )",
                        "test.toml", c);
   ASSERT_TRUE(s.ok()) << s.ToString();
@@ -58,6 +59,14 @@ max_batch_bytes = 8388608
   EXPECT_EQ(o.forward_timeout.count(), 1500);
   EXPECT_EQ(o.max_link_queue_bytes, 1048576u);
   EXPECT_EQ(o.max_batch_bytes, 8388608u);
+  EXPECT_EQ(o.max_members, 12u);
+}
+
+TEST(Config, ClusterRejectsZeroMembers) {
+  Config c;
+  Status s = ApplyToml("[cluster]\nmax_members = 0\n", "t", c);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("cluster.max_members"), std::string::npos) << s.message();
 }
 
 TEST(Config, ClusterRejectsATimeoutNotAboveTheHeartbeat) {
