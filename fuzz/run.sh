@@ -8,7 +8,7 @@ set -euo pipefail
 seconds=${1:-60}
 cd "$(dirname "$0")/.."
 
-targets=(frame_parser handshake inflate utf8 json sse trie jwt config http)
+targets=(frame_parser handshake inflate utf8 json sse trie jwt config http grpc peer)
 CC=clang-14 CXX=clang++-14 cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DHERALD_FUZZ=ON -DHERALD_BUILD_TESTS=OFF -DHERALD_BUILD_BENCH=OFF >/dev/null
 cmake --build build/fuzz -j"${JOBS:-2}" --target "${targets[@]/#/fuzz_}"
