@@ -97,8 +97,9 @@ def render(runs, order, titles, whats):
     w("`tests/robustness/` attacks a real heraldd the way a hostile or broken network does: "
       "readers that stop reading, clients that vanish without a FIN, fragment floods and "
       "decompression bombs, slow-loris connections, request-smuggling vectors, descriptor "
-      "exhaustion and a peer link cut mid-stream. Every scenario starts its own heraldd on "
-      "127.0.0.1 (port 0) with a configuration tuned for fast detection, measures, and "
+      "exhaustion and a peer link cut mid-stream; and a service embedding libherald that "
+      "starts and stops it 100 times. Every scenario starts its own heraldd (or embedding "
+      "program) on 127.0.0.1 with a configuration tuned for fast detection, measures, and "
       "stops only the processes it started. Every wait has a deadline; the whole suite "
       "takes about half a minute per binary on a 2-core machine (both binaries: about a minute).\n")
     w("Losses are judged by a message ledger (`ledger.py`): publishers tag each message "
