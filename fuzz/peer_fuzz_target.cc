@@ -15,6 +15,7 @@
 
 #include "cluster/cluster.h"
 #include "cluster/peer_link.h"
+#include "fuzz_records.h"
 #include "herald/broker.h"
 #include "herald/topic.h"
 
@@ -158,23 +159,6 @@ pb::LinkBatch HelloBatch() {
   return b;
 }
 
-struct Record {
-  uint8_t kind;
-  std::string_view bytes;
-};
-
-std::vector<Record> Split(const uint8_t* data, size_t size) {
-  std::vector<Record> out;
-  size_t i = 0;
-  while (i + 3 <= size) {
-    const size_t len = data[i + 1] | (size_t{data[i + 2]} << 8);
-    const size_t take = std::min(len, size - i - 3);
-    out.push_back({data[i], std::string_view(reinterpret_cast<const char*>(data) + i + 3, take)});
-    i += 3 + take;
-  }
-  return out;
-}
-
 // What the node's own clients see while the peer talks.
 struct Local {
   std::atomic<int> acks_expected{0};
@@ -231,7 +215,7 @@ bool Within(std::chrono::milliseconds limit, Pred&& pred) {
 
 bool FuzzPeer(const uint8_t* data, size_t size) {
   Node& n = TheNode();
-  std::vector<Record> records = Split(data, size);
+  std::vector<Record> records = SplitRecords(data, size);
   auto link = std::make_shared<FuzzLink>(n.cluster);
   auto local = std::make_shared<Local>();
   bool asked = false;
