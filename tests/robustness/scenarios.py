@@ -435,14 +435,14 @@ def floods_and_bombs(r):
     """With `[websocket] max_message_bytes = 65536` (permessage-deflate on),
     while a control publisher/subscriber pair streams 100 msg/s: (1) a client
     sends a text message as an endless run of 1 KiB continuation fragments;
-    (2) one sends empty continuation fragments for 2 s (nothing accumulates
-    and no limit is passed: its outcome and CPU cost are reported, not
-    judged); (3) a permessage-deflate bomb: one
+    (2) one sends empty continuation fragments for up to 2 s (nothing
+    accumulates, so no size limit is passed: `[websocket] max_empty_fragments`,
+    1024 by default, bounds them); (3) a permessage-deflate bomb: one
     16 KiB compressed frame that inflates to 16 MiB; (4) a 64 MiB bomb split
     into 16-byte compressed fragments; (5) 20 bombs at once; (6) corrupt
     DEFLATE data. heraldd's VmRSS and VmHWM (/proc/PID/status) are read
-    before and after. Expected: (1), (3), (4), (5) closed with 1009, (6) with
-    1007, each before the limit is passed by much; RSS growth stays under
+    before and after. Expected: (1), (3), (4), (5) closed with 1009, (2) with
+    1008, (6) with 1007, each before the limit is passed by much; RSS growth stays under
     32 MiB (a bomb buffered whole would be hundreds); the control pair loses
     nothing (0 silent gap) and heraldd answers /healthz throughout."""
     LIMIT = 65536
@@ -494,11 +494,14 @@ def floods_and_bombs(r):
     cpu1 = cpu_seconds(h.proc.pid)
     rss_e, _ = rss_kib(h.proc.pid)
     frames_sent = (n - 1) * 512
-    r.fig("(2) empty fragments: sent in 2 s / outcome", f"{frames_sent} frames / {code}", "")
+    r.fig("(2) empty fragments: sent (incl. socket buffers) / closed with",
+          f"{frames_sent} frames / {code}", "")
     r.fig("(2) heraldd CPU during it / VmRSS after",
           f"{cpu1 - cpu0:.2f} s / {rss_e // 1024} MiB", "")
-    r.note(f"(2) {frames_sent / 1e6:.0f} M empty continuation frames in 2 s: {code} — no limit "
-           f"applies to fragments that carry nothing (heraldd CPU {cpu1 - cpu0:.2f} s, RSS flat)")
+    r.check(code == 1008, f"(2) empty-fragment flood ended with {code}, expected close 1008 "
+            "(max_empty_fragments)")
+    r.note(f"(2) empty continuation fragments: closed with {code} after {frames_sent} sent "
+           f"(incl. socket buffers; heraldd CPU {cpu1 - cpu0:.2f} s)")
     c.close()
 
     # (3) one frame, 16 KiB compressed -> 16 MiB
