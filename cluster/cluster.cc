@@ -2,6 +2,7 @@
 // calls the broker makes. Frame handling is in cluster_frames.cc.
 #include "cluster/cluster.h"
 #include "cluster/member_names.h"
+#include "cluster/peer_tls.h"
 
 #include <algorithm>
 #include <random>
@@ -71,10 +72,13 @@ Status Cluster::Start() {
     return Status(ErrorCode::kInvalidArgument,
                   "node id '" + node_id_ + "' must be non-empty and contain no '.'");
   }
+  Result<PeerCredentials> creds = MakePeerCredentials(options_);
+  if (!creds.ok()) return creds.status();
+  creds_ = std::move(*creds);
   service_ = std::make_unique<PeerService>(*this);
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(options_.listen, creds_.server, &port);
   builder.RegisterService(service_.get());
   const int max = static_cast<int>(std::min<size_t>(options_.max_batch_bytes, INT32_MAX));
   builder.SetMaxReceiveMessageSize(max);
@@ -125,7 +129,8 @@ Status Cluster::Start() {
   }
   thread_ = std::thread([this] { Run(); });
   spdlog::info("cluster: {}", "node '" + node_id_ + "' of cluster '" + options_.name +
-                                  "' listening for peers on " + advertise_);
+                                  "' listening for peers on " + advertise_ +
+                                  (creds_.tls ? " (mutual TLS)" : " (plaintext)"));
   return Status::Ok();
 }
 
@@ -280,8 +285,7 @@ Cluster::Clock::duration Cluster::Backoff(int failures) {
 // mu_ held.
 std::pair<std::shared_ptr<DialedLink>, pb::PeerFrame> Cluster::PrepareDial(Dialer& d) {
   if (!d.channel) {
-    d.channel = grpc::CreateCustomChannel(d.address, grpc::InsecureChannelCredentials(),
-                                          LinkChannelArgs(options_));
+    d.channel = grpc::CreateCustomChannel(d.address, creds_.channel, LinkChannelArgs(options_));
   }
   auto link = std::make_shared<DialedLink>(*this, d.address, d.channel);
   d.attempt = link;

@@ -36,6 +36,7 @@
 
 #include "broker/broker_cluster.h"
 #include "cluster/peer_link.h"
+#include "cluster/peer_tls.h"
 #include "herald/broker.h"
 #include "herald/cluster_options.h"
 
@@ -187,6 +188,7 @@ class Cluster final : public ClusterHook {
   std::string advertise_;
   uint16_t port_ = 0;
 
+  PeerCredentials creds_;  // plaintext or mutual TLS (peer_tls.h)
   std::unique_ptr<grpc::Service> service_;
   std::unique_ptr<grpc::Server> server_;
 

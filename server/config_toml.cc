@@ -354,6 +354,9 @@ Status ReadCluster(const toml::table& t, Config& c) {
   r.Int("max_link_queue_bytes", o.max_link_queue_bytes, 1u << 16);
   r.Int("max_batch_bytes", o.max_batch_bytes, 1u << 20, INT32_MAX);
   r.Int("max_members", o.max_members, 1, 4096);
+  r.String("tls_cert_file", o.tls_cert_file);
+  r.String("tls_key_file", o.tls_key_file);
+  r.String("tls_ca_file", o.tls_ca_file);
   if (!r.error().ok()) return r.error();
   if (o.name.empty()) return Status(ErrorCode::kInvalidArgument, r.Key("name") + " is empty");
   if (o.heartbeat_interval.count() <= 0 || o.peer_timeout <= o.heartbeat_interval) {

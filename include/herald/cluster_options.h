@@ -46,6 +46,15 @@ struct ClusterOptions {
   // names more is ignored, so a confused or hostile peer cannot make the
   // node remember, and dial, an unbounded number of addresses.
   size_t max_members = 64;
+  // Mutual TLS on peer links (PEM files; all three or none): this node's
+  // certificate (chain) and private key, and the CA that signs every
+  // member's certificate. A node then accepts only peers with a
+  // certificate from that CA, and a dialler checks that the certificate of
+  // the node it dials names the host it dials. Without them links are
+  // plaintext gRPC, for private networks; the secret is checked either way.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_ca_file;
 };
 
 }  // namespace herald

@@ -43,6 +43,9 @@ forward_timeout_ms = 1500
 max_link_queue_bytes = 1048576
 max_batch_bytes = 8388608
 max_members = 12
+tls_cert_file = "/etc/herald/node.pem"
+tls_key_file = "/etc/herald/node.key"
+tls_ca_file = "/etc/herald/ca.pem"
 )",
                        "test.toml", c);
   ASSERT_TRUE(s.ok()) << s.ToString();
@@ -60,6 +63,9 @@ max_members = 12
   EXPECT_EQ(o.max_link_queue_bytes, 1048576u);
   EXPECT_EQ(o.max_batch_bytes, 8388608u);
   EXPECT_EQ(o.max_members, 12u);
+  EXPECT_EQ(o.tls_cert_file, "/etc/herald/node.pem");
+  EXPECT_EQ(o.tls_key_file, "/etc/herald/node.key");
+  EXPECT_EQ(o.tls_ca_file, "/etc/herald/ca.pem");
 }
 
 TEST(Config, ClusterRejectsZeroMembers) {
