@@ -74,11 +74,11 @@ Status Check(const std::string& cert_pem, const std::string& key_pem, const std:
   while (X509* c = PEM_read_bio_X509(rest.get(), nullptr, nullptr, nullptr)) {
     sk_X509_push(chain, c);
   }
-  X509_STORE_CTX_init(ctx.get(), store.get(), cert.get(), chain);
-  const int ok = X509_verify_cert(ctx.get());
-  const int err = X509_STORE_CTX_get_error(ctx.get());
+  const bool ok = ctx && X509_STORE_CTX_init(ctx.get(), store.get(), cert.get(), chain) == 1 &&
+                  X509_verify_cert(ctx.get()) == 1;
+  const int err = ctx ? X509_STORE_CTX_get_error(ctx.get()) : X509_V_ERR_OUT_OF_MEM;
   sk_X509_pop_free(chain, X509_free);
-  if (ok != 1) {
+  if (!ok) {
     return Invalid(std::string("tls_cert_file: does not verify against tls_ca_file: ") +
                    X509_verify_cert_error_string(err));
   }
