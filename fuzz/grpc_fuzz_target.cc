@@ -2,9 +2,6 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include <google/protobuf/stubs/logging.h>
-#include <spdlog/spdlog.h>
-
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -19,6 +16,7 @@
 #include "fuzz_records.h"
 #include "herald/broker.h"
 #include "herald/v1/broker.grpc.pb.h"
+#include "quiet_logs.h"
 
 namespace herald::fuzz {
 namespace {
@@ -57,13 +55,7 @@ struct Node {
 };
 
 Node& TheNode() {
-  static Node* node = [] {
-    // Quiet: protobuf reports every string that is not UTF-8, and the node
-    // logs every refusal; the rules speak for themselves.
-    google::protobuf::SetLogHandler(nullptr);
-    spdlog::set_level(spdlog::level::off);
-    return new Node();
-  }();
+  static Node* node = (QuietLogs(), new Node());
   return *node;
 }
 

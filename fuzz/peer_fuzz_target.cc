@@ -18,6 +18,7 @@
 #include "fuzz_records.h"
 #include "herald/broker.h"
 #include "herald/topic.h"
+#include "quiet_logs.h"
 
 namespace herald::fuzz {
 namespace {
@@ -56,13 +57,7 @@ struct Node {
 };
 
 Node& TheNode() {
-  static Node* node = [] {
-    // Quiet: protobuf reports every string that is not UTF-8, and the node
-    // logs every refusal; the rules speak for themselves.
-    google::protobuf::SetLogHandler(nullptr);
-    spdlog::set_level(spdlog::level::off);
-    return new Node();
-  }();
+  static Node* node = (QuietLogs(), new Node());
   return *node;
 }
 
