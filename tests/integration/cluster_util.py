@@ -110,10 +110,10 @@ def get_json(port, path, timeout=5.0):
 _SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)$')
 
 
-def metrics(port):
+def metrics(port, timeout=5.0):
     """{(name, labels): value} of every /metrics sample; labels is the raw
     `{...}` text ('' when none), e.g. ('herald_cluster_link_up', '{peer="n2"}')."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         conn.request("GET", "/metrics")
         text = conn.getresponse().read().decode()

@@ -8,7 +8,6 @@ import base64
 import http.client
 import json
 import os
-import re
 import select
 import signal
 import socket
@@ -22,6 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 
+from cluster_util import metrics as _metric_samples  # noqa: E402
 from heraldd import Heraldd  # noqa: E402
 
 # Timing bounds are multiplied by this under a sanitizer build (several times
@@ -90,23 +90,9 @@ def open_fds(pid):
         return -1
 
 
-_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)$')
-
-
 def metrics(port, timeout=5.0):
-    """{name or name{labels}: value} of /metrics."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request("GET", "/metrics")
-        text = conn.getresponse().read().decode()
-    finally:
-        conn.close()
-    out = {}
-    for line in text.splitlines():
-        m = _SAMPLE.match(line)
-        if m and not line.startswith("#"):
-            out[m.group(1) + (m.group(2) or "")] = float(m.group(3))
-    return out
+    """{name or name{labels}: value} of /metrics (parsed by cluster_util)."""
+    return {name + labels: v for (name, labels), v in _metric_samples(port, timeout).items()}
 
 
 def metric(port, name):
