@@ -56,4 +56,12 @@ bool IsToken(std::string_view s) {
   return true;
 }
 
+bool IsFieldValue(std::string_view s) {
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
+  }
+  return true;
+}
+
 }  // namespace herald

@@ -29,4 +29,9 @@ bool ListHasToken(std::string_view list, std::string_view token);
 bool IsTokenChar(char c);
 bool IsToken(std::string_view s);
 
+// RFC 9110 §5.5 field-value bytes: visible ASCII, obs-text, SP and HTAB — no
+// CR, LF, NUL or other control character, so the value cannot end a header
+// line early or start another one (response splitting).
+bool IsFieldValue(std::string_view s);
+
 }  // namespace herald

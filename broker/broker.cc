@@ -22,7 +22,7 @@ std::string_view GapReasonName(GapReason reason) {
 Broker::Impl::Impl(BrokerOptions options)
     : options_(std::move(options)),
       topics_(options_.max_topics),
-      tracker_(options_.node_id, &counters_) {
+      tracker_(options_.node_id, options_.max_pending_requests, &counters_) {
   dispatcher_ = std::make_unique<Dispatcher>(
       [this](std::function<void()> wake) { return CreateInbox(std::move(wake)); });
   maintenance_ = std::thread([this] { MaintenanceLoop(); });
@@ -74,6 +74,10 @@ void Broker::Impl::RunMaintenance() {
   });
 }
 
+void Broker::Impl::RecordRefused(bool reply) {
+  BrokerCounters::Add(reply ? counters_.replies_refused : counters_.requests_refused, 1);
+}
+
 void Broker::Impl::RecordSlowConsumer(uint64_t dropped, bool disconnected) {
   BrokerCounters::Add(counters_.dropped, dropped);
   if (disconnected) BrokerCounters::Add(counters_.slow_consumer_disconnects, 1);
@@ -96,6 +100,9 @@ BrokerStats Broker::Impl::Stats() const {
   s.request_timeouts = get(counters_.request_timeouts);
   s.request_no_responders = get(counters_.request_no_responders);
   s.late_replies = get(counters_.late_replies);
+  s.requests_cancelled = get(counters_.requests_cancelled);
+  s.requests_refused = get(counters_.requests_refused);
+  s.replies_refused = get(counters_.replies_refused);
   s.history_evictions = get(counters_.history_evictions);
   s.topics_expired = get(counters_.topics_expired);
   s.subscriptions = get(counters_.subscriptions);
@@ -143,10 +150,21 @@ Result<uint64_t> Broker::Subscribe(std::string_view pattern, DeliveryCallback ca
 
 bool Broker::Unsubscribe(uint64_t subscription_id) { return impl_->Unsubscribe(subscription_id); }
 
-void Broker::Request(std::string_view topic, std::string payload, std::chrono::milliseconds timeout,
-                     ReplyCallback on_reply, PublishOptions options) {
-  impl_->Request(topic, std::move(payload), timeout, std::move(on_reply), std::move(options));
+uint64_t Broker::Request(std::string_view topic, std::string payload,
+                         std::chrono::milliseconds timeout, ReplyCallback on_reply,
+                         PublishOptions options) {
+  return impl_->Request(topic, std::move(payload), timeout, std::move(on_reply),
+                        std::move(options));
 }
+
+bool Broker::CancelRequest(uint64_t request_id) { return impl_->CancelRequest(request_id); }
+
+Status Broker::Reply(std::string_view reply_to, std::string payload, PublishOptions options) {
+  return impl_->Reply(reply_to, std::move(payload), std::move(options));
+}
+
+void Broker::RecordRefusedReply() { impl_->RecordRefused(/*reply=*/true); }
+void Broker::RecordRefusedRequest() { impl_->RecordRefused(/*reply=*/false); }
 
 Result<MessagePtr> Broker::RequestSync(std::string_view topic, std::string payload,
                                        std::chrono::milliseconds timeout, PublishOptions options) {

@@ -33,8 +33,11 @@ class Broker::Impl {
   Result<uint64_t> Subscribe(std::string_view pattern, std::shared_ptr<Sink> sink,
                              std::shared_ptr<Inbox> inbox, SubscribeOptions options);
   bool Unsubscribe(uint64_t id);
-  void Request(std::string_view topic, std::string payload, std::chrono::milliseconds timeout,
-               ReplyCallback on_reply, PublishOptions options);
+  uint64_t Request(std::string_view topic, std::string payload, std::chrono::milliseconds timeout,
+                   ReplyCallback on_reply, PublishOptions options);
+  bool CancelRequest(uint64_t id) { return tracker_.Cancel(id); }
+  Status Reply(std::string_view reply_to, std::string payload, PublishOptions options);
+  void RecordRefused(bool reply);
   Result<ResumeResult> Resume(std::string_view topic, uint64_t epoch, uint64_t after_offset,
                               size_t limit);
   void RecordSlowConsumer(uint64_t dropped, bool disconnected);

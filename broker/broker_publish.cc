@@ -4,6 +4,7 @@
 #include <future>
 
 #include "broker/broker_impl.h"
+#include "broker/message_meta.h"
 #include "herald/topic.h"
 
 namespace herald {
@@ -42,8 +43,24 @@ TopicStatePtr Broker::Impl::MakeTopic(std::string_view name) {
   return ts;
 }
 
+namespace {
+
+// Replies are a separate operation (Reply): a client that could publish into
+// `_INBOX.` would complete other people's requests with whatever it liked.
+Status RefuseInbox(std::string_view topic) {
+  if (!topic.starts_with(kInboxPrefix)) return Status::Ok();
+  return Status(ErrorCode::kInvalidTopic,
+                "topics under _INBOX. are reply inboxes: answer a request with reply, not publish");
+}
+
+}  // namespace
+
 Result<PublishAck> Broker::Impl::Publish(std::string_view topic, std::string payload,
                                          PublishOptions options) {
+  if (Status s = RefuseInbox(topic); !s.ok()) {
+    BrokerCounters::Add(counters_.publish_errors, 1);
+    return s;
+  }
   std::string owner;
   MessagePtr forwarded;
   Result<PublishAck> r =
@@ -58,6 +75,10 @@ Result<PublishAck> Broker::Impl::Publish(std::string_view topic, std::string pay
 
 void Broker::Impl::PublishAsync(std::string_view topic, std::string payload, PublishOptions options,
                                 PublishCallback done) {
+  if (Status s = RefuseInbox(topic); !s.ok()) {
+    BrokerCounters::Add(counters_.publish_errors, 1);
+    return done(s);
+  }
   std::string owner;
   MessagePtr forwarded;
   Result<PublishAck> r =
@@ -78,6 +99,9 @@ Result<PublishAck> Broker::Impl::PublishHere(std::string_view topic, std::string
     return reject({ErrorCode::kPayloadTooLarge, "payload is " + std::to_string(payload.size()) +
                                                     " bytes, over the limit of " +
                                                     std::to_string(options_.max_payload_bytes)});
+  }
+  if (Status s = ValidateMessageMeta(options.content_type, options.headers); !s.ok()) {
+    return reject(s);
   }
   auto m = std::make_shared<Message>();
   m->topic = std::string(topic);

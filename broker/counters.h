@@ -18,6 +18,7 @@ struct BrokerCounters {
   Counter deliveries{0}, delivery_bytes{0}, dropped{0};
   Counter slow_consumer_disconnects{0}, publish_errors{0};
   Counter requests{0}, request_timeouts{0}, request_no_responders{0}, late_replies{0};
+  Counter requests_cancelled{0}, requests_refused{0}, replies_refused{0};
   Counter history_evictions{0}, topics_expired{0};
   Counter subscriptions{0}, peer_subscriptions{0}, history_bytes{0};
   std::array<Counter, kLatencyBucketsUs.size() + 1> latency_buckets{};

@@ -22,6 +22,14 @@ void WriteBrokerMetrics(const BrokerStats& s, PrometheusWriter& w) {
             s.request_no_responders);
   w.Counter("herald_late_replies_total", "Replies that arrived after their request was answered.",
             s.late_replies);
+  w.Counter("herald_requests_cancelled_total",
+            "Requests abandoned because their connection or session ended.", s.requests_cancelled);
+  w.Counter("herald_requests_refused_total",
+            "Requests refused: max_pending_requests on the node or per session.",
+            s.requests_refused);
+  w.Counter("herald_replies_refused_total",
+            "Replies refused: the session was never sent a request with that reply inbox.",
+            s.replies_refused);
   w.Counter("herald_history_evictions_total",
             "History messages evicted early to respect the history memory limit.",
             s.history_evictions);

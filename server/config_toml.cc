@@ -135,6 +135,10 @@ Status ReadLimits(const toml::table& t, Config& c) {
   r.Int("max_topic_length", b.topic_limits.max_length, 1, 65535);
   r.Int("max_topic_tokens", b.topic_limits.max_tokens, 1, 64);
   r.Int("max_inbox_pending", b.max_inbox_pending, 1);
+  r.Millis("max_request_timeout_ms", b.max_request_timeout);
+  r.Int("max_pending_requests", b.max_pending_requests, 1);
+  r.Int("max_pending_requests_per_connection", b.max_pending_requests_per_session, 1);
+  r.Int("max_reply_inboxes_per_connection", b.max_reply_inboxes_per_session, 1);
   return r.Finish();
 }
 

@@ -51,8 +51,7 @@ int main() {
   if (!broker
            .Subscribe("judge.run",
                       [&](const herald::Delivery& d) {
-                        (void)broker.Publish(d.message->reply_to,
-                                             "accepted: " + d.message->payload);
+                        (void)broker.Reply(d.message->reply_to, "accepted: " + d.message->payload);
                       })
            .ok()) {
     return 1;

@@ -16,16 +16,6 @@ void Fail(grpc::CallbackServerContext* ctx, grpc::ServerUnaryReactor* reactor, c
   reactor->Finish(ToGrpc(s));
 }
 
-// Replies go to reply_to inboxes through Connect; a plain publish there is a
-// mistake worth naming.
-Status CheckPublishTopic(const std::string& topic) {
-  if (topic.starts_with(kInboxPrefix)) {
-    return Status(ErrorCode::kInvalidArgument,
-                  "topics under _INBOX. are reply inboxes; answer requests with Connect's reply");
-  }
-  return Status::Ok();
-}
-
 // A streaming call refused before it starts (no token, or no grant).
 template <typename Base>
 class Refused final : public Base {
@@ -97,10 +87,6 @@ grpc::ServerUnaryReactor* BrokerService::Publish(grpc::CallbackServerContext* ct
                                                  const v1::PublishRequest* request,
                                                  v1::PublishAck* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  if (Status s = CheckPublishTopic(request->topic()); !s.ok()) {
-    Fail(ctx, reactor, s);
-    return reactor;
-  }
   Result<std::shared_ptr<const auth::Identity>> who = Authenticate(ctx);
   if (!who.ok()) {
     reactor->Finish(Unauthenticated(who.status()));
@@ -157,7 +143,8 @@ grpc::ServerUnaryReactor* BrokerService::Request(grpc::CallbackServerContext* ct
     reactor->Finish(Denied("request on", request->topic()));
     return reactor;
   }
-  // The call's deadline is the request's timeout.
+  // The call's deadline is the request's timeout (the broker caps it at
+  // max_request_timeout: the client does not choose how long we hold it).
   auto timeout = options_.default_request_timeout;
   const auto deadline = ctx->deadline();
   if (deadline != std::chrono::system_clock::time_point::max()) {

@@ -32,7 +32,11 @@ ConnectReactor::ConnectReactor(Broker& broker, DeliveryThread& deliveries,
       broker_(broker),
       deliveries_(deliveries),
       options_(options),
-      outbox_(std::make_shared<Outbox>(this, broker, options.outbound)) {
+      outbox_(std::make_shared<Outbox>(this, broker, options.outbound)),
+      reply_permits_(
+          std::make_shared<session::ReplyPermits>(broker.options().max_reply_inboxes_per_session)),
+      requests_(std::make_shared<session::SessionRequests>(
+          broker, broker.options().max_pending_requests_per_session)) {
   FinishAtExpiry(expiry_, identity_->expires_at_s, outbox_);
   StartRead(&command_);
 }
@@ -116,6 +120,7 @@ void ConnectReactor::OnCancel() {
 
 void ConnectReactor::OnDone() {
   for (auto& [id, unused] : subscriptions_) broker_.Unsubscribe(id);
+  requests_->CancelAll();
   delete this;
 }
 
@@ -178,17 +183,19 @@ void ConnectReactor::Subscribe(uint64_t id, const v1::SubscribeRequest& s) {
   }
   std::shared_ptr<Outbox> outbox = outbox_;
   auto gate = std::make_shared<Gate>();
-  auto sink = std::make_shared<FunctionSink>([outbox, gate](const Delivery& d) {
-    const Gap* gap = d.kind == Delivery::Kind::kGap ? d.gap : nullptr;
-    {
-      std::lock_guard lock(gate->mu);
-      if (!gate->open) {
-        gate->held.emplace_back(d.message, gap ? std::optional<Gap>(*gap) : std::nullopt);
-        return;
-      }
-    }
-    Forward(*outbox, d.subscription_id, d.message, gap);
-  });
+  auto sink =
+      std::make_shared<FunctionSink>([outbox, gate, permits = reply_permits_](const Delivery& d) {
+        const Gap* gap = d.kind == Delivery::Kind::kGap ? d.gap : nullptr;
+        if (d.message) permits->Note(*d.message);
+        {
+          std::lock_guard lock(gate->mu);
+          if (!gate->open) {
+            gate->held.emplace_back(d.message, gap ? std::optional<Gap>(*gap) : std::nullopt);
+            return;
+          }
+        }
+        Forward(*outbox, d.subscription_id, d.message, gap);
+      });
   Result<uint64_t> sub =
       broker_.Subscribe(s.pattern(), std::move(sink), deliveries_.inbox(), std::move(o));
   if (!sub.ok()) return Error(id, sub.status());
@@ -228,10 +235,6 @@ void ConnectReactor::Publish(uint64_t id, const v1::PublishRequest& p) {
     return Error(id, Status(ErrorCode::kPermissionDenied,
                             "permission denied: publish to '" + p.topic() + "'"));
   }
-  if (p.topic().starts_with(kInboxPrefix)) {
-    return Error(id, Status(ErrorCode::kInvalidArgument,
-                            "topics under _INBOX. are reply inboxes; answer with a reply command"));
-  }
   std::shared_ptr<Outbox> outbox = outbox_;
   broker_.PublishAsync(p.topic(), p.payload(), OptionsFrom(p.content_type(), p.headers()),
                        [outbox, id](Result<PublishAck> ack) {
@@ -254,33 +257,40 @@ void ConnectReactor::Request(uint64_t id, const v1::RequestRequest& r, uint32_t 
     return Error(id, Status(ErrorCode::kPermissionDenied,
                             "permission denied: request on '" + r.topic() + "'"));
   }
+  const auto max_timeout = broker_.options().max_request_timeout;
+  if (timeout_ms > static_cast<uint64_t>(max_timeout.count())) {
+    return Error(id, Status(ErrorCode::kInvalidArgument, "'timeout_ms' must be at most " +
+                                                             std::to_string(max_timeout.count()) +
+                                                             " (max_request_timeout_ms)"));
+  }
   const auto timeout =
       timeout_ms == 0 ? options_.default_request_timeout : std::chrono::milliseconds(timeout_ms);
   std::shared_ptr<Outbox> outbox = outbox_;
-  broker_.Request(
-      r.topic(), r.payload(), timeout,
-      [outbox, id](Result<MessagePtr> reply) {
-        v1::ServerEvent e;
-        e.set_id(id);
-        if (reply.ok()) {
-          ToProto(**reply, e.mutable_reply());
-        } else {
-          e.mutable_error()->set_code(ToGrpcCode(reply.status()));
-          e.mutable_error()->set_message(reply.status().message());
-        }
-        outbox->Push(std::move(e));
-      },
-      OptionsFrom(r.content_type(), r.headers()));
+  requests_->Start(r.topic(), r.payload(), timeout, OptionsFrom(r.content_type(), r.headers()),
+                   [outbox, id](Result<MessagePtr> reply) {
+                     v1::ServerEvent e;
+                     e.set_id(id);
+                     if (reply.ok()) {
+                       ToProto(**reply, e.mutable_reply());
+                     } else {
+                       e.mutable_error()->set_code(ToGrpcCode(reply.status()));
+                       e.mutable_error()->set_message(reply.status().message());
+                     }
+                     outbox->Push(std::move(e));
+                   });
 }
 
 void ConnectReactor::Reply(uint64_t id, const v1::Reply& r) {
-  if (!r.to().starts_with(kInboxPrefix)) {
-    return Error(
-        id, Status(ErrorCode::kInvalidArgument, "'to' must be the reply_to of a received request"));
+  if (Status s = reply_permits_->Take(r.to()); !s.ok()) {
+    GrpcStats::Add(options_.stats->permission_denied);
+    broker_.RecordRefusedReply();
+    return Error(id, s);
   }
-  Result<PublishAck> sent =
-      broker_.Publish(r.to(), r.payload(), OptionsFrom(r.content_type(), r.headers()));
-  if (!sent.ok()) Error(id, sent.status());
+  if (Status s = broker_.Reply(r.to(), r.payload(), OptionsFrom(r.content_type(), r.headers()));
+      !s.ok()) {
+    reply_permits_->Restore(r.to());
+    Error(id, s);
+  }
 }
 
 }  // namespace herald::grpcfront

@@ -21,6 +21,8 @@
 #include "frontends/grpc/delivery_thread.h"
 #include "frontends/grpc/grpc_options.h"
 #include "frontends/grpc/reactor_outbox.h"
+#include "frontends/session/reply_permits.h"
+#include "frontends/session/session_requests.h"
 #include "herald/broker.h"
 #include "herald/v1/broker.grpc.pb.h"
 
@@ -65,6 +67,10 @@ class ConnectReactor final : public grpc::ServerBidiReactor<v1::ClientCommand, v
   bool read_waiting_ = false;  // reading paused until the outbox drains
   bool reads_over_ = false;
   std::map<uint64_t, bool> subscriptions_;  // reader thread only (one read at a time)
+  // The reply rule (noted on the delivery thread) and the session's pending
+  // requests, cancelled when the call is done (frontends/session).
+  const std::shared_ptr<session::ReplyPermits> reply_permits_;
+  const std::shared_ptr<session::SessionRequests> requests_;
   std::shared_ptr<void> user_slot_;
 };
 

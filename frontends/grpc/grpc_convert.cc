@@ -30,7 +30,10 @@ int32_t ToGrpcCode(const Status& s) {
     case ErrorCode::kPermissionDenied:
       return grpc::PERMISSION_DENIED;
     case ErrorCode::kRateLimited:
+    case ErrorCode::kResourceExhausted:
       return grpc::RESOURCE_EXHAUSTED;
+    case ErrorCode::kCancelled:
+      return grpc::CANCELLED;
     case ErrorCode::kInternal:
       return grpc::INTERNAL;
   }

@@ -67,6 +67,10 @@ bool HttpSession::Respond(uint64_t seq, int status, std::string_view content_typ
                           HeaderList headers, std::variant<std::string, io::SharedBuffer> body) {
   Exchange* e = Find(seq);
   if (conn_ == nullptr || e == nullptr || e->started) return false;
+  if (!HeadIsSafe(content_type, headers)) {
+    std::string refusal = ErrorJson("internal", "the response carried an invalid header field");
+    return Respond(seq, 500, "application/json", {}, std::move(refusal));
+  }
   e->started = true;
   e->done = true;
   e->close_after = CloseAfter(*e);
@@ -93,6 +97,10 @@ bool HttpSession::StartStream(uint64_t seq, int status, std::string_view content
                               HeaderList headers) {
   Exchange* e = Find(seq);
   if (conn_ == nullptr || e == nullptr || e->started) return false;
+  if (!HeadIsSafe(content_type, headers)) {
+    std::string refusal = ErrorJson("internal", "the response carried an invalid header field");
+    return Respond(seq, 500, "application/json", {}, std::move(refusal));
+  }
   e->started = true;
   e->streaming = true;
   // HTTP/1.1 frames the stream with chunked coding; an HTTP/1.0 client only

@@ -1,5 +1,6 @@
 #include "frontends/http/response_format.h"
 
+#include "base/http_tokens.h"
 #include "base/json_string.h"
 
 #include <ctime>
@@ -83,6 +84,14 @@ std::string_view StatusReason(int status) {
 
 bool StatusHasBody(int status) { return status >= 200 && status != 204 && status != 304; }
 
+bool HeadIsSafe(std::string_view content_type, const HeaderList& extra) {
+  if (!IsFieldValue(content_type)) return false;
+  for (const Header& h : extra) {
+    if (!IsToken(h.name) || !IsFieldValue(h.value)) return false;
+  }
+  return true;
+}
+
 std::string FormatHead(const HeadSpec& spec, const HeaderList& extra) {
   std::string out;
   out.reserve(160);
@@ -136,6 +145,8 @@ int HttpStatusFor(const Status& s) {
     case ErrorCode::kRateLimited:
       return 429;
     case ErrorCode::kNoResponders:
+    case ErrorCode::kResourceExhausted:
+    case ErrorCode::kCancelled:
     case ErrorCode::kTooManyTopics:
     case ErrorCode::kTooManySubscriptions:
     case ErrorCode::kUnavailable:

@@ -35,6 +35,12 @@ struct HeadSpec {
 // Status line, Date, Server, the framing headers from `spec`, then `extra`.
 std::string FormatHead(const HeadSpec& spec, const HeaderList& extra);
 
+// False when the content type or an extra header could break the head: a
+// name that is not a token, a CR, LF, NUL or other control byte in a value.
+// The session refuses to write such a head (a 500 goes out instead), the
+// last guard against response splitting whatever produced the values.
+bool HeadIsSafe(std::string_view content_type, const HeaderList& extra);
+
 // The HTTP status a failed broker operation answers with: 400 for bad
 // input, 413 for an over-size payload, 504 for a timeout, 503 for no
 // responders or an exhausted limit, and so on.

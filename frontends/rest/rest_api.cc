@@ -97,10 +97,12 @@ void RestApi::Request(http::Request& req, http::Response res) {
   Result<uint64_t> timeout =
       UintParam(req, "timeout_ms", static_cast<uint64_t>(options_.default_request_timeout.count()));
   if (!timeout.ok()) return SendStatus(res, timeout.status());
-  if (*timeout == 0 || *timeout > static_cast<uint64_t>(options_.max_request_timeout.count())) {
+  // The broker's max_request_timeout bounds every front; here a longer one
+  // is refused rather than shortened, since the caller named it explicitly.
+  const auto max_timeout = static_cast<uint64_t>(broker_.options().max_request_timeout.count());
+  if (*timeout == 0 || *timeout > max_timeout) {
     return SendStatus(res, Status(ErrorCode::kInvalidArgument,
-                                  "'timeout_ms' must be from 1 to " +
-                                      std::to_string(options_.max_request_timeout.count())));
+                                  "'timeout_ms' must be from 1 to " + std::to_string(max_timeout)));
   }
   // The reply (or the timeout) arrives on another thread, possibly after the
   // server stopped: answer on the connection's loop, if it is still there.

@@ -21,7 +21,6 @@ namespace herald::rest {
 
 struct RestOptions {
   std::chrono::milliseconds default_request_timeout{5000};
-  std::chrono::milliseconds max_request_timeout{60000};
   size_t max_history_limit = 1000;  // messages per GET /history answer
   // Null: no authentication. Otherwise every call needs a valid token (or
   // allowed anonymous access): publish and request a publish grant on the

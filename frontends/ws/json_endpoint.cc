@@ -19,7 +19,13 @@ JsonEndpoint::JsonEndpoint(Broker& broker, std::shared_ptr<Inbox> inbox,
       inbox_(std::move(inbox)),
       loop_(std::move(loop)),
       identity_(std::move(identity)),
-      limits_(limits) {}
+      limits_([&] {
+        limits.max_timeout = broker.options().max_request_timeout;  // one bound, every front
+        return limits;
+      }()),
+      reply_permits_(broker_.options().max_reply_inboxes_per_session),
+      requests_(std::make_shared<session::SessionRequests>(
+          broker_, broker_.options().max_pending_requests_per_session)) {}
 
 namespace {
 Status Denied(std::string_view what, std::string_view topic) {
@@ -130,31 +136,32 @@ void JsonEndpoint::Request(Command& c) {
   std::weak_ptr<JsonEndpoint> weak = session_->SharedPart(this);
   std::shared_ptr<io::LoopHandle> loop = loop_;
   std::string id = c.id;
-  broker_.Request(
-      c.topic, std::move(c.payload), c.timeout,
-      [weak, loop, id](Result<MessagePtr> r) {
-        loop->Post([weak, id, r = std::move(r)] {
-          auto self = weak.lock();
-          if (!self || !self->session_) return;
-          if (r.ok()) {
-            self->Send(json::EncodeReply(id, **r));
-          } else {
-            self->SendError(id, r.status());
-          }
-        });
-      },
-      std::move(o));
+  requests_->Start(c.topic, std::move(c.payload), c.timeout, std::move(o),
+                   [weak, loop, id](Result<MessagePtr> r) {
+                     loop->RunHereOrPost([weak, id, r = std::move(r)] {
+                       auto self = weak.lock();
+                       if (!self || !self->session_) return;
+                       if (r.ok()) {
+                         self->Send(json::EncodeReply(id, **r));
+                       } else {
+                         self->SendError(id, r.status());
+                       }
+                     });
+                   });
 }
 
 void JsonEndpoint::Reply(Command& c) {
-  if (!c.topic.starts_with(kInboxPrefix)) {
-    return SendError(c.id, Status(ErrorCode::kInvalidArgument,
-                                  "'to' must be the reply_to of a received message"));
+  if (Status s = reply_permits_.Take(c.topic); !s.ok()) {
+    broker_.RecordRefusedReply();
+    return SendError(c.id, s);
   }
   PublishOptions o;
   o.content_type = std::move(c.content_type);
-  Result<PublishAck> r = broker_.Publish(c.topic, std::move(c.payload), std::move(o));
-  if (!r.ok()) SendError(c.id, r.status());
+  o.headers = std::move(c.headers);
+  if (Status s = broker_.Reply(c.topic, std::move(c.payload), std::move(o)); !s.ok()) {
+    reply_permits_.Restore(std::move(c.topic));
+    SendError(c.id, s);
+  }
 }
 
 void JsonEndpoint::OnDelivery(const Delivery& d) {
@@ -164,6 +171,7 @@ void JsonEndpoint::OnDelivery(const Delivery& d) {
   }
   if (d.message == last_sent_) return;
   last_sent_ = d.message;
+  reply_permits_.Note(*d.message);
   SendGuarded(broker_, *session_, d.subscription_id, d.message,
               MessageFrame(*d.message, FrameStyle::kJson, session_->compressed()),
               [this](const Gap& gap) { Send(json::EncodeGap(gap)); });
@@ -173,6 +181,7 @@ void JsonEndpoint::OnOwedGap(const Gap& gap) { Send(json::EncodeGap(gap)); }
 
 void JsonEndpoint::OnClose() {
   session_ = nullptr;
+  requests_->CancelAll();
   last_sent_.reset();
   for (auto& [key, id] : subscriptions_) broker_.Unsubscribe(id);
   subscriptions_.clear();

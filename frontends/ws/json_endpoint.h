@@ -9,6 +9,8 @@
 
 #include "auth/jwt_verifier.h"
 #include "frontends/json/command.h"
+#include "frontends/session/reply_permits.h"
+#include "frontends/session/session_requests.h"
 #include "frontends/ws/ws_session.h"
 #include "herald/broker.h"
 
@@ -51,6 +53,9 @@ class JsonEndpoint final : public Endpoint, public Sink {
   // The message last sent: several subscriptions of this connection matching
   // one message deliver it back to back; it goes out once.
   MessagePtr last_sent_;
+  // The reply rule and this connection's pending requests (frontends/session).
+  session::ReplyPermits reply_permits_;
+  const std::shared_ptr<session::SessionRequests> requests_;
 };
 
 }  // namespace herald::ws

@@ -13,6 +13,8 @@
 //   herald::Result<herald::PublishAck> ack = broker.Publish("orders.42", "paid");
 //   herald::Result<herald::MessagePtr> reply =
 //       broker.RequestSync("judge.run", "print(1)", std::chrono::seconds(2));
+//   // a responder answers a request's reply_to with Reply, not Publish:
+//   broker.Reply(d.message->reply_to, "ok");
 //
 // Callbacks run on the broker's dispatcher thread, one at a time, in order.
 // Network fronts instead subscribe a Sink with an Inbox of their own thread.
@@ -86,7 +88,11 @@ class Broker {
   Broker& operator=(const Broker&) = delete;
 
   // Any thread. Sequences the message (assigns epoch and offset), stores it in
-  // history and hands it to every matching subscriber. In a cluster, a topic
+  // history and hands it to every matching subscriber. Topics under `_INBOX.`
+  // are reply inboxes and are refused here (invalid_topic): use Reply. A
+  // content type must be `type/subtype` with valid parameters, header names
+  // HTTP tokens and header values free of control characters (invalid_argument):
+  // they may end up in an HTTP response head. In a cluster, a topic
   // owned by another node is sequenced there: this call then waits for the
   // owner's answer, so event-loop code uses PublishAsync instead.
   Result<PublishAck> Publish(std::string_view topic, std::string payload,
@@ -116,11 +122,28 @@ class Broker {
   // Returns false if there was no such subscription.
   bool Unsubscribe(uint64_t subscription_id);
 
-  // Any thread. Publishes a request with a unique reply inbox; `on_reply` runs
-  // once, on an unspecified thread: with the first reply, with kTimeout after
-  // `timeout`, or at once with kNoResponders when nothing subscribes to `topic`.
-  void Request(std::string_view topic, std::string payload, std::chrono::milliseconds timeout,
-               ReplyCallback on_reply, PublishOptions options = {});
+  // Any thread. Publishes a request with a unique, unguessable reply inbox;
+  // `on_reply` runs once, on an unspecified thread: with the first reply, with
+  // kTimeout after `timeout` (at most BrokerOptions::max_request_timeout), with
+  // kCancelled after CancelRequest, or at once (inline) with kNoResponders when
+  // nothing subscribes to `topic`, or kResourceExhausted when
+  // max_pending_requests already wait. Returns the request's id for
+  // CancelRequest, or 0 when `on_reply` has already run.
+  uint64_t Request(std::string_view topic, std::string payload, std::chrono::milliseconds timeout,
+                   ReplyCallback on_reply, PublishOptions options = {});
+  // Any thread. Ends a request whose caller went away: its `on_reply` runs
+  // with kCancelled (on this thread) unless it already ran. False if it had.
+  bool CancelRequest(uint64_t request_id);
+  // Any thread. Answers a request: `reply_to` is the reply_to of a message
+  // this code received. The first reply completes the request; a later or
+  // unknown one is counted as late and dropped (not an error: the requester
+  // may have timed out). invalid_topic when `reply_to` is not a reply inbox.
+  // The broker trusts its caller here: network fronts allow a client to reply
+  // only to inboxes its own connection was sent (frontends/session/).
+  Status Reply(std::string_view reply_to, std::string payload, PublishOptions options = {});
+  // Any thread. Fronts count refusals of their session rules, for /metrics.
+  void RecordRefusedReply();
+  void RecordRefusedRequest();
   // Blocking form of Request, for code that is not on an event loop.
   Result<MessagePtr> RequestSync(std::string_view topic, std::string payload,
                                  std::chrono::milliseconds timeout, PublishOptions options = {});

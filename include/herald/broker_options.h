@@ -31,7 +31,7 @@ struct HistoryRule {
 };
 
 struct BrokerOptions {
-  // Names this node in reply inboxes (`_INBOX.<node_id>.<n>`). Dots not allowed.
+  // Names this node in reply inboxes (`_INBOX.<node_id>.<random>`). Dots not allowed.
   std::string node_id = "herald";
   TopicLimits topic_limits;
   size_t max_payload_bytes = 1 << 20;
@@ -45,6 +45,17 @@ struct BrokerOptions {
   // A topic with no history left and no publish for this long is forgotten;
   // its numbering restarts with a new epoch if it is published to again.
   std::chrono::milliseconds topic_idle_ttl = std::chrono::hours(1);
+  // Request/reply. A request's deadline is at most max_request_timeout (a
+  // longer one is shortened to it, whichever front or API asked); at most
+  // max_pending_requests wait on this node at once (resource_exhausted past
+  // it). The two per-session bounds are enforced by every front's session
+  // layer (frontends/session/): requests one connection or gRPC session may
+  // have waiting, and request inboxes it may answer (the reply_to of requests
+  // delivered to it and not yet answered; past it the oldest is forgotten).
+  std::chrono::milliseconds max_request_timeout = std::chrono::seconds(60);
+  size_t max_pending_requests = 100'000;
+  size_t max_pending_requests_per_session = 256;
+  size_t max_reply_inboxes_per_session = 1024;
   // Deliveries waiting in one inbox before further ones are dropped with a gap.
   size_t max_inbox_pending = 1 << 20;
   // How often the maintenance thread trims history by age and forgets idle topics.

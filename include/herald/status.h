@@ -32,8 +32,10 @@ enum class ErrorCode {
   kHistoryUnavailable,  // resume point not covered by history (a gap)
   kNotFound,
   kPermissionDenied,
-  kUnavailable,  // shutting down, not started, resource gone
-  kRateLimited,  // over a configured rate (messages or commands per second)
+  kUnavailable,        // shutting down, not started, resource gone
+  kRateLimited,        // over a configured rate (messages or commands per second)
+  kResourceExhausted,  // over a configured budget (pending requests, topics, memory)
+  kCancelled,          // the caller went away before the outcome (its connection closed)
   kInternal,
 };
 
