@@ -16,7 +16,7 @@ TEST(Request, ReplyReachesTheRequester) {
                              [&](const Delivery& d) {
                                const int n = std::stoi(d.message->payload);
                                ASSERT_TRUE(
-                                   broker.Publish(d.message->reply_to, std::to_string(2 * n)).ok());
+                                   broker.Reply(d.message->reply_to, std::to_string(2 * n)).ok());
                              })
                   .ok());
   auto reply = broker.RequestSync("math.double", "21", 2s);
@@ -36,7 +36,7 @@ TEST(Request, EachRequestGetsAUniqueReplyInbox) {
                                  std::lock_guard lock(mu);
                                  inboxes.insert(d.message->reply_to);
                                }
-                               ASSERT_TRUE(broker.Publish(d.message->reply_to, "ok").ok());
+                               ASSERT_TRUE(broker.Reply(d.message->reply_to, "ok").ok());
                              })
                   .ok());
   for (int i = 0; i < 20; ++i) ASSERT_TRUE(broker.RequestSync("svc", "", 2s).ok());
@@ -52,7 +52,7 @@ TEST(Request, FirstReplyWinsAndLaterOnesAreCounted) {
             .Subscribe("svc",
                        [&broker, i](const Delivery& d) {
                          ASSERT_TRUE(
-                             broker.Publish(d.message->reply_to, "from " + std::to_string(i)).ok());
+                             broker.Reply(d.message->reply_to, "from " + std::to_string(i)).ok());
                        })
             .ok());
   }
@@ -130,6 +130,122 @@ TEST(AcknowledgedPublish, ReturnsEpochAndOffsetOfTheStoredMessage) {
   EXPECT_EQ(r->messages[0]->offset, ack->offset);
   EXPECT_EQ(r->messages[0]->epoch, ack->epoch);
   EXPECT_EQ(r->messages[0]->payload, "paid");
+}
+
+}  // namespace
+}  // namespace herald
+
+namespace herald {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A responder that never answers: requests stay pending.
+Result<uint64_t> Silent(Broker& broker, const std::string& topic) {
+  return broker.Subscribe(topic, [](const Delivery&) {});
+}
+
+TEST(RequestLimits, PublishIntoAnInboxIsRefusedAndReplyIsTheWayIn) {
+  Broker broker;
+  std::promise<std::string> inbox;
+  ASSERT_TRUE(
+      broker.Subscribe("svc", [&](const Delivery& d) { inbox.set_value(d.message->reply_to); })
+          .ok());
+  std::promise<Result<MessagePtr>> got;
+  broker.Request("svc", "", 2s, [&](Result<MessagePtr> r) { got.set_value(std::move(r)); });
+  const std::string to = inbox.get_future().get();
+  Result<PublishAck> forged = broker.Publish(to, "forged");
+  EXPECT_EQ(forged.status().code(), ErrorCode::kInvalidTopic);
+  EXPECT_EQ(broker.Reply("not.an.inbox", "x").code(), ErrorCode::kInvalidTopic);
+  ASSERT_TRUE(broker.Reply(to, "real").ok());
+  Result<MessagePtr> r = got.get_future().get();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ((*r)->payload, "real");
+}
+
+TEST(RequestLimits, InboxesCarry128RandomBits) {
+  Broker broker;
+  std::mutex mu;
+  std::vector<std::string> seen;
+  ASSERT_TRUE(broker
+                  .Subscribe("svc",
+                             [&](const Delivery& d) {
+                               std::lock_guard lock(mu);
+                               seen.push_back(d.message->reply_to);
+                             })
+                  .ok());
+  for (int i = 0; i < 300; ++i) broker.Request("svc", "", 1s, [](Result<MessagePtr>) {});
+  ASSERT_TRUE(testing::WaitFor([&] {
+    std::lock_guard lock(mu);
+    return seen.size() == 300;
+  }));
+  std::set<std::string> distinct(seen.begin(), seen.end());
+  EXPECT_EQ(distinct.size(), 300u);
+  for (const std::string& s : seen) {
+    ASSERT_TRUE(s.starts_with("_INBOX.herald."));
+    EXPECT_EQ(s.size() - std::string("_INBOX.herald.").size(), 22u) << s;  // 16 bytes, base64url
+  }
+}
+
+TEST(RequestLimits, TheNodeCapRefusesWithResourceExhausted) {
+  BrokerOptions o;
+  o.max_pending_requests = 3;
+  Broker broker(o);
+  ASSERT_TRUE(Silent(broker, "svc").ok());
+  std::atomic<int> exhausted{0};
+  for (int i = 0; i < 5; ++i) {
+    const uint64_t id = broker.Request("svc", "", 10s, [&](Result<MessagePtr> r) {
+      if (r.status().code() == ErrorCode::kResourceExhausted) ++exhausted;
+    });
+    EXPECT_EQ(id == 0, i >= 3);
+  }
+  EXPECT_EQ(exhausted.load(), 2);
+  EXPECT_EQ(broker.Stats().pending_requests, 3u);
+  EXPECT_EQ(broker.Stats().requests_refused, 2u);
+}
+
+TEST(RequestLimits, CancelEndsAPendingRequestOnce) {
+  Broker broker;
+  ASSERT_TRUE(Silent(broker, "svc").ok());
+  std::atomic<int> cancelled{0};
+  const uint64_t id = broker.Request("svc", "", 10s, [&](Result<MessagePtr> r) {
+    if (r.status().code() == ErrorCode::kCancelled) ++cancelled;
+  });
+  ASSERT_NE(id, 0u);
+  EXPECT_TRUE(broker.CancelRequest(id));
+  EXPECT_FALSE(broker.CancelRequest(id));
+  EXPECT_EQ(cancelled.load(), 1);
+  EXPECT_EQ(broker.Stats().pending_requests, 0u);
+  EXPECT_EQ(broker.Stats().requests_cancelled, 1u);
+}
+
+TEST(RequestLimits, ATimeoutOverTheCapIsShortenedToIt) {
+  BrokerOptions o;
+  o.max_request_timeout = 100ms;
+  o.maintenance_interval = 10ms;
+  Broker broker(o);
+  ASSERT_TRUE(Silent(broker, "svc").ok());
+  const auto start = std::chrono::steady_clock::now();
+  Result<MessagePtr> r = broker.RequestSync("svc", "", std::chrono::hours(24 * 49));
+  EXPECT_EQ(r.status().code(), ErrorCode::kTimeout);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+}
+
+TEST(RequestLimits, ContentTypesAndHeadersThatCouldBreakAnHttpHeadAreRefused) {
+  Broker broker;
+  auto bad = [&](std::string ct, Headers h) {
+    PublishOptions o;
+    o.content_type = std::move(ct);
+    o.headers = std::move(h);
+    return broker.Publish("t", "x", std::move(o)).status().code();
+  };
+  EXPECT_EQ(bad("text/html\r\nSet-Cookie: a=1", {}), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(bad("text", {}), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(bad("", {{"A\nB", "v"}}), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(bad("", {{"", "v"}}), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(bad("", {{"A", std::string("v\0w", 3)}}), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(bad("", {{"A", "v\r\nX: y"}}), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(bad("text/plain; charset=utf-8", {{"Trace-Id", "a b\tc é"}}), ErrorCode::kOk);
 }
 
 }  // namespace

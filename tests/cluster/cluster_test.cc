@@ -258,7 +258,7 @@ TEST_F(ClusterTest, ARequestOnOneNodeIsAnsweredByAResponderOnAnother) {
                   ->Subscribe("judge.run",
                               [b = n3->broker.get()](const Delivery& d) {
                                 if (d.kind != Delivery::Kind::kMessage) return;
-                                (void)b->Publish(d.message->reply_to, "ok:" + d.message->payload);
+                                (void)b->Reply(d.message->reply_to, "ok:" + d.message->payload);
                               })
                   .ok());
   WaitInterest(*n1, "judge.run");

@@ -84,7 +84,7 @@ TEST_F(GrpcFrontTest, RequestGetsTheFirstReply) {
     if (!d.message) return;
     PublishOptions o;
     o.content_type = "text/plain";
-    (void)broker_.Publish(d.message->reply_to, "verdict for " + d.message->payload, o);
+    (void)broker_.Reply(d.message->reply_to, "verdict for " + d.message->payload, o);
   });
   ASSERT_TRUE(sub.ok());
   v1::RequestRequest req;

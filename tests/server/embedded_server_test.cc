@@ -61,8 +61,8 @@ TEST_F(EmbeddedServer, HttpRequestIsAnsweredByAnInProcessResponder) {
     if (!d.message) return;
     PublishOptions o;
     o.content_type = "application/json";
-    (void)broker_.Publish(d.message->reply_to,
-                          "{\"verdict\":\"ok\",\"code\":\"" + d.message->payload + "\"}", o);
+    (void)broker_.Reply(d.message->reply_to,
+                        "{\"verdict\":\"ok\",\"code\":\"" + d.message->payload + "\"}", o);
   });
   ASSERT_TRUE(sub.ok());
   const std::string r =
