@@ -1424,3 +1424,9 @@ def embedded_lifecycle(r):
     if p.returncode == 0 and report is None:
         r.note(f"100 rounds, threads {d['threads_before']}→{d['threads_after']}, descriptors "
                f"{d['fds_before']}→{d['fds_after']}, round p50 {d['round_ms_p50']} ms")
+
+
+# The "one hostile client" scenarios i, j, k live in their own file.
+import hostile  # noqa: E402
+
+hostile.register(scenario)
