@@ -35,7 +35,10 @@ void Cluster::OnFrame(PeerLink& link, pb::PeerFrame& frame) {
   using K = pb::PeerFrame::KindCase;
   if (link.state() == PeerLink::State::kHandshake) {
     // Each handshake frame in its turn (peer.proto); anything else ends it.
-    const PeerLink::Handshake& hs = link.handshake;
+    // Once it failed, the rest of the batch is dropped: one stream gets one
+    // guess at the secret.
+    PeerLink::Handshake& hs = link.handshake;
+    if (hs.ended) return;
     const bool accepted = link.side() == PeerLink::Side::kAccepted;
     switch (frame.kind_case()) {
       case K::kHello:
@@ -56,6 +59,7 @@ void Cluster::OnFrame(PeerLink& link, pb::PeerFrame& frame) {
       default:
         break;
     }
+    hs.ended = true;
     if (accepted) refused_[pb::Refuse::UNSPECIFIED].fetch_add(1, std::memory_order_relaxed);
     link.Close("protocol error: a handshake frame out of turn");
     return;
@@ -86,6 +90,7 @@ void Cluster::OnFrame(PeerLink& link, pb::PeerFrame& frame) {
 }
 
 void Cluster::Refuse(PeerLink& link, pb::Refuse::Code code, std::string reason) {
+  link.handshake.ended = true;
   refused_[static_cast<size_t>(code) < refused_.size() ? code : 0].fetch_add(
       1, std::memory_order_relaxed);
   pb::PeerFrame f;
@@ -138,7 +143,10 @@ void Cluster::OnHello(PeerLink& link, pb::Hello& hello) {
         "protocol error: the hello's nonce is not " + std::to_string(kNonceBytes) + " bytes");
   }
   std::string nonce = NewNonce();
-  if (nonce.empty()) return link.Close("no random bytes for a challenge (OpenSSL RAND_bytes)");
+  if (nonce.empty()) {
+    link.handshake.ended = true;
+    return link.Close("no random bytes for a challenge (OpenSSL RAND_bytes)");
+  }
   PeerLink::Handshake& hs = link.handshake;
   hs.hello_answered = true;
   hs.dialer_id = id;
@@ -158,6 +166,7 @@ void Cluster::OnHello(PeerLink& link, pb::Hello& hello) {
 void Cluster::OnChallenge(PeerLink& link, const pb::Challenge& challenge) {
   const std::string& id = challenge.node_id();
   if (!IsValidNodeId(id) || id == node_id_ || challenge.nonce().size() != kNonceBytes) {
+    link.handshake.ended = true;
     return link.Close("the peer at " + link.address() + " sent a malformed challenge (node id '" +
                       id + "')");
   }
@@ -208,6 +217,7 @@ void Cluster::OnWelcome(PeerLink& link, pb::Welcome& welcome) {
       spdlog::error("cluster: the peer at {} does not know the cluster secret ({} so far)",
                     link.address(), n);
     }
+    link.handshake.ended = true;
     return link.Close("the peer at " + link.address() + " does not know the cluster secret");
   }
   const std::string id = hs.acceptor_id;
@@ -217,6 +227,7 @@ void Cluster::OnWelcome(PeerLink& link, pb::Welcome& welcome) {
 }
 
 void Cluster::OnRefuse(PeerLink& link, const pb::Refuse& refuse) {
+  link.handshake.ended = true;
   {
     std::lock_guard lock(mu_);
     auto d = dialers_.find(link.address());

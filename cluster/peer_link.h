@@ -91,6 +91,7 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
   struct Handshake {
     bool hello_answered = false;  // acceptor: a challenge was sent
     bool challenged = false;      // dialler: the proof was sent
+    bool ended = false;           // refused or failed: later frames are ignored
     std::string dialer_id, dialer_address, acceptor_id;
     std::string dialer_nonce, acceptor_nonce;
   } handshake;

@@ -158,6 +158,10 @@ def peer_seeds(pb):
     write("peer", "old_version_hello", [record(AS_IS, batch(hello(protocol_version=1)))])
     write("peer", "short_nonce", [record(AS_IS, batch(hello(nonce=b"short")))])
     write("peer", "proof_before_challenge", [record(AS_IS, batch(hello(), proof(b"x")))])
+    write("peer", "many_guesses", [  # one stream, one guess: the rest is dropped
+        record(AS_IS, batch(hello())),
+        record(AS_IS, batch(*[proof(bytes([i]) * 32) for i in range(8)])),
+    ])
     write("peer", "own_handshake", [
         record(AS_IS, batch(hello(node_id="fuzz-own"))),
         record(ANSWER, batch(proof())),
