@@ -13,8 +13,6 @@
 namespace herald::cluster {
 namespace {
 
-constexpr uint32_t kProtocolVersion = 1;
-
 // The peer service: every incoming Link call becomes an AcceptedLink.
 class PeerService final : public pb::Peer::CallbackService {
  public:
@@ -72,6 +70,11 @@ Status Cluster::Start() {
     return Status(ErrorCode::kInvalidArgument,
                   "node id '" + node_id_ + "' must be non-empty and contain no '.'");
   }
+  // The embedder's clients are not known here: what a library user gets is
+  // the loopback rule (heraldd adds the [auth] one, server.cc).
+  if (Status s = CheckPeerAuthPolicy(options_, /*clients_authenticated=*/false); !s.ok()) {
+    return s;
+  }
   Result<PeerCredentials> creds = MakePeerCredentials(options_);
   if (!creds.ok()) return creds.status();
   creds_ = std::move(*creds);
@@ -128,9 +131,12 @@ Status Cluster::Start() {
     }
   }
   thread_ = std::thread([this] { Run(); });
+  const char* auth =
+      creds_.tls ? (options_.secret.empty() ? " (mutual TLS)" : " (mutual TLS and shared secret)")
+      : options_.secret.empty() ? " (plaintext, peers not authenticated: loopback only)"
+                                : " (plaintext, peers prove the shared secret)";
   spdlog::info("cluster: {}", "node '" + node_id_ + "' of cluster '" + options_.name +
-                                  "' listening for peers on " + advertise_ +
-                                  (creds_.tls ? " (mutual TLS)" : " (plaintext)"));
+                                  "' listening for peers on " + advertise_ + auth);
   return Status::Ok();
 }
 
@@ -289,14 +295,18 @@ std::pair<std::shared_ptr<DialedLink>, pb::PeerFrame> Cluster::PrepareDial(Diale
   }
   auto link = std::make_shared<DialedLink>(*this, d.address, d.channel);
   d.attempt = link;
+  // The link is not started yet: its handshake state is ours to set.
+  PeerLink::Handshake& hs = link->handshake;
+  hs.dialer_id = node_id_;
+  hs.dialer_address = advertise_;
+  hs.dialer_nonce = NewNonce();  // empty if the CSPRNG failed: the peer refuses
   pb::PeerFrame hello;
   pb::Hello* h = hello.mutable_hello();
   h->set_protocol_version(kProtocolVersion);
   h->set_cluster_name(options_.name);
   h->set_node_id(node_id_);
   h->set_address(advertise_);
-  h->set_secret(options_.secret);
-  *h->mutable_members() = MembersFrameLocked().members().members();
+  h->set_nonce(hs.dialer_nonce);
   return {std::move(link), std::move(hello)};
 }
 
@@ -721,7 +731,15 @@ ClusterStats Cluster::Stats() const {
   s.history_fetches = history_fetches_.load(std::memory_order_relaxed);
   s.history_failures = history_failures_.load(std::memory_order_relaxed);
   s.replies_routed = replies_routed_.load(std::memory_order_relaxed);
-  s.links_refused = links_refused_.load(std::memory_order_relaxed);
+  static const char* const kReasons[] = {"protocol",  "version",   "cluster_name", "secret",
+                                         "same_node", "dial_back", "node_id",      "address"};
+  static_assert(std::size(kReasons) == std::tuple_size_v<decltype(refused_)>);
+  for (size_t i = 0; i < refused_.size(); ++i) {
+    const uint64_t n = refused_[i].load(std::memory_order_relaxed);
+    s.refused_by_reason.emplace_back(kReasons[i], n);
+    s.links_refused += n;
+  }
+  s.dialed_unproven = dialed_unproven_.load(std::memory_order_relaxed);
   s.members_ignored = members_ignored_.load(std::memory_order_relaxed);
   const auto now = Clock::now();
   std::lock_guard lock(mu_);

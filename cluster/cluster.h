@@ -24,6 +24,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <map>
@@ -35,6 +36,7 @@
 #include <vector>
 
 #include "broker/broker_cluster.h"
+#include "cluster/peer_auth.h"
 #include "cluster/peer_link.h"
 #include "cluster/peer_tls.h"
 #include "herald/broker.h"
@@ -73,7 +75,12 @@ struct ClusterStats {
   uint64_t forwards = 0, forward_failures = 0;
   uint64_t history_fetches = 0, history_failures = 0;
   uint64_t replies_routed = 0;
-  uint64_t links_refused = 0;
+  uint64_t links_refused = 0;  // incoming, every reason
+  // Incoming links refused, by reason (label, count), every reason listed.
+  std::vector<std::pair<std::string, uint64_t>> refused_by_reason;
+  // Nodes this one dialled that did not prove the cluster secret (a
+  // listener posing as a member, or one with another secret).
+  uint64_t dialed_unproven = 0;
   uint64_t members_ignored = 0;  // malformed, or over max_members
 };
 
@@ -171,6 +178,8 @@ class Cluster final : public ClusterHook {
 
   // Frame handlers (cluster_frames.cc).
   void OnHello(PeerLink& link, pb::Hello& hello);
+  void OnChallenge(PeerLink& link, const pb::Challenge& challenge);
+  void OnProof(PeerLink& link, const pb::Proof& proof);
   void OnWelcome(PeerLink& link, pb::Welcome& welcome);
   void OnRefuse(PeerLink& link, const pb::Refuse& refuse);
   void OnInterest(PeerLink& link, pb::InterestUpdate& update);
@@ -180,7 +189,9 @@ class Cluster final : public ClusterHook {
   void OnHistoryRequest(PeerLink& link, const pb::HistoryRequest& request);
   void OnHistory(PeerLink& link, pb::HistoryResponse& response);
   void OnReply(pb::Reply& reply);
+  // Refuses an incoming link: code UNSPECIFIED is a protocol error.
   void Refuse(PeerLink& link, pb::Refuse::Code code, std::string reason);
+  Transcript TranscriptOf(const PeerLink& link) const;
 
   Broker& broker_;
   const ClusterOptions options_;
@@ -230,7 +241,10 @@ class Cluster final : public ClusterHook {
 
   std::atomic<uint64_t> forwards_{0}, forward_failures_{0};
   std::atomic<uint64_t> history_fetches_{0}, history_failures_{0};
-  std::atomic<uint64_t> replies_routed_{0}, links_refused_{0}, members_ignored_{0};
+  std::atomic<uint64_t> replies_routed_{0}, members_ignored_{0};
+  // By pb::Refuse::Code (0: protocol error).
+  std::array<std::atomic<uint64_t>, 8> refused_{};
+  std::atomic<uint64_t> dialed_unproven_{0};
   bool attached_ = false;
 };
 

@@ -5,23 +5,19 @@
 
 #include "cluster/cluster.h"
 #include "cluster/member_names.h"
+#include "cluster/peer_auth.h"
 #include "herald/topic.h"
 
 namespace herald::cluster {
 namespace {
 
-constexpr uint32_t kProtocolVersion = 1;
 // History answers are paged so one frame stays far below the batch limit.
 constexpr size_t kHistoryPage = 1000;
 constexpr TopicLimits kAnyLength{.max_length = SIZE_MAX, .max_tokens = SIZE_MAX};
 
-bool SecretsEqual(const std::string& a, const std::string& b) {
-  // Constant time in the secret's content (its length is not secret).
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
+// The 1st, 2nd, 4th, 8th… time: a stranger dialling in a loop must not
+// flood the log.
+bool WorthLogging(uint64_t n) { return (n & (n - 1)) == 0; }
 
 PublishOptions OptionsOf(auto& frame) {
   PublishOptions o;
@@ -38,22 +34,34 @@ PublishOptions OptionsOf(auto& frame) {
 void Cluster::OnFrame(PeerLink& link, pb::PeerFrame& frame) {
   using K = pb::PeerFrame::KindCase;
   if (link.state() == PeerLink::State::kHandshake) {
+    // Each handshake frame in its turn (peer.proto); anything else ends it.
+    // Once it failed, the rest of the batch is dropped: one stream gets one
+    // guess at the secret.
+    PeerLink::Handshake& hs = link.handshake;
+    if (hs.ended) return;
+    const bool accepted = link.side() == PeerLink::Side::kAccepted;
     switch (frame.kind_case()) {
       case K::kHello:
-        if (link.side() == PeerLink::Side::kAccepted) return OnHello(link, *frame.mutable_hello());
+        if (accepted && !hs.hello_answered) return OnHello(link, *frame.mutable_hello());
+        break;
+      case K::kProof:
+        if (accepted && hs.hello_answered) return OnProof(link, frame.proof());
+        break;
+      case K::kChallenge:
+        if (!accepted && !hs.challenged) return OnChallenge(link, frame.challenge());
         break;
       case K::kWelcome:
-        if (link.side() == PeerLink::Side::kDialed) {
-          return OnWelcome(link, *frame.mutable_welcome());
-        }
+        if (!accepted && hs.challenged) return OnWelcome(link, *frame.mutable_welcome());
         break;
       case K::kRefuse:
-        if (link.side() == PeerLink::Side::kDialed) return OnRefuse(link, frame.refuse());
+        if (!accepted) return OnRefuse(link, frame.refuse());
         break;
       default:
         break;
     }
-    link.Close("protocol error: the first frame was not a handshake frame");
+    hs.ended = true;
+    if (accepted) refused_[pb::Refuse::UNSPECIFIED].fetch_add(1, std::memory_order_relaxed);
+    link.Close("protocol error: a handshake frame out of turn");
     return;
   }
   switch (frame.kind_case()) {
@@ -82,7 +90,9 @@ void Cluster::OnFrame(PeerLink& link, pb::PeerFrame& frame) {
 }
 
 void Cluster::Refuse(PeerLink& link, pb::Refuse::Code code, std::string reason) {
-  links_refused_.fetch_add(1, std::memory_order_relaxed);
+  link.handshake.ended = true;
+  refused_[static_cast<size_t>(code) < refused_.size() ? code : 0].fetch_add(
+      1, std::memory_order_relaxed);
   pb::PeerFrame f;
   pb::Refuse* r = f.mutable_refuse();
   r->set_code(code);
@@ -92,6 +102,18 @@ void Cluster::Refuse(PeerLink& link, pb::Refuse::Code code, std::string reason) 
   link.Close("refused: " + reason, /*flush=*/true);
 }
 
+Transcript Cluster::TranscriptOf(const PeerLink& link) const {
+  const PeerLink::Handshake& hs = link.handshake;
+  return Transcript{.cluster_name = options_.name,
+                    .dialer_id = hs.dialer_id,
+                    .dialer_address = hs.dialer_address,
+                    .acceptor_id = hs.acceptor_id,
+                    .dialer_nonce = hs.dialer_nonce,
+                    .acceptor_nonce = hs.acceptor_nonce};
+}
+
+// Acceptor: what can be checked without the secret, then a challenge.
+// Nothing the hello says is believed (learned, dialled) before the proof.
 void Cluster::OnHello(PeerLink& link, pb::Hello& hello) {
   const std::string& id = hello.node_id();
   if (hello.protocol_version() != kProtocolVersion) {
@@ -105,10 +127,6 @@ void Cluster::OnHello(PeerLink& link, pb::Hello& hello) {
         link, pb::Refuse::CLUSTER_NAME,
         "this node belongs to cluster '" + options_.name + "', not '" + hello.cluster_name() + "'");
   }
-  if (!SecretsEqual(hello.secret(), options_.secret)) {
-    spdlog::warn("cluster: refused a peer from {}: wrong shared secret", link.address());
-    return Refuse(link, pb::Refuse::SECRET, "wrong or missing cluster secret");
-  }
   if (!IsValidNodeId(id)) {
     return Refuse(link, pb::Refuse::BAD_NODE_ID, "invalid node id '" + id + "'");
   }
@@ -119,8 +137,63 @@ void Cluster::OnHello(PeerLink& link, pb::Hello& hello) {
   if (id == node_id_) {
     return Refuse(link, pb::Refuse::SAME_NODE, "node id '" + id + "' is this node's own id");
   }
-  LearnMember(id, hello.address());
-  for (const pb::Member& m : hello.members()) LearnMember(m.node_id(), m.address());
+  if (hello.nonce().size() != kNonceBytes) {
+    return Refuse(
+        link, pb::Refuse::UNSPECIFIED,
+        "protocol error: the hello's nonce is not " + std::to_string(kNonceBytes) + " bytes");
+  }
+  std::string nonce = NewNonce();
+  if (nonce.empty()) {
+    link.handshake.ended = true;
+    return link.Close("no random bytes for a challenge (OpenSSL RAND_bytes)");
+  }
+  PeerLink::Handshake& hs = link.handshake;
+  hs.hello_answered = true;
+  hs.dialer_id = id;
+  hs.dialer_address = std::move(*hello.mutable_address());
+  hs.dialer_nonce = std::move(*hello.mutable_nonce());
+  hs.acceptor_id = node_id_;
+  hs.acceptor_nonce = nonce;
+  pb::PeerFrame f;
+  pb::Challenge* c = f.mutable_challenge();
+  c->set_node_id(node_id_);
+  c->set_nonce(std::move(nonce));
+  link.Send(std::move(f));
+}
+
+// Dialler: the acceptor's nonce; our proof first, so a listener posing as a
+// member learns nothing it could use on another link.
+void Cluster::OnChallenge(PeerLink& link, const pb::Challenge& challenge) {
+  const std::string& id = challenge.node_id();
+  if (!IsValidNodeId(id) || id == node_id_ || challenge.nonce().size() != kNonceBytes) {
+    link.handshake.ended = true;
+    return link.Close("the peer at " + link.address() + " sent a malformed challenge (node id '" +
+                      id + "')");
+  }
+  PeerLink::Handshake& hs = link.handshake;
+  hs.challenged = true;
+  hs.acceptor_id = id;
+  hs.acceptor_nonce = challenge.nonce();
+  pb::PeerFrame f;
+  f.mutable_proof()->set_mac(PeerProof(options_.secret, Prover::kDialer, TranscriptOf(link)));
+  link.Send(std::move(f));
+}
+
+// Acceptor: the dialler proved the secret; from here it is a member.
+void Cluster::OnProof(PeerLink& link, const pb::Proof& proof) {
+  if (!ProofMatches(options_.secret, Prover::kDialer, TranscriptOf(link), proof.mac())) {
+    const uint64_t n = refused_[pb::Refuse::SECRET].load(std::memory_order_relaxed) + 1;
+    if (WorthLogging(n)) {
+      spdlog::warn(
+          "cluster: refused a peer from {}: wrong shared secret (its proof does not check; {} "
+          "so far)",
+          link.address(), n);
+    }
+    return Refuse(link, pb::Refuse::SECRET, "wrong or missing cluster secret");
+  }
+  const std::string id = link.handshake.dialer_id;
+  const std::string address = link.handshake.dialer_address;
+  LearnMember(id, address);
   if (id > node_id_) {
     // One link per pair, dialled by the smaller id: that is us.
     return Refuse(link, pb::Refuse::DIAL_BACK, "node '" + node_id_ + "' dials node '" + id + "'");
@@ -129,28 +202,32 @@ void Cluster::OnHello(PeerLink& link, pb::Hello& hello) {
   pb::PeerFrame f;
   pb::Welcome* w = f.mutable_welcome();
   w->set_node_id(node_id_);
-  w->set_secret(options_.secret);
+  w->set_mac(PeerProof(options_.secret, Prover::kAcceptor, TranscriptOf(link)));
   *w->mutable_members() = MembersFrame().members().members();
   link.Send(std::move(f));
-  LinkUp(link.shared_from_this(), hello.address());
+  LinkUp(link.shared_from_this(), address);
 }
 
 void Cluster::OnWelcome(PeerLink& link, pb::Welcome& welcome) {
-  if (!SecretsEqual(welcome.secret(), options_.secret)) {
-    link.Close("the peer at " + link.address() + " does not know the cluster secret");
-    return;
+  const PeerLink::Handshake& hs = link.handshake;
+  if (welcome.node_id() != hs.acceptor_id ||
+      !ProofMatches(options_.secret, Prover::kAcceptor, TranscriptOf(link), welcome.mac())) {
+    const uint64_t n = dialed_unproven_.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (WorthLogging(n)) {
+      spdlog::error("cluster: the peer at {} does not know the cluster secret ({} so far)",
+                    link.address(), n);
+    }
+    link.handshake.ended = true;
+    return link.Close("the peer at " + link.address() + " does not know the cluster secret");
   }
-  const std::string& id = welcome.node_id();
-  if (!IsValidNodeId(id) || id == node_id_) {
-    link.Close("the peer at " + link.address() + " answered with node id '" + id + "'");
-    return;
-  }
+  const std::string id = hs.acceptor_id;
   link.set_peer_id(id);
   for (const pb::Member& m : welcome.members()) LearnMember(m.node_id(), m.address());
   LinkUp(link.shared_from_this(), link.address());
 }
 
 void Cluster::OnRefuse(PeerLink& link, const pb::Refuse& refuse) {
+  link.handshake.ended = true;
   {
     std::lock_guard lock(mu_);
     auto d = dialers_.find(link.address());
@@ -166,7 +243,9 @@ void Cluster::OnRefuse(PeerLink& link, const pb::Refuse& refuse) {
     const std::string& id = refuse.node_id();
     if (IsValidNodeId(id) &&
         (known_.count(id) || known_.size() < options_.max_members || MakeRoomLocked())) {
-      known_[id].address = link.address();
+      // A refusal is not authenticated: it may name a new member, never
+      // move a known one to another address.
+      if (known_[id].address.empty()) known_[id].address = link.address();
       if (refuse.code() != pb::Refuse::DIAL_BACK) {
         known_[id].last_error = refuse.reason();
       }

@@ -85,6 +85,17 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
   // subscription id. Touched by the link's reader and its teardown only.
   std::map<std::pair<std::string, std::string>, uint64_t> interest;
 
+  // The handshake so far (peer_auth.h): what both proofs are computed over.
+  // Touched by the link's reader only (and by the dialler before the
+  // stream starts).
+  struct Handshake {
+    bool hello_answered = false;  // acceptor: a challenge was sent
+    bool challenged = false;      // dialler: the proof was sent
+    bool ended = false;           // refused or failed: later frames are ignored
+    std::string dialer_id, dialer_address, acceptor_id;
+    std::string dialer_nonce, acceptor_nonce;
+  } handshake;
+
  protected:
   virtual void StartWriteBatch(const pb::LinkBatch* batch) = 0;
   virtual void EndStream() = 0;  // once; after it no write starts

@@ -100,8 +100,11 @@ def peer_seeds(pb):
     AS_IS, ANSWER = 0, 1  # ANSWER: fuzzed answers are pointed at the node's questions
     batch = lambda *frames: pb.LinkBatch(frames=list(frames))
     hello = lambda **kw: pb.PeerFrame(hello=pb.Hello(**{
-        "protocol_version": 1, "cluster_name": "fuzz", "node_id": "fuzz-peer",
-        "address": "127.0.0.1:1", "secret": "fuzz-cluster-secret", **kw}))
+        "protocol_version": 2, "cluster_name": "fuzz", "node_id": "fuzz-peer",
+        "address": "127.0.0.1:1", "nonce": b"n" * 32, **kw}))
+    # In an ANSWER record the harness makes the proof right (the node's
+    # challenge is fresh each run); AS_IS it stays wrong.
+    proof = lambda mac=b"": pb.PeerFrame(proof=pb.Proof(mac=mac))
     interest = lambda **kw: pb.PeerFrame(interest=pb.InterestUpdate(**kw))
     I = pb.Interest
     delivery = lambda topic, offset=1, **kw: pb.PeerFrame(delivery=pb.Delivery(
@@ -149,15 +152,31 @@ def peer_seeds(pb):
             pb.Member(node_id="zz-node", address="127.0.0.1:9")])))),
     ])
     write("peer", "bad_hellos", [
-        record(AS_IS, batch(hello(secret="wrong"))),
+        record(AS_IS, batch(hello())),
+        record(AS_IS, batch(proof(b"w" * 32))),  # a wrong proof: refused (secret)
+    ])
+    write("peer", "old_version_hello", [record(AS_IS, batch(hello(protocol_version=1)))])
+    write("peer", "short_nonce", [record(AS_IS, batch(hello(nonce=b"short")))])
+    write("peer", "proof_before_challenge", [record(AS_IS, batch(hello(), proof(b"x")))])
+    write("peer", "many_guesses", [  # one stream, one guess: the rest is dropped
+        record(AS_IS, batch(hello())),
+        record(AS_IS, batch(*[proof(bytes([i]) * 32) for i in range(8)])),
+    ])
+    write("peer", "own_handshake", [
+        record(AS_IS, batch(hello(node_id="fuzz-own"))),
+        record(ANSWER, batch(proof())),
+        record(AS_IS, batch(interest(reset=True, add=[I(pattern="t.>")]))),
     ])
     write("peer", "bad_hello_fields", [
         record(AS_IS, batch(hello(address="unix:/tmp/x"))),
     ])
-    write("peer", "dial_back", [record(AS_IS, batch(hello(node_id="zzz-later")))])
+    write("peer", "dial_back", [record(AS_IS, batch(hello(node_id="zzz-later"))),
+                                record(ANSWER, batch(proof()))])
     write("peer", "handshake_frames_late", [
         record(AS_IS, batch(pb.PeerFrame(reply=pb.Reply(topic="_INBOX.zz-node.1", payload=b"r")))),
         record(AS_IS, batch(pb.PeerFrame(welcome=pb.Welcome(node_id="x")))),
+        record(AS_IS, batch(pb.PeerFrame(challenge=pb.Challenge(node_id="x", nonce=b"c" * 32)))),
+        record(AS_IS, batch(proof(b"p" * 32))),
     ])
     write("peer", "delivery_not_a_topic", [
         record(AS_IS, batch(delivery("t.*"), delivery("t.0", 3))),

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cluster/cluster.h"
+#include "cluster/peer_auth.h"
 #include "cluster/peer_link.h"
 #include "fuzz_records.h"
 #include "herald/broker.h"
@@ -72,7 +73,30 @@ class FuzzLink final : public PeerLink {
  public:
   explicit FuzzLink(cluster::Cluster& c) : PeerLink(c, Side::kAccepted, "127.0.0.1:1") {}
 
-  void Feed(pb::LinkBatch& batch) { HandleRead(batch); }
+  void Feed(pb::LinkBatch& batch) {
+    for (const pb::PeerFrame& f : batch.frames()) {
+      if (f.has_hello() && !hello_) {
+        hello_ = true;
+        dialer_id_ = f.hello().node_id();
+        dialer_address_ = f.hello().address();
+        dialer_nonce_ = f.hello().nonce();
+      }
+    }
+    HandleRead(batch);
+  }
+  bool hello_fed() const { return hello_; }
+  // The proof the node's challenge asks for (empty before a challenge).
+  std::string Proof(std::string_view secret) {
+    std::lock_guard lock(mu_);
+    if (acceptor_nonce_.empty()) return {};
+    return cluster::PeerProof(secret, cluster::Prover::kDialer,
+                              {.cluster_name = "fuzz",
+                               .dialer_id = dialer_id_,
+                               .dialer_address = dialer_address_,
+                               .acceptor_id = acceptor_id_,
+                               .dialer_nonce = dialer_nonce_,
+                               .acceptor_nonce = acceptor_nonce_});
+  }
   void Done() { HandleDone(); }
   bool ended() const { return ended_.load(); }
 
@@ -101,6 +125,10 @@ class FuzzLink final : public PeerLink {
     for (const pb::PeerFrame& f : batch->frames()) {
       if (f.has_forward() && f.forward().id() != 0) asked_.push_back(f.forward().id());
       if (f.has_history_request()) asked_.push_back(f.history_request().id());
+      if (f.has_challenge()) {
+        acceptor_id_ = f.challenge().node_id();
+        acceptor_nonce_ = f.challenge().nonce();
+      }
     }
     writing_ = true;
   }
@@ -110,6 +138,10 @@ class FuzzLink final : public PeerLink {
   bool writing_ = false;
   std::vector<uint64_t> asked_;
   std::atomic<bool> ended_{false};
+  // The handshake, for the proof: the first hello fed, the challenge seen.
+  bool hello_ = false;  // the feeding thread only
+  std::string dialer_id_, dialer_address_, dialer_nonce_;
+  std::string acceptor_id_, acceptor_nonce_;
 };
 
 void SanitizeAddress(std::string* address) {
@@ -128,14 +160,16 @@ void SanitizeAddress(std::string* address) {
 void Sanitize(pb::LinkBatch& batch, FuzzLink& link, bool point_answers) {
   for (pb::PeerFrame& f : *batch.mutable_frames()) {
     if (f.has_hello()) SanitizeAddress(f.mutable_hello()->mutable_address());
-    auto members = f.has_hello()     ? f.mutable_hello()->mutable_members()
-                   : f.has_welcome() ? f.mutable_welcome()->mutable_members()
+    auto members = f.has_welcome()   ? f.mutable_welcome()->mutable_members()
                    : f.has_members() ? f.mutable_members()->mutable_members()
                                      : nullptr;
     if (members) {
       for (pb::Member& m : *members) SanitizeAddress(m.mutable_address());
     }
     if (!point_answers) continue;
+    // A proof is the answer to the node's challenge: made right, so the
+    // fuzzer gets past the handshake with hellos of its own.
+    if (f.has_proof()) f.mutable_proof()->set_mac(link.Proof(kSecret));
     if (f.has_forward_result()) {
       f.mutable_forward_result()->set_id(link.Question(f.forward_result().id()));
     }
@@ -143,15 +177,22 @@ void Sanitize(pb::LinkBatch& batch, FuzzLink& link, bool point_answers) {
   }
 }
 
-pb::LinkBatch HelloBatch() {
+// The handshake of a peer that knows the secret: hello, the node's
+// challenge, the proof.
+void Handshake(FuzzLink& link) {
   pb::LinkBatch b;
   pb::Hello* h = b.add_frames()->mutable_hello();
-  h->set_protocol_version(1);
+  h->set_protocol_version(cluster::kProtocolVersion);
   h->set_cluster_name("fuzz");
   h->set_node_id(std::string(kPeerId));
   h->set_address("127.0.0.1:1");
-  h->set_secret(std::string(kSecret));
-  return b;
+  h->set_nonce(std::string(cluster::kNonceBytes, 'n'));
+  link.Feed(b);
+  link.Pump();
+  pb::LinkBatch p;
+  p.add_frames()->mutable_proof()->set_mac(link.Proof(kSecret));
+  link.Feed(p);
+  link.Pump();
 }
 
 // What the node's own clients see while the peer talks.
@@ -219,11 +260,8 @@ bool FuzzPeer(const uint8_t* data, size_t size) {
     if (!batch.ParseFromArray(records[i].bytes.data(), static_cast<int>(records[i].bytes.size()))) {
       continue;
     }
-    if (link->state() == PeerLink::State::kHandshake &&
-        (batch.frames_size() == 0 || !batch.frames(0).has_hello())) {
-      pb::LinkBatch hello = HelloBatch();
-      link->Feed(hello);
-      link->Pump();
+    if (!link->hello_fed() && (batch.frames_size() == 0 || !batch.frames(0).has_hello())) {
+      Handshake(*link);
     }
     if (!asked && link->state() == PeerLink::State::kUp) {
       asked = true;

@@ -47,9 +47,16 @@ void WriteClusterMetrics(const cluster::ClusterStats& s, PrometheusWriter& w) {
             s.history_failures);
   w.Counter("herald_cluster_replies_routed_total", "Replies sent to the node of their request",
             s.replies_routed);
-  w.Counter("herald_cluster_links_refused_total",
-            "Incoming links refused (version, cluster name, secret, node id, dial-back)",
-            s.links_refused);
+  w.Family("herald_cluster_links_refused_total", "counter",
+           "Incoming links refused, by reason: secret (the dialler did not prove the cluster "
+           "secret), version, cluster_name, node_id, address, same_node, dial_back (normal: the "
+           "other node dials), protocol");
+  for (const auto& [reason, n] : s.refused_by_reason) {
+    w.Sample("herald_cluster_links_refused_total", "reason=\"" + reason + "\"", n);
+  }
+  w.Counter("herald_cluster_dialed_peer_unproven_total",
+            "Links this node dialled whose far side did not prove the cluster secret",
+            s.dialed_unproven);
   w.Counter("herald_cluster_members_ignored_total",
             "Members named by peers and ignored: malformed id or address, or over max_members",
             s.members_ignored);

@@ -106,7 +106,8 @@ ParsedArgs ParseArgs(int argc, const char* const* argv) {
                                   "chat page)");
   auto* o_cluster = app.add_option("--cluster-listen", cluster_listen,
                                    "HOST:PORT for peer links to other nodes (default: off; "
-                                   "port 0 picks a free port, logged at start)");
+                                   "port 0 picks a free port, logged at start). Off loopback "
+                                   "or with [auth] it needs HERALD_CLUSTER_SECRET or mutual TLS");
   auto* o_seed = app.add_option("--seed", seeds, "HOST:PORT of a cluster member; repeatable");
   auto* o_advertise = app.add_option("--cluster-advertise", cluster_advertise,
                                      "HOST:PORT peers dial to reach this node (default: "

@@ -350,6 +350,9 @@ Status ReadCluster(const toml::table& t, Config& c) {
   r.StringList("seeds", o.seeds);
   r.String("name", o.name);
   r.String("secret", o.secret);
+  std::string secret_file;
+  r.String("secret_file", secret_file);
+  r.Int("min_secret_length", o.min_secret_length, 16, 4096);
   r.Millis("heartbeat_interval_ms", o.heartbeat_interval);
   r.Millis("peer_timeout_ms", o.peer_timeout);
   r.Millis("reconnect_min_ms", o.reconnect_min);
@@ -362,6 +365,19 @@ Status ReadCluster(const toml::table& t, Config& c) {
   r.String("tls_key_file", o.tls_key_file);
   r.String("tls_ca_file", o.tls_ca_file);
   if (!r.error().ok()) return r.error();
+  if (!secret_file.empty()) {
+    // Kept out of the config file, which is often readable by more people.
+    if (!o.secret.empty()) {
+      return Status(ErrorCode::kInvalidArgument,
+                    r.Key("secret") + " and " + r.Key("secret_file") + " are exclusive");
+    }
+    Result<std::string> f = ReadWholeFile(r.Key("secret_file"), secret_file);
+    if (!f.ok()) return f.status();
+    o.secret = std::move(*f);
+    while (!o.secret.empty() && (o.secret.back() == '\n' || o.secret.back() == '\r')) {
+      o.secret.pop_back();
+    }
+  }
   if (o.name.empty()) return Status(ErrorCode::kInvalidArgument, r.Key("name") + " is empty");
   if (o.heartbeat_interval.count() <= 0 || o.peer_timeout <= o.heartbeat_interval) {
     return Status(ErrorCode::kInvalidArgument,

@@ -55,6 +55,12 @@ class Server::Impl {
     // The cluster first: local subscriptions made from here on are announced
     // to peers, and publishes go to their topics' owners.
     if (!options_.cluster.listen.empty()) {
+      // A peer bypasses [auth] entirely: with authenticated clients, joining
+      // must be as hard as being an admin (docs/SECURITY.md).
+      if (Status s = cluster::CheckPeerAuthPolicy(options_.cluster, verifier_ != nullptr);
+          !s.ok()) {
+        return s;
+      }
       cluster_ = std::make_unique<cluster::Cluster>(broker_, options_.cluster);
       if (Status s = cluster_->Start(); !s.ok()) {
         cluster_.reset();

@@ -25,8 +25,13 @@ struct ClusterOptions {
   std::vector<std::string> seeds;
   // Links to nodes of another cluster name are refused.
   std::string name = "herald";
-  // When set, peers must present the same secret in their hello.
+  // When set, peers must prove they know the same secret (HMAC challenge-
+  // response in the handshake; it is never sent). A node whose clients
+  // authenticate, or whose `listen` is not loopback, must have this or
+  // mutual TLS (below) to start: a peer is trusted with every topic.
   std::string secret;
+  // Shorter secrets are refused at start (never below 16 bytes).
+  size_t min_secret_length = 16;
 
   std::chrono::milliseconds heartbeat_interval{500};
   // A peer silent this long is declared dead (its topics move to others).
@@ -51,7 +56,8 @@ struct ClusterOptions {
   // member's certificate. A node then accepts only peers with a
   // certificate from that CA, and a dialler checks that the certificate of
   // the node it dials names the host it dials. Without them links are
-  // plaintext gRPC, for private networks; the secret is checked either way.
+  // plaintext gRPC: a secret then keeps strangers from joining, but does not
+  // hide or protect the traffic. The secret is checked either way.
   std::string tls_cert_file;
   std::string tls_key_file;
   std::string tls_ca_file;

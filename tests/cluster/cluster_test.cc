@@ -381,8 +381,8 @@ TEST(ClusterHandshake, ANodeOfAnotherClusterIsRefusedWithTheReason) {
 }
 
 TEST(ClusterHandshake, AWrongSecretIsRefused) {
-  Node a("a", {}, "c", "right");
-  Node b("b", {a.address()}, "c", "wrong");
+  Node a("a", {}, "c", "right-secret-0123456789");
+  Node b("b", {a.address()}, "c", "wrong-secret-0123456789");
   ASSERT_TRUE(WaitFor([&] { return a.cluster->Stats().links_refused >= 1; }));
   std::this_thread::sleep_for(200ms);
   EXPECT_EQ(a.live(), 1u);
@@ -390,8 +390,8 @@ TEST(ClusterHandshake, AWrongSecretIsRefused) {
 }
 
 TEST(ClusterHandshake, TheSameSecretLinks) {
-  Node a("a", {}, "c", "right");
-  Node b("b", {a.address()}, "c", "right");
+  Node a("a", {}, "c", "right-secret-0123456789");
+  Node b("b", {a.address()}, "c", "right-secret-0123456789");
   ASSERT_TRUE(WaitFor([&] { return a.live() == 2 && b.live() == 2; }));
 }
 

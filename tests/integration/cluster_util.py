@@ -191,3 +191,78 @@ def owner_of(nodes, topic, publish):
 # robustness suite's: one implementation for both.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "robustness"))
 from fault_proxy import FaultProxy  # noqa: E402,F401
+
+
+class TapProxy:
+    """127.0.0.1:`port` forwards to 127.0.0.1:`target_port` and keeps a copy
+    of every byte each way (to check what a peer link puts on the wire).
+    Daemon threads; stop() closes everything it opened."""
+
+    def __init__(self, target_port):
+        import socket
+        import threading
+        self.target_port = target_port
+        self.lock = threading.Lock()
+        self.up, self.down = bytearray(), bytearray()  # client→target, target→client
+        self.socks = []
+        self.stopped = False
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.address = f"127.0.0.1:{self.port}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import socket
+        import threading
+        while not self.stopped:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
+                upstream.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.socks += [client, upstream]
+            threading.Thread(target=self._pipe, args=(client, upstream, self.up),
+                             daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, self.down),
+                             daemon=True).start()
+
+    def _pipe(self, src, dst, record):
+        import socket
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                with self.lock:
+                    record += data
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def captured(self):
+        """(bytes client→target, bytes target→client) so far."""
+        with self.lock:
+            return bytes(self.up), bytes(self.down)
+
+    def stop(self):
+        self.stopped = True
+        self.listener.close()
+        with self.lock:
+            socks, self.socks = self.socks, []
+        for s in socks:
+            try:
+                s.close()
+            except OSError:
+                pass

@@ -1045,14 +1045,15 @@ class Refusals(unittest.TestCase):
         time.sleep(0.3)
         self.assert_alone(a)
         self.assert_alone(b)
-        self.assertGreaterEqual(metric(a.port, "herald_cluster_links_refused_total"), 1)
+        self.assertGreaterEqual(
+            metric(a.port, "herald_cluster_links_refused_total", reason="cluster_name"), 1)
         self.assertEqual(get_json(a.port, "/cluster")["cluster"], "alpha")
 
     def test_wrong_or_missing_secret_is_refused_with_a_reason(self):
-        a = self.start("n1", secret="right-secret")
-        wrong = self.start("n2", [peer_address(a)], secret="wrong-secret")
+        a = self.start("n1", secret="right-secret-0123456789")
+        wrong = self.start("n2", [peer_address(a)], secret="wrong-secret-0123456789")
         missing = self.start("n3", [peer_address(a)])
-        good = self.start("n4", [peer_address(a)], secret="right-secret")
+        good = self.start("n4", [peer_address(a)], secret="right-secret-0123456789")
         for h in (wrong, missing):
             m = self.wait_refusal(h, "n1", "secret")
             report(f"{h.node_id} -> n1: last_error {m['last_error']!r}")
@@ -1064,6 +1065,8 @@ class Refusals(unittest.TestCase):
         self.assert_alone(missing)
         self.assertEqual(sorted(m["node_id"] for m in get_json(a.port, "/cluster")["members"]
                                 if m["live"]), ["n1", "n4"])
+        self.assertGreaterEqual(
+            metric(a.port, "herald_cluster_links_refused_total", reason="secret"), 2)
         self.assertNotIn("right-secret", repr(get_json(a.port, "/cluster")))
         self.assertNotIn("right-secret", a.logs() + wrong.logs())
 

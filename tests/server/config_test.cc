@@ -46,6 +46,7 @@ max_members = 12
 tls_cert_file = "/etc/herald/node.pem"
 tls_key_file = "/etc/herald/node.key"
 tls_ca_file = "/etc/herald/ca.pem"
+min_secret_length = 24
 )",
                        "test.toml", c);
   ASSERT_TRUE(s.ok()) << s.ToString();
@@ -66,6 +67,25 @@ tls_ca_file = "/etc/herald/ca.pem"
   EXPECT_EQ(o.tls_cert_file, "/etc/herald/node.pem");
   EXPECT_EQ(o.tls_key_file, "/etc/herald/node.key");
   EXPECT_EQ(o.tls_ca_file, "/etc/herald/ca.pem");
+  EXPECT_EQ(o.min_secret_length, 24u);
+}
+
+TEST(Config, ClusterSecretComesFromAFileWithoutItsNewline) {
+  const std::string path = ::testing::TempDir() + "/cluster_secret";
+  {
+    std::ofstream f(path);
+    f << "0123456789abcdef0123\n";
+  }
+  Config c;
+  Status s = ApplyToml("[cluster]\nsecret_file = \"" + path + "\"\n", "t", c);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(c.server.cluster.secret, "0123456789abcdef0123");
+  Config both;
+  s = ApplyToml("[cluster]\nsecret = \"x\"\nsecret_file = \"" + path + "\"\n", "t", both);
+  EXPECT_NE(s.message().find("exclusive"), std::string::npos) << s.message();
+  Config low;
+  s = ApplyToml("[cluster]\nmin_secret_length = 8\n", "t", low);
+  EXPECT_NE(s.message().find("cluster.min_secret_length"), std::string::npos) << s.message();
 }
 
 TEST(Config, ClusterRejectsZeroMembers) {
