@@ -27,7 +27,8 @@ void HttpSession::Unregister() {
   if (!registered_) return;
   registered_ = false;
   ctx_->sessions[worker_].erase(this);
-  ctx_->stats->connections_open.fetch_sub(1, std::memory_order_relaxed);
+  // connections_open is not given back here: the connection holds its slot
+  // for its whole life, upgraded or not (HttpServer::OnAccept).
 }
 
 void HttpSession::BeginShutdown() {
