@@ -122,6 +122,8 @@ void HttpServer::OnAccept(io::Connection* conn) {
   }
   // Accepted: from here on the slot is the connection's, across upgrades.
   conn->Attach(std::make_shared<OpenSlot>(stats_));
+  const size_t backlog = ctx_->options.max_output_backlog_bytes;
+  conn->SetOutputGate({.high = backlog, .low = backlog / 2, .stats = stats_->output_gate});
   auto session = std::make_shared<HttpSession>(conn, ctx_, WorkerIndex(conn->loop()));
   if (pending) session->HoldPendingSlot(std::move(pending));
   conn->SetHandler(session);
