@@ -347,6 +347,14 @@ bool HttpSession::OnTimer(io::CloseReason reason) {
                       std::to_string(ctx_->options.header_timeout_ms) + " ms");
     return true;
   }
+  if (!parser_.in_message() && conn_ != nullptr && conn_->queued_bytes() > 0 &&
+      conn_->stats().bytes_written != idle_written_) {
+    // Not idle: the client is still taking what we owe it (reading is
+    // paused meanwhile, so it could not send more). One that takes nothing
+    // for the whole timeout is cut below.
+    UpdateTimer();
+    return true;
+  }
   if (parser_.in_message()) {
     const bool late = body_deadline_ms_ != 0 && SteadyMs() >= body_deadline_ms_;
     RejectRequest(RejectReason::kIdleTimeout, 408, late ? "body_timeout" : "idle_timeout",
@@ -373,6 +381,7 @@ void HttpSession::UpdateTimer() {
     }
     conn_->ArmTimer(delay, io::CloseReason::kIdleTimeout);
     timer_ = TimerState::kIdle;
+    idle_written_ = conn_->stats().bytes_written;
   } else if (timer_ != TimerState::kNone) {
     conn_->DisarmTimer();  // the server owes a response: not the client's fault
     timer_ = TimerState::kNone;

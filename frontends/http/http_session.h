@@ -183,6 +183,7 @@ class HttpSession final : public io::ConnectionHandler,
   TimerState timer_ = TimerState::kNone;
   std::shared_ptr<void> pending_slot_;
   int64_t body_deadline_ms_ = 0;  // the current request's body is due by then
+  uint64_t idle_written_ = 0;     // the connection's bytes_written when the idle timer was armed
   // HttpOptions::max_requests_per_second (loop thread only).
   std::optional<TokenBucket> rate_;
   uint32_t refusals_in_a_row_ = 0;
