@@ -105,10 +105,7 @@ void Connection::SetOutputGate(OutputGate gate) {
   }
   CheckGateHigh();
   // Gated before and not now: the handler may have input to go on with.
-  if (was && !gated_ && !handles_closing_ && !closing_) {
-    std::shared_ptr<ConnectionHandler> h = handler_;
-    if (h) h->OnOutputResumed();
-  }
+  if (was && !gated_) NotifyResumed();
 }
 
 void Connection::CheckGateHigh() {
@@ -119,8 +116,20 @@ void Connection::CheckGateHigh() {
 void Connection::CheckGateLow() {
   if (!gated_ || handles_closing_ || queue_.footprint() > gate_.low) return;
   SetGated(false);
-  std::shared_ptr<ConnectionHandler> h = handler_;  // may replace itself
-  if (h && !closing_) h->OnOutputResumed();
+  NotifyResumed();
+}
+
+void Connection::NotifyResumed() {
+  if (closing_ || handles_closing_ || !handler_) return;
+  // Posted, not called: this runs inside a flush, and what the handler then
+  // does (parse, answer, publish) needs a later loop phase to flush it and
+  // run what it defers, which a flush just before the loop blocks in poll
+  // would not give it. The handler may be gone or replaced by then; one that
+  // has lost its connection ignores the call.
+  std::weak_ptr<ConnectionHandler> weak = handler_;
+  loop_.Post([weak] {
+    if (std::shared_ptr<ConnectionHandler> h = weak.lock()) h->OnOutputResumed();
+  });
 }
 
 void Connection::SetGated(bool gated) {

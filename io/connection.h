@@ -66,7 +66,9 @@ class ConnectionHandler {
   // The write queue drained to empty after a write.
   virtual void OnDrained() {}
   // The output gate (Connection::SetOutputGate) opened again: reading has
-  // resumed, and input the handler held back may be processed now.
+  // resumed, and input the handler held back may be processed now. Posted
+  // to the loop, so it comes after the opening; check the gate is still
+  // open (output_gated()) before acting.
   virtual void OnOutputResumed() {}
   // A flush left `backlog` bytes the kernel would not take (the peer is not
   // reading fast enough); called once per such flush.
@@ -170,6 +172,7 @@ class Connection final : public Loop::Flushable, public Loop::Resource, private 
   void CheckGateHigh();
   void CheckGateLow();
   void SetGated(bool gated);
+  void NotifyResumed();
   void UpdateReading();
   void StartShutdownIfFlushed();
   void CloseHandles();
