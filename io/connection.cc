@@ -79,6 +79,7 @@ bool Connection::Write(SharedBuffer buffer) {
   if (closing_) return false;
   queue_.Push(std::move(buffer));
   loop_.MarkDirty(this);
+  CheckGateHigh();
   return true;
 }
 
@@ -86,7 +87,59 @@ bool Connection::Write(std::string owned) {
   if (closing_) return false;
   queue_.Push(std::move(owned));
   loop_.MarkDirty(this);
+  CheckGateHigh();
   return true;
+}
+
+void Connection::SetOutputGate(OutputGate gate) {
+  if (gate.low > gate.high) gate.low = gate.high;
+  // Moves the gauge from the old stats to the new ones.
+  const bool was = gated_;
+  SetGated(false);
+  gate_ = std::move(gate);
+  if (was && gate_.high != 0 && queue_.footprint() > gate_.low) {
+    gated_ = true;  // still over: the same pause goes on (not counted twice)
+    if (gate_.stats) gate_.stats->paused.fetch_add(1, std::memory_order_relaxed);
+    UpdateReading();
+    return;
+  }
+  CheckGateHigh();
+  // Gated before and not now: the handler may have input to go on with.
+  if (was && !gated_) NotifyResumed();
+}
+
+void Connection::CheckGateHigh() {
+  if (gated_ || gate_.high == 0 || handles_closing_ || queue_.footprint() <= gate_.high) return;
+  SetGated(true);
+}
+
+void Connection::CheckGateLow() {
+  if (!gated_ || handles_closing_ || queue_.footprint() > gate_.low) return;
+  SetGated(false);
+  NotifyResumed();
+}
+
+void Connection::NotifyResumed() {
+  if (closing_ || handles_closing_ || !handler_) return;
+  // Posted, not called: this runs inside a flush, and what the handler then
+  // does (parse, answer, publish) needs a later loop phase to flush it and
+  // run what it defers, which a flush just before the loop blocks in poll
+  // would not give it. The handler may be gone or replaced by then; one that
+  // has lost its connection ignores the call.
+  std::weak_ptr<ConnectionHandler> weak = handler_;
+  loop_.Post([weak] {
+    if (std::shared_ptr<ConnectionHandler> h = weak.lock()) h->OnOutputResumed();
+  });
+}
+
+void Connection::SetGated(bool gated) {
+  if (gated == gated_) return;
+  gated_ = gated;
+  if (gate_.stats) {
+    if (gated) gate_.stats->pauses_total.fetch_add(1, std::memory_order_relaxed);
+    gate_.stats->paused.fetch_add(gated ? 1 : -1, std::memory_order_relaxed);
+  }
+  UpdateReading();
 }
 
 void Connection::PauseReading() {
@@ -102,7 +155,8 @@ void Connection::ResumeReading() {
 void Connection::UpdateReading() {
   // While closing gracefully we keep reading (and discarding) until the
   // peer's EOF, whatever the user asked: see Close().
-  const bool want = !handles_closing_ && !eof_ && (closing_ || (handler_ && !read_paused_));
+  const bool want =
+      !handles_closing_ && !eof_ && (closing_ || (handler_ && !read_paused_ && !gated_));
   if (want == reading_) return;
   reading_ = want;
   if (!want) {
@@ -166,6 +220,7 @@ void Connection::Flush() {
   stats_.bytes_written += static_cast<uint64_t>(rc);
   if (queue_.empty()) {
     AfterDrained();
+    CheckGateLow();
     return;
   }
   // The rest goes out as one queued write; the chunks stay in the queue (by
@@ -187,6 +242,8 @@ void Connection::Flush() {
   write_in_flight_ = true;
   std::shared_ptr<ConnectionHandler> h = handler_;
   if (h) h->OnWriteBlocked(queue_.bytes());
+  // After the write is handed to libuv: the handler may queue or close.
+  CheckGateLow();
 }
 
 void Connection::OnWriteDone(int status) {
@@ -201,9 +258,11 @@ void Connection::OnWriteDone(int status) {
   in_flight_bytes_ = 0;
   if (!queue_.empty()) {
     loop_.MarkDirty(this);
+    CheckGateLow();
     return;
   }
   AfterDrained();
+  CheckGateLow();
 }
 
 void Connection::AfterDrained() {
@@ -290,6 +349,7 @@ void Connection::CloseHandles() {
   if (handles_closing_) return;
   handles_closing_ = true;
   closing_ = true;
+  SetGated(false);  // the gauge counts live connections only
   reading_ = false;
   loop_.CancelFlush(this);
   auto on_closed = [](uv_handle_t* h) { static_cast<Connection*>(h->data)->OnHandleClosed(); };

@@ -27,6 +27,7 @@
 
 #include "herald/status.h"
 #include "io/loop.h"
+#include "io/output_gate.h"
 #include "io/write_queue.h"
 
 namespace herald::io {
@@ -64,6 +65,11 @@ class ConnectionHandler {
   virtual bool OnTimer(CloseReason /*reason*/) { return false; }
   // The write queue drained to empty after a write.
   virtual void OnDrained() {}
+  // The output gate (Connection::SetOutputGate) opened again: reading has
+  // resumed, and input the handler held back may be processed now. Posted
+  // to the loop, so it comes after the opening; check the gate is still
+  // open (output_gated()) before acting.
+  virtual void OnOutputResumed() {}
   // A flush left `backlog` bytes the kernel would not take (the peer is not
   // reading fast enough); called once per such flush.
   virtual void OnWriteBlocked(size_t /*backlog*/) {}
@@ -102,8 +108,18 @@ class Connection final : public Loop::Flushable, public Loop::Resource, private 
   // then refuses is reported by ConnectionHandler::OnWriteBlocked.
   size_t backlog_bytes() const { return write_in_flight_ ? queue_.bytes() : 0; }
 
+  // Reading on the user's behalf; independent of the output gate (reading
+  // happens only when neither stops it).
   void PauseReading();
   void ResumeReading();
+
+  // Sets (or changes, e.g. on a protocol upgrade) the output gate; takes
+  // effect at once.
+  void SetOutputGate(OutputGate gate);
+  const OutputGate& output_gate() const { return gate_; }
+  // More than the gate's high-water mark is queued: reading is stopped, and
+  // handlers act on no further input they already hold.
+  bool output_gated() const { return gated_; }
 
   // One deadline per connection on the loop's timer wheel (16 ms ticks; a
   // deadline fires up to one tick late, never early), re-armed on state
@@ -152,6 +168,11 @@ class Connection final : public Loop::Flushable, public Loop::Resource, private 
   void OnShutdownDone(int status);
   void OnTimerExpired() override;
   void AfterDrained();
+  // Gate checks: after bytes were queued, and after bytes were written.
+  void CheckGateHigh();
+  void CheckGateLow();
+  void SetGated(bool gated);
+  void NotifyResumed();
   void UpdateReading();
   void StartShutdownIfFlushed();
   void CloseHandles();
@@ -172,6 +193,8 @@ class Connection final : public Loop::Flushable, public Loop::Resource, private 
   bool write_in_flight_ = false;
   bool reading_ = false;
   bool read_paused_ = false;  // by the user, not by closing
+  bool gated_ = false;        // by the output gate
+  OutputGate gate_;
   bool closing_ = false;
   bool shutdown_started_ = false;
   bool handles_closing_ = false;

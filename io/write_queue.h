@@ -48,6 +48,12 @@ class WriteQueue {
   size_t bytes() const { return bytes_; }
   bool empty() const { return bytes_ == 0; }
   size_t chunks() const { return chunks_.size() - head_; }
+  // What the queue costs in memory, near enough: its bytes plus each chunk's
+  // bookkeeping (shared-pointer control block, string header, vector slot,
+  // allocator headers). Many small chunks (pongs, command answers) cost about
+  // twice their bytes, so limits on memory count this, not bytes().
+  static constexpr size_t kChunkOverhead = 112;
+  size_t footprint() const { return bytes_ + chunks() * kChunkOverhead; }
 
   // Fills up to `max` iovecs from the front of the queue; returns how many.
   size_t Gather(uv_buf_t* bufs, size_t max) const;

@@ -163,6 +163,7 @@ Status ReadHttp(const toml::table& t, Config& c) {
   r.Int("max_connections", h.max_connections, 1);
   r.Int("max_connections_per_ip", h.max_connections_per_ip);
   r.Int("max_pending_heads_per_ip", h.max_pending_heads_per_ip);
+  r.Int("max_output_backlog_bytes", h.max_output_backlog_bytes);
   r.StringList("cors_origins", h.cors_origins);
   return r.Finish();
 }

@@ -193,6 +193,7 @@ class Server::Impl {
     o.max_connections = l.max_connections;
     o.max_connections_per_ip = l.max_connections_per_ip;
     o.max_pending_heads_per_ip = l.max_pending_heads_per_ip;
+    o.max_output_backlog_bytes = l.max_output_backlog_bytes;
     o.cors_origins = l.cors_origins;
     return o;
   }

@@ -6,9 +6,12 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "io/output_gate.h"
 
 namespace herald::http {
 
@@ -47,6 +50,11 @@ struct HttpOptions {
   // Requests parsed but not yet answered on one connection; at the limit the
   // connection stops reading until a response goes out.
   size_t max_pipelined_requests = 64;
+  // Output a connection may owe (queued for its socket, or produced for a
+  // later pipelined request) before it stops reading and answering further
+  // requests; it resumes once that has drained to half. Bounds what a client
+  // that sends requests and never reads can make the server hold. 0: no limit.
+  size_t max_output_backlog_bytes = 4u << 20;
   // CORS: exact Origin values that may read responses from other sites
   // ("*" allows any). A response to a request from one of them carries
   // Access-Control-Allow-Origin with that origin; an OPTIONS preflight from
@@ -79,6 +87,10 @@ struct HttpStats {
   std::atomic<uint64_t> connections_total{0};
   std::atomic<uint64_t> requests_total{0};
   std::atomic<uint64_t> upgrades_total{0};
+  // Connections that stopped reading because they owed too much output
+  // (HttpOptions::max_output_backlog_bytes, or an upgraded protocol's own
+  // outbound limit): shared with every connection's io::OutputGate.
+  std::shared_ptr<io::OutputGateStats> output_gate = std::make_shared<io::OutputGateStats>();
   // Index 0 → 1xx … 4 → 5xx.
   std::array<std::atomic<uint64_t>, 5> responses_by_class{};
   std::array<std::atomic<uint64_t>, kRejectReasonCount> rejects{};

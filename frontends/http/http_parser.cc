@@ -170,6 +170,7 @@ int HttpParser::OnMessageBeginCb() {
   value_.clear();
   value_started_ = false;
   head_bytes_ = kRequestLineOverhead;
+  trailer_bytes_ = 0;
   body_bytes_ = 0;
   chunk_left_ = 0;
   crlf_pending_ = 0;
@@ -184,14 +185,25 @@ int HttpParser::OnUrl(std::string_view s) {
   return CountHeadBytes(s.size());
 }
 
+// Chunked trailers (RFC 9112 §7.1.2) are accepted, not kept, but bounded
+// like the head: max_header_bytes for the whole trailer section, 431 past it.
+int HttpParser::CountTrailerBytes(size_t n) {
+  trailer_bytes_ += n;
+  if (trailer_bytes_ > limits_.max_header_bytes) {
+    return Fail(Error::kHeaderTooLarge, "request trailer section exceeds " +
+                                            std::to_string(limits_.max_header_bytes) + " bytes");
+  }
+  return HPE_OK;
+}
+
 int HttpParser::OnHeaderField(std::string_view s) {
-  if (head_done_) return HPE_OK;  // chunked trailers: accepted, not kept
+  if (head_done_) return CountTrailerBytes(s.size());
   field_.append(s);
   return CountHeadBytes(s.size());
 }
 
 int HttpParser::OnHeaderValue(std::string_view s) {
-  if (head_done_) return HPE_OK;
+  if (head_done_) return CountTrailerBytes(s.size());
   // llhttp splits a value span only at the end of the fed bytes, or where a
   // line ends in CRLF + SP/HT — an obs-fold, which RFC 9112 §5.2 lets us
   // reject and which proxies disagree about (a smuggling vector).
@@ -205,7 +217,7 @@ int HttpParser::OnHeaderValue(std::string_view s) {
 }
 
 int HttpParser::OnHeaderValueComplete() {
-  if (head_done_) return HPE_OK;
+  if (head_done_) return CountTrailerBytes(kHeaderLineOverhead);
   value_started_ = false;
   // RFC 9112 §5.1: whitespace between name and colon MUST be rejected.
   if (!IsToken(field_)) return Fail(Error::kBadRequest, "invalid header name \"" + field_ + "\"");

@@ -50,7 +50,7 @@ class HttpParser {
   enum class Error {
     kNone,
     kBadRequest,           // 400: malformed or smuggling-prone message
-    kHeaderTooLarge,       // 431 (RFC 6585 §5)
+    kHeaderTooLarge,       // 431 (RFC 6585 §5): the head, or a chunked trailer section
     kBodyTooLarge,         // 413 (RFC 9110 §15.5.14)
     kVersionNotSupported,  // 505
   };
@@ -124,6 +124,7 @@ class HttpParser {
   int OnMessageCompleteCb();
   int Fail(Error e, std::string message);
   int CountHeadBytes(size_t n);
+  int CountTrailerBytes(size_t n);
 
   Limits limits_;
   Events* events_;
@@ -145,6 +146,7 @@ class HttpParser {
   bool value_started_ = false;
   bool value_piece_at_feed_end_ = false;
   size_t head_bytes_ = 0;
+  size_t trailer_bytes_ = 0;  // chunked trailer section, bounded like the head
   size_t body_bytes_ = 0;
   bool in_message_ = false;
   bool head_done_ = false;

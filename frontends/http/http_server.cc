@@ -8,6 +8,21 @@
 #include "frontends/http/response_format.h"
 
 namespace herald::http {
+namespace {
+
+// A connection's place in HttpStats::connections_open (which max_connections
+// caps), attached to the io::Connection: it is given back when the
+// connection is deleted, not when HTTP hands it to another protocol, so an
+// upgraded WebSocket still counts.
+struct OpenSlot {
+  explicit OpenSlot(std::shared_ptr<HttpStats> s) : stats(std::move(s)) {}
+  ~OpenSlot() { stats->connections_open.fetch_sub(1, std::memory_order_relaxed); }
+  OpenSlot(const OpenSlot&) = delete;
+  OpenSlot& operator=(const OpenSlot&) = delete;
+  std::shared_ptr<HttpStats> stats;
+};
+
+}  // namespace
 
 std::string_view RejectReasonName(RejectReason r) {
   switch (r) {
@@ -105,6 +120,10 @@ void HttpServer::OnAccept(io::Connection* conn) {
                     "too many unfinished requests from your address");
     }
   }
+  // Accepted: from here on the slot is the connection's, across upgrades.
+  conn->Attach(std::make_shared<OpenSlot>(stats_));
+  const size_t backlog = ctx_->options.max_output_backlog_bytes;
+  conn->SetOutputGate({.high = backlog, .low = backlog / 2, .stats = stats_->output_gate});
   auto session = std::make_shared<HttpSession>(conn, ctx_, WorkerIndex(conn->loop()));
   if (pending) session->HoldPendingSlot(std::move(pending));
   conn->SetHandler(session);

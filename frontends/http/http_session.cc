@@ -27,7 +27,8 @@ void HttpSession::Unregister() {
   if (!registered_) return;
   registered_ = false;
   ctx_->sessions[worker_].erase(this);
-  ctx_->stats->connections_open.fetch_sub(1, std::memory_order_relaxed);
+  // connections_open is not given back here: the connection holds its slot
+  // for its whole life, upgraded or not (HttpServer::OnAccept).
 }
 
 void HttpSession::BeginShutdown() {
@@ -79,8 +80,9 @@ void HttpSession::Parse(std::string_view data) {
     case HttpParser::Outcome::kNeedMore:
       break;
     case HttpParser::Outcome::kPaused:
-      // Too many requests in flight (or the last one said close): keep the
-      // rest for later and stop reading, which pushes back on the client.
+      // Too many requests in flight, too much output owed (or the last one
+      // said close): keep the rest for later and stop reading, which pushes
+      // back on the client.
       if (!no_more_requests_ && conn_ != nullptr) {
         pending_input_.assign(data.substr(r.consumed));
         paused_ = true;
@@ -118,7 +120,7 @@ void HttpSession::ResumeParsing() {
     pending_input_ = std::move(upgrade_leftover_);
     upgrade_leftover_.clear();
   } else if (paused_) {
-    if (exchanges_.size() >= ctx_->options.max_pipelined_requests) return;
+    if (exchanges_.size() >= ctx_->options.max_pipelined_requests || OverBacklog()) return;
     paused_ = false;
     parser_.Resume();
   } else {
@@ -187,7 +189,16 @@ bool HttpSession::OnMessageComplete() {
     return true;
   }
   Dispatch(exchanges_.back().seq, std::move(req));
-  return !no_more_requests_ && exchanges_.size() < ctx_->options.max_pipelined_requests;
+  // Checked after every request, not every read: one read of small
+  // pipelined requests can ask for a great deal of output.
+  return !no_more_requests_ && exchanges_.size() < ctx_->options.max_pipelined_requests &&
+         !OverBacklog();
+}
+
+bool HttpSession::OverBacklog() const {
+  if (conn_ == nullptr) return false;
+  const size_t limit = ctx_->options.max_output_backlog_bytes;
+  return conn_->output_gated() || (limit != 0 && held_bytes_ > limit);
 }
 
 void HttpSession::DispatchHeldUpgrade() {
@@ -317,12 +328,12 @@ void HttpSession::RejectRequest(RejectReason reason, int status, std::string_vie
                    : reason == RejectReason::kIdleTimeout ? io::CloseReason::kIdleTimeout
                                                           : io::CloseReason::kProtocolError;
   std::string body = ErrorJson(code, message);
-  e.out.emplace_back(FormatHead({.status = status,
-                                 .content_type = kApplicationJson,
-                                 .content_length = body.size(),
-                                 .close = true},
-                                {}));
-  e.out.emplace_back(std::move(body));
+  Hold(e, FormatHead({.status = status,
+                      .content_type = kApplicationJson,
+                      .content_length = body.size(),
+                      .close = true},
+                     {}));
+  Hold(e, std::move(body));
   ctx_->stats->CountResponse(status);
   exchanges_.push_back(std::move(e));
   Pump();
@@ -334,6 +345,14 @@ bool HttpSession::OnTimer(io::CloseReason reason) {
     RejectRequest(RejectReason::kHeaderTimeout, 408, "header_timeout",
                   "request head not received within " +
                       std::to_string(ctx_->options.header_timeout_ms) + " ms");
+    return true;
+  }
+  if (!parser_.in_message() && conn_ != nullptr && conn_->queued_bytes() > 0 &&
+      conn_->stats().bytes_written != idle_written_) {
+    // Not idle: the client is still taking what we owe it (reading is
+    // paused meanwhile, so it could not send more). One that takes nothing
+    // for the whole timeout is cut below.
+    UpdateTimer();
     return true;
   }
   if (parser_.in_message()) {
@@ -362,6 +381,7 @@ void HttpSession::UpdateTimer() {
     }
     conn_->ArmTimer(delay, io::CloseReason::kIdleTimeout);
     timer_ = TimerState::kIdle;
+    idle_written_ = conn_->stats().bytes_written;
   } else if (timer_ != TimerState::kNone) {
     conn_->DisarmTimer();  // the server owes a response: not the client's fault
     timer_ = TimerState::kNone;
@@ -387,6 +407,7 @@ void HttpSession::OnClose(io::CloseReason) {
     if (e.watcher) closed_streams_.push_back(std::move(e.watcher));
   }
   exchanges_.clear();
+  held_bytes_ = 0;
   held_.reset();
   NotifyClosedStreams();
 }

@@ -87,8 +87,12 @@ class HttpSession final : public io::ConnectionHandler,
   void AbortStream(uint64_t seq, io::CloseReason reason);
   // The handler dropped its last Response copy without finishing.
   void Abandon(uint64_t seq);
-  size_t queued_bytes() const { return conn_ != nullptr ? conn_->queued_bytes() : 0; }
-  size_t backlog_bytes() const { return conn_ != nullptr ? conn_->backlog_bytes() : 0; }
+  // What the client is owed: the connection's queue, and what later
+  // pipelined responses produced while waiting for their turn.
+  size_t queued_bytes() const { return conn_ != nullptr ? conn_->queued_bytes() + held_bytes_ : 0; }
+  size_t backlog_bytes() const {
+    return conn_ != nullptr ? conn_->backlog_bytes() + held_bytes_ : 0;
+  }
   std::optional<Response::Upgraded> TakeOver(uint64_t seq,
                                              std::shared_ptr<io::ConnectionHandler> handler);
 
@@ -98,6 +102,7 @@ class HttpSession final : public io::ConnectionHandler,
   bool OnTimer(io::CloseReason reason) override;
   void OnDrained() override;
   void OnWriteBlocked(size_t backlog) override;
+  void OnOutputResumed() override;
   void OnClose(io::CloseReason reason) override;
 
   // HttpParser::Events
@@ -138,11 +143,16 @@ class HttpSession final : public io::ConnectionHandler,
                      std::string_view message);
   void UpdateTimer();
   void Unregister();
+  // Owes more output than HttpOptions::max_output_backlog_bytes: parse and
+  // dispatch nothing more until it has drained (io::OutputGate).
+  bool OverBacklog() const;
 
   // Output side (http_session_output.cc).
   Exchange* Find(uint64_t seq);
   const Exchange* Find(uint64_t seq) const;
   bool CloseAfter(const Exchange& e) const;
+  // Adds produced bytes to an exchange's buffer (counted in held_bytes_).
+  void Hold(Exchange& e, Piece piece);
   void Pump();
   void PumpExchanges();
   // Tells the watchers of finished streams (after the state they may look at
@@ -156,6 +166,7 @@ class HttpSession final : public io::ConnectionHandler,
   std::deque<Exchange> exchanges_;                              // in request order
   std::vector<std::shared_ptr<StreamWatcher>> closed_streams_;  // to notify
   uint64_t next_seq_ = 1;
+  size_t held_bytes_ = 0;  // in the exchanges' `out` buffers
 
   Request current_;              // being parsed
   std::string pending_input_;    // read but not parsed (paused)
@@ -172,6 +183,7 @@ class HttpSession final : public io::ConnectionHandler,
   TimerState timer_ = TimerState::kNone;
   std::shared_ptr<void> pending_slot_;
   int64_t body_deadline_ms_ = 0;  // the current request's body is due by then
+  uint64_t idle_written_ = 0;     // the connection's bytes_written when the idle timer was armed
   // HttpOptions::max_requests_per_second (loop thread only).
   std::optional<TokenBucket> rate_;
   uint32_t refusals_in_a_row_ = 0;

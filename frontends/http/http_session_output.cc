@@ -63,6 +63,11 @@ bool HttpSession::CloseAfter(const Exchange& e) const {
   return !e.keep_alive || (draining_ && &e == &exchanges_.back());
 }
 
+void HttpSession::Hold(Exchange& e, Piece piece) {
+  held_bytes_ += PieceSize(piece);
+  e.out.push_back(std::move(piece));
+}
+
 bool HttpSession::Respond(uint64_t seq, int status, std::string_view content_type,
                           HeaderList headers, std::variant<std::string, io::SharedBuffer> body) {
   Exchange* e = Find(seq);
@@ -86,8 +91,8 @@ bool HttpSession::Respond(uint64_t seq, int status, std::string_view content_typ
   spec.close = e->close_after;
   spec.keep_alive_header = e->version_minor == 0 && !e->close_after;
   AddCorsHeaders(*e, headers);
-  e->out.emplace_back(FormatHead(spec, headers));
-  if (has_body && !e->head_request && length > 0) e->out.push_back(std::move(body));
+  Hold(*e, FormatHead(spec, headers));
+  if (has_body && !e->head_request && length > 0) Hold(*e, std::move(body));
   ctx_->stats->CountResponse(status);
   Pump();
   return true;
@@ -114,7 +119,7 @@ bool HttpSession::StartStream(uint64_t seq, int status, std::string_view content
   spec.close = e->close_after;
   spec.keep_alive_header = e->version_minor == 0 && !e->close_after;
   AddCorsHeaders(*e, headers);
-  e->out.emplace_back(FormatHead(spec, headers));
+  Hold(*e, FormatHead(spec, headers));
   if (e->head_request) e->done = true;
   ctx_->stats->CountResponse(status);
   Pump();
@@ -128,11 +133,11 @@ bool HttpSession::StreamWrite(uint64_t seq, std::variant<std::string, io::Shared
   const size_t n = PieceSize(chunk);
   if (n == 0) return true;  // an empty chunk would end a chunked body
   if (e->chunked) {
-    e->out.emplace_back(ChunkSizeLine(n));
-    e->out.push_back(std::move(chunk));  // by reference when shared
-    e->out.emplace_back(Crlf());
+    Hold(*e, ChunkSizeLine(n));
+    Hold(*e, std::move(chunk));  // by reference when shared
+    Hold(*e, Crlf());
   } else {
-    e->out.push_back(std::move(chunk));
+    Hold(*e, std::move(chunk));
   }
   Pump();
   return true;
@@ -141,7 +146,7 @@ bool HttpSession::StreamWrite(uint64_t seq, std::variant<std::string, io::Shared
 void HttpSession::StreamEnd(uint64_t seq) {
   Exchange* e = Find(seq);
   if (conn_ == nullptr || e == nullptr || !e->streaming || e->done) return;
-  if (e->chunked) e->out.emplace_back(std::string("0\r\n\r\n"));  // last-chunk, no trailers
+  if (e->chunked) Hold(*e, std::string("0\r\n\r\n"));  // last-chunk, no trailers
   e->done = true;
   Pump();
 }
@@ -171,6 +176,13 @@ void HttpSession::OnDrained() {
 void HttpSession::OnWriteBlocked(size_t backlog) {
   if (exchanges_.empty()) return;
   if (std::shared_ptr<StreamWatcher> w = exchanges_.front().watcher) w->OnStreamBlocked(backlog);
+}
+
+// The connection's queue drained below the gate's low-water mark: go on
+// with the requests held back for it.
+void HttpSession::OnOutputResumed() {
+  ResumeParsing();
+  UpdateTimer();
 }
 
 void HttpSession::Abandon(uint64_t seq) {
@@ -222,6 +234,7 @@ void HttpSession::PumpExchanges() {
   while (!exchanges_.empty()) {
     Exchange& e = exchanges_.front();
     for (Piece& p : e.out) {
+      held_bytes_ -= PieceSize(p);
       std::visit([this](auto& bytes) { conn_->Write(std::move(bytes)); }, p);
     }
     e.out.clear();
@@ -236,6 +249,7 @@ void HttpSession::PumpExchanges() {
         if (rest.watcher) closed_streams_.push_back(std::move(rest.watcher));
       }
       exchanges_.clear();
+      held_bytes_ = 0;
       held_.reset();
       conn_->Close(reason);  // graceful: what was written goes out first
       return;

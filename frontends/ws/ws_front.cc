@@ -86,6 +86,15 @@ void WsFront::Upgrade(http::Request& req, http::Response res, bool raw) {
   parser.max_empty_fragments = options_.max_empty_fragments;
   parser.deflate = result.deflate;
   up->connection->Write(std::move(result.response));
+  // Whatever the session queues — deliveries, pongs, command answers — counts
+  // against the outbound limit: past it the connection stops reading (and
+  // handling what it read), so a client that sends and never reads cannot
+  // make the server queue more. Deliveries meet the same limit in the
+  // session's OutboundGuard.
+  io::OutputGate gate = up->connection->output_gate();
+  gate.high = options_.outbound.max_bytes;
+  gate.low = gate.high / 2;
+  up->connection->SetOutputGate(std::move(gate));
   if (user_slot) up->connection->Attach(std::move(user_slot));  // for the connection's life
   std::shared_ptr<WsSession> session;
   if (raw) {

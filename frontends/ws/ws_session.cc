@@ -118,11 +118,26 @@ void WsSession::Close(uint16_t code, std::string_view reason) {
 void WsSession::OnData(std::string_view data) {
   if (!conn_) return;
   heard_since_ping_ = true;
+  if (held_) {
+    // Reading stops with the gate; whatever still arrives waits its turn.
+    held_input_.append(data);
+    return;
+  }
   if (!parser_) parser_ = std::make_unique<FrameParser>(parser_options_);
   Outcome out = parser_->Feed(data);
-  for (Event& e : out.events) {
-    HandleEvent(e);
+  if (parser_->at_rest()) parser_.reset();
+  HandleOutcome(std::move(out), 0);
+}
+
+void WsSession::HandleOutcome(Outcome out, size_t from) {
+  for (size_t i = from; i < out.events.size(); ++i) {
+    HandleEvent(out.events[i]);
     if (!conn_) return;
+    if (conn_->output_gated() && (i + 1 < out.events.size() || out.error)) {
+      held_ = std::make_unique<Outcome>(std::move(out));
+      held_next_ = i + 1;
+      return;
+    }
   }
   if (out.error && open()) {
     WsStats::Add(stats_->protocol_errors);
@@ -132,9 +147,18 @@ void WsSession::OnData(std::string_view data) {
     // from the peer, not even its close reply (the parser stays failed), so
     // Close() flushes our close frame and closes TCP without waiting.
     Close(static_cast<uint16_t>(out.error->code), out.error->what);
-    return;
   }
-  if (parser_->at_rest()) parser_.reset();
+}
+
+void WsSession::OnOutputResumed() {
+  while (held_ && conn_ && !conn_->output_gated()) {
+    std::unique_ptr<Outcome> out = std::move(held_);
+    HandleOutcome(std::move(*out), held_next_);
+    if (held_ || !conn_ || held_input_.empty()) return;
+    std::string input = std::move(held_input_);
+    held_input_.clear();
+    OnData(input);
+  }
 }
 
 bool WsSession::AdmitMessage() {
@@ -207,6 +231,11 @@ bool WsSession::OnTimer(io::CloseReason reason) {
     Close(static_cast<uint16_t>(CloseCode::kPolicyViolation), "token expired");
     return true;
   }
+  // Not reading while the output gate is shut, we cannot hear the peer; a
+  // peer still taking our bytes is alive, one that takes none is not.
+  const uint64_t written = conn_->stats().bytes_written;
+  if (conn_->output_gated() && written != written_at_tick_) heard_since_ping_ = true;
+  written_at_tick_ = written;
   if (!heard_since_ping_) {
     silent_ms_ += static_cast<uint64_t>(options_.ping_interval.count());
     if (silent_ms_ >= static_cast<uint64_t>(options_.idle_timeout.count())) {
@@ -230,6 +259,8 @@ bool WsSession::OnDrain() {
 
 void WsSession::OnClose(io::CloseReason) {
   conn_ = nullptr;
+  held_.reset();
+  held_input_.clear();
   stats_->connections_open.fetch_sub(1, std::memory_order_relaxed);
   endpoint_->OnClose();
 }

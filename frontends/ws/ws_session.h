@@ -86,6 +86,8 @@ class WsSession : public io::ConnectionHandler, public std::enable_shared_from_t
   bool OnTimer(io::CloseReason reason) override;
   void OnDrained() override;
   void OnWriteBlocked(size_t backlog) override;
+  // The output gate opened: handle the events held back while it was shut.
+  void OnOutputResumed() override;
   void OnClose(io::CloseReason reason) override;
   // The server is draining: 1001 Going Away, so the client reconnects
   // (elsewhere).
@@ -96,6 +98,10 @@ class WsSession : public io::ConnectionHandler, public std::enable_shared_from_t
   // The rate limit: false when the message is refused (or the session closed).
   bool AdmitMessage();
   void HandleEvent(Event& e);
+  // Handles out.events[from..], then out.error; stops (keeping the rest in
+  // held_) as soon as the connection's output gate shuts, so one read full
+  // of pings or commands cannot queue more than one answer past the limit.
+  void HandleOutcome(Outcome out, size_t from);
   void ArmKeepAlive();
   void SendOwedGaps();
 
@@ -105,6 +111,12 @@ class WsSession : public io::ConnectionHandler, public std::enable_shared_from_t
   // so an idle connection (the common case at scale) holds no parser.
   FrameParserOptions parser_options_;
   std::unique_ptr<FrameParser> parser_;
+  // Parsed events not yet handled while the output gate is shut (see
+  // HandleOutcome), and where in them to go on; bytes read meanwhile.
+  std::unique_ptr<Outcome> held_;
+  size_t held_next_ = 0;
+  std::string held_input_;
+  uint64_t written_at_tick_ = 0;  // the connection's bytes_written at the last ping tick
   const WsOptions& options_;
   Endpoint* const endpoint_;              // lives in the same allocation (SessionWith)
   WsStats* const stats_;                  // owned by the front, which outlives its sessions

@@ -49,6 +49,9 @@ struct HttpLimits {
   std::chrono::milliseconds body_timeout = std::chrono::seconds(30);  // whole body, after the head
   double max_requests_per_second = 0;  // per connection (token bucket); 0: no limit
   uint32_t request_burst = 100;        // the bucket's size; refusals in a row before close
+  // Output one connection may owe before it stops reading (and answering)
+  // further requests, until half has drained; 0: no limit.
+  size_t max_output_backlog_bytes = 4u << 20;
 };
 
 // The WebSocket front (`/ws`, `/ws/<topic>`); heraldd section [websocket].

@@ -161,6 +161,35 @@ TEST(HttpParser, RefusesAChunkedBodyOverTheLimitAt413) {
   ExpectSplitInvariant(req);
 }
 
+// Trailer fields are not kept, but bounded like the head (max_header_bytes,
+// 256 here): many small ones add up, and one large one is refused as well.
+TEST(HttpParser, RefusesATrailerSectionOverTheHeaderLimitAt431) {
+  std::string trailers;
+  for (int i = 0; i < 40; ++i) trailers += "T" + std::to_string(i) + ": vvvv\r\n";
+  const std::string req =
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "1\r\na\r\n0\r\n" +
+      trailers + "\r\n";
+  EXPECT_NE(Parse({req}).find("error 431 header_too_large"), std::string::npos) << Parse({req});
+  ExpectSplitInvariant(req);
+  const std::string one_big =
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "0\r\nX: " +
+      std::string(300, 'x') + "\r\n\r\n";
+  EXPECT_NE(Parse({one_big}).find("error 431"), std::string::npos);
+}
+
+TEST(HttpParser, TrailerBudgetIsPerRequestAndSeparateFromTheHead) {
+  // A head of ~200 bytes and a trailer of ~200 bytes each fit their own
+  // budget; pipelined, the second request starts with a fresh one.
+  const std::string one =
+      "POST / HTTP/1.1\r\nHost: a\r\nX-Head: " + std::string(150, 'h') +
+      "\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-Trailer: " + std::string(200, 't') + "\r\n\r\n";
+  const std::string log = Parse({one + one});
+  EXPECT_EQ(log.find("error"), std::string::npos) << log;
+  EXPECT_NE(log.find("complete;begin;"), std::string::npos) << log;
+}
+
 struct BadRequestCase {
   const char* name;
   const char* request;

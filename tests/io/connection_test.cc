@@ -22,6 +22,7 @@ struct Recorder : ConnectionHandler {
   std::string data;
   bool echo = false;
   int drained = 0;
+  int resumed = 0;
   std::optional<CloseReason> closed;
 
   void OnData(std::string_view d) override {
@@ -29,6 +30,7 @@ struct Recorder : ConnectionHandler {
     if (echo) conn->Write(std::string(d));
   }
   void OnDrained() override { ++drained; }
+  void OnOutputResumed() override { ++resumed; }
   void OnClose(CloseReason r) override {
     closed = r;
     conn = nullptr;
@@ -129,6 +131,66 @@ TEST_F(ConnectionTest, SharedBufferIsQueuedByReferenceAcrossConnections) {
   EXPECT_EQ(c2.ReadExactly(payload->size()), *payload);
   EXPECT_TRUE(WaitFor([&] { return payload.use_count() == 1; }));
   loop().RunSync([&] { EXPECT_EQ(r1->conn->queued_bytes(), 0u); });
+}
+
+// A peer that sends and never reads: over the gate's high-water mark the
+// connection stops reading (what the peer sends stays in the kernel), and
+// reading resumes, with OnOutputResumed, once the queue drained to `low`.
+TEST_F(ConnectionTest, OutputGateStopsReadingWhileTheQueueIsOverItsMark) {
+  TestSocket client(listener_->port());
+  auto r = Accepted(0);
+  ASSERT_TRUE(r);
+  auto stats = std::make_shared<OutputGateStats>();
+  const std::string big(8 << 20, 'o');  // more than the socket buffers hold
+  loop().RunSync([&] {
+    r->conn->SetOutputGate({.high = 1 << 20, .low = 1 << 19, .stats = stats});
+    r->conn->Write(std::string(big));
+    EXPECT_TRUE(r->conn->output_gated());  // at once, before any flush
+  });
+  EXPECT_EQ(stats->pauses_total.load(), 1u);
+  EXPECT_EQ(stats->paused.load(), 1);
+  client.Send("held");
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  loop().RunSync([&] { EXPECT_EQ(r->data, ""); });  // not read while gated
+  EXPECT_EQ(client.ReadExactly(big.size()), big);
+  EXPECT_TRUE(WaitFor([&] { return r->data == "held"; }));
+  loop().RunSync([&] {
+    EXPECT_FALSE(r->conn->output_gated());
+    EXPECT_EQ(r->resumed, 1);
+  });
+  EXPECT_EQ(stats->paused.load(), 0);
+}
+
+// Small chunks cost more than their bytes; the gate counts what they cost.
+TEST_F(ConnectionTest, OutputGateCountsEachChunksBookkeeping) {
+  TestSocket client(listener_->port());
+  auto r = Accepted(0);
+  ASSERT_TRUE(r);
+  loop().RunSync([&] {
+    r->conn->SetOutputGate({.high = 100 * WriteQueue::kChunkOverhead, .low = 0});
+    for (int i = 0; i < 100; ++i) r->conn->Write(std::string("x"));
+    EXPECT_TRUE(r->conn->output_gated());  // 100 bytes, but 100 chunks
+  });
+  EXPECT_EQ(client.ReadExactly(100), std::string(100, 'x'));
+  EXPECT_TRUE(WaitFor([&] { return !r->conn->output_gated(); }));
+}
+
+TEST_F(ConnectionTest, AClosedGatedConnectionLeavesTheGauge) {
+  auto stats = std::make_shared<OutputGateStats>();
+  {
+    TestSocket client(listener_->port());
+    auto r = Accepted(0);
+    ASSERT_TRUE(r);
+    loop().RunSync([&] {
+      r->conn->SetOutputGate({.high = 1, .low = 0, .stats = stats});
+      r->conn->Write(std::string(8 << 20, 'o'));
+    });
+    EXPECT_EQ(stats->paused.load(), 1);
+    loop().RunSync([&] { r->conn->Close(CloseReason::kDone, CloseMode::kImmediate); });
+    EXPECT_TRUE(WaitFor([&] { return r->closed.has_value(); }));
+  }
+  EXPECT_EQ(stats->paused.load(), 0);
+  EXPECT_EQ(stats->pauses_total.load(), 1u);
 }
 
 TEST_F(ConnectionTest, GracefulCloseFlushesFirst) {
