@@ -228,6 +228,7 @@ Status ReadGrpc(const toml::table& t, Config& c) {
   r.Millis("default_request_timeout_ms", g.default_request_timeout);
   r.Int("max_outbound_bytes", g.max_outbound_bytes, 1024);
   r.Int("ack_every", g.ack_every, 1, 1u << 20);
+  r.Int("max_refusals_per_request", g.max_refusals_per_request, 1, 1u << 16);
   r.Int("max_concurrent_streams", g.max_concurrent_streams, 1, 1u << 20);
   r.Int("command_burst", g.command_burst, 1, 1u << 20);
   if (const toml::node* n = r.Take("max_commands_per_second")) {

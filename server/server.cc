@@ -218,6 +218,7 @@ class Server::Impl {
     o.outbound.policy = l.disconnect_slow_consumers ? SlowConsumerPolicy::kDisconnect
                                                     : SlowConsumerPolicy::kDropWithGap;
     o.ack_every = l.ack_every;
+    o.max_refusals_per_request = l.max_refusals_per_request;
     o.max_concurrent_streams = l.max_concurrent_streams;
     o.max_commands_per_second = l.max_commands_per_second;
     o.command_burst = l.command_burst;

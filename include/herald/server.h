@@ -90,6 +90,7 @@ struct GrpcLimits {
   size_t max_outbound_bytes = 16u << 20;   // queued per Subscribe/Connect stream
   bool disconnect_slow_consumers = false;  // false: drop and send a Gap
   uint32_t ack_every = 1024;               // PublishStream batch acknowledgements
+  uint32_t max_refusals_per_request = 64;  // PublishStream: runs of refusals per request
   uint32_t max_concurrent_streams = 100;   // calls open at once per client connection
   double max_commands_per_second = 0;      // per Connect session (token bucket); 0: no limit
   uint32_t command_burst = 100;            // the bucket's size; refusals in a row before the end
