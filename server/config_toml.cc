@@ -206,6 +206,7 @@ Status ReadSse(const toml::table& t, Config& c) {
   r.Millis("retry_ms", l.retry);
   r.Int("max_topics", l.max_topics, 1, 1024);
   r.Int("max_id_topics", l.max_id_topics, 1, 1024);
+  r.Int("id_topic_names", l.id_topic_names, 0, 1u << 24);
   r.StringList("allowed_origins", l.allowed_origins);
   r.Int("max_outbound_bytes", l.max_outbound_bytes, 1024);
   std::string policy = l.disconnect_slow_consumers ? "disconnect" : "drop";

@@ -72,6 +72,7 @@ struct SseLimits {
   std::vector<std::string> allowed_origins;                   // exact Origin values; empty: any
   size_t max_topics = 16;                                     // `topic` parameters per stream
   size_t max_id_topics = 32;                                  // topic positions an event id carries
+  size_t id_topic_names = 16384;  // long topic names remembered by their hash in ids
   size_t max_outbound_bytes = 4u << 20;                       // queued per stream (slow consumer)
   // true (default): close a slow stream — the browser reconnects and resumes
   // from history; false: drop messages and send a gap event.
