@@ -6,6 +6,7 @@
 
 #include "frontends/sse/event_id.h"
 #include "frontends/sse/sse_event.h"
+#include "frontends/sse/topic_hash.h"
 
 namespace herald::sse::fuzz {
 namespace {
@@ -18,24 +19,44 @@ bool Fail(const char* what) {
 const std::vector<std::string> kParams = {"a.b", "c.>", "d", "*.e"};
 
 bool CheckEventId(std::string_view id) {
-  Result<std::vector<ResumePoint>> points = ParseEventId(id, kParams, TopicLimits{}, 8);
-  if (!points.ok()) return !points.status().message().empty() || Fail("error without a message");
+  Result<ParsedEventId> parsed = ParseEventId(id, kParams, TopicLimits{}, 8);
+  if (!parsed.ok()) return !parsed.status().message().empty() || Fail("error without a message");
+  const std::vector<ResumePoint>& points = parsed->points;
+  if (points.size() + parsed->hashed.size() > 8) return Fail("more entries than the limit");
   std::vector<TopicPosition> positions;
-  for (const ResumePoint& p : *points) {
+  for (const ResumePoint& p : points) {
     if (!ValidateTopic(p.topic).ok()) return Fail("accepted an invalid topic");
     bool matched = false;
     for (const std::string& q : kParams) matched = matched || PatternMatches(q, p.topic);
     if (!matched) return Fail("accepted a topic outside the stream");
     positions.push_back({p.topic, p.epoch, p.after_offset});
   }
-  const std::string again = FormatEventId(positions, kParams);
-  Result<std::vector<ResumePoint>> reparsed = ParseEventId(again, kParams, TopicLimits{}, 8);
-  if (!reparsed.ok() || reparsed->size() != points->size()) return Fail("formatted id rejected");
-  for (size_t i = 0; i < points->size(); ++i) {
-    const ResumePoint& a = (*points)[i];
-    const ResumePoint& b = (*reparsed)[i];
-    if (a.topic != b.topic || a.epoch != b.epoch || a.after_offset != b.after_offset) {
-      return Fail("id does not round-trip");
+  for (const TopicPosition& h : parsed->hashed) positions.push_back(h);
+  const std::string again = FormatEventId(positions, kParams, parsed->forgot);
+  if (again.size() > MaxEventIdBytes(8)) return Fail("an id longer than its bound");
+  Result<ParsedEventId> reparsed = ParseEventId(again, kParams, TopicLimits{}, 8);
+  if (!reparsed.ok() || reparsed->forgot != parsed->forgot) return Fail("formatted id rejected");
+  // Names longer than an id carries come back as their hash.
+  std::vector<TopicPosition> back;
+  size_t named = 0;
+  for (const TopicPosition& p : positions) {
+    if (p.topic.empty()) {
+      back.push_back(p);
+    } else if (named < reparsed->points.size() && reparsed->points[named].topic == p.topic) {
+      const ResumePoint& r = reparsed->points[named++];
+      if (r.epoch != p.epoch || r.after_offset != p.offset) return Fail("id does not round-trip");
+    } else {
+      back.push_back({std::string(), p.epoch, p.offset, TopicHash(p.topic)});
+    }
+  }
+  if (named != reparsed->points.size() || back.size() != reparsed->hashed.size()) {
+    return Fail("id does not round-trip");
+  }
+  for (size_t i = 0; i < back.size(); ++i) {
+    const TopicPosition& a = back[i];
+    const TopicPosition& b = reparsed->hashed[i];
+    if (a.hash != b.hash || a.epoch != b.epoch || a.offset != b.offset) {
+      return Fail("hashed entry does not round-trip");
     }
   }
   return true;

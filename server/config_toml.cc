@@ -211,6 +211,7 @@ Status ReadSse(const toml::table& t, Config& c) {
   r.Millis("retry_ms", l.retry);
   r.Int("max_topics", l.max_topics, 1, 1024);
   r.Int("max_id_topics", l.max_id_topics, 1, 1024);
+  r.Int("id_topic_names", l.id_topic_names, 0, 1u << 24);
   r.StringList("allowed_origins", l.allowed_origins);
   r.Int("max_outbound_bytes", l.max_outbound_bytes, 1024);
   std::string policy = l.disconnect_slow_consumers ? "disconnect" : "drop";
@@ -233,6 +234,7 @@ Status ReadGrpc(const toml::table& t, Config& c) {
   r.Millis("default_request_timeout_ms", g.default_request_timeout);
   r.Int("max_outbound_bytes", g.max_outbound_bytes, 1024);
   r.Int("ack_every", g.ack_every, 1, 1u << 20);
+  r.Int("max_refusals_per_request", g.max_refusals_per_request, 1, 1u << 16);
   r.Int("max_concurrent_streams", g.max_concurrent_streams, 1, 1u << 20);
   r.Int("command_burst", g.command_burst, 1, 1u << 20);
   if (const toml::node* n = r.Take("max_commands_per_second")) {

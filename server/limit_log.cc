@@ -23,6 +23,7 @@ constexpr std::string_view kTrips[] = {
     "herald_grpc_user_limit_refusals_total",
     "herald_grpc_commands_rate_limited_total",
     "herald_grpc_rate_limit_ends_total",
+    "herald_grpc_publish_stream_requests_cut_total",
 };
 
 bool IsTrip(std::string_view sample) {

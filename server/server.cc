@@ -11,6 +11,7 @@
 #include "frontends/http/http_server.h"
 #include "frontends/http/router.h"
 #include "frontends/rest/rest_api.h"
+#include "frontends/sse/event_id.h"
 #include "frontends/sse/sse_front.h"
 #include "frontends/static/static_site.h"
 #include "frontends/ws/ws_front.h"
@@ -78,6 +79,12 @@ class Server::Impl {
     ws_options.verifier = verifier_;
     sse::SseOptions sse_options = SseOptionsFrom(options_.sse);
     sse_options.verifier = verifier_;
+    // An event id must fit in the browser's reconnect with room to spare
+    // (the URL and other headers): at most half of the header limit.
+    while (sse_options.max_id_topics > 1 &&
+           sse::MaxEventIdBytes(sse_options.max_id_topics) > options_.http.max_header_bytes / 2) {
+      --sse_options.max_id_topics;
+    }
     ws_ = std::make_unique<ws::WsFront>(
         broker_, std::move(ws_options),
         [inboxes = inboxes_.get()](const io::Loop* loop) { return inboxes->For(loop); });
@@ -225,6 +232,7 @@ class Server::Impl {
     o.outbound.policy = l.disconnect_slow_consumers ? SlowConsumerPolicy::kDisconnect
                                                     : SlowConsumerPolicy::kDropWithGap;
     o.ack_every = l.ack_every;
+    o.max_refusals_per_request = l.max_refusals_per_request;
     o.max_concurrent_streams = l.max_concurrent_streams;
     o.max_commands_per_second = l.max_commands_per_second;
     o.command_burst = l.command_burst;
@@ -242,6 +250,7 @@ class Server::Impl {
     o.allowed_origins = l.allowed_origins;
     o.max_topics = l.max_topics;
     o.max_id_topics = l.max_id_topics;
+    o.id_topic_names = l.id_topic_names;
     o.outbound.max_bytes = l.max_outbound_bytes;
     o.outbound.policy = l.disconnect_slow_consumers ? SlowConsumerPolicy::kDisconnect
                                                     : SlowConsumerPolicy::kDropWithGap;

@@ -15,6 +15,17 @@ void WriteSseMetrics(const sse::SseStats& s, PrometheusWriter& w) {
             get(s.heartbeats_sent));
   w.Counter("herald_sse_slow_consumer_closes_total",
             "SSE streams closed because they could not keep up.", get(s.slow_consumer_closes));
+  w.Counter("herald_sse_id_hashes_resolved_total",
+            "Topics a Last-Event-ID named by hash, resumed at once from the node's names.",
+            get(s.id_hashes_resolved));
+  w.Counter("herald_sse_id_hashes_resolved_live_total",
+            "Topics a Last-Event-ID named by hash, named later by the topic's next message.",
+            get(s.id_hashes_resolved_live));
+  w.Counter("herald_sse_resumes_incomplete_total",
+            "SSE resumes from an id that left topics out (announced with a gap event).",
+            get(s.resumes_incomplete));
+  w.Gauge("herald_sse_id_topic_names", "Long topic names remembered for SSE event ids.",
+          get(s.id_topic_names));
 }
 
 }  // namespace herald::server

@@ -20,7 +20,16 @@ struct GrpcStats {
   std::atomic<uint64_t> user_limit_refusals{0};    // streams past max_connections_per_user
   std::atomic<uint64_t> commands_rate_limited{0};  // Connect commands over the rate
   std::atomic<uint64_t> rate_limit_ends{0};        // Connect sessions ended for it
-  static void Add(std::atomic<uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
+  // PublishStream: messages refused, refusals folded into an earlier
+  // StreamError of the same run, requests cut at max_refusals_per_request,
+  // and the answers queued on every stream now (a gauge).
+  std::atomic<uint64_t> publish_refused{0};
+  std::atomic<uint64_t> refusals_coalesced{0};
+  std::atomic<uint64_t> requests_cut{0};
+  std::atomic<int64_t> answers_queued{0};
+  static void Add(std::atomic<uint64_t>& c, uint64_t n = 1) {
+    c.fetch_add(n, std::memory_order_relaxed);
+  }
 };
 
 struct GrpcOptions {
@@ -36,6 +45,12 @@ struct GrpcOptions {
   // this many answers wait to be written (flow control).
   uint32_t ack_every = 1024;
   size_t max_pending_answers = 256;
+  // PublishStream: refusals in one request are coalesced into runs (one
+  // StreamError per run of neighbours refused alike); past this many runs
+  // the rest of the request is not published and one error says so. With
+  // reading paused at max_pending_answers, a stream queues at most about
+  // max_pending_answers + max_refusals_per_request answers.
+  uint32_t max_refusals_per_request = 64;
   // Calls open at once on one client connection (HTTP/2
   // SETTINGS_MAX_CONCURRENT_STREAMS); more wait for one to end.
   uint32_t max_concurrent_streams = 100;

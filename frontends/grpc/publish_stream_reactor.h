@@ -1,12 +1,18 @@
 // frontends/grpc/publish_stream_reactor.h — one `PublishStream` call.
 //
 // Each message read is published at once; messages with a sequence number get
-// their own StreamAck (or StreamError), and a BatchAck with the running
-// totals goes out every `ack_every` messages and when the client half-closes.
+// their own StreamAck, refused ones a StreamError, and a BatchAck with the
+// running totals goes out once `ack_every` messages were counted (at the end
+// of the request that crossed it) and when the client half-closes.
 // Flow control: while `max_pending_answers` answers wait to be written (or
 // that many messages wait for their topic's owner node, in a cluster) the
 // reactor stops reading, so a client that does not read its answers is held
 // back by gRPC's own window instead of growing the server's memory.
+// One request can carry hundreds of thousands of messages, so what it adds
+// is bounded too: neighbouring refusals alike are one StreamError (with a
+// `count`), and past `max_refusals_per_request` such runs the rest of the
+// request is not published and one error covers it. A stream thus queues at
+// most about max_pending_answers + max_refusals_per_request answers.
 // Publishing never blocks a gRPC thread: a message for a topic another node
 // owns is answered when the owner answers, and the call finishes only once
 // every such answer is in.
@@ -34,6 +40,7 @@ class PublishStreamReactor final
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
   void OnDone() override { delete this; }
+  ~PublishStreamReactor() override;
 
  private:
   // What to start once the lock is released.
@@ -46,27 +53,50 @@ class PublishStreamReactor final
   void Run(const Next& next);
   void QueueBatchLocked();
   // One read request's messages, answered together. Results that come back
-  // inline (this node owns the topic) are kept here without a lock and
-  // applied in order once the request is published; results from other
-  // nodes take the lock one by one. Freed when the last result is in.
+  // inline (this node owns the topic) are kept here without a lock, as runs
+  // of neighbours alike, and applied in order once the request is
+  // published; results from other nodes take the lock one by one. Freed
+  // when the last result is in.
   struct Batch;
   struct Slot {
     Batch* batch;
     int index;
   };
+  // `count` messages from `index` with the same outcome: all accepted
+  // (`result` is the last one's ack) or all refused with the same status.
+  struct Outcome {
+    int index;
+    int count;
+    Result<PublishAck> result;
+  };
   struct Batch {
+    uint64_t serial = 0;  // this stream's request number
     uint64_t sequence = 0;
     int remaining = 0;  // results still to come (+1 while still publishing)
     int last_ok_index = -1;
     PublishAck last_ok;
     std::vector<Slot> slots;
-    std::vector<std::pair<int, Result<PublishAck>>> inline_results;
+    std::vector<Outcome> inline_runs;  // the publishing thread's, no lock
+    int inline_error_runs = 0;
+    // mu_ held from here on.
+    uint32_t error_answers = 0;  // StreamErrors queued for this request
+    // Refusals from other nodes that came after the cap: one summary at the
+    // end (the first one's status, how many, the first index).
+    int late_first = -1;
+    uint32_t late_count = 0;
+    std::string late_message;
   };
   void Publish(v1::PublishRequest& m, Slot* slot);
   // A message's result, from whichever thread produced it.
   void OnPublished(Slot* slot, Result<PublishAck> ack);
-  // mu_ held. Counts one result and queues what it answers.
-  void ApplyLocked(Batch& batch, int index, const Result<PublishAck>& ack);
+  // mu_ held. Counts a run of results and queues what it answers.
+  void ApplyLocked(Batch& batch, int index, int count, const Result<PublishAck>& ack);
+  // mu_ held. One StreamError for `count` refusals from `index`, folded into
+  // the last answer when that is this request's error for the run just
+  // before; past the cap (unless `forced`) only tallied for the summary.
+  void QueueErrorLocked(Batch& batch, int index, uint32_t count, int code,
+                        const std::string& message, bool forced);
+  void PushLocked(v1::PublishStreamResponse r);
   // mu_ held. One result fewer to wait for; answers and frees the batch at 0.
   void ReleaseLocked(Batch* batch);
 
@@ -75,6 +105,7 @@ class PublishStreamReactor final
   const std::shared_ptr<GrpcStats> stats_;
   const uint32_t ack_every_;
   const size_t max_pending_;
+  const uint32_t max_refusal_runs_;
   std::mutex mu_;
   v1::PublishStreamRequest request_;               // the read buffer
   std::deque<v1::PublishStreamResponse> answers_;  // front: being written
@@ -86,6 +117,10 @@ class PublishStreamReactor final
   uint64_t accepted_ = 0;
   uint64_t refused_ = 0;
   uint32_t since_batch_ = 0;
+  uint64_t next_serial_ = 0;
+  // The request whose StreamError is the last answer queued (0: the last
+  // answer is something else), so a neighbouring refusal extends it.
+  uint64_t open_error_serial_ = 0;
   size_t in_flight_ = 0;  // messages whose result has not come back yet
   std::shared_ptr<void> user_slot_;
 };

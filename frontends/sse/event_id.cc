@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "frontends/sse/topic_hash.h"
+
 namespace herald::sse {
 namespace {
 
@@ -55,6 +57,12 @@ void AppendEncodedTopic(std::string& out, std::string_view topic) {
   }
 }
 
+size_t EncodedSize(std::string_view topic) {
+  size_t n = 0;
+  for (char ch : topic) n += KeptInId(static_cast<unsigned char>(ch)) ? 1 : 3;
+  return n;
+}
+
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
@@ -94,8 +102,15 @@ TopicPosition& StreamPositions::Touch(std::string_view topic) {
   auto it = std::find_if(entries_.begin(), entries_.end(),
                          [&](const TopicPosition& p) { return p.topic == topic; });
   if (it == entries_.end()) {
-    if (entries_.size() >= max_topics_) entries_.erase(entries_.begin());
-    entries_.push_back({std::string(topic), 0, 0});
+    if (entries_.size() >= max_topics_) {
+      // The least recent goes; the id says from now on that some are missing.
+      if (entries_.front().topic.empty()) --unresolved_;
+      entries_.erase(entries_.begin());
+      forgot_ = true;
+    }
+    // Hashed once here rather than for every id that names it.
+    const uint64_t hash = EncodedSize(topic) > kMaxInlineTopicChars ? TopicHash(topic) : 0;
+    entries_.push_back({std::string(topic), 0, 0, hash});
     return entries_.back();
   }
   // Keep the most recent last; with one topic (the common case) this is a no-op.
@@ -107,6 +122,29 @@ void StreamPositions::Seed(const ResumePoint& p) {
   TopicPosition& e = Touch(p.topic);
   e.epoch = p.epoch;
   e.offset = p.after_offset;
+}
+
+void StreamPositions::SeedHashed(const TopicPosition& p) {
+  if (entries_.size() >= max_topics_) {
+    if (entries_.front().topic.empty()) --unresolved_;
+    entries_.erase(entries_.begin());
+    forgot_ = true;
+  }
+  entries_.push_back({std::string(), p.epoch, p.offset, p.hash});
+  ++unresolved_;
+}
+
+std::optional<TopicPosition> StreamPositions::Resolve(std::string_view topic) {
+  if (unresolved_ == 0) return std::nullopt;
+  const uint64_t hash = TopicHash(topic);
+  for (TopicPosition& e : entries_) {
+    if (e.topic.empty() && e.hash == hash) {
+      e.topic = std::string(topic);
+      --unresolved_;
+      return e;
+    }
+  }
+  return std::nullopt;
 }
 
 const TopicPosition* StreamPositions::Find(std::string_view topic) const {
@@ -148,10 +186,13 @@ void StreamPositions::Skip(const Gap& gap) {
 }
 
 void AppendIdEntry(std::string& out, std::string_view topic, uint64_t epoch, uint64_t offset,
-                   std::span<const std::string> params) {
-  auto it = std::find(params.begin(), params.end(), topic);
+                   std::span<const std::string> params, uint64_t hash) {
+  auto it = topic.empty() ? params.end() : std::find(params.begin(), params.end(), topic);
   if (it != params.end()) {
     out += std::to_string(it - params.begin());
+  } else if (topic.empty() || EncodedSize(topic) > kMaxInlineTopicChars) {
+    out.push_back('#');
+    AppendBase36(out, hash != 0 || topic.empty() ? hash : TopicHash(topic));
   } else {
     out.push_back('@');
     AppendEncodedTopic(out, topic);
@@ -163,26 +204,35 @@ void AppendIdEntry(std::string& out, std::string_view topic, uint64_t epoch, uin
 }
 
 std::string FormatEventId(std::span<const TopicPosition> positions,
-                          std::span<const std::string> params) {
+                          std::span<const std::string> params, bool forgot) {
   std::string out;
   for (const TopicPosition& p : positions) {
     if (!out.empty()) out.push_back(',');
-    AppendIdEntry(out, p.topic, p.epoch, p.offset, params);
+    AppendIdEntry(out, p.topic, p.epoch, p.offset, params, p.hash);
   }
+  if (forgot) out += out.empty() ? "!" : ",!";
   return out;
 }
 
-Result<std::vector<ResumePoint>> ParseEventId(std::string_view id,
-                                              std::span<const std::string> params,
-                                              const TopicLimits& limits, size_t max_entries) {
-  std::vector<ResumePoint> points;
-  if (id.empty()) return points;  // the spec's way of saying "no id"
+Result<ParsedEventId> ParseEventId(std::string_view id, std::span<const std::string> params,
+                                   const TopicLimits& limits, size_t max_entries) {
+  ParsedEventId parsed;
+  std::vector<ResumePoint>& points = parsed.points;
+  if (id.empty()) return parsed;  // the spec's way of saying "no id"
+  const bool has_wildcard = std::any_of(params.begin(), params.end(),
+                                        [](const std::string& q) { return IsWildcardPattern(q); });
   size_t start = 0;
   while (start <= id.size()) {
     size_t end = id.find(',', start);
     if (end == std::string_view::npos) end = id.size();
     const std::string_view entry = id.substr(start, end - start);
-    if (points.size() == max_entries) {
+    start = end + 1;
+    if (entry == "!") {
+      if (parsed.forgot) return Bad("'!' appears twice");
+      parsed.forgot = true;
+      continue;
+    }
+    if (points.size() + parsed.hashed.size() == max_entries) {
       return Bad("more than " + std::to_string(max_entries) + " topics");
     }
     const size_t c2 = entry.rfind(':');
@@ -197,6 +247,18 @@ Result<std::vector<ResumePoint>> ParseEventId(std::string_view id,
       return Bad("epoch and offset must be base-36 numbers in '" + std::string(entry) + "'");
     }
     const std::string_view ref = entry.substr(0, c1);
+    if (ref[0] == '#') {
+      TopicPosition h{std::string(), p.epoch, p.after_offset, 0};
+      if (!ParseBase36(ref.substr(1), h.hash)) {
+        return Bad("'" + std::string(ref) + "' is not a base-36 topic hash");
+      }
+      if (!has_wildcard) return Bad("'" + std::string(ref) + "' names no topic of this stream");
+      for (const TopicPosition& seen : parsed.hashed) {
+        if (seen.hash == h.hash) return Bad("'" + std::string(ref) + "' appears twice");
+      }
+      parsed.hashed.push_back(std::move(h));
+      continue;
+    }
     if (ref[0] == '@') {
       if (!DecodeTopic(ref.substr(1), p.topic)) {
         return Bad("badly encoded topic in '" + std::string(entry) + "'");
@@ -222,9 +284,16 @@ Result<std::vector<ResumePoint>> ParseEventId(std::string_view id,
       if (seen.topic == p.topic) return Bad("topic '" + p.topic + "' appears twice");
     }
     points.push_back(std::move(p));
-    start = end + 1;
   }
-  return points;
+  // A long name sent as it is (ids before hashing did) and by hash too.
+  for (const TopicPosition& h : parsed.hashed) {
+    for (const ResumePoint& p : points) {
+      if (EncodedSize(p.topic) > kMaxInlineTopicChars && TopicHash(p.topic) == h.hash) {
+        return Bad("topic '" + p.topic + "' appears twice");
+      }
+    }
+  }
+  return parsed;
 }
 
 }  // namespace herald::sse

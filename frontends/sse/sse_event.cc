@@ -3,6 +3,7 @@
 #include "base/base64.h"
 #include "base/encoding_slots.h"
 #include "frontends/json/envelope.h"
+#include "frontends/json/json_writer.h"
 #include "frontends/sse/event_id.h"
 
 namespace herald::sse {
@@ -68,6 +69,22 @@ std::string EventHead(std::string_view id, std::string_view event) {
     out += event;
     out.push_back('\n');
   }
+  return out;
+}
+
+std::string PositionsNotKeptEvent(std::string_view id, std::string_view pattern) {
+  json::JsonWriter w;
+  w.Begin()
+      .Field("op", "gap")
+      .Field("topic", pattern)
+      .Field("reason", "positions_not_kept")
+      .Field("epoch", uint64_t{0})
+      .Field("from", uint64_t{0})
+      .Field("to", uint64_t{0})
+      .End();
+  std::string out = EventHead(id, "gap");
+  AppendDataLines(out, w.Take());
+  out.push_back('\n');
   return out;
 }
 

@@ -37,5 +37,8 @@ SharedBytes IndexZeroEvent(const Message& m, DataFormat format);
 std::string EventHead(std::string_view id, std::string_view event);
 // A gap notice: event "gap", data the JSON gap envelope.
 std::string GapEvent(std::string_view id, const Gap& gap);
+// The notice that a resumed stream's id left topics of `pattern` out: event
+// "gap", reason "positions_not_kept", no epoch or range (unknown).
+std::string PositionsNotKeptEvent(std::string_view id, std::string_view pattern);
 
 }  // namespace herald::sse

@@ -19,7 +19,10 @@ bool HasWildcard(std::string_view pattern) {
 }  // namespace
 
 SseFront::SseFront(Broker& broker, SseOptions options, InboxFor inbox_for)
-    : broker_(broker), options_(std::move(options)), inbox_for_(std::move(inbox_for)) {}
+    : broker_(broker),
+      options_(std::move(options)),
+      inbox_for_(std::move(inbox_for)),
+      names_(std::make_shared<TopicNames>(options_.id_topic_names)) {}
 
 void SseFront::Register(http::Router& router) {
   router.Handle("GET", "/sse",
@@ -109,9 +112,28 @@ void SseFront::Open(http::Request& req, http::Response res) {
   // The browser sends Last-Event-ID on every reconnect, to the same URL — so
   // the header is newer than a lastEventId left in the URL from the start.
   const std::optional<std::string_view> header = req.header("Last-Event-ID");
-  Result<std::vector<ResumePoint>> resume =
+  Result<ParsedEventId> parsed =
       ParseEventId(header ? *header : id_param, spec.patterns, limits, options_.max_id_topics);
-  if (!resume.ok()) return reject(400, "bad_event_id", resume.status().message());
+  if (!parsed.ok()) return reject(400, "bad_event_id", parsed.status().message());
+  std::vector<ResumePoint>* resume = &parsed->points;
+  // Topics the id names by hash: this node remembers the names it hashed,
+  // so those resume from history now like the others; the rest wait for
+  // their topic's next message to show their name (SseStream::CatchUp).
+  std::vector<TopicPosition> unresolved;
+  for (TopicPosition& h : parsed->hashed) {
+    std::optional<std::string> name = names_->Find(h.hash);
+    const bool usable = name &&
+                        std::none_of(resume->begin(), resume->end(),
+                                     [&](const ResumePoint& p) { return p.topic == *name; }) &&
+                        std::any_of(spec.patterns.begin(), spec.patterns.end(),
+                                    [&](const std::string& q) { return PatternMatches(q, *name); });
+    if (usable) {
+      SseStats::Add(stats_->id_hashes_resolved);
+      resume->push_back({std::move(*name), h.epoch, h.offset});
+    } else {
+      unresolved.push_back(std::move(h));
+    }
+  }
   // A position the topic has not reached cannot come from this node's
   // history (a forged or foreign id): refuse it rather than skip messages.
   for (const ResumePoint& p : *resume) {
@@ -133,19 +155,21 @@ void SseFront::Open(http::Request& req, http::Response res) {
     if (!now.ok()) return reject(400, "invalid_topic", now.status().message());
     resume->push_back({pattern, now->epoch, now->last_offset});
   }
+  for (const TopicPosition& h : unresolved) positions.SeedHashed(h);
   for (const ResumePoint& p : *resume) positions.Seed(p);
+  if (parsed->forgot) positions.MarkForgot();
 
   std::shared_ptr<Inbox> inbox = inbox_for_(req.loop);
   if (!inbox || req.loop == nullptr) return reject(503, "unavailable", "no inbox for this worker");
   auto stream = std::make_shared<SseStream>(broker_, res, *req.loop, options_, stats_,
-                                            std::move(spec), std::move(positions));
+                                            std::move(spec), std::move(positions), names_);
   if (Status s = stream->Subscribe(inbox, *resume); !s.ok()) {
     SseStats::Add(stats_->rejects);
     res.SendError(s);
     return;
   }
   stream->HoldUserSlot(std::move(user_slot));
-  stream->Start((*who)->expires_at_s);
+  stream->Start((*who)->expires_at_s, parsed->forgot);
 }
 
 }  // namespace herald::sse

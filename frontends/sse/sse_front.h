@@ -20,6 +20,7 @@
 
 #include "frontends/http/router.h"
 #include "frontends/sse/sse_options.h"
+#include "frontends/sse/topic_names.h"
 #include "herald/broker.h"
 
 namespace herald::sse {
@@ -41,6 +42,8 @@ class SseFront {
   const SseOptions options_;
   const InboxFor inbox_for_;
   std::shared_ptr<SseStats> stats_ = std::make_shared<SseStats>();
+  // Long topic names this node's ids named by hash, shared by its streams.
+  const std::shared_ptr<TopicNames> names_;
 };
 
 }  // namespace herald::sse

@@ -31,8 +31,12 @@ struct SseOptions {
   // `topic` parameters one stream may have.
   size_t max_topics = 16;
   // Topic positions an event id carries (and the stream remembers); a
-  // wildcard stream over more topics forgets the least recent ones.
+  // wildcard stream over more topics forgets the least recent ones. Bounds
+  // an id's size (MaxEventIdBytes: about 62 bytes a topic).
   size_t max_id_topics = 32;
+  // Long topic names the node remembers by the hash its ids name them by,
+  // so a reconnect resumes them from history at once (topic_names.h).
+  size_t id_topic_names = 16384;
   // Slow consumers. Disconnecting is the default for SSE: the browser
   // reconnects by itself with Last-Event-ID and resumes from history.
   OutboundLimits outbound{.max_bytes = 4u << 20, .policy = SlowConsumerPolicy::kDisconnect};
@@ -47,6 +51,13 @@ struct SseStats {
   std::atomic<uint64_t> heartbeats_sent{0};
   std::atomic<uint64_t> slow_consumer_closes{0};
   std::atomic<uint64_t> rejects{0};  // streams refused with a 4xx/5xx
+  // Topics a Last-Event-ID named by hash: resolved at once from the node's
+  // names, or later, when the topic's next message showed its name.
+  std::atomic<uint64_t> id_hashes_resolved{0};
+  std::atomic<uint64_t> id_hashes_resolved_live{0};
+  // Resumes from an id that left topics out ("!"), announced to the client.
+  std::atomic<uint64_t> resumes_incomplete{0};
+  std::atomic<int64_t> id_topic_names{0};  // names remembered (a gauge)
 
   static void Add(std::atomic<uint64_t>& c, uint64_t n = 1) {
     c.fetch_add(n, std::memory_order_relaxed);

@@ -17,7 +17,8 @@ const SharedBytes& Heartbeat() {
 }  // namespace
 
 SseStream::SseStream(Broker& broker, http::Response res, io::Loop& loop, SseOptions options,
-                     std::shared_ptr<SseStats> stats, StreamSpec spec, StreamPositions positions)
+                     std::shared_ptr<SseStats> stats, StreamSpec spec, StreamPositions positions,
+                     std::shared_ptr<TopicNames> names)
     : broker_(broker),
       res_(std::move(res)),
       loop_(loop),
@@ -25,6 +26,7 @@ SseStream::SseStream(Broker& broker, http::Response res, io::Loop& loop, SseOpti
       stats_(std::move(stats)),
       spec_(std::move(spec)),
       positions_(std::move(positions)),
+      names_(std::move(names)),
       guard_(options_.outbound) {}
 
 SseStream::~SseStream() = default;
@@ -47,7 +49,7 @@ Status SseStream::Subscribe(const std::shared_ptr<Inbox>& inbox,
   return Status::Ok();
 }
 
-void SseStream::Start(int64_t expires_at_s) {
+void SseStream::Start(int64_t expires_at_s, bool left_out) {
   expires_at_s_ = expires_at_s;
   http::HeaderList headers;
   headers.Add("Cache-Control", "no-cache");
@@ -69,6 +71,15 @@ void SseStream::Start(int64_t expires_at_s) {
   if (positions_.size() > 0) first += "id: " + CurrentId() + "\nevent: position\ndata: \n";
   first.push_back('\n');
   Write(std::move(first));
+  if (left_out) {
+    // Never silently: the topics the id did not carry resume live only.
+    SseStats::Add(stats_->resumes_incomplete);
+    for (const std::string& pattern : spec_.patterns) {
+      if (pattern.find_first_of("*>") == std::string::npos) continue;
+      Write(PositionsNotKeptEvent(CurrentId(), pattern));
+      SseStats::Add(stats_->gaps_sent);
+    }
+  }
   ScheduleTimer();
 }
 
@@ -91,7 +102,7 @@ void SseStream::ScheduleTimer() {
 }
 
 std::string SseStream::CurrentId() const {
-  return FormatEventId(positions_.entries(), spec_.patterns);
+  return FormatEventId(positions_.entries(), spec_.patterns, positions_.forgot());
 }
 
 void SseStream::Write(SharedBytes bytes) {
@@ -111,6 +122,13 @@ void SseStream::OnDelivery(const Delivery& d) {
 }
 
 void SseStream::SendMessage(uint64_t subscription_id, const MessagePtr& m) {
+  const bool known = positions_.Knows(m->topic);
+  if (!known && positions_.unresolved() > 0) {
+    if (std::optional<TopicPosition> was = positions_.Resolve(m->topic)) {
+      CatchUp(*was, subscription_id, *m);
+      if (closing_) return;
+    }
+  }
   if (!positions_.IsNew(m->topic, m->epoch, m->offset)) return;  // a copy already sent
   SharedBytes body = EventBody(*m, spec_.format);
   // The id line is small next to any real payload; estimate it rather than
@@ -129,10 +147,19 @@ void SseStream::SendMessage(uint64_t subscription_id, const MessagePtr& m) {
   }
   if (a.gap) SendGap(*a.gap);
   positions_.Advance(m->topic, m->epoch, m->offset);
+  if (!known && names_ && positions_.Knows(m->topic)) {
+    // A new entry is the last; one the id names by hash is remembered by
+    // name, so a reconnect to this node resumes it from history at once.
+    if (const TopicPosition& e = positions_.entries().back(); e.hash != 0) {
+      names_->Remember(e.hash, e.topic);
+      stats_->id_topic_names.store(static_cast<int64_t>(names_->size()), std::memory_order_relaxed);
+    }
+  }
   // The whole event is shared when this stream's id is just this message's
   // entry at index 0 (a stream over one exact topic); otherwise the id and
   // the event name are this stream's own and the rest is shared.
-  if (positions_.size() == 1 && !spec_.name_events && spec_.patterns[0] == m->topic) {
+  if (positions_.size() == 1 && !positions_.forgot() && !spec_.name_events &&
+      spec_.patterns[0] == m->topic) {
     Write(IndexZeroEvent(*m, spec_.format));
   } else {
     Write(EventHead(CurrentId(), spec_.name_events ? std::string_view(m->topic) : ""));
@@ -141,7 +168,30 @@ void SseStream::SendMessage(uint64_t subscription_id, const MessagePtr& m) {
   SseStats::Add(stats_->events_sent);
 }
 
+void SseStream::CatchUp(const TopicPosition& was, uint64_t subscription_id, const Message& live) {
+  SseStats::Add(stats_->id_hashes_resolved_live);
+  if (was.epoch == live.epoch && live.offset <= was.offset + 1) return;  // nothing missed
+  // Only what lies before `live`: the rest comes live, after it.
+  const size_t limit = was.epoch == live.epoch ? live.offset - was.offset - 1 : SIZE_MAX;
+  Result<ResumeResult> r = broker_.Resume(live.topic, was.epoch, was.offset, limit);
+  if (!r.ok()) {
+    // A position this topic's history cannot have given (ahead of it):
+    // everything before `live` is unaccounted for, and the client is told.
+    SendGap(Gap{live.topic, GapReason::kEpochChanged, live.epoch, 0, 0});
+    return;
+  }
+  if (r->gap) SendGap(*r->gap);
+  for (const MessagePtr& old : r->messages) {
+    if (old->epoch != live.epoch || old->offset >= live.offset || closing_) break;
+    SendMessage(subscription_id, old);
+  }
+}
+
 void SseStream::SendGap(const Gap& gap) {
+  // A position known by hash only is named by this topic's gap as well.
+  if (positions_.unresolved() > 0 && !positions_.Knows(gap.topic)) {
+    (void)positions_.Resolve(gap.topic);
+  }
   positions_.Skip(gap);
   Write(GapEvent(CurrentId(), gap));
   SseStats::Add(stats_->gaps_sent);

@@ -5,6 +5,9 @@
 // a reconnecting browser resumes exactly after the last event it saw. The
 // stream is also a duplicate filter: overlapping patterns and replays may
 // deliver a message twice, and only its first copy is sent.
+// A resumed position known by hash only (its name was not in the node's
+// TopicNames) is named by the topic's next message: the messages the client
+// missed before it are replayed from history first, or a gap says which.
 //
 // Lifetime: owned by its HTTP exchange (Response::Watch) and by the broker's
 // subscriptions; released at once when the client goes away
@@ -19,6 +22,7 @@
 #include "frontends/sse/event_id.h"
 #include "frontends/sse/sse_event.h"
 #include "frontends/sse/sse_options.h"
+#include "frontends/sse/topic_names.h"
 #include "herald/broker.h"
 #include "herald/outbound_guard.h"
 #include "io/loop.h"
@@ -37,7 +41,8 @@ class SseStream final : public Sink,
                         private io::TimerWheel::Entry {
  public:
   SseStream(Broker& broker, http::Response res, io::Loop& loop, SseOptions options,
-            std::shared_ptr<SseStats> stats, StreamSpec spec, StreamPositions positions);
+            std::shared_ptr<SseStats> stats, StreamSpec spec, StreamPositions positions,
+            std::shared_ptr<TopicNames> names);
   ~SseStream() override;
 
   // Subscribes every pattern, resuming from `resume` (each point goes to
@@ -47,7 +52,9 @@ class SseStream final : public Sink,
   // the heartbeat. After a successful Subscribe, in the same loop turn.
   // `expires_at_s`: the client's token expires then (0: never) and the
   // stream ends with it; the client reconnects with a fresh token.
-  void Start(int64_t expires_at_s = 0);
+  // `left_out`: the id resumed from left topics out ("!"); each wildcard
+  // pattern gets a gap notice saying so, since those resume live only.
+  void Start(int64_t expires_at_s = 0, bool left_out = false);
   // Held until the stream ends: the client's place in its user's count.
   void HoldUserSlot(std::shared_ptr<void> slot) { user_slot_ = std::move(slot); }
 
@@ -62,6 +69,9 @@ class SseStream final : public Sink,
   void OnStreamDrain() override;
   void SendMessage(uint64_t subscription_id, const MessagePtr& m);
   void SendGap(const Gap& gap);
+  // `live`'s topic was known by hash only, the client was at `was` in it:
+  // what it missed before `live` (from history, or a gap).
+  void CatchUp(const TopicPosition& was, uint64_t subscription_id, const Message& live);
   std::string CurrentId() const;
   void Write(SharedBytes bytes);
   void Write(std::string bytes);
@@ -75,6 +85,7 @@ class SseStream final : public Sink,
   const std::shared_ptr<SseStats> stats_;
   const StreamSpec spec_;
   StreamPositions positions_;
+  const std::shared_ptr<TopicNames> names_;  // may be null (tests)
   OutboundGuard guard_;
   std::vector<uint64_t> subscriptions_;
   bool open_ = false;

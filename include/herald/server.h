@@ -75,6 +75,7 @@ struct SseLimits {
   std::vector<std::string> allowed_origins;                   // exact Origin values; empty: any
   size_t max_topics = 16;                                     // `topic` parameters per stream
   size_t max_id_topics = 32;                                  // topic positions an event id carries
+  size_t id_topic_names = 16384;  // long topic names remembered by their hash in ids
   size_t max_outbound_bytes = 4u << 20;                       // queued per stream (slow consumer)
   // true (default): close a slow stream — the browser reconnects and resumes
   // from history; false: drop messages and send a gap event.
@@ -93,6 +94,7 @@ struct GrpcLimits {
   size_t max_outbound_bytes = 16u << 20;   // queued per Subscribe/Connect stream
   bool disconnect_slow_consumers = false;  // false: drop and send a Gap
   uint32_t ack_every = 1024;               // PublishStream batch acknowledgements
+  uint32_t max_refusals_per_request = 64;  // PublishStream: runs of refusals per request
   uint32_t max_concurrent_streams = 100;   // calls open at once per client connection
   double max_commands_per_second = 0;      // per Connect session (token bucket); 0: no limit
   uint32_t command_burst = 100;            // the bucket's size; refusals in a row before the end

@@ -260,6 +260,60 @@ v1::ClientCommand SubscribeCmd(uint64_t id, const std::string& pattern,
   return c;
 }
 
+// One request of many refused messages is answered by one StreamError per
+// run of neighbours refused alike, and a request with more runs than
+// max_refusals_per_request stops there: the rest is not published and one
+// RESOURCE_EXHAUSTED error covers it (issue 14, defect 5).
+TEST(GrpcPublishStreamRefusals, RunsAreCoalescedAndARequestPastTheCapIsCut) {
+  Broker broker;
+  GrpcFront front{broker, {.listen = "127.0.0.1:0", .max_refusals_per_request = 3}};
+  ASSERT_TRUE(front.Start().ok());
+  auto stub = v1::Broker::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(front.port()),
+                                                      grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  auto stream = stub->PublishStream(&ctx);
+  v1::PublishStreamRequest uniform;  // 10,000 refused alike, then one accepted
+  uniform.set_sequence(1);
+  for (int i = 0; i < 10'000; ++i) uniform.add_batch()->set_topic("_INBOX.x");
+  uniform.add_batch()->set_topic("ok.t");
+  ASSERT_TRUE(stream->Write(uniform));
+  v1::PublishStreamRequest mixed;  // refusal runs at 0, 2, 4; the fourth (6) is cut
+  mixed.set_sequence(2);
+  for (const char* t : {"a..b", "ok.t", "_INBOX.x", "ok.t", "a..b", "ok.t", "_INBOX.x", "ok.t"}) {
+    mixed.add_batch()->set_topic(t);
+  }
+  ASSERT_TRUE(stream->Write(mixed));
+  stream->WritesDone();
+  struct Error {
+    uint64_t sequence;
+    uint32_t index, count;
+    int code;
+    bool operator==(const Error&) const = default;
+  };
+  std::vector<Error> errors;
+  v1::BatchAck last_batch;
+  v1::PublishStreamResponse r;
+  while (stream->Read(&r)) {
+    if (r.has_error()) {
+      errors.push_back(
+          {r.error().sequence(), r.error().index(), r.error().count(), r.error().code()});
+    }
+    if (r.has_batch()) last_batch = r.batch();
+  }
+  EXPECT_TRUE(stream->Finish().ok());
+  const int inv = grpc::INVALID_ARGUMENT, exhausted = grpc::RESOURCE_EXHAUSTED;
+  EXPECT_EQ(errors, (std::vector<Error>{{1, 0, 10'000, inv},
+                                        {2, 0, 0, inv},
+                                        {2, 2, 0, inv},
+                                        {2, 4, 0, inv},
+                                        {2, 6, 2, exhausted}}));
+  EXPECT_EQ(last_batch.accepted(), 1u + 3u);
+  EXPECT_EQ(last_batch.refused(), 10'000u + 3u + 2u);
+  auto history = broker.Resume("ok.t", 0, 0);
+  ASSERT_TRUE(history.ok());
+  EXPECT_EQ(history->messages.size(), 4u);  // index 7 of the second request was not published
+}
+
 TEST_F(GrpcFrontTest, ConnectServesRequestsAsAResponder) {
   grpc::ClientContext ctx;
   std::unique_ptr<Session> responder = stub_->Connect(&ctx);

@@ -357,9 +357,12 @@ def base36(n):
 
 
 def parse_event_id(event_id):
-    """{ref: (epoch, offset)} of an id; ref is an index string or '@topic'."""
+    """{ref: (epoch, offset)} of an id; ref is an index string, '@topic' or
+    '#hash' (a long name). The "!" entry (topics left out) is skipped."""
     out = {}
     for entry in event_id.split(","):
+        if entry == "!":
+            continue
         ref, epoch, offset = entry.rsplit(":", 2)
         out[ref] = (int(epoch, 36), int(offset, 36))
     return out

@@ -238,6 +238,9 @@ class EventIds(ServerCase):
         self.assertEqual(ids[2], ["@lim.a", "@lim.b", "@lim.c"])
         self.assertEqual(ids[3], ["@lim.b", "@lim.c", "@lim.d"])  # lim.a forgotten
         self.assertEqual(ids[4], ["@lim.c", "@lim.d", "@lim.b"])  # most recent last
+        # …and the id says that topics were left out from then on.
+        self.assertFalse(got[2].last_event_id.endswith(",!"))
+        self.assertTrue(got[3].last_event_id.endswith(",!"))
         four = got[3].last_event_id + ",@lim.a:1:1"
         bad = SseClient(self.port, sse_path("lim.>"), headers={"Last-Event-ID": four})
         bad.close()

@@ -1,5 +1,7 @@
 #include "frontends/sse/event_id.h"
 
+#include "frontends/sse/topic_hash.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
@@ -11,7 +13,9 @@ const std::vector<std::string> kParams = {"chat.room1", "prices.>", "chat.room2"
 
 Result<std::vector<ResumePoint>> Parse(std::string_view id,
                                        const std::vector<std::string>& params = kParams) {
-  return ParseEventId(id, params, TopicLimits{}, 32);
+  Result<ParsedEventId> parsed = ParseEventId(id, params, TopicLimits{}, 32);
+  if (!parsed.ok()) return parsed.status();
+  return std::move(parsed->points);
 }
 
 TEST(SseEventId, ExactTopicIsNamedByItsParameterIndex) {
@@ -96,6 +100,113 @@ TEST(SseEventId, ParsesArbitraryBytesWithoutCrashing) {
       for (const ResumePoint& p : *points) EXPECT_TRUE(ValidateTopic(p.topic).ok()) << s;
     }
   }
+}
+
+TEST(SseTopicHash, IsSipHash24) {
+  // The reference implementation's vectors: key 00..0f, message 00..(n-1).
+  const uint64_t k0 = 0x0706050403020100ull, k1 = 0x0f0e0d0c0b0a0908ull;
+  std::string msg;
+  EXPECT_EQ(SipHash24(k0, k1, msg), 0x726fdb47dd0e0e31ull);
+  msg.push_back('\0');
+  EXPECT_EQ(SipHash24(k0, k1, msg), 0x74f839c593dc67fdull);
+  while (msg.size() < 8) msg.push_back(static_cast<char>(msg.size()));
+  EXPECT_EQ(SipHash24(k0, k1, msg), 0x93f5f5799a932462ull);
+  EXPECT_NE(TopicHash("a.b"), TopicHash("a.c"));
+}
+
+std::string LongTopic(int i) {
+  std::string t = "wide." + std::to_string(i) + ".";
+  t.resize(250, 'x');
+  return t;
+}
+
+// Issue 14, defect 9: 32 topic names of 250 bytes made a 24 KB id, which the
+// browser could not send back. Long names now go by hash: the id has a hard
+// ceiling whatever the names are, and parses back to the same positions.
+TEST(SseEventId, LongNamesGoByHashAndTheIdHasAHardCeiling) {
+  const std::vector<std::string> params = {"wide.>"};
+  StreamPositions p(32);
+  for (int i = 0; i < 32; ++i) p.Advance(LongTopic(i), 0x7fffffffffffffffull, UINT64_MAX - 1);
+  const std::string id = FormatEventId(p.entries(), params, p.forgot());
+  EXPECT_LE(id.size(), MaxEventIdBytes(32));
+  EXPECT_LE(MaxEventIdBytes(32), 2048u);
+  EXPECT_EQ(id.find('@'), std::string::npos);
+  auto parsed = ParseEventId(id, params, TopicLimits{}, 32);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+  EXPECT_TRUE(parsed->points.empty());
+  ASSERT_EQ(parsed->hashed.size(), 32u);
+  for (int i = 0; i < 32; ++i) {
+    EXPECT_EQ(parsed->hashed[static_cast<size_t>(i)].hash, TopicHash(LongTopic(i)));
+    EXPECT_EQ(parsed->hashed[static_cast<size_t>(i)].offset, UINT64_MAX - 1);
+  }
+  // The worst case of every kind of entry stays under the ceiling too.
+  std::vector<TopicPosition> worst;
+  for (int i = 0; i < 32; ++i) {
+    worst.push_back(
+        {"wide." + std::string(27, static_cast<char>('a' + i % 26)), UINT64_MAX, UINT64_MAX});
+  }
+  EXPECT_LE(FormatEventId(worst, params, true).size(), MaxEventIdBytes(32));
+}
+
+TEST(SseEventId, ShortNamesStayReadableAndOldLongIdsAreStillAccepted) {
+  const std::vector<std::string> params = {"wide.>"};
+  std::vector<TopicPosition> p = {{"wide.btc", 1, 2}};
+  EXPECT_EQ(FormatEventId(p, params), "@wide.btc:1:2");
+  // An id from before hashing names a long topic in full: still resumes it.
+  const std::string old = "@" + LongTopic(3) + ":1:2";
+  auto parsed = ParseEventId(old, params, TopicLimits{}, 32);
+  ASSERT_TRUE(parsed.ok());
+  ASSERT_EQ(parsed->points.size(), 1u);
+  EXPECT_EQ(parsed->points[0].topic, LongTopic(3));
+}
+
+TEST(SseEventId, HashesAndTheLeftOutMarkAreChecked) {
+  const std::vector<std::string> wild = {"wide.>"};
+  const std::vector<std::string> exact = {"chat.room1"};
+  EXPECT_FALSE(ParseEventId("#abc:1:2", exact, TopicLimits{}, 32).ok());  // no wildcard
+  EXPECT_FALSE(ParseEventId("#abc:1:2,#abc:1:3", wild, TopicLimits{}, 32).ok());
+  EXPECT_FALSE(ParseEventId("#:1:2", wild, TopicLimits{}, 32).ok());
+  EXPECT_FALSE(ParseEventId("#ABC:1:2", wild, TopicLimits{}, 32).ok());
+  EXPECT_FALSE(ParseEventId("!,!", wild, TopicLimits{}, 32).ok());
+  const std::string both = "@" + LongTopic(1) + ":1:2,#" + [] {
+    std::string h;
+    uint64_t v = TopicHash(LongTopic(1));
+    do {
+      h.insert(h.begin(), "0123456789abcdefghijklmnopqrstuvwxyz"[v % 36]);
+      v /= 36;
+    } while (v != 0);
+    return h;
+  }() + ":1:3";
+  EXPECT_FALSE(ParseEventId(both, wild, TopicLimits{}, 32).ok());  // the same topic twice
+  auto flagged = ParseEventId("@wide.a:1:2,!", wild, TopicLimits{}, 1);
+  ASSERT_TRUE(flagged.ok());  // "!" is not an entry: it does not count
+  EXPECT_TRUE(flagged->forgot);
+}
+
+TEST(StreamPositions, AHashedPositionIsNamedByItsTopic) {
+  StreamPositions p(4);
+  p.SeedHashed({"", 7, 3, TopicHash(LongTopic(1))});
+  EXPECT_EQ(p.unresolved(), 1u);
+  EXPECT_FALSE(p.Resolve(LongTopic(2)).has_value());
+  auto was = p.Resolve(LongTopic(1));
+  ASSERT_TRUE(was.has_value());
+  EXPECT_EQ(was->epoch, 7u);
+  EXPECT_EQ(was->offset, 3u);
+  EXPECT_EQ(p.unresolved(), 0u);
+  EXPECT_TRUE(p.Knows(LongTopic(1)));
+  EXPECT_FALSE(p.IsNew(LongTopic(1), 7, 3));
+  EXPECT_TRUE(p.IsNew(LongTopic(1), 7, 4));
+}
+
+TEST(StreamPositions, ForgettingATopicMarksTheId) {
+  StreamPositions p(2);
+  p.Advance("a", 1, 1);
+  p.Advance("b", 1, 1);
+  EXPECT_FALSE(p.forgot());
+  p.Advance("c", 1, 1);
+  EXPECT_TRUE(p.forgot());
+  EXPECT_EQ(FormatEventId(p.entries(), std::vector<std::string>{"*"}, p.forgot()),
+            "@b:1:1,@c:1:1,!");
 }
 
 TEST(StreamPositions, FiltersCopiesAlreadyDelivered) {
