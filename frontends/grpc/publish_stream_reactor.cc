@@ -84,10 +84,6 @@ thread_local const void* tls_publishing = nullptr;
 }  // namespace
 
 void PublishStreamReactor::Publish(v1::PublishRequest& m, Slot* slot) {
-  if (m.topic().starts_with(kInboxPrefix)) {
-    return OnPublished(
-        slot, Status(ErrorCode::kInvalidArgument, "topics under _INBOX. are reply inboxes"));
-  }
   if (!identity_->grants.MayPublish(m.topic())) {
     GrpcStats::Add(stats_->permission_denied);
     return OnPublished(slot, Status(ErrorCode::kPermissionDenied,
