@@ -52,6 +52,11 @@ int main(int argc, char** argv) {
     spdlog::error("cannot start: {}", s.message());
     return 1;
   }
+  // The limit log takes stock before the port is announced: clients (and
+  // tests) connect once they read it, and a refusal counted before the first
+  // reading would never be reported.
+  herald::server::LimitLog limits;
+  (void)limits.Report(server.MetricsText());
   const std::string& listen = config.server.listen;
   spdlog::info("heraldd node '{}' listening on http://{}:{} ({} workers)", config.broker.node_id,
                listen.substr(0, listen.rfind(':')), server.port(),
@@ -70,8 +75,6 @@ int main(int argc, char** argv) {
 
   // Waiting for a signal, reporting the limits that tripped meanwhile (one
   // line per counter that moved, every limit_log_interval).
-  herald::server::LimitLog limits;
-  (void)limits.Report(server.MetricsText());
   int sig = 0;
   const auto ms = config.limit_log_interval.count();
   const timespec every{static_cast<time_t>(ms / 1000), static_cast<long>(ms % 1000) * 1'000'000};
