@@ -104,7 +104,8 @@ max_bytes = {2 * MIB}
             sent, pushed_back = flood_without_reading(s, chunks, 8 * SLACK, max_bytes)
             during = settle(h, 0.5)
             grown = during - before
-            r.fig(f"{label}: sent / RSS growth", f"{sent // 1024} KiB / {grown:.1f}", "MiB")
+            how = "server stopped reading" if pushed_back else "all sent"
+            r.fig(f"{label}: sent ({how}) / RSS growth", f"{sent // 1024} KiB / {grown:.1f} MiB")
             r.check(grown < limit, f"{label}: RSS grew {grown:.1f} MiB (bound {limit} MiB)")
             r.check(healthy(h.port), f"{label}: /healthz did not answer during the attack")
             s.close()
