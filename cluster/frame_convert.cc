@@ -49,6 +49,25 @@ void ToForward(const Message& m, pb::Forward* out) {
   if (!m.reply_to.empty()) out->set_reply_to(m.reply_to);
 }
 
+void ToReply(const Message& m, pb::Reply* out) {
+  out->set_topic(m.topic);
+  out->set_payload(m.payload);
+  out->set_content_type(m.content_type);
+  CopyHeaders(m.headers, out->mutable_headers());
+}
+
+MessagePtr FromReply(pb::Reply& r) {
+  auto m = std::make_shared<Message>();
+  m->topic = std::move(*r.mutable_topic());
+  m->payload = std::move(*r.mutable_payload());
+  m->content_type = std::move(*r.mutable_content_type());
+  for (auto& h : *r.mutable_headers()) {
+    m->headers.push_back({std::move(*h.mutable_name()), std::move(*h.mutable_value())});
+  }
+  m->from_peer = true;
+  return m;
+}
+
 void ToGap(const Gap& gap, pb::Gap* out) {
   out->set_reason(std::string(GapReasonName(gap.reason)));
   out->set_epoch(gap.epoch);

@@ -18,6 +18,10 @@ MessagePtr FromDelivery(pb::Delivery& d);
 // A forwarded publish as the message the owner will sequence.
 void ToForward(const Message& m, pb::Forward* out);
 
+// A reply routed to the node whose inbox it answers; from_peer is set.
+void ToReply(const Message& m, pb::Reply* out);
+MessagePtr FromReply(pb::Reply& r);
+
 void ToGap(const Gap& gap, pb::Gap* out);
 Gap FromGap(std::string_view topic, const pb::Gap& gap);
 
