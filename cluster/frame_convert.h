@@ -22,6 +22,10 @@ void ToForward(const Message& m, pb::Forward* out);
 void ToReply(const Message& m, pb::Reply* out);
 MessagePtr FromReply(pb::Reply& r);
 
+// Gap reasons keep their meaning across the link; a reason the receiver
+// does not know (or none) reads as kEpochChanged, the safe reading.
+pb::Gap::Reason ToWire(GapReason reason);
+GapReason FromWire(pb::Gap::Reason reason);
 void ToGap(const Gap& gap, pb::Gap* out);
 Gap FromGap(std::string_view topic, const pb::Gap& gap);
 
