@@ -1,6 +1,8 @@
-// What each frame on a peer link means: the handshake, interest, forwarded
-// publishes and their results, sequenced deliveries, history and replies.
-// Frames of one link are handled one at a time, in order (gRPC reads).
+// What each frame on a peer link means: the handshake, then forwarded
+// publishes, sequenced deliveries, history requests and replies served
+// here; interest goes to InterestSync, answers to PendingCalls, members to
+// Membership. Frames of one link are handled one at a time, in order
+// (gRPC reads).
 #include <spdlog/spdlog.h>
 
 #include "cluster/cluster.h"
@@ -66,23 +68,24 @@ void Cluster::OnFrame(PeerLink& link, pb::PeerFrame& frame) {
   }
   switch (frame.kind_case()) {
     case K::kInterest:
-      return OnInterest(link, *frame.mutable_interest());
+      return interest_.Apply(link, *frame.mutable_interest());
     case K::kForward:
       return OnForward(link, *frame.mutable_forward());
     case K::kForwardResult:
-      return OnForwardResult(link, frame.forward_result());
+      return calls_.OnForwardResult(link, frame.forward_result());
     case K::kDelivery:
       return OnDelivery(link, *frame.mutable_delivery());
     case K::kHistoryRequest:
       return OnHistoryRequest(link, frame.history_request());
     case K::kHistory:
-      return OnHistory(link, *frame.mutable_history());
+      return calls_.OnHistory(link, *frame.mutable_history());
     case K::kReply:
       return OnReply(*frame.mutable_reply());
     case K::kHeartbeat:
       return;  // its arrival is the point (PeerLink records it)
     case K::kMembers:
-      for (const pb::Member& m : frame.members().members()) LearnMember(m.node_id(), m.address());
+      for (const pb::Member& m : frame.members().members())
+        members_.Learn(m.node_id(), m.address());
       return;
     default:
       link.Close("protocol error: unexpected frame after the handshake");
@@ -193,7 +196,7 @@ void Cluster::OnProof(PeerLink& link, const pb::Proof& proof) {
   }
   const std::string id = link.handshake.dialer_id;
   const std::string address = link.handshake.dialer_address;
-  LearnMember(id, address);
+  members_.Learn(id, address);
   if (id > node_id_) {
     // One link per pair, dialled by the smaller id: that is us.
     return Refuse(link, pb::Refuse::DIAL_BACK, "node '" + node_id_ + "' dials node '" + id + "'");
@@ -203,7 +206,7 @@ void Cluster::OnProof(PeerLink& link, const pb::Proof& proof) {
   pb::Welcome* w = f.mutable_welcome();
   w->set_node_id(node_id_);
   w->set_mac(PeerProof(options_.secret, Prover::kAcceptor, TranscriptOf(link)));
-  *w->mutable_members() = MembersFrame().members().members();
+  *w->mutable_members() = members_.MembersFrame().members().members();
   link.Send(std::move(f));
   LinkUp(link.shared_from_this(), address);
 }
@@ -222,66 +225,17 @@ void Cluster::OnWelcome(PeerLink& link, pb::Welcome& welcome) {
   }
   const std::string id = hs.acceptor_id;
   link.set_peer_id(id);
-  for (const pb::Member& m : welcome.members()) LearnMember(m.node_id(), m.address());
+  for (const pb::Member& m : welcome.members()) members_.Learn(m.node_id(), m.address());
   LinkUp(link.shared_from_this(), link.address());
 }
 
 void Cluster::OnRefuse(PeerLink& link, const pb::Refuse& refuse) {
   link.handshake.ended = true;
-  {
-    std::lock_guard lock(mu_);
-    auto d = dialers_.find(link.address());
-    if (d != dialers_.end()) {
-      if (!refuse.node_id().empty()) d->second.known_id = refuse.node_id();
-      if (refuse.code() == pb::Refuse::SAME_NODE) {
-        d->second.parked = true;
-        d->second.next = Clock::time_point::max();  // never dial ourselves again
-      } else {
-        d->second.parked = true;  // DIAL_BACK, or a misconfiguration: retry slowly
-      }
-    }
-    const std::string& id = refuse.node_id();
-    if (IsValidNodeId(id) &&
-        (known_.count(id) || known_.size() < options_.max_members || MakeRoomLocked())) {
-      // A refusal is not authenticated: it may name a new member, never
-      // move a known one to another address.
-      if (known_[id].address.empty()) known_[id].address = link.address();
-      if (refuse.code() != pb::Refuse::DIAL_BACK) {
-        known_[id].last_error = refuse.reason();
-      }
-    }
-  }
+  members_.Refused(link, refuse);
   if (refuse.code() != pb::Refuse::DIAL_BACK) {
     spdlog::error("cluster: {} refused the link: {}", link.address(), refuse.reason());
   }
   link.Close("refused: " + refuse.reason());
-}
-
-void Cluster::OnInterest(PeerLink& link, pb::InterestUpdate& update) {
-  auto self = link.shared_from_this();
-  if (update.reset()) {
-    for (const auto& [key, sub] : link.interest) broker_.Unsubscribe(sub);
-    link.interest.clear();
-  }
-  for (const pb::Interest& i : update.remove()) {
-    auto it = link.interest.find({i.pattern(), i.queue_group()});
-    if (it == link.interest.end()) continue;
-    broker_.Unsubscribe(it->second);
-    link.interest.erase(it);
-  }
-  for (const pb::Interest& i : update.add()) {
-    auto key = std::make_pair(i.pattern(), i.queue_group());
-    if (link.interest.count(key)) continue;
-    Result<uint64_t> sub = BrokerCluster::SubscribePeer(
-        broker_, i.pattern(), i.queue_group(),
-        std::make_shared<InterestSink>(self, i.pattern(), i.queue_group()));
-    if (!sub.ok()) {
-      spdlog::warn("cluster: node '{}' announced interest this node cannot hold ({}): {}",
-                   link.peer_id(), i.pattern(), sub.status().message());
-      continue;
-    }
-    link.interest.emplace(std::move(key), *sub);
-  }
 }
 
 void Cluster::OnForward(PeerLink& link, pb::Forward& forward) {
@@ -302,16 +256,6 @@ void Cluster::OnForward(PeerLink& link, pb::Forward& forward) {
     r->set_error_message(ack.status().message());
   }
   link.Send(std::move(f));
-}
-
-void Cluster::OnForwardResult(PeerLink& link, const pb::ForwardResult& result) {
-  std::optional<Pending> p = TakeAnswered(result.id(), link, /*history=*/false);
-  if (!p || !p->on_ack) return;  // timed out meanwhile
-  if (!result.error_code().empty()) {
-    p->on_ack(Status(ErrorCodeFromName(result.error_code()), result.error_message()));
-    return;
-  }
-  p->on_ack(PublishAck{result.epoch(), result.offset()});
 }
 
 void Cluster::OnDelivery(PeerLink& link, pb::Delivery& delivery) {
@@ -346,61 +290,6 @@ void Cluster::OnHistoryRequest(PeerLink& link, const pb::HistoryRequest& request
   link.Send(std::move(f));
 }
 
-void Cluster::OnHistory(PeerLink& link, pb::HistoryResponse& response) {
-  std::optional<Pending> p = TakeAnswered(response.id(), link, /*history=*/true);
-  if (!p || !p->on_history) return;
-  if (!response.error_code().empty()) {
-    history_failures_.fetch_add(1, std::memory_order_relaxed);
-    p->on_history(Status(ErrorCodeFromName(response.error_code()), response.error_message()));
-    return;
-  }
-  ResumeResult& r = p->collected;
-  r.epoch = response.epoch();
-  r.last_offset = response.last_offset();
-  if (response.has_gap() && !r.gap) r.gap = FromGap(p->topic, response.gap());
-  const size_t before = r.messages.size();
-  for (pb::Delivery& d : *response.mutable_messages()) {
-    // History of one topic: anything else in the page is the peer's error.
-    if (d.topic() == p->topic) r.messages.push_back(FromDelivery(d));
-  }
-  // A "truncated" page that brought nothing would have us ask for the same
-  // page for ever: what came so far is the answer.
-  if (!response.truncated() || r.messages.size() == before) {
-    p->on_history(std::move(r));
-    return;
-  }
-  // More pages: ask again after the last message, under the same answer.
-  const std::string peer = p->peer;
-  const std::string topic = p->topic;
-  const uint64_t epoch = r.epoch;
-  const uint64_t after = r.messages.back()->offset;
-  p->deadline = Clock::now() + options_.forward_timeout;
-  const uint64_t id = AddPending(std::move(*p));
-  pb::PeerFrame f;
-  pb::HistoryRequest* h = f.mutable_history_request();
-  h->set_id(id);
-  h->set_topic(topic);
-  h->set_epoch(epoch);
-  h->set_after_offset(after);
-  if (!link.Send(std::move(f))) {
-    if (auto again = TakePending(id)) {
-      history_failures_.fetch_add(1, std::memory_order_relaxed);
-      again->on_history(
-          Status(ErrorCode::kUnavailable, "the link to node '" + peer + "' was lost"));
-    }
-  }
-}
-
-void Cluster::OnReply(pb::Reply& reply) {
-  auto m = std::make_shared<Message>();
-  m->topic = std::move(*reply.mutable_topic());
-  m->payload = std::move(*reply.mutable_payload());
-  m->content_type = std::move(*reply.mutable_content_type());
-  for (auto& h : *reply.mutable_headers()) {
-    m->headers.push_back({std::move(*h.mutable_name()), std::move(*h.mutable_value())});
-  }
-  m->from_peer = true;
-  BrokerCluster::CompleteReply(broker_, std::move(m));
-}
+void Cluster::OnReply(pb::Reply& reply) { BrokerCluster::CompleteReply(broker_, FromReply(reply)); }
 
 }  // namespace herald::cluster

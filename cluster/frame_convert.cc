@@ -49,8 +49,52 @@ void ToForward(const Message& m, pb::Forward* out) {
   if (!m.reply_to.empty()) out->set_reply_to(m.reply_to);
 }
 
+void ToReply(const Message& m, pb::Reply* out) {
+  out->set_topic(m.topic);
+  out->set_payload(m.payload);
+  out->set_content_type(m.content_type);
+  CopyHeaders(m.headers, out->mutable_headers());
+}
+
+MessagePtr FromReply(pb::Reply& r) {
+  auto m = std::make_shared<Message>();
+  m->topic = std::move(*r.mutable_topic());
+  m->payload = std::move(*r.mutable_payload());
+  m->content_type = std::move(*r.mutable_content_type());
+  for (auto& h : *r.mutable_headers()) {
+    m->headers.push_back({std::move(*h.mutable_name()), std::move(*h.mutable_value())});
+  }
+  m->from_peer = true;
+  return m;
+}
+
+pb::Gap::Reason ToWire(GapReason reason) {
+  switch (reason) {
+    case GapReason::kEpochChanged:
+      return pb::Gap::EPOCH_CHANGED;
+    case GapReason::kTrimmed:
+      return pb::Gap::TRIMMED;
+    case GapReason::kSlowConsumer:
+      return pb::Gap::SLOW_CONSUMER;
+  }
+  return pb::Gap::REASON_UNSPECIFIED;
+}
+
+GapReason FromWire(pb::Gap::Reason reason) {
+  switch (reason) {
+    case pb::Gap::TRIMMED:
+      return GapReason::kTrimmed;
+    case pb::Gap::SLOW_CONSUMER:
+      return GapReason::kSlowConsumer;
+    default:
+      // EPOCH_CHANGED, and what a sender did not say (or a newer reason):
+      // the safe reading is that what came before is gone.
+      return GapReason::kEpochChanged;
+  }
+}
+
 void ToGap(const Gap& gap, pb::Gap* out) {
-  out->set_reason(std::string(GapReasonName(gap.reason)));
+  out->set_reason(ToWire(gap.reason));
   out->set_epoch(gap.epoch);
   out->set_from_offset(gap.from_offset);
   out->set_to_offset(gap.to_offset);
@@ -59,8 +103,7 @@ void ToGap(const Gap& gap, pb::Gap* out) {
 Gap FromGap(std::string_view topic, const pb::Gap& gap) {
   Gap g;
   g.topic = std::string(topic);
-  g.reason = gap.reason() == GapReasonName(GapReason::kTrimmed) ? GapReason::kTrimmed
-                                                                : GapReason::kEpochChanged;
+  g.reason = FromWire(gap.reason());
   g.epoch = gap.epoch();
   g.from_offset = gap.from_offset();
   g.to_offset = gap.to_offset();

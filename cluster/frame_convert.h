@@ -18,6 +18,14 @@ MessagePtr FromDelivery(pb::Delivery& d);
 // A forwarded publish as the message the owner will sequence.
 void ToForward(const Message& m, pb::Forward* out);
 
+// A reply routed to the node whose inbox it answers; from_peer is set.
+void ToReply(const Message& m, pb::Reply* out);
+MessagePtr FromReply(pb::Reply& r);
+
+// Gap reasons keep their meaning across the link; a reason the receiver
+// does not know (or none) reads as kEpochChanged, the safe reading.
+pb::Gap::Reason ToWire(GapReason reason);
+GapReason FromWire(pb::Gap::Reason reason);
 void ToGap(const Gap& gap, pb::Gap* out);
 Gap FromGap(std::string_view topic, const pb::Gap& gap);
 

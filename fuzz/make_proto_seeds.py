@@ -139,7 +139,12 @@ def peer_seeds(pb):
             id=1, epoch=7, truncated=True,
             messages=[pb.Delivery(topic="other.topic", epoch=7, offset=5)])))),
         record(ANSWER, batch(pb.PeerFrame(history=pb.HistoryResponse(
-            id=2, epoch=7, gap=pb.Gap(reason="trimmed", epoch=7, from_offset=1, to_offset=3))))),
+            id=2, epoch=7, gap=pb.Gap(reason=pb.Gap.TRIMMED, epoch=7, from_offset=1, to_offset=3))))),
+        record(ANSWER, batch(pb.PeerFrame(history=pb.HistoryResponse(
+            id=2, epoch=7, gap=pb.Gap(reason=pb.Gap.SLOW_CONSUMER, epoch=7, from_offset=4,
+                                      to_offset=5))))),
+        record(ANSWER, batch(pb.PeerFrame(history=pb.HistoryResponse(
+            id=2, epoch=7, gap=pb.Gap(reason=99, epoch=7))))),  # a reason from a newer node
         record(ANSWER, batch(pb.PeerFrame(history=pb.HistoryResponse(id=3, error_code="timeout")))),
     ])
     write("peer", "gossip", [

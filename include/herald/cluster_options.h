@@ -39,8 +39,14 @@ struct ClusterOptions {
   // Reconnect back-off: starts at min, doubles up to max, with full jitter.
   std::chrono::milliseconds reconnect_min{100};
   std::chrono::milliseconds reconnect_max{5000};
-  // How long a publish forwarded to a topic's owner (or a history fetch) may
-  // wait for the answer before failing with kUnavailable.
+  // How long a publish forwarded to a topic's owner, or each page of a
+  // history fetch from it, may wait for the owner's answer. Deadlines are
+  // checked on the cluster's tick (every min(heartbeat_interval / 2, 100 ms)),
+  // so a call fails up to one tick later. An unanswered forward fails with
+  // kTimeout, not kUnavailable: the owner may or may not have sequenced it,
+  // so blind retries may duplicate. An unanswered history fetch fails with
+  // kUnavailable. Losing the owner's link fails them the same way at once;
+  // a forward that never left this node (no link) fails with kUnavailable.
   std::chrono::milliseconds forward_timeout{5000};
   // Bytes queued for one peer beyond which the link is reset (the peer is
   // not keeping up; its subscribers get a gap rather than unbounded memory).
