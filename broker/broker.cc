@@ -176,9 +176,18 @@ Result<MessagePtr> Broker::RequestSync(std::string_view topic, std::string paylo
   return future.get();
 }
 
+void Broker::ResumeAsync(std::string_view topic, uint64_t epoch, uint64_t after_offset,
+                         size_t limit, ResumeCallback done) {
+  impl_->ResumeAsync(topic, epoch, after_offset, limit, std::move(done));
+}
+
 Result<ResumeResult> Broker::Resume(std::string_view topic, uint64_t epoch, uint64_t after_offset,
                                     size_t limit) {
-  return impl_->Resume(topic, epoch, after_offset, limit);
+  auto done = std::make_shared<std::promise<Result<ResumeResult>>>();
+  std::future<Result<ResumeResult>> answer = done->get_future();
+  impl_->ResumeAsync(topic, epoch, after_offset, limit,
+                     [done](Result<ResumeResult> r) { done->set_value(std::move(r)); });
+  return answer.get();
 }
 
 void Broker::RecordSlowConsumer(uint64_t dropped, bool disconnected) {

@@ -195,18 +195,16 @@ Result<ResumeResult> Broker::Impl::ResumeOwned(const std::string& topic, uint64_
   return r;
 }
 
-Result<ResumeResult> Broker::Impl::ResumeRemote(const std::string& owner, std::string_view topic,
-                                                uint64_t epoch, uint64_t after, size_t limit) {
-  auto done = std::make_shared<std::promise<Result<ResumeResult>>>();
-  auto answer = done->get_future();
+void Broker::Impl::ResumeRemote(const std::string& owner, std::string_view topic, uint64_t epoch,
+                                uint64_t after, size_t limit, ResumeCallback done) {
   cluster()->FetchHistory(owner, std::string(topic), epoch, after,
-                          [done](Result<ResumeResult> r) { done->set_value(std::move(r)); });
-  Result<ResumeResult> r = answer.get();
-  if (r.ok() && r->messages.size() > limit) {
-    r->messages.resize(limit);
-    r->truncated = true;
-  }
-  return r;
+                          [limit, done = std::move(done)](Result<ResumeResult> r) {
+                            if (r.ok() && r->messages.size() > limit) {
+                              r->messages.resize(limit);
+                              r->truncated = true;
+                            }
+                            done(std::move(r));
+                          });
 }
 
 void Broker::Impl::FetchReplay(const std::string& owner, const ResumePoint& point,

@@ -38,8 +38,8 @@ class Broker::Impl {
   bool CancelRequest(uint64_t id) { return tracker_.Cancel(id); }
   Status Reply(std::string_view reply_to, std::string payload, PublishOptions options);
   void RecordRefused(bool reply);
-  Result<ResumeResult> Resume(std::string_view topic, uint64_t epoch, uint64_t after_offset,
-                              size_t limit);
+  void ResumeAsync(std::string_view topic, uint64_t epoch, uint64_t after_offset, size_t limit,
+                   ResumeCallback done);
   void RecordSlowConsumer(uint64_t dropped, bool disconnected);
   BrokerStats Stats() const;
   void RunMaintenance();
@@ -92,8 +92,8 @@ class Broker::Impl {
   void TakeOwnership(TopicState& ts);
   // Topic lock held. Announces an epoch change to local plain subscribers.
   void NoteEpoch(TopicState& ts, const MatchResult& match, uint64_t epoch);
-  Result<ResumeResult> ResumeRemote(const std::string& owner, std::string_view topic,
-                                    uint64_t epoch, uint64_t after, size_t limit);
+  void ResumeRemote(const std::string& owner, std::string_view topic, uint64_t epoch,
+                    uint64_t after, size_t limit, ResumeCallback done);
   void FetchReplay(const std::string& owner, const ResumePoint& point, const SubscriptionPtr& sub);
   ClusterHook* cluster() const { return cluster_.load(std::memory_order_acquire); }
   void MaintenanceLoop();

@@ -32,9 +32,9 @@ ResumeResult Broker::Impl::ResumeLocked(TopicState& ts, uint64_t epoch, uint64_t
   return r;
 }
 
-Result<ResumeResult> Broker::Impl::Resume(std::string_view topic, uint64_t epoch,
-                                          uint64_t after_offset, size_t limit) {
-  if (Status s = ValidateTopic(topic, options_.topic_limits); !s.ok()) return s;
+void Broker::Impl::ResumeAsync(std::string_view topic, uint64_t epoch, uint64_t after_offset,
+                               size_t limit, ResumeCallback done) {
+  if (Status s = ValidateTopic(topic, options_.topic_limits); !s.ok()) return done(s);
   TopicStatePtr ts = topics_.Find(topic);
   if (cluster()) {
     // History lives with the topic's owner.
@@ -45,20 +45,25 @@ Result<ResumeResult> Broker::Impl::Resume(std::string_view topic, uint64_t epoch
     } else {
       owner = cluster()->OwnerOf(topic);
     }
-    if (!owner.empty()) return ResumeRemote(owner, topic, epoch, after_offset, limit);
+    if (!owner.empty()) {
+      return ResumeRemote(owner, topic, epoch, after_offset, limit, std::move(done));
+    }
   }
   if (!ts) {
     ResumeResult r;
     // Unknown topic: nothing to replay; a client that had seen messages of it
     // has lost them with the topic's epoch.
     if (epoch != 0) r.gap = Gap{std::string(topic), GapReason::kEpochChanged, 0, 0, 0};
-    return r;
+    return done(std::move(r));
   }
-  std::lock_guard lock(ts->mu);
   Status error;
-  ResumeResult r = ResumeLocked(*ts, epoch, after_offset, limit, &error);
-  if (!error.ok()) return error;
-  return r;
+  ResumeResult r;
+  {
+    std::lock_guard lock(ts->mu);
+    r = ResumeLocked(*ts, epoch, after_offset, limit, &error);
+  }
+  if (!error.ok()) return done(error);
+  done(std::move(r));
 }
 
 // Topic lock held (when ts is not null). Queues the gap notice and the

@@ -124,6 +124,7 @@ void Cluster::Stop() {
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
   {
     std::unique_lock lock(reactors_mu_);
+    // blocking-ok: Stop, on the controlling thread, waits for reactors to end
     reactors_cv_.wait_for(lock, std::chrono::seconds(5), [this] { return reactors_ == 0; });
   }
   server_->Wait();
@@ -145,6 +146,7 @@ void Cluster::Run() {
   for (;;) {
     {
       std::unique_lock lock(run_mu_);
+      // blocking-ok: the cluster thread's own tick, not a reactor
       run_cv_.wait_until(lock, next_tick, [this] { return run_stop_ || inbox_ready_; });
       if (run_stop_) break;
       inbox_ready_ = false;

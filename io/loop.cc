@@ -113,6 +113,7 @@ bool Loop::RunSync(const std::function<void()>& task) {
   if (!posted) return false;
   // A posted task always runs: Stop() drains the queue before closing.
   std::unique_lock<std::mutex> lock(m);
+  // blocking-ok: RunSync is for a controlling thread, never a loop (see loop.h)
   cv.wait(lock, [&] { return done; });
   return true;
 }

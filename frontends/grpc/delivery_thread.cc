@@ -35,6 +35,7 @@ void DeliveryThread::Run() {
   for (;;) {
     {
       std::unique_lock lock(mu_);
+      // blocking-ok: the delivery thread's own idle wait for work, not a reactor
       cv_.wait(lock, [this] { return stop_ || pending_ || !tasks_.empty(); });
       if (stop_ && !pending_ && tasks_.empty()) return;
       pending_ = false;

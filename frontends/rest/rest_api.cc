@@ -49,6 +49,24 @@ PublishOptions OptionsFrom(const http::Request& req) {
   return o;
 }
 
+std::string HistoryJson(const std::string& topic, const ResumeResult& result) {
+  const ResumeResult* r = &result;
+  std::string out = "{\"topic\":";
+  AppendJsonString(out, topic);
+  out += ",\"epoch\":" + std::to_string(r->epoch) +
+         ",\"last_offset\":" + std::to_string(r->last_offset) + ",\"messages\":[";
+  for (size_t i = 0; i < r->messages.size(); ++i) {
+    if (i) out += ',';
+    out += json::EncodeMessage(*r->messages[i]);
+  }
+  out += "],\"gap\":";
+  out += r->gap ? json::EncodeGap(*r->gap) : "null";
+  out += ",\"truncated\":";
+  out += r->truncated ? "true" : "false";
+  out += '}';
+  return out;
+}
+
 }  // namespace
 
 void RestApi::Register(http::Router& router) {
@@ -134,30 +152,29 @@ void RestApi::History(http::Request& req, http::Response res) {
   for (const auto* r : {&after, &limit, &epoch}) {
     if (!r->ok()) return SendStatus(res, r->status());
   }
-  uint64_t e = *epoch;
-  if (e == 0 && *after > 0) {
-    // `after` without an epoch is an offset in the topic's current epoch.
-    Result<ResumeResult> current = broker_.Resume(*topic, 0, 0, 0);
-    if (!current.ok()) return SendStatus(res, current.status());
-    e = current->epoch;
-  }
   const size_t n = static_cast<size_t>(std::min<uint64_t>(*limit, options_.max_history_limit));
-  Result<ResumeResult> r = broker_.Resume(*topic, e, *after, n);
-  if (!r.ok()) return SendStatus(res, r.status());
-  std::string out = "{\"topic\":";
-  AppendJsonString(out, *topic);
-  out += ",\"epoch\":" + std::to_string(r->epoch) +
-         ",\"last_offset\":" + std::to_string(r->last_offset) + ",\"messages\":[";
-  for (size_t i = 0; i < r->messages.size(); ++i) {
-    if (i) out += ',';
-    out += json::EncodeMessage(*r->messages[i]);
+  // History may live on another node (the topic's owner): the answer comes
+  // back on whatever thread it arrives on and is sent from this connection's
+  // loop, which never waits for it.
+  std::shared_ptr<io::LoopHandle> loop = req.loop->handle();
+  auto send = [loop, res, topic = *topic](Result<ResumeResult> r) mutable {
+    loop->RunHereOrPost([res, topic = std::move(topic), r = std::move(r)]() mutable {
+      if (!r.ok()) return SendStatus(res, r.status());
+      res.Send(200, HistoryJson(topic, *r), json::kJsonContentType);
+    });
+  };
+  if (*epoch == 0 && *after > 0) {
+    // `after` without an epoch is an offset in the topic's current epoch:
+    // learn the epoch first, then read.
+    broker_.ResumeAsync(*topic, 0, 0, 0,
+                        [broker = &broker_, topic = *topic, after = *after, n,
+                         send = std::move(send)](Result<ResumeResult> current) mutable {
+                          if (!current.ok()) return send(current.status());
+                          broker->ResumeAsync(topic, current->epoch, after, n, std::move(send));
+                        });
+    return;
   }
-  out += "],\"gap\":";
-  out += r->gap ? json::EncodeGap(*r->gap) : "null";
-  out += ",\"truncated\":";
-  out += r->truncated ? "true" : "false";
-  out += '}';
-  res.Send(200, std::move(out), json::kJsonContentType);
+  broker_.ResumeAsync(*topic, *epoch, *after, n, std::move(send));
 }
 
 }  // namespace herald::rest

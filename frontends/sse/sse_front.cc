@@ -134,42 +134,100 @@ void SseFront::Open(http::Request& req, http::Response res) {
       unresolved.push_back(std::move(h));
     }
   }
-  // A position the topic has not reached cannot come from this node's
-  // history (a forged or foreign id): refuse it rather than skip messages.
-  for (const ResumePoint& p : *resume) {
-    Result<ResumeResult> now = broker_.Resume(p.topic, p.epoch, p.after_offset, 0);
-    if (!now.ok()) return reject(400, "bad_event_id", "bad event id: " + now.status().message());
-  }
+  if (req.loop == nullptr) return reject(503, "unavailable", "no inbox for this worker");
 
-  // Exact topics the client has no position in start from where they are
-  // now. Subscribing with that as a resume point replays whatever is
-  // published in between, and the first id the client gets names it, so a
-  // stream that drops before its first event still resumes without loss.
-  StreamPositions positions(options_.max_id_topics);
-  for (const std::string& pattern : spec.patterns) {
+  // Two questions for the topics' history before the stream can open, asked
+  // of each topic's owner — in a cluster possibly another node, so they are
+  // asked without waiting and the stream opens on this connection's loop
+  // once the last answer is back:
+  //  - a resume position the topic has not reached cannot come from its
+  //    history (a forged or foreign id): refused rather than skipping;
+  //  - exact topics the client has no position in start from where they are
+  //    now. Subscribing with that as a resume point replays whatever is
+  //    published in between, and the first id the client gets names it, so a
+  //    stream that drops before its first event still resumes without loss.
+  auto open = std::make_shared<PendingOpen>();
+  open->res = res;
+  open->loop = req.loop;
+  open->spec = std::move(spec);
+  open->resume = std::move(*resume);
+  open->unresolved = std::move(unresolved);
+  open->forgot = parsed->forgot;
+  open->expires_at_s = (*who)->expires_at_s;
+  open->user_slot = std::move(user_slot);
+  const size_t checks = open->resume.size();
+  std::vector<std::string> fresh;
+  for (const std::string& pattern : open->spec.patterns) {
     if (HasWildcard(pattern)) continue;
-    const bool known = std::any_of(resume->begin(), resume->end(),
+    const bool known = std::any_of(open->resume.begin(), open->resume.end(),
                                    [&](const ResumePoint& p) { return p.topic == pattern; });
-    if (known) continue;
-    Result<ResumeResult> now = broker_.Resume(pattern, 0, 0, 0);
-    if (!now.ok()) return reject(400, "invalid_topic", now.status().message());
-    resume->push_back({pattern, now->epoch, now->last_offset});
+    if (!known) fresh.push_back(pattern);
   }
-  for (const TopicPosition& h : unresolved) positions.SeedHashed(h);
-  for (const ResumePoint& p : *resume) positions.Seed(p);
-  if (parsed->forgot) positions.MarkForgot();
+  open->waiting = checks + fresh.size() + 1;  // +1: held until every question is asked
+  std::shared_ptr<io::LoopHandle> loop = req.loop->handle();
+  auto answered = [this, open, loop] {
+    if (--open->waiting == 0) loop->RunHereOrPost([this, open] { Finish(*open); });
+  };
+  for (size_t i = 0; i < checks; ++i) {
+    const ResumePoint& p = open->resume[i];
+    broker_.ResumeAsync(
+        p.topic, p.epoch, p.after_offset, 0, [open, answered](Result<ResumeResult> now) {
+          if (!now.ok()) {
+            open->Fail(400, "bad_event_id", "bad event id: " + now.status().message());
+          }
+          answered();
+        });
+  }
+  for (std::string& pattern : fresh) {
+    broker_.ResumeAsync(pattern, 0, 0, 0, [open, answered, pattern](Result<ResumeResult> now) {
+      if (!now.ok()) {
+        open->Fail(400, "invalid_topic", now.status().message());
+      } else {
+        std::lock_guard lock(open->mu);
+        open->resume.push_back({pattern, now->epoch, now->last_offset});
+      }
+      answered();
+    });
+  }
+  answered();
+}
 
-  std::shared_ptr<Inbox> inbox = inbox_for_(req.loop);
-  if (!inbox || req.loop == nullptr) return reject(503, "unavailable", "no inbox for this worker");
-  auto stream = std::make_shared<SseStream>(broker_, res, *req.loop, options_, stats_,
-                                            std::move(spec), std::move(positions), names_);
-  if (Status s = stream->Subscribe(inbox, *resume); !s.ok()) {
+void SseFront::PendingOpen::Fail(int status, std::string code, std::string message) {
+  std::lock_guard lock(mu);
+  if (error_status != 0) return;  // the first refusal is the one answered
+  error_status = status;
+  error_code = std::move(code);
+  error_message = std::move(message);
+}
+
+void SseFront::Finish(PendingOpen& open) {
+  http::Response& res = open.res;
+  if (!res.alive()) return;  // the client left while its history was asked about
+  if (open.error_status != 0) {
+    SseStats::Add(stats_->rejects);
+    res.SendError(open.error_status, open.error_code, open.error_message);
+    return;
+  }
+  StreamPositions positions(options_.max_id_topics);
+  for (const TopicPosition& h : open.unresolved) positions.SeedHashed(h);
+  for (const ResumePoint& p : open.resume) positions.Seed(p);
+  if (open.forgot) positions.MarkForgot();
+
+  std::shared_ptr<Inbox> inbox = inbox_for_(open.loop);
+  if (!inbox) {
+    SseStats::Add(stats_->rejects);
+    res.SendError(503, "unavailable", "no inbox for this worker");
+    return;
+  }
+  auto stream = std::make_shared<SseStream>(broker_, res, *open.loop, options_, stats_,
+                                            std::move(open.spec), std::move(positions), names_);
+  if (Status s = stream->Subscribe(inbox, open.resume); !s.ok()) {
     SseStats::Add(stats_->rejects);
     res.SendError(s);
     return;
   }
-  stream->HoldUserSlot(std::move(user_slot));
-  stream->Start((*who)->expires_at_s, parsed->forgot);
+  stream->HoldUserSlot(std::move(open.user_slot));
+  stream->Start(open.expires_at_s, open.forgot);
 }
 
 }  // namespace herald::sse

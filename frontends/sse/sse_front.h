@@ -18,8 +18,14 @@
 #include <functional>
 #include <memory>
 
+#include <atomic>
+#include <mutex>
+#include <vector>
+
 #include "frontends/http/router.h"
+#include "frontends/sse/event_id.h"
 #include "frontends/sse/sse_options.h"
+#include "frontends/sse/sse_stream.h"
 #include "frontends/sse/topic_names.h"
 #include "herald/broker.h"
 
@@ -36,7 +42,26 @@ class SseFront {
   const SseStats& stats() const { return *stats_; }
 
  private:
+  // A stream whose topics' history is being asked about (Open); answers
+  // arrive on any thread, the stream opens on its connection's loop.
+  struct PendingOpen {
+    std::mutex mu;  // guards `resume` and the error while answers arrive
+    std::atomic<size_t> waiting{0};
+    http::Response res;
+    io::Loop* loop = nullptr;
+    StreamSpec spec;
+    std::vector<ResumePoint> resume;
+    std::vector<TopicPosition> unresolved;
+    bool forgot = false;
+    int64_t expires_at_s = 0;
+    std::shared_ptr<void> user_slot;
+    int error_status = 0;  // the first refusal, if any
+    std::string error_code, error_message;
+    void Fail(int status, std::string code, std::string message);
+  };
+
   void Open(http::Request& req, http::Response res);
+  void Finish(PendingOpen& open);
 
   Broker& broker_;
   const SseOptions options_;

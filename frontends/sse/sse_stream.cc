@@ -117,6 +117,18 @@ void SseStream::Write(std::string bytes) {
 
 void SseStream::OnDelivery(const Delivery& d) {
   if (!open_ || closing_) return;
+  if (!held_.empty()) {
+    const std::string& topic = d.kind == Delivery::Kind::kGap ? d.gap->topic : d.message->topic;
+    if (auto it = held_.find(topic); it != held_.end()) {
+      Delivery copy = d;
+      if (d.kind == Delivery::Kind::kGap) {
+        held_gaps_.push_back(std::make_shared<const Gap>(*d.gap));
+        copy.gap = held_gaps_.back().get();
+      }
+      it->second.push_back(copy);
+      return;
+    }
+  }
   if (d.kind == Delivery::Kind::kGap) return SendGap(*d.gap);
   SendMessage(d.subscription_id, d.message);
 }
@@ -125,7 +137,7 @@ void SseStream::SendMessage(uint64_t subscription_id, const MessagePtr& m) {
   const bool known = positions_.Knows(m->topic);
   if (!known && positions_.unresolved() > 0) {
     if (std::optional<TopicPosition> was = positions_.Resolve(m->topic)) {
-      CatchUp(*was, subscription_id, *m);
+      if (CatchUp(*was, subscription_id, m)) return;  // `m` waits for its history
       if (closing_) return;
     }
   }
@@ -168,23 +180,59 @@ void SseStream::SendMessage(uint64_t subscription_id, const MessagePtr& m) {
   SseStats::Add(stats_->events_sent);
 }
 
-void SseStream::CatchUp(const TopicPosition& was, uint64_t subscription_id, const Message& live) {
+bool SseStream::CatchUp(const TopicPosition& was, uint64_t subscription_id,
+                        const MessagePtr& live) {
   SseStats::Add(stats_->id_hashes_resolved_live);
-  if (was.epoch == live.epoch && live.offset <= was.offset + 1) return;  // nothing missed
+  if (was.epoch == live->epoch && live->offset <= was.offset + 1) return false;  // nothing missed
   // Only what lies before `live`: the rest comes live, after it.
-  const size_t limit = was.epoch == live.epoch ? live.offset - was.offset - 1 : SIZE_MAX;
-  Result<ResumeResult> r = broker_.Resume(live.topic, was.epoch, was.offset, limit);
+  const size_t limit = was.epoch == live->epoch ? live->offset - was.offset - 1 : SIZE_MAX;
+  Delivery first;
+  first.kind = Delivery::Kind::kMessage;
+  first.subscription_id = subscription_id;
+  first.message = live;
+  held_[live->topic].push_back(first);
+  std::weak_ptr<SseStream> weak = weak_from_this();
+  std::shared_ptr<io::LoopHandle> loop = loop_.handle();
+  broker_.ResumeAsync(live->topic, was.epoch, was.offset, limit,
+                      [weak, loop, topic = live->topic, epoch = live->epoch,
+                       offset = live->offset](Result<ResumeResult> r) mutable {
+                        loop->RunHereOrPost([weak, topic = std::move(topic), epoch, offset,
+                                             r = std::move(r)]() mutable {
+                          if (auto self = weak.lock()) {
+                            self->CaughtUp(topic, epoch, offset, std::move(r));
+                          }
+                        });
+                      });
+  return true;
+}
+
+void SseStream::CaughtUp(const std::string& topic, uint64_t live_epoch, uint64_t live_offset,
+                         Result<ResumeResult> r) {
+  auto it = held_.find(topic);
+  if (it == held_.end()) return;
+  std::vector<Delivery> held = std::move(it->second);
+  held_.erase(it);
+  if (!open_ || closing_) return;
   if (!r.ok()) {
     // A position this topic's history cannot have given (ahead of it):
     // everything before `live` is unaccounted for, and the client is told.
-    SendGap(Gap{live.topic, GapReason::kEpochChanged, live.epoch, 0, 0});
-    return;
+    SendGap(Gap{topic, GapReason::kEpochChanged, live_epoch, 0, 0});
+  } else {
+    if (r->gap) SendGap(*r->gap);
+    for (const MessagePtr& old : r->messages) {
+      if (old->epoch != live_epoch || old->offset >= live_offset || closing_) break;
+      SendMessage(held.front().subscription_id, old);
+    }
   }
-  if (r->gap) SendGap(*r->gap);
-  for (const MessagePtr& old : r->messages) {
-    if (old->epoch != live.epoch || old->offset >= live.offset || closing_) break;
-    SendMessage(subscription_id, old);
+  for (const Delivery& d : held) {
+    if (closing_) break;
+    if (d.kind == Delivery::Kind::kGap) {
+      SendGap(*d.gap);
+    } else {
+      SendMessage(d.subscription_id, d.message);
+    }
   }
+  if (held_.empty()) held_gaps_.clear();
 }
 
 void SseStream::SendGap(const Gap& gap) {

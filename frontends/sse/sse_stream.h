@@ -14,6 +14,7 @@
 // (OnStreamClosed). Loop thread only, except the destructor.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -70,8 +71,12 @@ class SseStream final : public Sink,
   void SendMessage(uint64_t subscription_id, const MessagePtr& m);
   void SendGap(const Gap& gap);
   // `live`'s topic was known by hash only, the client was at `was` in it:
-  // what it missed before `live` (from history, or a gap).
-  void CatchUp(const TopicPosition& was, uint64_t subscription_id, const Message& live);
+  // asks for what it missed before `live` (from history, or a gap) without
+  // waiting — the owner may be another node. Returns true when `live` (and
+  // the topic's later deliveries) wait in held_ until CaughtUp.
+  bool CatchUp(const TopicPosition& was, uint64_t subscription_id, const MessagePtr& live);
+  void CaughtUp(const std::string& topic, uint64_t live_epoch, uint64_t live_offset,
+                Result<ResumeResult> missed);
   std::string CurrentId() const;
   void Write(SharedBytes bytes);
   void Write(std::string bytes);
@@ -88,6 +93,10 @@ class SseStream final : public Sink,
   const std::shared_ptr<TopicNames> names_;  // may be null (tests)
   OutboundGuard guard_;
   std::vector<uint64_t> subscriptions_;
+  // Topics whose missed history is being fetched: their deliveries wait here,
+  // in order, so nothing live overtakes what came before it.
+  std::map<std::string, std::vector<Delivery>, std::less<>> held_;
+  std::vector<std::shared_ptr<const Gap>> held_gaps_;  // what held_ gap deliveries point to
   bool open_ = false;
   bool wrote_since_heartbeat_ = false;
   bool closing_ = false;  // closed as a slow consumer; the close is under way

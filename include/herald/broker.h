@@ -79,6 +79,7 @@ struct ResumeResult {
 
 using DeliveryCallback = std::function<void(const Delivery&)>;
 using ReplyCallback = std::function<void(Result<MessagePtr>)>;
+using ResumeCallback = std::function<void(Result<ResumeResult>)>;
 
 class Broker {
  public:
@@ -148,8 +149,17 @@ class Broker {
   Result<MessagePtr> RequestSync(std::string_view topic, std::string payload,
                                  std::chrono::milliseconds timeout, PublishOptions options = {});
 
-  // Any thread. The messages of `topic` after `after_offset` in `epoch`, at
-  // most `limit` of them, or an explicit gap where history does not reach.
+  // Any thread; never blocks. The messages of `topic` after `after_offset` in
+  // `epoch`, at most `limit` of them, or an explicit gap where history does
+  // not reach. `done` runs exactly once: inline when this node keeps the
+  // topic's history, otherwise (in a cluster) on an unspecified thread when
+  // the topic's owner answers. Event-loop code uses this form.
+  void ResumeAsync(std::string_view topic, uint64_t epoch, uint64_t after_offset, size_t limit,
+                   ResumeCallback done);
+  // The blocking form of ResumeAsync: in a cluster it waits for the topic's
+  // owner node (up to the cluster's forward timeout), so it is for code that
+  // is not on an event loop or a gRPC reactor (an embedding application's
+  // own threads).
   Result<ResumeResult> Resume(std::string_view topic, uint64_t epoch, uint64_t after_offset,
                               size_t limit = SIZE_MAX);
 
