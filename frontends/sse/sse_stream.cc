@@ -89,11 +89,22 @@ int64_t NowMs() {
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 }  // namespace
 
 // The heartbeat, or the token's expiry when that comes first.
+// The heartbeat is due `heartbeat_ms` after the last byte written, not after
+// the last timer: an idle stream hears something within every interval (a
+// stream that wrote just after a tick would otherwise wait almost two).
 void SseStream::ScheduleTimer() {
-  uint64_t delay = options_.heartbeat_ms;
+  const int64_t idle = SteadyMs() - last_write_ms_;
+  uint64_t delay = options_.heartbeat_ms > static_cast<uint64_t>(std::max<int64_t>(idle, 0))
+                       ? options_.heartbeat_ms - static_cast<uint64_t>(std::max<int64_t>(idle, 0))
+                       : 1;
   if (expires_at_s_ != 0) {
     const int64_t left = expires_at_s_ * 1000 - NowMs();
     delay = std::min<uint64_t>(delay, static_cast<uint64_t>(std::max<int64_t>(left, 0)) + 1);
@@ -106,12 +117,12 @@ std::string SseStream::CurrentId() const {
 }
 
 void SseStream::Write(SharedBytes bytes) {
-  wrote_since_heartbeat_ = true;
+  last_write_ms_ = SteadyMs();
   res_.Write(std::move(bytes));
 }
 
 void SseStream::Write(std::string bytes) {
-  wrote_since_heartbeat_ = true;
+  last_write_ms_ = SteadyMs();
   res_.Write(std::move(bytes));
 }
 
@@ -277,11 +288,10 @@ void SseStream::OnTimerExpired() {
     res_.Abort(io::CloseReason::kDone);
     return;
   }
-  if (!wrote_since_heartbeat_) {
-    res_.Write(Heartbeat());
+  if (SteadyMs() - last_write_ms_ >= static_cast<int64_t>(options_.heartbeat_ms)) {
+    Write(Heartbeat());
     SseStats::Add(stats_->heartbeats_sent);
   }
-  wrote_since_heartbeat_ = false;
   ScheduleTimer();
 }
 

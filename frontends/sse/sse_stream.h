@@ -98,8 +98,8 @@ class SseStream final : public Sink,
   std::map<std::string, std::vector<Delivery>, std::less<>> held_;
   std::vector<std::shared_ptr<const Gap>> held_gaps_;  // what held_ gap deliveries point to
   bool open_ = false;
-  bool wrote_since_heartbeat_ = false;
-  bool closing_ = false;  // closed as a slow consumer; the close is under way
+  int64_t last_write_ms_ = 0;  // steady clock: the heartbeat is due an interval after it
+  bool closing_ = false;       // closed as a slow consumer; the close is under way
   int64_t expires_at_s_ = 0;
   std::shared_ptr<void> user_slot_;
 };

@@ -490,6 +490,35 @@ class Heartbeat(ServerCase):
             self.assertLessEqual(len(c.parser.comments), 1)
 
 
+class HeartbeatDeadline(ServerCase):
+    """An idle stream hears from the server within every heartbeat interval,
+    counted from the last byte sent, the stream's start included (the first
+    comment used to come after two intervals: 30 s with the default 15 s)."""
+    CONFIG = "[sse]\nheartbeat_interval_ms = 1000\n"
+
+    def first_comment_after(self, c):
+        t0 = time.monotonic()
+        n = len(c.parser.comments)
+        while len(c.parser.comments) == n and time.monotonic() - t0 < 5:
+            c.pump(0.02)
+        return time.monotonic() - t0
+
+    def test_the_first_comment_comes_within_one_interval_of_the_start(self):
+        with open_stream(self.port, "hbd.start") as c:
+            waited = self.first_comment_after(c)
+        self.assertLess(waited, 1.7)  # one interval (+ a wheel tick and slack), not two
+
+    def test_a_comment_comes_one_interval_after_the_last_event(self):
+        with open_stream(self.port, "hbd.event") as c:
+            self.first_comment_after(c)
+            time.sleep(0.3)
+            self.pub("hbd.event", "x")
+            self.assertEqual([e.data for e in c.events(1)], ["x"])
+            waited = self.first_comment_after(c)
+        self.assertLess(waited, 1.7)
+        self.assertGreater(waited, 0.5)  # not early: the event reset the clock
+
+
 class BadInput(unittest.TestCase):
     def test_bad_requests_get_specific_4xx_json_and_leave_open_streams_alone(self):
         config = "[http]\nmax_body_bytes = 4096\n[sse]\nmax_topics = 4\n"
