@@ -14,6 +14,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "base/seeded_hash.h"
 #include "broker/match_result.h"
 #include "broker/topic_history.h"
 #include "herald/status.h"
@@ -68,20 +69,18 @@ class TopicTable {
   size_t size() const { return count_.load(std::memory_order_relaxed); }
 
  private:
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
   struct Shard {
     mutable std::mutex mu;
-    std::unordered_map<std::string, TopicStatePtr, Hash, std::equal_to<>> topics;
+    std::unordered_map<std::string, TopicStatePtr, SeededHash, std::equal_to<>> topics;
     uint64_t forgotten_messages = 0;
     uint64_t forgotten_bytes = 0;
   };
   static constexpr size_t kShards = 64;
 
+  // Keyed hash (base/seeded_hash.h): topic names are client-chosen. The
+  // shard uses the top bits, the shard's map the low ones.
   Shard& ShardFor(std::string_view name) const {
-    return shards_[std::hash<std::string_view>{}(name) % kShards];
+    return shards_[(SeededHashBytes(name) >> 58) % kShards];
   }
 
   const size_t max_topics_;
