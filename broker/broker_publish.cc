@@ -169,6 +169,10 @@ const MatchResultPtr& Broker::Impl::MatchFor(TopicState& ts) {
 
 void Broker::Impl::FanOut(const MessagePtr& m, const MatchResult& match,
                           const MatchResultPtr& keep) {
+  // Each queued item pins the message's encodings until delivered; this pin
+  // spans the pushes, so an inbox that drains before the next push does not
+  // drop an encoding the next inbox is about to need.
+  const EncodingPin fanning(m.get());
   for (uint32_t i = 0; i < match.plain.size(); ++i) {
     DeliveryInbox::Item item;
     item.message = m;

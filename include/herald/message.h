@@ -9,6 +9,13 @@
 //   herald::MessagePtr m = ...;                  // from a delivery
 //   auto frame = m->EncodeOnce(kWsTextSlot, [&] { return BuildFrame(*m); });
 //
+// Encodings are cached only while the message is being fanned out: the
+// broker pins a message for every delivery of it that is queued (see
+// PinEncodings), and when the last one has been handed to its sinks the
+// cache is emptied. A message kept in history therefore holds its fields
+// only, not up to kMaxEncodings copies of its payload; the bytes already
+// queued on connections stay alive through their own references.
+//
 // Thread rule: a Message may be read from any thread; EncodeOnce is safe to
 // race (both callers get the same bytes; the loser's encoding is discarded).
 #pragma once
@@ -39,7 +46,7 @@ class Message {
   Message() = default;
   Message(const Message&) = delete;
   Message& operator=(const Message&) = delete;
-  ~Message();
+  ~Message() = default;
 
   std::string topic;
   std::string payload;
@@ -51,22 +58,39 @@ class Message {
   int64_t timestamp_us = 0;  // wall clock at sequencing, microseconds since the Unix epoch
   bool from_peer = false;    // sequenced by another node of the cluster, received over a peer link
 
-  // Returns the cached encoding in `slot`, computing it with `encode()` (which
-  // returns a std::string) on first use. `slot` must be < kMaxEncodings.
+  // Returns the encoding in `slot`, computing it with `encode()` (which
+  // returns a std::string) unless a delivery in flight already did. `slot`
+  // must be < kMaxEncodings. Unpinned (no delivery queued, e.g. a replay read
+  // straight from history), the encoding is computed and not cached.
   template <typename Encode>
   SharedBytes EncodeOnce(int slot, Encode&& encode) const {
-    if (const SharedBytes* hit = encoded_[slot].load(std::memory_order_acquire)) return *hit;
-    auto* fresh = new SharedBytes(std::make_shared<const std::string>(encode()));
-    const SharedBytes* expected = nullptr;
-    if (encoded_[slot].compare_exchange_strong(expected, fresh, std::memory_order_acq_rel)) {
-      return *fresh;
-    }
-    delete fresh;
-    return *expected;
+    if (pins_.load() == 0) return std::make_shared<const std::string>(encode());
+    if (SharedBytes hit = encoded_[slot].load()) return hit;
+    SharedBytes fresh = std::make_shared<const std::string>(encode());
+    SharedBytes expected;
+    if (!encoded_[slot].compare_exchange_strong(expected, fresh)) return expected;
+    // The caller may not hold a pin itself: if the last one went meanwhile,
+    // its sweep may have run before this store, so sweep again (all seq_cst:
+    // either that sweep sees the store or this load sees the unpin).
+    if (pins_.load() == 0) DropEncodings();
+    return fresh;
   }
 
+  // Deliveries in flight. The broker pins once per queued delivery and
+  // unpins when it has been handed to its sinks; the last unpin drops the
+  // cached encodings.
+  void PinEncodings() const { pins_.fetch_add(1); }
+  void UnpinEncodings() const {
+    if (pins_.fetch_sub(1) == 1) DropEncodings();
+  }
+  // Bytes of the encodings cached right now (tests, accounting).
+  size_t CachedEncodingBytes() const;
+
  private:
-  mutable std::array<std::atomic<const SharedBytes*>, kMaxEncodings> encoded_{};
+  void DropEncodings() const;
+
+  mutable std::atomic<uint32_t> pins_{0};
+  mutable std::array<std::atomic<SharedBytes>, kMaxEncodings> encoded_{};
 };
 
 using MessagePtr = std::shared_ptr<const Message>;
