@@ -50,10 +50,17 @@ class TopicTable {
  public:
   using Factory = std::function<TopicStatePtr(std::string_view name)>;
 
-  explicit TopicTable(size_t max_topics) : max_topics_(max_topics) {}
+  TopicTable(size_t max_topics, size_t max_bytes)
+      : max_topics_(max_topics), max_bytes_(max_bytes) {}
+
+  // Memory one topic's state holds, history aside (that has its own budget):
+  // the TopicState, its table entry, its name twice and its match result.
+  static size_t Cost(std::string_view name);
 
   TopicStatePtr Find(std::string_view name) const;
-  // Finds or creates the topic; kTooManyTopics when the table is full.
+  // Finds or creates the topic; kTooManyTopics when the table already holds
+  // max_topics, or when the new topic's Cost would take the table's bytes
+  // past max_bytes.
   Result<TopicStatePtr> GetOrCreate(std::string_view name, const Factory& make);
   // Calls `visit` for every topic (shard lock held, topic lock not);
   // removes those for which it returns true.
@@ -67,6 +74,8 @@ class TopicTable {
   };
   Totals Sum() const;
   size_t size() const { return count_.load(std::memory_order_relaxed); }
+  size_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
+  uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
 
  private:
   struct Shard {
@@ -84,7 +93,10 @@ class TopicTable {
   }
 
   const size_t max_topics_;
+  const size_t max_bytes_;
   std::atomic<size_t> count_{0};
+  std::atomic<size_t> bytes_{0};
+  std::atomic<uint64_t> refused_{0};
   mutable std::array<Shard, kShards> shards_;
 };
 
