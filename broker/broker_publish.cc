@@ -169,6 +169,7 @@ const MatchResultPtr& Broker::Impl::MatchFor(TopicState& ts) {
 
 void Broker::Impl::FanOut(const MessagePtr& m, const MatchResult& match,
                           const MatchResultPtr& keep) {
+  if (match.empty()) return;
   // Each queued item pins the message's encodings until delivered; this pin
   // spans the pushes, so an inbox that drains before the next push does not
   // drop an encoding the next inbox is about to need.

@@ -1,10 +1,13 @@
 #include "herald/message.h"
 
+#include <bit>
+
 namespace herald {
 
 void Message::DropEncodings() const {
-  for (auto& slot : encoded_) {
-    if (slot.load()) slot.store(nullptr);
+  if (filled_.load() == 0) return;  // the common case: nothing was encoded
+  for (uint32_t mask = filled_.exchange(0); mask != 0; mask &= mask - 1) {
+    encoded_[std::countr_zero(mask)].store(nullptr);
   }
 }
 

@@ -16,16 +16,18 @@ size_t TopicTable::Cost(std::string_view name) {
 }
 
 TopicStatePtr TopicTable::Find(std::string_view name) const {
-  Shard& shard = ShardFor(name);
+  const Hashed key = Hash(name);
+  Shard& shard = ShardFor(key);
   std::lock_guard lock(shard.mu);
-  auto it = shard.topics.find(name);
+  auto it = shard.topics.find(key);
   return it == shard.topics.end() ? nullptr : it->second;
 }
 
 Result<TopicStatePtr> TopicTable::GetOrCreate(std::string_view name, const Factory& make) {
-  Shard& shard = ShardFor(name);
+  const Hashed key = Hash(name);
+  Shard& shard = ShardFor(key);
   std::lock_guard lock(shard.mu);
-  if (auto it = shard.topics.find(name); it != shard.topics.end()) return it->second;
+  if (auto it = shard.topics.find(key); it != shard.topics.end()) return it->second;
   if (count_.load(std::memory_order_relaxed) >= max_topics_) {
     refused_.fetch_add(1, std::memory_order_relaxed);
     return Status(ErrorCode::kTooManyTopics,

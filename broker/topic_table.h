@@ -78,9 +78,26 @@ class TopicTable {
   uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
 
  private:
+  // A name with its hash, computed once per lookup for both the shard and
+  // the shard's map (SipHash is the larger part of a lookup).
+  struct Hashed {
+    std::string_view name;
+    size_t hash;
+  };
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return SeededHash{}(s); }
+    size_t operator()(const Hashed& k) const { return k.hash; }
+  };
+  struct KeyEq {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const { return a == b; }
+    bool operator()(const Hashed& a, std::string_view b) const { return a.name == b; }
+    bool operator()(std::string_view a, const Hashed& b) const { return a == b.name; }
+  };
   struct Shard {
     mutable std::mutex mu;
-    std::unordered_map<std::string, TopicStatePtr, SeededHash, std::equal_to<>> topics;
+    std::unordered_map<std::string, TopicStatePtr, KeyHash, KeyEq> topics;
     uint64_t forgotten_messages = 0;
     uint64_t forgotten_bytes = 0;
   };
@@ -88,9 +105,8 @@ class TopicTable {
 
   // Keyed hash (base/seeded_hash.h): topic names are client-chosen. The
   // shard uses the top bits, the shard's map the low ones.
-  Shard& ShardFor(std::string_view name) const {
-    return shards_[(SeededHashBytes(name) >> 58) % kShards];
-  }
+  static Hashed Hash(std::string_view name) { return {name, SeededHash{}(name)}; }
+  Shard& ShardFor(const Hashed& key) const { return shards_[(key.hash >> 58) % kShards]; }
 
   const size_t max_topics_;
   const size_t max_bytes_;
