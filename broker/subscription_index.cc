@@ -299,9 +299,9 @@ void SubscriptionIndex::InvalidateLocked(std::string_view pattern) {
 }
 
 void SubscriptionIndex::EraseLocked(Cache::iterator it) {
-  const Scopes::iterator scope = it->second.scope;
+  Scopes::value_type* scope = it->second.scope;
   cache_.erase(it);
-  if (--scope->second.entries == 0) scopes_.erase(scope);
+  if (--scope->second.entries == 0) scopes_.erase(scopes_.find(std::string_view(scope->first)));
 }
 
 void SubscriptionIndex::InsertLocked(std::string_view topic, MatchResultPtr result) {
@@ -315,7 +315,7 @@ void SubscriptionIndex::InsertLocked(std::string_view topic, MatchResultPtr resu
   if (scope == scopes_.end()) scope = scopes_.emplace(std::string(first), Scope{}).first;
   ++scope->second.entries;
   cache_.emplace(std::string(topic),
-                 Entry{std::move(result), scope, scope->second.generation, wide_generation_});
+                 Entry{std::move(result), &*scope, scope->second.generation, wide_generation_});
 }
 
 MatchResultPtr SubscriptionIndex::MatchUncached(std::string_view topic) const {

@@ -69,7 +69,9 @@ class SubscriptionIndex {
   using Scopes = std::unordered_map<std::string, Scope, SeededHash, std::equal_to<>>;
   struct Entry {
     MatchResultPtr result;
-    Scopes::iterator scope;  // stable: unordered_map never moves its nodes
+    // Pointer, not iterator: a rehash invalidates iterators but never moves
+    // the elements themselves.
+    Scopes::value_type* scope;
     uint64_t scope_generation = 0;
     uint64_t wide_generation = 0;
   };
