@@ -26,6 +26,10 @@ from heraldd import Heraldd, http_call, wait_until
 from ws_util import run
 
 MIB = 1 << 20
+# Under a sanitizer RSS says nothing (ASan quarantines freed memory) and CPU
+# is several times higher: RSS bounds are skipped and CPU bounds relaxed.
+SANITIZED = any(x in os.environ.get("HERALDD", "") for x in ("asan", "tsan", "ubsan"))
+CPU_SLACK = 10 if SANITIZED else 1
 
 
 def rss_bytes(pid):
@@ -174,7 +178,8 @@ class HistoryMemory(unittest.TestCase):
             self.assertGreaterEqual(held, kept * payload_size)
             self.assertLessEqual(held, kept * (payload_size + 1024) + 4096)
             # Before: ~6x the budget. Now the budget plus allocator slack.
-            self.assertLess(grown, 2 * HISTORY_BUDGET)
+            if not SANITIZED:
+                self.assertLess(grown, 2 * HISTORY_BUDGET)
 
 
 CHURN_CONFIG = """
@@ -229,7 +234,7 @@ class SubscribeChurnCpu(unittest.TestCase):
                   f"{spent:.2f} s heraldd CPU ({spent / self.PAIRS * 1e6:.0f} us per pair, "
                   f"WebSocket and JSON included)", flush=True)
             # Before: ~1.5 ms per pair (4.5 s here). Now tens of microseconds.
-            self.assertLess(spent / self.PAIRS, 300e-6)
+            self.assertLess(spent / self.PAIRS, 300e-6 * CPU_SLACK)
 
 
 TOPIC_BUDGET = 4 * MIB
@@ -287,11 +292,12 @@ class TopicMemory(unittest.TestCase):
             self.assertIn("max_topic_bytes", refusals[0]["message"])
             self.assertEqual(again["op"], "ack", again)
             self.assertLessEqual(held, TOPIC_BUDGET)
-            self.assertEqual(refused, len(refusals) + 0)
+            self.assertEqual(refused, len(refusals))
             self.assertEqual(resp.status, 503, body)
             self.assertIn(b"max_topic_bytes", body)
             # The budget plus allocator slack and the client's own frames.
-            self.assertLess(grown, 3 * TOPIC_BUDGET + 8 * MIB)
+            if not SANITIZED:
+                self.assertLess(grown, 3 * TOPIC_BUDGET + 8 * MIB)
 
     def test_defaults_are_bounded_and_reported(self):
         with Heraldd() as server:
