@@ -169,11 +169,11 @@ const MatchResultPtr& Broker::Impl::MatchFor(TopicState& ts) {
 
 void Broker::Impl::FanOut(const MessagePtr& m, const MatchResult& match,
                           const MatchResultPtr& keep) {
-  if (match.empty()) return;
-  // Each queued item pins the message's encodings until delivered; this pin
-  // spans the pushes, so an inbox that drains before the next push does not
-  // drop an encoding the next inbox is about to need.
-  const EncodingPin fanning(m.get());
+  // Each queued item pins the message's encodings until delivered; with
+  // several pushes, this pin spans them, so an inbox that drains before the
+  // next push does not drop an encoding the next inbox is about to need.
+  EncodingPin fanning;
+  if (match.plain.size() + match.groups.size() > 1) fanning = EncodingPin(m.get());
   for (uint32_t i = 0; i < match.plain.size(); ++i) {
     DeliveryInbox::Item item;
     item.message = m;

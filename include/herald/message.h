@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace herald {
@@ -39,6 +40,11 @@ using Headers = std::vector<Header>;
 using SharedBytes = std::shared_ptr<const std::string>;
 
 class Message {
+  // First, so that it shares a cache line with the shared_ptr control block
+  // in front of the message (std::make_shared): the delivery threads that
+  // move the reference count touch it at the same time.
+  mutable std::atomic<uint32_t> pins_{0};
+
  public:
   // Encoding slots a process may use for cached wire forms (see EncodeOnce).
   static constexpr int kMaxEncodings = 8;
@@ -65,11 +71,9 @@ class Message {
   template <typename Encode>
   SharedBytes EncodeOnce(int slot, Encode&& encode) const {
     if (pins_.load() == 0) return std::make_shared<const std::string>(encode());
-    if (SharedBytes hit = encoded_[slot].load()) return hit;
+    if (SharedBytes hit = Cached(slot)) return hit;
     SharedBytes fresh = std::make_shared<const std::string>(encode());
-    SharedBytes expected;
-    if (!encoded_[slot].compare_exchange_strong(expected, fresh)) return expected;
-    filled_.fetch_or(1u << slot);
+    if (SharedBytes first = StoreIfEmpty(slot, fresh)) return first;  // lost a race
     // The caller may not hold a pin itself: if the last one went meanwhile,
     // its sweep may have run before this store, so sweep again (all seq_cst:
     // either that sweep sees the filled bit or this load sees the unpin).
@@ -88,13 +92,38 @@ class Message {
   size_t CachedEncodingBytes() const;
 
  private:
+  // The slots are guarded by a one-byte spin lock held only to copy or swap
+  // a pointer (never while encoding or freeing).
+  void Lock() const {
+    while (locked_.exchange(true, std::memory_order_acquire)) {
+      while (locked_.load(std::memory_order_relaxed)) std::this_thread::yield();
+    }
+  }
+  void Unlock() const { locked_.store(false, std::memory_order_release); }
+  SharedBytes Cached(int slot) const {
+    Lock();
+    SharedBytes hit = encoded_[slot];
+    Unlock();
+    return hit;
+  }
+  // Stores `fresh` unless the slot is taken; returns what took it, or null.
+  SharedBytes StoreIfEmpty(int slot, const SharedBytes& fresh) const {
+    Lock();
+    SharedBytes first = encoded_[slot];
+    if (!first) {
+      encoded_[slot] = fresh;
+      filled_.fetch_or(1u << slot);
+    }
+    Unlock();
+    return first;
+  }
   void DropEncodings() const;
 
-  mutable std::atomic<uint32_t> pins_{0};
   // Slots that may hold an encoding: a sweep with none to drop costs one
-  // load instead of locking all eight atomic shared_ptrs.
+  // load, not the lock.
   mutable std::atomic<uint32_t> filled_{0};
-  mutable std::array<std::atomic<SharedBytes>, kMaxEncodings> encoded_{};
+  mutable std::atomic<bool> locked_{false};
+  mutable std::array<SharedBytes, kMaxEncodings> encoded_{};
 };
 
 using MessagePtr = std::shared_ptr<const Message>;
