@@ -21,7 +21,7 @@ std::string_view GapReasonName(GapReason reason) {
 
 Broker::Impl::Impl(BrokerOptions options)
     : options_(std::move(options)),
-      topics_(options_.max_topics),
+      topics_(options_.max_topics, options_.max_topic_bytes),
       tracker_(options_.node_id, options_.max_pending_requests, &counters_) {
   dispatcher_ = std::make_unique<Dispatcher>(
       [this](std::function<void()> wake) { return CreateInbox(std::move(wake)); });
@@ -91,6 +91,8 @@ BrokerStats Broker::Impl::Stats() const {
   s.bytes_in = totals.bytes_in + get(counters_.reply_bytes_in);
   s.history_messages = totals.history_messages;
   s.topics = topics_.size();
+  s.topic_bytes = topics_.bytes();
+  s.topics_refused = topics_.refused();
   s.deliveries = get(counters_.deliveries);
   s.delivery_bytes = get(counters_.delivery_bytes);
   s.dropped = get(counters_.dropped);

@@ -193,6 +193,11 @@ const MatchResultPtr& Broker::Impl::MatchFor(TopicState& ts) {
 
 void Broker::Impl::FanOut(const MessagePtr& m, const MatchResult& match,
                           const MatchResultPtr& keep) {
+  // Each queued item pins the message's encodings until delivered; with
+  // several pushes, this pin spans them, so an inbox that drains before the
+  // next push does not drop an encoding the next inbox is about to need.
+  EncodingPin fanning;
+  if (match.plain.size() + match.groups.size() > 1) fanning = EncodingPin(m.get());
   for (uint32_t i = 0; i < match.plain.size(); ++i) {
     DeliveryInbox::Item item;
     item.message = m;

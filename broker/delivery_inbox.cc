@@ -22,6 +22,7 @@ void DeliveryInbox::Push(Item item, const MatchResultPtr& keep) {
         keep_.push_back(keep);
         last_kept_ = keep.get();
       }
+      if (item.message) item.pin = EncodingPin(item.message.get());
       pending_.push_back(std::move(item));
     }
     if (!wake_pending_) wake = wake_pending_ = true;

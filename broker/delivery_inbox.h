@@ -35,6 +35,31 @@ struct RemoteReplay {
   uint64_t last_offset = 0;  // the owner's last offset when it answered
 };
 
+// Keeps a message's encodings cached while a delivery of it is queued
+// (Message::PinEncodings): set by DeliveryInbox::Push, released when the item
+// is destroyed, i.e. after it was delivered, dropped, or its inbox went away.
+class EncodingPin {
+ public:
+  EncodingPin() = default;
+  explicit EncodingPin(const Message* m) : m_(m) { m_->PinEncodings(); }
+  EncodingPin(EncodingPin&& o) noexcept : m_(std::exchange(o.m_, nullptr)) {}
+  EncodingPin& operator=(EncodingPin&& o) noexcept {
+    if (this != &o) {
+      Release();
+      m_ = std::exchange(o.m_, nullptr);
+    }
+    return *this;
+  }
+  ~EncodingPin() { Release(); }
+
+ private:
+  void Release() {
+    if (m_) m_->UnpinEncodings();
+    m_ = nullptr;
+  }
+  const Message* m_ = nullptr;
+};
+
 class DeliveryInbox final : public Inbox {
  public:
   struct Item {
@@ -46,6 +71,7 @@ class DeliveryInbox final : public Inbox {
     std::shared_ptr<const Gap> gap;
     // With target: the replay of a held topic, fetched from its owner node.
     std::shared_ptr<const RemoteReplay> replay;
+    EncodingPin pin;  // of `message`, while queued (declared after it: released first)
   };
   // Called when a queue-group delivery finds its chosen member gone: picks
   // another live member (any thread may run it; here the owner's).

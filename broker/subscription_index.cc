@@ -4,7 +4,6 @@
 #include <array>
 
 #include "broker/token_map.h"
-#include "herald/topic.h"
 
 namespace herald {
 namespace {
@@ -287,9 +286,36 @@ bool SubscriptionIndex::Remove(const SubscriptionPtr& sub) {
 void SubscriptionIndex::InvalidateLocked(std::string_view pattern) {
   std::lock_guard cache_lock(cache_mu_);
   generation_.fetch_add(1, std::memory_order_acq_rel);
-  for (auto it = cache_.begin(); it != cache_.end();) {
-    it = PatternMatches(pattern, it->first) ? cache_.erase(it) : std::next(it);
+  const std::string_view first = pattern.substr(0, pattern.find('.'));
+  if (first == "*" || first == ">") {
+    ++wide_generation_;
+  } else if (pattern.find_first_of("*>") == std::string_view::npos) {
+    // Literal: '*' and '>' are whole tokens (validated), so their absence
+    // means the pattern matches itself only.
+    if (auto it = cache_.find(pattern); it != cache_.end()) EraseLocked(it);
+  } else if (auto scope = scopes_.find(first); scope != scopes_.end()) {
+    ++scope->second.generation;
   }
+}
+
+void SubscriptionIndex::EraseLocked(Cache::iterator it) {
+  Scopes::value_type* scope = it->second.scope;
+  cache_.erase(it);
+  if (--scope->second.entries == 0) scopes_.erase(scopes_.find(std::string_view(scope->first)));
+}
+
+void SubscriptionIndex::InsertLocked(std::string_view topic, MatchResultPtr result) {
+  if (auto it = cache_.find(topic); it != cache_.end()) EraseLocked(it);  // a racing fill
+  if (cache_.size() >= cache_capacity_) {
+    cache_.clear();
+    scopes_.clear();
+  }
+  const std::string_view first = topic.substr(0, topic.find('.'));
+  auto scope = scopes_.find(first);
+  if (scope == scopes_.end()) scope = scopes_.emplace(std::string(first), Scope{}).first;
+  ++scope->second.entries;
+  cache_.emplace(std::string(topic),
+                 Entry{std::move(result), &*scope, scope->second.generation, wide_generation_});
 }
 
 MatchResultPtr SubscriptionIndex::MatchUncached(std::string_view topic) const {
@@ -307,8 +333,10 @@ MatchResultPtr SubscriptionIndex::Match(std::string_view topic) {
     if (!cache_enabled_) {
       // fall through to an uncached walk below
     } else if (auto it = cache_.find(topic); it != cache_.end()) {
-      return it->second;
+      if (FreshLocked(it->second)) return it->second.result;
+      EraseLocked(it);  // invalidated by a wildcard change since it was filled
     }
+    if (cache_enabled_) ++cache_misses_;
   }
   uint64_t generation;
   MatchResultPtr result;
@@ -324,8 +352,7 @@ MatchResultPtr SubscriptionIndex::Match(std::string_view topic) {
   std::lock_guard cache_lock(cache_mu_);
   // A change since the walk may have invalidated what we found: do not cache it.
   if (cache_enabled_ && generation == generation_.load(std::memory_order_acquire)) {
-    if (cache_.size() >= cache_capacity_) cache_.clear();
-    cache_.emplace(std::string(topic), result);
+    InsertLocked(topic, result);
   }
   return result;
 }
@@ -340,10 +367,16 @@ size_t SubscriptionIndex::cache_size() const {
   return cache_.size();
 }
 
+uint64_t SubscriptionIndex::cache_misses() const {
+  std::lock_guard cache_lock(cache_mu_);
+  return cache_misses_;
+}
+
 void SubscriptionIndex::set_cache_enabled(bool enabled) {
   std::lock_guard cache_lock(cache_mu_);
   cache_enabled_ = enabled;
   cache_.clear();
+  scopes_.clear();
 }
 
 }  // namespace herald

@@ -5,9 +5,18 @@
 // child, and the subscriptions whose pattern ends here or ends in `>` here.
 // Matching walks literal and `*` branches together, so its cost grows with the
 // topic's depth and the number of wildcard branches, not with the number of
-// subscriptions. The cache answers repeated topics with one hash lookup; a
-// subscription change evicts only the cached topics its pattern matches (as
-// NATS's sublist does), so unrelated hot topics stay cached.
+// subscriptions. The cache answers repeated topics with one hash lookup.
+//
+// A subscription change must cost what it touches, never the cache's size
+// (a client can subscribe and unsubscribe in a loop, under the trie's
+// exclusive lock): a literal pattern matches exactly one topic, so it erases
+// that one cache entry; a wildcard pattern whose first token is literal
+// (`chat.*.msgs`, `chat.>`) can only match topics under that first token, so
+// it bumps that token's scope generation; a pattern starting with a wildcard
+// bumps the generation of the whole cache. Entries filled under an older
+// generation are stale and are dropped when next looked up, so the work of a
+// change is O(1) and the re-walks it causes are paid one per hot topic by
+// the publishers that need them (no more than with the cache off).
 //
 // Thread rule: all methods are safe from any thread. Match takes a shared lock
 // on a miss and a short exclusive one on the cache.
@@ -21,6 +30,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "base/seeded_hash.h"
 #include "broker/match_result.h"
 #include "broker/subscription.h"
 
@@ -44,18 +54,37 @@ class SubscriptionIndex {
   // Changes on every Add/Remove; lets callers keep their own cached results.
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
   size_t size() const;
-  size_t cache_size() const;
+  size_t cache_size() const;      // entries, stale ones not yet dropped included
+  uint64_t cache_misses() const;  // Match calls that walked the trie (cache on)
   void set_cache_enabled(bool enabled);
 
  private:
   struct Node;
-  struct TransparentHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  // Cached topics that share a first token: a wildcard change under that
+  // token invalidates them all at once by bumping `generation`.
+  struct Scope {
+    uint64_t generation = 0;
+    size_t entries = 0;  // cache entries pointing here; erased at 0
   };
-  using Cache = std::unordered_map<std::string, MatchResultPtr, TransparentHash, std::equal_to<>>;
+  using Scopes = std::unordered_map<std::string, Scope, SeededHash, std::equal_to<>>;
+  struct Entry {
+    MatchResultPtr result;
+    // Pointer, not iterator: a rehash invalidates iterators but never moves
+    // the elements themselves.
+    Scopes::value_type* scope;
+    uint64_t scope_generation = 0;
+    uint64_t wide_generation = 0;
+  };
+  using Cache = std::unordered_map<std::string, Entry, SeededHash, std::equal_to<>>;
 
   void InvalidateLocked(std::string_view pattern);
+  // Cache lock held.
+  bool FreshLocked(const Entry& e) const {
+    return e.wide_generation == wide_generation_ &&
+           e.scope_generation == e.scope->second.generation;
+  }
+  void EraseLocked(Cache::iterator it);
+  void InsertLocked(std::string_view topic, MatchResultPtr result);
 
   mutable std::shared_mutex trie_mu_;
   std::unique_ptr<Node> root_;
@@ -63,8 +92,11 @@ class SubscriptionIndex {
 
   mutable std::mutex cache_mu_;
   Cache cache_;
+  Scopes scopes_;                 // by first token
+  uint64_t wide_generation_ = 0;  // bumped by patterns that start with a wildcard
   size_t cache_capacity_;
   bool cache_enabled_ = true;
+  uint64_t cache_misses_ = 0;
   std::atomic<uint64_t> generation_{0};
 };
 

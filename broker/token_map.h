@@ -13,11 +13,12 @@
 #pragma once
 
 #include <cstddef>
-#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "base/seeded_hash.h"
 
 namespace herald {
 
@@ -81,7 +82,9 @@ class TokenMap {
     std::unique_ptr<T> value;  // null: empty slot
   };
 
-  static size_t Hash(std::string_view key) { return std::hash<std::string_view>{}(key); }
+  // Keyed: tokens are client-chosen, and a crafted run of colliding tokens
+  // would turn linear probing into a scan of the whole map.
+  static size_t Hash(std::string_view key) { return SeededHash{}(key); }
 
   void Grow() {
     std::vector<Slot> old = std::move(slots_);

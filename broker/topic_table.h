@@ -14,6 +14,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "base/seeded_hash.h"
 #include "broker/match_result.h"
 #include "broker/topic_history.h"
 #include "herald/status.h"
@@ -49,10 +50,17 @@ class TopicTable {
  public:
   using Factory = std::function<TopicStatePtr(std::string_view name)>;
 
-  explicit TopicTable(size_t max_topics) : max_topics_(max_topics) {}
+  TopicTable(size_t max_topics, size_t max_bytes)
+      : max_topics_(max_topics), max_bytes_(max_bytes) {}
+
+  // Memory one topic's state holds, history aside (that has its own budget):
+  // the TopicState, its table entry, its name twice and its match result.
+  static size_t Cost(std::string_view name);
 
   TopicStatePtr Find(std::string_view name) const;
-  // Finds or creates the topic; kTooManyTopics when the table is full.
+  // Finds or creates the topic; kTooManyTopics when the table already holds
+  // max_topics, or when the new topic's Cost would take the table's bytes
+  // past max_bytes.
   Result<TopicStatePtr> GetOrCreate(std::string_view name, const Factory& make);
   // Calls `visit` for every topic (shard lock held, topic lock not);
   // removes those for which it returns true.
@@ -66,26 +74,45 @@ class TopicTable {
   };
   Totals Sum() const;
   size_t size() const { return count_.load(std::memory_order_relaxed); }
+  size_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
+  uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
 
  private:
-  struct Hash {
+  // A name with its hash, computed once per lookup for both the shard and
+  // the shard's map (SipHash is the larger part of a lookup).
+  struct Hashed {
+    std::string_view name;
+    size_t hash;
+  };
+  struct KeyHash {
     using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    size_t operator()(std::string_view s) const { return SeededHash{}(s); }
+    size_t operator()(const Hashed& k) const { return k.hash; }
+  };
+  struct KeyEq {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const { return a == b; }
+    bool operator()(const Hashed& a, std::string_view b) const { return a.name == b; }
+    bool operator()(std::string_view a, const Hashed& b) const { return a == b.name; }
   };
   struct Shard {
     mutable std::mutex mu;
-    std::unordered_map<std::string, TopicStatePtr, Hash, std::equal_to<>> topics;
+    std::unordered_map<std::string, TopicStatePtr, KeyHash, KeyEq> topics;
     uint64_t forgotten_messages = 0;
     uint64_t forgotten_bytes = 0;
   };
   static constexpr size_t kShards = 64;
 
-  Shard& ShardFor(std::string_view name) const {
-    return shards_[std::hash<std::string_view>{}(name) % kShards];
-  }
+  // Keyed hash (base/seeded_hash.h): topic names are client-chosen. The
+  // shard uses the top bits, the shard's map the low ones.
+  static Hashed Hash(std::string_view name) { return {name, SeededHash{}(name)}; }
+  Shard& ShardFor(const Hashed& key) const { return shards_[(key.hash >> 58) % kShards]; }
 
   const size_t max_topics_;
+  const size_t max_bytes_;
   std::atomic<size_t> count_{0};
+  std::atomic<size_t> bytes_{0};
+  std::atomic<uint64_t> refused_{0};
   mutable std::array<Shard, kShards> shards_;
 };
 

@@ -34,13 +34,18 @@ void WriteBrokerMetrics(const BrokerStats& s, PrometheusWriter& w) {
             "History messages evicted early to respect the history memory limit.",
             s.history_evictions);
   w.Counter("herald_topics_expired_total", "Idle topics forgotten.", s.topics_expired);
+  w.Counter("herald_topics_refused_total",
+            "New topics refused at max_topics or max_topic_bytes (too_many_topics).",
+            s.topics_refused);
   w.Gauge("herald_topics", "Topics known to this node.", s.topics);
+  w.Gauge("herald_topic_bytes", "Memory held by topic state, history aside.", s.topic_bytes);
   w.Gauge("herald_subscriptions", "Active subscriptions of this node's clients.", s.subscriptions);
   w.Gauge("herald_peer_subscriptions",
           "Other cluster nodes' interest held here, one per (pattern, queue group).",
           s.peer_subscriptions);
   w.Gauge("herald_history_messages", "Messages retained in history.", s.history_messages);
-  w.Gauge("herald_history_bytes", "Approximate memory held by history.", s.history_bytes);
+  w.Gauge("herald_history_bytes", "Memory held by history: messages, their fields and overhead.",
+          s.history_bytes);
   w.Gauge("herald_pending_requests", "Requests waiting for a reply.", s.pending_requests);
 
   const char* name = "herald_request_duration_seconds";

@@ -131,6 +131,7 @@ Status ReadLimits(const toml::table& t, Config& c) {
   r.Int("max_payload_bytes", b.max_payload_bytes, 1);
   r.Int("max_subscriptions_per_connection", b.max_subscriptions_per_sink, 1);
   r.Int("max_topics", b.max_topics, 1);
+  r.Int("max_topic_bytes", b.max_topic_bytes, 4096);
   r.Int("max_history_bytes", b.max_history_bytes);
   r.Int("max_topic_length", b.topic_limits.max_length, 1, 65535);
   r.Int("max_topic_tokens", b.topic_limits.max_tokens, 1, 64);

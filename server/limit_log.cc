@@ -16,6 +16,7 @@ constexpr std::string_view kTrips[] = {
     "herald_sse_rejects_total",
     "herald_sse_slow_consumer_closes_total",
     "herald_slow_consumer_disconnects_total",
+    "herald_topics_refused_total",
     "herald_cluster_links_refused_total",
     "herald_cluster_members_ignored_total",
     "herald_grpc_unauthenticated_total",

@@ -18,7 +18,7 @@ namespace herald {
 // Bounds of one topic's history. A message leaves history when any bound is hit.
 struct HistoryLimits {
   size_t max_messages = 1000;
-  size_t max_bytes = 1 << 20;  // payload bytes
+  size_t max_bytes = 1 << 20;  // payload bytes (the node-wide budget counts all memory)
   std::chrono::milliseconds max_age = std::chrono::hours(1);
 };
 
@@ -36,9 +36,15 @@ struct BrokerOptions {
   TopicLimits topic_limits;
   size_t max_payload_bytes = 1 << 20;
   size_t max_subscriptions_per_sink = 1024;
-  size_t max_topics = 1'000'000;
-  // History kept across all topics; past it, the oldest history of the topic
-  // being published to is trimmed first (resumes then report a gap).
+  // Topics the node tracks at once, and the memory their state may take
+  // (about 0.4 KB plus twice the name each, history aside: see
+  // TopicTable::Cost). Publishing to a new topic past either fails with
+  // kTooManyTopics; existing topics keep working, idle ones expire.
+  size_t max_topics = 100'000;
+  size_t max_topic_bytes = 64u << 20;
+  // Memory history may hold across all topics (messages with their fields
+  // and overhead: TopicHistory::Cost); past it, the oldest history of the
+  // topic being published to is trimmed first (resumes then report a gap).
   size_t max_history_bytes = 256u << 20;
   HistoryLimits default_history;
   std::vector<HistoryRule> history_rules;

@@ -29,12 +29,14 @@ struct BrokerStats {
   uint64_t replies_refused = 0;     // replies to an inbox the session was never sent
   uint64_t history_evictions = 0;   // history trimmed early to respect max_history_bytes
   uint64_t topics_expired = 0;
+  uint64_t topics_refused = 0;  // new topics refused (max_topics or max_topic_bytes)
   // Gauges.
   uint64_t topics = 0;
+  uint64_t topic_bytes = 0;         // memory of topic state, history aside (TopicTable::Cost)
   uint64_t subscriptions = 0;       // of this node's own clients
   uint64_t peer_subscriptions = 0;  // other cluster nodes' interest, held here
   uint64_t history_messages = 0;
-  uint64_t history_bytes = 0;
+  uint64_t history_bytes = 0;  // memory history holds (TopicHistory::Cost)
   uint64_t pending_requests = 0;
   // Request latency histogram: counts per bucket of kLatencyBucketsUs, then +Inf.
   std::array<uint64_t, kLatencyBucketsUs.size() + 1> request_latency_buckets{};

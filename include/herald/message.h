@@ -9,6 +9,13 @@
 //   herald::MessagePtr m = ...;                  // from a delivery
 //   auto frame = m->EncodeOnce(kWsTextSlot, [&] { return BuildFrame(*m); });
 //
+// Encodings are cached only while the message is being fanned out: the
+// broker pins a message for every delivery of it that is queued (see
+// PinEncodings), and when the last one has been handed to its sinks the
+// cache is emptied. A message kept in history therefore holds its fields
+// only, not up to kMaxEncodings copies of its payload; the bytes already
+// queued on connections stay alive through their own references.
+//
 // Thread rule: a Message may be read from any thread; EncodeOnce is safe to
 // race (both callers get the same bytes; the loser's encoding is discarded).
 #pragma once
@@ -18,6 +25,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace herald {
@@ -32,6 +40,11 @@ using Headers = std::vector<Header>;
 using SharedBytes = std::shared_ptr<const std::string>;
 
 class Message {
+  // First, so that it shares a cache line with the shared_ptr control block
+  // in front of the message (std::make_shared): the delivery threads that
+  // move the reference count touch it at the same time.
+  mutable std::atomic<uint32_t> pins_{0};
+
  public:
   // Encoding slots a process may use for cached wire forms (see EncodeOnce).
   static constexpr int kMaxEncodings = 8;
@@ -39,7 +52,7 @@ class Message {
   Message() = default;
   Message(const Message&) = delete;
   Message& operator=(const Message&) = delete;
-  ~Message();
+  ~Message() = default;
 
   std::string topic;
   std::string payload;
@@ -51,22 +64,66 @@ class Message {
   int64_t timestamp_us = 0;  // wall clock at sequencing, microseconds since the Unix epoch
   bool from_peer = false;    // sequenced by another node of the cluster, received over a peer link
 
-  // Returns the cached encoding in `slot`, computing it with `encode()` (which
-  // returns a std::string) on first use. `slot` must be < kMaxEncodings.
+  // Returns the encoding in `slot`, computing it with `encode()` (which
+  // returns a std::string) unless a delivery in flight already did. `slot`
+  // must be < kMaxEncodings. Unpinned (no delivery queued, e.g. a replay read
+  // straight from history), the encoding is computed and not cached.
   template <typename Encode>
   SharedBytes EncodeOnce(int slot, Encode&& encode) const {
-    if (const SharedBytes* hit = encoded_[slot].load(std::memory_order_acquire)) return *hit;
-    auto* fresh = new SharedBytes(std::make_shared<const std::string>(encode()));
-    const SharedBytes* expected = nullptr;
-    if (encoded_[slot].compare_exchange_strong(expected, fresh, std::memory_order_acq_rel)) {
-      return *fresh;
-    }
-    delete fresh;
-    return *expected;
+    if (pins_.load() == 0) return std::make_shared<const std::string>(encode());
+    if (SharedBytes hit = Cached(slot)) return hit;
+    SharedBytes fresh = std::make_shared<const std::string>(encode());
+    if (SharedBytes first = StoreIfEmpty(slot, fresh)) return first;  // lost a race
+    // The caller may not hold a pin itself: if the last one went meanwhile,
+    // its sweep may have run before this store, so sweep again (all seq_cst:
+    // either that sweep sees the filled bit or this load sees the unpin).
+    if (pins_.load() == 0) DropEncodings();
+    return fresh;
   }
 
+  // Deliveries in flight. The broker pins once per queued delivery and
+  // unpins when it has been handed to its sinks; the last unpin drops the
+  // cached encodings.
+  void PinEncodings() const { pins_.fetch_add(1); }
+  void UnpinEncodings() const {
+    if (pins_.fetch_sub(1) == 1) DropEncodings();
+  }
+  // Bytes of the encodings cached right now (tests, accounting).
+  size_t CachedEncodingBytes() const;
+
  private:
-  mutable std::array<std::atomic<const SharedBytes*>, kMaxEncodings> encoded_{};
+  // The slots are guarded by a one-byte spin lock held only to copy or swap
+  // a pointer (never while encoding or freeing).
+  void Lock() const {
+    while (locked_.exchange(true, std::memory_order_acquire)) {
+      while (locked_.load(std::memory_order_relaxed)) std::this_thread::yield();
+    }
+  }
+  void Unlock() const { locked_.store(false, std::memory_order_release); }
+  SharedBytes Cached(int slot) const {
+    Lock();
+    SharedBytes hit = encoded_[slot];
+    Unlock();
+    return hit;
+  }
+  // Stores `fresh` unless the slot is taken; returns what took it, or null.
+  SharedBytes StoreIfEmpty(int slot, const SharedBytes& fresh) const {
+    Lock();
+    SharedBytes first = encoded_[slot];
+    if (!first) {
+      encoded_[slot] = fresh;
+      filled_.fetch_or(1u << slot);
+    }
+    Unlock();
+    return first;
+  }
+  void DropEncodings() const;
+
+  // Slots that may hold an encoding: a sweep with none to drop costs one
+  // load, not the lock.
+  mutable std::atomic<uint32_t> filled_{0};
+  mutable std::atomic<bool> locked_{false};
+  mutable std::array<SharedBytes, kMaxEncodings> encoded_{};
 };
 
 using MessagePtr = std::shared_ptr<const Message>;

@@ -26,7 +26,7 @@ Status ValidateTopic(std::string_view topic, const TopicLimits& limits = {});
 // A subscription pattern: wildcards allowed.
 Status ValidatePattern(std::string_view pattern, const TopicLimits& limits = {});
 // True when `pattern` (valid) matches `topic` (valid). The reference matcher:
-// simple and slow, used by tests and by the match cache's invalidation.
+// simple and slow, used by tests and history rules.
 bool PatternMatches(std::string_view pattern, std::string_view topic);
 
 inline constexpr std::string_view kInboxPrefix = "_INBOX.";

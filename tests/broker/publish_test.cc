@@ -2,6 +2,8 @@
 
 #include <thread>
 
+#include "broker/memory_cost.h"
+#include "broker/topic_table.h"
 #include "test_support.h"
 
 namespace herald {
@@ -40,6 +42,30 @@ TEST(Publish, RejectsPayloadOverTheLimit) {
   auto r = broker.Publish("t", "12345");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), ErrorCode::kPayloadTooLarge);
+}
+
+TEST(Publish, RejectsNewTopicsPastTheTopicByteBudget) {
+  BrokerOptions o;
+  o.max_topic_bytes = 10 * TopicTable::Cost("t.00") + 10;
+  Broker broker(o);
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(broker.Publish("t.0" + std::to_string(i), "x").ok()) << i;
+  }
+  auto r = broker.Publish("t.10", "x");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kTooManyTopics);
+  EXPECT_NE(r.status().message().find("max_topic_bytes"), std::string::npos);
+  EXPECT_TRUE(broker.Publish("t.01", "again").ok());  // existing topics still work
+  BrokerStats s = broker.Stats();
+  EXPECT_EQ(s.topic_bytes, 10 * TopicTable::Cost("t.00"));
+  EXPECT_EQ(s.topics_refused, 1u);
+}
+
+TEST(Publish, TopicCostCountsTheNameAndStaysSmallWithHistoryOff) {
+  // History off: a topic holds its state, table entry and match result only
+  // (no empty history ring: that alone used to be ~600 bytes).
+  EXPECT_LT(TopicTable::Cost("a"), 600u);
+  EXPECT_EQ(TopicTable::Cost(std::string(200, 'x')) - TopicTable::Cost("a"), 2 * MallocBytes(201));
 }
 
 TEST(Publish, RejectsNewTopicsPastTheTopicLimit) {
@@ -203,6 +229,7 @@ TEST(Stats, CountsMessagesDeliveriesAndGauges) {
 
 TEST(Message, EncodeOnceComputesEachSlotOnce) {
   Message m;
+  m.PinEncodings();  // as a queued delivery does
   int calls = 0;
   auto a = m.EncodeOnce(0, [&] {
     ++calls;
@@ -216,6 +243,10 @@ TEST(Message, EncodeOnceComputesEachSlotOnce) {
   EXPECT_EQ(a.get(), b.get());
   EXPECT_EQ(*b, "frame");
   EXPECT_EQ(*m.EncodeOnce(1, [] { return std::string("slot1"); }), "slot1");
+  EXPECT_EQ(m.CachedEncodingBytes(), 10u);
+  m.UnpinEncodings();
+  EXPECT_EQ(m.CachedEncodingBytes(), 0u);  // the last delivery done: nothing kept
+  EXPECT_EQ(*a, "frame");                  // bytes already handed out stay valid
 }
 
 }  // namespace

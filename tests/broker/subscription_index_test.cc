@@ -88,15 +88,107 @@ TEST_P(SubscriptionIndexTest, QueueGroupMembersAreGroupedTogether) {
   EXPECT_EQ(r->plain[0].subscriptions.size(), 1u);
 }
 
-TEST(SubscriptionIndexCache, ChangeEvictsOnlyTopicsThePatternMatches) {
+// Looks `topics` up and returns how many of them missed the cache.
+uint64_t Misses(SubscriptionIndex& index, std::initializer_list<const char*> topics) {
+  const uint64_t before = index.cache_misses();
+  for (const char* t : topics) index.Match(t);
+  return index.cache_misses() - before;
+}
+
+TEST(SubscriptionIndexCache, LiteralChangeEvictsOnlyItsTopic) {
   SubscriptionIndex index;
   index.Add(MakeSub(1, "a.b"));
-  index.Match("a.b");
-  index.Match("x.y");
-  EXPECT_EQ(index.cache_size(), 2u);
-  index.Add(MakeSub(2, "x.*"));
-  EXPECT_EQ(index.cache_size(), 1u);  // a.b survives, x.y was evicted
+  EXPECT_EQ(Misses(index, {"a.b", "a.c", "x.y"}), 3u);
+  EXPECT_EQ(Misses(index, {"a.b", "a.c", "x.y"}), 0u);
+  index.Add(MakeSub(2, "x.y"));
+  EXPECT_EQ(Misses(index, {"a.b", "a.c"}), 0u);
+  EXPECT_EQ(Misses(index, {"x.y"}), 1u);
   EXPECT_EQ(Ids(*index.Match("x.y")), (std::set<uint64_t>{2}));
+}
+
+TEST(SubscriptionIndexCache, WildcardChangeEvictsOnlyTopicsUnderItsFirstToken) {
+  SubscriptionIndex index;
+  index.Add(MakeSub(1, "a.b"));
+  Misses(index, {"a.b", "a.c.d", "x.y"});
+  index.Add(MakeSub(2, "a.*.d"));
+  EXPECT_EQ(Misses(index, {"x.y"}), 0u);  // another first token: still cached
+  EXPECT_EQ(Misses(index, {"a.b", "a.c.d"}), 2u);
+  EXPECT_EQ(Ids(*index.Match("a.c.d")), (std::set<uint64_t>{2}));
+  EXPECT_EQ(Ids(*index.Match("a.b")), (std::set<uint64_t>{1}));
+}
+
+TEST(SubscriptionIndexCache, LeadingWildcardChangeEvictsEverything) {
+  SubscriptionIndex index;
+  Misses(index, {"a.b", "x.y"});
+  index.Add(MakeSub(1, "*.y"));
+  EXPECT_EQ(Misses(index, {"a.b", "x.y"}), 2u);
+  EXPECT_EQ(Ids(*index.Match("x.y")), (std::set<uint64_t>{1}));
+  EXPECT_TRUE(index.Match("a.b")->empty());
+}
+
+// Subscribe/unsubscribe is the amplifier of defect 8: with a full cache, each
+// change used to scan every entry. Now a change touches at most one entry, so
+// a warm cache survives any number of changes elsewhere and each change only
+// costs the lookups it invalidated.
+TEST(SubscriptionIndexCache, ChangesDoNotScanTheCache) {
+  SubscriptionIndex index;
+  std::vector<std::string> hot;
+  for (int i = 0; i < 16000; ++i) hot.push_back("hot.t" + std::to_string(i));
+  for (const auto& t : hot) index.Match(t);
+  ASSERT_EQ(index.cache_size(), hot.size());
+  for (int i = 0; i < 20000; ++i) {
+    auto lit = MakeSub(1, "other.t" + std::to_string(i % 7));
+    auto wild = MakeSub(2, "other.*.x");
+    index.Add(lit);
+    index.Add(wild);
+    ASSERT_TRUE(index.Remove(lit));
+    ASSERT_TRUE(index.Remove(wild));
+  }
+  const uint64_t before = index.cache_misses();
+  for (const auto& t : hot) index.Match(t);
+  EXPECT_EQ(index.cache_misses() - before, 0u);  // nothing under "hot." was touched
+}
+
+// The cache stays exact while changes and lookups interleave (the property
+// test below adds everything first, then removes).
+TEST(SubscriptionIndexCache, InterleavedChangesAgreeWithBruteForce) {
+  std::mt19937 rng(7);
+  const std::vector<std::string> tok = {"a", "b", "c"};
+  auto topic = [&] {
+    std::string t = tok[rng() % 3];
+    for (int n = rng() % 3; n > 0; --n) t += "." + tok[rng() % 3];
+    return t;
+  };
+  auto pattern = [&] {
+    std::string p;
+    const int len = 1 + rng() % 3;
+    for (int i = 0; i < len; ++i) {
+      if (i) p += ".";
+      const int r = rng() % 8;
+      p += r == 0 ? "*" : (r == 1 && i == len - 1) ? ">" : tok[rng() % 3];
+    }
+    return p;
+  };
+  SubscriptionIndex index(/*cache_capacity=*/32);
+  std::vector<SubscriptionPtr> subs;
+  for (uint64_t id = 1; id < 20000; ++id) {
+    if (subs.empty() || rng() % 2) {
+      subs.push_back(MakeSub(id, pattern()));
+      index.Add(subs.back());
+    } else {
+      const size_t k = rng() % subs.size();
+      ASSERT_TRUE(index.Remove(subs[k]));
+      subs.erase(subs.begin() + static_cast<long>(k));
+    }
+    for (int i = 0; i < 3; ++i) {
+      const std::string t = topic();
+      std::set<uint64_t> expected;
+      for (const auto& s : subs) {
+        if (PatternMatches(s->pattern, t)) expected.insert(s->id);
+      }
+      ASSERT_EQ(Ids(*index.Match(t)), expected) << t << " after change " << id;
+    }
+  }
 }
 
 TEST(SubscriptionIndexCache, CapacityBoundsTheCache) {

@@ -152,6 +152,7 @@ node_id = "alpha"
 max_payload_bytes = 4096
 max_subscriptions_per_connection = 10
 max_topics = 500
+max_topic_bytes = 8000000
 max_history_bytes = 1000000
 max_topic_length = 64
 max_topic_tokens = 8
@@ -189,6 +190,7 @@ slow_consumer_policy = "disconnect"
   EXPECT_EQ(c.broker.max_payload_bytes, 4096u);
   EXPECT_EQ(c.broker.max_subscriptions_per_sink, 10u);
   EXPECT_EQ(c.broker.max_topics, 500u);
+  EXPECT_EQ(c.broker.max_topic_bytes, 8000000u);
   EXPECT_EQ(c.broker.max_history_bytes, 1000000u);
   EXPECT_EQ(c.broker.topic_limits.max_length, 64u);
   EXPECT_EQ(c.broker.topic_limits.max_tokens, 8u);

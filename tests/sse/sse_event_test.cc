@@ -63,9 +63,11 @@ TEST(SseEvent, JsonFormatIsOneLineEnvelopeKeepingCarriageReturns) {
 
 TEST(SseEvent, SharedFormsAreBuiltOncePerMessage) {
   auto m = Make("t", "x");
+  m->PinEncodings();  // as a queued delivery does: encodings are cached only meanwhile
   EXPECT_EQ(EventBody(*m, DataFormat::kRaw).get(), EventBody(*m, DataFormat::kRaw).get());
   EXPECT_EQ(IndexZeroEvent(*m, DataFormat::kRaw).get(), IndexZeroEvent(*m, DataFormat::kRaw).get());
   EXPECT_EQ(*IndexZeroEvent(*m, DataFormat::kRaw), "id: 0:10:7\ndata: x\n\n");
+  m->UnpinEncodings();
 }
 
 TEST(SseEvent, HeadNamesTheEventWhenAsked) {
