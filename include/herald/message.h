@@ -7,7 +7,12 @@
 // connection that needs that encoding writes the same bytes.
 //
 //   herald::MessagePtr m = ...;                  // from a delivery
-//   auto frame = m->EncodeOnce(kWsTextSlot, [&] { return BuildFrame(*m); });
+//   constexpr int kMySlot = 0;                    // < kMaxEncodings, one per wire form
+//   auto frame = m->EncodeOnce(kMySlot, [&] { return BuildFrame(*m); });
+//
+// Slot numbers are process-wide: Herald's fronts take all of theirs in
+// base/encoding_slots.h (e.g. kWsJson, a WebSocket JSON frame), so a sink of a
+// program that also runs herald::Server encodes without the cache.
 //
 // Encodings are cached only while the message is being fanned out: the
 // broker pins a message for every delivery of it that is queued (see
