@@ -15,7 +15,8 @@
 namespace herald::sse {
 
 uint64_t TopicHash(std::string_view topic);
-// The function itself (key as two little-endian words), for its test vectors.
+// The function itself (key as two little-endian words; base/seeded_hash.h's
+// SipHash<2, 4>), for its test vectors.
 uint64_t SipHash24(uint64_t k0, uint64_t k1, std::string_view data);
 
 }  // namespace herald::sse

@@ -49,6 +49,21 @@ def md(tok):
     return (("authorization", "Bearer " + tok),) if tok else ()
 
 
+def command_queue():
+    """A Connect request stream fed from a queue: put commands, then None to
+    half-close. Returns (queue, generator function)."""
+    import queue
+    commands = queue.Queue()
+
+    def gen():
+        while True:
+            c = commands.get()
+            if c is None:
+                return
+            yield c
+    return commands, gen
+
+
 def ws(port, tok=None):
     return websockets.connect(f"ws://127.0.0.1:{port}/ws",
                               extra_headers=bearer(tok) if tok else None, open_timeout=5)
@@ -152,15 +167,7 @@ class ForgedReplies(unittest.TestCase):
 
     def test_a_grpc_responder_answers_what_it_was_sent_once(self):
         """The rule does not get in the way of a real responder on Connect."""
-        import queue
-        commands = queue.Queue()
-
-        def gen():
-            while True:
-                c = commands.get()
-                if c is None:
-                    return
-                yield c
+        commands, gen = command_queue()
         events = self.stub.Connect(gen(), metadata=md(self.bob), timeout=10)
         commands.put(pb.ClientCommand(id=1, subscribe=pb.SubscribeRequest(pattern="svc.conn")))
         self.assertEqual(next(events).WhichOneof("event"), "subscribed")
@@ -273,15 +280,7 @@ class HeaderInjection(unittest.TestCase):
         return data
 
     def test_a_grpc_reply_cannot_write_header_lines_into_an_http_response(self):
-        import queue
-        commands = queue.Queue()
-
-        def gen():
-            while True:
-                c = commands.get()
-                if c is None:
-                    return
-                yield c
+        commands, gen = command_queue()
         events = self.stub.Connect(gen(), timeout=15)
         commands.put(pb.ClientCommand(id=1, subscribe=pb.SubscribeRequest(pattern="svc.page")))
         self.assertEqual(next(events).WhichOneof("event"), "subscribed")
@@ -480,17 +479,9 @@ class PendingRequests(unittest.TestCase):
                 loop = asyncio.get_running_loop()
 
                 def session():
-                    import queue
-                    q = queue.Queue()
+                    q, gen = command_queue()
                     for c in cmds:
                         q.put(c)
-
-                    def gen():
-                        while True:
-                            c = q.get()
-                            if c is None:
-                                return
-                            yield c
                     events = self.stub.Connect(gen(), timeout=20)
                     refused = [next(events) for _ in range(30)]
                     pending = self.pending()
