@@ -4,64 +4,82 @@
 
 namespace herald::server {
 
-void WriteBrokerMetrics(const BrokerStats& s, PrometheusWriter& w) {
-  w.Counter("herald_messages_in_total", "Messages published.", s.messages_in);
-  w.Counter("herald_bytes_in_total", "Payload bytes published.", s.bytes_in);
-  w.Counter("herald_messages_out_total", "Messages delivered to subscribers.", s.deliveries);
-  w.Counter("herald_bytes_out_total", "Payload bytes delivered to subscribers.", s.delivery_bytes);
-  w.Counter("herald_dropped_total",
-            "Deliveries dropped for slow consumers (reported to them as gaps).", s.dropped);
-  w.Counter("herald_slow_consumer_disconnects_total",
-            "Connections closed because they could not keep up.", s.slow_consumer_disconnects);
-  w.Counter("herald_publish_errors_total", "Publishes rejected (bad topic, size, limits).",
-            s.publish_errors);
-  w.Counter("herald_requests_total", "Requests sent (request/reply).", s.requests);
-  w.Counter("herald_request_timeouts_total", "Requests that got no reply before the deadline.",
-            s.request_timeouts);
-  w.Counter("herald_request_no_responders_total", "Requests that matched no subscriber.",
-            s.request_no_responders);
-  w.Counter("herald_late_replies_total", "Replies that arrived after their request was answered.",
-            s.late_replies);
-  w.Counter("herald_requests_cancelled_total",
-            "Requests abandoned because their connection or session ended.", s.requests_cancelled);
-  w.Counter("herald_requests_refused_total",
+void AddBrokerMetrics(MetricTable& t) {
+  t.Counter("herald_messages_in_total", "Messages published.",
+            [](const MetricSnapshot& x) { return x.broker.messages_in; });
+  t.Counter("herald_bytes_in_total", "Payload bytes published.",
+            [](const MetricSnapshot& x) { return x.broker.bytes_in; });
+  t.Counter("herald_messages_out_total", "Messages delivered to subscribers.",
+            [](const MetricSnapshot& x) { return x.broker.deliveries; });
+  t.Counter("herald_bytes_out_total", "Payload bytes delivered to subscribers.",
+            [](const MetricSnapshot& x) { return x.broker.delivery_bytes; });
+  t.Counter("herald_dropped_total",
+            "Deliveries dropped for slow consumers (reported to them as gaps).",
+            [](const MetricSnapshot& x) { return x.broker.dropped; });
+  t.Counter(
+      "herald_slow_consumer_disconnects_total",
+      "Connections closed because they could not keep up.",
+      [](const MetricSnapshot& x) { return x.broker.slow_consumer_disconnects; }, Trip::kYes);
+  t.Counter("herald_publish_errors_total", "Publishes rejected (bad topic, size, limits).",
+            [](const MetricSnapshot& x) { return x.broker.publish_errors; });
+  t.Counter("herald_requests_total", "Requests sent (request/reply).",
+            [](const MetricSnapshot& x) { return x.broker.requests; });
+  t.Counter("herald_request_timeouts_total", "Requests that got no reply before the deadline.",
+            [](const MetricSnapshot& x) { return x.broker.request_timeouts; });
+  t.Counter("herald_request_no_responders_total", "Requests that matched no subscriber.",
+            [](const MetricSnapshot& x) { return x.broker.request_no_responders; });
+  t.Counter("herald_late_replies_total", "Replies that arrived after their request was answered.",
+            [](const MetricSnapshot& x) { return x.broker.late_replies; });
+  t.Counter("herald_requests_cancelled_total",
+            "Requests abandoned because their connection or session ended.",
+            [](const MetricSnapshot& x) { return x.broker.requests_cancelled; });
+  t.Counter("herald_requests_refused_total",
             "Requests refused: max_pending_requests on the node or per session.",
-            s.requests_refused);
-  w.Counter("herald_replies_refused_total",
+            [](const MetricSnapshot& x) { return x.broker.requests_refused; });
+  t.Counter("herald_replies_refused_total",
             "Replies refused: the session was never sent a request with that reply inbox.",
-            s.replies_refused);
-  w.Counter("herald_history_evictions_total",
+            [](const MetricSnapshot& x) { return x.broker.replies_refused; });
+  t.Counter("herald_history_evictions_total",
             "History messages evicted early to respect the history memory limit.",
-            s.history_evictions);
-  w.Counter("herald_topics_expired_total", "Idle topics forgotten.", s.topics_expired);
-  w.Counter("herald_topics_refused_total",
-            "New topics refused at max_topics or max_topic_bytes (too_many_topics).",
-            s.topics_refused);
-  w.Gauge("herald_topics", "Topics known to this node.", s.topics);
-  w.Gauge("herald_topic_bytes", "Memory held by topic state, history aside.", s.topic_bytes);
-  w.Gauge("herald_subscriptions", "Active subscriptions of this node's clients.", s.subscriptions);
-  w.Gauge("herald_peer_subscriptions",
+            [](const MetricSnapshot& x) { return x.broker.history_evictions; });
+  t.Counter("herald_topics_expired_total", "Idle topics forgotten.",
+            [](const MetricSnapshot& x) { return x.broker.topics_expired; });
+  t.Counter(
+      "herald_topics_refused_total",
+      "New topics refused at max_topics or max_topic_bytes (too_many_topics).",
+      [](const MetricSnapshot& x) { return x.broker.topics_refused; }, Trip::kYes);
+  t.Gauge("herald_topics", "Topics known to this node.",
+          [](const MetricSnapshot& x) { return x.broker.topics; });
+  t.Gauge("herald_topic_bytes", "Memory held by topic state, history aside.",
+          [](const MetricSnapshot& x) { return x.broker.topic_bytes; });
+  t.Gauge("herald_subscriptions", "Active subscriptions of this node's clients.",
+          [](const MetricSnapshot& x) { return x.broker.subscriptions; });
+  t.Gauge("herald_peer_subscriptions",
           "Other cluster nodes' interest held here, one per (pattern, queue group).",
-          s.peer_subscriptions);
-  w.Gauge("herald_history_messages", "Messages retained in history.", s.history_messages);
-  w.Gauge("herald_history_bytes", "Memory held by history: messages, their fields and overhead.",
-          s.history_bytes);
-  w.Gauge("herald_pending_requests", "Requests waiting for a reply.", s.pending_requests);
+          [](const MetricSnapshot& x) { return x.broker.peer_subscriptions; });
+  t.Gauge("herald_history_messages", "Messages retained in history.",
+          [](const MetricSnapshot& x) { return x.broker.history_messages; });
+  t.Gauge("herald_history_bytes", "Memory held by history: messages, their fields and overhead.",
+          [](const MetricSnapshot& x) { return x.broker.history_bytes; });
+  t.Gauge("herald_pending_requests", "Requests waiting for a reply.",
+          [](const MetricSnapshot& x) { return x.broker.pending_requests; });
 
-  const char* name = "herald_request_duration_seconds";
-  w.Family(name, "histogram", "Time from request to first reply.");
-  uint64_t cumulative = 0;
-  const std::string bucket = std::string(name) + "_bucket";
-  for (size_t i = 0; i < kLatencyBucketsUs.size(); ++i) {
-    cumulative += s.request_latency_buckets[i];
-    char le[32];
-    std::snprintf(le, sizeof le, "le=\"%g\"", static_cast<double>(kLatencyBucketsUs[i]) / 1e6);
-    w.Sample(bucket, le, cumulative);
-  }
-  cumulative += s.request_latency_buckets.back();
-  w.Sample(bucket, "le=\"+Inf\"", cumulative);
-  w.Sample(std::string(name) + "_sum", "", static_cast<double>(s.request_latency_sum_us) / 1e6);
-  w.Sample(std::string(name) + "_count", "", s.request_latency_count);
+  t.Family("herald_request_duration_seconds", "histogram", "Time from request to first reply.",
+           [](const MetricSnapshot& x, std::vector<MetricSample>& out) {
+             const BrokerStats& s = x.broker;
+             uint64_t cumulative = 0;
+             for (size_t i = 0; i < kLatencyBucketsUs.size(); ++i) {
+               cumulative += s.request_latency_buckets[i];
+               char le[32];
+               std::snprintf(le, sizeof le, "le=\"%g\"",
+                             static_cast<double>(kLatencyBucketsUs[i]) / 1e6);
+               out.push_back({"_bucket", le, static_cast<double>(cumulative)});
+             }
+             cumulative += s.request_latency_buckets.back();
+             out.push_back({"_bucket", "le=\"+Inf\"", static_cast<double>(cumulative)});
+             out.push_back({"_sum", "", static_cast<double>(s.request_latency_sum_us) / 1e6});
+             out.push_back({"_count", "", static_cast<double>(s.request_latency_count)});
+           });
 }
 
 }  // namespace herald::server

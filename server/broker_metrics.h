@@ -2,10 +2,10 @@
 #pragma once
 
 #include "herald/broker_stats.h"
-#include "server/prometheus_writer.h"
+#include "server/metric_table.h"
 
 namespace herald::server {
 
-void WriteBrokerMetrics(const BrokerStats& s, PrometheusWriter& w);
+void AddBrokerMetrics(MetricTable& t);
 
 }  // namespace herald::server

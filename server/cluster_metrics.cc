@@ -3,71 +3,72 @@
 #include "base/json_string.h"
 
 namespace herald::server {
-namespace {
-
-// A Prometheus label value: backslash, quote and newline escaped.
-std::string Label(std::string_view v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
-
-}  // namespace
-
 std::string JsonQuoted(std::string_view s) {
   std::string out;
   AppendJsonString(out, s);
   return out;
 }
 
-void WriteClusterMetrics(const cluster::ClusterStats& s, PrometheusWriter& w) {
-  uint64_t live = 0;
-  for (const cluster::MemberStats& m : s.members) live += m.live ? 1 : 0;
-  w.Gauge("herald_cluster_members_live", "Live cluster members, this node included", live);
-  w.Gauge("herald_cluster_members_known", "Cluster members ever heard of, this node included",
-          s.members.size());
-  w.Counter("herald_cluster_membership_changes_total",
-            "Times the set of live members changed (each moves topic ownership)",
-            s.membership_generation - 1);
-  w.Counter("herald_cluster_forwards_total", "Publishes forwarded to their topic's owner node",
-            s.forwards);
-  w.Counter("herald_cluster_forward_failures_total",
-            "Forwarded publishes that failed (owner unreachable, link lost, timeout)",
-            s.forward_failures);
-  w.Counter("herald_cluster_history_fetches_total", "Resumes served from another node's history",
-            s.history_fetches);
-  w.Counter("herald_cluster_history_failures_total", "History fetches that failed",
-            s.history_failures);
-  w.Counter("herald_cluster_replies_routed_total", "Replies sent to the node of their request",
-            s.replies_routed);
-  w.Family("herald_cluster_links_refused_total", "counter",
-           "Incoming links refused, by reason: secret (the dialler did not prove the cluster "
-           "secret), version, cluster_name, node_id, address, same_node, dial_back (normal: the "
-           "other node dials), protocol");
-  for (const auto& [reason, n] : s.refused_by_reason) {
-    w.Sample("herald_cluster_links_refused_total", "reason=\"" + reason + "\"", n);
-  }
-  w.Counter("herald_cluster_dialed_peer_unproven_total",
-            "Links this node dialled whose far side did not prove the cluster secret",
-            s.dialed_unproven);
-  w.Counter("herald_cluster_members_ignored_total",
-            "Members named by peers and ignored: malformed id or address, or over max_members",
-            s.members_ignored);
+void AddClusterMetrics(MetricTable& t) {
+  // One sample from the cluster's snapshot, none when there is no cluster.
+  auto one = [](uint64_t (*get)(const cluster::ClusterStats&)) {
+    return [get](const MetricSnapshot& x, std::vector<MetricSample>& out) {
+      if (x.cluster) out.push_back({"", "", static_cast<double>(get(*x.cluster))});
+    };
+  };
+  using S = cluster::ClusterStats;
+  t.Family("herald_cluster_members_live", "gauge", "Live cluster members, this node included",
+           one([](const S& s) {
+             uint64_t live = 0;
+             for (const cluster::MemberStats& m : s.members) live += m.live ? 1 : 0;
+             return live;
+           }));
+  t.Family("herald_cluster_members_known", "gauge",
+           "Cluster members ever heard of, this node included",
+           one([](const S& s) -> uint64_t { return s.members.size(); }));
+  t.Family("herald_cluster_membership_changes_total", "counter",
+           "Times the set of live members changed (each moves topic ownership)",
+           one([](const S& s) -> uint64_t { return s.membership_generation - 1; }));
+  t.Family("herald_cluster_forwards_total", "counter",
+           "Publishes forwarded to their topic's owner node",
+           one([](const S& s) { return s.forwards; }));
+  t.Family("herald_cluster_forward_failures_total", "counter",
+           "Forwarded publishes that failed (owner unreachable, link lost, timeout)",
+           one([](const S& s) { return s.forward_failures; }));
+  t.Family("herald_cluster_history_fetches_total", "counter",
+           "Resumes served from another node's history",
+           one([](const S& s) { return s.history_fetches; }));
+  t.Family("herald_cluster_history_failures_total", "counter", "History fetches that failed",
+           one([](const S& s) { return s.history_failures; }));
+  t.Family("herald_cluster_replies_routed_total", "counter",
+           "Replies sent to the node of their request",
+           one([](const S& s) { return s.replies_routed; }));
+  t.Family(
+      "herald_cluster_links_refused_total", "counter",
+      "Incoming links refused, by reason: secret (the dialler did not prove the cluster "
+      "secret), version, cluster_name, node_id, address, same_node, dial_back (normal: the "
+      "other node dials), protocol",
+      [](const MetricSnapshot& x, std::vector<MetricSample>& out) {
+        if (!x.cluster) return;
+        for (const auto& [reason, n] : x.cluster->refused_by_reason) {
+          out.push_back({"", "reason=\"" + LabelValue(reason) + "\"", static_cast<double>(n)});
+        }
+      },
+      Trip::kYes);
+  t.Family("herald_cluster_dialed_peer_unproven_total", "counter",
+           "Links this node dialled whose far side did not prove the cluster secret",
+           one([](const S& s) { return s.dialed_unproven; }));
+  t.Family("herald_cluster_members_ignored_total", "counter",
+           "Members named by peers and ignored: malformed id or address, or over max_members",
+           one([](const S& s) { return s.members_ignored; }), Trip::kYes);
 
-  struct Family {
+  struct PerLink {
     const char* name;
     const char* type;
     const char* help;
     uint64_t (*get)(const cluster::LinkStats&);
   };
-  static const Family kFamilies[] = {
+  static const PerLink kPerLink[] = {
       {"herald_cluster_link_up", "gauge", "1 while the link to the peer is up",
        [](const cluster::LinkStats&) -> uint64_t { return 1; }},
       {"herald_cluster_link_messages_out_total", "counter", "Messages sent to the peer",
@@ -86,11 +87,15 @@ void WriteClusterMetrics(const cluster::ClusterStats& s, PrometheusWriter& w) {
        "Times a link to the peer came up again after being lost",
        [](const cluster::LinkStats& l) { return l.reconnects; }},
   };
-  for (const Family& f : kFamilies) {
-    w.Family(f.name, f.type, f.help);
-    for (const cluster::LinkStats& l : s.links) {
-      w.Sample(f.name, "peer=\"" + Label(l.peer_id) + "\"", f.get(l));
-    }
+  for (const PerLink& f : kPerLink) {
+    t.Family(f.name, f.type, f.help,
+             [get = f.get](const MetricSnapshot& x, std::vector<MetricSample>& out) {
+               if (!x.cluster) return;
+               for (const cluster::LinkStats& l : x.cluster->links) {
+                 out.push_back(
+                     {"", "peer=\"" + LabelValue(l.peer_id) + "\"", static_cast<double>(get(l))});
+               }
+             });
   }
 }
 

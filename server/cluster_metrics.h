@@ -6,11 +6,12 @@
 #include <string_view>
 
 #include "cluster/cluster.h"
-#include "server/prometheus_writer.h"
+#include "server/metric_table.h"
 
 namespace herald::server {
 
-void WriteClusterMetrics(const cluster::ClusterStats& s, PrometheusWriter& w);
+// Read from MetricSnapshot::cluster (rows with no samples when it is empty).
+void AddClusterMetrics(MetricTable& t);
 std::string ClusterJson(const cluster::ClusterStats& s);
 std::string JsonQuoted(std::string_view s);
 

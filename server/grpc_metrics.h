@@ -2,10 +2,10 @@
 #pragma once
 
 #include "frontends/grpc/grpc_options.h"
-#include "server/prometheus_writer.h"
+#include "server/metric_table.h"
 
 namespace herald::server {
 
-void WriteGrpcMetrics(const grpcfront::GrpcStats& s, PrometheusWriter& w);
+void AddGrpcMetrics(const grpcfront::GrpcStats& s, MetricTable& t);
 
 }  // namespace herald::server

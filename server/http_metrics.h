@@ -2,10 +2,10 @@
 #pragma once
 
 #include "frontends/http/http_options.h"
-#include "server/prometheus_writer.h"
+#include "server/metric_table.h"
 
 namespace herald::server {
 
-void WriteHttpMetrics(const http::HttpStats& s, PrometheusWriter& w);
+void AddHttpMetrics(const http::HttpStats& s, MetricTable& t);
 
 }  // namespace herald::server

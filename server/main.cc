@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
   // tests) connect once they read it, and a refusal counted before the first
   // reading would never be reported.
   herald::server::LimitLog limits;
-  (void)limits.Report(server.MetricsText());
+  (void)limits.Report(server.LimitCounters());
   const std::string& listen = config.server.listen;
   spdlog::info("heraldd node '{}' listening on http://{}:{} ({} workers)", config.broker.node_id,
                listen.substr(0, listen.rfind(':')), server.port(),
@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
   const auto ms = config.limit_log_interval.count();
   const timespec every{static_cast<time_t>(ms / 1000), static_cast<long>(ms % 1000) * 1'000'000};
   while ((sig = sigtimedwait(&signals, nullptr, &every)) < 0) {
-    for (const std::string& line : limits.Report(server.MetricsText())) spdlog::warn("{}", line);
+    for (const std::string& line : limits.Report(server.LimitCounters())) spdlog::warn("{}", line);
   }
   if (sig == SIGTERM && config.server.drain_window.count() > 0) {
     // An orchestrator's stop: hand clients over to other nodes gently.

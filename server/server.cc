@@ -3,6 +3,7 @@
 #include "herald/server.h"
 
 #include <map>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -93,6 +94,7 @@ class Server::Impl {
         [inboxes = inboxes_.get()](const io::Loop* loop) { return inboxes->For(loop); });
     http_ =
         std::make_unique<http::HttpServer>(*pool_, HttpOptionsFrom(options_.http), MakeRouter());
+    BuildMetrics();  // before anyone can ask for /metrics
     if (Status s = http_->Listen(host, port); !s.ok()) {
       http_.reset();
       pool_->Stop();
@@ -113,6 +115,7 @@ class Server::Impl {
         Stop();
         return s;
       }
+      BuildMetrics();  // now with the gRPC front's rows
     }
     running_ = true;
     return Status::Ok();
@@ -143,17 +146,42 @@ class Server::Impl {
     Stop();
   }
 
-  // After Start() (the /metrics route and heraldd's limit log call it): it
-  // reads the fronts, which Start() created before anything could ask.
+  // Every metric of every front that exists, declared once in its
+  // server/*_metrics.cc; /metrics and heraldd's limit log read this table.
+  void BuildMetrics() {
+    auto t = std::make_shared<server::MetricTable>();
+    server::AddBrokerMetrics(*t);
+    server::AddHttpMetrics(http_->stats(), *t);
+    server::AddWsMetrics(ws_->stats(), *t);
+    server::AddSseMetrics(sse_->stats(), *t);
+    if (grpc_) server::AddGrpcMetrics(grpc_->stats(), *t);
+    if (cluster_) server::AddClusterMetrics(*t);
+    std::lock_guard lock(metrics_mu_);
+    metrics_ = std::move(t);
+  }
+
+  std::shared_ptr<const server::MetricTable> Metrics(server::MetricSnapshot& snapshot) const {
+    std::shared_ptr<const server::MetricTable> table;
+    {
+      std::lock_guard lock(metrics_mu_);
+      table = metrics_;
+    }
+    if (!table) return nullptr;
+    snapshot.broker = broker_.Stats();
+    if (cluster_) snapshot.cluster = cluster_->Stats();
+    return table;
+  }
+
+  // From Start() on (the /metrics route and heraldd's limit log call them).
   std::string MetricsText() const {
-    server::PrometheusWriter w;
-    server::WriteBrokerMetrics(broker_.Stats(), w);
-    server::WriteHttpMetrics(http_->stats(), w);
-    server::WriteWsMetrics(ws_->stats(), w);
-    server::WriteSseMetrics(sse_->stats(), w);
-    if (grpc_) server::WriteGrpcMetrics(grpc_->stats(), w);
-    if (cluster_) server::WriteClusterMetrics(cluster_->Stats(), w);
-    return w.text();
+    server::MetricSnapshot snapshot;
+    auto table = Metrics(snapshot);
+    return table ? table->Render(snapshot) : std::string();
+  }
+  std::vector<std::pair<std::string, uint64_t>> LimitCounters() const {
+    server::MetricSnapshot snapshot;
+    auto table = Metrics(snapshot);
+    return table ? table->Trips(snapshot) : std::vector<std::pair<std::string, uint64_t>>{};
   }
 
   uint16_t port() const { return http_ ? http_->port() : 0; }
@@ -289,6 +317,8 @@ class Server::Impl {
   std::unique_ptr<sse::SseFront> sse_;
   std::optional<statics::StaticSite> site_;
   std::shared_ptr<const auth::JwtVerifier> verifier_;  // null: no authentication
+  mutable std::mutex metrics_mu_;                      // guards metrics_ (replaced once gRPC is up)
+  std::shared_ptr<const server::MetricTable> metrics_;
   std::unique_ptr<rest::RestApi> rest_;
   std::unique_ptr<http::HttpServer> http_;
   std::unique_ptr<grpcfront::GrpcFront> grpc_;
@@ -305,6 +335,9 @@ uint16_t Server::grpc_port() const { return impl_->grpc_port(); }
 uint16_t Server::cluster_port() const { return impl_->cluster_port(); }
 void Server::Stop() { impl_->Stop(); }
 std::string Server::MetricsText() const { return impl_->MetricsText(); }
+std::vector<std::pair<std::string, uint64_t>> Server::LimitCounters() const {
+  return impl_->LimitCounters();
+}
 void Server::Drain(std::chrono::milliseconds window) { impl_->Drain(window); }
 
 }  // namespace herald

@@ -2,10 +2,10 @@
 #pragma once
 
 #include "frontends/sse/sse_options.h"
-#include "server/prometheus_writer.h"
+#include "server/metric_table.h"
 
 namespace herald::server {
 
-void WriteSseMetrics(const sse::SseStats& s, PrometheusWriter& w);
+void AddSseMetrics(const sse::SseStats& s, MetricTable& t);
 
 }  // namespace herald::server

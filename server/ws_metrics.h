@@ -2,10 +2,10 @@
 #pragma once
 
 #include "frontends/ws/ws_stats.h"
-#include "server/prometheus_writer.h"
+#include "server/metric_table.h"
 
 namespace herald::server {
 
-void WriteWsMetrics(const ws::WsStats& s, PrometheusWriter& w);
+void AddWsMetrics(const ws::WsStats& s, MetricTable& t);
 
 }  // namespace herald::server

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "herald/auth_options.h"
@@ -75,8 +76,8 @@ struct SseLimits {
   std::vector<std::string> allowed_origins;                   // exact Origin values; empty: any
   size_t max_topics = 16;                                     // `topic` parameters per stream
   size_t max_id_topics = 32;                                  // topic positions an event id carries
-  size_t id_topic_names = 16384;  // long topic names remembered by their hash in ids
-  size_t max_outbound_bytes = 4u << 20;                       // queued per stream (slow consumer)
+  size_t id_topic_names = 16384;         // long topic names remembered by their hash in ids
+  size_t max_outbound_bytes = 4u << 20;  // queued per stream (slow consumer)
   // true (default): close a slow stream — the browser reconnects and resumes
   // from history; false: drop messages and send a gap event.
   bool disconnect_slow_consumers = true;
@@ -148,6 +149,10 @@ class Server {
   // What GET /metrics answers (Prometheus text 0.0.4). Between Start() and
   // Stop(), from any thread.
   std::string MetricsText() const;
+  // The counters of refusals and cuts (a limit that tripped), as
+  // ("name{labels}", value): what heraldd's limit log watches. Between
+  // Start() and Stop(), from any thread.
+  std::vector<std::pair<std::string, uint64_t>> LimitCounters() const;
 
   class Impl;
 
