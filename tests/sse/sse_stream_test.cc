@@ -94,6 +94,7 @@ TEST_F(SseStreamTest, StreamThatStopsReadingIsCutAsASlowConsumer) {
   }
   EXPECT_TRUE(WaitFor([&] { return stats_->slow_consumer_closes.load() == 1; }));
   EXPECT_GE(broker_->Stats().slow_consumer_disconnects, 1u);
+  s.peer.Close();  // else the server lingers (up to 2 s) for what it queued
   EXPECT_TRUE(WaitFor([&] { return broker_->Stats().subscriptions == 0; }));
 }
 
