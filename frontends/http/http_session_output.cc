@@ -78,7 +78,7 @@ bool HttpSession::Respond(uint64_t seq, int status, std::string_view content_typ
   }
   e->started = true;
   e->done = true;
-  e->close_after = CloseAfter(*e);
+  e->close_after = e->close_after || CloseAfter(*e);  // a refusal may have decided it already
   const bool has_body = StatusHasBody(status);
   const size_t length = PieceSize(body);
   HeadSpec spec;

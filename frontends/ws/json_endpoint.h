@@ -31,6 +31,7 @@ class JsonEndpoint final : public Endpoint, public Sink {
   void FlushPending() override { inbox_->Drain(); }
   void OnClose() override;
   void OnRateLimited() override;
+  void OnSlowConsumerCut() override { broker_.RecordSlowConsumer(0, true); }
   void OnDelivery(const Delivery& d) override;
 
  private:

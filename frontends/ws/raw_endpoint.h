@@ -22,6 +22,7 @@ class RawEndpoint final : public Endpoint, public Sink {
   void OnOwedGap(const Gap&) override {}  // raw frames have no way to say it
   void FlushPending() override { inbox_->Drain(); }
   void OnClose() override;
+  void OnSlowConsumerCut() override { broker_.RecordSlowConsumer(0, true); }
   void OnDelivery(const Delivery& d) override;
 
  private:
@@ -49,8 +50,7 @@ void SendGuarded(Broker& broker, WsSession& session, uint64_t subscription_id, c
       broker.RecordSlowConsumer(1, false);
       return;
     case OutboundGuard::Verdict::kDisconnect:
-      broker.RecordSlowConsumer(0, true);
-      return;
+      return;  // counted by the session's cut (Endpoint::OnSlowConsumerCut)
   }
 }
 

@@ -74,6 +74,7 @@ void WsSession::CutSlowConsumer() {
   // The peer is not reading: a close frame would wait behind everything
   // already queued, so cut the connection now.
   WsStats::Add(stats_->slow_consumer_closes);
+  endpoint_->OnSlowConsumerCut();
   closing_ = true;  // no further deliveries, and no second verdict
   conn_->Close(io::CloseReason::kSlowConsumer, io::CloseMode::kImmediate);
 }

@@ -44,6 +44,9 @@ class Endpoint {
   // A message was refused for the rate limit: tell the client if the
   // protocol can.
   virtual void OnRateLimited() {}
+  // The session cut the connection as a slow consumer (whichever check
+  // found it behind): report it to the broker, for /metrics.
+  virtual void OnSlowConsumerCut() = 0;
 };
 
 struct WsStats;

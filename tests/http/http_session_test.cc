@@ -210,14 +210,10 @@ TEST_F(HttpSessionTest, RequestsOverTheRateAreAnswered429) {
   EXPECT_EQ(http_stats().reject_count(RejectReason::kRateLimited), 2u);
 }
 
-// HttpOptions::max_requests_per_second says a connection past `burst`
-// refusals in a row "is closed after the last". It is not: AdmitRequest
-// marks the exchange close_after, and Respond then overwrites the flag with
-// CloseAfter(), so the last 429 goes out without `Connection: close` and the
-// connection, reading nothing more (no_more_requests_), hangs until the
-// idle timeout. Disabled until the product is fixed (reported, not fixed
-// here: this change adds tests only).
-TEST_F(HttpSessionTest, DISABLED_ConnectionPastBurstRefusalsIsClosedAfterTheLast) {
+// HttpOptions::max_requests_per_second: a connection past `burst` refusals
+// in a row is closed after the last (Respond used to overwrite the refusal's
+// close_after, and the connection hung until the idle timeout).
+TEST_F(HttpSessionTest, ConnectionPastBurstRefusalsIsClosedAfterTheLast) {
   Peer c = Open({.max_requests_per_second = 0.001, .request_burst = 2});
   std::string burst;
   for (int i = 0; i < 5; ++i) burst += HttpRequest("GET", "/hello");

@@ -128,6 +128,9 @@ TEST_F(RawEndpointTest, ClientThatStopsReadingIsCutAsASlowConsumer) {
   }
   EXPECT_TRUE(WaitFor([&] { return stats_.slow_consumer_closes.load() == 1; }));
   EXPECT_TRUE(slow.ClosedWithin());
+  // The broker counts the cut too, whichever check made it (the guard, or a
+  // flush the kernel refused).
+  EXPECT_EQ(broker_->Stats().slow_consumer_disconnects, 1u);
 }
 
 }  // namespace
