@@ -5,8 +5,14 @@
 JOBS ?= 2
 LISTEN ?= 127.0.0.1:8080
 CMAKE_FLAGS ?=
-CTEST_FLAGS ?= --output-on-failure --timeout 300
+# Two tests at a time: most of them wait on sockets and timers, not the CPU.
+CTEST_FLAGS ?= --output-on-failure --timeout 300 -j$(JOBS)
 FUZZ_SECONDS ?= 60
+
+# ccache keys on paths relative to this checkout, not on the directory it is
+# in, so another clone of the tree (CI's) reuses what any clone compiled.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 
 .PHONY: deps build run test test-asan test-tsan test-robustness bench bench-ws bench-http bench-sse bench-grpc bench-cluster fuzz format clean
 
