@@ -22,13 +22,13 @@ import unittest
 
 import websockets
 
+from probe_util import SANITIZED
 from heraldd import Heraldd, http_call, wait_until
 from ws_util import run
 
 MIB = 1 << 20
 # Under a sanitizer RSS says nothing (ASan quarantines freed memory) and CPU
 # is several times higher: RSS bounds are skipped and CPU bounds relaxed.
-SANITIZED = any(x in os.environ.get("HERALDD", "") for x in ("asan", "tsan", "ubsan"))
 CPU_SLACK = 10 if SANITIZED else 1
 
 

@@ -14,6 +14,7 @@ import unittest
 
 import grpc
 
+from probe_util import SANITIZED
 from heraldd import Heraldd, http_call, wait_until
 
 STUBS = os.environ.get("HERALD_PYTHON_STUBS",
@@ -27,7 +28,6 @@ MESSAGES = 340_000
 STREAMS = 8
 # Memory bounds are multiplied by this under a sanitizer build (ASan's
 # redzones and quarantine hold freed memory a while), as tests/robustness does.
-SANITIZED = any(x in os.environ.get("HERALDD", "") for x in ("asan", "tsan", "ubsan"))
 SLACK = 3 if SANITIZED else 1
 
 

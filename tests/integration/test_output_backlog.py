@@ -19,6 +19,7 @@ import threading
 import time
 import unittest
 
+from probe_util import SANITIZED
 from heraldd import Heraldd, http_call, wait_until
 from ws_util import masked_frame, raw_handshake
 
@@ -26,7 +27,6 @@ MIB = 1 << 20
 # Under a sanitizer, VmRSS holds ASan's quarantine of freed memory (up to
 # 256 MiB) and its shadow: it says nothing about what the server keeps, so
 # only the behavioural bounds (the server stopped reading) are asserted.
-SANITIZED = any(x in os.environ.get("HERALDD", "") for x in ("asan", "tsan", "ubsan"))
 RSS_BOUND_MIB = 64
 
 

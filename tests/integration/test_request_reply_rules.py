@@ -18,7 +18,7 @@ import grpc
 import websockets
 
 from heraldd import Heraldd, http_call, wait_until
-from probe_util import metric, report, rss_mib
+from probe_util import SANITIZED, metric, report, rss_mib
 from test_auth import SECRET, ISSUER, AUDIENCE, bearer, token
 from ws_util import recv_json, recv_until, run
 
@@ -525,7 +525,8 @@ class PendingRequestsMemory(unittest.TestCase):
             pending, grown, refused = run(go())
         self.assertEqual(pending, 256)
         self.assertEqual(refused, 30000 - 256)
-        self.assertLess(grown, 64)
+        if not SANITIZED:  # ASan's quarantine holds freed memory
+            self.assertLess(grown, 64)
         report(self, "pending requests after 30,000 (default cap)", pending)
         report(self, "RSS growth (MiB)", round(grown, 1))
 
