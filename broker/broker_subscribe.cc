@@ -92,11 +92,14 @@ Result<uint64_t> Broker::Impl::Subscribe(std::string_view pattern, std::shared_p
       std::unique(options.resume.begin(), options.resume.end(),
                   [](const ResumePoint& a, const ResumePoint& b) { return a.topic == b.topic; }),
       options.resume.end());
+  // Every lookup first, then the locks: a lookup takes its shard's lock, and
+  // whoever holds a shard's lock may go on to take a topic's (TopicTable::Sum,
+  // maintenance), so no shard lock may be taken while a topic's is held.
   std::vector<TopicStatePtr> states;
+  for (const ResumePoint& p : options.resume) states.push_back(topics_.Find(p.topic));
   std::vector<std::unique_lock<std::mutex>> locks;
-  for (const ResumePoint& p : options.resume) {
-    states.push_back(topics_.Find(p.topic));
-    if (states.back()) locks.emplace_back(states.back()->mu);
+  for (const TopicStatePtr& ts : states) {
+    if (ts) locks.emplace_back(ts->mu);
   }
   // In a cluster, topics owned by another node are replayed from the owner's
   // history: their live messages wait on the subscription until it arrives.
