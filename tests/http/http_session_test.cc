@@ -6,6 +6,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+
 #include "tests/support/loop_fixture.h"
 
 namespace herald::http {
@@ -19,9 +21,9 @@ using herald::testing::ReadHttpAnswer;
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
-// Records the end of a stream (loop thread only).
+// Records the end of a stream (written on the loop, read by the test).
 struct Watcher : StreamWatcher {
-  bool closed = false;
+  std::atomic<bool> closed{false};
   void OnStreamClosed() override { closed = true; }
 };
 
@@ -245,7 +247,7 @@ TEST_F(HttpSessionTest, StreamIsChunkedAndItsWatcherHearsTheClientLeave) {
   EXPECT_EQ(body.ReadUntil("second;"), "second;");
   EXPECT_FALSE(watcher_->closed);
   c.Close();
-  EXPECT_TRUE(WaitFor([&] { return watcher_->closed; }));
+  EXPECT_TRUE(WaitFor([&] { return watcher_->closed.load(); }));
 }
 
 TEST_F(HttpSessionTest, EndedStreamSendsTheLastChunkAndTheConnectionServesOn) {
@@ -257,7 +259,7 @@ TEST_F(HttpSessionTest, EndedStreamSendsTheLastChunkAndTheConnectionServesOn) {
   OnLoop([&] { stream_.End(); });
   body.ReadUntil("never");
   EXPECT_TRUE(body.ended());
-  EXPECT_TRUE(WaitFor([&] { return watcher_->closed; }));
+  EXPECT_TRUE(WaitFor([&] { return watcher_->closed.load(); }));
   c.Send(HttpRequest("GET", "/hello"));
   EXPECT_EQ(ReadHttpAnswer(c).status, 200);
 }
