@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 
-from common import (OP_PING, OP_TEXT, SLACK, WsConn, cpu_seconds, frame, healthy, http_request,
+from common import (OP_PING, OP_TEXT, SANITIZED, SLACK, WsConn, cpu_seconds, frame, healthy, http_request,
                     metric, node, rss_kib, wait_for)
 
 MIB = 1 << 20
@@ -106,7 +106,12 @@ max_bytes = {2 * MIB}
             grown = during - before
             how = "server stopped reading" if pushed_back else "all sent"
             r.fig(f"{label}: sent ({how}) / RSS growth", f"{sent // 1024} KiB / {grown:.1f} MiB")
-            r.check(grown < limit, f"{label}: RSS grew {grown:.1f} MiB (bound {limit} MiB)")
+            # ASan keeps freed memory in quarantine (256 MiB): RSS says nothing
+            # there, but the push-back must still happen.
+            if SANITIZED:
+                r.check(pushed_back, f"{label}: the server did not stop reading")
+            else:
+                r.check(grown < limit, f"{label}: RSS grew {grown:.1f} MiB (bound {limit} MiB)")
             r.check(healthy(h.port), f"{label}: /healthz did not answer during the attack")
             s.close()
             return pushed_back
@@ -142,10 +147,12 @@ max_bytes = {2 * MIB}
         pub.recv_json_until(lambda m: m.get("id") == "end", timeout=30 * SLACK)
         grown = settle(h, 0.5) - before
         r.fig("(4) sse stream never read, 80 MiB published: RSS growth", f"{grown:.1f}", "MiB")
-        r.check(grown < limit, f"(4) sse: RSS grew {grown:.1f} MiB (bound {limit} MiB)")
+        if not SANITIZED:
+            r.check(grown < limit, f"(4) sse: RSS grew {grown:.1f} MiB (bound {limit} MiB)")
         s.close()
         pub.close()
-        r.fig("bound: budget + constant", limit, "MiB")
+        r.fig("bound: budget + constant", limit if not SANITIZED else "not judged (ASan quarantine)",
+              "MiB" if not SANITIZED else "")
         r.node_stopped(h)
 
     @scenario("j", "One hostile client: memory from state")
@@ -200,7 +207,8 @@ max_messages = 0
               f"{metric(h.port, 'herald_subscriptions'):.0f} / {grown:.1f}", "MiB")
         r.check(codes.get("subscribed") == 1024 and codes.get("too_many_subscriptions") == 1000,
                 f"(1) subscription answers {codes}")
-        r.check(grown < 8 + CONSTANT_MIB, f"(1) RSS grew {grown:.1f} MiB")
+        if not SANITIZED:
+            r.check(grown < 8 + CONSTANT_MIB, f"(1) RSS grew {grown:.1f} MiB")
 
         # (2) pending requests, with a silent responder on another connection
         responder = WsConn(h.port, "/ws")
@@ -230,7 +238,8 @@ max_messages = 0
         r.fig("(2) pending held / RSS growth", f"{pending:.0f} / {grown:.1f}", "MiB")
         r.check(pending == 256, f"(2) {pending} requests pending (limit 256)")
         r.check(codes.get("resource_exhausted") == 10000, f"(2) request answers {codes}")
-        r.check(grown < CONSTANT_MIB, f"(2) RSS grew {grown:.1f} MiB")
+        if not SANITIZED:
+            r.check(grown < CONSTANT_MIB, f"(2) RSS grew {grown:.1f} MiB")
 
         # (3) topics
         before = settle(h)
@@ -244,7 +253,8 @@ max_messages = 0
         r.check(topics <= 20000, f"(3) {topics} topics held, over max_topics")
         r.check(codes.get("too_many_topics", 0) + codes.get("resource_exhausted", 0) >= 1000,
                 f"(3) topic answers {codes}")
-        r.check(grown < 20000 * 2048 / MIB + CONSTANT_MIB, f"(3) RSS grew {grown:.1f} MiB")
+        if not SANITIZED:
+            r.check(grown < 20000 * 2048 / MIB + CONSTANT_MIB, f"(3) RSS grew {grown:.1f} MiB")
 
         c.close()
         r.check(wait_for(lambda: metric(h.port, "herald_pending_requests") == 0
