@@ -153,6 +153,7 @@ class HttpSession final : public io::ConnectionHandler,
   bool CloseAfter(const Exchange& e) const;
   // Adds produced bytes to an exchange's buffer (counted in held_bytes_).
   void Hold(Exchange& e, Piece piece);
+  bool RefuseUnsafeHead(uint64_t seq);
   void Pump();
   void PumpExchanges();
   // Tells the watchers of finished streams (after the state they may look at

@@ -68,14 +68,20 @@ void HttpSession::Hold(Exchange& e, Piece piece) {
   e.out.push_back(std::move(piece));
 }
 
+// A head with a control byte in a value or a bad name could end a header line
+// early and start another (response splitting): a 500 goes out instead, and
+// the call reports that what was asked for was not sent.
+bool HttpSession::RefuseUnsafeHead(uint64_t seq) {
+  (void)Respond(seq, 500, "application/json", {},
+                ErrorJson("internal", "the response carried an invalid header field"));
+  return false;
+}
+
 bool HttpSession::Respond(uint64_t seq, int status, std::string_view content_type,
                           HeaderList headers, std::variant<std::string, io::SharedBuffer> body) {
   Exchange* e = Find(seq);
   if (conn_ == nullptr || e == nullptr || e->started) return false;
-  if (!HeadIsSafe(content_type, headers)) {
-    std::string refusal = ErrorJson("internal", "the response carried an invalid header field");
-    return Respond(seq, 500, "application/json", {}, std::move(refusal));
-  }
+  if (!HeadIsSafe(content_type, headers)) return RefuseUnsafeHead(seq);
   e->started = true;
   e->done = true;
   e->close_after = e->close_after || CloseAfter(*e);  // a refusal may have decided it already
@@ -102,10 +108,7 @@ bool HttpSession::StartStream(uint64_t seq, int status, std::string_view content
                               HeaderList headers) {
   Exchange* e = Find(seq);
   if (conn_ == nullptr || e == nullptr || e->started) return false;
-  if (!HeadIsSafe(content_type, headers)) {
-    std::string refusal = ErrorJson("internal", "the response carried an invalid header field");
-    return Respond(seq, 500, "application/json", {}, std::move(refusal));
-  }
+  if (!HeadIsSafe(content_type, headers)) return RefuseUnsafeHead(seq);
   e->started = true;
   e->streaming = true;
   // HTTP/1.1 frames the stream with chunked coding; an HTTP/1.0 client only

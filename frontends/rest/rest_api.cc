@@ -49,20 +49,19 @@ PublishOptions OptionsFrom(const http::Request& req) {
   return o;
 }
 
-std::string HistoryJson(const std::string& topic, const ResumeResult& result) {
-  const ResumeResult* r = &result;
+std::string HistoryJson(const std::string& topic, const ResumeResult& r) {
   std::string out = "{\"topic\":";
   AppendJsonString(out, topic);
-  out += ",\"epoch\":" + std::to_string(r->epoch) +
-         ",\"last_offset\":" + std::to_string(r->last_offset) + ",\"messages\":[";
-  for (size_t i = 0; i < r->messages.size(); ++i) {
+  out += ",\"epoch\":" + std::to_string(r.epoch) +
+         ",\"last_offset\":" + std::to_string(r.last_offset) + ",\"messages\":[";
+  for (size_t i = 0; i < r.messages.size(); ++i) {
     if (i) out += ',';
-    out += json::EncodeMessage(*r->messages[i]);
+    out += json::EncodeMessage(*r.messages[i]);
   }
   out += "],\"gap\":";
-  out += r->gap ? json::EncodeGap(*r->gap) : "null";
+  out += r.gap ? json::EncodeGap(*r.gap) : "null";
   out += ",\"truncated\":";
-  out += r->truncated ? "true" : "false";
+  out += r.truncated ? "true" : "false";
   out += '}';
   return out;
 }
