@@ -21,7 +21,7 @@ Status FromGrpc(const grpc::Status& s, const grpc::ClientContext& ctx) {
   const auto& trailers = ctx.GetServerTrailingMetadata();
   if (auto it = trailers.find("herald-error"); it != trailers.end()) {
     const std::string_view name(it->second.data(), it->second.size());
-    for (int c = 1; c <= static_cast<int>(ErrorCode::kInternal); ++c) {
+    for (int c = 1; c <= static_cast<int>(kLastErrorCode); ++c) {
       if (ErrorCodeName(static_cast<ErrorCode>(c)) == name) {
         return Status(static_cast<ErrorCode>(c), s.error_message());
       }
@@ -35,8 +35,9 @@ Status FromGrpc(const grpc::Status& s, const grpc::ClientContext& ctx) {
     case grpc::NOT_FOUND:
       return Status(ErrorCode::kNotFound, s.error_message());
     case grpc::PERMISSION_DENIED:
-    case grpc::UNAUTHENTICATED:
       return Status(ErrorCode::kPermissionDenied, s.error_message());
+    case grpc::UNAUTHENTICATED:
+      return Status(ErrorCode::kUnauthenticated, s.error_message());
     case grpc::UNAVAILABLE:
     case grpc::CANCELLED:
       return Status(ErrorCode::kUnavailable, s.error_message());

@@ -4,19 +4,11 @@
 #include "frontends/grpc/grpc_convert.h"
 #include "frontends/grpc/publish_stream_reactor.h"
 #include "frontends/grpc/subscribe_reactor.h"
-#include "herald/topic.h"
 
 namespace herald::grpcfront {
 namespace {
 
-// The Herald error code rides along as trailing metadata, so clients can
-// tell "no responders" from an unreachable node (both UNAVAILABLE).
-void Fail(grpc::CallbackServerContext* ctx, grpc::ServerUnaryReactor* reactor, const Status& s) {
-  ctx->AddTrailingMetadata(std::string(kErrorMetadata), std::string(ErrorCodeName(s.code())));
-  reactor->Finish(ToGrpc(s));
-}
-
-// A streaming call refused before it starts (no token, or no grant).
+// A streaming call refused before it starts (no token, no grant, no slot).
 template <typename Base>
 class Refused final : public Base {
  public:
@@ -24,108 +16,82 @@ class Refused final : public Base {
   void OnDone() override { delete this; }
 };
 
-grpc::Status Unauthenticated(const Status& why) {
-  return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, why.message());
-}
-
-grpc::Status Denied(std::string_view what, const std::string& topic) {
-  return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                      "permission denied: " + std::string(what) + " '" + topic + "'");
-}
-
-grpc::Status TooManyForUser() {
-  return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                      "too many connections for this user (max_connections_per_user)");
+// What the call's metadata presents (borrowed from the context).
+session::Credential CredentialOf(grpc::CallbackServerContext* ctx) {
+  const auto& md = ctx->client_metadata();
+  auto it = md.find("authorization");
+  if (it == md.end()) return session::Credential::None();
+  std::string_view v(it->second.data(), it->second.size());
+  constexpr std::string_view kBearer = "Bearer ";
+  if (v.size() <= kBearer.size() || !v.starts_with(kBearer)) {
+    return session::Credential::Malformed("authorization metadata must be 'Bearer <token>'");
+  }
+  return session::Credential::Bearer(v.substr(kBearer.size()));
 }
 
 }  // namespace
 
-std::shared_ptr<void> BrokerService::UserSlot(const auth::Identity& id) const {
-  static const std::shared_ptr<void> kUnlimited = std::make_shared<int>(0);
-  std::shared_ptr<void> slot =
-      options_.verifier ? options_.verifier->TakeConnectionSlot(id) : kUnlimited;
-  if (!slot) GrpcStats::Add(options_.stats->user_limit_refusals);
-  return slot;
+BrokerService::BrokerService(Broker& broker, GrpcOptions options)
+    : broker_(broker),
+      options_(std::move(options)),
+      ops_(std::make_shared<session::Operations>(
+          broker, session::Admission(broker.options().topic_limits, options_.verifier))),
+      deliveries_(broker) {}
+
+grpc::Status BrokerService::Refusal(grpc::CallbackServerContext* ctx, const Status& s) const {
+  if (s.code() == ErrorCode::kPermissionDenied) GrpcStats::Add(options_.stats->permission_denied);
+  // The Herald error code rides along as trailing metadata, so clients can
+  // tell "no responders" from an unreachable node (both UNAVAILABLE).
+  ctx->AddTrailingMetadata(std::string(kErrorMetadata), std::string(ErrorCodeName(s.code())));
+  return ToGrpc(s);
 }
 
-Result<std::shared_ptr<const auth::Identity>> BrokerService::Authenticate(
-    grpc::CallbackServerContext* ctx) const {
-  if (!options_.verifier) {
-    static const auto kOpen = [] {
-      auto id = std::make_shared<auth::Identity>();
-      id->subject = "anonymous";
-      id->anonymous = true;
-      id->grants.all = true;
-      return std::shared_ptr<const auth::Identity>(id);
-    }();
-    return kOpen;
+Result<session::IdentityPtr> BrokerService::Authenticate(grpc::CallbackServerContext* ctx) const {
+  Result<session::IdentityPtr> who = ops_->admission().Authenticate(CredentialOf(ctx));
+  if (!who.ok()) GrpcStats::Add(options_.stats->unauthenticated);
+  return who;
+}
+
+Result<session::Admitted> BrokerService::Admit(grpc::CallbackServerContext* ctx) const {
+  Result<session::Admitted> who = ops_->admission().Connect(CredentialOf(ctx));
+  if (!who.ok()) {
+    GrpcStats::Add(who.status().code() == ErrorCode::kUnauthenticated
+                       ? options_.stats->unauthenticated
+                       : options_.stats->user_limit_refusals);
   }
-  const auto& md = ctx->client_metadata();
-  auto it = md.find("authorization");
-  Result<auth::Identity> id = Status(ErrorCode::kInternal, "");
-  if (it == md.end()) {
-    id = options_.verifier->Anonymous();
-  } else {
-    std::string_view v(it->second.data(), it->second.size());
-    constexpr std::string_view kBearer = "Bearer ";
-    if (v.size() <= kBearer.size() || !v.starts_with(kBearer)) {
-      return Status(ErrorCode::kInvalidArgument, "authorization metadata must be 'Bearer <token>'");
-    }
-    const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count();
-    id = options_.verifier->Verify(v.substr(kBearer.size()), now);
-  }
-  if (!id.ok()) {
-    GrpcStats::Add(options_.stats->unauthenticated);
-    return id.status();
-  }
-  return std::make_shared<const auth::Identity>(std::move(*id));
+  return who;
 }
 
 grpc::ServerUnaryReactor* BrokerService::Publish(grpc::CallbackServerContext* ctx,
                                                  const v1::PublishRequest* request,
                                                  v1::PublishAck* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  Result<std::shared_ptr<const auth::Identity>> who = Authenticate(ctx);
+  Result<session::IdentityPtr> who = Authenticate(ctx);
   if (!who.ok()) {
-    reactor->Finish(Unauthenticated(who.status()));
-    return reactor;
-  }
-  if (!(*who)->grants.MayPublish(request->topic())) {
-    GrpcStats::Add(options_.stats->permission_denied);
-    reactor->Finish(Denied("publish to", request->topic()));
+    reactor->Finish(Refusal(ctx, who.status()));
     return reactor;
   }
   // Answered when the message is sequenced: at once, or (in a cluster) when
   // the topic's owner node answers — without holding a gRPC thread.
-  broker_.PublishAsync(request->topic(), request->payload(),
-                       OptionsFrom(request->content_type(), request->headers()),
-                       [ctx, reactor, response](Result<PublishAck> ack) {
-                         if (!ack.ok()) return Fail(ctx, reactor, ack.status());
-                         response->set_epoch(ack->epoch);
-                         response->set_offset(ack->offset);
-                         reactor->Finish(grpc::Status::OK);
-                       });
+  ops_->Publish(**who, request->topic(), request->payload(),
+                OptionsFrom(request->content_type(), request->headers()),
+                [this, ctx, reactor, response](Result<PublishAck> ack) {
+                  if (!ack.ok()) return reactor->Finish(Refusal(ctx, ack.status()));
+                  response->set_epoch(ack->epoch);
+                  response->set_offset(ack->offset);
+                  reactor->Finish(grpc::Status::OK);
+                });
   return reactor;
 }
 
 grpc::ServerBidiReactor<v1::PublishStreamRequest, v1::PublishStreamResponse>*
 BrokerService::PublishStream(grpc::CallbackServerContext* ctx) {
-  Result<std::shared_ptr<const auth::Identity>> who = Authenticate(ctx);
-  if (!who.ok()) {
-    return new Refused<
-        grpc::ServerBidiReactor<v1::PublishStreamRequest, v1::PublishStreamResponse>>(
-        Unauthenticated(who.status()));
-  }
-  std::shared_ptr<void> slot = UserSlot(**who);
-  if (!slot) {
-    return new Refused<
-        grpc::ServerBidiReactor<v1::PublishStreamRequest, v1::PublishStreamResponse>>(
-        TooManyForUser());
-  }
-  auto* r = new PublishStreamReactor(broker_, options_, std::move(*who));
-  r->HoldUserSlot(std::move(slot));
+  using Refuse =
+      Refused<grpc::ServerBidiReactor<v1::PublishStreamRequest, v1::PublishStreamResponse>>;
+  Result<session::Admitted> who = Admit(ctx);
+  if (!who.ok()) return new Refuse(Refusal(ctx, who.status()));
+  auto* r = new PublishStreamReactor(ops_, options_, std::move(who->identity));
+  r->HoldUserSlot(std::move(who->slot));
   return r;
 }
 
@@ -133,14 +99,9 @@ grpc::ServerUnaryReactor* BrokerService::Request(grpc::CallbackServerContext* ct
                                                  const v1::RequestRequest* request,
                                                  v1::Message* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  Result<std::shared_ptr<const auth::Identity>> who = Authenticate(ctx);
+  Result<session::IdentityPtr> who = Authenticate(ctx);
   if (!who.ok()) {
-    reactor->Finish(Unauthenticated(who.status()));
-    return reactor;
-  }
-  if (!(*who)->grants.MayPublish(request->topic())) {
-    GrpcStats::Add(options_.stats->permission_denied);
-    reactor->Finish(Denied("request on", request->topic()));
+    reactor->Finish(Refusal(ctx, who.status()));
     return reactor;
   }
   // The call's deadline is the request's timeout (the broker caps it at
@@ -152,48 +113,40 @@ grpc::ServerUnaryReactor* BrokerService::Request(grpc::CallbackServerContext* ct
         deadline - std::chrono::system_clock::now());
     timeout = std::max(left, std::chrono::milliseconds(1));
   }
-  broker_.Request(
-      request->topic(), request->payload(), timeout,
-      [ctx, reactor, response](Result<MessagePtr> reply) {
-        if (!reply.ok()) return Fail(ctx, reactor, reply.status());
-        ToProto(**reply, response);
-        reactor->Finish(grpc::Status::OK);
-      },
-      OptionsFrom(request->content_type(), request->headers()));
+  ops_->Request(**who, request->topic(), request->payload(), timeout,
+                OptionsFrom(request->content_type(), request->headers()),
+                [this, ctx, reactor, response](Result<MessagePtr> reply) {
+                  if (!reply.ok()) return reactor->Finish(Refusal(ctx, reply.status()));
+                  ToProto(**reply, response);
+                  reactor->Finish(grpc::Status::OK);
+                });
   return reactor;
 }
 
 grpc::ServerWriteReactor<v1::SubscribeResponse>* BrokerService::Subscribe(
     grpc::CallbackServerContext* ctx, const v1::SubscribeRequest* request) {
   using Refuse = Refused<grpc::ServerWriteReactor<v1::SubscribeResponse>>;
-  Result<std::shared_ptr<const auth::Identity>> who = Authenticate(ctx);
-  if (!who.ok()) return new Refuse(Unauthenticated(who.status()));
+  Result<session::Admitted> who = Admit(ctx);
+  if (!who.ok()) return new Refuse(Refusal(ctx, who.status()));
   // The pattern's grant also covers the history of its resume topics.
-  if (!(*who)->grants.MaySubscribe(request->pattern())) {
-    GrpcStats::Add(options_.stats->permission_denied);
-    return new Refuse(Denied("subscribe to", request->pattern()));
+  if (Status s =
+          ops_->admission().Check(*who->identity, session::Op::kSubscribe, request->pattern());
+      !s.ok()) {
+    return new Refuse(Refusal(ctx, s));
   }
-  std::shared_ptr<void> slot = UserSlot(**who);
-  if (!slot) return new Refuse(TooManyForUser());
-  auto* r = new SubscribeReactor(broker_, deliveries_, *request, options_, (*who)->expires_at_s);
-  r->HoldUserSlot(std::move(slot));
+  auto* r =
+      new SubscribeReactor(broker_, deliveries_, *request, options_, who->identity->expires_at_s);
+  r->HoldUserSlot(std::move(who->slot));
   return r;
 }
 
 grpc::ServerBidiReactor<v1::ClientCommand, v1::ServerEvent>* BrokerService::Connect(
     grpc::CallbackServerContext* ctx) {
-  Result<std::shared_ptr<const auth::Identity>> who = Authenticate(ctx);
-  if (!who.ok()) {
-    return new Refused<grpc::ServerBidiReactor<v1::ClientCommand, v1::ServerEvent>>(
-        Unauthenticated(who.status()));
-  }
-  std::shared_ptr<void> slot = UserSlot(**who);
-  if (!slot) {
-    return new Refused<grpc::ServerBidiReactor<v1::ClientCommand, v1::ServerEvent>>(
-        TooManyForUser());
-  }
-  auto* r = new ConnectReactor(broker_, deliveries_, options_, std::move(*who));
-  r->HoldUserSlot(std::move(slot));
+  using Refuse = Refused<grpc::ServerBidiReactor<v1::ClientCommand, v1::ServerEvent>>;
+  Result<session::Admitted> who = Admit(ctx);
+  if (!who.ok()) return new Refuse(Refusal(ctx, who.status()));
+  auto* r = new ConnectReactor(ops_, deliveries_, options_, std::move(who->identity));
+  r->HoldUserSlot(std::move(who->slot));
   return r;
 }
 

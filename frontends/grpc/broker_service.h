@@ -8,6 +8,7 @@
 
 #include "frontends/grpc/delivery_thread.h"
 #include "frontends/grpc/grpc_options.h"
+#include "frontends/session/operations.h"
 #include "herald/broker.h"
 #include "herald/v1/broker.grpc.pb.h"
 
@@ -15,8 +16,7 @@ namespace herald::grpcfront {
 
 class BrokerService final : public v1::Broker::CallbackService {
  public:
-  BrokerService(Broker& broker, GrpcOptions options)
-      : broker_(broker), options_(std::move(options)), deliveries_(broker) {}
+  BrokerService(Broker& broker, GrpcOptions options);
 
   grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* ctx,
                                     const v1::PublishRequest* request,
@@ -32,13 +32,18 @@ class BrokerService final : public v1::Broker::CallbackService {
       grpc::CallbackServerContext* ctx) override;
 
  private:
-  // Who a call is: its `authorization: Bearer` metadata, or anonymous.
-  Result<std::shared_ptr<const auth::Identity>> Authenticate(
-      grpc::CallbackServerContext* ctx) const;
-  // The caller's place in its user's count of streams; null past the cap.
-  std::shared_ptr<void> UserSlot(const auth::Identity& id) const;
+  // Admission (session::Admission) of a call, counted: who it is, from its
+  // `authorization: Bearer` metadata, and for streams its user's slot.
+  Result<session::IdentityPtr> Authenticate(grpc::CallbackServerContext* ctx) const;
+  Result<session::Admitted> Admit(grpc::CallbackServerContext* ctx) const;
+  // A refusal as gRPC says it, with Herald's code as `herald-error` trailing
+  // metadata; counted when it is a permission refusal.
+  grpc::Status Refusal(grpc::CallbackServerContext* ctx, const Status& s) const;
+
   Broker& broker_;
   const GrpcOptions options_;
+  // What each call means and who may make it: the session layer's.
+  const std::shared_ptr<const session::Operations> ops_;
   // Declared last: destroyed first, after gRPC has ended every stream.
   DeliveryThread deliveries_;
 };

@@ -16,6 +16,17 @@ v1::ServerEvent DeliveryEvent(uint64_t sub, const Message& m) {
   return e;
 }
 
+// A refused command, counted (permission_denied) and rendered.
+v1::ServerEvent ErrorEvent(GrpcStats& stats, uint64_t id, const Status& s) {
+  if (s.code() == ErrorCode::kPermissionDenied) GrpcStats::Add(stats.permission_denied);
+  v1::ServerEvent e;
+  e.set_id(id);
+  e.mutable_error()->set_code(ToGrpcCode(s));
+  e.mutable_error()->set_message(s.message());
+  e.mutable_error()->set_reason(std::string(ErrorCodeName(s.code())));
+  return e;
+}
+
 v1::ServerEvent GapEvent(uint64_t sub, const Gap& g) {
   v1::ServerEvent e;
   e.mutable_delivery()->set_subscription_id(sub);
@@ -25,18 +36,16 @@ v1::ServerEvent GapEvent(uint64_t sub, const Gap& g) {
 
 }  // namespace
 
-ConnectReactor::ConnectReactor(Broker& broker, DeliveryThread& deliveries,
-                               const GrpcOptions& options,
-                               std::shared_ptr<const auth::Identity> identity)
-    : identity_(std::move(identity)),
-      broker_(broker),
+ConnectReactor::ConnectReactor(std::shared_ptr<const session::Operations> ops,
+                               DeliveryThread& deliveries, const GrpcOptions& options,
+                               session::IdentityPtr identity)
+    : identity_(identity),
+      broker_(ops->broker()),
       deliveries_(deliveries),
       options_(options),
-      outbox_(std::make_shared<Outbox>(this, broker, options.outbound)),
-      reply_permits_(
-          std::make_shared<session::ReplyPermits>(broker.options().max_reply_inboxes_per_session)),
-      requests_(std::make_shared<session::SessionRequests>(
-          broker, broker.options().max_pending_requests_per_session)) {
+      outbox_(std::make_shared<Outbox>(this, broker_, options.outbound)),
+      client_(std::move(ops), std::move(identity),
+              [&deliveries](std::function<void()> fn) { deliveries.Post(std::move(fn)); }) {
   FinishAtExpiry(expiry_, identity_->expires_at_s, outbox_);
   StartRead(&command_);
 }
@@ -50,11 +59,7 @@ void ConnectReactor::OnReadDone(bool ok) {
       std::lock_guard lock(mu_);
       reads_over_ = true;
     }
-    deliveries_.Post([broker = &broker_, outbox = outbox_, subs = std::move(subscriptions_)] {
-      for (const auto& [id, unused] : subs) broker->Unsubscribe(id);
-      outbox->FinishWhenDrained(grpc::Status::OK);
-    });
-    subscriptions_.clear();
+    client_.UnsubscribeAll([outbox = outbox_] { outbox->FinishWhenDrained(grpc::Status::OK); });
     return;
   }
   if (options_.max_commands_per_second > 0 && !AdmitCommand()) {
@@ -119,17 +124,12 @@ void ConnectReactor::OnCancel() {
 }
 
 void ConnectReactor::OnDone() {
-  for (auto& [id, unused] : subscriptions_) broker_.Unsubscribe(id);
-  requests_->CancelAll();
+  client_.Close();
   delete this;
 }
 
 void ConnectReactor::Error(uint64_t id, const Status& s) {
-  v1::ServerEvent e;
-  e.set_id(id);
-  e.mutable_error()->set_code(ToGrpcCode(s));
-  e.mutable_error()->set_message(s.message());
-  outbox_->Push(std::move(e));
+  outbox_->Push(ErrorEvent(*options_.stats, id, s));
 }
 
 void ConnectReactor::Handle(v1::ClientCommand& c) {
@@ -171,11 +171,6 @@ void Forward(Outbox& outbox, uint64_t sub, const MessagePtr& m, const Gap* gap) 
 }  // namespace
 
 void ConnectReactor::Subscribe(uint64_t id, const v1::SubscribeRequest& s) {
-  if (!identity_->grants.MaySubscribe(s.pattern())) {
-    GrpcStats::Add(options_.stats->permission_denied);
-    return Error(id, Status(ErrorCode::kPermissionDenied,
-                            "permission denied: subscribe to '" + s.pattern() + "'"));
-  }
   SubscribeOptions o;
   o.queue_group = s.queue_group();
   for (const v1::ResumePoint& p : s.resume()) {
@@ -183,8 +178,8 @@ void ConnectReactor::Subscribe(uint64_t id, const v1::SubscribeRequest& s) {
   }
   std::shared_ptr<Outbox> outbox = outbox_;
   auto gate = std::make_shared<Gate>();
-  auto sink =
-      std::make_shared<FunctionSink>([outbox, gate, permits = reply_permits_](const Delivery& d) {
+  auto sink = std::make_shared<FunctionSink>(
+      [outbox, gate, permits = client_.permits()](const Delivery& d) {
         const Gap* gap = d.kind == Delivery::Kind::kGap ? d.gap : nullptr;
         if (d.message) permits->Note(*d.message);
         {
@@ -196,99 +191,68 @@ void ConnectReactor::Subscribe(uint64_t id, const v1::SubscribeRequest& s) {
         }
         Forward(*outbox, d.subscription_id, d.message, gap);
       });
-  Result<uint64_t> sub =
-      broker_.Subscribe(s.pattern(), std::move(sink), deliveries_.inbox(), std::move(o));
+  // A second subscribe to the same (pattern, group) answers with the first
+  // one's id, as on every front; its sink is never subscribed.
+  Result<session::ClientSession::Subscribed> sub =
+      client_.Subscribe(s.pattern(), std::move(o), std::move(sink), deliveries_.inbox());
   if (!sub.ok()) return Error(id, sub.status());
-  subscriptions_.emplace(*sub, true);
   v1::ServerEvent e;
   e.set_id(id);
-  e.mutable_subscribed()->set_subscription_id(*sub);
+  e.mutable_subscribed()->set_subscription_id(sub->id);
   outbox_->Push(std::move(e));
   std::lock_guard lock(gate->mu);
-  for (auto& [m, gap] : gate->held) Forward(*outbox, *sub, m, gap ? &*gap : nullptr);
+  for (auto& [m, gap] : gate->held) Forward(*outbox, sub->id, m, gap ? &*gap : nullptr);
   gate->held.clear();
   gate->open = true;
 }
 
 void ConnectReactor::Unsubscribe(uint64_t id, uint64_t subscription) {
-  if (subscriptions_.erase(subscription) == 0) {
-    return Error(id, Status(ErrorCode::kNotFound,
-                            "this session holds no subscription " + std::to_string(subscription)));
-  }
   // On the delivery thread, the core guarantees nothing more is delivered to
   // the subscription afterwards (a queue group's pending messages go to the
   // other members), and everything delivered before is already in the
   // outbox: the answer comes after the last delivery, so a worker that
   // reads until it arrives has handled everything it was given.
-  deliveries_.Post([broker = &broker_, outbox = outbox_, id, subscription] {
-    broker->Unsubscribe(subscription);
+  Status s = client_.Unsubscribe(subscription, [outbox = outbox_, id, subscription] {
     v1::ServerEvent e;
     e.set_id(id);
     e.mutable_unsubscribed()->set_subscription_id(subscription);
     outbox->Push(std::move(e));
   });
+  if (!s.ok()) Error(id, s);
 }
 
 void ConnectReactor::Publish(uint64_t id, const v1::PublishRequest& p) {
-  if (!identity_->grants.MayPublish(p.topic())) {
-    GrpcStats::Add(options_.stats->permission_denied);
-    return Error(id, Status(ErrorCode::kPermissionDenied,
-                            "permission denied: publish to '" + p.topic() + "'"));
-  }
   std::shared_ptr<Outbox> outbox = outbox_;
-  broker_.PublishAsync(p.topic(), p.payload(), OptionsFrom(p.content_type(), p.headers()),
-                       [outbox, id](Result<PublishAck> ack) {
-                         v1::ServerEvent e;
-                         e.set_id(id);
-                         if (ack.ok()) {
-                           e.mutable_ack()->set_epoch(ack->epoch);
-                           e.mutable_ack()->set_offset(ack->offset);
-                         } else {
-                           e.mutable_error()->set_code(ToGrpcCode(ack.status()));
-                           e.mutable_error()->set_message(ack.status().message());
-                         }
-                         outbox->Push(std::move(e));
-                       });
+  client_.Publish(p.topic(), p.payload(), OptionsFrom(p.content_type(), p.headers()),
+                  [outbox, stats = options_.stats, id](Result<PublishAck> ack) {
+                    if (!ack.ok()) return outbox->Push(ErrorEvent(*stats, id, ack.status()));
+                    v1::ServerEvent e;
+                    e.set_id(id);
+                    e.mutable_ack()->set_epoch(ack->epoch);
+                    e.mutable_ack()->set_offset(ack->offset);
+                    outbox->Push(std::move(e));
+                  });
 }
 
 void ConnectReactor::Request(uint64_t id, const v1::RequestRequest& r, uint32_t timeout_ms) {
-  if (!identity_->grants.MayPublish(r.topic())) {
-    GrpcStats::Add(options_.stats->permission_denied);
-    return Error(id, Status(ErrorCode::kPermissionDenied,
-                            "permission denied: request on '" + r.topic() + "'"));
-  }
-  const auto max_timeout = broker_.options().max_request_timeout;
-  if (timeout_ms > static_cast<uint64_t>(max_timeout.count())) {
-    return Error(id, Status(ErrorCode::kInvalidArgument, "'timeout_ms' must be at most " +
-                                                             std::to_string(max_timeout.count()) +
-                                                             " (max_request_timeout_ms)"));
-  }
-  const auto timeout =
-      timeout_ms == 0 ? options_.default_request_timeout : std::chrono::milliseconds(timeout_ms);
   std::shared_ptr<Outbox> outbox = outbox_;
-  requests_->Start(r.topic(), r.payload(), timeout, OptionsFrom(r.content_type(), r.headers()),
-                   [outbox, id](Result<MessagePtr> reply) {
-                     v1::ServerEvent e;
-                     e.set_id(id);
-                     if (reply.ok()) {
-                       ToProto(**reply, e.mutable_reply());
-                     } else {
-                       e.mutable_error()->set_code(ToGrpcCode(reply.status()));
-                       e.mutable_error()->set_message(reply.status().message());
-                     }
-                     outbox->Push(std::move(e));
-                   });
+  // Protobuf has no "absent": 0 is the default timeout.
+  const std::optional<int64_t> asked =
+      timeout_ms == 0 ? std::nullopt : std::optional<int64_t>(timeout_ms);
+  client_.Request(r.topic(), r.payload(), asked, options_.default_request_timeout,
+                  OptionsFrom(r.content_type(), r.headers()),
+                  [outbox, stats = options_.stats, id](Result<MessagePtr> reply) {
+                    if (!reply.ok()) return outbox->Push(ErrorEvent(*stats, id, reply.status()));
+                    v1::ServerEvent e;
+                    e.set_id(id);
+                    ToProto(**reply, e.mutable_reply());
+                    outbox->Push(std::move(e));
+                  });
 }
 
 void ConnectReactor::Reply(uint64_t id, const v1::Reply& r) {
-  if (Status s = reply_permits_->Take(r.to()); !s.ok()) {
-    GrpcStats::Add(options_.stats->permission_denied);
-    broker_.RecordRefusedReply();
-    return Error(id, s);
-  }
-  if (Status s = broker_.Reply(r.to(), r.payload(), OptionsFrom(r.content_type(), r.headers()));
+  if (Status s = client_.Reply(r.to(), r.payload(), OptionsFrom(r.content_type(), r.headers()));
       !s.ok()) {
-    reply_permits_->Restore(r.to());
     Error(id, s);
   }
 }

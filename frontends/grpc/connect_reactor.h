@@ -12,7 +12,6 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -21,8 +20,7 @@
 #include "frontends/grpc/delivery_thread.h"
 #include "frontends/grpc/grpc_options.h"
 #include "frontends/grpc/reactor_outbox.h"
-#include "frontends/session/reply_permits.h"
-#include "frontends/session/session_requests.h"
+#include "frontends/session/client_session.h"
 #include "herald/broker.h"
 #include "herald/v1/broker.grpc.pb.h"
 
@@ -32,8 +30,10 @@ class ConnectReactor final : public grpc::ServerBidiReactor<v1::ClientCommand, v
  public:
   // Held until the call is done: the caller's place in its user's count.
   void HoldUserSlot(std::shared_ptr<void> slot) { user_slot_ = std::move(slot); }
-  ConnectReactor(Broker& broker, DeliveryThread& deliveries, const GrpcOptions& options,
-                 std::shared_ptr<const auth::Identity> identity);
+  // What each command means is the session layer's (`ops`); this class is
+  // the protobuf codec around it, and renders errors as CommandError events.
+  ConnectReactor(std::shared_ptr<const session::Operations> ops, DeliveryThread& deliveries,
+                 const GrpcOptions& options, session::IdentityPtr identity);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -66,11 +66,10 @@ class ConnectReactor final : public grpc::ServerBidiReactor<v1::ClientCommand, v
   std::mutex mu_;              // guards the two fields below
   bool read_waiting_ = false;  // reading paused until the outbox drains
   bool reads_over_ = false;
-  std::map<uint64_t, bool> subscriptions_;  // reader thread only (one read at a time)
-  // The reply rule (noted on the delivery thread) and the session's pending
-  // requests, cancelled when the call is done (frontends/session).
-  const std::shared_ptr<session::ReplyPermits> reply_permits_;
-  const std::shared_ptr<session::SessionRequests> requests_;
+  // What the client holds: subscriptions, reply permits (noted on the
+  // delivery thread), waiting requests. Unsubscribes run on the delivery
+  // thread, so an Unsubscribed answer follows the subscription's last delivery.
+  session::ClientSession client_;
   std::shared_ptr<void> user_slot_;
 };
 

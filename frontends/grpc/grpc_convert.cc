@@ -36,6 +36,8 @@ int32_t ToGrpcCode(const Status& s) {
       return grpc::CANCELLED;
     case ErrorCode::kInternal:
       return grpc::INTERNAL;
+    case ErrorCode::kUnauthenticated:
+      return grpc::UNAUTHENTICATED;
   }
   return grpc::UNKNOWN;
 }

@@ -19,9 +19,11 @@ bool SameOutcome(const Result<PublishAck>& a, const Result<PublishAck>& b) {
 
 }  // namespace
 
-PublishStreamReactor::PublishStreamReactor(Broker& broker, const GrpcOptions& options,
-                                           std::shared_ptr<const auth::Identity> identity)
-    : broker_(broker),
+PublishStreamReactor::PublishStreamReactor(std::shared_ptr<const session::Operations> ops,
+                                           const GrpcOptions& options,
+                                           session::IdentityPtr identity)
+    : ops_(std::move(ops)),
+      broker_(ops_->broker()),
       identity_(std::move(identity)),
       stats_(options.stats),
       ack_every_(options.ack_every == 0 ? 1 : options.ack_every),
@@ -84,18 +86,19 @@ thread_local const void* tls_publishing = nullptr;
 }  // namespace
 
 void PublishStreamReactor::Publish(v1::PublishRequest& m, Slot* slot) {
-  if (!identity_->grants.MayPublish(m.topic())) {
-    GrpcStats::Add(stats_->permission_denied);
-    return OnPublished(slot, Status(ErrorCode::kPermissionDenied,
-                                    "permission denied: publish to '" + m.topic() + "'"));
-  }
   // The read buffer is reused for the next message: take the payload rather
   // than copy it.
   std::string payload;
   payload.swap(*m.mutable_payload());
-  // Two pointers: the callback fits std::function's inline storage.
-  broker_.PublishAsync(m.topic(), std::move(payload), OptionsFrom(m.content_type(), m.headers()),
-                       [this, slot](Result<PublishAck> ack) { OnPublished(slot, std::move(ack)); });
+  // Two pointers: the callback fits std::function's inline storage. A
+  // refusal (the admission's, or the broker's) comes back inline.
+  ops_->Publish(*identity_, m.topic(), std::move(payload),
+                OptionsFrom(m.content_type(), m.headers()), [this, slot](Result<PublishAck> ack) {
+                  if (!ack.ok() && ack.status().code() == ErrorCode::kPermissionDenied) {
+                    GrpcStats::Add(stats_->permission_denied);
+                  }
+                  OnPublished(slot, std::move(ack));
+                });
 }
 
 void PublishStreamReactor::OnPublished(Slot* slot, Result<PublishAck> ack) {

@@ -24,6 +24,7 @@
 #include <mutex>
 
 #include "frontends/grpc/grpc_options.h"
+#include "frontends/session/operations.h"
 #include "herald/broker.h"
 #include "herald/v1/broker.grpc.pb.h"
 
@@ -34,8 +35,10 @@ class PublishStreamReactor final
  public:
   // Held until the call is done: the caller's place in its user's count.
   void HoldUserSlot(std::shared_ptr<void> slot) { user_slot_ = std::move(slot); }
-  PublishStreamReactor(Broker& broker, const GrpcOptions& options,
-                       std::shared_ptr<const auth::Identity> identity);
+  // Each message is published through the session layer (`ops`): the same
+  // admission and rules as every front's publish.
+  PublishStreamReactor(std::shared_ptr<const session::Operations> ops, const GrpcOptions& options,
+                       session::IdentityPtr identity);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -100,6 +103,7 @@ class PublishStreamReactor final
   // mu_ held. One result fewer to wait for; answers and frees the batch at 0.
   void ReleaseLocked(Batch* batch);
 
+  const std::shared_ptr<const session::Operations> ops_;
   Broker& broker_;
   const std::shared_ptr<const auth::Identity> identity_;  // what the caller may publish
   const std::shared_ptr<GrpcStats> stats_;

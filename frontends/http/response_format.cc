@@ -140,6 +140,8 @@ int HttpStatusFor(const Status& s) {
       return 404;
     case ErrorCode::kPermissionDenied:
       return 403;
+    case ErrorCode::kUnauthenticated:
+      return 401;
     case ErrorCode::kTimeout:
       return 504;
     case ErrorCode::kRateLimited:

@@ -4,7 +4,7 @@
 
 namespace herald::httpauth {
 
-std::optional<std::string_view> PresentedToken(const http::Request& req) {
+session::Credential CredentialOf(const http::Request& req) {
   if (std::optional<std::string_view> h = req.header("Authorization")) {
     constexpr std::string_view kBearer = "Bearer ";
     if (h->size() > kBearer.size()) {
@@ -13,11 +13,16 @@ std::optional<std::string_view> PresentedToken(const http::Request& req) {
         const char c = (*h)[i];
         bearer &= (c | 0x20) == (kBearer[i] | 0x20);  // the scheme is case-insensitive
       }
-      if (bearer) return h->substr(kBearer.size());
+      if (bearer) return session::Credential::Bearer(h->substr(kBearer.size()));
     }
-    return std::string_view();  // a header that is not a bearer token: invalid, not absent
+    // A header that is not a bearer token: invalid, not absent.
+    return session::Credential::Malformed(
+        "invalid token: the Authorization header must be 'Bearer <token>'");
   }
-  return req.query.Get("token");
+  if (std::optional<std::string_view> token = req.query.Get("token")) {
+    return session::Credential::Bearer(*token);
+  }
+  return session::Credential::None();
 }
 
 int64_t NowSeconds() {
@@ -26,32 +31,21 @@ int64_t NowSeconds() {
       .count();
 }
 
-Result<IdentityPtr> Authenticate(const auth::JwtVerifier* verifier, const http::Request& req) {
-  if (!verifier) {
-    static const IdentityPtr kOpen = [] {
-      auto id = std::make_shared<auth::Identity>();
-      id->subject = "anonymous";
-      id->anonymous = true;
-      id->grants.all = true;
-      return id;
-    }();
-    return kOpen;
+void SendRefused(http::Response& res, const Status& why) {
+  switch (why.code()) {
+    case ErrorCode::kUnauthenticated: {
+      http::HeaderList h;
+      h.Add("WWW-Authenticate", "Bearer");
+      res.SendError(401, "unauthenticated", why.message(), std::move(h));
+      return;
+    }
+    case ErrorCode::kResourceExhausted:
+      // At admission this is the user's connection slots: a per-client limit.
+      res.SendError(429, ErrorCodeName(why.code()), why.message());
+      return;
+    default:
+      res.SendError(why);
   }
-  std::optional<std::string_view> token = PresentedToken(req);
-  Result<auth::Identity> id =
-      token ? verifier->Verify(*token, NowSeconds()) : verifier->Anonymous();
-  if (!id.ok()) return id.status();
-  return std::make_shared<const auth::Identity>(std::move(*id));
-}
-
-void SendUnauthenticated(http::Response& res, const Status& why) {
-  http::HeaderList h;
-  h.Add("WWW-Authenticate", "Bearer");
-  res.SendError(401, "unauthenticated", why.message(), std::move(h));
-}
-
-void SendDenied(http::Response& res, std::string_view what) {
-  res.SendError(403, "permission_denied", std::string("permission denied: ") + std::string(what));
 }
 
 }  // namespace herald::httpauth

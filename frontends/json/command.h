@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,15 +27,15 @@ struct Command {
   std::string id;
   std::string topic;  // sub/unsub: a pattern; pub/req: a topic; reply: the reply inbox
   std::string group;  // sub/unsub: queue group
-  std::vector<ResumePoint> resume;          // sub
-  std::string payload;                      // pub/req/reply: the bytes
-  std::string content_type;                 // how "payload" was given: JSON, text or binary
-  Headers headers;                          // pub/req: optional string map
-  std::chrono::milliseconds timeout{5000};  // req
+  std::vector<ResumePoint> resume;  // sub
+  std::string payload;              // pub/req/reply: the bytes
+  std::string content_type;         // how "payload" was given: JSON, text or binary
+  Headers headers;                  // pub/req: optional string map
+  // req: as given; its bounds are the session layer's (one rule, every front).
+  std::optional<int64_t> timeout_ms;
 };
 
 struct CommandLimits {
-  std::chrono::milliseconds max_timeout{60000};
   size_t max_headers = 32;
 };
 

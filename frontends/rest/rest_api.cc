@@ -68,6 +68,12 @@ std::string HistoryJson(const std::string& topic, const ResumeResult& r) {
 
 }  // namespace
 
+RestApi::RestApi(Broker& broker, RestOptions options)
+    : broker_(broker),
+      options_(std::move(options)),
+      ops_(std::make_shared<session::Operations>(
+          broker, session::Admission(broker.options().topic_limits, options_.verifier))) {}
+
 void RestApi::Register(http::Router& router) {
   router.HandlePrefix("POST", "/publish/",
                       [this](http::Request& req, http::Response res) { Publish(req, res); });
@@ -77,74 +83,69 @@ void RestApi::Register(http::Router& router) {
                       [this](http::Request& req, http::Response res) { History(req, res); });
 }
 
-bool RestApi::Allowed(http::Request& req, http::Response& res, Op op, const std::string& topic) {
-  Result<httpauth::IdentityPtr> who = httpauth::Authenticate(options_.verifier.get(), req);
-  if (!who.ok()) {
-    httpauth::SendUnauthenticated(res, who.status());
-    return false;
-  }
-  const auth::Grants& g = (*who)->grants;
-  if (op == Op::kPublish ? g.MayPublish(topic) : g.MaySubscribe(topic)) return true;
-  httpauth::SendDenied(res, (op == Op::kPublish ? "publish to '" : "read '") + topic + "'");
-  return false;
+session::IdentityPtr RestApi::Caller(const http::Request& req, http::Response& res) const {
+  Result<session::IdentityPtr> who = ops_->admission().Authenticate(httpauth::CredentialOf(req));
+  if (who.ok()) return *who;
+  httpauth::SendRefused(res, who.status());
+  return nullptr;
 }
 
 void RestApi::Publish(http::Request& req, http::Response res) {
   Result<std::string> topic = TopicOf(req);
   if (!topic.ok()) return SendStatus(res, topic.status());
-  if (!Allowed(req, res, Op::kPublish, *topic)) return;
+  session::IdentityPtr who = Caller(req, res);
+  if (!who) return;
   // Answered once sequenced: at once, or (in a cluster) when the topic's
   // owner node answers, back on this connection's loop.
   std::shared_ptr<io::LoopHandle> loop = req.loop->handle();
-  broker_.PublishAsync(*topic, std::move(req.body), OptionsFrom(req),
-                       [loop, res](Result<PublishAck> ack) mutable {
-                         loop->RunHereOrPost([res, ack = std::move(ack)]() mutable {
-                           if (!ack.ok()) return SendStatus(res, ack.status());
-                           json::JsonWriter w;
-                           w.Begin().Field("epoch", ack->epoch).Field("offset", ack->offset).End();
-                           res.Send(200, w.Take(), json::kJsonContentType);
-                         });
-                       });
+  ops_->Publish(*who, *topic, std::move(req.body), OptionsFrom(req),
+                [loop, res](Result<PublishAck> ack) mutable {
+                  loop->RunHereOrPost([res, ack = std::move(ack)]() mutable {
+                    if (!ack.ok()) return SendStatus(res, ack.status());
+                    json::JsonWriter w;
+                    w.Begin().Field("epoch", ack->epoch).Field("offset", ack->offset).End();
+                    res.Send(200, w.Take(), json::kJsonContentType);
+                  });
+                });
 }
 
 void RestApi::Request(http::Request& req, http::Response res) {
   Result<std::string> topic = TopicOf(req);
   if (!topic.ok()) return SendStatus(res, topic.status());
-  if (!Allowed(req, res, Op::kPublish, *topic)) return;
-  Result<uint64_t> timeout =
-      UintParam(req, "timeout_ms", static_cast<uint64_t>(options_.default_request_timeout.count()));
-  if (!timeout.ok()) return SendStatus(res, timeout.status());
-  // The broker's max_request_timeout bounds every front; here a longer one
-  // is refused rather than shortened, since the caller named it explicitly.
-  const auto max_timeout = static_cast<uint64_t>(broker_.options().max_request_timeout.count());
-  if (*timeout == 0 || *timeout > max_timeout) {
-    return SendStatus(res, Status(ErrorCode::kInvalidArgument,
-                                  "'timeout_ms' must be from 1 to " + std::to_string(max_timeout)));
+  session::IdentityPtr who = Caller(req, res);
+  if (!who) return;
+  std::optional<int64_t> asked;
+  if (req.query.Get("timeout_ms")) {
+    Result<uint64_t> ms = UintParam(req, "timeout_ms", 0);
+    if (!ms.ok()) return SendStatus(res, ms.status());
+    asked = static_cast<int64_t>(std::min<uint64_t>(*ms, INT64_MAX));
   }
+  Result<std::chrono::milliseconds> timeout =
+      ops_->RequestTimeout(asked, options_.default_request_timeout);
+  if (!timeout.ok()) return SendStatus(res, timeout.status());
   // The reply (or the timeout) arrives on another thread, possibly after the
   // server stopped: answer on the connection's loop, if it is still there.
   std::shared_ptr<io::LoopHandle> loop = req.loop->handle();
-  broker_.Request(
-      *topic, std::move(req.body), std::chrono::milliseconds(*timeout),
-      [loop, res](Result<MessagePtr> reply) mutable {
-        loop->Post([res, reply = std::move(reply)]() mutable {
-          if (!reply.ok()) return SendStatus(res, reply.status());
-          const Message& m = **reply;
-          http::HeaderList headers;
-          for (const Header& h : m.headers) headers.Add("Herald-" + h.name, h.value);
-          res.Send(200, m.payload,
-                   m.content_type.empty() ? std::string_view("application/octet-stream")
-                                          : std::string_view(m.content_type),
-                   std::move(headers));
-        });
-      },
-      OptionsFrom(req));
+  ops_->Request(*who, *topic, std::move(req.body), *timeout, OptionsFrom(req),
+                [loop, res](Result<MessagePtr> reply) mutable {
+                  loop->Post([res, reply = std::move(reply)]() mutable {
+                    if (!reply.ok()) return SendStatus(res, reply.status());
+                    const Message& m = **reply;
+                    http::HeaderList headers;
+                    for (const Header& h : m.headers) headers.Add("Herald-" + h.name, h.value);
+                    res.Send(200, m.payload,
+                             m.content_type.empty() ? std::string_view("application/octet-stream")
+                                                    : std::string_view(m.content_type),
+                             std::move(headers));
+                  });
+                });
 }
 
 void RestApi::History(http::Request& req, http::Response res) {
   Result<std::string> topic = TopicOf(req);
   if (!topic.ok()) return SendStatus(res, topic.status());
-  if (!Allowed(req, res, Op::kSubscribe, *topic)) return;
+  session::IdentityPtr who = Caller(req, res);
+  if (!who) return;
   Result<uint64_t> after = UintParam(req, "after", 0);
   Result<uint64_t> limit = UintParam(req, "limit", options_.max_history_limit);
   Result<uint64_t> epoch = UintParam(req, "epoch", 0);
@@ -156,24 +157,13 @@ void RestApi::History(http::Request& req, http::Response res) {
   // back on whatever thread it arrives on and is sent from this connection's
   // loop, which never waits for it.
   std::shared_ptr<io::LoopHandle> loop = req.loop->handle();
-  auto send = [loop, res, topic = *topic](Result<ResumeResult> r) mutable {
-    loop->RunHereOrPost([res, topic = std::move(topic), r = std::move(r)]() mutable {
-      if (!r.ok()) return SendStatus(res, r.status());
-      res.Send(200, HistoryJson(topic, *r), json::kJsonContentType);
-    });
-  };
-  if (*epoch == 0 && *after > 0) {
-    // `after` without an epoch is an offset in the topic's current epoch:
-    // learn the epoch first, then read.
-    broker_.ResumeAsync(*topic, 0, 0, 0,
-                        [broker = &broker_, topic = *topic, after = *after, n,
-                         send = std::move(send)](Result<ResumeResult> current) mutable {
-                          if (!current.ok()) return send(current.status());
-                          broker->ResumeAsync(topic, current->epoch, after, n, std::move(send));
-                        });
-    return;
-  }
-  broker_.ResumeAsync(*topic, *epoch, *after, n, std::move(send));
+  ops_->History(*who, *topic, {.epoch = *epoch, .after = *after, .limit = n},
+                [loop, res, topic = *topic](Result<ResumeResult> r) mutable {
+                  loop->RunHereOrPost([res, topic = std::move(topic), r = std::move(r)]() mutable {
+                    if (!r.ok()) return SendStatus(res, r.status());
+                    res.Send(200, HistoryJson(topic, *r), json::kJsonContentType);
+                  });
+                });
 }
 
 }  // namespace herald::rest

@@ -15,6 +15,7 @@
 
 #include "auth/jwt_verifier.h"
 #include "frontends/http/router.h"
+#include "frontends/session/operations.h"
 #include "herald/broker.h"
 
 namespace herald::rest {
@@ -30,8 +31,7 @@ struct RestOptions {
 
 class RestApi {
  public:
-  RestApi(Broker& broker, RestOptions options = {})
-      : broker_(broker), options_(std::move(options)) {}
+  RestApi(Broker& broker, RestOptions options = {});
 
   // Adds the routes above; the API must outlive the router's use.
   void Register(http::Router& router);
@@ -40,12 +40,13 @@ class RestApi {
   void Publish(http::Request& req, http::Response res);
   void Request(http::Request& req, http::Response res);
   void History(http::Request& req, http::Response res);
-  // Answers 401/403 and returns false unless the request may do `op` on `topic`.
-  enum class Op { kPublish, kSubscribe };
-  bool Allowed(http::Request& req, http::Response& res, Op op, const std::string& topic);
+  // Who the caller is, or null once a 401 went out.
+  session::IdentityPtr Caller(const http::Request& req, http::Response& res) const;
 
   Broker& broker_;
   const RestOptions options_;
+  // What each call means and who may make it: the session layer's.
+  const std::shared_ptr<const session::Operations> ops_;
 };
 
 }  // namespace herald::rest

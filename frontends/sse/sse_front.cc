@@ -21,6 +21,8 @@ bool HasWildcard(std::string_view pattern) {
 SseFront::SseFront(Broker& broker, SseOptions options, InboxFor inbox_for)
     : broker_(broker),
       options_(std::move(options)),
+      ops_(std::make_shared<session::Operations>(
+          broker, session::Admission(broker.options().topic_limits, options_.verifier))),
       inbox_for_(std::move(inbox_for)),
       names_(std::make_shared<TopicNames>(options_.id_topic_names)) {}
 
@@ -53,11 +55,8 @@ void SseFront::Open(http::Request& req, http::Response res) {
   };
   for (const http::QueryParams::Param& p : req.query) {
     if (p.name == "topic") {
-      if (Status s = ValidatePattern(p.value, limits); !s.ok()) {
-        return reject(400, "invalid_topic", "topic '" + p.value + "': " + s.message());
-      }
-      if (p.value.starts_with(kInboxPrefix)) {
-        return reject(400, "invalid_topic", "topics under _INBOX. are reserved for replies");
+      if (Status s = ops_->admission().CheckName(session::Op::kSubscribe, p.value); !s.ok()) {
+        return reject(400, ErrorCodeName(s.code()), s.message());
       }
       if (spec.patterns.size() == options_.max_topics) {
         return reject(400, "too_many_topics",
@@ -88,25 +87,16 @@ void SseFront::Open(http::Request& req, http::Response res) {
   if (spec.patterns.empty()) {
     return reject(400, "missing_topic", "give at least one topic: /sse?topic=<pattern>");
   }
-  Result<httpauth::IdentityPtr> who = httpauth::Authenticate(options_.verifier.get(), req);
-  if (!who.ok()) {
+  // Who it is (401), its user's connection slot (429), and whether it may
+  // read every topic it named (403).
+  Result<session::Admitted> who = ops_->admission().Connect(httpauth::CredentialOf(req));
+  Status refused = who.ok() ? Status::Ok() : who.status();
+  for (size_t i = 0; refused.ok() && i < spec.patterns.size(); ++i) {
+    refused = ops_->admission().Check(*who->identity, session::Op::kSubscribe, spec.patterns[i]);
+  }
+  if (!refused.ok()) {
     SseStats::Add(stats_->rejects);
-    return httpauth::SendUnauthenticated(res, who.status());
-  }
-  std::shared_ptr<void> user_slot;
-  if (options_.verifier) {
-    user_slot = options_.verifier->TakeConnectionSlot(**who);
-    if (!user_slot) {
-      SseStats::Add(stats_->rejects);
-      res.SendError(429, "max_connections_per_user", "too many connections for this user");
-      return;
-    }
-  }
-  for (const std::string& pattern : spec.patterns) {
-    if (!(*who)->grants.MaySubscribe(pattern)) {
-      SseStats::Add(stats_->rejects);
-      return httpauth::SendDenied(res, "subscribe to '" + pattern + "'");
-    }
+    return httpauth::SendRefused(res, refused);
   }
 
   // The browser sends Last-Event-ID on every reconnect, to the same URL — so
@@ -153,8 +143,8 @@ void SseFront::Open(http::Request& req, http::Response res) {
   open->resume = std::move(*resume);
   open->unresolved = std::move(unresolved);
   open->forgot = parsed->forgot;
-  open->expires_at_s = (*who)->expires_at_s;
-  open->user_slot = std::move(user_slot);
+  open->expires_at_s = who->identity->expires_at_s;
+  open->user_slot = std::move(who->slot);
   const size_t checks = open->resume.size();
   std::vector<std::string> fresh;
   for (const std::string& pattern : open->spec.patterns) {

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "frontends/http/router.h"
+#include "frontends/session/operations.h"
 #include "frontends/sse/event_id.h"
 #include "frontends/sse/sse_options.h"
 #include "frontends/sse/sse_stream.h"
@@ -65,6 +66,8 @@ class SseFront {
 
   Broker& broker_;
   const SseOptions options_;
+  // Who may open a stream on which topics: the session layer's.
+  const std::shared_ptr<const session::Operations> ops_;
   const InboxFor inbox_for_;
   std::shared_ptr<SseStats> stats_ = std::make_shared<SseStats>();
   // Long topic names this node's ids named by hash, shared by its streams.

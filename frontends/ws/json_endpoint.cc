@@ -11,28 +11,17 @@ namespace herald::ws {
 
 using json::Command;
 
-JsonEndpoint::JsonEndpoint(Broker& broker, std::shared_ptr<Inbox> inbox,
-                           std::shared_ptr<io::LoopHandle> loop,
-                           std::shared_ptr<const auth::Identity> identity,
-                           json::CommandLimits limits)
-    : broker_(broker),
+// The request timeout a `req` without `timeout_ms` gets.
+constexpr std::chrono::milliseconds kDefaultRequestTimeout{5000};
+
+JsonEndpoint::JsonEndpoint(std::shared_ptr<const session::Operations> ops,
+                           std::shared_ptr<Inbox> inbox, std::shared_ptr<io::LoopHandle> loop,
+                           session::IdentityPtr identity, json::CommandLimits limits)
+    : broker_(ops->broker()),
       inbox_(std::move(inbox)),
       loop_(std::move(loop)),
-      identity_(std::move(identity)),
-      limits_([&] {
-        limits.max_timeout = broker.options().max_request_timeout;  // one bound, every front
-        return limits;
-      }()),
-      reply_permits_(broker_.options().max_reply_inboxes_per_session),
-      requests_(std::make_shared<session::SessionRequests>(
-          broker_, broker_.options().max_pending_requests_per_session)) {}
-
-namespace {
-Status Denied(std::string_view what, std::string_view topic) {
-  return Status(ErrorCode::kPermissionDenied,
-                "permission denied: " + std::string(what) + " '" + std::string(topic) + "'");
-}
-}  // namespace
+      limits_(limits),
+      client_(ops, std::move(identity), [](std::function<void()> fn) { fn(); }) {}
 
 void JsonEndpoint::Send(const std::string& json) {
   if (session_) session_->SendOwned(TextFrame(json, session_->compressed()));
@@ -74,59 +63,43 @@ void JsonEndpoint::OnRateLimited() {
 }
 
 void JsonEndpoint::Subscribe(Command& c) {
-  // The pattern's grant also covers its history: resume topics match it.
-  if (!identity_->grants.MaySubscribe(c.topic))
-    return SendError(c.id, Denied("subscribe to", c.topic));
-  auto key = std::make_pair(c.topic, c.group);
-  if (subscriptions_.count(key)) {
-    return Send(json::EncodeSubscribed("subscribed", c.id, c.topic));  // idempotent
-  }
   SubscribeOptions o;
   o.queue_group = c.group;
   o.resume = std::move(c.resume);
   // Confirm before the replayed history arrives: the replay is queued on this
   // worker's inbox and is delivered after this handler returns.
-  Result<uint64_t> id =
-      broker_.Subscribe(c.topic, session_->SharedPart<Sink>(this), inbox_, std::move(o));
-  if (!id.ok()) return SendError(c.id, id.status());
-  subscriptions_.emplace(std::move(key), *id);
+  Result<session::ClientSession::Subscribed> sub =
+      client_.Subscribe(c.topic, std::move(o), session_->SharedPart<Sink>(this), inbox_);
+  if (!sub.ok()) return SendError(c.id, sub.status());
   Send(json::EncodeSubscribed("subscribed", c.id, c.topic));
 }
 
 void JsonEndpoint::Unsubscribe(const Command& c) {
-  auto it = subscriptions_.find({c.topic, c.group});
-  if (it == subscriptions_.end()) {
-    return SendError(c.id, Status(ErrorCode::kNotFound,
-                                  "not subscribed to '" + c.topic + "'" +
-                                      (c.group.empty() ? "" : " in group '" + c.group + "'")));
-  }
-  broker_.Unsubscribe(it->second);
-  subscriptions_.erase(it);
-  Send(json::EncodeSubscribed("unsubscribed", c.id, c.topic));
+  Status s = client_.Unsubscribe(c.topic, c.group, [this, &c] {
+    Send(json::EncodeSubscribed("unsubscribed", c.id, c.topic));
+  });
+  if (!s.ok()) SendError(c.id, s);
 }
 
 void JsonEndpoint::Publish(Command& c) {
-  if (!identity_->grants.MayPublish(c.topic)) return SendError(c.id, Denied("publish to", c.topic));
   PublishOptions o;
   o.content_type = std::move(c.content_type);
   o.headers = std::move(c.headers);
   // Acknowledged once sequenced: at once, or (in a cluster) when the topic's
   // owner node answers, back on this connection's loop.
   std::weak_ptr<JsonEndpoint> weak = session_->SharedPart(this);
-  broker_.PublishAsync(c.topic, std::move(c.payload), std::move(o),
-                       [weak, loop = loop_, id = std::move(c.id)](Result<PublishAck> ack) mutable {
-                         loop->RunHereOrPost([weak, id = std::move(id), ack = std::move(ack)] {
-                           auto self = weak.lock();
-                           if (!self || !self->session_) return;
-                           if (!ack.ok()) return self->SendError(id, ack.status());
-                           if (!id.empty())
-                             self->Send(json::EncodeAck(id, ack->epoch, ack->offset));
-                         });
-                       });
+  client_.Publish(c.topic, std::move(c.payload), std::move(o),
+                  [weak, loop = loop_, id = std::move(c.id)](Result<PublishAck> ack) mutable {
+                    loop->RunHereOrPost([weak, id = std::move(id), ack = std::move(ack)] {
+                      auto self = weak.lock();
+                      if (!self || !self->session_) return;
+                      if (!ack.ok()) return self->SendError(id, ack.status());
+                      if (!id.empty()) self->Send(json::EncodeAck(id, ack->epoch, ack->offset));
+                    });
+                  });
 }
 
 void JsonEndpoint::Request(Command& c) {
-  if (!identity_->grants.MayPublish(c.topic)) return SendError(c.id, Denied("request on", c.topic));
   PublishOptions o;
   o.content_type = std::move(c.content_type);
   o.headers = std::move(c.headers);
@@ -136,30 +109,25 @@ void JsonEndpoint::Request(Command& c) {
   std::weak_ptr<JsonEndpoint> weak = session_->SharedPart(this);
   std::shared_ptr<io::LoopHandle> loop = loop_;
   std::string id = c.id;
-  requests_->Start(c.topic, std::move(c.payload), c.timeout, std::move(o),
-                   [weak, loop, id](Result<MessagePtr> r) {
-                     loop->RunHereOrPost([weak, id, r = std::move(r)] {
-                       auto self = weak.lock();
-                       if (!self || !self->session_) return;
-                       if (r.ok()) {
-                         self->Send(json::EncodeReply(id, **r));
-                       } else {
-                         self->SendError(id, r.status());
-                       }
-                     });
-                   });
+  client_.Request(c.topic, std::move(c.payload), c.timeout_ms, kDefaultRequestTimeout, std::move(o),
+                  [weak, loop, id](Result<MessagePtr> r) {
+                    loop->RunHereOrPost([weak, id, r = std::move(r)] {
+                      auto self = weak.lock();
+                      if (!self || !self->session_) return;
+                      if (r.ok()) {
+                        self->Send(json::EncodeReply(id, **r));
+                      } else {
+                        self->SendError(id, r.status());
+                      }
+                    });
+                  });
 }
 
 void JsonEndpoint::Reply(Command& c) {
-  if (Status s = reply_permits_.Take(c.topic); !s.ok()) {
-    broker_.RecordRefusedReply();
-    return SendError(c.id, s);
-  }
   PublishOptions o;
   o.content_type = std::move(c.content_type);
   o.headers = std::move(c.headers);
-  if (Status s = broker_.Reply(c.topic, std::move(c.payload), std::move(o)); !s.ok()) {
-    reply_permits_.Restore(std::move(c.topic));
+  if (Status s = client_.Reply(c.topic, std::move(c.payload), std::move(o)); !s.ok()) {
     SendError(c.id, s);
   }
 }
@@ -171,7 +139,7 @@ void JsonEndpoint::OnDelivery(const Delivery& d) {
   }
   if (d.message == last_sent_) return;
   last_sent_ = d.message;
-  reply_permits_.Note(*d.message);
+  client_.Delivered(*d.message);
   SendGuarded(broker_, *session_, d.subscription_id, d.message,
               MessageFrame(*d.message, FrameStyle::kJson, session_->compressed()),
               [this](const Gap& gap) { Send(json::EncodeGap(gap)); });
@@ -181,10 +149,8 @@ void JsonEndpoint::OnOwedGap(const Gap& gap) { Send(json::EncodeGap(gap)); }
 
 void JsonEndpoint::OnClose() {
   session_ = nullptr;
-  requests_->CancelAll();
+  client_.Close();
   last_sent_.reset();
-  for (auto& [key, id] : subscriptions_) broker_.Unsubscribe(id);
-  subscriptions_.clear();
 }
 
 }  // namespace herald::ws

@@ -2,15 +2,13 @@
 // resume), unsub, pub (with ack), req/reply, ping — over one connection.
 #pragma once
 
-#include <map>
 #include <memory>
 #include <string>
 #include <utility>
 
 #include "auth/jwt_verifier.h"
 #include "frontends/json/command.h"
-#include "frontends/session/reply_permits.h"
-#include "frontends/session/session_requests.h"
+#include "frontends/session/client_session.h"
 #include "frontends/ws/ws_session.h"
 #include "herald/broker.h"
 
@@ -22,8 +20,11 @@ namespace herald::ws {
 
 class JsonEndpoint final : public Endpoint, public Sink {
  public:
-  JsonEndpoint(Broker& broker, std::shared_ptr<Inbox> inbox, std::shared_ptr<io::LoopHandle> loop,
-               std::shared_ptr<const auth::Identity> identity, json::CommandLimits limits = {});
+  // The commands' meaning is the session layer's (`ops`); this class is the
+  // JSON codec around it and the way errors are rendered (an error object).
+  JsonEndpoint(std::shared_ptr<const session::Operations> ops, std::shared_ptr<Inbox> inbox,
+               std::shared_ptr<io::LoopHandle> loop, session::IdentityPtr identity,
+               json::CommandLimits limits = {});
 
   void OnOpen(WsSession& session) override { session_ = &session; }
   void OnMessage(EventType type, std::string payload) override;
@@ -45,18 +46,15 @@ class JsonEndpoint final : public Endpoint, public Sink {
 
   Broker& broker_;
   std::shared_ptr<Inbox> inbox_;
-  const std::shared_ptr<io::LoopHandle> loop_;            // replies hop back here
-  const std::shared_ptr<const auth::Identity> identity_;  // what this client may do
+  const std::shared_ptr<io::LoopHandle> loop_;  // replies hop back here
   const json::CommandLimits limits_;
   WsSession* session_ = nullptr;  // null once closed
-  // (pattern, queue group) -> subscription id
-  std::map<std::pair<std::string, std::string>, uint64_t> subscriptions_;
+  // What the client holds (subscriptions, reply permits, waiting requests).
+  // Unsubscribes run inline: this loop drains the connection's inbox.
+  session::ClientSession client_;
   // The message last sent: several subscriptions of this connection matching
   // one message deliver it back to back; it goes out once.
   MessagePtr last_sent_;
-  // The reply rule and this connection's pending requests (frontends/session).
-  session::ReplyPermits reply_permits_;
-  const std::shared_ptr<session::SessionRequests> requests_;
 };
 
 }  // namespace herald::ws

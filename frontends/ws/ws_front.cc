@@ -11,7 +11,11 @@
 namespace herald::ws {
 
 WsFront::WsFront(Broker& broker, WsOptions options, InboxFor inbox_for)
-    : broker_(broker), options_(std::move(options)), inbox_for_(std::move(inbox_for)) {}
+    : broker_(broker),
+      options_(std::move(options)),
+      ops_(std::make_shared<session::Operations>(
+          broker, session::Admission(broker.options().topic_limits, options_.verifier))),
+      inbox_for_(std::move(inbox_for)) {}
 
 void WsFront::Register(http::Router& router) {
   router.Handle("GET", "/ws", [this](http::Request& req, http::Response res) {
@@ -32,11 +36,9 @@ void WsFront::Upgrade(http::Request& req, http::Response res, bool raw) {
   if (raw) {
     Result<std::string> decoded = http::PercentDecode(req.path_rest);
     if (!decoded.ok()) return reject(400, "invalid_topic", decoded.status().message());
-    if (Status s = ValidateTopic(*decoded, broker_.options().topic_limits); !s.ok()) {
-      return reject(400, "invalid_topic", s.message());
-    }
-    if (decoded->starts_with(kInboxPrefix)) {
-      return reject(400, "invalid_topic", "topics under _INBOX. are reserved for replies");
+    // One exact topic, both read and written: the publish rules apply.
+    if (Status s = ops_->admission().CheckName(session::Op::kPublish, *decoded); !s.ok()) {
+      return reject(400, ErrorCodeName(s.code()), s.message());
     }
     topic = std::move(*decoded);
   }
@@ -58,24 +60,18 @@ void WsFront::Upgrade(http::Request& req, http::Response res, bool raw) {
                                               : "bad_handshake";
     return reject(result.status, code, result.message, std::move(extra));
   }
-  // Who it is (401), and for raw mode whether it may read the topic (403),
-  // before anything is upgraded.
-  Result<httpauth::IdentityPtr> who = httpauth::Authenticate(options_.verifier.get(), req);
-  if (!who.ok()) {
+  // Who it is (401), its user's connection slot (429), and for raw mode
+  // whether it may read the topic (403), before anything is upgraded.
+  Result<session::Admitted> who = ops_->admission().Connect(httpauth::CredentialOf(req));
+  Status refused = who.ok() ? Status::Ok() : who.status();
+  if (refused.ok() && raw) {
+    refused = ops_->admission().Check(*who->identity, session::Op::kSubscribe, topic);
+  }
+  if (!refused.ok()) {
     WsStats::Add(stats_->handshake_rejects);
-    return httpauth::SendUnauthenticated(res, who.status());
+    return httpauth::SendRefused(res, refused);
   }
-  const httpauth::IdentityPtr& identity = *who;
-  std::shared_ptr<void> user_slot;
-  if (options_.verifier) {
-    user_slot = options_.verifier->TakeConnectionSlot(*identity);
-    if (!user_slot)
-      return reject(429, "max_connections_per_user", "too many connections for this user");
-  }
-  if (raw && !identity->grants.MaySubscribe(topic)) {
-    WsStats::Add(stats_->handshake_rejects);
-    return httpauth::SendDenied(res, "subscribe to '" + topic + "'");
-  }
+  const session::IdentityPtr& identity = who->identity;
   std::shared_ptr<Inbox> inbox = inbox_for_(req.loop);
   if (!inbox) return reject(503, "unavailable", "no inbox for this worker");
 
@@ -95,16 +91,16 @@ void WsFront::Upgrade(http::Request& req, http::Response res, bool raw) {
   gate.high = options_.outbound.max_bytes;
   gate.low = gate.high / 2;
   up->connection->SetOutputGate(std::move(gate));
-  if (user_slot) up->connection->Attach(std::move(user_slot));  // for the connection's life
+  up->connection->Attach(std::move(who->slot));  // for the connection's life
   std::shared_ptr<WsSession> session;
   if (raw) {
-    const bool may_publish = identity->grants.MayPublish(topic);
+    const bool may_publish = ops_->admission().Check(*identity, session::Op::kPublish, topic).ok();
     session = std::make_shared<SessionWith<RawEndpoint>>(
         up->connection, std::move(parser), options_, stats_.get(), broker_, std::move(inbox),
         std::move(topic), may_publish);
   } else {
     session = std::make_shared<SessionWith<JsonEndpoint>>(
-        up->connection, std::move(parser), options_, stats_.get(), broker_, std::move(inbox),
+        up->connection, std::move(parser), options_, stats_.get(), ops_, std::move(inbox),
         req.loop->handle(), identity);
   }
   up->connection->SetHandler(session);

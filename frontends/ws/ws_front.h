@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "frontends/http/router.h"
+#include "frontends/session/operations.h"
 #include "frontends/ws/ws_options.h"
 #include "frontends/ws/ws_stats.h"
 #include "herald/broker.h"
@@ -34,6 +35,8 @@ class WsFront {
 
   Broker& broker_;
   const WsOptions options_;
+  // What each command means and who may do it: the session layer's.
+  const std::shared_ptr<const session::Operations> ops_;
   const InboxFor inbox_for_;
   std::shared_ptr<WsStats> stats_ = std::make_shared<WsStats>();
 };

@@ -37,7 +37,10 @@ enum class ErrorCode {
   kResourceExhausted,  // over a configured budget (pending requests, topics, memory)
   kCancelled,          // the caller went away before the outcome (its connection closed)
   kInternal,
+  kUnauthenticated,  // no credential where one is required, or one that does not check out
 };
+// The last code, for code that walks them all (mapping names back to codes).
+inline constexpr ErrorCode kLastErrorCode = ErrorCode::kUnauthenticated;
 
 // Stable lower_snake_case name of a code, used in logs, JSON errors and metrics.
 std::string_view ErrorCodeName(ErrorCode code);

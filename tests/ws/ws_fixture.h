@@ -39,8 +39,10 @@ class WsFixture : public herald::testing::LoopFixture {
   // A session speaking the JSON protocol (`/ws`) on a new connection.
   Peer OpenJson(std::shared_ptr<const auth::Identity> identity = OpenIdentity(), int rcvbuf = 0) {
     return Open(rcvbuf, [&](io::Connection* c, FrameParserOptions p) {
+      auto ops = std::make_shared<session::Operations>(
+          *broker_, session::Admission(broker_->options().topic_limits, nullptr));
       return std::make_shared<SessionWith<JsonEndpoint>>(
-          c, std::move(p), options_, &stats_, *broker_, inbox_, loop_.handle(), identity);
+          c, std::move(p), options_, &stats_, std::move(ops), inbox_, loop_.handle(), identity);
     });
   }
   // A session in raw topic mode (`/ws/<topic>`) on a new connection.

@@ -1,0 +1,128 @@
+#include "frontends/session/client_session.h"
+
+#include <vector>
+
+namespace herald::session {
+
+ClientSession::ClientSession(std::shared_ptr<const Operations> ops, IdentityPtr identity,
+                             Runner unsubscribe_on)
+    : ops_(std::move(ops)),
+      identity_(std::move(identity)),
+      run_(std::move(unsubscribe_on)),
+      permits_(
+          std::make_shared<ReplyPermits>(ops_->broker().options().max_reply_inboxes_per_session)),
+      requests_(std::make_shared<SessionRequests>(
+          ops_->broker(), ops_->broker().options().max_pending_requests_per_session)) {}
+
+ClientSession::~ClientSession() { Close(); }
+
+Result<ClientSession::Subscribed> ClientSession::Subscribe(std::string_view pattern,
+                                                           SubscribeOptions options,
+                                                           std::shared_ptr<Sink> sink,
+                                                           std::shared_ptr<Inbox> inbox) {
+  Key key(std::string(pattern), options.queue_group);
+  const size_t max = ops_->broker().options().max_subscriptions_per_sink;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = by_key_.find(key); it != by_key_.end()) return Subscribed{it->second, true};
+    if (by_key_.size() >= max) {
+      return Status(ErrorCode::kTooManySubscriptions,
+                    "at most " + std::to_string(max) + " subscriptions per connection");
+    }
+  }
+  Result<uint64_t> id =
+      ops_->Subscribe(*identity_, pattern, std::move(sink), std::move(inbox), std::move(options));
+  if (!id.ok()) return id.status();
+  std::lock_guard lock(mu_);
+  by_key_.emplace(key, *id);
+  by_id_.emplace(*id, std::move(key));
+  return Subscribed{*id, false};
+}
+
+Status ClientSession::Drop(std::unique_lock<std::mutex>& lock,
+                           std::unordered_map<uint64_t, Key>::iterator it,
+                           std::function<void()> then) {
+  const uint64_t id = it->first;
+  by_key_.erase(it->second);
+  by_id_.erase(it);
+  lock.unlock();  // the runner may run at once, and `then` may call back in
+  run_([broker = &ops_->broker(), id, then = std::move(then)] {
+    broker->Unsubscribe(id);
+    if (then) then();
+  });
+  return Status::Ok();
+}
+
+Status ClientSession::Unsubscribe(std::string_view pattern, std::string_view group,
+                                  std::function<void()> then) {
+  std::unique_lock lock(mu_);
+  auto k = by_key_.find(Key(std::string(pattern), std::string(group)));
+  if (k == by_key_.end()) {
+    return Status(ErrorCode::kNotFound,
+                  "not subscribed to '" + std::string(pattern) + "'" +
+                      (group.empty() ? "" : " in group '" + std::string(group) + "'"));
+  }
+  return Drop(lock, by_id_.find(k->second), std::move(then));
+}
+
+Status ClientSession::Unsubscribe(uint64_t id, std::function<void()> then) {
+  std::unique_lock lock(mu_);
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) {
+    return Status(ErrorCode::kNotFound, "this session holds no subscription " + std::to_string(id));
+  }
+  return Drop(lock, it, std::move(then));
+}
+
+void ClientSession::Publish(std::string_view topic, std::string payload, PublishOptions options,
+                            PublishDone done) const {
+  ops_->Publish(*identity_, topic, std::move(payload), std::move(options), std::move(done));
+}
+
+void ClientSession::Request(std::string_view topic, std::string payload,
+                            std::optional<int64_t> timeout_ms, std::chrono::milliseconds fallback,
+                            PublishOptions options, ReplyCallback done) {
+  Result<std::chrono::milliseconds> timeout = ops_->RequestTimeout(timeout_ms, fallback);
+  if (!timeout.ok()) return done(timeout.status());
+  ops_->Request(*identity_, topic, std::move(payload), *timeout, std::move(options),
+                std::move(done), requests_.get());
+}
+
+Status ClientSession::Reply(std::string_view to, std::string payload, PublishOptions options) {
+  if (Status s = permits_->Take(to); !s.ok()) {
+    ops_->broker().RecordRefusedReply();
+    return s;
+  }
+  Status s = ops_->broker().Reply(to, std::move(payload), std::move(options));
+  if (!s.ok()) permits_->Restore(std::string(to));  // refused as malformed: it may answer again
+  return s;
+}
+
+std::vector<uint64_t> ClientSession::TakeAll() {
+  std::vector<uint64_t> ids;
+  std::lock_guard lock(mu_);
+  ids.reserve(by_id_.size());
+  for (const auto& [id, key] : by_id_) ids.push_back(id);
+  by_id_.clear();
+  by_key_.clear();
+  return ids;
+}
+
+void ClientSession::UnsubscribeAll(std::function<void()> then) {
+  run_([broker = &ops_->broker(), ids = TakeAll(), then = std::move(then)] {
+    for (uint64_t id : ids) broker->Unsubscribe(id);
+    if (then) then();
+  });
+}
+
+void ClientSession::Close() {
+  requests_->CancelAll();
+  for (uint64_t id : TakeAll()) ops_->broker().Unsubscribe(id);
+}
+
+size_t ClientSession::subscriptions() const {
+  std::lock_guard lock(mu_);
+  return by_id_.size();
+}
+
+}  // namespace herald::session

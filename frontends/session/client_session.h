@@ -1,0 +1,106 @@
+// ClientSession: one client's session, whatever carries it (a WebSocket JSON
+// connection, a gRPC Connect stream). It holds what the session owns and
+// ends it with the session:
+//
+//   - its subscriptions, keyed by (pattern, queue group): subscribing twice
+//     to the same key answers with the first subscription's id (idempotent on
+//     every front); at most max_subscriptions_per_sink of them, counted here
+//     because a front may give each subscription its own sink;
+//   - the reply inboxes it was delivered (ReplyPermits: it may answer only
+//     those, once);
+//   - its waiting requests (SessionRequests: bounded, cancelled at the end).
+//
+// Admission and the operations' rules come from Operations; this class adds
+// only what needs the session's state. Errors are typed Statuses.
+//
+//   ClientSession session(ops, identity, [](auto fn) { fn(); });
+//   Result<ClientSession::Subscribed> s = session.Subscribe(pattern, {}, sink, inbox);
+//   session.Delivered(message);                 // for each delivery sent
+//   session.Close();                            // the connection ended
+//
+// Thread rule: any thread; calls for one session come one at a time (a
+// front's reader), except Delivered, which may come from a delivery thread.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "frontends/session/operations.h"
+#include "frontends/session/reply_permits.h"
+#include "frontends/session/session_requests.h"
+
+namespace herald::session {
+
+class ClientSession {
+ public:
+  // Where the broker's Unsubscribe runs: on the thread that drains the
+  // session's inbox, so that nothing is delivered after the answer. A front
+  // already on that thread runs the function at once.
+  using Runner = std::function<void(std::function<void()>)>;
+
+  ClientSession(std::shared_ptr<const Operations> ops, IdentityPtr identity, Runner unsubscribe_on);
+  ~ClientSession();
+  ClientSession(const ClientSession&) = delete;
+  ClientSession& operator=(const ClientSession&) = delete;
+
+  const auth::Identity& identity() const { return *identity_; }
+  const IdentityPtr& identity_ptr() const { return identity_; }
+
+  struct Subscribed {
+    uint64_t id = 0;
+    bool again = false;  // the session held this (pattern, group) already
+  };
+  // `sink` is subscribed only when the key is new.
+  Result<Subscribed> Subscribe(std::string_view pattern, SubscribeOptions options,
+                               std::shared_ptr<Sink> sink, std::shared_ptr<Inbox> inbox);
+  // Ends a subscription, by key or by id; `then` runs after the broker's
+  // Unsubscribe (on the runner). not_found when the session holds none.
+  Status Unsubscribe(std::string_view pattern, std::string_view group, std::function<void()> then);
+  Status Unsubscribe(uint64_t id, std::function<void()> then);
+
+  void Publish(std::string_view topic, std::string payload, PublishOptions options,
+               PublishDone done) const;
+  // `timeout_ms` absent or 0: `fallback` (see Operations::RequestTimeout).
+  void Request(std::string_view topic, std::string payload, std::optional<int64_t> timeout_ms,
+               std::chrono::milliseconds fallback, PublishOptions options, ReplyCallback done);
+  // Answers a request this session was delivered (once); permission_denied
+  // for any other inbox.
+  Status Reply(std::string_view to, std::string payload, PublishOptions options);
+  // A message the session's client was sent: a request's inbox may now be answered.
+  void Delivered(const Message& m) { permits_->Note(m); }
+  // The same, for a sink that may outlive this object (a delivery thread's).
+  const std::shared_ptr<ReplyPermits>& permits() const { return permits_; }
+
+  // The client will send nothing more, but may still read: its
+  // subscriptions end (on the runner, then `then` runs there); its waiting
+  // requests go on.
+  void UnsubscribeAll(std::function<void()> then);
+  // The session ended: its requests end with kCancelled and its
+  // subscriptions are dropped, here and now. Idempotent.
+  void Close();
+
+  size_t subscriptions() const;
+
+ private:
+  using Key = std::pair<std::string, std::string>;  // (pattern, queue group)
+  std::vector<uint64_t> TakeAll();
+  Status Drop(std::unique_lock<std::mutex>& lock, std::unordered_map<uint64_t, Key>::iterator it,
+              std::function<void()> then);
+
+  const std::shared_ptr<const Operations> ops_;
+  const IdentityPtr identity_;
+  const Runner run_;
+  const std::shared_ptr<ReplyPermits> permits_;
+  const std::shared_ptr<SessionRequests> requests_;
+  mutable std::mutex mu_;
+  std::map<Key, uint64_t> by_key_;
+  std::unordered_map<uint64_t, Key> by_id_;
+};
+
+}  // namespace herald::session
