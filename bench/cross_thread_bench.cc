@@ -72,7 +72,7 @@ void BM_InboxHandOff(benchmark::State& state) {
         }
         cv.notify_one();
       },
-      size_t{1} << 24, &counters, [](const MessagePtr&, const Subscription&) {});
+      size_t{1} << 24, &counters, [](const MessagePtr&, const Subscription&, bool) {});
   std::thread owner([&] {
     std::unique_lock lock(mu);
     for (;;) {

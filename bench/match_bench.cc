@@ -52,7 +52,7 @@ Fixture& GetFixture(int subscriptions) {
   f->subscriptions = subscriptions;
   for (int i = 0; i < kInboxes; ++i) {
     f->inboxes.push_back(std::make_shared<DeliveryInbox>(
-        [] {}, 1 << 20, &f->counters, [](const MessagePtr&, const Subscription&) {}));
+        [] {}, 1 << 20, &f->counters, [](const MessagePtr&, const Subscription&, bool) {}));
   }
   f->index = std::make_unique<SubscriptionIndex>();
   uint64_t id = 0;

@@ -1,6 +1,6 @@
-// The core's side of a cluster: topic ownership under the current membership,
-// peer interest as subscriptions, and injecting what peers send (sequenced
-// messages, replies, history). See docs/CLUSTER.md for the model.
+// The core's side of a cluster: what it does when ClusterView says a topic's
+// owner moved, peer interest as subscriptions, and injecting what peers send
+// (sequenced messages, replies, history). See docs/CLUSTER.md for the model.
 #include "broker/broker_cluster.h"
 
 #include <future>
@@ -11,52 +11,38 @@
 namespace herald {
 
 bool Broker::Impl::OwnedHere(TopicState& ts) {
-  ClusterHook* hook = cluster();
-  const uint64_t generation = hook->membership_generation();
-  if (ts.owner_generation == generation) return ts.owner.empty();
-  std::string owner = hook->OwnerOf(ts.name);
-  const bool moved = ts.owner_generation == 0 ? !owner.empty() : owner != ts.owner;
-  if (moved) {
-    // What this node numbered (or mirrored) is no longer authoritative: the
-    // numbering restarts under the new owner, so resumes see an epoch change
-    // instead of offsets that mean something else now.
-    size_t freed = 0;
-    while (!ts.history.empty()) freed += ts.history.DropOldest();
-    BrokerCounters::Sub(counters_.history_bytes, freed);
-    ts.last_offset = 0;
-    ts.epoch = owner.empty() ? NextEpoch() : 0;
-  }
-  ts.owner = std::move(owner);
-  ts.owner_generation = generation;
-  return ts.owner.empty();
+  const ClusterView::Settled settled = cluster_.Settle(ts.cluster, ts.name);
+  if (settled.moved) RestartNumbering(ts, settled.here);
+  return settled.here;
 }
 
-void Broker::Impl::TakeOwnership(TopicState& ts) {
+void Broker::Impl::RestartNumbering(TopicState& ts, bool here) {
+  // What this node numbered (or mirrored) is no longer authoritative: the
+  // numbering restarts under the new owner, so resumes see an epoch change
+  // instead of offsets that mean something else now.
   size_t freed = 0;
   while (!ts.history.empty()) freed += ts.history.DropOldest();
   BrokerCounters::Sub(counters_.history_bytes, freed);
   ts.last_offset = 0;
-  ts.epoch = NextEpoch();
-  ts.owner.clear();  // until the next membership change settles it again
+  ts.epoch = here ? NextEpoch() : 0;
 }
 
 void Broker::Impl::SuspectOwned(const std::function<bool(std::string_view)>& moved_meanwhile) {
   topics_.RemoveIf([&](TopicState& ts) {
     std::lock_guard lock(ts.mu);
-    if (ts.owner.empty() && ts.delivered_epoch != 0 && moved_meanwhile(ts.name)) {
-      ts.delivered_epoch = ~uint64_t{0};
+    if (ClusterView::OwnedBy(ts.cluster, "") && ClusterView::Delivered(ts.cluster) &&
+        moved_meanwhile(ts.name)) {
+      ClusterView::Suspect(ts.cluster);
     }
     return false;
   });
 }
 
 void Broker::Impl::NoteEpoch(TopicState& ts, const MatchResult& match, uint64_t epoch) {
-  const uint64_t previous = ts.delivered_epoch;
-  ts.delivered_epoch = epoch;
-  if (previous == 0) return;
+  if (!ClusterView::Announce(ts.cluster, epoch)) return;
   auto gap = std::make_shared<const Gap>(Gap{ts.name, GapReason::kEpochChanged, epoch, 0, 0});
   for (const SubscriptionPtr& sub : match.owners) {
-    if (sub->peer || !sub->queue_group.empty()) continue;
+    if (ClusterView::IsPeerInterest(*sub) || !sub->queue_group.empty()) continue;
     DeliveryInbox::Item item;
     item.target = sub;
     item.gap = gap;
@@ -69,17 +55,15 @@ std::vector<LocalInterest> Broker::Impl::AttachCluster(ClusterHook* hook,
   std::vector<LocalInterest> present;
   std::lock_guard lock(subs_mu_);
   subscriptions_.ForEach([&](const Subscription& sub) {
-    if (!sub.peer) present.push_back({sub.pattern, sub.queue_group});
+    if (!ClusterView::IsPeerInterest(sub)) present.push_back({sub.pattern, sub.queue_group});
   });
-  peer_inbox_ = std::move(inbox);
-  peer_inbox_raw_.store(static_cast<DeliveryInbox*>(peer_inbox_.get()), std::memory_order_release);
-  cluster_.store(hook, std::memory_order_release);
+  cluster_.Attach(hook, std::move(inbox));
   return present;
 }
 
 void Broker::Impl::DetachCluster() {
   std::lock_guard lock(subs_mu_);
-  cluster_.store(nullptr, std::memory_order_release);
+  cluster_.Detach();
 }
 
 Result<uint64_t> Broker::Impl::SubscribePeer(const std::string& pattern, const std::string& group,
@@ -90,12 +74,11 @@ Result<uint64_t> Broker::Impl::SubscribePeer(const std::string& pattern, const s
   auto sub = std::make_shared<Subscription>();
   sub->pattern = pattern;
   sub->queue_group = group;
-  sub->peer = true;
   sub->sink = std::move(sink);
   {
     std::lock_guard lock(subs_mu_);
-    if (!peer_inbox_) return Status(ErrorCode::kUnavailable, "no cluster is attached");
-    sub->inbox = static_cast<DeliveryInbox*>(peer_inbox_.get());
+    sub->inbox = cluster_.peer_inbox();  // what makes it a peer's interest
+    if (!sub->inbox) return Status(ErrorCode::kUnavailable, "no cluster is attached");
     ++SinkAccounting::Count(*sub->sink);
     subscriptions_.Insert(sub);
   }
@@ -106,10 +89,8 @@ Result<uint64_t> Broker::Impl::SubscribePeer(const std::string& pattern, const s
 
 Result<PublishAck> Broker::Impl::PublishOwned(std::string topic, std::string payload,
                                               PublishOptions options) {
-  std::string unused_owner;
-  MessagePtr unused_forward;
-  return PublishHere(topic, std::move(payload), std::move(options), true, &unused_owner,
-                     &unused_forward);
+  return PublishHere(topic, std::move(payload), std::move(options), {.forwarded_by_peer = true})
+      .ack;
 }
 
 void Broker::Impl::DeliverRemote(MessagePtr m, const std::string& pattern,
@@ -125,9 +106,13 @@ void Broker::Impl::DeliverRemote(MessagePtr m, const std::string& pattern,
       const uint64_t start = g.cursor->next.fetch_add(1, std::memory_order_relaxed);
       for (size_t i = 0; i < n; ++i) {
         const SubscriptionPtr& member = g.members[(start + i) % n];
-        if (member->peer || !member->active.load(std::memory_order_acquire)) continue;
+        if (ClusterView::IsPeerInterest(*member) ||
+            !member->active.load(std::memory_order_acquire)) {
+          continue;
+        }
         DeliveryInbox::Item item;
         item.message = m;
+        item.from_peer = true;
         item.target = member;
         item.group = static_cast<int>(&g - match->groups.data());
         member->inbox->Push(std::move(item));
@@ -137,7 +122,6 @@ void Broker::Impl::DeliverRemote(MessagePtr m, const std::string& pattern,
     BrokerCounters::Add(counters_.dropped, 1);  // the group's last member here left meanwhile
     return;
   }
-  const DeliveryInbox* peers = peer_inbox_raw_.load(std::memory_order_acquire);
   for (;;) {
     Result<TopicStatePtr> found =
         topics_.GetOrCreate(m->topic, [this](std::string_view name) { return MakeTopic(name); });
@@ -148,17 +132,17 @@ void Broker::Impl::DeliverRemote(MessagePtr m, const std::string& pattern,
     TopicState& ts = **found;
     std::lock_guard lock(ts.mu);
     if (ts.removed) continue;
-    if (!cluster() || !OwnedHere(ts)) {
+    if (!cluster_.attached() || !OwnedHere(ts)) {
       ts.epoch = m->epoch;
       ts.last_offset = m->offset;
     }
     ts.last_activity_us = NowUs();
     const MatchResultPtr& match = MatchFor(ts);
-    if (ts.delivered_epoch != m->epoch) NoteEpoch(ts, *match, m->epoch);
+    if (ClusterView::EpochUnannounced(ts.cluster, m->epoch)) NoteEpoch(ts, *match, m->epoch);
     // Local plain subscribers only: queue groups were served by the owner's
     // pick, and peers' interest is never served from here (one hop).
     for (uint32_t i = 0; i < match->plain.size(); ++i) {
-      if (match->plain[i].inbox == peers) continue;
+      if (ClusterView::IsPeerInbox(match->plain[i].inbox)) continue;
       DeliveryInbox::Item item;
       item.message = m;
       item.match = match.get();
@@ -172,9 +156,7 @@ void Broker::Impl::DeliverRemote(MessagePtr m, const std::string& pattern,
 void Broker::Impl::PeerLost(const std::string& node) {
   topics_.RemoveIf([&](TopicState& ts) {
     std::lock_guard lock(ts.mu);
-    // Any value other than the next message's epoch makes NoteEpoch announce
-    // a gap; ~0 is never a real epoch.
-    if (ts.owner == node && ts.delivered_epoch != 0) ts.delivered_epoch = ~uint64_t{0};
+    if (ClusterView::OwnedBy(ts.cluster, node)) ClusterView::Suspect(ts.cluster);
     return false;
   });
 }
@@ -195,40 +177,28 @@ Result<ResumeResult> Broker::Impl::ResumeOwned(const std::string& topic, uint64_
   return r;
 }
 
-void Broker::Impl::ResumeRemote(const std::string& owner, std::string_view topic, uint64_t epoch,
-                                uint64_t after, size_t limit, ResumeCallback done) {
-  cluster()->FetchHistory(owner, std::string(topic), epoch, after,
-                          [limit, done = std::move(done)](Result<ResumeResult> r) {
-                            if (r.ok() && r->messages.size() > limit) {
-                              r->messages.resize(limit);
-                              r->truncated = true;
-                            }
-                            done(std::move(r));
-                          });
-}
-
 void Broker::Impl::FetchReplay(const std::string& owner, const ResumePoint& point,
                                const SubscriptionPtr& sub) {
   const uint64_t seen_epoch = point.epoch;
-  cluster()->FetchHistory(owner, point.topic, point.epoch, point.after_offset,
-                          [sub, topic = point.topic, seen_epoch](Result<ResumeResult> r) {
-                            auto replay = std::make_shared<RemoteReplay>();
-                            replay->topic = topic;
-                            if (r.ok()) {
-                              replay->gap = std::move(r->gap);
-                              replay->messages = std::move(r->messages);
-                              replay->epoch = r->epoch;
-                              replay->last_offset = r->last_offset;
-                            } else if (seen_epoch != 0) {
-                              // The owner could not be asked: whatever the client missed is
-                              // unknown, which it is told rather than left to assume nothing.
-                              replay->gap = Gap{topic, GapReason::kEpochChanged, 0, 0, 0};
-                            }
-                            DeliveryInbox::Item item;
-                            item.target = sub;
-                            item.replay = std::move(replay);
-                            sub->inbox->Push(std::move(item));
-                          });
+  cluster_.FetchHistory(owner, point.topic, point.epoch, point.after_offset,
+                        [sub, topic = point.topic, seen_epoch](Result<ResumeResult> r) {
+                          auto replay = std::make_shared<RemoteReplay>();
+                          replay->topic = topic;
+                          if (r.ok()) {
+                            replay->gap = std::move(r->gap);
+                            replay->messages = std::move(r->messages);
+                            replay->epoch = r->epoch;
+                            replay->last_offset = r->last_offset;
+                          } else if (seen_epoch != 0) {
+                            // The owner could not be asked: whatever the client missed is
+                            // unknown, which it is told rather than left to assume nothing.
+                            replay->gap = Gap{topic, GapReason::kEpochChanged, 0, 0, 0};
+                          }
+                          DeliveryInbox::Item item;
+                          item.target = sub;
+                          item.replay = std::move(replay);
+                          sub->inbox->Push(std::move(item));
+                        });
 }
 
 // --- BrokerCluster ------------------------------------------------------------

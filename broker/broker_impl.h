@@ -9,7 +9,7 @@
 #include <unordered_map>
 
 #include "broker/broker_cluster.h"
-#include "broker/cluster_hook.h"
+#include "broker/cluster_view.h"
 #include "broker/counters.h"
 #include "broker/delivery_inbox.h"
 #include "broker/dispatcher.h"
@@ -76,26 +76,36 @@ class Broker::Impl {
                             Status* error) const;
   void Replay(TopicState* ts, const ResumePoint& point, const SubscriptionPtr& sub);
 
-  void Redispatch(const MessagePtr& m, const Subscription& gone);
+  void Redispatch(const MessagePtr& m, const Subscription& gone, bool from_peer);
 
-  // The shared publish path. Returns the ack, or — when another node owns the
-  // topic — sets *forward_to and *forwarded (and returns an empty ack): the
-  // caller hands the message to the cluster.
-  Result<PublishAck> PublishHere(std::string_view topic, std::string payload,
-                                 PublishOptions options, bool owned_here, std::string* forward_to,
-                                 MessagePtr* forwarded);
+  // The shared publish path (Publish, PublishAsync, Reply, PublishOwned).
+  struct HereOptions {
+    // A peer forwarded the publish to this node as the topic's owner: it is
+    // sequenced here even when this node's view of the membership still
+    // names another owner (the topic is then taken, in a fresh epoch).
+    bool forwarded_by_peer = false;
+  };
+  struct HereResult {
+    Result<PublishAck> ack = PublishAck{};  // the error, or where the message landed
+    // Set when another node owns the topic (and the publish was not
+    // forwarded by a peer): nothing was sequenced, and the caller hands
+    // `forward` to `owner` through the cluster.
+    std::string owner;
+    MessagePtr forward;
+  };
+  HereResult PublishHere(std::string_view topic, std::string payload, PublishOptions options,
+                         HereOptions here);
   // Topic lock held. With a cluster, settles the topic's owner under the
   // current membership (restarting its numbering when ownership moved);
   // returns true when this node owns it.
   bool OwnedHere(TopicState& ts);
-  // Topic lock held. This node numbers the topic from now on, in a new epoch.
-  void TakeOwnership(TopicState& ts);
+  // Topic lock held. Drops the topic's history and restarts its numbering:
+  // in a new epoch of this node's when `here`, else at the owner's (epoch 0
+  // until its first message arrives).
+  void RestartNumbering(TopicState& ts, bool here);
   // Topic lock held. Announces an epoch change to local plain subscribers.
   void NoteEpoch(TopicState& ts, const MatchResult& match, uint64_t epoch);
-  void ResumeRemote(const std::string& owner, std::string_view topic, uint64_t epoch,
-                    uint64_t after, size_t limit, ResumeCallback done);
   void FetchReplay(const std::string& owner, const ResumePoint& point, const SubscriptionPtr& sub);
-  ClusterHook* cluster() const { return cluster_.load(std::memory_order_acquire); }
   void MaintenanceLoop();
 
   const BrokerOptions options_;
@@ -115,9 +125,7 @@ class Broker::Impl {
 
   std::unique_ptr<Dispatcher> dispatcher_;
 
-  std::atomic<ClusterHook*> cluster_{nullptr};
-  std::shared_ptr<Inbox> peer_inbox_;                    // set with cluster_ (under subs_mu_)
-  std::atomic<DeliveryInbox*> peer_inbox_raw_{nullptr};  // the same, for lock-free reads
+  ClusterView cluster_;  // all the core knows of a cluster (none attached: a single node)
 
   std::mutex maintenance_mu_;
   std::condition_variable maintenance_cv_;

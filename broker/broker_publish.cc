@@ -61,15 +61,12 @@ Result<PublishAck> Broker::Impl::Publish(std::string_view topic, std::string pay
     BrokerCounters::Add(counters_.publish_errors, 1);
     return s;
   }
-  std::string owner;
-  MessagePtr forwarded;
-  Result<PublishAck> r =
-      PublishHere(topic, std::move(payload), std::move(options), false, &owner, &forwarded);
-  if (!forwarded) return r;
+  HereResult r = PublishHere(topic, std::move(payload), std::move(options), {});
+  if (!r.forward) return std::move(r.ack);
   auto done = std::make_shared<std::promise<Result<PublishAck>>>();
   auto answer = done->get_future();
-  cluster()->Forward(owner, std::move(forwarded),
-                     [done](Result<PublishAck> a) { done->set_value(std::move(a)); });
+  cluster_.Forward(r.owner, std::move(r.forward),
+                   [done](Result<PublishAck> a) { done->set_value(std::move(a)); });
   return answer.get();
 }
 
@@ -79,20 +76,18 @@ void Broker::Impl::PublishAsync(std::string_view topic, std::string payload, Pub
     BrokerCounters::Add(counters_.publish_errors, 1);
     return done(s);
   }
-  std::string owner;
-  MessagePtr forwarded;
-  Result<PublishAck> r =
-      PublishHere(topic, std::move(payload), std::move(options), false, &owner, &forwarded);
-  if (!forwarded) return done(std::move(r));
-  cluster()->Forward(owner, std::move(forwarded), std::move(done));
+  HereResult r = PublishHere(topic, std::move(payload), std::move(options), {});
+  if (!r.forward) return done(std::move(r.ack));
+  cluster_.Forward(r.owner, std::move(r.forward), std::move(done));
 }
 
-Result<PublishAck> Broker::Impl::PublishHere(std::string_view topic, std::string payload,
-                                             PublishOptions options, bool owned_here,
-                                             std::string* forward_to, MessagePtr* forwarded) {
-  auto reject = [this](Status s) -> Result<PublishAck> {
+Broker::Impl::HereResult Broker::Impl::PublishHere(std::string_view topic, std::string payload,
+                                                   PublishOptions options, HereOptions here) {
+  auto reject = [this](Status s) {
     BrokerCounters::Add(counters_.publish_errors, 1);
-    return s;
+    HereResult r;
+    r.ack = std::move(s);
+    return r;
   };
   if (Status s = ValidateTopic(topic, options_.topic_limits); !s.ok()) return reject(s);
   if (payload.size() > options_.max_payload_bytes) {
@@ -114,16 +109,18 @@ Result<PublishAck> Broker::Impl::PublishHere(std::string_view topic, std::string
   // request — on this node, or on the node its inbox names.
   if (topic.starts_with(kInboxPrefix)) {
     m->timestamp_us = NowUs();
-    if (ClusterHook* hook = cluster()) {
+    if (cluster_.attached()) {
       std::string_view node = topic.substr(kInboxPrefix.size());
       node = node.substr(0, node.find('.'));
       if (node != options_.node_id) {
-        if (!hook->RouteReply(node, std::move(m))) BrokerCounters::Add(counters_.late_replies, 1);
-        return PublishAck{};
+        if (!cluster_.RouteReply(node, std::move(m))) {
+          BrokerCounters::Add(counters_.late_replies, 1);
+        }
+        return {};
       }
     }
     CompleteReply(std::move(m));
-    return PublishAck{};
+    return {};
   }
 
   for (;;) {
@@ -133,18 +130,20 @@ Result<PublishAck> Broker::Impl::PublishHere(std::string_view topic, std::string
     TopicState& ts = **found;
     std::unique_lock lock(ts.mu);
     if (ts.removed) continue;  // forgotten by maintenance since we looked it up
-    if (cluster() && !OwnedHere(ts)) [[unlikely]] {
-      if (!owned_here) {
-        *forward_to = ts.owner;
+    if (cluster_.attached() && !OwnedHere(ts)) [[unlikely]] {
+      if (!here.forwarded_by_peer) {
+        HereResult forward;
+        forward.owner = ClusterView::Owner(ts.cluster);
         lock.unlock();
-        *forwarded = std::move(m);
-        return PublishAck{};
+        forward.forward = std::move(m);
+        return forward;
       }
       // A peer sees this node as the owner before this node does (membership
       // views converge within a heartbeat timeout). Take the topic, under a
       // fresh epoch: a node numbers only in epochs it created, so two nodes
       // can never hand out the same (epoch, offset).
-      TakeOwnership(ts);
+      RestartNumbering(ts, /*here=*/true);
+      ClusterView::Claim(ts.cluster);
     }
     m->epoch = ts.epoch;
     m->offset = ++ts.last_offset;
@@ -154,10 +153,12 @@ Result<PublishAck> Broker::Impl::PublishHere(std::string_view topic, std::string
     MessagePtr shared = std::move(m);
     AppendHistory(ts, shared);
     const MatchResultPtr& match = MatchFor(ts);
-    if (ts.delivered_epoch != ts.epoch) [[unlikely]]
+    if (ClusterView::EpochUnannounced(ts.cluster, ts.epoch)) [[unlikely]]
       NoteEpoch(ts, *match, ts.epoch);
     FanOut(shared, *match, match);
-    return PublishAck{ts.epoch, ts.last_offset};
+    HereResult sequenced;
+    sequenced.ack = PublishAck{ts.epoch, ts.last_offset};
+    return sequenced;
   }
 }
 
@@ -218,14 +219,17 @@ void Broker::Impl::FanOut(const MessagePtr& m, const MatchResult& match,
 
 // The member a queue-group message was queued for has left before it could be
 // delivered: give the message to another live member of the same group.
-void Broker::Impl::Redispatch(const MessagePtr& m, const Subscription& gone) {
+void Broker::Impl::Redispatch(const MessagePtr& m, const Subscription& gone, bool from_peer) {
   MatchResultPtr match = index_.Match(m->topic);
   for (size_t g = 0; g < match->groups.size(); ++g) {
     const Subscription* first = match->groups[g].members.front().get();
     if (first->queue_group != gone.queue_group || first->pattern != gone.pattern) continue;
     if (const SubscriptionPtr* member = match->PickMember(g, &gone)) {
+      // One hop: another node's message is not handed on to a third.
+      if (from_peer && ClusterView::IsPeerInterest(**member)) return;
       DeliveryInbox::Item item;
       item.message = m;
+      item.from_peer = from_peer;
       item.target = *member;
       item.group = static_cast<int>(g);
       (*member)->inbox->Push(std::move(item));

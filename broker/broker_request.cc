@@ -59,11 +59,9 @@ Status Broker::Impl::Reply(std::string_view reply_to, std::string payload, Publi
                       "' is not one)");
   }
   options.reply_to.clear();
-  std::string unused_owner;
-  MessagePtr unused_forward;
-  Result<PublishAck> r = PublishHere(reply_to, std::move(payload), std::move(options), false,
-                                     &unused_owner, &unused_forward);
-  return r.ok() ? Status::Ok() : r.status();
+  // A reply inbox is never a topic with an owner: nothing is forwarded.
+  HereResult r = PublishHere(reply_to, std::move(payload), std::move(options), {});
+  return r.ack.ok() ? Status::Ok() : r.ack.status();
 }
 
 }  // namespace herald

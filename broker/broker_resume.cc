@@ -36,17 +36,17 @@ void Broker::Impl::ResumeAsync(std::string_view topic, uint64_t epoch, uint64_t 
                                size_t limit, ResumeCallback done) {
   if (Status s = ValidateTopic(topic, options_.topic_limits); !s.ok()) return done(s);
   TopicStatePtr ts = topics_.Find(topic);
-  if (cluster()) {
+  if (cluster_.attached()) {
     // History lives with the topic's owner.
     std::string owner;
     if (ts) {
       std::lock_guard lock(ts->mu);
-      if (!OwnedHere(*ts)) owner = ts->owner;
+      if (!OwnedHere(*ts)) owner = ClusterView::Owner(ts->cluster);
     } else {
-      owner = cluster()->OwnerOf(topic);
+      owner = cluster_.OwnerOf(topic);
     }
     if (!owner.empty()) {
-      return ResumeRemote(owner, topic, epoch, after_offset, limit, std::move(done));
+      return cluster_.FetchResume(owner, topic, epoch, after_offset, limit, std::move(done));
     }
   }
   if (!ts) {

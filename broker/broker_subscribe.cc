@@ -9,9 +9,10 @@
 namespace herald {
 
 std::shared_ptr<DeliveryInbox> Broker::Impl::CreateInbox(std::function<void()> wake) {
-  auto inbox = std::make_shared<DeliveryInbox>(
-      std::move(wake), options_.max_inbox_pending, &counters_,
-      [this](const MessagePtr& m, const Subscription& gone) { Redispatch(m, gone); });
+  auto inbox =
+      std::make_shared<DeliveryInbox>(std::move(wake), options_.max_inbox_pending, &counters_,
+                                      [this](const MessagePtr& m, const Subscription& gone,
+                                             bool from_peer) { Redispatch(m, gone, from_peer); });
   std::lock_guard lock(inboxes_mu_);
   inboxes_.push_back(inbox);
   return inbox;
@@ -73,7 +74,7 @@ Result<uint64_t> Broker::Impl::Subscribe(std::string_view pattern, std::shared_p
     }
     ++count;
     subscriptions_.Insert(sub);
-    if (ClusterHook* hook = cluster()) hook->InterestChanged(sub->pattern, sub->queue_group, true);
+    cluster_.InterestChanged(sub->pattern, sub->queue_group, true);
   }
   sub->sink = std::move(sink);
   BrokerCounters::Add(counters_.subscriptions, 1);
@@ -104,15 +105,15 @@ Result<uint64_t> Broker::Impl::Subscribe(std::string_view pattern, std::shared_p
   // In a cluster, topics owned by another node are replayed from the owner's
   // history: their live messages wait on the subscription until it arrives.
   std::vector<std::string> owners(options.resume.size());
-  if (cluster()) {
+  if (cluster_.attached()) {
     for (size_t i = 0; i < options.resume.size(); ++i) {
       TopicState* ts = states[i] && !states[i]->removed ? states[i].get() : nullptr;
-      if (ts ? OwnedHere(*ts) : (owners[i] = cluster()->OwnerOf(options.resume[i].topic)).empty()) {
+      if (ts ? OwnedHere(*ts) : (owners[i] = cluster_.OwnerOf(options.resume[i].topic)).empty()) {
         continue;
       }
-      if (ts) owners[i] = ts->owner;
-      if (!sub->held) sub->held = std::make_unique<decltype(sub->held)::element_type>();
-      sub->held->try_emplace(options.resume[i].topic);  // waiting for the replay
+      if (ts) owners[i] = ClusterView::Owner(ts->cluster);
+      if (!sub->held) sub->held = std::make_unique<RemoteHolds>();
+      sub->held->Hold(options.resume[i].topic);  // waiting for the replay
     }
   }
   index_.Add(sub);
@@ -129,18 +130,18 @@ Result<uint64_t> Broker::Impl::Subscribe(std::string_view pattern, std::shared_p
 
 bool Broker::Impl::Unsubscribe(uint64_t id) {
   SubscriptionPtr sub;
+  bool peer = false;
   {
     std::lock_guard lock(subs_mu_);
     sub = subscriptions_.Take(id);
     if (!sub) return false;
     --SinkAccounting::Count(*sub->sink);
-    if (ClusterHook* hook = cluster(); hook && !sub->peer) {
-      hook->InterestChanged(sub->pattern, sub->queue_group, false);
-    }
+    peer = ClusterView::IsPeerInterest(*sub);
+    if (!peer) cluster_.InterestChanged(sub->pattern, sub->queue_group, false);
   }
   sub->active.store(false, std::memory_order_release);
   index_.Remove(sub);
-  BrokerCounters::Sub(sub->peer ? counters_.peer_subscriptions : counters_.subscriptions, 1);
+  BrokerCounters::Sub(peer ? counters_.peer_subscriptions : counters_.subscriptions, 1);
   return true;
 }
 

@@ -64,17 +64,13 @@ size_t DeliveryInbox::DeliverItem(const Item& item) {
   if (item.target) {
     Subscription& sub = *item.target;
     if (!sub.active.load(std::memory_order_acquire)) {
-      if (item.group >= 0 && item.message) redispatch_(item.message, sub);
+      if (item.group >= 0 && item.message) redispatch_(item.message, sub, item.from_peer);
       return 0;
     }
     if (item.replay) return DeliverReplay(sub, *item.replay);
-    if (item.gap && sub.held && item.gap->reason == GapReason::kEpochChanged) {
-      // An epoch change seen live on a topic whose replay from the owner is
-      // pending or delivered: the replay is what tells the subscriber.
-      auto it = sub.held->find(item.gap->topic);
-      if (it != sub.held->end() && (!it->second.replayed || it->second.epoch == item.gap->epoch)) {
-        return 0;
-      }
+    if (item.gap && sub.held && item.gap->reason == GapReason::kEpochChanged &&
+        sub.held->CoversEpochChange(*item.gap)) {
+      return 0;  // the owner's replay is what tells the subscriber
     }
     Delivery d;
     d.subscription_id = sub.id;
@@ -102,15 +98,7 @@ size_t DeliveryInbox::DeliverItem(const Item& item) {
 }
 
 bool DeliveryInbox::PassHold(Subscription& sub, const MessagePtr& m) {
-  auto it = sub.held->find(m->topic);
-  if (it == sub.held->end()) return true;
-  RemoteHold& h = it->second;
-  if (!h.replayed) {
-    h.waiting.push_back(m);
-    return false;
-  }
-  if (m->epoch == h.epoch && m->offset <= h.last) return false;  // the replay had it
-  sub.held->erase(it);
+  if (!sub.held->Pass(m)) return false;
   if (sub.held->empty()) sub.held.reset();
   return true;
 }
@@ -118,16 +106,9 @@ bool DeliveryInbox::PassHold(Subscription& sub, const MessagePtr& m) {
 // The owner's answer for a held topic: its gap and messages, then the live
 // messages that waited for it and are newer than what it covered.
 size_t DeliveryInbox::DeliverReplay(Subscription& sub, const RemoteReplay& replay) {
-  if (!sub.held) sub.held = std::make_unique<decltype(sub.held)::element_type>();
-  RemoteHold& h = (*sub.held)[replay.topic];
-  std::vector<MessagePtr> waiting = std::move(h.waiting);
-  h.waiting.clear();
-  h.replayed = true;
-  h.epoch = replay.epoch;
-  h.last = replay.last_offset;
-  for (const MessagePtr& m : replay.messages) {
-    if (m->epoch == h.epoch) h.last = std::max(h.last, m->offset);
-  }
+  if (!sub.held) sub.held = std::make_unique<RemoteHolds>();
+  std::vector<MessagePtr> waiting =
+      sub.held->Replayed(replay.topic, replay.epoch, replay.last_offset, replay.messages);
   Delivery d;
   d.subscription_id = sub.id;
   if (replay.gap) {

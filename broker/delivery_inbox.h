@@ -10,6 +10,7 @@
 // the deliveries that were already queued.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -68,6 +69,9 @@ class DeliveryInbox final : public Inbox {
     uint32_t slice = 0;
     SubscriptionPtr target;  // single target: a queue-group member or a replay
     int group = -1;          // >= 0: target was picked from match->groups[group]
+    // Sequenced by another node (cluster): never handed on to a peer's
+    // interest, so a message crosses one peer link at most.
+    bool from_peer = false;
     std::shared_ptr<const Gap> gap;
     // With target: the replay of a held topic, fetched from its owner node.
     std::shared_ptr<const RemoteReplay> replay;
@@ -75,7 +79,8 @@ class DeliveryInbox final : public Inbox {
   };
   // Called when a queue-group delivery finds its chosen member gone: picks
   // another live member (any thread may run it; here the owner's).
-  using Redispatch = std::function<void(const MessagePtr&, const Subscription& gone)>;
+  using Redispatch =
+      std::function<void(const MessagePtr&, const Subscription& gone, bool from_peer)>;
 
   DeliveryInbox(std::function<void()> wake, size_t max_pending, BrokerCounters* counters,
                 Redispatch redispatch);
@@ -87,6 +92,11 @@ class DeliveryInbox final : public Inbox {
   size_t pending() const override;
   // Owner thread.
   size_t Drain() override;
+
+  // This inbox queues peers' interest (ClusterView): set when a cluster
+  // attaches it, never cleared.
+  void MarkPeerInterest() { serves_peers_.store(true, std::memory_order_relaxed); }
+  bool serves_peers() const { return serves_peers_.load(std::memory_order_relaxed); }
 
  private:
   // Rounds of swap-and-deliver one Drain() makes before yielding the thread
@@ -112,6 +122,7 @@ class DeliveryInbox final : public Inbox {
   const size_t max_pending_;
   BrokerCounters* const counters_;
   const Redispatch redispatch_;
+  std::atomic<bool> serves_peers_{false};
 
   mutable std::mutex mu_;
   std::vector<Item> pending_;

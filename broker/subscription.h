@@ -6,11 +6,11 @@
 
 #include <atomic>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "broker/remote_holds.h"
 #include "herald/delivery.h"
 
 namespace herald {
@@ -24,18 +24,6 @@ class SinkAccounting {
   static uint32_t& Count(Sink& sink) { return sink.subscriptions_; }
 };
 
-// A topic of a subscription resuming on a node that does not own it: the
-// owner's history is on its way. Live messages wait until it is delivered;
-// after it, live messages it already covered are dropped until a newer one
-// passes (the owner sends one topic's messages in order, so no older one can
-// follow a newer one).
-struct RemoteHold {
-  bool replayed = false;
-  uint64_t epoch = 0;  // what the replay covered (once replayed)
-  uint64_t last = 0;
-  std::vector<MessagePtr> waiting;
-};
-
 struct Subscription {
   uint64_t id = 0;
   std::string pattern;
@@ -46,11 +34,11 @@ struct Subscription {
   // subscriptions, and that would be a reference cycle.
   DeliveryInbox* inbox = nullptr;
   std::atomic<bool> active{true};
-  bool peer = false;  // a peer node's interest (cluster), not a local subscriber
-  // Topics whose resume comes from their owner node (see RemoteHold).
-  // Created before the subscription is indexed, then touched only by the
-  // inbox thread.
-  std::unique_ptr<std::map<std::string, RemoteHold, std::less<>>> held;
+  // Cluster only: topics whose resume comes from their owner node. Kept here,
+  // not in a side table, because the inbox checks it on every delivery (a
+  // null check for everyone else). Whether the subscription is a peer's
+  // interest is ClusterView's to say (by its inbox).
+  std::unique_ptr<RemoteHolds> held;
 };
 
 using SubscriptionPtr = std::shared_ptr<Subscription>;

@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "base/seeded_hash.h"
+#include "broker/cluster_view.h"
 #include "broker/match_result.h"
 #include "broker/topic_history.h"
 #include "herald/status.h"
@@ -36,12 +37,9 @@ struct TopicState {
   TopicHistory history;
   MatchResultPtr match;  // valid while match_generation == index generation
   uint64_t match_generation = ~uint64_t{0};
-  // Cluster only: the owner node ("" = this one) under owner_generation, and
-  // the epoch of the last message handed to local subscribers (a change of
-  // it is announced to them as a gap).
-  std::string owner;
-  uint64_t owner_generation = 0;
-  uint64_t delivered_epoch = 0;
+  // Who owns the topic and which epoch local subscribers saw: ClusterView's
+  // to read and write.
+  TopicClusterSlot cluster;
 };
 
 using TopicStatePtr = std::shared_ptr<TopicState>;

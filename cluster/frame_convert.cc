@@ -37,7 +37,6 @@ MessagePtr FromDelivery(pb::Delivery& d) {
   m->epoch = d.epoch();
   m->offset = d.offset();
   m->timestamp_us = d.timestamp_us();
-  m->from_peer = true;
   return m;
 }
 
@@ -64,7 +63,6 @@ MessagePtr FromReply(pb::Reply& r) {
   for (auto& h : *r.mutable_headers()) {
     m->headers.push_back({std::move(*h.mutable_name()), std::move(*h.mutable_value())});
   }
-  m->from_peer = true;
   return m;
 }
 

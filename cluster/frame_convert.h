@@ -13,12 +13,12 @@ namespace herald::cluster {
 namespace pb = ::herald::cluster::v1;
 
 void ToDelivery(const Message& m, pb::Delivery* out);
-// The frame's strings are moved into the message; from_peer is set.
+// The frame's strings are moved into the message.
 MessagePtr FromDelivery(pb::Delivery& d);
 // A forwarded publish as the message the owner will sequence.
 void ToForward(const Message& m, pb::Forward* out);
 
-// A reply routed to the node whose inbox it answers; from_peer is set.
+// A reply routed to the node whose inbox it answers.
 void ToReply(const Message& m, pb::Reply* out);
 MessagePtr FromReply(pb::Reply& r);
 

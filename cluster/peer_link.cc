@@ -99,7 +99,6 @@ size_t PeerLink::queued_bytes() const {
 
 void PeerLink::SendDelivery(const MessagePtr& m, const std::string& pattern,
                             const std::string& group) {
-  if (m->from_peer) return;  // one hop: what a peer sequenced is never forwarded
   if (group.empty()) {
     if (m == last_plain_) return;
     last_plain_ = m;

@@ -54,8 +54,9 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
   void Close(std::string reason, bool flush = false);
 
   // Cluster thread only (interest sinks): a message sequenced here, for the
-  // peer. Plain deliveries of one message through several of the peer's
-  // patterns cross the link once.
+  // peer (the core never hands peers' interest a message another node
+  // sequenced: one hop). Plain deliveries of one message through several of
+  // the peer's patterns cross the link once.
   void SendDelivery(const MessagePtr& m, const std::string& pattern, const std::string& group);
 
   Side side() const { return side_; }

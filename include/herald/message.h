@@ -67,7 +67,6 @@ class Message {
   uint64_t epoch = 0;        // the topic's numbering epoch (see Broker::Resume)
   uint64_t offset = 0;       // 1, 2, 3 ... within the epoch; 0 for replies
   int64_t timestamp_us = 0;  // wall clock at sequencing, microseconds since the Unix epoch
-  bool from_peer = false;    // sequenced by another node of the cluster, received over a peer link
 
   // Returns the encoding in `slot`, computing it with `encode()` (which
   // returns a std::string) unless a delivery in flight already did. `slot`

@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "broker/broker_cluster.h"
 #include "test_support.h"
 
 namespace herald {
@@ -79,6 +80,49 @@ TEST(QueueGroup, NeverDeliversToAMemberThatHasLeft) {
   in_stay.inbox->Drain();
   EXPECT_EQ(leave->count(), 0u);
   EXPECT_EQ(stay->count(), 20u);  // nothing lost for the group
+}
+
+// A cluster of which this node owns nothing and whose links go nowhere.
+class NoOwnerHook final : public ClusterHook {
+ public:
+  uint64_t membership_generation() const override { return 1; }
+  std::string OwnerOf(std::string_view) const override { return "other"; }
+  void Forward(const std::string&, MessagePtr, PublishCallback done) override {
+    done(Status(ErrorCode::kUnavailable, "no links in this test"));
+  }
+  bool RouteReply(std::string_view, MessagePtr) override { return false; }
+  void FetchHistory(const std::string&, const std::string&, uint64_t, uint64_t,
+                    HistoryCallback done) override {
+    done(Status(ErrorCode::kUnavailable, "no links in this test"));
+  }
+  void InterestChanged(const std::string&, const std::string&, bool) override {}
+};
+
+TEST(QueueGroup, APeersMessageIsNeverHandedOnToAnotherPeer) {
+  Broker broker;
+  NoOwnerHook hook;
+  ManualInbox peers(broker), local(broker);
+  BrokerCluster::Attach(broker, &hook, peers.inbox);
+  auto member = std::make_shared<RecordingSink>();
+  auto peer = std::make_shared<RecordingSink>();
+  auto leaving = broker.Subscribe("jobs", member, local.inbox, Group("w"));
+  ASSERT_TRUE(leaving.ok());
+  ASSERT_TRUE(BrokerCluster::SubscribePeer(broker, "jobs", "w", peer).ok());
+  // The owner picked this node for the group: its one local member gets it,
+  // and leaves before it is delivered. The group's only other member is a
+  // peer's interest, which must not get it: one hop.
+  auto m = std::make_shared<Message>();
+  m->topic = "jobs";
+  m->payload = "from the owner";
+  m->epoch = 7;
+  m->offset = 1;
+  BrokerCluster::DeliverRemote(broker, m, "jobs", "w");
+  ASSERT_TRUE(broker.Unsubscribe(*leaving));
+  local.inbox->Drain();
+  peers.inbox->Drain();
+  EXPECT_EQ(member->count(), 0u);
+  EXPECT_EQ(peer->count(), 0u);
+  BrokerCluster::Detach(broker);
 }
 
 TEST(QueueGroup, GroupNameMustBePrintable) {
