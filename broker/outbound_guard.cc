@@ -46,4 +46,17 @@ std::vector<std::pair<uint64_t, Gap>> OutboundGuard::TakeGaps(size_t queued) {
   return out;
 }
 
+std::vector<Gap> OutboundGuard::TakeGapsFor(std::string_view topic) {
+  std::vector<Gap> out;
+  for (auto it = owed_.begin(); it != owed_.end();) {
+    if (it->first.second == topic) {
+      out.push_back(std::move(it->second));
+      it = owed_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return out;
+}
+
 }  // namespace herald

@@ -4,7 +4,7 @@
 // from many threads: the broker's dispatcher (deliveries), whichever thread
 // answers a request, gRPC's own (command answers). The outbox queues them,
 // keeps exactly one write in flight, applies the slow-consumer policy to
-// deliveries (OutboundGuard), and finishes the call exactly once, only when
+// deliveries (session::Outbound), and finishes the call exactly once, only when
 // no write is pending.
 //
 // Shared (std::shared_ptr) by the reactor and every callback that may push,
@@ -20,8 +20,8 @@
 #include <optional>
 #include <utility>
 
+#include "frontends/session/outbound.h"
 #include "herald/broker.h"
-#include "herald/outbound_guard.h"
 
 namespace herald::grpcfront {
 
@@ -29,7 +29,7 @@ template <typename Reactor, typename Event>
 class ReactorOutbox {
  public:
   ReactorOutbox(Reactor* reactor, Broker& broker, OutboundLimits limits)
-      : reactor_(reactor), broker_(broker), guard_(limits) {}
+      : reactor_(reactor), outbound_(broker, limits) {}
 
   // Any thread. Queues an answer or notice (not subject to the guard).
   void Push(Event e) {
@@ -44,7 +44,8 @@ class ReactorOutbox {
   }
 
   // Any thread. A message for subscription `sub`, through the slow-consumer
-  // guard; `make(message)` and `make_gap(gap)` build the events.
+  // policy (frontends/session/outbound.h); `make(message)` and
+  // `make_gap(gap)` build the events.
   template <typename MakeMessage, typename MakeGap>
   void Deliver(uint64_t sub, const Message& m, MakeMessage&& make, MakeGap&& make_gap) {
     Step step;
@@ -52,20 +53,11 @@ class ReactorOutbox {
       std::lock_guard lock(mu_);
       if (finishing_) return;
       const size_t estimate = m.payload.size() + m.topic.size() + 64;
-      OutboundGuard::Admission a = guard_.Admit(sub, m, estimate, queued_bytes_);
-      switch (a.verdict) {
-        case OutboundGuard::Verdict::kDrop:
-          broker_.RecordSlowConsumer(1, false);
-          return;
-        case OutboundGuard::Verdict::kDisconnect:
-          broker_.RecordSlowConsumer(0, true);
-          FinishLocked(grpc::Status(grpc::RESOURCE_EXHAUSTED,
-                                    "slow consumer: the stream fell too far behind"));
-          break;
-        case OutboundGuard::Verdict::kSend:
-          if (a.gap) PushLocked(make_gap(*a.gap));
-          PushLocked(make(m));
-          break;
+      Port<MakeGap> port(*this, make_gap);
+      if (outbound_.Admit(port, sub, m, estimate, queued_bytes_)) {
+        PushLocked(make(m));
+      } else if (!finishing_) {
+        return;  // dropped: nothing to write (a cut finishes the call below)
       }
       step = NextLocked();
     }
@@ -128,14 +120,34 @@ class ReactorOutbox {
     Step step;
     {
       std::lock_guard lock(mu_);
-      if (finishing_ || !guard_.owes_gaps() || queued_bytes_ > 0) return;
-      for (auto& [sub, gap] : guard_.TakeGaps(0)) PushLocked(make_gap(gap));
+      if (finishing_ || !outbound_.owes_gaps() || queued_bytes_ > 0) return;
+      Port<MakeGap> port(*this, make_gap);
+      outbound_.Drained(port, 0);
       step = NextLocked();
     }
     Run(step);
   }
 
  private:
+  // What the policy asks of this stream, under mu_: a gap notice is queued,
+  // a cut finishes the call.
+  template <typename MakeGap>
+  class Port final : public session::OutboundPort {
+   public:
+    Port(ReactorOutbox& box, MakeGap& make_gap) : box_(box), make_gap_(make_gap) {}
+    void SendGapNotice(const Gap& gap) override { box_.PushLocked(make_gap_(gap)); }
+    bool CloseSlowConsumer() override {
+      if (box_.finishing_) return false;
+      box_.FinishLocked(
+          grpc::Status(grpc::RESOURCE_EXHAUSTED, "slow consumer: the stream fell too far behind"));
+      return true;
+    }
+
+   private:
+    ReactorOutbox& box_;
+    MakeGap& make_gap_;
+  };
+
   struct Step {
     const Event* write = nullptr;
     bool finish = false;
@@ -175,9 +187,8 @@ class ReactorOutbox {
   }
 
   Reactor* const reactor_;
-  Broker& broker_;
   mutable std::mutex mu_;
-  OutboundGuard guard_;
+  session::Outbound outbound_;
   std::deque<std::pair<Event, size_t>> queue_;  // front: being written
   size_t queued_bytes_ = 0;
   bool writing_ = false;

@@ -27,7 +27,7 @@ SseStream::SseStream(Broker& broker, http::Response res, io::Loop& loop, SseOpti
       spec_(std::move(spec)),
       positions_(std::move(positions)),
       names_(std::move(names)),
-      guard_(options_.outbound) {}
+      outbound_(broker_, options_.outbound) {}
 
 SseStream::~SseStream() = default;
 
@@ -128,23 +128,42 @@ void SseStream::Write(std::string bytes) {
 
 void SseStream::OnDelivery(const Delivery& d) {
   if (!open_ || closing_) return;
-  if (!held_.empty()) {
-    const std::string& topic = d.kind == Delivery::Kind::kGap ? d.gap->topic : d.message->topic;
-    if (auto it = held_.find(topic); it != held_.end()) {
-      Delivery copy = d;
-      if (d.kind == Delivery::Kind::kGap) {
-        held_gaps_.push_back(std::make_shared<const Gap>(*d.gap));
-        copy.gap = held_gaps_.back().get();
-      }
-      it->second.push_back(copy);
-      return;
-    }
+  if (d.kind == Delivery::Kind::kGap) return SendGapNotice(*d.gap);  // held if its topic is
+  if (!held_.empty() && held_.contains(d.message->topic)) {
+    return Hold(d.subscription_id, d.message);
   }
-  if (d.kind == Delivery::Kind::kGap) return SendGap(*d.gap);
   SendMessage(d.subscription_id, d.message);
 }
 
-void SseStream::SendMessage(uint64_t subscription_id, const MessagePtr& m) {
+size_t SseStream::HeldCost(const Held& h) {
+  if (h.message) {
+    return sizeof(Held) + sizeof(Message) + h.message->topic.size() + h.message->payload.size();
+  }
+  return sizeof(Held) + h.gap->topic.size();
+}
+
+void SseStream::Hold(uint64_t subscription_id, const MessagePtr& m) {
+  Held h{subscription_id, m, std::nullopt};
+  const size_t cost = HeldCost(h);
+  // Judged as if sent: a gap notice owed for the topic joins the queue first.
+  if (!outbound_.Admit(*this, subscription_id, *m, cost, Queued())) return;
+  auto it = held_.find(m->topic);
+  if (it == held_.end()) return;  // the stream was released meanwhile
+  it->second.push_back(std::move(h));
+  held_bytes_ += cost;
+}
+
+void SseStream::SendGapNotice(const Gap& gap) {
+  if (auto it = held_.find(gap.topic); it != held_.end()) {
+    Held h{0, nullptr, gap};
+    held_bytes_ += HeldCost(h);
+    it->second.push_back(std::move(h));
+    return;
+  }
+  SendGap(gap);
+}
+
+void SseStream::SendMessage(uint64_t subscription_id, const MessagePtr& m, bool admitted) {
   const bool known = positions_.Knows(m->topic);
   if (!known && positions_.unresolved() > 0) {
     if (std::optional<TopicPosition> was = positions_.Resolve(m->topic)) {
@@ -155,20 +174,11 @@ void SseStream::SendMessage(uint64_t subscription_id, const MessagePtr& m) {
   if (!positions_.IsNew(m->topic, m->epoch, m->offset)) return;  // a copy already sent
   SharedBytes body = EventBody(*m, spec_.format);
   // The id line is small next to any real payload; estimate it rather than
-  // format an id for a message that may be dropped.
-  OutboundGuard::Admission a =
-      guard_.Admit(subscription_id, *m, body->size() + 32, res_.backlog_bytes());
-  switch (a.verdict) {
-    case OutboundGuard::Verdict::kSend:
-      break;
-    case OutboundGuard::Verdict::kDrop:
-      // The position stays put: the gap notice the guard owes moves it.
-      broker_.RecordSlowConsumer(1, false);
-      return;
-    case OutboundGuard::Verdict::kDisconnect:
-      return CloseSlow();
+  // format an id for a message that may be dropped. Dropped, the position
+  // stays put: the gap notice owed moves it.
+  if (!admitted && !outbound_.Admit(*this, subscription_id, *m, body->size() + 32, Queued())) {
+    return;
   }
-  if (a.gap) SendGap(*a.gap);
   positions_.Advance(m->topic, m->epoch, m->offset);
   if (!known && names_ && positions_.Knows(m->topic)) {
     // A new entry is the last; one the id names by hash is remembered by
@@ -197,53 +207,63 @@ bool SseStream::CatchUp(const TopicPosition& was, uint64_t subscription_id,
   if (was.epoch == live->epoch && live->offset <= was.offset + 1) return false;  // nothing missed
   // Only what lies before `live`: the rest comes live, after it.
   const size_t limit = was.epoch == live->epoch ? live->offset - was.offset - 1 : SIZE_MAX;
-  Delivery first;
-  first.kind = Delivery::Kind::kMessage;
-  first.subscription_id = subscription_id;
-  first.message = live;
-  held_[live->topic].push_back(first);
+  held_[live->topic];  // held from now on: `live` and what follows wait
+  Hold(subscription_id, live);
+  if (closing_) return true;
   std::weak_ptr<SseStream> weak = weak_from_this();
   std::shared_ptr<io::LoopHandle> loop = loop_.handle();
   broker_.ResumeAsync(live->topic, was.epoch, was.offset, limit,
-                      [weak, loop, topic = live->topic, epoch = live->epoch,
+                      [weak, loop, topic = live->topic, subscription_id, epoch = live->epoch,
                        offset = live->offset](Result<ResumeResult> r) mutable {
-                        loop->RunHereOrPost([weak, topic = std::move(topic), epoch, offset,
-                                             r = std::move(r)]() mutable {
+                        loop->RunHereOrPost([weak, topic = std::move(topic), subscription_id, epoch,
+                                             offset, r = std::move(r)]() mutable {
                           if (auto self = weak.lock()) {
-                            self->CaughtUp(topic, epoch, offset, std::move(r));
+                            self->CaughtUp(topic, subscription_id, epoch, offset, std::move(r));
                           }
                         });
                       });
   return true;
 }
 
-void SseStream::CaughtUp(const std::string& topic, uint64_t live_epoch, uint64_t live_offset,
-                         Result<ResumeResult> r) {
+void SseStream::CaughtUp(const std::string& topic, uint64_t subscription_id, uint64_t live_epoch,
+                         uint64_t live_offset, Result<ResumeResult> r) {
   auto it = held_.find(topic);
   if (it == held_.end()) return;
-  std::vector<Delivery> held = std::move(it->second);
+  std::vector<Held> held = std::move(it->second);
   held_.erase(it);
-  if (!open_ || closing_) return;
-  if (!r.ok()) {
-    // A position this topic's history cannot have given (ahead of it):
-    // everything before `live` is unaccounted for, and the client is told.
-    SendGap(Gap{topic, GapReason::kEpochChanged, live_epoch, 0, 0});
-  } else {
-    if (r->gap) SendGap(*r->gap);
-    for (const MessagePtr& old : r->messages) {
-      if (old->epoch != live_epoch || old->offset >= live_offset || closing_) break;
-      SendMessage(held.front().subscription_id, old);
-    }
+  // Gap notices still owed for drops while held cover messages after the
+  // held ones: they go last, not before the history.
+  for (Gap& gap : outbound_.TakeGapsFor(topic)) {
+    held.push_back(Held{0, nullptr, std::move(gap)});
+    held_bytes_ += HeldCost(held.back());
   }
-  for (const Delivery& d : held) {
-    if (closing_) break;
-    if (d.kind == Delivery::Kind::kGap) {
-      SendGap(*d.gap);
+  // The held deliveries stay charged while the history goes out before them.
+  if (open_ && !closing_) {
+    if (!r.ok()) {
+      // A position this topic's history cannot have given (ahead of it):
+      // everything before `live` is unaccounted for, and the client is told.
+      SendGap(Gap{topic, GapReason::kEpochChanged, live_epoch, 0, 0});
     } else {
-      SendMessage(d.subscription_id, d.message);
+      if (r->gap) SendGap(*r->gap);
+      for (const MessagePtr& old : r->messages) {
+        if (old->epoch != live_epoch || old->offset >= live_offset || closing_) break;
+        SendMessage(subscription_id, old);
+      }
+    }
+    // History the budget had no room for is reported now, in line.
+    for (const Gap& gap : outbound_.TakeGapsFor(topic)) SendGap(gap);
+  }
+  for (Held& h : held) {
+    // Out of held_ into the response: admitted when it was held, so not
+    // judged again (the bytes only change place).
+    Unhold(HeldCost(h));
+    if (!open_ || closing_) continue;
+    if (h.gap) {
+      SendGap(*h.gap);
+    } else {
+      SendMessage(h.subscription_id, h.message, /*admitted=*/true);
     }
   }
-  if (held_.empty()) held_gaps_.clear();
 }
 
 void SseStream::SendGap(const Gap& gap) {
@@ -256,27 +276,28 @@ void SseStream::SendGap(const Gap& gap) {
   SseStats::Add(stats_->gaps_sent);
 }
 
-void SseStream::CloseSlow() {
-  if (closing_) return;
+bool SseStream::CloseSlowConsumer() {
+  if (!open_ || closing_) return false;
   closing_ = true;  // counted once; the rest of a batch is not for it
-  broker_.RecordSlowConsumer(0, true);
   SseStats::Add(stats_->slow_consumer_closes);
   // What is queued still goes out (bounded by the linger time); the browser
   // then reconnects and resumes after the last event it received.
   res_.Abort(io::CloseReason::kSlowConsumer);
+  return true;
 }
 
 // A burst queued in one loop turn is only checked once it is flushed: if the
 // kernel refused more than the limit, the stream is as far behind as if the
 // messages had come one by one.
 void SseStream::OnStreamBlocked(size_t backlog) {
-  if (!open_ || closing_ || options_.outbound.policy != SlowConsumerPolicy::kDisconnect) return;
-  if (backlog > options_.outbound.max_bytes) CloseSlow();
+  if (!open_ || closing_) return;
+  outbound_.Blocked(*this, backlog + held_bytes_);
 }
 
+// Gap notices of held topics wait in line (SendGapNotice).
 void SseStream::OnStreamDrained() {
-  if (!open_ || !guard_.owes_gaps()) return;
-  for (auto& [sub, gap] : guard_.TakeGaps(res_.backlog_bytes())) SendGap(gap);
+  if (!open_ || !outbound_.owes_gaps()) return;
+  outbound_.Drained(*this, Queued());
 }
 
 void SseStream::OnTimerExpired() {
@@ -313,6 +334,8 @@ void SseStream::Release() {
   loop_.timers().Cancel(this);
   for (uint64_t id : subscriptions_) broker_.Unsubscribe(id);
   subscriptions_.clear();
+  held_.clear();
+  held_bytes_ = 0;
   res_ = http::Response();
   user_slot_.reset();
 }

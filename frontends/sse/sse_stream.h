@@ -9,23 +9,29 @@
 // TopicNames) is named by the topic's next message: the messages the client
 // missed before it are replayed from history first, or a gap says which.
 //
+// Every byte the client makes us hold counts against its outbound budget
+// (the slow-consumer policy, frontends/session/outbound.h): what waits in the
+// response's backlog, and the deliveries held back during a catch-up.
+//
 // Lifetime: owned by its HTTP exchange (Response::Watch) and by the broker's
 // subscriptions; released at once when the client goes away
 // (OnStreamClosed). Loop thread only, except the destructor.
 #pragma once
 
+#include <algorithm>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "frontends/http/response.h"
+#include "frontends/session/outbound.h"
 #include "frontends/sse/event_id.h"
 #include "frontends/sse/sse_event.h"
 #include "frontends/sse/sse_options.h"
 #include "frontends/sse/topic_names.h"
 #include "herald/broker.h"
-#include "herald/outbound_guard.h"
 #include "io/loop.h"
 
 namespace herald::sse {
@@ -39,7 +45,8 @@ struct StreamSpec {
 class SseStream final : public Sink,
                         public http::StreamWatcher,
                         public std::enable_shared_from_this<SseStream>,
-                        private io::TimerWheel::Entry {
+                        private io::TimerWheel::Entry,
+                        private session::OutboundPort {
  public:
   SseStream(Broker& broker, http::Response res, io::Loop& loop, SseOptions options,
             std::shared_ptr<SseStats> stats, StreamSpec spec, StreamPositions positions,
@@ -68,20 +75,38 @@ class SseStream final : public Sink,
   void OnTimerExpired() override;
   void ScheduleTimer();
   void OnStreamDrain() override;
-  void SendMessage(uint64_t subscription_id, const MessagePtr& m);
+  // `admitted`: the budget took it already (it was held).
+  void SendMessage(uint64_t subscription_id, const MessagePtr& m, bool admitted = false);
   void SendGap(const Gap& gap);
+  // One delivery held back while its topic's history is fetched.
+  struct Held {
+    uint64_t subscription_id = 0;
+    MessagePtr message;      // a message, or
+    std::optional<Gap> gap;  // a gap notice
+  };
+  // What holding `h` costs the budget: the memory it keeps.
+  static size_t HeldCost(const Held& h);
+  // `m` joins its held topic's queue if the budget admits it; if not, it is
+  // dropped (a gap owed) or the stream is cut, as for a message sent live.
+  void Hold(uint64_t subscription_id, const MessagePtr& m);
+  void Unhold(size_t cost) { held_bytes_ -= std::min(held_bytes_, cost); }
+  // Every byte the client makes us hold: the response's backlog and held_.
+  size_t Queued() const { return res_.backlog_bytes() + held_bytes_; }
+  // session::OutboundPort. A gap notice for a held topic waits in line with
+  // its messages (the position must not move past its history first).
+  void SendGapNotice(const Gap& gap) override;
+  bool CloseSlowConsumer() override;
   // `live`'s topic was known by hash only, the client was at `was` in it:
   // asks for what it missed before `live` (from history, or a gap) without
   // waiting — the owner may be another node. Returns true when `live` (and
   // the topic's later deliveries) wait in held_ until CaughtUp.
   bool CatchUp(const TopicPosition& was, uint64_t subscription_id, const MessagePtr& live);
-  void CaughtUp(const std::string& topic, uint64_t live_epoch, uint64_t live_offset,
-                Result<ResumeResult> missed);
+  void CaughtUp(const std::string& topic, uint64_t subscription_id, uint64_t live_epoch,
+                uint64_t live_offset, Result<ResumeResult> missed);
   std::string CurrentId() const;
   void Write(SharedBytes bytes);
   void Write(std::string bytes);
   void Release();
-  void CloseSlow();
 
   Broker& broker_;
   http::Response res_;
@@ -91,12 +116,14 @@ class SseStream final : public Sink,
   const StreamSpec spec_;
   StreamPositions positions_;
   const std::shared_ptr<TopicNames> names_;  // may be null (tests)
-  OutboundGuard guard_;
+  session::Outbound outbound_;
   std::vector<uint64_t> subscriptions_;
   // Topics whose missed history is being fetched: their deliveries wait here,
-  // in order, so nothing live overtakes what came before it.
-  std::map<std::string, std::vector<Delivery>, std::less<>> held_;
-  std::vector<std::shared_ptr<const Gap>> held_gaps_;  // what held_ gap deliveries point to
+  // in order, so nothing live overtakes what came before it; charged to the
+  // outbound budget (held_bytes_), or a flood during a slow fetch would
+  // grow memory past it.
+  std::map<std::string, std::vector<Held>, std::less<>> held_;
+  size_t held_bytes_ = 0;
   bool open_ = false;
   int64_t last_write_ms_ = 0;  // steady clock: the heartbeat is due an interval after it
   bool closing_ = false;       // closed as a slow consumer; the close is under way

@@ -140,9 +140,8 @@ void JsonEndpoint::OnDelivery(const Delivery& d) {
   if (d.message == last_sent_) return;
   last_sent_ = d.message;
   client_.Delivered(*d.message);
-  SendGuarded(broker_, *session_, d.subscription_id, d.message,
-              MessageFrame(*d.message, FrameStyle::kJson, session_->compressed()),
-              [this](const Gap& gap) { Send(json::EncodeGap(gap)); });
+  session_->SendDelivery(d.subscription_id, *d.message,
+                         MessageFrame(*d.message, FrameStyle::kJson, session_->compressed()));
 }
 
 void JsonEndpoint::OnOwedGap(const Gap& gap) { Send(json::EncodeGap(gap)); }

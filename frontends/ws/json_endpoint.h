@@ -32,7 +32,7 @@ class JsonEndpoint final : public Endpoint, public Sink {
   void FlushPending() override { inbox_->Drain(); }
   void OnClose() override;
   void OnRateLimited() override;
-  void OnSlowConsumerCut() override { broker_.RecordSlowConsumer(0, true); }
+  Broker& broker() override { return broker_; }
   void OnDelivery(const Delivery& d) override;
 
  private:

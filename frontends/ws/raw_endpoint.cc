@@ -49,9 +49,8 @@ void RawEndpoint::OnMessage(EventType type, std::string payload) {
 
 void RawEndpoint::OnDelivery(const Delivery& d) {
   if (!session_ || !session_->open() || d.kind != Delivery::Kind::kMessage) return;
-  SendGuarded(broker_, *session_, d.subscription_id, d.message,
-              MessageFrame(*d.message, FrameStyle::kRaw, session_->compressed()),
-              [](const Gap&) {});
+  session_->SendDelivery(d.subscription_id, *d.message,
+                         MessageFrame(*d.message, FrameStyle::kRaw, session_->compressed()));
 }
 
 void RawEndpoint::OnClose() {

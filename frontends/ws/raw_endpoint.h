@@ -22,7 +22,7 @@ class RawEndpoint final : public Endpoint, public Sink {
   void OnOwedGap(const Gap&) override {}  // raw frames have no way to say it
   void FlushPending() override { inbox_->Drain(); }
   void OnClose() override;
-  void OnSlowConsumerCut() override { broker_.RecordSlowConsumer(0, true); }
+  Broker& broker() override { return broker_; }
   void OnDelivery(const Delivery& d) override;
 
  private:
@@ -33,25 +33,5 @@ class RawEndpoint final : public Endpoint, public Sink {
   WsSession* session_ = nullptr;  // null once closed
   uint64_t subscription_ = 0;
 };
-
-// Sends a broker message through `session`'s slow-consumer guard, with the
-// guard's gap notice first when one is owed (`send_gap` renders it, or not).
-// Shared by both endpoints.
-template <typename SendGap>
-void SendGuarded(Broker& broker, WsSession& session, uint64_t subscription_id, const MessagePtr& m,
-                 SharedBytes frame, SendGap&& send_gap) {
-  OutboundGuard::Admission a = session.Admit(subscription_id, *m, frame->size());
-  switch (a.verdict) {
-    case OutboundGuard::Verdict::kSend:
-      if (a.gap) send_gap(*a.gap);
-      session.SendShared(std::move(frame));
-      return;
-    case OutboundGuard::Verdict::kDrop:
-      broker.RecordSlowConsumer(1, false);
-      return;
-    case OutboundGuard::Verdict::kDisconnect:
-      return;  // counted by the session's cut (Endpoint::OnSlowConsumerCut)
-  }
-}
 
 }  // namespace herald::ws

@@ -35,7 +35,7 @@ WsSession::WsSession(io::Connection* conn, FrameParserOptions parser_options,
       options_(options),
       endpoint_(endpoint),
       stats_(stats),
-      guard_(nullptr) {
+      outbound_(nullptr) {
   stats_->connections_open.fetch_add(1, std::memory_order_relaxed);
   WsStats::Add(stats_->connections_total);
 }
@@ -60,43 +60,60 @@ void WsSession::SendOwned(std::string frame) {
   conn_->Write(std::move(frame));
 }
 
-OutboundGuard::Admission WsSession::Admit(uint64_t subscription_id, const Message& m,
-                                          size_t bytes) {
-  if (!guard_) guard_ = std::make_unique<OutboundGuard>(options_.outbound);
-  OutboundGuard::Admission a =
-      guard_->Admit(subscription_id, m, bytes, conn_ ? conn_->backlog_bytes() : 0);
-  if (a.verdict == OutboundGuard::Verdict::kDisconnect) CutSlowConsumer();
-  return a;
+// Built on the stack for each call: an idle session carries no port.
+class WsSession::Port final : public session::OutboundPort {
+ public:
+  explicit Port(WsSession& s) : s_(s) {}
+  // JSON mode renders gaps; raw mode has no way to and ignores them.
+  void SendGapNotice(const Gap& gap) override { s_.endpoint_->OnOwedGap(gap); }
+  bool CloseSlowConsumer() override {
+    if (!s_.open()) return false;
+    // The peer is not reading: a close frame would wait behind everything
+    // already queued, so cut the connection now.
+    WsStats::Add(s_.stats_->slow_consumer_closes);
+    s_.closing_ = true;  // no further deliveries, and no second verdict
+    s_.conn_->Close(io::CloseReason::kSlowConsumer, io::CloseMode::kImmediate);
+    return true;
+  }
+
+ private:
+  WsSession& s_;
+};
+
+session::Outbound& WsSession::outbound() {
+  if (!outbound_) {
+    outbound_ = std::make_unique<session::Outbound>(endpoint_->broker(), options_.outbound);
+  }
+  return *outbound_;
 }
 
-void WsSession::CutSlowConsumer() {
+void WsSession::SendDelivery(uint64_t subscription_id, const Message& m, SharedBytes frame) {
   if (!open()) return;
-  // The peer is not reading: a close frame would wait behind everything
-  // already queued, so cut the connection now.
-  WsStats::Add(stats_->slow_consumer_closes);
-  endpoint_->OnSlowConsumerCut();
-  closing_ = true;  // no further deliveries, and no second verdict
-  conn_->Close(io::CloseReason::kSlowConsumer, io::CloseMode::kImmediate);
+  Port port(*this);
+  if (outbound().Admit(port, subscription_id, m, frame->size(), conn_->backlog_bytes())) {
+    SendShared(std::move(frame));
+  }
 }
 
 // A burst queued in one loop turn is only judged at its flush: over the
 // limit of what the kernel refused, it is as behind as one built up slowly.
 void WsSession::OnWriteBlocked(size_t backlog) {
-  if (options_.outbound.policy == SlowConsumerPolicy::kDisconnect &&
-      backlog > options_.outbound.max_bytes) {
-    CutSlowConsumer();
+  // Most blocked flushes are no cut: no policy object for those.
+  if (options_.outbound.policy != SlowConsumerPolicy::kDisconnect ||
+      backlog <= options_.outbound.max_bytes) {
+    return;
   }
+  Port port(*this);
+  outbound().Blocked(port, backlog);
 }
 
 void WsSession::OnDrained() { SendOwedGaps(); }
 
 void WsSession::SendOwedGaps() {
-  if (!open() || !guard_ || !guard_->owes_gaps()) return;
-  // The queue has drained: tell the client what it missed (JSON mode renders
-  // gaps; raw mode has no way to and ignores them).
-  for (auto& [sub, gap] : guard_->TakeGaps(conn_ ? conn_->backlog_bytes() : 0)) {
-    endpoint_->OnOwedGap(gap);
-  }
+  if (!open() || !outbound_ || !outbound_->owes_gaps()) return;
+  // The queue has drained: tell the client what it missed.
+  Port port(*this);
+  outbound_->Drained(port, conn_->backlog_bytes());
 }
 
 void WsSession::Close(uint16_t code, std::string_view reason) {

@@ -17,9 +17,10 @@
 #include <string_view>
 
 #include "base/token_bucket.h"
+#include "frontends/session/outbound.h"
 #include "frontends/ws/frame_parser.h"
 #include "frontends/ws/ws_options.h"
-#include "herald/outbound_guard.h"
+#include "herald/broker.h"
 #include "io/connection.h"
 
 namespace herald::ws {
@@ -44,9 +45,9 @@ class Endpoint {
   // A message was refused for the rate limit: tell the client if the
   // protocol can.
   virtual void OnRateLimited() {}
-  // The session cut the connection as a slow consumer (whichever check
-  // found it behind): report it to the broker, for /metrics.
-  virtual void OnSlowConsumerCut() = 0;
+  // The broker whose deliveries the session guards: the slow-consumer
+  // policy (frontends/session/outbound.h) records its drops and cuts there.
+  virtual Broker& broker() = 0;
 };
 
 struct WsStats;
@@ -70,8 +71,10 @@ class WsSession : public io::ConnectionHandler, public std::enable_shared_from_t
   // Sending. No-ops once closed.
   void SendShared(SharedBytes frame);
   void SendOwned(std::string frame);
-  // The slow-consumer guard for broker deliveries; see herald/outbound_guard.h.
-  OutboundGuard::Admission Admit(uint64_t subscription_id, const Message& m, size_t bytes);
+  // A broker message's `frame`, through the slow-consumer policy
+  // (frontends/session/outbound.h): sent, after the gap notice owed for its
+  // topic (Endpoint::OnOwedGap); or dropped; or the connection is cut.
+  void SendDelivery(uint64_t subscription_id, const Message& m, SharedBytes frame);
   // Starts the close handshake with `code` and `reason` (RFC 6455 §7.1.2).
   void Close(uint16_t code, std::string_view reason);
 
@@ -97,7 +100,8 @@ class WsSession : public io::ConnectionHandler, public std::enable_shared_from_t
   bool OnDrain() override;
 
  private:
-  void CutSlowConsumer();
+  class Port;  // the session as the policy's session::OutboundPort
+  session::Outbound& outbound();
   // The rate limit: false when the message is refused (or the session closed).
   bool AdmitMessage();
   void HandleEvent(Event& e);
@@ -121,10 +125,10 @@ class WsSession : public io::ConnectionHandler, public std::enable_shared_from_t
   std::string held_input_;
   uint64_t written_at_tick_ = 0;  // the connection's bytes_written at the last ping tick
   const WsOptions& options_;
-  Endpoint* const endpoint_;              // lives in the same allocation (SessionWith)
-  WsStats* const stats_;                  // owned by the front, which outlives its sessions
-  std::unique_ptr<OutboundGuard> guard_;  // created on the first delivery
-  bool closing_ = false;                  // our close frame is sent
+  Endpoint* const endpoint_;                     // lives in the same allocation (SessionWith)
+  WsStats* const stats_;                         // owned by the front, which outlives its sessions
+  std::unique_ptr<session::Outbound> outbound_;  // created on the first delivery
+  bool closing_ = false;                         // our close frame is sent
   bool heard_since_ping_ = true;
   uint64_t silent_ms_ = 0;  // time since we last heard anything, in ping ticks
   int64_t expires_at_s_ = 0;

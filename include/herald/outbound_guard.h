@@ -24,6 +24,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -54,6 +55,10 @@ class OutboundGuard {
   // Gap notices still owed (topics that had drops and no message since), to
   // send once the queue has drained; clears them.
   std::vector<std::pair<uint64_t, Gap>> TakeGaps(size_t queued);
+  // The gap notices owed for `topic` (every subscription), whatever is
+  // queued; clears them. For a sink that holds the topic's messages back and
+  // must put the notice in line with them rather than before them.
+  std::vector<Gap> TakeGapsFor(std::string_view topic);
 
   bool dropping() const { return dropping_; }
   bool owes_gaps() const { return !owed_.empty(); }
