@@ -79,6 +79,7 @@ Status ReadHttp(TomlReader& r, Config& c) {
   r.Int("max_pending_heads_per_ip", h.max_pending_heads_per_ip);
   r.Bytes("max_output_backlog_bytes", h.max_output_backlog_bytes);
   r.List("cors_origins", h.cors_origins);
+  r.Int("max_pipelined_requests", h.max_pipelined_requests, Between(1, 4096));
   return r.error();
 }
 

@@ -17,15 +17,12 @@
 namespace herald::http {
 
 // The HTTP front's settings: the public limits, declared once in
-// herald/http_limits.h (heraldd's [http] section), plus knobs that are not
-// settings of heraldd.
+// herald/http_limits.h (heraldd's [http] section), plus a knob that is not a
+// setting of heraldd.
 struct HttpOptions : HttpLimits {
   HttpOptions() = default;
   // Implicit: the public limits are a whole set of options.
   HttpOptions(const HttpLimits& limits) : HttpLimits(limits) {}
-  // Requests parsed but not yet answered on one connection; at the limit the
-  // connection stops reading until a response goes out.
-  size_t max_pipelined_requests = 64;
   // HttpServer::Stop() gives in-flight responses this long before cutting.
   uint64_t shutdown_grace_ms = 5'000;
 };

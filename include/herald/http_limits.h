@@ -58,6 +58,9 @@ struct HttpLimits {
   // requests; it resumes once that has drained to half. Bounds what a client
   // that sends requests and never reads can make the server hold. 0: no limit.
   size_t max_output_backlog_bytes = 4u << 20;
+  // Requests parsed but not yet answered on one connection; at the limit the
+  // connection stops reading until a response goes out.
+  size_t max_pipelined_requests = 64;
 };
 
 }  // namespace herald
