@@ -37,6 +37,16 @@ ParsedArgs ParseArgs(int argc, const char* const* argv);
 // Applies a TOML document to `config`. `origin` names it in error messages.
 Status ApplyToml(std::string_view toml_text, std::string_view origin, Config& config);
 
+// A key of the config file, as the reader knows it: every one must be
+// documented in docs/CONFIG.md (a test checks, and that the defaults agree).
+struct ConfigKey {
+  std::string section;        // "http", "history.rule", "auth.keys"; "" at the top level
+  std::string key;            // "max_body_bytes"
+  std::string default_value;  // as TOML writes it ("1048576", "true", "\"drop\"", "[]"); or ""
+};
+// Every key ApplyToml() reads, in reading order, with its default.
+std::vector<ConfigKey> ConfigKeys();
+
 // "HOST:PORT" with an IPv4/IPv6 literal or a name; IPv6 in brackets.
 Status ValidateListenAddress(std::string_view key, std::string_view value);
 

@@ -69,16 +69,17 @@ class Server::Impl {
         return s;
       }
     }
-    rest_ = std::make_unique<rest::RestApi>(broker_, RestOptionsFrom());
+    rest_ = std::make_unique<rest::RestApi>(broker_, rest::RestOptions{.verifier = verifier_});
     pool_ = std::make_unique<io::WorkerPool>(workers);
     if (Status s = pool_->Start(); !s.ok()) {
       cluster_.reset();
       return s;
     }
     inboxes_ = std::make_unique<server::WorkerInboxes>(broker_, *pool_);
-    ws::WsOptions ws_options = WsOptionsFrom(options_.websocket);
+    // Each front takes its public limits as they are, plus run-time wiring.
+    ws::WsOptions ws_options(options_.websocket);
     ws_options.verifier = verifier_;
-    sse::SseOptions sse_options = SseOptionsFrom(options_.sse);
+    sse::SseOptions sse_options(options_.sse);
     sse_options.verifier = verifier_;
     // An event id must fit in the browser's reconnect with room to spare
     // (the URL and other headers): at most half of the header limit.
@@ -93,7 +94,7 @@ class Server::Impl {
         broker_, std::move(sse_options),
         [inboxes = inboxes_.get()](const io::Loop* loop) { return inboxes->For(loop); });
     http_ =
-        std::make_unique<http::HttpServer>(*pool_, HttpOptionsFrom(options_.http), MakeRouter());
+        std::make_unique<http::HttpServer>(*pool_, http::HttpOptions(options_.http), MakeRouter());
     BuildMetrics();  // before anyone can ask for /metrics
     if (Status s = http_->Listen(host, port); !s.ok()) {
       http_.reset();
@@ -106,7 +107,7 @@ class Server::Impl {
       return s;
     }
     if (!options_.grpc.listen.empty()) {
-      grpcfront::GrpcOptions grpc_options = GrpcOptionsFrom(options_.grpc);
+      grpcfront::GrpcOptions grpc_options(options_.grpc);
       grpc_options.verifier = verifier_;
       grpc_ = std::make_unique<grpcfront::GrpcFront>(broker_, std::move(grpc_options));
       if (Status s = grpc_->Start(); !s.ok()) {
@@ -215,75 +216,6 @@ class Server::Impl {
     return {host, static_cast<uint16_t>(port), Status::Ok()};
   }
 
-  static http::HttpOptions HttpOptionsFrom(const HttpLimits& l) {
-    http::HttpOptions o;
-    o.max_header_bytes = l.max_header_bytes;
-    o.max_target_bytes = l.max_target_bytes;
-    o.max_body_bytes = l.max_body_bytes;
-    o.header_timeout_ms = static_cast<uint64_t>(l.header_timeout.count());
-    o.idle_timeout_ms = static_cast<uint64_t>(l.idle_timeout.count());
-    o.body_timeout_ms = static_cast<uint64_t>(l.body_timeout.count());
-    o.max_requests_per_second = l.max_requests_per_second;
-    o.request_burst = l.request_burst;
-    o.max_connections = l.max_connections;
-    o.max_connections_per_ip = l.max_connections_per_ip;
-    o.max_pending_heads_per_ip = l.max_pending_heads_per_ip;
-    o.max_output_backlog_bytes = l.max_output_backlog_bytes;
-    o.cors_origins = l.cors_origins;
-    return o;
-  }
-
-  static ws::WsOptions WsOptionsFrom(const WebSocketLimits& l) {
-    ws::WsOptions o;
-    o.max_message_bytes = l.max_message_bytes;
-    o.ping_interval = l.ping_interval;
-    o.idle_timeout = l.idle_timeout;
-    o.permessage_deflate = l.permessage_deflate;
-    o.allowed_origins = l.allowed_origins;
-    o.max_messages_per_second = l.max_messages_per_second;
-    o.max_empty_fragments = l.max_empty_fragments;
-    o.message_burst = l.message_burst;
-    o.outbound.max_bytes = l.max_outbound_bytes;
-    o.outbound.policy = l.disconnect_slow_consumers ? SlowConsumerPolicy::kDisconnect
-                                                    : SlowConsumerPolicy::kDropWithGap;
-    return o;
-  }
-
-  static grpcfront::GrpcOptions GrpcOptionsFrom(const GrpcLimits& l) {
-    grpcfront::GrpcOptions o;
-    o.listen = l.listen;
-    o.max_message_bytes = l.max_message_bytes;
-    o.keepalive_time = l.keepalive_time;
-    o.keepalive_timeout = l.keepalive_timeout;
-    o.default_request_timeout = l.default_request_timeout;
-    o.outbound.max_bytes = l.max_outbound_bytes;
-    o.outbound.policy = l.disconnect_slow_consumers ? SlowConsumerPolicy::kDisconnect
-                                                    : SlowConsumerPolicy::kDropWithGap;
-    o.ack_every = l.ack_every;
-    o.max_refusals_per_request = l.max_refusals_per_request;
-    o.max_concurrent_streams = l.max_concurrent_streams;
-    o.max_commands_per_second = l.max_commands_per_second;
-    o.command_burst = l.command_burst;
-    return o;
-  }
-  rest::RestOptions RestOptionsFrom() const {
-    rest::RestOptions o;
-    o.verifier = verifier_;
-    return o;
-  }
-  static sse::SseOptions SseOptionsFrom(const SseLimits& l) {
-    sse::SseOptions o;
-    o.heartbeat_ms = static_cast<uint64_t>(l.heartbeat_interval.count());
-    o.retry_ms = static_cast<uint64_t>(l.retry.count());
-    o.allowed_origins = l.allowed_origins;
-    o.max_topics = l.max_topics;
-    o.max_id_topics = l.max_id_topics;
-    o.id_topic_names = l.id_topic_names;
-    o.outbound.max_bytes = l.max_outbound_bytes;
-    o.outbound.policy = l.disconnect_slow_consumers ? SlowConsumerPolicy::kDisconnect
-                                                    : SlowConsumerPolicy::kDropWithGap;
-    return o;
-  }
   std::shared_ptr<http::Router> MakeRouter() {
     auto router = std::make_shared<http::Router>();
     router->Handle("GET", "/healthz", [](http::Request&, http::Response res) {

@@ -135,7 +135,8 @@ void HttpSession::ResumeParsing() {
 void HttpSession::OnMessageBegin() {
   // Slow-loris guard: the deadline counts from the first byte of each head.
   if (conn_ == nullptr) return;
-  conn_->ArmTimer(ctx_->options.header_timeout_ms, io::CloseReason::kHeaderTimeout);
+  conn_->ArmTimer(static_cast<uint64_t>(ctx_->options.header_timeout.count()),
+                  io::CloseReason::kHeaderTimeout);
   timer_ = TimerState::kHeader;
 }
 
@@ -146,7 +147,7 @@ int64_t HttpSession::SteadyMs() {
 }
 
 void HttpSession::OnHead(RequestHead head) {
-  body_deadline_ms_ = SteadyMs() + static_cast<int64_t>(ctx_->options.body_timeout_ms);
+  body_deadline_ms_ = SteadyMs() + ctx_->options.body_timeout.count();
   pending_slot_.reset();  // no longer a handshake in progress
   current_ = Request{};
   current_.method = std::move(head.method);
@@ -344,7 +345,7 @@ bool HttpSession::OnTimer(io::CloseReason reason) {
   if (reason == io::CloseReason::kHeaderTimeout) {
     RejectRequest(RejectReason::kHeaderTimeout, 408, "header_timeout",
                   "request head not received within " +
-                      std::to_string(ctx_->options.header_timeout_ms) + " ms");
+                      std::to_string(ctx_->options.header_timeout.count()) + " ms");
     return true;
   }
   if (!parser_.in_message() && conn_ != nullptr && conn_->queued_bytes() > 0 &&
@@ -359,7 +360,7 @@ bool HttpSession::OnTimer(io::CloseReason reason) {
     const bool late = body_deadline_ms_ != 0 && SteadyMs() >= body_deadline_ms_;
     RejectRequest(RejectReason::kIdleTimeout, 408, late ? "body_timeout" : "idle_timeout",
                   late ? "request body not received within " +
-                             std::to_string(ctx_->options.body_timeout_ms) + " ms"
+                             std::to_string(ctx_->options.body_timeout.count()) + " ms"
                        : std::string("request body stalled"));
     return true;
   }
@@ -374,7 +375,7 @@ void HttpSession::UpdateTimer() {
   if (waiting_for_client && !no_more_requests_) {
     // Re-armed on every event: a trickling body must keep making progress,
     // and finish by its deadline however it trickles.
-    uint64_t delay = ctx_->options.idle_timeout_ms;
+    auto delay = static_cast<uint64_t>(ctx_->options.idle_timeout.count());
     if (parser_.in_message() && body_deadline_ms_ != 0) {
       const int64_t left = body_deadline_ms_ - SteadyMs();
       delay = std::min<uint64_t>(delay, static_cast<uint64_t>(std::max<int64_t>(left, 0)) + 1);

@@ -67,7 +67,7 @@ void SseStream::Start(int64_t expires_at_s, bool left_out) {
   // its id as the last event id, so even a stream cut before its first
   // message resumes without loss. (An id-only event would do for browsers,
   // but some client libraries ignore ids of events without data.)
-  std::string first = "retry: " + std::to_string(options_.retry_ms) + "\n";
+  std::string first = "retry: " + std::to_string(options_.retry.count()) + "\n";
   if (positions_.size() > 0) first += "id: " + CurrentId() + "\nevent: position\ndata: \n";
   first.push_back('\n');
   Write(std::move(first));
@@ -97,13 +97,14 @@ int64_t SteadyMs() {
 }  // namespace
 
 // The heartbeat, or the token's expiry when that comes first.
-// The heartbeat is due `heartbeat_ms` after the last byte written, not after
+// The heartbeat is due `heartbeat_interval` after the last byte written, not after
 // the last timer: an idle stream hears something within every interval (a
 // stream that wrote just after a tick would otherwise wait almost two).
 void SseStream::ScheduleTimer() {
   const int64_t idle = SteadyMs() - last_write_ms_;
-  uint64_t delay = options_.heartbeat_ms > static_cast<uint64_t>(std::max<int64_t>(idle, 0))
-                       ? options_.heartbeat_ms - static_cast<uint64_t>(std::max<int64_t>(idle, 0))
+  const auto heartbeat_ms = static_cast<uint64_t>(options_.heartbeat_interval.count());
+  uint64_t delay = heartbeat_ms > static_cast<uint64_t>(std::max<int64_t>(idle, 0))
+                       ? heartbeat_ms - static_cast<uint64_t>(std::max<int64_t>(idle, 0))
                        : 1;
   if (expires_at_s_ != 0) {
     const int64_t left = expires_at_s_ * 1000 - NowMs();
@@ -309,7 +310,7 @@ void SseStream::OnTimerExpired() {
     res_.Abort(io::CloseReason::kDone);
     return;
   }
-  if (SteadyMs() - last_write_ms_ >= static_cast<int64_t>(options_.heartbeat_ms)) {
+  if (SteadyMs() - last_write_ms_ >= options_.heartbeat_interval.count()) {
     Write(Heartbeat());
     SseStats::Add(stats_->heartbeats_sent);
   }
@@ -322,7 +323,8 @@ void SseStream::OnTimerExpired() {
 void SseStream::OnStreamDrain() {
   if (!open_) return;
   static thread_local std::minstd_rand rng{std::random_device{}()};
-  const uint64_t retry = options_.retry_ms + rng() % (options_.retry_ms + 1);
+  const auto retry_ms = static_cast<uint64_t>(options_.retry.count());
+  const uint64_t retry = retry_ms + rng() % (retry_ms + 1);
   res_.Write("retry: " + std::to_string(retry) + "\n: server shutting down\n\n");
 }
 

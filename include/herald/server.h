@@ -29,77 +29,11 @@
 #include "herald/auth_options.h"
 #include "herald/broker.h"
 #include "herald/cluster_options.h"
+#include "herald/front_limits.h"
+#include "herald/http_limits.h"
 #include "herald/status.h"
 
 namespace herald {
-
-// Limits of the HTTP layer that WebSocket and SSE build on. Every one is a
-// config key in heraldd (section [http], see docs/CONFIG.md).
-struct HttpLimits {
-  size_t max_header_bytes = 16 * 1024;  // request line + headers; over it: 431
-  size_t max_target_bytes = 8 * 1024;   // request-target (path + query); over it: 414
-  size_t max_body_bytes = 1 << 20;      // over it: 413
-  std::chrono::milliseconds header_timeout = std::chrono::seconds(10);  // slow-loris cut
-  std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);    // idle keep-alive
-  size_t max_connections = 10000;  // per node; over it: 503 and close
-  // Exact origins allowed to read responses cross-origin ("*": any); empty:
-  // no CORS headers. Preflights from other origins get 403.
-  std::vector<std::string> cors_origins;
-  size_t max_connections_per_ip = 0;    // per peer address, whole life; 0: no limit
-  size_t max_pending_heads_per_ip = 0;  // per address, before a first whole request head
-  std::chrono::milliseconds body_timeout = std::chrono::seconds(30);  // whole body, after the head
-  double max_requests_per_second = 0;  // per connection (token bucket); 0: no limit
-  uint32_t request_burst = 100;        // the bucket's size; refusals in a row before close
-  // Output one connection may owe before it stops reading (and answering)
-  // further requests, until half has drained; 0: no limit.
-  size_t max_output_backlog_bytes = 4u << 20;
-};
-
-// The WebSocket front (`/ws`, `/ws/<topic>`); heraldd section [websocket].
-struct WebSocketLimits {
-  size_t max_message_bytes = 1 << 20;  // a client message, after inflation: 1009
-  std::chrono::milliseconds ping_interval = std::chrono::seconds(20);
-  std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);  // silent peer: closed
-  bool permessage_deflate = true;
-  std::vector<std::string> allowed_origins;  // exact Origin values; empty: any
-  size_t max_outbound_bytes = 16u << 20;     // queued per connection (slow consumer)
-  bool disconnect_slow_consumers = false;    // false: drop and report a gap
-  double max_messages_per_second = 0;        // per connection (token bucket); 0: no limit
-  uint32_t message_burst = 100;              // the bucket's size; refusals in a row before 1008
-  uint32_t max_empty_fragments = 1024;       // empty non-final fragments in a row (1008)
-};
-
-// The Server-Sent Events front (`/sse`); heraldd section [sse].
-struct SseLimits {
-  std::chrono::milliseconds heartbeat_interval = std::chrono::seconds(15);  // comment on idle
-  std::chrono::milliseconds retry = std::chrono::seconds(2);  // the `retry:` reconnect hint
-  std::vector<std::string> allowed_origins;                   // exact Origin values; empty: any
-  size_t max_topics = 16;                                     // `topic` parameters per stream
-  size_t max_id_topics = 32;                                  // topic positions an event id carries
-  size_t id_topic_names = 16384;         // long topic names remembered by their hash in ids
-  size_t max_outbound_bytes = 4u << 20;  // queued per stream (slow consumer)
-  // true (default): close a slow stream — the browser reconnects and resumes
-  // from history; false: drop messages and send a gap event.
-  bool disconnect_slow_consumers = true;
-};
-
-// The gRPC API for backends (herald.v1.Broker, api/herald/v1/broker.proto);
-// heraldd --grpc-listen and section [grpc]. Served on its own port by gRPC's
-// own threads.
-struct GrpcLimits {
-  std::string listen;                   // HOST:PORT; empty: no gRPC front
-  size_t max_message_bytes = 4u << 20;  // a gRPC message either way
-  std::chrono::milliseconds keepalive_time = std::chrono::seconds(20);
-  std::chrono::milliseconds keepalive_timeout = std::chrono::seconds(10);
-  std::chrono::milliseconds default_request_timeout = std::chrono::seconds(5);  // no deadline
-  size_t max_outbound_bytes = 16u << 20;   // queued per Subscribe/Connect stream
-  bool disconnect_slow_consumers = false;  // false: drop and send a Gap
-  uint32_t ack_every = 1024;               // PublishStream batch acknowledgements
-  uint32_t max_refusals_per_request = 64;  // PublishStream: runs of refusals per request
-  uint32_t max_concurrent_streams = 100;   // calls open at once per client connection
-  double max_commands_per_second = 0;      // per Connect session (token bucket); 0: no limit
-  uint32_t command_burst = 100;            // the bucket's size; refusals in a row before the end
-};
 
 struct ServerOptions {
   std::string listen = "127.0.0.1:8080";  // HOST:PORT; port 0 picks a free port
@@ -108,6 +42,8 @@ struct ServerOptions {
   // or with `demo_page` and no directory the built-in demo chat page.
   std::string static_dir;
   bool demo_page = false;  // heraldd turns it on
+  // Each front's settings (herald/http_limits.h, herald/front_limits.h),
+  // handed to the front as they are.
   HttpLimits http;
   WebSocketLimits websocket;
   SseLimits sse;

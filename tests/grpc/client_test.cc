@@ -37,8 +37,8 @@ class ClientTest : public ::testing::Test {
             .reconnect_max = 200ms};
   }
   Broker broker_;
-  std::unique_ptr<grpcfront::GrpcFront> front_ = std::make_unique<grpcfront::GrpcFront>(
-      broker_, grpcfront::GrpcOptions{.listen = "127.0.0.1:0"});
+  std::unique_ptr<grpcfront::GrpcFront> front_ =
+      std::make_unique<grpcfront::GrpcFront>(broker_, GrpcLimits{.listen = "127.0.0.1:0"});
   uint16_t port_ = 0;
 };
 
@@ -126,7 +126,7 @@ TEST_F(ClientTest, SubscriptionResumesAcrossANodeRestartWithoutLossOrDuplicate) 
   front_->Stop();
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(broker_.Publish("ticks.a", "x").ok());
   front_ = std::make_unique<grpcfront::GrpcFront>(
-      broker_, grpcfront::GrpcOptions{.listen = "127.0.0.1:" + std::to_string(port_)});
+      broker_, GrpcLimits{.listen = "127.0.0.1:" + std::to_string(port_)});
   ASSERT_TRUE(front_->Start().ok());
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(broker_.Publish("ticks.a", "x").ok());
   ASSERT_TRUE(WaitFor([&] {

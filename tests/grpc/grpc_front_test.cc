@@ -37,7 +37,7 @@ class GrpcFrontTest : public ::testing::Test {
   }
 
   Broker broker_{Small()};
-  GrpcFront front_{broker_, {.listen = "127.0.0.1:0"}};
+  GrpcFront front_{broker_, GrpcLimits{.listen = "127.0.0.1:0"}};
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Broker::Stub> stub_;
 };
@@ -266,7 +266,7 @@ v1::ClientCommand SubscribeCmd(uint64_t id, const std::string& pattern,
 // RESOURCE_EXHAUSTED error covers it (issue 14, defect 5).
 TEST(GrpcPublishStreamRefusals, RunsAreCoalescedAndARequestPastTheCapIsCut) {
   Broker broker;
-  GrpcFront front{broker, {.listen = "127.0.0.1:0", .max_refusals_per_request = 3}};
+  GrpcFront front{broker, GrpcLimits{.listen = "127.0.0.1:0", .max_refusals_per_request = 3}};
   ASSERT_TRUE(front.Start().ok());
   auto stub = v1::Broker::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(front.port()),
                                                       grpc::InsecureChannelCredentials()));
@@ -542,7 +542,7 @@ TEST(GrpcSlowConsumer, AStalledSubscriberLosesMessagesWithAGapAndBlocksNoOne) {
   BrokerOptions bo;
   bo.max_payload_bytes = 1 << 20;
   Broker broker(bo);
-  GrpcOptions o{.listen = "127.0.0.1:0"};
+  GrpcOptions o = GrpcLimits{.listen = "127.0.0.1:0"};
   o.outbound.max_bytes = 256 * 1024;
   GrpcFront front(broker, o);
   ASSERT_TRUE(front.Start().ok());

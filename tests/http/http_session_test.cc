@@ -68,7 +68,7 @@ class HttpSessionTest : public herald::testing::LoopFixture {
     });
     LoopFixture::TearDown();
   }
-  Peer Open(HttpOptions options = {}) { return ConnectHttp(router_, std::move(options)); }
+  Peer Open(HttpLimits limits = {}) { return ConnectHttp(router_, std::move(limits)); }
 
   std::shared_ptr<Router> router_ = std::make_shared<Router>();
   std::vector<Response> later_;  // loop thread only
@@ -180,7 +180,7 @@ TEST_F(HttpSessionTest, ConnectionCloseIsHonouredAfterTheResponse) {
 }
 
 TEST_F(HttpSessionTest, IncompleteHeadIsAnswered408AfterTheHeaderTimeout) {
-  Peer c = Open({.header_timeout_ms = 50});
+  Peer c = Open({.header_timeout = 50ms});
   const auto start = std::chrono::steady_clock::now();
   c.Send("GET /hello HTTP/1.1\r\nHost: t\r\n");  // and never the blank line
   HttpAnswer a = ReadHttpAnswer(c, 3000ms);
@@ -191,7 +191,7 @@ TEST_F(HttpSessionTest, IncompleteHeadIsAnswered408AfterTheHeaderTimeout) {
 }
 
 TEST_F(HttpSessionTest, IdleKeepAliveConnectionIsClosedAfterTheIdleTimeout) {
-  Peer c = Open({.idle_timeout_ms = 50});
+  Peer c = Open({.idle_timeout = 50ms});
   c.Send(HttpRequest("GET", "/hello"));
   EXPECT_EQ(ReadHttpAnswer(c).status, 200);
   EXPECT_TRUE(c.ClosedWithin(3000ms));

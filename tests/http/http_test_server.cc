@@ -78,8 +78,11 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   herald::http::HttpOptions options;
-  options.header_timeout_ms = Flag(argc, argv, "--header-timeout-ms", options.header_timeout_ms);
-  options.idle_timeout_ms = Flag(argc, argv, "--idle-timeout-ms", options.idle_timeout_ms);
+  using std::chrono::milliseconds;
+  options.header_timeout = milliseconds(
+      Flag(argc, argv, "--header-timeout-ms", uint64_t(options.header_timeout.count())));
+  options.idle_timeout =
+      milliseconds(Flag(argc, argv, "--idle-timeout-ms", uint64_t(options.idle_timeout.count())));
   options.max_connections = Flag(argc, argv, "--max-connections", options.max_connections);
   options.max_header_bytes = Flag(argc, argv, "--max-header-bytes", options.max_header_bytes);
   options.max_body_bytes = Flag(argc, argv, "--max-body-bytes", options.max_body_bytes);

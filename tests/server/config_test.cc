@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <regex>
+#include <sstream>
 
 namespace herald::server {
 namespace {
@@ -215,8 +217,8 @@ slow_consumer_policy = "disconnect"
   EXPECT_EQ(w.idle_timeout.count(), 300);
   EXPECT_FALSE(w.permessage_deflate);
   EXPECT_EQ(w.allowed_origins, (std::vector<std::string>{"https://app.example"}));
-  EXPECT_EQ(w.max_outbound_bytes, 65536u);
-  EXPECT_TRUE(w.disconnect_slow_consumers);
+  EXPECT_EQ(w.outbound.max_bytes, 65536u);
+  EXPECT_EQ(w.outbound.policy, SlowConsumerPolicy::kDisconnect);
 }
 
 TEST(Config, BadSlowConsumerPolicyNamesTheKey) {
@@ -252,6 +254,99 @@ TEST(Config, InvalidHistoryRulePatternIsRejected) {
   Status s = ApplyToml("[[history.rule]]\npattern = \"a.>.b\"\n", "t.toml", c);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("history.rule[0].pattern"), std::string::npos) << s.message();
+}
+
+TEST(Config, ErrorsNameTheKeyWhatWasExpectedAndTheValueGiven) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"[http]\nrequest_burst = 0\n",
+       "'http.request_burst' must be an integer from 1 to 1048576, not 0"},
+      {"[http]\nmax_header_bytes = 100\n",
+       "'http.max_header_bytes' must be an integer number of bytes >= 256, not 100"},
+      {"[websocket]\nping_interval_ms = 1.5\n",
+       "'websocket.ping_interval_ms' must be an integer number of milliseconds >= 1, not 1.5"},
+      {"[websocket]\npermessage_deflate = \"yes\"\n",
+       "'websocket.permessage_deflate' must be true or false, not 'yes'"},
+      {"[grpc]\nmax_commands_per_second = -1\n",
+       "'grpc.max_commands_per_second' must be a number >= 0, not -1"},
+      {"[sse]\nslow_consumer_policy = \"maybe\"\n",
+       "'sse.slow_consumer_policy' must be \"drop\" or \"disconnect\", not 'maybe'"},
+      {"[http]\ncors_origins = \"*\"\n", "'http.cors_origins' must be an array of strings"},
+      {"http = 5\n", "'http' must be a table"},
+      {"[[history.rule]]\nmax_age_ms = 0\npattern = \"a\"\n",
+       "'history.rule[0].max_age_ms' must be an integer number of milliseconds >= 1, not 0"},
+  };
+  for (const auto& [toml, message] : cases) {
+    Config c;
+    Status s = ApplyToml(toml, "t.toml", c);
+    ASSERT_FALSE(s.ok()) << toml;
+    EXPECT_NE(s.message().find(message), std::string::npos) << s.message();
+  }
+}
+
+// docs/CONFIG.md's part for a section: from its heading ("## `[http]` ...",
+// or "## Flags" for the top-level keys) to the next heading.
+std::string DocPart(const std::string& doc, const std::string& section) {
+  const std::string heading = section.empty() ? "\n## Flags" : "\n## `[" + section + "]`";
+  const size_t begin = doc.find(heading);
+  if (begin == std::string::npos) return "";
+  return doc.substr(begin, doc.find("\n## ", begin + 1) - begin);
+}
+
+// The cell after the first cell of a table row that names `key`, or
+// nullopt when no row of `part` names it.
+std::optional<std::string> DocDefault(const std::string& part, const std::string& key) {
+  const std::regex names_key("`" + key + "[` ]");
+  std::istringstream lines(part);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("| ", 0) != 0) continue;
+    std::vector<std::string> cells;
+    std::istringstream row(line.substr(1));
+    for (std::string cell; std::getline(row, cell, '|');) cells.push_back(cell);
+    for (size_t i = 0; i + 1 < cells.size(); ++i) {
+      if (std::regex_search(cells[i], names_key)) return cells[i + 1];
+    }
+  }
+  return std::nullopt;
+}
+
+// Adding a setting without documenting it (or changing a default without
+// the doc) fails here: every key the reader knows has a row in its
+// section of docs/CONFIG.md, and a plain default there (a number,
+// true/false, a name) is the code's.
+TEST(Config, EveryKeyIsDocumentedWithItsDefault) {
+  std::ifstream in(HERALD_CONFIG_MD);
+  ASSERT_TRUE(in) << HERALD_CONFIG_MD;
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string doc = text.str();
+  const std::vector<ConfigKey> keys = ConfigKeys();
+  EXPECT_GT(keys.size(), 90u);  // the reader ran over every section
+  for (const ConfigKey& k : keys) {
+    const std::string section = k.section.substr(0, k.section.find('.'));
+    const std::string part = DocPart(doc, section);
+    ASSERT_FALSE(part.empty()) << "docs/CONFIG.md has no part for [" << section << "]";
+    const std::string name = (k.section.empty() ? "" : k.section + ".") + k.key;
+    std::optional<std::string> cell = DocDefault(part, k.key);
+    if (!cell) {
+      ADD_FAILURE() << "docs/CONFIG.md does not document '" << name << "'";
+      continue;
+    }
+    const std::string& d = k.default_value;
+    if (d.empty() || d == "[]" || d == "\"\"") continue;  // said in words
+    if (std::isdigit(static_cast<unsigned char>(d[0]))) {
+      std::smatch first;
+      ASSERT_TRUE(std::regex_search(*cell, first, std::regex("[0-9]+"))) << name << *cell;
+      EXPECT_EQ(first.str(), d) << "'" << name << "' defaults to " << d << "; docs/CONFIG.md says"
+                                << *cell;
+    } else if (d == "true" || d == "false") {
+      EXPECT_NE(cell->find(d), std::string::npos) << "'" << name << "': " << *cell;
+    } else {  // a string or an enum: "name" or `name`
+      const std::string bare = d.substr(1, d.size() - 2);
+      EXPECT_TRUE(cell->find(d) != std::string::npos ||
+                  cell->find("`" + bare + "`") != std::string::npos)
+          << "'" << name << "' defaults to " << d << "; docs/CONFIG.md says " << *cell;
+    }
+  }
 }
 
 TEST(Config, MissingConfigFileExitsTwo) {

@@ -15,9 +15,12 @@ using namespace std::chrono_literals;
 
 class SseFrontTest : public herald::testing::LoopFixture {
  protected:
-  // Builds the front with `options` and serves /sse on a new connection.
-  Peer Open(SseOptions options = {}) {
+  // Builds the front with `limits` (and `verifier`) and serves /sse on a new
+  // connection.
+  Peer Open(SseLimits limits = {}, std::shared_ptr<const auth::JwtVerifier> verifier = nullptr) {
     if (!front_) {
+      SseOptions options(limits);
+      options.verifier = std::move(verifier);
       front_ = std::make_unique<SseFront>(*broker_, std::move(options),
                                           [this](const io::Loop*) { return inbox_; });
       auto router = std::make_shared<http::Router>();
@@ -140,7 +143,7 @@ TEST_F(SseFrontTest, BadTokenIs401AndAMissingGrantIs403) {
   auth.rules = {{.subject = "anonymous", .subscribe = {"public.>"}}};
   Result<std::shared_ptr<const auth::JwtVerifier>> verifier = auth::JwtVerifier::Create(auth);
   ASSERT_TRUE(verifier.ok()) << verifier.status().ToString();
-  Open({.verifier = *verifier});
+  Open({}, *verifier);
   HttpAnswer bad = Refused("/sse?topic=public.x", "Authorization: Bearer not.a.token\r\n");
   EXPECT_EQ(bad.status, 401);
   EXPECT_TRUE(bad.Has("WWW-Authenticate: Bearer"));

@@ -36,7 +36,7 @@ class SseStreamTest : public herald::testing::LoopFixture {
 };
 
 TEST_F(SseStreamTest, IdleStreamGetsAHeartbeatWithinTheInterval) {
-  options_.heartbeat_ms = 200;
+  options_.heartbeat_interval = std::chrono::milliseconds(200);
   OpenStream s = StartStream(Open({.patterns = {"quiet"}}), "/stream");
   s.ReadUntil("retry: 2000\n\n");
   const auto start = std::chrono::steady_clock::now();
@@ -49,7 +49,7 @@ TEST_F(SseStreamTest, IdleStreamGetsAHeartbeatWithinTheInterval) {
 }
 
 TEST_F(SseStreamTest, HeartbeatIsDueAnIntervalAfterTheLastEventNotTheLastTick) {
-  options_.heartbeat_ms = 200;
+  options_.heartbeat_interval = std::chrono::milliseconds(200);
   OpenStream s = StartStream(Open({.patterns = {"t"}}), "/stream");
   s.ReadUntil("retry: 2000\n\n");
   std::this_thread::sleep_for(100ms);  // mid-interval
@@ -105,7 +105,7 @@ TEST_F(SseStreamTest, ExpiredTokenEndsTheStreamWithAComment) {
 }
 
 TEST_F(SseStreamTest, DrainAsksTheBrowserToReconnectLater) {
-  options_.retry_ms = 1000;
+  options_.retry = std::chrono::milliseconds(1000);
   OpenStream s = StartStream(Open({.patterns = {"t"}}), "/stream");
   s.ReadUntil("retry: 1000\n\n");
   OnLoop([&] { loop_.DrainSome(10); });

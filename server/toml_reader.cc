@@ -1,0 +1,100 @@
+#include "server/toml_reader.h"
+
+#include <cmath>
+#include <sstream>
+
+namespace herald::server {
+
+void TomlReader::Millis(std::string_view key, std::chrono::milliseconds& out, Range range) {
+  int64_t ms = out.count();
+  ReadInt(key, ms, range, "an integer number of milliseconds");
+  out = std::chrono::milliseconds(ms);
+}
+
+void TomlReader::Rate(std::string_view key, double& out) {
+  std::ostringstream default_value;
+  default_value << out;
+  const toml::node* node = Take(key, default_value.str());
+  if (!node) return;
+  std::optional<double> v = node->value<double>();  // an integer is a number too
+  if (!v || !std::isfinite(*v) || *v < 0) return Fail(key, "must be a number >= 0" + Given(*node));
+  out = *v;
+}
+
+void TomlReader::String(std::string_view key, std::string& out) {
+  const toml::node* node = Take(key, "\"" + out + "\"");
+  if (!node) return;
+  std::optional<std::string> v = node->value_exact<std::string>();
+  if (!v) return Fail(key, "must be a string" + Given(*node));
+  out = *v;
+}
+
+void TomlReader::List(std::string_view key, std::vector<std::string>& out) {
+  const toml::node* node = Take(key, out.empty() ? "[]" : std::string());
+  if (!node) return;
+  const toml::array* arr = node->as_array();
+  if (!arr) return Fail(key, "must be an array of strings" + Given(*node));
+  std::vector<std::string> values;
+  for (const toml::node& item : *arr) {
+    std::optional<std::string> v = item.value_exact<std::string>();
+    if (!v) return Fail(key, "must be an array of strings" + Given(item));
+    values.push_back(*v);
+  }
+  out = std::move(values);
+}
+
+const toml::table* TomlReader::Table(std::string_view key) {
+  seen_.emplace(key);
+  const toml::node* node = table_.get(key);
+  if (!error_.ok() || !node) return nullptr;
+  if (!node->is_table()) {
+    Fail(key, "must be a table");
+    return nullptr;
+  }
+  return node->as_table();
+}
+
+std::string TomlReader::Key(std::string_view key) const {
+  return "'" + where_ + (where_.empty() ? "" : ".") + std::string(key) + "'";
+}
+
+void TomlReader::Fail(std::string_view key, std::string_view what) {
+  if (error_.ok()) error_ = Status(ErrorCode::kInvalidArgument, Key(key) + " " + std::string(what));
+}
+
+Status TomlReader::Finish() {
+  if (!error_.ok()) return error_;
+  for (const auto& [k, v] : table_) {
+    if (!seen_.count(k.str())) {
+      return Status(ErrorCode::kInvalidArgument, "unknown key " + Key(k.str()));
+    }
+  }
+  return Status::Ok();
+}
+
+const toml::node* TomlReader::Take(std::string_view key, std::string default_value) {
+  seen_.emplace(key);
+  if (log_) log_->push_back({section_, std::string(key), std::move(default_value)});
+  if (!error_.ok()) return nullptr;
+  return table_.get(key);
+}
+
+std::string TomlReader::RangeText(Range range, std::string_view what) {
+  std::string text(what);
+  if (range.max == std::numeric_limits<int64_t>::max()) {
+    return text + " >= " + std::to_string(range.min);
+  }
+  return text + " from " + std::to_string(range.min) + " to " + std::to_string(range.max);
+}
+
+std::string TomlReader::Given(const toml::node& node) {
+  if (node.is_table()) return ", not a table";
+  if (node.is_array()) return ", not an array";
+  std::ostringstream text;
+  node.visit([&](const auto& value) { text << value; });
+  std::string given = text.str();
+  if (given.size() > 40) given = given.substr(0, 37) + "...";
+  return ", not " + given;
+}
+
+}  // namespace herald::server
