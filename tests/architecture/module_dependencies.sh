@@ -48,6 +48,7 @@ herald/auth_options.h:    auth
 herald/cluster_options.h: cluster
 herald/server.h:          server
 herald/client.h:          client
+herald/http_limits.h:     frontends/http
 '
 
 status=0

@@ -61,7 +61,6 @@ MessagePtr Far(uint64_t offset, char fill = 'x') {
   m->payload = std::string(kPayload, fill);
   m->epoch = kEpoch;
   m->offset = offset;
-  m->from_peer = true;
   return m;
 }
 
