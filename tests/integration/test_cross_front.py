@@ -223,8 +223,9 @@ class GrpcConnect:
     def __init__(self, stub):
         self.stub = stub
 
-    def _session(self, commands, until, tok=USER):
-        """Sends `commands`, reads events until until(events) is true; returns events."""
+    def _session(self, commands, until, tok=USER, more=None):
+        """Sends `commands`, reads events until until(events) is true; returns
+        events. more(event, events), if given, returns commands to send next."""
         import queue
         q = queue.Queue()
         for c in commands:
@@ -242,6 +243,8 @@ class GrpcConnect:
         try:
             for e in call:
                 events.append(e)
+                for c in (more(e, events) if more else ()):
+                    q.put(c)
                 if until(events):
                     break
         finally:
@@ -278,39 +281,26 @@ class GrpcConnect:
 
     def sub_twice(self, pattern):
         """Subscribes twice (the same id back), then unsubscribes twice."""
-        import queue
         s = pb.SubscribeRequest(pattern=pattern)
-        q = queue.Queue()
-        q.put(pb.ClientCommand(id=1, subscribe=s))
-        q.put(pb.ClientCommand(id=2, subscribe=s))
 
-        def gen():
-            while True:
-                c = q.get()
-                if c is None:
-                    return
-                yield c
-        call = self.stub.Connect(gen(), metadata=(("authorization", "Bearer " + USER),),
-                                 timeout=10)
-        words, ids = {}, {}
-        try:
-            for e in call:
-                if e.id not in (1, 2, 3, 4):
-                    continue
-                words[e.id] = self._word(e)
-                ids[e.id] = e.subscribed.subscription_id
-                if e.id == 2:
-                    if ids[1] != ids[2]:
-                        words[2] = "new subscription"
-                    for i in (3, 4):
-                        q.put(pb.ClientCommand(id=i, unsubscribe=pb.Unsubscribe(
-                            subscription_id=ids[1])))
-                if len(words) == 4:
-                    break
-        finally:
-            q.put(None)
-            call.cancel()
-        return ",".join(words[i] for i in (1, 2, 3, 4))
+        def answer(i, events):
+            return next(e for e in events if e.id == i)
+
+        def unsub_twice(e, events):
+            if e.id != 2:
+                return ()
+            sid = answer(1, events).subscribed.subscription_id
+            return [pb.ClientCommand(id=i, unsubscribe=pb.Unsubscribe(subscription_id=sid))
+                    for i in (3, 4)]
+        events = self._session([pb.ClientCommand(id=1, subscribe=s),
+                                pb.ClientCommand(id=2, subscribe=s)],
+                               lambda ev: sum(e.id in (1, 2, 3, 4) for e in ev) == 4,
+                               more=unsub_twice)
+        words = [self._word(answer(i, events)) for i in (1, 2, 3, 4)]
+        if answer(1, events).subscribed.subscription_id != \
+                answer(2, events).subscribed.subscription_id:
+            words[1] = "new subscription"
+        return ",".join(words)
 
     def unsub_unknown(self):
         return self._one(pb.ClientCommand(id=1, unsubscribe=pb.Unsubscribe(
