@@ -29,6 +29,17 @@ session::Credential CredentialOf(grpc::CallbackServerContext* ctx) {
   return session::Credential::Bearer(v.substr(kBearer.size()));
 }
 
+// A refusal as gRPC says it, with Herald's code as `herald-error` trailing
+// metadata; counted when it is a permission refusal. Free of the service: a
+// broker answer (a forward to the owner) may arrive as the service goes away.
+grpc::Status Refusal(GrpcStats& stats, grpc::CallbackServerContext* ctx, const Status& s) {
+  if (s.code() == ErrorCode::kPermissionDenied) GrpcStats::Add(stats.permission_denied);
+  // The Herald error code rides along as trailing metadata, so clients can
+  // tell "no responders" from an unreachable node (both UNAVAILABLE).
+  ctx->AddTrailingMetadata(std::string(kErrorMetadata), std::string(ErrorCodeName(s.code())));
+  return ToGrpc(s);
+}
+
 }  // namespace
 
 BrokerService::BrokerService(Broker& broker, GrpcOptions options)
@@ -37,14 +48,6 @@ BrokerService::BrokerService(Broker& broker, GrpcOptions options)
       ops_(std::make_shared<session::Operations>(
           broker, session::Admission(broker.options().topic_limits, options_.verifier))),
       deliveries_(broker) {}
-
-grpc::Status BrokerService::Refusal(grpc::CallbackServerContext* ctx, const Status& s) const {
-  if (s.code() == ErrorCode::kPermissionDenied) GrpcStats::Add(options_.stats->permission_denied);
-  // The Herald error code rides along as trailing metadata, so clients can
-  // tell "no responders" from an unreachable node (both UNAVAILABLE).
-  ctx->AddTrailingMetadata(std::string(kErrorMetadata), std::string(ErrorCodeName(s.code())));
-  return ToGrpc(s);
-}
 
 Result<session::IdentityPtr> BrokerService::Authenticate(grpc::CallbackServerContext* ctx) const {
   Result<session::IdentityPtr> who = ops_->admission().Authenticate(CredentialOf(ctx));
@@ -68,15 +71,15 @@ grpc::ServerUnaryReactor* BrokerService::Publish(grpc::CallbackServerContext* ct
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   Result<session::IdentityPtr> who = Authenticate(ctx);
   if (!who.ok()) {
-    reactor->Finish(Refusal(ctx, who.status()));
+    reactor->Finish(Refusal(*options_.stats, ctx, who.status()));
     return reactor;
   }
   // Answered when the message is sequenced: at once, or (in a cluster) when
   // the topic's owner node answers — without holding a gRPC thread.
   ops_->Publish(**who, request->topic(), request->payload(),
                 OptionsFrom(request->content_type(), request->headers()),
-                [this, ctx, reactor, response](Result<PublishAck> ack) {
-                  if (!ack.ok()) return reactor->Finish(Refusal(ctx, ack.status()));
+                [stats = options_.stats, ctx, reactor, response](Result<PublishAck> ack) {
+                  if (!ack.ok()) return reactor->Finish(Refusal(*stats, ctx, ack.status()));
                   response->set_epoch(ack->epoch);
                   response->set_offset(ack->offset);
                   reactor->Finish(grpc::Status::OK);
@@ -89,7 +92,7 @@ BrokerService::PublishStream(grpc::CallbackServerContext* ctx) {
   using Refuse =
       Refused<grpc::ServerBidiReactor<v1::PublishStreamRequest, v1::PublishStreamResponse>>;
   Result<session::Admitted> who = Admit(ctx);
-  if (!who.ok()) return new Refuse(Refusal(ctx, who.status()));
+  if (!who.ok()) return new Refuse(Refusal(*options_.stats, ctx, who.status()));
   auto* r = new PublishStreamReactor(ops_, options_, std::move(who->identity));
   r->HoldUserSlot(std::move(who->slot));
   return r;
@@ -101,7 +104,7 @@ grpc::ServerUnaryReactor* BrokerService::Request(grpc::CallbackServerContext* ct
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   Result<session::IdentityPtr> who = Authenticate(ctx);
   if (!who.ok()) {
-    reactor->Finish(Refusal(ctx, who.status()));
+    reactor->Finish(Refusal(*options_.stats, ctx, who.status()));
     return reactor;
   }
   // The call's deadline is the request's timeout (the broker caps it at
@@ -115,8 +118,8 @@ grpc::ServerUnaryReactor* BrokerService::Request(grpc::CallbackServerContext* ct
   }
   ops_->Request(**who, request->topic(), request->payload(), timeout,
                 OptionsFrom(request->content_type(), request->headers()),
-                [this, ctx, reactor, response](Result<MessagePtr> reply) {
-                  if (!reply.ok()) return reactor->Finish(Refusal(ctx, reply.status()));
+                [stats = options_.stats, ctx, reactor, response](Result<MessagePtr> reply) {
+                  if (!reply.ok()) return reactor->Finish(Refusal(*stats, ctx, reply.status()));
                   ToProto(**reply, response);
                   reactor->Finish(grpc::Status::OK);
                 });
@@ -127,12 +130,12 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* BrokerService::Subscribe(
     grpc::CallbackServerContext* ctx, const v1::SubscribeRequest* request) {
   using Refuse = Refused<grpc::ServerWriteReactor<v1::SubscribeResponse>>;
   Result<session::Admitted> who = Admit(ctx);
-  if (!who.ok()) return new Refuse(Refusal(ctx, who.status()));
+  if (!who.ok()) return new Refuse(Refusal(*options_.stats, ctx, who.status()));
   // The pattern's grant also covers the history of its resume topics.
   if (Status s =
           ops_->admission().Check(*who->identity, session::Op::kSubscribe, request->pattern());
       !s.ok()) {
-    return new Refuse(Refusal(ctx, s));
+    return new Refuse(Refusal(*options_.stats, ctx, s));
   }
   auto* r =
       new SubscribeReactor(broker_, deliveries_, *request, options_, who->identity->expires_at_s);
@@ -144,7 +147,7 @@ grpc::ServerBidiReactor<v1::ClientCommand, v1::ServerEvent>* BrokerService::Conn
     grpc::CallbackServerContext* ctx) {
   using Refuse = Refused<grpc::ServerBidiReactor<v1::ClientCommand, v1::ServerEvent>>;
   Result<session::Admitted> who = Admit(ctx);
-  if (!who.ok()) return new Refuse(Refusal(ctx, who.status()));
+  if (!who.ok()) return new Refuse(Refusal(*options_.stats, ctx, who.status()));
   auto* r = new ConnectReactor(ops_, deliveries_, options_, std::move(who->identity));
   r->HoldUserSlot(std::move(who->slot));
   return r;

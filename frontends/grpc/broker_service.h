@@ -36,9 +36,6 @@ class BrokerService final : public v1::Broker::CallbackService {
   // `authorization: Bearer` metadata, and for streams its user's slot.
   Result<session::IdentityPtr> Authenticate(grpc::CallbackServerContext* ctx) const;
   Result<session::Admitted> Admit(grpc::CallbackServerContext* ctx) const;
-  // A refusal as gRPC says it, with Herald's code as `herald-error` trailing
-  // metadata; counted when it is a permission refusal.
-  grpc::Status Refusal(grpc::CallbackServerContext* ctx, const Status& s) const;
 
   Broker& broker_;
   const GrpcOptions options_;
