@@ -21,10 +21,12 @@ std::string_view GapReasonName(GapReason reason) {
 
 Broker::Impl::Impl(BrokerOptions options)
     : options_(std::move(options)),
+      store_(options_.store.get()),
       topics_(options_.max_topics, options_.max_topic_bytes),
       tracker_(options_.node_id, options_.max_pending_requests, &counters_) {
   dispatcher_ = std::make_unique<Dispatcher>(
       [this](std::function<void()> wake) { return CreateInbox(std::move(wake)); });
+  if (store_) LoadStored(store_->recovery().complete, store_->TakeTopics());
   maintenance_ = std::thread([this] { MaintenanceLoop(); });
 }
 
@@ -35,6 +37,8 @@ Broker::Impl::~Impl() {
   }
   maintenance_cv_.notify_one();
   maintenance_.join();
+  // Completions still queued in the store refer to this broker.
+  if (store_) store_->Drain();
   tracker_.FailAll(Status(ErrorCode::kUnavailable, "broker is shutting down"));
   dispatcher_.reset();
 }
@@ -67,7 +71,13 @@ void Broker::Impl::RunMaintenance() {
   topics_.RemoveIf([&](TopicState& ts) {
     std::lock_guard lock(ts.mu);
     BrokerCounters::Sub(counters_.history_bytes, ts.history.TrimByAge(now));
-    if (!ts.history.empty() || now - ts.last_activity_us < idle_us) return false;
+    // The store keeps what history keeps, trimmed here (once per sweep, not
+    // once per message) and on loading.
+    TrimStored(ts);
+    if (!ts.history.empty() || ts.store_pending > 0 || now - ts.last_activity_us < idle_us) {
+      return false;
+    }
+    if (store_ && ts.history.enabled()) store_->Forget(ts.name);
     ts.removed = true;
     BrokerCounters::Add(counters_.topics_expired, 1);
     return true;
@@ -86,6 +96,7 @@ void Broker::Impl::RecordSlowConsumer(uint64_t dropped, bool disconnected) {
 BrokerStats Broker::Impl::Stats() const {
   auto get = [](const BrokerCounters::Counter& c) { return c.load(std::memory_order_relaxed); };
   BrokerStats s;
+  if (store_) s.store = store_->Stats();
   const TopicTable::Totals totals = topics_.Sum();
   s.messages_in = totals.messages_in + get(counters_.replies_in);
   s.bytes_in = totals.bytes_in + get(counters_.reply_bytes_in);

@@ -25,6 +25,16 @@ void Broker::Impl::RestartNumbering(TopicState& ts, bool here) {
   BrokerCounters::Sub(counters_.history_bytes, freed);
   ts.last_offset = 0;
   ts.epoch = here ? NextEpoch() : 0;
+  // Messages still queued for the store belong to the old epoch now.
+  ts.store_pending = 0;
+  if (store_) {
+    if (here) {
+      TrimStored(ts);  // the store's head moves to the new epoch
+    } else {
+      store_->Forget(ts.name);  // another node numbers it now
+      ts.store_first_kept = 0;
+    }
+  }
 }
 
 void Broker::Impl::SuspectOwned(const std::function<bool(std::string_view)>& moved_meanwhile) {
@@ -87,10 +97,11 @@ Result<uint64_t> Broker::Impl::SubscribePeer(const std::string& pattern, const s
   return sub->id;
 }
 
-Result<PublishAck> Broker::Impl::PublishOwned(std::string topic, std::string payload,
-                                              PublishOptions options) {
-  return PublishHere(topic, std::move(payload), std::move(options), {.forwarded_by_peer = true})
-      .ack;
+void Broker::Impl::PublishOwned(std::string topic, std::string payload, PublishOptions options,
+                                PublishCallback done) {
+  HereResult r = PublishHere(topic, std::move(payload), std::move(options),
+                             {.forwarded_by_peer = true, .done = &done});
+  if (!r.deferred) done(std::move(r.ack));
 }
 
 void Broker::Impl::DeliverRemote(MessagePtr m, const std::string& pattern,
@@ -216,9 +227,10 @@ Result<uint64_t> BrokerCluster::SubscribePeer(Broker& broker, const std::string&
   return broker.impl_->SubscribePeer(pattern, queue_group, std::move(sink));
 }
 
-Result<PublishAck> BrokerCluster::PublishOwned(Broker& broker, std::string topic,
-                                               std::string payload, PublishOptions options) {
-  return broker.impl_->PublishOwned(std::move(topic), std::move(payload), std::move(options));
+void BrokerCluster::PublishOwned(Broker& broker, std::string topic, std::string payload,
+                                 PublishOptions options, PublishCallback done) {
+  broker.impl_->PublishOwned(std::move(topic), std::move(payload), std::move(options),
+                             std::move(done));
 }
 
 void BrokerCluster::DeliverRemote(Broker& broker, MessagePtr message, const std::string& pattern,

@@ -36,8 +36,10 @@ class BrokerCluster {
                                         const std::string& queue_group, std::shared_ptr<Sink> sink);
 
   // A publish forwarded by a peer: sequenced here, never forwarded again.
-  static Result<PublishAck> PublishOwned(Broker& broker, std::string topic, std::string payload,
-                                         PublishOptions options);
+  // `done` runs once: inline, or (with a history store) on the store's
+  // thread once the message is committed.
+  static void PublishOwned(Broker& broker, std::string topic, std::string payload,
+                           PublishOptions options, PublishCallback done);
   // A message the owner sequenced, for this node's local subscribers; with a
   // queue group, for one local member of (pattern, queue_group).
   static void DeliverRemote(Broker& broker, MessagePtr message, const std::string& pattern,

@@ -18,6 +18,7 @@
 #include "broker/subscription_slots.h"
 #include "broker/topic_table.h"
 #include "herald/broker.h"
+#include "herald/history_store.h"
 
 namespace herald {
 
@@ -49,13 +50,19 @@ class Broker::Impl {
   void DetachCluster();
   Result<uint64_t> SubscribePeer(const std::string& pattern, const std::string& group,
                                  std::shared_ptr<Sink> sink);
-  Result<PublishAck> PublishOwned(std::string topic, std::string payload, PublishOptions options);
+  void PublishOwned(std::string topic, std::string payload, PublishOptions options,
+                    PublishCallback done);
   void DeliverRemote(MessagePtr m, const std::string& pattern, const std::string& group);
   void CompleteReply(MessagePtr reply);
   void PeerLost(const std::string& node);
   void SuspectOwned(const std::function<bool(std::string_view)>& moved_meanwhile);
   Result<ResumeResult> ResumeOwned(const std::string& topic, uint64_t epoch, uint64_t after,
                                    size_t limit);
+
+  // History store (broker_store.cc). On the store's thread: `m` was
+  // committed, or lost with `status`.
+  void CommitStored(TopicState& ts, const MessagePtr& m, const Status& status,
+                    PublishCallback& done);
 
   const BrokerOptions& options() const { return options_; }
   Dispatcher& dispatcher() { return *dispatcher_; }
@@ -70,6 +77,11 @@ class Broker::Impl {
 
   // Topic lock held for all of these.
   void AppendHistory(TopicState& ts, const MessagePtr& m);
+  // Queues `m` for the history store; its publisher's `done` and its fan-out
+  // follow the commit (CommitStored). Refused at once when the store is.
+  Status AppendStored(const TopicStatePtr& ts, MessagePtr m, PublishCallback& done);
+  // The topic's history no longer reaches as far back: tell the store.
+  void TrimStored(TopicState& ts);
   const MatchResultPtr& MatchFor(TopicState& ts);
   void FanOut(const MessagePtr& m, const MatchResult& match, const MatchResultPtr& keep);
   ResumeResult ResumeLocked(TopicState& ts, uint64_t epoch, uint64_t after, size_t limit,
@@ -84,9 +96,14 @@ class Broker::Impl {
     // sequenced here even when this node's view of the membership still
     // names another owner (the topic is then taken, in a fresh epoch).
     bool forwarded_by_peer = false;
+    // Where the outcome goes when it comes later: a message sequenced here
+    // for a history store is acknowledged once the store commits it. Taken
+    // (and HereResult::deferred set) only then.
+    PublishCallback* done = nullptr;
   };
   struct HereResult {
     Result<PublishAck> ack = PublishAck{};  // the error, or where the message landed
+    bool deferred = false;                  // the outcome goes to HereOptions::done
     // Set when another node owns the topic (and the publish was not
     // forwarded by a peer): nothing was sequenced, and the caller hands
     // `forward` to `owner` through the cluster.
@@ -107,8 +124,13 @@ class Broker::Impl {
   void NoteEpoch(TopicState& ts, const MatchResult& match, uint64_t epoch);
   void FetchReplay(const std::string& owner, const ResumePoint& point, const SubscriptionPtr& sub);
   void MaintenanceLoop();
+  // At start: every topic the store holds, with its numbering and history.
+  void LoadStored(bool complete, std::vector<StoredTopic> topics);
+  // Fan-out of a message now in history (topic lock held).
+  void Deliver(TopicState& ts, const MessagePtr& m);
 
   const BrokerOptions options_;
+  HistoryStore* const store_;  // options_.store, or null: history in memory only
   BrokerCounters counters_;
   SubscriptionIndex index_;
   TopicTable topics_;

@@ -61,13 +61,13 @@ Result<PublishAck> Broker::Impl::Publish(std::string_view topic, std::string pay
     BrokerCounters::Add(counters_.publish_errors, 1);
     return s;
   }
-  HereResult r = PublishHere(topic, std::move(payload), std::move(options), {});
-  if (!r.forward) return std::move(r.ack);
   auto done = std::make_shared<std::promise<Result<PublishAck>>>();
-  auto answer = done->get_future();
-  cluster_.Forward(r.owner, std::move(r.forward),
-                   [done](Result<PublishAck> a) { done->set_value(std::move(a)); });
-  return answer.get();
+  PublishCallback answer = [done](Result<PublishAck> a) { done->set_value(std::move(a)); };
+  HereResult r = PublishHere(topic, std::move(payload), std::move(options), {.done = &answer});
+  if (r.deferred) return done->get_future().get();
+  if (!r.forward) return std::move(r.ack);
+  cluster_.Forward(r.owner, std::move(r.forward), std::move(answer));
+  return done->get_future().get();
 }
 
 void Broker::Impl::PublishAsync(std::string_view topic, std::string payload, PublishOptions options,
@@ -76,7 +76,8 @@ void Broker::Impl::PublishAsync(std::string_view topic, std::string payload, Pub
     BrokerCounters::Add(counters_.publish_errors, 1);
     return done(s);
   }
-  HereResult r = PublishHere(topic, std::move(payload), std::move(options), {});
+  HereResult r = PublishHere(topic, std::move(payload), std::move(options), {.done = &done});
+  if (r.deferred) return;
   if (!r.forward) return done(std::move(r.ack));
   cluster_.Forward(r.owner, std::move(r.forward), std::move(done));
 }
@@ -145,6 +146,25 @@ Broker::Impl::HereResult Broker::Impl::PublishHere(std::string_view topic, std::
       RestartNumbering(ts, /*here=*/true);
       ClusterView::Claim(ts.cluster);
     }
+    if (store_ && ts.history.enabled() && here.done) {
+      if (ts.store_failed) [[unlikely]] {
+        RestartNumbering(ts, /*here=*/true);
+        ts.store_failed = false;
+      }
+      m->epoch = ts.epoch;
+      m->offset = ts.last_offset + ts.store_pending + 1;
+      m->timestamp_us = NowUs();
+      const size_t bytes = m->payload.size();
+      if (Status s = AppendStored(*found, std::move(m), *here.done); !s.ok()) {
+        return reject(std::move(s));
+      }
+      ts.last_activity_us = NowUs();
+      ++ts.messages_in;
+      ts.bytes_in += bytes;
+      HereResult queued;
+      queued.deferred = true;
+      return queued;
+    }
     m->epoch = ts.epoch;
     m->offset = ++ts.last_offset;
     m->timestamp_us = ts.last_activity_us = NowUs();
@@ -152,10 +172,7 @@ Broker::Impl::HereResult Broker::Impl::PublishHere(std::string_view topic, std::
     ts.bytes_in += m->payload.size();
     MessagePtr shared = std::move(m);
     AppendHistory(ts, shared);
-    const MatchResultPtr& match = MatchFor(ts);
-    if (ClusterView::EpochUnannounced(ts.cluster, ts.epoch)) [[unlikely]]
-      NoteEpoch(ts, *match, ts.epoch);
-    FanOut(shared, *match, match);
+    Deliver(ts, shared);
     HereResult sequenced;
     sequenced.ack = PublishAck{ts.epoch, ts.last_offset};
     return sequenced;
@@ -167,6 +184,13 @@ void Broker::Impl::CompleteReply(MessagePtr reply) {
   BrokerCounters::Add(counters_.reply_bytes_in, reply->payload.size());
   const std::string topic = reply->topic;
   tracker_.Complete(topic, std::move(reply));
+}
+
+void Broker::Impl::Deliver(TopicState& ts, const MessagePtr& m) {
+  const MatchResultPtr& match = MatchFor(ts);
+  if (ClusterView::EpochUnannounced(ts.cluster, ts.epoch)) [[unlikely]]
+    NoteEpoch(ts, *match, ts.epoch);
+  FanOut(m, *match, match);
 }
 
 void Broker::Impl::AppendHistory(TopicState& ts, const MessagePtr& m) {

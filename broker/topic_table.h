@@ -34,6 +34,15 @@ struct TopicState {
   uint64_t messages_in = 0;  // messages sequenced here (not the offset: numbering restarts)
   uint64_t bytes_in = 0;     // their payload bytes
   bool removed = false;      // set when forgotten; a publisher holding it must look again
+  // With a history store: messages appended to the store and not yet
+  // committed. They hold the offsets after last_offset, which is what has
+  // been committed and seen (published, kept in history, fanned out).
+  uint64_t store_pending = 0;
+  // An append to the store failed: the offsets after last_offset are lost,
+  // so the next publish starts a new epoch rather than reuse them.
+  bool store_failed = false;
+  // The first offset the store was last told to keep (TrimStored).
+  uint64_t store_first_kept = 0;
   TopicHistory history;
   MatchResultPtr match;  // valid while match_generation == index generation
   uint64_t match_generation = ~uint64_t{0};

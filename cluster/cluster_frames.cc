@@ -240,22 +240,33 @@ void Cluster::OnRefuse(PeerLink& link, const pb::Refuse& refuse) {
 
 void Cluster::OnForward(PeerLink& link, pb::Forward& forward) {
   const uint64_t id = forward.id();
-  Result<PublishAck> ack =
-      BrokerCluster::PublishOwned(broker_, std::move(*forward.mutable_topic()),
-                                  std::move(*forward.mutable_payload()), OptionsOf(forward));
   link.CountMessageIn();
-  if (id == 0) return;
-  pb::PeerFrame f;
-  pb::ForwardResult* r = f.mutable_forward_result();
-  r->set_id(id);
-  if (ack.ok()) {
-    r->set_epoch(ack->epoch);
-    r->set_offset(ack->offset);
+  // The answer may come later, from the history store's thread (Send is
+  // safe from any thread); a link gone meanwhile gets none, as its peer
+  // fails the forward when the link drops.
+  PublishCallback answer;
+  if (id != 0) {
+    answer = [id, weak = link.weak_from_this()](Result<PublishAck> ack) {
+      std::shared_ptr<PeerLink> link = weak.lock();
+      if (!link) return;
+      pb::PeerFrame f;
+      pb::ForwardResult* r = f.mutable_forward_result();
+      r->set_id(id);
+      if (ack.ok()) {
+        r->set_epoch(ack->epoch);
+        r->set_offset(ack->offset);
+      } else {
+        r->set_error_code(std::string(ErrorCodeName(ack.status().code())));
+        r->set_error_message(ack.status().message());
+      }
+      link->Send(std::move(f));
+    };
   } else {
-    r->set_error_code(std::string(ErrorCodeName(ack.status().code())));
-    r->set_error_message(ack.status().message());
+    answer = [](Result<PublishAck>) {};
   }
-  link.Send(std::move(f));
+  BrokerCluster::PublishOwned(broker_, std::move(*forward.mutable_topic()),
+                              std::move(*forward.mutable_payload()), OptionsOf(forward),
+                              std::move(answer));
 }
 
 void Cluster::OnDelivery(PeerLink& link, pb::Delivery& delivery) {

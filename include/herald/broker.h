@@ -94,13 +94,16 @@ class Broker {
   // content type must be `type/subtype` with valid parameters, header names
   // HTTP tokens and header values free of control characters (invalid_argument):
   // they may end up in an HTTP response head. In a cluster, a topic
-  // owned by another node is sequenced there: this call then waits for the
-  // owner's answer, so event-loop code uses PublishAsync instead.
+  // owned by another node is sequenced there, and with a history store a
+  // message is acknowledged once stored: this call then waits for the
+  // owner's or the store's answer, so event-loop code uses PublishAsync.
   Result<PublishAck> Publish(std::string_view topic, std::string payload,
                              PublishOptions options = {});
   // Any thread. Publish without waiting: `done` runs exactly once with the
-  // ack or the error — inline when this node sequences the topic, otherwise
-  // on an unspecified thread when the owner node answers.
+  // ack or the error — inline when this node sequences the topic in memory,
+  // otherwise on an unspecified thread: the history store's once it has
+  // committed the message (BrokerOptions::store), or the cluster's when the
+  // owner node answers. `done` must not block (not even on Publish).
   void PublishAsync(std::string_view topic, std::string payload, PublishOptions options,
                     std::function<void(Result<PublishAck>)> done);
 

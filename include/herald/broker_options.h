@@ -8,12 +8,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "herald/topic.h"
 
 namespace herald {
+
+class HistoryStore;
 
 // Bounds of one topic's history. A message leaves history when any bound is hit.
 struct HistoryLimits {
@@ -66,6 +69,11 @@ struct BrokerOptions {
   size_t max_inbox_pending = 1 << 20;
   // How often the maintenance thread trims history by age and forgets idle topics.
   std::chrono::milliseconds maintenance_interval = std::chrono::seconds(1);
+  // Where history is kept beyond memory (herald/history_store.h), e.g. the
+  // disk store of herald/disk_store.h; null keeps it in memory only, and a
+  // restart starts every topic in a new epoch. The broker loads what the
+  // store holds as it is constructed.
+  std::shared_ptr<HistoryStore> store;
   // Wall clock in microseconds; replaceable in tests.
   std::function<int64_t()> clock;
 };

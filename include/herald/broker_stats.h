@@ -4,6 +4,8 @@
 #include <array>
 #include <cstdint>
 
+#include "herald/history_store.h"
+
 namespace herald {
 
 // Upper bounds (microseconds) of the request latency histogram buckets; the
@@ -12,6 +14,7 @@ inline constexpr std::array<uint64_t, 12> kLatencyBucketsUs = {
     100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000};
 
 struct BrokerStats {
+  HistoryStoreStats store;  // all zero without a history store
   // Counters (monotonic).
   uint64_t messages_in = 0;     // messages published
   uint64_t bytes_in = 0;        // payload bytes published

@@ -1,0 +1,98 @@
+// herald/history_store.h — where a broker keeps topic history so that it
+// outlives the process.
+//
+// A broker without a store (the default) keeps history in memory only: a
+// restart starts every topic in a new epoch, and resuming clients get a gap.
+// With a store (BrokerOptions::store), every message of a topic with history
+// is appended to the store before anyone sees it: subscribers receive it, and
+// its publisher's acknowledgement comes, once the store has committed it.
+// On start the broker reloads what the store holds, so every topic continues
+// its epoch and offsets.
+//
+// Threads: Append, Trim and Forget are called from any thread (the broker
+// calls Append with the topic's lock held) and never wait for I/O; the store
+// completes appends on a thread of its own, in the order they were made.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "herald/message.h"
+#include "herald/status.h"
+
+namespace herald {
+
+// One topic as the store holds it: its numbering, and its retained messages
+// (oldest first, contiguous offsets, the last one at last_offset; empty when
+// everything was trimmed).
+struct StoredTopic {
+  std::string name;
+  uint64_t epoch = 0;
+  uint64_t last_offset = 0;
+  std::vector<MessagePtr> messages;
+};
+
+// What opening the store found.
+struct StoreRecovery {
+  // The previous run closed the store (false after a crash or kill -9).
+  bool clean_shutdown = true;
+  // Every message the previous run acknowledged is held. False only when it
+  // cannot be shown: an unclean stop of a run that acknowledged before
+  // syncing (sync = batch) across an OS restart. The broker then starts every
+  // topic in a new epoch, so resuming clients are told of a gap.
+  bool complete = true;
+  std::string detail;  // one line for the log
+};
+
+struct HistoryStoreStats {
+  uint64_t appends = 0;          // messages committed
+  uint64_t commits = 0;          // groups written (appends / commits = mean group size)
+  uint64_t syncs = 0;            // fsyncs of the log
+  uint64_t append_errors = 0;    // appends completed with an error
+  uint64_t appends_refused = 0;  // appends refused at once (queue full, store failed)
+  uint64_t queued_bytes = 0;     // appended, not yet committed
+  uint64_t disk_bytes = 0;       // the store's files
+};
+
+class HistoryStore {
+ public:
+  using AppendCallback = std::function<void(Status)>;
+
+  virtual ~HistoryStore() = default;
+
+  // What opening found. A store that cannot open (a damaged one) is
+  // refused by its maker (e.g. OpenDiskStore), before any broker uses it.
+  virtual const StoreRecovery& recovery() const = 0;
+  // Called once by the broker as it starts, before anything is appended:
+  // hands over every stored topic.
+  virtual std::vector<StoredTopic> TakeTopics() = 0;
+
+  // Any thread; never waits for I/O. Queues `message` (its topic, epoch,
+  // offset and timestamp set), which must follow the last message appended
+  // to its topic: the next offset of the same epoch, or offset 1 of a newer
+  // epoch. Refused at once with kResourceExhausted when the queue is full,
+  // kInternal when the position does not follow (a second writer, or a bug),
+  // and kUnavailable once the store has failed. Otherwise `done` runs exactly
+  // once, on the store's thread, in append order: Ok once the message is as
+  // durable as the store's sync setting promises, or the error that lost it.
+  // A refused append leaves `done` as it was (not moved from, never called).
+  // Once an append completes with an error, every later one does too (the
+  // store has failed; a restart recovers it), so what is stored of a topic
+  // never has a hole.
+  virtual Status Append(const MessagePtr& message, AppendCallback&& done) = 0;
+  // Any thread. Drops the topic's messages before (epoch, first_kept):
+  // every older epoch, and this epoch's offsets below first_kept.
+  virtual void Trim(std::string_view topic, uint64_t epoch, uint64_t first_kept) = 0;
+  // Any thread. Drops the topic and its numbering.
+  virtual void Forget(std::string_view topic) = 0;
+
+  virtual HistoryStoreStats Stats() const = 0;
+  // Waits until every queued append has completed. The broker calls it as
+  // it shuts down (its completions refer to it); not for an event loop.
+  virtual void Drain() = 0;
+};
+
+}  // namespace herald
