@@ -28,7 +28,8 @@ frontends/grpc:      base broker auth api frontends/session
 frontends/static:    base io frontends/http
 client:              base broker api
 cluster:             base broker api
-server:              base broker io auth frontends/session frontends/http frontends/http_auth frontends/json frontends/ws frontends/sse frontends/rest frontends/grpc frontends/static cluster
+store:               base broker
+server:              base broker io auth frontends/session frontends/http frontends/http_auth frontends/json frontends/ws frontends/sse frontends/rest frontends/grpc frontends/static cluster store
 '
 
 # Transport libraries, by the modules that may include them: the core never
@@ -37,6 +38,7 @@ transports='
 uv.h:     io
 llhttp.h: frontends/http
 grpc:     api client cluster frontends/grpc
+rocksdb:  store
 '
 
 # The public headers (include/herald/) by the module that implements them;
@@ -49,6 +51,7 @@ herald/cluster_options.h: cluster
 herald/server.h:          server
 herald/client.h:          client
 herald/http_limits.h:     frontends/http
+herald/disk_store.h:      store
 '
 
 status=0
@@ -56,7 +59,7 @@ status=0
 # Every module with a herald_module() call is in the table, and every
 # table entry is a directory.
 modules=$(printf '%s\n' "$table" | sed -n 's/^\([a-z_/]*\):.*/\1/p')
-for cml in $(grep -rl --include=CMakeLists.txt '^herald_module(' base broker io auth frontends client cluster server 2>/dev/null); do
+for cml in $(grep -rl --include=CMakeLists.txt '^herald_module(' base broker io auth frontends client cluster store server 2>/dev/null); do
   dir=${cml%/CMakeLists.txt}
   if ! printf '%s\n' "$modules" | grep -qx "$dir"; then
     echo "module $dir is not in the dependency table of $0"
@@ -110,7 +113,7 @@ violations=$(
       if (to != "" && to != from && index(allowed[from], " " to " ") == 0)
         print line "   (" from " may not include " to ")"
       for (h in tr) {
-        hit = (h == "grpc") ? (inc ~ /^grpc(pp)?\//) : (inc == h)
+        hit = (h == "grpc") ? (inc ~ /^grpc(pp)?\//) : (h == "rocksdb") ? (inc ~ /^rocksdb\//) : (inc == h)
         if (hit && index(tr[h], " " from " ") == 0) print line "   (" from " may not include " h ")"
       }
     }'

@@ -1,0 +1,189 @@
+#include "store/disk_codec.h"
+
+#include <cstring>
+
+namespace herald::store {
+
+namespace {
+
+constexpr uint8_t kMessageFormat = 1;
+
+void PutU64(std::string& out, uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
+}
+
+void PutU32(std::string& out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
+}
+
+void PutString(std::string& out, std::string_view s) {
+  PutU32(out, static_cast<uint32_t>(s.size()));
+  out.append(s);
+}
+
+uint64_t GetU64(std::string_view in) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(in[i]);
+  return v;
+}
+
+// Reads fields off the front of a value, remembering the first failure.
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  bool ok() const { return ok_; }
+  size_t left() const { return in_.size(); }
+  uint64_t U64() {
+    if (!Need(8)) return 0;
+    uint64_t v = GetU64(in_);
+    in_.remove_prefix(8);
+    return v;
+  }
+  uint32_t U32() {
+    if (!Need(4)) return 0;
+    uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<uint8_t>(in_[i]);
+    in_.remove_prefix(4);
+    return v;
+  }
+  uint8_t U8() {
+    if (!Need(1)) return 0;
+    uint8_t v = static_cast<uint8_t>(in_[0]);
+    in_.remove_prefix(1);
+    return v;
+  }
+  std::string String() {
+    const uint32_t n = U32();
+    if (!Need(n)) return {};
+    std::string s(in_.substr(0, n));
+    in_.remove_prefix(n);
+    return s;
+  }
+  std::string Rest() {
+    std::string s(in_);
+    in_ = {};
+    return s;
+  }
+
+ private:
+  bool Need(size_t n) {
+    if (ok_ && in_.size() >= n) return true;
+    ok_ = false;
+    return false;
+  }
+  std::string_view in_;
+  bool ok_ = true;
+};
+
+}  // namespace
+
+std::string MessageKey(std::string_view topic, uint64_t epoch, uint64_t offset) {
+  std::string k;
+  k.reserve(topic.size() + 18);
+  k.push_back(kMessagePrefix);
+  k.append(topic);
+  k.push_back('\0');
+  PutU64(k, epoch);
+  PutU64(k, offset);
+  return k;
+}
+
+std::string MessageKeyEnd(std::string_view topic) {
+  std::string k;
+  k.push_back(kMessagePrefix);
+  k.append(topic);
+  k.push_back('\1');
+  return k;
+}
+
+std::string HeadKey(std::string_view topic) {
+  std::string k;
+  k.push_back(kHeadPrefix);
+  k.append(topic);
+  return k;
+}
+
+std::string MetaKey(std::string_view name) {
+  std::string k;
+  k.push_back(kMetaPrefix);
+  k.append(name);
+  return k;
+}
+
+std::optional<MessagePosition> ParseMessageKey(std::string_view key) {
+  if (key.size() < 1 + 1 + 16 || key[0] != kMessagePrefix) return std::nullopt;
+  const size_t nul = key.size() - 17;
+  if (key[nul] != '\0' || nul < 2) return std::nullopt;
+  MessagePosition p;
+  p.topic = key.substr(1, nul - 1);
+  p.epoch = GetU64(key.substr(nul + 1, 8));
+  p.offset = GetU64(key.substr(nul + 9, 8));
+  return p;
+}
+
+std::string EncodeHead(const Head& head) {
+  std::string v;
+  PutU64(v, head.epoch);
+  PutU64(v, head.last_offset);
+  return v;
+}
+
+std::optional<Head> DecodeHead(std::string_view value) {
+  if (value.size() != 16) return std::nullopt;
+  return Head{GetU64(value), GetU64(value.substr(8))};
+}
+
+std::string EncodeMessage(const Message& m) {
+  std::string v;
+  size_t headers = 0;
+  for (const Header& h : m.headers) headers += 8 + h.name.size() + h.value.size();
+  v.reserve(1 + 8 + 12 + m.content_type.size() + m.reply_to.size() + headers + m.payload.size());
+  v.push_back(static_cast<char>(kMessageFormat));
+  PutU64(v, static_cast<uint64_t>(m.timestamp_us));
+  PutString(v, m.content_type);
+  PutString(v, m.reply_to);
+  PutU32(v, static_cast<uint32_t>(m.headers.size()));
+  for (const Header& h : m.headers) {
+    PutString(v, h.name);
+    PutString(v, h.value);
+  }
+  v.append(m.payload);
+  return v;
+}
+
+Result<MessagePtr> DecodeMessage(const MessagePosition& position, std::string_view value) {
+  auto damaged = [&](std::string_view what) {
+    return Status(ErrorCode::kInternal, "stored message " + std::string(position.topic) + " (" +
+                                            std::to_string(position.epoch) + ", " +
+                                            std::to_string(position.offset) + ") " +
+                                            std::string(what));
+  };
+  Reader r(value);
+  const uint8_t format = r.U8();
+  if (!r.ok()) return damaged("is empty");
+  if (format != kMessageFormat) {
+    return damaged("has format " + std::to_string(format) + ", which this version does not read");
+  }
+  auto m = std::make_shared<Message>();
+  m->topic = std::string(position.topic);
+  m->epoch = position.epoch;
+  m->offset = position.offset;
+  m->timestamp_us = static_cast<int64_t>(r.U64());
+  m->content_type = r.String();
+  m->reply_to = r.String();
+  const uint32_t headers = r.U32();
+  // Each header takes at least 8 bytes: a count beyond what is left is damage.
+  if (!r.ok() || headers > r.left() / 8) return damaged("is truncated");
+  m->headers.reserve(headers);
+  for (uint32_t i = 0; i < headers; ++i) {
+    Header h;
+    h.name = r.String();
+    h.value = r.String();
+    m->headers.push_back(std::move(h));
+  }
+  if (!r.ok()) return damaged("is truncated");
+  m->payload = r.Rest();
+  return MessagePtr(std::move(m));
+}
+
+}  // namespace herald::store

@@ -1,0 +1,53 @@
+// How the disk store lays out topics and messages as RocksDB keys and
+// values. Keys sort by topic, then epoch, then offset (big-endian), so one
+// topic's history is one contiguous range and a trim is one range delete.
+//
+//   'm' topic '\0' epoch:u64be offset:u64be  -> message (EncodeMessage)
+//   'h' topic                                -> head: epoch:u64be last_offset:u64be
+//   'x' name                                 -> the store's own records (run marker)
+//
+// Topic names never contain '\0' (herald/topic.h), so "a" sorts entirely
+// before "a.b". Values start with a format byte; decoding checks every length
+// and fails with a description rather than read past the end.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "herald/message.h"
+#include "herald/status.h"
+
+namespace herald::store {
+
+inline constexpr char kMessagePrefix = 'm';
+inline constexpr char kHeadPrefix = 'h';
+inline constexpr char kMetaPrefix = 'x';
+
+std::string MessageKey(std::string_view topic, uint64_t epoch, uint64_t offset);
+// The first key after every message key of `topic`.
+std::string MessageKeyEnd(std::string_view topic);
+std::string HeadKey(std::string_view topic);
+std::string MetaKey(std::string_view name);
+
+struct MessagePosition {
+  std::string_view topic;
+  uint64_t epoch = 0;
+  uint64_t offset = 0;
+};
+std::optional<MessagePosition> ParseMessageKey(std::string_view key);
+
+struct Head {
+  uint64_t epoch = 0;
+  uint64_t last_offset = 0;
+};
+std::string EncodeHead(const Head& head);
+std::optional<Head> DecodeHead(std::string_view value);
+
+// The message's fields besides topic, epoch and offset (those are the key).
+std::string EncodeMessage(const Message& m);
+// Rebuilds the message stored at `position`; an error describes the damage.
+Result<MessagePtr> DecodeMessage(const MessagePosition& position, std::string_view value);
+
+}  // namespace herald::store

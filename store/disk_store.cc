@@ -1,0 +1,328 @@
+// The disk store: RocksDB under a directory, one writer thread that commits
+// whatever appends have queued as one atomic WriteBatch (group commit: the
+// appends that arrive during one fsync go out together in the next), and
+// completes them in order.
+#include "herald/disk_store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "store/disk_codec.h"
+#include "store/store_dir.h"
+
+namespace herald {
+
+namespace {
+
+using store::Head;
+
+// Roughly what an append holds while queued: its value, its key, the op.
+size_t QueuedCost(const Message& m) {
+  size_t headers = 0;
+  for (const Header& h : m.headers) headers += h.name.size() + h.value.size() + 8;
+  return 128 + 2 * m.topic.size() + m.payload.size() + m.content_type.size() + m.reply_to.size() +
+         headers;
+}
+
+class DiskStore final : public HistoryStore {
+ public:
+  DiskStore(DiskStoreOptions options, store::OpenedDir opened)
+      : options_(std::move(options)),
+        db_(std::move(opened.db)),
+        recovery_(std::move(opened.recovery)),
+        topics_(std::move(opened.topics)) {
+    for (const StoredTopic& t : topics_) last_[t.name] = Head{t.epoch, t.last_offset};
+    writer_ = std::thread([this] { WriterLoop(); });
+  }
+
+  ~DiskStore() override {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    work_cv_.notify_one();
+    writer_.join();
+    // Everything queued is committed; make it durable and say so, so that
+    // the next start knows nothing was cut short.
+    if (!failed_) {
+      rocksdb::Status s = db_->SyncWAL();
+      if (s.ok()) s = store::WriteRunMarker(*db_, store::RunMarker{true, options_.sync, BootId()});
+      (void)s;  // nothing to report to: the next start finds no clean marker
+    }
+    db_->Close();
+  }
+
+  const StoreRecovery& recovery() const override { return recovery_; }
+  std::vector<StoredTopic> TakeTopics() override { return std::move(topics_); }
+
+  Status Append(const MessagePtr& m, AppendCallback&& done) override {
+    const size_t cost = QueuedCost(*m);
+    std::lock_guard lock(mu_);
+    if (failed_) {
+      ++refused_;
+      return Status(ErrorCode::kUnavailable,
+                    "the history store failed (" + failure_ + "): restart heraldd to recover");
+    }
+    if (queued_bytes_ + cost > options_.max_queued_bytes) {
+      ++refused_;
+      return Status(ErrorCode::kResourceExhausted,
+                    "the history store is behind: " + std::to_string(queued_bytes_) +
+                        " bytes wait for the disk (max_queued_bytes " +
+                        std::to_string(options_.max_queued_bytes) + ")");
+    }
+    auto [it, fresh] = last_.try_emplace(m->topic, Head{});
+    Head& last = it->second;
+    const bool follows = (m->epoch == last.epoch && m->offset == last.last_offset + 1) ||
+                         (m->epoch > last.epoch && m->offset == 1);
+    if (!follows) {
+      if (fresh) last_.erase(it);
+      ++refused_;
+      return Status(ErrorCode::kInternal,
+                    "append to '" + m->topic + "' at (" + std::to_string(m->epoch) + ", " +
+                        std::to_string(m->offset) + ") does not follow the stored (" +
+                        std::to_string(last.epoch) + ", " + std::to_string(last.last_offset) +
+                        "): another writer?");
+    }
+    last = Head{m->epoch, m->offset};
+    Op op;
+    op.kind = Op::kAppend;
+    op.message = m;
+    op.cost = cost;
+    op.done = std::move(done);
+    queue_.push_back(std::move(op));
+    queued_bytes_ += cost;
+    work_cv_.notify_one();
+    return Status::Ok();
+  }
+
+  void Trim(std::string_view topic, uint64_t epoch, uint64_t first_kept) override {
+    std::lock_guard lock(mu_);
+    Op op;
+    auto [it, fresh] = last_.try_emplace(std::string(topic), Head{});
+    // A newer epoch with nothing in it yet: its head is written with the
+    // trim, so a restart before its first message does not go back to the
+    // old one.
+    if (epoch > it->second.epoch) {
+      it->second = Head{epoch, first_kept - 1};
+      op.new_head = true;
+    }
+    op.kind = Op::kTrim;
+    op.topic = std::string(topic);
+    op.epoch = epoch;
+    op.first_kept = first_kept;
+    queue_.push_back(std::move(op));
+    work_cv_.notify_one();
+  }
+
+  void Forget(std::string_view topic) override {
+    std::lock_guard lock(mu_);
+    last_.erase(std::string(topic));
+    Op op;
+    op.kind = Op::kForget;
+    op.topic = std::string(topic);
+    queue_.push_back(std::move(op));
+    work_cv_.notify_one();
+  }
+
+  HistoryStoreStats Stats() const override {
+    HistoryStoreStats s;
+    {
+      std::lock_guard lock(mu_);
+      s = stats_;
+      s.appends_refused = refused_;
+      s.queued_bytes = queued_bytes_;
+    }
+    s.disk_bytes = store::DiskBytes(*db_);
+    return s;
+  }
+
+  void Drain() override {
+    std::unique_lock lock(mu_);
+    drained_cv_.wait(lock, [this] { return queue_.empty() && !writing_; });
+  }
+
+ private:
+  struct Op {
+    enum Kind { kAppend, kTrim, kForget } kind = kAppend;
+    MessagePtr message;  // kAppend
+    std::string topic;   // kTrim, kForget
+    uint64_t epoch = 0;  // kTrim
+    uint64_t first_kept = 0;
+    bool new_head = false;  // kTrim: the topic's head moves to (epoch, first_kept - 1)
+    size_t cost = 0;
+    AppendCallback done;
+  };
+
+  // Upper bound of one group's queued bytes: a bigger backlog is committed
+  // as several groups, so no WriteBatch grows without bound.
+  static constexpr size_t kMaxGroupBytes = 4u << 20;
+
+  std::string BootId() const {
+    return options_.boot_id.empty() ? store::CurrentBootId() : options_.boot_id;
+  }
+
+  void WriterLoop() {
+    using Clock = std::chrono::steady_clock;
+    Clock::time_point next_sync = Clock::time_point::max();  // nothing unsynced
+    std::vector<Op> group;
+    std::unique_lock lock(mu_);
+    for (;;) {
+      work_cv_.wait_until(lock, next_sync, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) {
+        if (stopping_) return;
+        if (Clock::now() >= next_sync) {
+          lock.unlock();
+          SyncLog();
+          next_sync = Clock::time_point::max();
+          lock.lock();
+        }
+        continue;
+      }
+      size_t bytes = 0;
+      while (!queue_.empty() && (group.empty() || bytes < kMaxGroupBytes)) {
+        bytes += queue_.front().cost;
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      writing_ = true;
+      lock.unlock();
+
+      const Status status = Commit(group);
+      if (options_.sync == DiskStoreOptions::Sync::kBatch && status.ok()) {
+        if (next_sync == Clock::time_point::max())
+          next_sync = Clock::now() + options_.sync_interval;
+        if (Clock::now() >= next_sync) {
+          SyncLog();
+          next_sync = Clock::time_point::max();
+        }
+      }
+      uint64_t appended = 0;
+      for (const Op& op : group) appended += op.kind == Op::kAppend;
+      {
+        // Counted before the publishers hear, so an acknowledged message is
+        // already in the figures.
+        std::lock_guard counted(mu_);
+        ++stats_.commits;
+        (status.ok() ? stats_.appends : stats_.append_errors) += appended;
+      }
+      for (Op& op : group) {
+        if (op.kind == Op::kAppend) op.done(status);
+      }
+      group.clear();
+
+      lock.lock();
+      queued_bytes_ -= bytes;
+      writing_ = false;
+      if (queue_.empty()) drained_cv_.notify_all();
+    }
+  }
+
+  // Writer thread. One atomic batch: the messages, then each touched
+  // topic's head as it stands after the group.
+  Status Commit(std::vector<Op>& group) {
+    {
+      std::lock_guard lock(mu_);
+      if (failed_) return Status(ErrorCode::kUnavailable, "the history store failed: " + failure_);
+    }
+    rocksdb::WriteBatch batch;
+    std::unordered_map<std::string_view, std::optional<Head>> heads;  // nullopt: forgotten
+    for (const Op& op : group) {
+      switch (op.kind) {
+        case Op::kAppend: {
+          const Message& m = *op.message;
+          batch.Put(store::MessageKey(m.topic, m.epoch, m.offset), store::EncodeMessage(m));
+          heads[m.topic] = Head{m.epoch, m.offset};
+          break;
+        }
+        case Op::kTrim: {
+          batch.DeleteRange(store::MessageKey(op.topic, 0, 0),
+                            store::MessageKey(op.topic, op.epoch, op.first_kept));
+          if (op.new_head) heads[op.topic] = Head{op.epoch, op.first_kept - 1};
+          break;
+        }
+        case Op::kForget:
+          batch.DeleteRange(store::MessageKey(op.topic, 0, 0), store::MessageKeyEnd(op.topic));
+          heads[op.topic] = std::nullopt;
+          break;
+      }
+    }
+    for (const auto& [topic, head] : heads) {
+      if (head) {
+        batch.Put(store::HeadKey(topic), store::EncodeHead(*head));
+      } else {
+        batch.Delete(store::HeadKey(topic));
+      }
+    }
+    rocksdb::WriteOptions wo;
+    wo.sync = options_.sync == DiskStoreOptions::Sync::kAlways;
+    rocksdb::Status s = db_->Write(wo, &batch);
+    if (s.ok()) {
+      if (wo.sync) {
+        std::lock_guard lock(mu_);
+        ++stats_.syncs;
+      }
+      return Status::Ok();
+    }
+    return Fail("writing " + std::to_string(group.size()) + " records: " + s.ToString());
+  }
+
+  void SyncLog() {
+    rocksdb::Status s = db_->SyncWAL();
+    if (!s.ok()) {
+      (void)Fail("syncing the log: " + s.ToString());
+      return;
+    }
+    std::lock_guard lock(mu_);
+    ++stats_.syncs;
+  }
+
+  // A write or sync that failed leaves what is on disk unknown: the store
+  // refuses everything from now on (HistoryStore's contract: no holes).
+  Status Fail(std::string what) {
+    std::lock_guard lock(mu_);
+    if (!failed_) {
+      failed_ = true;
+      failure_ = std::move(what);
+    }
+    return Status(ErrorCode::kUnavailable, "the history store failed: " + failure_);
+  }
+
+  const DiskStoreOptions options_;
+  std::unique_ptr<rocksdb::DB> db_;
+  const StoreRecovery recovery_;
+  std::vector<StoredTopic> topics_;  // until the broker takes them
+  std::thread writer_;
+
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_;
+  std::condition_variable drained_cv_;
+  std::deque<Op> queue_;
+  size_t queued_bytes_ = 0;
+  bool writing_ = false;
+  bool stopping_ = false;
+  bool failed_ = false;
+  std::string failure_;
+  // Each topic's last appended position, to refuse an append that does not
+  // follow it (a second writer, or a bug) before it reaches the disk.
+  std::unordered_map<std::string, Head> last_;
+  HistoryStoreStats stats_;
+  uint64_t refused_ = 0;
+};
+
+}  // namespace
+
+Result<std::shared_ptr<HistoryStore>> OpenDiskStore(const DiskStoreOptions& options) {
+  Result<store::OpenedDir> opened = store::OpenStoreDir(options);
+  if (!opened.ok()) return opened.status();
+  return std::shared_ptr<HistoryStore>(std::make_shared<DiskStore>(options, std::move(*opened)));
+}
+
+}  // namespace herald

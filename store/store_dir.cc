@@ -1,0 +1,259 @@
+#include "store/store_dir.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "store/disk_codec.h"
+
+namespace herald::store {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::string_view kFormatName = "herald-history-store";
+constexpr int kFormatVersion = 1;
+constexpr std::string_view kEngine = "rocksdb";
+
+std::string FormatLine() {
+  return std::string(kFormatName) + " " + std::to_string(kFormatVersion) + " " +
+         std::string(kEngine) + "\n";
+}
+
+Status Refuse(const std::string& dir, const std::string& what, const std::string& fix) {
+  return Status(ErrorCode::kUnavailable, "history store " + dir + ": " + what + ". " + fix);
+}
+
+const char* SyncName(DiskStoreOptions::Sync s) {
+  return s == DiskStoreOptions::Sync::kAlways ? "always" : "batch";
+}
+
+// Writes `content` to `path` durably: a temporary file, synced, renamed over
+// it, and the directory synced.
+bool WriteFileDurably(const fs::path& path, const std::string& content) {
+  const fs::path tmp = path.string() + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return false;
+  bool ok = ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()) &&
+            ::fsync(fd) == 0;
+  ok = ::close(fd) == 0 && ok;
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) return false;
+  const int dfd = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return false;
+  ok = ::fsync(dfd) == 0;
+  ::close(dfd);
+  return ok;
+}
+
+// Checks DIR/FORMAT. Returns whether the store is new (no FORMAT, empty dir).
+Result<bool> CheckFormat(const std::string& dir) {
+  const fs::path format = fs::path(dir) / "FORMAT";
+  std::error_code ec;
+  if (!fs::exists(format, ec)) {
+    if (!fs::is_empty(dir, ec) || ec) {
+      return Refuse(dir,
+                    "the directory is not empty and is not a Herald history store (no FORMAT file)",
+                    "Give an empty or new directory");
+    }
+    return true;
+  }
+  std::ifstream in(format);
+  std::string line;
+  std::getline(in, line);
+  std::istringstream words(line);
+  std::string name, engine;
+  int version = 0;
+  words >> name >> version >> engine;
+  if (name != kFormatName || version <= 0 || engine.empty()) {
+    return Refuse(dir, "FORMAT is damaged (it reads '" + line + "')",
+                  "Restore the directory from a backup, or move it aside and start with an empty "
+                  "one (its history is then lost)");
+  }
+  if (version > kFormatVersion) {
+    return Refuse(dir,
+                  "it was written by a newer Herald (store format " + std::to_string(version) +
+                      ", this version reads " + std::to_string(kFormatVersion) + ")",
+                  "Run the version that wrote it, or move it aside and start with an empty one");
+  }
+  if (engine != kEngine) {
+    return Refuse(
+        dir,
+        "it holds a '" + engine + "' store, and this build reads '" + std::string(kEngine) + "'",
+        "Run the build that wrote it, or give another directory");
+  }
+  if (!fs::exists(fs::path(dir) / "db" / "CURRENT", ec)) {
+    return Refuse(dir, "its database (db/CURRENT) is missing",
+                  "Restore the directory from a backup, or move it aside and start with an empty "
+                  "one (its history is then lost)");
+  }
+  return false;
+}
+
+std::optional<RunMarker> ReadRunMarker(rocksdb::DB& db) {
+  std::string value;
+  if (!db.Get(rocksdb::ReadOptions(), MetaKey("run"), &value).ok()) return std::nullopt;
+  RunMarker m;
+  std::istringstream in(value);
+  std::string word;
+  while (in >> word) {
+    if (word == "clean=1") m.clean = true;
+    if (word == "sync=always") m.sync = DiskStoreOptions::Sync::kAlways;
+    if (word.starts_with("boot=")) m.boot_id = word.substr(5);
+  }
+  return m;
+}
+
+// Reads every topic: its head and the messages of its current epoch.
+Status LoadTopics(rocksdb::DB& db, const std::string& dir, std::vector<StoredTopic>& out) {
+  auto damaged = [&](const std::string& what) {
+    return Refuse(dir, "its data is damaged: " + what,
+                  "Restore the directory from a backup, or move it aside and start with an empty "
+                  "one (its history is then lost)");
+  };
+  rocksdb::ReadOptions ro;
+  ro.verify_checksums = true;
+  std::unique_ptr<rocksdb::Iterator> heads(db.NewIterator(ro));
+  std::unique_ptr<rocksdb::Iterator> msgs(db.NewIterator(ro));
+  const std::string head_prefix(1, kHeadPrefix);
+  for (heads->Seek(head_prefix); heads->Valid() && heads->key().starts_with(head_prefix);
+       heads->Next()) {
+    StoredTopic t;
+    t.name = heads->key().ToString().substr(1);
+    std::optional<Head> head = DecodeHead(heads->value().ToStringView());
+    if (!head) return damaged("the head of topic '" + t.name + "' is malformed");
+    t.epoch = head->epoch;
+    t.last_offset = head->last_offset;
+    for (msgs->Seek(MessageKey(t.name, t.epoch, 0)); msgs->Valid(); msgs->Next()) {
+      std::optional<MessagePosition> at = ParseMessageKey(msgs->key().ToStringView());
+      if (!at || at->topic != t.name || at->epoch != t.epoch) break;
+      if (!t.messages.empty() && at->offset != t.messages.back()->offset + 1) {
+        return damaged("topic '" + t.name + "' has a hole after offset " +
+                       std::to_string(t.messages.back()->offset));
+      }
+      Result<MessagePtr> m = DecodeMessage(*at, msgs->value().ToStringView());
+      if (!m.ok()) return damaged(m.status().message());
+      t.messages.push_back(std::move(*m));
+    }
+    if (!msgs->status().ok()) return damaged(msgs->status().ToString());
+    if (!t.messages.empty() && t.messages.back()->offset != t.last_offset) {
+      return damaged("topic '" + t.name + "' ends at offset " +
+                     std::to_string(t.messages.back()->offset) + " but its head says " +
+                     std::to_string(t.last_offset));
+    }
+    out.push_back(std::move(t));
+  }
+  if (!heads->status().ok()) return damaged(heads->status().ToString());
+  return Status::Ok();
+}
+
+}  // namespace
+
+StoreRecovery JudgeLastRun(const std::optional<RunMarker>& last, const std::string& boot_id) {
+  StoreRecovery r;
+  r.clean_shutdown = !last || last->clean;
+  if (!last) {
+    r.detail = "new store";
+  } else if (last->clean) {
+    r.detail = "the last run closed it cleanly";
+  } else if (last->sync == DiskStoreOptions::Sync::kAlways) {
+    r.detail =
+        "the last run stopped without closing it; with sync = always it acknowledged "
+        "only what was on disk";
+  } else if (last->boot_id == boot_id) {
+    r.detail =
+        "the last run stopped without closing it; with sync = batch on the same boot, "
+        "what it wrote was in the operating system's cache, which survived";
+  } else {
+    r.complete = false;
+    r.detail =
+        "the last run (sync = batch) stopped without closing it and the machine restarted "
+        "since: messages acknowledged in its last sync interval may be lost, so every "
+        "topic starts a new epoch";
+  }
+  return r;
+}
+
+rocksdb::Status WriteRunMarker(rocksdb::DB& db, const RunMarker& marker) {
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return db.Put(wo, MetaKey("run"),
+                std::string("clean=") + (marker.clean ? "1" : "0") +
+                    " sync=" + SyncName(marker.sync) + " boot=" + marker.boot_id);
+}
+
+std::string CurrentBootId() {
+  std::ifstream in("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  std::getline(in, id);
+  return id.empty() ? "unknown" : id;
+}
+
+uint64_t DiskBytes(rocksdb::DB& db) {
+  uint64_t bytes = 0;
+  (void)db.GetIntProperty(rocksdb::DB::Properties::kTotalSstFilesSize, &bytes);
+  rocksdb::VectorLogPtr logs;
+  if (db.GetSortedWalFiles(logs).ok()) {
+    for (const auto& log : logs) bytes += log->SizeFileBytes();
+  }
+  return bytes;
+}
+
+Result<OpenedDir> OpenStoreDir(const DiskStoreOptions& options) {
+  const std::string& dir = options.dir;
+  if (dir.empty()) return Status(ErrorCode::kInvalidArgument, "history store: no directory given");
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec || !fs::is_directory(dir, ec)) {
+    return Refuse(dir, "cannot create or use it as a directory (" + ec.message() + ")",
+                  "Give a directory heraldd can write to");
+  }
+  Result<bool> fresh = CheckFormat(dir);
+  if (!fresh.ok()) return fresh.status();
+
+  rocksdb::Options o;
+  o.create_if_missing = *fresh;
+  o.paranoid_checks = true;
+  // A torn last record (a crash mid-write) is dropped; damage anywhere else
+  // in the log is an error, never a silently shorter history.
+  o.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+  o.max_background_jobs = 2;
+  o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  o.keep_log_file_num = 2;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(o, (fs::path(dir) / "db").string(), &raw);
+  if (!s.ok()) {
+    if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
+      return Refuse(dir, "it is in use by another process (" + s.ToString() + ")",
+                    "Stop that process, or give another directory");
+    }
+    if (s.IsCorruption()) {
+      return Refuse(dir, "its database is damaged (" + s.ToString() + ")",
+                    "Restore the directory from a backup, or move it aside and start with an "
+                    "empty one (its history is then lost)");
+    }
+    return Refuse(dir, "cannot open its database (" + s.ToString() + ")",
+                  "Check the directory's permissions and free space");
+  }
+  OpenedDir opened;
+  opened.db.reset(raw);
+  if (*fresh && !WriteFileDurably(fs::path(dir) / "FORMAT", FormatLine())) {
+    return Refuse(dir, "cannot write its FORMAT file",
+                  "Check the directory's permissions and free space");
+  }
+
+  const std::string boot = options.boot_id.empty() ? CurrentBootId() : options.boot_id;
+  opened.recovery = JudgeLastRun(ReadRunMarker(*opened.db), boot);
+  if (Status loaded = LoadTopics(*opened.db, dir, opened.topics); !loaded.ok()) return loaded;
+  s = WriteRunMarker(*opened.db, RunMarker{false, options.sync, boot});
+  if (!s.ok()) {
+    return Refuse(dir, "cannot write to it (" + s.ToString() + ")",
+                  "Check the directory's permissions and free space");
+  }
+  return opened;
+}
+
+}  // namespace herald::store

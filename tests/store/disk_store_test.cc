@@ -1,0 +1,321 @@
+// The disk store on its own: ordered completions, group commit, reopening
+// with every topic's numbering and messages, trims, and the directories it
+// refuses with an error that says what to do.
+#include "herald/disk_store.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "store/store_dir.h"
+#include "tests/store/scratch_dir.h"
+
+namespace herald {
+namespace {
+
+using testing::ScratchDir;
+
+MessagePtr Msg(std::string topic, uint64_t epoch, uint64_t offset, std::string payload = "p") {
+  auto m = std::make_shared<Message>();
+  m->topic = std::move(topic);
+  m->epoch = epoch;
+  m->offset = offset;
+  m->timestamp_us = 1000 + static_cast<int64_t>(offset);
+  m->payload = std::move(payload);
+  return m;
+}
+
+std::shared_ptr<HistoryStore> Open(const std::string& dir,
+                                   DiskStoreOptions::Sync sync = DiskStoreOptions::Sync::kBatch,
+                                   std::string boot_id = "boot-1") {
+  DiskStoreOptions o;
+  o.dir = dir;
+  o.sync = sync;
+  o.boot_id = std::move(boot_id);
+  Result<std::shared_ptr<HistoryStore>> s = OpenDiskStore(o);
+  EXPECT_TRUE(s.ok()) << s.status().message();
+  return s.ok() ? *s : nullptr;
+}
+
+// Appends and waits for every completion; returns the statuses in
+// completion order, with the offsets they came for.
+std::vector<std::pair<uint64_t, Status>> AppendAll(HistoryStore& store,
+                                                   const std::vector<MessagePtr>& ms) {
+  std::mutex mu;
+  std::vector<std::pair<uint64_t, Status>> done;
+  for (const MessagePtr& m : ms) {
+    Status s = store.Append(m, [&mu, &done, off = m->offset](Status st) {
+      std::lock_guard lock(mu);
+      done.emplace_back(off, st);
+    });
+    EXPECT_TRUE(s.ok()) << s.message();
+  }
+  store.Drain();
+  std::lock_guard lock(mu);
+  return done;
+}
+
+const StoredTopic* Find(const std::vector<StoredTopic>& ts, std::string_view name) {
+  for (const StoredTopic& t : ts) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
+}
+
+TEST(DiskStore, CompletesAppendsInTheOrderTheyWereMade) {
+  ScratchDir dir;
+  auto store = Open(dir.path());
+  std::vector<MessagePtr> ms;
+  for (uint64_t i = 1; i <= 200; ++i) ms.push_back(Msg(i % 2 ? "a" : "b", 5, (i + 1) / 2));
+  auto done = AppendAll(*store, ms);
+  ASSERT_EQ(done.size(), ms.size());
+  for (size_t i = 0; i < ms.size(); ++i) {
+    EXPECT_EQ(done[i].first, ms[i]->offset) << i;
+    EXPECT_TRUE(done[i].second.ok()) << done[i].second.message();
+  }
+  EXPECT_EQ(store->Stats().appends, 200u);
+}
+
+TEST(DiskStore, ReopeningGivesEveryTopicItsNumberingAndMessages) {
+  ScratchDir dir;
+  {
+    auto store = Open(dir.path());
+    EXPECT_TRUE(store->TakeTopics().empty());
+    EXPECT_EQ(store->recovery().detail, "new store");
+    std::vector<MessagePtr> ms;
+    for (uint64_t i = 1; i <= 5; ++i) ms.push_back(Msg("orders", 42, i, "o" + std::to_string(i)));
+    ms.push_back(Msg("orders.eu", 43, 1, "eu"));
+    AppendAll(*store, ms);
+  }
+  auto store = Open(dir.path());
+  EXPECT_TRUE(store->recovery().clean_shutdown);
+  EXPECT_TRUE(store->recovery().complete);
+  std::vector<StoredTopic> topics = store->TakeTopics();
+  ASSERT_EQ(topics.size(), 2u);
+  const StoredTopic* orders = Find(topics, "orders");
+  ASSERT_TRUE(orders);
+  EXPECT_EQ(orders->epoch, 42u);
+  EXPECT_EQ(orders->last_offset, 5u);
+  ASSERT_EQ(orders->messages.size(), 5u);
+  EXPECT_EQ(orders->messages[0]->payload, "o1");
+  EXPECT_EQ(orders->messages[4]->offset, 5u);
+  EXPECT_EQ(orders->messages[4]->topic, "orders");
+  const StoredTopic* eu = Find(topics, "orders.eu");
+  ASSERT_TRUE(eu);
+  EXPECT_EQ(eu->messages.at(0)->payload, "eu");
+  // And it goes on from there.
+  EXPECT_TRUE(AppendAll(*store, {Msg("orders", 42, 6)}).at(0).second.ok());
+}
+
+TEST(DiskStore, AnAppendThatDoesNotFollowIsRefusedAndItsCallbackKept) {
+  ScratchDir dir;
+  auto store = Open(dir.path());
+  AppendAll(*store, {Msg("t", 5, 1), Msg("t", 5, 2)});
+  bool called = false;
+  HistoryStore::AppendCallback cb = [&](Status) { called = true; };
+  Status gap = store->Append(Msg("t", 5, 4), std::move(cb));
+  EXPECT_EQ(gap.code(), ErrorCode::kInternal);
+  EXPECT_NE(gap.message().find("does not follow"), std::string::npos) << gap.message();
+  ASSERT_TRUE(cb);  // not moved from: the caller still owns it
+  EXPECT_EQ(store->Append(Msg("t", 4, 3), std::move(cb)).code(), ErrorCode::kInternal);
+  EXPECT_EQ(store->Append(Msg("t", 6, 2), std::move(cb)).code(), ErrorCode::kInternal);
+  // A newer epoch starts at 1; the same epoch goes on at 3.
+  EXPECT_TRUE(store->Append(Msg("t", 6, 1), std::move(cb)).ok());
+  store->Drain();
+  EXPECT_TRUE(called);
+  EXPECT_EQ(store->Stats().appends_refused, 3u);
+}
+
+TEST(DiskStore, ConcurrentAppendsAreCommittedInGroups) {
+  ScratchDir dir;
+  auto store = Open(dir.path(), DiskStoreOptions::Sync::kAlways);
+  constexpr int kThreads = 8, kEach = 200;
+  std::atomic<int> completed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (uint64_t i = 1; i <= kEach; ++i) {
+        ASSERT_TRUE(store
+                        ->Append(Msg("t" + std::to_string(t), 1, i),
+                                 [&](Status s) {
+                                   EXPECT_TRUE(s.ok());
+                                   completed.fetch_add(1);
+                                 })
+                        .ok());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  store->Drain();
+  EXPECT_EQ(completed.load(), kThreads * kEach);
+  HistoryStoreStats s = store->Stats();
+  EXPECT_EQ(s.appends, uint64_t{kThreads * kEach});
+  // Appends that queue during one fsync share the next: fewer commits than
+  // appends (each commit is one synced write).
+  EXPECT_LT(s.commits, s.appends);
+  EXPECT_EQ(s.syncs, s.commits);
+}
+
+TEST(DiskStore, TrimDropsOlderMessagesAndANewEpochMovesTheHead) {
+  ScratchDir dir;
+  {
+    auto store = Open(dir.path());
+    std::vector<MessagePtr> ms;
+    for (uint64_t i = 1; i <= 10; ++i) ms.push_back(Msg("t", 7, i));
+    AppendAll(*store, ms);
+    store->Trim("t", 7, 8);
+    // An empty new epoch for "u": its head says so before any message.
+    AppendAll(*store, {Msg("u", 7, 1), Msg("u", 7, 2)});
+    store->Trim("u", 9, 1);
+    store->Drain();
+  }
+  auto store = Open(dir.path());
+  std::vector<StoredTopic> topics = store->TakeTopics();
+  const StoredTopic* t = Find(topics, "t");
+  ASSERT_TRUE(t);
+  ASSERT_EQ(t->messages.size(), 3u);
+  EXPECT_EQ(t->messages.front()->offset, 8u);
+  EXPECT_EQ(t->last_offset, 10u);
+  const StoredTopic* u = Find(topics, "u");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->epoch, 9u);
+  EXPECT_EQ(u->last_offset, 0u);
+  EXPECT_TRUE(u->messages.empty());
+}
+
+TEST(DiskStore, AForgottenTopicIsGoneAfterReopening) {
+  ScratchDir dir;
+  {
+    auto store = Open(dir.path());
+    AppendAll(*store, {Msg("gone", 1, 1), Msg("kept", 1, 1)});
+    store->Forget("gone");
+    store->Drain();
+  }
+  auto store = Open(dir.path());
+  std::vector<StoredTopic> topics = store->TakeTopics();
+  ASSERT_EQ(topics.size(), 1u);
+  EXPECT_EQ(topics[0].name, "kept");
+}
+
+TEST(DiskStore, AQueueOverItsBoundRefusesAtOnce) {
+  ScratchDir dir;
+  DiskStoreOptions o;
+  o.dir = dir.path();
+  o.max_queued_bytes = 1 << 16;
+  auto store = *OpenDiskStore(o);
+  // One append bigger than the whole bound can never be queued.
+  HistoryStore::AppendCallback cb = [](Status) {};
+  Status s = store->Append(Msg("t", 1, 1, std::string(1 << 17, 'x')), std::move(cb));
+  EXPECT_EQ(s.code(), ErrorCode::kResourceExhausted);
+  EXPECT_NE(s.message().find("max_queued_bytes"), std::string::npos) << s.message();
+}
+
+// --- Directories it refuses --------------------------------------------------
+
+std::string OpenError(const std::string& dir) {
+  DiskStoreOptions o;
+  o.dir = dir;
+  Result<std::shared_ptr<HistoryStore>> s = OpenDiskStore(o);
+  EXPECT_FALSE(s.ok()) << dir << " opened";
+  return s.ok() ? "" : s.status().message();
+}
+
+void WriteFile(const std::string& path, const std::string& content) {
+  std::ofstream(path, std::ios::trunc) << content;
+}
+
+TEST(DiskStoreDirectory, ADirectoryInUseByAnotherStoreIsRefused) {
+  ScratchDir dir;
+  auto first = Open(dir.path());
+  EXPECT_NE(OpenError(dir.path()).find("in use by another process"), std::string::npos);
+}
+
+TEST(DiskStoreDirectory, ANonEmptyDirectoryThatIsNotAStoreIsRefused) {
+  ScratchDir dir;
+  WriteFile(dir.Sub("notes.txt"), "mine");
+  EXPECT_NE(OpenError(dir.path()).find("is not a Herald history store"), std::string::npos);
+}
+
+TEST(DiskStoreDirectory, AStoreOfANewerFormatIsRefusedWithWhatToRun) {
+  ScratchDir dir;
+  { Open(dir.path()); }
+  WriteFile(dir.Sub("FORMAT"), "herald-history-store 999 rocksdb\n");
+  const std::string e = OpenError(dir.path());
+  EXPECT_NE(e.find("written by a newer Herald (store format 999"), std::string::npos) << e;
+  EXPECT_NE(e.find("Run the version that wrote it"), std::string::npos) << e;
+}
+
+TEST(DiskStoreDirectory, AStoreOfAnotherEngineIsRefused) {
+  ScratchDir dir;
+  { Open(dir.path()); }
+  WriteFile(dir.Sub("FORMAT"), "herald-history-store 1 sqlite\n");
+  EXPECT_NE(OpenError(dir.path()).find("holds a 'sqlite' store"), std::string::npos);
+}
+
+TEST(DiskStoreDirectory, ADamagedFormatFileIsRefused) {
+  ScratchDir dir;
+  { Open(dir.path()); }
+  WriteFile(dir.Sub("FORMAT"), "");
+  EXPECT_NE(OpenError(dir.path()).find("FORMAT is damaged"), std::string::npos);
+}
+
+TEST(DiskStoreDirectory, AMissingDatabaseIsRefusedNotRecreatedEmpty) {
+  ScratchDir dir;
+  { Open(dir.path()); }
+  std::filesystem::remove_all(dir.Sub("db"));
+  EXPECT_NE(OpenError(dir.path()).find("its database (db/CURRENT) is missing"), std::string::npos);
+}
+
+TEST(DiskStoreDirectory, DamagedTableFilesAreRefusedWithHowToRecover) {
+  ScratchDir dir;
+  {
+    DiskStoreOptions o;
+    o.dir = dir.path();
+    auto store = *OpenDiskStore(o);
+    std::vector<MessagePtr> ms;
+    for (uint64_t i = 1; i <= 2000; ++i) ms.push_back(Msg("t", 1, i, std::string(512, 'a')));
+    AppendAll(*store, ms);
+  }
+  // Reopen and close twice so the log is flushed into table files, then
+  // flip bytes in the middle of every table file.
+  { Open(dir.path()); }
+  bool damaged = false;
+  for (const auto& f : std::filesystem::directory_iterator(dir.Sub("db"))) {
+    if (f.path().extension() != ".sst" && f.path().extension() != ".log") continue;
+    const auto size = std::filesystem::file_size(f.path());
+    if (size < 4096) continue;
+    std::fstream io(f.path(), std::ios::in | std::ios::out | std::ios::binary);
+    io.seekp(static_cast<std::streamoff>(size / 2));
+    io.write("garbage!garbage!garbage!", 24);
+    damaged = true;
+  }
+  ASSERT_TRUE(damaged);
+  const std::string e = OpenError(dir.path());
+  EXPECT_NE(e.find("damaged"), std::string::npos) << e;
+  EXPECT_NE(e.find("move it aside"), std::string::npos) << e;
+}
+
+// --- What opening tells about the last run -----------------------------------
+
+TEST(DiskStoreRecovery, JudgesTheLastRunFromItsMarker) {
+  using store::RunMarker;
+  using Sync = DiskStoreOptions::Sync;
+  EXPECT_TRUE(store::JudgeLastRun(std::nullopt, "b1").complete);  // new store
+  EXPECT_TRUE(store::JudgeLastRun(RunMarker{true, Sync::kBatch, "b0"}, "b1").complete);
+  StoreRecovery always = store::JudgeLastRun(RunMarker{false, Sync::kAlways, "b0"}, "b1");
+  EXPECT_FALSE(always.clean_shutdown);
+  EXPECT_TRUE(always.complete);
+  // A crash of the process only: what it wrote was in the page cache.
+  EXPECT_TRUE(store::JudgeLastRun(RunMarker{false, Sync::kBatch, "b1"}, "b1").complete);
+  // The machine went down too: the last sync interval may be lost.
+  StoreRecovery lost = store::JudgeLastRun(RunMarker{false, Sync::kBatch, "b0"}, "b1");
+  EXPECT_FALSE(lost.complete);
+  EXPECT_NE(lost.detail.find("new epoch"), std::string::npos) << lost.detail;
+}
+
+}  // namespace
+}  // namespace herald
