@@ -30,8 +30,10 @@ endef
 build: deps
 	$(call configure,release,RelWithDebInfo,)
 
+# History is kept on disk (build/run-data): a restart of `make run` keeps
+# every topic's history and numbering, which is what a first try checks.
 run: build
-	./build/release/server/heraldd --listen $(LISTEN)
+	./build/release/server/heraldd --listen $(LISTEN) --data-dir build/run-data
 
 test: build
 	cd build/release && ctest $(CTEST_FLAGS)

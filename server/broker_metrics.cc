@@ -48,6 +48,25 @@ void AddBrokerMetrics(MetricTable& t) {
       "herald_topics_refused_total",
       "New topics refused at max_topics or max_topic_bytes (too_many_topics).",
       [](const MetricSnapshot& x) { return x.broker.topics_refused; }, Trip::kYes);
+  t.Counter("herald_store_appends_total", "Messages the history store committed.",
+            [](const MetricSnapshot& x) { return x.broker.store.appends; });
+  t.Counter("herald_store_commits_total",
+            "Groups the history store wrote (appends / commits = mean group size).",
+            [](const MetricSnapshot& x) { return x.broker.store.commits; });
+  t.Counter("herald_store_syncs_total", "fsyncs of the history store's log.",
+            [](const MetricSnapshot& x) { return x.broker.store.syncs; });
+  t.Counter(
+      "herald_store_append_errors_total",
+      "Messages the history store failed to write (their publishers got the error).",
+      [](const MetricSnapshot& x) { return x.broker.store.append_errors; }, Trip::kYes);
+  t.Counter(
+      "herald_store_appends_refused_total",
+      "Publishes refused by the history store: max_queued_bytes, or a failed store.",
+      [](const MetricSnapshot& x) { return x.broker.store.appends_refused; }, Trip::kYes);
+  t.Gauge("herald_store_queued_bytes", "Bytes of messages waiting for the history store's disk.",
+          [](const MetricSnapshot& x) { return x.broker.store.queued_bytes; });
+  t.Gauge("herald_store_disk_bytes", "Bytes of the history store's files (tables and logs).",
+          [](const MetricSnapshot& x) { return x.broker.store.disk_bytes; });
   t.Gauge("herald_topics", "Topics known to this node.",
           [](const MetricSnapshot& x) { return x.broker.topics; });
   t.Gauge("herald_topic_bytes", "Memory held by topic state, history aside.",

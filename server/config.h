@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "herald/broker_options.h"
+#include "herald/disk_store.h"
 #include "herald/server.h"
 #include "herald/status.h"
 
@@ -17,6 +18,11 @@ struct Config {
   Config() { server.demo_page = true; }  // heraldd serves the demo chat page at /
   ServerOptions server;
   BrokerOptions broker;
+  // [store]: where history is kept. kMemory: in memory only; kDisk: in
+  // `store.dir`, surviving restarts (herald/disk_store.h).
+  enum class StoreKind { kMemory, kDisk };
+  StoreKind store_kind = StoreKind::kMemory;
+  DiskStoreOptions store;
   std::string log_level = "info";
   // How often limit trips are reported in the log (one line per limit).
   std::chrono::milliseconds limit_log_interval = std::chrono::seconds(10);

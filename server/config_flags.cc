@@ -35,6 +35,10 @@ Status Validate(const Config& c) {
   if (!c.server.grpc.listen.empty()) {
     if (Status s = ValidateListenAddress("grpc_listen", c.server.grpc.listen); !s.ok()) return s;
   }
+  if (c.store_kind == Config::StoreKind::kDisk && c.store.dir.empty()) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "[store] kind = \"disk\" needs a directory: set [store] dir or --data-dir");
+  }
   const ClusterOptions& cl = c.server.cluster;
   if (!cl.listen.empty()) {
     if (Status s = ValidateListenAddress("cluster_listen", cl.listen); !s.ok()) return s;
@@ -118,6 +122,10 @@ ParsedArgs ParseArgs(int argc, const char* const* argv) {
   auto* o_workers =
       app.add_option("--workers", workers, "event-loop worker threads (default 0: one per core)")
           ->check(CLI::Range(0, 256));
+  std::string data_dir;
+  auto* o_data_dir = app.add_option("--data-dir", data_dir,
+                                    "DIR where history is kept across restarts (the disk store; "
+                                    "same as [store] kind = \"disk\" with dir = DIR)");
   auto* o_log = app.add_option("--log-level", log_level,
                                "trace, debug, info, warn, error, critical or off (default info)");
   try {
@@ -151,6 +159,10 @@ ParsedArgs ParseArgs(int argc, const char* const* argv) {
   if (o_node->count()) c.broker.node_id = node_id;
   if (o_workers->count()) c.server.workers = workers;
   if (o_log->count()) c.log_level = log_level;
+  if (o_data_dir->count()) {
+    c.store_kind = Config::StoreKind::kDisk;
+    c.store.dir = data_dir;
+  }
   if (Status s = Validate(c); !s.ok()) return Exit(2, "heraldd: " + s.message() + "\n");
   return p;
 }

@@ -47,6 +47,24 @@ Status ReadHistory(TomlReader& r, Config& c) {
   });
 }
 
+constexpr EnumNames<Config::StoreKind> kStoreKinds[] = {
+    {"memory", Config::StoreKind::kMemory},
+    {"disk", Config::StoreKind::kDisk},
+};
+constexpr EnumNames<DiskStoreOptions::Sync> kStoreSyncs[] = {
+    {"batch", DiskStoreOptions::Sync::kBatch},
+    {"always", DiskStoreOptions::Sync::kAlways},
+};
+
+Status ReadStore(TomlReader& r, Config& c) {
+  r.Enum("kind", c.store_kind, kStoreKinds);
+  r.String("dir", c.store.dir);
+  r.Enum("sync", c.store.sync, kStoreSyncs);
+  r.Millis("sync_interval_ms", c.store.sync_interval, Between(1, 60'000));
+  r.Bytes("max_queued_bytes", c.store.max_queued_bytes, AtLeast(1 << 16));
+  return r.error();
+}
+
 Status ReadLimits(TomlReader& r, Config& c) {
   BrokerOptions& b = c.broker;
   r.Bytes("max_payload_bytes", b.max_payload_bytes, AtLeast(1));
@@ -237,9 +255,9 @@ Status ReadCluster(TomlReader& r, Config& c) {
 
 // The sections, in reading order: each reads its keys into the config.
 constexpr std::pair<std::string_view, Status (*)(TomlReader&, Config&)> kSections[] = {
-    {"limits", ReadLimits},       {"history", ReadHistory}, {"http", ReadHttp},
-    {"websocket", ReadWebSocket}, {"grpc", ReadGrpc},       {"sse", ReadSse},
-    {"auth", ReadAuth},           {"cluster", ReadCluster},
+    {"limits", ReadLimits}, {"history", ReadHistory},     {"store", ReadStore},
+    {"http", ReadHttp},     {"websocket", ReadWebSocket}, {"grpc", ReadGrpc},
+    {"sse", ReadSse},       {"auth", ReadAuth},           {"cluster", ReadCluster},
 };
 
 Status Apply(std::string_view toml_text, std::string_view origin, Config& c,
@@ -288,6 +306,7 @@ std::vector<ConfigKey> ConfigKeys() {
     [history]
     [[history.rule]]
     pattern = ">"
+    [store]
     [http]
     [websocket]
     [grpc]

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "herald/broker.h"
+#include "herald/disk_store.h"
 #include "herald/server.h"
 #include "server/config.h"
 #include "server/limit_log.h"
@@ -46,6 +47,18 @@ int main(int argc, char** argv) {
   if (!config.config_file.empty()) spdlog::info("config file {}", config.config_file);
 
   const sigset_t signals = BlockShutdownSignals();
+  if (config.store_kind == herald::server::Config::StoreKind::kDisk) {
+    herald::Result<std::shared_ptr<herald::HistoryStore>> store =
+        herald::OpenDiskStore(config.store);
+    if (!store.ok()) {
+      spdlog::error("cannot start: {}", store.status().message());
+      return 1;
+    }
+    config.broker.store = *store;
+    spdlog::info("history store {} (sync = {}): {}", config.store.dir,
+                 config.store.sync == herald::DiskStoreOptions::Sync::kAlways ? "always" : "batch",
+                 (*store)->recovery().detail);
+  }
   herald::Broker broker(config.broker);
   herald::Server server(broker, config.server);
   if (herald::Status s = server.Start(); !s.ok()) {
