@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# History store benchmark (`make bench-store`): acknowledged publishes into
+# heraldd with the memory store, the disk store with sync = "batch" and with
+# sync = "always", side by side in one run with a Debian redis-server
+# appending the same payloads with XADD under appendfsync everysec and always.
+#
+#   throughput: gRPC PublishStream, STORE_STREAMS concurrent streams (each
+#               message acknowledged: group commit shows), and HTTP POST
+#               /publish with wrk, STORE_CONNECTIONS keep-alive connections
+#               over 64 topics; redis: redis-benchmark XADD with the same
+#               number of connections, unpipelined.
+#   latency:    acknowledged publish p50 / p99 — under that load (HTTP, and
+#               redis with its connections), and one call at a time (gRPC
+#               unary Publish; redis with one connection).
+# Payloads of 64 B and 1 KiB. Every server's data goes under
+# $BUILD_DIR/bench-store (one filesystem for all, its type is printed).
+# Results: stdout and build/release/bench-results/store.md.
+#   bash bench/store/run.sh
+#   STORE_SECONDS=5 STORE_MESSAGES=20000 bash bench/store/run.sh
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+BUILD_DIR=${BUILD_DIR:-build/release}
+BENCH="$BUILD_DIR/bench/grpc/herald_grpc_bench"
+HERALDD="$BUILD_DIR/server/heraldd"
+OUT_DIR="$BUILD_DIR/bench-results"
+DATA="$BUILD_DIR/bench-store"
+SECONDS_PER_RUN=${STORE_SECONDS:-5}
+MESSAGES=${STORE_MESSAGES:-20000}   # per gRPC stream; redis: MESSAGES × streams
+CALLS=${STORE_CALLS:-3000}
+STREAMS=${STORE_STREAMS:-16}
+CONNECTIONS=${STORE_CONNECTIONS:-16}
+[[ -x "$BENCH" && -x "$HERALDD" ]] || { echo "bench-store: build first (make build)" >&2; exit 1; }
+command -v wrk >/dev/null || { echo "bench-store: wrk not installed" >&2; exit 1; }
+if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
+  echo "bench-store: installing redis-server and redis-tools (Debian)"
+  sudo_cmd=()
+  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends \
+    redis-server redis-tools >/dev/null
+fi
+mkdir -p "$OUT_DIR"
+JSONL="$OUT_DIR/store.jsonl"
+: >"$JSONL"
+rm -rf "$DATA" && mkdir -p "$DATA"
+echo "bench-store: data under $DATA on $(stat -f -c %T "$DATA") ($(df -h --output=source "$DATA" | tail -1))"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+PID=""
+stop() { [[ -n "$PID" ]] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; PID=""; }
+trap stop EXIT
+record() { echo "{\"server\":\"$1\",\"size\":$2,\"what\":\"$3\",${4#\{}" | tee -a "$JSONL"; }
+
+heraldd() {  # $1: memory|batch|always; sets PID, PORT, GPORT
+  GPORT=$(free_port)
+  local args=(--listen 127.0.0.1:0 --grpc-listen "127.0.0.1:$GPORT")
+  local conf="$OUT_DIR/store-$1.toml"
+  # History large enough that nothing is trimmed while measuring.
+  printf '[history]\nmax_messages = 100000\nmax_bytes = 134217728\n[limits]\nmax_history_bytes = 4294967296\n' >"$conf"
+  if [[ $1 != memory ]]; then
+    rm -rf "$DATA/herald-$1"
+    args+=(--data-dir "$DATA/herald-$1")
+    printf '[store]\nsync = "%s"\n' "$1" >>"$conf"
+  fi
+  "$HERALDD" "${args[@]}" --config "$conf" 2>"$OUT_DIR/store-heraldd.log" &
+  PID=$!
+  for _ in $(seq 100); do grep -q "gRPC API" "$OUT_DIR/store-heraldd.log" && break; sleep 0.05; done
+  PORT=$(sed -n 's/.*listening on http:\/\/[^:]*:\([0-9]*\).*/\1/p' "$OUT_DIR/store-heraldd.log" | head -1)
+  [[ -n "$PORT" ]] || { echo "bench-store: heraldd did not start" >&2; cat "$OUT_DIR/store-heraldd.log" >&2; exit 1; }
+}
+
+wrk_json() {  # wrk --latency output → {"msgs_per_s":…,"p50_us":…,"p99_us":…,"errors":…}
+  python3 -c '
+import re, sys
+t = sys.stdin.read()
+def us(s):
+    v, u = re.match(r"([\d.]+)(\w+)", s).groups()
+    return float(v) * {"us": 1, "ms": 1e3, "s": 1e6}[u]
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
+p50 = us(re.search(r"50%\s+(\S+)", t).group(1))
+p99 = us(re.search(r"99%\s+(\S+)", t).group(1))
+bad = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
+print("{\"msgs_per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"errors\":%d}" % (rps, p50, p99, int(bad.group(1)) if bad else 0))'
+}
+redis_csv() {  # redis-benchmark --csv → {"msgs_per_s":…,"p50_us":…,"p99_us":…}
+  tail -1 | awk -F',' '{for (i = 1; i <= NF; i++) gsub(/"/, "", $i);
+    printf "{\"msgs_per_s\":%s,\"p50_us\":%.1f,\"p99_us\":%.1f}\n", $2, $5 * 1000, $7 * 1000}'
+}
+
+for size in 64 1024; do
+  for mode in memory batch always; do
+    heraldd "$mode"
+    record "heraldd-$mode" "$size" grpc-stream \
+      "$("$BENCH" --target "127.0.0.1:$GPORT" --mode stream --streams "$STREAMS" --messages "$MESSAGES" --size "$size")"
+    record "heraldd-$mode" "$size" grpc-unary \
+      "$("$BENCH" --target "127.0.0.1:$GPORT" --mode publish --calls "$CALLS" --size "$size")"
+    record "heraldd-$mode" "$size" http \
+      "$(SIZE=$size wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency -s bench/store/publish.lua \
+        "http://127.0.0.1:$PORT" | wrk_json)"
+    stop
+  done
+  payload=$(head -c "$size" /dev/zero | tr '\0' x)
+  for fsync in everysec always; do
+    RPORT=$(free_port)
+    rm -rf "$DATA/redis-$fsync" && mkdir -p "$DATA/redis-$fsync"
+    redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --appendonly yes \
+      --appendfsync "$fsync" --dir "$DATA/redis-$fsync" >"$OUT_DIR/store-redis.log" 2>&1 &
+    PID=$!
+    for _ in $(seq 100); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
+    record "redis-$fsync" "$size" load \
+      "$(redis-benchmark -p "$RPORT" -n $((MESSAGES * STREAMS / 4)) -c "$CONNECTIONS" -P 1 -r 64 --csv \
+        XADD s:__rand_int__ MAXLEN '~' 100000 '*' p "$payload" | redis_csv)"
+    record "redis-$fsync" "$size" one \
+      "$(redis-benchmark -p "$RPORT" -n "$CALLS" -c 1 -P 1 -r 64 --csv \
+        XADD s:__rand_int__ MAXLEN '~' 100000 '*' p "$payload" | redis_csv)"
+    stop
+  done
+done
+rm -rf "$DATA"
+
+python3 - "$JSONL" "$OUT_DIR/store.md" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+def get(server, size, what):
+    return next(r for r in rows if r["server"] == server and r["size"] == size and r["what"] == what)
+out = ["| size | server | gRPC PublishStream msgs/s | gRPC unary p50 / p99 µs | HTTP msgs/s | HTTP p50 / p99 µs (loaded) |",
+       "|---|---|---|---|---|---|"]
+for size in (64, 1024):
+    for mode in ("memory", "batch", "always"):
+        s, u, h = (get(f"heraldd-{mode}", size, w) for w in ("grpc-stream", "grpc-unary", "http"))
+        out.append(f"| {size} B | heraldd {mode} | {s['msgs_per_s']:,.0f} | {u['p50_us']:.0f} / {u['p99_us']:.0f} | "
+                   f"{h['msgs_per_s']:,.0f} | {h['p50_us']:.0f} / {h['p99_us']:.0f} |")
+    for fsync in ("everysec", "always"):
+        l, o = get(f"redis-{fsync}", size, "load"), get(f"redis-{fsync}", size, "one")
+        out.append(f"| {size} B | redis XADD {fsync} | – | {o['p50_us']:.0f} / {o['p99_us']:.0f} (1 conn) | "
+                   f"{l['msgs_per_s']:,.0f} | {l['p50_us']:.0f} / {l['p99_us']:.0f} |")
+out += ["", "| size | target | measured |", "|---|---|---|"]
+for size in (64, 1024):
+    mem, bat, alw = (get(f"heraldd-{m}", size, "grpc-stream")["msgs_per_s"] for m in ("memory", "batch", "always"))
+    hb, ha = (get(f"heraldd-{m}", size, "http")["msgs_per_s"] for m in ("batch", "always"))
+    re_, ra = (get(f"redis-{f}", size, "load")["msgs_per_s"] for f in ("everysec", "always"))
+    out.append(f"| {size} B | disk batch ≥ 50% of memory (gRPC stream) | {bat / mem:.0%} |")
+    out.append(f"| {size} B | disk batch ≥ 1× redis everysec | gRPC {bat / re_:.2f}×, HTTP {hb / re_:.2f}× |")
+    out.append(f"| {size} B | disk always ≥ 1× redis always | gRPC {alw / ra:.2f}×, HTTP {ha / ra:.2f}× |")
+errors = [r for r in rows if r.get("errors")]
+out += ["", "errors: " + (", ".join(f"{r['server']} {r['size']} {r['what']}: {r['errors']}" for r in errors) or "none")]
+text = "\n".join(out) + "\n"
+open(sys.argv[2], "w").write(text)
+print(text)
+PY
