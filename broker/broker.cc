@@ -68,13 +68,21 @@ void Broker::Impl::RunMaintenance() {
   const int64_t now = NowUs();
   const int64_t idle_us =
       std::chrono::duration_cast<std::chrono::microseconds>(options_.topic_idle_ttl).count();
+  const int64_t ids_before =
+      now - std::chrono::duration_cast<std::chrono::microseconds>(options_.dedup_window).count();
+  if (store_) store_->ExpireIds(ids_before);
   topics_.RemoveIf([&](TopicState& ts) {
     std::lock_guard lock(ts.mu);
     BrokerCounters::Sub(counters_.history_bytes, ts.history.TrimByAge(now));
+    if (ts.dedup) {
+      BrokerCounters::Sub(counters_.dedup_bytes, ts.dedup->ExpireBefore(ids_before));
+      if (ts.dedup->empty()) ts.dedup.reset();
+    }
     // The store keeps what history keeps, trimmed here (once per sweep, not
     // once per message) and on loading.
     TrimStored(ts);
-    if (!ts.history.empty() || ts.store_pending > 0 || now - ts.last_activity_us < idle_us) {
+    if (!ts.history.empty() || ts.store_pending > 0 || ts.dedup ||
+        now - ts.last_activity_us < idle_us) {
       return false;
     }
     if (store_ && ts.history.enabled()) store_->Forget(ts.name);
@@ -117,6 +125,9 @@ BrokerStats Broker::Impl::Stats() const {
   s.requests_refused = get(counters_.requests_refused);
   s.replies_refused = get(counters_.replies_refused);
   s.history_evictions = get(counters_.history_evictions);
+  s.duplicates = get(counters_.duplicates);
+  s.dedup_evictions = get(counters_.dedup_evictions);
+  s.dedup_bytes = get(counters_.dedup_bytes);
   s.topics_expired = get(counters_.topics_expired);
   s.subscriptions = get(counters_.subscriptions);
   s.peer_subscriptions = get(counters_.peer_subscriptions);

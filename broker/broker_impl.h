@@ -128,6 +128,8 @@ class Broker::Impl {
   void LoadStored(bool complete, std::vector<StoredTopic> topics);
   // Fan-out of a message now in history (topic lock held).
   void Deliver(TopicState& ts, const MessagePtr& m);
+  // Topic lock held. Remembers a message's msg_id (if any) for dedup_window.
+  void RememberId(TopicState& ts, StoredId id, bool pending);
 
   const BrokerOptions options_;
   HistoryStore* const store_;  // options_.store, or null: history in memory only

@@ -45,6 +45,8 @@ TopicStatePtr Broker::Impl::MakeTopic(std::string_view name) {
 
 namespace {
 
+StoredId IdOf(const Message& m) { return {m.msg_id, m.epoch, m.offset, m.timestamp_us}; }
+
 // Replies are a separate operation (Reply): a client that could publish into
 // `_INBOX.` would complete other people's requests with whatever it liked.
 Status RefuseInbox(std::string_view topic) {
@@ -99,12 +101,14 @@ Broker::Impl::HereResult Broker::Impl::PublishHere(std::string_view topic, std::
   if (Status s = ValidateMessageMeta(options.content_type, options.headers); !s.ok()) {
     return reject(s);
   }
+  if (Status s = ValidateMsgId(options.msg_id); !s.ok()) return reject(s);
   auto m = std::make_shared<Message>();
   m->topic = std::string(topic);
   m->payload = std::move(payload);
   m->content_type = std::move(options.content_type);
   m->headers = std::move(options.headers);
   m->reply_to = std::move(options.reply_to);
+  m->msg_id = std::move(options.msg_id);
 
   // Replies bypass topics and history: they go straight to the waiting
   // request — on this node, or on the node its inbox names.
@@ -146,6 +150,21 @@ Broker::Impl::HereResult Broker::Impl::PublishHere(std::string_view topic, std::
       RestartNumbering(ts, /*here=*/true);
       ClusterView::Claim(ts.cluster);
     }
+    if (!m->msg_id.empty() && ts.dedup) {
+      if (DedupTable::Entry* seen = ts.dedup->Find(m->msg_id)) {
+        BrokerCounters::Add(counters_.duplicates, 1);
+        HereResult dup;
+        if (seen->pending && here.done) {
+          // The first one is still on its way to the store: this retry
+          // gets its outcome (CommitStored).
+          seen->waiters.push_back(std::move(*here.done));
+          dup.deferred = true;
+        } else {
+          dup.ack = PublishAck{seen->epoch, seen->offset, /*duplicate=*/true};
+        }
+        return dup;
+      }
+    }
     if (store_ && ts.history.enabled() && here.done) {
       if (ts.store_failed) [[unlikely]] {
         RestartNumbering(ts, /*here=*/true);
@@ -155,9 +174,11 @@ Broker::Impl::HereResult Broker::Impl::PublishHere(std::string_view topic, std::
       m->offset = ts.last_offset + ts.store_pending + 1;
       m->timestamp_us = NowUs();
       const size_t bytes = m->payload.size();
+      const MessagePtr queued_message = m;
       if (Status s = AppendStored(*found, std::move(m), *here.done); !s.ok()) {
         return reject(std::move(s));
       }
+      RememberId(ts, IdOf(*queued_message), /*pending=*/true);
       ts.last_activity_us = NowUs();
       ++ts.messages_in;
       ts.bytes_in += bytes;
@@ -172,6 +193,7 @@ Broker::Impl::HereResult Broker::Impl::PublishHere(std::string_view topic, std::
     ts.bytes_in += m->payload.size();
     MessagePtr shared = std::move(m);
     AppendHistory(ts, shared);
+    RememberId(ts, IdOf(*shared), /*pending=*/false);
     Deliver(ts, shared);
     HereResult sequenced;
     sequenced.ack = PublishAck{ts.epoch, ts.last_offset};
@@ -184,6 +206,25 @@ void Broker::Impl::CompleteReply(MessagePtr reply) {
   BrokerCounters::Add(counters_.reply_bytes_in, reply->payload.size());
   const std::string topic = reply->topic;
   tracker_.Complete(topic, std::move(reply));
+}
+
+void Broker::Impl::RememberId(TopicState& ts, StoredId id, bool pending) {
+  if (id.msg_id.empty()) return;
+  if (!ts.dedup) ts.dedup = std::make_unique<DedupTable>();
+  DedupTable::Entry e;
+  e.epoch = id.epoch;
+  e.offset = id.offset;
+  e.timestamp_us = id.timestamp_us;
+  e.pending = pending;
+  const size_t before = ts.dedup->cost();
+  ts.dedup->Insert(std::move(id.msg_id), std::move(e));
+  // Over the node-wide budget: this topic's oldest ids go first.
+  const uint64_t others = counters_.dedup_bytes.load(std::memory_order_relaxed) - before;
+  while (others + ts.dedup->cost() > options_.max_dedup_bytes) {
+    if (ts.dedup->DropOldest() == 0) break;  // only pending ones left: bounded by the store queue
+    BrokerCounters::Add(counters_.dedup_evictions, 1);
+  }
+  BrokerCounters::Add(counters_.dedup_bytes, ts.dedup->cost() - before);
 }
 
 void Broker::Impl::Deliver(TopicState& ts, const MessagePtr& m) {

@@ -34,8 +34,22 @@ Status Broker::Impl::AppendStored(const TopicStatePtr& ts, MessagePtr m, Publish
 
 void Broker::Impl::CommitStored(TopicState& ts, const MessagePtr& m, const Status& status,
                                 PublishCallback& done) {
+  std::vector<PublishCallback> retries;  // publishes of the same msg_id meanwhile
   {
     std::lock_guard lock(ts.mu);
+    if (!m->msg_id.empty() && ts.dedup) {
+      DedupTable::Entry* e = ts.dedup->Find(m->msg_id);
+      if (e && e->pending && e->epoch == m->epoch && e->offset == m->offset) {
+        retries = std::move(e->waiters);
+        if (status.ok()) {
+          e->pending = false;
+          e->waiters.clear();
+        } else {
+          // Lost: a retry of this id must be published anew.
+          BrokerCounters::Sub(counters_.dedup_bytes, ts.dedup->Erase(m->msg_id));
+        }
+      }
+    }
     // A message of an epoch the topic has left (its numbering restarted
     // while the message was queued: a store failure, a cluster move) is
     // stored, but no longer this topic's present: acknowledged, not shown.
@@ -55,8 +69,10 @@ void Broker::Impl::CommitStored(TopicState& ts, const MessagePtr& m, const Statu
   }
   if (status.ok()) {
     done(PublishAck{m->epoch, m->offset});
+    for (PublishCallback& retry : retries) retry(PublishAck{m->epoch, m->offset, true});
   } else {
     done(status);
+    for (PublishCallback& retry : retries) retry(status);
   }
 }
 
@@ -86,6 +102,14 @@ void Broker::Impl::LoadStored(bool complete, std::vector<StoredTopic> topics) {
     TopicState& ts = **made;
     std::lock_guard lock(ts.mu);
     ts.last_activity_us = NowUs();
+    // Ids still inside the window: a retry after the restart is known.
+    const int64_t ids_after =
+        NowUs() -
+        std::chrono::duration_cast<std::chrono::microseconds>(options_.dedup_window).count();
+    for (StoredId& id : stored.ids) {
+      if (id.timestamp_us < ids_after || (ts.dedup && ts.dedup->Find(id.msg_id))) continue;
+      RememberId(ts, {std::move(id.msg_id), id.epoch, id.offset, id.timestamp_us}, false);
+    }
     if (!complete) {
       // The store cannot show it holds every acknowledged message: what
       // clients saw of the old epoch may be missing, so it ends here.

@@ -44,4 +44,19 @@ Status ValidateMessageMeta(std::string_view content_type, const Headers& headers
   return Status::Ok();
 }
 
+Status ValidateMsgId(std::string_view msg_id) {
+  if (msg_id.size() > kMaxMsgIdBytes) {
+    return Status(ErrorCode::kInvalidArgument, "msg_id is " + std::to_string(msg_id.size()) +
+                                                   " bytes, over the limit of " +
+                                                   std::to_string(kMaxMsgIdBytes));
+  }
+  for (char c : msg_id) {
+    if (c < 0x21 || c > 0x7e) {
+      return Status(ErrorCode::kInvalidArgument,
+                    "msg_id may hold printable ASCII only (no spaces or control characters)");
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace herald

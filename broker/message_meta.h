@@ -23,4 +23,9 @@ inline constexpr size_t kMaxHeaderValueBytes = 8192;
 // field values. invalid_argument naming the first offence otherwise.
 Status ValidateMessageMeta(std::string_view content_type, const Headers& headers);
 
+inline constexpr size_t kMaxMsgIdBytes = 128;
+// A publish's msg_id: empty (none), or 1-128 printable ASCII characters
+// (no space, no control): it may be echoed in headers and logs.
+Status ValidateMsgId(std::string_view msg_id);
+
 }  // namespace herald

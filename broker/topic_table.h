@@ -16,6 +16,7 @@
 
 #include "base/seeded_hash.h"
 #include "broker/cluster_view.h"
+#include "broker/dedup_table.h"
 #include "broker/match_result.h"
 #include "broker/topic_history.h"
 #include "herald/status.h"
@@ -43,6 +44,8 @@ struct TopicState {
   bool store_failed = false;
   // The first offset the store was last told to keep (TrimStored).
   uint64_t store_first_kept = 0;
+  // Message ids seen within the dedup window; null until the first one.
+  std::unique_ptr<DedupTable> dedup;
   TopicHistory history;
   MatchResultPtr match;  // valid while match_generation == index generation
   uint64_t match_generation = ~uint64_t{0};

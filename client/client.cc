@@ -52,6 +52,7 @@ void FillPublish(v1::PublishRequest& r, std::string_view topic, std::string payl
   r.set_payload(std::move(payload));
   r.set_content_type(o.content_type);
   for (const Header& h : o.headers) (*r.mutable_headers())[h.name] = h.value;
+  r.set_msg_id(o.msg_id);
 }
 
 MessagePtr FromProto(const v1::Message& p) {
@@ -60,6 +61,7 @@ MessagePtr FromProto(const v1::Message& p) {
   m->payload = p.payload();
   m->content_type = p.content_type();
   m->reply_to = p.reply_to();
+  m->msg_id = p.msg_id();
   for (const auto& [k, v] : p.headers()) m->headers.push_back({k, v});
   m->epoch = p.epoch();
   m->offset = p.offset();
@@ -281,7 +283,7 @@ Result<PublishAck> Client::Publish(std::string_view topic, std::string payload,
   v1::PublishAck ack;
   grpc::Status s = impl_->stub->Publish(&ctx, req, &ack);
   if (!s.ok()) return FromGrpc(s, ctx);
-  return PublishAck{ack.epoch(), ack.offset()};
+  return PublishAck{ack.epoch(), ack.offset(), ack.duplicate()};
 }
 
 void Client::PublishAsync(std::string_view topic, std::string payload, PublishOptions options,
@@ -300,7 +302,7 @@ void Client::PublishAsync(std::string_view topic, std::string payload, PublishOp
   impl_->stub->async()->Publish(&call->ctx, &call->req, &call->ack, [call](grpc::Status s) {
     if (call->done) {
       if (s.ok()) {
-        call->done(PublishAck{call->ack.epoch(), call->ack.offset()});
+        call->done(PublishAck{call->ack.epoch(), call->ack.offset(), call->ack.duplicate()});
       } else {
         call->done(FromGrpc(s, call->ctx));
       }

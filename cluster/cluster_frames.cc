@@ -25,6 +25,7 @@ PublishOptions OptionsOf(auto& frame) {
   PublishOptions o;
   o.content_type = std::move(*frame.mutable_content_type());
   o.reply_to = std::move(*frame.mutable_reply_to());
+  o.msg_id = std::move(*frame.mutable_msg_id());
   for (auto& h : *frame.mutable_headers()) {
     o.headers.push_back({std::move(*h.mutable_name()), std::move(*h.mutable_value())});
   }
@@ -255,6 +256,7 @@ void Cluster::OnForward(PeerLink& link, pb::Forward& forward) {
       if (ack.ok()) {
         r->set_epoch(ack->epoch);
         r->set_offset(ack->offset);
+        if (ack->duplicate) r->set_duplicate(true);
       } else {
         r->set_error_code(std::string(ErrorCodeName(ack.status().code())));
         r->set_error_message(ack.status().message());

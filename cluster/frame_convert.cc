@@ -20,6 +20,7 @@ void ToDelivery(const Message& m, pb::Delivery* out) {
   if (!m.content_type.empty()) out->set_content_type(m.content_type);
   CopyHeaders(m.headers, out->mutable_headers());
   if (!m.reply_to.empty()) out->set_reply_to(m.reply_to);
+  if (!m.msg_id.empty()) out->set_msg_id(m.msg_id);
   out->set_epoch(m.epoch);
   out->set_offset(m.offset);
   out->set_timestamp_us(m.timestamp_us);
@@ -31,6 +32,7 @@ MessagePtr FromDelivery(pb::Delivery& d) {
   m->payload = std::move(*d.mutable_payload());
   m->content_type = std::move(*d.mutable_content_type());
   m->reply_to = std::move(*d.mutable_reply_to());
+  m->msg_id = std::move(*d.mutable_msg_id());
   for (auto& h : *d.mutable_headers()) {
     m->headers.push_back({std::move(*h.mutable_name()), std::move(*h.mutable_value())});
   }
@@ -46,6 +48,7 @@ void ToForward(const Message& m, pb::Forward* out) {
   if (!m.content_type.empty()) out->set_content_type(m.content_type);
   CopyHeaders(m.headers, out->mutable_headers());
   if (!m.reply_to.empty()) out->set_reply_to(m.reply_to);
+  if (!m.msg_id.empty()) out->set_msg_id(m.msg_id);
 }
 
 void ToReply(const Message& m, pb::Reply* out) {

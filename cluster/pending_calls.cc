@@ -84,7 +84,7 @@ void PendingCalls::OnForwardResult(const PeerLink& from, const pb::ForwardResult
     call->on_ack(Status(ErrorCodeFromName(result.error_code()), result.error_message()));
     return;
   }
-  call->on_ack(PublishAck{result.epoch(), result.offset()});
+  call->on_ack(PublishAck{result.epoch(), result.offset(), result.duplicate()});
 }
 
 void PendingCalls::OnHistory(PeerLink& from, pb::HistoryResponse& response) {

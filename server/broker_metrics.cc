@@ -48,6 +48,15 @@ void AddBrokerMetrics(MetricTable& t) {
       "herald_topics_refused_total",
       "New topics refused at max_topics or max_topic_bytes (too_many_topics).",
       [](const MetricSnapshot& x) { return x.broker.topics_refused; }, Trip::kYes);
+  t.Counter("herald_publish_duplicates_total",
+            "Publishes with a message id seen before: acknowledged, not published again.",
+            [](const MetricSnapshot& x) { return x.broker.duplicates; });
+  t.Counter(
+      "herald_dedup_evictions_total",
+      "Message ids forgotten before their dedup window ended, to respect max_dedup_bytes.",
+      [](const MetricSnapshot& x) { return x.broker.dedup_evictions; }, Trip::kYes);
+  t.Gauge("herald_dedup_bytes", "Memory remembered message ids hold (idempotent publish).",
+          [](const MetricSnapshot& x) { return x.broker.dedup_bytes; });
   t.Counter("herald_store_appends_total", "Messages the history store committed.",
             [](const MetricSnapshot& x) { return x.broker.store.appends; });
   t.Counter("herald_store_commits_total",

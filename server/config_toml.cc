@@ -79,6 +79,8 @@ Status ReadLimits(TomlReader& r, Config& c) {
   r.Int("max_pending_requests", b.max_pending_requests, AtLeast(1));
   r.Int("max_pending_requests_per_connection", b.max_pending_requests_per_session, AtLeast(1));
   r.Int("max_reply_inboxes_per_connection", b.max_reply_inboxes_per_session, AtLeast(1));
+  r.Millis("dedup_window_ms", b.dedup_window);
+  r.Bytes("max_dedup_bytes", b.max_dedup_bytes);
   return r.error();
 }
 

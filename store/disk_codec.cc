@@ -1,5 +1,6 @@
 #include "store/disk_codec.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace herald::store {
@@ -110,6 +111,32 @@ std::string MetaKey(std::string_view name) {
   return k;
 }
 
+std::string DedupKeyAt(int64_t timestamp_us) {
+  std::string k;
+  k.push_back(kDedupPrefix);
+  PutU64(k, static_cast<uint64_t>(std::max<int64_t>(timestamp_us, 0)));
+  return k;
+}
+
+std::string DedupKey(int64_t timestamp_us, std::string_view topic, std::string_view msg_id) {
+  std::string k = DedupKeyAt(timestamp_us);
+  k.append(topic);
+  k.push_back('\0');
+  k.append(msg_id);
+  return k;
+}
+
+std::optional<DedupPosition> ParseDedupKey(std::string_view key) {
+  if (key.size() < 1 + 8 + 3 || key[0] != kDedupPrefix) return std::nullopt;
+  const size_t nul = key.find('\0', 9);
+  if (nul == std::string_view::npos || nul == 9 || nul + 1 == key.size()) return std::nullopt;
+  DedupPosition p;
+  p.timestamp_us = static_cast<int64_t>(GetU64(key.substr(1, 8)));
+  p.topic = key.substr(9, nul - 9);
+  p.msg_id = key.substr(nul + 1);
+  return p;
+}
+
 std::optional<MessagePosition> ParseMessageKey(std::string_view key) {
   if (key.size() < 1 + 1 + 16 || key[0] != kMessagePrefix) return std::nullopt;
   const size_t nul = key.size() - 17;
@@ -137,11 +164,13 @@ std::string EncodeMessage(const Message& m) {
   std::string v;
   size_t headers = 0;
   for (const Header& h : m.headers) headers += 8 + h.name.size() + h.value.size();
-  v.reserve(1 + 8 + 12 + m.content_type.size() + m.reply_to.size() + headers + m.payload.size());
+  v.reserve(1 + 8 + 16 + m.content_type.size() + m.reply_to.size() + m.msg_id.size() + headers +
+            m.payload.size());
   v.push_back(static_cast<char>(kMessageFormat));
   PutU64(v, static_cast<uint64_t>(m.timestamp_us));
   PutString(v, m.content_type);
   PutString(v, m.reply_to);
+  PutString(v, m.msg_id);
   PutU32(v, static_cast<uint32_t>(m.headers.size()));
   for (const Header& h : m.headers) {
     PutString(v, h.name);
@@ -171,6 +200,7 @@ Result<MessagePtr> DecodeMessage(const MessagePosition& position, std::string_vi
   m->timestamp_us = static_cast<int64_t>(r.U64());
   m->content_type = r.String();
   m->reply_to = r.String();
+  m->msg_id = r.String();
   const uint32_t headers = r.U32();
   // Each header takes at least 8 bytes: a count beyond what is left is damage.
   if (!r.ok() || headers > r.left() / 8) return damaged("is truncated");

@@ -4,10 +4,12 @@
 //
 //   'm' topic '\0' epoch:u64be offset:u64be  -> message (EncodeMessage)
 //   'h' topic                                -> head: epoch:u64be last_offset:u64be
+//   'd' stamp:u64be topic '\0' msg_id         -> dedup record: epoch:u64be offset:u64be
 //   'x' name                                 -> the store's own records (run marker)
 //
 // Topic names never contain '\0' (herald/topic.h), so "a" sorts entirely
-// before "a.b". Values start with a format byte; decoding checks every length
+// before "a.b". Dedup records sort by time, so expiry is one range delete.
+// Values start with a format byte; decoding checks every length
 // and fails with a description rather than read past the end.
 #pragma once
 
@@ -23,6 +25,7 @@ namespace herald::store {
 
 inline constexpr char kMessagePrefix = 'm';
 inline constexpr char kHeadPrefix = 'h';
+inline constexpr char kDedupPrefix = 'd';
 inline constexpr char kMetaPrefix = 'x';
 
 std::string MessageKey(std::string_view topic, uint64_t epoch, uint64_t offset);
@@ -30,6 +33,16 @@ std::string MessageKey(std::string_view topic, uint64_t epoch, uint64_t offset);
 std::string MessageKeyEnd(std::string_view topic);
 std::string HeadKey(std::string_view topic);
 std::string MetaKey(std::string_view name);
+std::string DedupKey(int64_t timestamp_us, std::string_view topic, std::string_view msg_id);
+// The first dedup key stamped at or after `timestamp_us`.
+std::string DedupKeyAt(int64_t timestamp_us);
+
+struct DedupPosition {
+  int64_t timestamp_us = 0;
+  std::string_view topic;
+  std::string_view msg_id;
+};
+std::optional<DedupPosition> ParseDedupKey(std::string_view key);
 
 struct MessagePosition {
   std::string_view topic;

@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <limits>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -39,7 +40,10 @@ class DiskStore final : public HistoryStore {
         db_(std::move(opened.db)),
         recovery_(std::move(opened.recovery)),
         topics_(std::move(opened.topics)) {
-    for (const StoredTopic& t : topics_) last_[t.name] = Head{t.epoch, t.last_offset};
+    for (const StoredTopic& t : topics_) {
+      last_[t.name] = Head{t.epoch, t.last_offset};
+      for (const StoredId& id : t.ids) oldest_id_us_ = std::min(oldest_id_us_, id.timestamp_us);
+    }
     writer_ = std::thread([this] { WriterLoop(); });
   }
 
@@ -92,6 +96,7 @@ class DiskStore final : public HistoryStore {
                         "): another writer?");
     }
     last = Head{m->epoch, m->offset};
+    if (!m->msg_id.empty()) oldest_id_us_ = std::min(oldest_id_us_, m->timestamp_us);
     Op op;
     op.kind = Op::kAppend;
     op.message = m;
@@ -132,6 +137,18 @@ class DiskStore final : public HistoryStore {
     work_cv_.notify_one();
   }
 
+  void ExpireIds(int64_t before_us) override {
+    std::lock_guard lock(mu_);
+    // One range delete per sweep, and none while no id is old enough.
+    if (oldest_id_us_ >= before_us) return;  // none stamped before it (or none at all)
+    oldest_id_us_ = before_us;
+    Op op;
+    op.kind = Op::kExpireIds;
+    op.before_us = before_us;
+    queue_.push_back(std::move(op));
+    work_cv_.notify_one();
+  }
+
   HistoryStoreStats Stats() const override {
     HistoryStoreStats s;
     {
@@ -151,12 +168,13 @@ class DiskStore final : public HistoryStore {
 
  private:
   struct Op {
-    enum Kind { kAppend, kTrim, kForget } kind = kAppend;
+    enum Kind { kAppend, kTrim, kForget, kExpireIds } kind = kAppend;
     MessagePtr message;  // kAppend
     std::string topic;   // kTrim, kForget
     uint64_t epoch = 0;  // kTrim
     uint64_t first_kept = 0;
     bool new_head = false;  // kTrim: the topic's head moves to (epoch, first_kept - 1)
+    int64_t before_us = 0;  // kExpireIds
     size_t cost = 0;
     AppendCallback done;
   };
@@ -239,9 +257,16 @@ class DiskStore final : public HistoryStore {
         case Op::kAppend: {
           const Message& m = *op.message;
           batch.Put(store::MessageKey(m.topic, m.epoch, m.offset), store::EncodeMessage(m));
+          if (!m.msg_id.empty()) {
+            batch.Put(store::DedupKey(m.timestamp_us, m.topic, m.msg_id),
+                      store::EncodeHead({m.epoch, m.offset}));
+          }
           heads[m.topic] = Head{m.epoch, m.offset};
           break;
         }
+        case Op::kExpireIds:
+          batch.DeleteRange(store::DedupKeyAt(0), store::DedupKeyAt(op.before_us));
+          break;
         case Op::kTrim: {
           batch.DeleteRange(store::MessageKey(op.topic, 0, 0),
                             store::MessageKey(op.topic, op.epoch, op.first_kept));
@@ -315,6 +340,8 @@ class DiskStore final : public HistoryStore {
   std::unordered_map<std::string, Head> last_;
   HistoryStoreStats stats_;
   uint64_t refused_ = 0;
+  // No stored id is stamped before this (max: none stored).
+  int64_t oldest_id_us_ = std::numeric_limits<int64_t>::max();
 };
 
 }  // namespace

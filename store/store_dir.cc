@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <unordered_map>
 
 #include "store/disk_codec.h"
 
@@ -147,6 +148,23 @@ Status LoadTopics(rocksdb::DB& db, const std::string& dir, std::vector<StoredTop
     out.push_back(std::move(t));
   }
   if (!heads->status().ok()) return damaged(heads->status().ToString());
+
+  // Dedup records, by time: each goes to its topic (records of topics no
+  // longer stored are left for expiry).
+  std::unordered_map<std::string_view, StoredTopic*> by_name;
+  for (StoredTopic& t : out) by_name[t.name] = &t;
+  const std::string dedup_prefix(1, kDedupPrefix);
+  for (msgs->Seek(dedup_prefix); msgs->Valid() && msgs->key().starts_with(dedup_prefix);
+       msgs->Next()) {
+    std::optional<DedupPosition> at = ParseDedupKey(msgs->key().ToStringView());
+    std::optional<Head> where = DecodeHead(msgs->value().ToStringView());
+    if (!at || !where) return damaged("a message id record is malformed");
+    auto t = by_name.find(at->topic);
+    if (t == by_name.end()) continue;
+    t->second->ids.push_back(
+        {std::string(at->msg_id), where->epoch, where->last_offset, at->timestamp_us});
+  }
+  if (!msgs->status().ok()) return damaged(msgs->status().ToString());
   return Status::Ok();
 }
 

@@ -124,10 +124,14 @@ export class HeraldClient extends EventTarget {
     return sub;
   }
 
-  // Resolves with {epoch, offset} once the message is sequenced.
+  // Resolves with {epoch, offset, duplicate} once the message is sequenced.
+  // options.msgId (1-128 printable ASCII) makes the publish idempotent: a
+  // retry with the same id within the server's dedup window resolves with
+  // the first one's position and duplicate: true, and is not delivered again.
   publish(topic, payload, options = {}) {
-    return this._call({ op: 'pub', topic, ...encodePayload(payload), headers: options.headers },
-      options.timeout ?? this.requestTimeout, (m) => ({ epoch: m.epoch, offset: m.offset }));
+    return this._call({ op: 'pub', topic, ...encodePayload(payload), headers: options.headers,
+      msg_id: options.msgId }, options.timeout ?? this.requestTimeout,
+    (m) => ({ epoch: m.epoch, offset: m.offset, duplicate: m.duplicate === true }));
   }
 
   // Resolves with the reply message ({payload, …}); rejects with a

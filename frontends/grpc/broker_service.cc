@@ -76,12 +76,10 @@ grpc::ServerUnaryReactor* BrokerService::Publish(grpc::CallbackServerContext* ct
   }
   // Answered when the message is sequenced: at once, or (in a cluster) when
   // the topic's owner node answers — without holding a gRPC thread.
-  ops_->Publish(**who, request->topic(), request->payload(),
-                OptionsFrom(request->content_type(), request->headers()),
+  ops_->Publish(**who, request->topic(), request->payload(), OptionsOf(*request),
                 [stats = options_.stats, ctx, reactor, response](Result<PublishAck> ack) {
                   if (!ack.ok()) return reactor->Finish(Refusal(*stats, ctx, ack.status()));
-                  response->set_epoch(ack->epoch);
-                  response->set_offset(ack->offset);
+                  ToProto(*ack, response);
                   reactor->Finish(grpc::Status::OK);
                 });
   return reactor;

@@ -223,13 +223,12 @@ void ConnectReactor::Unsubscribe(uint64_t id, uint64_t subscription) {
 
 void ConnectReactor::Publish(uint64_t id, const v1::PublishRequest& p) {
   std::shared_ptr<Outbox> outbox = outbox_;
-  client_.Publish(p.topic(), p.payload(), OptionsFrom(p.content_type(), p.headers()),
+  client_.Publish(p.topic(), p.payload(), OptionsOf(p),
                   [outbox, stats = options_.stats, id](Result<PublishAck> ack) {
                     if (!ack.ok()) return outbox->Push(ErrorEvent(*stats, id, ack.status()));
                     v1::ServerEvent e;
                     e.set_id(id);
-                    e.mutable_ack()->set_epoch(ack->epoch);
-                    e.mutable_ack()->set_offset(ack->offset);
+                    ToProto(*ack, e.mutable_ack());
                     outbox->Push(std::move(e));
                   });
 }

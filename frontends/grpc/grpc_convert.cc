@@ -47,6 +47,7 @@ void ToProto(const Message& m, v1::Message* out) {
   out->set_payload(m.payload);
   if (!m.content_type.empty()) out->set_content_type(m.content_type);
   if (!m.reply_to.empty()) out->set_reply_to(m.reply_to);
+  if (!m.msg_id.empty()) out->set_msg_id(m.msg_id);
   for (const Header& h : m.headers) (*out->mutable_headers())[h.name] = h.value;
   out->set_epoch(m.epoch);
   out->set_offset(m.offset);
@@ -78,6 +79,18 @@ PublishOptions OptionsFrom(const std::string& content_type,
   o.headers.reserve(headers.size());
   for (const auto& [name, value] : headers) o.headers.push_back({name, value});
   return o;
+}
+
+PublishOptions OptionsOf(const v1::PublishRequest& r) {
+  PublishOptions o = OptionsFrom(r.content_type(), r.headers());
+  o.msg_id = r.msg_id();
+  return o;
+}
+
+void ToProto(const PublishAck& ack, v1::PublishAck* out) {
+  out->set_epoch(ack.epoch);
+  out->set_offset(ack.offset);
+  if (ack.duplicate) out->set_duplicate(true);
 }
 
 }  // namespace herald::grpcfront

@@ -23,6 +23,9 @@ int32_t ToGrpcCode(const Status& s);
 
 void ToProto(const Message& m, v1::Message* out);
 void ToProto(const Gap& g, v1::Gap* out);
+// A publish's options: content type, headers and msg_id.
+PublishOptions OptionsOf(const v1::PublishRequest& r);
+void ToProto(const PublishAck& ack, v1::PublishAck* out);
 PublishOptions OptionsFrom(const std::string& content_type,
                            const google::protobuf::Map<std::string, std::string>& headers);
 

@@ -92,8 +92,8 @@ void PublishStreamReactor::Publish(v1::PublishRequest& m, Slot* slot) {
   payload.swap(*m.mutable_payload());
   // Two pointers: the callback fits std::function's inline storage. A
   // refusal (the admission's, or the broker's) comes back inline.
-  ops_->Publish(*identity_, m.topic(), std::move(payload),
-                OptionsFrom(m.content_type(), m.headers()), [this, slot](Result<PublishAck> ack) {
+  ops_->Publish(*identity_, m.topic(), std::move(payload), OptionsOf(m),
+                [this, slot](Result<PublishAck> ack) {
                   if (!ack.ok() && ack.status().code() == ErrorCode::kPermissionDenied) {
                     GrpcStats::Add(stats_->permission_denied);
                   }

@@ -133,6 +133,9 @@ Status DecodeInto(const object& obj, const CommandLimits& limits, Command& c) {
     if (Status s = RequiredString(obj, "topic", c.topic); !s.ok()) return s;
     if (Status s = ReadPayload(obj, c); !s.ok()) return s;
     if (Status s = ReadHeaders(obj, limits, c); !s.ok()) return s;
+    if (c.op == Command::Op::kPub) {
+      if (Status s = OptionalString(obj, "msg_id", c.msg_id); !s.ok()) return s;
+    }
     if (c.op == Command::Op::kReq) {
       if (c.id.empty()) return Bad("'req' needs an 'id' to match the reply to");
       return ReadTimeout(obj, c);

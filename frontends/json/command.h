@@ -31,6 +31,7 @@ struct Command {
   std::string payload;              // pub/req/reply: the bytes
   std::string content_type;         // how "payload" was given: JSON, text or binary
   Headers headers;                  // pub/req: optional string map
+  std::string msg_id;               // pub: optional, for idempotent publish
   // req: as given; its bounds are the session layer's (one rule, every front).
   std::optional<int64_t> timeout_ms;
 };

@@ -48,6 +48,7 @@ std::string EncodeMessage(const Message& m) {
   WritePayload(w, m.payload, m.content_type);
   if (!m.content_type.empty()) w.Field("content_type", m.content_type);
   if (!m.reply_to.empty()) w.Field("reply_to", m.reply_to);
+  if (!m.msg_id.empty()) w.Field("msg_id", m.msg_id);
   if (!m.headers.empty()) {
     w.BeginObject("headers");
     for (const Header& h : m.headers) w.Field(h.name, h.value);
@@ -82,14 +83,15 @@ std::string EncodeError(std::string_view id, const Status& status) {
   return EncodeError(id, ErrorCodeName(status.code()), status.message());
 }
 
-std::string EncodeAck(std::string_view id, uint64_t epoch, uint64_t offset) {
+std::string EncodeAck(std::string_view id, const PublishAck& ack) {
   JsonWriter w;
   w.Begin()
       .Field("op", "ack")
       .RawField("id", id)
-      .Field("epoch", epoch)
-      .Field("offset", offset)
-      .End();
+      .Field("epoch", ack.epoch)
+      .Field("offset", ack.offset);
+  if (ack.duplicate) w.Field("duplicate", true);
+  w.End();
   return w.Take();
 }
 

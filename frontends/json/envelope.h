@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "herald/broker.h"
 #include "herald/delivery.h"
 #include "herald/message.h"
 #include "herald/status.h"
@@ -32,8 +33,9 @@ std::string EncodeGap(const Gap& gap);
 // {"op":"error"[,"id":..],"code":"invalid_topic","message":".."}
 std::string EncodeError(std::string_view id, std::string_view code, std::string_view message);
 std::string EncodeError(std::string_view id, const Status& status);
-// {"op":"ack","id":..,"epoch":..,"offset":..}
-std::string EncodeAck(std::string_view id, uint64_t epoch, uint64_t offset);
+// {"op":"ack","id":..,"epoch":..,"offset":..} (+ "duplicate":true for a
+// msg_id seen before: the first publish's position)
+std::string EncodeAck(std::string_view id, const PublishAck& ack);
 // {"op":"reply","id":..,"payload":..}
 std::string EncodeReply(std::string_view id, const Message& reply);
 // {"op":"subscribed"|"unsubscribed","id":..,"topic":..}

@@ -14,6 +14,8 @@ namespace herald::rest {
 namespace {
 
 constexpr std::string_view kHeaderPrefix = "herald-";
+// Not a message header: the publish's id (idempotent publish).
+constexpr std::string_view kMsgIdHeader = "Herald-Msg-Id";
 
 void SendStatus(http::Response& res, const Status& s) { res.SendError(s); }
 
@@ -40,6 +42,10 @@ PublishOptions OptionsFrom(const http::Request& req) {
   PublishOptions o;
   if (auto ct = req.header("Content-Type")) o.content_type = std::string(*ct);
   for (const http::Header& h : req.headers) {
+    if (http::EqualsIgnoreCase(h.name, kMsgIdHeader)) {
+      o.msg_id = h.value;
+      continue;
+    }
     if (h.name.size() > kHeaderPrefix.size() &&
         http::EqualsIgnoreCase(std::string_view(h.name).substr(0, kHeaderPrefix.size()),
                                kHeaderPrefix)) {
@@ -103,8 +109,9 @@ void RestApi::Publish(http::Request& req, http::Response res) {
                   loop->RunHereOrPost([res, ack = std::move(ack)]() mutable {
                     if (!ack.ok()) return SendStatus(res, ack.status());
                     json::JsonWriter w;
-                    w.Begin().Field("epoch", ack->epoch).Field("offset", ack->offset).End();
-                    res.Send(200, w.Take(), json::kJsonContentType);
+                    w.Begin().Field("epoch", ack->epoch).Field("offset", ack->offset);
+                    if (ack->duplicate) w.Field("duplicate", true);
+                    res.Send(200, w.End().Take(), json::kJsonContentType);
                   });
                 });
 }

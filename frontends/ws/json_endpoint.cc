@@ -85,8 +85,10 @@ void JsonEndpoint::Publish(Command& c) {
   PublishOptions o;
   o.content_type = std::move(c.content_type);
   o.headers = std::move(c.headers);
-  // Acknowledged once sequenced: at once, or (in a cluster) when the topic's
-  // owner node answers, back on this connection's loop.
+  o.msg_id = std::move(c.msg_id);
+  // Acknowledged once sequenced: at once, or when the history store has it,
+  // or (in a cluster) when the topic's owner node answers; back on this
+  // connection's loop.
   std::weak_ptr<JsonEndpoint> weak = session_->SharedPart(this);
   client_.Publish(c.topic, std::move(c.payload), std::move(o),
                   [weak, loop = loop_, id = std::move(c.id)](Result<PublishAck> ack) mutable {
@@ -94,7 +96,7 @@ void JsonEndpoint::Publish(Command& c) {
                       auto self = weak.lock();
                       if (!self || !self->session_) return;
                       if (!ack.ok()) return self->SendError(id, ack.status());
-                      if (!id.empty()) self->Send(json::EncodeAck(id, ack->epoch, ack->offset));
+                      if (!id.empty()) self->Send(json::EncodeAck(id, *ack));
                     });
                   });
 }

@@ -44,12 +44,20 @@ struct PublishOptions {
   std::string content_type;
   Headers headers;
   std::string reply_to;  // normally set by Request, not by hand
+  // Idempotent publish: 1-128 printable ASCII characters naming this message.
+  // A publish to the same topic with an id seen within
+  // BrokerOptions::dedup_window is not published again: it is acknowledged
+  // with the first one's (epoch, offset) and `duplicate` set (whatever its
+  // payload). So a publish whose outcome is unknown (a timeout, a dropped
+  // connection) can be retried safely. Kept with the message and delivered.
+  std::string msg_id;
 };
 
 // Where a published message landed: the sync, acknowledged style.
 struct PublishAck {
   uint64_t epoch = 0;
   uint64_t offset = 0;
+  bool duplicate = false;  // the msg_id was seen: this is where the first one landed
 };
 
 // "I have seen `topic` up to `after_offset` in `epoch`": resume right after it.

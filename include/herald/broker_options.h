@@ -65,6 +65,13 @@ struct BrokerOptions {
   size_t max_pending_requests = 100'000;
   size_t max_pending_requests_per_session = 256;
   size_t max_reply_inboxes_per_session = 1024;
+  // Idempotent publish (PublishOptions::msg_id): ids are remembered per
+  // topic for dedup_window; with a history store they survive a restart.
+  // Their memory (id, position, overhead) across all topics is bounded by
+  // max_dedup_bytes: past it the oldest ids of the topic being published to
+  // are forgotten first (counted as dedup evictions).
+  std::chrono::milliseconds dedup_window = std::chrono::minutes(2);
+  size_t max_dedup_bytes = 64u << 20;
   // Deliveries waiting in one inbox before further ones are dropped with a gap.
   size_t max_inbox_pending = 1 << 20;
   // How often the maintenance thread trims history by age and forgets idle topics.

@@ -31,6 +31,8 @@ struct BrokerStats {
   uint64_t requests_refused = 0;    // over max_pending_requests or the per-session bound
   uint64_t replies_refused = 0;     // replies to an inbox the session was never sent
   uint64_t history_evictions = 0;   // history trimmed early to respect max_history_bytes
+  uint64_t duplicates = 0;          // publishes acknowledged as duplicates of a msg_id
+  uint64_t dedup_evictions = 0;     // ids forgotten early to respect max_dedup_bytes
   uint64_t topics_expired = 0;
   uint64_t topics_refused = 0;  // new topics refused (max_topics or max_topic_bytes)
   // Gauges.
@@ -40,6 +42,7 @@ struct BrokerStats {
   uint64_t peer_subscriptions = 0;  // other cluster nodes' interest, held here
   uint64_t history_messages = 0;
   uint64_t history_bytes = 0;  // memory history holds (TopicHistory::Cost)
+  uint64_t dedup_bytes = 0;    // memory remembered message ids hold (DedupTable::Cost)
   uint64_t pending_requests = 0;
   // Request latency histogram: counts per bucket of kLatencyBucketsUs, then +Inf.
   std::array<uint64_t, kLatencyBucketsUs.size() + 1> request_latency_buckets{};

@@ -28,11 +28,21 @@ namespace herald {
 // One topic as the store holds it: its numbering, and its retained messages
 // (oldest first, contiguous offsets, the last one at last_offset; empty when
 // everything was trimmed).
+// A message id the store remembers (idempotent publish), with where its
+// message landed, so a retry after a restart is still recognised.
+struct StoredId {
+  std::string msg_id;
+  uint64_t epoch = 0;
+  uint64_t offset = 0;
+  int64_t timestamp_us = 0;
+};
+
 struct StoredTopic {
   std::string name;
   uint64_t epoch = 0;
   uint64_t last_offset = 0;
   std::vector<MessagePtr> messages;
+  std::vector<StoredId> ids;  // oldest first; may name messages trimmed since
 };
 
 // What opening the store found.
@@ -88,6 +98,9 @@ class HistoryStore {
   virtual void Trim(std::string_view topic, uint64_t epoch, uint64_t first_kept) = 0;
   // Any thread. Drops the topic and its numbering.
   virtual void Forget(std::string_view topic) = 0;
+  // Any thread. Forgets the message ids (of appended messages with a
+  // msg_id, which the store keeps with them) stamped before `before_us`.
+  virtual void ExpireIds(int64_t before_us) = 0;
 
   virtual HistoryStoreStats Stats() const = 0;
   // Waits until every queued append has completed. The broker calls it as

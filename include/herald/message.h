@@ -63,6 +63,7 @@ class Message {
   std::string payload;
   std::string content_type;  // optional; e.g. "text/plain" or "application/octet-stream"
   std::string reply_to;      // set on requests: where the reply goes
+  std::string msg_id;        // the publisher's id for it (PublishOptions::msg_id), or empty
   Headers headers;
   uint64_t epoch = 0;        // the topic's numbering epoch (see Broker::Resume)
   uint64_t offset = 0;       // 1, 2, 3 ... within the epoch; 0 for replies

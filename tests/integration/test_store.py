@@ -197,6 +197,66 @@ class Kill9(DataDir):
             self.check_ledger(ledger, h)
 
 
+class Idempotent(DataDir):
+    """Retry storms with the same msg_ids over HTTP, WebSocket and gRPC,
+    before and after a restart: each id is stored once."""
+    IDS = [f"order-{i}" for i in range(30)]
+
+    def storm(self, h, rounds):
+        """Publishes every id `rounds` times (ids 0-9 over HTTP, 10-19 over
+        WebSocket JSON, 20-29 over gRPC); returns {id: [(epoch, offset, dup)]}."""
+        acks = {i: [] for i in self.IDS}
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", h.port, timeout=10)
+        for i in self.IDS[:10]:
+            for _ in range(rounds):
+                conn.request("POST", "/publish/orders", body=i.encode(),
+                             headers={"Herald-Msg-Id": i})
+                resp = conn.getresponse()
+                a = json.loads(resp.read())
+                self.assertEqual(resp.status, 200, a)
+                acks[i].append((a["epoch"], a["offset"], a.get("duplicate", False)))
+        conn.close()
+
+        async def ws():
+            async with websockets.connect(f"ws://127.0.0.1:{h.port}/ws") as sock:
+                n = 0
+                for i in self.IDS[10:20]:
+                    for _ in range(rounds):
+                        n += 1
+                        await sock.send(json.dumps({"op": "pub", "id": n, "topic": "orders",
+                                                    "payload": i, "msg_id": i}))
+                        a = await recv_json(sock, 5)
+                        self.assertEqual(a["op"], "ack", a)
+                        acks[i].append((a["epoch"], a["offset"], a.get("duplicate", False)))
+        run(ws())
+
+        with grpc.insecure_channel(f"127.0.0.1:{h.grpc_port}") as ch:
+            stub = pb_grpc.BrokerStub(ch)
+            for i in self.IDS[20:]:
+                for _ in range(rounds):
+                    a = stub.Publish(pb.PublishRequest(topic="orders", payload=i.encode(),
+                                                       msg_id=i), timeout=10)
+                    acks[i].append((a.epoch, a.offset, a.duplicate))
+        return acks
+
+    def test_retry_storms_on_every_front_across_a_restart_store_each_id_once(self):
+        with self.heraldd(grpc_port=True) as h:
+            before = self.storm(h, rounds=5)
+        with self.heraldd(grpc_port=True) as h:
+            after = self.storm(h, rounds=5)
+            got = history(h.port, "orders")
+        for i in self.IDS:
+            first = before[i][0]
+            self.assertFalse(first[2], f"{i}: the first publish is not a duplicate")
+            for a in before[i][1:] + after[i]:
+                self.assertEqual(a, (first[0], first[1], True), i)
+        ids = [m.get("msg_id") for m in got["messages"]]
+        self.assertEqual(sorted(ids), sorted(self.IDS), "each id stored exactly once")
+        self.assertEqual([m["payload"] for m in got["messages"]], ids)
+        report(self, "publishes / stored messages", f"{10 * len(self.IDS)} / {len(ids)}")
+
+
 class BadDirectory(unittest.TestCase):
     def test_a_directory_that_is_not_a_store_stops_heraldd_with_what_to_do(self):
         d = tempfile.mkdtemp(prefix="herald-data-")

@@ -3,6 +3,8 @@
 // one stopped: same epochs, next offsets, history to resume from.
 #include <gtest/gtest.h>
 
+#include <mutex>
+
 #include "herald/broker.h"
 #include "herald/disk_store.h"
 #include "tests/broker/test_support.h"
@@ -128,6 +130,55 @@ TEST(BrokerOnDisk, HistoryLimitsTrimTheStoreAndTheTrimSurvivesARestart) {
   EXPECT_EQ(Payloads(r->messages), (std::vector<std::string>{"8", "9", "10"}));
 }
 
+TEST(BrokerOnDisk, AMessageIdIsStillKnownAfterARestart) {
+  ScratchDir dir;
+  PublishOptions id;
+  id.msg_id = "order-42";
+  PublishAck first;
+  {
+    Broker broker(OnDisk(dir.path()));
+    Result<PublishAck> r = broker.Publish("orders", "paid", id);
+    ASSERT_TRUE(r.ok());
+    first = *r;
+  }
+  Broker broker(OnDisk(dir.path()));
+  Result<PublishAck> retry = broker.Publish("orders", "paid", id);
+  ASSERT_TRUE(retry.ok());
+  EXPECT_TRUE(retry->duplicate);
+  EXPECT_EQ(retry->epoch, first.epoch);
+  EXPECT_EQ(retry->offset, first.offset);
+  Result<ResumeResult> h = broker.Resume("orders", first.epoch, 0);
+  ASSERT_EQ(h->messages.size(), 1u);
+  EXPECT_EQ(h->messages[0]->msg_id, "order-42");  // stored with the message
+}
+
+TEST(BrokerOnDisk, ARetryWhileTheFirstIsStillOnItsWayGetsTheFirstOutcome) {
+  ScratchDir dir;
+  Broker broker(OnDisk(dir.path(), DiskStoreOptions::Sync::kAlways));
+  PublishOptions id;
+  id.msg_id = "x";
+  std::mutex mu;
+  std::vector<PublishAck> acks;
+  for (int i = 0; i < 20; ++i) {
+    broker.PublishAsync("t", "p", id, [&](Result<PublishAck> a) {
+      ASSERT_TRUE(a.ok());
+      std::lock_guard lock(mu);
+      acks.push_back(*a);
+    });
+  }
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard lock(mu);
+    return acks.size() == 20;
+  }));
+  int originals = 0;
+  for (const PublishAck& a : acks) {
+    EXPECT_EQ(a.offset, 1u);
+    originals += !a.duplicate;
+  }
+  EXPECT_EQ(originals, 1);
+  EXPECT_EQ(broker.options().store->Stats().appends, 1u);
+}
+
 // A store whose last run cannot be vouched for (StoreRecovery::complete
 // false: an OS crash under sync = batch), holding topic "t" at (5, 3).
 class UnvouchedStore : public HistoryStore {
@@ -156,6 +207,7 @@ class UnvouchedStore : public HistoryStore {
                     std::to_string(first_kept));
   }
   void Forget(std::string_view) override {}
+  void ExpireIds(int64_t) override {}
   HistoryStoreStats Stats() const override { return {}; }
   void Drain() override {}
 
