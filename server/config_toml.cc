@@ -62,6 +62,7 @@ Status ReadStore(TomlReader& r, Config& c) {
   r.Enum("sync", c.store.sync, kStoreSyncs);
   r.Millis("sync_interval_ms", c.store.sync_interval, Between(1, 60'000));
   r.Bytes("max_queued_bytes", c.store.max_queued_bytes, AtLeast(1 << 16));
+  r.Int("max_disk_bytes", c.store.max_disk_bytes, AtLeast(1 << 20));
   return r.error();
 }
 

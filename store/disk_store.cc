@@ -44,6 +44,7 @@ class DiskStore final : public HistoryStore {
       last_[t.name] = Head{t.epoch, t.last_offset};
       for (const StoredId& id : t.ids) oldest_id_us_ = std::min(oldest_id_us_, id.timestamp_us);
     }
+    disk_bytes_ = store::DiskBytes(*db_);
     writer_ = std::thread([this] { WriterLoop(); });
   }
 
@@ -74,6 +75,16 @@ class DiskStore final : public HistoryStore {
       ++refused_;
       return Status(ErrorCode::kUnavailable,
                     "the history store failed (" + failure_ + "): restart heraldd to recover");
+    }
+    if (disk_bytes_ + queued_bytes_ + cost > options_.max_disk_bytes) {
+      ++refused_;
+      over_quota_ = true;  // the writer compacts, so trimmed ranges free their space
+      work_cv_.notify_one();
+      return Status(ErrorCode::kResourceExhausted,
+                    "the history store is full: " + std::to_string(disk_bytes_) +
+                        " bytes on disk (max_disk_bytes " +
+                        std::to_string(options_.max_disk_bytes) +
+                        "); publishes to topics with history resume once retention frees space");
     }
     if (queued_bytes_ + cost > options_.max_queued_bytes) {
       ++refused_;
@@ -156,8 +167,8 @@ class DiskStore final : public HistoryStore {
       s = stats_;
       s.appends_refused = refused_;
       s.queued_bytes = queued_bytes_;
+      s.disk_bytes = disk_bytes_;
     }
-    s.disk_bytes = store::DiskBytes(*db_);
     return s;
   }
 
@@ -192,8 +203,18 @@ class DiskStore final : public HistoryStore {
     Clock::time_point next_sync = Clock::time_point::max();  // nothing unsynced
     std::vector<Op> group;
     std::unique_lock lock(mu_);
+    Clock::time_point measured{};
+    Clock::time_point compacted{};
     for (;;) {
-      work_cv_.wait_until(lock, next_sync, [this] { return stopping_ || !queue_.empty(); });
+      work_cv_.wait_until(lock, next_sync,
+                          [this] { return stopping_ || !queue_.empty() || over_quota_; });
+      if (over_quota_ && !stopping_) {
+        over_quota_ = false;
+        lock.unlock();
+        MeasureDisk(measured, compacted, /*full=*/true);
+        lock.lock();
+        continue;
+      }
       if (queue_.empty()) {
         if (stopping_) return;
         if (Clock::now() >= next_sync) {
@@ -235,6 +256,7 @@ class DiskStore final : public HistoryStore {
         if (op.kind == Op::kAppend) op.done(status);
       }
       group.clear();
+      MeasureDisk(measured, compacted, /*full=*/false);
 
       lock.lock();
       queued_bytes_ -= bytes;
@@ -299,6 +321,27 @@ class DiskStore final : public HistoryStore {
     return Fail("writing " + std::to_string(group.size()) + " records: " + s.ToString());
   }
 
+  // Writer thread. Refreshes disk_bytes_ (at most every 100 ms). At the
+  // quota (`full`), first compacts everything, at most every 5 s: range
+  // deletes (trims, forgotten topics) free their space only once compacted.
+  void MeasureDisk(std::chrono::steady_clock::time_point& measured,
+                   std::chrono::steady_clock::time_point& compacted, bool full) {
+    const auto now = std::chrono::steady_clock::now();
+    if (full && now - compacted >= std::chrono::seconds(5)) {
+      compacted = now;
+      rocksdb::CompactRangeOptions o;
+      o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+      (void)db_->Flush(rocksdb::FlushOptions());
+      (void)db_->CompactRange(o, nullptr, nullptr);
+    } else if (now - measured < std::chrono::milliseconds(100)) {
+      return;
+    }
+    measured = now;
+    const uint64_t bytes = store::DiskBytes(*db_);
+    std::lock_guard lock(mu_);
+    disk_bytes_ = bytes;
+  }
+
   void SyncLog() {
     rocksdb::Status s = db_->SyncWAL();
     if (!s.ok()) {
@@ -331,6 +374,8 @@ class DiskStore final : public HistoryStore {
   std::condition_variable drained_cv_;
   std::deque<Op> queue_;
   size_t queued_bytes_ = 0;
+  uint64_t disk_bytes_ = 0;  // the store's files, as last measured (MeasureDisk)
+  bool over_quota_ = false;  // an append was refused at max_disk_bytes
   bool writing_ = false;
   bool stopping_ = false;
   bool failed_ = false;

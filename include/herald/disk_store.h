@@ -46,6 +46,11 @@ struct DiskStoreOptions {
   // Bytes appended and not yet committed; past it publishes to topics with
   // history are refused (resource_exhausted) until the disk catches up.
   size_t max_queued_bytes = 64u << 20;
+  // The store's files (tables and logs) may take this much disk; past it,
+  // publishes to topics with history are refused (resource_exhausted) until
+  // retention frees space. Checked against a figure refreshed every 100 ms,
+  // so it can be passed by what is written in that time.
+  uint64_t max_disk_bytes = uint64_t{16} << 30;
   // Identifies the running system (Linux's boot id when empty): after an
   // unclean stop with sync = batch, a different boot id means the machine
   // went down too. For tests.

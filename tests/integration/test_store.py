@@ -257,6 +257,49 @@ class Idempotent(DataDir):
         report(self, "publishes / stored messages", f"{10 * len(self.IDS)} / {len(ids)}")
 
 
+class Quota(DataDir):
+    def test_past_the_disk_quota_every_front_gets_a_clear_refusal(self):
+        d = self.dir
+        config = ('[store]\nmax_disk_bytes = 1048576\n'
+                  '[history]\nmax_messages = 1000000\nmax_bytes = 1073741824\n')
+        with Heraldd("--data-dir", d, "--grpc-listen", "127.0.0.1:0", config=config) as h:
+            refused = None
+            for i in range(2000):
+                # Incompressible: the store's tables are compressed.
+                resp, data = http_call(h.port, "POST", "/publish/quota.t",
+                                       body=os.urandom(8192),
+                                       headers={"Content-Type": "application/octet-stream"})
+                if resp.status != 200:
+                    refused = (resp.status, json.loads(data))
+                    break
+                if i % 16 == 15:
+                    time.sleep(0.12)  # the store measures its files every 100 ms
+            self.assertIsNotNone(refused, "never refused")
+            self.assertEqual(refused[0], 503)
+            self.assertEqual(refused[1]["error"], "resource_exhausted")
+            self.assertIn("max_disk_bytes", refused[1]["message"])
+
+            async def ws():
+                async with websockets.connect(f"ws://127.0.0.1:{h.port}/ws") as sock:
+                    await sock.send(json.dumps({"op": "pub", "id": 1, "topic": "quota.t",
+                                                "payload": "x"}))
+                    return await recv_json(sock, 5)
+            e = run(ws())
+            self.assertEqual((e["op"], e["code"]), ("error", "resource_exhausted"), e)
+
+            with grpc.insecure_channel(f"127.0.0.1:{h.grpc_port}") as ch:
+                with self.assertRaises(grpc.RpcError) as caught:
+                    pb_grpc.BrokerStub(ch).Publish(
+                        pb.PublishRequest(topic="quota.t", payload=b"x"), timeout=10)
+                self.assertEqual(caught.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
+                self.assertIn("max_disk_bytes", caught.exception.details())
+            # Topics without history are not the store's: they still flow.
+            resp, _ = http_call(h.port, "GET", "/healthz")
+            self.assertEqual(resp.status, 200)
+            m = http_call(h.port, "GET", "/metrics")[1].decode()
+            self.assertRegex(m, r"herald_store_appends_refused_total [1-9]")
+
+
 class BadDirectory(unittest.TestCase):
     def test_a_directory_that_is_not_a_store_stops_heraldd_with_what_to_do(self):
         d = tempfile.mkdtemp(prefix="herald-data-")

@@ -130,6 +130,39 @@ TEST(BrokerOnDisk, HistoryLimitsTrimTheStoreAndTheTrimSurvivesARestart) {
   EXPECT_EQ(Payloads(r->messages), (std::vector<std::string>{"8", "9", "10"}));
 }
 
+TEST(BrokerOnDisk, AgeAndByteRetentionApplyToWhatWasStoredBeforeARestart) {
+  ScratchDir dir;
+  int64_t now = 1'700'000'000'000'000;
+  auto options = [&] {
+    BrokerOptions o = OnDisk(dir.path());
+    o.clock = [&now] { return now; };
+    o.default_history.max_age = std::chrono::seconds(10);
+    o.default_history.max_bytes = 3;  // payload bytes: the last three one-byte messages
+    return o;
+  };
+  uint64_t epoch = 0;
+  {
+    Broker broker(options());
+    for (int i = 1; i <= 5; ++i) epoch = broker.Publish("t", std::to_string(i))->epoch;
+  }
+  {
+    Broker broker(options());  // bytes: 1 and 2 are gone
+    Result<ResumeResult> r = broker.Resume("t", epoch, 0);
+    ASSERT_TRUE(r->gap.has_value());
+    EXPECT_EQ(r->gap->reason, GapReason::kTrimmed);
+    EXPECT_EQ(Payloads(r->messages), (std::vector<std::string>{"3", "4", "5"}));
+  }
+  now += 11'000'000;  // past max_age
+  Broker broker(options());
+  broker.RunMaintenance();
+  Result<ResumeResult> r = broker.Resume("t", epoch, 0);
+  ASSERT_TRUE(r->gap.has_value());
+  EXPECT_EQ(r->gap->to_offset, 5u);
+  EXPECT_TRUE(r->messages.empty());
+  EXPECT_EQ(r->epoch, epoch);  // the numbering is kept: the next one is 6
+  EXPECT_EQ(broker.Publish("t", "6")->offset, 6u);
+}
+
 TEST(BrokerOnDisk, AMessageIdIsStillKnownAfterARestart) {
   ScratchDir dir;
   PublishOptions id;

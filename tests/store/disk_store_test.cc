@@ -214,6 +214,52 @@ TEST(DiskStore, AQueueOverItsBoundRefusesAtOnce) {
   EXPECT_NE(s.message().find("max_queued_bytes"), std::string::npos) << s.message();
 }
 
+TEST(DiskStore, AtTheDiskQuotaAppendsAreRefusedAndResumeOnceTrimmedSpaceIsFreed) {
+  ScratchDir dir;
+  DiskStoreOptions o;
+  o.dir = dir.path();
+  o.max_disk_bytes = 1 << 20;
+  auto store = *OpenDiskStore(o);
+  Status refused;
+  uint64_t offset = 0;
+  // Incompressible payloads: the store's tables are compressed.
+  uint64_t x = 88172645463325252ull;
+  auto noise = [&x] {
+    std::string p(4096, '\0');
+    for (char& c : p) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      c = static_cast<char>(x);
+    }
+    return p;
+  };
+  // 4 KiB messages until the store says no (the figure it checks is
+  // refreshed every 100 ms, hence the pauses).
+  for (int i = 0; i < 5000 && refused.ok(); ++i) {
+    HistoryStore::AppendCallback cb = [](Status) {};
+    refused = store->Append(Msg("t", 1, offset + 1, noise()), std::move(cb));
+    if (refused.ok()) ++offset;
+    if (i % 16 == 15) {
+      store->Drain();
+      std::this_thread::sleep_for(std::chrono::milliseconds(110));
+    }
+  }
+  ASSERT_FALSE(refused.ok()) << "never refused after " << offset << " appends";
+  EXPECT_EQ(refused.code(), ErrorCode::kResourceExhausted);
+  EXPECT_NE(refused.message().find("max_disk_bytes"), std::string::npos) << refused.message();
+  EXPECT_GE(store->Stats().disk_bytes, uint64_t{1} << 19);
+  // Retention trims everything but the last message: once compacted, the
+  // space is free again and appends are taken.
+  store->Trim("t", 1, offset);
+  store->Drain();
+  bool taken = false;
+  for (int i = 0; i < 200 && !taken; ++i) {
+    HistoryStore::AppendCallback cb = [](Status) {};
+    taken = store->Append(Msg("t", 1, offset + 1, "small"), std::move(cb)).ok();
+    if (!taken) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(taken) << "still refused: " << store->Stats().disk_bytes << " bytes on disk";
+}
+
 // --- Directories it refuses --------------------------------------------------
 
 std::string OpenError(const std::string& dir) {
