@@ -202,9 +202,20 @@ TEST_F(ClusterTest, OverlappingPatternsOfOneNodeCarryAMessageAcrossOnce) {
   ASSERT_TRUE(n2->broker->Subscribe("a.b.*", star.Callback()).ok());
   ASSERT_TRUE(n2->broker->Subscribe("a.>", full.Callback()).ok());
   WaitInterest(*n1, topic);
-  std::this_thread::sleep_for(50ms);  // the probes' deliveries drained
+  // The probes' deliveries drained: the link's count holds still for 100 ms
+  // (a fixed pause was too short on a loaded sanitizer build).
   std::map<std::string, uint64_t> before;
-  for (const LinkStats& l : n1->cluster->Stats().links) before[l.peer_id] = l.messages_out;
+  auto sample = [&] {
+    std::map<std::string, uint64_t> now;
+    for (const LinkStats& l : n1->cluster->Stats().links) now[l.peer_id] = l.messages_out;
+    return now;
+  };
+  for (int i = 0; i < 50; ++i) {
+    std::map<std::string, uint64_t> now = sample();
+    if (i > 0 && now == before) break;
+    before = std::move(now);
+    std::this_thread::sleep_for(100ms);
+  }
   ASSERT_TRUE(n1->broker->Publish(topic, "once").ok());
   ASSERT_TRUE(WaitFor([&] { return plain.size() == 1 && star.size() == 1 && full.size() == 1; }));
   for (const LinkStats& l : n1->cluster->Stats().links) {
