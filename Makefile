@@ -40,7 +40,7 @@ test: build
 
 test-asan: deps
 	$(call configure,asan,Debug,address)
-	cd build/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest $(CTEST_FLAGS)
+	cd build/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest $(CTEST_FLAGS)
 
 test-tsan: deps
 	$(call configure,tsan,RelWithDebInfo,thread)
@@ -53,7 +53,7 @@ test-robustness: build
 	$(call configure,asan,Debug,address)
 	@rc=0; \
 	HERALDD=build/release/server/heraldd python3 tests/robustness/run.py || rc=1; \
-	HERALDD=build/asan/server/heraldd ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	HERALDD=build/asan/server/heraldd ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 python3 tests/robustness/run.py || rc=1; \
 	exit $$rc
 
