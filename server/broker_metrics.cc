@@ -76,6 +76,9 @@ void AddBrokerMetrics(MetricTable& t) {
           [](const MetricSnapshot& x) { return x.broker.store.queued_bytes; });
   t.Gauge("herald_store_disk_bytes", "Bytes of the history store's files (tables and logs).",
           [](const MetricSnapshot& x) { return x.broker.store.disk_bytes; });
+  t.Gauge("herald_store_disk_free_bytes",
+          "Bytes free on the history store's filesystem (min_free_disk_bytes is kept free).",
+          [](const MetricSnapshot& x) { return x.broker.store.disk_free_bytes; });
   t.Gauge("herald_topics", "Topics known to this node.",
           [](const MetricSnapshot& x) { return x.broker.topics; });
   t.Gauge("herald_topic_bytes", "Memory held by topic state, history aside.",

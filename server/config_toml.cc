@@ -63,6 +63,7 @@ Status ReadStore(TomlReader& r, Config& c) {
   r.Millis("sync_interval_ms", c.store.sync_interval, Between(1, 60'000));
   r.Bytes("max_queued_bytes", c.store.max_queued_bytes, AtLeast(1 << 16));
   r.Int("max_disk_bytes", c.store.max_disk_bytes, AtLeast(1 << 20));
+  r.Int("min_free_disk_bytes", c.store.min_free_disk_bytes, AtLeast(0));
   return r.error();
 }
 

@@ -45,6 +45,7 @@ class DiskStore final : public HistoryStore {
       for (const StoredId& id : t.ids) oldest_id_us_ = std::min(oldest_id_us_, id.timestamp_us);
     }
     disk_bytes_ = store::DiskBytes(*db_);
+    free_bytes_ = store::FreeBytes(options_.dir);
     writer_ = std::thread([this] { WriterLoop(); });
   }
 
@@ -85,6 +86,16 @@ class DiskStore final : public HistoryStore {
                         " bytes on disk (max_disk_bytes " +
                         std::to_string(options_.max_disk_bytes) +
                         "); publishes to topics with history resume once retention frees space");
+    }
+    if (free_bytes_ < options_.min_free_disk_bytes + queued_bytes_ + cost) {
+      ++refused_;
+      over_quota_ = true;  // measured again (and compacted) until space is freed
+      work_cv_.notify_one();
+      return Status(
+          ErrorCode::kResourceExhausted,
+          "the disk under " + options_.dir + " is nearly full: " + std::to_string(free_bytes_) +
+              " bytes free (min_free_disk_bytes " + std::to_string(options_.min_free_disk_bytes) +
+              "); publishes to topics with history resume once space is freed");
     }
     if (queued_bytes_ + cost > options_.max_queued_bytes) {
       ++refused_;
@@ -168,6 +179,7 @@ class DiskStore final : public HistoryStore {
       s.appends_refused = refused_;
       s.queued_bytes = queued_bytes_;
       s.disk_bytes = disk_bytes_;
+      s.disk_free_bytes = free_bytes_;
     }
     return s;
   }
@@ -327,6 +339,7 @@ class DiskStore final : public HistoryStore {
   void MeasureDisk(std::chrono::steady_clock::time_point& measured,
                    std::chrono::steady_clock::time_point& compacted, bool full) {
     const auto now = std::chrono::steady_clock::now();
+    if (HasFailed()) return;
     if (full && now - compacted >= std::chrono::seconds(5)) {
       compacted = now;
       rocksdb::CompactRangeOptions o;
@@ -338,11 +351,22 @@ class DiskStore final : public HistoryStore {
     }
     measured = now;
     const uint64_t bytes = store::DiskBytes(*db_);
+    const uint64_t free = store::FreeBytes(options_.dir);
     std::lock_guard lock(mu_);
     disk_bytes_ = bytes;
+    free_bytes_ = free;
+  }
+
+  // After a failure RocksDB's log writer is in an error state in which a
+  // sync trips an assertion in Debian's build (found with a full tmpfs):
+  // a failed store makes no RocksDB call but Close().
+  bool HasFailed() const {
+    std::lock_guard lock(mu_);
+    return failed_;
   }
 
   void SyncLog() {
+    if (HasFailed()) return;
     rocksdb::Status s = db_->SyncWAL();
     if (!s.ok()) {
       (void)Fail("syncing the log: " + s.ToString());
@@ -375,7 +399,8 @@ class DiskStore final : public HistoryStore {
   std::deque<Op> queue_;
   size_t queued_bytes_ = 0;
   uint64_t disk_bytes_ = 0;  // the store's files, as last measured (MeasureDisk)
-  bool over_quota_ = false;  // an append was refused at max_disk_bytes
+  uint64_t free_bytes_ = 0;  // free on the filesystem, as last measured
+  bool over_quota_ = false;  // an append was refused at max_disk_bytes or min_free_disk_bytes
   bool writing_ = false;
   bool stopping_ = false;
   bool failed_ = false;

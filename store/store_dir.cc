@@ -1,8 +1,12 @@
 #include "store/store_dir.h"
 
+#include <cstdarg>
+#include <cstdio>
+
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -11,6 +15,28 @@
 #include "store/disk_codec.h"
 
 namespace herald::store {
+
+namespace {
+
+// RocksDB's own log goes to heraldd's standard error, never to a file in the
+// store's directory: on a full disk, Debian's librocksdb asserts when its
+// error-recovery path logs to a LOG file whose last write failed (found with
+// a full tmpfs). Warnings and worse only.
+class StderrLogger final : public rocksdb::Logger {
+ public:
+  StderrLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    char line[1024];
+    const int n = std::vsnprintf(line, sizeof(line), format, ap);
+    size_t len = n < 0 ? 0 : std::min(static_cast<size_t>(n), sizeof(line) - 1);
+    while (len > 0 && line[len - 1] == '\n') --len;  // some of its messages end in one
+    std::fprintf(stderr, "[rocksdb] %.*s\n", static_cast<int>(len),
+                 line);  // one call: lines do not interleave
+  }
+};
+
+}  // namespace
 
 namespace {
 
@@ -220,6 +246,12 @@ uint64_t DiskBytes(rocksdb::DB& db) {
   return bytes;
 }
 
+uint64_t FreeBytes(const std::string& dir) {
+  std::error_code ec;
+  const fs::space_info space = fs::space(dir, ec);
+  return ec ? 0 : static_cast<uint64_t>(space.available);
+}
+
 Result<OpenedDir> OpenStoreDir(const DiskStoreOptions& options) {
   const std::string& dir = options.dir;
   if (dir.empty()) return Status(ErrorCode::kInvalidArgument, "history store: no directory given");
@@ -240,7 +272,7 @@ Result<OpenedDir> OpenStoreDir(const DiskStoreOptions& options) {
   o.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   o.max_background_jobs = 2;
   o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
-  o.keep_log_file_num = 2;
+  o.info_log = std::make_shared<StderrLogger>();
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(o, (fs::path(dir) / "db").string(), &raw);
   if (!s.ok()) {

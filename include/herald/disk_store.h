@@ -51,6 +51,14 @@ struct DiskStoreOptions {
   // retention frees space. Checked against a figure refreshed every 100 ms,
   // so it can be passed by what is written in that time.
   uint64_t max_disk_bytes = uint64_t{16} << 30;
+  // Free space the store leaves on its filesystem (statvfs, refreshed with
+  // the quota's figure). Below it, publishes to topics with history are
+  // refused (resource_exhausted) until space is freed: the disk never runs
+  // full under the store, whoever else writes to it. A real "no space left"
+  // (a reserve of 0, or a faster writer) fails the store instead: every
+  // later append is refused (unavailable) until heraldd is restarted, and
+  // nothing acknowledged is lost.
+  uint64_t min_free_disk_bytes = uint64_t{64} << 20;
   // Identifies the running system (Linux's boot id when empty): after an
   // unclean stop with sync = batch, a different boot id means the machine
   // went down too. For tests.

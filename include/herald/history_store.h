@@ -65,6 +65,7 @@ struct HistoryStoreStats {
   uint64_t appends_refused = 0;  // appends refused at once (queue full, store failed)
   uint64_t queued_bytes = 0;     // appended, not yet committed
   uint64_t disk_bytes = 0;       // the store's files
+  uint64_t disk_free_bytes = 0;  // free on the store's filesystem (0: not measured)
 };
 
 class HistoryStore {

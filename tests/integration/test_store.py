@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -21,7 +22,7 @@ import urllib.parse
 import grpc
 import websockets
 
-from heraldd import Heraldd, http_call, run_heraldd
+from heraldd import Heraldd, http_call, run_heraldd, wait_until
 from probe_util import report
 from sse_util import Publisher, SseClient, base36, started
 from ws_util import recv_json, run
@@ -52,10 +53,48 @@ def history(port, topic, epoch=0, after=0):
     return first
 
 
+def can_mount():
+    """Root in a place that may mount (a tmpfs, a bind mount): the real
+    full-disk and machine-restart cases need it; elsewhere they are skipped
+    with this reason."""
+    if os.geteuid() != 0:
+        return False
+    return subprocess.run(["unshare", "--mount", "true"], capture_output=True).returncode == 0
+
+
+MOUNT_REASON = "needs root and mount namespaces (a tmpfs, a bind-mounted boot id)"
+
+
+def booted_as(boot_id):
+    """A preexec_fn: the child sees `boot_id` as Linux's boot id (a bind
+    mount in a mount namespace of its own), as if the machine had restarted
+    since another boot id was seen."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)  # loaded here, not in the child
+    fd, path = tempfile.mkstemp(prefix="herald-boot-")
+    os.write(fd, (boot_id + "\n").encode())
+    os.close(fd)
+    import atexit
+    atexit.register(os.unlink, path)
+    CLONE_NEWNS, MS_BIND, MS_REC, MS_PRIVATE = 0x20000, 0x1000, 0x4000, 0x40000
+
+    def enter():
+        if libc.unshare(CLONE_NEWNS) != 0:
+            os._exit(120)
+        if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+            os._exit(121)
+        if libc.mount(path.encode(), b"/proc/sys/kernel/random/boot_id", None, MS_BIND,
+                      None) != 0:
+            os._exit(122)
+    return enter
+
+
 class DataDir(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="herald-data-")
         self.addCleanup(shutil.rmtree, self.dir, True)
+
+    boot = None  # a boot id of the test's own (MachineRestart)
 
     def heraldd(self, sync="batch", grpc_port=False):
         args = ["--data-dir", self.dir]
@@ -63,7 +102,8 @@ class DataDir(unittest.TestCase):
             args += ["--grpc-listen", "127.0.0.1:0"]
         # History big enough to hold every message a test publishes.
         return Heraldd(*args, config=f'[store]\nsync = "{sync}"\n'
-                       '[history]\nmax_messages = 1000000\nmax_bytes = 1073741824\n')
+                       '[history]\nmax_messages = 1000000\nmax_bytes = 1073741824\n',
+                       preexec_fn=booted_as(self.boot) if self.boot else None)
 
 
 class Restart(DataDir):
@@ -197,6 +237,40 @@ class Kill9(DataDir):
             self.check_ledger(ledger, h)
 
 
+@unittest.skipUnless(can_mount(), MOUNT_REASON)
+class MachineRestart(DataDir):
+    """sync = batch, heraldd killed, then started on another boot id: what
+    was acknowledged in the last sync interval may be gone with the page
+    cache, so the topic starts a new epoch and resuming clients are told."""
+
+    def test_after_a_machine_restart_batch_topics_start_a_new_epoch_with_a_gap(self):
+        self.boot = "boot-before-the-crash"
+        ledger = Kill9.publish_then_kill(self, "batch")
+        self.assertGreater(len(ledger), 50, "too few publishes to judge")
+        old_epoch, last = max(ledger.values())
+        self.boot = "boot-after-the-crash"
+        with self.heraldd(sync="batch") as h:
+            self.assertIn("machine restarted", h.logs())
+            # Numbering is never reused: a new epoch, from offset 1.
+            with Publisher(h.port) as pub:
+                new_epoch, offset = pub("ledger", "after the reboot")
+            self.assertGreater(new_epoch, old_epoch)
+            self.assertEqual(offset, 1)
+            # A resuming client hears of the gap, never a silent loss.
+            got = history(h.port, "ledger", old_epoch, last)
+            self.assertEqual(got["gap"]["reason"], "epoch_changed", got)
+            self.assertEqual([(m["epoch"], m["offset"]) for m in got["messages"]],
+                             [(new_epoch, 1)])
+            with SseClient(h.port, "/sse?topic=ledger", headers={
+                    "Last-Event-ID": f"0:{base36(old_epoch)}:{base36(last)}"}) as sse:
+                self.assertEqual(sse.status, 200)
+                events = sse.events(2)
+                self.assertEqual(events[0].type, "gap")
+                self.assertEqual(json.loads(events[0].data)["reason"], "epoch_changed")
+                self.assertEqual(events[1].data, "after the reboot")
+        report(self, "acknowledged before the reboot; resumed with", f"{len(ledger)}; an epoch_changed gap")
+
+
 class Idempotent(DataDir):
     """Retry storms with the same msg_ids over HTTP, WebSocket and gRPC,
     before and after a restart: each id is stored once."""
@@ -298,6 +372,140 @@ class Quota(DataDir):
             self.assertEqual(resp.status, 200)
             m = http_call(h.port, "GET", "/metrics")[1].decode()
             self.assertRegex(m, r"herald_store_appends_refused_total [1-9]")
+
+
+def publish_history_payloads(port, topic, count, size=8192):
+    """Publishes random payloads over HTTP until one is refused or `count`
+    went through; returns (acknowledged {payload hex: (epoch, offset)},
+    the refusal (status, json) or None)."""
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    acked = {}
+    try:
+        for i in range(count):
+            body = os.urandom(size)  # incompressible
+            conn.request("POST", f"/publish/{topic}", body=body,
+                         headers={"Content-Type": "application/octet-stream"})
+            resp = conn.getresponse()
+            data = resp.read()
+            if resp.status != 200:
+                return acked, (resp.status, json.loads(data))
+            a = json.loads(data)
+            acked[body.hex()] = (a["epoch"], a["offset"])
+            if i % 16 == 15:
+                time.sleep(0.12)  # the store measures the disk every 100 ms
+    finally:
+        conn.close()
+    return acked, None
+
+
+def stored_payloads(port, topic):
+    """{payload hex: (epoch, offset)} of what GET /history holds."""
+    import base64
+    got = history(port, topic)
+    out = {}
+    for m in got["messages"]:
+        raw = base64.b64decode(m["payload_b64"]) if "payload_b64" in m else \
+            m["payload"].encode()
+        out[raw.hex()] = (m["epoch"], m["offset"])
+    return got, out
+
+
+@unittest.skipUnless(can_mount(), MOUNT_REASON)
+class FullDisk(unittest.TestCase):
+    """The store's filesystem is a small tmpfs of the test's own (mounted
+    here, unmounted at the end), filled for real."""
+
+    def setUp(self):
+        self.mnt = tempfile.mkdtemp(prefix="herald-tmpfs-")
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", self.mnt], check=True)
+        self.addCleanup(shutil.rmtree, self.mnt, True)
+        self.addCleanup(subprocess.run, ["umount", "-l", self.mnt])
+        self.dir = os.path.join(self.mnt, "data")
+
+    def heraldd(self, min_free):
+        return Heraldd("--data-dir", self.dir, "--grpc-listen", "127.0.0.1:0",
+                       config=f"[store]\nmin_free_disk_bytes = {min_free}\n"
+                       "[history]\nmax_messages = 1000000\nmax_bytes = 1073741824\n")
+
+    def refused_on_ws_and_grpc(self, h, code, grpc_code, words):
+        async def ws():
+            async with websockets.connect(f"ws://127.0.0.1:{h.port}/ws") as sock:
+                await sock.send(json.dumps({"op": "pub", "id": 1, "topic": "full.t",
+                                            "payload": "x"}))
+                return await recv_json(sock, 5)
+        e = run(ws())
+        self.assertEqual((e["op"], e["code"]), ("error", code), e)
+        self.assertIn(words, e["message"])
+        with grpc.insecure_channel(f"127.0.0.1:{h.grpc_port}") as ch:
+            with self.assertRaises(grpc.RpcError) as caught:
+                pb_grpc.BrokerStub(ch).Publish(
+                    pb.PublishRequest(topic="full.t", payload=b"x"), timeout=10)
+            self.assertEqual(caught.exception.code(), grpc_code)
+            self.assertIn(words, caught.exception.details())
+
+    def test_a_nearly_full_disk_refuses_until_someone_frees_space(self):
+        with self.heraldd(min_free=4 << 20) as h:
+            acked, refused = publish_history_payloads(h.port, "full.t", 100)
+            self.assertIsNone(refused, "refused with the disk still empty")
+            # Another program fills the disk to just above the reserve.
+            filler = os.path.join(self.mnt, "filler")
+            free = shutil.disk_usage(self.mnt).free
+            with open(filler, "wb") as f:
+                f.write(b"\0" * (free - (5 << 20)))
+            more, refused = publish_history_payloads(h.port, "full.t", 2000)
+            acked.update(more)
+            self.assertIsNotNone(refused, "never refused")
+            self.assertEqual(refused[0], 503)
+            self.assertEqual(refused[1]["error"], "resource_exhausted", refused)
+            self.assertIn("min_free_disk_bytes", refused[1]["message"])
+            self.assertIn(self.dir, refused[1]["message"])
+            self.refused_on_ws_and_grpc(h, "resource_exhausted", grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                        "min_free_disk_bytes")
+            # Never ran full (the reserve also absorbs what the store writes
+            # between two measurements, and its table flushes).
+            self.assertGreater(shutil.disk_usage(self.mnt).free, 0)
+            # Space comes back: so do publishes, without a restart.
+            os.unlink(filler)
+            self.assertTrue(wait_until(
+                lambda: http_call(h.port, "POST", "/publish/full.t", body=b"back")[0].status == 200,
+                timeout=10))
+            got, stored = stored_payloads(h.port, "full.t")
+            self.assertIsNone(got["gap"])
+            missing = {p: at for p, at in acked.items() if stored.get(p) != at}
+            self.assertEqual(missing, {}, "acknowledged but not in history")
+            report(self, "acknowledged before the reserve / kept", f"{len(acked)} / {len(stored) - 1}")
+
+    def test_a_full_disk_fails_the_store_and_loses_nothing_acknowledged(self):
+        with self.heraldd(min_free=0) as h:
+            acked, refused = publish_history_payloads(h.port, "full.t", 4000)
+            self.assertIsNotNone(refused, "the disk never filled")
+            self.assertEqual(refused[0], 503)
+            self.assertEqual(refused[1]["error"], "unavailable", refused)
+            self.assertIn("No space left on device", refused[1]["message"])
+            # Every later publish to a topic with history says so; heraldd
+            # stays up for everything else.
+            resp, data = http_call(h.port, "POST", "/publish/full.t", body=b"again")
+            self.assertEqual(resp.status, 503, data)
+            self.assertIn("restart heraldd", json.loads(data)["message"])
+            self.refused_on_ws_and_grpc(h, "unavailable", grpc.StatusCode.UNAVAILABLE,
+                                        "history store failed")
+            self.assertEqual(http_call(h.port, "GET", "/healthz")[0].status, 200)
+            self.assertEqual(h.stop(), 0, h.logs())
+        # The operator makes room and restarts it.
+        subprocess.run(["mount", "-o", "remount,size=64m", self.mnt], check=True)
+        with self.heraldd(min_free=0) as h:
+            got, stored = stored_payloads(h.port, "full.t")
+            self.assertIsNone(got["gap"], got["gap"])
+            offsets = [m["offset"] for m in got["messages"]]
+            self.assertEqual(offsets, list(range(1, len(offsets) + 1)), "holes or disorder")
+            missing = {p: at for p, at in acked.items() if stored.get(p) != at}
+            self.assertEqual(missing, {}, "acknowledged but not in history where acknowledged")
+            with Publisher(h.port) as pub:
+                epoch, offset = pub("full.t", "after")
+            self.assertGreater((epoch, offset), max(acked.values()))
+            report(self, "acknowledged before no space left / in history after the restart",
+                   f"{len(acked)} / {len(offsets)}")
 
 
 class BadDirectory(unittest.TestCase):
