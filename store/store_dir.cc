@@ -274,6 +274,8 @@ Result<OpenedDir> OpenStoreDir(const DiskStoreOptions& options) {
   o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   o.info_log = std::make_shared<StderrLogger>();
   rocksdb::DB* raw = nullptr;
+  // RocksDB logs an error when a new database's directory is missing.
+  if (*fresh) fs::create_directories(fs::path(dir) / "db", ec);
   rocksdb::Status s = rocksdb::DB::Open(o, (fs::path(dir) / "db").string(), &raw);
   if (!s.ok()) {
     if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
