@@ -3,8 +3,6 @@
 // one stopped: same epochs, next offsets, history to resume from.
 #include <gtest/gtest.h>
 
-#include <mutex>
-
 #include "herald/broker.h"
 #include "herald/disk_store.h"
 #include "tests/broker/test_support.h"
@@ -16,7 +14,6 @@ namespace {
 using testing::ManualInbox;
 using testing::RecordingSink;
 using testing::ScratchDir;
-using testing::WaitFor;
 
 BrokerOptions OnDisk(const std::string& dir,
                      DiskStoreOptions::Sync sync = DiskStoreOptions::Sync::kBatch) {
@@ -35,34 +32,6 @@ std::vector<std::string> Payloads(const std::vector<MessagePtr>& ms) {
   std::vector<std::string> out;
   for (const MessagePtr& m : ms) out.push_back(m->payload);
   return out;
-}
-
-TEST(BrokerOnDisk, APublishIsAcknowledgedAndDeliveredOnceStored) {
-  ScratchDir dir;
-  Broker broker(OnDisk(dir.path(), DiskStoreOptions::Sync::kAlways));
-  ManualInbox box(broker);
-  auto sink = std::make_shared<RecordingSink>();
-  ASSERT_TRUE(broker.Subscribe("t", sink, box.inbox).ok());
-  Result<PublishAck> ack = broker.Publish("t", "one");
-  ASSERT_TRUE(ack.ok()) << ack.status().message();
-  EXPECT_EQ(ack->offset, 1u);
-  box.inbox->Drain();
-  EXPECT_EQ(sink->payloads(), std::vector<std::string>{"one"});
-  EXPECT_EQ(broker.options().store->Stats().appends, 1u);
-}
-
-TEST(BrokerOnDisk, PublishAsyncAnswersFromTheStoresThread) {
-  ScratchDir dir;
-  Broker broker(OnDisk(dir.path()));
-  std::atomic<int> acked{0};
-  for (int i = 0; i < 100; ++i) {
-    broker.PublishAsync("t", std::to_string(i), {}, [&, i](Result<PublishAck> a) {
-      EXPECT_TRUE(a.ok());
-      EXPECT_EQ(a->offset, static_cast<uint64_t>(i + 1));
-      acked.fetch_add(1);
-    });
-  }
-  EXPECT_TRUE(WaitFor([&] { return acked.load() == 100; }));
 }
 
 TEST(BrokerOnDisk, ARestartContinuesEveryTopicsEpochAndOffsets) {
@@ -183,33 +152,6 @@ TEST(BrokerOnDisk, AMessageIdIsStillKnownAfterARestart) {
   Result<ResumeResult> h = broker.Resume("orders", first.epoch, 0);
   ASSERT_EQ(h->messages.size(), 1u);
   EXPECT_EQ(h->messages[0]->msg_id, "order-42");  // stored with the message
-}
-
-TEST(BrokerOnDisk, ARetryWhileTheFirstIsStillOnItsWayGetsTheFirstOutcome) {
-  ScratchDir dir;
-  Broker broker(OnDisk(dir.path(), DiskStoreOptions::Sync::kAlways));
-  PublishOptions id;
-  id.msg_id = "x";
-  std::mutex mu;
-  std::vector<PublishAck> acks;
-  for (int i = 0; i < 20; ++i) {
-    broker.PublishAsync("t", "p", id, [&](Result<PublishAck> a) {
-      ASSERT_TRUE(a.ok());
-      std::lock_guard lock(mu);
-      acks.push_back(*a);
-    });
-  }
-  ASSERT_TRUE(WaitFor([&] {
-    std::lock_guard lock(mu);
-    return acks.size() == 20;
-  }));
-  int originals = 0;
-  for (const PublishAck& a : acks) {
-    EXPECT_EQ(a.offset, 1u);
-    originals += !a.duplicate;
-  }
-  EXPECT_EQ(originals, 1);
-  EXPECT_EQ(broker.options().store->Stats().appends, 1u);
 }
 
 // A store whose last run cannot be vouched for (StoreRecovery::complete
