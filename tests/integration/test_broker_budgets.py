@@ -163,7 +163,9 @@ class HistoryMemory(unittest.TestCase):
                     await ws.close()
                 return base, grown
 
-            base, grown = run(go())
+            # ~100 MB through seven subscribers: minutes on a loaded TSan
+            # build, where each batch may take caught_up()'s whole minute.
+            base, grown = run(go(), timeout=200)
             for r in sse:
                 r.close()
             held = metric(port, "herald_history_bytes")

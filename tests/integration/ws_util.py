@@ -9,8 +9,8 @@ import struct
 import websockets
 
 
-def run(coro):
-    return asyncio.run(asyncio.wait_for(coro, 30))
+def run(coro, timeout=30):
+    return asyncio.run(asyncio.wait_for(coro, timeout))
 
 
 async def recv_json(ws, timeout=3):
