@@ -47,9 +47,16 @@ class DiskStore final : public HistoryStore {
     disk_bytes_ = store::DiskBytes(*db_);
     free_bytes_ = store::FreeBytes(options_.dir);
     writer_ = std::thread([this] { WriterLoop(); });
+    reader_ = std::thread([this] { ReaderLoop(); });
   }
 
   ~DiskStore() override {
+    {
+      std::lock_guard lock(read_mu_);
+      read_stopping_ = true;
+    }
+    read_cv_.notify_one();
+    reader_.join();
     {
       std::lock_guard lock(mu_);
       stopping_ = true;
@@ -171,6 +178,32 @@ class DiskStore final : public HistoryStore {
     work_cv_.notify_one();
   }
 
+  Status Read(std::string_view topic, uint64_t epoch, uint64_t after_offset, size_t max_messages,
+              size_t max_bytes, ReadCallback&& done) override {
+    if (HasFailed()) {
+      std::lock_guard lock(read_mu_);
+      ++reads_refused_;
+      return Status(ErrorCode::kUnavailable,
+                    "the history store failed: restart heraldd to recover");
+    }
+    std::lock_guard lock(read_mu_);
+    if (read_stopping_) {
+      ++reads_refused_;
+      return Status(ErrorCode::kUnavailable, "the history store is closing");
+    }
+    if (reads_.size() >= options_.max_pending_reads) {
+      ++reads_refused_;
+      return Status(ErrorCode::kResourceExhausted,
+                    "the history store is behind: " + std::to_string(reads_.size()) +
+                        " reads wait (max_pending_reads " +
+                        std::to_string(options_.max_pending_reads) + ")");
+    }
+    reads_.push_back(
+        ReadOp{std::string(topic), epoch, after_offset, max_messages, max_bytes, std::move(done)});
+    read_cv_.notify_one();
+    return Status::Ok();
+  }
+
   HistoryStoreStats Stats() const override {
     HistoryStoreStats s;
     {
@@ -180,6 +213,11 @@ class DiskStore final : public HistoryStore {
       s.queued_bytes = queued_bytes_;
       s.disk_bytes = disk_bytes_;
       s.disk_free_bytes = free_bytes_;
+    }
+    {
+      std::lock_guard lock(read_mu_);
+      s.reads = reads_done_;
+      s.reads_refused = reads_refused_;
     }
     return s;
   }
@@ -200,6 +238,15 @@ class DiskStore final : public HistoryStore {
     int64_t before_us = 0;  // kExpireIds
     size_t cost = 0;
     AppendCallback done;
+  };
+
+  struct ReadOp {
+    std::string topic;
+    uint64_t epoch = 0;
+    uint64_t after_offset = 0;
+    size_t max_messages = 0;
+    size_t max_bytes = 0;
+    ReadCallback done;
   };
 
   // Upper bound of one group's queued bytes: a bigger backlog is committed
@@ -275,6 +322,71 @@ class DiskStore final : public HistoryStore {
       writing_ = false;
       if (queue_.empty()) drained_cv_.notify_all();
     }
+  }
+
+  // Reader thread: reads one at a time, beside the writer (RocksDB reads
+  // see what is committed; they never hold the writer up).
+  void ReaderLoop() {
+    std::unique_lock lock(read_mu_);
+    for (;;) {
+      read_cv_.wait(lock, [this] { return read_stopping_ || !reads_.empty(); });
+      if (reads_.empty()) return;
+      ReadOp op = std::move(reads_.front());
+      reads_.pop_front();
+      const bool closing = read_stopping_;
+      lock.unlock();
+      Result<StoreRead> r =
+          closing
+              ? Result<StoreRead>(Status(ErrorCode::kUnavailable, "the history store is closing"))
+              : ReadRange(op);
+      {
+        // Counted before the reader hears, as appends are.
+        std::lock_guard counted(read_mu_);
+        ++reads_done_;
+      }
+      op.done(std::move(r));
+      lock.lock();
+    }
+  }
+
+  // Reader thread. The epoch's keys after `after_offset`, in key order.
+  Result<StoreRead> ReadRange(const ReadOp& op) {
+    if (HasFailed()) return Status(ErrorCode::kUnavailable, "the history store failed");
+    rocksdb::ReadOptions ro;
+    ro.verify_checksums = true;
+    const std::string end = op.epoch == std::numeric_limits<uint64_t>::max()
+                                ? store::MessageKeyEnd(op.topic)
+                                : store::MessageKey(op.topic, op.epoch + 1, 0);
+    const rocksdb::Slice upper(end);
+    ro.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+    StoreRead out;
+    size_t bytes = 0;
+    for (it->Seek(store::MessageKey(op.topic, op.epoch, op.after_offset + 1)); it->Valid();
+         it->Next()) {
+      if (out.messages.size() >= op.max_messages) {
+        out.truncated = true;
+        break;
+      }
+      std::optional<store::MessagePosition> at = store::ParseMessageKey(it->key().ToStringView());
+      if (!at || at->topic != op.topic || at->epoch != op.epoch) break;
+      Result<MessagePtr> m = store::DecodeMessage(*at, it->value().ToStringView());
+      if (!m.ok()) {
+        return Status(ErrorCode::kInternal,
+                      "reading '" + op.topic + "' from the history store: " + m.status().message());
+      }
+      if (!out.messages.empty() && bytes + (*m)->payload.size() > op.max_bytes) {
+        out.truncated = true;
+        break;
+      }
+      bytes += (*m)->payload.size();
+      out.messages.push_back(std::move(*m));
+    }
+    if (!it->status().ok()) {
+      return Status(ErrorCode::kInternal, "reading '" + op.topic + "' from the history store: " +
+                                              it->status().ToString());
+    }
+    return out;
   }
 
   // Writer thread. One atomic batch: the messages, then each touched
@@ -392,6 +504,7 @@ class DiskStore final : public HistoryStore {
   const StoreRecovery recovery_;
   std::vector<StoredTopic> topics_;  // until the broker takes them
   std::thread writer_;
+  std::thread reader_;
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;
@@ -410,6 +523,13 @@ class DiskStore final : public HistoryStore {
   std::unordered_map<std::string, Head> last_;
   HistoryStoreStats stats_;
   uint64_t refused_ = 0;
+  // Reads (their own lock: a read never waits for the writer's).
+  mutable std::mutex read_mu_;
+  std::condition_variable read_cv_;
+  std::deque<ReadOp> reads_;
+  bool read_stopping_ = false;
+  uint64_t reads_done_ = 0;
+  uint64_t reads_refused_ = 0;
   // No stored id is stamped before this (max: none stored).
   int64_t oldest_id_us_ = std::numeric_limits<int64_t>::max();
 };

@@ -59,6 +59,9 @@ struct DiskStoreOptions {
   // later append is refused (unavailable) until heraldd is restarted, and
   // nothing acknowledged is lost.
   uint64_t min_free_disk_bytes = uint64_t{64} << 20;
+  // Reads (HistoryStore::Read) waiting for the reader thread; past it a
+  // read is refused (resource_exhausted).
+  size_t max_pending_reads = 1024;
   // Identifies the running system (Linux's boot id when empty): after an
   // unclean stop with sync = batch, a different boot id means the machine
   // went down too. For tests.

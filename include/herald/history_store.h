@@ -57,6 +57,17 @@ struct StoreRecovery {
   std::string detail;  // one line for the log
 };
 
+// What a read found: the topic's messages of the epoch asked for after the
+// offset asked for, oldest first, contiguous. Retention may have removed
+// the first ones: the first message then comes later than the one after the
+// offset. Empty when nothing of that epoch follows the offset.
+struct StoreRead {
+  std::vector<MessagePtr> messages;
+  // Stopped at max_messages or max_bytes: more of the epoch may follow the
+  // last message returned.
+  bool truncated = false;
+};
+
 struct HistoryStoreStats {
   uint64_t appends = 0;          // messages committed
   uint64_t commits = 0;          // groups written (appends / commits = mean group size)
@@ -64,6 +75,8 @@ struct HistoryStoreStats {
   uint64_t append_errors = 0;    // appends completed with an error
   uint64_t appends_refused = 0;  // appends refused at once (queue full, store failed)
   uint64_t queued_bytes = 0;     // appended, not yet committed
+  uint64_t reads = 0;            // reads answered
+  uint64_t reads_refused = 0;    // reads refused at once (too many waiting, store failed)
   uint64_t disk_bytes = 0;       // the store's files
   uint64_t disk_free_bytes = 0;  // free on the store's filesystem (0: not measured)
 };
@@ -71,6 +84,7 @@ struct HistoryStoreStats {
 class HistoryStore {
  public:
   using AppendCallback = std::function<void(Status)>;
+  using ReadCallback = std::function<void(Result<StoreRead>)>;
 
   virtual ~HistoryStore() = default;
 
@@ -102,6 +116,19 @@ class HistoryStore {
   // Any thread. Forgets the message ids (of appended messages with a
   // msg_id, which the store keeps with them) stamped before `before_us`.
   virtual void ExpireIds(int64_t before_us) = 0;
+
+  // Any thread; never waits for I/O. Reads `topic`'s committed messages of
+  // `epoch` after `after_offset`: at most `max_messages`, and no more bytes
+  // of payload than `max_bytes` past the first message (one is always
+  // returned if there is one, whatever its size). Refused at once with
+  // kResourceExhausted when too many reads wait and kUnavailable once the
+  // store has failed; a refused read leaves `done` as it was (not moved
+  // from, never called). Otherwise `done` runs exactly once, on a thread of
+  // the store, with what was found or the error that stopped the read
+  // (kUnavailable if the store closes first). A read never delays appends,
+  // and sees every append completed before it was made.
+  virtual Status Read(std::string_view topic, uint64_t epoch, uint64_t after_offset,
+                      size_t max_messages, size_t max_bytes, ReadCallback&& done) = 0;
 
   virtual HistoryStoreStats Stats() const = 0;
   // Waits until every queued append has completed. The broker calls it as

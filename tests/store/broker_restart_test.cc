@@ -181,6 +181,9 @@ class UnvouchedStore : public HistoryStore {
     trims.push_back(std::string(topic) + " " + std::to_string(epoch) + " " +
                     std::to_string(first_kept));
   }
+  Status Read(std::string_view, uint64_t, uint64_t, size_t, size_t, ReadCallback&&) override {
+    return Status(ErrorCode::kUnavailable, "not in this test");
+  }
   void Forget(std::string_view) override {}
   void ExpireIds(int64_t) override {}
   HistoryStoreStats Stats() const override { return {}; }

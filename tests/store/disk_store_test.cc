@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "store/store_dir.h"
@@ -57,6 +58,29 @@ std::vector<std::pair<uint64_t, Status>> AppendAll(HistoryStore& store,
   store.Drain();
   std::lock_guard lock(mu);
   return done;
+}
+
+// Reads and waits for the answer (the store's thread calls back).
+Result<StoreRead> ReadNow(HistoryStore& store, std::string_view topic, uint64_t epoch,
+                          uint64_t after, size_t max_messages = 1000, size_t max_bytes = 1 << 20) {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<Result<StoreRead>> got;
+  Status s = store.Read(topic, epoch, after, max_messages, max_bytes, [&](Result<StoreRead> r) {
+    std::lock_guard lock(mu);
+    got.emplace(std::move(r));
+    cv.notify_one();
+  });
+  if (!s.ok()) return s;
+  std::unique_lock lock(mu);
+  cv.wait(lock, [&] { return got.has_value(); });
+  return std::move(*got);
+}
+
+std::vector<uint64_t> Offsets(const StoreRead& r) {
+  std::vector<uint64_t> out;
+  for (const MessagePtr& m : r.messages) out.push_back(m->offset);
+  return out;
 }
 
 const StoredTopic* Find(const std::vector<StoredTopic>& ts, std::string_view name) {
@@ -185,6 +209,111 @@ TEST(DiskStore, TrimDropsOlderMessagesAndANewEpochMovesTheHead) {
   EXPECT_EQ(u->epoch, 9u);
   EXPECT_EQ(u->last_offset, 0u);
   EXPECT_TRUE(u->messages.empty());
+}
+
+TEST(DiskStore, AReadGivesTheEpochsMessagesAfterAnOffsetAndNothingOfOtherTopics) {
+  ScratchDir dir;
+  auto store = Open(dir.path());
+  std::vector<MessagePtr> ms;
+  for (uint64_t i = 1; i <= 10; ++i) ms.push_back(Msg("t", 7, i, "t" + std::to_string(i)));
+  ms.push_back(Msg("t.x", 7, 1));  // sorts right after "t"'s keys
+  ms.push_back(Msg("s", 7, 1));    // and this one right before
+  for (uint64_t i = 1; i <= 3; ++i) ms.push_back(Msg("t", 9, i));
+  AppendAll(*store, ms);
+
+  Result<StoreRead> r = ReadNow(*store, "t", 7, 3);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(Offsets(*r), (std::vector<uint64_t>{4, 5, 6, 7, 8, 9, 10}));
+  EXPECT_FALSE(r->truncated);
+  EXPECT_EQ(r->messages[0]->payload, "t4");
+  EXPECT_EQ(r->messages[0]->topic, "t");
+  EXPECT_EQ(r->messages[0]->epoch, 7u);
+  EXPECT_EQ(Offsets(*ReadNow(*store, "t", 9, 0)), (std::vector<uint64_t>{1, 2, 3}));
+  EXPECT_TRUE(ReadNow(*store, "t", 7, 10)->messages.empty());
+  EXPECT_TRUE(ReadNow(*store, "t", 8, 0)->messages.empty());
+  EXPECT_TRUE(ReadNow(*store, "nothing", 7, 0)->messages.empty());
+  EXPECT_EQ(store->Stats().reads, 5u);
+}
+
+TEST(DiskStore, AReadStopsAtItsLimitsButAlwaysReturnsOneMessage) {
+  ScratchDir dir;
+  auto store = Open(dir.path());
+  std::vector<MessagePtr> ms;
+  for (uint64_t i = 1; i <= 10; ++i) ms.push_back(Msg("t", 1, i, std::string(100, 'x')));
+  AppendAll(*store, ms);
+  Result<StoreRead> r = ReadNow(*store, "t", 1, 0, 3);
+  EXPECT_EQ(Offsets(*r), (std::vector<uint64_t>{1, 2, 3}));
+  EXPECT_TRUE(r->truncated);
+  r = ReadNow(*store, "t", 1, 3, 1000, 250);  // two payloads fit, not three
+  EXPECT_EQ(Offsets(*r), (std::vector<uint64_t>{4, 5}));
+  EXPECT_TRUE(r->truncated);
+  r = ReadNow(*store, "t", 1, 5, 1000, 10);  // smaller than one: still one
+  EXPECT_EQ(Offsets(*r), (std::vector<uint64_t>{6}));
+  EXPECT_TRUE(r->truncated);
+  r = ReadNow(*store, "t", 1, 8, 2);  // exactly the rest: nothing more follows
+  EXPECT_EQ(Offsets(*r), (std::vector<uint64_t>{9, 10}));
+  EXPECT_FALSE(r->truncated);
+}
+
+TEST(DiskStore, AReadAfterATrimStartsAtTheFirstKeptMessage) {
+  ScratchDir dir;
+  auto store = Open(dir.path());
+  std::vector<MessagePtr> ms;
+  for (uint64_t i = 1; i <= 10; ++i) ms.push_back(Msg("t", 1, i));
+  AppendAll(*store, ms);
+  store->Trim("t", 1, 6);
+  store->Drain();
+  EXPECT_EQ(Offsets(*ReadNow(*store, "t", 1, 2)), (std::vector<uint64_t>{6, 7, 8, 9, 10}));
+}
+
+TEST(DiskStore, ReadsSeeEveryAppendCompletedBeforeThem) {
+  ScratchDir dir;
+  auto store = Open(dir.path());
+  // Each read is made from the append's completion: what was acknowledged
+  // is readable at once, while later appends are still being committed.
+  std::mutex mu;
+  std::vector<size_t> seen;
+  std::atomic<int> reads{0};
+  for (uint64_t i = 1; i <= 100; ++i) {
+    ASSERT_TRUE(store
+                    ->Append(Msg("t", 1, i),
+                             [&, i](Status st) {
+                               ASSERT_TRUE(st.ok());
+                               Status r = store->Read("t", 1, 0, 1000, 1 << 20,
+                                                      [&, i](Result<StoreRead> got) {
+                                                        ASSERT_TRUE(got.ok());
+                                                        std::lock_guard lock(mu);
+                                                        if (got->messages.size() < i)
+                                                          seen.push_back(i);
+                                                        reads.fetch_add(1);
+                                                      });
+                               ASSERT_TRUE(r.ok()) << r.message();
+                             })
+                    .ok());
+  }
+  store->Drain();
+  for (int spin = 0; spin < 5000 && reads.load() < 100; ++spin) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(reads.load(), 100);
+  std::lock_guard lock(mu);
+  EXPECT_TRUE(seen.empty()) << seen.size() << " reads missed an acknowledged append";
+}
+
+TEST(DiskStore, TooManyWaitingReadsAreRefusedAndTheirCallbackKept) {
+  ScratchDir dir;
+  DiskStoreOptions o;
+  o.dir = dir.path();
+  o.max_pending_reads = 0;
+  auto store = *OpenDiskStore(o);
+  bool called = false;
+  HistoryStore::ReadCallback cb = [&called](Result<StoreRead>) { called = true; };
+  Status s = store->Read("t", 1, 0, 10, 1 << 20, std::move(cb));
+  EXPECT_EQ(s.code(), ErrorCode::kResourceExhausted);
+  EXPECT_NE(s.message().find("max_pending_reads"), std::string::npos) << s.message();
+  ASSERT_TRUE(cb);  // not moved from: the caller still has it
+  EXPECT_FALSE(called);
+  EXPECT_EQ(store->Stats().reads_refused, 1u);
 }
 
 TEST(DiskStore, AForgottenTopicIsGoneAfterReopening) {
