@@ -331,49 +331,6 @@ class Idempotent(DataDir):
         report(self, "publishes / stored messages", f"{10 * len(self.IDS)} / {len(ids)}")
 
 
-class Quota(DataDir):
-    def test_past_the_disk_quota_every_front_gets_a_clear_refusal(self):
-        d = self.dir
-        config = ('[store]\nmax_disk_bytes = 1048576\n'
-                  '[history]\nmax_messages = 1000000\nmax_bytes = 1073741824\n')
-        with Heraldd("--data-dir", d, "--grpc-listen", "127.0.0.1:0", config=config) as h:
-            refused = None
-            for i in range(2000):
-                # Incompressible: the store's tables are compressed.
-                resp, data = http_call(h.port, "POST", "/publish/quota.t",
-                                       body=os.urandom(8192),
-                                       headers={"Content-Type": "application/octet-stream"})
-                if resp.status != 200:
-                    refused = (resp.status, json.loads(data))
-                    break
-                if i % 16 == 15:
-                    time.sleep(0.12)  # the store measures its files every 100 ms
-            self.assertIsNotNone(refused, "never refused")
-            self.assertEqual(refused[0], 503)
-            self.assertEqual(refused[1]["error"], "resource_exhausted")
-            self.assertIn("max_disk_bytes", refused[1]["message"])
-
-            async def ws():
-                async with websockets.connect(f"ws://127.0.0.1:{h.port}/ws") as sock:
-                    await sock.send(json.dumps({"op": "pub", "id": 1, "topic": "quota.t",
-                                                "payload": "x"}))
-                    return await recv_json(sock, 5)
-            e = run(ws())
-            self.assertEqual((e["op"], e["code"]), ("error", "resource_exhausted"), e)
-
-            with grpc.insecure_channel(f"127.0.0.1:{h.grpc_port}") as ch:
-                with self.assertRaises(grpc.RpcError) as caught:
-                    pb_grpc.BrokerStub(ch).Publish(
-                        pb.PublishRequest(topic="quota.t", payload=b"x"), timeout=10)
-                self.assertEqual(caught.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
-                self.assertIn("max_disk_bytes", caught.exception.details())
-            # Topics without history are not the store's: they still flow.
-            resp, _ = http_call(h.port, "GET", "/healthz")
-            self.assertEqual(resp.status, 200)
-            m = http_call(h.port, "GET", "/metrics")[1].decode()
-            self.assertRegex(m, r"herald_store_appends_refused_total [1-9]")
-
-
 def publish_history_payloads(port, topic, count, size=8192):
     """Publishes random payloads over HTTP until one is refused or `count`
     went through; returns (acknowledged {payload hex: (epoch, offset)},
@@ -411,6 +368,44 @@ def stored_payloads(port, topic):
     return got, out
 
 
+def refused_on_ws_and_grpc(test, h, topic, code, grpc_code, words):
+    """A publish to `topic` over WebSocket JSON and gRPC gets `code` (and
+    `grpc_code`), with `words` in the message."""
+    async def ws():
+        async with websockets.connect(f"ws://127.0.0.1:{h.port}/ws") as sock:
+            await sock.send(json.dumps({"op": "pub", "id": 1, "topic": topic, "payload": "x"}))
+            return await recv_json(sock, 5)
+    e = run(ws())
+    test.assertEqual((e["op"], e["code"]), ("error", code), e)
+    test.assertIn(words, e["message"])
+    with grpc.insecure_channel(f"127.0.0.1:{h.grpc_port}") as ch:
+        with test.assertRaises(grpc.RpcError) as caught:
+            pb_grpc.BrokerStub(ch).Publish(pb.PublishRequest(topic=topic, payload=b"x"),
+                                           timeout=10)
+        test.assertEqual(caught.exception.code(), grpc_code)
+        test.assertIn(words, caught.exception.details())
+
+
+class Quota(DataDir):
+    def test_past_the_disk_quota_every_front_gets_a_clear_refusal(self):
+        d = self.dir
+        config = ('[store]\nmax_disk_bytes = 1048576\n'
+                  '[history]\nmax_messages = 1000000\nmax_bytes = 1073741824\n')
+        with Heraldd("--data-dir", d, "--grpc-listen", "127.0.0.1:0", config=config) as h:
+            _, refused = publish_history_payloads(h.port, "quota.t", 2000)
+            self.assertIsNotNone(refused, "never refused")
+            self.assertEqual(refused[0], 503)
+            self.assertEqual(refused[1]["error"], "resource_exhausted")
+            self.assertIn("max_disk_bytes", refused[1]["message"])
+            refused_on_ws_and_grpc(self, h, "quota.t", "resource_exhausted",
+                                   grpc.StatusCode.RESOURCE_EXHAUSTED, "max_disk_bytes")
+            # Topics without history are not the store's: they still flow.
+            resp, _ = http_call(h.port, "GET", "/healthz")
+            self.assertEqual(resp.status, 200)
+            m = http_call(h.port, "GET", "/metrics")[1].decode()
+            self.assertRegex(m, r"herald_store_appends_refused_total [1-9]")
+
+
 @unittest.skipUnless(can_mount(), MOUNT_REASON)
 class FullDisk(unittest.TestCase):
     """The store's filesystem is a small tmpfs of the test's own (mounted
@@ -428,22 +423,6 @@ class FullDisk(unittest.TestCase):
                        config=f"[store]\nmin_free_disk_bytes = {min_free}\n"
                        "[history]\nmax_messages = 1000000\nmax_bytes = 1073741824\n")
 
-    def refused_on_ws_and_grpc(self, h, code, grpc_code, words):
-        async def ws():
-            async with websockets.connect(f"ws://127.0.0.1:{h.port}/ws") as sock:
-                await sock.send(json.dumps({"op": "pub", "id": 1, "topic": "full.t",
-                                            "payload": "x"}))
-                return await recv_json(sock, 5)
-        e = run(ws())
-        self.assertEqual((e["op"], e["code"]), ("error", code), e)
-        self.assertIn(words, e["message"])
-        with grpc.insecure_channel(f"127.0.0.1:{h.grpc_port}") as ch:
-            with self.assertRaises(grpc.RpcError) as caught:
-                pb_grpc.BrokerStub(ch).Publish(
-                    pb.PublishRequest(topic="full.t", payload=b"x"), timeout=10)
-            self.assertEqual(caught.exception.code(), grpc_code)
-            self.assertIn(words, caught.exception.details())
-
     def test_a_nearly_full_disk_refuses_until_someone_frees_space(self):
         with self.heraldd(min_free=4 << 20) as h:
             acked, refused = publish_history_payloads(h.port, "full.t", 100)
@@ -460,8 +439,8 @@ class FullDisk(unittest.TestCase):
             self.assertEqual(refused[1]["error"], "resource_exhausted", refused)
             self.assertIn("min_free_disk_bytes", refused[1]["message"])
             self.assertIn(self.dir, refused[1]["message"])
-            self.refused_on_ws_and_grpc(h, "resource_exhausted", grpc.StatusCode.RESOURCE_EXHAUSTED,
-                                        "min_free_disk_bytes")
+            refused_on_ws_and_grpc(self, h, "full.t", "resource_exhausted",
+                                   grpc.StatusCode.RESOURCE_EXHAUSTED, "min_free_disk_bytes")
             # Never ran full (the reserve also absorbs what the store writes
             # between two measurements, and its table flushes).
             self.assertGreater(shutil.disk_usage(self.mnt).free, 0)
@@ -488,8 +467,8 @@ class FullDisk(unittest.TestCase):
             resp, data = http_call(h.port, "POST", "/publish/full.t", body=b"again")
             self.assertEqual(resp.status, 503, data)
             self.assertIn("restart heraldd", json.loads(data)["message"])
-            self.refused_on_ws_and_grpc(h, "unavailable", grpc.StatusCode.UNAVAILABLE,
-                                        "history store failed")
+            refused_on_ws_and_grpc(self, h, "full.t", "unavailable", grpc.StatusCode.UNAVAILABLE,
+                                   "history store failed")
             self.assertEqual(http_call(h.port, "GET", "/healthz")[0].status, 200)
             self.assertEqual(h.stop(), 0, h.logs())
         # The operator makes room and restarts it.
