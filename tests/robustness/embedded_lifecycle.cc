@@ -143,9 +143,10 @@ int main(int argc, char** argv) {
   }
   // gRPC's executor starts and retires threads of its own as load comes
   // and goes: one still winding down is not one left behind, so the count
-  // gets up to 2 s to settle (a leak stays).
+  // gets up to 2 s to settle (a leak stays). Fewer than before is no leak:
+  // an executor thread of the first round may retire during the rounds.
   size_t threads_after = CountEntries("/proc/self/task");
-  for (int i = 0; i < 200 && threads_after != threads_before; ++i) {
+  for (int i = 0; i < 200 && threads_after > threads_before; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
     threads_after = CountEntries("/proc/self/task");
   }
@@ -155,7 +156,7 @@ int main(int argc, char** argv) {
   const double p50 = round_ms[round_ms.size() / 2];
   const double max = round_ms.back();
   const long growth_kib = rss_after - rss_early;
-  const bool ok = threads_after == threads_before && fds_after == fds_before &&
+  const bool ok = threads_after <= threads_before && fds_after == fds_before &&
                   (kSanitized || growth_kib <= 8 * 1024);
   std::printf(
       "{\"ok\": %s, \"rounds\": %d, \"threads_before\": %zu, \"threads_after\": %zu, "
