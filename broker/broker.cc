@@ -78,10 +78,11 @@ void Broker::Impl::RunMaintenance() {
       BrokerCounters::Sub(counters_.dedup_bytes, ts.dedup->ExpireBefore(ids_before));
       if (ts.dedup->empty()) ts.dedup.reset();
     }
-    // The store keeps what history keeps, trimmed here (once per sweep, not
-    // once per message) and on loading.
-    TrimStored(ts);
-    if (!ts.history.empty() || ts.store_pending > 0 || ts.dedup ||
+    // The store applies the topic's retention to what it holds (once per
+    // sweep, not once per message); memory holds its newest part.
+    RetainStored(ts, now);
+    const bool stored = store_ && ts.history.enabled() && ts.store_first <= ts.last_offset;
+    if (!ts.history.empty() || stored || ts.store_pending > 0 || ts.dedup ||
         now - ts.last_activity_us < idle_us) {
       return false;
     }

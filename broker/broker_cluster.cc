@@ -27,12 +27,12 @@ void Broker::Impl::RestartNumbering(TopicState& ts, bool here) {
   ts.epoch = here ? NextEpoch() : 0;
   // Messages still queued for the store belong to the old epoch now.
   ts.store_pending = 0;
-  if (store_) {
+  if (store_ && ts.history.enabled()) {
     if (here) {
-      TrimStored(ts);  // the store's head moves to the new epoch
+      StartEpochStored(ts);
     } else {
       store_->Forget(ts.name);  // another node numbers it now
-      ts.store_first_kept = 0;
+      ts.store_first = 1;
     }
   }
 }
@@ -172,22 +172,6 @@ void Broker::Impl::PeerLost(const std::string& node) {
   });
 }
 
-Result<ResumeResult> Broker::Impl::ResumeOwned(const std::string& topic, uint64_t epoch,
-                                               uint64_t after, size_t limit) {
-  if (Status s = ValidateTopic(topic, options_.topic_limits); !s.ok()) return s;
-  TopicStatePtr ts = topics_.Find(topic);
-  if (!ts) {
-    ResumeResult r;
-    if (epoch != 0) r.gap = Gap{topic, GapReason::kEpochChanged, 0, 0, 0};
-    return r;
-  }
-  std::lock_guard lock(ts->mu);
-  Status error;
-  ResumeResult r = ResumeLocked(*ts, epoch, after, limit, &error);
-  if (!error.ok()) return error;
-  return r;
-}
-
 void Broker::Impl::FetchReplay(const std::string& owner, const ResumePoint& point,
                                const SubscriptionPtr& sub) {
   const uint64_t seen_epoch = point.epoch;
@@ -251,10 +235,9 @@ void BrokerCluster::PeerLost(Broker& broker, const std::string& node) {
   broker.impl_->PeerLost(node);
 }
 
-Result<ResumeResult> BrokerCluster::ResumeOwned(Broker& broker, const std::string& topic,
-                                                uint64_t epoch, uint64_t after_offset,
-                                                size_t limit) {
-  return broker.impl_->ResumeOwned(topic, epoch, after_offset, limit);
+void BrokerCluster::ResumeOwned(Broker& broker, const std::string& topic, uint64_t epoch,
+                                uint64_t after_offset, size_t limit, ResumeCallback done) {
+  broker.impl_->ResumeOwned(topic, epoch, after_offset, limit, std::move(done));
 }
 
 }  // namespace herald

@@ -54,9 +54,11 @@ class BrokerCluster {
   // `moved_meanwhile(topic)` holds are told with a gap at its next message.
   static void SuspectOwned(Broker& broker,
                            const std::function<bool(std::string_view)>& moved_meanwhile);
-  // History of a topic this node owns, for a peer resuming a client.
-  static Result<ResumeResult> ResumeOwned(Broker& broker, const std::string& topic, uint64_t epoch,
-                                          uint64_t after_offset, size_t limit);
+  // History of a topic this node owns, for a peer resuming a client. `done`
+  // runs inline, or on the history store's reader thread when the history
+  // asked for is on disk.
+  static void ResumeOwned(Broker& broker, const std::string& topic, uint64_t epoch,
+                          uint64_t after_offset, size_t limit, ResumeCallback done);
 };
 
 }  // namespace herald

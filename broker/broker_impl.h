@@ -56,8 +56,10 @@ class Broker::Impl {
   void CompleteReply(MessagePtr reply);
   void PeerLost(const std::string& node);
   void SuspectOwned(const std::function<bool(std::string_view)>& moved_meanwhile);
-  Result<ResumeResult> ResumeOwned(const std::string& topic, uint64_t epoch, uint64_t after,
-                                   size_t limit);
+  // A peer asks for history of a topic owned here; `done` may run on the
+  // store's reader thread.
+  void ResumeOwned(const std::string& topic, uint64_t epoch, uint64_t after, size_t limit,
+                   ResumeCallback done);
 
   // History store (broker_store.cc). On the store's thread: `m` was
   // committed, or lost with `status`.
@@ -80,13 +82,41 @@ class Broker::Impl {
   // Queues `m` for the history store; its publisher's `done` and its fan-out
   // follow the commit (CommitStored). Refused at once when the store is.
   Status AppendStored(const TopicStatePtr& ts, MessagePtr m, PublishCallback& done);
-  // The topic's history no longer reaches as far back: tell the store.
-  void TrimStored(TopicState& ts);
+  // The topic starts a new epoch: the store's head moves to it.
+  void StartEpochStored(TopicState& ts);
+  // Asks the store to apply the topic's retention (what memory holds is
+  // bounded on its own, by the node's history budget).
+  void RetainStored(TopicState& ts, int64_t now_us);
   const MatchResultPtr& MatchFor(TopicState& ts);
   void FanOut(const MessagePtr& m, const MatchResult& match, const MatchResultPtr& keep);
+  // What resuming `ts` after (epoch, after) gets from memory, with the gap.
+  // Given `read_from`, history older than memory holds comes from the store:
+  // *read_from is then the offset to read after, and no message is copied.
   ResumeResult ResumeLocked(TopicState& ts, uint64_t epoch, uint64_t after, size_t limit,
-                            Status* error) const;
-  void Replay(TopicState* ts, const ResumePoint& point, const SubscriptionPtr& sub);
+                            Status* error, std::optional<uint64_t>* read_from) const;
+  // A resume answered by this node (topic lock not held).
+  void ResumeHere(TopicStatePtr ts, std::string_view topic, uint64_t epoch, uint64_t after,
+                  size_t limit, ResumeCallback done);
+  // Subscribe-with-resume: what a resumed topic replays, decided under its
+  // lock before the subscription is indexed (a replay from the store holds
+  // the topic's live messages until it is delivered).
+  struct PlannedReplay {
+    ResumeResult result;
+    std::optional<uint64_t> read_from;
+  };
+  PlannedReplay PlanReplay(TopicState* ts, const ResumePoint& point);
+  void Replay(const ResumePoint& point, PlannedReplay plan, const SubscriptionPtr& sub);
+  // A replay read from the store, a page at a time.
+  struct StoreReplay {
+    std::string topic;
+    uint64_t epoch = 0;
+    uint64_t after = 0;  // delivered up to here
+    uint64_t last = 0;   // the topic's last offset when the subscription was made
+    std::optional<Gap> gap;
+    SubscriptionPtr sub;
+  };
+  void ReadReplayPage(const std::shared_ptr<StoreReplay>& replay);
+  void DeliverReplayPage(const std::shared_ptr<StoreReplay>& replay, Result<StoreRead> read);
 
   void Redispatch(const MessagePtr& m, const Subscription& gone, bool from_peer);
 

@@ -242,6 +242,7 @@ void Broker::Impl::AppendHistory(TopicState& ts, const MessagePtr& m) {
   const uint64_t others = counters_.history_bytes.load(std::memory_order_relaxed) - cost_before;
   while (!ts.history.empty() && others + ts.history.cost() > options_.max_history_bytes) {
     ts.history.DropOldest();
+    ts.history_evicted = true;  // with a store, older history is read from it
     BrokerCounters::Add(counters_.history_evictions, 1);
   }
   // Unsigned wrap-around makes a negative delta come out right.

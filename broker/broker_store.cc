@@ -76,13 +76,33 @@ void Broker::Impl::CommitStored(TopicState& ts, const MessagePtr& m, const Statu
   }
 }
 
-void Broker::Impl::TrimStored(TopicState& ts) {
-  if (!store_ || !ts.history.enabled()) return;
-  const uint64_t first_kept = ts.history.empty() ? ts.last_offset + 1 : ts.history.first_offset();
-  if (first_kept != ts.store_first_kept) {
-    ts.store_first_kept = first_kept;
-    store_->Trim(ts.name, ts.epoch, first_kept);
-  }
+void Broker::Impl::StartEpochStored(TopicState& ts) {
+  ts.store_first = 1;
+  ts.history_evicted = false;
+  store_->Trim(ts.name, ts.epoch, 1);
+}
+
+void Broker::Impl::RetainStored(TopicState& ts, int64_t now_us) {
+  if (!store_ || !ts.history.enabled() || ts.store_first > ts.last_offset) return;
+  const HistoryLimits& limits = ts.history.limits();
+  Retention keep;
+  keep.max_messages = limits.max_messages;
+  keep.max_bytes = limits.max_bytes;
+  keep.min_timestamp_us =
+      now_us - std::chrono::duration_cast<std::chrono::microseconds>(limits.max_age).count();
+  // On the store's reader thread, once it dropped what retention removes.
+  store_->Retain(ts.name, ts.epoch, keep,
+                 [this, name = ts.name, epoch = ts.epoch](uint64_t first_offset) {
+                   TopicStatePtr t = topics_.Find(name);
+                   if (!t) return;
+                   std::lock_guard lock(t->mu);
+                   if (t->epoch != epoch) return;
+                   t->store_first = std::max(t->store_first, first_offset);
+                   const uint64_t in_memory =
+                       t->history.empty() ? t->last_offset + 1 : t->history.first_offset();
+                   if (t->store_first >= in_memory)
+                     t->history_evicted = false;  // memory has it all
+                 });
 }
 
 void Broker::Impl::LoadStored(bool complete, std::vector<StoredTopic> topics) {
@@ -115,16 +135,20 @@ void Broker::Impl::LoadStored(bool complete, std::vector<StoredTopic> topics) {
       // clients saw of the old epoch may be missing, so it ends here.
       ts.epoch = NextEpoch();
       ts.last_offset = 0;
-      TrimStored(ts);
+      if (ts.history.enabled()) StartEpochStored(ts);
       continue;
     }
     ts.last_offset = stored.last_offset;
+    ts.store_first = stored.first_offset;
+    // The newest messages go to memory (within the node's history budget).
     for (MessagePtr& m : stored.messages) AppendHistory(ts, m);
-    // Limits lowered since the messages were stored, or the node-wide
-    // budget: the store forgets what history no longer holds.
-    ts.store_first_kept =
+    // Memory holds the newest part: what the store holds before the tail
+    // it read back is read from the store when a resume reaches it.
+    const uint64_t tail_first =
         stored.messages.empty() ? stored.last_offset + 1 : stored.messages.front()->offset;
-    TrimStored(ts);
+    if (stored.first_offset < tail_first) ts.history_evicted = true;
+    // Limits lowered since: the store applies them now, not at the first sweep.
+    RetainStored(ts, NowUs());
   }
 }
 

@@ -116,14 +116,25 @@ Result<uint64_t> Broker::Impl::Subscribe(std::string_view pattern, std::shared_p
       sub->held->Hold(options.resume[i].topic);  // waiting for the replay
     }
   }
+  // Topics owned here: what each replays, from memory or from the store
+  // (whose pages come later: the topic is held like a remote one).
+  std::vector<PlannedReplay> plans(options.resume.size());
+  for (size_t i = 0; i < options.resume.size(); ++i) {
+    if (!owners[i].empty()) continue;
+    TopicState* ts = states[i] && !states[i]->removed ? states[i].get() : nullptr;
+    plans[i] = PlanReplay(ts, options.resume[i]);
+    if (plans[i].read_from) {
+      if (!sub->held) sub->held = std::make_unique<RemoteHolds>();
+      sub->held->Hold(options.resume[i].topic);
+    }
+  }
   index_.Add(sub);
   for (size_t i = 0; i < options.resume.size(); ++i) {
     if (!owners[i].empty()) {
       FetchReplay(owners[i], options.resume[i], sub);
       continue;
     }
-    TopicState* ts = states[i] && !states[i]->removed ? states[i].get() : nullptr;
-    Replay(ts, options.resume[i], sub);
+    Replay(options.resume[i], std::move(plans[i]), sub);
   }
   return sub->id;
 }

@@ -107,8 +107,11 @@ bool DeliveryInbox::PassHold(Subscription& sub, const MessagePtr& m) {
 // messages that waited for it and are newer than what it covered.
 size_t DeliveryInbox::DeliverReplay(Subscription& sub, const RemoteReplay& replay) {
   if (!sub.held) sub.held = std::make_unique<RemoteHolds>();
-  std::vector<MessagePtr> waiting =
-      sub.held->Replayed(replay.topic, replay.epoch, replay.last_offset, replay.messages);
+  // A page with more to follow: the live messages keep waiting.
+  std::vector<MessagePtr> waiting;
+  if (!replay.next) {
+    waiting = sub.held->Replayed(replay.topic, replay.epoch, replay.last_offset, replay.messages);
+  }
   Delivery d;
   d.subscription_id = sub.id;
   if (replay.gap) {
@@ -130,6 +133,7 @@ size_t DeliveryInbox::DeliverReplay(Subscription& sub, const RemoteReplay& repla
     sub.sink->OnDelivery(d);
     ++n;
   }
+  if (replay.next) replay.next();
   return n;
 }
 

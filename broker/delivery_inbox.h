@@ -34,6 +34,10 @@ struct RemoteReplay {
   std::vector<MessagePtr> messages;
   uint64_t epoch = 0;
   uint64_t last_offset = 0;  // the owner's last offset when it answered
+  // Set when more of the replay follows (history read from the store a page
+  // at a time): the topic stays held, and `next` is called once this page
+  // is delivered to ask for the next one.
+  std::function<void()> next;
 };
 
 // Keeps a message's encodings cached while a delivery of it is queued

@@ -29,6 +29,7 @@ class TopicHistory {
   static const size_t kRingCost;
 
   bool enabled() const { return limits_.max_messages > 0; }
+  const HistoryLimits& limits() const { return limits_; }
   // Appends and trims to the count and byte bounds.
   void Append(MessagePtr m);
   // Drops messages older than max_age. Returns the cost freed.

@@ -42,8 +42,16 @@ struct TopicState {
   // An append to the store failed: the offsets after last_offset are lost,
   // so the next publish starts a new epoch rather than reuse them.
   bool store_failed = false;
-  // The first offset the store was last told to keep (TrimStored).
-  uint64_t store_first_kept = 0;
+  // With a history store: the first offset of this epoch the store holds,
+  // as its retention last reported (it may hold less by now: a read from
+  // the store reports what it no longer finds as a gap). History in memory
+  // is the newest part of it.
+  uint64_t store_first = 1;
+  // With a history store: memory gave up older messages for the node's
+  // history budget (or held only the newest at start), so history older
+  // than memory's is read from the store. Until then memory's first is the
+  // exact edge of retention. Cleared once the store's retention catches up.
+  bool history_evicted = false;
   // Message ids seen within the dedup window; null until the first one.
   std::unique_ptr<DedupTable> dedup;
   TopicHistory history;

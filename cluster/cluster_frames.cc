@@ -285,22 +285,28 @@ void Cluster::OnDelivery(PeerLink& link, pb::Delivery& delivery) {
 }
 
 void Cluster::OnHistoryRequest(PeerLink& link, const pb::HistoryRequest& request) {
-  Result<ResumeResult> r = BrokerCluster::ResumeOwned(broker_, request.topic(), request.epoch(),
-                                                      request.after_offset(), kHistoryPage);
-  pb::PeerFrame f;
-  pb::HistoryResponse* h = f.mutable_history();
-  h->set_id(request.id());
-  if (!r.ok()) {
-    h->set_error_code(std::string(ErrorCodeName(r.status().code())));
-    h->set_error_message(r.status().message());
-  } else {
-    h->set_epoch(r->epoch);
-    h->set_last_offset(r->last_offset);
-    h->set_truncated(r->truncated && !r->messages.empty());
-    if (r->gap) ToGap(*r->gap, h->mutable_gap());
-    for (const MessagePtr& m : r->messages) ToDelivery(*m, h->add_messages());
-  }
-  link.Send(std::move(f));
+  // The answer may come from the history store's reader thread (Send is
+  // safe from any thread); a link gone meanwhile gets none.
+  BrokerCluster::ResumeOwned(
+      broker_, request.topic(), request.epoch(), request.after_offset(), kHistoryPage,
+      [id = request.id(), weak = link.weak_from_this()](Result<ResumeResult> r) {
+        std::shared_ptr<PeerLink> link = weak.lock();
+        if (!link) return;
+        pb::PeerFrame f;
+        pb::HistoryResponse* h = f.mutable_history();
+        h->set_id(id);
+        if (!r.ok()) {
+          h->set_error_code(std::string(ErrorCodeName(r.status().code())));
+          h->set_error_message(r.status().message());
+        } else {
+          h->set_epoch(r->epoch);
+          h->set_last_offset(r->last_offset);
+          h->set_truncated(r->truncated && !r->messages.empty());
+          if (r->gap) ToGap(*r->gap, h->mutable_gap());
+          for (const MessagePtr& m : r->messages) ToDelivery(*m, h->add_messages());
+        }
+        link->Send(std::move(f));
+      });
 }
 
 void Cluster::OnReply(pb::Reply& reply) { BrokerCluster::CompleteReply(broker_, FromReply(reply)); }

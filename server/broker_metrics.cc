@@ -72,6 +72,13 @@ void AddBrokerMetrics(MetricTable& t) {
       "herald_store_appends_refused_total",
       "Publishes refused by the history store: max_queued_bytes, or a failed store.",
       [](const MetricSnapshot& x) { return x.broker.store.appends_refused; }, Trip::kYes);
+  t.Counter("herald_store_reads_total",
+            "Reads of history older than memory holds, answered by the history store.",
+            [](const MetricSnapshot& x) { return x.broker.store.reads; });
+  t.Counter(
+      "herald_store_reads_refused_total",
+      "Reads of history refused by the history store: max_pending_reads, or a failed store.",
+      [](const MetricSnapshot& x) { return x.broker.store.reads_refused; }, Trip::kYes);
   t.Gauge("herald_store_queued_bytes", "Bytes of messages waiting for the history store's disk.",
           [](const MetricSnapshot& x) { return x.broker.store.queued_bytes; });
   t.Gauge("herald_store_disk_bytes", "Bytes of the history store's files (tables and logs).",

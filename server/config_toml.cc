@@ -64,6 +64,8 @@ Status ReadStore(TomlReader& r, Config& c) {
   r.Bytes("max_queued_bytes", c.store.max_queued_bytes, AtLeast(1 << 16));
   r.Int("max_disk_bytes", c.store.max_disk_bytes, AtLeast(1 << 20));
   r.Int("min_free_disk_bytes", c.store.min_free_disk_bytes, AtLeast(0));
+  r.Bytes("tail_bytes", c.store.tail_bytes, AtLeast(0));
+  r.Int("max_pending_reads", c.store.max_pending_reads, AtLeast(1));
   return r.error();
 }
 

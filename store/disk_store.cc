@@ -40,8 +40,10 @@ class DiskStore final : public HistoryStore {
         db_(std::move(opened.db)),
         recovery_(std::move(opened.recovery)),
         topics_(std::move(opened.topics)) {
-    for (const StoredTopic& t : topics_) {
-      last_[t.name] = Head{t.epoch, t.last_offset};
+    for (size_t i = 0; i < topics_.size(); ++i) {
+      const StoredTopic& t = topics_[i];
+      const store::TopicExtent& e = opened.extents[i];
+      last_[t.name] = Held{t.epoch, t.last_offset, t.first_offset, e.bytes, e.first_timestamp_us};
       for (const StoredId& id : t.ids) oldest_id_us_ = std::min(oldest_id_us_, id.timestamp_us);
     }
     disk_bytes_ = store::DiskBytes(*db_);
@@ -111,8 +113,8 @@ class DiskStore final : public HistoryStore {
                         " bytes wait for the disk (max_queued_bytes " +
                         std::to_string(options_.max_queued_bytes) + ")");
     }
-    auto [it, fresh] = last_.try_emplace(m->topic, Head{});
-    Head& last = it->second;
+    auto [it, fresh] = last_.try_emplace(m->topic, Held{});
+    Held& last = it->second;
     const bool follows = (m->epoch == last.epoch && m->offset == last.last_offset + 1) ||
                          (m->epoch > last.epoch && m->offset == 1);
     if (!follows) {
@@ -124,7 +126,13 @@ class DiskStore final : public HistoryStore {
                         std::to_string(last.epoch) + ", " + std::to_string(last.last_offset) +
                         "): another writer?");
     }
-    last = Head{m->epoch, m->offset};
+    if (m->epoch != last.epoch) last = Held{m->epoch, 0, 1, 0, 0};
+    if (last.first_offset > last.last_offset) {
+      last.first_offset = m->offset;
+      last.first_timestamp_us = m->timestamp_us;
+    }
+    last.last_offset = m->offset;
+    last.bytes += m->payload.size();
     if (!m->msg_id.empty()) oldest_id_us_ = std::min(oldest_id_us_, m->timestamp_us);
     Op op;
     op.kind = Op::kAppend;
@@ -140,13 +148,20 @@ class DiskStore final : public HistoryStore {
   void Trim(std::string_view topic, uint64_t epoch, uint64_t first_kept) override {
     std::lock_guard lock(mu_);
     Op op;
-    auto [it, fresh] = last_.try_emplace(std::string(topic), Head{});
+    auto [it, fresh] = last_.try_emplace(std::string(topic), Held{});
+    Held& held = it->second;
     // A newer epoch with nothing in it yet: its head is written with the
     // trim, so a restart before its first message does not go back to the
     // old one.
-    if (epoch > it->second.epoch) {
-      it->second = Head{epoch, first_kept - 1};
+    if (epoch > held.epoch) {
+      held = Held{epoch, first_kept - 1, first_kept, 0, 0};
       op.new_head = true;
+    } else if (epoch == held.epoch && first_kept > held.first_offset) {
+      // Bytes of the dropped range are not known here: they are counted
+      // as held until the topic empties, which only makes retention by
+      // bytes trim sooner.
+      held.first_offset = std::min(first_kept, held.last_offset + 1);
+      if (held.first_offset > held.last_offset) held.bytes = 0;
     }
     op.kind = Op::kTrim;
     op.topic = std::string(topic);
@@ -154,6 +169,33 @@ class DiskStore final : public HistoryStore {
     op.first_kept = first_kept;
     queue_.push_back(std::move(op));
     work_cv_.notify_one();
+  }
+
+  void Retain(std::string_view topic, uint64_t epoch, const Retention& keep,
+              RetainCallback&& done) override {
+    {
+      std::lock_guard lock(mu_);
+      if (failed_) return;
+      auto it = last_.find(std::string(topic));
+      if (it == last_.end()) return;
+      Held& held = it->second;
+      if (held.epoch != epoch || held.retaining || held.first_offset > held.last_offset) return;
+      const uint64_t count = held.last_offset - held.first_offset + 1;
+      if (count <= keep.max_messages && held.bytes <= keep.max_bytes &&
+          held.first_timestamp_us >= keep.min_timestamp_us) {
+        return;  // nothing to drop: decided without a read
+      }
+      held.retaining = true;
+    }
+    std::lock_guard lock(read_mu_);
+    ReadOp op;
+    op.topic = std::string(topic);
+    op.epoch = epoch;
+    op.keep = keep;
+    op.retained = std::move(done);
+    // Retention is never refused: at most one per topic waits.
+    reads_.push_back(std::move(op));
+    read_cv_.notify_one();
   }
 
   void Forget(std::string_view topic) override {
@@ -240,6 +282,8 @@ class DiskStore final : public HistoryStore {
     AppendCallback done;
   };
 
+  // A read, or a retention (`retained` set): both are reads of a topic's
+  // oldest messages, on the reader thread.
   struct ReadOp {
     std::string topic;
     uint64_t epoch = 0;
@@ -247,7 +291,23 @@ class DiskStore final : public HistoryStore {
     size_t max_messages = 0;
     size_t max_bytes = 0;
     ReadCallback done;
+    Retention keep;
+    RetainCallback retained;
   };
+
+  // What the store holds of a topic: its head, and what retention needs.
+  struct Held {
+    uint64_t epoch = 0;
+    uint64_t last_offset = 0;
+    uint64_t first_offset = 1;  // last_offset + 1: nothing held
+    uint64_t bytes = 0;         // payload bytes held (appended, not yet trimmed)
+    int64_t first_timestamp_us = 0;
+    bool retaining = false;  // a retention of it waits for the reader
+  };
+
+  // Messages one retention looks at: a larger excess goes over several
+  // sweeps, so the reader is never held for long.
+  static constexpr size_t kMaxRetainStep = 65536;
 
   // Upper bound of one group's queued bytes: a bigger backlog is committed
   // as several groups, so no WriteBatch grows without bound.
@@ -335,6 +395,11 @@ class DiskStore final : public HistoryStore {
       reads_.pop_front();
       const bool closing = read_stopping_;
       lock.unlock();
+      if (op.retained) {
+        if (!closing) RetainRange(op);
+        lock.lock();
+        continue;
+      }
       Result<StoreRead> r =
           closing
               ? Result<StoreRead>(Status(ErrorCode::kUnavailable, "the history store is closing"))
@@ -387,6 +452,74 @@ class DiskStore final : public HistoryStore {
                                               it->status().ToString());
     }
     return out;
+  }
+
+  // Reader thread. Finds the first message `op.keep` keeps, from the
+  // topic's oldest, and queues the trim of what comes before it.
+  void RetainRange(ReadOp& op) {
+    uint64_t first = 0, last = 0, bytes = 0;
+    {
+      std::lock_guard lock(mu_);
+      auto it = last_.find(op.topic);
+      if (it == last_.end() || it->second.epoch != op.epoch) return;
+      it->second.retaining = false;  // cleared first: a failed read is retried next sweep
+      first = it->second.first_offset;
+      last = it->second.last_offset;
+      bytes = it->second.bytes;
+    }
+    if (HasFailed() || first > last) return;
+    const uint64_t by_count =
+        last >= op.keep.max_messages ? last - op.keep.max_messages + 1 : uint64_t{1};
+    rocksdb::ReadOptions ro;
+    ro.verify_checksums = true;
+    const std::string end = store::MessageKey(op.topic, op.epoch, last + 1);
+    const rocksdb::Slice upper(end);
+    ro.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+    uint64_t kept = first;  // the first offset kept
+    uint64_t freed = 0;
+    int64_t kept_stamp = std::numeric_limits<int64_t>::max();  // unknown: none read yet
+    size_t looked = 0;
+    for (it->Seek(store::MessageKey(op.topic, op.epoch, first));
+         it->Valid() && looked < kMaxRetainStep; it->Next(), ++looked) {
+      std::optional<store::MessagePosition> at = store::ParseMessageKey(it->key().ToStringView());
+      if (!at || at->topic != op.topic || at->epoch != op.epoch) break;
+      Result<MessagePtr> m = store::DecodeMessage(*at, it->value().ToStringView());
+      if (!m.ok()) return;  // damage: reported by reads; retention waits
+      const bool drop = at->offset < by_count || (*m)->timestamp_us < op.keep.min_timestamp_us ||
+                        bytes - freed > op.keep.max_bytes;
+      if (!drop) {
+        kept_stamp = (*m)->timestamp_us;
+        break;
+      }
+      freed += (*m)->payload.size();
+      kept = at->offset + 1;
+    }
+    if (kept == first) return;
+    // Stopped at kMaxRetainStep: the first kept one's stamp is not known,
+    // so the next sweep looks again.
+    if (kept_stamp == std::numeric_limits<int64_t>::max() && kept <= last) {
+      kept_stamp = std::numeric_limits<int64_t>::min();
+    }
+    {
+      std::lock_guard lock(mu_);
+      auto held = last_.find(op.topic);
+      if (held == last_.end() || held->second.epoch != op.epoch ||
+          held->second.first_offset != first) {
+        return;  // a new epoch or a trim meanwhile: the next sweep decides again
+      }
+      held->second.first_offset = kept;
+      held->second.bytes -= std::min(freed, held->second.bytes);
+      held->second.first_timestamp_us = kept_stamp;
+      Op trim;
+      trim.kind = Op::kTrim;
+      trim.topic = op.topic;
+      trim.epoch = op.epoch;
+      trim.first_kept = kept;
+      queue_.push_back(std::move(trim));
+    }
+    work_cv_.notify_one();
+    op.retained(kept);
   }
 
   // Writer thread. One atomic batch: the messages, then each touched
@@ -518,9 +651,10 @@ class DiskStore final : public HistoryStore {
   bool stopping_ = false;
   bool failed_ = false;
   std::string failure_;
-  // Each topic's last appended position, to refuse an append that does not
-  // follow it (a second writer, or a bug) before it reaches the disk.
-  std::unordered_map<std::string, Head> last_;
+  // Each topic as appended: its last position, to refuse an append that
+  // does not follow it (a second writer, or a bug) before it reaches the
+  // disk, and what retention needs to decide without reading.
+  std::unordered_map<std::string, Held> last_;
   HistoryStoreStats stats_;
   uint64_t refused_ = 0;
   // Reads (their own lock: a read never waits for the writer's).

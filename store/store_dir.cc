@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -134,8 +135,11 @@ std::optional<RunMarker> ReadRunMarker(rocksdb::DB& db) {
   return m;
 }
 
-// Reads every topic: its head and the messages of its current epoch.
-Status LoadTopics(rocksdb::DB& db, const std::string& dir, std::vector<StoredTopic>& out) {
+// Reads every topic: its head, and the messages of its current epoch, each
+// checked (contiguous, matching the head); of those only the newest
+// `tail_bytes` are kept, so memory at start does not grow with the history.
+Status LoadTopics(rocksdb::DB& db, const std::string& dir, size_t tail_bytes,
+                  std::vector<StoredTopic>& out, std::vector<TopicExtent>& extents) {
   auto damaged = [&](const std::string& what) {
     return Refuse(dir, "its data is damaged: " + what,
                   "Restore the directory from a backup, or move it aside and start with an empty "
@@ -149,29 +153,46 @@ Status LoadTopics(rocksdb::DB& db, const std::string& dir, std::vector<StoredTop
   for (heads->Seek(head_prefix); heads->Valid() && heads->key().starts_with(head_prefix);
        heads->Next()) {
     StoredTopic t;
+    TopicExtent extent;
     t.name = heads->key().ToString().substr(1);
     std::optional<Head> head = DecodeHead(heads->value().ToStringView());
     if (!head) return damaged("the head of topic '" + t.name + "' is malformed");
     t.epoch = head->epoch;
     t.last_offset = head->last_offset;
+    t.first_offset = t.last_offset + 1;
+    std::deque<MessagePtr> tail;
+    size_t tail_held = 0;
+    uint64_t previous = 0;
     for (msgs->Seek(MessageKey(t.name, t.epoch, 0)); msgs->Valid(); msgs->Next()) {
       std::optional<MessagePosition> at = ParseMessageKey(msgs->key().ToStringView());
       if (!at || at->topic != t.name || at->epoch != t.epoch) break;
-      if (!t.messages.empty() && at->offset != t.messages.back()->offset + 1) {
+      if (previous != 0 && at->offset != previous + 1) {
         return damaged("topic '" + t.name + "' has a hole after offset " +
-                       std::to_string(t.messages.back()->offset));
+                       std::to_string(previous));
       }
       Result<MessagePtr> m = DecodeMessage(*at, msgs->value().ToStringView());
       if (!m.ok()) return damaged(m.status().message());
-      t.messages.push_back(std::move(*m));
+      if (previous == 0) {
+        t.first_offset = at->offset;
+        extent.first_timestamp_us = (*m)->timestamp_us;
+      }
+      previous = at->offset;
+      extent.bytes += (*m)->payload.size();
+      tail_held += (*m)->payload.size();
+      tail.push_back(std::move(*m));
+      while (tail.size() > 1 && tail_held > tail_bytes) {
+        tail_held -= tail.front()->payload.size();
+        tail.pop_front();
+      }
     }
     if (!msgs->status().ok()) return damaged(msgs->status().ToString());
-    if (!t.messages.empty() && t.messages.back()->offset != t.last_offset) {
-      return damaged("topic '" + t.name + "' ends at offset " +
-                     std::to_string(t.messages.back()->offset) + " but its head says " +
-                     std::to_string(t.last_offset));
+    if (previous != 0 && previous != t.last_offset) {
+      return damaged("topic '" + t.name + "' ends at offset " + std::to_string(previous) +
+                     " but its head says " + std::to_string(t.last_offset));
     }
+    t.messages.assign(std::make_move_iterator(tail.begin()), std::make_move_iterator(tail.end()));
     out.push_back(std::move(t));
+    extents.push_back(extent);
   }
   if (!heads->status().ok()) return damaged(heads->status().ToString());
 
@@ -299,7 +320,11 @@ Result<OpenedDir> OpenStoreDir(const DiskStoreOptions& options) {
 
   const std::string boot = options.boot_id.empty() ? CurrentBootId() : options.boot_id;
   opened.recovery = JudgeLastRun(ReadRunMarker(*opened.db), boot);
-  if (Status loaded = LoadTopics(*opened.db, dir, opened.topics); !loaded.ok()) return loaded;
+  if (Status loaded =
+          LoadTopics(*opened.db, dir, options.tail_bytes, opened.topics, opened.extents);
+      !loaded.ok()) {
+    return loaded;
+  }
   s = WriteRunMarker(*opened.db, RunMarker{false, options.sync, boot});
   if (!s.ok()) {
     return Refuse(dir, "cannot write to it (" + s.ToString() + ")",

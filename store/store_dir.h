@@ -42,13 +42,20 @@ uint64_t DiskBytes(rocksdb::DB& db);
 // (0 if it cannot be told: the store then refuses, rather than guess).
 uint64_t FreeBytes(const std::string& dir);
 
+// What retention needs of a topic's current epoch besides its offsets.
+struct TopicExtent {
+  uint64_t bytes = 0;              // payload bytes held
+  int64_t first_timestamp_us = 0;  // of the first message held
+};
+
 struct OpenedDir {
   std::unique_ptr<rocksdb::DB> db;
   StoreRecovery recovery;
   std::vector<StoredTopic> topics;
+  std::vector<TopicExtent> extents;  // one per topic, in the same order
 };
 // Checks the directory, opens (or creates) the database, marks the run as
-// started, and reads every topic's head and messages.
+// started, and reads every topic's head, extent and newest messages.
 Result<OpenedDir> OpenStoreDir(const DiskStoreOptions& options);
 
 }  // namespace herald::store

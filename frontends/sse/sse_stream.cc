@@ -211,25 +211,49 @@ bool SseStream::CatchUp(const TopicPosition& was, uint64_t subscription_id,
   held_[live->topic];  // held from now on: `live` and what follows wait
   Hold(subscription_id, live);
   if (closing_) return true;
+  AskHistory(live->topic, subscription_id, was.epoch, was.offset, limit, live->epoch, live->offset);
+  return true;
+}
+
+void SseStream::AskHistory(const std::string& topic, uint64_t subscription_id, uint64_t epoch,
+                           uint64_t after, size_t limit, uint64_t live_epoch,
+                           uint64_t live_offset) {
   std::weak_ptr<SseStream> weak = weak_from_this();
   std::shared_ptr<io::LoopHandle> loop = loop_.handle();
-  broker_.ResumeAsync(live->topic, was.epoch, was.offset, limit,
-                      [weak, loop, topic = live->topic, subscription_id, epoch = live->epoch,
-                       offset = live->offset](Result<ResumeResult> r) mutable {
-                        loop->RunHereOrPost([weak, topic = std::move(topic), subscription_id, epoch,
-                                             offset, r = std::move(r)]() mutable {
+  broker_.ResumeAsync(topic, epoch, after, limit,
+                      [weak, loop, topic, subscription_id, live_epoch,
+                       live_offset](Result<ResumeResult> r) mutable {
+                        loop->RunHereOrPost([weak, topic = std::move(topic), subscription_id,
+                                             live_epoch, live_offset, r = std::move(r)]() mutable {
                           if (auto self = weak.lock()) {
-                            self->CaughtUp(topic, subscription_id, epoch, offset, std::move(r));
+                            self->CaughtUp(topic, subscription_id, live_epoch, live_offset,
+                                           std::move(r));
                           }
                         });
                       });
-  return true;
 }
 
 void SseStream::CaughtUp(const std::string& topic, uint64_t subscription_id, uint64_t live_epoch,
                          uint64_t live_offset, Result<ResumeResult> r) {
   auto it = held_.find(topic);
   if (it == held_.end()) return;
+  if (open_ && !closing_ && r.ok() && r->truncated && !r->messages.empty() &&
+      r->messages.back()->epoch == live_epoch && r->messages.back()->offset + 1 < live_offset) {
+    // One page of a history read from disk: it goes out, and the next is
+    // asked for; what is held keeps waiting.
+    if (r->gap) SendGap(*r->gap);
+    for (const MessagePtr& old : r->messages) {
+      if (old->epoch != live_epoch || closing_) break;
+      SendMessage(subscription_id, old);
+    }
+    const uint64_t sent = r->messages.back()->offset;
+    if (!closing_) {
+      AskHistory(topic, subscription_id, live_epoch, sent, live_offset - sent - 1, live_epoch,
+                 live_offset);
+      return;
+    }
+    r = ResumeResult{};  // closing: what is held is dropped below
+  }
   std::vector<Held> held = std::move(it->second);
   held_.erase(it);
   // Gap notices still owed for drops while held cover messages after the

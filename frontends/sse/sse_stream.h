@@ -101,6 +101,10 @@ class SseStream final : public Sink,
   // waiting — the owner may be another node. Returns true when `live` (and
   // the topic's later deliveries) wait in held_ until CaughtUp.
   bool CatchUp(const TopicPosition& was, uint64_t subscription_id, const MessagePtr& live);
+  // Asks the broker for `topic`'s history after (epoch, after) up to the
+  // held live message; CaughtUp gets the answer on this stream's loop.
+  void AskHistory(const std::string& topic, uint64_t subscription_id, uint64_t epoch,
+                  uint64_t after, size_t limit, uint64_t live_epoch, uint64_t live_offset);
   void CaughtUp(const std::string& topic, uint64_t subscription_id, uint64_t live_epoch,
                 uint64_t live_offset, Result<ResumeResult> missed);
   std::string CurrentId() const;

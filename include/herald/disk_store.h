@@ -59,6 +59,10 @@ struct DiskStoreOptions {
   // later append is refused (unavailable) until heraldd is restarted, and
   // nothing acknowledged is lost.
   uint64_t min_free_disk_bytes = uint64_t{64} << 20;
+  // Payload bytes of each topic's newest messages read back into memory at
+  // start (StoredTopic::messages; at least one message). The rest stays on
+  // disk until a resume reads it.
+  size_t tail_bytes = 1u << 20;
   // Reads (HistoryStore::Read) waiting for the reader thread; past it a
   // read is refused (resource_exhausted).
   size_t max_pending_reads = 1024;

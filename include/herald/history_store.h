@@ -25,9 +25,6 @@
 
 namespace herald {
 
-// One topic as the store holds it: its numbering, and its retained messages
-// (oldest first, contiguous offsets, the last one at last_offset; empty when
-// everything was trimmed).
 // A message id the store remembers (idempotent publish), with where its
 // message landed, so a retry after a restart is still recognised.
 struct StoredId {
@@ -37,12 +34,19 @@ struct StoredId {
   int64_t timestamp_us = 0;
 };
 
+// One topic as the store holds it at start: its numbering, where its
+// retained messages begin, and the most recent of them (oldest first,
+// contiguous, the last one at last_offset; a store reads back only a bounded
+// tail, so memory does not grow with what it keeps: the rest is read when a
+// resume asks for it).
 struct StoredTopic {
   std::string name;
   uint64_t epoch = 0;
   uint64_t last_offset = 0;
-  std::vector<MessagePtr> messages;
-  std::vector<StoredId> ids;  // oldest first; may name messages trimmed since
+  // The first offset of `epoch` the store holds (last_offset + 1: none).
+  uint64_t first_offset = 1;
+  std::vector<MessagePtr> messages;  // the tail: offsets up to last_offset
+  std::vector<StoredId> ids;         // oldest first; may name messages trimmed since
 };
 
 // What opening the store found.
@@ -81,10 +85,20 @@ struct HistoryStoreStats {
   uint64_t disk_free_bytes = 0;  // free on the store's filesystem (0: not measured)
 };
 
+// What a topic keeps (HistoryStore::Retain): its newest messages, at most
+// this many, with at most this many payload bytes, none stamped before
+// min_timestamp_us.
+struct Retention {
+  uint64_t max_messages = 0;
+  uint64_t max_bytes = 0;
+  int64_t min_timestamp_us = 0;
+};
+
 class HistoryStore {
  public:
   using AppendCallback = std::function<void(Status)>;
   using ReadCallback = std::function<void(Result<StoreRead>)>;
+  using RetainCallback = std::function<void(uint64_t first_offset)>;
 
   virtual ~HistoryStore() = default;
 
@@ -111,6 +125,15 @@ class HistoryStore {
   // Any thread. Drops the topic's messages before (epoch, first_kept):
   // every older epoch, and this epoch's offsets below first_kept.
   virtual void Trim(std::string_view topic, uint64_t epoch, uint64_t first_kept) = 0;
+  // Any thread; never waits for I/O. Applies `keep` to the topic's `epoch`
+  // (the store knows what it holds, so memory need not: a topic may keep
+  // far more on disk than in memory). When messages are to go, they go in
+  // the background, oldest first, and `done` runs on a thread of the store
+  // with the topic's new first offset (last + 1: none left); when nothing
+  // is to go (or the store failed, or `epoch` is not the topic's) it never
+  // runs. One sweep may drop only part of a large excess; the next goes on.
+  virtual void Retain(std::string_view topic, uint64_t epoch, const Retention& keep,
+                      RetainCallback&& done) = 0;
   // Any thread. Drops the topic and its numbering.
   virtual void Forget(std::string_view topic) = 0;
   // Any thread. Forgets the message ids (of appended messages with a

@@ -23,7 +23,7 @@ import grpc
 import websockets
 
 from heraldd import Heraldd, http_call, run_heraldd, wait_until
-from probe_util import report
+from probe_util import metric, report
 from sse_util import Publisher, SseClient, base36, started
 from ws_util import recv_json, run
 
@@ -329,6 +329,86 @@ class Idempotent(DataDir):
         self.assertEqual(sorted(ids), sorted(self.IDS), "each id stored exactly once")
         self.assertEqual([m["payload"] for m in got["messages"]], ids)
         report(self, "publishes / stored messages", f"{10 * len(self.IDS)} / {len(ids)}")
+
+
+class BeyondMemory(DataDir):
+    """History on disk far larger than memory's budget: every front resumes
+    all of it, and memory stays within max_history_bytes."""
+    BUDGET = 256 * 1024  # memory for history: some 200 of the 1 KiB messages
+    COUNT = 4000         # about 4 MB on disk
+
+    def heraldd(self):
+        return Heraldd("--data-dir", self.dir, "--grpc-listen", "127.0.0.1:0",
+                       config='[store]\ntail_bytes = 16384\n'
+                       '[history]\nmax_messages = 1000000\nmax_bytes = 1073741824\n'
+                       f'[limits]\nmax_history_bytes = {self.BUDGET}\n')
+
+    @staticmethod
+    def payload(i):
+        return f"m{i}".ljust(1024, ".")
+
+    def resume_everywhere(self, h, epoch, after):
+        """SSE, WebSocket and gRPC resume after `after`: each gets every later
+        message, in order, with no gap."""
+        want = [self.payload(i) for i in range(after + 1, self.COUNT + 1)]
+        with SseClient(h.port, "/sse?topic=big",
+                       headers={"Last-Event-ID": f"0:{base36(epoch)}:{base36(after)}"},
+                       timeout=20) as sse:
+            events = sse.events(len(want), timeout=30)
+            self.assertEqual([e.type for e in events], ["message"] * len(want))
+            self.assertEqual([e.data for e in events], want)
+
+        async def ws():
+            async with websockets.connect(f"ws://127.0.0.1:{h.port}/ws", max_size=None) as sock:
+                await sock.send(json.dumps({"op": "sub", "id": 1, "topic": "big", "resume": {
+                    "big": {"epoch": epoch, "offset": after}}}))
+                got = []
+                while len(got) < len(want):
+                    m = await recv_json(sock, 20)
+                    self.assertNotEqual(m["op"], "gap", m)
+                    if m["op"] == "msg":
+                        got.append(m["payload"])
+                return got
+        self.assertEqual(run(ws(), timeout=120), want)
+
+        with grpc.insecure_channel(f"127.0.0.1:{h.grpc_port}") as ch:
+            stream = pb_grpc.BrokerStub(ch).Subscribe(pb.SubscribeRequest(
+                pattern="big", resume=[pb.ResumePoint(topic="big", epoch=epoch,
+                                                      after_offset=after)]), timeout=60)
+            got = []
+            for d in stream:
+                self.assertNotEqual(d.WhichOneof("event"), "gap", d)
+                if d.WhichOneof("event") == "message":
+                    got.append(d.message.payload.decode())
+                if len(got) == len(want):
+                    stream.cancel()
+                    break
+        self.assertEqual(got, want)
+
+        page = history(h.port, "big", epoch, after)
+        self.assertIsNone(page["gap"])
+        self.assertEqual([m["payload"] for m in page["messages"]], want)
+
+    def test_history_on_disk_beyond_memory_is_resumed_whole_on_every_front(self):
+        with self.heraldd() as h:
+            with Publisher(h.port) as pub:
+                epoch = pub("big", self.payload(1))[0]
+                for i in range(2, self.COUNT + 1):
+                    pub("big", self.payload(i))
+            self.assertLessEqual(metric(h.port, "herald_history_bytes"), self.BUDGET)
+            self.assertGreater(metric(h.port, "herald_history_evictions_total"), 0)
+            self.resume_everywhere(h, epoch, 5)
+            reads = metric(h.port, "herald_store_reads_total")
+            self.assertGreater(reads, 4 * self.COUNT / 1024)  # a page at a time, on each front
+            held = metric(h.port, "herald_history_bytes")
+            self.assertLessEqual(held, self.BUDGET)
+            report(self, "history on disk / memory held (bytes)",
+                   f"{metric(h.port, 'herald_store_disk_bytes'):.0f} / {held:.0f}"
+                   f" ({reads:.0f} store reads)")
+        with self.heraldd() as h:  # restarted: memory holds a 16 KiB tail
+            self.assertLessEqual(metric(h.port, "herald_history_bytes"), self.BUDGET)
+            self.resume_everywhere(h, epoch, 2000)
+            self.assertLessEqual(metric(h.port, "herald_history_bytes"), self.BUDGET)
 
 
 def publish_history_payloads(port, topic, count, size=8192):

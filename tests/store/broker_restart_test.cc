@@ -184,6 +184,7 @@ class UnvouchedStore : public HistoryStore {
   Status Read(std::string_view, uint64_t, uint64_t, size_t, size_t, ReadCallback&&) override {
     return Status(ErrorCode::kUnavailable, "not in this test");
   }
+  void Retain(std::string_view, uint64_t, const Retention&, RetainCallback&&) override {}
   void Forget(std::string_view) override {}
   void ExpireIds(int64_t) override {}
   HistoryStoreStats Stats() const override { return {}; }

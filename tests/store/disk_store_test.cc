@@ -211,6 +211,75 @@ TEST(DiskStore, TrimDropsOlderMessagesAndANewEpochMovesTheHead) {
   EXPECT_TRUE(u->messages.empty());
 }
 
+// Retains and waits: the new first offset, or nullopt when the store said
+// nothing was to go (it then never calls back; a read queued behind the
+// retention shows it is done).
+std::optional<uint64_t> RetainNow(HistoryStore& store, std::string_view topic, uint64_t epoch,
+                                  const Retention& keep) {
+  std::mutex mu;
+  std::optional<uint64_t> first;
+  store.Retain(topic, epoch, keep, [&](uint64_t f) {
+    std::lock_guard lock(mu);
+    first = f;
+  });
+  (void)ReadNow(store, topic, epoch, 0);  // the reader takes them in order
+  store.Drain();                          // and the trim it queued is written
+  std::lock_guard lock(mu);
+  return first;
+}
+
+Retention Keep(uint64_t messages, uint64_t bytes = UINT64_MAX, int64_t min_stamp = 0) {
+  return Retention{messages, bytes, min_stamp};
+}
+
+TEST(DiskStore, RetentionKeepsTheNewestByCountBytesAndAgeWithoutTheBrokerKnowingSizes) {
+  ScratchDir dir;
+  auto store = Open(dir.path());
+  std::vector<MessagePtr> ms;
+  // Stamps 1001..1020, payloads of 10 bytes.
+  for (uint64_t i = 1; i <= 20; ++i) ms.push_back(Msg("t", 3, i, std::string(10, 'x')));
+  AppendAll(*store, ms);
+  EXPECT_EQ(RetainNow(*store, "t", 3, Keep(100)), std::nullopt);  // nothing over: no read
+  EXPECT_EQ(RetainNow(*store, "t", 3, Keep(15)), 6u);             // by count
+  EXPECT_EQ(RetainNow(*store, "t", 3, Keep(100, 100)), 11u);      // by bytes: 10 of 10 bytes
+  EXPECT_EQ(RetainNow(*store, "t", 3, Keep(100, UINT64_MAX, 1014)), 14u);  // by age
+  EXPECT_EQ(RetainNow(*store, "t", 2, Keep(1)), std::nullopt);             // not the topic's epoch
+  EXPECT_EQ(Offsets(*ReadNow(*store, "t", 3, 0)),
+            (std::vector<uint64_t>{14, 15, 16, 17, 18, 19, 20}));
+  // Bytes are counted on: appends add, retention subtracts.
+  AppendAll(*store, {Msg("t", 3, 21, std::string(30, 'y'))});
+  EXPECT_EQ(RetainNow(*store, "t", 3, Keep(100, 60)), 18u);  // 18..20 (30) + 21 (30)
+  EXPECT_EQ(RetainNow(*store, "t", 3, Keep(0)), 22u);        // everything
+  EXPECT_TRUE(ReadNow(*store, "t", 3, 0)->messages.empty());
+}
+
+TEST(DiskStore, ReopeningReadsBackOnlyABoundedTailAndWhereHistoryStarts) {
+  ScratchDir dir;
+  {
+    auto store = Open(dir.path());
+    std::vector<MessagePtr> ms;
+    for (uint64_t i = 1; i <= 100; ++i) ms.push_back(Msg("t", 4, i, std::string(100, 'x')));
+    AppendAll(*store, ms);
+    store->Trim("t", 4, 11);
+    store->Drain();
+  }
+  DiskStoreOptions o;
+  o.dir = dir.path();
+  o.boot_id = "boot-1";
+  o.tail_bytes = 1000;  // ten of them
+  Result<std::shared_ptr<HistoryStore>> store = OpenDiskStore(o);
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  std::vector<StoredTopic> topics = (*store)->TakeTopics();
+  ASSERT_EQ(topics.size(), 1u);
+  EXPECT_EQ(topics[0].first_offset, 11u);
+  EXPECT_EQ(topics[0].last_offset, 100u);
+  ASSERT_EQ(topics[0].messages.size(), 10u);
+  EXPECT_EQ(topics[0].messages.front()->offset, 91u);
+  // The rest is there to read, and retention knows its size: 90 × 100 bytes.
+  EXPECT_EQ(ReadNow(**store, "t", 4, 10, 1000)->messages.size(), 90u);
+  EXPECT_EQ(RetainNow(**store, "t", 4, Keep(1000, 8000)), 21u);
+}
+
 TEST(DiskStore, AReadGivesTheEpochsMessagesAfterAnOffsetAndNothingOfOtherTopics) {
   ScratchDir dir;
   auto store = Open(dir.path());
