@@ -175,25 +175,32 @@ void Broker::Impl::PeerLost(const std::string& node) {
 void Broker::Impl::FetchReplay(const std::string& owner, const ResumePoint& point,
                                const SubscriptionPtr& sub) {
   const uint64_t seen_epoch = point.epoch;
-  cluster_.FetchHistory(owner, point.topic, point.epoch, point.after_offset,
-                        [sub, topic = point.topic, seen_epoch](Result<ResumeResult> r) {
-                          auto replay = std::make_shared<RemoteReplay>();
-                          replay->topic = topic;
-                          if (r.ok()) {
-                            replay->gap = std::move(r->gap);
-                            replay->messages = std::move(r->messages);
-                            replay->epoch = r->epoch;
-                            replay->last_offset = r->last_offset;
-                          } else if (seen_epoch != 0) {
-                            // The owner could not be asked: whatever the client missed is
-                            // unknown, which it is told rather than left to assume nothing.
-                            replay->gap = Gap{topic, GapReason::kEpochChanged, 0, 0, 0};
-                          }
-                          DeliveryInbox::Item item;
-                          item.target = sub;
-                          item.replay = std::move(replay);
-                          sub->inbox->Push(std::move(item));
-                        });
+  // A page at a time: the next is asked for once this one is delivered, so
+  // a replay holds one page however much history the owner keeps.
+  cluster_.FetchHistory(
+      owner, point.topic, point.epoch, point.after_offset,
+      [this, owner, sub, topic = point.topic, seen_epoch](Result<ResumeResult> r) {
+        auto replay = std::make_shared<RemoteReplay>();
+        replay->topic = topic;
+        if (r.ok()) {
+          replay->gap = std::move(r->gap);
+          replay->messages = std::move(r->messages);
+          replay->epoch = r->epoch;
+          replay->last_offset = r->last_offset;
+          if (r->truncated && !replay->messages.empty()) {
+            ResumePoint next{topic, r->epoch, replay->messages.back()->offset};
+            replay->next = [this, owner, next, sub] { FetchReplay(owner, next, sub); };
+          }
+        } else if (seen_epoch != 0) {
+          // The owner could not be asked: whatever the client missed is
+          // unknown, which it is told rather than left to assume nothing.
+          replay->gap = Gap{topic, GapReason::kEpochChanged, 0, 0, 0};
+        }
+        DeliveryInbox::Item item;
+        item.target = sub;
+        item.replay = std::move(replay);
+        sub->inbox->Push(std::move(item));
+      });
 }
 
 // --- BrokerCluster ------------------------------------------------------------

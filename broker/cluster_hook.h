@@ -34,8 +34,10 @@ class ClusterHook {
   // Sends a reply to the node that made the request. False when that node is
   // not a live member.
   virtual bool RouteReply(std::string_view node, MessagePtr reply) = 0;
-  // Asks the owner for the history of `topic` after (epoch, after_offset);
-  // `done` runs exactly once, on an unspecified thread.
+  // Asks the owner for one page of the history of `topic` after (epoch,
+  // after_offset), `truncated` when more follows (the caller asks again
+  // after its last message); `done` runs exactly once, on an unspecified
+  // thread.
   virtual void FetchHistory(const std::string& owner, const std::string& topic, uint64_t epoch,
                             uint64_t after_offset, HistoryCallback done) = 0;
   // A local subscription (not a peer's) was added or removed. Called with the

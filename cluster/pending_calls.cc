@@ -94,25 +94,20 @@ void PendingCalls::OnHistory(PeerLink& from, pb::HistoryResponse& response) {
     return Fail(*call, Status(ErrorCodeFromName(response.error_code()), response.error_message()),
                 /*sent=*/true);
   }
-  ResumeResult& r = call->collected;
+  // One page: the caller asks for the next (so what a fetch holds is one
+  // page, whatever the history's size on the owner's disk).
+  ResumeResult r;
   r.epoch = response.epoch();
   r.last_offset = response.last_offset();
-  if (response.has_gap() && !r.gap) r.gap = FromGap(call->topic, response.gap());
-  const size_t before = r.messages.size();
+  if (response.has_gap()) r.gap = FromGap(call->topic, response.gap());
   for (pb::Delivery& d : *response.mutable_messages()) {
     // History of one topic: anything else in the page is the peer's error.
     if (d.topic() == call->topic) r.messages.push_back(FromDelivery(d));
   }
-  // A "truncated" page that brought nothing would have us ask for the same
-  // page for ever: what came so far is the answer.
-  if (!response.truncated() || r.messages.size() == before) {
-    call->on_history(std::move(r));
-    return;
-  }
-  // More pages: ask again after the last message, under the same answer.
-  const uint64_t epoch = r.epoch;
-  const uint64_t after = r.messages.back()->offset;
-  AskHistory(from, std::move(*call), epoch, after);
+  // A "truncated" page that brought nothing would have the caller ask for
+  // the same page for ever: it is the last.
+  r.truncated = response.truncated() && !r.messages.empty();
+  call->on_history(std::move(r));
 }
 
 void PendingCalls::Expire(Clock::time_point now) {

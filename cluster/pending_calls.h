@@ -66,9 +66,7 @@ class PendingCalls {
     Clock::time_point deadline;
     PublishCallback on_ack;      // a forward
     HistoryCallback on_history;  // a history fetch
-    // History paging.
-    std::string topic;
-    ResumeResult collected;
+    std::string topic;           // a history fetch's: messages of another are dropped
   };
 
   uint64_t Add(Call call);

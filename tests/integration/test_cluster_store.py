@@ -15,7 +15,7 @@ import urllib.parse
 
 from cluster_util import cluster_config, owner_of, peer_address, start_node, stop_all, wait_mesh
 from heraldd import http_call
-from probe_util import report
+from probe_util import metric, report
 from sse_util import Publisher, SseClient, base36, publish_once
 
 
@@ -26,9 +26,9 @@ def history(node, topic, epoch, after):
     return json.loads(body)
 
 
-class RestartedOwner(unittest.TestCase):
-    CONFIG = cluster_config(top='[store]\nsync = "always"\n'
-                            '[history]\nmax_messages = 10000\n')
+class StoreNodes(unittest.TestCase):
+    """Nodes on data directories of their own, kept across a node's restart."""
+    CONFIG = ""
 
     def node(self, node_id, seeds=()):
         d = self.dirs.setdefault(node_id, tempfile.mkdtemp(prefix=f"herald-{node_id}-"))
@@ -37,6 +37,11 @@ class RestartedOwner(unittest.TestCase):
     def setUp(self):
         self.dirs = {}
         self.addCleanup(lambda: [shutil.rmtree(d, True) for d in self.dirs.values()])
+
+
+class RestartedOwner(StoreNodes):
+    CONFIG = cluster_config(top='[store]\nsync = "always"\n'
+                            '[history]\nmax_messages = 10000\n')
 
     def test_an_owner_killed_and_restarted_on_its_directory_goes_on_in_its_epoch(self):
         n1 = self.node("n1")
@@ -79,6 +84,49 @@ class RestartedOwner(unittest.TestCase):
         self.assertEqual([m["offset"] for m in got["messages"]], list(range(1, last + 4)))
         report(self, "messages of the owner's epoch across its kill -9, seen through n2",
                f"{last + 3} of {last + 3}, no gap")
+
+
+class HistoryBeyondMemory(StoreNodes):
+    """The owner keeps far more on disk than in memory; a client of the other
+    node resumes all of it, fetched from the owner a page at a time."""
+    CONFIG = cluster_config(top='[store]\nsync = "batch"\n'
+                            '[history]\nmax_messages = 100000\nmax_bytes = 1073741824\n'
+                            '[limits]\nmax_history_bytes = 262144\n')
+    COUNT = 3000
+
+    def test_a_client_of_another_node_resumes_history_the_owner_keeps_on_disk(self):
+        n1 = self.node("n1")
+        n2 = self.node("n2", [peer_address(n1)])
+        nodes = [n1, n2]
+        self.addCleanup(lambda: stop_all(nodes))
+        wait_mesh(nodes)
+        topic = next(t for t in (f"big.{i}" for i in range(64))
+                     if owner_of(nodes, t, lambda h, t: publish_once(h.port, t, "probe")) == "n1")
+        with Publisher(n1.port) as pub:
+            acks = [pub(topic, f"m{i}".ljust(1024, ".")) for i in range(self.COUNT)]
+        epoch, last = acks[-1]
+        first = acks[0][1]
+        want = [f"m{i}".ljust(1024, ".") for i in range(self.COUNT)]
+        self.assertLessEqual(metric(n1.port, "herald_history_bytes"), 262144)
+
+        with SseClient(n2.port, f"/sse?topic={topic}", timeout=20,
+                       headers={"Last-Event-ID": f"0:{base36(epoch)}:{base36(first - 1)}"}) as sse:
+            events = sse.events(self.COUNT, timeout=60)
+        self.assertEqual([e.type for e in events], ["message"] * self.COUNT, "a gap")
+        self.assertEqual([e.data for e in events], want)
+
+        offsets, after = [], first - 1
+        while True:
+            page = history(n2, topic, epoch, after)
+            self.assertIsNone(page["gap"], page["gap"])
+            offsets += [m["offset"] for m in page["messages"]]
+            if not page["truncated"] or not page["messages"]:
+                break
+            after = page["messages"][-1]["offset"]
+        self.assertEqual(offsets, list(range(first, last + 1)))
+        self.assertGreater(metric(n1.port, "herald_store_reads_total"), 0)
+        report(self, "messages resumed through n2 from n1's disk (memory budget 256 KiB)",
+               f"{len(events)} of {self.COUNT} over SSE, {len(offsets)} over /history, no gap")
 
 
 if __name__ == "__main__":
