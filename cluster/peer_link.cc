@@ -27,11 +27,11 @@ bool PeerLink::Send(pb::PeerFrame frame) {
     queue_.push_back(std::move(frame));
     if (queue_bytes_ > cluster_.options().max_link_queue_bytes) {
       overflow = true;
-    } else if (!writing_) {
+    } else if (!writing_ && !starting_) {
       start = TakeBatchLocked();
     }
   }
-  if (start) StartWriteBatch(&out_);
+  if (start) StartWrites();
   if (overflow) {
     // Closed by the cluster's next tick, not here: Send runs under callers'
     // locks, and closing can complete the stream on this very thread.
@@ -57,7 +57,22 @@ bool PeerLink::TakeBatchLocked() {
   counters_.frames_out.fetch_add(frames, std::memory_order_relaxed);
   counters_.bytes_out.fetch_add(out_.ByteSizeLong(), std::memory_order_relaxed);
   writing_ = true;
+  starting_ = true;
   return true;
+}
+
+// out_ is serialised inside StartWrite, on this thread; the write's
+// completion comes on another, handed over inside gRPC where ThreadSanitizer
+// cannot see it. So out_ is refilled only by a thread that knows StartWrite
+// returned: this one (when the write completed meanwhile), or one that takes
+// mu_ after starting_ is cleared here.
+void PeerLink::StartWrites() {
+  for (bool again = true; again;) {
+    StartWriteBatch(&out_);
+    std::lock_guard lock(mu_);
+    starting_ = false;
+    again = !writing_ && !queue_.empty() && (!closing_ || flush_then_end_) && TakeBatchLocked();
+  }
 }
 
 void PeerLink::Close(std::string reason, bool flush) {
@@ -70,7 +85,7 @@ void PeerLink::Close(std::string reason, bool flush) {
     if (ended_) return;
     if (flush && (writing_ || !queue_.empty())) {
       flush_then_end_ = true;  // HandleWriteDone ends the stream once drained
-      if (!writing_) start = TakeBatchLocked();
+      if (!writing_ && !starting_) start = TakeBatchLocked();
     } else {
       flush_then_end_ = false;
       queue_.clear();
@@ -78,7 +93,7 @@ void PeerLink::Close(std::string reason, bool flush) {
       end = ended_ = true;
     }
   }
-  if (start) StartWriteBatch(&out_);
+  if (start) StartWrites();
   if (end) EndStream();
 }
 
@@ -138,12 +153,14 @@ void PeerLink::HandleWriteDone(bool ok) {
       flush_then_end_ = false;
       if (!ended_) end = ended_ = true;
     } else if (!queue_.empty() && (!closing_ || flush_then_end_)) {
-      start = TakeBatchLocked();
+      // While the write's starter is still inside StartWrite, out_ is its:
+      // it takes the next batch once it returns (StartWrites).
+      if (!starting_) start = TakeBatchLocked();
     } else if (closing_ && !ended_) {
       end = ended_ = true;
     }
   }
-  if (start) StartWriteBatch(&out_);
+  if (start) StartWrites();
   if (end) EndStream();
 }
 

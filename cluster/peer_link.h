@@ -112,6 +112,9 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
   // mu_ held. Moves queued frames into out_ and returns true if a write
   // should start.
   bool TakeBatchLocked();
+  // Starts the write TakeBatchLocked prepared (mu_ not held), and the next
+  // ones its completion left to it.
+  void StartWrites();
 
   const Side side_;
   const std::string address_;
@@ -128,7 +131,8 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
   std::deque<pb::PeerFrame> queue_;
   size_t queue_bytes_ = 0;
   bool writing_ = false;
-  bool closing_ = false;  // no more frames accepted
+  bool starting_ = false;  // a thread is inside StartWriteBatch(&out_)
+  bool closing_ = false;   // no more frames accepted
   bool flush_then_end_ = false;
   bool ended_ = false;  // EndStream was called
   std::string close_reason_;

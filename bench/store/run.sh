@@ -12,6 +12,9 @@
 #   latency:    acknowledged publish p50 / p99 — under that load (HTTP, and
 #               redis with its connections), and one call at a time (gRPC
 #               unary Publish; redis with one connection).
+#   engines:    the store's candidate engines (RocksDB, which heraldd uses,
+#               LMDB and SQLite, all from Debian) appending the same payloads
+#               in groups, on the same filesystem (herald_engine_bench).
 # Payloads of 64 B and 1 KiB. Every server's data goes under
 # $BUILD_DIR/bench-store (one filesystem for all, its type is printed).
 # Results: stdout and build/release/bench-results/store.md.
@@ -29,7 +32,8 @@ MESSAGES=${STORE_MESSAGES:-20000}   # per gRPC stream; redis: MESSAGES × stream
 CALLS=${STORE_CALLS:-3000}
 STREAMS=${STORE_STREAMS:-16}
 CONNECTIONS=${STORE_CONNECTIONS:-16}
-[[ -x "$BENCH" && -x "$HERALDD" ]] || { echo "bench-store: build first (make build)" >&2; exit 1; }
+ENGINE_MESSAGES=${STORE_ENGINE_MESSAGES:-200000}  # per engine with sync = batch; always: a quarter
+[[ -x "$BENCH" && -x "$HERALDD" && -x "$BUILD_DIR/bench/store/herald_engine_bench" ]] || { echo "bench-store: build first (make build)" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "bench-store: wrk not installed" >&2; exit 1; }
 if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
   echo "bench-store: installing redis-server and redis-tools (Debian)"
@@ -115,6 +119,19 @@ for size in 64 1024; do
     stop
   done
 done
+# The engines themselves, on the same filesystem in the same run: each
+# candidate's prototype appends the same payloads in groups of STREAMS (what
+# heraldd's writer commits when every stream waits for its acknowledgement).
+ENGINE="$BUILD_DIR/bench/store/herald_engine_bench"
+for size in 64 1024; do
+  for sync in always batch; do
+    n=$((sync == always ? ENGINE_MESSAGES / 4 : ENGINE_MESSAGES))
+    for engine in rocksdb lmdb sqlite; do
+      rm -rf "$DATA/engine" && mkdir -p "$DATA/engine"
+      record "engine-$engine" "$size" "$sync" "$("$ENGINE" "$engine" "$sync" "$size" "$STREAMS" "$n" "$DATA/engine")"
+    done
+  done
+done
 rm -rf "$DATA"
 
 python3 - "$JSONL" "$OUT_DIR/store.md" <<'PY'
@@ -141,6 +158,16 @@ for size in (64, 1024):
     out.append(f"| {size} B | disk batch ≥ 50% of memory (gRPC stream) | {bat / mem:.0%} |")
     out.append(f"| {size} B | disk batch ≥ 1× redis everysec | gRPC {bat / re_:.2f}×, HTTP {hb / re_:.2f}× |")
     out.append(f"| {size} B | disk always ≥ 1× redis always | gRPC {alw / ra:.2f}×, HTTP {ha / ra:.2f}× |")
+out += ["", "Engines (prototypes of the store, same filesystem, same run; groups of "
+        f"{get('engine-rocksdb', 64, 'always')['group']} messages):", "",
+        "| size | sync | RocksDB msgs/s (commit p50 / p99 µs) | LMDB | SQLite |", "|---|---|---|---|---|"]
+for size in (64, 1024):
+    for sync in ("always", "batch"):
+        cells = []
+        for engine in ("rocksdb", "lmdb", "sqlite"):
+            e = get(f"engine-{engine}", size, sync)
+            cells.append(f"{e['msgs_per_s']:,.0f} ({e['commit_p50_us']:.0f} / {e['commit_p99_us']:.0f})")
+        out.append(f"| {size} B | {sync} | " + " | ".join(cells) + " |")
 errors = [r for r in rows if r.get("errors")]
 out += ["", "errors: " + (", ".join(f"{r['server']} {r['size']} {r['what']}: {r['errors']}" for r in errors) or "none")]
 text = "\n".join(out) + "\n"

@@ -91,8 +91,9 @@ class HistoryBeyondMemory(StoreNodes):
     node resumes all of it, fetched from the owner a page at a time."""
     CONFIG = cluster_config(top='[store]\nsync = "batch"\n'
                             '[history]\nmax_messages = 100000\nmax_bytes = 1073741824\n'
-                            '[limits]\nmax_history_bytes = 262144\n')
+                            '[limits]\nmax_history_bytes = 65536\n')
     COUNT = 3000
+    SIZE = 1024  # about 3 MB on the owner's disk
 
     def test_a_client_of_another_node_resumes_history_the_owner_keeps_on_disk(self):
         n1 = self.node("n1")
@@ -103,11 +104,11 @@ class HistoryBeyondMemory(StoreNodes):
         topic = next(t for t in (f"big.{i}" for i in range(64))
                      if owner_of(nodes, t, lambda h, t: publish_once(h.port, t, "probe")) == "n1")
         with Publisher(n1.port) as pub:
-            acks = [pub(topic, f"m{i}".ljust(1024, ".")) for i in range(self.COUNT)]
+            acks = [pub(topic, f"m{i}".ljust(self.SIZE, ".")) for i in range(self.COUNT)]
         epoch, last = acks[-1]
         first = acks[0][1]
-        want = [f"m{i}".ljust(1024, ".") for i in range(self.COUNT)]
-        self.assertLessEqual(metric(n1.port, "herald_history_bytes"), 262144)
+        want = [f"m{i}".ljust(self.SIZE, ".") for i in range(self.COUNT)]
+        self.assertLessEqual(metric(n1.port, "herald_history_bytes"), 65536)
 
         with SseClient(n2.port, f"/sse?topic={topic}", timeout=20,
                        headers={"Last-Event-ID": f"0:{base36(epoch)}:{base36(first - 1)}"}) as sse:
@@ -125,7 +126,7 @@ class HistoryBeyondMemory(StoreNodes):
             after = page["messages"][-1]["offset"]
         self.assertEqual(offsets, list(range(first, last + 1)))
         self.assertGreater(metric(n1.port, "herald_store_reads_total"), 0)
-        report(self, "messages resumed through n2 from n1's disk (memory budget 256 KiB)",
+        report(self, "messages resumed through n2 from n1's disk (memory budget 64 KiB)",
                f"{len(events)} of {self.COUNT} over SSE, {len(offsets)} over /history, no gap")
 
 

@@ -1,8 +1,9 @@
-// A probe, not part of the build: the append workload of durable history on
-// RocksDB, LMDB and SQLite (docs/design/durable-history.md, "Measured").
-//   apt-get install librocksdb-dev liblmdb-dev libsqlite3-dev
-//   g++ -O2 -std=c++20 engine_probe.cc -o probe -lrocksdb -llmdb -lsqlite3
-//   ./probe rocksdb|lmdb|sqlite always|batch <payload B> <group> <messages> <empty dir>
+// The engine prototypes of the history store (`make bench-store` runs this
+// beside heraldd, in the same run): the append workload of durable history on
+// RocksDB, LMDB and SQLite, each from Debian, to choose the engine by
+// measurement (ARCHITECTURE.md, "Why RocksDB"). heraldd's store is on RocksDB.
+//   herald_engine_bench rocksdb|lmdb|sqlite always|batch <payload B> <group> <messages> <empty dir>
+// Prints one JSON line.
 // Append-only history workload on three embedded engines: N messages to T
 // topics, committed in groups of G (one transaction / WriteBatch per group),
 // with a sync per group ("always") or none ("batch": the OS flushes).
@@ -47,6 +48,12 @@ Result Run(size_t n, size_t group, Commit commit) {
 }
 
 int main(int argc, char** argv) {
+  if (argc != 7) {
+    fprintf(stderr,
+            "usage: %s rocksdb|lmdb|sqlite always|batch <payload B> <group> <messages> <dir>\n",
+            argv[0]);
+    return 2;
+  }
   const char* engine = argv[1];
   const bool sync = std::string(argv[2]) == "always";
   const size_t payload = std::atoi(argv[3]);
@@ -117,6 +124,8 @@ int main(int argc, char** argv) {
     sqlite3_finalize(st);
     sqlite3_close(db);
   }
-  printf("%-8s %-6s %5zu B group %4zu: %9.0f msgs/s  commit p50 %8.1f us  p99 %8.1f us\n", engine,
-         sync ? "always" : "batch", payload, group, r.msgs_per_s, r.p50_us, r.p99_us);
+  printf(
+      "{\"engine\":\"%s\",\"sync\":\"%s\",\"size\":%zu,\"group\":%zu,\"messages\":%zu,"
+      "\"msgs_per_s\":%.0f,\"commit_p50_us\":%.1f,\"commit_p99_us\":%.1f}\n",
+      engine, sync ? "always" : "batch", payload, group, n, r.msgs_per_s, r.p50_us, r.p99_us);
 }
