@@ -125,7 +125,8 @@ done
 ENGINE="$BUILD_DIR/bench/store/herald_engine_bench"
 for size in 64 1024; do
   for sync in always batch; do
-    n=$((sync == always ? ENGINE_MESSAGES / 4 : ENGINE_MESSAGES))
+    n=$ENGINE_MESSAGES
+    [[ $sync == always ]] && n=$((ENGINE_MESSAGES / 4))
     for engine in rocksdb lmdb sqlite; do
       rm -rf "$DATA/engine" && mkdir -p "$DATA/engine"
       record "engine-$engine" "$size" "$sync" "$("$ENGINE" "$engine" "$sync" "$size" "$STREAMS" "$n" "$DATA/engine")"
