@@ -38,19 +38,26 @@ class StoreNodes(unittest.TestCase):
         self.dirs = {}
         self.addCleanup(lambda: [shutil.rmtree(d, True) for d in self.dirs.values()])
 
+    def two_nodes(self, prefix):
+        """n1 and n2 in a mesh (the list, which a restart updates in place),
+        and a topic under `prefix` that n1 owns."""
+        n1 = self.node("n1")
+        n2 = self.node("n2", [peer_address(n1)])
+        nodes = [n1, n2]
+        self.addCleanup(lambda: stop_all(nodes))
+        wait_mesh(nodes)
+        topic = next(t for t in (f"{prefix}.{i}" for i in range(64))
+                     if owner_of(nodes, t, lambda h, t: publish_once(h.port, t, "probe")) == "n1")
+        return nodes, topic
+
 
 class RestartedOwner(StoreNodes):
     CONFIG = cluster_config(top='[store]\nsync = "always"\n'
                             '[history]\nmax_messages = 10000\n')
 
     def test_an_owner_killed_and_restarted_on_its_directory_goes_on_in_its_epoch(self):
-        n1 = self.node("n1")
-        n2 = self.node("n2", [peer_address(n1)])
-        nodes = [n1, n2]
-        self.addCleanup(lambda: stop_all(nodes))
-        wait_mesh(nodes)
-        topic = next(t for t in (f"orders.{i}" for i in range(64))
-                     if owner_of(nodes, t, lambda h, t: publish_once(h.port, t, "probe")) == "n1")
+        nodes, topic = self.two_nodes("orders")
+        n1, n2 = nodes
         # Forwarded by n2 to the owner, acknowledged once n1's store has it.
         with Publisher(n2.port) as pub:
             acks = [pub(topic, f"before-{i}") for i in range(10)]
@@ -96,13 +103,7 @@ class HistoryBeyondMemory(StoreNodes):
     SIZE = 1024  # about 3 MB on the owner's disk
 
     def test_a_client_of_another_node_resumes_history_the_owner_keeps_on_disk(self):
-        n1 = self.node("n1")
-        n2 = self.node("n2", [peer_address(n1)])
-        nodes = [n1, n2]
-        self.addCleanup(lambda: stop_all(nodes))
-        wait_mesh(nodes)
-        topic = next(t for t in (f"big.{i}" for i in range(64))
-                     if owner_of(nodes, t, lambda h, t: publish_once(h.port, t, "probe")) == "n1")
+        (n1, n2), topic = self.two_nodes("big")
         with Publisher(n1.port) as pub:
             acks = [pub(topic, f"m{i}".ljust(self.SIZE, ".")) for i in range(self.COUNT)]
         epoch, last = acks[-1]
