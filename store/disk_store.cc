@@ -86,7 +86,10 @@ class DiskStore final : public HistoryStore {
       return Status(ErrorCode::kUnavailable,
                     "the history store failed (" + failure_ + "): restart heraldd to recover");
     }
-    if (disk_bytes_ + queued_bytes_ + cost > options_.max_disk_bytes) {
+    // Compared by what is left under each bound, so that no configured
+    // bound, however large, can wrap a sum around.
+    const uint64_t wanted = uint64_t{queued_bytes_} + cost;
+    if (disk_bytes_ > options_.max_disk_bytes || wanted > options_.max_disk_bytes - disk_bytes_) {
       ++refused_;
       over_quota_ = true;  // the writer compacts, so trimmed ranges free their space
       work_cv_.notify_one();
@@ -96,7 +99,8 @@ class DiskStore final : public HistoryStore {
                         std::to_string(options_.max_disk_bytes) +
                         "); publishes to topics with history resume once retention frees space");
     }
-    if (free_bytes_ < options_.min_free_disk_bytes + queued_bytes_ + cost) {
+    if (free_bytes_ < options_.min_free_disk_bytes ||
+        free_bytes_ - options_.min_free_disk_bytes < wanted) {
       ++refused_;
       over_quota_ = true;  // measured again (and compacted) until space is freed
       work_cv_.notify_one();
@@ -106,7 +110,7 @@ class DiskStore final : public HistoryStore {
               " bytes free (min_free_disk_bytes " + std::to_string(options_.min_free_disk_bytes) +
               "); publishes to topics with history resume once space is freed");
     }
-    if (queued_bytes_ + cost > options_.max_queued_bytes) {
+    if (wanted > options_.max_queued_bytes) {
       ++refused_;
       return Status(ErrorCode::kResourceExhausted,
                     "the history store is behind: " + std::to_string(queued_bytes_) +

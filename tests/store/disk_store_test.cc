@@ -399,6 +399,27 @@ TEST(DiskStore, AForgottenTopicIsGoneAfterReopening) {
   EXPECT_EQ(topics[0].name, "kept");
 }
 
+TEST(DiskStore, BoundsAsLargeAsTheirTypeNeitherWrapNorRefuseWhatFits) {
+  ScratchDir dir;
+  DiskStoreOptions o;
+  o.dir = dir.path();
+  o.boot_id = "boot-1";
+  o.max_disk_bytes = UINT64_MAX;  // no quota: every append fits
+  o.min_free_disk_bytes = 0;
+  {
+    auto store = OpenDiskStore(o);
+    ASSERT_TRUE(store.ok());
+    EXPECT_TRUE((*store)->Append(Msg("t", 1, 1), [](Status) {}).ok());
+    (*store)->Drain();
+  }
+  // A reserve no disk has: refused, never wrapped around into "enough".
+  o.min_free_disk_bytes = UINT64_MAX - 10;
+  auto store = OpenDiskStore(o);
+  ASSERT_TRUE(store.ok());
+  Status s = (*store)->Append(Msg("t", 1, 2), [](Status) {});
+  EXPECT_EQ(s.code(), ErrorCode::kResourceExhausted) << s.message();
+}
+
 TEST(DiskStore, AQueueOverItsBoundRefusesAtOnce) {
   ScratchDir dir;
   DiskStoreOptions o;
