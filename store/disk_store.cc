@@ -269,6 +269,11 @@ class DiskStore final : public HistoryStore {
   }
 
   void Drain() override {
+    {
+      // Reads first: a retention queues its trim for the writer.
+      std::unique_lock lock(read_mu_);
+      read_drained_cv_.wait(lock, [this] { return reads_.empty() && !reading_; });
+    }
     std::unique_lock lock(mu_);
     drained_cv_.wait(lock, [this] { return queue_.empty() && !writing_; });
   }
@@ -398,10 +403,14 @@ class DiskStore final : public HistoryStore {
       ReadOp op = std::move(reads_.front());
       reads_.pop_front();
       const bool closing = read_stopping_;
+      reading_ = true;
       lock.unlock();
       if (op.retained) {
         if (!closing) RetainRange(op);
+        op = ReadOp{};  // its callback's captures go before Drain returns
         lock.lock();
+        reading_ = false;
+        if (reads_.empty()) read_drained_cv_.notify_all();
         continue;
       }
       Result<StoreRead> r =
@@ -414,7 +423,10 @@ class DiskStore final : public HistoryStore {
         ++reads_done_;
       }
       op.done(std::move(r));
+      op = ReadOp{};
       lock.lock();
+      reading_ = false;
+      if (reads_.empty()) read_drained_cv_.notify_all();
     }
   }
 
@@ -664,7 +676,9 @@ class DiskStore final : public HistoryStore {
   // Reads (their own lock: a read never waits for the writer's).
   mutable std::mutex read_mu_;
   std::condition_variable read_cv_;
+  std::condition_variable read_drained_cv_;
   std::deque<ReadOp> reads_;
+  bool reading_ = false;  // the reader thread is serving one
   bool read_stopping_ = false;
   uint64_t reads_done_ = 0;
   uint64_t reads_refused_ = 0;

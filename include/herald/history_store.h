@@ -154,8 +154,9 @@ class HistoryStore {
                       size_t max_messages, size_t max_bytes, ReadCallback&& done) = 0;
 
   virtual HistoryStoreStats Stats() const = 0;
-  // Waits until every queued append has completed. The broker calls it as
-  // it shuts down (its completions refer to it); not for an event loop.
+  // Waits until every append, read and retention made before it has
+  // completed (its callback returned). The broker calls it as it shuts
+  // down (those callbacks refer to it); not for an event loop.
   virtual void Drain() = 0;
 };
 

@@ -399,6 +399,31 @@ TEST(DiskStore, AForgottenTopicIsGoneAfterReopening) {
   EXPECT_EQ(topics[0].name, "kept");
 }
 
+TEST(DiskStore, DrainWaitsForReadsAndRetentionsAsWellAsAppends) {
+  // The broker drains the store as it shuts down: a read's or a retention's
+  // callback that ran after it would touch a destroyed broker.
+  ScratchDir dir;
+  auto store = Open(dir.path());
+  std::vector<MessagePtr> ms;
+  for (uint64_t i = 1; i <= 10; ++i) ms.push_back(Msg("t", 1, i));
+  AppendAll(*store, ms);
+  std::atomic<bool> read_done{false}, retained{false};
+  ASSERT_TRUE(store
+                  ->Read("t", 1, 0, 100, 1 << 20,
+                         [&](Result<StoreRead>) {
+                           std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                           read_done = true;
+                         })
+                  .ok());
+  store->Retain("t", 1, Retention{5, UINT64_MAX, 0}, [&](uint64_t) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    retained = true;
+  });
+  store->Drain();
+  EXPECT_TRUE(read_done);
+  EXPECT_TRUE(retained);
+}
+
 TEST(DiskStore, BoundsAsLargeAsTheirTypeNeitherWrapNorRefuseWhatFits) {
   ScratchDir dir;
   DiskStoreOptions o;
