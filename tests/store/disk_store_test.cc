@@ -399,6 +399,54 @@ TEST(DiskStore, AForgottenTopicIsGoneAfterReopening) {
   EXPECT_EQ(topics[0].name, "kept");
 }
 
+TEST(DiskStore, AppendsOfInterleavedTopicsAroundAForgetInOneGroupKeepTheirMeaning) {
+  // The writer puts a group's appends in key order; a forget among them
+  // must still drop only what was appended before it.
+  ScratchDir dir;
+  {
+    auto store = Open(dir.path());
+    std::mutex mu;
+    std::vector<uint64_t> done;
+    const auto append = [&](const MessagePtr& m) {
+      ASSERT_TRUE(store
+                      ->Append(m,
+                               [&mu, &done, off = m->offset](Status st) {
+                                 EXPECT_TRUE(st.ok()) << st.message();
+                                 std::lock_guard lock(mu);
+                                 done.push_back(off);
+                               })
+                      .ok());
+    };
+    // Queued without waiting, so that they share groups.
+    for (uint64_t i = 1; i <= 50; ++i) {
+      append(Msg("c", 1, i, "c" + std::to_string(i)));
+      append(Msg("b", 1, i, "old"));
+      append(Msg("a", 1, i, "a" + std::to_string(i)));
+    }
+    store->Forget("b");
+    for (uint64_t i = 1; i <= 5; ++i) append(Msg("b", 2, i, "b" + std::to_string(i)));
+    store->Drain();
+    EXPECT_EQ(done.size(), 155u);
+  }
+  auto store = Open(dir.path());
+  std::vector<StoredTopic> topics = store->TakeTopics();
+  for (const char* name : {"a", "c"}) {
+    const StoredTopic* t = Find(topics, name);
+    ASSERT_TRUE(t) << name;
+    ASSERT_EQ(t->messages.size(), 50u) << name;
+    for (uint64_t i = 1; i <= 50; ++i) {
+      EXPECT_EQ(t->messages[i - 1]->payload, name + std::to_string(i));
+    }
+  }
+  const StoredTopic* b = Find(topics, "b");
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->epoch, 2u);
+  EXPECT_EQ(b->last_offset, 5u);
+  ASSERT_EQ(b->messages.size(), 5u);
+  EXPECT_EQ(b->messages[0]->payload, "b1");
+  EXPECT_EQ(b->messages[4]->payload, "b5");
+}
+
 TEST(DiskStore, DrainWaitsForReadsAndRetentionsAsWellAsAppends) {
   // The broker drains the store as it shuts down: a read's or a retention's
   // callback that ran after it would touch a destroyed broker.
