@@ -55,6 +55,12 @@ void PublishStreamReactor::QueueBatchLocked() {
 
 PublishStreamReactor::Next PublishStreamReactor::NextLocked() {
   Next n;
+  // The totals at half-close wait for every message read to have its
+  // result: with a history store, results come after the read ends.
+  if (read_done_ && in_flight_ == 0 && !totals_queued_) {
+    totals_queued_ = true;
+    if (!broken_) QueueBatchLocked();
+  }
   if (!broken_ && !writing_ && !answers_.empty()) {
     writing_ = true;
     n.write = &answers_.front();
@@ -217,9 +223,9 @@ void PublishStreamReactor::OnReadDone(bool ok) {
     Next next;
     {
       std::lock_guard lock(mu_);
-      // Half-close (or a broken call): the totals, then the end.
+      // Half-close (or a broken call): the totals once every result is
+      // in (NextLocked), then the end.
       read_done_ = true;
-      if (!broken_) QueueBatchLocked();
       next = NextLocked();
     }
     Run(next);

@@ -3,7 +3,8 @@
 // Each message read is published at once; messages with a sequence number get
 // their own StreamAck, refused ones a StreamError, and a BatchAck with the
 // running totals goes out once `ack_every` messages were counted (at the end
-// of the request that crossed it) and when the client half-closes.
+// of the request that crossed it) and when the client half-closes (once
+// every message read has its result, so the last totals count them all).
 // Flow control: while `max_pending_answers` answers wait to be written (or
 // that many messages wait for their topic's owner node, in a cluster) the
 // reactor stops reading, so a client that does not read its answers is held
@@ -118,6 +119,7 @@ class PublishStreamReactor final
   bool read_done_ = false;    // the client half-closed (or the call broke)
   bool broken_ = false;       // a write failed: nothing more goes out
   bool finish_called_ = false;
+  bool totals_queued_ = false;  // the half-close totals (queued once in_flight_ is 0)
   uint64_t accepted_ = 0;
   uint64_t refused_ = 0;
   uint32_t since_batch_ = 0;

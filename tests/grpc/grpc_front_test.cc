@@ -10,7 +10,9 @@
 #include <thread>
 #include <vector>
 
+#include "herald/disk_store.h"
 #include "herald/v1/broker.grpc.pb.h"
+#include "tests/store/scratch_dir.h"
 
 namespace herald::grpcfront {
 namespace {
@@ -207,6 +209,43 @@ TEST_F(GrpcFrontTest, PublishStreamAcknowledgesBySequenceAndInBatches) {
   auto history = broker_.Resume("stream.t", 0, 0, 1);
   ASSERT_TRUE(history.ok());
   EXPECT_EQ(history->last_offset, static_cast<uint64_t>(kCount - 1));
+}
+
+TEST(GrpcPublishStreamOnDisk, TheTotalsAtHalfCloseCountMessagesTheStoreAcknowledgesAfterIt) {
+  // With a history store a message's result comes from the store's thread,
+  // after the client may have half-closed: the last BatchAck must wait for
+  // it (it once went out at once, short by what was still being written).
+  testing::ScratchDir dir;
+  DiskStoreOptions d;
+  d.dir = dir.path();
+  Result<std::shared_ptr<HistoryStore>> store = OpenDiskStore(d);
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  BrokerOptions o;
+  o.store = *store;
+  Broker broker(o);
+  GrpcFront front(broker, GrpcLimits{.listen = "127.0.0.1:0"});
+  ASSERT_TRUE(front.Start().ok());
+  auto stub = v1::Broker::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(front.port()),
+                                                      grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  auto stream = stub->PublishStream(&ctx);
+  constexpr int kCount = 5000;
+  v1::PublishStreamRequest req;
+  req.mutable_message()->set_payload(std::string(1024, 'x'));
+  for (int i = 0; i < kCount; ++i) {
+    req.mutable_message()->set_topic("disk.t" + std::to_string(i % 4));
+    ASSERT_TRUE(stream->Write(req));
+  }
+  stream->WritesDone();
+  v1::BatchAck last_batch;
+  v1::PublishStreamResponse r;
+  while (stream->Read(&r)) {
+    if (r.has_batch()) last_batch = r.batch();
+  }
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(last_batch.accepted(), static_cast<uint64_t>(kCount));
+  EXPECT_EQ(last_batch.refused(), 0u);
+  EXPECT_EQ((*store)->Stats().appends, static_cast<uint64_t>(kCount));
 }
 
 TEST_F(GrpcFrontTest, PublishStreamBatchesArePublishedInOrderAndAckedByTheirLast) {
