@@ -23,7 +23,14 @@ Broker::Impl::Impl(BrokerOptions options)
     : options_(std::move(options)),
       store_(options_.store.get()),
       topics_(options_.max_topics, options_.max_topic_bytes),
-      tracker_(options_.node_id, options_.max_pending_requests, &counters_) {
+      tracker_(options_.node_id, options_.max_pending_requests, &counters_),
+      read_budget_(options_.max_store_read_bytes, [this] {
+        {
+          std::lock_guard lock(maintenance_mu_);
+          reads_ready_ = true;
+        }
+        maintenance_cv_.notify_one();
+      }) {
   dispatcher_ = std::make_unique<Dispatcher>(
       [this](std::function<void()> wake) { return CreateInbox(std::move(wake)); });
   if (store_) LoadStored(store_->recovery().complete, store_->TakeTopics());
@@ -37,6 +44,9 @@ Broker::Impl::~Impl() {
   }
   maintenance_cv_.notify_one();
   maintenance_.join();
+  // Reads still waiting for the budget are made now, uncharged, so each
+  // gets its answer (the store completes them before Drain returns).
+  for (StoreReadBudget::Start& start : read_budget_.Close()) start(nullptr);
   // Completions still queued in the store refer to this broker.
   if (store_) store_->Drain();
   tracker_.FailAll(Status(ErrorCode::kUnavailable, "broker is shutting down"));
@@ -50,10 +60,14 @@ void Broker::Impl::MaintenanceLoop() {
   std::unique_lock lock(maintenance_mu_);
   while (!stopping_) {
     maintenance_cv_.wait_until(lock, std::min(next_sweep, next_deadline),
-                               [this] { return stopping_ || deadline_changed_; });
+                               [this] { return stopping_ || deadline_changed_ || reads_ready_; });
     if (stopping_) break;
     deadline_changed_ = false;
+    const bool reads_ready = std::exchange(reads_ready_, false);
     lock.unlock();
+    if (reads_ready) {
+      for (auto& [start, charge] : read_budget_.TakeReady()) start(std::move(charge));
+    }
     const Clock::time_point now = Clock::now();
     next_deadline = tracker_.ExpireDue(now);
     if (now >= next_sweep) {
@@ -133,6 +147,8 @@ BrokerStats Broker::Impl::Stats() const {
   s.subscriptions = get(counters_.subscriptions);
   s.peer_subscriptions = get(counters_.peer_subscriptions);
   s.history_bytes = get(counters_.history_bytes);
+  s.store_read_bytes = read_budget_.held();
+  s.store_reads_waiting = read_budget_.waiting();
   s.pending_requests = tracker_.pending();
   for (size_t i = 0; i < s.request_latency_buckets.size(); ++i) {
     s.request_latency_buckets[i] = get(counters_.latency_buckets[i]);

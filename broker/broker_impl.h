@@ -14,6 +14,7 @@
 #include "broker/delivery_inbox.h"
 #include "broker/dispatcher.h"
 #include "broker/request_tracker.h"
+#include "broker/store_read_budget.h"
 #include "broker/subscription_index.h"
 #include "broker/subscription_slots.h"
 #include "broker/topic_table.h"
@@ -115,8 +116,13 @@ class Broker::Impl {
     std::optional<Gap> gap;
     SubscriptionPtr sub;
   };
+  // A resume's one page from the store, charged to read_budget_.
+  void ReadResumePage(TopicStatePtr ts, ResumeResult r, uint64_t start, size_t limit,
+                      std::shared_ptr<ResumeCallback> answer, StoreReadBudget::Charge charge);
   void ReadReplayPage(const std::shared_ptr<StoreReplay>& replay);
-  void DeliverReplayPage(const std::shared_ptr<StoreReplay>& replay, Result<StoreRead> read);
+  void ReadReplayPage(const std::shared_ptr<StoreReplay>& replay, StoreReadBudget::Charge charge);
+  void DeliverReplayPage(const std::shared_ptr<StoreReplay>& replay, Result<StoreRead> read,
+                         StoreReadBudget::Charge charge);
 
   void Redispatch(const MessagePtr& m, const Subscription& gone, bool from_peer);
 
@@ -168,6 +174,10 @@ class Broker::Impl {
   TopicTable topics_;
   RequestTracker tracker_;
   std::atomic<uint64_t> last_epoch_{0};
+  // Pages of history read from the store and not yet handed on
+  // (max_store_read_bytes); reads that wait are started by the maintenance
+  // thread as pages are freed.
+  StoreReadBudget read_budget_;
 
   // Every inbox this broker created; they live as long as the broker, so
   // subscriptions and match results can point at them without owning them.
@@ -185,6 +195,7 @@ class Broker::Impl {
   std::condition_variable maintenance_cv_;
   bool stopping_ = false;
   bool deadline_changed_ = false;
+  bool reads_ready_ = false;  // read_budget_ freed bytes while reads wait
   std::thread maintenance_;
 };
 

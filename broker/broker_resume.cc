@@ -108,30 +108,44 @@ void Broker::Impl::ResumeHere(TopicStatePtr ts, std::string_view topic, uint64_t
   if (!error.ok()) return done(error);
   if (!read_from) return done(std::move(r));
   // One page from the store; the caller pages on (the answer is truncated).
+  // The page is charged to the node's read budget until the answer is given.
   const uint64_t start = *read_from;
   auto answer = std::make_shared<ResumeCallback>(std::move(done));
-  Status s = store_->Read(
-      ts->name, r.epoch, start, std::min(limit, kStorePageMessages), kStorePageBytes,
-      [this, ts, r = std::move(r), start, limit, answer](Result<StoreRead> read) mutable {
-        if (!read.ok()) return (*answer)(read.status());
-        if (read->messages.empty()) {
-          // Retention took the range meanwhile: answer from memory, with the gap.
-          Status again_error;
-          ResumeResult again;
-          {
-            std::lock_guard lock(ts->mu);
-            again = ResumeLocked(*ts, r.epoch, start, limit, &again_error, nullptr);
-          }
-          if (!again_error.ok()) return (*answer)(again_error);
-          if (r.gap) again.gap = std::move(r.gap);
-          return (*answer)(std::move(again));
-        }
-        const uint64_t front = read->messages.front()->offset;
-        CoverGap(r.gap, ts->name, r.epoch, start + 1, front - 1);
-        r.messages = std::move(read->messages);
-        r.truncated = r.messages.back()->offset < r.last_offset;
-        (*answer)(std::move(r));
-      });
+  StoreReadBudget::Start read = [this, ts, r = std::move(r), start, limit,
+                                 answer](StoreReadBudget::Charge charge) mutable {
+    ReadResumePage(std::move(ts), std::move(r), start, limit, std::move(answer), std::move(charge));
+  };
+  if (StoreReadBudget::Charge charge = read_budget_.TryCharge(kStorePageBytes, read)) {
+    read(std::move(charge));
+  }
+}
+
+void Broker::Impl::ReadResumePage(TopicStatePtr ts, ResumeResult r, uint64_t start, size_t limit,
+                                  std::shared_ptr<ResumeCallback> answer,
+                                  StoreReadBudget::Charge charge) {
+  Status s =
+      store_->Read(ts->name, r.epoch, start, std::min(limit, kStorePageMessages), kStorePageBytes,
+                   [this, ts, r = std::move(r), start, limit, answer,
+                    charge = std::move(charge)](Result<StoreRead> read) mutable {
+                     if (!read.ok()) return (*answer)(read.status());
+                     if (read->messages.empty()) {
+                       // Retention took the range meanwhile: answer from memory, with the gap.
+                       Status again_error;
+                       ResumeResult again;
+                       {
+                         std::lock_guard lock(ts->mu);
+                         again = ResumeLocked(*ts, r.epoch, start, limit, &again_error, nullptr);
+                       }
+                       if (!again_error.ok()) return (*answer)(again_error);
+                       if (r.gap) again.gap = std::move(r.gap);
+                       return (*answer)(std::move(again));
+                     }
+                     const uint64_t front = read->messages.front()->offset;
+                     CoverGap(r.gap, ts->name, r.epoch, start + 1, front - 1);
+                     r.messages = std::move(read->messages);
+                     r.truncated = r.messages.back()->offset < r.last_offset;
+                     (*answer)(std::move(r));
+                   });
   if (!s.ok()) (*answer)(s);
 }
 
@@ -189,19 +203,36 @@ void Broker::Impl::Replay(const ResumePoint& point, PlannedReplay plan,
   }
 }
 
+// Each page is charged to the node's read budget from its read until the
+// inbox has delivered it; a page that does not fit waits its turn.
 void Broker::Impl::ReadReplayPage(const std::shared_ptr<StoreReplay>& replay) {
-  Status s = store_->Read(
-      replay->topic, replay->epoch, replay->after, kStorePageMessages, kStorePageBytes,
-      [this, replay](Result<StoreRead> read) { DeliverReplayPage(replay, std::move(read)); });
-  if (!s.ok()) DeliverReplayPage(replay, s);
+  StoreReadBudget::Start read = [this, replay](StoreReadBudget::Charge charge) {
+    ReadReplayPage(replay, std::move(charge));
+  };
+  if (StoreReadBudget::Charge charge = read_budget_.TryCharge(kStorePageBytes, read)) {
+    ReadReplayPage(replay, std::move(charge));
+  }
+}
+
+void Broker::Impl::ReadReplayPage(const std::shared_ptr<StoreReplay>& replay,
+                                  StoreReadBudget::Charge charge) {
+  // Unsubscribed meanwhile: nothing to read for.
+  if (!replay->sub->active.load(std::memory_order_acquire)) return;
+  auto held = std::make_shared<StoreReadBudget::Charge>(std::move(charge));
+  Status s = store_->Read(replay->topic, replay->epoch, replay->after, kStorePageMessages,
+                          kStorePageBytes, [this, replay, held](Result<StoreRead> read) {
+                            DeliverReplayPage(replay, std::move(read), std::move(*held));
+                          });
+  if (!s.ok()) DeliverReplayPage(replay, s, std::move(*held));
 }
 
 // On the store's reader thread (or the caller's, when the read was refused):
 // one page goes to the subscription's inbox; the next is read once the
 // inbox has delivered it, so one page at a time is held.
 void Broker::Impl::DeliverReplayPage(const std::shared_ptr<StoreReplay>& replay,
-                                     Result<StoreRead> read) {
+                                     Result<StoreRead> read, StoreReadBudget::Charge charge) {
   auto page = std::make_shared<RemoteReplay>();
+  page->charge = std::move(charge);
   page->topic = replay->topic;
   page->epoch = replay->epoch;
   page->last_offset = replay->last;

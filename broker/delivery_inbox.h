@@ -38,6 +38,9 @@ struct RemoteReplay {
   // at a time): the topic stays held, and `next` is called once this page
   // is delivered to ask for the next one.
   std::function<void()> next;
+  // What the page is charged to (the broker's store read budget), released
+  // with the page once delivered; null for a page from another node.
+  std::shared_ptr<void> charge;
 };
 
 // Keeps a message's encodings cached while a delivery of it is queued

@@ -86,6 +86,12 @@ void AddBrokerMetrics(MetricTable& t) {
   t.Gauge("herald_store_disk_free_bytes",
           "Bytes free on the history store's filesystem (min_free_disk_bytes is kept free).",
           [](const MetricSnapshot& x) { return x.broker.store.disk_free_bytes; });
+  t.Gauge("herald_store_read_bytes",
+          "History read from the store and not yet handed on (max_store_read_bytes).",
+          [](const MetricSnapshot& x) { return x.broker.store_read_bytes; });
+  t.Gauge("herald_store_reads_waiting",
+          "Reads of history waiting for max_store_read_bytes to free a page.",
+          [](const MetricSnapshot& x) { return x.broker.store_reads_waiting; });
   t.Gauge("herald_topics", "Topics known to this node.",
           [](const MetricSnapshot& x) { return x.broker.topics; });
   t.Gauge("herald_topic_bytes", "Memory held by topic state, history aside.",

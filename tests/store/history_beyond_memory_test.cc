@@ -4,6 +4,8 @@
 // time. Memory does not grow with the history on disk.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -117,6 +119,55 @@ TEST(HistoryBeyondMemory, SubscribingWithAResumePointReplaysFromDiskThenGoesLive
     if (!r.is_gap) offsets.push_back(r.message->offset);
   }
   EXPECT_EQ(offsets, Range(11, kMessages + 5));
+}
+
+TEST(HistoryBeyondMemory, ReplaysFromDiskShareTheNodesReadBudgetAndWaitForItWithoutAGap) {
+  // A budget of one page: eight subscribers replaying 3,000 messages from
+  // disk at once take turns, page by page; each still gets exactly what it
+  // asked for, and no more than one page is held at a time.
+  ScratchDir dir;
+  BrokerOptions o = Options(dir.path());
+  o.max_store_read_bytes = 1;
+  Broker broker(o);
+  const uint64_t epoch = PublishAll(broker, 1, kMessages);
+  constexpr int kSubscribers = 8;
+  std::vector<std::unique_ptr<ManualInbox>> boxes;
+  std::vector<std::shared_ptr<RecordingSink>> sinks;
+  for (int i = 0; i < kSubscribers; ++i) {
+    boxes.push_back(std::make_unique<ManualInbox>(broker));
+    sinks.push_back(std::make_shared<RecordingSink>());
+    SubscribeOptions so;
+    so.resume = {{"feed", epoch, static_cast<uint64_t>(i)}};
+    ASSERT_TRUE(broker.Subscribe("feed", sinks.back(), boxes.back()->inbox, so).ok());
+  }
+  uint64_t most_waiting = 0;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const BrokerStats s = broker.Stats();
+        EXPECT_LE(s.store_read_bytes, size_t{1} << 20);  // one page's charge at most
+        most_waiting = std::max(most_waiting, s.store_reads_waiting);
+        bool all = true;
+        for (int i = 0; i < kSubscribers; ++i) {
+          boxes[static_cast<size_t>(i)]->inbox->Drain();
+          all = all && sinks[static_cast<size_t>(i)]->payloads().size() >=
+                           static_cast<size_t>(kMessages - i);
+        }
+        return all;
+      },
+      30000));
+  EXPECT_GT(most_waiting, 0u);  // they did take turns
+  for (int i = 0; i < kSubscribers; ++i) {
+    std::vector<uint64_t> offsets;
+    for (const auto& r : sinks[static_cast<size_t>(i)]->received()) {
+      EXPECT_FALSE(r.is_gap) << i << ": " << r.gap.from_offset << ".." << r.gap.to_offset;
+      if (!r.is_gap) offsets.push_back(r.message->offset);
+    }
+    EXPECT_EQ(offsets, Range(static_cast<uint64_t>(i) + 1, kMessages)) << i;
+  }
+  EXPECT_TRUE(WaitFor([&] { return broker.Stats().store_read_bytes == 0; }, 5000));
+  EXPECT_EQ(broker.Stats().store_reads_waiting, 0u);
+  // A paged resume (GET /history) is charged the same way and still exact.
+  EXPECT_EQ(ResumeAll(broker, epoch, 0), Range(1, kMessages));
 }
 
 TEST(HistoryBeyondMemory, AfterARestartMemoryHoldsATailAndTheRestIsReadFromDisk) {

@@ -1,0 +1,98 @@
+// The node-wide budget for history read from the store: what fits goes,
+// the rest waits its turn in order, and freed bytes start the next.
+#include "broker/store_read_budget.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace herald {
+namespace {
+
+struct Recorder {
+  std::vector<std::string> started;
+  std::vector<StoreReadBudget::Charge> charges;
+  StoreReadBudget::Start For(std::string name) {
+    return [this, name](StoreReadBudget::Charge c) {
+      started.push_back(name);
+      charges.push_back(std::move(c));
+    };
+  }
+  // Tries a read: started at once when it fits.
+  void Try(StoreReadBudget& b, size_t bytes, std::string name) {
+    StoreReadBudget::Start s = For(name);
+    if (StoreReadBudget::Charge c = b.TryCharge(bytes, s)) s(std::move(c));
+  }
+  void RunReady(StoreReadBudget& b) {
+    for (auto& [start, charge] : b.TakeReady()) start(std::move(charge));
+  }
+};
+
+TEST(StoreReadBudget, WhatFitsGoesAtOnceAndTheRestWaitsInOrderForFreedBytes) {
+  int signals = 0;
+  StoreReadBudget b(3, [&] { ++signals; });
+  Recorder r;
+  r.Try(b, 1, "a");
+  r.Try(b, 1, "b");
+  r.Try(b, 1, "c");
+  r.Try(b, 1, "d");
+  r.Try(b, 1, "e");
+  EXPECT_EQ(r.started, (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(b.held(), 3u);
+  EXPECT_EQ(b.waiting(), 2u);
+  r.RunReady(b);
+  EXPECT_EQ(r.started.size(), 3u);  // nothing was freed
+  EXPECT_EQ(signals, 0);
+  r.charges[0].reset();  // a's page delivered
+  EXPECT_EQ(signals, 1);
+  r.RunReady(b);
+  EXPECT_EQ(r.started, (std::vector<std::string>{"a", "b", "c", "d"}));
+  EXPECT_EQ(b.waiting(), 1u);
+  r.charges[1].reset();
+  r.RunReady(b);
+  EXPECT_EQ(r.started.back(), "e");
+  r.charges.clear();
+  EXPECT_EQ(b.held(), 0u);
+}
+
+TEST(StoreReadBudget, ALaterSmallReadDoesNotOvertakeOneThatWaits) {
+  StoreReadBudget b(4, [] {});
+  Recorder r;
+  r.Try(b, 3, "big1");
+  r.Try(b, 3, "big2");   // waits: 1 left
+  r.Try(b, 1, "small");  // would fit, but big2 came first
+  EXPECT_EQ(r.started, (std::vector<std::string>{"big1"}));
+  r.charges.clear();
+  r.RunReady(b);
+  EXPECT_EQ(r.started, (std::vector<std::string>{"big1", "big2", "small"}));
+}
+
+TEST(StoreReadBudget, AReadLargerThanTheWholeBudgetGoesAloneWhenNothingIsHeld) {
+  StoreReadBudget b(2, [] {});
+  Recorder r;
+  r.Try(b, 10, "huge");
+  r.Try(b, 1, "next");
+  EXPECT_EQ(r.started, (std::vector<std::string>{"huge"}));
+  r.charges.clear();
+  r.RunReady(b);
+  EXPECT_EQ(r.started.back(), "next");
+}
+
+TEST(StoreReadBudget, ClosingHandsBackTheWaitingReadsAndChargesMayOutliveIt) {
+  Recorder r;
+  std::vector<StoreReadBudget::Start> left;
+  {
+    StoreReadBudget b(1, [] { ADD_FAILURE() << "signalled after Close"; });
+    r.Try(b, 1, "a");
+    r.Try(b, 1, "b");
+    left = b.Close();
+  }
+  ASSERT_EQ(left.size(), 1u);
+  left[0](nullptr);
+  EXPECT_EQ(r.started, (std::vector<std::string>{"a", "b"}));
+  r.charges.clear();  // a's charge, after the budget: no signal, no crash
+}
+
+}  // namespace
+}  // namespace herald
