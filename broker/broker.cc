@@ -44,9 +44,9 @@ Broker::Impl::~Impl() {
   }
   maintenance_cv_.notify_one();
   maintenance_.join();
-  // Reads still waiting for the budget are made now, uncharged, so each
-  // gets its answer (the store completes them before Drain returns).
-  for (StoreReadBudget::Start& start : read_budget_.Close()) start(nullptr);
+  // Replay pages still waiting for the budget are not read: their
+  // subscriptions go with the broker.
+  read_budget_.Close();
   // Completions still queued in the store refer to this broker.
   if (store_) store_->Drain();
   tracker_.FailAll(Status(ErrorCode::kUnavailable, "broker is shutting down"));

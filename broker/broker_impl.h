@@ -115,10 +115,8 @@ class Broker::Impl {
     uint64_t last = 0;   // the topic's last offset when the subscription was made
     std::optional<Gap> gap;
     SubscriptionPtr sub;
+    bool started = false;  // a page was read: the next ones go first in the budget's queue
   };
-  // A resume's one page from the store, charged to read_budget_.
-  void ReadResumePage(TopicStatePtr ts, ResumeResult r, uint64_t start, size_t limit,
-                      std::shared_ptr<ResumeCallback> answer, StoreReadBudget::Charge charge);
   void ReadReplayPage(const std::shared_ptr<StoreReplay>& replay);
   void ReadReplayPage(const std::shared_ptr<StoreReplay>& replay, StoreReadBudget::Charge charge);
   void DeliverReplayPage(const std::shared_ptr<StoreReplay>& replay, Result<StoreRead> read,

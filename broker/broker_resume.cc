@@ -108,44 +108,30 @@ void Broker::Impl::ResumeHere(TopicStatePtr ts, std::string_view topic, uint64_t
   if (!error.ok()) return done(error);
   if (!read_from) return done(std::move(r));
   // One page from the store; the caller pages on (the answer is truncated).
-  // The page is charged to the node's read budget until the answer is given.
   const uint64_t start = *read_from;
   auto answer = std::make_shared<ResumeCallback>(std::move(done));
-  StoreReadBudget::Start read = [this, ts, r = std::move(r), start, limit,
-                                 answer](StoreReadBudget::Charge charge) mutable {
-    ReadResumePage(std::move(ts), std::move(r), start, limit, std::move(answer), std::move(charge));
-  };
-  if (StoreReadBudget::Charge charge = read_budget_.TryCharge(kStorePageBytes, read)) {
-    read(std::move(charge));
-  }
-}
-
-void Broker::Impl::ReadResumePage(TopicStatePtr ts, ResumeResult r, uint64_t start, size_t limit,
-                                  std::shared_ptr<ResumeCallback> answer,
-                                  StoreReadBudget::Charge charge) {
-  Status s =
-      store_->Read(ts->name, r.epoch, start, std::min(limit, kStorePageMessages), kStorePageBytes,
-                   [this, ts, r = std::move(r), start, limit, answer,
-                    charge = std::move(charge)](Result<StoreRead> read) mutable {
-                     if (!read.ok()) return (*answer)(read.status());
-                     if (read->messages.empty()) {
-                       // Retention took the range meanwhile: answer from memory, with the gap.
-                       Status again_error;
-                       ResumeResult again;
-                       {
-                         std::lock_guard lock(ts->mu);
-                         again = ResumeLocked(*ts, r.epoch, start, limit, &again_error, nullptr);
-                       }
-                       if (!again_error.ok()) return (*answer)(again_error);
-                       if (r.gap) again.gap = std::move(r.gap);
-                       return (*answer)(std::move(again));
-                     }
-                     const uint64_t front = read->messages.front()->offset;
-                     CoverGap(r.gap, ts->name, r.epoch, start + 1, front - 1);
-                     r.messages = std::move(read->messages);
-                     r.truncated = r.messages.back()->offset < r.last_offset;
-                     (*answer)(std::move(r));
-                   });
+  Status s = store_->Read(
+      ts->name, r.epoch, start, std::min(limit, kStorePageMessages), kStorePageBytes,
+      [this, ts, r = std::move(r), start, limit, answer](Result<StoreRead> read) mutable {
+        if (!read.ok()) return (*answer)(read.status());
+        if (read->messages.empty()) {
+          // Retention took the range meanwhile: answer from memory, with the gap.
+          Status again_error;
+          ResumeResult again;
+          {
+            std::lock_guard lock(ts->mu);
+            again = ResumeLocked(*ts, r.epoch, start, limit, &again_error, nullptr);
+          }
+          if (!again_error.ok()) return (*answer)(again_error);
+          if (r.gap) again.gap = std::move(r.gap);
+          return (*answer)(std::move(again));
+        }
+        const uint64_t front = read->messages.front()->offset;
+        CoverGap(r.gap, ts->name, r.epoch, start + 1, front - 1);
+        r.messages = std::move(read->messages);
+        r.truncated = r.messages.back()->offset < r.last_offset;
+        (*answer)(std::move(r));
+      });
   if (!s.ok()) (*answer)(s);
 }
 
@@ -204,12 +190,18 @@ void Broker::Impl::Replay(const ResumePoint& point, PlannedReplay plan,
 }
 
 // Each page is charged to the node's read budget from its read until the
-// inbox has delivered it; a page that does not fit waits its turn.
+// inbox has delivered it; a page that does not fit waits its turn. A
+// replay's later pages go before replays not yet started, so a replay once
+// begun finishes, and the live messages held behind it are let go, soonest.
 void Broker::Impl::ReadReplayPage(const std::shared_ptr<StoreReplay>& replay) {
   StoreReadBudget::Start read = [this, replay](StoreReadBudget::Charge charge) {
     ReadReplayPage(replay, std::move(charge));
   };
-  if (StoreReadBudget::Charge charge = read_budget_.TryCharge(kStorePageBytes, read)) {
+  const bool started = replay->started;
+  replay->started = true;
+  if (StoreReadBudget::Charge charge = read_budget_.TryCharge(
+          kStorePageBytes, read,
+          started ? StoreReadBudget::Turn::kFirst : StoreReadBudget::Turn::kLast)) {
     ReadReplayPage(replay, std::move(charge));
   }
 }

@@ -133,6 +133,9 @@ size_t DeliveryInbox::DeliverReplay(Subscription& sub, const RemoteReplay& repla
     sub.sink->OnDelivery(d);
     ++n;
   }
+  // The page is delivered: its charge goes before the next page is asked
+  // for, so a replay holds one page at a time.
+  replay.charge.reset();
   if (replay.next) replay.next();
   return n;
 }

@@ -39,8 +39,9 @@ struct RemoteReplay {
   // is delivered to ask for the next one.
   std::function<void()> next;
   // What the page is charged to (the broker's store read budget), released
-  // with the page once delivered; null for a page from another node.
-  std::shared_ptr<void> charge;
+  // once it is delivered (DeliverReplay, which may reset it on the shared
+  // page it drains); null for a page from another node.
+  mutable std::shared_ptr<void> charge;
 };
 
 // Keeps a message's encodings cached while a delivery of it is queued

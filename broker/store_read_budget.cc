@@ -12,55 +12,68 @@ bool Fits(size_t held, size_t max_bytes, size_t bytes) {
 
 }  // namespace
 
+StoreReadBudget::Block::~Block() {
+  if (bytes == 0) return;  // never armed
+  std::lock_guard lock(state->mu);
+  state->held -= bytes;
+  // Signalled under the lock, so Close() cannot return while it runs.
+  if (!state->waiting.empty() && state->notify) state->notify();
+}
+
 StoreReadBudget::StoreReadBudget(size_t max_bytes, std::function<void()> waiting)
     : state_(std::make_shared<State>()) {
   state_->max_bytes = max_bytes;
   state_->notify = std::move(waiting);
 }
 
-StoreReadBudget::Charge StoreReadBudget::ChargeLocked(const std::shared_ptr<State>& state,
-                                                      size_t bytes) {
-  state->held += bytes;
-  // The deleter holds the state, not the budget: a page may be freed after
-  // the broker (an inbox torn down last).
-  // Points at the state only so that it tests true.
-  return Charge(static_cast<void*>(state.get()), [state, bytes](void*) {
-    std::lock_guard lock(state->mu);
-    state->held -= bytes;
-    // Signalled under the lock, so Close() cannot return while it runs.
-    if (!state->waiting.empty() && state->notify) state->notify();
-  });
-}
-
-StoreReadBudget::Charge StoreReadBudget::TryCharge(size_t bytes, Start& start) {
-  std::lock_guard lock(state_->mu);
-  if (state_->waiting.empty() && Fits(state_->held, state_->max_bytes, bytes)) {
-    return ChargeLocked(state_, bytes);
+StoreReadBudget::Charge StoreReadBudget::TryCharge(size_t bytes, Start& start, Turn turn) {
+  auto block = std::make_shared<Block>();
+  block->state = state_;
+  {
+    std::lock_guard lock(state_->mu);
+    if (state_->closed) return nullptr;
+    const bool ahead = turn == Turn::kLast && !state_->waiting.empty();
+    if (!ahead && Fits(state_->held, state_->max_bytes, bytes)) {
+      state_->held += bytes;
+      block->bytes = bytes;
+      return block;
+    }
+    if (turn == Turn::kFirst) {
+      state_->waiting.emplace_front(bytes, std::move(start));
+    } else {
+      state_->waiting.emplace_back(bytes, std::move(start));
+    }
   }
-  state_->waiting.emplace_back(bytes, std::move(start));
-  return nullptr;
+  return nullptr;  // the unarmed block goes without touching the state
 }
 
 std::vector<std::pair<StoreReadBudget::Start, StoreReadBudget::Charge>>
 StoreReadBudget::TakeReady() {
   std::vector<std::pair<Start, Charge>> ready;
-  std::lock_guard lock(state_->mu);
-  while (!state_->waiting.empty()) {
+  for (;;) {
+    auto block = std::make_shared<Block>();
+    block->state = state_;
+    std::lock_guard lock(state_->mu);
+    if (state_->waiting.empty()) break;
     const size_t bytes = state_->waiting.front().first;
     if (!Fits(state_->held, state_->max_bytes, bytes)) break;
-    ready.emplace_back(std::move(state_->waiting.front().second), ChargeLocked(state_, bytes));
+    state_->held += bytes;
+    block->bytes = bytes;
+    ready.emplace_back(std::move(state_->waiting.front().second), std::move(block));
     state_->waiting.pop_front();
   }
   return ready;
 }
 
-std::vector<StoreReadBudget::Start> StoreReadBudget::Close() {
-  std::vector<Start> waiting;
-  std::lock_guard lock(state_->mu);
-  state_->notify = nullptr;
-  for (auto& [bytes, start] : state_->waiting) waiting.push_back(std::move(start));
-  state_->waiting.clear();
-  return waiting;
+void StoreReadBudget::Close() {
+  std::deque<std::pair<size_t, Start>> dropped;
+  {
+    std::lock_guard lock(state_->mu);
+    state_->closed = true;
+    state_->notify = nullptr;
+    dropped.swap(state_->waiting);
+  }
+  // Destroyed unlocked: what they hold may hold charges.
 }
 
 size_t StoreReadBudget::held() const {

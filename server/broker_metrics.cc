@@ -87,10 +87,10 @@ void AddBrokerMetrics(MetricTable& t) {
           "Bytes free on the history store's filesystem (min_free_disk_bytes is kept free).",
           [](const MetricSnapshot& x) { return x.broker.store.disk_free_bytes; });
   t.Gauge("herald_store_read_bytes",
-          "History read from the store and not yet handed on (max_store_read_bytes).",
+          "Replay pages read from the store and not yet delivered (max_store_read_bytes).",
           [](const MetricSnapshot& x) { return x.broker.store_read_bytes; });
   t.Gauge("herald_store_reads_waiting",
-          "Reads of history waiting for max_store_read_bytes to free a page.",
+          "Replay pages waiting for max_store_read_bytes to free room.",
           [](const MetricSnapshot& x) { return x.broker.store_reads_waiting; });
   t.Gauge("herald_topics", "Topics known to this node.",
           [](const MetricSnapshot& x) { return x.broker.topics; });

@@ -81,11 +81,11 @@ struct BrokerOptions {
   // restart starts every topic in a new epoch. The broker loads what the
   // store holds as it is constructed.
   std::shared_ptr<HistoryStore> store;
-  // History read from the store and not yet handed on, across every resume
-  // on the node: a page (up to 1 MiB) is charged from its read until it is
-  // delivered to the subscriber's session or the resume is answered. A read
-  // that does not fit waits its turn (it is not refused); one read always
-  // goes when nothing is held.
+  // Replay pages read from the store and not yet delivered, across every
+  // subscription on the node that resumes from older than memory: a page
+  // (up to 1 MiB) is charged from its read until its inbox has delivered it
+  // to the subscriber's session. A page that does not fit waits its turn
+  // (it is not refused); one page always goes when nothing is held.
   size_t max_store_read_bytes = 64u << 20;
   // Wall clock in microseconds; replaceable in tests.
   std::function<int64_t()> clock;

@@ -44,8 +44,8 @@ struct BrokerStats {
   uint64_t history_bytes = 0;  // memory history holds (TopicHistory::Cost)
   uint64_t dedup_bytes = 0;    // memory remembered message ids hold (DedupTable::Cost)
   uint64_t pending_requests = 0;
-  uint64_t store_read_bytes = 0;     // pages read from the store, not yet handed on
-  uint64_t store_reads_waiting = 0;  // reads waiting for max_store_read_bytes
+  uint64_t store_read_bytes = 0;     // replay pages read from the store, not yet delivered
+  uint64_t store_reads_waiting = 0;  // replay pages waiting for max_store_read_bytes
   // Request latency histogram: counts per bucket of kLatencyBucketsUs, then +Inf.
   std::array<uint64_t, kLatencyBucketsUs.size() + 1> request_latency_buckets{};
   uint64_t request_latency_sum_us = 0;

@@ -79,18 +79,44 @@ TEST(StoreReadBudget, AReadLargerThanTheWholeBudgetGoesAloneWhenNothingIsHeld) {
   EXPECT_EQ(r.started.back(), "next");
 }
 
-TEST(StoreReadBudget, ClosingHandsBackTheWaitingReadsAndChargesMayOutliveIt) {
+TEST(StoreReadBudget, AReplaysNextPageGoesBeforeReplaysNotYetBegun) {
+  StoreReadBudget b(1, [] {});
   Recorder r;
-  std::vector<StoreReadBudget::Start> left;
+  r.Try(b, 1, "a-page1");
+  r.Try(b, 1, "b-page1");  // waits
+  StoreReadBudget::Start next = r.For("a-page2");
+  EXPECT_FALSE(b.TryCharge(1, next, StoreReadBudget::Turn::kFirst));  // waits, but first
+  r.charges.clear();
+  r.RunReady(b);
+  EXPECT_EQ(r.started, (std::vector<std::string>{"a-page1", "a-page2"}));
+  r.charges.clear();
+  r.RunReady(b);
+  EXPECT_EQ(r.started.back(), "b-page1");
+}
+
+TEST(StoreReadBudget, ANextPageThatFitsGoesAtOnceEvenWithReadsWaiting) {
+  StoreReadBudget b(2, [] {});
+  Recorder r;
+  r.Try(b, 1, "a");
+  r.Try(b, 2, "big");  // waits: 1 free
+  StoreReadBudget::Start next = r.For("a-next");
+  StoreReadBudget::Charge c = b.TryCharge(1, next, StoreReadBudget::Turn::kFirst);
+  EXPECT_TRUE(c);
+  EXPECT_EQ(b.held(), 2u);
+}
+
+TEST(StoreReadBudget, ClosingDropsTheWaitingReadsRefusesNewOnesAndChargesMayOutliveIt) {
+  Recorder r;
   {
     StoreReadBudget b(1, [] { ADD_FAILURE() << "signalled after Close"; });
     r.Try(b, 1, "a");
     r.Try(b, 1, "b");
-    left = b.Close();
+    b.Close();
+    EXPECT_EQ(b.waiting(), 0u);
+    r.Try(b, 1, "c");  // refused: neither started nor queued
+    EXPECT_EQ(b.waiting(), 0u);
   }
-  ASSERT_EQ(left.size(), 1u);
-  left[0](nullptr);
-  EXPECT_EQ(r.started, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(r.started, (std::vector<std::string>{"a"}));
   r.charges.clear();  // a's charge, after the budget: no signal, no crash
 }
 
