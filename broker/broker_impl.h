@@ -172,9 +172,9 @@ class Broker::Impl {
   TopicTable topics_;
   RequestTracker tracker_;
   std::atomic<uint64_t> last_epoch_{0};
-  // Pages of history read from the store and not yet handed on
-  // (max_store_read_bytes); reads that wait are started by the maintenance
-  // thread as pages are freed.
+  // Replay pages read from the store and not yet delivered
+  // (max_store_read_bytes); pages that wait are started by the maintenance
+  // thread as room is freed.
   StoreReadBudget read_budget_;
 
   // Every inbox this broker created; they live as long as the broker, so

@@ -73,7 +73,8 @@ void StoreReadBudget::Close() {
     state_->notify = nullptr;
     dropped.swap(state_->waiting);
   }
-  // Destroyed unlocked: what they hold may hold charges.
+  // Destroyed unlocked: their captures (replays, their subscriptions) are
+  // let go outside the budget's lock.
 }
 
 size_t StoreReadBudget::held() const {
