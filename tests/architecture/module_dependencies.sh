@@ -29,16 +29,18 @@ frontends/static:    base io frontends/http
 client:              base broker api
 cluster:             base broker api
 store:               base broker
+store/redis:         base broker io
 server:              base broker io auth frontends/session frontends/http frontends/http_auth frontends/json frontends/ws frontends/sse frontends/rest frontends/grpc frontends/static cluster store
 '
 
 # Transport libraries, by the modules that may include them: the core never
 # sees a socket, HTTP or gRPC; only one module wraps each.
 transports='
-uv.h:     io
+uv.h:     io store/redis
 llhttp.h: frontends/http
 grpc:     api client cluster frontends/grpc
 rocksdb:  store
+hiredis:  store/redis
 '
 
 # The public headers (include/herald/) by the module that implements them;
@@ -113,7 +115,7 @@ violations=$(
       if (to != "" && to != from && index(allowed[from], " " to " ") == 0)
         print line "   (" from " may not include " to ")"
       for (h in tr) {
-        hit = (h == "grpc") ? (inc ~ /^grpc(pp)?\//) : (h == "rocksdb") ? (inc ~ /^rocksdb\//) : (inc == h)
+        hit = (h == "grpc") ? (inc ~ /^grpc(pp)?\//) : (h == "rocksdb") ? (inc ~ /^rocksdb\//) : (h == "hiredis") ? (inc ~ /^hiredis\//) : (inc == h)
         if (hit && index(tr[h], " " from " ") == 0) print line "   (" from " may not include " h ")"
       }
     }'

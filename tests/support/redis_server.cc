@@ -1,0 +1,189 @@
+#include "tests/support/redis_server.h"
+
+#include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+
+extern char** environ;
+
+namespace herald::test {
+namespace {
+
+std::string& LastError() {
+  static std::string e;
+  return e;
+}
+
+int FreeLoopbackPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+    port = ntohs(a.sin_port);
+  close(fd);
+  return port;
+}
+
+std::string Text(const redisReply* r) {
+  switch (r->type) {
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+      return std::string(r->str, r->len);
+    case REDIS_REPLY_ERROR:
+      return "ERR:" + std::string(r->str, r->len);
+    case REDIS_REPLY_INTEGER:
+      return std::to_string(r->integer);
+    case REDIS_REPLY_ARRAY: {
+      std::string s;
+      for (size_t i = 0; i < r->elements; ++i) s += (i ? "\n" : "") + Text(r->element[i]);
+      return s;
+    }
+    default:
+      return "(nil)";
+  }
+}
+
+}  // namespace
+
+const std::string& RedisServer::last_error() { return LastError(); }
+
+std::unique_ptr<RedisServer> RedisServer::Start(std::vector<std::string> extra_args) {
+  std::unique_ptr<RedisServer> s(new RedisServer);
+  char tmpl[] = "/tmp/herald-redis-XXXXXX";
+  if (!mkdtemp(tmpl)) {
+    LastError() = "cannot make a directory for redis-server";
+    return nullptr;
+  }
+  s->dir_ = tmpl;
+  s->extra_args_ = std::move(extra_args);
+  // A port found free may be taken before redis binds it: try a few.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    s->port_ = FreeLoopbackPort();
+    if (s->Launch()) return s;
+  }
+  return nullptr;
+}
+
+bool RedisServer::Launch() {
+  std::vector<std::string> args = {"redis-server",
+                                   "--port",
+                                   std::to_string(port_),
+                                   "--bind",
+                                   "127.0.0.1",
+                                   "--dir",
+                                   dir_,
+                                   "--save",
+                                   "",
+                                   "--daemonize",
+                                   "no",
+                                   "--logfile",
+                                   dir_ + "/redis.log",
+                                   "--enable-debug-command",
+                                   "yes"};
+  args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  if (posix_spawnp(&pid_, "redis-server", nullptr, nullptr, argv.data(), environ) != 0) {
+    pid_ = -1;
+    LastError() =
+        "cannot run redis-server (is Debian's redis-server installed? scripts/install-deps.sh)";
+    return false;
+  }
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < until) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      LastError() = "redis-server exited at start (see " + dir_ + "/redis.log)";
+      return false;
+    }
+    redisContext* c = redisConnect("127.0.0.1", port_);
+    if (c && !c->err) {
+      // LOADING or NOAUTH both mean it is up and listening.
+      auto* r = static_cast<redisReply*>(redisCommand(c, "PING"));
+      const bool up =
+          r && (r->type == REDIS_REPLY_STATUS ||
+                (r->type == REDIS_REPLY_ERROR && std::string(r->str).rfind("NOAUTH", 0) == 0));
+      if (r) freeReplyObject(r);
+      redisFree(c);
+      if (up) return true;
+    } else if (c) {
+      redisFree(c);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  LastError() = "redis-server did not answer PING within 10 s";
+  Kill();
+  return false;
+}
+
+RedisServer::~RedisServer() {
+  Resume();
+  Kill();
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+std::string RedisServer::Call(const std::vector<std::string>& args,
+                              const std::string& password) const {
+  timeval tv{5, 0};
+  redisContext* c = redisConnectWithTimeout("127.0.0.1", port_, tv);
+  if (!c || c->err) {
+    if (c) redisFree(c);
+    return "";
+  }
+  redisSetTimeout(c, tv);
+  if (!password.empty()) {
+    auto* r = static_cast<redisReply*>(redisCommand(c, "AUTH %s", password.c_str()));
+    if (r) freeReplyObject(r);
+  }
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  for (const std::string& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  auto* r = static_cast<redisReply*>(
+      redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data()));
+  std::string out = r ? Text(r) : "";
+  if (r) freeReplyObject(r);
+  redisFree(c);
+  return out;
+}
+
+void RedisServer::Kill() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+bool RedisServer::Restart() {
+  Kill();
+  return Launch();
+}
+
+void RedisServer::Pause() {
+  if (pid_ > 0) kill(pid_, SIGSTOP);
+}
+
+void RedisServer::Resume() {
+  if (pid_ > 0) kill(pid_, SIGCONT);
+}
+
+}  // namespace herald::test
