@@ -120,9 +120,7 @@ class DiskStore final : public HistoryStore {
     }
     auto [it, fresh] = last_.try_emplace(m->topic, Held{});
     Held& last = it->second;
-    const bool follows = (m->epoch == last.epoch && m->offset == last.last_offset + 1) ||
-                         (m->epoch > last.epoch && m->offset == 1);
-    if (!follows) {
+    if (!AppendFollows(last.epoch, last.last_offset, *m)) {
       if (fresh) last_.erase(it);
       ++refused_;
       return Status(ErrorCode::kInternal,

@@ -94,6 +94,13 @@ struct Retention {
   int64_t min_timestamp_us = 0;
 };
 
+// Whether `m` may be appended after a topic's last stored message at
+// (epoch, last_offset): the next offset of that epoch, or offset 1 of a
+// newer one. Every store checks appends with it.
+inline bool AppendFollows(uint64_t epoch, uint64_t last_offset, const Message& m) {
+  return (m.epoch == epoch && m.offset == last_offset + 1) || (m.epoch > epoch && m.offset == 1);
+}
+
 class HistoryStore {
  public:
   using AppendCallback = std::function<void(Status)>;

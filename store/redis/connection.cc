@@ -7,7 +7,10 @@
 #include <netinet/in.h>
 #include <uv.h>
 
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cstring>
 #include <memory>
 
 namespace herald::redis {
@@ -256,11 +259,21 @@ void Connection::ArmCommandTimer() {
 
 void Connection::OnTimerExpired() {
   switch (state_) {
-    case ConnectionState::kConnecting:
+    case ConnectionState::kConnecting: {
       ++stats_.timeouts;
+      // hiredis's libuv adapter drops poll errors, so a refused connect is
+      // only seen here: the socket still says why.
+      int err = 0;
+      socklen_t len = sizeof err;
+      if (ac_ && ac_->c.fd >= 0 && getsockopt(ac_->c.fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
+          err != 0) {
+        Fail("cannot connect to redis at " + address() + ": " + std::strerror(err));
+        return;
+      }
       Fail("no connection and handshake with redis at " + address() + " within " +
            std::to_string(options_.connect_timeout.count()) + " ms");
       return;
+    }
     case ConnectionState::kBackoff:
       Connect();
       return;

@@ -54,6 +54,7 @@ herald/server.h:          server
 herald/client.h:          client
 herald/http_limits.h:     frontends/http
 herald/disk_store.h:      store
+herald/redis_store.h:     store/redis
 '
 
 status=0

@@ -1,7 +1,8 @@
 // With a history store, what a topic keeps is bounded by its retention on
 // disk, and memory by the node's history budget: memory holds the newest part,
 // and resumes, replays and restarts read the rest from the store a page at a
-// time. Memory does not grow with the history on disk.
+// time. Memory does not grow with the history on disk. Run on the disk store
+// and on Redis.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,8 +12,10 @@
 
 #include "herald/broker.h"
 #include "herald/disk_store.h"
+#include "herald/redis_store.h"
 #include "tests/broker/test_support.h"
 #include "tests/store/scratch_dir.h"
+#include "tests/support/redis_server.h"
 
 namespace herald {
 namespace {
@@ -25,20 +28,45 @@ using testing::WaitFor;
 constexpr int kMessages = 3000;              // of 1 KiB: about 3 MB of history
 constexpr size_t kMemoryBudget = 64u << 10;  // memory holds some 50 of them
 
-BrokerOptions Options(const std::string& dir, size_t tail_bytes = 1u << 20) {
-  DiskStoreOptions d;
-  d.dir = dir;
-  d.boot_id = "this-boot";
-  d.tail_bytes = tail_bytes;
-  Result<std::shared_ptr<HistoryStore>> store = OpenDiskStore(d);
-  EXPECT_TRUE(store.ok()) << store.status().message();
-  BrokerOptions o;
-  if (store.ok()) o.store = *store;
-  o.max_history_bytes = kMemoryBudget;
-  o.default_history.max_messages = 1'000'000;
-  o.default_history.max_bytes = uint64_t{1} << 30;
-  return o;
-}
+enum class Backend { kDisk, kRedis };
+
+class HistoryBeyondMemory : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    if (GetParam() != Backend::kRedis) return;
+    redis_ = test::RedisServer::Start();
+    ASSERT_TRUE(redis_) << test::RedisServer::last_error();
+  }
+
+  // A broker's options on this test's store, opened again at each call (as
+  // a restarted heraldd does).
+  BrokerOptions Options(size_t tail_bytes = 1u << 20) {
+    Result<std::shared_ptr<HistoryStore>> store = Status(ErrorCode::kInternal, "none");
+    if (GetParam() == Backend::kDisk) {
+      DiskStoreOptions d;
+      d.dir = dir_.path();
+      d.boot_id = "this-boot";
+      d.tail_bytes = tail_bytes;
+      store = OpenDiskStore(d);
+    } else {
+      RedisStoreOptions r;
+      r.port = redis_->port();
+      r.tail_bytes = tail_bytes;
+      store = OpenRedisStore(r);
+    }
+    EXPECT_TRUE(store.ok()) << store.status().message();
+    BrokerOptions o;
+    if (store.ok()) o.store = *store;
+    o.max_history_bytes = kMemoryBudget;
+    o.default_history.max_messages = 1'000'000;
+    o.default_history.max_bytes = uint64_t{1} << 30;
+    return o;
+  }
+
+ private:
+  ScratchDir dir_;
+  std::unique_ptr<test::RedisServer> redis_;
+};
 
 std::string Payload(int i) {
   std::string p = std::to_string(i);
@@ -83,9 +111,8 @@ std::vector<uint64_t> Range(uint64_t from, uint64_t to) {
   return out;
 }
 
-TEST(HistoryBeyondMemory, MemoryHoldsTheNewestPartAndAResumePagesThroughTheRestFromDisk) {
-  ScratchDir dir;
-  Broker broker(Options(dir.path()));
+TEST_P(HistoryBeyondMemory, MemoryHoldsTheNewestPartAndAResumePagesThroughTheRestFromDisk) {
+  Broker broker(Options());
   const uint64_t epoch = PublishAll(broker, 1, kMessages);
   EXPECT_LE(broker.Stats().history_bytes, kMemoryBudget);
   EXPECT_GT(broker.Stats().history_evictions, 0u);
@@ -96,9 +123,8 @@ TEST(HistoryBeyondMemory, MemoryHoldsTheNewestPartAndAResumePagesThroughTheRestF
   EXPECT_LE(broker.Stats().history_bytes, kMemoryBudget);  // reads did not fill memory
 }
 
-TEST(HistoryBeyondMemory, SubscribingWithAResumePointReplaysFromDiskThenGoesLiveExactlyOnce) {
-  ScratchDir dir;
-  Broker broker(Options(dir.path()));
+TEST_P(HistoryBeyondMemory, SubscribingWithAResumePointReplaysFromDiskThenGoesLiveExactlyOnce) {
+  Broker broker(Options());
   const uint64_t epoch = PublishAll(broker, 1, kMessages);
   ManualInbox box(broker);
   auto sink = std::make_shared<RecordingSink>();
@@ -121,12 +147,11 @@ TEST(HistoryBeyondMemory, SubscribingWithAResumePointReplaysFromDiskThenGoesLive
   EXPECT_EQ(offsets, Range(11, kMessages + 5));
 }
 
-TEST(HistoryBeyondMemory, ReplaysFromDiskShareTheNodesReadBudgetAndWaitForItWithoutAGap) {
+TEST_P(HistoryBeyondMemory, ReplaysFromDiskShareTheNodesReadBudgetAndWaitForItWithoutAGap) {
   // A budget of one page: eight subscribers replaying 3,000 messages from
   // disk at once take turns, page by page; each still gets exactly what it
   // asked for, and no more than one page is held at a time.
-  ScratchDir dir;
-  BrokerOptions o = Options(dir.path());
+  BrokerOptions o = Options();
   o.max_store_read_bytes = 1;
   Broker broker(o);
   const uint64_t epoch = PublishAll(broker, 1, kMessages);
@@ -171,14 +196,13 @@ TEST(HistoryBeyondMemory, ReplaysFromDiskShareTheNodesReadBudgetAndWaitForItWith
   EXPECT_EQ(ResumeAll(broker, epoch, 0), Range(1, kMessages));
 }
 
-TEST(HistoryBeyondMemory, AfterARestartMemoryHoldsATailAndTheRestIsReadFromDisk) {
-  ScratchDir dir;
+TEST_P(HistoryBeyondMemory, AfterARestartMemoryHoldsATailAndTheRestIsReadFromDisk) {
   uint64_t epoch = 0;
   {
-    Broker broker(Options(dir.path()));
+    Broker broker(Options());
     epoch = PublishAll(broker, 1, kMessages);
   }
-  Broker broker(Options(dir.path(), /*tail_bytes=*/16u << 10));
+  Broker broker(Options(/*tail_bytes=*/16u << 10));
   EXPECT_LE(broker.Stats().history_bytes, kMemoryBudget);
   std::vector<Gap> gaps;
   EXPECT_EQ(ResumeAll(broker, epoch, 0, &gaps), Range(1, kMessages));
@@ -188,9 +212,8 @@ TEST(HistoryBeyondMemory, AfterARestartMemoryHoldsATailAndTheRestIsReadFromDisk)
   EXPECT_EQ(ResumeAll(broker, epoch, 100), Range(101, kMessages + 1));
 }
 
-TEST(HistoryBeyondMemory, RetentionOnDiskTrimsWhatMemoryNoLongerHoldsAndReportsItAsTrimmed) {
-  ScratchDir dir;
-  BrokerOptions o = Options(dir.path());
+TEST_P(HistoryBeyondMemory, RetentionOnDiskTrimsWhatMemoryNoLongerHoldsAndReportsItAsTrimmed) {
+  BrokerOptions o = Options();
   o.default_history.max_messages = 2000;
   Broker broker(o);
   const uint64_t epoch = PublishAll(broker, 1, kMessages);
@@ -205,6 +228,12 @@ TEST(HistoryBeyondMemory, RetentionOnDiskTrimsWhatMemoryNoLongerHoldsAndReportsI
   EXPECT_EQ(gaps[0].from_offset, 1u);
   EXPECT_EQ(gaps[0].to_offset, 1000u);
 }
+
+INSTANTIATE_TEST_SUITE_P(EveryStore, HistoryBeyondMemory,
+                         ::testing::Values(Backend::kDisk, Backend::kRedis),
+                         [](const ::testing::TestParamInfo<Backend>& info) {
+                           return info.param == Backend::kDisk ? "Disk" : "Redis";
+                         });
 
 }  // namespace
 }  // namespace herald

@@ -1,6 +1,7 @@
 // What history promises whichever store keeps it: one suite, run on the
 // broker's memory history (no BrokerOptions::store, the library's default)
-// and on the disk store with each sync setting. What only a store can do
+// on the disk store with each sync setting, and on the Redis store (against
+// a redis-server each test starts). What only a store can do
 // (outlive the process) is in broker_restart_test.cc.
 #include <gtest/gtest.h>
 
@@ -10,8 +11,10 @@
 
 #include "herald/broker.h"
 #include "herald/disk_store.h"
+#include "herald/redis_store.h"
 #include "tests/broker/test_support.h"
 #include "tests/store/scratch_dir.h"
+#include "tests/support/redis_server.h"
 
 namespace herald {
 namespace {
@@ -21,7 +24,7 @@ using testing::RecordingSink;
 using testing::ScratchDir;
 using testing::WaitFor;
 
-enum class Kind { kMemory, kDiskBatch, kDiskAlways };
+enum class Kind { kMemory, kDiskBatch, kDiskAlways, kRedis };
 
 std::string KindName(const ::testing::TestParamInfo<Kind>& info) {
   switch (info.param) {
@@ -31,6 +34,8 @@ std::string KindName(const ::testing::TestParamInfo<Kind>& info) {
       return "DiskBatch";
     case Kind::kDiskAlways:
       return "DiskAlways";
+    case Kind::kRedis:
+      return "Redis";
   }
   return "Unknown";
 }
@@ -46,6 +51,17 @@ class HistoryContract : public ::testing::TestWithParam<Kind> {
   // `o` (history limits, clock) on this test's kind of history.
   BrokerOptions Options(BrokerOptions o = {}) {
     if (GetParam() == Kind::kMemory) return o;
+    if (GetParam() == Kind::kRedis) {
+      redis_ = test::RedisServer::Start();
+      EXPECT_TRUE(redis_) << test::RedisServer::last_error();
+      if (!redis_) return o;
+      RedisStoreOptions r;
+      r.port = redis_->port();
+      Result<std::shared_ptr<HistoryStore>> store = OpenRedisStore(r);
+      EXPECT_TRUE(store.ok()) << store.status().message();
+      if (store.ok()) o.store = *store;
+      return o;
+    }
     DiskStoreOptions d;
     d.dir = dir_.path();
     d.sync = GetParam() == Kind::kDiskAlways ? DiskStoreOptions::Sync::kAlways
@@ -64,6 +80,7 @@ class HistoryContract : public ::testing::TestWithParam<Kind> {
 
  private:
   ScratchDir dir_;
+  std::unique_ptr<test::RedisServer> redis_;  // outlives each test's broker
 };
 
 TEST_P(HistoryContract, APublishIsAcknowledgedWithItsPositionAndDeliveredOnce) {
@@ -221,7 +238,8 @@ TEST_P(HistoryContract, RetriesWhileTheFirstIsOnItsWayGetTheFirstOutcome) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryStore, HistoryContract,
-                         ::testing::Values(Kind::kMemory, Kind::kDiskBatch, Kind::kDiskAlways),
+                         ::testing::Values(Kind::kMemory, Kind::kDiskBatch, Kind::kDiskAlways,
+                                           Kind::kRedis),
                          KindName);
 
 }  // namespace

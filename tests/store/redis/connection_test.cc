@@ -91,6 +91,21 @@ class RedisConnectionTest : public ::testing::Test {
     return future.get();
   }
 
+  // A command that stays in flight until its connection goes (BLPOP on a
+  // list nobody fills), sent and given time to reach Redis.
+  std::future<Result<Reply>> SendBlocked() {
+    auto in_flight = std::make_shared<std::promise<Result<Reply>>>();
+    std::future<Result<Reply>> future = in_flight->get_future();
+    loop_.Post([this, in_flight] {
+      Status s = conn_->Command({"BLPOP", "never", "0"}, [in_flight](Result<Reply> r) {
+        in_flight->set_value(std::move(r));
+      });
+      if (!s.ok()) in_flight->set_value(s);
+    });
+    std::this_thread::sleep_for(50ms);
+    return future;
+  }
+
   std::vector<std::string> States() {
     std::lock_guard lock(mu_);
     return states_;
@@ -234,15 +249,7 @@ TEST_F(RedisConnectionTest, FailsFastWhileRedisIsDownAndReconnectsWhenItReturns)
 
   // A command in flight when Redis dies: its outcome is unknown, and it
   // says so (BLPOP keeps it in flight until then).
-  auto in_flight = std::make_shared<std::promise<Result<Reply>>>();
-  auto future = in_flight->get_future();
-  loop_.Post([&, in_flight] {
-    ASSERT_TRUE(conn_
-                    ->Command({"BLPOP", "never", "0"},
-                              [in_flight](Result<Reply> r) { in_flight->set_value(std::move(r)); })
-                    .ok());
-  });
-  std::this_thread::sleep_for(50ms);
+  std::future<Result<Reply>> future = SendBlocked();
   redis->Kill();
   ASSERT_EQ(future.wait_for(10s), std::future_status::ready);
   Result<Reply> lost = future.get();
@@ -340,15 +347,7 @@ TEST_F(RedisConnectionTest, StoppingTheLoopCompletesCommandsInFlight) {
   ASSERT_TRUE(redis) << RedisServer::last_error();
   Open(OptionsFor(*redis));
   ASSERT_TRUE(WaitFor(ConnectionState::kReady)) << LastError();
-  auto in_flight = std::make_shared<std::promise<Result<Reply>>>();
-  auto future = in_flight->get_future();
-  loop_.Post([&, in_flight] {
-    ASSERT_TRUE(conn_
-                    ->Command({"BLPOP", "never", "0"},
-                              [in_flight](Result<Reply> r) { in_flight->set_value(std::move(r)); })
-                    .ok());
-  });
-  std::this_thread::sleep_for(50ms);
+  std::future<Result<Reply>> future = SendBlocked();
   loop_.Stop();  // the connection is a loop resource: closed, not leaked
   ASSERT_EQ(future.wait_for(5s), std::future_status::ready);
   Result<Reply> r = future.get();

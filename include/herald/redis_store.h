@@ -1,0 +1,62 @@
+// herald/redis_store.h — topic history kept in Redis.
+//
+// Keeps every topic's history and numbering in a Redis server (a stream and
+// a hash per topic; docs/design/redis-store.md has the keys and scripts), so
+// that a broker restarted against the same Redis continues every topic's
+// epoch and offsets. Appends are pipelined Lua scripts that check the
+// position they write at: a second writer, or a gap, is refused, never
+// written.
+//
+//   herald::RedisStoreOptions o;
+//   o.port = 6379;
+//   auto store = herald::OpenRedisStore(o);
+//   if (!store.ok()) { std::cerr << store.status().message(); return 1; }
+//   herald::BrokerOptions b;
+//   b.store = *store;
+//
+// In progress (issue #17): one Redis server and one writer per topic. What
+// Redis acknowledged is as durable as its appendfsync setting; a Redis that
+// restarts having lost acknowledged writes is not yet detected (planned: the
+// replication id and offset check of the design).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "herald/history_store.h"
+#include "herald/status.h"
+
+namespace herald {
+
+struct RedisStoreOptions {
+  std::string host = "127.0.0.1";  // a name or a numeric address
+  int port = 6379;
+  std::string user;      // an ACL user (Redis 6+), or empty
+  std::string password;  // AUTH, when set
+  // Every key starts with it: several brokers may share one Redis.
+  std::string prefix = "herald";
+  std::string client_name = "herald";  // CLIENT SETNAME (shows in CLIENT LIST)
+  // Opening waits this long for Redis; so does each connect attempt later.
+  std::chrono::milliseconds connect_timeout = std::chrono::seconds(2);
+  // A command without a reply this long closes its connection: what was
+  // in flight completes with `timeout` or `unavailable`.
+  std::chrono::milliseconds command_timeout = std::chrono::seconds(5);
+  // Bytes appended and not yet acknowledged by Redis; past it publishes to
+  // topics with history are refused (resource_exhausted).
+  size_t max_queued_bytes = 64u << 20;
+  // Reads waiting for Redis; past it a read is refused (resource_exhausted).
+  size_t max_pending_reads = 1024;
+  // Payload bytes of each topic's newest messages read back at open.
+  size_t tail_bytes = 1u << 20;
+  // Most messages of one topic in one append script.
+  size_t max_batch = 256;
+};
+
+// Connects (waiting up to connect_timeout) and reads every topic's head and
+// tail. Errors name the server and why: unreachable, refused AUTH, not a
+// master, or data that is not a Herald store's.
+Result<std::shared_ptr<HistoryStore>> OpenRedisStore(const RedisStoreOptions& options);
+
+}  // namespace herald

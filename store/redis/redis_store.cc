@@ -1,0 +1,769 @@
+// The history store on Redis (include/herald/redis_store.h).
+//
+// Threads: Append, Trim, Retain, Forget, ExpireIds and Read run on any
+// thread; they check what can be checked at once (the connection is up, the
+// budgets, the position follows), queue the operation and wake the store's
+// own loop (one wake-up for many operations). The loop sends them in order,
+// pipelined: appends and retention on the write connection (runs of one
+// topic's appends in one script), reads on the read connection, so that a
+// large read never holds appends up. Every completion runs on that loop.
+#include "herald/redis_store.h"
+
+#include <algorithm>
+#include <charconv>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "io/loop.h"
+#include "store/redis/connection.h"
+#include "store/redis/scripts.h"
+#include "store/redis/stream_entry.h"
+
+namespace herald {
+namespace {
+
+using redis::Connection;
+using redis::ConnectionState;
+using redis::Reply;
+
+uint64_t ToU64(std::string_view s) {
+  uint64_t v = 0;
+  std::from_chars(s.data(), s.data() + s.size(), v);
+  return v;
+}
+
+// Script indexes in ConnectionOptions::scripts (and script_shas()).
+enum Script { kAppend, kDrop, kExpireIds, kForget };
+
+class RedisStore final : public HistoryStore {
+ public:
+  explicit RedisStore(RedisStoreOptions options) : options_(std::move(options)) {}
+
+  ~RedisStore() override {
+    Drain();
+    loop_.RunSync([this] {
+      writer_.reset();
+      reader_.reset();
+    });
+    loop_.Stop();
+  }
+
+  Status Open();
+
+  const StoreRecovery& recovery() const override { return recovery_; }
+  std::vector<StoredTopic> TakeTopics() override { return std::move(topics_); }
+
+  Status Append(const MessagePtr& m, AppendCallback&& done) override {
+    const size_t cost = m->payload.size() + m->topic.size() + 64;
+    {
+      std::lock_guard lock(mu_);
+      if (!writer_ready_) {
+        ++stats_.appends_refused;
+        return Status(ErrorCode::kUnavailable, "the history store is unavailable: " + down_why_);
+      }
+      if (queued_bytes_ + cost > options_.max_queued_bytes) {
+        ++stats_.appends_refused;
+        return Status(ErrorCode::kResourceExhausted,
+                      "the history store is behind: " + std::to_string(queued_bytes_) +
+                          " bytes wait for redis (max_queued_bytes " +
+                          std::to_string(options_.max_queued_bytes) + ")");
+      }
+      auto [it, fresh] = held_.try_emplace(m->topic);
+      Held& h = it->second;
+      const bool follows = AppendFollows(h.epoch, h.last_offset, *m);
+      if (!follows || (h.failed && m->epoch == h.epoch)) {
+        if (fresh) held_.erase(it);
+        ++stats_.appends_refused;
+        if (follows) {
+          return Status(ErrorCode::kUnavailable, "an earlier append to '" + m->topic +
+                                                     "' failed: its epoch takes no more messages");
+        }
+        return Status(ErrorCode::kInternal,
+                      "append to '" + m->topic + "' at (" + std::to_string(m->epoch) + ", " +
+                          std::to_string(m->offset) + ") does not follow (" +
+                          std::to_string(h.epoch) + ", " + std::to_string(h.last_offset) +
+                          "): another writer?");
+      }
+      if (m->epoch != h.epoch) h = Held{m->epoch, 0, 1, 0, 0};
+      if (h.first_offset > h.last_offset) h.first_timestamp_us = m->timestamp_us;
+      h.last_offset = m->offset;
+      h.bytes += m->payload.size();
+      Op op;
+      op.kind = Op::kAppend;
+      op.message = m;
+      op.cost = cost;
+      op.appended = std::move(done);
+      queued_bytes_ += cost;
+      Queue(std::move(op));
+    }
+    return Status::Ok();
+  }
+
+  void Trim(std::string_view topic, uint64_t epoch, uint64_t first_kept) override {
+    std::lock_guard lock(mu_);
+    Held& h = held_[std::string(topic)];
+    if (epoch > h.epoch) {
+      h = Held{epoch, first_kept - 1, first_kept, 0, 0};
+    } else if (epoch == h.epoch && first_kept > h.first_offset) {
+      h.first_offset = std::min(first_kept, h.last_offset + 1);
+    }
+    Op op;
+    op.kind = Op::kDrop;
+    op.topic = std::string(topic);
+    op.epoch = epoch;
+    op.first_kept = first_kept;
+    op.keep = Retention{UINT64_MAX, UINT64_MAX, 0};
+    Queue(std::move(op));
+  }
+
+  void Retain(std::string_view topic, uint64_t epoch, const Retention& keep,
+              RetainCallback&& done) override {
+    std::lock_guard lock(mu_);
+    auto it = held_.find(std::string(topic));
+    if (it == held_.end() || !writer_ready_) return;
+    Held& h = it->second;
+    if (h.epoch != epoch || h.retaining || h.first_offset > h.last_offset) return;
+    if (h.last_offset - h.first_offset + 1 <= keep.max_messages && h.bytes <= keep.max_bytes &&
+        h.first_timestamp_us >= keep.min_timestamp_us) {
+      return;  // nothing to drop: decided without a round trip
+    }
+    h.retaining = true;
+    Op op;
+    op.kind = Op::kDrop;
+    op.topic = std::string(topic);
+    op.epoch = epoch;
+    op.first_kept = 0;
+    op.keep = keep;
+    op.retained = std::move(done);
+    Queue(std::move(op));
+  }
+
+  void Forget(std::string_view topic) override {
+    std::lock_guard lock(mu_);
+    held_.erase(std::string(topic));
+    Op op;
+    op.kind = Op::kForget;
+    op.topic = std::string(topic);
+    Queue(std::move(op));
+  }
+
+  void ExpireIds(int64_t before_us) override {
+    std::lock_guard lock(mu_);
+    Op op;
+    op.kind = Op::kExpireIds;
+    op.before_us = before_us;
+    Queue(std::move(op));
+  }
+
+  Status Read(std::string_view topic, uint64_t epoch, uint64_t after_offset, size_t max_messages,
+              size_t max_bytes, ReadCallback&& done) override {
+    std::lock_guard lock(mu_);
+    if (!reader_ready_) {
+      ++stats_.reads_refused;
+      return Status(ErrorCode::kUnavailable, "the history store is unavailable: " + down_why_);
+    }
+    if (pending_reads_ >= options_.max_pending_reads) {
+      ++stats_.reads_refused;
+      return Status(ErrorCode::kResourceExhausted,
+                    "too many history reads wait for redis (max_pending_reads " +
+                        std::to_string(options_.max_pending_reads) + ")");
+    }
+    ++pending_reads_;
+    Op op;
+    op.kind = Op::kRead;
+    op.topic = std::string(topic);
+    op.epoch = epoch;
+    op.after = after_offset;
+    op.max_messages = std::max<size_t>(max_messages, 1);
+    op.max_bytes = max_bytes;
+    op.read = std::move(done);
+    Queue(std::move(op));
+    return Status::Ok();
+  }
+
+  HistoryStoreStats Stats() const override {
+    std::lock_guard lock(mu_);
+    HistoryStoreStats s = stats_;
+    s.queued_bytes = queued_bytes_;
+    return s;
+  }
+
+  void Drain() override {
+    std::unique_lock lock(mu_);
+    // blocking-ok: the broker's shutdown (or a test), never the store's loop.
+    drained_cv_.wait(lock, [this] { return outstanding_ == 0; });
+  }
+
+ private:
+  // What this node last appended to a topic: checks that appends follow,
+  // and decides retention without a round trip when nothing is to go.
+  struct Held {
+    uint64_t epoch = 0;
+    uint64_t last_offset = 0;
+    uint64_t first_offset = 1;
+    uint64_t bytes = 0;
+    int64_t first_timestamp_us = 0;
+    bool retaining = false;
+    bool failed = false;  // an append of `epoch` failed: no later one is sent
+  };
+
+  struct Op {
+    enum Kind { kAppend, kDrop, kForget, kExpireIds, kRead } kind = kAppend;
+    MessagePtr message;  // kAppend
+    size_t cost = 0;
+    AppendCallback appended;
+    std::string topic;
+    uint64_t epoch = 0;
+    uint64_t first_kept = 0;  // kDrop: a trim
+    Retention keep;           // kDrop: retention
+    RetainCallback retained;
+    int64_t before_us = 0;  // kExpireIds
+    uint64_t after = 0;     // kRead
+    size_t max_messages = 0;
+    size_t max_bytes = 0;
+    ReadCallback read;
+  };
+
+  // mu_ held. One wake-up of the loop for everything queued before it runs.
+  void Queue(Op op) {
+    queue_.push_back(std::move(op));
+    ++outstanding_;
+    if (posted_) return;
+    posted_ = true;
+    loop_.Post([this] { Flush(); });
+  }
+
+  // mu_ not held. An operation's callback returned.
+  void Finish(size_t n = 1) {
+    std::lock_guard lock(mu_);
+    outstanding_ -= n;
+    if (outstanding_ == 0) drained_cv_.notify_all();
+  }
+
+  // Loop thread: sends everything queued, in order.
+  void Flush() {
+    std::vector<Op> ops;
+    {
+      std::lock_guard lock(mu_);
+      ops.swap(queue_);
+      posted_ = false;
+    }
+    for (size_t i = 0; i < ops.size();) {
+      Op& op = ops[i];
+      if (op.kind == Op::kAppend) {
+        // A run of one topic's appends: one script.
+        size_t j = i + 1;
+        while (j < ops.size() && j - i < options_.max_batch && ops[j].kind == Op::kAppend &&
+               ops[j].message->topic == op.message->topic &&
+               ops[j].message->epoch == op.message->epoch &&
+               ops[j].message->offset == ops[j - 1].message->offset + 1) {
+          ++j;
+        }
+        SendAppends(std::make_move_iterator(ops.begin() + i),
+                    std::make_move_iterator(ops.begin() + j));
+        i = j;
+        continue;
+      }
+      switch (op.kind) {
+        case Op::kDrop:
+          SendDrop(std::move(op));
+          break;
+        case Op::kForget:
+          SendForget(std::move(op));
+          break;
+        case Op::kExpireIds:
+          SendExpireIds(op.before_us);
+          break;
+        case Op::kRead:
+          SendRead(std::move(op));
+          break;
+        case Op::kAppend:
+          break;
+      }
+      ++i;
+    }
+  }
+
+  template <typename It>
+  void SendAppends(It first, It last) {
+    auto run = std::make_shared<std::vector<Op>>(first, last);
+    const Message& head = *run->front().message;
+    const redis::TopicKeys keys = redis::KeysOf(options_.prefix, head.topic);
+    std::vector<std::string> args = {
+        "EVALSHA",
+        writer_->script_shas().empty() ? "" : writer_->script_shas()[kAppend],
+        "5",
+        keys.meta,
+        keys.stream,
+        keys.ids,
+        redis::TopicsKey(options_.prefix),
+        redis::IdsKey(options_.prefix),
+        head.topic,
+        std::to_string(head.epoch),
+        std::to_string(head.offset),
+        std::to_string(run->size())};
+    for (const Op& op : *run) {
+      args.push_back(std::to_string(op.message->timestamp_us));
+      args.push_back(op.message->msg_id);
+      redis::AppendFields(*op.message, args);
+    }
+    Status sent = writer_->Command(
+        Views(args), [this, run](Result<Reply> r) { CompleteAppends(*run, AppendOutcome(r)); });
+    if (!sent.ok()) CompleteAppends(*run, sent);
+  }
+
+  static Status AppendOutcome(const Result<Reply>& r) {
+    if (!r.ok()) return r.status();
+    if (r->type == Reply::Type::kString && r->str == "OK") return Status::Ok();
+    if (r->type == Reply::Type::kString && r->str.rfind("MISMATCH", 0) == 0) {
+      return Status(ErrorCode::kInternal, "redis holds another head for the topic (" +
+                                              r->str.substr(9) + "): another writer?");
+    }
+    return Status(ErrorCode::kUnavailable, "redis refused an append: " + r->Describe());
+  }
+
+  void CompleteAppends(std::vector<Op>& run, const Status& status) {
+    size_t cost = 0;
+    for (const Op& op : run) cost += op.cost;
+    {
+      std::lock_guard lock(mu_);
+      queued_bytes_ -= cost;
+      if (status.ok()) {
+        stats_.appends += run.size();
+        ++stats_.commits;
+      } else {
+        stats_.append_errors += run.size();
+        auto it = held_.find(run.front().message->topic);
+        if (it != held_.end() && it->second.epoch == run.front().message->epoch)
+          it->second.failed = true;
+      }
+    }
+    for (Op& op : run) op.appended(status);
+    Finish(run.size());
+  }
+
+  void SendDrop(Op op) {
+    const redis::TopicKeys keys = redis::KeysOf(options_.prefix, op.topic);
+    const std::vector<std::string> args = {
+        "EVALSHA",
+        writer_->script_shas().empty() ? "" : writer_->script_shas()[kDrop],
+        "3",
+        keys.meta,
+        keys.stream,
+        redis::TopicsKey(options_.prefix),
+        op.topic,
+        std::to_string(op.epoch),
+        std::to_string(op.first_kept),
+        std::to_string(op.keep.max_messages),
+        std::to_string(op.keep.max_bytes),
+        std::to_string(op.keep.min_timestamp_us),
+        std::to_string(kMaxDropStep)};
+    auto shared = std::make_shared<Op>(std::move(op));
+    Status sent = writer_->Command(Views(args), [this, shared](Result<Reply> r) {
+      Op& op = *shared;
+      uint64_t first = 0;
+      bool known = false;
+      if (r.ok() && r->type == Reply::Type::kArray && r->elements.size() == 4) {
+        known = true;
+        first = ToU64(r->elements[0].str);
+        const uint64_t seen_last = ToU64(r->elements[1].str);
+        std::lock_guard lock(mu_);
+        auto it = held_.find(op.topic);
+        if (it != held_.end() && it->second.epoch == op.epoch) {
+          // Appends made since the script ran are counted here already:
+          // what it dropped is taken off, not its totals copied.
+          Held& h = it->second;
+          h.retaining = false;
+          h.first_offset = std::max(h.first_offset, first);
+          h.bytes -= std::min(h.bytes, ToU64(r->elements[2].str));
+          h.first_timestamp_us = first <= seen_last || h.first_offset > h.last_offset
+                                     ? static_cast<int64_t>(ToU64(r->elements[3].str))
+                                     : 0;  // not known: the next sweep reads it
+        }
+      } else {
+        std::lock_guard lock(mu_);
+        auto it = held_.find(op.topic);
+        if (it != held_.end()) it->second.retaining = false;  // the next sweep tries again
+      }
+      if (known && op.retained) op.retained(first);
+      Finish();
+    });
+    if (!sent.ok()) {
+      {
+        std::lock_guard lock(mu_);
+        auto it = held_.find(shared->topic);
+        if (it != held_.end()) it->second.retaining = false;
+      }
+      Finish();
+    }
+  }
+
+  void SendForget(Op op) {
+    const redis::TopicKeys keys = redis::KeysOf(options_.prefix, op.topic);
+    const std::vector<std::string> args = {
+        "EVALSHA",
+        writer_->script_shas().empty() ? "" : writer_->script_shas()[kForget],
+        "4",
+        keys.meta,
+        keys.stream,
+        keys.ids,
+        redis::TopicsKey(options_.prefix),
+        op.topic};
+    Status sent = writer_->Command(Views(args), [this](Result<Reply>) { Finish(); });
+    if (!sent.ok()) Finish();
+  }
+
+  // Bounded per call (a long script blocks every client of Redis): called
+  // again while a call removes as many as it may.
+  void SendExpireIds(int64_t before_us) {
+    const std::vector<std::string> args = {
+        "EVALSHA",
+        writer_->script_shas().empty() ? "" : writer_->script_shas()[kExpireIds],
+        "1",
+        redis::IdsKey(options_.prefix),
+        options_.prefix,
+        std::to_string(before_us),
+        std::to_string(kMaxDropStep)};
+    Status sent = writer_->Command(Views(args), [this, before_us](Result<Reply> r) {
+      if (r.ok() && r->type == Reply::Type::kInteger &&
+          r->integer == static_cast<int64_t>(kMaxDropStep)) {
+        {
+          std::lock_guard lock(mu_);
+          ++outstanding_;
+        }
+        SendExpireIds(before_us);
+      }
+      Finish();
+    });
+    if (!sent.ok()) Finish();
+  }
+
+  void SendRead(Op op) {
+    const redis::TopicKeys keys = redis::KeysOf(options_.prefix, op.topic);
+    const std::vector<std::string> args = {
+        "XRANGE",
+        keys.stream,
+        "(" + std::to_string(op.epoch) + "-" + std::to_string(op.after),
+        std::to_string(op.epoch),  // to the epoch's last offset
+        "COUNT",
+        std::to_string(op.max_messages)};
+    auto shared = std::make_shared<Op>(std::move(op));
+    Status sent = reader_->Command(
+        Views(args), [this, shared](Result<Reply> r) { CompleteRead(*shared, std::move(r)); });
+    if (!sent.ok()) CompleteRead(*shared, sent);
+  }
+
+  void CompleteRead(Op& op, Result<Reply> r) {
+    Result<StoreRead> out = Status(ErrorCode::kInternal, "");
+    if (!r.ok()) {
+      out = r.status();
+    } else if (r->type != Reply::Type::kArray) {
+      out = Status(ErrorCode::kUnavailable, "redis refused a history read: " + r->Describe());
+    } else {
+      StoreRead read;
+      size_t bytes = 0;
+      Status bad = Status::Ok();
+      for (const Reply& entry : r->elements) {
+        Result<MessagePtr> m = redis::MessageFromEntry(op.topic, entry);
+        if (!m.ok()) {
+          bad = m.status();
+          break;
+        }
+        const size_t size = (*m)->payload.size();
+        if (!read.messages.empty() && bytes + size > op.max_bytes) {
+          read.truncated = true;
+          break;
+        }
+        bytes += read.messages.empty() ? 0 : size;
+        read.messages.push_back(std::move(*m));
+      }
+      if (r->elements.size() >= op.max_messages) read.truncated = true;
+      if (bad.ok()) {
+        out = std::move(read);
+      } else {
+        out = bad;
+      }
+    }
+    {
+      std::lock_guard lock(mu_);
+      --pending_reads_;
+      ++stats_.reads;
+    }
+    op.read(std::move(out));
+    Finish();
+  }
+
+  static std::vector<std::string_view> Views(const std::vector<std::string>& args) {
+    return std::vector<std::string_view>(args.begin(), args.end());
+  }
+
+  void OnState(bool writer, ConnectionState s, const std::string& why) {
+    std::lock_guard lock(mu_);
+    (writer ? writer_ready_ : reader_ready_) = s == ConnectionState::kReady;
+    if (!why.empty()) down_why_ = why;
+    state_cv_.notify_all();
+  }
+
+  Status Load();
+
+  static constexpr size_t kMaxDropStep = 1000;
+
+  const RedisStoreOptions options_;
+  io::Loop loop_;
+  std::unique_ptr<Connection> writer_;  // loop thread
+  std::unique_ptr<Connection> reader_;  // loop thread
+  StoreRecovery recovery_;
+  std::vector<StoredTopic> topics_;
+
+  mutable std::mutex mu_;
+  std::condition_variable drained_cv_;
+  std::condition_variable state_cv_;
+  bool writer_ready_ = false;
+  bool reader_ready_ = false;
+  std::string down_why_ = "not connected yet";
+  std::vector<Op> queue_;
+  bool posted_ = false;
+  size_t queued_bytes_ = 0;
+  size_t pending_reads_ = 0;
+  uint64_t outstanding_ = 0;
+  std::unordered_map<std::string, Held> held_;
+  HistoryStoreStats stats_;
+};
+
+Status RedisStore::Open() {
+  if (Status s = loop_.Start(); !s.ok()) return s;
+  redis::ConnectionOptions c;
+  c.host = options_.host;
+  c.port = options_.port;
+  c.user = options_.user;
+  c.password = options_.password;
+  c.client_name = options_.client_name;
+  c.connect_timeout = options_.connect_timeout;
+  c.command_timeout = options_.command_timeout;
+  c.scripts = {redis::kAppendScript, redis::kDropScript, redis::kExpireIdsScript,
+               redis::kForgetScript};
+  loop_.RunSync([&] {
+    writer_ = std::make_unique<Connection>(
+        loop_, c, [this](ConnectionState s, const std::string& why) { OnState(true, s, why); });
+    c.client_name += "-reader";
+    c.scripts.clear();
+    reader_ = std::make_unique<Connection>(
+        loop_, c, [this](ConnectionState s, const std::string& why) { OnState(false, s, why); });
+    writer_->Start();
+    reader_->Start();
+  });
+  {
+    std::unique_lock lock(mu_);
+    // blocking-ok: opening runs before the broker starts, on its caller.
+    const bool up = state_cv_.wait_for(lock, options_.connect_timeout + std::chrono::seconds(1),
+                                       [this] { return writer_ready_ && reader_ready_; });
+    if (!up) {
+      return Status(ErrorCode::kUnavailable, "cannot open the history store at redis " +
+                                                 options_.host + ":" +
+                                                 std::to_string(options_.port) + ": " + down_why_);
+    }
+  }
+  return Load();
+}
+
+// Reads every topic's head, message ids and newest messages, pipelined,
+// and waits for the lot (before the broker starts: nothing else runs yet).
+Status RedisStore::Load() {
+  struct Loading {
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t pending = 1;  // the SMEMBERS
+    Status error = Status::Ok();
+    std::vector<StoredTopic> topics;
+    std::vector<std::pair<uint64_t, int64_t>> held;  // per topic: bytes, first stamp
+  };
+  auto L = std::make_shared<Loading>();
+  auto fail = [L](Status s) {
+    std::lock_guard lock(L->mu);
+    if (L->error.ok()) L->error = std::move(s);
+  };
+  auto done_one = [L] {
+    std::lock_guard lock(L->mu);
+    if (--L->pending == 0) L->cv.notify_all();
+  };
+  auto start = [L] {
+    std::lock_guard lock(L->mu);
+    ++L->pending;
+  };
+
+  // Newest first, in pages, until tail_bytes (at least one message).
+  auto read_tail = std::make_shared<std::function<void(size_t, std::string)>>();
+  *read_tail = [this, L, fail, done_one, start, read_tail](size_t index, std::string end) {
+    std::string topic, low;
+    {
+      std::lock_guard lock(L->mu);
+      const StoredTopic& t = L->topics[index];
+      topic = t.name;
+      low = std::to_string(t.epoch) + "-" + std::to_string(t.first_offset);
+    }
+    start();
+    Status sent = reader_->Command(
+        Views({"XREVRANGE", redis::KeysOf(options_.prefix, topic).stream, end, low, "COUNT", "64"}),
+        [this, L, fail, done_one, read_tail, index, topic](Result<Reply> r) {
+          if (!r.ok() || r->type != Reply::Type::kArray) {
+            fail(r.ok() ? Status(ErrorCode::kInternal,
+                                 "reading the tail of '" + topic + "': " + r->Describe())
+                        : r.status());
+            done_one();
+            return;
+          }
+          bool more = r->elements.size() == 64;
+          std::string next;
+          {
+            std::lock_guard lock(L->mu);
+            StoredTopic& t = L->topics[index];
+            size_t bytes = 0;
+            for (const MessagePtr& m : t.messages) bytes += m->payload.size();
+            for (const Reply& entry : r->elements) {
+              Result<MessagePtr> m = redis::MessageFromEntry(topic, entry);
+              if (!m.ok()) {
+                if (L->error.ok()) L->error = m.status();
+                more = false;
+                break;
+              }
+              if (!t.messages.empty() && bytes + (*m)->payload.size() > options_.tail_bytes) {
+                more = false;
+                break;
+              }
+              bytes += (*m)->payload.size();
+              next = "(" + entry.elements[0].str;
+              t.messages.push_back(std::move(*m));
+            }
+          }
+          if (more) (*read_tail)(index, next);
+          done_one();
+        });
+    if (!sent.ok()) {
+      fail(sent);
+      done_one();
+    }
+  };
+
+  loop_.Post([this, L, fail, done_one, start, read_tail] {
+    Status sent = writer_->Command(
+        Views({"SMEMBERS", redis::TopicsKey(options_.prefix)}), [=, this](Result<Reply> r) {
+          if (!r.ok() || r->type != Reply::Type::kArray) {
+            fail(r.ok() ? Status(ErrorCode::kInternal, "reading the topic set: " + r->Describe())
+                        : r.status());
+            done_one();
+            return;
+          }
+          for (const Reply& name : r->elements) {
+            size_t index = 0;
+            {
+              std::lock_guard lock(L->mu);
+              index = L->topics.size();
+              StoredTopic t;
+              t.name = name.str;
+              L->topics.push_back(std::move(t));
+              L->held.emplace_back();
+            }
+            const redis::TopicKeys keys = redis::KeysOf(options_.prefix, name.str);
+            start();
+            Status a = writer_->Command(
+                Views({"HMGET", keys.meta, "e", "o", "f", "b", "ft"}),
+                [=, this](Result<Reply> head) {
+                  if (!head.ok() || head->type != Reply::Type::kArray ||
+                      head->elements.size() != 5 ||
+                      head->elements[0].type != Reply::Type::kString) {
+                    fail(head.ok() ? Status(ErrorCode::kInternal,
+                                            "topic '" + name.str + "' has no head in redis (" +
+                                                head->Describe() + "): not a Herald store?")
+                                   : head.status());
+                    done_one();
+                    return;
+                  }
+                  bool any = false;
+                  {
+                    std::lock_guard lock(L->mu);
+                    StoredTopic& t = L->topics[index];
+                    t.epoch = ToU64(head->elements[0].str);
+                    t.last_offset = ToU64(head->elements[1].str);
+                    t.first_offset = ToU64(head->elements[2].str);
+                    L->held[index] = {ToU64(head->elements[3].str),
+                                      static_cast<int64_t>(ToU64(head->elements[4].str))};
+                    any = t.first_offset <= t.last_offset;
+                  }
+                  if (any) (*read_tail)(index, "+");
+                  done_one();
+                });
+            if (!a.ok()) {
+              fail(a);
+              done_one();
+            }
+            start();
+            Status b = writer_->Command(Views({"HGETALL", keys.ids}), [=](Result<Reply> ids) {
+              if (ids.ok() && ids->type == Reply::Type::kArray) {
+                std::lock_guard lock(L->mu);
+                StoredTopic& t = L->topics[index];
+                for (size_t k = 0; k + 1 < ids->elements.size(); k += 2) {
+                  // "<epoch>:<offset>:<µs>"
+                  const std::string& v = ids->elements[k + 1].str;
+                  const size_t a1 = v.find(':'), a2 = v.find(':', a1 + 1);
+                  if (a1 == std::string::npos || a2 == std::string::npos) continue;
+                  t.ids.push_back(StoredId{ids->elements[k].str, ToU64(v.substr(0, a1)),
+                                           ToU64(v.substr(a1 + 1, a2 - a1 - 1)),
+                                           static_cast<int64_t>(ToU64(v.substr(a2 + 1)))});
+                }
+              } else {
+                fail(ids.ok() ? Status(ErrorCode::kInternal, "reading message ids of '" + name.str +
+                                                                 "': " + ids->Describe())
+                              : ids.status());
+              }
+              done_one();
+            });
+            if (!b.ok()) {
+              fail(b);
+              done_one();
+            }
+          }
+          done_one();
+        });
+    if (!sent.ok()) {
+      fail(sent);
+      done_one();
+    }
+  });
+
+  std::unique_lock lock(L->mu);
+  // Every command completes (a reply, or its connection's timeout).
+  // blocking-ok: opening runs on its caller, before the broker starts.
+  L->cv.wait(lock, [&] { return L->pending == 0; });
+  *read_tail = nullptr;  // nothing runs any more: breaks its self-reference
+  if (!L->error.ok()) {
+    return Status(ErrorCode::kUnavailable, "cannot load the history store from redis " +
+                                               options_.host + ":" + std::to_string(options_.port) +
+                                               ": " + L->error.message());
+  }
+  for (size_t i = 0; i < L->topics.size(); ++i) {
+    StoredTopic& t = L->topics[i];
+    std::reverse(t.messages.begin(), t.messages.end());  // read newest first
+    std::sort(t.ids.begin(), t.ids.end(),
+              [](const StoredId& a, const StoredId& b) { return a.timestamp_us < b.timestamp_us; });
+    const Held h{t.epoch, t.last_offset, t.first_offset, L->held[i].first, L->held[i].second};
+    std::lock_guard held(mu_);
+    held_[t.name] = h;
+  }
+  topics_ = std::move(L->topics);
+  recovery_.detail = "redis " + options_.host + ":" + std::to_string(options_.port) + ": " +
+                     std::to_string(topics_.size()) + " topics";
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::shared_ptr<HistoryStore>> OpenRedisStore(const RedisStoreOptions& options) {
+  auto store = std::make_shared<RedisStore>(options);
+  if (Status s = store->Open(); !s.ok()) return s;
+  return std::shared_ptr<HistoryStore>(std::move(store));
+}
+
+}  // namespace herald

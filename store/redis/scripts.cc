@@ -1,0 +1,121 @@
+#include "store/redis/scripts.h"
+
+namespace herald::redis {
+
+TopicKeys KeysOf(std::string_view prefix, std::string_view topic) {
+  std::string base;
+  base.reserve(prefix.size() + topic.size() + 6);
+  base.append(prefix).append(":{").append(topic).append("}:");
+  return TopicKeys{base + "m", base + "s", base + "i"};
+}
+
+std::string TopicsKey(std::string_view prefix) { return std::string(prefix) + ":topics"; }
+std::string IdsKey(std::string_view prefix) { return std::string(prefix) + ":ids"; }
+
+// Lua 5.1 prints large numbers as 1.7e+15: every number written back goes
+// through string.format('%d').
+const char* const kAppendScript = R"lua(
+local function fmt(x) return string.format('%d', x) end
+local epoch, first, n = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local head = redis.call('HMGET', KEYS[1], 'e', 'o', 'f')
+local e, o, f = head[1], tonumber(head[2] or 0), tonumber(head[3] or 1)
+if e == epoch then
+  if first ~= o + 1 then return 'MISMATCH ' .. e .. ' ' .. fmt(o) end
+elseif first == 1 and (not e or tonumber(epoch) > tonumber(e)) then
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[1], 'e', epoch, 'o', 0, 'f', 1, 'b', 0, 'ft', 0)
+  redis.call('SADD', KEYS[4], ARGV[1])
+  o, f = 0, 1
+else
+  return 'MISMATCH ' .. (e or '0') .. ' ' .. fmt(o)
+end
+local at, bytes, first_stamp = 5, 0, nil
+for k = 0, n - 1 do
+  local stamp, id, nf = ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2])
+  local off = fmt(first + k)
+  local fields = {}
+  for j = 1, nf * 2 do fields[j] = ARGV[at + 2 + j] end
+  bytes = bytes + #ARGV[at + 4]
+  if k == 0 then first_stamp = stamp end
+  redis.call('XADD', KEYS[2], epoch .. '-' .. off, 't', stamp, unpack(fields))
+  if id ~= '' then
+    redis.call('HSET', KEYS[3], id, epoch .. ':' .. off .. ':' .. stamp)
+    redis.call('ZADD', KEYS[5], stamp, ARGV[1] .. '\0' .. id)
+  end
+  at = at + 3 + nf * 2
+end
+redis.call('HSET', KEYS[1], 'o', fmt(first + n - 1))
+redis.call('HINCRBY', KEYS[1], 'b', bytes)
+if f > o then redis.call('HSET', KEYS[1], 'ft', first_stamp) end
+return 'OK'
+)lua";
+
+const char* const kDropScript = R"lua(
+local function fmt(x) return string.format('%d', x) end
+local topic, epoch = ARGV[1], ARGV[2]
+local first_kept, max_n, max_b = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local min_t, limit = tonumber(ARGV[6]), tonumber(ARGV[7])
+local head = redis.call('HMGET', KEYS[1], 'e', 'o', 'f', 'b', 'ft')
+local e = head[1]
+if not e or tonumber(epoch) > tonumber(e) then
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[1], 'e', epoch, 'o', fmt(first_kept - 1), 'f', fmt(first_kept),
+             'b', 0, 'ft', 0)
+  redis.call('SADD', KEYS[3], topic)
+  return {fmt(first_kept), fmt(first_kept - 1), '0', '0'}
+end
+if e ~= epoch then return {} end
+local o, f = tonumber(head[2]), tonumber(head[3])
+local b, ft = tonumber(head[4] or 0), tonumber(head[5] or 0)
+local dropped, dropped_b, start = 0, 0, '-'
+while f <= o do
+  local entries = redis.call('XRANGE', KEYS[2], start, '+', 'COUNT', 100)
+  if #entries == 0 then
+    f = o + 1
+    break
+  end
+  local stop = false
+  for _, en in ipairs(entries) do
+    local off = tonumber(string.match(en[1], '%-(%d+)$'))
+    local stamp = tonumber(en[2][2])
+    if dropped >= limit then
+      f, ft, stop = off, 0, true  -- the first kept one's stamp: the next call reads it
+      break
+    end
+    if not (off < first_kept or o - off + 1 > max_n or b > max_b or stamp < min_t) then
+      f, ft, stop = off, stamp, true
+      break
+    end
+    b = b - #en[2][4]
+    dropped_b = dropped_b + #en[2][4]
+    dropped = dropped + 1
+    f = off + 1
+    start = '(' .. en[1]
+  end
+  if stop then break end
+end
+if f > o then ft = 0 end
+if dropped > 0 then redis.call('XTRIM', KEYS[2], 'MINID', e .. '-' .. fmt(f)) end
+redis.call('HSET', KEYS[1], 'f', fmt(f), 'b', fmt(b), 'ft', fmt(ft))
+return {fmt(f), fmt(o), fmt(dropped_b), fmt(ft)}
+)lua";
+
+const char* const kExpireIdsScript = R"lua(
+local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2], 'LIMIT', 0,
+                       tonumber(ARGV[3]))
+for _, member in ipairs(old) do
+  local sep = string.find(member, '\0', 1, true)
+  redis.call('HDEL', ARGV[1] .. ':{' .. string.sub(member, 1, sep - 1) .. '}:i',
+             string.sub(member, sep + 1))
+end
+if #old > 0 then redis.call('ZREM', KEYS[1], unpack(old)) end
+return #old
+)lua";
+
+const char* const kForgetScript = R"lua(
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+redis.call('SREM', KEYS[4], ARGV[1])
+return 1
+)lua";
+
+}  // namespace herald::redis

@@ -1,0 +1,66 @@
+// store/redis/scripts.h — the Lua scripts the Redis store runs (EVALSHA,
+// loaded by every connection's handshake), and the keys they work on.
+//
+// Keys of one topic T under a prefix P share the hash tag {T}:
+//   P:{T}:m   hash    e epoch, o last offset, f first offset held, b payload
+//                     bytes held, ft the first held message's stamp (µs)
+//   P:{T}:s   stream  entry id <epoch>-<offset>; fields t (µs), d (payload),
+//                     then c content type, r reply-to, i msg id and h:<name>
+//                     headers, each only when set
+//   P:{T}:i   hash    msg id -> "<epoch>:<offset>:<µs>" (the dedup window)
+//   P:topics  set     every topic with history (no keyspace SCAN at start)
+//   P:ids     zset    "<topic>\0<msg id>" by µs, so ids expire oldest first
+//
+// Every script checks first and writes last (a Lua error does not roll back
+// writes before it), and answers with data, not errors, so that one refusal
+// does not turn a pipeline into errors. Numbers: epochs are µs since 1970
+// and offsets count messages; both stay below 2^53 (the year 2255, and 10^14
+// messages per epoch), the range Lua's doubles hold exactly.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace herald::redis {
+
+struct TopicKeys {
+  std::string meta, stream, ids;
+};
+TopicKeys KeysOf(std::string_view prefix, std::string_view topic);
+std::string TopicsKey(std::string_view prefix);
+std::string IdsKey(std::string_view prefix);
+
+// Appends a run of one topic's messages at (epoch, first offset) on:
+//   KEYS: meta, stream, ids, topics, id index
+//   ARGV: topic, epoch, first offset, count, then per message:
+//         µs, msg id ("" for none), field count n, then n field/value pairs
+//         (the first is d, the payload)
+// Returns "OK", or "MISMATCH <epoch> <last offset>" (the store's head) when
+// the run does not follow: the next offset of the head's epoch, or offset 1
+// of a newer epoch (whose start drops the older epoch's messages).
+extern const char* const kAppendScript;
+
+// Drops the oldest messages of the topic's epoch: every one before
+// first_kept, then while more than max_messages, more than max_bytes of
+// payload, or stamped before min_µs; at most `limit` per call.
+//   KEYS: meta, stream, topics
+//   ARGV: topic, epoch, first_kept, max_messages, max_bytes, min_µs, limit
+// A newer epoch than the head's (a trim that starts it) replaces the head:
+// the older epoch's messages go, nothing of the new one is held yet.
+// Returns {first offset held, last offset, payload bytes dropped, the first
+// held message's stamp} (first = last + 1: none held; stamp 0: not known),
+// or {} when the epoch is older than the head's (nothing of it is left).
+extern const char* const kDropScript;
+
+// Forgets message ids stamped before a time, at most `limit` per call.
+//   KEYS: id index
+//   ARGV: prefix, before µs, limit
+// Returns how many went (== limit: call again).
+extern const char* const kExpireIdsScript;
+
+// Forgets a topic: its keys and its place in the topic set.
+//   KEYS: meta, stream, ids, topics
+//   ARGV: topic
+extern const char* const kForgetScript;
+
+}  // namespace herald::redis

@@ -1,0 +1,213 @@
+// The history store on Redis, used directly: what only it does beyond the
+// contract every store keeps (tests/store/history_contract_test.cc).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <future>
+#include <memory>
+#include <string>
+
+#include "herald/redis_store.h"
+#include "tests/support/redis_server.h"
+
+namespace herald {
+namespace {
+
+using test::RedisServer;
+
+MessagePtr Make(const std::string& topic, uint64_t epoch, uint64_t offset, std::string payload,
+                int64_t stamp = 1'700'000'000'000'000) {
+  auto m = std::make_shared<Message>();
+  m->topic = topic;
+  m->epoch = epoch;
+  m->offset = offset;
+  m->payload = std::move(payload);
+  m->timestamp_us = stamp;
+  return m;
+}
+
+std::shared_ptr<HistoryStore> Open(const RedisServer& redis) {
+  RedisStoreOptions o;
+  o.port = redis.port();
+  Result<std::shared_ptr<HistoryStore>> store = OpenRedisStore(o);
+  EXPECT_TRUE(store.ok()) << store.status().message();
+  return store.ok() ? *store : nullptr;
+}
+
+// Appends and waits for the outcome.
+Status AppendNow(HistoryStore& store, const MessagePtr& m) {
+  auto done = std::make_shared<std::promise<Status>>();
+  auto future = done->get_future();
+  Status s = store.Append(m, [done](Status st) { done->set_value(std::move(st)); });
+  if (!s.ok()) return s;
+  if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready)
+    return Status(ErrorCode::kInternal, "no completion within 10 s");
+  return future.get();
+}
+
+Result<StoreRead> ReadNow(HistoryStore& store, const std::string& topic, uint64_t epoch,
+                          uint64_t after, size_t max_messages, size_t max_bytes) {
+  auto done = std::make_shared<std::promise<Result<StoreRead>>>();
+  auto future = done->get_future();
+  Status s = store.Read(topic, epoch, after, max_messages, max_bytes,
+                        [done](Result<StoreRead> r) { done->set_value(std::move(r)); });
+  if (!s.ok()) return s;
+  if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready)
+    return Status(ErrorCode::kInternal, "no completion within 10 s");
+  return future.get();
+}
+
+TEST(RedisStore, KeepsEveryFieldOfAMessageByteForByte) {
+  auto redis = RedisServer::Start();
+  ASSERT_TRUE(redis) << RedisServer::last_error();
+  auto store = Open(*redis);
+  ASSERT_TRUE(store);
+  auto m = std::make_shared<Message>();
+  m->topic = "orders.eu";
+  m->epoch = 1'700'000'000'000'123;  // epochs are µs: past 2^50
+  m->offset = 1;
+  m->payload = std::string("bin\0\xff\r\n", 7);
+  m->content_type = "application/octet-stream";
+  m->reply_to = "_INBOX.1";
+  m->msg_id = "order-1";
+  m->headers = {{"trace", "abc"}, {"trace", "def"}};
+  m->timestamp_us = 1'700'000'000'000'456;
+  ASSERT_TRUE(AppendNow(*store, m).ok());
+
+  Result<StoreRead> r = ReadNow(*store, "orders.eu", m->epoch, 0, 10, 1 << 20);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->messages.size(), 1u);
+  const Message& got = *r->messages[0];
+  EXPECT_EQ(got.epoch, m->epoch);
+  EXPECT_EQ(got.offset, 1u);
+  EXPECT_EQ(got.payload, m->payload);
+  EXPECT_EQ(got.content_type, m->content_type);
+  EXPECT_EQ(got.reply_to, m->reply_to);
+  EXPECT_EQ(got.msg_id, m->msg_id);
+  EXPECT_EQ(got.timestamp_us, m->timestamp_us);
+  ASSERT_EQ(got.headers.size(), 2u);
+  EXPECT_EQ(got.headers[1].name, "trace");
+  EXPECT_EQ(got.headers[1].value, "def");
+  // What redis-cli shows is the message itself.
+  EXPECT_NE(redis->Call({"XRANGE", "herald:{orders.eu}:s", "-", "+"}).find("order-1"),
+            std::string::npos);
+}
+
+TEST(RedisStore, AReadStopsAtItsCountOrItsBytesAndSaysMoreMayFollow) {
+  auto redis = RedisServer::Start();
+  ASSERT_TRUE(redis) << RedisServer::last_error();
+  auto store = Open(*redis);
+  ASSERT_TRUE(store);
+  for (uint64_t i = 1; i <= 10; ++i)
+    ASSERT_TRUE(AppendNow(*store, Make("t", 7, i, "0123456789")).ok());
+
+  Result<StoreRead> by_count = ReadNow(*store, "t", 7, 2, 3, 1 << 20);
+  ASSERT_TRUE(by_count.ok());
+  ASSERT_EQ(by_count->messages.size(), 3u);
+  EXPECT_EQ(by_count->messages[0]->offset, 3u);
+  EXPECT_TRUE(by_count->truncated);
+
+  // 25 bytes past the first: the first and two more.
+  Result<StoreRead> by_bytes = ReadNow(*store, "t", 7, 0, 100, 25);
+  ASSERT_TRUE(by_bytes.ok());
+  EXPECT_EQ(by_bytes->messages.size(), 3u);
+  EXPECT_TRUE(by_bytes->truncated);
+
+  Result<StoreRead> rest = ReadNow(*store, "t", 7, 8, 100, 1 << 20);
+  ASSERT_TRUE(rest.ok());
+  EXPECT_EQ(rest->messages.size(), 2u);
+  EXPECT_FALSE(rest->truncated);
+
+  Result<StoreRead> other_epoch = ReadNow(*store, "t", 8, 0, 100, 1 << 20);
+  ASSERT_TRUE(other_epoch.ok());
+  EXPECT_TRUE(other_epoch->messages.empty());
+}
+
+TEST(RedisStore, ASecondWriterAtAPositionAlreadyTakenIsRefusedAndNothingIsOverwritten) {
+  auto redis = RedisServer::Start();
+  ASSERT_TRUE(redis) << RedisServer::last_error();
+  auto a = Open(*redis);
+  auto b = Open(*redis);  // another node, which believes the topic is new
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(AppendNow(*a, Make("t", 5, 1, "from a")).ok());
+  Status refused = AppendNow(*b, Make("t", 5, 1, "from b"));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.code(), ErrorCode::kInternal);
+  EXPECT_NE(refused.message().find("another writer"), std::string::npos) << refused.ToString();
+  // An older epoch cannot restart the topic either.
+  EXPECT_FALSE(AppendNow(*b, Make("t", 4, 1, "old epoch")).ok());
+  Result<StoreRead> r = ReadNow(*a, "t", 5, 0, 10, 1 << 20);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->messages.size(), 1u);
+  EXPECT_EQ(r->messages[0]->payload, "from a");
+  EXPECT_EQ(b->Stats().append_errors, 1u);    // sent, and refused by Redis
+  EXPECT_EQ(b->Stats().appends_refused, 1u);  // refused at once: it follows nothing
+}
+
+TEST(RedisStore, OpeningAnUnreachableRedisSaysWhichAndWhy) {
+  auto redis = RedisServer::Start();
+  ASSERT_TRUE(redis) << RedisServer::last_error();
+  const int port = redis->port();
+  redis.reset();  // nothing listens there now
+  RedisStoreOptions o;
+  o.port = port;
+  o.connect_timeout = std::chrono::milliseconds(300);
+  Result<std::shared_ptr<HistoryStore>> store = OpenRedisStore(o);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), ErrorCode::kUnavailable);
+  EXPECT_NE(store.status().message().find("redis 127.0.0.1:" + std::to_string(port)),
+            std::string::npos)
+      << store.status().message();
+  EXPECT_NE(store.status().message().find("Connection refused"), std::string::npos)
+      << store.status().message();
+}
+
+TEST(RedisStore, DataThatIsNotAHeraldStoresIsRefusedAtOpen) {
+  auto redis = RedisServer::Start();
+  ASSERT_TRUE(redis) << RedisServer::last_error();
+  EXPECT_EQ(redis->Call({"SADD", "herald:topics", "stray"}), "1");
+  RedisStoreOptions o;
+  o.port = redis->port();
+  Result<std::shared_ptr<HistoryStore>> store = OpenRedisStore(o);
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.status().message().find("topic 'stray' has no head"), std::string::npos)
+      << store.status().message();
+  // Another prefix is another store: it opens, empty.
+  o.prefix = "other";
+  Result<std::shared_ptr<HistoryStore>> other = OpenRedisStore(o);
+  ASSERT_TRUE(other.ok()) << other.status().message();
+  EXPECT_TRUE((*other)->TakeTopics().empty());
+}
+
+TEST(RedisStore, ExpiredMessageIdsAreForgottenAndTheRestKept) {
+  auto redis = RedisServer::Start();
+  ASSERT_TRUE(redis) << RedisServer::last_error();
+  {
+    auto store = Open(*redis);
+    ASSERT_TRUE(store);
+    for (uint64_t i = 1; i <= 3; ++i) {
+      auto m = std::make_shared<Message>();
+      m->topic = "t";
+      m->epoch = 9;
+      m->offset = i;
+      m->payload = "p";
+      m->msg_id = "id-" + std::to_string(i);
+      m->timestamp_us = static_cast<int64_t>(i) * 1000;
+      ASSERT_TRUE(AppendNow(*store, m).ok());
+    }
+    store->ExpireIds(2500);  // ids 1 and 2 go
+    store->Drain();
+  }
+  auto store = Open(*redis);
+  ASSERT_TRUE(store);
+  std::vector<StoredTopic> topics = store->TakeTopics();
+  ASSERT_EQ(topics.size(), 1u);
+  ASSERT_EQ(topics[0].ids.size(), 1u);
+  EXPECT_EQ(topics[0].ids[0].msg_id, "id-3");
+  EXPECT_EQ(topics[0].ids[0].offset, 3u);
+  EXPECT_EQ(topics[0].last_offset, 3u);
+  EXPECT_EQ(topics[0].messages.size(), 3u);
+}
+
+}  // namespace
+}  // namespace herald
