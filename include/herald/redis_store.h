@@ -14,10 +14,10 @@
 //   herald::BrokerOptions b;
 //   b.store = *store;
 //
-// In progress (issue #17): one Redis server and one writer per topic. What
-// Redis acknowledged is as durable as its appendfsync setting; a Redis that
-// restarts having lost acknowledged writes is not yet detected (planned: the
-// replication id and offset check of the design).
+// In progress (issue #17): one Redis server and one writer per topic. A
+// Redis that restarts having lost acknowledged writes is not yet detected
+// (planned: the replication id and offset check of the design), so opening
+// asks for appendfsync always (RedisStoreOptions::require_durable).
 #pragma once
 
 #include <chrono>
@@ -52,11 +52,17 @@ struct RedisStoreOptions {
   size_t tail_bytes = 1u << 20;
   // Most messages of one topic in one append script.
   size_t max_batch = 256;
+  // Opening refuses a Redis that can lose what it acknowledged: one without
+  // appendonly yes and appendfsync always (read with CONFIG GET). A lost
+  // tail is not yet detected, so a crash of such a Redis would make the
+  // broker give offsets clients already saw to new messages. False only
+  // for history that may be lost.
+  bool require_durable = true;
 };
 
 // Connects (waiting up to connect_timeout) and reads every topic's head and
 // tail. Errors name the server and why: unreachable, refused AUTH, not a
-// master, or data that is not a Herald store's.
+// master, not durable, or data that is not a Herald store's.
 Result<std::shared_ptr<HistoryStore>> OpenRedisStore(const RedisStoreOptions& options);
 
 }  // namespace herald

@@ -89,6 +89,10 @@ void Connection::Close() {
 
 void Connection::CloseForShutdown() { Close(); }
 
+void Connection::Reset(const std::string& why) {
+  if (state_ == ConnectionState::kReady && !failing_) Fail(why);
+}
+
 void Connection::SetState(ConnectionState s, const std::string& why) {
   if (state_ == s) return;
   state_ = s;

@@ -104,6 +104,10 @@ class Connection final : public io::Loop::Resource, private io::TimerWheel::Entr
   void Start();
   // Closes for good: commands in flight complete with `unavailable`.
   void Close();
+  // Drops this connection and makes a new one (after the backoff), as after
+  // any failure: for what only a new handshake mends (a flushed script
+  // cache). May be called from a reply callback.
+  void Reset(const std::string& why);
 
   // Sends one command (binary-safe arguments). Refuses with `unavailable`
   // when not ready; then `done` is never called.

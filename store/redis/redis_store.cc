@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -310,9 +311,18 @@ class RedisStore final : public HistoryStore {
       args.push_back(op.message->msg_id);
       redis::AppendFields(*op.message, args);
     }
-    Status sent = writer_->Command(
-        Views(args), [this, run](Result<Reply> r) { CompleteAppends(*run, AppendOutcome(r)); });
+    Status sent = writer_->Command(Views(args), [this, run](Result<Reply> r) {
+      MendScripts(r);
+      CompleteAppends(*run, AppendOutcome(r));
+    });
     if (!sent.ok()) CompleteAppends(*run, sent);
+  }
+
+  // Loop thread. Scripts gone from Redis's cache (SCRIPT FLUSH, or a
+  // restart the connection did not notice): a new connection loads them.
+  void MendScripts(const Result<Reply>& r) {
+    if (r.ok() && r->is_error() && r->str.rfind("NOSCRIPT", 0) == 0)
+      writer_->Reset("redis lost the store's scripts (" + r->str + ")");
   }
 
   static Status AppendOutcome(const Result<Reply>& r) {
@@ -363,6 +373,7 @@ class RedisStore final : public HistoryStore {
         std::to_string(kMaxDropStep)};
     auto shared = std::make_shared<Op>(std::move(op));
     Status sent = writer_->Command(Views(args), [this, shared](Result<Reply> r) {
+      MendScripts(r);
       Op& op = *shared;
       uint64_t first = 0;
       bool known = false;
@@ -412,7 +423,10 @@ class RedisStore final : public HistoryStore {
         keys.ids,
         redis::TopicsKey(options_.prefix),
         op.topic};
-    Status sent = writer_->Command(Views(args), [this](Result<Reply>) { Finish(); });
+    Status sent = writer_->Command(Views(args), [this](Result<Reply> r) {
+      MendScripts(r);
+      Finish();
+    });
     if (!sent.ok()) Finish();
   }
 
@@ -428,6 +442,7 @@ class RedisStore final : public HistoryStore {
         std::to_string(before_us),
         std::to_string(kMaxDropStep)};
     Status sent = writer_->Command(Views(args), [this, before_us](Result<Reply> r) {
+      MendScripts(r);
       if (r.ok() && r->type == Reply::Type::kInteger &&
           r->integer == static_cast<int64_t>(kMaxDropStep)) {
         {
@@ -508,6 +523,8 @@ class RedisStore final : public HistoryStore {
   }
 
   Status Load();
+  Status CheckDurable();
+  Result<Reply> CallNow(std::vector<std::string> args);
 
   static constexpr size_t kMaxDropStep = 1000;
 
@@ -566,7 +583,69 @@ Status RedisStore::Open() {
                                                  std::to_string(options_.port) + ": " + down_why_);
     }
   }
+  if (options_.require_durable) {
+    if (Status s = CheckDurable(); !s.ok()) return s;
+  }
   return Load();
+}
+
+// Opening only (its caller's thread, not the loop): one command on the
+// write connection, waited for.
+Result<Reply> RedisStore::CallNow(std::vector<std::string> args) {
+  struct Call {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<Result<Reply>> result;
+  };
+  auto call = std::make_shared<Call>();
+  auto answer = [call](Result<Reply> r) {
+    std::lock_guard lock(call->mu);
+    call->result = std::move(r);
+    call->cv.notify_all();
+  };
+  if (!loop_.Post([this, args = std::move(args), answer] {
+        Status s = writer_->Command(Views(args), answer);
+        if (!s.ok()) answer(s);
+      })) {
+    return Status(ErrorCode::kUnavailable, "the history store's loop has stopped");
+  }
+  std::unique_lock lock(call->mu);
+  // Every command completes (a reply, or its connection's timeout).
+  // blocking-ok: opening runs on its caller, before the broker starts.
+  call->cv.wait(lock, [&] { return call->result.has_value(); });
+  return std::move(*call->result);
+}
+
+// A Redis that can lose what it acknowledged would, after a crash, hand out
+// offsets that subscribers already saw with other messages: refused unless
+// the options say that history may be lost.
+Status RedisStore::CheckDurable() {
+  const std::string where = "redis " + options_.host + ":" + std::to_string(options_.port);
+  auto setting = [&](const char* name) -> Result<std::string> {
+    Result<Reply> r = CallNow({"CONFIG", "GET", name});
+    if (!r.ok()) return r.status();
+    if (r->type != Reply::Type::kArray || r->elements.size() != 2) {
+      return Status(ErrorCode::kPermissionDenied,
+                    "cannot read " + where + "'s " + name + " (CONFIG GET answered " +
+                        r->Describe() +
+                        "): allow CONFIG GET for this user, or set "
+                        "redis_require_durable = false if the history may be lost");
+    }
+    return r->elements[1].str;
+  };
+  Result<std::string> aof = setting("appendonly");
+  if (!aof.ok()) return aof.status();
+  Result<std::string> fsync = setting("appendfsync");
+  if (!fsync.ok()) return fsync.status();
+  if (*aof != "yes" || *fsync != "always") {
+    return Status(ErrorCode::kInvalidArgument,
+                  where + " can lose acknowledged messages (appendonly " + *aof + ", appendfsync " +
+                      *fsync +
+                      "), and a restart would then number new messages with offsets clients "
+                      "already saw: set appendonly yes and appendfsync always on it, or "
+                      "redis_require_durable = false if the history may be lost");
+  }
+  return Status::Ok();
 }
 
 // Reads every topic's head, message ids and newest messages, pipelined,

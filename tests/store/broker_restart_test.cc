@@ -55,6 +55,7 @@ class BrokerRestart : public ::testing::TestWithParam<Backend> {
     if (GetParam() == Backend::kDisk) return OnDisk(dir_.path());
     RedisStoreOptions r;
     r.port = redis_->port();
+    r.require_durable = durable_;
     Result<std::shared_ptr<HistoryStore>> store = OpenRedisStore(r);
     EXPECT_TRUE(store.ok()) << store.status().message();
     BrokerOptions o;
@@ -64,6 +65,7 @@ class BrokerRestart : public ::testing::TestWithParam<Backend> {
 
   ScratchDir dir_;
   std::vector<std::string> redis_args_;
+  bool durable_ = false;  // Redis on appendfsync always: the store checks it
   std::unique_ptr<test::RedisServer> redis_;
 };
 
@@ -192,7 +194,10 @@ INSTANTIATE_TEST_SUITE_P(EveryStore, BrokerRestart,
 // in its append-only file, so the broker goes on with no gap.
 class BrokerOnRedisWithAof : public BrokerRestart {
  protected:
-  BrokerOnRedisWithAof() { redis_args_ = {"--appendonly", "yes", "--appendfsync", "always"}; }
+  BrokerOnRedisWithAof() {
+    redis_args_ = {"--appendonly", "yes", "--appendfsync", "always"};
+    durable_ = true;
+  }
 };
 
 TEST_P(BrokerOnRedisWithAof, RedisKilledAndRestartedKeepsEveryAcknowledgedMessage) {

@@ -51,6 +51,7 @@ class HistoryBeyondMemory : public ::testing::TestWithParam<Backend> {
     } else {
       RedisStoreOptions r;
       r.port = redis_->port();
+      r.require_durable = false;  // the logic under test, not Redis's disk
       r.tail_bytes = tail_bytes;
       store = OpenRedisStore(r);
     }

@@ -6,6 +6,7 @@
 #include <future>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "herald/redis_store.h"
 #include "tests/support/redis_server.h"
@@ -29,6 +30,7 @@ MessagePtr Make(const std::string& topic, uint64_t epoch, uint64_t offset, std::
 std::shared_ptr<HistoryStore> Open(const RedisServer& redis) {
   RedisStoreOptions o;
   o.port = redis.port();
+  o.require_durable = false;  // the logic under test, not Redis's disk
   Result<std::shared_ptr<HistoryStore>> store = OpenRedisStore(o);
   EXPECT_TRUE(store.ok()) << store.status().message();
   return store.ok() ? *store : nullptr;
@@ -168,6 +170,7 @@ TEST(RedisStore, DataThatIsNotAHeraldStoresIsRefusedAtOpen) {
   EXPECT_EQ(redis->Call({"SADD", "herald:topics", "stray"}), "1");
   RedisStoreOptions o;
   o.port = redis->port();
+  o.require_durable = false;
   Result<std::shared_ptr<HistoryStore>> store = OpenRedisStore(o);
   ASSERT_FALSE(store.ok());
   EXPECT_NE(store.status().message().find("topic 'stray' has no head"), std::string::npos)
@@ -207,6 +210,50 @@ TEST(RedisStore, ExpiredMessageIdsAreForgottenAndTheRestKept) {
   EXPECT_EQ(topics[0].ids[0].offset, 3u);
   EXPECT_EQ(topics[0].last_offset, 3u);
   EXPECT_EQ(topics[0].messages.size(), 3u);
+}
+
+TEST(RedisStore, AFlushedScriptCacheFailsOneAppendAndTheNextConnectionLoadsTheScriptsAgain) {
+  auto redis = RedisServer::Start();
+  ASSERT_TRUE(redis) << RedisServer::last_error();
+  auto store = Open(*redis);
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(AppendNow(*store, Make("t", 3, 1, "a")).ok());
+  EXPECT_EQ(redis->Call({"SCRIPT", "FLUSH"}), "OK");
+  Status lost = AppendNow(*store, Make("t", 3, 2, "b"));
+  ASSERT_FALSE(lost.ok());
+  EXPECT_NE(lost.message().find("NOSCRIPT"), std::string::npos) << lost.ToString();
+  // Its epoch takes nothing more (what Redis holds of it has no hole); a
+  // new epoch goes on once the connection is made again.
+  Status next = Status(ErrorCode::kInternal, "not tried");
+  for (int i = 0; i < 500 && !next.ok(); ++i) {
+    next = AppendNow(*store, Make("t", 4, 1, "c"));
+    if (!next.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(next.ok()) << next.ToString();
+  Result<StoreRead> r = ReadNow(*store, "t", 4, 0, 10, 1 << 20);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->messages.size(), 1u);
+  EXPECT_EQ(r->messages[0]->payload, "c");
+}
+
+TEST(RedisStore, ARedisThatCanLoseAcknowledgedWritesIsRefusedUnlessHistoryMayBeLost) {
+  auto volatile_redis = RedisServer::Start({"--appendonly", "yes", "--appendfsync", "everysec"});
+  ASSERT_TRUE(volatile_redis) << RedisServer::last_error();
+  RedisStoreOptions o;
+  o.port = volatile_redis->port();
+  Result<std::shared_ptr<HistoryStore>> refused = OpenRedisStore(o);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("appendfsync everysec"), std::string::npos)
+      << refused.status().message();
+  o.require_durable = false;
+  EXPECT_TRUE(OpenRedisStore(o).ok());
+
+  auto durable = RedisServer::Start({"--appendonly", "yes", "--appendfsync", "always"});
+  ASSERT_TRUE(durable) << RedisServer::last_error();
+  RedisStoreOptions d;
+  d.port = durable->port();
+  Result<std::shared_ptr<HistoryStore>> store = OpenRedisStore(d);
+  EXPECT_TRUE(store.ok()) << store.status().message();
 }
 
 }  // namespace
