@@ -9,6 +9,7 @@
 
 #include "herald/broker_options.h"
 #include "herald/disk_store.h"
+#include "herald/redis_store.h"
 #include "herald/server.h"
 #include "herald/status.h"
 
@@ -19,10 +20,13 @@ struct Config {
   ServerOptions server;
   BrokerOptions broker;
   // [store]: where history is kept. kMemory: in memory only; kDisk: in
-  // `store.dir`, surviving restarts (herald/disk_store.h).
-  enum class StoreKind { kMemory, kDisk };
+  // `store.dir`, surviving restarts (herald/disk_store.h); kRedis: in a
+  // Redis server (herald/redis_store.h). The keys both stores share
+  // (max_queued_bytes, tail_bytes, max_pending_reads) live in `store`.
+  enum class StoreKind { kMemory, kDisk, kRedis };
   StoreKind store_kind = StoreKind::kMemory;
   DiskStoreOptions store;
+  RedisStoreOptions redis;
   std::string log_level = "info";
   // How often limit trips are reported in the log (one line per limit).
   std::chrono::milliseconds limit_log_interval = std::chrono::seconds(10);

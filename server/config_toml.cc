@@ -50,6 +50,7 @@ Status ReadHistory(TomlReader& r, Config& c) {
 constexpr EnumNames<Config::StoreKind> kStoreKinds[] = {
     {"memory", Config::StoreKind::kMemory},
     {"disk", Config::StoreKind::kDisk},
+    {"redis", Config::StoreKind::kRedis},
 };
 constexpr EnumNames<DiskStoreOptions::Sync> kStoreSyncs[] = {
     {"batch", DiskStoreOptions::Sync::kBatch},
@@ -66,6 +67,14 @@ Status ReadStore(TomlReader& r, Config& c) {
   r.Int("min_free_disk_bytes", c.store.min_free_disk_bytes, AtLeast(0));
   r.Bytes("tail_bytes", c.store.tail_bytes, AtLeast(0));
   r.Int("max_pending_reads", c.store.max_pending_reads, AtLeast(1));
+  r.String("redis_host", c.redis.host);
+  r.Int("redis_port", c.redis.port, Between(1, 65535));
+  r.String("redis_user", c.redis.user);
+  r.String("redis_password", c.redis.password);
+  r.String("redis_prefix", c.redis.prefix);
+  r.Bool("redis_require_durable", c.redis.require_durable);
+  r.Millis("redis_connect_timeout_ms", c.redis.connect_timeout, Between(1, 600'000));
+  r.Millis("redis_command_timeout_ms", c.redis.command_timeout, Between(1, 600'000));
   return r.error();
 }
 

@@ -59,6 +59,20 @@ int main(int argc, char** argv) {
                  config.store.sync == herald::DiskStoreOptions::Sync::kAlways ? "always" : "batch",
                  (*store)->recovery().detail);
   }
+  if (config.store_kind == herald::server::Config::StoreKind::kRedis) {
+    herald::RedisStoreOptions& r = config.redis;
+    r.max_queued_bytes = config.store.max_queued_bytes;
+    r.tail_bytes = config.store.tail_bytes;
+    r.max_pending_reads = config.store.max_pending_reads;
+    herald::Result<std::shared_ptr<herald::HistoryStore>> store = herald::OpenRedisStore(r);
+    if (!store.ok()) {
+      spdlog::error("cannot start: {}", store.status().message());
+      return 1;
+    }
+    config.broker.store = *store;
+    spdlog::info("history store on redis {}:{} (prefix {}): {}", r.host, r.port, r.prefix,
+                 (*store)->recovery().detail);
+  }
   herald::Broker broker(config.broker);
   herald::Server server(broker, config.server);
   if (herald::Status s = server.Start(); !s.ok()) {

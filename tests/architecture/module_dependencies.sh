@@ -30,7 +30,7 @@ client:              base broker api
 cluster:             base broker api
 store:               base broker
 store/redis:         base broker io
-server:              base broker io auth frontends/session frontends/http frontends/http_auth frontends/json frontends/ws frontends/sse frontends/rest frontends/grpc frontends/static cluster store
+server:              base broker io auth frontends/session frontends/http frontends/http_auth frontends/json frontends/ws frontends/sse frontends/rest frontends/grpc frontends/static cluster store store/redis
 '
 
 # Transport libraries, by the modules that may include them: the core never

@@ -1,0 +1,107 @@
+"""heraldd with its history in Redis ([store] kind = "redis"): kill -9 of
+heraldd under load loses nothing acknowledged (a message ledger), Redis
+killed and restarted from its append-only file loses nothing, publishes fail
+with a clear unavailable while Redis is down, and a Redis that could lose
+acknowledged writes stops heraldd with what to do.
+
+Each test starts its own redis-server (Debian) and heraldd, and stops them
+by PID. Clients: raw HTTP (the HTTP API).
+"""
+import os
+import tempfile
+import time
+import unittest
+
+import test_store
+from heraldd import Heraldd, http_call, run_heraldd
+from redis_util import RedisServer
+from sse_util import Publisher
+
+DURABLE = ("--appendonly", "yes", "--appendfsync", "always")
+
+
+class OnRedis(unittest.TestCase):
+    def setUp(self):
+        self.redis = RedisServer(*DURABLE).start()
+        self.addCleanup(self.redis.close)
+
+    def heraldd(self, sync=None):  # `sync` is the disk store's; Redis has appendfsync
+        return Heraldd(config=f'[store]\nkind = "redis"\nredis_port = {self.redis.port}\n'
+                       'redis_connect_timeout_ms = 500\n'
+                       '[history]\nmax_messages = 1000000\nmax_bytes = 1073741824\n')
+
+    # The disk store's ledger, on Redis.
+    publish_then_kill = test_store.Kill9.publish_then_kill
+    check_ledger = test_store.Kill9.check_ledger
+
+    def test_kill9_of_heraldd_under_load_keeps_every_acknowledged_message(self):
+        ledger = self.publish_then_kill(None)
+        with self.heraldd() as h:
+            self.assertIn("history store on redis", h.logs())
+            epoch, offsets = self.check_ledger(ledger, h)
+            with Publisher(h.port) as pub:
+                self.assertEqual(pub("ledger", "after"), (epoch, offsets[-1] + 1))
+
+    def test_redis_killed_and_restarted_from_its_log_keeps_every_acknowledged_message(self):
+        with self.heraldd() as h:
+            with Publisher(h.port) as pub:
+                acks = [pub("orders", f"o{i}") for i in range(1, 21)]
+            self.redis.kill()
+            # Refused at once, with why, while Redis is down (the first may
+            # still be sent and lose its connection: unavailable too).
+            resp, body = http_call(h.port, "POST", "/publish/orders", b"lost")
+            self.assertEqual(resp.status, 503, body)
+            self.assertIn(b"redis", body)
+            self.redis.start()
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                resp, body = http_call(h.port, "POST", "/publish/other", b"back")
+                if resp.status == 200:
+                    break
+                time.sleep(0.05)
+            self.assertEqual(resp.status, 200, body)
+        epoch = acks[0][0]
+        with self.heraldd() as h:
+            got = test_store.history(h.port, "orders", epoch, 0)
+            self.assertIsNone(got["gap"])
+            self.assertEqual([m["payload"] for m in got["messages"]][:20],
+                             [f"o{i}" for i in range(1, 21)])
+
+
+class Refused(unittest.TestCase):
+    def test_a_redis_that_can_lose_acknowledged_writes_stops_heraldd_with_what_to_do(self):
+        with RedisServer() as redis:  # Debian's default: no append-only file
+            r = run_heraldd("--config", write_config(
+                self, f'[store]\nkind = "redis"\nredis_port = {redis.port}\n'),
+                "--listen", "127.0.0.1:0")
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn("appendonly no", r.stderr)
+            self.assertIn("appendfsync always", r.stderr)
+
+    def test_redis_with_a_cluster_is_a_config_error_for_now(self):
+        r = run_heraldd("--config", write_config(
+            self, '[store]\nkind = "redis"\n[cluster]\nlisten = "127.0.0.1:0"\n'),
+            "--listen", "127.0.0.1:0")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("is for one node for now", r.stderr)
+
+    def test_an_unreachable_redis_stops_heraldd_naming_it(self):
+        with RedisServer() as redis:
+            port = redis.port
+        r = run_heraldd("--config", write_config(
+            self, f'[store]\nkind = "redis"\nredis_port = {port}\nredis_connect_timeout_ms = 200\n'),
+            "--listen", "127.0.0.1:0")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(f"redis 127.0.0.1:{port}", r.stderr)
+
+
+def write_config(test, text):
+    fd, path = tempfile.mkstemp(suffix=".toml")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    test.addCleanup(os.unlink, path)
+    return path
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
