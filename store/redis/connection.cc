@@ -300,8 +300,14 @@ void Connection::OnTimerExpired() {
 }
 
 void Connection::ReplyTrampoline(redisAsyncContext* ac, void* reply, void* privdata) {
-  (void)ac;
-  static_cast<Connection*>(privdata)->OnReply(static_cast<redisReply*>(reply));
+  auto* self = static_cast<Connection*>(privdata);
+  // hiredis dropped the connection itself (reset, end of stream): it runs
+  // the commands in flight before its disconnect callback says why.
+  if (!reply && !self->failing_ && self->state_ != ConnectionState::kClosed) {
+    self->close_reason_ = "the connection to redis at " + self->address() + " was lost (" +
+                          (ac->err ? std::string(ac->errstr) : "closed") + ")";
+  }
+  self->OnReply(static_cast<redisReply*>(reply));
 }
 
 void Connection::OnReply(redisReply* reply) {

@@ -30,11 +30,20 @@ using redis::Connection;
 using redis::ConnectionState;
 using redis::Reply;
 
-uint64_t ToU64(std::string_view s) {
+// A decimal the store wrote; nullopt for anything else (not ours, damaged).
+std::optional<uint64_t> ParseU64(std::string_view s) {
   uint64_t v = 0;
-  std::from_chars(s.data(), s.data() + s.size(), v);
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || s.empty()) return std::nullopt;
   return v;
 }
+
+// For the store's own script answers (always decimals): 0 if not.
+uint64_t ToU64(std::string_view s) { return ParseU64(s).value_or(0); }
+
+// Lua 5.1 passes a call's arguments on a C stack of about 8,000 slots: a
+// message's fields go to XADD as arguments.
+constexpr size_t kMaxHeaders = 1000;
 
 // Script indexes in ConnectionOptions::scripts (and script_shas()).
 enum Script { kAppend, kDrop, kExpireIds, kForget };
@@ -59,6 +68,12 @@ class RedisStore final : public HistoryStore {
 
   Status Append(const MessagePtr& m, AppendCallback&& done) override {
     const size_t cost = m->payload.size() + m->topic.size() + 64;
+    if (m->headers.size() > kMaxHeaders) {
+      return Status(ErrorCode::kInvalidArgument,
+                    "a message with " + std::to_string(m->headers.size()) +
+                        " headers: the history store on redis keeps at most " +
+                        std::to_string(kMaxHeaders));
+    }
     {
       std::lock_guard lock(mu_);
       if (!writer_ready_) {
@@ -315,7 +330,9 @@ class RedisStore final : public HistoryStore {
       MendScripts(r);
       CompleteAppends(*run, AppendOutcome(r));
     });
-    if (!sent.ok()) CompleteAppends(*run, sent);
+    // Commands still in flight on a connection being dropped complete when
+    // it is freed, later in this loop turn: completed after them, in order.
+    if (!sent.ok()) loop_.Defer([this, run, sent] { CompleteAppends(*run, sent); });
   }
 
   // Loop thread. Scripts gone from Redis's cache (SCRIPT FLUSH, or a
@@ -374,41 +391,77 @@ class RedisStore final : public HistoryStore {
     auto shared = std::make_shared<Op>(std::move(op));
     Status sent = writer_->Command(Views(args), [this, shared](Result<Reply> r) {
       MendScripts(r);
-      Op& op = *shared;
-      uint64_t first = 0;
-      bool known = false;
-      if (r.ok() && r->type == Reply::Type::kArray && r->elements.size() == 4) {
-        known = true;
-        first = ToU64(r->elements[0].str);
-        const uint64_t seen_last = ToU64(r->elements[1].str);
-        std::lock_guard lock(mu_);
-        auto it = held_.find(op.topic);
-        if (it != held_.end() && it->second.epoch == op.epoch) {
-          // Appends made since the script ran are counted here already:
-          // what it dropped is taken off, not its totals copied.
-          Held& h = it->second;
-          h.retaining = false;
-          h.first_offset = std::max(h.first_offset, first);
-          h.bytes -= std::min(h.bytes, ToU64(r->elements[2].str));
-          h.first_timestamp_us = first <= seen_last || h.first_offset > h.last_offset
-                                     ? static_cast<int64_t>(ToU64(r->elements[3].str))
-                                     : 0;  // not known: the next sweep reads it
-        }
-      } else {
-        std::lock_guard lock(mu_);
-        auto it = held_.find(op.topic);
-        if (it != held_.end()) it->second.retaining = false;  // the next sweep tries again
-      }
-      if (known && op.retained) op.retained(first);
+      CompleteDrop(*shared, r);
+      // A trim whose connection went first may not have run: again later
+      // (a trim is idempotent).
+      if (!r.ok() && !shared->retained) KeepForLater(*shared);
       Finish();
     });
     if (!sent.ok()) {
-      {
-        std::lock_guard lock(mu_);
-        auto it = held_.find(shared->topic);
-        if (it != held_.end()) it->second.retaining = false;
+      if (shared->retained) {
+        CompleteDrop(*shared, sent);  // retention: the next sweep tries again
+      } else {
+        KeepForLater(std::move(*shared));  // a trim: Redis must hear it
       }
       Finish();
+    }
+  }
+
+  // Loop thread. A trim updates what is known of the topic's head; a
+  // retention also ends its sweep and says what it dropped, if anything.
+  void CompleteDrop(Op& op, const Result<Reply>& r) {
+    const bool retention = static_cast<bool>(op.retained);
+    const bool known = r.ok() && r->type == Reply::Type::kArray && r->elements.size() == 5;
+    const uint64_t first = known ? ToU64(r->elements[0].str) : 0;
+    const bool dropped = known && ToU64(r->elements[4].str) > 0;
+    {
+      std::lock_guard lock(mu_);
+      auto it = held_.find(op.topic);
+      if (it != held_.end() && it->second.epoch == op.epoch) {
+        Held& h = it->second;
+        if (retention) h.retaining = false;  // a failed sweep is tried again next time
+        if (known) {
+          // Appends made since the script ran are counted here already:
+          // what it dropped is taken off, not its totals copied.
+          const uint64_t seen_last = ToU64(r->elements[1].str);
+          h.first_offset = std::max(h.first_offset, first);
+          h.bytes -= std::min(h.bytes, ToU64(r->elements[2].str));
+          if (first <= seen_last) {
+            h.first_timestamp_us = static_cast<int64_t>(ToU64(r->elements[3].str));
+          } else if (h.first_offset <= h.last_offset && dropped) {
+            h.first_timestamp_us = 0;  // appended since: the next sweep reads it
+          }
+        }
+      }
+    }
+    if (retention && dropped) op.retained(first);
+  }
+
+  // Loop thread. A trim or forget the write connection refused (Redis is
+  // down): sent first once it is back, or a restart would bring back what
+  // the broker ended. A later one of the same topic supersedes it.
+  void KeepForLater(Op op) {
+    auto superseded = [&](const Op& earlier) {
+      return earlier.topic == op.topic && (op.kind == Op::kForget || earlier.kind == op.kind);
+    };
+    later_.erase(std::remove_if(later_.begin(), later_.end(), superseded), later_.end());
+    later_.push_back(std::move(op));
+  }
+
+  // Loop thread, when the write connection is ready again.
+  void SendKeptForLater() {
+    std::vector<Op> ops;
+    ops.swap(later_);
+    {
+      std::lock_guard lock(mu_);
+      outstanding_ += ops.size();
+    }
+    for (Op& op : ops) {
+      if (op.kind == Op::kForget) {
+        SendForget(std::move(op));
+      } else {
+        SendDrop(std::move(op));
+      }
     }
   }
 
@@ -423,11 +476,16 @@ class RedisStore final : public HistoryStore {
         keys.ids,
         redis::TopicsKey(options_.prefix),
         op.topic};
-    Status sent = writer_->Command(Views(args), [this](Result<Reply> r) {
+    auto shared = std::make_shared<Op>(std::move(op));
+    Status sent = writer_->Command(Views(args), [this, shared](Result<Reply> r) {
       MendScripts(r);
+      if (!r.ok()) KeepForLater(*shared);  // it may not have run; forgetting is idempotent
       Finish();
     });
-    if (!sent.ok()) Finish();
+    if (!sent.ok()) {
+      KeepForLater(std::move(*shared));
+      Finish();
+    }
   }
 
   // Bounded per call (a long script blocks every client of Redis): called
@@ -459,15 +517,20 @@ class RedisStore final : public HistoryStore {
   void SendRead(Op op) {
     const redis::TopicKeys keys = redis::KeysOf(options_.prefix, op.topic);
     const std::vector<std::string> args = {
-        "XRANGE",
+        "EVALSHA",
+        reader_->script_shas().empty() ? "" : reader_->script_shas()[0],
+        "1",
         keys.stream,
         "(" + std::to_string(op.epoch) + "-" + std::to_string(op.after),
         std::to_string(op.epoch),  // to the epoch's last offset
-        "COUNT",
-        std::to_string(op.max_messages)};
+        std::to_string(op.max_messages),
+        std::to_string(op.max_bytes)};
     auto shared = std::make_shared<Op>(std::move(op));
-    Status sent = reader_->Command(
-        Views(args), [this, shared](Result<Reply> r) { CompleteRead(*shared, std::move(r)); });
+    Status sent = reader_->Command(Views(args), [this, shared](Result<Reply> r) {
+      if (r.ok() && r->is_error() && r->str.rfind("NOSCRIPT", 0) == 0)
+        reader_->Reset("redis lost the store's read script (" + r->str + ")");
+      CompleteRead(*shared, std::move(r));
+    });
     if (!sent.ok()) CompleteRead(*shared, sent);
   }
 
@@ -475,27 +538,22 @@ class RedisStore final : public HistoryStore {
     Result<StoreRead> out = Status(ErrorCode::kInternal, "");
     if (!r.ok()) {
       out = r.status();
-    } else if (r->type != Reply::Type::kArray) {
+    } else if (r->type != Reply::Type::kArray || r->elements.size() != 2 ||
+               r->elements[1].type != Reply::Type::kArray) {
       out = Status(ErrorCode::kUnavailable, "redis refused a history read: " + r->Describe());
     } else {
+      // The script kept to the count and the byte budget.
       StoreRead read;
-      size_t bytes = 0;
+      read.truncated = r->elements[0].integer != 0;
       Status bad = Status::Ok();
-      for (const Reply& entry : r->elements) {
+      for (const Reply& entry : r->elements[1].elements) {
         Result<MessagePtr> m = redis::MessageFromEntry(op.topic, entry);
         if (!m.ok()) {
           bad = m.status();
           break;
         }
-        const size_t size = (*m)->payload.size();
-        if (!read.messages.empty() && bytes + size > op.max_bytes) {
-          read.truncated = true;
-          break;
-        }
-        bytes += read.messages.empty() ? 0 : size;
         read.messages.push_back(std::move(*m));
       }
-      if (r->elements.size() >= op.max_messages) read.truncated = true;
       if (bad.ok()) {
         out = std::move(read);
       } else {
@@ -515,11 +573,16 @@ class RedisStore final : public HistoryStore {
     return std::vector<std::string_view>(args.begin(), args.end());
   }
 
+  // Loop thread: every change of a connection's state.
   void OnState(bool writer, ConnectionState s, const std::string& why) {
-    std::lock_guard lock(mu_);
-    (writer ? writer_ready_ : reader_ready_) = s == ConnectionState::kReady;
-    if (!why.empty()) down_why_ = why;
-    state_cv_.notify_all();
+    {
+      std::lock_guard lock(mu_);
+      (writer ? writer_ready_ : reader_ready_) = s == ConnectionState::kReady;
+      if (!why.empty()) down_why_ = why;
+      state_cv_.notify_all();
+    }
+    // Before anything queued meanwhile (the loop runs Flush later).
+    if (writer && s == ConnectionState::kReady && !later_.empty()) SendKeptForLater();
   }
 
   Status Load();
@@ -532,6 +595,7 @@ class RedisStore final : public HistoryStore {
   io::Loop loop_;
   std::unique_ptr<Connection> writer_;  // loop thread
   std::unique_ptr<Connection> reader_;  // loop thread
+  std::vector<Op> later_;               // loop thread: trims and forgets Redis must hear
   StoreRecovery recovery_;
   std::vector<StoredTopic> topics_;
 
@@ -566,7 +630,7 @@ Status RedisStore::Open() {
     writer_ = std::make_unique<Connection>(
         loop_, c, [this](ConnectionState s, const std::string& why) { OnState(true, s, why); });
     c.client_name += "-reader";
-    c.scripts.clear();
+    c.scripts = {redis::kReadScript};
     reader_ = std::make_unique<Connection>(
         loop_, c, [this](ConnectionState s, const std::string& why) { OnState(false, s, why); });
     writer_->Start();
@@ -760,15 +824,23 @@ Status RedisStore::Load() {
                     done_one();
                     return;
                   }
+                  std::optional<uint64_t> v[5];
+                  for (size_t k = 0; k < 5; ++k) v[k] = ParseU64(head->elements[k].str);
+                  if (!v[0] || !v[1] || !v[2] || !v[3] || !v[4] || *v[2] < 1) {
+                    fail(Status(ErrorCode::kInternal,
+                                "topic '" + name.str + "' has a damaged head in redis (" +
+                                    head->Describe() + "): not a Herald store?"));
+                    done_one();
+                    return;
+                  }
                   bool any = false;
                   {
                     std::lock_guard lock(L->mu);
                     StoredTopic& t = L->topics[index];
-                    t.epoch = ToU64(head->elements[0].str);
-                    t.last_offset = ToU64(head->elements[1].str);
-                    t.first_offset = ToU64(head->elements[2].str);
-                    L->held[index] = {ToU64(head->elements[3].str),
-                                      static_cast<int64_t>(ToU64(head->elements[4].str))};
+                    t.epoch = *v[0];
+                    t.last_offset = *v[1];
+                    t.first_offset = *v[2];
+                    L->held[index] = {*v[3], static_cast<int64_t>(*v[4])};
                     any = t.first_offset <= t.last_offset;
                   }
                   if (any) (*read_tail)(index, "+");

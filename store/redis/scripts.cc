@@ -58,11 +58,12 @@ local min_t, limit = tonumber(ARGV[6]), tonumber(ARGV[7])
 local head = redis.call('HMGET', KEYS[1], 'e', 'o', 'f', 'b', 'ft')
 local e = head[1]
 if not e or tonumber(epoch) > tonumber(e) then
+  if first_kept < 1 then return {} end  -- retention of an epoch Redis never saw
   redis.call('DEL', KEYS[2])
   redis.call('HSET', KEYS[1], 'e', epoch, 'o', fmt(first_kept - 1), 'f', fmt(first_kept),
              'b', 0, 'ft', 0)
   redis.call('SADD', KEYS[3], topic)
-  return {fmt(first_kept), fmt(first_kept - 1), '0', '0'}
+  return {fmt(first_kept), fmt(first_kept - 1), '0', '0', '0'}
 end
 if e ~= epoch then return {} end
 local o, f = tonumber(head[2]), tonumber(head[3])
@@ -97,7 +98,30 @@ end
 if f > o then ft = 0 end
 if dropped > 0 then redis.call('XTRIM', KEYS[2], 'MINID', e .. '-' .. fmt(f)) end
 redis.call('HSET', KEYS[1], 'f', fmt(f), 'b', fmt(b), 'ft', fmt(ft))
-return {fmt(f), fmt(o), fmt(dropped_b), fmt(ft)}
+return {fmt(f), fmt(o), fmt(dropped_b), fmt(ft), fmt(dropped)}
+)lua";
+
+const char* const kReadScript = R"lua(
+local start, stop = ARGV[1], ARGV[2]
+local max_n, max_b = tonumber(ARGV[3]), tonumber(ARGV[4])
+local out, bytes, more = {}, 0, 0
+while #out < max_n do
+  local want = math.min(16, max_n - #out)
+  local entries = redis.call('XRANGE', KEYS[1], start, stop, 'COUNT', want)
+  for _, en in ipairs(entries) do
+    local size = #en[2][4]
+    if #out > 0 and bytes + size > max_b then
+      more = 1
+      break
+    end
+    if #out > 0 then bytes = bytes + size end
+    out[#out + 1] = en
+    start = '(' .. en[1]
+  end
+  if more == 1 or #entries < want then break end
+end
+if #out >= max_n then more = 1 end
+return {more, out}
 )lua";
 
 const char* const kExpireIdsScript = R"lua(

@@ -48,9 +48,20 @@ extern const char* const kAppendScript;
 // A newer epoch than the head's (a trim that starts it) replaces the head:
 // the older epoch's messages go, nothing of the new one is held yet.
 // Returns {first offset held, last offset, payload bytes dropped, the first
-// held message's stamp} (first = last + 1: none held; stamp 0: not known),
-// or {} when the epoch is older than the head's (nothing of it is left).
+// held message's stamp, messages dropped} (first = last + 1: none held;
+// stamp 0: not known), or {} when the epoch is not the head's (an older one
+// has nothing left; a newer one is started by a trim, never by retention).
 extern const char* const kDropScript;
+
+// Reads a topic's messages after a position, stopping at a count or at a
+// payload budget (what a page holds: never more than asked for crosses the
+// wire, however large the messages).
+//   KEYS: stream
+//   ARGV: start id, exclusive ("(<epoch>-<after>"), end id (<epoch>),
+//         max messages, max payload bytes past the first message
+// Returns {1 if more may follow else 0, {entry, ...}} with entries as XRANGE
+// gives them.
+extern const char* const kReadScript;
 
 // Forgets message ids stamped before a time, at most `limit` per call.
 //   KEYS: id index

@@ -1,9 +1,10 @@
 #include "tests/support/redis_server.h"
 
+#include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,8 +13,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <thread>
-
-extern char** environ;
 
 namespace herald::test {
 namespace {
@@ -97,10 +96,26 @@ bool RedisServer::Launch() {
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  if (posix_spawnp(&pid_, "redis-server", nullptr, nullptr, argv.data(), environ) != 0) {
+  // Not posix_spawn: the child must die with the test (a test that crashes
+  // or is stopped by a sanitizer leaves no server behind), and must not
+  // hold the test's stdout (a pipe a harness waits on).
+  const pid_t parent = getpid();
+  pid_ = fork();
+  if (pid_ == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);  // the test is already gone
+    const int null = open("/dev/null", O_RDWR);
+    if (null >= 0) {
+      dup2(null, 0);
+      dup2(null, 1);
+      dup2(null, 2);
+    }
+    execvp("redis-server", argv.data());
+    _exit(127);
+  }
+  if (pid_ < 0) {
     pid_ = -1;
-    LastError() =
-        "cannot run redis-server (is Debian's redis-server installed? scripts/install-deps.sh)";
+    LastError() = "cannot fork for redis-server";
     return false;
   }
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -108,7 +123,10 @@ bool RedisServer::Launch() {
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
-      LastError() = "redis-server exited at start (see " + dir_ + "/redis.log)";
+      LastError() = WIFEXITED(status) && WEXITSTATUS(status) == 127
+                        ? "cannot run redis-server (is Debian's redis-server installed? "
+                          "scripts/install-deps.sh)"
+                        : "redis-server exited at start (see " + dir_ + "/redis.log)";
       return false;
     }
     redisContext* c = redisConnect("127.0.0.1", port_);
