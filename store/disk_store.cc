@@ -120,14 +120,10 @@ class DiskStore final : public HistoryStore {
     }
     auto [it, fresh] = last_.try_emplace(m->topic, Held{});
     Held& last = it->second;
-    if (!AppendFollows(last.epoch, last.last_offset, *m)) {
+    if (Status follows = CheckAppendFollows(last.epoch, last.last_offset, *m); !follows.ok()) {
       if (fresh) last_.erase(it);
       ++refused_;
-      return Status(ErrorCode::kInternal,
-                    "append to '" + m->topic + "' at (" + std::to_string(m->epoch) + ", " +
-                        std::to_string(m->offset) + ") does not follow the stored (" +
-                        std::to_string(last.epoch) + ", " + std::to_string(last.last_offset) +
-                        "): another writer?");
+      return follows;
     }
     if (m->epoch != last.epoch) last = Held{m->epoch, 0, 1, 0, 0};
     if (last.first_offset > last.last_offset) {

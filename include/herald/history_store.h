@@ -96,9 +96,16 @@ struct Retention {
 
 // Whether `m` may be appended after a topic's last stored message at
 // (epoch, last_offset): the next offset of that epoch, or offset 1 of a
-// newer one. Every store checks appends with it.
-inline bool AppendFollows(uint64_t epoch, uint64_t last_offset, const Message& m) {
-  return (m.epoch == epoch && m.offset == last_offset + 1) || (m.epoch > epoch && m.offset == 1);
+// newer one. Ok, or the kInternal error a store refuses the append with
+// (HistoryStore::Append). Every store checks appends with it.
+inline Status CheckAppendFollows(uint64_t epoch, uint64_t last_offset, const Message& m) {
+  if ((m.epoch == epoch && m.offset == last_offset + 1) || (m.epoch > epoch && m.offset == 1))
+    return Status::Ok();
+  return Status(ErrorCode::kInternal, "append to '" + m.topic + "' at (" + std::to_string(m.epoch) +
+                                          ", " + std::to_string(m.offset) +
+                                          ") does not follow the stored (" + std::to_string(epoch) +
+                                          ", " + std::to_string(last_offset) +
+                                          "): another writer?");
 }
 
 class HistoryStore {

@@ -89,19 +89,15 @@ class RedisStore final : public HistoryStore {
       }
       auto [it, fresh] = held_.try_emplace(m->topic);
       Held& h = it->second;
-      const bool follows = AppendFollows(h.epoch, h.last_offset, *m);
-      if (!follows || (h.failed && m->epoch == h.epoch)) {
+      Status follows = CheckAppendFollows(h.epoch, h.last_offset, *m);
+      if (follows.ok() && h.failed && m->epoch == h.epoch) {
+        follows = Status(ErrorCode::kUnavailable, "an earlier append to '" + m->topic +
+                                                      "' failed: its epoch takes no more messages");
+      }
+      if (!follows.ok()) {
         if (fresh) held_.erase(it);
         ++stats_.appends_refused;
-        if (follows) {
-          return Status(ErrorCode::kUnavailable, "an earlier append to '" + m->topic +
-                                                     "' failed: its epoch takes no more messages");
-        }
-        return Status(ErrorCode::kInternal,
-                      "append to '" + m->topic + "' at (" + std::to_string(m->epoch) + ", " +
-                          std::to_string(m->offset) + ") does not follow (" +
-                          std::to_string(h.epoch) + ", " + std::to_string(h.last_offset) +
-                          "): another writer?");
+        return follows;
       }
       if (m->epoch != h.epoch) h = Held{m->epoch, 0, 1, 0, 0};
       if (h.first_offset > h.last_offset) h.first_timestamp_us = m->timestamp_us;
