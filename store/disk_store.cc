@@ -180,8 +180,7 @@ class DiskStore final : public HistoryStore {
       Held& held = it->second;
       if (held.epoch != epoch || held.retaining || held.first_offset > held.last_offset) return;
       const uint64_t count = held.last_offset - held.first_offset + 1;
-      if (count <= keep.max_messages && held.bytes <= keep.max_bytes &&
-          held.first_timestamp_us >= keep.min_timestamp_us) {
+      if (keep.KeepsAll(count, held.bytes, held.first_timestamp_us)) {
         return;  // nothing to drop: decided without a read
       }
       held.retaining = true;

@@ -92,6 +92,12 @@ struct Retention {
   uint64_t max_messages = 0;
   uint64_t max_bytes = 0;
   int64_t min_timestamp_us = 0;
+
+  // Whether a topic holding `count` messages of `bytes` payload bytes, the
+  // oldest stamped `first_timestamp_us`, keeps them all (nothing to drop).
+  bool KeepsAll(uint64_t count, uint64_t bytes, int64_t first_timestamp_us) const {
+    return count <= max_messages && bytes <= max_bytes && first_timestamp_us >= min_timestamp_us;
+  }
 };
 
 // Whether `m` may be appended after a topic's last stored message at

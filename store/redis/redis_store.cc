@@ -138,8 +138,7 @@ class RedisStore final : public HistoryStore {
     if (it == held_.end() || !writer_ready_) return;
     Held& h = it->second;
     if (h.epoch != epoch || h.retaining || h.first_offset > h.last_offset) return;
-    if (h.last_offset - h.first_offset + 1 <= keep.max_messages && h.bytes <= keep.max_bytes &&
-        h.first_timestamp_us >= keep.min_timestamp_us) {
+    if (keep.KeepsAll(h.last_offset - h.first_offset + 1, h.bytes, h.first_timestamp_us)) {
       return;  // nothing to drop: decided without a round trip
     }
     h.retaining = true;
