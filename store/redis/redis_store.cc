@@ -8,6 +8,7 @@
 // topic's appends in one script), reads on the read connection, so that a
 // large read never holds appends up. Every completion runs on that loop.
 #include "herald/redis_store.h"
+#include "herald/shared_history_store.h"
 
 #include <algorithm>
 #include <charconv>
@@ -48,7 +49,7 @@ constexpr size_t kMaxHeaders = 1000;
 // Script indexes in ConnectionOptions::scripts (and script_shas()).
 enum Script { kAppend, kDrop, kExpireIds, kForget };
 
-class RedisStore final : public HistoryStore {
+class RedisStore final : public SharedHistoryStore {
  public:
   explicit RedisStore(RedisStoreOptions options) : options_(std::move(options)) {}
 
@@ -99,6 +100,8 @@ class RedisStore final : public HistoryStore {
         ++stats_.appends_refused;
         return follows;
       }
+      // A new epoch starts over the head this node knows, and only over it.
+      const uint64_t base_epoch = h.epoch;
       if (m->epoch != h.epoch) h = Held{m->epoch, 0, 1, 0, 0};
       if (h.first_offset > h.last_offset) h.first_timestamp_us = m->timestamp_us;
       h.last_offset = m->offset;
@@ -106,6 +109,7 @@ class RedisStore final : public HistoryStore {
       Op op;
       op.kind = Op::kAppend;
       op.message = m;
+      op.epoch = base_epoch;
       op.cost = cost;
       op.appended = std::move(done);
       queued_bytes_ += cost;
@@ -159,6 +163,19 @@ class RedisStore final : public HistoryStore {
     op.kind = Op::kForget;
     op.topic = std::string(topic);
     Queue(std::move(op));
+  }
+
+  Status Load(std::string_view topic, LoadCallback&& done) override {
+    std::lock_guard lock(mu_);
+    if (!writer_ready_) {
+      return Status(ErrorCode::kUnavailable, "the history store is unavailable: " + down_why_);
+    }
+    Op op;
+    op.kind = Op::kLoad;
+    op.topic = std::string(topic);
+    op.loaded = std::move(done);
+    Queue(std::move(op));
+    return Status::Ok();
   }
 
   void ExpireIds(int64_t before_us) override {
@@ -222,8 +239,8 @@ class RedisStore final : public HistoryStore {
   };
 
   struct Op {
-    enum Kind { kAppend, kDrop, kForget, kExpireIds, kRead } kind = kAppend;
-    MessagePtr message;  // kAppend
+    enum Kind { kAppend, kDrop, kForget, kExpireIds, kRead, kLoad } kind = kAppend;
+    MessagePtr message;  // kAppend (epoch: the head's epoch before it)
     size_t cost = 0;
     AppendCallback appended;
     std::string topic;
@@ -236,6 +253,13 @@ class RedisStore final : public HistoryStore {
     size_t max_messages = 0;
     size_t max_bytes = 0;
     ReadCallback read;
+    LoadCallback loaded;  // kLoad
+  };
+
+  // A topic as Redis holds it, and what this node then knows of it.
+  struct Fetched {
+    StoredTopic topic;
+    Held held;
   };
 
   // mu_ held. One wake-up of the loop for everything queued before it runs.
@@ -291,6 +315,9 @@ class RedisStore final : public HistoryStore {
         case Op::kRead:
           SendRead(std::move(op));
           break;
+        case Op::kLoad:
+          SendLoad(std::move(op));
+          break;
         case Op::kAppend:
           break;
       }
@@ -315,7 +342,8 @@ class RedisStore final : public HistoryStore {
         head.topic,
         std::to_string(head.epoch),
         std::to_string(head.offset),
-        std::to_string(run->size())};
+        std::to_string(run->size()),
+        std::to_string(run->front().epoch)};
     for (const Op& op : *run) {
       args.push_back(std::to_string(op.message->timestamp_us));
       args.push_back(op.message->msg_id);
@@ -509,6 +537,24 @@ class RedisStore final : public HistoryStore {
     if (!sent.ok()) Finish();
   }
 
+  // After every append queued before it (one connection, in order): the
+  // head it reads covers them, and this node's checks start from it.
+  void SendLoad(Op op) {
+    auto shared = std::make_shared<Op>(std::move(op));
+    FetchTopic(shared->topic, /*must_exist=*/false, [this, shared](Result<Fetched> f) {
+      if (f.ok()) {
+        std::lock_guard lock(mu_);
+        held_[shared->topic] = f->held;
+      }
+      if (f.ok()) {
+        shared->loaded(std::move(f->topic));
+      } else {
+        shared->loaded(f.status());
+      }
+      Finish();
+    });
+  }
+
   void SendRead(Op op) {
     const redis::TopicKeys keys = redis::KeysOf(options_.prefix, op.topic);
     const std::vector<std::string> args = {
@@ -581,6 +627,8 @@ class RedisStore final : public HistoryStore {
   }
 
   Status Load();
+  void FetchTopic(const std::string& topic, bool must_exist,
+                  std::function<void(Result<Fetched>)> done);
   Status CheckDurable();
   Result<Reply> CallNow(std::vector<std::string> args);
 
@@ -713,195 +761,214 @@ Status RedisStore::Load() {
   struct Loading {
     std::mutex mu;
     std::condition_variable cv;
-    size_t pending = 1;  // the SMEMBERS
+    bool listed = false;
+    size_t pending = 0;
     Status error = Status::Ok();
-    std::vector<StoredTopic> topics;
-    std::vector<std::pair<uint64_t, int64_t>> held;  // per topic: bytes, first stamp
+    std::vector<Fetched> topics;
   };
   auto L = std::make_shared<Loading>();
-  auto fail = [L](Status s) {
-    std::lock_guard lock(L->mu);
-    if (L->error.ok()) L->error = std::move(s);
-  };
-  auto done_one = [L] {
-    std::lock_guard lock(L->mu);
-    if (--L->pending == 0) L->cv.notify_all();
-  };
-  auto start = [L] {
-    std::lock_guard lock(L->mu);
-    ++L->pending;
-  };
-
-  // Newest first, in pages, until tail_bytes (at least one message).
-  auto read_tail = std::make_shared<std::function<void(size_t, std::string)>>();
-  *read_tail = [this, L, fail, done_one, start, read_tail](size_t index, std::string end) {
-    std::string topic, low;
-    {
-      std::lock_guard lock(L->mu);
-      const StoredTopic& t = L->topics[index];
-      topic = t.name;
-      low = std::to_string(t.epoch) + "-" + std::to_string(t.first_offset);
-    }
-    start();
-    Status sent = reader_->Command(
-        Views({"XREVRANGE", redis::KeysOf(options_.prefix, topic).stream, end, low, "COUNT", "64"}),
-        [this, L, fail, done_one, read_tail, index, topic](Result<Reply> r) {
-          if (!r.ok() || r->type != Reply::Type::kArray) {
-            fail(r.ok() ? Status(ErrorCode::kInternal,
-                                 "reading the tail of '" + topic + "': " + r->Describe())
-                        : r.status());
-            done_one();
-            return;
-          }
-          bool more = r->elements.size() == 64;
-          std::string next;
-          {
-            std::lock_guard lock(L->mu);
-            StoredTopic& t = L->topics[index];
-            size_t bytes = 0;
-            for (const MessagePtr& m : t.messages) bytes += m->payload.size();
-            for (const Reply& entry : r->elements) {
-              Result<MessagePtr> m = redis::MessageFromEntry(topic, entry);
-              if (!m.ok()) {
-                if (L->error.ok()) L->error = m.status();
-                more = false;
-                break;
-              }
-              if (!t.messages.empty() && bytes + (*m)->payload.size() > options_.tail_bytes) {
-                more = false;
-                break;
-              }
-              bytes += (*m)->payload.size();
-              next = "(" + entry.elements[0].str;
-              t.messages.push_back(std::move(*m));
-            }
-          }
-          if (more) (*read_tail)(index, next);
-          done_one();
-        });
-    if (!sent.ok()) {
-      fail(sent);
-      done_one();
-    }
-  };
-
-  loop_.Post([this, L, fail, done_one, start, read_tail] {
+  loop_.Post([this, L] {
     Status sent = writer_->Command(
-        Views({"SMEMBERS", redis::TopicsKey(options_.prefix)}), [=, this](Result<Reply> r) {
+        Views({"SMEMBERS", redis::TopicsKey(options_.prefix)}), [this, L](Result<Reply> r) {
+          std::lock_guard lock(L->mu);
+          L->listed = true;
           if (!r.ok() || r->type != Reply::Type::kArray) {
-            fail(r.ok() ? Status(ErrorCode::kInternal, "reading the topic set: " + r->Describe())
-                        : r.status());
-            done_one();
+            L->error = r.ok()
+                           ? Status(ErrorCode::kInternal, "reading the topic set: " + r->Describe())
+                           : r.status();
+            L->cv.notify_all();
             return;
           }
+          L->pending = r->elements.size();
+          if (L->pending == 0) L->cv.notify_all();
           for (const Reply& name : r->elements) {
-            size_t index = 0;
-            {
+            FetchTopic(name.str, /*must_exist=*/true, [L](Result<Fetched> f) {
               std::lock_guard lock(L->mu);
-              index = L->topics.size();
-              StoredTopic t;
-              t.name = name.str;
-              L->topics.push_back(std::move(t));
-              L->held.emplace_back();
-            }
-            const redis::TopicKeys keys = redis::KeysOf(options_.prefix, name.str);
-            start();
-            Status a = writer_->Command(
-                Views({"HMGET", keys.meta, "e", "o", "f", "b", "ft"}),
-                [=, this](Result<Reply> head) {
-                  if (!head.ok() || head->type != Reply::Type::kArray ||
-                      head->elements.size() != 5 ||
-                      head->elements[0].type != Reply::Type::kString) {
-                    fail(head.ok() ? Status(ErrorCode::kInternal,
-                                            "topic '" + name.str + "' has no head in redis (" +
-                                                head->Describe() + "): not a Herald store?")
-                                   : head.status());
-                    done_one();
-                    return;
-                  }
-                  std::optional<uint64_t> v[5];
-                  for (size_t k = 0; k < 5; ++k) v[k] = ParseU64(head->elements[k].str);
-                  if (!v[0] || !v[1] || !v[2] || !v[3] || !v[4] || *v[2] < 1) {
-                    fail(Status(ErrorCode::kInternal,
-                                "topic '" + name.str + "' has a damaged head in redis (" +
-                                    head->Describe() + "): not a Herald store?"));
-                    done_one();
-                    return;
-                  }
-                  bool any = false;
-                  {
-                    std::lock_guard lock(L->mu);
-                    StoredTopic& t = L->topics[index];
-                    t.epoch = *v[0];
-                    t.last_offset = *v[1];
-                    t.first_offset = *v[2];
-                    L->held[index] = {*v[3], static_cast<int64_t>(*v[4])};
-                    any = t.first_offset <= t.last_offset;
-                  }
-                  if (any) (*read_tail)(index, "+");
-                  done_one();
-                });
-            if (!a.ok()) {
-              fail(a);
-              done_one();
-            }
-            start();
-            Status b = writer_->Command(Views({"HGETALL", keys.ids}), [=](Result<Reply> ids) {
-              if (ids.ok() && ids->type == Reply::Type::kArray) {
-                std::lock_guard lock(L->mu);
-                StoredTopic& t = L->topics[index];
-                for (size_t k = 0; k + 1 < ids->elements.size(); k += 2) {
-                  // "<epoch>:<offset>:<µs>"
-                  const std::string& v = ids->elements[k + 1].str;
-                  const size_t a1 = v.find(':'), a2 = v.find(':', a1 + 1);
-                  if (a1 == std::string::npos || a2 == std::string::npos) continue;
-                  t.ids.push_back(StoredId{ids->elements[k].str, ToU64(v.substr(0, a1)),
-                                           ToU64(v.substr(a1 + 1, a2 - a1 - 1)),
-                                           static_cast<int64_t>(ToU64(v.substr(a2 + 1)))});
-                }
-              } else {
-                fail(ids.ok() ? Status(ErrorCode::kInternal, "reading message ids of '" + name.str +
-                                                                 "': " + ids->Describe())
-                              : ids.status());
+              if (f.ok()) {
+                L->topics.push_back(std::move(*f));
+              } else if (L->error.ok()) {
+                L->error = f.status();
               }
-              done_one();
+              if (--L->pending == 0) L->cv.notify_all();
             });
-            if (!b.ok()) {
-              fail(b);
-              done_one();
-            }
           }
-          done_one();
         });
     if (!sent.ok()) {
-      fail(sent);
-      done_one();
+      std::lock_guard lock(L->mu);
+      L->listed = true;
+      L->error = sent;
+      L->cv.notify_all();
     }
   });
 
   std::unique_lock lock(L->mu);
   // Every command completes (a reply, or its connection's timeout).
   // blocking-ok: opening runs on its caller, before the broker starts.
-  L->cv.wait(lock, [&] { return L->pending == 0; });
-  *read_tail = nullptr;  // nothing runs any more: breaks its self-reference
+  L->cv.wait(lock, [&] { return L->listed && L->pending == 0; });
   if (!L->error.ok()) {
     return Status(ErrorCode::kUnavailable, "cannot load the history store from redis " +
                                                options_.host + ":" + std::to_string(options_.port) +
                                                ": " + L->error.message());
   }
-  for (size_t i = 0; i < L->topics.size(); ++i) {
-    StoredTopic& t = L->topics[i];
-    std::reverse(t.messages.begin(), t.messages.end());  // read newest first
-    std::sort(t.ids.begin(), t.ids.end(),
-              [](const StoredId& a, const StoredId& b) { return a.timestamp_us < b.timestamp_us; });
-    const Held h{t.epoch, t.last_offset, t.first_offset, L->held[i].first, L->held[i].second};
-    std::lock_guard held(mu_);
-    held_[t.name] = h;
+  for (Fetched& f : L->topics) {
+    {
+      std::lock_guard held(mu_);
+      held_[f.topic.name] = f.held;
+    }
+    topics_.push_back(std::move(f.topic));
   }
-  topics_ = std::move(L->topics);
   recovery_.detail = "redis " + options_.host + ":" + std::to_string(options_.port) + ": " +
                      std::to_string(topics_.size()) + " topics";
   return Status::Ok();
+}
+
+// Loop thread. The head and ids first, then the tail newest first, in pages
+// of the head's epoch up to its last offset (appends landing meanwhile are
+// not part of what was read), until tail_bytes (at least one message).
+void RedisStore::FetchTopic(const std::string& topic, bool must_exist,
+                            std::function<void(Result<Fetched>)> done) {
+  struct Fetch {
+    Fetched out;
+    Status error = Status::Ok();
+    size_t pending = 2;  // the head and the ids
+    size_t bytes = 0;    // of the tail read so far
+    std::function<void(Result<Fetched>)> done;
+  };
+  auto F = std::make_shared<Fetch>();
+  F->out.topic.name = topic;
+  F->done = std::move(done);
+  auto finish_one = [F] {
+    if (--F->pending != 0) return;
+    if (!F->error.ok()) return F->done(F->error);
+    StoredTopic& t = F->out.topic;
+    std::reverse(t.messages.begin(), t.messages.end());  // read newest first
+    std::sort(t.ids.begin(), t.ids.end(),
+              [](const StoredId& a, const StoredId& b) { return a.timestamp_us < b.timestamp_us; });
+    F->done(std::move(F->out));
+  };
+  auto fail = [F](Status s) {
+    if (F->error.ok()) F->error = std::move(s);
+  };
+  auto read_tail = std::make_shared<std::function<void(std::string)>>();
+  *read_tail = [this, F, fail, finish_one, read_tail](std::string end) {
+    const StoredTopic& t = F->out.topic;
+    const std::string low = std::to_string(t.epoch) + "-" + std::to_string(t.first_offset);
+    ++F->pending;
+    Status sent = writer_->Command(
+        Views(
+            {"XREVRANGE", redis::KeysOf(options_.prefix, t.name).stream, end, low, "COUNT", "64"}),
+        [this, F, fail, finish_one, read_tail](Result<Reply> r) {
+          StoredTopic& t = F->out.topic;
+          if (!r.ok() || r->type != Reply::Type::kArray) {
+            fail(r.ok() ? Status(ErrorCode::kInternal,
+                                 "reading the tail of '" + t.name + "': " + r->Describe())
+                        : r.status());
+            *read_tail = nullptr;  // breaks its self-reference
+            return finish_one();
+          }
+          bool more = r->elements.size() == 64;
+          std::string next;
+          for (const Reply& entry : r->elements) {
+            Result<MessagePtr> m = redis::MessageFromEntry(t.name, entry);
+            if (!m.ok()) {
+              fail(m.status());
+              more = false;
+              break;
+            }
+            if (!t.messages.empty() && F->bytes + (*m)->payload.size() > options_.tail_bytes) {
+              more = false;
+              break;
+            }
+            F->bytes += (*m)->payload.size();
+            next = "(" + entry.elements[0].str;
+            t.messages.push_back(std::move(*m));
+          }
+          if (more) {
+            (*read_tail)(next);
+          } else {
+            *read_tail = nullptr;
+          }
+          finish_one();
+        });
+    if (!sent.ok()) {
+      fail(sent);
+      *read_tail = nullptr;
+      finish_one();
+    }
+  };
+
+  const redis::TopicKeys keys = redis::KeysOf(options_.prefix, topic);
+  Status a = writer_->Command(Views({"HMGET", keys.meta, "e", "o", "f", "b", "ft"}), [F, fail,
+                                                                                      finish_one,
+                                                                                      read_tail,
+                                                                                      must_exist](
+                                                                                         Result<
+                                                                                             Reply>
+                                                                                             head) {
+    StoredTopic& t = F->out.topic;
+    const bool absent = head.ok() && head->type == Reply::Type::kArray &&
+                        head->elements.size() == 5 && head->elements[0].type == Reply::Type::kNil;
+    if (absent && !must_exist) {
+      *read_tail = nullptr;
+      return finish_one();  // never held: epoch 0
+    }
+    if (!head.ok() || head->type != Reply::Type::kArray || head->elements.size() != 5 ||
+        head->elements[0].type != Reply::Type::kString) {
+      fail(head.ok()
+               ? Status(ErrorCode::kInternal, "topic '" + t.name + "' has no head in redis (" +
+                                                  head->Describe() + "): not a Herald store?")
+               : head.status());
+      *read_tail = nullptr;
+      return finish_one();
+    }
+    std::optional<uint64_t> v[5];
+    for (size_t k = 0; k < 5; ++k) v[k] = ParseU64(head->elements[k].str);
+    if (!v[0] || !v[1] || !v[2] || !v[3] || !v[4] || *v[2] < 1) {
+      fail(Status(ErrorCode::kInternal, "topic '" + t.name + "' has a damaged head in redis (" +
+                                            head->Describe() + "): not a Herald store?"));
+      *read_tail = nullptr;
+      return finish_one();
+    }
+    t.epoch = *v[0];
+    t.last_offset = *v[1];
+    t.first_offset = *v[2];
+    F->out.held = Held{t.epoch, t.last_offset, t.first_offset, *v[3], static_cast<int64_t>(*v[4])};
+    if (t.first_offset <= t.last_offset) {
+      (*read_tail)(std::to_string(t.epoch) + "-" + std::to_string(t.last_offset));
+    } else {
+      *read_tail = nullptr;
+    }
+    finish_one();
+  });
+  if (!a.ok()) {
+    fail(a);
+    *read_tail = nullptr;
+    finish_one();
+  }
+  Status b =
+      writer_->Command(Views({"HGETALL", keys.ids}), [F, fail, finish_one](Result<Reply> ids) {
+        StoredTopic& t = F->out.topic;
+        if (ids.ok() && ids->type == Reply::Type::kArray) {
+          for (size_t k = 0; k + 1 < ids->elements.size(); k += 2) {
+            // "<epoch>:<offset>:<µs>"
+            const std::string& v = ids->elements[k + 1].str;
+            const size_t a1 = v.find(':'), a2 = v.find(':', a1 + 1);
+            if (a1 == std::string::npos || a2 == std::string::npos) continue;
+            t.ids.push_back(StoredId{ids->elements[k].str, ToU64(v.substr(0, a1)),
+                                     ToU64(v.substr(a1 + 1, a2 - a1 - 1)),
+                                     static_cast<int64_t>(ToU64(v.substr(a2 + 1)))});
+          }
+        } else {
+          fail(ids.ok() ? Status(ErrorCode::kInternal,
+                                 "reading message ids of '" + t.name + "': " + ids->Describe())
+                        : ids.status());
+        }
+        finish_one();
+      });
+  if (!b.ok()) {
+    fail(b);
+    finish_one();
+  }
 }
 
 }  // namespace

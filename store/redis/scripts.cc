@@ -21,7 +21,7 @@ local head = redis.call('HMGET', KEYS[1], 'e', 'o', 'f')
 local e, o, f = head[1], tonumber(head[2] or 0), tonumber(head[3] or 1)
 if e == epoch then
   if first ~= o + 1 then return 'MISMATCH ' .. e .. ' ' .. fmt(o) end
-elseif first == 1 and (not e or tonumber(epoch) > tonumber(e)) then
+elseif first == 1 and (e or '0') == ARGV[5] and (not e or tonumber(epoch) > tonumber(e)) then
   redis.call('DEL', KEYS[2])
   redis.call('HSET', KEYS[1], 'e', epoch, 'o', 0, 'f', 1, 'b', 0, 'ft', 0)
   redis.call('SADD', KEYS[4], ARGV[1])
@@ -29,7 +29,7 @@ elseif first == 1 and (not e or tonumber(epoch) > tonumber(e)) then
 else
   return 'MISMATCH ' .. (e or '0') .. ' ' .. fmt(o)
 end
-local at, bytes, first_stamp = 5, 0, nil
+local at, bytes, first_stamp = 6, 0, nil
 for k = 0, n - 1 do
   local stamp, id, nf = ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2])
   local off = fmt(first + k)

@@ -32,12 +32,14 @@ std::string IdsKey(std::string_view prefix);
 
 // Appends a run of one topic's messages at (epoch, first offset) on:
 //   KEYS: meta, stream, ids, topics, id index
-//   ARGV: topic, epoch, first offset, count, then per message:
+//   ARGV: topic, epoch, first offset, count, base epoch, then per message:
 //         µs, msg id ("" for none), field count n, then n field/value pairs
 //         (the first is d, the payload)
 // Returns "OK", or "MISMATCH <epoch> <last offset>" (the store's head) when
 // the run does not follow: the next offset of the head's epoch, or offset 1
-// of a newer epoch (whose start drops the older epoch's messages).
+// of a newer epoch (whose start drops the older epoch's messages). A newer
+// epoch starts only over the head the writer knew (its base epoch, 0 for
+// none): a writer that has not seen another's epoch cannot end it.
 extern const char* const kAppendScript;
 
 // Drops the oldest messages of the topic's epoch: every one before

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "herald/redis_store.h"
+#include "herald/shared_history_store.h"
 #include "tests/support/redis_server.h"
 
 namespace herald {
@@ -53,6 +54,19 @@ Result<StoreRead> ReadNow(HistoryStore& store, const std::string& topic, uint64_
   auto future = done->get_future();
   Status s = store.Read(topic, epoch, after, max_messages, max_bytes,
                         [done](Result<StoreRead> r) { done->set_value(std::move(r)); });
+  if (!s.ok()) return s;
+  if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready)
+    return Status(ErrorCode::kInternal, "no completion within 10 s");
+  return future.get();
+}
+
+// Loads and waits for the outcome.
+Result<StoredTopic> LoadNow(HistoryStore& store, const std::string& topic) {
+  auto* shared = dynamic_cast<SharedHistoryStore*>(&store);
+  if (!shared) return Status(ErrorCode::kInternal, "not a shared store");
+  auto done = std::make_shared<std::promise<Result<StoredTopic>>>();
+  auto future = done->get_future();
+  Status s = shared->Load(topic, [done](Result<StoredTopic> r) { done->set_value(std::move(r)); });
   if (!s.ok()) return s;
   if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready)
     return Status(ErrorCode::kInternal, "no completion within 10 s");
@@ -306,6 +320,85 @@ TEST(RedisStore, ATrimMadeWhileRedisIsDownReachesItOnceItIsBack) {
     epoch = topics[0].epoch;
   }
   EXPECT_EQ(epoch, 11u);
+}
+
+TEST(RedisStore, ALoadReadsTheHeadAnotherWriterLeftAndAppendsGoOnFromIt) {
+  auto redis = RedisServer::Start();
+  ASSERT_TRUE(redis) << RedisServer::last_error();
+  auto a = Open(*redis);
+  auto b = Open(*redis);  // the node that takes the topic over
+  ASSERT_TRUE(a && b);
+  Result<StoredTopic> none = LoadNow(*b, "t");
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_EQ(none->epoch, 0u);  // never held
+  for (uint64_t i = 1; i <= 5; ++i) {
+    auto m = std::make_shared<Message>();
+    m->topic = "t";
+    m->epoch = 9;
+    m->offset = i;
+    m->payload = "m" + std::to_string(i);
+    m->timestamp_us = 1'700'000'000'000'000;
+    if (i == 3) m->msg_id = "order-3";
+    ASSERT_TRUE(AppendNow(*a, m).ok());
+  }
+
+  Result<StoredTopic> head = LoadNow(*b, "t");
+  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  EXPECT_EQ(head->epoch, 9u);
+  EXPECT_EQ(head->last_offset, 5u);
+  EXPECT_EQ(head->first_offset, 1u);
+  ASSERT_EQ(head->messages.size(), 5u);
+  EXPECT_EQ(head->messages.front()->payload, "m1");
+  EXPECT_EQ(head->messages.back()->offset, 5u);
+  ASSERT_EQ(head->ids.size(), 1u);
+  EXPECT_EQ(head->ids[0].msg_id, "order-3");
+  EXPECT_EQ(head->ids[0].offset, 3u);
+
+  // The new writer continues the epoch; the old one is refused from then on.
+  ASSERT_TRUE(AppendNow(*b, Make("t", 9, 6, "from b")).ok());
+  Status late = AppendNow(*a, Make("t", 9, 6, "late from a"));
+  EXPECT_FALSE(late.ok());
+  Result<StoreRead> r = ReadNow(*b, "t", 9, 5, 10, 1 << 20);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->messages.size(), 1u);
+  EXPECT_EQ(r->messages[0]->payload, "from b");
+}
+
+TEST(RedisStore, ALoadAfterAFailedAppendLetsTheWriterGoOnInTheSameEpoch) {
+  auto redis = RedisServer::Start();
+  ASSERT_TRUE(redis) << RedisServer::last_error();
+  auto a = Open(*redis);
+  auto b = Open(*redis);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(AppendNow(*a, Make("t", 9, 1, "a1")).ok());
+  ASSERT_TRUE(LoadNow(*b, "t").ok());
+  ASSERT_TRUE(AppendNow(*b, Make("t", 9, 2, "b2")).ok());
+  // a's view is stale: refused by Redis, then refused at once (its epoch failed).
+  EXPECT_FALSE(AppendNow(*a, Make("t", 9, 2, "a2")).ok());
+  EXPECT_FALSE(AppendNow(*a, Make("t", 9, 3, "a3")).ok());
+  Result<StoredTopic> head = LoadNow(*a, "t");
+  ASSERT_TRUE(head.ok());
+  EXPECT_EQ(head->last_offset, 2u);
+  EXPECT_TRUE(AppendNow(*a, Make("t", 9, 3, "a3")).ok());
+}
+
+TEST(RedisStore, AWriterThatNeverSawAnEpochCannotEndItWithANewerOne) {
+  auto redis = RedisServer::Start();
+  ASSERT_TRUE(redis) << RedisServer::last_error();
+  auto a = Open(*redis);
+  auto b = Open(*redis);
+  ASSERT_TRUE(a && b);
+  // Both loaded the topic while Redis held nothing of it.
+  ASSERT_TRUE(LoadNow(*a, "t").ok());
+  ASSERT_TRUE(LoadNow(*b, "t").ok());
+  ASSERT_TRUE(AppendNow(*a, Make("t", 100, 1, "a1")).ok());
+  // A newer epoch from b would drop a's acknowledged message: refused.
+  Status refused = AppendNow(*b, Make("t", 200, 1, "b1"));
+  EXPECT_FALSE(refused.ok());
+  Result<StoreRead> r = ReadNow(*a, "t", 100, 0, 10, 1 << 20);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->messages.size(), 1u);
+  EXPECT_EQ(r->messages[0]->payload, "a1");
 }
 
 }  // namespace
