@@ -22,6 +22,7 @@ std::string_view GapReasonName(GapReason reason) {
 Broker::Impl::Impl(BrokerOptions options)
     : options_(std::move(options)),
       store_(options_.store.get()),
+      shared_(dynamic_cast<SharedHistoryStore*>(store_)),
       topics_(options_.max_topics, options_.max_topic_bytes),
       tracker_(options_.node_id, options_.max_pending_requests, &counters_),
       read_budget_(options_.max_store_read_bytes, [this] {
@@ -96,11 +97,13 @@ void Broker::Impl::RunMaintenance() {
     // sweep, not once per message); memory holds its newest part.
     RetainStored(ts, now);
     const bool stored = store_ && ts.history.enabled() && ts.store_first <= ts.last_offset;
-    if (!ts.history.empty() || stored || ts.store_pending > 0 || ts.dedup ||
-        now - ts.last_activity_us < idle_us) {
+    if (!ts.history.empty() || stored || ts.store_pending > 0 || ts.dedup || ts.catching_up ||
+        ts.shared_load == TopicState::SharedLoad::kLoading || now - ts.last_activity_us < idle_us) {
       return false;
     }
-    if (store_ && ts.history.enabled()) store_->Forget(ts.name);
+    // A shared store's topics outlive this node's interest in them: other
+    // nodes write and read them (its retention trims them).
+    if (store_ && ts.history.enabled() && !shared_) store_->Forget(ts.name);
     ts.removed = true;
     BrokerCounters::Add(counters_.topics_expired, 1);
     return true;
@@ -142,6 +145,9 @@ BrokerStats Broker::Impl::Stats() const {
   s.history_evictions = get(counters_.history_evictions);
   s.duplicates = get(counters_.duplicates);
   s.dedup_evictions = get(counters_.dedup_evictions);
+  s.shared_loads = get(counters_.shared_loads);
+  s.shared_catchups = get(counters_.shared_catchups);
+  s.shared_gaps = get(counters_.shared_gaps);
   s.dedup_bytes = get(counters_.dedup_bytes);
   s.topics_expired = get(counters_.topics_expired);
   s.subscriptions = get(counters_.subscriptions);

@@ -10,6 +10,13 @@
 
 namespace herald {
 
+namespace {
+
+// Messages of one page of a replay read here for a subscription.
+constexpr size_t kReplayPageMessages = 1024;
+
+}  // namespace
+
 bool Broker::Impl::OwnedHere(TopicState& ts) {
   const ClusterView::Settled settled = cluster_.Settle(ts.cluster, ts.name);
   if (settled.moved) RestartNumbering(ts, settled.here);
@@ -17,6 +24,8 @@ bool Broker::Impl::OwnedHere(TopicState& ts) {
 }
 
 void Broker::Impl::RestartNumbering(TopicState& ts, bool here) {
+  // On a shared store the numbering is the store's, and goes on.
+  if (SharedNumbering(ts)) return HandOverShared(ts);
   // What this node numbered (or mirrored) is no longer authoritative: the
   // numbering restarts under the new owner, so resumes see an epoch change
   // instead of offsets that mean something else now.
@@ -40,6 +49,15 @@ void Broker::Impl::RestartNumbering(TopicState& ts, bool here) {
 void Broker::Impl::SuspectOwned(const std::function<bool(std::string_view)>& moved_meanwhile) {
   topics_.RemoveIf([&](TopicState& ts) {
     std::lock_guard lock(ts.mu);
+    // On a shared store what the peer numbered went through the store. It
+    // may have numbered any topic this node owns (a partition: it owned
+    // them all), so each is loaded again before it is numbered or read here.
+    if (SharedNumbering(ts)) {
+      if (ClusterView::OwnedBy(ts.cluster, "") && ts.shared_load == TopicState::SharedLoad::kYes) {
+        HandOverShared(ts);
+      }
+      return false;
+    }
     if (ClusterView::OwnedBy(ts.cluster, "") && ClusterView::Delivered(ts.cluster) &&
         moved_meanwhile(ts.name)) {
       ClusterView::Suspect(ts.cluster);
@@ -143,30 +161,50 @@ void Broker::Impl::DeliverRemote(MessagePtr m, const std::string& pattern,
     TopicState& ts = **found;
     std::lock_guard lock(ts.mu);
     if (ts.removed) continue;
+    if (SharedNumbering(ts)) {
+      if (OwnedHere(ts) && ts.shared_load != TopicState::SharedLoad::kNo) {
+        // Another node numbered the topic meanwhile (views differed): the
+        // head this node loaded is behind. It loads it again, and the load
+        // brings this message and any before it to local subscribers.
+        if (ts.shared_load == TopicState::SharedLoad::kYes) {
+          HandOverShared(ts);
+          if (!LoadShared(*found).ok()) ClusterView::Suspect(ts.cluster);
+        }
+        return;
+      }
+      return MirrorShared(*found, std::move(m));
+    }
     if (!cluster_.attached() || !OwnedHere(ts)) {
       ts.epoch = m->epoch;
       ts.last_offset = m->offset;
     }
-    ts.last_activity_us = NowUs();
-    const MatchResultPtr& match = MatchFor(ts);
-    if (ClusterView::EpochUnannounced(ts.cluster, m->epoch)) NoteEpoch(ts, *match, m->epoch);
-    // Local plain subscribers only: queue groups were served by the owner's
-    // pick, and peers' interest is never served from here (one hop).
-    for (uint32_t i = 0; i < match->plain.size(); ++i) {
-      if (ClusterView::IsPeerInbox(match->plain[i].inbox)) continue;
-      DeliveryInbox::Item item;
-      item.message = m;
-      item.match = match.get();
-      item.slice = i;
-      match->plain[i].inbox->Push(std::move(item), match);
-    }
+    DeliverMirrored(ts, m);
     return;
+  }
+}
+
+void Broker::Impl::DeliverMirrored(TopicState& ts, const MessagePtr& m) {
+  ts.last_activity_us = NowUs();
+  const MatchResultPtr& match = MatchFor(ts);
+  if (ClusterView::EpochUnannounced(ts.cluster, m->epoch)) NoteEpoch(ts, *match, m->epoch);
+  // Local plain subscribers only: queue groups were served by the owner's
+  // pick, and peers' interest is never served from here (one hop).
+  for (uint32_t i = 0; i < match->plain.size(); ++i) {
+    if (ClusterView::IsPeerInbox(match->plain[i].inbox)) continue;
+    DeliveryInbox::Item item;
+    item.message = m;
+    item.match = match.get();
+    item.slice = i;
+    match->plain[i].inbox->Push(std::move(item), match);
   }
 }
 
 void Broker::Impl::PeerLost(const std::string& node) {
   topics_.RemoveIf([&](TopicState& ts) {
     std::lock_guard lock(ts.mu);
+    // On a shared store what the lost frames carried is in the store: the
+    // next message fills the hole from it (MirrorShared).
+    if (SharedNumbering(ts)) return false;
     if (ClusterView::OwnedBy(ts.cluster, node)) ClusterView::Suspect(ts.cluster);
     return false;
   });
@@ -177,30 +215,35 @@ void Broker::Impl::FetchReplay(const std::string& owner, const ResumePoint& poin
   const uint64_t seen_epoch = point.epoch;
   // A page at a time: the next is asked for once this one is delivered, so
   // a replay holds one page however much history the owner keeps.
-  cluster_.FetchHistory(
-      owner, point.topic, point.epoch, point.after_offset,
-      [this, owner, sub, topic = point.topic, seen_epoch](Result<ResumeResult> r) {
-        auto replay = std::make_shared<RemoteReplay>();
-        replay->topic = topic;
-        if (r.ok()) {
-          replay->gap = std::move(r->gap);
-          replay->messages = std::move(r->messages);
-          replay->epoch = r->epoch;
-          replay->last_offset = r->last_offset;
-          if (r->truncated && !replay->messages.empty()) {
-            ResumePoint next{topic, r->epoch, replay->messages.back()->offset};
-            replay->next = [this, owner, next, sub] { FetchReplay(owner, next, sub); };
-          }
-        } else if (seen_epoch != 0) {
-          // The owner could not be asked: whatever the client missed is
-          // unknown, which it is told rather than left to assume nothing.
-          replay->gap = Gap{topic, GapReason::kEpochChanged, 0, 0, 0};
-        }
-        DeliveryInbox::Item item;
-        item.target = sub;
-        item.replay = std::move(replay);
-        sub->inbox->Push(std::move(item));
-      });
+  HistoryCallback page = [this, owner, sub, topic = point.topic,
+                          seen_epoch](Result<ResumeResult> r) {
+    auto replay = std::make_shared<RemoteReplay>();
+    replay->topic = topic;
+    if (r.ok()) {
+      replay->gap = std::move(r->gap);
+      replay->messages = std::move(r->messages);
+      replay->epoch = r->epoch;
+      replay->last_offset = r->last_offset;
+      if (r->truncated && !replay->messages.empty()) {
+        ResumePoint next{topic, r->epoch, replay->messages.back()->offset};
+        replay->next = [this, owner, next, sub] { FetchReplay(owner, next, sub); };
+      }
+    } else if (seen_epoch != 0) {
+      // The owner could not be asked: whatever the client missed is
+      // unknown, which it is told rather than left to assume nothing.
+      replay->gap = Gap{topic, GapReason::kEpochChanged, 0, 0, 0};
+    }
+    DeliveryInbox::Item item;
+    item.target = sub;
+    item.replay = std::move(replay);
+    sub->inbox->Push(std::move(item));
+  };
+  if (owner.empty()) {
+    // Owned here, on a shared store: answered once this node has loaded it.
+    return ResumeHere(topics_.Find(point.topic), point.topic, point.epoch, point.after_offset,
+                      kReplayPageMessages, std::move(page));
+  }
+  cluster_.FetchHistory(owner, point.topic, point.epoch, point.after_offset, std::move(page));
 }
 
 // --- BrokerCluster ------------------------------------------------------------

@@ -20,6 +20,7 @@
 #include "broker/topic_table.h"
 #include "herald/broker.h"
 #include "herald/history_store.h"
+#include "herald/shared_history_store.h"
 
 namespace herald {
 
@@ -64,7 +65,7 @@ class Broker::Impl {
 
   // History store (broker_store.cc). On the store's thread: `m` was
   // committed, or lost with `status`.
-  void CommitStored(TopicState& ts, const MessagePtr& m, const Status& status,
+  void CommitStored(TopicState& ts, uint64_t numbering, const MessagePtr& m, const Status& status,
                     PublishCallback& done);
 
   const BrokerOptions& options() const { return options_; }
@@ -146,6 +147,14 @@ class Broker::Impl {
   };
   HereResult PublishHere(std::string_view topic, std::string payload, PublishOptions options,
                          HereOptions here);
+  // Topic lock held, topic numbered here: a duplicate's answer, or `m`
+  // sequenced (for the store when it keeps the topic's history, `*done`
+  // then taken).
+  HereResult SequenceHere(const TopicStatePtr& ts, std::shared_ptr<Message> m,
+                          PublishCallback* done);
+  // Publishes one topic holds while its head loads from a shared store (one
+  // round trip to the store); past it they are refused with the reason.
+  static constexpr size_t kMaxHeldWhileLoading = 4096;
   // Topic lock held. With a cluster, settles the topic's owner under the
   // current membership (restarting its numbering when ownership moved);
   // returns true when this node owns it.
@@ -157,6 +166,35 @@ class Broker::Impl {
   // Topic lock held. Announces an epoch change to local plain subscribers.
   void NoteEpoch(TopicState& ts, const MatchResult& match, uint64_t epoch);
   void FetchReplay(const std::string& owner, const ResumePoint& point, const SubscriptionPtr& sub);
+
+  // A shared store in a cluster (broker_shared.cc): the store keeps each
+  // topic's numbering; nodes load it when they come to own a topic.
+  bool SharedNumbering(const TopicState& ts) const {
+    return shared_ && ts.history.enabled() && cluster_.attached();
+  }
+  // Topic lock held. What this node numbered no longer counts (a move, or an
+  // append the store refused): memory's history goes, and the next publish
+  // here loads the head again. What local subscribers saw stays where it was.
+  void HandOverShared(TopicState& ts);
+  // Topic lock held, topic owned here. Ok when this node may number the
+  // topic now; otherwise starts loading it (if not already) and says why the
+  // publish cannot be numbered yet.
+  Status ReadyShared(const TopicStatePtr& ts);
+  // Topic lock held. Starts loading the head (LoadedShared takes it).
+  Status LoadShared(const TopicStatePtr& ts);
+  void LoadedShared(const TopicStatePtr& ts, uint64_t numbering, Result<StoredTopic> loaded);
+  // Topic lock held, topic owned elsewhere: a message its owner sent.
+  // Delivered once, in order: one already delivered is dropped, and a hole
+  // before it is filled from the store first.
+  void MirrorShared(const TopicStatePtr& ts, MessagePtr m);
+  void CatchUpShared(const TopicStatePtr& ts);
+  void CaughtUpShared(const TopicStatePtr& ts, Result<StoreRead> read);
+  // The held messages go out; a hole before them, if not `filled`, is told
+  // to local subscribers as a gap.
+  void EndCatchUpShared(const TopicStatePtr& ts, bool filled);
+  // Topic lock held. Hands a message of another node's numbering to local
+  // plain subscribers (never to peers: one hop).
+  void DeliverMirrored(TopicState& ts, const MessagePtr& m);
   void MaintenanceLoop();
   // At start: every topic the store holds, with its numbering and history.
   void LoadStored(bool complete, std::vector<StoredTopic> topics);
@@ -167,6 +205,8 @@ class Broker::Impl {
 
   const BrokerOptions options_;
   HistoryStore* const store_;  // options_.store, or null: history in memory only
+  // store_ when it is a shared store (several nodes write it), else null.
+  SharedHistoryStore* const shared_;
   BrokerCounters counters_;
   SubscriptionIndex index_;
   TopicTable topics_;

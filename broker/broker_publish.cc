@@ -144,61 +144,94 @@ Broker::Impl::HereResult Broker::Impl::PublishHere(std::string_view topic, std::
         return forward;
       }
       // A peer sees this node as the owner before this node does (membership
-      // views converge within a heartbeat timeout). Take the topic, under a
-      // fresh epoch: a node numbers only in epochs it created, so two nodes
-      // can never hand out the same (epoch, offset).
-      RestartNumbering(ts, /*here=*/true);
-      ClusterView::Claim(ts.cluster);
-    }
-    if (!m->msg_id.empty() && ts.dedup) {
-      if (DedupTable::Entry* seen = ts.dedup->Find(m->msg_id)) {
-        BrokerCounters::Add(counters_.duplicates, 1);
-        HereResult dup;
-        if (seen->pending && here.done) {
-          // The first one is still on its way to the store: this retry
-          // gets its outcome (CommitStored).
-          seen->waiters.push_back(std::move(*here.done));
-          dup.deferred = true;
-        } else {
-          dup.ack = PublishAck{seen->epoch, seen->offset, /*duplicate=*/true};
-        }
-        return dup;
-      }
-    }
-    if (store_ && ts.history.enabled() && here.done) {
-      if (ts.store_failed) [[unlikely]] {
+      // views converge within a heartbeat timeout).
+      if (SharedNumbering(ts)) {
+        // The store orders whoever numbers: this one is numbered here from
+        // a fresh head, and the topic stays with the owner this node sees.
+        if (ts.shared_load == TopicState::SharedLoad::kYes) HandOverShared(ts);
+      } else {
+        // Take the topic, under a fresh epoch: a node numbers only in epochs
+        // it created, so two nodes can never hand out the same (epoch, offset).
         RestartNumbering(ts, /*here=*/true);
-        ts.store_failed = false;
+        ClusterView::Claim(ts.cluster);
       }
-      m->epoch = ts.epoch;
-      m->offset = ts.last_offset + ts.store_pending + 1;
-      m->timestamp_us = NowUs();
-      const size_t bytes = m->payload.size();
-      const MessagePtr queued_message = m;
-      if (Status s = AppendStored(*found, std::move(m), *here.done); !s.ok()) {
-        return reject(std::move(s));
+    }
+    if (here.done && SharedNumbering(ts)) [[unlikely]] {
+      // Numbered from the store's head only (its message ids too): while
+      // it loads, publishes wait for it, in order (LoadedShared).
+      if (Status s = ReadyShared(*found); !s.ok()) {
+        if (ts.shared_load != TopicState::SharedLoad::kLoading ||
+            ts.held_publishes.size() >= kMaxHeldWhileLoading) {
+          return reject(std::move(s));
+        }
+        ts.held_publishes.push_back({std::move(m), std::move(*here.done)});
+        HereResult held;
+        held.deferred = true;
+        return held;
       }
-      RememberId(ts, IdOf(*queued_message), /*pending=*/true);
-      ts.last_activity_us = NowUs();
-      ++ts.messages_in;
-      ts.bytes_in += bytes;
-      HereResult queued;
-      queued.deferred = true;
-      return queued;
+    }
+    return SequenceHere(*found, std::move(m), here.done);
+  }
+}
+
+Broker::Impl::HereResult Broker::Impl::SequenceHere(const TopicStatePtr& topic,
+                                                    std::shared_ptr<Message> m,
+                                                    PublishCallback* done) {
+  TopicState& ts = *topic;
+  auto reject = [this](Status s) {
+    BrokerCounters::Add(counters_.publish_errors, 1);
+    HereResult r;
+    r.ack = std::move(s);
+    return r;
+  };
+  if (!m->msg_id.empty() && ts.dedup) {
+    if (DedupTable::Entry* seen = ts.dedup->Find(m->msg_id)) {
+      BrokerCounters::Add(counters_.duplicates, 1);
+      HereResult dup;
+      if (seen->pending && done) {
+        // The first one is still on its way to the store: this retry
+        // gets its outcome (CommitStored).
+        seen->waiters.push_back(std::move(*done));
+        dup.deferred = true;
+      } else {
+        dup.ack = PublishAck{seen->epoch, seen->offset, /*duplicate=*/true};
+      }
+      return dup;
+    }
+  }
+  if (store_ && ts.history.enabled() && done) {
+    if (ts.store_failed) [[unlikely]] {
+      RestartNumbering(ts, /*here=*/true);
+      ts.store_failed = false;
     }
     m->epoch = ts.epoch;
-    m->offset = ++ts.last_offset;
-    m->timestamp_us = ts.last_activity_us = NowUs();
+    m->offset = ts.last_offset + ts.store_pending + 1;
+    m->timestamp_us = NowUs();
+    const size_t bytes = m->payload.size();
+    const MessagePtr queued_message = m;
+    if (Status s = AppendStored(topic, std::move(m), *done); !s.ok()) {
+      return reject(std::move(s));
+    }
+    RememberId(ts, IdOf(*queued_message), /*pending=*/true);
+    ts.last_activity_us = NowUs();
     ++ts.messages_in;
-    ts.bytes_in += m->payload.size();
-    MessagePtr shared = std::move(m);
-    AppendHistory(ts, shared);
-    RememberId(ts, IdOf(*shared), /*pending=*/false);
-    Deliver(ts, shared);
-    HereResult sequenced;
-    sequenced.ack = PublishAck{ts.epoch, ts.last_offset};
-    return sequenced;
+    ts.bytes_in += bytes;
+    HereResult queued;
+    queued.deferred = true;
+    return queued;
   }
+  m->epoch = ts.epoch;
+  m->offset = ++ts.last_offset;
+  m->timestamp_us = ts.last_activity_us = NowUs();
+  ++ts.messages_in;
+  ts.bytes_in += m->payload.size();
+  MessagePtr shared = std::move(m);
+  AppendHistory(ts, shared);
+  RememberId(ts, IdOf(*shared), /*pending=*/false);
+  Deliver(ts, shared);
+  HereResult sequenced;
+  sequenced.ack = PublishAck{ts.epoch, ts.last_offset};
+  return sequenced;
 }
 
 void Broker::Impl::CompleteReply(MessagePtr reply) {

@@ -91,6 +91,34 @@ void Broker::Impl::ResumeAsync(std::string_view topic, uint64_t epoch, uint64_t 
 
 void Broker::Impl::ResumeHere(TopicStatePtr ts, std::string_view topic, uint64_t epoch,
                               uint64_t after_offset, size_t limit, ResumeCallback done) {
+  if (shared_ && cluster_.attached() && HistoryFor(topic).max_messages > 0) {
+    // On a shared store the owner answers from the head it loaded: loaded
+    // first, if it has not been yet (the topic made here, if need be).
+    if (!ts) {
+      Result<TopicStatePtr> made =
+          topics_.GetOrCreate(topic, [this](std::string_view name) { return MakeTopic(name); });
+      if (!made.ok()) return done(made.status());
+      ts = *made;
+    }
+    std::unique_lock lock(ts->mu);
+    if (!ts->removed && ts->shared_load != TopicState::SharedLoad::kYes) {
+      if (ts->shared_load == TopicState::SharedLoad::kNo) {
+        if (Status s = LoadShared(ts); !s.ok()) {
+          lock.unlock();
+          return done(s);
+        }
+      }
+      ts->load_waiters.push_back([this, ts, topic = std::string(topic), epoch, after_offset, limit,
+                                  done = std::move(done)](bool loaded) mutable {
+        if (!loaded) {
+          return done(Status(ErrorCode::kUnavailable,
+                             "topic '" + topic + "' could not be loaded from the shared store"));
+        }
+        ResumeHere(ts, topic, epoch, after_offset, limit, std::move(done));
+      });
+      return;
+    }
+  }
   if (!ts) {
     ResumeResult r;
     // Unknown topic: nothing to replay; a client that had seen messages of it

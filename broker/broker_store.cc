@@ -15,15 +15,18 @@ namespace {
 struct Commit {
   Broker::Impl* broker;
   TopicStatePtr topic;
+  uint64_t numbering;
   MessagePtr message;
   PublishCallback done;
-  void operator()(const Status& status) { broker->CommitStored(*topic, message, status, done); }
+  void operator()(const Status& status) {
+    broker->CommitStored(*topic, numbering, message, status, done);
+  }
 };
 
 }  // namespace
 
 Status Broker::Impl::AppendStored(const TopicStatePtr& ts, MessagePtr m, PublishCallback& done) {
-  HistoryStore::AppendCallback commit = Commit{this, ts, m, std::move(done)};
+  HistoryStore::AppendCallback commit = Commit{this, ts, ts->numbering, m, std::move(done)};
   if (Status s = store_->Append(m, std::move(commit)); !s.ok()) {
     done = std::move(commit.target<Commit>()->done);
     return s;
@@ -32,8 +35,8 @@ Status Broker::Impl::AppendStored(const TopicStatePtr& ts, MessagePtr m, Publish
   return Status::Ok();
 }
 
-void Broker::Impl::CommitStored(TopicState& ts, const MessagePtr& m, const Status& status,
-                                PublishCallback& done) {
+void Broker::Impl::CommitStored(TopicState& ts, uint64_t numbering, const MessagePtr& m,
+                                const Status& status, PublishCallback& done) {
   std::vector<PublishCallback> retries;  // publishes of the same msg_id meanwhile
   {
     std::lock_guard lock(ts.mu);
@@ -53,7 +56,9 @@ void Broker::Impl::CommitStored(TopicState& ts, const MessagePtr& m, const Statu
     // A message of an epoch the topic has left (its numbering restarted
     // while the message was queued: a store failure, a cluster move) is
     // stored, but no longer this topic's present: acknowledged, not shown.
-    if (m->epoch == ts.epoch && !ts.removed && !ts.store_failed) {
+    // On a shared store the epoch goes on, and the head loaded since covers
+    // what was committed (subscribers got it from there).
+    if (m->epoch == ts.epoch && numbering == ts.numbering && !ts.removed && !ts.store_failed) {
       --ts.store_pending;
       if (status.ok()) {
         ts.last_offset = m->offset;
@@ -70,10 +75,19 @@ void Broker::Impl::CommitStored(TopicState& ts, const MessagePtr& m, const Statu
   if (status.ok()) {
     done(PublishAck{m->epoch, m->offset});
     for (PublishCallback& retry : retries) retry(PublishAck{m->epoch, m->offset, true});
-  } else {
-    done(status);
-    for (PublishCallback& retry : retries) retry(status);
+    return;
   }
+  // On a shared store a refused position means another node numbered the
+  // topic meanwhile: nothing was written, and a retry is numbered from the
+  // head this node loads next.
+  const Status lost =
+      shared_ && status.code() == ErrorCode::kInternal
+          ? Status(ErrorCode::kUnavailable, "another node wrote topic '" + m->topic +
+                                                "' meanwhile; nothing was published, retry (" +
+                                                status.message() + ")")
+          : status;
+  done(lost);
+  for (PublishCallback& retry : retries) retry(lost);
 }
 
 void Broker::Impl::StartEpochStored(TopicState& ts) {

@@ -105,10 +105,20 @@ Result<uint64_t> Broker::Impl::Subscribe(std::string_view pattern, std::shared_p
   // In a cluster, topics owned by another node are replayed from the owner's
   // history: their live messages wait on the subscription until it arrives.
   std::vector<std::string> owners(options.resume.size());
+  // Topics owned here that must be loaded from a shared store first: their
+  // history is read once the topic locks are let go (the load takes them).
+  std::vector<bool> load_first(options.resume.size());
   if (cluster_.attached()) {
     for (size_t i = 0; i < options.resume.size(); ++i) {
       TopicState* ts = states[i] && !states[i]->removed ? states[i].get() : nullptr;
       if (ts ? OwnedHere(*ts) : (owners[i] = cluster_.OwnerOf(options.resume[i].topic)).empty()) {
+        load_first[i] =
+            shared_ && (ts ? SharedNumbering(*ts) && ts->shared_load != TopicState::SharedLoad::kYes
+                           : HistoryFor(options.resume[i].topic).max_messages > 0);
+        if (load_first[i]) {
+          if (!sub->held) sub->held = std::make_unique<RemoteHolds>();
+          sub->held->Hold(options.resume[i].topic);
+        }
         continue;
       }
       if (ts) owners[i] = ClusterView::Owner(ts->cluster);
@@ -120,7 +130,7 @@ Result<uint64_t> Broker::Impl::Subscribe(std::string_view pattern, std::shared_p
   // (whose pages come later: the topic is held like a remote one).
   std::vector<PlannedReplay> plans(options.resume.size());
   for (size_t i = 0; i < options.resume.size(); ++i) {
-    if (!owners[i].empty()) continue;
+    if (!owners[i].empty() || load_first[i]) continue;
     TopicState* ts = states[i] && !states[i]->removed ? states[i].get() : nullptr;
     plans[i] = PlanReplay(ts, options.resume[i]);
     if (plans[i].read_from) {
@@ -134,7 +144,11 @@ Result<uint64_t> Broker::Impl::Subscribe(std::string_view pattern, std::shared_p
       FetchReplay(owners[i], options.resume[i], sub);
       continue;
     }
-    Replay(options.resume[i], std::move(plans[i]), sub);
+    if (!load_first[i]) Replay(options.resume[i], std::move(plans[i]), sub);
+  }
+  locks.clear();
+  for (size_t i = 0; i < options.resume.size(); ++i) {
+    if (load_first[i]) FetchReplay(/*owner=*/"", options.resume[i], sub);
   }
   return sub->id;
 }

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "base/seeded_hash.h"
 #include "broker/cluster_view.h"
@@ -52,6 +53,28 @@ struct TopicState {
   // than memory's is read from the store. Until then memory's first is the
   // exact edge of retention. Cleared once the store's retention catches up.
   bool history_evicted = false;
+  // With a shared store in a cluster (SharedHistoryStore): the store keeps
+  // the numbering, and this node numbers the topic only once it has loaded
+  // the topic's head during its current ownership.
+  enum class SharedLoad : uint8_t { kNo, kLoading, kYes };
+  SharedLoad shared_load = SharedLoad::kNo;
+  // Bumped whenever what this node numbered stops counting (ownership moved,
+  // a reload): commits queued under an older numbering are acknowledged to
+  // their publishers but not shown (the store's head says what follows).
+  uint64_t numbering = 0;
+  // Run once the load in progress ends (true: loaded), topic lock not held.
+  std::vector<std::function<void(bool)>> load_waiters;
+  // Publishes made while the load is in progress, numbered (in order) as it
+  // ends: at most Broker::Impl::kMaxHeldWhileLoading, past it refused.
+  struct HeldPublish {
+    std::shared_ptr<Message> message;
+    PublishCallback done;
+  };
+  std::vector<HeldPublish> held_publishes;
+  // A non-owner filling a hole in what the owner sent from the shared store:
+  // the owner's later messages wait here, in order, behind the read.
+  bool catching_up = false;
+  std::vector<MessagePtr> held_live;
   // Message ids seen within the dedup window; null until the first one.
   std::unique_ptr<DedupTable> dedup;
   TopicHistory history;

@@ -57,6 +57,17 @@ void AddBrokerMetrics(MetricTable& t) {
       [](const MetricSnapshot& x) { return x.broker.dedup_evictions; }, Trip::kYes);
   t.Gauge("herald_dedup_bytes", "Memory remembered message ids hold (idempotent publish).",
           [](const MetricSnapshot& x) { return x.broker.dedup_bytes; });
+  t.Counter("herald_store_shared_loads_total",
+            "Topics whose head this node loaded from the shared store to number them (it "
+            "came to own them, or the store refused an append).",
+            [](const MetricSnapshot& x) { return x.broker.shared_loads; });
+  t.Counter("herald_store_shared_catchups_total",
+            "Holes in what a topic's owner sent, filled from the shared store.",
+            [](const MetricSnapshot& x) { return x.broker.shared_catchups; });
+  t.Counter(
+      "herald_store_shared_gaps_total",
+      "Holes the shared store could not fill (retention, or unreachable): subscribers got a gap.",
+      [](const MetricSnapshot& x) { return x.broker.shared_gaps; }, Trip::kYes);
   t.Counter("herald_store_appends_total", "Messages the history store committed.",
             [](const MetricSnapshot& x) { return x.broker.store.appends; });
   t.Counter("herald_store_commits_total",

@@ -44,14 +44,6 @@ Status Validate(const Config& c) {
     return Status(ErrorCode::kInvalidArgument,
                   "[store] kind = \"redis\" needs redis_host and a non-empty redis_prefix");
   }
-  // A node that loses a topic's ownership forgets its stored history; on a
-  // shared store that would delete what the new owner writes.
-  if (c.store_kind == Config::StoreKind::kRedis &&
-      (!c.server.cluster.listen.empty() || !c.server.cluster.seeds.empty())) {
-    return Status(ErrorCode::kInvalidArgument,
-                  "[store] kind = \"redis\" is for one node for now: ownership moves between "
-                  "cluster nodes on a shared store are not built yet (issue #17)");
-  }
   const ClusterOptions& cl = c.server.cluster;
   if (!cl.listen.empty()) {
     if (Status s = ValidateListenAddress("cluster_listen", cl.listen); !s.ok()) return s;

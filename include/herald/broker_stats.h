@@ -34,6 +34,12 @@ struct BrokerStats {
   uint64_t duplicates = 0;          // publishes acknowledged as duplicates of a msg_id
   uint64_t dedup_evictions = 0;     // ids forgotten early to respect max_dedup_bytes
   uint64_t topics_expired = 0;
+  // A shared store in a cluster (SharedHistoryStore): topics whose head this
+  // node loaded to number them, holes in what an owner sent filled from the
+  // store, and holes it could not fill (told to subscribers as gaps).
+  uint64_t shared_loads = 0;
+  uint64_t shared_catchups = 0;
+  uint64_t shared_gaps = 0;
   uint64_t topics_refused = 0;  // new topics refused (max_topics or max_topic_bytes)
   // Gauges.
   uint64_t topics = 0;

@@ -14,10 +14,14 @@
 //   herald::BrokerOptions b;
 //   b.store = *store;
 //
-// In progress (issue #17): one Redis server and one writer per topic. A
-// Redis that restarts having lost acknowledged writes is not yet detected
-// (planned: the replication id and offset check of the design), so opening
-// asks for appendfsync always (RedisStoreOptions::require_durable).
+// The store is a SharedHistoryStore: the nodes of a cluster share it, and a
+// topic's new owner loads its head and goes on in its epoch
+// (herald/shared_history_store.h, docs/CLUSTER.md).
+//
+// In progress (issue #17): one Redis server. A Redis that restarts having
+// lost acknowledged writes is not yet detected (planned: the replication id
+// and offset check of the design), so opening asks for appendfsync always
+// (RedisStoreOptions::require_durable).
 #pragma once
 
 #include <chrono>

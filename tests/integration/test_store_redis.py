@@ -78,13 +78,6 @@ class Refused(unittest.TestCase):
             self.assertIn("appendonly no", r.stderr)
             self.assertIn("appendfsync always", r.stderr)
 
-    def test_redis_with_a_cluster_is_a_config_error_for_now(self):
-        r = run_heraldd("--config", write_config(
-            self, '[store]\nkind = "redis"\n[cluster]\nlisten = "127.0.0.1:0"\n'),
-            "--listen", "127.0.0.1:0")
-        self.assertEqual(r.returncode, 2, r.stderr)
-        self.assertIn("is for one node for now", r.stderr)
-
     def test_an_unreachable_redis_stops_heraldd_naming_it(self):
         with RedisServer() as redis:
             port = redis.port

@@ -1,0 +1,229 @@
+// A shared store in a cluster (SharedHistoryStore, the Redis store): the
+// store, not a node, keeps each topic's numbering, so a topic's epoch and
+// history outlive the node that wrote them.
+//
+//   - A node that comes to own a topic loads its head from the store before
+//     it numbers anything, and goes on in the same epoch. Its local
+//     subscribers (and peers' interest) get what they had not seen of it
+//     from the tail it loaded: the messages the previous owner committed and
+//     never sent.
+//   - The store refuses an append that does not follow its head (another
+//     node numbered meanwhile): the node drops what it numbered, loads the
+//     head again and goes on from it. Nothing is numbered twice.
+//   - A node that does not own a topic delivers what the owner sends in
+//     order, once: a message already delivered is dropped, and a hole
+//     before one (frames lost with a dead owner's link) is read from the
+//     store before it.
+#include "broker/broker_impl.h"
+
+namespace herald {
+
+namespace {
+
+// One read of the store while filling a hole (a few messages, usually).
+constexpr size_t kCatchUpMessages = 1024;
+constexpr size_t kCatchUpBytes = 1u << 20;
+
+}  // namespace
+
+void Broker::Impl::HandOverShared(TopicState& ts) {
+  size_t freed = 0;
+  while (!ts.history.empty()) freed += ts.history.DropOldest();
+  BrokerCounters::Sub(counters_.history_bytes, freed);
+  ++ts.numbering;
+  ts.store_pending = 0;
+  ts.store_failed = false;
+  ts.shared_load = TopicState::SharedLoad::kNo;
+  // History is the store's: a resume here reads it there.
+  ts.store_first = 1;
+  ts.history_evicted = true;
+}
+
+Status Broker::Impl::ReadyShared(const TopicStatePtr& ts) {
+  if (ts->store_failed) HandOverShared(*ts);  // refused by the store: load its head again
+  if (ts->shared_load == TopicState::SharedLoad::kYes) return Status::Ok();
+  if (ts->shared_load == TopicState::SharedLoad::kNo) {
+    if (Status s = LoadShared(ts); !s.ok()) return s;
+  }
+  return Status(ErrorCode::kUnavailable, "topic '" + ts->name +
+                                             "' is being loaded from the shared store by its "
+                                             "new owner: retry");
+}
+
+Status Broker::Impl::LoadShared(const TopicStatePtr& ts) {
+  ts->shared_load = TopicState::SharedLoad::kLoading;
+  BrokerCounters::Add(counters_.shared_loads, 1);
+  const uint64_t numbering = ts->numbering;
+  Status s = shared_->Load(ts->name, [this, ts, numbering](Result<StoredTopic> loaded) {
+    LoadedShared(ts, numbering, std::move(loaded));
+  });
+  if (!s.ok()) ts->shared_load = TopicState::SharedLoad::kNo;
+  return s;
+}
+
+// On the store's thread.
+void Broker::Impl::LoadedShared(const TopicStatePtr& ts, uint64_t numbering,
+                                Result<StoredTopic> loaded) {
+  std::vector<std::function<void(bool)>> waiters;
+  // The outcomes known at once of held publishes (a refusal, a duplicate).
+  std::vector<std::pair<PublishCallback, Result<PublishAck>>> answers;
+  bool ok = false;
+  {
+    std::lock_guard lock(ts->mu);
+    const bool current = !ts->removed && ts->numbering == numbering &&
+                         ts->shared_load == TopicState::SharedLoad::kLoading;
+    // Handed over again meanwhile: a newer load in progress answers what
+    // waits; with none, what waits is told to try again.
+    if (!current && ts->shared_load == TopicState::SharedLoad::kLoading) return;
+    waiters = std::move(ts->load_waiters);
+    ts->load_waiters.clear();
+    std::vector<TopicState::HeldPublish> held = std::move(ts->held_publishes);
+    ts->held_publishes.clear();
+    if (!current) {
+      loaded = Status(ErrorCode::kUnavailable, "its owner changed during the load");
+    }
+    if (!current || !loaded.ok()) {
+      if (current) ts->shared_load = TopicState::SharedLoad::kNo;  // the next publish tries again
+      for (TopicState::HeldPublish& p : held) {
+        BrokerCounters::Add(counters_.publish_errors, 1);
+        answers.emplace_back(
+            std::move(p.done),
+            Status(ErrorCode::kUnavailable, "topic '" + ts->name +
+                                                "' could not be loaded from the shared store: " +
+                                                loaded.status().message()));
+      }
+    } else {
+      ok = true;
+      StoredTopic& st = *loaded;
+      // Memory's history is what the store holds now (a node that opened
+      // the store at start holds an older tail of it).
+      size_t freed = 0;
+      while (!ts->history.empty()) freed += ts->history.DropOldest();
+      BrokerCounters::Sub(counters_.history_bytes, freed);
+      const int64_t ids_after =
+          NowUs() -
+          std::chrono::duration_cast<std::chrono::microseconds>(options_.dedup_window).count();
+      for (StoredId& id : st.ids) {
+        if (id.timestamp_us < ids_after || (ts->dedup && ts->dedup->Find(id.msg_id))) continue;
+        RememberId(*ts, std::move(id), /*pending=*/false);
+      }
+      if (ts->epoch == st.epoch && ts->last_offset > st.last_offset) {
+        // Subscribers here saw offsets the store no longer holds (it lost
+        // acknowledged writes): they are never numbered again. A new epoch
+        // starts over the store's head.
+        ts->epoch = NextEpoch();
+        ts->last_offset = 0;
+        ts->store_first = 1;
+        ts->history_evicted = false;
+        BrokerCounters::Add(counters_.shared_gaps, 1);
+      } else if (st.epoch == 0) {
+        // The store never held the topic: its first epoch starts here.
+        ts->epoch = NextEpoch();
+        ts->last_offset = 0;
+        ts->store_first = 1;
+        ts->history_evicted = false;
+      } else {
+        // What local subscribers (and peers) saw of this epoch goes on from
+        // the tail: the messages numbered since and never sent to them.
+        const uint64_t seen = ts->epoch == st.epoch ? ts->last_offset : 0;
+        const bool covered =
+            st.messages.empty() ? st.last_offset <= seen : st.messages.front()->offset <= seen + 1;
+        if (seen > 0 && !covered) {
+          ClusterView::Suspect(ts->cluster);  // more than the tail: told as a gap
+          BrokerCounters::Add(counters_.shared_gaps, 1);
+        }
+        ts->epoch = st.epoch;
+        ts->store_first = st.first_offset;
+        for (const MessagePtr& m : st.messages) {
+          AppendHistory(*ts, m);
+          if (seen > 0 && covered && m->offset > seen) {
+            ts->last_offset = m->offset;
+            Deliver(*ts, m);
+          }
+        }
+        ts->last_offset = st.last_offset;
+        const uint64_t tail_first =
+            st.messages.empty() ? st.last_offset + 1 : st.messages.front()->offset;
+        ts->history_evicted = st.first_offset < tail_first;
+      }
+      ts->shared_load = TopicState::SharedLoad::kYes;
+      for (TopicState::HeldPublish& p : held) {
+        HereResult r = SequenceHere(ts, std::move(p.message), &p.done);
+        if (!r.deferred) answers.emplace_back(std::move(p.done), std::move(r.ack));
+      }
+    }
+  }
+  for (auto& [done, ack] : answers) done(std::move(ack));
+  for (auto& waiter : waiters) waiter(ok);
+}
+
+void Broker::Impl::MirrorShared(const TopicStatePtr& ts, MessagePtr m) {
+  if (ts->catching_up) {
+    ts->held_live.push_back(std::move(m));
+    return;
+  }
+  if (m->epoch == ts->epoch && m->offset <= ts->last_offset) return;  // delivered already
+  if (m->epoch == ts->epoch && ts->last_offset > 0 && m->offset > ts->last_offset + 1) {
+    ts->catching_up = true;
+    ts->held_live.push_back(std::move(m));
+    return CatchUpShared(ts);
+  }
+  ts->epoch = m->epoch;
+  ts->last_offset = m->offset;
+  DeliverMirrored(*ts, m);
+}
+
+void Broker::Impl::CatchUpShared(const TopicStatePtr& ts) {
+  const uint64_t missing = ts->held_live.front()->offset - ts->last_offset - 1;
+  Status s = store_->Read(
+      ts->name, ts->epoch, ts->last_offset, std::min<uint64_t>(missing, kCatchUpMessages),
+      kCatchUpBytes, [this, ts](Result<StoreRead> read) { CaughtUpShared(ts, std::move(read)); });
+  // Not now (the store is down or too busy): the hole is told as a gap
+  // rather than held up for.
+  if (!s.ok()) EndCatchUpShared(ts, /*filled=*/false);
+}
+
+// On the store's reader thread.
+void Broker::Impl::CaughtUpShared(const TopicStatePtr& ts, Result<StoreRead> read) {
+  std::lock_guard lock(ts->mu);
+  if (ts->removed || !ts->catching_up) return;
+  bool progressed = false;
+  if (read.ok()) {
+    for (const MessagePtr& m : read->messages) {
+      if (m->epoch != ts->epoch || m->offset != ts->last_offset + 1) break;
+      ts->last_offset = m->offset;
+      DeliverMirrored(*ts, m);
+      progressed = true;
+    }
+  }
+  const uint64_t next = ts->held_live.front()->offset;
+  if (read.ok() && progressed && read->truncated && ts->last_offset + 1 < next) {
+    return CatchUpShared(ts);
+  }
+  // A hole left: the store no longer holds it (retention) or could not be read.
+  EndCatchUpShared(ts, ts->last_offset + 1 >= next);
+}
+
+void Broker::Impl::EndCatchUpShared(const TopicStatePtr& ts, bool filled) {
+  ts->catching_up = false;
+  if (filled) {
+    BrokerCounters::Add(counters_.shared_catchups, 1);
+  } else {
+    ClusterView::Suspect(ts->cluster);  // local subscribers are told at the next message
+    BrokerCounters::Add(counters_.shared_gaps, 1);
+  }
+  std::vector<MessagePtr> held = std::move(ts->held_live);
+  ts->held_live.clear();
+  for (MessagePtr& m : held) {
+    if (filled) {
+      MirrorShared(ts, std::move(m));  // another hole may follow (a read again)
+      continue;
+    }
+    if (m->epoch == ts->epoch && m->offset <= ts->last_offset) continue;
+    ts->epoch = m->epoch;
+    ts->last_offset = m->offset;
+    DeliverMirrored(*ts, m);
+  }
+}
+
+}  // namespace herald
