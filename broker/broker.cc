@@ -155,6 +155,7 @@ BrokerStats Broker::Impl::Stats() const {
   s.history_bytes = get(counters_.history_bytes);
   s.store_read_bytes = read_budget_.held();
   s.store_reads_waiting = read_budget_.waiting();
+  s.held_publish_bytes = get(counters_.held_publish_bytes);
   s.pending_requests = tracker_.pending();
   for (size_t i = 0; i < s.request_latency_buckets.size(); ++i) {
     s.request_latency_buckets[i] = get(counters_.latency_buckets[i]);

@@ -152,9 +152,6 @@ class Broker::Impl {
   // then taken).
   HereResult SequenceHere(const TopicStatePtr& ts, std::shared_ptr<Message> m,
                           PublishCallback* done);
-  // Publishes one topic holds while its head loads from a shared store (one
-  // round trip to the store); past it they are refused with the reason.
-  static constexpr size_t kMaxHeldWhileLoading = 4096;
   // Topic lock held. With a cluster, settles the topic's owner under the
   // current membership (restarting its numbering when ownership moved);
   // returns true when this node owns it.

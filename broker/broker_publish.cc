@@ -160,10 +160,16 @@ Broker::Impl::HereResult Broker::Impl::PublishHere(std::string_view topic, std::
       // Numbered from the store's head only (its message ids too): while
       // it loads, publishes wait for it, in order (LoadedShared).
       if (Status s = ReadyShared(*found); !s.ok()) {
-        if (ts.shared_load != TopicState::SharedLoad::kLoading ||
-            ts.held_publishes.size() >= kMaxHeldWhileLoading) {
-          return reject(std::move(s));
+        const size_t bytes = m->payload.size();
+        if (ts.shared_load != TopicState::SharedLoad::kLoading) return reject(std::move(s));
+        if (counters_.held_publish_bytes.load(std::memory_order_relaxed) + bytes >
+            options_.max_held_publish_bytes) {
+          return reject(Status(ErrorCode::kUnavailable,
+                               "topic '" + ts.name +
+                                   "' is being loaded from the shared store, and the publishes "
+                                   "waiting for loads fill max_held_publish_bytes: retry"));
         }
+        BrokerCounters::Add(counters_.held_publish_bytes, bytes);
         ts.held_publishes.push_back({std::move(m), std::move(*here.done)});
         HereResult held;
         held.deferred = true;

@@ -79,6 +79,9 @@ void Broker::Impl::LoadedShared(const TopicStatePtr& ts, uint64_t numbering,
     ts->load_waiters.clear();
     std::vector<TopicState::HeldPublish> held = std::move(ts->held_publishes);
     ts->held_publishes.clear();
+    for (const TopicState::HeldPublish& p : held) {
+      BrokerCounters::Sub(counters_.held_publish_bytes, p.message->payload.size());
+    }
     if (!current) {
       loaded = Status(ErrorCode::kUnavailable, "its owner changed during the load");
     }

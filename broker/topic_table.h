@@ -65,7 +65,7 @@ struct TopicState {
   // Run once the load in progress ends (true: loaded), topic lock not held.
   std::vector<std::function<void(bool)>> load_waiters;
   // Publishes made while the load is in progress, numbered (in order) as it
-  // ends: at most Broker::Impl::kMaxHeldWhileLoading, past it refused.
+  // ends; their payloads are charged to BrokerOptions::max_held_publish_bytes.
   struct HeldPublish {
     std::shared_ptr<Message> message;
     PublishCallback done;

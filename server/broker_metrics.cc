@@ -103,6 +103,17 @@ void AddBrokerMetrics(MetricTable& t) {
   t.Gauge("herald_store_reads_waiting",
           "Replay pages waiting for max_store_read_bytes to free room.",
           [](const MetricSnapshot& x) { return x.broker.store_reads_waiting; });
+  t.Gauge("herald_store_held_publish_bytes",
+          "Publishes waiting for their topic's head to load from the shared store "
+          "(max_held_publish_bytes).",
+          [](const MetricSnapshot& x) { return x.broker.held_publish_bytes; });
+  t.Gauge("herald_store_up",
+          "1 while the history store is reachable (a store on a server: its connections are "
+          "ready), else 0.",
+          [](const MetricSnapshot& x) { return x.broker.store.reachable ? 1 : 0; });
+  t.Counter("herald_store_disconnects_total",
+            "Connections to the history store's server lost (each is reconnected with backoff).",
+            [](const MetricSnapshot& x) { return x.broker.store.disconnects; });
   t.Gauge("herald_topics", "Topics known to this node.",
           [](const MetricSnapshot& x) { return x.broker.topics; });
   t.Gauge("herald_topic_bytes", "Memory held by topic state, history aside.",

@@ -99,7 +99,7 @@ void AddClusterMetrics(MetricTable& t) {
   }
 }
 
-std::string ClusterJson(const cluster::ClusterStats& s) {
+std::string ClusterJson(const cluster::ClusterStats& s, const HistoryStoreStats* store) {
   std::string out =
       "{\"node_id\":" + JsonQuoted(s.node_id) + ",\"clustered\":true" +
       ",\"cluster\":" + JsonQuoted(s.cluster_name) + ",\"address\":" + JsonQuoted(s.address) +
@@ -126,7 +126,14 @@ std::string ClusterJson(const cluster::ClusterStats& s) {
            ",\"queue_bytes\":" + std::to_string(l.queue_bytes) +
            ",\"reconnects\":" + std::to_string(l.reconnects) + "}";
   }
-  out += "]}\n";
+  out += ']';
+  if (store) {
+    out += ",\"store\":{\"reachable\":" + std::string(store->reachable ? "true" : "false") +
+           ",\"disconnects\":" + std::to_string(store->disconnects) +
+           ",\"queued_bytes\":" + std::to_string(store->queued_bytes) +
+           ",\"append_errors\":" + std::to_string(store->append_errors) + '}';
+  }
+  out += "}\n";
   return out;
 }
 

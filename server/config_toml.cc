@@ -86,6 +86,7 @@ Status ReadLimits(TomlReader& r, Config& c) {
   r.Bytes("max_topic_bytes", b.max_topic_bytes, AtLeast(4096));
   r.Bytes("max_history_bytes", b.max_history_bytes);
   r.Bytes("max_store_read_bytes", b.max_store_read_bytes, AtLeast(1));
+  r.Bytes("max_held_publish_bytes", b.max_held_publish_bytes, AtLeast(1));
   r.Int("max_topic_length", b.topic_limits.max_length, Between(1, 65535));
   r.Int("max_topic_tokens", b.topic_limits.max_tokens, Between(1, 64));
   r.Int("max_inbox_pending", b.max_inbox_pending, AtLeast(1));

@@ -232,7 +232,10 @@ class Server::Impl {
                  http::kApplicationJson);
         return;
       }
-      res.Send(200, server::ClusterJson(cluster_->Stats()), http::kApplicationJson);
+      std::optional<HistoryStoreStats> store;
+      if (broker_.options().store) store = broker_.options().store->Stats();
+      res.Send(200, server::ClusterJson(cluster_->Stats(), store ? &*store : nullptr),
+               http::kApplicationJson);
     });
     ws_->Register(*router);
     sse_->Register(*router);

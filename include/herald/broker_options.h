@@ -87,6 +87,11 @@ struct BrokerOptions {
   // to the subscriber's session. A page that does not fit waits its turn
   // (it is not refused); one page always goes when nothing is held.
   size_t max_store_read_bytes = 64u << 20;
+  // With a shared store in a cluster: payload bytes of publishes waiting for
+  // their topic's head to load from the store (one round trip, after the
+  // topic's owner changed), across every topic on the node. Past it a
+  // publish is refused with unavailable.
+  size_t max_held_publish_bytes = 16u << 20;
   // Wall clock in microseconds; replaceable in tests.
   std::function<int64_t()> clock;
 };

@@ -52,6 +52,7 @@ struct BrokerStats {
   uint64_t pending_requests = 0;
   uint64_t store_read_bytes = 0;     // replay pages read from the store, not yet delivered
   uint64_t store_reads_waiting = 0;  // replay pages waiting for max_store_read_bytes
+  uint64_t held_publish_bytes = 0;   // publishes waiting for a shared store's load
   // Request latency histogram: counts per bucket of kLatencyBucketsUs, then +Inf.
   std::array<uint64_t, kLatencyBucketsUs.size() + 1> request_latency_buckets{};
   uint64_t request_latency_sum_us = 0;

@@ -83,6 +83,11 @@ struct HistoryStoreStats {
   uint64_t reads_refused = 0;    // reads refused at once (too many waiting, store failed)
   uint64_t disk_bytes = 0;       // the store's files
   uint64_t disk_free_bytes = 0;  // free on the store's filesystem (0: not measured)
+  // A store on a server (Redis): whether it is reachable now (its
+  // connections are ready), and how many times a connection was lost.
+  // Always true and 0 for an embedded store.
+  bool reachable = true;
+  uint64_t disconnects = 0;
 };
 
 // What a topic keeps (HistoryStore::Retain): its newest messages, at most

@@ -216,6 +216,7 @@ class RedisStore final : public SharedHistoryStore {
     std::lock_guard lock(mu_);
     HistoryStoreStats s = stats_;
     s.queued_bytes = queued_bytes_;
+    s.reachable = writer_ready_ && reader_ready_;
     return s;
   }
 
@@ -618,7 +619,9 @@ class RedisStore final : public SharedHistoryStore {
   void OnState(bool writer, ConnectionState s, const std::string& why) {
     {
       std::lock_guard lock(mu_);
-      (writer ? writer_ready_ : reader_ready_) = s == ConnectionState::kReady;
+      bool& ready = writer ? writer_ready_ : reader_ready_;
+      if (ready && s != ConnectionState::kReady) ++stats_.disconnects;
+      ready = s == ConnectionState::kReady;
       if (!why.empty()) down_why_ = why;
       state_cv_.notify_all();
     }

@@ -30,8 +30,8 @@ import urllib.parse
 
 import websockets
 
-from cluster_util import FaultProxy, cluster_config, mesh_state, metric, owner_of, peer_address, \
-    start_node, stop_all, wait_mesh
+from cluster_util import FaultProxy, cluster_config, get_json, mesh_state, metric, owner_of, \
+    peer_address, start_node, stop_all, wait_mesh
 from probe_util import report
 from redis_util import RedisServer
 from sse_util import publish_once
@@ -278,6 +278,10 @@ class OwnerDeath(OnSharedRedis):
                 want = {p for p, (t, _, o) in acks.items() if t == topic and o >= first}
                 missing = want - {m["payload"] for m in got}
                 self.assertEqual(missing, set(), f"{topic} at :{s.port}: acknowledged, not seen")
+
+        for h in nodes:  # /cluster shows the shared store's state
+            store = get_json(h.port, "/cluster")["store"]
+            self.assertTrue(store["reachable"], store)
 
         def total(name):
             return int(sum(metric(h.port, name) for h in survivors))

@@ -15,7 +15,7 @@ import unittest
 import test_store
 from heraldd import Heraldd, http_call, run_heraldd
 from redis_util import RedisServer
-from sse_util import Publisher
+from sse_util import Publisher, metrics
 
 DURABLE = ("--appendonly", "yes", "--appendfsync", "always")
 
@@ -52,6 +52,7 @@ class OnRedis(unittest.TestCase):
             resp, body = http_call(h.port, "POST", "/publish/orders", b"lost")
             self.assertEqual(resp.status, 503, body)
             self.assertIn(b"redis", body)
+            self.assertEqual(metrics(h.port)["herald_store_up"], 0)
             self.redis.start()
             deadline = time.monotonic() + 15
             while time.monotonic() < deadline:
@@ -60,6 +61,9 @@ class OnRedis(unittest.TestCase):
                     break
                 time.sleep(0.05)
             self.assertEqual(resp.status, 200, body)
+            after = metrics(h.port)
+            self.assertEqual(after["herald_store_up"], 1)
+            self.assertGreaterEqual(after["herald_store_disconnects_total"], 2)  # both connections
         epoch = acks[0][0]
         with self.heraldd() as h:
             got = test_store.history(h.port, "orders", epoch, 0)
