@@ -185,6 +185,9 @@ class Broker::Impl {
   // before it is filled from the store first.
   void MirrorShared(const TopicStatePtr& ts, MessagePtr m);
   void CatchUpShared(const TopicStatePtr& ts);
+  // Topic lock held. Whether a subscription of this node (not a peer's
+  // interest) matches the topic.
+  bool HasLocalSubscribers(TopicState& ts);
   void CaughtUpShared(const TopicStatePtr& ts, Result<StoreRead> read);
   // The held messages go out; a hole before them, if not `filled`, is told
   // to local subscribers as a gap.

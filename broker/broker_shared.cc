@@ -128,7 +128,8 @@ void Broker::Impl::LoadedShared(const TopicStatePtr& ts, uint64_t numbering,
       } else {
         // What local subscribers (and peers) saw of this epoch goes on from
         // the tail: the messages numbered since and never sent to them.
-        const uint64_t seen = ts->epoch == st.epoch ? ts->last_offset : 0;
+        const uint64_t seen =
+            ts->epoch == st.epoch && ClusterView::Delivered(ts->cluster) ? ts->last_offset : 0;
         const bool covered =
             st.messages.empty() ? st.last_offset <= seen : st.messages.front()->offset <= seen + 1;
         if (seen > 0 && !covered) {
@@ -166,7 +167,11 @@ void Broker::Impl::MirrorShared(const TopicStatePtr& ts, MessagePtr m) {
     return;
   }
   if (m->epoch == ts->epoch && m->offset <= ts->last_offset) return;  // delivered already
-  if (m->epoch == ts->epoch && ts->last_offset > 0 && m->offset > ts->last_offset + 1) {
+  // A hole matters only to local subscribers that saw what came before it
+  // (a node that loaded the topic at start, or whose subscribers left, has
+  // nothing to fill: what it skipped was never owed to anyone here).
+  if (m->epoch == ts->epoch && ts->last_offset > 0 && m->offset > ts->last_offset + 1 &&
+      ClusterView::Delivered(ts->cluster) && HasLocalSubscribers(*ts)) {
     ts->catching_up = true;
     ts->held_live.push_back(std::move(m));
     return CatchUpShared(ts);
@@ -174,6 +179,14 @@ void Broker::Impl::MirrorShared(const TopicStatePtr& ts, MessagePtr m) {
   ts->epoch = m->epoch;
   ts->last_offset = m->offset;
   DeliverMirrored(*ts, m);
+}
+
+bool Broker::Impl::HasLocalSubscribers(TopicState& ts) {
+  const MatchResultPtr& match = MatchFor(ts);
+  for (const auto& slice : match->plain) {
+    if (!ClusterView::IsPeerInbox(slice.inbox)) return true;
+  }
+  return false;
 }
 
 void Broker::Impl::CatchUpShared(const TopicStatePtr& ts) {
