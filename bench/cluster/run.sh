@@ -7,6 +7,9 @@
 #            (sequenced on n1, one crossing to n2).
 #   2 hops   two nodes: publish on n2 to a topic n1 owns, subscribe on n2
 #            (forwarded to the owner n1, sequenced, and sent back).
+#   redis    1 and 2 hops again, the two nodes on one Redis as the shared
+#            store (every message appended to Redis first), with Redis on
+#            appendfsync always and on everysec; ratios to the memory store.
 #
 # Each: latency (unary Publish one at a time, publish-to-delivery p50/p99)
 # and throughput (PublishStream, 64 messages per stream message, until the
@@ -78,6 +81,50 @@ run 2hop-latency --publish "$n2_GRPC" --subscribe "$n2_GRPC" "${OWN[@]}" --mode 
 run 2hop-throughput --publish "$n2_GRPC" --subscribe "$n2_GRPC" "${OWN[@]}" --mode throughput \
   --messages "$MESSAGES" --batch 64
 
+kill "${PIDS[1]}" "${PIDS[2]}"; wait "${PIDS[1]}" "${PIDS[2]}" 2>/dev/null
+
+# Two nodes on one Redis as the shared store ([store] kind = "redis"): every
+# message of a topic with history (1,000 by default) is appended to Redis
+# before it is delivered or acknowledged. Redis with fsync on every write
+# (what heraldd requires by default), then with fsync once a second.
+REDIS_DIR=$(mktemp -d)
+redis_case() {  # redis_case LABEL FSYNC
+  local label=$1 fsync=$2 rport
+  rport=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  rm -rf "$REDIS_DIR/$label"; mkdir -p "$REDIS_DIR/$label"
+  redis-server --port "$rport" --bind 127.0.0.1 --dir "$REDIS_DIR/$label" --save "" \
+    --appendonly yes --appendfsync "$fsync" --daemonize no --logfile "$REDIS_DIR/$label/log" &
+  PIDS+=($!)
+  local redis_pid=$!
+  for _ in $(seq 100); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.05; done
+  printf '[store]\nkind = "redis"\nredis_port = %s\nredis_require_durable = %s\n' "$rport" \
+    "$([[ $fsync == always ]] && echo true || echo false)" >"$REDIS_DIR/$label.toml"
+  start "${label}1" --cluster-listen 127.0.0.1:0 --config "$REDIS_DIR/$label.toml"
+  local p1=${#PIDS[@]}
+  start "${label}2" --cluster-listen 127.0.0.1:0 --seed "127.0.0.1:$(peer_port "${label}1")" \
+    --config "$REDIS_DIR/$label.toml"
+  for _ in $(seq 100); do grep -q "link to node '${label}1'" "$LOGS/${label}2.log" && break; sleep 0.05; done
+  sleep 0.3
+  local a b
+  a=$(eval echo "\$${label}1_GRPC"); b=$(eval echo "\$${label}2_GRPC")
+  local own=(--owned-by "${label}1" --nodes "${label}1,${label}2" --topic bench.x)
+  run "$label-1hop-latency" --publish "$a" --subscribe "$b" "${own[@]}" --mode latency \
+    --messages "$CALLS"
+  run "$label-1hop-throughput" --publish "$a" --subscribe "$b" "${own[@]}" --mode throughput \
+    --messages "$MESSAGES" --batch 64
+  run "$label-2hop-latency" --publish "$b" --subscribe "$b" "${own[@]}" --mode latency \
+    --messages "$CALLS"
+  run "$label-2hop-throughput" --publish "$b" --subscribe "$b" "${own[@]}" --mode throughput \
+    --messages "$MESSAGES" --batch 64
+  kill "${PIDS[$((p1 - 1))]}" "${PIDS[$p1]}" "$redis_pid"
+  wait "${PIDS[$((p1 - 1))]}" "${PIDS[$p1]}" "$redis_pid" 2>/dev/null
+}
+if command -v redis-server >/dev/null; then
+  redis_case redis always
+  redis_case rediseverysec everysec
+fi
+rm -rf "$REDIS_DIR"
+
 /usr/bin/python3 - "$JSONL" "$OUT_DIR/cluster.md" <<'PY'
 import json, sys
 rows = {r["case"]: r for r in map(json.loads, open(sys.argv[1]))}
@@ -90,6 +137,21 @@ for name, label in (("single", "one node"), ("1hop", "1 hop (publish on owner, s
     out.append(f"| {label} | {lat['p50_us']:.0f} | {lat['p99_us']:.0f} | "
                f"{lat['p50_us'] / s_lat['p50_us']:.2f}× | {thr['msgs_per_s']:,.0f} | "
                f"{thr['msgs_per_s'] / s_thr['msgs_per_s']:.2f}× |")
+# The shared store on Redis, against the memory store's same case.
+stores = (("redis", "Redis store, appendfsync always"),
+          ("rediseverysec", "Redis store, appendfsync everysec"))
+if any(f"{k}-1hop-latency" in rows for k, _ in stores):
+    out += ["", "| case | p50 µs | p99 µs | p99 vs memory | throughput msgs/s | vs memory |",
+            "|---|---|---|---|---|---|"]
+    for key, what in stores:
+        for hop, label in (("1hop", "1 hop"), ("2hop", "2 hops")):
+            if f"{key}-{hop}-latency" not in rows:
+                continue
+            lat, thr = rows[f"{key}-{hop}-latency"], rows[f"{key}-{hop}-throughput"]
+            mlat, mthr = rows[f"{hop}-latency"], rows[f"{hop}-throughput"]
+            out.append(f"| {what}, {label} | {lat['p50_us']:.0f} | {lat['p99_us']:.0f} | "
+                       f"{lat['p99_us'] / mlat['p99_us']:.2f}× | {thr['msgs_per_s']:,.0f} | "
+                       f"{thr['msgs_per_s'] / mthr['msgs_per_s']:.2f}× |")
 text = "\n".join(out)
 print(text)
 open(sys.argv[2], "w").write(text + "\n")
