@@ -29,9 +29,7 @@ void Broker::Impl::RestartNumbering(TopicState& ts, bool here) {
   // What this node numbered (or mirrored) is no longer authoritative: the
   // numbering restarts under the new owner, so resumes see an epoch change
   // instead of offsets that mean something else now.
-  size_t freed = 0;
-  while (!ts.history.empty()) freed += ts.history.DropOldest();
-  BrokerCounters::Sub(counters_.history_bytes, freed);
+  DropHistory(ts);
   ts.last_offset = 0;
   ts.epoch = here ? NextEpoch() : 0;
   // Messages still queued for the store belong to the old epoch now.

@@ -202,6 +202,11 @@ class Broker::Impl {
   void Deliver(TopicState& ts, const MessagePtr& m);
   // Topic lock held. Remembers a message's msg_id (if any) for dedup_window.
   void RememberId(TopicState& ts, StoredId id, bool pending);
+  // Topic lock held. Remembers the ids a store read back that are still
+  // inside dedup_window and not known yet (moved from).
+  void RememberStoredIds(TopicState& ts, std::vector<StoredId>& ids);
+  // Topic lock held. Memory's history of the topic goes (its budget with it).
+  void DropHistory(TopicState& ts);
 
   const BrokerOptions options_;
   HistoryStore* const store_;  // options_.store, or null: history in memory only

@@ -27,9 +27,7 @@ constexpr size_t kCatchUpBytes = 1u << 20;
 }  // namespace
 
 void Broker::Impl::HandOverShared(TopicState& ts) {
-  size_t freed = 0;
-  while (!ts.history.empty()) freed += ts.history.DropOldest();
-  BrokerCounters::Sub(counters_.history_bytes, freed);
+  DropHistory(ts);
   ++ts.numbering;
   ts.store_pending = 0;
   ts.store_failed = false;
@@ -100,16 +98,8 @@ void Broker::Impl::LoadedShared(const TopicStatePtr& ts, uint64_t numbering,
       StoredTopic& st = *loaded;
       // Memory's history is what the store holds now (a node that opened
       // the store at start holds an older tail of it).
-      size_t freed = 0;
-      while (!ts->history.empty()) freed += ts->history.DropOldest();
-      BrokerCounters::Sub(counters_.history_bytes, freed);
-      const int64_t ids_after =
-          NowUs() -
-          std::chrono::duration_cast<std::chrono::microseconds>(options_.dedup_window).count();
-      for (StoredId& id : st.ids) {
-        if (id.timestamp_us < ids_after || (ts->dedup && ts->dedup->Find(id.msg_id))) continue;
-        RememberId(*ts, std::move(id), /*pending=*/false);
-      }
+      DropHistory(*ts);
+      RememberStoredIds(*ts, st.ids);
       if (ts->epoch == st.epoch && ts->last_offset > st.last_offset) {
         // Subscribers here saw offsets the store no longer holds (it lost
         // acknowledged writes): they are never numbered again. A new epoch

@@ -119,6 +119,23 @@ void Broker::Impl::RetainStored(TopicState& ts, int64_t now_us) {
                  });
 }
 
+void Broker::Impl::RememberStoredIds(TopicState& ts, std::vector<StoredId>& ids) {
+  // Ids still inside the window: a retry after a restart or a move is known.
+  const int64_t ids_after =
+      NowUs() -
+      std::chrono::duration_cast<std::chrono::microseconds>(options_.dedup_window).count();
+  for (StoredId& id : ids) {
+    if (id.timestamp_us < ids_after || (ts.dedup && ts.dedup->Find(id.msg_id))) continue;
+    RememberId(ts, std::move(id), /*pending=*/false);
+  }
+}
+
+void Broker::Impl::DropHistory(TopicState& ts) {
+  size_t freed = 0;
+  while (!ts.history.empty()) freed += ts.history.DropOldest();
+  BrokerCounters::Sub(counters_.history_bytes, freed);
+}
+
 void Broker::Impl::LoadStored(bool complete, std::vector<StoredTopic> topics) {
   uint64_t max_epoch = 0;
   for (StoredTopic& stored : topics) {
@@ -136,14 +153,7 @@ void Broker::Impl::LoadStored(bool complete, std::vector<StoredTopic> topics) {
     TopicState& ts = **made;
     std::lock_guard lock(ts.mu);
     ts.last_activity_us = NowUs();
-    // Ids still inside the window: a retry after the restart is known.
-    const int64_t ids_after =
-        NowUs() -
-        std::chrono::duration_cast<std::chrono::microseconds>(options_.dedup_window).count();
-    for (StoredId& id : stored.ids) {
-      if (id.timestamp_us < ids_after || (ts.dedup && ts.dedup->Find(id.msg_id))) continue;
-      RememberId(ts, {std::move(id.msg_id), id.epoch, id.offset, id.timestamp_us}, false);
-    }
+    RememberStoredIds(ts, stored.ids);
     if (!complete) {
       // The store cannot show it holds every acknowledged message: what
       // clients saw of the old epoch may be missing, so it ends here.
