@@ -46,19 +46,19 @@ def child(name):
     sys.stdout.flush()
 
 
-def run_child(name, env):
+def run_child(name, env, timeout_s=CHILD_TIMEOUT_S):
     t0 = time.monotonic()
     proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--child", name],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
                             start_new_session=True)
     try:
-        out, err = proc.communicate(timeout=CHILD_TIMEOUT_S)
+        out, err = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)  # the group this runner created for the child
         out, err = proc.communicate()
         return {"name": name, "title": "", "what": "", "figures": [], "verdict": "FAIL",
-                "reason": f"timed out after {CHILD_TIMEOUT_S} s", "seconds": CHILD_TIMEOUT_S}
+                "reason": f"timed out after {timeout_s} s", "seconds": timeout_s}
     for line in out.splitlines():
         if line.startswith(MARK):
             return json.loads(line[len(MARK):])
@@ -220,7 +220,7 @@ def main(argv):
     results = {}
     for n in names:
         print(f"  {n}. {scenarios.SCENARIOS[n][0]} ...", end="", flush=True)
-        res = run_child(n, env)
+        res = run_child(n, env, scenarios.TIMEOUTS.get(n, CHILD_TIMEOUT_S))
         res["when"] = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
         results[n] = res
         print(f" {res['verdict']} ({res.get('seconds', '?')} s)", flush=True)

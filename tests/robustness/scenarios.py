@@ -32,14 +32,18 @@ from fault_proxy import FaultProxy
 from ledger import Ledger, summarize
 
 SCENARIOS = collections.OrderedDict()
+# Scenarios that need longer than the runner's default deadline (seconds).
+TIMEOUTS = {}
 
 
-def scenario(name, title):
+def scenario(name, title, timeout_s=None):
     def register(fn):
         # A second scenario under a name would silently replace the first.
         if name in SCENARIOS:
             raise ValueError(f"scenario {name!r} is defined twice: {SCENARIOS[name][0]!r}, {title!r}")
         SCENARIOS[name] = (title, fn)
+        if timeout_s:
+            TIMEOUTS[name] = timeout_s
         return fn
     return register
 
@@ -1639,7 +1643,7 @@ def kill9_disk_store(r):
 
 
 # ------------------------------------------------------------------------------------------
-@scenario("m", "kill -9 of a topic's owner, 20 times, three nodes on one Redis")
+@scenario("m", "kill -9 of a topic's owner, 20 times, three nodes on one Redis", timeout_s=600)
 def kill9_owner_shared_redis(r):
     """Three heraldd nodes on one redis-server (`[store] kind = "redis"`,
     append-only with fsync always); HTTP publishers send about 1,000 msg/s
@@ -1667,7 +1671,7 @@ def kill9_owner_shared_redis(r):
     python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
     p = subprocess.run([python, "-m", "unittest", "-v", "test_cluster_redis"],
                        cwd=os.path.join(here, "..", "integration"), env=env,
-                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600)
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=560)
     out = p.stdout + p.stderr
     for m in re.finditer(r"^\[figure\] [^:]+: (.*?) = (.*)$", out, re.M):
         r.fig(m.group(1), m.group(2))
