@@ -103,7 +103,7 @@ void Broker::Impl::RunMaintenance() {
     }
     // A shared store's topics outlive this node's interest in them: other
     // nodes write and read them (its retention trims them).
-    if (store_ && ts.history.enabled() && !shared_) store_->Forget(ts.name);
+    if (store_ && ts.history.enabled() && !SharedNumbering(ts)) store_->Forget(ts.name);
     ts.removed = true;
     BrokerCounters::Add(counters_.topics_expired, 1);
     return true;

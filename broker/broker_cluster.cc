@@ -164,7 +164,8 @@ void Broker::Impl::DeliverRemote(MessagePtr m, const std::string& pattern,
         // Another node numbered the topic meanwhile (views differed): the
         // head this node loaded is behind. It loads it again, and the load
         // brings this message and any before it to local subscribers.
-        if (ts.shared_load == TopicState::SharedLoad::kYes) {
+        const bool beyond = m->epoch != ts.epoch || m->offset > ts.last_offset + ts.store_pending;
+        if (ts.shared_load == TopicState::SharedLoad::kYes && beyond) {
           HandOverShared(ts);
           if (!LoadShared(*found).ok()) ClusterView::Suspect(ts.cluster);
         }

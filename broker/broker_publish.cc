@@ -216,6 +216,9 @@ Broker::Impl::HereResult Broker::Impl::SequenceHere(const TopicStatePtr& topic,
     const size_t bytes = m->payload.size();
     const MessagePtr queued_message = m;
     if (Status s = AppendStored(topic, std::move(m), *done); !s.ok()) {
+      // On a shared store the head this node knows may be stale (its
+      // epoch failed there): the next publish loads it again.
+      if (SharedNumbering(ts) && s.code() != ErrorCode::kResourceExhausted) ts.store_failed = true;
       return reject(std::move(s));
     }
     RememberId(ts, IdOf(*queued_message), /*pending=*/true);

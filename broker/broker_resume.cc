@@ -101,7 +101,8 @@ void Broker::Impl::ResumeHere(TopicStatePtr ts, std::string_view topic, uint64_t
       ts = *made;
     }
     std::unique_lock lock(ts->mu);
-    if (!ts->removed && ts->shared_load != TopicState::SharedLoad::kYes) {
+    // Only the owner loads (a peer with a stale view may ask another node).
+    if (!ts->removed && ts->shared_load != TopicState::SharedLoad::kYes && OwnedHere(*ts)) {
       if (ts->shared_load == TopicState::SharedLoad::kNo) {
         if (Status s = LoadShared(ts); !s.ok()) {
           lock.unlock();

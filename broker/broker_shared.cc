@@ -23,6 +23,12 @@ namespace {
 // One read of the store while filling a hole (a few messages, usually).
 constexpr size_t kCatchUpMessages = 1024;
 constexpr size_t kCatchUpBytes = 1u << 20;
+// The largest hole filled: a dead owner's unsent commits are a handful, and
+// a larger hole means this node's position is stale (its subscribers left
+// and others came since), which is told as a gap rather than replayed.
+constexpr uint64_t kMaxHoleFilled = 1024;
+// Live messages held behind a fill; past it the fill ends with a gap.
+constexpr size_t kMaxHeldLive = 65536;
 
 }  // namespace
 
@@ -100,6 +106,10 @@ void Broker::Impl::LoadedShared(const TopicStatePtr& ts, uint64_t numbering,
       // the store at start holds an older tail of it).
       DropHistory(*ts);
       RememberStoredIds(*ts, st.ids);
+      // Epochs this node starts come after the store's (clocks differ).
+      uint64_t prev = last_epoch_.load(std::memory_order_relaxed);
+      while (prev < st.epoch && !last_epoch_.compare_exchange_weak(prev, st.epoch)) {
+      }
       if (ts->epoch == st.epoch && ts->last_offset > st.last_offset) {
         // Subscribers here saw offsets the store no longer holds (it lost
         // acknowledged writes): they are never numbered again. A new epoch
@@ -119,9 +129,12 @@ void Broker::Impl::LoadedShared(const TopicStatePtr& ts, uint64_t numbering,
         // What local subscribers (and peers) saw of this epoch goes on from
         // the tail: the messages numbered since and never sent to them.
         const uint64_t seen =
-            ts->epoch == st.epoch && ClusterView::Delivered(ts->cluster) ? ts->last_offset : 0;
-        const bool covered =
-            st.messages.empty() ? st.last_offset <= seen : st.messages.front()->offset <= seen + 1;
+            ts->epoch == st.epoch && ClusterView::Delivered(ts->cluster) && HasLocalSubscribers(*ts)
+                ? ts->last_offset
+                : 0;
+        const bool covered = (st.messages.empty() ? st.last_offset <= seen
+                                                  : st.messages.front()->offset <= seen + 1) &&
+                             st.last_offset - std::min(seen, st.last_offset) <= kMaxHoleFilled;
         if (seen > 0 && !covered) {
           ClusterView::Suspect(ts->cluster);  // more than the tail: told as a gap
           BrokerCounters::Add(counters_.shared_gaps, 1);
@@ -131,8 +144,10 @@ void Broker::Impl::LoadedShared(const TopicStatePtr& ts, uint64_t numbering,
         for (const MessagePtr& m : st.messages) {
           AppendHistory(*ts, m);
           if (seen > 0 && covered && m->offset > seen) {
+            // To local subscribers only: queue groups were served (at most
+            // once) by whoever numbered it, and peers fill their own holes.
             ts->last_offset = m->offset;
-            Deliver(*ts, m);
+            DeliverMirrored(*ts, m);
           }
         }
         ts->last_offset = st.last_offset;
@@ -154,6 +169,7 @@ void Broker::Impl::LoadedShared(const TopicStatePtr& ts, uint64_t numbering,
 void Broker::Impl::MirrorShared(const TopicStatePtr& ts, MessagePtr m) {
   if (ts->catching_up) {
     ts->held_live.push_back(std::move(m));
+    if (ts->held_live.size() > kMaxHeldLive) EndCatchUpShared(ts, /*filled=*/false);
     return;
   }
   if (m->epoch == ts->epoch && m->offset <= ts->last_offset) return;  // delivered already
@@ -162,6 +178,12 @@ void Broker::Impl::MirrorShared(const TopicStatePtr& ts, MessagePtr m) {
   // nothing to fill: what it skipped was never owed to anyone here).
   if (m->epoch == ts->epoch && ts->last_offset > 0 && m->offset > ts->last_offset + 1 &&
       ClusterView::Delivered(ts->cluster) && HasLocalSubscribers(*ts)) {
+    if (m->offset - ts->last_offset - 1 > kMaxHoleFilled) {
+      ClusterView::Suspect(ts->cluster);  // a stale position: told, not replayed
+      BrokerCounters::Add(counters_.shared_gaps, 1);
+      ts->last_offset = m->offset;
+      return DeliverMirrored(*ts, m);
+    }
     ts->catching_up = true;
     ts->held_live.push_back(std::move(m));
     return CatchUpShared(ts);

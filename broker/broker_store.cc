@@ -70,6 +70,14 @@ void Broker::Impl::CommitStored(TopicState& ts, uint64_t numbering, const Messag
         BrokerCounters::Add(counters_.publish_errors, 1);
         ts.store_failed = true;
       }
+    } else if (status.ok() && SharedNumbering(ts) && !ts.removed && m->epoch == ts.epoch &&
+               m->offset == ts.last_offset + 1) {
+      // Numbered here before a hand-over and committed since: the store
+      // fenced it, so it is the topic's next message; shown now rather
+      // than left for the next load to find.
+      ts.last_offset = m->offset;
+      AppendHistory(ts, m);
+      Deliver(ts, m);
     }
   }
   if (status.ok()) {

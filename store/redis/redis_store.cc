@@ -773,7 +773,7 @@ Status RedisStore::Load() {
   loop_.Post([this, L] {
     Status sent = writer_->Command(
         Views({"SMEMBERS", redis::TopicsKey(options_.prefix)}), [this, L](Result<Reply> r) {
-          std::lock_guard lock(L->mu);
+          std::unique_lock lock(L->mu);
           L->listed = true;
           if (!r.ok() || r->type != Reply::Type::kArray) {
             L->error = r.ok()
@@ -784,8 +784,12 @@ Status RedisStore::Load() {
           }
           L->pending = r->elements.size();
           if (L->pending == 0) L->cv.notify_all();
-          for (const Reply& name : r->elements) {
-            FetchTopic(name.str, /*must_exist=*/true, [L](Result<Fetched> f) {
+          std::vector<std::string> names;
+          for (const Reply& name : r->elements) names.push_back(name.str);
+          // A fetch refused at once completes inline: not under L->mu.
+          lock.unlock();
+          for (const std::string& name : names) {
+            FetchTopic(name, /*must_exist=*/true, [L](Result<Fetched> f) {
               std::lock_guard lock(L->mu);
               if (f.ok()) {
                 L->topics.push_back(std::move(*f));
@@ -895,8 +899,9 @@ void RedisStore::FetchTopic(const std::string& topic, bool must_exist,
         });
     if (!sent.ok()) {
       fail(sent);
+      auto finish = finish_one;  // clearing *read_tail destroys this closure
       *read_tail = nullptr;
-      finish_one();
+      finish();
     }
   };
 
