@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <memory>
 
@@ -33,7 +34,7 @@ std::string_view ConnectionStateName(ConnectionState s) {
 
 // A name being resolved. It outlives the Connection when that goes away
 // first: libuv still calls back (cancelled), and the callback frees it.
-struct Connection::Resolve {
+struct Connection::Resolving {
   uv_getaddrinfo_t req{};
   Connection* owner = nullptr;
 };
@@ -48,10 +49,33 @@ bool IsNumericAddress(const std::string& host) {
 
 }  // namespace
 
+std::string Endpoint::ToString() const {
+  const bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+Result<Endpoint> ParseEndpoint(std::string_view text) {
+  const size_t colon = text.rfind(':');
+  std::string_view host = colon == std::string_view::npos ? text : text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  int port = 0;
+  const std::string_view digits =
+      colon == std::string_view::npos ? std::string_view() : text.substr(colon + 1);
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+  if (host.empty() || digits.empty() || ec != std::errc() || end != digits.data() + digits.size() ||
+      port < 1 || port > 65535) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "'" + std::string(text) + "' is not host:port (a port from 1 to 65535)");
+  }
+  return Endpoint{std::string(host), port};
+}
+
 Connection::Connection(io::Loop& loop, ConnectionOptions options, StateCallback on_state)
     : loop_(loop),
       options_(std::move(options)),
       on_state_(std::move(on_state)),
+      where_{options_.host, options_.port},
       jitter_(static_cast<uint32_t>(reinterpret_cast<uintptr_t>(this) >> 4)) {}
 
 Connection::~Connection() {
@@ -59,10 +83,7 @@ Connection::~Connection() {
   *self_ = nullptr;
 }
 
-std::string Connection::address() const {
-  const bool v6 = options_.host.find(':') != std::string::npos;
-  return (v6 ? "[" + options_.host + "]" : options_.host) + ":" + std::to_string(options_.port);
-}
+std::string Connection::address() const { return where_.ToString(); }
 
 uint64_t Connection::NowMs() const { return uv_now(loop_.raw()); }
 
@@ -93,6 +114,15 @@ void Connection::Reset(const std::string& why) {
   if (state_ == ConnectionState::kReady && !failing_) Fail(why);
 }
 
+void Connection::Relocate(const Endpoint& where) {
+  if (state_ == ConnectionState::kReady && !failing_ && !(where == where_)) {
+    Fail("redis's master moved from " + address() + " to " + where.ToString());
+  } else if (state_ == ConnectionState::kBackoff) {
+    loop_.timers().Cancel(this);
+    Connect();
+  }
+}
+
 void Connection::SetState(ConnectionState s, const std::string& why) {
   if (state_ == s) return;
   state_ = s;
@@ -105,11 +135,34 @@ void Connection::Connect() {
   SetState(ConnectionState::kConnecting);
   // One deadline covers resolving, connecting and the handshake.
   loop_.timers().Schedule(this, static_cast<uint64_t>(options_.connect_timeout.count()));
-  if (IsNumericAddress(options_.host)) {
-    ConnectTo(options_.host);
+  if (!options_.locate) {
+    Resolve();
     return;
   }
-  auto* r = new Resolve;
+  // An answer for an attempt that has ended (timed out, closed) is dropped.
+  const uint64_t attempt = stats_.attempts;
+  std::weak_ptr<Connection*> self = self_;
+  options_.locate([self, attempt](Result<Endpoint> where) {
+    auto p = self.lock();
+    if (!p || !*p) return;
+    Connection* c = *p;
+    if (c->stats_.attempts != attempt || c->state_ != ConnectionState::kConnecting || c->failing_)
+      return;
+    if (!where.ok()) {
+      c->Fail(where.status().message());
+      return;
+    }
+    c->where_ = *where;
+    c->Resolve();
+  });
+}
+
+void Connection::Resolve() {
+  if (IsNumericAddress(where_.host)) {
+    ConnectTo(where_.host);
+    return;
+  }
+  auto* r = new Resolving;
   r->owner = this;
   r->req.data = r;
   addrinfo hints{};
@@ -118,7 +171,7 @@ void Connection::Connect() {
   const int rc = uv_getaddrinfo(
       loop_.raw(), &r->req,
       [](uv_getaddrinfo_t* req, int status, addrinfo* res) {
-        std::unique_ptr<Resolve> r(static_cast<Resolve*>(req->data));
+        std::unique_ptr<Resolving> r(static_cast<Resolving*>(req->data));
         Connection* self = r->owner;
         if (!self) {
           uv_freeaddrinfo(res);
@@ -146,23 +199,23 @@ void Connection::Connect() {
         }
         uv_freeaddrinfo(res);
         if (!pick) {
-          self->Fail("cannot resolve '" + self->options_.host +
+          self->Fail("cannot resolve '" + self->where_.host +
                      "': " + (status ? uv_strerror(status) : "no IPv4 or IPv6 address"));
           return;
         }
         self->ConnectTo(ip);
       },
-      options_.host.c_str(), nullptr, &hints);
+      where_.host.c_str(), nullptr, &hints);
   if (rc != 0) {
     delete r;
-    Fail("cannot resolve '" + options_.host + "': " + uv_strerror(rc));
+    Fail("cannot resolve '" + where_.host + "': " + uv_strerror(rc));
     return;
   }
   resolving_ = r;
 }
 
 void Connection::ConnectTo(const std::string& ip) {
-  redisAsyncContext* ac = redisAsyncConnect(ip.c_str(), options_.port);
+  redisAsyncContext* ac = redisAsyncConnect(ip.c_str(), where_.port);
   if (!ac) {
     Fail("cannot allocate a hiredis context");
     return;
@@ -327,7 +380,16 @@ void Connection::OnReply(redisReply* reply) {
     return;
   }
   if (reply->type == REDIS_REPLY_ERROR) ++stats_.error_replies;
+  // A master demoted by a failover refuses writes: after this answer, the
+  // connection is made again where the master is now.
+  const bool demoted = options_.require_master && reply->type == REDIS_REPLY_ERROR &&
+                       std::string_view(reply->str, reply->len).starts_with("READONLY");
   p.done(Reply::Copy(*reply));
+  if (demoted) {
+    Reset("redis at " + address() + " is no longer the master (" +
+          std::string(reply->str, reply->len) + ")");
+    return;
+  }
   // A timer armed for an earlier deadline fires and re-arms for the next.
   if (state_ == ConnectionState::kReady && !failing_ && !scheduled()) ArmCommandTimer();
 }

@@ -19,6 +19,9 @@
 //     run), and the connection is made again.
 //   - A connect or handshake that does not finish within `connect_timeout`
 //     counts as a failed attempt.
+//   - A write refused with READONLY (the master became a replica: a
+//     failover) is answered, then the connection is made again, asking
+//     `locate` (Sentinel) where the master is now.
 //
 // hiredis 0.14 (Debian 12) has no timeouts of its own and resolves names
 // with a blocking getaddrinfo, so the timers are ours and names are resolved
@@ -48,9 +51,28 @@ struct redisReply;
 
 namespace herald::redis {
 
+// Where a Redis server listens.
+struct Endpoint {
+  std::string host;  // a name or a numeric IPv4/IPv6 address
+  int port = 0;
+  bool operator==(const Endpoint&) const = default;
+  std::string ToString() const;  // host:port, [v6]:port
+};
+// "host:port" or "[v6]:port", or an error naming what is wrong.
+Result<Endpoint> ParseEndpoint(std::string_view text);
+
+// Asks where the server is now (Sentinel: the current master). Answers once,
+// on the loop thread, later or at once.
+using LocateCallback = std::function<void(Result<Endpoint>)>;
+using Locate = std::function<void(LocateCallback)>;
+
 struct ConnectionOptions {
   std::string host = "127.0.0.1";  // a name or a numeric IPv4/IPv6 address
   int port = 6379;
+  // When set, asked before each connect attempt, and host and port are
+  // only the first guess: a master's address moves with a failover. An
+  // error answer counts as a failed attempt (backoff, then ask again).
+  Locate locate;
   // AUTH: with a user, AUTH user password (Redis 6 ACLs); with only a
   // password, AUTH password; with neither, no AUTH.
   std::string user;
@@ -108,12 +130,18 @@ class Connection final : public io::Loop::Resource, private io::TimerWheel::Entr
   // any failure: for what only a new handshake mends (a flushed script
   // cache). May be called from a reply callback.
   void Reset(const std::string& why);
+  // The server may now be at `where` (a failover): a ready connection
+  // elsewhere is dropped, and one waiting to retry tries at once. Nothing
+  // when it is already connected there.
+  void Relocate(const Endpoint& where);
 
   // Sends one command (binary-safe arguments). Refuses with `unavailable`
   // when not ready; then `done` is never called.
   Status Command(const std::vector<std::string_view>& args, ReplyCallback done);
 
   ConnectionState state() const { return state_; }
+  // Where the current attempt or connection goes.
+  const Endpoint& where() const { return where_; }
   // Why the last attempt or connection failed ("" if none has).
   const std::string& last_error() const { return last_error_; }
   // SHA1 of each of options.scripts, in order, once ready.
@@ -128,12 +156,13 @@ class Connection final : public io::Loop::Resource, private io::TimerWheel::Entr
     int handshake_step = -1;  // ≥ 0: a handshake reply (index into the steps)
     uint64_t deadline_ms = 0;
   };
-  struct Resolve;  // a uv_getaddrinfo in flight
+  struct Resolving;  // a uv_getaddrinfo in flight
 
   void CloseForShutdown() override;
   void OnTimerExpired() override;
 
   void Connect();
+  void Resolve();  // host_ to a numeric address, then ConnectTo
   void ConnectTo(const std::string& ip);
   bool Send(const std::vector<std::string_view>& args, Pending pending);
   void OnReply(redisReply* reply);
@@ -159,7 +188,8 @@ class Connection final : public io::Loop::Resource, private io::TimerWheel::Entr
   StateCallback on_state_;
   ConnectionState state_ = ConnectionState::kIdle;
   redisAsyncContext* ac_ = nullptr;
-  Resolve* resolving_ = nullptr;
+  Resolving* resolving_ = nullptr;
+  Endpoint where_;                  // the address of this attempt or connection
   std::deque<Pending> pending_;     // in the order Redis answers
   std::vector<std::string> steps_;  // the handshake, by name (for errors)
   size_t steps_left_ = 0;

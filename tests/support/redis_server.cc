@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <thread>
@@ -76,7 +77,37 @@ std::unique_ptr<RedisServer> RedisServer::Start(std::vector<std::string> extra_a
   return nullptr;
 }
 
+std::unique_ptr<RedisServer> RedisServer::StartSentinel(std::vector<std::string> config_lines) {
+  std::unique_ptr<RedisServer> s(new RedisServer);
+  char tmpl[] = "/tmp/herald-sentinel-XXXXXX";
+  if (!mkdtemp(tmpl)) {
+    LastError() = "cannot make a directory for redis-sentinel";
+    return nullptr;
+  }
+  s->dir_ = tmpl;
+  s->sentinel_ = true;
+  std::string conf;
+  for (const std::string& line : config_lines) conf += line + "\n";
+  // A sentinel rewrites its file (what it learns): it must be writable.
+  FILE* f = fopen((s->dir_ + "/sentinel.conf").c_str(), "w");
+  if (!f || fwrite(conf.data(), 1, conf.size(), f) != conf.size()) {
+    if (f) fclose(f);
+    LastError() = "cannot write " + s->dir_ + "/sentinel.conf";
+    return nullptr;
+  }
+  fclose(f);
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    s->port_ = FreeLoopbackPort();
+    if (s->Launch()) return s;
+  }
+  return nullptr;
+}
+
 bool RedisServer::Launch() {
+  if (sentinel_) {
+    // The config file first: sentinel mode refuses to start without one.
+    extra_args_ = {dir_ + "/sentinel.conf", "--sentinel"};
+  }
   std::vector<std::string> args = {"redis-server",
                                    "--port",
                                    std::to_string(port_),
@@ -92,7 +123,13 @@ bool RedisServer::Launch() {
                                    dir_ + "/redis.log",
                                    "--enable-debug-command",
                                    "yes"};
-  args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+  if (sentinel_) {
+    args.erase(args.begin() + 7, args.end());  // no --save or DEBUG for a sentinel
+    args.insert(args.begin() + 1, extra_args_.begin(), extra_args_.end());
+    args.insert(args.end(), {"--logfile", dir_ + "/redis.log"});
+  } else {
+    args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+  }
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

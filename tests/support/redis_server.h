@@ -23,6 +23,9 @@ class RedisServer {
   // Null (and last_error() says why) when redis-server is missing or does
   // not answer PING within 10 s.
   static std::unique_ptr<RedisServer> Start(std::vector<std::string> extra_args = {});
+  // A Redis Sentinel (redis-server --sentinel) whose config file holds
+  // `config_lines` ("sentinel monitor m 127.0.0.1 6379 1", ...).
+  static std::unique_ptr<RedisServer> StartSentinel(std::vector<std::string> config_lines);
   static const std::string& last_error();
   ~RedisServer();
 
@@ -49,6 +52,7 @@ class RedisServer {
   pid_t pid_ = -1;
   std::string dir_;
   std::vector<std::string> extra_args_;
+  bool sentinel_ = false;  // dir_/sentinel.conf holds its configuration
 };
 
 }  // namespace herald::test
