@@ -88,6 +88,12 @@ struct HistoryStoreStats {
   // Always true and 0 for an embedded store.
   bool reachable = true;
   uint64_t disconnects = 0;
+  // Where writes go now (Redis: the master's host:port; "" for an embedded
+  // store), how many times that moved (a Sentinel failover), and appends a
+  // replica did not confirm in time (durability = "replicated").
+  std::string server;
+  uint64_t failovers = 0;
+  uint64_t unreplicated = 0;
 };
 
 // What a topic keeps (HistoryStore::Retain): its newest messages, at most

@@ -28,6 +28,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "herald/history_store.h"
 #include "herald/status.h"
@@ -56,6 +57,23 @@ struct RedisStoreOptions {
   size_t tail_bytes = 1u << 20;
   // Most messages of one topic in one append script.
   size_t max_batch = 256;
+  // Redis Sentinel. When set, the master named `sentinel_master` is asked
+  // of these sentinels ("host:port" each, tried in order) before every
+  // connect, and a failover is followed (the sentinels are polled every
+  // `sentinel_poll_interval`); host and port are then not used.
+  std::vector<std::string> sentinels;
+  std::string sentinel_master = "mymaster";
+  std::string sentinel_user;  // the sentinels' own AUTH, when they ask one
+  std::string sentinel_password;
+  std::chrono::milliseconds sentinel_poll_interval = std::chrono::seconds(1);
+  // durability = "replicated": an append is acknowledged only once this
+  // many replicas have received it (one WAIT after each group of appends);
+  // 0 acknowledges once the master has it. Received, not on the replica's
+  // disk (Redis 7.0 has no WAITAOF). An append not confirmed within
+  // `wait_timeout` fails with `unavailable` ("outcome unknown": the master
+  // holds it; a retry with the same message id is answered with it).
+  int wait_replicas = 0;
+  std::chrono::milliseconds wait_timeout = std::chrono::seconds(1);
   // Opening refuses a Redis that can lose what it acknowledged: one without
   // appendonly yes and appendfsync always (read with CONFIG GET). A lost
   // tail is not yet detected, so a crash of such a Redis would make the

@@ -22,6 +22,7 @@
 #include "io/loop.h"
 #include "store/redis/connection.h"
 #include "store/redis/scripts.h"
+#include "store/redis/sentinel.h"
 #include "store/redis/stream_entry.h"
 
 namespace herald {
@@ -58,6 +59,7 @@ class RedisStore final : public SharedHistoryStore {
     loop_.RunSync([this] {
       writer_.reset();
       reader_.reset();
+      sentinels_.reset();
     });
     loop_.Stop();
   }
@@ -217,6 +219,7 @@ class RedisStore final : public SharedHistoryStore {
     HistoryStoreStats s = stats_;
     s.queued_bytes = queued_bytes_;
     s.reachable = writer_ready_ && reader_ready_;
+    s.server = server_;
     return s;
   }
 
@@ -279,6 +282,14 @@ class RedisStore final : public SharedHistoryStore {
     if (outstanding_ == 0) drained_cv_.notify_all();
   }
 
+  // durability = "replicated": the appends sent by one Flush, acknowledged
+  // together once a WAIT pipelined behind them says enough replicas have
+  // them (one round trip per group, not per message).
+  struct ReplicaWait {
+    std::vector<std::pair<std::shared_ptr<std::vector<Op>>, Status>> runs;  // as answered
+    size_t sent = 0;
+  };
+
   // Loop thread: sends everything queued, in order.
   void Flush() {
     std::vector<Op> ops;
@@ -287,6 +298,7 @@ class RedisStore final : public SharedHistoryStore {
       ops.swap(queue_);
       posted_ = false;
     }
+    auto wait = options_.wait_replicas > 0 ? std::make_shared<ReplicaWait>() : nullptr;
     for (size_t i = 0; i < ops.size();) {
       Op& op = ops[i];
       if (op.kind == Op::kAppend) {
@@ -299,7 +311,7 @@ class RedisStore final : public SharedHistoryStore {
           ++j;
         }
         SendAppends(std::make_move_iterator(ops.begin() + i),
-                    std::make_move_iterator(ops.begin() + j));
+                    std::make_move_iterator(ops.begin() + j), wait);
         i = j;
         continue;
       }
@@ -324,10 +336,45 @@ class RedisStore final : public SharedHistoryStore {
       }
       ++i;
     }
+    if (wait && wait->sent > 0) SendWait(std::move(wait));
+  }
+
+  // Loop thread. Behind a Flush's appends: their acknowledgements wait for
+  // the replicas. A group the replicas did not confirm in time is written
+  // on the master, so it fails as "outcome unknown" (unavailable), as a
+  // lost reply does: a retry with the same message id gets its position.
+  void SendWait(std::shared_ptr<ReplicaWait> wait) {
+    const std::vector<std::string> args = {"WAIT", std::to_string(options_.wait_replicas),
+                                           std::to_string(options_.wait_timeout.count())};
+    auto finish = [this, wait](const Status& replicated) {
+      for (auto& [run, status] : wait->runs) {
+        if (status.ok() && !replicated.ok()) {
+          std::lock_guard lock(mu_);
+          stats_.unreplicated += run->size();
+        }
+        CompleteAppends(*run, status.ok() ? replicated : status);
+      }
+    };
+    Status sent = writer_->Command(Views(args), [this, finish](Result<Reply> r) {
+      if (!r.ok()) {
+        finish(r.status());
+      } else if (r->type == Reply::Type::kInteger && r->integer >= options_.wait_replicas) {
+        finish(Status::Ok());
+      } else {
+        finish(Status(ErrorCode::kUnavailable,
+                      "redis did not confirm the message on " +
+                          std::to_string(options_.wait_replicas) + " replica(s) within " +
+                          std::to_string(options_.wait_timeout.count()) + " ms (WAIT answered " +
+                          r->Describe() +
+                          "): the master holds it, retry with the same message id"));
+      }
+    });
+    // After the appends' own completions (their connection is being freed).
+    if (!sent.ok()) loop_.Defer([finish, sent] { finish(sent); });
   }
 
   template <typename It>
-  void SendAppends(It first, It last) {
+  void SendAppends(It first, It last, const std::shared_ptr<ReplicaWait>& wait) {
     auto run = std::make_shared<std::vector<Op>>(first, last);
     const Message& head = *run->front().message;
     const redis::TopicKeys keys = redis::KeysOf(options_.prefix, head.topic);
@@ -350,10 +397,15 @@ class RedisStore final : public SharedHistoryStore {
       args.push_back(op.message->msg_id);
       redis::AppendFields(*op.message, args);
     }
-    Status sent = writer_->Command(Views(args), [this, run](Result<Reply> r) {
+    Status sent = writer_->Command(Views(args), [this, run, wait](Result<Reply> r) {
       MendScripts(r);
-      CompleteAppends(*run, AppendOutcome(r));
+      if (wait) {
+        wait->runs.emplace_back(run, AppendOutcome(r));
+      } else {
+        CompleteAppends(*run, AppendOutcome(r));
+      }
     });
+    if (sent.ok() && wait) ++wait->sent;
     // Commands still in flight on a connection being dropped complete when
     // it is freed, later in this loop turn: completed after them, in order.
     if (!sent.ok()) loop_.Defer([this, run, sent] { CompleteAppends(*run, sent); });
@@ -623,6 +675,7 @@ class RedisStore final : public SharedHistoryStore {
       if (ready && s != ConnectionState::kReady) ++stats_.disconnects;
       ready = s == ConnectionState::kReady;
       if (!why.empty()) down_why_ = why;
+      if (writer && ready) server_ = writer_->address();
       state_cv_.notify_all();
     }
     // Before anything queued meanwhile (the loop runs Flush later).
@@ -633,15 +686,18 @@ class RedisStore final : public SharedHistoryStore {
   void FetchTopic(const std::string& topic, bool must_exist,
                   std::function<void(Result<Fetched>)> done);
   Status CheckDurable();
+  // The master's address once connected, else what the options name.
+  std::string Where() const;
   Result<Reply> CallNow(std::vector<std::string> args);
 
   static constexpr size_t kMaxDropStep = 1000;
 
   const RedisStoreOptions options_;
   io::Loop loop_;
-  std::unique_ptr<Connection> writer_;  // loop thread
-  std::unique_ptr<Connection> reader_;  // loop thread
-  std::vector<Op> later_;               // loop thread: trims and forgets Redis must hear
+  std::unique_ptr<Connection> writer_;           // loop thread
+  std::unique_ptr<Connection> reader_;           // loop thread
+  std::unique_ptr<redis::Sentinels> sentinels_;  // loop thread; with RedisStoreOptions::sentinels
+  std::vector<Op> later_;                        // loop thread: trims and forgets Redis must hear
   StoreRecovery recovery_;
   std::vector<StoredTopic> topics_;
 
@@ -651,6 +707,7 @@ class RedisStore final : public SharedHistoryStore {
   bool writer_ready_ = false;
   bool reader_ready_ = false;
   std::string down_why_ = "not connected yet";
+  std::string server_;  // the write connection's address, once ready
   std::vector<Op> queue_;
   bool posted_ = false;
   size_t queued_bytes_ = 0;
@@ -660,7 +717,32 @@ class RedisStore final : public SharedHistoryStore {
   HistoryStoreStats stats_;
 };
 
+std::string RedisStore::Where() const {
+  {
+    std::lock_guard lock(mu_);
+    if (!server_.empty()) return "redis " + server_;
+  }
+  if (options_.sentinels.empty())
+    return "redis " + redis::Endpoint{options_.host, options_.port}.ToString();
+  std::string list;
+  for (const std::string& s : options_.sentinels) list += (list.empty() ? "" : ", ") + s;
+  return "redis master '" + options_.sentinel_master + "' (sentinels " + list + ")";
+}
+
 Status RedisStore::Open() {
+  std::vector<redis::Endpoint> sentinels;
+  for (const std::string& text : options_.sentinels) {
+    Result<redis::Endpoint> e = redis::ParseEndpoint(text);
+    if (!e.ok()) return Status(ErrorCode::kInvalidArgument, "a sentinel: " + e.status().message());
+    sentinels.push_back(*e);
+  }
+  if (!sentinels.empty() && options_.sentinel_master.empty())
+    return Status(ErrorCode::kInvalidArgument, "sentinels need the master's name");
+  if (options_.wait_replicas < 0 ||
+      (options_.wait_replicas > 0 && options_.wait_timeout.count() < 1))
+    return Status(ErrorCode::kInvalidArgument,
+                  "wait_replicas must be 0 or more, with a wait_timeout of 1 ms or more "
+                  "(WAIT 0 would wait for ever)");
   if (Status s = loop_.Start(); !s.ok()) return s;
   redis::ConnectionOptions c;
   c.host = options_.host;
@@ -673,6 +755,27 @@ Status RedisStore::Open() {
   c.scripts = {redis::kAppendScript, redis::kDropScript, redis::kExpireIdsScript,
                redis::kForgetScript};
   loop_.RunSync([&] {
+    if (!sentinels.empty()) {
+      redis::SentinelOptions so;
+      so.sentinels = sentinels;
+      so.master_name = options_.sentinel_master;
+      so.user = options_.sentinel_user;
+      so.password = options_.sentinel_password;
+      so.connect_timeout = options_.connect_timeout;
+      so.command_timeout = options_.command_timeout;
+      so.poll_interval = options_.sentinel_poll_interval;
+      sentinels_ = std::make_unique<redis::Sentinels>(loop_, std::move(so),
+                                                      [this](const redis::Endpoint& master) {
+                                                        {
+                                                          std::lock_guard lock(mu_);
+                                                          ++stats_.failovers;
+                                                        }
+                                                        writer_->Relocate(master);
+                                                        reader_->Relocate(master);
+                                                      });
+      sentinels_->Start();
+      c.locate = sentinels_->Locator();
+    }
     writer_ = std::make_unique<Connection>(
         loop_, c, [this](ConnectionState s, const std::string& why) { OnState(true, s, why); });
     c.client_name += "-reader";
@@ -688,9 +791,10 @@ Status RedisStore::Open() {
     const bool up = state_cv_.wait_for(lock, options_.connect_timeout + std::chrono::seconds(1),
                                        [this] { return writer_ready_ && reader_ready_; });
     if (!up) {
-      return Status(ErrorCode::kUnavailable, "cannot open the history store at redis " +
-                                                 options_.host + ":" +
-                                                 std::to_string(options_.port) + ": " + down_why_);
+      const std::string why = down_why_;
+      lock.unlock();
+      return Status(ErrorCode::kUnavailable,
+                    "cannot open the history store at " + Where() + ": " + why);
     }
   }
   if (options_.require_durable) {
@@ -730,7 +834,7 @@ Result<Reply> RedisStore::CallNow(std::vector<std::string> args) {
 // offsets that subscribers already saw with other messages: refused unless
 // the options say that history may be lost.
 Status RedisStore::CheckDurable() {
-  const std::string where = "redis " + options_.host + ":" + std::to_string(options_.port);
+  const std::string where = Where();
   auto setting = [&](const char* name) -> Result<std::string> {
     Result<Reply> r = CallNow({"CONFIG", "GET", name});
     if (!r.ok()) return r.status();
@@ -813,9 +917,8 @@ Status RedisStore::Load() {
   // blocking-ok: opening runs on its caller, before the broker starts.
   L->cv.wait(lock, [&] { return L->listed && L->pending == 0; });
   if (!L->error.ok()) {
-    return Status(ErrorCode::kUnavailable, "cannot load the history store from redis " +
-                                               options_.host + ":" + std::to_string(options_.port) +
-                                               ": " + L->error.message());
+    return Status(ErrorCode::kUnavailable,
+                  "cannot load the history store from " + Where() + ": " + L->error.message());
   }
   for (Fetched& f : L->topics) {
     {
@@ -824,8 +927,7 @@ Status RedisStore::Load() {
     }
     topics_.push_back(std::move(f.topic));
   }
-  recovery_.detail = "redis " + options_.host + ":" + std::to_string(options_.port) + ": " +
-                     std::to_string(topics_.size()) + " topics";
+  recovery_.detail = Where() + ": " + std::to_string(topics_.size()) + " topics";
   return Status::Ok();
 }
 

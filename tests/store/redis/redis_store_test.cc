@@ -401,5 +401,55 @@ TEST(RedisStore, AWriterThatNeverSawAnEpochCannotEndItWithANewerOne) {
   EXPECT_EQ(r->messages[0]->payload, "a1");
 }
 
+TEST(RedisStore, WithReplicatedDurabilityAnAppendWaitsForAReplicaAndFailsWithoutOne) {
+  auto master = RedisServer::Start();
+  ASSERT_TRUE(master) << RedisServer::last_error();
+  auto replica = RedisServer::Start({"--replicaof", "127.0.0.1", std::to_string(master->port())});
+  ASSERT_TRUE(replica) << RedisServer::last_error();
+  // The replica's link is up before the first WAIT counts it.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < until &&
+         replica->Call({"INFO", "replication"}).find("master_link_status:up") == std::string::npos)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  RedisStoreOptions o;
+  o.port = master->port();
+  o.require_durable = false;
+  o.wait_replicas = 1;
+  o.wait_timeout = std::chrono::milliseconds(300);
+  Result<std::shared_ptr<HistoryStore>> opened = OpenRedisStore(o);
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  HistoryStore& store = **opened;
+
+  // Acknowledged: the replica has it.
+  ASSERT_TRUE(AppendNow(store, Make("t", 7, 1, "one")).ok());
+  EXPECT_EQ(replica->Call({"HGET", "herald:{t}:m", "o"}), "1");
+  EXPECT_EQ(store.Stats().unreplicated, 0u);
+
+  // With the replica gone, the append is written on the master but not
+  // confirmed: it fails, saying so, after the wait.
+  replica->Kill();
+  const auto t0 = std::chrono::steady_clock::now();
+  Status lone = AppendNow(store, Make("t", 7, 2, "two"));
+  EXPECT_EQ(lone.code(), ErrorCode::kUnavailable) << lone.ToString();
+  EXPECT_NE(lone.message().find("did not confirm the message on 1 replica(s) within 300 ms"),
+            std::string::npos)
+      << lone.message();
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(250));
+  EXPECT_EQ(store.Stats().unreplicated, 1u);
+  EXPECT_EQ(master->Call({"HGET", "herald:{t}:m", "o"}), "2");  // the master holds it
+
+  // The writer reads the head again and goes on after it.
+  Result<StoredTopic> head = LoadNow(store, "t");
+  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  EXPECT_EQ(head->last_offset, 2u);
+  ASSERT_TRUE(replica->Restart());
+  const auto back = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < back &&
+         replica->Call({"INFO", "replication"}).find("master_link_status:up") == std::string::npos)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(AppendNow(store, Make("t", 7, 3, "three")).ok());
+  EXPECT_EQ(replica->Call({"HGET", "herald:{t}:m", "o"}), "3");
+}
+
 }  // namespace
 }  // namespace herald
