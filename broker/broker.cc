@@ -148,6 +148,7 @@ BrokerStats Broker::Impl::Stats() const {
   s.shared_loads = get(counters_.shared_loads);
   s.shared_catchups = get(counters_.shared_catchups);
   s.shared_gaps = get(counters_.shared_gaps);
+  s.shared_lost = get(counters_.shared_lost);
   s.dedup_bytes = get(counters_.dedup_bytes);
   s.topics_expired = get(counters_.topics_expired);
   s.subscriptions = get(counters_.subscriptions);

@@ -110,10 +110,19 @@ void Broker::Impl::LoadedShared(const TopicStatePtr& ts, uint64_t numbering,
       uint64_t prev = last_epoch_.load(std::memory_order_relaxed);
       while (prev < st.epoch && !last_epoch_.compare_exchange_weak(prev, st.epoch)) {
       }
-      if (ts->epoch == st.epoch && ts->last_offset > st.last_offset) {
-        // Subscribers here saw offsets the store no longer holds (it lost
-        // acknowledged writes): they are never numbered again. A new epoch
-        // starts over the store's head.
+      // This node saw offsets the store no longer holds: an older epoch
+      // (or none) than the one it knows, or fewer offsets of it. The store
+      // lost acknowledged writes (a failover to a replica that had not
+      // received them, a restart without fsync).
+      const bool store_behind =
+          ts->last_offset > 0 &&
+          (st.epoch < ts->epoch || (st.epoch == ts->epoch && st.last_offset < ts->last_offset));
+      if (store_behind) {
+        // Those offsets are never numbered again: a new epoch starts over
+        // the store's head, and resuming clients are told of the gap.
+        BrokerCounters::Add(counters_.shared_lost, st.epoch == ts->epoch
+                                                       ? ts->last_offset - st.last_offset
+                                                       : ts->last_offset);
         ts->epoch = NextEpoch();
         ts->last_offset = 0;
         ts->store_first = 1;

@@ -40,6 +40,11 @@ struct BrokerStats {
   uint64_t shared_loads = 0;
   uint64_t shared_catchups = 0;
   uint64_t shared_gaps = 0;
+  // Messages this node saw acknowledged in a topic's epoch that the shared
+  // store no longer held when the topic was loaded again (a Redis failover
+  // or a restart without fsync lost them). The topic went on in a new
+  // epoch: resuming clients were told of the gap, no offset was reused.
+  uint64_t shared_lost = 0;
   uint64_t topics_refused = 0;  // new topics refused (max_topics or max_topic_bytes)
   // Gauges.
   uint64_t topics = 0;
