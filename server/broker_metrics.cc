@@ -68,6 +68,12 @@ void AddBrokerMetrics(MetricTable& t) {
       "herald_store_shared_gaps_total",
       "Holes the shared store could not fill (retention, or unreachable): subscribers got a gap.",
       [](const MetricSnapshot& x) { return x.broker.shared_gaps; }, Trip::kYes);
+  t.Counter(
+      "herald_store_shared_lost_total",
+      "Acknowledged messages the shared store no longer held when a topic was loaded again (a "
+      "Redis failover or restart lost them): the topic went on in a new epoch, resuming clients "
+      "got a gap.",
+      [](const MetricSnapshot& x) { return x.broker.shared_lost; }, Trip::kYes);
   t.Counter("herald_store_appends_total", "Messages the history store committed.",
             [](const MetricSnapshot& x) { return x.broker.store.appends; });
   t.Counter("herald_store_commits_total",
@@ -114,6 +120,13 @@ void AddBrokerMetrics(MetricTable& t) {
   t.Counter("herald_store_disconnects_total",
             "Connections to the history store's server lost (each is reconnected with backoff).",
             [](const MetricSnapshot& x) { return x.broker.store.disconnects; });
+  t.Counter("herald_store_failovers_total",
+            "Times the history store's master moved (Redis Sentinel): writes followed it.",
+            [](const MetricSnapshot& x) { return x.broker.store.failovers; });
+  t.Counter("herald_store_unreplicated_total",
+            "Appends no replica confirmed within redis_wait_timeout_ms (durability = "
+            "\"replicated\"): failed as outcome unknown.",
+            [](const MetricSnapshot& x) { return x.broker.store.unreplicated; });
   t.Gauge("herald_topics", "Topics known to this node.",
           [](const MetricSnapshot& x) { return x.broker.topics; });
   t.Gauge("herald_topic_bytes", "Memory held by topic state, history aside.",

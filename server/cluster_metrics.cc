@@ -129,7 +129,10 @@ std::string ClusterJson(const cluster::ClusterStats& s, const HistoryStoreStats*
   out += ']';
   if (store) {
     out += ",\"store\":{\"reachable\":" + std::string(store->reachable ? "true" : "false") +
+           ",\"server\":" + JsonQuoted(store->server) +
            ",\"disconnects\":" + std::to_string(store->disconnects) +
+           ",\"failovers\":" + std::to_string(store->failovers) +
+           ",\"unreplicated\":" + std::to_string(store->unreplicated) +
            ",\"queued_bytes\":" + std::to_string(store->queued_bytes) +
            ",\"append_errors\":" + std::to_string(store->append_errors) + '}';
   }

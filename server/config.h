@@ -27,6 +27,12 @@ struct Config {
   StoreKind store_kind = StoreKind::kMemory;
   DiskStoreOptions store;
   RedisStoreOptions redis;
+  // [store] durability (kind = "redis"): kMaster acknowledges once the
+  // master has a message; kReplicated once `redis_replicas` replicas have
+  // received it too (RedisStoreOptions::wait_replicas).
+  enum class Durability { kMaster, kReplicated };
+  Durability durability = Durability::kMaster;
+  int redis_replicas = 1;
   std::string log_level = "info";
   // How often limit trips are reported in the log (one line per limit).
   std::chrono::milliseconds limit_log_interval = std::chrono::seconds(10);

@@ -44,6 +44,18 @@ Status Validate(const Config& c) {
     return Status(ErrorCode::kInvalidArgument,
                   "[store] kind = \"redis\" needs redis_host and a non-empty redis_prefix");
   }
+  if (c.durability == Config::Durability::kReplicated &&
+      c.store_kind != Config::StoreKind::kRedis) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "[store] durability = \"replicated\" needs kind = \"redis\" (it waits for "
+                  "Redis replicas)");
+  }
+  if (c.store_kind == Config::StoreKind::kRedis && !c.redis.sentinels.empty() &&
+      c.redis.sentinel_master.empty()) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "[store] redis_sentinels need redis_sentinel_master (the name the sentinels "
+                  "monitor)");
+  }
   const ClusterOptions& cl = c.server.cluster;
   if (!cl.listen.empty()) {
     if (Status s = ValidateListenAddress("cluster_listen", cl.listen); !s.ok()) return s;

@@ -57,6 +57,11 @@ constexpr EnumNames<DiskStoreOptions::Sync> kStoreSyncs[] = {
     {"always", DiskStoreOptions::Sync::kAlways},
 };
 
+constexpr EnumNames<Config::Durability> kDurabilities[] = {
+    {"master", Config::Durability::kMaster},
+    {"replicated", Config::Durability::kReplicated},
+};
+
 Status ReadStore(TomlReader& r, Config& c) {
   r.Enum("kind", c.store_kind, kStoreKinds);
   r.String("dir", c.store.dir);
@@ -75,6 +80,14 @@ Status ReadStore(TomlReader& r, Config& c) {
   r.Bool("redis_require_durable", c.redis.require_durable);
   r.Millis("redis_connect_timeout_ms", c.redis.connect_timeout, Between(1, 600'000));
   r.Millis("redis_command_timeout_ms", c.redis.command_timeout, Between(1, 600'000));
+  r.List("redis_sentinels", c.redis.sentinels);
+  r.String("redis_sentinel_master", c.redis.sentinel_master);
+  r.String("redis_sentinel_user", c.redis.sentinel_user);
+  r.String("redis_sentinel_password", c.redis.sentinel_password);
+  r.Millis("redis_sentinel_poll_ms", c.redis.sentinel_poll_interval, Between(10, 60'000));
+  r.Enum("durability", c.durability, kDurabilities);
+  r.Int("redis_replicas", c.redis_replicas, Between(1, 64));
+  r.Millis("redis_wait_timeout_ms", c.redis.wait_timeout, Between(1, 600'000));
   return r.error();
 }
 

@@ -64,14 +64,17 @@ int main(int argc, char** argv) {
     r.max_queued_bytes = config.store.max_queued_bytes;
     r.tail_bytes = config.store.tail_bytes;
     r.max_pending_reads = config.store.max_pending_reads;
+    r.wait_replicas = config.durability == herald::server::Config::Durability::kReplicated
+                          ? config.redis_replicas
+                          : 0;
     herald::Result<std::shared_ptr<herald::HistoryStore>> store = herald::OpenRedisStore(r);
     if (!store.ok()) {
       spdlog::error("cannot start: {}", store.status().message());
       return 1;
     }
     config.broker.store = *store;
-    spdlog::info("history store on redis {}:{} (prefix {}): {}", r.host, r.port, r.prefix,
-                 (*store)->recovery().detail);
+    spdlog::info("history store on redis (prefix {}, durability {}): {}", r.prefix,
+                 r.wait_replicas > 0 ? "replicated" : "master", (*store)->recovery().detail);
   }
   herald::Broker broker(config.broker);
   herald::Server server(broker, config.server);
