@@ -61,3 +61,41 @@ class RedisServer:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class Sentinel(RedisServer):
+    """A Redis Sentinel (redis-server --sentinel) whose config file holds
+    `lines`; a sentinel rewrites its file, so it lives in its directory."""
+
+    def __init__(self, *lines):
+        super().__init__()
+        self.lines = list(lines)
+
+    def start(self):
+        conf = os.path.join(self.dir, "sentinel.conf")
+        with open(conf, "w") as f:
+            f.write("".join(line + "\n" for line in self.lines))
+        self.proc = subprocess.Popen(
+            ["redis-server", conf, "--sentinel", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--dir", self.dir, "--logfile", os.path.join(self.dir, "sentinel.log")],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"redis-sentinel exited at start (see {self.dir}/sentinel.log)")
+            if self.command("PING") == "+PONG":
+                return self
+            time.sleep(0.02)
+        raise RuntimeError("redis-sentinel did not answer PING within 10 s")
+
+    def master_port(self, name):
+        """The port this sentinel names for master `name` (0 if none)."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
+                cmd = ["SENTINEL", "get-master-addr-by-name", name]
+                s.sendall((f"*{len(cmd)}\r\n" + "".join(f"${len(a)}\r\n{a}\r\n" for a in cmd))
+                          .encode())
+                lines = s.recv(65536).decode(errors="replace").split("\r\n")
+                return int(lines[4]) if lines[0] == "*2" else 0
+        except (OSError, ValueError, IndexError):
+            return 0

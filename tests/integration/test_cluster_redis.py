@@ -66,6 +66,7 @@ def history_all(port, topic):
 class Publisher(threading.Thread):
     """Publishes p<k>-<n> to the topics in turn, on the nodes in turn; a
     failed publish is retried on the next node with the same msg id."""
+    GIVE_UP_S = 20  # a message not acknowledged this long fails the test
 
     def __init__(self, k, nodes, stop):
         super().__init__(daemon=True)
@@ -96,7 +97,7 @@ class Publisher(threading.Thread):
             while not self.stop.is_set():
                 topic = TOPICS[(n + self.k) % len(TOPICS)]
                 payload = f"p{self.k}-{n}"
-                deadline = time.monotonic() + 20
+                deadline = time.monotonic() + self.GIVE_UP_S
                 node = (n + self.k) % len(self.nodes)
                 while True:
                     h = self.nodes[node % len(self.nodes)]
@@ -109,7 +110,8 @@ class Publisher(threading.Thread):
                     if ack is not None:
                         break
                     if time.monotonic() > deadline:
-                        raise AssertionError(f"{payload} on {topic}: no acknowledgement in 20 s")
+                        raise AssertionError(
+                            f"{payload} on {topic}: no acknowledgement in {self.GIVE_UP_S} s")
                     self.retries += 1
                     node += 1
                     time.sleep(0.01)
