@@ -18,10 +18,12 @@
 // topic's new owner loads its head and goes on in its epoch
 // (herald/shared_history_store.h, docs/CLUSTER.md).
 //
-// In progress (issue #17): one Redis server. A Redis that restarts having
-// lost acknowledged writes is not yet detected (planned: the replication id
-// and offset check of the design), so opening asks for appendfsync always
-// (RedisStoreOptions::require_durable).
+// One Redis server, or a master found through Redis Sentinel (and followed
+// through a failover). In progress (issue #17): shards. The store does not
+// yet detect a Redis that came back without writes it acknowledged (planned:
+// the replication id and offset check of the design), so opening asks for
+// appendfsync always (RedisStoreOptions::require_durable); on a cluster the
+// broker catches such a loss when a node still knows what it saw.
 #pragma once
 
 #include <chrono>
