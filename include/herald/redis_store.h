@@ -18,8 +18,8 @@
 // topic's new owner loads its head and goes on in its epoch
 // (herald/shared_history_store.h, docs/CLUSTER.md).
 //
-// One Redis server, or a master found through Redis Sentinel (and followed
-// through a failover). In progress (issue #17): shards. The store does not
+// One Redis server, a master found through Redis Sentinel (and followed
+// through a failover), or several of either as shards. The store does not
 // yet detect a Redis that came back without writes it acknowledged (planned:
 // the replication id and offset check of the design), so opening asks for
 // appendfsync always (RedisStoreOptions::require_durable); on a cluster the
@@ -36,6 +36,18 @@
 #include "herald/status.h"
 
 namespace herald {
+
+// One shard of a store on several Redis servers (RedisStoreOptions::shards).
+struct RedisShard {
+  // What topics are hashed to: keep it when the shard moves to another
+  // address, and never reuse it for another server's data.
+  std::string name;
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  // With sentinels: the name they monitor this shard's master by (empty:
+  // the shard's name). host and port are then not used.
+  std::string sentinel_master;
+};
 
 struct RedisStoreOptions {
   std::string host = "127.0.0.1";  // a name or a numeric address
@@ -59,6 +71,15 @@ struct RedisStoreOptions {
   size_t tail_bytes = 1u << 20;
   // Most messages of one topic in one append script.
   size_t max_batch = 256;
+  // Shards. When set, each topic is kept on one of these Redis servers (the
+  // shard with the highest rendezvous hash of its name and the topic's), so
+  // capacity grows with servers; host, port and sentinel_master are then
+  // not used, and every other option applies to each shard. Each shard
+  // keeps the list of shard names it belongs to: opening refuses a shard
+  // whose list differs, or that holds a topic the list puts on another
+  // shard (its history would be left behind: moving topics between shards
+  // is not supported).
+  std::vector<RedisShard> shards;
   // Redis Sentinel. When set, the master named `sentinel_master` is asked
   // of these sentinels ("host:port" each, tried in order) before every
   // connect, and a failover is followed (the sentinels are polled every
@@ -85,8 +106,10 @@ struct RedisStoreOptions {
 };
 
 // Connects (waiting up to connect_timeout) and reads every topic's head and
-// tail. Errors name the server and why: unreachable, refused AUTH, not a
-// master, not durable, or data that is not a Herald store's.
+// tail, on each shard. Errors name the server (and shard) and why:
+// unreachable, refused AUTH, not a master, not durable, data that is not a
+// Herald store's, or a shard list that differs from the one it was written
+// with.
 Result<std::shared_ptr<HistoryStore>> OpenRedisStore(const RedisStoreOptions& options);
 
 }  // namespace herald

@@ -23,6 +23,7 @@
 #include "store/redis/connection.h"
 #include "store/redis/scripts.h"
 #include "store/redis/sentinel.h"
+#include "store/redis/sharded_store.h"
 #include "store/redis/stream_entry.h"
 
 namespace herald {
@@ -52,7 +53,10 @@ enum Script { kAppend, kDrop, kExpireIds, kForget };
 
 class RedisStore final : public SharedHistoryStore {
  public:
-  explicit RedisStore(RedisStoreOptions options) : options_(std::move(options)) {}
+  // `map`: this server is shard `shard` of it (else the only one).
+  RedisStore(RedisStoreOptions options, std::shared_ptr<const redis::ShardMap> map = nullptr,
+             size_t shard = 0)
+      : options_(std::move(options)), map_(std::move(map)), shard_(shard) {}
 
   ~RedisStore() override {
     Drain();
@@ -686,6 +690,8 @@ class RedisStore final : public SharedHistoryStore {
   void FetchTopic(const std::string& topic, bool must_exist,
                   std::function<void(Result<Fetched>)> done);
   Status CheckDurable();
+  Result<bool> ShardMapWritten();
+  Status CheckShardTopics();
   // The master's address once connected, else what the options name.
   std::string Where() const;
   Result<Reply> CallNow(std::vector<std::string> args);
@@ -693,6 +699,8 @@ class RedisStore final : public SharedHistoryStore {
   static constexpr size_t kMaxDropStep = 1000;
 
   const RedisStoreOptions options_;
+  const std::shared_ptr<const redis::ShardMap> map_;
+  const size_t shard_;
   io::Loop loop_;
   std::unique_ptr<Connection> writer_;           // loop thread
   std::unique_ptr<Connection> reader_;           // loop thread
@@ -718,15 +726,16 @@ class RedisStore final : public SharedHistoryStore {
 };
 
 std::string RedisStore::Where() const {
+  const std::string shard = map_ ? " (shard '" + map_->names()[shard_] + "')" : "";
   {
     std::lock_guard lock(mu_);
-    if (!server_.empty()) return "redis " + server_;
+    if (!server_.empty()) return "redis " + server_ + shard;
   }
   if (options_.sentinels.empty())
-    return "redis " + redis::Endpoint{options_.host, options_.port}.ToString();
+    return "redis " + redis::Endpoint{options_.host, options_.port}.ToString() + shard;
   std::string list;
   for (const std::string& s : options_.sentinels) list += (list.empty() ? "" : ", ") + s;
-  return "redis master '" + options_.sentinel_master + "' (sentinels " + list + ")";
+  return "redis master '" + options_.sentinel_master + "' (sentinels " + list + ")" + shard;
 }
 
 Status RedisStore::Open() {
@@ -800,7 +809,58 @@ Status RedisStore::Open() {
   if (options_.require_durable) {
     if (Status s = CheckDurable(); !s.ok()) return s;
   }
-  return Load();
+  if (!map_) return Load();
+  Result<bool> written = ShardMapWritten();
+  if (!written.ok()) return written.status();
+  if (Status s = Load(); !s.ok()) return s;
+  if (Status s = CheckShardTopics(); !s.ok()) return s;
+  if (!*written) {
+    Result<Reply> set =
+        CallNow({"SET", redis::ShardsKey(options_.prefix), map_->signature(), "NX"});
+    if (!set.ok()) return set.status();
+  }
+  return Status::Ok();
+}
+
+// Opening a shard: whether this server already says which shards it belongs
+// to (and they are this map's), refused when it names others.
+Result<bool> RedisStore::ShardMapWritten() {
+  Result<Reply> got = CallNow({"GET", redis::ShardsKey(options_.prefix)});
+  if (!got.ok()) return got.status();
+  if (got->type == Reply::Type::kNil) return false;
+  if (got->type != Reply::Type::kString) {
+    return Status(ErrorCode::kInternal, Where() + ": " + redis::ShardsKey(options_.prefix) +
+                                            " is not a Herald shard list (" + got->Describe() +
+                                            ")");
+  }
+  if (got->str != map_->signature()) {
+    return Status(ErrorCode::kInvalidArgument,
+                  Where() + " was written as one of the shards [" + got->str +
+                      "], and this node names [" + map_->signature() +
+                      "]: topics would move between shards and leave their history behind "
+                      "(not supported). Name the same shards, or use a new redis_prefix");
+  }
+  return true;
+}
+
+// Opening a shard: every topic it holds is one the map puts here (a server
+// written before it was a shard, or under another list, is refused).
+Status RedisStore::CheckShardTopics() {
+  size_t elsewhere = 0;
+  const StoredTopic* example = nullptr;
+  for (const StoredTopic& t : topics_) {
+    if (map_->Route(t.name) == shard_) continue;
+    ++elsewhere;
+    if (!example) example = &t;
+  }
+  if (elsewhere == 0) return Status::Ok();
+  return Status(ErrorCode::kInvalidArgument,
+                Where() + " holds " + std::to_string(elsewhere) + " topics that the shards [" +
+                    map_->signature() + "] keep elsewhere (e.g. '" + example->name +
+                    "' on shard '" + map_->names()[map_->Route(example->name)] +
+                    "'): it was written under another list of shards, and moving topics "
+                    "between shards is not supported. Name the same shards, or use a new "
+                    "redis_prefix");
 }
 
 // Opening only (its caller's thread, not the loop): one command on the
@@ -1083,10 +1143,45 @@ void RedisStore::FetchTopic(const std::string& topic, bool must_exist,
 
 }  // namespace
 
-Result<std::shared_ptr<HistoryStore>> OpenRedisStore(const RedisStoreOptions& options) {
-  auto store = std::make_shared<RedisStore>(options);
+namespace redis {
+
+Result<std::shared_ptr<SharedHistoryStore>> OpenRedisShard(const RedisStoreOptions& options,
+                                                           std::shared_ptr<const ShardMap> map,
+                                                           size_t index) {
+  auto store = std::make_shared<RedisStore>(options, std::move(map), index);
   if (Status s = store->Open(); !s.ok()) return s;
-  return std::shared_ptr<HistoryStore>(std::move(store));
+  return std::shared_ptr<SharedHistoryStore>(std::move(store));
+}
+
+}  // namespace redis
+
+Result<std::shared_ptr<HistoryStore>> OpenRedisStore(const RedisStoreOptions& options) {
+  if (options.shards.empty()) {
+    auto store = std::make_shared<RedisStore>(options);
+    if (Status s = store->Open(); !s.ok()) return s;
+    return std::shared_ptr<HistoryStore>(std::move(store));
+  }
+  std::vector<std::string> names;
+  for (const RedisShard& shard : options.shards) names.push_back(shard.name);
+  Result<redis::ShardMap> made = redis::ShardMap::Make(std::move(names));
+  if (!made.ok()) {
+    return Status(ErrorCode::kInvalidArgument, "redis shards: " + made.status().message());
+  }
+  auto map = std::make_shared<const redis::ShardMap>(std::move(*made));
+  std::vector<std::shared_ptr<SharedHistoryStore>> shards;
+  for (size_t i = 0; i < options.shards.size(); ++i) {
+    const RedisShard& shard = options.shards[i];
+    RedisStoreOptions one = options;
+    one.shards.clear();
+    one.host = shard.host;
+    one.port = shard.port;
+    one.sentinel_master = shard.sentinel_master.empty() ? shard.name : shard.sentinel_master;
+    one.client_name += "-" + shard.name;
+    Result<std::shared_ptr<SharedHistoryStore>> opened = redis::OpenRedisShard(one, map, i);
+    if (!opened.ok()) return opened.status();
+    shards.push_back(std::move(*opened));
+  }
+  return std::shared_ptr<HistoryStore>(redis::MakeShardedStore(map, std::move(shards)));
 }
 
 }  // namespace herald

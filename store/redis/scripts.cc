@@ -11,6 +11,7 @@ TopicKeys KeysOf(std::string_view prefix, std::string_view topic) {
 
 std::string TopicsKey(std::string_view prefix) { return std::string(prefix) + ":topics"; }
 std::string IdsKey(std::string_view prefix) { return std::string(prefix) + ":ids"; }
+std::string ShardsKey(std::string_view prefix) { return std::string(prefix) + ":shards"; }
 
 // Lua 5.1 prints large numbers as 1.7e+15: every number written back goes
 // through string.format('%d').

@@ -29,6 +29,8 @@ struct TopicKeys {
 TopicKeys KeysOf(std::string_view prefix, std::string_view topic);
 std::string TopicsKey(std::string_view prefix);
 std::string IdsKey(std::string_view prefix);
+// P:shards  string  the shard names this server belongs to (ShardMap)
+std::string ShardsKey(std::string_view prefix);
 
 // Appends a run of one topic's messages at (epoch, first offset) on:
 //   KEYS: meta, stream, ids, topics, id index

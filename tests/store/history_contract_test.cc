@@ -1,7 +1,7 @@
 // What history promises whichever store keeps it: one suite, run on the
 // broker's memory history (no BrokerOptions::store, the library's default)
 // on the disk store with each sync setting, and on the Redis store (against
-// a redis-server each test starts). What only a store can do
+// a redis-server each test starts, or three as shards). What only a store can do
 // (outlive the process) is in broker_restart_test.cc.
 #include <gtest/gtest.h>
 
@@ -24,7 +24,7 @@ using testing::RecordingSink;
 using testing::ScratchDir;
 using testing::WaitFor;
 
-enum class Kind { kMemory, kDiskBatch, kDiskAlways, kRedis };
+enum class Kind { kMemory, kDiskBatch, kDiskAlways, kRedis, kRedisShards };
 
 std::string KindName(const ::testing::TestParamInfo<Kind>& info) {
   switch (info.param) {
@@ -36,6 +36,8 @@ std::string KindName(const ::testing::TestParamInfo<Kind>& info) {
       return "DiskAlways";
     case Kind::kRedis:
       return "Redis";
+    case Kind::kRedisShards:
+      return "RedisShards";
   }
   return "Unknown";
 }
@@ -51,13 +53,24 @@ class HistoryContract : public ::testing::TestWithParam<Kind> {
   // `o` (history limits, clock) on this test's kind of history.
   BrokerOptions Options(BrokerOptions o = {}) {
     if (GetParam() == Kind::kMemory) return o;
-    if (GetParam() == Kind::kRedis) {
+    if (GetParam() == Kind::kRedis || GetParam() == Kind::kRedisShards) {
       redis_ = test::RedisServer::Start();
       EXPECT_TRUE(redis_) << test::RedisServer::last_error();
       if (!redis_) return o;
       RedisStoreOptions r;
       r.port = redis_->port();
       r.require_durable = false;  // the logic under test, not Redis's disk
+      if (GetParam() == Kind::kRedisShards) {
+        // Three shards, a server each.
+        for (int i = 0; i < 2; ++i) {
+          more_redis_.push_back(test::RedisServer::Start());
+          EXPECT_TRUE(more_redis_.back()) << test::RedisServer::last_error();
+          if (!more_redis_.back()) return o;
+        }
+        r.shards = {{"a", "127.0.0.1", redis_->port(), ""},
+                    {"b", "127.0.0.1", more_redis_[0]->port(), ""},
+                    {"c", "127.0.0.1", more_redis_[1]->port(), ""}};
+      }
       Result<std::shared_ptr<HistoryStore>> store = OpenRedisStore(r);
       EXPECT_TRUE(store.ok()) << store.status().message();
       if (store.ok()) o.store = *store;
@@ -82,6 +95,7 @@ class HistoryContract : public ::testing::TestWithParam<Kind> {
  private:
   ScratchDir dir_;
   std::unique_ptr<test::RedisServer> redis_;  // outlives each test's broker
+  std::vector<std::unique_ptr<test::RedisServer>> more_redis_;
 };
 
 TEST_P(HistoryContract, APublishIsAcknowledgedWithItsPositionAndDeliveredOnce) {
@@ -240,7 +254,7 @@ TEST_P(HistoryContract, RetriesWhileTheFirstIsOnItsWayGetTheFirstOutcome) {
 
 INSTANTIATE_TEST_SUITE_P(EveryStore, HistoryContract,
                          ::testing::Values(Kind::kMemory, Kind::kDiskBatch, Kind::kDiskAlways,
-                                           Kind::kRedis),
+                                           Kind::kRedis, Kind::kRedisShards),
                          KindName);
 
 }  // namespace

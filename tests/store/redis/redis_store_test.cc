@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "herald/redis_store.h"
 #include "herald/shared_history_store.h"
@@ -449,6 +450,99 @@ TEST(RedisStore, WithReplicatedDurabilityAnAppendWaitsForAReplicaAndFailsWithout
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   ASSERT_TRUE(AppendNow(store, Make("t", 7, 3, "three")).ok());
   EXPECT_EQ(replica->Call({"HGET", "herald:{t}:m", "o"}), "3");
+}
+
+RedisStoreOptions Sharded(const std::vector<const RedisServer*>& servers,
+                          const std::vector<std::string>& names) {
+  RedisStoreOptions o;
+  o.require_durable = false;
+  for (size_t i = 0; i < servers.size(); ++i)
+    o.shards.push_back({names[i], "127.0.0.1", servers[i]->port(), ""});
+  return o;
+}
+
+TEST(RedisStore, ShardsKeepEachTopicOnOneServerAndAReopenFindsThemThere) {
+  auto a = RedisServer::Start();
+  auto b = RedisServer::Start();
+  ASSERT_TRUE(a && b) << RedisServer::last_error();
+  {
+    Result<std::shared_ptr<HistoryStore>> store =
+        OpenRedisStore(Sharded({a.get(), b.get()}, {"a", "b"}));
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    for (int t = 0; t < 40; ++t)
+      ASSERT_TRUE(AppendNow(**store, Make("t." + std::to_string(t), 7, 1, "x")).ok());
+    EXPECT_EQ((*store)->Stats().appends, 40u);
+  }
+  // Each topic on exactly one of them, both used, and each server knows
+  // which list of shards it belongs to.
+  int on_a = 0, on_b = 0;
+  for (int t = 0; t < 40; ++t) {
+    const std::string meta = "herald:{t." + std::to_string(t) + "}:m";
+    const bool in_a = a->Call({"EXISTS", meta}) == "1";
+    const bool in_b = b->Call({"EXISTS", meta}) == "1";
+    EXPECT_NE(in_a, in_b) << meta;
+    on_a += in_a;
+    on_b += in_b;
+  }
+  EXPECT_GT(on_a, 5);
+  EXPECT_GT(on_b, 5);
+  EXPECT_EQ(a->Call({"GET", "herald:shards"}), "a,b");
+  EXPECT_EQ(b->Call({"GET", "herald:shards"}), "a,b");
+
+  // The list in another order is the same list: every topic is found.
+  Result<std::shared_ptr<HistoryStore>> again =
+      OpenRedisStore(Sharded({b.get(), a.get()}, {"b", "a"}));
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  std::vector<StoredTopic> topics = (*again)->TakeTopics();
+  EXPECT_EQ(topics.size(), 40u);
+  Result<StoreRead> r = ReadNow(**again, "t.3", 7, 0, 10, 1 << 20);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->messages.size(), 1u);
+  EXPECT_EQ(r->messages[0]->payload, "x");
+}
+
+TEST(RedisStore, AShardWrittenUnderAnotherListOfShardsIsRefused) {
+  auto a = RedisServer::Start();
+  auto b = RedisServer::Start();
+  auto c = RedisServer::Start();
+  ASSERT_TRUE(a && b && c) << RedisServer::last_error();
+  {
+    Result<std::shared_ptr<HistoryStore>> store =
+        OpenRedisStore(Sharded({a.get(), b.get()}, {"a", "b"}));
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    ASSERT_TRUE(AppendNow(**store, Make("orders", 7, 1, "x")).ok());
+  }
+  // A third shard would move topics to it and leave their history behind.
+  Result<std::shared_ptr<HistoryStore>> more =
+      OpenRedisStore(Sharded({a.get(), b.get(), c.get()}, {"a", "b", "c"}));
+  ASSERT_FALSE(more.ok());
+  EXPECT_NE(more.status().message().find("was written as one of the shards [a,b], and this node "
+                                         "names [a,b,c]"),
+            std::string::npos)
+      << more.status().message();
+  EXPECT_EQ(c->Call({"GET", "herald:shards"}), "(nil)");  // the new one was not claimed
+}
+
+TEST(RedisStore, AServerHoldingTopicsTheShardsPutElsewhereIsRefused) {
+  auto a = RedisServer::Start();
+  auto b = RedisServer::Start();
+  ASSERT_TRUE(a && b) << RedisServer::last_error();
+  {
+    // Written before it was a shard: its topics belong to no list.
+    auto store = Open(*a);
+    ASSERT_TRUE(store);
+    for (int t = 0; t < 20; ++t)
+      ASSERT_TRUE(AppendNow(*store, Make("t." + std::to_string(t), 7, 1, "x")).ok());
+  }
+  Result<std::shared_ptr<HistoryStore>> sharded =
+      OpenRedisStore(Sharded({a.get(), b.get()}, {"a", "b"}));
+  ASSERT_FALSE(sharded.ok());
+  EXPECT_NE(sharded.status().message().find("(shard 'a') holds"), std::string::npos)
+      << sharded.status().message();
+  EXPECT_NE(sharded.status().message().find("that the shards [a,b] keep elsewhere"),
+            std::string::npos)
+      << sharded.status().message();
+  EXPECT_EQ(a->Call({"GET", "herald:shards"}), "(nil)");
 }
 
 }  // namespace
