@@ -13,6 +13,7 @@
 #include "herald/topic.h"
 #include "server/config.h"
 #include "server/toml_reader.h"
+#include "store/redis/connection.h"
 
 namespace herald::server {
 namespace {
@@ -57,6 +58,37 @@ constexpr EnumNames<DiskStoreOptions::Sync> kStoreSyncs[] = {
     {"always", DiskStoreOptions::Sync::kAlways},
 };
 
+// [store] redis_shards: "name=host:port" each, or with redis_sentinels
+// "name=master" or "name" (the master's name is the shard's).
+Status ParseRedisShards(const std::vector<std::string>& texts, RedisStoreOptions& r) {
+  r.shards.clear();
+  for (const std::string& text : texts) {
+    const size_t eq = text.find('=');
+    RedisShard shard;
+    shard.name = text.substr(0, eq);
+    const std::string where = eq == std::string::npos ? "" : text.substr(eq + 1);
+    if (shard.name.empty()) {
+      return Status(ErrorCode::kInvalidArgument,
+                    "[store] redis_shards: '" + text + "' has no shard name (name=host:port)");
+    }
+    if (!r.sentinels.empty()) {
+      shard.sentinel_master = where.empty() ? shard.name : where;
+    } else {
+      Result<redis::Endpoint> e = redis::ParseEndpoint(where);
+      if (!e.ok()) {
+        return Status(ErrorCode::kInvalidArgument, "[store] redis_shards: shard '" + shard.name +
+                                                       "': " + e.status().message() +
+                                                       " (name=host:port; with redis_sentinels, "
+                                                       "name=master)");
+      }
+      shard.host = e->host;
+      shard.port = e->port;
+    }
+    r.shards.push_back(std::move(shard));
+  }
+  return Status::Ok();
+}
+
 constexpr EnumNames<Config::Durability> kDurabilities[] = {
     {"master", Config::Durability::kMaster},
     {"replicated", Config::Durability::kReplicated},
@@ -88,7 +120,10 @@ Status ReadStore(TomlReader& r, Config& c) {
   r.Enum("durability", c.durability, kDurabilities);
   r.Int("redis_replicas", c.redis_replicas, Between(1, 64));
   r.Millis("redis_wait_timeout_ms", c.redis.wait_timeout, Between(1, 600'000));
-  return r.error();
+  std::vector<std::string> shards;
+  r.List("redis_shards", shards);
+  if (!r.error().ok()) return r.error();
+  return ParseRedisShards(shards, c.redis);
 }
 
 Status ReadLimits(TomlReader& r, Config& c) {

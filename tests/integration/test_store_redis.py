@@ -1,8 +1,9 @@
 """heraldd with its history in Redis ([store] kind = "redis"): kill -9 of
 heraldd under load loses nothing acknowledged (a message ledger), Redis
 killed and restarted from its append-only file loses nothing, publishes fail
-with a clear unavailable while Redis is down, and a Redis that could lose
-acknowledged writes stops heraldd with what to do.
+with a clear unavailable while Redis is down, topics spread over shards and
+found there again, and a Redis that could lose acknowledged writes (or a
+shard list that changed) stops heraldd with what to do.
 
 Each test starts its own redis-server (Debian) and heraldd, and stops them
 by PID. Clients: raw HTTP (the HTTP API).
@@ -70,6 +71,43 @@ class OnRedis(unittest.TestCase):
             self.assertIsNone(got["gap"])
             self.assertEqual([m["payload"] for m in got["messages"]][:20],
                              [f"o{i}" for i in range(1, 21)])
+
+
+class Sharded(unittest.TestCase):
+    def shards_config(self, servers, names):
+        shards = ", ".join(f'"{n}=127.0.0.1:{r.port}"' for n, r in zip(names, servers))
+        return (f'[store]\nkind = "redis"\nredis_shards = [{shards}]\n'
+                'redis_connect_timeout_ms = 500\n')
+
+    def test_topics_spread_over_the_shards_and_a_restart_finds_each_where_it_was(self):
+        servers = []
+        for _ in range(3):
+            servers.append(RedisServer(*DURABLE).start())
+            self.addCleanup(servers[-1].close)
+        config = self.shards_config(servers[:2], ["a", "b"])
+        topics = [f"t.{i}" for i in range(20)]
+        with Heraldd(config=config) as h:
+            with Publisher(h.port) as pub:
+                acks = {t: pub(t, f"m-{t}") for t in topics}
+            self.assertEqual(metrics(h.port)["herald_store_up"], 1)
+        on = [sum(r.command("EXISTS", f"herald:{{{t}}}:m") == ":1" for t in topics)
+              for r in servers[:2]]
+        self.assertEqual(sum(on), len(topics), "each topic on exactly one shard")
+        self.assertTrue(all(n > 0 for n in on), on)
+        # Restarted, the shards named in another order: every topic goes on.
+        with Heraldd(config=self.shards_config(servers[1::-1], ["b", "a"])) as h:
+            for t, (epoch, offset) in acks.items():
+                got = test_store.history(h.port, t, epoch, 0)
+                self.assertIsNone(got["gap"], t)
+                self.assertEqual([m["payload"] for m in got["messages"]], [f"m-{t}"])
+            with Publisher(h.port) as pub:
+                self.assertEqual(pub("t.0", "next"), (acks["t.0"][0], acks["t.0"][1] + 1))
+        # A third shard would move topics away from their history: refused.
+        r = run_heraldd("--config", write_config(self, self.shards_config(servers, "abc")),
+                        "--listen", "127.0.0.1:0")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("was written as one of the shards [a,b], and this node names [a,b,c]",
+                      r.stderr)
 
 
 class Refused(unittest.TestCase):
