@@ -9,7 +9,8 @@
 #            (forwarded to the owner n1, sequenced, and sent back).
 #   redis    1 and 2 hops again, the two nodes on one Redis as the shared
 #            store (every message appended to Redis first), with Redis on
-#            appendfsync always and on everysec; ratios to the memory store.
+#            appendfsync always and on everysec, and with a replica and
+#            durability = "replicated"; ratios to the memory store.
 #
 # Each: latency (unary Publish one at a time, publish-to-delivery p50/p99)
 # and throughput (PublishStream, 64 messages per stream message, until the
@@ -88,8 +89,8 @@ kill "${PIDS[1]}" "${PIDS[2]}"; wait "${PIDS[1]}" "${PIDS[2]}" 2>/dev/null
 # before it is delivered or acknowledged. Redis with fsync on every write
 # (what heraldd requires by default), then with fsync once a second.
 REDIS_DIR=$(mktemp -d)
-redis_case() {  # redis_case LABEL FSYNC
-  local label=$1 fsync=$2 rport
+redis_case() {  # redis_case LABEL FSYNC [replicated]
+  local label=$1 fsync=$2 durability=${3:-master} rport replica_pid=
   rport=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   rm -rf "$REDIS_DIR/$label"; mkdir -p "$REDIS_DIR/$label"
   redis-server --port "$rport" --bind 127.0.0.1 --dir "$REDIS_DIR/$label" --save "" \
@@ -97,8 +98,24 @@ redis_case() {  # redis_case LABEL FSYNC
   PIDS+=($!)
   local redis_pid=$!
   for _ in $(seq 100); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.05; done
-  printf '[store]\nkind = "redis"\nredis_port = %s\nredis_require_durable = %s\n' "$rport" \
-    "$([[ $fsync == always ]] && echo true || echo false)" >"$REDIS_DIR/$label.toml"
+  if [[ $durability == replicated ]]; then
+    # One replica, as durable as the master; acknowledged once it has each group.
+    local qport
+    qport=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    mkdir -p "$REDIS_DIR/$label/replica"
+    redis-server --port "$qport" --bind 127.0.0.1 --dir "$REDIS_DIR/$label/replica" --save "" \
+      --appendonly yes --appendfsync "$fsync" --replicaof 127.0.0.1 "$rport" --daemonize no \
+      --logfile "$REDIS_DIR/$label/replica/log" &
+    replica_pid=$!
+    PIDS+=("$replica_pid")
+    for _ in $(seq 200); do
+      redis-cli -p "$qport" info replication 2>/dev/null | grep -q 'master_link_status:up' && break
+      sleep 0.05
+    done
+  fi
+  printf '[store]\nkind = "redis"\nredis_port = %s\nredis_require_durable = %s\ndurability = "%s"\n' \
+    "$rport" "$([[ $fsync == always ]] && echo true || echo false)" "$durability" \
+    >"$REDIS_DIR/$label.toml"
   start "${label}1" --cluster-listen 127.0.0.1:0 --config "$REDIS_DIR/$label.toml"
   local p1=${#PIDS[@]}
   start "${label}2" --cluster-listen 127.0.0.1:0 --seed "127.0.0.1:$(peer_port "${label}1")" \
@@ -116,12 +133,13 @@ redis_case() {  # redis_case LABEL FSYNC
     --messages "$CALLS"
   run "$label-2hop-throughput" --publish "$b" --subscribe "$b" "${own[@]}" --mode throughput \
     --messages "$MESSAGES" --batch 64
-  kill "${PIDS[$((p1 - 1))]}" "${PIDS[$p1]}" "$redis_pid"
-  wait "${PIDS[$((p1 - 1))]}" "${PIDS[$p1]}" "$redis_pid" 2>/dev/null
+  kill "${PIDS[$((p1 - 1))]}" "${PIDS[$p1]}" "$redis_pid" $replica_pid
+  wait "${PIDS[$((p1 - 1))]}" "${PIDS[$p1]}" "$redis_pid" $replica_pid 2>/dev/null
 }
 if command -v redis-server >/dev/null; then
   redis_case redis always
   redis_case rediseverysec everysec
+  redis_case redisreplicated always replicated
 fi
 rm -rf "$REDIS_DIR"
 
@@ -139,7 +157,8 @@ for name, label in (("single", "one node"), ("1hop", "1 hop (publish on owner, s
                f"{thr['msgs_per_s'] / s_thr['msgs_per_s']:.2f}× |")
 # The shared store on Redis, against the memory store's same case.
 stores = (("redis", "Redis store, appendfsync always"),
-          ("rediseverysec", "Redis store, appendfsync everysec"))
+          ("rediseverysec", "Redis store, appendfsync everysec"),
+          ("redisreplicated", "Redis store, appendfsync always, durability replicated"))
 if any(f"{k}-1hop-latency" in rows for k, _ in stores):
     out += ["", "| case | p50 µs | p99 µs | p99 vs memory | throughput msgs/s | vs memory |",
             "|---|---|---|---|---|---|"]
