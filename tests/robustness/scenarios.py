@@ -1657,8 +1657,11 @@ def kill9_owner_shared_redis(r):
     survivor with no gap. Then a partition: one node cut off from its peers
     by a fault proxy while it still reaches Redis, both sides publishing to
     the same topics: no position acknowledged for two messages, nothing
-    acknowledged lost. This is tests/integration/test_cluster_redis.py with
-    HERALD_KILL_ROUNDS=20 (make test runs it with 3)."""
+    acknowledged lost. And Redis itself killed with SIGKILL under the stream
+    and restarted from its append-only file: publishes refused meanwhile,
+    then nothing acknowledged lost and no gap. This is
+    tests/integration/test_cluster_redis.py with HERALD_KILL_ROUNDS=20 (make
+    test runs it with 3)."""
     run_integration_ledger(r, "test_cluster_redis", {"HERALD_KILL_ROUNDS": "20"}, timeout_s=560)
 
 
