@@ -118,6 +118,10 @@ void Connection::Relocate(const Endpoint& where) {
   if (state_ == ConnectionState::kReady && !failing_ && !(where == where_)) {
     Fail("redis's master moved from " + address() + " to " + where.ToString());
   } else if (state_ == ConnectionState::kBackoff) {
+    // The failed attempt's context may still wait for its deferred free:
+    // freed now, before a new one takes its place (this runs in another
+    // connection's callback, never inside this context's).
+    FreeContext();
     loop_.timers().Cancel(this);
     Connect();
   }

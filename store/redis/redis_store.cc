@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <charconv>
 #include <condition_variable>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -286,10 +287,15 @@ class RedisStore final : public SharedHistoryStore {
     if (outstanding_ == 0) drained_cv_.notify_all();
   }
 
-  // durability = "replicated": the appends sent by one Flush, acknowledged
-  // together once a WAIT pipelined behind them says enough replicas have
-  // them (one round trip per group, not per message).
+  // durability = "replicated": appends acknowledged together once a WAIT
+  // behind them says enough replicas have them (one round trip per group,
+  // not per message). One WAIT is in flight at a time: Redis runs nothing
+  // the connection sends behind a WAIT until it answers, so a second one
+  // would only make the appends between them wait a whole timeout more.
+  // Appends sent meanwhile gather for the next WAIT, sent when this one
+  // answers (it covers everything the connection wrote before it).
   struct ReplicaWait {
+    uint64_t id = 0;
     std::vector<std::pair<std::shared_ptr<std::vector<Op>>, Status>> runs;  // as answered
     size_t sent = 0;
   };
@@ -302,7 +308,11 @@ class RedisStore final : public SharedHistoryStore {
       ops.swap(queue_);
       posted_ = false;
     }
-    auto wait = options_.wait_replicas > 0 ? std::make_shared<ReplicaWait>() : nullptr;
+    const bool replicated = options_.wait_replicas > 0;
+    if (replicated && !gathering_) {
+      gathering_ = std::make_shared<ReplicaWait>();
+      gathering_->id = ++last_wait_id_;
+    }
     for (size_t i = 0; i < ops.size();) {
       Op& op = ops[i];
       if (op.kind == Op::kAppend) {
@@ -315,7 +325,7 @@ class RedisStore final : public SharedHistoryStore {
           ++j;
         }
         SendAppends(std::make_move_iterator(ops.begin() + i),
-                    std::make_move_iterator(ops.begin() + j), wait);
+                    std::make_move_iterator(ops.begin() + j), gathering_);
         i = j;
         continue;
       }
@@ -333,14 +343,43 @@ class RedisStore final : public SharedHistoryStore {
           SendRead(std::move(op));
           break;
         case Op::kLoad:
-          SendLoad(std::move(op));
+          // A load must not complete before the appends made before it
+          // (it sets the head they are checked against): with replicas, it
+          // is sent once their WAIT has answered.
+          if (replicated && (gathering_->sent > 0 || waiting_for_)) {
+            loads_after_wait_.emplace_back(gathering_->sent > 0 ? gathering_->id : waiting_for_,
+                                           std::move(op));
+          } else {
+            SendLoad(std::move(op));
+          }
           break;
         case Op::kAppend:
           break;
       }
       ++i;
     }
-    if (wait && wait->sent > 0) SendWait(std::move(wait));
+    if (replicated) SendWaitIfDue();
+  }
+
+  // Loop thread: a WAIT for the appends gathered, unless one is in flight.
+  void SendWaitIfDue() {
+    if (waiting_for_ != 0 || !gathering_ || gathering_->sent == 0) return;
+    std::shared_ptr<ReplicaWait> wait = std::move(gathering_);
+    gathering_ = nullptr;
+    waiting_for_ = wait->id;
+    SendWait(std::move(wait));
+  }
+
+  // Loop thread: the WAIT for group `id` answered and its appends completed.
+  void WaitAnswered(uint64_t id) {
+    waiting_for_ = 0;
+    std::vector<Op> due;
+    while (!loads_after_wait_.empty() && loads_after_wait_.front().first <= id) {
+      due.push_back(std::move(loads_after_wait_.front().second));
+      loads_after_wait_.pop_front();
+    }
+    for (Op& op : due) SendLoad(std::move(op));
+    SendWaitIfDue();
   }
 
   // Loop thread. Behind a Flush's appends: their acknowledgements wait for
@@ -358,6 +397,7 @@ class RedisStore final : public SharedHistoryStore {
         }
         CompleteAppends(*run, status.ok() ? replicated : status);
       }
+      WaitAnswered(wait->id);
     };
     Status sent = writer_->Command(Views(args), [this, finish](Result<Reply> r) {
       if (!r.ok()) {
@@ -692,6 +732,12 @@ class RedisStore final : public SharedHistoryStore {
   Status CheckDurable();
   Result<bool> ShardMapWritten();
   Status CheckShardTopics();
+
+ public:
+  // Opening a sharded store: after every shard opened (RedisStore::Open).
+  Status ClaimShard();
+
+ private:
   // The master's address once connected, else what the options name.
   std::string Where() const;
   Result<Reply> CallNow(std::vector<std::string> args);
@@ -706,6 +752,13 @@ class RedisStore final : public SharedHistoryStore {
   std::unique_ptr<Connection> reader_;           // loop thread
   std::unique_ptr<redis::Sentinels> sentinels_;  // loop thread; with RedisStoreOptions::sentinels
   std::vector<Op> later_;                        // loop thread: trims and forgets Redis must hear
+  // Loop thread, with wait_replicas: appends not yet behind a WAIT, the
+  // group whose WAIT is in flight (0: none), and loads held until the WAIT
+  // of the group before them answered.
+  std::shared_ptr<ReplicaWait> gathering_;
+  uint64_t last_wait_id_ = 0;
+  uint64_t waiting_for_ = 0;
+  std::deque<std::pair<uint64_t, Op>> loads_after_wait_;
   StoreRecovery recovery_;
   std::vector<StoredTopic> topics_;
 
@@ -752,6 +805,14 @@ Status RedisStore::Open() {
     return Status(ErrorCode::kInvalidArgument,
                   "wait_replicas must be 0 or more, with a wait_timeout of 1 ms or more "
                   "(WAIT 0 would wait for ever)");
+  // Appends sent behind a WAIT wait for it in Redis: within their own
+  // command timeout only if the WAIT's is shorter.
+  if (options_.wait_replicas > 0 && options_.wait_timeout >= options_.command_timeout)
+    return Status(ErrorCode::kInvalidArgument,
+                  "the replicas' wait_timeout (" + std::to_string(options_.wait_timeout.count()) +
+                      " ms) must be shorter than command_timeout (" +
+                      std::to_string(options_.command_timeout.count()) +
+                      " ms): appends queued behind a WAIT would time out");
   if (Status s = loop_.Start(); !s.ok()) return s;
   redis::ConnectionOptions c;
   c.host = options_.host;
@@ -809,21 +870,32 @@ Status RedisStore::Open() {
   if (options_.require_durable) {
     if (Status s = CheckDurable(); !s.ok()) return s;
   }
-  if (!map_) return Load();
   Result<bool> written = ShardMapWritten();
   if (!written.ok()) return written.status();
   if (Status s = Load(); !s.ok()) return s;
-  if (Status s = CheckShardTopics(); !s.ok()) return s;
-  if (!*written) {
-    Result<Reply> set =
-        CallNow({"SET", redis::ShardsKey(options_.prefix), map_->signature(), "NX"});
-    if (!set.ok()) return set.status();
-  }
+  if (map_) return CheckShardTopics();
   return Status::Ok();
 }
 
-// Opening a shard: whether this server already says which shards it belongs
-// to (and they are this map's), refused when it names others.
+// Opening a shard, once every shard of the map opened and checked: the
+// server says from now on which shards it belongs to (unless it did).
+Status RedisStore::ClaimShard() {
+  Result<Reply> set = CallNow({"SET", redis::ShardsKey(options_.prefix), map_->signature(), "NX"});
+  if (!set.ok()) return set.status();
+  if (set->is_status("OK")) return Status::Ok();
+  if (set->type == Reply::Type::kNil) {
+    // Already there: written by this map (an earlier start), or by another
+    // node starting at the same moment with another list.
+    Result<bool> same = ShardMapWritten();
+    return same.ok() ? Status::Ok() : same.status();
+  }
+  return Status(ErrorCode::kUnavailable,
+                Where() + " refused to record its shard list (" + set->Describe() + ")");
+}
+
+// Opening: whether this server already says which shards it belongs to
+// (and they are this map's), refused when it names others, or when it is a
+// shard and this store has no shards (it would see only its part).
 Result<bool> RedisStore::ShardMapWritten() {
   Result<Reply> got = CallNow({"GET", redis::ShardsKey(options_.prefix)});
   if (!got.ok()) return got.status();
@@ -832,6 +904,12 @@ Result<bool> RedisStore::ShardMapWritten() {
     return Status(ErrorCode::kInternal, Where() + ": " + redis::ShardsKey(options_.prefix) +
                                             " is not a Herald shard list (" + got->Describe() +
                                             ")");
+  }
+  if (!map_) {
+    return Status(ErrorCode::kInvalidArgument,
+                  Where() + " is one of the shards [" + got->str +
+                      "]: name them all (redis_shards), or its topics on the others would "
+                      "start over");
   }
   if (got->str != map_->signature()) {
     return Status(ErrorCode::kInvalidArgument,
@@ -1143,18 +1221,6 @@ void RedisStore::FetchTopic(const std::string& topic, bool must_exist,
 
 }  // namespace
 
-namespace redis {
-
-Result<std::shared_ptr<SharedHistoryStore>> OpenRedisShard(const RedisStoreOptions& options,
-                                                           std::shared_ptr<const ShardMap> map,
-                                                           size_t index) {
-  auto store = std::make_shared<RedisStore>(options, std::move(map), index);
-  if (Status s = store->Open(); !s.ok()) return s;
-  return std::shared_ptr<SharedHistoryStore>(std::move(store));
-}
-
-}  // namespace redis
-
 Result<std::shared_ptr<HistoryStore>> OpenRedisStore(const RedisStoreOptions& options) {
   if (options.shards.empty()) {
     auto store = std::make_shared<RedisStore>(options);
@@ -1168,7 +1234,9 @@ Result<std::shared_ptr<HistoryStore>> OpenRedisStore(const RedisStoreOptions& op
     return Status(ErrorCode::kInvalidArgument, "redis shards: " + made.status().message());
   }
   auto map = std::make_shared<const redis::ShardMap>(std::move(*made));
-  std::vector<std::shared_ptr<SharedHistoryStore>> shards;
+  // Every shard opened and checked before any records the list: a list
+  // that fails on one shard (a typo, one unreachable) claims none.
+  std::vector<std::shared_ptr<RedisStore>> opened;
   for (size_t i = 0; i < options.shards.size(); ++i) {
     const RedisShard& shard = options.shards[i];
     RedisStoreOptions one = options;
@@ -1177,9 +1245,14 @@ Result<std::shared_ptr<HistoryStore>> OpenRedisStore(const RedisStoreOptions& op
     one.port = shard.port;
     one.sentinel_master = shard.sentinel_master.empty() ? shard.name : shard.sentinel_master;
     one.client_name += "-" + shard.name;
-    Result<std::shared_ptr<SharedHistoryStore>> opened = redis::OpenRedisShard(one, map, i);
-    if (!opened.ok()) return opened.status();
-    shards.push_back(std::move(*opened));
+    auto store = std::make_shared<RedisStore>(std::move(one), map, i);
+    if (Status s = store->Open(); !s.ok()) return s;
+    opened.push_back(std::move(store));
+  }
+  std::vector<std::shared_ptr<SharedHistoryStore>> shards;
+  for (std::shared_ptr<RedisStore>& store : opened) {
+    if (Status s = store->ClaimShard(); !s.ok()) return s;
+    shards.push_back(std::move(store));
   }
   return std::shared_ptr<HistoryStore>(redis::MakeShardedStore(map, std::move(shards)));
 }

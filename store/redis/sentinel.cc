@@ -59,13 +59,16 @@ bool Sentinels::AnyConnecting() const {
   });
 }
 
-void Sentinels::Master(LocateCallback done) {
-  Ask(0, std::make_shared<std::string>(), std::move(done));
-}
+void Sentinels::Master(LocateCallback done) { Ask(std::make_shared<Question>(), std::move(done)); }
 
-void Sentinels::Ask(size_t i, std::shared_ptr<std::string> why, LocateCallback done) {
-  for (; i < sentinels_.size(); ++i) {
+void Sentinels::Ask(std::shared_ptr<Question> q, LocateCallback done) {
+  std::string* why = &q->why;
+  // From the front each time: an answer to another question may have
+  // reordered the list meanwhile. Each sentinel is asked once.
+  for (size_t i = 0; i < sentinels_.size(); ++i) {
     Sentinel& s = sentinels_[i];
+    if (std::find(q->asked.begin(), q->asked.end(), s.where) != q->asked.end()) continue;
+    q->asked.push_back(s.where);
     if (s.conn->state() != ConnectionState::kReady) {
       *why += (why->empty() ? "" : "; ") + s.where.ToString() + ": " +
               (s.conn->last_error().empty() ? std::string(ConnectionStateName(s.conn->state()))
@@ -75,7 +78,7 @@ void Sentinels::Ask(size_t i, std::shared_ptr<std::string> why, LocateCallback d
     ++stats_.asked;
     const Endpoint asked = s.where;
     std::weak_ptr<Sentinels*> self = self_;
-    auto answer = [self, asked, why, done](Result<Reply> r) mutable {
+    auto answer = [self, asked, q, done](Result<Reply> r) mutable {
       auto p = self.lock();
       if (!p || !*p) {
         done(Status(ErrorCode::kUnavailable, "the sentinels were closed"));
@@ -85,6 +88,7 @@ void Sentinels::Ask(size_t i, std::shared_ptr<std::string> why, LocateCallback d
       // The sentinel's place may have changed while it was asked.
       size_t at = 0;
       while (at < me->sentinels_.size() && !(me->sentinels_[at].where == asked)) ++at;
+      std::string* why = &q->why;
       int port = 0;
       const bool named =
           r.ok() && r->type == Reply::Type::kArray && r->elements.size() == 2 &&
@@ -106,7 +110,7 @@ void Sentinels::Ask(size_t i, std::shared_ptr<std::string> why, LocateCallback d
                : r->type == Reply::Type::kNil
                    ? "knows no master named '" + me->options_.master_name + "'"
                    : r->Describe());
-      me->Ask(at + 1, why, std::move(done));
+      me->Ask(q, std::move(done));
     };
     const Status sent = s.conn->Command(
         {"SENTINEL", "get-master-addr-by-name", options_.master_name}, std::move(answer));
@@ -116,7 +120,7 @@ void Sentinels::Ask(size_t i, std::shared_ptr<std::string> why, LocateCallback d
   // Nobody answered. At start the sentinels are still connecting: the
   // question waits for the first of them rather than failing at once.
   if (AnyConnecting()) {
-    waiting_.push_back(std::move(done));
+    waiting_.push_back(std::move(done));  // asked anew, from the first
     return;
   }
   done(Status(ErrorCode::kUnavailable, "no sentinel named the master '" + options_.master_name +

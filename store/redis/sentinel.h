@@ -84,10 +84,16 @@ class Sentinels final : private io::TimerWheel::Entry {
     std::unique_ptr<Connection> conn;
   };
 
+  // One question: the sentinels asked so far, and what each said.
+  struct Question {
+    std::vector<Endpoint> asked;
+    std::string why;
+  };
+
   void OnTimerExpired() override;
   void OnSentinelState(ConnectionState s);
-  // Asks sentinels_[i] and, failing that, the next ones.
-  void Ask(size_t i, std::shared_ptr<std::string> why, LocateCallback done);
+  // Asks the first sentinel not asked yet and, failing that, the next.
+  void Ask(std::shared_ptr<Question> q, LocateCallback done);
   void Found(size_t i, const Endpoint& master);
   bool AnyConnecting() const;
 

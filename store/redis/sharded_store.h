@@ -10,18 +10,10 @@
 #include <memory>
 #include <vector>
 
-#include "herald/redis_store.h"
 #include "herald/shared_history_store.h"
 #include "store/redis/shard_map.h"
 
 namespace herald::redis {
-
-// Opens shard `index` of `map` (a RedisStore on `options`' server): checks
-// that the server belongs to this map (or writes it there when it holds
-// nothing of another), and that every topic it holds is routed to it.
-Result<std::shared_ptr<SharedHistoryStore>> OpenRedisShard(const RedisStoreOptions& options,
-                                                           std::shared_ptr<const ShardMap> map,
-                                                           size_t index);
 
 // A store over opened shards, shards[i] being map->names()[i]'s.
 std::shared_ptr<SharedHistoryStore> MakeShardedStore(

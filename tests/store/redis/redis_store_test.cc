@@ -523,6 +523,35 @@ TEST(RedisStore, AShardWrittenUnderAnotherListOfShardsIsRefused) {
   EXPECT_EQ(c->Call({"GET", "herald:shards"}), "(nil)");  // the new one was not claimed
 }
 
+TEST(RedisStore, AListThatFailsOnOneShardClaimsNoneAndAShardAloneIsRefused) {
+  auto a = RedisServer::Start();
+  auto b = RedisServer::Start();
+  auto gone = RedisServer::Start();
+  ASSERT_TRUE(a && b && gone) << RedisServer::last_error();
+  RedisStoreOptions three = Sharded({a.get(), b.get(), gone.get()}, {"a", "b", "c"});
+  three.connect_timeout = std::chrono::milliseconds(200);
+  gone->Kill();
+  Result<std::shared_ptr<HistoryStore>> failed = OpenRedisStore(three);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.status().message().find("(shard 'c')"), std::string::npos)
+      << failed.status().message();
+  // Nothing was written under the list that failed: the right one opens.
+  EXPECT_EQ(a->Call({"GET", "herald:shards"}), "(nil)");
+  EXPECT_EQ(b->Call({"GET", "herald:shards"}), "(nil)");
+  Result<std::shared_ptr<HistoryStore>> two =
+      OpenRedisStore(Sharded({a.get(), b.get()}, {"a", "b"}));
+  ASSERT_TRUE(two.ok()) << two.status().message();
+  two->reset();
+  // One shard opened as a whole store would see only its part.
+  RedisStoreOptions alone;
+  alone.port = a->port();
+  alone.require_durable = false;
+  Result<std::shared_ptr<HistoryStore>> single = OpenRedisStore(alone);
+  ASSERT_FALSE(single.ok());
+  EXPECT_NE(single.status().message().find("is one of the shards [a,b]"), std::string::npos)
+      << single.status().message();
+}
+
 TEST(RedisStore, AServerHoldingTopicsTheShardsPutElsewhereIsRefused) {
   auto a = RedisServer::Start();
   auto b = RedisServer::Start();
