@@ -86,6 +86,7 @@ void Broker::Impl::RunMaintenance() {
   const int64_t ids_before =
       now - std::chrono::duration_cast<std::chrono::microseconds>(options_.dedup_window).count();
   if (store_) store_->ExpireIds(ids_before);
+  if (shared_) RetryStalledCatchUps();
   topics_.RemoveIf([&](TopicState& ts) {
     std::lock_guard lock(ts.mu);
     BrokerCounters::Sub(counters_.history_bytes, ts.history.TrimByAge(now));

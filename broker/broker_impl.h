@@ -185,6 +185,8 @@ class Broker::Impl {
   // before it is filled from the store first.
   void MirrorShared(const TopicStatePtr& ts, MessagePtr m);
   void CatchUpShared(const TopicStatePtr& ts);
+  // Maintenance: reads again the holes whose read the store refused.
+  void RetryStalledCatchUps();
   // Topic lock held. Whether a subscription of this node (not a peer's
   // interest) matches the topic.
   bool HasLocalSubscribers(TopicState& ts);

@@ -178,7 +178,8 @@ void Broker::Impl::LoadedShared(const TopicStatePtr& ts, uint64_t numbering,
 void Broker::Impl::MirrorShared(const TopicStatePtr& ts, MessagePtr m) {
   if (ts->catching_up) {
     ts->held_live.push_back(std::move(m));
-    if (ts->held_live.size() > kMaxHeldLive) EndCatchUpShared(ts, /*filled=*/false);
+    if (ts->held_live.size() > kMaxHeldLive) return EndCatchUpShared(ts, /*filled=*/false);
+    if (ts->catch_up_stalled) CatchUpShared(ts);  // the store may be back
     return;
   }
   if (m->epoch == ts->epoch && m->offset <= ts->last_offset) return;  // delivered already
@@ -211,13 +212,30 @@ bool Broker::Impl::HasLocalSubscribers(TopicState& ts) {
 }
 
 void Broker::Impl::CatchUpShared(const TopicStatePtr& ts) {
+  ts->catch_up_stalled = false;
   const uint64_t missing = ts->held_live.front()->offset - ts->last_offset - 1;
   Status s = store_->Read(
       ts->name, ts->epoch, ts->last_offset, std::min<uint64_t>(missing, kCatchUpMessages),
       kCatchUpBytes, [this, ts](Result<StoreRead> read) { CaughtUpShared(ts, std::move(read)); });
-  // Not now (the store is down or too busy): the hole is told as a gap
-  // rather than held up for.
-  if (!s.ok()) EndCatchUpShared(ts, /*filled=*/false);
+  // Not now (the store is down or too busy): tried again soon. The owner's
+  // messages wait behind the hole meanwhile (at most kMaxHeldLive of them);
+  // they were committed, so the store holds the hole once it answers.
+  if (!s.ok()) ts->catch_up_stalled = true;
+}
+
+void Broker::Impl::RetryStalledCatchUps() {
+  std::vector<std::string> stalled;
+  topics_.RemoveIf([&](TopicState& ts) {
+    std::lock_guard lock(ts.mu);
+    if (ts.catching_up && ts.catch_up_stalled) stalled.push_back(ts.name);
+    return false;
+  });
+  for (const std::string& name : stalled) {
+    TopicStatePtr ts = topics_.Find(name);
+    if (!ts) continue;
+    std::lock_guard lock(ts->mu);
+    if (!ts->removed && ts->catching_up && ts->catch_up_stalled) CatchUpShared(ts);
+  }
 }
 
 // On the store's reader thread.
@@ -236,6 +254,11 @@ void Broker::Impl::CaughtUpShared(const TopicStatePtr& ts, Result<StoreRead> rea
   const uint64_t next = ts->held_live.front()->offset;
   if (read.ok() && progressed && read->truncated && ts->last_offset + 1 < next) {
     return CatchUpShared(ts);
+  }
+  if (!read.ok() && (read.status().code() == ErrorCode::kUnavailable ||
+                     read.status().code() == ErrorCode::kTimeout)) {
+    ts->catch_up_stalled = true;  // the store went away during the read: again soon
+    return;
   }
   // A hole left: the store no longer holds it (retention) or could not be read.
   EndCatchUpShared(ts, ts->last_offset + 1 >= next);

@@ -74,6 +74,10 @@ struct TopicState {
   // A non-owner filling a hole in what the owner sent from the shared store:
   // the owner's later messages wait here, in order, behind the read.
   bool catching_up = false;
+  // The read could not be made or failed (the store is down or busy): it
+  // is tried again at the owner's next message or the next maintenance
+  // sweep, rather than the hole told as a gap.
+  bool catch_up_stalled = false;
   std::vector<MessagePtr> held_live;
   // Message ids seen within the dedup window; null until the first one.
   std::unique_ptr<DedupTable> dedup;
