@@ -1,9 +1,9 @@
 // store/redis/shard_map.h — which Redis shard keeps a topic.
 //
 // Shards are named, and a topic goes to the shard with the highest
-// rendezvous score FNV-1a-64(name, topic) (mixed): the order of the list does
-// not matter, and adding or removing a shard moves only the topics whose
-// best shard changes. Names, not addresses, are hashed, so a shard can move
+// rendezvous score of (topic, name) (base/rendezvous.h): the order of the
+// list does not matter, and adding or removing a shard moves only the topics
+// whose best shard changes. Names, not addresses, are hashed, so a shard can move
 // to another machine (or behind a failover) and keep its topics.
 //
 // A topic that moved to another shard would leave its history on the old
