@@ -66,6 +66,63 @@ def history_all(port, topic):
         after = body["messages"][-1]["offset"]
 
 
+def stop_all_threads(test, publishers, watchers):
+    """Stops the publishers, then (after the last deliveries) the
+    subscribers; any error of theirs fails the test."""
+    for p in publishers:
+        p.stop.set()
+    for p in publishers:
+        p.join(30)
+        test.assertIsNone(p.error, p.error)
+    time.sleep(1.0)
+    for w in watchers:
+        w.stop.set()
+        w.join(10)
+        test.assertIsNone(w.error, w.error)
+
+
+def merged_acks(publishers):
+    acks = {}
+    for p in publishers:
+        acks.update(p.acks)
+    return acks
+
+
+def check_positions_unique(test, acks, watchers):
+    """No (epoch, offset) acknowledged for two messages, nor delivered as two
+    at any subscriber."""
+    positions = {}
+    for payload, where in acks.items():
+        positions.setdefault(where, []).append(payload)
+    twice = {w: ps for w, ps in positions.items() if len(ps) > 1}
+    test.assertEqual(twice, {}, "one (epoch, offset) acknowledged for two messages")
+    for w in watchers:
+        seen = {}
+        for m in w.events:
+            if m["op"] == "msg":
+                key = (m["topic"], m["epoch"], m["offset"])
+                test.assertEqual(seen.setdefault(key, m["payload"]), m["payload"],
+                                 f"{key} delivered as two messages at :{w.port}")
+
+
+def check_delivered_once_in_order(test, watchers, acks):
+    """Each subscriber: no gap; per topic every offset once, in order, with no
+    hole; and every message acknowledged from the first it saw on."""
+    for w in watchers:
+        test.assertEqual([m for m in w.events if m["op"] == "gap"], [], f"gaps at :{w.port}")
+        by_topic = {}
+        for m in w.events:
+            by_topic.setdefault(m["topic"], []).append(m)
+        for topic, got in by_topic.items():
+            offsets = [m["offset"] for m in got]
+            test.assertEqual(offsets, list(range(offsets[0], offsets[0] + len(offsets))),
+                             f"{topic} at :{w.port}: out of order, repeated or a hole")
+            test.assertEqual(len({m["epoch"] for m in got}), 1, f"{topic}: epoch changed")
+            want = {p for p, (t, _, o) in acks.items() if t == topic and o >= offsets[0]}
+            test.assertEqual(want - {m["payload"] for m in got}, set(),
+                             f"{topic} at :{w.port}: acknowledged, not seen")
+
+
 class Publisher(threading.Thread):
     """Publishes p<k>-<n> to the topics in turn, on the nodes in turn; a
     failed publish is retried on the next node with the same msg id."""
@@ -268,21 +325,7 @@ class OwnerDeath(OnSharedRedis):
         self.assertEqual(dups, 0, "a message stored twice")
 
         # The subscribers: in order, once, no gap, nothing acknowledged missing.
-        for s in watchers + [resumer]:
-            gaps = [m for m in s.events if m["op"] == "gap"]
-            self.assertEqual(gaps, [], f"gaps at a subscriber of :{s.port}")
-            by_topic = {}
-            for m in s.events:
-                by_topic.setdefault(m["topic"], []).append(m)
-            for topic, got in by_topic.items():
-                offsets = [m["offset"] for m in got]
-                self.assertEqual(offsets, list(range(offsets[0], offsets[0] + len(offsets))),
-                                 f"{topic} at :{s.port}: out of order, repeated or a hole")
-                self.assertEqual(len({m["epoch"] for m in got}), 1, f"{topic}: epoch changed")
-                first = offsets[0]
-                want = {p for p, (t, _, o) in acks.items() if t == topic and o >= first}
-                missing = want - {m["payload"] for m in got}
-                self.assertEqual(missing, set(), f"{topic} at :{s.port}: acknowledged, not seen")
+        check_delivered_once_in_order(self, watchers + [resumer], acks)
 
         for h in nodes:  # /cluster shows the shared store's state
             store = get_json(h.port, "/cluster")["store"]
@@ -341,23 +384,13 @@ class RedisRestart(OnSharedRedis):
             back_s = time.monotonic() - down_at
             time.sleep(1.5)
         finally:
-            stop.set()
-            for p in publishers:
-                p.join(30)
-        for p in publishers:
-            self.assertIsNone(p.error, p.error)
+            stop_all_threads(self, publishers, watchers)
         for status, body in refused:
             self.assertEqual(status, 503, body)
             self.assertIn("redis", body)
-        time.sleep(1.0)
-        for w in watchers:
-            w.stop.set()
-            w.join(10)
-            self.assertIsNone(w.error, w.error)
 
-        acks = {}
-        for p in publishers:
-            acks.update(p.acks)
+        acks = merged_acks(publishers)
+        check_positions_unique(self, acks, watchers)
         lost = dups = 0
         for topic in TOPICS:
             epoch, msgs = history_all(nodes[0].port, topic)
@@ -371,18 +404,7 @@ class RedisRestart(OnSharedRedis):
                         if where[0] == topic and at.get(payload) != where)
         self.assertEqual(lost, 0, "acknowledged messages lost or moved")
         self.assertEqual(dups, 0, "a message stored twice")
-        for w in watchers:
-            self.assertEqual([m for m in w.events if m["op"] == "gap"], [], f"gaps at :{w.port}")
-            by_topic = {}
-            for m in w.events:
-                by_topic.setdefault(m["topic"], []).append(m)
-            for topic, got in by_topic.items():
-                offsets = [m["offset"] for m in got]
-                self.assertEqual(offsets, list(range(offsets[0], offsets[0] + len(offsets))),
-                                 f"{topic} at :{w.port}: out of order, repeated or a hole")
-                want = {p for p, (t, _, o) in acks.items() if t == topic and o >= offsets[0]}
-                self.assertEqual(want - {m["payload"] for m in got}, set(),
-                                 f"{topic} at :{w.port}: acknowledged, not seen")
+        check_delivered_once_in_order(self, watchers, acks)
         report(self, f"redis kill -9 and restart (AOF, fsync always) under {RATE} msg/s to "
                      f"three nodes",
                f"publishing again {back_s:.1f} s after the kill; {len(acks)} acknowledged, 0 lost, "
@@ -447,14 +469,8 @@ class Partition(OnSharedRedis):
             w.join(10)
             self.assertIsNone(w.error, w.error)
 
-        acks = {}
-        for p in sides:
-            acks.update(p.acks)
-        positions = {}
-        for payload, where in acks.items():
-            positions.setdefault(where, []).append(payload)
-        twice = {w: ps for w, ps in positions.items() if len(ps) > 1}
-        self.assertEqual(twice, {}, "one (epoch, offset) acknowledged for two messages")
+        acks = merged_acks(sides)
+        check_positions_unique(self, acks, watchers)
         lost = 0
         for topic in TOPICS:
             _, msgs = history_all(n1.port, topic)
@@ -467,14 +483,6 @@ class Partition(OnSharedRedis):
                               [(h.node_id, history_all(h.port, topic)[1][-1]["offset"])
                                for h in nodes])
         self.assertEqual(lost, 0, "acknowledged messages lost or moved")
-        # Each side's subscribers: never one offset for two messages.
-        for w in watchers:
-            seen = {}
-            for m in w.events:
-                if m["op"] == "msg":
-                    key = (m["topic"], m["epoch"], m["offset"])
-                    self.assertEqual(seen.setdefault(key, m["payload"]), m["payload"],
-                                     f"{key} delivered as two messages at :{w.port}")
         report(self, "a partition with both sides publishing to the same 12 topics for 3 s",
                f"{len(acks)} acknowledged ({len(sides[0].acks)} on n1's side, "
                f"{len(sides[1].acks)} on n3's), 0 positions given twice, 0 lost "

@@ -40,7 +40,8 @@ from cluster_util import FaultProxy, cluster_config, get_json, metric, peer_addr
     stop_all, wait_mesh
 from probe_util import report
 from redis_util import RedisServer, Sentinel
-from test_cluster_redis import TOPICS, Publisher, Subscriber
+from test_cluster_redis import TOPICS, Publisher, Subscriber, check_delivered_once_in_order, \
+    check_positions_unique, merged_acks, stop_all_threads
 
 MASTER = "m"
 LAG_MS = 100  # how far behind the replica reads
@@ -184,16 +185,7 @@ class SentinelFailover(unittest.TestCase):
             recovered_s = time.monotonic() - killed_at
             time.sleep(2.0)
         finally:
-            stop.set()
-            for p in publishers:
-                p.join(30)
-        for p in publishers:
-            self.assertIsNone(p.error, p.error)
-        time.sleep(1.0)  # the last deliveries
-        for w in watchers:
-            w.stop.set()
-            w.join(10)
-            self.assertIsNone(w.error, w.error)
+            stop_all_threads(self, publishers, watchers)
 
         if os.environ.get("HERALD_DEBUG_LEDGER"):
             for s in self.sentinels:
@@ -209,21 +201,8 @@ class SentinelFailover(unittest.TestCase):
             self.assertTrue(store["reachable"], store)
             self.assertGreaterEqual(store["failovers"], 1, store)
 
-        acks = {}
-        for p in publishers:
-            acks.update(p.acks)
-        positions = {}
-        for payload, where in acks.items():
-            positions.setdefault(where, []).append(payload)
-        twice = {w: ps for w, ps in positions.items() if len(ps) > 1}
-        self.assertEqual(twice, {}, "one (epoch, offset) acknowledged for two messages")
-        for w in watchers:
-            seen = {}
-            for m in w.events:
-                if m["op"] == "msg":
-                    key = (m["topic"], m["epoch"], m["offset"])
-                    self.assertEqual(seen.setdefault(key, m["payload"]), m["payload"],
-                                     f"{key} delivered as two messages at :{w.port}")
+        acks = merged_acks(publishers)
+        check_positions_unique(self, acks, watchers)
 
         # The ledger: what each topic's present epoch holds, and what ended.
         lost_counted = int(sum(metric(h.port, "herald_store_shared_lost_total") for h in nodes))
@@ -269,19 +248,7 @@ class SentinelFailover(unittest.TestCase):
             self.assertEqual(lost_counted, 0)
             # Nothing lost: the subscribers saw every message once, in
             # order, in one epoch per topic.
-            for w in watchers:
-                self.assertEqual([m for m in w.events if m["op"] == "gap"], [],
-                                 f"gaps at :{w.port}")
-                by_topic = {}
-                for m in w.events:
-                    by_topic.setdefault(m["topic"], []).append(m)
-                for topic, got in by_topic.items():
-                    offsets = [m["offset"] for m in got]
-                    self.assertEqual(offsets, list(range(offsets[0], offsets[0] + len(offsets))),
-                                     f"{topic} at :{w.port}: out of order, repeated or a hole")
-                    want = {p for p, (t, _, o) in acks.items() if t == topic and o >= offsets[0]}
-                    self.assertEqual(want - {m["payload"] for m in got}, set(),
-                                     f"{topic} at :{w.port}: acknowledged, not seen")
+            check_delivered_once_in_order(self, watchers, acks)
         told = (f" ({ended_topics} topics went on in a new epoch; a resume from each told a "
                 f"gap)" if ended_topics else "")
         report(self, f"sentinel failover (kill -9 of the master, replica {LAG_MS} ms behind), "
