@@ -99,6 +99,20 @@ class RedisSentinelTest : public ::testing::Test {
     return future.get();
   }
 
+  // A master, its replica and a sentinel monitoring it as "m"; the
+  // connection ready at the master.
+  void StartMasterReplicaAndSentinel() {
+    master_ = RedisServer::Start();
+    ASSERT_TRUE(master_) << RedisServer::last_error();
+    replica_ = RedisServer::Start({"--replicaof", "127.0.0.1", std::to_string(master_->port())});
+    ASSERT_TRUE(replica_) << RedisServer::last_error();
+    sentinel_ = RedisServer::StartSentinel(Monitoring("m", *master_));
+    ASSERT_TRUE(sentinel_) << RedisServer::last_error();
+    Open({sentinel_.get()}, "m");
+    ASSERT_TRUE(ReadyAt(master_->port())) << LastError();
+  }
+
+  std::unique_ptr<RedisServer> master_, replica_, sentinel_;  // outlive the connection
   io::Loop loop_;
   std::unique_ptr<Sentinels> sentinels_;
   std::unique_ptr<Connection> conn_;
@@ -159,14 +173,9 @@ TEST_F(RedisSentinelTest, SaysWhatEachSentinelAnsweredWhenNoneNamesTheMaster) {
 }
 
 TEST_F(RedisSentinelTest, FollowsAFailoverToThePromotedReplica) {
-  auto master = RedisServer::Start();
-  ASSERT_TRUE(master) << RedisServer::last_error();
-  auto replica = RedisServer::Start({"--replicaof", "127.0.0.1", std::to_string(master->port())});
-  ASSERT_TRUE(replica) << RedisServer::last_error();
-  auto sentinel = RedisServer::StartSentinel(Monitoring("m", *master));
-  ASSERT_TRUE(sentinel) << RedisServer::last_error();
-  Open({sentinel.get()}, "m");
-  ASSERT_TRUE(ReadyAt(master->port())) << LastError();
+  ASSERT_NO_FATAL_FAILURE(StartMasterReplicaAndSentinel());
+  RedisServer* replica = replica_.get();
+  RedisServer* sentinel = sentinel_.get();
   ASSERT_TRUE(Call({"SET", "before", "1"}).ok());
 
   // A failover the sentinel is told to make (the old master stays up and
@@ -190,14 +199,9 @@ TEST_F(RedisSentinelTest, FollowsAFailoverToThePromotedReplica) {
 }
 
 TEST_F(RedisSentinelTest, AWriteRefusedByADemotedMasterMakesTheConnectionAskAgain) {
-  auto master = RedisServer::Start();
-  ASSERT_TRUE(master) << RedisServer::last_error();
-  auto replica = RedisServer::Start({"--replicaof", "127.0.0.1", std::to_string(master->port())});
-  ASSERT_TRUE(replica) << RedisServer::last_error();
-  auto sentinel = RedisServer::StartSentinel(Monitoring("m", *master));
-  ASSERT_TRUE(sentinel) << RedisServer::last_error();
-  Open({sentinel.get()}, "m");
-  ASSERT_TRUE(ReadyAt(master->port())) << LastError();
+  ASSERT_NO_FATAL_FAILURE(StartMasterReplicaAndSentinel());
+  RedisServer* master = master_.get();
+  RedisServer* replica = replica_.get();
   // Demoted behind the sentinel's back: the next write is refused
   // (READONLY), and the connection is made again; the sentinel still
   // names the old master, whose ROLE now says replica, so it stays down
