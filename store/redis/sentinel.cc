@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <optional>
 #include <utility>
 
 namespace herald::redis {
@@ -61,70 +62,108 @@ bool Sentinels::AnyConnecting() const {
 
 void Sentinels::Master(LocateCallback done) { Ask(std::make_shared<Question>(), std::move(done)); }
 
+namespace {
+
+// SENTINEL MASTER's answer (field, value, field, value...): the master's
+// address and the configuration epoch it was named in.
+struct Named {
+  Endpoint master;
+  uint64_t config_epoch = 0;
+};
+
+std::optional<Named> ParseMaster(const Reply& r) {
+  if (r.type != Reply::Type::kArray) return std::nullopt;
+  std::string_view ip, port, epoch;
+  for (size_t i = 0; i + 1 < r.elements.size(); i += 2) {
+    const std::string& field = r.elements[i].str;
+    const std::string& value = r.elements[i + 1].str;
+    if (field == "ip") ip = value;
+    if (field == "port") port = value;
+    if (field == "config-epoch") epoch = value;
+  }
+  Named n;
+  int p = 0;
+  if (ip.empty() || std::from_chars(port.data(), port.data() + port.size(), p).ec != std::errc() ||
+      p < 1 || p > 65535)
+    return std::nullopt;
+  std::from_chars(epoch.data(), epoch.data() + epoch.size(), n.config_epoch);
+  n.master = Endpoint{std::string(ip), p};
+  return n;
+}
+
+}  // namespace
+
 void Sentinels::Ask(std::shared_ptr<Question> q, LocateCallback done) {
-  std::string* why = &q->why;
-  // From the front each time: an answer to another question may have
-  // reordered the list meanwhile. Each sentinel is asked once.
-  for (size_t i = 0; i < sentinels_.size(); ++i) {
-    Sentinel& s = sentinels_[i];
-    if (std::find(q->asked.begin(), q->asked.end(), s.where) != q->asked.end()) continue;
-    q->asked.push_back(s.where);
+  // Every sentinel that is ready, at once; the answer is the one named in
+  // the newest configuration epoch. A sentinel that has not heard of a
+  // failover yet (others tell it within a couple of seconds) still names
+  // the old master, which may be back and, until the sentinels make it a
+  // replica, say it is a master: asking one sentinel could send writes
+  // there, to be thrown away when it is converted.
+  q->done = std::move(done);
+  for (Sentinel& s : sentinels_) {
     if (s.conn->state() != ConnectionState::kReady) {
-      *why += (why->empty() ? "" : "; ") + s.where.ToString() + ": " +
-              (s.conn->last_error().empty() ? std::string(ConnectionStateName(s.conn->state()))
-                                            : s.conn->last_error());
+      q->why += (q->why.empty() ? "" : "; ") + s.where.ToString() + ": " +
+                (s.conn->last_error().empty() ? std::string(ConnectionStateName(s.conn->state()))
+                                              : s.conn->last_error());
       continue;
     }
-    ++stats_.asked;
     const Endpoint asked = s.where;
     std::weak_ptr<Sentinels*> self = self_;
-    auto answer = [self, asked, q, done](Result<Reply> r) mutable {
+    auto answer = [self, asked, q](Result<Reply> r) {
+      --q->pending;
       auto p = self.lock();
-      if (!p || !*p) {
-        done(Status(ErrorCode::kUnavailable, "the sentinels were closed"));
-        return;
-      }
-      Sentinels* me = *p;
-      // The sentinel's place may have changed while it was asked.
-      size_t at = 0;
-      while (at < me->sentinels_.size() && !(me->sentinels_[at].where == asked)) ++at;
-      std::string* why = &q->why;
-      int port = 0;
-      const bool named =
-          r.ok() && r->type == Reply::Type::kArray && r->elements.size() == 2 &&
-          r->elements[0].type == Reply::Type::kString &&
-          r->elements[1].type == Reply::Type::kString &&
-          std::from_chars(r->elements[1].str.data(),
-                          r->elements[1].str.data() + r->elements[1].str.size(), port)
-                  .ec == std::errc() &&
-          port > 0 && port < 65536;
+      Sentinels* me = p ? *p : nullptr;
+      std::optional<Named> named = r.ok() ? ParseMaster(*r) : std::nullopt;
       if (named) {
-        const Endpoint master{r->elements[0].str, port};
-        me->Found(at, master);
-        done(master);
-        return;
+        if (!q->best || named->config_epoch > q->best_epoch) {
+          q->best = named->master;
+          q->best_epoch = named->config_epoch;
+          q->best_from = asked;
+        }
+      } else {
+        if (me) ++me->stats_.refused;
+        q->why += (q->why.empty() ? "" : "; ") + asked.ToString() + ": " +
+                  (!r.ok() ? r.status().message()
+                   : r->is_error() && r->str.find("No such master") != std::string::npos
+                       ? "knows no master named '" + (me ? me->options_.master_name : "") + "'"
+                       : r->Describe());
       }
-      ++me->stats_.refused;
-      *why += (why->empty() ? "" : "; ") + asked.ToString() + ": " +
-              (!r.ok() ? r.status().message()
-               : r->type == Reply::Type::kNil
-                   ? "knows no master named '" + me->options_.master_name + "'"
-                   : r->Describe());
-      me->Ask(q, std::move(done));
+      if (q->pending == 0 && me) me->Answer(q);
+      if (q->pending == 0 && !me)
+        q->done(Status(ErrorCode::kUnavailable, "the sentinels were closed"));
     };
-    const Status sent = s.conn->Command(
-        {"SENTINEL", "get-master-addr-by-name", options_.master_name}, std::move(answer));
-    if (sent.ok()) return;
-    *why += (why->empty() ? "" : "; ") + s.where.ToString() + ": " + sent.message();
+    ++q->pending;
+    ++stats_.asked;
+    const Status sent =
+        s.conn->Command({"SENTINEL", "MASTER", options_.master_name}, std::move(answer));
+    if (!sent.ok()) {
+      --q->pending;
+      q->why += (q->why.empty() ? "" : "; ") + s.where.ToString() + ": " + sent.message();
+    }
   }
-  // Nobody answered. At start the sentinels are still connecting: the
+  if (q->pending > 0) return;
+  // Nobody could be asked. At start the sentinels are still connecting: the
   // question waits for the first of them rather than failing at once.
   if (AnyConnecting()) {
-    waiting_.push_back(std::move(done));  // asked anew, from the first
+    waiting_.push_back(std::move(q->done));
     return;
   }
-  done(Status(ErrorCode::kUnavailable, "no sentinel named the master '" + options_.master_name +
-                                           "' (" + (why->empty() ? "no sentinels" : *why) + ")"));
+  Answer(q);
+}
+
+void Sentinels::Answer(const std::shared_ptr<Question>& q) {
+  if (!q->best) {
+    q->done(Status(ErrorCode::kUnavailable, "no sentinel named the master '" +
+                                                options_.master_name + "' (" +
+                                                (q->why.empty() ? "no sentinels" : q->why) + ")"));
+    return;
+  }
+  size_t at = 0;
+  while (at < sentinels_.size() && !(sentinels_[at].where == q->best_from)) ++at;
+  const Endpoint master = *q->best;
+  Found(at, master);
+  q->done(master);
 }
 
 void Sentinels::Found(size_t i, const Endpoint& master) {

@@ -1,9 +1,11 @@
 // store/redis/sentinel.h — where the master is, asked of Redis Sentinels.
 //
 // A Sentinels keeps one Connection to each sentinel it is given and answers
-// "where is master <name> now" (SENTINEL get-master-addr-by-name) from the
-// first sentinel that knows, in order; the one that answered moves to the
-// front, as the Sentinel clients guide asks. It is a data connection's
+// "where is master <name> now" by asking every sentinel that is connected
+// (SENTINEL MASTER) and taking the address named in the newest
+// configuration epoch: a sentinel that has not heard of a failover yet
+// names the old master, which may be back and say it is a master until the
+// sentinels convert it. It is a data connection's
 // `locate` (ConnectionOptions): asked before every connect attempt, so a
 // reconnect after any failure goes to the master of the moment.
 //
@@ -28,6 +30,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -84,16 +87,21 @@ class Sentinels final : private io::TimerWheel::Entry {
     std::unique_ptr<Connection> conn;
   };
 
-  // One question: the sentinels asked so far, and what each said.
+  // One question, asked of every ready sentinel at once.
   struct Question {
-    std::vector<Endpoint> asked;
-    std::string why;
+    LocateCallback done;
+    size_t pending = 0;            // answers still to come
+    std::optional<Endpoint> best;  // named in the newest configuration
+    uint64_t best_epoch = 0;
+    Endpoint best_from;  // the sentinel that named it
+    std::string why;     // what the others said
   };
 
   void OnTimerExpired() override;
   void OnSentinelState(ConnectionState s);
-  // Asks the first sentinel not asked yet and, failing that, the next.
+  // Asks every ready sentinel; Answer once they all answered.
   void Ask(std::shared_ptr<Question> q, LocateCallback done);
+  void Answer(const std::shared_ptr<Question>& q);
   void Found(size_t i, const Endpoint& master);
   bool AnyConnecting() const;
 
