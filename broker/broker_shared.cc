@@ -56,6 +56,8 @@ Status Broker::Impl::ReadyShared(const TopicStatePtr& ts) {
 
 Status Broker::Impl::LoadShared(const TopicStatePtr& ts) {
   ts->shared_load = TopicState::SharedLoad::kLoading;
+  ts->load_seen_epoch = ts->epoch;
+  ts->load_seen_offset = ts->last_offset;
   BrokerCounters::Add(counters_.shared_loads, 1);
   const uint64_t numbering = ts->numbering;
   Status s = shared_->Load(ts->name, [this, ts, numbering](Result<StoredTopic> loaded) {
@@ -114,15 +116,18 @@ void Broker::Impl::LoadedShared(const TopicStatePtr& ts, uint64_t numbering,
       // (or none) than the one it knows, or fewer offsets of it. The store
       // lost acknowledged writes (a failover to a replica that had not
       // received them, a restart without fsync).
+      // Only what it had seen when it sent the load counts: the store read
+      // after that, while messages the owner sent meanwhile may be newer
+      // than the read.
+      const uint64_t seen_epoch = ts->load_seen_epoch;
+      const uint64_t seen = ts->load_seen_offset;
       const bool store_behind =
-          ts->last_offset > 0 &&
-          (st.epoch < ts->epoch || (st.epoch == ts->epoch && st.last_offset < ts->last_offset));
+          seen > 0 && (st.epoch < seen_epoch || (st.epoch == seen_epoch && st.last_offset < seen));
       if (store_behind) {
         // Those offsets are never numbered again: a new epoch starts over
         // the store's head, and resuming clients are told of the gap.
-        BrokerCounters::Add(counters_.shared_lost, st.epoch == ts->epoch
-                                                       ? ts->last_offset - st.last_offset
-                                                       : ts->last_offset);
+        BrokerCounters::Add(counters_.shared_lost,
+                            st.epoch == seen_epoch ? seen - st.last_offset : seen);
         ts->epoch = NextEpoch();
         ts->last_offset = 0;
         ts->store_first = 1;
