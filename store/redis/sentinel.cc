@@ -60,35 +60,45 @@ bool Sentinels::AnyConnecting() const {
   });
 }
 
-void Sentinels::Master(LocateCallback done) { Ask(std::make_shared<Question>(), std::move(done)); }
+void Sentinels::Master(LocateCallback done) {
+  auto q = std::make_shared<Question>();
+  q->name = options_.master_name;
+  Ask(std::move(q), std::move(done));
+}
 
 namespace {
 
-// SENTINEL MASTER's answer (field, value, field, value...): the master's
-// address and the configuration epoch it was named in.
+// A sentinel's view: the master's address (get-master-addr-by-name, which
+// names the promoted replica as soon as a failover reconfigures replicas)
+// and, from SENTINEL MASTER, the configuration epoch and flags.
 struct Named {
-  Endpoint master;
+  std::optional<Endpoint> master;
   uint64_t config_epoch = 0;
+  bool failing_over = false;  // flags hold failover_in_progress
+  std::string refused;        // why this sentinel named none
 };
 
-std::optional<Named> ParseMaster(const Reply& r) {
-  if (r.type != Reply::Type::kArray) return std::nullopt;
-  std::string_view ip, port, epoch;
+std::optional<Endpoint> ParseAddress(const Reply& r) {
+  int port = 0;
+  if (r.type != Reply::Type::kArray || r.elements.size() != 2 ||
+      r.elements[0].type != Reply::Type::kString || r.elements[1].type != Reply::Type::kString)
+    return std::nullopt;
+  const std::string& p = r.elements[1].str;
+  if (std::from_chars(p.data(), p.data() + p.size(), port).ec != std::errc() || port < 1 ||
+      port > 65535)
+    return std::nullopt;
+  return Endpoint{r.elements[0].str, port};
+}
+
+void ParseMaster(const Reply& r, Named& n) {
+  if (r.type != Reply::Type::kArray) return;
   for (size_t i = 0; i + 1 < r.elements.size(); i += 2) {
     const std::string& field = r.elements[i].str;
     const std::string& value = r.elements[i + 1].str;
-    if (field == "ip") ip = value;
-    if (field == "port") port = value;
-    if (field == "config-epoch") epoch = value;
+    if (field == "config-epoch")
+      std::from_chars(value.data(), value.data() + value.size(), n.config_epoch);
+    if (field == "flags") n.failing_over = value.find("failover_in_progress") != std::string::npos;
   }
-  Named n;
-  int p = 0;
-  if (ip.empty() || std::from_chars(port.data(), port.data() + port.size(), p).ec != std::errc() ||
-      p < 1 || p > 65535)
-    return std::nullopt;
-  std::from_chars(epoch.data(), epoch.data() + epoch.size(), n.config_epoch);
-  n.master = Endpoint{std::string(ip), p};
-  return n;
 }
 
 }  // namespace
@@ -110,49 +120,71 @@ void Sentinels::Ask(std::shared_ptr<Question> q, LocateCallback done) {
     }
     const Endpoint asked = s.where;
     std::weak_ptr<Sentinels*> self = self_;
-    auto answer = [self, asked, q](Result<Reply> r) {
+    auto named = std::make_shared<Named>();
+    // Two commands back to back on one connection: the address, then its
+    // epoch. The second one's answer concludes this sentinel's.
+    auto address = [named, q](Result<Reply> r) {
+      if (r.ok()) named->master = ParseAddress(*r);
+      if (!named->master) {
+        named->refused =
+            !r.ok() ? r.status().message()
+            : r->type == Reply::Type::kNil ||
+                    (r->is_error() && r->str.find("No such master") != std::string::npos)
+                ? "knows no master named '" + q->name + "'"
+                : r->Describe();
+      }
+    };
+    auto epoch = [self, asked, q, named](Result<Reply> r) {
       --q->pending;
       auto p = self.lock();
       Sentinels* me = p ? *p : nullptr;
-      std::optional<Named> named = r.ok() ? ParseMaster(*r) : std::nullopt;
-      if (named) {
-        if (!q->best || named->config_epoch > q->best_epoch) {
+      if (r.ok()) ParseMaster(*r, *named);
+      if (named->master) {
+        // Newest epoch first; at a tie, a sentinel not in the middle of a
+        // failover.
+        const bool better =
+            !q->best || named->config_epoch > q->best_epoch ||
+            (named->config_epoch == q->best_epoch && q->best_failing_over && !named->failing_over);
+        if (better) {
           q->best = named->master;
           q->best_epoch = named->config_epoch;
+          q->best_failing_over = named->failing_over;
           q->best_from = asked;
         }
       } else {
         if (me) ++me->stats_.refused;
-        q->why += (q->why.empty() ? "" : "; ") + asked.ToString() + ": " +
-                  (!r.ok() ? r.status().message()
-                   : r->is_error() && r->str.find("No such master") != std::string::npos
-                       ? "knows no master named '" + (me ? me->options_.master_name : "") + "'"
-                       : r->Describe());
+        q->why += (q->why.empty() ? "" : "; ") + asked.ToString() + ": " + named->refused;
       }
-      if (q->pending == 0 && me) me->Answer(q);
-      if (q->pending == 0 && !me)
+      if (q->pending > 0) return;
+      if (me) {
+        me->Answer(q);
+      } else {
         q->done(Status(ErrorCode::kUnavailable, "the sentinels were closed"));
+      }
     };
-    ++q->pending;
     ++stats_.asked;
-    const Status sent =
-        s.conn->Command({"SENTINEL", "MASTER", options_.master_name}, std::move(answer));
-    if (!sent.ok()) {
-      --q->pending;
-      q->why += (q->why.empty() ? "" : "; ") + s.where.ToString() + ": " + sent.message();
+    const Status sent = s.conn->Command(
+        {"SENTINEL", "get-master-addr-by-name", options_.master_name}, std::move(address));
+    const Status sent2 =
+        sent.ok() ? s.conn->Command({"SENTINEL", "MASTER", options_.master_name}, std::move(epoch))
+                  : sent;
+    if (sent2.ok()) {
+      ++q->pending;
+    } else {
+      q->why += (q->why.empty() ? "" : "; ") + s.where.ToString() + ": " + sent2.message();
     }
   }
   if (q->pending > 0) return;
-  // Nobody could be asked. At start the sentinels are still connecting: the
-  // question waits for the first of them rather than failing at once.
-  if (AnyConnecting()) {
-    waiting_.push_back(std::move(q->done));
-    return;
-  }
   Answer(q);
 }
 
 void Sentinels::Answer(const std::shared_ptr<Question>& q) {
+  // Nobody named the master, and some sentinels are still connecting (at
+  // start): the question waits for the next one to be ready.
+  if (!q->best && AnyConnecting()) {
+    waiting_.push_back(std::move(q->done));
+    return;
+  }
   if (!q->best) {
     q->done(Status(ErrorCode::kUnavailable, "no sentinel named the master '" +
                                                 options_.master_name + "' (" +

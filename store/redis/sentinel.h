@@ -54,7 +54,7 @@ struct SentinelOptions {
 };
 
 struct SentinelStats {
-  uint64_t asked = 0;    // get-master-addr-by-name sent
+  uint64_t asked = 0;    // sentinels asked (get-master-addr-by-name, SENTINEL MASTER)
   uint64_t refused = 0;  // answers that named no master (unknown name, error)
   uint64_t moves = 0;    // times the master's address changed
 };
@@ -70,9 +70,9 @@ class Sentinels final : private io::TimerWheel::Entry {
 
   // Connects to every sentinel and starts polling. Once.
   void Start();
-  // Where the master is now: the first sentinel that names it, or an error
-  // naming each sentinel and what it said. Waits (without blocking) while
-  // no sentinel is connected yet but some are connecting.
+  // Where the master is now: as named by the sentinel with the newest
+  // configuration epoch, or an error naming each sentinel and what it said. Waits (without
+  // blocking) while no sentinel is connected yet but some are connecting.
   void Master(LocateCallback done);
   // A `locate` for the data connections. Valid while this lives.
   Locate Locator();
@@ -89,10 +89,12 @@ class Sentinels final : private io::TimerWheel::Entry {
 
   // One question, asked of every ready sentinel at once.
   struct Question {
+    std::string name;  // the master's
     LocateCallback done;
-    size_t pending = 0;            // answers still to come
+    size_t pending = 0;            // sentinels still to answer
     std::optional<Endpoint> best;  // named in the newest configuration
     uint64_t best_epoch = 0;
+    bool best_failing_over = false;
     Endpoint best_from;  // the sentinel that named it
     std::string why;     // what the others said
   };
