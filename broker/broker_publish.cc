@@ -218,7 +218,16 @@ Broker::Impl::HereResult Broker::Impl::SequenceHere(const TopicStatePtr& topic,
     if (Status s = AppendStored(topic, std::move(m), *done); !s.ok()) {
       // On a shared store the head this node knows may be stale (its
       // epoch failed there): the next publish loads it again.
-      if (SharedNumbering(ts) && s.code() != ErrorCode::kResourceExhausted) ts.store_failed = true;
+      if (SharedNumbering(ts) && s.code() != ErrorCode::kResourceExhausted) {
+        ts.store_failed = true;
+        // A position the store refused: another node numbered it meanwhile.
+        if (s.code() == ErrorCode::kInternal) {
+          s = Status(ErrorCode::kUnavailable, "topic '" + ts.name +
+                                                  "' was numbered by another node meanwhile; "
+                                                  "nothing was published, retry (" +
+                                                  s.message() + ")");
+        }
+      }
       return reject(std::move(s));
     }
     RememberId(ts, IdOf(*queued_message), /*pending=*/true);

@@ -133,6 +133,16 @@ void Broker::Impl::LoadedShared(const TopicStatePtr& ts, uint64_t numbering,
         ts->store_first = 1;
         ts->history_evicted = false;
         BrokerCounters::Add(counters_.shared_gaps, 1);
+      } else if (ts->last_offset > 0 &&
+                 (ts->epoch > st.epoch ||
+                  (ts->epoch == st.epoch && ts->last_offset > st.last_offset))) {
+        // The owner's messages that came while the load was in flight are
+        // newer than the store's read: local subscribers keep their place
+        // (going back would deliver those messages twice), and what memory
+        // dropped is read from the store. Numbering from here is refused by
+        // the store (its head is older), which makes the next publish load
+        // again.
+        ts->history_evicted = true;
       } else if (st.epoch == 0) {
         // The store never held the topic: its first epoch starts here.
         ts->epoch = NextEpoch();
@@ -142,14 +152,14 @@ void Broker::Impl::LoadedShared(const TopicStatePtr& ts, uint64_t numbering,
       } else {
         // What local subscribers (and peers) saw of this epoch goes on from
         // the tail: the messages numbered since and never sent to them.
-        const uint64_t seen =
+        const uint64_t delivered =
             ts->epoch == st.epoch && ClusterView::Delivered(ts->cluster) && HasLocalSubscribers(*ts)
                 ? ts->last_offset
                 : 0;
-        const bool covered = (st.messages.empty() ? st.last_offset <= seen
-                                                  : st.messages.front()->offset <= seen + 1) &&
-                             st.last_offset - std::min(seen, st.last_offset) <= kMaxHoleFilled;
-        if (seen > 0 && !covered) {
+        const bool covered = (st.messages.empty() ? st.last_offset <= delivered
+                                                  : st.messages.front()->offset <= delivered + 1) &&
+                             st.last_offset - std::min(delivered, st.last_offset) <= kMaxHoleFilled;
+        if (delivered > 0 && !covered) {
           ClusterView::Suspect(ts->cluster);  // more than the tail: told as a gap
           BrokerCounters::Add(counters_.shared_gaps, 1);
         }
@@ -157,7 +167,7 @@ void Broker::Impl::LoadedShared(const TopicStatePtr& ts, uint64_t numbering,
         ts->store_first = st.first_offset;
         for (const MessagePtr& m : st.messages) {
           AppendHistory(*ts, m);
-          if (seen > 0 && covered && m->offset > seen) {
+          if (delivered > 0 && covered && m->offset > delivered) {
             // To local subscribers only: queue groups were served (at most
             // once) by whoever numbered it, and peers fill their own holes.
             ts->last_offset = m->offset;
