@@ -179,7 +179,16 @@ class Broker::Impl {
   Status ReadyShared(const TopicStatePtr& ts);
   // Topic lock held. Starts loading the head (LoadedShared takes it).
   Status LoadShared(const TopicStatePtr& ts);
-  void LoadedShared(const TopicStatePtr& ts, uint64_t numbering, Result<StoredTopic> loaded);
+  // What a load was sent under: the numbering it belongs to, and what this
+  // node had seen of the topic then (the store's answer, read after that,
+  // must hold at least as much; what arrives while the load is in flight
+  // may be newer than the read).
+  struct LoadSent {
+    uint64_t numbering = 0;
+    uint64_t seen_epoch = 0;
+    uint64_t seen_offset = 0;
+  };
+  void LoadedShared(const TopicStatePtr& ts, const LoadSent& sent, Result<StoredTopic> loaded);
   // Topic lock held, topic owned elsewhere: a message its owner sent.
   // Delivered once, in order: one already delivered is dropped, and a hole
   // before it is filled from the store first.

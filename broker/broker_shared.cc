@@ -56,19 +56,17 @@ Status Broker::Impl::ReadyShared(const TopicStatePtr& ts) {
 
 Status Broker::Impl::LoadShared(const TopicStatePtr& ts) {
   ts->shared_load = TopicState::SharedLoad::kLoading;
-  ts->load_seen_epoch = ts->epoch;
-  ts->load_seen_offset = ts->last_offset;
   BrokerCounters::Add(counters_.shared_loads, 1);
-  const uint64_t numbering = ts->numbering;
-  Status s = shared_->Load(ts->name, [this, ts, numbering](Result<StoredTopic> loaded) {
-    LoadedShared(ts, numbering, std::move(loaded));
+  const LoadSent sent{ts->numbering, ts->epoch, ts->last_offset};
+  Status s = shared_->Load(ts->name, [this, ts, sent](Result<StoredTopic> loaded) {
+    LoadedShared(ts, sent, std::move(loaded));
   });
   if (!s.ok()) ts->shared_load = TopicState::SharedLoad::kNo;
   return s;
 }
 
 // On the store's thread.
-void Broker::Impl::LoadedShared(const TopicStatePtr& ts, uint64_t numbering,
+void Broker::Impl::LoadedShared(const TopicStatePtr& ts, const LoadSent& sent,
                                 Result<StoredTopic> loaded) {
   std::vector<std::function<void(bool)>> waiters;
   // The outcomes known at once of held publishes (a refusal, a duplicate).
@@ -76,7 +74,7 @@ void Broker::Impl::LoadedShared(const TopicStatePtr& ts, uint64_t numbering,
   bool ok = false;
   {
     std::lock_guard lock(ts->mu);
-    const bool current = !ts->removed && ts->numbering == numbering &&
+    const bool current = !ts->removed && ts->numbering == sent.numbering &&
                          ts->shared_load == TopicState::SharedLoad::kLoading;
     // Handed over again meanwhile: a newer load in progress answers what
     // waits; with none, what waits is told to try again.
@@ -119,8 +117,8 @@ void Broker::Impl::LoadedShared(const TopicStatePtr& ts, uint64_t numbering,
       // Only what it had seen when it sent the load counts: the store read
       // after that, while messages the owner sent meanwhile may be newer
       // than the read.
-      const uint64_t seen_epoch = ts->load_seen_epoch;
-      const uint64_t seen = ts->load_seen_offset;
+      const uint64_t seen_epoch = sent.seen_epoch;
+      const uint64_t seen = sent.seen_offset;
       const bool store_behind =
           seen > 0 && (st.epoch < seen_epoch || (st.epoch == seen_epoch && st.last_offset < seen));
       if (store_behind) {

@@ -62,11 +62,6 @@ struct TopicState {
   // a reload): commits queued under an older numbering are acknowledged to
   // their publishers but not shown (the store's head says what follows).
   uint64_t numbering = 0;
-  // What this node had seen of the topic when it sent its latest load: the
-  // store's answer, read after that, must hold at least this much (what
-  // the node sees while the load is in flight may be newer than the read).
-  uint64_t load_seen_epoch = 0;
-  uint64_t load_seen_offset = 0;
   // Run once the load in progress ends (true: loaded), topic lock not held.
   std::vector<std::function<void(bool)>> load_waiters;
   // Publishes made while the load is in progress, numbered (in order) as it
