@@ -86,9 +86,10 @@ void Broker::Impl::RunMaintenance() {
   const int64_t ids_before =
       now - std::chrono::duration_cast<std::chrono::microseconds>(options_.dedup_window).count();
   if (store_) store_->ExpireIds(ids_before);
-  if (shared_) RetryStalledCatchUps();
+  std::vector<std::string> stalled;  // holes whose read the store refused
   topics_.RemoveIf([&](TopicState& ts) {
     std::lock_guard lock(ts.mu);
+    if (ts.catching_up && ts.catch_up_stalled) stalled.push_back(ts.name);
     BrokerCounters::Sub(counters_.history_bytes, ts.history.TrimByAge(now));
     if (ts.dedup) {
       BrokerCounters::Sub(counters_.dedup_bytes, ts.dedup->ExpireBefore(ids_before));
@@ -109,6 +110,7 @@ void Broker::Impl::RunMaintenance() {
     BrokerCounters::Add(counters_.topics_expired, 1);
     return true;
   });
+  RetryStalledCatchUps(stalled);
 }
 
 void Broker::Impl::RecordRefused(bool reply) {

@@ -194,8 +194,9 @@ class Broker::Impl {
   // before it is filled from the store first.
   void MirrorShared(const TopicStatePtr& ts, MessagePtr m);
   void CatchUpShared(const TopicStatePtr& ts);
-  // Maintenance: reads again the holes whose read the store refused.
-  void RetryStalledCatchUps();
+  // Maintenance: reads again the holes whose read the store refused, of
+  // the topics the sweep found.
+  void RetryStalledCatchUps(const std::vector<std::string>& stalled);
   // Topic lock held. Whether a subscription of this node (not a peer's
   // interest) matches the topic.
   bool HasLocalSubscribers(TopicState& ts);

@@ -236,13 +236,7 @@ void Broker::Impl::CatchUpShared(const TopicStatePtr& ts) {
   if (!s.ok()) ts->catch_up_stalled = true;
 }
 
-void Broker::Impl::RetryStalledCatchUps() {
-  std::vector<std::string> stalled;
-  topics_.RemoveIf([&](TopicState& ts) {
-    std::lock_guard lock(ts.mu);
-    if (ts.catching_up && ts.catch_up_stalled) stalled.push_back(ts.name);
-    return false;
-  });
+void Broker::Impl::RetryStalledCatchUps(const std::vector<std::string>& stalled) {
   for (const std::string& name : stalled) {
     TopicStatePtr ts = topics_.Find(name);
     if (!ts) continue;
