@@ -136,6 +136,7 @@ void Connection::SetState(ConnectionState s, const std::string& why) {
 void Connection::Connect() {
   ++stats_.attempts;
   failing_ = false;
+  preparing_ = false;
   SetState(ConnectionState::kConnecting);
   // One deadline covers resolving, connecting and the handshake.
   loop_.timers().Schedule(this, static_cast<uint64_t>(options_.connect_timeout.count()));
@@ -298,6 +299,10 @@ Status Connection::Command(const std::vector<std::string_view>& args, ReplyCallb
                       std::string(ConnectionStateName(state_)) +
                       (last_error_.empty() ? "" : ", last error: " + last_error_) + ")");
   }
+  return SendCommand(args, std::move(done));
+}
+
+Status Connection::SendCommand(const std::vector<std::string_view>& args, ReplyCallback done) {
   if (args.empty()) return Status(ErrorCode::kInvalidArgument, "an empty redis command");
   Pending p;
   p.done = std::move(done);
@@ -425,13 +430,47 @@ void Connection::OnHandshakeReply(int step, const redisReply* reply) {
     const size_t script = static_cast<size_t>(step) - (steps_.size() - options_.scripts.size());
     shas_[script].assign(reply->str, reply->len);
   }
-  if (--steps_left_ == 0) {
-    loop_.timers().Cancel(this);
-    ++stats_.ready;
-    backoff_ = options_.backoff_min;
-    last_error_.clear();
-    SetState(ConnectionState::kReady);
-  }
+  if (--steps_left_ == 0) OnHandshakeDone();
+}
+
+void Connection::OnHandshakeDone() {
+  if (!options_.prepare) return BecomeReady();
+  preparing_ = true;
+  const uint64_t attempt = stats_.attempts;
+  std::weak_ptr<Connection*> self = self_;
+  PrepareSend send = [self, attempt](const std::vector<std::string_view>& args,
+                                     std::function<void(Result<Reply>)> done) {
+    auto p = self.lock();
+    Connection* c = p ? *p : nullptr;
+    if (!c || c->stats_.attempts != attempt || !c->preparing_ || c->failing_ || !c->ac_)
+      return Status(ErrorCode::kUnavailable, "the connection being prepared is gone");
+    return c->SendCommand(args, std::move(done));
+  };
+  options_.prepare(send, [self, attempt](Status prepared) {
+    auto p = self.lock();
+    if (!p || !*p) return;
+    Connection* c = *p;
+    // Answered after the attempt failed (its commands lost their
+    // connection): the failure already said why.
+    if (c->stats_.attempts != attempt || !c->preparing_ || c->failing_ ||
+        c->state_ != ConnectionState::kConnecting) {
+      return;
+    }
+    c->preparing_ = false;
+    if (!prepared.ok()) return c->Fail(prepared.message());
+    c->BecomeReady();
+  });
+}
+
+void Connection::BecomeReady() {
+  loop_.timers().Cancel(this);
+  ++stats_.ready;
+  backoff_ = options_.backoff_min;
+  last_error_.clear();
+  SetState(ConnectionState::kReady);
+  // A prepare step that answered with commands still in flight: they get
+  // their deadline from here (the attempt's timer is gone).
+  if (state_ == ConnectionState::kReady && !scheduled()) ArmCommandTimer();
 }
 
 void Connection::ConnectCallback(const redisAsyncContext* ac, int status) {
@@ -462,6 +501,7 @@ void Connection::Fail(std::string why) {
   if (failing_ && state_ == ConnectionState::kBackoff) return;
   ++stats_.failures;
   failing_ = true;
+  preparing_ = false;
   CancelResolve();  // a name still being resolved must not connect later
   last_error_ = why;
   close_reason_ = "the connection to redis at " + address() + " failed (" + why + ")";

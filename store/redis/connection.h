@@ -5,7 +5,8 @@
 // commands while ready, and after any failure backs off and tries again.
 //
 //   connect → handshake (pipelined: AUTH, CLIENT SETNAME, ROLE, SCRIPT LOAD…)
-//           → ready ⇄ commands → failure → backoff (100 ms doubling to 5 s,
+//           → prepare (the owner's own checks, when it has any) → ready ⇄ commands → failure →
+//           backoff (100 ms doubling to 5 s,
 //             ±20% jitter) → connect …
 //
 // Commands are pipelined: Command() writes at once and the reply arrives in
@@ -66,6 +67,16 @@ Result<Endpoint> ParseEndpoint(std::string_view text);
 using LocateCallback = std::function<void(Result<Endpoint>)>;
 using Locate = std::function<void(LocateCallback)>;
 
+// Run once the handshake is done, before the connection is ready: it may
+// send commands with `send` (Command itself still refuses: nothing else
+// goes before the step says yes) and must call `done` once, on the loop
+// thread: Ok makes the connection ready, an error fails the attempt
+// (backoff, then a new connection, prepared again). The attempt's
+// connect_timeout covers it.
+using PrepareSend = std::function<Status(const std::vector<std::string_view>& args,
+                                         std::function<void(Result<Reply>)> done)>;
+using Prepare = std::function<void(const PrepareSend& send, std::function<void(Status)> done)>;
+
 struct ConnectionOptions {
   std::string host = "127.0.0.1";  // a name or a numeric IPv4/IPv6 address
   int port = 6379;
@@ -84,6 +95,7 @@ struct ConnectionOptions {
   // Lua scripts loaded (SCRIPT LOAD) on every connection, before it is
   // ready: the script cache does not survive a restart or a failover.
   std::vector<std::string> scripts;
+  Prepare prepare;
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds command_timeout{5000};
   std::chrono::milliseconds backoff_min{100};
@@ -165,9 +177,12 @@ class Connection final : public io::Loop::Resource, private io::TimerWheel::Entr
   void Resolve();  // host_ to a numeric address, then ConnectTo
   void ConnectTo(const std::string& ip);
   bool Send(const std::vector<std::string_view>& args, Pending pending);
+  Status SendCommand(const std::vector<std::string_view>& args, ReplyCallback done);
   void OnReply(redisReply* reply);
   void OnHandshakeReply(int step, const redisReply* reply);
   void OnConnected(bool ok);
+  void OnHandshakeDone();
+  void BecomeReady();
   void OnDisconnected();
   // Ends the current attempt or connection: `why` goes to last_error and
   // the state callback; the context is freed outside hiredis's callbacks.
@@ -200,7 +215,8 @@ class Connection final : public io::Loop::Resource, private io::TimerWheel::Entr
   std::minstd_rand jitter_;
   ConnectionStats stats_;
   bool registered_ = false;
-  bool failing_ = false;  // the attempt or connection is over; a retry is due
+  bool failing_ = false;    // the attempt or connection is over; a retry is due
+  bool preparing_ = false;  // options_.prepare runs: commands are served
   // For work deferred past hiredis's callbacks: cleared when this goes.
   std::shared_ptr<Connection*> self_ = std::make_shared<Connection*>(this);
 };

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <memory>
@@ -306,6 +307,40 @@ TEST_F(RedisConnectionTest, GivesUpAHandshakeNobodyAnswersAndTriesAgain) {
   redis->Resume();
   ASSERT_TRUE(WaitFor(ConnectionState::kReady)) << LastError();
   EXPECT_GE(Stats().timeouts, 1u);
+}
+
+TEST_F(RedisConnectionTest, APrepareStepRunsCommandsBeforeReadyAndItsRefusalFailsTheAttempt) {
+  auto redis = RedisServer::Start();
+  ASSERT_TRUE(redis) << RedisServer::last_error();
+  redis->Call({"SET", "gate", "closed"});
+  auto prepared = std::make_shared<std::atomic<int>>(0);
+  ConnectionOptions o = OptionsFor(*redis);
+  // Ready only once the key says so; meanwhile each attempt fails.
+  o.prepare = [this, prepared](const PrepareSend& send, std::function<void(Status)> done) {
+    EXPECT_NE(conn_->state(), ConnectionState::kReady);
+    // Nothing but the step's own commands goes before it says yes.
+    EXPECT_EQ(conn_->Command({"PING"}, [](Result<Reply>) {}).code(), ErrorCode::kUnavailable);
+    ++*prepared;
+    Status sent = send({"GET", "gate"}, [done](Result<Reply> r) {
+      if (r.ok() && r->str == "open") return done(Status::Ok());
+      done(Status(ErrorCode::kUnavailable, "the gate is " + (r.ok() ? r->str : "unknown")));
+    });
+    if (!sent.ok()) done(sent);
+  };
+  Open(o);
+  ASSERT_TRUE(WaitFor(ConnectionState::kBackoff));
+  EXPECT_EQ(LastError(), "the gate is closed");
+  redis->Call({"SET", "gate", "open"});
+  ASSERT_TRUE(WaitFor(ConnectionState::kReady)) << LastError();
+  EXPECT_GE(prepared->load(), 2);
+  Result<Reply> pong = Call({"PING"});
+  ASSERT_TRUE(pong.ok());
+  EXPECT_TRUE(pong->is_status("PONG"));
+  // Every new connection is prepared again.
+  const int before = prepared->load();
+  loop_.RunSync([&] { conn_->Reset("test"); });
+  ASSERT_TRUE(WaitFor(ConnectionState::kReady)) << LastError();
+  EXPECT_EQ(prepared->load(), before + 1);
 }
 
 TEST_F(RedisConnectionTest, RefusesAReplicaForWritesUnlessAskedNotTo) {
