@@ -74,11 +74,29 @@ def stop_all_threads(test, publishers, watchers):
     for p in publishers:
         p.join(30)
         test.assertIsNone(p.error, p.error)
-    time.sleep(1.0)
+    # Deliveries still in flight (a hole read from the store, a slow
+    # machine) arrive before the subscribers stop; what never arrives is
+    # for the checks to report.
+    acks = merged_acks(publishers)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not all(delivered_all(w, acks) for w in watchers):
+        time.sleep(0.1)
+    time.sleep(0.2)  # anything after the last acknowledged (a duplicate) shows too
     for w in watchers:
         w.stop.set()
         w.join(10)
         test.assertIsNone(w.error, w.error)
+
+
+def delivered_all(watcher, acks):
+    """The subscriber has every message acknowledged on each topic from the
+    first it saw of it on."""
+    first, seen = {}, set()
+    for m in list(watcher.events):
+        if m["op"] == "msg":
+            first.setdefault(m["topic"], m["offset"])
+            seen.add(m["payload"])
+    return all(p in seen for p, (t, _, o) in acks.items() if t in first and o >= first[t])
 
 
 def merged_acks(publishers):
