@@ -121,11 +121,17 @@ void Broker::Impl::LoadedShared(const TopicStatePtr& ts, const LoadSent& sent,
       const uint64_t seen = sent.seen_offset;
       const bool store_behind =
           seen > 0 && (st.epoch < seen_epoch || (st.epoch == seen_epoch && st.last_offset < seen));
-      if (store_behind) {
+      if (store_behind || st.epoch_unproven) {
         // Those offsets are never numbered again: a new epoch starts over
-        // the store's head, and resuming clients are told of the gap.
-        BrokerCounters::Add(counters_.shared_lost,
-                            st.epoch == seen_epoch ? seen - st.last_offset : seen);
+        // the store's head, and resuming clients are told of the gap. The
+        // same when the store itself cannot show it kept the epoch's
+        // newest messages (its server restarted without fsync, or failed
+        // over to a replica that may have missed them): some offsets after
+        // its head may have been acknowledged by a node gone since.
+        if (store_behind) {
+          BrokerCounters::Add(counters_.shared_lost,
+                              st.epoch == seen_epoch ? seen - st.last_offset : seen);
+        }
         ts->epoch = NextEpoch();
         ts->last_offset = 0;
         ts->store_first = 1;

@@ -170,6 +170,16 @@ void Broker::Impl::LoadStored(bool complete, std::vector<StoredTopic> topics) {
       if (ts.history.enabled()) StartEpochStored(ts);
       continue;
     }
+    if (stored.epoch_unproven) {
+      // A shared store's server came back without showing it kept this
+      // epoch's newest messages: numbering goes on in a new epoch, which
+      // its first append starts in the store (a cluster's owner loads the
+      // head again before numbering, and decides the same there).
+      ts.epoch = NextEpoch();
+      ts.last_offset = 0;
+      ts.store_first = 1;
+      continue;
+    }
     ts.last_offset = stored.last_offset;
     ts.store_first = stored.first_offset;
     // The newest messages go to memory (within the node's history budget).

@@ -127,6 +127,11 @@ void AddBrokerMetrics(MetricTable& t) {
             "Appends no replica confirmed within redis_wait_timeout_ms (durability = "
             "\"replicated\"): failed as outcome unknown.",
             [](const MetricSnapshot& x) { return x.broker.store.unreplicated; });
+  t.Counter("herald_store_tails_unproven_total",
+            "Times the history store's server came back unable to show it holds every append "
+            "it acknowledged (a restart without fsync, a failover without a replica's "
+            "confirmation): the topics written before start new epochs, told as gaps.",
+            [](const MetricSnapshot& x) { return x.broker.store.tails_unproven; });
   t.Gauge("herald_topics", "Topics known to this node.",
           [](const MetricSnapshot& x) { return x.broker.topics; });
   t.Gauge("herald_topic_bytes", "Memory held by topic state, history aside.",

@@ -133,6 +133,8 @@ std::string ClusterJson(const cluster::ClusterStats& s, const HistoryStoreStats*
            ",\"disconnects\":" + std::to_string(store->disconnects) +
            ",\"failovers\":" + std::to_string(store->failovers) +
            ",\"unreplicated\":" + std::to_string(store->unreplicated) +
+           ",\"tails_unproven\":" + std::to_string(store->tails_unproven) +
+           ",\"last_unproven\":" + JsonQuoted(store->last_unproven) +
            ",\"queued_bytes\":" + std::to_string(store->queued_bytes) +
            ",\"append_errors\":" + std::to_string(store->append_errors) + '}';
   }

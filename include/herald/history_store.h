@@ -47,6 +47,12 @@ struct StoredTopic {
   uint64_t first_offset = 1;
   std::vector<MessagePtr> messages;  // the tail: offsets up to last_offset
   std::vector<StoredId> ids;         // oldest first; may name messages trimmed since
+  // A shared store cannot show that it holds every message acknowledged in
+  // `epoch` (its server came back from a restart without fsync, or a
+  // failover to a replica that may have missed the newest): no more of
+  // `epoch` is numbered, so no offset is given twice, and resuming clients
+  // are told of a gap.
+  bool epoch_unproven = false;
 };
 
 // What opening the store found.
@@ -94,6 +100,12 @@ struct HistoryStoreStats {
   std::string server;
   uint64_t failovers = 0;
   uint64_t unreplicated = 0;
+  // Times the server came back unable to show it holds every append it
+  // acknowledged (a restart without fsync, a failover to a replica that may
+  // have missed some): the topics written before then each start a new
+  // epoch when next loaded (StoredTopic::epoch_unproven).
+  uint64_t tails_unproven = 0;
+  std::string last_unproven;  // why, the last time ("" if never)
 };
 
 // What a topic keeps (HistoryStore::Retain): its newest messages, at most

@@ -19,11 +19,14 @@
 // (herald/shared_history_store.h, docs/CLUSTER.md).
 //
 // One Redis server, a master found through Redis Sentinel (and followed
-// through a failover), or several of either as shards. The store does not
-// yet detect a Redis that came back without writes it acknowledged (planned:
-// the replication id and offset check of the design), so opening asks for
-// appendfsync always (RedisStoreOptions::require_durable); on a cluster the
-// broker catches such a loss when a node still knows what it saw.
+// through a failover), or several of either as shards. Every write
+// connection first checks that its master holds every append acknowledged
+// before (the same process as the master that took them, a replica
+// promoted when every append waited for every replica, or a restart of one
+// that fsyncs each append). When it cannot show that, the topics written before start new
+// epochs (StoredTopic::epoch_unproven): a loss is told to resuming clients
+// as a gap, never hidden under renumbered offsets, even when no node is
+// left that saw them.
 #pragma once
 
 #include <chrono>
@@ -97,11 +100,13 @@ struct RedisStoreOptions {
   // holds it; a retry with the same message id is answered with it).
   int wait_replicas = 0;
   std::chrono::milliseconds wait_timeout = std::chrono::seconds(1);
-  // Opening refuses a Redis that can lose what it acknowledged: one without
-  // appendonly yes and appendfsync always (read with CONFIG GET). A lost
-  // tail is not yet detected, so a crash of such a Redis would make the
-  // broker give offsets clients already saw to new messages. False only
-  // for history that may be lost.
+  // Opening refuses a Redis that can lose what it acknowledged in a crash:
+  // one without appendonly yes and appendfsync always (read with CONFIG
+  // GET). False accepts it (appendfsync everysec: up to about a second of
+  // acknowledged messages lost if Redis or its machine dies), for history
+  // that may lose its newest messages: a loss is still never silent (the
+  // topics written before start new epochs, and resuming clients are told
+  // of the gap).
   bool require_durable = true;
 };
 

@@ -22,6 +22,7 @@
 
 #include "io/loop.h"
 #include "store/redis/connection.h"
+#include "store/redis/continuity.h"
 #include "store/redis/scripts.h"
 #include "store/redis/sentinel.h"
 #include "store/redis/sharded_store.h"
@@ -50,7 +51,7 @@ uint64_t ToU64(std::string_view s) { return ParseU64(s).value_or(0); }
 constexpr size_t kMaxHeaders = 1000;
 
 // Script indexes in ConnectionOptions::scripts (and script_shas()).
-enum Script { kAppend, kDrop, kExpireIds, kForget };
+enum Script { kAppend, kDrop, kExpireIds, kForget, kContinuity };
 
 class RedisStore final : public SharedHistoryStore {
  public:
@@ -101,6 +102,13 @@ class RedisStore final : public SharedHistoryStore {
       if (follows.ok() && h.failed && m->epoch == h.epoch) {
         follows = Status(ErrorCode::kUnavailable, "an earlier append to '" + m->topic +
                                                       "' failed: its epoch takes no more messages");
+      }
+      if (follows.ok() && h.unproven && m->epoch == h.epoch) {
+        follows = Status(ErrorCode::kUnavailable,
+                         "redis cannot show it holds the newest messages of '" + m->topic +
+                             "' epoch " + std::to_string(h.epoch) +
+                             " (its server came back without what it may have acknowledged): "
+                             "the epoch takes no more messages, start a new one");
       }
       if (!follows.ok()) {
         if (fresh) held_.erase(it);
@@ -245,6 +253,8 @@ class RedisStore final : public SharedHistoryStore {
     int64_t first_timestamp_us = 0;
     bool retaining = false;
     bool failed = false;  // an append of `epoch` failed: no later one is sent
+    // Loaded with StoredTopic::epoch_unproven: `epoch` takes no more.
+    bool unproven = false;
   };
 
   struct Op {
@@ -425,12 +435,13 @@ class RedisStore final : public SharedHistoryStore {
     std::vector<std::string> args = {
         "EVALSHA",
         writer_->script_shas().empty() ? "" : writer_->script_shas()[kAppend],
-        "5",
+        "6",
         keys.meta,
         keys.stream,
         keys.ids,
         redis::TopicsKey(options_.prefix),
         redis::IdsKey(options_.prefix),
+        redis::LostKey(options_.prefix),
         head.topic,
         std::to_string(head.epoch),
         std::to_string(head.offset),
@@ -469,6 +480,13 @@ class RedisStore final : public SharedHistoryStore {
       return Status(ErrorCode::kInternal, "redis holds another head for the topic (" +
                                               r->str.substr(9) + "): another writer?");
     }
+    if (r->type == Reply::Type::kString && r->str.rfind("UNPROVEN", 0) == 0) {
+      return Status(ErrorCode::kUnavailable,
+                    "redis cannot show it kept the newest messages of the topic's epoch (" +
+                        r->str.substr(9) +
+                        "; its server came back without what it may have acknowledged): the "
+                        "epoch takes no more messages, a new one starts");
+    }
     return Status(ErrorCode::kUnavailable, "redis refused an append: " + r->Describe());
   }
 
@@ -497,10 +515,11 @@ class RedisStore final : public SharedHistoryStore {
     const std::vector<std::string> args = {
         "EVALSHA",
         writer_->script_shas().empty() ? "" : writer_->script_shas()[kDrop],
-        "3",
+        "4",
         keys.meta,
         keys.stream,
         redis::TopicsKey(options_.prefix),
+        redis::LostKey(options_.prefix),
         op.topic,
         std::to_string(op.epoch),
         std::to_string(op.first_kept),
@@ -726,6 +745,30 @@ class RedisStore final : public SharedHistoryStore {
     if (writer && s == ConnectionState::kReady && !later_.empty()) SendKeptForLater();
   }
 
+  // Loop thread: the write connection's prepare step.
+  void CheckContinuity(const redis::PrepareSend& send, std::function<void(Status)> done) {
+    redis::ContinuityOptions o;
+    o.script_sha = writer_->script_shas()[kContinuity];
+    o.prefix = options_.prefix;
+    o.address = writer_->where().ToString();
+    o.wait_replicas = options_.wait_replicas;
+    o.record_timeout =
+        std::min<std::chrono::milliseconds>(options_.connect_timeout / 2, std::chrono::seconds(1));
+    redis::CheckContinuity(
+        send, o, [this, done = std::move(done)](Result<redis::Continuity> checked) {
+          if (!checked.ok()) {
+            return done(Status(ErrorCode::kUnavailable,
+                               "cannot check what redis holds: " + checked.status().message()));
+          }
+          if (!checked->why.empty()) {
+            std::lock_guard lock(mu_);
+            ++stats_.tails_unproven;
+            stats_.last_unproven = writer_->address() + ": " + checked->why;
+          }
+          done(Status::Ok());
+        });
+  }
+
   Status Load();
   void FetchTopic(const std::string& topic, bool must_exist,
                   std::function<void(Result<Fetched>)> done);
@@ -823,7 +866,12 @@ Status RedisStore::Open() {
   c.connect_timeout = options_.connect_timeout;
   c.command_timeout = options_.command_timeout;
   c.scripts = {redis::kAppendScript, redis::kDropScript, redis::kExpireIdsScript,
-               redis::kForgetScript};
+               redis::kForgetScript, redis::kContinuityScript};
+  // Before the write connection serves anything: whether this master holds
+  // every append acknowledged before (continuity.h).
+  c.prepare = [this](const redis::PrepareSend& send, std::function<void(Status)> done) {
+    CheckContinuity(send, std::move(done));
+  };
   loop_.RunSync([&] {
     if (!sentinels.empty()) {
       redis::SentinelOptions so;
@@ -850,6 +898,7 @@ Status RedisStore::Open() {
         loop_, c, [this](ConnectionState s, const std::string& why) { OnState(true, s, why); });
     c.client_name += "-reader";
     c.scripts = {redis::kReadScript};
+    c.prepare = nullptr;
     reader_ = std::make_unique<Connection>(
         loop_, c, [this](ConnectionState s, const std::string& why) { OnState(false, s, why); });
     writer_->Start();
@@ -968,9 +1017,9 @@ Result<Reply> RedisStore::CallNow(std::vector<std::string> args) {
   return std::move(*call->result);
 }
 
-// A Redis that can lose what it acknowledged would, after a crash, hand out
-// offsets that subscribers already saw with other messages: refused unless
-// the options say that history may be lost.
+// A Redis that can lose what it acknowledged in a crash: refused unless the
+// options say that history may lose its newest messages (the continuity
+// check then makes every topic written before a crash start a new epoch).
 Status RedisStore::CheckDurable() {
   const std::string where = Where();
   auto setting = [&](const char* name) -> Result<std::string> {
@@ -993,9 +1042,9 @@ Status RedisStore::CheckDurable() {
     return Status(ErrorCode::kInvalidArgument,
                   where + " can lose acknowledged messages (appendonly " + *aof + ", appendfsync " +
                       *fsync +
-                      "), and a restart would then number new messages with offsets clients "
-                      "already saw: set appendonly yes and appendfsync always on it, or "
-                      "redis_require_durable = false if the history may be lost");
+                      "; resuming clients would be told of a gap): set appendonly yes and "
+                      "appendfsync always on it, or redis_require_durable = false if the "
+                      "newest history may be lost in a crash");
   }
   return Status::Ok();
 }
@@ -1079,6 +1128,7 @@ void RedisStore::FetchTopic(const std::string& topic, bool must_exist,
     Status error = Status::Ok();
     size_t pending = 2;  // the head and the ids
     size_t bytes = 0;    // of the tail read so far
+    uint64_t lost = 0;   // P:lost, read just before the head
     std::function<void(Result<Fetched>)> done;
   };
   auto F = std::make_shared<Fetch>();
@@ -1146,21 +1196,15 @@ void RedisStore::FetchTopic(const std::string& topic, bool must_exist,
   };
 
   const redis::TopicKeys keys = redis::KeysOf(options_.prefix, topic);
-  Status a = writer_->Command(Views({"HMGET", keys.meta, "e", "o", "f", "b", "ft"}), [F, fail,
-                                                                                      finish_one,
-                                                                                      read_tail,
-                                                                                      must_exist](
-                                                                                         Result<
-                                                                                             Reply>
-                                                                                             head) {
+  auto got_head = [this, F, fail, finish_one, read_tail, must_exist](Result<Reply> head) {
     StoredTopic& t = F->out.topic;
     const bool absent = head.ok() && head->type == Reply::Type::kArray &&
-                        head->elements.size() == 5 && head->elements[0].type == Reply::Type::kNil;
+                        head->elements.size() == 6 && head->elements[0].type == Reply::Type::kNil;
     if (absent && !must_exist) {
       *read_tail = nullptr;
       return finish_one();  // never held: epoch 0
     }
-    if (!head.ok() || head->type != Reply::Type::kArray || head->elements.size() != 5 ||
+    if (!head.ok() || head->type != Reply::Type::kArray || head->elements.size() != 6 ||
         head->elements[0].type != Reply::Type::kString) {
       fail(head.ok()
                ? Status(ErrorCode::kInternal, "topic '" + t.name + "' has no head in redis (" +
@@ -1180,14 +1224,34 @@ void RedisStore::FetchTopic(const std::string& topic, bool must_exist,
     t.epoch = *v[0];
     t.last_offset = *v[1];
     t.first_offset = *v[2];
+    // Its epoch began before a master that cannot show it kept what was
+    // acknowledged (a head from before 'g' was kept counts as 0).
+    t.epoch_unproven = ParseU64(head->elements[5].str).value_or(0) < F->lost;
     F->out.held = Held{t.epoch, t.last_offset, t.first_offset, *v[3], static_cast<int64_t>(*v[4])};
+    F->out.held.unproven = t.epoch_unproven;
     if (t.first_offset <= t.last_offset) {
       (*read_tail)(std::to_string(t.epoch) + "-" + std::to_string(t.last_offset));
     } else {
       *read_tail = nullptr;
     }
     finish_one();
-  });
+  };
+  // Answered before the head (replies come in order).
+  Status lost =
+      writer_->Command(Views({"GET", redis::LostKey(options_.prefix)}), [F, fail](Result<Reply> r) {
+        if (!r.ok()) return fail(r.status());
+        if (r->type == Reply::Type::kNil) return;
+        std::optional<uint64_t> n =
+            r->type == Reply::Type::kString ? ParseU64(r->str) : std::nullopt;
+        if (!n)
+          return fail(
+              Status(ErrorCode::kInternal,
+                     "redis holds a damaged " + std::string("lost count (") + r->Describe() + ")"));
+        F->lost = *n;
+      });
+  if (!lost.ok()) fail(lost);
+  Status a = writer_->Command(Views({"HMGET", keys.meta, "e", "o", "f", "b", "ft", "g"}),
+                              std::move(got_head));
   if (!a.ok()) {
     fail(a);
     *read_tail = nullptr;

@@ -12,19 +12,25 @@ TopicKeys KeysOf(std::string_view prefix, std::string_view topic) {
 std::string TopicsKey(std::string_view prefix) { return std::string(prefix) + ":topics"; }
 std::string IdsKey(std::string_view prefix) { return std::string(prefix) + ":ids"; }
 std::string ShardsKey(std::string_view prefix) { return std::string(prefix) + ":shards"; }
+std::string WriterKey(std::string_view prefix) { return std::string(prefix) + ":writer"; }
+std::string LostKey(std::string_view prefix) { return std::string(prefix) + ":lost"; }
 
 // Lua 5.1 prints large numbers as 1.7e+15: every number written back goes
 // through string.format('%d').
 const char* const kAppendScript = R"lua(
 local function fmt(x) return string.format('%d', x) end
 local epoch, first, n = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-local head = redis.call('HMGET', KEYS[1], 'e', 'o', 'f')
+local head = redis.call('HMGET', KEYS[1], 'e', 'o', 'f', 'g')
 local e, o, f = head[1], tonumber(head[2] or 0), tonumber(head[3] or 1)
 if e == epoch then
   if first ~= o + 1 then return 'MISMATCH ' .. e .. ' ' .. fmt(o) end
+  if (tonumber(head[4] or 0) or 0) < (tonumber(redis.call('GET', KEYS[6]) or '0') or 0) then
+    return 'UNPROVEN ' .. e .. ' ' .. fmt(o)
+  end
 elseif first == 1 and (e or '0') == ARGV[5] and (not e or tonumber(epoch) > tonumber(e)) then
   redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'e', epoch, 'o', 0, 'f', 1, 'b', 0, 'ft', 0)
+  redis.call('HSET', KEYS[1], 'e', epoch, 'o', 0, 'f', 1, 'b', 0, 'ft', 0, 'g',
+             redis.call('GET', KEYS[6]) or '0')
   redis.call('SADD', KEYS[4], ARGV[1])
   o, f = 0, 1
 else
@@ -62,7 +68,7 @@ if not e or tonumber(epoch) > tonumber(e) then
   if first_kept < 1 then return {} end  -- retention of an epoch Redis never saw
   redis.call('DEL', KEYS[2])
   redis.call('HSET', KEYS[1], 'e', epoch, 'o', fmt(first_kept - 1), 'f', fmt(first_kept),
-             'b', 0, 'ft', 0)
+             'b', 0, 'ft', 0, 'g', redis.call('GET', KEYS[4]) or '0')
   redis.call('SADD', KEYS[3], topic)
   return {fmt(first_kept), fmt(first_kept - 1), '0', '0', '0'}
 end
@@ -135,6 +141,53 @@ for _, member in ipairs(old) do
 end
 if #old > 0 then redis.call('ZREM', KEYS[1], unpack(old)) end
 return #old
+)lua";
+
+const char* const kContinuityScript = R"lua(
+local function fmt(x) return string.format('%d', x) end
+local run, id, id2, sync, replicated, addr = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local w = redis.call('HMGET', KEYS[1], 'run', 'id', 'sync', 'r', 'addr')
+local lost = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
+local promoted = not string.match(id2, '^0+$')
+-- The same process, never promoted since: a master gets a new replication
+-- id (and forgets the old) when its replicas stay away for
+-- repl-backlog-ttl, without losing anything.
+local same = w[1] == run and (w[2] == id or not promoted)
+local why = ''
+if not w[1] then
+  if redis.call('SCARD', KEYS[3]) > 0 then
+    why = 'it holds topics but no record of the server that acknowledged them'
+  end
+elseif same then
+  -- what it acknowledged is still here
+elseif w[2] == id2 then
+  if w[4] ~= '1' then
+    why = 'a replica took over from the master that acknowledged appends before a replica had them'
+  end
+elseif promoted then
+  why = 'it took over as master from a server other than the one that acknowledged appends'
+elseif w[5] ~= addr then
+  why = 'it is not the server that acknowledged appends (' .. tostring(w[5]) .. '), restarted'
+elseif w[3] ~= 'always' or sync ~= 'always' then
+  why = 'it restarted, and may have acknowledged appends before its disk had them ' ..
+        '(appendfsync ' .. tostring(w[3]) .. ' then, ' .. sync .. ' now)'
+end
+if why ~= '' then
+  lost = lost + 1
+  redis.call('SET', KEYS[2], fmt(lost))
+end
+local lowered = 0
+if same then
+  -- the weakest promise any writer of this run made holds for all of them
+  if w[3] ~= 'always' then sync = w[3] end
+  if w[4] ~= '1' then
+    replicated = '0'
+  elseif replicated ~= '1' then
+    lowered = 1
+  end
+end
+redis.call('HSET', KEYS[1], 'run', run, 'id', id, 'sync', sync, 'r', replicated, 'addr', addr)
+return {why, fmt(lost), lowered}
 )lua";
 
 const char* const kForgetScript = R"lua(

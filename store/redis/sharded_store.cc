@@ -72,6 +72,8 @@ class ShardedStore final : public SharedHistoryStore {
       total.disconnects += s.disconnects;
       total.failovers += s.failovers;
       total.unreplicated += s.unreplicated;
+      total.tails_unproven += s.tails_unproven;
+      if (!s.last_unproven.empty()) total.last_unproven = map_->names()[i] + ": " + s.last_unproven;
       total.server += (i ? "," : "") + map_->names()[i] + "=" + s.server;
     }
     return total;

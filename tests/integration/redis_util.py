@@ -47,6 +47,17 @@ class RedisServer:
         except OSError:
             return ""
 
+    def value(self, *args):
+        """A bulk string's value (None for nil, or when down or not a string)."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
+                out = f"*{len(args)}\r\n" + "".join(f"${len(a)}\r\n{a}\r\n" for a in args)
+                s.sendall(out.encode())
+                lines = s.recv(65536).decode(errors="replace").split("\r\n")
+        except OSError:
+            return None
+        return lines[1] if lines[0].startswith("$") and lines[0] != "$-1" else None
+
     def kill(self):
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)

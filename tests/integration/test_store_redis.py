@@ -73,6 +73,46 @@ class OnRedis(unittest.TestCase):
                              [f"o{i}" for i in range(1, 21)])
 
 
+class LostTail(unittest.TestCase):
+    def test_a_replica_that_took_over_without_the_newest_messages_starts_a_new_epoch(self):
+        """The master acknowledged o11..o15 after its replica stopped
+        following it (REPLICAOF NO ONE), and every heraldd stopped: nobody
+        is left who saw those offsets. heraldd started on the replica finds
+        out from Redis alone, so the topic starts a new epoch: a client
+        resuming after o15 is told of the gap and gets what came since,
+        never a new message under an offset it already had."""
+        master = RedisServer("--repl-diskless-sync", "no").start()
+        self.addCleanup(master.close)
+        replica = RedisServer("--replicaof", "127.0.0.1", str(master.port)).start()
+        self.addCleanup(replica.close)
+
+        def config(redis):
+            return (f'[store]\nkind = "redis"\nredis_port = {redis.port}\n'
+                    'redis_require_durable = false\nredis_connect_timeout_ms = 500\n')
+        with Heraldd(config=config(master)) as h:
+            with Publisher(h.port) as pub:
+                acks = [pub("orders", f"o{i}") for i in range(1, 11)]
+                deadline = time.monotonic() + 10
+                while replica.value("HGET", "herald:{orders}:m", "o") != "10":
+                    self.assertLess(time.monotonic(), deadline, "the replica never got o10")
+                    time.sleep(0.02)
+                self.assertEqual(replica.command("REPLICAOF", "NO", "ONE"), "+OK")
+                acks += [pub("orders", f"o{i}") for i in range(11, 16)]
+        master.kill()
+        epoch, last = acks[-1]
+        self.assertEqual(last, 15)
+        with Heraldd(config=config(replica)) as h:
+            self.assertEqual(metrics(h.port)["herald_store_tails_unproven_total"], 1)
+            with Publisher(h.port) as pub:
+                new_epoch, offset = pub("orders", "after")
+            self.assertGreater(new_epoch, epoch)
+            self.assertEqual(offset, 1)
+            got = test_store.history(h.port, "orders", epoch, last)
+            self.assertEqual(got["gap"]["reason"], "epoch_changed", got)
+            self.assertEqual([(m["epoch"], m["offset"], m["payload"]) for m in got["messages"]],
+                             [(new_epoch, 1, "after")])
+
+
 class Sharded(unittest.TestCase):
     def shards_config(self, servers, names):
         shards = ", ".join(f'"{n}=127.0.0.1:{r.port}"' for n, r in zip(names, servers))
