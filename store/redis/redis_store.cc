@@ -657,6 +657,41 @@ class RedisStore final : public SharedHistoryStore {
   // head it reads covers them, and this node's checks start from it.
   void SendLoad(Op op) {
     auto shared = std::make_shared<Op>(std::move(op));
+    if (options_.wait_replicas == 0) return FetchLoad(shared);
+    // durability = "replicated": what a load reads is on the replicas
+    // before it is used. Its message ids answer retries, and an append
+    // whose WAIT timed out is on the master only: a retry answered from it
+    // would be acknowledged without a replica. A write on this connection
+    // first, so that the WAIT covers every write made before it, by any
+    // node.
+    const std::vector<std::string> touch = {"HINCRBY", redis::WriterKey(options_.prefix), "loads",
+                                            "1"};
+    const std::vector<std::string> wait = {"WAIT", std::to_string(options_.wait_replicas),
+                                           std::to_string(options_.wait_timeout.count())};
+    Status sent = writer_->Command(Views(touch), [](Result<Reply>) {});
+    if (sent.ok()) {
+      sent = writer_->Command(Views(wait), [this, shared](Result<Reply> r) {
+        if (r.ok() && r->type == Reply::Type::kInteger && r->integer >= options_.wait_replicas)
+          return FetchLoad(shared);
+        shared->loaded(r.ok() ? Status(ErrorCode::kUnavailable,
+                                       "redis did not confirm what '" + shared->topic +
+                                           "' holds on " + std::to_string(options_.wait_replicas) +
+                                           " replica(s) within " +
+                                           std::to_string(options_.wait_timeout.count()) +
+                                           " ms (WAIT answered " + r->Describe() + ")")
+                              : r.status());
+        Finish();
+      });
+    }
+    if (!sent.ok()) {
+      loop_.Defer([this, shared, sent] {
+        shared->loaded(sent);
+        Finish();
+      });
+    }
+  }
+
+  void FetchLoad(const std::shared_ptr<Op>& shared) {
     FetchTopic(shared->topic, /*must_exist=*/false, [this, shared](Result<Fetched> f) {
       if (f.ok()) {
         std::lock_guard lock(mu_);

@@ -442,15 +442,25 @@ TEST(RedisStore, WithReplicatedDurabilityAnAppendWaitsForAReplicaAndFailsWithout
   EXPECT_EQ(store.Stats().unreplicated, 1u);
   EXPECT_EQ(master->Call({"HGET", "herald:{t}:m", "o"}), "2");  // the master holds it
 
-  // The writer reads the head again and goes on after it.
-  Result<StoredTopic> head = LoadNow(store, "t");
-  ASSERT_TRUE(head.ok()) << head.status().ToString();
-  EXPECT_EQ(head->last_offset, 2u);
+  // Nor does a load answer while no replica confirms what it reads: its
+  // message ids would answer a retry of "two" without a replica.
+  Result<StoredTopic> unconfirmed = LoadNow(store, "t");
+  ASSERT_FALSE(unconfirmed.ok());
+  EXPECT_EQ(unconfirmed.status().code(), ErrorCode::kUnavailable);
+  EXPECT_NE(unconfirmed.status().message().find("did not confirm what 't' holds on 1 replica(s)"),
+            std::string::npos)
+      << unconfirmed.status().message();
+
   ASSERT_TRUE(replica->Restart());
   const auto back = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < back &&
          master->Call({"INFO", "replication"}).find("state=online") == std::string::npos)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  // The writer reads the head again, on the replica too now, and goes on.
+  Result<StoredTopic> head = LoadNow(store, "t");
+  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  EXPECT_EQ(head->last_offset, 2u);
+  EXPECT_EQ(replica->Call({"HGET", "herald:{t}:m", "o"}), "2");
   ASSERT_TRUE(AppendNow(store, Make("t", 7, 3, "three")).ok());
   EXPECT_EQ(replica->Call({"HGET", "herald:{t}:m", "o"}), "3");
 }
