@@ -15,12 +15,16 @@
 #include "herald/redis_store.h"
 #include "herald/shared_history_store.h"
 #include "store/redis/scripts.h"
+#include "tests/store/redis/store_calls.h"
 #include "tests/support/redis_server.h"
 
 namespace herald {
 namespace {
 
 using redis::Reply;
+using test::AppendNow;
+using test::LoadNow;
+using test::Make;
 using test::RedisServer;
 
 Reply Text(std::string s) {
@@ -65,16 +69,6 @@ TEST(SyncPolicy, IsAppendfsyncOnlyWithAppendonlyAndUnknownWhenRefused) {
   EXPECT_EQ(redis::SyncPolicy(Status(ErrorCode::kUnavailable, "gone")), "unknown");
 }
 
-MessagePtr Make(const std::string& topic, uint64_t epoch, uint64_t offset, std::string payload) {
-  auto m = std::make_shared<Message>();
-  m->topic = topic;
-  m->epoch = epoch;
-  m->offset = offset;
-  m->payload = std::move(payload);
-  m->timestamp_us = 1'700'000'000'000'000;
-  return m;
-}
-
 std::shared_ptr<HistoryStore> Open(int port, int wait_replicas = 0) {
   RedisStoreOptions o;
   o.port = port;
@@ -84,28 +78,6 @@ std::shared_ptr<HistoryStore> Open(int port, int wait_replicas = 0) {
   Result<std::shared_ptr<HistoryStore>> store = OpenRedisStore(o);
   EXPECT_TRUE(store.ok()) << store.status().message();
   return store.ok() ? *store : nullptr;
-}
-
-Status AppendNow(HistoryStore& store, const MessagePtr& m) {
-  auto done = std::make_shared<std::promise<Status>>();
-  auto future = done->get_future();
-  Status s = store.Append(m, [done](Status st) { done->set_value(std::move(st)); });
-  if (!s.ok()) return s;
-  if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready)
-    return Status(ErrorCode::kInternal, "no completion within 10 s");
-  return future.get();
-}
-
-Result<StoredTopic> LoadNow(HistoryStore& store, const std::string& topic) {
-  auto* shared = dynamic_cast<SharedHistoryStore*>(&store);
-  if (!shared) return Status(ErrorCode::kInternal, "not a shared store");
-  auto done = std::make_shared<std::promise<Result<StoredTopic>>>();
-  auto future = done->get_future();
-  Status s = shared->Load(topic, [done](Result<StoredTopic> r) { done->set_value(std::move(r)); });
-  if (!s.ok()) return s;
-  if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready)
-    return Status(ErrorCode::kInternal, "no completion within 10 s");
-  return future.get();
 }
 
 // Once the store has seen its server go and come back (and checked it).

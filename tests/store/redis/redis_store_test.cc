@@ -11,23 +11,17 @@
 
 #include "herald/redis_store.h"
 #include "herald/shared_history_store.h"
+#include "tests/store/redis/store_calls.h"
 #include "tests/support/redis_server.h"
 
 namespace herald {
 namespace {
 
+using test::AppendNow;
+using test::LoadNow;
+using test::Make;
+using test::ReadNow;
 using test::RedisServer;
-
-MessagePtr Make(const std::string& topic, uint64_t epoch, uint64_t offset, std::string payload,
-                int64_t stamp = 1'700'000'000'000'000) {
-  auto m = std::make_shared<Message>();
-  m->topic = topic;
-  m->epoch = epoch;
-  m->offset = offset;
-  m->payload = std::move(payload);
-  m->timestamp_us = stamp;
-  return m;
-}
 
 std::shared_ptr<HistoryStore> Open(const RedisServer& redis) {
   RedisStoreOptions o;
@@ -36,42 +30,6 @@ std::shared_ptr<HistoryStore> Open(const RedisServer& redis) {
   Result<std::shared_ptr<HistoryStore>> store = OpenRedisStore(o);
   EXPECT_TRUE(store.ok()) << store.status().message();
   return store.ok() ? *store : nullptr;
-}
-
-// Appends and waits for the outcome.
-Status AppendNow(HistoryStore& store, const MessagePtr& m) {
-  auto done = std::make_shared<std::promise<Status>>();
-  auto future = done->get_future();
-  Status s = store.Append(m, [done](Status st) { done->set_value(std::move(st)); });
-  if (!s.ok()) return s;
-  if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready)
-    return Status(ErrorCode::kInternal, "no completion within 10 s");
-  return future.get();
-}
-
-Result<StoreRead> ReadNow(HistoryStore& store, const std::string& topic, uint64_t epoch,
-                          uint64_t after, size_t max_messages, size_t max_bytes) {
-  auto done = std::make_shared<std::promise<Result<StoreRead>>>();
-  auto future = done->get_future();
-  Status s = store.Read(topic, epoch, after, max_messages, max_bytes,
-                        [done](Result<StoreRead> r) { done->set_value(std::move(r)); });
-  if (!s.ok()) return s;
-  if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready)
-    return Status(ErrorCode::kInternal, "no completion within 10 s");
-  return future.get();
-}
-
-// Loads and waits for the outcome.
-Result<StoredTopic> LoadNow(HistoryStore& store, const std::string& topic) {
-  auto* shared = dynamic_cast<SharedHistoryStore*>(&store);
-  if (!shared) return Status(ErrorCode::kInternal, "not a shared store");
-  auto done = std::make_shared<std::promise<Result<StoredTopic>>>();
-  auto future = done->get_future();
-  Status s = shared->Load(topic, [done](Result<StoredTopic> r) { done->set_value(std::move(r)); });
-  if (!s.ok()) return s;
-  if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready)
-    return Status(ErrorCode::kInternal, "no completion within 10 s");
-  return future.get();
 }
 
 TEST(RedisStore, KeepsEveryFieldOfAMessageByteForByte) {
