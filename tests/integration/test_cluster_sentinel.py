@@ -41,7 +41,7 @@ from cluster_util import FaultProxy, cluster_config, get_json, metric, peer_addr
 from probe_util import report
 from redis_util import RedisServer, Sentinel
 from test_cluster_redis import TOPICS, Publisher, Subscriber, check_delivered_once_in_order, \
-    check_positions_unique, merged_acks, stop_all_threads
+    check_positions_unique, history_all, merged_acks, stop_all_threads
 
 MASTER = "m"
 LAG_MS = 100  # how far behind the replica reads
@@ -50,21 +50,6 @@ LAG_MS = 100  # how far behind the replica reads
 class PatientPublisher(Publisher):
     # A failover, then the old master rejoining as a replica: tens of seconds.
     GIVE_UP_S = 90
-
-
-def history_now(port, topic):
-    """The topic's present epoch and every message /history holds of it."""
-    out, after, epoch = [], 0, 0
-    while True:
-        path = f"/history/{urllib.parse.quote(topic, safe='')}?after={after}&limit=1000"
-        if epoch:
-            path += f"&epoch={epoch}"
-        body = fetch(port, path)
-        epoch = body["epoch"]
-        out += body["messages"]
-        if not body["truncated"] or not body["messages"]:
-            return epoch, out
-        after = body["messages"][-1]["offset"]
 
 
 def fetch(port, path):
@@ -208,7 +193,7 @@ class SentinelFailover(unittest.TestCase):
         lost_counted = int(sum(metric(h.port, "herald_store_shared_lost_total") for h in nodes))
         missing = ended_topics = 0
         for topic in TOPICS:
-            epoch, msgs = history_now(nodes[0].port, topic)
+            epoch, msgs = history_all(nodes[0].port, topic, gap_allowed=True)
             at = {m["payload"]: (topic, m["epoch"], m["offset"]) for m in msgs}
             last_in_ended = {}
             for payload, where in acks.items():
@@ -230,7 +215,7 @@ class SentinelFailover(unittest.TestCase):
             ended_topics += 1 if last_in_ended else 0
             if os.environ.get("HERALD_DEBUG_LEDGER"):
                 print("TOPIC", topic, "present", epoch, len(msgs), "on n2",
-                      history_now(nodes[1].port, topic)[0], "ended", last_in_ended,
+                      history_all(nodes[1].port, topic, gap_allowed=True)[0], "ended", last_in_ended,
                       "acked epochs", sorted({w[1] for w in acks.values() if w[0] == topic}))
         self.assertEqual(missing, 0, "acknowledged in the present epoch, not in its history")
         # The store's own check: the promoted replica cannot show it holds

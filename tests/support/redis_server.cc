@@ -60,31 +60,36 @@ std::string Text(const redisReply* r) {
 
 const std::string& RedisServer::last_error() { return LastError(); }
 
-std::unique_ptr<RedisServer> RedisServer::Start(std::vector<std::string> extra_args) {
+std::unique_ptr<RedisServer> RedisServer::WithDirectory(const std::string& program) {
   std::unique_ptr<RedisServer> s(new RedisServer);
-  char tmpl[] = "/tmp/herald-redis-XXXXXX";
-  if (!mkdtemp(tmpl)) {
-    LastError() = "cannot make a directory for redis-server";
+  std::string tmpl = "/tmp/herald-" + program + "-XXXXXX";
+  if (!mkdtemp(tmpl.data())) {
+    LastError() = "cannot make a directory for " + program;
     return nullptr;
   }
   s->dir_ = tmpl;
-  s->extra_args_ = std::move(extra_args);
+  return s;
+}
+
+bool RedisServer::LaunchOnAFreePort() {
   // A port found free may be taken before redis binds it: try a few.
   for (int attempt = 0; attempt < 3; ++attempt) {
-    s->port_ = FreeLoopbackPort();
-    if (s->Launch()) return s;
+    port_ = FreeLoopbackPort();
+    if (Launch()) return true;
   }
-  return nullptr;
+  return false;
+}
+
+std::unique_ptr<RedisServer> RedisServer::Start(std::vector<std::string> extra_args) {
+  std::unique_ptr<RedisServer> s = WithDirectory("redis-server");
+  if (!s) return nullptr;
+  s->extra_args_ = std::move(extra_args);
+  return s->LaunchOnAFreePort() ? std::move(s) : nullptr;
 }
 
 std::unique_ptr<RedisServer> RedisServer::StartSentinel(std::vector<std::string> config_lines) {
-  std::unique_ptr<RedisServer> s(new RedisServer);
-  char tmpl[] = "/tmp/herald-sentinel-XXXXXX";
-  if (!mkdtemp(tmpl)) {
-    LastError() = "cannot make a directory for redis-sentinel";
-    return nullptr;
-  }
-  s->dir_ = tmpl;
+  std::unique_ptr<RedisServer> s = WithDirectory("redis-sentinel");
+  if (!s) return nullptr;
   s->sentinel_ = true;
   std::string conf;
   for (const std::string& line : config_lines) conf += line + "\n";
@@ -96,11 +101,7 @@ std::unique_ptr<RedisServer> RedisServer::StartSentinel(std::vector<std::string>
     return nullptr;
   }
   fclose(f);
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    s->port_ = FreeLoopbackPort();
-    if (s->Launch()) return s;
-  }
-  return nullptr;
+  return s->LaunchOnAFreePort() ? std::move(s) : nullptr;
 }
 
 bool RedisServer::Launch() {

@@ -46,6 +46,10 @@ class RedisServer {
 
  private:
   RedisServer() = default;
+  // A server not started yet, with a directory of its own (null, and
+  // last_error() says why, if none could be made).
+  static std::unique_ptr<RedisServer> WithDirectory(const std::string& program);
+  bool LaunchOnAFreePort();
   bool Launch();
 
   int port_ = 0;
