@@ -111,6 +111,7 @@ void Broker::Impl::RunMaintenance() {
     return true;
   });
   RetryStalledCatchUps(stalled);
+  RetryReplays();
 }
 
 void Broker::Impl::RecordRefused(bool reply) {

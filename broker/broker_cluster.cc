@@ -209,13 +209,39 @@ void Broker::Impl::PeerLost(const std::string& node) {
   });
 }
 
+// How many sweeps a replay whose owner cannot be asked waits for the view
+// to name a live one (a dead node's link goes at once; its membership, and
+// so its topics, within a heartbeat timeout).
+constexpr int kReplayRetries = 5;
+
+void Broker::Impl::RetryReplays() {
+  std::vector<ReplayRetry> due;
+  {
+    std::lock_guard lock(replay_retries_mu_);
+    due.swap(replay_retries_);
+  }
+  for (ReplayRetry& r : due) {
+    if (!cluster_.attached()) break;
+    FetchReplay(cluster_.OwnerOf(r.point.topic), r.point, r.sub, r.attempt);
+  }
+}
+
 void Broker::Impl::FetchReplay(const std::string& owner, const ResumePoint& point,
-                               const SubscriptionPtr& sub) {
+                               const SubscriptionPtr& sub, int attempt) {
   const uint64_t seen_epoch = point.epoch;
   // A page at a time: the next is asked for once this one is delivered, so
   // a replay holds one page however much history the owner keeps.
-  HistoryCallback page = [this, owner, sub, topic = point.topic,
+  HistoryCallback page = [this, owner, sub, point, attempt, topic = point.topic,
                           seen_epoch](Result<ResumeResult> r) {
+    // On a shared store the next owner answers from the store: a dead
+    // owner's replay waits for the view to move on rather than end in a gap.
+    if (!r.ok() && shared_ && seen_epoch != 0 && attempt < kReplayRetries &&
+        (r.status().code() == ErrorCode::kUnavailable ||
+         r.status().code() == ErrorCode::kTimeout)) {
+      std::lock_guard lock(replay_retries_mu_);
+      replay_retries_.push_back({point, sub, attempt + 1});
+      return;
+    }
     auto replay = std::make_shared<RemoteReplay>();
     replay->topic = topic;
     if (r.ok()) {

@@ -162,7 +162,18 @@ class Broker::Impl {
   void RestartNumbering(TopicState& ts, bool here);
   // Topic lock held. Announces an epoch change to local plain subscribers.
   void NoteEpoch(TopicState& ts, const MatchResult& match, uint64_t epoch);
-  void FetchReplay(const std::string& owner, const ResumePoint& point, const SubscriptionPtr& sub);
+  void FetchReplay(const std::string& owner, const ResumePoint& point, const SubscriptionPtr& sub,
+                   int attempt = 0);
+  // Replays whose owner could not be asked (a dead node the view still
+  // names), asked again of the owner at the next maintenance sweep.
+  struct ReplayRetry {
+    ResumePoint point;
+    SubscriptionPtr sub;
+    int attempt = 0;
+  };
+  std::mutex replay_retries_mu_;
+  std::vector<ReplayRetry> replay_retries_;
+  void RetryReplays();
 
   // A shared store in a cluster (broker_shared.cc): the store keeps each
   // topic's numbering; nodes load it when they come to own a topic.
