@@ -30,6 +30,18 @@ class SharedHistoryStore : public HistoryStore {
   // `done` as it was); otherwise `done` runs exactly once, on a thread of
   // the store, with the topic or the error that stopped the read.
   virtual Status Load(std::string_view topic, LoadCallback&& done) = 0;
+
+  // Any thread; never waits for I/O. Reads `topic`'s head only (its
+  // epoch, last_offset, first_offset and epoch_unproven; no messages, no
+  // ids) without making this node its writer: what any node needs to
+  // resume a client from the store, whoever owns the topic. The head covers
+  // every append any node had completed before the call; with
+  // durability = "replicated", only once the replicas hold them (a resume
+  // never shows a message a failover could take back). Refused at once like
+  // a read (HistoryStore::Read: kUnavailable, kResourceExhausted), leaving
+  // `done` as it was; otherwise `done` runs exactly once, on a thread of
+  // the store.
+  virtual Status Head(std::string_view topic, LoadCallback&& done) = 0;
 };
 
 }  // namespace herald

@@ -11,7 +11,6 @@
 #include "herald/shared_history_store.h"
 
 #include <algorithm>
-#include <charconv>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -27,6 +26,7 @@
 #include "store/redis/sentinel.h"
 #include "store/redis/sharded_store.h"
 #include "store/redis/stream_entry.h"
+#include "store/redis/topic_head.h"
 
 namespace herald {
 namespace {
@@ -35,16 +35,8 @@ using redis::Connection;
 using redis::ConnectionState;
 using redis::Reply;
 
-// A decimal the store wrote; nullopt for anything else (not ours, damaged).
-std::optional<uint64_t> ParseU64(std::string_view s) {
-  uint64_t v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size() || s.empty()) return std::nullopt;
-  return v;
-}
-
 // For the store's own script answers (always decimals): 0 if not.
-uint64_t ToU64(std::string_view s) { return ParseU64(s).value_or(0); }
+uint64_t ToU64(std::string_view s) { return redis::ParseDecimal(s).value_or(0); }
 
 // Lua 5.1 passes a call's arguments on a C stack of about 8,000 slots: a
 // message's fields go to XADD as arguments.
@@ -204,17 +196,7 @@ class RedisStore final : public SharedHistoryStore {
   Status Read(std::string_view topic, uint64_t epoch, uint64_t after_offset, size_t max_messages,
               size_t max_bytes, ReadCallback&& done) override {
     std::lock_guard lock(mu_);
-    if (!reader_ready_) {
-      ++stats_.reads_refused;
-      return Status(ErrorCode::kUnavailable, "the history store is unavailable: " + down_why_);
-    }
-    if (pending_reads_ >= options_.max_pending_reads) {
-      ++stats_.reads_refused;
-      return Status(ErrorCode::kResourceExhausted,
-                    "too many history reads wait for redis (max_pending_reads " +
-                        std::to_string(options_.max_pending_reads) + ")");
-    }
-    ++pending_reads_;
+    if (Status s = AdmitRead(); !s.ok()) return s;
     Op op;
     op.kind = Op::kRead;
     op.topic = std::string(topic);
@@ -223,6 +205,17 @@ class RedisStore final : public SharedHistoryStore {
     op.max_messages = std::max<size_t>(max_messages, 1);
     op.max_bytes = max_bytes;
     op.read = std::move(done);
+    Queue(std::move(op));
+    return Status::Ok();
+  }
+
+  Status Head(std::string_view topic, LoadCallback&& done) override {
+    std::lock_guard lock(mu_);
+    if (Status s = AdmitRead(); !s.ok()) return s;
+    Op op;
+    op.kind = Op::kHead;
+    op.topic = std::string(topic);
+    op.loaded = std::move(done);
     Queue(std::move(op));
     return Status::Ok();
   }
@@ -258,7 +251,7 @@ class RedisStore final : public SharedHistoryStore {
   };
 
   struct Op {
-    enum Kind { kAppend, kDrop, kForget, kExpireIds, kRead, kLoad } kind = kAppend;
+    enum Kind { kAppend, kDrop, kForget, kExpireIds, kRead, kLoad, kHead } kind = kAppend;
     MessagePtr message;  // kAppend (epoch: the head's epoch before it)
     size_t cost = 0;
     AppendCallback appended;
@@ -272,7 +265,7 @@ class RedisStore final : public SharedHistoryStore {
     size_t max_messages = 0;
     size_t max_bytes = 0;
     ReadCallback read;
-    LoadCallback loaded;  // kLoad
+    LoadCallback loaded;  // kLoad, kHead
   };
 
   // A topic as Redis holds it, and what this node then knows of it.
@@ -280,6 +273,29 @@ class RedisStore final : public SharedHistoryStore {
     StoredTopic topic;
     Held held;
   };
+
+  // mu_ held. A read (or a head) may be sent: counted in pending_reads_.
+  Status AdmitRead() {
+    if (!reader_ready_) {
+      ++stats_.reads_refused;
+      return Status(ErrorCode::kUnavailable, "the history store is unavailable: " + down_why_);
+    }
+    if (pending_reads_ >= options_.max_pending_reads) {
+      ++stats_.reads_refused;
+      return Status(ErrorCode::kResourceExhausted,
+                    "too many history reads wait for redis (max_pending_reads " +
+                        std::to_string(options_.max_pending_reads) + ")");
+    }
+    ++pending_reads_;
+    return Status::Ok();
+  }
+
+  // Loop thread. A read (or a head) completed: its place is free.
+  void ReadDone() {
+    std::lock_guard lock(mu_);
+    --pending_reads_;
+    ++stats_.reads;
+  }
 
   // mu_ held. One wake-up of the loop for everything queued before it runs.
   void Queue(Op op) {
@@ -352,6 +368,9 @@ class RedisStore final : public SharedHistoryStore {
         case Op::kRead:
           SendRead(std::move(op));
           break;
+        case Op::kHead:
+          SendHead(std::move(op));
+          break;
         case Op::kLoad:
           // A load must not complete before the appends made before it
           // (it sets the head they are checked against): with replicas, it
@@ -397,8 +416,6 @@ class RedisStore final : public SharedHistoryStore {
   // on the master, so it fails as "outcome unknown" (unavailable), as a
   // lost reply does: a retry with the same message id gets its position.
   void SendWait(std::shared_ptr<ReplicaWait> wait) {
-    const std::vector<std::string> args = {"WAIT", std::to_string(options_.wait_replicas),
-                                           std::to_string(options_.wait_timeout.count())};
     auto finish = [this, wait](const Status& replicated) {
       for (auto& [run, status] : wait->runs) {
         if (status.ok() && !replicated.ok()) {
@@ -409,19 +426,9 @@ class RedisStore final : public SharedHistoryStore {
       }
       WaitAnswered(wait->id);
     };
-    Status sent = writer_->Command(Views(args), [this, finish](Result<Reply> r) {
-      if (!r.ok()) {
-        finish(r.status());
-      } else if (r->type == Reply::Type::kInteger && r->integer >= options_.wait_replicas) {
-        finish(Status::Ok());
-      } else {
-        finish(Status(ErrorCode::kUnavailable,
-                      "redis did not confirm the message on " +
-                          std::to_string(options_.wait_replicas) + " replica(s) within " +
-                          std::to_string(options_.wait_timeout.count()) + " ms (WAIT answered " +
-                          r->Describe() +
-                          "): the master holds it, retry with the same message id"));
-      }
+    Status sent = writer_->Command(Views(WaitCommand()), [this, finish](Result<Reply> r) {
+      finish(ReplicasConfirmed("the message", r,
+                               ": the master holds it, retry with the same message id"));
     });
     // After the appends' own completions (their connection is being freed).
     if (!sent.ok()) loop_.Defer([finish, sent] { finish(sent); });
@@ -666,20 +673,12 @@ class RedisStore final : public SharedHistoryStore {
     // node.
     const std::vector<std::string> touch = {"HINCRBY", redis::WriterKey(options_.prefix), "loads",
                                             "1"};
-    const std::vector<std::string> wait = {"WAIT", std::to_string(options_.wait_replicas),
-                                           std::to_string(options_.wait_timeout.count())};
     Status sent = writer_->Command(Views(touch), [](Result<Reply>) {});
     if (sent.ok()) {
-      sent = writer_->Command(Views(wait), [this, shared](Result<Reply> r) {
-        if (r.ok() && r->type == Reply::Type::kInteger && r->integer >= options_.wait_replicas)
-          return FetchLoad(shared);
-        shared->loaded(r.ok() ? Status(ErrorCode::kUnavailable,
-                                       "redis did not confirm what '" + shared->topic +
-                                           "' holds on " + std::to_string(options_.wait_replicas) +
-                                           " replica(s) within " +
-                                           std::to_string(options_.wait_timeout.count()) +
-                                           " ms (WAIT answered " + r->Describe() + ")")
-                              : r.status());
+      sent = writer_->Command(Views(WaitCommand()), [this, shared](Result<Reply> r) {
+        Status confirmed = ReplicasConfirmed("what '" + shared->topic + "' holds", r);
+        if (confirmed.ok()) return FetchLoad(shared);
+        shared->loaded(std::move(confirmed));
         Finish();
       });
     }
@@ -689,6 +688,26 @@ class RedisStore final : public SharedHistoryStore {
         Finish();
       });
     }
+  }
+
+  // durability = "replicated": WAIT for the replicas, and its answer: Ok
+  // when enough of them have every write made before it, else why `what`
+  // is not known to be on them (then `advice`).
+  std::vector<std::string> WaitCommand() const {
+    return {"WAIT", std::to_string(options_.wait_replicas),
+            std::to_string(options_.wait_timeout.count())};
+  }
+  Status ReplicasConfirmed(const std::string& what, const Result<Reply>& r,
+                           std::string_view advice = "") const {
+    if (!r.ok()) return r.status();
+    if (r->type == Reply::Type::kInteger && r->integer >= options_.wait_replicas) {
+      return Status::Ok();
+    }
+    return Status(ErrorCode::kUnavailable,
+                  "redis did not confirm " + what + " on " +
+                      std::to_string(options_.wait_replicas) + " replica(s) within " +
+                      std::to_string(options_.wait_timeout.count()) + " ms (WAIT answered " +
+                      r->Describe() + ")" + std::string(advice));
   }
 
   void FetchLoad(const std::shared_ptr<Op>& shared) {
@@ -752,13 +771,77 @@ class RedisStore final : public SharedHistoryStore {
         out = bad;
       }
     }
-    {
-      std::lock_guard lock(mu_);
-      --pending_reads_;
-      ++stats_.reads;
-    }
+    ReadDone();
     op.read(std::move(out));
     Finish();
+  }
+
+  // On the read connection, so no append waits behind it: P:lost, then the
+  // head (replies come in order). With replicas, first a write and a WAIT
+  // on the same connection: Redis has one replication stream, so the WAIT
+  // covers every write any node made before it, and the head read after it
+  // names nothing a failover could take back.
+  void SendHead(Op op) {
+    struct HeadRead {
+      Op op;
+      StoredTopic topic;
+      uint64_t lost = 0;
+      Status error = Status::Ok();
+      size_t pending = 1;  // the sends' own turn, then one per command
+    };
+    auto H = std::make_shared<HeadRead>();
+    H->op = std::move(op);
+    H->topic.name = H->op.topic;
+    auto finish_one = [this, H] {
+      if (--H->pending != 0) return;
+      ReadDone();
+      if (H->error.ok()) {
+        H->op.loaded(std::move(H->topic));
+      } else {
+        H->op.loaded(std::move(H->error));
+      }
+      Finish();
+    };
+    auto fail = [H](Status s) {
+      if (H->error.ok()) H->error = std::move(s);
+    };
+    auto send = [this, H, fail, finish_one](const std::vector<std::string>& args,
+                                            std::function<void(Result<Reply>)> got) {
+      if (!H->error.ok()) return;  // nothing more once one could not be sent
+      Status sent = reader_->Command(Views(args), [got, finish_one](Result<Reply> r) {
+        got(std::move(r));
+        finish_one();
+      });
+      if (sent.ok()) {
+        ++H->pending;
+      } else {
+        fail(sent);
+      }
+    };
+    if (options_.wait_replicas > 0) {
+      send({"HINCRBY", redis::WriterKey(options_.prefix), "heads", "1"}, [](Result<Reply>) {});
+      send(WaitCommand(), [this, H, fail](Result<Reply> r) {
+        Status s = ReplicasConfirmed("what '" + H->topic.name + "' holds", r);
+        if (!s.ok()) fail(std::move(s));
+      });
+    }
+    send({"GET", redis::LostKey(options_.prefix)}, [H, fail](Result<Reply> r) {
+      Result<uint64_t> lost = redis::ParseLost(r);
+      if (!lost.ok()) return fail(lost.status());
+      H->lost = *lost;
+    });
+    send(redis::HeadCommand(redis::KeysOf(options_.prefix, H->topic.name).meta),
+         [H, fail](Result<Reply> r) {
+           Result<std::optional<redis::TopicHead>> head = redis::ParseHead(H->topic.name, r);
+           if (!head.ok()) return fail(head.status());
+           if (!*head) return;  // never held: epoch 0
+           StoredTopic& t = H->topic;
+           t.epoch = (*head)->epoch;
+           t.last_offset = (*head)->last_offset;
+           t.first_offset = (*head)->first_offset;
+           t.epoch_unproven = (*head)->Unproven(H->lost);
+         });
+    finish_one();
   }
 
   static std::vector<std::string_view> Views(const std::vector<std::string>& args) {
@@ -1231,38 +1314,26 @@ void RedisStore::FetchTopic(const std::string& topic, bool must_exist,
   };
 
   const redis::TopicKeys keys = redis::KeysOf(options_.prefix, topic);
-  auto got_head = [this, F, fail, finish_one, read_tail, must_exist](Result<Reply> head) {
+  auto got_head = [F, fail, finish_one, read_tail, must_exist](Result<Reply> reply) {
     StoredTopic& t = F->out.topic;
-    const bool absent = head.ok() && head->type == Reply::Type::kArray &&
-                        head->elements.size() == 6 && head->elements[0].type == Reply::Type::kNil;
-    if (absent && !must_exist) {
+    Result<std::optional<redis::TopicHead>> head = redis::ParseHead(t.name, reply);
+    if (head.ok() && !*head && !must_exist) {
       *read_tail = nullptr;
       return finish_one();  // never held: epoch 0
     }
-    if (!head.ok() || head->type != Reply::Type::kArray || head->elements.size() != 6 ||
-        head->elements[0].type != Reply::Type::kString) {
-      fail(head.ok()
-               ? Status(ErrorCode::kInternal, "topic '" + t.name + "' has no head in redis (" +
-                                                  head->Describe() + "): not a Herald store?")
-               : head.status());
+    if (!head.ok() || !*head) {
+      fail(head.ok() ? Status(ErrorCode::kInternal,
+                              "topic '" + t.name + "' has no head in redis: not a Herald store?")
+                     : head.status());
       *read_tail = nullptr;
       return finish_one();
     }
-    std::optional<uint64_t> v[5];
-    for (size_t k = 0; k < 5; ++k) v[k] = ParseU64(head->elements[k].str);
-    if (!v[0] || !v[1] || !v[2] || !v[3] || !v[4] || *v[2] < 1) {
-      fail(Status(ErrorCode::kInternal, "topic '" + t.name + "' has a damaged head in redis (" +
-                                            head->Describe() + "): not a Herald store?"));
-      *read_tail = nullptr;
-      return finish_one();
-    }
-    t.epoch = *v[0];
-    t.last_offset = *v[1];
-    t.first_offset = *v[2];
-    // Its epoch began before a master that cannot show it kept what was
-    // acknowledged (a head from before 'g' was kept counts as 0).
-    t.epoch_unproven = ParseU64(head->elements[5].str).value_or(0) < F->lost;
-    F->out.held = Held{t.epoch, t.last_offset, t.first_offset, *v[3], static_cast<int64_t>(*v[4])};
+    const redis::TopicHead& h = **head;
+    t.epoch = h.epoch;
+    t.last_offset = h.last_offset;
+    t.first_offset = h.first_offset;
+    t.epoch_unproven = h.Unproven(F->lost);
+    F->out.held = Held{h.epoch, h.last_offset, h.first_offset, h.bytes, h.first_timestamp_us};
     F->out.held.unproven = t.epoch_unproven;
     if (t.first_offset <= t.last_offset) {
       (*read_tail)(std::to_string(t.epoch) + "-" + std::to_string(t.last_offset));
@@ -1274,19 +1345,12 @@ void RedisStore::FetchTopic(const std::string& topic, bool must_exist,
   // Answered before the head (replies come in order).
   Status lost =
       writer_->Command(Views({"GET", redis::LostKey(options_.prefix)}), [F, fail](Result<Reply> r) {
-        if (!r.ok()) return fail(r.status());
-        if (r->type == Reply::Type::kNil) return;
-        std::optional<uint64_t> n =
-            r->type == Reply::Type::kString ? ParseU64(r->str) : std::nullopt;
-        if (!n)
-          return fail(
-              Status(ErrorCode::kInternal,
-                     "redis holds a damaged " + std::string("lost count (") + r->Describe() + ")"));
+        Result<uint64_t> n = redis::ParseLost(r);
+        if (!n.ok()) return fail(n.status());
         F->lost = *n;
       });
   if (!lost.ok()) fail(lost);
-  Status a = writer_->Command(Views({"HMGET", keys.meta, "e", "o", "f", "b", "ft", "g"}),
-                              std::move(got_head));
+  Status a = writer_->Command(Views(redis::HeadCommand(keys.meta)), std::move(got_head));
   if (!a.ok()) {
     fail(a);
     *read_tail = nullptr;

@@ -2,6 +2,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include <charconv>
+
 namespace herald::redis {
 
 Reply Reply::Copy(const redisReply& r) {
@@ -61,6 +63,13 @@ std::string Reply::Describe() const {
     }
   }
   return "?";
+}
+
+std::optional<uint64_t> ParseDecimal(std::string_view s) {
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || s.empty()) return std::nullopt;
+  return v;
 }
 
 }  // namespace herald::redis

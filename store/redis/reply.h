@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,5 +29,9 @@ struct Reply {
   // For messages: the reply in one line, strings shortened.
   std::string Describe() const;
 };
+
+// A decimal the store wrote (a field, an answer of one of its scripts);
+// nullopt for anything else (empty, signed, not ours, damaged).
+std::optional<uint64_t> ParseDecimal(std::string_view s);
 
 }  // namespace herald::redis

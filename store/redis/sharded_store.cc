@@ -51,6 +51,9 @@ class ShardedStore final : public SharedHistoryStore {
   Status Load(std::string_view topic, LoadCallback&& done) override {
     return Of(topic).Load(topic, std::move(done));
   }
+  Status Head(std::string_view topic, LoadCallback&& done) override {
+    return Of(topic).Head(topic, std::move(done));
+  }
 
   // Counters add up; the store is reachable when every shard is (a topic
   // on an unreachable shard cannot be published to).

@@ -1,17 +1,9 @@
 #include "store/redis/stream_entry.h"
 
-#include <charconv>
 #include <memory>
+#include <optional>
 
 namespace herald::redis {
-namespace {
-
-bool ParseU64(std::string_view s, uint64_t& out) {
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && end == s.data() + s.size();
-}
-
-}  // namespace
 
 void AppendFields(const Message& m, std::vector<std::string>& args) {
   const size_t count_at = args.size();
@@ -43,10 +35,14 @@ Result<MessagePtr> MessageFromEntry(std::string_view topic, const Reply& entry) 
   const std::string& id = entry.elements[0].str;
   const size_t dash = id.find('-');
   auto m = std::make_shared<Message>();
-  if (dash == std::string::npos || !ParseU64(std::string_view(id).substr(0, dash), m->epoch) ||
-      !ParseU64(std::string_view(id).substr(dash + 1), m->offset)) {
-    return bad("id " + id);
-  }
+  const std::optional<uint64_t> epoch =
+      dash == std::string::npos ? std::nullopt : ParseDecimal(std::string_view(id).substr(0, dash));
+  const std::optional<uint64_t> offset = dash == std::string::npos
+                                             ? std::nullopt
+                                             : ParseDecimal(std::string_view(id).substr(dash + 1));
+  if (!epoch || !offset) return bad("id " + id);
+  m->epoch = *epoch;
+  m->offset = *offset;
   m->topic = std::string(topic);
   const std::vector<Reply>& f = entry.elements[1].elements;
   if (f.size() % 2) return bad("an odd number of fields in " + id);
@@ -55,9 +51,9 @@ Result<MessagePtr> MessageFromEntry(std::string_view topic, const Reply& entry) 
     const std::string& name = f[k].str;
     const std::string& value = f[k + 1].str;
     if (name == "t") {
-      uint64_t us = 0;
-      if (!ParseU64(value, us)) return bad("stamp '" + value + "' in " + id);
-      m->timestamp_us = static_cast<int64_t>(us);
+      const std::optional<uint64_t> us = ParseDecimal(value);
+      if (!us) return bad("stamp '" + value + "' in " + id);
+      m->timestamp_us = static_cast<int64_t>(*us);
       stamped = true;
     } else if (name == "d") {
       m->payload = value;

@@ -18,6 +18,7 @@ namespace herald {
 namespace {
 
 using test::AppendNow;
+using test::HeadNow;
 using test::LoadNow;
 using test::Make;
 using test::ReadNow;
@@ -323,6 +324,46 @@ TEST(RedisStore, ALoadReadsTheHeadAnotherWriterLeftAndAppendsGoOnFromIt) {
   EXPECT_EQ(r->messages[0]->payload, "from b");
 }
 
+TEST(RedisStore, AHeadSaysWhereATopicIsWithoutTakingItsWritesFromItsWriter) {
+  auto redis = RedisServer::Start();
+  ASSERT_TRUE(redis) << RedisServer::last_error();
+  auto writer = Open(*redis);
+  auto reader = Open(*redis);  // a node resuming a client of a topic it does not own
+  ASSERT_TRUE(writer && reader);
+  Result<StoredTopic> none = HeadNow(*reader, "t");
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_EQ(none->epoch, 0u);  // never held
+  ASSERT_TRUE(AppendNow(*writer, Make("t", 9, 1, "m1")).ok());
+  auto with_id = std::make_shared<Message>();
+  with_id->topic = "t";
+  with_id->epoch = 9;
+  with_id->offset = 2;
+  with_id->payload = "m2";
+  with_id->timestamp_us = 1'700'000'000'000'000;
+  with_id->msg_id = "order-2";
+  ASSERT_TRUE(AppendNow(*writer, with_id).ok());
+  writer->Trim("t", 9, 2);
+  // Sent behind the trim on the same connection: once it completes, so has the trim.
+  ASSERT_TRUE(AppendNow(*writer, Make("t", 9, 3, "m3")).ok());
+
+  Result<StoredTopic> head = HeadNow(*reader, "t");
+  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  EXPECT_EQ(head->name, "t");
+  EXPECT_EQ(head->epoch, 9u);
+  EXPECT_EQ(head->last_offset, 3u);
+  EXPECT_EQ(head->first_offset, 2u);
+  EXPECT_FALSE(head->epoch_unproven);
+  EXPECT_TRUE(head->messages.empty());  // the head only: a resume reads what it needs
+  EXPECT_TRUE(head->ids.empty());
+
+  // The writer goes on: reading the head took nothing from it.
+  ASSERT_TRUE(AppendNow(*writer, Make("t", 9, 4, "m4")).ok());
+  Result<StoredTopic> later = HeadNow(*reader, "t");
+  ASSERT_TRUE(later.ok());
+  EXPECT_EQ(later->last_offset, 4u);
+  EXPECT_EQ(reader->Stats().reads, 3u);  // counted as reads, under max_pending_reads
+}
+
 TEST(RedisStore, ALoadAfterAFailedAppendLetsTheWriterGoOnInTheSameEpoch) {
   auto redis = RedisServer::Start();
   ASSERT_TRUE(redis) << RedisServer::last_error();
@@ -409,6 +450,13 @@ TEST(RedisStore, WithReplicatedDurabilityAnAppendWaitsForAReplicaAndFailsWithout
             std::string::npos)
       << unconfirmed.status().message();
 
+  // Nor a head: a resume would show "two", which a failover could take back.
+  Result<StoredTopic> head_alone = HeadNow(store, "t");
+  ASSERT_FALSE(head_alone.ok());
+  EXPECT_NE(head_alone.status().message().find("did not confirm what 't' holds on 1 replica(s)"),
+            std::string::npos)
+      << head_alone.status().message();
+
   ASSERT_TRUE(replica->Restart());
   const auto back = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < back &&
@@ -419,6 +467,9 @@ TEST(RedisStore, WithReplicatedDurabilityAnAppendWaitsForAReplicaAndFailsWithout
   ASSERT_TRUE(head.ok()) << head.status().ToString();
   EXPECT_EQ(head->last_offset, 2u);
   EXPECT_EQ(replica->Call({"HGET", "herald:{t}:m", "o"}), "2");
+  Result<StoredTopic> confirmed = HeadNow(store, "t");
+  ASSERT_TRUE(confirmed.ok()) << confirmed.status().ToString();
+  EXPECT_EQ(confirmed->last_offset, 2u);
   ASSERT_TRUE(AppendNow(store, Make("t", 7, 3, "three")).ok());
   EXPECT_EQ(replica->Call({"HGET", "herald:{t}:m", "o"}), "3");
 }

@@ -46,17 +46,30 @@ inline Result<StoreRead> ReadNow(HistoryStore& store, const std::string& topic, 
   return future.get();
 }
 
-// Loads (a shared store) and waits for the outcome.
-inline Result<StoredTopic> LoadNow(HistoryStore& store, const std::string& topic) {
+// A shared store's Load or Head, waited for.
+inline Result<StoredTopic> SharedCallNow(
+    HistoryStore& store, const std::string& topic,
+    Status (SharedHistoryStore::*call)(std::string_view, SharedHistoryStore::LoadCallback&&)) {
   auto* shared = dynamic_cast<SharedHistoryStore*>(&store);
   if (!shared) return Status(ErrorCode::kInternal, "not a shared store");
   auto done = std::make_shared<std::promise<Result<StoredTopic>>>();
   auto future = done->get_future();
-  Status s = shared->Load(topic, [done](Result<StoredTopic> r) { done->set_value(std::move(r)); });
+  Status s =
+      (shared->*call)(topic, [done](Result<StoredTopic> r) { done->set_value(std::move(r)); });
   if (!s.ok()) return s;
   if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready)
     return Status(ErrorCode::kInternal, "no completion within 10 s");
   return future.get();
+}
+
+// Loads (the node becomes the topic's writer) and waits for the outcome.
+inline Result<StoredTopic> LoadNow(HistoryStore& store, const std::string& topic) {
+  return SharedCallNow(store, topic, &SharedHistoryStore::Load);
+}
+
+// Reads the topic's head only (any node) and waits for the outcome.
+inline Result<StoredTopic> HeadNow(HistoryStore& store, const std::string& topic) {
+  return SharedCallNow(store, topic, &SharedHistoryStore::Head);
 }
 
 }  // namespace herald::test
