@@ -150,6 +150,7 @@ BrokerStats Broker::Impl::Stats() const {
   s.duplicates = get(counters_.duplicates);
   s.dedup_evictions = get(counters_.dedup_evictions);
   s.shared_loads = get(counters_.shared_loads);
+  s.shared_resumes = get(counters_.shared_resumes);
   s.shared_catchups = get(counters_.shared_catchups);
   s.shared_gaps = get(counters_.shared_gaps);
   s.shared_lost = get(counters_.shared_lost);

@@ -228,6 +228,14 @@ void Broker::Impl::RetryReplays() {
 
 void Broker::Impl::FetchReplay(const std::string& owner, const ResumePoint& point,
                                const SubscriptionPtr& sub, int attempt) {
+  if (!owner.empty() && ResumesFromStore(point.topic)) {
+    return ReplayFromStore(owner, point, sub, attempt);
+  }
+  AskReplay(owner, point, sub, attempt);
+}
+
+void Broker::Impl::AskReplay(const std::string& owner, const ResumePoint& point,
+                             const SubscriptionPtr& sub, int attempt) {
   const uint64_t seen_epoch = point.epoch;
   // A page at a time: the next is asked for once this one is delivered, so
   // a replay holds one page however much history the owner keeps.
@@ -251,7 +259,7 @@ void Broker::Impl::FetchReplay(const std::string& owner, const ResumePoint& poin
       replay->last_offset = r->last_offset;
       if (r->truncated && !replay->messages.empty()) {
         ResumePoint next{topic, r->epoch, replay->messages.back()->offset};
-        replay->next = [this, owner, next, sub] { FetchReplay(owner, next, sub); };
+        replay->next = [this, owner, next, sub] { AskReplay(owner, next, sub, 0); };
       }
     } else if (seen_epoch != 0) {
       // The owner could not be asked: whatever the client missed is

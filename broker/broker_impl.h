@@ -162,8 +162,21 @@ class Broker::Impl {
   void RestartNumbering(TopicState& ts, bool here);
   // Topic lock held. Announces an epoch change to local plain subscribers.
   void NoteEpoch(TopicState& ts, const MatchResult& match, uint64_t epoch);
+  // A subscription's replay of a topic `owner` numbers ("": this node, on a
+  // shared store, once loaded): from the shared store when it keeps the
+  // topic's history (ReplayFromStore), else asked of the owner (AskReplay).
   void FetchReplay(const std::string& owner, const ResumePoint& point, const SubscriptionPtr& sub,
                    int attempt = 0);
+  void AskReplay(const std::string& owner, const ResumePoint& point, const SubscriptionPtr& sub,
+                 int attempt);
+  // A shared store in a cluster keeps `topic`'s history: any node resumes
+  // it from the store (broker_store_resume.cc).
+  bool ResumesFromStore(std::string_view topic) const;
+  void ReplayFromStore(const std::string& owner, const ResumePoint& point,
+                       const SubscriptionPtr& sub, int attempt);
+  // A history read (ResumeAsync) of a topic `owner` numbers.
+  void ResumeFromStore(const std::string& owner, std::string topic, uint64_t epoch, uint64_t after,
+                       size_t limit, ResumeCallback done);
   // Replays whose owner could not be asked (a dead node the view still
   // names), asked again of the owner at the next maintenance sweep.
   struct ReplayRetry {

@@ -6,28 +6,9 @@
 // store's reader thread), so what a resume costs in memory is one page,
 // whatever the size of the history.
 #include "broker/broker_impl.h"
+#include "broker/resume_window.h"
 
 namespace herald {
-
-namespace {
-
-// One read of the store: what a resume or a replay holds at a time.
-constexpr size_t kStorePageMessages = 1024;
-constexpr size_t kStorePageBytes = 1u << 20;
-
-// `gap` also covers [from, to] of `epoch`: trimmed, unless it already says more.
-void CoverGap(std::optional<Gap>& gap, const std::string& topic, uint64_t epoch, uint64_t from,
-              uint64_t to) {
-  if (from > to) return;
-  if (!gap) {
-    gap = Gap{topic, GapReason::kTrimmed, epoch, from, to};
-    return;
-  }
-  if (gap->from_offset == 0) gap->from_offset = from;
-  gap->to_offset = std::max(gap->to_offset, to);
-}
-
-}  // namespace
 
 ResumeResult Broker::Impl::ResumeLocked(TopicState& ts, uint64_t epoch, uint64_t after,
                                         size_t limit, Status* error,
@@ -41,22 +22,14 @@ ResumeResult Broker::Impl::ResumeLocked(TopicState& ts, uint64_t epoch, uint64_t
   const bool on_disk = read_from && store_ && ts.history.enabled() && ts.history_evicted;
   const uint64_t first =
       on_disk ? std::min(std::max<uint64_t>(ts.store_first, 1), in_memory) : in_memory;
-  if (epoch == 0) {
-    after = 0;  // a subscriber that has seen nothing asks for whatever is retained
-  } else if (epoch != ts.epoch) {
-    // The numbering restarted: what the client saw belongs to a lost epoch.
-    r.gap = Gap{ts.name, GapReason::kEpochChanged, ts.epoch, first > 1 ? uint64_t{1} : uint64_t{0},
-                first - 1};
-    after = 0;
-  } else if (after > ts.last_offset) {
-    *error = Status(ErrorCode::kInvalidArgument,
-                    "offset " + std::to_string(after) + " is ahead of topic '" + ts.name +
-                        "' (last offset " + std::to_string(ts.last_offset) + ")");
+  ResumeWindow w = DecideResume(ts.name, ts.epoch, first, ts.last_offset, epoch, after);
+  if (w.ahead) {
+    *error = AheadError(ts.name, after, ts.last_offset);
     return r;
-  } else if (after + 1 < first) {
-    r.gap = Gap{ts.name, GapReason::kTrimmed, ts.epoch, after + 1, first - 1};
   }
-  const uint64_t start = std::max(after, first - 1);  // the last offset not wanted
+  r.gap = std::move(w.gap);
+  if (epoch == 0 || epoch != ts.epoch) after = 0;
+  const uint64_t start = w.start;
   if (on_disk && limit > 0 && start + 1 < in_memory) {
     // Older than memory holds: the caller reads the store from `start`.
     *read_from = start;
@@ -74,7 +47,7 @@ void Broker::Impl::ResumeAsync(std::string_view topic, uint64_t epoch, uint64_t 
   if (Status s = ValidateTopic(topic, options_.topic_limits); !s.ok()) return done(s);
   TopicStatePtr ts = topics_.Find(topic);
   if (cluster_.attached()) {
-    // History lives with the topic's owner.
+    // History lives with the topic's owner, or in a shared store any node reads.
     std::string owner;
     if (ts) {
       std::lock_guard lock(ts->mu);
@@ -83,6 +56,10 @@ void Broker::Impl::ResumeAsync(std::string_view topic, uint64_t epoch, uint64_t 
       owner = cluster_.OwnerOf(topic);
     }
     if (!owner.empty()) {
+      if (ResumesFromStore(topic)) {
+        return ResumeFromStore(owner, std::string(topic), epoch, after_offset, limit,
+                               std::move(done));
+      }
       return cluster_.FetchResume(owner, topic, epoch, after_offset, limit, std::move(done));
     }
   }

@@ -21,7 +21,7 @@ struct BrokerCounters {
   Counter requests_cancelled{0}, requests_refused{0}, replies_refused{0};
   Counter history_evictions{0}, topics_expired{0};
   Counter duplicates{0}, dedup_evictions{0}, dedup_bytes{0};
-  Counter shared_loads{0}, shared_catchups{0}, shared_gaps{0}, shared_lost{0};
+  Counter shared_loads{0}, shared_catchups{0}, shared_gaps{0}, shared_lost{0}, shared_resumes{0};
   Counter held_publish_bytes{0};  // gauge: publishes waiting for a shared store's load
   Counter subscriptions{0}, peer_subscriptions{0}, history_bytes{0};
   std::array<Counter, kLatencyBucketsUs.size() + 1> latency_buckets{};

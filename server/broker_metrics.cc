@@ -61,6 +61,10 @@ void AddBrokerMetrics(MetricTable& t) {
             "Topics whose head this node loaded from the shared store to number them (it "
             "came to own them, or the store refused an append).",
             [](const MetricSnapshot& x) { return x.broker.shared_loads; });
+  t.Counter("herald_store_shared_resumes_total",
+            "Resumes (a subscription's replay, a history read) of topics another node owns, "
+            "answered from the shared store with no round trip to the owner.",
+            [](const MetricSnapshot& x) { return x.broker.shared_resumes; });
   t.Counter("herald_store_shared_catchups_total",
             "Holes in what a topic's owner sent, filled from the shared store.",
             [](const MetricSnapshot& x) { return x.broker.shared_catchups; });

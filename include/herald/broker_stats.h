@@ -40,6 +40,9 @@ struct BrokerStats {
   uint64_t shared_loads = 0;
   uint64_t shared_catchups = 0;
   uint64_t shared_gaps = 0;
+  // Resumes of topics another node owns, answered from the shared store
+  // (its head, then its history): no round trip to the owner.
+  uint64_t shared_resumes = 0;
   // Messages this node saw acknowledged in a topic's epoch that the shared
   // store no longer held when the topic was loaded again (a Redis failover
   // or a restart without fsync lost them). The topic went on in a new

@@ -16,7 +16,8 @@ restarted, ROUNDS times. A message ledger then checks:
     message it saw, got the rest with no gap.
 
 Also: Redis killed and restarted under the same stream (nothing acknowledged
-lost, no gap), and a partition (no position given twice).
+lost, no gap), a partition (no position given twice), and a resume on a node
+that does not own the topic, answered from Redis while the owner is frozen.
 
 Every process is stopped by PID; the test bounds itself in time.
 """
@@ -33,11 +34,11 @@ import urllib.parse
 
 import websockets
 
-from cluster_util import FaultProxy, cluster_config, get_json, mesh_state, metric, owner_of, \
-    peer_address, start_node, stop_all, wait_mesh
+from cluster_util import HEARTBEAT_MS, RECONNECT_MAX_MS, FaultProxy, cluster_config, get_json, \
+    mesh_state, metric, owner_of, peer_address, start_node, stop_all, wait_mesh
 from probe_util import report
 from redis_util import RedisServer
-from sse_util import publish_once
+from sse_util import Publisher as HttpPublisher, SseClient, base36, publish_once
 
 ROUNDS = int(os.environ.get("HERALD_KILL_ROUNDS", "3"))
 TOPICS = [f"ledger.{i}" for i in range(12)]
@@ -356,6 +357,10 @@ class OwnerDeath(OnSharedRedis):
         # hole was left unfilled.
         self.assertGreater(total("herald_store_shared_loads_total"), 0)
         self.assertEqual(total("herald_store_shared_gaps_total"), 0)
+        # Every resume and history read there (the resumed client's, the
+        # ledger's) came from the store: none asked a topic's owner.
+        self.assertGreater(total("herald_store_shared_resumes_total"), 0)
+        self.assertEqual(total("herald_cluster_history_fetches_total"), 0)
         retries = sum(p.retries for p in publishers)
         report(self, f"kill -9 of the owner under {RATE} msg/s over {len(TOPICS)} topics",
                f"{ROUNDS} kills in {elapsed:.0f} s; {len(acks)} acknowledged, 0 lost, 0 stored "
@@ -506,6 +511,90 @@ class Partition(OnSharedRedis):
                f"{len(acks)} acknowledged ({len(sides[0].acks)} on n1's side, "
                f"{len(sides[1].acks)} on n3's), 0 positions given twice, 0 lost "
                f"({sum(p.retries for p in sides)} publishes refused and retried)")
+
+
+class ResumeFromTheStore(unittest.TestCase):
+    """A client resuming a topic on a node that does not own it gets what it
+    missed from Redis, not from the owner: with the owner frozen (SIGSTOP,
+    while its peers still name it: peer timeout 30 s), a WebSocket resume, an
+    SSE resume and a /history read on the other node are all answered, and
+    that node asks no peer for history."""
+    COUNT = 40
+
+    def setUp(self):
+        self.redis = RedisServer("--appendonly", "yes", "--appendfsync", "always").start()
+        self.addCleanup(self.redis.close)
+        self.config = (f'[store]\nkind = "redis"\nredis_port = {self.redis.port}\n'
+                       '[history]\nmax_messages = 100000\n'
+                       f'[cluster]\nheartbeat_interval_ms = {HEARTBEAT_MS}\n'
+                       f'peer_timeout_ms = 30000\nreconnect_max_ms = {RECONNECT_MAX_MS}\n')
+
+    def test_a_resume_on_a_node_that_does_not_own_the_topic_never_asks_the_owner(self):
+        nodes = [start_node("n1", config=self.config)]
+        self.addCleanup(lambda: stop_all(nodes))
+        nodes.append(start_node("n2", [peer_address(nodes[0])], config=self.config))
+        wait_mesh(nodes)
+        n1, n2 = nodes
+        topic = next(t for t in (f"resume.{i}" for i in range(64))
+                     if owner_of(nodes, t, lambda h, t: publish_once(h.port, t, "probe")) == "n1")
+        with HttpPublisher(n1.port) as pub:
+            acks = [pub(topic, f"m{i}") for i in range(self.COUNT)]
+        epoch, last = acks[-1]
+        seen = acks[self.COUNT // 2 - 1][1]
+        want = [f"m{i}" for i in range(self.COUNT // 2, self.COUNT)]
+        fetches = metric(n2.port, "herald_cluster_history_fetches_total")
+        resumes = metric(n2.port, "herald_store_shared_resumes_total")
+
+        n1.proc.send_signal(signal.SIGSTOP)
+        self.addCleanup(lambda: n1.proc.send_signal(signal.SIGCONT))  # before stop_all
+        ws_events = asyncio.run(ws_resume(n2.port, topic, epoch, seen, len(want)))
+        with SseClient(n2.port, f"/sse?topic={topic}",
+                       headers={"Last-Event-ID": f"0:{base36(epoch)}:{base36(seen)}"}) as sse:
+            self.assertEqual(sse.status, 200)
+            sse_events = sse.events(len(want), timeout=10)
+        conn = http.client.HTTPConnection("127.0.0.1", n2.port, timeout=10)
+        conn.request("GET", f"/history/{topic}?epoch={epoch}&after={seen}")
+        page = json.loads(conn.getresponse().read())
+        conn.close()
+        still_named = mesh_state(n2)[0]
+        n1.proc.send_signal(signal.SIGCONT)
+
+        self.assertIn("n1", still_named, "n2 no longer names the owner: the test proves nothing")
+        self.assertEqual([(m["op"], m["epoch"], m["offset"]) for m in ws_events],
+                         [("msg", epoch, o) for o in range(seen + 1, last + 1)])
+        self.assertEqual([m["payload"] for m in ws_events], want)
+        self.assertEqual([e.type for e in sse_events], ["message"] * len(want), "a gap over SSE")
+        self.assertEqual([e.data for e in sse_events], want)
+        self.assertIsNone(page["gap"], page["gap"])
+        self.assertEqual((page["epoch"], page["last_offset"]), (epoch, last))
+        self.assertEqual([m["payload"] for m in page["messages"]], want)
+        self.assertEqual(metric(n2.port, "herald_cluster_history_fetches_total"), fetches,
+                         "n2 asked the owner for history")
+        # WebSocket's replay, SSE's position check and replay, /history's page.
+        self.assertEqual(metric(n2.port, "herald_store_shared_resumes_total") - resumes, 4)
+        report(self, "resumes on a node that does not own the topic, the owner frozen",
+               f"WebSocket, SSE and /history each got the {len(want)} messages missed, no gap, "
+               f"0 history calls to the owner")
+
+
+async def ws_resume(port, topic, epoch, offset, count):
+    """A WebSocket client resuming `topic` after (epoch, offset): the first
+    `count` messages and gaps it gets (10 s at most)."""
+    events = []
+    async with websockets.connect(f"ws://127.0.0.1:{port}/ws") as ws:
+        await ws.send(json.dumps({"op": "sub", "id": "s", "topic": topic,
+                                  "resume": {topic: {"epoch": epoch, "offset": offset}}}))
+        deadline = time.monotonic() + 10
+        while len(events) < count and time.monotonic() < deadline:
+            try:
+                m = json.loads(await asyncio.wait_for(ws.recv(), deadline - time.monotonic()))
+            except asyncio.TimeoutError:
+                break
+            if m["op"] in ("msg", "gap"):
+                events.append(m)
+            elif m["op"] == "error":
+                raise AssertionError(f"error on the subscription: {m}")
+    return events
 
 
 if __name__ == "__main__":
