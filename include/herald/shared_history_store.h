@@ -36,9 +36,11 @@ class SharedHistoryStore : public HistoryStore {
   // ids) without making this node its writer: what any node needs to
   // resume a client from the store, whoever owns the topic. The head covers
   // every append any node had completed before the call; with
-  // durability = "replicated", only once the replicas hold them (a resume
-  // never shows a message a failover could take back). Refused at once like
-  // a read (HistoryStore::Read: kUnavailable, kResourceExhausted), leaving
+  // durability = "replicated", it is answered only once the replicas hold
+  // what it read (a resume never shows a message a failover could take
+  // back). Refused at once like a read (HistoryStore::Read: kUnavailable,
+  // kResourceExhausted), and with kUnavailable while the store cannot yet
+  // tell an unproven epoch (its write connection is not ready), leaving
   // `done` as it was; otherwise `done` runs exactly once, on a thread of
   // the store.
   virtual Status Head(std::string_view topic, LoadCallback&& done) = 0;

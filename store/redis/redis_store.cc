@@ -211,6 +211,11 @@ class RedisStore final : public SharedHistoryStore {
 
   Status Head(std::string_view topic, LoadCallback&& done) override {
     std::lock_guard lock(mu_);
+    if (!writer_ready_) {
+      // Its continuity check may not have run (SendHeads).
+      ++stats_.reads_refused;
+      return Status(ErrorCode::kUnavailable, "the history store is unavailable: " + down_why_);
+    }
     if (Status s = AdmitRead(); !s.ok()) return s;
     Op op;
     op.kind = Op::kHead;
@@ -664,30 +669,43 @@ class RedisStore final : public SharedHistoryStore {
   // head it reads covers them, and this node's checks start from it.
   void SendLoad(Op op) {
     auto shared = std::make_shared<Op>(std::move(op));
-    if (options_.wait_replicas == 0) return FetchLoad(shared);
-    // durability = "replicated": what a load reads is on the replicas
-    // before it is used. Its message ids answer retries, and an append
-    // whose WAIT timed out is on the master only: a retry answered from it
-    // would be acknowledged without a replica. A write on this connection
-    // first, so that the WAIT covers every write made before it, by any
-    // node.
-    const std::vector<std::string> touch = {"HINCRBY", redis::WriterKey(options_.prefix), "loads",
-                                            "1"};
-    Status sent = writer_->Command(Views(touch), [](Result<Reply>) {});
-    if (sent.ok()) {
-      sent = writer_->Command(Views(WaitCommand()), [this, shared](Result<Reply> r) {
-        Status confirmed = ReplicasConfirmed("what '" + shared->topic + "' holds", r);
-        if (confirmed.ok()) return FetchLoad(shared);
-        shared->loaded(std::move(confirmed));
-        Finish();
-      });
+    FetchTopic(shared->topic, /*must_exist=*/false, [this, shared](Result<Fetched> f) {
+      if (!f.ok() || options_.wait_replicas == 0) return CompleteLoad(*shared, std::move(f));
+      // durability = "replicated": what a load read is on the replicas
+      // before it is used. Its message ids answer retries, and an append
+      // whose WAIT timed out is on the master only: a retry answered from
+      // it would be acknowledged without a replica. A write on this
+      // connection behind the reads, so that the WAIT covers every write
+      // they saw, by any node.
+      auto fetched = std::make_shared<Result<Fetched>>(std::move(f));
+      auto touched = std::make_shared<Status>(Status::Ok());
+      Status sent =
+          writer_->Command(Views({"HINCRBY", redis::WriterKey(options_.prefix), "loads", "1"}),
+                           [touched](Result<Reply> r) { *touched = WroteForWait(r); });
+      if (sent.ok()) {
+        sent = writer_->Command(Views(WaitCommand()), [this, shared, fetched,
+                                                       touched](Result<Reply> r) {
+          Status confirmed =
+              touched->ok() ? ReplicasConfirmed("what '" + shared->topic + "' holds", r) : *touched;
+          if (!confirmed.ok()) *fetched = confirmed;
+          CompleteLoad(*shared, std::move(*fetched));
+        });
+      }
+      if (!sent.ok()) CompleteLoad(*shared, sent);
+    });
+  }
+
+  void CompleteLoad(Op& op, Result<Fetched> f) {
+    if (f.ok()) {
+      {
+        std::lock_guard lock(mu_);
+        held_[op.topic] = f->held;
+      }
+      op.loaded(std::move(f->topic));
+    } else {
+      op.loaded(f.status());
     }
-    if (!sent.ok()) {
-      loop_.Defer([this, shared, sent] {
-        shared->loaded(sent);
-        Finish();
-      });
-    }
+    Finish();
   }
 
   // durability = "replicated": WAIT for the replicas, and its answer: Ok
@@ -709,20 +727,14 @@ class RedisStore final : public SharedHistoryStore {
                       std::to_string(options_.wait_timeout.count()) + " ms (WAIT answered " +
                       r->Describe() + ")" + std::string(advice));
   }
-
-  void FetchLoad(const std::shared_ptr<Op>& shared) {
-    FetchTopic(shared->topic, /*must_exist=*/false, [this, shared](Result<Fetched> f) {
-      if (f.ok()) {
-        std::lock_guard lock(mu_);
-        held_[shared->topic] = f->held;
-      }
-      if (f.ok()) {
-        shared->loaded(std::move(f->topic));
-      } else {
-        shared->loaded(f.status());
-      }
-      Finish();
-    });
+  // The answer to the write sent before a load's or a head's WAIT: a write
+  // refused (out of memory, an ACL) moves nothing, and the WAIT would then
+  // cover only older writes.
+  static Status WroteForWait(const Result<Reply>& r) {
+    if (!r.ok()) return r.status();
+    if (r->type == Reply::Type::kInteger) return Status::Ok();
+    return Status(ErrorCode::kUnavailable,
+                  "redis refused the write a WAIT for the replicas needs: " + r->Describe());
   }
 
   void SendRead(Op op) {
@@ -776,72 +788,129 @@ class RedisStore final : public SharedHistoryStore {
     Finish();
   }
 
-  // On the read connection, so no append waits behind it: P:lost, then the
-  // head (replies come in order). With replicas, first a write and a WAIT
-  // on the same connection: Redis has one replication stream, so the WAIT
-  // covers every write any node made before it, and the head read after it
-  // names nothing a failover could take back.
+  // A head being read (SendHeads): the answer once every reply is in.
+  struct HeadRead {
+    Op op;
+    StoredTopic topic;
+    uint64_t lost = 0;
+    Status error = Status::Ok();
+    size_t pending = 1;  // the sender's own turn, then one per reply awaited
+  };
+
   void SendHead(Op op) {
-    struct HeadRead {
-      Op op;
-      StoredTopic topic;
-      uint64_t lost = 0;
-      Status error = Status::Ok();
-      size_t pending = 1;  // the sends' own turn, then one per command
-    };
-    auto H = std::make_shared<HeadRead>();
-    H->op = std::move(op);
-    H->topic.name = H->op.topic;
-    auto finish_one = [this, H] {
-      if (--H->pending != 0) return;
-      ReadDone();
-      if (H->error.ok()) {
-        H->op.loaded(std::move(H->topic));
-      } else {
-        H->op.loaded(std::move(H->error));
+    auto h = std::make_shared<HeadRead>();
+    h->op = std::move(op);
+    h->topic.name = h->op.topic;
+    // One head WAIT in flight at a time (as for appends: Redis runs nothing
+    // sent behind a WAIT until it answers): heads made meanwhile go behind
+    // the next one.
+    if (options_.wait_replicas > 0 && head_wait_sent_) return heads_waiting_.push_back(h);
+    SendHeads({h});
+  }
+
+  // Loop thread. On the read connection, so no append waits behind them:
+  // each head's P:lost, then its hash (replies come in order). Only once
+  // the write connection is ready on the same server: its prepare step
+  // (the continuity check) has then raised P:lost if the server cannot
+  // show it kept what was acknowledged. With replicas, then one write and
+  // a WAIT behind the reads on the same connection: Redis has one
+  // replication stream, so the WAIT covers every write the reads saw, by
+  // any node, and a head is answered only once the replicas have them.
+  void SendHeads(std::vector<std::shared_ptr<HeadRead>> group) {
+    std::string refused;
+    {
+      std::lock_guard lock(mu_);
+      if (!writer_ready_) refused = "the history store is unavailable: " + down_why_;
+    }
+    if (refused.empty() && writer_->address() != reader_->address()) {
+      refused = "the history store is unavailable: its connections are on two servers (" +
+                writer_->address() + ", " + reader_->address() + "): a failover is under way";
+    }
+    std::vector<std::shared_ptr<HeadRead>> sent;
+    for (const std::shared_ptr<HeadRead>& h : group) {
+      if (!refused.empty()) {
+        h->error = Status(ErrorCode::kUnavailable, refused);
+        continue;
       }
-      Finish();
-    };
-    auto fail = [H](Status s) {
-      if (H->error.ok()) H->error = std::move(s);
-    };
-    auto send = [this, H, fail, finish_one](const std::vector<std::string>& args,
-                                            std::function<void(Result<Reply>)> got) {
-      if (!H->error.ok()) return;  // nothing more once one could not be sent
-      Status sent = reader_->Command(Views(args), [got, finish_one](Result<Reply> r) {
-        got(std::move(r));
-        finish_one();
+      SendForHead(h, {"GET", redis::LostKey(options_.prefix)}, [h](Result<Reply> r) {
+        Result<uint64_t> lost = redis::ParseLost(r);
+        if (!lost.ok()) return FailHead(*h, lost.status());
+        h->lost = *lost;
       });
-      if (sent.ok()) {
-        ++H->pending;
-      } else {
-        fail(sent);
-      }
+      SendForHead(h, redis::HeadCommand(redis::KeysOf(options_.prefix, h->topic.name).meta),
+                  [h](Result<Reply> r) {
+                    Result<std::optional<redis::TopicHead>> head =
+                        redis::ParseHead(h->topic.name, r);
+                    if (!head.ok()) return FailHead(*h, head.status());
+                    if (!*head) return;  // never held: epoch 0
+                    StoredTopic& t = h->topic;
+                    t.epoch = (*head)->epoch;
+                    t.last_offset = (*head)->last_offset;
+                    t.first_offset = (*head)->first_offset;
+                    t.epoch_unproven = (*head)->Unproven(h->lost);
+                  });
+      if (h->error.ok()) sent.push_back(h);
+    }
+    if (options_.wait_replicas > 0 && !sent.empty()) SendHeadWait(std::move(sent));
+    for (const std::shared_ptr<HeadRead>& h : group) HeadStep(h);
+  }
+
+  void SendHeadWait(std::vector<std::shared_ptr<HeadRead>> sent) {
+    auto group = std::make_shared<std::vector<std::shared_ptr<HeadRead>>>(std::move(sent));
+    auto fail_all = [group](const Status& s) {
+      for (const std::shared_ptr<HeadRead>& h : *group) FailHead(*h, s);
     };
-    if (options_.wait_replicas > 0) {
-      send({"HINCRBY", redis::WriterKey(options_.prefix), "heads", "1"}, [](Result<Reply>) {});
-      send(WaitCommand(), [this, H, fail](Result<Reply> r) {
-        Status s = ReplicasConfirmed("what '" + H->topic.name + "' holds", r);
-        if (!s.ok()) fail(std::move(s));
+    Status touched =
+        reader_->Command(Views({"HINCRBY", redis::WriterKey(options_.prefix), "heads", "1"}),
+                         [fail_all](Result<Reply> r) {
+                           if (Status s = WroteForWait(r); !s.ok()) fail_all(s);
+                         });
+    Status waited = touched;
+    if (touched.ok()) {
+      waited = reader_->Command(Views(WaitCommand()), [this, group, fail_all](Result<Reply> r) {
+        for (const std::shared_ptr<HeadRead>& h : *group) {
+          Status s = ReplicasConfirmed("what '" + h->topic.name + "' holds", r);
+          if (!s.ok()) FailHead(*h, std::move(s));
+          HeadStep(h);
+        }
+        head_wait_sent_ = false;
+        if (!heads_waiting_.empty()) SendHeads(std::exchange(heads_waiting_, {}));
       });
     }
-    send({"GET", redis::LostKey(options_.prefix)}, [H, fail](Result<Reply> r) {
-      Result<uint64_t> lost = redis::ParseLost(r);
-      if (!lost.ok()) return fail(lost.status());
-      H->lost = *lost;
+    if (!waited.ok()) return fail_all(waited);
+    head_wait_sent_ = true;
+    for (const std::shared_ptr<HeadRead>& h : *group) ++h->pending;
+  }
+
+  // Sends one command of a head's read; nothing more once one could not be.
+  void SendForHead(const std::shared_ptr<HeadRead>& h, const std::vector<std::string>& args,
+                   std::function<void(Result<Reply>)> got) {
+    if (!h->error.ok()) return;
+    Status sent = reader_->Command(Views(args), [this, h, got](Result<Reply> r) {
+      got(std::move(r));
+      HeadStep(h);
     });
-    send(redis::HeadCommand(redis::KeysOf(options_.prefix, H->topic.name).meta),
-         [H, fail](Result<Reply> r) {
-           Result<std::optional<redis::TopicHead>> head = redis::ParseHead(H->topic.name, r);
-           if (!head.ok()) return fail(head.status());
-           if (!*head) return;  // never held: epoch 0
-           StoredTopic& t = H->topic;
-           t.epoch = (*head)->epoch;
-           t.last_offset = (*head)->last_offset;
-           t.first_offset = (*head)->first_offset;
-           t.epoch_unproven = (*head)->Unproven(H->lost);
-         });
-    finish_one();
+    if (sent.ok()) {
+      ++h->pending;
+    } else {
+      FailHead(*h, std::move(sent));
+    }
+  }
+
+  static void FailHead(HeadRead& h, Status s) {
+    if (h.error.ok()) h.error = std::move(s);
+  }
+
+  // One reply (or the sender's turn) is in; the last one answers.
+  void HeadStep(const std::shared_ptr<HeadRead>& h) {
+    if (--h->pending != 0) return;
+    ReadDone();
+    if (h->error.ok()) {
+      h->op.loaded(std::move(h->topic));
+    } else {
+      h->op.loaded(std::move(h->error));
+    }
+    Finish();
   }
 
   static std::vector<std::string_view> Views(const std::vector<std::string>& args) {
@@ -920,6 +989,10 @@ class RedisStore final : public SharedHistoryStore {
   uint64_t last_wait_id_ = 0;
   uint64_t waiting_for_ = 0;
   std::deque<std::pair<uint64_t, Op>> loads_after_wait_;
+  // Loop thread, with wait_replicas: whether a head WAIT is in flight on the
+  // read connection, and the heads to read once it answers.
+  bool head_wait_sent_ = false;
+  std::vector<std::shared_ptr<HeadRead>> heads_waiting_;
   StoreRecovery recovery_;
   std::vector<StoredTopic> topics_;
 

@@ -457,6 +457,31 @@ TEST(RedisStore, WithReplicatedDurabilityAnAppendWaitsForAReplicaAndFailsWithout
             std::string::npos)
       << head_alone.status().message();
 
+  // Heads made while one waits for the replicas go behind one more WAIT,
+  // not one each: Redis runs nothing behind a WAIT on that connection.
+  auto waits = [&] {
+    const std::string stats = master->Call({"INFO", "commandstats"});
+    const size_t at = stats.find("cmdstat_wait:calls=");
+    return at == std::string::npos ? 0 : std::stoul(stats.substr(at + 19));
+  };
+  const unsigned long waits_before = waits();
+  auto* shared = dynamic_cast<SharedHistoryStore*>(&store);
+  ASSERT_NE(shared, nullptr);
+  std::vector<std::future<Result<StoredTopic>>> heads;
+  for (int i = 0; i < 5; ++i) {
+    auto done = std::make_shared<std::promise<Result<StoredTopic>>>();
+    heads.push_back(done->get_future());
+    ASSERT_TRUE(
+        shared->Head("t", [done](Result<StoredTopic> r) { done->set_value(std::move(r)); }).ok());
+  }
+  for (auto& f : heads) {
+    ASSERT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    Result<StoredTopic> r = f.get();
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), ErrorCode::kUnavailable);
+  }
+  EXPECT_LE(waits() - waits_before, 2u);
+
   ASSERT_TRUE(replica->Restart());
   const auto back = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < back &&
