@@ -229,7 +229,12 @@ void Broker::Impl::RetryReplays() {
 void Broker::Impl::FetchReplay(const std::string& owner, const ResumePoint& point,
                                const SubscriptionPtr& sub, int attempt) {
   if (!owner.empty() && ResumesFromStore(point.topic)) {
-    return ReplayFromStore(owner, point, sub, attempt);
+    bool receives = false;
+    if (TopicStatePtr ts = topics_.Find(point.topic)) {
+      std::lock_guard lock(ts->mu);
+      receives = !ts->removed && ReceivesShared(*ts);
+    }
+    if (receives) return ReplayFromStore(owner, point, sub, attempt);
   }
   AskReplay(owner, point, sub, attempt);
 }

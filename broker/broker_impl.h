@@ -163,15 +163,22 @@ class Broker::Impl {
   // Topic lock held. Announces an epoch change to local plain subscribers.
   void NoteEpoch(TopicState& ts, const MatchResult& match, uint64_t epoch);
   // A subscription's replay of a topic `owner` numbers ("": this node, on a
-  // shared store, once loaded): from the shared store when it keeps the
-  // topic's history (ReplayFromStore), else asked of the owner (AskReplay).
+  // shared store, once loaded): read from a shared store when it keeps the
+  // topic's history and this node receives the topic (ReplayFromStore),
+  // else asked of the owner (AskReplay). Subscribe decides the same way
+  // before its subscription is indexed.
   void FetchReplay(const std::string& owner, const ResumePoint& point, const SubscriptionPtr& sub,
                    int attempt = 0);
   void AskReplay(const std::string& owner, const ResumePoint& point, const SubscriptionPtr& sub,
                  int attempt);
-  // A shared store in a cluster keeps `topic`'s history: any node resumes
+  // A shared store in a cluster keeps `topic`'s history: any node can read
   // it from the store (broker_store_resume.cc).
   bool ResumesFromStore(std::string_view topic) const;
+  // Topic lock held, topic owned elsewhere. Whether this node already
+  // receives the topic from its owner, so a replay read from the store
+  // meets the live messages with nothing between them (see
+  // broker_store_resume.cc).
+  bool ReceivesShared(TopicState& ts);
   void ReplayFromStore(const std::string& owner, const ResumePoint& point,
                        const SubscriptionPtr& sub, int attempt);
   // A history read (ResumeAsync) of a topic `owner` numbers.

@@ -5,10 +5,22 @@
 // answer: it could not be read, or it cannot show it holds the head's
 // epoch whole (epoch_unproven: the owner starts a new epoch, and says so).
 //
-// What the head covers is at least what this node delivered before asking
-// (an owner sends a message on only once the store committed it): the
-// replay and the live messages held behind it meet with nothing missing,
-// and those the replay covered are dropped (RemoteHolds).
+// A subscription's replay is read from the store only for a topic this
+// node already receives (ReceivesShared): the owner sends it the topic's
+// messages, each once the store committed it. The head then covers what
+// this node delivered before asking, every message after it reaches this
+// node, and one lost on the way (a dead owner's) is a hole the node fills
+// from the store at the next (MirrorShared): the replay and the live
+// messages held behind it meet with nothing missing, and those the replay
+// covered are dropped (RemoteHolds). A topic this node does not receive
+// yet is asked of the owner: the subscription's interest goes to the owner
+// on the same link ahead of the question, so the owner's answer covers
+// every message it did not send here. A store read could be made before
+// the owner learns of the interest, and what the owner committed between
+// the two would reach neither the replay nor this node.
+//
+// A history read (GET /history, an SSE stream's start) has no live part:
+// any node answers it from the store.
 #include "broker/broker_impl.h"
 #include "broker/resume_window.h"
 
@@ -16,6 +28,11 @@ namespace herald {
 
 bool Broker::Impl::ResumesFromStore(std::string_view topic) const {
   return shared_ && cluster_.attached() && HistoryFor(topic).max_messages > 0;
+}
+
+bool Broker::Impl::ReceivesShared(TopicState& ts) {
+  return SharedNumbering(ts) && ts.last_offset > 0 && ClusterView::Delivered(ts.cluster) &&
+         HasLocalSubscribers(ts);
 }
 
 void Broker::Impl::ReplayFromStore(const std::string& owner, const ResumePoint& point,

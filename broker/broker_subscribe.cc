@@ -105,6 +105,10 @@ Result<uint64_t> Broker::Impl::Subscribe(std::string_view pattern, std::shared_p
   // In a cluster, topics owned by another node are replayed from the owner's
   // history: their live messages wait on the subscription until it arrives.
   std::vector<std::string> owners(options.resume.size());
+  // Of those, the ones read from a shared store rather than asked of the
+  // owner: only a topic this node already receives (ReceivesShared, decided
+  // before this subscription counts as a local subscriber).
+  std::vector<bool> from_store(options.resume.size());
   // Topics owned here that must be loaded from a shared store first: their
   // history is read once the topic locks are let go (the load takes them).
   std::vector<bool> load_first(options.resume.size());
@@ -122,6 +126,7 @@ Result<uint64_t> Broker::Impl::Subscribe(std::string_view pattern, std::shared_p
         continue;
       }
       if (ts) owners[i] = ClusterView::Owner(ts->cluster);
+      from_store[i] = ts && ReceivesShared(*ts);
       if (!sub->held) sub->held = std::make_unique<RemoteHolds>();
       sub->held->Hold(options.resume[i].topic);  // waiting for the replay
     }
@@ -141,7 +146,11 @@ Result<uint64_t> Broker::Impl::Subscribe(std::string_view pattern, std::shared_p
   index_.Add(sub);
   for (size_t i = 0; i < options.resume.size(); ++i) {
     if (!owners[i].empty()) {
-      FetchReplay(owners[i], options.resume[i], sub);
+      if (from_store[i]) {
+        ReplayFromStore(owners[i], options.resume[i], sub, /*attempt=*/0);
+      } else {
+        AskReplay(owners[i], options.resume[i], sub, /*attempt=*/0);
+      }
       continue;
     }
     if (!load_first[i]) Replay(options.resume[i], std::move(plans[i]), sub);

@@ -108,9 +108,9 @@ bool DeliveryInbox::PassHold(Subscription& sub, const MessagePtr& m) {
 size_t DeliveryInbox::DeliverReplay(Subscription& sub, const RemoteReplay& replay) {
   if (!sub.held) sub.held = std::make_unique<RemoteHolds>();
   // A page with more to follow: the live messages keep waiting.
-  std::vector<MessagePtr> waiting;
+  RemoteHolds::Released released;
   if (!replay.next) {
-    waiting = sub.held->Replayed(replay.topic, replay.epoch, replay.last_offset, replay.messages);
+    released = sub.held->Replayed(replay.topic, replay.epoch, replay.last_offset, replay.messages);
   }
   Delivery d;
   d.subscription_id = sub.id;
@@ -127,7 +127,16 @@ size_t DeliveryInbox::DeliverReplay(Subscription& sub, const RemoteReplay& repla
     sub.sink->OnDelivery(d);
     ++n;
   }
-  for (const MessagePtr& m : waiting) {
+  if (released.epoch_change) {
+    // The numbering changed while the replay was read: told before the
+    // live messages of the new epoch.
+    d.kind = Delivery::Kind::kGap;
+    d.gap = &*released.epoch_change;
+    sub.sink->OnDelivery(d);
+    d.kind = Delivery::Kind::kMessage;
+    d.gap = nullptr;
+  }
+  for (const MessagePtr& m : released.waiting) {
     if (sub.held && !PassHold(sub, m)) continue;
     d.message = m;
     sub.sink->OnDelivery(d);

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,28 +43,45 @@ class RemoteHolds {
     return true;
   }
 
-  // Whether a live epoch-change gap of a held topic says nothing the replay
-  // does not: it is pending, or it was delivered for that epoch.
-  bool CoversEpochChange(const Gap& gap) const {
+  // Whether a live epoch-change gap of a held topic is not to be told now:
+  // it was delivered for that epoch, or the replay is pending (it is kept:
+  // a replay read before the change is of the older epoch, and then the
+  // gap is told after it, by Replayed).
+  bool CoversEpochChange(const Gap& gap) {
     auto it = topics_.find(gap.topic);
-    return it != topics_.end() && (!it->second.replayed || it->second.epoch == gap.epoch);
+    if (it == topics_.end()) return false;
+    Held& h = it->second;
+    if (h.replayed) return h.epoch == gap.epoch;
+    h.epoch_change = gap;
+    return true;
   }
 
+  struct Released {
+    // The live messages that waited for the replay (they go through Pass
+    // again), and the epoch change that came while they waited when the
+    // replay is of another epoch (told before them).
+    std::vector<MessagePtr> waiting;
+    std::optional<Gap> epoch_change;
+  };
   // The owner's replay of `topic` is being delivered: it covers `epoch` up
-  // to `last_offset` and `messages`. Returns the live messages that waited
-  // for it, which go through Pass again.
-  std::vector<MessagePtr> Replayed(const std::string& topic, uint64_t epoch, uint64_t last_offset,
-                                   const std::vector<MessagePtr>& messages) {
+  // to `last_offset` and `messages`.
+  Released Replayed(const std::string& topic, uint64_t epoch, uint64_t last_offset,
+                    const std::vector<MessagePtr>& messages) {
     Held& h = topics_[topic];
-    std::vector<MessagePtr> waiting = std::move(h.waiting);
+    Released out;
+    out.waiting = std::move(h.waiting);
     h.waiting.clear();
+    if (h.epoch_change && epoch != 0 && h.epoch_change->epoch != epoch) {
+      out.epoch_change = std::move(h.epoch_change);
+    }
+    h.epoch_change.reset();
     h.replayed = true;
     h.epoch = epoch;
     h.last = last_offset;
     for (const MessagePtr& m : messages) {
       if (m->epoch == h.epoch) h.last = std::max(h.last, m->offset);
     }
-    return waiting;
+    return out;
   }
 
  private:
@@ -72,6 +90,7 @@ class RemoteHolds {
     uint64_t epoch = 0;  // what the replay covered (once replayed)
     uint64_t last = 0;
     std::vector<MessagePtr> waiting;
+    std::optional<Gap> epoch_change;  // the newest told while the replay was pending
   };
   std::map<std::string, Held, std::less<>> topics_;
 };

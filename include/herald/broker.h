@@ -163,14 +163,15 @@ class Broker {
   // Any thread; never blocks. The messages of `topic` after `after_offset` in
   // `epoch`, at most `limit` of them, or an explicit gap where history does
   // not reach. `done` runs exactly once: inline when this node keeps the
-  // topic's history, otherwise (in a cluster) on an unspecified thread when
-  // the topic's owner answers. Event-loop code uses this form.
+  // topic's history in memory, otherwise on an unspecified thread when the
+  // history store or (in a cluster) the topic's owner answers. Event-loop
+  // code uses this form.
   void ResumeAsync(std::string_view topic, uint64_t epoch, uint64_t after_offset, size_t limit,
                    ResumeCallback done);
-  // The blocking form of ResumeAsync: in a cluster it waits for the topic's
-  // owner node (up to the cluster's forward timeout), so it is for code that
-  // is not on an event loop or a gRPC reactor (an embedding application's
-  // own threads).
+  // The blocking form of ResumeAsync: it may wait for the history store and,
+  // in a cluster, the topic's owner node (up to the cluster's forward
+  // timeout), so it is for code that is not on an event loop or a gRPC
+  // reactor (an embedding application's own threads).
   Result<ResumeResult> Resume(std::string_view topic, uint64_t epoch, uint64_t after_offset,
                               size_t limit = SIZE_MAX);
 

@@ -206,13 +206,13 @@ class Publisher(threading.Thread):
 
 
 class Subscriber(threading.Thread):
-    """A WebSocket client of `port` on ledger.>; with `resume_on`, when its
+    """A WebSocket client of `port` on `pattern`; with `resume_on`, when its
     node goes away it resumes on that node from the last message it saw of
     each topic."""
 
-    def __init__(self, port, resume_on=None):
+    def __init__(self, port, resume_on=None, pattern="ledger.>"):
         super().__init__(daemon=True)
-        self.port, self.resume_on = port, resume_on
+        self.port, self.resume_on, self.pattern = port, resume_on, pattern
         self.events = []  # every msg and gap, in arrival order
         self.reconnects = 0
         self.ready = threading.Event()
@@ -221,7 +221,7 @@ class Subscriber(threading.Thread):
 
     async def listen(self, port, resume):
         async with websockets.connect(f"ws://127.0.0.1:{port}/ws", max_size=None) as ws:
-            sub = {"op": "sub", "id": "s", "topic": "ledger.>"}
+            sub = {"op": "sub", "id": "s", "topic": self.pattern}
             if resume:
                 sub["resume"] = {t: {"epoch": e, "offset": o} for t, (e, o) in resume.items()}
             await ws.send(json.dumps(sub))
@@ -514,11 +514,13 @@ class Partition(OnSharedRedis):
 
 
 class ResumeFromTheStore(unittest.TestCase):
-    """A client resuming a topic on a node that does not own it gets what it
-    missed from Redis, not from the owner: with the owner frozen (SIGSTOP,
-    while its peers still name it: peer timeout 30 s), a WebSocket resume, an
-    SSE resume and a /history read on the other node are all answered, and
-    that node asks no peer for history."""
+    """A client resuming a topic on a node that does not own it, but receives
+    it (it has a subscriber of it), gets what it missed from Redis, not from
+    the owner: with the owner frozen (SIGSTOP, while its peer still names
+    it: peer timeout 30 s), a WebSocket resume, an SSE resume and a /history
+    read on the other node are all answered, and that node asks no peer for
+    history. A topic the node does not receive yet is asked of its owner
+    (only the owner's answer is ordered with the node's new interest)."""
     COUNT = 40
 
     def setUp(self):
@@ -529,16 +531,26 @@ class ResumeFromTheStore(unittest.TestCase):
                        f'[cluster]\nheartbeat_interval_ms = {HEARTBEAT_MS}\n'
                        f'peer_timeout_ms = 30000\nreconnect_max_ms = {RECONNECT_MAX_MS}\n')
 
-    def test_a_resume_on_a_node_that_does_not_own_the_topic_never_asks_the_owner(self):
+    def test_a_resume_on_a_node_that_receives_the_topic_never_asks_its_owner(self):
         nodes = [start_node("n1", config=self.config)]
         self.addCleanup(lambda: stop_all(nodes))
         nodes.append(start_node("n2", [peer_address(nodes[0])], config=self.config))
         wait_mesh(nodes)
         n1, n2 = nodes
-        topic = next(t for t in (f"resume.{i}" for i in range(64))
-                     if owner_of(nodes, t, lambda h, t: publish_once(h.port, t, "probe")) == "n1")
+        owned = [t for t in (f"resume.{i}" for i in range(64))
+                 if owner_of(nodes, t, lambda h, t: publish_once(h.port, t, "probe")) == "n1"]
+        topic, other = owned[0], owned[1]
+        watcher = Subscriber(n2.port, pattern=topic)  # n2 receives `topic`, not `other`
+        watcher.start()
+        self.addCleanup(watcher.stop.set)
+        self.assertTrue(watcher.ready.wait(10), "no subscription")
         with HttpPublisher(n1.port) as pub:
             acks = [pub(topic, f"m{i}") for i in range(self.COUNT)]
+            other_acks = [pub(other, f"o{i}") for i in range(5)]
+        deadline = time.monotonic() + 10
+        while len(watcher.events) < self.COUNT and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.assertEqual(len(watcher.events), self.COUNT, "n2's subscriber missed messages")
         epoch, last = acks[-1]
         seen = acks[self.COUNT // 2 - 1][1]
         want = [f"m{i}" for i in range(self.COUNT // 2, self.COUNT)]
@@ -572,6 +584,12 @@ class ResumeFromTheStore(unittest.TestCase):
                          "n2 asked the owner for history")
         # WebSocket's replay, SSE's position check and replay, /history's page.
         self.assertEqual(metric(n2.port, "herald_store_shared_resumes_total") - resumes, 4)
+
+        # `other` does not reach n2 yet: its replay is the owner's answer.
+        other_epoch, other_last = other_acks[-1]
+        got = asyncio.run(ws_resume(n2.port, other, other_epoch, other_last - 3, 3))
+        self.assertEqual([m["payload"] for m in got], ["o2", "o3", "o4"])
+        self.assertEqual(metric(n2.port, "herald_cluster_history_fetches_total"), fetches + 1)
         report(self, "resumes on a node that does not own the topic, the owner frozen",
                f"WebSocket, SSE and /history each got the {len(want)} messages missed, no gap, "
                f"0 history calls to the owner")
