@@ -674,24 +674,13 @@ class RedisStore final : public SharedHistoryStore {
       // durability = "replicated": what a load read is on the replicas
       // before it is used. Its message ids answer retries, and an append
       // whose WAIT timed out is on the master only: a retry answered from
-      // it would be acknowledged without a replica. A write on this
-      // connection behind the reads, so that the WAIT covers every write
-      // they saw, by any node.
+      // it would be acknowledged without a replica.
       auto fetched = std::make_shared<Result<Fetched>>(std::move(f));
-      auto touched = std::make_shared<Status>(Status::Ok());
-      Status sent =
-          writer_->Command(Views({"HINCRBY", redis::WriterKey(options_.prefix), "loads", "1"}),
-                           [touched](Result<Reply> r) { *touched = WroteForWait(r); });
-      if (sent.ok()) {
-        sent = writer_->Command(Views(WaitCommand()), [this, shared, fetched,
-                                                       touched](Result<Reply> r) {
-          Status confirmed =
-              touched->ok() ? ReplicasConfirmed("what '" + shared->topic + "' holds", r) : *touched;
-          if (!confirmed.ok()) *fetched = confirmed;
-          CompleteLoad(*shared, std::move(*fetched));
-        });
-      }
-      if (!sent.ok()) CompleteLoad(*shared, sent);
+      ConfirmReplicated("what '" + shared->topic + "' holds",
+                        [this, shared, fetched](Status confirmed) {
+                          if (!confirmed.ok()) *fetched = std::move(confirmed);
+                          CompleteLoad(*shared, std::move(*fetched));
+                        });
     });
   }
 
@@ -727,7 +716,7 @@ class RedisStore final : public SharedHistoryStore {
                       std::to_string(options_.wait_timeout.count()) + " ms (WAIT answered " +
                       r->Describe() + ")" + std::string(advice));
   }
-  // The answer to the write sent before a load's or a head's WAIT: a write
+  // The answer to the write sent before a WAIT confirming reads: a write
   // refused (out of memory, an ACL) moves nothing, and the WAIT would then
   // cover only older writes.
   static Status WroteForWait(const Result<Reply>& r) {
@@ -788,7 +777,7 @@ class RedisStore final : public SharedHistoryStore {
     Finish();
   }
 
-  // A head being read (SendHeads): the answer once every reply is in.
+  // A head being read (SendHead): the answer once every reply is in.
   struct HeadRead {
     Op op;
     StoredTopic topic;
@@ -797,89 +786,47 @@ class RedisStore final : public SharedHistoryStore {
     size_t pending = 1;  // the sender's own turn, then one per reply awaited
   };
 
+  // Loop thread. On the read connection, so no append waits behind it: the
+  // head's P:lost, then its hash (replies come in order). Only once the
+  // write connection is ready on the same server: its prepare step (the
+  // continuity check) has then raised P:lost if the server cannot show it
+  // kept what was acknowledged. With replicas, answered once a WAIT behind
+  // the reads confirms (ConfirmReplicated).
   void SendHead(Op op) {
     auto h = std::make_shared<HeadRead>();
     h->op = std::move(op);
     h->topic.name = h->op.topic;
-    // One head WAIT in flight at a time (as for appends: Redis runs nothing
-    // sent behind a WAIT until it answers): heads made meanwhile go behind
-    // the next one.
-    if (options_.wait_replicas > 0 && head_wait_sent_) return heads_waiting_.push_back(h);
-    SendHeads({h});
-  }
-
-  // Loop thread. On the read connection, so no append waits behind them:
-  // each head's P:lost, then its hash (replies come in order). Only once
-  // the write connection is ready on the same server: its prepare step
-  // (the continuity check) has then raised P:lost if the server cannot
-  // show it kept what was acknowledged. With replicas, then one write and
-  // a WAIT behind the reads on the same connection: Redis has one
-  // replication stream, so the WAIT covers every write the reads saw, by
-  // any node, and a head is answered only once the replicas have them.
-  void SendHeads(std::vector<std::shared_ptr<HeadRead>> group) {
-    std::string refused;
+    bool ready;
     {
       std::lock_guard lock(mu_);
-      if (!writer_ready_) refused = "the history store is unavailable: " + down_why_;
+      ready = writer_ready_;
+      if (!ready)
+        h->error =
+            Status(ErrorCode::kUnavailable, "the history store is unavailable: " + down_why_);
     }
-    if (refused.empty() && writer_->address() != reader_->address()) {
-      refused = "the history store is unavailable: its connections are on two servers (" +
-                writer_->address() + ", " + reader_->address() + "): a failover is under way";
+    if (ready && writer_->address() != reader_->address()) {
+      h->error =
+          Status(ErrorCode::kUnavailable,
+                 "the history store is unavailable: its connections are on two servers (" +
+                     writer_->address() + ", " + reader_->address() + "): a failover is under way");
     }
-    std::vector<std::shared_ptr<HeadRead>> sent;
-    for (const std::shared_ptr<HeadRead>& h : group) {
-      if (!refused.empty()) {
-        h->error = Status(ErrorCode::kUnavailable, refused);
-        continue;
-      }
-      SendForHead(h, {"GET", redis::LostKey(options_.prefix)}, [h](Result<Reply> r) {
-        Result<uint64_t> lost = redis::ParseLost(r);
-        if (!lost.ok()) return FailHead(*h, lost.status());
-        h->lost = *lost;
-      });
-      SendForHead(h, redis::HeadCommand(redis::KeysOf(options_.prefix, h->topic.name).meta),
-                  [h](Result<Reply> r) {
-                    Result<std::optional<redis::TopicHead>> head =
-                        redis::ParseHead(h->topic.name, r);
-                    if (!head.ok()) return FailHead(*h, head.status());
-                    if (!*head) return;  // never held: epoch 0
-                    StoredTopic& t = h->topic;
-                    t.epoch = (*head)->epoch;
-                    t.last_offset = (*head)->last_offset;
-                    t.first_offset = (*head)->first_offset;
-                    t.epoch_unproven = (*head)->Unproven(h->lost);
-                  });
-      if (h->error.ok()) sent.push_back(h);
-    }
-    if (options_.wait_replicas > 0 && !sent.empty()) SendHeadWait(std::move(sent));
-    for (const std::shared_ptr<HeadRead>& h : group) HeadStep(h);
-  }
-
-  void SendHeadWait(std::vector<std::shared_ptr<HeadRead>> sent) {
-    auto group = std::make_shared<std::vector<std::shared_ptr<HeadRead>>>(std::move(sent));
-    auto fail_all = [group](const Status& s) {
-      for (const std::shared_ptr<HeadRead>& h : *group) FailHead(*h, s);
-    };
-    Status touched =
-        reader_->Command(Views({"HINCRBY", redis::WriterKey(options_.prefix), "heads", "1"}),
-                         [fail_all](Result<Reply> r) {
-                           if (Status s = WroteForWait(r); !s.ok()) fail_all(s);
-                         });
-    Status waited = touched;
-    if (touched.ok()) {
-      waited = reader_->Command(Views(WaitCommand()), [this, group, fail_all](Result<Reply> r) {
-        for (const std::shared_ptr<HeadRead>& h : *group) {
-          Status s = ReplicasConfirmed("what '" + h->topic.name + "' holds", r);
-          if (!s.ok()) FailHead(*h, std::move(s));
-          HeadStep(h);
-        }
-        head_wait_sent_ = false;
-        if (!heads_waiting_.empty()) SendHeads(std::exchange(heads_waiting_, {}));
-      });
-    }
-    if (!waited.ok()) return fail_all(waited);
-    head_wait_sent_ = true;
-    for (const std::shared_ptr<HeadRead>& h : *group) ++h->pending;
+    SendForHead(h, {"GET", redis::LostKey(options_.prefix)}, [h](Result<Reply> r) {
+      Result<uint64_t> lost = redis::ParseLost(r);
+      if (!lost.ok()) return FailHead(*h, lost.status());
+      h->lost = *lost;
+    });
+    SendForHead(h, redis::HeadCommand(redis::KeysOf(options_.prefix, h->topic.name).meta),
+                [h](Result<Reply> r) {
+                  Result<std::optional<redis::TopicHead>> head = redis::ParseHead(h->topic.name, r);
+                  if (!head.ok()) return FailHead(*h, head.status());
+                  if (!*head) return;  // never held: epoch 0
+                  StoredTopic& t = h->topic;
+                  t.epoch = (*head)->epoch;
+                  t.last_offset = (*head)->last_offset;
+                  t.first_offset = (*head)->first_offset;
+                  t.epoch_unproven = (*head)->Unproven(h->lost);
+                });
+    HeadStep(h);
   }
 
   // Sends one command of a head's read; nothing more once one could not be.
@@ -901,16 +848,57 @@ class RedisStore final : public SharedHistoryStore {
     if (h.error.ok()) h.error = std::move(s);
   }
 
-  // One reply (or the sender's turn) is in; the last one answers.
+  // One reply (or the sender's turn) is in; after the last, the head is
+  // answered (with replicas, once they confirm what it read).
   void HeadStep(const std::shared_ptr<HeadRead>& h) {
     if (--h->pending != 0) return;
-    ReadDone();
-    if (h->error.ok()) {
-      h->op.loaded(std::move(h->topic));
-    } else {
-      h->op.loaded(std::move(h->error));
+    auto answer = [this, h](Status confirmed) {
+      FailHead(*h, std::move(confirmed));
+      ReadDone();
+      if (h->error.ok()) {
+        h->op.loaded(std::move(h->topic));
+      } else {
+        h->op.loaded(std::move(h->error));
+      }
+      Finish();
+    };
+    if (options_.wait_replicas == 0 || !h->error.ok()) return answer(Status::Ok());
+    ConfirmReplicated("what '" + h->topic.name + "' holds", std::move(answer));
+  }
+
+  // Loop thread, durability = "replicated". `done` runs with Ok once the
+  // replicas have every write that reads completed before the call saw, by
+  // any node: a write on the read connection after them, then a WAIT
+  // behind it (Redis has one replication stream, and a WAIT waits for the
+  // connection's own last write). One WAIT in flight at a time, as for
+  // appends (Redis runs nothing sent behind a WAIT until it answers): what
+  // comes meanwhile shares the next one.
+  void ConfirmReplicated(std::string what, std::function<void(Status)> done) {
+    confirm_next_.emplace_back(std::move(what), std::move(done));
+    if (!confirm_sent_) SendConfirm();
+  }
+
+  void SendConfirm() {
+    auto group = std::make_shared<std::vector<std::pair<std::string, std::function<void(Status)>>>>(
+        std::exchange(confirm_next_, {}));
+    auto wrote = std::make_shared<Status>(Status::Ok());
+    Status sent =
+        reader_->Command(Views({"HINCRBY", redis::WriterKey(options_.prefix), "confirms", "1"}),
+                         [wrote](Result<Reply> r) { *wrote = WroteForWait(r); });
+    if (sent.ok()) {
+      sent = reader_->Command(Views(WaitCommand()), [this, group, wrote](Result<Reply> r) {
+        confirm_sent_ = false;
+        for (auto& [what, done] : *group) {
+          done(wrote->ok() ? ReplicasConfirmed(what, r) : *wrote);
+        }
+        if (!confirm_next_.empty()) SendConfirm();
+      });
     }
-    Finish();
+    if (sent.ok()) {
+      confirm_sent_ = true;
+      return;
+    }
+    for (auto& [what, done] : *group) done(sent);
   }
 
   static std::vector<std::string_view> Views(const std::vector<std::string>& args) {
@@ -989,10 +977,11 @@ class RedisStore final : public SharedHistoryStore {
   uint64_t last_wait_id_ = 0;
   uint64_t waiting_for_ = 0;
   std::deque<std::pair<uint64_t, Op>> loads_after_wait_;
-  // Loop thread, with wait_replicas: whether a head WAIT is in flight on the
-  // read connection, and the heads to read once it answers.
-  bool head_wait_sent_ = false;
-  std::vector<std::shared_ptr<HeadRead>> heads_waiting_;
+  // Loop thread, with wait_replicas: whether a WAIT confirming reads is in
+  // flight on the read connection, and the reads the next one confirms
+  // (ConfirmReplicated).
+  bool confirm_sent_ = false;
+  std::vector<std::pair<std::string, std::function<void(Status)>>> confirm_next_;
   StoreRecovery recovery_;
   std::vector<StoredTopic> topics_;
 

@@ -16,7 +16,8 @@
 //                     addr (where the connection went), sync (its
 //                     appendfsync, "off" without appendonly) and
 //                     r ("1": appends acknowledged only once a replica had
-//                     them)
+//                     them); with replicas, confirms (bumped before a WAIT
+//                     that confirms a load's or a head's reads)
 //   P:lost    string  how many times a master came that cannot show it holds
 //                     every append acknowledged before (kContinuityScript):
 //                     a topic whose g is lower may have lost its newest
