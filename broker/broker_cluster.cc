@@ -45,6 +45,8 @@ void Broker::Impl::RestartNumbering(TopicState& ts, bool here) {
 }
 
 void Broker::Impl::SuspectOwned(const std::function<bool(std::string_view)>& moved_meanwhile) {
+  // A link came up: the peer is told this node's whole interest anew.
+  interest_seq_.fetch_add(1, std::memory_order_acq_rel);
   topics_.RemoveIf([&](TopicState& ts) {
     std::lock_guard lock(ts.mu);
     // On a shared store what the peer numbered went through the store. It
@@ -184,6 +186,7 @@ void Broker::Impl::DeliverRemote(MessagePtr m, const std::string& pattern,
 
 void Broker::Impl::DeliverMirrored(TopicState& ts, const MessagePtr& m) {
   ts.last_activity_us = NowUs();
+  ts.mirrored_at_seq = interest_seq_.load(std::memory_order_acquire);
   const MatchResultPtr& match = MatchFor(ts);
   if (ClusterView::EpochUnannounced(ts.cluster, m->epoch)) NoteEpoch(ts, *match, m->epoch);
   // Local plain subscribers only: queue groups were served by the owner's
@@ -232,7 +235,9 @@ void Broker::Impl::FetchReplay(const std::string& owner, const ResumePoint& poin
     bool receives = false;
     if (TopicStatePtr ts = topics_.Find(point.topic)) {
       std::lock_guard lock(ts->mu);
-      receives = !ts->removed && ReceivesShared(*ts);
+      // The subscription is indexed by now: a message after its own
+      // interest counts, not one before.
+      receives = !ts->removed && ReceivesShared(*ts, sub->interest_seq);
     }
     if (receives) return ReplayFromStore(owner, point, sub, attempt);
   }

@@ -177,8 +177,9 @@ class Broker::Impl {
   // Topic lock held, topic owned elsewhere. Whether this node already
   // receives the topic from its owner, so a replay read from the store
   // meets the live messages with nothing between them (see
-  // broker_store_resume.cc).
-  bool ReceivesShared(TopicState& ts);
+  // broker_store_resume.cc): a message of it arrived once this node had
+  // announced new interest `interest_seq` times.
+  bool ReceivesShared(TopicState& ts, uint64_t interest_seq);
   void ReplayFromStore(const std::string& owner, const ResumePoint& point,
                        const SubscriptionPtr& sub, int attempt);
   // A history read (ResumeAsync) of a topic `owner` numbers.
@@ -260,6 +261,10 @@ class Broker::Impl {
   TopicTable topics_;
   RequestTracker tracker_;
   std::atomic<uint64_t> last_epoch_{0};
+  // How many times this node announced new interest to its peers: a local
+  // subscription's first of a (pattern, queue group), or a link that came
+  // up (it is told all of it). Counted under subs_mu_ or at a link's start.
+  std::atomic<uint64_t> interest_seq_{0};
   // Replay pages read from the store and not yet delivered
   // (max_store_read_bytes); pages that wait are started by the maintenance
   // thread as room is freed.

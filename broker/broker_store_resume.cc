@@ -17,7 +17,10 @@
 // on the same link ahead of the question, so the owner's answer covers
 // every message it did not send here. A store read could be made before
 // the owner learns of the interest, and what the owner committed between
-// the two would reach neither the replay nor this node.
+// the two would reach neither the replay nor this node. Should a live
+// message still not follow the replay (the receive test is made without
+// asking the owner), RemoteHolds tells the hole as a gap before it: never
+// a silent loss.
 //
 // A history read (GET /history, an SSE stream's start) has no live part:
 // any node answers it from the store.
@@ -30,9 +33,16 @@ bool Broker::Impl::ResumesFromStore(std::string_view topic) const {
   return shared_ && cluster_.attached() && HistoryFor(topic).max_messages > 0;
 }
 
-bool Broker::Impl::ReceivesShared(TopicState& ts) {
+bool Broker::Impl::ReceivesShared(TopicState& ts, uint64_t interest_seq) {
+  // A message of the topic came after every new interest this node had
+  // announced (a subscription's first of a pattern, a link that came up),
+  // and a local subscriber matches it: the owner sends this node the
+  // topic, under an interest that stays while that subscriber does (a
+  // later one's is announced before an earlier one's goes). Interest just
+  // announced, which may still be on its way, counts only once a message
+  // followed it.
   return SharedNumbering(ts) && ts.last_offset > 0 && ClusterView::Delivered(ts.cluster) &&
-         HasLocalSubscribers(ts);
+         ts.mirrored_at_seq >= interest_seq && HasLocalSubscribers(ts);
 }
 
 void Broker::Impl::ReplayFromStore(const std::string& owner, const ResumePoint& point,

@@ -61,6 +61,7 @@ Result<uint64_t> Broker::Impl::Subscribe(std::string_view pattern, std::shared_p
     return Status(ErrorCode::kInvalidArgument, "a sink and an inbox of this broker are required");
   }
   auto sub = std::make_shared<Subscription>();
+  uint64_t announced_before = 0;
   sub->pattern = std::string(pattern);
   sub->queue_group = std::move(options.queue_group);
   sub->inbox = delivery_inbox;
@@ -74,7 +75,13 @@ Result<uint64_t> Broker::Impl::Subscribe(std::string_view pattern, std::shared_p
     }
     ++count;
     subscriptions_.Insert(sub);
-    cluster_.InterestChanged(sub->pattern, sub->queue_group, true);
+    // New interest announced by the subscriptions before this one, and
+    // with it (ReceivesShared).
+    announced_before = interest_seq_.load(std::memory_order_acquire);
+    if (cluster_.InterestChanged(sub->pattern, sub->queue_group, true)) {
+      interest_seq_.fetch_add(1, std::memory_order_acq_rel);
+    }
+    sub->interest_seq = interest_seq_.load(std::memory_order_acquire);
   }
   sub->sink = std::move(sink);
   BrokerCounters::Add(counters_.subscriptions, 1);
@@ -126,7 +133,7 @@ Result<uint64_t> Broker::Impl::Subscribe(std::string_view pattern, std::shared_p
         continue;
       }
       if (ts) owners[i] = ClusterView::Owner(ts->cluster);
-      from_store[i] = ts && ReceivesShared(*ts);
+      from_store[i] = ts && ReceivesShared(*ts, announced_before);
       if (!sub->held) sub->held = std::make_unique<RemoteHolds>();
       sub->held->Hold(options.resume[i].topic);  // waiting for the replay
     }

@@ -42,7 +42,9 @@ class ClusterHook {
                             uint64_t after_offset, HistoryCallback done) = 0;
   // A local subscription (not a peer's) was added or removed. Called with the
   // broker's subscription lock held, so calls arrive in subscription order.
-  virtual void InterestChanged(const std::string& pattern, const std::string& queue_group,
+  // Returns whether peers are told: the first subscription of a (pattern,
+  // queue group) here, or the end of its last one.
+  virtual bool InterestChanged(const std::string& pattern, const std::string& queue_group,
                                bool added) = 0;
 };
 

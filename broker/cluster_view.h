@@ -111,10 +111,11 @@ class ClusterView {
   void FetchResume(const std::string& owner, std::string_view topic, uint64_t epoch,
                    uint64_t after_offset, size_t limit, ResumeCallback done) const;
   // A local subscription (not a peer's) was added or removed; nothing
-  // without a cluster.
-  void InterestChanged(const std::string& pattern, const std::string& queue_group,
+  // without a cluster. Whether peers are told (ClusterHook::InterestChanged).
+  bool InterestChanged(const std::string& pattern, const std::string& queue_group,
                        bool added) const {
-    if (ClusterHook* h = hook()) h->InterestChanged(pattern, queue_group, added);
+    if (ClusterHook* h = hook()) return h->InterestChanged(pattern, queue_group, added);
+    return false;
   }
 
   // --- Peers' interest ---

@@ -69,8 +69,8 @@ size_t DeliveryInbox::DeliverItem(const Item& item) {
     }
     if (item.replay) return DeliverReplay(sub, *item.replay);
     if (item.gap && sub.held && item.gap->reason == GapReason::kEpochChanged &&
-        sub.held->CoversEpochChange(*item.gap)) {
-      return 0;  // the owner's replay is what tells the subscriber
+        sub.held->HoldsEpochChange(item.gap)) {
+      return 0;  // told in its place after the replay, or by the replay
     }
     Delivery d;
     d.subscription_id = sub.id;
@@ -98,8 +98,16 @@ size_t DeliveryInbox::DeliverItem(const Item& item) {
 }
 
 bool DeliveryInbox::PassHold(Subscription& sub, const MessagePtr& m) {
-  if (!sub.held->Pass(m)) return false;
+  std::optional<Gap> before;
+  if (!sub.held->Pass(m, &before)) return false;
   if (sub.held->empty()) sub.held.reset();
+  if (before) {
+    Delivery d;
+    d.subscription_id = sub.id;
+    d.kind = Delivery::Kind::kGap;
+    d.gap = &*before;
+    sub.sink->OnDelivery(d);
+  }
   return true;
 }
 
@@ -108,9 +116,9 @@ bool DeliveryInbox::PassHold(Subscription& sub, const MessagePtr& m) {
 size_t DeliveryInbox::DeliverReplay(Subscription& sub, const RemoteReplay& replay) {
   if (!sub.held) sub.held = std::make_unique<RemoteHolds>();
   // A page with more to follow: the live messages keep waiting.
-  RemoteHolds::Released released;
+  std::vector<RemoteHolds::Waiting> waiting;
   if (!replay.next) {
-    released = sub.held->Replayed(replay.topic, replay.epoch, replay.last_offset, replay.messages);
+    waiting = sub.held->Replayed(replay.topic, replay.epoch, replay.last_offset, replay.messages);
   }
   Delivery d;
   d.subscription_id = sub.id;
@@ -127,18 +135,20 @@ size_t DeliveryInbox::DeliverReplay(Subscription& sub, const RemoteReplay& repla
     sub.sink->OnDelivery(d);
     ++n;
   }
-  if (released.epoch_change) {
-    // The numbering changed while the replay was read: told before the
-    // live messages of the new epoch.
-    d.kind = Delivery::Kind::kGap;
-    d.gap = &*released.epoch_change;
-    sub.sink->OnDelivery(d);
-    d.kind = Delivery::Kind::kMessage;
-    d.gap = nullptr;
-  }
-  for (const MessagePtr& m : released.waiting) {
-    if (sub.held && !PassHold(sub, m)) continue;
-    d.message = m;
+  for (const RemoteHolds::Waiting& w : waiting) {
+    if (w.gap) {
+      // An epoch change that came while the replay was read: told here,
+      // before the new epoch's messages, unless the replay was of it.
+      if (sub.held && sub.held->HoldsEpochChange(w.gap)) continue;
+      Delivery g;
+      g.subscription_id = sub.id;
+      g.kind = Delivery::Kind::kGap;
+      g.gap = w.gap.get();
+      sub.sink->OnDelivery(g);
+      continue;
+    }
+    if (sub.held && !PassHold(sub, w.message)) continue;
+    d.message = w.message;
     sub.sink->OnDelivery(d);
     ++n;
   }

@@ -1,9 +1,9 @@
 // broker/remote_holds.h — a subscription's topics whose resume comes from
-// their owner node (cluster only; see ClusterView). The owner's history is on
-// its way: live messages of such a topic wait until it is delivered; after
-// it, live messages it already covered are dropped until a newer one passes
-// (the owner sends one topic's messages in order, so no older one can follow
-// a newer one).
+// elsewhere (their owner node, or a cluster's shared store; see
+// ClusterView): the replay is on its way, and live messages of such a topic
+// wait until it is delivered; after it, live messages it already covered
+// are dropped until a newer one passes (the owner sends one topic's
+// messages in order, so no older one can follow a newer one).
 //
 // Thread rule: created before the subscription is indexed, then touched only
 // by its inbox's thread.
@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,65 +24,68 @@ namespace herald {
 
 class RemoteHolds {
  public:
-  // `topic` waits for its owner's replay.
+  // What waited for a replay, in arrival order: a live message, or a live
+  // epoch-change gap (told in its place, unless the replay covered it).
+  struct Waiting {
+    MessagePtr message;
+    std::shared_ptr<const Gap> gap;
+  };
+
+  // `topic` waits for its replay.
   void Hold(const std::string& topic) { topics_.try_emplace(topic); }
   bool empty() const { return topics_.empty(); }
 
   // Whether a live message may be delivered now. False when it waits for
   // the replay (kept, for Replayed to return) or the replay covered it.
-  // Once a newer one passes, the topic is no longer held.
-  bool Pass(const MessagePtr& m) {
+  // Once a newer one passes, the topic is no longer held. When that one
+  // does not follow what the replay covered (what is between never reached
+  // this subscription: a store's replay read before the owner sent this
+  // node the topic, and the hole not filled), `*before` is the gap to tell
+  // ahead of it.
+  bool Pass(const MessagePtr& m, std::optional<Gap>* before) {
     auto it = topics_.find(m->topic);
     if (it == topics_.end()) return true;
     Held& h = it->second;
     if (!h.replayed) {
-      h.waiting.push_back(m);
+      h.waiting.push_back({m, nullptr});
       return false;
     }
     if (m->epoch == h.epoch && m->offset <= h.last) return false;  // the replay had it
+    if (h.epoch != 0 && m->epoch == h.epoch && m->offset > h.last + 1) {
+      *before = Gap{m->topic, GapReason::kTrimmed, h.epoch, h.last + 1, m->offset - 1};
+    }
     topics_.erase(it);
     return true;
   }
 
   // Whether a live epoch-change gap of a held topic is not to be told now:
-  // it was delivered for that epoch, or the replay is pending (it is kept:
-  // a replay read before the change is of the older epoch, and then the
-  // gap is told after it, by Replayed).
-  bool CoversEpochChange(const Gap& gap) {
-    auto it = topics_.find(gap.topic);
+  // the replay is pending (the gap is kept in its place among the waiting
+  // messages), or the replay was of that epoch (it told the client).
+  bool HoldsEpochChange(const std::shared_ptr<const Gap>& gap) {
+    auto it = topics_.find(gap->topic);
     if (it == topics_.end()) return false;
     Held& h = it->second;
-    if (h.replayed) return h.epoch == gap.epoch;
-    h.epoch_change = gap;
+    if (h.replayed) return h.epoch == gap->epoch;
+    h.waiting.push_back({nullptr, gap});
     return true;
   }
 
-  struct Released {
-    // The live messages that waited for the replay (they go through Pass
-    // again), and the epoch change that came while they waited when the
-    // replay is of another epoch (told before them).
-    std::vector<MessagePtr> waiting;
-    std::optional<Gap> epoch_change;
-  };
-  // The owner's replay of `topic` is being delivered: it covers `epoch` up
-  // to `last_offset` and `messages`.
-  Released Replayed(const std::string& topic, uint64_t epoch, uint64_t last_offset,
-                    const std::vector<MessagePtr>& messages) {
+  // The replay of `topic` is being delivered: it covers `epoch` up to
+  // `last_offset` and `messages`. Returns what waited for it, in order;
+  // each message goes through Pass again, each gap through
+  // HoldsEpochChange.
+  std::vector<Waiting> Replayed(const std::string& topic, uint64_t epoch, uint64_t last_offset,
+                                const std::vector<MessagePtr>& messages) {
     Held& h = topics_[topic];
-    Released out;
-    out.waiting = std::move(h.waiting);
+    std::vector<Waiting> waiting = std::move(h.waiting);
     h.waiting.clear();
-    if (h.epoch_change && epoch != 0 && h.epoch_change->epoch != epoch) {
-      out.epoch_change = std::move(h.epoch_change);
-    }
-    h.epoch_change.reset();
     h.replayed = true;
     h.epoch = epoch;
     h.last = last_offset;
     for (const MessagePtr& m : messages) {
       if (m->epoch == h.epoch) h.last = std::max(h.last, m->offset);
     }
-    return out;
+    return waiting;
   }
 
  private:
@@ -89,8 +93,7 @@ class RemoteHolds {
     bool replayed = false;
     uint64_t epoch = 0;  // what the replay covered (once replayed)
     uint64_t last = 0;
-    std::vector<MessagePtr> waiting;
-    std::optional<Gap> epoch_change;  // the newest told while the replay was pending
+    std::vector<Waiting> waiting;
   };
   std::map<std::string, Held, std::less<>> topics_;
 };

@@ -39,6 +39,10 @@ struct Subscription {
   // null check for everyone else). Whether the subscription is a peer's
   // interest is ClusterView's to say (by its inbox).
   std::unique_ptr<RemoteHolds> held;
+  // How many times this node had announced new interest to its peers once
+  // this subscription was made, its own included (Broker::Impl::
+  // interest_seq_).
+  uint64_t interest_seq = 0;
 };
 
 using SubscriptionPtr = std::shared_ptr<Subscription>;

@@ -79,6 +79,10 @@ struct TopicState {
   // sweep, rather than the hole told as a gap.
   bool catch_up_stalled = false;
   std::vector<MessagePtr> held_live;
+  // On a non-owner: how many times this node had announced new interest
+  // when the owner's last message of the topic arrived (Broker::Impl::
+  // interest_seq_; see ReceivesShared).
+  uint64_t mirrored_at_seq = 0;
   // Message ids seen within the dedup window; null until the first one.
   std::unique_ptr<DedupTable> dedup;
   TopicHistory history;

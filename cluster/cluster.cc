@@ -268,9 +268,9 @@ void Cluster::FetchHistory(const std::string& owner, const std::string& topic, u
   calls_.FetchHistory(members_.UpLink(owner), owner, topic, epoch, after_offset, std::move(done));
 }
 
-void Cluster::InterestChanged(const std::string& pattern, const std::string& queue_group,
+bool Cluster::InterestChanged(const std::string& pattern, const std::string& queue_group,
                               bool added) {
-  interest_.Changed(pattern, queue_group, added);
+  return interest_.Changed(pattern, queue_group, added);
 }
 
 // --- Stats -------------------------------------------------------------------------------

@@ -81,7 +81,7 @@ class Cluster final : public ClusterHook {
   bool RouteReply(std::string_view node, MessagePtr reply) override;
   void FetchHistory(const std::string& owner, const std::string& topic, uint64_t epoch,
                     uint64_t after_offset, HistoryCallback done) override;
-  void InterestChanged(const std::string& pattern, const std::string& queue_group,
+  bool InterestChanged(const std::string& pattern, const std::string& queue_group,
                        bool added) override;
 
   // From links and the peer service.

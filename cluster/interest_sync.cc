@@ -7,14 +7,14 @@
 
 namespace herald::cluster {
 
-void InterestSync::Changed(const std::string& pattern, const std::string& queue_group, bool added) {
+bool InterestSync::Changed(const std::string& pattern, const std::string& queue_group, bool added) {
   std::lock_guard lock(mu_);
   auto key = std::make_pair(pattern, queue_group);
   if (added) {
-    if (local_[key]++ != 0) return;
+    if (local_[key]++ != 0) return false;
   } else {
     auto it = local_.find(key);
-    if (it == local_.end() || --it->second != 0) return;
+    if (it == local_.end() || --it->second != 0) return false;
     local_.erase(it);
   }
   pb::PeerFrame f;
@@ -22,6 +22,7 @@ void InterestSync::Changed(const std::string& pattern, const std::string& queue_
   i->set_pattern(pattern);
   i->set_queue_group(queue_group);
   for (auto& link : announced_) link->Send(f);
+  return true;
 }
 
 void InterestSync::Announce(const std::shared_ptr<PeerLink>& link) {

@@ -29,8 +29,9 @@ class InterestSync {
   explicit InterestSync(Broker& broker) : broker_(broker) {}
 
   // Local interest in (pattern, group) was added or removed (broker's
-  // subscription lock held).
-  void Changed(const std::string& pattern, const std::string& queue_group, bool added);
+  // subscription lock held). Returns whether peers are told (the first
+  // add, or the last remove).
+  bool Changed(const std::string& pattern, const std::string& queue_group, bool added);
   // `link` is up: it gets the whole local interest, then every change.
   void Announce(const std::shared_ptr<PeerLink>& link);
   // `link` ended (its reader is done): nothing more is announced to it and

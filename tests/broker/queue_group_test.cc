@@ -95,7 +95,7 @@ class NoOwnerHook final : public ClusterHook {
                     HistoryCallback done) override {
     done(Status(ErrorCode::kUnavailable, "no links in this test"));
   }
-  void InterestChanged(const std::string&, const std::string&, bool) override {}
+  bool InterestChanged(const std::string&, const std::string&, bool) override { return false; }
 };
 
 TEST(QueueGroup, APeersMessageIsNeverHandedOnToAnotherPeer) {

@@ -32,7 +32,7 @@ class SlowOwner final : public ClusterHook {
     std::lock_guard lock(mu_);
     waiting_.push_back(std::move(done));
   }
-  void InterestChanged(const std::string&, const std::string&, bool) override {}
+  bool InterestChanged(const std::string&, const std::string&, bool) override { return false; }
 
   size_t waiting() {
     std::lock_guard lock(mu_);
