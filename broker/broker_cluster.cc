@@ -235,9 +235,12 @@ void Broker::Impl::FetchReplay(const std::string& owner, const ResumePoint& poin
     bool receives = false;
     if (TopicStatePtr ts = topics_.Find(point.topic)) {
       std::lock_guard lock(ts->mu);
-      // The subscription is indexed by now: a message after its own
-      // interest counts, not one before.
-      receives = !ts->removed && ReceivesShared(*ts, sub->interest_seq);
+      // The subscription is indexed by now (a message after its own
+      // interest counts, not one before), and a link may have come up
+      // since (the interest it was told counts too).
+      receives = !ts->removed &&
+                 ReceivesShared(*ts, std::max(sub->interest_seq,
+                                              interest_seq_.load(std::memory_order_acquire)));
     }
     if (receives) return ReplayFromStore(owner, point, sub, attempt);
   }

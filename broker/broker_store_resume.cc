@@ -40,7 +40,11 @@ bool Broker::Impl::ReceivesShared(TopicState& ts, uint64_t interest_seq) {
   // topic, under an interest that stays while that subscriber does (a
   // later one's is announced before an earlier one's goes). Interest just
   // announced, which may still be on its way, counts only once a message
-  // followed it.
+  // followed it. A message arriving after an announcement was sent does not
+  // prove the owner had applied it (a remove sent before an add): what
+  // covers that is MirrorShared's hole fill and, failing it, the gap
+  // RemoteHolds::Pass tells before a live message that does not follow the
+  // replay.
   return SharedNumbering(ts) && ts.last_offset > 0 && ClusterView::Delivered(ts.cluster) &&
          ts.mirrored_at_seq >= interest_seq && HasLocalSubscribers(ts);
 }

@@ -51,6 +51,10 @@ class RemoteHolds {
       return false;
     }
     if (m->epoch == h.epoch && m->offset <= h.last) return false;  // the replay had it
+    // Of an epoch older than the replay's (a store's head read after the
+    // owner started a new one, this still on its way): the replay told the
+    // client that epoch ended, and what it held of it is not to follow.
+    if (m->epoch < h.epoch) return false;
     if (h.epoch != 0 && m->epoch == h.epoch && m->offset > h.last + 1) {
       *before = Gap{m->topic, GapReason::kTrimmed, h.epoch, h.last + 1, m->offset - 1};
     }

@@ -669,14 +669,15 @@ class RedisStore final : public SharedHistoryStore {
   // head it reads covers them, and this node's checks start from it.
   void SendLoad(Op op) {
     auto shared = std::make_shared<Op>(std::move(op));
-    FetchTopic(shared->topic, /*must_exist=*/false, [this, shared](Result<Fetched> f) {
+    const std::string read_on = writer_->address();
+    FetchTopic(shared->topic, /*must_exist=*/false, [this, shared, read_on](Result<Fetched> f) {
       if (!f.ok() || options_.wait_replicas == 0) return CompleteLoad(*shared, std::move(f));
       // durability = "replicated": what a load read is on the replicas
       // before it is used. Its message ids answer retries, and an append
       // whose WAIT timed out is on the master only: a retry answered from
       // it would be acknowledged without a replica.
       auto fetched = std::make_shared<Result<Fetched>>(std::move(f));
-      ConfirmReplicated("what '" + shared->topic + "' holds",
+      ConfirmReplicated("what '" + shared->topic + "' holds", read_on,
                         [this, shared, fetched](Status confirmed) {
                           if (!confirmed.ok()) *fetched = std::move(confirmed);
                           CompleteLoad(*shared, std::move(*fetched));
@@ -863,7 +864,7 @@ class RedisStore final : public SharedHistoryStore {
       Finish();
     };
     if (options_.wait_replicas == 0 || !h->error.ok()) return answer(Status::Ok());
-    ConfirmReplicated("what '" + h->topic.name + "' holds", std::move(answer));
+    ConfirmReplicated("what '" + h->topic.name + "' holds", reader_->address(), std::move(answer));
   }
 
   // Loop thread, durability = "replicated". `done` runs with Ok once the
@@ -873,14 +874,27 @@ class RedisStore final : public SharedHistoryStore {
   // connection's own last write). One WAIT in flight at a time, as for
   // appends (Redis runs nothing sent behind a WAIT until it answers): what
   // comes meanwhile shares the next one.
-  void ConfirmReplicated(std::string what, std::function<void(Status)> done) {
-    confirm_next_.emplace_back(std::move(what), std::move(done));
+  // `read_on`: the server the reads went to; the WAIT must be sent there
+  // (during a failover the two connections may be on two servers).
+  void ConfirmReplicated(std::string what, std::string read_on, std::function<void(Status)> done) {
+    confirm_next_.push_back({std::move(what), std::move(read_on), std::move(done)});
     if (!confirm_sent_) SendConfirm();
   }
 
   void SendConfirm() {
-    auto group = std::make_shared<std::vector<std::pair<std::string, std::function<void(Status)>>>>(
-        std::exchange(confirm_next_, {}));
+    auto group = std::make_shared<std::vector<Confirm>>();
+    const std::string here = reader_->address();
+    for (Confirm& c : std::exchange(confirm_next_, {})) {
+      if (c.read_on == here) {
+        group->push_back(std::move(c));
+      } else {
+        c.done(Status(ErrorCode::kUnavailable, "the history store is unavailable: " + c.what +
+                                                   " was read on " + c.read_on +
+                                                   " and its replicas would be asked on " + here +
+                                                   ": a failover is under way"));
+      }
+    }
+    if (group->empty()) return;
     auto wrote = std::make_shared<Status>(Status::Ok());
     Status sent =
         reader_->Command(Views({"HINCRBY", redis::WriterKey(options_.prefix), "confirms", "1"}),
@@ -888,9 +902,7 @@ class RedisStore final : public SharedHistoryStore {
     if (sent.ok()) {
       sent = reader_->Command(Views(WaitCommand()), [this, group, wrote](Result<Reply> r) {
         confirm_sent_ = false;
-        for (auto& [what, done] : *group) {
-          done(wrote->ok() ? ReplicasConfirmed(what, r) : *wrote);
-        }
+        for (Confirm& c : *group) c.done(wrote->ok() ? ReplicasConfirmed(c.what, r) : *wrote);
         if (!confirm_next_.empty()) SendConfirm();
       });
     }
@@ -898,7 +910,7 @@ class RedisStore final : public SharedHistoryStore {
       confirm_sent_ = true;
       return;
     }
-    for (auto& [what, done] : *group) done(sent);
+    for (Confirm& c : *group) c.done(sent);
   }
 
   static std::vector<std::string_view> Views(const std::vector<std::string>& args) {
@@ -980,8 +992,13 @@ class RedisStore final : public SharedHistoryStore {
   // Loop thread, with wait_replicas: whether a WAIT confirming reads is in
   // flight on the read connection, and the reads the next one confirms
   // (ConfirmReplicated).
+  struct Confirm {
+    std::string what;     // for the error: "what 'T' holds"
+    std::string read_on;  // the server the reads went to
+    std::function<void(Status)> done;
+  };
   bool confirm_sent_ = false;
-  std::vector<std::pair<std::string, std::function<void(Status)>>> confirm_next_;
+  std::vector<Confirm> confirm_next_;
   StoreRecovery recovery_;
   std::vector<StoredTopic> topics_;
 

@@ -55,6 +55,20 @@ TEST(RemoteHolds, AMessageThatDoesNotFollowTheReplayIsToldAfterAGap) {
   EXPECT_EQ(before->to_offset, 13u);
 }
 
+TEST(RemoteHolds, AMessageOfAnEpochOlderThanTheReplaysIsDroppedAndTheHoldKept) {
+  RemoteHolds holds;
+  holds.Hold("t");
+  // The replay was read after the owner started epoch 6; a message of 5
+  // was still on its way.
+  EXPECT_FALSE(Pass(holds, Msg(5, 12)));
+  std::vector<RemoteHolds::Waiting> w = holds.Replayed("t", 6, 2, {});
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_FALSE(Pass(holds, w[0].message));
+  EXPECT_FALSE(holds.empty());
+  EXPECT_FALSE(Pass(holds, Msg(6, 2)));  // still dropped: the replay had it
+  EXPECT_TRUE(Pass(holds, Msg(6, 3)));
+}
+
 TEST(RemoteHolds, AnEpochChangeWhileTheReplayIsPendingKeepsItsPlaceAmongTheWaiting) {
   RemoteHolds holds;
   holds.Hold("t");
