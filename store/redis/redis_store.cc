@@ -212,7 +212,7 @@ class RedisStore final : public SharedHistoryStore {
   Status Head(std::string_view topic, LoadCallback&& done) override {
     std::lock_guard lock(mu_);
     if (!writer_ready_) {
-      // Its continuity check may not have run (SendHeads).
+      // Its continuity check may not have run (SendHead).
       ++stats_.reads_refused;
       return Status(ErrorCode::kUnavailable, "the history store is unavailable: " + down_why_);
     }
