@@ -79,7 +79,7 @@ class RedisStore final : public SharedHistoryStore {
       std::lock_guard lock(mu_);
       if (!writer_ready_) {
         ++stats_.appends_refused;
-        return Status(ErrorCode::kUnavailable, "the history store is unavailable: " + down_why_);
+        return Down();
       }
       if (queued_bytes_ + cost > options_.max_queued_bytes) {
         ++stats_.appends_refused;
@@ -175,7 +175,7 @@ class RedisStore final : public SharedHistoryStore {
   Status Load(std::string_view topic, LoadCallback&& done) override {
     std::lock_guard lock(mu_);
     if (!writer_ready_) {
-      return Status(ErrorCode::kUnavailable, "the history store is unavailable: " + down_why_);
+      return Down();
     }
     Op op;
     op.kind = Op::kLoad;
@@ -214,7 +214,7 @@ class RedisStore final : public SharedHistoryStore {
     if (!writer_ready_) {
       // Its continuity check may not have run (SendHead).
       ++stats_.reads_refused;
-      return Status(ErrorCode::kUnavailable, "the history store is unavailable: " + down_why_);
+      return Down();
     }
     if (Status s = AdmitRead(); !s.ok()) return s;
     Op op;
@@ -279,11 +279,16 @@ class RedisStore final : public SharedHistoryStore {
     Held held;
   };
 
+  // mu_ held. What a call refused while a connection is down answers.
+  Status Down() const {
+    return Status(ErrorCode::kUnavailable, "the history store is unavailable: " + down_why_);
+  }
+
   // mu_ held. A read (or a head) may be sent: counted in pending_reads_.
   Status AdmitRead() {
     if (!reader_ready_) {
       ++stats_.reads_refused;
-      return Status(ErrorCode::kUnavailable, "the history store is unavailable: " + down_why_);
+      return Down();
     }
     if (pending_reads_ >= options_.max_pending_reads) {
       ++stats_.reads_refused;
@@ -801,9 +806,7 @@ class RedisStore final : public SharedHistoryStore {
     {
       std::lock_guard lock(mu_);
       ready = writer_ready_;
-      if (!ready)
-        h->error =
-            Status(ErrorCode::kUnavailable, "the history store is unavailable: " + down_why_);
+      if (!ready) h->error = Down();
     }
     if (ready && writer_->address() != reader_->address()) {
       h->error =
