@@ -38,6 +38,10 @@ std::string_view ErrorCodeName(ErrorCode code) {
       return "internal";
     case ErrorCode::kUnauthenticated:
       return "unauthenticated";
+    case ErrorCode::kUnknownHandle:
+      return "unknown_handle";
+    case ErrorCode::kStaleHandle:
+      return "stale_handle";
   }
   return "unknown";
 }

@@ -25,6 +25,7 @@ Broker::Impl::Impl(BrokerOptions options)
       shared_(dynamic_cast<SharedHistoryStore*>(store_)),
       topics_(options_.max_topics, options_.max_topic_bytes),
       tracker_(options_.node_id, options_.max_pending_requests, &counters_),
+      queues_(options_.max_queues, options_.max_queue_bytes, RandomHandleNonce()),
       read_budget_(options_.max_store_read_bytes, [this] {
         {
           std::lock_guard lock(maintenance_mu_);
@@ -70,7 +71,7 @@ void Broker::Impl::MaintenanceLoop() {
       for (auto& [start, charge] : read_budget_.TakeReady()) start(std::move(charge));
     }
     const Clock::time_point now = Clock::now();
-    next_deadline = tracker_.ExpireDue(now);
+    next_deadline = std::min(tracker_.ExpireDue(now), ExpireQueues(now));
     if (now >= next_sweep) {
       RunMaintenance();
       next_sweep = now + options_.maintenance_interval;

@@ -13,6 +13,7 @@
 #include "broker/counters.h"
 #include "broker/delivery_inbox.h"
 #include "broker/dispatcher.h"
+#include "broker/queue_registry.h"
 #include "broker/request_tracker.h"
 #include "broker/store_read_budget.h"
 #include "broker/subscription_index.h"
@@ -67,6 +68,19 @@ class Broker::Impl {
   // committed, or lost with `status`.
   void CommitStored(TopicState& ts, uint64_t numbering, const MessagePtr& m, const Status& status,
                     PublishCallback& done);
+
+  // Work queues (broker_queues.cc).
+  Status CreateQueue(const QueueOptions& options);
+  Status DeleteQueue(std::string_view name);
+  Result<QueueInfo> GetQueue(std::string_view name) const;
+  std::vector<QueueInfo> ListQueues() const;
+  Result<uint64_t> JoinQueue(std::string_view name, std::shared_ptr<Sink> sink,
+                             std::shared_ptr<Inbox> inbox, uint32_t max_in_flight);
+  bool LeaveQueue(uint64_t member);
+  Status Settle(uint64_t member, std::string_view handle, SettleKind kind,
+                std::chrono::milliseconds delay);
+  void Pull(std::string_view name, size_t max, std::chrono::milliseconds wait,
+            std::function<void(Result<std::vector<Job>>)> done);
 
   const BrokerOptions& options() const { return options_; }
   Dispatcher& dispatcher() { return *dispatcher_; }
@@ -240,6 +254,20 @@ class Broker::Impl {
   // plain subscribers (never to peers: one hop).
   void DeliverMirrored(TopicState& ts, const MessagePtr& m);
   void MaintenanceLoop();
+  // Work queues (broker_queues.cc). Topic lock held: whether every queue
+  // matching the topic has room for a job of `bytes`; then its message
+  // becomes a job of each (the message is sequenced and shown).
+  Status AdmitJobs(TopicState& ts, size_t bytes);
+  const std::vector<WorkQueuePtr>& QueuesFor(TopicState& ts);
+  void EnqueueJobs(TopicState& ts, const MessagePtr& m);
+  // Carries out what a queue decided, no queue lock held: jobs to members'
+  // inboxes, pulls answered, dead letters published.
+  void RunQueueEffects(const WorkQueuePtr& q, WorkQueue::Effects& fx);
+  // Settles what is due in every queue; the earliest next deadline.
+  RequestTracker::Clock::time_point ExpireQueues(RequestTracker::Clock::time_point now);
+  // A queue's deadline moved earlier than the maintenance thread may wake.
+  void NoteQueueDeadline(const WorkQueuePtr& q);
+  static int64_t SteadyUs(RequestTracker::Clock::time_point t);
   // At start: every topic the store holds, with its numbering and history.
   void LoadStored(bool complete, std::vector<StoredTopic> topics);
   // Fan-out of a message now in history (topic lock held).
@@ -260,6 +288,7 @@ class Broker::Impl {
   SubscriptionIndex index_;
   TopicTable topics_;
   RequestTracker tracker_;
+  QueueRegistry queues_;
   std::atomic<uint64_t> last_epoch_{0};
   // How many times this node announced new interest to its peers: a local
   // subscription's first of a (pattern, queue group), or a link that came
@@ -287,6 +316,8 @@ class Broker::Impl {
   bool stopping_ = false;
   bool deadline_changed_ = false;
   bool reads_ready_ = false;  // read_budget_ freed bytes while reads wait
+  // The earliest work-queue deadline the maintenance thread will wake for.
+  int64_t queue_wake_us_ = INT64_MAX;
   std::thread maintenance_;
 };
 

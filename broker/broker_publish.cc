@@ -205,6 +205,9 @@ Broker::Impl::HereResult Broker::Impl::SequenceHere(const TopicStatePtr& topic,
       return dup;
     }
   }
+  if (!queues_.empty()) {
+    if (Status s = AdmitJobs(ts, m->payload.size()); !s.ok()) return reject(std::move(s));
+  }
   if (store_ && ts.history.enabled() && done) {
     if (ts.store_failed) [[unlikely]] {
       RestartNumbering(ts, /*here=*/true);
@@ -279,6 +282,7 @@ void Broker::Impl::RememberId(TopicState& ts, StoredId id, bool pending) {
 }
 
 void Broker::Impl::Deliver(TopicState& ts, const MessagePtr& m) {
+  if (!queues_.empty()) EnqueueJobs(ts, m);
   const MatchResultPtr& match = MatchFor(ts);
   if (ClusterView::EpochUnannounced(ts.cluster, ts.epoch)) [[unlikely]]
     NoteEpoch(ts, *match, ts.epoch);

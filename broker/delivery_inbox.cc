@@ -68,6 +68,15 @@ size_t DeliveryInbox::DeliverItem(const Item& item) {
       return 0;
     }
     if (item.replay) return DeliverReplay(sub, *item.replay);
+    if (item.job) {
+      Delivery d;
+      d.kind = Delivery::Kind::kJob;
+      d.subscription_id = sub.id;
+      d.message = item.job->message;
+      d.job = item.job.get();
+      sub.sink->OnDelivery(d);
+      return 1;
+    }
     if (item.gap && sub.held && item.gap->reason == GapReason::kEpochChanged &&
         sub.held->HoldsEpochChange(item.gap)) {
       return 0;  // told in its place after the replay, or by the replay

@@ -23,6 +23,7 @@
 #include "broker/counters.h"
 #include "broker/match_result.h"
 #include "herald/inbox.h"
+#include "herald/work_queue.h"
 
 namespace herald {
 
@@ -83,6 +84,9 @@ class DeliveryInbox final : public Inbox {
     std::shared_ptr<const Gap> gap;
     // With target: the replay of a held topic, fetched from its owner node.
     std::shared_ptr<const RemoteReplay> replay;
+    // With target: a work queue's job for a member (never dropped: a queue
+    // bounds what it has in flight).
+    std::shared_ptr<const Job> job;
     EncodingPin pin;  // of `message`, while queued (declared after it: released first)
   };
   // Called when a queue-group delivery finds its chosen member gone: picks

@@ -24,6 +24,8 @@
 
 namespace herald {
 
+class WorkQueue;
+
 struct TopicState {
   TopicState(std::string n, uint64_t e, HistoryLimits limits)
       : name(std::move(n)), epoch(e), history(limits) {}
@@ -91,6 +93,13 @@ struct TopicState {
   // Who owns the topic and which epoch local subscribers saw: ClusterView's
   // to read and write.
   TopicClusterSlot cluster;
+  // The work queues whose pattern matches the topic: allocated once the
+  // node has a queue (kept small: most topics of most nodes have none).
+  struct Queues {
+    std::vector<std::shared_ptr<WorkQueue>> matching;
+    uint64_t generation = 0;  // valid while QueueRegistry::generation() is this
+  };
+  std::unique_ptr<Queues> queues;
 };
 
 using TopicStatePtr = std::shared_ptr<TopicState>;

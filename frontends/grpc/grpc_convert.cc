@@ -38,6 +38,10 @@ int32_t ToGrpcCode(const Status& s) {
       return grpc::INTERNAL;
     case ErrorCode::kUnauthenticated:
       return grpc::UNAUTHENTICATED;
+    case ErrorCode::kUnknownHandle:
+      return grpc::NOT_FOUND;
+    case ErrorCode::kStaleHandle:
+      return grpc::FAILED_PRECONDITION;
   }
   return grpc::UNKNOWN;
 }

@@ -137,7 +137,10 @@ int HttpStatusFor(const Status& s) {
     case ErrorCode::kPayloadTooLarge:
       return 413;
     case ErrorCode::kNotFound:
+    case ErrorCode::kUnknownHandle:
       return 404;
+    case ErrorCode::kStaleHandle:
+      return 409;
     case ErrorCode::kPermissionDenied:
       return 403;
     case ErrorCode::kUnauthenticated:

@@ -37,6 +37,7 @@
 #include "herald/inbox.h"
 #include "herald/message.h"
 #include "herald/status.h"
+#include "herald/work_queue.h"
 
 namespace herald {
 
@@ -174,6 +175,45 @@ class Broker {
   // reactor (an embedding application's own threads).
   Result<ResumeResult> Resume(std::string_view topic, uint64_t epoch, uint64_t after_offset,
                               size_t limit = SIZE_MAX);
+
+  // Work queues (herald/work_queue.h). Any thread; none of these waits.
+  //
+  // Creates a queue: from now on every message published to a topic its
+  // pattern matches is also a job of it. Creating it again with the same
+  // options is not an error; with others it is (delete it first).
+  // invalid_argument / invalid_topic for bad options, resource_exhausted
+  // past max_queues, unavailable in a cluster (not supported yet).
+  Status CreateQueue(const QueueOptions& options);
+  // Deletes a queue and its jobs; its members receive nothing more, their
+  // handles become unknown. not_found when there is none.
+  Status DeleteQueue(std::string_view name);
+  Result<QueueInfo> GetQueue(std::string_view name) const;
+  std::vector<QueueInfo> ListQueues() const;
+  // Joins `sink` to a queue: it receives Delivery::Kind::kJob deliveries on
+  // `inbox`'s thread, at most `max_in_flight` unsettled at once (0 or more
+  // than the queue's max_in_flight_per_member: that). Returns the
+  // membership id (Delivery::subscription_id of its jobs).
+  Result<uint64_t> JoinQueue(std::string_view name, std::shared_ptr<Sink> sink,
+                             std::shared_ptr<Inbox> inbox, uint32_t max_in_flight = 0);
+  // The same, with a callback run on the broker's dispatcher thread.
+  Result<uint64_t> JoinQueue(std::string_view name, DeliveryCallback callback,
+                             uint32_t max_in_flight = 0);
+  // Ends a membership: the jobs it holds are offered again at once. False
+  // when there was no such membership.
+  bool LeaveQueue(uint64_t member);
+  // Settles one delivery, by the handle it came with (Job::handle), from
+  // the membership it was given to (kPullMember for pulled jobs). `delay`
+  // is a nack's (negative: the queue's backoff). unknown_handle when the
+  // handle names no delivery in flight to `member`, stale_handle when the
+  // job was delivered again since.
+  Status Settle(uint64_t member, std::string_view handle, SettleKind kind,
+                std::chrono::milliseconds delay = std::chrono::milliseconds(-1));
+  // Takes up to `max` jobs for a worker without a stream: at once, or the
+  // first to come within `wait` (then possibly none). `done` runs once, on
+  // an unspecified thread (possibly inline, or under a publisher's topic
+  // lock): it must not block or publish. Settle them with kPullMember.
+  void Pull(std::string_view name, size_t max, std::chrono::milliseconds wait,
+            std::function<void(Result<std::vector<Job>>)> done);
 
   // Any thread. Fronts report what their OutboundGuard did, for /metrics.
   void RecordSlowConsumer(uint64_t dropped, bool disconnected);

@@ -92,6 +92,13 @@ struct BrokerOptions {
   // topic's owner changed), across every topic on the node. Past it a
   // publish is refused with unavailable.
   size_t max_held_publish_bytes = 16u << 20;
+  // Work queues (herald/work_queue.h): at most max_queues on this node;
+  // the payload bytes of their jobs at most max_queue_bytes all together (a
+  // publish past it is refused: resource_exhausted); at most
+  // max_waiting_pulls pulls waiting per queue.
+  size_t max_queues = 1024;
+  size_t max_queue_bytes = 256u << 20;
+  size_t max_waiting_pulls = 1024;
   // Wall clock in microseconds; replaceable in tests.
   std::function<int64_t()> clock;
 };

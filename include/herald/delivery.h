@@ -5,7 +5,8 @@
 // `Sink::OnDelivery` on the thread that drains the sink's Inbox (see inbox.h),
 // never on the publisher's thread, so a sink needs no locking of its own.
 //
-// A delivery is either a message or a gap notice: "you will not get offsets
+// A delivery is a message, a job of a work queue (herald/work_queue.h), or a
+// gap notice: "you will not get offsets
 // [from, to] of this topic" (history trimmed, epoch changed, or this sink was
 // too slow and messages were dropped). A subscriber that sees a gap knows it
 // missed something; one that sees none missed nothing.
@@ -34,12 +35,16 @@ struct Gap {
   uint64_t to_offset = 0;    // last missing offset; 0 when unknown
 };
 
+struct Job;  // herald/work_queue.h
+
 struct Delivery {
-  enum class Kind { kMessage, kGap };
+  enum class Kind { kMessage, kGap, kJob };
   Kind kind = Kind::kMessage;
-  uint64_t subscription_id = 0;  // which subscription of the sink this is for
-  MessagePtr message;            // kMessage
-  const Gap* gap = nullptr;      // kGap; valid only during the call
+  // Which subscription of the sink this is for; kJob: which queue membership.
+  uint64_t subscription_id = 0;
+  MessagePtr message;        // kMessage
+  const Gap* gap = nullptr;  // kGap; valid only during the call
+  const Job* job = nullptr;  // kJob (a work queue's delivery); valid only during the call
 };
 
 class Sink {

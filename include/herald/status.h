@@ -38,9 +38,14 @@ enum class ErrorCode {
   kCancelled,          // the caller went away before the outcome (its connection closed)
   kInternal,
   kUnauthenticated,  // no credential where one is required, or one that does not check out
+  // A work queue's job handle that names no delivery in flight to this
+  // member (malformed, settled already, another member's).
+  kUnknownHandle,
+  // A job handle of an earlier delivery: the job was offered again since.
+  kStaleHandle,
 };
 // The last code, for code that walks them all (mapping names back to codes).
-inline constexpr ErrorCode kLastErrorCode = ErrorCode::kUnauthenticated;
+inline constexpr ErrorCode kLastErrorCode = ErrorCode::kStaleHandle;
 
 // Stable lower_snake_case name of a code, used in logs, JSON errors and metrics.
 std::string_view ErrorCodeName(ErrorCode code);

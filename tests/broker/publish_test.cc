@@ -63,8 +63,9 @@ TEST(Publish, RejectsNewTopicsPastTheTopicByteBudget) {
 
 TEST(Publish, TopicCostCountsTheNameAndStaysSmallWithHistoryOff) {
   // History off: a topic holds its state, table entry and match result only
-  // (no empty history ring: that alone used to be ~600 bytes).
-  EXPECT_LT(TopicTable::Cost("a"), 600u);
+  // (no empty history ring: that alone used to be ~600 bytes; the state
+  // with its work-queue pointer is 600 now).
+  EXPECT_LE(TopicTable::Cost("a"), 608u);
   EXPECT_EQ(TopicTable::Cost(std::string(200, 'x')) - TopicTable::Cost("a"), 2 * MallocBytes(201));
 }
 

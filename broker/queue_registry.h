@@ -1,0 +1,79 @@
+// The work queues of a node: by name, by membership, and by the topics they
+// take jobs from.
+//
+// A publish asks Matching(topic) for the queues its message goes into; the
+// answer is cached on the topic and valid while generation() is unchanged,
+// so a node with no queue pays one atomic load per publish. Definitions are
+// checked here (one rule for the config, the APIs and embedding).
+//
+// Thread rule: any thread. The registry's lock is never held while a
+// queue's is taken for long (it hands out shared pointers).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "broker/work_queue.h"
+#include "herald/topic.h"
+
+namespace herald {
+
+using WorkQueuePtr = std::shared_ptr<WorkQueue>;
+
+// Handle nonces (WorkQueue): SipHash-2-4 of a counter under a key drawn
+// from the OS, so one client's handles say nothing of another's.
+std::function<uint64_t()> RandomHandleNonce();
+
+// Whether `options` define a valid queue (name, pattern, bounds, dead
+// letters); invalid_argument or invalid_topic naming the field if not.
+Status ValidateQueueOptions(const QueueOptions& options, const TopicLimits& limits);
+
+class QueueRegistry {
+ public:
+  QueueRegistry(size_t max_queues, uint64_t max_bytes, std::function<uint64_t()> nonce)
+      : max_queues_(max_queues), max_bytes_(max_bytes), nonce_(std::move(nonce)) {}
+
+  // A queue of the same name and the same options is not an error (the
+  // config and a client may both create it); other options are.
+  Status Create(const QueueOptions& options, const TopicLimits& limits);
+  // The queue, removed from the registry (closed by the caller); not_found
+  // when there is none.
+  Result<WorkQueuePtr> Remove(std::string_view name);
+  Result<WorkQueuePtr> Find(std::string_view name) const;
+  std::vector<WorkQueuePtr> All() const;
+
+  // The queues whose pattern matches `topic`.
+  std::vector<WorkQueuePtr> Matching(std::string_view topic) const;
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+  bool empty() const { return count_.load(std::memory_order_relaxed) == 0; }
+
+  // Memberships: a new id for a member of `queue`, its queue by id, and the
+  // end of it (the queue, if the membership existed).
+  uint64_t AddMember(const WorkQueuePtr& queue);
+  WorkQueuePtr MemberQueue(uint64_t member) const;
+  WorkQueuePtr RemoveMember(uint64_t member);
+
+  // The payload bytes every queue's jobs hold (max_queue_bytes).
+  uint64_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
+
+ private:
+  const size_t max_queues_;
+  const uint64_t max_bytes_;
+  const std::function<uint64_t()> nonce_;
+  std::atomic<uint64_t> bytes_{0};
+  mutable std::mutex mu_;
+  std::map<std::string, WorkQueuePtr, std::less<>> queues_;
+  std::unordered_map<uint64_t, WorkQueuePtr> members_;
+  uint64_t next_member_ = 0;
+  std::atomic<uint64_t> generation_{1};
+  std::atomic<size_t> count_{0};
+};
+
+}  // namespace herald

@@ -1,0 +1,414 @@
+#include "broker/work_queue.h"
+
+#include <charconv>
+#include <climits>
+
+namespace herald {
+
+std::string_view SettleKindName(SettleKind kind) {
+  switch (kind) {
+    case SettleKind::kAck:
+      return "ack";
+    case SettleKind::kNack:
+      return "nack";
+    case SettleKind::kProgress:
+      return "progress";
+    case SettleKind::kTerm:
+      return "term";
+  }
+  return "unknown";
+}
+
+namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
+
+std::string Hex(uint64_t v) {
+  std::string s(16, '0');
+  for (int i = 15; i >= 0; --i, v >>= 4) s[static_cast<size_t>(i)] = kHex[v & 15];
+  return s;
+}
+
+template <typename T>
+bool ParseNumber(std::string_view s, T& out, int base = 10) {
+  if (s.empty()) return false;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out, base);
+  return ec == std::errc() && end == s.data() + s.size();
+}
+
+}  // namespace
+
+Result<JobHandle> ParseJobHandle(std::string_view handle) {
+  auto bad = [&] {
+    return Status(ErrorCode::kUnknownHandle,
+                  "malformed job handle '" + std::string(handle.substr(0, 200)) +
+                      "' (expected <queue>/<seq>/<delivery>/<nonce>, as delivered)");
+  };
+  JobHandle h;
+  std::string_view rest = handle;
+  std::string_view parts[4];
+  for (int i = 3; i >= 1; --i) {
+    const size_t slash = rest.rfind('/');
+    if (slash == std::string_view::npos) return bad();
+    parts[i] = rest.substr(slash + 1);
+    rest = rest.substr(0, slash);
+  }
+  parts[0] = rest;
+  if (parts[0].empty() || !ParseNumber(parts[1], h.seq) || !ParseNumber(parts[2], h.delivery) ||
+      parts[3].size() != 16 || !ParseNumber(parts[3], h.nonce, 16)) {
+    return bad();
+  }
+  h.queue = std::string(parts[0]);
+  return h;
+}
+
+Status WorkQueue::Closed() const {
+  return Status(ErrorCode::kNotFound, "work queue '" + options_.name + "' was deleted");
+}
+
+WorkQueue::WorkQueue(QueueOptions options, std::function<uint64_t()> nonce,
+                     std::atomic<uint64_t>* node_bytes, uint64_t max_node_bytes)
+    : options_(std::move(options)),
+      nonce_(std::move(nonce)),
+      node_bytes_(node_bytes),
+      max_node_bytes_(max_node_bytes) {}
+
+Status WorkQueue::Admit(size_t bytes) {
+  std::lock_guard lock(mu_);
+  if (closed_) return Status::Ok();  // deleted meanwhile: nothing will be enqueued
+  if (jobs_.size() + 1 > options_.max_pending) {
+    ++counts_.refused;
+    return Status(ErrorCode::kResourceExhausted,
+                  "work queue '" + options_.name + "' holds max_pending " +
+                      std::to_string(options_.max_pending) + " jobs: nothing was published");
+  }
+  if (bytes_ + bytes > options_.max_pending_bytes) {
+    ++counts_.refused;
+    return Status(ErrorCode::kResourceExhausted, "work queue '" + options_.name +
+                                                     "' holds max_pending_bytes " +
+                                                     std::to_string(options_.max_pending_bytes) +
+                                                     " of jobs: nothing was published");
+  }
+  if (node_bytes_->load(std::memory_order_relaxed) + bytes > max_node_bytes_) {
+    ++counts_.refused;
+    return Status(ErrorCode::kResourceExhausted,
+                  "the work queues of this node hold max_queue_bytes " +
+                      std::to_string(max_node_bytes_) + " of jobs: nothing was published");
+  }
+  return Status::Ok();
+}
+
+void WorkQueue::Enqueue(MessagePtr m, int64_t now_us, Effects& fx) {
+  std::lock_guard lock(mu_);
+  if (closed_) return;
+  const uint64_t seq = ++next_seq_;
+  bytes_ += m->payload.size();
+  node_bytes_->fetch_add(m->payload.size(), std::memory_order_relaxed);
+  jobs_[seq].message = std::move(m);
+  ready_.insert(seq);
+  ++counts_.enqueued;
+  Pump(now_us, fx);
+}
+
+void WorkQueue::Join(uint64_t member, SubscriptionPtr target, uint32_t max_in_flight,
+                     int64_t now_us, Effects& fx) {
+  std::lock_guard lock(mu_);
+  Member& m = members_[member];
+  m.target = std::move(target);
+  m.max_in_flight = max_in_flight == 0 || max_in_flight > options_.max_in_flight_per_member
+                        ? options_.max_in_flight_per_member
+                        : max_in_flight;
+  Pump(now_us, fx);
+}
+
+void WorkQueue::Leave(uint64_t member, int64_t now_us, Effects& fx) {
+  std::lock_guard lock(mu_);
+  auto it = members_.find(member);
+  if (it == members_.end()) return;
+  const std::set<uint64_t> held = std::move(it->second.held);
+  // Jobs already queued for it are not shown to it (they are offered again).
+  it->second.target->active.store(false, std::memory_order_release);
+  members_.erase(it);
+  for (uint64_t seq : held) {
+    auto job = jobs_.find(seq);
+    if (job == jobs_.end() || job->second.state != State::kInFlight) continue;
+    Unhold(seq, job->second);
+    GiveBack(seq, job->second, 0, now_us, fx);
+  }
+  Pump(now_us, fx);
+}
+
+void WorkQueue::Pull(size_t max, int64_t wait_us, size_t max_waiting, PullCallback done,
+                     int64_t now_us, Effects& fx) {
+  std::lock_guard lock(mu_);
+  if (closed_) {
+    fx.pulls.emplace_back(std::move(done), Closed());
+    return;
+  }
+  if (wait_us > 0 && pulls_.size() >= max_waiting) {
+    fx.pulls.emplace_back(
+        std::move(done),
+        Status(ErrorCode::kResourceExhausted, "work queue '" + options_.name + "' already has " +
+                                                  std::to_string(max_waiting) +
+                                                  " pulls waiting (max_waiting_pulls)"));
+    return;
+  }
+  pulls_.push_back({++next_pull_, max == 0 ? 1 : max, now_us + wait_us, std::move(done)});
+  Pump(now_us, fx);
+  // Nothing for it and no wait asked: answered now, empty.
+  if (wait_us <= 0 && !pulls_.empty() && pulls_.back().id == next_pull_) {
+    fx.pulls.emplace_back(std::move(pulls_.back().done), std::vector<Job>{});
+    pulls_.pop_back();
+  }
+}
+
+Job WorkQueue::Deliver(uint64_t seq, JobRecord& job, uint64_t member, int64_t now_us) {
+  ready_.erase(seq);
+  ++job.deliveries;
+  ++counts_.delivered;
+  if (job.deliveries > 1) ++counts_.redelivered;
+  job.state = State::kInFlight;
+  job.member = member;
+  job.nonce = nonce_();
+  job.due_us =
+      now_us + std::chrono::duration_cast<std::chrono::microseconds>(options_.ack_wait).count();
+  timers_.insert({job.due_us, seq});
+  ++in_flight_;
+  Job out;
+  out.queue = options_.name;
+  out.seq = seq;
+  out.deliveries = job.deliveries;
+  out.message = job.message;
+  out.handle = options_.name + "/" + std::to_string(seq) + "/" + std::to_string(job.deliveries) +
+               "/" + Hex(job.nonce);
+  return out;
+}
+
+void WorkQueue::Pump(int64_t now_us, Effects& fx) {
+  if (closed_) return;
+  // Pulls first: they are waiting callers; then members, round robin.
+  while (!pulls_.empty() && !ready_.empty() && in_flight_ < options_.max_in_flight) {
+    WaitingPull pull = std::move(pulls_.front());
+    pulls_.erase(pulls_.begin());
+    std::vector<Job> jobs;
+    while (jobs.size() < pull.max && !ready_.empty() && in_flight_ < options_.max_in_flight) {
+      const uint64_t seq = *ready_.begin();
+      jobs.push_back(Deliver(seq, jobs_.at(seq), kPullMember, now_us));
+    }
+    fx.pulls.emplace_back(std::move(pull.done), std::move(jobs));
+  }
+  while (!ready_.empty() && in_flight_ < options_.max_in_flight && !members_.empty()) {
+    // The next member after the last served with room, wrapping around.
+    auto it = members_.upper_bound(last_served_);
+    bool found = false;
+    for (size_t i = 0; i < members_.size(); ++i, ++it) {
+      if (it == members_.end()) it = members_.begin();
+      if (it->second.held.size() < it->second.max_in_flight) {
+        found = true;
+        break;
+      }
+    }
+    if (!found) return;
+    last_served_ = it->first;
+    const uint64_t seq = *ready_.begin();
+    Member& m = it->second;
+    m.held.insert(seq);
+    fx.sends.emplace_back(
+        m.target, std::make_shared<const Job>(Deliver(seq, jobs_.at(seq), it->first, now_us)));
+  }
+}
+
+void WorkQueue::Unhold(uint64_t seq, JobRecord& job) {
+  timers_.erase({job.due_us, seq});
+  if (job.state == State::kInFlight) {
+    --in_flight_;
+    if (job.member != kPullMember) {
+      if (auto m = members_.find(job.member); m != members_.end()) m->second.held.erase(seq);
+    }
+  } else if (job.state == State::kDelayed) {
+    --delayed_;
+  }
+}
+
+int64_t WorkQueue::Backoff(uint32_t deliveries) const {
+  if (options_.backoff.empty() || deliveries == 0) return 0;
+  const size_t step = std::min<size_t>(deliveries - 1, options_.backoff.size() - 1);
+  return std::chrono::duration_cast<std::chrono::microseconds>(options_.backoff[step]).count();
+}
+
+void WorkQueue::GiveBack(uint64_t seq, JobRecord& job, int64_t delay_us, int64_t now_us,
+                         Effects& fx) {
+  if (options_.max_deliver != 0 && job.deliveries >= options_.max_deliver) {
+    return ToDeadLetter(seq, job, "max_deliver", fx);
+  }
+  if (delay_us > 0) {
+    job.state = State::kDelayed;
+    job.due_us = now_us + delay_us;
+    timers_.insert({job.due_us, seq});
+    ++delayed_;
+    return;
+  }
+  job.state = State::kReady;
+  ready_.insert(seq);
+}
+
+void WorkQueue::ToDeadLetter(uint64_t seq, JobRecord& job, std::string_view reason, Effects& fx) {
+  if (options_.dead_letter.empty()) {
+    ++counts_.dropped;
+    Remove(jobs_.find(seq));
+    return;
+  }
+  job.state = State::kDeadLettering;
+  job.dead_reason = reason;
+  fx.dead.push_back({seq, job.message, job.deliveries, reason});
+}
+
+void WorkQueue::Remove(std::map<uint64_t, JobRecord>::iterator it) {
+  bytes_ -= it->second.message->payload.size();
+  node_bytes_->fetch_sub(it->second.message->payload.size(), std::memory_order_relaxed);
+  jobs_.erase(it);
+}
+
+Status WorkQueue::Settle(uint64_t member, const JobHandle& handle, SettleKind kind,
+                         int64_t delay_us, int64_t now_us, Effects& fx) {
+  std::lock_guard lock(mu_);
+  auto it = jobs_.find(handle.seq);
+  const std::string which = "job " + std::to_string(handle.seq) + " of work queue '" +
+                            options_.name + "' (delivery " + std::to_string(handle.delivery) + ")";
+  if (it == jobs_.end()) {
+    return Status(ErrorCode::kUnknownHandle,
+                  which + " is not pending: settled already, or never delivered");
+  }
+  JobRecord& job = it->second;
+  if (handle.delivery < job.deliveries) {
+    return Status(ErrorCode::kStaleHandle, which + " was delivered again since (delivery " +
+                                               std::to_string(job.deliveries) +
+                                               "): only that delivery can settle it");
+  }
+  if (job.state != State::kInFlight || handle.delivery != job.deliveries ||
+      handle.nonce != job.nonce) {
+    return Status(ErrorCode::kUnknownHandle, which + " is not in flight under this handle");
+  }
+  if (job.member != member) {
+    return Status(ErrorCode::kUnknownHandle,
+                  which + " was delivered to another member: only it can settle the job");
+  }
+  switch (kind) {
+    case SettleKind::kAck:
+      Unhold(handle.seq, job);
+      ++counts_.acked;
+      Remove(it);
+      break;
+    case SettleKind::kProgress:
+      timers_.erase({job.due_us, handle.seq});
+      job.due_us =
+          now_us + std::chrono::duration_cast<std::chrono::microseconds>(options_.ack_wait).count();
+      timers_.insert({job.due_us, handle.seq});
+      return Status::Ok();  // nothing freed: nothing to offer
+    case SettleKind::kNack:
+      Unhold(handle.seq, job);
+      ++counts_.nacked;
+      GiveBack(handle.seq, job, delay_us >= 0 ? delay_us : Backoff(job.deliveries), now_us, fx);
+      break;
+    case SettleKind::kTerm:
+      Unhold(handle.seq, job);
+      ++counts_.termed;
+      ToDeadLetter(handle.seq, job, "term", fx);
+      break;
+  }
+  Pump(now_us, fx);
+  return Status::Ok();
+}
+
+void WorkQueue::DeadLettered(uint64_t seq, bool published, int64_t retry_us, int64_t now_us,
+                             Effects& fx) {
+  std::lock_guard lock(mu_);
+  auto it = jobs_.find(seq);
+  if (it == jobs_.end() || it->second.state != State::kDeadLettering) return;
+  if (published) {
+    ++counts_.dead_lettered;
+    Remove(it);
+    Pump(now_us, fx);
+    return;
+  }
+  // The dead-letter topic refused it (full, say): kept, and tried again.
+  JobRecord& job = it->second;
+  job.state = State::kDelayed;
+  job.due_us = now_us + retry_us;
+  timers_.insert({job.due_us, seq});
+  ++delayed_;
+}
+
+int64_t WorkQueue::Expire(int64_t now_us, Effects& fx) {
+  std::lock_guard lock(mu_);
+  while (!timers_.empty() && timers_.begin()->first <= now_us) {
+    const uint64_t seq = timers_.begin()->second;
+    JobRecord& job = jobs_.at(seq);
+    const State was = job.state;
+    Unhold(seq, job);
+    if (was == State::kInFlight) {
+      ++counts_.expired;
+      GiveBack(seq, job, 0, now_us, fx);
+    } else if (!job.dead_reason.empty()) {
+      // A dead letter whose publish failed: tried again.
+      ToDeadLetter(seq, job, job.dead_reason, fx);
+    } else {
+      job.state = State::kReady;
+      ready_.insert(seq);
+    }
+  }
+  for (auto it = pulls_.begin(); it != pulls_.end();) {
+    if (it->deadline_us > now_us) {
+      ++it;
+      continue;
+    }
+    fx.pulls.emplace_back(std::move(it->done), std::vector<Job>{});
+    it = pulls_.erase(it);
+  }
+  Pump(now_us, fx);
+  int64_t next = timers_.empty() ? INT64_MAX : timers_.begin()->first;
+  for (const WaitingPull& p : pulls_) next = std::min(next, p.deadline_us);
+  return next;
+}
+
+int64_t WorkQueue::next_deadline() const {
+  std::lock_guard lock(mu_);
+  int64_t next = timers_.empty() ? INT64_MAX : timers_.begin()->first;
+  for (const WaitingPull& p : pulls_) next = std::min(next, p.deadline_us);
+  return next;
+}
+
+void WorkQueue::Close(Effects& fx) {
+  std::lock_guard lock(mu_);
+  closed_ = true;
+  // The jobs go with the queue.
+  node_bytes_->fetch_sub(bytes_, std::memory_order_relaxed);
+  bytes_ = 0;
+  jobs_.clear();
+  ready_.clear();
+  timers_.clear();
+  members_.clear();
+  in_flight_ = delayed_ = 0;
+  for (WaitingPull& p : pulls_) fx.pulls.emplace_back(std::move(p.done), Closed());
+  pulls_.clear();
+}
+
+size_t WorkQueue::pending_bytes() const {
+  std::lock_guard lock(mu_);
+  return bytes_;
+}
+
+QueueInfo WorkQueue::Info() const {
+  std::lock_guard lock(mu_);
+  QueueInfo info = counts_;
+  info.options = options_;
+  info.pending = jobs_.size();
+  info.pending_bytes = bytes_;
+  info.in_flight = in_flight_;
+  info.delayed = delayed_;
+  info.members = members_.size();
+  info.waiting_pulls = pulls_.size();
+  return info;
+}
+
+}  // namespace herald

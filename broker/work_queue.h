@@ -1,0 +1,161 @@
+// One work queue's state (herald/work_queue.h): its jobs, which are waiting,
+// delayed or in flight to which member, and their deadlines.
+//
+// Every call takes the queue's own lock, decides, and writes what must
+// happen outside it into an Effects: jobs to push to members' inboxes,
+// pulls to answer, jobs to publish to the dead letters. The caller carries
+// those out with no queue lock held (a member's sink may settle inline, and
+// a dead letter is a publish that may enqueue into other queues). Time is
+// passed in (steady-clock microseconds), so tests drive it.
+//
+// Thread rule: any thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "broker/subscription.h"
+#include "herald/status.h"
+#include "herald/work_queue.h"
+
+namespace herald {
+
+// A handle's parts: "<queue>/<seq>/<delivery>/<nonce>".
+struct JobHandle {
+  std::string queue;
+  uint64_t seq = 0;
+  uint32_t delivery = 0;
+  uint64_t nonce = 0;
+};
+Result<JobHandle> ParseJobHandle(std::string_view handle);
+
+using PullCallback = std::function<void(Result<std::vector<Job>>)>;
+
+class WorkQueue {
+ public:
+  struct Effects {
+    // A job for a member: pushed to its inbox.
+    std::vector<std::pair<SubscriptionPtr, std::shared_ptr<const Job>>> sends;
+    // Pulls answered.
+    std::vector<std::pair<PullCallback, Result<std::vector<Job>>>> pulls;
+    // Jobs to publish to the dead-letter topic; DeadLettered(seq) follows.
+    struct Dead {
+      uint64_t seq;
+      MessagePtr message;
+      uint32_t deliveries;
+      std::string_view reason;  // "max_deliver" or "term"
+    };
+    std::vector<Dead> dead;
+  };
+
+  // `nonce` makes handles unguessable (a keyed PRF in production). Every
+  // queue of a node adds its jobs' payload bytes to `node_bytes`, which may
+  // hold at most `max_node_bytes`.
+  WorkQueue(QueueOptions options, std::function<uint64_t()> nonce,
+            std::atomic<uint64_t>* node_bytes, uint64_t max_node_bytes);
+
+  const QueueOptions& options() const { return options_; }
+  const std::string& name() const { return options_.name; }
+
+  // Whether a job of `bytes` payload fits (max_pending, max_pending_bytes);
+  // counts the refusal when not.
+  Status Admit(size_t bytes);
+  void Enqueue(MessagePtr m, int64_t now_us, Effects& fx);
+
+  // `member` is a membership id (never kPullMember); `target` its sink and
+  // inbox. `max_in_flight` 0: the queue's per-member bound.
+  void Join(uint64_t member, SubscriptionPtr target, uint32_t max_in_flight, int64_t now_us,
+            Effects& fx);
+  // The member's jobs are offered again at once (counted as deliveries).
+  void Leave(uint64_t member, int64_t now_us, Effects& fx);
+  // Up to `max` jobs now, or the first that come within `wait_us` (0: answer
+  // at once, possibly empty). At most `max_waiting` pulls wait at once.
+  void Pull(size_t max, int64_t wait_us, size_t max_waiting, PullCallback done, int64_t now_us,
+            Effects& fx);
+
+  Status Settle(uint64_t member, const JobHandle& handle, SettleKind kind, int64_t delay_us,
+                int64_t now_us, Effects& fx);
+  // The dead-letter publish of `seq` ended: the job leaves, or (failed) is
+  // tried again after `retry_us`.
+  void DeadLettered(uint64_t seq, bool published, int64_t retry_us, int64_t now_us, Effects& fx);
+
+  // Deadlines due by `now_us` (ack_wait, delays, pulls); returns the next
+  // one (INT64_MAX: none).
+  int64_t Expire(int64_t now_us, Effects& fx);
+  int64_t next_deadline() const;
+
+  // The queue was deleted: its waiting pulls are answered (unavailable),
+  // nothing more is offered.
+  void Close(Effects& fx);
+
+  QueueInfo Info() const;
+  size_t pending_bytes() const;
+
+ private:
+  enum class State : uint8_t { kReady, kDelayed, kInFlight, kDeadLettering };
+  struct JobRecord {
+    MessagePtr message;
+    State state = State::kReady;
+    uint32_t deliveries = 0;
+    uint64_t member = kPullMember;  // in flight: to whom
+    uint64_t nonce = 0;             // in flight: of this delivery
+    int64_t due_us = 0;             // in flight: ack deadline; delayed: when it is ready
+    // Set while it goes to the dead letters (and while a failed publish
+    // there waits to be tried again): why.
+    std::string_view dead_reason;
+  };
+  struct Member {
+    SubscriptionPtr target;
+    uint32_t max_in_flight = 0;
+    std::set<uint64_t> held;  // seqs in flight to it
+  };
+  struct WaitingPull {
+    uint64_t id;
+    size_t max;
+    int64_t deadline_us;
+    PullCallback done;
+  };
+
+  // Lock held for all of these.
+  void Pump(int64_t now_us, Effects& fx);
+  Job Deliver(uint64_t seq, JobRecord& job, uint64_t member, int64_t now_us);
+  // The job is no longer in flight or delayed: its timer and holder go.
+  void Unhold(uint64_t seq, JobRecord& job);
+  // After a delivery that did not end in ack: offered again (after
+  // `delay_us`), or dead-lettered past max_deliver.
+  void GiveBack(uint64_t seq, JobRecord& job, int64_t delay_us, int64_t now_us, Effects& fx);
+  void ToDeadLetter(uint64_t seq, JobRecord& job, std::string_view reason, Effects& fx);
+  void Remove(std::map<uint64_t, JobRecord>::iterator it);
+  int64_t Backoff(uint32_t deliveries) const;
+  Status Closed() const;
+
+  const QueueOptions options_;
+  const std::function<uint64_t()> nonce_;
+  std::atomic<uint64_t>* const node_bytes_;
+  const uint64_t max_node_bytes_;
+  mutable std::mutex mu_;
+  bool closed_ = false;
+  uint64_t next_seq_ = 0;
+  std::map<uint64_t, JobRecord> jobs_;
+  uint64_t bytes_ = 0;
+  std::set<uint64_t> ready_;                       // oldest first
+  std::set<std::pair<int64_t, uint64_t>> timers_;  // (due, seq): in flight and delayed
+  std::map<uint64_t, Member> members_;
+  uint64_t last_served_ = 0;  // round robin: the member served last
+  uint64_t in_flight_ = 0;
+  uint64_t delayed_ = 0;
+  std::vector<WaitingPull> pulls_;  // oldest first
+  uint64_t next_pull_ = 0;
+  QueueInfo counts_;  // the counters (options and gauges filled by Info)
+};
+
+}  // namespace herald

@@ -1,0 +1,113 @@
+// herald/work_queue.h — durable work queues: jobs that stay until a worker
+// acknowledges them.
+//
+// A work queue is a named consumer of one topic pattern. Every message
+// published to a matching topic after the queue was created becomes a job
+// of the queue (a copy: the topic's history may trim it, the job stays).
+// Members join the queue and are offered jobs, each to one member at a time,
+// at most `max_in_flight_per_member` each. A member settles each job it
+// receives:
+//
+//   ack       done: the job leaves the queue;
+//   nack      give it back, to be offered again after `delay` (or the next
+//             step of `backoff`);
+//   progress  still working on it: its deadline moves to now + ack_wait;
+//   term      never offer it again: it goes to the dead-letter topic.
+//
+// A job not settled within `ack_wait`, or held by a member that leaves, is
+// offered again; after `max_deliver` deliveries it goes to the dead-letter
+// topic instead, with headers saying why (kDeadReasonHeader, ...). Queue
+// groups (SubscribeOptions::queue_group) stay the fast, at-most-once form.
+//
+//   herald::QueueOptions q;
+//   q.name = "judge"; q.pattern = "submissions.>"; q.dead_letter = "judge.dead";
+//   broker.CreateQueue(q);
+//   broker.JoinQueue("judge", [&](const herald::Delivery& d) {
+//     run(d.job->message->payload);
+//     broker.Settle(d.subscription_id, d.job->handle, herald::SettleKind::kAck);
+//   });
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "herald/message.h"
+
+namespace herald {
+
+struct QueueOptions {
+  // 1-128 characters: dot-separated tokens of letters, digits, '_' and '-'
+  // (so grants can name queues as they name topics).
+  std::string name;
+  std::string pattern;  // the topics whose messages become jobs
+  // A delivery not settled within this long is offered again.
+  std::chrono::milliseconds ack_wait{30'000};
+  // Deliveries a job may have; the next one goes to the dead letters
+  // instead. 0: no limit.
+  uint32_t max_deliver = 5;
+  // Delay before a nacked job (without its own delay) is offered again, by
+  // the number of deliveries it had: backoff[0] after the first, ...; the
+  // last step repeats. Empty: at once.
+  std::vector<std::chrono::milliseconds> backoff;
+  uint32_t max_in_flight = 10'000;            // jobs delivered and not settled, queue-wide
+  uint32_t max_in_flight_per_member = 1'000;  // ... per member (a member may ask fewer)
+  // Jobs the queue holds (waiting and in flight) and their payload bytes;
+  // a publish that would pass either is refused (resource_exhausted).
+  uint64_t max_pending = 100'000;
+  uint64_t max_pending_bytes = 64u << 20;
+  // Where jobs past max_deliver and termed jobs are published; empty: they
+  // are dropped (and counted). Must not match `pattern`.
+  std::string dead_letter;
+};
+
+// One delivery of a job to a member (Delivery::job).
+struct Job {
+  std::string queue;
+  // Names this delivery: "<queue>/<seq>/<delivery>/<nonce>". Settle takes
+  // it; it is valid for this delivery only, from the member it was given to.
+  std::string handle;
+  uint64_t seq = 0;         // the job's number in its queue
+  uint32_t deliveries = 0;  // 1 on the first delivery
+  MessagePtr message;       // topic, (epoch, offset), payload, headers
+};
+
+// Who settles a pulled job (Broker::Pull): no membership, the handle is the
+// only proof.
+inline constexpr uint64_t kPullMember = 0;
+
+enum class SettleKind { kAck, kNack, kProgress, kTerm };
+// "ack", "nack", "progress", "term".
+std::string_view SettleKindName(SettleKind kind);
+
+// Headers of a job published to a dead-letter topic (its own headers kept).
+inline constexpr std::string_view kDeadReasonHeader = "Herald-Dead-Reason";  // max_deliver|term
+inline constexpr std::string_view kDeadDeliveriesHeader = "Herald-Deliveries";
+inline constexpr std::string_view kDeadQueueHeader = "Herald-Queue";
+inline constexpr std::string_view kDeadTopicHeader = "Herald-Original-Topic";
+inline constexpr std::string_view kDeadPositionHeader = "Herald-Original-Position";  // epoch:offset
+
+struct QueueInfo {
+  QueueOptions options;
+  uint64_t pending = 0;  // jobs held: waiting, delayed and in flight
+  uint64_t pending_bytes = 0;
+  uint64_t in_flight = 0;
+  uint64_t delayed = 0;  // waiting for a nack's delay or backoff
+  uint64_t members = 0;
+  uint64_t waiting_pulls = 0;
+  // Counters since the queue was created.
+  uint64_t enqueued = 0;
+  uint64_t delivered = 0;
+  uint64_t redelivered = 0;  // deliveries after the first
+  uint64_t acked = 0;
+  uint64_t nacked = 0;
+  uint64_t expired = 0;  // deliveries whose ack_wait passed
+  uint64_t termed = 0;
+  uint64_t dead_lettered = 0;  // published to the dead-letter topic
+  uint64_t dropped = 0;        // past max_deliver or termed, with no dead-letter topic
+  uint64_t refused = 0;        // publishes refused for max_pending(_bytes)
+};
+
+}  // namespace herald

@@ -1,0 +1,340 @@
+// One work queue's decisions, with time driven by the test.
+#include "broker/work_queue.h"
+
+#include <gtest/gtest.h>
+
+#include "broker/queue_registry.h"
+
+namespace herald {
+namespace {
+
+constexpr int64_t kMs = 1000;  // microseconds
+
+MessagePtr Msg(std::string payload, uint64_t offset = 1) {
+  auto m = std::make_shared<Message>();
+  m->topic = "jobs.a";
+  m->payload = std::move(payload);
+  m->epoch = 7;
+  m->offset = offset;
+  return m;
+}
+
+struct Fixture {
+  explicit Fixture(QueueOptions o = Defaults())
+      : q(
+            std::move(o), [n = uint64_t{0}]() mutable { return ++n * 0x9e3779b97f4a7c15ULL; },
+            &node_bytes, 1 << 20) {}
+  static QueueOptions Defaults() {
+    QueueOptions o;
+    o.name = "work";
+    o.pattern = "jobs.>";
+    o.ack_wait = std::chrono::milliseconds(100);
+    o.max_deliver = 3;
+    o.dead_letter = "dead.work";
+    return o;
+  }
+  SubscriptionPtr Member(uint64_t id) {
+    auto s = std::make_shared<Subscription>();
+    s->id = id;
+    return s;
+  }
+  std::atomic<uint64_t> node_bytes{0};
+  WorkQueue q;
+};
+
+JobHandle Handle(const Job& j) { return *ParseJobHandle(j.handle); }
+
+TEST(WorkQueue, OffersEachJobToOneMemberRoundRobin) {
+  Fixture f;
+  WorkQueue::Effects fx;
+  f.q.Join(1, f.Member(1), 0, 0, fx);
+  f.q.Join(2, f.Member(2), 0, 0, fx);
+  for (int i = 0; i < 4; ++i) f.q.Enqueue(Msg("j" + std::to_string(i)), 0, fx);
+  ASSERT_EQ(fx.sends.size(), 4u);
+  EXPECT_NE(fx.sends[0].first->id, fx.sends[1].first->id);
+  EXPECT_EQ(fx.sends[0].first->id, fx.sends[2].first->id);
+  for (auto& [m, job] : fx.sends) EXPECT_EQ(job->deliveries, 1u);
+  EXPECT_EQ(f.q.Info().in_flight, 4u);
+}
+
+TEST(WorkQueue, AckRemovesTheJobAndASecondAckIsUnknown) {
+  Fixture f;
+  WorkQueue::Effects fx;
+  f.q.Join(1, f.Member(1), 0, 0, fx);
+  f.q.Enqueue(Msg("a"), 0, fx);
+  const JobHandle h = Handle(*fx.sends[0].second);
+  EXPECT_TRUE(f.q.Settle(1, h, SettleKind::kAck, -1, 10, fx).ok());
+  EXPECT_EQ(f.q.Info().pending, 0u);
+  EXPECT_EQ(f.q.Info().acked, 1u);
+  EXPECT_EQ(f.node_bytes.load(), 0u);
+  EXPECT_EQ(f.q.Settle(1, h, SettleKind::kAck, -1, 10, fx).code(), ErrorCode::kUnknownHandle);
+}
+
+TEST(WorkQueue, AnotherMembersHandleIsUnknown) {
+  Fixture f;
+  WorkQueue::Effects fx;
+  f.q.Join(1, f.Member(1), 0, 0, fx);
+  f.q.Enqueue(Msg("a"), 0, fx);
+  const JobHandle h = Handle(*fx.sends[0].second);
+  EXPECT_EQ(f.q.Settle(2, h, SettleKind::kAck, -1, 0, fx).code(), ErrorCode::kUnknownHandle);
+  EXPECT_EQ(f.q.Settle(kPullMember, h, SettleKind::kAck, -1, 0, fx).code(),
+            ErrorCode::kUnknownHandle);
+  JobHandle forged = h;
+  forged.nonce ^= 1;
+  EXPECT_EQ(f.q.Settle(1, forged, SettleKind::kAck, -1, 0, fx).code(), ErrorCode::kUnknownHandle);
+  EXPECT_EQ(f.q.Info().pending, 1u);
+}
+
+TEST(WorkQueue, AckWaitPassingOffersTheJobAgainAndTheOldHandleIsStale) {
+  Fixture f;
+  WorkQueue::Effects fx;
+  f.q.Join(1, f.Member(1), 0, 0, fx);
+  f.q.Join(2, f.Member(2), 0, 0, fx);
+  f.q.Enqueue(Msg("a"), 0, fx);
+  const JobHandle first = Handle(*fx.sends[0].second);
+  const uint64_t first_member = fx.sends[0].first->id;
+  EXPECT_EQ(f.q.next_deadline(), 100 * kMs);
+  WorkQueue::Effects later;
+  EXPECT_EQ(f.q.Expire(99 * kMs, later), 100 * kMs);
+  EXPECT_TRUE(later.sends.empty());
+  f.q.Expire(100 * kMs, later);
+  ASSERT_EQ(later.sends.size(), 1u);
+  EXPECT_EQ(later.sends[0].second->deliveries, 2u);
+  EXPECT_NE(later.sends[0].first->id, first_member);  // round robin moves on
+  EXPECT_EQ(f.q.Settle(first_member, first, SettleKind::kAck, -1, 100 * kMs, later).code(),
+            ErrorCode::kStaleHandle);
+  EXPECT_EQ(f.q.Info().expired, 1u);
+  EXPECT_EQ(f.q.Info().redelivered, 1u);
+}
+
+TEST(WorkQueue, ProgressPushesTheDeadline) {
+  Fixture f;
+  WorkQueue::Effects fx;
+  f.q.Join(1, f.Member(1), 0, 0, fx);
+  f.q.Enqueue(Msg("a"), 0, fx);
+  const JobHandle h = Handle(*fx.sends[0].second);
+  EXPECT_TRUE(f.q.Settle(1, h, SettleKind::kProgress, -1, 80 * kMs, fx).ok());
+  WorkQueue::Effects later;
+  f.q.Expire(150 * kMs, later);
+  EXPECT_TRUE(later.sends.empty());
+  EXPECT_EQ(f.q.Info().in_flight, 1u);
+  f.q.Expire(180 * kMs, later);
+  EXPECT_EQ(later.sends.size(), 1u);  // passed again: offered again
+}
+
+TEST(WorkQueue, NackWithADelayWaitsThenTheBackoffAppliesWithout) {
+  QueueOptions o = Fixture::Defaults();
+  o.backoff = {std::chrono::milliseconds(10), std::chrono::milliseconds(50)};
+  o.max_deliver = 0;
+  Fixture f(o);
+  WorkQueue::Effects fx;
+  f.q.Join(1, f.Member(1), 0, 0, fx);
+  f.q.Enqueue(Msg("a"), 0, fx);
+  ASSERT_TRUE(f.q.Settle(1, Handle(*fx.sends[0].second), SettleKind::kNack, 30 * kMs, 0, fx).ok());
+  EXPECT_EQ(fx.sends.size(), 1u);  // not offered again at once
+  EXPECT_EQ(f.q.Info().delayed, 1u);
+  WorkQueue::Effects later;
+  f.q.Expire(29 * kMs, later);
+  EXPECT_TRUE(later.sends.empty());
+  f.q.Expire(30 * kMs, later);
+  ASSERT_EQ(later.sends.size(), 1u);
+  // No delay given: backoff[1] after the second delivery.
+  ASSERT_TRUE(
+      f.q.Settle(1, Handle(*later.sends[0].second), SettleKind::kNack, -1, 30 * kMs, later).ok());
+  EXPECT_EQ(f.q.next_deadline(), 80 * kMs);
+}
+
+TEST(WorkQueue, MaxDeliverSendsTheJobToTheDeadLetters) {
+  Fixture f;
+  WorkQueue::Effects fx;
+  f.q.Join(1, f.Member(1), 0, 0, fx);
+  f.q.Enqueue(Msg("poison"), 0, fx);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(fx.sends.size(), static_cast<size_t>(i + 1));
+    ASSERT_TRUE(f.q.Settle(1, Handle(*fx.sends.back().second), SettleKind::kNack, 0, 0, fx).ok());
+  }
+  ASSERT_EQ(fx.dead.size(), 1u);
+  EXPECT_EQ(fx.dead[0].reason, "max_deliver");
+  EXPECT_EQ(fx.dead[0].deliveries, 3u);
+  EXPECT_EQ(f.q.Info().pending, 1u);  // until the dead letter is published
+  f.q.DeadLettered(fx.dead[0].seq, true, kMs, 0, fx);
+  EXPECT_EQ(f.q.Info().pending, 0u);
+  EXPECT_EQ(f.q.Info().dead_lettered, 1u);
+}
+
+TEST(WorkQueue, AFailedDeadLetterIsTriedAgain) {
+  Fixture f;
+  WorkQueue::Effects fx;
+  f.q.Join(1, f.Member(1), 0, 0, fx);
+  f.q.Enqueue(Msg("a"), 0, fx);
+  ASSERT_TRUE(f.q.Settle(1, Handle(*fx.sends[0].second), SettleKind::kTerm, -1, 0, fx).ok());
+  ASSERT_EQ(fx.dead.size(), 1u);
+  EXPECT_EQ(fx.dead[0].reason, "term");
+  f.q.DeadLettered(fx.dead[0].seq, false, 5 * kMs, 0, fx);
+  WorkQueue::Effects later;
+  f.q.Expire(5 * kMs, later);
+  ASSERT_EQ(later.dead.size(), 1u);
+  EXPECT_EQ(later.dead[0].reason, "term");
+  EXPECT_TRUE(later.sends.empty());  // never offered to a member again
+}
+
+TEST(WorkQueue, WithoutADeadLetterTopicTermDropsAndCounts) {
+  QueueOptions o = Fixture::Defaults();
+  o.dead_letter.clear();
+  Fixture f(o);
+  WorkQueue::Effects fx;
+  f.q.Join(1, f.Member(1), 0, 0, fx);
+  f.q.Enqueue(Msg("a"), 0, fx);
+  ASSERT_TRUE(f.q.Settle(1, Handle(*fx.sends[0].second), SettleKind::kTerm, -1, 0, fx).ok());
+  EXPECT_TRUE(fx.dead.empty());
+  EXPECT_EQ(f.q.Info().dropped, 1u);
+  EXPECT_EQ(f.q.Info().pending, 0u);
+}
+
+TEST(WorkQueue, ALeavingMemberGivesItsJobsBackAtOnce) {
+  Fixture f;
+  WorkQueue::Effects fx;
+  f.q.Join(1, f.Member(1), 0, 0, fx);
+  for (int i = 0; i < 10; ++i) f.q.Enqueue(Msg("j"), 0, fx);
+  ASSERT_EQ(fx.sends.size(), 10u);
+  WorkQueue::Effects after;
+  f.q.Join(2, f.Member(2), 0, 0, after);
+  EXPECT_TRUE(after.sends.empty());
+  f.q.Leave(1, 1, after);
+  ASSERT_EQ(after.sends.size(), 10u);
+  for (auto& [m, job] : after.sends) {
+    EXPECT_EQ(m->id, 2u);
+    EXPECT_EQ(job->deliveries, 2u);
+  }
+  EXPECT_FALSE(fx.sends[0].first->active.load());  // what was queued for it is not shown
+}
+
+TEST(WorkQueue, InFlightBoundsPerMemberAndPerQueue) {
+  QueueOptions o = Fixture::Defaults();
+  o.max_in_flight = 5;
+  o.max_in_flight_per_member = 3;
+  Fixture f(o);
+  WorkQueue::Effects fx;
+  f.q.Join(1, f.Member(1), 0, 0, fx);
+  f.q.Join(2, f.Member(2), 2, 0, fx);  // asks for fewer
+  for (int i = 0; i < 10; ++i) f.q.Enqueue(Msg("j"), 0, fx);
+  EXPECT_EQ(fx.sends.size(), 5u);
+  size_t to_one = 0;
+  for (auto& [m, job] : fx.sends) to_one += m->id == 1;
+  EXPECT_EQ(to_one, 3u);
+  // An ack frees one place: the next job goes at once.
+  const auto& first = fx.sends[0];
+  ASSERT_TRUE(f.q.Settle(first.first->id, Handle(*first.second), SettleKind::kAck, -1, 0, fx).ok());
+  EXPECT_EQ(fx.sends.size(), 6u);
+}
+
+TEST(WorkQueue, MaxPendingRefusesTheJob) {
+  QueueOptions o = Fixture::Defaults();
+  o.max_pending = 2;
+  o.max_pending_bytes = 10;
+  Fixture f(o);
+  WorkQueue::Effects fx;
+  ASSERT_TRUE(f.q.Admit(1).ok());
+  f.q.Enqueue(Msg("a"), 0, fx);
+  EXPECT_EQ(f.q.Admit(10).code(), ErrorCode::kResourceExhausted);  // bytes
+  ASSERT_TRUE(f.q.Admit(1).ok());
+  f.q.Enqueue(Msg("b"), 0, fx);
+  EXPECT_EQ(f.q.Admit(1).code(), ErrorCode::kResourceExhausted);  // count
+  EXPECT_EQ(f.q.Info().refused, 2u);
+}
+
+TEST(WorkQueue, APullTakesWhatIsThereOrWaitsForTheNext) {
+  Fixture f;
+  WorkQueue::Effects fx;
+  for (int i = 0; i < 3; ++i) f.q.Enqueue(Msg("j"), 0, fx);
+  f.q.Pull(
+      2, 0, 8, [](Result<std::vector<Job>>) {}, 0, fx);
+  ASSERT_EQ(fx.pulls.size(), 1u);
+  ASSERT_TRUE(fx.pulls[0].second.ok());
+  EXPECT_EQ(fx.pulls[0].second->size(), 2u);
+  const JobHandle pulled = Handle(fx.pulls[0].second->front());
+  EXPECT_TRUE(f.q.Settle(kPullMember, pulled, SettleKind::kAck, -1, 0, fx).ok());
+  WorkQueue::Effects w;
+  f.q.Pull(
+      5, 0, 8, [](Result<std::vector<Job>>) {}, 0, w);  // the third one
+  f.q.Pull(
+      5, 50 * kMs, 8, [](Result<std::vector<Job>>) {}, 0, w);
+  ASSERT_EQ(w.pulls.size(), 1u);
+  EXPECT_EQ(f.q.Info().waiting_pulls, 1u);
+  f.q.Enqueue(Msg("k"), 1, w);
+  ASSERT_EQ(w.pulls.size(), 2u);
+  EXPECT_EQ(w.pulls[1].second->size(), 1u);
+  f.q.Pull(
+      5, 50 * kMs, 8, [](Result<std::vector<Job>>) {}, 0, w);
+  f.q.Expire(50 * kMs, w);
+  ASSERT_EQ(w.pulls.size(), 3u);
+  EXPECT_TRUE(w.pulls[2].second->empty());  // waited, nothing came
+}
+
+TEST(WorkQueue, TooManyWaitingPullsAreRefused) {
+  Fixture f;
+  WorkQueue::Effects fx;
+  f.q.Pull(
+      1, kMs, 1, [](Result<std::vector<Job>>) {}, 0, fx);
+  f.q.Pull(
+      1, kMs, 1, [](Result<std::vector<Job>>) {}, 0, fx);
+  ASSERT_EQ(fx.pulls.size(), 1u);
+  EXPECT_EQ(fx.pulls[0].second.status().code(), ErrorCode::kResourceExhausted);
+}
+
+TEST(JobHandle, MalformedHandlesAreUnknown) {
+  for (std::string_view bad : {"", "q", "q/1/1", "q/x/1/0000000000000001", "/1/1/0000000000000001",
+                               "q/1/1/123", "q/1/-1/0000000000000001", "q/1/1/000000000000000g"}) {
+    EXPECT_EQ(ParseJobHandle(bad).status().code(), ErrorCode::kUnknownHandle) << bad;
+  }
+  Result<JobHandle> h = ParseJobHandle("a.b/12/3/00000000000000ff");
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->queue, "a.b");
+  EXPECT_EQ(h->seq, 12u);
+  EXPECT_EQ(h->delivery, 3u);
+  EXPECT_EQ(h->nonce, 255u);
+}
+
+TEST(QueueOptions, EveryBadOptionIsNamed) {
+  auto check = [](auto edit, std::string_view says) {
+    QueueOptions o = Fixture::Defaults();
+    edit(o);
+    Status s = ValidateQueueOptions(o, {});
+    EXPECT_FALSE(s.ok()) << says;
+    EXPECT_NE(s.message().find(says), std::string::npos) << s.message();
+  };
+  check([](QueueOptions& o) { o.name = ""; }, "1-128");
+  check([](QueueOptions& o) { o.name = "a/b"; }, "tokens");
+  check([](QueueOptions& o) { o.name = "a..b"; }, "tokens");
+  check([](QueueOptions& o) { o.pattern = "jobs..x"; }, "pattern");
+  check([](QueueOptions& o) { o.pattern = "_INBOX.>"; }, "reply inboxes");
+  check([](QueueOptions& o) { o.ack_wait = {}; }, "ack_wait");
+  check([](QueueOptions& o) { o.backoff = {std::chrono::milliseconds(-1)}; }, "backoff");
+  check([](QueueOptions& o) { o.max_in_flight = 0; }, "max_in_flight");
+  check([](QueueOptions& o) { o.max_pending = 0; }, "max_pending");
+  check([](QueueOptions& o) { o.dead_letter = "jobs.dead"; }, "own pattern");
+  check([](QueueOptions& o) { o.dead_letter = "dead.*"; }, "dead_letter");
+  EXPECT_TRUE(ValidateQueueOptions(Fixture::Defaults(), {}).ok());
+}
+
+TEST(QueueRegistry, SameOptionsAgainIsFineOtherOptionsAreRefused) {
+  QueueRegistry r(2, 1 << 20, RandomHandleNonce());
+  QueueOptions o = Fixture::Defaults();
+  ASSERT_TRUE(r.Create(o, {}).ok());
+  const uint64_t gen = r.generation();
+  ASSERT_TRUE(r.Create(o, {}).ok());
+  EXPECT_EQ(r.generation(), gen);
+  o.max_deliver = 9;
+  EXPECT_EQ(r.Create(o, {}).code(), ErrorCode::kInvalidArgument);
+  o.name = "two";
+  ASSERT_TRUE(r.Create(o, {}).ok());
+  o.name = "three";
+  EXPECT_EQ(r.Create(o, {}).code(), ErrorCode::kResourceExhausted);  // max_queues
+  EXPECT_EQ(r.Matching("jobs.x").size(), 2u);
+  EXPECT_TRUE(r.Matching("other").empty());
+  ASSERT_TRUE(r.Remove("two").ok());
+  EXPECT_EQ(r.Remove("two").status().code(), ErrorCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace herald
