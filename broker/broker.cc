@@ -25,7 +25,7 @@ Broker::Impl::Impl(BrokerOptions options)
       shared_(dynamic_cast<SharedHistoryStore*>(store_)),
       topics_(options_.max_topics, options_.max_topic_bytes),
       tracker_(options_.node_id, options_.max_pending_requests, &counters_),
-      queues_(options_.max_queues, options_.max_queue_bytes, RandomHandleNonce()),
+      queues_(options_.max_queues, RandomHandleNonce()),
       read_budget_(options_.max_store_read_bytes, [this] {
         {
           std::lock_guard lock(maintenance_mu_);
@@ -46,6 +46,8 @@ Broker::Impl::~Impl() {
   }
   maintenance_cv_.notify_one();
   maintenance_.join();
+  // Waiting pulls are answered (not_found): their callers may wait on them.
+  CloseQueues();
   // Replay pages still waiting for the budget are not read: their
   // subscriptions go with the broker.
   read_budget_.Close();
@@ -61,12 +63,15 @@ void Broker::Impl::MaintenanceLoop() {
   Clock::time_point next_deadline = Clock::time_point::max();
   std::unique_lock lock(maintenance_mu_);
   while (!stopping_) {
-    maintenance_cv_.wait_until(lock, std::min(next_sweep, next_deadline),
-                               [this] { return stopping_ || deadline_changed_ || reads_ready_; });
+    maintenance_cv_.wait_until(lock, std::min(next_sweep, next_deadline), [this] {
+      return stopping_ || deadline_changed_ || reads_ready_ || dead_ready_;
+    });
     if (stopping_) break;
     deadline_changed_ = false;
     const bool reads_ready = std::exchange(reads_ready_, false);
+    const bool dead_ready = std::exchange(dead_ready_, false);
     lock.unlock();
+    if (dead_ready) PublishDeadLetters();
     if (reads_ready) {
       for (auto& [start, charge] : read_budget_.TakeReady()) start(std::move(charge));
     }
@@ -128,6 +133,8 @@ BrokerStats Broker::Impl::Stats() const {
   auto get = [](const BrokerCounters::Counter& c) { return c.load(std::memory_order_relaxed); };
   BrokerStats s;
   if (store_) s.store = store_->Stats();
+  s.queues = ListQueues();
+  s.queue_bytes = queues_.bytes();
   const TopicTable::Totals totals = topics_.Sum();
   s.messages_in = totals.messages_in + get(counters_.replies_in);
   s.bytes_in = totals.bytes_in + get(counters_.reply_bytes_in);

@@ -265,8 +265,13 @@ class Broker::Impl {
   void RunQueueEffects(const WorkQueuePtr& q, WorkQueue::Effects& fx);
   // Settles what is due in every queue; the earliest next deadline.
   RequestTracker::Clock::time_point ExpireQueues(RequestTracker::Clock::time_point now);
-  // A queue's deadline moved earlier than the maintenance thread may wake.
-  void NoteQueueDeadline(const WorkQueuePtr& q);
+  // A queue's earliest deadline is `due`: the maintenance thread is woken
+  // if it would sleep past it.
+  void NoteQueueDeadline(int64_t due);
+  // Maintenance thread: publishes the dead letters queues decided on.
+  void PublishDeadLetters();
+  // At the end: every queue closes (waiting pulls answered).
+  void CloseQueues();
   static int64_t SteadyUs(RequestTracker::Clock::time_point t);
   // At start: every topic the store holds, with its numbering and history.
   void LoadStored(bool complete, std::vector<StoredTopic> topics);
@@ -316,8 +321,16 @@ class Broker::Impl {
   bool stopping_ = false;
   bool deadline_changed_ = false;
   bool reads_ready_ = false;  // read_budget_ freed bytes while reads wait
-  // The earliest work-queue deadline the maintenance thread will wake for.
-  int64_t queue_wake_us_ = INT64_MAX;
+  bool dead_ready_ = false;   // dead_letters_ has some
+  // The earliest work-queue deadline the maintenance thread will wake for
+  // (written under maintenance_mu_, read without it).
+  std::atomic<int64_t> queue_wake_us_{INT64_MAX};
+  struct DeadLetter {
+    std::weak_ptr<WorkQueue> queue;
+    WorkQueue::Effects::Dead dead;
+  };
+  std::mutex dead_mu_;
+  std::vector<DeadLetter> dead_letters_;
   std::thread maintenance_;
 };
 

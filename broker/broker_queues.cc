@@ -35,7 +35,16 @@ const std::vector<WorkQueuePtr>& Broker::Impl::QueuesFor(TopicState& ts) {
 }
 
 Status Broker::Impl::AdmitJobs(TopicState& ts, size_t bytes) {
-  for (const WorkQueuePtr& q : QueuesFor(ts)) {
+  const std::vector<WorkQueuePtr>& queues = QueuesFor(ts);
+  if (queues.empty()) return Status::Ok();
+  // The node-wide bound, for a copy in every matching queue.
+  if (queues_.bytes() + bytes * queues.size() > options_.max_queue_bytes) {
+    for (const WorkQueuePtr& q : queues) q->CountRefused();
+    return Status(ErrorCode::kResourceExhausted,
+                  "the work queues of this node hold max_queue_bytes " +
+                      std::to_string(options_.max_queue_bytes) + " of jobs: nothing was published");
+  }
+  for (const WorkQueuePtr& q : queues) {
     if (Status s = q->Admit(bytes); !s.ok()) return s;
   }
   return Status::Ok();
@@ -57,13 +66,34 @@ void Broker::Impl::RunQueueEffects(const WorkQueuePtr& q, WorkQueue::Effects& fx
     item.job = std::move(job);
     target->inbox->Push(std::move(item));
   }
-  if (!fx.sends.empty()) NoteQueueDeadline(q);
-  for (auto& [done, jobs] : fx.pulls) {
-    const bool some = jobs.ok() && !jobs->empty();
-    done(std::move(jobs));
-    if (some) NoteQueueDeadline(q);
+  for (auto& [done, jobs] : fx.pulls) done(std::move(jobs));
+  if (!fx.dead.empty()) {
+    // Published by the maintenance thread, never inline: a settlement may
+    // come from a callback that holds a topic's lock (a pull answered by a
+    // publish), and a dead letter's publish takes another.
+    {
+      std::lock_guard lock(dead_mu_);
+      for (WorkQueue::Effects::Dead& d : fx.dead) dead_letters_.push_back({q, std::move(d)});
+    }
+    {
+      std::lock_guard lock(maintenance_mu_);
+      dead_ready_ = true;
+    }
+    maintenance_cv_.notify_one();
   }
-  for (WorkQueue::Effects::Dead& d : fx.dead) {
+  NoteQueueDeadline(fx.next_deadline);
+}
+
+void Broker::Impl::PublishDeadLetters() {
+  std::vector<DeadLetter> batch;
+  {
+    std::lock_guard lock(dead_mu_);
+    batch.swap(dead_letters_);
+  }
+  for (DeadLetter& dl : batch) {
+    WorkQueuePtr q = dl.queue.lock();
+    if (!q) continue;
+    const WorkQueue::Effects::Dead& d = dl.dead;
     PublishOptions o;
     o.content_type = d.message->content_type;
     o.headers = d.message->headers;
@@ -73,9 +103,8 @@ void Broker::Impl::RunQueueEffects(const WorkQueuePtr& q, WorkQueue::Effects& fx
     o.headers.push_back({std::string(kDeadTopicHeader), d.message->topic});
     o.headers.push_back({std::string(kDeadPositionHeader), std::to_string(d.message->epoch) + ":" +
                                                                std::to_string(d.message->offset)});
-    std::weak_ptr<WorkQueue> weak = q;
     PublishAsync(q->options().dead_letter, d.message->payload, std::move(o),
-                 [this, weak, seq = d.seq](Result<PublishAck> ack) {
+                 [this, weak = dl.queue, seq = d.seq](Result<PublishAck> ack) {
                    WorkQueuePtr queue = weak.lock();
                    if (!queue) return;
                    WorkQueue::Effects more;
@@ -83,17 +112,18 @@ void Broker::Impl::RunQueueEffects(const WorkQueuePtr& q, WorkQueue::Effects& fx
                    // stays a job and is tried again a second later.
                    queue->DeadLettered(seq, ack.ok(), 1'000'000, NowSteadyUs(), more);
                    RunQueueEffects(queue, more);
-                   if (!ack.ok()) NoteQueueDeadline(queue);
                  });
   }
 }
 
-void Broker::Impl::NoteQueueDeadline(const WorkQueuePtr& q) {
-  const int64_t due = q->next_deadline();
+void Broker::Impl::NoteQueueDeadline(int64_t due) {
+  // Most calls change nothing (a later ack deadline than one already
+  // awaited): one atomic load, no lock.
+  if (due >= queue_wake_us_.load(std::memory_order_acquire)) return;
   {
     std::lock_guard lock(maintenance_mu_);
-    if (due >= queue_wake_us_) return;
-    queue_wake_us_ = due;
+    if (due >= queue_wake_us_.load(std::memory_order_relaxed)) return;
+    queue_wake_us_.store(due, std::memory_order_release);
     deadline_changed_ = true;
   }
   maintenance_cv_.notify_one();
@@ -105,19 +135,31 @@ RequestTracker::Clock::time_point Broker::Impl::ExpireQueues(
   const int64_t now_us = SteadyUs(now);
   {
     std::lock_guard lock(maintenance_mu_);
-    queue_wake_us_ = INT64_MAX;  // recomputed below; earlier ones notify again
+    // Recomputed below; a deadline noted meanwhile wakes the loop again.
+    queue_wake_us_.store(INT64_MAX, std::memory_order_release);
   }
   for (const WorkQueuePtr& q : queues_.All()) {
     WorkQueue::Effects fx;
     next = std::min(next, q->Expire(now_us, fx));
+    fx.next_deadline = INT64_MAX;  // this thread is the one that would be woken
     RunQueueEffects(q, fx);
   }
-  if (next == INT64_MAX) return RequestTracker::Clock::time_point::max();
   {
     std::lock_guard lock(maintenance_mu_);
-    queue_wake_us_ = std::min(queue_wake_us_, next);
+    if (next < queue_wake_us_.load(std::memory_order_relaxed)) {
+      queue_wake_us_.store(next, std::memory_order_release);
+    }
   }
+  if (next == INT64_MAX) return RequestTracker::Clock::time_point::max();
   return RequestTracker::Clock::time_point(std::chrono::microseconds(next));
+}
+
+void Broker::Impl::CloseQueues() {
+  for (const WorkQueuePtr& q : queues_.All()) {
+    WorkQueue::Effects fx;
+    q->Close(fx);
+    for (auto& [done, jobs] : fx.pulls) done(std::move(jobs));
+  }
 }
 
 Status Broker::Impl::CreateQueue(const QueueOptions& options) {
@@ -164,7 +206,10 @@ Result<uint64_t> Broker::Impl::JoinQueue(std::string_view name, std::shared_ptr<
   target->id = queues_.AddMember(*q);
   target->pattern = (*q)->options().pattern;
   WorkQueue::Effects fx;
-  (*q)->Join(target->id, target, max_in_flight, NowSteadyUs(), fx);
+  if (Status s = (*q)->Join(target->id, target, max_in_flight, NowSteadyUs(), fx); !s.ok()) {
+    queues_.RemoveMember(target->id);  // deleted meanwhile
+    return s;
+  }
   const uint64_t id = target->id;
   RunQueueEffects(*q, fx);
   return id;
@@ -209,7 +254,6 @@ Status Broker::Impl::Settle(uint64_t member, std::string_view handle, SettleKind
   WorkQueue::Effects fx;
   Status s = q->Settle(member, *h, kind, delay_us, NowSteadyUs(), fx);
   RunQueueEffects(q, fx);
-  if (s.ok() && (kind == SettleKind::kProgress || kind == SettleKind::kNack)) NoteQueueDeadline(q);
   return s;
 }
 
@@ -218,11 +262,12 @@ void Broker::Impl::Pull(std::string_view name, size_t max, std::chrono::millisec
   Result<WorkQueuePtr> q = queues_.Find(name);
   if (!q.ok()) return done(q.status());
   WorkQueue::Effects fx;
-  const int64_t wait_us =
-      std::chrono::duration_cast<std::chrono::microseconds>(std::max(wait, {})).count();
+  // At most a week (the bound of every queue wait), so the deadline cannot overflow.
+  const auto bounded = std::clamp<std::chrono::milliseconds>(wait, std::chrono::milliseconds(0),
+                                                             std::chrono::hours(24 * 7));
+  const int64_t wait_us = std::chrono::duration_cast<std::chrono::microseconds>(bounded).count();
   (*q)->Pull(max, wait_us, options_.max_waiting_pulls, std::move(done), NowSteadyUs(), fx);
   RunQueueEffects(*q, fx);
-  if (wait_us > 0) NoteQueueDeadline(*q);
 }
 
 // The public facade.

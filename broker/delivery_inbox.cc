@@ -63,6 +63,7 @@ void DeliveryInbox::RecordDropLocked(const Item& item, const MatchResultPtr& kee
 size_t DeliveryInbox::DeliverItem(const Item& item) {
   if (item.target) {
     Subscription& sub = *item.target;
+    if (item.job) sub.queued_jobs.fetch_sub(1, std::memory_order_release);
     if (!sub.active.load(std::memory_order_acquire)) {
       if (item.group >= 0 && item.message) redispatch_(item.message, sub, item.from_peer);
       return 0;

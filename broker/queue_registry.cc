@@ -108,7 +108,7 @@ Status QueueRegistry::Create(const QueueOptions& options, const TopicLimits& lim
     return Status(ErrorCode::kResourceExhausted, "this node already has max_queues " +
                                                      std::to_string(max_queues_) + " work queues");
   }
-  queues_.emplace(options.name, std::make_shared<WorkQueue>(options, nonce_, &bytes_, max_bytes_));
+  queues_.emplace(options.name, std::make_shared<WorkQueue>(options, nonce_, &bytes_));
   count_.store(queues_.size(), std::memory_order_relaxed);
   generation_.fetch_add(1, std::memory_order_acq_rel);
   return Status::Ok();

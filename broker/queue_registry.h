@@ -37,8 +37,8 @@ Status ValidateQueueOptions(const QueueOptions& options, const TopicLimits& limi
 
 class QueueRegistry {
  public:
-  QueueRegistry(size_t max_queues, uint64_t max_bytes, std::function<uint64_t()> nonce)
-      : max_queues_(max_queues), max_bytes_(max_bytes), nonce_(std::move(nonce)) {}
+  QueueRegistry(size_t max_queues, std::function<uint64_t()> nonce)
+      : max_queues_(max_queues), nonce_(std::move(nonce)) {}
 
   // A queue of the same name and the same options is not an error (the
   // config and a client may both create it); other options are.
@@ -65,7 +65,6 @@ class QueueRegistry {
 
  private:
   const size_t max_queues_;
-  const uint64_t max_bytes_;
   const std::function<uint64_t()> nonce_;
   std::atomic<uint64_t> bytes_{0};
   mutable std::mutex mu_;

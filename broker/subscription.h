@@ -43,6 +43,9 @@ struct Subscription {
   // this subscription was made, its own included (Broker::Impl::
   // interest_seq_).
   uint64_t interest_seq = 0;
+  // A work-queue membership: its jobs pushed to the inbox and not yet
+  // drained (the queue's in-flight bound counts them).
+  std::atomic<uint32_t> queued_jobs{0};
 };
 
 using SubscriptionPtr = std::shared_ptr<Subscription>;

@@ -67,11 +67,8 @@ Status WorkQueue::Closed() const {
 }
 
 WorkQueue::WorkQueue(QueueOptions options, std::function<uint64_t()> nonce,
-                     std::atomic<uint64_t>* node_bytes, uint64_t max_node_bytes)
-    : options_(std::move(options)),
-      nonce_(std::move(nonce)),
-      node_bytes_(node_bytes),
-      max_node_bytes_(max_node_bytes) {}
+                     std::atomic<uint64_t>* node_bytes)
+    : options_(std::move(options)), nonce_(std::move(nonce)), node_bytes_(node_bytes) {}
 
 Status WorkQueue::Admit(size_t bytes) {
   std::lock_guard lock(mu_);
@@ -89,13 +86,12 @@ Status WorkQueue::Admit(size_t bytes) {
                                                      std::to_string(options_.max_pending_bytes) +
                                                      " of jobs: nothing was published");
   }
-  if (node_bytes_->load(std::memory_order_relaxed) + bytes > max_node_bytes_) {
-    ++counts_.refused;
-    return Status(ErrorCode::kResourceExhausted,
-                  "the work queues of this node hold max_queue_bytes " +
-                      std::to_string(max_node_bytes_) + " of jobs: nothing was published");
-  }
   return Status::Ok();
+}
+
+void WorkQueue::CountRefused() {
+  std::lock_guard lock(mu_);
+  ++counts_.refused;
 }
 
 void WorkQueue::Enqueue(MessagePtr m, int64_t now_us, Effects& fx) {
@@ -108,17 +104,21 @@ void WorkQueue::Enqueue(MessagePtr m, int64_t now_us, Effects& fx) {
   ready_.insert(seq);
   ++counts_.enqueued;
   Pump(now_us, fx);
+  NextDeadline(fx);
 }
 
-void WorkQueue::Join(uint64_t member, SubscriptionPtr target, uint32_t max_in_flight,
-                     int64_t now_us, Effects& fx) {
+Status WorkQueue::Join(uint64_t member, SubscriptionPtr target, uint32_t max_in_flight,
+                       int64_t now_us, Effects& fx) {
   std::lock_guard lock(mu_);
+  if (closed_) return Closed();
   Member& m = members_[member];
   m.target = std::move(target);
   m.max_in_flight = max_in_flight == 0 || max_in_flight > options_.max_in_flight_per_member
                         ? options_.max_in_flight_per_member
                         : max_in_flight;
   Pump(now_us, fx);
+  NextDeadline(fx);
+  return Status::Ok();
 }
 
 void WorkQueue::Leave(uint64_t member, int64_t now_us, Effects& fx) {
@@ -136,6 +136,7 @@ void WorkQueue::Leave(uint64_t member, int64_t now_us, Effects& fx) {
     GiveBack(seq, job->second, 0, now_us, fx);
   }
   Pump(now_us, fx);
+  NextDeadline(fx);
 }
 
 void WorkQueue::Pull(size_t max, int64_t wait_us, size_t max_waiting, PullCallback done,
@@ -153,13 +154,17 @@ void WorkQueue::Pull(size_t max, int64_t wait_us, size_t max_waiting, PullCallba
                                                   " pulls waiting (max_waiting_pulls)"));
     return;
   }
-  pulls_.push_back({++next_pull_, max == 0 ? 1 : max, now_us + wait_us, std::move(done)});
+  const int64_t deadline = now_us + std::max<int64_t>(wait_us, 0);
+  pulls_.push_back({++next_pull_, max == 0 ? 1 : max, deadline, std::move(done)});
+  pull_timers_.insert({deadline, next_pull_});
   Pump(now_us, fx);
   // Nothing for it and no wait asked: answered now, empty.
   if (wait_us <= 0 && !pulls_.empty() && pulls_.back().id == next_pull_) {
     fx.pulls.emplace_back(std::move(pulls_.back().done), std::vector<Job>{});
+    pull_timers_.erase({pulls_.back().deadline_us, pulls_.back().id});
     pulls_.pop_back();
   }
+  NextDeadline(fx);
 }
 
 Job WorkQueue::Deliver(uint64_t seq, JobRecord& job, uint64_t member, int64_t now_us) {
@@ -169,6 +174,7 @@ Job WorkQueue::Deliver(uint64_t seq, JobRecord& job, uint64_t member, int64_t no
   if (job.deliveries > 1) ++counts_.redelivered;
   job.state = State::kInFlight;
   job.member = member;
+  job.prev_nonce = job.nonce;
   job.nonce = nonce_();
   job.due_us =
       now_us + std::chrono::duration_cast<std::chrono::microseconds>(options_.ack_wait).count();
@@ -190,6 +196,7 @@ void WorkQueue::Pump(int64_t now_us, Effects& fx) {
   while (!pulls_.empty() && !ready_.empty() && in_flight_ < options_.max_in_flight) {
     WaitingPull pull = std::move(pulls_.front());
     pulls_.erase(pulls_.begin());
+    pull_timers_.erase({pull.deadline_us, pull.id});
     std::vector<Job> jobs;
     while (jobs.size() < pull.max && !ready_.empty() && in_flight_ < options_.max_in_flight) {
       const uint64_t seq = *ready_.begin();
@@ -203,7 +210,7 @@ void WorkQueue::Pump(int64_t now_us, Effects& fx) {
     bool found = false;
     for (size_t i = 0; i < members_.size(); ++i, ++it) {
       if (it == members_.end()) it = members_.begin();
-      if (it->second.held.size() < it->second.max_in_flight) {
+      if (it->second.HasRoom()) {
         found = true;
         break;
       }
@@ -213,6 +220,7 @@ void WorkQueue::Pump(int64_t now_us, Effects& fx) {
     const uint64_t seq = *ready_.begin();
     Member& m = it->second;
     m.held.insert(seq);
+    m.target->queued_jobs.fetch_add(1, std::memory_order_relaxed);
     fx.sends.emplace_back(
         m.target, std::make_shared<const Job>(Deliver(seq, jobs_.at(seq), it->first, now_us)));
   }
@@ -252,8 +260,21 @@ void WorkQueue::GiveBack(uint64_t seq, JobRecord& job, int64_t delay_us, int64_t
   ready_.insert(seq);
 }
 
+namespace {
+
+bool IsDeadLetter(const Message& m) {
+  for (const Header& h : m.headers) {
+    if (h.name == kDeadReasonHeader) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 void WorkQueue::ToDeadLetter(uint64_t seq, JobRecord& job, std::string_view reason, Effects& fx) {
-  if (options_.dead_letter.empty()) {
+  // A dead letter is not dead-lettered again (dropped, counted): queues
+  // whose dead letters feed each other cannot pass a job around forever.
+  if (options_.dead_letter.empty() || IsDeadLetter(*job.message)) {
     ++counts_.dropped;
     Remove(jobs_.find(seq));
     return;
@@ -304,6 +325,7 @@ Status WorkQueue::Settle(uint64_t member, const JobHandle& handle, SettleKind ki
       job.due_us =
           now_us + std::chrono::duration_cast<std::chrono::microseconds>(options_.ack_wait).count();
       timers_.insert({job.due_us, handle.seq});
+      NextDeadline(fx);
       return Status::Ok();  // nothing freed: nothing to offer
     case SettleKind::kNack:
       Unhold(handle.seq, job);
@@ -317,6 +339,7 @@ Status WorkQueue::Settle(uint64_t member, const JobHandle& handle, SettleKind ki
       break;
   }
   Pump(now_us, fx);
+  NextDeadline(fx);
   return Status::Ok();
 }
 
@@ -329,6 +352,7 @@ void WorkQueue::DeadLettered(uint64_t seq, bool published, int64_t retry_us, int
     ++counts_.dead_lettered;
     Remove(it);
     Pump(now_us, fx);
+    NextDeadline(fx);
     return;
   }
   // The dead-letter topic refused it (full, say): kept, and tried again.
@@ -337,6 +361,7 @@ void WorkQueue::DeadLettered(uint64_t seq, bool published, int64_t retry_us, int
   job.due_us = now_us + retry_us;
   timers_.insert({job.due_us, seq});
   ++delayed_;
+  NextDeadline(fx);
 }
 
 int64_t WorkQueue::Expire(int64_t now_us, Effects& fx) {
@@ -357,30 +382,39 @@ int64_t WorkQueue::Expire(int64_t now_us, Effects& fx) {
       ready_.insert(seq);
     }
   }
-  for (auto it = pulls_.begin(); it != pulls_.end();) {
-    if (it->deadline_us > now_us) {
-      ++it;
-      continue;
+  if (!pull_timers_.empty() && pull_timers_.begin()->first <= now_us) {
+    for (auto it = pulls_.begin(); it != pulls_.end();) {
+      if (it->deadline_us > now_us) {
+        ++it;
+        continue;
+      }
+      fx.pulls.emplace_back(std::move(it->done), std::vector<Job>{});
+      pull_timers_.erase({it->deadline_us, it->id});
+      it = pulls_.erase(it);
     }
-    fx.pulls.emplace_back(std::move(it->done), std::vector<Job>{});
-    it = pulls_.erase(it);
   }
   Pump(now_us, fx);
+  return NextDeadline(fx);
+}
+
+int64_t WorkQueue::NextDeadline(Effects& fx) const {
   int64_t next = timers_.empty() ? INT64_MAX : timers_.begin()->first;
-  for (const WaitingPull& p : pulls_) next = std::min(next, p.deadline_us);
+  if (!pull_timers_.empty()) next = std::min(next, pull_timers_.begin()->first);
+  fx.next_deadline = next;
   return next;
 }
 
 int64_t WorkQueue::next_deadline() const {
   std::lock_guard lock(mu_);
-  int64_t next = timers_.empty() ? INT64_MAX : timers_.begin()->first;
-  for (const WaitingPull& p : pulls_) next = std::min(next, p.deadline_us);
-  return next;
+  Effects fx;
+  return NextDeadline(fx);
 }
 
 void WorkQueue::Close(Effects& fx) {
   std::lock_guard lock(mu_);
   closed_ = true;
+  for (auto& [id, m] : members_) m.target->active.store(false, std::memory_order_release);
+  pull_timers_.clear();
   // The jobs go with the queue.
   node_bytes_->fetch_sub(bytes_, std::memory_order_relaxed);
   bytes_ = 0;

@@ -55,13 +55,16 @@ class WorkQueue {
       std::string_view reason;  // "max_deliver" or "term"
     };
     std::vector<Dead> dead;
+    // The queue's earliest deadline after the call (INT64_MAX: none), for
+    // the maintenance thread's wake-up.
+    int64_t next_deadline = INT64_MAX;
   };
 
   // `nonce` makes handles unguessable (a keyed PRF in production). Every
-  // queue of a node adds its jobs' payload bytes to `node_bytes`, which may
-  // hold at most `max_node_bytes`.
+  // queue of a node adds its jobs' payload bytes to `node_bytes` (the
+  // broker bounds it: max_queue_bytes).
   WorkQueue(QueueOptions options, std::function<uint64_t()> nonce,
-            std::atomic<uint64_t>* node_bytes, uint64_t max_node_bytes);
+            std::atomic<uint64_t>* node_bytes);
 
   const QueueOptions& options() const { return options_; }
   const std::string& name() const { return options_.name; }
@@ -69,12 +72,14 @@ class WorkQueue {
   // Whether a job of `bytes` payload fits (max_pending, max_pending_bytes);
   // counts the refusal when not.
   Status Admit(size_t bytes);
+  void CountRefused();
   void Enqueue(MessagePtr m, int64_t now_us, Effects& fx);
 
   // `member` is a membership id (never kPullMember); `target` its sink and
-  // inbox. `max_in_flight` 0: the queue's per-member bound.
-  void Join(uint64_t member, SubscriptionPtr target, uint32_t max_in_flight, int64_t now_us,
-            Effects& fx);
+  // inbox. `max_in_flight` 0: the queue's per-member bound. not_found once
+  // the queue is closed (deleted).
+  Status Join(uint64_t member, SubscriptionPtr target, uint32_t max_in_flight, int64_t now_us,
+              Effects& fx);
   // The member's jobs are offered again at once (counted as deliveries).
   void Leave(uint64_t member, int64_t now_us, Effects& fx);
   // Up to `max` jobs now, or the first that come within `wait_us` (0: answer
@@ -93,8 +98,8 @@ class WorkQueue {
   int64_t Expire(int64_t now_us, Effects& fx);
   int64_t next_deadline() const;
 
-  // The queue was deleted: its waiting pulls are answered (unavailable),
-  // nothing more is offered.
+  // The queue was deleted (or the broker stops): its waiting pulls are
+  // answered (not_found), its members receive nothing more, its jobs go.
   void Close(Effects& fx);
 
   QueueInfo Info() const;
@@ -108,6 +113,7 @@ class WorkQueue {
     uint32_t deliveries = 0;
     uint64_t member = kPullMember;  // in flight: to whom
     uint64_t nonce = 0;             // in flight: of this delivery
+    uint64_t prev_nonce = 0;        // of the delivery before (a stale handle proves itself)
     int64_t due_us = 0;             // in flight: ack deadline; delayed: when it is ready
     // Set while it goes to the dead letters (and while a failed publish
     // there waits to be tried again): why.
@@ -117,6 +123,13 @@ class WorkQueue {
     SubscriptionPtr target;
     uint32_t max_in_flight = 0;
     std::set<uint64_t> held;  // seqs in flight to it
+    // Whether it may be sent one more job: room in its in-flight bound,
+    // counting the jobs still queued in its inbox (a delivery whose
+    // ack_wait passed leaves `held`, not necessarily the inbox).
+    bool HasRoom() const {
+      return held.size() < max_in_flight &&
+             target->queued_jobs.load(std::memory_order_acquire) < max_in_flight;
+    }
   };
   struct WaitingPull {
     uint64_t id;
@@ -135,13 +148,15 @@ class WorkQueue {
   void GiveBack(uint64_t seq, JobRecord& job, int64_t delay_us, int64_t now_us, Effects& fx);
   void ToDeadLetter(uint64_t seq, JobRecord& job, std::string_view reason, Effects& fx);
   void Remove(std::map<uint64_t, JobRecord>::iterator it);
+  // The earliest deadline (lock held), also written into `fx`.
+  int64_t NextDeadline(Effects& fx) const;
+
   int64_t Backoff(uint32_t deliveries) const;
   Status Closed() const;
 
   const QueueOptions options_;
   const std::function<uint64_t()> nonce_;
   std::atomic<uint64_t>* const node_bytes_;
-  const uint64_t max_node_bytes_;
   mutable std::mutex mu_;
   bool closed_ = false;
   uint64_t next_seq_ = 0;
@@ -153,7 +168,8 @@ class WorkQueue {
   uint64_t last_served_ = 0;  // round robin: the member served last
   uint64_t in_flight_ = 0;
   uint64_t delayed_ = 0;
-  std::vector<WaitingPull> pulls_;  // oldest first
+  std::vector<WaitingPull> pulls_;                      // oldest first
+  std::set<std::pair<int64_t, uint64_t>> pull_timers_;  // (deadline, pull id) of waiting pulls
   uint64_t next_pull_ = 0;
   QueueInfo counts_;  // the counters (options and gauges filled by Info)
 };

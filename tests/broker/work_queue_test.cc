@@ -23,7 +23,7 @@ struct Fixture {
   explicit Fixture(QueueOptions o = Defaults())
       : q(
             std::move(o), [n = uint64_t{0}]() mutable { return ++n * 0x9e3779b97f4a7c15ULL; },
-            &node_bytes, 1 << 20) {}
+            &node_bytes) {}
   static QueueOptions Defaults() {
     QueueOptions o;
     o.name = "work";
@@ -47,8 +47,8 @@ JobHandle Handle(const Job& j) { return *ParseJobHandle(j.handle); }
 TEST(WorkQueue, OffersEachJobToOneMemberRoundRobin) {
   Fixture f;
   WorkQueue::Effects fx;
-  f.q.Join(1, f.Member(1), 0, 0, fx);
-  f.q.Join(2, f.Member(2), 0, 0, fx);
+  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, fx).ok());
+  ASSERT_TRUE(f.q.Join(2, f.Member(2), 0, 0, fx).ok());
   for (int i = 0; i < 4; ++i) f.q.Enqueue(Msg("j" + std::to_string(i)), 0, fx);
   ASSERT_EQ(fx.sends.size(), 4u);
   EXPECT_NE(fx.sends[0].first->id, fx.sends[1].first->id);
@@ -60,7 +60,7 @@ TEST(WorkQueue, OffersEachJobToOneMemberRoundRobin) {
 TEST(WorkQueue, AckRemovesTheJobAndASecondAckIsUnknown) {
   Fixture f;
   WorkQueue::Effects fx;
-  f.q.Join(1, f.Member(1), 0, 0, fx);
+  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, fx).ok());
   f.q.Enqueue(Msg("a"), 0, fx);
   const JobHandle h = Handle(*fx.sends[0].second);
   EXPECT_TRUE(f.q.Settle(1, h, SettleKind::kAck, -1, 10, fx).ok());
@@ -73,7 +73,7 @@ TEST(WorkQueue, AckRemovesTheJobAndASecondAckIsUnknown) {
 TEST(WorkQueue, AnotherMembersHandleIsUnknown) {
   Fixture f;
   WorkQueue::Effects fx;
-  f.q.Join(1, f.Member(1), 0, 0, fx);
+  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, fx).ok());
   f.q.Enqueue(Msg("a"), 0, fx);
   const JobHandle h = Handle(*fx.sends[0].second);
   EXPECT_EQ(f.q.Settle(2, h, SettleKind::kAck, -1, 0, fx).code(), ErrorCode::kUnknownHandle);
@@ -88,8 +88,8 @@ TEST(WorkQueue, AnotherMembersHandleIsUnknown) {
 TEST(WorkQueue, AckWaitPassingOffersTheJobAgainAndTheOldHandleIsStale) {
   Fixture f;
   WorkQueue::Effects fx;
-  f.q.Join(1, f.Member(1), 0, 0, fx);
-  f.q.Join(2, f.Member(2), 0, 0, fx);
+  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, fx).ok());
+  ASSERT_TRUE(f.q.Join(2, f.Member(2), 0, 0, fx).ok());
   f.q.Enqueue(Msg("a"), 0, fx);
   const JobHandle first = Handle(*fx.sends[0].second);
   const uint64_t first_member = fx.sends[0].first->id;
@@ -110,7 +110,7 @@ TEST(WorkQueue, AckWaitPassingOffersTheJobAgainAndTheOldHandleIsStale) {
 TEST(WorkQueue, ProgressPushesTheDeadline) {
   Fixture f;
   WorkQueue::Effects fx;
-  f.q.Join(1, f.Member(1), 0, 0, fx);
+  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, fx).ok());
   f.q.Enqueue(Msg("a"), 0, fx);
   const JobHandle h = Handle(*fx.sends[0].second);
   EXPECT_TRUE(f.q.Settle(1, h, SettleKind::kProgress, -1, 80 * kMs, fx).ok());
@@ -128,7 +128,7 @@ TEST(WorkQueue, NackWithADelayWaitsThenTheBackoffAppliesWithout) {
   o.max_deliver = 0;
   Fixture f(o);
   WorkQueue::Effects fx;
-  f.q.Join(1, f.Member(1), 0, 0, fx);
+  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, fx).ok());
   f.q.Enqueue(Msg("a"), 0, fx);
   ASSERT_TRUE(f.q.Settle(1, Handle(*fx.sends[0].second), SettleKind::kNack, 30 * kMs, 0, fx).ok());
   EXPECT_EQ(fx.sends.size(), 1u);  // not offered again at once
@@ -147,7 +147,7 @@ TEST(WorkQueue, NackWithADelayWaitsThenTheBackoffAppliesWithout) {
 TEST(WorkQueue, MaxDeliverSendsTheJobToTheDeadLetters) {
   Fixture f;
   WorkQueue::Effects fx;
-  f.q.Join(1, f.Member(1), 0, 0, fx);
+  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, fx).ok());
   f.q.Enqueue(Msg("poison"), 0, fx);
   for (int i = 0; i < 3; ++i) {
     ASSERT_EQ(fx.sends.size(), static_cast<size_t>(i + 1));
@@ -165,7 +165,7 @@ TEST(WorkQueue, MaxDeliverSendsTheJobToTheDeadLetters) {
 TEST(WorkQueue, AFailedDeadLetterIsTriedAgain) {
   Fixture f;
   WorkQueue::Effects fx;
-  f.q.Join(1, f.Member(1), 0, 0, fx);
+  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, fx).ok());
   f.q.Enqueue(Msg("a"), 0, fx);
   ASSERT_TRUE(f.q.Settle(1, Handle(*fx.sends[0].second), SettleKind::kTerm, -1, 0, fx).ok());
   ASSERT_EQ(fx.dead.size(), 1u);
@@ -183,7 +183,7 @@ TEST(WorkQueue, WithoutADeadLetterTopicTermDropsAndCounts) {
   o.dead_letter.clear();
   Fixture f(o);
   WorkQueue::Effects fx;
-  f.q.Join(1, f.Member(1), 0, 0, fx);
+  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, fx).ok());
   f.q.Enqueue(Msg("a"), 0, fx);
   ASSERT_TRUE(f.q.Settle(1, Handle(*fx.sends[0].second), SettleKind::kTerm, -1, 0, fx).ok());
   EXPECT_TRUE(fx.dead.empty());
@@ -194,11 +194,11 @@ TEST(WorkQueue, WithoutADeadLetterTopicTermDropsAndCounts) {
 TEST(WorkQueue, ALeavingMemberGivesItsJobsBackAtOnce) {
   Fixture f;
   WorkQueue::Effects fx;
-  f.q.Join(1, f.Member(1), 0, 0, fx);
+  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, fx).ok());
   for (int i = 0; i < 10; ++i) f.q.Enqueue(Msg("j"), 0, fx);
   ASSERT_EQ(fx.sends.size(), 10u);
   WorkQueue::Effects after;
-  f.q.Join(2, f.Member(2), 0, 0, after);
+  ASSERT_TRUE(f.q.Join(2, f.Member(2), 0, 0, after).ok());
   EXPECT_TRUE(after.sends.empty());
   f.q.Leave(1, 1, after);
   ASSERT_EQ(after.sends.size(), 10u);
@@ -215,17 +215,61 @@ TEST(WorkQueue, InFlightBoundsPerMemberAndPerQueue) {
   o.max_in_flight_per_member = 3;
   Fixture f(o);
   WorkQueue::Effects fx;
-  f.q.Join(1, f.Member(1), 0, 0, fx);
-  f.q.Join(2, f.Member(2), 2, 0, fx);  // asks for fewer
+  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, fx).ok());
+  ASSERT_TRUE(f.q.Join(2, f.Member(2), 2, 0, fx).ok());  // asks for fewer
   for (int i = 0; i < 10; ++i) f.q.Enqueue(Msg("j"), 0, fx);
   EXPECT_EQ(fx.sends.size(), 5u);
   size_t to_one = 0;
   for (auto& [m, job] : fx.sends) to_one += m->id == 1;
   EXPECT_EQ(to_one, 3u);
-  // An ack frees one place: the next job goes at once.
+  // Delivered out of the inboxes, then an ack frees one place: the next
+  // job goes at once.
+  for (auto& [m, job] : fx.sends) m->queued_jobs.fetch_sub(1);
   const auto& first = fx.sends[0];
   ASSERT_TRUE(f.q.Settle(first.first->id, Handle(*first.second), SettleKind::kAck, -1, 0, fx).ok());
   EXPECT_EQ(fx.sends.size(), 6u);
+}
+
+TEST(WorkQueue, JobsStillInAStalledMembersInboxCountAgainstItsBound) {
+  QueueOptions o = Fixture::Defaults();
+  o.max_in_flight_per_member = 2;
+  o.max_deliver = 0;
+  Fixture f(o);
+  WorkQueue::Effects fx;
+  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, fx).ok());
+  for (int i = 0; i < 2; ++i) f.q.Enqueue(Msg("j"), 0, fx);
+  ASSERT_EQ(fx.sends.size(), 2u);
+  // The member never drains its inbox: ack_wait passes again and again,
+  // and nothing more is queued for it.
+  WorkQueue::Effects later;
+  for (int round = 1; round <= 5; ++round) f.q.Expire(round * 100 * kMs, later);
+  EXPECT_TRUE(later.sends.empty());
+  EXPECT_EQ(fx.sends[0].first->queued_jobs.load(), 2u);
+  EXPECT_EQ(f.q.Info().in_flight, 0u);
+}
+
+TEST(WorkQueue, ADeadLetterIsNotDeadLetteredAgain) {
+  Fixture f;
+  WorkQueue::Effects fx;
+  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, fx).ok());
+  MessagePtr m = Msg("once dead");
+  std::const_pointer_cast<Message>(m)->headers = {{std::string(kDeadReasonHeader), "term"}};
+  f.q.Enqueue(m, 0, fx);
+  ASSERT_TRUE(f.q.Settle(1, Handle(*fx.sends[0].second), SettleKind::kTerm, -1, 0, fx).ok());
+  EXPECT_TRUE(fx.dead.empty());
+  EXPECT_EQ(f.q.Info().dropped, 1u);
+}
+
+TEST(WorkQueue, AClosedQueueRefusesMembersAndAnswersPulls) {
+  Fixture f;
+  WorkQueue::Effects fx;
+  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, fx).ok());
+  f.q.Pull(
+      1, kMs, 8, [](Result<std::vector<Job>>) {}, 0, fx);
+  f.q.Close(fx);
+  ASSERT_EQ(fx.pulls.size(), 1u);
+  EXPECT_EQ(fx.pulls[0].second.status().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(f.q.Join(2, f.Member(2), 0, 0, fx).code(), ErrorCode::kNotFound);
 }
 
 TEST(WorkQueue, MaxPendingRefusesTheJob) {
@@ -318,7 +362,7 @@ TEST(QueueOptions, EveryBadOptionIsNamed) {
 }
 
 TEST(QueueRegistry, SameOptionsAgainIsFineOtherOptionsAreRefused) {
-  QueueRegistry r(2, 1 << 20, RandomHandleNonce());
+  QueueRegistry r(2, RandomHandleNonce());
   QueueOptions o = Fixture::Defaults();
   ASSERT_TRUE(r.Create(o, {}).ok());
   const uint64_t gen = r.generation();
