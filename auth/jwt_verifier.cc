@@ -101,6 +101,7 @@ void JwtVerifier::AddRuleGrants(Identity& id) const {
     if (!applies) continue;
     id.grants.publish.insert(id.grants.publish.end(), r.publish.begin(), r.publish.end());
     id.grants.subscribe.insert(id.grants.subscribe.end(), r.subscribe.begin(), r.subscribe.end());
+    id.grants.queues.insert(id.grants.queues.end(), r.queues.begin(), r.queues.end());
   }
 }
 
@@ -234,6 +235,7 @@ Result<Identity> JwtVerifier::Verify(std::string_view token, int64_t now_s) cons
         if (gf.unescaped_key().get(gname) || gf.value().get(gv)) return Invalid("bad herald claim");
         std::vector<std::string>* into = gname == "publish"     ? &id.grants.publish
                                          : gname == "subscribe" ? &id.grants.subscribe
+                                         : gname == "queues"    ? &id.grants.queues
                                                                 : nullptr;
         if (!into) continue;
         if (!StringList(gv, *into, 256, false)) {

@@ -47,4 +47,12 @@ bool Grants::MaySubscribe(std::string_view pattern) const {
   return false;
 }
 
+bool Grants::MayManageQueue(std::string_view name) const {
+  if (all) return true;
+  for (const std::string& g : queues) {
+    if (GrantCovers(g, name)) return true;
+  }
+  return false;
+}
+
 }  // namespace herald::auth

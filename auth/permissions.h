@@ -18,10 +18,14 @@ bool GrantCovers(std::string_view grant, std::string_view pattern);
 struct Grants {
   std::vector<std::string> publish;
   std::vector<std::string> subscribe;
+  // Work queues this identity may create and delete, by name (queue names
+  // are dot-separated tokens, so a grant is a pattern over them: `jobs.>`).
+  std::vector<std::string> queues;
   bool all = false;  // anonymous access with no key configured: everything
 
   bool MayPublish(std::string_view topic) const;
   bool MaySubscribe(std::string_view pattern) const;
+  bool MayManageQueue(std::string_view name) const;
 };
 
 }  // namespace herald::auth

@@ -4,6 +4,64 @@
 
 namespace herald::server {
 
+namespace {
+
+// herald_queue_*: one sample per work queue, labelled with its name.
+void QueueFamily(MetricTable& t, const std::string& name, const std::string& type,
+                 const std::string& help, uint64_t QueueInfo::*field, Trip trip = Trip::kNo) {
+  t.Family(
+      name, type, help,
+      [field](const MetricSnapshot& x, std::vector<MetricSample>& out) {
+        for (const QueueInfo& q : x.broker.queues) {
+          out.push_back(
+              {"", "queue=\"" + LabelValue(q.options.name) + "\"", static_cast<double>(q.*field)});
+        }
+      },
+      trip);
+}
+
+void AddQueueMetrics(MetricTable& t) {
+  t.Gauge("herald_queues", "Work queues on this node.",
+          [](const MetricSnapshot& x) { return x.broker.queues.size(); });
+  t.Gauge("herald_queue_bytes", "Payload bytes of every work queue's jobs (max_queue_bytes).",
+          [](const MetricSnapshot& x) { return x.broker.queue_bytes; });
+  QueueFamily(t, "herald_queue_pending", "gauge",
+              "Jobs a work queue holds: waiting, delayed and in flight.", &QueueInfo::pending);
+  QueueFamily(t, "herald_queue_pending_bytes", "gauge", "Payload bytes of a work queue's jobs.",
+              &QueueInfo::pending_bytes);
+  QueueFamily(t, "herald_queue_in_flight", "gauge", "Jobs delivered and not yet settled.",
+              &QueueInfo::in_flight);
+  QueueFamily(t, "herald_queue_delayed", "gauge", "Jobs waiting for a nack's delay or the backoff.",
+              &QueueInfo::delayed);
+  QueueFamily(t, "herald_queue_members", "gauge", "Members joined to a work queue.",
+              &QueueInfo::members);
+  QueueFamily(t, "herald_queue_enqueued_total", "counter", "Jobs a work queue took in.",
+              &QueueInfo::enqueued);
+  QueueFamily(t, "herald_queue_delivered_total", "counter",
+              "Deliveries of jobs (first ones and redeliveries).", &QueueInfo::delivered);
+  QueueFamily(t, "herald_queue_redelivered_total", "counter",
+              "Deliveries after a job's first (nack, ack_wait passed, member gone).",
+              &QueueInfo::redelivered);
+  QueueFamily(t, "herald_queue_acked_total", "counter", "Jobs acknowledged.", &QueueInfo::acked);
+  QueueFamily(t, "herald_queue_nacked_total", "counter", "Deliveries nacked.", &QueueInfo::nacked);
+  QueueFamily(t, "herald_queue_expired_total", "counter",
+              "Deliveries whose ack_wait passed without a settlement.", &QueueInfo::expired);
+  QueueFamily(t, "herald_queue_termed_total", "counter", "Jobs termed by a member.",
+              &QueueInfo::termed);
+  QueueFamily(t, "herald_queue_dead_lettered_total", "counter",
+              "Jobs published to the dead-letter topic (max_deliver or term).",
+              &QueueInfo::dead_lettered);
+  QueueFamily(t, "herald_queue_dropped_total", "counter",
+              "Jobs past max_deliver or termed with no dead-letter topic: dropped.",
+              &QueueInfo::dropped);
+  QueueFamily(t, "herald_queue_refused_total", "counter",
+              "Publishes refused because the queue was full (max_pending, max_pending_bytes, "
+              "max_queue_bytes).",
+              &QueueInfo::refused, Trip::kYes);
+}
+
+}  // namespace
+
 void AddBrokerMetrics(MetricTable& t) {
   t.Counter("herald_messages_in_total", "Messages published.",
             [](const MetricSnapshot& x) { return x.broker.messages_in; });
@@ -168,6 +226,7 @@ void AddBrokerMetrics(MetricTable& t) {
              out.push_back({"_sum", "", static_cast<double>(s.request_latency_sum_us) / 1e6});
              out.push_back({"_count", "", static_cast<double>(s.request_latency_count)});
            });
+  AddQueueMetrics(t);
 }
 
 }  // namespace herald::server

@@ -33,6 +33,8 @@ struct Config {
   enum class Durability { kMaster, kReplicated };
   Durability durability = Durability::kMaster;
   int redis_replicas = 1;
+  // [[queues]]: work queues created at start (herald/work_queue.h).
+  std::vector<QueueOptions> queues;
   std::string log_level = "info";
   // How often limit trips are reported in the log (one line per limit).
   std::chrono::milliseconds limit_log_interval = std::chrono::seconds(10);

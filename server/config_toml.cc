@@ -144,6 +144,9 @@ Status ReadLimits(TomlReader& r, Config& c) {
   r.Int("max_reply_inboxes_per_connection", b.max_reply_inboxes_per_session, AtLeast(1));
   r.Millis("dedup_window_ms", b.dedup_window);
   r.Bytes("max_dedup_bytes", b.max_dedup_bytes);
+  r.Int("max_queues", b.max_queues);
+  r.Bytes("max_queue_bytes", b.max_queue_bytes, AtLeast(1));
+  r.Int("max_waiting_pulls", b.max_waiting_pulls);
   return r.error();
 }
 
@@ -258,10 +261,11 @@ Status ReadAuth(TomlReader& r, Config& c) {
     rr.String("subject", rule.subject);
     rr.List("publish", rule.publish);
     rr.List("subscribe", rule.subscribe);
+    rr.List("queues", rule.queues);
     if (!rr.error().ok()) return rr.error();
     if (rule.subject.empty())
       return Status(ErrorCode::kInvalidArgument, rr.Key("subject") + " is empty");
-    for (const auto* list : {&rule.publish, &rule.subscribe}) {
+    for (const auto* list : {&rule.publish, &rule.subscribe, &rule.queues}) {
       for (const std::string& p : *list) {
         if (Status v = ValidatePattern(p); !v.ok()) {
           return Status(ErrorCode::kInvalidArgument,
@@ -318,6 +322,30 @@ Status ReadCluster(TomlReader& r, Config& c) {
   return Status::Ok();
 }
 
+// One [[queues]] table: a work queue created at start.
+Status ReadQueue(TomlReader& r, Config& c) {
+  QueueOptions q;
+  r.String("name", q.name);
+  r.String("pattern", q.pattern);
+  r.Millis("ack_wait_ms", q.ack_wait);
+  r.Int("max_deliver", q.max_deliver);
+  r.MillisList("backoff_ms", q.backoff);
+  r.Int("max_in_flight", q.max_in_flight, AtLeast(1));
+  r.Int("max_in_flight_per_member", q.max_in_flight_per_member, AtLeast(1));
+  r.Int("max_pending", q.max_pending, AtLeast(1));
+  r.Int("max_pending_bytes", q.max_pending_bytes, AtLeast(1));
+  r.String("dead_letter", q.dead_letter);
+  if (!r.error().ok()) return r.error();
+  for (const QueueOptions& other : c.queues) {
+    if (other.name == q.name) {
+      return Status(ErrorCode::kInvalidArgument,
+                    r.Key("name") + ": work queue '" + q.name + "' is defined twice");
+    }
+  }
+  c.queues.push_back(std::move(q));
+  return Status::Ok();
+}
+
 // The sections, in reading order: each reads its keys into the config.
 constexpr std::pair<std::string_view, Status (*)(TomlReader&, Config&)> kSections[] = {
     {"limits", ReadLimits}, {"history", ReadHistory},     {"store", ReadStore},
@@ -354,6 +382,10 @@ Status Apply(std::string_view toml_text, std::string_view origin, Config& c,
     if (Status s = read(section, c); !s.ok()) return s;
     if (Status s = section.Finish(); !s.ok()) return s;
   }
+  if (Status s = r.Tables("queues", [&](TomlReader& q, size_t) { return ReadQueue(q, c); });
+      !s.ok()) {
+    return s;
+  }
   return r.Finish();
 }
 
@@ -381,6 +413,7 @@ std::vector<ConfigKey> ConfigKeys() {
     [[auth.rules]]
     subject = "*"
     [cluster]
+    [[queues]]
   )";
   Config config;
   std::vector<ConfigKey> keys;

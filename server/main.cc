@@ -77,6 +77,16 @@ int main(int argc, char** argv) {
                  r.wait_replicas > 0 ? "replicated" : "master", (*store)->recovery().detail);
   }
   herald::Broker broker(config.broker);
+  if (!config.queues.empty() && !config.server.cluster.listen.empty()) {
+    spdlog::error("cannot start: [[queues]]: work queues are not available in a cluster yet");
+    return 1;
+  }
+  for (const herald::QueueOptions& q : config.queues) {
+    if (herald::Status s = broker.CreateQueue(q); !s.ok()) {
+      spdlog::error("cannot start: [[queues]]: {}", s.message());
+      return 1;
+    }
+  }
   herald::Server server(broker, config.server);
   if (herald::Status s = server.Start(); !s.ok()) {
     spdlog::error("cannot start: {}", s.message());

@@ -43,6 +43,22 @@ void TomlReader::List(std::string_view key, std::vector<std::string>& out) {
   out = std::move(values);
 }
 
+void TomlReader::MillisList(std::string_view key, std::vector<std::chrono::milliseconds>& out,
+                            Range range) {
+  const toml::node* node = Take(key, out.empty() ? "[]" : std::string());
+  if (!node) return;
+  const toml::array* arr = node->as_array();
+  const std::string what = "an array of " + RangeText(range, "integer milliseconds");
+  if (!arr) return Fail(key, "must be " + what + Given(*node));
+  std::vector<std::chrono::milliseconds> values;
+  for (const toml::node& item : *arr) {
+    std::optional<int64_t> v = item.value_exact<int64_t>();
+    if (!v || *v < range.min || *v > range.max) return Fail(key, "must be " + what + Given(item));
+    values.emplace_back(*v);
+  }
+  out = std::move(values);
+}
+
 const toml::table* TomlReader::Table(std::string_view key) {
   seen_.emplace(key);
   const toml::node* node = table_.get(key);

@@ -69,6 +69,9 @@ class TomlReader {
   void Enum(std::string_view key, E& out, const EnumNames<E> (&names)[N]);
   void String(std::string_view key, std::string& out);
   void List(std::string_view key, std::vector<std::string>& out);
+  // An array of integer milliseconds, each in `range`.
+  void MillisList(std::string_view key, std::vector<std::chrono::milliseconds>& out,
+                  Range range = AtLeast(0));
 
   // A sub-table ([http] in the root): null when absent (or not a table,
   // which is an error).

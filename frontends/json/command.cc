@@ -117,6 +117,34 @@ Status ReadTimeout(const object& obj, Command& c) {
   return Status::Ok();
 }
 
+Status OptionalInteger(const object& obj, std::string_view key, std::optional<int64_t>& out) {
+  element e;
+  if (obj[key].get(e) != simdjson::SUCCESS) return Status::Ok();
+  int64_t v = 0;
+  if (e.get(v) != simdjson::SUCCESS) return Bad("'" + std::string(key) + "' must be an integer");
+  out = v;
+  return Status::Ok();
+}
+
+Status DecodeQueueOp(const object& obj, std::string_view op, Command& c) {
+  if (op == "join" || op == "leave") {
+    c.op = op == "join" ? Command::Op::kJoin : Command::Op::kLeave;
+    if (Status s = RequiredString(obj, "queue", c.queue); !s.ok()) return s;
+    std::optional<int64_t> max;
+    if (Status s = OptionalInteger(obj, "max_in_flight", max); !s.ok()) return s;
+    if (max && (*max < 1 || *max > UINT32_MAX)) return Bad("'max_in_flight' must be 1 or more");
+    if (max) c.max_in_flight = static_cast<uint32_t>(*max);
+    return Status::Ok();
+  }
+  c.op = op == "ack"        ? Command::Op::kAck
+         : op == "nack"     ? Command::Op::kNack
+         : op == "progress" ? Command::Op::kProgress
+                            : Command::Op::kTerm;
+  if (Status s = RequiredString(obj, "handle", c.handle); !s.ok()) return s;
+  if (c.op == Command::Op::kNack) return OptionalInteger(obj, "delay_ms", c.delay_ms);
+  return Status::Ok();
+}
+
 Status DecodeInto(const object& obj, const CommandLimits& limits, Command& c) {
   if (Status s = ReadId(obj, c.id); !s.ok()) return s;
   std::string op;
@@ -151,7 +179,13 @@ Status DecodeInto(const object& obj, const CommandLimits& limits, Command& c) {
     c.op = Command::Op::kPing;
     return Status::Ok();
   }
-  return Bad("unknown op '" + op + "' (expected sub, unsub, pub, req, reply or ping)");
+  if (op == "join" || op == "leave" || op == "ack" || op == "nack" || op == "progress" ||
+      op == "term") {
+    return DecodeQueueOp(obj, op, c);
+  }
+  return Bad("unknown op '" + op +
+             "' (expected sub, unsub, pub, req, reply, ping, join, leave, ack, nack, progress or "
+             "term)");
 }
 
 }  // namespace

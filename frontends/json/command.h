@@ -20,7 +20,21 @@
 namespace herald::json {
 
 struct Command {
-  enum class Op { kSub, kUnsub, kPub, kReq, kReply, kPing };
+  enum class Op {
+    kSub,
+    kUnsub,
+    kPub,
+    kReq,
+    kReply,
+    kPing,
+    // Work queues.
+    kJoin,
+    kLeave,
+    kAck,
+    kNack,
+    kProgress,
+    kTerm,
+  };
   Op op = Op::kPing;
   // The client's correlation id as JSON text (`"abc"` or `7`), echoed
   // verbatim in answers so its type survives; empty when absent.
@@ -34,6 +48,10 @@ struct Command {
   std::string msg_id;               // pub: optional, for idempotent publish
   // req: as given; its bounds are the session layer's (one rule, every front).
   std::optional<int64_t> timeout_ms;
+  std::string queue;                // join/leave
+  uint32_t max_in_flight = 0;       // join: 0 is the queue's per-member bound
+  std::string handle;               // ack/nack/progress/term
+  std::optional<int64_t> delay_ms;  // nack: as given; its bounds are the session layer's
 };
 
 struct CommandLimits {

@@ -37,11 +37,11 @@ void WritePayload(JsonWriter& w, std::string_view payload, std::string_view cont
   }
 }
 
-std::string EncodeMessage(const Message& m) {
-  JsonWriter w;
-  w.Begin()
-      .Field("op", "msg")
-      .Field("topic", m.topic)
+namespace {
+
+// The message fields a delivery and a job share.
+void WriteMessageFields(JsonWriter& w, const Message& m) {
+  w.Field("topic", m.topic)
       .Field("epoch", m.epoch)
       .Field("offset", m.offset)
       .Field("ts", m.timestamp_us);
@@ -54,6 +54,14 @@ std::string EncodeMessage(const Message& m) {
     for (const Header& h : m.headers) w.Field(h.name, h.value);
     w.End();
   }
+}
+
+}  // namespace
+
+std::string EncodeMessage(const Message& m) {
+  JsonWriter w;
+  w.Begin().Field("op", "msg");
+  WriteMessageFields(w, m);
   w.End();
   return w.Take();
 }
@@ -109,6 +117,78 @@ std::string EncodeSubscribed(std::string_view op, std::string_view id, std::stri
   w.Begin().Field("op", op);
   if (!id.empty()) w.RawField("id", id);
   w.Field("topic", topic).End();
+  return w.Take();
+}
+
+std::string EncodeJob(const Job& job) {
+  JsonWriter w;
+  w.Begin()
+      .Field("op", "job")
+      .Field("queue", job.queue)
+      .Field("handle", job.handle)
+      .Field("deliveries", uint64_t{job.deliveries});
+  WriteMessageFields(w, *job.message);
+  w.End();
+  return w.Take();
+}
+
+std::string EncodeQueueAnswer(std::string_view op, std::string_view id, std::string_view queue) {
+  JsonWriter w;
+  w.Begin().Field("op", op);
+  if (!id.empty()) w.RawField("id", id);
+  w.Field("queue", queue).End();
+  return w.Take();
+}
+
+std::string EncodeQueueInfo(const QueueInfo& q) {
+  const QueueOptions& o = q.options;
+  std::string backoff = "[";
+  for (auto step : o.backoff) {
+    if (backoff.size() > 1) backoff += ',';
+    backoff += std::to_string(step.count());
+  }
+  backoff += ']';
+  JsonWriter w;
+  w.Begin()
+      .Field("name", o.name)
+      .Field("pattern", o.pattern)
+      .Field("ack_wait_ms", static_cast<int64_t>(o.ack_wait.count()))
+      .Field("max_deliver", uint64_t{o.max_deliver})
+      .RawField("backoff_ms", backoff)
+      .Field("max_in_flight", uint64_t{o.max_in_flight})
+      .Field("max_in_flight_per_member", uint64_t{o.max_in_flight_per_member})
+      .Field("max_pending", o.max_pending)
+      .Field("max_pending_bytes", o.max_pending_bytes)
+      .Field("dead_letter", o.dead_letter)
+      .Field("pending", q.pending)
+      .Field("pending_bytes", q.pending_bytes)
+      .Field("in_flight", q.in_flight)
+      .Field("delayed", q.delayed)
+      .Field("members", q.members)
+      .Field("waiting_pulls", q.waiting_pulls)
+      .Field("enqueued", q.enqueued)
+      .Field("delivered", q.delivered)
+      .Field("redelivered", q.redelivered)
+      .Field("acked", q.acked)
+      .Field("nacked", q.nacked)
+      .Field("expired", q.expired)
+      .Field("termed", q.termed)
+      .Field("dead_lettered", q.dead_lettered)
+      .Field("dropped", q.dropped)
+      .Field("refused", q.refused)
+      .End();
+  return w.Take();
+}
+
+std::string EncodeQueueList(const std::vector<QueueInfo>& queues) {
+  std::string list = "[";
+  for (const QueueInfo& q : queues) {
+    if (list.size() > 1) list += ',';
+    list += EncodeQueueInfo(q);
+  }
+  list += ']';
+  JsonWriter w;
+  w.Begin().RawField("queues", list).End();
   return w.Take();
 }
 

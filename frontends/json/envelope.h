@@ -13,11 +13,13 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "herald/broker.h"
 #include "herald/delivery.h"
 #include "herald/message.h"
 #include "herald/status.h"
+#include "herald/work_queue.h"
 
 namespace herald::json {
 
@@ -40,6 +42,17 @@ std::string EncodeAck(std::string_view id, const PublishAck& ack);
 std::string EncodeReply(std::string_view id, const Message& reply);
 // {"op":"subscribed"|"unsubscribed","id":..,"topic":..}
 std::string EncodeSubscribed(std::string_view op, std::string_view id, std::string_view topic);
+
+// A work queue's job: {"op":"job","queue":..,"handle":..,"deliveries":..,
+// "topic":..,"epoch":..,"offset":..,"ts":..,"payload":..[,"content_type"]
+// [,"msg_id"][,"headers":{..}]}
+std::string EncodeJob(const Job& job);
+// {"op":"joined"|"left"|"settled","id":..,"queue":..}
+std::string EncodeQueueAnswer(std::string_view op, std::string_view id, std::string_view queue);
+// A queue's settings and counts: {"name":..,"pattern":..,...,"pending":..}
+std::string EncodeQueueInfo(const QueueInfo& q);
+// {"queues":[<EncodeQueueInfo>,...]}
+std::string EncodeQueueList(const std::vector<QueueInfo>& queues);
 
 // {"op":"pong"[,"id":..]}
 std::string EncodePong(std::string_view id);

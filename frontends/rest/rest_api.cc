@@ -87,6 +87,12 @@ void RestApi::Register(http::Router& router) {
                       [this](http::Request& req, http::Response res) { Request(req, res); });
   router.HandlePrefix("GET", "/history/",
                       [this](http::Request& req, http::Response res) { History(req, res); });
+  router.Handle("GET", "/queues",
+                [this](http::Request& req, http::Response res) { ListQueues(req, res); });
+  for (const char* method : {"GET", "PUT", "DELETE", "POST"}) {
+    router.HandlePrefix(method, "/queues/",
+                        [this](http::Request& req, http::Response res) { Queue(req, res); });
+  }
 }
 
 session::IdentityPtr RestApi::Caller(const http::Request& req, http::Response& res) const {

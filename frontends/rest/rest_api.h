@@ -7,6 +7,19 @@
 //                                      → 200 {"topic","epoch","last_offset","messages":[msg
 //                                        envelopes],"gap","truncated"}
 //
+// Work queues (rest_queues.cc):
+//
+//   GET    /queues                     → 200 {"queues":[queue info,...]}
+//   GET    /queues/<name>              → 200 queue info
+//   PUT    /queues/<name>              → 200 queue info; body: its definition
+//   DELETE /queues/<name>              → 204
+//   POST   /queues/<name>/pull?max=&wait_ms=
+//                                      → 200 {"jobs":[job envelopes]} (at most
+//                                        `max`; waits up to wait_ms for the first)
+//   POST   /queues/<name>/ack|nack|progress|term
+//                                      → 200 {"results":[..]}; body
+//                                        {"handles":[..],"delay_ms":N}
+//
 // The request's Content-Type travels with the message (and comes back on a
 // reply); request headers named `Herald-<Name>` become message header <Name>,
 // and a reply's headers come back as `Herald-<Name>`. Topics are
@@ -40,6 +53,8 @@ class RestApi {
   void Publish(http::Request& req, http::Response res);
   void Request(http::Request& req, http::Response res);
   void History(http::Request& req, http::Response res);
+  void ListQueues(http::Request& req, http::Response res);
+  void Queue(http::Request& req, http::Response res);  // /queues/<name>[/<action>]
   // Who the caller is, or null once a 401 went out.
   session::IdentityPtr Caller(const http::Request& req, http::Response& res) const;
 

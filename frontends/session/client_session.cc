@@ -118,6 +118,61 @@ void ClientSession::UnsubscribeAll(std::function<void()> then) {
 void ClientSession::Close() {
   requests_->CancelAll();
   for (uint64_t id : TakeAll()) ops_->broker().Unsubscribe(id);
+  std::map<std::string, uint64_t, std::less<>> memberships;
+  {
+    std::lock_guard lock(mu_);
+    memberships.swap(queues_);
+  }
+  for (const auto& [name, id] : memberships) ops_->broker().LeaveQueue(id);
+}
+
+Result<ClientSession::Subscribed> ClientSession::JoinQueue(std::string_view name,
+                                                           uint32_t max_in_flight,
+                                                           std::shared_ptr<Sink> sink,
+                                                           std::shared_ptr<Inbox> inbox) {
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = queues_.find(name); it != queues_.end()) return Subscribed{it->second, true};
+  }
+  Result<uint64_t> id =
+      ops_->JoinQueue(*identity_, name, std::move(sink), std::move(inbox), max_in_flight);
+  if (!id.ok()) return id.status();
+  std::lock_guard lock(mu_);
+  queues_.emplace(std::string(name), *id);
+  return Subscribed{*id, false};
+}
+
+Status ClientSession::LeaveQueue(std::string_view name) {
+  uint64_t id = 0;
+  {
+    std::lock_guard lock(mu_);
+    auto it = queues_.find(name);
+    if (it == queues_.end()) {
+      return Status(ErrorCode::kNotFound, "not a member of work queue '" + std::string(name) + "'");
+    }
+    id = it->second;
+    queues_.erase(it);
+  }
+  ops_->broker().LeaveQueue(id);
+  return Status::Ok();
+}
+
+Status ClientSession::Settle(std::string_view handle, SettleKind kind,
+                             std::optional<int64_t> delay_ms) {
+  Result<std::chrono::milliseconds> delay = Operations::NackDelay(delay_ms);
+  if (!delay.ok()) return delay.status();
+  const std::string_view queue = handle.substr(0, handle.find('/'));
+  uint64_t member = 0;
+  {
+    std::lock_guard lock(mu_);
+    auto it = queues_.find(queue);
+    if (it == queues_.end()) {
+      return Status(ErrorCode::kUnknownHandle, "this session is not a member of work queue '" +
+                                                   std::string(queue.substr(0, 128)) + "'");
+    }
+    member = it->second;
+  }
+  return ops_->broker().Settle(member, handle, kind, *delay);
 }
 
 size_t ClientSession::subscriptions() const {

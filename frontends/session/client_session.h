@@ -8,7 +8,10 @@
 //     because a front may give each subscription its own sink;
 //   - the reply inboxes it was delivered (ReplyPermits: it may answer only
 //     those, once);
-//   - its waiting requests (SessionRequests: bounded, cancelled at the end).
+//   - its waiting requests (SessionRequests: bounded, cancelled at the end);
+//   - its work-queue memberships, one per queue (joining again answers with
+//     the first); their jobs are offered again when the session ends, and
+//     it settles only the jobs delivered to it.
 //
 // Admission and the operations' rules come from Operations; this class adds
 // only what needs the session's state. Errors are typed Statuses.
@@ -87,6 +90,15 @@ class ClientSession {
 
   size_t subscriptions() const;
 
+  // Work queues. `sink` joins only when the session is not a member yet.
+  Result<Subscribed> JoinQueue(std::string_view name, uint32_t max_in_flight,
+                               std::shared_ptr<Sink> sink, std::shared_ptr<Inbox> inbox);
+  // not_found when the session is not a member.
+  Status LeaveQueue(std::string_view name);
+  // Settles a job delivered to one of the session's memberships
+  // (unknown_handle for any other).
+  Status Settle(std::string_view handle, SettleKind kind, std::optional<int64_t> delay_ms);
+
  private:
   using Key = std::pair<std::string, std::string>;  // (pattern, queue group)
   std::vector<uint64_t> TakeAll();
@@ -101,6 +113,7 @@ class ClientSession {
   mutable std::mutex mu_;
   std::map<Key, uint64_t> by_key_;
   std::unordered_map<uint64_t, Key> by_id_;
+  std::map<std::string, uint64_t, std::less<>> queues_;  // queue name -> membership
 };
 
 }  // namespace herald::session

@@ -57,4 +57,97 @@ void Operations::History(const auth::Identity& who, std::string_view topic, Hist
   broker_.ResumeAsync(topic, query.epoch, query.after, query.limit, std::move(done));
 }
 
+namespace {
+
+Status MayJoin(const auth::Identity& who, const QueueInfo& q, std::string_view what) {
+  if (who.grants.MaySubscribe(q.options.pattern)) return Status::Ok();
+  return Status(ErrorCode::kPermissionDenied,
+                "permission denied: " + std::string(what) + " work queue '" + q.options.name +
+                    "' needs subscribe on '" + q.options.pattern + "'");
+}
+
+Status MayManage(const auth::Identity& who, std::string_view name, std::string_view verb) {
+  if (who.grants.MayManageQueue(name)) return Status::Ok();
+  return Status(ErrorCode::kPermissionDenied, "permission denied: " + std::string(verb) +
+                                                  " work queue '" + std::string(name) +
+                                                  "' needs a queues grant covering it");
+}
+
+}  // namespace
+
+Status Operations::CreateQueue(const auth::Identity& who, const QueueOptions& options) const {
+  if (Status s = MayManage(who, options.name, "create"); !s.ok()) return s;
+  return broker_.CreateQueue(options);
+}
+
+Status Operations::DeleteQueue(const auth::Identity& who, std::string_view name) const {
+  if (Status s = MayManage(who, name, "delete"); !s.ok()) return s;
+  return broker_.DeleteQueue(name);
+}
+
+Result<QueueInfo> Operations::GetQueue(const auth::Identity& who, std::string_view name) const {
+  Result<QueueInfo> q = broker_.GetQueue(name);
+  if (!q.ok()) return q;
+  if (!who.grants.MayManageQueue(name)) {
+    if (Status s = MayJoin(who, *q, "inspecting"); !s.ok()) return s;
+  }
+  return q;
+}
+
+std::vector<QueueInfo> Operations::ListQueues(const auth::Identity& who) const {
+  std::vector<QueueInfo> all = broker_.ListQueues();
+  std::erase_if(all, [&](const QueueInfo& q) {
+    return !who.grants.MayManageQueue(q.options.name) &&
+           !who.grants.MaySubscribe(q.options.pattern);
+  });
+  return all;
+}
+
+Result<uint64_t> Operations::JoinQueue(const auth::Identity& who, std::string_view name,
+                                       std::shared_ptr<Sink> sink, std::shared_ptr<Inbox> inbox,
+                                       uint32_t max_in_flight) const {
+  Result<QueueInfo> q = broker_.GetQueue(name);
+  if (!q.ok()) return q.status();
+  if (Status s = MayJoin(who, *q, "joining"); !s.ok()) return s;
+  return broker_.JoinQueue(name, std::move(sink), std::move(inbox), max_in_flight);
+}
+
+void Operations::Pull(const auth::Identity& who, std::string_view name, int64_t max,
+                      int64_t wait_ms, std::function<void(Result<std::vector<Job>>)> done) const {
+  const int64_t max_wait = broker_.options().max_request_timeout.count();
+  if (max < 1) return done(Status(ErrorCode::kInvalidArgument, "'max' must be 1 or more"));
+  if (wait_ms < 0 || wait_ms > max_wait) {
+    return done(Status(
+        ErrorCode::kInvalidArgument,
+        "'wait_ms' must be from 0 to " + std::to_string(max_wait) + " (max_request_timeout_ms)"));
+  }
+  Result<QueueInfo> q = broker_.GetQueue(name);
+  if (!q.ok()) return done(q.status());
+  if (Status s = MayJoin(who, *q, "pulling from"); !s.ok()) return done(s);
+  broker_.Pull(name, static_cast<size_t>(max), std::chrono::milliseconds(wait_ms), std::move(done));
+}
+
+Result<std::chrono::milliseconds> Operations::NackDelay(std::optional<int64_t> delay_ms) {
+  if (!delay_ms) return std::chrono::milliseconds(-1);
+  constexpr int64_t kMax = int64_t{7} * 24 * 3600 * 1000;
+  if (*delay_ms < 0 || *delay_ms > kMax) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "'delay_ms' must be from 0 to " + std::to_string(kMax) + " (7 days)");
+  }
+  return std::chrono::milliseconds(*delay_ms);
+}
+
+Status Operations::SettlePulled(const auth::Identity& who, std::string_view handle, SettleKind kind,
+                                std::optional<int64_t> delay_ms) const {
+  Result<std::chrono::milliseconds> delay = NackDelay(delay_ms);
+  if (!delay.ok()) return delay.status();
+  // The queue the handle names must be one `who` may pull from.
+  const std::string_view queue = handle.substr(0, handle.find('/'));
+  Result<QueueInfo> q = broker_.GetQueue(queue);
+  if (q.ok()) {
+    if (Status s = MayJoin(who, *q, "settling a job of"); !s.ok()) return s;
+  }
+  return broker_.Settle(kPullMember, handle, kind, *delay);
+}
+
 }  // namespace herald::session

@@ -26,6 +26,7 @@
 #include "frontends/session/admission.h"
 #include "frontends/session/session_requests.h"
 #include "herald/broker.h"
+#include "herald/work_queue.h"
 
 namespace herald::session {
 
@@ -64,6 +65,29 @@ class Operations {
 
   void History(const auth::Identity& who, std::string_view topic, HistoryQuery query,
                ResumeCallback done) const;
+
+  // Work queues (herald/work_queue.h). Creating and deleting one need the
+  // identity's `queues` grant on its name; joining, pulling, settling a
+  // pulled job and inspecting need subscribe on the queue's pattern.
+  Status CreateQueue(const auth::Identity& who, const QueueOptions& options) const;
+  Status DeleteQueue(const auth::Identity& who, std::string_view name) const;
+  Result<QueueInfo> GetQueue(const auth::Identity& who, std::string_view name) const;
+  // The queues `who` may inspect.
+  std::vector<QueueInfo> ListQueues(const auth::Identity& who) const;
+  Result<uint64_t> JoinQueue(const auth::Identity& who, std::string_view name,
+                             std::shared_ptr<Sink> sink, std::shared_ptr<Inbox> inbox,
+                             uint32_t max_in_flight) const;
+  // `max` 1 or more (a queue hands out at most its max_in_flight);
+  // `wait_ms` 0 to max_request_timeout: one bound for anything a client
+  // waits on. invalid_argument otherwise.
+  void Pull(const auth::Identity& who, std::string_view name, int64_t max, int64_t wait_ms,
+            std::function<void(Result<std::vector<Job>>)> done) const;
+  // Settles a pulled job (Broker::kPullMember): the handle is its proof.
+  Status SettlePulled(const auth::Identity& who, std::string_view handle, SettleKind kind,
+                      std::optional<int64_t> delay_ms) const;
+  // A nack's delay as given: absent means the queue's backoff; it must be 0
+  // to 7 days (invalid_argument).
+  static Result<std::chrono::milliseconds> NackDelay(std::optional<int64_t> delay_ms);
 
   Broker& broker() const { return broker_; }
   const Admission& admission() const { return admission_; }

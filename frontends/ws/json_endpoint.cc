@@ -54,6 +54,19 @@ void JsonEndpoint::OnMessage(EventType type, std::string payload) {
       return Reply(c);
     case Command::Op::kPing:
       return Send(json::EncodePong(c.id));
+    case Command::Op::kJoin:
+      return JoinQueue(c);
+    case Command::Op::kLeave:
+      if (Status s = client_.LeaveQueue(c.queue); !s.ok()) return SendError(c.id, s);
+      return Send(json::EncodeQueueAnswer("left", c.id, c.queue));
+    case Command::Op::kAck:
+      return Settle(c, SettleKind::kAck);
+    case Command::Op::kNack:
+      return Settle(c, SettleKind::kNack);
+    case Command::Op::kProgress:
+      return Settle(c, SettleKind::kProgress);
+    case Command::Op::kTerm:
+      return Settle(c, SettleKind::kTerm);
   }
 }
 
@@ -72,6 +85,21 @@ void JsonEndpoint::Subscribe(Command& c) {
       client_.Subscribe(c.topic, std::move(o), session_->SharedPart<Sink>(this), inbox_);
   if (!sub.ok()) return SendError(c.id, sub.status());
   Send(json::EncodeSubscribed("subscribed", c.id, c.topic));
+}
+
+void JsonEndpoint::JoinQueue(const Command& c) {
+  Result<session::ClientSession::Subscribed> joined =
+      client_.JoinQueue(c.queue, c.max_in_flight, session_->SharedPart<Sink>(this), inbox_);
+  if (!joined.ok()) return SendError(c.id, joined.status());
+  Send(json::EncodeQueueAnswer("joined", c.id, c.queue));
+}
+
+void JsonEndpoint::Settle(const Command& c, SettleKind kind) {
+  if (Status s = client_.Settle(c.handle, kind, c.delay_ms); !s.ok()) return SendError(c.id, s);
+  // Answered only when asked (an id): a worker settling thousands of jobs a
+  // second needs no echo of each.
+  if (!c.id.empty())
+    Send(json::EncodeQueueAnswer("settled", c.id, c.handle.substr(0, c.handle.find('/'))));
 }
 
 void JsonEndpoint::Unsubscribe(const Command& c) {
@@ -139,6 +167,7 @@ void JsonEndpoint::OnDelivery(const Delivery& d) {
   if (d.kind == Delivery::Kind::kGap) {
     return Send(json::EncodeGap(*d.gap));
   }
+  if (d.kind == Delivery::Kind::kJob) return Send(json::EncodeJob(*d.job));
   if (d.message == last_sent_) return;
   last_sent_ = d.message;
   client_.Delivered(*d.message);

@@ -1,5 +1,6 @@
 // `/ws`: the JSON protocol of docs/PROTOCOL.md — sub (with queue group and
-// resume), unsub, pub (with ack), req/reply, ping — over one connection.
+// resume), unsub, pub (with ack), req/reply, ping, and work queues (join,
+// leave, ack, nack, progress, term) — over one connection.
 #pragma once
 
 #include <memory>
@@ -41,6 +42,8 @@ class JsonEndpoint final : public Endpoint, public Sink {
   void Publish(json::Command& c);
   void Request(json::Command& c);
   void Reply(json::Command& c);
+  void JoinQueue(const json::Command& c);
+  void Settle(const json::Command& c, SettleKind kind);
   void Send(const std::string& json);
   void SendError(std::string_view id, const Status& status);
 

@@ -29,6 +29,7 @@ struct AuthRule {
   std::string subject;
   std::vector<std::string> publish;
   std::vector<std::string> subscribe;
+  std::vector<std::string> queues;  // work queues it may create and delete, by name pattern
 };
 
 struct AuthOptions {

@@ -4,7 +4,10 @@
 #include <array>
 #include <cstdint>
 
+#include <vector>
+
 #include "herald/history_store.h"
+#include "herald/work_queue.h"
 
 namespace herald {
 
@@ -65,6 +68,10 @@ struct BrokerStats {
   std::array<uint64_t, kLatencyBucketsUs.size() + 1> request_latency_buckets{};
   uint64_t request_latency_sum_us = 0;
   uint64_t request_latency_count = 0;
+  // Work queues: each one's settings and counts, and their jobs' payload
+  // bytes together (max_queue_bytes).
+  std::vector<QueueInfo> queues;
+  uint64_t queue_bytes = 0;
 };
 
 }  // namespace herald
