@@ -23,9 +23,10 @@ Broker::Impl::Impl(BrokerOptions options)
     : options_(std::move(options)),
       store_(options_.store.get()),
       shared_(dynamic_cast<SharedHistoryStore*>(store_)),
+      queue_store_(dynamic_cast<QueueStore*>(store_)),
       topics_(options_.max_topics, options_.max_topic_bytes),
       tracker_(options_.node_id, options_.max_pending_requests, &counters_),
-      queues_(options_.max_queues, RandomHandleNonce()),
+      queues_(options_.max_queues, RandomHandleNonce(), queue_store_),
       read_budget_(options_.max_store_read_bytes, [this] {
         {
           std::lock_guard lock(maintenance_mu_);
@@ -36,6 +37,7 @@ Broker::Impl::Impl(BrokerOptions options)
   dispatcher_ = std::make_unique<Dispatcher>(
       [this](std::function<void()> wake) { return CreateInbox(std::move(wake)); });
   if (store_) LoadStored(store_->recovery().complete, store_->TakeTopics());
+  if (queue_store_) RestoreQueues();
   maintenance_ = std::thread([this] { MaintenanceLoop(); });
 }
 

@@ -21,6 +21,7 @@
 #include "broker/topic_table.h"
 #include "herald/broker.h"
 #include "herald/history_store.h"
+#include "herald/queue_store.h"
 #include "herald/shared_history_store.h"
 
 namespace herald {
@@ -67,7 +68,7 @@ class Broker::Impl {
   // History store (broker_store.cc). On the store's thread: `m` was
   // committed, or lost with `status`.
   void CommitStored(TopicState& ts, uint64_t numbering, const MessagePtr& m, const Status& status,
-                    PublishCallback& done);
+                    PublishCallback& done, JobPlaces& jobs);
 
   // Work queues (broker_queues.cc).
   Status CreateQueue(const QueueOptions& options);
@@ -97,7 +98,8 @@ class Broker::Impl {
   void AppendHistory(TopicState& ts, const MessagePtr& m);
   // Queues `m` for the history store; its publisher's `done` and its fan-out
   // follow the commit (CommitStored). Refused at once when the store is.
-  Status AppendStored(const TopicStatePtr& ts, MessagePtr m, PublishCallback& done);
+  Status AppendStored(const TopicStatePtr& ts, MessagePtr m, PublishCallback& done,
+                      JobPlaces& jobs);
   // The topic starts a new epoch: the store's head moves to it.
   void StartEpochStored(TopicState& ts);
   // Asks the store to apply the topic's retention (what memory holds is
@@ -254,12 +256,20 @@ class Broker::Impl {
   // plain subscribers (never to peers: one hop).
   void DeliverMirrored(TopicState& ts, const MessagePtr& m);
   void MaintenanceLoop();
-  // Work queues (broker_queues.cc). Topic lock held: whether every queue
-  // matching the topic has room for a job of `bytes`; then its message
-  // becomes a job of each (the message is sequenced and shown).
-  Status AdmitJobs(TopicState& ts, size_t bytes);
+  // Work queues (broker_queues.cc). Topic lock held: a place in every
+  // queue matching the topic for a job of `bytes`, or the refusal (none
+  // held then).
+  Status ReserveJobs(TopicState& ts, size_t bytes, JobPlaces& places);
   const std::vector<WorkQueuePtr>& QueuesFor(TopicState& ts);
-  void EnqueueJobs(TopicState& ts, const MessagePtr& m);
+  // With a queue store: the jobs written ahead of their message (refused
+  // like an append: the places are then released).
+  Status PutJobs(const MessagePtr& m, JobPlaces& places);
+  // The message is shown: its places become jobs.
+  void FillJobs(const MessagePtr& m, JobPlaces& places);
+  // The message was lost: the places go back.
+  void ReleaseJobs(const MessagePtr& m, JobPlaces& places);
+  // At start: the queues the store kept.
+  void RestoreQueues();
   // Carries out what a queue decided, no queue lock held: jobs to members'
   // inboxes, pulls answered, dead letters published.
   void RunQueueEffects(const WorkQueuePtr& q, WorkQueue::Effects& fx);
@@ -276,7 +286,9 @@ class Broker::Impl {
   // At start: every topic the store holds, with its numbering and history.
   void LoadStored(bool complete, std::vector<StoredTopic> topics);
   // Fan-out of a message now in history (topic lock held).
-  void Deliver(TopicState& ts, const MessagePtr& m);
+  // `jobs`: the places its work queues reserved for it (null: reserved now,
+  // unbounded: a path that could not refuse the publish).
+  void Deliver(TopicState& ts, const MessagePtr& m, JobPlaces* jobs = nullptr);
   // Topic lock held. Remembers a message's msg_id (if any) for dedup_window.
   void RememberId(TopicState& ts, StoredId id, bool pending);
   // Topic lock held. Remembers the ids a store read back that are still
@@ -289,6 +301,8 @@ class Broker::Impl {
   HistoryStore* const store_;  // options_.store, or null: history in memory only
   // store_ when it is a shared store (several nodes write it), else null.
   SharedHistoryStore* const shared_;
+  // store_ when it also keeps work queues (the disk store), else null.
+  QueueStore* const queue_store_;
   BrokerCounters counters_;
   SubscriptionIndex index_;
   TopicTable topics_;

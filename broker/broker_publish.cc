@@ -205,8 +205,9 @@ Broker::Impl::HereResult Broker::Impl::SequenceHere(const TopicStatePtr& topic,
       return dup;
     }
   }
+  JobPlaces jobs;
   if (!queues_.empty()) {
-    if (Status s = AdmitJobs(ts, m->payload.size()); !s.ok()) return reject(std::move(s));
+    if (Status s = ReserveJobs(ts, m->payload.size(), jobs); !s.ok()) return reject(std::move(s));
   }
   if (store_ && ts.history.enabled() && done) {
     if (ts.store_failed) [[unlikely]] {
@@ -218,7 +219,10 @@ Broker::Impl::HereResult Broker::Impl::SequenceHere(const TopicStatePtr& topic,
     m->timestamp_us = NowUs();
     const size_t bytes = m->payload.size();
     const MessagePtr queued_message = m;
-    if (Status s = AppendStored(topic, std::move(m), *done); !s.ok()) {
+    // The jobs go to the store ahead of their message: committed no later.
+    if (Status s = PutJobs(queued_message, jobs); !s.ok()) return reject(std::move(s));
+    if (Status s = AppendStored(topic, std::move(m), *done, jobs); !s.ok()) {
+      ReleaseJobs(queued_message, jobs);
       // On a shared store the head this node knows may be stale (its
       // epoch failed there): the next publish loads it again.
       if (SharedNumbering(ts) && s.code() != ErrorCode::kResourceExhausted) {
@@ -242,14 +246,19 @@ Broker::Impl::HereResult Broker::Impl::SequenceHere(const TopicStatePtr& topic,
     return queued;
   }
   m->epoch = ts.epoch;
-  m->offset = ++ts.last_offset;
-  m->timestamp_us = ts.last_activity_us = NowUs();
+  m->offset = ts.last_offset + 1;
+  m->timestamp_us = NowUs();
+  // Topics whose messages are not stored (history off): their jobs are
+  // written as they are shown (durable within the store's sync).
+  if (Status s = PutJobs(m, jobs); !s.ok()) return reject(std::move(s));
+  ++ts.last_offset;
+  ts.last_activity_us = m->timestamp_us;
   ++ts.messages_in;
   ts.bytes_in += m->payload.size();
   MessagePtr shared = std::move(m);
   AppendHistory(ts, shared);
   RememberId(ts, IdOf(*shared), /*pending=*/false);
-  Deliver(ts, shared);
+  Deliver(ts, shared, &jobs);
   HereResult sequenced;
   sequenced.ack = PublishAck{ts.epoch, ts.last_offset};
   return sequenced;
@@ -281,8 +290,13 @@ void Broker::Impl::RememberId(TopicState& ts, StoredId id, bool pending) {
   BrokerCounters::Add(counters_.dedup_bytes, ts.dedup->cost() - before);
 }
 
-void Broker::Impl::Deliver(TopicState& ts, const MessagePtr& m) {
-  if (!queues_.empty()) EnqueueJobs(ts, m);
+void Broker::Impl::Deliver(TopicState& ts, const MessagePtr& m, JobPlaces* jobs) {
+  if (jobs) {
+    FillJobs(m, *jobs);
+  } else if (!queues_.empty()) {
+    JobPlaces now;
+    if (ReserveJobs(ts, m->payload.size(), now).ok() && PutJobs(m, now).ok()) FillJobs(m, now);
+  }
   const MatchResultPtr& match = MatchFor(ts);
   if (ClusterView::EpochUnannounced(ts.cluster, ts.epoch)) [[unlikely]]
     NoteEpoch(ts, *match, ts.epoch);

@@ -34,7 +34,7 @@ const std::vector<WorkQueuePtr>& Broker::Impl::QueuesFor(TopicState& ts) {
   return ts.queues->matching;
 }
 
-Status Broker::Impl::AdmitJobs(TopicState& ts, size_t bytes) {
+Status Broker::Impl::ReserveJobs(TopicState& ts, size_t bytes, JobPlaces& places) {
   const std::vector<WorkQueuePtr>& queues = QueuesFor(ts);
   if (queues.empty()) return Status::Ok();
   // The node-wide bound, for a copy in every matching queue.
@@ -45,16 +45,50 @@ Status Broker::Impl::AdmitJobs(TopicState& ts, size_t bytes) {
                       std::to_string(options_.max_queue_bytes) + " of jobs: nothing was published");
   }
   for (const WorkQueuePtr& q : queues) {
-    if (Status s = q->Admit(bytes); !s.ok()) return s;
+    Result<uint64_t> seq = q->Reserve(bytes);
+    if (!seq.ok()) {
+      for (const JobPlace& p : places) p.queue->Release(p.seq, bytes);
+      places.clear();
+      return seq.status();
+    }
+    if (*seq != 0) places.push_back({q, *seq});
   }
   return Status::Ok();
 }
 
-void Broker::Impl::EnqueueJobs(TopicState& ts, const MessagePtr& m) {
+Status Broker::Impl::PutJobs(const MessagePtr& m, JobPlaces& places) {
+  if (!queue_store_) return Status::Ok();
+  for (size_t i = 0; i < places.size(); ++i) {
+    if (Status s = queue_store_->PutJob(places[i].queue->name(), places[i].seq, m); !s.ok()) {
+      // Release deletes what was put already; the rest were never written.
+      ReleaseJobs(m, places);
+      return s;
+    }
+  }
+  return Status::Ok();
+}
+
+void Broker::Impl::FillJobs(const MessagePtr& m, JobPlaces& places) {
   const int64_t now = NowSteadyUs();
-  for (const WorkQueuePtr& q : QueuesFor(ts)) {
+  for (const JobPlace& p : places) {
     WorkQueue::Effects fx;
-    q->Enqueue(m, now, fx);
+    p.queue->Fill(p.seq, m, now, fx);
+    RunQueueEffects(p.queue, fx);
+  }
+  places.clear();
+}
+
+void Broker::Impl::ReleaseJobs(const MessagePtr& m, JobPlaces& places) {
+  for (const JobPlace& p : places) p.queue->Release(p.seq, m->payload.size());
+  places.clear();
+}
+
+void Broker::Impl::RestoreQueues() {
+  const int64_t now = NowSteadyUs();
+  for (StoredQueue& stored : queue_store_->TakeQueues()) {
+    WorkQueuePtr q = queues_.Restore(stored.options);
+    WorkQueue::Effects fx;
+    q->Restore(std::move(stored.jobs), now, fx);
     RunQueueEffects(q, fx);
   }
 }

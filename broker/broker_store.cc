@@ -18,17 +18,21 @@ struct Commit {
   uint64_t numbering;
   MessagePtr message;
   PublishCallback done;
+  JobPlaces jobs;  // its places in work queues, filled when it is shown
   void operator()(const Status& status) {
-    broker->CommitStored(*topic, numbering, message, status, done);
+    broker->CommitStored(*topic, numbering, message, status, done, jobs);
   }
 };
 
 }  // namespace
 
-Status Broker::Impl::AppendStored(const TopicStatePtr& ts, MessagePtr m, PublishCallback& done) {
-  HistoryStore::AppendCallback commit = Commit{this, ts, ts->numbering, m, std::move(done)};
+Status Broker::Impl::AppendStored(const TopicStatePtr& ts, MessagePtr m, PublishCallback& done,
+                                  JobPlaces& jobs) {
+  HistoryStore::AppendCallback commit =
+      Commit{this, ts, ts->numbering, m, std::move(done), std::move(jobs)};
   if (Status s = store_->Append(m, std::move(commit)); !s.ok()) {
     done = std::move(commit.target<Commit>()->done);
+    jobs = std::move(commit.target<Commit>()->jobs);
     return s;
   }
   ++ts->store_pending;
@@ -36,7 +40,7 @@ Status Broker::Impl::AppendStored(const TopicStatePtr& ts, MessagePtr m, Publish
 }
 
 void Broker::Impl::CommitStored(TopicState& ts, uint64_t numbering, const MessagePtr& m,
-                                const Status& status, PublishCallback& done) {
+                                const Status& status, PublishCallback& done, JobPlaces& jobs) {
   std::vector<PublishCallback> retries;  // publishes of the same msg_id meanwhile
   {
     std::lock_guard lock(ts.mu);
@@ -63,7 +67,7 @@ void Broker::Impl::CommitStored(TopicState& ts, uint64_t numbering, const Messag
       if (status.ok()) {
         ts.last_offset = m->offset;
         AppendHistory(ts, m);
-        Deliver(ts, m);
+        Deliver(ts, m, &jobs);
       } else {
         // The store lost it, and what was queued behind it: their offsets
         // were never seen, but neither are they reused (a new epoch).
@@ -77,7 +81,16 @@ void Broker::Impl::CommitStored(TopicState& ts, uint64_t numbering, const Messag
       // than left for the next load to find.
       ts.last_offset = m->offset;
       AppendHistory(ts, m);
-      Deliver(ts, m);
+      Deliver(ts, m, &jobs);
+    }
+  }
+  // Places not filled: a lost message gives them back; one acknowledged
+  // but not shown (its epoch was left) is a job all the same.
+  if (!jobs.empty()) {
+    if (status.ok()) {
+      FillJobs(m, jobs);
+    } else {
+      ReleaseJobs(m, jobs);
     }
   }
   if (status.ok()) {

@@ -108,10 +108,20 @@ Status QueueRegistry::Create(const QueueOptions& options, const TopicLimits& lim
     return Status(ErrorCode::kResourceExhausted, "this node already has max_queues " +
                                                      std::to_string(max_queues_) + " work queues");
   }
-  queues_.emplace(options.name, std::make_shared<WorkQueue>(options, nonce_, &bytes_));
+  queues_.emplace(options.name, std::make_shared<WorkQueue>(options, nonce_, &bytes_, store_));
+  if (store_) store_->PutQueue(options);
   count_.store(queues_.size(), std::memory_order_relaxed);
   generation_.fetch_add(1, std::memory_order_acq_rel);
   return Status::Ok();
+}
+
+WorkQueuePtr QueueRegistry::Restore(const QueueOptions& options) {
+  std::lock_guard lock(mu_);
+  auto q = std::make_shared<WorkQueue>(options, nonce_, &bytes_, store_);
+  queues_[options.name] = q;
+  count_.store(queues_.size(), std::memory_order_relaxed);
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+  return q;
 }
 
 Result<WorkQueuePtr> QueueRegistry::Remove(std::string_view name) {
@@ -122,6 +132,7 @@ Result<WorkQueuePtr> QueueRegistry::Remove(std::string_view name) {
   }
   WorkQueuePtr q = std::move(it->second);
   queues_.erase(it);
+  if (store_) store_->DeleteQueue(name);
   std::erase_if(members_, [&](const auto& m) { return m.second == q; });
   count_.store(queues_.size(), std::memory_order_relaxed);
   generation_.fetch_add(1, std::memory_order_acq_rel);

@@ -27,6 +27,14 @@ namespace herald {
 
 using WorkQueuePtr = std::shared_ptr<WorkQueue>;
 
+// The places a message holds in its topic's work queues between its
+// sequencing and its showing (WorkQueue::Reserve).
+struct JobPlace {
+  WorkQueuePtr queue;
+  uint64_t seq = 0;
+};
+using JobPlaces = std::vector<JobPlace>;
+
 // Handle nonces (WorkQueue): SipHash-2-4 of a counter under a key drawn
 // from the OS, so one client's handles say nothing of another's.
 std::function<uint64_t()> RandomHandleNonce();
@@ -37,12 +45,16 @@ Status ValidateQueueOptions(const QueueOptions& options, const TopicLimits& limi
 
 class QueueRegistry {
  public:
-  QueueRegistry(size_t max_queues, std::function<uint64_t()> nonce)
-      : max_queues_(max_queues), nonce_(std::move(nonce)) {}
+  // `store` (null: none) keeps definitions and settlements.
+  QueueRegistry(size_t max_queues, std::function<uint64_t()> nonce, QueueStore* store = nullptr)
+      : max_queues_(max_queues), nonce_(std::move(nonce)), store_(store) {}
 
   // A queue of the same name and the same options is not an error (the
   // config and a client may both create it); other options are.
   Status Create(const QueueOptions& options, const TopicLimits& limits);
+  // At start: a queue the store kept (not written again, not counted
+  // against max_queues, which only bounds new ones).
+  WorkQueuePtr Restore(const QueueOptions& options);
   // The queue, removed from the registry (closed by the caller); not_found
   // when there is none.
   Result<WorkQueuePtr> Remove(std::string_view name);
@@ -66,6 +78,7 @@ class QueueRegistry {
  private:
   const size_t max_queues_;
   const std::function<uint64_t()> nonce_;
+  QueueStore* const store_;
   std::atomic<uint64_t> bytes_{0};
   mutable std::mutex mu_;
   std::map<std::string, WorkQueuePtr, std::less<>> queues_;

@@ -67,13 +67,16 @@ Status WorkQueue::Closed() const {
 }
 
 WorkQueue::WorkQueue(QueueOptions options, std::function<uint64_t()> nonce,
-                     std::atomic<uint64_t>* node_bytes)
-    : options_(std::move(options)), nonce_(std::move(nonce)), node_bytes_(node_bytes) {}
+                     std::atomic<uint64_t>* node_bytes, QueueStore* store)
+    : options_(std::move(options)),
+      nonce_(std::move(nonce)),
+      node_bytes_(node_bytes),
+      store_(store) {}
 
-Status WorkQueue::Admit(size_t bytes) {
+Result<uint64_t> WorkQueue::Reserve(size_t bytes) {
   std::lock_guard lock(mu_);
-  if (closed_) return Status::Ok();  // deleted meanwhile: nothing will be enqueued
-  if (jobs_.size() + 1 > options_.max_pending) {
+  if (closed_) return uint64_t{0};  // deleted meanwhile: no job
+  if (jobs_.size() + reserved_ + 1 > options_.max_pending) {
     ++counts_.refused;
     return Status(ErrorCode::kResourceExhausted,
                   "work queue '" + options_.name + "' holds max_pending " +
@@ -86,7 +89,40 @@ Status WorkQueue::Admit(size_t bytes) {
                                                      std::to_string(options_.max_pending_bytes) +
                                                      " of jobs: nothing was published");
   }
-  return Status::Ok();
+  ++reserved_;
+  bytes_ += bytes;
+  node_bytes_->fetch_add(bytes, std::memory_order_relaxed);
+  return ++next_seq_;
+}
+
+void WorkQueue::Release(uint64_t seq, size_t bytes) {
+  std::lock_guard lock(mu_);
+  if (closed_) return;
+  --reserved_;
+  bytes_ -= bytes;
+  node_bytes_->fetch_sub(bytes, std::memory_order_relaxed);
+  if (store_) store_->DeleteJob(options_.name, seq);
+}
+
+void WorkQueue::Restore(std::vector<StoredJob> jobs, int64_t now_us, Effects& fx) {
+  std::lock_guard lock(mu_);
+  for (StoredJob& j : jobs) {
+    bytes_ += j.message->payload.size();
+    node_bytes_->fetch_add(j.message->payload.size(), std::memory_order_relaxed);
+    next_seq_ = std::max(next_seq_, j.seq);
+    JobRecord& job = jobs_[j.seq];
+    job.message = std::move(j.message);
+    job.deliveries = j.deliveries;
+    ++counts_.enqueued;
+    // Its last delivery may have been the one in flight at the crash.
+    if (options_.max_deliver != 0 && job.deliveries >= options_.max_deliver) {
+      ToDeadLetter(j.seq, job, "max_deliver", fx);
+    } else {
+      ready_.insert(j.seq);
+    }
+  }
+  Pump(now_us, fx);
+  NextDeadline(fx);
 }
 
 void WorkQueue::CountRefused() {
@@ -94,12 +130,10 @@ void WorkQueue::CountRefused() {
   ++counts_.refused;
 }
 
-void WorkQueue::Enqueue(MessagePtr m, int64_t now_us, Effects& fx) {
+void WorkQueue::Fill(uint64_t seq, MessagePtr m, int64_t now_us, Effects& fx) {
   std::lock_guard lock(mu_);
   if (closed_) return;
-  const uint64_t seq = ++next_seq_;
-  bytes_ += m->payload.size();
-  node_bytes_->fetch_add(m->payload.size(), std::memory_order_relaxed);
+  --reserved_;
   jobs_[seq].message = std::move(m);
   ready_.insert(seq);
   ++counts_.enqueued;
@@ -180,6 +214,7 @@ Job WorkQueue::Deliver(uint64_t seq, JobRecord& job, uint64_t member, int64_t no
       now_us + std::chrono::duration_cast<std::chrono::microseconds>(options_.ack_wait).count();
   timers_.insert({job.due_us, seq});
   ++in_flight_;
+  if (store_) store_->SetDeliveries(options_.name, seq, job.deliveries);
   Job out;
   out.queue = options_.name;
   out.seq = seq;
@@ -287,6 +322,7 @@ void WorkQueue::ToDeadLetter(uint64_t seq, JobRecord& job, std::string_view reas
 void WorkQueue::Remove(std::map<uint64_t, JobRecord>::iterator it) {
   bytes_ -= it->second.message->payload.size();
   node_bytes_->fetch_sub(it->second.message->payload.size(), std::memory_order_relaxed);
+  if (store_) store_->DeleteJob(options_.name, it->first);
   jobs_.erase(it);
 }
 

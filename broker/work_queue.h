@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "broker/subscription.h"
+#include "herald/queue_store.h"
 #include "herald/status.h"
 #include "herald/work_queue.h"
 
@@ -64,16 +65,24 @@ class WorkQueue {
   // queue of a node adds its jobs' payload bytes to `node_bytes` (the
   // broker bounds it: max_queue_bytes).
   WorkQueue(QueueOptions options, std::function<uint64_t()> nonce,
-            std::atomic<uint64_t>* node_bytes);
+            std::atomic<uint64_t>* node_bytes, QueueStore* store = nullptr);
 
   const QueueOptions& options() const { return options_; }
   const std::string& name() const { return options_.name; }
 
-  // Whether a job of `bytes` payload fits (max_pending, max_pending_bytes);
-  // counts the refusal when not.
-  Status Admit(size_t bytes);
+  // A place for a job of `bytes` payload, held until Fill or Release: its
+  // seq, 0 when the queue is closed (deleted: no job), or
+  // resource_exhausted (counted) when max_pending or max_pending_bytes
+  // would be passed. A publish reserves before it is sequenced, so a
+  // refused one takes no offset, and the store can write the job first.
+  Result<uint64_t> Reserve(size_t bytes);
   void CountRefused();
-  void Enqueue(MessagePtr m, int64_t now_us, Effects& fx);
+  // The reserved job's message is shown: it is offered.
+  void Fill(uint64_t seq, MessagePtr m, int64_t now_us, Effects& fx);
+  // The message was lost (its append failed): the place goes back.
+  void Release(uint64_t seq, size_t bytes);
+  // At start, the jobs a store kept (their delivery counts too).
+  void Restore(std::vector<StoredJob> jobs, int64_t now_us, Effects& fx);
 
   // `member` is a membership id (never kPullMember); `target` its sink and
   // inbox. `max_in_flight` 0: the queue's per-member bound. not_found once
@@ -157,6 +166,10 @@ class WorkQueue {
   const QueueOptions options_;
   const std::function<uint64_t()> nonce_;
   std::atomic<uint64_t>* const node_bytes_;
+  // Where delivery counts and settlements are written (null: memory only);
+  // jobs are put by the broker, which orders them before their message.
+  QueueStore* const store_;
+  uint64_t reserved_ = 0;  // places held for messages not yet shown
   mutable std::mutex mu_;
   bool closed_ = false;
   uint64_t next_seq_ = 0;

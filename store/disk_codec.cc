@@ -216,4 +216,101 @@ Result<MessagePtr> DecodeMessage(const MessagePosition& position, std::string_vi
   return MessagePtr(std::move(m));
 }
 
+std::string QueueKey(std::string_view name) {
+  std::string k(1, kQueuePrefix);
+  k.append(name);
+  return k;
+}
+
+std::string JobKey(char prefix, std::string_view queue, uint64_t seq) {
+  std::string k(1, prefix);
+  k.append(queue);
+  k.push_back('\0');
+  PutU64(k, seq);
+  return k;
+}
+
+std::string JobKeyEnd(char prefix, std::string_view queue) {
+  std::string k(1, prefix);
+  k.append(queue);
+  k.push_back('\1');
+  return k;
+}
+
+std::optional<JobPosition> ParseJobKey(std::string_view key) {
+  if (key.size() < 1 + 1 + 8) return std::nullopt;
+  const std::string_view rest = key.substr(1, key.size() - 1 - 9);
+  if (key[key.size() - 9] != '\0' || rest.find('\0') != std::string_view::npos) {
+    return std::nullopt;
+  }
+  return JobPosition{rest, GetU64(key.substr(key.size() - 8))};
+}
+
+namespace {
+constexpr uint8_t kQueueFormat = 1;
+}  // namespace
+
+std::string EncodeQueue(const QueueOptions& q) {
+  std::string v;
+  v.push_back(static_cast<char>(kQueueFormat));
+  PutString(v, q.pattern);
+  PutU64(v, static_cast<uint64_t>(q.ack_wait.count()));
+  PutU32(v, q.max_deliver);
+  PutU32(v, static_cast<uint32_t>(q.backoff.size()));
+  for (auto step : q.backoff) PutU64(v, static_cast<uint64_t>(step.count()));
+  PutU32(v, q.max_in_flight);
+  PutU32(v, q.max_in_flight_per_member);
+  PutU64(v, q.max_pending);
+  PutU64(v, q.max_pending_bytes);
+  PutString(v, q.dead_letter);
+  return v;
+}
+
+Result<QueueOptions> DecodeQueue(std::string_view name, std::string_view value) {
+  Reader r(value);
+  const uint8_t format = r.U8();
+  auto damaged = [&](std::string_view what) {
+    return Status(ErrorCode::kInternal,
+                  "stored work queue '" + std::string(name) + "' " + std::string(what));
+  };
+  if (!r.ok() || format != kQueueFormat) return damaged("has a format this version does not read");
+  QueueOptions q;
+  q.name = std::string(name);
+  q.pattern = r.String();
+  q.ack_wait = std::chrono::milliseconds(static_cast<int64_t>(r.U64()));
+  q.max_deliver = r.U32();
+  const uint32_t steps = r.U32();
+  if (!r.ok() || steps > r.left() / 8) return damaged("is truncated");
+  for (uint32_t i = 0; i < steps; ++i) {
+    q.backoff.emplace_back(static_cast<int64_t>(r.U64()));
+  }
+  q.max_in_flight = r.U32();
+  q.max_in_flight_per_member = r.U32();
+  q.max_pending = r.U64();
+  q.max_pending_bytes = r.U64();
+  q.dead_letter = r.String();
+  if (!r.ok() || r.left() != 0) return damaged("is truncated");
+  return q;
+}
+
+std::string EncodeJob(const Message& m) {
+  std::string v;
+  PutString(v, m.topic);
+  PutU64(v, m.epoch);
+  PutU64(v, m.offset);
+  v.append(EncodeMessage(m));
+  return v;
+}
+
+Result<MessagePtr> DecodeJob(std::string_view value) {
+  Reader r(value);
+  MessagePosition p;
+  const std::string topic = r.String();
+  p.epoch = r.U64();
+  p.offset = r.U64();
+  if (!r.ok()) return Status(ErrorCode::kInternal, "a stored job is truncated");
+  p.topic = topic;
+  return DecodeMessage(p, r.Rest());
+}
+
 }  // namespace herald::store

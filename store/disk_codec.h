@@ -20,6 +20,7 @@
 
 #include "herald/message.h"
 #include "herald/status.h"
+#include "herald/work_queue.h"
 
 namespace herald::store {
 
@@ -57,6 +58,29 @@ struct Head {
 };
 std::string EncodeHead(const Head& head);
 std::optional<Head> DecodeHead(std::string_view value);
+
+// Work queues (herald/queue_store.h):
+//   'q' name                -> the queue's definition (EncodeQueue)
+//   'j' name '\0' seq:u64be -> a job: its message's topic, epoch, offset and
+//                              EncodeMessage (EncodeJob)
+//   'p' name '\0' seq:u64be -> its delivery count, u32be (absent: none yet)
+inline constexpr char kQueuePrefix = 'q';
+inline constexpr char kJobPrefix = 'j';
+inline constexpr char kDeliveriesPrefix = 'p';
+std::string QueueKey(std::string_view name);
+// prefix 'j' or 'p'
+std::string JobKey(char prefix, std::string_view queue, uint64_t seq);
+// Every job key of `queue` sorts in [JobKey(prefix, queue, 0), JobKeyEnd(prefix, queue)).
+std::string JobKeyEnd(char prefix, std::string_view queue);
+struct JobPosition {
+  std::string_view queue;
+  uint64_t seq = 0;
+};
+std::optional<JobPosition> ParseJobKey(std::string_view key);
+std::string EncodeQueue(const QueueOptions& q);
+Result<QueueOptions> DecodeQueue(std::string_view name, std::string_view value);
+std::string EncodeJob(const Message& m);
+Result<MessagePtr> DecodeJob(std::string_view value);
 
 // The message's fields besides topic, epoch and offset (those are the key).
 std::string EncodeMessage(const Message& m);

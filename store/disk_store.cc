@@ -12,11 +12,13 @@
 #include <deque>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "herald/queue_store.h"
 #include "store/disk_codec.h"
 #include "store/store_dir.h"
 
@@ -34,7 +36,7 @@ size_t QueuedCost(const Message& m) {
          headers;
 }
 
-class DiskStore final : public HistoryStore {
+class DiskStore final : public HistoryStore, public QueueStore {
  public:
   DiskStore(DiskStoreOptions options, store::OpenedDir opened)
       : options_(std::move(options)),
@@ -79,9 +81,9 @@ class DiskStore final : public HistoryStore {
   const StoreRecovery& recovery() const override { return recovery_; }
   std::vector<StoredTopic> TakeTopics() override { return std::move(topics_); }
 
-  Status Append(const MessagePtr& m, AppendCallback&& done) override {
-    const size_t cost = QueuedCost(*m);
-    std::lock_guard lock(mu_);
+  // The bounds every queued write is held to (mu_ held): the store's state,
+  // its disk quota and free space, and the bytes waiting for the disk.
+  Status AdmitLocked(size_t cost) {
     if (failed_) {
       ++refused_;
       return Status(ErrorCode::kUnavailable,
@@ -118,6 +120,63 @@ class DiskStore final : public HistoryStore {
                         " bytes wait for the disk (max_queued_bytes " +
                         std::to_string(options_.max_queued_bytes) + ")");
     }
+    return Status::Ok();
+  }
+
+  // QueueStore (herald/queue_store.h): ops queued with the appends.
+  std::vector<StoredQueue> TakeQueues() override { return std::move(queues_); }
+
+  void PutQueue(const QueueOptions& q) override {
+    Op op;
+    op.kind = Op::kPutQueue;
+    op.topic = q.name;
+    op.value = store::EncodeQueue(q);
+    QueueOp(std::move(op));
+  }
+
+  void DeleteQueue(std::string_view name) override {
+    Op op;
+    op.kind = Op::kDeleteQueue;
+    op.topic = std::string(name);
+    QueueOp(std::move(op));
+  }
+
+  Status PutJob(std::string_view queue, uint64_t seq, const MessagePtr& m) override {
+    Op op;
+    op.kind = Op::kPutJob;
+    op.topic = std::string(queue);
+    op.seq = seq;
+    op.value = store::EncodeJob(*m);
+    op.cost = op.value.size();
+    std::lock_guard lock(mu_);
+    if (Status s = AdmitLocked(op.cost); !s.ok()) return s;
+    queued_bytes_ += op.cost;
+    queue_.push_back(std::move(op));
+    work_cv_.notify_one();
+    return Status::Ok();
+  }
+
+  void SetDeliveries(std::string_view queue, uint64_t seq, uint32_t deliveries) override {
+    Op op;
+    op.kind = Op::kSetDeliveries;
+    op.topic = std::string(queue);
+    op.seq = seq;
+    op.deliveries = deliveries;
+    QueueOp(std::move(op));
+  }
+
+  void DeleteJob(std::string_view queue, uint64_t seq) override {
+    Op op;
+    op.kind = Op::kDeleteJob;
+    op.topic = std::string(queue);
+    op.seq = seq;
+    QueueOp(std::move(op));
+  }
+
+  Status Append(const MessagePtr& m, AppendCallback&& done) override {
+    const size_t cost = QueuedCost(*m);
+    std::lock_guard lock(mu_);
+    if (Status s = AdmitLocked(cost); !s.ok()) return s;
     auto [it, fresh] = last_.try_emplace(m->topic, Held{});
     Held& last = it->second;
     if (Status follows = CheckAppendFollows(last.epoch, last.last_offset, *m); !follows.ok()) {
@@ -274,10 +333,24 @@ class DiskStore final : public HistoryStore {
 
  private:
   struct Op {
-    enum Kind { kAppend, kTrim, kForget, kExpireIds } kind = kAppend;
-    MessagePtr message;  // kAppend
-    std::string topic;   // kTrim, kForget
-    uint64_t epoch = 0;  // kTrim
+    enum Kind {
+      kAppend,
+      kTrim,
+      kForget,
+      kExpireIds,
+      // Work queues: `topic` is the queue's name.
+      kPutQueue,
+      kDeleteQueue,
+      kPutJob,
+      kSetDeliveries,
+      kDeleteJob,
+    } kind = kAppend;
+    uint64_t seq = 0;         // kPutJob, kSetDeliveries, kDeleteJob
+    uint32_t deliveries = 0;  // kSetDeliveries
+    std::string value;        // kPutQueue, kPutJob: the encoded value
+    MessagePtr message;       // kAppend
+    std::string topic;        // kTrim, kForget
+    uint64_t epoch = 0;       // kTrim
     uint64_t first_kept = 0;
     bool new_head = false;  // kTrim: the topic's head moves to (epoch, first_kept - 1)
     int64_t before_us = 0;  // kExpireIds
@@ -581,6 +654,30 @@ class DiskStore final : public HistoryStore {
           batch.DeleteRange(store::MessageKey(op.topic, 0, 0), store::MessageKeyEnd(op.topic));
           heads[op.topic] = std::nullopt;
           break;
+        case Op::kPutQueue:
+          batch.Put(store::QueueKey(op.topic), op.value);
+          break;
+        case Op::kDeleteQueue:
+          batch.Delete(store::QueueKey(op.topic));
+          for (char prefix : {store::kJobPrefix, store::kDeliveriesPrefix}) {
+            batch.DeleteRange(store::JobKey(prefix, op.topic, 0),
+                              store::JobKeyEnd(prefix, op.topic));
+          }
+          break;
+        case Op::kPutJob:
+          batch.Put(store::JobKey(store::kJobPrefix, op.topic, op.seq), op.value);
+          break;
+        case Op::kSetDeliveries: {
+          std::string v(4, '\0');
+          for (int i = 0; i < 4; ++i)
+            v[static_cast<size_t>(i)] = static_cast<char>(op.deliveries >> (24 - 8 * i));
+          batch.Put(store::JobKey(store::kDeliveriesPrefix, op.topic, op.seq), v);
+          break;
+        }
+        case Op::kDeleteJob:
+          batch.Delete(store::JobKey(store::kJobPrefix, op.topic, op.seq));
+          batch.Delete(store::JobKey(store::kDeliveriesPrefix, op.topic, op.seq));
+          break;
       }
     }
     put_run();
@@ -662,6 +759,67 @@ class DiskStore final : public HistoryStore {
   std::unique_ptr<rocksdb::DB> db_;
   const StoreRecovery recovery_;
   std::vector<StoredTopic> topics_;  // until the broker takes them
+  std::vector<StoredQueue> queues_;  // until the broker takes them
+
+  // A queue op, never refused: small (a definition, a count, a delete);
+  // what bounds them is the jobs they are about.
+  void QueueOp(Op op) {
+    std::lock_guard lock(mu_);
+    if (failed_) return;
+    queue_.push_back(std::move(op));
+    work_cv_.notify_one();
+  }
+
+ public:
+  // At open: every stored queue with its jobs (OpenDiskStore).
+  Status LoadQueues() {
+    rocksdb::ReadOptions ro;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+    std::map<std::string, size_t, std::less<>> index;
+    for (it->Seek(std::string(1, store::kQueuePrefix));
+         it->Valid() && it->key().starts_with(std::string(1, store::kQueuePrefix)); it->Next()) {
+      const std::string name = it->key().ToString().substr(1);
+      Result<QueueOptions> q = store::DecodeQueue(name, it->value().ToStringView());
+      if (!q.ok()) return q.status();
+      index[name] = queues_.size();
+      queues_.push_back({std::move(*q), {}});
+    }
+    std::map<std::pair<std::string, uint64_t>, uint32_t> deliveries;
+    for (it->Seek(std::string(1, store::kDeliveriesPrefix));
+         it->Valid() && it->key().starts_with(std::string(1, store::kDeliveriesPrefix));
+         it->Next()) {
+      std::optional<store::JobPosition> p = store::ParseJobKey(it->key().ToStringView());
+      const std::string_view v = it->value().ToStringView();
+      if (!p || v.size() != 4)
+        return Status(ErrorCode::kInternal, "a stored delivery count is damaged");
+      uint32_t n = 0;
+      for (char c : v) n = (n << 8) | static_cast<uint8_t>(c);
+      deliveries[{std::string(p->queue), p->seq}] = n;
+    }
+    for (it->Seek(std::string(1, store::kJobPrefix));
+         it->Valid() && it->key().starts_with(std::string(1, store::kJobPrefix)); it->Next()) {
+      std::optional<store::JobPosition> p = store::ParseJobKey(it->key().ToStringView());
+      if (!p) return Status(ErrorCode::kInternal, "a stored job's key is damaged");
+      auto q = index.find(p->queue);
+      if (q == index.end()) continue;  // its queue's delete was cut short: dropped with it
+      Result<MessagePtr> m = store::DecodeJob(it->value().ToStringView());
+      if (!m.ok()) return m.status();
+      StoredJob job;
+      job.seq = p->seq;
+      job.message = std::move(*m);
+      if (auto d = deliveries.find({std::string(p->queue), p->seq}); d != deliveries.end()) {
+        job.deliveries = d->second;
+      }
+      queues_[q->second].jobs.push_back(std::move(job));
+    }
+    if (!it->status().ok()) {
+      return Status(ErrorCode::kInternal,
+                    "reading the stored work queues: " + it->status().ToString());
+    }
+    return Status::Ok();
+  }
+
+ private:
   std::thread writer_;
   std::thread reader_;
 
@@ -701,7 +859,9 @@ class DiskStore final : public HistoryStore {
 Result<std::shared_ptr<HistoryStore>> OpenDiskStore(const DiskStoreOptions& options) {
   Result<store::OpenedDir> opened = store::OpenStoreDir(options);
   if (!opened.ok()) return opened.status();
-  return std::shared_ptr<HistoryStore>(std::make_shared<DiskStore>(options, std::move(*opened)));
+  auto store = std::make_shared<DiskStore>(options, std::move(*opened));
+  if (Status s = store->LoadQueues(); !s.ok()) return s;
+  return std::shared_ptr<HistoryStore>(std::move(store));
 }
 
 }  // namespace herald

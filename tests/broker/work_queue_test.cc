@@ -38,6 +38,12 @@ struct Fixture {
     s->id = id;
     return s;
   }
+  // What a publish does: a place reserved, then the message shown.
+  void Enqueue(MessagePtr m, int64_t now, WorkQueue::Effects& fx) {
+    Result<uint64_t> seq = q.Reserve(m->payload.size());
+    ASSERT_TRUE(seq.ok()) << seq.status().ToString();
+    q.Fill(*seq, std::move(m), now, fx);
+  }
   std::atomic<uint64_t> node_bytes{0};
   WorkQueue q;
 };
@@ -49,7 +55,7 @@ TEST(WorkQueue, OffersEachJobToOneMemberRoundRobin) {
   WorkQueue::Effects fx;
   ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, fx).ok());
   ASSERT_TRUE(f.q.Join(2, f.Member(2), 0, 0, fx).ok());
-  for (int i = 0; i < 4; ++i) f.q.Enqueue(Msg("j" + std::to_string(i)), 0, fx);
+  for (int i = 0; i < 4; ++i) f.Enqueue(Msg("j" + std::to_string(i)), 0, fx);
   ASSERT_EQ(fx.sends.size(), 4u);
   EXPECT_NE(fx.sends[0].first->id, fx.sends[1].first->id);
   EXPECT_EQ(fx.sends[0].first->id, fx.sends[2].first->id);
@@ -61,7 +67,7 @@ TEST(WorkQueue, AckRemovesTheJobAndASecondAckIsUnknown) {
   Fixture f;
   WorkQueue::Effects fx;
   ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, fx).ok());
-  f.q.Enqueue(Msg("a"), 0, fx);
+  f.Enqueue(Msg("a"), 0, fx);
   const JobHandle h = Handle(*fx.sends[0].second);
   EXPECT_TRUE(f.q.Settle(1, h, SettleKind::kAck, -1, 10, fx).ok());
   EXPECT_EQ(f.q.Info().pending, 0u);
@@ -74,7 +80,7 @@ TEST(WorkQueue, AnotherMembersHandleIsUnknown) {
   Fixture f;
   WorkQueue::Effects fx;
   ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, fx).ok());
-  f.q.Enqueue(Msg("a"), 0, fx);
+  f.Enqueue(Msg("a"), 0, fx);
   const JobHandle h = Handle(*fx.sends[0].second);
   EXPECT_EQ(f.q.Settle(2, h, SettleKind::kAck, -1, 0, fx).code(), ErrorCode::kUnknownHandle);
   EXPECT_EQ(f.q.Settle(kPullMember, h, SettleKind::kAck, -1, 0, fx).code(),
@@ -90,7 +96,7 @@ TEST(WorkQueue, AckWaitPassingOffersTheJobAgainAndTheOldHandleIsStale) {
   WorkQueue::Effects fx;
   ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, fx).ok());
   ASSERT_TRUE(f.q.Join(2, f.Member(2), 0, 0, fx).ok());
-  f.q.Enqueue(Msg("a"), 0, fx);
+  f.Enqueue(Msg("a"), 0, fx);
   const JobHandle first = Handle(*fx.sends[0].second);
   const uint64_t first_member = fx.sends[0].first->id;
   EXPECT_EQ(f.q.next_deadline(), 100 * kMs);
@@ -111,7 +117,7 @@ TEST(WorkQueue, ProgressPushesTheDeadline) {
   Fixture f;
   WorkQueue::Effects fx;
   ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, fx).ok());
-  f.q.Enqueue(Msg("a"), 0, fx);
+  f.Enqueue(Msg("a"), 0, fx);
   const JobHandle h = Handle(*fx.sends[0].second);
   EXPECT_TRUE(f.q.Settle(1, h, SettleKind::kProgress, -1, 80 * kMs, fx).ok());
   WorkQueue::Effects later;
@@ -129,7 +135,7 @@ TEST(WorkQueue, NackWithADelayWaitsThenTheBackoffAppliesWithout) {
   Fixture f(o);
   WorkQueue::Effects fx;
   ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, fx).ok());
-  f.q.Enqueue(Msg("a"), 0, fx);
+  f.Enqueue(Msg("a"), 0, fx);
   ASSERT_TRUE(f.q.Settle(1, Handle(*fx.sends[0].second), SettleKind::kNack, 30 * kMs, 0, fx).ok());
   EXPECT_EQ(fx.sends.size(), 1u);  // not offered again at once
   EXPECT_EQ(f.q.Info().delayed, 1u);
@@ -148,7 +154,7 @@ TEST(WorkQueue, MaxDeliverSendsTheJobToTheDeadLetters) {
   Fixture f;
   WorkQueue::Effects fx;
   ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, fx).ok());
-  f.q.Enqueue(Msg("poison"), 0, fx);
+  f.Enqueue(Msg("poison"), 0, fx);
   for (int i = 0; i < 3; ++i) {
     ASSERT_EQ(fx.sends.size(), static_cast<size_t>(i + 1));
     ASSERT_TRUE(f.q.Settle(1, Handle(*fx.sends.back().second), SettleKind::kNack, 0, 0, fx).ok());
@@ -166,7 +172,7 @@ TEST(WorkQueue, AFailedDeadLetterIsTriedAgain) {
   Fixture f;
   WorkQueue::Effects fx;
   ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, fx).ok());
-  f.q.Enqueue(Msg("a"), 0, fx);
+  f.Enqueue(Msg("a"), 0, fx);
   ASSERT_TRUE(f.q.Settle(1, Handle(*fx.sends[0].second), SettleKind::kTerm, -1, 0, fx).ok());
   ASSERT_EQ(fx.dead.size(), 1u);
   EXPECT_EQ(fx.dead[0].reason, "term");
@@ -184,7 +190,7 @@ TEST(WorkQueue, WithoutADeadLetterTopicTermDropsAndCounts) {
   Fixture f(o);
   WorkQueue::Effects fx;
   ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, fx).ok());
-  f.q.Enqueue(Msg("a"), 0, fx);
+  f.Enqueue(Msg("a"), 0, fx);
   ASSERT_TRUE(f.q.Settle(1, Handle(*fx.sends[0].second), SettleKind::kTerm, -1, 0, fx).ok());
   EXPECT_TRUE(fx.dead.empty());
   EXPECT_EQ(f.q.Info().dropped, 1u);
@@ -195,7 +201,7 @@ TEST(WorkQueue, ALeavingMemberGivesItsJobsBackAtOnce) {
   Fixture f;
   WorkQueue::Effects fx;
   ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, fx).ok());
-  for (int i = 0; i < 10; ++i) f.q.Enqueue(Msg("j"), 0, fx);
+  for (int i = 0; i < 10; ++i) f.Enqueue(Msg("j"), 0, fx);
   ASSERT_EQ(fx.sends.size(), 10u);
   WorkQueue::Effects after;
   ASSERT_TRUE(f.q.Join(2, f.Member(2), 0, 0, after).ok());
@@ -217,7 +223,7 @@ TEST(WorkQueue, InFlightBoundsPerMemberAndPerQueue) {
   WorkQueue::Effects fx;
   ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, fx).ok());
   ASSERT_TRUE(f.q.Join(2, f.Member(2), 2, 0, fx).ok());  // asks for fewer
-  for (int i = 0; i < 10; ++i) f.q.Enqueue(Msg("j"), 0, fx);
+  for (int i = 0; i < 10; ++i) f.Enqueue(Msg("j"), 0, fx);
   EXPECT_EQ(fx.sends.size(), 5u);
   size_t to_one = 0;
   for (auto& [m, job] : fx.sends) to_one += m->id == 1;
@@ -237,7 +243,7 @@ TEST(WorkQueue, JobsStillInAStalledMembersInboxCountAgainstItsBound) {
   Fixture f(o);
   WorkQueue::Effects fx;
   ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, fx).ok());
-  for (int i = 0; i < 2; ++i) f.q.Enqueue(Msg("j"), 0, fx);
+  for (int i = 0; i < 2; ++i) f.Enqueue(Msg("j"), 0, fx);
   ASSERT_EQ(fx.sends.size(), 2u);
   // The member never drains its inbox: ack_wait passes again and again,
   // and nothing more is queued for it.
@@ -254,7 +260,7 @@ TEST(WorkQueue, ADeadLetterIsNotDeadLetteredAgain) {
   ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, fx).ok());
   MessagePtr m = Msg("once dead");
   std::const_pointer_cast<Message>(m)->headers = {{std::string(kDeadReasonHeader), "term"}};
-  f.q.Enqueue(m, 0, fx);
+  f.Enqueue(m, 0, fx);
   ASSERT_TRUE(f.q.Settle(1, Handle(*fx.sends[0].second), SettleKind::kTerm, -1, 0, fx).ok());
   EXPECT_TRUE(fx.dead.empty());
   EXPECT_EQ(f.q.Info().dropped, 1u);
@@ -272,25 +278,45 @@ TEST(WorkQueue, AClosedQueueRefusesMembersAndAnswersPulls) {
   EXPECT_EQ(f.q.Join(2, f.Member(2), 0, 0, fx).code(), ErrorCode::kNotFound);
 }
 
-TEST(WorkQueue, MaxPendingRefusesTheJob) {
+TEST(WorkQueue, MaxPendingRefusesTheJobAndReservationsCount) {
   QueueOptions o = Fixture::Defaults();
   o.max_pending = 2;
   o.max_pending_bytes = 10;
   Fixture f(o);
   WorkQueue::Effects fx;
-  ASSERT_TRUE(f.q.Admit(1).ok());
-  f.q.Enqueue(Msg("a"), 0, fx);
-  EXPECT_EQ(f.q.Admit(10).code(), ErrorCode::kResourceExhausted);  // bytes
-  ASSERT_TRUE(f.q.Admit(1).ok());
-  f.q.Enqueue(Msg("b"), 0, fx);
-  EXPECT_EQ(f.q.Admit(1).code(), ErrorCode::kResourceExhausted);  // count
+  Result<uint64_t> first = f.q.Reserve(1);  // a message on its way to the store
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(f.q.Reserve(10).status().code(), ErrorCode::kResourceExhausted);  // bytes
+  Result<uint64_t> second = f.q.Reserve(1);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(f.q.Reserve(1).status().code(), ErrorCode::kResourceExhausted);  // count
   EXPECT_EQ(f.q.Info().refused, 2u);
+  f.q.Release(*first, 1);  // its append failed
+  EXPECT_TRUE(f.q.Reserve(1).ok());
+  EXPECT_EQ(f.node_bytes.load(), 2u);
+}
+
+TEST(WorkQueue, RestoredJobsKeepTheirDeliveryCounts) {
+  Fixture f;
+  WorkQueue::Effects fx;
+  std::vector<StoredJob> jobs;
+  jobs.push_back({4, 1, Msg("once")});
+  jobs.push_back({9, 3, Msg("spent")});  // its last delivery was in flight at the crash
+  f.q.Restore(std::move(jobs), 0, fx);
+  ASSERT_EQ(fx.dead.size(), 1u);
+  EXPECT_EQ(fx.dead[0].seq, 9u);
+  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, fx).ok());
+  ASSERT_EQ(fx.sends.size(), 1u);
+  EXPECT_EQ(fx.sends[0].second->seq, 4u);
+  EXPECT_EQ(fx.sends[0].second->deliveries, 2u);
+  f.Enqueue(Msg("new"), 0, fx);
+  EXPECT_EQ(fx.sends.back().second->seq, 10u);  // numbering goes on after the restored
 }
 
 TEST(WorkQueue, APullTakesWhatIsThereOrWaitsForTheNext) {
   Fixture f;
   WorkQueue::Effects fx;
-  for (int i = 0; i < 3; ++i) f.q.Enqueue(Msg("j"), 0, fx);
+  for (int i = 0; i < 3; ++i) f.Enqueue(Msg("j"), 0, fx);
   f.q.Pull(
       2, 0, 8, [](Result<std::vector<Job>>) {}, 0, fx);
   ASSERT_EQ(fx.pulls.size(), 1u);
@@ -305,7 +331,7 @@ TEST(WorkQueue, APullTakesWhatIsThereOrWaitsForTheNext) {
       5, 50 * kMs, 8, [](Result<std::vector<Job>>) {}, 0, w);
   ASSERT_EQ(w.pulls.size(), 1u);
   EXPECT_EQ(f.q.Info().waiting_pulls, 1u);
-  f.q.Enqueue(Msg("k"), 1, w);
+  f.Enqueue(Msg("k"), 1, w);
   ASSERT_EQ(w.pulls.size(), 2u);
   EXPECT_EQ(w.pulls[1].second->size(), 1u);
   f.q.Pull(
