@@ -141,6 +141,12 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* BrokerService::Subscribe(
   return r;
 }
 
+grpc::ServerUnaryReactor* BrokerService::Answer(grpc::CallbackServerContext* ctx, const Status& s) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(s.ok() ? grpc::Status::OK : Refusal(*options_.stats, ctx, s));
+  return reactor;
+}
+
 grpc::ServerBidiReactor<v1::ClientCommand, v1::ServerEvent>* BrokerService::Connect(
     grpc::CallbackServerContext* ctx) {
   using Refuse = Refused<grpc::ServerBidiReactor<v1::ClientCommand, v1::ServerEvent>>;

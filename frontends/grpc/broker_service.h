@@ -30,12 +30,31 @@ class BrokerService final : public v1::Broker::CallbackService {
       grpc::CallbackServerContext* ctx, const v1::SubscribeRequest* request) override;
   grpc::ServerBidiReactor<v1::ClientCommand, v1::ServerEvent>* Connect(
       grpc::CallbackServerContext* ctx) override;
+  // Work queues (broker_service_queues.cc).
+  grpc::ServerUnaryReactor* Pull(grpc::CallbackServerContext* ctx, const v1::PullRequest* request,
+                                 v1::PullResponse* response) override;
+  grpc::ServerUnaryReactor* SettlePulled(grpc::CallbackServerContext* ctx,
+                                         const v1::SettlePulledRequest* request,
+                                         v1::SettlePulledResponse* response) override;
+  grpc::ServerUnaryReactor* CreateQueue(grpc::CallbackServerContext* ctx,
+                                        const v1::QueueDefinition* request,
+                                        v1::QueueState* response) override;
+  grpc::ServerUnaryReactor* DeleteQueue(grpc::CallbackServerContext* ctx,
+                                        const v1::QueueRef* request,
+                                        v1::DeleteQueueResponse* response) override;
+  grpc::ServerUnaryReactor* GetQueue(grpc::CallbackServerContext* ctx, const v1::QueueRef* request,
+                                     v1::QueueState* response) override;
+  grpc::ServerUnaryReactor* ListQueues(grpc::CallbackServerContext* ctx,
+                                       const v1::ListQueuesRequest* request,
+                                       v1::ListQueuesResponse* response) override;
 
  private:
   // Admission (session::Admission) of a call, counted: who it is, from its
   // `authorization: Bearer` metadata, and for streams its user's slot.
   Result<session::IdentityPtr> Authenticate(grpc::CallbackServerContext* ctx) const;
   Result<session::Admitted> Admit(grpc::CallbackServerContext* ctx) const;
+  // A unary call finished at once with `s` (its refusal, or OK).
+  grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* ctx, const Status& s);
 
   Broker& broker_;
   const GrpcOptions options_;

@@ -144,6 +144,12 @@ void ConnectReactor::Handle(v1::ClientCommand& c) {
       return Request(c.id(), c.request(), c.timeout_ms());
     case v1::ClientCommand::kReply:
       return Reply(c.id(), c.reply());
+    case v1::ClientCommand::kJoinQueue:
+      return JoinQueue(c.id(), c.join_queue());
+    case v1::ClientCommand::kLeaveQueue:
+      return LeaveQueue(c.id(), c.leave_queue());
+    case v1::ClientCommand::kSettle:
+      return Settle(c.id(), c.settle());
     case v1::ClientCommand::COMMAND_NOT_SET:
       return Error(c.id(), Status(ErrorCode::kInvalidArgument, "empty command"));
   }
@@ -254,6 +260,56 @@ void ConnectReactor::Reply(uint64_t id, const v1::Reply& r) {
       !s.ok()) {
     Error(id, s);
   }
+}
+
+void ConnectReactor::JoinQueue(uint64_t id, const v1::JoinQueue& j) {
+  // Jobs come on the delivery thread; they go into the outbox in order,
+  // after the Joined answer (queued before the broker can offer any: the
+  // sink holds them until then).
+  std::shared_ptr<Outbox> outbox = outbox_;
+  auto gate =
+      std::make_shared<std::pair<std::mutex, std::optional<std::vector<v1::ServerEvent>>>>();
+  gate->second.emplace();
+  auto sink = std::make_shared<FunctionSink>([outbox, gate](const Delivery& d) {
+    if (d.kind != Delivery::Kind::kJob) return;
+    v1::ServerEvent e;
+    ToProto(*d.job, e.mutable_job());
+    std::lock_guard lock(gate->first);
+    if (gate->second) return gate->second->push_back(std::move(e));
+    outbox->Push(std::move(e));
+  });
+  Result<session::ClientSession::Subscribed> joined =
+      client_.JoinQueue(j.queue(), j.max_in_flight(), std::move(sink), deliveries_.inbox());
+  if (!joined.ok()) return Error(id, joined.status());
+  v1::ServerEvent e;
+  e.set_id(id);
+  e.mutable_joined()->set_queue(j.queue());
+  outbox_->Push(std::move(e));
+  std::lock_guard lock(gate->first);
+  for (v1::ServerEvent& held : *gate->second) outbox_->Push(std::move(held));
+  gate->second.reset();
+}
+
+void ConnectReactor::LeaveQueue(uint64_t id, const v1::LeaveQueue& l) {
+  if (Status s = client_.LeaveQueue(l.queue()); !s.ok()) return Error(id, s);
+  v1::ServerEvent e;
+  e.set_id(id);
+  e.mutable_left()->set_queue(l.queue());
+  outbox_->Push(std::move(e));
+}
+
+void ConnectReactor::Settle(uint64_t id, const v1::Settle& s) {
+  Result<SettleKind> kind = FromProto(s.kind());
+  if (!kind.ok()) return Error(id, kind.status());
+  const std::optional<int64_t> delay =
+      s.has_delay() ? std::optional<int64_t>(
+                          static_cast<int64_t>(std::min<uint64_t>(s.delay().ms(), INT64_MAX)))
+                    : std::nullopt;
+  if (Status st = client_.Settle(s.handle(), *kind, delay); !st.ok()) return Error(id, st);
+  v1::ServerEvent e;
+  e.set_id(id);
+  e.mutable_settled()->set_queue(s.handle().substr(0, s.handle().find('/')));
+  outbox_->Push(std::move(e));
 }
 
 }  // namespace herald::grpcfront

@@ -49,6 +49,9 @@ class ConnectReactor final : public grpc::ServerBidiReactor<v1::ClientCommand, v
   void Publish(uint64_t id, const v1::PublishRequest& p);
   void Request(uint64_t id, const v1::RequestRequest& r, uint32_t timeout_ms);
   void Reply(uint64_t id, const v1::Reply& r);
+  void JoinQueue(uint64_t id, const v1::JoinQueue& j);
+  void LeaveQueue(uint64_t id, const v1::LeaveQueue& l);
+  void Settle(uint64_t id, const v1::Settle& s);
   void Error(uint64_t id, const Status& s);
   void ReadMoreOrWait();
 

@@ -97,4 +97,80 @@ void ToProto(const PublishAck& ack, v1::PublishAck* out) {
   if (ack.duplicate) out->set_duplicate(true);
 }
 
+void ToProto(const Job& job, v1::Job* out) {
+  out->set_queue(job.queue);
+  out->set_handle(job.handle);
+  out->set_deliveries(job.deliveries);
+  ToProto(*job.message, out->mutable_message());
+}
+
+void ToProto(const QueueInfo& q, v1::QueueState* out) {
+  const QueueOptions& o = q.options;
+  v1::QueueDefinition* d = out->mutable_definition();
+  d->set_name(o.name);
+  d->set_pattern(o.pattern);
+  d->set_ack_wait_ms(static_cast<uint64_t>(o.ack_wait.count()));
+  d->set_max_deliver(
+      o.max_deliver == 0 ? -1 : static_cast<int32_t>(std::min<uint32_t>(o.max_deliver, INT32_MAX)));
+  for (auto step : o.backoff) d->add_backoff_ms(static_cast<uint64_t>(step.count()));
+  d->set_max_in_flight(o.max_in_flight);
+  d->set_max_in_flight_per_member(o.max_in_flight_per_member);
+  d->set_max_pending(o.max_pending);
+  d->set_max_pending_bytes(o.max_pending_bytes);
+  d->set_dead_letter(o.dead_letter);
+  out->set_pending(q.pending);
+  out->set_pending_bytes(q.pending_bytes);
+  out->set_in_flight(q.in_flight);
+  out->set_delayed(q.delayed);
+  out->set_members(q.members);
+  out->set_waiting_pulls(q.waiting_pulls);
+  out->set_enqueued(q.enqueued);
+  out->set_delivered(q.delivered);
+  out->set_redelivered(q.redelivered);
+  out->set_acked(q.acked);
+  out->set_nacked(q.nacked);
+  out->set_expired(q.expired);
+  out->set_termed(q.termed);
+  out->set_dead_lettered(q.dead_lettered);
+  out->set_dropped(q.dropped);
+  out->set_refused(q.refused);
+}
+
+QueueOptions FromProto(const v1::QueueDefinition& d) {
+  QueueOptions o;
+  o.name = d.name();
+  o.pattern = d.pattern();
+  // A wait past any bound the broker accepts is refused there, by name.
+  if (d.ack_wait_ms() != 0) {
+    o.ack_wait = std::chrono::milliseconds(
+        static_cast<int64_t>(std::min<uint64_t>(d.ack_wait_ms(), uint64_t{1} << 62)));
+  }
+  if (d.max_deliver() < 0) o.max_deliver = 0;  // no limit
+  if (d.max_deliver() > 0) o.max_deliver = static_cast<uint32_t>(d.max_deliver());
+  for (uint64_t step : d.backoff_ms()) {
+    o.backoff.emplace_back(static_cast<int64_t>(std::min<uint64_t>(step, uint64_t{1} << 62)));
+  }
+  if (d.max_in_flight() != 0) o.max_in_flight = d.max_in_flight();
+  if (d.max_in_flight_per_member() != 0) o.max_in_flight_per_member = d.max_in_flight_per_member();
+  if (d.max_pending() != 0) o.max_pending = d.max_pending();
+  if (d.max_pending_bytes() != 0) o.max_pending_bytes = d.max_pending_bytes();
+  o.dead_letter = d.dead_letter();
+  return o;
+}
+
+Result<SettleKind> FromProto(v1::SettleKind kind) {
+  switch (kind) {
+    case v1::ACK:
+      return SettleKind::kAck;
+    case v1::NACK:
+      return SettleKind::kNack;
+    case v1::PROGRESS:
+      return SettleKind::kProgress;
+    case v1::TERM:
+      return SettleKind::kTerm;
+    default:
+      return Status(ErrorCode::kInvalidArgument, "'kind' must be ACK, NACK, PROGRESS or TERM");
+  }
+}
+
 }  // namespace herald::grpcfront

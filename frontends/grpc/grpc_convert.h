@@ -29,4 +29,11 @@ void ToProto(const PublishAck& ack, v1::PublishAck* out);
 PublishOptions OptionsFrom(const std::string& content_type,
                            const google::protobuf::Map<std::string, std::string>& headers);
 
+// Work queues.
+void ToProto(const Job& job, v1::Job* out);
+void ToProto(const QueueInfo& q, v1::QueueState* out);
+QueueOptions FromProto(const v1::QueueDefinition& d);
+// The settlement kind; invalid_argument for SETTLE_KIND_UNSPECIFIED.
+Result<SettleKind> FromProto(v1::SettleKind kind);
+
 }  // namespace herald::grpcfront

@@ -20,10 +20,18 @@ import time
 import unittest
 import urllib.parse
 
+import grpc
 import websockets
 
 from heraldd import Heraldd, http_call, run_heraldd, wait_until
 from ws_util import recv_json, recv_until, run
+
+STUBS = os.environ.get("HERALD_PYTHON_STUBS",
+                       os.path.join(os.path.dirname(__file__), "..", "..", "build", "release",
+                                    "python"))
+sys.path.insert(0, os.path.abspath(STUBS))
+from herald.v1 import broker_pb2 as pb  # noqa: E402
+from herald.v1 import broker_pb2_grpc as pb_grpc  # noqa: E402
 
 QUEUE_CONFIG = """
 [[queues]]
@@ -503,6 +511,84 @@ class WorkQueueOverHttp(unittest.TestCase):
             r = run_heraldd("--config", f.name, "--listen", "127.0.0.1:0")
             self.assertNotEqual(r.returncode, 0)
             self.assertIn("matches the queue's own pattern", r.stderr)
+
+
+class WorkQueueOverGrpc(unittest.TestCase):
+    def test_a_connect_member_gets_jobs_and_settles_them_and_a_batch_worker_pulls(self):
+        import queue as pyqueue
+        with Heraldd("--grpc-listen", "127.0.0.1:0", config=QUEUE_CONFIG) as server:
+            with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
+                stub = pb_grpc.BrokerStub(channel)
+                commands = pyqueue.Queue()
+
+                def outgoing():
+                    while True:
+                        c = commands.get()
+                        if c is None:
+                            return
+                        yield c
+
+                events = stub.Connect(outgoing())
+                commands.put(pb.ClientCommand(id=1, join_queue=pb.JoinQueue(queue="work")))
+                self.assertEqual(next(events).joined.queue, "work")
+                for i in range(3):
+                    publish(server.port, "jobs.g", f"g-{i}")
+                jobs = []
+                while len(jobs) < 3:
+                    e = next(events)
+                    if e.WhichOneof("event") == "job":
+                        jobs.append(e.job)
+                self.assertEqual(sorted(j.message.payload for j in jobs), [b"g-0", b"g-1", b"g-2"])
+                self.assertTrue(all(j.deliveries == 1 and j.queue == "work" for j in jobs))
+                commands.put(pb.ClientCommand(id=2, settle=pb.Settle(kind=pb.ACK,
+                                                                     handle=jobs[0].handle)))
+                self.assertEqual(next(events).settled.queue, "work")
+                commands.put(pb.ClientCommand(id=3, settle=pb.Settle(
+                    kind=pb.NACK, handle=jobs[1].handle, delay=pb.Delay(ms=0))))
+                self.assertEqual(next(events).settled.queue, "work")
+                again = next(events)
+                self.assertEqual((again.job.message.payload, again.job.deliveries), (b"g-1", 2))
+                commands.put(pb.ClientCommand(id=4, settle=pb.Settle(kind=pb.ACK,
+                                                                     handle=jobs[1].handle)))
+                e = next(events)
+                self.assertEqual((e.id, e.error.reason), (4, "stale_handle"))
+                commands.put(pb.ClientCommand(id=5, settle=pb.Settle(handle=jobs[2].handle)))
+                e = next(events)
+                self.assertEqual((e.id, e.error.reason), (5, "invalid_argument"))  # no kind
+                commands.put(pb.ClientCommand(id=6, leave_queue=pb.LeaveQueue(queue="work")))
+                self.assertEqual(next(events).left.queue, "work")
+                commands.put(None)
+                events.cancel()
+
+                # A batch worker: Pull (a long poll) and SettlePulled.
+                state = stub.GetQueue(pb.QueueRef(name="work"))
+                self.assertEqual(state.pending, 2)  # g-1 and g-2, given back by the leave
+                got = stub.Pull(pb.PullRequest(queue="work", max=10, wait_ms=1000))
+                self.assertEqual(sorted(j.message.payload for j in got.jobs), [b"g-1", b"g-2"])
+                answer = stub.SettlePulled(pb.SettlePulledRequest(
+                    kind=pb.ACK, handles=[j.handle for j in got.jobs] + ["work/1/1/00"]))
+                self.assertEqual([r.ok for r in answer.results], [True, True, False])
+                self.assertEqual(answer.results[2].reason, "unknown_handle")
+                empty = stub.Pull(pb.PullRequest(queue="work", max=1))
+                self.assertEqual(len(empty.jobs), 0)
+                with self.assertRaises(grpc.RpcError) as err:
+                    stub.Pull(pb.PullRequest(queue="nope"))
+                self.assertEqual(err.exception.code(), grpc.StatusCode.NOT_FOUND)
+
+                # Management.
+                created = stub.CreateQueue(pb.QueueDefinition(name="mail", pattern="mail.>",
+                                                              max_deliver=-1, backoff_ms=[5, 10]))
+                self.assertEqual((created.definition.max_deliver,
+                                  list(created.definition.backoff_ms)), (-1, [5, 10]))
+                names = [q.definition.name for q in stub.ListQueues(pb.ListQueuesRequest()).queues]
+                self.assertEqual(names, ["mail", "work"])
+                with self.assertRaises(grpc.RpcError) as err:
+                    stub.CreateQueue(pb.QueueDefinition(name="bad", pattern="a..b"))
+                self.assertEqual(err.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+                stub.DeleteQueue(pb.QueueRef(name="mail"))
+                with self.assertRaises(grpc.RpcError) as err:
+                    stub.GetQueue(pb.QueueRef(name="mail"))
+                self.assertEqual(err.exception.code(), grpc.StatusCode.NOT_FOUND)
 
 
 SECRET = b"a-secret-of-at-least-32-bytes-long-0123456789"

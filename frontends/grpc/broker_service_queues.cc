@@ -1,0 +1,104 @@
+// herald.v1.Broker's work-queue calls: a batch worker's Pull (a long poll:
+// the answer comes from whichever thread brings the first job, or the
+// broker's maintenance thread at the deadline) and SettlePulled, and the
+// queues' management. Their meaning is the session layer's.
+#include "frontends/grpc/broker_service.h"
+#include "frontends/grpc/grpc_convert.h"
+
+namespace herald::grpcfront {
+
+namespace {
+// Handles per SettlePulled call (the message size limit bounds them too).
+constexpr int kMaxHandles = 1000;
+}  // namespace
+
+grpc::ServerUnaryReactor* BrokerService::Pull(grpc::CallbackServerContext* ctx,
+                                              const v1::PullRequest* request,
+                                              v1::PullResponse* response) {
+  Result<session::IdentityPtr> who = Authenticate(ctx);
+  if (!who.ok()) return Answer(ctx, who.status());
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  const int64_t max = request->max() == 0 ? 1 : request->max();
+  ops_->Pull(**who, request->queue(), max, request->wait_ms(),
+             [ctx, reactor, response](Result<std::vector<Job>> jobs) {
+               if (!jobs.ok()) {
+                 // Answer() would take a second reactor: finish this one.
+                 ctx->AddTrailingMetadata(std::string(kErrorMetadata),
+                                          std::string(ErrorCodeName(jobs.status().code())));
+                 return reactor->Finish(ToGrpc(jobs.status()));
+               }
+               for (const Job& j : *jobs) ToProto(j, response->add_jobs());
+               reactor->Finish(grpc::Status::OK);
+             });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BrokerService::SettlePulled(grpc::CallbackServerContext* ctx,
+                                                      const v1::SettlePulledRequest* request,
+                                                      v1::SettlePulledResponse* response) {
+  Result<session::IdentityPtr> who = Authenticate(ctx);
+  if (!who.ok()) return Answer(ctx, who.status());
+  Result<SettleKind> kind = FromProto(request->kind());
+  if (!kind.ok()) return Answer(ctx, kind.status());
+  if (request->handles_size() == 0 || request->handles_size() > kMaxHandles) {
+    return Answer(ctx, Status(ErrorCode::kInvalidArgument,
+                              "'handles' must hold 1 to " + std::to_string(kMaxHandles)));
+  }
+  const std::optional<int64_t> delay =
+      request->has_delay() ? std::optional<int64_t>(static_cast<int64_t>(
+                                 std::min<uint64_t>(request->delay().ms(), INT64_MAX)))
+                           : std::nullopt;
+  for (const std::string& h : request->handles()) {
+    const Status s = ops_->SettlePulled(**who, h, *kind, delay);
+    v1::SettleResult* r = response->add_results();
+    r->set_handle(h);
+    r->set_ok(s.ok());
+    if (!s.ok()) {
+      r->set_reason(std::string(ErrorCodeName(s.code())));
+      r->set_message(s.message());
+    }
+  }
+  return Answer(ctx, Status::Ok());
+}
+
+grpc::ServerUnaryReactor* BrokerService::CreateQueue(grpc::CallbackServerContext* ctx,
+                                                     const v1::QueueDefinition* request,
+                                                     v1::QueueState* response) {
+  Result<session::IdentityPtr> who = Authenticate(ctx);
+  if (!who.ok()) return Answer(ctx, who.status());
+  if (Status s = ops_->CreateQueue(**who, FromProto(*request)); !s.ok()) return Answer(ctx, s);
+  Result<QueueInfo> q = ops_->GetQueue(**who, request->name());
+  if (!q.ok()) return Answer(ctx, q.status());
+  ToProto(*q, response);
+  return Answer(ctx, Status::Ok());
+}
+
+grpc::ServerUnaryReactor* BrokerService::DeleteQueue(grpc::CallbackServerContext* ctx,
+                                                     const v1::QueueRef* request,
+                                                     v1::DeleteQueueResponse*) {
+  Result<session::IdentityPtr> who = Authenticate(ctx);
+  if (!who.ok()) return Answer(ctx, who.status());
+  return Answer(ctx, ops_->DeleteQueue(**who, request->name()));
+}
+
+grpc::ServerUnaryReactor* BrokerService::GetQueue(grpc::CallbackServerContext* ctx,
+                                                  const v1::QueueRef* request,
+                                                  v1::QueueState* response) {
+  Result<session::IdentityPtr> who = Authenticate(ctx);
+  if (!who.ok()) return Answer(ctx, who.status());
+  Result<QueueInfo> q = ops_->GetQueue(**who, request->name());
+  if (!q.ok()) return Answer(ctx, q.status());
+  ToProto(*q, response);
+  return Answer(ctx, Status::Ok());
+}
+
+grpc::ServerUnaryReactor* BrokerService::ListQueues(grpc::CallbackServerContext* ctx,
+                                                    const v1::ListQueuesRequest*,
+                                                    v1::ListQueuesResponse* response) {
+  Result<session::IdentityPtr> who = Authenticate(ctx);
+  if (!who.ok()) return Answer(ctx, who.status());
+  for (const QueueInfo& q : ops_->ListQueues(**who)) ToProto(q, response->add_queues());
+  return Answer(ctx, Status::Ok());
+}
+
+}  // namespace herald::grpcfront
