@@ -261,9 +261,11 @@ class Broker::Impl {
   // held then).
   Status ReserveJobs(TopicState& ts, size_t bytes, JobPlaces& places);
   const std::vector<WorkQueuePtr>& QueuesFor(TopicState& ts);
-  // With a queue store: the jobs written ahead of their message (refused
-  // like an append: the places are then released).
-  Status PutJobs(const MessagePtr& m, JobPlaces& places);
+  // With a queue store, for a message whose topic keeps no history: its
+  // jobs written, `committed` (may be null) run once they are on disk.
+  // Refused like an append: the places are then released.
+  Status PutJobs(const MessagePtr& m, JobPlaces& places, QueueStore::CommitCallback* committed);
+  static std::vector<JobRef> JobRefs(const JobPlaces& places);
   // The message is shown: its places become jobs.
   void FillJobs(const MessagePtr& m, JobPlaces& places);
   // The message was lost: the places go back.

@@ -219,8 +219,6 @@ Broker::Impl::HereResult Broker::Impl::SequenceHere(const TopicStatePtr& topic,
     m->timestamp_us = NowUs();
     const size_t bytes = m->payload.size();
     const MessagePtr queued_message = m;
-    // The jobs go to the store ahead of their message: committed no later.
-    if (Status s = PutJobs(queued_message, jobs); !s.ok()) return reject(std::move(s));
     if (Status s = AppendStored(topic, std::move(m), *done, jobs); !s.ok()) {
       ReleaseJobs(queued_message, jobs);
       // On a shared store the head this node knows may be stale (its
@@ -248,9 +246,26 @@ Broker::Impl::HereResult Broker::Impl::SequenceHere(const TopicStatePtr& topic,
   m->epoch = ts.epoch;
   m->offset = ts.last_offset + 1;
   m->timestamp_us = NowUs();
-  // Topics whose messages are not stored (history off): their jobs are
-  // written as they are shown (durable within the store's sync).
-  if (Status s = PutJobs(m, jobs); !s.ok()) return reject(std::move(s));
+  // A topic whose messages are not stored (no store, or history off) with
+  // jobs for a queue store: they are written now, and the publisher is
+  // acknowledged once they are on disk (the message is shown at once).
+  const bool await_jobs = queue_store_ && !jobs.empty() && done;
+  auto waiting = std::make_shared<PublishCallback>();
+  QueueStore::CommitCallback committed;
+  if (await_jobs) {
+    *waiting = std::move(*done);
+    committed = [waiting, ack = PublishAck{m->epoch, m->offset}](Status s) {
+      if (s.ok()) return (*waiting)(ack);
+      (*waiting)(Status(s.code(),
+                        "the message was published, but its work-queue jobs were "
+                        "not stored: " +
+                            s.message()));
+    };
+  }
+  if (Status s = PutJobs(m, jobs, await_jobs ? &committed : nullptr); !s.ok()) {
+    if (await_jobs) *done = std::move(*waiting);  // refused: never called
+    return reject(std::move(s));
+  }
   ++ts.last_offset;
   ts.last_activity_us = m->timestamp_us;
   ++ts.messages_in;
@@ -260,7 +275,11 @@ Broker::Impl::HereResult Broker::Impl::SequenceHere(const TopicStatePtr& topic,
   RememberId(ts, IdOf(*shared), /*pending=*/false);
   Deliver(ts, shared, &jobs);
   HereResult sequenced;
-  sequenced.ack = PublishAck{ts.epoch, ts.last_offset};
+  if (await_jobs) {
+    sequenced.deferred = true;  // `committed` answers
+  } else {
+    sequenced.ack = PublishAck{ts.epoch, ts.last_offset};
+  }
   return sequenced;
 }
 
@@ -295,7 +314,9 @@ void Broker::Impl::Deliver(TopicState& ts, const MessagePtr& m, JobPlaces* jobs)
     FillJobs(m, *jobs);
   } else if (!queues_.empty()) {
     JobPlaces now;
-    if (ReserveJobs(ts, m->payload.size(), now).ok() && PutJobs(m, now).ok()) FillJobs(m, now);
+    if (ReserveJobs(ts, m->payload.size(), now).ok() && PutJobs(m, now, nullptr).ok()) {
+      FillJobs(m, now);
+    }
   }
   const MatchResultPtr& match = MatchFor(ts);
   if (ClusterView::EpochUnannounced(ts.cluster, ts.epoch)) [[unlikely]]

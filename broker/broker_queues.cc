@@ -56,14 +56,19 @@ Status Broker::Impl::ReserveJobs(TopicState& ts, size_t bytes, JobPlaces& places
   return Status::Ok();
 }
 
-Status Broker::Impl::PutJobs(const MessagePtr& m, JobPlaces& places) {
-  if (!queue_store_) return Status::Ok();
-  for (size_t i = 0; i < places.size(); ++i) {
-    if (Status s = queue_store_->PutJob(places[i].queue->name(), places[i].seq, m); !s.ok()) {
-      // Release deletes what was put already; the rest were never written.
-      ReleaseJobs(m, places);
-      return s;
-    }
+std::vector<JobRef> Broker::Impl::JobRefs(const JobPlaces& places) {
+  std::vector<JobRef> refs;
+  refs.reserve(places.size());
+  for (const JobPlace& p : places) refs.push_back(p.queue->Ref(p.seq));
+  return refs;
+}
+
+Status Broker::Impl::PutJobs(const MessagePtr& m, JobPlaces& places,
+                             QueueStore::CommitCallback* committed) {
+  if (!queue_store_ || places.empty()) return Status::Ok();
+  if (Status s = queue_store_->PutJobs(m, JobRefs(places), committed); !s.ok()) {
+    ReleaseJobs(m, places);
+    return s;
   }
   return Status::Ok();
 }
@@ -86,7 +91,7 @@ void Broker::Impl::ReleaseJobs(const MessagePtr& m, JobPlaces& places) {
 void Broker::Impl::RestoreQueues() {
   const int64_t now = NowSteadyUs();
   for (StoredQueue& stored : queue_store_->TakeQueues()) {
-    WorkQueuePtr q = queues_.Restore(stored.options);
+    WorkQueuePtr q = queues_.Restore(stored.options, stored.incarnation);
     WorkQueue::Effects fx;
     q->Restore(std::move(stored.jobs), now, fx);
     RunQueueEffects(q, fx);

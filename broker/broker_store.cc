@@ -28,9 +28,14 @@ struct Commit {
 
 Status Broker::Impl::AppendStored(const TopicStatePtr& ts, MessagePtr m, PublishCallback& done,
                                   JobPlaces& jobs) {
+  // Its jobs in the same commit: a lost message leaves no job.
+  std::vector<JobRef> refs = JobRefs(jobs);
   HistoryStore::AppendCallback commit =
       Commit{this, ts, ts->numbering, m, std::move(done), std::move(jobs)};
-  if (Status s = store_->Append(m, std::move(commit)); !s.ok()) {
+  const Status appended = queue_store_ && !refs.empty()
+                              ? queue_store_->AppendWithJobs(m, refs, std::move(commit))
+                              : store_->Append(m, std::move(commit));
+  if (Status s = appended; !s.ok()) {
     done = std::move(commit.target<Commit>()->done);
     jobs = std::move(commit.target<Commit>()->jobs);
     return s;

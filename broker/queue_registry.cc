@@ -18,15 +18,6 @@ bool NameCharOk(char c) {
          c == '-';
 }
 
-bool SameOptions(const QueueOptions& a, const QueueOptions& b) {
-  return a.name == b.name && a.pattern == b.pattern && a.ack_wait == b.ack_wait &&
-         a.max_deliver == b.max_deliver && a.backoff == b.backoff &&
-         a.max_in_flight == b.max_in_flight &&
-         a.max_in_flight_per_member == b.max_in_flight_per_member &&
-         a.max_pending == b.max_pending && a.max_pending_bytes == b.max_pending_bytes &&
-         a.dead_letter == b.dead_letter;
-}
-
 }  // namespace
 
 std::function<uint64_t()> RandomHandleNonce() {
@@ -99,7 +90,7 @@ Status QueueRegistry::Create(const QueueOptions& options, const TopicLimits& lim
   if (Status s = ValidateQueueOptions(options, limits); !s.ok()) return s;
   std::lock_guard lock(mu_);
   if (auto it = queues_.find(options.name); it != queues_.end()) {
-    if (SameOptions(it->second->options(), options)) return Status::Ok();
+    if (it->second->options() == options) return Status::Ok();
     return Status(ErrorCode::kInvalidArgument,
                   "work queue '" + options.name +
                       "' exists with other settings: delete it first to change them");
@@ -108,16 +99,18 @@ Status QueueRegistry::Create(const QueueOptions& options, const TopicLimits& lim
     return Status(ErrorCode::kResourceExhausted, "this node already has max_queues " +
                                                      std::to_string(max_queues_) + " work queues");
   }
-  queues_.emplace(options.name, std::make_shared<WorkQueue>(options, nonce_, &bytes_, store_));
-  if (store_) store_->PutQueue(options);
+  const uint64_t incarnation = nonce_() | 1;  // never 0
+  queues_.emplace(options.name,
+                  std::make_shared<WorkQueue>(options, nonce_, &bytes_, store_, incarnation));
+  if (store_) store_->PutQueue(options, incarnation);
   count_.store(queues_.size(), std::memory_order_relaxed);
   generation_.fetch_add(1, std::memory_order_acq_rel);
   return Status::Ok();
 }
 
-WorkQueuePtr QueueRegistry::Restore(const QueueOptions& options) {
+WorkQueuePtr QueueRegistry::Restore(const QueueOptions& options, uint64_t incarnation) {
   std::lock_guard lock(mu_);
-  auto q = std::make_shared<WorkQueue>(options, nonce_, &bytes_, store_);
+  auto q = std::make_shared<WorkQueue>(options, nonce_, &bytes_, store_, incarnation);
   queues_[options.name] = q;
   count_.store(queues_.size(), std::memory_order_relaxed);
   generation_.fetch_add(1, std::memory_order_acq_rel);

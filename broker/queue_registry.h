@@ -54,7 +54,7 @@ class QueueRegistry {
   Status Create(const QueueOptions& options, const TopicLimits& limits);
   // At start: a queue the store kept (not written again, not counted
   // against max_queues, which only bounds new ones).
-  WorkQueuePtr Restore(const QueueOptions& options);
+  WorkQueuePtr Restore(const QueueOptions& options, uint64_t incarnation);
   // The queue, removed from the registry (closed by the caller); not_found
   // when there is none.
   Result<WorkQueuePtr> Remove(std::string_view name);

@@ -67,11 +67,12 @@ Status WorkQueue::Closed() const {
 }
 
 WorkQueue::WorkQueue(QueueOptions options, std::function<uint64_t()> nonce,
-                     std::atomic<uint64_t>* node_bytes, QueueStore* store)
+                     std::atomic<uint64_t>* node_bytes, QueueStore* store, uint64_t incarnation)
     : options_(std::move(options)),
       nonce_(std::move(nonce)),
       node_bytes_(node_bytes),
-      store_(store) {}
+      store_(store),
+      incarnation_(incarnation) {}
 
 Result<uint64_t> WorkQueue::Reserve(size_t bytes) {
   std::lock_guard lock(mu_);
@@ -101,7 +102,7 @@ void WorkQueue::Release(uint64_t seq, size_t bytes) {
   --reserved_;
   bytes_ -= bytes;
   node_bytes_->fetch_sub(bytes, std::memory_order_relaxed);
-  if (store_) store_->DeleteJob(options_.name, seq);
+  if (store_) store_->DeleteJob(Ref(seq));
 }
 
 void WorkQueue::Restore(std::vector<StoredJob> jobs, int64_t now_us, Effects& fx) {
@@ -214,7 +215,7 @@ Job WorkQueue::Deliver(uint64_t seq, JobRecord& job, uint64_t member, int64_t no
       now_us + std::chrono::duration_cast<std::chrono::microseconds>(options_.ack_wait).count();
   timers_.insert({job.due_us, seq});
   ++in_flight_;
-  if (store_) store_->SetDeliveries(options_.name, seq, job.deliveries);
+  if (store_) store_->SetDeliveries(Ref(seq), job.deliveries);
   Job out;
   out.queue = options_.name;
   out.seq = seq;
@@ -322,7 +323,7 @@ void WorkQueue::ToDeadLetter(uint64_t seq, JobRecord& job, std::string_view reas
 void WorkQueue::Remove(std::map<uint64_t, JobRecord>::iterator it) {
   bytes_ -= it->second.message->payload.size();
   node_bytes_->fetch_sub(it->second.message->payload.size(), std::memory_order_relaxed);
-  if (store_) store_->DeleteJob(options_.name, it->first);
+  if (store_) store_->DeleteJob(Ref(it->first));
   jobs_.erase(it);
 }
 

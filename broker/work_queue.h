@@ -65,10 +65,14 @@ class WorkQueue {
   // queue of a node adds its jobs' payload bytes to `node_bytes` (the
   // broker bounds it: max_queue_bytes).
   WorkQueue(QueueOptions options, std::function<uint64_t()> nonce,
-            std::atomic<uint64_t>* node_bytes, QueueStore* store = nullptr);
+            std::atomic<uint64_t>* node_bytes, QueueStore* store = nullptr,
+            uint64_t incarnation = 0);
 
   const QueueOptions& options() const { return options_; }
   const std::string& name() const { return options_.name; }
+  // Which creation of the name this is (QueueStore keys its jobs by it).
+  uint64_t incarnation() const { return incarnation_; }
+  JobRef Ref(uint64_t seq) const { return {options_.name, incarnation_, seq}; }
 
   // A place for a job of `bytes` payload, held until Fill or Release: its
   // seq, 0 when the queue is closed (deleted: no job), or
@@ -169,6 +173,7 @@ class WorkQueue {
   // Where delivery counts and settlements are written (null: memory only);
   // jobs are put by the broker, which orders them before their message.
   QueueStore* const store_;
+  const uint64_t incarnation_;
   uint64_t reserved_ = 0;  // places held for messages not yet shown
   mutable std::mutex mu_;
   bool closed_ = false;

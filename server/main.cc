@@ -82,6 +82,16 @@ int main(int argc, char** argv) {
     return 1;
   }
   for (const herald::QueueOptions& q : config.queues) {
+    // A queue the store kept with other settings keeps them (and its jobs):
+    // changing a definition is an explicit delete, not a restart.
+    if (herald::Result<herald::QueueInfo> kept = broker.GetQueue(q.name);
+        kept.ok() && !(kept->options == q)) {
+      spdlog::warn(
+          "[[queues]] '{}': the stored queue has other settings and keeps them (and its {} "
+          "jobs); delete it (DELETE /queues/{}) and restart to apply the config's",
+          q.name, kept->pending, q.name);
+      continue;
+    }
     if (herald::Status s = broker.CreateQueue(q); !s.ok()) {
       spdlog::error("cannot start: [[queues]]: {}", s.message());
       return 1;

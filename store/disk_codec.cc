@@ -222,10 +222,11 @@ std::string QueueKey(std::string_view name) {
   return k;
 }
 
-std::string JobKey(char prefix, std::string_view queue, uint64_t seq) {
+std::string JobKey(char prefix, std::string_view queue, uint64_t incarnation, uint64_t seq) {
   std::string k(1, prefix);
   k.append(queue);
   k.push_back('\0');
+  PutU64(k, incarnation);
   PutU64(k, seq);
   return k;
 }
@@ -238,21 +239,22 @@ std::string JobKeyEnd(char prefix, std::string_view queue) {
 }
 
 std::optional<JobPosition> ParseJobKey(std::string_view key) {
-  if (key.size() < 1 + 1 + 8) return std::nullopt;
-  const std::string_view rest = key.substr(1, key.size() - 1 - 9);
-  if (key[key.size() - 9] != '\0' || rest.find('\0') != std::string_view::npos) {
+  if (key.size() < 1 + 1 + 1 + 16) return std::nullopt;
+  const std::string_view name = key.substr(1, key.size() - 1 - 17);
+  if (key[key.size() - 17] != '\0' || name.find('\0') != std::string_view::npos) {
     return std::nullopt;
   }
-  return JobPosition{rest, GetU64(key.substr(key.size() - 8))};
+  return JobPosition{name, GetU64(key.substr(key.size() - 16)), GetU64(key.substr(key.size() - 8))};
 }
 
 namespace {
 constexpr uint8_t kQueueFormat = 1;
 }  // namespace
 
-std::string EncodeQueue(const QueueOptions& q) {
+std::string EncodeQueue(const QueueOptions& q, uint64_t incarnation) {
   std::string v;
   v.push_back(static_cast<char>(kQueueFormat));
+  PutU64(v, incarnation);
   PutString(v, q.pattern);
   PutU64(v, static_cast<uint64_t>(q.ack_wait.count()));
   PutU32(v, q.max_deliver);
@@ -266,7 +268,8 @@ std::string EncodeQueue(const QueueOptions& q) {
   return v;
 }
 
-Result<QueueOptions> DecodeQueue(std::string_view name, std::string_view value) {
+Result<std::pair<QueueOptions, uint64_t>> DecodeQueue(std::string_view name,
+                                                      std::string_view value) {
   Reader r(value);
   const uint8_t format = r.U8();
   auto damaged = [&](std::string_view what) {
@@ -275,6 +278,7 @@ Result<QueueOptions> DecodeQueue(std::string_view name, std::string_view value) 
   };
   if (!r.ok() || format != kQueueFormat) return damaged("has a format this version does not read");
   QueueOptions q;
+  const uint64_t incarnation = r.U64();
   q.name = std::string(name);
   q.pattern = r.String();
   q.ack_wait = std::chrono::milliseconds(static_cast<int64_t>(r.U64()));
@@ -290,7 +294,7 @@ Result<QueueOptions> DecodeQueue(std::string_view name, std::string_view value) 
   q.max_pending_bytes = r.U64();
   q.dead_letter = r.String();
   if (!r.ok() || r.left() != 0) return damaged("is truncated");
-  return q;
+  return std::make_pair(std::move(q), incarnation);
 }
 
 std::string EncodeJob(const Message& m) {

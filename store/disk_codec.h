@@ -61,24 +61,31 @@ std::optional<Head> DecodeHead(std::string_view value);
 
 // Work queues (herald/queue_store.h):
 //   'q' name                -> the queue's definition (EncodeQueue)
-//   'j' name '\0' seq:u64be -> a job: its message's topic, epoch, offset and
+//   'j' name '\0' incarnation:u64be seq:u64be
+//                           -> a job: its message's topic, epoch, offset and
 //                              EncodeMessage (EncodeJob)
-//   'p' name '\0' seq:u64be -> its delivery count, u32be (absent: none yet)
+//   'p' name '\0' incarnation:u64be seq:u64be
+//                           -> its delivery count, u32be (absent: none yet)
 inline constexpr char kQueuePrefix = 'q';
 inline constexpr char kJobPrefix = 'j';
 inline constexpr char kDeliveriesPrefix = 'p';
 std::string QueueKey(std::string_view name);
 // prefix 'j' or 'p'
-std::string JobKey(char prefix, std::string_view queue, uint64_t seq);
-// Every job key of `queue` sorts in [JobKey(prefix, queue, 0), JobKeyEnd(prefix, queue)).
+std::string JobKey(char prefix, std::string_view queue, uint64_t incarnation, uint64_t seq);
+// Every job key of `queue` (any incarnation) sorts in
+// [JobKey(prefix, queue, 0, 0), JobKeyEnd(prefix, queue)): names are tokens
+// of bytes above '\1', so no other name's keys fall between.
 std::string JobKeyEnd(char prefix, std::string_view queue);
 struct JobPosition {
   std::string_view queue;
+  uint64_t incarnation = 0;
   uint64_t seq = 0;
 };
 std::optional<JobPosition> ParseJobKey(std::string_view key);
-std::string EncodeQueue(const QueueOptions& q);
-Result<QueueOptions> DecodeQueue(std::string_view name, std::string_view value);
+std::string EncodeQueue(const QueueOptions& q, uint64_t incarnation);
+// The definition and its incarnation.
+Result<std::pair<QueueOptions, uint64_t>> DecodeQueue(std::string_view name,
+                                                      std::string_view value);
 std::string EncodeJob(const Message& m);
 Result<MessagePtr> DecodeJob(std::string_view value);
 

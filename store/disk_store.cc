@@ -14,6 +14,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -126,11 +127,10 @@ class DiskStore final : public HistoryStore, public QueueStore {
   // QueueStore (herald/queue_store.h): ops queued with the appends.
   std::vector<StoredQueue> TakeQueues() override { return std::move(queues_); }
 
-  void PutQueue(const QueueOptions& q) override {
+  void PutQueue(const QueueOptions& q, uint64_t incarnation) override {
     Op op;
-    op.kind = Op::kPutQueue;
-    op.topic = q.name;
-    op.value = store::EncodeQueue(q);
+    op.kind = Op::kWrite;
+    op.puts.emplace_back(store::QueueKey(q.name), store::EncodeQueue(q, incarnation));
     QueueOp(std::move(op));
   }
 
@@ -141,40 +141,67 @@ class DiskStore final : public HistoryStore, public QueueStore {
     QueueOp(std::move(op));
   }
 
-  Status PutJob(std::string_view queue, uint64_t seq, const MessagePtr& m) override {
+  Status AppendWithJobs(const MessagePtr& m, const std::vector<JobRef>& jobs,
+                        AppendCallback&& done) override {
+    return AppendOp(m, std::move(done), JobPuts(*m, jobs));
+  }
+
+  Status PutJobs(const MessagePtr& m, const std::vector<JobRef>& jobs,
+                 CommitCallback* done) override {
     Op op;
-    op.kind = Op::kPutJob;
-    op.topic = std::string(queue);
-    op.seq = seq;
-    op.value = store::EncodeJob(*m);
-    op.cost = op.value.size();
+    op.kind = Op::kWrite;
+    op.puts = JobPuts(*m, jobs);
+    for (const auto& [k, v] : op.puts) op.cost += k.size() + v.size();
     std::lock_guard lock(mu_);
     if (Status s = AdmitLocked(op.cost); !s.ok()) return s;
+    if (done) op.done = std::move(*done);
     queued_bytes_ += op.cost;
     queue_.push_back(std::move(op));
     work_cv_.notify_one();
     return Status::Ok();
   }
 
-  void SetDeliveries(std::string_view queue, uint64_t seq, uint32_t deliveries) override {
+  void SetDeliveries(const JobRef& job, uint32_t deliveries) override {
+    std::string v(4, '\0');
+    for (int i = 0; i < 4; ++i)
+      v[static_cast<size_t>(i)] = static_cast<char>(deliveries >> (24 - 8 * i));
     Op op;
-    op.kind = Op::kSetDeliveries;
-    op.topic = std::string(queue);
-    op.seq = seq;
-    op.deliveries = deliveries;
+    op.kind = Op::kWrite;
+    op.puts.emplace_back(
+        store::JobKey(store::kDeliveriesPrefix, job.queue, job.incarnation, job.seq), std::move(v));
     QueueOp(std::move(op));
   }
 
-  void DeleteJob(std::string_view queue, uint64_t seq) override {
+  void DeleteJob(const JobRef& job) override {
     Op op;
-    op.kind = Op::kDeleteJob;
-    op.topic = std::string(queue);
-    op.seq = seq;
+    op.kind = Op::kWrite;
+    for (char prefix : {store::kJobPrefix, store::kDeliveriesPrefix}) {
+      op.deletes.push_back(store::JobKey(prefix, job.queue, job.incarnation, job.seq));
+    }
     QueueOp(std::move(op));
   }
 
   Status Append(const MessagePtr& m, AppendCallback&& done) override {
-    const size_t cost = QueuedCost(*m);
+    return AppendOp(m, std::move(done), {});
+  }
+
+  // The keys and values of a message's jobs (one encoding for all).
+  static std::vector<std::pair<std::string, std::string>> JobPuts(const Message& m,
+                                                                  const std::vector<JobRef>& jobs) {
+    std::vector<std::pair<std::string, std::string>> puts;
+    if (jobs.empty()) return puts;
+    const std::string value = store::EncodeJob(m);
+    for (const JobRef& j : jobs) {
+      puts.emplace_back(store::JobKey(store::kJobPrefix, j.queue, j.incarnation, j.seq), value);
+    }
+    return puts;
+  }
+
+  // An append, with `puts` (its jobs) in the same commit.
+  Status AppendOp(const MessagePtr& m, AppendCallback&& done,
+                  std::vector<std::pair<std::string, std::string>> puts) {
+    size_t cost = QueuedCost(*m);
+    for (const auto& [k, v] : puts) cost += k.size() + v.size();
     std::lock_guard lock(mu_);
     if (Status s = AdmitLocked(cost); !s.ok()) return s;
     auto [it, fresh] = last_.try_emplace(m->topic, Held{});
@@ -196,6 +223,7 @@ class DiskStore final : public HistoryStore, public QueueStore {
     op.kind = Op::kAppend;
     op.message = m;
     op.cost = cost;
+    op.puts = std::move(puts);
     op.done = std::move(done);
     queue_.push_back(std::move(op));
     queued_bytes_ += cost;
@@ -339,18 +367,17 @@ class DiskStore final : public HistoryStore, public QueueStore {
       kForget,
       kExpireIds,
       // Work queues: `topic` is the queue's name.
-      kPutQueue,
-      kDeleteQueue,
-      kPutJob,
-      kSetDeliveries,
-      kDeleteJob,
+      // Work queues: keys written and deleted (a queue's definition, jobs,
+      // delivery counts); `done`, when set, once committed.
+      kWrite,
+      kDeleteQueue,  // `topic` is the queue's name: every key of it
     } kind = kAppend;
-    uint64_t seq = 0;         // kPutJob, kSetDeliveries, kDeleteJob
-    uint32_t deliveries = 0;  // kSetDeliveries
-    std::string value;        // kPutQueue, kPutJob: the encoded value
-    MessagePtr message;       // kAppend
-    std::string topic;        // kTrim, kForget
-    uint64_t epoch = 0;       // kTrim
+    // kAppend (its jobs), kWrite.
+    std::vector<std::pair<std::string, std::string>> puts;
+    std::vector<std::string> deletes;  // kWrite
+    MessagePtr message;                // kAppend
+    std::string topic;                 // kTrim, kForget
+    uint64_t epoch = 0;                // kTrim
     uint64_t first_kept = 0;
     bool new_head = false;  // kTrim: the topic's head moves to (epoch, first_kept - 1)
     int64_t before_us = 0;  // kExpireIds
@@ -448,7 +475,7 @@ class DiskStore final : public HistoryStore, public QueueStore {
         (status.ok() ? stats_.appends : stats_.append_errors) += appended;
       }
       for (Op& op : group) {
-        if (op.kind == Op::kAppend) op.done(status);
+        if (op.done) op.done(status);
       }
       group.clear();
       MeasureDisk(measured, compacted, /*full=*/false);
@@ -640,6 +667,7 @@ class DiskStore final : public HistoryStore, public QueueStore {
       switch (op.kind) {
         case Op::kAppend:
           run.push_back(op.message.get());
+          for (const auto& [k, v] : op.puts) batch.Put(k, v);
           break;
         case Op::kExpireIds:
           batch.DeleteRange(store::DedupKeyAt(0), store::DedupKeyAt(op.before_us));
@@ -654,29 +682,16 @@ class DiskStore final : public HistoryStore, public QueueStore {
           batch.DeleteRange(store::MessageKey(op.topic, 0, 0), store::MessageKeyEnd(op.topic));
           heads[op.topic] = std::nullopt;
           break;
-        case Op::kPutQueue:
-          batch.Put(store::QueueKey(op.topic), op.value);
+        case Op::kWrite:
+          for (const auto& [k, v] : op.puts) batch.Put(k, v);
+          for (const std::string& k : op.deletes) batch.Delete(k);
           break;
         case Op::kDeleteQueue:
           batch.Delete(store::QueueKey(op.topic));
           for (char prefix : {store::kJobPrefix, store::kDeliveriesPrefix}) {
-            batch.DeleteRange(store::JobKey(prefix, op.topic, 0),
+            batch.DeleteRange(store::JobKey(prefix, op.topic, 0, 0),
                               store::JobKeyEnd(prefix, op.topic));
           }
-          break;
-        case Op::kPutJob:
-          batch.Put(store::JobKey(store::kJobPrefix, op.topic, op.seq), op.value);
-          break;
-        case Op::kSetDeliveries: {
-          std::string v(4, '\0');
-          for (int i = 0; i < 4; ++i)
-            v[static_cast<size_t>(i)] = static_cast<char>(op.deliveries >> (24 - 8 * i));
-          batch.Put(store::JobKey(store::kDeliveriesPrefix, op.topic, op.seq), v);
-          break;
-        }
-        case Op::kDeleteJob:
-          batch.Delete(store::JobKey(store::kJobPrefix, op.topic, op.seq));
-          batch.Delete(store::JobKey(store::kDeliveriesPrefix, op.topic, op.seq));
           break;
       }
     }
@@ -771,51 +786,72 @@ class DiskStore final : public HistoryStore, public QueueStore {
   }
 
  public:
-  // At open: every stored queue with its jobs (OpenDiskStore).
+  // At open: every stored queue with its jobs (OpenDiskStore). Keys of a
+  // queue deleted since, or of an earlier incarnation of its name (a job
+  // whose publish raced the delete), are deleted now.
   Status LoadQueues() {
     rocksdb::ReadOptions ro;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
     std::map<std::string, size_t, std::less<>> index;
-    for (it->Seek(std::string(1, store::kQueuePrefix));
-         it->Valid() && it->key().starts_with(std::string(1, store::kQueuePrefix)); it->Next()) {
+    const std::string q_prefix(1, store::kQueuePrefix);
+    for (it->Seek(q_prefix); it->Valid() && it->key().starts_with(q_prefix); it->Next()) {
       const std::string name = it->key().ToString().substr(1);
-      Result<QueueOptions> q = store::DecodeQueue(name, it->value().ToStringView());
+      auto q = store::DecodeQueue(name, it->value().ToStringView());
       if (!q.ok()) return q.status();
       index[name] = queues_.size();
-      queues_.push_back({std::move(*q), {}});
+      queues_.push_back({std::move(q->first), q->second, {}});
     }
-    std::map<std::pair<std::string, uint64_t>, uint32_t> deliveries;
-    for (it->Seek(std::string(1, store::kDeliveriesPrefix));
-         it->Valid() && it->key().starts_with(std::string(1, store::kDeliveriesPrefix));
-         it->Next()) {
+    std::set<std::string, std::less<>> gone;  // names with keys and no queue
+    Op stray;
+    stray.kind = Op::kWrite;
+    // Whose a key is: the index of its queue, or none (then it goes).
+    auto owner = [&](const store::JobPosition& p) -> std::optional<size_t> {
+      auto q = index.find(p.queue);
+      if (q == index.end()) {
+        gone.emplace(p.queue);
+        return std::nullopt;
+      }
+      if (queues_[q->second].incarnation != p.incarnation) {
+        stray.deletes.push_back(it->key().ToString());
+        return std::nullopt;
+      }
+      return q->second;
+    };
+    std::map<std::pair<size_t, uint64_t>, uint32_t> deliveries;
+    const std::string p_prefix(1, store::kDeliveriesPrefix);
+    for (it->Seek(p_prefix); it->Valid() && it->key().starts_with(p_prefix); it->Next()) {
       std::optional<store::JobPosition> p = store::ParseJobKey(it->key().ToStringView());
       const std::string_view v = it->value().ToStringView();
-      if (!p || v.size() != 4)
+      if (!p || v.size() != 4) {
         return Status(ErrorCode::kInternal, "a stored delivery count is damaged");
+      }
+      std::optional<size_t> q = owner(*p);
+      if (!q) continue;
       uint32_t n = 0;
       for (char c : v) n = (n << 8) | static_cast<uint8_t>(c);
-      deliveries[{std::string(p->queue), p->seq}] = n;
+      deliveries[{*q, p->seq}] = n;
     }
-    for (it->Seek(std::string(1, store::kJobPrefix));
-         it->Valid() && it->key().starts_with(std::string(1, store::kJobPrefix)); it->Next()) {
+    const std::string j_prefix(1, store::kJobPrefix);
+    for (it->Seek(j_prefix); it->Valid() && it->key().starts_with(j_prefix); it->Next()) {
       std::optional<store::JobPosition> p = store::ParseJobKey(it->key().ToStringView());
       if (!p) return Status(ErrorCode::kInternal, "a stored job's key is damaged");
-      auto q = index.find(p->queue);
-      if (q == index.end()) continue;  // its queue's delete was cut short: dropped with it
+      std::optional<size_t> q = owner(*p);
+      if (!q) continue;
       Result<MessagePtr> m = store::DecodeJob(it->value().ToStringView());
       if (!m.ok()) return m.status();
       StoredJob job;
       job.seq = p->seq;
       job.message = std::move(*m);
-      if (auto d = deliveries.find({std::string(p->queue), p->seq}); d != deliveries.end()) {
-        job.deliveries = d->second;
-      }
-      queues_[q->second].jobs.push_back(std::move(job));
+      if (auto d = deliveries.find({*q, p->seq}); d != deliveries.end()) job.deliveries = d->second;
+      queues_[*q].jobs.push_back(std::move(job));
     }
     if (!it->status().ok()) {
       return Status(ErrorCode::kInternal,
                     "reading the stored work queues: " + it->status().ToString());
     }
+    it.reset();
+    if (!stray.deletes.empty()) QueueOp(std::move(stray));
+    for (const std::string& name : gone) DeleteQueue(name);
     return Status::Ok();
   }
 

@@ -80,12 +80,20 @@ void RestApi::Queue(http::Request& req, http::Response res) {
       if (!r->ok()) return (void)res.SendError(r->status());
     }
     std::shared_ptr<io::LoopHandle> loop = req.loop->handle();
-    ops_->Pull(*who, name, *max, *wait, [loop, res](Result<std::vector<Job>> jobs) mutable {
-      loop->RunHereOrPost([res, jobs = std::move(jobs)]() mutable {
-        if (!jobs.ok()) return (void)res.SendError(jobs.status());
-        res.Send(200, json::EncodeJobs(*jobs), json::kJsonContentType);
-      });
-    });
+    // Always posted: the answer may come from a publish holding its topic's
+    // lock, and sending may start this connection's next request.
+    ops_->Pull(*who, name, *max, *wait,
+               [loop, res, ops = ops_, who](Result<std::vector<Job>> jobs) mutable {
+                 loop->Post([res, ops, who, jobs = std::move(jobs)]() mutable {
+                   if (!jobs.ok()) return (void)res.SendError(jobs.status());
+                   if (res.Send(200, json::EncodeJobs(*jobs), json::kJsonContentType)) return;
+                   // The client went away while it waited: its jobs are
+                   // offered again now rather than after ack_wait.
+                   for (const Job& j : *jobs) {
+                     (void)ops->SettlePulled(*who, j.handle, SettleKind::kNack, 0);
+                   }
+                 });
+               });
     return;
   } else if (method == "POST") {
     std::optional<SettleKind> kind = SettleKindOf(action);

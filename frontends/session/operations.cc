@@ -77,6 +77,20 @@ Status MayManage(const auth::Identity& who, std::string_view name, std::string_v
 
 Status Operations::CreateQueue(const auth::Identity& who, const QueueOptions& options) const {
   if (Status s = MayManage(who, options.name, "create"); !s.ok()) return s;
+  // A queue takes a copy of every message of its pattern (and can refuse
+  // their publishes when full), and republishes dead letters: its creator
+  // must be allowed both itself.
+  if (Status s = admission_.CheckName(Op::kSubscribe, options.pattern); !s.ok()) return s;
+  if (!who.grants.MaySubscribe(options.pattern)) {
+    return Status(ErrorCode::kPermissionDenied,
+                  "permission denied: creating work queue '" + options.name +
+                      "' needs subscribe on its pattern '" + options.pattern + "'");
+  }
+  if (!options.dead_letter.empty() && !who.grants.MayPublish(options.dead_letter)) {
+    return Status(ErrorCode::kPermissionDenied,
+                  "permission denied: creating work queue '" + options.name +
+                      "' needs publish on its dead_letter '" + options.dead_letter + "'");
+  }
   return broker_.CreateQueue(options);
 }
 
@@ -115,7 +129,10 @@ Result<uint64_t> Operations::JoinQueue(const auth::Identity& who, std::string_vi
 void Operations::Pull(const auth::Identity& who, std::string_view name, int64_t max,
                       int64_t wait_ms, std::function<void(Result<std::vector<Job>>)> done) const {
   const int64_t max_wait = broker_.options().max_request_timeout.count();
-  if (max < 1) return done(Status(ErrorCode::kInvalidArgument, "'max' must be 1 or more"));
+  if (max < 1 || max > kMaxPullBatch) {
+    return done(Status(ErrorCode::kInvalidArgument,
+                       "'max' must be from 1 to " + std::to_string(kMaxPullBatch)));
+  }
   if (wait_ms < 0 || wait_ms > max_wait) {
     return done(Status(
         ErrorCode::kInvalidArgument,

@@ -42,6 +42,7 @@ struct HistoryQuery {
 
 class Operations {
  public:
+  static constexpr int64_t kMaxPullBatch = 1000;  // jobs per pull
   Operations(Broker& broker, Admission admission)
       : broker_(broker), admission_(std::move(admission)) {}
 
@@ -77,7 +78,8 @@ class Operations {
   Result<uint64_t> JoinQueue(const auth::Identity& who, std::string_view name,
                              std::shared_ptr<Sink> sink, std::shared_ptr<Inbox> inbox,
                              uint32_t max_in_flight) const;
-  // `max` 1 or more (a queue hands out at most its max_in_flight);
+  // `max` 1 to kMaxPullBatch (and a queue hands out at most its
+  // max_in_flight);
   // `wait_ms` 0 to max_request_timeout: one bound for anything a client
   // waits on. invalid_argument otherwise.
   void Pull(const auth::Identity& who, std::string_view name, int64_t max, int64_t wait_ms,

@@ -61,6 +61,8 @@ struct QueueOptions {
   // Where jobs past max_deliver and termed jobs are published; empty: they
   // are dropped (and counted). Must not match `pattern`.
   std::string dead_letter;
+
+  bool operator==(const QueueOptions&) const = default;
 };
 
 // One delivery of a job to a member (Delivery::job).

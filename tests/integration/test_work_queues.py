@@ -639,7 +639,9 @@ class WorkQueuePermissions(unittest.TestCase):
             url = f"ws://127.0.0.1:{server.port}/ws"
             worker = token("worker", subscribe=["jobs.>"])
             outsider = token("outsider", subscribe=["other.>"])
-            admin = token("admin", queues=["reports.>"])
+            admin = token("admin", queues=["reports.>"], subscribe=["reports.>"],
+                          publish=["reports-dead"])
+            manager = token("manager", queues=["reports.>"])  # no subscribe on the pattern
 
             async def main():
                 ws = await join(url, extra="?token=" + urllib.parse.quote(worker))
@@ -657,6 +659,11 @@ class WorkQueuePermissions(unittest.TestCase):
             definition = json.dumps({"pattern": "reports.>"}).encode()
             self.assertEqual(call("PUT", "/queues/reports.daily", worker, definition)[0].status,
                              403)
+            self.assertEqual(call("PUT", "/queues/reports.daily", manager, definition)[0].status,
+                             403)  # it would take every message of a pattern it may not read
+            with_dead = json.dumps({"pattern": "reports.>", "dead_letter": "billing.cmd"}).encode()
+            self.assertEqual(call("PUT", "/queues/reports.x", admin, with_dead)[0].status,
+                             403)  # dead letters to a topic it may not publish to
             self.assertEqual(call("PUT", "/queues/reports.daily", admin, definition)[0].status, 200)
             self.assertEqual(call("PUT", "/queues/jobs2", admin, definition)[0].status, 403)
             self.assertEqual(call("POST", "/queues/work/pull", outsider)[0].status, 403)

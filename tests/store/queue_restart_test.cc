@@ -10,6 +10,7 @@
 
 #include "herald/broker.h"
 #include "herald/disk_store.h"
+#include "herald/queue_store.h"
 #include "tests/broker/test_support.h"
 #include "tests/store/scratch_dir.h"
 
@@ -141,6 +142,51 @@ TEST_P(QueueRestart, AJobWhoseLastDeliveryWasCutShortGoesToTheDeadLetters) {
   ASSERT_EQ(got.wait_for(5s), std::future_status::ready);
   EXPECT_EQ(got.get()->payload, "poison");
   ASSERT_TRUE(WaitFor([&] { return b.GetQueue("work")->pending == 0; }));
+}
+
+// What a publish racing a queue's delete can leave behind: jobs of an
+// earlier incarnation of the name, and jobs of a name with no queue.
+TEST(QueueStoreOnDisk, KeysOfADeletedQueueOrAnEarlierIncarnationAreDroppedAtOpen) {
+  ScratchDir dir;
+  auto open = [&] {
+    DiskStoreOptions d;
+    d.dir = dir.path();
+    d.boot_id = "this-boot";
+    Result<std::shared_ptr<HistoryStore>> s = OpenDiskStore(d);
+    EXPECT_TRUE(s.ok()) << s.status().message();
+    return *s;
+  };
+  auto m = std::make_shared<Message>();
+  m->topic = "jobs.a";
+  m->payload = "x";
+  m->epoch = 1;
+  m->offset = 1;
+  {
+    std::shared_ptr<HistoryStore> s = open();
+    auto* qs = dynamic_cast<QueueStore*>(s.get());
+    ASSERT_NE(qs, nullptr);
+    qs->PutQueue(Work(), 7);
+    ASSERT_TRUE(qs->PutJobs(m, {{"work", 7, 1}, {"work", 6, 1}, {"gone", 3, 1}}, nullptr).ok());
+    qs->SetDeliveries({"work", 6, 1}, 4);
+  }
+  for (int round = 0; round < 2; ++round) {
+    std::shared_ptr<HistoryStore> s = open();
+    std::vector<StoredQueue> queues = dynamic_cast<QueueStore*>(s.get())->TakeQueues();
+    ASSERT_EQ(queues.size(), 1u);
+    EXPECT_EQ(queues[0].incarnation, 7u);
+    ASSERT_EQ(queues[0].jobs.size(), 1u);
+    EXPECT_EQ(queues[0].jobs[0].deliveries, 0u);  // the stray count was not its
+  }
+}
+
+TEST(QueueStoreOnDisk, AJobCommittedWithItsMessageIsAcknowledgedAfterIt) {
+  ScratchDir dir;
+  Broker b(OnDisk(dir.path(), /*history=*/false));
+  ASSERT_TRUE(b.CreateQueue(Work()).ok());
+  // History off: the acknowledgement waits for the job's commit.
+  Result<PublishAck> ack = b.Publish("jobs.a", "durable");
+  ASSERT_TRUE(ack.ok()) << ack.status().ToString();
+  EXPECT_EQ(b.Stats().store.commits > 0, true);
 }
 
 INSTANTIATE_TEST_SUITE_P(Topics, QueueRestart, ::testing::Values(true, false),
