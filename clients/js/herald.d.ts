@@ -50,6 +50,29 @@ export interface ClientOptions {
   requestTimeout?: number;  // ms, default 5000
 }
 
+// A work queue's job (docs/PROTOCOL.md, "Work queues"): the message's
+// fields plus its queue, handle and delivery count, and its settlements.
+export interface Job extends Message {
+  queue: string;
+  handle: string;
+  deliveries: number;
+  ack(): Promise<void>;
+  nack(delayMs?: number): Promise<void>;
+  progress(): Promise<void>;
+  term(): Promise<void>;
+}
+
+export interface WorkOptions {
+  maxInFlight?: number;   // jobs unsettled at once (default: the queue's per-member bound)
+  nackDelay?: number;     // ms before a job whose handler threw is offered again
+  manual?: boolean;       // the handler settles each job itself
+}
+
+export interface Worker {
+  readonly queue: string;
+  leave(): void;
+}
+
 export declare class HeraldClient extends EventTarget {
   constructor(url: string, options?: ClientOptions);
   readonly state: ConnectionState;
@@ -61,6 +84,9 @@ export declare class HeraldClient extends EventTarget {
       Promise<{ epoch: number; offset: number }>;
   request(topic: string, payload: Payload,
           options?: { timeout?: number; headers?: Record<string, string> }): Promise<Message>;
+  // Joins a durable work queue; resolves once joined.
+  work(queue: string, handler: (job: Job) => unknown | Promise<unknown>,
+       options?: WorkOptions): Promise<Worker>;
   respond(topic: string, handler: (req: Message) => Payload | Promise<Payload>,
           options?: { group?: string }): Subscription;
   close(): void;

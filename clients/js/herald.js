@@ -85,6 +85,57 @@ class Subscription {
   }
 }
 
+// One membership of a work queue (HeraldClient.work).
+class Worker {
+  constructor(client, queue, handler, options) {
+    this.client = client;
+    this.queue = queue;
+    this.handler = handler;
+    this.maxInFlight = options.maxInFlight;
+    this.manual = options.manual === true;
+    this.nackDelay = options.nackDelay;
+  }
+
+  // The job with its settlements; each resolves once the server took it, or
+  // rejects with a HeraldError ('stale_handle' when the job was offered
+  // again meanwhile, 'unknown_handle' ...).
+  job(m) {
+    if ('payload_b64' in m) m.payload = base64ToBytes(m.payload_b64);
+    const settle = (op, extra = {}) => this.client._call({ op, handle: m.handle, ...extra },
+      this.client.requestTimeout, () => undefined);
+    m.ack = () => settle('ack');
+    m.nack = (delayMs) => settle('nack', delayMs === undefined ? {} : { delay_ms: delayMs });
+    m.progress = () => settle('progress');
+    m.term = () => settle('term');
+    return m;
+  }
+
+  async deliver(m) {
+    const job = this.job(m);
+    if (this.manual) {
+      this.handler(job);
+      return;
+    }
+    // Done when the handler returns (or resolves): acknowledged; when it
+    // throws: nacked, to be offered again (after nackDelay, or the queue's
+    // backoff). Settlements that fail (the connection dropped: the job is
+    // offered again anyway) are reported as 'error' events.
+    try {
+      await this.handler(job);
+    } catch {
+      job.nack(this.nackDelay).catch((e) => this.client._report(e));
+      return;
+    }
+    job.ack().catch((e) => this.client._report(e));
+  }
+
+  // Leaves the queue: the jobs this connection holds are offered again.
+  leave() {
+    this.client.workers.delete(this.queue);
+    this.client._send({ op: 'leave', queue: this.queue });
+  }
+}
+
 export class HeraldClient extends EventTarget {
   constructor(url, options = {}) {
     super();
@@ -95,6 +146,7 @@ export class HeraldClient extends EventTarget {
     this.reconnectMax = options.reconnectMax ?? RECONNECT_MAX_MS;
     this.requestTimeout = options.requestTimeout ?? 5000;
     this.subscriptions = new Set();
+    this.workers = new Map();  // queue name -> Worker
     this.pending = new Map();  // command id -> {resolve, reject, timer}
     this.nextId = 1;
     this.state = 'connecting';
@@ -152,6 +204,21 @@ export class HeraldClient extends EventTarget {
     }, options);
   }
 
+  // Joins the work queue `queue` (docs/PROTOCOL.md, "Work queues"):
+  // `handler(job)` runs for each job (`job.payload`, `job.topic`,
+  // `job.deliveries`...); the job is acknowledged when it returns or
+  // resolves, nacked when it throws. options: { maxInFlight, nackDelay,
+  // manual } — with manual: true the handler settles by itself with
+  // job.ack() / job.nack(delayMs) / job.progress() / job.term(). After a
+  // reconnect the client joins again (what the old connection held was
+  // offered again at once). Resolves with the Worker once joined.
+  work(queue, handler, options = {}) {
+    const worker = new Worker(this, queue, handler, options);
+    this.workers.set(queue, worker);
+    if (this.state !== 'open') return this.ready().then(() => worker);
+    return this._sendJoin(worker).then(() => worker);
+  }
+
   close() {
     this.closed = true;
     for (const p of this.pending.values()) p.reject(new HeraldError('disconnected', 'client closed'));
@@ -176,6 +243,9 @@ export class HeraldClient extends EventTarget {
       this.backoff = this.reconnectMin;
       this.everOpen = true;
       for (const sub of this.subscriptions) this._sendSubscribe(sub);
+      for (const worker of this.workers.values()) {
+        this._sendJoin(worker).catch((e) => this._report(e));
+      }
       this._setState('open');
     };
     ws.onmessage = (ev) => this._onMessage(typeof ev.data === 'string' ? ev.data : String(ev.data));
@@ -221,6 +291,16 @@ export class HeraldClient extends EventTarget {
     });
   }
 
+  _sendJoin(worker) {
+    const cmd = { op: 'join', queue: worker.queue };
+    if (worker.maxInFlight) cmd.max_in_flight = worker.maxInFlight;
+    return this._call(cmd, this.requestTimeout, () => undefined);
+  }
+
+  _report(error) {
+    this.dispatchEvent(new CustomEvent('error', { detail: error }));
+  }
+
   _sendSubscribe(sub) {
     const cmd = { op: 'sub', id: this.nextId++, topic: sub.pattern };
     if (sub.group) cmd.group = sub.group;
@@ -258,8 +338,16 @@ export class HeraldClient extends EventTarget {
           if (patternMatches(sub.pattern, m.topic)) sub.gap(m);
         }
         return;
+      case 'job': {
+        const worker = this.workers.get(m.queue);
+        if (worker) worker.deliver(m);
+        return;
+      }
       case 'ack':
       case 'reply':
+      case 'joined':
+      case 'left':
+      case 'settled':
       case 'error': {
         const p = this.pending.get(m.id);
         if (!p) {

@@ -176,3 +176,61 @@ test('publishing while disconnected is refused plainly, not lost silently', { ti
     await proxy.close();
   }
 });
+
+async function createQueue(name, definition) {
+  const res = await fetch(`http://127.0.0.1:${server.port}/queues/${name}`,
+    { method: 'PUT', body: JSON.stringify(definition) });
+  assert.equal(res.status, 200, await res.text());
+}
+
+test('work: each job to one worker, acknowledged when the handler returns, retried when it throws', async () => {
+  await createQueue('js.work', { pattern: 'js.jobs.>', ack_wait_ms: 2000, max_deliver: 3 });
+  const a = client();
+  const b = client();
+  await Promise.all([a.ready(), b.ready()]);
+  const done = [];
+  let failedOnce = false;
+  const handler = (who) => async (job) => {
+    if (job.payload === 'flaky' && !failedOnce) {
+      failedOnce = true;
+      throw new Error('first try fails');
+    }
+    done.push({ who, payload: job.payload, deliveries: job.deliveries, queue: job.queue });
+  };
+  await a.work('js.work', handler('a'), { maxInFlight: 2 });
+  await b.work('js.work', handler('b'), { maxInFlight: 2 });
+  const pub = client();
+  await pub.ready();
+  for (let i = 0; i < 10; i++) await pub.publish('js.jobs.x', `job-${i}`);
+  await pub.publish('js.jobs.x', 'flaky');
+  await until(() => done.length === 11);
+  assert.deepEqual(done.map((d) => d.payload).sort(),
+    [...[...Array(10).keys()].map((i) => `job-${i}`), 'flaky'].sort());
+  assert.ok(done.some((d) => d.who === 'a') && done.some((d) => d.who === 'b'));
+  assert.equal(done.find((d) => d.payload === 'flaky').deliveries, 2);
+  assert.ok(done.every((d) => d.queue === 'js.work'));
+  const info = await (await fetch(`http://127.0.0.1:${server.port}/queues/js.work`)).json();
+  assert.equal(info.pending, 0);
+  assert.equal(info.acked, 11);
+});
+
+test('work: a manual worker settles by itself, and a stale handle is refused', async () => {
+  await createQueue('js.manual', { pattern: 'js.manual.>', ack_wait_ms: 300 });
+  const slow = client();
+  const fast = client();
+  await Promise.all([slow.ready(), fast.ready()]);
+  const held = [];
+  await slow.work('js.manual', (job) => held.push(job), { manual: true });
+  const pub = client();
+  await pub.ready();
+  await pub.publish('js.manual.x', 'm');
+  await until(() => held.length === 1);
+  const got = [];
+  await fast.work('js.manual', (job) => got.push(job), { manual: true });
+  await until(() => got.length === 1);  // ack_wait passed: offered again
+  assert.equal(got[0].deliveries, 2);
+  await assert.rejects(held[0].ack(), (e) => e instanceof HeraldError && e.code === 'stale_handle');
+  await got[0].progress();
+  await got[0].ack();
+  await assert.rejects(got[0].ack(), (e) => e.code === 'unknown_handle');
+});
