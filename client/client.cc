@@ -269,6 +269,60 @@ class ResponderHandle final : public Reconnector {
   Client::RequestHandler handler_;
 };
 
+// A work queue's member on a Connect session: join, then jobs one way and
+// settlements the other, each job settled before the next is read.
+class WorkerHandle final : public Reconnector {
+ public:
+  WorkerHandle(std::shared_ptr<Client::Impl> impl, std::string queue, Client::JobHandler handler,
+               uint32_t max_in_flight)
+      : Reconnector(impl->options),
+        impl_(std::move(impl)),
+        queue_(std::move(queue)),
+        handler_(std::move(handler)),
+        max_in_flight_(max_in_flight) {
+    Run([this](grpc::ClientContext& ctx) { return Session(ctx); });
+  }
+  ~WorkerHandle() override { Stop(); }
+
+ private:
+  bool Session(grpc::ClientContext& ctx) {
+    auto stream = impl_->stub->Connect(&ctx);
+    v1::ClientCommand join;
+    join.set_id(1);
+    join.mutable_join_queue()->set_queue(queue_);
+    join.mutable_join_queue()->set_max_in_flight(max_in_flight_);
+    if (!stream->Write(join)) return false;
+    bool connected = false;
+    uint64_t next_id = 2;
+    v1::ServerEvent e;
+    while (stream->Read(&e)) {
+      if (e.has_joined() && !connected) {
+        connected = true;
+        CountConnect();
+      }
+      if (!e.has_job()) continue;
+      Job job;
+      job.queue = e.job().queue();
+      job.handle = e.job().handle();
+      job.deliveries = e.job().deliveries();
+      job.message = FromProto(e.job().message());
+      const Status done = handler_(job);
+      v1::ClientCommand settle;
+      settle.set_id(next_id++);
+      settle.mutable_settle()->set_kind(done.ok() ? v1::ACK : v1::NACK);
+      settle.mutable_settle()->set_handle(job.handle);
+      if (!stream->Write(settle)) break;
+    }
+    stream->Finish();
+    return connected;
+  }
+
+  std::shared_ptr<Client::Impl> impl_;
+  const std::string queue_;
+  Client::JobHandler handler_;
+  const uint32_t max_in_flight_;
+};
+
 }  // namespace
 
 Client::Client(ClientOptions options) : impl_(std::make_shared<Impl>(std::move(options))) {}
@@ -336,6 +390,72 @@ std::unique_ptr<Client::Handle> Client::Serve(std::string topic, RequestHandler 
                                               std::string group) {
   return std::make_unique<ResponderHandle>(impl_, std::move(topic), std::move(handler),
                                            std::move(group));
+}
+
+std::unique_ptr<Client::Handle> Client::Work(std::string queue, JobHandler handler,
+                                             uint32_t max_in_flight) {
+  return std::make_unique<WorkerHandle>(impl_, std::move(queue), std::move(handler), max_in_flight);
+}
+
+Result<std::vector<Job>> Client::Pull(std::string_view queue, uint32_t max,
+                                      std::chrono::milliseconds wait) {
+  v1::PullRequest req;
+  req.set_queue(std::string(queue));
+  req.set_max(max);
+  req.set_wait_ms(static_cast<uint32_t>(std::clamp<int64_t>(wait.count(), 0, UINT32_MAX)));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + wait + impl_->options.call_timeout);
+  v1::PullResponse res;
+  grpc::Status s = impl_->stub->Pull(&ctx, req, &res);
+  if (!s.ok()) return FromGrpc(s, ctx);
+  std::vector<Job> jobs;
+  for (const v1::Job& j : res.jobs()) {
+    Job job;
+    job.queue = j.queue();
+    job.handle = j.handle();
+    job.deliveries = j.deliveries();
+    job.message = FromProto(j.message());
+    jobs.push_back(std::move(job));
+  }
+  return jobs;
+}
+
+Result<std::vector<Status>> Client::SettlePulled(const std::vector<std::string>& handles,
+                                                 SettleKind kind) {
+  v1::SettlePulledRequest req;
+  switch (kind) {
+    case SettleKind::kAck:
+      req.set_kind(v1::ACK);
+      break;
+    case SettleKind::kNack:
+      req.set_kind(v1::NACK);
+      break;
+    case SettleKind::kProgress:
+      req.set_kind(v1::PROGRESS);
+      break;
+    case SettleKind::kTerm:
+      req.set_kind(v1::TERM);
+      break;
+  }
+  for (const std::string& h : handles) req.add_handles(h);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + impl_->options.call_timeout);
+  v1::SettlePulledResponse res;
+  grpc::Status s = impl_->stub->SettlePulled(&ctx, req, &res);
+  if (!s.ok()) return FromGrpc(s, ctx);
+  std::vector<Status> out;
+  for (const v1::SettleResult& r : res.results()) {
+    if (r.ok()) {
+      out.push_back(Status::Ok());
+      continue;
+    }
+    ErrorCode code = ErrorCode::kInternal;
+    for (int c = 1; c <= static_cast<int>(kLastErrorCode); ++c) {
+      if (ErrorCodeName(static_cast<ErrorCode>(c)) == r.reason()) code = static_cast<ErrorCode>(c);
+    }
+    out.emplace_back(code, r.message());
+  }
+  return out;
 }
 
 }  // namespace herald

@@ -14,6 +14,7 @@
 //   auto judge = client.Serve("judge.run", [](const herald::Message& m) {
 //     return herald::Result<std::string>(Judge(m.payload));
 //   }, "judges");
+//   auto mailer = client.Work("mail", [](const herald::Job& j) { return Send(j.message); });
 //
 // Subscriptions and responders run on a thread of their own and survive the
 // node going away: they reconnect with exponential backoff and jitter, and a
@@ -33,6 +34,7 @@
 
 #include "herald/broker.h"
 #include "herald/status.h"
+#include "herald/work_queue.h"
 
 namespace herald {
 
@@ -80,6 +82,21 @@ class Client {
   // in one `group` share the requests.
   using RequestHandler = std::function<Result<std::string>(const Message&)>;
   std::unique_ptr<Handle> Serve(std::string topic, RequestHandler handler, std::string group = "");
+
+  // Works the jobs of a durable work queue (herald/work_queue.h) on a
+  // Connect session, at most `max_in_flight` at once (0: the queue's bound):
+  // a job is acknowledged when `handler` returns Ok, nacked (offered again
+  // after the queue's backoff) when it returns an error. The handler runs on
+  // the worker's own thread, one job at a time. After a reconnect the worker
+  // joins again; what the old session held was offered again at once.
+  using JobHandler = std::function<Status(const Job&)>;
+  std::unique_ptr<Handle> Work(std::string queue, JobHandler handler, uint32_t max_in_flight = 0);
+  // Batch workers: up to `max` jobs, at once or the first within `wait`;
+  // settle them with SettlePulled (one Status per handle, in order).
+  Result<std::vector<Job>> Pull(std::string_view queue, uint32_t max,
+                                std::chrono::milliseconds wait);
+  Result<std::vector<Status>> SettlePulled(const std::vector<std::string>& handles,
+                                           SettleKind kind);
 
   class Impl;
 

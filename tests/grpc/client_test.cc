@@ -169,5 +169,53 @@ TEST_F(ClientTest, QueueGroupWorkersShareTheWorkExactlyOnce) {
   for (auto& n : per) EXPECT_GT(n.load(), 0);
 }
 
+TEST_F(ClientTest, AWorkQueueWorkerAcksWhatItDoesAndWhatItFailsComesBack) {
+  QueueOptions q;
+  q.name = "mail";
+  q.pattern = "mail.>";
+  q.ack_wait = 5s;
+  ASSERT_TRUE(broker_.CreateQueue(q).ok());
+  Client client(Options());
+  std::mutex mu;
+  std::map<std::string, int> tries;
+  auto worker = client.Work("mail", [&](const Job& job) {
+    std::lock_guard lock(mu);
+    const int n = ++tries[job.message->payload];
+    // Every third job fails its first try: nacked, offered again.
+    if (std::stoi(job.message->payload) % 3 == 0 && n == 1) {
+      return Status(ErrorCode::kUnavailable, "smtp down");
+    }
+    return Status::Ok();
+  });
+  ASSERT_TRUE(WaitFor([&] { return broker_.GetQueue("mail")->members == 1; }));
+  for (int i = 0; i < 30; ++i) ASSERT_TRUE(broker_.Publish("mail.out", std::to_string(i)).ok());
+  ASSERT_TRUE(WaitFor([&] { return broker_.GetQueue("mail")->acked == 30; }));
+  EXPECT_EQ(broker_.GetQueue("mail")->pending, 0u);
+  EXPECT_EQ(broker_.GetQueue("mail")->nacked, 10u);
+  EXPECT_EQ(worker->connects(), 1u);
+}
+
+TEST_F(ClientTest, ABatchWorkerPullsAndSettlesByHandle) {
+  QueueOptions q;
+  q.name = "batch";
+  q.pattern = "batch.>";
+  ASSERT_TRUE(broker_.CreateQueue(q).ok());
+  Client client(Options());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(broker_.Publish("batch.x", std::to_string(i)).ok());
+  Result<std::vector<Job>> jobs = client.Pull("batch", 10, 100ms);
+  ASSERT_TRUE(jobs.ok()) << jobs.status().ToString();
+  ASSERT_EQ(jobs->size(), 5u);
+  std::vector<std::string> handles;
+  for (const Job& j : *jobs) handles.push_back(j.handle);
+  handles.push_back("batch/999/1/0000000000000001");
+  Result<std::vector<Status>> settled = client.SettlePulled(handles, SettleKind::kAck);
+  ASSERT_TRUE(settled.ok());
+  ASSERT_EQ(settled->size(), 6u);
+  for (size_t i = 0; i < 5; ++i) EXPECT_TRUE((*settled)[i].ok());
+  EXPECT_EQ((*settled)[5].code(), ErrorCode::kUnknownHandle);
+  EXPECT_EQ(broker_.GetQueue("batch")->acked, 5u);
+  EXPECT_EQ(client.Pull("nope", 1, 0ms).status().code(), ErrorCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace herald
