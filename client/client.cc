@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -14,6 +15,14 @@
 namespace herald {
 namespace {
 
+// The code Herald names `name` (ErrorCodeName), if any.
+std::optional<ErrorCode> CodeNamed(std::string_view name) {
+  for (int c = 1; c <= static_cast<int>(kLastErrorCode); ++c) {
+    if (ErrorCodeName(static_cast<ErrorCode>(c)) == name) return static_cast<ErrorCode>(c);
+  }
+  return std::nullopt;
+}
+
 // The node names its own error code in trailing metadata ("herald-error");
 // without it (the node unreachable, say) the gRPC code decides.
 Status FromGrpc(const grpc::Status& s, const grpc::ClientContext& ctx) {
@@ -21,11 +30,7 @@ Status FromGrpc(const grpc::Status& s, const grpc::ClientContext& ctx) {
   const auto& trailers = ctx.GetServerTrailingMetadata();
   if (auto it = trailers.find("herald-error"); it != trailers.end()) {
     const std::string_view name(it->second.data(), it->second.size());
-    for (int c = 1; c <= static_cast<int>(kLastErrorCode); ++c) {
-      if (ErrorCodeName(static_cast<ErrorCode>(c)) == name) {
-        return Status(static_cast<ErrorCode>(c), s.error_message());
-      }
-    }
+    if (std::optional<ErrorCode> code = CodeNamed(name)) return Status(*code, s.error_message());
   }
   switch (s.error_code()) {
     case grpc::INVALID_ARGUMENT:
@@ -79,6 +84,15 @@ Gap FromProto(const v1::Gap& p) {
   g.from_offset = p.from_offset();
   g.to_offset = p.to_offset();
   return g;
+}
+
+Job JobFromProto(const v1::Job& p) {
+  Job job;
+  job.queue = p.queue();
+  job.handle = p.handle();
+  job.deliveries = p.deliveries();
+  job.message = FromProto(p.message());
+  return job;
 }
 
 // A thread that keeps one stream open: run `session` until it ends, then
@@ -301,11 +315,7 @@ class WorkerHandle final : public Reconnector {
         CountConnect();
       }
       if (!e.has_job()) continue;
-      Job job;
-      job.queue = e.job().queue();
-      job.handle = e.job().handle();
-      job.deliveries = e.job().deliveries();
-      job.message = FromProto(e.job().message());
+      const Job job = JobFromProto(e.job());
       const Status done = handler_(job);
       v1::ClientCommand settle;
       settle.set_id(next_id++);
@@ -409,14 +419,7 @@ Result<std::vector<Job>> Client::Pull(std::string_view queue, uint32_t max,
   grpc::Status s = impl_->stub->Pull(&ctx, req, &res);
   if (!s.ok()) return FromGrpc(s, ctx);
   std::vector<Job> jobs;
-  for (const v1::Job& j : res.jobs()) {
-    Job job;
-    job.queue = j.queue();
-    job.handle = j.handle();
-    job.deliveries = j.deliveries();
-    job.message = FromProto(j.message());
-    jobs.push_back(std::move(job));
-  }
+  for (const v1::Job& j : res.jobs()) jobs.push_back(JobFromProto(j));
   return jobs;
 }
 
@@ -449,11 +452,7 @@ Result<std::vector<Status>> Client::SettlePulled(const std::vector<std::string>&
       out.push_back(Status::Ok());
       continue;
     }
-    ErrorCode code = ErrorCode::kInternal;
-    for (int c = 1; c <= static_cast<int>(kLastErrorCode); ++c) {
-      if (ErrorCodeName(static_cast<ErrorCode>(c)) == r.reason()) code = static_cast<ErrorCode>(c);
-    }
-    out.emplace_back(code, r.message());
+    out.emplace_back(CodeNamed(r.reason()).value_or(ErrorCode::kInternal), r.message());
   }
   return out;
 }

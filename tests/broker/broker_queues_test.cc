@@ -23,32 +23,7 @@ QueueOptions Work(std::string name = "work") {
   return o;
 }
 
-// A member that records its jobs; settles them only when told to.
-struct Worker {
-  std::mutex mu;
-  std::vector<Job> jobs;
-  uint64_t id = 0;
-  void Join(Broker& b, const std::string& queue, uint32_t max_in_flight = 0) {
-    Result<uint64_t> r = b.JoinQueue(
-        queue,
-        [this](const Delivery& d) {
-          ASSERT_EQ(d.kind, Delivery::Kind::kJob);
-          std::lock_guard lock(mu);
-          jobs.push_back(*d.job);
-        },
-        max_in_flight);
-    ASSERT_TRUE(r.ok()) << r.status().ToString();
-    id = *r;
-  }
-  size_t count() {
-    std::lock_guard lock(mu);
-    return jobs.size();
-  }
-  Job at(size_t i) {
-    std::lock_guard lock(mu);
-    return jobs.at(i);
-  }
-};
+using Worker = testing::QueueWorker;
 
 TEST(BrokerQueues, APublishedMessageIsAJobUntilAcked) {
   Broker b;

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "herald/broker.h"
 
 namespace herald::testing {
@@ -63,6 +65,34 @@ struct ManualInbox {
         inbox(broker.CreateInbox([w = wakes] { w->fetch_add(1); })) {}
   std::shared_ptr<std::atomic<int>> wakes;
   std::shared_ptr<Inbox> inbox;
+};
+
+// A work-queue member (a callback on the dispatcher thread) that records
+// its jobs and settles them only when the test says so.
+struct QueueWorker {
+  std::mutex mu;
+  std::vector<Job> jobs;
+  uint64_t id = 0;
+  void Join(Broker& b, const std::string& queue, uint32_t max_in_flight = 0) {
+    Result<uint64_t> r = b.JoinQueue(
+        queue,
+        [this](const Delivery& d) {
+          if (d.kind != Delivery::Kind::kJob) return;
+          std::lock_guard lock(mu);
+          jobs.push_back(*d.job);
+        },
+        max_in_flight);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    id = *r;
+  }
+  size_t count() {
+    std::lock_guard lock(mu);
+    return jobs.size();
+  }
+  Job at(size_t i) {
+    std::lock_guard lock(mu);
+    return jobs.at(i);
+  }
 };
 
 // Waits (bounded) until `pred` holds; for callback deliveries, which run on

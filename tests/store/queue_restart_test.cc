@@ -43,27 +43,7 @@ QueueOptions Work() {
   return q;
 }
 
-struct Worker {
-  std::mutex mu;
-  std::vector<Job> jobs;
-  uint64_t id = 0;
-  void Join(Broker& b) {
-    Result<uint64_t> r = b.JoinQueue("work", [this](const Delivery& d) {
-      std::lock_guard lock(mu);
-      jobs.push_back(*d.job);
-    });
-    ASSERT_TRUE(r.ok()) << r.status().ToString();
-    id = *r;
-  }
-  size_t count() {
-    std::lock_guard lock(mu);
-    return jobs.size();
-  }
-  Job at(size_t i) {
-    std::lock_guard lock(mu);
-    return jobs.at(i);
-  }
-};
+using Worker = testing::QueueWorker;
 
 class QueueRestart : public ::testing::TestWithParam<bool> {};  // topic history on / off
 
@@ -75,7 +55,7 @@ TEST_P(QueueRestart, JobsNotAckedComeBackWithTheirDeliveryCounts) {
     ASSERT_TRUE(b.CreateQueue(Work()).ok());
     for (int i = 0; i < 5; ++i) ASSERT_TRUE(b.Publish("jobs.a", "job-" + std::to_string(i)).ok());
     Worker w;
-    w.Join(b);
+    w.Join(b, "work");
     ASSERT_TRUE(WaitFor([&] { return w.count() == 5; }));
     ASSERT_TRUE(b.Settle(w.id, w.at(0).handle, SettleKind::kAck).ok());
     ASSERT_TRUE(b.Settle(w.id, w.at(1).handle, SettleKind::kAck).ok());
@@ -87,7 +67,7 @@ TEST_P(QueueRestart, JobsNotAckedComeBackWithTheirDeliveryCounts) {
   EXPECT_EQ(info->options.max_deliver, 3u);
   EXPECT_EQ(info->options.dead_letter, "dead.work");
   Worker w;
-  w.Join(b);
+  w.Join(b, "work");
   ASSERT_TRUE(WaitFor([&] { return w.count() == 3; }));
   std::set<std::string> payloads;
   for (size_t i = 0; i < 3; ++i) {
@@ -125,7 +105,7 @@ TEST_P(QueueRestart, AJobWhoseLastDeliveryWasCutShortGoesToTheDeadLetters) {
     ASSERT_TRUE(b.CreateQueue(Work()).ok());
     ASSERT_TRUE(b.Publish("jobs.a", "poison").ok());
     Worker w;
-    w.Join(b);
+    w.Join(b, "work");
     for (size_t i = 0; i < 3; ++i) {
       ASSERT_TRUE(WaitFor([&] { return w.count() == i + 1; }));
       if (i < 2) {
