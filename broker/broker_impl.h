@@ -80,8 +80,9 @@ class Broker::Impl {
   bool LeaveQueue(uint64_t member);
   Status Settle(uint64_t member, std::string_view handle, SettleKind kind,
                 std::chrono::milliseconds delay);
-  void Pull(std::string_view name, size_t max, std::chrono::milliseconds wait,
-            std::function<void(Result<std::vector<Job>>)> done);
+  uint64_t Pull(std::string_view name, size_t max, std::chrono::milliseconds wait,
+                std::function<void(Result<std::vector<Job>>)> done);
+  void CancelPull(std::string_view name, uint64_t id);
 
   const BrokerOptions& options() const { return options_; }
   Dispatcher& dispatcher() { return *dispatcher_; }
@@ -293,6 +294,9 @@ class Broker::Impl {
   void Deliver(TopicState& ts, const MessagePtr& m, JobPlaces* jobs = nullptr);
   // Topic lock held. Remembers a message's msg_id (if any) for dedup_window.
   void RememberId(TopicState& ts, StoredId id, bool pending);
+  // Topic lock held. The message remembered as pending was kept (or lost:
+  // its id is forgotten); the retries that waited for it, to answer.
+  std::vector<PublishCallback> SettleId(TopicState& ts, const Message& m, bool kept);
   // Topic lock held. Remembers the ids a store read back that are still
   // inside dedup_window and not known yet (moved from).
   void RememberStoredIds(TopicState& ts, std::vector<StoredId>& ids);

@@ -249,17 +249,30 @@ Broker::Impl::HereResult Broker::Impl::SequenceHere(const TopicStatePtr& topic,
   // A topic whose messages are not stored (no store, or history off) with
   // jobs for a queue store: they are written now, and the publisher is
   // acknowledged once they are on disk (the message is shown at once).
+  // Its msg_id stays pending meanwhile, as on the store path: a retry is
+  // answered with the first one's outcome, never before its jobs are kept.
   const bool await_jobs = queue_store_ && !jobs.empty() && done;
-  auto waiting = std::make_shared<PublishCallback>();
+  std::shared_ptr<PublishCallback> waiting;
   QueueStore::CommitCallback committed;
   if (await_jobs) {
-    *waiting = std::move(*done);
-    committed = [waiting, ack = PublishAck{m->epoch, m->offset}](Status s) {
-      if (s.ok()) return (*waiting)(ack);
-      (*waiting)(Status(s.code(),
-                        "the message was published, but its work-queue jobs were "
-                        "not stored: " +
-                            s.message()));
+    waiting = std::make_shared<PublishCallback>(std::move(*done));
+    committed = [this, waiting, topic, m](Status s) {
+      std::vector<PublishCallback> retries;
+      {
+        std::lock_guard lock(topic->mu);
+        retries = SettleId(*topic, *m, s.ok());
+      }
+      if (!s.ok()) {
+        s = Status(s.code(),
+                   "the message was published, but its work-queue jobs were not "
+                   "stored: " +
+                       s.message());
+      }
+      const PublishAck ack{m->epoch, m->offset};
+      s.ok() ? (*waiting)(ack) : (*waiting)(s);
+      for (PublishCallback& retry : retries) {
+        s.ok() ? retry(PublishAck{ack.epoch, ack.offset, true}) : retry(s);
+      }
     };
   }
   if (Status s = PutJobs(m, jobs, await_jobs ? &committed : nullptr); !s.ok()) {
@@ -272,7 +285,7 @@ Broker::Impl::HereResult Broker::Impl::SequenceHere(const TopicStatePtr& topic,
   ts.bytes_in += m->payload.size();
   MessagePtr shared = std::move(m);
   AppendHistory(ts, shared);
-  RememberId(ts, IdOf(*shared), /*pending=*/false);
+  RememberId(ts, IdOf(*shared), /*pending=*/await_jobs);
   Deliver(ts, shared, &jobs);
   HereResult sequenced;
   if (await_jobs) {

@@ -296,16 +296,29 @@ Status Broker::Impl::Settle(uint64_t member, std::string_view handle, SettleKind
   return s;
 }
 
-void Broker::Impl::Pull(std::string_view name, size_t max, std::chrono::milliseconds wait,
-                        std::function<void(Result<std::vector<Job>>)> done) {
+uint64_t Broker::Impl::Pull(std::string_view name, size_t max, std::chrono::milliseconds wait,
+                            std::function<void(Result<std::vector<Job>>)> done) {
   Result<WorkQueuePtr> q = queues_.Find(name);
-  if (!q.ok()) return done(q.status());
+  if (!q.ok()) {
+    done(q.status());
+    return 0;
+  }
   WorkQueue::Effects fx;
   // At most a week (the bound of every queue wait), so the deadline cannot overflow.
   const auto bounded = std::clamp<std::chrono::milliseconds>(wait, std::chrono::milliseconds(0),
                                                              std::chrono::hours(24 * 7));
   const int64_t wait_us = std::chrono::duration_cast<std::chrono::microseconds>(bounded).count();
-  (*q)->Pull(max, wait_us, options_.max_waiting_pulls, std::move(done), NowSteadyUs(), fx);
+  const uint64_t id =
+      (*q)->Pull(max, wait_us, options_.max_waiting_pulls, std::move(done), NowSteadyUs(), fx);
+  RunQueueEffects(*q, fx);
+  return id;
+}
+
+void Broker::Impl::CancelPull(std::string_view name, uint64_t id) {
+  Result<WorkQueuePtr> q = queues_.Find(name);
+  if (!q.ok() || id == 0) return;
+  WorkQueue::Effects fx;
+  (*q)->CancelPull(id, fx);
   RunQueueEffects(*q, fx);
 }
 
@@ -330,9 +343,10 @@ Status Broker::Settle(uint64_t member, std::string_view handle, SettleKind kind,
                       std::chrono::milliseconds delay) {
   return impl_->Settle(member, handle, kind, delay);
 }
-void Broker::Pull(std::string_view name, size_t max, std::chrono::milliseconds wait,
-                  std::function<void(Result<std::vector<Job>>)> done) {
-  impl_->Pull(name, max, wait, std::move(done));
+uint64_t Broker::Pull(std::string_view name, size_t max, std::chrono::milliseconds wait,
+                      std::function<void(Result<std::vector<Job>>)> done) {
+  return impl_->Pull(name, max, wait, std::move(done));
 }
+void Broker::CancelPull(std::string_view name, uint64_t pull) { impl_->CancelPull(name, pull); }
 
 }  // namespace herald

@@ -44,24 +44,28 @@ Status Broker::Impl::AppendStored(const TopicStatePtr& ts, MessagePtr m, Publish
   return Status::Ok();
 }
 
+std::vector<PublishCallback> Broker::Impl::SettleId(TopicState& ts, const Message& m, bool kept) {
+  std::vector<PublishCallback> retries;
+  if (m.msg_id.empty() || !ts.dedup) return retries;
+  DedupTable::Entry* e = ts.dedup->Find(m.msg_id);
+  if (!e || !e->pending || e->epoch != m.epoch || e->offset != m.offset) return retries;
+  retries = std::move(e->waiters);
+  if (kept) {
+    e->pending = false;
+    e->waiters.clear();
+  } else {
+    // Lost: a retry of this id must be published anew.
+    BrokerCounters::Sub(counters_.dedup_bytes, ts.dedup->Erase(m.msg_id));
+  }
+  return retries;
+}
+
 void Broker::Impl::CommitStored(TopicState& ts, uint64_t numbering, const MessagePtr& m,
                                 const Status& status, PublishCallback& done, JobPlaces& jobs) {
   std::vector<PublishCallback> retries;  // publishes of the same msg_id meanwhile
   {
     std::lock_guard lock(ts.mu);
-    if (!m->msg_id.empty() && ts.dedup) {
-      DedupTable::Entry* e = ts.dedup->Find(m->msg_id);
-      if (e && e->pending && e->epoch == m->epoch && e->offset == m->offset) {
-        retries = std::move(e->waiters);
-        if (status.ok()) {
-          e->pending = false;
-          e->waiters.clear();
-        } else {
-          // Lost: a retry of this id must be published anew.
-          BrokerCounters::Sub(counters_.dedup_bytes, ts.dedup->Erase(m->msg_id));
-        }
-      }
-    }
+    retries = SettleId(ts, *m, status.ok());
     // A message of an epoch the topic has left (its numbering restarted
     // while the message was queued: a store failure, a cluster move) is
     // stored, but no longer this topic's present: acknowledged, not shown.

@@ -174,12 +174,12 @@ void WorkQueue::Leave(uint64_t member, int64_t now_us, Effects& fx) {
   NextDeadline(fx);
 }
 
-void WorkQueue::Pull(size_t max, int64_t wait_us, size_t max_waiting, PullCallback done,
-                     int64_t now_us, Effects& fx) {
+uint64_t WorkQueue::Pull(size_t max, int64_t wait_us, size_t max_waiting, PullCallback done,
+                         int64_t now_us, Effects& fx) {
   std::lock_guard lock(mu_);
   if (closed_) {
     fx.pulls.emplace_back(std::move(done), Closed());
-    return;
+    return 0;
   }
   if (wait_us > 0 && pulls_.size() >= max_waiting) {
     fx.pulls.emplace_back(
@@ -187,17 +187,35 @@ void WorkQueue::Pull(size_t max, int64_t wait_us, size_t max_waiting, PullCallba
         Status(ErrorCode::kResourceExhausted, "work queue '" + options_.name + "' already has " +
                                                   std::to_string(max_waiting) +
                                                   " pulls waiting (max_waiting_pulls)"));
-    return;
+    return 0;
   }
+  const uint64_t id = ++next_pull_;
   const int64_t deadline = now_us + std::max<int64_t>(wait_us, 0);
-  pulls_.push_back({++next_pull_, max == 0 ? 1 : max, deadline, std::move(done)});
-  pull_timers_.insert({deadline, next_pull_});
+  pulls_.push_back({id, max == 0 ? 1 : max, deadline, std::move(done)});
+  pull_timers_.insert({deadline, id});
   Pump(now_us, fx);
+  const bool waits = !pulls_.empty() && pulls_.back().id == id;
   // Nothing for it and no wait asked: answered now, empty.
-  if (wait_us <= 0 && !pulls_.empty() && pulls_.back().id == next_pull_) {
+  if (waits && wait_us <= 0) {
     fx.pulls.emplace_back(std::move(pulls_.back().done), std::vector<Job>{});
-    pull_timers_.erase({pulls_.back().deadline_us, pulls_.back().id});
+    pull_timers_.erase({pulls_.back().deadline_us, id});
     pulls_.pop_back();
+    NextDeadline(fx);
+    return 0;
+  }
+  NextDeadline(fx);
+  return waits ? id : 0;
+}
+
+void WorkQueue::CancelPull(uint64_t id, Effects& fx) {
+  std::lock_guard lock(mu_);
+  for (auto it = pulls_.begin(); it != pulls_.end(); ++it) {
+    if (it->id != id) continue;
+    fx.pulls.emplace_back(std::move(it->done),
+                          Status(ErrorCode::kCancelled, "the pull was cancelled by its caller"));
+    pull_timers_.erase({it->deadline_us, id});
+    pulls_.erase(it);
+    break;
   }
   NextDeadline(fx);
 }

@@ -97,8 +97,12 @@ class WorkQueue {
   void Leave(uint64_t member, int64_t now_us, Effects& fx);
   // Up to `max` jobs now, or the first that come within `wait_us` (0: answer
   // at once, possibly empty). At most `max_waiting` pulls wait at once.
-  void Pull(size_t max, int64_t wait_us, size_t max_waiting, PullCallback done, int64_t now_us,
-            Effects& fx);
+  // Returns the pull's id while it waits (for CancelPull), else 0.
+  uint64_t Pull(size_t max, int64_t wait_us, size_t max_waiting, PullCallback done, int64_t now_us,
+                Effects& fx);
+  // A waiting pull's caller went away: answered (cancelled) now, if it
+  // still waits.
+  void CancelPull(uint64_t id, Effects& fx);
 
   Status Settle(uint64_t member, const JobHandle& handle, SettleKind kind, int64_t delay_us,
                 int64_t now_us, Effects& fx);

@@ -304,7 +304,9 @@ class WorkerHandle final : public Reconnector {
     v1::ClientCommand join;
     join.set_id(1);
     join.mutable_join_queue()->set_queue(queue_);
-    join.mutable_join_queue()->set_max_in_flight(max_in_flight_);
+    // Serial: one job at a time by default, so none waits here past its
+    // ack_wait while another runs.
+    join.mutable_join_queue()->set_max_in_flight(max_in_flight_ == 0 ? 1 : max_in_flight_);
     if (!stream->Write(join)) return false;
     bool connected = false;
     uint64_t next_id = 2;
@@ -314,6 +316,9 @@ class WorkerHandle final : public Reconnector {
         connected = true;
         CountConnect();
       }
+      // The join refused (no such queue, no grant): try again after the
+      // backoff rather than wait on a session that will get nothing.
+      if (e.has_error() && e.id() == 1) break;
       if (!e.has_job()) continue;
       const Job job = JobFromProto(e.job());
       const Status done = handler_(job);

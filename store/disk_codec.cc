@@ -248,7 +248,7 @@ std::optional<JobPosition> ParseJobKey(std::string_view key) {
 }
 
 namespace {
-constexpr uint8_t kQueueFormat = 1;
+constexpr uint8_t kQueueFormat = 2;  // 2: with the incarnation
 }  // namespace
 
 std::string EncodeQueue(const QueueOptions& q, uint64_t incarnation) {

@@ -5,6 +5,9 @@
 #include "frontends/grpc/broker_service.h"
 #include "frontends/grpc/grpc_convert.h"
 
+#include <memory>
+#include <mutex>
+
 namespace herald::grpcfront {
 
 namespace {
@@ -12,24 +15,74 @@ namespace {
 constexpr int kMaxHandles = 1000;
 }  // namespace
 
+namespace {
+
+// A Pull that may wait: a client that cancels (or a server that shuts down,
+// which cancels what is still open after its grace) withdraws the pull, so
+// it neither takes jobs nobody will read nor holds the shutdown up. What
+// the answer and the cancellation share outlives the reactor (an answer
+// can come, inline, before Pull has even returned the pull's id).
+struct PullCall {
+  std::mutex mu;
+  uint64_t id = 0;
+  bool answered = false;
+  bool cancelled = false;
+};
+
+class PullReactor final : public grpc::ServerUnaryReactor {
+ public:
+  PullReactor(Broker& broker, std::string queue, std::shared_ptr<PullCall> call)
+      : broker_(broker), queue_(std::move(queue)), call_(std::move(call)) {}
+  void OnCancel() override {
+    uint64_t id = 0;
+    {
+      std::lock_guard lock(call_->mu);
+      call_->cancelled = true;
+      if (!call_->answered) id = call_->id;
+    }
+    if (id != 0) broker_.CancelPull(queue_, id);  // answers it (cancelled)
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  Broker& broker_;
+  const std::string queue_;
+  const std::shared_ptr<PullCall> call_;
+};
+
+}  // namespace
+
 grpc::ServerUnaryReactor* BrokerService::Pull(grpc::CallbackServerContext* ctx,
                                               const v1::PullRequest* request,
                                               v1::PullResponse* response) {
   Result<session::IdentityPtr> who = Authenticate(ctx);
   if (!who.ok()) return Answer(ctx, who.status());
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  const std::string queue = request->queue();  // `request` may go with an inline answer
+  auto call = std::make_shared<PullCall>();
+  auto* reactor = new PullReactor(broker_, queue, call);
   const int64_t max = request->max() == 0 ? 1 : request->max();
-  ops_->Pull(**who, request->queue(), max, request->wait_ms(),
-             [ctx, reactor, response](Result<std::vector<Job>> jobs) {
-               if (!jobs.ok()) {
-                 // Answer() would take a second reactor: finish this one.
-                 ctx->AddTrailingMetadata(std::string(kErrorMetadata),
-                                          std::string(ErrorCodeName(jobs.status().code())));
-                 return reactor->Finish(ToGrpc(jobs.status()));
-               }
-               for (const Job& j : *jobs) ToProto(j, response->add_jobs());
-               reactor->Finish(grpc::Status::OK);
-             });
+  const uint64_t id =
+      ops_->Pull(**who, request->queue(), max, request->wait_ms(),
+                 [ctx, reactor, response, call](Result<std::vector<Job>> jobs) {
+                   {
+                     std::lock_guard lock(call->mu);
+                     call->answered = true;
+                   }
+                   if (!jobs.ok()) {
+                     ctx->AddTrailingMetadata(std::string(kErrorMetadata),
+                                              std::string(ErrorCodeName(jobs.status().code())));
+                     return reactor->Finish(ToGrpc(jobs.status()));
+                   }
+                   for (const Job& j : *jobs) ToProto(j, response->add_jobs());
+                   reactor->Finish(grpc::Status::OK);
+                 });
+  uint64_t cancel = 0;
+  {
+    std::lock_guard lock(call->mu);
+    call->id = id;
+    if (call->cancelled && !call->answered) cancel = id;  // cancelled before the id was known
+  }
+  if (cancel != 0) broker_.CancelPull(queue, cancel);
   return reactor;
 }
 

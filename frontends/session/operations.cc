@@ -126,22 +126,28 @@ Result<uint64_t> Operations::JoinQueue(const auth::Identity& who, std::string_vi
   return broker_.JoinQueue(name, std::move(sink), std::move(inbox), max_in_flight);
 }
 
-void Operations::Pull(const auth::Identity& who, std::string_view name, int64_t max,
-                      int64_t wait_ms, std::function<void(Result<std::vector<Job>>)> done) const {
+uint64_t Operations::Pull(const auth::Identity& who, std::string_view name, int64_t max,
+                          int64_t wait_ms,
+                          std::function<void(Result<std::vector<Job>>)> done) const {
+  auto refuse = [&](Status s) {
+    done(std::move(s));
+    return uint64_t{0};
+  };
   const int64_t max_wait = broker_.options().max_request_timeout.count();
   if (max < 1 || max > kMaxPullBatch) {
-    return done(Status(ErrorCode::kInvalidArgument,
-                       "'max' must be from 1 to " + std::to_string(kMaxPullBatch)));
+    return refuse(Status(ErrorCode::kInvalidArgument,
+                         "'max' must be from 1 to " + std::to_string(kMaxPullBatch)));
   }
   if (wait_ms < 0 || wait_ms > max_wait) {
-    return done(Status(
+    return refuse(Status(
         ErrorCode::kInvalidArgument,
         "'wait_ms' must be from 0 to " + std::to_string(max_wait) + " (max_request_timeout_ms)"));
   }
   Result<QueueInfo> q = broker_.GetQueue(name);
-  if (!q.ok()) return done(q.status());
-  if (Status s = MayJoin(who, *q, "pulling from"); !s.ok()) return done(s);
-  broker_.Pull(name, static_cast<size_t>(max), std::chrono::milliseconds(wait_ms), std::move(done));
+  if (!q.ok()) return refuse(q.status());
+  if (Status s = MayJoin(who, *q, "pulling from"); !s.ok()) return refuse(s);
+  return broker_.Pull(name, static_cast<size_t>(max), std::chrono::milliseconds(wait_ms),
+                      std::move(done));
 }
 
 Result<std::chrono::milliseconds> Operations::NackDelay(std::optional<int64_t> delay_ms) {

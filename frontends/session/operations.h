@@ -82,8 +82,9 @@ class Operations {
   // max_in_flight);
   // `wait_ms` 0 to max_request_timeout: one bound for anything a client
   // waits on. invalid_argument otherwise.
-  void Pull(const auth::Identity& who, std::string_view name, int64_t max, int64_t wait_ms,
-            std::function<void(Result<std::vector<Job>>)> done) const;
+  // Returns the pull's id while it waits (Broker::CancelPull), else 0.
+  uint64_t Pull(const auth::Identity& who, std::string_view name, int64_t max, int64_t wait_ms,
+                std::function<void(Result<std::vector<Job>>)> done) const;
   // Settles a pulled job (Broker::kPullMember): the handle is its proof.
   Status SettlePulled(const auth::Identity& who, std::string_view handle, SettleKind kind,
                       std::optional<int64_t> delay_ms) const;

@@ -212,8 +212,12 @@ class Broker {
   // first to come within `wait` (then possibly none). `done` runs once, on
   // an unspecified thread (possibly inline, or under a publisher's topic
   // lock): it must not block or publish. Settle them with kPullMember.
-  void Pull(std::string_view name, size_t max, std::chrono::milliseconds wait,
-            std::function<void(Result<std::vector<Job>>)> done);
+  // Returns the pull's id while it waits (else 0, `done` has run).
+  uint64_t Pull(std::string_view name, size_t max, std::chrono::milliseconds wait,
+                std::function<void(Result<std::vector<Job>>)> done);
+  // A waiting pull's caller went away: its `done` runs now with kCancelled
+  // (if it had not run). Its jobs are never taken.
+  void CancelPull(std::string_view name, uint64_t pull);
 
   // Any thread. Fronts report what their OutboundGuard did, for /metrics.
   void RecordSlowConsumer(uint64_t dropped, bool disconnected);

@@ -84,7 +84,9 @@ class Client {
   std::unique_ptr<Handle> Serve(std::string topic, RequestHandler handler, std::string group = "");
 
   // Works the jobs of a durable work queue (herald/work_queue.h) on a
-  // Connect session, at most `max_in_flight` at once (0: the queue's bound):
+  // Connect session, at most `max_in_flight` delivered at once (0: one; the
+  // handler runs them one after the other). A refused join is tried again
+  // with the reconnect backoff:
   // a job is acknowledged when `handler` returns Ok, nacked (offered again
   // after the queue's backoff) when it returns an error. The handler runs on
   // the worker's own thread, one job at a time. After a reconnect the worker

@@ -594,6 +594,16 @@ class WorkQueueOverGrpc(unittest.TestCase):
                 with self.assertRaises(grpc.RpcError) as err:
                     stub.Pull(pb.PullRequest(queue="nope"))
                 self.assertEqual(err.exception.code(), grpc.StatusCode.NOT_FOUND)
+                # A pull whose caller gives up is withdrawn: it takes no job.
+                with self.assertRaises(grpc.RpcError) as err:
+                    stub.Pull(pb.PullRequest(queue="work", max=1, wait_ms=30000), timeout=0.3)
+                self.assertEqual(err.exception.code(), grpc.StatusCode.DEADLINE_EXCEEDED)
+                self.assertTrue(wait_until(
+                    lambda: stub.GetQueue(pb.QueueRef(name="work")).waiting_pulls == 0, 5))
+                publish(server.port, "jobs.g", "after")
+                got = stub.Pull(pb.PullRequest(queue="work", max=1, wait_ms=1000))
+                self.assertEqual([j.message.payload for j in got.jobs], [b"after"])
+                self.assertEqual(got.jobs[0].deliveries, 1)
 
                 # Management.
                 created = stub.CreateQueue(pb.QueueDefinition(name="mail", pattern="mail.>",

@@ -159,14 +159,22 @@ TEST(QueueStoreOnDisk, KeysOfADeletedQueueOrAnEarlierIncarnationAreDroppedAtOpen
   }
 }
 
-TEST(QueueStoreOnDisk, AJobCommittedWithItsMessageIsAcknowledgedAfterIt) {
+TEST_P(QueueRestart, ARetriedPublishIsOneJobAndAnsweredAsTheFirst) {
   ScratchDir dir;
-  Broker b(OnDisk(dir.path(), /*history=*/false));
+  Broker b(OnDisk(dir.path(), GetParam()));
   ASSERT_TRUE(b.CreateQueue(Work()).ok());
-  // History off: the acknowledgement waits for the job's commit.
-  Result<PublishAck> ack = b.Publish("jobs.a", "durable");
-  ASSERT_TRUE(ack.ok()) << ack.status().ToString();
-  EXPECT_EQ(b.Stats().store.commits > 0, true);
+  PublishOptions o;
+  o.msg_id = "order-1";
+  std::promise<Result<PublishAck>> first, second;
+  b.PublishAsync("jobs.a", "x", o, [&](Result<PublishAck> a) { first.set_value(a); });
+  b.PublishAsync("jobs.a", "x", o, [&](Result<PublishAck> a) { second.set_value(a); });
+  Result<PublishAck> a = first.get_future().get();
+  Result<PublishAck> d = second.get_future().get();
+  ASSERT_TRUE(a.ok() && d.ok());
+  EXPECT_FALSE(a->duplicate);
+  EXPECT_TRUE(d->duplicate);
+  EXPECT_EQ(d->offset, a->offset);
+  EXPECT_EQ(b.GetQueue("work")->pending, 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Topics, QueueRestart, ::testing::Values(true, false),

@@ -209,13 +209,20 @@ test('work: each job to one worker, acknowledged when the handler returns, retri
   assert.ok(done.some((d) => d.who === 'a') && done.some((d) => d.who === 'b'));
   assert.equal(done.find((d) => d.payload === 'flaky').deliveries, 2);
   assert.ok(done.every((d) => d.queue === 'js.work'));
-  const info = await (await fetch(`http://127.0.0.1:${server.port}/queues/js.work`)).json();
+  // The acks travel after the handlers return: wait for the queue to count them.
+  let info;
+  const end = Date.now() + 5000;
+  do {
+    info = await (await fetch(`http://127.0.0.1:${server.port}/queues/js.work`)).json();
+    if (info.acked === 11) break;
+    await sleep(10);
+  } while (Date.now() < end);
   assert.equal(info.pending, 0);
   assert.equal(info.acked, 11);
 });
 
 test('work: a manual worker settles by itself, and a stale handle is refused', async () => {
-  await createQueue('js.manual', { pattern: 'js.manual.>', ack_wait_ms: 300 });
+  await createQueue('js.manual', { pattern: 'js.manual.>', ack_wait_ms: 1500 });
   const slow = client();
   const fast = client();
   await Promise.all([slow.ready(), fast.ready()]);
