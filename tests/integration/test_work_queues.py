@@ -317,9 +317,11 @@ class WorkQueueKill9OnDisk(unittest.TestCase):
         confirmed = {}  # job -> acknowledgements the server confirmed
         sent_before_crash = set()
         confirmed_before_crash = set()
+        servers = []  # every heraldd started here: stopped whatever happens
         try:
             def start():
-                return Heraldd("--data-dir", data, config=config).__enter__()
+                servers.append(Heraldd("--data-dir", data, config=config).__enter__())
+                return servers[-1]
 
             def publish_all(port):
                 """Publishes what is not acknowledged yet, with its msg id (a
@@ -409,8 +411,9 @@ class WorkQueueKill9OnDisk(unittest.TestCase):
             self.assertTrue(wait_until(lambda: queue_info(server.port)["pending"] == 0, 10),
                             queue_info(server.port))
             info = queue_info(server.port)
-            server.__exit__(None, None, None)
         finally:
+            for s in servers:
+                s.stop()
             shutil.rmtree(data, ignore_errors=True)
         # The ledger: nothing published was lost, nothing unknown appeared,
         # every job acknowledged.
