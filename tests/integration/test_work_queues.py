@@ -19,6 +19,7 @@ import textwrap
 import time
 import unittest
 import urllib.parse
+import weakref
 
 import grpc
 import websockets
@@ -65,9 +66,18 @@ async def join(url, queue="work", max_in_flight=None, extra=""):
     return ws
 
 
+# Jobs that arrived while settle() waited for its answer, by connection: a
+# redelivery a nack causes may overtake the nack's answer on the wire.
+_early_jobs = weakref.WeakKeyDictionary()
+
+
 async def jobs(ws, n, timeout=5):
+    early = _early_jobs.setdefault(ws, [])
     out = []
     while len(out) < n:
+        if early:
+            out.append(early.pop(0))
+            continue
         m = await recv_until(ws, lambda m: m.get("op") == "job", timeout)
         out.append(m)
     return out
@@ -75,7 +85,14 @@ async def jobs(ws, n, timeout=5):
 
 async def settle(ws, op, handle, rid, **extra):
     await ws.send(json.dumps({"op": op, "id": rid, "handle": handle, **extra}))
-    return await recv_until(ws, lambda m: m.get("id") == rid)
+    early = _early_jobs.setdefault(ws, [])
+
+    def answer_or_stash(m):
+        if m.get("op") == "job":
+            early.append(m)
+        return m.get("id") == rid
+
+    return await recv_until(ws, answer_or_stash)
 
 
 class WorkQueueOverWebSocket(unittest.TestCase):
@@ -539,7 +556,10 @@ class WorkQueueOverHttp(unittest.TestCase):
 class WorkQueueOverGrpc(unittest.TestCase):
     def test_a_connect_member_gets_jobs_and_settles_them_and_a_batch_worker_pulls(self):
         import queue as pyqueue
-        with Heraldd("--grpc-listen", "127.0.0.1:0", config=QUEUE_CONFIG) as server:
+        # A long ack_wait: on a slow machine a 700 ms one can expire between
+        # the delivery and the settlement, and the test is not about expiry.
+        config = QUEUE_CONFIG.replace("ack_wait_ms = 700", "ack_wait_ms = 30000")
+        with Heraldd("--grpc-listen", "127.0.0.1:0", config=config) as server:
             with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
                 stub = pb_grpc.BrokerStub(channel)
                 commands = pyqueue.Queue()
@@ -565,11 +585,18 @@ class WorkQueueOverGrpc(unittest.TestCase):
                 self.assertTrue(all(j.deliveries == 1 and j.queue == "work" for j in jobs))
                 commands.put(pb.ClientCommand(id=2, settle=pb.Settle(kind=pb.ACK,
                                                                      handle=jobs[0].handle)))
-                self.assertEqual(next(events).settled.queue, "work")
+                e = next(events)
+                self.assertEqual((e.id, e.settled.queue), (2, "work"))
                 commands.put(pb.ClientCommand(id=3, settle=pb.Settle(
                     kind=pb.NACK, handle=jobs[1].handle, delay=pb.Delay(ms=0))))
-                self.assertEqual(next(events).settled.queue, "work")
-                again = next(events)
+                # The redelivery the nack causes and the nack's answer travel
+                # different paths (delivery thread, command reply): either may
+                # come first on the stream, so take both in any order.
+                first, second = next(events), next(events)
+                kinds = sorted([first.WhichOneof("event"), second.WhichOneof("event")])
+                self.assertEqual(kinds, ["job", "settled"])
+                settled, again = (first, second) if first.HasField("settled") else (second, first)
+                self.assertEqual((settled.id, settled.settled.queue), (3, "work"))
                 self.assertEqual((again.job.message.payload, again.job.deliveries), (b"g-1", 2))
                 commands.put(pb.ClientCommand(id=4, settle=pb.Settle(kind=pb.ACK,
                                                                      handle=jobs[1].handle)))
