@@ -16,7 +16,7 @@ FUZZ_SECONDS ?= 60
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: deps build run test test-asan test-tsan test-robustness bench bench-ws bench-http bench-sse bench-grpc bench-cluster bench-store fuzz format clean
+.PHONY: deps build run test test-asan test-tsan test-robustness bench bench-ws bench-http bench-sse bench-grpc bench-cluster bench-store bench-queue fuzz format clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -77,6 +77,9 @@ bench-cluster: build
 
 bench-store: build
 	bash bench/store/run.sh
+
+bench-queue: build
+	bash bench/queue/run.sh
 
 fuzz: deps
 	bash fuzz/run.sh $(FUZZ_SECONDS)
