@@ -24,6 +24,7 @@ Result<ClientSession::Subscribed> ClientSession::Subscribe(std::string_view patt
   const size_t max = ops_->broker().options().max_subscriptions_per_sink;
   {
     std::lock_guard lock(mu_);
+    if (closed_) return Status(ErrorCode::kCancelled, "the connection is closing");
     if (auto it = by_key_.find(key); it != by_key_.end()) return Subscribed{it->second, true};
     if (by_key_.size() >= max) {
       return Status(ErrorCode::kTooManySubscriptions,
@@ -33,7 +34,12 @@ Result<ClientSession::Subscribed> ClientSession::Subscribe(std::string_view patt
   Result<uint64_t> id =
       ops_->Subscribe(*identity_, pattern, std::move(sink), std::move(inbox), std::move(options));
   if (!id.ok()) return id.status();
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
+  if (closed_) {  // Close ran meanwhile (another thread): it must not outlive the session
+    lock.unlock();
+    ops_->broker().Unsubscribe(*id);
+    return Status(ErrorCode::kCancelled, "the connection is closing");
+  }
   by_key_.emplace(key, *id);
   by_id_.emplace(*id, std::move(key));
   return Subscribed{*id, false};
@@ -116,6 +122,10 @@ void ClientSession::UnsubscribeAll(std::function<void()> then) {
 }
 
 void ClientSession::Close() {
+  {
+    std::lock_guard lock(mu_);
+    closed_ = true;  // a Subscribe or JoinQueue still under way undoes itself
+  }
   requests_->CancelAll();
   for (uint64_t id : TakeAll()) ops_->broker().Unsubscribe(id);
   std::map<std::string, uint64_t, std::less<>> memberships;
@@ -132,12 +142,18 @@ Result<ClientSession::Subscribed> ClientSession::JoinQueue(std::string_view name
                                                            std::shared_ptr<Inbox> inbox) {
   {
     std::lock_guard lock(mu_);
+    if (closed_) return Status(ErrorCode::kCancelled, "the connection is closing");
     if (auto it = queues_.find(name); it != queues_.end()) return Subscribed{it->second, true};
   }
   Result<uint64_t> id =
       ops_->JoinQueue(*identity_, name, std::move(sink), std::move(inbox), max_in_flight);
   if (!id.ok()) return id.status();
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
+  if (closed_) {  // as in Subscribe: a membership left behind would hold jobs
+    lock.unlock();
+    ops_->broker().LeaveQueue(*id);
+    return Status(ErrorCode::kCancelled, "the connection is closing");
+  }
   queues_.emplace(std::string(name), *id);
   return Subscribed{*id, false};
 }

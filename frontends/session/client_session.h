@@ -85,7 +85,9 @@ class ClientSession {
   // requests go on.
   void UnsubscribeAll(std::function<void()> then);
   // The session ended: its requests end with kCancelled and its
-  // subscriptions are dropped, here and now. Idempotent.
+  // subscriptions and queue memberships are dropped, here and now; a
+  // Subscribe or JoinQueue after it (or racing it on another thread) is
+  // refused with kCancelled and leaves nothing behind. Idempotent.
   void Close();
 
   size_t subscriptions() const;
@@ -114,6 +116,7 @@ class ClientSession {
   std::map<Key, uint64_t> by_key_;
   std::unordered_map<uint64_t, Key> by_id_;
   std::map<std::string, uint64_t, std::less<>> queues_;  // queue name -> membership
+  bool closed_ = false;  // Close ran: no subscription or membership may be added
 };
 
 }  // namespace herald::session

@@ -95,6 +95,21 @@ TEST_F(ClientSessionTest, CloseEndsSubscriptionsAndRequests) {
   EXPECT_EQ(broker_->Stats().subscriptions, 1u);  // only the responder's
 }
 
+TEST_F(ClientSessionTest, AfterCloseNothingCanBeAddedToTheSession) {
+  QueueOptions q;
+  q.name = "work";
+  q.pattern = "jobs.>";
+  ASSERT_TRUE(broker_->CreateQueue(q).ok());
+  const uint64_t before = broker_->Stats().subscriptions;
+  ClientSession s(ops_, identity_, inline_);
+  s.Close();
+  EXPECT_EQ(s.Subscribe("t", {}, NewSink(), inbox_).status().code(), ErrorCode::kCancelled);
+  EXPECT_EQ(s.JoinQueue("work", 0, NewSink(), inbox_).status().code(), ErrorCode::kCancelled);
+  EXPECT_EQ(s.subscriptions(), 0u);
+  EXPECT_EQ(broker_->Stats().subscriptions, before);
+  EXPECT_EQ(broker_->GetQueue("work")->members, 0u);  // no member left holding jobs
+}
+
 TEST_F(ClientSessionTest, ARequestTimeoutIsAbsentOrWithinTheBound) {
   ClientSession s(ops_, identity_, inline_);
   Status refused;
