@@ -139,6 +139,15 @@ def http_call(port, method, path, body=None, headers=None):
     return resp, data
 
 
+def metric(port, name):
+    """The value of an unlabelled metric on /metrics, or None."""
+    _, body = http_call(port, "GET", "/metrics")
+    for line in body.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
+
+
 def run_heraldd(*args, timeout=10.0):
     """Runs heraldd to completion (for --help and bad configurations)."""
     return subprocess.run([HERALDD] + list(args), capture_output=True, text=True,

@@ -20,7 +20,7 @@ import time
 import unittest
 
 from probe_util import SANITIZED
-from heraldd import Heraldd, http_call, wait_until
+from heraldd import Heraldd, http_call, metric, wait_until
 from ws_util import masked_frame, raw_handshake
 
 MIB = 1 << 20
@@ -56,14 +56,6 @@ def rss_kib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
-
-
-def metric(port, name):
-    _, body = http_call(port, "GET", "/metrics")
-    for line in body.decode().splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return None
 
 
 def settled_rss(pid, seconds=1.5):

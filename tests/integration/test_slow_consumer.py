@@ -9,7 +9,7 @@ import unittest
 
 import websockets
 
-from heraldd import Heraldd
+from heraldd import Heraldd, metric
 from ws_util import masked_frame, raw_handshake, recv_json, run
 
 N = 3008  # a multiple of the batch size below
@@ -39,16 +39,6 @@ async def publish_and_count(url, topic):
             while len(offsets) < (batch + 1) * 16:
                 offsets.append((await recv_json(healthy, 10))["offset"])
         return offsets, time.monotonic() - start
-
-
-def metric(port, name):
-    import http.client
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    conn.request("GET", "/metrics")
-    for line in conn.getresponse().read().decode().splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return None
 
 
 class SlowConsumer(unittest.TestCase):

@@ -24,7 +24,7 @@ import weakref
 import grpc
 import websockets
 
-from heraldd import Heraldd, http_call, run_heraldd, wait_until
+from heraldd import Heraldd, http_call, metric, run_heraldd, wait_until
 from ws_util import recv_json, recv_until, run
 
 STUBS = os.environ.get("HERALD_PYTHON_STUBS",
@@ -563,15 +563,7 @@ class WorkQueueOverGrpc(unittest.TestCase):
             with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
                 stub = pb_grpc.BrokerStub(channel)
                 commands = pyqueue.Queue()
-
-                def outgoing():
-                    while True:
-                        c = commands.get()
-                        if c is None:
-                            return
-                        yield c
-
-                events = stub.Connect(outgoing())
+                events = stub.Connect(iter(commands.get, None))  # None ends the stream
                 commands.put(pb.ClientCommand(id=1, join_queue=pb.JoinQueue(queue="work")))
                 self.assertEqual(next(events).joined.queue, "work")
                 for i in range(3):
@@ -673,14 +665,6 @@ ack_wait_ms = 600000
 """
 
 
-def metric_value(port, name):
-    _, body = http_call(port, "GET", "/metrics")
-    for line in body.decode().splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return None
-
-
 async def publish_jobs(url, n, size):
     async with websockets.connect(url) as pub:
         for i in range(n):
@@ -725,11 +709,11 @@ class WorkQueueStalledMember(unittest.TestCase):
             self.assertTrue(wait_until(lambda: queue_info(server.port)["members"] == 1, 5))
             run(publish_jobs(url, self.N, self.SIZE))
             self.assertTrue(wait_until(
-                lambda: metric_value(server.port, "herald_slow_consumer_disconnects_total") == 1, 10))
+                lambda: metric(server.port, "herald_slow_consumer_disconnects_total") == 1, 10))
             self.assertTrue(wait_until(lambda: queue_info(server.port)["members"] == 0, 5))
             info = queue_info(server.port)
             self.assertEqual((info["in_flight"], info["pending"]), (0, self.N))
-            self.assertEqual(metric_value(server.port, "herald_dropped_total") or 0, 0)
+            self.assertEqual(metric(server.port, "herald_dropped_total") or 0, 0)
             self.assertEqual(len(run(drain_all(url, self.N))), self.N)  # none lost
             self.assertEqual(queue_info(server.port)["acked"], self.N)
             s.close()
@@ -740,21 +724,13 @@ class WorkQueueStalledMember(unittest.TestCase):
             url = f"ws://127.0.0.1:{server.port}/ws"
             with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
                 commands = pyqueue.Queue()
-
-                def outgoing():
-                    while True:
-                        c = commands.get()
-                        if c is None:
-                            return
-                        yield c
-
-                events = pb_grpc.BrokerStub(channel).Connect(outgoing())
+                events = pb_grpc.BrokerStub(channel).Connect(iter(commands.get, None))
                 commands.put(pb.ClientCommand(id=1, join_queue=pb.JoinQueue(
                     queue="work", max_in_flight=1000)))
                 self.assertEqual(next(events).joined.queue, "work")
                 # From here on the stream is never read.
                 run(publish_jobs(url, self.N, self.SIZE))
-                self.assertTrue(wait_until(lambda: metric_value(
+                self.assertTrue(wait_until(lambda: metric(
                     server.port, "herald_slow_consumer_disconnects_total") == 1, 10))
                 self.assertTrue(wait_until(lambda: queue_info(server.port)["members"] == 0, 5))
                 info = queue_info(server.port)
