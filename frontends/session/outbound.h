@@ -63,9 +63,7 @@ class Outbound {
   // back), so past the limit the connection is cut whatever the policy, and
   // its jobs go back to the queue when it leaves. True: send it now. An
   // empty queue always takes one, so a job larger than the limit still goes
-  // to a member that keeps up. `queued` counts everything queued, a burst
-  // of this turn too, so keep max_in_flight × job size within the limit: a
-  // burst past it cuts even a member that reads.
+  // to a member that keeps up.
   [[nodiscard]] bool AdmitJob(OutboundPort& port, size_t bytes, size_t queued);
   // A flush left `backlog` bytes that the kernel refused: a burst queued in
   // one turn is as far behind as one built up slowly. Under kDisconnect,

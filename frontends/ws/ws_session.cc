@@ -98,10 +98,7 @@ void WsSession::SendDelivery(uint64_t subscription_id, const Message& m, SharedB
 void WsSession::SendJob(std::string frame) {
   if (!open()) return;
   Port port(*this);
-  // Everything queued counts, this turn's too: unlike a burst of history a
-  // member asked for, jobs keep coming to a member that stopped reading
-  // (up to its max_in_flight, all in one turn when the queue had them).
-  if (outbound().AdmitJob(port, frame.size(), conn_->queued_bytes())) SendOwned(std::move(frame));
+  if (outbound().AdmitJob(port, frame.size(), conn_->backlog_bytes())) SendOwned(std::move(frame));
 }
 
 // A burst queued in one loop turn is only judged at its flush: over the
