@@ -276,7 +276,7 @@ void ConnectReactor::JoinQueue(uint64_t id, const v1::JoinQueue& j) {
     ToProto(*d.job, e.mutable_job());
     std::lock_guard lock(gate->first);
     if (gate->second) return gate->second->push_back(std::move(e));
-    outbox->DeliverJob(std::move(e));
+    outbox->Push(std::move(e));
   });
   Result<session::ClientSession::Subscribed> joined =
       client_.JoinQueue(j.queue(), j.max_in_flight(), std::move(sink), deliveries_.inbox());
@@ -286,7 +286,7 @@ void ConnectReactor::JoinQueue(uint64_t id, const v1::JoinQueue& j) {
   e.mutable_joined()->set_queue(j.queue());
   outbox_->Push(std::move(e));
   std::lock_guard lock(gate->first);
-  for (v1::ServerEvent& held : *gate->second) outbox_->DeliverJob(std::move(held));
+  for (v1::ServerEvent& held : *gate->second) outbox_->Push(std::move(held));
   gate->second.reset();
 }
 

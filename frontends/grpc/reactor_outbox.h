@@ -64,21 +64,6 @@ class ReactorOutbox {
     Run(step);
   }
 
-  // Any thread. A work-queue job: queued, or past the outbound limit the
-  // call is finished as a slow consumer (session::Outbound::AdmitJob; a job
-  // cannot be dropped).
-  void DeliverJob(Event e) {
-    Step step;
-    {
-      std::lock_guard lock(mu_);
-      if (finishing_) return;
-      Port<NoGap> port(*this, no_gap_);
-      if (outbound_.AdmitJob(port, e.ByteSizeLong(), queued_bytes_)) PushLocked(std::move(e));
-      step = NextLocked();
-    }
-    Run(step);
-  }
-
   // Reactor's OnWriteDone.
   void WriteDone(bool ok) {
     Step step;
@@ -163,11 +148,6 @@ class ReactorOutbox {
     MakeGap& make_gap_;
   };
 
-  // AdmitJob sends no gap notice; a Port needs a maker all the same.
-  struct NoGap {
-    Event operator()(const Gap&) const { return Event(); }
-  };
-
   struct Step {
     const Event* write = nullptr;
     bool finish = false;
@@ -217,7 +197,6 @@ class ReactorOutbox {
   bool drain_then_finish_ = false;
   grpc::Status status_;
   grpc::Status drain_status_;
-  NoGap no_gap_;
 };
 
 // Ends a streaming call with UNAUTHENTICATED when its caller's token expires

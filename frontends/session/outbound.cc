@@ -19,12 +19,6 @@ bool Outbound::Admit(OutboundPort& port, uint64_t subscription_id, const Message
   return false;
 }
 
-bool Outbound::AdmitJob(OutboundPort& port, size_t bytes, size_t queued) {
-  if (queued == 0 || queued + bytes <= limits_.max_bytes) return true;
-  Cut(port);
-  return false;
-}
-
 void Outbound::Blocked(OutboundPort& port, size_t backlog) {
   if (limits_.policy == SlowConsumerPolicy::kDisconnect && backlog > limits_.max_bytes) Cut(port);
 }

@@ -12,8 +12,6 @@
 //   drop       Admit returns false; counted as dropped, a gap is owed.
 //   cut        Admit returns false; the port closes the connection, counted
 //              as a slow-consumer disconnect (once: see CloseSlowConsumer).
-//   jobs       AdmitJob: a work-queue job is sent or, past the limit, the
-//              connection is cut (a job cannot be dropped like a message).
 //
 // The port is given with each call, so a front may build it on the stack
 // (an idle connection pays nothing for it).
@@ -58,13 +56,6 @@ class Outbound {
   // counted either way).
   [[nodiscard]] bool Admit(OutboundPort& port, uint64_t subscription_id, const Message& m,
                            size_t bytes, size_t queued);
-  // A work-queue job of `bytes` for this client, `queued` as in Admit. A job
-  // cannot be dropped (it is this member's until settled, expired or given
-  // back), so past the limit the connection is cut whatever the policy, and
-  // its jobs go back to the queue when it leaves. True: send it now. An
-  // empty queue always takes one, so a job larger than the limit still goes
-  // to a member that keeps up.
-  [[nodiscard]] bool AdmitJob(OutboundPort& port, size_t bytes, size_t queued);
   // A flush left `backlog` bytes that the kernel refused: a burst queued in
   // one turn is as far behind as one built up slowly. Under kDisconnect,
   // past the limit, the connection is cut.

@@ -167,9 +167,7 @@ void JsonEndpoint::OnDelivery(const Delivery& d) {
   if (d.kind == Delivery::Kind::kGap) {
     return Send(json::EncodeGap(*d.gap));
   }
-  if (d.kind == Delivery::Kind::kJob) {
-    return session_->SendJob(TextFrame(json::EncodeJob(*d.job), session_->compressed()));
-  }
+  if (d.kind == Delivery::Kind::kJob) return Send(json::EncodeJob(*d.job));
   if (d.message == last_sent_) return;
   last_sent_ = d.message;
   client_.Delivered(*d.message);

@@ -95,12 +95,6 @@ void WsSession::SendDelivery(uint64_t subscription_id, const Message& m, SharedB
   }
 }
 
-void WsSession::SendJob(std::string frame) {
-  if (!open()) return;
-  Port port(*this);
-  if (outbound().AdmitJob(port, frame.size(), conn_->backlog_bytes())) SendOwned(std::move(frame));
-}
-
 // A burst queued in one loop turn is only judged at its flush: over the
 // limit of what the kernel refused, it is as behind as one built up slowly.
 void WsSession::OnWriteBlocked(size_t backlog) {

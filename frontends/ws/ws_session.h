@@ -75,9 +75,6 @@ class WsSession : public io::ConnectionHandler, public std::enable_shared_from_t
   // (frontends/session/outbound.h): sent, after the gap notice owed for its
   // topic (Endpoint::OnOwedGap); or dropped; or the connection is cut.
   void SendDelivery(uint64_t subscription_id, const Message& m, SharedBytes frame);
-  // A work-queue job's `frame`: sent, or past the outbound limit the
-  // connection is cut (session::Outbound::AdmitJob).
-  void SendJob(std::string frame);
   // Starts the close handshake with `code` and `reason` (RFC 6455 §7.1.2).
   void Close(uint16_t code, std::string_view reason);
 
