@@ -76,7 +76,8 @@ class Broker::Impl {
   Result<QueueInfo> GetQueue(std::string_view name) const;
   std::vector<QueueInfo> ListQueues() const;
   Result<uint64_t> JoinQueue(std::string_view name, std::shared_ptr<Sink> sink,
-                             std::shared_ptr<Inbox> inbox, uint32_t max_in_flight);
+                             std::shared_ptr<Inbox> inbox, uint32_t max_in_flight,
+                             uint64_t max_in_flight_bytes);
   bool LeaveQueue(uint64_t member);
   Status Settle(uint64_t member, std::string_view handle, SettleKind kind,
                 std::chrono::milliseconds delay);

@@ -232,7 +232,8 @@ std::vector<QueueInfo> Broker::Impl::ListQueues() const {
 }
 
 Result<uint64_t> Broker::Impl::JoinQueue(std::string_view name, std::shared_ptr<Sink> sink,
-                                         std::shared_ptr<Inbox> inbox, uint32_t max_in_flight) {
+                                         std::shared_ptr<Inbox> inbox, uint32_t max_in_flight,
+                                         uint64_t max_in_flight_bytes) {
   if (!sink) return Status(ErrorCode::kInvalidArgument, "sink is null");
   auto* delivery_inbox = dynamic_cast<DeliveryInbox*>(inbox.get());
   if (!delivery_inbox || !OwnsInbox(delivery_inbox)) {
@@ -246,7 +247,9 @@ Result<uint64_t> Broker::Impl::JoinQueue(std::string_view name, std::shared_ptr<
   target->id = queues_.AddMember(*q);
   target->pattern = (*q)->options().pattern;
   WorkQueue::Effects fx;
-  if (Status s = (*q)->Join(target->id, target, max_in_flight, NowSteadyUs(), fx); !s.ok()) {
+  if (Status s =
+          (*q)->Join(target->id, target, max_in_flight, max_in_flight_bytes, NowSteadyUs(), fx);
+      !s.ok()) {
     queues_.RemoveMember(target->id);  // deleted meanwhile
     return s;
   }
@@ -330,14 +333,16 @@ Status Broker::DeleteQueue(std::string_view name) { return impl_->DeleteQueue(na
 Result<QueueInfo> Broker::GetQueue(std::string_view name) const { return impl_->GetQueue(name); }
 std::vector<QueueInfo> Broker::ListQueues() const { return impl_->ListQueues(); }
 Result<uint64_t> Broker::JoinQueue(std::string_view name, std::shared_ptr<Sink> sink,
-                                   std::shared_ptr<Inbox> inbox, uint32_t max_in_flight) {
-  return impl_->JoinQueue(name, std::move(sink), std::move(inbox), max_in_flight);
+                                   std::shared_ptr<Inbox> inbox, uint32_t max_in_flight,
+                                   uint64_t max_in_flight_bytes) {
+  return impl_->JoinQueue(name, std::move(sink), std::move(inbox), max_in_flight,
+                          max_in_flight_bytes);
 }
 Result<uint64_t> Broker::JoinQueue(std::string_view name, DeliveryCallback callback,
                                    uint32_t max_in_flight) {
   if (!callback) return Status(ErrorCode::kInvalidArgument, "callback is empty");
   return impl_->JoinQueue(name, std::make_shared<CallbackSink>(std::move(callback)),
-                          impl_->dispatcher().inbox(), max_in_flight);
+                          impl_->dispatcher().inbox(), max_in_flight, 0);
 }
 bool Broker::LeaveQueue(uint64_t member) { return impl_->LeaveQueue(member); }
 Status Broker::Settle(uint64_t member, std::string_view handle, SettleKind kind,

@@ -62,6 +62,15 @@ Result<JobHandle> ParseJobHandle(std::string_view handle) {
   return h;
 }
 
+uint64_t JobWireBytes(const Message& m, std::string_view queue) {
+  // The payload, the topic and headers, the queue's name twice (its field
+  // and the handle's), and the frame's fixed fields (handle numbers,
+  // position, count, field names).
+  uint64_t bytes = m.payload.size() + m.topic.size() + 2 * queue.size() + 128;
+  for (const Header& h : m.headers) bytes += h.name.size() + h.value.size() + 8;
+  return bytes;
+}
+
 Status WorkQueue::Closed() const {
   return Status(ErrorCode::kNotFound, "work queue '" + options_.name + "' was deleted");
 }
@@ -143,7 +152,7 @@ void WorkQueue::Fill(uint64_t seq, MessagePtr m, int64_t now_us, Effects& fx) {
 }
 
 Status WorkQueue::Join(uint64_t member, SubscriptionPtr target, uint32_t max_in_flight,
-                       int64_t now_us, Effects& fx) {
+                       uint64_t max_bytes, int64_t now_us, Effects& fx) {
   std::lock_guard lock(mu_);
   if (closed_) return Closed();
   Member& m = members_[member];
@@ -151,6 +160,7 @@ Status WorkQueue::Join(uint64_t member, SubscriptionPtr target, uint32_t max_in_
   m.max_in_flight = max_in_flight == 0 || max_in_flight > options_.max_in_flight_per_member
                         ? options_.max_in_flight_per_member
                         : max_in_flight;
+  m.max_bytes = max_bytes;
   Pump(now_us, fx);
   NextDeadline(fx);
   return Status::Ok();
@@ -259,37 +269,58 @@ void WorkQueue::Pump(int64_t now_us, Effects& fx) {
     fx.pulls.emplace_back(std::move(pull.done), std::move(jobs));
   }
   while (!ready_.empty() && in_flight_ < options_.max_in_flight && !members_.empty()) {
+    const uint64_t seq = *ready_.begin();
+    JobRecord& job = jobs_.at(seq);
+    const uint64_t bytes = JobWireBytes(*job.message, options_.name);
     // The next member after the last served with room, wrapping around.
     auto it = members_.upper_bound(last_served_);
     bool found = false;
     for (size_t i = 0; i < members_.size(); ++i, ++it) {
       if (it == members_.end()) it = members_.begin();
-      if (it->second.HasRoom()) {
+      if (it->second.HasRoom(bytes)) {
         found = true;
         break;
       }
     }
     if (!found) return;
     last_served_ = it->first;
-    const uint64_t seq = *ready_.begin();
     Member& m = it->second;
     m.held.insert(seq);
+    m.held_bytes += bytes;
     m.target->queued_jobs.fetch_add(1, std::memory_order_relaxed);
-    fx.sends.emplace_back(
-        m.target, std::make_shared<const Job>(Deliver(seq, jobs_.at(seq), it->first, now_us)));
+    fx.sends.emplace_back(m.target,
+                          std::make_shared<const Job>(Deliver(seq, job, it->first, now_us)));
   }
 }
 
-void WorkQueue::Unhold(uint64_t seq, JobRecord& job) {
+void WorkQueue::Unhold(uint64_t seq, JobRecord& job, bool expired) {
   timers_.erase({job.due_us, seq});
   if (job.state == State::kInFlight) {
     --in_flight_;
     if (job.member != kPullMember) {
-      if (auto m = members_.find(job.member); m != members_.end()) m->second.held.erase(seq);
+      if (auto it = members_.find(job.member); it != members_.end() && it->second.held.erase(seq)) {
+        Member& m = it->second;
+        const uint64_t bytes = JobWireBytes(*job.message, options_.name);
+        m.held_bytes -= bytes;
+        if (expired && m.max_bytes != 0) {
+          m.owed.emplace(job.nonce, bytes);
+          m.owed_bytes += bytes;
+        }
+      }
     }
   } else if (job.state == State::kDelayed) {
     --delayed_;
   }
+}
+
+bool WorkQueue::ReleaseOwed(uint64_t member, uint64_t nonce) {
+  auto m = members_.find(member);
+  if (m == members_.end()) return false;
+  auto it = m->second.owed.find(nonce);
+  if (it == m->second.owed.end()) return false;
+  m->second.owed_bytes -= it->second;
+  m->second.owed.erase(it);
+  return true;
 }
 
 int64_t WorkQueue::Backoff(uint32_t deliveries) const {
@@ -348,6 +379,22 @@ void WorkQueue::Remove(std::map<uint64_t, JobRecord>::iterator it) {
 Status WorkQueue::Settle(uint64_t member, const JobHandle& handle, SettleKind kind,
                          int64_t delay_us, int64_t now_us, Effects& fx) {
   std::lock_guard lock(mu_);
+  // A late settlement of an expired delivery proves the member read it: its
+  // charge goes, and the member may have room again even though the
+  // settlement itself is refused (stale).
+  if (member != kPullMember && ReleaseOwed(member, handle.nonce)) {
+    Status s = SettleLocked(member, handle, kind, delay_us, now_us, fx);
+    if (!s.ok()) {
+      Pump(now_us, fx);
+      NextDeadline(fx);
+    }
+    return s;
+  }
+  return SettleLocked(member, handle, kind, delay_us, now_us, fx);
+}
+
+Status WorkQueue::SettleLocked(uint64_t member, const JobHandle& handle, SettleKind kind,
+                               int64_t delay_us, int64_t now_us, Effects& fx) {
   auto it = jobs_.find(handle.seq);
   const std::string which = "job " + std::to_string(handle.seq) + " of work queue '" +
                             options_.name + "' (delivery " + std::to_string(handle.delivery) + ")";
@@ -425,7 +472,7 @@ int64_t WorkQueue::Expire(int64_t now_us, Effects& fx) {
     const uint64_t seq = timers_.begin()->second;
     JobRecord& job = jobs_.at(seq);
     const State was = job.state;
-    Unhold(seq, job);
+    Unhold(seq, job, was == State::kInFlight);
     if (was == State::kInFlight) {
       ++counts_.expired;
       GiveBack(seq, job, 0, now_us, fx);

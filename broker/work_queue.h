@@ -39,6 +39,10 @@ struct JobHandle {
 };
 Result<JobHandle> ParseJobHandle(std::string_view handle);
 
+// What a delivery of `m` from `queue` puts on a member's connection, about:
+// what a member's byte bound (WorkQueue::Join) counts.
+uint64_t JobWireBytes(const Message& m, std::string_view queue);
+
 using PullCallback = std::function<void(Result<std::vector<Job>>)>;
 
 class WorkQueue {
@@ -89,10 +93,13 @@ class WorkQueue {
   void Restore(std::vector<StoredJob> jobs, int64_t now_us, Effects& fx);
 
   // `member` is a membership id (never kPullMember); `target` its sink and
-  // inbox. `max_in_flight` 0: the queue's per-member bound. not_found once
-  // the queue is closed (deleted).
-  Status Join(uint64_t member, SubscriptionPtr target, uint32_t max_in_flight, int64_t now_us,
-              Effects& fx);
+  // inbox. `max_in_flight` 0: the queue's per-member bound. `max_bytes`: the
+  // wire bytes (JobWireBytes) of the jobs the member may hold at once (0: no
+  // bound); one job is always let through to a member that holds none, so a
+  // job larger than the bound still goes out. not_found once the queue is
+  // closed (deleted).
+  Status Join(uint64_t member, SubscriptionPtr target, uint32_t max_in_flight, uint64_t max_bytes,
+              int64_t now_us, Effects& fx);
   // The member's jobs are offered again at once (counted as deliveries).
   void Leave(uint64_t member, int64_t now_us, Effects& fx);
   // Up to `max` jobs now, or the first that come within `wait_us` (0: answer
@@ -139,13 +146,28 @@ class WorkQueue {
   struct Member {
     SubscriptionPtr target;
     uint32_t max_in_flight = 0;
+    uint64_t max_bytes = 0;   // 0: no byte bound
     std::set<uint64_t> held;  // seqs in flight to it
-    // Whether it may be sent one more job: room in its in-flight bound,
+    // Wire bytes of what it was sent and has not settled: the jobs in
+    // `held`, and (with a byte bound) deliveries whose ack_wait passed
+    // before it settled them, by nonce. Those may still sit unread in its
+    // connection's output, so they stay charged until it settles them
+    // (stale or not) or leaves: a member that stops reading cannot be
+    // handed a fresh budget's worth every ack_wait.
+    uint64_t held_bytes = 0;
+    std::map<uint64_t, uint64_t> owed;  // nonce -> wire bytes
+    uint64_t owed_bytes = 0;
+    // Whether it may be sent a job of `bytes`: room in its in-flight bound,
     // counting the jobs still queued in its inbox (a delivery whose
-    // ack_wait passed leaves `held`, not necessarily the inbox).
-    bool HasRoom() const {
-      return held.size() < max_in_flight &&
-             target->queued_jobs.load(std::memory_order_acquire) < max_in_flight;
+    // ack_wait passed leaves `held`, not necessarily the inbox), and in its
+    // byte bound.
+    bool HasRoom(uint64_t bytes) const {
+      if (held.size() >= max_in_flight ||
+          target->queued_jobs.load(std::memory_order_acquire) >= max_in_flight) {
+        return false;
+      }
+      if (max_bytes == 0 || (held.empty() && owed.empty())) return true;
+      return held_bytes + owed_bytes + bytes <= max_bytes;
     }
   };
   struct WaitingPull {
@@ -156,10 +178,17 @@ class WorkQueue {
   };
 
   // Lock held for all of these.
+  Status SettleLocked(uint64_t member, const JobHandle& handle, SettleKind kind, int64_t delay_us,
+                      int64_t now_us, Effects& fx);
   void Pump(int64_t now_us, Effects& fx);
   Job Deliver(uint64_t seq, JobRecord& job, uint64_t member, int64_t now_us);
   // The job is no longer in flight or delayed: its timer and holder go.
-  void Unhold(uint64_t seq, JobRecord& job);
+  // `expired`: its ack_wait passed, so its holder stays charged for it
+  // (Member::owed).
+  void Unhold(uint64_t seq, JobRecord& job, bool expired = false);
+  // A settlement from `member` of its delivery `nonce` whose ack_wait
+  // passed: no longer charged. True when it was.
+  bool ReleaseOwed(uint64_t member, uint64_t nonce);
   // After a delivery that did not end in ack: offered again (after
   // `delay_us`), or dead-lettered past max_deliver.
   void GiveBack(uint64_t seq, JobRecord& job, int64_t delay_us, int64_t now_us, Effects& fx);

@@ -279,7 +279,8 @@ void ConnectReactor::JoinQueue(uint64_t id, const v1::JoinQueue& j) {
     outbox->Push(std::move(e));
   });
   Result<session::ClientSession::Subscribed> joined =
-      client_.JoinQueue(j.queue(), j.max_in_flight(), std::move(sink), deliveries_.inbox());
+      client_.JoinQueue(j.queue(), j.max_in_flight(), options_.outbound.max_bytes, std::move(sink),
+                        deliveries_.inbox());
   if (!joined.ok()) return Error(id, joined.status());
   v1::ServerEvent e;
   e.set_id(id);

@@ -138,6 +138,7 @@ void ClientSession::Close() {
 
 Result<ClientSession::Subscribed> ClientSession::JoinQueue(std::string_view name,
                                                            uint32_t max_in_flight,
+                                                           uint64_t max_bytes,
                                                            std::shared_ptr<Sink> sink,
                                                            std::shared_ptr<Inbox> inbox) {
   {
@@ -145,8 +146,8 @@ Result<ClientSession::Subscribed> ClientSession::JoinQueue(std::string_view name
     if (closed_) return Status(ErrorCode::kCancelled, "the connection is closing");
     if (auto it = queues_.find(name); it != queues_.end()) return Subscribed{it->second, true};
   }
-  Result<uint64_t> id =
-      ops_->JoinQueue(*identity_, name, std::move(sink), std::move(inbox), max_in_flight);
+  Result<uint64_t> id = ops_->JoinQueue(*identity_, name, std::move(sink), std::move(inbox),
+                                        max_in_flight, max_bytes);
   if (!id.ok()) return id.status();
   std::unique_lock lock(mu_);
   if (closed_) {  // as in Subscribe: a membership left behind would hold jobs

@@ -93,7 +93,10 @@ class ClientSession {
   size_t subscriptions() const;
 
   // Work queues. `sink` joins only when the session is not a member yet.
-  Result<Subscribed> JoinQueue(std::string_view name, uint32_t max_in_flight,
+  // `max_bytes` is the front's outbound budget (OutboundLimits::max_bytes):
+  // the jobs the member holds unsettled stay within it
+  // (Broker::JoinQueue's max_in_flight_bytes).
+  Result<Subscribed> JoinQueue(std::string_view name, uint32_t max_in_flight, uint64_t max_bytes,
                                std::shared_ptr<Sink> sink, std::shared_ptr<Inbox> inbox);
   // not_found when the session is not a member.
   Status LeaveQueue(std::string_view name);

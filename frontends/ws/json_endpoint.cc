@@ -89,7 +89,8 @@ void JsonEndpoint::Subscribe(Command& c) {
 
 void JsonEndpoint::JoinQueue(const Command& c) {
   Result<session::ClientSession::Subscribed> joined =
-      client_.JoinQueue(c.queue, c.max_in_flight, session_->SharedPart<Sink>(this), inbox_);
+      client_.JoinQueue(c.queue, c.max_in_flight, session_->outbound_limits().max_bytes,
+                        session_->SharedPart<Sink>(this), inbox_);
   if (!joined.ok()) return SendError(c.id, joined.status());
   Send(json::EncodeQueueAnswer("joined", c.id, c.queue));
 }

@@ -75,6 +75,9 @@ class WsSession : public io::ConnectionHandler, public std::enable_shared_from_t
   // (frontends/session/outbound.h): sent, after the gap notice owed for its
   // topic (Endpoint::OnOwedGap); or dropped; or the connection is cut.
   void SendDelivery(uint64_t subscription_id, const Message& m, SharedBytes frame);
+  // The connection's outbound budget (a work-queue membership's jobs are
+  // bounded by it too: Broker::JoinQueue).
+  const OutboundLimits& outbound_limits() const { return options_.outbound; }
   // Starts the close handshake with `code` and `reason` (RFC 6455 §7.1.2).
   void Close(uint16_t code, std::string_view reason);
 

@@ -643,6 +643,74 @@ class WorkQueueOverGrpc(unittest.TestCase):
                 self.assertEqual(err.exception.code(), grpc.StatusCode.NOT_FOUND)
 
 
+class WorkQueueMemberByteBound(unittest.TestCase):
+    """A member that stops reading holds no more unsettled jobs than its
+    connection's outbound budget; the other members get the rest."""
+    BUDGET = 262144
+    JOB = 32 * 1024
+    JOBS = 60
+    CONFIG = QUEUE_CONFIG.replace("ack_wait_ms = 700", "ack_wait_ms = 30000") + f"""
+[websocket]
+max_outbound_bytes = {BUDGET}
+[grpc]
+max_outbound_bytes = {BUDGET}
+"""
+
+    def most_held(self):
+        # A job's wire size is its payload plus a frame's fields, so the
+        # budget holds fewer than BUDGET / JOB of them; one more at most.
+        return self.BUDGET // self.JOB
+
+    async def healthy_takes_the_rest(self, port, url):
+        healthy = await join(url)
+        for i in range(self.JOBS):
+            self.assertEqual(publish(port, "jobs.big", f"{i:04d}" + "x" * (self.JOB - 4))[0], 200)
+        got = set()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                j = (await jobs(healthy, 1, timeout=1))[0]
+            except asyncio.TimeoutError:
+                # Nothing more for a second: done once every job is out.
+                info = queue_info(port)
+                if info["pending"] == info["in_flight"] and info["acked"] == len(got):
+                    break
+                continue
+            got.add(j["payload"][:4])
+            await healthy.send(json.dumps({"op": "ack", "handle": j["handle"]}))
+        info = queue_info(port)
+        held = info["in_flight"]  # all the stalled member's: the healthy one acked all it got
+        self.assertEqual(info["acked"], len(got), info)
+        self.assertEqual(len(got) + held, self.JOBS, info)
+        self.assertGreaterEqual(held, 1)
+        self.assertLessEqual(held, self.most_held(), info)
+        await healthy.close()
+
+    def test_a_stalled_websocket_member_holds_at_most_its_budget(self):
+        with Heraldd(config=self.CONFIG) as server:
+            url = f"ws://127.0.0.1:{server.port}/ws"
+
+            async def main():
+                stalled = await join(url)  # joins, then never reads again
+                await self.healthy_takes_the_rest(server.port, url)
+                await stalled.close()
+            run(main())
+
+    def test_a_stalled_grpc_member_holds_at_most_its_budget(self):
+        import queue as pyqueue
+        with Heraldd("--grpc-listen", "127.0.0.1:0", config=self.CONFIG) as server:
+            url = f"ws://127.0.0.1:{server.port}/ws"
+            with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
+                stub = pb_grpc.BrokerStub(channel)
+                commands = pyqueue.Queue()
+                events = stub.Connect(iter(commands.get, None))
+                commands.put(pb.ClientCommand(id=1, join_queue=pb.JoinQueue(queue="work")))
+                self.assertEqual(next(events).joined.queue, "work")  # then never reads again
+                run(self.healthy_takes_the_rest(server.port, url))
+                commands.put(None)
+                events.cancel()
+
+
 SECRET = b"a-secret-of-at-least-32-bytes-long-0123456789"
 AUTH_CONFIG = QUEUE_CONFIG + f"""
 [auth]

@@ -104,7 +104,7 @@ TEST_F(ClientSessionTest, AfterCloseNothingCanBeAddedToTheSession) {
   ClientSession s(ops_, identity_, inline_);
   s.Close();
   EXPECT_EQ(s.Subscribe("t", {}, NewSink(), inbox_).status().code(), ErrorCode::kCancelled);
-  EXPECT_EQ(s.JoinQueue("work", 0, NewSink(), inbox_).status().code(), ErrorCode::kCancelled);
+  EXPECT_EQ(s.JoinQueue("work", 0, 0, NewSink(), inbox_).status().code(), ErrorCode::kCancelled);
   EXPECT_EQ(s.subscriptions(), 0u);
   EXPECT_EQ(broker_->Stats().subscriptions, before);
   EXPECT_EQ(broker_->GetQueue("work")->members, 0u);  // no member left holding jobs
