@@ -79,6 +79,7 @@ class Broker::Impl {
                              std::shared_ptr<Inbox> inbox, uint32_t max_in_flight,
                              uint64_t max_in_flight_bytes);
   bool LeaveQueue(uint64_t member);
+  Status ReturnUnsent(std::string_view handle);
   Status Settle(uint64_t member, std::string_view handle, SettleKind kind,
                 std::chrono::milliseconds delay);
   uint64_t Pull(std::string_view name, size_t max, std::chrono::milliseconds wait,

@@ -267,6 +267,17 @@ bool Broker::Impl::LeaveQueue(uint64_t member) {
   return true;
 }
 
+Status Broker::Impl::ReturnUnsent(std::string_view handle) {
+  Result<JobHandle> h = ParseJobHandle(handle);
+  if (!h.ok()) return h.status();
+  Result<WorkQueuePtr> q = queues_.Find(h->queue);
+  if (!q.ok()) return Status(ErrorCode::kUnknownHandle, "the handle names " + q.status().message());
+  WorkQueue::Effects fx;
+  Status s = (*q)->Unsent(*h, NowSteadyUs(), fx);
+  RunQueueEffects(*q, fx);
+  return s;
+}
+
 Status Broker::Impl::Settle(uint64_t member, std::string_view handle, SettleKind kind,
                             std::chrono::milliseconds delay) {
   Result<JobHandle> h = ParseJobHandle(handle);
@@ -345,6 +356,7 @@ Result<uint64_t> Broker::JoinQueue(std::string_view name, DeliveryCallback callb
                           impl_->dispatcher().inbox(), max_in_flight, 0);
 }
 bool Broker::LeaveQueue(uint64_t member) { return impl_->LeaveQueue(member); }
+Status Broker::ReturnUnsent(std::string_view handle) { return impl_->ReturnUnsent(handle); }
 Status Broker::Settle(uint64_t member, std::string_view handle, SettleKind kind,
                       std::chrono::milliseconds delay) {
   return impl_->Settle(member, handle, kind, delay);

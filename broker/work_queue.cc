@@ -1,5 +1,6 @@
 #include "broker/work_queue.h"
 
+#include <algorithm>
 #include <charconv>
 #include <climits>
 
@@ -63,11 +64,24 @@ Result<JobHandle> ParseJobHandle(std::string_view handle) {
 }
 
 uint64_t JobWireBytes(const Message& m, std::string_view queue) {
-  // The payload, the topic and headers, the queue's name twice (its field
-  // and the handle's), and the frame's fixed fields (handle numbers,
-  // position, count, field names).
-  uint64_t bytes = m.payload.size() + m.topic.size() + 2 * queue.size() + 128;
-  for (const Header& h : m.headers) bytes += h.name.size() + h.value.size() + 8;
+  // The payload as the costlier of the fronts' encodings: base64 (a binary
+  // payload in JSON) or JSON-escaped text (a quote or backslash takes 2
+  // bytes, a control character 6). Then the other strings, the queue's
+  // name twice (its field and the handle's), and the frame's fixed fields
+  // (handle numbers, position, stamp, count, field names).
+  uint64_t escaped = m.payload.size();
+  for (char c : m.payload) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20) {
+      escaped += 5;
+    } else if (c == '"' || c == '\\') {
+      escaped += 1;
+    }
+  }
+  const uint64_t base64 = (m.payload.size() + 2) / 3 * 4;
+  uint64_t bytes = std::max(escaped, base64) + m.topic.size() + m.content_type.size() +
+                   m.reply_to.size() + m.msg_id.size() + 2 * queue.size() + 256;
+  for (const Header& h : m.headers) bytes += 2 * (h.name.size() + h.value.size()) + 8;
   return bytes;
 }
 
@@ -121,6 +135,7 @@ void WorkQueue::Restore(std::vector<StoredJob> jobs, int64_t now_us, Effects& fx
     node_bytes_->fetch_add(j.message->payload.size(), std::memory_order_relaxed);
     next_seq_ = std::max(next_seq_, j.seq);
     JobRecord& job = jobs_[j.seq];
+    job.wire_bytes = JobWireBytes(*j.message, options_.name);
     job.message = std::move(j.message);
     job.deliveries = j.deliveries;
     ++counts_.enqueued;
@@ -144,7 +159,9 @@ void WorkQueue::Fill(uint64_t seq, MessagePtr m, int64_t now_us, Effects& fx) {
   std::lock_guard lock(mu_);
   if (closed_) return;
   --reserved_;
-  jobs_[seq].message = std::move(m);
+  JobRecord& job = jobs_[seq];
+  job.wire_bytes = JobWireBytes(*m, options_.name);
+  job.message = std::move(m);
   ready_.insert(seq);
   ++counts_.enqueued;
   Pump(now_us, fx);
@@ -271,7 +288,7 @@ void WorkQueue::Pump(int64_t now_us, Effects& fx) {
   while (!ready_.empty() && in_flight_ < options_.max_in_flight && !members_.empty()) {
     const uint64_t seq = *ready_.begin();
     JobRecord& job = jobs_.at(seq);
-    const uint64_t bytes = JobWireBytes(*job.message, options_.name);
+    const uint64_t bytes = job.wire_bytes;
     // The next member after the last served with room, wrapping around.
     auto it = members_.upper_bound(last_served_);
     bool found = false;
@@ -300,11 +317,9 @@ void WorkQueue::Unhold(uint64_t seq, JobRecord& job, bool expired) {
     if (job.member != kPullMember) {
       if (auto it = members_.find(job.member); it != members_.end() && it->second.held.erase(seq)) {
         Member& m = it->second;
-        const uint64_t bytes = JobWireBytes(*job.message, options_.name);
-        m.held_bytes -= bytes;
-        if (expired && m.max_bytes != 0) {
-          m.owed.emplace(job.nonce, bytes);
-          m.owed_bytes += bytes;
+        m.held_bytes -= job.wire_bytes;
+        if (expired && m.max_bytes != 0 && m.owed.emplace(job.nonce, job.wire_bytes).second) {
+          m.owed_bytes += job.wire_bytes;
         }
       }
     }
@@ -393,8 +408,26 @@ Status WorkQueue::Settle(uint64_t member, const JobHandle& handle, SettleKind ki
   return SettleLocked(member, handle, kind, delay_us, now_us, fx);
 }
 
-Status WorkQueue::SettleLocked(uint64_t member, const JobHandle& handle, SettleKind kind,
-                               int64_t delay_us, int64_t now_us, Effects& fx) {
+Status WorkQueue::Unsent(const JobHandle& handle, int64_t now_us, Effects& fx) {
+  std::lock_guard lock(mu_);
+  Result<std::map<uint64_t, JobRecord>::iterator> it = InFlight(kPullMember, handle);
+  if (!it.ok()) return it.status();
+  JobRecord& job = (*it)->second;
+  Unhold(handle.seq, job);
+  // Not a delivery after all: nobody saw it.
+  --job.deliveries;
+  --counts_.delivered;
+  if (job.deliveries >= 1) --counts_.redelivered;
+  if (store_) store_->SetDeliveries(Ref(handle.seq), job.deliveries);
+  job.state = State::kReady;
+  ready_.insert(handle.seq);
+  Pump(now_us, fx);
+  NextDeadline(fx);
+  return Status::Ok();
+}
+
+Result<std::map<uint64_t, WorkQueue::JobRecord>::iterator> WorkQueue::InFlight(
+    uint64_t member, const JobHandle& handle) {
   auto it = jobs_.find(handle.seq);
   const std::string which = "job " + std::to_string(handle.seq) + " of work queue '" +
                             options_.name + "' (delivery " + std::to_string(handle.delivery) + ")";
@@ -408,6 +441,13 @@ Status WorkQueue::SettleLocked(uint64_t member, const JobHandle& handle, SettleK
                                                std::to_string(job.deliveries) +
                                                "): only that delivery can settle it");
   }
+  if (job.state != State::kInFlight && handle.delivery == job.deliveries &&
+      handle.nonce == job.nonce) {
+    return Status(ErrorCode::kStaleHandle,
+                  which +
+                      " is over (its ack_wait passed, or it was given back): the job waits to "
+                      "be offered again");
+  }
   if (job.state != State::kInFlight || handle.delivery != job.deliveries ||
       handle.nonce != job.nonce) {
     return Status(ErrorCode::kUnknownHandle, which + " is not in flight under this handle");
@@ -416,6 +456,15 @@ Status WorkQueue::SettleLocked(uint64_t member, const JobHandle& handle, SettleK
     return Status(ErrorCode::kUnknownHandle,
                   which + " was delivered to another member: only it can settle the job");
   }
+  return it;
+}
+
+Status WorkQueue::SettleLocked(uint64_t member, const JobHandle& handle, SettleKind kind,
+                               int64_t delay_us, int64_t now_us, Effects& fx) {
+  Result<std::map<uint64_t, JobRecord>::iterator> found = InFlight(member, handle);
+  if (!found.ok()) return found.status();
+  auto it = *found;
+  JobRecord& job = it->second;
   switch (kind) {
     case SettleKind::kAck:
       Unhold(handle.seq, job);

@@ -39,8 +39,9 @@ struct JobHandle {
 };
 Result<JobHandle> ParseJobHandle(std::string_view handle);
 
-// What a delivery of `m` from `queue` puts on a member's connection, about:
-// what a member's byte bound (WorkQueue::Join) counts.
+// What a delivery of `m` from `queue` may put on a member's connection, at
+// most (the costlier of the fronts' encodings of its payload): what a
+// member's byte bound (WorkQueue::Join) counts.
 uint64_t JobWireBytes(const Message& m, std::string_view queue);
 
 using PullCallback = std::function<void(Result<std::vector<Job>>)>;
@@ -113,6 +114,9 @@ class WorkQueue {
 
   Status Settle(uint64_t member, const JobHandle& handle, SettleKind kind, int64_t delay_us,
                 int64_t now_us, Effects& fx);
+  // A pulled job whose answer never reached its caller: offered again at
+  // once, that delivery not counted (Broker::ReturnUnsent).
+  Status Unsent(const JobHandle& handle, int64_t now_us, Effects& fx);
   // The dead-letter publish of `seq` ended: the job leaves, or (failed) is
   // tried again after `retry_us`.
   void DeadLettered(uint64_t seq, bool published, int64_t retry_us, int64_t now_us, Effects& fx);
@@ -133,6 +137,7 @@ class WorkQueue {
   enum class State : uint8_t { kReady, kDelayed, kInFlight, kDeadLettering };
   struct JobRecord {
     MessagePtr message;
+    uint64_t wire_bytes = 0;  // JobWireBytes: what a delivery of it costs a member's bound
     State state = State::kReady;
     uint32_t deliveries = 0;
     uint64_t member = kPullMember;  // in flight: to whom
@@ -180,6 +185,10 @@ class WorkQueue {
   // Lock held for all of these.
   Status SettleLocked(uint64_t member, const JobHandle& handle, SettleKind kind, int64_t delay_us,
                       int64_t now_us, Effects& fx);
+  // The job `handle` names, in flight to `member` under that handle; else
+  // why not (unknown_handle, stale_handle).
+  Result<std::map<uint64_t, JobRecord>::iterator> InFlight(uint64_t member,
+                                                           const JobHandle& handle);
   void Pump(int64_t now_us, Effects& fx);
   Job Deliver(uint64_t seq, JobRecord& job, uint64_t member, int64_t now_us);
   // The job is no longer in flight or delayed: its timer and holder go.

@@ -196,7 +196,7 @@ class Broker {
   // the frame's fields; 0: no bound) — a front passes its outbound budget,
   // so a member that stops reading holds no more than that. A delivery
   // whose ack_wait passed stays counted until the member settles it (stale)
-  // or leaves. One job is always let through to a member holding none.
+  // or leaves. One job is always let through to a member holding (and owing) none.
   // Returns the membership id (Delivery::subscription_id of its jobs).
   Result<uint64_t> JoinQueue(std::string_view name, std::shared_ptr<Sink> sink,
                              std::shared_ptr<Inbox> inbox, uint32_t max_in_flight = 0,
@@ -214,6 +214,10 @@ class Broker {
   // job was delivered again since.
   Status Settle(uint64_t member, std::string_view handle, SettleKind kind,
                 std::chrono::milliseconds delay = std::chrono::milliseconds(-1));
+  // A pulled job (kPullMember) that never reached its caller — the answer
+  // could not be sent: offered again at once, and that delivery does not
+  // count toward max_deliver. Handle errors as for Settle.
+  Status ReturnUnsent(std::string_view handle);
   // Takes up to `max` jobs for a worker without a stream: at once, or the
   // first to come within `wait` (then possibly none). `done` runs once, on
   // an unspecified thread (possibly inline, or under a publisher's topic

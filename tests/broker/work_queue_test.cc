@@ -289,12 +289,15 @@ TEST(WorkQueue, AnExpiredDeliveryStaysChargedUntilItsMemberSettlesIt) {
   // It reads again and settles what it was sent (too late: refused). Each
   // settlement frees its charge, and a job follows.
   const JobHandle old = Handle(*fx.sends[0].second);
-  EXPECT_FALSE(f.q.Settle(1, old, SettleKind::kAck, -1, 600 * kMs, later).ok());
+  EXPECT_EQ(f.q.Settle(1, old, SettleKind::kAck, -1, 600 * kMs, later).code(),
+            ErrorCode::kStaleHandle);
   EXPECT_EQ(later.sends.size(), 1u);
-  EXPECT_FALSE(f.q.Settle(1, old, SettleKind::kAck, -1, 600 * kMs, later).ok());
+  EXPECT_EQ(f.q.Settle(1, old, SettleKind::kAck, -1, 600 * kMs, later).code(),
+            ErrorCode::kStaleHandle);
   EXPECT_EQ(later.sends.size(), 1u);  // a second settlement frees nothing
-  EXPECT_FALSE(
-      f.q.Settle(1, Handle(*fx.sends[1].second), SettleKind::kAck, -1, 600 * kMs, later).ok());
+  EXPECT_EQ(
+      f.q.Settle(1, Handle(*fx.sends[1].second), SettleKind::kAck, -1, 600 * kMs, later).code(),
+      ErrorCode::kStaleHandle);
   EXPECT_EQ(later.sends.size(), 2u);
 }
 
@@ -318,6 +321,29 @@ TEST(WorkQueue, ADeadLetterIsNotDeadLetteredAgain) {
   ASSERT_TRUE(f.q.Settle(1, Handle(*fx.sends[0].second), SettleKind::kTerm, -1, 0, fx).ok());
   EXPECT_TRUE(fx.dead.empty());
   EXPECT_EQ(f.q.Info().dropped, 1u);
+}
+
+TEST(WorkQueue, APulledJobThatWasNeverSentIsOfferedAgainUncounted) {
+  QueueOptions o = Fixture::Defaults();
+  o.max_deliver = 1;  // one counted delivery more would dead-letter it
+  Fixture f(o);
+  WorkQueue::Effects fx;
+  f.Enqueue(Msg("a"), 0, fx);
+  f.q.Pull(
+      1, 0, 8, [](Result<std::vector<Job>>) {}, 0, fx);
+  ASSERT_EQ(fx.pulls.size(), 1u);
+  ASSERT_EQ(fx.pulls[0].second->size(), 1u);
+  const JobHandle unsent = *ParseJobHandle((*fx.pulls[0].second)[0].handle);
+  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, 0, fx).ok());
+  EXPECT_EQ(f.q.Unsent(unsent, 0, fx).code(), ErrorCode::kOk);
+  ASSERT_EQ(fx.sends.size(), 1u);  // offered again at once
+  EXPECT_EQ(fx.sends[0].second->deliveries, 1u);
+  EXPECT_TRUE(fx.dead.empty());
+  EXPECT_EQ(f.q.Info().delivered, 1u);
+  EXPECT_EQ(f.q.Info().redelivered, 0u);
+  // Only the pulled delivery itself can be given back, and only once.
+  EXPECT_EQ(f.q.Unsent(unsent, 0, fx).code(), ErrorCode::kUnknownHandle);
+  EXPECT_EQ(f.q.Unsent(Handle(*fx.sends[0].second), 0, fx).code(), ErrorCode::kUnknownHandle);
 }
 
 TEST(WorkQueue, AClosedQueueRefusesMembersAndAnswersPulls) {
