@@ -77,7 +77,7 @@ class Broker::Impl {
   std::vector<QueueInfo> ListQueues() const;
   Result<uint64_t> JoinQueue(std::string_view name, std::shared_ptr<Sink> sink,
                              std::shared_ptr<Inbox> inbox, uint32_t max_in_flight,
-                             uint64_t max_in_flight_bytes);
+                             std::shared_ptr<JobBudget> budget);
   bool LeaveQueue(uint64_t member);
   Status ReturnUnsent(std::string_view handle);
   Status Settle(uint64_t member, std::string_view handle, SettleKind kind,

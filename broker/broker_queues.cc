@@ -233,7 +233,7 @@ std::vector<QueueInfo> Broker::Impl::ListQueues() const {
 
 Result<uint64_t> Broker::Impl::JoinQueue(std::string_view name, std::shared_ptr<Sink> sink,
                                          std::shared_ptr<Inbox> inbox, uint32_t max_in_flight,
-                                         uint64_t max_in_flight_bytes) {
+                                         std::shared_ptr<JobBudget> budget) {
   if (!sink) return Status(ErrorCode::kInvalidArgument, "sink is null");
   auto* delivery_inbox = dynamic_cast<DeliveryInbox*>(inbox.get());
   if (!delivery_inbox || !OwnsInbox(delivery_inbox)) {
@@ -248,7 +248,7 @@ Result<uint64_t> Broker::Impl::JoinQueue(std::string_view name, std::shared_ptr<
   target->pattern = (*q)->options().pattern;
   WorkQueue::Effects fx;
   if (Status s =
-          (*q)->Join(target->id, target, max_in_flight, max_in_flight_bytes, NowSteadyUs(), fx);
+          (*q)->Join(target->id, target, max_in_flight, std::move(budget), NowSteadyUs(), fx);
       !s.ok()) {
     queues_.RemoveMember(target->id);  // deleted meanwhile
     return s;
@@ -345,15 +345,15 @@ Result<QueueInfo> Broker::GetQueue(std::string_view name) const { return impl_->
 std::vector<QueueInfo> Broker::ListQueues() const { return impl_->ListQueues(); }
 Result<uint64_t> Broker::JoinQueue(std::string_view name, std::shared_ptr<Sink> sink,
                                    std::shared_ptr<Inbox> inbox, uint32_t max_in_flight,
-                                   uint64_t max_in_flight_bytes) {
+                                   std::shared_ptr<JobBudget> budget) {
   return impl_->JoinQueue(name, std::move(sink), std::move(inbox), max_in_flight,
-                          max_in_flight_bytes);
+                          std::move(budget));
 }
 Result<uint64_t> Broker::JoinQueue(std::string_view name, DeliveryCallback callback,
                                    uint32_t max_in_flight) {
   if (!callback) return Status(ErrorCode::kInvalidArgument, "callback is empty");
   return impl_->JoinQueue(name, std::make_shared<CallbackSink>(std::move(callback)),
-                          impl_->dispatcher().inbox(), max_in_flight, 0);
+                          impl_->dispatcher().inbox(), max_in_flight, nullptr);
 }
 bool Broker::LeaveQueue(uint64_t member) { return impl_->LeaveQueue(member); }
 Status Broker::ReturnUnsent(std::string_view handle) { return impl_->ReturnUnsent(handle); }

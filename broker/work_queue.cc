@@ -169,7 +169,7 @@ void WorkQueue::Fill(uint64_t seq, MessagePtr m, int64_t now_us, Effects& fx) {
 }
 
 Status WorkQueue::Join(uint64_t member, SubscriptionPtr target, uint32_t max_in_flight,
-                       uint64_t max_bytes, int64_t now_us, Effects& fx) {
+                       std::shared_ptr<JobBudget> budget, int64_t now_us, Effects& fx) {
   std::lock_guard lock(mu_);
   if (closed_) return Closed();
   Member& m = members_[member];
@@ -177,7 +177,7 @@ Status WorkQueue::Join(uint64_t member, SubscriptionPtr target, uint32_t max_in_
   m.max_in_flight = max_in_flight == 0 || max_in_flight > options_.max_in_flight_per_member
                         ? options_.max_in_flight_per_member
                         : max_in_flight;
-  m.max_bytes = max_bytes;
+  m.budget = std::move(budget);
   Pump(now_us, fx);
   NextDeadline(fx);
   return Status::Ok();
@@ -188,6 +188,7 @@ void WorkQueue::Leave(uint64_t member, int64_t now_us, Effects& fx) {
   auto it = members_.find(member);
   if (it == members_.end()) return;
   const std::set<uint64_t> held = std::move(it->second.held);
+  it->second.CreditAll();
   // Jobs already queued for it are not shown to it (they are offered again).
   it->second.target->active.store(false, std::memory_order_release);
   members_.erase(it);
@@ -304,6 +305,7 @@ void WorkQueue::Pump(int64_t now_us, Effects& fx) {
     Member& m = it->second;
     m.held.insert(seq);
     m.held_bytes += bytes;
+    if (m.budget) m.budget->Charge(bytes);
     m.target->queued_jobs.fetch_add(1, std::memory_order_relaxed);
     fx.sends.emplace_back(m.target,
                           std::make_shared<const Job>(Deliver(seq, job, it->first, now_us)));
@@ -318,8 +320,10 @@ void WorkQueue::Unhold(uint64_t seq, JobRecord& job, bool expired) {
       if (auto it = members_.find(job.member); it != members_.end() && it->second.held.erase(seq)) {
         Member& m = it->second;
         m.held_bytes -= job.wire_bytes;
-        if (expired && m.max_bytes != 0 && m.owed.emplace(job.nonce, job.wire_bytes).second) {
-          m.owed_bytes += job.wire_bytes;
+        if (expired && m.budget && m.owed.emplace(job.nonce, job.wire_bytes).second) {
+          m.owed_bytes += job.wire_bytes;  // still charged
+        } else if (m.budget) {
+          m.budget->Credit(job.wire_bytes);
         }
       }
     }
@@ -334,6 +338,7 @@ bool WorkQueue::ReleaseOwed(uint64_t member, uint64_t nonce) {
   auto it = m->second.owed.find(nonce);
   if (it == m->second.owed.end()) return false;
   m->second.owed_bytes -= it->second;
+  m->second.budget->Credit(it->second);
   m->second.owed.erase(it);
   return true;
 }
@@ -564,7 +569,10 @@ int64_t WorkQueue::next_deadline() const {
 void WorkQueue::Close(Effects& fx) {
   std::lock_guard lock(mu_);
   closed_ = true;
-  for (auto& [id, m] : members_) m.target->active.store(false, std::memory_order_release);
+  for (auto& [id, m] : members_) {
+    m.target->active.store(false, std::memory_order_release);
+    m.CreditAll();
+  }
   pull_timers_.clear();
   // The jobs go with the queue.
   node_bytes_->fetch_sub(bytes_, std::memory_order_relaxed);

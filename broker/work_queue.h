@@ -94,13 +94,12 @@ class WorkQueue {
   void Restore(std::vector<StoredJob> jobs, int64_t now_us, Effects& fx);
 
   // `member` is a membership id (never kPullMember); `target` its sink and
-  // inbox. `max_in_flight` 0: the queue's per-member bound. `max_bytes`: the
-  // wire bytes (JobWireBytes) of the jobs the member may hold at once (0: no
-  // bound); one job is always let through to a member that holds none, so a
-  // job larger than the bound still goes out. not_found once the queue is
-  // closed (deleted).
-  Status Join(uint64_t member, SubscriptionPtr target, uint32_t max_in_flight, uint64_t max_bytes,
-              int64_t now_us, Effects& fx);
+  // inbox. `max_in_flight` 0: the queue's per-member bound. `budget` (may
+  // be null): the byte budget it shares with its connection's other
+  // memberships, charged JobWireBytes per job (herald/work_queue.h).
+  // not_found once the queue is closed (deleted).
+  Status Join(uint64_t member, SubscriptionPtr target, uint32_t max_in_flight,
+              std::shared_ptr<JobBudget> budget, int64_t now_us, Effects& fx);
   // The member's jobs are offered again at once (counted as deliveries).
   void Leave(uint64_t member, int64_t now_us, Effects& fx);
   // Up to `max` jobs now, or the first that come within `wait_us` (0: answer
@@ -151,28 +150,32 @@ class WorkQueue {
   struct Member {
     SubscriptionPtr target;
     uint32_t max_in_flight = 0;
-    uint64_t max_bytes = 0;   // 0: no byte bound
-    std::set<uint64_t> held;  // seqs in flight to it
-    // Wire bytes of what it was sent and has not settled: the jobs in
-    // `held`, and (with a byte bound) deliveries whose ack_wait passed
-    // before it settled them, by nonce. Those may still sit unread in its
-    // connection's output, so they stay charged until it settles them
-    // (stale or not) or leaves: a member that stops reading cannot be
-    // handed a fresh budget's worth every ack_wait.
+    std::shared_ptr<JobBudget> budget;  // null: no byte bound
+    std::set<uint64_t> held;            // seqs in flight to it
+    // What it has charged to `budget`: the jobs in `held`, and deliveries
+    // whose ack_wait passed before it settled them, by nonce. Those may
+    // still sit unread in its connection's output, so they stay charged
+    // until it settles them (stale or not) or leaves: a member that stops
+    // reading cannot be handed a fresh budget's worth every ack_wait.
     uint64_t held_bytes = 0;
     std::map<uint64_t, uint64_t> owed;  // nonce -> wire bytes
     uint64_t owed_bytes = 0;
     // Whether it may be sent a job of `bytes`: room in its in-flight bound,
     // counting the jobs still queued in its inbox (a delivery whose
     // ack_wait passed leaves `held`, not necessarily the inbox), and in its
-    // byte bound.
+    // budget.
     bool HasRoom(uint64_t bytes) const {
       if (held.size() >= max_in_flight ||
           target->queued_jobs.load(std::memory_order_acquire) >= max_in_flight) {
         return false;
       }
-      if (max_bytes == 0 || (held.empty() && owed.empty())) return true;
-      return held_bytes + owed_bytes + bytes <= max_bytes;
+      return !budget || budget->Fits(bytes);
+    }
+    // Leaving (or the queue closing): what it charged goes back.
+    void CreditAll() {
+      if (budget) budget->Credit(held_bytes + owed_bytes);
+      held_bytes = owed_bytes = 0;
+      owed.clear();
     }
   };
   struct WaitingPull {

@@ -96,7 +96,10 @@ void ConnectReactor::ReadMoreOrWait() {
   {
     std::lock_guard lock(mu_);
     if (reads_over_) return;
-    if (outbox_->pending() >= options_.max_pending_answers) {
+    // Every event counts, by number and by bytes (answers, jobs): a client
+    // that sends commands and never reads cannot grow the outbox.
+    if (outbox_->pending() >= options_.max_pending_answers ||
+        outbox_->queued_bytes() > options_.outbound.max_bytes) {
       read_waiting_ = true;  // OnWriteDone resumes reading
       return;
     }
@@ -109,7 +112,11 @@ void ConnectReactor::OnWriteDone(bool ok) {
   bool resume = false;
   {
     std::lock_guard lock(mu_);
-    if (read_waiting_ && ok && outbox->pending() <= options_.max_pending_answers / 2 + 1) {
+    // (The event just written is still counted: the last one resumes
+    // reading whatever its size.)
+    const size_t pending = outbox->pending();
+    if (read_waiting_ && ok && pending <= options_.max_pending_answers / 2 + 1 &&
+        (pending <= 1 || outbox->queued_bytes() <= options_.outbound.max_bytes / 2)) {
       read_waiting_ = false;
       resume = true;
     }

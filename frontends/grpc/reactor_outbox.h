@@ -108,6 +108,10 @@ class ReactorOutbox {
     std::lock_guard lock(mu_);
     return queue_.size();
   }
+  size_t queued_bytes() const {
+    std::lock_guard lock(mu_);
+    return queued_bytes_;
+  }
   bool finishing() const {
     std::lock_guard lock(mu_);
     return finishing_;

@@ -141,13 +141,16 @@ Result<ClientSession::Subscribed> ClientSession::JoinQueue(std::string_view name
                                                            uint64_t max_bytes,
                                                            std::shared_ptr<Sink> sink,
                                                            std::shared_ptr<Inbox> inbox) {
+  std::shared_ptr<JobBudget> budget;
   {
     std::lock_guard lock(mu_);
     if (closed_) return Status(ErrorCode::kCancelled, "the connection is closing");
     if (auto it = queues_.find(name); it != queues_.end()) return Subscribed{it->second, true};
+    if (!job_budget_ && max_bytes != 0) job_budget_ = std::make_shared<JobBudget>(max_bytes);
+    budget = job_budget_;
   }
   Result<uint64_t> id = ops_->JoinQueue(*identity_, name, std::move(sink), std::move(inbox),
-                                        max_in_flight, max_bytes);
+                                        max_in_flight, std::move(budget));
   if (!id.ok()) return id.status();
   std::unique_lock lock(mu_);
   if (closed_) {  // as in Subscribe: a membership left behind would hold jobs

@@ -94,8 +94,8 @@ class ClientSession {
 
   // Work queues. `sink` joins only when the session is not a member yet.
   // `max_bytes` is the front's outbound budget (OutboundLimits::max_bytes):
-  // the jobs the member holds unsettled stay within it
-  // (Broker::JoinQueue's max_in_flight_bytes).
+  // the unsettled jobs of all the session's memberships stay within it
+  // together (one JobBudget; 0: no bound).
   Result<Subscribed> JoinQueue(std::string_view name, uint32_t max_in_flight, uint64_t max_bytes,
                                std::shared_ptr<Sink> sink, std::shared_ptr<Inbox> inbox);
   // not_found when the session is not a member.
@@ -119,6 +119,9 @@ class ClientSession {
   std::map<Key, uint64_t> by_key_;
   std::unordered_map<uint64_t, Key> by_id_;
   std::map<std::string, uint64_t, std::less<>> queues_;  // queue name -> membership
+  // What every membership's unsettled jobs may take together (the front's
+  // outbound budget): created at the first JoinQueue.
+  std::shared_ptr<JobBudget> job_budget_;
   bool closed_ = false;  // Close ran: no subscription or membership may be added
 };
 

@@ -119,11 +119,13 @@ std::vector<QueueInfo> Operations::ListQueues(const auth::Identity& who) const {
 
 Result<uint64_t> Operations::JoinQueue(const auth::Identity& who, std::string_view name,
                                        std::shared_ptr<Sink> sink, std::shared_ptr<Inbox> inbox,
-                                       uint32_t max_in_flight, uint64_t max_bytes) const {
+                                       uint32_t max_in_flight,
+                                       std::shared_ptr<JobBudget> budget) const {
   Result<QueueInfo> q = broker_.GetQueue(name);
   if (!q.ok()) return q.status();
   if (Status s = MayJoin(who, *q, "joining"); !s.ok()) return s;
-  return broker_.JoinQueue(name, std::move(sink), std::move(inbox), max_in_flight, max_bytes);
+  return broker_.JoinQueue(name, std::move(sink), std::move(inbox), max_in_flight,
+                           std::move(budget));
 }
 
 uint64_t Operations::Pull(const auth::Identity& who, std::string_view name, int64_t max,

@@ -77,7 +77,7 @@ class Operations {
   std::vector<QueueInfo> ListQueues(const auth::Identity& who) const;
   Result<uint64_t> JoinQueue(const auth::Identity& who, std::string_view name,
                              std::shared_ptr<Sink> sink, std::shared_ptr<Inbox> inbox,
-                             uint32_t max_in_flight, uint64_t max_bytes) const;
+                             uint32_t max_in_flight, std::shared_ptr<JobBudget> budget) const;
   // `max` 1 to kMaxPullBatch (and a queue hands out at most its
   // max_in_flight);
   // `wait_ms` 0 to max_request_timeout: one bound for anything a client

@@ -191,16 +191,13 @@ class Broker {
   std::vector<QueueInfo> ListQueues() const;
   // Joins `sink` to a queue: it receives Delivery::Kind::kJob deliveries on
   // `inbox`'s thread, at most `max_in_flight` unsettled at once (0 or more
-  // than the queue's max_in_flight_per_member: that), and jobs of at most
-  // `max_in_flight_bytes` on the wire (about: payload, topic, headers and
-  // the frame's fields; 0: no bound) — a front passes its outbound budget,
-  // so a member that stops reading holds no more than that. A delivery
-  // whose ack_wait passed stays counted until the member settles it (stale)
-  // or leaves. One job is always let through to a member holding (and owing) none.
-  // Returns the membership id (Delivery::subscription_id of its jobs).
+  // than the queue's max_in_flight_per_member: that), and within `budget`
+  // (herald/work_queue.h; null: no byte bound), which a front shares among
+  // a connection's memberships. Returns the membership id
+  // (Delivery::subscription_id of its jobs).
   Result<uint64_t> JoinQueue(std::string_view name, std::shared_ptr<Sink> sink,
                              std::shared_ptr<Inbox> inbox, uint32_t max_in_flight = 0,
-                             uint64_t max_in_flight_bytes = 0);
+                             std::shared_ptr<JobBudget> budget = nullptr);
   // The same, with a callback run on the broker's dispatcher thread.
   Result<uint64_t> JoinQueue(std::string_view name, DeliveryCallback callback,
                              uint32_t max_in_flight = 0);

@@ -28,6 +28,7 @@
 //   });
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -74,6 +75,35 @@ struct Job {
   uint64_t seq = 0;         // the job's number in its queue
   uint32_t deliveries = 0;  // 1 on the first delivery
   MessagePtr message;       // topic, (epoch, offset), payload, headers
+};
+
+// The bytes of unsettled jobs that memberships sharing it may hold at once
+// (Broker::JoinQueue): a front gives each connection one, sized to its
+// outbound budget, so a client that stops reading holds no more than that
+// however many queues it joins. What a job costs is an upper bound of its
+// frame on any front. A delivery whose ack_wait passed stays charged until
+// its member settles it (stale) or leaves: it may still sit unread in the
+// connection's output. One job is always let through while nothing is
+// charged, so a job larger than the budget still goes out.
+class JobBudget {
+ public:
+  explicit JobBudget(uint64_t max_bytes) : max_bytes_(max_bytes) {}
+  JobBudget(const JobBudget&) = delete;
+  JobBudget& operator=(const JobBudget&) = delete;
+
+  uint64_t max_bytes() const { return max_bytes_; }
+  uint64_t used() const { return used_.load(std::memory_order_acquire); }
+  // Whether a job of `bytes` fits now.
+  bool Fits(uint64_t bytes) const {
+    const uint64_t u = used();
+    return u == 0 || u + bytes <= max_bytes_;
+  }
+  void Charge(uint64_t bytes) { used_.fetch_add(bytes, std::memory_order_acq_rel); }
+  void Credit(uint64_t bytes) { used_.fetch_sub(bytes, std::memory_order_acq_rel); }
+
+ private:
+  const uint64_t max_bytes_;
+  std::atomic<uint64_t> used_{0};
 };
 
 // Who settles a pulled job (Broker::Pull): no membership, the handle is the

@@ -53,8 +53,8 @@ JobHandle Handle(const Job& j) { return *ParseJobHandle(j.handle); }
 TEST(WorkQueue, OffersEachJobToOneMemberRoundRobin) {
   Fixture f;
   WorkQueue::Effects fx;
-  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, 0, fx).ok());
-  ASSERT_TRUE(f.q.Join(2, f.Member(2), 0, 0, 0, fx).ok());
+  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, nullptr, 0, fx).ok());
+  ASSERT_TRUE(f.q.Join(2, f.Member(2), 0, nullptr, 0, fx).ok());
   for (int i = 0; i < 4; ++i) f.Enqueue(Msg("j" + std::to_string(i)), 0, fx);
   ASSERT_EQ(fx.sends.size(), 4u);
   EXPECT_NE(fx.sends[0].first->id, fx.sends[1].first->id);
@@ -66,7 +66,7 @@ TEST(WorkQueue, OffersEachJobToOneMemberRoundRobin) {
 TEST(WorkQueue, AckRemovesTheJobAndASecondAckIsUnknown) {
   Fixture f;
   WorkQueue::Effects fx;
-  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, 0, fx).ok());
+  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, nullptr, 0, fx).ok());
   f.Enqueue(Msg("a"), 0, fx);
   const JobHandle h = Handle(*fx.sends[0].second);
   EXPECT_TRUE(f.q.Settle(1, h, SettleKind::kAck, -1, 10, fx).ok());
@@ -79,7 +79,7 @@ TEST(WorkQueue, AckRemovesTheJobAndASecondAckIsUnknown) {
 TEST(WorkQueue, AnotherMembersHandleIsUnknown) {
   Fixture f;
   WorkQueue::Effects fx;
-  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, 0, fx).ok());
+  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, nullptr, 0, fx).ok());
   f.Enqueue(Msg("a"), 0, fx);
   const JobHandle h = Handle(*fx.sends[0].second);
   EXPECT_EQ(f.q.Settle(2, h, SettleKind::kAck, -1, 0, fx).code(), ErrorCode::kUnknownHandle);
@@ -94,8 +94,8 @@ TEST(WorkQueue, AnotherMembersHandleIsUnknown) {
 TEST(WorkQueue, AckWaitPassingOffersTheJobAgainAndTheOldHandleIsStale) {
   Fixture f;
   WorkQueue::Effects fx;
-  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, 0, fx).ok());
-  ASSERT_TRUE(f.q.Join(2, f.Member(2), 0, 0, 0, fx).ok());
+  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, nullptr, 0, fx).ok());
+  ASSERT_TRUE(f.q.Join(2, f.Member(2), 0, nullptr, 0, fx).ok());
   f.Enqueue(Msg("a"), 0, fx);
   const JobHandle first = Handle(*fx.sends[0].second);
   const uint64_t first_member = fx.sends[0].first->id;
@@ -116,7 +116,7 @@ TEST(WorkQueue, AckWaitPassingOffersTheJobAgainAndTheOldHandleIsStale) {
 TEST(WorkQueue, ProgressPushesTheDeadline) {
   Fixture f;
   WorkQueue::Effects fx;
-  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, 0, fx).ok());
+  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, nullptr, 0, fx).ok());
   f.Enqueue(Msg("a"), 0, fx);
   const JobHandle h = Handle(*fx.sends[0].second);
   EXPECT_TRUE(f.q.Settle(1, h, SettleKind::kProgress, -1, 80 * kMs, fx).ok());
@@ -134,7 +134,7 @@ TEST(WorkQueue, NackWithADelayWaitsThenTheBackoffAppliesWithout) {
   o.max_deliver = 0;
   Fixture f(o);
   WorkQueue::Effects fx;
-  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, 0, fx).ok());
+  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, nullptr, 0, fx).ok());
   f.Enqueue(Msg("a"), 0, fx);
   ASSERT_TRUE(f.q.Settle(1, Handle(*fx.sends[0].second), SettleKind::kNack, 30 * kMs, 0, fx).ok());
   EXPECT_EQ(fx.sends.size(), 1u);  // not offered again at once
@@ -153,7 +153,7 @@ TEST(WorkQueue, NackWithADelayWaitsThenTheBackoffAppliesWithout) {
 TEST(WorkQueue, MaxDeliverSendsTheJobToTheDeadLetters) {
   Fixture f;
   WorkQueue::Effects fx;
-  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, 0, fx).ok());
+  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, nullptr, 0, fx).ok());
   f.Enqueue(Msg("poison"), 0, fx);
   for (int i = 0; i < 3; ++i) {
     ASSERT_EQ(fx.sends.size(), static_cast<size_t>(i + 1));
@@ -171,7 +171,7 @@ TEST(WorkQueue, MaxDeliverSendsTheJobToTheDeadLetters) {
 TEST(WorkQueue, AFailedDeadLetterIsTriedAgain) {
   Fixture f;
   WorkQueue::Effects fx;
-  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, 0, fx).ok());
+  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, nullptr, 0, fx).ok());
   f.Enqueue(Msg("a"), 0, fx);
   ASSERT_TRUE(f.q.Settle(1, Handle(*fx.sends[0].second), SettleKind::kTerm, -1, 0, fx).ok());
   ASSERT_EQ(fx.dead.size(), 1u);
@@ -189,7 +189,7 @@ TEST(WorkQueue, WithoutADeadLetterTopicTermDropsAndCounts) {
   o.dead_letter.clear();
   Fixture f(o);
   WorkQueue::Effects fx;
-  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, 0, fx).ok());
+  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, nullptr, 0, fx).ok());
   f.Enqueue(Msg("a"), 0, fx);
   ASSERT_TRUE(f.q.Settle(1, Handle(*fx.sends[0].second), SettleKind::kTerm, -1, 0, fx).ok());
   EXPECT_TRUE(fx.dead.empty());
@@ -200,11 +200,11 @@ TEST(WorkQueue, WithoutADeadLetterTopicTermDropsAndCounts) {
 TEST(WorkQueue, ALeavingMemberGivesItsJobsBackAtOnce) {
   Fixture f;
   WorkQueue::Effects fx;
-  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, 0, fx).ok());
+  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, nullptr, 0, fx).ok());
   for (int i = 0; i < 10; ++i) f.Enqueue(Msg("j"), 0, fx);
   ASSERT_EQ(fx.sends.size(), 10u);
   WorkQueue::Effects after;
-  ASSERT_TRUE(f.q.Join(2, f.Member(2), 0, 0, 0, after).ok());
+  ASSERT_TRUE(f.q.Join(2, f.Member(2), 0, nullptr, 0, after).ok());
   EXPECT_TRUE(after.sends.empty());
   f.q.Leave(1, 1, after);
   ASSERT_EQ(after.sends.size(), 10u);
@@ -221,8 +221,8 @@ TEST(WorkQueue, InFlightBoundsPerMemberAndPerQueue) {
   o.max_in_flight_per_member = 3;
   Fixture f(o);
   WorkQueue::Effects fx;
-  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, 0, fx).ok());
-  ASSERT_TRUE(f.q.Join(2, f.Member(2), 2, 0, 0, fx).ok());  // asks for fewer
+  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, nullptr, 0, fx).ok());
+  ASSERT_TRUE(f.q.Join(2, f.Member(2), 2, nullptr, 0, fx).ok());  // asks for fewer
   for (int i = 0; i < 10; ++i) f.Enqueue(Msg("j"), 0, fx);
   EXPECT_EQ(fx.sends.size(), 5u);
   size_t to_one = 0;
@@ -242,7 +242,7 @@ TEST(WorkQueue, JobsStillInAStalledMembersInboxCountAgainstItsBound) {
   o.max_deliver = 0;
   Fixture f(o);
   WorkQueue::Effects fx;
-  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, 0, fx).ok());
+  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, nullptr, 0, fx).ok());
   for (int i = 0; i < 2; ++i) f.Enqueue(Msg("j"), 0, fx);
   ASSERT_EQ(fx.sends.size(), 2u);
   // The member never drains its inbox: ack_wait passes again and again,
@@ -258,14 +258,33 @@ TEST(WorkQueue, AMembersByteBoundCapsWhatItHoldsAndTheOthersGetTheRest) {
   Fixture f;
   const uint64_t job = JobWireBytes(*Msg(std::string(1000, 'x')), "work");
   WorkQueue::Effects fx;
-  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 3 * job, 0, fx).ok());  // a front's budget
-  ASSERT_TRUE(f.q.Join(2, f.Member(2), 0, 0, 0, fx).ok());        // embedded: none
+  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, std::make_shared<JobBudget>(3 * job), 0, fx).ok());
+  ASSERT_TRUE(f.q.Join(2, f.Member(2), 0, nullptr, 0, fx).ok());  // embedded: none
   for (int i = 0; i < 20; ++i) f.Enqueue(Msg(std::string(1000, 'x')), 0, fx);
   ASSERT_EQ(fx.sends.size(), 20u);
   size_t to_first = 0;
   for (auto& [m, j] : fx.sends) to_first += m->id == 1;
   EXPECT_EQ(to_first, 3u);
   EXPECT_EQ(f.q.Info().in_flight, 20u);
+}
+
+TEST(WorkQueue, MembershipsOfOneConnectionShareItsBudgetAndALeaveGivesItBack) {
+  Fixture f;
+  const uint64_t job = JobWireBytes(*Msg(std::string(1000, 'x')), "work");
+  auto budget = std::make_shared<JobBudget>(3 * job);
+  WorkQueue::Effects fx;
+  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, budget, 0, fx).ok());
+  ASSERT_TRUE(f.q.Join(2, f.Member(2), 0, budget, 0, fx).ok());
+  ASSERT_TRUE(f.q.Join(3, f.Member(3), 0, nullptr, 0, fx).ok());
+  for (int i = 0; i < 20; ++i) f.Enqueue(Msg(std::string(1000, 'x')), 0, fx);
+  size_t shared = 0;
+  for (auto& [m, j] : fx.sends) shared += m->id != 3;
+  EXPECT_EQ(shared, 3u);
+  EXPECT_EQ(budget->used(), 3 * job);
+  WorkQueue::Effects later;
+  f.q.Leave(1, 0, later);
+  f.q.Leave(2, 0, later);
+  EXPECT_EQ(budget->used(), 0u);
 }
 
 TEST(WorkQueue, AnExpiredDeliveryStaysChargedUntilItsMemberSettlesIt) {
@@ -275,7 +294,7 @@ TEST(WorkQueue, AnExpiredDeliveryStaysChargedUntilItsMemberSettlesIt) {
   const uint64_t job = JobWireBytes(*Msg(std::string(1000, 'x')), "work");
   WorkQueue::Effects fx;
   SubscriptionPtr member = f.Member(1);
-  ASSERT_TRUE(f.q.Join(1, member, 0, 2 * job, 0, fx).ok());
+  ASSERT_TRUE(f.q.Join(1, member, 0, std::make_shared<JobBudget>(2 * job), 0, fx).ok());
   for (int i = 0; i < 5; ++i) f.Enqueue(Msg(std::string(1000, 'x')), 0, fx);
   ASSERT_EQ(fx.sends.size(), 2u);
   // Its inbox drained into a connection whose peer stopped reading: the
@@ -304,7 +323,7 @@ TEST(WorkQueue, AnExpiredDeliveryStaysChargedUntilItsMemberSettlesIt) {
 TEST(WorkQueue, AJobLargerThanTheByteBoundStillGoesToAMemberHoldingNone) {
   Fixture f;
   WorkQueue::Effects fx;
-  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 100, 0, fx).ok());
+  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, std::make_shared<JobBudget>(100), 0, fx).ok());
   for (int i = 0; i < 2; ++i) f.Enqueue(Msg(std::string(1000, 'x')), 0, fx);
   ASSERT_EQ(fx.sends.size(), 1u);
   EXPECT_TRUE(f.q.Settle(1, Handle(*fx.sends[0].second), SettleKind::kAck, -1, 0, fx).ok());
@@ -314,7 +333,7 @@ TEST(WorkQueue, AJobLargerThanTheByteBoundStillGoesToAMemberHoldingNone) {
 TEST(WorkQueue, ADeadLetterIsNotDeadLetteredAgain) {
   Fixture f;
   WorkQueue::Effects fx;
-  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, 0, fx).ok());
+  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, nullptr, 0, fx).ok());
   MessagePtr m = Msg("once dead");
   std::const_pointer_cast<Message>(m)->headers = {{std::string(kDeadReasonHeader), "term"}};
   f.Enqueue(m, 0, fx);
@@ -334,7 +353,7 @@ TEST(WorkQueue, APulledJobThatWasNeverSentIsOfferedAgainUncounted) {
   ASSERT_EQ(fx.pulls.size(), 1u);
   ASSERT_EQ(fx.pulls[0].second->size(), 1u);
   const JobHandle unsent = *ParseJobHandle((*fx.pulls[0].second)[0].handle);
-  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, 0, fx).ok());
+  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, nullptr, 0, fx).ok());
   EXPECT_EQ(f.q.Unsent(unsent, 0, fx).code(), ErrorCode::kOk);
   ASSERT_EQ(fx.sends.size(), 1u);  // offered again at once
   EXPECT_EQ(fx.sends[0].second->deliveries, 1u);
@@ -349,13 +368,13 @@ TEST(WorkQueue, APulledJobThatWasNeverSentIsOfferedAgainUncounted) {
 TEST(WorkQueue, AClosedQueueRefusesMembersAndAnswersPulls) {
   Fixture f;
   WorkQueue::Effects fx;
-  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, 0, fx).ok());
+  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, nullptr, 0, fx).ok());
   f.q.Pull(
       1, kMs, 8, [](Result<std::vector<Job>>) {}, 0, fx);
   f.q.Close(fx);
   ASSERT_EQ(fx.pulls.size(), 1u);
   EXPECT_EQ(fx.pulls[0].second.status().code(), ErrorCode::kNotFound);
-  EXPECT_EQ(f.q.Join(2, f.Member(2), 0, 0, 0, fx).code(), ErrorCode::kNotFound);
+  EXPECT_EQ(f.q.Join(2, f.Member(2), 0, nullptr, 0, fx).code(), ErrorCode::kNotFound);
 }
 
 TEST(WorkQueue, MaxPendingRefusesTheJobAndReservationsCount) {
@@ -385,7 +404,7 @@ TEST(WorkQueue, RestoredJobsKeepTheirDeliveryCounts) {
   f.q.Restore(std::move(jobs), 0, fx);
   ASSERT_EQ(fx.dead.size(), 1u);
   EXPECT_EQ(fx.dead[0].seq, 9u);
-  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, 0, 0, fx).ok());
+  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, nullptr, 0, fx).ok());
   ASSERT_EQ(fx.sends.size(), 1u);
   EXPECT_EQ(fx.sends[0].second->seq, 4u);
   EXPECT_EQ(fx.sends[0].second->deliveries, 2u);
