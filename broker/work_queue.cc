@@ -601,6 +601,11 @@ QueueInfo WorkQueue::Info() const {
   info.delayed = delayed_;
   info.members = members_.size();
   info.waiting_pulls = pulls_.size();
+  for (const auto& [id, m] : members_) {
+    if (!m.budget) continue;
+    info.charged_bytes += m.held_bytes + m.owed_bytes;
+    info.owed += m.owed.size();
+  }
   return info;
 }
 

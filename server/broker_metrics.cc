@@ -35,6 +35,14 @@ void AddQueueMetrics(MetricTable& t) {
               &QueueInfo::delayed);
   QueueFamily(t, "herald_queue_members", "gauge", "Members joined to a work queue.",
               &QueueInfo::members);
+  QueueFamily(t, "herald_queue_charged_bytes", "gauge",
+              "Wire bytes of unsettled jobs charged to members' connection budgets "
+              "(max_outbound_bytes).",
+              &QueueInfo::charged_bytes);
+  QueueFamily(t, "herald_queue_owed", "gauge",
+              "Deliveries past ack_wait whose members have not settled them: still charged to "
+              "their budgets.",
+              &QueueInfo::owed);
   QueueFamily(t, "herald_queue_enqueued_total", "counter", "Jobs a work queue took in.",
               &QueueInfo::enqueued);
   QueueFamily(t, "herald_queue_delivered_total", "counter",

@@ -124,6 +124,8 @@ void ToProto(const QueueInfo& q, v1::QueueState* out) {
   out->set_delayed(q.delayed);
   out->set_members(q.members);
   out->set_waiting_pulls(q.waiting_pulls);
+  out->set_charged_bytes(q.charged_bytes);
+  out->set_owed(q.owed);
   out->set_enqueued(q.enqueued);
   out->set_delivered(q.delivered);
   out->set_redelivered(q.redelivered);

@@ -166,6 +166,8 @@ std::string EncodeQueueInfo(const QueueInfo& q) {
       .Field("delayed", q.delayed)
       .Field("members", q.members)
       .Field("waiting_pulls", q.waiting_pulls)
+      .Field("charged_bytes", q.charged_bytes)
+      .Field("owed", q.owed)
       .Field("enqueued", q.enqueued)
       .Field("delivered", q.delivered)
       .Field("redelivered", q.redelivered)

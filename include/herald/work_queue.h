@@ -129,6 +129,12 @@ struct QueueInfo {
   uint64_t delayed = 0;  // waiting for a nack's delay or backoff
   uint64_t members = 0;
   uint64_t waiting_pulls = 0;
+  // Wire bytes of unsettled jobs charged to members' connection budgets
+  // (JobBudget), and of those the deliveries whose ack_wait passed that
+  // their members have not settled yet (still charged: a member that never
+  // settles them holds its budget until it leaves).
+  uint64_t charged_bytes = 0;
+  uint64_t owed = 0;
   // Counters since the queue was created.
   uint64_t enqueued = 0;
   uint64_t delivered = 0;

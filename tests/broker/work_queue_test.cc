@@ -305,6 +305,8 @@ TEST(WorkQueue, AnExpiredDeliveryStaysChargedUntilItsMemberSettlesIt) {
   for (int round = 1; round <= 5; ++round) f.q.Expire(round * 100 * kMs, later);
   EXPECT_TRUE(later.sends.empty());
   EXPECT_EQ(f.q.Info().expired, 2u);
+  EXPECT_EQ(f.q.Info().owed, 2u);
+  EXPECT_EQ(f.q.Info().charged_bytes, 2 * job);
   // It reads again and settles what it was sent (too late: refused). Each
   // settlement frees its charge, and a job follows.
   const JobHandle old = Handle(*fx.sends[0].second);

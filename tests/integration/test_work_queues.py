@@ -24,7 +24,7 @@ import weakref
 import grpc
 import websockets
 
-from heraldd import Heraldd, http_call, run_heraldd, wait_until
+from heraldd import Heraldd, http_call, metric, run_heraldd, wait_until
 from ws_util import recv_json, recv_until, run
 
 STUBS = os.environ.get("HERALD_PYTHON_STUBS",
@@ -684,6 +684,12 @@ max_outbound_bytes = {BUDGET}
         self.assertEqual(len(got) + held, self.JOBS, info)
         self.assertGreaterEqual(held, 1)
         self.assertLessEqual(held, self.most_held(), info)
+        # What the stalled connection holds is charged to its budget, shown.
+        self.assertGreater(info["charged_bytes"], held * self.JOB, info)
+        self.assertLessEqual(info["charged_bytes"], self.BUDGET, info)
+        self.assertEqual(info["owed"], 0, info)
+        self.assertEqual(metric(port, 'herald_queue_charged_bytes{queue="work"}'),
+                         info["charged_bytes"])
         await healthy.close()
 
     def test_a_stalled_websocket_member_holds_at_most_its_budget(self):
