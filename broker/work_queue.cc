@@ -79,8 +79,9 @@ uint64_t JobWireBytes(const Message& m, std::string_view queue) {
     }
   }
   const uint64_t base64 = (m.payload.size() + 2) / 3 * 4;
-  uint64_t bytes = std::max(escaped, base64) + m.topic.size() + m.content_type.size() +
-                   m.reply_to.size() + m.msg_id.size() + 2 * queue.size() + 256;
+  // Strings that may hold characters JSON escapes count twice.
+  uint64_t bytes = std::max(escaped, base64) + m.topic.size() + 2 * m.content_type.size() +
+                   m.reply_to.size() + 2 * m.msg_id.size() + 2 * queue.size() + 320;
   for (const Header& h : m.headers) bytes += 2 * (h.name.size() + h.value.size()) + 8;
   return bytes;
 }
@@ -177,7 +178,9 @@ Status WorkQueue::Join(uint64_t member, SubscriptionPtr target, uint32_t max_in_
   m.max_in_flight = max_in_flight == 0 || max_in_flight > options_.max_in_flight_per_member
                         ? options_.max_in_flight_per_member
                         : max_in_flight;
+  if (m.budget) m.budget->RemoveMember();  // (joined again under the same id: never, but safe)
   m.budget = std::move(budget);
+  if (m.budget) m.budget->AddMember();
   Pump(now_us, fx);
   NextDeadline(fx);
   return Status::Ok();
@@ -188,7 +191,7 @@ void WorkQueue::Leave(uint64_t member, int64_t now_us, Effects& fx) {
   auto it = members_.find(member);
   if (it == members_.end()) return;
   const std::set<uint64_t> held = std::move(it->second.held);
-  it->second.CreditAll();
+  it->second.Release();
   // Jobs already queued for it are not shown to it (they are offered again).
   it->second.target->active.store(false, std::memory_order_release);
   members_.erase(it);
@@ -295,7 +298,7 @@ void WorkQueue::Pump(int64_t now_us, Effects& fx) {
     bool found = false;
     for (size_t i = 0; i < members_.size(); ++i, ++it) {
       if (it == members_.end()) it = members_.begin();
-      if (it->second.HasRoom(bytes)) {
+      if (it->second.TakeRoom(bytes)) {
         found = true;
         break;
       }
@@ -304,8 +307,7 @@ void WorkQueue::Pump(int64_t now_us, Effects& fx) {
     last_served_ = it->first;
     Member& m = it->second;
     m.held.insert(seq);
-    m.held_bytes += bytes;
-    if (m.budget) m.budget->Charge(bytes);
+    m.held_bytes += bytes;  // charged to its budget by TakeRoom
     m.target->queued_jobs.fetch_add(1, std::memory_order_relaxed);
     fx.sends.emplace_back(m.target,
                           std::make_shared<const Job>(Deliver(seq, job, it->first, now_us)));
@@ -419,10 +421,10 @@ Status WorkQueue::Unsent(const JobHandle& handle, int64_t now_us, Effects& fx) {
   if (!it.ok()) return it.status();
   JobRecord& job = (*it)->second;
   Unhold(handle.seq, job);
-  // Not a delivery after all: nobody saw it.
+  // Not a delivery after all: nobody saw it, so max_deliver does not count
+  // it. (The counters, Prometheus counters, never go down: `delivered`
+  // counts attempts.)
   --job.deliveries;
-  --counts_.delivered;
-  if (job.deliveries >= 1) --counts_.redelivered;
   if (store_) store_->SetDeliveries(Ref(handle.seq), job.deliveries);
   job.state = State::kReady;
   ready_.insert(handle.seq);
@@ -446,20 +448,22 @@ Result<std::map<uint64_t, WorkQueue::JobRecord>::iterator> WorkQueue::InFlight(
                                                std::to_string(job.deliveries) +
                                                "): only that delivery can settle it");
   }
-  if (job.state != State::kInFlight && handle.delivery == job.deliveries &&
-      handle.nonce == job.nonce) {
+  const bool this_delivery = handle.delivery == job.deliveries && handle.nonce == job.nonce;
+  if (this_delivery && job.member != member) {
+    return Status(ErrorCode::kUnknownHandle,
+                  which + " was delivered to another member: only it can settle the job");
+  }
+  // Its ack_wait passed (or it was nacked) and it waits to be offered again.
+  const bool waiting =
+      job.state == State::kReady || (job.state == State::kDelayed && job.dead_reason.empty());
+  if (this_delivery && waiting) {
     return Status(ErrorCode::kStaleHandle,
                   which +
                       " is over (its ack_wait passed, or it was given back): the job waits to "
                       "be offered again");
   }
-  if (job.state != State::kInFlight || handle.delivery != job.deliveries ||
-      handle.nonce != job.nonce) {
+  if (job.state != State::kInFlight || !this_delivery) {
     return Status(ErrorCode::kUnknownHandle, which + " is not in flight under this handle");
-  }
-  if (job.member != member) {
-    return Status(ErrorCode::kUnknownHandle,
-                  which + " was delivered to another member: only it can settle the job");
   }
   return it;
 }
@@ -571,7 +575,7 @@ void WorkQueue::Close(Effects& fx) {
   closed_ = true;
   for (auto& [id, m] : members_) {
     m.target->active.store(false, std::memory_order_release);
-    m.CreditAll();
+    m.Release();
   }
   pull_timers_.clear();
   // The jobs go with the queue.

@@ -160,20 +160,28 @@ class WorkQueue {
     uint64_t held_bytes = 0;
     std::map<uint64_t, uint64_t> owed;  // nonce -> wire bytes
     uint64_t owed_bytes = 0;
-    // Whether it may be sent a job of `bytes`: room in its in-flight bound,
-    // counting the jobs still queued in its inbox (a delivery whose
+    // Whether it may be sent a job of `bytes` — room in its in-flight
+    // bound, counting the jobs still queued in its inbox (a delivery whose
     // ack_wait passed leaves `held`, not necessarily the inbox), and in its
-    // budget.
-    bool HasRoom(uint64_t bytes) const {
+    // share of its budget — which is then charged.
+    bool TakeRoom(uint64_t bytes) {
       if (held.size() >= max_in_flight ||
           target->queued_jobs.load(std::memory_order_acquire) >= max_in_flight) {
         return false;
       }
-      return !budget || budget->Fits(bytes);
+      if (!budget) return true;
+      const uint64_t mine = held_bytes + owed_bytes;
+      if (mine != 0 && mine + bytes > budget->share()) return false;
+      return budget->TryCharge(bytes);
     }
-    // Leaving (or the queue closing): what it charged goes back.
-    void CreditAll() {
-      if (budget) budget->Credit(held_bytes + owed_bytes);
+    // Leaving (or the queue closing): what it charged goes back, and its
+    // share to the others.
+    void Release() {
+      if (budget) {
+        budget->Credit(held_bytes + owed_bytes);
+        budget->RemoveMember();
+        budget.reset();
+      }
       held_bytes = owed_bytes = 0;
       owed.clear();
     }

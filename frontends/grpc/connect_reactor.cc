@@ -98,8 +98,11 @@ void ConnectReactor::ReadMoreOrWait() {
     if (reads_over_) return;
     // Every event counts, by number and by bytes (answers, jobs): a client
     // that sends commands and never reads cannot grow the outbox.
-    if (outbox_->pending() >= options_.max_pending_answers ||
-        outbox_->queued_bytes() > options_.outbound.max_bytes) {
+    // (By bytes only behind more than one event: the last one, written and
+    // not yet counted out, resumes reading whatever its size.)
+    const size_t pending = outbox_->pending();
+    if (pending >= options_.max_pending_answers ||
+        (pending > 1 && outbox_->queued_bytes() > options_.outbound.max_bytes)) {
       read_waiting_ = true;  // OnWriteDone resumes reading
       return;
     }

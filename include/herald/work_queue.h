@@ -83,8 +83,14 @@ struct Job {
 // however many queues it joins. What a job costs is an upper bound of its
 // frame on any front. A delivery whose ack_wait passed stays charged until
 // its member settles it (stale) or leaves: it may still sit unread in the
-// connection's output. One job is always let through while nothing is
-// charged, so a job larger than the budget still goes out.
+// connection's output.
+//
+// Each membership may hold its share (max_bytes over the memberships), so
+// one queue's backlog cannot take what another queue's member needs: a
+// settlement in one queue frees room that only that queue is pumped for.
+// A membership holding nothing may take one job whatever its share, if it
+// fits in what is left (or nothing at all is charged: a job larger than
+// the budget still goes out).
 class JobBudget {
  public:
   explicit JobBudget(uint64_t max_bytes) : max_bytes_(max_bytes) {}
@@ -93,17 +99,28 @@ class JobBudget {
 
   uint64_t max_bytes() const { return max_bytes_; }
   uint64_t used() const { return used_.load(std::memory_order_acquire); }
-  // Whether a job of `bytes` fits now.
-  bool Fits(uint64_t bytes) const {
-    const uint64_t u = used();
-    return u == 0 || u + bytes <= max_bytes_;
+  uint64_t share() const {
+    const uint32_t n = members_.load(std::memory_order_acquire);
+    return max_bytes_ / (n == 0 ? 1 : n);
   }
-  void Charge(uint64_t bytes) { used_.fetch_add(bytes, std::memory_order_acq_rel); }
+  // Charges `bytes` if they fit under max_bytes, or nothing is charged; in
+  // one step, as memberships of different queues charge it at once.
+  bool TryCharge(uint64_t bytes) {
+    uint64_t u = used_.load(std::memory_order_acquire);
+    do {
+      if (u != 0 && u + bytes > max_bytes_) return false;
+    } while (!used_.compare_exchange_weak(u, u + bytes, std::memory_order_acq_rel));
+    return true;
+  }
   void Credit(uint64_t bytes) { used_.fetch_sub(bytes, std::memory_order_acq_rel); }
+  // The broker counts the memberships sharing it (their shares).
+  void AddMember() { members_.fetch_add(1, std::memory_order_acq_rel); }
+  void RemoveMember() { members_.fetch_sub(1, std::memory_order_acq_rel); }
 
  private:
   const uint64_t max_bytes_;
   std::atomic<uint64_t> used_{0};
+  std::atomic<uint32_t> members_{0};
 };
 
 // Who settles a pulled job (Broker::Pull): no membership, the handle is the
