@@ -80,8 +80,8 @@ uint64_t JobWireBytes(const Message& m, std::string_view queue) {
   }
   const uint64_t base64 = (m.payload.size() + 2) / 3 * 4;
   // Strings that may hold characters JSON escapes count twice.
-  uint64_t bytes = std::max(escaped, base64) + m.topic.size() + 2 * m.content_type.size() +
-                   m.reply_to.size() + 2 * m.msg_id.size() + 2 * queue.size() + 320;
+  uint64_t bytes = std::max(escaped, base64) + 2 * m.topic.size() + 2 * m.content_type.size() +
+                   2 * m.reply_to.size() + 2 * m.msg_id.size() + 2 * queue.size() + 320;
   for (const Header& h : m.headers) bytes += 2 * (h.name.size() + h.value.size()) + 8;
   return bytes;
 }
@@ -178,8 +178,7 @@ Status WorkQueue::Join(uint64_t member, SubscriptionPtr target, uint32_t max_in_
   m.max_in_flight = max_in_flight == 0 || max_in_flight > options_.max_in_flight_per_member
                         ? options_.max_in_flight_per_member
                         : max_in_flight;
-  if (m.budget) m.budget->RemoveMember();  // (joined again under the same id: never, but safe)
-  m.budget = std::move(budget);
+  m.budget = std::move(budget);  // membership ids are never reused
   if (m.budget) m.budget->AddMember();
   Pump(now_us, fx);
   NextDeadline(fx);

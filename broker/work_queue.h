@@ -160,6 +160,7 @@ class WorkQueue {
     uint64_t held_bytes = 0;
     std::map<uint64_t, uint64_t> owed;  // nonce -> wire bytes
     uint64_t owed_bytes = 0;
+    bool waiting = false;  // counted in budget's waiters
     // Whether it may be sent a job of `bytes` — room in its in-flight
     // bound, counting the jobs still queued in its inbox (a delivery whose
     // ack_wait passed leaves `held`, not necessarily the inbox), and in its
@@ -171,13 +172,26 @@ class WorkQueue {
       }
       if (!budget) return true;
       const uint64_t mine = held_bytes + owed_bytes;
-      if (mine != 0 && mine + bytes > budget->share()) return false;
-      return budget->TryCharge(bytes);
+      const bool over_share = mine + bytes > budget->share();
+      if (over_share && mine != 0) return false;
+      const bool charged = budget->TryCharge(bytes, over_share);
+      if (charged && waiting) {
+        waiting = false;
+        budget->RemoveWaiter();
+      } else if (!charged && !over_share && !waiting) {
+        // Refused within its share (others hold past theirs): it waits, and
+        // nobody takes past their share until it has been served.
+        waiting = true;
+        budget->AddWaiter();
+      }
+      return charged;
     }
     // Leaving (or the queue closing): what it charged goes back, and its
     // share to the others.
     void Release() {
       if (budget) {
+        if (waiting) budget->RemoveWaiter();
+        waiting = false;
         budget->Credit(held_bytes + owed_bytes);
         budget->RemoveMember();
         budget.reset();

@@ -88,9 +88,11 @@ struct Job {
 // Each membership may hold its share (max_bytes over the memberships), so
 // one queue's backlog cannot take what another queue's member needs: a
 // settlement in one queue frees room that only that queue is pumped for.
-// A membership holding nothing may take one job whatever its share, if it
-// fits in what is left (or nothing at all is charged: a job larger than
-// the budget still goes out).
+// A membership holding nothing may take one job larger than its share if
+// it fits in what is left, or nothing at all is charged (a job larger than
+// the budget still goes out) — but not while a membership whose job is
+// within its share waits for room: that one gets it first (when its queue
+// is next pumped: by its own traffic, or the broker's maintenance pass).
 class JobBudget {
  public:
   explicit JobBudget(uint64_t max_bytes) : max_bytes_(max_bytes) {}
@@ -104,8 +106,11 @@ class JobBudget {
     return max_bytes_ / (n == 0 ? 1 : n);
   }
   // Charges `bytes` if they fit under max_bytes, or nothing is charged; in
-  // one step, as memberships of different queues charge it at once.
-  bool TryCharge(uint64_t bytes) {
+  // one step, as memberships of different queues charge it at once. A
+  // charge past the membership's share (`over_share`) is refused while a
+  // membership waits.
+  bool TryCharge(uint64_t bytes, bool over_share) {
+    if (over_share && waiters_.load(std::memory_order_acquire) != 0) return false;
     uint64_t u = used_.load(std::memory_order_acquire);
     do {
       if (u != 0 && u + bytes > max_bytes_) return false;
@@ -116,11 +121,15 @@ class JobBudget {
   // The broker counts the memberships sharing it (their shares).
   void AddMember() { members_.fetch_add(1, std::memory_order_acq_rel); }
   void RemoveMember() { members_.fetch_sub(1, std::memory_order_acq_rel); }
+  // ... and those refused a job within their share (TryCharge).
+  void AddWaiter() { waiters_.fetch_add(1, std::memory_order_acq_rel); }
+  void RemoveWaiter() { waiters_.fetch_sub(1, std::memory_order_acq_rel); }
 
  private:
   const uint64_t max_bytes_;
   std::atomic<uint64_t> used_{0};
   std::atomic<uint32_t> members_{0};
+  std::atomic<uint32_t> waiters_{0};
 };
 
 // Who settles a pulled job (Broker::Pull): no membership, the handle is the

@@ -317,6 +317,38 @@ TEST(WorkQueue, OneQueuesBacklogLeavesAnotherQueuesMemberItsShare) {
   EXPECT_EQ(budget->used(), 2 * job);
 }
 
+TEST(WorkQueue, AJobPastItsShareWaitsWhileAnotherMembershipWaitsWithinItsOwn) {
+  // A queue of large jobs (past a share) and one of small ones on one
+  // connection: the large ones may go out one at a time while nothing else
+  // waits, but never keep the small queue's member waiting for good.
+  Fixture big;
+  Fixture small;
+  const uint64_t large = JobWireBytes(*Msg(std::string(3000, 'x')), "work");
+  const uint64_t little = JobWireBytes(*Msg(std::string(1000, 'x')), "work");
+  auto budget = std::make_shared<JobBudget>(large + little - 1);  // not both at once
+  ASSERT_GT(large, budget->max_bytes() / 2);
+  WorkQueue::Effects fx;
+  ASSERT_TRUE(big.q.Join(1, big.Member(1), 0, budget, 0, fx).ok());
+  ASSERT_TRUE(small.q.Join(2, small.Member(2), 0, budget, 0, fx).ok());
+  for (int i = 0; i < 5; ++i) big.Enqueue(Msg(std::string(3000, 'x')), 0, fx);
+  ASSERT_EQ(fx.sends.size(), 1u);  // past its share: let through, nothing else held
+  WorkQueue::Effects s1;
+  small.Enqueue(Msg(std::string(1000, 'x')), 0, s1);
+  EXPECT_TRUE(s1.sends.empty());  // no room left: it waits
+  WorkQueue::Effects b1;
+  ASSERT_TRUE(big.q.Settle(1, Handle(*fx.sends[0].second), SettleKind::kAck, -1, 0, b1).ok());
+  EXPECT_TRUE(b1.sends.empty());  // the big queue does not take the room back
+  WorkQueue::Effects s2;
+  small.q.Expire(0, s2);  // the small queue's next pump (the maintenance pass)
+  EXPECT_EQ(s2.sends.size(), 1u);
+  EXPECT_EQ(budget->used(), little);
+  // Served: past-share jobs go again once they fit, or nothing is held.
+  ASSERT_TRUE(small.q.Settle(2, Handle(*s2.sends[0].second), SettleKind::kAck, -1, 0, s2).ok());
+  WorkQueue::Effects b2;
+  big.q.Expire(0, b2);
+  EXPECT_EQ(b2.sends.size(), 1u);
+}
+
 TEST(WorkQueue, AnExpiredDeliveryStaysChargedUntilItsMemberSettlesIt) {
   QueueOptions o = Fixture::Defaults();
   o.max_deliver = 0;
