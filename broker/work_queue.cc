@@ -289,6 +289,7 @@ void WorkQueue::Pump(int64_t now_us, Effects& fx) {
     fx.pulls.emplace_back(std::move(pull.done), std::move(jobs));
   }
   while (!ready_.empty() && in_flight_ < options_.max_in_flight && !members_.empty()) {
+    ClearWaiting();  // each job asks every member again
     const uint64_t seq = *ready_.begin();
     JobRecord& job = jobs_.at(seq);
     const uint64_t bytes = job.wire_bytes;
@@ -297,11 +298,19 @@ void WorkQueue::Pump(int64_t now_us, Effects& fx) {
     bool found = false;
     for (size_t i = 0; i < members_.size(); ++i, ++it) {
       if (it == members_.end()) it = members_.begin();
-      if (it->second.TakeRoom(bytes)) {
+      const Member::Room room = it->second.TakeRoom(bytes);
+      if (room == Member::Room::kTaken) {
         found = true;
         break;
       }
+      if (room == Member::Room::kWaits) {
+        it->second.SetWaiting(true);
+        waiting_.push_back(it->first);
+      }
     }
+    // Nobody could take it: those refused within their share wait for it
+    // (until this queue's next pump), and past-share jobs on their
+    // connections yield to them.
     if (!found) return;
     last_served_ = it->first;
     Member& m = it->second;
@@ -311,6 +320,14 @@ void WorkQueue::Pump(int64_t now_us, Effects& fx) {
     fx.sends.emplace_back(m.target,
                           std::make_shared<const Job>(Deliver(seq, job, it->first, now_us)));
   }
+  ClearWaiting();
+}
+
+void WorkQueue::ClearWaiting() {
+  for (uint64_t id : waiting_) {
+    if (auto m = members_.find(id); m != members_.end()) m->second.SetWaiting(false);
+  }
+  waiting_.clear();
 }
 
 void WorkQueue::Unhold(uint64_t seq, JobRecord& job, bool expired) {
@@ -584,6 +601,7 @@ void WorkQueue::Close(Effects& fx) {
   ready_.clear();
   timers_.clear();
   members_.clear();
+  waiting_.clear();
   in_flight_ = delayed_ = 0;
   for (WaitingPull& p : pulls_) fx.pulls.emplace_back(std::move(p.done), Closed());
   pulls_.clear();

@@ -160,38 +160,38 @@ class WorkQueue {
     uint64_t held_bytes = 0;
     std::map<uint64_t, uint64_t> owed;  // nonce -> wire bytes
     uint64_t owed_bytes = 0;
-    bool waiting = false;  // counted in budget's waiters
+    // Counted in budget's waiters: refused the job at the head of the queue
+    // within its share, in the queue's last pump. Only until the next pump
+    // (WorkQueue::waiting_ lists who to clear), which tries it again.
+    bool waiting = false;
+    enum class Room { kTaken, kNone, kWaits };
     // Whether it may be sent a job of `bytes` — room in its in-flight
     // bound, counting the jobs still queued in its inbox (a delivery whose
     // ack_wait passed leaves `held`, not necessarily the inbox), and in its
-    // share of its budget — which is then charged.
-    bool TakeRoom(uint64_t bytes) {
+    // share of its budget — which is then charged (kTaken). kWaits: refused
+    // within its share, because others hold past theirs.
+    Room TakeRoom(uint64_t bytes) {
       if (held.size() >= max_in_flight ||
           target->queued_jobs.load(std::memory_order_acquire) >= max_in_flight) {
-        return false;
+        return Room::kNone;
       }
-      if (!budget) return true;
+      if (!budget) return Room::kTaken;
       const uint64_t mine = held_bytes + owed_bytes;
       const bool over_share = mine + bytes > budget->share();
-      if (over_share && mine != 0) return false;
-      const bool charged = budget->TryCharge(bytes, over_share);
-      if (charged && waiting) {
-        waiting = false;
-        budget->RemoveWaiter();
-      } else if (!charged && !over_share && !waiting) {
-        // Refused within its share (others hold past theirs): it waits, and
-        // nobody takes past their share until it has been served.
-        waiting = true;
-        budget->AddWaiter();
-      }
-      return charged;
+      if (over_share && mine != 0) return Room::kNone;
+      if (budget->TryCharge(bytes, over_share)) return Room::kTaken;
+      return over_share ? Room::kNone : Room::kWaits;
+    }
+    void SetWaiting(bool on) {
+      if (!budget || waiting == on) return;
+      waiting = on;
+      on ? budget->AddWaiter() : budget->RemoveWaiter();
     }
     // Leaving (or the queue closing): what it charged goes back, and its
     // share to the others.
     void Release() {
       if (budget) {
-        if (waiting) budget->RemoveWaiter();
-        waiting = false;
+        SetWaiting(false);
         budget->Credit(held_bytes + owed_bytes);
         budget->RemoveMember();
         budget.reset();
@@ -215,6 +215,8 @@ class WorkQueue {
   Result<std::map<uint64_t, JobRecord>::iterator> InFlight(uint64_t member,
                                                            const JobHandle& handle);
   void Pump(int64_t now_us, Effects& fx);
+  // The members marked waiting by the last pump are not any more.
+  void ClearWaiting();
   Job Deliver(uint64_t seq, JobRecord& job, uint64_t member, int64_t now_us);
   // The job is no longer in flight or delayed: its timer and holder go.
   // `expired`: its ack_wait passed, so its holder stays charged for it
@@ -250,7 +252,8 @@ class WorkQueue {
   std::set<uint64_t> ready_;                       // oldest first
   std::set<std::pair<int64_t, uint64_t>> timers_;  // (due, seq): in flight and delayed
   std::map<uint64_t, Member> members_;
-  uint64_t last_served_ = 0;  // round robin: the member served last
+  uint64_t last_served_ = 0;       // round robin: the member served last
+  std::vector<uint64_t> waiting_;  // members whose Member::waiting is set
   uint64_t in_flight_ = 0;
   uint64_t delayed_ = 0;
   std::vector<WaitingPull> pulls_;                      // oldest first

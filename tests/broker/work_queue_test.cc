@@ -349,6 +349,29 @@ TEST(WorkQueue, AJobPastItsShareWaitsWhileAnotherMembershipWaitsWithinItsOwn) {
   EXPECT_EQ(b2.sends.size(), 1u);
 }
 
+TEST(WorkQueue, AWaitEndsWithThePumpThatServedTheJobElsewhere) {
+  // A membership refused a job within its share waits only for that job:
+  // another member took it, and the connection's past-share jobs go again.
+  Fixture big;
+  Fixture small;
+  const uint64_t large = JobWireBytes(*Msg(std::string(3000, 'x')), "work");
+  const uint64_t little = JobWireBytes(*Msg(std::string(1000, 'x')), "work");
+  auto budget = std::make_shared<JobBudget>(large + little - 1);
+  WorkQueue::Effects fx;
+  ASSERT_TRUE(big.q.Join(1, big.Member(1), 0, budget, 0, fx).ok());
+  ASSERT_TRUE(small.q.Join(2, small.Member(2), 0, budget, 0, fx).ok());
+  ASSERT_TRUE(small.q.Join(3, small.Member(3), 0, nullptr, 0, fx).ok());  // another connection
+  for (int i = 0; i < 2; ++i) big.Enqueue(Msg(std::string(3000, 'x')), 0, fx);
+  ASSERT_EQ(fx.sends.size(), 1u);
+  WorkQueue::Effects s1;
+  small.Enqueue(Msg(std::string(1000, 'x')), 0, s1);
+  ASSERT_EQ(s1.sends.size(), 1u);
+  EXPECT_EQ(s1.sends[0].first->id, 3u);  // member 2 was refused, 3 took it
+  WorkQueue::Effects b1;
+  ASSERT_TRUE(big.q.Settle(1, Handle(*fx.sends[0].second), SettleKind::kAck, -1, 0, b1).ok());
+  EXPECT_EQ(b1.sends.size(), 1u);  // nobody waits any more
+}
+
 TEST(WorkQueue, AnExpiredDeliveryStaysChargedUntilItsMemberSettlesIt) {
   QueueOptions o = Fixture::Defaults();
   o.max_deliver = 0;
