@@ -157,11 +157,12 @@ void WorkQueue::CountRefused() {
 }
 
 void WorkQueue::Fill(uint64_t seq, MessagePtr m, int64_t now_us, Effects& fx) {
+  const uint64_t wire_bytes = JobWireBytes(*m, options_.name);  // a scan: not under the lock
   std::lock_guard lock(mu_);
   if (closed_) return;
   --reserved_;
   JobRecord& job = jobs_[seq];
-  job.wire_bytes = JobWireBytes(*m, options_.name);
+  job.wire_bytes = wire_bytes;
   job.message = std::move(m);
   ready_.insert(seq);
   ++counts_.enqueued;
@@ -420,15 +421,13 @@ Status WorkQueue::Settle(uint64_t member, const JobHandle& handle, SettleKind ki
   // A late settlement of an expired delivery proves the member read it: its
   // charge goes, and the member may have room again even though the
   // settlement itself is refused (stale).
-  if (member != kPullMember && ReleaseOwed(member, handle.nonce)) {
-    Status s = SettleLocked(member, handle, kind, delay_us, now_us, fx);
-    if (!s.ok()) {
-      Pump(now_us, fx);
-      NextDeadline(fx);
-    }
-    return s;
+  const bool released = member != kPullMember && ReleaseOwed(member, handle.nonce);
+  Status s = SettleLocked(member, handle, kind, delay_us, now_us, fx);
+  if (!s.ok() && released) {
+    Pump(now_us, fx);
+    NextDeadline(fx);
   }
-  return SettleLocked(member, handle, kind, delay_us, now_us, fx);
+  return s;
 }
 
 Status WorkQueue::Unsent(const JobHandle& handle, int64_t now_us, Effects& fx) {

@@ -121,7 +121,8 @@ class JobBudget {
   // The broker counts the memberships sharing it (their shares).
   void AddMember() { members_.fetch_add(1, std::memory_order_acq_rel); }
   void RemoveMember() { members_.fetch_sub(1, std::memory_order_acq_rel); }
-  // ... and those refused a job within their share (TryCharge).
+  // ... and those waiting: refused the head job of their queue within their
+  // share, until that queue's next pump.
   void AddWaiter() { waiters_.fetch_add(1, std::memory_order_acq_rel); }
   void RemoveWaiter() { waiters_.fetch_sub(1, std::memory_order_acq_rel); }
 
