@@ -268,7 +268,7 @@ class Broker::Impl {
   // jobs written, `committed` (may be null) run once they are on disk.
   // Refused like an append: the places are then released.
   Status PutJobs(const MessagePtr& m, JobPlaces& places, QueueStore::CommitCallback* committed);
-  static std::vector<JobRef> JobRefs(const JobPlaces& places);
+  static std::vector<JobRef> JobRefs(const JobPlaces& places, std::string_view topic);
   // The message is shown: its places become jobs.
   void FillJobs(const MessagePtr& m, JobPlaces& places);
   // The message was lost: the places go back.

@@ -47,7 +47,7 @@ Status Broker::Impl::ReserveJobs(TopicState& ts, size_t bytes, JobPlaces& places
   for (const WorkQueuePtr& q : queues) {
     Result<uint64_t> seq = q->Reserve(bytes);
     if (!seq.ok()) {
-      for (const JobPlace& p : places) p.queue->Release(p.seq, bytes);
+      for (const JobPlace& p : places) p.queue->Release(p.seq, bytes, ts.name);
       places.clear();
       return seq.status();
     }
@@ -56,17 +56,17 @@ Status Broker::Impl::ReserveJobs(TopicState& ts, size_t bytes, JobPlaces& places
   return Status::Ok();
 }
 
-std::vector<JobRef> Broker::Impl::JobRefs(const JobPlaces& places) {
+std::vector<JobRef> Broker::Impl::JobRefs(const JobPlaces& places, std::string_view topic) {
   std::vector<JobRef> refs;
   refs.reserve(places.size());
-  for (const JobPlace& p : places) refs.push_back(p.queue->Ref(p.seq));
+  for (const JobPlace& p : places) refs.push_back(p.queue->Ref(p.seq, topic));
   return refs;
 }
 
 Status Broker::Impl::PutJobs(const MessagePtr& m, JobPlaces& places,
                              QueueStore::CommitCallback* committed) {
   if (!queue_store_ || places.empty()) return Status::Ok();
-  if (Status s = queue_store_->PutJobs(m, JobRefs(places), committed); !s.ok()) {
+  if (Status s = queue_store_->PutJobs(m, JobRefs(places, m->topic), committed); !s.ok()) {
     ReleaseJobs(m, places);
     return s;
   }
@@ -85,7 +85,7 @@ void Broker::Impl::FillJobs(const MessagePtr& m, JobPlaces& places) {
 }
 
 void Broker::Impl::ReleaseJobs(const MessagePtr& m, JobPlaces& places) {
-  for (const JobPlace& p : places) p.queue->Release(p.seq, m->payload.size());
+  for (const JobPlace& p : places) p.queue->Release(p.seq, m->payload.size(), m->topic);
   places.clear();
 }
 

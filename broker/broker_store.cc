@@ -29,7 +29,7 @@ struct Commit {
 Status Broker::Impl::AppendStored(const TopicStatePtr& ts, MessagePtr m, PublishCallback& done,
                                   JobPlaces& jobs) {
   // Its jobs in the same commit: a lost message leaves no job.
-  std::vector<JobRef> refs = JobRefs(jobs);
+  std::vector<JobRef> refs = JobRefs(jobs, m->topic);
   HistoryStore::AppendCallback commit =
       Commit{this, ts, ts->numbering, m, std::move(done), std::move(jobs)};
   const Status appended = queue_store_ && !refs.empty()

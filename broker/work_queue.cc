@@ -120,13 +120,13 @@ Result<uint64_t> WorkQueue::Reserve(size_t bytes) {
   return ++next_seq_;
 }
 
-void WorkQueue::Release(uint64_t seq, size_t bytes) {
+void WorkQueue::Release(uint64_t seq, size_t bytes, std::string_view topic) {
   std::lock_guard lock(mu_);
   if (closed_) return;
   --reserved_;
   bytes_ -= bytes;
   node_bytes_->fetch_sub(bytes, std::memory_order_relaxed);
-  if (store_) store_->DeleteJob(Ref(seq));
+  if (store_) store_->DeleteJob(Ref(seq, topic));
 }
 
 void WorkQueue::Restore(std::vector<StoredJob> jobs, int64_t now_us, Effects& fx) {
@@ -264,7 +264,7 @@ Job WorkQueue::Deliver(uint64_t seq, JobRecord& job, uint64_t member, int64_t no
       now_us + std::chrono::duration_cast<std::chrono::microseconds>(options_.ack_wait).count();
   timers_.insert({job.due_us, seq});
   ++in_flight_;
-  if (store_) store_->SetDeliveries(Ref(seq), job.deliveries);
+  if (store_) store_->SetDeliveries(Ref(seq, job.message->topic), job.deliveries);
   Job out;
   out.queue = options_.name;
   out.seq = seq;
@@ -411,7 +411,7 @@ void WorkQueue::ToDeadLetter(uint64_t seq, JobRecord& job, std::string_view reas
 void WorkQueue::Remove(std::map<uint64_t, JobRecord>::iterator it) {
   bytes_ -= it->second.message->payload.size();
   node_bytes_->fetch_sub(it->second.message->payload.size(), std::memory_order_relaxed);
-  if (store_) store_->DeleteJob(Ref(it->first));
+  if (store_) store_->DeleteJob(Ref(it->first, it->second.message->topic));
   jobs_.erase(it);
 }
 
@@ -440,7 +440,7 @@ Status WorkQueue::Unsent(const JobHandle& handle, int64_t now_us, Effects& fx) {
   // it. (The counters, Prometheus counters, never go down: `delivered`
   // counts attempts.)
   --job.deliveries;
-  if (store_) store_->SetDeliveries(Ref(handle.seq), job.deliveries);
+  if (store_) store_->SetDeliveries(Ref(handle.seq, job.message->topic), job.deliveries);
   job.state = State::kReady;
   ready_.insert(handle.seq);
   Pump(now_us, fx);

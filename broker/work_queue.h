@@ -77,7 +77,9 @@ class WorkQueue {
   const std::string& name() const { return options_.name; }
   // Which creation of the name this is (QueueStore keys its jobs by it).
   uint64_t incarnation() const { return incarnation_; }
-  JobRef Ref(uint64_t seq) const { return {options_.name, incarnation_, seq}; }
+  JobRef Ref(uint64_t seq, std::string_view topic) const {
+    return {options_.name, incarnation_, seq, std::string(topic)};
+  }
 
   // A place for a job of `bytes` payload, held until Fill or Release: its
   // seq, 0 when the queue is closed (deleted: no job), or
@@ -88,8 +90,8 @@ class WorkQueue {
   void CountRefused();
   // The reserved job's message is shown: it is offered.
   void Fill(uint64_t seq, MessagePtr m, int64_t now_us, Effects& fx);
-  // The message was lost (its append failed): the place goes back.
-  void Release(uint64_t seq, size_t bytes);
+  // The message (of `topic`) was lost (its append failed): the place goes back.
+  void Release(uint64_t seq, size_t bytes, std::string_view topic);
   // At start, the jobs a store kept (their delivery counts too).
   void Restore(std::vector<StoredJob> jobs, int64_t now_us, Effects& fx);
 

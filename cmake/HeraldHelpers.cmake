@@ -35,7 +35,9 @@ function(herald_module)
   file(RELATIVE_PATH module ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_SOURCE_DIR})
   set(stage ${PROJECT_BINARY_DIR}/herald_modules/${module})
   # Restaged on every configure, so a header dropped from the list is gone.
-  file(REMOVE_RECURSE ${stage})
+  # Only this module's two directories: a nested module (store/codec in
+  # store) stages beside them, whichever is configured first.
+  file(REMOVE_RECURSE ${stage}/private ${stage}/interface)
   _herald_link_dir(${CMAKE_CURRENT_SOURCE_DIR} ${stage}/private/${module})
   if(A_ALL_HEADERS_ARE_INTERFACE)
     # A directory link: headers added later are interface without a reconfigure.

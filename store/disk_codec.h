@@ -9,8 +9,7 @@
 //
 // Topic names never contain '\0' (herald/topic.h), so "a" sorts entirely
 // before "a.b". Dedup records sort by time, so expiry is one range delete.
-// Values start with a format byte; decoding checks every length
-// and fails with a description rather than read past the end.
+// Values are store/codec/record_codec.h's encodings.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +20,7 @@
 #include "herald/message.h"
 #include "herald/status.h"
 #include "herald/work_queue.h"
+#include "store/codec/record_codec.h"
 
 namespace herald::store {
 
@@ -45,11 +45,6 @@ struct DedupPosition {
 };
 std::optional<DedupPosition> ParseDedupKey(std::string_view key);
 
-struct MessagePosition {
-  std::string_view topic;
-  uint64_t epoch = 0;
-  uint64_t offset = 0;
-};
 std::optional<MessagePosition> ParseMessageKey(std::string_view key);
 
 struct Head {
@@ -82,16 +77,5 @@ struct JobPosition {
   uint64_t seq = 0;
 };
 std::optional<JobPosition> ParseJobKey(std::string_view key);
-std::string EncodeQueue(const QueueOptions& q, uint64_t incarnation);
-// The definition and its incarnation.
-Result<std::pair<QueueOptions, uint64_t>> DecodeQueue(std::string_view name,
-                                                      std::string_view value);
-std::string EncodeJob(const Message& m);
-Result<MessagePtr> DecodeJob(std::string_view value);
-
-// The message's fields besides topic, epoch and offset (those are the key).
-std::string EncodeMessage(const Message& m);
-// Rebuilds the message stored at `position`; an error describes the damage.
-Result<MessagePtr> DecodeMessage(const MessagePosition& position, std::string_view value);
 
 }  // namespace herald::store

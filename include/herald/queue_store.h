@@ -49,6 +49,9 @@ struct JobRef {
   std::string queue;
   uint64_t incarnation = 0;
   uint64_t seq = 0;
+  // Its message's topic: a store on several servers keeps a job with its
+  // message, on the topic's server, and finds it there again.
+  std::string topic;
 };
 
 class QueueStore {

@@ -8,6 +8,7 @@
 // topic's appends in one script), reads on the read connection, so that a
 // large read never holds appends up. Every completion runs on that loop.
 #include "herald/redis_store.h"
+#include "herald/queue_store.h"
 #include "herald/shared_history_store.h"
 
 #include <algorithm>
@@ -20,8 +21,10 @@
 #include <vector>
 
 #include "io/loop.h"
+#include "store/codec/record_codec.h"
 #include "store/redis/connection.h"
 #include "store/redis/continuity.h"
+#include "store/redis/queue_records.h"
 #include "store/redis/scripts.h"
 #include "store/redis/sentinel.h"
 #include "store/redis/sharded_store.h"
@@ -45,7 +48,7 @@ constexpr size_t kMaxHeaders = 1000;
 // Script indexes in ConnectionOptions::scripts (and script_shas()).
 enum Script { kAppend, kDrop, kExpireIds, kForget, kContinuity };
 
-class RedisStore final : public SharedHistoryStore {
+class RedisStore final : public SharedHistoryStore, public QueueStore {
  public:
   // `map`: this server is shard `shard` of it (else the only one).
   RedisStore(RedisStoreOptions options, std::shared_ptr<const redis::ShardMap> map = nullptr,
@@ -68,7 +71,111 @@ class RedisStore final : public SharedHistoryStore {
   std::vector<StoredTopic> TakeTopics() override { return std::move(topics_); }
 
   Status Append(const MessagePtr& m, AppendCallback&& done) override {
-    const size_t cost = m->payload.size() + m->topic.size() + 64;
+    return AppendOp(m, std::move(done), {});
+  }
+
+  // QueueStore (herald/queue_store.h; the keys: store/redis/queue_records.h).
+  std::vector<StoredQueue> TakeQueues() override { return std::move(queues_); }
+  void PutQueue(const QueueOptions& q, uint64_t incarnation) override {
+    QueueDefinition(q.name, {{"HSET", redis::QueuesKey(options_.prefix), q.name,
+                              store::EncodeQueue(q, incarnation)},
+                             {"SADD", redis::QueueNamesKey(options_.prefix), q.name}});
+  }
+  // The name stays in P:wqs: a job whose publish raced the delete is found
+  // at the next open, and goes with the name then.
+  void DeleteQueue(std::string_view name) override {
+    const redis::QueueKeys keys = redis::QueueKeysOf(options_.prefix, name);
+    QueueDefinition(std::string(name),
+                    {{"HDEL", redis::QueuesKey(options_.prefix), std::string(name)},
+                     {"DEL", keys.jobs, keys.deliveries}});
+  }
+  Status AppendWithJobs(const MessagePtr& m, const std::vector<JobRef>& jobs,
+                        HistoryStore::AppendCallback&& done) override {
+    return AppendOp(m, std::move(done), jobs);
+  }
+  Status PutJobs(const MessagePtr& m, const std::vector<JobRef>& jobs,
+                 CommitCallback* done) override {
+    Op op;
+    op.kind = Op::kCommands;
+    op.cost = JobsCost(*m, jobs.size());
+    const std::string job = store::EncodeJob(*m);
+    op.commands.push_back({"MULTI"});
+    for (const JobRef& j : jobs) {
+      op.commands.push_back({"HSET", redis::QueueKeysOf(options_.prefix, j.queue).jobs,
+                             redis::JobField(j.incarnation, j.seq), job});
+    }
+    op.commands.push_back({"EXEC"});
+    std::lock_guard lock(mu_);
+    if (!writer_ready_) {
+      ++stats_.appends_refused;
+      return Down();
+    }
+    if (queued_bytes_ + op.cost > options_.max_queued_bytes) {
+      ++stats_.appends_refused;
+      return Behind();
+    }
+    if (done) op.committed = std::move(*done);
+    queued_bytes_ += op.cost;
+    Queue(std::move(op));
+    return Status::Ok();
+  }
+  void SetDeliveries(const JobRef& job, uint32_t deliveries) override {
+    JobCommands({{"HSET", redis::QueueKeysOf(options_.prefix, job.queue).deliveries,
+                  redis::JobField(job.incarnation, job.seq), std::to_string(deliveries)}});
+  }
+  void DeleteJob(const JobRef& job) override {
+    const redis::QueueKeys keys = redis::QueueKeysOf(options_.prefix, job.queue);
+    const std::string field = redis::JobField(job.incarnation, job.seq);
+    JobCommands({{"HDEL", keys.jobs, field}, {"HDEL", keys.deliveries, field}});
+  }
+
+  // At open: every work queue record this server holds.
+  Result<redis::QueueRecords> ReadQueues();
+  // At open: what ReadQueues found that no queue owns goes.
+  void DropStrays(const redis::QueueStrays& strays);
+
+ private:
+  // What a message and copies of it as `jobs` jobs hold while queued.
+  static size_t JobsCost(const Message& m, size_t jobs) {
+    return (m.payload.size() + m.topic.size() + 64) * jobs;
+  }
+
+  // mu_ held.
+  Status Behind() const {
+    return Status(ErrorCode::kResourceExhausted,
+                  "the history store is behind: " + std::to_string(queued_bytes_) +
+                      " bytes wait for redis (max_queued_bytes " +
+                      std::to_string(options_.max_queued_bytes) + ")");
+  }
+
+  // A queue's definition written or deleted: never refused, and kept for
+  // when Redis is back if it cannot be sent (a restart must not bring back
+  // a deleted queue, nor lose a created one's jobs).
+  void QueueDefinition(std::string name, std::vector<std::vector<std::string>> commands) {
+    Op op;
+    op.kind = Op::kCommands;
+    op.topic = std::move(name);
+    op.definition = true;
+    op.commands = std::move(commands);
+    std::lock_guard lock(mu_);
+    Queue(std::move(op));
+  }
+
+  // A job's delivery count or settlement: small, never refused. One that
+  // cannot be written (Redis down) is counted in append_errors; the job
+  // then comes back after a restart with its last count written (a job is
+  // delivered at least once, never lost).
+  void JobCommands(std::vector<std::vector<std::string>> commands) {
+    Op op;
+    op.kind = Op::kCommands;
+    op.commands = std::move(commands);
+    std::lock_guard lock(mu_);
+    Queue(std::move(op));
+  }
+
+ public:
+  Status AppendOp(const MessagePtr& m, AppendCallback&& done, const std::vector<JobRef>& jobs) {
+    const size_t cost = m->payload.size() + m->topic.size() + 64 + JobsCost(*m, jobs.size());
     if (m->headers.size() > kMaxHeaders) {
       return Status(ErrorCode::kInvalidArgument,
                     "a message with " + std::to_string(m->headers.size()) +
@@ -83,10 +190,7 @@ class RedisStore final : public SharedHistoryStore {
       }
       if (queued_bytes_ + cost > options_.max_queued_bytes) {
         ++stats_.appends_refused;
-        return Status(ErrorCode::kResourceExhausted,
-                      "the history store is behind: " + std::to_string(queued_bytes_) +
-                          " bytes wait for redis (max_queued_bytes " +
-                          std::to_string(options_.max_queued_bytes) + ")");
+        return Behind();
       }
       auto [it, fresh] = held_.try_emplace(m->topic);
       Held& h = it->second;
@@ -119,6 +223,7 @@ class RedisStore final : public SharedHistoryStore {
       op.epoch = base_epoch;
       op.cost = cost;
       op.appended = std::move(done);
+      op.jobs = jobs;
       queued_bytes_ += cost;
       Queue(std::move(op));
     }
@@ -256,8 +361,18 @@ class RedisStore final : public SharedHistoryStore {
   };
 
   struct Op {
-    enum Kind { kAppend, kDrop, kForget, kExpireIds, kRead, kLoad, kHead } kind = kAppend;
-    MessagePtr message;  // kAppend (epoch: the head's epoch before it)
+    enum Kind {
+      kAppend,
+      kDrop,
+      kForget,
+      kExpireIds,
+      kRead,
+      kLoad,
+      kHead,
+      kCommands
+    } kind = kAppend;
+    MessagePtr message;        // kAppend (epoch: the head's epoch before it)
+    std::vector<JobRef> jobs;  // kAppend: its jobs, in its script
     size_t cost = 0;
     AppendCallback appended;
     std::string topic;
@@ -271,6 +386,12 @@ class RedisStore final : public SharedHistoryStore {
     size_t max_bytes = 0;
     ReadCallback read;
     LoadCallback loaded;  // kLoad, kHead
+    // kCommands: sent in order; `committed` (may be null) runs once the
+    // last answered. `definition`: a queue's (`topic`: its name), kept for
+    // later when it cannot be sent.
+    std::vector<std::vector<std::string>> commands;
+    QueueStore::CommitCallback committed;
+    bool definition = false;
   };
 
   // A topic as Redis holds it, and what this node then knows of it.
@@ -381,6 +502,9 @@ class RedisStore final : public SharedHistoryStore {
         case Op::kHead:
           SendHead(std::move(op));
           break;
+        case Op::kCommands:
+          SendCommands(std::move(op));
+          break;
         case Op::kLoad:
           // A load must not complete before the appends made before it
           // (it sets the head they are checked against): with replicas, it
@@ -449,25 +573,39 @@ class RedisStore final : public SharedHistoryStore {
     auto run = std::make_shared<std::vector<Op>>(first, last);
     const Message& head = *run->front().message;
     const redis::TopicKeys keys = redis::KeysOf(options_.prefix, head.topic);
+    // The run's queues: KEYS 7 on (Lua counts from 1).
+    std::vector<std::string> queues;
+    for (const Op& op : *run) {
+      for (const JobRef& j : op.jobs) {
+        if (std::find(queues.begin(), queues.end(), j.queue) == queues.end())
+          queues.push_back(j.queue);
+      }
+    }
     std::vector<std::string> args = {
         "EVALSHA",
         writer_->script_shas().empty() ? "" : writer_->script_shas()[kAppend],
-        "6",
+        std::to_string(6 + queues.size()),
         keys.meta,
         keys.stream,
         keys.ids,
         redis::TopicsKey(options_.prefix),
         redis::IdsKey(options_.prefix),
-        redis::LostKey(options_.prefix),
-        head.topic,
-        std::to_string(head.epoch),
-        std::to_string(head.offset),
-        std::to_string(run->size()),
-        std::to_string(run->front().epoch)};
+        redis::LostKey(options_.prefix)};
+    for (const std::string& q : queues) args.push_back(redis::QueueKeysOf(options_.prefix, q).jobs);
+    args.insert(args.end(), {head.topic, std::to_string(head.epoch), std::to_string(head.offset),
+                             std::to_string(run->size()), std::to_string(run->front().epoch)});
     for (const Op& op : *run) {
       args.push_back(std::to_string(op.message->timestamp_us));
       args.push_back(op.message->msg_id);
       redis::AppendFields(*op.message, args);
+      args.push_back(std::to_string(op.jobs.size()));
+      if (op.jobs.empty()) continue;
+      args.push_back(store::EncodeJob(*op.message));
+      for (const JobRef& j : op.jobs) {
+        const size_t key = std::find(queues.begin(), queues.end(), j.queue) - queues.begin();
+        args.push_back(std::to_string(7 + key));
+        args.push_back(redis::JobField(j.incarnation, j.seq));
+      }
     }
     Status sent = writer_->Command(Views(args), [this, run, wait](Result<Reply> r) {
       MendScripts(r);
@@ -593,12 +731,16 @@ class RedisStore final : public SharedHistoryStore {
     if (retention && dropped) op.retained(first);
   }
 
-  // Loop thread. A trim or forget the write connection refused (Redis is
-  // down): sent first once it is back, or a restart would bring back what
-  // the broker ended. A later one of the same topic supersedes it.
+  // Loop thread. A trim, forget or queue definition the write connection
+  // refused (Redis is down): sent first once it is back, or a restart would
+  // bring back what the broker ended. A later one of the same topic (or
+  // queue) supersedes it.
   void KeepForLater(Op op) {
     auto superseded = [&](const Op& earlier) {
-      return earlier.topic == op.topic && (op.kind == Op::kForget || earlier.kind == op.kind);
+      if (earlier.topic != op.topic) return false;
+      // A queue's definitions are of another namespace than topics.
+      if (earlier.kind == Op::kCommands || op.kind == Op::kCommands) return earlier.kind == op.kind;
+      return op.kind == Op::kForget || earlier.kind == op.kind;
     };
     later_.erase(std::remove_if(later_.begin(), later_.end(), superseded), later_.end());
     later_.push_back(std::move(op));
@@ -615,6 +757,8 @@ class RedisStore final : public SharedHistoryStore {
     for (Op& op : ops) {
       if (op.kind == Op::kForget) {
         SendForget(std::move(op));
+      } else if (op.kind == Op::kCommands) {
+        SendCommands(std::move(op));
       } else {
         SendDrop(std::move(op));
       }
@@ -641,6 +785,64 @@ class RedisStore final : public SharedHistoryStore {
     if (!sent.ok()) {
       KeepForLater(std::move(*shared));
       Finish();
+    }
+  }
+
+  // Loop thread. Work-queue records (queue_records.h): the commands in
+  // order, done when the last answers; the first failure is the outcome.
+  void SendCommands(Op op) {
+    struct Sending {
+      Op op;
+      size_t left = 0;
+      Status outcome = Status::Ok();
+    };
+    auto s = std::make_shared<Sending>();
+    s->left = op.commands.size();
+    s->op = std::move(op);
+    auto answered = [this, s](const Status& status) {
+      if (s->outcome.ok() && !status.ok()) s->outcome = status;
+      if (--s->left != 0) return;
+      if (s->op.cost != 0) {
+        std::lock_guard lock(mu_);
+        queued_bytes_ -= s->op.cost;
+      }
+      if (s->op.committed) s->op.committed(s->outcome);
+      if (!s->outcome.ok()) {
+        if (s->op.definition) {
+          // It may not have run; writing or deleting a definition again is
+          // idempotent.
+          KeepForLater(std::move(s->op));
+        } else {
+          std::lock_guard lock(mu_);
+          ++stats_.append_errors;
+        }
+      }
+      Finish();
+    };
+    // Copied: KeepForLater may take the op while later ones are sent.
+    const std::vector<std::vector<std::string>> commands = s->op.commands;
+    for (const std::vector<std::string>& command : commands) {
+      Status sent = writer_->Command(Views(command), [answered](Result<Reply> r) {
+        if (!r.ok()) return answered(r.status());
+        if (r->is_error()) {
+          return answered(Status(ErrorCode::kUnavailable,
+                                 "redis refused a work-queue record: " + r->Describe()));
+        }
+        // EXEC: nil when the transaction was dropped, else every answer.
+        if (r->type == Reply::Type::kNil) {
+          return answered(Status(ErrorCode::kUnavailable, "redis dropped a work-queue record"));
+        }
+        for (const Reply& e : r->elements) {
+          if (e.is_error()) {
+            return answered(Status(ErrorCode::kUnavailable,
+                                   "redis refused a work-queue record: " + e.Describe()));
+          }
+        }
+        answered(Status::Ok());
+      });
+      // Commands in flight on a connection being dropped complete when it
+      // is freed: this one after them.
+      if (!sent.ok()) loop_.Defer([answered, sent] { answered(sent); });
     }
   }
 
@@ -1004,6 +1206,7 @@ class RedisStore final : public SharedHistoryStore {
   std::vector<Confirm> confirm_next_;
   StoreRecovery recovery_;
   std::vector<StoredTopic> topics_;
+  std::vector<StoredQueue> queues_;  // until the broker takes them
 
   mutable std::mutex mu_;
   std::condition_variable drained_cv_;
@@ -1122,8 +1325,95 @@ Status RedisStore::Open() {
   Result<bool> written = ShardMapWritten();
   if (!written.ok()) return written.status();
   if (Status s = Load(); !s.ok()) return s;
-  if (map_) return CheckShardTopics();
+  if (map_) return CheckShardTopics();  // OpenRedisStore assembles the shards' queues
+  Result<redis::QueueRecords> records = ReadQueues();
+  if (!records.ok()) return records.status();
+  std::vector<redis::QueueRecords> servers;
+  servers.push_back(std::move(*records));
+  std::vector<redis::QueueStrays> strays;
+  queues_ = redis::AssembleQueues(std::move(servers), strays);
+  DropStrays(strays[0]);
   return Status::Ok();
+}
+
+// Before the broker starts: round trips on the caller's thread (CallNow).
+// Jobs are read a page at a time (HSCAN), so no reply holds a whole queue.
+Result<redis::QueueRecords> RedisStore::ReadQueues() {
+  redis::QueueRecords out;
+  auto failed = [&](const std::string& what, const Result<Reply>& r) {
+    return Status(ErrorCode::kUnavailable, "cannot load the work queues from " + Where() + ": " +
+                                               what + ": " +
+                                               (r.ok() ? r->Describe() : r.status().message()));
+  };
+  Result<Reply> defs = CallNow({"HGETALL", redis::QueuesKey(options_.prefix)});
+  if (!defs.ok() || defs->type != Reply::Type::kArray) return failed("their definitions", defs);
+  for (size_t i = 0; i + 1 < defs->elements.size(); i += 2) {
+    const std::string& name = defs->elements[i].str;
+    auto q = store::DecodeQueue(name, defs->elements[i + 1].str);
+    if (!q.ok()) {
+      return Status(ErrorCode::kInternal, q.status().message() + " (in " + Where() + ", key " +
+                                              redis::QueuesKey(options_.prefix) +
+                                              "): delete that field to drop the queue");
+    }
+    out.definitions[name] = std::move(*q);
+  }
+  Result<Reply> names = CallNow({"SMEMBERS", redis::QueueNamesKey(options_.prefix)});
+  if (!names.ok() || names->type != Reply::Type::kArray) return failed("their names", names);
+  for (const Reply& n : names->elements) out.names.push_back(n.str);
+  for (const std::string& name : out.names) {
+    const redis::QueueKeys keys = redis::QueueKeysOf(options_.prefix, name);
+    std::map<std::string, uint32_t> deliveries;
+    Result<Reply> d = CallNow({"HGETALL", keys.deliveries});
+    if (!d.ok() || d->type != Reply::Type::kArray) return failed("delivery counts", d);
+    for (size_t i = 0; i + 1 < d->elements.size(); i += 2) {
+      deliveries[d->elements[i].str] =
+          static_cast<uint32_t>(std::min<uint64_t>(ToU64(d->elements[i + 1].str), UINT32_MAX));
+    }
+    std::string cursor = "0";
+    do {
+      Result<Reply> page = CallNow({"HSCAN", keys.jobs, cursor, "COUNT", "256"});
+      if (!page.ok() || page->type != Reply::Type::kArray || page->elements.size() != 2 ||
+          page->elements[1].type != Reply::Type::kArray) {
+        return failed("jobs of '" + name + "'", page);
+      }
+      cursor = page->elements[0].str;
+      const std::vector<Reply>& kv = page->elements[1].elements;
+      for (size_t i = 0; i + 1 < kv.size(); i += 2) {
+        std::optional<std::pair<uint64_t, uint64_t>> at = redis::ParseJobField(kv[i].str);
+        Result<MessagePtr> m = at ? store::DecodeJob(kv[i + 1].str)
+                                  : Result<MessagePtr>(Status(ErrorCode::kInternal, "bad field"));
+        if (!m.ok()) {
+          return Status(ErrorCode::kInternal,
+                        "a stored job of work queue '" + name + "' is damaged (" +
+                            m.status().message() + ", in " + Where() + ", key " + keys.jobs +
+                            "): delete that field, or the key to drop every job of the queue");
+        }
+        redis::QueueRecords::Job job;
+        job.incarnation = at->first;
+        job.job.seq = at->second;
+        job.job.message = std::move(*m);
+        if (auto it = deliveries.find(kv[i].str); it != deliveries.end())
+          job.job.deliveries = it->second;
+        out.jobs[name].push_back(std::move(job));
+      }
+    } while (cursor != "0");
+  }
+  return out;
+}
+
+void RedisStore::DropStrays(const redis::QueueStrays& strays) {
+  for (const std::string& name : strays.names) {
+    const redis::QueueKeys keys = redis::QueueKeysOf(options_.prefix, name);
+    JobCommands({{"DEL", keys.jobs, keys.deliveries},
+                 {"SREM", redis::QueueNamesKey(options_.prefix), name}});
+  }
+  for (const auto& [name, fields] : strays.fields) {
+    const redis::QueueKeys keys = redis::QueueKeysOf(options_.prefix, name);
+    std::vector<std::string> jobs = {"HDEL", keys.jobs}, counts = {"HDEL", keys.deliveries};
+    jobs.insert(jobs.end(), fields.begin(), fields.end());
+    counts.insert(counts.end(), fields.begin(), fields.end());
+    JobCommands({std::move(jobs), std::move(counts)});
+  }
 }
 
 // Opening a shard, once every shard of the map opened and checked: the
@@ -1494,12 +1784,23 @@ Result<std::shared_ptr<HistoryStore>> OpenRedisStore(const RedisStoreOptions& op
     if (Status s = store->Open(); !s.ok()) return s;
     opened.push_back(std::move(store));
   }
-  std::vector<std::shared_ptr<SharedHistoryStore>> shards;
+  // A queue's definition is on every shard, its jobs on their topics'.
+  std::vector<redis::QueueRecords> records;
   for (std::shared_ptr<RedisStore>& store : opened) {
-    if (Status s = store->ClaimShard(); !s.ok()) return s;
-    shards.push_back(std::move(store));
+    Result<redis::QueueRecords> r = store->ReadQueues();
+    if (!r.ok()) return r.status();
+    records.push_back(std::move(*r));
   }
-  return std::shared_ptr<HistoryStore>(redis::MakeShardedStore(map, std::move(shards)));
+  std::vector<redis::QueueStrays> strays;
+  std::vector<StoredQueue> queues = redis::AssembleQueues(std::move(records), strays);
+  std::vector<std::shared_ptr<SharedHistoryStore>> shards;
+  for (size_t i = 0; i < opened.size(); ++i) {
+    if (Status s = opened[i]->ClaimShard(); !s.ok()) return s;
+    opened[i]->DropStrays(strays[i]);
+    shards.push_back(std::move(opened[i]));
+  }
+  return std::shared_ptr<HistoryStore>(
+      redis::MakeShardedStore(map, std::move(shards), std::move(queues)));
 }
 
 }  // namespace herald

@@ -50,6 +50,16 @@ for k = 0, n - 1 do
     redis.call('ZADD', KEYS[5], stamp, ARGV[1] .. '\0' .. id)
   end
   at = at + 3 + nf * 2
+  local jobs = tonumber(ARGV[at])
+  if jobs > 0 then
+    local job = ARGV[at + 1]
+    for q = 0, jobs - 1 do
+      redis.call('HSET', KEYS[tonumber(ARGV[at + 2 + q * 2])], ARGV[at + 3 + q * 2], job)
+    end
+    at = at + 2 + jobs * 2
+  else
+    at = at + 1
+  end
 end
 redis.call('HSET', KEYS[1], 'o', fmt(first + n - 1))
 redis.call('HINCRBY', KEYS[1], 'b', bytes)

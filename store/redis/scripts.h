@@ -46,11 +46,14 @@ std::string ShardsKey(std::string_view prefix);
 std::string WriterKey(std::string_view prefix);
 std::string LostKey(std::string_view prefix);
 
-// Appends a run of one topic's messages at (epoch, first offset) on:
-//   KEYS: meta, stream, ids, topics, id index, lost
+// Appends a run of one topic's messages at (epoch, first offset), with
+// their work-queue jobs (store/redis/queue_records.h), on:
+//   KEYS: meta, stream, ids, topics, id index, lost, then the job hashes of
+//         the run's queues
 //   ARGV: topic, epoch, first offset, count, base epoch, then per message:
 //         µs, msg id ("" for none), field count n, then n field/value pairs
-//         (the first is d, the payload)
+//         (the first is d, the payload), then its job count k and, when
+//         k > 0, the job (EncodeJob) and k pairs (index in KEYS, field)
 // Returns "OK", "UNPROVEN <epoch> <last offset>" when the head's epoch began
 // before a master that cannot show it kept what was acknowledged (P:lost
 // grew since: only a newer epoch is taken), or "MISMATCH <epoch> <last

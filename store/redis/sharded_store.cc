@@ -5,11 +5,13 @@
 namespace herald::redis {
 namespace {
 
-class ShardedStore final : public SharedHistoryStore {
+class ShardedStore final : public SharedHistoryStore, public QueueStore {
  public:
   ShardedStore(std::shared_ptr<const ShardMap> map,
-               std::vector<std::shared_ptr<SharedHistoryStore>> shards)
-      : map_(std::move(map)), shards_(std::move(shards)) {
+               std::vector<std::shared_ptr<SharedHistoryStore>> shards,
+               std::vector<StoredQueue> queues)
+      : map_(std::move(map)), shards_(std::move(shards)), queues_(std::move(queues)) {
+    for (auto& shard : shards_) queue_shards_.push_back(dynamic_cast<QueueStore*>(shard.get()));
     for (size_t i = 0; i < shards_.size(); ++i) {
       const StoreRecovery& r = shards_[i]->recovery();
       recovery_.clean_shutdown = recovery_.clean_shutdown && r.clean_shutdown;
@@ -33,6 +35,27 @@ class ShardedStore final : public SharedHistoryStore {
   Status Append(const MessagePtr& m, AppendCallback&& done) override {
     return Of(m->topic).Append(m, std::move(done));
   }
+
+  // QueueStore: a job with its message; a definition on every shard.
+  std::vector<StoredQueue> TakeQueues() override { return std::move(queues_); }
+  void PutQueue(const QueueOptions& q, uint64_t incarnation) override {
+    for (QueueStore* shard : queue_shards_) shard->PutQueue(q, incarnation);
+  }
+  void DeleteQueue(std::string_view name) override {
+    for (QueueStore* shard : queue_shards_) shard->DeleteQueue(name);
+  }
+  Status AppendWithJobs(const MessagePtr& m, const std::vector<JobRef>& jobs,
+                        AppendCallback&& done) override {
+    return QueuesOf(m->topic).AppendWithJobs(m, jobs, std::move(done));
+  }
+  Status PutJobs(const MessagePtr& m, const std::vector<JobRef>& jobs,
+                 CommitCallback* done) override {
+    return QueuesOf(m->topic).PutJobs(m, jobs, done);
+  }
+  void SetDeliveries(const JobRef& job, uint32_t deliveries) override {
+    QueuesOf(job.topic).SetDeliveries(job, deliveries);
+  }
+  void DeleteJob(const JobRef& job) override { QueuesOf(job.topic).DeleteJob(job); }
   void Trim(std::string_view topic, uint64_t epoch, uint64_t first_kept) override {
     Of(topic).Trim(topic, epoch, first_kept);
   }
@@ -88,17 +111,21 @@ class ShardedStore final : public SharedHistoryStore {
 
  private:
   SharedHistoryStore& Of(std::string_view topic) { return *shards_[map_->Route(topic)]; }
+  QueueStore& QueuesOf(std::string_view topic) { return *queue_shards_[map_->Route(topic)]; }
 
   const std::shared_ptr<const ShardMap> map_;
   const std::vector<std::shared_ptr<SharedHistoryStore>> shards_;
+  std::vector<QueueStore*> queue_shards_;  // shards_[i] as a QueueStore
+  std::vector<StoredQueue> queues_;        // until the broker takes them
   StoreRecovery recovery_;
 };
 
 }  // namespace
 
 std::shared_ptr<SharedHistoryStore> MakeShardedStore(
-    std::shared_ptr<const ShardMap> map, std::vector<std::shared_ptr<SharedHistoryStore>> shards) {
-  return std::make_shared<ShardedStore>(std::move(map), std::move(shards));
+    std::shared_ptr<const ShardMap> map, std::vector<std::shared_ptr<SharedHistoryStore>> shards,
+    std::vector<StoredQueue> queues) {
+  return std::make_shared<ShardedStore>(std::move(map), std::move(shards), std::move(queues));
 }
 
 }  // namespace herald::redis

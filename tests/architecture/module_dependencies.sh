@@ -28,8 +28,9 @@ frontends/grpc:      base broker auth api frontends/session
 frontends/static:    base io frontends/http
 client:              base broker api
 cluster:             base broker api
-store:               base broker
-store/redis:         base broker io
+store/codec:         base broker
+store:               base broker store/codec
+store/redis:         base broker io store/codec
 server:              base broker io auth frontends/session frontends/http frontends/http_auth frontends/json frontends/ws frontends/sse frontends/rest frontends/grpc frontends/static cluster store store/redis
 '
 

@@ -477,7 +477,7 @@ TEST(WorkQueue, MaxPendingRefusesTheJobAndReservationsCount) {
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(f.q.Reserve(1).status().code(), ErrorCode::kResourceExhausted);  // count
   EXPECT_EQ(f.q.Info().refused, 2u);
-  f.q.Release(*first, 1);  // its append failed
+  f.q.Release(*first, 1, "jobs.a");  // its append failed
   EXPECT_TRUE(f.q.Reserve(1).ok());
   EXPECT_EQ(f.node_bytes.load(), 2u);
 }

@@ -408,5 +408,25 @@ TEST(ClusterHandshake, TheSameSecretLinks) {
   ASSERT_TRUE(WaitFor([&] { return a.live() == 2 && b.live() == 2; }));
 }
 
+// A broker holding work queues (a store kept them from a run alone) does
+// not join: every node sharing that store would serve the same jobs.
+TEST(ClusterStart, ABrokerWithWorkQueuesIsRefusedWithTheReason) {
+  BrokerOptions bo;
+  bo.node_id = "a";
+  Broker broker(bo);
+  QueueOptions q;
+  q.name = "work";
+  q.pattern = "jobs.>";
+  ASSERT_TRUE(broker.CreateQueue(q).ok());
+  ClusterOptions co;
+  co.listen = "127.0.0.1:0";
+  Cluster cluster(broker, co);
+  Status s = cluster.Start();
+  EXPECT_EQ(s.code(), ErrorCode::kUnavailable);
+  EXPECT_NE(s.message().find("work queues ('work'"), std::string::npos) << s.message();
+  ASSERT_TRUE(broker.DeleteQueue("work").ok());
+  EXPECT_TRUE(cluster.Start().ok());
+}
+
 }  // namespace
 }  // namespace herald::cluster

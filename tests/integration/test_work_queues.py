@@ -25,6 +25,7 @@ import grpc
 import websockets
 
 from heraldd import Heraldd, http_call, metric, run_heraldd, wait_until
+from redis_util import RedisServer
 from ws_util import recv_json, recv_until, run
 
 STUBS = os.environ.get("HERALD_PYTHON_STUBS",
@@ -313,21 +314,20 @@ class WorkQueueLedger(unittest.TestCase):
             self.assertGreaterEqual(info["redelivered"], 10)
 
 
-class WorkQueueKill9OnDisk(unittest.TestCase):
-    """kill -9 of heraldd (disk store) in the middle of 5,000 jobs and 4
-    workers, then a restart on the same directory: no job is lost, and no
-    acknowledged job comes back but those whose acknowledgement was on its
-    way to the disk at the crash (counted and printed)."""
+class Kill9Ledger:
+    """kill -9 of heraldd in the middle of 5,000 jobs and 4 workers, then a
+    restart on the same store: no job is lost, and no acknowledged job comes
+    back but those whose acknowledgement was on its way to the store at the
+    crash (counted and printed). A subclass names the store: `store_args()`
+    (heraldd's arguments) and `store_config` (config lines)."""
 
     JOBS = 5000
+    store_config = ""
 
     def test_no_job_is_lost_across_a_kill_9(self):
         import http.client
-        import shutil
-        import tempfile
-        data = tempfile.mkdtemp(prefix="herald-queue-")
         config = QUEUE_CONFIG.replace("ack_wait_ms = 700", "ack_wait_ms = 3000").replace(
-            "max_deliver = 3", "max_deliver = 0")
+            "max_deliver = 3", "max_deliver = 0") + self.store_config
         published = set()  # jobs whose publish was acknowledged
         processed = {}  # job -> deliveries handed to a worker
         acks_sent = set()  # jobs a worker sent an ack for
@@ -337,7 +337,7 @@ class WorkQueueKill9OnDisk(unittest.TestCase):
         servers = []  # every heraldd started here: stopped whatever happens
         try:
             def start():
-                servers.append(Heraldd("--data-dir", data, config=config).__enter__())
+                servers.append(Heraldd(*self.store_args(), config=config).__enter__())
                 return servers[-1]
 
             def publish_all(port):
@@ -431,7 +431,6 @@ class WorkQueueKill9OnDisk(unittest.TestCase):
         finally:
             for s in servers:
                 s.stop()
-            shutil.rmtree(data, ignore_errors=True)
         # The ledger: nothing published was lost, nothing unknown appeared,
         # every job acknowledged.
         self.assertEqual(set(processed), published)
@@ -444,7 +443,7 @@ class WorkQueueKill9OnDisk(unittest.TestCase):
         twice = sorted(j for j, n in processed.items() if n > 1 and j in confirmed_before_crash)
         after = sorted(j for j, n in confirmed.items() if n > 1 and j not in sent_before_crash)
         self.assertEqual(after, [], "a job acknowledged after the restart came back")
-        print(f"\n  kill -9 ledger: {len(published)} jobs published, "
+        print(f"\n  kill -9 ledger ({type(self).__name__}): {len(published)} jobs published, "
               f"{len(confirmed_before_crash)} acknowledgements confirmed before the crash, "
               f"{len(twice)} of those delivered again (acks in flight at the crash), "
               f"{len(sent_before_crash) - len(confirmed_before_crash)} acks sent unconfirmed; "
@@ -452,6 +451,31 @@ class WorkQueueKill9OnDisk(unittest.TestCase):
               f"{sum(processed.values()) - len(published)} redeliveries in all; "
               f"queue after: enqueued {info['enqueued']}, acked {info['acked']}", flush=True)
         self.assertLessEqual(len(redone), 4 * 50 + 200)
+
+
+class WorkQueueKill9OnDisk(Kill9Ledger, unittest.TestCase):
+    def setUp(self):
+        import shutil
+        import tempfile
+        self.data = tempfile.mkdtemp(prefix="herald-queue-")
+        self.addCleanup(shutil.rmtree, self.data, ignore_errors=True)
+
+    def store_args(self):
+        return ("--data-dir", self.data)
+
+
+class WorkQueueKill9OnRedis(Kill9Ledger, unittest.TestCase):
+    """The same on the Redis store (a redis-server that fsyncs each write,
+    as [store] redis requires by default), which outlives heraldd."""
+
+    def setUp(self):
+        self.redis = RedisServer("--appendonly", "yes", "--appendfsync", "always").start()
+        self.addCleanup(self.redis.close)
+        self.store_config = (f'[store]\nkind = "redis"\nredis_port = {self.redis.port}\n'
+                             'redis_connect_timeout_ms = 500\n')
+
+    def store_args(self):
+        return ()
 
 
 class WorkQueueOverHttp(unittest.TestCase):

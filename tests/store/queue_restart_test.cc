@@ -1,4 +1,5 @@
-// Work queues on the disk store: a broker restarted on the same directory
+// Work queues on a store that keeps them (the disk store, the Redis store
+// on one server or as three shards): a broker restarted on the same store
 // has its queues back, with every job not acknowledged and its delivery
 // count; acknowledged jobs stay gone.
 #include <gtest/gtest.h>
@@ -11,8 +12,10 @@
 #include "herald/broker.h"
 #include "herald/disk_store.h"
 #include "herald/queue_store.h"
+#include "herald/redis_store.h"
 #include "tests/broker/test_support.h"
 #include "tests/store/scratch_dir.h"
+#include "tests/support/redis_server.h"
 
 namespace herald {
 namespace {
@@ -20,18 +23,6 @@ namespace {
 using namespace std::chrono_literals;
 using testing::ScratchDir;
 using testing::WaitFor;
-
-BrokerOptions OnDisk(const std::string& dir, bool history = true) {
-  DiskStoreOptions d;
-  d.dir = dir;
-  d.boot_id = "this-boot";
-  Result<std::shared_ptr<HistoryStore>> store = OpenDiskStore(d);
-  EXPECT_TRUE(store.ok()) << store.status().message();
-  BrokerOptions o;
-  if (store.ok()) o.store = *store;
-  if (!history) o.default_history.max_messages = 0;
-  return o;
-}
 
 QueueOptions Work() {
   QueueOptions q;
@@ -45,22 +36,72 @@ QueueOptions Work() {
 
 using Worker = testing::QueueWorker;
 
-class QueueRestart : public ::testing::TestWithParam<bool> {};  // topic history on / off
+enum class Kind { kDisk, kRedis, kRedisShards };
+
+// (the store, whether topics keep history)
+class QueueRestart : public ::testing::TestWithParam<std::tuple<Kind, bool>> {
+ protected:
+  Kind kind() const { return std::get<0>(GetParam()); }
+  bool history() const { return std::get<1>(GetParam()); }
+
+  // The same store each time: this test's directory, or its Redis servers.
+  std::shared_ptr<HistoryStore> OpenStore() {
+    Result<std::shared_ptr<HistoryStore>> store = Status(ErrorCode::kInternal, "no store");
+    if (kind() == Kind::kDisk) {
+      DiskStoreOptions d;
+      d.dir = dir_.path();
+      d.boot_id = "this-boot";
+      store = OpenDiskStore(d);
+    } else {
+      const size_t servers = kind() == Kind::kRedis ? 1 : 3;
+      while (redis_.size() < servers) {
+        redis_.push_back(test::RedisServer::Start());
+        if (!redis_.back()) {
+          ADD_FAILURE() << test::RedisServer::last_error();
+          return nullptr;
+        }
+      }
+      RedisStoreOptions r;
+      r.port = redis_[0]->port();
+      r.require_durable = false;  // the logic under test, not Redis's disk
+      if (servers > 1) {
+        r.shards = {{"a", "127.0.0.1", redis_[0]->port(), ""},
+                    {"b", "127.0.0.1", redis_[1]->port(), ""},
+                    {"c", "127.0.0.1", redis_[2]->port(), ""}};
+      }
+      store = OpenRedisStore(r);
+    }
+    EXPECT_TRUE(store.ok()) << store.status().message();
+    return store.ok() ? *store : nullptr;
+  }
+
+  BrokerOptions Open() {
+    BrokerOptions o;
+    o.store = OpenStore();
+    if (!history()) o.default_history.max_messages = 0;
+    return o;
+  }
+
+ private:
+  ScratchDir dir_;
+  std::vector<std::unique_ptr<test::RedisServer>> redis_;  // outlive each broker
+};
 
 TEST_P(QueueRestart, JobsNotAckedComeBackWithTheirDeliveryCounts) {
-  ScratchDir dir;
-  const bool history = GetParam();
   {
-    Broker b(OnDisk(dir.path(), history));
+    Broker b(Open());
     ASSERT_TRUE(b.CreateQueue(Work()).ok());
-    for (int i = 0; i < 5; ++i) ASSERT_TRUE(b.Publish("jobs.a", "job-" + std::to_string(i)).ok());
+    // Topics on every shard, when there are shards.
+    for (int i = 0; i < 5; ++i) {
+      ASSERT_TRUE(b.Publish("jobs." + std::to_string(i), "job-" + std::to_string(i)).ok());
+    }
     Worker w;
     w.Join(b, "work");
     ASSERT_TRUE(WaitFor([&] { return w.count() == 5; }));
     ASSERT_TRUE(b.Settle(w.id, w.at(0).handle, SettleKind::kAck).ok());
     ASSERT_TRUE(b.Settle(w.id, w.at(1).handle, SettleKind::kAck).ok());
   }  // a clean stop: what was queued for the disk is committed
-  Broker b(OnDisk(dir.path(), history));
+  Broker b(Open());
   Result<QueueInfo> info = b.GetQueue("work");
   ASSERT_TRUE(info.ok()) << info.status().ToString();
   EXPECT_EQ(info->pending, 3u);
@@ -73,7 +114,7 @@ TEST_P(QueueRestart, JobsNotAckedComeBackWithTheirDeliveryCounts) {
   for (size_t i = 0; i < 3; ++i) {
     payloads.insert(w.at(i).message->payload);
     EXPECT_EQ(w.at(i).deliveries, 2u);  // delivered once before the restart
-    EXPECT_EQ(w.at(i).message->topic, "jobs.a");
+    EXPECT_EQ(w.at(i).message->topic, "jobs." + w.at(i).message->payload.substr(4));
   }
   EXPECT_EQ(payloads, (std::set<std::string>{"job-2", "job-3", "job-4"}));
   // The same definition again (the config at start) is fine; a publish
@@ -85,23 +126,21 @@ TEST_P(QueueRestart, JobsNotAckedComeBackWithTheirDeliveryCounts) {
 }
 
 TEST_P(QueueRestart, ADeletedQueueStaysDeleted) {
-  ScratchDir dir;
   {
-    Broker b(OnDisk(dir.path(), GetParam()));
+    Broker b(Open());
     ASSERT_TRUE(b.CreateQueue(Work()).ok());
     ASSERT_TRUE(b.Publish("jobs.a", "x").ok());
     ASSERT_TRUE(b.DeleteQueue("work").ok());
   }
-  Broker b(OnDisk(dir.path(), GetParam()));
+  Broker b(Open());
   EXPECT_EQ(b.GetQueue("work").status().code(), ErrorCode::kNotFound);
   ASSERT_TRUE(b.CreateQueue(Work()).ok());
   EXPECT_EQ(b.GetQueue("work")->pending, 0u);  // the old jobs went with it
 }
 
 TEST_P(QueueRestart, AJobWhoseLastDeliveryWasCutShortGoesToTheDeadLetters) {
-  ScratchDir dir;
   {
-    Broker b(OnDisk(dir.path(), GetParam()));
+    Broker b(Open());
     ASSERT_TRUE(b.CreateQueue(Work()).ok());
     ASSERT_TRUE(b.Publish("jobs.a", "poison").ok());
     Worker w;
@@ -113,7 +152,7 @@ TEST_P(QueueRestart, AJobWhoseLastDeliveryWasCutShortGoesToTheDeadLetters) {
       }
     }
   }  // the third delivery was in flight
-  Broker b(OnDisk(dir.path(), GetParam()));
+  Broker b(Open());
   std::promise<MessagePtr> dead;
   ASSERT_TRUE(b.Subscribe("dead.work", [&](const Delivery& d) {
                  if (d.kind == Delivery::Kind::kMessage) dead.set_value(d.message);
@@ -126,16 +165,8 @@ TEST_P(QueueRestart, AJobWhoseLastDeliveryWasCutShortGoesToTheDeadLetters) {
 
 // What a publish racing a queue's delete can leave behind: jobs of an
 // earlier incarnation of the name, and jobs of a name with no queue.
-TEST(QueueStoreOnDisk, KeysOfADeletedQueueOrAnEarlierIncarnationAreDroppedAtOpen) {
-  ScratchDir dir;
-  auto open = [&] {
-    DiskStoreOptions d;
-    d.dir = dir.path();
-    d.boot_id = "this-boot";
-    Result<std::shared_ptr<HistoryStore>> s = OpenDiskStore(d);
-    EXPECT_TRUE(s.ok()) << s.status().message();
-    return *s;
-  };
+TEST_P(QueueRestart, KeysOfADeletedQueueOrAnEarlierIncarnationAreDroppedAtOpen) {
+  auto open = [&] { return OpenStore(); };
   auto m = std::make_shared<Message>();
   m->topic = "jobs.a";
   m->payload = "x";
@@ -146,8 +177,21 @@ TEST(QueueStoreOnDisk, KeysOfADeletedQueueOrAnEarlierIncarnationAreDroppedAtOpen
     auto* qs = dynamic_cast<QueueStore*>(s.get());
     ASSERT_NE(qs, nullptr);
     qs->PutQueue(Work(), 7);
-    ASSERT_TRUE(qs->PutJobs(m, {{"work", 7, 1}, {"work", 6, 1}, {"gone", 3, 1}}, nullptr).ok());
-    qs->SetDeliveries({"work", 6, 1}, 4);
+    // "gone" was a queue once (a definition deleted): its jobs raced the delete.
+    qs->PutQueue(
+        [] {
+          auto q = Work();
+          q.name = "gone";
+          return q;
+        }(),
+        3);
+    qs->DeleteQueue("gone");
+    ASSERT_TRUE(
+        qs->PutJobs(m,
+                    {{"work", 7, 1, "jobs.a"}, {"work", 6, 1, "jobs.a"}, {"gone", 3, 1, "jobs.a"}},
+                    nullptr)
+            .ok());
+    qs->SetDeliveries({"work", 6, 1, "jobs.a"}, 4);
   }
   for (int round = 0; round < 2; ++round) {
     std::shared_ptr<HistoryStore> s = open();
@@ -160,8 +204,7 @@ TEST(QueueStoreOnDisk, KeysOfADeletedQueueOrAnEarlierIncarnationAreDroppedAtOpen
 }
 
 TEST_P(QueueRestart, ARetriedPublishIsOneJobAndAnsweredAsTheFirst) {
-  ScratchDir dir;
-  Broker b(OnDisk(dir.path(), GetParam()));
+  Broker b(Open());
   ASSERT_TRUE(b.CreateQueue(Work()).ok());
   PublishOptions o;
   o.msg_id = "order-1";
@@ -177,8 +220,17 @@ TEST_P(QueueRestart, ARetriedPublishIsOneJobAndAnsweredAsTheFirst) {
   EXPECT_EQ(b.GetQueue("work")->pending, 1u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Topics, QueueRestart, ::testing::Values(true, false),
-                         [](const auto& info) { return info.param ? "History" : "NoHistory"; });
+INSTANTIATE_TEST_SUITE_P(StoresAndTopics, QueueRestart,
+                         ::testing::Combine(::testing::Values(Kind::kDisk, Kind::kRedis,
+                                                              Kind::kRedisShards),
+                                            ::testing::Bool()),
+                         [](const auto& info) {
+                           const Kind kind = std::get<0>(info.param);
+                           return std::string(kind == Kind::kDisk    ? "Disk"
+                                              : kind == Kind::kRedis ? "Redis"
+                                                                     : "RedisShards") +
+                                  (std::get<1>(info.param) ? "History" : "NoHistory");
+                         });
 
 }  // namespace
 }  // namespace herald

@@ -1,0 +1,68 @@
+// store/redis/queue_records.h — work queues (herald/queue_store.h) as the
+// Redis store keeps them, and how what it reads back at open becomes the
+// broker's queues.
+//
+// Keys under a prefix P (one server; with shards, on each):
+//   P:queues   hash  queue name -> its definition (store/codec EncodeQueue,
+//                    with its incarnation); with shards, on every shard
+//   P:wqs      set   every queue name ever defined here and not yet cleaned
+//                    up: where jobs may be left (no keyspace SCAN at open)
+//   P:wq:{Q}:j hash  job -> EncodeJob of its message, on the server of the
+//                    message's topic, written in the message's append
+//                    script (or, for a topic without history, in one
+//                    MULTI/EXEC): an acknowledged publish is never a lost job
+//   P:wq:{Q}:d hash  job -> its delivery count, a decimal (absent: none yet)
+// A job's field is JobField(incarnation, seq): 16 bytes, big-endian.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "herald/queue_store.h"
+
+namespace herald::redis {
+
+struct QueueKeys {
+  std::string jobs, deliveries;
+};
+QueueKeys QueueKeysOf(std::string_view prefix, std::string_view queue);
+std::string QueuesKey(std::string_view prefix);
+std::string QueueNamesKey(std::string_view prefix);
+std::string JobField(uint64_t incarnation, uint64_t seq);
+// (incarnation, seq), or nullopt when `field` is not a job's.
+std::optional<std::pair<uint64_t, uint64_t>> ParseJobField(std::string_view field);
+
+// What one server holds of the work queues.
+struct QueueRecords {
+  std::map<std::string, std::pair<QueueOptions, uint64_t>>
+      definitions;                 // name -> (it, incarnation)
+  std::vector<std::string> names;  // P:wqs
+  struct Job {
+    uint64_t incarnation = 0;
+    StoredJob job;
+  };
+  std::map<std::string, std::vector<Job>> jobs;  // by queue name, any incarnation
+};
+
+// What a server holds that is no queue's any more: names with no
+// definition (their keys go) and jobs of another incarnation than their
+// queue's (a publish that raced a delete), by queue name.
+struct QueueStrays {
+  std::vector<std::string> names;
+  std::map<std::string, std::vector<std::string>> fields;
+  bool empty() const { return names.empty() && fields.empty(); }
+};
+
+// The queues of one or more servers (shards): each name's definition with
+// the highest incarnation any of them holds, with every job of that
+// incarnation, by seq. strays[i] gets what servers[i] holds that no queue
+// owns.
+std::vector<StoredQueue> AssembleQueues(std::vector<QueueRecords> servers,
+                                        std::vector<QueueStrays>& strays);
+
+}  // namespace herald::redis
