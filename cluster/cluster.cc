@@ -47,10 +47,10 @@ Status Cluster::Start() {
   // serve the same stored jobs (a shared Redis store holds them for all).
   if (std::vector<QueueInfo> queues = broker_.ListQueues(); !queues.empty()) {
     return Status(ErrorCode::kUnavailable,
-                  "the broker holds work queues ('" + queues.front().options.name + "' and " +
-                      std::to_string(queues.size() - 1) +
-                      " more), which a cluster cannot serve yet: delete them, or run this "
-                      "node alone");
+                  "the broker holds " + std::to_string(queues.size()) + " work queue(s) ('" +
+                      queues.front().options.name +
+                      "'...), which a cluster cannot serve yet: delete them, or run this node "
+                      "alone");
   }
   // The embedder's clients are not known here: what a library user gets is
   // the loopback rule (heraldd adds the [auth] one, server.cc).

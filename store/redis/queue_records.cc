@@ -1,6 +1,7 @@
 #include "store/redis/queue_records.h"
 
 #include <algorithm>
+#include <set>
 
 #include "store/codec/bytes.h"
 
@@ -31,15 +32,25 @@ std::optional<std::pair<uint64_t, uint64_t>> ParseJobField(std::string_view fiel
 
 std::vector<StoredQueue> AssembleQueues(std::vector<QueueRecords> servers,
                                         std::vector<QueueStrays>& strays) {
-  // A definition PutQueue could not write to every shard yet is on some:
-  // the newest incarnation any holds is the queue's.
+  // A definition not written to every shard (a shard down at a create or
+  // a delete, and the process stopped before it came back) leaves shards
+  // that disagree. Incarnations are random, not ordered, so which is newer
+  // cannot be told: the highest is taken, and nothing of that name is
+  // deleted (its jobs of other incarnations stay in Redis, not served).
   std::map<std::string, std::pair<QueueOptions, uint64_t>> defined;
+  std::set<std::string> disputed;
   for (const QueueRecords& s : servers) {
+    for (const std::string& name : s.names) {
+      if (!s.definitions.contains(name)) disputed.insert(name);
+    }
     for (const auto& [name, def] : s.definitions) {
       auto [it, fresh] = defined.try_emplace(name, def);
-      if (!fresh && def.second > it->second.second) it->second = def;
+      if (fresh) continue;
+      if (def.second != it->second.second) disputed.insert(name);
+      if (def.second > it->second.second) it->second = def;
     }
   }
+  // (A name defined nowhere is a deleted queue's: its keys all go below.)
   std::map<std::string, StoredQueue> queues;
   for (auto& [name, def] : defined) queues[name] = StoredQueue{def.first, def.second, {}};
   strays.assign(servers.size(), {});
@@ -48,13 +59,16 @@ std::vector<StoredQueue> AssembleQueues(std::vector<QueueRecords> servers,
     for (const std::string& name : s.names) {
       if (!queues.contains(name)) strays[i].names.push_back(name);
     }
+    for (auto& [name, fields] : s.stray_counts) {
+      if (queues.contains(name)) strays[i].counts[name] = std::move(fields);
+    }
     for (auto& [name, jobs] : s.jobs) {
       auto q = queues.find(name);
       if (q == queues.end()) continue;  // its keys go with the name
       for (QueueRecords::Job& j : jobs) {
         if (j.incarnation == q->second.incarnation) {
           q->second.jobs.push_back(std::move(j.job));
-        } else {
+        } else if (!disputed.contains(name)) {
           strays[i].fields[name].push_back(JobField(j.incarnation, j.job.seq));
         }
       }

@@ -47,6 +47,8 @@ struct QueueRecords {
     StoredJob job;
   };
   std::map<std::string, std::vector<Job>> jobs;  // by queue name, any incarnation
+  // Delivery counts whose job is not there (a settlement half written).
+  std::map<std::string, std::vector<std::string>> stray_counts;
 };
 
 // What a server holds that is no queue's any more: names with no
@@ -55,13 +57,17 @@ struct QueueRecords {
 struct QueueStrays {
   std::vector<std::string> names;
   std::map<std::string, std::vector<std::string>> fields;
-  bool empty() const { return names.empty() && fields.empty(); }
+  std::map<std::string, std::vector<std::string>> counts;  // delivery counts only
+  bool empty() const { return names.empty() && fields.empty() && counts.empty(); }
 };
 
 // The queues of one or more servers (shards): each name's definition with
 // the highest incarnation any of them holds, with every job of that
 // incarnation, by seq. strays[i] gets what servers[i] holds that no queue
-// owns.
+// owns: the keys of names defined nowhere, and jobs of another incarnation
+// of a name every server defines alike (when they disagree, a definition
+// missed a shard, and incarnations, being random, cannot say which is
+// newer: nothing of that name is deleted).
 std::vector<StoredQueue> AssembleQueues(std::vector<QueueRecords> servers,
                                         std::vector<QueueStrays>& strays);
 

@@ -14,9 +14,11 @@
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <unordered_map>
 #include <vector>
 
@@ -105,6 +107,13 @@ class RedisStore final : public SharedHistoryStore, public QueueStore {
                              redis::JobField(j.incarnation, j.seq), job});
     }
     op.commands.push_back({"EXEC"});
+    // durability = "replicated": acknowledged once the replicas have them,
+    // as an append is (one WAIT of its own: these are the jobs of topics
+    // without history, the rarer case).
+    if (options_.wait_replicas > 0) {
+      op.commands.push_back(WaitCommand());
+      op.wait_last = true;
+    }
     std::lock_guard lock(mu_);
     if (!writer_ready_) {
       ++stats_.appends_refused;
@@ -392,6 +401,7 @@ class RedisStore final : public SharedHistoryStore, public QueueStore {
     std::vector<std::vector<std::string>> commands;
     QueueStore::CommitCallback committed;
     bool definition = false;
+    bool wait_last = false;  // the last command is a WAIT for the replicas
   };
 
   // A topic as Redis holds it, and what this node then knows of it.
@@ -795,12 +805,25 @@ class RedisStore final : public SharedHistoryStore, public QueueStore {
       Op op;
       size_t left = 0;
       Status outcome = Status::Ok();
+      bool unsent = false;  // a transport failure: it may not have run
     };
+    if (op.definition) {
+      // What was kept of the same queue is older: never sent after this.
+      later_.erase(std::remove_if(later_.begin(), later_.end(),
+                                  [&](const Op& kept) {
+                                    return kept.kind == Op::kCommands && kept.topic == op.topic;
+                                  }),
+                   later_.end());
+    }
     auto s = std::make_shared<Sending>();
     s->left = op.commands.size();
     s->op = std::move(op);
-    auto answered = [this, s](const Status& status) {
+    // `transport`: the command may not have reached Redis (else Redis
+    // answered it with an error, and sending it again later, behind newer
+    // writes, could undo them).
+    auto answered = [this, s](const Status& status, bool transport = false) {
       if (s->outcome.ok() && !status.ok()) s->outcome = status;
+      if (transport) s->unsent = true;
       if (--s->left != 0) return;
       if (s->op.cost != 0) {
         std::lock_guard lock(mu_);
@@ -808,7 +831,7 @@ class RedisStore final : public SharedHistoryStore, public QueueStore {
       }
       if (s->op.committed) s->op.committed(s->outcome);
       if (!s->outcome.ok()) {
-        if (s->op.definition) {
+        if (s->op.definition && s->unsent) {
           // It may not have run; writing or deleting a definition again is
           // idempotent.
           KeepForLater(std::move(s->op));
@@ -821,9 +844,15 @@ class RedisStore final : public SharedHistoryStore, public QueueStore {
     };
     // Copied: KeepForLater may take the op while later ones are sent.
     const std::vector<std::vector<std::string>> commands = s->op.commands;
-    for (const std::vector<std::string>& command : commands) {
-      Status sent = writer_->Command(Views(command), [answered](Result<Reply> r) {
-        if (!r.ok()) return answered(r.status());
+    for (size_t i = 0; i < commands.size(); ++i) {
+      const bool wait = s->op.wait_last && i + 1 == commands.size();
+      Status sent = writer_->Command(Views(commands[i]), [this, answered, wait](Result<Reply> r) {
+        if (!r.ok()) return answered(r.status(), /*transport=*/true);
+        if (wait) {
+          return answered(ReplicasConfirmed("the jobs", r,
+                                            ": the master holds them, retry with the same "
+                                            "message id"));
+        }
         if (r->is_error()) {
           return answered(Status(ErrorCode::kUnavailable,
                                  "redis refused a work-queue record: " + r->Describe()));
@@ -842,7 +871,7 @@ class RedisStore final : public SharedHistoryStore, public QueueStore {
       });
       // Commands in flight on a connection being dropped complete when it
       // is freed: this one after them.
-      if (!sent.ok()) loop_.Defer([answered, sent] { answered(sent); });
+      if (!sent.ok()) loop_.Defer([answered, sent] { answered(sent, /*transport=*/true); });
     }
   }
 
@@ -1360,15 +1389,28 @@ Result<redis::QueueRecords> RedisStore::ReadQueues() {
   Result<Reply> names = CallNow({"SMEMBERS", redis::QueueNamesKey(options_.prefix)});
   if (!names.ok() || names->type != Reply::Type::kArray) return failed("their names", names);
   for (const Reply& n : names->elements) out.names.push_back(n.str);
-  for (const std::string& name : out.names) {
+  // Jobs may be kept under a defined name whose SADD did not land.
+  std::set<std::string> scan(out.names.begin(), out.names.end());
+  for (const auto& [name, def] : out.definitions) scan.insert(name);
+  for (const std::string& name : scan) {
     const redis::QueueKeys keys = redis::QueueKeysOf(options_.prefix, name);
     std::map<std::string, uint32_t> deliveries;
-    Result<Reply> d = CallNow({"HGETALL", keys.deliveries});
-    if (!d.ok() || d->type != Reply::Type::kArray) return failed("delivery counts", d);
-    for (size_t i = 0; i + 1 < d->elements.size(); i += 2) {
-      deliveries[d->elements[i].str] =
-          static_cast<uint32_t>(std::min<uint64_t>(ToU64(d->elements[i + 1].str), UINT32_MAX));
-    }
+    std::string at = "0";
+    do {
+      Result<Reply> page = CallNow({"HSCAN", keys.deliveries, at, "COUNT", "1024"});
+      if (!page.ok() || page->type != Reply::Type::kArray || page->elements.size() != 2 ||
+          page->elements[1].type != Reply::Type::kArray) {
+        return failed("delivery counts of '" + name + "'", page);
+      }
+      at = page->elements[0].str;
+      const std::vector<Reply>& kv = page->elements[1].elements;
+      for (size_t i = 0; i + 1 < kv.size(); i += 2) {
+        deliveries[kv[i].str] =
+            static_cast<uint32_t>(std::min<uint64_t>(ToU64(kv[i + 1].str), UINT32_MAX));
+      }
+    } while (at != "0");
+    // By field: HSCAN may return a field twice (a hash being rehashed).
+    std::map<std::string, redis::QueueRecords::Job> jobs;
     std::string cursor = "0";
     do {
       Result<Reply> page = CallNow({"HSCAN", keys.jobs, cursor, "COUNT", "256"});
@@ -1394,9 +1436,14 @@ Result<redis::QueueRecords> RedisStore::ReadQueues() {
         job.job.message = std::move(*m);
         if (auto it = deliveries.find(kv[i].str); it != deliveries.end())
           job.job.deliveries = it->second;
-        out.jobs[name].push_back(std::move(job));
+        jobs[kv[i].str] = std::move(job);
       }
     } while (cursor != "0");
+    for (auto& [field, job] : jobs) out.jobs[name].push_back(std::move(job));
+    // A count whose job is gone (a settlement half written): it goes.
+    for (const auto& [field, n] : deliveries) {
+      if (!jobs.contains(field)) out.stray_counts[name].push_back(field);
+    }
   }
   return out;
 }
@@ -1406,6 +1453,12 @@ void RedisStore::DropStrays(const redis::QueueStrays& strays) {
     const redis::QueueKeys keys = redis::QueueKeysOf(options_.prefix, name);
     JobCommands({{"DEL", keys.jobs, keys.deliveries},
                  {"SREM", redis::QueueNamesKey(options_.prefix), name}});
+  }
+  for (const auto& [name, fields] : strays.counts) {
+    std::vector<std::string> counts = {"HDEL",
+                                       redis::QueueKeysOf(options_.prefix, name).deliveries};
+    counts.insert(counts.end(), fields.begin(), fields.end());
+    JobCommands({std::move(counts)});
   }
   for (const auto& [name, fields] : strays.fields) {
     const redis::QueueKeys keys = redis::QueueKeysOf(options_.prefix, name);

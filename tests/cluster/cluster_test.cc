@@ -423,7 +423,7 @@ TEST(ClusterStart, ABrokerWithWorkQueuesIsRefusedWithTheReason) {
   Cluster cluster(broker, co);
   Status s = cluster.Start();
   EXPECT_EQ(s.code(), ErrorCode::kUnavailable);
-  EXPECT_NE(s.message().find("work queues ('work'"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("1 work queue(s) ('work'"), std::string::npos) << s.message();
   ASSERT_TRUE(broker.DeleteQueue("work").ok());
   EXPECT_TRUE(cluster.Start().ok());
 }

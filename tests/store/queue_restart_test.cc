@@ -91,7 +91,7 @@ TEST_P(QueueRestart, JobsNotAckedComeBackWithTheirDeliveryCounts) {
   {
     Broker b(Open());
     ASSERT_TRUE(b.CreateQueue(Work()).ok());
-    // Topics on every shard, when there are shards.
+    // Five topics: spread over the shards, when there are shards.
     for (int i = 0; i < 5; ++i) {
       ASSERT_TRUE(b.Publish("jobs." + std::to_string(i), "job-" + std::to_string(i)).ok());
     }

@@ -34,13 +34,13 @@ TEST(QueueRecords, AJobFieldIsItsIncarnationAndSeqAndNothingElseParses) {
   EXPECT_FALSE(ParseJobField(f + "x"));
 }
 
-TEST(QueueRecords, ShardsJobsAreMergedBySeqUnderTheNewestDefinition) {
+TEST(QueueRecords, ShardsJobsAreMergedBySeqAndOtherIncarnationsAreStrays) {
   QueueRecords a, b;
   a.definitions["work"] = {Named("work"), 7};
-  b.definitions["work"] = {Named("work"), 6};  // a newer PutQueue had not reached it
+  b.definitions["work"] = {Named("work"), 7};
   a.names = b.names = {"work"};
   a.jobs["work"] = {JobOf(7, 3, "c"), JobOf(7, 1, "a")};
-  b.jobs["work"] = {JobOf(7, 2, "b"), JobOf(6, 9, "old")};
+  b.jobs["work"] = {JobOf(7, 2, "b"), JobOf(6, 9, "old")};  // a publish raced a delete
   std::vector<QueueStrays> strays;
   std::vector<StoredQueue> queues = AssembleQueues({a, b}, strays);
   ASSERT_EQ(queues.size(), 1u);
@@ -70,8 +70,26 @@ TEST(QueueRecords, ANameDefinedNowhereIsAStrayOnEveryServerThatHoldsIt) {
   EXPECT_TRUE(strays[1].fields.empty());  // its keys go with the name
 }
 
-// A shard with a queue's jobs but (yet) no definition of it keeps them:
-// another shard's definition owns them.
+// Shards that disagree (a create or delete that missed one, down then):
+// which incarnation is newer cannot be told, so nothing of the name goes.
+TEST(QueueRecords, WhenShardsDisagreeOnADefinitionNothingOfItIsDeleted) {
+  QueueRecords a, b;
+  a.definitions["work"] = {Named("work"), 9};
+  b.definitions["work"] = {Named("work"), 4};
+  a.names = b.names = {"work"};
+  a.jobs["work"] = {JobOf(4, 1, "x")};
+  b.jobs["work"] = {JobOf(4, 2, "y")};
+  std::vector<QueueStrays> strays;
+  std::vector<StoredQueue> queues = AssembleQueues({a, b}, strays);
+  ASSERT_EQ(queues.size(), 1u);
+  EXPECT_EQ(queues[0].incarnation, 9u);
+  EXPECT_TRUE(queues[0].jobs.empty());
+  EXPECT_TRUE(strays[0].empty());
+  EXPECT_TRUE(strays[1].empty());
+}
+
+// A shard with a queue's jobs but no definition of it keeps them: another
+// shard's definition owns them.
 TEST(QueueRecords, JobsOnAShardWithoutTheDefinitionAreKept) {
   QueueRecords a, b;
   a.definitions["work"] = {Named("work"), 4};
