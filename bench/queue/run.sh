@@ -2,7 +2,7 @@
 # Work-queue benchmark (`make bench-queue`): jobs delivered and acknowledged
 # per second with 1, 4 and 16 workers, and ack-to-next-delivery latency, for
 # heraldd's work queues on each store (memory; disk with sync = "batch" and
-# "always"), side by side in one run with a Debian rabbitmq-server (a durable
+# "always"; Redis, a redis-server with appendfsync always), side by side in one run with a Debian rabbitmq-server (a durable
 # queue, manual acks, transient and persistent messages) and a Debian
 # redis-server's Streams consumer groups (XREADGROUP + XACK; no persistence,
 # and appendonly with appendfsync everysec).
@@ -52,11 +52,14 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 wait_port() { for _ in $(seq 400); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 PID=""
 EPMD=""
+STORE_PID=""  # heraldd's redis-server, stopped after heraldd
 stop() {
   [[ -n "$PID" ]] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
   [[ -n "$EPMD" ]] && kill "$EPMD" 2>/dev/null
+  [[ -n "$STORE_PID" ]] && kill "$STORE_PID" 2>/dev/null && wait "$STORE_PID" 2>/dev/null
   PID=""
   EPMD=""
+  STORE_PID=""
 }
 trap stop EXIT
 record() { echo "{\"server\":\"$1\",\"workers\":$2,${3#\{}" | tee -a "$JSONL"; }
@@ -86,7 +89,7 @@ measure() {  # $1: row name; $2…: queue_bench.mjs arguments (system, url, …)
   run_one "$row" 0 "$@" --mode latency --jobs "$LATENCY_JOBS" --size "$SIZE"
 }
 
-heraldd() {  # $1: memory|batch|always
+heraldd() {  # $1: memory|batch|always|redis
   local conf="$DATA/heraldd-$1.toml" log="$DATA/heraldd-$1.log" args=(--listen 127.0.0.1:0)
   cat >"$conf" <<EOF
 [[queues]]
@@ -97,7 +100,17 @@ max_in_flight = 100000
 max_pending = 1000000
 max_pending_bytes = 1073741824
 EOF
-  if [[ $1 != memory ]]; then
+  if [[ $1 == redis ]]; then
+    # The store heraldd requires by default: every write fsynced.
+    local rport dir="$DATA/heraldd-redis"
+    rport=$(free_port)
+    mkdir -p "$dir"
+    redis-server --port "$rport" --bind 127.0.0.1 --dir "$dir" --save "" --appendonly yes \
+      --appendfsync always >"$dir/log" 2>&1 &
+    STORE_PID=$!
+    wait_port "$rport" || { echo "bench-queue: redis-server did not start" >&2; exit 1; }
+    printf '[store]\nkind = "redis"\nredis_port = %s\n' "$rport" >>"$conf"
+  elif [[ $1 != memory ]]; then
     args+=(--data-dir "$DATA/heraldd-$1")
     printf '[store]\nsync = "%s"\n' "$1" >>"$conf"
   fi
@@ -139,7 +152,7 @@ redis() {  # $1: none|everysec
 }
 
 echo "bench-queue: $JOBS jobs of $SIZE B, prefetch $PREFETCH, workers: $WORKERS, median of $REPEAT; $(nproc) cores; data on $(stat -f -c %T "$DATA")"
-for mode in memory batch always; do
+for mode in memory batch always redis; do
   heraldd "$mode"
   measure "heraldd-$mode" --system herald --url "ws://127.0.0.1:$PORT/ws"
   stop
@@ -160,7 +173,8 @@ import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 workers = [int(w) for w in sys.argv[3].split()]
 names = {"heraldd-memory": "heraldd, memory store", "heraldd-batch": "heraldd, disk store (sync batch)",
-         "heraldd-always": "heraldd, disk store (sync always)", "rabbitmq-transient": "RabbitMQ, durable queue, transient messages",
+         "heraldd-always": "heraldd, disk store (sync always)",
+         "heraldd-redis": "heraldd, Redis store (appendfsync always)", "rabbitmq-transient": "RabbitMQ, durable queue, transient messages",
          "rabbitmq-persistent": "RabbitMQ, durable queue, persistent messages", "redis-none": "Redis Streams, no persistence",
          "redis-everysec": "Redis Streams, appendfsync everysec"}
 def get(server, w):
@@ -178,6 +192,7 @@ out.append("| memory ≥ 1× RabbitMQ (transient) | " + ratio("heraldd-memory", 
 out.append("| memory ≥ 1× Redis Streams | " + ratio("heraldd-memory", "redis-none") + " |")
 out.append("| disk (batch) ≥ 1× RabbitMQ persistent | " + ratio("heraldd-batch", "rabbitmq-persistent") + " |")
 out.append("| disk (always) ≥ 1× RabbitMQ persistent | " + ratio("heraldd-always", "rabbitmq-persistent") + " |")
+out.append("| Redis store ≥ 1× RabbitMQ persistent | " + ratio("heraldd-redis", "rabbitmq-persistent") + " |")
 text = "\n".join(out) + "\n"
 open(sys.argv[2], "w").write(text)
 print(text)
