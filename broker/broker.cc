@@ -5,6 +5,9 @@
 
 #include "broker/broker_impl.h"
 
+#include <cstdio>
+#include <random>
+
 namespace herald {
 
 std::string_view GapReasonName(GapReason reason) {
@@ -19,14 +22,32 @@ std::string_view GapReasonName(GapReason reason) {
   return "unknown";
 }
 
+namespace {
+
+// "<node id>.<run>": a run is 64 random bits, so a restart can tell its
+// own earlier leases from its current ones (SharedQueueStore::ReleaseEarlier);
+// node ids hold no dot, so "<node id>." is no other node's prefix.
+std::string QueueHolder(const std::string& node_id) {
+  std::random_device rd;
+  const uint64_t run = (uint64_t{rd()} << 32) ^ rd();
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(run));
+  return node_id + "." + hex;
+}
+
+}  // namespace
+
 Broker::Impl::Impl(BrokerOptions options)
     : options_(std::move(options)),
       store_(options_.store.get()),
       shared_(dynamic_cast<SharedHistoryStore*>(store_)),
       queue_store_(dynamic_cast<QueueStore*>(store_)),
+      shared_queues_(dynamic_cast<SharedQueueStore*>(store_)),
+      queue_holder_(QueueHolder(options_.node_id)),
       topics_(options_.max_topics, options_.max_topic_bytes),
       tracker_(options_.node_id, options_.max_pending_requests, &counters_),
-      queues_(options_.max_queues, RandomHandleNonce(), queue_store_),
+      queues_(options_.max_queues, RandomHandleNonce(), queue_store_, shared_queues_,
+              queue_holder_),
       read_budget_(options_.max_store_read_bytes, [this] {
         {
           std::lock_guard lock(maintenance_mu_);

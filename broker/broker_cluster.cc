@@ -294,6 +294,18 @@ void Broker::Impl::AskReplay(const std::string& owner, const ResumePoint& point,
 
 // --- BrokerCluster ------------------------------------------------------------
 
+Status BrokerCluster::QueuesClusterable(const Broker& broker) {
+  const Broker::Impl& b = *broker.impl_;
+  if (b.queues_shared()) return Status::Ok();
+  const std::vector<QueueInfo> queues = b.ListQueues();
+  if (queues.empty()) return Status::Ok();
+  return Status(ErrorCode::kUnavailable,
+                "the broker holds " + std::to_string(queues.size()) + " work queue(s) ('" +
+                    queues.front().options.name +
+                    "'...), which a cluster can serve only from the Redis store on one server "
+                    "([store] kind = \"redis\", no shards): every node would hold its own jobs");
+}
+
 std::vector<LocalInterest> BrokerCluster::Attach(Broker& broker, ClusterHook* hook,
                                                  std::shared_ptr<Inbox> peer_inbox) {
   return broker.impl_->AttachCluster(hook, std::move(peer_inbox));

@@ -29,6 +29,9 @@ class BrokerCluster {
   // Detaches the hook: the broker is a single node again (waits for no one;
   // call it once no link thread uses the broker any more).
   static void Detach(Broker& broker);
+  // Whether the broker's work queues (if any) may be served by a cluster:
+  // none, or their jobs are in a store the nodes share (SharedQueueStore).
+  static Status QueuesClusterable(const Broker& broker);
 
   // A peer's interest, as a subscription of `sink` on the peer inbox. Not
   // counted against per-connection limits, not announced to other peers.

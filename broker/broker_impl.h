@@ -75,6 +75,8 @@ class Broker::Impl {
   Status DeleteQueue(std::string_view name);
   Result<QueueInfo> GetQueue(std::string_view name) const;
   std::vector<QueueInfo> ListQueues() const;
+  // Whether the nodes share this broker's work queues' store.
+  bool queues_shared() const { return shared_queues_ != nullptr; }
   Result<uint64_t> JoinQueue(std::string_view name, std::shared_ptr<Sink> sink,
                              std::shared_ptr<Inbox> inbox, uint32_t max_in_flight,
                              std::shared_ptr<JobBudget> budget);
@@ -277,7 +279,12 @@ class Broker::Impl {
   void RestoreQueues();
   // Carries out what a queue decided, no queue lock held: jobs to members'
   // inboxes, pulls answered, dead letters published.
-  void RunQueueEffects(const WorkQueuePtr& q, WorkQueue::Effects& fx);
+  // `poll`: the maintenance thread's turn (a shared queue whose last claim
+  // found nothing claims again).
+  void RunQueueEffects(const WorkQueuePtr& q, WorkQueue::Effects& fx, bool poll = false);
+  // A shared queue claims what its members can take, unless a claim is on
+  // its way (WorkQueue::StartClaim).
+  void MaybeClaim(const WorkQueuePtr& q, bool poll);
   // Settles what is due in every queue; the earliest next deadline.
   RequestTracker::Clock::time_point ExpireQueues(RequestTracker::Clock::time_point now);
   // A queue's earliest deadline is `due`: the maintenance thread is woken
@@ -311,6 +318,10 @@ class Broker::Impl {
   SharedHistoryStore* const shared_;
   // store_ when it also keeps work queues (the disk store), else null.
   QueueStore* const queue_store_;
+  // store_ when brokers share its work queues (the Redis store on one
+  // server), else null; and this node's name there ("<node id>.<run>").
+  SharedQueueStore* const shared_queues_;
+  const std::string queue_holder_;
   BrokerCounters counters_;
   SubscriptionIndex index_;
   TopicTable topics_;

@@ -16,6 +16,10 @@ int64_t Broker::Impl::SteadyUs(RequestTracker::Clock::time_point t) {
 
 namespace {
 
+// How often a shared queue whose members wait asks the store for jobs
+// other brokers published (its own publishes wake it at once).
+constexpr int64_t kSharedQueuePollUs = 50'000;
+
 int64_t NowSteadyUs() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              RequestTracker::Clock::now().time_since_epoch())
@@ -93,13 +97,36 @@ void Broker::Impl::RestoreQueues() {
   const int64_t now = NowSteadyUs();
   for (StoredQueue& stored : queue_store_->TakeQueues()) {
     WorkQueuePtr q = queues_.Restore(stored.options, stored.incarnation);
+    // What an earlier run of this node held is ready again at once, not
+    // when its leases run out.
+    if (shared_queues_) {
+      shared_queues_->ReleaseEarlier(q->name(), options_.node_id + ".", queue_holder_);
+    }
     WorkQueue::Effects fx;
-    q->Restore(std::move(stored.jobs), now, fx);
+    q->Restore(std::move(stored.jobs), stored.shared_pending, now, fx);
     RunQueueEffects(q, fx);
   }
 }
 
-void Broker::Impl::RunQueueEffects(const WorkQueuePtr& q, WorkQueue::Effects& fx) {
+void Broker::Impl::MaybeClaim(const WorkQueuePtr& q, bool poll) {
+  size_t n = q->StartClaim(poll);
+  // Nobody here waits: now and then, the store's count alone.
+  if (n == 0 && !(poll && q->StartRefresh(NowSteadyUs()))) return;
+  // Completes on the store's thread; the queue may be deleted meanwhile
+  // (Adopt gives back what it claimed then).
+  shared_queues_->Claim(q->name(), queue_holder_, n, q->Lease(),
+                        [this, q](Result<std::vector<ClaimedJob>> jobs, uint64_t pending) {
+                          WorkQueue::Effects fx;
+                          const int64_t now = NowSteadyUs();
+                          const bool found = q->Adopt(std::move(jobs), pending, now, fx);
+                          RunQueueEffects(q, fx);
+                          // Members still wait: polled (the maintenance
+                          // thread may sleep a whole sweep otherwise).
+                          if (!found && q->Hungry()) NoteQueueDeadline(now + kSharedQueuePollUs);
+                        });
+}
+
+void Broker::Impl::RunQueueEffects(const WorkQueuePtr& q, WorkQueue::Effects& fx, bool poll) {
   for (auto& [target, job] : fx.sends) {
     DeliveryInbox::Item item;
     item.target = target;
@@ -122,6 +149,7 @@ void Broker::Impl::RunQueueEffects(const WorkQueuePtr& q, WorkQueue::Effects& fx
     maintenance_cv_.notify_one();
   }
   NoteQueueDeadline(fx.next_deadline);
+  if (q->shared()) MaybeClaim(q, poll);
 }
 
 void Broker::Impl::PublishDeadLetters() {
@@ -182,7 +210,9 @@ RequestTracker::Clock::time_point Broker::Impl::ExpireQueues(
     WorkQueue::Effects fx;
     next = std::min(next, q->Expire(now_us, fx));
     fx.next_deadline = INT64_MAX;  // this thread is the one that would be woken
-    RunQueueEffects(q, fx);
+    RunQueueEffects(q, fx, /*poll=*/true);
+    // A shared queue's members wait for jobs other brokers publish: polled.
+    if (q->shared() && q->Hungry()) next = std::min(next, now_us + kSharedQueuePollUs);
   }
   {
     std::lock_guard lock(maintenance_mu_);
@@ -204,13 +234,26 @@ void Broker::Impl::CloseQueues() {
 
 Status Broker::Impl::CreateQueue(const QueueOptions& options) {
   if (cluster_.attached()) {
+    // Every node must know every queue (a topic's owner writes its jobs):
+    // a queue created on one node alone would miss the others' messages.
+    if (Result<WorkQueuePtr> q = queues_.Find(options.name); q.ok() && (*q)->options() == options) {
+      return Status::Ok();
+    }
     return Status(ErrorCode::kUnavailable,
-                  "work queues are not available in a cluster yet: this node is one of several");
+                  shared_queues_ ? "in a cluster, work queues are created at start, from every "
+                                   "node's config ([[queues]]), not one node at a time"
+                                 : "work queues in a cluster need the Redis store on one server "
+                                   "([store] kind = \"redis\", no shards)");
   }
   return queues_.Create(options, options_.topic_limits);
 }
 
 Status Broker::Impl::DeleteQueue(std::string_view name) {
+  if (cluster_.attached()) {
+    return Status(ErrorCode::kUnavailable,
+                  "in a cluster, a work queue is not deleted one node at a time (the others "
+                  "would go on writing its jobs): stop the nodes, delete it on one alone");
+  }
   Result<WorkQueuePtr> q = queues_.Remove(name);
   if (!q.ok()) return q.status();
   WorkQueue::Effects fx;

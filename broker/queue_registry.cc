@@ -100,8 +100,8 @@ Status QueueRegistry::Create(const QueueOptions& options, const TopicLimits& lim
                                                      std::to_string(max_queues_) + " work queues");
   }
   const uint64_t incarnation = nonce_() | 1;  // never 0
-  queues_.emplace(options.name,
-                  std::make_shared<WorkQueue>(options, nonce_, &bytes_, store_, incarnation));
+  queues_.emplace(options.name, std::make_shared<WorkQueue>(options, nonce_, &bytes_, store_,
+                                                            incarnation, shared_, holder_));
   if (store_) store_->PutQueue(options, incarnation);
   count_.store(queues_.size(), std::memory_order_relaxed);
   generation_.fetch_add(1, std::memory_order_acq_rel);
@@ -110,7 +110,8 @@ Status QueueRegistry::Create(const QueueOptions& options, const TopicLimits& lim
 
 WorkQueuePtr QueueRegistry::Restore(const QueueOptions& options, uint64_t incarnation) {
   std::lock_guard lock(mu_);
-  auto q = std::make_shared<WorkQueue>(options, nonce_, &bytes_, store_, incarnation);
+  auto q =
+      std::make_shared<WorkQueue>(options, nonce_, &bytes_, store_, incarnation, shared_, holder_);
   queues_[options.name] = q;
   count_.store(queues_.size(), std::memory_order_relaxed);
   generation_.fetch_add(1, std::memory_order_acq_rel);

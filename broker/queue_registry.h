@@ -45,9 +45,16 @@ Status ValidateQueueOptions(const QueueOptions& options, const TopicLimits& limi
 
 class QueueRegistry {
  public:
-  // `store` (null: none) keeps definitions and settlements.
-  QueueRegistry(size_t max_queues, std::function<uint64_t()> nonce, QueueStore* store = nullptr)
-      : max_queues_(max_queues), nonce_(std::move(nonce)), store_(store) {}
+  // `store` (null: none) keeps definitions and settlements; `shared` (null:
+  // none) is the store brokers share the queues of, `holder` this node's
+  // name there (WorkQueue).
+  QueueRegistry(size_t max_queues, std::function<uint64_t()> nonce, QueueStore* store = nullptr,
+                SharedQueueStore* shared = nullptr, std::string holder = {})
+      : max_queues_(max_queues),
+        nonce_(std::move(nonce)),
+        store_(store),
+        shared_(shared),
+        holder_(std::move(holder)) {}
 
   // A queue of the same name and the same options is not an error (the
   // config and a client may both create it); other options are.
@@ -79,6 +86,8 @@ class QueueRegistry {
   const size_t max_queues_;
   const std::function<uint64_t()> nonce_;
   QueueStore* const store_;
+  SharedQueueStore* const shared_;
+  const std::string holder_;
   std::atomic<uint64_t> bytes_{0};
   mutable std::mutex mu_;
   std::map<std::string, WorkQueuePtr, std::less<>> queues_;

@@ -91,17 +91,24 @@ Status WorkQueue::Closed() const {
 }
 
 WorkQueue::WorkQueue(QueueOptions options, std::function<uint64_t()> nonce,
-                     std::atomic<uint64_t>* node_bytes, QueueStore* store, uint64_t incarnation)
+                     std::atomic<uint64_t>* node_bytes, QueueStore* store, uint64_t incarnation,
+                     SharedQueueStore* shared, std::string holder)
     : options_(std::move(options)),
       nonce_(std::move(nonce)),
       node_bytes_(node_bytes),
       store_(store),
-      incarnation_(incarnation) {}
+      incarnation_(incarnation),
+      shared_(shared),
+      holder_(std::move(holder)) {}
 
 Result<uint64_t> WorkQueue::Reserve(size_t bytes) {
   std::lock_guard lock(mu_);
   if (closed_) return uint64_t{0};  // deleted meanwhile: no job
-  if (jobs_.size() + reserved_ + 1 > options_.max_pending) {
+  // A shared queue's jobs are in the store: max_pending against its count
+  // (as of the last claim, and what was published here since); the bytes
+  // are the store's (its max_queued_bytes while they are written).
+  const uint64_t pending = shared_ ? shared_pending_ : jobs_.size();
+  if (pending + reserved_ + 1 > options_.max_pending) {
     ++counts_.refused;
     return Status(ErrorCode::kResourceExhausted,
                   "work queue '" + options_.name + "' holds max_pending " +
@@ -115,6 +122,7 @@ Result<uint64_t> WorkQueue::Reserve(size_t bytes) {
                                                      " of jobs: nothing was published");
   }
   ++reserved_;
+  if (shared_) return ++next_seq_;
   bytes_ += bytes;
   node_bytes_->fetch_add(bytes, std::memory_order_relaxed);
   return ++next_seq_;
@@ -124,13 +132,16 @@ void WorkQueue::Release(uint64_t seq, size_t bytes, std::string_view topic) {
   std::lock_guard lock(mu_);
   if (closed_) return;
   --reserved_;
+  if (shared_) return;  // nothing was held here, nor written
   bytes_ -= bytes;
   node_bytes_->fetch_sub(bytes, std::memory_order_relaxed);
   if (store_) store_->DeleteJob(Ref(seq, topic));
 }
 
-void WorkQueue::Restore(std::vector<StoredJob> jobs, int64_t now_us, Effects& fx) {
+void WorkQueue::Restore(std::vector<StoredJob> jobs, uint64_t shared_pending, int64_t now_us,
+                        Effects& fx) {
   std::lock_guard lock(mu_);
+  shared_pending_ = shared_pending;
   for (StoredJob& j : jobs) {
     bytes_ += j.message->payload.size();
     node_bytes_->fetch_add(j.message->payload.size(), std::memory_order_relaxed);
@@ -157,6 +168,16 @@ void WorkQueue::CountRefused() {
 }
 
 void WorkQueue::Fill(uint64_t seq, MessagePtr m, int64_t now_us, Effects& fx) {
+  if (shared_) {
+    // Written to the store with its message: any broker's claim takes it.
+    std::lock_guard lock(mu_);
+    if (closed_) return;
+    --reserved_;
+    ++shared_pending_;
+    ++counts_.enqueued;
+    idle_ = false;
+    return;
+  }
   const uint64_t wire_bytes = JobWireBytes(*m, options_.name);  // a scan: not under the lock
   std::lock_guard lock(mu_);
   if (closed_) return;
@@ -181,6 +202,7 @@ Status WorkQueue::Join(uint64_t member, SubscriptionPtr target, uint32_t max_in_
                         : max_in_flight;
   m.budget = std::move(budget);  // membership ids are never reused
   if (m.budget) m.budget->AddMember();
+  idle_ = false;  // new room: worth a claim
   Pump(now_us, fx);
   NextDeadline(fx);
   return Status::Ok();
@@ -211,6 +233,12 @@ uint64_t WorkQueue::Pull(size_t max, int64_t wait_us, size_t max_waiting, PullCa
   if (closed_) {
     fx.pulls.emplace_back(std::move(done), Closed());
     return 0;
+  }
+  // A shared queue holds no jobs to answer at once with: a pull waits for
+  // one claim at least (kSharedPullWaitUs).
+  if (shared_) {
+    wait_us = std::max(wait_us, kSharedPullWaitUs);
+    idle_ = false;
   }
   if (wait_us > 0 && pulls_.size() >= max_waiting) {
     fx.pulls.emplace_back(
@@ -264,7 +292,7 @@ Job WorkQueue::Deliver(uint64_t seq, JobRecord& job, uint64_t member, int64_t no
       now_us + std::chrono::duration_cast<std::chrono::microseconds>(options_.ack_wait).count();
   timers_.insert({job.due_us, seq});
   ++in_flight_;
-  if (store_) store_->SetDeliveries(Ref(seq, job.message->topic), job.deliveries);
+  if (store_ && !shared_) store_->SetDeliveries(RefOf(seq, job), job.deliveries);
   Job out;
   out.queue = options_.name;
   out.seq = seq;
@@ -373,6 +401,7 @@ void WorkQueue::GiveBack(uint64_t seq, JobRecord& job, int64_t delay_us, int64_t
   if (options_.max_deliver != 0 && job.deliveries >= options_.max_deliver) {
     return ToDeadLetter(seq, job, "max_deliver", fx);
   }
+  if (shared_) return ReleaseShared(jobs_.find(seq), delay_us, /*uncount=*/false);
   if (delay_us > 0) {
     job.state = State::kDelayed;
     job.due_us = now_us + delay_us;
@@ -405,14 +434,132 @@ void WorkQueue::ToDeadLetter(uint64_t seq, JobRecord& job, std::string_view reas
   }
   job.state = State::kDeadLettering;
   job.dead_reason = reason;
+  // Its publish may take a while (a remote owner, replicas): the lease must
+  // outlast it, or another broker would dead-letter it too.
+  if (shared_) shared_->Extend(options_.name, job.key, holder_, Lease());
   fx.dead.push_back({seq, job.message, job.deliveries, reason});
 }
 
 void WorkQueue::Remove(std::map<uint64_t, JobRecord>::iterator it) {
   bytes_ -= it->second.message->payload.size();
   node_bytes_->fetch_sub(it->second.message->payload.size(), std::memory_order_relaxed);
-  if (store_) store_->DeleteJob(Ref(it->first, it->second.message->topic));
+  if (store_) store_->DeleteJob(RefOf(it->first, it->second));
+  if (shared_ && shared_pending_ > 0) --shared_pending_;  // until the next claim says
   jobs_.erase(it);
+}
+
+void WorkQueue::ReleaseShared(std::map<uint64_t, JobRecord>::iterator it, int64_t delay_us,
+                              bool uncount) {
+  // Given back unused, it keeps its place in line (the oldest stay first).
+  shared_->Release(options_.name, it->second.key, holder_,
+                   std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::microseconds(std::max<int64_t>(delay_us, 0))),
+                   uncount, it->second.ready_at);
+  bytes_ -= it->second.message->payload.size();
+  node_bytes_->fetch_sub(it->second.message->payload.size(), std::memory_order_relaxed);
+  jobs_.erase(it);
+  idle_ = false;  // a job may be ready in the store again
+}
+
+uint32_t WorkQueue::Demand() const {
+  uint64_t want = 0;
+  for (const auto& [id, m] : members_) {
+    // Out of bytes (TakeRoom would refuse any job): no claim for it, or
+    // every poll would claim jobs only to give them back.
+    if (m.budget) {
+      const uint64_t mine = m.held_bytes + m.owed_bytes;
+      if ((mine != 0 && mine >= m.budget->share()) || m.budget->used() >= m.budget->max_bytes()) {
+        continue;
+      }
+    }
+    const uint64_t holds =
+        std::max<uint64_t>(m.held.size(), m.target->queued_jobs.load(std::memory_order_acquire));
+    if (holds < m.max_in_flight) want += m.max_in_flight - holds;
+  }
+  for (const WaitingPull& p : pulls_) want += p.max;
+  const uint64_t busy = in_flight_ + ready_.size();
+  const uint64_t room = options_.max_in_flight > busy ? options_.max_in_flight - busy : 0;
+  return static_cast<uint32_t>(std::min<uint64_t>({want, room, kMaxClaim}));
+}
+
+bool WorkQueue::StartRefresh(int64_t now_us) {
+  std::lock_guard lock(mu_);
+  if (!shared_ || closed_ || claiming_ || now_us < next_refresh_us_) return false;
+  claiming_ = true;
+  next_refresh_us_ = now_us + kRefreshUs;
+  return true;
+}
+
+size_t WorkQueue::StartClaim(bool poll) {
+  std::lock_guard lock(mu_);
+  if (!shared_ || closed_ || claiming_ || (idle_ && !poll)) return 0;
+  const uint32_t n = Demand();
+  if (n == 0) return 0;
+  claiming_ = true;
+  return n;
+}
+
+bool WorkQueue::Hungry() const {
+  std::lock_guard lock(mu_);
+  return shared_ && !closed_ && Demand() > 0;
+}
+
+bool WorkQueue::Adopt(Result<std::vector<ClaimedJob>> claimed, uint64_t pending, int64_t now_us,
+                      Effects& fx) {
+  std::vector<uint64_t> wire;  // a scan of each payload: not under the lock
+  if (claimed.ok()) {
+    for (const ClaimedJob& j : *claimed) wire.push_back(JobWireBytes(*j.message, options_.name));
+  }
+  std::lock_guard lock(mu_);
+  claiming_ = false;
+  if (!claimed.ok()) {
+    idle_ = true;  // tried again at the next poll
+    return false;
+  }
+  shared_pending_ = pending;
+  size_t used = 0;
+  std::vector<uint64_t> adopted;
+  for (size_t i = 0; i < claimed->size(); ++i) {
+    ClaimedJob& c = (*claimed)[i];
+    if (closed_) {
+      shared_->Release(options_.name, c.key, holder_, std::chrono::milliseconds(0), true,
+                       c.ready_at);
+      continue;
+    }
+    const uint64_t seq = ++next_seq_;
+    JobRecord& job = jobs_[seq];
+    job.message = std::move(c.message);
+    job.key = std::move(c.key);
+    job.ready_at = std::move(c.ready_at);
+    job.wire_bytes = wire[i];
+    job.deliveries = c.deliveries - 1;  // Deliver counts the one claimed
+    bytes_ += job.message->payload.size();
+    node_bytes_->fetch_add(job.message->payload.size(), std::memory_order_relaxed);
+    if (options_.max_deliver != 0 && job.deliveries >= options_.max_deliver) {
+      // Its last delivery was made (by a broker that died, or before a
+      // restart): the claim that would make one more dead-letters it.
+      ToDeadLetter(seq, job, "max_deliver", fx);
+      ++used;
+      continue;
+    }
+    ready_.insert(seq);
+    adopted.push_back(seq);
+  }
+  Pump(now_us, fx);
+  // A claimed job waits in no broker: what nobody here can take now (their
+  // bytes, say) goes back at once, its claim not counted.
+  for (uint64_t seq : adopted) {
+    auto it = jobs_.find(seq);
+    if (it == jobs_.end() || it->second.state != State::kReady) {
+      ++used;
+      continue;
+    }
+    ready_.erase(seq);
+    ReleaseShared(it, 0, /*uncount=*/true);
+  }
+  idle_ = used == 0;
+  NextDeadline(fx);
+  return used != 0;
 }
 
 Status WorkQueue::Settle(uint64_t member, const JobHandle& handle, SettleKind kind,
@@ -440,7 +587,13 @@ Status WorkQueue::Unsent(const JobHandle& handle, int64_t now_us, Effects& fx) {
   // it. (The counters, Prometheus counters, never go down: `delivered`
   // counts attempts.)
   --job.deliveries;
-  if (store_) store_->SetDeliveries(Ref(handle.seq, job.message->topic), job.deliveries);
+  if (shared_) {
+    ReleaseShared(*it, 0, /*uncount=*/true);
+    Pump(now_us, fx);
+    NextDeadline(fx);
+    return Status::Ok();
+  }
+  if (store_) store_->SetDeliveries(RefOf(handle.seq, job), job.deliveries);
   job.state = State::kReady;
   ready_.insert(handle.seq);
   Pump(now_us, fx);
@@ -500,6 +653,7 @@ Status WorkQueue::SettleLocked(uint64_t member, const JobHandle& handle, SettleK
       job.due_us =
           now_us + std::chrono::duration_cast<std::chrono::microseconds>(options_.ack_wait).count();
       timers_.insert({job.due_us, handle.seq});
+      if (shared_) shared_->Extend(options_.name, job.key, holder_, Lease());
       NextDeadline(fx);
       return Status::Ok();  // nothing freed: nothing to offer
     case SettleKind::kNack:
@@ -532,6 +686,7 @@ void WorkQueue::DeadLettered(uint64_t seq, bool published, int64_t retry_us, int
   }
   // The dead-letter topic refused it (full, say): kept, and tried again.
   JobRecord& job = it->second;
+  if (shared_) shared_->Extend(options_.name, job.key, holder_, Lease());
   job.state = State::kDelayed;
   job.due_us = now_us + retry_us;
   timers_.insert({job.due_us, seq});
@@ -593,6 +748,16 @@ void WorkQueue::Close(Effects& fx) {
     m.Release();
   }
   pull_timers_.clear();
+  // A shared queue's jobs go back to the store (the broker stops: another,
+  // or the next run, takes them at once); a job claimed and not delivered
+  // was not a delivery.
+  if (shared_) {
+    for (auto& [seq, job] : jobs_) {
+      const bool unused = job.state == State::kReady;
+      shared_->Release(options_.name, job.key, holder_, std::chrono::milliseconds(0), unused,
+                       job.ready_at);
+    }
+  }
   // The jobs go with the queue.
   node_bytes_->fetch_sub(bytes_, std::memory_order_relaxed);
   bytes_ = 0;
@@ -615,7 +780,7 @@ QueueInfo WorkQueue::Info() const {
   std::lock_guard lock(mu_);
   QueueInfo info = counts_;
   info.options = options_;
-  info.pending = jobs_.size();
+  info.pending = shared_ ? std::max<uint64_t>(shared_pending_, jobs_.size()) : jobs_.size();
   info.pending_bytes = bytes_;
   info.in_flight = in_flight_;
   info.delayed = delayed_;

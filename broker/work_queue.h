@@ -69,17 +69,29 @@ class WorkQueue {
   // `nonce` makes handles unguessable (a keyed PRF in production). Every
   // queue of a node adds its jobs' payload bytes to `node_bytes` (the
   // broker bounds it: max_queue_bytes).
+  //
+  // `shared` (with `holder`, this node's name in it): the queue's jobs stay
+  // in that store, which brokers share (herald/queue_store.h). This queue
+  // then holds only the jobs it claimed for its own members: a publish
+  // writes its job to the store (Fill only counts it), the broker claims
+  // what the members can take (StartClaim, Adopt), and a job given back
+  // (nack, ack_wait, a member leaving) goes back to the store, for any
+  // broker, instead of waiting here.
   WorkQueue(QueueOptions options, std::function<uint64_t()> nonce,
             std::atomic<uint64_t>* node_bytes, QueueStore* store = nullptr,
-            uint64_t incarnation = 0);
+            uint64_t incarnation = 0, SharedQueueStore* shared = nullptr, std::string holder = {});
 
   const QueueOptions& options() const { return options_; }
   const std::string& name() const { return options_.name; }
   // Which creation of the name this is (QueueStore keys its jobs by it).
   uint64_t incarnation() const { return incarnation_; }
   JobRef Ref(uint64_t seq, std::string_view topic) const {
-    return {options_.name, incarnation_, seq, std::string(topic)};
+    return {options_.name, incarnation_, seq, std::string(topic), {}};
   }
+  bool shared() const { return shared_ != nullptr; }
+  // A shared queue's lease of a job: ack_wait, and a margin that keeps it
+  // past this node's own deadline (a delivery starts after its claim).
+  std::chrono::milliseconds Lease() const { return options_.ack_wait + std::chrono::seconds(2); }
 
   // A place for a job of `bytes` payload, held until Fill or Release: its
   // seq, 0 when the queue is closed (deleted: no job), or
@@ -92,8 +104,26 @@ class WorkQueue {
   void Fill(uint64_t seq, MessagePtr m, int64_t now_us, Effects& fx);
   // The message (of `topic`) was lost (its append failed): the place goes back.
   void Release(uint64_t seq, size_t bytes, std::string_view topic);
-  // At start, the jobs a store kept (their delivery counts too).
-  void Restore(std::vector<StoredJob> jobs, int64_t now_us, Effects& fx);
+  // At start, the jobs a store kept (their delivery counts too); for a
+  // shared queue, how many the store holds.
+  void Restore(std::vector<StoredJob> jobs, uint64_t shared_pending, int64_t now_us, Effects& fx);
+
+  // A shared queue: how many jobs to claim for the members and waiting
+  // pulls (0: none, or a claim is on its way). After a claim that found
+  // nothing, none until `poll` (the broker's timer) or a job published or
+  // given back here.
+  size_t StartClaim(bool poll);
+  // A shared queue nobody here waits on: whether to ask the store for its
+  // count now (a claim of none, at most every kRefreshUs), so that
+  // max_pending is held against what the store holds, not only against
+  // what this node published.
+  bool StartRefresh(int64_t now_us);
+  static constexpr int64_t kRefreshUs = 1'000'000;
+  // The claim's answer: the jobs go to members; what none can take now goes
+  // back to the store at once. False when the claim found nothing.
+  bool Adopt(Result<std::vector<ClaimedJob>> jobs, uint64_t pending, int64_t now_us, Effects& fx);
+  // Whether members or pulls wait for jobs (a shared queue polls for them).
+  bool Hungry() const;
 
   // `member` is a membership id (never kPullMember); `target` its sink and
   // inbox. `max_in_flight` 0: the queue's per-member bound. `budget` (may
@@ -148,6 +178,8 @@ class WorkQueue {
     // Set while it goes to the dead letters (and while a failed publish
     // there waits to be tried again): why.
     std::string_view dead_reason;
+    std::string key;       // a shared queue's: its key in the store
+    std::string ready_at;  // and where it stood in line when claimed
   };
   struct Member {
     SubscriptionPtr target;
@@ -237,6 +269,17 @@ class WorkQueue {
 
   int64_t Backoff(uint32_t deliveries) const;
   Status Closed() const;
+  JobRef RefOf(uint64_t seq, const JobRecord& job) const {
+    return {options_.name, incarnation_, seq, job.message->topic, job.key};
+  }
+  // A shared queue's job leaves this node: back to the store, ready after
+  // `delay_us`; `uncount`: its last delivery did not happen.
+  void ReleaseShared(std::map<uint64_t, JobRecord>::iterator it, int64_t delay_us, bool uncount);
+  // Jobs the members and waiting pulls could take now (lock held).
+  uint32_t Demand() const;
+  static constexpr uint64_t kMaxClaim = 256;
+  // How long a pull of a shared queue without a wait waits: one claim.
+  static constexpr int64_t kSharedPullWaitUs = 200'000;
 
   const QueueOptions options_;
   const std::function<uint64_t()> nonce_;
@@ -245,7 +288,13 @@ class WorkQueue {
   // jobs are put by the broker, which orders them before their message.
   QueueStore* const store_;
   const uint64_t incarnation_;
-  uint64_t reserved_ = 0;  // places held for messages not yet shown
+  SharedQueueStore* const shared_;
+  const std::string holder_;
+  bool claiming_ = false;        // a claim is on its way
+  int64_t next_refresh_us_ = 0;  // StartRefresh
+  bool idle_ = false;            // the last claim found nothing
+  uint64_t shared_pending_ = 0;  // the store's count at the last claim, and published here since
+  uint64_t reserved_ = 0;        // places held for messages not yet shown
   mutable std::mutex mu_;
   bool closed_ = false;
   uint64_t next_seq_ = 0;

@@ -43,15 +43,7 @@ Status Cluster::Start() {
     return Status(ErrorCode::kInvalidArgument,
                   "node id '" + node_id_ + "' must be non-empty and contain no '.'");
   }
-  // Work queues have one owner and no peer protocol yet: every node would
-  // serve the same stored jobs (a shared Redis store holds them for all).
-  if (std::vector<QueueInfo> queues = broker_.ListQueues(); !queues.empty()) {
-    return Status(ErrorCode::kUnavailable,
-                  "the broker holds " + std::to_string(queues.size()) + " work queue(s) ('" +
-                      queues.front().options.name +
-                      "'...), which a cluster cannot serve yet: delete them, or run this node "
-                      "alone");
-  }
+  if (Status s = BrokerCluster::QueuesClusterable(broker_); !s.ok()) return s;
   // The embedder's clients are not known here: what a library user gets is
   // the loopback rule (heraldd adds the [auth] one, server.cc).
   if (Status s = CheckPeerAuthPolicy(options_, /*clients_authenticated=*/false); !s.ok()) {

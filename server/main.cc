@@ -77,10 +77,6 @@ int main(int argc, char** argv) {
                  r.wait_replicas > 0 ? "replicated" : "master", (*store)->recovery().detail);
   }
   herald::Broker broker(config.broker);
-  if (!config.queues.empty() && !config.server.cluster.listen.empty()) {
-    spdlog::error("cannot start: [[queues]]: work queues are not available in a cluster yet");
-    return 1;
-  }
   for (const herald::QueueOptions& q : config.queues) {
     // A queue the store kept with other settings keeps them (and its jobs):
     // changing a definition is an explicit delete, not a restart.

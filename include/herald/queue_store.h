@@ -15,6 +15,7 @@
 // Threads: any thread; nothing here waits for I/O.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -42,6 +43,9 @@ struct StoredQueue {
   // whose publish raced the delete) is not the new one's.
   uint64_t incarnation = 0;
   std::vector<StoredJob> jobs;  // by seq
+  // A SharedQueueStore's queue: its jobs stay in the store (`jobs` is
+  // empty), and this is how many it held at open.
+  uint64_t shared_pending = 0;
 };
 
 // One job of one queue incarnation.
@@ -52,6 +56,8 @@ struct JobRef {
   // Its message's topic: a store on several servers keeps a job with its
   // message, on the topic's server, and finds it there again.
   std::string topic;
+  // A SharedQueueStore's job: its key there (ClaimedJob::key); else empty.
+  std::string key;
 };
 
 class QueueStore {
@@ -77,6 +83,56 @@ class QueueStore {
                          CommitCallback* done) = 0;
   virtual void SetDeliveries(const JobRef& job, uint32_t deliveries) = 0;
   virtual void DeleteJob(const JobRef& job) = 0;
+};
+
+// A store several brokers share (the Redis store on one server): a queue's
+// jobs stay in the store, and each broker takes — claims — what its own
+// members can take now, for a lease. A job whose lease runs out (its
+// broker died, or could not say) is ready again for any broker; a delivery
+// is counted when it is claimed. So the death of any broker loses no job:
+// what it held comes back once its leases run out. Brokers that share one
+// must have different node ids (BrokerOptions::node_id): a holder is
+// "<node id>.<run>" (node ids hold no dot).
+//
+// The QueueStore calls still apply: jobs are written with their messages
+// (AppendWithJobs, PutJobs), a settled job goes with DeleteJob (JobRef::key
+// set), and SetDeliveries is not used (the claim counts).
+//
+// Threads: any thread; completions on the store's thread.
+struct ClaimedJob {
+  std::string key;          // the job's key in the store
+  uint32_t deliveries = 0;  // this one included
+  MessagePtr message;
+  // Where it stood in line (for a release that gives back the claim unused:
+  // it keeps its place).
+  std::string ready_at;
+};
+
+class SharedQueueStore {
+ public:
+  // The jobs claimed (possibly none) and how many jobs the queue holds in
+  // all (ready, delayed and leased), or why not. A job that cannot be read
+  // back (damaged) is dropped by the store, not returned.
+  using ClaimCallback = std::function<void(Result<std::vector<ClaimedJob>> jobs, uint64_t pending)>;
+  virtual ~SharedQueueStore() = default;
+
+  // Up to `max` jobs of `queue` that are ready (or whose lease ran out),
+  // leased to `holder` for `lease`. max 0: only the count.
+  virtual void Claim(std::string_view queue, std::string_view holder, size_t max,
+                     std::chrono::milliseconds lease, ClaimCallback done) = 0;
+  // `holder` gives the job back, ready after `delay`; `uncount`: the
+  // delivery its claim counted did not happen. Nothing if another holds it.
+  // `ready_at` (ClaimedJob::ready_at, with uncount): where it stood in line.
+  virtual void Release(std::string_view queue, const std::string& key, std::string_view holder,
+                       std::chrono::milliseconds delay, bool uncount,
+                       const std::string& ready_at = {}) = 0;
+  // The lease of `holder` runs `lease` from now. Nothing if another holds it.
+  virtual void Extend(std::string_view queue, const std::string& key, std::string_view holder,
+                      std::chrono::milliseconds lease) = 0;
+  // At start: the leases of earlier runs of this node (holders starting
+  // with `prefix`, but not `holder`) go back at once.
+  virtual void ReleaseEarlier(std::string_view queue, std::string_view prefix,
+                              std::string_view holder) = 0;
 };
 
 }  // namespace herald

@@ -48,9 +48,21 @@ uint64_t ToU64(std::string_view s) { return redis::ParseDecimal(s).value_or(0); 
 constexpr size_t kMaxHeaders = 1000;
 
 // Script indexes in ConnectionOptions::scripts (and script_shas()).
-enum Script { kAppend, kDrop, kExpireIds, kForget, kContinuity };
+enum Script {
+  kAppend,
+  kDrop,
+  kExpireIds,
+  kForget,
+  kContinuity,
+  kClaim,
+  kRelease,
+  kExtend,
+  kSettle,
+  kReleaseEarlier,
+  kPutJobs
+};
 
-class RedisStore final : public SharedHistoryStore, public QueueStore {
+class RedisStore final : public SharedHistoryStore, public QueueStore, public SharedQueueStore {
  public:
   // `map`: this server is shard `shard` of it (else the only one).
   RedisStore(RedisStoreOptions options, std::shared_ptr<const redis::ShardMap> map = nullptr,
@@ -89,7 +101,7 @@ class RedisStore final : public SharedHistoryStore, public QueueStore {
     const redis::QueueKeys keys = redis::QueueKeysOf(options_.prefix, name);
     QueueDefinition(std::string(name),
                     {{"HDEL", redis::QueuesKey(options_.prefix), std::string(name)},
-                     {"DEL", keys.jobs, keys.deliveries}});
+                     {"DEL", keys.jobs, keys.deliveries, keys.ready, keys.leased, keys.holders}});
   }
   Status AppendWithJobs(const MessagePtr& m, const std::vector<JobRef>& jobs,
                         HistoryStore::AppendCallback&& done) override {
@@ -101,12 +113,29 @@ class RedisStore final : public SharedHistoryStore, public QueueStore {
     op.kind = Op::kCommands;
     op.cost = JobsCost(*m, jobs.size());
     const std::string job = store::EncodeJob(*m);
-    op.commands.push_back({"MULTI"});
-    for (const JobRef& j : jobs) {
-      op.commands.push_back({"HSET", redis::QueueKeysOf(options_.prefix, j.queue).jobs,
-                             redis::JobField(j.incarnation, j.seq), job});
+    if (shared()) {
+      // One script: each job ready now on Redis's clock, atomically.
+      op.script = kPutJobs;
+      std::vector<std::string> keys, fields;
+      for (const JobRef& j : jobs) {
+        redis::QueueKeys k = redis::QueueKeysOf(options_.prefix, j.queue);
+        keys.push_back(std::move(k.jobs));
+        keys.push_back(std::move(k.ready));
+        fields.push_back(FieldOf(*m, j));
+      }
+      std::vector<std::string> call = {"EVALSHA", "", std::to_string(keys.size())};
+      call.insert(call.end(), keys.begin(), keys.end());
+      call.push_back(job);
+      call.insert(call.end(), fields.begin(), fields.end());
+      op.commands.push_back(std::move(call));
+    } else {
+      op.commands.push_back({"MULTI"});
+      for (const JobRef& j : jobs) {
+        op.commands.push_back(
+            {"HSET", redis::QueueKeysOf(options_.prefix, j.queue).jobs, FieldOf(*m, j), job});
+      }
+      op.commands.push_back({"EXEC"});
     }
-    op.commands.push_back({"EXEC"});
     // durability = "replicated": acknowledged once the replicas have them,
     // as an append is (one WAIT of its own: these are the jobs of topics
     // without history, the rarer case).
@@ -129,14 +158,46 @@ class RedisStore final : public SharedHistoryStore, public QueueStore {
     return Status::Ok();
   }
   void SetDeliveries(const JobRef& job, uint32_t deliveries) override {
+    if (!job.key.empty()) return;  // a shared queue's claims count
     JobCommands({{"HSET", redis::QueueKeysOf(options_.prefix, job.queue).deliveries,
                   redis::JobField(job.incarnation, job.seq), std::to_string(deliveries)}});
   }
   void DeleteJob(const JobRef& job) override {
+    if (!job.key.empty()) return QueueScript(kSettle, job.queue, {job.key}, nullptr);
     const redis::QueueKeys keys = redis::QueueKeysOf(options_.prefix, job.queue);
     const std::string field = redis::JobField(job.incarnation, job.seq);
     JobCommands({{"HDEL", keys.jobs, field}, {"HDEL", keys.deliveries, field}});
   }
+
+  // SharedQueueStore (on one server: a shard is not one).
+  void Claim(std::string_view queue, std::string_view holder, size_t max,
+             std::chrono::milliseconds lease, ClaimCallback done) override {
+    QueueScript(kClaim, queue,
+                {std::string(holder), std::to_string(max), std::to_string(Micros(lease))},
+                [this, name = std::string(queue), done = std::move(done)](Result<Reply> r) {
+                  uint64_t pending = 0;
+                  done(ParseClaim(name, r, pending), pending);
+                });
+  }
+  void Release(std::string_view queue, const std::string& key, std::string_view holder,
+               std::chrono::milliseconds delay, bool uncount,
+               const std::string& ready_at) override {
+    QueueScript(kRelease, queue,
+                {key, std::string(holder), std::to_string(Micros(delay)), uncount ? "1" : "0",
+                 uncount ? ready_at : std::string()},
+                nullptr);
+  }
+  void Extend(std::string_view queue, const std::string& key, std::string_view holder,
+              std::chrono::milliseconds lease) override {
+    QueueScript(kExtend, queue, {key, std::string(holder), std::to_string(Micros(lease))}, nullptr);
+  }
+  void ReleaseEarlier(std::string_view queue, std::string_view prefix,
+                      std::string_view holder) override {
+    QueueScript(kReleaseEarlier, queue, {std::string(prefix), std::string(holder)}, nullptr);
+  }
+
+  // Whether this store's queues are shared (one server, not a shard).
+  bool shared() const { return map_ == nullptr; }
 
   // At open: every work queue record this server holds.
   Result<redis::QueueRecords> ReadQueues();
@@ -144,6 +205,72 @@ class RedisStore final : public SharedHistoryStore, public QueueStore {
   void DropStrays(const redis::QueueStrays& strays);
 
  private:
+  static int64_t Micros(std::chrono::milliseconds d) {
+    return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+  }
+
+  // A job's field in its queue's hashes.
+  std::string FieldOf(const Message& m, const JobRef& j) const {
+    return shared() ? redis::SharedJobKey(m) : redis::JobField(j.incarnation, j.seq);
+  }
+
+  // A shared queue's script on the write connection (after everything
+  // queued before it); `replied` (may be null) gets Redis's answer. One
+  // that cannot be sent, or that Redis refuses, is counted in
+  // append_errors: a release or an extension that did not happen ends as
+  // a lease that runs out (the job is offered again), a settlement as a
+  // job delivered again.
+  void QueueScript(Script script, std::string_view queue, std::vector<std::string> args,
+                   std::function<void(Result<Reply>)> replied) {
+    const redis::QueueKeys keys = redis::QueueKeysOf(options_.prefix, queue);
+    Op op;
+    op.kind = Op::kCall;
+    op.script = script;
+    op.commands.push_back(
+        {"EVALSHA", "", "5", keys.jobs, keys.deliveries, keys.ready, keys.leased, keys.holders});
+    op.commands[0].insert(op.commands[0].end(), std::make_move_iterator(args.begin()),
+                          std::make_move_iterator(args.end()));
+    op.replied = std::move(replied);
+    std::lock_guard lock(mu_);
+    Queue(std::move(op));
+  }
+
+  // A claim's answer: {pending, {key, job, deliveries, ready since, ...}}.
+  // A job that cannot be decoded is dropped (settled, counted in
+  // append_errors): it could never be delivered, and left leased it would
+  // come back in every claim, counting deliveries nobody made.
+  Result<std::vector<ClaimedJob>> ParseClaim(const std::string& queue, const Result<Reply>& r,
+                                             uint64_t& pending) {
+    if (!r.ok()) return r.status();
+    if (r->type != Reply::Type::kArray || r->elements.size() != 2 ||
+        r->elements[1].type != Reply::Type::kArray || r->elements[1].elements.size() % 4 != 0) {
+      return Status(ErrorCode::kUnavailable,
+                    "redis answered a claim of work queue '" + queue + "' with " + r->Describe());
+    }
+    pending = static_cast<uint64_t>(std::max<int64_t>(r->elements[0].integer, 0));
+    std::vector<ClaimedJob> jobs;
+    const std::vector<Reply>& e = r->elements[1].elements;
+    for (size_t i = 0; i + 3 < e.size(); i += 4) {
+      Result<MessagePtr> m = store::DecodeJob(e[i + 1].str);
+      if (!m.ok()) {
+        {
+          std::lock_guard lock(mu_);
+          ++stats_.append_errors;
+        }
+        QueueScript(kSettle, queue, {e[i].str}, nullptr);
+        continue;
+      }
+      ClaimedJob job;
+      job.key = e[i].str;
+      job.deliveries =
+          static_cast<uint32_t>(std::clamp<int64_t>(e[i + 2].integer, 1, int64_t{UINT32_MAX}));
+      job.message = std::move(*m);
+      job.ready_at = e[i + 3].str;
+      jobs.push_back(std::move(job));
+    }
+    return jobs;
+  }
+
   // What a message and copies of it as `jobs` jobs hold while queued.
   static size_t JobsCost(const Message& m, size_t jobs) {
     return (m.payload.size() + m.topic.size() + 64) * jobs;
@@ -378,7 +505,8 @@ class RedisStore final : public SharedHistoryStore, public QueueStore {
       kRead,
       kLoad,
       kHead,
-      kCommands
+      kCommands,
+      kCall
     } kind = kAppend;
     MessagePtr message;        // kAppend (epoch: the head's epoch before it)
     std::vector<JobRef> jobs;  // kAppend: its jobs, in its script
@@ -402,6 +530,10 @@ class RedisStore final : public SharedHistoryStore, public QueueStore {
     QueueStore::CommitCallback committed;
     bool definition = false;
     bool wait_last = false;  // the last command is a WAIT for the replicas
+    // kCall: commands[0] runs `script` (its sha filled in when sent);
+    // `replied` (may be null) gets the answer.
+    int script = -1;
+    std::function<void(Result<Reply>)> replied;
   };
 
   // A topic as Redis holds it, and what this node then knows of it.
@@ -515,6 +647,9 @@ class RedisStore final : public SharedHistoryStore, public QueueStore {
         case Op::kCommands:
           SendCommands(std::move(op));
           break;
+        case Op::kCall:
+          SendCall(std::move(op));
+          break;
         case Op::kLoad:
           // A load must not complete before the appends made before it
           // (it sets the head they are checked against): with replicas, it
@@ -601,9 +736,16 @@ class RedisStore final : public SharedHistoryStore, public QueueStore {
         redis::TopicsKey(options_.prefix),
         redis::IdsKey(options_.prefix),
         redis::LostKey(options_.prefix)};
-    for (const std::string& q : queues) args.push_back(redis::QueueKeysOf(options_.prefix, q).jobs);
+    const size_t per_queue = shared() ? 2 : 1;  // its jobs (and its ready set)
+    for (const std::string& q : queues) {
+      redis::QueueKeys k = redis::QueueKeysOf(options_.prefix, q);
+      args.push_back(std::move(k.jobs));
+      if (shared()) args.push_back(std::move(k.ready));
+    }
+    args[2] = std::to_string(6 + queues.size() * per_queue);
     args.insert(args.end(), {head.topic, std::to_string(head.epoch), std::to_string(head.offset),
-                             std::to_string(run->size()), std::to_string(run->front().epoch)});
+                             std::to_string(run->size()), std::to_string(run->front().epoch),
+                             shared() ? "1" : "0"});
     for (const Op& op : *run) {
       args.push_back(std::to_string(op.message->timestamp_us));
       args.push_back(op.message->msg_id);
@@ -613,8 +755,8 @@ class RedisStore final : public SharedHistoryStore, public QueueStore {
       args.push_back(store::EncodeJob(*op.message));
       for (const JobRef& j : op.jobs) {
         const size_t key = std::find(queues.begin(), queues.end(), j.queue) - queues.begin();
-        args.push_back(std::to_string(7 + key));
-        args.push_back(redis::JobField(j.incarnation, j.seq));
+        args.push_back(std::to_string(7 + key * per_queue));
+        args.push_back(FieldOf(*op.message, j));
       }
     }
     Status sent = writer_->Command(Views(args), [this, run, wait](Result<Reply> r) {
@@ -843,7 +985,10 @@ class RedisStore final : public SharedHistoryStore, public QueueStore {
       Finish();
     };
     // Copied: KeepForLater may take the op while later ones are sent.
-    const std::vector<std::vector<std::string>> commands = s->op.commands;
+    std::vector<std::vector<std::string>> commands = s->op.commands;
+    if (s->op.script >= 0) {
+      commands[0][1] = writer_->script_shas().empty() ? "" : writer_->script_shas()[s->op.script];
+    }
     for (size_t i = 0; i < commands.size(); ++i) {
       const bool wait = s->op.wait_last && i + 1 == commands.size();
       Status sent = writer_->Command(Views(commands[i]), [this, answered, wait](Result<Reply> r) {
@@ -873,6 +1018,32 @@ class RedisStore final : public SharedHistoryStore, public QueueStore {
       // is freed: this one after them.
       if (!sent.ok()) loop_.Defer([answered, sent] { answered(sent, /*transport=*/true); });
     }
+  }
+
+  // Loop thread: a shared queue's script (QueueScript).
+  void SendCall(Op op) {
+    std::vector<std::string>& args = op.commands[0];
+    if (op.script >= 0) {
+      args[1] = writer_->script_shas().empty() ? "" : writer_->script_shas()[op.script];
+    }
+    auto replied = std::make_shared<std::function<void(Result<Reply>)>>(std::move(op.replied));
+    auto answered = [this, replied](Result<Reply> r) {
+      MendScripts(r);
+      if (!r.ok() || r->is_error()) {
+        std::lock_guard lock(mu_);
+        ++stats_.append_errors;
+      }
+      if (*replied) {
+        if (r.ok() && r->is_error()) {
+          (*replied)(Status(ErrorCode::kUnavailable, "redis refused: " + r->Describe()));
+        } else {
+          (*replied)(std::move(r));
+        }
+      }
+      Finish();
+    };
+    Status sent = writer_->Command(Views(args), answered);
+    if (!sent.ok()) loop_.Defer([answered, sent] { answered(sent); });
   }
 
   // Bounded per call (a long script blocks every client of Redis): called
@@ -1297,8 +1468,10 @@ Status RedisStore::Open() {
   c.client_name = options_.client_name;
   c.connect_timeout = options_.connect_timeout;
   c.command_timeout = options_.command_timeout;
-  c.scripts = {redis::kAppendScript, redis::kDropScript, redis::kExpireIdsScript,
-               redis::kForgetScript, redis::kContinuityScript};
+  c.scripts = {redis::kAppendScript,         redis::kDropScript,       redis::kExpireIdsScript,
+               redis::kForgetScript,         redis::kContinuityScript, redis::kClaimScript,
+               redis::kReleaseScript,        redis::kExtendScript,     redis::kSettleScript,
+               redis::kReleaseEarlierScript, redis::kPutJobsScript};
   // Before the write connection serves anything: whether this master holds
   // every append acknowledged before (continuity.h).
   c.prepare = [this](const redis::PrepareSend& send, std::function<void(Status)> done) {
@@ -1394,6 +1567,13 @@ Result<redis::QueueRecords> RedisStore::ReadQueues() {
   for (const auto& [name, def] : out.definitions) scan.insert(name);
   for (const std::string& name : scan) {
     const redis::QueueKeys keys = redis::QueueKeysOf(options_.prefix, name);
+    if (shared()) {
+      // Its jobs stay in Redis, claimed as members can take them.
+      Result<Reply> n = CallNow({"HLEN", keys.jobs});
+      if (!n.ok() || n->type != Reply::Type::kInteger) return failed("jobs of '" + name + "'", n);
+      out.shared_pending[name] = static_cast<uint64_t>(n->integer);
+      continue;
+    }
     std::map<std::string, uint32_t> deliveries;
     std::string at = "0";
     do {
@@ -1451,7 +1631,7 @@ Result<redis::QueueRecords> RedisStore::ReadQueues() {
 void RedisStore::DropStrays(const redis::QueueStrays& strays) {
   for (const std::string& name : strays.names) {
     const redis::QueueKeys keys = redis::QueueKeysOf(options_.prefix, name);
-    JobCommands({{"DEL", keys.jobs, keys.deliveries},
+    JobCommands({{"DEL", keys.jobs, keys.deliveries, keys.ready, keys.leased, keys.holders},
                  {"SREM", redis::QueueNamesKey(options_.prefix), name}});
   }
   for (const auto& [name, fields] : strays.counts) {

@@ -36,7 +36,8 @@ elseif first == 1 and (e or '0') == ARGV[5] and (not e or tonumber(epoch) > tonu
 else
   return 'MISMATCH ' .. (e or '0') .. ' ' .. fmt(o)
 end
-local at, bytes, first_stamp = 6, 0, nil
+local at, bytes, first_stamp = 7, 0, nil
+local shared, now = ARGV[6] == '1', nil
 for k = 0, n - 1 do
   local stamp, id, nf = ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2])
   local off = fmt(first + k)
@@ -54,7 +55,15 @@ for k = 0, n - 1 do
   if jobs > 0 then
     local job = ARGV[at + 1]
     for q = 0, jobs - 1 do
-      redis.call('HSET', KEYS[tonumber(ARGV[at + 2 + q * 2])], ARGV[at + 3 + q * 2], job)
+      local ki, field = tonumber(ARGV[at + 2 + q * 2]), ARGV[at + 3 + q * 2]
+      redis.call('HSET', KEYS[ki], field, job)
+      if shared then
+        if not now then
+          local t = redis.call('TIME')
+          now = string.format('%d', tonumber(t[1]) * 1000000 + tonumber(t[2]))
+        end
+        redis.call('ZADD', KEYS[ki + 1], now, field)
+      end
     end
     at = at + 2 + jobs * 2
   else

@@ -48,9 +48,11 @@ std::string LostKey(std::string_view prefix);
 
 // Appends a run of one topic's messages at (epoch, first offset), with
 // their work-queue jobs (store/redis/queue_records.h), on:
-//   KEYS: meta, stream, ids, topics, id index, lost, then the job hashes of
-//         the run's queues
-//   ARGV: topic, epoch, first offset, count, base epoch, then per message:
+//   KEYS: meta, stream, ids, topics, id index, lost, then per queue of the
+//         run its job hash (and, shared, its ready set right after it)
+//   ARGV: topic, epoch, first offset, count, base epoch, "1" if the queues
+//         are shared (queue_records.h: each job also goes into the ready
+//         set, stamped with Redis's clock) else "0", then per message:
 //         µs, msg id ("" for none), field count n, then n field/value pairs
 //         (the first is d, the payload), then its job count k and, when
 //         k > 0, the job (EncodeJob) and k pairs (index in KEYS, field)

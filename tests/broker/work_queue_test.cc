@@ -488,7 +488,7 @@ TEST(WorkQueue, RestoredJobsKeepTheirDeliveryCounts) {
   std::vector<StoredJob> jobs;
   jobs.push_back({4, 1, Msg("once")});
   jobs.push_back({9, 3, Msg("spent")});  // its last delivery was in flight at the crash
-  f.q.Restore(std::move(jobs), 0, fx);
+  f.q.Restore(std::move(jobs), 0, 0, fx);
   ASSERT_EQ(fx.dead.size(), 1u);
   EXPECT_EQ(fx.dead[0].seq, 9u);
   ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, nullptr, 0, fx).ok());

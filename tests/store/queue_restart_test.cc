@@ -153,6 +153,9 @@ TEST_P(QueueRestart, AJobWhoseLastDeliveryWasCutShortGoesToTheDeadLetters) {
     }
   }  // the third delivery was in flight
   Broker b(Open());
+  // On a shared store a job is looked at when a member's claim takes it.
+  Worker w;
+  w.Join(b, "work");
   std::promise<MessagePtr> dead;
   ASSERT_TRUE(b.Subscribe("dead.work", [&](const Delivery& d) {
                  if (d.kind == Delivery::Kind::kMessage) dead.set_value(d.message);
@@ -161,6 +164,7 @@ TEST_P(QueueRestart, AJobWhoseLastDeliveryWasCutShortGoesToTheDeadLetters) {
   ASSERT_EQ(got.wait_for(5s), std::future_status::ready);
   EXPECT_EQ(got.get()->payload, "poison");
   ASSERT_TRUE(WaitFor([&] { return b.GetQueue("work")->pending == 0; }));
+  EXPECT_EQ(w.count(), 0u);  // never delivered a fourth time
 }
 
 // What a publish racing a queue's delete can leave behind: jobs of an
@@ -198,6 +202,13 @@ TEST_P(QueueRestart, KeysOfADeletedQueueOrAnEarlierIncarnationAreDroppedAtOpen) 
     std::vector<StoredQueue> queues = dynamic_cast<QueueStore*>(s.get())->TakeQueues();
     ASSERT_EQ(queues.size(), 1u);
     EXPECT_EQ(queues[0].incarnation, 7u);
+    if (kind() == Kind::kRedis) {
+      // Shared (one server): the jobs stay in Redis, keyed by their message
+      // (both refs name the same one), and are counted.
+      EXPECT_TRUE(queues[0].jobs.empty());
+      EXPECT_EQ(queues[0].shared_pending, 1u);
+      continue;
+    }
     ASSERT_EQ(queues[0].jobs.size(), 1u);
     EXPECT_EQ(queues[0].jobs[0].deliveries, 0u);  // the stray count was not its
   }
@@ -218,6 +229,50 @@ TEST_P(QueueRestart, ARetriedPublishIsOneJobAndAnsweredAsTheFirst) {
   EXPECT_TRUE(d->duplicate);
   EXPECT_EQ(d->offset, a->offset);
   EXPECT_EQ(b.GetQueue("work")->pending, 1u);
+}
+
+// A pull asks for jobs now; on a shared store (Redis on one server) the
+// queue holds none here, and the pull waits for one claim of them.
+TEST_P(QueueRestart, APullWithoutAWaitGetsTheJobThatIsThere) {
+  Broker b(Open());
+  ASSERT_TRUE(b.CreateQueue(Work()).ok());
+  ASSERT_TRUE(b.Publish("jobs.a", "x").ok());
+  std::promise<Result<std::vector<Job>>> pulled;
+  b.Pull("work", 10, 0ms, [&](Result<std::vector<Job>> jobs) { pulled.set_value(jobs); });
+  auto got = pulled.get_future();
+  ASSERT_EQ(got.wait_for(5s), std::future_status::ready);
+  Result<std::vector<Job>> jobs = got.get();
+  ASSERT_TRUE(jobs.ok()) << jobs.status().ToString();
+  ASSERT_EQ(jobs->size(), 1u);
+  EXPECT_EQ((*jobs)[0].message->payload, "x");
+  ASSERT_TRUE(b.Settle(kPullMember, (*jobs)[0].handle, SettleKind::kAck).ok());
+  EXPECT_TRUE(WaitFor([&] { return b.GetQueue("work")->pending == 0; }));
+}
+
+// Brokers that share the Redis store share its queues: each claims what
+// its own members can take, and a job given back by one goes to the other.
+TEST_P(QueueRestart, BrokersSharingTheRedisStoreShareItsQueues) {
+  if (kind() != Kind::kRedis) GTEST_SKIP() << "only the Redis store on one server is shared";
+  BrokerOptions oa = Open(), ob = Open();
+  oa.node_id = "a";
+  ob.node_id = "b";
+  Broker a(oa), b(ob);
+  ASSERT_TRUE(a.CreateQueue(Work()).ok());
+  ASSERT_TRUE(b.CreateQueue(Work()).ok());
+  Worker wb;
+  wb.Join(b, "work", 1);
+  ASSERT_TRUE(a.Publish("jobs.a", "from-a").ok());  // a numbers jobs.a, b nothing
+  ASSERT_TRUE(WaitFor([&] { return wb.count() == 1; }));
+  EXPECT_EQ(wb.at(0).message->payload, "from-a");
+  EXPECT_EQ(wb.at(0).deliveries, 1u);
+  // Given back on b: a's member takes it, as its second delivery.
+  Worker wa;
+  wa.Join(a, "work", 1);
+  ASSERT_TRUE(b.Settle(wb.id, wb.at(0).handle, SettleKind::kNack, 0ms).ok());
+  ASSERT_TRUE(WaitFor([&] { return wa.count() + wb.count() == 2; }));
+  const Job again = wa.count() == 1 ? wa.at(0) : wb.at(1);
+  EXPECT_EQ(again.message->payload, "from-a");
+  EXPECT_EQ(again.deliveries, 2u);
 }
 
 INSTANTIATE_TEST_SUITE_P(StoresAndTopics, QueueRestart,
