@@ -115,10 +115,10 @@ void Broker::Impl::MaybeClaim(const WorkQueuePtr& q, bool poll) {
   // Completes on the store's thread; the queue may be deleted meanwhile
   // (Adopt gives back what it claimed then).
   shared_queues_->Claim(q->name(), queue_holder_, n, q->Lease(),
-                        [this, q](Result<std::vector<ClaimedJob>> jobs, uint64_t pending) {
+                        [this, q, n](Result<std::vector<ClaimedJob>> jobs, uint64_t pending) {
                           WorkQueue::Effects fx;
                           const int64_t now = NowSteadyUs();
-                          const bool found = q->Adopt(std::move(jobs), pending, now, fx);
+                          const bool found = q->Adopt(std::move(jobs), pending, n, now, fx);
                           RunQueueEffects(q, fx);
                           // Members still wait: polled (the maintenance
                           // thread may sleep a whole sweep otherwise).

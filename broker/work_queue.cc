@@ -477,25 +477,28 @@ uint32_t WorkQueue::Demand() const {
     if (holds < m.max_in_flight) want += m.max_in_flight - holds;
   }
   for (const WaitingPull& p : pulls_) want += p.max;
-  const uint64_t busy = in_flight_ + ready_.size();
+  // What claims on their way will bring is asked for already.
+  want = want > claimed_for_ ? want - claimed_for_ : 0;
+  const uint64_t busy = in_flight_ + ready_.size() + claimed_for_;
   const uint64_t room = options_.max_in_flight > busy ? options_.max_in_flight - busy : 0;
   return static_cast<uint32_t>(std::min<uint64_t>({want, room, kMaxClaim}));
 }
 
 bool WorkQueue::StartRefresh(int64_t now_us) {
   std::lock_guard lock(mu_);
-  if (!shared_ || closed_ || claiming_ || now_us < next_refresh_us_) return false;
-  claiming_ = true;
+  if (!shared_ || closed_ || claims_ != 0 || now_us < next_refresh_us_) return false;
+  ++claims_;
   next_refresh_us_ = now_us + kRefreshUs;
   return true;
 }
 
 size_t WorkQueue::StartClaim(bool poll) {
   std::lock_guard lock(mu_);
-  if (!shared_ || closed_ || claiming_ || (idle_ && !poll)) return 0;
+  if (!shared_ || closed_ || claims_ >= kMaxClaims || (idle_ && !poll)) return 0;
   const uint32_t n = Demand();
   if (n == 0) return 0;
-  claiming_ = true;
+  ++claims_;
+  claimed_for_ += n;
   return n;
 }
 
@@ -504,14 +507,15 @@ bool WorkQueue::Hungry() const {
   return shared_ && !closed_ && Demand() > 0;
 }
 
-bool WorkQueue::Adopt(Result<std::vector<ClaimedJob>> claimed, uint64_t pending, int64_t now_us,
-                      Effects& fx) {
+bool WorkQueue::Adopt(Result<std::vector<ClaimedJob>> claimed, uint64_t pending, size_t asked,
+                      int64_t now_us, Effects& fx) {
   std::vector<uint64_t> wire;  // a scan of each payload: not under the lock
   if (claimed.ok()) {
     for (const ClaimedJob& j : *claimed) wire.push_back(JobWireBytes(*j.message, options_.name));
   }
   std::lock_guard lock(mu_);
-  claiming_ = false;
+  --claims_;
+  claimed_for_ -= asked;
   if (!claimed.ok()) {
     idle_ = true;  // tried again at the next poll
     return false;

@@ -109,19 +109,24 @@ class WorkQueue {
   void Restore(std::vector<StoredJob> jobs, uint64_t shared_pending, int64_t now_us, Effects& fx);
 
   // A shared queue: how many jobs to claim for the members and waiting
-  // pulls (0: none, or a claim is on its way). After a claim that found
-  // nothing, none until `poll` (the broker's timer) or a job published or
-  // given back here.
+  // pulls, besides what claims on their way asked for (0: none, or
+  // kMaxClaims are on their way: while one waits for Redis, the room acks
+  // free goes into the next, so Redis sees claims pipelined). After a claim
+  // that found nothing, none until `poll` (the broker's timer) or a job
+  // published or given back here.
   size_t StartClaim(bool poll);
+  static constexpr uint32_t kMaxClaims = 4;
   // A shared queue nobody here waits on: whether to ask the store for its
   // count now (a claim of none, at most every kRefreshUs), so that
   // max_pending is held against what the store holds, not only against
   // what this node published.
   bool StartRefresh(int64_t now_us);
   static constexpr int64_t kRefreshUs = 1'000'000;
-  // The claim's answer: the jobs go to members; what none can take now goes
-  // back to the store at once. False when the claim found nothing.
-  bool Adopt(Result<std::vector<ClaimedJob>> jobs, uint64_t pending, int64_t now_us, Effects& fx);
+  // The answer to a claim of `asked` jobs (StartClaim's number; 0 for a
+  // refresh): the jobs go to members; what none can take now goes back to
+  // the store at once. False when the claim found nothing.
+  bool Adopt(Result<std::vector<ClaimedJob>> jobs, uint64_t pending, size_t asked, int64_t now_us,
+             Effects& fx);
   // Whether members or pulls wait for jobs (a shared queue polls for them).
   bool Hungry() const;
 
@@ -290,7 +295,8 @@ class WorkQueue {
   const uint64_t incarnation_;
   SharedQueueStore* const shared_;
   const std::string holder_;
-  bool claiming_ = false;        // a claim is on its way
+  uint32_t claims_ = 0;          // claims on their way (a refresh is one, of none)
+  uint64_t claimed_for_ = 0;     // jobs they asked for
   int64_t next_refresh_us_ = 0;  // StartRefresh
   bool idle_ = false;            // the last claim found nothing
   uint64_t shared_pending_ = 0;  // the store's count at the last claim, and published here since

@@ -102,7 +102,7 @@ TEST(SharedWorkQueue, APublishOnlyCountsItsJobAndAClaimAsksForTheMembersRoom) {
   EXPECT_EQ(f.q.Info().pending, 1u);
   EXPECT_EQ(f.node_bytes.load(), 0u);
   EXPECT_EQ(f.q.StartClaim(false), 2u);  // its max_in_flight
-  EXPECT_EQ(f.q.StartClaim(true), 0u);   // one claim at a time
+  EXPECT_EQ(f.q.StartClaim(true), 0u);   // what a claim on its way asks for is not asked again
 }
 
 TEST(SharedWorkQueue, WhatNoMemberCanTakeGoesBackAtOnceUncountedInItsPlace) {
@@ -111,7 +111,7 @@ TEST(SharedWorkQueue, WhatNoMemberCanTakeGoesBackAtOnceUncountedInItsPlace) {
   ASSERT_TRUE(f.q.Join(1, f.Member(1), 1, nullptr, 0, fx).ok());
   ASSERT_EQ(f.q.StartClaim(false), 1u);
   std::vector<ClaimedJob> jobs = {Fixture::Claimed("a"), Fixture::Claimed("b")};
-  EXPECT_TRUE(f.q.Adopt(std::move(jobs), 2, 0, fx));
+  EXPECT_TRUE(f.q.Adopt(std::move(jobs), 2, 1, 0, fx));
   ASSERT_EQ(fx.sends.size(), 1u);
   EXPECT_EQ(fx.sends[0].second->deliveries, 1u);
   ASSERT_EQ(f.store.released.size(), 1u);
@@ -127,7 +127,7 @@ TEST(SharedWorkQueue, AnExpiredDeliveryGoesBackToTheStoreNotToAnotherMemberHere)
   ASSERT_TRUE(f.q.Join(1, f.Member(1), 1, nullptr, 0, fx).ok());
   ASSERT_TRUE(f.q.Join(2, f.Member(2), 1, nullptr, 0, fx).ok());
   ASSERT_EQ(f.q.StartClaim(false), 2u);
-  f.q.Adopt(std::vector<ClaimedJob>{Fixture::Claimed("a")}, 1, 0, fx);
+  f.q.Adopt(std::vector<ClaimedJob>{Fixture::Claimed("a")}, 1, 2, 0, fx);
   ASSERT_EQ(fx.sends.size(), 1u);
   WorkQueue::Effects later;
   f.q.Expire(150 * kMs, later);
@@ -145,7 +145,7 @@ TEST(SharedWorkQueue, AckSettlesInTheStoreProgressExtendsNackReleasesWithItsDela
   WorkQueue::Effects fx;
   ASSERT_TRUE(f.q.Join(1, f.Member(1), 3, nullptr, 0, fx).ok());
   ASSERT_EQ(f.q.StartClaim(false), 3u);
-  f.q.Adopt(std::vector<ClaimedJob>{Fixture::Claimed("a"), Fixture::Claimed("b")}, 2, 0, fx);
+  f.q.Adopt(std::vector<ClaimedJob>{Fixture::Claimed("a"), Fixture::Claimed("b")}, 2, 3, 0, fx);
   ASSERT_EQ(fx.sends.size(), 2u);
   const Job a = *fx.sends[0].second, b = *fx.sends[1].second;
   Result<JobHandle> ha = ParseJobHandle(a.handle), hb = ParseJobHandle(b.handle);
@@ -166,7 +166,7 @@ TEST(SharedWorkQueue, AClaimPastMaxDeliverIsDeadLetteredNotDelivered) {
   WorkQueue::Effects fx;
   ASSERT_TRUE(f.q.Join(1, f.Member(1), 1, nullptr, 0, fx).ok());
   ASSERT_EQ(f.q.StartClaim(false), 1u);
-  f.q.Adopt(std::vector<ClaimedJob>{Fixture::Claimed("a", 4)}, 1, 0, fx);  // max_deliver 3
+  f.q.Adopt(std::vector<ClaimedJob>{Fixture::Claimed("a", 4)}, 1, 1, 0, fx);  // max_deliver 3
   EXPECT_TRUE(fx.sends.empty());
   ASSERT_EQ(fx.dead.size(), 1u);
   EXPECT_EQ(fx.dead[0].deliveries, 3u);                        // those made
@@ -180,11 +180,11 @@ TEST(SharedWorkQueue, AfterAnEmptyClaimOnlyThePollAPublishOrAGiveBackClaimsAgain
   WorkQueue::Effects fx;
   ASSERT_TRUE(f.q.Join(1, f.Member(1), 1, nullptr, 0, fx).ok());
   ASSERT_EQ(f.q.StartClaim(false), 1u);
-  EXPECT_FALSE(f.q.Adopt(std::vector<ClaimedJob>{}, 0, 0, fx));
+  EXPECT_FALSE(f.q.Adopt(std::vector<ClaimedJob>{}, 0, 1, 0, fx));
   EXPECT_EQ(f.q.StartClaim(false), 0u);
   EXPECT_TRUE(f.q.Hungry());
   ASSERT_EQ(f.q.StartClaim(true), 1u);  // the poll
-  EXPECT_FALSE(f.q.Adopt(std::vector<ClaimedJob>{}, 0, 0, fx));
+  EXPECT_FALSE(f.q.Adopt(std::vector<ClaimedJob>{}, 0, 1, 0, fx));
   Result<uint64_t> seq = f.q.Reserve(1);
   ASSERT_TRUE(seq.ok());
   f.q.Fill(*seq, std::make_shared<Message>(), 0, fx);  // published here
@@ -215,8 +215,8 @@ TEST(SharedWorkQueue, ANodeThatDoesNotClaimRefreshesItsCountForMaxPending) {
   }
   EXPECT_EQ(f.q.Reserve(1).status().code(), ErrorCode::kResourceExhausted);
   ASSERT_TRUE(f.q.StartRefresh(0));
-  EXPECT_FALSE(f.q.StartRefresh(1));               // one at a time, once a second
-  f.q.Adopt(std::vector<ClaimedJob>{}, 0, 0, fx);  // others took them: none left
+  EXPECT_FALSE(f.q.StartRefresh(1));                  // one at a time, once a second
+  f.q.Adopt(std::vector<ClaimedJob>{}, 0, 0, 0, fx);  // others took them: none left
   EXPECT_TRUE(f.q.Reserve(1).ok());
   EXPECT_FALSE(f.q.StartRefresh(WorkQueue::kRefreshUs - 1));
   EXPECT_TRUE(f.q.StartRefresh(WorkQueue::kRefreshUs));
