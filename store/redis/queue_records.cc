@@ -85,7 +85,6 @@ const char* const kReleaseScript = R"lua(
 if redis.call('HGET', KEYS[5], ARGV[1]) ~= ARGV[2] then return 0 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local nows = string.format('%d', now)
 redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('HDEL', KEYS[5], ARGV[1])
 if ARGV[4] == '1' then redis.call('HINCRBY', KEYS[2], ARGV[1], -1) end
@@ -99,7 +98,6 @@ const char* const kExtendScript = R"lua(
 if redis.call('HGET', KEYS[5], ARGV[1]) ~= ARGV[2] then return 0 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local nows = string.format('%d', now)
 redis.call('ZADD', KEYS[4], 'XX', string.format('%d', now + tonumber(ARGV[3])), ARGV[1])
 return 1
 )lua";

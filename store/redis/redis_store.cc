@@ -1547,6 +1547,24 @@ Result<redis::QueueRecords> RedisStore::ReadQueues() {
                                                what + ": " +
                                                (r.ok() ? r->Describe() : r.status().message()));
   };
+  // Every field of a hash, a page at a time (no reply holds a whole queue).
+  auto scan = [&](const std::string& key, const std::string& what,
+                  const std::function<Status(const std::string&, const std::string&)>& each) {
+    std::string cursor = "0";
+    do {
+      Result<Reply> page = CallNow({"HSCAN", key, cursor, "COUNT", "256"});
+      if (!page.ok() || page->type != Reply::Type::kArray || page->elements.size() != 2 ||
+          page->elements[1].type != Reply::Type::kArray) {
+        return failed(what, page);
+      }
+      cursor = page->elements[0].str;
+      const std::vector<Reply>& kv = page->elements[1].elements;
+      for (size_t i = 0; i + 1 < kv.size(); i += 2) {
+        if (Status s = each(kv[i].str, kv[i + 1].str); !s.ok()) return s;
+      }
+    } while (cursor != "0");
+    return Status::Ok();
+  };
   Result<Reply> defs = CallNow({"HGETALL", redis::QueuesKey(options_.prefix)});
   if (!defs.ok() || defs->type != Reply::Type::kArray) return failed("their definitions", defs);
   for (size_t i = 0; i + 1 < defs->elements.size(); i += 2) {
@@ -1563,9 +1581,9 @@ Result<redis::QueueRecords> RedisStore::ReadQueues() {
   if (!names.ok() || names->type != Reply::Type::kArray) return failed("their names", names);
   for (const Reply& n : names->elements) out.names.push_back(n.str);
   // Jobs may be kept under a defined name whose SADD did not land.
-  std::set<std::string> scan(out.names.begin(), out.names.end());
-  for (const auto& [name, def] : out.definitions) scan.insert(name);
-  for (const std::string& name : scan) {
+  std::set<std::string> named(out.names.begin(), out.names.end());
+  for (const auto& [name, def] : out.definitions) named.insert(name);
+  for (const std::string& name : named) {
     const redis::QueueKeys keys = redis::QueueKeysOf(options_.prefix, name);
     if (shared()) {
       // Its jobs stay in Redis, claimed as members can take them.
@@ -1575,50 +1593,39 @@ Result<redis::QueueRecords> RedisStore::ReadQueues() {
       continue;
     }
     std::map<std::string, uint32_t> deliveries;
-    std::string at = "0";
-    do {
-      Result<Reply> page = CallNow({"HSCAN", keys.deliveries, at, "COUNT", "1024"});
-      if (!page.ok() || page->type != Reply::Type::kArray || page->elements.size() != 2 ||
-          page->elements[1].type != Reply::Type::kArray) {
-        return failed("delivery counts of '" + name + "'", page);
-      }
-      at = page->elements[0].str;
-      const std::vector<Reply>& kv = page->elements[1].elements;
-      for (size_t i = 0; i + 1 < kv.size(); i += 2) {
-        deliveries[kv[i].str] =
-            static_cast<uint32_t>(std::min<uint64_t>(ToU64(kv[i + 1].str), UINT32_MAX));
-      }
-    } while (at != "0");
+    if (Status s = scan(keys.deliveries, "delivery counts of '" + name + "'",
+                        [&](const std::string& field, const std::string& value) -> Status {
+                          deliveries[field] =
+                              static_cast<uint32_t>(std::min<uint64_t>(ToU64(value), UINT32_MAX));
+                          return Status::Ok();
+                        });
+        !s.ok()) {
+      return s;
+    }
     // By field: HSCAN may return a field twice (a hash being rehashed).
     std::map<std::string, redis::QueueRecords::Job> jobs;
-    std::string cursor = "0";
-    do {
-      Result<Reply> page = CallNow({"HSCAN", keys.jobs, cursor, "COUNT", "256"});
-      if (!page.ok() || page->type != Reply::Type::kArray || page->elements.size() != 2 ||
-          page->elements[1].type != Reply::Type::kArray) {
-        return failed("jobs of '" + name + "'", page);
-      }
-      cursor = page->elements[0].str;
-      const std::vector<Reply>& kv = page->elements[1].elements;
-      for (size_t i = 0; i + 1 < kv.size(); i += 2) {
-        std::optional<std::pair<uint64_t, uint64_t>> at = redis::ParseJobField(kv[i].str);
-        Result<MessagePtr> m = at ? store::DecodeJob(kv[i + 1].str)
-                                  : Result<MessagePtr>(Status(ErrorCode::kInternal, "bad field"));
-        if (!m.ok()) {
-          return Status(ErrorCode::kInternal,
-                        "a stored job of work queue '" + name + "' is damaged (" +
-                            m.status().message() + ", in " + Where() + ", key " + keys.jobs +
-                            "): delete that field, or the key to drop every job of the queue");
-        }
-        redis::QueueRecords::Job job;
-        job.incarnation = at->first;
-        job.job.seq = at->second;
-        job.job.message = std::move(*m);
-        if (auto it = deliveries.find(kv[i].str); it != deliveries.end())
-          job.job.deliveries = it->second;
-        jobs[kv[i].str] = std::move(job);
-      }
-    } while (cursor != "0");
+    Status scanned = scan(
+        keys.jobs, "jobs of '" + name + "'",
+        [&](const std::string& field, const std::string& value) -> Status {
+          std::optional<std::pair<uint64_t, uint64_t>> at = redis::ParseJobField(field);
+          Result<MessagePtr> m = at ? store::DecodeJob(value)
+                                    : Result<MessagePtr>(Status(ErrorCode::kInternal, "bad field"));
+          if (!m.ok()) {
+            return Status(ErrorCode::kInternal,
+                          "a stored job of work queue '" + name + "' is damaged (" +
+                              m.status().message() + ", in " + Where() + ", key " + keys.jobs +
+                              "): delete that field, or the key to drop every job of the queue");
+          }
+          redis::QueueRecords::Job job;
+          job.incarnation = at->first;
+          job.job.seq = at->second;
+          job.job.message = std::move(*m);
+          if (auto it = deliveries.find(field); it != deliveries.end())
+            job.job.deliveries = it->second;
+          jobs[field] = std::move(job);
+          return Status::Ok();
+        });
+    if (!scanned.ok()) return scanned;
     for (auto& [field, job] : jobs) out.jobs[name].push_back(std::move(job));
     // A count whose job is gone (a settlement half written): it goes.
     for (const auto& [field, n] : deliveries) {
