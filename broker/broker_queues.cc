@@ -109,7 +109,7 @@ void Broker::Impl::RestoreQueues() {
 }
 
 void Broker::Impl::MaybeClaim(const WorkQueuePtr& q, bool poll) {
-  size_t n = q->StartClaim(poll);
+  size_t n = q->StartClaim(poll, NowSteadyUs());
   // Nobody here waits: now and then, the store's count alone.
   if (n == 0 && !(poll && q->StartRefresh(NowSteadyUs()))) return;
   // Completes on the store's thread; the queue may be deleted meanwhile

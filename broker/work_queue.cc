@@ -203,6 +203,7 @@ Status WorkQueue::Join(uint64_t member, SubscriptionPtr target, uint32_t max_in_
   m.budget = std::move(budget);  // membership ids are never reused
   if (m.budget) m.budget->AddMember();
   idle_ = false;  // new room: worth a claim
+  stalled_until_us_ = 0;
   Pump(now_us, fx);
   NextDeadline(fx);
   return Status::Ok();
@@ -239,6 +240,7 @@ uint64_t WorkQueue::Pull(size_t max, int64_t wait_us, size_t max_waiting, PullCa
   if (shared_) {
     wait_us = std::max(wait_us, kSharedPullWaitUs);
     idle_ = false;
+    stalled_until_us_ = 0;
   }
   if (wait_us > 0 && pulls_.size() >= max_waiting) {
     fx.pulls.emplace_back(
@@ -360,6 +362,7 @@ void WorkQueue::ClearWaiting() {
 }
 
 void WorkQueue::Unhold(uint64_t seq, JobRecord& job, bool expired) {
+  stalled_until_us_ = 0;  // room freed
   timers_.erase({job.due_us, seq});
   if (job.state == State::kInFlight) {
     --in_flight_;
@@ -387,6 +390,7 @@ bool WorkQueue::ReleaseOwed(uint64_t member, uint64_t nonce) {
   m->second.owed_bytes -= it->second;
   m->second.budget->Credit(it->second);
   m->second.owed.erase(it);
+  stalled_until_us_ = 0;  // bytes freed
   return true;
 }
 
@@ -444,7 +448,10 @@ void WorkQueue::Remove(std::map<uint64_t, JobRecord>::iterator it) {
   bytes_ -= it->second.message->payload.size();
   node_bytes_->fetch_sub(it->second.message->payload.size(), std::memory_order_relaxed);
   if (store_) store_->DeleteJob(RefOf(it->first, it->second));
-  if (shared_ && shared_pending_ > 0) --shared_pending_;  // until the next claim says
+  if (shared_) {
+    keys_.erase(it->second.key);
+    if (shared_pending_ > 0) --shared_pending_;  // until the next claim says
+  }
   jobs_.erase(it);
 }
 
@@ -457,6 +464,7 @@ void WorkQueue::ReleaseShared(std::map<uint64_t, JobRecord>::iterator it, int64_
                    uncount, it->second.ready_at);
   bytes_ -= it->second.message->payload.size();
   node_bytes_->fetch_sub(it->second.message->payload.size(), std::memory_order_relaxed);
+  keys_.erase(it->second.key);
   jobs_.erase(it);
   idle_ = false;  // a job may be ready in the store again
 }
@@ -492,9 +500,13 @@ bool WorkQueue::StartRefresh(int64_t now_us) {
   return true;
 }
 
-size_t WorkQueue::StartClaim(bool poll) {
+size_t WorkQueue::StartClaim(bool poll, int64_t now_us) {
   std::lock_guard lock(mu_);
   if (!shared_ || closed_ || claims_ >= kMaxClaims || (idle_ && !poll)) return 0;
+  if (stalled_until_us_ != 0) {
+    if (now_us < stalled_until_us_) return 0;
+    stalled_until_us_ = 0;
+  }
   const uint32_t n = Demand();
   if (n == 0) return 0;
   ++claims_;
@@ -504,7 +516,7 @@ size_t WorkQueue::StartClaim(bool poll) {
 
 bool WorkQueue::Hungry() const {
   std::lock_guard lock(mu_);
-  return shared_ && !closed_ && Demand() > 0;
+  return shared_ && !closed_ && stalled_until_us_ == 0 && Demand() > 0;
 }
 
 bool WorkQueue::Adopt(Result<std::vector<ClaimedJob>> claimed, uint64_t pending, size_t asked,
@@ -528,6 +540,11 @@ bool WorkQueue::Adopt(Result<std::vector<ClaimedJob>> claimed, uint64_t pending,
     if (closed_) {
       shared_->Release(options_.name, c.key, holder_, std::chrono::milliseconds(0), true,
                        c.ready_at);
+      continue;
+    }
+    if (!keys_.insert(c.key).second) {
+      // Held here already (its lease ran out meanwhile): leased again.
+      shared_->Extend(options_.name, c.key, holder_, Lease());
       continue;
     }
     const uint64_t seq = ++next_seq_;
@@ -562,6 +579,7 @@ bool WorkQueue::Adopt(Result<std::vector<ClaimedJob>> claimed, uint64_t pending,
     ReleaseShared(it, 0, /*uncount=*/true);
   }
   idle_ = used == 0;
+  if (used == 0 && !claimed->empty()) stalled_until_us_ = now_us + kRefreshUs;
   NextDeadline(fx);
   return used != 0;
 }
@@ -757,10 +775,18 @@ void WorkQueue::Close(Effects& fx) {
   // was not a delivery.
   if (shared_) {
     for (auto& [seq, job] : jobs_) {
+      if (job.state == State::kDeadLettering) {
+        // Its dead-letter publish may still complete: not offered again
+        // before its lease runs out (then it is dead-lettered again, past
+        // max_deliver, or delivered if it was termed: at least once).
+        shared_->Extend(options_.name, job.key, holder_, Lease());
+        continue;
+      }
       const bool unused = job.state == State::kReady;
       shared_->Release(options_.name, job.key, holder_, std::chrono::milliseconds(0), unused,
                        job.ready_at);
     }
+    keys_.clear();
   }
   // The jobs go with the queue.
   node_bytes_->fetch_sub(bytes_, std::memory_order_relaxed);

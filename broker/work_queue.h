@@ -114,7 +114,11 @@ class WorkQueue {
   // free goes into the next, so Redis sees claims pipelined). After a claim
   // that found nothing, none until `poll` (the broker's timer) or a job
   // published or given back here.
-  size_t StartClaim(bool poll);
+  // A claim that found jobs none of the members here could take (their
+  // bytes, a job too large for them) stalls the queue's claims until room
+  // is freed here (a settlement, a leave, a join, a pull) or kRefreshUs
+  // passed: polling would otherwise claim and give back the same jobs.
+  size_t StartClaim(bool poll, int64_t now_us);
   static constexpr uint32_t kMaxClaims = 4;
   // A shared queue nobody here waits on: whether to ask the store for its
   // count now (a claim of none, at most every kRefreshUs), so that
@@ -295,8 +299,12 @@ class WorkQueue {
   const uint64_t incarnation_;
   SharedQueueStore* const shared_;
   const std::string holder_;
-  uint32_t claims_ = 0;          // claims on their way (a refresh is one, of none)
-  uint64_t claimed_for_ = 0;     // jobs they asked for
+  uint32_t claims_ = 0;           // claims on their way (a refresh is one, of none)
+  uint64_t claimed_for_ = 0;      // jobs they asked for
+  int64_t stalled_until_us_ = 0;  // StartClaim (0: not stalled)
+  // The keys of the jobs held here: a lease that ran out while one was
+  // held (a slow dead-letter publish) may bring it back in a claim.
+  std::set<std::string> keys_;
   int64_t next_refresh_us_ = 0;  // StartRefresh
   bool idle_ = false;            // the last claim found nothing
   uint64_t shared_pending_ = 0;  // the store's count at the last claim, and published here since

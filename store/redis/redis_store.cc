@@ -992,6 +992,7 @@ class RedisStore final : public SharedHistoryStore, public QueueStore, public Sh
     for (size_t i = 0; i < commands.size(); ++i) {
       const bool wait = s->op.wait_last && i + 1 == commands.size();
       Status sent = writer_->Command(Views(commands[i]), [this, answered, wait](Result<Reply> r) {
+        MendScripts(r);  // a script's (PutJobs) NOSCRIPT: the connection reloads them
         if (!r.ok()) return answered(r.status(), /*transport=*/true);
         if (wait) {
           return answered(ReplicasConfirmed("the jobs", r,

@@ -93,7 +93,7 @@ struct Fixture {
 TEST(SharedWorkQueue, APublishOnlyCountsItsJobAndAClaimAsksForTheMembersRoom) {
   Fixture f;
   WorkQueue::Effects fx;
-  EXPECT_EQ(f.q.StartClaim(false), 0u);  // nobody to claim for
+  EXPECT_EQ(f.q.StartClaim(false, 0), 0u);  // nobody to claim for
   ASSERT_TRUE(f.q.Join(1, f.Member(1), 2, nullptr, 0, fx).ok());
   Result<uint64_t> seq = f.q.Reserve(5);
   ASSERT_TRUE(seq.ok());
@@ -101,15 +101,15 @@ TEST(SharedWorkQueue, APublishOnlyCountsItsJobAndAClaimAsksForTheMembersRoom) {
   EXPECT_TRUE(fx.sends.empty());  // the job is in the store, not here
   EXPECT_EQ(f.q.Info().pending, 1u);
   EXPECT_EQ(f.node_bytes.load(), 0u);
-  EXPECT_EQ(f.q.StartClaim(false), 2u);  // its max_in_flight
-  EXPECT_EQ(f.q.StartClaim(true), 0u);   // what a claim on its way asks for is not asked again
+  EXPECT_EQ(f.q.StartClaim(false, 0), 2u);  // its max_in_flight
+  EXPECT_EQ(f.q.StartClaim(true, 0), 0u);   // what a claim on its way asks for is not asked again
 }
 
 TEST(SharedWorkQueue, WhatNoMemberCanTakeGoesBackAtOnceUncountedInItsPlace) {
   Fixture f;
   WorkQueue::Effects fx;
   ASSERT_TRUE(f.q.Join(1, f.Member(1), 1, nullptr, 0, fx).ok());
-  ASSERT_EQ(f.q.StartClaim(false), 1u);
+  ASSERT_EQ(f.q.StartClaim(false, 0), 1u);
   std::vector<ClaimedJob> jobs = {Fixture::Claimed("a"), Fixture::Claimed("b")};
   EXPECT_TRUE(f.q.Adopt(std::move(jobs), 2, 1, 0, fx));
   ASSERT_EQ(fx.sends.size(), 1u);
@@ -126,7 +126,7 @@ TEST(SharedWorkQueue, AnExpiredDeliveryGoesBackToTheStoreNotToAnotherMemberHere)
   WorkQueue::Effects fx;
   ASSERT_TRUE(f.q.Join(1, f.Member(1), 1, nullptr, 0, fx).ok());
   ASSERT_TRUE(f.q.Join(2, f.Member(2), 1, nullptr, 0, fx).ok());
-  ASSERT_EQ(f.q.StartClaim(false), 2u);
+  ASSERT_EQ(f.q.StartClaim(false, 0), 2u);
   f.q.Adopt(std::vector<ClaimedJob>{Fixture::Claimed("a")}, 1, 2, 0, fx);
   ASSERT_EQ(fx.sends.size(), 1u);
   WorkQueue::Effects later;
@@ -144,7 +144,7 @@ TEST(SharedWorkQueue, AckSettlesInTheStoreProgressExtendsNackReleasesWithItsDela
   Fixture f;
   WorkQueue::Effects fx;
   ASSERT_TRUE(f.q.Join(1, f.Member(1), 3, nullptr, 0, fx).ok());
-  ASSERT_EQ(f.q.StartClaim(false), 3u);
+  ASSERT_EQ(f.q.StartClaim(false, 0), 3u);
   f.q.Adopt(std::vector<ClaimedJob>{Fixture::Claimed("a"), Fixture::Claimed("b")}, 2, 3, 0, fx);
   ASSERT_EQ(fx.sends.size(), 2u);
   const Job a = *fx.sends[0].second, b = *fx.sends[1].second;
@@ -165,7 +165,7 @@ TEST(SharedWorkQueue, AClaimPastMaxDeliverIsDeadLetteredNotDelivered) {
   Fixture f;
   WorkQueue::Effects fx;
   ASSERT_TRUE(f.q.Join(1, f.Member(1), 1, nullptr, 0, fx).ok());
-  ASSERT_EQ(f.q.StartClaim(false), 1u);
+  ASSERT_EQ(f.q.StartClaim(false, 0), 1u);
   f.q.Adopt(std::vector<ClaimedJob>{Fixture::Claimed("a", 4)}, 1, 1, 0, fx);  // max_deliver 3
   EXPECT_TRUE(fx.sends.empty());
   ASSERT_EQ(fx.dead.size(), 1u);
@@ -179,16 +179,16 @@ TEST(SharedWorkQueue, AfterAnEmptyClaimOnlyThePollAPublishOrAGiveBackClaimsAgain
   Fixture f;
   WorkQueue::Effects fx;
   ASSERT_TRUE(f.q.Join(1, f.Member(1), 1, nullptr, 0, fx).ok());
-  ASSERT_EQ(f.q.StartClaim(false), 1u);
+  ASSERT_EQ(f.q.StartClaim(false, 0), 1u);
   EXPECT_FALSE(f.q.Adopt(std::vector<ClaimedJob>{}, 0, 1, 0, fx));
-  EXPECT_EQ(f.q.StartClaim(false), 0u);
+  EXPECT_EQ(f.q.StartClaim(false, 0), 0u);
   EXPECT_TRUE(f.q.Hungry());
-  ASSERT_EQ(f.q.StartClaim(true), 1u);  // the poll
+  ASSERT_EQ(f.q.StartClaim(true, 0), 1u);  // the poll
   EXPECT_FALSE(f.q.Adopt(std::vector<ClaimedJob>{}, 0, 1, 0, fx));
   Result<uint64_t> seq = f.q.Reserve(1);
   ASSERT_TRUE(seq.ok());
   f.q.Fill(*seq, std::make_shared<Message>(), 0, fx);  // published here
-  EXPECT_EQ(f.q.StartClaim(false), 1u);
+  EXPECT_EQ(f.q.StartClaim(false, 0), 1u);
 }
 
 TEST(SharedWorkQueue, AMemberOutOfBytesAsksForNoClaim) {
@@ -198,9 +198,45 @@ TEST(SharedWorkQueue, AMemberOutOfBytesAsksForNoClaim) {
   ASSERT_TRUE(budget->TryCharge(100, false));  // its connection's output is full
   ASSERT_TRUE(f.q.Join(1, f.Member(1), 5, budget, 0, fx).ok());
   EXPECT_FALSE(f.q.Hungry());
-  EXPECT_EQ(f.q.StartClaim(true), 0u);
+  EXPECT_EQ(f.q.StartClaim(true, 0), 0u);
   budget->Credit(100);
-  EXPECT_EQ(f.q.StartClaim(true), 5u);
+  EXPECT_EQ(f.q.StartClaim(true, 0), 5u);
+}
+
+// Jobs none of the members can take (bytes) are given back, and the queue
+// stops claiming until room is freed here or a second passed: polling would
+// claim and give back the same jobs twenty times a second.
+TEST(SharedWorkQueue, AClaimNobodyCouldTakeStallsClaimsUntilRoomIsFreed) {
+  Fixture f;
+  WorkQueue::Effects fx;
+  auto budget = std::make_shared<JobBudget>(100);
+  ASSERT_TRUE(budget->TryCharge(60, false));  // another membership of the connection
+  ASSERT_TRUE(f.q.Join(1, f.Member(1), 5, budget, 0, fx).ok());
+  ASSERT_EQ(f.q.StartClaim(false, 0), 5u);
+  EXPECT_FALSE(f.q.Adopt(std::vector<ClaimedJob>{Fixture::Claimed("a")}, 1, 5, 0, fx));
+  EXPECT_TRUE(fx.sends.empty());
+  ASSERT_EQ(f.store.released.size(), 1u);  // back at once, uncounted
+  EXPECT_TRUE(f.store.released[0].uncount);
+  EXPECT_FALSE(f.q.Hungry());
+  EXPECT_EQ(f.q.StartClaim(true, WorkQueue::kRefreshUs - 1), 0u);
+  EXPECT_EQ(f.q.StartClaim(true, WorkQueue::kRefreshUs), 5u);  // tried again a second later
+}
+
+// A lease that ran out while the job was still held here (a slow dead-letter
+// publish) can bring it back in this node's own claim: leased again, not
+// held twice.
+TEST(SharedWorkQueue, AJobClaimedAgainWhileHeldHereIsNotHeldTwice) {
+  Fixture f;
+  WorkQueue::Effects fx;
+  ASSERT_TRUE(f.q.Join(1, f.Member(1), 5, nullptr, 0, fx).ok());
+  ASSERT_EQ(f.q.StartClaim(false, 0), 5u);
+  f.q.Adopt(std::vector<ClaimedJob>{Fixture::Claimed("a")}, 1, 5, 0, fx);
+  ASSERT_EQ(fx.sends.size(), 1u);
+  ASSERT_EQ(f.q.StartClaim(true, 0), 4u);
+  f.q.Adopt(std::vector<ClaimedJob>{Fixture::Claimed("a", 2)}, 1, 4, 0, fx);
+  EXPECT_EQ(fx.sends.size(), 1u);
+  EXPECT_EQ(f.store.extended, std::vector<std::string>{"a"});
+  EXPECT_EQ(f.q.Info().in_flight, 1u);
 }
 
 TEST(SharedWorkQueue, ANodeThatDoesNotClaimRefreshesItsCountForMaxPending) {
