@@ -8,7 +8,9 @@ acknowledge every job; an HTTP publisher sends JOBS jobs over 12 topics
 (owned by every node) to every node, each with a msg id, retried (same id)
 on another node when a publish fails. The workers of one node (n2) take
 jobs and never acknowledge them; once a third of the jobs are
-acknowledged, n2 is killed with SIGKILL while its workers hold 40 jobs.
+acknowledged, n2 is killed with SIGKILL while its workers hold 40 jobs
+(their max_in_flight; on a slow machine ack_wait may pass before, and
+what they held then comes back too).
 A ledger then checks: every job published was processed and acknowledged
 exactly once, jobs published on one node were processed on others, and
 the jobs n2's workers held came back (after ack_wait) to the others.
@@ -209,16 +211,18 @@ class WorkQueueOnClusterRedis(unittest.TestCase):
         self.assertGreater(crossed, JOBS // 3)
         for k in range(len(nodes)):
             self.assertTrue(any(k in on for on in processed_on.values()), f"node {k} idle")
-        # n2's workers held 40 jobs at its death (their max_in_flight): each
-        # came back to another node's workers; nothing else was delivered twice.
-        self.assertEqual(len(held_by_victim), 40)
+        # n2's workers held 40 jobs at its death (their max_in_flight), and
+        # more before it when ack_wait passed on a slow machine (each came
+        # back then): every job they got came back to another node's
+        # workers, and nothing else was delivered twice.
+        self.assertGreaterEqual(len(held_by_victim), 40)
         twice = {j for j, n in processed.items() if n > 1}
         self.assertEqual(twice, held_by_victim)
         report(self, f"3 nodes on one Redis, 2 workers each, {JOBS} jobs over {len(TOPICS)} "
                f"topics, n2 killed (-9) after {killed_at} acknowledgements",
                f"every job processed and acknowledged once; {crossed} processed on another "
                f"node than the one they were published to; the {len(held_by_victim)} jobs "
-               f"n2's workers held at its death processed again on n1 and n3")
+               f"n2's workers got (never acknowledged) processed again on n1 and n3")
 
 
 if __name__ == "__main__":
