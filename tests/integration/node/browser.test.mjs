@@ -66,7 +66,11 @@ test('two pages chat with each other through /', { timeout: 30000 }, async () =>
   await b.waitForFunction(() => document.querySelectorAll('#messages li:not(.notice)').length >= 1);
   await b.fill('#text', 'hi ada, bob here');
   await b.press('#text', 'Enter');
-  await a.waitForFunction(() => document.querySelectorAll('#messages li:not(.notice)').length >= 2);
+  // Each page shows a message when the server delivers it, its own included,
+  // and the two deliveries race: wait for both pages.
+  for (const p of [a, b]) {
+    await p.waitForFunction(() => document.querySelectorAll('#messages li:not(.notice)').length >= 2);
+  }
   assert.deepEqual(await texts(a), ['hello from ada', 'hi ada, bob here']);
   assert.deepEqual(await texts(b), ['hello from ada', 'hi ada, bob here']);
   await a.waitForFunction(() => document.getElementById('members').textContent === '2 online',
