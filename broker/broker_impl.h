@@ -285,6 +285,20 @@ class Broker::Impl {
   // A shared queue claims what its members can take, unless a claim is on
   // its way (WorkQueue::StartClaim).
   void MaybeClaim(const WorkQueuePtr& q, bool poll);
+  // A new queue reading history (broker_backfill.cc). Topic lock held:
+  // the message at `offset` of `epoch` is a live job of these places'
+  // queues (QueueBackfill::Cut).
+  static void NoteCuts(const JobPlaces& places, std::string_view topic, uint64_t epoch,
+                       uint64_t offset);
+  // Maintenance thread: the queue's next step of reading history (list the
+  // topics, read a page, add jobs while it has room); when to step again
+  // (INT64_MAX: when a read completes, or never).
+  int64_t StepBackfill(const WorkQueuePtr& q, int64_t now_us);
+  void ListBackfill(const WorkQueuePtr& q, QueueBackfill& bf);
+  // Adds the jobs read while the queue has room; false when it is full.
+  bool AddBackfilled(const WorkQueuePtr& q, QueueBackfill& bf);
+  void BackfillPage(const WorkQueuePtr& q, const QueueBackfill::Read& read,
+                    Result<ResumeResult> page);
   // Settles what is due in every queue; the earliest next deadline.
   RequestTracker::Clock::time_point ExpireQueues(RequestTracker::Clock::time_point now);
   // A queue's earliest deadline is `due`: the maintenance thread is woken

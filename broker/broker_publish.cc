@@ -217,6 +217,7 @@ Broker::Impl::HereResult Broker::Impl::SequenceHere(const TopicStatePtr& topic,
     m->epoch = ts.epoch;
     m->offset = ts.last_offset + ts.store_pending + 1;
     m->timestamp_us = NowUs();
+    if (!jobs.empty()) NoteCuts(jobs, ts.name, m->epoch, m->offset);
     const size_t bytes = m->payload.size();
     const MessagePtr queued_message = m;
     if (Status s = AppendStored(topic, std::move(m), *done, jobs); !s.ok()) {
@@ -246,6 +247,7 @@ Broker::Impl::HereResult Broker::Impl::SequenceHere(const TopicStatePtr& topic,
   m->epoch = ts.epoch;
   m->offset = ts.last_offset + 1;
   m->timestamp_us = NowUs();
+  if (!jobs.empty()) NoteCuts(jobs, ts.name, m->epoch, m->offset);
   // A topic whose messages are not stored (no store, or history off) with
   // jobs for a queue store: they are written now, and the publisher is
   // acknowledged once they are on disk (the message is shown at once).
@@ -328,6 +330,7 @@ void Broker::Impl::Deliver(TopicState& ts, const MessagePtr& m, JobPlaces* jobs)
   } else if (!queues_.empty()) {
     JobPlaces now;
     if (ReserveJobs(ts, m->payload.size(), now).ok() && PutJobs(m, now, nullptr).ok()) {
+      NoteCuts(now, ts.name, m->epoch, m->offset);
       FillJobs(m, now);
     }
   }

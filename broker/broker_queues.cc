@@ -105,6 +105,14 @@ void Broker::Impl::RestoreQueues() {
     WorkQueue::Effects fx;
     q->Restore(std::move(stored.jobs), stored.shared_pending, now, fx);
     RunQueueEffects(q, fx);
+    // Created to read history, and a restart cut that short: it reads on
+    // from where it last said it stood (or lists the topics anew), making
+    // no job twice of those the store kept.
+    if (QueueBackfill* bf = q->backfill()) {
+      if (!stored.backfill.empty()) bf->Restore(stored.backfill);
+      bf->Skip(q->HeldPositions());
+      NoteQueueDeadline(now);
+    }
   }
 }
 
@@ -213,6 +221,7 @@ RequestTracker::Clock::time_point Broker::Impl::ExpireQueues(
     RunQueueEffects(q, fx, /*poll=*/true);
     // A shared queue's members wait for jobs other brokers publish: polled.
     if (q->shared() && q->Hungry()) next = std::min(next, now_us + kSharedQueuePollUs);
+    if (q->backfill()) next = std::min(next, StepBackfill(q, now_us));
   }
   {
     std::lock_guard lock(maintenance_mu_);
@@ -226,6 +235,12 @@ RequestTracker::Clock::time_point Broker::Impl::ExpireQueues(
 
 void Broker::Impl::CloseQueues() {
   for (const WorkQueuePtr& q : queues_.All()) {
+    // A reading of history still going: where it stands, so that the next
+    // start reads on from exactly there (a kill reads on from the last
+    // time it was written).
+    if (QueueBackfill* bf = q->backfill(); bf && !bf->done() && !bf->cutting()) {
+      queues_.SaveBackfill(q, bf->Encode(), /*finished=*/false);
+    }
     WorkQueue::Effects fx;
     q->Close(fx);
     for (auto& [done, jobs] : fx.pulls) done(std::move(jobs));
@@ -236,7 +251,8 @@ Status Broker::Impl::CreateQueue(const QueueOptions& options) {
   if (cluster_.attached()) {
     // Every node must know every queue (a topic's owner writes its jobs):
     // a queue created on one node alone would miss the others' messages.
-    if (Result<WorkQueuePtr> q = queues_.Find(options.name); q.ok() && (*q)->options() == options) {
+    if (Result<WorkQueuePtr> q = queues_.Find(options.name);
+        q.ok() && SameQueueDefinition((*q)->options(), options)) {
       return Status::Ok();
     }
     return Status(ErrorCode::kUnavailable,
@@ -245,7 +261,10 @@ Status Broker::Impl::CreateQueue(const QueueOptions& options) {
                                  : "work queues in a cluster need the Redis store on one server "
                                    "([store] kind = \"redis\", no shards)");
   }
-  return queues_.Create(options, options_.topic_limits);
+  if (Status s = queues_.Create(options, options_.topic_limits); !s.ok()) return s;
+  // Its history is read on the maintenance thread, starting now.
+  if (options.start != QueueOptions::Start::kNew) NoteQueueDeadline(NowSteadyUs());
+  return Status::Ok();
 }
 
 Status Broker::Impl::DeleteQueue(std::string_view name) {
@@ -351,6 +370,11 @@ Status Broker::Impl::Settle(uint64_t member, std::string_view handle, SettleKind
   WorkQueue::Effects fx;
   Status s = q->Settle(member, *h, kind, delay_us, NowSteadyUs(), fx);
   RunQueueEffects(q, fx);
+  // Room for a reading of history that waits for it (broker_backfill.cc).
+  if (QueueBackfill* bf = q->backfill(); bf && s.ok() && bf->TakeFull()) {
+    bf->RetryAt(0);
+    NoteQueueDeadline(NowSteadyUs());
+  }
   return s;
 }
 

@@ -90,10 +90,16 @@ Status QueueRegistry::Create(const QueueOptions& options, const TopicLimits& lim
   if (Status s = ValidateQueueOptions(options, limits); !s.ok()) return s;
   std::lock_guard lock(mu_);
   if (auto it = queues_.find(options.name); it != queues_.end()) {
-    if (it->second->options() == options) return Status::Ok();
+    if (SameQueueDefinition(it->second->options(), options)) return Status::Ok();
     return Status(ErrorCode::kInvalidArgument,
                   "work queue '" + options.name +
                       "' exists with other settings: delete it first to change them");
+  }
+  if (shared_ && options.start != QueueOptions::Start::kNew) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "work queue '" + options.name + "': start '" + QueueStartText(options) +
+                      "' is not supported on a store brokers share (the Redis store): only "
+                      "\"new\"");
   }
   if (queues_.size() >= max_queues_) {
     return Status(ErrorCode::kResourceExhausted, "this node already has max_queues " +
@@ -102,7 +108,7 @@ Status QueueRegistry::Create(const QueueOptions& options, const TopicLimits& lim
   const uint64_t incarnation = nonce_() | 1;  // never 0
   queues_.emplace(options.name, std::make_shared<WorkQueue>(options, nonce_, &bytes_, store_,
                                                             incarnation, shared_, holder_));
-  if (store_) store_->PutQueue(options, incarnation);
+  if (store_) store_->PutQueue(options, incarnation, {});
   count_.store(queues_.size(), std::memory_order_relaxed);
   generation_.fetch_add(1, std::memory_order_acq_rel);
   return Status::Ok();
@@ -116,6 +122,21 @@ WorkQueuePtr QueueRegistry::Restore(const QueueOptions& options, uint64_t incarn
   count_.store(queues_.size(), std::memory_order_relaxed);
   generation_.fetch_add(1, std::memory_order_acq_rel);
   return q;
+}
+
+void QueueRegistry::SaveBackfill(const WorkQueuePtr& queue, std::string_view backfill,
+                                 bool finished) {
+  std::lock_guard lock(mu_);
+  // Under the registry's lock, as Remove deletes it from the store: a
+  // queue deleted meanwhile is not written back.
+  auto it = queues_.find(queue->name());
+  if (!store_ || it == queues_.end() || it->second != queue) return;
+  QueueOptions options = queue->options();
+  if (finished) {
+    options.start = QueueOptions::Start::kNew;
+    options.start_time = {};
+  }
+  store_->PutQueue(options, queue->incarnation(), finished ? std::string_view{} : backfill);
 }
 
 Result<WorkQueuePtr> QueueRegistry::Remove(std::string_view name) {

@@ -62,6 +62,11 @@ class QueueRegistry {
   // At start: a queue the store kept (not written again, not counted
   // against max_queues, which only bounds new ones).
   WorkQueuePtr Restore(const QueueOptions& options, uint64_t incarnation);
+  // Where the queue's reading of history stands (QueueBackfill::Encode),
+  // kept with its definition; `finished`: it has read all its start asked
+  // for, and the store keeps it as a queue that starts new (a restart
+  // reads nothing again).
+  void SaveBackfill(const WorkQueuePtr& queue, std::string_view backfill, bool finished);
   // The queue, removed from the registry (closed by the caller); not_found
   // when there is none.
   Result<WorkQueuePtr> Remove(std::string_view name);

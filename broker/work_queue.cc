@@ -99,7 +99,35 @@ WorkQueue::WorkQueue(QueueOptions options, std::function<uint64_t()> nonce,
       store_(store),
       incarnation_(incarnation),
       shared_(shared),
+      backfill_(MakeBackfill(options_, shared)),
       holder_(std::move(holder)) {}
+
+std::unique_ptr<QueueBackfill> WorkQueue::MakeBackfill(const QueueOptions& o,
+                                                       SharedQueueStore* shared) {
+  if (o.start == QueueOptions::Start::kNew || shared) return nullptr;
+  int64_t since = INT64_MIN;
+  if (o.start == QueueOptions::Start::kTime) {
+    since = std::chrono::duration_cast<std::chrono::microseconds>(o.start_time.time_since_epoch())
+                .count();
+  }
+  return std::make_unique<QueueBackfill>(since);
+}
+
+std::set<std::tuple<std::string, uint64_t, uint64_t>> WorkQueue::HeldPositions() const {
+  std::lock_guard lock(mu_);
+  std::set<std::tuple<std::string, uint64_t, uint64_t>> held;
+  for (const auto& [seq, job] : jobs_) {
+    if (job.message) held.emplace(job.message->topic, job.message->epoch, job.message->offset);
+  }
+  return held;
+}
+
+bool WorkQueue::HasRoom(size_t bytes) const {
+  std::lock_guard lock(mu_);
+  const uint64_t pending = shared_ ? shared_pending_ : jobs_.size();
+  return closed_ || (pending + reserved_ + 1 <= options_.max_pending &&
+                     bytes_ + bytes <= options_.max_pending_bytes);
+}
 
 Result<uint64_t> WorkQueue::Reserve(size_t bytes) {
   std::lock_guard lock(mu_);
@@ -816,6 +844,10 @@ QueueInfo WorkQueue::Info() const {
   info.delayed = delayed_;
   info.members = members_.size();
   info.waiting_pulls = pulls_.size();
+  if (backfill_) {
+    info.backfilling = !backfill_->done();
+    info.backfilled = backfill_->added();
+  }
   for (const auto& [id, m] : members_) {
     if (!m.budget) continue;
     info.charged_bytes += m.held_bytes + m.owed_bytes;

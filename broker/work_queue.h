@@ -20,9 +20,11 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
+#include "broker/queue_backfill.h"
 #include "broker/subscription.h"
 #include "herald/queue_store.h"
 #include "herald/status.h"
@@ -89,6 +91,11 @@ class WorkQueue {
     return {options_.name, incarnation_, seq, std::string(topic), {}};
   }
   bool shared() const { return shared_ != nullptr; }
+  // Its reading of history (QueueOptions::start other than kNew); null
+  // for a queue that starts with new messages, or on a shared store.
+  QueueBackfill* backfill() const { return backfill_.get(); }
+  // Where the jobs it holds come from: (topic, epoch, offset) each.
+  std::set<std::tuple<std::string, uint64_t, uint64_t>> HeldPositions() const;
   // A shared queue's lease of a job: ack_wait, and a margin that keeps it
   // past this node's own deadline (a delivery starts after its claim).
   std::chrono::milliseconds Lease() const { return options_.ack_wait + std::chrono::seconds(2); }
@@ -100,6 +107,9 @@ class WorkQueue {
   // refused one takes no offset, and the store can write the job first.
   Result<uint64_t> Reserve(size_t bytes);
   void CountRefused();
+  // Whether Reserve(bytes) would find room now (true once closed: Reserve
+  // then answers 0); asking counts nothing.
+  bool HasRoom(size_t bytes) const;
   // The reserved job's message is shown: it is offered.
   void Fill(uint64_t seq, MessagePtr m, int64_t now_us, Effects& fx);
   // The message (of `topic`) was lost (its append failed): the place goes back.
@@ -278,6 +288,8 @@ class WorkQueue {
 
   int64_t Backoff(uint32_t deliveries) const;
   Status Closed() const;
+  static std::unique_ptr<QueueBackfill> MakeBackfill(const QueueOptions& o,
+                                                     SharedQueueStore* shared);
   JobRef RefOf(uint64_t seq, const JobRecord& job) const {
     return {options_.name, incarnation_, seq, job.message->topic, job.key};
   }
@@ -298,6 +310,7 @@ class WorkQueue {
   QueueStore* const store_;
   const uint64_t incarnation_;
   SharedQueueStore* const shared_;
+  const std::unique_ptr<QueueBackfill> backfill_;
   const std::string holder_;
   uint32_t claims_ = 0;           // claims on their way (a refresh is one, of none)
   uint64_t claimed_for_ = 0;      // jobs they asked for

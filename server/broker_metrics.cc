@@ -66,6 +66,9 @@ void AddQueueMetrics(MetricTable& t) {
               "Publishes refused because the queue was full (max_pending, max_pending_bytes, "
               "max_queue_bytes).",
               &QueueInfo::refused, Trip::kYes);
+  QueueFamily(t, "herald_queue_backfilled_total", "counter",
+              "Jobs a work queue made from its topics' history (its start: first or a time).",
+              &QueueInfo::backfilled);
 }
 
 }  // namespace

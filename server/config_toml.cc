@@ -335,7 +335,14 @@ Status ReadQueue(TomlReader& r, Config& c) {
   r.Int("max_pending", q.max_pending, AtLeast(1));
   r.Int("max_pending_bytes", q.max_pending_bytes, AtLeast(1));
   r.String("dead_letter", q.dead_letter);
+  std::string start;
+  r.String("start", start);
   if (!r.error().ok()) return r.error();
+  if (!start.empty()) {
+    if (Status s = ParseQueueStart(start, q); !s.ok()) {
+      return Status(ErrorCode::kInvalidArgument, r.Key("start") + ": " + s.message());
+    }
+  }
   for (const QueueOptions& other : c.queues) {
     if (other.name == q.name) {
       return Status(ErrorCode::kInvalidArgument,

@@ -127,10 +127,10 @@ class DiskStore final : public HistoryStore, public QueueStore {
   // QueueStore (herald/queue_store.h): ops queued with the appends.
   std::vector<StoredQueue> TakeQueues() override { return std::move(queues_); }
 
-  void PutQueue(const QueueOptions& q, uint64_t incarnation) override {
+  void PutQueue(const QueueOptions& q, uint64_t incarnation, std::string_view backfill) override {
     Op op;
     op.kind = Op::kWrite;
-    op.puts.emplace_back(store::QueueKey(q.name), store::EncodeQueue(q, incarnation));
+    op.puts.emplace_back(store::QueueKey(q.name), store::EncodeQueue(q, incarnation, backfill));
     QueueOp(std::move(op));
   }
 
@@ -799,7 +799,7 @@ class DiskStore final : public HistoryStore, public QueueStore {
       auto q = store::DecodeQueue(name, it->value().ToStringView());
       if (!q.ok()) return q.status();
       index[name] = queues_.size();
-      queues_.push_back({std::move(q->first), q->second, {}});
+      queues_.push_back(std::move(*q));
     }
     std::set<std::string, std::less<>> gone;  // names with keys and no queue
     Op stray;

@@ -119,7 +119,9 @@ grpc::ServerUnaryReactor* BrokerService::CreateQueue(grpc::CallbackServerContext
                                                      v1::QueueState* response) {
   Result<session::IdentityPtr> who = Authenticate(ctx);
   if (!who.ok()) return Answer(ctx, who.status());
-  if (Status s = ops_->CreateQueue(**who, FromProto(*request)); !s.ok()) return Answer(ctx, s);
+  Result<QueueOptions> options = FromProto(*request);
+  if (!options.ok()) return Answer(ctx, options.status());
+  if (Status s = ops_->CreateQueue(**who, *options); !s.ok()) return Answer(ctx, s);
   Result<QueueInfo> q = ops_->GetQueue(**who, request->name());
   if (!q.ok()) return Answer(ctx, q.status());
   ToProto(*q, response);

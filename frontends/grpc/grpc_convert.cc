@@ -118,6 +118,7 @@ void ToProto(const QueueInfo& q, v1::QueueState* out) {
   d->set_max_pending(o.max_pending);
   d->set_max_pending_bytes(o.max_pending_bytes);
   d->set_dead_letter(o.dead_letter);
+  d->set_start(QueueStartText(o));
   out->set_pending(q.pending);
   out->set_pending_bytes(q.pending_bytes);
   out->set_in_flight(q.in_flight);
@@ -136,9 +137,11 @@ void ToProto(const QueueInfo& q, v1::QueueState* out) {
   out->set_dead_lettered(q.dead_lettered);
   out->set_dropped(q.dropped);
   out->set_refused(q.refused);
+  out->set_backfilling(q.backfilling);
+  out->set_backfilled(q.backfilled);
 }
 
-QueueOptions FromProto(const v1::QueueDefinition& d) {
+Result<QueueOptions> FromProto(const v1::QueueDefinition& d) {
   QueueOptions o;
   o.name = d.name();
   o.pattern = d.pattern();
@@ -157,6 +160,9 @@ QueueOptions FromProto(const v1::QueueDefinition& d) {
   if (d.max_pending() != 0) o.max_pending = d.max_pending();
   if (d.max_pending_bytes() != 0) o.max_pending_bytes = d.max_pending_bytes();
   o.dead_letter = d.dead_letter();
+  if (!d.start().empty()) {
+    if (Status s = ParseQueueStart(d.start(), o); !s.ok()) return s;
+  }
   return o;
 }
 

@@ -32,7 +32,7 @@ PublishOptions OptionsFrom(const std::string& content_type,
 // Work queues.
 void ToProto(const Job& job, v1::Job* out);
 void ToProto(const QueueInfo& q, v1::QueueState* out);
-QueueOptions FromProto(const v1::QueueDefinition& d);
+Result<QueueOptions> FromProto(const v1::QueueDefinition& d);
 // The settlement kind; invalid_argument for SETTLE_KIND_UNSPECIFIED.
 Result<SettleKind> FromProto(v1::SettleKind kind);
 

@@ -160,6 +160,7 @@ std::string EncodeQueueInfo(const QueueInfo& q) {
       .Field("max_pending", o.max_pending)
       .Field("max_pending_bytes", o.max_pending_bytes)
       .Field("dead_letter", o.dead_letter)
+      .Field("start", QueueStartText(o))
       .Field("pending", q.pending)
       .Field("pending_bytes", q.pending_bytes)
       .Field("in_flight", q.in_flight)
@@ -178,6 +179,8 @@ std::string EncodeQueueInfo(const QueueInfo& q) {
       .Field("dead_lettered", q.dead_lettered)
       .Field("dropped", q.dropped)
       .Field("refused", q.refused)
+      .Field("backfilling", q.backfilling)
+      .Field("backfilled", q.backfilled)
       .End();
   return w.Take();
 }

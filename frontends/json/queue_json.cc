@@ -57,7 +57,12 @@ Result<QueueOptions> DecodeQueueOptions(std::string_view name, std::string_view 
     const std::string_view key = field.key;
     Status s;
     std::string_view text;
-    if (key == "pattern" || key == "dead_letter") {
+    if (key == "start") {
+      if (field.value.get(text) != simdjson::SUCCESS) {
+        return Bad("'start' must be a string: \"new\", \"first\" or an RFC 3339 time");
+      }
+      s = ParseQueueStart(text, q);
+    } else if (key == "pattern" || key == "dead_letter") {
       if (field.value.get(text) != simdjson::SUCCESS) {
         return Bad("'" + std::string(key) + "' must be a string");
       }

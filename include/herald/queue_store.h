@@ -43,6 +43,9 @@ struct StoredQueue {
   // whose publish raced the delete) is not the new one's.
   uint64_t incarnation = 0;
   std::vector<StoredJob> jobs;  // by seq
+  // Where the reading of history for the queue's start stands (written by
+  // the broker, opaque to the store); empty: none, or not begun.
+  std::string backfill;
   // A SharedQueueStore's queue: its jobs stay in the store (`jobs` is
   // empty), and this is how many it held at open.
   uint64_t shared_pending = 0;
@@ -68,7 +71,10 @@ class QueueStore {
   // Called once by the broker as it starts: every stored queue.
   virtual std::vector<StoredQueue> TakeQueues() = 0;
 
-  virtual void PutQueue(const QueueOptions& options, uint64_t incarnation) = 0;
+  // The definition, and where its reading of history stands (StoredQueue::
+  // backfill), in one record: written again as that reading goes on.
+  virtual void PutQueue(const QueueOptions& options, uint64_t incarnation,
+                        std::string_view backfill) = 0;
   // The queue (every incarnation of the name) and every job of it.
   virtual void DeleteQueue(std::string_view name) = 0;
   // HistoryStore::Append of `message`, with its jobs in the same commit

@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "herald/message.h"
+#include "herald/status.h"
 
 namespace herald {
 
@@ -62,9 +63,32 @@ struct QueueOptions {
   // Where jobs past max_deliver and termed jobs are published; empty: they
   // are dropped (and counted). Must not match `pattern`.
   std::string dead_letter;
+  // Where a new queue begins reading. kNew: messages published from its
+  // creation on. kFirst: first every message its topics' history still
+  // holds (memory, and the store's), then new ones. kTime: the same, from
+  // the messages published at or after start_time. Exactly once: each
+  // message of a matching topic becomes one job, from history or live,
+  // whatever is published while the queue is created. Only a creation
+  // reads history; a queue the store kept goes on where it was (a reading
+  // a restart cut short reads on from where it was last written: every
+  // 200 ms and at a clean stop). Not with a store several brokers share
+  // (CreateQueue refuses it).
+  enum class Start : uint8_t { kNew, kFirst, kTime };
+  Start start = Start::kNew;
+  std::chrono::system_clock::time_point start_time{};  // kTime
 
   bool operator==(const QueueOptions&) const = default;
 };
+
+// The text form of a start, for configs and APIs: "new", "first", or a UTC
+// time in RFC 3339 form ("2026-12-05T10:00:00Z", with optional fraction
+// of a second and a +hh:mm / -hh:mm offset instead of Z). Parse fails with
+// invalid_argument saying what it accepts.
+Status ParseQueueStart(std::string_view text, QueueOptions& options);
+std::string QueueStartText(const QueueOptions& options);
+// Whether two definitions name the same queue: everything but the start,
+// which matters only when the queue is created.
+bool SameQueueDefinition(const QueueOptions& a, const QueueOptions& b);
 
 // One delivery of a job to a member (Delivery::job).
 struct Job {
@@ -173,6 +197,10 @@ struct QueueInfo {
   uint64_t dead_lettered = 0;  // published to the dead-letter topic
   uint64_t dropped = 0;        // past max_deliver or termed, with no dead-letter topic
   uint64_t refused = 0;        // publishes refused for max_pending(_bytes)
+  // Reading history for its start (QueueOptions::start): still going, and
+  // the jobs it made so far.
+  bool backfilling = false;
+  uint64_t backfilled = 0;
 };
 
 }  // namespace herald

@@ -71,10 +71,11 @@ Result<MessagePtr> DecodeMessage(const MessagePosition& position, std::string_vi
 }
 
 namespace {
-constexpr uint8_t kQueueFormat = 2;  // 2: with the incarnation
+// 2: with the incarnation; 3: and the start (a format 2 record starts new).
+constexpr uint8_t kQueueFormat = 3;
 }  // namespace
 
-std::string EncodeQueue(const QueueOptions& q, uint64_t incarnation) {
+std::string EncodeQueue(const QueueOptions& q, uint64_t incarnation, std::string_view backfill) {
   std::string v;
   v.push_back(static_cast<char>(kQueueFormat));
   PutU64(v, incarnation);
@@ -88,18 +89,24 @@ std::string EncodeQueue(const QueueOptions& q, uint64_t incarnation) {
   PutU64(v, q.max_pending);
   PutU64(v, q.max_pending_bytes);
   PutString(v, q.dead_letter);
+  v.push_back(static_cast<char>(q.start));
+  PutU64(v, static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                      q.start_time.time_since_epoch())
+                                      .count()));
+  PutString(v, backfill);
   return v;
 }
 
-Result<std::pair<QueueOptions, uint64_t>> DecodeQueue(std::string_view name,
-                                                      std::string_view value) {
+Result<StoredQueue> DecodeQueue(std::string_view name, std::string_view value) {
   Reader r(value);
   const uint8_t format = r.U8();
   auto damaged = [&](std::string_view what) {
     return Status(ErrorCode::kInternal,
                   "stored work queue '" + std::string(name) + "' " + std::string(what));
   };
-  if (!r.ok() || format != kQueueFormat) return damaged("has a format this version does not read");
+  if (!r.ok() || (format != 2 && format != kQueueFormat)) {
+    return damaged("has a format this version does not read");
+  }
   QueueOptions q;
   const uint64_t incarnation = r.U64();
   q.name = std::string(name);
@@ -116,8 +123,20 @@ Result<std::pair<QueueOptions, uint64_t>> DecodeQueue(std::string_view name,
   q.max_pending = r.U64();
   q.max_pending_bytes = r.U64();
   q.dead_letter = r.String();
+  if (format >= 3) {
+    const uint8_t start = r.U8();
+    if (start > static_cast<uint8_t>(QueueOptions::Start::kTime))
+      return damaged("has an unknown start");
+    q.start = static_cast<QueueOptions::Start>(start);
+    q.start_time = std::chrono::system_clock::time_point(
+        std::chrono::microseconds(static_cast<int64_t>(r.U64())));
+  }
+  StoredQueue out;
+  if (format >= 3) out.backfill = r.String();
   if (!r.ok() || r.left() != 0) return damaged("is truncated");
-  return std::make_pair(std::move(q), incarnation);
+  out.options = std::move(q);
+  out.incarnation = incarnation;
+  return out;
 }
 
 std::string EncodeJob(const Message& m) {

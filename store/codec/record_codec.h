@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "herald/message.h"
+#include "herald/queue_store.h"
 #include "herald/status.h"
 #include "herald/work_queue.h"
 
@@ -29,11 +30,11 @@ std::string EncodeMessage(const Message& m);
 // Rebuilds the message stored at `position`; an error describes the damage.
 Result<MessagePtr> DecodeMessage(const MessagePosition& position, std::string_view value);
 
-// A work queue's definition, with which creation of its name it is.
-std::string EncodeQueue(const QueueOptions& q, uint64_t incarnation);
-// The definition and its incarnation.
-Result<std::pair<QueueOptions, uint64_t>> DecodeQueue(std::string_view name,
-                                                      std::string_view value);
+// A work queue's definition, with which creation of its name it is and
+// where its reading of history stands (QueueStore::PutQueue).
+std::string EncodeQueue(const QueueOptions& q, uint64_t incarnation, std::string_view backfill);
+// The definition, its incarnation and its reading (no jobs).
+Result<StoredQueue> DecodeQueue(std::string_view name, std::string_view value);
 // A job: its message whole (topic, epoch and offset too).
 std::string EncodeJob(const Message& m);
 Result<MessagePtr> DecodeJob(std::string_view value);

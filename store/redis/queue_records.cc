@@ -147,7 +147,7 @@ std::vector<StoredQueue> AssembleQueues(std::vector<QueueRecords> servers,
   // that disagree. Incarnations are random, not ordered, so which is newer
   // cannot be told: the highest is taken, and nothing of that name is
   // deleted (its jobs of other incarnations stay in Redis, not served).
-  std::map<std::string, std::pair<QueueOptions, uint64_t>> defined;
+  std::map<std::string, StoredQueue> defined;
   std::set<std::string> disputed;
   for (const QueueRecords& s : servers) {
     for (const std::string& name : s.names) {
@@ -156,14 +156,14 @@ std::vector<StoredQueue> AssembleQueues(std::vector<QueueRecords> servers,
     for (const auto& [name, def] : s.definitions) {
       auto [it, fresh] = defined.try_emplace(name, def);
       if (fresh) continue;
-      if (def.second != it->second.second) disputed.insert(name);
-      if (def.second > it->second.second) it->second = def;
+      if (def.incarnation != it->second.incarnation) disputed.insert(name);
+      if (def.incarnation > it->second.incarnation) it->second = def;
     }
   }
   // (A name defined nowhere is a deleted queue's: its keys all go below.)
   std::map<std::string, StoredQueue> queues;
   for (auto& [name, def] : defined) {
-    queues[name] = StoredQueue{def.first, def.second, {}, 0};
+    queues[name] = def;
     for (const QueueRecords& s : servers) {
       if (auto p = s.shared_pending.find(name); p != s.shared_pending.end()) {
         queues[name].shared_pending += p->second;

@@ -80,9 +80,8 @@ extern const char* const kReleaseEarlierScript;
 
 // What one server holds of the work queues.
 struct QueueRecords {
-  std::map<std::string, std::pair<QueueOptions, uint64_t>>
-      definitions;                 // name -> (it, incarnation)
-  std::vector<std::string> names;  // P:wqs
+  std::map<std::string, StoredQueue> definitions;  // name -> it (no jobs)
+  std::vector<std::string> names;                  // P:wqs
   struct Job {
     uint64_t incarnation = 0;
     StoredJob job;

@@ -90,9 +90,9 @@ class RedisStore final : public SharedHistoryStore, public QueueStore, public Sh
 
   // QueueStore (herald/queue_store.h; the keys: store/redis/queue_records.h).
   std::vector<StoredQueue> TakeQueues() override { return std::move(queues_); }
-  void PutQueue(const QueueOptions& q, uint64_t incarnation) override {
+  void PutQueue(const QueueOptions& q, uint64_t incarnation, std::string_view backfill) override {
     QueueDefinition(q.name, {{"HSET", redis::QueuesKey(options_.prefix), q.name,
-                              store::EncodeQueue(q, incarnation)},
+                              store::EncodeQueue(q, incarnation, backfill)},
                              {"SADD", redis::QueueNamesKey(options_.prefix), q.name}});
   }
   // The name stays in P:wqs: a job whose publish raced the delete is found

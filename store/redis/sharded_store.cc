@@ -38,8 +38,8 @@ class ShardedStore final : public SharedHistoryStore, public QueueStore {
 
   // QueueStore: a job with its message; a definition on every shard.
   std::vector<StoredQueue> TakeQueues() override { return std::move(queues_); }
-  void PutQueue(const QueueOptions& q, uint64_t incarnation) override {
-    for (QueueStore* shard : queue_shards_) shard->PutQueue(q, incarnation);
+  void PutQueue(const QueueOptions& q, uint64_t incarnation, std::string_view backfill) override {
+    for (QueueStore* shard : queue_shards_) shard->PutQueue(q, incarnation, backfill);
   }
   void DeleteQueue(std::string_view name) override {
     for (QueueStore* shard : queue_shards_) shard->DeleteQueue(name);

@@ -27,7 +27,7 @@ class RecordingStore final : public QueueStore, public SharedQueueStore {
   std::vector<std::string> extended;  // Extend keys
 
   std::vector<StoredQueue> TakeQueues() override { return {}; }
-  void PutQueue(const QueueOptions&, uint64_t) override {}
+  void PutQueue(const QueueOptions&, uint64_t, std::string_view) override {}
   void DeleteQueue(std::string_view) override {}
   Status AppendWithJobs(const MessagePtr&, const std::vector<JobRef>&,
                         HistoryStore::AppendCallback&&) override {

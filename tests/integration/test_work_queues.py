@@ -577,6 +577,147 @@ class WorkQueueOverHttp(unittest.TestCase):
             self.assertIn("matches the queue's own pattern", r.stderr)
 
 
+class WorkQueueStartPosition(unittest.TestCase):
+    """A queue created with a start reads its topics' history first: over
+    HTTP with "first" on the disk store (a restart puts the history on
+    disk), over gRPC with a time, and from the config."""
+
+    def test_a_queue_created_with_start_first_gets_the_history_then_new_messages(self):
+        import shutil
+        import tempfile
+        data = tempfile.mkdtemp(prefix="herald-start-")
+        self.addCleanup(shutil.rmtree, data, ignore_errors=True)
+        with Heraldd("--data-dir", data) as server:
+            for i in range(30):
+                self.assertEqual(publish(server.port, "jobs.a", f"old-{i}")[0], 200)
+        with Heraldd("--data-dir", data) as server:
+            port = server.port
+            definition = {"pattern": "jobs.>", "start": "first", "ack_wait_ms": 30000}
+            resp, data_ = http_call(port, "PUT", "/queues/replay", json.dumps(definition).encode())
+            self.assertEqual(resp.status, 200, data_)
+            self.assertEqual(json.loads(data_)["start"], "first")
+            self.assertEqual(publish(port, "jobs.a", "new")[0], 200)
+
+            async def main():
+                ws = await join(f"ws://127.0.0.1:{port}/ws", queue="replay")
+                got = await jobs(ws, 31)
+                for n, j in enumerate(got):
+                    answer = await settle(ws, "ack", j["handle"], 100 + n)
+                    self.assertEqual(answer["op"], "settled", answer)
+                await ws.close()
+                return [j["payload"] for j in got]
+            payloads = run(main())
+            self.assertEqual(sorted(payloads), sorted([f"old-{i}" for i in range(30)] + ["new"]))
+            self.assertTrue(wait_until(lambda: not queue_info(port, "replay")["backfilling"], 5))
+            info = queue_info(port, "replay")
+            self.assertEqual((info["backfilled"], info["enqueued"], info["acked"]), (30, 31, 31))
+            resp, metrics = http_call(port, "GET", "/metrics")
+            self.assertIn(b'herald_queue_backfilled_total{queue="replay"} 30', metrics)
+            for bad in ("last", "2026-12-05", 5):
+                body = json.dumps({"pattern": "x.>", "start": bad}).encode()
+                resp, data_ = http_call(port, "PUT", "/queues/bad", body)
+                self.assertEqual(resp.status, 400, (bad, data_))
+                self.assertIn("RFC 3339", json.loads(data_)["message"])
+
+    def test_a_kill_9_during_the_reading_reads_on_from_where_it_stood(self):
+        """The reading's progress is written with the queue's definition now
+        and then (every 200 ms): after a kill -9 it reads on from there, and
+        no job acknowledged before the crash comes again."""
+        import shutil
+        import tempfile
+        data = tempfile.mkdtemp(prefix="herald-start-")
+        self.addCleanup(shutil.rmtree, data, ignore_errors=True)
+        definition = {"pattern": "jobs.>", "start": "first", "ack_wait_ms": 30000,
+                      "max_pending": 10}
+        with Heraldd("--data-dir", data) as server:
+            port = server.port
+            for i in range(100):
+                self.assertEqual(publish(port, "jobs.a", f"job-{i}")[0], 200)
+            resp, data_ = http_call(port, "PUT", "/queues/replay", json.dumps(definition).encode())
+            self.assertEqual(resp.status, 200, data_)
+
+            async def first_run():
+                # 30 acknowledged, then 10 held: the queue is full and the
+                # reading waits for room.
+                ws = await join(f"ws://127.0.0.1:{port}/ws", queue="replay")
+                got = []
+                while len(got) < 30:
+                    j = (await jobs(ws, 1))[0]
+                    got.append(j)
+                    self.assertEqual((await settle(ws, "ack", j["handle"], len(got)))["op"],
+                                     "settled")
+                held = await jobs(ws, 10)
+                await asyncio.sleep(1.0)  # past a write of its progress
+                server.proc.send_signal(signal.SIGKILL)
+                server.proc.wait()
+                await ws.close()
+                return [j["payload"] for j in got], [j["payload"] for j in held]
+            acked, held = run(first_run())
+        self.assertEqual(acked, [f"job-{i}" for i in range(30)])
+        self.assertEqual(held, [f"job-{i}" for i in range(30, 40)])
+        with Heraldd("--data-dir", data) as server:
+            port = server.port
+            info = queue_info(port, "replay")
+            self.assertEqual((info["pending"], info["backfilling"]), (10, True))
+
+            async def second_run():
+                ws = await join(f"ws://127.0.0.1:{port}/ws", queue="replay")
+                got = []
+                while len(got) < 70:
+                    j = (await jobs(ws, 1))[0]
+                    got.append(j)
+                    self.assertEqual((await settle(ws, "ack", j["handle"], len(got)))["op"],
+                                     "settled")
+                with self.assertRaises(asyncio.TimeoutError):
+                    await recv_until(ws, lambda m: m.get("op") == "job", 0.5)
+                await ws.close()
+                return got
+            got = run(second_run())
+            self.assertEqual(sorted(j["payload"] for j in got),
+                             sorted(f"job-{i}" for i in range(30, 100)))
+            self.assertEqual(sorted(j["payload"] for j in got if j["deliveries"] == 2), held)
+            self.assertTrue(wait_until(lambda: not queue_info(port, "replay")["backfilling"], 5))
+            self.assertEqual(queue_info(port, "replay")["pending"], 0)
+
+    def test_a_start_time_over_grpc_and_from_the_config(self):
+        config = QUEUE_CONFIG + 'start = "first"\n'
+        with Heraldd("--grpc-listen", "127.0.0.1:0", config=config) as server:
+            for i in range(5):
+                self.assertEqual(publish(server.port, "mail.x", f"before-{i}")[0], 200)
+            time.sleep(0.05)
+            since = time.time()
+            time.sleep(0.05)
+            for i in range(3):
+                self.assertEqual(publish(server.port, "mail.x", f"since-{i}")[0], 200)
+            start = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(since)) + \
+                "." + f"{int((since % 1) * 1e6):06d}" + "Z"
+            with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
+                stub = pb_grpc.BrokerStub(channel)
+                created = stub.CreateQueue(pb.QueueDefinition(name="mail", pattern="mail.>",
+                                                              start=start))
+                self.assertEqual(created.definition.start, start)
+                got = stub.Pull(pb.PullRequest(queue="mail", max=10, wait_ms=2000))
+                self.assertEqual(sorted(j.message.payload for j in got.jobs),
+                                 [b"since-0", b"since-1", b"since-2"])
+                self.assertTrue(wait_until(
+                    lambda: not stub.GetQueue(pb.QueueRef(name="mail")).backfilling, 5))
+                self.assertEqual(stub.GetQueue(pb.QueueRef(name="mail")).backfilled, 3)
+                with self.assertRaises(grpc.RpcError) as err:
+                    stub.CreateQueue(pb.QueueDefinition(name="bad", pattern="b.>", start="soon"))
+                self.assertEqual(err.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+                self.assertIn("RFC 3339", err.exception.details())
+            # The config's queue was created at start, before any message.
+            self.assertEqual(queue_info(server.port)["start"], "first")
+        import tempfile
+        with tempfile.NamedTemporaryFile("w", suffix=".toml") as f:
+            f.write('[[queues]]\nname = "q"\npattern = "a.>"\nstart = "yesterday"\n')
+            f.flush()
+            r = run_heraldd("--config", f.name, "--listen", "127.0.0.1:0")
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("start", r.stderr)
+            self.assertIn("RFC 3339", r.stderr)
+
+
 class WorkQueueOverGrpc(unittest.TestCase):
     def test_a_connect_member_gets_jobs_and_settles_them_and_a_batch_worker_pulls(self):
         import queue as pyqueue

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "store/codec/bytes.h"
+#include "store/codec/record_codec.h"
+
 namespace herald::store {
 namespace {
 
@@ -76,6 +79,45 @@ TEST(DiskCodec, AHeadRoundTrips) {
   EXPECT_EQ(h->epoch, 11u);
   EXPECT_EQ(h->last_offset, 22u);
   EXPECT_FALSE(DecodeHead("short"));
+}
+
+TEST(DiskCodec, AQueueDefinitionRoundTripsWithItsStartAndReading) {
+  QueueOptions q;
+  q.name = "work";
+  q.pattern = "jobs.>";
+  q.backoff = {std::chrono::milliseconds(5), std::chrono::milliseconds(50)};
+  q.dead_letter = "dead";
+  ASSERT_TRUE(ParseQueueStart("2026-12-05T10:00:00.5Z", q).ok());
+  Result<StoredQueue> back = DecodeQueue("work", EncodeQueue(q, 42, "backfill 1\n"));
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->options, q);
+  EXPECT_EQ(back->incarnation, 42u);
+  EXPECT_EQ(back->backfill, "backfill 1\n");
+  const std::string v = EncodeQueue(q, 42, {});
+  for (size_t n = 0; n < v.size(); ++n) {
+    EXPECT_FALSE(DecodeQueue("work", v.substr(0, n)).ok()) << n;
+  }
+}
+
+TEST(DiskCodec, AQueueDefinitionOfTheFormatBeforeStartsIsReadAsStartingNew) {
+  // Format 2, as the version before this one wrote it.
+  std::string v(1, '\2');
+  codec::PutU64(v, 7);
+  codec::PutString(v, "jobs.>");
+  codec::PutU64(v, 30000);
+  codec::PutU32(v, 5);
+  codec::PutU32(v, 0);
+  codec::PutU32(v, 10000);
+  codec::PutU32(v, 1000);
+  codec::PutU64(v, 100000);
+  codec::PutU64(v, 64u << 20);
+  codec::PutString(v, "");
+  Result<StoredQueue> q = DecodeQueue("work", v);
+  ASSERT_TRUE(q.ok()) << q.status().message();
+  EXPECT_EQ(q->options.start, QueueOptions::Start::kNew);
+  EXPECT_EQ(q->options.pattern, "jobs.>");
+  EXPECT_EQ(q->incarnation, 7u);
+  EXPECT_TRUE(q->backfill.empty());
 }
 
 }  // namespace

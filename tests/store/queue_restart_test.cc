@@ -184,7 +184,7 @@ TEST_P(QueueRestart, KeysOfADeletedQueueOrAnEarlierIncarnationAreDroppedAtOpen) 
     std::shared_ptr<HistoryStore> s = open();
     auto* qs = dynamic_cast<QueueStore*>(s.get());
     ASSERT_NE(qs, nullptr);
-    qs->PutQueue(Work(), 7);
+    qs->PutQueue(Work(), 7, {});
     // "gone" was a queue once (a definition deleted): its jobs raced the delete.
     qs->PutQueue(
         [] {
@@ -192,7 +192,7 @@ TEST_P(QueueRestart, KeysOfADeletedQueueOrAnEarlierIncarnationAreDroppedAtOpen) 
           q.name = "gone";
           return q;
         }(),
-        3);
+        3, {});
     qs->DeleteQueue("gone");
     ASSERT_TRUE(
         qs->PutJobs(m,
