@@ -51,19 +51,54 @@ void Broker::Impl::ListBackfill(const WorkQueuePtr& q, QueueBackfill& bf) {
 }
 
 bool Broker::Impl::AddBackfilled(const WorkQueuePtr& q, QueueBackfill& bf) {
+  JobPlaces made;
+  std::vector<MessagePtr> messages;
+  bool room = true;
   while (MessagePtr m = bf.PeekReady()) {
     const size_t bytes = m->payload.size();
-    if (queues_.bytes() + bytes > options_.max_queue_bytes || !q->HasRoom(bytes)) return false;
+    const WorkQueue::Room fits = q->BackfillRoom(bytes);
+    if (fits == WorkQueue::Room::kNever || bytes > options_.max_queue_bytes) {
+      bf.PopReady(/*skipped=*/true);  // a publish of it would be refused as well
+      continue;
+    }
+    // The node's bound too, half of it for the reading (as the queue's).
+    const uint64_t node = queues_.bytes();
+    if (fits == WorkQueue::Room::kNotNow ||
+        (node != 0 && node + bytes > options_.max_queue_bytes / 2)) {
+      room = false;
+      break;
+    }
     Result<uint64_t> seq = q->Reserve(bytes);
-    if (!seq.ok()) return false;  // a publish took the room meanwhile
-    if (*seq == 0) return true;   // deleted: it is not stepped again
-    JobPlaces places{{q, *seq}};
+    if (!seq.ok()) {  // a publish took the room meanwhile
+      room = false;
+      break;
+    }
+    if (*seq == 0) {  // deleted: the places made go as a publish's would
+      bf.Abandon();
+      break;
+    }
+    JobPlaces one{{q, *seq}};
     // The message is already stored: its job is written on its own.
-    if (!PutJobs(m, places, nullptr).ok()) return false;  // the store is busy: later
-    FillJobs(m, places);
+    if (!PutJobs(m, one, nullptr).ok()) {  // the store is busy: later
+      room = false;
+      break;
+    }
+    made.push_back(one.front());
+    messages.push_back(std::move(m));
     bf.PopReady();
   }
-  return true;
+  if (!made.empty()) {
+    // Where the reading stands is written after these jobs and before
+    // any of them can be settled (they are offered below): a crash that
+    // keeps a settlement keeps this too (QueueStore::KeepsWriteOrder), so
+    // no job settled before it is made again.
+    queues_.SaveBackfill(q, bf.Encode(), /*finished=*/false);
+    for (size_t i = 0; i < made.size(); ++i) {
+      JobPlaces one{made[i]};
+      FillJobs(messages[i], one);
+    }
+  }
+  return room;
 }
 
 int64_t Broker::Impl::StepBackfill(const WorkQueuePtr& q, int64_t now_us) {
@@ -72,15 +107,15 @@ int64_t Broker::Impl::StepBackfill(const WorkQueuePtr& q, int64_t now_us) {
   if (bf->cutting()) ListBackfill(q, *bf);
   if (const int64_t at = bf->retry_at_us(); now_us < at) return at;
   const bool room = AddBackfilled(q, *bf);
-  // How far it read, now and then: a restart reads on from there (what it
-  // made into jobs since, the store keeps, and is skipped).
+  // How far it read when that made no job (a page before the start
+  // time), now and then: a restart reads on from there.
   if (bf->dirty() && now_us - bf->saved_at_us() >= kSaveEveryUs) {
     bf->SavedAt(now_us);
     queues_.SaveBackfill(q, bf->Encode(), /*finished=*/false);
   }
   if (!room) {
-    bf->SetFull();
     bf->RetryAt(now_us + kFullWaitUs);
+    bf->SetFull();  // after: a settlement from now on wakes it at once
     return now_us + kFullWaitUs;
   }
   if (bf->MarkFinished()) {

@@ -109,7 +109,14 @@ void Broker::Impl::RestoreQueues() {
     // from where it last said it stood (or lists the topics anew), making
     // no job twice of those the store kept.
     if (QueueBackfill* bf = q->backfill()) {
-      if (!stored.backfill.empty()) bf->Restore(stored.backfill);
+      if (!stored.backfill.empty() && bf->Restore(stored.backfill)) {
+        for (const auto& [topic, epoch] : bf->Cuts()) {
+          if (TopicStatePtr ts = topics_.Find(topic)) {
+            std::lock_guard lock(ts->mu);
+            bf->ClampCut(topic, epoch, ts->last_offset + ts->store_pending + 1);
+          }
+        }
+      }
       bf->Skip(q->HeldPositions());
       NoteQueueDeadline(now);
     }

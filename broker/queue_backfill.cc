@@ -52,6 +52,9 @@ bool QueueBackfill::Page(const Read& read, uint64_t epoch, uint64_t last_offset,
     return false;
   }
   for (MessagePtr& m : msgs) {
+    // The store's reader may see a commit the topic has not shown yet:
+    // read again once it is (its offset is then within last_offset).
+    if (m->offset > last_offset) break;
     if (m->epoch != c.epoch || m->offset >= c.cut) {
       c.done = true;
       return false;
@@ -106,12 +109,34 @@ MessagePtr QueueBackfill::PeekReady() const {
   return ready_.empty() ? nullptr : ready_.front();
 }
 
-void QueueBackfill::PopReady() {
+void QueueBackfill::PopReady(bool skipped) {
   std::lock_guard lock(mu_);
   if (ready_.empty()) return;
   ready_.pop_front();
   dirty_ = true;
-  added_.fetch_add(1, std::memory_order_relaxed);
+  (skipped ? skipped_ : added_).fetch_add(1, std::memory_order_relaxed);
+}
+
+void QueueBackfill::Abandon() {
+  std::lock_guard lock(mu_);
+  ready_.clear();
+  for (auto& [topic, c] : cuts_) c.done = true;
+  done_.store(true, std::memory_order_release);
+}
+
+std::vector<std::pair<std::string, uint64_t>> QueueBackfill::Cuts() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::pair<std::string, uint64_t>> out;
+  for (const auto& [topic, c] : cuts_) out.emplace_back(topic, c.epoch);
+  return out;
+}
+
+void QueueBackfill::ClampCut(const std::string& topic, uint64_t epoch, uint64_t next) {
+  std::lock_guard lock(mu_);
+  auto it = cuts_.find(topic);
+  if (it == cuts_.end() || it->second.epoch != epoch || it->second.cut <= next) return;
+  it->second.cut = next;
+  if (it->second.after + 1 >= next) it->second.done = true;
 }
 
 bool QueueBackfill::Finished() const {
@@ -124,8 +149,11 @@ bool QueueBackfill::Finished() const {
 }
 
 bool QueueBackfill::MarkFinished() {
-  if (!Finished()) return false;
-  return !done_.exchange(true, std::memory_order_acq_rel);
+  if (!Finished() || done_.exchange(true, std::memory_order_acq_rel)) return false;
+  std::lock_guard lock(mu_);
+  cuts_.clear();
+  skip_.clear();
+  return true;
 }
 
 int64_t QueueBackfill::retry_at_us() const {

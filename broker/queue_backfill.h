@@ -91,13 +91,23 @@ class QueueBackfill {
   // Messages read and waiting for room in the queue.
   bool HasReady() const;
   MessagePtr PeekReady() const;
-  void PopReady();  // the one PeekReady gave became a job
+  // The one PeekReady gave became a job (its job is written: Encode counts
+  // it), or never can (`skipped`: larger than the queue may hold).
+  void PopReady(bool skipped = false);
+  // The queue was deleted: nothing more is read.
+  void Abandon();
+  // At start: the topics it reads, and a cut past what the topic's
+  // recovered head would number next (offsets numbered before a crash and
+  // never committed, which new messages now take, live) brought back to it.
+  std::vector<std::pair<std::string, uint64_t>> Cuts() const;  // (topic, epoch)
+  void ClampCut(const std::string& topic, uint64_t epoch, uint64_t next);
   // Whether everything is read and made into jobs.
   bool Finished() const;
   // Marks it finished once (true the first time it is).
   bool MarkFinished();
 
   uint64_t added() const { return added_.load(std::memory_order_relaxed); }
+  uint64_t skipped() const { return skipped_.load(std::memory_order_relaxed); }
   bool done() const { return done_.load(std::memory_order_acquire); }
 
   // When the broker should step it again (steady microseconds), for a
@@ -127,6 +137,7 @@ class QueueBackfill {
   std::atomic<bool> listed_{false};
   std::atomic<bool> done_{false};
   std::atomic<uint64_t> added_{0};
+  std::atomic<uint64_t> skipped_{0};
   std::atomic<bool> full_{false};
   std::atomic<int64_t> saved_at_us_{0};
   std::map<std::string, TopicCut, std::less<>> cuts_;

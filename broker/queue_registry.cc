@@ -95,11 +95,14 @@ Status QueueRegistry::Create(const QueueOptions& options, const TopicLimits& lim
                   "work queue '" + options.name +
                       "' exists with other settings: delete it first to change them");
   }
-  if (shared_ && options.start != QueueOptions::Start::kNew) {
+  if (options.start != QueueOptions::Start::kNew &&
+      (shared_ || (store_ && !store_->KeepsWriteOrder()))) {
     return Status(ErrorCode::kInvalidArgument,
                   "work queue '" + options.name + "': start '" + QueueStartText(options) +
-                      "' is not supported on a store brokers share (the Redis store): only "
-                      "\"new\"");
+                      "' is not supported on " +
+                      (shared_ ? "a store brokers share (the Redis store)"
+                               : "a store whose writes may commit out of order (Redis shards)") +
+                      ": only \"new\" (reading history needs the disk store, or none)");
   }
   if (queues_.size() >= max_queues_) {
     return Status(ErrorCode::kResourceExhausted, "this node already has max_queues " +

@@ -33,7 +33,9 @@ bool Expect(std::string_view s, size_t& at, char c) {
 bool ParseTime(std::string_view s, system_clock::time_point& out) {
   size_t at = 0;
   const int year = Digits(s, at, 4);
-  if (year < 0 || !Expect(s, at, '-')) return false;
+  // What the system clock holds (nanoseconds of int64 from 1970): a later
+  // year would wrap around to an earlier time.
+  if (year < 1970 || year > 2261 || !Expect(s, at, '-')) return false;
   const int month = Digits(s, at, 2);
   if (month < 1 || !Expect(s, at, '-')) return false;
   const int day = Digits(s, at, 2);
@@ -76,9 +78,12 @@ bool ParseTime(std::string_view s, system_clock::time_point& out) {
                                          std::chrono::month(static_cast<unsigned>(month)),
                                          std::chrono::day(static_cast<unsigned>(day))};
   if (!date.ok()) return false;
-  out = system_clock::time_point(std::chrono::sys_days(date).time_since_epoch()) +
-        std::chrono::hours(hour) + std::chrono::minutes(minute - offset_minutes) +
-        std::chrono::seconds(second) + std::chrono::microseconds(micros);
+  const std::chrono::sys_time<std::chrono::microseconds> t =
+      std::chrono::sys_days(date) + std::chrono::hours(hour) +
+      std::chrono::minutes(minute - offset_minutes) + std::chrono::seconds(second) +
+      std::chrono::microseconds(micros);
+  if (t.time_since_epoch().count() < 0) return false;  // 1970-01-01 with an offset east
+  out = std::chrono::time_point_cast<system_clock::duration>(t);
   return true;
 }
 
@@ -99,8 +104,8 @@ Status ParseQueueStart(std::string_view text, QueueOptions& options) {
   if (!ParseTime(text, t)) {
     return Status(ErrorCode::kInvalidArgument,
                   "start '" + std::string(text) +
-                      "' is not \"new\", \"first\" or an RFC 3339 time such as "
-                      "\"2026-12-05T10:00:00Z\"");
+                      "' is not \"new\", \"first\" or an RFC 3339 time from 1970 to 2261 "
+                      "such as \"2026-12-05T10:00:00Z\"");
   }
   options.start = QueueOptions::Start::kTime;
   options.start_time = t;

@@ -122,11 +122,15 @@ std::set<std::tuple<std::string, uint64_t, uint64_t>> WorkQueue::HeldPositions()
   return held;
 }
 
-bool WorkQueue::HasRoom(size_t bytes) const {
+WorkQueue::Room WorkQueue::BackfillRoom(size_t bytes) const {
   std::lock_guard lock(mu_);
-  const uint64_t pending = shared_ ? shared_pending_ : jobs_.size();
-  return closed_ || (pending + reserved_ + 1 <= options_.max_pending &&
-                     bytes_ + bytes <= options_.max_pending_bytes);
+  if (closed_) return Room::kYes;
+  if (bytes > options_.max_pending_bytes) return Room::kNever;
+  const uint64_t held = jobs_.size() + reserved_;
+  if (held == 0) return Room::kYes;
+  const bool count = held + 1 <= options_.max_pending / 2;
+  const bool size = bytes_ + bytes <= options_.max_pending_bytes / 2;
+  return count && size ? Room::kYes : Room::kNotNow;
 }
 
 Result<uint64_t> WorkQueue::Reserve(size_t bytes) {
@@ -847,6 +851,7 @@ QueueInfo WorkQueue::Info() const {
   if (backfill_) {
     info.backfilling = !backfill_->done();
     info.backfilled = backfill_->added();
+    info.backfill_skipped = backfill_->skipped();
   }
   for (const auto& [id, m] : members_) {
     if (!m.budget) continue;

@@ -107,9 +107,13 @@ class WorkQueue {
   // refused one takes no offset, and the store can write the job first.
   Result<uint64_t> Reserve(size_t bytes);
   void CountRefused();
-  // Whether Reserve(bytes) would find room now (true once closed: Reserve
-  // then answers 0); asking counts nothing.
-  bool HasRoom(size_t bytes) const;
+  // Whether a job of `bytes` read from history may be reserved now
+  // (kYes once closed: Reserve then answers 0). The reading takes at most
+  // half of max_pending and max_pending_bytes, so the other half stays for
+  // live publishes — but a job the queue could hold goes in when the queue
+  // is empty; kNever: one larger than max_pending_bytes. Counts nothing.
+  enum class Room : uint8_t { kYes, kNotNow, kNever };
+  Room BackfillRoom(size_t bytes) const;
   // The reserved job's message is shown: it is offered.
   void Fill(uint64_t seq, MessagePtr m, int64_t now_us, Effects& fx);
   // The message (of `topic`) was lost (its append failed): the place goes back.

@@ -69,6 +69,10 @@ void AddQueueMetrics(MetricTable& t) {
   QueueFamily(t, "herald_queue_backfilled_total", "counter",
               "Jobs a work queue made from its topics' history (its start: first or a time).",
               &QueueInfo::backfilled);
+  QueueFamily(t, "herald_queue_backfill_skipped_total", "counter",
+              "Messages of a work queue's history too large to be its jobs (max_pending_bytes, "
+              "max_queue_bytes): not made jobs.",
+              &QueueInfo::backfill_skipped);
 }
 
 }  // namespace

@@ -127,6 +127,9 @@ class DiskStore final : public HistoryStore, public QueueStore {
   // QueueStore (herald/queue_store.h): ops queued with the appends.
   std::vector<StoredQueue> TakeQueues() override { return std::move(queues_); }
 
+  // One writer thread, one WriteBatch per group, in queue order, with the WAL.
+  bool KeepsWriteOrder() const override { return true; }
+
   void PutQueue(const QueueOptions& q, uint64_t incarnation, std::string_view backfill) override {
     Op op;
     op.kind = Op::kWrite;

@@ -139,6 +139,7 @@ void ToProto(const QueueInfo& q, v1::QueueState* out) {
   out->set_refused(q.refused);
   out->set_backfilling(q.backfilling);
   out->set_backfilled(q.backfilled);
+  out->set_backfill_skipped(q.backfill_skipped);
 }
 
 Result<QueueOptions> FromProto(const v1::QueueDefinition& d) {

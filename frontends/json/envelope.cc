@@ -181,6 +181,7 @@ std::string EncodeQueueInfo(const QueueInfo& q) {
       .Field("refused", q.refused)
       .Field("backfilling", q.backfilling)
       .Field("backfilled", q.backfilled)
+      .Field("backfill_skipped", q.backfill_skipped)
       .End();
   return w.Take();
 }

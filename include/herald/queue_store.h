@@ -89,6 +89,12 @@ class QueueStore {
                          CommitCallback* done) = 0;
   virtual void SetDeliveries(const JobRef& job, uint32_t deliveries) = 0;
   virtual void DeleteJob(const JobRef& job) = 0;
+  // Whether its writes commit in the order they were made, all of them:
+  // what a crash keeps is a prefix (one log). A queue reading history for
+  // its start needs it: where the reading stands is written before the
+  // jobs it covers can be settled, so a settlement kept implies the
+  // reading's progress past it was kept too.
+  virtual bool KeepsWriteOrder() const = 0;
 };
 
 // A store several brokers share (the Redis store on one server): a queue's

@@ -68,11 +68,11 @@ struct QueueOptions {
   // holds (memory, and the store's), then new ones. kTime: the same, from
   // the messages published at or after start_time. Exactly once: each
   // message of a matching topic becomes one job, from history or live,
-  // whatever is published while the queue is created. Only a creation
-  // reads history; a queue the store kept goes on where it was (a reading
-  // a restart cut short reads on from where it was last written: every
-  // 200 ms and at a clean stop). Not with a store several brokers share
-  // (CreateQueue refuses it).
+  // whatever is published while the queue is created, and across a
+  // restart that cuts the reading short. The reading fills at most half of
+  // max_pending(_bytes): the rest is for live publishes. Only a creation
+  // reads history; a queue the store kept goes on where it was. Needs the
+  // disk store or none (CreateQueue refuses it on the Redis store).
   enum class Start : uint8_t { kNew, kFirst, kTime };
   Start start = Start::kNew;
   std::chrono::system_clock::time_point start_time{};  // kTime
@@ -82,8 +82,9 @@ struct QueueOptions {
 
 // The text form of a start, for configs and APIs: "new", "first", or a UTC
 // time in RFC 3339 form ("2026-12-05T10:00:00Z", with optional fraction
-// of a second and a +hh:mm / -hh:mm offset instead of Z). Parse fails with
-// invalid_argument saying what it accepts.
+// of a second and a +hh:mm / -hh:mm offset instead of Z), from 1970 to
+// 2261 (what the system clock holds). Parse fails with invalid_argument
+// saying what it accepts.
 Status ParseQueueStart(std::string_view text, QueueOptions& options);
 std::string QueueStartText(const QueueOptions& options);
 // Whether two definitions name the same queue: everything but the start,
@@ -197,10 +198,12 @@ struct QueueInfo {
   uint64_t dead_lettered = 0;  // published to the dead-letter topic
   uint64_t dropped = 0;        // past max_deliver or termed, with no dead-letter topic
   uint64_t refused = 0;        // publishes refused for max_pending(_bytes)
-  // Reading history for its start (QueueOptions::start): still going, and
-  // the jobs it made so far.
+  // Reading history for its start (QueueOptions::start): still going, the
+  // jobs it made so far, and the messages it could not make jobs of
+  // (larger than max_pending_bytes or the node's max_queue_bytes).
   bool backfilling = false;
   uint64_t backfilled = 0;
+  uint64_t backfill_skipped = 0;
 };
 
 }  // namespace herald

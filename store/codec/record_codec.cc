@@ -76,8 +76,11 @@ constexpr uint8_t kQueueFormat = 3;
 }  // namespace
 
 std::string EncodeQueue(const QueueOptions& q, uint64_t incarnation, std::string_view backfill) {
+  // A queue that starts new is written as the version before reads it (a
+  // rollback keeps its queues); the start and its reading need format 3.
+  const bool v3 = q.start != QueueOptions::Start::kNew || !backfill.empty();
   std::string v;
-  v.push_back(static_cast<char>(kQueueFormat));
+  v.push_back(static_cast<char>(v3 ? kQueueFormat : 2));
   PutU64(v, incarnation);
   PutString(v, q.pattern);
   PutU64(v, static_cast<uint64_t>(q.ack_wait.count()));
@@ -89,6 +92,7 @@ std::string EncodeQueue(const QueueOptions& q, uint64_t incarnation, std::string
   PutU64(v, q.max_pending);
   PutU64(v, q.max_pending_bytes);
   PutString(v, q.dead_letter);
+  if (!v3) return v;
   v.push_back(static_cast<char>(q.start));
   PutU64(v, static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                       q.start_time.time_since_epoch())

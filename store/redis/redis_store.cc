@@ -90,6 +90,9 @@ class RedisStore final : public SharedHistoryStore, public QueueStore, public Sh
 
   // QueueStore (herald/queue_store.h; the keys: store/redis/queue_records.h).
   std::vector<StoredQueue> TakeQueues() override { return std::move(queues_); }
+  // One connection's pipeline, in order; but its queues are shared, and a
+  // shared queue reads no history (QueueRegistry refuses a start).
+  bool KeepsWriteOrder() const override { return true; }
   void PutQueue(const QueueOptions& q, uint64_t incarnation, std::string_view backfill) override {
     QueueDefinition(q.name, {{"HSET", redis::QueuesKey(options_.prefix), q.name,
                               store::EncodeQueue(q, incarnation, backfill)},

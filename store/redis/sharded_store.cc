@@ -38,6 +38,8 @@ class ShardedStore final : public SharedHistoryStore, public QueueStore {
 
   // QueueStore: a job with its message; a definition on every shard.
   std::vector<StoredQueue> TakeQueues() override { return std::move(queues_); }
+  // A definition goes to every shard, a job to its topic's: no order between them.
+  bool KeepsWriteOrder() const override { return false; }
   void PutQueue(const QueueOptions& q, uint64_t incarnation, std::string_view backfill) override {
     for (QueueStore* shard : queue_shards_) shard->PutQueue(q, incarnation, backfill);
   }

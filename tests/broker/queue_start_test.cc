@@ -36,12 +36,17 @@ TEST(QueueStartText, NewFirstAndRfc3339TimesAreRead) {
   EXPECT_EQ(QueueStartText(o), "2026-12-05T10:00:00.250000Z");
   ASSERT_TRUE(ParseQueueStart("1970-01-01T00:00:00Z", o).ok());
   EXPECT_EQ(o.start_time.time_since_epoch().count(), 0);
+  ASSERT_TRUE(ParseQueueStart("2261-12-31T23:59:59.999999Z", o).ok());
+  EXPECT_EQ(QueueStartText(o), "2261-12-31T23:59:59.999999Z");
 }
 
 TEST(QueueStartText, AnythingElseIsRefusedSayingWhatIsAccepted) {
   for (const char* bad : {"", "last", "First", "2026-12-05", "2026-12-05T10:00:00",
                           "2026-02-30T10:00:00Z", "2026-12-05T24:00:00Z", "2026-12-05T10:00:00.Z",
-                          "2026-12-05T10:00:00Zjunk", "2026-12-05 10:00:00Z", "1733392800"}) {
+                          "2026-12-05T10:00:00Zjunk", "2026-12-05 10:00:00Z", "1733392800",
+                          // Past what the clock holds: it would wrap to an earlier time.
+                          "9999-12-31T23:59:59Z", "2262-06-01T00:00:00Z", "0001-01-01T00:00:00Z",
+                          "1970-01-01T00:30:00+01:00"}) {
     QueueOptions o;
     Status s = ParseQueueStart(bad, o);
     EXPECT_EQ(s.code(), ErrorCode::kInvalidArgument) << bad;
@@ -59,26 +64,7 @@ QueueOptions Work(QueueOptions::Start start = QueueOptions::Start::kFirst) {
   return o;
 }
 
-// A member that acknowledges each job as it comes and records where it is from.
-struct AckingWorker {
-  std::mutex mu;
-  std::map<std::pair<std::string, uint64_t>, int> seen;  // (topic, offset) -> times
-  std::vector<std::string> payloads;
-  std::atomic<size_t> count{0};
-  void Join(Broker& b, const std::string& queue) {
-    Result<uint64_t> r = b.JoinQueue(queue, [this, &b](const Delivery& d) {
-      if (d.kind != Delivery::Kind::kJob) return;
-      {
-        std::lock_guard lock(mu);
-        ++seen[{d.job->message->topic, d.job->message->offset}];
-        payloads.push_back(d.job->message->payload);
-      }
-      EXPECT_TRUE(b.Settle(d.subscription_id, d.job->handle, SettleKind::kAck).ok());
-      count.fetch_add(1);
-    });
-    ASSERT_TRUE(r.ok()) << r.status().ToString();
-  }
-};
+using testing::AckingWorker;
 
 TEST(BrokerQueueStart, FirstMakesEveryMessageInHistoryAJobThenTheNewOnes) {
   Broker b;
@@ -141,71 +127,57 @@ TEST(BrokerQueueStart, ATimeTakesTheMessagesPublishedSinceThen) {
   EXPECT_EQ(got, (std::multiset<std::string>{"since", "since", "since", "live"}));
 }
 
-// The exactness the cut gives: publishers never stop while the queue is
-// created, and each message of each topic is one job, none missing.
+// The exactness the cut gives: publishers go on before, during and after
+// the creation, and each message of each topic is one job, none missing.
 TEST(BrokerQueueStart, PublishesDuringCreationAreEachOneJob) {
   BrokerOptions bo;
   bo.default_history.max_messages = 100'000;
   bo.default_history.max_bytes = 64u << 20;
   Broker b(bo);
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> publishers;
-  for (int t = 0; t < 4; ++t) {
-    publishers.emplace_back([&, t] {
-      const std::string topic = "jobs." + std::to_string(t);
-      for (int i = 0; i < 20'000 && !stop.load(); ++i) {
-        ASSERT_TRUE(b.Publish(topic, "x").ok());
-        if (i % 64 == 0) std::this_thread::yield();
-      }
-    });
-  }
-  std::this_thread::sleep_for(5ms);
-  ASSERT_TRUE(b.CreateQueue(Work()).ok());
-  std::this_thread::sleep_for(5ms);
-  stop = true;
-  for (std::thread& t : publishers) t.join();
-  AckingWorker w;
-  w.Join(b, "work");
-  std::map<std::string, uint64_t> last;
-  for (int t = 0; t < 4; ++t) {
-    const std::string topic = "jobs." + std::to_string(t);
-    Result<ResumeResult> r = b.Resume(topic, 0, 0, 1);
-    ASSERT_TRUE(r.ok());
-    last[topic] = r->last_offset;
-  }
-  uint64_t total = 0;
-  for (auto& [topic, n] : last) total += n;
-  ASSERT_TRUE(WaitFor([&] { return w.count == total; }, 20000)) << w.count << " of " << total;
-  ASSERT_TRUE(WaitFor([&] { return !b.GetQueue("work")->backfilling; }));
-  std::this_thread::sleep_for(50ms);
-  EXPECT_EQ(w.count, total);
-  std::lock_guard lock(w.mu);
-  for (auto& [topic, n] : last) {
-    for (uint64_t off = 1; off <= n; ++off) ASSERT_EQ((w.seen[{topic, off}]), 1) << topic << off;
-  }
-  const QueueInfo info = *b.GetQueue("work");
-  std::printf("[ info ] %llu jobs, %llu from history\n", static_cast<unsigned long long>(total),
-              static_cast<unsigned long long>(info.backfilled));
-  EXPECT_GT(info.backfilled, 0u);
+  testing::ExpectEachMessageOneJob(b, Work());
 }
 
-TEST(BrokerQueueStart, AFullQueueReadsOnAsJobsAreAcked) {
+TEST(BrokerQueueStart, TheReadingTakesHalfTheQueueAndLeavesTheRestToPublishers) {
   Broker b;
   for (int i = 0; i < 30; ++i) ASSERT_TRUE(b.Publish("jobs.a", std::to_string(i)).ok());
   QueueOptions o = Work();
   o.max_pending = 8;
   ASSERT_TRUE(b.CreateQueue(o).ok());
-  ASSERT_TRUE(WaitFor([&] { return b.GetQueue("work")->pending == 8; }));
+  ASSERT_TRUE(WaitFor([&] { return b.GetQueue("work")->pending == 4; }));
   std::this_thread::sleep_for(100ms);
-  EXPECT_EQ(b.GetQueue("work")->pending, 8u);  // held at its bound, not past it
+  EXPECT_EQ(b.GetQueue("work")->pending, 4u);  // half its bound, not more
   EXPECT_TRUE(b.GetQueue("work")->backfilling);
-  EXPECT_EQ(b.GetQueue("work")->refused, 0u);  // the reading is not a refused publish
+  // The other half is the publishers'.
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(b.Publish("jobs.b", "live").ok());
+  EXPECT_EQ(b.Publish("jobs.b", "one too many").status().code(), ErrorCode::kResourceExhausted);
+  EXPECT_EQ(b.GetQueue("work")->refused, 1u);  // the publish; the reading refuses nothing
   AckingWorker w;
   w.Join(b, "work");
-  ASSERT_TRUE(WaitFor([&] { return w.count == 30; }));
+  ASSERT_TRUE(WaitFor([&] { return w.count == 34; }));
   ASSERT_TRUE(WaitFor([&] { return !b.GetQueue("work")->backfilling; }));
   std::lock_guard lock(w.mu);
-  for (int i = 0; i < 30; ++i) EXPECT_EQ(w.payloads.at(i), std::to_string(i));  // in order
+  std::vector<std::string> history;
+  for (const std::string& p : w.payloads) {
+    if (p != "live") history.push_back(p);
+  }
+  ASSERT_EQ(history.size(), 30u);
+  for (int i = 0; i < 30; ++i) EXPECT_EQ(history.at(i), std::to_string(i));  // in order
+}
+
+TEST(BrokerQueueStart, AMessageLargerThanTheQueueMayHoldIsSkippedAndCounted) {
+  Broker b;
+  ASSERT_TRUE(b.Publish("jobs.a", "small").ok());
+  ASSERT_TRUE(b.Publish("jobs.a", std::string(500, 'x')).ok());
+  ASSERT_TRUE(b.Publish("jobs.a", "small").ok());
+  QueueOptions o = Work();
+  o.max_pending_bytes = 100;
+  ASSERT_TRUE(b.CreateQueue(o).ok());
+  AckingWorker w;
+  w.Join(b, "work");
+  ASSERT_TRUE(WaitFor([&] { return !b.GetQueue("work")->backfilling; }));
+  ASSERT_TRUE(WaitFor([&] { return w.count == 2; }));
+  const QueueInfo info = *b.GetQueue("work");
+  EXPECT_EQ((std::pair{info.backfilled, info.backfill_skipped}), (std::pair{2ul, 1ul}));
 }
 
 TEST(BrokerQueueStart, TheStartIsNotPartOfTheDefinitionOnceCreated) {

@@ -3,10 +3,14 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -104,6 +108,87 @@ bool WaitFor(Pred pred, int timeout_ms = 5000) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   return pred();
+}
+
+// A work-queue member that acknowledges each job as it comes and records
+// where it is from.
+struct AckingWorker {
+  std::mutex mu;
+  std::map<std::pair<std::string, uint64_t>, int> seen;  // (topic, offset) -> times
+  std::vector<std::string> payloads;
+  std::atomic<size_t> count{0};
+  void Join(Broker& b, const std::string& queue) {
+    Result<uint64_t> r = b.JoinQueue(queue, [this, &b](const Delivery& d) {
+      if (d.kind != Delivery::Kind::kJob) return;
+      {
+        std::lock_guard lock(mu);
+        ++seen[{d.job->message->topic, d.job->message->offset}];
+        payloads.push_back(d.job->message->payload);
+      }
+      EXPECT_TRUE(b.Settle(d.subscription_id, d.job->handle, SettleKind::kAck).ok());
+      count.fetch_add(1);
+    });
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+  }
+};
+
+// A queue that starts from history (`q`, pattern "jobs.>"), created while
+// four publishers go on (each has published before the creation and goes
+// on after it): each message of each topic becomes one job, none missing,
+// some from history and some live. `b`'s history must keep every message
+// (up to 20,000 a topic).
+inline void ExpectEachMessageOneJob(Broker& b, const QueueOptions& q) {
+  constexpr int kTopics = 4;
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> published[kTopics] = {};
+  std::vector<std::thread> publishers;
+  for (int t = 0; t < kTopics; ++t) {
+    publishers.emplace_back([&, t] {
+      const std::string topic = "jobs." + std::to_string(t);
+      while (!stop.load() && published[t].load() < 20'000) {
+        ASSERT_TRUE(b.Publish(topic, "x").ok());
+        published[t].fetch_add(1);
+      }
+    });
+  }
+  auto each_past = [&](uint64_t n) {
+    for (auto& p : published) {
+      if (p.load() < n) return false;
+    }
+    return true;
+  };
+  ASSERT_TRUE(WaitFor([&] { return each_past(200); }, 20000));
+  uint64_t at_creation[kTopics];
+  for (int t = 0; t < kTopics; ++t) at_creation[t] = published[t].load();
+  ASSERT_TRUE(b.CreateQueue(q).ok());
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (int t = 0; t < kTopics; ++t) {
+          if (published[t].load() < at_creation[t] + 200) return false;
+        }
+        return true;
+      },
+      20000));
+  stop = true;
+  for (std::thread& t : publishers) t.join();
+  AckingWorker w;
+  w.Join(b, q.name);
+  uint64_t total = 0;
+  for (auto& p : published) total += p.load();
+  ASSERT_TRUE(WaitFor([&] { return w.count == total; }, 30000)) << w.count << " of " << total;
+  ASSERT_TRUE(WaitFor([&] { return !b.GetQueue(q.name)->backfilling; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(w.count, total);
+  std::lock_guard lock(w.mu);
+  for (int t = 0; t < kTopics; ++t) {
+    const std::string topic = "jobs." + std::to_string(t);
+    for (uint64_t off = 1; off <= published[t].load(); ++off) {
+      ASSERT_EQ((w.seen[{topic, off}]), 1) << topic << " " << off;
+    }
+  }
+  const QueueInfo info = *b.GetQueue(q.name);
+  EXPECT_GT(info.backfilled, 0u);
+  EXPECT_LT(info.backfilled, total);  // and some came live
 }
 
 }  // namespace herald::testing

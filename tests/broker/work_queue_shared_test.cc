@@ -28,6 +28,7 @@ class RecordingStore final : public QueueStore, public SharedQueueStore {
 
   std::vector<StoredQueue> TakeQueues() override { return {}; }
   void PutQueue(const QueueOptions&, uint64_t, std::string_view) override {}
+  bool KeepsWriteOrder() const override { return true; }
   void DeleteQueue(std::string_view) override {}
   Status AppendWithJobs(const MessagePtr&, const std::vector<JobRef>&,
                         HistoryStore::AppendCallback&&) override {
