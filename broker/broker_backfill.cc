@@ -29,6 +29,10 @@ void Broker::Impl::NoteCuts(const JobPlaces& places, std::string_view topic, uin
   }
 }
 
+void Broker::Impl::SaveBackfill(const WorkQueuePtr& q, QueueBackfill& bf) {
+  if (queue_store_) queues_.SaveBackfill(q, bf.Encode(), /*finished=*/false);
+}
+
 void Broker::Impl::ListBackfill(const WorkQueuePtr& q, QueueBackfill& bf) {
   std::vector<std::string> names;
   const std::string& pattern = q->options().pattern;
@@ -47,7 +51,7 @@ void Broker::Impl::ListBackfill(const WorkQueuePtr& q, QueueBackfill& bf) {
   }
   bf.Listed();
   // Kept at once: a restart from here on reads on from these cuts.
-  queues_.SaveBackfill(q, bf.Encode(), /*finished=*/false);
+  SaveBackfill(q, bf);
 }
 
 bool Broker::Impl::AddBackfilled(const WorkQueuePtr& q, QueueBackfill& bf) {
@@ -92,7 +96,7 @@ bool Broker::Impl::AddBackfilled(const WorkQueuePtr& q, QueueBackfill& bf) {
     // any of them can be settled (they are offered below): a crash that
     // keeps a settlement keeps this too (QueueStore::KeepsWriteOrder), so
     // no job settled before it is made again.
-    queues_.SaveBackfill(q, bf.Encode(), /*finished=*/false);
+    SaveBackfill(q, bf);
     for (size_t i = 0; i < made.size(); ++i) {
       JobPlaces one{made[i]};
       FillJobs(messages[i], one);
@@ -111,7 +115,7 @@ int64_t Broker::Impl::StepBackfill(const WorkQueuePtr& q, int64_t now_us) {
   // time), now and then: a restart reads on from there.
   if (bf->dirty() && now_us - bf->saved_at_us() >= kSaveEveryUs) {
     bf->SavedAt(now_us);
-    queues_.SaveBackfill(q, bf->Encode(), /*finished=*/false);
+    SaveBackfill(q, *bf);
   }
   if (!room) {
     bf->RetryAt(now_us + kFullWaitUs);

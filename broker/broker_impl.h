@@ -295,6 +295,9 @@ class Broker::Impl {
   // (INT64_MAX: when a read completes, or never).
   int64_t StepBackfill(const WorkQueuePtr& q, int64_t now_us);
   void ListBackfill(const WorkQueuePtr& q, QueueBackfill& bf);
+  // Where the reading stands, kept with the queue's definition (if a
+  // store keeps queues).
+  void SaveBackfill(const WorkQueuePtr& q, QueueBackfill& bf);
   // Adds the jobs read while the queue has room; false when it is full.
   bool AddBackfilled(const WorkQueuePtr& q, QueueBackfill& bf);
   void BackfillPage(const WorkQueuePtr& q, const QueueBackfill::Read& read,

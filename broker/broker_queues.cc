@@ -246,7 +246,7 @@ void Broker::Impl::CloseQueues() {
     // start reads on from exactly there (a kill reads on from the last
     // time it was written).
     if (QueueBackfill* bf = q->backfill(); bf && !bf->done() && !bf->cutting()) {
-      queues_.SaveBackfill(q, bf->Encode(), /*finished=*/false);
+      SaveBackfill(q, *bf);
     }
     WorkQueue::Effects fx;
     q->Close(fx);
