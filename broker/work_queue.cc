@@ -586,6 +586,7 @@ bool WorkQueue::Adopt(Result<std::vector<ClaimedJob>> claimed, uint64_t pending,
     job.ready_at = std::move(c.ready_at);
     job.wire_bytes = wire[i];
     job.deliveries = c.deliveries - 1;  // Deliver counts the one claimed
+    job.leased_until_us = now_us + std::chrono::microseconds(Lease()).count();
     bytes_ += job.message->payload.size();
     node_bytes_->fetch_add(job.message->payload.size(), std::memory_order_relaxed);
     if (options_.max_deliver != 0 && job.deliveries >= options_.max_deliver) {
@@ -707,7 +708,10 @@ Status WorkQueue::SettleLocked(uint64_t member, const JobHandle& handle, SettleK
       job.due_us =
           now_us + std::chrono::duration_cast<std::chrono::microseconds>(options_.ack_wait).count();
       timers_.insert({job.due_us, handle.seq});
-      if (shared_) shared_->Extend(options_.name, job.key, holder_, Lease());
+      if (shared_ && job.leased_until_us < job.due_us + kLeaseMarginUs) {
+        shared_->Extend(options_.name, job.key, holder_, Lease());
+        job.leased_until_us = now_us + std::chrono::microseconds(Lease()).count();
+      }
       NextDeadline(fx);
       return Status::Ok();  // nothing freed: nothing to offer
     case SettleKind::kNack:

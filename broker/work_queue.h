@@ -99,6 +99,10 @@ class WorkQueue {
   // A shared queue's lease of a job: ack_wait, and a margin that keeps it
   // past this node's own deadline (a delivery starts after its claim).
   std::chrono::milliseconds Lease() const { return options_.ack_wait + std::chrono::seconds(2); }
+  // `progress` extends a shared job's lease only once less than this is
+  // left past its new deadline: a worker sending progress in a loop makes
+  // one store write a second, not one per progress.
+  static constexpr int64_t kLeaseMarginUs = 1'000'000;
 
   // A place for a job of `bytes` payload, held until Fill or Release: its
   // seq, 0 when the queue is closed (deleted: no job), or
@@ -203,6 +207,9 @@ class WorkQueue {
     std::string_view dead_reason;
     std::string key;       // a shared queue's: its key in the store
     std::string ready_at;  // and where it stood in line when claimed
+    // ... and when its lease runs out, as this node reckons it (from the
+    // claim's answer or its last extension: no earlier than in the store).
+    int64_t leased_until_us = 0;
   };
   struct Member {
     SubscriptionPtr target;

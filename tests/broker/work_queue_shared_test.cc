@@ -141,7 +141,7 @@ TEST(SharedWorkQueue, AnExpiredDeliveryGoesBackToTheStoreNotToAnotherMemberHere)
   EXPECT_EQ(f.node_bytes.load(), 0u);
 }
 
-TEST(SharedWorkQueue, AckSettlesInTheStoreProgressExtendsNackReleasesWithItsDelay) {
+TEST(SharedWorkQueue, AckSettlesInTheStoreProgressExtendsNearTheLeaseEndNackReleases) {
   Fixture f;
   WorkQueue::Effects fx;
   ASSERT_TRUE(f.q.Join(1, f.Member(1), 3, nullptr, 0, fx).ok());
@@ -151,11 +151,18 @@ TEST(SharedWorkQueue, AckSettlesInTheStoreProgressExtendsNackReleasesWithItsDela
   const Job a = *fx.sends[0].second, b = *fx.sends[1].second;
   Result<JobHandle> ha = ParseJobHandle(a.handle), hb = ParseJobHandle(b.handle);
   ASSERT_TRUE(ha.ok() && hb.ok());
+  // The lease (ack_wait + 2 s from the claim) still covers the new
+  // deadline with a second to spare: nothing written.
   ASSERT_TRUE(f.q.Settle(1, *ha, SettleKind::kProgress, -1, 10 * kMs, fx).ok());
+  ASSERT_TRUE(f.q.Settle(1, *ha, SettleKind::kProgress, -1, 20 * kMs, fx).ok());
+  EXPECT_TRUE(f.store.extended.empty());
+  // Less than a second would be left: extended, once.
+  ASSERT_TRUE(f.q.Settle(1, *ha, SettleKind::kProgress, -1, 1'050 * kMs, fx).ok());
+  ASSERT_TRUE(f.q.Settle(1, *ha, SettleKind::kProgress, -1, 1'060 * kMs, fx).ok());
   EXPECT_EQ(f.store.extended, std::vector<std::string>{"a"});
-  ASSERT_TRUE(f.q.Settle(1, *ha, SettleKind::kAck, -1, 20 * kMs, fx).ok());
+  ASSERT_TRUE(f.q.Settle(1, *ha, SettleKind::kAck, -1, 1'070 * kMs, fx).ok());
   EXPECT_EQ(f.store.settled, std::vector<std::string>{"a"});
-  ASSERT_TRUE(f.q.Settle(1, *hb, SettleKind::kNack, 500 * kMs, 30 * kMs, fx).ok());
+  ASSERT_TRUE(f.q.Settle(1, *hb, SettleKind::kNack, 500 * kMs, 1'080 * kMs, fx).ok());
   ASSERT_EQ(f.store.released.size(), 1u);
   EXPECT_EQ(f.store.released[0].key, "b");
   EXPECT_EQ(f.store.released[0].delay.count(), 500);
