@@ -24,10 +24,22 @@ namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
 
-std::string Hex(uint64_t v) {
-  std::string s(16, '0');
-  for (int i = 15; i >= 0; --i, v >>= 4) s[static_cast<size_t>(i)] = kHex[v & 15];
-  return s;
+// "<queue>/<seq>/<delivery>/<nonce as 16 hex digits>", in one allocation:
+// every delivery makes one.
+std::string FormatHandle(std::string_view queue, uint64_t seq, uint32_t delivery, uint64_t nonce) {
+  std::string out;
+  out.reserve(queue.size() + 2 * 20 + 3 + 16);
+  out.append(queue);
+  char digits[20];
+  for (uint64_t n : {seq, uint64_t{delivery}}) {
+    out += '/';
+    out.append(digits, std::to_chars(digits, digits + sizeof digits, n).ptr);
+  }
+  out += '/';
+  const size_t at = out.size();
+  out.resize(at + 16);
+  for (int i = 15; i >= 0; --i, nonce >>= 4) out[at + static_cast<size_t>(i)] = kHex[nonce & 15];
+  return out;
 }
 
 template <typename T>
@@ -332,8 +344,7 @@ Job WorkQueue::Deliver(uint64_t seq, JobRecord& job, uint64_t member, int64_t no
   out.seq = seq;
   out.deliveries = job.deliveries;
   out.message = job.message;
-  out.handle = options_.name + "/" + std::to_string(seq) + "/" + std::to_string(job.deliveries) +
-               "/" + Hex(job.nonce);
+  out.handle = FormatHandle(options_.name, seq, job.deliveries, job.nonce);
   return out;
 }
 
@@ -659,34 +670,36 @@ Status WorkQueue::Unsent(const JobHandle& handle, int64_t now_us, Effects& fx) {
 Result<std::map<uint64_t, WorkQueue::JobRecord>::iterator> WorkQueue::InFlight(
     uint64_t member, const JobHandle& handle) {
   auto it = jobs_.find(handle.seq);
-  const std::string which = "job " + std::to_string(handle.seq) + " of work queue '" +
-                            options_.name + "' (delivery " + std::to_string(handle.delivery) + ")";
+  // Built only for a refusal: a settlement that holds costs no string.
+  auto refuse = [&](ErrorCode code, std::string_view why) {
+    return Status(code, "job " + std::to_string(handle.seq) + " of work queue '" + options_.name +
+                            "' (delivery " + std::to_string(handle.delivery) + ") " +
+                            std::string(why));
+  };
   if (it == jobs_.end()) {
-    return Status(ErrorCode::kUnknownHandle,
-                  which + " is not pending: settled already, or never delivered");
+    return refuse(ErrorCode::kUnknownHandle, "is not pending: settled already, or never delivered");
   }
   JobRecord& job = it->second;
   if (handle.delivery < job.deliveries) {
-    return Status(ErrorCode::kStaleHandle, which + " was delivered again since (delivery " +
+    return refuse(ErrorCode::kStaleHandle, "was delivered again since (delivery " +
                                                std::to_string(job.deliveries) +
                                                "): only that delivery can settle it");
   }
   const bool this_delivery = handle.delivery == job.deliveries && handle.nonce == job.nonce;
   if (this_delivery && job.member != member) {
-    return Status(ErrorCode::kUnknownHandle,
-                  which + " was delivered to another member: only it can settle the job");
+    return refuse(ErrorCode::kUnknownHandle,
+                  "was delivered to another member: only it can settle the job");
   }
   // Its ack_wait passed (or it was nacked) and it waits to be offered again.
   const bool waiting =
       job.state == State::kReady || (job.state == State::kDelayed && job.dead_reason.empty());
   if (this_delivery && waiting) {
-    return Status(ErrorCode::kStaleHandle,
-                  which +
-                      " is over (its ack_wait passed, or it was given back): the job waits to "
-                      "be offered again");
+    return refuse(ErrorCode::kStaleHandle,
+                  "is over (its ack_wait passed, or it was given back): the job waits to be "
+                  "offered again");
   }
   if (job.state != State::kInFlight || !this_delivery) {
-    return Status(ErrorCode::kUnknownHandle, which + " is not in flight under this handle");
+    return refuse(ErrorCode::kUnknownHandle, "is not in flight under this handle");
   }
   return it;
 }

@@ -1,5 +1,7 @@
 #include "frontends/json/json_writer.h"
 
+#include <charconv>
+
 namespace herald::json {
 
 JsonWriter& JsonWriter::Begin() {
@@ -27,15 +29,23 @@ JsonWriter& JsonWriter::Field(std::string_view key, std::string_view value) {
   return *this;
 }
 
+// Numbers are written in place: std::to_string would allocate for the
+// 16-digit microsecond timestamps every envelope carries.
+template <typename Int>
+void AppendNumber(std::string& out, Int value) {
+  char digits[24];
+  out.append(digits, std::to_chars(digits, digits + sizeof digits, value).ptr);
+}
+
 JsonWriter& JsonWriter::Field(std::string_view key, uint64_t value) {
   Key(key);
-  out_ += std::to_string(value);
+  AppendNumber(out_, value);
   return *this;
 }
 
 JsonWriter& JsonWriter::Field(std::string_view key, int64_t value) {
   Key(key);
-  out_ += std::to_string(value);
+  AppendNumber(out_, value);
   return *this;
 }
 

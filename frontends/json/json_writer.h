@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "base/json_string.h"
 
@@ -18,6 +19,11 @@ namespace herald::json {
 
 class JsonWriter {
  public:
+  JsonWriter() = default;
+  // Writes on after `text` (a list being built, say): no copy of either.
+  explicit JsonWriter(std::string text) : out_(std::move(text)) {}
+
+  void Reserve(size_t bytes) { out_.reserve(bytes); }
   JsonWriter& Begin();  // '{'
   JsonWriter& End();    // '}'
   JsonWriter& Field(std::string_view key, std::string_view value);

@@ -25,6 +25,56 @@ TEST(JsonWriter, EscapesQuotesBackslashesAndControlCharacters) {
   EXPECT_EQ(out, "\"a\\\"b\\\\c\\n\\u0001 é\"");
 }
 
+// The byte-at-a-time rule AppendJsonString must agree with.
+std::string EscapedOneByOne(std::string_view s) {
+  std::string out = "\"";
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\b') {
+      out += "\\b";
+    } else if (c == '\f') {
+      out += "\\f";
+    } else if (c < 0x20) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\u00";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xF];
+    } else {
+      out += ch;
+    }
+  }
+  return out + "\"";
+}
+
+TEST(JsonWriter, EscapesEveryByteThatNeedsItWhereverItFallsInAWord) {
+  // Strings are passed over 8 bytes at a time: every byte value, at every
+  // place in and around a word, among bytes that need no escape (including
+  // the high ones the word test must not mistake for control characters).
+  for (int byte = 0; byte < 256; ++byte) {
+    for (size_t at = 0; at < 19; ++at) {
+      std::string s(19, 'a');
+      s[3] = static_cast<char>(0xc3);
+      s[11] = static_cast<char>(0xff);
+      s[at] = static_cast<char>(byte);
+      std::string out;
+      AppendJsonString(out, s);
+      ASSERT_EQ(out, EscapedOneByOne(s)) << "byte " << byte << " at " << at;
+    }
+  }
+  std::string out = "kept";
+  AppendJsonString(out, "");
+  EXPECT_EQ(out, "kept\"\"");
+}
+
 TEST(Envelope, JsonPayloadIsEmbeddedAsAValue) {
   EXPECT_EQ(EncodeMessage(*Msg("{\"x\":[1,2]}", "application/json")),
             "{\"op\":\"msg\",\"topic\":\"chat.room1\",\"epoch\":9,\"offset\":3,\"ts\":1000,"
