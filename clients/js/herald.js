@@ -292,7 +292,9 @@ export class HeraldClient extends EventTarget {
   }
 
   _sendJoin(worker) {
-    const cmd = { op: 'join', queue: worker.queue };
+    // Jobs come batched (`jobs` frames, up to the in-flight bound in each):
+    // one frame and one parse for what arrived together.
+    const cmd = { op: 'join', queue: worker.queue, batch: worker.maxInFlight || 1024 };
     if (worker.maxInFlight) cmd.max_in_flight = worker.maxInFlight;
     return this._call(cmd, this.requestTimeout, () => undefined);
   }
@@ -341,6 +343,11 @@ export class HeraldClient extends EventTarget {
       case 'job': {
         const worker = this.workers.get(m.queue);
         if (worker) worker.deliver(m);
+        return;
+      }
+      case 'jobs': {
+        const worker = this.workers.get(m.queue);
+        if (worker) for (const job of m.jobs) worker.deliver(job);
         return;
       }
       case 'ack':

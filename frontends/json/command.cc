@@ -134,6 +134,10 @@ Status DecodeQueueOp(const object& obj, std::string_view op, Command& c) {
     if (Status s = OptionalInteger(obj, "max_in_flight", max); !s.ok()) return s;
     if (max && (*max < 1 || *max > UINT32_MAX)) return Bad("'max_in_flight' must be 1 or more");
     if (max) c.max_in_flight = static_cast<uint32_t>(*max);
+    std::optional<int64_t> batch;
+    if (Status s = OptionalInteger(obj, "batch", batch); !s.ok()) return s;
+    if (batch && (*batch < 1 || *batch > UINT32_MAX)) return Bad("'batch' must be 1 or more");
+    if (batch) c.batch = static_cast<uint32_t>(*batch);
     return Status::Ok();
   }
   c.op = op == "ack"        ? Command::Op::kAck

@@ -50,6 +50,7 @@ struct Command {
   std::optional<int64_t> timeout_ms;
   std::string queue;                // join/leave
   uint32_t max_in_flight = 0;       // join: 0 is the queue's per-member bound
+  uint32_t batch = 0;               // join: jobs per `jobs` frame; 0: a `job` frame each
   std::string handle;               // ack/nack/progress/term
   std::optional<int64_t> delay_ms;  // nack: as given; its bounds are the session layer's
 };

@@ -120,8 +120,19 @@ std::string EncodeSubscribed(std::string_view op, std::string_view id, std::stri
   return w.Take();
 }
 
-std::string EncodeJob(const Job& job) {
-  JsonWriter w;
+namespace {
+
+// Room for a job's envelope past its payload and headers, so that it is
+// written without growing the buffer.
+size_t JobSizeHint(const Job& job) {
+  const Message& m = *job.message;
+  size_t headers = 0;
+  for (const Header& h : m.headers) headers += h.name.size() + h.value.size() + 6;
+  return 192 + job.queue.size() + job.handle.size() + m.topic.size() + m.payload.size() * 4 / 3 +
+         m.content_type.size() + m.reply_to.size() + m.msg_id.size() + headers;
+}
+
+void WriteJob(JsonWriter& w, const Job& job) {
   w.Begin()
       .Field("op", "job")
       .Field("queue", job.queue)
@@ -129,6 +140,36 @@ std::string EncodeJob(const Job& job) {
       .Field("deliveries", uint64_t{job.deliveries});
   WriteMessageFields(w, *job.message);
   w.End();
+}
+
+}  // namespace
+
+std::string EncodeJob(const Job& job) {
+  JsonWriter w;
+  w.Reserve(JobSizeHint(job));
+  WriteJob(w, job);
+  return w.Take();
+}
+
+void JobList::Add(const Job& job) {
+  list_ += size_++ == 0 ? '[' : ',';
+  list_.reserve(list_.size() + JobSizeHint(job));
+  JsonWriter w(std::move(list_));
+  WriteJob(w, job);
+  list_ = w.Take();
+}
+
+std::string JobList::TakeArray() {
+  std::string array = empty() ? std::string("[") : std::move(list_);
+  array += ']';
+  list_.clear();
+  size_ = 0;
+  return array;
+}
+
+std::string JobList::TakeFrame(std::string_view queue) {
+  JsonWriter w;
+  w.Begin().Field("op", "jobs").Field("queue", queue).RawField("jobs", TakeArray()).End();
   return w.Take();
 }
 

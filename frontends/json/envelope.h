@@ -47,6 +47,24 @@ std::string EncodeSubscribed(std::string_view op, std::string_view id, std::stri
 // "topic":..,"epoch":..,"offset":..,"ts":..,"payload":..[,"content_type"]
 // [,"msg_id"][,"headers":{..}]}
 std::string EncodeJob(const Job& job);
+// Jobs gathered into one JSON array, each element exactly the `job` frame
+// EncodeJob makes: an HTTP pull's answer, and the WebSocket's `jobs` frame
+// for a member that joined with `batch`.
+class JobList {
+ public:
+  void Add(const Job& job);
+  size_t size() const { return size_; }
+  size_t bytes() const { return list_.size(); }
+  bool empty() const { return size_ == 0; }
+  // "[<job>,...]" ("[]" when empty); the list is empty again after.
+  std::string TakeArray();
+  // {"op":"jobs","queue":..,"jobs":[<job>,...]}; the list is empty again after.
+  std::string TakeFrame(std::string_view queue);
+
+ private:
+  std::string list_;
+  size_t size_ = 0;
+};
 // {"op":"joined"|"left"|"settled","id":..,"queue":..}
 std::string EncodeQueueAnswer(std::string_view op, std::string_view id, std::string_view queue);
 // A queue's settings and counts: {"name":..,"pattern":..,...,"pending":..}

@@ -131,14 +131,10 @@ Result<Settlement> DecodeSettlement(std::string_view body, size_t max_handles) {
 }
 
 std::string EncodeJobs(const std::vector<Job>& jobs) {
-  std::string list = "[";
-  for (const Job& j : jobs) {
-    if (list.size() > 1) list += ',';
-    list += EncodeJob(j);
-  }
-  list += ']';
+  JobList list;
+  for (const Job& j : jobs) list.Add(j);
   JsonWriter w;
-  w.Begin().RawField("jobs", list).End();
+  w.Begin().RawField("jobs", list.TakeArray()).End();
   return w.Take();
 }
 

@@ -1,5 +1,7 @@
 #include "frontends/ws/json_endpoint.h"
 
+#include <algorithm>
+
 #include "frontends/json/envelope.h"
 #include "frontends/ws/frame.h"
 #include "frontends/ws/message_frames.h"
@@ -23,8 +25,47 @@ JsonEndpoint::JsonEndpoint(std::shared_ptr<const session::Operations> ops,
       limits_(limits),
       client_(ops, std::move(identity), [](std::function<void()> fn) { fn(); }) {}
 
+// A batch is sent once it holds this many bytes, whatever its `batch`: a
+// frame stays a size any client can take in at once.
+constexpr size_t kMaxBatchBytes = 64 * 1024;
+
 void JsonEndpoint::Send(const std::string& json) {
+  SendBatch();
   if (session_) session_->SendOwned(TextFrame(json, session_->compressed()));
+}
+
+uint32_t JsonEndpoint::BatchOf(std::string_view queue) const {
+  for (const auto& [name, per_frame] : batched_) {
+    if (name == queue) return per_frame;
+  }
+  return 0;
+}
+
+void JsonEndpoint::BatchJob(const Job& job, uint32_t per_frame) {
+  if (!batch_.empty() && batch_queue_ != job.queue) SendBatch();
+  if (batch_.empty()) {
+    batch_queue_ = job.queue;
+    batch_limit_ = per_frame;
+  }
+  batch_.Add(job);
+  if (batch_.size() >= batch_limit_ || batch_.bytes() >= kMaxBatchBytes) return SendBatch();
+  if (batch_flush_posted_) return;
+  // Later in this turn, after the inbox has handed over every job it holds
+  // (on the loop's own thread this defers: no wake-up).
+  batch_flush_posted_ = true;
+  std::weak_ptr<JsonEndpoint> weak = session_->SharedPart(this);
+  loop_->PostOrDefer([weak] {
+    if (auto self = weak.lock()) {
+      self->batch_flush_posted_ = false;
+      self->SendBatch();
+    }
+  });
+}
+
+void JsonEndpoint::SendBatch() {
+  if (batch_.empty()) return;
+  std::string frame = batch_.TakeFrame(batch_queue_);
+  if (session_) session_->SendOwned(TextFrame(frame, session_->compressed()));
 }
 
 void JsonEndpoint::SendError(std::string_view id, const Status& status) {
@@ -57,8 +98,7 @@ void JsonEndpoint::OnMessage(EventType type, std::string payload) {
     case Command::Op::kJoin:
       return JoinQueue(c);
     case Command::Op::kLeave:
-      if (Status s = client_.LeaveQueue(c.queue); !s.ok()) return SendError(c.id, s);
-      return Send(json::EncodeQueueAnswer("left", c.id, c.queue));
+      return LeaveQueue(c);
     case Command::Op::kAck:
       return Settle(c, SettleKind::kAck);
     case Command::Op::kNack:
@@ -92,7 +132,17 @@ void JsonEndpoint::JoinQueue(const Command& c) {
       client_.JoinQueue(c.queue, c.max_in_flight, session_->outbound_limits().max_bytes,
                         session_->SharedPart<Sink>(this), inbox_);
   if (!joined.ok()) return SendError(c.id, joined.status());
+  // Joining again changes nothing, the framing included.
+  if (!joined->again && c.batch > 0) batched_.emplace_back(c.queue, c.batch);
   Send(json::EncodeQueueAnswer("joined", c.id, c.queue));
+}
+
+void JsonEndpoint::LeaveQueue(const Command& c) {
+  if (Status s = client_.LeaveQueue(c.queue); !s.ok()) return SendError(c.id, s);
+  std::erase_if(batched_, [&](const auto& b) { return b.first == c.queue; });
+  // The jobs batched before the leave go out before its answer, as they
+  // would have one frame each.
+  Send(json::EncodeQueueAnswer("left", c.id, c.queue));
 }
 
 void JsonEndpoint::Settle(const Command& c, SettleKind kind) {
@@ -168,10 +218,16 @@ void JsonEndpoint::OnDelivery(const Delivery& d) {
   if (d.kind == Delivery::Kind::kGap) {
     return Send(json::EncodeGap(*d.gap));
   }
-  if (d.kind == Delivery::Kind::kJob) return Send(json::EncodeJob(*d.job));
+  if (d.kind == Delivery::Kind::kJob) {
+    if (const uint32_t per_frame = BatchOf(d.job->queue); per_frame > 0) {
+      return BatchJob(*d.job, per_frame);
+    }
+    return Send(json::EncodeJob(*d.job));
+  }
   if (d.message == last_sent_) return;
   last_sent_ = d.message;
   client_.Delivered(*d.message);
+  SendBatch();
   session_->SendDelivery(d.subscription_id, *d.message,
                          MessageFrame(*d.message, FrameStyle::kJson, session_->compressed()));
 }
@@ -180,6 +236,8 @@ void JsonEndpoint::OnOwedGap(const Gap& gap) { Send(json::EncodeGap(gap)); }
 
 void JsonEndpoint::OnClose() {
   session_ = nullptr;
+  // Jobs never sent: the session's end offers them again.
+  batch_.TakeArray();
   client_.Close();
   last_sent_.reset();
 }

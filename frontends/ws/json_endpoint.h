@@ -6,9 +6,11 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "auth/jwt_verifier.h"
 #include "frontends/json/command.h"
+#include "frontends/json/envelope.h"
 #include "frontends/session/client_session.h"
 #include "frontends/ws/ws_session.h"
 #include "herald/broker.h"
@@ -30,7 +32,10 @@ class JsonEndpoint final : public Endpoint, public Sink {
   void OnOpen(WsSession& session) override { session_ = &session; }
   void OnMessage(EventType type, std::string payload) override;
   void OnOwedGap(const Gap& gap) override;
-  void FlushPending() override { inbox_->Drain(); }
+  void FlushPending() override {
+    inbox_->Drain();
+    SendBatch();
+  }
   void OnClose() override;
   void OnRateLimited() override;
   Broker& broker() override { return broker_; }
@@ -43,8 +48,16 @@ class JsonEndpoint final : public Endpoint, public Sink {
   void Request(json::Command& c);
   void Reply(json::Command& c);
   void JoinQueue(const json::Command& c);
+  void LeaveQueue(const json::Command& c);
   void Settle(const json::Command& c, SettleKind kind);
+  // Every frame goes out after the jobs batched before it: batching changes
+  // how jobs are framed, never the order the client sees.
   void Send(const std::string& json);
+  // A job of a queue joined with `batch`: held, and sent as part of one
+  // `jobs` frame once the batch is full or later in this loop turn.
+  void BatchJob(const Job& job, uint32_t per_frame);
+  void SendBatch();
+  uint32_t BatchOf(std::string_view queue) const;
   void SendError(std::string_view id, const Status& status);
 
   Broker& broker_;
@@ -55,6 +68,14 @@ class JsonEndpoint final : public Endpoint, public Sink {
   // What the client holds (subscriptions, reply permits, waiting requests).
   // Unsubscribes run inline: this loop drains the connection's inbox.
   session::ClientSession client_;
+  // Queues joined with `batch`, and the jobs per frame each asked for.
+  std::vector<std::pair<std::string, uint32_t>> batched_;
+  // Jobs delivered in this loop turn and not sent yet: all of one queue,
+  // `batch_queue_`, at most `batch_limit_` of them.
+  json::JobList batch_;
+  std::string batch_queue_;
+  uint32_t batch_limit_ = 0;
+  bool batch_flush_posted_ = false;
   // The message last sent: several subscriptions of this connection matching
   // one message deliver it back to back; it goes out once.
   MessagePtr last_sent_;

@@ -75,6 +75,26 @@ TEST(JsonWriter, EscapesEveryByteThatNeedsItWhereverItFallsInAWord) {
   EXPECT_EQ(out, "kept\"\"");
 }
 
+TEST(Envelope, AJobsFrameHoldsEachJobAsItsOwnFrameWouldBe) {
+  Job a{"q", "q/1/1/00000000000000aa", 1, 1, Msg("one", "text/plain")};
+  Job b{"q", "q/2/3/00000000000000bb", 2, 3, Msg("{\"n\":2}", "application/json")};
+  JobList list;
+  EXPECT_TRUE(list.empty());
+  list.Add(a);
+  list.Add(b);
+  EXPECT_EQ(list.size(), 2u);
+  EXPECT_EQ(list.TakeFrame("q"),
+            R"({"op":"jobs","queue":"q","jobs":[)" + EncodeJob(a) + "," + EncodeJob(b) + "]}");
+  EXPECT_TRUE(list.empty());
+  EXPECT_EQ(list.TakeArray(), "[]");
+  list.Add(b);
+  EXPECT_EQ(list.TakeArray(), "[" + EncodeJob(b) + "]");
+  EXPECT_EQ(EncodeJob(a),
+            R"({"op":"job","queue":"q","handle":"q/1/1/00000000000000aa","deliveries":1,)"
+            R"("topic":"chat.room1","epoch":9,"offset":3,"ts":1000,"payload":"one",)"
+            R"("content_type":"text/plain"})");
+}
+
 TEST(Envelope, JsonPayloadIsEmbeddedAsAValue) {
   EXPECT_EQ(EncodeMessage(*Msg("{\"x\":[1,2]}", "application/json")),
             "{\"op\":\"msg\",\"topic\":\"chat.room1\",\"epoch\":9,\"offset\":3,\"ts\":1000,"
@@ -171,6 +191,8 @@ TEST(Command, EveryKindOfBadInputHasASpecificError) {
       {R"({"op":"req","id":"1","topic":"t","timeout_ms":1.5})", "'timeout_ms' must be an integer"},
       {R"({"op":"reply","payload":"x"})", "missing 'to'"},
       {R"({"op":"pub","id":[1],"topic":"t"})", "'id' must be a string or an integer"},
+      {R"({"op":"join","queue":"q","batch":0})", "'batch' must be 1 or more"},
+      {R"({"op":"join","queue":"q","batch":"8"})", "'batch' must be an integer"},
   };
   for (const Case& c : cases) {
     Decoded d = DecodeCommand(c.text);
@@ -180,6 +202,10 @@ TEST(Command, EveryKindOfBadInputHasASpecificError) {
         << c.text << " -> " << d.status.message();
   }
   EXPECT_EQ(DecodeCommand(R"({"op":"sub","id":"abc"})").command.id, "\"abc\"");
+  const Decoded join = DecodeCommand(R"({"op":"join","queue":"q","max_in_flight":16,"batch":8})");
+  ASSERT_TRUE(join.status.ok()) << join.status.message();
+  EXPECT_EQ(join.command.batch, 8u);
+  EXPECT_EQ(DecodeCommand(R"({"op":"join","queue":"q"})").command.batch, 0u);
 }
 
 }  // namespace

@@ -231,5 +231,78 @@ TEST_F(JsonEndpointTest, ClosingTheConnectionReleasesItsSubscriptions) {
   EXPECT_TRUE(WaitFor([&] { return broker_->Stats().subscriptions == 0; }));
 }
 
+// The payloads of a `job` or `jobs` frame, in order.
+std::vector<std::string> JobPayloads(const std::string& frame) {
+  std::vector<std::string> out;
+  for (size_t at = frame.find(R"("payload":")"); at != std::string::npos;
+       at = frame.find(R"("payload":")", at + 1)) {
+    const size_t from = at + std::string_view(R"("payload":")").size();
+    out.push_back(frame.substr(from, frame.find('"', from) - from));
+  }
+  return out;
+}
+
+class JsonEndpointQueueTest : public JsonEndpointTest {
+ protected:
+  void SetUp() override {
+    JsonEndpointTest::SetUp();
+    QueueOptions q;
+    q.name = "work";
+    q.pattern = "jobs.>";
+    ASSERT_TRUE(broker_->CreateQueue(q).ok());
+  }
+};
+
+TEST_F(JsonEndpointQueueTest, JobsReadyTogetherComeInJobsFramesOfAtMostTheBatch) {
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(broker_->Publish("jobs.x", std::to_string(i)).ok());
+  Peer c = OpenJson();
+  EXPECT_THAT(Ask(c, R"({"op":"join","id":1,"queue":"work","max_in_flight":20,"batch":8})"),
+              HasSubstr(R"("op":"joined")"));
+  std::vector<size_t> sizes;
+  std::vector<std::string> payloads;
+  while (payloads.size() < 20) {
+    const std::string frame = ReadText(c);
+    ASSERT_THAT(frame,
+                ::testing::StartsWith(R"({"op":"jobs","queue":"work","jobs":[{"op":"job",)"));
+    const std::vector<std::string> got = JobPayloads(frame);
+    sizes.push_back(got.size());
+    payloads.insert(payloads.end(), got.begin(), got.end());
+  }
+  // Offered together at the join: as many full frames as they fill.
+  EXPECT_EQ(sizes, (std::vector<size_t>{8, 8, 4}));
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(payloads[static_cast<size_t>(i)], std::to_string(i));
+  EXPECT_EQ(c.ReadFor(50ms), "");
+}
+
+TEST_F(JsonEndpointQueueTest, BatchingKeepsTheOrderOfJobsAndOtherFrames) {
+  Peer c = OpenJson();
+  Ask(c, R"({"op":"sub","topic":"jobs.>"})");
+  Ask(c, R"({"op":"join","id":1,"queue":"work","batch":8})");
+  // Published in one loop turn: the inbox hands over three messages and
+  // three jobs at once. Each job goes out before the frame after it, as it
+  // would in a frame of its own.
+  OnLoop([&] {
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(broker_->Publish("jobs.x", std::to_string(i)).ok());
+  });
+  std::vector<std::string> order;
+  for (int i = 0; i < 6; ++i) {
+    const std::string frame = ReadText(c);
+    const std::vector<std::string> got = JobPayloads(frame);
+    ASSERT_EQ(got.size(), 1u) << frame;
+    order.push_back(got[0]);
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{"0", "0", "1", "1", "2", "2"}));
+}
+
+TEST_F(JsonEndpointQueueTest, WithoutBatchEachJobIsItsOwnFrameAndABadBatchIsRefused) {
+  Peer c = OpenJson();
+  EXPECT_THAT(Ask(c, R"({"op":"join","id":1,"queue":"work","batch":0})"),
+              HasSubstr(R"("code":"invalid_argument","message":"'batch' must be 1 or more")"));
+  Ask(c, R"({"op":"join","id":2,"queue":"work"})");
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(broker_->Publish("jobs.x", std::to_string(i)).ok());
+  EXPECT_THAT(ReadText(c), ::testing::StartsWith(R"({"op":"job","queue":"work")"));
+  EXPECT_THAT(ReadText(c), ::testing::StartsWith(R"({"op":"job","queue":"work")"));
+}
+
 }  // namespace
 }  // namespace herald::ws::testing

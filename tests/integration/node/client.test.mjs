@@ -221,6 +221,38 @@ test('work: each job to one worker, acknowledged when the handler returns, retri
   assert.equal(info.acked, 11);
 });
 
+test('work: jobs that arrive batched are each handled once, in order, and acknowledged', async () => {
+  await createQueue('js.batched', { pattern: 'js.batched.>', ack_wait_ms: 5000 });
+  const pub = client();
+  await pub.ready();
+  for (let i = 0; i < 30; i++) await pub.publish('js.batched.x', `job-${i}`);
+  // Waiting at the join: offered together, so they come in `jobs` frames of
+  // up to maxInFlight (the client joins with batch = maxInFlight).
+  const frames = [];
+  const w = client();
+  await w.ready();
+  const raw = w.ws;
+  raw.addEventListener('message', (e) => {
+    const m = JSON.parse(e.data);
+    if (m.op === 'jobs' || m.op === 'job') frames.push(m.op === 'jobs' ? m.jobs.length : 'job');
+  });
+  const done = [];
+  await w.work('js.batched', (job) => { done.push(job.payload); }, { maxInFlight: 10 });
+  await until(() => done.length === 30);
+  assert.deepEqual(done, [...Array(30).keys()].map((i) => `job-${i}`));
+  assert.ok(frames.every((n) => n !== 'job' && n >= 1 && n <= 10), JSON.stringify(frames));
+  assert.equal(frames[0], 10);
+  let info;
+  const end = Date.now() + 5000;
+  do {
+    info = await (await fetch(`http://127.0.0.1:${server.port}/queues/js.batched`)).json();
+    if (info.acked === 30) break;
+    await sleep(10);
+  } while (Date.now() < end);
+  assert.equal(info.acked, 30);
+  assert.equal(info.pending, 0);
+});
+
 test('work: a manual worker settles by itself, and a stale handle is refused', async () => {
   await createQueue('js.manual', { pattern: 'js.manual.>', ack_wait_ms: 1500 });
   const slow = client();
