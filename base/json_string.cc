@@ -1,5 +1,6 @@
 #include "base/json_string.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -21,7 +22,10 @@ bool AnyNeedsEscape(uint64_t w) {
 
 void AppendJsonString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
-  out.reserve(out.size() + s.size() + 2);
+  // Room for the common case (nothing to escape), grown by doubling.
+  if (const size_t need = out.size() + s.size() + 2; need > out.capacity()) {
+    out.reserve(std::max(need, 2 * out.capacity()));
+  }
   out += '"';
   size_t run = 0;  // start of the current run of bytes that need no escape
   for (size_t i = 0; i < s.size(); ++i) {

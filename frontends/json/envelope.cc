@@ -1,5 +1,7 @@
 #include "frontends/json/envelope.h"
 
+#include <algorithm>
+
 #include <simdjson.h>
 
 #include "base/base64.h"
@@ -153,7 +155,11 @@ std::string EncodeJob(const Job& job) {
 
 void JobList::Add(const Job& job) {
   list_ += size_++ == 0 ? '[' : ',';
-  list_.reserve(list_.size() + JobSizeHint(job));
+  // Grown by doubling whatever the library's reserve does: a batch is built
+  // job by job.
+  if (const size_t need = list_.size() + JobSizeHint(job); need > list_.capacity()) {
+    list_.reserve(std::max(need, 2 * list_.capacity()));
+  }
   JsonWriter w(std::move(list_));
   WriteJob(w, job);
   list_ = w.Take();

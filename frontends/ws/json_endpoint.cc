@@ -54,12 +54,16 @@ void JsonEndpoint::BatchJob(const Job& job, uint32_t per_frame) {
   // (on the loop's own thread this defers: no wake-up).
   batch_flush_posted_ = true;
   std::weak_ptr<JsonEndpoint> weak = session_->SharedPart(this);
-  loop_->PostOrDefer([weak] {
+  const bool posted = loop_->PostOrDefer([weak] {
     if (auto self = weak.lock()) {
       self->batch_flush_posted_ = false;
       self->SendBatch();
     }
   });
+  if (!posted) {  // the loop is stopping: nothing later in this turn
+    batch_flush_posted_ = false;
+    SendBatch();
+  }
 }
 
 void JsonEndpoint::SendBatch() {
@@ -138,10 +142,11 @@ void JsonEndpoint::JoinQueue(const Command& c) {
 }
 
 void JsonEndpoint::LeaveQueue(const Command& c) {
+  // The jobs batched before the leave go out before it gives them back, as
+  // they would have in a frame each.
+  SendBatch();
   if (Status s = client_.LeaveQueue(c.queue); !s.ok()) return SendError(c.id, s);
   std::erase_if(batched_, [&](const auto& b) { return b.first == c.queue; });
-  // The jobs batched before the leave go out before its answer, as they
-  // would have one frame each.
   Send(json::EncodeQueueAnswer("left", c.id, c.queue));
 }
 

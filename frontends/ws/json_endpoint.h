@@ -36,6 +36,7 @@ class JsonEndpoint final : public Endpoint, public Sink {
     inbox_->Drain();
     SendBatch();
   }
+  void SendHeld() override { SendBatch(); }
   void OnClose() override;
   void OnRateLimited() override;
   Broker& broker() override { return broker_; }

@@ -120,6 +120,8 @@ void WsSession::Close(uint16_t code, std::string_view reason) {
   if (!open()) return;
   // RFC 6455 §5.5: a close payload is at most 125 bytes (2 of them the code).
   if (reason.size() > kMaxControlPayload - 2) reason = reason.substr(0, kMaxControlPayload - 2);
+  endpoint_->SendHeld();
+  if (!open()) return;
   conn_->Write(BuildCloseFrame(code, reason));
   closing_ = true;
   const bool orderly = code == static_cast<uint16_t>(CloseCode::kNormal) ||

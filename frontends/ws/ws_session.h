@@ -40,6 +40,10 @@ class Endpoint {
   // (Inbox::Drain), so that what the peer published before closing or
   // failing — its own echo in raw mode — goes out before our close frame.
   virtual void FlushPending() = 0;
+  // Sends what the endpoint holds back to frame together (the JSON
+  // protocol's batched jobs) before our close frame. Never drains the inbox:
+  // a close may be decided while a delivery is being handed over.
+  virtual void SendHeld() {}
   // The connection is gone: release subscriptions. The last call.
   virtual void OnClose() = 0;
   // A message was refused for the rate limit: tell the client if the

@@ -238,11 +238,16 @@ class WorkQueueOverWebSocket(unittest.TestCase):
         run(main())
 
     def test_a_member_joined_with_batch_gets_jobs_frames_and_settles_each_job(self):
+        # Its own queue, with an ack_wait no slow machine reaches.
+        definition = {"pattern": "batched.>", "ack_wait_ms": 60000}
+        resp, body = http_call(self.port, "PUT", "/queues/batched", json.dumps(definition).encode())
+        self.assertEqual(resp.status, 200, body)
+
         async def main():
             for i in range(12):
-                self.assertEqual(publish(self.port, "jobs.build", f"job-{i}")[0], 200)
+                self.assertEqual(publish(self.port, "batched.build", f"job-{i}")[0], 200)
             ws = await websockets.connect(self.url, open_timeout=5)
-            await ws.send(json.dumps({"op": "join", "id": 1, "queue": "work",
+            await ws.send(json.dumps({"op": "join", "id": 1, "queue": "batched",
                                       "max_in_flight": 20, "batch": 5}))
             self.assertEqual((await recv_json(ws))["op"], "joined")
 
@@ -250,8 +255,8 @@ class WorkQueueOverWebSocket(unittest.TestCase):
                 frames, got = [], []
                 while len(got) < n:
                     m = await recv_until(ws, lambda m: m.get("op") in ("job", "jobs"))
-                    self.assertEqual((m["op"], m["queue"]), ("jobs", "work"), m)
-                    self.assertTrue(all(j["op"] == "job" and j["queue"] == "work"
+                    self.assertEqual((m["op"], m["queue"]), ("jobs", "batched"), m)
+                    self.assertTrue(all(j["op"] == "job" and j["queue"] == "batched"
                                         for j in m["jobs"]), m)
                     frames.append(len(m["jobs"]))
                     got += m["jobs"]
@@ -262,16 +267,16 @@ class WorkQueueOverWebSocket(unittest.TestCase):
             self.assertEqual(frames, [5, 5, 2])
             # Jobs published one by one later come as they are ready.
             for i in range(12, 15):
-                self.assertEqual(publish(self.port, "jobs.build", f"job-{i}")[0], 200)
+                self.assertEqual(publish(self.port, "batched.build", f"job-{i}")[0], 200)
             more_frames, more = await take(3)
             self.assertTrue(all(1 <= n <= 5 for n in more_frames), more_frames)
             got += more
             self.assertEqual([j["payload"] for j in got], [f"job-{i}" for i in range(15)])
             for j in got:  # each job of a batch is settled by its own handle
                 await ws.send(json.dumps({"op": "ack", "handle": j["handle"]}))
-            await ws.send(json.dumps({"op": "leave", "id": 2, "queue": "work"}))
+            await ws.send(json.dumps({"op": "leave", "id": 2, "queue": "batched"}))
             self.assertEqual((await recv_until(ws, lambda m: m.get("id") == 2))["op"], "left")
-            info = queue_info(self.port)
+            info = queue_info(self.port, "batched")
             self.assertEqual((info["pending"], info["in_flight"], info["acked"]), (0, 0, 15), info)
             await ws.close()
         run(main())

@@ -289,6 +289,8 @@ TEST_F(JsonEndpointQueueTest, BatchingKeepsTheOrderOfJobsAndOtherFrames) {
     const std::string frame = ReadText(c);
     const std::vector<std::string> got = JobPayloads(frame);
     ASSERT_EQ(got.size(), 1u) << frame;
+    EXPECT_TRUE(frame.starts_with(R"({"op":"msg")") || frame.starts_with(R"({"op":"jobs")"))
+        << frame;
     order.push_back(got[0]);
   }
   EXPECT_EQ(order, (std::vector<std::string>{"0", "0", "1", "1", "2", "2"}));

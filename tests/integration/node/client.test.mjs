@@ -183,6 +183,19 @@ async function createQueue(name, definition) {
   assert.equal(res.status, 200, await res.text());
 }
 
+// A queue's counts once it has counted `acked` acks (or after 5 s): the
+// acks travel after the handlers return.
+async function queueOnceAcked(name, acked) {
+  let info;
+  const end = Date.now() + 5000;
+  do {
+    info = await (await fetch(`http://127.0.0.1:${server.port}/queues/${name}`)).json();
+    if (info.acked === acked) break;
+    await sleep(10);
+  } while (Date.now() < end);
+  return info;
+}
+
 test('work: each job to one worker, acknowledged when the handler returns, retried when it throws', async () => {
   await createQueue('js.work', { pattern: 'js.jobs.>', ack_wait_ms: 2000, max_deliver: 3 });
   const a = client();
@@ -209,14 +222,7 @@ test('work: each job to one worker, acknowledged when the handler returns, retri
   assert.ok(done.some((d) => d.who === 'a') && done.some((d) => d.who === 'b'));
   assert.equal(done.find((d) => d.payload === 'flaky').deliveries, 2);
   assert.ok(done.every((d) => d.queue === 'js.work'));
-  // The acks travel after the handlers return: wait for the queue to count them.
-  let info;
-  const end = Date.now() + 5000;
-  do {
-    info = await (await fetch(`http://127.0.0.1:${server.port}/queues/js.work`)).json();
-    if (info.acked === 11) break;
-    await sleep(10);
-  } while (Date.now() < end);
+  const info = await queueOnceAcked('js.work', 11);
   assert.equal(info.pending, 0);
   assert.equal(info.acked, 11);
 });
@@ -242,13 +248,7 @@ test('work: jobs that arrive batched are each handled once, in order, and acknow
   assert.deepEqual(done, [...Array(30).keys()].map((i) => `job-${i}`));
   assert.ok(frames.every((n) => n !== 'job' && n >= 1 && n <= 10), JSON.stringify(frames));
   assert.equal(frames[0], 10);
-  let info;
-  const end = Date.now() + 5000;
-  do {
-    info = await (await fetch(`http://127.0.0.1:${server.port}/queues/js.batched`)).json();
-    if (info.acked === 30) break;
-    await sleep(10);
-  } while (Date.now() < end);
+  const info = await queueOnceAcked('js.batched', 30);
   assert.equal(info.acked, 30);
   assert.equal(info.pending, 0);
 });
