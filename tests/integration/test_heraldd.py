@@ -11,7 +11,8 @@ import unittest
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from heraldd import Heraldd, http_call, run_heraldd, wait_until
+from heraldd import HERALDD, Heraldd, http_call, run_heraldd, wait_until
+from probe_util import SANITIZED
 
 
 def get(port, path, method="GET", body=None, headers=None):
@@ -144,6 +145,22 @@ class HealthAndMetrics(unittest.TestCase):
             self.assertGreaterEqual(elapsed, 0.7)
             self.assertLess(elapsed, 4.0)
             loris.close()
+
+
+class Allocator(unittest.TestCase):
+    @unittest.skipIf(SANITIZED, "a sanitizer's runtime replaces malloc")
+    def test_heraldd_allocates_through_jemalloc(self):
+        # Linked ahead of libc (server/CMakeLists.txt), so that every library
+        # heraldd loads allocates through it, not only heraldd's own code.
+        with Heraldd() as h:
+            with open(f"/proc/{h.proc.pid}/maps") as f:
+                maps = f.read()
+            self.assertIn("libjemalloc", maps)
+            libs = subprocess.run(["readelf", "-d", HERALDD], capture_output=True, text=True,
+                                  check=True).stdout
+            needed = re.findall(r"Shared library: \[([^\]]+)\]", libs)
+            self.assertLess(next(i for i, n in enumerate(needed) if "jemalloc" in n),
+                            needed.index("libc.so.6"), needed)
 
 
 class CommandLine(unittest.TestCase):
