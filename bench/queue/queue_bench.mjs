@@ -11,10 +11,12 @@
 //
 // The same job for three servers, each through a client nobody here wrote:
 //   herald  heraldd's WebSocket JSON protocol through npm `ws` (no
-//           compression): `join` with max_in_flight, `job` frames, an `ack`
-//           without an id per job (no answer, like AMQP's basic.ack), the acks
-//           of one event-loop turn written together as the other two clients
-//           do (see heraldWorker);
+//           compression): `join` with max_in_flight, and with --batch N the
+//           jobs that are ready together come as one `jobs` frame of up to N
+//           (as XREADGROUP COUNT returns up to COUNT entries; without it, a
+//           `job` frame each); an `ack` without an id per job (no answer,
+//           like AMQP's basic.ack), the acks of one event-loop turn written
+//           together as the other two clients do (see heraldWorker);
 //   rabbit  RabbitMQ through npm `amqplib`: a durable queue, basic.qos
 //           prefetch, manual basic.ack; --persistent publishes persistent
 //           messages (delivery mode 2), otherwise transient ones;
@@ -36,13 +38,13 @@ const STREAM = 'bench';
 const GROUP = 'g';
 
 function parseArgs(argv) {
-  const o = { system: '', url: '', mode: 'throughput', workers: 1, jobs: 50000, prefetch: 16, size: 64, persistent: false };
+  const o = { system: '', url: '', mode: 'throughput', workers: 1, jobs: 50000, prefetch: 16, size: 64, batch: 0, persistent: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i].replace(/^--/, '');
     if (k === 'persistent') o.persistent = true;
-    else o[k] = ['workers', 'jobs', 'prefetch', 'size'].includes(k) ? Number(argv[++i]) : argv[++i];
+    else o[k] = ['workers', 'jobs', 'prefetch', 'size', 'batch'].includes(k) ? Number(argv[++i]) : argv[++i];
   }
-  if (!['herald', 'rabbit', 'redis'].includes(o.system) || !o.url) throw new Error(`usage: --system herald|rabbit|redis --url URL [--mode throughput|latency] [--workers N] [--jobs N] [--prefetch N] [--size B] [--persistent]`);
+  if (!['herald', 'rabbit', 'redis'].includes(o.system) || !o.url) throw new Error(`usage: --system herald|rabbit|redis --url URL [--mode throughput|latency] [--workers N] [--jobs N] [--prefetch N] [--size B] [--batch N] [--persistent]`);
   if (o.mode === 'latency') { o.workers = 1; o.prefetch = 1; }
   return o;
 }
@@ -129,18 +131,25 @@ async function heraldWorker(o, t, started, ready) {
     socket.cork();
     setImmediate(() => { corked = false; socket.uncork(); });
   };
+  const work = (job) => {
+    t.job();
+    cork();
+    ws.send(`{"op":"ack","handle":"${job.handle}"}`);
+    t.acked();
+  };
   ws.on('message', (data) => {
     const m = JSON.parse(data);
     if (m.op === 'job') {
-      t.job();
-      cork();
-      ws.send(`{"op":"ack","handle":"${m.handle}"}`);
-      t.acked();
+      work(m);
+    } else if (m.op === 'jobs') {
+      for (const job of m.jobs) work(job);
     } else if (m.op === 'error') {
       throw new Error(`herald worker: ${data}`);
     }
   });
-  ws.send(JSON.stringify({ op: 'join', id: 'j', queue: QUEUE, max_in_flight: o.prefetch }));
+  const join = { op: 'join', id: 'j', queue: QUEUE, max_in_flight: o.prefetch };
+  if (o.batch > 0) join.batch = o.batch;
+  ws.send(JSON.stringify(join));
   return () => ws.close();
 }
 

@@ -152,9 +152,14 @@ redis() {  # $1: none|everysec
 }
 
 echo "bench-queue: $JOBS jobs of $SIZE B, prefetch $PREFETCH, workers: $WORKERS, median of $REPEAT; $(nproc) cores; data on $(stat -f -c %T "$DATA")"
+# heraldd's workers join with `batch` = the prefetch: the jobs that are ready
+# together come in one `jobs` frame, as XREADGROUP COUNT returns up to COUNT
+# entries (and as the JS client joins). The memory store is also measured
+# with one `job` frame per job, the protocol's default.
 for mode in memory batch always redis; do
   heraldd "$mode"
-  measure "heraldd-$mode" --system herald --url "ws://127.0.0.1:$PORT/ws"
+  measure "heraldd-$mode" --system herald --url "ws://127.0.0.1:$PORT/ws" --batch "$PREFETCH"
+  [[ $mode == memory ]] && measure heraldd-memory-frames --system herald --url "ws://127.0.0.1:$PORT/ws"
   stop
 done
 rabbitmq
@@ -172,7 +177,8 @@ python3 - "$JSONL" "$OUT_DIR/queue.md" "$WORKERS" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 workers = [int(w) for w in sys.argv[3].split()]
-names = {"heraldd-memory": "heraldd, memory store", "heraldd-batch": "heraldd, disk store (sync batch)",
+names = {"heraldd-memory": "heraldd, memory store", "heraldd-memory-frames": "heraldd, memory store, a `job` frame per job",
+         "heraldd-batch": "heraldd, disk store (sync batch)",
          "heraldd-always": "heraldd, disk store (sync always)",
          "heraldd-redis": "heraldd, Redis store (appendfsync always)", "rabbitmq-transient": "RabbitMQ, durable queue, transient messages",
          "rabbitmq-persistent": "RabbitMQ, durable queue, persistent messages", "redis-none": "Redis Streams, no persistence",
@@ -190,6 +196,7 @@ def ratio(a, b):
     return " | ".join(f"{get(a, w)['jobs_per_s'] / get(b, w)['jobs_per_s']:.2f}×" for w in workers)
 out.append("| memory ≥ 1× RabbitMQ (transient) | " + ratio("heraldd-memory", "rabbitmq-transient") + " |")
 out.append("| memory ≥ 1× Redis Streams | " + ratio("heraldd-memory", "redis-none") + " |")
+out.append("| memory, a `job` frame per job, vs Redis Streams | " + ratio("heraldd-memory-frames", "redis-none") + " |")
 out.append("| disk (batch) ≥ 1× RabbitMQ persistent | " + ratio("heraldd-batch", "rabbitmq-persistent") + " |")
 out.append("| disk (always) ≥ 1× RabbitMQ persistent | " + ratio("heraldd-always", "rabbitmq-persistent") + " |")
 out.append("| Redis store ≥ 1× RabbitMQ persistent | " + ratio("heraldd-redis", "rabbitmq-persistent") + " |")
