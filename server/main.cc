@@ -15,6 +15,20 @@
 #include "server/config.h"
 #include "server/limit_log.h"
 
+// jemalloc's settings, read from this symbol when heraldd is linked with it
+// (server/CMakeLists.txt; inert with any other allocator; MALLOC_CONF in the
+// environment still adds to them). By default jemalloc keeps freed pages for
+// about 10 s before giving them back, which let RSS reach 2-3x the history
+// budget in test_broker_budgets; here one background thread of its own (its
+// signals masked, so sigwait below still takes SIGTERM) returns them within
+// about a second, and no loop thread pays for it. docs/ARCHITECTURE.md,
+// "Memory allocator".
+extern "C" {
+extern const char* malloc_conf;
+const char* malloc_conf =
+    "background_thread:true,max_background_threads:1,dirty_decay_ms:1000,muzzy_decay_ms:0";
+}
+
 namespace {
 
 // Signals are blocked in every thread (workers inherit the mask) and taken

@@ -165,6 +165,20 @@ class Allocator(unittest.TestCase):
             needed = re.findall(r"Shared library: \[([^\]]+)\]", libs)
             self.assertLess(next(i for i, n in enumerate(needed) if "jemalloc" in n),
                             needed.index("libc.so.6"), needed)
+            # Its settings are heraldd's (server/main.cc): one background thread
+            # that gives freed pages back, with every signal blocked, so
+            # that SIGTERM still reaches the main thread's sigwait.
+            tasks = f"/proc/{h.proc.pid}/task"
+            background = []
+            for tid in os.listdir(tasks):
+                with open(f"{tasks}/{tid}/comm") as f:
+                    if f.read().strip() == "jemalloc_bg_thd":
+                        background.append(tid)
+            self.assertEqual(len(background), 1, background)
+            with open(f"{tasks}/{background[0]}/status") as f:
+                blocked = int(re.search(r"SigBlk:\s*([0-9a-f]+)", f.read()).group(1), 16)
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self.assertTrue(blocked & (1 << (sig - 1)), hex(blocked))
 
 
 class CommandLine(unittest.TestCase):
