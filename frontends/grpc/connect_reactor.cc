@@ -39,14 +39,13 @@ v1::ServerEvent GapEvent(uint64_t sub, const Gap& g) {
 ConnectReactor::ConnectReactor(std::shared_ptr<const session::Operations> ops,
                                DeliveryThread& deliveries, const GrpcOptions& options,
                                session::IdentityPtr identity)
-    : identity_(identity),
-      broker_(ops->broker()),
+    : broker_(ops->broker()),
       deliveries_(deliveries),
       options_(options),
       outbox_(std::make_shared<Outbox>(this, broker_, options.outbound)),
       client_(std::move(ops), std::move(identity),
               [&deliveries](std::function<void()> fn) { deliveries.Post(std::move(fn)); }) {
-  FinishAtExpiry(expiry_, identity_->expires_at_s, outbox_);
+  FinishAtExpiry(*expiry_, client_.identity().expires_at_s, outbox_);
   StartRead(&command_);
 }
 
@@ -160,9 +159,26 @@ void ConnectReactor::Handle(v1::ClientCommand& c) {
       return LeaveQueue(c.id(), c.leave_queue());
     case v1::ClientCommand::kSettle:
       return Settle(c.id(), c.settle());
+    case v1::ClientCommand::kRefresh:
+      return Refresh(c.id(), c.refresh());
     case v1::ClientCommand::COMMAND_NOT_SET:
       return Error(c.id(), Status(ErrorCode::kInvalidArgument, "empty command"));
   }
+}
+
+void ConnectReactor::Refresh(uint64_t id, const v1::Refresh& r) {
+  if (r.token().empty()) {
+    return Error(id, Status(ErrorCode::kInvalidArgument, "a refresh needs a token"));
+  }
+  Result<session::IdentityPtr> who = client_.Refresh(session::Credential::Bearer(r.token()));
+  // Refused: the old token stays in force until it expires.
+  if (!who.ok()) return Error(id, who.status());
+  expiry_ = std::make_unique<grpc::Alarm>();
+  FinishAtExpiry(*expiry_, (*who)->expires_at_s, outbox_);
+  v1::ServerEvent e;
+  e.set_id(id);
+  e.mutable_refreshed()->set_expires_at((*who)->expires_at_s);
+  outbox_->Push(std::move(e));
 }
 
 namespace {

@@ -52,11 +52,13 @@ class ConnectReactor final : public grpc::ServerBidiReactor<v1::ClientCommand, v
   void JoinQueue(uint64_t id, const v1::JoinQueue& j);
   void LeaveQueue(uint64_t id, const v1::LeaveQueue& l);
   void Settle(uint64_t id, const v1::Settle& s);
+  void Refresh(uint64_t id, const v1::Refresh& r);
   void Error(uint64_t id, const Status& s);
   void ReadMoreOrWait();
 
-  const std::shared_ptr<const auth::Identity> identity_;  // what the session may do
-  grpc::Alarm expiry_;                                    // the token's end ends the session
+  // The token's end ends the session. A refresh replaces the alarm (the old
+  // one is cancelled as it is destroyed): a grpc::Alarm is set once.
+  std::unique_ptr<grpc::Alarm> expiry_ = std::make_unique<grpc::Alarm>();
   // GrpcOptions::max_commands_per_second (reader thread only).
   std::optional<TokenBucket> rate_;
   uint32_t refusals_in_a_row_ = 0;

@@ -183,13 +183,19 @@ Status DecodeInto(const object& obj, const CommandLimits& limits, Command& c) {
     c.op = Command::Op::kPing;
     return Status::Ok();
   }
+  if (op == "refresh") {
+    c.op = Command::Op::kRefresh;
+    if (Status s = RequiredString(obj, "token", c.token); !s.ok()) return s;
+    if (c.token.empty()) return Bad("'token' must not be empty");
+    return Status::Ok();
+  }
   if (op == "join" || op == "leave" || op == "ack" || op == "nack" || op == "progress" ||
       op == "term") {
     return DecodeQueueOp(obj, op, c);
   }
   return Bad("unknown op '" + op +
-             "' (expected sub, unsub, pub, req, reply, ping, join, leave, ack, nack, progress or "
-             "term)");
+             "' (expected sub, unsub, pub, req, reply, ping, refresh, join, leave, ack, nack, "
+             "progress or term)");
 }
 
 }  // namespace

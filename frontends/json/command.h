@@ -27,6 +27,7 @@ struct Command {
     kReq,
     kReply,
     kPing,
+    kRefresh,  // a new token for the live connection
     // Work queues.
     kJoin,
     kLeave,
@@ -52,6 +53,7 @@ struct Command {
   uint32_t max_in_flight = 0;       // join: 0 is the queue's per-member bound
   uint32_t batch = 0;               // join: jobs per `jobs` frame; 0: a `job` frame each
   std::string handle;               // ack/nack/progress/term
+  std::string token;                // refresh: the new bearer token
   std::optional<int64_t> delay_ms;  // nack: as given; its bounds are the session layer's
 };
 

@@ -253,4 +253,12 @@ std::string EncodePong(std::string_view id) {
   return w.Take();
 }
 
+std::string EncodeRefreshed(std::string_view id, int64_t expires_at_s) {
+  JsonWriter w;
+  w.Begin().Field("op", "refreshed");
+  if (!id.empty()) w.RawField("id", id);
+  w.Field("expires_at", expires_at_s).End();
+  return w.Take();
+}
+
 }  // namespace herald::json

@@ -74,6 +74,9 @@ std::string EncodeQueueList(const std::vector<QueueInfo>& queues);
 
 // {"op":"pong"[,"id":..]}
 std::string EncodePong(std::string_view id);
+// {"op":"refreshed"[,"id":..],"expires_at":S}: the connection's token now
+// expires at S (Unix seconds; 0: never).
+std::string EncodeRefreshed(std::string_view id, int64_t expires_at_s);
 
 // Appends the "payload" or "payload_b64" field per the rule above.
 class JsonWriter;

@@ -81,6 +81,20 @@ Result<Admitted> Admission::Connect(const Credential& credential) const {
   return out;
 }
 
+Result<IdentityPtr> Admission::Renew(const auth::Identity& current,
+                                     const Credential& credential) const {
+  if (credential.kind != Credential::Kind::kBearer) {
+    return Status(ErrorCode::kInvalidArgument, "a refresh needs a token");
+  }
+  Result<IdentityPtr> next = Authenticate(credential);
+  if (!next.ok()) return next.status();
+  if ((*next)->anonymous != current.anonymous || (*next)->subject != current.subject) {
+    return Status(ErrorCode::kPermissionDenied,
+                  "a refresh keeps the connection's user: this token names another subject");
+  }
+  return next;
+}
+
 Status Admission::CheckName(Op op, std::string_view topic) const {
   // Subscriptions and the history behind them take patterns; publishing and
   // requests name one topic.

@@ -66,6 +66,11 @@ class Admission {
 
   Result<IdentityPtr> Authenticate(const Credential& credential) const;
   Result<Admitted> Connect(const Credential& credential) const;
+  // A live connection presents a new token (a refresh): it must check out
+  // now and name the connection's user (a refresh renews who the connection
+  // is, it never changes it: kPermissionDenied otherwise). The connection
+  // keeps its slot; the new identity's grants and expiry replace the old.
+  Result<IdentityPtr> Renew(const auth::Identity& current, const Credential& credential) const;
   Status Check(const auth::Identity& who, Op op, std::string_view topic) const;
 
   // The topic rules alone (no identity): for checks that come before a

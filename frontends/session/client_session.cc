@@ -80,6 +80,12 @@ Status ClientSession::Unsubscribe(uint64_t id, std::function<void()> then) {
   return Drop(lock, it, std::move(then));
 }
 
+Result<IdentityPtr> ClientSession::Refresh(const Credential& credential) {
+  Result<IdentityPtr> next = ops_->admission().Renew(*identity_, credential);
+  if (next.ok()) identity_ = *next;
+  return next;
+}
+
 void ClientSession::Publish(std::string_view topic, std::string payload, PublishOptions options,
                             PublishDone done) const {
   ops_->Publish(*identity_, topic, std::move(payload), std::move(options), std::move(done));

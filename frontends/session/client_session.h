@@ -52,8 +52,15 @@ class ClientSession {
   ClientSession(const ClientSession&) = delete;
   ClientSession& operator=(const ClientSession&) = delete;
 
+  // Who the session is now (a refresh replaces it): read on the session's
+  // command thread, like every other call but Delivered.
   const auth::Identity& identity() const { return *identity_; }
   const IdentityPtr& identity_ptr() const { return identity_; }
+  // A new token for the live session (Admission::Renew): on success its
+  // grants and expiry are the session's from the next command on. What the
+  // session holds stays: subscriptions and memberships made under the old
+  // grants go on (grants are checked when a subscription is made).
+  Result<IdentityPtr> Refresh(const Credential& credential);
 
   struct Subscribed {
     uint64_t id = 0;
@@ -111,7 +118,7 @@ class ClientSession {
               std::function<void()> then);
 
   const std::shared_ptr<const Operations> ops_;
-  const IdentityPtr identity_;
+  IdentityPtr identity_;  // command thread only (see identity())
   const Runner run_;
   const std::shared_ptr<ReplyPermits> permits_;
   const std::shared_ptr<SessionRequests> requests_;

@@ -19,7 +19,7 @@ enum class Opcode : uint8_t {
 // RFC 6455 §5.5: control frames have the high bit of the opcode set.
 constexpr bool IsControl(Opcode op) { return (static_cast<uint8_t>(op) & 0x8) != 0; }
 
-// RFC 6455 §7.4.1 codes this codec sends or reports.
+// RFC 6455 §7.4.1 codes this codec sends or reports, and Herald's own.
 enum class CloseCode : uint16_t {
   kNormal = 1000,
   kGoingAway = 1001,
@@ -30,6 +30,10 @@ enum class CloseCode : uint16_t {
   kPolicyViolation = 1008,
   kMessageTooBig = 1009,
   kInternalError = 1011,
+  // Herald's own (§7.4.2 private use): the connection's token expired. A
+  // client fetches a new token before it reconnects; with any other code
+  // it may retry the one it has.
+  kTokenExpired = 4001,
 };
 
 // RFC 6455 §5.5: control frame payloads are at most 125 bytes.

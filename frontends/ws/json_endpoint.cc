@@ -99,6 +99,8 @@ void JsonEndpoint::OnMessage(EventType type, std::string payload) {
       return Reply(c);
     case Command::Op::kPing:
       return Send(json::EncodePong(c.id));
+    case Command::Op::kRefresh:
+      return Refresh(c);
     case Command::Op::kJoin:
       return JoinQueue(c);
     case Command::Op::kLeave:
@@ -129,6 +131,14 @@ void JsonEndpoint::Subscribe(Command& c) {
       client_.Subscribe(c.topic, std::move(o), session_->SharedPart<Sink>(this), inbox_);
   if (!sub.ok()) return SendError(c.id, sub.status());
   Send(json::EncodeSubscribed("subscribed", c.id, c.topic));
+}
+
+void JsonEndpoint::Refresh(const Command& c) {
+  Result<session::IdentityPtr> who = client_.Refresh(session::Credential::Bearer(c.token));
+  // Refused: the old token stays in force until it expires.
+  if (!who.ok()) return SendError(c.id, who.status());
+  session_->SetExpiry((*who)->expires_at_s);
+  Send(json::EncodeRefreshed(c.id, (*who)->expires_at_s));
 }
 
 void JsonEndpoint::JoinQueue(const Command& c) {

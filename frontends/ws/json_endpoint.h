@@ -1,6 +1,7 @@
 // `/ws`: the JSON protocol of docs/PROTOCOL.md — sub (with queue group and
-// resume), unsub, pub (with ack), req/reply, ping, and work queues (join,
-// leave, ack, nack, progress, term) — over one connection.
+// resume), unsub, pub (with ack), req/reply, ping, refresh (a new token for
+// the live connection), and work queues (join, leave, ack, nack, progress,
+// term) — over one connection.
 #pragma once
 
 #include <memory>
@@ -48,6 +49,7 @@ class JsonEndpoint final : public Endpoint, public Sink {
   void Publish(json::Command& c);
   void Request(json::Command& c);
   void Reply(json::Command& c);
+  void Refresh(const json::Command& c);
   void JoinQueue(const json::Command& c);
   void LeaveQueue(const json::Command& c);
   void Settle(const json::Command& c, SettleKind kind);

@@ -17,7 +17,7 @@ struct WsOptions : WebSocketLimits {
   WsOptions(const WebSocketLimits& limits) : WebSocketLimits(limits) {}
   // Null: no authentication (everyone may do everything). Otherwise the
   // upgrade needs a valid token (or allowed anonymous access), each command
-  // a grant, and the connection closes (1008) when the token expires.
+  // a grant, and the connection closes (4001) when the token expires.
   std::shared_ptr<const auth::JwtVerifier> verifier;
 };
 

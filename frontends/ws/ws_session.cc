@@ -248,7 +248,7 @@ bool WsSession::OnTimer(io::CloseReason reason) {
   }
   (void)reason;
   if (expires_at_s_ != 0 && NowMs() >= expires_at_s_ * 1000) {
-    Close(static_cast<uint16_t>(CloseCode::kPolicyViolation), "token expired");
+    Close(static_cast<uint16_t>(CloseCode::kTokenExpired), "token expired");
     return true;
   }
   // Not reading while the output gate is shut, we cannot hear the peer; a

@@ -87,7 +87,8 @@ class WsSession : public io::ConnectionHandler, public std::enable_shared_from_t
 
   bool open() const { return conn_ != nullptr && !closing_; }
   // The client's token expires at `unix_s` (0: never): the session closes
-  // with 1008 then (checked on the keep-alive timer, armed no later).
+  // with 4001 then (checked on the keep-alive timer, armed no later). A
+  // refresh calls it again with the new token's expiry.
   void SetExpiry(int64_t unix_s) {
     expires_at_s_ = unix_s;
     ArmKeepAlive();

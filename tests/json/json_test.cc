@@ -193,6 +193,9 @@ TEST(Command, EveryKindOfBadInputHasASpecificError) {
       {R"({"op":"pub","id":[1],"topic":"t"})", "'id' must be a string or an integer"},
       {R"({"op":"join","queue":"q","batch":0})", "'batch' must be 1 or more"},
       {R"({"op":"join","queue":"q","batch":"8"})", "'batch' must be an integer"},
+      {R"({"op":"refresh","id":1})", "missing 'token'"},
+      {R"({"op":"refresh","token":""})", "'token' must not be empty"},
+      {R"({"op":"refresh","token":7})", "'token' must be a string"},
   };
   for (const Case& c : cases) {
     Decoded d = DecodeCommand(c.text);
@@ -206,6 +209,12 @@ TEST(Command, EveryKindOfBadInputHasASpecificError) {
   ASSERT_TRUE(join.status.ok()) << join.status.message();
   EXPECT_EQ(join.command.batch, 8u);
   EXPECT_EQ(DecodeCommand(R"({"op":"join","queue":"q"})").command.batch, 0u);
+  const Decoded refresh = DecodeCommand(R"({"op":"refresh","id":"r","token":"h.p.s"})");
+  ASSERT_TRUE(refresh.status.ok()) << refresh.status.message();
+  EXPECT_EQ(refresh.command.op, Command::Op::kRefresh);
+  EXPECT_EQ(refresh.command.token, "h.p.s");
+  EXPECT_EQ(EncodeRefreshed("\"r\"", 1800000000),
+            R"({"op":"refreshed","id":"r","expires_at":1800000000})");
 }
 
 }  // namespace

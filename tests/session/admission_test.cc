@@ -2,8 +2,35 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
+#include "tests/support/test_tokens.h"
+
 namespace herald::session {
 namespace {
+
+const std::string kSecret = "a-secret-for-the-admission-tests-32-bytes-at-least";
+
+// An HS256 token under kSecret: `sub`, `exp` seconds from now, publish
+// grant on "p.>".
+std::string Token(std::string_view sub, int64_t exp_in_s) {
+  return testing::Hs256Token(kSecret, R"({"sub":")" + std::string(sub) + R"(","exp":)" +
+                                          std::to_string(testing::NowSeconds() + exp_in_s) +
+                                          R"(,"herald":{"publish":["p.>"]}})");
+}
+
+Admission Checked(AuthOptions::Anonymous anonymous) {
+  AuthOptions o;
+  JwtKey key;
+  key.alg = "HS256";
+  key.secret = kSecret;
+  o.keys.push_back(key);
+  o.leeway = std::chrono::milliseconds(0);
+  o.anonymous = anonymous;
+  Result<std::shared_ptr<const auth::JwtVerifier>> v = auth::JwtVerifier::Create(o);
+  EXPECT_TRUE(v.ok()) << v.status().ToString();
+  return Admission(TopicLimits{}, v.ok() ? *v : nullptr);
+}
 
 std::shared_ptr<const auth::Identity> Granted(std::vector<std::string> publish,
                                               std::vector<std::string> subscribe) {
@@ -78,6 +105,43 @@ TEST(Admission, AMalformedCredentialIsUnauthenticatedWhenTokensAreChecked) {
   EXPECT_EQ(a.Authenticate(Credential::Bearer("a.b.c")).status().code(),
             ErrorCode::kUnauthenticated);
   EXPECT_TRUE(a.Authenticate(Credential::None()).ok());  // anonymous allowed
+}
+
+TEST(Admission, ARenewalNeedsAValidTokenOfTheSameUser) {
+  Admission a = Checked(AuthOptions::Anonymous::kAllow);
+  Result<Admitted> alice = a.Connect(Credential::Bearer(Token("alice", 60)));
+  ASSERT_TRUE(alice.ok()) << alice.status().ToString();
+
+  Result<IdentityPtr> renewed = a.Renew(*alice->identity, Credential::Bearer(Token("alice", 600)));
+  ASSERT_TRUE(renewed.ok()) << renewed.status().ToString();
+  EXPECT_EQ((*renewed)->subject, "alice");
+  EXPECT_GT((*renewed)->expires_at_s, alice->identity->expires_at_s);
+  EXPECT_TRUE(a.Check(**renewed, Op::kPublish, "p.x").ok());
+
+  Status other = a.Renew(*alice->identity, Credential::Bearer(Token("bob", 600))).status();
+  EXPECT_EQ(other.code(), ErrorCode::kPermissionDenied);
+  EXPECT_NE(other.message().find("keeps the connection's user"), std::string::npos);
+  EXPECT_EQ(a.Renew(*alice->identity, Credential::Bearer(Token("alice", -5))).status().code(),
+            ErrorCode::kUnauthenticated);
+  EXPECT_EQ(a.Renew(*alice->identity, Credential::Bearer("a.b.c")).status().code(),
+            ErrorCode::kUnauthenticated);
+  EXPECT_EQ(a.Renew(*alice->identity, Credential::None()).status().code(),
+            ErrorCode::kInvalidArgument);
+
+  // An anonymous connection cannot become someone by refreshing.
+  Result<Admitted> anon = a.Connect(Credential::None());
+  ASSERT_TRUE(anon.ok());
+  EXPECT_EQ(a.Renew(*anon->identity, Credential::Bearer(Token("alice", 600))).status().code(),
+            ErrorCode::kPermissionDenied);
+}
+
+TEST(Admission, WithoutAVerifierARenewalIsTheOpenIdentity) {
+  Admission a(TopicLimits{}, nullptr);
+  Result<Admitted> who = a.Connect(Credential::None());
+  ASSERT_TRUE(who.ok());
+  Result<IdentityPtr> renewed = a.Renew(*who->identity, Credential::Bearer("anything"));
+  ASSERT_TRUE(renewed.ok());
+  EXPECT_EQ((*renewed)->expires_at_s, 0);
 }
 
 }  // namespace

@@ -136,12 +136,12 @@ TEST_F(WsSessionTest, MessagesOverTheRateAreRefusedThenTheConnectionIsClosedWith
   EXPECT_EQ(stats_.rate_limit_closes.load(), 1u);
 }
 
-TEST_F(WsSessionTest, ExpiredTokenClosesWith1008) {
+TEST_F(WsSessionTest, ExpiredTokenClosesWith4001) {
   Peer c = OpenJson();
   OnLoop([&] { sessions_[0].lock()->SetExpiry(httpauth::NowSeconds() - 1); });
   ServerFrame f = ReadFrame(c);
   EXPECT_EQ(f.opcode, kClose);
-  EXPECT_EQ(f.close_code(), 1008);
+  EXPECT_EQ(f.close_code(), 4001);
   EXPECT_EQ(f.close_reason(), "token expired");
 }
 

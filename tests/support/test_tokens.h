@@ -1,0 +1,18 @@
+// JWTs made by the tests themselves (HS256 with OpenSSL's HMAC), so that
+// nothing of the server's JWT code is trusted to build what it checks.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace herald::testing {
+
+// base64url without padding (RFC 7515 §2).
+std::string B64Url(std::string_view bytes);
+// `claims_json` (the exact payload bytes) signed with HS256 under `secret`.
+std::string Hs256Token(std::string_view secret, std::string_view claims_json);
+// Unix seconds now.
+int64_t NowSeconds();
+
+}  // namespace herald::testing
