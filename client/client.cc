@@ -10,9 +10,48 @@
 #include <random>
 #include <thread>
 
+#include "client/credentials.h"
 #include "herald/v1/broker.grpc.pb.h"
 
 namespace herald {
+
+class Client::Impl {
+ public:
+  explicit Impl(ClientOptions o) : options(std::move(o)), tokens(options) {
+    Result<std::shared_ptr<grpc::Channel>> made = client::MakeChannel(options);
+    if (!made.ok()) {
+      setup = made.status();
+      return;
+    }
+    channel = std::move(*made);
+    stub = v1::Broker::NewStub(channel);
+  }
+
+  // Ready to call: the channel was made and `ctx` carries the token (the
+  // token sent is kept in `*sent`, to be dropped if the node refuses it).
+  Status Prepare(grpc::ClientContext& ctx, std::string* sent) {
+    if (!setup.ok()) return setup;
+    Result<std::string> token = tokens.Get();
+    if (!token.ok()) {
+      return Status(ErrorCode::kUnauthenticated, "no token: " + token.status().message());
+    }
+    if (!token->empty()) ctx.AddMetadata("authorization", "Bearer " + *token);
+    *sent = std::move(*token);
+    return Status::Ok();
+  }
+  // After a call: an UNAUTHENTICATED answer means the token is no good (it
+  // expired, or was revoked); the next call asks the provider again.
+  void Answered(const grpc::Status& s, const std::string& sent) {
+    if (s.error_code() == grpc::UNAUTHENTICATED) tokens.Refused(sent);
+  }
+
+  ClientOptions options;
+  client::TokenSource tokens;
+  Status setup;
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<v1::Broker::Stub> stub;
+};
+
 namespace {
 
 // The code Herald names `name` (ErrorCodeName), if any.
@@ -95,19 +134,29 @@ Job JobFromProto(const v1::Job& p) {
   return job;
 }
 
+// How a stream session ended: whether it got far enough to count as
+// connected (which resets the backoff), and the call's status.
+struct Ended {
+  bool connected = false;
+  grpc::Status status;
+};
+
 // A thread that keeps one stream open: run `session` until it ends, then
 // wait (exponential backoff with full jitter) and run it again, until
-// stopped. `session` returns true when it got far enough to count as
-// connected (which resets the backoff).
+// stopped. A connected session ended by its token (UNAUTHENTICATED: it
+// expired) starts again at once, with a new token from the provider.
 class Reconnector : public Client::Handle {
  public:
-  Reconnector(const ClientOptions& o) : min_(o.reconnect_min), max_(o.reconnect_max) {}
+  explicit Reconnector(std::shared_ptr<Client::Impl> impl)
+      : impl_(std::move(impl)),
+        min_(impl_->options.reconnect_min),
+        max_(impl_->options.reconnect_max) {}
   ~Reconnector() override { Stop(); }
 
   uint64_t connects() const override { return connects_.load(); }
 
  protected:
-  void Run(std::function<bool(grpc::ClientContext&)> session) {
+  void Run(std::function<Ended(grpc::ClientContext&)> session) {
     thread_ = std::thread([this, session = std::move(session)] {
       std::mt19937_64 rng(std::random_device{}());
       auto backoff = min_;
@@ -118,12 +167,16 @@ class Reconnector : public Client::Handle {
           if (stopping_) break;
           current_ = &ctx;
         }
-        const bool connected = session(ctx);
+        std::string token;
+        Ended ended;
+        if (Status ready = impl_->Prepare(ctx, &token); ready.ok()) ended = session(ctx);
         {
           std::lock_guard lock(mu_);
           current_ = nullptr;
         }
-        if (connected) backoff = min_;
+        impl_->Answered(ended.status, token);
+        if (ended.connected) backoff = min_;
+        if (ended.connected && ended.status.error_code() == grpc::UNAUTHENTICATED) continue;
         std::uniform_int_distribution<int64_t> jitter(0, backoff.count());
         std::unique_lock lock(mu_);
         cv_.wait_for(lock, std::chrono::milliseconds(jitter(rng)),
@@ -143,6 +196,8 @@ class Reconnector : public Client::Handle {
   }
   void CountConnect() { connects_.fetch_add(1); }
 
+  const std::shared_ptr<Client::Impl> impl_;
+
  private:
   const std::chrono::milliseconds min_, max_;
   std::mutex mu_;
@@ -153,27 +208,11 @@ class Reconnector : public Client::Handle {
   std::thread thread_;
 };
 
-}  // namespace
-
-class Client::Impl {
- public:
-  explicit Impl(ClientOptions o)
-      : options(std::move(o)),
-        channel(grpc::CreateChannel(options.target, grpc::InsecureChannelCredentials())),
-        stub(v1::Broker::NewStub(channel)) {}
-  ClientOptions options;
-  std::shared_ptr<grpc::Channel> channel;
-  std::unique_ptr<v1::Broker::Stub> stub;
-};
-
-namespace {
-
 class SubscriptionHandle final : public Reconnector {
  public:
   SubscriptionHandle(std::shared_ptr<Client::Impl> impl, std::string pattern,
                      DeliveryCallback callback, SubscribeOptions options)
-      : Reconnector(impl->options),
-        impl_(std::move(impl)),
+      : Reconnector(std::move(impl)),
         pattern_(std::move(pattern)),
         group_(options.queue_group),
         callback_(std::move(callback)) {
@@ -183,7 +222,7 @@ class SubscriptionHandle final : public Reconnector {
   ~SubscriptionHandle() override { Stop(); }
 
  private:
-  bool Session(grpc::ClientContext& ctx) {
+  Ended Session(grpc::ClientContext& ctx) {
     v1::SubscribeRequest req;
     req.set_pattern(pattern_);
     req.set_queue_group(group_);
@@ -222,11 +261,9 @@ class SubscriptionHandle final : public Reconnector {
       callback_(d);
     }
     if (!connected && !ctx.GetServerInitialMetadata().empty()) CountConnect();
-    reader->Finish();
-    return connected;
+    return {connected, reader->Finish()};
   }
 
-  std::shared_ptr<Client::Impl> impl_;
   const std::string pattern_;
   const std::string group_;
   DeliveryCallback callback_;
@@ -237,8 +274,7 @@ class ResponderHandle final : public Reconnector {
  public:
   ResponderHandle(std::shared_ptr<Client::Impl> impl, std::string topic,
                   Client::RequestHandler handler, std::string group)
-      : Reconnector(impl->options),
-        impl_(std::move(impl)),
+      : Reconnector(std::move(impl)),
         topic_(std::move(topic)),
         group_(std::move(group)),
         handler_(std::move(handler)) {
@@ -247,13 +283,13 @@ class ResponderHandle final : public Reconnector {
   ~ResponderHandle() override { Stop(); }
 
  private:
-  bool Session(grpc::ClientContext& ctx) {
+  Ended Session(grpc::ClientContext& ctx) {
     auto stream = impl_->stub->Connect(&ctx);
     v1::ClientCommand sub;
     sub.set_id(1);
     sub.mutable_subscribe()->set_pattern(topic_);
     sub.mutable_subscribe()->set_queue_group(group_);
-    if (!stream->Write(sub)) return false;
+    if (!stream->Write(sub)) return {false, stream->Finish()};
     bool connected = false;
     v1::ServerEvent e;
     while (stream->Read(&e)) {
@@ -273,11 +309,9 @@ class ResponderHandle final : public Reconnector {
       reply.mutable_reply()->set_payload(std::move(*answer));
       if (!stream->Write(reply)) break;
     }
-    stream->Finish();
-    return connected;
+    return {connected, stream->Finish()};
   }
 
-  std::shared_ptr<Client::Impl> impl_;
   const std::string topic_;
   const std::string group_;
   Client::RequestHandler handler_;
@@ -289,8 +323,7 @@ class WorkerHandle final : public Reconnector {
  public:
   WorkerHandle(std::shared_ptr<Client::Impl> impl, std::string queue, Client::JobHandler handler,
                uint32_t max_in_flight)
-      : Reconnector(impl->options),
-        impl_(std::move(impl)),
+      : Reconnector(std::move(impl)),
         queue_(std::move(queue)),
         handler_(std::move(handler)),
         max_in_flight_(max_in_flight) {
@@ -299,7 +332,7 @@ class WorkerHandle final : public Reconnector {
   ~WorkerHandle() override { Stop(); }
 
  private:
-  bool Session(grpc::ClientContext& ctx) {
+  Ended Session(grpc::ClientContext& ctx) {
     auto stream = impl_->stub->Connect(&ctx);
     v1::ClientCommand join;
     join.set_id(1);
@@ -307,7 +340,7 @@ class WorkerHandle final : public Reconnector {
     // Serial: one job at a time by default, so none waits here past its
     // ack_wait while another runs.
     join.mutable_join_queue()->set_max_in_flight(max_in_flight_ == 0 ? 1 : max_in_flight_);
-    if (!stream->Write(join)) return false;
+    if (!stream->Write(join)) return {false, stream->Finish()};
     bool connected = false;
     uint64_t next_id = 2;
     v1::ServerEvent e;
@@ -328,11 +361,9 @@ class WorkerHandle final : public Reconnector {
       settle.mutable_settle()->set_handle(job.handle);
       if (!stream->Write(settle)) break;
     }
-    stream->Finish();
-    return connected;
+    return {connected, stream->Finish()};
   }
 
-  std::shared_ptr<Client::Impl> impl_;
   const std::string queue_;
   Client::JobHandler handler_;
   const uint32_t max_in_flight_;
@@ -350,7 +381,10 @@ Result<PublishAck> Client::Publish(std::string_view topic, std::string payload,
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + impl_->options.call_timeout);
   v1::PublishAck ack;
+  std::string token;
+  if (Status ready = impl_->Prepare(ctx, &token); !ready.ok()) return ready;
   grpc::Status s = impl_->stub->Publish(&ctx, req, &ack);
+  impl_->Answered(s, token);
   if (!s.ok()) return FromGrpc(s, ctx);
   return PublishAck{ack.epoch(), ack.offset(), ack.duplicate()};
 }
@@ -364,11 +398,18 @@ void Client::PublishAsync(std::string_view topic, std::string payload, PublishOp
     v1::PublishRequest req;
     v1::PublishAck ack;
     std::function<void(Result<PublishAck>)> done;
+    std::string token;
   };
-  auto* call = new Call{impl_, {}, {}, {}, std::move(done)};
+  auto* call = new Call{impl_, {}, {}, {}, std::move(done), {}};
   FillPublish(call->req, topic, std::move(payload), options);
   call->ctx.set_deadline(std::chrono::system_clock::now() + impl_->options.call_timeout);
+  if (Status ready = impl_->Prepare(call->ctx, &call->token); !ready.ok()) {
+    if (call->done) call->done(ready);
+    delete call;
+    return;
+  }
   impl_->stub->async()->Publish(&call->ctx, &call->req, &call->ack, [call](grpc::Status s) {
+    call->impl->Answered(s, call->token);
     if (call->done) {
       if (s.ok()) {
         call->done(PublishAck{call->ack.epoch(), call->ack.offset(), call->ack.duplicate()});
@@ -390,7 +431,10 @@ Result<MessagePtr> Client::Request(std::string_view topic, std::string payload,
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + timeout);
   v1::Message reply;
+  std::string token;
+  if (Status ready = impl_->Prepare(ctx, &token); !ready.ok()) return ready;
   grpc::Status s = impl_->stub->Request(&ctx, req, &reply);
+  impl_->Answered(s, token);
   if (!s.ok()) return FromGrpc(s, ctx);
   return FromProto(reply);
 }
@@ -421,7 +465,10 @@ Result<std::vector<Job>> Client::Pull(std::string_view queue, uint32_t max,
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + wait + impl_->options.call_timeout);
   v1::PullResponse res;
+  std::string token;
+  if (Status ready = impl_->Prepare(ctx, &token); !ready.ok()) return ready;
   grpc::Status s = impl_->stub->Pull(&ctx, req, &res);
+  impl_->Answered(s, token);
   if (!s.ok()) return FromGrpc(s, ctx);
   std::vector<Job> jobs;
   for (const v1::Job& j : res.jobs()) jobs.push_back(JobFromProto(j));
@@ -449,7 +496,10 @@ Result<std::vector<Status>> Client::SettlePulled(const std::vector<std::string>&
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + impl_->options.call_timeout);
   v1::SettlePulledResponse res;
+  std::string token;
+  if (Status ready = impl_->Prepare(ctx, &token); !ready.ok()) return ready;
   grpc::Status s = impl_->stub->SettlePulled(&ctx, req, &res);
+  impl_->Answered(s, token);
   if (!s.ok()) return FromGrpc(s, ctx);
   std::vector<Status> out;
   for (const v1::SettleResult& r : res.results()) {

@@ -22,6 +22,9 @@
 // Gap delivery says when history could not cover the outage). Destroying the
 // handle stops it; no callback runs after the destructor returns.
 //
+// On a node with authentication, give `token` or `token_provider`
+// (ClientOptions); with TLS, `tls` and the CA file.
+//
 // Thread rule: a Client may be used from any thread; callbacks of one
 // subscription run one at a time, in order.
 #pragma once
@@ -43,6 +46,30 @@ struct ClientOptions {
   std::chrono::milliseconds call_timeout = std::chrono::seconds(5);  // Publish
   std::chrono::milliseconds reconnect_min = std::chrono::milliseconds(100);
   std::chrono::milliseconds reconnect_max = std::chrono::seconds(5);
+
+  // Credentials for a node with [auth]: sent as `authorization: Bearer` on
+  // every call and every stream (re)connect. `token_provider`, when set,
+  // wins over `token`: it is asked for a token when none is held, when the
+  // one held is within `token_refresh_margin` of its `exp`, and after the
+  // node answered UNAUTHENTICATED (an expired or revoked token). A stream
+  // ended by its token's expiry reconnects at once with a new one (a
+  // subscription resumes after its last message). An error from the
+  // provider fails the call with it; a stream retries with backoff.
+  std::string token;
+  std::function<Result<std::string>()> token_provider;
+  std::chrono::milliseconds token_refresh_margin = std::chrono::seconds(30);
+
+  // TLS to the node (off: plaintext). The CA file (PEM) verifies the node's
+  // certificate (empty: the system's roots); a certificate and key (PEM)
+  // are the client's own, for a node that asks for one; `tls_server_name`
+  // overrides the name checked against the node's certificate (default:
+  // the host of `target`). A file that cannot be read fails every call
+  // with kInvalidArgument naming it.
+  bool tls = false;
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_server_name;
 };
 
 class Client {
@@ -57,8 +84,10 @@ class Client {
   Result<PublishAck> Publish(std::string_view topic, std::string payload,
                              PublishOptions options = {});
   // Fire-and-forget: returns at once. `done` (optional) runs later on a gRPC
-  // thread with where the message landed or why it did not. The message is
-  // still acknowledged by the node; this only does not wait for it.
+  // thread with where the message landed or why it did not (at once, on
+  // this thread, when the call cannot be made: no token, a TLS file
+  // unread). The message is still acknowledged by the node; this only does
+  // not wait for it.
   void PublishAsync(std::string_view topic, std::string payload, PublishOptions options = {},
                     std::function<void(Result<PublishAck>)> done = {});
   // The first reply, kTimeout after `timeout`, kNoResponders at once when

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "frontends/grpc/grpc_front.h"
+#include "tests/support/test_tokens.h"
 
 namespace herald {
 namespace {
@@ -139,6 +140,116 @@ TEST_F(ClientTest, SubscriptionResumesAcrossANodeRestartWithoutLossOrDuplicate) 
   for (size_t i = 0; i < offsets.size(); ++i) EXPECT_EQ(offsets[i], i + 1);
   EXPECT_EQ(gaps, 0);
   EXPECT_EQ(sub->connects(), 2u);
+}
+
+// A node with [auth]: HS256 tokens under kSecret.
+class AuthClientTest : public ClientTest {
+ protected:
+  static constexpr std::string_view kSecret = "a-secret-for-the-client-tests-of-32-bytes-or-more";
+  void SetUp() override {
+    AuthOptions o;
+    JwtKey key;
+    key.alg = "HS256";
+    key.secret = std::string(kSecret);
+    o.keys.push_back(key);
+    o.leeway = 0ms;
+    o.anonymous = AuthOptions::Anonymous::kDeny;
+    Result<std::shared_ptr<const auth::JwtVerifier>> v = auth::JwtVerifier::Create(o);
+    ASSERT_TRUE(v.ok()) << v.status().ToString();
+    grpcfront::GrpcOptions g = GrpcLimits{.listen = "127.0.0.1:0"};
+    g.verifier = *v;
+    front_ = std::make_unique<grpcfront::GrpcFront>(broker_, g);
+    ClientTest::SetUp();
+  }
+  // A token of `sub` for `life_s` seconds from now, with every grant.
+  static std::string Token(int64_t life_s, std::string_view sub = "cpp") {
+    return testing::Hs256Token(kSecret, R"({"sub":")" + std::string(sub) + R"(","exp":)" +
+                                            std::to_string(testing::NowSeconds() + life_s) +
+                                            R"(,"herald":{"publish":[">"],"subscribe":[">"]}})");
+  }
+};
+
+TEST_F(AuthClientTest, CallsCarryTheTokenAndWithoutOneAreUnauthenticated) {
+  Client anonymous(Options());
+  EXPECT_EQ(anonymous.Publish("a.b", "x").status().code(), ErrorCode::kUnauthenticated);
+  ClientOptions o = Options();
+  o.token = Token(600);
+  Client fixed(o);
+  EXPECT_TRUE(fixed.Publish("a.b", "x").ok());
+  EXPECT_TRUE(fixed.Pull("nope", 1, 0ms).status().code() != ErrorCode::kUnauthenticated);
+}
+
+TEST_F(AuthClientTest, TheProviderIsAskedAgainAfterTheNodeRefusesItsToken) {
+  std::atomic<int> asked{0};
+  ClientOptions o = Options();
+  o.token = "ignored when a provider is set";
+  o.token_provider = [&]() -> Result<std::string> {
+    // The first token is already expired (a revoked one would do the same).
+    return ++asked == 1 ? Token(-10) : Token(600);
+  };
+  Client client(o);
+  EXPECT_EQ(client.Publish("a.b", "x").status().code(), ErrorCode::kUnauthenticated);
+  EXPECT_TRUE(client.Publish("a.b", "x").ok());
+  EXPECT_TRUE(client.Publish("a.b", "y").ok());
+  EXPECT_EQ(asked.load(), 2) << "a good token is kept until it nears its end";
+
+  ClientOptions failing = Options();
+  failing.token_provider = []() -> Result<std::string> {
+    return Status(ErrorCode::kUnavailable, "the identity service is down");
+  };
+  Client down(failing);
+  Status s = down.Publish("a.b", "x").status();
+  EXPECT_EQ(s.code(), ErrorCode::kUnauthenticated);
+  EXPECT_NE(s.message().find("the identity service is down"), std::string::npos) << s.message();
+}
+
+TEST_F(AuthClientTest, ASubscriptionOutlivesItsTokensAndResumesWithoutLoss) {
+  std::atomic<int> asked{0};
+  ClientOptions o = Options();
+  o.token_provider = [&]() -> Result<std::string> {
+    ++asked;
+    return Token(2);
+  };
+  Client client(o);
+  std::mutex mu;
+  std::vector<uint64_t> offsets;
+  auto sub = client.Subscribe("renew.>", [&](const Delivery& d) {
+    std::lock_guard lock(mu);
+    if (d.kind == Delivery::Kind::kMessage) offsets.push_back(d.message->offset);
+  });
+  ASSERT_TRUE(WaitFor([&] { return broker_.Stats().subscriptions == 1; }));
+  // About 5 s of messages: the stream's 2 s tokens run out twice or more.
+  int sent = 0;
+  for (; sent < 250; ++sent) {
+    ASSERT_TRUE(broker_.Publish("renew.a", "m").ok());
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard lock(mu);
+    return offsets.size() >= static_cast<size_t>(sent);
+  }));
+  std::this_thread::sleep_for(50ms);
+  std::lock_guard lock(mu);
+  ASSERT_EQ(offsets.size(), static_cast<size_t>(sent));
+  for (size_t i = 0; i < offsets.size(); ++i) ASSERT_EQ(offsets[i], i + 1);
+  EXPECT_GE(sub->connects(), 3u);
+  EXPECT_GE(asked.load(), 3);
+}
+
+TEST_F(ClientTest, AnUnreadableTlsFileFailsEveryCallNamingIt) {
+  ClientOptions o = Options();
+  o.tls = true;
+  o.tls_ca_file = "/nonexistent/ca.pem";
+  Client client(o);
+  Status s = client.Publish("a.b", "x").status();
+  EXPECT_EQ(s.code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("tls_ca_file '/nonexistent/ca.pem'"), std::string::npos)
+      << s.message();
+  std::atomic<bool> reported{false};
+  client.PublishAsync("a.b", "x", {}, [&](Result<PublishAck> r) {
+    reported = r.status().code() == ErrorCode::kInvalidArgument;
+  });
+  EXPECT_TRUE(reported.load());
 }
 
 TEST_F(ClientTest, QueueGroupWorkersShareTheWorkExactlyOnce) {
