@@ -25,9 +25,13 @@ export type Payload = string | Uint8Array | object | number | boolean | null;
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 export declare function patternMatches(pattern: string, topic: string): boolean;
+// A JWT's `exp` in ms since the Unix epoch (read, not verified), or null.
+export declare function tokenExpiry(token: string): number | null;
 
 export declare class HeraldError extends Error {
-  readonly code: string;  // 'timeout', 'no_responders', 'invalid_topic', 'disconnected', …
+  // 'timeout', 'no_responders', 'invalid_topic', 'disconnected', 'token'
+  // (getToken failed), 'token_expired' (a 4001 close without getToken), …
+  readonly code: string;
 }
 
 export interface SubscribeOptions {
@@ -48,6 +52,11 @@ export interface ClientOptions {
   reconnectMin?: number;  // ms, default 250
   reconnectMax?: number;  // ms, default 8000
   requestTimeout?: number;  // ms, default 5000
+  // A fresh token (JWT) for a node with authentication: called before every
+  // connection attempt and tokenRefreshMargin before the current token's
+  // `exp`, to renew the live connection (the `refresh` operation).
+  getToken?: () => string | Promise<string>;
+  tokenRefreshMargin?: number;  // ms, default 30000 (at most half the token's life left)
 }
 
 // A work queue's job (docs/PROTOCOL.md, "Work queues"): the message's
@@ -89,6 +98,9 @@ export declare class HeraldClient extends EventTarget {
        options?: WorkOptions): Promise<Worker>;
   respond(topic: string, handler: (req: Message) => Payload | Promise<Payload>,
           options?: { group?: string }): Subscription;
+  // Renews the live connection's token now (getToken, then `refresh`);
+  // resolves with the new expiry in ms since the epoch (null: never).
+  refreshToken(): Promise<number | null>;
   close(): void;
 }
 

@@ -17,9 +17,32 @@
 // message it delivered, per topic: the application sees no gap and no
 // duplicate, or an explicit gap when history no longer holds what it missed.
 // Under Node, pass a WebSocket implementation: { WebSocket } from 'ws'.
+//
+// On a node with authentication, pass getToken: an async function returning
+// a fresh token (a JWT). It is called before every connection attempt (the
+// token goes in the URL's `token` parameter: a browser cannot set headers on
+// a WebSocket) and, tokenRefreshMargin before the token expires, to renew the
+// live connection with the `refresh` operation: no reconnect, nothing missed.
+// If the token expires anyway (close 4001), the client reconnects at once
+// with a new one. Without getToken, a 4001 close ends the client ('closed').
 
 const RECONNECT_MIN_MS = 250;
 const RECONNECT_MAX_MS = 8000;
+const TOKEN_REFRESH_MARGIN_MS = 30000;
+const TOKEN_EXPIRED = 4001;  // the close code of a connection whose token expired
+
+// A JWT's `exp` in ms since the Unix epoch (read, not verified: only to know
+// when to renew), or null when it has none or is not a JWT.
+export function tokenExpiry(token) {
+  try {
+    const part = token.split('.')[1];
+    const text = atob(part.replace(/-/g, '+').replace(/_/g, '/'));
+    const exp = JSON.parse(text).exp;
+    return typeof exp === 'number' ? exp * 1000 : null;
+  } catch {
+    return null;
+  }
+}
 
 // Does `pattern` (with * and >) match `topic`? The protocol's rules.
 export function patternMatches(pattern, topic) {
@@ -145,6 +168,8 @@ export class HeraldClient extends EventTarget {
     this.reconnectMin = options.reconnectMin ?? RECONNECT_MIN_MS;
     this.reconnectMax = options.reconnectMax ?? RECONNECT_MAX_MS;
     this.requestTimeout = options.requestTimeout ?? 5000;
+    this.getToken = options.getToken ?? null;
+    this.tokenRefreshMargin = options.tokenRefreshMargin ?? TOKEN_REFRESH_MARGIN_MS;
     this.subscriptions = new Set();
     this.workers = new Map();  // queue name -> Worker
     this.pending = new Map();  // command id -> {resolve, reject, timer}
@@ -224,8 +249,21 @@ export class HeraldClient extends EventTarget {
     for (const p of this.pending.values()) p.reject(new HeraldError('disconnected', 'client closed'));
     this.pending.clear();
     clearTimeout(this.retryTimer);
+    clearTimeout(this.refreshTimer);
     if (this.ws) this.ws.close();
     this._setState('closed');
+  }
+
+  // Renews the live connection's token now (getToken, then `refresh`);
+  // resolves with the new expiry (ms since the epoch; null: never). Done by
+  // itself before expiry; call it after a user's grants changed.
+  async refreshToken() {
+    if (!this.getToken) throw new HeraldError('invalid_argument', 'no getToken option');
+    const token = await this.getToken();
+    const m = await this._call({ op: 'refresh', token }, this.requestTimeout, (a) => a);
+    const expiry = m.expires_at ? m.expires_at * 1000 : null;
+    this._scheduleRefresh(expiry);
+    return expiry;
   }
 
   // --- internals ---
@@ -237,11 +275,51 @@ export class HeraldClient extends EventTarget {
   }
 
   _open() {
-    const ws = new this.WebSocket(this.url);
+    if (!this.getToken) return this._connect(this.url, null);
+    // A new token for every attempt: a browser cannot tell a refused upgrade
+    // (401) from a network error, so the token in hand is never trusted twice.
+    Promise.resolve().then(() => this.getToken()).then((token) => {
+      if (this.closed) return;
+      const url = new URL(this.url, globalThis.location?.href);
+      url.searchParams.set('token', token);
+      this._connect(url.toString(), tokenExpiry(token));
+    }, (error) => {
+      if (this.closed) return;
+      this._report(new HeraldError('token', `getToken failed: ${error?.message ?? error}`));
+      this._retry(false);
+    });
+  }
+
+  _retry(now) {
+    this._setState('reconnecting');
+    // Full jitter: a restarted server is not met by every client at once.
+    const wait = now ? 0 : Math.random() * this.backoff;
+    if (!now) this.backoff = Math.min(this.backoff * 2, this.reconnectMax);
+    this.retryTimer = setTimeout(() => this._open(), wait);
+  }
+
+  // Renews the token tokenRefreshMargin before `expiry` (ms); a failed
+  // renewal is tried again, until the server closes with 4001.
+  _scheduleRefresh(expiry) {
+    clearTimeout(this.refreshTimer);
+    if (!this.getToken || expiry == null || this.closed) return;
+    const left = expiry - Date.now();
+    const wait = Math.max(0, left - Math.min(this.tokenRefreshMargin, left / 2));
+    this.refreshTimer = setTimeout(() => {
+      this.refreshToken().catch((e) => {
+        this._report(e);
+        if (this.state === 'open') this._scheduleRefresh(Math.max(expiry, Date.now() + 2000));
+      });
+    }, wait);
+  }
+
+  _connect(url, expiry) {
+    const ws = new this.WebSocket(url);
     this.ws = ws;
     ws.onopen = () => {
       this.backoff = this.reconnectMin;
       this.everOpen = true;
+      this._scheduleRefresh(expiry);
       for (const sub of this.subscriptions) this._sendSubscribe(sub);
       for (const worker of this.workers.values()) {
         this._sendJoin(worker).catch((e) => this._report(e));
@@ -250,19 +328,25 @@ export class HeraldClient extends EventTarget {
     };
     ws.onmessage = (ev) => this._onMessage(typeof ev.data === 'string' ? ev.data : String(ev.data));
     ws.onerror = () => {};
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
       if (this.ws !== ws) return;
       this.ws = null;
+      clearTimeout(this.refreshTimer);
       for (const p of this.pending.values()) {
         p.reject(new HeraldError('disconnected', 'connection lost before the answer'));
       }
       this.pending.clear();
       if (this.closed) return;
-      this._setState('reconnecting');
-      // Full jitter: a restarted server is not met by every client at once.
-      const wait = Math.random() * this.backoff;
-      this.backoff = Math.min(this.backoff * 2, this.reconnectMax);
-      this.retryTimer = setTimeout(() => this._open(), wait);
+      if (ev?.code === TOKEN_EXPIRED) {
+        if (!this.getToken) {
+          // The same token would be refused: nothing to retry with.
+          this._report(new HeraldError('token_expired', 'the token expired and there is no getToken'));
+          this.close();
+          return;
+        }
+        return this._retry(true);  // a new token now, no backoff
+      }
+      this._retry(false);
     };
   }
 
@@ -351,6 +435,7 @@ export class HeraldClient extends EventTarget {
         return;
       }
       case 'ack':
+      case 'refreshed':
       case 'reply':
       case 'joined':
       case 'left':
