@@ -10,6 +10,7 @@ import json
 
 import grpc
 
+import credentials
 from herald_stubs import broker_pb2, broker_pb2_grpc
 
 
@@ -18,6 +19,7 @@ def main():
     ap.add_argument("--target", default="127.0.0.1:9090")
     ap.add_argument("--topic", default="payments.completed")
     ap.add_argument("--count", type=int, default=5)
+    credentials.add_arguments(ap)
     args = ap.parse_args()
     with grpc.insecure_channel(args.target) as channel:
         stub = broker_pb2_grpc.BrokerStub(channel)
@@ -25,7 +27,8 @@ def main():
             event = {"payment": i, "amount_cents": 1000 + i}
             ack = stub.Publish(broker_pb2.PublishRequest(
                 topic=args.topic, payload=json.dumps(event).encode(),
-                content_type="application/json", headers={"source": "payments"}), timeout=5)
+                content_type="application/json", headers={"source": "payments"}),
+                metadata=credentials.grpc_metadata(args), timeout=5)
             print(ack.epoch, ack.offset, flush=True)
 
 

@@ -22,9 +22,12 @@ import time
 import urllib.error
 import urllib.request
 
+import credentials
 
-def call(url, body=None, headers=None, timeout=30):
-    req = urllib.request.Request(url, data=body, method="POST", headers=headers or {})
+
+def call(url, body=None, headers=None, timeout=30, auth=None):
+    req = urllib.request.Request(url, data=body, method="POST",
+                                 headers={**(headers or {}), **(auth or {})})
     with urllib.request.urlopen(req, timeout=timeout) as resp:
         return json.loads(resp.read() or b"{}")
 
@@ -36,13 +39,15 @@ def main():
     ap.add_argument("--announce", default="judge.verdicts")
     ap.add_argument("--batch", type=int, default=1, help="jobs per pull")
     ap.add_argument("--work-ms", type=int, default=50, help="how long judging one job takes")
+    credentials.add_arguments(ap)
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     base = f"{args.url}/queues/{args.queue}"
     print("ready", flush=True)
     while True:
         try:
-            jobs = call(f"{base}/pull?max={args.batch}&wait_ms=5000")["jobs"]
+            jobs = call(f"{base}/pull?max={args.batch}&wait_ms=5000",
+                        auth=credentials.http_headers(args))["jobs"]
         except (urllib.error.URLError, OSError) as e:
             print("pull failed:", e, file=sys.stderr, flush=True)
             time.sleep(0.5)
@@ -57,8 +62,10 @@ def main():
                        "deliveries": job["deliveries"]}
             call(f"{args.url}/publish/{args.announce}", json.dumps(verdict).encode(),
                  {"Content-Type": "application/json",
-                  "Herald-Msg-Id": f"verdict-{job['topic']}-{position}"})
-            call(f"{base}/ack", json.dumps({"handles": [job["handle"]]}).encode())
+                  "Herald-Msg-Id": f"verdict-{job['topic']}-{position}"},
+                 auth=credentials.http_headers(args))
+            call(f"{base}/ack", json.dumps({"handles": [job["handle"]]}).encode(),
+                 auth=credentials.http_headers(args))
 
 
 if __name__ == "__main__":

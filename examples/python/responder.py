@@ -12,9 +12,11 @@ import os
 import queue
 import signal
 import sys
+import threading
 
 import grpc
 
+import credentials
 from herald_stubs import broker_pb2, broker_pb2_grpc
 
 
@@ -23,6 +25,7 @@ def main():
     ap.add_argument("--target", default="127.0.0.1:9090")
     ap.add_argument("--topic", default="judge.run")
     ap.add_argument("--group", default="judges")
+    credentials.add_arguments(ap)
     ap.add_argument("--announce", default="",
                     help="also publish each verdict to this topic (for a live view)")
     args = ap.parse_args()
@@ -38,7 +41,11 @@ def main():
 
     with grpc.insecure_channel(args.target) as channel:
         stub = broker_pb2_grpc.BrokerStub(channel)
-        for e in stub.Connect(outgoing()):
+        # A new token (from --token-file) on the live session before the old
+        # one expires: no reconnect, no request missed.
+        credentials.renew_before_expiry(args, lambda t: commands.put(broker_pb2.ClientCommand(
+            id=4, refresh=broker_pb2.Refresh(token=t))), threading.Event())
+        for e in stub.Connect(outgoing(), metadata=credentials.grpc_metadata(args)):
             kind = e.WhichOneof("event")
             if kind == "subscribed":
                 print("ready", flush=True)
@@ -54,6 +61,8 @@ def main():
                     commands.put(broker_pb2.ClientCommand(id=3, publish=broker_pb2.PublishRequest(
                         topic=args.announce, payload=json.dumps(verdict).encode(),
                         content_type="application/json")))
+            elif kind == "refreshed":
+                print("token renewed", flush=True)
             elif kind == "error":
                 print("error:", e.error.message, file=sys.stderr, flush=True)
 

@@ -16,6 +16,7 @@ import threading
 
 import grpc
 
+import credentials
 from herald_stubs import broker_pb2, broker_pb2_grpc
 
 
@@ -24,6 +25,7 @@ def main():
     ap.add_argument("--target", default="127.0.0.1:9090")
     ap.add_argument("--topic", default="jobs.email")
     ap.add_argument("--group", default="mailers")
+    credentials.add_arguments(ap)
     args = ap.parse_args()
 
     commands = queue.Queue()
@@ -41,7 +43,11 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: leaving.set())
     with grpc.insecure_channel(args.target) as channel:
         stub = broker_pb2_grpc.BrokerStub(channel)
-        events = stub.Connect(outgoing())
+        events = stub.Connect(outgoing(), metadata=credentials.grpc_metadata(args))
+        # A new token (from --token-file) on the live session before the old
+        # one expires: no reconnect, no job given back.
+        credentials.renew_before_expiry(args, lambda t: commands.put(broker_pb2.ClientCommand(
+            id=3, refresh=broker_pb2.Refresh(token=t))), leaving)
         subscription = None
 
         def watch():
@@ -61,6 +67,8 @@ def main():
                 print(e.delivery.message.payload.decode(), flush=True)  # "send the e-mail"
             elif kind == "unsubscribed":
                 break
+            elif kind == "refreshed":
+                print("token renewed", flush=True)
             elif kind == "error":
                 print("error:", e.error.message, file=sys.stderr, flush=True)
                 sys.exit(1)

@@ -14,11 +14,13 @@ import hmac
 import json
 import math
 import os
+import queue
 import re
 import shutil
 import socket
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import urllib.parse
@@ -26,8 +28,9 @@ import urllib.parse
 import grpc
 import websockets
 
-from heraldd import Heraldd, http_call, run_heraldd
+from heraldd import Heraldd, http_call, run_heraldd, wait_until
 from sse_util import SseClient, parse_head, started
+from test_grpc import Example
 from ws_util import recv_json, run
 
 STUBS = os.environ.get("HERALD_PYTHON_STUBS",
@@ -1016,7 +1019,7 @@ class Expiry(AuthCase):
             if not exp - 0.2 <= at <= exp + 1.5:
                 problems.append((name, "closed %.2f s after exp" % (at - exp)))
             if name != "sse":
-                if code != 1008:
+                if code != 4001:  # "token expired": fetch a new token, then reconnect
                     problems.append((name, "close code", code, reason))
                 if not re.search(r"expir", reason or "", re.I):
                     problems.append((name, "close reason", reason))
@@ -1029,6 +1032,112 @@ class Expiry(AuthCase):
         c = SseClient(self.port, with_token("/sse?topic=exp.d", tok))
         c.close()
         self.assertEqual(c.status, 401)
+
+
+# ---------------------------------------------------------------------------
+# Token renewal: `refresh` on a live WebSocket JSON connection
+
+
+class Refresh(AuthCase):
+    def test_a_refreshed_connection_outlives_its_first_token_and_misses_nothing(self):
+        exp = math.ceil(time.time()) + 2
+        first = token(sub="renew", subscribe=["ren.>"], exp=exp)
+        second = token(sub="renew", subscribe=["ren.>"], exp=exp + 600)
+        writer = token(sub="writer", publish=["ren.>"])
+        sent = []
+
+        def publisher(stop_at):
+            i = 0
+            while time.time() < stop_at:
+                resp, data = self.publish("ren.flow", str(i).encode(), writer)
+                self.assertEqual(resp.status, 200, data)
+                sent.append(str(i))
+                i += 1
+                time.sleep(0.02)
+
+        async def go():
+            async with ws_connect(f"{self.url}/ws", first) as ws:
+                await ws.send(json.dumps({"op": "sub", "id": 1, "topic": "ren.flow"}))
+                self.assertEqual((await answer(ws, 1))["op"], "subscribed")
+                pub = asyncio.create_task(asyncio.to_thread(publisher, exp + 2))
+                got = []
+                refreshed = None
+                while time.time() < exp + 2.5:
+                    if refreshed is None and time.time() > exp - 1:
+                        await ws.send(json.dumps({"op": "refresh", "id": "r", "token": second}))
+                        refreshed = True
+                    try:
+                        m = await recv_json(ws, 0.2)
+                    except asyncio.TimeoutError:
+                        continue
+                    if m.get("op") == "refreshed":
+                        refreshed = m
+                    elif m.get("op") == "msg":
+                        got.append(m["payload"])
+                    else:
+                        self.fail(m)
+                await pub
+                got += [m["payload"] for m in map(json.loads, await quiet(ws, 0.5))]
+                self.assertEqual(refreshed, {"op": "refreshed", "id": "r",
+                                             "expires_at": exp + 600})
+                self.assertGreater(len(sent), 50)
+                self.assertEqual(got, sent, "every message once, in order, on one connection")
+                await ws.send(json.dumps({"op": "ping", "id": 9}))
+                self.assertEqual((await answer(ws, 9))["op"], "pong")
+        run(go())
+
+    def test_a_refused_refresh_leaves_the_old_token_in_force_until_it_expires(self):
+        exp = math.ceil(time.time()) + 2
+        tok = token(sub="stay", subscribe=["ren.>"], exp=exp)
+        refusals = [
+            ("another subject", token(sub="mallory", subscribe=[">"]), "permission_denied"),
+            ("expired", token(sub="stay", exp=int(time.time()) - 30), "unauthenticated"),
+            ("bad signature", jwt(claims(sub="stay"), secret=OTHER_SECRET), "unauthenticated"),
+            ("not a token", "x.y.z", "unauthenticated"),
+            ("empty", "", "invalid_argument"),
+        ]
+
+        async def go():
+            async with ws_connect(f"{self.url}/ws", tok) as ws:
+                for i, (what, bad, code) in enumerate(refusals):
+                    await ws.send(json.dumps({"op": "refresh", "id": i, "token": bad}))
+                    a = await answer(ws, i)
+                    self.assertEqual((a["op"], a.get("code")), ("error", code), (what, a))
+                    if len(bad) >= 8:
+                        self.assertNotIn(bad, a["message"], what)
+                await ws.send(json.dumps({"op": "refresh", "id": 7}))
+                self.assertEqual((await answer(ws, 7)).get("code"), "invalid_argument")
+                # Still the old grants: no `>` from mallory's token.
+                await ws.send(json.dumps({"op": "sub", "id": 8, "topic": "other.x"}))
+                self.assertEqual((await answer(ws, 8)).get("code"), "permission_denied")
+                with self.assertRaises(websockets.exceptions.ConnectionClosed):
+                    while True:
+                        await asyncio.wait_for(ws.recv(), max(0.1, exp + 3 - time.time()))
+                at = time.time()
+                self.assertEqual((ws.close_code, ws.close_reason), (4001, "token expired"))
+                self.assertTrue(exp - 0.2 <= at <= exp + 1.5, at - exp)
+        run(go())
+
+    def test_a_refresh_brings_the_new_tokens_grants(self):
+        before = token(sub="grow", subscribe=["ren.a"])
+        after = token(sub="grow", subscribe=["ren.a", "ren.b"], exp=int(time.time()) + 900)
+
+        async def go():
+            async with ws_connect(f"{self.url}/ws", before) as ws:
+                await ws.send(json.dumps({"op": "sub", "id": 1, "topic": "ren.a"}))
+                self.assertEqual((await answer(ws, 1))["op"], "subscribed")
+                await ws.send(json.dumps({"op": "sub", "id": 2, "topic": "ren.b"}))
+                self.assertEqual((await answer(ws, 2)).get("code"), "permission_denied")
+                await ws.send(json.dumps({"op": "refresh", "id": 3, "token": after}))
+                self.assertEqual((await answer(ws, 3))["op"], "refreshed")
+                await ws.send(json.dumps({"op": "sub", "id": 4, "topic": "ren.b"}))
+                self.assertEqual((await answer(ws, 4))["op"], "subscribed")
+                # What was held under the old token goes on.
+                resp, data = self.publish("ren.a", b"still", token(sub="w", publish=["ren.>"]))
+                self.assertEqual(resp.status, 200, data)
+                m = await recv_json(ws)
+                self.assertEqual((m["topic"], m["payload"]), ("ren.a", "still"))
+        run(go())
 
 
 # ---------------------------------------------------------------------------
@@ -1370,6 +1479,87 @@ class Grpc(AuthCase):
         self.assertGreater(ended, exp - 0.2)
         self.assertLess(ended, exp + 1.5)
 
+
+    def test_connect_renews_its_token_with_refresh(self):
+        exp = int(time.time()) + 2
+        first = remember(jwt(claims(sub="gr", exp=exp, herald=grants(publish=["g.r"]))))
+        second = remember(jwt(claims(sub="gr", exp=exp + 600, herald=grants(publish=["g.r"]))))
+        other = remember(jwt(claims(sub="not-gr", herald=grants(publish=[">"]))))
+        commands = queue.Queue()
+        commands.put(pb.ClientCommand(id=1, refresh=pb.Refresh(token=other)))
+        commands.put(pb.ClientCommand(id=2, refresh=pb.Refresh()))
+        commands.put(pb.ClientCommand(id=3, refresh=pb.Refresh(token=second)))
+
+        def requests():
+            while True:
+                c = commands.get()
+                if c is None:
+                    return
+                yield c
+        events = self.stub.Connect(requests(), metadata=self.md(first), timeout=20)
+        e1, e2, e3 = next(events), next(events), next(events)
+        self.assertEqual((e1.id, e1.error.reason), (1, "permission_denied"))
+        self.assertEqual((e2.id, e2.error.reason), (2, "invalid_argument"))
+        self.assertEqual((e3.id, e3.WhichOneof("event"), e3.refreshed.expires_at),
+                         (3, "refreshed", exp + 600))
+        time.sleep(max(0, exp + 1.5 - time.time()))  # past the first token's end
+        commands.put(pb.ClientCommand(id=4, publish=pb.PublishRequest(topic="g.r", payload=b"x")))
+        e4 = next(events)
+        self.assertEqual((e4.id, e4.WhichOneof("event")), (4, "ack"))
+        commands.put(None)
+        self.assertEqual(list(events), [])
+
+    def test_the_python_examples_present_a_token_and_renew_it_from_a_file(self):
+        target = f"127.0.0.1:{self.h.grpc_port}"
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "token")
+            exp = int(time.time()) + 3
+            with open(path, "w") as f:
+                f.write(remember(jwt(claims(sub="judge", exp=exp,
+                                            herald=grants(subscribe=["ex.run"])))))
+            responder = Example("responder.py", "--target", target, "--topic", "ex.run",
+                                "--group", "", "--token-file", path)
+            self.addCleanup(responder.stop)
+            responder.wait_ready()
+            # Whatever renews tokens writes the next one; the responder sends it
+            # on its live session before the first expires.
+            with open(path, "w") as f:
+                f.write(remember(jwt(claims(sub="judge", exp=exp + 600,
+                                            herald=grants(subscribe=["ex.run"])))))
+            self.assertTrue(wait_until(lambda: "token renewed" in responder.output(), 5),
+                            responder.output())
+            time.sleep(max(0, exp + 1 - time.time()))  # past the first token's end
+            caller = remember(jwt(claims(sub="caller", herald=grants(publish=["ex.run"]))))
+            reply = self.stub.Request(pb.RequestRequest(topic="ex.run", payload=b"print(1)"),
+                                      metadata=self.md(caller), timeout=5)
+            self.assertEqual(json.loads(reply.payload)["verdict"], "accepted")
+            pub = Example("publisher.py", "--target", target, "--topic", "ex.pub", "--count", "2",
+                          "--token", remember(jwt(claims(herald=grants(publish=["ex.pub"])))))
+            self.assertEqual(pub.proc.wait(10), 0)
+            self.assertEqual(len(pub.output()), 2, pub.output())
+            denied = Example("publisher.py", "--target", target, "--topic", "ex.pub")
+            self.assertNotEqual(denied.proc.wait(10), 0, "no token: UNAUTHENTICATED")
+            for e in (pub, denied):
+                e.stop()
+
+    def test_connect_refused_a_refresh_ends_when_its_token_expires(self):
+        exp = int(time.time()) + 2
+        tok = remember(jwt(claims(sub="gx", exp=exp, herald=grants(publish=["g.x"]))))
+        other = remember(jwt(claims(sub="gy", exp=exp + 600, herald=grants(publish=["g.x"]))))
+        done = threading.Event()
+
+        def requests():
+            yield pb.ClientCommand(id=1, refresh=pb.Refresh(token=other))
+            done.wait(10)  # the stream stays open past the token's end
+        events = self.stub.Connect(requests(), metadata=self.md(tok), timeout=10)
+        self.addCleanup(done.set)
+        self.assertEqual(next(events).error.reason, "permission_denied")
+        with self.assertRaises(grpc.RpcError) as e:
+            next(events)
+        ended = time.time()
+        self.assertEqual(e.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
+        self.assertIn("expired", e.exception.details())
+        self.assertTrue(exp - 0.2 < ended < exp + 1.5, ended - exp)
 
 
 # ---------------------------------------------------------------------------
