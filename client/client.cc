@@ -260,7 +260,12 @@ class SubscriptionHandle final : public Reconnector {
       }
       callback_(d);
     }
-    if (!connected && !ctx.GetServerInitialMetadata().empty()) CountConnect();
+    // Subscribed (the node's headers came) though nothing arrived: it was
+    // connected, so a token's end reconnects at once and the backoff resets.
+    if (!connected && !ctx.GetServerInitialMetadata().empty()) {
+      connected = true;
+      CountConnect();
+    }
     return {connected, reader->Finish()};
   }
 
@@ -400,15 +405,15 @@ void Client::PublishAsync(std::string_view topic, std::string payload, PublishOp
     std::function<void(Result<PublishAck>)> done;
     std::string token;
   };
-  auto* call = new Call{impl_, {}, {}, {}, std::move(done), {}};
+  std::unique_ptr<Call> call(new Call{impl_, {}, {}, {}, std::move(done), {}});
   FillPublish(call->req, topic, std::move(payload), options);
   call->ctx.set_deadline(std::chrono::system_clock::now() + impl_->options.call_timeout);
   if (Status ready = impl_->Prepare(call->ctx, &call->token); !ready.ok()) {
     if (call->done) call->done(ready);
-    delete call;
     return;
   }
-  impl_->stub->async()->Publish(&call->ctx, &call->req, &call->ack, [call](grpc::Status s) {
+  Call* raw = call.release();  // freed by the completion
+  impl_->stub->async()->Publish(&raw->ctx, &raw->req, &raw->ack, [call = raw](grpc::Status s) {
     call->impl->Answered(s, call->token);
     if (call->done) {
       if (s.ok()) {

@@ -1,6 +1,7 @@
 #include "client/credentials.h"
 
 #include <charconv>
+#include <exception>
 #include <fstream>
 #include <sstream>
 
@@ -55,15 +56,27 @@ int64_t TokenExpiry(std::string_view token) {
 
 Result<std::string> TokenSource::Get() {
   if (!provider_) return fixed_;
-  std::lock_guard lock(mu_);
-  if (!held_.empty() && (renew_at_ms_ == 0 || NowMs() < renew_at_ms_)) return held_;
-  Result<std::string> fresh = provider_();
+  {
+    std::lock_guard lock(mu_);
+    if (!held_.empty() && (renew_at_ms_ == 0 || NowMs() < renew_at_ms_)) return held_;
+  }
+  // Asked outside the lock: a slow provider holds up only the calls that
+  // need a new token, and a provider may use this client itself.
+  Result<std::string> fresh = Status(ErrorCode::kInternal, "");
+  try {
+    fresh = provider_();
+  } catch (const std::exception& e) {
+    fresh = Status(ErrorCode::kInternal, std::string("the token provider threw: ") + e.what());
+  } catch (...) {
+    fresh = Status(ErrorCode::kInternal, "the token provider threw");
+  }
   if (!fresh.ok()) return fresh.status();
-  held_ = *fresh;
-  const int64_t exp = TokenExpiry(held_);
+  const int64_t exp = TokenExpiry(*fresh);
   // Renewed `margin` before its end, or half-way through a shorter life.
   const int64_t now = NowMs();
   const int64_t left = exp * 1000 - now;
+  std::lock_guard lock(mu_);
+  held_ = *fresh;
   renew_at_ms_ =
       exp == 0 ? 0
                : now + std::max<int64_t>(0, left - std::min<int64_t>(margin_.count(), left / 2));

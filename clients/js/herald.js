@@ -30,6 +30,7 @@ const RECONNECT_MIN_MS = 250;
 const RECONNECT_MAX_MS = 8000;
 const TOKEN_REFRESH_MARGIN_MS = 30000;
 const TOKEN_EXPIRED = 4001;  // the close code of a connection whose token expired
+const MAX_TIMER_MS = 2 ** 31 - 1;  // setTimeout fires at once past this (~24.8 days)
 
 // A JWT's `exp` in ms since the Unix epoch (read, not verified: only to know
 // when to renew), or null when it has none or is not a JWT.
@@ -259,10 +260,13 @@ export class HeraldClient extends EventTarget {
   // itself before expiry; call it after a user's grants changed.
   async refreshToken() {
     if (!this.getToken) throw new HeraldError('invalid_argument', 'no getToken option');
+    const ws = this.ws;
     const token = await this.getToken();
+    // Closed, or reconnected (with a token of its own) meanwhile.
+    if (this.closed || this.ws !== ws) throw new HeraldError('disconnected', 'connection changed');
     const m = await this._call({ op: 'refresh', token }, this.requestTimeout, (a) => a);
     const expiry = m.expires_at ? m.expires_at * 1000 : null;
-    this._scheduleRefresh(expiry);
+    if (this.ws === ws) this._scheduleRefresh(expiry);
     return expiry;
   }
 
@@ -305,10 +309,16 @@ export class HeraldClient extends EventTarget {
     if (!this.getToken || expiry == null || this.closed) return;
     const left = expiry - Date.now();
     const wait = Math.max(0, left - Math.min(this.tokenRefreshMargin, left / 2));
+    if (wait > MAX_TIMER_MS) {  // a long-lived token: look again later
+      this.refreshTimer = setTimeout(() => this._scheduleRefresh(expiry), MAX_TIMER_MS);
+      return;
+    }
+    const ws = this.ws;
     this.refreshTimer = setTimeout(() => {
       this.refreshToken().catch((e) => {
+        if (this.closed || this.ws !== ws) return;  // the next connection has its own
         this._report(e);
-        if (this.state === 'open') this._scheduleRefresh(Math.max(expiry, Date.now() + 2000));
+        this._scheduleRefresh(Math.max(expiry, Date.now() + 2000));
       });
     }, wait);
   }

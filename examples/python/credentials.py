@@ -45,29 +45,36 @@ def expiry(tok):
     try:
         part = tok.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
-        exp = claims.get("exp")
+        exp = claims.get("exp") if isinstance(claims, dict) else None
         return float(exp) if isinstance(exp, (int, float)) else None
     except (IndexError, ValueError):
         return None
 
 
 def renew_before_expiry(args, send_refresh, stop, margin=30.0):
-    """Until `stop` is set: shortly before the current token's exp (margin
-    seconds, or half its remaining life when shorter), read the token again
-    and pass it to send_refresh(token). Runs on a daemon thread."""
+    """Returns the token to connect with. Until `stop` is set: shortly before
+    that token's exp (margin seconds, or half its remaining life when
+    shorter), reads the token again and, once it holds a later one, passes it
+    to send_refresh(token). Runs on a daemon thread."""
+    def read():
+        try:
+            return token(args)
+        except OSError:
+            return ""  # being rewritten: read again soon
+
     def run():
-        current = token(args)
-        while not stop.is_set():
-            exp = expiry(current)
-            if exp is None:
-                return
+        exp = expiry(first)
+        while exp is not None and not stop.is_set():
             left = exp - time.time()
             if stop.wait(max(0.0, left - min(margin, left / 2))):
                 return
-            fresh = token(args)
-            if fresh and fresh != current:
+            fresh = read()
+            fresh_exp = expiry(fresh)
+            if fresh_exp is not None and fresh_exp > exp:
                 send_refresh(fresh)
-                current = fresh
+                exp = fresh_exp
             else:
-                stop.wait(1.0)  # nothing new in the file yet: look again soon
+                stop.wait(1.0)  # nothing newer in the file yet: look again soon
+    first = token(args)
     threading.Thread(target=run, daemon=True).start()
+    return first

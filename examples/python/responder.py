@@ -43,9 +43,10 @@ def main():
         stub = broker_pb2_grpc.BrokerStub(channel)
         # A new token (from --token-file) on the live session before the old
         # one expires: no reconnect, no request missed.
-        credentials.renew_before_expiry(args, lambda t: commands.put(broker_pb2.ClientCommand(
-            id=4, refresh=broker_pb2.Refresh(token=t))), threading.Event())
-        for e in stub.Connect(outgoing(), metadata=credentials.grpc_metadata(args)):
+        tok = credentials.renew_before_expiry(args, lambda t: commands.put(
+            broker_pb2.ClientCommand(id=4, refresh=broker_pb2.Refresh(token=t))), threading.Event())
+        metadata = (("authorization", "Bearer " + tok),) if tok else ()
+        for e in stub.Connect(outgoing(), metadata=metadata):
             kind = e.WhichOneof("event")
             if kind == "subscribed":
                 print("ready", flush=True)

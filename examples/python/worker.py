@@ -43,11 +43,12 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: leaving.set())
     with grpc.insecure_channel(args.target) as channel:
         stub = broker_pb2_grpc.BrokerStub(channel)
-        events = stub.Connect(outgoing(), metadata=credentials.grpc_metadata(args))
         # A new token (from --token-file) on the live session before the old
         # one expires: no reconnect, no job given back.
-        credentials.renew_before_expiry(args, lambda t: commands.put(broker_pb2.ClientCommand(
-            id=3, refresh=broker_pb2.Refresh(token=t))), leaving)
+        tok = credentials.renew_before_expiry(args, lambda t: commands.put(
+            broker_pb2.ClientCommand(id=3, refresh=broker_pb2.Refresh(token=t))), leaving)
+        metadata = (("authorization", "Bearer " + tok),) if tok else ()
+        events = stub.Connect(outgoing(), metadata=metadata)
         subscription = None
 
         def watch():
@@ -71,7 +72,8 @@ def main():
                 print("token renewed", flush=True)
             elif kind == "error":
                 print("error:", e.error.message, file=sys.stderr, flush=True)
-                sys.exit(1)
+                if e.id != 3:  # a refused renewal leaves the old token in force
+                    sys.exit(1)
         commands.put(None)
 
 

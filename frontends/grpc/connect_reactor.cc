@@ -45,7 +45,8 @@ ConnectReactor::ConnectReactor(std::shared_ptr<const session::Operations> ops,
       outbox_(std::make_shared<Outbox>(this, broker_, options.outbound)),
       client_(std::move(ops), std::move(identity),
               [&deliveries](std::function<void()> fn) { deliveries.Post(std::move(fn)); }) {
-  FinishAtExpiry(*expiry_, client_.identity().expires_at_s, outbox_);
+  expires_at_->store(client_.identity().expires_at_s, std::memory_order_release);
+  FinishAtExpiry(*expiry_, client_.identity().expires_at_s, outbox_, expires_at_);
   StartRead(&command_);
 }
 
@@ -173,8 +174,9 @@ void ConnectReactor::Refresh(uint64_t id, const v1::Refresh& r) {
   Result<session::IdentityPtr> who = client_.Refresh(session::Credential::Bearer(r.token()));
   // Refused: the old token stays in force until it expires.
   if (!who.ok()) return Error(id, who.status());
+  expires_at_->store((*who)->expires_at_s, std::memory_order_release);
   expiry_ = std::make_unique<grpc::Alarm>();
-  FinishAtExpiry(*expiry_, (*who)->expires_at_s, outbox_);
+  FinishAtExpiry(*expiry_, (*who)->expires_at_s, outbox_, expires_at_);
   v1::ServerEvent e;
   e.set_id(id);
   e.mutable_refreshed()->set_expires_at((*who)->expires_at_s);

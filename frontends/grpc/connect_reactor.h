@@ -59,6 +59,9 @@ class ConnectReactor final : public grpc::ServerBidiReactor<v1::ClientCommand, v
   // The token's end ends the session. A refresh replaces the alarm (the old
   // one is cancelled as it is destroyed): a grpc::Alarm is set once.
   std::unique_ptr<grpc::Alarm> expiry_ = std::make_unique<grpc::Alarm>();
+  // The session's current expiry (Unix s; 0: never), read by the alarms.
+  const std::shared_ptr<std::atomic<int64_t>> expires_at_ =
+      std::make_shared<std::atomic<int64_t>>(0);
   // GrpcOptions::max_commands_per_second (reader thread only).
   std::optional<TokenBucket> rate_;
   uint32_t refusals_in_a_row_ = 0;

@@ -15,6 +15,8 @@
 #include <grpcpp/alarm.h>
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
+
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -206,14 +208,19 @@ class ReactorOutbox {
 // Ends a streaming call with UNAUTHENTICATED when its caller's token expires
 // (`expires_at_s` 0: never). The alarm belongs to the reactor; when the call
 // ends first, the reactor's end cancels it, and a late firing finds the
-// outbox finished (or gone) and does nothing.
+// outbox finished (or gone) and does nothing. `current` (optional) is the
+// session's expiry as a refresh moves it: an alarm that fires after a
+// refresh replaced it finds the session renewed and does nothing.
 template <typename Outbox>
-void FinishAtExpiry(grpc::Alarm& alarm, int64_t expires_at_s,
-                    const std::shared_ptr<Outbox>& outbox) {
+void FinishAtExpiry(grpc::Alarm& alarm, int64_t expires_at_s, const std::shared_ptr<Outbox>& outbox,
+                    std::shared_ptr<const std::atomic<int64_t>> current = nullptr) {
   if (expires_at_s == 0) return;
   alarm.Set(std::chrono::system_clock::time_point(std::chrono::seconds(expires_at_s)),
-            [weak = std::weak_ptr<Outbox>(outbox)](bool fired) {
+            [weak = std::weak_ptr<Outbox>(outbox), current = std::move(current),
+             expires_at_s](bool fired) {
               if (!fired) return;
+              // Renewed since this alarm was set: a newer alarm has its end.
+              if (current && current->load(std::memory_order_acquire) != expires_at_s) return;
               if (std::shared_ptr<Outbox> o = weak.lock()) {
                 o->Finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "token expired"));
               }

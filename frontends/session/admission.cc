@@ -88,6 +88,12 @@ Result<IdentityPtr> Admission::Renew(const auth::Identity& current,
   }
   Result<IdentityPtr> next = Authenticate(credential);
   if (!next.ok()) return next.status();
+  // Within the verifier's leeway a token past its exp still verifies; as a
+  // renewal it would end the connection at once, in place of a token that
+  // may have had minutes left.
+  if ((*next)->expires_at_s != 0 && (*next)->expires_at_s <= NowSeconds()) {
+    return Status(ErrorCode::kUnauthenticated, "invalid token: expired");
+  }
   if ((*next)->anonymous != current.anonymous || (*next)->subject != current.subject) {
     return Status(ErrorCode::kPermissionDenied,
                   "a refresh keeps the connection's user: this token names another subject");

@@ -104,8 +104,9 @@ void WsFront::Upgrade(http::Request& req, http::Response res, bool raw) {
         req.loop->handle(), identity);
   }
   up->connection->SetHandler(session);
-  session->Start(up->leftover);
+  // Before Start: a `refresh` pipelined behind the upgrade sets its own.
   session->SetExpiry(identity->expires_at_s);
+  session->Start(up->leftover);
 }
 
 }  // namespace herald::ws

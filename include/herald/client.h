@@ -53,8 +53,12 @@ struct ClientOptions {
   // one held is within `token_refresh_margin` of its `exp`, and after the
   // node answered UNAUTHENTICATED (an expired or revoked token). A stream
   // ended by its token's expiry reconnects at once with a new one (a
-  // subscription resumes after its last message). An error from the
-  // provider fails the call with it; a stream retries with backoff.
+  // subscription resumes after its last message). The provider runs on the
+  // calling thread (PublishAsync's included), never under a lock of the
+  // client's; an error from it (or an exception) fails the call with
+  // kUnauthenticated naming it, and a stream retries with backoff. Streams
+  // renew by reconnecting: a Serve or Work handle's unsettled jobs and
+  // unanswered requests at that moment are offered again or time out.
   std::string token;
   std::function<Result<std::string>()> token_provider;
   std::chrono::milliseconds token_refresh_margin = std::chrono::seconds(30);

@@ -1513,7 +1513,7 @@ class Grpc(AuthCase):
         target = f"127.0.0.1:{self.h.grpc_port}"
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "token")
-            exp = int(time.time()) + 3
+            exp = int(time.time()) + 6  # renewed at about half its life
             with open(path, "w") as f:
                 f.write(remember(jwt(claims(sub="judge", exp=exp,
                                             herald=grants(subscribe=["ex.run"])))))
@@ -1521,12 +1521,13 @@ class Grpc(AuthCase):
                                 "--group", "", "--token-file", path)
             self.addCleanup(responder.stop)
             responder.wait_ready()
-            # Whatever renews tokens writes the next one; the responder sends it
-            # on its live session before the first expires.
-            with open(path, "w") as f:
+            # Whatever renews tokens writes the next one (whole, by rename); the
+            # responder sends it on its live session before the first expires.
+            with open(path + ".new", "w") as f:
                 f.write(remember(jwt(claims(sub="judge", exp=exp + 600,
                                             herald=grants(subscribe=["ex.run"])))))
-            self.assertTrue(wait_until(lambda: "token renewed" in responder.output(), 5),
+            os.rename(path + ".new", path)
+            self.assertTrue(wait_until(lambda: "token renewed" in responder.output(), 8),
                             responder.output())
             time.sleep(max(0, exp + 1 - time.time()))  # past the first token's end
             caller = remember(jwt(claims(sub="caller", herald=grants(publish=["ex.run"]))))

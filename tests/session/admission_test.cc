@@ -19,13 +19,14 @@ std::string Token(std::string_view sub, int64_t exp_in_s) {
                                           R"(,"herald":{"publish":["p.>"]}})");
 }
 
-Admission Checked(AuthOptions::Anonymous anonymous) {
+Admission Checked(AuthOptions::Anonymous anonymous,
+                  std::chrono::milliseconds leeway = std::chrono::milliseconds(0)) {
   AuthOptions o;
   JwtKey key;
   key.alg = "HS256";
   key.secret = kSecret;
   o.keys.push_back(key);
-  o.leeway = std::chrono::milliseconds(0);
+  o.leeway = leeway;
   o.anonymous = anonymous;
   Result<std::shared_ptr<const auth::JwtVerifier>> v = auth::JwtVerifier::Create(o);
   EXPECT_TRUE(v.ok()) << v.status().ToString();
@@ -133,6 +134,18 @@ TEST(Admission, ARenewalNeedsAValidTokenOfTheSameUser) {
   ASSERT_TRUE(anon.ok());
   EXPECT_EQ(a.Renew(*anon->identity, Credential::Bearer(Token("alice", 600))).status().code(),
             ErrorCode::kPermissionDenied);
+}
+
+TEST(Admission, ARenewalPastItsExpIsRefusedEvenWithinTheLeeway) {
+  Admission a = Checked(AuthOptions::Anonymous::kDeny, std::chrono::seconds(30));
+  Result<Admitted> alice = a.Connect(Credential::Bearer(Token("alice", 60)));
+  ASSERT_TRUE(alice.ok()) << alice.status().ToString();
+  // The leeway admits it as a new connection; as a renewal it would end the
+  // connection at once.
+  EXPECT_TRUE(a.Connect(Credential::Bearer(Token("alice", -5))).ok());
+  Status s = a.Renew(*alice->identity, Credential::Bearer(Token("alice", -5))).status();
+  EXPECT_EQ(s.code(), ErrorCode::kUnauthenticated);
+  EXPECT_EQ(s.message(), "invalid token: expired");
 }
 
 TEST(Admission, WithoutAVerifierARenewalIsTheOpenIdentity) {

@@ -99,16 +99,22 @@ test('a connection renews its 3 s tokens in place across three expiries: every m
 test('after a 4001 close the client connects again with a new token and resumes without loss', async () => {
   // Renewal refused (another subject): the token runs out, the server
   // closes with 4001, and the next connection gets a good token.
+  // Every renewal of the first connection is refused (another subject).
   let calls = 0;
+  let reconnected = false;
   const c = client({
     getToken: async () => {
       calls++;
-      return calls === 2 ? token('someone-else', 600) : token('js-expire', calls === 1 ? 2 : 600);
+      if (calls === 1) return token('js-expire', 2);
+      return reconnected ? token('js-expire', 600) : token('someone-else', 600);
     },
     tokenRefreshMargin: 1000,
   });
   const states = [];
-  c.addEventListener('state', (e) => states.push(e.detail.state));
+  c.addEventListener('state', (e) => {
+    states.push(e.detail.state);
+    if (e.detail.state === 'reconnecting') reconnected = true;
+  });
   const errors = [];
   c.addEventListener('error', (e) => errors.push(e.detail));
   const got = [];
