@@ -48,6 +48,17 @@ Broker::Impl::Impl(BrokerOptions options)
       tracker_(options_.node_id, options_.max_pending_requests, &counters_),
       queues_(options_.max_queues, RandomHandleNonce(), queue_store_, shared_queues_,
               queue_holder_),
+      presence_(
+          options_.presence,
+          [](const SubscriptionPtr& watcher, std::shared_ptr<const PresenceEvent> event) {
+            DeliveryInbox::Item item;
+            item.target = watcher;
+            item.presence = std::move(event);
+            watcher->inbox->Push(std::move(item));
+          },
+          // The maintenance thread's wake-up is the queues' (one deadline,
+          // the earliest: FlushPresence and ExpireQueues both feed it).
+          [this](int64_t due_us) { NoteQueueDeadline(due_us); }),
       read_budget_(options_.max_store_read_bytes, [this] {
         {
           std::lock_guard lock(maintenance_mu_);
@@ -99,7 +110,7 @@ void Broker::Impl::MaintenanceLoop() {
       for (auto& [start, charge] : read_budget_.TakeReady()) start(std::move(charge));
     }
     const Clock::time_point now = Clock::now();
-    next_deadline = std::min(tracker_.ExpireDue(now), ExpireQueues(now));
+    next_deadline = std::min({tracker_.ExpireDue(now), ExpireQueues(now), FlushPresence(now)});
     if (now >= next_sweep) {
       RunMaintenance();
       next_sweep = now + options_.maintenance_interval;
@@ -158,6 +169,16 @@ BrokerStats Broker::Impl::Stats() const {
   if (store_) s.store = store_->Stats();
   s.queues = ListQueues();
   s.queue_bytes = queues_.bytes();
+  const PresenceCounters& pc = presence_.counters();
+  s.presence_topics = get(pc.topics);
+  s.presence_members = get(pc.members);
+  s.presence_bytes = get(pc.bytes);
+  s.presence_events = get(pc.events);
+  s.presence_deliveries = get(pc.deliveries);
+  s.presence_coalesced = get(pc.coalesced);
+  s.presence_resyncs = get(pc.resyncs);
+  s.presence_refused_full = get(pc.refused_full);
+  s.presence_refused_bytes = get(pc.refused_bytes);
   const TopicTable::Totals totals = topics_.Sum();
   s.messages_in = totals.messages_in + get(counters_.replies_in);
   s.bytes_in = totals.bytes_in + get(counters_.reply_bytes_in);

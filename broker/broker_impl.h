@@ -13,6 +13,7 @@
 #include "broker/counters.h"
 #include "broker/delivery_inbox.h"
 #include "broker/dispatcher.h"
+#include "broker/presence_table.h"
 #include "broker/queue_registry.h"
 #include "broker/request_tracker.h"
 #include "broker/store_read_budget.h"
@@ -38,6 +39,7 @@ class Broker::Impl {
   Result<uint64_t> Subscribe(std::string_view pattern, std::shared_ptr<Sink> sink,
                              std::shared_ptr<Inbox> inbox, SubscribeOptions options);
   bool Unsubscribe(uint64_t id);
+  Result<PresenceSnapshot> Presence(std::string_view topic, const PresenceQuery& query) const;
   uint64_t Request(std::string_view topic, std::string payload, std::chrono::milliseconds timeout,
                    ReplyCallback on_reply, PublishOptions options);
   bool CancelRequest(uint64_t id) { return tracker_.Cancel(id); }
@@ -304,6 +306,8 @@ class Broker::Impl {
                     Result<ResumeResult> page);
   // Settles what is due in every queue; the earliest next deadline.
   RequestTracker::Clock::time_point ExpireQueues(RequestTracker::Clock::time_point now);
+  // Sends the presence events due; when the next one is.
+  RequestTracker::Clock::time_point FlushPresence(RequestTracker::Clock::time_point now);
   // A queue's earliest deadline is `due`: the maintenance thread is woken
   // if it would sleep past it.
   void NoteQueueDeadline(int64_t due);
@@ -344,6 +348,9 @@ class Broker::Impl {
   TopicTable topics_;
   RequestTracker tracker_;
   QueueRegistry queues_;
+  // Who is in each presence topic, and their events (pushed to watchers'
+  // inboxes; later ones flushed by the maintenance thread).
+  PresenceTable presence_;
   std::atomic<uint64_t> last_epoch_{0};
   // How many times this node announced new interest to its peers: a local
   // subscription's first of a (pattern, queue group), or a link that came

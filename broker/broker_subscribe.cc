@@ -8,6 +8,8 @@
 
 namespace herald {
 
+using Clock = RequestTracker::Clock;
+
 std::shared_ptr<DeliveryInbox> Broker::Impl::CreateInbox(std::function<void()> wake) {
   auto inbox =
       std::make_shared<DeliveryInbox>(std::move(wake), options_.max_inbox_pending, &counters_,
@@ -41,6 +43,18 @@ Status Broker::Impl::CheckSubscribe(std::string_view pattern,
       return {ErrorCode::kInvalidArgument,
               "queue group name contains whitespace or a control character"};
     }
+  }
+  if (options.presence) {
+    if (!ValidateTopic(pattern, options_.topic_limits).ok()) {
+      return {ErrorCode::kInvalidArgument, "presence needs one topic, not a pattern"};
+    }
+    if (!group.empty()) {
+      return {ErrorCode::kInvalidArgument, "a queue group member cannot ask for presence"};
+    }
+    if (options.presence->client.empty()) {
+      return {ErrorCode::kInvalidArgument, "presence needs the client's id"};
+    }
+    if (Status s = presence_.Allowed(pattern); !s.ok()) return s;
   }
   for (const ResumePoint& p : options.resume) {
     if (Status s = ValidateTopic(p.topic, options_.topic_limits); !s.ok()) return s;
@@ -85,6 +99,17 @@ Result<uint64_t> Broker::Impl::Subscribe(std::string_view pattern, std::shared_p
   }
   sub->sink = std::move(sink);
   BrokerCounters::Add(counters_.subscriptions, 1);
+  if (options.presence) {
+    // The member joins (and its snapshot is queued) before any message can
+    // match: the subscription is not in the index yet.
+    sub->presence_client = options.presence->client;
+    if (Status s = presence_.Join(sub->pattern, *options.presence, sub, SteadyUs(Clock::now()));
+        !s.ok()) {
+      sub->presence_client.clear();
+      Unsubscribe(sub->id);
+      return s;
+    }
+  }
 
   if (options.resume.empty()) {
     index_.Add(sub);
@@ -182,6 +207,9 @@ bool Broker::Impl::Unsubscribe(uint64_t id) {
   }
   sub->active.store(false, std::memory_order_release);
   index_.Remove(sub);
+  if (!sub->presence_client.empty()) {
+    presence_.Leave(sub->pattern, sub->presence_client, sub.get(), SteadyUs(Clock::now()));
+  }
   BrokerCounters::Sub(peer ? counters_.peer_subscriptions : counters_.subscriptions, 1);
   return true;
 }

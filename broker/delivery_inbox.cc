@@ -69,6 +69,14 @@ size_t DeliveryInbox::DeliverItem(const Item& item) {
       return 0;
     }
     if (item.replay) return DeliverReplay(sub, *item.replay);
+    if (item.presence) {
+      Delivery d;
+      d.kind = Delivery::Kind::kPresence;
+      d.subscription_id = sub.id;
+      d.presence = item.presence.get();
+      sub.sink->OnDelivery(d);
+      return 0;
+    }
     if (item.job) {
       Delivery d;
       d.kind = Delivery::Kind::kJob;

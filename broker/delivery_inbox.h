@@ -23,6 +23,7 @@
 #include "broker/counters.h"
 #include "broker/match_result.h"
 #include "herald/inbox.h"
+#include "herald/presence.h"
 #include "herald/work_queue.h"
 
 namespace herald {
@@ -87,6 +88,10 @@ class DeliveryInbox final : public Inbox {
     // With target: a work queue's job for a member (never dropped: a queue
     // bounds what it has in flight).
     std::shared_ptr<const Job> job;
+    // With target: a presence event for a presence subscription (never
+    // dropped here: events are coalesced, at most one per topic per
+    // interval; the front bounds what it queues).
+    std::shared_ptr<const PresenceEvent> presence;
     EncodingPin pin;  // of `message`, while queued (declared after it: released first)
   };
   // Called when a queue-group delivery finds its chosen member gone: picks

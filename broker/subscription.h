@@ -46,6 +46,9 @@ struct Subscription {
   // A work-queue membership: its jobs pushed to the inbox and not yet
   // drained (the queue's in-flight bound counts them).
   std::atomic<uint32_t> queued_jobs{0};
+  // A presence subscription: the client it made a member of its topic
+  // (empty: none). Its end is that member's leave.
+  std::string presence_client;
 };
 
 using SubscriptionPtr = std::shared_ptr<Subscription>;

@@ -76,6 +76,11 @@ struct SubscribeOptions {
   // Replay history after these points before live messages, with no loss and
   // no duplicate in between (or a gap notice where history cannot cover it).
   std::vector<ResumePoint> resume;
+  // Set: this subscription makes `presence` a member of the topic (one exact
+  // topic, no queue group, presence on for it) and receives the topic's
+  // presence events (herald/presence.h). Two presence subscriptions of one
+  // client to one topic are one member.
+  std::optional<PresenceMember> presence;
 };
 
 struct ResumeResult {
@@ -225,6 +230,12 @@ class Broker {
   // A waiting pull's caller went away: its `done` runs now with kCancelled
   // (if it had not run). Its jobs are never taken.
   void CancelPull(std::string_view name, uint64_t pull);
+
+  // Any thread; never waits. The members of `topic` (herald/presence.h),
+  // paged by client id, and its counts. invalid_topic for a pattern or a bad
+  // name, invalid_argument when presence is off for the topic. A topic
+  // nobody is in answers no members.
+  Result<PresenceSnapshot> Presence(std::string_view topic, const PresenceQuery& query = {}) const;
 
   // Any thread. Fronts report what their OutboundGuard did, for /metrics.
   void RecordSlowConsumer(uint64_t dropped, bool disconnected);

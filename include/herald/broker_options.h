@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "herald/presence.h"
 #include "herald/topic.h"
 
 namespace herald {
@@ -51,6 +52,8 @@ struct BrokerOptions {
   size_t max_history_bytes = 256u << 20;
   HistoryLimits default_history;
   std::vector<HistoryRule> history_rules;
+  // Who is in a topic (herald/presence.h): its bounds and per-topic rules.
+  PresenceLimits presence;
   // A topic with no history left and no publish for this long is forgotten;
   // its numbering restarts with a new epoch if it is published to again.
   std::chrono::milliseconds topic_idle_ttl = std::chrono::hours(1);

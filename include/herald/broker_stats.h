@@ -72,6 +72,16 @@ struct BrokerStats {
   // bytes together (max_queue_bytes).
   std::vector<QueueInfo> queues;
   uint64_t queue_bytes = 0;
+  // Presence (herald/presence.h): gauges, then counters.
+  uint64_t presence_topics = 0;
+  uint64_t presence_members = 0;
+  uint64_t presence_bytes = 0;          // what max_presence_bytes bounds
+  uint64_t presence_events = 0;         // events sent (one per topic per interval at most)
+  uint64_t presence_deliveries = 0;     // events pushed to watchers, snapshots aside
+  uint64_t presence_coalesced = 0;      // changes sent together with others, or cancelled
+  uint64_t presence_resyncs = 0;        // events that said only `resync`
+  uint64_t presence_refused_full = 0;   // joins past a topic's max_members
+  uint64_t presence_refused_bytes = 0;  // joins past max_presence_bytes
 };
 
 }  // namespace herald

@@ -5,8 +5,8 @@
 // `Sink::OnDelivery` on the thread that drains the sink's Inbox (see inbox.h),
 // never on the publisher's thread, so a sink needs no locking of its own.
 //
-// A delivery is a message, a job of a work queue (herald/work_queue.h), or a
-// gap notice: "you will not get offsets
+// A delivery is a message, a job of a work queue (herald/work_queue.h), a
+// presence event (herald/presence.h), or a gap notice: "you will not get offsets
 // [from, to] of this topic" (history trimmed, epoch changed, or this sink was
 // too slow and messages were dropped). A subscriber that sees a gap knows it
 // missed something; one that sees none missed nothing.
@@ -35,16 +35,19 @@ struct Gap {
   uint64_t to_offset = 0;    // last missing offset; 0 when unknown
 };
 
-struct Job;  // herald/work_queue.h
+struct Job;            // herald/work_queue.h
+struct PresenceEvent;  // herald/presence.h
 
 struct Delivery {
-  enum class Kind { kMessage, kGap, kJob };
+  enum class Kind { kMessage, kGap, kJob, kPresence };
   Kind kind = Kind::kMessage;
   // Which subscription of the sink this is for; kJob: which queue membership.
   uint64_t subscription_id = 0;
   MessagePtr message;        // kMessage
   const Gap* gap = nullptr;  // kGap; valid only during the call
   const Job* job = nullptr;  // kJob (a work queue's delivery); valid only during the call
+  // kPresence: a presence subscription's join/leave event; valid only during the call.
+  const PresenceEvent* presence = nullptr;
 };
 
 class Sink {
