@@ -233,6 +233,16 @@ Result<Identity> JwtVerifier::Verify(std::string_view token, int64_t now_s) cons
         std::string_view gname;
         simdjson::ondemand::value gv;
         if (gf.unescaped_key().get(gname) || gf.value().get(gv)) return Invalid("bad herald claim");
+        if (gname == "info") {
+          // Who the client is to others (presence): an object, kept as text.
+          simdjson::ondemand::object info;
+          std::string_view text;
+          if (gv.get_object().get(info) || info.raw_json().get(text)) {
+            return Invalid("herald.info is not an object");
+          }
+          id.info = text;
+          continue;
+        }
         std::vector<std::string>* into = gname == "publish"     ? &id.grants.publish
                                          : gname == "subscribe" ? &id.grants.subscribe
                                          : gname == "queues"    ? &id.grants.queues
@@ -256,6 +266,19 @@ Result<Identity> JwtVerifier::Verify(std::string_view token, int64_t now_s) cons
   if (id.subject.empty()) id.subject = "?";
   AddRuleGrants(id);
   return id;
+}
+
+Result<std::string> ClientInfo(std::string_view json, size_t max_bytes) {
+  if (json.size() > max_bytes) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "info is over " + std::to_string(max_bytes) + " bytes");
+  }
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(json.data(), json.size()).get(root) != simdjson::SUCCESS || !root.is_object()) {
+    return Status(ErrorCode::kInvalidArgument, "info must be a JSON object");
+  }
+  return simdjson::minify(root);
 }
 
 }  // namespace herald::auth

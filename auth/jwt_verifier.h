@@ -28,7 +28,15 @@ struct Identity {
   bool anonymous = false;
   int64_t expires_at_s = 0;  // the token's exp (0: never, anonymous)
   Grants grants;
+  // The token's `herald.info` claim (a JSON object's text; empty: none):
+  // what others see of this client in presence.
+  std::string info;
 };
+
+// A client's own info (set at connect where the node allows it): the text
+// of one JSON object of at most `max_bytes`, minified; kInvalidArgument
+// otherwise.
+Result<std::string> ClientInfo(std::string_view json, size_t max_bytes);
 
 class JwtVerifier {
  public:

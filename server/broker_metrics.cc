@@ -77,6 +77,32 @@ void AddQueueMetrics(MetricTable& t) {
 
 }  // namespace
 
+void AddPresenceMetrics(MetricTable& t) {
+  t.Gauge("herald_presence_topics", "Topics with presence members or watchers.",
+          [](const MetricSnapshot& x) { return x.broker.presence_topics; });
+  t.Gauge("herald_presence_members", "Presence members of every topic.",
+          [](const MetricSnapshot& x) { return x.broker.presence_members; });
+  t.Gauge("herald_presence_bytes", "Memory presence members hold (max_presence_bytes).",
+          [](const MetricSnapshot& x) { return x.broker.presence_bytes; });
+  t.Counter("herald_presence_events_total",
+            "Presence events sent (one per topic per event_interval at most).",
+            [](const MetricSnapshot& x) { return x.broker.presence_events; });
+  t.Counter("herald_presence_deliveries_total", "Presence events handed to watchers.",
+            [](const MetricSnapshot& x) { return x.broker.presence_deliveries; });
+  t.Counter("herald_presence_coalesced_total",
+            "Presence changes sent together with others, or cancelled (join and leave).",
+            [](const MetricSnapshot& x) { return x.broker.presence_coalesced; });
+  t.Counter("herald_presence_resyncs_total",
+            "Presence events that said only resync (over max_event_members changes).",
+            [](const MetricSnapshot& x) { return x.broker.presence_resyncs; });
+  t.Counter(
+      "herald_presence_refused_total", "Presence joins refused: a topic's max_members.",
+      [](const MetricSnapshot& x) { return x.broker.presence_refused_full; }, Trip::kYes);
+  t.Counter(
+      "herald_presence_refused_bytes_total", "Presence joins refused: max_presence_bytes.",
+      [](const MetricSnapshot& x) { return x.broker.presence_refused_bytes; }, Trip::kYes);
+}
+
 void AddBrokerMetrics(MetricTable& t) {
   t.Counter("herald_messages_in_total", "Messages published.",
             [](const MetricSnapshot& x) { return x.broker.messages_in; });
@@ -242,6 +268,7 @@ void AddBrokerMetrics(MetricTable& t) {
              out.push_back({"_count", "", static_cast<double>(s.request_latency_count)});
            });
   AddQueueMetrics(t);
+  AddPresenceMetrics(t);
 }
 
 }  // namespace herald::server

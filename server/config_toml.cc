@@ -48,6 +48,34 @@ Status ReadHistory(TomlReader& r, Config& c) {
   });
 }
 
+// [presence] and each [[presence.rule]].
+Status ReadPresence(TomlReader& r, Config& c) {
+  PresenceLimits& p = c.broker.presence;
+  r.Bool("enabled", p.enabled);
+  r.Int("max_members_per_topic", p.max_members_per_topic, AtLeast(1));
+  r.Bytes("max_presence_bytes", p.max_presence_bytes, AtLeast(1024));
+  r.Int("max_info_bytes", p.max_info_bytes, Between(2, 65536));
+  r.Bool("client_info", p.client_info, PresenceLimits::ClientInfo::kDeny,
+         PresenceLimits::ClientInfo::kAllow);
+  r.Millis("event_interval_ms", p.event_interval, AtLeast(0));
+  r.Int("max_event_members", p.max_event_members, AtLeast(1));
+  r.Int("snapshot_members", p.snapshot_members, AtLeast(0));
+  r.Int("max_query_members", p.max_query_members, AtLeast(1));
+  return r.Tables("rule", [&](TomlReader& rule, size_t i) -> Status {
+    if (i == 0) p.rules.clear();
+    PresenceRule pr;
+    rule.String("pattern", pr.pattern);
+    rule.Bool("enabled", pr.enabled);
+    rule.Int("max_members", pr.max_members, AtLeast(0));
+    if (!rule.error().ok()) return rule.error();
+    if (Status s = ValidatePattern(pr.pattern); !s.ok()) {
+      return Status(ErrorCode::kInvalidArgument, rule.Key("pattern") + ": " + s.message());
+    }
+    p.rules.push_back(std::move(pr));
+    return Status::Ok();
+  });
+}
+
 constexpr EnumNames<Config::StoreKind> kStoreKinds[] = {
     {"memory", Config::StoreKind::kMemory},
     {"disk", Config::StoreKind::kDisk},
@@ -355,9 +383,10 @@ Status ReadQueue(TomlReader& r, Config& c) {
 
 // The sections, in reading order: each reads its keys into the config.
 constexpr std::pair<std::string_view, Status (*)(TomlReader&, Config&)> kSections[] = {
-    {"limits", ReadLimits}, {"history", ReadHistory},     {"store", ReadStore},
-    {"http", ReadHttp},     {"websocket", ReadWebSocket}, {"grpc", ReadGrpc},
-    {"sse", ReadSse},       {"auth", ReadAuth},           {"cluster", ReadCluster},
+    {"limits", ReadLimits},     {"history", ReadHistory},     {"store", ReadStore},
+    {"http", ReadHttp},         {"websocket", ReadWebSocket}, {"grpc", ReadGrpc},
+    {"sse", ReadSse},           {"auth", ReadAuth},           {"cluster", ReadCluster},
+    {"presence", ReadPresence},
 };
 
 Status Apply(std::string_view toml_text, std::string_view origin, Config& c,
@@ -420,6 +449,9 @@ std::vector<ConfigKey> ConfigKeys() {
     [[auth.rules]]
     subject = "*"
     [cluster]
+    [presence]
+    [[presence.rule]]
+    pattern = ">"
     [[queues]]
   )";
   Config config;

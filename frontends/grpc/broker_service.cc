@@ -135,6 +135,11 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* BrokerService::Subscribe(
       !s.ok()) {
     return new Refuse(Refusal(*options_.stats, ctx, s));
   }
+  if (request->presence()) {
+    return new Refuse(Refusal(
+        *options_.stats, ctx,
+        Status(ErrorCode::kInvalidArgument, "presence needs a Connect session (a client id)")));
+  }
   auto* r =
       new SubscribeReactor(broker_, deliveries_, *request, options_, who->identity->expires_at_s);
   r->HoldUserSlot(std::move(who->slot));
@@ -152,8 +157,17 @@ grpc::ServerBidiReactor<v1::ClientCommand, v1::ServerEvent>* BrokerService::Conn
   using Refuse = Refused<grpc::ServerBidiReactor<v1::ClientCommand, v1::ServerEvent>>;
   Result<session::Admitted> who = Admit(ctx);
   if (!who.ok()) return new Refuse(Refusal(*options_.stats, ctx, who.status()));
+  // What the client says of itself in presence, where the node lets it.
+  std::string info;
+  if (auto it = ctx->client_metadata().find("herald-info"); it != ctx->client_metadata().end()) {
+    Result<std::string> checked =
+        ops_->ConnectInfo(std::string_view(it->second.data(), it->second.size()));
+    if (!checked.ok()) return new Refuse(Refusal(*options_.stats, ctx, checked.status()));
+    info = std::move(*checked);
+  }
   auto* r = new ConnectReactor(ops_, deliveries_, options_, std::move(who->identity));
   r->HoldUserSlot(std::move(who->slot));
+  r->SetConnectInfo(std::move(info));
   return r;
 }
 

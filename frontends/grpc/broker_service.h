@@ -47,6 +47,9 @@ class BrokerService final : public v1::Broker::CallbackService {
   grpc::ServerUnaryReactor* ListQueues(grpc::CallbackServerContext* ctx,
                                        const v1::ListQueuesRequest* request,
                                        v1::ListQueuesResponse* response) override;
+  grpc::ServerUnaryReactor* Presence(grpc::CallbackServerContext* ctx,
+                                     const v1::PresenceRequest* request,
+                                     v1::PresenceResponse* response) override;
 
  private:
   // Admission (session::Admission) of a call, counted: who it is, from its

@@ -156,4 +156,19 @@ grpc::ServerUnaryReactor* BrokerService::ListQueues(grpc::CallbackServerContext*
   return Answer(ctx, Status::Ok());
 }
 
+grpc::ServerUnaryReactor* BrokerService::Presence(grpc::CallbackServerContext* ctx,
+                                                  const v1::PresenceRequest* request,
+                                                  v1::PresenceResponse* response) {
+  Result<session::IdentityPtr> who = Authenticate(ctx);
+  if (!who.ok()) return Answer(ctx, who.status());
+  PresenceQuery q;
+  if (request->limit() > 0) q.limit = request->limit();
+  q.after = request->after();
+  // Answered from this node's table: nothing to wait for.
+  Result<PresenceSnapshot> s = ops_->Presence(**who, request->topic(), q);
+  if (!s.ok()) return Answer(ctx, s.status());
+  ToProto(*s, response);
+  return Answer(ctx, Status::Ok());
+}
+
 }  // namespace herald::grpcfront

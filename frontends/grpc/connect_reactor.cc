@@ -45,6 +45,9 @@ ConnectReactor::ConnectReactor(std::shared_ptr<const session::Operations> ops,
       outbox_(std::make_shared<Outbox>(this, broker_, options.outbound)),
       client_(std::move(ops), std::move(identity),
               [&deliveries](std::function<void()> fn) { deliveries.Post(std::move(fn)); }) {
+  owed_ = std::make_shared<OwedPresence>();
+  owed_->max_bytes = options.outbound.max_bytes;
+  owed_->broker = &broker_;
   expires_at_->store(client_.identity().expires_at_s, std::memory_order_release);
   FinishAtExpiry(*expiry_, client_.identity().expires_at_s, outbox_, expires_at_);
   StartRead(&command_);
@@ -127,6 +130,7 @@ void ConnectReactor::OnWriteDone(bool ok) {
   if (resume) StartRead(&command_);
   outbox->WriteDone(ok);
   outbox->FlushOwedGaps([](const Gap& g) { return GapEvent(0, g); });
+  if (ok) SendOwedPresence();
 }
 
 void ConnectReactor::OnCancel() {
@@ -188,21 +192,61 @@ namespace {
 // Deliveries of a new subscription (a resume replays history at once, on the
 // delivery thread) wait behind its Subscribed answer, which can only be
 // queued once Broker::Subscribe has returned the id.
+struct Held {
+  MessagePtr message;
+  std::optional<Gap> gap;
+  std::optional<PresenceEvent> presence;
+};
 struct Gate {
   std::mutex mu;
   bool open = false;
-  std::vector<std::pair<MessagePtr, std::optional<Gap>>> held;
+  std::vector<Held> held;
 };
 
+v1::ServerEvent PresenceDelivery(uint64_t sub, const PresenceEvent& p) {
+  v1::ServerEvent e;
+  e.mutable_delivery()->set_subscription_id(sub);
+  ToProto(p, e.mutable_delivery()->mutable_presence());
+  return e;
+}
+
+v1::ServerEvent PresenceResync(uint64_t sub, const std::string& topic) {
+  PresenceEvent p;
+  p.topic = topic;
+  p.resync = true;
+  return PresenceDelivery(sub, p);
+}
+
 template <typename Outbox>
-void Forward(Outbox& outbox, uint64_t sub, const MessagePtr& m, const Gap* gap) {
-  if (gap != nullptr) return outbox.Push(GapEvent(sub, *gap));
+void Forward(Outbox& outbox, OwedPresence& owed, uint64_t sub, const Held& h) {
+  if (h.gap) return outbox.Push(GapEvent(sub, *h.gap));
+  if (h.presence) {
+    // Charged to the session's budget like its messages: past it the event
+    // is dropped and the topic owes a resync (sent once the outbox drains).
+    std::lock_guard lock(owed.mu);
+    if (outbox.queued_bytes() > owed.max_bytes) {
+      owed.topics.emplace(h.presence->topic, sub);
+      owed.broker->RecordSlowConsumer(1, false);
+      return;
+    }
+    if (owed.topics.erase(h.presence->topic) > 0) {
+      return outbox.Push(PresenceResync(sub, h.presence->topic));
+    }
+    return outbox.Push(PresenceDelivery(sub, *h.presence));
+  }
   outbox.Deliver(
-      sub, *m, [sub](const Message& msg) { return DeliveryEvent(sub, msg); },
+      sub, *h.message, [sub](const Message& msg) { return DeliveryEvent(sub, msg); },
       [sub](const Gap& g) { return GapEvent(sub, g); });
 }
 
 }  // namespace
+
+void ConnectReactor::SendOwedPresence() {
+  std::lock_guard lock(owed_->mu);
+  if (owed_->topics.empty() || outbox_->queued_bytes() > owed_->max_bytes / 2) return;
+  for (const auto& [topic, sub] : owed_->topics) outbox_->Push(PresenceResync(sub, topic));
+  owed_->topics.clear();
+}
 
 void ConnectReactor::Subscribe(uint64_t id, const v1::SubscribeRequest& s) {
   SubscribeOptions o;
@@ -210,20 +254,24 @@ void ConnectReactor::Subscribe(uint64_t id, const v1::SubscribeRequest& s) {
   for (const v1::ResumePoint& p : s.resume()) {
     o.resume.push_back({p.topic(), p.epoch(), p.after_offset()});
   }
+  if (s.presence()) o.presence.emplace();  // the session fills in the member
   std::shared_ptr<Outbox> outbox = outbox_;
   auto gate = std::make_shared<Gate>();
   auto sink = std::make_shared<FunctionSink>(
-      [outbox, gate, permits = client_.permits()](const Delivery& d) {
-        const Gap* gap = d.kind == Delivery::Kind::kGap ? d.gap : nullptr;
+      [outbox, gate, owed = owed_, permits = client_.permits()](const Delivery& d) {
+        Held h;
+        if (d.kind == Delivery::Kind::kGap) h.gap = *d.gap;
+        if (d.kind == Delivery::Kind::kPresence) h.presence = *d.presence;
+        h.message = d.message;
         if (d.message) permits->Note(*d.message);
         {
           std::lock_guard lock(gate->mu);
           if (!gate->open) {
-            gate->held.emplace_back(d.message, gap ? std::optional<Gap>(*gap) : std::nullopt);
+            gate->held.push_back(std::move(h));
             return;
           }
         }
-        Forward(*outbox, d.subscription_id, d.message, gap);
+        Forward(*outbox, *owed, d.subscription_id, h);
       });
   // A second subscribe to the same (pattern, group) answers with the first
   // one's id, as on every front; its sink is never subscribed.
@@ -233,9 +281,10 @@ void ConnectReactor::Subscribe(uint64_t id, const v1::SubscribeRequest& s) {
   v1::ServerEvent e;
   e.set_id(id);
   e.mutable_subscribed()->set_subscription_id(sub->id);
+  if (s.presence()) e.mutable_subscribed()->set_client(client_.client_id());
   outbox_->Push(std::move(e));
   std::lock_guard lock(gate->mu);
-  for (auto& [m, gap] : gate->held) Forward(*outbox, sub->id, m, gap ? &*gap : nullptr);
+  for (const Held& h : gate->held) Forward(*outbox, *owed_, sub->id, h);
   gate->held.clear();
   gate->open = true;
 }

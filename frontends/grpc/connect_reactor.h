@@ -12,6 +12,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -26,10 +27,21 @@
 
 namespace herald::grpcfront {
 
+// Presence topics whose events a session dropped over its budget (topic ->
+// subscription id): each owes a resync.
+struct OwedPresence {
+  std::mutex mu;
+  std::map<std::string, uint64_t> topics;
+  size_t max_bytes = 0;
+  Broker* broker = nullptr;
+};
+
 class ConnectReactor final : public grpc::ServerBidiReactor<v1::ClientCommand, v1::ServerEvent> {
  public:
   // Held until the call is done: the caller's place in its user's count.
   void HoldUserSlot(std::shared_ptr<void> slot) { user_slot_ = std::move(slot); }
+  // The info the client set at connect (`herald-info` metadata).
+  void SetConnectInfo(std::string info) { client_.SetConnectInfo(std::move(info)); }
   // What each command means is the session layer's (`ops`); this class is
   // the protobuf codec around it, and renders errors as CommandError events.
   ConnectReactor(std::shared_ptr<const session::Operations> ops, DeliveryThread& deliveries,
@@ -54,6 +66,9 @@ class ConnectReactor final : public grpc::ServerBidiReactor<v1::ClientCommand, v
   void Settle(uint64_t id, const v1::Settle& s);
   void Refresh(uint64_t id, const v1::Refresh& r);
   void Error(uint64_t id, const Status& s);
+  // Resyncs owed for presence events dropped over the budget, once the
+  // outbox has room again.
+  void SendOwedPresence();
   void ReadMoreOrWait();
 
   // The token's end ends the session. A refresh replaces the alarm (the old
@@ -79,6 +94,8 @@ class ConnectReactor final : public grpc::ServerBidiReactor<v1::ClientCommand, v
   // thread, so an Unsubscribed answer follows the subscription's last delivery.
   session::ClientSession client_;
   std::shared_ptr<void> user_slot_;
+  // Shared with the subscriptions' sinks, which may outlive the reactor.
+  std::shared_ptr<OwedPresence> owed_;
 };
 
 }  // namespace herald::grpcfront

@@ -58,6 +58,30 @@ void ToProto(const Message& m, v1::Message* out) {
   out->set_timestamp_us(m.timestamp_us);
 }
 
+void ToProto(const PresenceMember& m, v1::PresenceMember* out) {
+  out->set_client(m.client);
+  out->set_user(m.user);
+  out->set_info(m.info);
+}
+
+void ToProto(const PresenceEvent& e, v1::PresenceEvent* out) {
+  out->set_topic(e.topic);
+  for (const PresenceMember& m : e.joins) ToProto(m, out->add_joins());
+  for (const PresenceMember& m : e.leaves) ToProto(m, out->add_leaves());
+  out->set_clients(e.clients);
+  out->set_users(e.users);
+  out->set_snapshot(e.snapshot);
+  out->set_truncated(e.truncated);
+  out->set_resync(e.resync);
+}
+
+void ToProto(const PresenceSnapshot& s, v1::PresenceResponse* out) {
+  out->set_clients(s.clients);
+  out->set_users(s.users);
+  for (const PresenceMember& m : s.members) ToProto(m, out->add_members());
+  out->set_next(s.next);
+}
+
 void ToProto(const Gap& g, v1::Gap* out) {
   out->set_topic(g.topic);
   switch (g.reason) {

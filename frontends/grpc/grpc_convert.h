@@ -23,6 +23,9 @@ int32_t ToGrpcCode(const Status& s);
 
 void ToProto(const Message& m, v1::Message* out);
 void ToProto(const Gap& g, v1::Gap* out);
+void ToProto(const PresenceMember& m, v1::PresenceMember* out);
+void ToProto(const PresenceEvent& e, v1::PresenceEvent* out);
+void ToProto(const PresenceSnapshot& s, v1::PresenceResponse* out);
 // A publish's options: content type, headers and msg_id.
 PublishOptions OptionsOf(const v1::PublishRequest& r);
 void ToProto(const PublishAck& ack, v1::PublishAck* out);

@@ -117,6 +117,14 @@ Status ReadTimeout(const object& obj, Command& c) {
   return Status::Ok();
 }
 
+Status OptionalBool(const object& obj, std::string_view key, bool& out) {
+  element e;
+  if (obj[key].get(e) != simdjson::SUCCESS) return Status::Ok();
+  if (e.get(out) != simdjson::SUCCESS)
+    return Bad("'" + std::string(key) + "' must be true or false");
+  return Status::Ok();
+}
+
 Status OptionalInteger(const object& obj, std::string_view key, std::optional<int64_t>& out) {
   element e;
   if (obj[key].get(e) != simdjson::SUCCESS) return Status::Ok();
@@ -157,8 +165,18 @@ Status DecodeInto(const object& obj, const CommandLimits& limits, Command& c) {
     c.op = op == "sub" ? Command::Op::kSub : Command::Op::kUnsub;
     if (Status s = RequiredString(obj, "topic", c.topic); !s.ok()) return s;
     if (Status s = OptionalString(obj, "group", c.group); !s.ok()) return s;
-    if (c.op == Command::Op::kSub) return ReadResume(obj, c);
+    if (c.op == Command::Op::kSub) {
+      if (Status s = OptionalBool(obj, "presence", c.presence); !s.ok()) return s;
+      return ReadResume(obj, c);
+    }
     return Status::Ok();
+  }
+  if (op == "members") {
+    c.op = Command::Op::kMembers;
+    if (Status s = RequiredString(obj, "topic", c.topic); !s.ok()) return s;
+    if (Status s = OptionalInteger(obj, "limit", c.limit); !s.ok()) return s;
+    if (c.limit && (*c.limit < 1 || *c.limit > UINT32_MAX)) return Bad("'limit' must be 1 or more");
+    return OptionalString(obj, "after", c.after);
   }
   if (op == "pub" || op == "req") {
     c.op = op == "pub" ? Command::Op::kPub : Command::Op::kReq;
@@ -194,8 +212,8 @@ Status DecodeInto(const object& obj, const CommandLimits& limits, Command& c) {
     return DecodeQueueOp(obj, op, c);
   }
   return Bad("unknown op '" + op +
-             "' (expected sub, unsub, pub, req, reply, ping, refresh, join, leave, ack, nack, "
-             "progress or term)");
+             "' (expected sub, unsub, pub, req, reply, ping, refresh, members, join, leave, ack, "
+             "nack, progress or term)");
 }
 
 }  // namespace

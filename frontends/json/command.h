@@ -28,6 +28,7 @@ struct Command {
     kReply,
     kPing,
     kRefresh,  // a new token for the live connection
+    kMembers,  // a topic's presence members
     // Work queues.
     kJoin,
     kLeave,
@@ -43,6 +44,9 @@ struct Command {
   std::string topic;  // sub/unsub: a pattern; pub/req: a topic; reply: the reply inbox
   std::string group;  // sub/unsub: queue group
   std::vector<ResumePoint> resume;  // sub
+  bool presence = false;            // sub: be a member and receive join/leave events
+  std::optional<int64_t> limit;     // members: as given (bounded by the broker)
+  std::string after;                // members: a client id to page after
   std::string payload;              // pub/req/reply: the bytes
   std::string content_type;         // how "payload" was given: JSON, text or binary
   Headers headers;                  // pub/req: optional string map

@@ -114,11 +114,14 @@ std::string EncodeReply(std::string_view id, const Message& reply) {
   return w.Take();
 }
 
-std::string EncodeSubscribed(std::string_view op, std::string_view id, std::string_view topic) {
+std::string EncodeSubscribed(std::string_view op, std::string_view id, std::string_view topic,
+                             std::string_view client) {
   JsonWriter w;
   w.Begin().Field("op", op);
   if (!id.empty()) w.RawField("id", id);
-  w.Field("topic", topic).End();
+  w.Field("topic", topic);
+  if (!client.empty()) w.Field("client", client);
+  w.End();
   return w.Take();
 }
 

@@ -41,7 +41,8 @@ std::string EncodeAck(std::string_view id, const PublishAck& ack);
 // {"op":"reply","id":..,"payload":..}
 std::string EncodeReply(std::string_view id, const Message& reply);
 // {"op":"subscribed"|"unsubscribed","id":..,"topic":..}
-std::string EncodeSubscribed(std::string_view op, std::string_view id, std::string_view topic);
+std::string EncodeSubscribed(std::string_view op, std::string_view id, std::string_view topic,
+                             std::string_view client = {});
 
 // A work queue's job: {"op":"job","queue":..,"handle":..,"deliveries":..,
 // "topic":..,"epoch":..,"offset":..,"ts":..,"payload":..[,"content_type"]

@@ -1,5 +1,6 @@
 #include "frontends/rest/rest_api.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "base/json_string.h"
@@ -8,6 +9,7 @@
 #include "frontends/json/command.h"
 #include "frontends/json/envelope.h"
 #include "frontends/json/json_writer.h"
+#include "frontends/json/presence_json.h"
 #include "io/loop.h"
 
 namespace herald::rest {
@@ -87,6 +89,8 @@ void RestApi::Register(http::Router& router) {
                       [this](http::Request& req, http::Response res) { Request(req, res); });
   router.HandlePrefix("GET", "/history/",
                       [this](http::Request& req, http::Response res) { History(req, res); });
+  router.HandlePrefix("GET", "/presence/",
+                      [this](http::Request& req, http::Response res) { Presence(req, res); });
   router.Handle("GET", "/queues",
                 [this](http::Request& req, http::Response res) { ListQueues(req, res); });
   for (const char* method : {"GET", "PUT", "DELETE", "POST"}) {
@@ -177,6 +181,22 @@ void RestApi::History(http::Request& req, http::Response res) {
                     res.Send(200, HistoryJson(topic, *r), json::kJsonContentType);
                   });
                 });
+}
+
+void RestApi::Presence(http::Request& req, http::Response res) {
+  Result<std::string> topic = TopicOf(req);
+  if (!topic.ok()) return SendStatus(res, topic.status());
+  session::IdentityPtr who = Caller(req, res);
+  if (!who) return;
+  Result<uint64_t> limit = UintParam(req, "limit", 100);
+  if (!limit.ok()) return SendStatus(res, limit.status());
+  PresenceQuery q;
+  q.limit = static_cast<uint32_t>(std::clamp<uint64_t>(*limit, 1, UINT32_MAX));
+  q.after = std::string(req.query.Get("after").value_or(""));
+  // Answered from this node's table: nothing to wait for.
+  Result<PresenceSnapshot> s = ops_->Presence(*who, *topic, q);
+  if (!s.ok()) return SendStatus(res, s.status());
+  res.Send(200, json::EncodePresenceAnswer(*topic, *s), json::kJsonContentType);
 }
 
 }  // namespace herald::rest

@@ -53,6 +53,7 @@ class RestApi {
   void Publish(http::Request& req, http::Response res);
   void Request(http::Request& req, http::Response res);
   void History(http::Request& req, http::Response res);
+  void Presence(http::Request& req, http::Response res);
   void ListQueues(http::Request& req, http::Response res);
   void Queue(http::Request& req, http::Response res);  // /queues/<name>[/<action>]
   // Who the caller is, or null once a 401 went out.

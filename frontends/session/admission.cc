@@ -48,6 +48,8 @@ std::string_view OpVerb(Op op) {
       return "request on";
     case Op::kHistory:
       return "read the history of";
+    case Op::kPresence:
+      return "read the presence of";
   }
   return "use";
 }

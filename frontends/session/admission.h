@@ -56,7 +56,7 @@ struct Admitted {
 
 // The operations a topic is checked for. A request is a publish that waits
 // for an answer; history reads what a subscription would have received.
-enum class Op { kSubscribe, kPublish, kRequest, kHistory };
+enum class Op { kSubscribe, kPublish, kRequest, kHistory, kPresence };
 
 class Admission {
  public:

@@ -1,12 +1,37 @@
 #include "frontends/session/client_session.h"
 
+#include <atomic>
+#include <chrono>
 #include <vector>
 
 namespace herald::session {
+namespace {
+
+// Client ids: a counter seeded from the wall clock (µs) at first use, so an
+// id is not given twice on this node, even across a restart.
+std::string NextClientId(const std::string& node) {
+  static std::atomic<uint64_t> next{
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count())};
+  uint64_t n = next.fetch_add(1, std::memory_order_relaxed);
+  char digits[16];
+  size_t len = 0;
+  do {
+    digits[len++] = "0123456789abcdefghijklmnopqrstuvwxyz"[n % 36];
+    n /= 36;
+  } while (n != 0);
+  std::string id = node + ".";
+  while (len > 0) id.push_back(digits[--len]);
+  return id;
+}
+
+}  // namespace
 
 ClientSession::ClientSession(std::shared_ptr<const Operations> ops, IdentityPtr identity,
                              Runner unsubscribe_on)
     : ops_(std::move(ops)),
+      client_id_(NextClientId(ops_->broker().options().node_id)),
       identity_(std::move(identity)),
       run_(std::move(unsubscribe_on)),
       permits_(
@@ -20,6 +45,8 @@ Result<ClientSession::Subscribed> ClientSession::Subscribe(std::string_view patt
                                                            SubscribeOptions options,
                                                            std::shared_ptr<Sink> sink,
                                                            std::shared_ptr<Inbox> inbox) {
+  if (options.presence)
+    *options.presence = Operations::MemberOf(*identity_, client_id_, connect_info_);
   Key key(std::string(pattern), options.queue_group);
   const size_t max = ops_->broker().options().max_subscriptions_per_sink;
   {

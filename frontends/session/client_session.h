@@ -52,6 +52,13 @@ class ClientSession {
   ClientSession(const ClientSession&) = delete;
   ClientSession& operator=(const ClientSession&) = delete;
 
+  // The session's client id, "<node_id>.<base36>": unique on this node for
+  // its life and across restarts (seeded from the clock), naming the node.
+  const std::string& client_id() const { return client_id_; }
+  // The info the client set at connect (Operations::ConnectInfo), shown in
+  // presence when its token has none. Before the first Subscribe.
+  void SetConnectInfo(std::string info) { connect_info_ = std::move(info); }
+
   // Who the session is now (a refresh replaces it): read on the session's
   // command thread, like every other call but Delivered.
   const auth::Identity& identity() const { return *identity_; }
@@ -66,7 +73,9 @@ class ClientSession {
     uint64_t id = 0;
     bool again = false;  // the session held this (pattern, group) already
   };
-  // `sink` is subscribed only when the key is new.
+  // `sink` is subscribed only when the key is new. A set
+  // `options.presence` asks for presence: its member is filled in here
+  // (Operations::MemberOf), whatever the front put in it.
   Result<Subscribed> Subscribe(std::string_view pattern, SubscribeOptions options,
                                std::shared_ptr<Sink> sink, std::shared_ptr<Inbox> inbox);
   // Ends a subscription, by key or by id; `then` runs after the broker's
@@ -76,6 +85,10 @@ class ClientSession {
 
   void Publish(std::string_view topic, std::string payload, PublishOptions options,
                PublishDone done) const;
+  // A topic's presence members, as this session may see them.
+  Result<PresenceSnapshot> Presence(std::string_view topic, const PresenceQuery& query) const {
+    return ops_->Presence(*identity_, topic, query);
+  }
   // `timeout_ms` absent or 0: `fallback` (see Operations::RequestTimeout).
   void Request(std::string_view topic, std::string payload, std::optional<int64_t> timeout_ms,
                std::chrono::milliseconds fallback, PublishOptions options, ReplyCallback done);
@@ -118,6 +131,8 @@ class ClientSession {
               std::function<void()> then);
 
   const std::shared_ptr<const Operations> ops_;
+  const std::string client_id_;
+  std::string connect_info_;
   IdentityPtr identity_;  // command thread only (see identity())
   const Runner run_;
   const std::shared_ptr<ReplyPermits> permits_;

@@ -39,6 +39,32 @@ Result<uint64_t> Operations::Subscribe(const auth::Identity& who, std::string_vi
   return broker_.Subscribe(pattern, std::move(sink), std::move(inbox), std::move(options));
 }
 
+Result<PresenceSnapshot> Operations::Presence(const auth::Identity& who, std::string_view topic,
+                                              const PresenceQuery& query) const {
+  if (Status s = admission_.Check(who, Op::kPresence, topic); !s.ok()) return s;
+  return broker_.Presence(topic, query);
+}
+
+PresenceMember Operations::MemberOf(const auth::Identity& who, const std::string& client,
+                                    const std::string& connect_info) {
+  return PresenceMember{client, who.anonymous ? client : who.subject,
+                        who.info.empty() ? connect_info : who.info};
+}
+
+Result<std::string> Operations::ConnectInfo(std::string_view json) const {
+  if (json.empty()) return std::string();
+  const PresenceLimits& limits = broker_.options().presence;
+  using ClientInfo = PresenceLimits::ClientInfo;
+  const bool allowed =
+      limits.client_info == ClientInfo::kAllow ||
+      (limits.client_info == ClientInfo::kUnlessAuthenticated && !admission_.authenticates());
+  if (!allowed) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "this node does not let clients set their info (it comes from the token)");
+  }
+  return auth::ClientInfo(json, limits.max_info_bytes);
+}
+
 void Operations::History(const auth::Identity& who, std::string_view topic, HistoryQuery query,
                          ResumeCallback done) const {
   if (Status s = admission_.Check(who, Op::kHistory, topic); !s.ok()) return done(s);

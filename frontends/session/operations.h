@@ -67,6 +67,22 @@ class Operations {
   void History(const auth::Identity& who, std::string_view topic, HistoryQuery query,
                ResumeCallback done) const;
 
+  // Presence (herald/presence.h). Reading a topic's members needs the
+  // subscribe grant on it; never waits.
+  Result<PresenceSnapshot> Presence(const auth::Identity& who, std::string_view topic,
+                                    const PresenceQuery& query) const;
+  // What a client shows others as a member: its id, its user (the token's
+  // subject, or its own id when anonymous: an anonymous member is its own
+  // user) and its info (the token's `herald.info`, else what it set at
+  // connect, `connect_info`).
+  static PresenceMember MemberOf(const auth::Identity& who, const std::string& client,
+                                 const std::string& connect_info);
+  // A client's info set at connect (`/ws?info=`, gRPC `herald-info`):
+  // refused when the node does not let clients name themselves
+  // (PresenceLimits::client_info), or not a JSON object of at most
+  // max_info_bytes. Empty `json`: none.
+  Result<std::string> ConnectInfo(std::string_view json) const;
+
   // Work queues (herald/work_queue.h). Creating and deleting one need the
   // identity's `queues` grant on its name; joining, pulling, settling a
   // pulled job and inspecting need subscribe on the queue's pattern.

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "frontends/json/envelope.h"
+#include "frontends/json/presence_json.h"
 #include "frontends/ws/frame.h"
 #include "frontends/ws/message_frames.h"
 #include "frontends/ws/raw_endpoint.h"
@@ -101,6 +102,8 @@ void JsonEndpoint::OnMessage(EventType type, std::string payload) {
       return Send(json::EncodePong(c.id));
     case Command::Op::kRefresh:
       return Refresh(c);
+    case Command::Op::kMembers:
+      return Members(c);
     case Command::Op::kJoin:
       return JoinQueue(c);
     case Command::Op::kLeave:
@@ -125,12 +128,48 @@ void JsonEndpoint::Subscribe(Command& c) {
   SubscribeOptions o;
   o.queue_group = c.group;
   o.resume = std::move(c.resume);
+  if (c.presence) o.presence.emplace();  // the session fills in the member
   // Confirm before the replayed history arrives: the replay is queued on this
   // worker's inbox and is delivered after this handler returns.
   Result<session::ClientSession::Subscribed> sub =
       client_.Subscribe(c.topic, std::move(o), session_->SharedPart<Sink>(this), inbox_);
   if (!sub.ok()) return SendError(c.id, sub.status());
-  Send(json::EncodeSubscribed("subscribed", c.id, c.topic));
+  // A presence subscription learns its own client id (its entry in the
+  // members and events).
+  Send(json::EncodeSubscribed("subscribed", c.id, c.topic,
+                              c.presence ? std::string_view(client_.client_id()) : ""));
+}
+
+void JsonEndpoint::Members(const Command& c) {
+  PresenceQuery q;
+  if (c.limit) q.limit = static_cast<uint32_t>(*c.limit);
+  q.after = c.after;
+  Result<PresenceSnapshot> s = client_.Presence(c.topic, q);
+  if (!s.ok()) return SendError(c.id, s.status());
+  Send(json::EncodeMembers(c.id, c.topic, *s));
+}
+
+void JsonEndpoint::SendPresence(const PresenceEvent& e) {
+  // Events are charged to the connection's budget like its messages: past
+  // it one is dropped and the topic owes a resync (sent once the queue has
+  // drained), so a client that does not read cannot make us hold them.
+  const bool owed = presence_owed_.contains(e.topic);
+  if (session_->backlog_bytes() > session_->outbound_limits().max_bytes) {
+    if (!owed) presence_owed_.insert(e.topic);
+    broker_.RecordSlowConsumer(1, false);
+    return;
+  }
+  if (owed) {
+    presence_owed_.erase(e.topic);
+    return Send(json::EncodePresenceResync(e.topic));
+  }
+  Send(json::EncodePresence(e));
+}
+
+void JsonEndpoint::OnDrained() {
+  if (presence_owed_.empty() || !session_) return;
+  for (const std::string& topic : presence_owed_) Send(json::EncodePresenceResync(topic));
+  presence_owed_.clear();
 }
 
 void JsonEndpoint::Refresh(const Command& c) {
@@ -233,6 +272,7 @@ void JsonEndpoint::OnDelivery(const Delivery& d) {
   if (d.kind == Delivery::Kind::kGap) {
     return Send(json::EncodeGap(*d.gap));
   }
+  if (d.kind == Delivery::Kind::kPresence) return SendPresence(*d.presence);
   if (d.kind == Delivery::Kind::kJob) {
     if (const uint32_t per_frame = BatchOf(d.job->queue); per_frame > 0) {
       return BatchJob(*d.job, per_frame);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -40,6 +41,9 @@ class JsonEndpoint final : public Endpoint, public Sink {
   void SendHeld() override { SendBatch(); }
   void OnClose() override;
   void OnRateLimited() override;
+  void OnDrained() override;
+  // The info the client set at connect (`/ws?info=`).
+  void SetConnectInfo(std::string info) { client_.SetConnectInfo(std::move(info)); }
   Broker& broker() override { return broker_; }
   void OnDelivery(const Delivery& d) override;
 
@@ -50,6 +54,8 @@ class JsonEndpoint final : public Endpoint, public Sink {
   void Request(json::Command& c);
   void Reply(json::Command& c);
   void Refresh(const json::Command& c);
+  void Members(const json::Command& c);
+  void SendPresence(const PresenceEvent& e);
   void JoinQueue(const json::Command& c);
   void LeaveQueue(const json::Command& c);
   void Settle(const json::Command& c, SettleKind kind);
@@ -79,6 +85,9 @@ class JsonEndpoint final : public Endpoint, public Sink {
   std::string batch_queue_;
   uint32_t batch_limit_ = 0;
   bool batch_flush_posted_ = false;
+  // Presence topics whose events were dropped (the connection over its
+  // budget): each owes a resync. At most one per presence subscription.
+  std::set<std::string, std::less<>> presence_owed_;
   // The message last sent: several subscriptions of this connection matching
   // one message deliver it back to back; it goes out once.
   MessagePtr last_sent_;

@@ -71,6 +71,15 @@ void WsFront::Upgrade(http::Request& req, http::Response res, bool raw) {
     WsStats::Add(stats_->handshake_rejects);
     return httpauth::SendRefused(res, refused);
   }
+  // What the client says of itself in presence (`?info=`), where the node
+  // lets it (Operations::ConnectInfo): refused with 400, before the upgrade.
+  std::string info;
+  if (std::optional<std::string_view> asked = req.query.Get("info"); asked && !raw) {
+    Result<std::string> checked = ops_->ConnectInfo(*asked);
+    if (!checked.ok())
+      return reject(400, ErrorCodeName(checked.status().code()), checked.status().message());
+    info = std::move(*checked);
+  }
   const session::IdentityPtr& identity = who->identity;
   std::shared_ptr<Inbox> inbox = inbox_for_(req.loop);
   if (!inbox) return reject(503, "unavailable", "no inbox for this worker");
@@ -99,9 +108,11 @@ void WsFront::Upgrade(http::Request& req, http::Response res, bool raw) {
         up->connection, std::move(parser), options_, stats_.get(), broker_, std::move(inbox),
         std::move(topic), may_publish);
   } else {
-    session = std::make_shared<SessionWith<JsonEndpoint>>(
+    auto json = std::make_shared<SessionWith<JsonEndpoint>>(
         up->connection, std::move(parser), options_, stats_.get(), ops_, std::move(inbox),
         req.loop->handle(), identity);
+    json->endpoint().SetConnectInfo(std::move(info));
+    session = std::move(json);
   }
   up->connection->SetHandler(session);
   // Before Start: a `refresh` pipelined behind the upgrade sets its own.

@@ -107,7 +107,12 @@ void WsSession::OnWriteBlocked(size_t backlog) {
   outbound().Blocked(port, backlog);
 }
 
-void WsSession::OnDrained() { SendOwedGaps(); }
+void WsSession::OnDrained() {
+  SendOwedGaps();
+  if (open()) endpoint_->OnDrained();
+}
+
+size_t WsSession::backlog_bytes() const { return conn_ ? conn_->backlog_bytes() : 0; }
 
 void WsSession::SendOwedGaps() {
   if (!open() || !outbound_ || !outbound_->owes_gaps()) return;

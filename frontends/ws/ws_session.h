@@ -49,6 +49,9 @@ class Endpoint {
   // A message was refused for the rate limit: tell the client if the
   // protocol can.
   virtual void OnRateLimited() {}
+  // The connection's queue has drained: send what was owed for it (the JSON
+  // protocol's presence resyncs).
+  virtual void OnDrained() {}
   // The broker whose deliveries the session guards: the slow-consumer
   // policy (frontends/session/outbound.h) records its drops and cuts there.
   virtual Broker& broker() = 0;
@@ -86,6 +89,8 @@ class WsSession : public io::ConnectionHandler, public std::enable_shared_from_t
   void Close(uint16_t code, std::string_view reason);
 
   bool open() const { return conn_ != nullptr && !closing_; }
+  // Bytes queued on the socket and not yet written (0 once closed).
+  size_t backlog_bytes() const;
   // The client's token expires at `unix_s` (0: never): the session closes
   // with 4001 then (checked on the keep-alive timer, armed no later). A
   // refresh calls it again with the new token's expiry.
@@ -154,6 +159,8 @@ class SessionWith final : public WsSession {
               WsStats* stats, Args&&... endpoint_args)
       : WsSession(conn, std::move(parser_options), options, &endpoint_, stats),
         endpoint_(std::forward<Args>(endpoint_args)...) {}
+
+  E& endpoint() { return endpoint_; }
 
  private:
   E endpoint_;

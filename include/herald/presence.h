@@ -68,6 +68,12 @@ struct PresenceLimits {
   uint32_t max_event_members = 64;
   uint32_t snapshot_members = 1'000;
   uint32_t max_query_members = 1'000;
+  // Whether a client may set its own info at connect (`/ws?info=`, gRPC
+  // metadata `herald-info`). A name a client chose is not a verified one:
+  // by default only a node without authentication lets it (with tokens,
+  // their `herald.info` claim is the only source).
+  enum class ClientInfo { kUnlessAuthenticated, kAllow, kDeny };
+  ClientInfo client_info = ClientInfo::kUnlessAuthenticated;
   std::vector<PresenceRule> rules;
 };
 

@@ -3,6 +3,7 @@
 #include "frontends/json/command.h"
 #include "frontends/json/envelope.h"
 #include "frontends/json/json_writer.h"
+#include "frontends/json/presence_json.h"
 
 namespace herald::json {
 namespace {
@@ -196,6 +197,9 @@ TEST(Command, EveryKindOfBadInputHasASpecificError) {
       {R"({"op":"refresh","id":1})", "missing 'token'"},
       {R"({"op":"refresh","token":""})", "'token' must not be empty"},
       {R"({"op":"refresh","token":7})", "'token' must be a string"},
+      {R"({"op":"sub","topic":"t","presence":1})", "'presence' must be true or false"},
+      {R"({"op":"members"})", "missing 'topic'"},
+      {R"({"op":"members","topic":"t","limit":0})", "'limit' must be 1 or more"},
   };
   for (const Case& c : cases) {
     Decoded d = DecodeCommand(c.text);
@@ -215,6 +219,35 @@ TEST(Command, EveryKindOfBadInputHasASpecificError) {
   EXPECT_EQ(refresh.command.token, "h.p.s");
   EXPECT_EQ(EncodeRefreshed("\"r\"", 1800000000),
             R"({"op":"refreshed","id":"r","expires_at":1800000000})");
+}
+
+TEST(Presence, EventsAndAnswersKeepTheInfoObjectAndLeaveOutWhatIsNotSet) {
+  PresenceEvent e;
+  e.topic = "chat.r1";
+  e.joins = {{"n.1", "ada", R"({"name":"Ada"})"}, {"n.2", "n.2", ""}};
+  e.leaves = {{"n.3", "bob", ""}};
+  e.clients = 2;
+  e.users = 2;
+  EXPECT_EQ(EncodePresence(e),
+            R"({"op":"presence","topic":"chat.r1","join":[{"client":"n.1","user":"ada",)"
+            R"("info":{"name":"Ada"}},{"client":"n.2","user":"n.2"}],"leave":[{"client":"n.3",)"
+            R"("user":"bob"}],"clients":2,"users":2})");
+  e.resync = true;
+  EXPECT_EQ(EncodePresence(e),
+            R"({"op":"presence","topic":"chat.r1","resync":true,"clients":2,"users":2})");
+  PresenceSnapshot s{.clients = 3, .users = 1, .members = {{"n.1", "ada", ""}}, .next = "n.1"};
+  EXPECT_EQ(EncodeMembers("7", "chat.r1", s),
+            R"({"op":"members","id":7,"topic":"chat.r1","clients":3,"users":1,)"
+            R"("members":[{"client":"n.1","user":"ada"}],"next":"n.1"})");
+  const Decoded sub = DecodeCommand(R"({"op":"sub","topic":"chat.r1","presence":true})");
+  ASSERT_TRUE(sub.status.ok());
+  EXPECT_TRUE(sub.command.presence);
+  const Decoded members =
+      DecodeCommand(R"({"op":"members","id":1,"topic":"t","limit":5,"after":"n.9"})");
+  ASSERT_TRUE(members.status.ok()) << members.status.message();
+  EXPECT_EQ(members.command.op, Command::Op::kMembers);
+  EXPECT_EQ((std::pair{*members.command.limit, members.command.after}),
+            (std::pair{int64_t{5}, std::string("n.9")}));
 }
 
 }  // namespace
