@@ -1,15 +1,17 @@
 // The demo chat page, on the JavaScript client (clients/js/herald.js, served
-// beside this file). Messages of room R are the topic chat.R.msgs; presence
-// heartbeats go to chat.R.presence. The client reconnects by itself and
-// resumes the room after the last message shown, so nothing is missed or
-// shown twice — or it says plainly what was lost (a gap).
+// beside this file). Messages of room R are the topic chat.R.msgs; who is in
+// the room is that topic's presence (docs/PROTOCOL.md, "Presence"): the
+// page subscribes as a member, named by its `info`, and the server tells it
+// who joins and leaves (a closed tab leaves at once). The client reconnects
+// by itself and resumes the room after the last message shown, so nothing
+// is missed or shown twice — or it says plainly what was lost (a gap).
 import { HeraldClient } from './herald.js';
 
 const $ = (id) => document.getElementById(id);
 const me = { id: crypto.randomUUID ? crypto.randomUUID() : String(Math.random()), name: '' };
 let room = '';
-const members = new Map();  // client id -> {name, seen}
-const herald = new HeraldClient(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`);
+let herald = null;  // made on join: the name goes with the connection (`info`)
+let msgs = null;    // the room's subscription, and its members
 
 const topic = (kind) => `chat.${room}.${kind}`;
 
@@ -50,31 +52,27 @@ function onGap(gap) {
 }
 
 function updateMembers() {
-  const now = Date.now();
-  for (const [id, m] of members) if (now - m.seen > 12000) members.delete(id);
-  members.set(me.id, { name: me.name, seen: now });
-  $('members').textContent = `${members.size} online`;
-}
-
-function heartbeat() {
-  if (room && herald.state === 'open') {
-    herald.publish(topic('presence'), { id: me.id, name: me.name }).catch(() => {});
-  }
+  const names = [...msgs.members.values()].map((m) => m.info?.name || '?').sort();
+  $('members').textContent = `${msgs.members.size} online`;
+  $('members').title = names.join(', ');
 }
 
 let everOpen = false;
-herald.addEventListener('state', (e) => {
-  const state = e.detail.state;
-  if (state === 'open') {
-    setStatus('open', 'connected');
-    if (everOpen && room) notice('Reconnected.');
-    everOpen = true;
-    heartbeat();
-  } else if (state === 'reconnecting') {
-    setStatus('closed', 'disconnected — retrying');
-    if (room) notice('Connection lost; reconnecting…');
-  }
-});
+function connect() {
+  herald = new HeraldClient(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`,
+    { info: { name: me.name } });
+  herald.addEventListener('state', (e) => {
+    const state = e.detail.state;
+    if (state === 'open') {
+      setStatus('open', 'connected');
+      if (everOpen) notice('Reconnected.');
+      everOpen = true;
+    } else if (state === 'reconnecting') {
+      setStatus('closed', 'disconnected — retrying');
+      notice('Connection lost; reconnecting…');
+    }
+  });
+}
 
 $('join').addEventListener('submit', (e) => {
   e.preventDefault();
@@ -84,28 +82,23 @@ $('join').addEventListener('submit', (e) => {
   $('join').hidden = true;
   $('chat').hidden = false;
   $('text').focus();
+  connect();
   // Epoch 0: "seen nothing yet" — the room's history on join.
-  herald.subscribe(topic('msgs'), show,
-    { onGap, resume: { [topic('msgs')]: { epoch: 0, offset: 0 } } });
-  herald.subscribe(topic('presence'), (m) => {
-    const p = m.payload || {};
-    if (p.leave) members.delete(p.id); else members.set(p.id, { name: p.name, seen: Date.now() });
-    updateMembers();
+  msgs = herald.subscribe(topic('msgs'), show, {
+    onGap,
+    resume: { [topic('msgs')]: { epoch: 0, offset: 0 } },
+    presence: true,
+    onPresence: updateMembers,
   });
-  updateMembers();
-  heartbeat();
 });
 
 $('send').addEventListener('submit', (e) => {
   e.preventDefault();
   const text = $('text').value.trim();
   if (!text) return;
+  if (!herald) return;
   herald.publish(topic('msgs'), { id: me.id, name: me.name, text })
     .then(() => { $('text').value = ''; })
     .catch((err) => notice(`Not sent (${err.code}); try again.`));
 });
 
-addEventListener('beforeunload', () => {
-  if (room) herald.publish(topic('presence'), { id: me.id, leave: true }).catch(() => {});
-});
-setInterval(() => { heartbeat(); if (room) updateMembers(); }, 5000);

@@ -34,17 +34,53 @@ export declare class HeraldError extends Error {
   readonly code: string;
 }
 
+// A member of a topic's presence (docs/PROTOCOL.md, "Presence").
+export interface PresenceMember {
+  client: string;  // a connection's id
+  user: string;    // the token's subject; an anonymous client's own id
+  info?: Record<string, unknown>;
+}
+
+export interface PresenceEvent {
+  op: 'presence';
+  topic: string;
+  join?: PresenceMember[];   // snapshot: the members
+  leave?: PresenceMember[];  // client and user only
+  clients: number;
+  users: number;
+  snapshot?: boolean;
+  truncated?: boolean;
+  resync?: boolean;    // the list is being reloaded (members query)
+  reloaded?: boolean;  // the reload finished: `members` is fresh
+}
+
 export interface SubscribeOptions {
   group?: string;  // join a queue group: each message to one member
   onGap?: (gap: Gap, sub: Subscription) => void;
   resume?: Record<string, { epoch: number; offset: number }>;
+  // Be a member of this (exact) topic and follow who else is.
+  presence?: boolean;
+  onPresence?: (event: PresenceEvent, sub: Subscription) => void;
 }
 
 export declare class Subscription {
   readonly pattern: string;
   readonly group: string;
   readonly positions: Map<string, { epoch: number; offset: number }>;
+  // With presence: the members (client id -> member) and counts, kept from
+  // the server's events; this connection's own client id.
+  readonly members: Map<string, PresenceMember>;
+  readonly clients: number;
+  readonly users: number;
+  readonly clientId: string | null;
   unsubscribe(): void;
+}
+
+export interface PresencePage {
+  clients: number;
+  users: number;
+  members: PresenceMember[];
+  next?: string;  // more follow: ask again with after = next
 }
 
 export interface ClientOptions {
@@ -57,6 +93,9 @@ export interface ClientOptions {
   // `exp`, to renew the live connection (the `refresh` operation).
   getToken?: () => string | Promise<string>;
   tokenRefreshMargin?: number;  // ms, default 30000 (at most half the token's life left)
+  // What this client shows others in presence, where the node lets clients
+  // name themselves ([presence] client_info): sent as the URL's `info`.
+  info?: Record<string, unknown>;
 }
 
 // A work queue's job (docs/PROTOCOL.md, "Work queues"): the message's
@@ -98,6 +137,9 @@ export declare class HeraldClient extends EventTarget {
        options?: WorkOptions): Promise<Worker>;
   respond(topic: string, handler: (req: Message) => Payload | Promise<Payload>,
           options?: { group?: string }): Subscription;
+  // A topic's presence members, paged by client id.
+  presence(topic: string, options?: { limit?: number; after?: string; timeout?: number }):
+      Promise<PresencePage>;
   // Renews the live connection's token now (getToken, then `refresh`);
   // resolves with the new expiry in ms since the epoch (null: never).
   refreshToken(): Promise<number | null>;

@@ -77,6 +77,53 @@ class Subscription {
     this.positions = new Map();
     for (const [topic, p] of Object.entries(options.resume ?? {})) this.positions.set(topic, p);
     this.active = true;
+    // Presence (docs/PROTOCOL.md, "Presence"): this connection is a member
+    // of the topic; `members` (client id -> {client, user, info}), `clients`
+    // and `users` follow the server's events; `clientId` is this
+    // connection's own id (it changes with each connection).
+    this.presence = options.presence === true;
+    this.onPresence = options.onPresence ?? (() => {});
+    this.members = new Map();
+    this.clients = 0;
+    this.users = 0;
+    this.clientId = null;
+  }
+
+  // A `presence` event: a snapshot replaces the list, a change edits it, a
+  // resync asks the server for the whole list (after a random delay, so a
+  // thousand members do not ask at once).
+  presenceEvent(e) {
+    if (e.snapshot) this.members.clear();
+    if (e.resync) {
+      clearTimeout(this.resyncTimer);
+      this.resyncTimer = setTimeout(() => this._reloadMembers(), Math.random() * 1000);
+    }
+    for (const m of e.join ?? []) this.members.set(m.client, m);
+    for (const m of e.leave ?? []) this.members.delete(m.client);
+    this.clients = e.clients;
+    this.users = e.users;
+    this.onPresence(e, this);
+  }
+
+  async _reloadMembers() {
+    if (!this.active) return;
+    try {
+      const members = new Map();
+      let after;
+      let last;
+      do {
+        last = await this.client.presence(this.pattern, { limit: 1000, after });
+        for (const m of last.members) members.set(m.client, m);
+        after = last.next;
+      } while (after);
+      this.members = members;
+      this.clients = last.clients;
+      this.users = last.users;
+      this.onPresence({ op: 'presence', topic: this.pattern, resync: true, reloaded: true,
+        clients: last.clients, users: last.users }, this);
+    } catch (e) {
+      this.client._report(e);
+    }
   }
 
   resumePoints() {
@@ -105,6 +152,7 @@ class Subscription {
   unsubscribe() {
     if (!this.active) return;
     this.active = false;
+    clearTimeout(this.resyncTimer);
     this.client._drop(this);
   }
 }
@@ -170,6 +218,9 @@ export class HeraldClient extends EventTarget {
     this.reconnectMax = options.reconnectMax ?? RECONNECT_MAX_MS;
     this.requestTimeout = options.requestTimeout ?? 5000;
     this.getToken = options.getToken ?? null;
+    // What this client shows others in presence (a JSON object), where the
+    // node lets clients name themselves: sent as the URL's `info`.
+    this.info = options.info ?? null;
     this.tokenRefreshMargin = options.tokenRefreshMargin ?? TOKEN_REFRESH_MARGIN_MS;
     this.subscriptions = new Set();
     this.workers = new Map();  // queue name -> Worker
@@ -278,15 +329,30 @@ export class HeraldClient extends EventTarget {
     this.dispatchEvent(new CustomEvent('state', { detail: { state } }));
   }
 
+  // Resolves with a topic's presence members: {clients, users, members:
+  // [{client, user, info}], next} (`next`: ask again with after = next).
+  presence(topic, options = {}) {
+    const cmd = { op: 'members', topic, limit: options.limit, after: options.after };
+    return this._call(cmd, options.timeout ?? this.requestTimeout,
+      (m) => ({ clients: m.clients, users: m.users, members: m.members, next: m.next }));
+  }
+
+  _withInfo(url) {
+    if (!this.info) return url;
+    const u = new URL(url, globalThis.location?.href);
+    u.searchParams.set('info', JSON.stringify(this.info));
+    return u.toString();
+  }
+
   _open() {
-    if (!this.getToken) return this._connect(this.url, null);
+    if (!this.getToken) return this._connect(this._withInfo(this.url), null);
     // A new token for every attempt: a browser cannot tell a refused upgrade
     // (401) from a network error, so the token in hand is never trusted twice.
     Promise.resolve().then(() => this.getToken()).then((token) => {
       if (this.closed) return;
       const url = new URL(this.url, globalThis.location?.href);
       url.searchParams.set('token', token);
-      this._connect(url.toString(), tokenExpiry(token));
+      this._connect(this._withInfo(url.toString()), tokenExpiry(token));
     }, (error) => {
       if (this.closed) return;
       this._report(new HeraldError('token', `getToken failed: ${error?.message ?? error}`));
@@ -400,6 +466,10 @@ export class HeraldClient extends EventTarget {
   _sendSubscribe(sub) {
     const cmd = { op: 'sub', id: this.nextId++, topic: sub.pattern };
     if (sub.group) cmd.group = sub.group;
+    if (sub.presence) {
+      cmd.presence = true;
+      sub.subscribeId = cmd.id;  // its answer names this connection's client id
+    }
     const resume = sub.resumePoints();
     if (resume) cmd.resume = resume;
     this._send(cmd);
@@ -439,12 +509,23 @@ export class HeraldClient extends EventTarget {
         if (worker) worker.deliver(m);
         return;
       }
+      case 'presence':
+        for (const sub of this.subscriptions) {
+          if (sub.presence && sub.pattern === m.topic) sub.presenceEvent(m);
+        }
+        return;
+      case 'subscribed':
+        for (const sub of this.subscriptions) {
+          if (sub.presence && sub.subscribeId === m.id) sub.clientId = m.client ?? null;
+        }
+        return;
       case 'jobs': {
         const worker = this.workers.get(m.queue);
         if (worker) for (const job of m.jobs) worker.deliver(job);
         return;
       }
       case 'ack':
+      case 'members':
       case 'refreshed':
       case 'reply':
       case 'joined':

@@ -73,8 +73,11 @@ test('two pages chat with each other through /', { timeout: 30000 }, async () =>
   }
   assert.deepEqual(await texts(a), ['hello from ada', 'hi ada, bob here']);
   assert.deepEqual(await texts(b), ['hello from ada', 'hi ada, bob here']);
-  await a.waitForFunction(() => document.getElementById('members').textContent === '2 online',
-    null, { timeout: 12000 });
+  // Who is in the room comes from presence: each page sees the other by name.
+  for (const p of [a, b]) {
+    await p.waitForFunction(() => document.getElementById('members').textContent === '2 online');
+    assert.equal(await p.getAttribute('#members', 'title'), 'ada, bob');
+  }
   // HERALD_SCREENSHOTS=docs refreshes the page's screenshot in the docs.
   if (process.env.HERALD_SCREENSHOTS) {
     mkdirSync(process.env.HERALD_SCREENSHOTS, { recursive: true });
@@ -85,7 +88,17 @@ test('two pages chat with each other through /', { timeout: 30000 }, async () =>
   const c = await joinChat(`http://127.0.0.1:${port}/`, 'cyd', 'lobby');
   await c.waitForFunction(() => document.querySelectorAll('#messages li:not(.notice)').length >= 2);
   assert.deepEqual(await texts(c), ['hello from ada', 'hi ada, bob here']);
-  for (const p of [a, b, c]) {
+  await a.waitForFunction(() => document.getElementById('members').title === 'ada, bob, cyd');
+  // Closing a tab: it leaves the others' lists within the event interval
+  // (100 ms) and a second of slack.
+  assert.deepEqual(c.errors, []);
+  const closed = Date.now();
+  await c.close();
+  await a.waitForFunction(() => document.getElementById('members').title === 'ada, bob',
+    null, { timeout: 1100 });
+  const left = Date.now() - closed;
+  assert.ok(left < 1100, `left after ${left} ms`);
+  for (const p of [a, b]) {
     assert.deepEqual(p.errors, []);
     await p.close();
   }

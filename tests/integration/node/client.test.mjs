@@ -273,3 +273,28 @@ test('work: a manual worker settles by itself, and a stale handle is refused', a
   await got[0].ack();
   await assert.rejects(got[0].ack(), (e) => e.code === 'unknown_handle');
 });
+
+test('presence: members follow joins and leaves, and presence() pages them', async () => {
+  const a = client(server.port, { info: { name: 'ada' } });
+  const seen = [];
+  const sa = a.subscribe('js.room.p', () => {}, { presence: true, onPresence: (e) => seen.push(e) });
+  await a.ready();
+  await until(() => sa.members.size === 1 && sa.clientId !== null);
+  assert.deepEqual([...sa.members.values()].map((m) => m.info), [{ name: 'ada' }]);
+  assert.equal([...sa.members.keys()][0], sa.clientId);
+  const b = client(server.port, { info: { name: 'bob' } });
+  const sb = b.subscribe('js.room.p', () => {}, { presence: true });
+  await until(() => sa.members.size === 2 && sb.members.size === 2);
+  assert.deepEqual([...sb.members.values()].map((m) => m.info.name).sort(), ['ada', 'bob']);
+  assert.equal(sa.clients, 2);
+  assert.ok(seen[0].snapshot, 'the first event is a snapshot');
+  const page1 = await a.presence('js.room.p', { limit: 1 });
+  assert.equal(page1.members.length, 1);
+  const page2 = await a.presence('js.room.p', { limit: 1, after: page1.next });
+  assert.equal(page2.next, undefined);
+  assert.notEqual(page1.members[0].client, page2.members[0].client);
+  b.close();
+  await until(() => sa.members.size === 1);
+  assert.equal(sa.clients, 1);
+  await assert.rejects(a.presence('js.room.*'), (e) => e instanceof HeraldError && e.code === 'invalid_topic');
+});
