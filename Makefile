@@ -16,7 +16,7 @@ FUZZ_SECONDS ?= 60
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: deps build run test test-asan test-tsan test-robustness bench bench-ws bench-http bench-sse bench-grpc bench-cluster bench-store bench-queue fuzz format clean
+.PHONY: deps build run test test-asan test-tsan test-robustness bench bench-ws bench-http bench-sse bench-grpc bench-cluster bench-store bench-queue bench-presence fuzz format clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -80,6 +80,9 @@ bench-store: build
 
 bench-queue: build
 	bash bench/queue/run.sh
+
+bench-presence: build
+	bash bench/presence/run.sh
 
 fuzz: deps
 	bash fuzz/run.sh $(FUZZ_SECONDS)
