@@ -278,7 +278,14 @@ Result<std::string> ClientInfo(std::string_view json, size_t max_bytes) {
   if (parser.parse(json.data(), json.size()).get(root) != simdjson::SUCCESS || !root.is_object()) {
     return Status(ErrorCode::kInvalidArgument, "info must be a JSON object");
   }
-  return simdjson::minify(root);
+  // Minified, it may grow (1e9 is written 1000000000.0): the bound is on
+  // what is kept.
+  std::string text = simdjson::minify(root);
+  if (text.size() > max_bytes) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "info is over " + std::to_string(max_bytes) + " bytes");
+  }
+  return text;
 }
 
 }  // namespace herald::auth

@@ -66,6 +66,10 @@ Broker::Impl::Impl(BrokerOptions options)
         }
         maintenance_cv_.notify_one();
       }) {
+  // Peers hear of local members (no-op without a cluster).
+  presence_.OnLocalChange([this](const std::string& topic, const PresenceMember& m, bool joined) {
+    cluster_.PresenceChanged(topic, m, joined);
+  });
   dispatcher_ = std::make_unique<Dispatcher>(
       [this](std::function<void()> wake) { return CreateInbox(std::move(wake)); });
   if (store_) LoadStored(store_->recovery().complete, store_->TakeTopics());
@@ -179,6 +183,8 @@ BrokerStats Broker::Impl::Stats() const {
   s.presence_resyncs = get(pc.resyncs);
   s.presence_refused_full = get(pc.refused_full);
   s.presence_refused_bytes = get(pc.refused_bytes);
+  s.presence_peer_members = get(pc.peer_members);
+  s.presence_peer_dropped = get(pc.peer_dropped);
   const TopicTable::Totals totals = topics_.Sum();
   s.messages_in = totals.messages_in + get(counters_.replies_in);
   s.bytes_in = totals.bytes_in + get(counters_.reply_bytes_in);

@@ -57,6 +57,25 @@ class BrokerCluster {
   // `moved_meanwhile(topic)` holds are told with a gap at its next message.
   static void SuspectOwned(Broker& broker,
                            const std::function<bool(std::string_view)>& moved_meanwhile);
+  // Presence (herald/presence.h): a peer's members, mirrored here. Calls for
+  // one node come one at a time (its link's reader). A reset replaces all of
+  // the node's members: Begin, the members named again, End.
+  static void PeerPresenceJoin(Broker& broker, const std::string& node, const std::string& topic,
+                               const PresenceMember& member);
+  static void PeerPresenceLeave(Broker& broker, const std::string& node, const std::string& topic,
+                                const std::string& client);
+  static void PeerPresenceBeginReset(Broker& broker, const std::string& node);
+  static void PeerPresenceEndReset(Broker& broker, const std::string& node);
+  // The node is gone (its link ended and no newer one replaced it): its
+  // members leave.
+  static void PeerPresenceLost(Broker& broker, const std::string& node);
+  // This node's own members, one presence shard at a time, `each` called
+  // under the shard's lock: a link coming up learns them without missing a
+  // change (every change of the shard is told after its call).
+  static void ForEachLocalMember(
+      Broker& broker,
+      const std::function<void(const std::vector<std::pair<std::string, PresenceMember>>&)>& each);
+
   // History of a topic this node owns, for a peer resuming a client. `done`
   // runs inline, or on the history store's reader thread when the history
   // asked for is on disk.

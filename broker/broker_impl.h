@@ -40,6 +40,8 @@ class Broker::Impl {
                              std::shared_ptr<Inbox> inbox, SubscribeOptions options);
   bool Unsubscribe(uint64_t id);
   Result<PresenceSnapshot> Presence(std::string_view topic, const PresenceQuery& query) const;
+  // Peers' presence members come in here (BrokerCluster).
+  PresenceTable& presence() { return presence_; }
   uint64_t Request(std::string_view topic, std::string payload, std::chrono::milliseconds timeout,
                    ReplyCallback on_reply, PublishOptions options);
   bool CancelRequest(uint64_t id) { return tracker_.Cancel(id); }

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "herald/broker.h"
+#include "herald/presence.h"
 
 namespace herald {
 
@@ -46,6 +47,15 @@ class ClusterHook {
   // queue group) here, or the end of its last one.
   virtual bool InterestChanged(const std::string& pattern, const std::string& queue_group,
                                bool added) = 0;
+  // A local presence member's first join of a topic, or its last leave
+  // (herald/presence.h). Called with the topic's presence lock held, so a
+  // topic's changes arrive in order. Default: peers are not told.
+  virtual void PresenceChanged(const std::string& topic, const PresenceMember& member,
+                               bool joined) {
+    (void)topic;
+    (void)member;
+    (void)joined;
+  }
 };
 
 }  // namespace herald

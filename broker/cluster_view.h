@@ -118,6 +118,11 @@ class ClusterView {
     return false;
   }
 
+  // A local presence member joined or left (ClusterHook::PresenceChanged).
+  void PresenceChanged(const std::string& topic, const PresenceMember& member, bool joined) const {
+    if (ClusterHook* h = hook()) h->PresenceChanged(topic, member, joined);
+  }
+
   // --- Peers' interest ---
   // The inbox peers' interest subscribes on: the last one attached (kept
   // after Detach), null before any. Subscription lock held.

@@ -11,6 +11,10 @@ namespace {
 // member, the user count's share.
 constexpr uint64_t kEntryOverhead = 160;
 
+// What a topic costs before its members: its Topic (maps, watchers), the
+// shard's map node, and its name there and in the due list.
+uint64_t TopicCost(std::string_view name) { return 256 + 2 * name.size(); }
+
 }  // namespace
 
 PresenceTable::PresenceTable(const PresenceLimits& limits, Push push,
@@ -58,7 +62,10 @@ Status PresenceTable::Join(const std::string& topic, const PresenceMember& membe
   std::lock_guard lock(shard.mu);
   auto [it, fresh] = shard.topics.try_emplace(topic);
   Topic& t = it->second;
-  if (fresh) counters_.topics.fetch_add(1, std::memory_order_relaxed);
+  if (fresh) {
+    counters_.topics.fetch_add(1, std::memory_order_relaxed);
+    counters_.bytes.fetch_add(TopicCost(topic), std::memory_order_relaxed);
+  }
   auto m = t.members.find(member.client);
   if (m == t.members.end()) {
     const uint64_t cost = Cost(member);
@@ -78,6 +85,7 @@ Status PresenceTable::Join(const std::string& topic, const PresenceMember& membe
       if (fresh) {
         shard.topics.erase(it);
         counters_.topics.fetch_sub(1, std::memory_order_relaxed);
+        counters_.bytes.fetch_sub(TopicCost(topic), std::memory_order_relaxed);
       }
       return refused;
     }
@@ -93,10 +101,15 @@ Status PresenceTable::Join(const std::string& topic, const PresenceMember& membe
     t.watchers.push_back(watcher);
     push_(watcher, std::move(snapshot));
     m->second.refs = 1;
+    if (changed_) changed_(topic, *shared, true);
     Note(shard, topic, t, member.client, +1, std::move(shared), now_us);
     return Status::Ok();
   }
   // The client is a member already (another presence subscription of it).
+  if (!m->second.node.empty()) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "client id '" + member.client + "' is another node's");
+  }
   ++m->second.refs;
   std::shared_ptr<PresenceEvent> snapshot = PublishedView(topic, t);
   t.watchers.push_back(watcher);
@@ -113,19 +126,128 @@ void PresenceTable::Leave(const std::string& topic, const std::string& client,
   Topic& t = it->second;
   std::erase_if(t.watchers, [&](const SubscriptionPtr& w) { return w.get() == watcher; });
   auto m = t.members.find(client);
-  if (m != t.members.end() && --m->second.refs == 0) {
-    MemberPtr member = std::move(m->second.member);
-    t.members.erase(m);
-    if (auto u = t.users.find(member->user); u != t.users.end() && --u->second == 0) {
-      t.users.erase(u);
-    }
-    const uint64_t cost = Cost(*member);
-    t.bytes -= cost;
-    counters_.bytes.fetch_sub(cost, std::memory_order_relaxed);
-    counters_.members.fetch_sub(1, std::memory_order_relaxed);
-    Note(shard, topic, t, client, -1, std::move(member), now_us);
+  if (m != t.members.end() && m->second.node.empty() && --m->second.refs == 0) {
+    if (changed_) changed_(topic, *m->second.member, false);
+    EraseMember(shard, topic, t, m, now_us);
   }
   DropIfEmpty(shard, topic);
+}
+
+void PresenceTable::EraseMember(Shard& shard, const std::string& name, Topic& t,
+                                std::map<std::string, Entry, std::less<>>::iterator m,
+                                int64_t now_us) {
+  MemberPtr member = std::move(m->second.member);
+  const bool peer = !m->second.node.empty();
+  const std::string client = m->first;
+  t.members.erase(m);
+  if (auto u = t.users.find(member->user); u != t.users.end() && --u->second == 0) {
+    t.users.erase(u);
+  }
+  const uint64_t cost = Cost(*member);
+  t.bytes -= cost;
+  counters_.bytes.fetch_sub(cost, std::memory_order_relaxed);
+  counters_.members.fetch_sub(1, std::memory_order_relaxed);
+  if (peer) counters_.peer_members.fetch_sub(1, std::memory_order_relaxed);
+  Note(shard, name, t, client, -1, std::move(member), now_us);
+}
+
+void PresenceTable::JoinRemote(const std::string& node, const std::string& topic,
+                               const PresenceMember& member, int64_t now_us) {
+  std::lock_guard remote(remote_mu_);
+  auto key = std::make_pair(topic, member.client);
+  Remote& r = remote_[node];
+  if (auto known = r.members.find(key); known != r.members.end()) {
+    known->second = true;  // named again (a reset): kept
+    return;
+  }
+  if (!Allowed(topic).ok()) return;  // off here too: nothing to mirror
+  const uint64_t cost = Cost(member);
+  Shard& shard = ShardOf(topic);
+  std::lock_guard lock(shard.mu);
+  if (counters_.bytes.load(std::memory_order_relaxed) + cost > limits_.max_presence_bytes) {
+    counters_.peer_dropped.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  auto [it, fresh] = shard.topics.try_emplace(topic);
+  Topic& t = it->second;
+  if (fresh) {
+    counters_.topics.fetch_add(1, std::memory_order_relaxed);
+    counters_.bytes.fetch_add(TopicCost(topic), std::memory_order_relaxed);
+  }
+  if (t.members.contains(member.client)) return;  // ids name their node: not expected
+  auto shared = std::make_shared<const PresenceMember>(member);
+  t.members.emplace(member.client, Entry{shared, 1, node});
+  ++t.users[member.user];
+  t.bytes += cost;
+  counters_.bytes.fetch_add(cost, std::memory_order_relaxed);
+  counters_.members.fetch_add(1, std::memory_order_relaxed);
+  counters_.peer_members.fetch_add(1, std::memory_order_relaxed);
+  r.members.emplace(std::move(key), true);
+  Note(shard, topic, t, member.client, +1, std::move(shared), now_us);
+}
+
+void PresenceTable::LeaveRemote(const std::string& node, const std::string& topic,
+                                const std::string& client, int64_t now_us) {
+  std::lock_guard remote(remote_mu_);
+  auto r = remote_.find(node);
+  if (r == remote_.end() || r->second.members.erase({topic, client}) == 0) return;
+  Shard& shard = ShardOf(topic);
+  std::lock_guard lock(shard.mu);
+  auto it = shard.topics.find(topic);
+  if (it == shard.topics.end()) return;
+  auto m = it->second.members.find(client);
+  if (m == it->second.members.end() || m->second.node != node) return;
+  EraseMember(shard, topic, it->second, m, now_us);
+  DropIfEmpty(shard, topic);
+}
+
+void PresenceTable::BeginReset(const std::string& node) {
+  std::lock_guard remote(remote_mu_);
+  Remote& r = remote_[node];
+  r.resetting = true;
+  for (auto& [key, confirmed] : r.members) confirmed = false;
+}
+
+void PresenceTable::EndReset(const std::string& node, int64_t now_us) {
+  std::vector<std::pair<std::string, std::string>> gone;
+  {
+    std::lock_guard remote(remote_mu_);
+    auto r = remote_.find(node);
+    if (r == remote_.end() || !r->second.resetting) return;
+    r->second.resetting = false;
+    for (const auto& [key, confirmed] : r->second.members) {
+      if (!confirmed) gone.push_back(key);
+    }
+  }
+  for (const auto& [topic, client] : gone) LeaveRemote(node, topic, client, now_us);
+}
+
+void PresenceTable::DropNode(const std::string& node, int64_t now_us) {
+  std::vector<std::pair<std::string, std::string>> gone;
+  {
+    std::lock_guard remote(remote_mu_);
+    auto r = remote_.find(node);
+    if (r == remote_.end()) return;
+    for (const auto& [key, confirmed] : r->second.members) gone.push_back(key);
+  }
+  for (const auto& [topic, client] : gone) LeaveRemote(node, topic, client, now_us);
+  std::lock_guard remote(remote_mu_);
+  if (auto r = remote_.find(node); r != remote_.end() && r->second.members.empty())
+    remote_.erase(r);
+}
+
+void PresenceTable::ForEachLocal(
+    const std::function<void(const std::vector<std::pair<std::string, PresenceMember>>&)>& each) {
+  for (Shard& shard : shards_) {
+    std::lock_guard lock(shard.mu);
+    std::vector<std::pair<std::string, PresenceMember>> local;
+    for (const auto& [name, t] : shard.topics) {
+      for (const auto& [client, entry] : t.members) {
+        if (entry.node.empty()) local.emplace_back(name, *entry.member);
+      }
+    }
+    each(local);
+  }
 }
 
 void PresenceTable::DropIfEmpty(Shard& shard, const std::string& name) {
@@ -137,12 +259,16 @@ void PresenceTable::DropIfEmpty(Shard& shard, const std::string& name) {
   shard.due.erase(name);
   shard.topics.erase(it);
   counters_.topics.fetch_sub(1, std::memory_order_relaxed);
+  counters_.bytes.fetch_sub(TopicCost(name), std::memory_order_relaxed);
 }
 
 void PresenceTable::Note(Shard& shard, const std::string& name, Topic& t, const std::string& client,
                          int delta, MemberPtr member, int64_t now_us) {
   auto [p, fresh] = t.pending.try_emplace(client);
-  if (!fresh && p->second.delta == -delta) {
+  // A join and a leave of the same member (user and info alike) cancel; a
+  // member that came back as someone else is told as a leave and a join.
+  if (!fresh && p->second.delta == -delta && p->second.member && member &&
+      p->second.member->user == member->user && p->second.member->info == member->info) {
     // A join and a leave of one client inside one interval: nothing to say.
     t.pending.erase(p);
     counters_.coalesced.fetch_add(2, std::memory_order_relaxed);
@@ -162,14 +288,36 @@ void PresenceTable::Note(Shard& shard, const std::string& name, Topic& t, const 
   if (shard.due.emplace(name, due).second) note_deadline_(due);
 }
 
+void PresenceTable::ForPublished(const Topic& t,
+                                 const std::function<void(const PresenceMember&)>& each) {
+  // The current members less the queued joins, plus the queued leaves, in
+  // client order.
+  auto pending = t.pending.begin();
+  for (const auto& [client, entry] : t.members) {
+    // Queued leaves of clients ordered before this one (no longer members).
+    for (; pending != t.pending.end() && pending->first < client; ++pending) {
+      if (pending->second.delta < 0) each(*pending->second.member);
+    }
+    if (pending != t.pending.end() && pending->first == client) {
+      // A queued join: not published yet. (A queued leave of a client that
+      // is a member again cancelled: not queued.)
+      ++pending;
+      continue;
+    }
+    each(*entry.member);
+  }
+  for (; pending != t.pending.end(); ++pending) {
+    if (pending->second.delta < 0) each(*pending->second.member);
+  }
+}
+
 std::shared_ptr<PresenceEvent> PresenceTable::PublishedView(const std::string& name,
                                                             const Topic& t) const {
   auto e = std::make_shared<PresenceEvent>();
   e->topic = name;
   e->snapshot = true;
-  // The current members less the queued joins, plus the queued leaves.
   std::unordered_map<std::string_view, uint32_t, SeededHash, std::equal_to<>> users;
-  auto add = [&](const PresenceMember& m) {
+  ForPublished(t, [&](const PresenceMember& m) {
     ++e->clients;
     ++users[m.user];
     if (e->joins.size() < limits_.snapshot_members) {
@@ -177,23 +325,7 @@ std::shared_ptr<PresenceEvent> PresenceTable::PublishedView(const std::string& n
     } else {
       e->truncated = true;
     }
-  };
-  auto pending = t.pending.begin();
-  for (const auto& [client, entry] : t.members) {
-    // Queued leaves of clients ordered before this one (they are no longer
-    // in `members`), in client order.
-    for (; pending != t.pending.end() && pending->first < client; ++pending) {
-      if (pending->second.delta < 0) add(*pending->second.member);
-    }
-    if (pending != t.pending.end() && pending->first == client) {
-      ++pending;
-      continue;  // a queued join: not published yet
-    }
-    add(*entry.member);
-  }
-  for (; pending != t.pending.end(); ++pending) {
-    if (pending->second.delta < 0) add(*pending->second.member);
-  }
+  });
   e->users = static_cast<uint32_t>(users.size());
   return e;
 }
@@ -247,22 +379,27 @@ int64_t PresenceTable::Flush(int64_t now_us) {
 Result<PresenceSnapshot> PresenceTable::Query(const std::string& topic,
                                               const PresenceQuery& query) const {
   if (Status s = Allowed(topic); !s.ok()) return s;
-  const uint32_t limit = std::clamp<uint32_t>(query.limit, 1, limits_.max_query_members);
+  const uint32_t limit =
+      std::clamp<uint32_t>(query.limit, 1, std::max<uint32_t>(1, limits_.max_query_members));
   PresenceSnapshot out;
   Shard& shard = ShardOf(topic);
   std::lock_guard lock(shard.mu);
   auto it = shard.topics.find(topic);
   if (it == shard.topics.end()) return out;
-  const Topic& t = it->second;
-  out.clients = static_cast<uint32_t>(t.members.size());
-  out.users = static_cast<uint32_t>(t.users.size());
-  for (auto m = t.members.upper_bound(query.after); m != t.members.end(); ++m) {
-    if (out.members.size() == limit) {
+  // The published view, like a snapshot: the changes still queued reach the
+  // asker as events after this answer, and apply to it exactly once.
+  std::unordered_map<std::string_view, uint32_t, SeededHash, std::equal_to<>> users;
+  ForPublished(it->second, [&](const PresenceMember& m) {
+    ++out.clients;
+    ++users[m.user];
+    if (!query.after.empty() && m.client <= query.after) return;
+    if (out.members.size() < limit) {
+      out.members.push_back(m);
+    } else if (out.next.empty()) {
       out.next = out.members.back().client;
-      break;
     }
-    out.members.push_back(*m->second.member);
-  }
+  });
+  out.users = static_cast<uint32_t>(users.size());
   return out;
 }
 

@@ -50,6 +50,8 @@ struct PresenceCounters {
   std::atomic<uint64_t> resyncs{0};  // events that said only `resync`
   std::atomic<uint64_t> refused_full{0};   // joins past a topic's max_members
   std::atomic<uint64_t> refused_bytes{0};  // joins past max_presence_bytes
+  std::atomic<uint64_t> peer_members{0};   // gauge: members of other cluster nodes
+  std::atomic<uint64_t> peer_dropped{0};   // peers' joins not kept (max_presence_bytes)
 };
 
 class PresenceTable {
@@ -75,6 +77,31 @@ class PresenceTable {
 
   Result<PresenceSnapshot> Query(const std::string& topic, const PresenceQuery& query) const;
 
+  // Cluster: members of other nodes, mirrored here (every node holds every
+  // member) and told to local watchers like local ones. Each node's set
+  // changes by increments; a reset (Begin, the members named again, End)
+  // replaces it, dropping what was not named again. Calls for one node come
+  // one at a time (its link's reader); they never wait for local joins.
+  // Past max_presence_bytes a peer's join is dropped (counted): the view is
+  // short of it until the next reset.
+  void JoinRemote(const std::string& node, const std::string& topic, const PresenceMember& member,
+                  int64_t now_us);
+  void LeaveRemote(const std::string& node, const std::string& topic, const std::string& client,
+                   int64_t now_us);
+  void BeginReset(const std::string& node);
+  void EndReset(const std::string& node, int64_t now_us);
+  // The node is gone: every member of it leaves.
+  void DropNode(const std::string& node, int64_t now_us);
+  // Local members, one shard at a time, `each(topic, member)` under the
+  // shard's lock (so a change of that shard is told after it): a link
+  // coming up learns them.
+  void ForEachLocal(
+      const std::function<void(const std::vector<std::pair<std::string, PresenceMember>>&)>& each);
+  // Told of each local member's first join and last leave, under its
+  // shard's lock (so peers hear them in order). Set once, before use.
+  using Changed = std::function<void(const std::string& topic, const PresenceMember&, bool joined)>;
+  void OnLocalChange(Changed changed) { changed_ = std::move(changed); }
+
   // Sends the events due by `now_us`; returns when the next is due
   // (INT64_MAX: none).
   int64_t Flush(int64_t now_us);
@@ -87,6 +114,7 @@ class PresenceTable {
   struct Entry {
     MemberPtr member;
     uint32_t refs = 0;
+    std::string node;  // "" for this node's members, else the peer's id
   };
   // A change queued since the last event: +1 joined, -1 left.
   struct Change {
@@ -117,9 +145,24 @@ class PresenceTable {
   // Builds the topic's event from its pending changes and pushes it to every
   // watcher. Shard lock held.
   void Send(const std::string& name, Topic& t, int64_t now_us);
+  // The members as of the last event sent, in client order. Shard lock held.
+  static void ForPublished(const Topic& t, const std::function<void(const PresenceMember&)>& each);
   // The members and counts as of the last event sent. Shard lock held.
   std::shared_ptr<PresenceEvent> PublishedView(const std::string& name, const Topic& t) const;
   void DropIfEmpty(Shard& shard, const std::string& name);
+  // Removes a member's entry and queues its leave. Shard lock held.
+  void EraseMember(Shard& shard, const std::string& name, Topic& t,
+                   std::map<std::string, Entry, std::less<>>::iterator m, int64_t now_us);
+
+  // Peers' members by node: (topic, client) -> confirmed in the reset under
+  // way. Taken before any shard lock, only by link readers.
+  struct Remote {
+    std::map<std::pair<std::string, std::string>, bool> members;
+    bool resetting = false;
+  };
+  std::mutex remote_mu_;
+  std::map<std::string, Remote, std::less<>> remote_;
+  Changed changed_;
 
   const PresenceLimits limits_;
   const Push push_;

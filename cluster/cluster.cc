@@ -33,7 +33,8 @@ Cluster::Cluster(Broker& broker, ClusterOptions options)
       node_id_(broker.options().node_id),
       members_(*this, options_, node_id_),
       calls_(options_),
-      interest_(broker) {}
+      interest_(broker),
+      presence_(broker) {}
 
 Cluster::~Cluster() { Stop(); }
 
@@ -134,6 +135,7 @@ void Cluster::Stop() {
   calls_.FailPeer("", Status(ErrorCode::kUnavailable, "the cluster is shutting down"));
   members_.Clear();
   interest_.Clear();
+  presence_.Clear();
   server_.reset();
   service_.reset();
 }
@@ -214,6 +216,7 @@ void Cluster::LinkUp(const std::shared_ptr<PeerLink>& link, const std::string& a
   if (!up.ok) return;
   if (up.replaced) up.replaced->Close("replaced by a newer link from the same node");
   interest_.Announce(link);
+  presence_.Announce(link);
   spdlog::info("cluster: {}",
                "link to node '" + id + "' (" + address + ") is up" + (up.ups > 1 ? " again" : ""));
   // While it could not see this node, the peer may have numbered topics this
@@ -234,11 +237,13 @@ void Cluster::OnLinkDone(std::shared_ptr<PeerLink> link) {
   // Whether it was the peer's current link or one a newer link replaced, its
   // interest goes (the reader is done: OnDone follows every reaction).
   interest_.Forget(link);
+  presence_.Forget(link);
   if (!link->was_up()) return;
   // Frames queued on the link died with it, even when a newer link to the
   // same peer replaced it: subscribers of the peer's topics get a gap.
   BrokerCluster::PeerLost(broker_, id);
   if (!was_current) return;  // replaced: the peer is still a member
+  presence_.Lost(id);        // its members leave (a new link's reset brings them back)
   calls_.FailPeer(id, Status(ErrorCode::kUnavailable, "the link to node '" + id + "' was lost"));
   spdlog::warn("cluster: {}", "link to node '" + id + "' is down: " + reason);
   members_.Gossip();
@@ -272,6 +277,10 @@ void Cluster::FetchHistory(const std::string& owner, const std::string& topic, u
 bool Cluster::InterestChanged(const std::string& pattern, const std::string& queue_group,
                               bool added) {
   return interest_.Changed(pattern, queue_group, added);
+}
+
+void Cluster::PresenceChanged(const std::string& topic, const PresenceMember& member, bool joined) {
+  presence_.Changed(topic, member, joined);
 }
 
 // --- Stats -------------------------------------------------------------------------------

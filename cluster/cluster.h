@@ -26,6 +26,7 @@
 //                    the same lock, dialers.h: dialing and backoff);
 //   pending_calls.h  forwards and history fetches waiting for the owner;
 //   interest_sync.h  local interest out to peers, peers' interest in;
+//   presence_sync.h  local presence members out to peers, peers' members in;
 //   cluster_frames.cc what each frame means, the handshake included.
 // This class is the lifecycle and the wiring between them.
 #pragma once
@@ -49,6 +50,7 @@
 #include "cluster/peer_link.h"
 #include "cluster/peer_tls.h"
 #include "cluster/pending_calls.h"
+#include "cluster/presence_sync.h"
 #include "herald/broker.h"
 #include "herald/cluster_options.h"
 
@@ -83,6 +85,8 @@ class Cluster final : public ClusterHook {
                     uint64_t after_offset, HistoryCallback done) override;
   bool InterestChanged(const std::string& pattern, const std::string& queue_group,
                        bool added) override;
+  void PresenceChanged(const std::string& topic, const PresenceMember& member,
+                       bool joined) override;
 
   // From links and the peer service.
   void OnFrame(PeerLink& link, pb::PeerFrame& frame);
@@ -128,6 +132,7 @@ class Cluster final : public ClusterHook {
   Membership members_;
   PendingCalls calls_;
   InterestSync interest_;
+  PresenceSync presence_;
 
   // The cluster thread: peer deliveries and the periodic tick.
   std::shared_ptr<Inbox> inbox_;

@@ -88,6 +88,8 @@ void Cluster::OnFrame(PeerLink& link, pb::PeerFrame& frame) {
       for (const pb::Member& m : frame.members().members())
         members_.Learn(m.node_id(), m.address());
       return;
+    case K::kPresence:
+      return presence_.Apply(link, frame.presence());
     default:
       link.Close("protocol error: unexpected frame after the handshake");
   }
@@ -156,6 +158,7 @@ void Cluster::OnHello(PeerLink& link, pb::Hello& hello) {
   hs.dialer_id = id;
   hs.dialer_address = std::move(*hello.mutable_address());
   hs.dialer_nonce = std::move(*hello.mutable_nonce());
+  hs.peer_features.assign(hello.features().begin(), hello.features().end());
   hs.acceptor_id = node_id_;
   hs.acceptor_nonce = nonce;
   pb::PeerFrame f;
@@ -203,9 +206,11 @@ void Cluster::OnProof(PeerLink& link, const pb::Proof& proof) {
     return Refuse(link, pb::Refuse::DIAL_BACK, "node '" + node_id_ + "' dials node '" + id + "'");
   }
   link.set_peer_id(id);
+  link.set_peer_features(std::move(link.handshake.peer_features));
   pb::PeerFrame f;
   pb::Welcome* w = f.mutable_welcome();
   w->set_node_id(node_id_);
+  w->add_features(std::string(kPresenceFeature));
   w->set_mac(PeerProof(options_.secret, Prover::kAcceptor, TranscriptOf(link)));
   *w->mutable_members() = members_.MembersFrame().members().members();
   link.Send(std::move(f));
@@ -226,6 +231,7 @@ void Cluster::OnWelcome(PeerLink& link, pb::Welcome& welcome) {
   }
   const std::string id = hs.acceptor_id;
   link.set_peer_id(id);
+  link.set_peer_features({welcome.features().begin(), welcome.features().end()});
   for (const pb::Member& m : welcome.members()) members_.Learn(m.node_id(), m.address());
   LinkUp(link.shared_from_this(), link.address());
 }

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "cluster/peer_auth.h"
+#include "cluster/presence_sync.h"
 
 namespace herald::cluster {
 namespace {
@@ -100,6 +101,7 @@ Dialers::Dial Dialers::Prepare(Dialer& d) {
   h->set_node_id(node_id_);
   h->set_address(advertise_);
   h->set_nonce(hs.dialer_nonce);
+  h->add_features(std::string(kPresenceFeature));
   return {std::move(link), std::move(hello)};
 }
 

@@ -20,6 +20,7 @@
 #include <mutex>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "cluster/frame_convert.h"
 #include "herald/cluster/v1/peer.grpc.pb.h"
@@ -64,6 +65,17 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
   // Set once at the handshake, before the link is announced as up.
   const std::string& peer_id() const { return peer_id_; }
   void set_peer_id(std::string id) { peer_id_ = std::move(id); }
+  // What the peer understands beyond the protocol version (Hello/Welcome
+  // `features`): set once at the handshake, like the peer id.
+  void set_peer_features(std::vector<std::string> features) {
+    peer_features_ = std::move(features);
+  }
+  bool speaks(std::string_view feature) const {
+    for (const std::string& f : peer_features_) {
+      if (f == feature) return true;
+    }
+    return false;
+  }
   State state() const { return state_.load(std::memory_order_acquire); }
   void set_up() {
     was_up_.store(true, std::memory_order_relaxed);
@@ -95,6 +107,7 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
     bool ended = false;           // refused or failed: later frames are ignored
     std::string dialer_id, dialer_address, acceptor_id;
     std::string dialer_nonce, acceptor_nonce;
+    std::vector<std::string> peer_features;  // acceptor: the hello's, believed after the proof
   } handshake;
 
  protected:
@@ -121,6 +134,7 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
   std::string peer_id_;
   std::atomic<State> state_{State::kHandshake};
   std::atomic<bool> was_up_{false};
+  std::vector<std::string> peer_features_;
   const Clock::time_point created_ = Clock::now();
   std::atomic<Clock::rep> last_heard_{Clock::now().time_since_epoch().count()};
   LinkCounters counters_;

@@ -101,6 +101,13 @@ void AddPresenceMetrics(MetricTable& t) {
   t.Counter(
       "herald_presence_refused_bytes_total", "Presence joins refused: max_presence_bytes.",
       [](const MetricSnapshot& x) { return x.broker.presence_refused_bytes; }, Trip::kYes);
+  t.Gauge("herald_presence_peer_members",
+          "Presence members of other cluster nodes, mirrored here (in herald_presence_members).",
+          [](const MetricSnapshot& x) { return x.broker.presence_peer_members; });
+  t.Counter(
+      "herald_presence_peer_dropped_total",
+      "Other nodes' presence joins not mirrored here: max_presence_bytes was reached.",
+      [](const MetricSnapshot& x) { return x.broker.presence_peer_dropped; }, Trip::kYes);
 }
 
 void AddBrokerMetrics(MetricTable& t) {

@@ -115,6 +115,7 @@ void ConnectReactor::ReadMoreOrWait() {
 
 void ConnectReactor::OnWriteDone(bool ok) {
   std::shared_ptr<Outbox> outbox = outbox_;  // Finish may end (and free) this reactor
+  std::shared_ptr<OwedPresence> owed = owed_;
   bool resume = false;
   {
     std::lock_guard lock(mu_);
@@ -130,7 +131,7 @@ void ConnectReactor::OnWriteDone(bool ok) {
   if (resume) StartRead(&command_);
   outbox->WriteDone(ok);
   outbox->FlushOwedGaps([](const Gap& g) { return GapEvent(0, g); });
-  if (ok) SendOwedPresence();
+  if (ok) SendOwedPresence(*outbox, *owed);
 }
 
 void ConnectReactor::OnCancel() {
@@ -210,10 +211,13 @@ v1::ServerEvent PresenceDelivery(uint64_t sub, const PresenceEvent& p) {
   return e;
 }
 
-v1::ServerEvent PresenceResync(uint64_t sub, const std::string& topic) {
+v1::ServerEvent PresenceResync(uint64_t sub, const std::string& topic, uint32_t clients,
+                               uint32_t users) {
   PresenceEvent p;
   p.topic = topic;
   p.resync = true;
+  p.clients = clients;
+  p.users = users;
   return PresenceDelivery(sub, p);
 }
 
@@ -224,13 +228,14 @@ void Forward(Outbox& outbox, OwedPresence& owed, uint64_t sub, const Held& h) {
     // Charged to the session's budget like its messages: past it the event
     // is dropped and the topic owes a resync (sent once the outbox drains).
     std::lock_guard lock(owed.mu);
+    const PresenceEvent& e = *h.presence;
     if (outbox.queued_bytes() > owed.max_bytes) {
-      owed.topics.emplace(h.presence->topic, sub);
+      owed.topics.insert_or_assign(e.topic, OwedPresence::Owed{sub, e.clients, e.users});
       owed.broker->RecordSlowConsumer(1, false);
       return;
     }
-    if (owed.topics.erase(h.presence->topic) > 0) {
-      return outbox.Push(PresenceResync(sub, h.presence->topic));
+    if (owed.topics.erase(e.topic) > 0) {
+      return outbox.Push(PresenceResync(sub, e.topic, e.clients, e.users));
     }
     return outbox.Push(PresenceDelivery(sub, *h.presence));
   }
@@ -241,11 +246,13 @@ void Forward(Outbox& outbox, OwedPresence& owed, uint64_t sub, const Held& h) {
 
 }  // namespace
 
-void ConnectReactor::SendOwedPresence() {
-  std::lock_guard lock(owed_->mu);
-  if (owed_->topics.empty() || outbox_->queued_bytes() > owed_->max_bytes / 2) return;
-  for (const auto& [topic, sub] : owed_->topics) outbox_->Push(PresenceResync(sub, topic));
-  owed_->topics.clear();
+void ConnectReactor::SendOwedPresence(Outbox& outbox, OwedPresence& owed) {
+  std::lock_guard lock(owed.mu);
+  if (owed.topics.empty() || outbox.queued_bytes() > owed.max_bytes / 2) return;
+  for (const auto& [topic, o] : owed.topics) {
+    outbox.Push(PresenceResync(o.subscription, topic, o.clients, o.users));
+  }
+  owed.topics.clear();
 }
 
 void ConnectReactor::Subscribe(uint64_t id, const v1::SubscribeRequest& s) {
@@ -295,6 +302,11 @@ void ConnectReactor::Unsubscribe(uint64_t id, uint64_t subscription) {
   // other members), and everything delivered before is already in the
   // outbox: the answer comes after the last delivery, so a worker that
   // reads until it arrives has handled everything it was given.
+  {
+    std::lock_guard lock(owed_->mu);  // nothing more is owed for it
+    std::erase_if(owed_->topics,
+                  [&](const auto& o) { return o.second.subscription == subscription; });
+  }
   Status s = client_.Unsubscribe(subscription, [outbox = outbox_, id, subscription] {
     v1::ServerEvent e;
     e.set_id(id);

@@ -30,8 +30,12 @@ namespace herald::grpcfront {
 // Presence topics whose events a session dropped over its budget (topic ->
 // subscription id): each owes a resync.
 struct OwedPresence {
+  struct Owed {
+    uint64_t subscription = 0;
+    uint32_t clients = 0, users = 0;  // the last dropped event's counts
+  };
   std::mutex mu;
-  std::map<std::string, uint64_t> topics;
+  std::map<std::string, Owed> topics;
   size_t max_bytes = 0;
   Broker* broker = nullptr;
 };
@@ -68,7 +72,8 @@ class ConnectReactor final : public grpc::ServerBidiReactor<v1::ClientCommand, v
   void Error(uint64_t id, const Status& s);
   // Resyncs owed for presence events dropped over the budget, once the
   // outbox has room again.
-  void SendOwedPresence();
+  static void SendOwedPresence(ReactorOutbox<ConnectReactor, v1::ServerEvent>& outbox,
+                               OwedPresence& owed);
   void ReadMoreOrWait();
 
   // The token's end ends the session. A refresh replaces the alarm (the old

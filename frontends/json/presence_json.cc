@@ -50,9 +50,15 @@ std::string EncodePresence(const PresenceEvent& e) {
   return w.Take();
 }
 
-std::string EncodePresenceResync(std::string_view topic) {
+std::string EncodePresenceResync(std::string_view topic, uint32_t clients, uint32_t users) {
   JsonWriter w;
-  w.Begin().Field("op", "presence").Field("topic", topic).Field("resync", true).End();
+  w.Begin()
+      .Field("op", "presence")
+      .Field("topic", topic)
+      .Field("resync", true)
+      .Field("clients", uint64_t{clients})
+      .Field("users", uint64_t{users})
+      .End();
   return w.Take();
 }
 

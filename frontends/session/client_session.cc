@@ -52,12 +52,23 @@ Result<ClientSession::Subscribed> ClientSession::Subscribe(std::string_view patt
   {
     std::lock_guard lock(mu_);
     if (closed_) return Status(ErrorCode::kCancelled, "the connection is closing");
-    if (auto it = by_key_.find(key); it != by_key_.end()) return Subscribed{it->second, true};
+    if (auto it = by_key_.find(key); it != by_key_.end()) {
+      // The same subscription again; but a plain one does not become a
+      // member by being asked twice (that would answer "subscribed" and
+      // send no presence).
+      if (options.presence && !presence_ids_.contains(it->second)) {
+        return Status(ErrorCode::kInvalidArgument, "already subscribed to '" +
+                                                       std::string(pattern) +
+                                                       "' without presence: unsubscribe first");
+      }
+      return Subscribed{it->second, true};
+    }
     if (by_key_.size() >= max) {
       return Status(ErrorCode::kTooManySubscriptions,
                     "at most " + std::to_string(max) + " subscriptions per connection");
     }
   }
+  const bool options_presence = options.presence.has_value();
   Result<uint64_t> id =
       ops_->Subscribe(*identity_, pattern, std::move(sink), std::move(inbox), std::move(options));
   if (!id.ok()) return id.status();
@@ -69,6 +80,7 @@ Result<ClientSession::Subscribed> ClientSession::Subscribe(std::string_view patt
   }
   by_key_.emplace(key, *id);
   by_id_.emplace(*id, std::move(key));
+  if (options_presence) presence_ids_.insert(*id);
   return Subscribed{*id, false};
 }
 
@@ -76,6 +88,7 @@ Status ClientSession::Drop(std::unique_lock<std::mutex>& lock,
                            std::unordered_map<uint64_t, Key>::iterator it,
                            std::function<void()> then) {
   const uint64_t id = it->first;
+  presence_ids_.erase(id);
   by_key_.erase(it->second);
   by_id_.erase(it);
   lock.unlock();  // the runner may run at once, and `then` may call back in
@@ -144,6 +157,7 @@ std::vector<uint64_t> ClientSession::TakeAll() {
   for (const auto& [id, key] : by_id_) ids.push_back(id);
   by_id_.clear();
   by_key_.clear();
+  presence_ids_.clear();
   return ids;
 }
 

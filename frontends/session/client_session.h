@@ -31,6 +31,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -140,6 +141,7 @@ class ClientSession {
   mutable std::mutex mu_;
   std::map<Key, uint64_t> by_key_;
   std::unordered_map<uint64_t, Key> by_id_;
+  std::unordered_set<uint64_t> presence_ids_;  // the subscriptions that asked for presence
   std::map<std::string, uint64_t, std::less<>> queues_;  // queue name -> membership
   // What every membership's unsettled jobs may take together (the front's
   // outbound budget): created at the first JoinQueue.

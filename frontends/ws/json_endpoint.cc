@@ -153,22 +153,24 @@ void JsonEndpoint::SendPresence(const PresenceEvent& e) {
   // Events are charged to the connection's budget like its messages: past
   // it one is dropped and the topic owes a resync (sent once the queue has
   // drained), so a client that does not read cannot make us hold them.
-  const bool owed = presence_owed_.contains(e.topic);
+  auto owed = presence_owed_.find(e.topic);
   if (session_->backlog_bytes() > session_->outbound_limits().max_bytes) {
-    if (!owed) presence_owed_.insert(e.topic);
+    presence_owed_.insert_or_assign(e.topic, std::pair{e.clients, e.users});
     broker_.RecordSlowConsumer(1, false);
     return;
   }
-  if (owed) {
-    presence_owed_.erase(e.topic);
-    return Send(json::EncodePresenceResync(e.topic));
+  if (owed != presence_owed_.end()) {
+    presence_owed_.erase(owed);
+    return Send(json::EncodePresenceResync(e.topic, e.clients, e.users));
   }
   Send(json::EncodePresence(e));
 }
 
 void JsonEndpoint::OnDrained() {
   if (presence_owed_.empty() || !session_) return;
-  for (const std::string& topic : presence_owed_) Send(json::EncodePresenceResync(topic));
+  for (const auto& [topic, counts] : presence_owed_) {
+    Send(json::EncodePresenceResync(topic, counts.first, counts.second));
+  }
   presence_owed_.clear();
 }
 
@@ -208,6 +210,7 @@ void JsonEndpoint::Settle(const Command& c, SettleKind kind) {
 }
 
 void JsonEndpoint::Unsubscribe(const Command& c) {
+  presence_owed_.erase(c.topic);  // nothing more is owed for a topic left
   Status s = client_.Unsubscribe(c.topic, c.group, [this, &c] {
     Send(json::EncodeSubscribed("unsubscribed", c.id, c.topic));
   });

@@ -4,8 +4,8 @@
 // term) — over one connection.
 #pragma once
 
+#include <map>
 #include <memory>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -87,7 +87,8 @@ class JsonEndpoint final : public Endpoint, public Sink {
   bool batch_flush_posted_ = false;
   // Presence topics whose events were dropped (the connection over its
   // budget): each owes a resync. At most one per presence subscription.
-  std::set<std::string, std::less<>> presence_owed_;
+  // With the counts of the last event dropped.
+  std::map<std::string, std::pair<uint32_t, uint32_t>, std::less<>> presence_owed_;
   // The message last sent: several subscriptions of this connection matching
   // one message deliver it back to back; it goes out once.
   MessagePtr last_sent_;

@@ -82,6 +82,8 @@ struct BrokerStats {
   uint64_t presence_resyncs = 0;        // events that said only `resync`
   uint64_t presence_refused_full = 0;   // joins past a topic's max_members
   uint64_t presence_refused_bytes = 0;  // joins past max_presence_bytes
+  uint64_t presence_peer_members = 0;   // gauge: other nodes' members, mirrored here
+  uint64_t presence_peer_dropped = 0;   // peers' joins not mirrored (max_presence_bytes)
 };
 
 }  // namespace herald

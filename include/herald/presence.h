@@ -21,7 +21,10 @@ namespace herald {
 struct PresenceMember {
   std::string client;  // the connection's id: "<node>.<base36>", unique for the node's life
   std::string user;    // the token's subject; for an anonymous client its client id
-  std::string info;    // a JSON object (its text) or empty
+  // A JSON object's text, or empty. Fronts write it into JSON as it is:
+  // an embedder passes only checked text (auth::ClientInfo does it for
+  // what clients send).
+  std::string info;
 };
 
 struct PresenceEvent {

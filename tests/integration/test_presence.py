@@ -123,6 +123,9 @@ class Presence(unittest.TestCase):
                     self.assertEqual((await recv_json(ws))["op"], "subscribed")
                 ids = set()
                 ws = clients[0]
+                # Queries answer what events said (at most event_interval_ms
+                # behind): once the first member has heard of all five.
+                await presence_frames(ws, "room.q", lambda f: f and f[-1]["clients"] == 5)
                 after = None
                 pages = 0
                 while True:
@@ -184,7 +187,12 @@ class Presence(unittest.TestCase):
                     ({"op": "members"}, "invalid_argument", "missing 'topic'"),
                     ({"op": "members", "topic": "quiet.room"}, "invalid_argument",
                      "presence is off"),
+                    # A plain subscription does not become a member by asking again.
+                    ({"op": "sub", "topic": "room.m", "presence": True}, "invalid_argument",
+                     "already subscribed to 'room.m' without presence"),
                 ]
+                await ws.send(json.dumps({"op": "sub", "id": "plain", "topic": "room.m"}))
+                self.assertEqual((await recv_json(ws))["op"], "subscribed")
                 for i, (cmd, code, text) in enumerate(cases):
                     await ws.send(json.dumps({**cmd, "id": i}))
                     e = await recv_json(ws)
