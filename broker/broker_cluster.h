@@ -60,15 +60,16 @@ class BrokerCluster {
   // Presence (herald/presence.h): a peer's members, mirrored here. Calls for
   // one node come one at a time (its link's reader). A reset replaces all of
   // the node's members: Begin, the members named again, End.
-  static void PeerPresenceJoin(Broker& broker, const std::string& node, const std::string& topic,
-                               const PresenceMember& member);
-  static void PeerPresenceLeave(Broker& broker, const std::string& node, const std::string& topic,
-                                const std::string& client);
-  static void PeerPresenceBeginReset(Broker& broker, const std::string& node);
-  static void PeerPresenceEndReset(Broker& broker, const std::string& node);
-  // The node is gone (its link ended and no newer one replaced it): its
-  // members leave.
-  static void PeerPresenceLost(Broker& broker, const std::string& node);
+  // `link` tags the peer link the update came on (see PresenceTable).
+  static void PeerPresenceJoin(Broker& broker, const std::string& node, const void* link,
+                               const std::string& topic, const PresenceMember& member);
+  static void PeerPresenceLeave(Broker& broker, const std::string& node, const void* link,
+                                const std::string& topic, const std::string& client);
+  static void PeerPresenceBeginReset(Broker& broker, const std::string& node, const void* link);
+  static void PeerPresenceEndReset(Broker& broker, const std::string& node, const void* link);
+  // The node is gone (its link `link` ended and no newer one replaced it;
+  // null: whatever link): its members leave.
+  static void PeerPresenceLost(Broker& broker, const std::string& node, const void* link);
   // This node's own members, one presence shard at a time, `each` called
   // under the shard's lock: a link coming up learns them without missing a
   // change (every change of the shard is told after its call).

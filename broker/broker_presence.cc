@@ -42,26 +42,28 @@ int64_t NowSteady() {
 }
 }  // namespace
 
-void BrokerCluster::PeerPresenceJoin(Broker& broker, const std::string& node,
+void BrokerCluster::PeerPresenceJoin(Broker& broker, const std::string& node, const void* link,
                                      const std::string& topic, const PresenceMember& member) {
-  broker.impl_->presence().JoinRemote(node, topic, member, NowSteady());
+  broker.impl_->presence().JoinRemote(node, link, topic, member, NowSteady());
 }
 
-void BrokerCluster::PeerPresenceLeave(Broker& broker, const std::string& node,
+void BrokerCluster::PeerPresenceLeave(Broker& broker, const std::string& node, const void* link,
                                       const std::string& topic, const std::string& client) {
-  broker.impl_->presence().LeaveRemote(node, topic, client, NowSteady());
+  broker.impl_->presence().LeaveRemote(node, link, topic, client, NowSteady());
 }
 
-void BrokerCluster::PeerPresenceBeginReset(Broker& broker, const std::string& node) {
-  broker.impl_->presence().BeginReset(node);
+void BrokerCluster::PeerPresenceBeginReset(Broker& broker, const std::string& node,
+                                           const void* link) {
+  broker.impl_->presence().BeginReset(node, link);
 }
 
-void BrokerCluster::PeerPresenceEndReset(Broker& broker, const std::string& node) {
-  broker.impl_->presence().EndReset(node, NowSteady());
+void BrokerCluster::PeerPresenceEndReset(Broker& broker, const std::string& node,
+                                         const void* link) {
+  broker.impl_->presence().EndReset(node, link, NowSteady());
 }
 
-void BrokerCluster::PeerPresenceLost(Broker& broker, const std::string& node) {
-  broker.impl_->presence().DropNode(node, NowSteady());
+void BrokerCluster::PeerPresenceLost(Broker& broker, const std::string& node, const void* link) {
+  broker.impl_->presence().DropNode(node, link, NowSteady());
 }
 
 void BrokerCluster::ForEachLocalMember(

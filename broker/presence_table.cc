@@ -15,6 +15,11 @@ constexpr uint64_t kEntryOverhead = 160;
 // shard's map node, and its name there and in the due list.
 uint64_t TopicCost(std::string_view name) { return 256 + 2 * name.size(); }
 
+// What a peer's member costs beyond its entry: its key in the node's list.
+uint64_t RemoteCost(std::string_view topic, std::string_view client) {
+  return 96 + topic.size() + client.size();
+}
+
 }  // namespace
 
 PresenceTable::PresenceTable(const PresenceLimits& limits, Push push,
@@ -76,7 +81,7 @@ Status PresenceTable::Join(const std::string& topic, const PresenceMember& membe
           Status(ErrorCode::kResourceExhausted, "presence of '" + topic + "' is full (" +
                                                     std::to_string(max_members) + " members)");
     } else if (counters_.bytes.load(std::memory_order_relaxed) + cost >
-               limits_.max_presence_bytes) {
+               limits_.max_presence_bytes) {  // (a new topic's cost is in already)
       counters_.refused_bytes.fetch_add(1, std::memory_order_relaxed);
       refused = Status(ErrorCode::kResourceExhausted,
                        "this node holds max_presence_bytes of presence already");
@@ -143,7 +148,7 @@ void PresenceTable::EraseMember(Shard& shard, const std::string& name, Topic& t,
   if (auto u = t.users.find(member->user); u != t.users.end() && --u->second == 0) {
     t.users.erase(u);
   }
-  const uint64_t cost = Cost(*member);
+  const uint64_t cost = Cost(*member) + (peer ? RemoteCost(name, client) : 0);
   t.bytes -= cost;
   counters_.bytes.fetch_sub(cost, std::memory_order_relaxed);
   counters_.members.fetch_sub(1, std::memory_order_relaxed);
@@ -151,34 +156,51 @@ void PresenceTable::EraseMember(Shard& shard, const std::string& name, Topic& t,
   Note(shard, name, t, client, -1, std::move(member), now_us);
 }
 
-void PresenceTable::JoinRemote(const std::string& node, const std::string& topic,
+void PresenceTable::JoinRemote(const std::string& node, const void* link, const std::string& topic,
                                const PresenceMember& member, int64_t now_us) {
   std::lock_guard remote(remote_mu_);
-  auto key = std::make_pair(topic, member.client);
-  Remote& r = remote_[node];
-  if (auto known = r.members.find(key); known != r.members.end()) {
-    known->second = true;  // named again (a reset): kept
-    return;
-  }
-  if (!Allowed(topic).ok()) return;  // off here too: nothing to mirror
-  const uint64_t cost = Cost(member);
-  Shard& shard = ShardOf(topic);
-  std::lock_guard lock(shard.mu);
-  if (counters_.bytes.load(std::memory_order_relaxed) + cost > limits_.max_presence_bytes) {
+  auto rit = remote_.find(node);
+  // Only from the link whose reset began last (a replaced link's late frames
+  // are not the node's state any more).
+  if (rit == remote_.end() || rit->second.link != link) return;
+  Remote& r = rit->second;
+  // A peer names only its own clients, with bounded info.
+  if (!member.client.starts_with(node + ".") || member.info.size() > limits_.max_info_bytes ||
+      !Allowed(topic).ok()) {
     counters_.peer_dropped.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  auto [it, fresh] = shard.topics.try_emplace(topic);
-  Topic& t = it->second;
-  if (fresh) {
-    counters_.topics.fetch_add(1, std::memory_order_relaxed);
-    counters_.bytes.fetch_add(TopicCost(topic), std::memory_order_relaxed);
+  auto key = std::make_pair(topic, member.client);
+  Shard& shard = ShardOf(topic);
+  std::lock_guard lock(shard.mu);
+  if (auto known = r.members.find(key); known != r.members.end()) {
+    known->second = true;  // named again (a reset): kept
+    auto t = shard.topics.find(topic);
+    auto m = t == shard.topics.end() ? decltype(t->second.members.end()){}
+                                     : t->second.members.find(member.client);
+    if (t != shard.topics.end() && m != t->second.members.end()) {
+      const PresenceMember& had = *m->second.member;
+      if (had.user == member.user && had.info == member.info) return;
+      // Someone else now (frames lost with a replaced link): a leave, then
+      // the join below.
+      EraseMember(shard, topic, t->second, m, now_us);
+    }
+    r.members.erase(known);
   }
-  if (t.members.contains(member.client)) return;  // ids name their node: not expected
+  auto [it, fresh] = shard.topics.try_emplace(topic);
+  const uint64_t cost =
+      Cost(member) + RemoteCost(topic, member.client) + (fresh ? TopicCost(topic) : 0);
+  if (counters_.bytes.load(std::memory_order_relaxed) + cost > limits_.max_presence_bytes) {
+    counters_.peer_dropped.fetch_add(1, std::memory_order_relaxed);
+    if (fresh) shard.topics.erase(it);
+    return;
+  }
+  Topic& t = it->second;
+  if (fresh) counters_.topics.fetch_add(1, std::memory_order_relaxed);
   auto shared = std::make_shared<const PresenceMember>(member);
   t.members.emplace(member.client, Entry{shared, 1, node});
   ++t.users[member.user];
-  t.bytes += cost;
+  t.bytes += cost - (fresh ? TopicCost(topic) : 0);
   counters_.bytes.fetch_add(cost, std::memory_order_relaxed);
   counters_.members.fetch_add(1, std::memory_order_relaxed);
   counters_.peer_members.fetch_add(1, std::memory_order_relaxed);
@@ -186,11 +208,14 @@ void PresenceTable::JoinRemote(const std::string& node, const std::string& topic
   Note(shard, topic, t, member.client, +1, std::move(shared), now_us);
 }
 
-void PresenceTable::LeaveRemote(const std::string& node, const std::string& topic,
+void PresenceTable::LeaveRemote(const std::string& node, const void* link, const std::string& topic,
                                 const std::string& client, int64_t now_us) {
   std::lock_guard remote(remote_mu_);
   auto r = remote_.find(node);
-  if (r == remote_.end() || r->second.members.erase({topic, client}) == 0) return;
+  if (r == remote_.end() || (link != nullptr && r->second.link != link) ||
+      r->second.members.erase({topic, client}) == 0) {
+    return;
+  }
   Shard& shard = ShardOf(topic);
   std::lock_guard lock(shard.mu);
   auto it = shard.topics.find(topic);
@@ -201,39 +226,40 @@ void PresenceTable::LeaveRemote(const std::string& node, const std::string& topi
   DropIfEmpty(shard, topic);
 }
 
-void PresenceTable::BeginReset(const std::string& node) {
+void PresenceTable::BeginReset(const std::string& node, const void* link) {
   std::lock_guard remote(remote_mu_);
   Remote& r = remote_[node];
+  r.link = link;
   r.resetting = true;
   for (auto& [key, confirmed] : r.members) confirmed = false;
 }
 
-void PresenceTable::EndReset(const std::string& node, int64_t now_us) {
+void PresenceTable::EndReset(const std::string& node, const void* link, int64_t now_us) {
   std::vector<std::pair<std::string, std::string>> gone;
   {
     std::lock_guard remote(remote_mu_);
     auto r = remote_.find(node);
-    if (r == remote_.end() || !r->second.resetting) return;
+    if (r == remote_.end() || r->second.link != link || !r->second.resetting) return;
     r->second.resetting = false;
     for (const auto& [key, confirmed] : r->second.members) {
       if (!confirmed) gone.push_back(key);
     }
   }
-  for (const auto& [topic, client] : gone) LeaveRemote(node, topic, client, now_us);
+  for (const auto& [topic, client] : gone) LeaveRemote(node, link, topic, client, now_us);
 }
 
-void PresenceTable::DropNode(const std::string& node, int64_t now_us) {
+void PresenceTable::DropNode(const std::string& node, const void* link, int64_t now_us) {
   std::vector<std::pair<std::string, std::string>> gone;
   {
     std::lock_guard remote(remote_mu_);
     auto r = remote_.find(node);
-    if (r == remote_.end()) return;
+    // A newer link began a reset since: its state is the node's now.
+    if (r == remote_.end() || (link != nullptr && r->second.link != link)) return;
+    r->second.link = nullptr;  // nothing more from any link until a reset
+    r->second.resetting = false;
     for (const auto& [key, confirmed] : r->second.members) gone.push_back(key);
   }
-  for (const auto& [topic, client] : gone) LeaveRemote(node, topic, client, now_us);
-  std::lock_guard remote(remote_mu_);
-  if (auto r = remote_.find(node); r != remote_.end() && r->second.members.empty())
-    remote_.erase(r);
+  for (const auto& [topic, client] : gone) LeaveRemote(node, nullptr, topic, client, now_us);
 }
 
 void PresenceTable::ForEachLocal(
@@ -264,16 +290,26 @@ void PresenceTable::DropIfEmpty(Shard& shard, const std::string& name) {
 
 void PresenceTable::Note(Shard& shard, const std::string& name, Topic& t, const std::string& client,
                          int delta, MemberPtr member, int64_t now_us) {
+  if (t.watchers.empty()) {
+    // Nobody to tell: what is published is what is there.
+    t.pending.clear();
+    shard.due.erase(name);
+    return;
+  }
   auto [p, fresh] = t.pending.try_emplace(client);
-  // A join and a leave of the same member (user and info alike) cancel; a
-  // member that came back as someone else is told as a leave and a join.
-  if (!fresh && p->second.delta == -delta && p->second.member && member &&
-      p->second.member->user == member->user && p->second.member->info == member->info) {
-    // A join and a leave of one client inside one interval: nothing to say.
+  Change& c = p->second;
+  // Without a queued change, what was published is what was there: a join
+  // means it was not a member, a leave that it was this one.
+  if (fresh && delta < 0) c.before = member;
+  c.after = delta > 0 ? std::move(member) : nullptr;
+  const bool same =
+      c.before && c.after && c.before->user == c.after->user && c.before->info == c.after->info;
+  if ((!c.before && !c.after) || same) {
+    // Back where it was (a join and a leave of one member inside one
+    // interval): nothing to say. A member back as someone else is told as a
+    // leave and a join.
     t.pending.erase(p);
     counters_.coalesced.fetch_add(2, std::memory_order_relaxed);
-  } else {
-    p->second = Change{delta, std::move(member)};
   }
   if (t.pending.empty()) {
     shard.due.erase(name);
@@ -290,24 +326,22 @@ void PresenceTable::Note(Shard& shard, const std::string& name, Topic& t, const 
 
 void PresenceTable::ForPublished(const Topic& t,
                                  const std::function<void(const PresenceMember&)>& each) {
-  // The current members less the queued joins, plus the queued leaves, in
-  // client order.
-  auto pending = t.pending.begin();
+  // The members, each as the last event told it (a queued change's
+  // `before`; nothing for a queued join), in client order.
+  auto p = t.pending.begin();
   for (const auto& [client, entry] : t.members) {
-    // Queued leaves of clients ordered before this one (no longer members).
-    for (; pending != t.pending.end() && pending->first < client; ++pending) {
-      if (pending->second.delta < 0) each(*pending->second.member);
+    for (; p != t.pending.end() && p->first < client; ++p) {
+      if (p->second.before) each(*p->second.before);  // left since
     }
-    if (pending != t.pending.end() && pending->first == client) {
-      // A queued join: not published yet. (A queued leave of a client that
-      // is a member again cancelled: not queued.)
-      ++pending;
+    if (p != t.pending.end() && p->first == client) {
+      if (p->second.before) each(*p->second.before);
+      ++p;
       continue;
     }
     each(*entry.member);
   }
-  for (; pending != t.pending.end(); ++pending) {
-    if (pending->second.delta < 0) each(*pending->second.member);
+  for (; p != t.pending.end(); ++p) {
+    if (p->second.before) each(*p->second.before);
   }
 }
 
@@ -340,11 +374,8 @@ void PresenceTable::Send(const std::string& name, Topic& t, int64_t now_us) {
     counters_.resyncs.fetch_add(1, std::memory_order_relaxed);
   } else {
     for (auto& [client, change] : t.pending) {
-      if (change.delta > 0) {
-        e->joins.push_back(*change.member);
-      } else {
-        e->leaves.push_back({client, change.member->user, {}});
-      }
+      if (change.before) e->leaves.push_back({client, change.before->user, {}});
+      if (change.after) e->joins.push_back(*change.after);
     }
   }
   if (t.pending.size() > 1) {

@@ -84,14 +84,18 @@ class PresenceTable {
   // one at a time (its link's reader); they never wait for local joins.
   // Past max_presence_bytes a peer's join is dropped (counted): the view is
   // short of it until the next reset.
-  void JoinRemote(const std::string& node, const std::string& topic, const PresenceMember& member,
-                  int64_t now_us);
-  void LeaveRemote(const std::string& node, const std::string& topic, const std::string& client,
-                   int64_t now_us);
-  void BeginReset(const std::string& node);
-  void EndReset(const std::string& node, int64_t now_us);
+  // `link` tags the peer link the frames came on: only the link whose reset
+  // began last changes the node's members (a replaced link's late frames do
+  // not); DropNode with a link does nothing once a newer link began a reset
+  // (null: whatever link).
+  void JoinRemote(const std::string& node, const void* link, const std::string& topic,
+                  const PresenceMember& member, int64_t now_us);
+  void LeaveRemote(const std::string& node, const void* link, const std::string& topic,
+                   const std::string& client, int64_t now_us);
+  void BeginReset(const std::string& node, const void* link);
+  void EndReset(const std::string& node, const void* link, int64_t now_us);
   // The node is gone: every member of it leaves.
-  void DropNode(const std::string& node, int64_t now_us);
+  void DropNode(const std::string& node, const void* link, int64_t now_us);
   // Local members, one shard at a time, `each(topic, member)` under the
   // shard's lock (so a change of that shard is told after it): a link
   // coming up learns them.
@@ -117,9 +121,11 @@ class PresenceTable {
     std::string node;  // "" for this node's members, else the peer's id
   };
   // A change queued since the last event: +1 joined, -1 left.
+  // A client's change since the last event: who it was then (null: not a
+  // member) and who it is now (null: gone). Equal: nothing to tell.
   struct Change {
-    int delta = 0;
-    MemberPtr member;
+    MemberPtr before;
+    MemberPtr after;
   };
   struct Topic {
     std::map<std::string, Entry, std::less<>> members;  // by client id
@@ -159,6 +165,7 @@ class PresenceTable {
   struct Remote {
     std::map<std::pair<std::string, std::string>, bool> members;
     bool resetting = false;
+    const void* link = nullptr;  // the link whose reset began last
   };
   std::mutex remote_mu_;
   std::map<std::string, Remote, std::less<>> remote_;

@@ -243,7 +243,7 @@ void Cluster::OnLinkDone(std::shared_ptr<PeerLink> link) {
   // same peer replaced it: subscribers of the peer's topics get a gap.
   BrokerCluster::PeerLost(broker_, id);
   if (!was_current) return;  // replaced: the peer is still a member
-  presence_.Lost(id);        // its members leave (a new link's reset brings them back)
+  presence_.Lost(*link);     // its members leave (a new link's reset brings them back)
   calls_.FailPeer(id, Status(ErrorCode::kUnavailable, "the link to node '" + id + "' was lost"));
   spdlog::warn("cluster: {}", "link to node '" + id + "' is down: " + reason);
   members_.Gossip();

@@ -158,7 +158,10 @@ void Cluster::OnHello(PeerLink& link, pb::Hello& hello) {
   hs.dialer_id = id;
   hs.dialer_address = std::move(*hello.mutable_address());
   hs.dialer_nonce = std::move(*hello.mutable_nonce());
-  hs.peer_features.assign(hello.features().begin(), hello.features().end());
+  // Kept small (believed only once the proof checks).
+  for (const std::string& f : hello.features()) {
+    if (hs.peer_features.size() < 16 && f.size() <= 32) hs.peer_features.push_back(f);
+  }
   hs.acceptor_id = node_id_;
   hs.acceptor_nonce = nonce;
   pb::PeerFrame f;
@@ -231,7 +234,11 @@ void Cluster::OnWelcome(PeerLink& link, pb::Welcome& welcome) {
   }
   const std::string id = hs.acceptor_id;
   link.set_peer_id(id);
-  link.set_peer_features({welcome.features().begin(), welcome.features().end()});
+  std::vector<std::string> features;
+  for (const std::string& f : welcome.features()) {
+    if (features.size() < 16 && f.size() <= 32) features.push_back(f);
+  }
+  link.set_peer_features(std::move(features));
   for (const pb::Member& m : welcome.members()) members_.Learn(m.node_id(), m.address());
   LinkUp(link.shared_from_this(), link.address());
 }

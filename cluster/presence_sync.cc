@@ -34,7 +34,12 @@ void PresenceSync::Changed(const std::string& topic, const PresenceMember& membe
 }
 
 void PresenceSync::Announce(const std::shared_ptr<PeerLink>& link) {
-  if (!link->speaks(kPresenceFeature)) return;
+  if (!link->speaks(kPresenceFeature)) {
+    // A node that does not speak presence (an older release, restarted):
+    // what it had before is not its state any more.
+    BrokerCluster::PeerPresenceLost(broker_, link->peer_id(), nullptr);
+    return;
+  }
   {
     std::lock_guard lock(mu_);
     announced_.push_back(link);
@@ -65,18 +70,21 @@ void PresenceSync::Forget(const std::shared_ptr<PeerLink>& link) {
 
 void PresenceSync::Apply(PeerLink& link, const pb::PresenceUpdate& update) {
   const std::string& node = link.peer_id();
-  if (update.reset_begin()) BrokerCluster::PeerPresenceBeginReset(broker_, node);
+  const void* tag = &link;
+  if (update.reset_begin()) BrokerCluster::PeerPresenceBeginReset(broker_, node, tag);
   for (const pb::PresenceChange& c : update.leave()) {
-    BrokerCluster::PeerPresenceLeave(broker_, node, c.topic(), c.client());
+    BrokerCluster::PeerPresenceLeave(broker_, node, tag, c.topic(), c.client());
   }
   for (const pb::PresenceChange& c : update.join()) {
-    BrokerCluster::PeerPresenceJoin(broker_, node, c.topic(),
+    BrokerCluster::PeerPresenceJoin(broker_, node, tag, c.topic(),
                                     PresenceMember{c.client(), c.user(), c.info()});
   }
-  if (update.reset_end()) BrokerCluster::PeerPresenceEndReset(broker_, node);
+  if (update.reset_end()) BrokerCluster::PeerPresenceEndReset(broker_, node, tag);
 }
 
-void PresenceSync::Lost(const std::string& node) { BrokerCluster::PeerPresenceLost(broker_, node); }
+void PresenceSync::Lost(const PeerLink& link) {
+  BrokerCluster::PeerPresenceLost(broker_, link.peer_id(), &link);
+}
 
 void PresenceSync::Clear() {
   std::lock_guard lock(mu_);

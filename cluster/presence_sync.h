@@ -43,8 +43,9 @@ class PresenceSync {
   void Forget(const std::shared_ptr<PeerLink>& link);
   // The peer's update, from `link`'s reader.
   void Apply(PeerLink& link, const pb::PresenceUpdate& update);
-  // The peer `node` is gone: its members leave here.
-  void Lost(const std::string& node);
+  // The peer behind `link` is gone (the link ended, no newer one replaced
+  // it): its members leave here, unless a newer link's reset began since.
+  void Lost(const PeerLink& link);
   void Clear();
 
  private:

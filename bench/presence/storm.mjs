@@ -61,8 +61,8 @@ for (let i = 0; i < N; i++) {
       c.frames++;
       c.bytes += data.length;
       if (m.snapshot) c.members.clear();
+      for (const l of m.leave ?? []) c.members.delete(l.client);  // leaves first
       for (const j of m.join ?? []) c.members.add(j.client);
-      for (const l of m.leave ?? []) c.members.delete(l.client);
       if (m.resync) {  // the list is stale: ask for it whole
         c.resyncs = (c.resyncs ?? 0) + 1;
         ws.send(JSON.stringify({ op: 'members', id: 2, topic, limit: 1000 }));

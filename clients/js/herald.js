@@ -98,8 +98,10 @@ class Subscription {
       clearTimeout(this.resyncTimer);
       this.resyncTimer = setTimeout(() => this._reloadMembers(), Math.random() * 1000);
     }
-    for (const m of e.join ?? []) this.members.set(m.client, m);
+    // Leaves first: a member back as someone else (new info) is a leave and
+    // a join of the same client in one event.
     for (const m of e.leave ?? []) this.members.delete(m.client);
+    for (const m of e.join ?? []) this.members.set(m.client, m);
     this.clients = e.clients;
     this.users = e.users;
     this.onPresence(e, this);

@@ -302,12 +302,14 @@ void ConnectReactor::Unsubscribe(uint64_t id, uint64_t subscription) {
   // other members), and everything delivered before is already in the
   // outbox: the answer comes after the last delivery, so a worker that
   // reads until it arrives has handled everything it was given.
-  {
-    std::lock_guard lock(owed_->mu);  // nothing more is owed for it
-    std::erase_if(owed_->topics,
-                  [&](const auto& o) { return o.second.subscription == subscription; });
-  }
-  Status s = client_.Unsubscribe(subscription, [outbox = outbox_, id, subscription] {
+  Status s = client_.Unsubscribe(subscription, [outbox = outbox_, owed = owed_, id, subscription] {
+    {
+      // On the delivery thread, after the last delivery: nothing more is
+      // owed for it (an event dropped just before would have re-owed it).
+      std::lock_guard lock(owed->mu);
+      std::erase_if(owed->topics,
+                    [&](const auto& o) { return o.second.subscription == subscription; });
+    }
     v1::ServerEvent e;
     e.set_id(id);
     e.mutable_unsubscribed()->set_subscription_id(subscription);

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "base/base64.h"
+#include "tests/support/test_tokens.h"
 
 namespace herald::auth {
 namespace {
@@ -20,29 +21,8 @@ namespace {
 constexpr int64_t kNow = 1'800'000'000;
 const std::string kSecret = "0123456789abcdef0123456789abcdef-hs256-test-secret";
 
-std::string B64Url(std::string_view bytes) {
-  std::string s = Base64Encode(bytes);
-  for (char& c : s) {
-    if (c == '+') c = '-';
-    if (c == '/') c = '_';
-  }
-  while (!s.empty() && s.back() == '=') s.pop_back();
-  return s;
-}
-
-std::string Hs256(std::string_view key, std::string_view data) {
-  unsigned char mac[32];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len);
-  return std::string(reinterpret_cast<char*>(mac), len);
-}
-
-// header.payload signed with HMAC-SHA256 under `key` (any bytes).
-std::string HsToken(std::string_view header, std::string_view payload, std::string_view key) {
-  std::string signing = B64Url(header) + "." + B64Url(payload);
-  return signing + "." + B64Url(Hs256(key, signing));
-}
+using testing::B64Url;
+using testing::HsToken;
 
 struct KeyPair {
   std::string public_pem, private_pem;

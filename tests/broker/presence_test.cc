@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "broker/broker_cluster.h"
 #include "herald/broker.h"
 #include "herald/presence.h"
 #include "tests/broker/test_support.h"
@@ -326,6 +327,58 @@ TEST(Presence, ConcurrentJoinsLeavesAndQueriesStayConsistent) {
   for (int i = 0; i < 3; ++i) clients += broker.Presence("busy." + std::to_string(i))->clients;
   EXPECT_EQ(clients, 600u);  // every odd subscription stayed
   EXPECT_EQ(broker.Stats().presence_members, 600u);
+}
+
+}  // namespace
+}  // namespace herald
+
+namespace herald {
+namespace {
+
+// Other nodes' members, as cluster/ hands them over (BrokerCluster).
+TEST(PresenceFromPeers, OnlyTheLinkWhoseResetBeganLastChangesANodesMembers) {
+  Broker broker(Interval(0ms));
+  ManualInbox in(broker);
+  auto watcher = std::make_shared<PresenceSink>();
+  ASSERT_TRUE(broker.Subscribe("room.p", watcher, in.inbox, As("herald.w")).ok());
+  int l1 = 0, l2 = 0;  // two links' tags
+  const PresenceMember ada{"n2.a", "ada", R"({"name":"Ada"})"};
+  BrokerCluster::PeerPresenceJoin(broker, "n2", &l1, "room.p", ada);
+  EXPECT_EQ(broker.Stats().presence_peer_members, 0u) << "no reset began: not the node's state";
+  BrokerCluster::PeerPresenceBeginReset(broker, "n2", &l1);
+  BrokerCluster::PeerPresenceJoin(broker, "n2", &l1, "room.p", ada);
+  BrokerCluster::PeerPresenceJoin(broker, "n2", &l1, "room.p", {"n3.x", "mallory", ""});
+  BrokerCluster::PeerPresenceEndReset(broker, "n2", &l1);
+  EXPECT_EQ(broker.Stats().presence_peer_members, 1u) << "a node names only its own clients";
+  EXPECT_EQ(broker.Stats().presence_peer_dropped, 1u);
+
+  // A newer link's reset: the old link's late frames change nothing.
+  BrokerCluster::PeerPresenceBeginReset(broker, "n2", &l2);
+  BrokerCluster::PeerPresenceJoin(broker, "n2", &l2, "room.p",
+                                  {"n2.a", "ada", R"({"name":"Ada L."})"});
+  BrokerCluster::PeerPresenceLeave(broker, "n2", &l1, "room.p", "n2.a");
+  BrokerCluster::PeerPresenceEndReset(broker, "n2", &l2);
+  BrokerCluster::PeerPresenceLost(broker, "n2", &l1);  // the replaced link ends
+  in.inbox->Drain();
+  Result<PresenceSnapshot> p = broker.Presence("room.p");
+  ASSERT_TRUE(p.ok());
+  ASSERT_EQ(p->members.size(), 2u);  // herald.w, n2.a
+  EXPECT_EQ(p->members[1].info, R"({"name":"Ada L."})") << "renamed by the reset";
+  // The rename reached the watcher as a leave and a join of the same client
+  // (two events: every change goes out at once here).
+  std::vector<PresenceEvent> e = watcher->events();
+  ASSERT_GE(e.size(), 2u);
+  ASSERT_EQ(e[e.size() - 2].leaves.size(), 1u);
+  EXPECT_EQ(e[e.size() - 2].leaves[0].client, "n2.a");
+  ASSERT_EQ(e.back().joins.size(), 1u);
+  EXPECT_EQ(e.back().joins[0].info, R"({"name":"Ada L."})");
+
+  // The node is gone (its current link ended): its members leave.
+  BrokerCluster::PeerPresenceLost(broker, "n2", &l2);
+  in.inbox->Drain();
+  EXPECT_EQ(broker.Stats().presence_peer_members, 0u);
+  EXPECT_EQ(broker.Presence("room.p")->clients, 1u);
+  EXPECT_EQ(watcher->events().back().leaves[0].client, "n2.a");
 }
 
 }  // namespace

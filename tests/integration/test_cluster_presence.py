@@ -45,10 +45,10 @@ class Watcher:
                 continue
             if m.get("snapshot"):
                 self.members = {}
+            for left in m.get("leave", []):  # leaves first (docs/PROTOCOL.md)
+                self.members.pop(left["client"], None)
             for j in m.get("join", []):
                 self.members[j["client"]] = j["info"]["name"]
-            for left in m.get("leave", []):
-                self.members.pop(left["client"], None)
             self.clients = m["clients"]
 
     def names(self):

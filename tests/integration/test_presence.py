@@ -59,10 +59,10 @@ def members_of(frames):
     """The member list a client keeps from a snapshot and the events after."""
     members = {}
     for f in frames:
+        for m in f.get("leave", []):  # leaves first (docs/PROTOCOL.md)
+            members.pop(m["client"], None)
         for m in f.get("join", []):
             members[m["client"]] = m
-        for m in f.get("leave", []):
-            members.pop(m["client"], None)
     return members
 
 

@@ -19,13 +19,17 @@ std::string B64Url(std::string_view bytes) {
   return s;
 }
 
-std::string Hs256Token(std::string_view secret, std::string_view claims_json) {
-  const std::string signing = B64Url(R"({"alg":"HS256","typ":"JWT"})") + "." + B64Url(claims_json);
+std::string HsToken(std::string_view header, std::string_view payload, std::string_view key) {
+  const std::string signing = B64Url(header) + "." + B64Url(payload);
   unsigned char mac[32];
   unsigned int len = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(signing.data()), signing.size(), mac, &len);
   return signing + "." + B64Url(std::string_view(reinterpret_cast<char*>(mac), len));
+}
+
+std::string Hs256Token(std::string_view secret, std::string_view claims_json) {
+  return HsToken(R"({"alg":"HS256","typ":"JWT"})", claims_json, secret);
 }
 
 int64_t NowSeconds() {
