@@ -65,6 +65,7 @@ class BrokerCluster {
                                const std::string& topic, const PresenceMember& member);
   static void PeerPresenceLeave(Broker& broker, const std::string& node, const void* link,
                                 const std::string& topic, const std::string& client);
+  static void PeerPresenceAdopt(Broker& broker, const std::string& node, const void* link);
   static void PeerPresenceBeginReset(Broker& broker, const std::string& node, const void* link);
   static void PeerPresenceEndReset(Broker& broker, const std::string& node, const void* link);
   // The node is gone (its link `link` ended and no newer one replaced it;

@@ -52,6 +52,10 @@ void BrokerCluster::PeerPresenceLeave(Broker& broker, const std::string& node, c
   broker.impl_->presence().LeaveRemote(node, link, topic, client, NowSteady());
 }
 
+void BrokerCluster::PeerPresenceAdopt(Broker& broker, const std::string& node, const void* link) {
+  broker.impl_->presence().Adopt(node, link);
+}
+
 void BrokerCluster::PeerPresenceBeginReset(Broker& broker, const std::string& node,
                                            const void* link) {
   broker.impl_->presence().BeginReset(node, link);

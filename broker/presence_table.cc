@@ -190,9 +190,16 @@ void PresenceTable::JoinRemote(const std::string& node, const void* link, const 
   auto [it, fresh] = shard.topics.try_emplace(topic);
   const uint64_t cost =
       Cost(member) + RemoteCost(topic, member.client) + (fresh ? TopicCost(topic) : 0);
-  if (counters_.bytes.load(std::memory_order_relaxed) + cost > limits_.max_presence_bytes) {
+  // Over the budget, or an id already taken (a node names only its own
+  // clients, so only an embedder's own ids could collide): not mirrored.
+  if (counters_.bytes.load(std::memory_order_relaxed) + cost > limits_.max_presence_bytes ||
+      it->second.members.contains(member.client)) {
     counters_.peer_dropped.fetch_add(1, std::memory_order_relaxed);
-    if (fresh) shard.topics.erase(it);
+    if (fresh) {
+      shard.topics.erase(it);
+    } else {
+      DropIfEmpty(shard, topic);  // the rename above may have emptied it
+    }
     return;
   }
   Topic& t = it->second;
@@ -224,6 +231,11 @@ void PresenceTable::LeaveRemote(const std::string& node, const void* link, const
   if (m == it->second.members.end() || m->second.node != node) return;
   EraseMember(shard, topic, it->second, m, now_us);
   DropIfEmpty(shard, topic);
+}
+
+void PresenceTable::Adopt(const std::string& node, const void* link) {
+  std::lock_guard remote(remote_mu_);
+  if (auto r = remote_.find(node); r != remote_.end()) r->second.link = link;
 }
 
 void PresenceTable::BeginReset(const std::string& node, const void* link) {

@@ -92,6 +92,9 @@ class PresenceTable {
                   const PresenceMember& member, int64_t now_us);
   void LeaveRemote(const std::string& node, const void* link, const std::string& topic,
                    const std::string& client, int64_t now_us);
+  // A newer link from the node is up: from now on only its frames (and its
+  // end) count, even before its reset begins.
+  void Adopt(const std::string& node, const void* link);
   void BeginReset(const std::string& node, const void* link);
   void EndReset(const std::string& node, const void* link, int64_t now_us);
   // The node is gone: every member of it leaves.

@@ -40,6 +40,9 @@ void PresenceSync::Announce(const std::shared_ptr<PeerLink>& link) {
     BrokerCluster::PeerPresenceLost(broker_, link->peer_id(), nullptr);
     return;
   }
+  // The node's members are this link's now: a link it replaced, and that
+  // link's end, change nothing (even if this one ends before its reset).
+  BrokerCluster::PeerPresenceAdopt(broker_, link->peer_id(), link.get());
   {
     std::lock_guard lock(mu_);
     announced_.push_back(link);

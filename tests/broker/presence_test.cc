@@ -383,3 +383,24 @@ TEST(PresenceFromPeers, OnlyTheLinkWhoseResetBeganLastChangesANodesMembers) {
 
 }  // namespace
 }  // namespace herald
+
+namespace herald {
+namespace {
+
+TEST(PresenceFromPeers, ANewerLinkThatEndsBeforeItsResetStillTakesTheNodesMembersWithIt) {
+  Broker broker(Interval(0ms));
+  int l1 = 0, l2 = 0;
+  BrokerCluster::PeerPresenceBeginReset(broker, "n2", &l1);
+  BrokerCluster::PeerPresenceJoin(broker, "n2", &l1, "room.q", {"n2.a", "ada", ""});
+  BrokerCluster::PeerPresenceEndReset(broker, "n2", &l1);
+  BrokerCluster::PeerPresenceAdopt(broker, "n2", &l2);  // a newer link is up
+  BrokerCluster::PeerPresenceLost(broker, "n2", &l1);   // the replaced one's end: nothing
+  EXPECT_EQ(broker.Stats().presence_peer_members, 1u);
+  BrokerCluster::PeerPresenceLost(broker, "n2", &l2);  // it died before its reset
+  EXPECT_EQ(broker.Stats().presence_peer_members, 0u);
+  EXPECT_EQ(broker.Stats().presence_topics, 0u);
+  EXPECT_EQ(broker.Stats().presence_bytes, 0u);
+}
+
+}  // namespace
+}  // namespace herald
