@@ -102,6 +102,7 @@ void JwtVerifier::AddRuleGrants(Identity& id) const {
     id.grants.publish.insert(id.grants.publish.end(), r.publish.begin(), r.publish.end());
     id.grants.subscribe.insert(id.grants.subscribe.end(), r.subscribe.begin(), r.subscribe.end());
     id.grants.queues.insert(id.grants.queues.end(), r.queues.begin(), r.queues.end());
+    id.grants.admin.insert(id.grants.admin.end(), r.admin.begin(), r.admin.end());
   }
 }
 
@@ -220,6 +221,13 @@ Result<Identity> JwtVerifier::Verify(std::string_view token, int64_t now_s) cons
       std::string_view s;
       if (v.get_string().get(s)) return Invalid("sub is not a string");
       id.subject = s;
+    } else if (name == "jti") {
+      std::string_view s;
+      if (v.get_string().get(s)) return Invalid("jti is not a string");
+      if (s.size() > 256) return Invalid("jti is over 256 bytes");
+      id.token_id = s;
+    } else if (name == "iat") {
+      if (v.get_int64().get(id.issued_at_s)) return Invalid("iat is not an integer");
     } else if (name == "iss") {
       std::string_view s;
       if (v.get_string().get(s)) return Invalid("iss is not a string");
@@ -246,6 +254,7 @@ Result<Identity> JwtVerifier::Verify(std::string_view token, int64_t now_s) cons
         std::vector<std::string>* into = gname == "publish"     ? &id.grants.publish
                                          : gname == "subscribe" ? &id.grants.subscribe
                                          : gname == "queues"    ? &id.grants.queues
+                                         : gname == "admin"     ? &id.grants.admin
                                                                 : nullptr;
         if (!into) continue;
         if (!StringList(gv, *into, 256, false)) {

@@ -27,6 +27,8 @@ struct Identity {
   std::string subject;  // the token's `sub`; "anonymous" without a token
   bool anonymous = false;
   int64_t expires_at_s = 0;  // the token's exp (0: never, anonymous)
+  std::string token_id;      // the token's `jti` (empty: none): what a revocation names
+  int64_t issued_at_s = 0;   // the token's `iat` (0: none)
   Grants grants;
   // The token's `herald.info` claim (a JSON object's text; empty: none):
   // what others see of this client in presence.

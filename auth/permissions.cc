@@ -55,4 +55,11 @@ bool Grants::MayManageQueue(std::string_view name) const {
   return false;
 }
 
+bool Grants::MayAdmin(std::string_view pattern) const {
+  for (const std::string& g : admin) {
+    if (GrantCovers(g, pattern)) return true;
+  }
+  return false;
+}
+
 }  // namespace herald::auth

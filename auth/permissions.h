@@ -21,7 +21,15 @@ struct Grants {
   // Work queues this identity may create and delete, by name (queue names
   // are dot-separated tokens, so a grant is a pattern over them: `jobs.>`).
   std::vector<std::string> queues;
+  // The server API (docs/SECURITY.md, "Server API"): a topic operation on a
+  // topic its patterns cover; a client or user operation (disconnect,
+  // revoke, look up connections) needs `>`. Never implied by `all`: an open
+  // node lets anyone publish, not end other clients' connections.
+  std::vector<std::string> admin;
   bool all = false;  // anonymous access with no key configured: everything
+
+  bool MayAdmin(std::string_view pattern) const;
+  bool MayAdminClients() const { return MayAdmin(">"); }
 
   bool MayPublish(std::string_view topic) const;
   bool MaySubscribe(std::string_view pattern) const;

@@ -30,6 +30,7 @@ struct AuthRule {
   std::vector<std::string> publish;
   std::vector<std::string> subscribe;
   std::vector<std::string> queues;  // work queues it may create and delete, by name pattern
+  std::vector<std::string> admin;   // the server API, by topic pattern (`>`: every operation)
 };
 
 struct AuthOptions {

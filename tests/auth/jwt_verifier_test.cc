@@ -281,5 +281,43 @@ TEST_F(JwtVerifierTest, StaticRulesAddGrantsBySubject) {
   EXPECT_TRUE(carol->grants.MaySubscribe("status.x"));
 }
 
+TEST_F(JwtVerifierTest, ReadsTheTokenIdIssueTimeAndAdminGrants) {
+  auto v = Make();
+  const std::string claims = R"({"sub":"alice","iss":"auth.test","aud":"herald","exp":)" +
+                             std::to_string(kNow + 600) + R"(,"jti":"tok-7","iat":)" +
+                             std::to_string(kNow - 10) + R"(,"herald":{"admin":["chat.>"]}})";
+  Result<Identity> id = v->Verify(HsToken(R"({"alg":"HS256"})", claims, kSecret), kNow);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  EXPECT_EQ(id->token_id, "tok-7");
+  EXPECT_EQ(id->issued_at_s, kNow - 10);
+  EXPECT_TRUE(id->grants.MayAdmin("chat.x"));
+  EXPECT_FALSE(id->grants.MayAdmin("news.x"));
+  EXPECT_FALSE(id->grants.MayAdminClients());
+  const std::string long_jti = R"(,"jti":")" + std::string(300, 'j') + R"(")";
+  for (const std::string& bad :
+       {std::string(R"(,"jti":7)"), std::string(R"(,"iat":"x")"), long_jti}) {
+    Result<Identity> r = v->Verify(HsToken(R"({"alg":"HS256"})", Claims(bad), kSecret), kNow);
+    EXPECT_FALSE(r.ok()) << bad;
+  }
+  // A rule grants the server API too; `all` (an open node) never does.
+  AuthOptions o;
+  o.keys.push_back({"HS256", "", kSecret, ""});
+  AuthRule ops{"ops", {}, {}};
+  ops.admin = {">"};
+  o.rules.push_back(ops);
+  auto with_rule = JwtVerifier::Create(o);
+  ASSERT_TRUE(with_rule.ok());
+  Result<Identity> op =
+      (*with_rule)
+          ->Verify(HsToken(R"({"alg":"HS256"})",
+                           R"({"sub":"ops","exp":)" + std::to_string(kNow + 60) + "}", kSecret),
+                   kNow);
+  ASSERT_TRUE(op.ok());
+  EXPECT_TRUE(op->grants.MayAdminClients());
+  Grants all;
+  all.all = true;
+  EXPECT_FALSE(all.MayAdmin("a"));
+}
+
 }  // namespace
 }  // namespace herald::auth
