@@ -42,6 +42,7 @@ Broker::Impl::Impl(BrokerOptions options)
       store_(options_.store.get()),
       shared_(dynamic_cast<SharedHistoryStore*>(store_)),
       queue_store_(dynamic_cast<QueueStore*>(store_)),
+      revocation_store_(dynamic_cast<RevocationStore*>(store_)),
       shared_queues_(dynamic_cast<SharedQueueStore*>(store_)),
       queue_holder_(QueueHolder(options_.node_id)),
       topics_(options_.max_topics, options_.max_topic_bytes),
@@ -74,6 +75,7 @@ Broker::Impl::Impl(BrokerOptions options)
       [this](std::function<void()> wake) { return CreateInbox(std::move(wake)); });
   if (store_) LoadStored(store_->recovery().complete, store_->TakeTopics());
   if (queue_store_) RestoreQueues();
+  if (revocation_store_) RestoreRevocations();
   maintenance_ = std::thread([this] { MaintenanceLoop(); });
 }
 
@@ -130,6 +132,9 @@ void Broker::Impl::RunMaintenance() {
   const int64_t ids_before =
       now - std::chrono::duration_cast<std::chrono::microseconds>(options_.dedup_window).count();
   if (store_) store_->ExpireIds(ids_before);
+  for (const Revocation& r : revocations_.Expire(now / 1'000'000)) {
+    if (revocation_store_) revocation_store_->DeleteRevocation(r);
+  }
   std::vector<std::string> stalled;  // holes whose read the store refused
   topics_.RemoveIf([&](TopicState& ts) {
     std::lock_guard lock(ts.mu);
@@ -185,6 +190,13 @@ BrokerStats Broker::Impl::Stats() const {
   s.presence_refused_bytes = get(pc.refused_bytes);
   s.presence_peer_members = get(pc.peer_members);
   s.presence_peer_dropped = get(pc.peer_dropped);
+  s.clients = clients_->size();
+  s.revocations = revocations_.size();
+  s.admin_calls = get(counters_.admin_calls);
+  s.admin_denied = get(counters_.admin_denied);
+  s.admin_disconnects = get(counters_.admin_disconnects);
+  s.revoked_refusals = get(counters_.revoked_refusals);
+  s.revocations_refused = get(counters_.revocations_refused);
   const TopicTable::Totals totals = topics_.Sum();
   s.messages_in = totals.messages_in + get(counters_.replies_in);
   s.bytes_in = totals.bytes_in + get(counters_.reply_bytes_in);

@@ -348,4 +348,12 @@ void BrokerCluster::ResumeOwned(Broker& broker, const std::string& topic, uint64
   broker.impl_->ResumeOwned(topic, epoch, after_offset, limit, std::move(done));
 }
 
+void BrokerCluster::ApplyAdmin(Broker& broker, const AdminCall& call, AdminCallback done) {
+  broker.impl_->AdminLocal(call, std::move(done));
+}
+
+std::vector<Revocation> BrokerCluster::Revocations(const Broker& broker) {
+  return broker.impl_->revocations().All();
+}
+
 }  // namespace herald

@@ -71,6 +71,11 @@ class BrokerCluster {
   // The node is gone (its link `link` ended and no newer one replaced it;
   // null: whatever link): its members leave.
   static void PeerPresenceLost(Broker& broker, const std::string& node, const void* link);
+  // A peer's server-API call (herald/clients.h), applied to this node's
+  // clients alone; `done` once, on any thread.
+  static void ApplyAdmin(Broker& broker, const AdminCall& call, AdminCallback done);
+  // The revocations this node holds (a peer that links up is told them).
+  static std::vector<Revocation> Revocations(const Broker& broker);
   // This node's own members, one presence shard at a time, `each` called
   // under the shard's lock: a link coming up learns them without missing a
   // change (every change of the shard is told after its call).

@@ -3,12 +3,14 @@
 #pragma once
 
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
 
 #include "broker/broker_cluster.h"
+#include "broker/client_directory.h"
 #include "broker/cluster_view.h"
 #include "broker/counters.h"
 #include "broker/delivery_inbox.h"
@@ -23,6 +25,7 @@
 #include "herald/broker.h"
 #include "herald/history_store.h"
 #include "herald/queue_store.h"
+#include "herald/revocation_store.h"
 #include "herald/shared_history_store.h"
 
 namespace herald {
@@ -42,6 +45,16 @@ class Broker::Impl {
   Result<PresenceSnapshot> Presence(std::string_view topic, const PresenceQuery& query) const;
   // Peers' presence members come in here (BrokerCluster).
   PresenceTable& presence() { return presence_; }
+  // The server API (broker_admin.cc).
+  std::string NextClientId();
+  ClientDirectory& clients() { return *clients_; }
+  BrokerCounters& counters() { return counters_; }
+  Revocations& revocations() { return revocations_; }
+  void Admin(AdminCall call, std::function<void(Result<AdminResult>)> done);
+  // What this node alone answers to a call (a peer's, or this node's part).
+  void AdminLocal(const AdminCall& call, AdminCallback done);
+  // At start: the revocations the store kept (those still live).
+  void RestoreRevocations();
   uint64_t Request(std::string_view topic, std::string payload, std::chrono::milliseconds timeout,
                    ReplyCallback on_reply, PublishOptions options);
   bool CancelRequest(uint64_t id) { return tracker_.Cancel(id); }
@@ -341,6 +354,8 @@ class Broker::Impl {
   SharedHistoryStore* const shared_;
   // store_ when it also keeps work queues (the disk store), else null.
   QueueStore* const queue_store_;
+  // store_ when it also keeps token revocations (the disk store), else null.
+  RevocationStore* const revocation_store_;
   // store_ when brokers share its work queues (the Redis store on one
   // server), else null; and this node's name there ("<node id>.<run>").
   SharedQueueStore* const shared_queues_;
@@ -370,6 +385,12 @@ class Broker::Impl {
 
   mutable std::mutex subs_mu_;
   SubscriptionSlots subscriptions_;
+  // Local subscriptions (peers' excluded) by pattern, for the server API's
+  // topic list. Under subs_mu_.
+  std::map<std::string, uint64_t, std::less<>> local_patterns_;
+  // Connected clients, and the revoked tokens.
+  const std::shared_ptr<ClientDirectory> clients_ = std::make_shared<ClientDirectory>();
+  Revocations revocations_{options_.max_revocations};
 
   std::unique_ptr<Dispatcher> dispatcher_;
 

@@ -89,6 +89,7 @@ Result<uint64_t> Broker::Impl::Subscribe(std::string_view pattern, std::shared_p
     }
     ++count;
     subscriptions_.Insert(sub);
+    ++local_patterns_[sub->pattern];
     // New interest announced by the subscriptions before this one, and
     // with it (ReceivesShared).
     announced_before = interest_seq_.load(std::memory_order_acquire);
@@ -203,7 +204,12 @@ bool Broker::Impl::Unsubscribe(uint64_t id) {
     if (!sub) return false;
     --SinkAccounting::Count(*sub->sink);
     peer = ClusterView::IsPeerInterest(*sub);
-    if (!peer) cluster_.InterestChanged(sub->pattern, sub->queue_group, false);
+    if (!peer) {
+      cluster_.InterestChanged(sub->pattern, sub->queue_group, false);
+      if (auto p = local_patterns_.find(sub->pattern);
+          p != local_patterns_.end() && --p->second == 0)
+        local_patterns_.erase(p);
+    }
   }
   sub->active.store(false, std::memory_order_release);
   index_.Remove(sub);

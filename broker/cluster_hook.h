@@ -56,6 +56,17 @@ class ClusterHook {
     (void)member;
     (void)joined;
   }
+  // A server-API call for the other nodes (herald/clients.h): to `node`
+  // alone, or (empty) to every peer that takes them. `done` runs exactly
+  // once, on an unspecified thread, with their merged answers; a node that
+  // did not answer within the admin timeout, or whose link ended, is listed
+  // in `unreached`. Default: there are no other nodes.
+  virtual void Admin(const AdminCall& call, const std::string& node, AdminCallback done) {
+    (void)call;
+    AdminResult none;
+    if (!node.empty()) none.unreached.push_back(node);
+    done(std::move(none));
+  }
 };
 
 }  // namespace herald

@@ -122,6 +122,13 @@ class ClusterView {
   void PresenceChanged(const std::string& topic, const PresenceMember& member, bool joined) const {
     if (ClusterHook* h = hook()) h->PresenceChanged(topic, member, joined);
   }
+  // No cluster: `done` at once with nothing (a named node is unreached).
+  void Admin(const AdminCall& call, const std::string& node, AdminCallback done) const {
+    if (ClusterHook* h = hook()) return h->Admin(call, node, std::move(done));
+    AdminResult none;
+    if (!node.empty()) none.unreached.push_back(node);
+    done(std::move(none));
+  }
 
   // --- Peers' interest ---
   // The inbox peers' interest subscribes on: the last one attached (kept

@@ -24,6 +24,9 @@ struct BrokerCounters {
   Counter shared_loads{0}, shared_catchups{0}, shared_gaps{0}, shared_lost{0}, shared_resumes{0};
   Counter held_publish_bytes{0};  // gauge: publishes waiting for a shared store's load
   Counter subscriptions{0}, peer_subscriptions{0}, history_bytes{0};
+  // The server API (broker_admin.cc).
+  Counter admin_calls{0}, admin_denied{0}, admin_disconnects{0}, revoked_refusals{0};
+  Counter revocations_refused{0};
   std::array<Counter, kLatencyBucketsUs.size() + 1> latency_buckets{};
   Counter latency_sum_us{0}, latency_count{0};
 

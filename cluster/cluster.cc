@@ -34,7 +34,8 @@ Cluster::Cluster(Broker& broker, ClusterOptions options)
       members_(*this, options_, node_id_),
       calls_(options_),
       interest_(broker),
-      presence_(broker) {}
+      presence_(broker),
+      admin_(broker, options_) {}
 
 Cluster::~Cluster() { Stop(); }
 
@@ -133,6 +134,7 @@ void Cluster::Stop() {
   if (attached_) BrokerCluster::Detach(broker_);
   attached_ = false;
   calls_.FailPeer("", Status(ErrorCode::kUnavailable, "the cluster is shutting down"));
+  admin_.FailPeer("");
   members_.Clear();
   interest_.Clear();
   presence_.Clear();
@@ -187,6 +189,7 @@ void Cluster::Tick(Clock::time_point now) {
     for (auto& link : due.up) link->Send(beat);
   }
   calls_.Expire(now);
+  admin_.Expire(now);
 }
 
 // --- A link's life -------------------------------------------------------------------
@@ -217,6 +220,7 @@ void Cluster::LinkUp(const std::shared_ptr<PeerLink>& link, const std::string& a
   if (up.replaced) up.replaced->Close("replaced by a newer link from the same node");
   interest_.Announce(link);
   presence_.Announce(link);
+  admin_.Announce(link);
   spdlog::info("cluster: {}",
                "link to node '" + id + "' (" + address + ") is up" + (up.ups > 1 ? " again" : ""));
   // While it could not see this node, the peer may have numbered topics this
@@ -245,6 +249,7 @@ void Cluster::OnLinkDone(std::shared_ptr<PeerLink> link) {
   if (!was_current) return;  // replaced: the peer is still a member
   presence_.Lost(*link);     // its members leave (a new link's reset brings them back)
   calls_.FailPeer(id, Status(ErrorCode::kUnavailable, "the link to node '" + id + "' was lost"));
+  admin_.FailPeer(id);
   spdlog::warn("cluster: {}", "link to node '" + id + "' is down: " + reason);
   members_.Gossip();
 }
@@ -283,6 +288,35 @@ void Cluster::PresenceChanged(const std::string& topic, const PresenceMember& me
   presence_.Changed(topic, member, joined);
 }
 
+void Cluster::Admin(const AdminCall& call, const std::string& node, AdminCallback done) {
+  // The nodes a call is for: the one a client id names, or every live
+  // peer. One that cannot take it (no link, or too old to speak "admin")
+  // is unreached.
+  std::vector<std::string> nodes;
+  if (!node.empty()) {
+    nodes.push_back(node);
+  } else {
+    for (std::string& id : members_.Live()) {
+      if (id != node_id_) nodes.push_back(std::move(id));
+    }
+  }
+  std::vector<std::shared_ptr<PeerLink>> links;
+  std::vector<std::string> missing;
+  for (const std::string& id : nodes) {
+    std::shared_ptr<PeerLink> link = members_.UpLink(id);
+    if (link && link->speaks(kAdminFeature)) {
+      links.push_back(std::move(link));
+    } else {
+      missing.push_back(id);
+    }
+  }
+  admin_.Send(links, call, "",
+              [missing = std::move(missing), done = std::move(done)](AdminResult r) {
+                for (const std::string& id : missing) r.unreached.push_back(id);
+                done(std::move(r));
+              });
+}
+
 // --- Stats -------------------------------------------------------------------------------
 
 ClusterStats Cluster::Stats() const {
@@ -292,6 +326,8 @@ ClusterStats Cluster::Stats() const {
   s.address = advertise_;
   s.membership_generation = membership_generation();
   s.forwards = calls_.forwards();
+  s.admin_calls = admin_.sent();
+  s.admin_unreached = admin_.unreached();
   s.forward_failures = calls_.forward_failures();
   s.history_fetches = calls_.history_fetches();
   s.history_failures = calls_.history_failures();

@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "broker/broker_cluster.h"
+#include "cluster/admin_calls.h"
 #include "cluster/cluster_stats.h"
 #include "cluster/interest_sync.h"
 #include "cluster/membership.h"
@@ -87,6 +88,7 @@ class Cluster final : public ClusterHook {
                        bool added) override;
   void PresenceChanged(const std::string& topic, const PresenceMember& member,
                        bool joined) override;
+  void Admin(const AdminCall& call, const std::string& node, AdminCallback done) override;
 
   // From links and the peer service.
   void OnFrame(PeerLink& link, pb::PeerFrame& frame);
@@ -133,6 +135,7 @@ class Cluster final : public ClusterHook {
   PendingCalls calls_;
   InterestSync interest_;
   PresenceSync presence_;
+  AdminCalls admin_;
 
   // The cluster thread: peer deliveries and the periodic tick.
   std::shared_ptr<Inbox> inbox_;

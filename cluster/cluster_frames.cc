@@ -90,6 +90,10 @@ void Cluster::OnFrame(PeerLink& link, pb::PeerFrame& frame) {
       return;
     case K::kPresence:
       return presence_.Apply(link, frame.presence());
+    case K::kAdminCall:
+      return admin_.Apply(link, frame.admin_call());
+    case K::kAdminResult:
+      return admin_.OnResult(link, *frame.mutable_admin_result());
     default:
       link.Close("protocol error: unexpected frame after the handshake");
   }
@@ -214,6 +218,7 @@ void Cluster::OnProof(PeerLink& link, const pb::Proof& proof) {
   pb::Welcome* w = f.mutable_welcome();
   w->set_node_id(node_id_);
   w->add_features(std::string(kPresenceFeature));
+  w->add_features(std::string(kAdminFeature));
   w->set_mac(PeerProof(options_.secret, Prover::kAcceptor, TranscriptOf(link)));
   *w->mutable_members() = members_.MembersFrame().members().members();
   link.Send(std::move(f));

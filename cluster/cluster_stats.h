@@ -39,6 +39,7 @@ struct ClusterStats {
   std::vector<MemberStats> members;
   std::vector<LinkStats> links;
   uint64_t forwards = 0, forward_failures = 0;
+  uint64_t admin_calls = 0, admin_unreached = 0;  // server-API calls sent to peers
   uint64_t history_fetches = 0, history_failures = 0;
   uint64_t replies_routed = 0;
   uint64_t links_refused = 0;  // incoming, every reason

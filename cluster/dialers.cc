@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <random>
 
+#include "cluster/admin_calls.h"
 #include "cluster/peer_auth.h"
 #include "cluster/presence_sync.h"
 
@@ -102,6 +103,7 @@ Dialers::Dial Dialers::Prepare(Dialer& d) {
   h->set_address(advertise_);
   h->set_nonce(hs.dialer_nonce);
   h->add_features(std::string(kPresenceFeature));
+  h->add_features(std::string(kAdminFeature));
   return {std::move(link), std::move(hello)};
 }
 

@@ -108,6 +108,23 @@ void AddPresenceMetrics(MetricTable& t) {
       "herald_presence_peer_dropped_total",
       "Other nodes' presence joins not mirrored here: max_presence_bytes was reached.",
       [](const MetricSnapshot& x) { return x.broker.presence_peer_dropped; }, Trip::kYes);
+  t.Gauge("herald_clients", "Client connections registered for the server API.",
+          [](const MetricSnapshot& x) { return x.broker.clients; });
+  t.Gauge("herald_revocations", "Revoked tokens and users remembered (max_revocations).",
+          [](const MetricSnapshot& x) { return x.broker.revocations; });
+  t.Counter("herald_admin_calls_total", "Server API calls made with an admin grant.",
+            [](const MetricSnapshot& x) { return x.broker.admin_calls; });
+  t.Counter(
+      "herald_admin_denied_total", "Server API calls refused: no admin grant covering them.",
+      [](const MetricSnapshot& x) { return x.broker.admin_denied; }, Trip::kYes);
+  t.Counter("herald_admin_disconnects_total",
+            "Connections ended by the server API: a disconnect or a revocation.",
+            [](const MetricSnapshot& x) { return x.broker.admin_disconnects; });
+  t.Counter("herald_auth_revoked_total", "Tokens refused because they were revoked.",
+            [](const MetricSnapshot& x) { return x.broker.revoked_refusals; });
+  t.Counter(
+      "herald_revocations_refused_total", "Revocations refused: max_revocations were held.",
+      [](const MetricSnapshot& x) { return x.broker.revocations_refused; }, Trip::kYes);
 }
 
 void AddBrokerMetrics(MetricTable& t) {

@@ -35,6 +35,12 @@ void AddClusterMetrics(MetricTable& t) {
   t.Family("herald_cluster_forward_failures_total", "counter",
            "Forwarded publishes that failed (owner unreachable, link lost, timeout)",
            one([](const S& s) { return s.forward_failures; }));
+  t.Family("herald_cluster_admin_calls_total", "counter",
+           "Server-API calls sent to other nodes (one per node a call named)",
+           one([](const S& s) { return s.admin_calls; }));
+  t.Family("herald_cluster_admin_unreached_total", "counter",
+           "Of those, the ones not answered within admin_timeout_ms or lost with their link",
+           one([](const S& s) { return s.admin_unreached; }));
   t.Family("herald_cluster_history_fetches_total", "counter",
            "Resumes served from another node's history",
            one([](const S& s) { return s.history_fetches; }));

@@ -175,6 +175,9 @@ Status ReadLimits(TomlReader& r, Config& c) {
   r.Int("max_queues", b.max_queues);
   r.Bytes("max_queue_bytes", b.max_queue_bytes, AtLeast(1));
   r.Int("max_waiting_pulls", b.max_waiting_pulls);
+  r.Int("max_revocations", b.max_revocations, AtLeast(1));
+  r.Millis("max_revocation_ttl_ms", b.max_revocation_ttl);
+  r.Int("max_admin_results", b.max_admin_results, AtLeast(1));
   return r.error();
 }
 
@@ -290,10 +293,11 @@ Status ReadAuth(TomlReader& r, Config& c) {
     rr.List("publish", rule.publish);
     rr.List("subscribe", rule.subscribe);
     rr.List("queues", rule.queues);
+    rr.List("admin", rule.admin);
     if (!rr.error().ok()) return rr.error();
     if (rule.subject.empty())
       return Status(ErrorCode::kInvalidArgument, rr.Key("subject") + " is empty");
-    for (const auto* list : {&rule.publish, &rule.subscribe, &rule.queues}) {
+    for (const auto* list : {&rule.publish, &rule.subscribe, &rule.queues, &rule.admin}) {
       for (const std::string& p : *list) {
         if (Status v = ValidatePattern(p); !v.ok()) {
           return Status(ErrorCode::kInvalidArgument,
@@ -321,6 +325,7 @@ Status ReadCluster(TomlReader& r, Config& c) {
   r.Millis("reconnect_min_ms", o.reconnect_min);
   r.Millis("reconnect_max_ms", o.reconnect_max);
   r.Millis("forward_timeout_ms", o.forward_timeout);
+  r.Millis("admin_timeout_ms", o.admin_timeout);
   r.Bytes("max_link_queue_bytes", o.max_link_queue_bytes, AtLeast(1 << 16));
   r.Bytes("max_batch_bytes", o.max_batch_bytes, Between(1 << 20, INT32_MAX));
   r.Int("max_members", o.max_members, Between(1, 4096));

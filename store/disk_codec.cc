@@ -92,6 +92,32 @@ std::optional<Head> DecodeHead(std::string_view value) {
   return Head{GetU64(value), GetU64(value.substr(8))};
 }
 
+std::string RevocationKey(const Revocation& r) {
+  std::string k(1, kRevocationPrefix);
+  k.push_back(static_cast<char>(r.kind));
+  k.append(r.key);
+  return k;
+}
+
+std::string EncodeRevocation(const Revocation& r) {
+  std::string v;
+  PutU64(v, static_cast<uint64_t>(r.until_s));
+  PutU64(v, static_cast<uint64_t>(r.issued_before_s));
+  return v;
+}
+
+std::optional<Revocation> DecodeRevocation(std::string_view key, std::string_view value) {
+  if (key.size() < 3 || key[0] != kRevocationPrefix || value.size() != 16) return std::nullopt;
+  const auto kind = static_cast<uint8_t>(key[1]);
+  if (kind > static_cast<uint8_t>(Revocation::Kind::kUser)) return std::nullopt;
+  Revocation r;
+  r.kind = static_cast<Revocation::Kind>(kind);
+  r.key = std::string(key.substr(2));
+  r.until_s = static_cast<int64_t>(GetU64(value));
+  r.issued_before_s = static_cast<int64_t>(GetU64(value.substr(8)));
+  return r;
+}
+
 std::string QueueKey(std::string_view name) {
   std::string k(1, kQueuePrefix);
   k.append(name);

@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 
+#include "herald/clients.h"
 #include "herald/message.h"
 #include "herald/status.h"
 #include "herald/work_queue.h"
@@ -77,5 +78,13 @@ struct JobPosition {
   uint64_t seq = 0;
 };
 std::optional<JobPosition> ParseJobKey(std::string_view key);
+
+// Token revocations (herald/revocation_store.h):
+//   'r' kind:u8 key         -> until:u64be issued_before:u64be
+inline constexpr char kRevocationPrefix = 'r';
+std::string RevocationKey(const Revocation& r);
+std::string EncodeRevocation(const Revocation& r);
+// nullopt: damaged.
+std::optional<Revocation> DecodeRevocation(std::string_view key, std::string_view value);
 
 }  // namespace herald::store

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "herald/queue_store.h"
+#include "herald/revocation_store.h"
 #include "store/disk_codec.h"
 #include "store/store_dir.h"
 
@@ -37,7 +38,7 @@ size_t QueuedCost(const Message& m) {
          headers;
 }
 
-class DiskStore final : public HistoryStore, public QueueStore {
+class DiskStore final : public HistoryStore, public QueueStore, public RevocationStore {
  public:
   DiskStore(DiskStoreOptions options, store::OpenedDir opened)
       : options_(std::move(options)),
@@ -134,6 +135,33 @@ class DiskStore final : public HistoryStore, public QueueStore {
     Op op;
     op.kind = Op::kWrite;
     op.puts.emplace_back(store::QueueKey(q.name), store::EncodeQueue(q, incarnation, backfill));
+    QueueOp(std::move(op));
+  }
+
+  // RevocationStore (herald/revocation_store.h): written with the appends,
+  // answered once committed.
+  std::vector<Revocation> TakeRevocations() override { return std::move(revocations_); }
+
+  void PutRevocation(const Revocation& r, std::function<void(Status)> done) override {
+    Op op;
+    op.kind = Op::kWrite;
+    op.puts.emplace_back(store::RevocationKey(r), store::EncodeRevocation(r));
+    op.done = std::move(done);
+    std::unique_lock lock(mu_);
+    if (failed_) {
+      Status why(ErrorCode::kUnavailable, "the store failed (" + failure_ + ")");
+      lock.unlock();
+      op.done(std::move(why));
+      return;
+    }
+    queue_.push_back(std::move(op));
+    work_cv_.notify_one();
+  }
+
+  void DeleteRevocation(const Revocation& r) override {
+    Op op;
+    op.kind = Op::kWrite;
+    op.deletes.push_back(store::RevocationKey(r));
     QueueOp(std::move(op));
   }
 
@@ -776,8 +804,9 @@ class DiskStore final : public HistoryStore, public QueueStore {
   const DiskStoreOptions options_;
   std::unique_ptr<rocksdb::DB> db_;
   const StoreRecovery recovery_;
-  std::vector<StoredTopic> topics_;  // until the broker takes them
-  std::vector<StoredQueue> queues_;  // until the broker takes them
+  std::vector<StoredTopic> topics_;      // until the broker takes them
+  std::vector<StoredQueue> queues_;      // until the broker takes them
+  std::vector<Revocation> revocations_;  // likewise
 
   // A queue op, never refused: small (a definition, a count, a delete);
   // what bounds them is the jobs they are about.
@@ -858,6 +887,23 @@ class DiskStore final : public HistoryStore, public QueueStore {
     return Status::Ok();
   }
 
+  // At open: every kept revocation (OpenDiskStore).
+  Status LoadRevocations() {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    const std::string prefix(1, store::kRevocationPrefix);
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      std::optional<Revocation> r =
+          store::DecodeRevocation(it->key().ToStringView(), it->value().ToStringView());
+      if (!r) return Status(ErrorCode::kInternal, "a stored revocation is damaged");
+      revocations_.push_back(std::move(*r));
+    }
+    if (!it->status().ok()) {
+      return Status(ErrorCode::kInternal,
+                    "reading the stored revocations: " + it->status().ToString());
+    }
+    return Status::Ok();
+  }
+
  private:
   std::thread writer_;
   std::thread reader_;
@@ -900,6 +946,7 @@ Result<std::shared_ptr<HistoryStore>> OpenDiskStore(const DiskStoreOptions& opti
   if (!opened.ok()) return opened.status();
   auto store = std::make_shared<DiskStore>(options, std::move(*opened));
   if (Status s = store->LoadQueues(); !s.ok()) return s;
+  if (Status s = store->LoadRevocations(); !s.ok()) return s;
   return std::shared_ptr<HistoryStore>(std::move(store));
 }
 

@@ -1,5 +1,6 @@
 #include "frontends/grpc/broker_service.h"
 
+#include "frontends/grpc/call_auth.h"
 #include "frontends/grpc/connect_reactor.h"
 #include "frontends/grpc/grpc_convert.h"
 #include "frontends/grpc/publish_stream_reactor.h"
@@ -16,37 +17,13 @@ class Refused final : public Base {
   void OnDone() override { delete this; }
 };
 
-// What the call's metadata presents (borrowed from the context).
-session::Credential CredentialOf(grpc::CallbackServerContext* ctx) {
-  const auto& md = ctx->client_metadata();
-  auto it = md.find("authorization");
-  if (it == md.end()) return session::Credential::None();
-  std::string_view v(it->second.data(), it->second.size());
-  constexpr std::string_view kBearer = "Bearer ";
-  if (v.size() <= kBearer.size() || !v.starts_with(kBearer)) {
-    return session::Credential::Malformed("authorization metadata must be 'Bearer <token>'");
-  }
-  return session::Credential::Bearer(v.substr(kBearer.size()));
-}
-
-// A refusal as gRPC says it, with Herald's code as `herald-error` trailing
-// metadata; counted when it is a permission refusal. Free of the service: a
-// broker answer (a forward to the owner) may arrive as the service goes away.
-grpc::Status Refusal(GrpcStats& stats, grpc::CallbackServerContext* ctx, const Status& s) {
-  if (s.code() == ErrorCode::kPermissionDenied) GrpcStats::Add(stats.permission_denied);
-  // The Herald error code rides along as trailing metadata, so clients can
-  // tell "no responders" from an unreachable node (both UNAVAILABLE).
-  ctx->AddTrailingMetadata(std::string(kErrorMetadata), std::string(ErrorCodeName(s.code())));
-  return ToGrpc(s);
-}
-
 }  // namespace
 
 BrokerService::BrokerService(Broker& broker, GrpcOptions options)
     : broker_(broker),
       options_(std::move(options)),
       ops_(std::make_shared<session::Operations>(
-          broker, session::Admission(broker.options().topic_limits, options_.verifier))),
+          broker, session::Admission(broker.options().topic_limits, options_.verifier, &broker))),
       deliveries_(broker) {}
 
 Result<session::IdentityPtr> BrokerService::Authenticate(grpc::CallbackServerContext* ctx) const {
@@ -143,6 +120,9 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* BrokerService::Subscribe(
   auto* r =
       new SubscribeReactor(broker_, deliveries_, *request, options_, who->identity->expires_at_s);
   r->HoldUserSlot(std::move(who->slot));
+  r->Register([&](std::weak_ptr<ClientControl> control) {
+    return ops_->RegisterClient(*who->identity, broker_.NextClientId(), "grpc", std::move(control));
+  });
   return r;
 }
 

@@ -36,6 +36,49 @@ v1::ServerEvent GapEvent(uint64_t sub, const Gap& g) {
 
 }  // namespace
 
+// The server API's way into one Connect session (herald/clients.h).
+class ConnectControl final : public OutboxControl<ReactorOutbox<ConnectReactor, v1::ServerEvent>> {
+ public:
+  ConnectControl(std::weak_ptr<ReactorOutbox<ConnectReactor, v1::ServerEvent>> outbox,
+                 std::shared_ptr<CommandLock> lock)
+      : OutboxControl(std::move(outbox)), lock_(std::move(lock)) {}
+  void ServerSubscribe(const std::string& topic, bool presence,
+                       std::function<void(Status)> done) override {
+    v1::SubscribeRequest s;
+    s.set_pattern(topic);
+    s.set_presence(presence);
+    Status st = Status(ErrorCode::kCancelled, "the connection is closing");
+    {
+      std::lock_guard lock(lock_->mu);
+      if (lock_->reactor) st = lock_->reactor->SubscribeTo(0, s, true);
+    }
+    done(st);
+  }
+  void ServerUnsubscribe(const std::string& topic, std::function<void(Status)> done) override {
+    Status st = Status(ErrorCode::kCancelled, "the connection is closing");
+    {
+      std::lock_guard lock(lock_->mu);
+      if (ConnectReactor* r = lock_->reactor) {
+        const uint64_t id = r->client_.IdOf(topic);
+        st = r->client_.Unsubscribe(topic, "", [outbox = r->outbox_, owed = r->owed_, id] {
+          {
+            std::lock_guard lock(owed->mu);
+            std::erase_if(owed->topics, [&](const auto& o) { return o.second.subscription == id; });
+          }
+          v1::ServerEvent e;
+          e.mutable_unsubscribed()->set_subscription_id(id);
+          e.mutable_unsubscribed()->set_server(true);
+          outbox->Push(std::move(e));
+        });
+      }
+    }
+    done(st);
+  }
+
+ private:
+  const std::shared_ptr<CommandLock> lock_;
+};
+
 ConnectReactor::ConnectReactor(std::shared_ptr<const session::Operations> ops,
                                DeliveryThread& deliveries, const GrpcOptions& options,
                                session::IdentityPtr identity)
@@ -50,6 +93,9 @@ ConnectReactor::ConnectReactor(std::shared_ptr<const session::Operations> ops,
   owed_->broker = &broker_;
   expires_at_->store(client_.identity().expires_at_s, std::memory_order_release);
   FinishAtExpiry(*expiry_, client_.identity().expires_at_s, outbox_, expires_at_);
+  lock_->reactor = this;
+  control_ = std::make_shared<ConnectControl>(outbox_, lock_);
+  client_.Register("grpc", control_);
   StartRead(&command_);
 }
 
@@ -77,6 +123,7 @@ void ConnectReactor::OnReadDone(bool ok) {
     Error(command_.id(),
           Status(ErrorCode::kRateLimited, "too many commands per second: this one was dropped"));
   } else {
+    std::lock_guard lock(lock_->mu);
     Handle(command_);
   }
   ReadMoreOrWait();
@@ -139,6 +186,10 @@ void ConnectReactor::OnCancel() {
 }
 
 void ConnectReactor::OnDone() {
+  {
+    std::lock_guard lock(lock_->mu);
+    lock_->reactor = nullptr;
+  }
   client_.Close();
   delete this;
 }
@@ -221,14 +272,17 @@ v1::ServerEvent PresenceResync(uint64_t sub, const std::string& topic, uint32_t 
   return PresenceDelivery(sub, p);
 }
 
+// One delivery into the outbox: a gap notice, a presence event or a message
+// (the others null).
 template <typename Outbox>
-void Forward(Outbox& outbox, OwedPresence& owed, uint64_t sub, const Held& h) {
-  if (h.gap) return outbox.Push(GapEvent(sub, *h.gap));
-  if (h.presence) {
+void Forward(Outbox& outbox, OwedPresence& owed, uint64_t sub, const Gap* gap,
+             const PresenceEvent* presence, const MessagePtr& message) {
+  if (gap) return outbox.Push(GapEvent(sub, *gap));
+  if (presence) {
     // Charged to the session's budget like its messages: past it the event
     // is dropped and the topic owes a resync (sent once the outbox drains).
     std::lock_guard lock(owed.mu);
-    const PresenceEvent& e = *h.presence;
+    const PresenceEvent& e = *presence;
     if (outbox.queued_bytes() > owed.max_bytes) {
       owed.topics.insert_or_assign(e.topic, OwedPresence::Owed{sub, e.clients, e.users});
       owed.broker->RecordSlowConsumer(1, false);
@@ -237,11 +291,17 @@ void Forward(Outbox& outbox, OwedPresence& owed, uint64_t sub, const Held& h) {
     if (owed.topics.erase(e.topic) > 0) {
       return outbox.Push(PresenceResync(sub, e.topic, e.clients, e.users));
     }
-    return outbox.Push(PresenceDelivery(sub, *h.presence));
+    return outbox.Push(PresenceDelivery(sub, e));
   }
   outbox.Deliver(
-      sub, *h.message, [sub](const Message& msg) { return DeliveryEvent(sub, msg); },
+      sub, *message, [sub](const Message& msg) { return DeliveryEvent(sub, msg); },
       [sub](const Gap& g) { return GapEvent(sub, g); });
+}
+
+template <typename Outbox>
+void Forward(Outbox& outbox, OwedPresence& owed, uint64_t sub, const Held& h) {
+  Forward(outbox, owed, sub, h.gap ? &*h.gap : nullptr, h.presence ? &*h.presence : nullptr,
+          h.message);
 }
 
 }  // namespace
@@ -256,6 +316,10 @@ void ConnectReactor::SendOwedPresence(Outbox& outbox, OwedPresence& owed) {
 }
 
 void ConnectReactor::Subscribe(uint64_t id, const v1::SubscribeRequest& s) {
+  if (Status st = SubscribeTo(id, s, false); !st.ok()) Error(id, st);
+}
+
+Status ConnectReactor::SubscribeTo(uint64_t id, const v1::SubscribeRequest& s, bool server) {
   SubscribeOptions o;
   o.queue_group = s.queue_group();
   for (const v1::ResumePoint& p : s.resume()) {
@@ -266,34 +330,47 @@ void ConnectReactor::Subscribe(uint64_t id, const v1::SubscribeRequest& s) {
   auto gate = std::make_shared<Gate>();
   auto sink = std::make_shared<FunctionSink>(
       [outbox, gate, owed = owed_, permits = client_.permits()](const Delivery& d) {
-        Held h;
-        if (d.kind == Delivery::Kind::kGap) h.gap = *d.gap;
-        if (d.kind == Delivery::Kind::kPresence) h.presence = *d.presence;
-        h.message = d.message;
+        const Gap* gap = d.kind == Delivery::Kind::kGap ? d.gap : nullptr;
+        const PresenceEvent* presence = d.kind == Delivery::Kind::kPresence ? d.presence : nullptr;
         if (d.message) permits->Note(*d.message);
         {
+          // Copied only while the gate holds it (the delivery's pointers
+          // are valid during this call alone).
           std::lock_guard lock(gate->mu);
           if (!gate->open) {
+            Held h;
+            if (gap) h.gap = *gap;
+            if (presence) h.presence = *presence;
+            h.message = d.message;
             gate->held.push_back(std::move(h));
             return;
           }
         }
-        Forward(*outbox, *owed, d.subscription_id, h);
+        Forward(*outbox, *owed, d.subscription_id, gap, presence, d.message);
       });
   // A second subscribe to the same (pattern, group) answers with the first
   // one's id, as on every front; its sink is never subscribed.
   Result<session::ClientSession::Subscribed> sub =
       client_.Subscribe(s.pattern(), std::move(o), std::move(sink), deliveries_.inbox());
-  if (!sub.ok()) return Error(id, sub.status());
-  v1::ServerEvent e;
-  e.set_id(id);
-  e.mutable_subscribed()->set_subscription_id(sub->id);
-  if (s.presence()) e.mutable_subscribed()->set_client(client_.client_id());
-  outbox_->Push(std::move(e));
+  if (!sub.ok()) return sub.status();
+  // A subscription the session held already is no news to a client that
+  // did not ask.
+  if (!(server && sub->again)) {
+    v1::ServerEvent e;
+    e.set_id(id);
+    e.mutable_subscribed()->set_subscription_id(sub->id);
+    if (s.presence()) e.mutable_subscribed()->set_client(client_.client_id());
+    if (server) {
+      e.mutable_subscribed()->set_pattern(s.pattern());
+      e.mutable_subscribed()->set_server(true);
+    }
+    outbox_->Push(std::move(e));
+  }
   std::lock_guard lock(gate->mu);
   for (const Held& h : gate->held) Forward(*outbox, *owed_, sub->id, h);
   gate->held.clear();
   gate->open = true;
+  return Status::Ok();
 }
 
 void ConnectReactor::Unsubscribe(uint64_t id, uint64_t subscription) {

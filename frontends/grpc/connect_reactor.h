@@ -40,6 +40,14 @@ struct OwedPresence {
   Broker* broker = nullptr;
 };
 
+// The way the server API reaches a session while it lives: commands and
+// server-side (un)subscriptions run under `mu`, one at a time, and OnDone
+// clears `reactor` under it.
+struct CommandLock {
+  std::mutex mu;
+  class ConnectReactor* reactor = nullptr;
+};
+
 class ConnectReactor final : public grpc::ServerBidiReactor<v1::ClientCommand, v1::ServerEvent> {
  public:
   // Held until the call is done: the caller's place in its user's count.
@@ -75,6 +83,10 @@ class ConnectReactor final : public grpc::ServerBidiReactor<v1::ClientCommand, v
   static void SendOwedPresence(ReactorOutbox<ConnectReactor, v1::ServerEvent>& outbox,
                                OwedPresence& owed);
   void ReadMoreOrWait();
+  // Subscribes as the client asked, or as the server API did (`id` 0,
+  // `server`); the answer event is pushed here, a refusal returned.
+  Status SubscribeTo(uint64_t id, const v1::SubscribeRequest& s, bool server);
+  friend class ConnectControl;
 
   // The token's end ends the session. A refresh replaces the alarm (the old
   // one is cancelled as it is destroyed): a grpc::Alarm is set once.
@@ -101,6 +113,8 @@ class ConnectReactor final : public grpc::ServerBidiReactor<v1::ClientCommand, v
   std::shared_ptr<void> user_slot_;
   // Shared with the subscriptions' sinks, which may outlive the reactor.
   std::shared_ptr<OwedPresence> owed_;
+  const std::shared_ptr<CommandLock> lock_ = std::make_shared<CommandLock>();
+  std::shared_ptr<ClientControl> control_;  // registered weakly with the server API
 };
 
 }  // namespace herald::grpcfront

@@ -2,6 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "frontends/grpc/admin_service.h"
 #include "frontends/grpc/broker_service.h"
 
 namespace herald::grpcfront {
@@ -14,10 +15,12 @@ GrpcFront::~GrpcFront() { Stop(); }
 Status GrpcFront::Start() {
   if (server_) return Status(ErrorCode::kInvalidArgument, "gRPC front already started");
   service_ = std::make_unique<BrokerService>(broker_, options_);
+  admin_ = std::make_unique<AdminService>(broker_, options_);
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(service_.get());
+  builder.RegisterService(admin_.get());
   const int max = static_cast<int>(std::min<size_t>(options_.max_message_bytes, INT32_MAX));
   builder.SetMaxReceiveMessageSize(max);
   builder.SetMaxSendMessageSize(max);
@@ -37,6 +40,7 @@ Status GrpcFront::Start() {
   if (!server_ || port == 0) {
     server_.reset();
     service_.reset();
+    admin_.reset();
     return Status(ErrorCode::kUnavailable,
                   options_.listen + ": cannot listen for gRPC (address in use or invalid)");
   }
@@ -50,6 +54,7 @@ void GrpcFront::Stop(std::chrono::milliseconds grace) {
   server_->Wait();
   server_.reset();
   service_.reset();
+  admin_.reset();
 }
 
 }  // namespace herald::grpcfront

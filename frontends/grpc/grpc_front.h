@@ -22,6 +22,7 @@ class Server;
 
 namespace herald::grpcfront {
 
+class AdminService;
 class BrokerService;
 
 class GrpcFront {
@@ -40,6 +41,7 @@ class GrpcFront {
   Broker& broker_;
   const GrpcOptions options_;
   std::unique_ptr<BrokerService> service_;
+  std::unique_ptr<AdminService> admin_;
   std::unique_ptr<grpc::Server> server_;
   uint16_t port_ = 0;
 };

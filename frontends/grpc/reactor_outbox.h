@@ -205,6 +205,32 @@ class ReactorOutbox {
   grpc::Status drain_status_;
 };
 
+// How a call the server API disconnects ends (herald/clients.h): a status a
+// client's retry logic reads — UNAUTHENTICATED for an expired or revoked
+// token (fetch a new one), UNAVAILABLE to come back, FAILED_PRECONDITION
+// not to — with the code and reason in its message.
+inline grpc::Status DisconnectStatus(const DisconnectNotice& n) {
+  const grpc::StatusCode code = n.code == 4001 || n.code == 4002 ? grpc::UNAUTHENTICATED
+                                : n.reconnect                    ? grpc::UNAVAILABLE
+                                                                 : grpc::FAILED_PRECONDITION;
+  return grpc::Status(code, "disconnected (" + std::to_string(n.code) + ")" +
+                                (n.reason.empty() ? std::string() : ": " + n.reason));
+}
+
+// The server API's way into a streaming call: a disconnect finishes its
+// outbox (any thread; a call already gone is left alone).
+template <typename Outbox>
+class OutboxControl : public ClientControl {
+ public:
+  explicit OutboxControl(std::weak_ptr<Outbox> outbox) : outbox_(std::move(outbox)) {}
+  void Disconnect(const DisconnectNotice& notice) override {
+    if (std::shared_ptr<Outbox> o = outbox_.lock()) o->Finish(DisconnectStatus(notice));
+  }
+
+ protected:
+  const std::weak_ptr<Outbox> outbox_;
+};
+
 // Ends a streaming call with UNAUTHENTICATED when its caller's token expires
 // (`expires_at_s` 0: never). The alarm belongs to the reactor; when the call
 // ends first, the reactor's end cancels it, and a late firing finds the

@@ -27,6 +27,14 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<v1::SubscribeResp
  public:
   // Held until the call is done: the caller's place in its user's count.
   void HoldUserSlot(std::shared_ptr<void> slot) { user_slot_ = std::move(slot); }
+  // Makes the call reachable by the server API (a disconnect only):
+  // `registrar` gets its control and returns the registration, held until
+  // the call is done.
+  void Register(
+      const std::function<std::shared_ptr<void>(std::weak_ptr<ClientControl>)>& registrar) {
+    control_ = std::make_shared<OutboxControl<Outbox>>(outbox_);
+    registration_ = registrar(control_);
+  }
   // `expires_at_s`: the caller's token expires then and the call ends with
   // UNAUTHENTICATED (0: never).
   SubscribeReactor(Broker& broker, DeliveryThread& deliveries, const v1::SubscribeRequest& request,
@@ -44,6 +52,8 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<v1::SubscribeResp
   uint64_t subscription_ = 0;
   grpc::Alarm expiry_;
   std::shared_ptr<void> user_slot_;
+  std::shared_ptr<ClientControl> control_;
+  std::shared_ptr<void> registration_;
 };
 
 }  // namespace herald::grpcfront

@@ -27,19 +27,6 @@ Result<std::string> TopicOf(const http::Request& req) {
   return topic;
 }
 
-// A non-negative integer query parameter, or `fallback` when absent.
-Result<uint64_t> UintParam(const http::Request& req, std::string_view name, uint64_t fallback) {
-  auto v = req.query.Get(name);
-  if (!v) return fallback;
-  uint64_t out = 0;
-  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
-  if (ec != std::errc() || end != v->data() + v->size() || v->empty()) {
-    return Status(ErrorCode::kInvalidArgument,
-                  "'" + std::string(name) + "' must be a non-negative integer");
-  }
-  return out;
-}
-
 PublishOptions OptionsFrom(const http::Request& req) {
   PublishOptions o;
   if (auto ct = req.header("Content-Type")) o.content_type = std::string(*ct);
@@ -76,11 +63,23 @@ std::string HistoryJson(const std::string& topic, const ResumeResult& r) {
 
 }  // namespace
 
+Result<uint64_t> UintParam(const http::Request& req, std::string_view name, uint64_t fallback) {
+  auto v = req.query.Get(name);
+  if (!v) return fallback;
+  uint64_t out = 0;
+  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
+  if (ec != std::errc() || end != v->data() + v->size() || v->empty()) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "'" + std::string(name) + "' must be a non-negative integer");
+  }
+  return out;
+}
+
 RestApi::RestApi(Broker& broker, RestOptions options)
     : broker_(broker),
       options_(std::move(options)),
       ops_(std::make_shared<session::Operations>(
-          broker, session::Admission(broker.options().topic_limits, options_.verifier))) {}
+          broker, session::Admission(broker.options().topic_limits, options_.verifier, &broker))) {}
 
 void RestApi::Register(http::Router& router) {
   router.HandlePrefix("POST", "/publish/",
@@ -96,6 +95,10 @@ void RestApi::Register(http::Router& router) {
   for (const char* method : {"GET", "PUT", "DELETE", "POST"}) {
     router.HandlePrefix(method, "/queues/",
                         [this](http::Request& req, http::Response res) { Queue(req, res); });
+  }
+  for (const char* method : {"GET", "POST"}) {
+    router.HandlePrefix(method, "/admin/",
+                        [this](http::Request& req, http::Response res) { Admin(req, res); });
   }
 }
 

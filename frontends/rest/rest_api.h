@@ -20,6 +20,15 @@
 //                                      → 200 {"results":[..]}; body
 //                                        {"handles":[..],"delay_ms":N}
 //
+// The server API (rest_admin.cc; an admin grant, docs/SECURITY.md):
+//
+//   POST /admin/disconnect|subscribe|unsubscribe|revoke
+//                                      → 200 {"nodes","unreached","matched",
+//                                        "applied","refused"[,"errors"]}
+//   GET  /admin/connections?user=|client=&limit=
+//                                      → 200 {..,"clients":[..]}
+//   GET  /admin/topics?prefix=&limit=  → 200 {..,"topics":[{"pattern","subscribers"}]}
+//
 // The request's Content-Type travels with the message (and comes back on a
 // reply); request headers named `Herald-<Name>` become message header <Name>,
 // and a reply's headers come back as `Herald-<Name>`. Topics are
@@ -32,6 +41,9 @@
 #include "herald/broker.h"
 
 namespace herald::rest {
+
+// A non-negative integer query parameter, or `fallback` when absent.
+Result<uint64_t> UintParam(const http::Request& req, std::string_view name, uint64_t fallback);
 
 struct RestOptions {
   std::chrono::milliseconds default_request_timeout{5000};
@@ -56,6 +68,7 @@ class RestApi {
   void Presence(http::Request& req, http::Response res);
   void ListQueues(http::Request& req, http::Response res);
   void Queue(http::Request& req, http::Response res);  // /queues/<name>[/<action>]
+  void Admin(http::Request& req, http::Response res);  // /admin/<op> (rest_admin.cc)
   // Who the caller is, or null once a 401 went out.
   session::IdentityPtr Caller(const http::Request& req, http::Response& res) const;
 

@@ -68,6 +68,10 @@ Result<IdentityPtr> Admission::Authenticate(const Credential& credential) const 
       return Status(ErrorCode::kUnauthenticated, std::string(credential.token));
   }
   if (!id.ok()) return Unauthenticated(id.status());
+  if (credential.kind == Credential::Kind::kBearer && revocations_ &&
+      revocations_->Revoked(id->subject, id->token_id, id->issued_at_s)) {
+    return Status(ErrorCode::kUnauthenticated, "invalid token: revoked");
+  }
   return std::make_shared<const auth::Identity>(std::move(*id));
 }
 

@@ -28,6 +28,7 @@
 #include <string_view>
 
 #include "auth/jwt_verifier.h"
+#include "herald/broker.h"
 #include "herald/broker_options.h"
 #include "herald/status.h"
 
@@ -61,8 +62,11 @@ enum class Op { kSubscribe, kPublish, kRequest, kHistory, kPresence };
 class Admission {
  public:
   // `verifier` null: authentication is off, every client may do everything.
-  Admission(const TopicLimits& topic_limits, std::shared_ptr<const auth::JwtVerifier> verifier)
-      : topic_limits_(topic_limits), verifier_(std::move(verifier)) {}
+  // `revocations`, when given, refuses the tokens it revoked
+  // (Broker::Revoked).
+  Admission(const TopicLimits& topic_limits, std::shared_ptr<const auth::JwtVerifier> verifier,
+            const Broker* revocations = nullptr)
+      : topic_limits_(topic_limits), verifier_(std::move(verifier)), revocations_(revocations) {}
 
   Result<IdentityPtr> Authenticate(const Credential& credential) const;
   Result<Admitted> Connect(const Credential& credential) const;
@@ -83,6 +87,7 @@ class Admission {
  private:
   const TopicLimits topic_limits_;
   const std::shared_ptr<const auth::JwtVerifier> verifier_;
+  const Broker* const revocations_;
 };
 
 // The verb an operation is named by in errors ("subscribe to 'a.b'").

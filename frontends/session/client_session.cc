@@ -5,33 +5,11 @@
 #include <vector>
 
 namespace herald::session {
-namespace {
-
-// Client ids: a counter seeded from the wall clock (µs) at first use, so an
-// id is not given twice on this node, even across a restart.
-std::string NextClientId(const std::string& node) {
-  static std::atomic<uint64_t> next{
-      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                std::chrono::system_clock::now().time_since_epoch())
-                                .count())};
-  uint64_t n = next.fetch_add(1, std::memory_order_relaxed);
-  char digits[16];
-  size_t len = 0;
-  do {
-    digits[len++] = "0123456789abcdefghijklmnopqrstuvwxyz"[n % 36];
-    n /= 36;
-  } while (n != 0);
-  std::string id = node + ".";
-  while (len > 0) id.push_back(digits[--len]);
-  return id;
-}
-
-}  // namespace
 
 ClientSession::ClientSession(std::shared_ptr<const Operations> ops, IdentityPtr identity,
                              Runner unsubscribe_on)
     : ops_(std::move(ops)),
-      client_id_(NextClientId(ops_->broker().options().node_id)),
+      client_id_(ops_->broker().NextClientId()),
       identity_(std::move(identity)),
       run_(std::move(unsubscribe_on)),
       permits_(
@@ -111,6 +89,12 @@ Status ClientSession::Unsubscribe(std::string_view pattern, std::string_view gro
   return Drop(lock, by_id_.find(k->second), std::move(then));
 }
 
+uint64_t ClientSession::IdOf(std::string_view pattern, std::string_view group) const {
+  std::lock_guard lock(mu_);
+  auto k = by_key_.find(Key(std::string(pattern), std::string(group)));
+  return k == by_key_.end() ? 0 : k->second;
+}
+
 Status ClientSession::Unsubscribe(uint64_t id, std::function<void()> then) {
   std::unique_lock lock(mu_);
   auto it = by_id_.find(id);
@@ -122,8 +106,17 @@ Status ClientSession::Unsubscribe(uint64_t id, std::function<void()> then) {
 
 Result<IdentityPtr> ClientSession::Refresh(const Credential& credential) {
   Result<IdentityPtr> next = ops_->admission().Renew(*identity_, credential);
-  if (next.ok()) identity_ = *next;
+  if (!next.ok()) return next;
+  identity_ = *next;
+  if (registration_) {
+    ops_->broker().ClientRenewed(client_id_, identity_->token_id, identity_->issued_at_s,
+                                 identity_->expires_at_s);
+  }
   return next;
+}
+
+void ClientSession::Register(std::string_view transport, std::weak_ptr<ClientControl> control) {
+  registration_ = ops_->RegisterClient(*identity_, client_id_, transport, std::move(control));
 }
 
 void ClientSession::Publish(std::string_view topic, std::string payload, PublishOptions options,
@@ -173,6 +166,9 @@ void ClientSession::Close() {
     std::lock_guard lock(mu_);
     closed_ = true;  // a Subscribe or JoinQueue still under way undoes itself
   }
+  // Gone from the server API now: the object itself may live on a while (a
+  // match cache may still hold its sinks).
+  registration_.reset();
   requests_->CancelAll();
   for (uint64_t id : TakeAll()) ops_->broker().Unsubscribe(id);
   std::map<std::string, uint64_t, std::less<>> memberships;

@@ -69,6 +69,9 @@ class ClientSession {
   // session holds stays: subscriptions and memberships made under the old
   // grants go on (grants are checked when a subscription is made).
   Result<IdentityPtr> Refresh(const Credential& credential);
+  // Makes the session reachable by the server API (Operations::RegisterClient)
+  // until it is destroyed; a refresh updates its entry.
+  void Register(std::string_view transport, std::weak_ptr<ClientControl> control);
 
   struct Subscribed {
     uint64_t id = 0;
@@ -112,6 +115,8 @@ class ClientSession {
   void Close();
 
   size_t subscriptions() const;
+  // The id of the session's subscription to (pattern, group); 0: none.
+  uint64_t IdOf(std::string_view pattern, std::string_view group = {}) const;
 
   // Work queues. `sink` joins only when the session is not a member yet.
   // `max_bytes` is the front's outbound budget (OutboundLimits::max_bytes):
@@ -138,6 +143,7 @@ class ClientSession {
   const Runner run_;
   const std::shared_ptr<ReplyPermits> permits_;
   const std::shared_ptr<SessionRequests> requests_;
+  std::shared_ptr<void> registration_;  // the server API's entry, until Close
   mutable std::mutex mu_;
   std::map<Key, uint64_t> by_key_;
   std::unordered_map<uint64_t, Key> by_id_;

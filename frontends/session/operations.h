@@ -108,6 +108,20 @@ class Operations {
   // to 7 days (invalid_argument).
   static Result<std::chrono::milliseconds> NackDelay(std::optional<int64_t> delay_ms);
 
+  // The server API (herald/clients.h). A connection registers itself for
+  // its life (the entry goes with the handle's last copy); transport is
+  // "ws", "ws-raw", "sse" or "grpc".
+  std::shared_ptr<void> RegisterClient(const auth::Identity& who, const std::string& client,
+                                       std::string_view transport,
+                                       std::weak_ptr<ClientControl> control) const;
+  // One call of the server API, by `who`: a topic operation needs an admin
+  // grant covering the topic, any other one the grant `>`
+  // (kPermissionDenied); then Broker::Admin. `done` on any thread.
+  void Admin(const auth::Identity& who, AdminCall call,
+             std::function<void(Result<AdminResult>)> done) const;
+  // The permission alone (for fronts that refuse before parsing more).
+  static Status MayAdmin(const auth::Identity& who, const AdminCall& call);
+
   Broker& broker() const { return broker_; }
   const Admission& admission() const { return admission_; }
 

@@ -22,7 +22,7 @@ SseFront::SseFront(Broker& broker, SseOptions options, InboxFor inbox_for)
     : broker_(broker),
       options_(std::move(options)),
       ops_(std::make_shared<session::Operations>(
-          broker, session::Admission(broker.options().topic_limits, options_.verifier))),
+          broker, session::Admission(broker.options().topic_limits, options_.verifier, &broker))),
       inbox_for_(std::move(inbox_for)),
       names_(std::make_shared<TopicNames>(options_.id_topic_names)) {}
 
@@ -145,6 +145,7 @@ void SseFront::Open(http::Request& req, http::Response res) {
   open->forgot = parsed->forgot;
   open->expires_at_s = who->identity->expires_at_s;
   open->user_slot = std::move(who->slot);
+  open->identity = who->identity;
   const size_t checks = open->resume.size();
   std::vector<std::string> fresh;
   for (const std::string& pattern : open->spec.patterns) {
@@ -218,6 +219,11 @@ void SseFront::Finish(PendingOpen& open) {
   }
   stream->HoldUserSlot(std::move(open.user_slot));
   stream->Start(open.expires_at_s, open.forgot);
+  // Reachable by the server API for its life (a disconnect only: an SSE
+  // stream's topics are its URL's).
+  stream->Register([&](std::weak_ptr<ClientControl> control) {
+    return ops_->RegisterClient(*open.identity, broker_.NextClientId(), "sse", std::move(control));
+  });
 }
 
 }  // namespace herald::sse

@@ -56,6 +56,7 @@ class SseFront {
     bool forgot = false;
     int64_t expires_at_s = 0;
     std::shared_ptr<void> user_slot;
+    session::IdentityPtr identity;
     int error_status = 0;  // the first refusal, if any
     std::string error_code, error_message;
     void Fail(int status, std::string code, std::string message);

@@ -4,7 +4,9 @@
 #include <chrono>
 #include <random>
 
+#include "frontends/json/admin_json.h"
 #include "herald/topic.h"
+#include "io/loop.h"
 
 namespace herald::sse {
 namespace {
@@ -354,6 +356,42 @@ void SseStream::OnStreamDrain() {
 
 void SseStream::OnStreamClosed() { Release(); }
 
+namespace {
+
+// Hops each server-API call to the stream's loop.
+class SseControl final : public ClientControl {
+ public:
+  SseControl(std::weak_ptr<SseStream> stream, std::shared_ptr<io::LoopHandle> loop)
+      : stream_(std::move(stream)), loop_(std::move(loop)) {}
+  void Disconnect(const DisconnectNotice& notice) override {
+    loop_->RunHereOrPost([weak = stream_, notice] {
+      if (auto s = weak.lock()) s->Disconnect(notice);
+    });
+  }
+
+ private:
+  const std::weak_ptr<SseStream> stream_;
+  const std::shared_ptr<io::LoopHandle> loop_;
+};
+
+}  // namespace
+
+void SseStream::Register(
+    const std::function<std::shared_ptr<void>(std::weak_ptr<ClientControl>)>& registrar) {
+  if (!open_) return;
+  control_ = std::make_shared<SseControl>(weak_from_this(), loop_.handle());
+  registration_ = registrar(control_);
+}
+
+void SseStream::Disconnect(const DisconnectNotice& notice) {
+  if (!open_ || closing_) return;
+  closing_ = true;
+  // The browser's EventSource reconnects after an end; the event lets a
+  // page (HeraldEventSource) stop when told not to come back.
+  res_.Write("event: disconnect\ndata: " + json::EncodeDisconnect(notice) + "\n\n");
+  res_.Abort(io::CloseReason::kDone);
+}
+
 void SseStream::Release() {
   if (open_) stats_->streams_open.fetch_sub(1, std::memory_order_relaxed);
   open_ = false;
@@ -364,6 +402,7 @@ void SseStream::Release() {
   held_bytes_ = 0;
   res_ = http::Response();
   user_slot_.reset();
+  registration_.reset();
 }
 
 }  // namespace herald::sse

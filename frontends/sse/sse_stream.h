@@ -65,6 +65,13 @@ class SseStream final : public Sink,
   void Start(int64_t expires_at_s = 0, bool left_out = false);
   // Held until the stream ends: the client's place in its user's count.
   void HoldUserSlot(std::shared_ptr<void> slot) { user_slot_ = std::move(slot); }
+  // Makes the open stream reachable by the server API: `registrar` gets the
+  // stream's control and returns the registration, held until the end.
+  void Register(
+      const std::function<std::shared_ptr<void>(std::weak_ptr<ClientControl>)>& registrar);
+  // The server API ends the stream: an `event: disconnect` with the
+  // notice's JSON, then the end (loop thread).
+  void Disconnect(const DisconnectNotice& notice);
 
   void OnDelivery(const Delivery& d) override;
   void OnStreamDrained() override;
@@ -133,6 +140,8 @@ class SseStream final : public Sink,
   bool closing_ = false;       // closed as a slow consumer; the close is under way
   int64_t expires_at_s_ = 0;
   std::shared_ptr<void> user_slot_;
+  std::shared_ptr<ClientControl> control_;  // the server API's way in (registered weakly)
+  std::shared_ptr<void> registration_;
 };
 
 }  // namespace herald::sse

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "frontends/json/admin_json.h"
 #include "frontends/json/envelope.h"
 #include "frontends/json/presence_json.h"
 #include "frontends/ws/frame.h"
@@ -288,6 +289,39 @@ void JsonEndpoint::OnDelivery(const Delivery& d) {
   SendBatch();
   session_->SendDelivery(d.subscription_id, *d.message,
                          MessageFrame(*d.message, FrameStyle::kJson, session_->compressed()));
+}
+
+void JsonEndpoint::OnServerDisconnect(const DisconnectNotice& notice) {
+  if (!session_) return;
+  // Why first, then the close frame with the same code: a client that sees
+  // only close codes still knows whether to come back (PROTOCOL.md).
+  Send(json::EncodeDisconnect(notice));
+  session_->Close(notice.code, notice.reason);
+}
+
+void JsonEndpoint::OnServerSubscribe(const std::string& topic, bool presence,
+                                     std::function<void(Status)> done) {
+  if (!session_) return done(Status(ErrorCode::kCancelled, "the connection is closing"));
+  SubscribeOptions o;
+  if (presence) o.presence.emplace();
+  Result<session::ClientSession::Subscribed> sub =
+      client_.Subscribe(topic, std::move(o), session_->SharedPart<Sink>(this), inbox_);
+  if (!sub.ok()) return done(sub.status());
+  // Told unasked, before any message of it (they come from the inbox, after
+  // this handler); a subscription it held already is not news.
+  if (!sub->again) {
+    Send(json::EncodeServerSubscribed("subscribed", topic,
+                                      presence ? std::string_view(client_.client_id()) : ""));
+  }
+  done(Status::Ok());
+}
+
+void JsonEndpoint::OnServerUnsubscribe(const std::string& topic, std::function<void(Status)> done) {
+  if (!session_) return done(Status(ErrorCode::kCancelled, "the connection is closing"));
+  presence_owed_.erase(topic);
+  Status s = client_.Unsubscribe(
+      topic, "", [this, topic] { Send(json::EncodeServerSubscribed("unsubscribed", topic)); });
+  done(s);
 }
 
 void JsonEndpoint::OnOwedGap(const Gap& gap) { Send(json::EncodeGap(gap)); }

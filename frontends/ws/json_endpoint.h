@@ -45,6 +45,14 @@ class JsonEndpoint final : public Endpoint, public Sink {
   // The info the client set at connect (`/ws?info=`).
   void SetConnectInfo(std::string info) { client_.SetConnectInfo(std::move(info)); }
   Broker& broker() override { return broker_; }
+  void OnServerDisconnect(const DisconnectNotice& notice) override;
+  void OnServerSubscribe(const std::string& topic, bool presence,
+                         std::function<void(Status)> done) override;
+  void OnServerUnsubscribe(const std::string& topic, std::function<void(Status)> done) override;
+  // Makes the session reachable by the server API, through `control`.
+  void Register(std::weak_ptr<ClientControl> control) {
+    client_.Register("ws", std::move(control));
+  }
   void OnDelivery(const Delivery& d) override;
 
  private:

@@ -59,4 +59,8 @@ void RawEndpoint::OnClose() {
   subscription_ = 0;
 }
 
+void RawEndpoint::OnServerDisconnect(const DisconnectNotice& notice) {
+  if (session_) session_->Close(notice.code, notice.reason);
+}
+
 }  // namespace herald::ws

@@ -23,6 +23,7 @@ class RawEndpoint final : public Endpoint, public Sink {
   void FlushPending() override { inbox_->Drain(); }
   void OnClose() override;
   Broker& broker() override { return broker_; }
+  void OnServerDisconnect(const DisconnectNotice& notice) override;
   void OnDelivery(const Delivery& d) override;
 
  private:

@@ -5,6 +5,7 @@
 #include "frontends/ws/handshake.h"
 #include "frontends/ws/json_endpoint.h"
 #include "frontends/ws/raw_endpoint.h"
+#include "frontends/ws/ws_control.h"
 #include "frontends/ws/ws_session.h"
 #include "herald/topic.h"
 
@@ -14,7 +15,7 @@ WsFront::WsFront(Broker& broker, WsOptions options, InboxFor inbox_for)
     : broker_(broker),
       options_(std::move(options)),
       ops_(std::make_shared<session::Operations>(
-          broker, session::Admission(broker.options().topic_limits, options_.verifier))),
+          broker, session::Admission(broker.options().topic_limits, options_.verifier, &broker))),
       inbox_for_(std::move(inbox_for)) {}
 
 void WsFront::Register(http::Router& router) {
@@ -102,18 +103,28 @@ void WsFront::Upgrade(http::Request& req, http::Response res, bool raw) {
   up->connection->SetOutputGate(std::move(gate));
   up->connection->Attach(std::move(who->slot));  // for the connection's life
   std::shared_ptr<WsSession> session;
+  // The server API reaches the connection through its control, held with
+  // the connection; the directory holds it weakly.
+  std::shared_ptr<WsControl> control;
   if (raw) {
     const bool may_publish = ops_->admission().Check(*identity, session::Op::kPublish, topic).ok();
-    session = std::make_shared<SessionWith<RawEndpoint>>(
-        up->connection, std::move(parser), options_, stats_.get(), broker_, std::move(inbox),
-        std::move(topic), may_publish);
+    auto r = std::make_shared<SessionWith<RawEndpoint>>(up->connection, std::move(parser), options_,
+                                                        stats_.get(), broker_, std::move(inbox),
+                                                        std::move(topic), may_publish);
+    control = std::make_shared<WsControl>(r, &r->endpoint(), req.loop->handle());
+    up->connection->Attach(
+        ops_->RegisterClient(*identity, broker_.NextClientId(), "ws-raw", control));
+    session = std::move(r);
   } else {
     auto json = std::make_shared<SessionWith<JsonEndpoint>>(
         up->connection, std::move(parser), options_, stats_.get(), ops_, std::move(inbox),
         req.loop->handle(), identity);
     json->endpoint().SetConnectInfo(std::move(info));
+    control = std::make_shared<WsControl>(json, &json->endpoint(), req.loop->handle());
+    json->endpoint().Register(control);
     session = std::move(json);
   }
+  up->connection->Attach(control);
   up->connection->SetHandler(session);
   // Before Start: a `refresh` pipelined behind the upgrade sets its own.
   session->SetExpiry(identity->expires_at_s);

@@ -55,6 +55,20 @@ class Endpoint {
   // The broker whose deliveries the session guards: the slow-consumer
   // policy (frontends/session/outbound.h) records its drops and cuts there.
   virtual Broker& broker() = 0;
+  // The server API (ws_control.h), on the loop while the session is open.
+  // Disconnect: close with the notice's code (the JSON protocol tells why
+  // first). Raw mode takes no server subscriptions.
+  virtual void OnServerDisconnect(const DisconnectNotice& notice) = 0;
+  virtual void OnServerSubscribe(const std::string& topic, bool presence,
+                                 std::function<void(Status)> done) {
+    (void)topic;
+    (void)presence;
+    done(Status(ErrorCode::kUnavailable, "a raw WebSocket takes no server subscriptions"));
+  }
+  virtual void OnServerUnsubscribe(const std::string& topic, std::function<void(Status)> done) {
+    (void)topic;
+    done(Status(ErrorCode::kUnavailable, "a raw WebSocket takes no server subscriptions"));
+  }
 };
 
 struct WsStats;

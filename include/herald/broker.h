@@ -33,6 +33,7 @@
 
 #include "herald/broker_options.h"
 #include "herald/broker_stats.h"
+#include "herald/clients.h"
 #include "herald/delivery.h"
 #include "herald/inbox.h"
 #include "herald/message.h"
@@ -236,6 +237,32 @@ class Broker {
   // name, invalid_argument when presence is off for the topic. A topic
   // nobody is in answers no members.
   Result<PresenceSnapshot> Presence(std::string_view topic, const PresenceQuery& query = {}) const;
+
+  // The server API (herald/clients.h). Any thread; none of these waits.
+  //
+  // A new client id, "<node_id>.<base36>": a counter seeded from the wall
+  // clock, so no id is given twice on this node, even across a restart.
+  std::string NextClientId();
+  // A front registers each client connection for its life: the entry goes
+  // when the returned handle's last copy does. `control` is how the server
+  // API reaches the connection.
+  std::shared_ptr<void> RegisterClient(ClientRecord record, std::weak_ptr<ClientControl> control);
+  // A registered connection renewed its token (a refresh).
+  void ClientRenewed(std::string_view client, std::string token_id, int64_t issued_at_s,
+                     int64_t expires_at_s);
+  // Whether a token of `user` with this jti and iat is revoked
+  // (Revocation).
+  bool Revoked(std::string_view user, std::string_view token_id, int64_t issued_at_s) const;
+  // One server-API call, on this node and, in a cluster, on every node it
+  // names (a client's node, or all of them). `done` runs exactly once, on
+  // an unspecified thread, once every node answered or the cluster's admin
+  // timeout passed (those nodes are listed as unreached). Bad arguments
+  // (no client or user, a bad topic, a code outside 4000–4999, a
+  // revocation without `until` or past max_revocation_ttl) answer
+  // kInvalidArgument inline. The caller checks permission: the broker trusts it.
+  void Admin(AdminCall call, std::function<void(Result<AdminResult>)> done);
+  // Fronts count server-API calls, allowed or refused (no grant).
+  void RecordAdminCall(bool allowed);
 
   // Any thread. Fronts report what their OutboundGuard did, for /metrics.
   void RecordSlowConsumer(uint64_t dropped, bool disconnected);

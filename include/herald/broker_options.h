@@ -102,6 +102,13 @@ struct BrokerOptions {
   size_t max_queues = 1024;
   size_t max_queue_bytes = 256u << 20;
   size_t max_waiting_pulls = 1024;
+  // The server API (herald/clients.h): at most max_revocations live
+  // revocations (resource_exhausted past it), each kept at most
+  // max_revocation_ttl; an answer lists at most max_admin_results clients
+  // or topics.
+  size_t max_revocations = 100'000;
+  std::chrono::milliseconds max_revocation_ttl = std::chrono::hours(24 * 30);
+  size_t max_admin_results = 10'000;
   // Wall clock in microseconds; replaceable in tests.
   std::function<int64_t()> clock;
 };

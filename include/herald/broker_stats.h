@@ -84,6 +84,14 @@ struct BrokerStats {
   uint64_t presence_refused_bytes = 0;  // joins past max_presence_bytes
   uint64_t presence_peer_members = 0;   // gauge: other nodes' members, mirrored here
   uint64_t presence_peer_dropped = 0;   // peers' joins not mirrored (max_presence_bytes)
+  // The server API (herald/clients.h).
+  uint64_t clients = 0;              // gauge: registered connections
+  uint64_t revocations = 0;          // gauge: live revocations
+  uint64_t admin_calls = 0;          // calls made by a client with the grant
+  uint64_t admin_denied = 0;         // calls refused: no admin grant
+  uint64_t admin_disconnects = 0;    // connections ended by a disconnect or a revocation
+  uint64_t revoked_refusals = 0;     // tokens refused because they were revoked
+  uint64_t revocations_refused = 0;  // revocations refused: max_revocations
 };
 
 }  // namespace herald

@@ -48,6 +48,9 @@ struct ClusterOptions {
   // kUnavailable. Losing the owner's link fails them the same way at once;
   // a forward that never left this node (no link) fails with kUnavailable.
   std::chrono::milliseconds forward_timeout{5000};
+  // How long a server-API call (herald/clients.h) waits for the other
+  // nodes; one that has not answered by then is reported as unreached.
+  std::chrono::milliseconds admin_timeout{1000};
   // Bytes queued for one peer beyond which the link is reset (the peer is
   // not keeping up; its subscribers get a gap rather than unbounded memory).
   size_t max_link_queue_bytes = size_t{256} << 20;

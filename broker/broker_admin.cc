@@ -1,0 +1,262 @@
+// The server API (herald/clients.h): the node's clients, found by id or by
+// user and acted on through their fronts' ClientControl; revocations; the
+// subscribed patterns. A call is answered here and, through the cluster
+// hook, by the nodes it names; the answers are merged.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <mutex>
+
+#include "broker/broker_impl.h"
+#include "herald/topic.h"
+
+namespace herald {
+namespace {
+
+int64_t NowSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void AddError(AdminResult& r, const std::string& message) {
+  if (r.errors.size() < kMaxAdminErrors) r.errors.push_back(message);
+}
+
+// The node a client id names: what comes before its last '.'.
+std::string NodeOf(std::string_view client) {
+  const size_t dot = client.rfind('.');
+  return dot == std::string_view::npos ? std::string() : std::string(client.substr(0, dot));
+}
+
+Status Invalid(std::string message) {
+  return Status(ErrorCode::kInvalidArgument, std::move(message));
+}
+
+}  // namespace
+
+std::string Broker::Impl::NextClientId() {
+  static std::atomic<uint64_t> next{
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count())};
+  uint64_t n = next.fetch_add(1, std::memory_order_relaxed);
+  char digits[16];
+  size_t len = 0;
+  do {
+    digits[len++] = "0123456789abcdefghijklmnopqrstuvwxyz"[n % 36];
+    n /= 36;
+  } while (n != 0);
+  std::string id = options_.node_id + ".";
+  while (len > 0) id.push_back(digits[--len]);
+  return id;
+}
+
+void Broker::Impl::Admin(AdminCall call, std::function<void(Result<AdminResult>)> done) {
+  using Op = AdminCall::Op;
+  const bool names_clients = call.op == Op::kDisconnect || call.op == Op::kSubscribe ||
+                             call.op == Op::kUnsubscribe || call.op == Op::kConnections;
+  if (names_clients && call.client.empty() == call.user.empty()) {
+    return done(Invalid("name a client or a user (one of them)"));
+  }
+  if (call.op == Op::kSubscribe || call.op == Op::kUnsubscribe) {
+    if (Status s = ValidatePattern(call.topic, options_.topic_limits); !s.ok()) return done(s);
+  }
+  if (call.op == Op::kDisconnect && (call.notice.code < 4000 || call.notice.code > 4999)) {
+    return done(Invalid("a disconnect code is 4000 to 4999"));
+  }
+  if (call.op == Op::kDisconnect && call.notice.reason.size() > 120) {
+    return done(Invalid("a disconnect reason is at most 120 bytes"));
+  }
+  if (call.op == Op::kRevoke) {
+    Revocation& r = call.revocation;
+    // A user's tokens issued up to now, this second included: one minted a
+    // moment before the call is refused too.
+    if (r.kind == Revocation::Kind::kUser && r.issued_before_s == 0)
+      r.issued_before_s = NowSeconds() + 1;
+    const int64_t now = NowSeconds();
+    const int64_t max_ttl =
+        std::chrono::duration_cast<std::chrono::seconds>(options_.max_revocation_ttl).count();
+    if (r.key.empty() || r.key.size() > 256)
+      return done(Invalid("a jti or user of 1 to 256 bytes"));
+    if (r.until_s <= now) return done(Invalid("`until` must be in the future"));
+    if (r.until_s > now + max_ttl) {
+      return done(Invalid("`until` is past max_revocation_ttl (" + std::to_string(max_ttl) +
+                          " s from now)"));
+    }
+  }
+  const uint32_t limit = static_cast<uint32_t>(
+      std::clamp<uint64_t>(call.limit, 1, std::max<size_t>(options_.max_admin_results, 1)));
+  call.limit = limit;
+  // One client: only its node answers.
+  std::string node = call.client.empty() ? std::string() : NodeOf(call.client);
+  const bool here = node.empty() || node == options_.node_id;
+  if (!call.client.empty() && here) node.clear();
+  struct Join {
+    std::mutex mu;
+    AdminResult result;
+    int waiting = 2;
+    std::function<void(Result<AdminResult>)> done;
+    uint32_t limit;
+  };
+  auto join = std::make_shared<Join>();
+  join->done = std::move(done);
+  join->limit = limit;
+  auto add = [join](AdminResult r) {
+    std::unique_lock lock(join->mu);
+    MergeAdminResult(join->result, std::move(r), join->limit);
+    if (--join->waiting > 0) return;
+    lock.unlock();
+    join->done(std::move(join->result));
+  };
+  if (here) {
+    AdminLocal(call, add);
+  } else {
+    add(AdminResult{});
+  }
+  if (!call.client.empty() && here) {
+    add(AdminResult{});  // no other node holds it
+  } else {
+    cluster_.Admin(call, node, add);
+  }
+}
+
+void Broker::Impl::AdminLocal(const AdminCall& call, AdminCallback done) {
+  using Op = AdminCall::Op;
+  AdminResult r;
+  r.nodes = 1;
+  switch (call.op) {
+    case Op::kDisconnect:
+      for (ClientDirectory::Found& f : clients_->Select(call.client, call.user)) {
+        ++r.matched;
+        if (!f.control) continue;
+        f.control->Disconnect(call.notice);
+        ++r.applied;
+      }
+      BrokerCounters::Add(counters_.admin_disconnects, r.applied);
+      return done(std::move(r));
+    case Op::kConnections:
+      for (ClientDirectory::Found& f : clients_->Select(call.client, call.user)) {
+        ++r.matched;
+        if (r.clients.size() >= call.limit) {
+          r.truncated = true;
+          continue;
+        }
+        r.clients.push_back(std::move(f.record));
+      }
+      return done(std::move(r));
+    case Op::kTopics: {
+      std::lock_guard lock(subs_mu_);
+      for (auto it = local_patterns_.lower_bound(call.topic);
+           it != local_patterns_.end() && it->first.starts_with(call.topic); ++it) {
+        if (r.topics.size() >= call.limit) {
+          r.truncated = true;
+          break;
+        }
+        r.topics.push_back({it->first, it->second});
+      }
+      return done(std::move(r));
+    }
+    case Op::kRevoke: {
+      Result<Revocation> held = revocations_.Add(call.revocation);
+      if (!held.ok()) {
+        BrokerCounters::Add(counters_.revocations_refused, 1);
+        ++r.refused;
+        AddError(r, held.status().message());
+        return done(std::move(r));
+      }
+      // Live connections of a revoked token end now.
+      DisconnectNotice notice{4002, "token revoked", true};
+      for (ClientDirectory::Found& f : clients_->Revoked(call.revocation)) {
+        ++r.matched;
+        if (!f.control) continue;
+        f.control->Disconnect(notice);
+        ++r.applied;
+      }
+      BrokerCounters::Add(counters_.admin_disconnects, r.applied);
+      if (!revocation_store_) return done(std::move(r));
+      // Answered once it would survive a restart (in force meanwhile).
+      revocation_store_->PutRevocation(
+          *held, [r = std::move(r), done = std::move(done)](Status s) mutable {
+            if (!s.ok()) {
+              ++r.refused;
+              AddError(r, "not kept: " + s.message());
+            }
+            done(std::move(r));
+          });
+      return;
+    }
+    case Op::kSubscribe:
+    case Op::kUnsubscribe:
+      break;
+  }
+  std::vector<ClientDirectory::Found> found = clients_->Select(call.client, call.user);
+  if (found.empty()) return done(std::move(r));
+  struct Join {
+    std::mutex mu;
+    AdminResult result;
+    size_t waiting;
+    AdminCallback done;
+  };
+  auto join = std::make_shared<Join>();
+  join->result = std::move(r);
+  join->result.matched = found.size();
+  join->waiting = found.size();
+  join->done = std::move(done);
+  auto one = [join](Status s) {
+    std::unique_lock lock(join->mu);
+    if (s.ok()) {
+      ++join->result.applied;
+    } else {
+      ++join->result.refused;
+      AddError(join->result, s.message());
+    }
+    if (--join->waiting > 0) return;
+    lock.unlock();
+    join->done(std::move(join->result));
+  };
+  for (ClientDirectory::Found& f : found) {
+    if (!f.control) {
+      one(Status(ErrorCode::kCancelled, "the connection is closing"));
+    } else if (call.op == Op::kSubscribe) {
+      f.control->ServerSubscribe(call.topic, call.presence, one);
+    } else {
+      f.control->ServerUnsubscribe(call.topic, one);
+    }
+  }
+}
+
+void Broker::Impl::RestoreRevocations() {
+  const int64_t now = NowSeconds();
+  for (const Revocation& r : revocation_store_->TakeRevocations()) {
+    if (r.until_s <= now || !revocations_.Add(r).ok()) revocation_store_->DeleteRevocation(r);
+  }
+}
+
+std::string Broker::NextClientId() { return impl_->NextClientId(); }
+
+std::shared_ptr<void> Broker::RegisterClient(ClientRecord record,
+                                             std::weak_ptr<ClientControl> control) {
+  return impl_->clients().Register(std::move(record), std::move(control));
+}
+
+void Broker::ClientRenewed(std::string_view client, std::string token_id, int64_t issued_at_s,
+                           int64_t expires_at_s) {
+  impl_->clients().Renewed(client, std::move(token_id), issued_at_s, expires_at_s);
+}
+
+bool Broker::Revoked(std::string_view user, std::string_view token_id, int64_t issued_at_s) const {
+  if (!impl_->revocations().Refuses(user, token_id, issued_at_s, NowSeconds())) return false;
+  BrokerCounters::Add(impl_->counters().revoked_refusals, 1);
+  return true;
+}
+
+void Broker::RecordAdminCall(bool allowed) {
+  BrokerCounters::Add(allowed ? impl_->counters().admin_calls : impl_->counters().admin_denied, 1);
+}
+
+void Broker::Admin(AdminCall call, std::function<void(Result<AdminResult>)> done) {
+  impl_->Admin(std::move(call), std::move(done));
+}
+
+}  // namespace herald

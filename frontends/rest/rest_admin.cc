@@ -1,0 +1,56 @@
+// The server API over HTTP (rest_api.h): a codec around
+// session::Operations::Admin, answered from the connection's loop once every
+// node named answered.
+#include "frontends/json/admin_json.h"
+#include "frontends/json/command.h"
+#include "frontends/rest/rest_api.h"
+#include "io/loop.h"
+
+namespace herald::rest {
+
+void RestApi::Admin(http::Request& req, http::Response res) {
+  using Op = AdminCall::Op;
+  const std::string_view name = req.path_rest;
+  const bool get = req.method == "GET";
+  std::optional<Op> op;
+  if (get && name == "connections") op = Op::kConnections;
+  if (get && name == "topics") op = Op::kTopics;
+  if (!get && name == "disconnect") op = Op::kDisconnect;
+  if (!get && name == "subscribe") op = Op::kSubscribe;
+  if (!get && name == "unsubscribe") op = Op::kUnsubscribe;
+  if (!get && name == "revoke") op = Op::kRevoke;
+  if (!op) {
+    return (void)res.SendError(404, "not_found",
+                               "no such operation: GET /admin/connections|topics, POST "
+                               "/admin/disconnect|subscribe|unsubscribe|revoke");
+  }
+  session::IdentityPtr who = Caller(req, res);
+  if (!who) return;
+  Result<AdminCall> call = Status::Ok();
+  if (get) {
+    AdminCall c;
+    c.op = *op;
+    Result<uint64_t> limit = UintParam(req, "limit", 1000);
+    if (!limit.ok()) return (void)res.SendError(limit.status());
+    c.limit = static_cast<uint32_t>(std::min<uint64_t>(*limit, UINT32_MAX));
+    if (*op == Op::kConnections) {
+      c.user = std::string(req.query.Get("user").value_or(""));
+      c.client = std::string(req.query.Get("client").value_or(""));
+    } else {
+      c.topic = std::string(req.query.Get("prefix").value_or(""));
+    }
+    call = std::move(c);
+  } else {
+    call = json::DecodeAdminCall(*op, req.body);
+  }
+  if (!call.ok()) return (void)res.SendError(call.status());
+  std::shared_ptr<io::LoopHandle> loop = req.loop->handle();
+  ops_->Admin(*who, std::move(*call), [loop, res, op = *op](Result<AdminResult> r) mutable {
+    loop->RunHereOrPost([res, op, r = std::move(r)]() mutable {
+      if (!r.ok()) return (void)res.SendError(r.status());
+      res.Send(200, json::EncodeAdminResult(op, *r), json::kJsonContentType);
+    });
+  });
+}
+
+}  // namespace herald::rest
