@@ -121,6 +121,26 @@ export interface Worker {
   leave(): void;
 }
 
+// What the server API tells a client it disconnects (docs/PROTOCOL.md,
+// "Server API"): with reconnect false the client stays closed.
+export interface DisconnectNotice {
+  op: 'disconnect';
+  code: number;  // 4000–4999: the close code that follows
+  reason: string;
+  reconnect: boolean;
+}
+
+// A subscription the server API made or ended for this connection.
+export interface ServerSubscription {
+  op: 'subscribed' | 'unsubscribed';
+  topic: string;
+  server: true;
+  client?: string;  // with presence: this connection's client id
+}
+
+// Events besides 'state' and 'error': 'disconnect' (CustomEvent<DisconnectNotice>),
+// 'subscribed' / 'unsubscribed' (CustomEvent<ServerSubscription>), and
+// 'message' (CustomEvent<Message>) for messages of server-made subscriptions.
 export declare class HeraldClient extends EventTarget {
   constructor(url: string, options?: ClientOptions);
   readonly state: ConnectionState;
@@ -150,6 +170,8 @@ export interface EventSourceOptions {
   EventSource?: unknown;  // a WHATWG EventSource class (Node: `eventsource`)
   onGap?: (gap: Gap) => void;
   onState?: (state: 'open' | 'reconnecting' | 'closed') => void;
+  // The server API ended the stream; with reconnect false it stays closed.
+  onDisconnect?: (notice: DisconnectNotice) => void;
 }
 
 export declare class HeraldEventSource {

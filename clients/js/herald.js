@@ -30,6 +30,7 @@ const RECONNECT_MIN_MS = 250;
 const RECONNECT_MAX_MS = 8000;
 const TOKEN_REFRESH_MARGIN_MS = 30000;
 const TOKEN_EXPIRED = 4001;  // the close code of a connection whose token expired
+const TOKEN_REVOKED = 4002;  // ...and of one whose token was revoked (the server API)
 const MAX_TIMER_MS = 2 ** 31 - 1;  // setTimeout fires at once past this (~24.8 days)
 
 // A JWT's `exp` in ms since the Unix epoch (read, not verified: only to know
@@ -225,6 +226,11 @@ export class HeraldClient extends EventTarget {
     this.info = options.info ?? null;
     this.tokenRefreshMargin = options.tokenRefreshMargin ?? TOKEN_REFRESH_MARGIN_MS;
     this.subscriptions = new Set();
+    // Topics the server subscribed this connection to (the server API):
+    // their messages come as 'message' events. The connection's, so a
+    // reconnect starts without them.
+    this.serverTopics = new Set();
+    this.disconnectNotice = null;  // the server's last 'disconnect', if any
     this.workers = new Map();  // queue name -> Worker
     this.pending = new Map();  // command id -> {resolve, reject, timer}
     this.nextId = 1;
@@ -304,6 +310,8 @@ export class HeraldClient extends EventTarget {
     this.pending.clear();
     clearTimeout(this.retryTimer);
     clearTimeout(this.refreshTimer);
+    // A member list's reload after a resync would ask a closed client.
+    for (const sub of this.subscriptions) clearTimeout(sub.resyncTimer);
     if (this.ws) this.ws.close();
     this._setState('closed');
   }
@@ -409,13 +417,20 @@ export class HeraldClient extends EventTarget {
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
       this.ws = null;
+      this.serverTopics.clear();
+      const notice = this.disconnectNotice;
+      this.disconnectNotice = null;
       clearTimeout(this.refreshTimer);
       for (const p of this.pending.values()) {
         p.reject(new HeraldError('disconnected', 'connection lost before the answer'));
       }
       this.pending.clear();
       if (this.closed) return;
-      if (ev?.code === TOKEN_EXPIRED) {
+      if (notice && !notice.reconnect) {  // the server asked us not to come back
+        this.close();
+        return;
+      }
+      if (ev?.code === TOKEN_EXPIRED || ev?.code === TOKEN_REVOKED) {
         if (!this.getToken) {
           // The same token would be refused: nothing to retry with.
           this._report(new HeraldError('token_expired', 'the token expired and there is no getToken'));
@@ -500,6 +515,22 @@ export class HeraldClient extends EventTarget {
         for (const sub of this.subscriptions) {
           if (patternMatches(sub.pattern, m.topic)) sub.deliver(m);
         }
+        for (const pattern of this.serverTopics) {
+          if (patternMatches(pattern, m.topic)) {
+            this.dispatchEvent(new CustomEvent('message', { detail: m }));
+            break;
+          }
+        }
+        return;
+      case 'disconnect':
+        this.disconnectNotice = m;
+        this.dispatchEvent(new CustomEvent('disconnect', { detail: m }));
+        return;
+      case 'unsubscribed':
+        if (m.server) {
+          this.serverTopics.delete(m.topic);
+          this.dispatchEvent(new CustomEvent('unsubscribed', { detail: m }));
+        }
         return;
       case 'gap':
         for (const sub of this.subscriptions) {
@@ -517,6 +548,11 @@ export class HeraldClient extends EventTarget {
         }
         return;
       case 'subscribed':
+        if (m.server) {
+          this.serverTopics.add(m.topic);
+          this.dispatchEvent(new CustomEvent('subscribed', { detail: m }));
+          return;
+        }
         for (const sub of this.subscriptions) {
           if (sub.presence && sub.subscribeId === m.id) sub.clientId = m.client ?? null;
         }
@@ -568,6 +604,15 @@ export class HeraldEventSource {
       onMessage(m);
     };
     this.source.addEventListener('gap', (e) => options.onGap?.(JSON.parse(e.data)));
+    // The server API ended the stream; told not to come back, we do not.
+    this.source.addEventListener('disconnect', (e) => {
+      const notice = JSON.parse(e.data);
+      options.onDisconnect?.(notice);
+      if (!notice.reconnect) {
+        this.source.close();
+        options.onState?.('closed');
+      }
+    });
     this.source.onerror = () => options.onState?.(this.source.readyState === 2 ? 'closed' : 'reconnecting');
     this.source.onopen = () => options.onState?.('open');
   }

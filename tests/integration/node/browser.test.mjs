@@ -280,3 +280,60 @@ for (const view of [
     }
   });
 }
+
+// A page on a node with [auth] whose tokens live 4 s: the client's
+// getToken renews them on the live connection (`refresh`) before each
+// expiry, so messages flowing across three expiries arrive each once, on
+// one connection.
+test('a page renews its token across expiries without losing a message or its connection',
+  { timeout: 40000 }, async () => {
+    const { createHmac } = await import('node:crypto');
+    const secret = 'a-secret-for-the-browser-renewal-test-0123456789';
+    const b64u = (s) => Buffer.from(s).toString('base64url');
+    const jwt = (claims) => {
+      const head = `${b64u(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))}.${b64u(JSON.stringify(claims))}`;
+      return `${head}.${createHmac('sha256', secret).update(head).digest('base64url')}`;
+    };
+    const token = (sub, seconds) => jwt({ sub, exp: Math.floor(Date.now() / 1000) + seconds,
+                                          herald: { publish: ['renew.>'], subscribe: ['renew.>'] } });
+    const node = await startHeraldd({ config: `[auth]\nleeway_ms = 0\nanonymous = false\n` +
+      `[[auth.keys]]\nalg = "HS256"\nsecret = "${secret}"\n` });
+    try {
+      const page = await browser.newPage();
+      let minted = 0;
+      await page.exposeFunction('mintToken', () => { minted++; return token('pat', 4); });
+      await page.goto(`http://127.0.0.1:${node.port}/`);
+      await page.evaluate(async () => {
+        const { HeraldClient } = await import('/herald.js');
+        window.got = [];
+        window.states = [];
+        const c = new HeraldClient(`ws://${location.host}/ws`,
+          { getToken: () => window.mintToken(), tokenRefreshMargin: 2000 });
+        c.addEventListener('state', (e) => window.states.push(e.detail.state));
+        c.subscribe('renew.feed', (m) => window.got.push(m.payload));
+        await c.ready();
+        window.client = c;
+      });
+      const sent = [];
+      const publisher = token('backend', 60);
+      const end = Date.now() + 10000;  // past three expiries of the page's tokens
+      for (let i = 0; Date.now() < end; i++) {
+        const res = await fetch(`http://127.0.0.1:${node.port}/publish/renew.feed`, {
+          method: 'POST', headers: { authorization: `Bearer ${publisher}` }, body: `m${i}`,
+        });
+        assert.equal(res.status, 200);
+        sent.push(`m${i}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await page.waitForFunction((n) => window.got.length >= n, sent.length, { timeout: 10000 });
+      await page.waitForTimeout(200);  // a duplicate would show now
+      assert.deepEqual(await page.evaluate(() => window.got), sent);
+      // One connection all along (no reconnect), and a token per renewal.
+      assert.deepEqual(await page.evaluate(() => window.states), ['open']);
+      assert.ok(minted >= 4, `only ${minted} tokens were asked for`);
+      await page.evaluate(() => window.client.close());
+      await page.close();
+    } finally {
+      assert.equal(await node.stop(), 0);
+    }
+  });
