@@ -227,7 +227,10 @@ Result<Identity> JwtVerifier::Verify(std::string_view token, int64_t now_s) cons
       if (s.size() > 256) return Invalid("jti is over 256 bytes");
       id.token_id = s;
     } else if (name == "iat") {
-      if (v.get_int64().get(id.issued_at_s)) return Invalid("iat is not an integer");
+      // A NumericDate may have a fraction (RFC 7519 §2): whole seconds are kept.
+      double t = 0;
+      if (v.get_double().get(t) || !(t >= 0 && t < 1e13)) return Invalid("iat is not a time");
+      id.issued_at_s = static_cast<int64_t>(t);
     } else if (name == "iss") {
       std::string_view s;
       if (v.get_string().get(s)) return Invalid("iss is not a string");

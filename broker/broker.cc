@@ -132,9 +132,9 @@ void Broker::Impl::RunMaintenance() {
   const int64_t ids_before =
       now - std::chrono::duration_cast<std::chrono::microseconds>(options_.dedup_window).count();
   if (store_) store_->ExpireIds(ids_before);
-  for (const Revocation& r : revocations_.Expire(now / 1'000'000)) {
+  revocations_.Expire(now / 1'000'000, [this](const Revocation& r) {
     if (revocation_store_) revocation_store_->DeleteRevocation(r);
-  }
+  });
   std::vector<std::string> stalled;  // holes whose read the store refused
   topics_.RemoveIf([&](TopicState& ts) {
     std::lock_guard lock(ts.mu);
@@ -190,6 +190,7 @@ BrokerStats Broker::Impl::Stats() const {
   s.presence_refused_bytes = get(pc.refused_bytes);
   s.presence_peer_members = get(pc.peer_members);
   s.presence_peer_dropped = get(pc.peer_dropped);
+  s.presence_dropped = get(pc.dropped);
   s.clients = clients_->size();
   s.revocations = revocations_.size();
   s.admin_calls = get(counters_.admin_calls);
@@ -312,6 +313,10 @@ Result<ResumeResult> Broker::Resume(std::string_view topic, uint64_t epoch, uint
   impl_->ResumeAsync(topic, epoch, after_offset, limit,
                      [done](Result<ResumeResult> r) { done->set_value(std::move(r)); });
   return answer.get();
+}
+
+void Broker::RecordPresenceDropped() {
+  impl_->presence().counters().dropped.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Broker::RecordSlowConsumer(uint64_t dropped, bool disconnected) {

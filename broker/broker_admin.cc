@@ -52,42 +52,54 @@ std::string Broker::Impl::NextClientId() {
   return id;
 }
 
-void Broker::Impl::Admin(AdminCall call, std::function<void(Result<AdminResult>)> done) {
+Status Broker::Impl::CheckAdmin(AdminCall& call) const {
   using Op = AdminCall::Op;
+  if (call.op > Op::kRevoke) return Invalid("no such operation");
   const bool names_clients = call.op == Op::kDisconnect || call.op == Op::kSubscribe ||
                              call.op == Op::kUnsubscribe || call.op == Op::kConnections;
   if (names_clients && call.client.empty() == call.user.empty()) {
-    return done(Invalid("name a client or a user (one of them)"));
+    return Invalid("name a client or a user (one of them)");
+  }
+  if (call.client.size() > 256 || call.user.size() > 256 || call.topic.size() > 65535) {
+    return Invalid("a client, user or topic too long");
   }
   if (call.op == Op::kSubscribe || call.op == Op::kUnsubscribe) {
-    if (Status s = ValidatePattern(call.topic, options_.topic_limits); !s.ok()) return done(s);
+    if (Status s = ValidatePattern(call.topic, options_.topic_limits); !s.ok()) return s;
   }
-  if (call.op == Op::kDisconnect && (call.notice.code < 4000 || call.notice.code > 4999)) {
-    return done(Invalid("a disconnect code is 4000 to 4999"));
-  }
-  if (call.op == Op::kDisconnect && call.notice.reason.size() > 120) {
-    return done(Invalid("a disconnect reason is at most 120 bytes"));
+  if (call.op == Op::kDisconnect) {
+    const DisconnectNotice& n = call.notice;
+    if (n.code < 4000 || n.code > 4999) return Invalid("a disconnect code is 4000 to 4999");
+    if (n.reconnect != (n.code < 4500)) {
+      return Invalid("codes 4000-4499 ask the client to reconnect, 4500-4999 not to: code " +
+                     std::to_string(n.code) + " with reconnect " +
+                     (n.reconnect ? "true" : "false"));
+    }
+    if (n.reason.size() > 120) return Invalid("a disconnect reason is at most 120 bytes");
   }
   if (call.op == Op::kRevoke) {
     Revocation& r = call.revocation;
+    const int64_t now = NowSeconds();
     // A user's tokens issued up to now, this second included: one minted a
     // moment before the call is refused too.
-    if (r.kind == Revocation::Kind::kUser && r.issued_before_s == 0)
-      r.issued_before_s = NowSeconds() + 1;
-    const int64_t now = NowSeconds();
+    if (r.kind == Revocation::Kind::kUser && r.issued_before_s == 0) r.issued_before_s = now + 1;
     const int64_t max_ttl =
         std::chrono::duration_cast<std::chrono::seconds>(options_.max_revocation_ttl).count();
-    if (r.key.empty() || r.key.size() > 256)
-      return done(Invalid("a jti or user of 1 to 256 bytes"));
-    if (r.until_s <= now) return done(Invalid("`until` must be in the future"));
+    if (r.kind > Revocation::Kind::kUser) return Invalid("no such revocation kind");
+    if (r.key.empty() || r.key.size() > 256) return Invalid("a jti or user of 1 to 256 bytes");
+    if (r.until_s <= now) return Invalid("`until` must be in the future");
     if (r.until_s > now + max_ttl) {
-      return done(Invalid("`until` is past max_revocation_ttl (" + std::to_string(max_ttl) +
-                          " s from now)"));
+      return Invalid("`until` is past max_revocation_ttl (" + std::to_string(max_ttl) +
+                     " s from now)");
     }
   }
-  const uint32_t limit = static_cast<uint32_t>(
+  call.limit = static_cast<uint32_t>(
       std::clamp<uint64_t>(call.limit, 1, std::max<size_t>(options_.max_admin_results, 1)));
-  call.limit = limit;
+  return Status::Ok();
+}
+
+void Broker::Impl::Admin(AdminCall call, std::function<void(Result<AdminResult>)> done) {
+  if (Status s = CheckAdmin(call); !s.ok()) return done(s);
+  const uint32_t limit = call.limit;
   // One client: only its node answers.
   std::string node = call.client.empty() ? std::string() : NodeOf(call.client);
   const bool here = node.empty() || node == options_.node_id;
@@ -158,13 +170,17 @@ void Broker::Impl::AdminLocal(const AdminCall& call, AdminCallback done) {
       return done(std::move(r));
     }
     case Op::kRevoke: {
-      Result<Revocation> held = revocations_.Add(call.revocation);
+      bool changed = false;
+      Result<Revocation> held = revocations_.Add(call.revocation, &changed);
       if (!held.ok()) {
         BrokerCounters::Add(counters_.revocations_refused, 1);
         ++r.refused;
         AddError(r, held.status().message());
         return done(std::move(r));
       }
+      // Nothing new (a peer's link-up repeats what this node holds): no
+      // connection holds such a token any more, and the store has it.
+      if (!changed) return done(std::move(r));
       // Live connections of a revoked token end now.
       DisconnectNotice notice{4002, "token revoked", true};
       for (ClientDirectory::Found& f : clients_->Revoked(call.revocation)) {
@@ -229,7 +245,9 @@ void Broker::Impl::AdminLocal(const AdminCall& call, AdminCallback done) {
 void Broker::Impl::RestoreRevocations() {
   const int64_t now = NowSeconds();
   for (const Revocation& r : revocation_store_->TakeRevocations()) {
-    if (r.until_s <= now || !revocations_.Add(r).ok()) revocation_store_->DeleteRevocation(r);
+    if (r.until_s <= now || !revocations_.Add(r, nullptr).ok()) {
+      revocation_store_->DeleteRevocation(r);
+    }
   }
 }
 

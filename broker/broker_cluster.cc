@@ -348,7 +348,16 @@ void BrokerCluster::ResumeOwned(Broker& broker, const std::string& topic, uint64
   broker.impl_->ResumeOwned(topic, epoch, after_offset, limit, std::move(done));
 }
 
-void BrokerCluster::ApplyAdmin(Broker& broker, const AdminCall& call, AdminCallback done) {
+void BrokerCluster::ApplyAdmin(Broker& broker, AdminCall call, AdminCallback done) {
+  // A peer is trusted to route, not to be right: its call is checked as a
+  // client's would be.
+  if (Status s = broker.impl_->CheckAdmin(call); !s.ok()) {
+    AdminResult r;
+    r.nodes = 1;
+    r.refused = 1;
+    r.errors.push_back("node '" + broker.options().node_id + "' refused the call: " + s.message());
+    return done(std::move(r));
+  }
   broker.impl_->AdminLocal(call, std::move(done));
 }
 

@@ -73,7 +73,7 @@ class BrokerCluster {
   static void PeerPresenceLost(Broker& broker, const std::string& node, const void* link);
   // A peer's server-API call (herald/clients.h), applied to this node's
   // clients alone; `done` once, on any thread.
-  static void ApplyAdmin(Broker& broker, const AdminCall& call, AdminCallback done);
+  static void ApplyAdmin(Broker& broker, AdminCall call, AdminCallback done);
   // The revocations this node holds (a peer that links up is told them).
   static std::vector<Revocation> Revocations(const Broker& broker);
   // This node's own members, one presence shard at a time, `each` called

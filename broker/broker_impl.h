@@ -51,6 +51,10 @@ class Broker::Impl {
   BrokerCounters& counters() { return counters_; }
   Revocations& revocations() { return revocations_; }
   void Admin(AdminCall call, std::function<void(Result<AdminResult>)> done);
+  // A call's arguments, whoever made it (a client through a front, or a
+  // peer): kInvalidArgument / kInvalidTopic naming what is wrong. Fills in
+  // the defaults (a user revocation's issued_before, the limit's bounds).
+  Status CheckAdmin(AdminCall& call) const;
   // What this node alone answers to a call (a peer's, or this node's part).
   void AdminLocal(const AdminCall& call, AdminCallback done);
   // At start: the revocations the store kept (those still live).

@@ -124,15 +124,18 @@ size_t ClientDirectory::size() const {
   return by_id_.size();
 }
 
-Result<Revocation> Revocations::Add(const Revocation& r) {
+Result<Revocation> Revocations::Add(const Revocation& r, bool* changed) {
   std::lock_guard lock(mu_);
   auto& map = r.kind == Revocation::Kind::kToken ? tokens_ : users_;
   auto it = map.find(r.key);
   if (it != map.end()) {
-    it->second.until_s = std::max(it->second.until_s, r.until_s);
-    it->second.issued_before_s = std::max(it->second.issued_before_s, r.issued_before_s);
-    return it->second;
+    Revocation& held = it->second;
+    if (changed) *changed = r.until_s > held.until_s || r.issued_before_s > held.issued_before_s;
+    held.until_s = std::max(held.until_s, r.until_s);
+    held.issued_before_s = std::max(held.issued_before_s, r.issued_before_s);
+    return held;
   }
+  if (changed) *changed = true;
   if (tokens_.size() + users_.size() >= max_) {
     return Status(ErrorCode::kResourceExhausted,
                   "at most " + std::to_string(max_) + " revocations (max_revocations)");
@@ -154,19 +157,17 @@ bool Revocations::Refuses(std::string_view user, std::string_view token_id, int6
   return u != users_.end() && u->second.until_s > now_s && issued_at_s < u->second.issued_before_s;
 }
 
-std::vector<Revocation> Revocations::Expire(int64_t now_s) {
-  std::vector<Revocation> gone;
-  if (count_.load(std::memory_order_relaxed) == 0) return gone;
+void Revocations::Expire(int64_t now_s, const std::function<void(const Revocation&)>& gone) {
+  if (count_.load(std::memory_order_relaxed) == 0) return;
   std::lock_guard lock(mu_);
   for (auto* map : {&tokens_, &users_}) {
     std::erase_if(*map, [&](const auto& kv) {
       if (kv.second.until_s > now_s) return false;
-      gone.push_back(kv.second);
+      if (gone) gone(kv.second);
       return true;
     });
   }
   count_.store(tokens_.size() + users_.size(), std::memory_order_relaxed);
-  return gone;
 }
 
 std::vector<Revocation> Revocations::All() const {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -64,12 +65,14 @@ class Revocations {
  public:
   explicit Revocations(size_t max) : max_(max) {}
   // kResourceExhausted past `max` live records; a record already held keeps
-  // the later `until` and `issued_before`. Returns the record as held.
-  Result<Revocation> Add(const Revocation& r);
+  // the later `until` and `issued_before`. Returns the record as held;
+  // `changed` (optional): whether it is new or was extended.
+  Result<Revocation> Add(const Revocation& r, bool* changed);
   bool Refuses(std::string_view user, std::string_view token_id, int64_t issued_at_s,
                int64_t now_s) const;
-  // Forgets the records past their `until`, and returns them.
-  std::vector<Revocation> Expire(int64_t now_s);
+  // Forgets the records past their `until`, calling `gone` for each under
+  // the lock (so a store forgets it before a new one of the key is added).
+  void Expire(int64_t now_s, const std::function<void(const Revocation&)>& gone);
   std::vector<Revocation> All() const;
   size_t size() const;
 

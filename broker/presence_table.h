@@ -52,6 +52,7 @@ struct PresenceCounters {
   std::atomic<uint64_t> refused_bytes{0};  // joins past max_presence_bytes
   std::atomic<uint64_t> peer_members{0};   // gauge: members of other cluster nodes
   std::atomic<uint64_t> peer_dropped{0};   // peers' joins not kept (max_presence_bytes)
+  std::atomic<uint64_t> dropped{0};        // events a front dropped over a connection's budget
 };
 
 class PresenceTable {
@@ -114,6 +115,7 @@ class PresenceTable {
   int64_t Flush(int64_t now_us);
 
   const PresenceCounters& counters() const { return counters_; }
+  PresenceCounters& counters() { return counters_; }
   const PresenceLimits& limits() const { return limits_; }
 
  private:

@@ -115,11 +115,17 @@ void AdminCalls::Send(const std::vector<std::shared_ptr<PeerLink>>& links, const
   if (!wanted.empty() && links.empty()) fan->result.unreached.push_back(wanted);
   const Clock::time_point deadline = Clock::now() + options_.admin_timeout;
   for (const std::shared_ptr<PeerLink>& link : links) {
-    uint64_t id;
+    uint64_t id = 0;
     {
       std::lock_guard lock(mu_);
-      id = next_id_++;
-      pending_.emplace(id, Pending{link->peer_id(), deadline, fan});
+      if (!stopped_) {  // stopped: no tick would expire it
+        id = next_id_++;
+        pending_.emplace(id, Pending{link->peer_id(), deadline, fan});
+      }
+    }
+    if (id == 0) {
+      Fail({Pending{link->peer_id(), deadline, fan}});
+      continue;
     }
     sent_.fetch_add(1, std::memory_order_relaxed);
     if (!link->Send(CallFrame(id, call))) {
@@ -204,6 +210,7 @@ void AdminCalls::FailPeer(const std::string& peer) {
   std::vector<Pending> gone;
   {
     std::lock_guard lock(mu_);
+    if (peer.empty()) stopped_ = true;  // the cluster stops: nothing later may wait
     for (auto it = pending_.begin(); it != pending_.end();) {
       if (!peer.empty() && it->second.peer != peer) {
         ++it;

@@ -79,6 +79,7 @@ class AdminCalls {
   const ClusterOptions& options_;
   std::mutex mu_;
   uint64_t next_id_ = 1;
+  bool stopped_ = false;  // FailPeer("") ran: calls fail at once
   std::map<uint64_t, Pending> pending_;
   std::atomic<uint64_t> sent_{0}, unreached_{0};
 };

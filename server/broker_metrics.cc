@@ -108,6 +108,10 @@ void AddPresenceMetrics(MetricTable& t) {
       "herald_presence_peer_dropped_total",
       "Other nodes' presence joins not mirrored here: max_presence_bytes was reached.",
       [](const MetricSnapshot& x) { return x.broker.presence_peer_dropped; }, Trip::kYes);
+  t.Counter(
+      "herald_presence_dropped_total",
+      "Presence events dropped over a connection's outbound budget (a resync is owed instead).",
+      [](const MetricSnapshot& x) { return x.broker.presence_dropped; }, Trip::kYes);
   t.Gauge("herald_clients", "Client connections registered for the server API.",
           [](const MetricSnapshot& x) { return x.broker.clients; });
   t.Gauge("herald_revocations", "Revoked tokens and users remembered (max_revocations).",

@@ -891,16 +891,24 @@ class DiskStore final : public HistoryStore, public QueueStore, public Revocatio
   Status LoadRevocations() {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
     const std::string prefix(1, store::kRevocationPrefix);
+    Op damaged;
+    damaged.kind = Op::kWrite;
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
       std::optional<Revocation> r =
           store::DecodeRevocation(it->key().ToStringView(), it->value().ToStringView());
-      if (!r) return Status(ErrorCode::kInternal, "a stored revocation is damaged");
-      revocations_.push_back(std::move(*r));
+      if (r) {
+        revocations_.push_back(std::move(*r));
+        continue;
+      }
+      // One bad record must not keep the node from starting: it goes.
+      damaged.deletes.push_back(it->key().ToString());
     }
     if (!it->status().ok()) {
       return Status(ErrorCode::kInternal,
                     "reading the stored revocations: " + it->status().ToString());
     }
+    it.reset();
+    if (!damaged.deletes.empty()) QueueOp(std::move(damaged));
     return Status::Ok();
   }
 

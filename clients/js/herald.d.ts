@@ -139,8 +139,11 @@ export interface ServerSubscription {
 }
 
 // Events besides 'state' and 'error': 'disconnect' (CustomEvent<DisconnectNotice>),
-// 'subscribed' / 'unsubscribed' (CustomEvent<ServerSubscription>), and
-// 'message' (CustomEvent<Message>) for messages of server-made subscriptions.
+// 'subscribed' / 'unsubscribed' (CustomEvent<ServerSubscription>; a server
+// unsubscribe also ends this client's own subscription to exactly that
+// topic), 'message' (CustomEvent<Message>) for messages of server-made
+// subscriptions that none of the client's own took, and 'presence'
+// (CustomEvent<PresenceEvent>) for a server-made presence subscription.
 export declare class HeraldClient extends EventTarget {
   constructor(url: string, options?: ClientOptions);
   readonly state: ConnectionState;

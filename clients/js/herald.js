@@ -433,7 +433,9 @@ export class HeraldClient extends EventTarget {
       if (ev?.code === TOKEN_EXPIRED || ev?.code === TOKEN_REVOKED) {
         if (!this.getToken) {
           // The same token would be refused: nothing to retry with.
-          this._report(new HeraldError('token_expired', 'the token expired and there is no getToken'));
+          this._report(ev.code === TOKEN_REVOKED
+            ? new HeraldError('token_revoked', 'the token was revoked and there is no getToken')
+            : new HeraldError('token_expired', 'the token expired and there is no getToken'));
           this.close();
           return;
         }
@@ -512,13 +514,17 @@ export class HeraldClient extends EventTarget {
     switch (m.op) {
       case 'msg':
         if ('payload_b64' in m) m.payload = base64ToBytes(m.payload_b64);
-        for (const sub of this.subscriptions) {
-          if (patternMatches(sub.pattern, m.topic)) sub.deliver(m);
-        }
-        for (const pattern of this.serverTopics) {
-          if (patternMatches(pattern, m.topic)) {
+        {
+          let mine = false;
+          for (const sub of this.subscriptions) {
+            if (patternMatches(sub.pattern, m.topic)) {
+              sub.deliver(m);
+              mine = true;
+            }
+          }
+          // A server-made subscription's message, unless one of ours took it.
+          if (!mine && [...this.serverTopics].some((p) => patternMatches(p, m.topic))) {
             this.dispatchEvent(new CustomEvent('message', { detail: m }));
-            break;
           }
         }
         return;
@@ -528,7 +534,17 @@ export class HeraldClient extends EventTarget {
         return;
       case 'unsubscribed':
         if (m.server) {
+          // The server ended the connection's subscription to this topic,
+          // however it was made: ours to exactly it end too (and are not
+          // made again on a reconnect).
           this.serverTopics.delete(m.topic);
+          for (const sub of [...this.subscriptions]) {
+            if (sub.pattern === m.topic && !sub.group) {
+              sub.active = false;
+              clearTimeout(sub.resyncTimer);
+              this.subscriptions.delete(sub);
+            }
+          }
           this.dispatchEvent(new CustomEvent('unsubscribed', { detail: m }));
         }
         return;
@@ -545,6 +561,9 @@ export class HeraldClient extends EventTarget {
       case 'presence':
         for (const sub of this.subscriptions) {
           if (sub.presence && sub.pattern === m.topic) sub.presenceEvent(m);
+        }
+        if (this.serverTopics.has(m.topic)) {
+          this.dispatchEvent(new CustomEvent('presence', { detail: m }));
         }
         return;
       case 'subscribed':

@@ -67,12 +67,14 @@ grpc::ServerUnaryReactor* AdminService::Disconnect(grpc::CallbackServerContext* 
   AdminCall call;
   call.op = AdminCall::Op::kDisconnect;
   Select(request->target(), call);
-  // Out of range stays out of range (refused), never wraps into it.
-  call.notice.code = request->code() == 0      ? 4000
+  // Out of range stays out of range (refused), never wraps into it. The
+  // code's range says whether to come back (4500-4999: not); a code left
+  // out follows no_reconnect.
+  call.notice.code = request->code() == 0      ? (request->no_reconnect() ? 4500 : 4000)
                      : request->code() > 65535 ? 0
                                                : static_cast<uint16_t>(request->code());
   call.notice.reason = request->reason();
-  call.notice.reconnect = !request->no_reconnect();
+  call.notice.reconnect = !request->no_reconnect() && call.notice.code < 4500;
   return Call(ctx, std::move(call), response);
 }
 

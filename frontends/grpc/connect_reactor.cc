@@ -285,7 +285,7 @@ void Forward(Outbox& outbox, OwedPresence& owed, uint64_t sub, const Gap* gap,
     const PresenceEvent& e = *presence;
     if (outbox.queued_bytes() > owed.max_bytes) {
       owed.topics.insert_or_assign(e.topic, OwedPresence::Owed{sub, e.clients, e.users});
-      owed.broker->RecordSlowConsumer(1, false);
+      owed.broker->RecordPresenceDropped();
       return;
     }
     if (owed.topics.erase(e.topic) > 0) {
@@ -351,7 +351,7 @@ Status ConnectReactor::SubscribeTo(uint64_t id, const v1::SubscribeRequest& s, b
   // A second subscribe to the same (pattern, group) answers with the first
   // one's id, as on every front; its sink is never subscribed.
   Result<session::ClientSession::Subscribed> sub =
-      client_.Subscribe(s.pattern(), std::move(o), std::move(sink), deliveries_.inbox());
+      client_.Subscribe(s.pattern(), std::move(o), std::move(sink), deliveries_.inbox(), server);
   if (!sub.ok()) return sub.status();
   // A subscription the session held already is no news to a client that
   // did not ask.

@@ -44,6 +44,7 @@ Result<AdminCall> DecodeAdminCall(AdminCall::Op op, std::string_view body) {
   if (root.get(obj) != simdjson::SUCCESS) return Bad("the body must be a JSON object");
   std::string jti;
   bool have_until = false;
+  bool have_reconnect = false;
   for (auto field : obj) {
     const std::string_view key = field.key;
     Status s;
@@ -65,6 +66,7 @@ Result<AdminCall> DecodeAdminCall(AdminCall::Op op, std::string_view body) {
     } else if (key == "reason" && op == Op::kDisconnect) {
       s = ReadString(field.value, key, call.notice.reason);
     } else if (key == "reconnect" && op == Op::kDisconnect) {
+      have_reconnect = true;
       if (field.value.get(call.notice.reconnect) != simdjson::SUCCESS) {
         s = Bad("'reconnect' must be a boolean");
       }
@@ -80,7 +82,12 @@ Result<AdminCall> DecodeAdminCall(AdminCall::Op op, std::string_view body) {
     }
     if (!s.ok()) return s;
   }
-  if (op == Op::kDisconnect && call.notice.code == 0) call.notice.code = 4000;
+  if (op == Op::kDisconnect) {
+    // Either says the other: the code's range is whether to come back.
+    DisconnectNotice& n = call.notice;
+    if (n.code == 0) n.code = have_reconnect && !n.reconnect ? 4500 : 4000;
+    if (!have_reconnect) n.reconnect = n.code < 4500;
+  }
   if ((op == Op::kSubscribe || op == Op::kUnsubscribe) && call.topic.empty()) {
     return Bad("'topic' is required");
   }

@@ -22,7 +22,8 @@ ClientSession::~ClientSession() { Close(); }
 Result<ClientSession::Subscribed> ClientSession::Subscribe(std::string_view pattern,
                                                            SubscribeOptions options,
                                                            std::shared_ptr<Sink> sink,
-                                                           std::shared_ptr<Inbox> inbox) {
+                                                           std::shared_ptr<Inbox> inbox,
+                                                           bool by_server) {
   if (options.presence)
     *options.presence = Operations::MemberOf(*identity_, client_id_, connect_info_);
   Key key(std::string(pattern), options.queue_group);
@@ -47,8 +48,8 @@ Result<ClientSession::Subscribed> ClientSession::Subscribe(std::string_view patt
     }
   }
   const bool options_presence = options.presence.has_value();
-  Result<uint64_t> id =
-      ops_->Subscribe(*identity_, pattern, std::move(sink), std::move(inbox), std::move(options));
+  Result<uint64_t> id = ops_->Subscribe(*identity_, pattern, std::move(sink), std::move(inbox),
+                                        std::move(options), by_server);
   if (!id.ok()) return id.status();
   std::unique_lock lock(mu_);
   if (closed_) {  // Close ran meanwhile (another thread): it must not outlive the session
@@ -111,11 +112,13 @@ Result<IdentityPtr> ClientSession::Refresh(const Credential& credential) {
   if (registration_) {
     ops_->broker().ClientRenewed(client_id_, identity_->token_id, identity_->issued_at_s,
                                  identity_->expires_at_s);
+    ops_->EndIfRevoked(*identity_, control_);
   }
   return next;
 }
 
 void ClientSession::Register(std::string_view transport, std::weak_ptr<ClientControl> control) {
+  control_ = control;
   registration_ = ops_->RegisterClient(*identity_, client_id_, transport, std::move(control));
 }
 

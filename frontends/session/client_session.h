@@ -80,8 +80,10 @@ class ClientSession {
   // `sink` is subscribed only when the key is new. A set
   // `options.presence` asks for presence: its member is filled in here
   // (Operations::MemberOf), whatever the front put in it.
+  // `by_server`: the server API's (Operations::Subscribe).
   Result<Subscribed> Subscribe(std::string_view pattern, SubscribeOptions options,
-                               std::shared_ptr<Sink> sink, std::shared_ptr<Inbox> inbox);
+                               std::shared_ptr<Sink> sink, std::shared_ptr<Inbox> inbox,
+                               bool by_server = false);
   // Ends a subscription, by key or by id; `then` runs after the broker's
   // Unsubscribe (on the runner). not_found when the session holds none.
   Status Unsubscribe(std::string_view pattern, std::string_view group, std::function<void()> then);
@@ -143,7 +145,8 @@ class ClientSession {
   const Runner run_;
   const std::shared_ptr<ReplyPermits> permits_;
   const std::shared_ptr<SessionRequests> requests_;
-  std::shared_ptr<void> registration_;  // the server API's entry, until Close
+  std::shared_ptr<void> registration_;    // the server API's entry, until Close
+  std::weak_ptr<ClientControl> control_;  // how the server API reaches the session
   mutable std::mutex mu_;
   std::map<Key, uint64_t> by_key_;
   std::unordered_map<uint64_t, Key> by_id_;

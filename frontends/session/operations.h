@@ -60,9 +60,11 @@ class Operations {
                std::chrono::milliseconds timeout, PublishOptions options, ReplyCallback done,
                SessionRequests* pending = nullptr) const;
 
+  // `by_server`: made through the server API (whose admin grant covered
+  // the topic), so `who`'s own subscribe grant is not needed.
   Result<uint64_t> Subscribe(const auth::Identity& who, std::string_view pattern,
                              std::shared_ptr<Sink> sink, std::shared_ptr<Inbox> inbox,
-                             SubscribeOptions options = {}) const;
+                             SubscribeOptions options = {}, bool by_server = false) const;
 
   void History(const auth::Identity& who, std::string_view topic, HistoryQuery query,
                ResumeCallback done) const;
@@ -114,6 +116,10 @@ class Operations {
   std::shared_ptr<void> RegisterClient(const auth::Identity& who, const std::string& client,
                                        std::string_view transport,
                                        std::weak_ptr<ClientControl> control) const;
+  // Ends the connection (close 4002) if `who`'s token is revoked now: a
+  // revocation that came after the token was checked and before the
+  // connection was registered or renewed could not find it.
+  void EndIfRevoked(const auth::Identity& who, const std::weak_ptr<ClientControl>& control) const;
   // One call of the server API, by `who`: a topic operation needs an admin
   // grant covering the topic, any other one the grant `>`
   // (kPermissionDenied); then Broker::Admin. `done` on any thread.

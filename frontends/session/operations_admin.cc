@@ -42,7 +42,18 @@ std::shared_ptr<void> Operations::RegisterClient(const auth::Identity& who,
   r.connected_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
-  return broker_.RegisterClient(std::move(r), std::move(control));
+  std::shared_ptr<void> handle = broker_.RegisterClient(std::move(r), control);
+  EndIfRevoked(who, control);
+  return handle;
+}
+
+void Operations::EndIfRevoked(const auth::Identity& who,
+                              const std::weak_ptr<ClientControl>& control) const {
+  // A revocation made between this token's check and its registration (or
+  // renewal) found no connection to end: the connection ends itself.
+  if (who.anonymous || !broker_.Revoked(who.subject, who.token_id, who.issued_at_s)) return;
+  if (std::shared_ptr<ClientControl> c = control.lock())
+    c->Disconnect({4002, "token revoked", true});
 }
 
 Status Operations::MayAdmin(const auth::Identity& who, const AdminCall& call) {

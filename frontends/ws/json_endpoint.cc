@@ -157,7 +157,7 @@ void JsonEndpoint::SendPresence(const PresenceEvent& e) {
   auto owed = presence_owed_.find(e.topic);
   if (session_->backlog_bytes() > session_->outbound_limits().max_bytes) {
     presence_owed_.insert_or_assign(e.topic, std::pair{e.clients, e.users});
-    broker_.RecordSlowConsumer(1, false);
+    broker_.RecordPresenceDropped();
     return;
   }
   if (owed != presence_owed_.end()) {
@@ -305,7 +305,7 @@ void JsonEndpoint::OnServerSubscribe(const std::string& topic, bool presence,
   SubscribeOptions o;
   if (presence) o.presence.emplace();
   Result<session::ClientSession::Subscribed> sub =
-      client_.Subscribe(topic, std::move(o), session_->SharedPart<Sink>(this), inbox_);
+      client_.Subscribe(topic, std::move(o), session_->SharedPart<Sink>(this), inbox_, true);
   if (!sub.ok()) return done(sub.status());
   // Told unasked, before any message of it (they come from the inbox, after
   // this handler); a subscription it held already is not news.

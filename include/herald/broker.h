@@ -266,6 +266,9 @@ class Broker {
 
   // Any thread. Fronts report what their OutboundGuard did, for /metrics.
   void RecordSlowConsumer(uint64_t dropped, bool disconnected);
+  // Any thread. A front dropped a presence event over a connection's budget
+  // (the topic owes it a resync).
+  void RecordPresenceDropped();
 
   // Any thread. A snapshot of the counters and gauges.
   BrokerStats Stats() const;

@@ -84,6 +84,7 @@ struct BrokerStats {
   uint64_t presence_refused_bytes = 0;  // joins past max_presence_bytes
   uint64_t presence_peer_members = 0;   // gauge: other nodes' members, mirrored here
   uint64_t presence_peer_dropped = 0;   // peers' joins not mirrored (max_presence_bytes)
+  uint64_t presence_dropped = 0;        // events dropped over a connection's budget (a resync owed)
   // The server API (herald/clients.h).
   uint64_t clients = 0;              // gauge: registered connections
   uint64_t revocations = 0;          // gauge: live revocations

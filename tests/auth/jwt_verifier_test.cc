@@ -294,11 +294,17 @@ TEST_F(JwtVerifierTest, ReadsTheTokenIdIssueTimeAndAdminGrants) {
   EXPECT_FALSE(id->grants.MayAdmin("news.x"));
   EXPECT_FALSE(id->grants.MayAdminClients());
   const std::string long_jti = R"(,"jti":")" + std::string(300, 'j') + R"(")";
-  for (const std::string& bad :
-       {std::string(R"(,"jti":7)"), std::string(R"(,"iat":"x")"), long_jti}) {
+  for (const std::string& bad : {std::string(R"(,"jti":7)"), std::string(R"(,"iat":"x")"),
+                                 std::string(R"(,"iat":-5)"), long_jti}) {
     Result<Identity> r = v->Verify(HsToken(R"({"alg":"HS256"})", Claims(bad), kSecret), kNow);
     EXPECT_FALSE(r.ok()) << bad;
   }
+  // A NumericDate with a fraction is a time (whole seconds kept).
+  Result<Identity> frac = v->Verify(
+      HsToken(R"({"alg":"HS256"})", Claims(R"(,"iat":)" + std::to_string(kNow) + ".75"), kSecret),
+      kNow);
+  ASSERT_TRUE(frac.ok()) << frac.status().ToString();
+  EXPECT_EQ(frac->issued_at_s, kNow);
   // A rule grants the server API too; `all` (an open node) never does.
   AuthOptions o;
   o.keys.push_back({"HS256", "", kSecret, ""});

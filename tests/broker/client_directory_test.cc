@@ -7,6 +7,7 @@
 #include <mutex>
 #include <vector>
 
+#include "broker/broker_cluster.h"
 #include "broker/client_directory.h"
 #include "herald/broker.h"
 #include "tests/broker/test_support.h"
@@ -95,14 +96,14 @@ TEST(ClientDirectory, DisconnectReachesOneClientOrEveryOneOfAUser) {
   AdminCall c;
   c.op = AdminCall::Op::kDisconnect;
   c.client = "n.2";
-  c.notice = {4100, "bye", false};
+  c.notice = {4600, "bye", false};
   Result<AdminResult> r = Call(b, c);
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r->nodes, 1u);
   EXPECT_EQ(r->matched, 1u);
   EXPECT_TRUE(a1->disconnects.empty());
   ASSERT_EQ(a2->disconnects.size(), 1u);
-  EXPECT_EQ(a2->disconnects[0].code, 4100);
+  EXPECT_EQ(a2->disconnects[0].code, 4600);
   EXPECT_FALSE(a2->disconnects[0].reconnect);
   c.client.clear();
   c.user = "alice";
@@ -169,6 +170,9 @@ TEST(ClientDirectory, BadCallsAreRefusedWithTheirReason) {
   code.user = "u";
   code.notice.code = 1000;
   expect_invalid(code, "4000 to 4999");
+  code.notice.code = 4000;
+  code.notice.reconnect = false;
+  expect_invalid(code, "4500-4999 not to");
   AdminCall topic;
   topic.op = AdminCall::Op::kSubscribe;
   topic.user = "u";
@@ -215,35 +219,54 @@ TEST(ClientDirectory, TopicsCountLocalSubscriptionsByPattern) {
   EXPECT_TRUE(r->truncated);
 }
 
+TEST(ClientDirectory, APeersCallIsCheckedAsAClientsWouldBe) {
+  Broker b(BrokerOptions{.node_id = "n"});
+  AdminCall bad;
+  bad.op = AdminCall::Op::kRevoke;
+  bad.revocation = {Revocation::Kind::kToken, "", 0, Now() + 60};  // no key
+  std::optional<AdminResult> got;
+  BrokerCluster::ApplyAdmin(b, bad, [&](AdminResult r) { got = std::move(r); });
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->refused, 1u);
+  ASSERT_EQ(got->errors.size(), 1u);
+  EXPECT_NE(got->errors[0].find("1 to 256 bytes"), std::string::npos) << got->errors[0];
+  EXPECT_EQ(b.Stats().revocations, 0u);
+}
+
 TEST(Revocations, ATokenOrAUsersOlderTokensAreRefusedUntilUntil) {
   Revocations r(10);
   const int64_t now = 1'000'000;
   EXPECT_FALSE(r.Refuses("alice", "j1", now - 5, now));
-  ASSERT_TRUE(r.Add({Revocation::Kind::kToken, "j1", 0, now + 100}).ok());
+  ASSERT_TRUE(r.Add({Revocation::Kind::kToken, "j1", 0, now + 100}, nullptr).ok());
   EXPECT_TRUE(r.Refuses("alice", "j1", now - 5, now));
   EXPECT_TRUE(r.Refuses("bob", "j1", 0, now));  // a jti is anyone's
   EXPECT_FALSE(r.Refuses("alice", "j2", now - 5, now));
-  ASSERT_TRUE(r.Add({Revocation::Kind::kUser, "bob", now - 10, now + 100}).ok());
+  ASSERT_TRUE(r.Add({Revocation::Kind::kUser, "bob", now - 10, now + 100}, nullptr).ok());
   EXPECT_TRUE(r.Refuses("bob", "", now - 11, now));
   EXPECT_TRUE(r.Refuses("bob", "", 0, now));  // no iat: older than anything
   EXPECT_FALSE(r.Refuses("bob", "", now - 10, now));
   EXPECT_FALSE(r.Refuses("bob", "", now - 11, now + 100));  // past until
-  r.Expire(now + 100);
+  r.Expire(now + 100, nullptr);
   EXPECT_EQ(r.size(), 0u);
   EXPECT_FALSE(r.Refuses("alice", "j1", now - 5, now));
 }
 
 TEST(Revocations, AreBoundedAndARepeatExtendsTheRecord) {
   Revocations r(2);
-  ASSERT_TRUE(r.Add({Revocation::Kind::kToken, "a", 0, 100}).ok());
-  ASSERT_TRUE(r.Add({Revocation::Kind::kToken, "b", 0, 100}).ok());
-  Result<Revocation> full = r.Add({Revocation::Kind::kToken, "c", 0, 100});
+  ASSERT_TRUE(r.Add({Revocation::Kind::kToken, "a", 0, 100}, nullptr).ok());
+  ASSERT_TRUE(r.Add({Revocation::Kind::kToken, "b", 0, 100}, nullptr).ok());
+  Result<Revocation> full = r.Add({Revocation::Kind::kToken, "c", 0, 100}, nullptr);
   EXPECT_EQ(full.status().code(), ErrorCode::kResourceExhausted);
-  Result<Revocation> again = r.Add({Revocation::Kind::kToken, "a", 0, 300});
+  bool changed = false;
+  Result<Revocation> again = r.Add({Revocation::Kind::kToken, "a", 0, 300}, &changed);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->until_s, 300);
-  EXPECT_EQ(r.Add({Revocation::Kind::kToken, "a", 0, 200})->until_s, 300);  // the later one stays
-  std::vector<Revocation> gone = r.Expire(150);
+  EXPECT_TRUE(changed);
+  // The later one stays, and a repeat changes nothing.
+  EXPECT_EQ(r.Add({Revocation::Kind::kToken, "a", 0, 200}, &changed)->until_s, 300);
+  EXPECT_FALSE(changed);
+  std::vector<Revocation> gone;
+  r.Expire(150, [&](const Revocation& x) { gone.push_back(x); });
   ASSERT_EQ(gone.size(), 1u);
   EXPECT_EQ(gone[0].key, "b");
   EXPECT_EQ(r.size(), 1u);

@@ -180,28 +180,27 @@ class Disconnect(AdminCase):
                 self.assertTrue(wait_until(lambda: get(self.port, "/admin/connections?user=bob")[1]
                                            ["matched"] == 5, 5))
                 status, answer = post(self.port, "disconnect",
-                                      {"user": "bob", "code": 4100, "reason": "maintenance",
-                                       "reconnect": False})
+                                      {"user": "bob", "code": 4600, "reason": "maintenance"})
                 self.assertEqual(status, 200, answer)
                 self.assertEqual((answer["nodes"], answer["unreached"], answer["matched"],
                                   answer["applied"]), (1, [], 5, 5))
                 # WebSocket JSON: told why, then the close with the same code.
                 told = await recv_json(json_ws, 3)
-                self.assertEqual(told, {"op": "disconnect", "code": 4100, "reason": "maintenance",
+                self.assertEqual(told, {"op": "disconnect", "code": 4600, "reason": "maintenance",
                                         "reconnect": False})
                 with self.assertRaises(websockets.ConnectionClosed) as closed:
                     await asyncio.wait_for(json_ws.recv(), 3)
                 self.assertEqual((closed.exception.code, closed.exception.reason),
-                                 (4100, "maintenance"))
+                                 (4600, "maintenance"))
                 with self.assertRaises(websockets.ConnectionClosed) as closed:
                     await asyncio.wait_for(raw_ws.recv(), 3)
-                self.assertEqual(closed.exception.code, 4100)
+                self.assertEqual(closed.exception.code, 4600)
                 # SSE: an event saying so, then the end.
                 events = sse.read_to_eof(3)
                 said = [e for e in events if e.type == "disconnect"]
                 self.assertEqual(len(said), 1, events)
                 self.assertEqual(json.loads(said[0].data),
-                                 {"op": "disconnect", "code": 4100, "reason": "maintenance",
+                                 {"op": "disconnect", "code": 4600, "reason": "maintenance",
                                   "reconnect": False})
                 # gRPC: the calls end with FAILED_PRECONDITION (do not come back).
                 self.assertTrue(session.closed.wait(3))
@@ -317,6 +316,25 @@ class ServerSubscriptions(AdminCase):
             finally:
                 sse.close()
                 session.close()
+                await ws.close()
+        run(go())
+
+    def test_the_backend_decides_the_clients_own_grant_is_not_needed_but_topic_rules_hold(self):
+        pia = tok("pia")
+
+        async def go():
+            ws = await self.ws(pia)
+            try:
+                await ws.send(json.dumps({"op": "sub", "id": 1, "topic": "private.pia"}))
+                self.assertEqual((await recv_json(ws, 3))["code"], "permission_denied")
+                status, answer = post(self.port, "subscribe", {"user": "pia", "topic": "private.pia"})
+                self.assertEqual((status, answer["applied"]), (200, 1), answer)
+                self.assertEqual(await recv_json(ws, 3),
+                                 {"op": "subscribed", "topic": "private.pia", "server": True})
+                status, answer = post(self.port, "subscribe", {"user": "pia", "topic": "_INBOX.x"})
+                self.assertEqual((status, answer["applied"], answer["refused"]), (200, 0, 1))
+                self.assertIn("reserved for replies", answer["errors"][0])
+            finally:
                 await ws.close()
         run(go())
 
@@ -473,6 +491,8 @@ class BadRequests(AdminCase):
             ("disconnect", b"{}", "name a client or a user"),
             ("disconnect", b'{"user":"a","client":"n.1"}', "name a client or a user"),
             ("disconnect", b'{"user":"a","code":1000}', "4000 to 4999"),
+            ("disconnect", b'{"user":"a","code":4600,"reconnect":true}', "4500-4999 not to"),
+            ("disconnect", b'{"user":"a","code":4000,"reconnect":false}', "4500-4999 not to"),
             ("disconnect", b'{"user":"a","code":"x"}', "'code' must be"),
             ("disconnect", b'{"user":"a","reason":"' + b"r" * 200 + b'"}', "at most 120"),
             ("disconnect", b'{"user":"a","bogus":1}', "unknown key 'bogus'"),

@@ -80,6 +80,13 @@ class ClusterAdmin(unittest.TestCase):
                 for ws in conns:
                     m = await recv_json(ws, 3)
                     self.assertEqual((m["op"], m["payload"]), ("msg", "hi"))
+                # And unsubscribed again, from n3.
+                status, answer = post(self.nodes[2].port, "unsubscribe",
+                                      {"user": "kim", "topic": "news.all"})
+                self.assertEqual((answer["nodes"], answer["matched"], answer["applied"]), (3, 3, 3))
+                for ws in conns:
+                    self.assertEqual(await recv_json(ws, 3),
+                                     {"op": "unsubscribed", "topic": "news.all", "server": True})
                 # One client by id, from a node that does not hold it.
                 status, listed = get(self.nodes[0].port, "/admin/connections?user=kim")
                 on_n3 = next(c["client"] for c in listed["clients"]
