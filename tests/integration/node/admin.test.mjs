@@ -5,26 +5,14 @@
 // the client closed. Tokens are HS256 JWTs signed here with node:crypto.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
 import { WebSocket } from 'ws';
 import { HeraldClient } from '../../../clients/js/herald.js';
 import { startHeraldd } from './heraldd.mjs';
+import { authConfig, signer } from './jwt.mjs';
 
 const SECRET = 'a-secret-for-the-admin-tests-of-32-bytes-or-more';
-const CONFIG = `
-[auth]
-leeway_ms = 0
-anonymous = false
-[[auth.keys]]
-alg = "HS256"
-secret = "${SECRET}"
-`;
-
-const b64u = (s) => Buffer.from(s).toString('base64url');
-function jwt(claims) {
-  const head = `${b64u(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))}.${b64u(JSON.stringify(claims))}`;
-  return `${head}.${createHmac('sha256', SECRET).update(head).digest('base64url')}`;
-}
+const CONFIG = authConfig(SECRET);
+const jwt = signer(SECRET);
 let serial = 0;
 function token(sub, extra = {}) {
   return jwt({ sub, jti: `${sub}-${++serial}`, exp: Math.floor(Date.now() / 1000) + 600,

@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import net from 'node:net';
 import { chromium } from 'playwright-core';
 import { startHeraldd } from './heraldd.mjs';
+import { authConfig, signer } from './jwt.mjs';
 import { startProxy } from './proxy.mjs';
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
@@ -287,17 +288,11 @@ for (const view of [
 // one connection.
 test('a page renews its token across expiries without losing a message or its connection',
   { timeout: 40000 }, async () => {
-    const { createHmac } = await import('node:crypto');
     const secret = 'a-secret-for-the-browser-renewal-test-0123456789';
-    const b64u = (s) => Buffer.from(s).toString('base64url');
-    const jwt = (claims) => {
-      const head = `${b64u(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))}.${b64u(JSON.stringify(claims))}`;
-      return `${head}.${createHmac('sha256', secret).update(head).digest('base64url')}`;
-    };
+    const jwt = signer(secret);
     const token = (sub, seconds) => jwt({ sub, exp: Math.floor(Date.now() / 1000) + seconds,
                                           herald: { publish: ['renew.>'], subscribe: ['renew.>'] } });
-    const node = await startHeraldd({ config: `[auth]\nleeway_ms = 0\nanonymous = false\n` +
-      `[[auth.keys]]\nalg = "HS256"\nsecret = "${secret}"\n` });
+    const node = await startHeraldd({ config: authConfig(secret) });
     try {
       const page = await browser.newPage();
       let minted = 0;

@@ -4,26 +4,14 @@
 // Tokens are HS256 JWTs signed here with node:crypto.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
 import { WebSocket } from 'ws';
 import { HeraldClient, tokenExpiry } from '../../../clients/js/herald.js';
 import { startHeraldd } from './heraldd.mjs';
+import { authConfig, signer } from './jwt.mjs';
 
 const SECRET = 'a-secret-for-the-token-tests-of-32-bytes-or-more';
-const CONFIG = `
-[auth]
-leeway_ms = 0
-anonymous = false
-[[auth.keys]]
-alg = "HS256"
-secret = "${SECRET}"
-`;
-
-const b64u = (s) => Buffer.from(s).toString('base64url');
-function jwt(claims) {
-  const head = `${b64u(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))}.${b64u(JSON.stringify(claims))}`;
-  return `${head}.${createHmac('sha256', SECRET).update(head).digest('base64url')}`;
-}
+const CONFIG = authConfig(SECRET);
+const jwt = signer(SECRET);
 // A token for `sub` that lives `seconds` from now, with every grant.
 function token(sub, seconds) {
   return jwt({ sub, exp: Math.floor(Date.now() / 1000) + seconds, herald: { publish: ['>'], subscribe: ['>'] } });
