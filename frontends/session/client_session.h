@@ -70,7 +70,7 @@ class ClientSession {
   // grants go on (grants are checked when a subscription is made).
   Result<IdentityPtr> Refresh(const Credential& credential);
   // Makes the session reachable by the server API (Operations::RegisterClient)
-  // until it is destroyed; a refresh updates its entry.
+  // until Close; a refresh updates its entry.
   void Register(std::string_view transport, std::weak_ptr<ClientControl> control);
 
   struct Subscribed {

@@ -129,6 +129,9 @@ void WsFront::Upgrade(http::Request& req, http::Response res, bool raw) {
   // Before Start: a `refresh` pipelined behind the upgrade sets its own.
   session->SetExpiry(identity->expires_at_s);
   session->Start(up->leftover);
+  // Registration asked too, but before Start the session could not close:
+  // a token revoked since it was checked ends the connection now.
+  ops_->EndIfRevoked(*identity, control);
 }
 
 }  // namespace herald::ws
