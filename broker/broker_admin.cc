@@ -85,6 +85,7 @@ Status Broker::Impl::CheckAdmin(AdminCall& call) const {
     const int64_t max_ttl =
         std::chrono::duration_cast<std::chrono::seconds>(options_.max_revocation_ttl).count();
     if (r.kind > Revocation::Kind::kUser) return Invalid("no such revocation kind");
+    if (r.issued_before_s < 0) return Invalid("`issued_before` must be a Unix time");
     if (r.key.empty() || r.key.size() > 256) return Invalid("a jti or user of 1 to 256 bytes");
     if (r.until_s <= now) return Invalid("`until` must be in the future");
     if (r.until_s > now + max_ttl) {
@@ -158,50 +159,21 @@ void Broker::Impl::AdminLocal(const AdminCall& call, AdminCallback done) {
       }
       return done(std::move(r));
     case Op::kTopics: {
-      std::lock_guard lock(subs_mu_);
-      for (auto it = local_patterns_.lower_bound(call.topic);
-           it != local_patterns_.end() && it->first.starts_with(call.topic); ++it) {
-        if (r.topics.size() >= call.limit) {
-          r.truncated = true;
-          break;
+      {
+        std::lock_guard lock(subs_mu_);
+        for (auto it = local_patterns_.lower_bound(call.topic);
+             it != local_patterns_.end() && it->first.starts_with(call.topic); ++it) {
+          if (r.topics.size() >= call.limit) {
+            r.truncated = true;
+            break;
+          }
+          r.topics.push_back({it->first, it->second});
         }
-        r.topics.push_back({it->first, it->second});
       }
-      return done(std::move(r));
+      return done(std::move(r));  // (no callback under a broker lock)
     }
-    case Op::kRevoke: {
-      bool changed = false;
-      Result<Revocation> held = revocations_.Add(call.revocation, &changed);
-      if (!held.ok()) {
-        BrokerCounters::Add(counters_.revocations_refused, 1);
-        ++r.refused;
-        AddError(r, held.status().message());
-        return done(std::move(r));
-      }
-      // Nothing new (a peer's link-up repeats what this node holds): no
-      // connection holds such a token any more, and the store has it.
-      if (!changed) return done(std::move(r));
-      // Live connections of a revoked token end now.
-      DisconnectNotice notice{4002, "token revoked", true};
-      for (ClientDirectory::Found& f : clients_->Revoked(call.revocation)) {
-        ++r.matched;
-        if (!f.control) continue;
-        f.control->Disconnect(notice);
-        ++r.applied;
-      }
-      BrokerCounters::Add(counters_.admin_disconnects, r.applied);
-      if (!revocation_store_) return done(std::move(r));
-      // Answered once it would survive a restart (in force meanwhile).
-      revocation_store_->PutRevocation(
-          *held, [r = std::move(r), done = std::move(done)](Status s) mutable {
-            if (!s.ok()) {
-              ++r.refused;
-              AddError(r, "not kept: " + s.message());
-            }
-            done(std::move(r));
-          });
-      return;
-    }
+    case Op::kRevoke:
+      return Revoke(call.revocation, std::move(r), std::move(done));
     case Op::kSubscribe:
     case Op::kUnsubscribe:
       break;
@@ -240,6 +212,68 @@ void Broker::Impl::AdminLocal(const AdminCall& call, AdminCallback done) {
       f.control->ServerUnsubscribe(call.topic, one);
     }
   }
+}
+
+void Broker::Impl::Revoke(const Revocation& revocation, AdminResult r, AdminCallback done) {
+  // Answered once both are done: the store has it (or there is none) and
+  // the live connections holding such a token were told to end.
+  struct Join {
+    std::mutex mu;
+    AdminResult result;
+    int waiting = 2;
+    AdminCallback done;
+  };
+  auto join = std::make_shared<Join>();
+  join->result = std::move(r);
+  join->done = std::move(done);
+  auto step = [join](const std::function<void(AdminResult&)>& fill) {
+    std::unique_lock lock(join->mu);
+    if (fill) fill(join->result);
+    if (--join->waiting > 0) return;
+    lock.unlock();
+    join->done(std::move(join->result));
+  };
+  bool changed = false;
+  bool writing = false;
+  // The write is queued under the revocations' lock, so two revocations of
+  // one key reach the store in the order they were held (as expiry's
+  // deletes do): it keeps the later `until`.
+  Result<Revocation> held = revocations_.Add(revocation, &changed, [&](const Revocation& h) {
+    if (!revocation_store_) return;
+    writing = true;
+    revocation_store_->PutRevocation(h, [step](Status s) {
+      step([&s](AdminResult& res) {
+        if (s.ok()) return;
+        ++res.refused;
+        AddError(res, "not kept: " + s.message());
+      });
+    });
+  });
+  if (!writing) step(nullptr);
+  if (!held.ok()) {
+    BrokerCounters::Add(counters_.revocations_refused, 1);
+    return step([&held](AdminResult& res) {
+      ++res.refused;
+      AddError(res, held.status().message());
+    });
+  }
+  // Nothing new (a peer's link-up repeats what this node holds): no live
+  // connection holds such a token any more.
+  if (!changed) return step(nullptr);
+  // Live connections of a revoked token end now.
+  DisconnectNotice notice{4002, "token revoked", true};
+  uint64_t matched = 0, applied = 0;
+  for (ClientDirectory::Found& f : clients_->Revoked(revocation)) {
+    ++matched;
+    if (!f.control) continue;
+    f.control->Disconnect(notice);
+    ++applied;
+  }
+  BrokerCounters::Add(counters_.admin_disconnects, applied);
+  step([matched, applied](AdminResult& res) {
+    res.matched += matched;
+    res.applied += applied;
+  });
 }
 
 void Broker::Impl::RestoreRevocations() {

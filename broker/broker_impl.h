@@ -57,6 +57,9 @@ class Broker::Impl {
   Status CheckAdmin(AdminCall& call) const;
   // What this node alone answers to a call (a peer's, or this node's part).
   void AdminLocal(const AdminCall& call, AdminCallback done);
+  // A revocation on this node: held, kept by the store, and its live
+  // connections ended; `r` is the answer so far.
+  void Revoke(const Revocation& revocation, AdminResult r, AdminCallback done);
   // At start: the revocations the store kept (those still live).
   void RestoreRevocations();
   uint64_t Request(std::string_view topic, std::string payload, std::chrono::milliseconds timeout,

@@ -124,15 +124,18 @@ size_t ClientDirectory::size() const {
   return by_id_.size();
 }
 
-Result<Revocation> Revocations::Add(const Revocation& r, bool* changed) {
+Result<Revocation> Revocations::Add(const Revocation& r, bool* changed,
+                                    const std::function<void(const Revocation&)>& kept) {
   std::lock_guard lock(mu_);
   auto& map = r.kind == Revocation::Kind::kToken ? tokens_ : users_;
   auto it = map.find(r.key);
   if (it != map.end()) {
     Revocation& held = it->second;
-    if (changed) *changed = r.until_s > held.until_s || r.issued_before_s > held.issued_before_s;
+    const bool more = r.until_s > held.until_s || r.issued_before_s > held.issued_before_s;
+    if (changed) *changed = more;
     held.until_s = std::max(held.until_s, r.until_s);
     held.issued_before_s = std::max(held.issued_before_s, r.issued_before_s);
+    if (more && kept) kept(held);
     return held;
   }
   if (changed) *changed = true;
@@ -142,6 +145,7 @@ Result<Revocation> Revocations::Add(const Revocation& r, bool* changed) {
   }
   map.emplace(r.key, r);
   count_.store(tokens_.size() + users_.size(), std::memory_order_relaxed);
+  if (kept) kept(r);
   return r;
 }
 

@@ -66,8 +66,11 @@ class Revocations {
   explicit Revocations(size_t max) : max_(max) {}
   // kResourceExhausted past `max` live records; a record already held keeps
   // the later `until` and `issued_before`. Returns the record as held;
-  // `changed` (optional): whether it is new or was extended.
-  Result<Revocation> Add(const Revocation& r, bool* changed);
+  // `changed` (optional): whether it is new or was extended, and then
+  // `kept` (optional) is called with it under the lock (a store write,
+  // queued in the order records change).
+  Result<Revocation> Add(const Revocation& r, bool* changed,
+                         const std::function<void(const Revocation&)>& kept = {});
   bool Refuses(std::string_view user, std::string_view token_id, int64_t issued_at_s,
                int64_t now_s) const;
   // Forgets the records past their `until`, calling `gone` for each under

@@ -426,7 +426,9 @@ export class HeraldClient extends EventTarget {
       }
       this.pending.clear();
       if (this.closed) return;
-      if (notice && !notice.reconnect) {  // the server asked us not to come back
+      // The server asked us not to come back: told so, or by the close
+      // code alone (4500-4999, docs/PROTOCOL.md).
+      if ((notice && !notice.reconnect) || (ev?.code >= 4500 && ev?.code <= 4999)) {
         this.close();
         return;
       }

@@ -50,7 +50,7 @@ class ConnectControl final : public OutboxControl<ReactorOutbox<ConnectReactor, 
     Status st = Status(ErrorCode::kCancelled, "the connection is closing");
     {
       std::lock_guard lock(lock_->mu);
-      if (lock_->reactor) st = lock_->reactor->SubscribeTo(0, s, true);
+      if (lock_->reactor && !lock_->reads_over) st = lock_->reactor->SubscribeTo(0, s, true);
     }
     done(st);
   }
@@ -58,7 +58,7 @@ class ConnectControl final : public OutboxControl<ReactorOutbox<ConnectReactor, 
     Status st = Status(ErrorCode::kCancelled, "the connection is closing");
     {
       std::lock_guard lock(lock_->mu);
-      if (ConnectReactor* r = lock_->reactor) {
+      if (ConnectReactor* r = lock_->reads_over ? nullptr : lock_->reactor) {
         const uint64_t id = r->client_.IdOf(topic);
         st = r->client_.Unsubscribe(topic, "", [outbox = r->outbox_, owed = r->owed_, id] {
           {
@@ -107,6 +107,10 @@ void ConnectReactor::OnReadDone(bool ok) {
     {
       std::lock_guard lock(mu_);
       reads_over_ = true;
+    }
+    {
+      std::lock_guard lock(lock_->mu);  // no server subscription after this
+      lock_->reads_over = true;
     }
     client_.UnsubscribeAll([outbox = outbox_] { outbox->FinishWhenDrained(grpc::Status::OK); });
     return;

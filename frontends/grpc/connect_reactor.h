@@ -46,6 +46,7 @@ struct OwedPresence {
 struct CommandLock {
   std::mutex mu;
   class ConnectReactor* reactor = nullptr;
+  bool reads_over = false;  // the client half-closed: its subscriptions are ending
 };
 
 class ConnectReactor final : public grpc::ServerBidiReactor<v1::ClientCommand, v1::ServerEvent> {
