@@ -26,12 +26,13 @@ void RestApi::Admin(http::Request& req, http::Response res) {
   }
   session::IdentityPtr who = Caller(req, res);
   if (!who) return;
-  Result<AdminCall> call = Status::Ok();
-  if (get) {
+  // GET: the query's parameters; POST: the JSON body.
+  auto parse = [&]() -> Result<AdminCall> {
+    if (!get) return json::DecodeAdminCall(*op, req.body);
     AdminCall c;
     c.op = *op;
     Result<uint64_t> limit = UintParam(req, "limit", 1000);
-    if (!limit.ok()) return (void)res.SendError(limit.status());
+    if (!limit.ok()) return limit.status();
     c.limit = static_cast<uint32_t>(std::min<uint64_t>(*limit, UINT32_MAX));
     if (*op == Op::kConnections) {
       c.user = std::string(req.query.Get("user").value_or(""));
@@ -39,10 +40,9 @@ void RestApi::Admin(http::Request& req, http::Response res) {
     } else {
       c.topic = std::string(req.query.Get("prefix").value_or(""));
     }
-    call = std::move(c);
-  } else {
-    call = json::DecodeAdminCall(*op, req.body);
-  }
+    return c;
+  };
+  Result<AdminCall> call = parse();
   if (!call.ok()) return (void)res.SendError(call.status());
   std::shared_ptr<io::LoopHandle> loop = req.loop->handle();
   ops_->Admin(*who, std::move(*call), [loop, res, op = *op](Result<AdminResult> r) mutable {
