@@ -35,6 +35,13 @@ struct Config {
   int redis_replicas = 1;
   // [[queues]]: work queues created at start (herald/work_queue.h).
   std::vector<QueueOptions> queues;
+  // [hooks]: the backend asked before a client connects, subscribes,
+  // publishes or refreshes (herald/hooks.h): over HTTP at `hooks_url`, or
+  // gRPC at `hooks_grpc_target`. BuildHooks() makes the transport into
+  // server.hooks.hooks; the policies are read into server.hooks directly.
+  std::string hooks_url;
+  std::string hooks_grpc_target;
+  size_t hooks_connections = 64;
   std::string log_level = "info";
   // How often limit trips are reported in the log (one line per limit).
   std::chrono::milliseconds limit_log_interval = std::chrono::seconds(10);
@@ -64,6 +71,10 @@ struct ConfigKey {
 };
 // Every key ApplyToml() reads, in reading order, with its default.
 std::vector<ConfigKey> ConfigKeys();
+
+// The hook transport [hooks] names (HTTP or gRPC) into
+// config.server.hooks.hooks; an error if it cannot be made.
+Status BuildHooks(Config& config);
 
 // "HOST:PORT" with an IPv4/IPv6 literal or a name; IPv6 in brackets.
 Status ValidateListenAddress(std::string_view key, std::string_view value);

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 #include "herald/topic.h"
 #include "server/config.h"
@@ -355,6 +356,55 @@ Status ReadCluster(TomlReader& r, Config& c) {
   return Status::Ok();
 }
 
+constexpr EnumNames<bool> kFailurePolicies[] = {{"deny", false}, {"allow", true}};
+
+// [hooks.<event>]: whether and how one event calls out.
+Status ReadHookPolicy(TomlReader& r, HookPolicy& p, bool topics) {
+  r.Bool("enabled", p.enabled);
+  r.Millis("timeout_ms", p.timeout, Between(1, 60000));
+  r.Enum("on_failure", p.allow_on_failure, kFailurePolicies);
+  if (topics) r.List("patterns", p.patterns);
+  if (!r.error().ok()) return r.error();
+  for (const std::string& pattern : p.patterns) {
+    if (Status v = ValidatePattern(pattern); !v.ok()) {
+      return Status(ErrorCode::kInvalidArgument, r.Key("patterns") + ": " + v.message());
+    }
+  }
+  return Status::Ok();
+}
+
+Status ReadHooks(TomlReader& r, Config& c) {
+  HookOptions& h = c.server.hooks;
+  r.String("url", c.hooks_url);
+  r.String("grpc_target", c.hooks_grpc_target);
+  r.Int("connections", c.hooks_connections, Between(1, 1024));
+  r.Int("max_in_flight", h.max_in_flight, AtLeast(1));
+  r.Int("max_in_flight_per_connection", h.max_in_flight_per_connection, Between(1, 1024));
+  if (!r.error().ok()) return r.error();
+  if (!c.hooks_url.empty() && !c.hooks_grpc_target.empty()) {
+    return Status(ErrorCode::kInvalidArgument,
+                  r.Key("url") + " and " + r.Key("grpc_target") + " are exclusive");
+  }
+  for (auto [name, policy, topics] :
+       {std::tuple{"connect", &h.connect, false}, std::tuple{"subscribe", &h.subscribe, true},
+        std::tuple{"publish", &h.publish, true}, std::tuple{"refresh", &h.refresh, false}}) {
+    if (Status s =
+            r.Section(name, [&, policy = policy, topics = topics](
+                                TomlReader& e) { return ReadHookPolicy(e, *policy, topics); });
+        !s.ok()) {
+      return s;
+    }
+  }
+  const bool any =
+      h.connect.enabled || h.subscribe.enabled || h.publish.enabled || h.refresh.enabled;
+  if (any && c.hooks_url.empty() && c.hooks_grpc_target.empty()) {
+    return Status(ErrorCode::kInvalidArgument, "a hook is enabled but neither " + r.Key("url") +
+                                                   " nor " + r.Key("grpc_target") +
+                                                   " names the backend");
+  }
+  return Status::Ok();
+}
+
 // One [[queues]] table: a work queue created at start.
 Status ReadQueue(TomlReader& r, Config& c) {
   QueueOptions q;
@@ -391,7 +441,7 @@ constexpr std::pair<std::string_view, Status (*)(TomlReader&, Config&)> kSection
     {"limits", ReadLimits},     {"history", ReadHistory},     {"store", ReadStore},
     {"http", ReadHttp},         {"websocket", ReadWebSocket}, {"grpc", ReadGrpc},
     {"sse", ReadSse},           {"auth", ReadAuth},           {"cluster", ReadCluster},
-    {"presence", ReadPresence},
+    {"presence", ReadPresence}, {"hooks", ReadHooks},
 };
 
 Status Apply(std::string_view toml_text, std::string_view origin, Config& c,
@@ -457,6 +507,7 @@ std::vector<ConfigKey> ConfigKeys() {
     [presence]
     [[presence.rule]]
     pattern = ">"
+    [hooks]
     [[queues]]
   )";
   Config config;

@@ -107,6 +107,11 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  // The hooks' transport outlives the server (declared after `config`).
+  if (herald::Status s = herald::server::BuildHooks(config); !s.ok()) {
+    spdlog::error("cannot start: [hooks]: {}", s.message());
+    return 1;
+  }
   herald::Server server(broker, config.server);
   if (herald::Status s = server.Start(); !s.ok()) {
     spdlog::error("cannot start: {}", s.message());

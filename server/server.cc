@@ -20,6 +20,7 @@
 #include "server/broker_metrics.h"
 #include "server/cluster_metrics.h"
 #include "server/grpc_metrics.h"
+#include "server/hook_metrics.h"
 #include "server/http_metrics.h"
 #include "server/sse_metrics.h"
 #include "server/worker_inboxes.h"
@@ -69,7 +70,12 @@ class Server::Impl {
         return s;
       }
     }
-    rest_ = std::make_unique<rest::RestApi>(broker_, rest::RestOptions{.verifier = verifier_});
+    if (options_.hooks.hooks) {
+      hooks_ = std::make_shared<session::HookGate>(options_.hooks,
+                                                   broker_.options().presence.max_info_bytes);
+    }
+    rest_ = std::make_unique<rest::RestApi>(
+        broker_, rest::RestOptions{.verifier = verifier_, .hooks = hooks_});
     pool_ = std::make_unique<io::WorkerPool>(workers);
     if (Status s = pool_->Start(); !s.ok()) {
       cluster_.reset();
@@ -79,8 +85,10 @@ class Server::Impl {
     // Each front takes its public limits as they are, plus run-time wiring.
     ws::WsOptions ws_options(options_.websocket);
     ws_options.verifier = verifier_;
+    ws_options.hooks = hooks_;
     sse::SseOptions sse_options(options_.sse);
     sse_options.verifier = verifier_;
+    sse_options.hooks = hooks_;
     // An event id must fit in the browser's reconnect with room to spare
     // (the URL and other headers): at most half of the header limit.
     while (sse_options.max_id_topics > 1 &&
@@ -109,6 +117,7 @@ class Server::Impl {
     if (!options_.grpc.listen.empty()) {
       grpcfront::GrpcOptions grpc_options(options_.grpc);
       grpc_options.verifier = verifier_;
+      grpc_options.hooks = hooks_;
       grpc_ = std::make_unique<grpcfront::GrpcFront>(broker_, std::move(grpc_options));
       if (Status s = grpc_->Start(); !s.ok()) {
         grpc_.reset();
@@ -155,6 +164,7 @@ class Server::Impl {
     server::AddHttpMetrics(http_->stats(), *t);
     server::AddWsMetrics(ws_->stats(), *t);
     server::AddSseMetrics(sse_->stats(), *t);
+    if (hooks_) server::AddHookMetrics(hooks_->stats(), *t);
     if (grpc_) server::AddGrpcMetrics(grpc_->stats(), *t);
     if (cluster_) server::AddClusterMetrics(*t);
     std::lock_guard lock(metrics_mu_);
@@ -252,6 +262,7 @@ class Server::Impl {
   std::unique_ptr<sse::SseFront> sse_;
   std::optional<statics::StaticSite> site_;
   std::shared_ptr<const auth::JwtVerifier> verifier_;  // null: no authentication
+  std::shared_ptr<const session::HookGate> hooks_;     // null: no hooks
   mutable std::mutex metrics_mu_;                      // guards metrics_ (replaced once gRPC is up)
   std::shared_ptr<const server::MetricTable> metrics_;
   std::unique_ptr<rest::RestApi> rest_;

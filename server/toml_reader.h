@@ -80,6 +80,12 @@ class TomlReader {
   // entry, which must then hold no unknown key. Returns the first error.
   template <typename F>
   Status Tables(std::string_view key, F&& each);
+  // One sub-table read by its own reader ([hooks.connect] in [hooks]):
+  // `each(reader)` reads it, which must then hold no unknown key. Absent:
+  // `each` is not called (but with `log`, it is, over an empty table, so
+  // ConfigKeys() lists its keys).
+  template <typename F>
+  Status Section(std::string_view key, F&& each);
 
   // "'http.max_body_bytes'": a key as messages name it.
   std::string Key(std::string_view key) const;
@@ -175,6 +181,19 @@ Status TomlReader::Tables(std::string_view key, F&& each) {
     if (Status s = each(entry, i); !s.ok()) return error_ = s;
     if (Status s = entry.Finish(); !s.ok()) return error_ = s;
   }
+  return error_;
+}
+
+template <typename F>
+Status TomlReader::Section(std::string_view key, F&& each) {
+  const std::string what = section_.empty() ? std::string(key) : section_ + "." + std::string(key);
+  const toml::table* table = Table(key);
+  if (!error_.ok()) return error_;
+  static const toml::table kEmpty;
+  if (!table && !log_) return error_;
+  TomlReader entry(table ? *table : kEmpty, what, what, log_);
+  if (Status s = each(entry); !s.ok()) return error_ = s;
+  if (Status s = entry.Finish(); !s.ok()) return error_ = s;
   return error_;
 }
 

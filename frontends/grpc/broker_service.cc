@@ -23,22 +23,13 @@ BrokerService::BrokerService(Broker& broker, GrpcOptions options)
     : broker_(broker),
       options_(std::move(options)),
       ops_(std::make_shared<session::Operations>(
-          broker, session::Admission(broker.options().topic_limits, options_.verifier, &broker))),
+          broker, session::Admission(broker.options().topic_limits, options_.verifier, &broker),
+          options_.hooks)),
       deliveries_(broker) {}
 
 Result<session::IdentityPtr> BrokerService::Authenticate(grpc::CallbackServerContext* ctx) const {
   Result<session::IdentityPtr> who = ops_->admission().Authenticate(CredentialOf(ctx));
   if (!who.ok()) GrpcStats::Add(options_.stats->unauthenticated);
-  return who;
-}
-
-Result<session::Admitted> BrokerService::Admit(grpc::CallbackServerContext* ctx) const {
-  Result<session::Admitted> who = ops_->admission().Connect(CredentialOf(ctx));
-  if (!who.ok()) {
-    GrpcStats::Add(who.status().code() == ErrorCode::kUnauthenticated
-                       ? options_.stats->unauthenticated
-                       : options_.stats->user_limit_refusals);
-  }
   return who;
 }
 
@@ -58,18 +49,19 @@ grpc::ServerUnaryReactor* BrokerService::Publish(grpc::CallbackServerContext* ct
                   if (!ack.ok()) return reactor->Finish(Refusal(*stats, ctx, ack.status()));
                   ToProto(*ack, response);
                   reactor->Finish(grpc::Status::OK);
-                });
+                },
+                {{}, "grpc", {}});
   return reactor;
 }
 
 grpc::ServerBidiReactor<v1::PublishStreamRequest, v1::PublishStreamResponse>*
 BrokerService::PublishStream(grpc::CallbackServerContext* ctx) {
-  using Refuse =
-      Refused<grpc::ServerBidiReactor<v1::PublishStreamRequest, v1::PublishStreamResponse>>;
-  Result<session::Admitted> who = Admit(ctx);
-  if (!who.ok()) return new Refuse(Refusal(*options_.stats, ctx, who.status()));
-  auto* r = new PublishStreamReactor(ops_, options_, std::move(who->identity));
-  r->HoldUserSlot(std::move(who->slot));
+  // Reading starts once admitted: at once, or when the connect hook answers.
+  auto* r = new PublishStreamReactor(ops_, options_);
+  ops_->Connect(CredentialOf(ctx), {{}, "grpc", {}},
+                [guard = r->guard(), ctx](Result<session::Admitted> who) {
+                  PublishStreamReactor::Start(guard, ctx, std::move(who));
+                });
   return r;
 }
 
@@ -97,32 +89,43 @@ grpc::ServerUnaryReactor* BrokerService::Request(grpc::CallbackServerContext* ct
                   if (!reply.ok()) return reactor->Finish(Refusal(*stats, ctx, reply.status()));
                   ToProto(**reply, response);
                   reactor->Finish(grpc::Status::OK);
-                });
+                },
+                nullptr, {{}, "grpc", {}});
   return reactor;
 }
 
 grpc::ServerWriteReactor<v1::SubscribeResponse>* BrokerService::Subscribe(
     grpc::CallbackServerContext* ctx, const v1::SubscribeRequest* request) {
   using Refuse = Refused<grpc::ServerWriteReactor<v1::SubscribeResponse>>;
-  Result<session::Admitted> who = Admit(ctx);
-  if (!who.ok()) return new Refuse(Refusal(*options_.stats, ctx, who.status()));
-  // The pattern's grant also covers the history of its resume topics.
-  if (Status s =
-          ops_->admission().Check(*who->identity, session::Op::kSubscribe, request->pattern());
-      !s.ok()) {
-    return new Refuse(Refusal(*options_.stats, ctx, s));
-  }
   if (request->presence()) {
     return new Refuse(Refusal(
         *options_.stats, ctx,
         Status(ErrorCode::kInvalidArgument, "presence needs a Connect session (a client id)")));
   }
-  auto* r =
-      new SubscribeReactor(broker_, deliveries_, *request, options_, who->identity->expires_at_s);
-  r->HoldUserSlot(std::move(who->slot));
-  r->Register([&](std::weak_ptr<ClientControl> control) {
-    return ops_->RegisterClient(*who->identity, broker_.NextClientId(), "grpc", std::move(control));
-  });
+  // Who it is, the connect hook, its user's slot; then the pattern's grant
+  // (which also covers the history of its resume topics) and the subscribe
+  // hook. The stream starts once all have answered: at once without hooks.
+  auto* r = new SubscribeReactor(broker_, deliveries_, *request, options_);
+  auto start = [guard = r->guard(), ctx](const Status& refused, const session::Admitted* who,
+                                         std::shared_ptr<const session::Operations> ops) {
+    auto registrar = [&](std::weak_ptr<ClientControl> control) {
+      return ops->RegisterClient(*who->identity, who->client, "grpc", std::move(control));
+    };
+    SubscribeReactor::Start(guard, ctx, refused, who ? who->identity->expires_at_s : 0,
+                            who ? who->slot : nullptr, registrar);
+  };
+  ops_->Connect(CredentialOf(ctx), {{}, "grpc", {}},
+                [ops = ops_, stats = options_.stats, start,
+                 pattern = request->pattern()](Result<session::Admitted> who) {
+                  if (!who.ok()) {
+                    CountRefusal(*stats, who.status());
+                    return start(who.status(), nullptr, ops);
+                  }
+                  auto admitted = std::make_shared<session::Admitted>(std::move(*who));
+                  ops->VetSubscribe(
+                      *admitted->identity, pattern, {admitted->client, "grpc", {}},
+                      [ops, start, admitted](Status s) { start(s, admitted.get(), ops); });
+                });
   return r;
 }
 
@@ -135,8 +138,6 @@ grpc::ServerUnaryReactor* BrokerService::Answer(grpc::CallbackServerContext* ctx
 grpc::ServerBidiReactor<v1::ClientCommand, v1::ServerEvent>* BrokerService::Connect(
     grpc::CallbackServerContext* ctx) {
   using Refuse = Refused<grpc::ServerBidiReactor<v1::ClientCommand, v1::ServerEvent>>;
-  Result<session::Admitted> who = Admit(ctx);
-  if (!who.ok()) return new Refuse(Refusal(*options_.stats, ctx, who.status()));
   // What the client says of itself in presence, where the node lets it.
   std::string info;
   if (auto it = ctx->client_metadata().find("herald-info"); it != ctx->client_metadata().end()) {
@@ -145,9 +146,14 @@ grpc::ServerBidiReactor<v1::ClientCommand, v1::ServerEvent>* BrokerService::Conn
     if (!checked.ok()) return new Refuse(Refusal(*options_.stats, ctx, checked.status()));
     info = std::move(*checked);
   }
-  auto* r = new ConnectReactor(ops_, deliveries_, options_, std::move(who->identity));
-  r->HoldUserSlot(std::move(who->slot));
-  r->SetConnectInfo(std::move(info));
+  // The session starts once admitted: at once, or when the connect hook
+  // has answered (nothing is read before).
+  auto* r = new ConnectReactor(ops_, deliveries_, options_);
+  r->SetConnectInfo(info);
+  ops_->Connect(CredentialOf(ctx), {r->client_id(), "grpc", std::move(info)},
+                [lock = r->command_lock(), ctx](Result<session::Admitted> who) {
+                  ConnectReactor::Admit(lock, ctx, std::move(who));
+                });
   return r;
 }
 

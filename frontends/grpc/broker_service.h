@@ -55,7 +55,6 @@ class BrokerService final : public v1::Broker::CallbackService {
   // Admission (session::Admission) of a call, counted: who it is, from its
   // `authorization: Bearer` metadata, and for streams its user's slot.
   Result<session::IdentityPtr> Authenticate(grpc::CallbackServerContext* ctx) const;
-  Result<session::Admitted> Admit(grpc::CallbackServerContext* ctx) const;
   // A unary call finished at once with `s` (its refusal, or OK).
   grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* ctx, const Status& s);
 

@@ -35,4 +35,11 @@ inline grpc::Status Refusal(GrpcStats& stats, grpc::CallbackServerContext* ctx, 
   return ToGrpc(s);
 }
 
+// A connection's admission refused (Operations::Connect), counted: by its
+// token, or its user's slot (a hook's refusal counts as itself).
+inline void CountRefusal(GrpcStats& stats, const Status& s) {
+  if (s.code() == ErrorCode::kUnauthenticated) GrpcStats::Add(stats.unauthenticated);
+  if (s.code() == ErrorCode::kResourceExhausted) GrpcStats::Add(stats.user_limit_refusals);
+}
+
 }  // namespace herald::grpcfront

@@ -1,5 +1,6 @@
 #include "frontends/grpc/connect_reactor.h"
 
+#include "frontends/grpc/call_auth.h"
 #include "frontends/grpc/grpc_convert.h"
 #include "herald/topic.h"
 
@@ -33,6 +34,11 @@ v1::ServerEvent GapEvent(uint64_t sub, const Gap& g) {
   ToProto(g, e.mutable_delivery()->mutable_gap());
   return e;
 }
+
+// The command lock this thread holds while it dispatches a command: a hook
+// answer (or a refusal) that comes back inline, before the call returns,
+// must not take it again.
+thread_local const CommandLock* t_dispatching = nullptr;
 
 }  // namespace
 
@@ -80,23 +86,40 @@ class ConnectControl final : public OutboxControl<ReactorOutbox<ConnectReactor, 
 };
 
 ConnectReactor::ConnectReactor(std::shared_ptr<const session::Operations> ops,
-                               DeliveryThread& deliveries, const GrpcOptions& options,
-                               session::IdentityPtr identity)
+                               DeliveryThread& deliveries, const GrpcOptions& options)
     : broker_(ops->broker()),
       deliveries_(deliveries),
       options_(options),
       outbox_(std::make_shared<Outbox>(this, broker_, options.outbound)),
-      client_(std::move(ops), std::move(identity),
-              [&deliveries](std::function<void()> fn) { deliveries.Post(std::move(fn)); }) {
+      // Nobody yet: Admit names the identity before anything is read.
+      client_(ops, std::make_shared<const auth::Identity>(),
+              [&deliveries](std::function<void()> fn) { deliveries.Post(std::move(fn)); }),
+      max_waiting_(ops->hooks()
+                       ? std::max<size_t>(1, ops->hooks()->options().max_in_flight_per_connection)
+                       : SIZE_MAX) {
   owed_ = std::make_shared<OwedPresence>();
   owed_->max_bytes = options.outbound.max_bytes;
   owed_->broker = &broker_;
-  expires_at_->store(client_.identity().expires_at_s, std::memory_order_release);
-  FinishAtExpiry(*expiry_, client_.identity().expires_at_s, outbox_, expires_at_);
   lock_->reactor = this;
-  control_ = std::make_shared<ConnectControl>(outbox_, lock_);
-  client_.Register("grpc", control_);
-  StartRead(&command_);
+}
+
+void ConnectReactor::Admit(const std::shared_ptr<CommandLock>& lock,
+                           grpc::CallbackServerContext* ctx, Result<session::Admitted> who) {
+  std::lock_guard guard(lock->mu);
+  ConnectReactor* r = lock->reactor;
+  if (!r) return;  // the call ended while the hook was asked
+  GrpcStats& stats = *r->options_.stats;
+  if (!who.ok()) {
+    CountRefusal(stats, who.status());
+    return r->outbox_->Finish(Refusal(stats, ctx, who.status()));
+  }
+  r->client_.Renewed(who->identity);  // not registered yet: sets who it is
+  r->user_slot_ = std::move(who->slot);
+  r->expires_at_->store(who->identity->expires_at_s, std::memory_order_release);
+  FinishAtExpiry(*r->expiry_, who->identity->expires_at_s, r->outbox_, r->expires_at_);
+  r->control_ = std::make_shared<ConnectControl>(r->outbox_, lock);
+  r->client_.Register("grpc", r->control_);
+  r->StartRead(&r->command_);
 }
 
 void ConnectReactor::OnReadDone(bool ok) {
@@ -128,9 +151,85 @@ void ConnectReactor::OnReadDone(bool ok) {
           Status(ErrorCode::kRateLimited, "too many commands per second: this one was dropped"));
   } else {
     std::lock_guard lock(lock_->mu);
-    Handle(command_);
+    t_dispatching = lock_.get();
+    Dispatch(command_);
+    t_dispatching = nullptr;
+    if (order_.waiting() >= max_waiting_) {
+      hooks_paused_ = true;  // Complete reads on
+      return;
+    }
   }
   ReadMoreOrWait();
+}
+
+void ConnectReactor::Dispatch(v1::ClientCommand& c) {
+  const session::Operations& ops = client_.operations();
+  using C = v1::ClientCommand;
+  const bool hooked =
+      (c.command_case() == C::kSubscribe &&
+       ops.Hooked(HookEvent::kSubscribe, c.subscribe().pattern())) ||
+      (c.command_case() == C::kPublish && ops.Hooked(HookEvent::kPublish, c.publish().topic())) ||
+      (c.command_case() == C::kRequest && ops.Hooked(HookEvent::kPublish, c.request().topic())) ||
+      (c.command_case() == C::kRefresh && !c.refresh().token().empty() &&
+       ops.Hooked(HookEvent::kRefresh, {}));
+  // The common case, and always without hooks: nothing waits, run it now.
+  if (!hooked && order_.waiting() == 0) return Handle(c);
+  auto held = std::make_shared<C>(std::move(c));
+  if (!hooked) return order_.Run([this, held] { Handle(*held); });
+  const session::CommandOrder::Ticket ticket = order_.Take();
+  // The hook answers on its own thread: under the command lock, in order,
+  // if the session is still there.
+  auto back = [lock = lock_, ticket](std::function<void(ConnectReactor&)> then) {
+    auto complete = [&] {
+      if (ConnectReactor* r = lock->reactor) r->Complete(ticket, [r, then] { then(*r); });
+    };
+    if (t_dispatching == lock.get()) return complete();  // inline: the lock is ours already
+    std::lock_guard guard(lock->mu);
+    complete();
+  };
+  const session::HookCaller caller = client_.Caller();
+  switch (held->command_case()) {
+    case C::kSubscribe:
+      return ops.VetSubscribe(client_.identity(), held->subscribe().pattern(), caller,
+                              [back, held](Status s) {
+                                back([held, s](ConnectReactor& r) {
+                                  if (!s.ok()) return r.Error(held->id(), s);
+                                  r.Subscribe(held->id(), held->subscribe());
+                                });
+                              });
+    case C::kRefresh:
+      return ops.Renew(client_.identity(), session::Credential::Bearer(held->refresh().token()),
+                       caller, [back, held](Result<session::IdentityPtr> who) {
+                         back([held, who](ConnectReactor& r) { r.Refreshed(held->id(), who); });
+                       });
+    default: {
+      const bool request = held->command_case() == C::kRequest;
+      std::string* payload = request ? held->mutable_request()->mutable_payload()
+                                     : held->mutable_publish()->mutable_payload();
+      const std::string& topic = request ? held->request().topic() : held->publish().topic();
+      return ops.VetPublish(
+          client_.identity(), request ? session::Op::kRequest : session::Op::kPublish, topic,
+          std::move(*payload), caller, [back, held, request](Result<std::string> vetted) {
+            back([held, request, vetted](ConnectReactor& r) {
+              if (!vetted.ok()) return r.Error(held->id(), vetted.status());
+              if (request) {
+                held->mutable_request()->set_payload(*vetted);
+                return r.Request(held->id(), held->request(), held->timeout_ms(), true);
+              }
+              held->mutable_publish()->set_payload(*vetted);
+              r.Publish(held->id(), held->publish(), true);
+            });
+          });
+    }
+  }
+}
+
+void ConnectReactor::Complete(session::CommandOrder::Ticket ticket, std::function<void()> step) {
+  order_.Complete(ticket, std::move(step));
+  if (hooks_paused_ && order_.waiting() < max_waiting_) {
+    hooks_paused_ = false;
+    ReadMoreOrWait();
+  }
 }
 
 bool ConnectReactor::AdmitCommand() {
@@ -231,9 +330,13 @@ void ConnectReactor::Refresh(uint64_t id, const v1::Refresh& r) {
   if (r.token().empty()) {
     return Error(id, Status(ErrorCode::kInvalidArgument, "a refresh needs a token"));
   }
-  Result<session::IdentityPtr> who = client_.Refresh(session::Credential::Bearer(r.token()));
+  Refreshed(id, client_.Refresh(session::Credential::Bearer(r.token())));
+}
+
+void ConnectReactor::Refreshed(uint64_t id, Result<session::IdentityPtr> who) {
   // Refused: the old token stays in force until it expires.
   if (!who.ok()) return Error(id, who.status());
+  if (client_.identity_ptr() != *who) client_.Renewed(*who);
   expires_at_->store((*who)->expires_at_s, std::memory_order_release);
   expiry_ = std::make_unique<grpc::Alarm>();
   FinishAtExpiry(*expiry_, (*who)->expires_at_s, outbox_, expires_at_);
@@ -399,32 +502,37 @@ void ConnectReactor::Unsubscribe(uint64_t id, uint64_t subscription) {
   if (!s.ok()) Error(id, s);
 }
 
-void ConnectReactor::Publish(uint64_t id, const v1::PublishRequest& p) {
+void ConnectReactor::Publish(uint64_t id, const v1::PublishRequest& p, bool vetted) {
   std::shared_ptr<Outbox> outbox = outbox_;
-  client_.Publish(p.topic(), p.payload(), OptionsOf(p),
-                  [outbox, stats = options_.stats, id](Result<PublishAck> ack) {
-                    if (!ack.ok()) return outbox->Push(ErrorEvent(*stats, id, ack.status()));
-                    v1::ServerEvent e;
-                    e.set_id(id);
-                    ToProto(*ack, e.mutable_ack());
-                    outbox->Push(std::move(e));
-                  });
+  client_.Publish(
+      p.topic(), p.payload(), OptionsOf(p),
+      [outbox, stats = options_.stats, id](Result<PublishAck> ack) {
+        if (!ack.ok()) return outbox->Push(ErrorEvent(*stats, id, ack.status()));
+        v1::ServerEvent e;
+        e.set_id(id);
+        ToProto(*ack, e.mutable_ack());
+        outbox->Push(std::move(e));
+      },
+      vetted);
 }
 
-void ConnectReactor::Request(uint64_t id, const v1::RequestRequest& r, uint32_t timeout_ms) {
+void ConnectReactor::Request(uint64_t id, const v1::RequestRequest& r, uint32_t timeout_ms,
+                             bool vetted) {
   std::shared_ptr<Outbox> outbox = outbox_;
   // Protobuf has no "absent": 0 is the default timeout.
   const std::optional<int64_t> asked =
       timeout_ms == 0 ? std::nullopt : std::optional<int64_t>(timeout_ms);
-  client_.Request(r.topic(), r.payload(), asked, options_.default_request_timeout,
-                  OptionsFrom(r.content_type(), r.headers()),
-                  [outbox, stats = options_.stats, id](Result<MessagePtr> reply) {
-                    if (!reply.ok()) return outbox->Push(ErrorEvent(*stats, id, reply.status()));
-                    v1::ServerEvent e;
-                    e.set_id(id);
-                    ToProto(**reply, e.mutable_reply());
-                    outbox->Push(std::move(e));
-                  });
+  client_.Request(
+      r.topic(), r.payload(), asked, options_.default_request_timeout,
+      OptionsFrom(r.content_type(), r.headers()),
+      [outbox, stats = options_.stats, id](Result<MessagePtr> reply) {
+        if (!reply.ok()) return outbox->Push(ErrorEvent(*stats, id, reply.status()));
+        v1::ServerEvent e;
+        e.set_id(id);
+        ToProto(**reply, e.mutable_reply());
+        outbox->Push(std::move(e));
+      },
+      vetted);
 }
 
 void ConnectReactor::Reply(uint64_t id, const v1::Reply& r) {

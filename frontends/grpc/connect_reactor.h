@@ -22,6 +22,7 @@
 #include "frontends/grpc/grpc_options.h"
 #include "frontends/grpc/reactor_outbox.h"
 #include "frontends/session/client_session.h"
+#include "frontends/session/command_order.h"
 #include "herald/broker.h"
 #include "herald/v1/broker.grpc.pb.h"
 
@@ -57,8 +58,16 @@ class ConnectReactor final : public grpc::ServerBidiReactor<v1::ClientCommand, v
   void SetConnectInfo(std::string info) { client_.SetConnectInfo(std::move(info)); }
   // What each command means is the session layer's (`ops`); this class is
   // the protobuf codec around it, and renders errors as CommandError events.
+  // Nothing is read until Admit: admission may wait on the connect hook.
   ConnectReactor(std::shared_ptr<const session::Operations> ops, DeliveryThread& deliveries,
-                 const GrpcOptions& options, session::IdentityPtr identity);
+                 const GrpcOptions& options);
+  const std::string& client_id() const { return client_.client_id(); }
+  // Who the client is (Operations::Connect, whose client id is this
+  // session's), or why it may not connect: the session starts, or the call
+  // ends with the refusal. Any thread; the reactor may be gone by then.
+  static void Admit(const std::shared_ptr<CommandLock>& lock, grpc::CallbackServerContext* ctx,
+                    Result<session::Admitted> who);
+  const std::shared_ptr<CommandLock>& command_lock() const { return lock_; }
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -68,11 +77,18 @@ class ConnectReactor final : public grpc::ServerBidiReactor<v1::ClientCommand, v
  private:
   using Outbox = ReactorOutbox<ConnectReactor, v1::ServerEvent>;
 
+  // A command, in the order it was read (CommandOrder): at once, or when
+  // the hook it waits on has answered. Under lock_->mu.
+  void Dispatch(v1::ClientCommand& c);
   void Handle(v1::ClientCommand& c);
+  // A hooked command goes on: `step` once the commands before it have run.
+  // Under lock_->mu.
+  void Complete(session::CommandOrder::Ticket ticket, std::function<void()> step);
+  void Refreshed(uint64_t id, Result<session::IdentityPtr> who);
   void Subscribe(uint64_t id, const v1::SubscribeRequest& s);
   void Unsubscribe(uint64_t id, uint64_t subscription);
-  void Publish(uint64_t id, const v1::PublishRequest& p);
-  void Request(uint64_t id, const v1::RequestRequest& r, uint32_t timeout_ms);
+  void Publish(uint64_t id, const v1::PublishRequest& p, bool vetted = false);
+  void Request(uint64_t id, const v1::RequestRequest& r, uint32_t timeout_ms, bool vetted = false);
   void Reply(uint64_t id, const v1::Reply& r);
   void JoinQueue(uint64_t id, const v1::JoinQueue& j);
   void LeaveQueue(uint64_t id, const v1::LeaveQueue& l);
@@ -115,6 +131,11 @@ class ConnectReactor final : public grpc::ServerBidiReactor<v1::ClientCommand, v
   // Shared with the subscriptions' sinks, which may outlive the reactor.
   std::shared_ptr<OwedPresence> owed_;
   const std::shared_ptr<CommandLock> lock_ = std::make_shared<CommandLock>();
+  // Commands waiting on hooks and those read after them (under lock_->mu);
+  // past max_waiting_ reading stops until they complete.
+  session::CommandOrder order_;
+  const size_t max_waiting_;
+  bool hooks_paused_ = false;               // under lock_->mu
   std::shared_ptr<ClientControl> control_;  // registered weakly with the server API
 };
 

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "auth/jwt_verifier.h"
+#include "frontends/session/hook_gate.h"
 #include "herald/front_limits.h"
 
 namespace herald::grpcfront {
@@ -46,6 +47,8 @@ struct GrpcOptions : GrpcLimits {
   // `authorization: Bearer <token>` metadata (or is anonymous, if allowed):
   // UNAUTHENTICATED without one, PERMISSION_DENIED outside its grants.
   std::shared_ptr<const auth::JwtVerifier> verifier;
+  // The backend's hooks (null: none), shared by every front.
+  std::shared_ptr<const session::HookGate> hooks;
 };
 
 }  // namespace herald::grpcfront

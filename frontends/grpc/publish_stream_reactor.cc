@@ -1,5 +1,6 @@
 #include "frontends/grpc/publish_stream_reactor.h"
 
+#include "frontends/grpc/call_auth.h"
 #include "frontends/grpc/grpc_convert.h"
 #include "herald/topic.h"
 
@@ -20,17 +21,40 @@ bool SameOutcome(const Result<PublishAck>& a, const Result<PublishAck>& b) {
 }  // namespace
 
 PublishStreamReactor::PublishStreamReactor(std::shared_ptr<const session::Operations> ops,
-                                           const GrpcOptions& options,
-                                           session::IdentityPtr identity)
+                                           const GrpcOptions& options)
     : ops_(std::move(ops)),
       broker_(ops_->broker()),
-      identity_(std::move(identity)),
       stats_(options.stats),
       ack_every_(options.ack_every == 0 ? 1 : options.ack_every),
       max_pending_(options.max_pending_answers == 0 ? 1 : options.max_pending_answers),
       max_refusal_runs_(options.max_refusals_per_request == 0 ? 1
                                                               : options.max_refusals_per_request) {
-  StartRead(&request_);
+  guard_->reactor = this;
+}
+
+void PublishStreamReactor::Start(const std::shared_ptr<Guard>& guard,
+                                 grpc::CallbackServerContext* ctx, Result<session::Admitted> who) {
+  std::lock_guard lock(guard->mu);
+  PublishStreamReactor* r = guard->reactor;
+  if (!r) return;  // the call ended while the hook was asked
+  if (!who.ok()) {
+    CountRefusal(*r->stats_, who.status());
+    std::lock_guard state(r->mu_);
+    r->finish_called_ = true;
+    r->Finish(Refusal(*r->stats_, ctx, who.status()));
+    return;
+  }
+  r->identity_ = std::move(who->identity);
+  r->user_slot_ = std::move(who->slot);
+  r->StartRead(&r->request_);
+}
+
+void PublishStreamReactor::OnDone() {
+  {
+    std::lock_guard lock(guard_->mu);
+    guard_->reactor = nullptr;
+  }
+  delete this;
 }
 
 PublishStreamReactor::~PublishStreamReactor() {
@@ -104,7 +128,8 @@ void PublishStreamReactor::Publish(v1::PublishRequest& m, Slot* slot) {
                     GrpcStats::Add(stats_->permission_denied);
                   }
                   OnPublished(slot, std::move(ack));
-                });
+                },
+                {{}, "grpc", {}});
 }
 
 void PublishStreamReactor::OnPublished(Slot* slot, Result<PublishAck> ack) {

@@ -38,12 +38,23 @@ class PublishStreamReactor final
   void HoldUserSlot(std::shared_ptr<void> slot) { user_slot_ = std::move(slot); }
   // Each message is published through the session layer (`ops`): the same
   // admission and rules as every front's publish.
-  PublishStreamReactor(std::shared_ptr<const session::Operations> ops, const GrpcOptions& options,
-                       session::IdentityPtr identity);
+  // Nothing is read until Start: admission may wait on the connect hook.
+  PublishStreamReactor(std::shared_ptr<const session::Operations> ops, const GrpcOptions& options);
+
+  // The reactor while it lives, for an admission that may answer after it.
+  struct Guard {
+    std::mutex mu;
+    PublishStreamReactor* reactor = nullptr;
+  };
+  const std::shared_ptr<Guard>& guard() const { return guard_; }
+  // Admitted: reading starts, as `who`, holding its slot; refused: the
+  // call ends with the refusal. Any thread; the call may be gone by then.
+  static void Start(const std::shared_ptr<Guard>& guard, grpc::CallbackServerContext* ctx,
+                    Result<session::Admitted> who);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
-  void OnDone() override { delete this; }
+  void OnDone() override;
   ~PublishStreamReactor() override;
 
  private:
@@ -106,7 +117,8 @@ class PublishStreamReactor final
 
   const std::shared_ptr<const session::Operations> ops_;
   Broker& broker_;
-  const std::shared_ptr<const auth::Identity> identity_;  // what the caller may publish
+  std::shared_ptr<const auth::Identity> identity_;  // what the caller may publish (Start's)
+  const std::shared_ptr<Guard> guard_ = std::make_shared<Guard>();
   const std::shared_ptr<GrpcStats> stats_;
   const uint32_t ack_every_;
   const size_t max_pending_;

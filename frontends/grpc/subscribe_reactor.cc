@@ -1,5 +1,6 @@
 #include "frontends/grpc/subscribe_reactor.h"
 
+#include "frontends/grpc/call_auth.h"
 #include "frontends/grpc/grpc_convert.h"
 
 namespace herald::grpcfront {
@@ -20,9 +21,31 @@ v1::SubscribeResponse GapEvent(const Gap& g) {
 }  // namespace
 
 SubscribeReactor::SubscribeReactor(Broker& broker, DeliveryThread& deliveries,
-                                   const v1::SubscribeRequest& request, const GrpcOptions& options,
-                                   int64_t expires_at_s)
-    : broker_(broker), outbox_(std::make_shared<Outbox>(this, broker, options.outbound)) {
+                                   const v1::SubscribeRequest& request, const GrpcOptions& options)
+    : broker_(broker),
+      deliveries_(deliveries),
+      request_(request),
+      options_(options),
+      outbox_(std::make_shared<Outbox>(this, broker, options.outbound)) {
+  guard_->reactor = this;
+}
+
+void SubscribeReactor::Start(
+    const std::shared_ptr<Guard>& guard, grpc::CallbackServerContext* ctx, const Status& refused,
+    int64_t expires_at_s, std::shared_ptr<void> slot,
+    const std::function<std::shared_ptr<void>(std::weak_ptr<ClientControl>)>& registrar) {
+  std::lock_guard lock(guard->mu);
+  SubscribeReactor* r = guard->reactor;
+  if (!r) return;  // the call ended while the hooks were asked
+  if (!refused.ok()) return r->outbox_->Finish(Refusal(*r->options_.stats, ctx, refused));
+  r->user_slot_ = std::move(slot);
+  r->Register(registrar);
+  r->Begin(expires_at_s);
+}
+
+void SubscribeReactor::Begin(int64_t expires_at_s) {
+  const v1::SubscribeRequest& request = request_;
+  DeliveryThread& deliveries = deliveries_;
   FinishAtExpiry(expiry_, expires_at_s, outbox_);
   SubscribeOptions o;
   o.queue_group = request.queue_group();
@@ -57,6 +80,10 @@ void SubscribeReactor::OnCancel() {
 }
 
 void SubscribeReactor::OnDone() {
+  {
+    std::lock_guard lock(guard_->mu);
+    guard_->reactor = nullptr;
+  }
   if (subscription_ != 0) broker_.Unsubscribe(subscription_);
   delete this;
 }

@@ -14,6 +14,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
+#include <mutex>
 
 #include "frontends/grpc/delivery_thread.h"
 #include "frontends/grpc/grpc_options.h"
@@ -35,10 +36,24 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<v1::SubscribeResp
     control_ = std::make_shared<OutboxControl<Outbox>>(outbox_);
     registration_ = registrar(control_);
   }
-  // `expires_at_s`: the caller's token expires then and the call ends with
-  // UNAUTHENTICATED (0: never).
+  // Nothing starts until Start: admission may wait on the connect and
+  // subscribe hooks.
   SubscribeReactor(Broker& broker, DeliveryThread& deliveries, const v1::SubscribeRequest& request,
-                   const GrpcOptions& options, int64_t expires_at_s = 0);
+                   const GrpcOptions& options);
+
+  // The reactor while it lives, for completions that may come after it.
+  struct Guard {
+    std::mutex mu;
+    SubscribeReactor* reactor = nullptr;
+  };
+  const std::shared_ptr<Guard>& guard() const { return guard_; }
+  // Admitted and allowed (`refused` ok): subscribes, ending the call with
+  // UNAUTHENTICATED at `expires_at_s` (0: never), holding `slot`; else the
+  // call ends with the refusal. Any thread; the call may be gone by then.
+  static void Start(
+      const std::shared_ptr<Guard>& guard, grpc::CallbackServerContext* ctx, const Status& refused,
+      int64_t expires_at_s, std::shared_ptr<void> slot,
+      const std::function<std::shared_ptr<void>(std::weak_ptr<ClientControl>)>& registrar);
 
   void OnWriteDone(bool ok) override;
   void OnCancel() override;
@@ -46,8 +61,13 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<v1::SubscribeResp
 
  private:
   using Outbox = ReactorOutbox<SubscribeReactor, v1::SubscribeResponse>;
+  void Begin(int64_t expires_at_s);
 
   Broker& broker_;
+  DeliveryThread& deliveries_;
+  const v1::SubscribeRequest request_;
+  const GrpcOptions& options_;
+  const std::shared_ptr<Guard> guard_ = std::make_shared<Guard>();
   std::shared_ptr<Outbox> outbox_;
   uint64_t subscription_ = 0;
   grpc::Alarm expiry_;

@@ -79,7 +79,8 @@ RestApi::RestApi(Broker& broker, RestOptions options)
     : broker_(broker),
       options_(std::move(options)),
       ops_(std::make_shared<session::Operations>(
-          broker, session::Admission(broker.options().topic_limits, options_.verifier, &broker))) {}
+          broker, session::Admission(broker.options().topic_limits, options_.verifier, &broker),
+          options_.hooks)) {}
 
 void RestApi::Register(http::Router& router) {
   router.HandlePrefix("POST", "/publish/",
@@ -126,7 +127,8 @@ void RestApi::Publish(http::Request& req, http::Response res) {
                     if (ack->duplicate) w.Field("duplicate", true);
                     res.Send(200, w.End().Take(), json::kJsonContentType);
                   });
-                });
+                },
+                {{}, "http", {}});
 }
 
 void RestApi::Request(http::Request& req, http::Response res) {
@@ -158,7 +160,8 @@ void RestApi::Request(http::Request& req, http::Response res) {
                                                     : std::string_view(m.content_type),
                              std::move(headers));
                   });
-                });
+                },
+                nullptr, {{}, "http", {}});
 }
 
 void RestApi::History(http::Request& req, http::Response res) {

@@ -37,6 +37,7 @@
 
 #include "auth/jwt_verifier.h"
 #include "frontends/http/router.h"
+#include "frontends/session/hook_gate.h"
 #include "frontends/session/operations.h"
 #include "herald/broker.h"
 
@@ -52,6 +53,8 @@ struct RestOptions {
   // allowed anonymous access): publish and request a publish grant on the
   // topic, history a subscribe grant.
   std::shared_ptr<const auth::JwtVerifier> verifier;
+  // The backend's hooks (null: none), shared by every front.
+  std::shared_ptr<const session::HookGate> hooks;
 };
 
 class RestApi {

@@ -78,7 +78,11 @@ Result<IdentityPtr> Admission::Authenticate(const Credential& credential) const 
 Result<Admitted> Admission::Connect(const Credential& credential) const {
   Result<IdentityPtr> who = Authenticate(credential);
   if (!who.ok()) return who.status();
-  Admitted out{std::move(*who), nullptr};
+  return Hold(std::move(*who));
+}
+
+Result<Admitted> Admission::Hold(IdentityPtr identity) const {
+  Admitted out{std::move(identity), nullptr, {}};
   out.slot = verifier_ ? verifier_->TakeConnectionSlot(*out.identity) : UncountedSlot();
   if (!out.slot) {
     return Status(ErrorCode::kResourceExhausted,

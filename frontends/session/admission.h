@@ -53,6 +53,7 @@ struct Credential {
 struct Admitted {
   IdentityPtr identity;
   std::shared_ptr<void> slot;
+  std::string client;  // its client id (Operations::Connect; empty from Admission::Connect)
 };
 
 // The operations a topic is checked for. A request is a publish that waits
@@ -70,6 +71,9 @@ class Admission {
 
   Result<IdentityPtr> Authenticate(const Credential& credential) const;
   Result<Admitted> Connect(const Credential& credential) const;
+  // The per-user slot alone, for an identity already decided (by the
+  // connect hook, which may name another user).
+  Result<Admitted> Hold(IdentityPtr identity) const;
   // A live connection presents a new token (a refresh): it must check out
   // now and name the connection's user (a refresh renews who the connection
   // is, it never changes it: kPermissionDenied otherwise). The connection

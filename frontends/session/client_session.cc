@@ -7,9 +7,9 @@
 namespace herald::session {
 
 ClientSession::ClientSession(std::shared_ptr<const Operations> ops, IdentityPtr identity,
-                             Runner unsubscribe_on)
+                             Runner unsubscribe_on, std::string client_id)
     : ops_(std::move(ops)),
-      client_id_(ops_->broker().NextClientId()),
+      client_id_(client_id.empty() ? ops_->broker().NextClientId() : std::move(client_id)),
       identity_(std::move(identity)),
       run_(std::move(unsubscribe_on)),
       permits_(
@@ -107,33 +107,41 @@ Status ClientSession::Unsubscribe(uint64_t id, std::function<void()> then) {
 
 Result<IdentityPtr> ClientSession::Refresh(const Credential& credential) {
   Result<IdentityPtr> next = ops_->admission().Renew(*identity_, credential);
-  if (!next.ok()) return next;
-  identity_ = *next;
+  if (next.ok()) Renewed(*next);
+  return next;
+}
+
+void ClientSession::Renewed(IdentityPtr next) {
+  identity_ = std::move(next);
   if (registration_) {
     ops_->broker().ClientRenewed(client_id_, identity_->token_id, identity_->issued_at_s,
                                  identity_->expires_at_s);
     ops_->EndIfRevoked(*identity_, control_);
   }
-  return next;
 }
 
 void ClientSession::Register(std::string_view transport, std::weak_ptr<ClientControl> control) {
   control_ = control;
+  transport_ = std::string(transport);
   registration_ = ops_->RegisterClient(*identity_, client_id_, transport, std::move(control));
 }
 
 void ClientSession::Publish(std::string_view topic, std::string payload, PublishOptions options,
-                            PublishDone done) const {
-  ops_->Publish(*identity_, topic, std::move(payload), std::move(options), std::move(done));
+                            PublishDone done, bool vetted) const {
+  if (vetted) {
+    return ops_->PublishVetted(topic, std::move(payload), std::move(options), std::move(done));
+  }
+  ops_->Publish(*identity_, topic, std::move(payload), std::move(options), std::move(done),
+                Caller());
 }
 
 void ClientSession::Request(std::string_view topic, std::string payload,
                             std::optional<int64_t> timeout_ms, std::chrono::milliseconds fallback,
-                            PublishOptions options, ReplyCallback done) {
+                            PublishOptions options, ReplyCallback done, bool vetted) {
   Result<std::chrono::milliseconds> timeout = ops_->RequestTimeout(timeout_ms, fallback);
   if (!timeout.ok()) return done(timeout.status());
   ops_->Request(*identity_, topic, std::move(payload), *timeout, std::move(options),
-                std::move(done), requests_.get());
+                std::move(done), requests_.get(), Caller(), vetted);
 }
 
 Status ClientSession::Reply(std::string_view to, std::string payload, PublishOptions options) {

@@ -48,7 +48,9 @@ class ClientSession {
   // already on that thread runs the function at once.
   using Runner = std::function<void(std::function<void()>)>;
 
-  ClientSession(std::shared_ptr<const Operations> ops, IdentityPtr identity, Runner unsubscribe_on);
+  // `client_id`: the one its admission chose (Admitted::client), else a new one.
+  ClientSession(std::shared_ptr<const Operations> ops, IdentityPtr identity, Runner unsubscribe_on,
+                std::string client_id = {});
   ~ClientSession();
   ClientSession(const ClientSession&) = delete;
   ClientSession& operator=(const ClientSession&) = delete;
@@ -56,6 +58,7 @@ class ClientSession {
   // The session's client id, "<node_id>.<base36>": unique on this node for
   // its life and across restarts (seeded from the clock), naming the node.
   const std::string& client_id() const { return client_id_; }
+  const Operations& operations() const { return *ops_; }
   // The info the client set at connect (Operations::ConnectInfo), shown in
   // presence when its token has none. Before the first Subscribe.
   void SetConnectInfo(std::string info) { connect_info_ = std::move(info); }
@@ -69,6 +72,11 @@ class ClientSession {
   // session holds stays: subscriptions and memberships made under the old
   // grants go on (grants are checked when a subscription is made).
   Result<IdentityPtr> Refresh(const Credential& credential);
+  // What a renewal decided (Operations::Renew, which may wait on the
+  // refresh hook), applied on the session's command thread.
+  void Renewed(IdentityPtr next);
+  // How the session is named to hooks (its transport is Register's).
+  HookCaller Caller() const { return {client_id_, transport_, connect_info_}; }
   // Makes the session reachable by the server API (Operations::RegisterClient)
   // until Close; a refresh updates its entry.
   void Register(std::string_view transport, std::weak_ptr<ClientControl> control);
@@ -89,15 +97,18 @@ class ClientSession {
   Status Unsubscribe(std::string_view pattern, std::string_view group, std::function<void()> then);
   Status Unsubscribe(uint64_t id, std::function<void()> then);
 
+  // `vetted`: the publish hook allowed it already (Operations::PublishVetted).
   void Publish(std::string_view topic, std::string payload, PublishOptions options,
-               PublishDone done) const;
+               PublishDone done, bool vetted = false) const;
   // A topic's presence members, as this session may see them.
   Result<PresenceSnapshot> Presence(std::string_view topic, const PresenceQuery& query) const {
     return ops_->Presence(*identity_, topic, query);
   }
   // `timeout_ms` absent or 0: `fallback` (see Operations::RequestTimeout).
+  // `vetted`: the publish hook allowed it already (Operations::Request).
   void Request(std::string_view topic, std::string payload, std::optional<int64_t> timeout_ms,
-               std::chrono::milliseconds fallback, PublishOptions options, ReplyCallback done);
+               std::chrono::milliseconds fallback, PublishOptions options, ReplyCallback done,
+               bool vetted = false);
   // Answers a request this session was delivered (once); permission_denied
   // for any other inbox.
   Status Reply(std::string_view to, std::string payload, PublishOptions options);
@@ -141,7 +152,8 @@ class ClientSession {
   const std::shared_ptr<const Operations> ops_;
   const std::string client_id_;
   std::string connect_info_;
-  IdentityPtr identity_;  // command thread only (see identity())
+  std::string transport_;  // Register's: "ws", "grpc"
+  IdentityPtr identity_;   // command thread only (see identity())
   const Runner run_;
   const std::shared_ptr<ReplyPermits> permits_;
   const std::shared_ptr<SessionRequests> requests_;

@@ -6,8 +6,24 @@
 namespace herald::session {
 
 void Operations::Publish(const auth::Identity& who, std::string_view topic, std::string payload,
-                         PublishOptions options, PublishDone done) const {
-  if (Status s = admission_.Check(who, Op::kPublish, topic); !s.ok()) return done(s);
+                         PublishOptions options, PublishDone done, const HookCaller& caller) const {
+  if (!Hooked(HookEvent::kPublish, topic)) {
+    if (Status s = admission_.Check(who, Op::kPublish, topic); !s.ok()) return done(s);
+    return PublishVetted(topic, std::move(payload), std::move(options), std::move(done));
+  }
+  VetPublish(who, Op::kPublish, topic, std::move(payload), caller,
+             // The broker, not `this`: the front's operations may be gone
+             // when the backend answers; the broker outlives every front.
+             [broker = &broker_, topic = std::string(topic), options = std::move(options),
+              done = std::move(done)](Result<std::string> payload) mutable {
+               if (!payload.ok()) return done(payload.status());
+               broker->PublishAsync(topic, std::move(*payload), std::move(options),
+                                    std::move(done));
+             });
+}
+
+void Operations::PublishVetted(std::string_view topic, std::string payload, PublishOptions options,
+                               PublishDone done) const {
   broker_.PublishAsync(topic, std::move(payload), std::move(options), std::move(done));
 }
 
@@ -25,7 +41,22 @@ Result<std::chrono::milliseconds> Operations::RequestTimeout(
 
 void Operations::Request(const auth::Identity& who, std::string_view topic, std::string payload,
                          std::chrono::milliseconds timeout, PublishOptions options,
-                         ReplyCallback done, SessionRequests* pending) const {
+                         ReplyCallback done, SessionRequests* pending, const HookCaller& caller,
+                         bool vetted) const {
+  if (!vetted && Hooked(HookEvent::kPublish, topic)) {
+    std::shared_ptr<SessionRequests> held = pending ? pending->shared_from_this() : nullptr;
+    return VetPublish(
+        who, Op::kRequest, topic, std::move(payload), caller,
+        [broker = &broker_, topic = std::string(topic), timeout, options = std::move(options),
+         done = std::move(done), held](Result<std::string> payload) mutable {
+          if (!payload.ok()) return done(payload.status());
+          if (held) {
+            return held->Start(topic, std::move(*payload), timeout, std::move(options),
+                               std::move(done));
+          }
+          broker->Request(topic, std::move(*payload), timeout, std::move(done), std::move(options));
+        });
+  }
   if (Status s = admission_.Check(who, Op::kRequest, topic); !s.ok()) return done(s);
   if (pending)
     return pending->Start(topic, std::move(payload), timeout, std::move(options), std::move(done));

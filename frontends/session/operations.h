@@ -24,6 +24,7 @@
 #include <string_view>
 
 #include "frontends/session/admission.h"
+#include "frontends/session/hook_gate.h"
 #include "frontends/session/session_requests.h"
 #include "herald/broker.h"
 #include "herald/work_queue.h"
@@ -40,14 +41,53 @@ struct HistoryQuery {
   size_t limit = SIZE_MAX;
 };
 
+// Who is asking, as a hook is told (herald/hooks.h): the connection's id
+// (empty for a call without one) and its front.
+struct HookCaller {
+  std::string client;
+  std::string transport;
+  std::string info;  // what the client set at connect, if anything
+};
+
 class Operations {
  public:
   static constexpr int64_t kMaxPullBatch = 1000;  // jobs per pull
-  Operations(Broker& broker, Admission admission)
-      : broker_(broker), admission_(std::move(admission)) {}
+  // `hooks` null: no hooks (every Vet and Connect answers inline).
+  Operations(Broker& broker, Admission admission, std::shared_ptr<const HookGate> hooks = nullptr)
+      : broker_(broker), admission_(std::move(admission)), hooks_(std::move(hooks)) {}
 
+  // A connection's admission (Admission::Connect) with the connect hook
+  // between the token's check and the per-user slot (the hook may name
+  // another user). `done` inline without the hook, else on the hook's
+  // thread: a front on an event loop hops back itself.
+  void Connect(const Credential& credential, HookCaller caller,
+               std::function<void(Result<Admitted>)> done) const;
+  // A live connection's new token (Admission::Renew), then the refresh hook.
+  void Renew(const auth::Identity& current, const Credential& credential, HookCaller caller,
+             std::function<void(Result<IdentityPtr>)> done) const;
+
+  // Whether a subscribe to or publish on `topic` waits on a hook: a front
+  // that keeps its commands in order (CommandOrder) takes a ticket for it.
+  bool Hooked(HookEvent event, std::string_view topic) const {
+    return hooks_ && hooks_->Applies(event, topic);
+  }
+  // A subscription's admission and its hook; `done(Ok)` means Subscribe
+  // may follow. Inline without the hook.
+  void VetSubscribe(const auth::Identity& who, std::string_view pattern, const HookCaller& caller,
+                    std::function<void(Status)> done) const;
+  // A publish's (or request's) admission and its hook: `done` gets the
+  // payload to publish, the backend's replacement if it gave one.
+  void VetPublish(const auth::Identity& who, Op op, std::string_view topic, std::string payload,
+                  const HookCaller& caller, std::function<void(Result<std::string>)> done) const;
+
+  // VetPublish, then the broker. Two publishes of one caller that both wait
+  // on the hook may reach the broker in either order: a front that keeps
+  // order vets first (under its CommandOrder) and calls PublishVetted.
   void Publish(const auth::Identity& who, std::string_view topic, std::string payload,
-               PublishOptions options, PublishDone done) const;
+               PublishOptions options, PublishDone done, const HookCaller& caller = {}) const;
+  // A publish VetPublish allowed.
+  void PublishVetted(std::string_view topic, std::string payload, PublishOptions options,
+                     PublishDone done) const;
 
   // A request's timeout: absent means `fallback` (capped at
   // max_request_timeout); given, it must be 1 to max_request_timeout ms,
@@ -56,9 +96,12 @@ class Operations {
   Result<std::chrono::milliseconds> RequestTimeout(std::optional<int64_t> asked_ms,
                                                    std::chrono::milliseconds fallback) const;
   // `pending`, when given, bounds and ends the requests with the session.
+  // The publish hook is asked first, as for a publish (a request reaches
+  // the topic's subscribers too); `vetted`: the caller asked it already.
   void Request(const auth::Identity& who, std::string_view topic, std::string payload,
                std::chrono::milliseconds timeout, PublishOptions options, ReplyCallback done,
-               SessionRequests* pending = nullptr) const;
+               SessionRequests* pending = nullptr, const HookCaller& caller = {},
+               bool vetted = false) const;
 
   // `by_server`: made through the server API (whose admin grant covered
   // the topic), so `who`'s own subscribe grant is not needed.
@@ -130,10 +173,13 @@ class Operations {
 
   Broker& broker() const { return broker_; }
   const Admission& admission() const { return admission_; }
+  // Null without hooks.
+  const HookGate* hooks() const { return hooks_.get(); }
 
  private:
   Broker& broker_;
   const Admission admission_;
+  const std::shared_ptr<const HookGate> hooks_;
 };
 
 }  // namespace herald::session

@@ -22,7 +22,8 @@ SseFront::SseFront(Broker& broker, SseOptions options, InboxFor inbox_for)
     : broker_(broker),
       options_(std::move(options)),
       ops_(std::make_shared<session::Operations>(
-          broker, session::Admission(broker.options().topic_limits, options_.verifier, &broker))),
+          broker, session::Admission(broker.options().topic_limits, options_.verifier, &broker),
+          options_.hooks)),
       inbox_for_(std::move(inbox_for)),
       names_(std::make_shared<TopicNames>(options_.id_topic_names)) {}
 
@@ -45,7 +46,6 @@ void SseFront::Open(http::Request& req, http::Response res) {
       }
     }
   }
-  const TopicLimits& limits = broker_.options().topic_limits;
   StreamSpec spec;
   std::string_view id_param;
   bool has_format = false, has_event = false, has_id = false;
@@ -87,23 +87,66 @@ void SseFront::Open(http::Request& req, http::Response res) {
   if (spec.patterns.empty()) {
     return reject(400, "missing_topic", "give at least one topic: /sse?topic=<pattern>");
   }
-  // Who it is (401), its user's connection slot (429), and whether it may
-  // read every topic it named (403).
-  Result<session::Admitted> who = ops_->admission().Connect(httpauth::CredentialOf(req));
-  Status refused = who.ok() ? Status::Ok() : who.status();
-  for (size_t i = 0; refused.ok() && i < spec.patterns.size(); ++i) {
-    refused = ops_->admission().Check(*who->identity, session::Op::kSubscribe, spec.patterns[i]);
-  }
-  if (!refused.ok()) {
-    SseStats::Add(stats_->rejects);
-    return httpauth::SendRefused(res, refused);
-  }
-
+  if (req.loop == nullptr) return reject(503, "unavailable", "no inbox for this worker");
+  auto open = std::make_shared<PendingOpen>();
+  open->res = res;
+  open->loop = req.loop;
+  open->spec = std::move(spec);
   // The browser sends Last-Event-ID on every reconnect, to the same URL — so
   // the header is newer than a lastEventId left in the URL from the start.
   const std::optional<std::string_view> header = req.header("Last-Event-ID");
+  open->event_id = std::string(header ? *header : id_param);
+  // Who it is (401), the connect hook's word if there is one, its user's
+  // connection slot (429), then whether it may read every topic it named
+  // (403, and the subscribe hook). Hooks answer on their own thread; the
+  // stream goes on on its connection's loop.
+  std::shared_ptr<io::LoopHandle> loop = req.loop->handle();
+  ops_->Connect(httpauth::CredentialOf(req), {{}, "sse", {}},
+                [this, open, loop](Result<session::Admitted> who) {
+                  loop->RunHereOrPost(
+                      [this, open, who = std::move(who)]() mutable { Vet(open, std::move(who)); });
+                });
+}
+
+void SseFront::Vet(const std::shared_ptr<PendingOpen>& open, Result<session::Admitted> who) {
+  if (!who.ok()) {
+    SseStats::Add(stats_->rejects);
+    if (open->res.alive()) httpauth::SendRefused(open->res, who.status());
+    return;
+  }
+  open->expires_at_s = who->identity->expires_at_s;
+  open->user_slot = std::move(who->slot);
+  open->identity = who->identity;
+  open->client = who->client;
+  open->waiting = open->spec.patterns.size() + 1;  // +1: held until every topic is asked
+  std::shared_ptr<io::LoopHandle> loop = open->loop->handle();
+  auto vetted = [this, open, loop](Status s) {
+    if (!s.ok()) {
+      std::lock_guard lock(open->mu);
+      if (open->refused.ok()) open->refused = s;
+    }
+    if (--open->waiting == 0) loop->RunHereOrPost([this, open] { Resolve(open); });
+  };
+  for (const std::string& pattern : open->spec.patterns) {
+    ops_->VetSubscribe(*open->identity, pattern, {open->client, "sse", {}}, vetted);
+  }
+  vetted(Status::Ok());
+}
+
+void SseFront::Resolve(const std::shared_ptr<PendingOpen>& open) {
+  http::Response& res = open->res;
+  if (!res.alive()) return;
+  if (!open->refused.ok()) {
+    SseStats::Add(stats_->rejects);
+    return httpauth::SendRefused(res, open->refused);
+  }
+  auto reject = [&](int status, std::string_view code, const std::string& message) {
+    SseStats::Add(stats_->rejects);
+    res.SendError(status, code, message);
+  };
+  const TopicLimits& limits = broker_.options().topic_limits;
   Result<ParsedEventId> parsed =
-      ParseEventId(header ? *header : id_param, spec.patterns, limits, options_.max_id_topics);
+      ParseEventId(open->event_id, open->spec.patterns, limits, options_.max_id_topics);
   if (!parsed.ok()) return reject(400, "bad_event_id", parsed.status().message());
   std::vector<ResumePoint>* resume = &parsed->points;
   // Topics the id names by hash: this node remembers the names it hashed,
@@ -115,7 +158,7 @@ void SseFront::Open(http::Request& req, http::Response res) {
     const bool usable = name &&
                         std::none_of(resume->begin(), resume->end(),
                                      [&](const ResumePoint& p) { return p.topic == *name; }) &&
-                        std::any_of(spec.patterns.begin(), spec.patterns.end(),
+                        std::any_of(open->spec.patterns.begin(), open->spec.patterns.end(),
                                     [&](const std::string& q) { return PatternMatches(q, *name); });
     if (usable) {
       SseStats::Add(stats_->id_hashes_resolved);
@@ -124,7 +167,6 @@ void SseFront::Open(http::Request& req, http::Response res) {
       unresolved.push_back(std::move(h));
     }
   }
-  if (req.loop == nullptr) return reject(503, "unavailable", "no inbox for this worker");
 
   // Two questions for the topics' history before the stream can open, asked
   // of each topic's owner — in a cluster possibly another node, so they are
@@ -136,16 +178,9 @@ void SseFront::Open(http::Request& req, http::Response res) {
   //    now. Subscribing with that as a resume point replays whatever is
   //    published in between, and the first id the client gets names it, so a
   //    stream that drops before its first event still resumes without loss.
-  auto open = std::make_shared<PendingOpen>();
-  open->res = res;
-  open->loop = req.loop;
-  open->spec = std::move(spec);
   open->resume = std::move(*resume);
   open->unresolved = std::move(unresolved);
   open->forgot = parsed->forgot;
-  open->expires_at_s = who->identity->expires_at_s;
-  open->user_slot = std::move(who->slot);
-  open->identity = who->identity;
   const size_t checks = open->resume.size();
   std::vector<std::string> fresh;
   for (const std::string& pattern : open->spec.patterns) {
@@ -155,7 +190,7 @@ void SseFront::Open(http::Request& req, http::Response res) {
     if (!known) fresh.push_back(pattern);
   }
   open->waiting = checks + fresh.size() + 1;  // +1: held until every question is asked
-  std::shared_ptr<io::LoopHandle> loop = req.loop->handle();
+  std::shared_ptr<io::LoopHandle> loop = open->loop->handle();
   auto answered = [this, open, loop] {
     if (--open->waiting == 0) loop->RunHereOrPost([this, open] { Finish(*open); });
   };
@@ -222,7 +257,7 @@ void SseFront::Finish(PendingOpen& open) {
   // Reachable by the server API for its life (a disconnect only: an SSE
   // stream's topics are its URL's).
   stream->Register([&](std::weak_ptr<ClientControl> control) {
-    return ops_->RegisterClient(*open.identity, broker_.NextClientId(), "sse", std::move(control));
+    return ops_->RegisterClient(*open.identity, open.client, "sse", std::move(control));
   });
 }
 

@@ -57,12 +57,19 @@ class SseFront {
     int64_t expires_at_s = 0;
     std::shared_ptr<void> user_slot;
     session::IdentityPtr identity;
+    std::string client;    // its client id
+    std::string event_id;  // Last-Event-ID, or the URL's lastEventId
+    Status refused;        // the first refusal of a topic (Vet), under mu
     int error_status = 0;  // the first refusal, if any
     std::string error_code, error_message;
     void Fail(int status, std::string code, std::string message);
   };
 
   void Open(http::Request& req, http::Response res);
+  // Admitted (or not): each topic's grant and subscribe hook.
+  void Vet(const std::shared_ptr<PendingOpen>& open, Result<session::Admitted> who);
+  // Every topic allowed: the resume positions, then Finish.
+  void Resolve(const std::shared_ptr<PendingOpen>& open);
   void Finish(PendingOpen& open);
 
   Broker& broker_;

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "auth/jwt_verifier.h"
+#include "frontends/session/hook_gate.h"
 #include "herald/front_limits.h"
 
 namespace herald::sse {
@@ -23,6 +24,8 @@ struct SseOptions : SseLimits {
   // allowed anonymous access) and a subscribe grant for each topic, and
   // ends when the token expires.
   std::shared_ptr<const auth::JwtVerifier> verifier;
+  // The backend's hooks (null: none), shared by every front.
+  std::shared_ptr<const session::HookGate> hooks;
 };
 
 // Relaxed atomics: statistics, not synchronisation.

@@ -20,12 +20,18 @@ constexpr std::chrono::milliseconds kDefaultRequestTimeout{5000};
 
 JsonEndpoint::JsonEndpoint(std::shared_ptr<const session::Operations> ops,
                            std::shared_ptr<Inbox> inbox, std::shared_ptr<io::LoopHandle> loop,
-                           session::IdentityPtr identity, json::CommandLimits limits)
+                           session::IdentityPtr identity, std::string client_id,
+                           json::CommandLimits limits)
     : broker_(ops->broker()),
+      ops_(ops),
       inbox_(std::move(inbox)),
       loop_(std::move(loop)),
       limits_(limits),
-      client_(ops, std::move(identity), [](std::function<void()> fn) { fn(); }) {}
+      client_(
+          ops, std::move(identity), [](std::function<void()> fn) { fn(); }, std::move(client_id)),
+      max_waiting_(ops->hooks()
+                       ? std::max<size_t>(1, ops->hooks()->options().max_in_flight_per_connection)
+                       : SIZE_MAX) {}
 
 // A batch is sent once it holds this many bytes, whatever its `batch`: a
 // frame stays a size any client can take in at once.
@@ -87,7 +93,79 @@ void JsonEndpoint::OnMessage(EventType type, std::string payload) {
   }
   json::Decoded d = json::DecodeCommand(payload, limits_);
   if (!d.status.ok()) return SendError(d.command.id, d.status);
-  Command& c = d.command;
+  Dispatch(d.command);
+}
+
+void JsonEndpoint::Dispatch(Command& c) {
+  const bool hooked = (c.op == Command::Op::kSub && ops_->Hooked(HookEvent::kSubscribe, c.topic)) ||
+                      ((c.op == Command::Op::kPub || c.op == Command::Op::kReq) &&
+                       ops_->Hooked(HookEvent::kPublish, c.topic)) ||
+                      (c.op == Command::Op::kRefresh && ops_->Hooked(HookEvent::kRefresh, {}));
+  // The common case, and always without hooks: nothing waits, run it now.
+  if (!hooked && order_.waiting() == 0) return Handle(c);
+  auto held = std::make_shared<Command>(std::move(c));
+  if (!hooked) {
+    return order_.Run([this, held] {
+      if (session_) Handle(*held);
+    });
+  }
+  const session::CommandOrder::Ticket ticket = order_.Take();
+  std::weak_ptr<JsonEndpoint> weak = session_->SharedPart(this);
+  // The hook answers on its own thread: back to the loop, then in order.
+  auto back = [weak, loop = loop_, ticket](std::function<void(JsonEndpoint&)> then) {
+    loop->RunHereOrPost([weak, ticket, then = std::move(then)] {
+      if (auto self = weak.lock()) {
+        self->Complete(ticket, [self = self.get(), then] { then(*self); });
+      }
+    });
+  };
+  const session::HookCaller caller = client_.Caller();
+  switch (held->op) {
+    case Command::Op::kSub:
+      return ops_->VetSubscribe(client_.identity(), held->topic, caller, [back, held](Status s) {
+        back([held, s](JsonEndpoint& self) {
+          if (!s.ok()) return self.SendError(held->id, s);
+          self.Subscribe(*held);
+        });
+      });
+    case Command::Op::kRefresh:
+      return ops_->Renew(client_.identity(), session::Credential::Bearer(held->token), caller,
+                         [back, held](Result<session::IdentityPtr> who) {
+                           back([held, who](JsonEndpoint& self) {
+                             if (!who.ok()) return self.SendError(held->id, who.status());
+                             self.client_.Renewed(*who);
+                             self.session_->SetExpiry((*who)->expires_at_s);
+                             self.Send(json::EncodeRefreshed(held->id, (*who)->expires_at_s));
+                           });
+                         });
+    default: {
+      const session::Op op =
+          held->op == Command::Op::kReq ? session::Op::kRequest : session::Op::kPublish;
+      std::string payload = std::move(held->payload);
+      return ops_->VetPublish(client_.identity(), op, held->topic, std::move(payload), caller,
+                              [back, held](Result<std::string> payload) {
+                                back([held, payload](JsonEndpoint& self) {
+                                  if (!payload.ok())
+                                    return self.SendError(held->id, payload.status());
+                                  held->payload = *payload;
+                                  if (held->op == Command::Op::kReq)
+                                    return self.Request(*held, true);
+                                  self.Publish(*held, true);
+                                });
+                              });
+    }
+  }
+}
+
+void JsonEndpoint::Complete(session::CommandOrder::Ticket ticket, std::function<void()> step) {
+  const bool was_paused = reading_paused();
+  order_.Complete(ticket, [this, step = std::move(step)] {
+    if (session_) step();
+  });
+  if (was_paused && !reading_paused() && session_) session_->ReadingReady();
+}
+
+void JsonEndpoint::Handle(Command& c) {
   switch (c.op) {
     case Command::Op::kSub:
       return Subscribe(c);
@@ -218,7 +296,7 @@ void JsonEndpoint::Unsubscribe(const Command& c) {
   if (!s.ok()) SendError(c.id, s);
 }
 
-void JsonEndpoint::Publish(Command& c) {
+void JsonEndpoint::Publish(Command& c, bool vetted) {
   PublishOptions o;
   o.content_type = std::move(c.content_type);
   o.headers = std::move(c.headers);
@@ -227,18 +305,18 @@ void JsonEndpoint::Publish(Command& c) {
   // or (in a cluster) when the topic's owner node answers; back on this
   // connection's loop.
   std::weak_ptr<JsonEndpoint> weak = session_->SharedPart(this);
-  client_.Publish(c.topic, std::move(c.payload), std::move(o),
-                  [weak, loop = loop_, id = std::move(c.id)](Result<PublishAck> ack) mutable {
-                    loop->RunHereOrPost([weak, id = std::move(id), ack = std::move(ack)] {
-                      auto self = weak.lock();
-                      if (!self || !self->session_) return;
-                      if (!ack.ok()) return self->SendError(id, ack.status());
-                      if (!id.empty()) self->Send(json::EncodeAck(id, *ack));
-                    });
-                  });
+  auto done = [weak, loop = loop_, id = std::move(c.id)](Result<PublishAck> ack) mutable {
+    loop->RunHereOrPost([weak, id = std::move(id), ack = std::move(ack)] {
+      auto self = weak.lock();
+      if (!self || !self->session_) return;
+      if (!ack.ok()) return self->SendError(id, ack.status());
+      if (!id.empty()) self->Send(json::EncodeAck(id, *ack));
+    });
+  };
+  client_.Publish(c.topic, std::move(c.payload), std::move(o), std::move(done), vetted);
 }
 
-void JsonEndpoint::Request(Command& c) {
+void JsonEndpoint::Request(Command& c, bool vetted) {
   PublishOptions o;
   o.content_type = std::move(c.content_type);
   o.headers = std::move(c.headers);
@@ -248,18 +326,20 @@ void JsonEndpoint::Request(Command& c) {
   std::weak_ptr<JsonEndpoint> weak = session_->SharedPart(this);
   std::shared_ptr<io::LoopHandle> loop = loop_;
   std::string id = c.id;
-  client_.Request(c.topic, std::move(c.payload), c.timeout_ms, kDefaultRequestTimeout, std::move(o),
-                  [weak, loop, id](Result<MessagePtr> r) {
-                    loop->RunHereOrPost([weak, id, r = std::move(r)] {
-                      auto self = weak.lock();
-                      if (!self || !self->session_) return;
-                      if (r.ok()) {
-                        self->Send(json::EncodeReply(id, **r));
-                      } else {
-                        self->SendError(id, r.status());
-                      }
-                    });
-                  });
+  client_.Request(
+      c.topic, std::move(c.payload), c.timeout_ms, kDefaultRequestTimeout, std::move(o),
+      [weak, loop, id](Result<MessagePtr> r) {
+        loop->RunHereOrPost([weak, id, r = std::move(r)] {
+          auto self = weak.lock();
+          if (!self || !self->session_) return;
+          if (r.ok()) {
+            self->Send(json::EncodeReply(id, **r));
+          } else {
+            self->SendError(id, r.status());
+          }
+        });
+      },
+      vetted);
 }
 
 void JsonEndpoint::Reply(Command& c) {

@@ -14,6 +14,7 @@
 #include "frontends/json/command.h"
 #include "frontends/json/envelope.h"
 #include "frontends/session/client_session.h"
+#include "frontends/session/command_order.h"
 #include "frontends/ws/ws_session.h"
 #include "herald/broker.h"
 
@@ -29,7 +30,7 @@ class JsonEndpoint final : public Endpoint, public Sink {
   // JSON codec around it and the way errors are rendered (an error object).
   JsonEndpoint(std::shared_ptr<const session::Operations> ops, std::shared_ptr<Inbox> inbox,
                std::shared_ptr<io::LoopHandle> loop, session::IdentityPtr identity,
-               json::CommandLimits limits = {});
+               std::string client_id = {}, json::CommandLimits limits = {});
 
   void OnOpen(WsSession& session) override { session_ = &session; }
   void OnMessage(EventType type, std::string payload) override;
@@ -54,12 +55,21 @@ class JsonEndpoint final : public Endpoint, public Sink {
     client_.Register("ws", std::move(control));
   }
   void OnDelivery(const Delivery& d) override;
+  bool reading_paused() const override { return order_.waiting() >= max_waiting_; }
 
  private:
+  // A command, in the order it was read: at once, or (when a hook must
+  // answer first, or commands before it wait on one) later, through order_.
+  void Dispatch(json::Command& c);
+  void Handle(json::Command& c);
+  // A command that waited on a hook goes on, back on the loop: `step` runs
+  // once the commands read before it have.
+  void Complete(session::CommandOrder::Ticket ticket, std::function<void()> step);
   void Subscribe(json::Command& c);
   void Unsubscribe(const json::Command& c);
-  void Publish(json::Command& c);
-  void Request(json::Command& c);
+  // `vetted`: the publish hook has allowed it already.
+  void Publish(json::Command& c, bool vetted = false);
+  void Request(json::Command& c, bool vetted = false);
   void Reply(json::Command& c);
   void Refresh(const json::Command& c);
   void Members(const json::Command& c);
@@ -78,6 +88,7 @@ class JsonEndpoint final : public Endpoint, public Sink {
   void SendError(std::string_view id, const Status& status);
 
   Broker& broker_;
+  const std::shared_ptr<const session::Operations> ops_;
   std::shared_ptr<Inbox> inbox_;
   const std::shared_ptr<io::LoopHandle> loop_;  // replies hop back here
   const json::CommandLimits limits_;
@@ -85,7 +96,9 @@ class JsonEndpoint final : public Endpoint, public Sink {
   // What the client holds (subscriptions, reply permits, waiting requests).
   // Unsubscribes run inline: this loop drains the connection's inbox.
   session::ClientSession client_;
-  // Queues joined with `batch`, and the jobs per frame each asked for.
+  // Commands waiting on hooks, and the ones read after them.
+  session::CommandOrder order_;
+  const size_t max_waiting_;  // Queues joined with `batch`, and the jobs per frame each asked for.
   std::vector<std::pair<std::string, uint32_t>> batched_;
   // Jobs delivered in this loop turn and not sent yet: all of one queue,
   // `batch_queue_`, at most `batch_limit_` of them.

@@ -11,11 +11,22 @@
 
 namespace herald::ws {
 
+struct WsFront::PendingUpgrade {
+  http::Response res;
+  bool raw = false;
+  std::string topic;  // raw mode's
+  HandshakeResult handshake;
+  std::string info;
+  io::Loop* loop = nullptr;
+  std::unique_ptr<session::Admitted> admitted;
+};
+
 WsFront::WsFront(Broker& broker, WsOptions options, InboxFor inbox_for)
     : broker_(broker),
       options_(std::move(options)),
       ops_(std::make_shared<session::Operations>(
-          broker, session::Admission(broker.options().topic_limits, options_.verifier, &broker))),
+          broker, session::Admission(broker.options().topic_limits, options_.verifier, &broker),
+          options_.hooks)),
       inbox_for_(std::move(inbox_for)) {}
 
 void WsFront::Register(http::Router& router) {
@@ -61,17 +72,6 @@ void WsFront::Upgrade(http::Request& req, http::Response res, bool raw) {
                                               : "bad_handshake";
     return reject(result.status, code, result.message, std::move(extra));
   }
-  // Who it is (401), its user's connection slot (429), and for raw mode
-  // whether it may read the topic (403), before anything is upgraded.
-  Result<session::Admitted> who = ops_->admission().Connect(httpauth::CredentialOf(req));
-  Status refused = who.ok() ? Status::Ok() : who.status();
-  if (refused.ok() && raw) {
-    refused = ops_->admission().Check(*who->identity, session::Op::kSubscribe, topic);
-  }
-  if (!refused.ok()) {
-    WsStats::Add(stats_->handshake_rejects);
-    return httpauth::SendRefused(res, refused);
-  }
   // What the client says of itself in presence (`?info=`), where the node
   // lets it (Operations::ConnectInfo): refused with 400, before the upgrade.
   std::string info;
@@ -81,17 +81,53 @@ void WsFront::Upgrade(http::Request& req, http::Response res, bool raw) {
       return reject(400, ErrorCodeName(checked.status().code()), checked.status().message());
     info = std::move(*checked);
   }
-  const session::IdentityPtr& identity = who->identity;
-  std::shared_ptr<Inbox> inbox = inbox_for_(req.loop);
-  if (!inbox) return reject(503, "unavailable", "no inbox for this worker");
+  if (req.loop == nullptr) return reject(503, "unavailable", "no inbox for this worker");
+  auto pending = std::make_shared<PendingUpgrade>(PendingUpgrade{
+      res, raw, std::move(topic), std::move(result), std::move(info), req.loop, nullptr});
+  // Who it is (401), the connect hook's word if there is one, its user's
+  // connection slot (429), and for raw mode whether it may read the topic
+  // (403, and the subscribe hook), before anything is upgraded. The hooks
+  // answer on their own thread: the upgrade is answered back on this loop
+  // (the connection waits, parked, meanwhile).
+  std::shared_ptr<io::LoopHandle> loop = req.loop->handle();
+  ops_->Connect(httpauth::CredentialOf(req), {{}, raw ? "ws-raw" : "ws", pending->info},
+                [this, pending, loop](Result<session::Admitted> who) {
+                  loop->RunHereOrPost([this, pending, who = std::move(who)]() mutable {
+                    if (!who.ok()) return Refuse(*pending, who.status());
+                    pending->admitted = std::make_unique<session::Admitted>(std::move(*who));
+                    if (!pending->raw) return Finish(*pending);
+                    const session::Admitted& a = *pending->admitted;
+                    ops_->VetSubscribe(*a.identity, pending->topic, {a.client, "ws-raw", {}},
+                                       [this, pending, loop = pending->loop->handle()](Status s) {
+                                         loop->RunHereOrPost([this, pending, s] {
+                                           if (!s.ok()) return Refuse(*pending, s);
+                                           Finish(*pending);
+                                         });
+                                       });
+                  });
+                });
+}
 
-  std::optional<http::Response::Upgraded> up = res.TakeOver(nullptr);
+void WsFront::Refuse(PendingUpgrade& p, const Status& why) {
+  WsStats::Add(stats_->handshake_rejects);
+  if (p.res.alive()) httpauth::SendRefused(p.res, why);
+}
+
+void WsFront::Finish(PendingUpgrade& p) {
+  const session::IdentityPtr& identity = p.admitted->identity;
+  std::shared_ptr<Inbox> inbox = inbox_for_(p.loop);
+  if (!inbox) {
+    WsStats::Add(stats_->handshake_rejects);
+    if (p.res.alive()) p.res.SendError(503, "unavailable", "no inbox for this worker");
+    return;
+  }
+  std::optional<http::Response::Upgraded> up = p.res.TakeOver(nullptr);
   if (!up) return;  // the connection went away, or it was not an upgrade request
   FrameParserOptions parser;
   parser.max_message_size = options_.max_message_bytes;
   parser.max_empty_fragments = options_.max_empty_fragments;
-  parser.deflate = result.deflate;
-  up->connection->Write(std::move(result.response));
+  parser.deflate = p.handshake.deflate;
+  up->connection->Write(std::move(p.handshake.response));
   // Whatever the session queues — deliveries, pongs, command answers — counts
   // against the outbound limit: past it the connection stops reading (and
   // handling what it read), so a client that sends and never reads cannot
@@ -101,26 +137,27 @@ void WsFront::Upgrade(http::Request& req, http::Response res, bool raw) {
   gate.high = options_.outbound.max_bytes;
   gate.low = gate.high / 2;
   up->connection->SetOutputGate(std::move(gate));
-  up->connection->Attach(std::move(who->slot));  // for the connection's life
+  up->connection->Attach(std::move(p.admitted->slot));  // for the connection's life
   std::shared_ptr<WsSession> session;
   // The server API reaches the connection through its control, held with
   // the connection; the directory holds it weakly.
   std::shared_ptr<WsControl> control;
-  if (raw) {
-    const bool may_publish = ops_->admission().Check(*identity, session::Op::kPublish, topic).ok();
-    auto r = std::make_shared<SessionWith<RawEndpoint>>(up->connection, std::move(parser), options_,
-                                                        stats_.get(), broker_, std::move(inbox),
-                                                        std::move(topic), may_publish);
-    control = std::make_shared<WsControl>(r, &r->endpoint(), req.loop->handle());
-    up->connection->Attach(
-        ops_->RegisterClient(*identity, broker_.NextClientId(), "ws-raw", control));
+  std::shared_ptr<io::LoopHandle> loop = p.loop->handle();
+  if (p.raw) {
+    const bool may_publish =
+        ops_->admission().Check(*identity, session::Op::kPublish, p.topic).ok();
+    auto r = std::make_shared<SessionWith<RawEndpoint>>(
+        up->connection, std::move(parser), options_, stats_.get(), ops_, std::move(inbox), loop,
+        identity, p.admitted->client, std::move(p.topic), may_publish);
+    control = std::make_shared<WsControl>(r, &r->endpoint(), loop);
+    up->connection->Attach(ops_->RegisterClient(*identity, p.admitted->client, "ws-raw", control));
     session = std::move(r);
   } else {
     auto json = std::make_shared<SessionWith<JsonEndpoint>>(
-        up->connection, std::move(parser), options_, stats_.get(), ops_, std::move(inbox),
-        req.loop->handle(), identity);
-    json->endpoint().SetConnectInfo(std::move(info));
-    control = std::make_shared<WsControl>(json, &json->endpoint(), req.loop->handle());
+        up->connection, std::move(parser), options_, stats_.get(), ops_, std::move(inbox), loop,
+        identity, p.admitted->client);
+    json->endpoint().SetConnectInfo(std::move(p.info));
+    control = std::make_shared<WsControl>(json, &json->endpoint(), loop);
     json->endpoint().Register(control);
     session = std::move(json);
   }

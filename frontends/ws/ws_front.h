@@ -32,6 +32,10 @@ class WsFront {
 
  private:
   void Upgrade(http::Request& req, http::Response res, bool raw);
+  // An upgrade whose admission may wait on hooks: what it needs afterwards.
+  struct PendingUpgrade;
+  void Refuse(PendingUpgrade& p, const Status& why);
+  void Finish(PendingUpgrade& p);
 
   Broker& broker_;
   const WsOptions options_;

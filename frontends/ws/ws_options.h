@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "auth/jwt_verifier.h"
+#include "frontends/session/hook_gate.h"
 #include "herald/front_limits.h"
 
 namespace herald::ws {
@@ -19,6 +20,8 @@ struct WsOptions : WebSocketLimits {
   // upgrade needs a valid token (or allowed anonymous access), each command
   // a grant, and the connection closes (4001) when the token expires.
   std::shared_ptr<const auth::JwtVerifier> verifier;
+  // The backend's hooks (null: none), shared by every front.
+  std::shared_ptr<const session::HookGate> hooks;
 };
 
 }  // namespace herald::ws

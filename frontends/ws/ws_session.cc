@@ -158,7 +158,12 @@ void WsSession::HandleOutcome(Outcome out, size_t from) {
   for (size_t i = from; i < out.events.size(); ++i) {
     HandleEvent(out.events[i]);
     if (!conn_) return;
-    if (conn_->output_gated() && (i + 1 < out.events.size() || out.error)) {
+    const bool paused = endpoint_->reading_paused();
+    if (paused && !reads_paused_) {
+      reads_paused_ = true;
+      conn_->PauseReading();
+    }
+    if ((conn_->output_gated() || paused) && (i + 1 < out.events.size() || out.error)) {
       held_ = std::make_unique<Outcome>(std::move(out));
       held_next_ = i + 1;
       return;
@@ -175,8 +180,19 @@ void WsSession::HandleOutcome(Outcome out, size_t from) {
   }
 }
 
-void WsSession::OnOutputResumed() {
-  while (held_ && conn_ && !conn_->output_gated()) {
+void WsSession::OnOutputResumed() { ResumeHeld(); }
+
+void WsSession::ReadingReady() {
+  if (!conn_) return;
+  if (reads_paused_) {
+    reads_paused_ = false;
+    conn_->ResumeReading();
+  }
+  ResumeHeld();
+}
+
+void WsSession::ResumeHeld() {
+  while (held_ && conn_ && !conn_->output_gated() && !endpoint_->reading_paused()) {
     std::unique_ptr<Outcome> out = std::move(held_);
     HandleOutcome(std::move(*out), held_next_);
     if (held_ || !conn_ || held_input_.empty()) return;

@@ -59,6 +59,10 @@ class Endpoint {
   // Disconnect: close with the notice's code (the JSON protocol tells why
   // first). Raw mode takes no server subscriptions.
   virtual void OnServerDisconnect(const DisconnectNotice& notice) = 0;
+  // Commands wait on hooks past the connection's bound: the session stops
+  // reading (and handling what it read) until the endpoint calls
+  // WsSession::ReadingReady().
+  virtual bool reading_paused() const { return false; }
   virtual void OnServerSubscribe(const std::string& topic, bool presence,
                                  std::function<void(Status)> done) {
     (void)topic;
@@ -121,6 +125,8 @@ class WsSession : public io::ConnectionHandler, public std::enable_shared_from_t
   void OnWriteBlocked(size_t backlog) override;
   // The output gate opened: handle the events held back while it was shut.
   void OnOutputResumed() override;
+  // The endpoint's pause (Endpoint::reading_paused) is over.
+  void ReadingReady();
   void OnClose(io::CloseReason reason) override;
   // The server is draining: 1001 Going Away, so the client reconnects
   // (elsewhere).
@@ -136,6 +142,8 @@ class WsSession : public io::ConnectionHandler, public std::enable_shared_from_t
   // held_) as soon as the connection's output gate shuts, so one read full
   // of pings or commands cannot queue more than one answer past the limit.
   void HandleOutcome(Outcome out, size_t from);
+  // Handles what was held while reading was stopped, as far as it may.
+  void ResumeHeld();
   void ArmKeepAlive();
   void SendOwedGaps();
 
@@ -157,7 +165,8 @@ class WsSession : public io::ConnectionHandler, public std::enable_shared_from_t
   std::unique_ptr<session::Outbound> outbound_;  // created on the first delivery
   bool closing_ = false;                         // our close frame is sent
   bool heard_since_ping_ = true;
-  uint64_t silent_ms_ = 0;  // time since we last heard anything, in ping ticks
+  bool reads_paused_ = false;  // by the endpoint (reading_paused), not the gate
+  uint64_t silent_ms_ = 0;     // time since we last heard anything, in ping ticks
   int64_t expires_at_s_ = 0;
   std::optional<TokenBucket> rate_;  // with WsOptions::max_messages_per_second
   uint32_t refusals_in_a_row_ = 0;

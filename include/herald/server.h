@@ -30,6 +30,7 @@
 #include "herald/broker.h"
 #include "herald/cluster_options.h"
 #include "herald/front_limits.h"
+#include "herald/hooks.h"
 #include "herald/http_limits.h"
 #include "herald/status.h"
 
@@ -54,6 +55,9 @@ struct ServerOptions {
   // Who may connect, publish and subscribe over WebSocket, SSE and the HTTP
   // API (heraldd [auth]); the default is open, as before.
   AuthOptions auth;
+  // A backend asked before clients connect, subscribe, publish or refresh
+  // (heraldd [hooks]); none when hooks.hooks is null.
+  HookOptions hooks;
   // heraldd on SIGTERM: Drain() over this window (0: stop at once).
   std::chrono::milliseconds drain_window = std::chrono::seconds(5);
 };

@@ -31,7 +31,8 @@ cluster:             base broker api
 store/codec:         base broker
 store:               base broker store/codec
 store/redis:         base broker io store/codec
-server:              base broker io auth frontends/session frontends/http frontends/http_auth frontends/json frontends/ws frontends/sse frontends/rest frontends/grpc frontends/static cluster store store/redis
+hooks:               base broker api
+server:              base broker io auth frontends/session frontends/http frontends/http_auth frontends/json frontends/ws frontends/sse frontends/rest frontends/grpc frontends/static cluster store store/redis hooks
 '
 
 # Transport libraries, by the modules that may include them: the core never
@@ -39,7 +40,8 @@ server:              base broker io auth frontends/session frontends/http fronte
 transports='
 uv.h:     io store/redis
 llhttp.h: frontends/http
-grpc:     api client cluster frontends/grpc
+grpc:     api client cluster frontends/grpc hooks
+curl:     hooks
 rocksdb:  store
 hiredis:  store/redis
 '
@@ -63,7 +65,7 @@ status=0
 # Every module with a herald_module() call is in the table, and every
 # table entry is a directory.
 modules=$(printf '%s\n' "$table" | sed -n 's/^\([a-z_/]*\):.*/\1/p')
-for cml in $(grep -rl --include=CMakeLists.txt '^herald_module(' base broker io auth frontends client cluster store server 2>/dev/null); do
+for cml in $(grep -rl --include=CMakeLists.txt '^herald_module(' base broker io auth frontends client cluster store hooks server 2>/dev/null); do
   dir=${cml%/CMakeLists.txt}
   if ! printf '%s\n' "$modules" | grep -qx "$dir"; then
     echo "module $dir is not in the dependency table of $0"
@@ -117,7 +119,7 @@ violations=$(
       if (to != "" && to != from && index(allowed[from], " " to " ") == 0)
         print line "   (" from " may not include " to ")"
       for (h in tr) {
-        hit = (h == "grpc") ? (inc ~ /^grpc(pp)?\//) : (h == "rocksdb") ? (inc ~ /^rocksdb\//) : (h == "hiredis") ? (inc ~ /^hiredis\//) : (inc == h)
+        hit = (h == "grpc") ? (inc ~ /^grpc(pp)?\//) : (h == "rocksdb") ? (inc ~ /^rocksdb\//) : (h == "hiredis") ? (inc ~ /^hiredis\//) : (h == "curl") ? (inc ~ /^curl\//) : (inc == h)
         if (hit && index(tr[h], " " from " ") == 0) print line "   (" from " may not include " h ")"
       }
     }'

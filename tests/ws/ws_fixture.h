@@ -48,8 +48,11 @@ class WsFixture : public herald::testing::LoopFixture {
   // A session in raw topic mode (`/ws/<topic>`) on a new connection.
   Peer OpenRaw(const std::string& topic, bool may_publish = true, int rcvbuf = 0) {
     return Open(rcvbuf, [&](io::Connection* c, FrameParserOptions p) {
-      return std::make_shared<SessionWith<RawEndpoint>>(c, std::move(p), options_, &stats_,
-                                                        *broker_, inbox_, topic, may_publish);
+      auto ops = std::make_shared<session::Operations>(
+          *broker_, session::Admission(broker_->options().topic_limits, nullptr));
+      return std::make_shared<SessionWith<RawEndpoint>>(
+          c, std::move(p), options_, &stats_, std::move(ops), inbox_, loop_.handle(),
+          OpenIdentity(), std::string(), topic, may_publish);
     });
   }
 

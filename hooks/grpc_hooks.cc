@@ -1,0 +1,94 @@
+#include "hooks/grpc_hooks.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include "herald/v1/hooks.grpc.pb.h"
+
+namespace herald::hooks {
+namespace {
+
+void ToProto(const HookRequest& r, v1::HookRequest& p) {
+  p.set_client(r.client);
+  p.set_user(r.user);
+  p.set_anonymous(r.anonymous);
+  p.set_transport(r.transport);
+  p.set_info(r.info);
+  p.set_token(r.token);
+  p.set_topic(r.topic);
+  p.set_data(r.data);
+  p.set_content_type(r.content_type);
+}
+
+std::vector<std::string> List(const google::protobuf::RepeatedPtrField<std::string>& in) {
+  return {in.begin(), in.end()};
+}
+
+HookDecision FromProto(const v1::HookDecision& p) {
+  HookDecision d;
+  d.allow = p.allow();
+  d.code = p.code();
+  d.message = p.message();
+  if (p.has_user()) d.user = p.user();
+  if (p.has_info()) d.info = p.info();
+  if (p.has_grants()) {
+    d.grants = HookGrants{List(p.grants().publish()), List(p.grants().subscribe()),
+                          List(p.grants().queues()), List(p.grants().admin())};
+  }
+  d.expires_at = p.expires_at();
+  if (p.has_data()) d.data = p.data();
+  return d;
+}
+
+// One call's state, alive until its callback.
+struct Call {
+  grpc::ClientContext context;
+  v1::HookRequest request;
+  v1::HookDecision answer;
+  std::function<void(Result<HookDecision>)> done;
+};
+
+}  // namespace
+
+struct GrpcHooks::Impl {
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<v1::Hooks::Stub> stub;
+};
+
+Result<std::shared_ptr<GrpcHooks>> GrpcHooks::Create(const std::string& target) {
+  if (target.empty()) return Status(ErrorCode::kInvalidArgument, "hooks grpc_target is empty");
+  auto impl = std::make_unique<Impl>();
+  impl->channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+  impl->stub = v1::Hooks::NewStub(impl->channel);
+  return std::shared_ptr<GrpcHooks>(new GrpcHooks(std::move(impl)));
+}
+
+GrpcHooks::GrpcHooks(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+GrpcHooks::~GrpcHooks() = default;
+
+void GrpcHooks::Call(HookRequest request, std::function<void(Result<HookDecision>)> done) {
+  auto* call = new hooks::Call;
+  call->context.set_deadline(std::chrono::system_clock::now() + request.timeout);
+  ToProto(request, call->request);
+  call->done = std::move(done);
+  auto finished = [call](grpc::Status status) {
+    std::unique_ptr<hooks::Call> owned(call);
+    if (status.ok()) return call->done(FromProto(call->answer));
+    const std::string why = status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED
+                                ? "no answer in time"
+                                : status.error_message();
+    call->done(Status(ErrorCode::kUnavailable, "hook backend: " + why));
+  };
+  auto* async = impl_->stub->async();
+  switch (request.event) {
+    case HookEvent::kConnect:
+      return async->Connect(&call->context, &call->request, &call->answer, std::move(finished));
+    case HookEvent::kSubscribe:
+      return async->Subscribe(&call->context, &call->request, &call->answer, std::move(finished));
+    case HookEvent::kPublish:
+      return async->Publish(&call->context, &call->request, &call->answer, std::move(finished));
+    case HookEvent::kRefresh:
+      return async->Refresh(&call->context, &call->request, &call->answer, std::move(finished));
+  }
+}
+
+}  // namespace herald::hooks

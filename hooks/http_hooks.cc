@@ -1,0 +1,188 @@
+#include "hooks/http_hooks.h"
+
+#include <curl/curl.h>
+
+#include "hooks/hook_json.h"
+
+namespace herald::hooks {
+
+struct HttpHooks::Transfer {
+  CURL* easy = nullptr;
+  curl_slist* headers = nullptr;
+  std::string url;
+  std::string body;
+  std::string answer;
+  size_t max_answer = 0;
+  bool too_long = false;
+  long timeout_ms = 1000;
+  std::function<void(Result<HookDecision>)> done;
+
+  ~Transfer() {
+    if (easy) curl_easy_cleanup(easy);
+    if (headers) curl_slist_free_all(headers);
+  }
+};
+
+namespace {
+
+size_t Collect(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<HttpHooks::Transfer*>(user);
+  const size_t bytes = size * n;
+  if (t->answer.size() + bytes > t->max_answer) {
+    t->too_long = true;
+    return 0;  // libcurl fails the transfer (CURLE_WRITE_ERROR)
+  }
+  t->answer.append(data, bytes);
+  return bytes;
+}
+
+Status Unavailable(std::string why) {
+  return {ErrorCode::kUnavailable, "hook backend: " + std::move(why)};
+}
+
+}  // namespace
+
+Result<std::shared_ptr<HttpHooks>> HttpHooks::Create(HttpHooksOptions options) {
+  if (!options.url.starts_with("http://") && !options.url.starts_with("https://")) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "hooks url '" + options.url + "' must start with http:// or https://");
+  }
+  while (options.url.ends_with('/')) options.url.pop_back();
+  static std::once_flag global;
+  std::call_once(global, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  std::shared_ptr<HttpHooks> hooks(new HttpHooks(std::move(options)));
+  if (!hooks->multi_) return Status(ErrorCode::kInternal, "libcurl: no multi handle");
+  hooks->thread_ = std::thread([h = hooks.get()] { h->Run(); });
+  return hooks;
+}
+
+HttpHooks::HttpHooks(HttpHooksOptions options) : options_(std::move(options)) {
+  CURLM* multi = curl_multi_init();
+  if (!multi) return;
+  const long connections = static_cast<long>(options_.connections ? options_.connections : 1);
+  curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, connections);
+  curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, connections);
+  curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, connections);
+  multi_ = multi;
+}
+
+HttpHooks::~HttpHooks() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  if (multi_) curl_multi_wakeup(static_cast<CURLM*>(multi_));
+  if (thread_.joinable()) thread_.join();
+  if (multi_) curl_multi_cleanup(static_cast<CURLM*>(multi_));
+}
+
+void HttpHooks::Call(HookRequest request, std::function<void(Result<HookDecision>)> done) {
+  auto t = std::make_unique<Transfer>();
+  t->url = options_.url + "/" + HookEventName(request.event);
+  t->body = EncodeHookRequest(request);
+  t->max_answer = options_.max_answer_bytes;
+  t->timeout_ms = std::max<long>(1, static_cast<long>(request.timeout.count()));
+  t->done = std::move(done);
+  {
+    std::lock_guard lock(mu_);
+    if (!stopping_) {
+      queue_.push_back(std::move(t));
+      t = nullptr;
+    }
+  }
+  if (t) return t->done(Unavailable("the node is stopping"));
+  curl_multi_wakeup(static_cast<CURLM*>(multi_));
+}
+
+void HttpHooks::StartQueued() {
+  std::deque<std::unique_ptr<Transfer>> queued;
+  {
+    std::lock_guard lock(mu_);
+    queued.swap(queue_);
+  }
+  CURLM* multi = static_cast<CURLM*>(multi_);
+  for (std::unique_ptr<Transfer>& owned : queued) {
+    Transfer* t = owned.release();
+    t->easy = curl_easy_init();
+    if (!t->easy) {
+      Finish(t, CURLE_OUT_OF_MEMORY);
+      continue;
+    }
+    t->headers = curl_slist_append(nullptr, "Content-Type: application/json");
+    t->headers = curl_slist_append(t->headers, "Expect:");  // no 100-continue round trip
+    curl_easy_setopt(t->easy, CURLOPT_URL, t->url.c_str());
+    curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers);
+    curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->body.data());
+    curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE, static_cast<long>(t->body.size()));
+    curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, Collect);
+    curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t);
+    curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, t->timeout_ms);
+    curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(t->easy, CURLOPT_TCP_NODELAY, 1L);
+    if (curl_multi_add_handle(multi, t->easy) != CURLM_OK) {
+      Finish(t, CURLE_FAILED_INIT);
+      continue;
+    }
+    running_.insert(t);
+  }
+}
+
+void HttpHooks::Finish(Transfer* t, int curl_code) {
+  std::unique_ptr<Transfer> owned(t);
+  if (running_.erase(t)) curl_multi_remove_handle(static_cast<CURLM*>(multi_), t->easy);
+  if (curl_code != CURLE_OK) {
+    const std::string why = t->too_long ? "answer over " + std::to_string(t->max_answer) + " bytes"
+                            : curl_code == CURLE_OPERATION_TIMEDOUT
+                                ? "no answer in " + std::to_string(t->timeout_ms) + " ms"
+                                : curl_easy_strerror(static_cast<CURLcode>(curl_code));
+    return t->done(Unavailable(why));
+  }
+  long status = 0;
+  curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+  if (status < 200 || status > 299) {
+    return t->done(Unavailable("HTTP status " + std::to_string(status)));
+  }
+  t->done(DecodeHookDecision(t->answer));
+}
+
+void HttpHooks::Run() {
+  CURLM* multi = static_cast<CURLM*>(multi_);
+  for (;;) {
+    bool stopping;
+    {
+      std::lock_guard lock(mu_);
+      stopping = stopping_;
+    }
+    if (stopping) break;
+    StartQueued();
+    int running = 0;
+    curl_multi_perform(multi, &running);
+    int left = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
+      if (msg->msg != CURLMSG_DONE) continue;
+      Transfer* t = nullptr;
+      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &t);
+      Finish(t, msg->data.result);
+    }
+    // Sleeps until a socket is ready, a transfer's timer is due or Call
+    // wakes it (curl_multi_wakeup); at most a second.
+    curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+  }
+  // Stopping: what is queued or running fails, once each.
+  std::deque<std::unique_ptr<Transfer>> queued;
+  {
+    std::lock_guard lock(mu_);
+    queued.swap(queue_);
+  }
+  for (std::unique_ptr<Transfer>& t : queued) t->done(Unavailable("the node is stopping"));
+  while (!running_.empty()) {
+    Transfer* t = *running_.begin();
+    running_.erase(running_.begin());
+    curl_multi_remove_handle(multi, t->easy);
+    std::unique_ptr<Transfer> owned(t);
+    t->done(Unavailable("the node is stopping"));
+  }
+}
+
+}  // namespace herald::hooks
