@@ -16,7 +16,7 @@ FUZZ_SECONDS ?= 60
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: deps build run test test-asan test-tsan test-robustness bench bench-ws bench-http bench-sse bench-grpc bench-cluster bench-store bench-queue bench-presence fuzz format clean
+.PHONY: deps build run test test-asan test-tsan test-robustness bench bench-ws bench-http bench-sse bench-grpc bench-cluster bench-store bench-queue bench-presence bench-hooks fuzz format clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -83,6 +83,9 @@ bench-queue: build
 
 bench-presence: build
 	bash bench/presence/run.sh
+
+bench-hooks: build
+	/usr/bin/python3 bench/hooks/connect_latency.py
 
 fuzz: deps
 	bash fuzz/run.sh $(FUZZ_SECONDS)
