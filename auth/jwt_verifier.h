@@ -33,6 +33,12 @@ struct Identity {
   // The token's `herald.info` claim (a JSON object's text; empty: none):
   // what others see of this client in presence.
   std::string info;
+  // A connect hook replaced the token's user, info, grants or expiry: a
+  // refresh keeps what it decided (and only the refresh hook may renew it).
+  // `token_subject` and `token_anonymous` are then who the token named.
+  bool decided_by_hook = false;
+  std::string token_subject;
+  bool token_anonymous = false;
 };
 
 // A client's own info (set at connect where the node allows it): the text

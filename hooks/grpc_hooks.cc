@@ -2,6 +2,10 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <condition_variable>
+#include <mutex>
+#include <set>
+
 #include "herald/v1/hooks.grpc.pb.h"
 
 namespace herald::hooks {
@@ -52,6 +56,11 @@ struct Call {
 struct GrpcHooks::Impl {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::Hooks::Stub> stub;
+  // Calls in flight, cancelled and waited for when the hooks go away (their
+  // callbacks may reach the broker, which must still be there).
+  std::mutex mu;
+  std::condition_variable idle;
+  std::set<grpc::ClientContext*> calls;
 };
 
 Result<std::shared_ptr<GrpcHooks>> GrpcHooks::Create(const std::string& target) {
@@ -63,15 +72,34 @@ Result<std::shared_ptr<GrpcHooks>> GrpcHooks::Create(const std::string& target) 
 }
 
 GrpcHooks::GrpcHooks(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-GrpcHooks::~GrpcHooks() = default;
+
+GrpcHooks::~GrpcHooks() {
+  std::unique_lock lock(impl_->mu);
+  for (grpc::ClientContext* c : impl_->calls) c->TryCancel();
+  impl_->idle.wait(lock, [&] { return impl_->calls.empty(); });
+}
 
 void GrpcHooks::Call(HookRequest request, std::function<void(Result<HookDecision>)> done) {
   auto* call = new hooks::Call;
   call->context.set_deadline(std::chrono::system_clock::now() + request.timeout);
   ToProto(request, call->request);
   call->done = std::move(done);
-  auto finished = [call](grpc::Status status) {
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->calls.insert(&call->context);
+  }
+  auto finished = [call, impl = impl_.get()](grpc::Status status) {
     std::unique_ptr<hooks::Call> owned(call);
+    // Last: the destructor may be waiting, and returns once the set is empty.
+    struct Leave {
+      Impl* impl;
+      grpc::ClientContext* context;
+      ~Leave() {
+        std::lock_guard lock(impl->mu);
+        impl->calls.erase(context);
+        if (impl->calls.empty()) impl->idle.notify_all();
+      }
+    } leave{impl, &call->context};
     if (status.ok()) return call->done(FromProto(call->answer));
     const std::string why = status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED
                                 ? "no answer in time"

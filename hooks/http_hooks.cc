@@ -2,6 +2,9 @@
 
 #include <curl/curl.h>
 
+#include <chrono>
+#include <vector>
+
 #include "hooks/hook_json.h"
 
 namespace herald::hooks {
@@ -15,6 +18,9 @@ struct HttpHooks::Transfer {
   size_t max_answer = 0;
   bool too_long = false;
   long timeout_ms = 1000;
+  // Ours, not only libcurl's: a transfer queued inside libcurl behind busy
+  // connections is not always timed out on time there.
+  std::chrono::steady_clock::time_point deadline;
   std::function<void(Result<HookDecision>)> done;
 
   ~Transfer() {
@@ -72,7 +78,15 @@ HttpHooks::~HttpHooks() {
     stopping_ = true;
   }
   if (multi_) curl_multi_wakeup(static_cast<CURLM*>(multi_));
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable()) {
+    // Never its own last owner in practice (a call's `done` holds no
+    // reference to it), but joining itself would abort.
+    if (thread_.get_id() == std::this_thread::get_id()) {
+      thread_.detach();
+      return;
+    }
+    thread_.join();
+  }
   if (multi_) curl_multi_cleanup(static_cast<CURLM*>(multi_));
 }
 
@@ -82,6 +96,7 @@ void HttpHooks::Call(HookRequest request, std::function<void(Result<HookDecision
   t->body = EncodeHookRequest(request);
   t->max_answer = options_.max_answer_bytes;
   t->timeout_ms = std::max<long>(1, static_cast<long>(request.timeout.count()));
+  t->deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(t->timeout_ms);
   t->done = std::move(done);
   {
     std::lock_guard lock(mu_);
@@ -120,6 +135,9 @@ void HttpHooks::StartQueued() {
     curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, t->timeout_ms);
     curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(t->easy, CURLOPT_TCP_NODELAY, 1L);
+    // Never through a proxy from the environment: a connect call carries
+    // the client's token.
+    curl_easy_setopt(t->easy, CURLOPT_PROXY, "");
     if (curl_multi_add_handle(multi, t->easy) != CURLM_OK) {
       Finish(t, CURLE_FAILED_INIT);
       continue;
@@ -165,9 +183,22 @@ void HttpHooks::Run() {
       curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &t);
       Finish(t, msg->data.result);
     }
-    // Sleeps until a socket is ready, a transfer's timer is due or Call
-    // wakes it (curl_multi_wakeup); at most a second.
-    curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+    // Past their deadline: failed now, whatever libcurl's state.
+    const auto now = std::chrono::steady_clock::now();
+    auto next = now + std::chrono::seconds(1);
+    std::vector<Transfer*> late;
+    for (Transfer* t : running_) {
+      if (t->deadline <= now) {
+        late.push_back(t);
+      } else {
+        next = std::min(next, t->deadline);
+      }
+    }
+    for (Transfer* t : late) Finish(t, CURLE_OPERATION_TIMEDOUT);
+    // Sleeps until a socket is ready, a transfer's timer or deadline is due
+    // or Call wakes it (curl_multi_wakeup); at most a second.
+    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count();
+    curl_multi_poll(multi, nullptr, 0, static_cast<int>(std::max<int64_t>(1, wait)), nullptr);
   }
   // Stopping: what is queued or running fails, once each.
   std::deque<std::unique_ptr<Transfer>> queued;

@@ -107,12 +107,15 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  // The hooks' transport outlives the server (declared after `config`).
   if (herald::Status s = herald::server::BuildHooks(config); !s.ok()) {
     spdlog::error("cannot start: [hooks]: {}", s.message());
     return 1;
   }
   herald::Server server(broker, config.server);
+  // The server holds the hooks' transport from here on, so it goes with the
+  // server, before the broker: calls still in flight then fail (and may
+  // still reach the broker, which is alive).
+  config.server.hooks.hooks.reset();
   if (herald::Status s = server.Start(); !s.ok()) {
     spdlog::error("cannot start: {}", s.message());
     return 1;

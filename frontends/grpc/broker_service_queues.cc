@@ -75,7 +75,8 @@ grpc::ServerUnaryReactor* BrokerService::Pull(grpc::CallbackServerContext* ctx,
                    }
                    for (const Job& j : *jobs) ToProto(j, response->add_jobs());
                    reactor->Finish(grpc::Status::OK);
-                 });
+                 },
+                 {{}, "grpc", {}});
   uint64_t cancel = 0;
   {
     std::lock_guard lock(call->mu);

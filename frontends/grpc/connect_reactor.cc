@@ -119,7 +119,8 @@ void ConnectReactor::Admit(const std::shared_ptr<CommandLock>& lock,
   FinishAtExpiry(*r->expiry_, who->identity->expires_at_s, r->outbox_, r->expires_at_);
   r->control_ = std::make_shared<ConnectControl>(r->outbox_, lock);
   r->client_.Register("grpc", r->control_);
-  r->StartRead(&r->command_);
+  // The call may have been cancelled while the hook was asked.
+  r->outbox_->StartUnlessFinishing([r] { r->StartRead(&r->command_); });
 }
 
 void ConnectReactor::OnReadDone(bool ok) {
@@ -131,11 +132,15 @@ void ConnectReactor::OnReadDone(bool ok) {
       std::lock_guard lock(mu_);
       reads_over_ = true;
     }
-    {
-      std::lock_guard lock(lock_->mu);  // no server subscription after this
-      lock_->reads_over = true;
+    std::lock_guard lock(lock_->mu);
+    lock_->reads_over = true;  // no server subscription after this
+    // Commands still waiting on hooks are answered first: the session ends
+    // when the last completes (Complete).
+    if (order_.waiting() > 0) {
+      end_after_commands_ = true;
+      return;
     }
-    client_.UnsubscribeAll([outbox = outbox_] { outbox->FinishWhenDrained(grpc::Status::OK); });
+    EndSession();
     return;
   }
   if (options_.max_commands_per_second > 0 && !AdmitCommand()) {
@@ -171,7 +176,8 @@ void ConnectReactor::Dispatch(v1::ClientCommand& c) {
       (c.command_case() == C::kPublish && ops.Hooked(HookEvent::kPublish, c.publish().topic())) ||
       (c.command_case() == C::kRequest && ops.Hooked(HookEvent::kPublish, c.request().topic())) ||
       (c.command_case() == C::kRefresh && !c.refresh().token().empty() &&
-       ops.Hooked(HookEvent::kRefresh, {}));
+       ops.Hooked(HookEvent::kRefresh, {})) ||
+      (c.command_case() == C::kJoinQueue && ops.QueueHooked(c.join_queue().queue()));
   // The common case, and always without hooks: nothing waits, run it now.
   if (!hooked && order_.waiting() == 0) return Handle(c);
   auto held = std::make_shared<C>(std::move(c));
@@ -197,6 +203,14 @@ void ConnectReactor::Dispatch(v1::ClientCommand& c) {
                                   r.Subscribe(held->id(), held->subscribe());
                                 });
                               });
+    case C::kJoinQueue:
+      return ops.VetQueue(client_.identity(), held->join_queue().queue(), caller,
+                          [back, held](Status s) {
+                            back([held, s](ConnectReactor& r) {
+                              if (!s.ok()) return r.Error(held->id(), s);
+                              r.JoinQueue(held->id(), held->join_queue());
+                            });
+                          });
     case C::kRefresh:
       return ops.Renew(client_.identity(), session::Credential::Bearer(held->refresh().token()),
                        caller, [back, held](Result<session::IdentityPtr> who) {
@@ -209,7 +223,9 @@ void ConnectReactor::Dispatch(v1::ClientCommand& c) {
       const std::string& topic = request ? held->request().topic() : held->publish().topic();
       return ops.VetPublish(
           client_.identity(), request ? session::Op::kRequest : session::Op::kPublish, topic,
-          std::move(*payload), caller, [back, held, request](Result<std::string> vetted) {
+          std::move(*payload),
+          request ? held->request().content_type() : held->publish().content_type(), caller,
+          [back, held, request](Result<std::string> vetted) {
             back([held, request, vetted](ConnectReactor& r) {
               if (!vetted.ok()) return r.Error(held->id(), vetted.status());
               if (request) {
@@ -224,8 +240,19 @@ void ConnectReactor::Dispatch(v1::ClientCommand& c) {
   }
 }
 
+void ConnectReactor::EndSession() {
+  client_.UnsubscribeAll([outbox = outbox_] { outbox->FinishWhenDrained(grpc::Status::OK); });
+}
+
 void ConnectReactor::Complete(session::CommandOrder::Ticket ticket, std::function<void()> step) {
   order_.Complete(ticket, std::move(step));
+  if (end_after_commands_) {
+    if (order_.waiting() == 0) {
+      end_after_commands_ = false;
+      EndSession();
+    }
+    return;
+  }
   if (hooks_paused_ && order_.waiting() < max_waiting_) {
     hooks_paused_ = false;
     ReadMoreOrWait();
@@ -260,7 +287,9 @@ void ConnectReactor::ReadMoreOrWait() {
       return;
     }
   }
-  StartRead(&command_);
+  // Not once the call is ending (a hook's answer may resume reading after
+  // a cancel).
+  outbox_->StartUnlessFinishing([this] { StartRead(&command_); });
 }
 
 void ConnectReactor::OnWriteDone(bool ok) {

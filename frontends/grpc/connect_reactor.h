@@ -135,7 +135,12 @@ class ConnectReactor final : public grpc::ServerBidiReactor<v1::ClientCommand, v
   // past max_waiting_ reading stops until they complete.
   session::CommandOrder order_;
   const size_t max_waiting_;
-  bool hooks_paused_ = false;               // under lock_->mu
+  bool hooks_paused_ = false;        // under lock_->mu
+  bool end_after_commands_ = false;  // half-closed with commands waiting (lock_->mu)
+  // The client's half-close: its subscriptions end (on the delivery thread,
+  // so nothing more arrives) and the call finishes once what is queued is
+  // written. Under lock_->mu.
+  void EndSession();
   std::shared_ptr<ClientControl> control_;  // registered weakly with the server API
 };
 

@@ -120,6 +120,28 @@ void PublishStreamReactor::Publish(v1::PublishRequest& m, Slot* slot) {
   // than copy it.
   std::string payload;
   payload.swap(*m.mutable_payload());
+  if (ops_->Hooked(HookEvent::kPublish, m.topic())) {
+    // Each such message waits on the backend: at most
+    // max_in_flight_per_connection of this stream's at once, so one request
+    // cannot take the node's whole max_in_flight (the rest are refused).
+    const size_t max = ops_->hooks()->options().max_in_flight_per_connection;
+    if (hook_waiting_.fetch_add(1, std::memory_order_relaxed) >= max) {
+      hook_waiting_.fetch_sub(1, std::memory_order_relaxed);
+      return OnPublished(slot, Status(ErrorCode::kResourceExhausted,
+                                      "too many publishes of this stream wait on the publish "
+                                      "hook (max_in_flight_per_connection)"));
+    }
+    ops_->Publish(*identity_, m.topic(), std::move(payload), OptionsOf(m),
+                  [this, slot](Result<PublishAck> ack) {
+                    hook_waiting_.fetch_sub(1, std::memory_order_relaxed);
+                    if (!ack.ok() && ack.status().code() == ErrorCode::kPermissionDenied) {
+                      GrpcStats::Add(stats_->permission_denied);
+                    }
+                    OnPublished(slot, std::move(ack));
+                  },
+                  {{}, "grpc", {}});
+    return;
+  }
   // Two pointers: the callback fits std::function's inline storage. A
   // refusal (the admission's, or the broker's) comes back inline.
   ops_->Publish(*identity_, m.topic(), std::move(payload), OptionsOf(m),
@@ -128,8 +150,7 @@ void PublishStreamReactor::Publish(v1::PublishRequest& m, Slot* slot) {
                     GrpcStats::Add(stats_->permission_denied);
                   }
                   OnPublished(slot, std::move(ack));
-                },
-                {{}, "grpc", {}});
+                });
 }
 
 void PublishStreamReactor::OnPublished(Slot* slot, Result<PublishAck> ack) {

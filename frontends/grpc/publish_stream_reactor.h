@@ -21,6 +21,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <deque>
 #include <mutex>
 
@@ -139,7 +140,8 @@ class PublishStreamReactor final
   // The request whose StreamError is the last answer queued (0: the last
   // answer is something else), so a neighbouring refusal extends it.
   uint64_t open_error_serial_ = 0;
-  size_t in_flight_ = 0;  // messages whose result has not come back yet
+  size_t in_flight_ = 0;                 // messages whose result has not come back yet
+  std::atomic<size_t> hook_waiting_{0};  // of them, those waiting on the publish hook
   std::shared_ptr<void> user_slot_;
 };
 

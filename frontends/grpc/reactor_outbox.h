@@ -118,6 +118,17 @@ class ReactorOutbox {
     std::lock_guard lock(mu_);
     return finishing_;
   }
+  // Any thread. Runs `start` (a reactor operation: StartRead, metadata)
+  // unless the call is ending, and says whether it ran. Under the lock that
+  // Finish takes first, so an operation started here always precedes the
+  // reactor's Finish: gRPC counts it before the call can be done.
+  template <typename F>
+  bool StartUnlessFinishing(F&& start) {
+    std::lock_guard lock(mu_);
+    if (finishing_) return false;
+    start();
+    return true;
+  }
 
   // Gap notices owed per topic after drops; provided by the owner (which
   // knows how to build gap events) when the queue has drained.

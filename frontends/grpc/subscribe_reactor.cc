@@ -38,6 +38,9 @@ void SubscribeReactor::Start(
   SubscribeReactor* r = guard->reactor;
   if (!r) return;  // the call ended while the hooks were asked
   if (!refused.ok()) return r->outbox_->Finish(Refusal(*r->options_.stats, ctx, refused));
+  // The call may have been cancelled while the hooks were asked: then
+  // nothing starts.
+  if (r->outbox_->finishing()) return;
   r->user_slot_ = std::move(slot);
   r->Register(registrar);
   r->Begin(expires_at_s);
@@ -54,7 +57,7 @@ void SubscribeReactor::Begin(int64_t expires_at_s) {
   }
   // Headers go out at once: a client knows its subscription is live when
   // they arrive, before any message (and before the replay starts writing).
-  StartSendInitialMetadata();
+  if (!outbox_->StartUnlessFinishing([this] { StartSendInitialMetadata(); })) return;
   std::shared_ptr<Outbox> outbox = outbox_;
   auto sink = std::make_shared<FunctionSink>([outbox](const Delivery& d) {
     if (d.kind == Delivery::Kind::kGap) return outbox->Push(GapEvent(*d.gap));

@@ -186,7 +186,8 @@ void RestApi::History(http::Request& req, http::Response res) {
                     if (!r.ok()) return SendStatus(res, r.status());
                     res.Send(200, HistoryJson(topic, *r), json::kJsonContentType);
                   });
-                });
+                },
+                {{}, "http", {}});
 }
 
 void RestApi::Presence(http::Request& req, http::Response res) {

@@ -92,7 +92,8 @@ void RestApi::Queue(http::Request& req, http::Response res) {
                    // were never delivered (max_deliver does not count them).
                    for (const Job& j : *jobs) (void)ops->broker().ReturnUnsent(j.handle);
                  });
-               });
+               },
+               {{}, "http", {}});
     return;
   } else if (method == "POST") {
     std::optional<SettleKind> kind = SettleKindOf(action);

@@ -96,6 +96,14 @@ Result<IdentityPtr> Admission::Renew(const auth::Identity& current,
   if (credential.kind != Credential::Kind::kBearer) {
     return Status(ErrorCode::kInvalidArgument, "a refresh needs a token");
   }
+  // A token alone would undo what the connect hook decided (its user,
+  // grants, expiry): Operations::Renew renews such a connection through the
+  // refresh hook, keeping the decision.
+  if (current.decided_by_hook) {
+    return Status(ErrorCode::kPermissionDenied,
+                  "this connection's identity was set by the connect hook: a refresh needs the "
+                  "refresh hook");
+  }
   Result<IdentityPtr> next = Authenticate(credential);
   if (!next.ok()) return next.status();
   // Within the verifier's leeway a token past its exp still verifies; as a

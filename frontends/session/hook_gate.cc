@@ -79,13 +79,13 @@ bool HookGate::Applies(HookEvent event, std::string_view topic) const {
   return false;
 }
 
-Status HookGate::Checked(HookEvent event, HookDecision& d) const {
+Status HookGate::Checked(HookEvent event, HookDecision& d, size_t max_info_bytes) {
   static const TopicLimits kLimits;
   if (d.user && (d.user->empty() || d.user->size() > 256)) {
     return Status(ErrorCode::kInvalidArgument, "user must be 1 to 256 bytes");
   }
   if (d.info) {
-    Result<std::string> info = auth::ClientInfo(*d.info, max_info_bytes_);
+    Result<std::string> info = auth::ClientInfo(*d.info, max_info_bytes);
     if (!info.ok()) return info.status();
     d.info = std::move(*info);
   }
@@ -124,14 +124,16 @@ void HookGate::Ask(HookRequest request, std::function<void(Result<HookDecision>)
   request.timeout = policy.timeout;
   const auto started = std::chrono::steady_clock::now();
   options_.hooks->Call(
-      std::move(request), [self = shared_from_this(), stats = stats_, &counts, event, started,
+      // Not the gate: a call in flight must not keep the transport (which
+      // holds the call) alive; the counters are shared on their own.
+      std::move(request), [max_info = max_info_bytes_, stats = stats_, &counts, event, started,
                            failed, done = std::move(done)](Result<HookDecision> answer) {
         stats->in_flight.fetch_sub(1, std::memory_order_relaxed);
         counts.latency_us_sum.fetch_add(std::chrono::duration_cast<std::chrono::microseconds>(
                                             std::chrono::steady_clock::now() - started)
                                             .count(),
                                         std::memory_order_relaxed);
-        if (!answer.ok() || !self->Checked(event, *answer).ok()) return failed(done);
+        if (!answer.ok() || !Checked(event, *answer, max_info).ok()) return failed(done);
         if (!answer->allow) {
           std::optional<ErrorCode> code = DenyCode(answer->code);
           if (!code) return failed(done);
@@ -148,6 +150,11 @@ void HookGate::Ask(HookRequest request, std::function<void(Result<HookDecision>)
 
 auth::Identity HookGate::Apply(const auth::Identity& who, const HookDecision& d) {
   auth::Identity next = who;
+  if (d.user || d.info || d.grants || d.expires_at != 0) {
+    next.decided_by_hook = true;
+    next.token_subject = who.subject;
+    next.token_anonymous = who.anonymous;
+  }
   if (d.user) {
     next.subject = *d.user;
     next.anonymous = false;

@@ -44,9 +44,11 @@ struct HookStats {
   std::atomic<uint64_t> in_flight{0};
 };
 
-class HookGate : public std::enable_shared_from_this<HookGate> {
+class HookGate {
  public:
-  // Held by a shared_ptr (a call in flight keeps its gate).
+  // Calls in flight do not keep the gate: the transport (options.hooks)
+  // must complete them, and the fronts' hops must tolerate their end, by
+  // the time it is destroyed (HttpHooks and GrpcHooks fail what is left).
   HookGate(HookOptions options, size_t max_info_bytes);
 
   // Whether `event` calls out for this topic (empty: connect, refresh).
@@ -63,7 +65,7 @@ class HookGate : public std::enable_shared_from_this<HookGate> {
  private:
   const HookPolicy& PolicyOf(HookEvent event) const;
   // The decision's values against the node's rules; its info minified.
-  Status Checked(HookEvent event, HookDecision& d) const;
+  static Status Checked(HookEvent event, HookDecision& d, size_t max_info_bytes);
 
   const HookOptions options_;
   const size_t max_info_bytes_;

@@ -11,7 +11,8 @@ void Operations::Publish(const auth::Identity& who, std::string_view topic, std:
     if (Status s = admission_.Check(who, Op::kPublish, topic); !s.ok()) return done(s);
     return PublishVetted(topic, std::move(payload), std::move(options), std::move(done));
   }
-  VetPublish(who, Op::kPublish, topic, std::move(payload), caller,
+  std::string content_type = options.content_type;  // read before `options` moves below
+  VetPublish(who, Op::kPublish, topic, std::move(payload), std::move(content_type), caller,
              // The broker, not `this`: the front's operations may be gone
              // when the backend answers; the broker outlives every front.
              [broker = &broker_, topic = std::string(topic), options = std::move(options),
@@ -45,8 +46,9 @@ void Operations::Request(const auth::Identity& who, std::string_view topic, std:
                          bool vetted) const {
   if (!vetted && Hooked(HookEvent::kPublish, topic)) {
     std::shared_ptr<SessionRequests> held = pending ? pending->shared_from_this() : nullptr;
+    std::string content_type = options.content_type;  // read before `options` moves below
     return VetPublish(
-        who, Op::kRequest, topic, std::move(payload), caller,
+        who, Op::kRequest, topic, std::move(payload), std::move(content_type), caller,
         [broker = &broker_, topic = std::string(topic), timeout, options = std::move(options),
          done = std::move(done), held](Result<std::string> payload) mutable {
           if (!payload.ok()) return done(payload.status());
@@ -102,22 +104,40 @@ Result<std::string> Operations::ConnectInfo(std::string_view json) const {
   return auth::ClientInfo(json, limits.max_info_bytes);
 }
 
-void Operations::History(const auth::Identity& who, std::string_view topic, HistoryQuery query,
-                         ResumeCallback done) const {
-  if (Status s = admission_.Check(who, Op::kHistory, topic); !s.ok()) return done(s);
+namespace {
+
+void ReadHistory(Broker* broker, const std::string& topic, HistoryQuery query,
+                 ResumeCallback done) {
   if (query.epoch == 0 && query.after > 0) {
     // `after` without an epoch is an offset in the topic's current epoch:
     // learn the epoch first (from the topic's owner, without waiting), then read.
-    broker_.ResumeAsync(topic, 0, 0, 0,
-                        [broker = &broker_, topic = std::string(topic), query,
-                         done = std::move(done)](Result<ResumeResult> now) mutable {
-                          if (!now.ok()) return done(now.status());
-                          broker->ResumeAsync(topic, now->epoch, query.after, query.limit,
-                                              std::move(done));
-                        });
+    broker->ResumeAsync(
+        topic, 0, 0, 0,
+        [broker, topic, query, done = std::move(done)](Result<ResumeResult> now) mutable {
+          if (!now.ok()) return done(now.status());
+          broker->ResumeAsync(topic, now->epoch, query.after, query.limit, std::move(done));
+        });
     return;
   }
-  broker_.ResumeAsync(topic, query.epoch, query.after, query.limit, std::move(done));
+  broker->ResumeAsync(topic, query.epoch, query.after, query.limit, std::move(done));
+}
+
+}  // namespace
+
+void Operations::History(const auth::Identity& who, std::string_view topic, HistoryQuery query,
+                         ResumeCallback done, const HookCaller& caller) const {
+  if (Status s = admission_.Check(who, Op::kHistory, topic); !s.ok()) return done(s);
+  if (!Hooked(HookEvent::kSubscribe, topic)) {
+    return ReadHistory(&broker_, std::string(topic), query, std::move(done));
+  }
+  // Reading what a subscription would have received: the subscribe hook
+  // decides as for one.
+  VetSubscribe(who, topic, caller,
+               [broker = &broker_, topic = std::string(topic), query,
+                done = std::move(done)](Status s) mutable {
+                 if (!s.ok()) return done(s);
+                 ReadHistory(broker, topic, query, std::move(done));
+               });
 }
 
 namespace {
@@ -192,8 +212,8 @@ Result<uint64_t> Operations::JoinQueue(const auth::Identity& who, std::string_vi
 }
 
 uint64_t Operations::Pull(const auth::Identity& who, std::string_view name, int64_t max,
-                          int64_t wait_ms,
-                          std::function<void(Result<std::vector<Job>>)> done) const {
+                          int64_t wait_ms, std::function<void(Result<std::vector<Job>>)> done,
+                          const HookCaller& caller) const {
   auto refuse = [&](Status s) {
     done(std::move(s));
     return uint64_t{0};
@@ -211,8 +231,35 @@ uint64_t Operations::Pull(const auth::Identity& who, std::string_view name, int6
   Result<QueueInfo> q = broker_.GetQueue(name);
   if (!q.ok()) return refuse(q.status());
   if (Status s = MayJoin(who, *q, "pulling from"); !s.ok()) return refuse(s);
+  if (Hooked(HookEvent::kSubscribe, q->options.pattern)) {
+    // A queue's jobs are its pattern's messages: the subscribe hook decides
+    // as for a subscription. (Such a pull cannot be cancelled while the
+    // hook is asked: its id is known only then.)
+    VetSubscribe(who, q->options.pattern, caller,
+                 [broker = &broker_, name = std::string(name), max, wait_ms,
+                  done = std::move(done)](Status s) mutable {
+                   if (!s.ok()) return done(s);
+                   broker->Pull(name, static_cast<size_t>(max), std::chrono::milliseconds(wait_ms),
+                                std::move(done));
+                 });
+    return 0;
+  }
   return broker_.Pull(name, static_cast<size_t>(max), std::chrono::milliseconds(wait_ms),
                       std::move(done));
+}
+
+bool Operations::QueueHooked(std::string_view name) const {
+  if (!hooks_) return false;
+  Result<QueueInfo> q = broker_.GetQueue(name);
+  return q.ok() && Hooked(HookEvent::kSubscribe, q->options.pattern);
+}
+
+void Operations::VetQueue(const auth::Identity& who, std::string_view name,
+                          const HookCaller& caller, std::function<void(Status)> done) const {
+  Result<QueueInfo> q = broker_.GetQueue(name);
+  if (!q.ok()) return done(q.status());
+  if (Status s = MayJoin(who, *q, "joining"); !s.ok()) return done(s);
+  VetSubscribe(who, q->options.pattern, caller, std::move(done));
 }
 
 Result<std::chrono::milliseconds> Operations::NackDelay(std::optional<int64_t> delay_ms) {

@@ -63,6 +63,9 @@ class Operations {
   void Connect(const Credential& credential, HookCaller caller,
                std::function<void(Result<Admitted>)> done) const;
   // A live connection's new token (Admission::Renew), then the refresh hook.
+  // A connection the connect hook named (Identity::decided_by_hook) keeps
+  // what it decided: the new token must name the same subject as the first,
+  // and only the refresh hook renews it (without one: permission_denied).
   void Renew(const auth::Identity& current, const Credential& credential, HookCaller caller,
              std::function<void(Result<IdentityPtr>)> done) const;
 
@@ -78,7 +81,8 @@ class Operations {
   // A publish's (or request's) admission and its hook: `done` gets the
   // payload to publish, the backend's replacement if it gave one.
   void VetPublish(const auth::Identity& who, Op op, std::string_view topic, std::string payload,
-                  const HookCaller& caller, std::function<void(Result<std::string>)> done) const;
+                  std::string content_type, const HookCaller& caller,
+                  std::function<void(Result<std::string>)> done) const;
 
   // VetPublish, then the broker. Two publishes of one caller that both wait
   // on the hook may reach the broker in either order: a front that keeps
@@ -109,8 +113,9 @@ class Operations {
                              std::shared_ptr<Sink> sink, std::shared_ptr<Inbox> inbox,
                              SubscribeOptions options = {}, bool by_server = false) const;
 
+  // The subscribe hook is asked first, as for a subscription.
   void History(const auth::Identity& who, std::string_view topic, HistoryQuery query,
-               ResumeCallback done) const;
+               ResumeCallback done, const HookCaller& caller = {}) const;
 
   // Presence (herald/presence.h). Reading a topic's members needs the
   // subscribe grant on it; never waits.
@@ -144,8 +149,18 @@ class Operations {
   // `wait_ms` 0 to max_request_timeout: one bound for anything a client
   // waits on. invalid_argument otherwise.
   // Returns the pull's id while it waits (Broker::CancelPull), else 0.
+  // With a subscribe hook on the queue's pattern it is asked first (and
+  // the pull's id is 0: it cannot be cancelled before the hook answers).
   uint64_t Pull(const auth::Identity& who, std::string_view name, int64_t max, int64_t wait_ms,
-                std::function<void(Result<std::vector<Job>>)> done) const;
+                std::function<void(Result<std::vector<Job>>)> done,
+                const HookCaller& caller = {}) const;
+  // Joining a queue asks the subscribe hook for its pattern (its jobs are
+  // the pattern's messages): whether it will, and the asking (the queue's
+  // existence and the subscribe grant first). A front that keeps order
+  // vets, then JoinQueue.
+  bool QueueHooked(std::string_view name) const;
+  void VetQueue(const auth::Identity& who, std::string_view name, const HookCaller& caller,
+                std::function<void(Status)> done) const;
   // Settles a pulled job (Broker::kPullMember): the handle is its proof.
   Status SettlePulled(const auth::Identity& who, std::string_view handle, SettleKind kind,
                       std::optional<int64_t> delay_ms) const;
@@ -177,6 +192,9 @@ class Operations {
   const HookGate* hooks() const { return hooks_.get(); }
 
  private:
+  void RenewDecided(const auth::Identity& current, const Credential& credential,
+                    const HookCaller& caller, std::function<void(Result<IdentityPtr>)> done) const;
+
   Broker& broker_;
   const Admission admission_;
   const std::shared_ptr<const HookGate> hooks_;

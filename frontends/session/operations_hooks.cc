@@ -57,6 +57,7 @@ void Operations::Connect(const Credential& credential, HookCaller caller,
 
 void Operations::Renew(const auth::Identity& current, const Credential& credential,
                        HookCaller caller, std::function<void(Result<IdentityPtr>)> done) const {
+  if (current.decided_by_hook) return RenewDecided(current, credential, caller, std::move(done));
   Result<IdentityPtr> next = admission_.Renew(current, credential);
   if (!next.ok() || !Hooked(HookEvent::kRefresh, {})) return done(std::move(next));
   HookRequest request = RequestOf(HookEvent::kRefresh, **next, caller);
@@ -67,6 +68,33 @@ void Operations::Renew(const auth::Identity& current, const Credential& credenti
     if (d->expires_at == 0) return done(std::move(next));
     auth::Identity renewed = *next;
     renewed.expires_at_s = d->expires_at;
+    done(std::make_shared<const auth::Identity>(std::move(renewed)));
+  });
+}
+
+void Operations::RenewDecided(const auth::Identity& current, const Credential& credential,
+                              const HookCaller& caller,
+                              std::function<void(Result<IdentityPtr>)> done) const {
+  if (!Hooked(HookEvent::kRefresh, {})) {
+    return done(admission_.Renew(current, credential).status());  // refused, saying why
+  }
+  // The new token must name whom the first one named; the connection stays
+  // who the connect hook made it, with the new token's id and (unless the
+  // refresh hook says otherwise) its expiry.
+  auth::Identity as_token = current;
+  as_token.decided_by_hook = false;
+  as_token.subject = current.token_subject;
+  as_token.anonymous = current.token_anonymous;
+  Result<IdentityPtr> next = admission_.Renew(as_token, credential);
+  if (!next.ok()) return done(next.status());
+  HookRequest request = RequestOf(HookEvent::kRefresh, current, caller);
+  request.token = std::string(credential.token);
+  hooks_->Ask(std::move(request), [renewed = current, next = std::move(*next),
+                                   done = std::move(done)](Result<HookDecision> d) mutable {
+    if (!d.ok()) return done(d.status());
+    renewed.token_id = next->token_id;
+    renewed.issued_at_s = next->issued_at_s;
+    renewed.expires_at_s = d->expires_at != 0 ? d->expires_at : next->expires_at_s;
     done(std::make_shared<const auth::Identity>(std::move(renewed)));
   });
 }
@@ -83,13 +111,14 @@ void Operations::VetSubscribe(const auth::Identity& who, std::string_view patter
 }
 
 void Operations::VetPublish(const auth::Identity& who, Op op, std::string_view topic,
-                            std::string payload, const HookCaller& caller,
+                            std::string payload, std::string content_type, const HookCaller& caller,
                             std::function<void(Result<std::string>)> done) const {
   if (Status s = admission_.Check(who, op, topic); !s.ok()) return done(s);
   if (!Hooked(HookEvent::kPublish, topic)) return done(std::move(payload));
   HookRequest request = RequestOf(HookEvent::kPublish, who, caller);
   request.topic = std::string(topic);
   request.data = payload;
+  request.content_type = std::move(content_type);
   hooks_->Ask(std::move(request),
               [data = std::move(payload), done = std::move(done)](Result<HookDecision> d) mutable {
                 if (!d.ok()) return done(d.status());

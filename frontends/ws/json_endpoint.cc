@@ -100,7 +100,8 @@ void JsonEndpoint::Dispatch(Command& c) {
   const bool hooked = (c.op == Command::Op::kSub && ops_->Hooked(HookEvent::kSubscribe, c.topic)) ||
                       ((c.op == Command::Op::kPub || c.op == Command::Op::kReq) &&
                        ops_->Hooked(HookEvent::kPublish, c.topic)) ||
-                      (c.op == Command::Op::kRefresh && ops_->Hooked(HookEvent::kRefresh, {}));
+                      (c.op == Command::Op::kRefresh && ops_->Hooked(HookEvent::kRefresh, {})) ||
+                      (c.op == Command::Op::kJoin && ops_->QueueHooked(c.queue));
   // The common case, and always without hooks: nothing waits, run it now.
   if (!hooked && order_.waiting() == 0) return Handle(c);
   auto held = std::make_shared<Command>(std::move(c));
@@ -128,6 +129,13 @@ void JsonEndpoint::Dispatch(Command& c) {
           self.Subscribe(*held);
         });
       });
+    case Command::Op::kJoin:
+      return ops_->VetQueue(client_.identity(), held->queue, caller, [back, held](Status s) {
+        back([held, s](JsonEndpoint& self) {
+          if (!s.ok()) return self.SendError(held->id, s);
+          self.JoinQueue(*held);
+        });
+      });
     case Command::Op::kRefresh:
       return ops_->Renew(client_.identity(), session::Credential::Bearer(held->token), caller,
                          [back, held](Result<session::IdentityPtr> who) {
@@ -142,7 +150,8 @@ void JsonEndpoint::Dispatch(Command& c) {
       const session::Op op =
           held->op == Command::Op::kReq ? session::Op::kRequest : session::Op::kPublish;
       std::string payload = std::move(held->payload);
-      return ops_->VetPublish(client_.identity(), op, held->topic, std::move(payload), caller,
+      return ops_->VetPublish(client_.identity(), op, held->topic, std::move(payload),
+                              held->content_type, caller,
                               [back, held](Result<std::string> payload) {
                                 back([held, payload](JsonEndpoint& self) {
                                   if (!payload.ok())

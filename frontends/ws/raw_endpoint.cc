@@ -63,8 +63,10 @@ void RawEndpoint::OnMessage(EventType type, std::string payload) {
   // error); the hook's counters show it.
   const session::CommandOrder::Ticket ticket = order_.Take();
   std::weak_ptr<RawEndpoint> weak = session_->SharedPart(this);
+  std::string content_type = o.content_type;  // read before `o` moves below
   ops_->VetPublish(
-      *identity_, session::Op::kPublish, topic_, std::move(payload), {client_id_, "ws-raw", {}},
+      *identity_, session::Op::kPublish, topic_, std::move(payload), std::move(content_type),
+      {client_id_, "ws-raw", {}},
       [weak, loop = loop_, ticket, o = std::move(o)](Result<std::string> vetted) mutable {
         loop->RunHereOrPost([weak, ticket, o = std::move(o), vetted = std::move(vetted)]() mutable {
           auto self = weak.lock();

@@ -47,6 +47,13 @@ publish = ["public.>", "chat.>"]
 """
 
 
+QUEUES = """
+[[queues]]
+name = "secret.work"
+pattern = "secret.jobs.>"
+"""
+
+
 def config(backend, on_failure="deny", timeout_ms=1000, events=("connect", "subscribe",
                                                                  "publish", "refresh"),
            extra=""):
@@ -104,7 +111,8 @@ class HttpHooks(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.backend = HttpHookBackend()
-        cls.h = Heraldd("--grpc-listen", "127.0.0.1:0", config=config(cls.backend)).__enter__()
+        cls.h = Heraldd("--grpc-listen", "127.0.0.1:0",
+                        config=config(cls.backend) + QUEUES).__enter__()
         cls.port = cls.h.port
 
     @classmethod
@@ -207,6 +215,54 @@ class HttpHooks(unittest.TestCase):
         self.assertEqual((e.exception.code(), e.exception.details()),
                          (grpc.StatusCode.PERMISSION_DENIED, "not your room"))
         channel.close()
+
+    def test_history_and_work_queues_meet_the_subscribe_hook_of_their_topics(self):
+        self.backend.decide["subscribe"] = lambda r: (
+            {"allow": False, "message": "not yours"} if r["topic"].startswith("secret.")
+            else {"allow": True})
+        status, body = http_call(self.port, "GET", "/history/secret.a?after=0",
+                                 None, bearer(tok("olga")))
+        self.assertEqual((status, json.loads(body)["error"]), (403, "permission_denied"))
+        status, _ = http_call(self.port, "GET", "/history/public.a?after=0", None,
+                              bearer(tok("olga")))
+        self.assertEqual(status, 200)
+        status, body = http_call(self.port, "POST", "/queues/secret.work/pull?wait_ms=0", b"",
+                                 bearer(tok("olga")))
+        self.assertEqual((status, json.loads(body)["message"]), (403, "not yours"))
+
+        async def go():
+            ws = await ws_connect(self.port, tok("olga"))
+            await ws.send(json.dumps({"op": "join", "id": "j", "queue": "secret.work"}))
+            answer = await recv_json(ws)
+            self.assertEqual((answer["id"], answer["code"]), ("j", "permission_denied"))
+            await ws.close()
+        run(go())
+        self.assertIn("secret.jobs.>", [r["topic"] for r in self.backend.of("subscribe")])
+
+    def test_a_refresh_keeps_what_the_connect_hook_decided(self):
+        self.backend.decide["connect"] = lambda r: {
+            "allow": True, "user": "quinn-" + r["user"], "grants": {"subscribe": ["vip.>"]}}
+        self.backend.decide["refresh"] = lambda r: {"allow": True,
+                                                    "expires_at": int(time.time()) + 120}
+
+        async def go():
+            ws = await ws_connect(self.port, tok("quinn", exp_in=60))
+            # The same token again (its grants hold public.>): the hook's
+            # user and grants stay, its expiry is the refresh hook's.
+            await ws.send(json.dumps({"op": "refresh", "id": "r", "token": tok("quinn")}))
+            answer = await recv_json(ws)
+            self.assertEqual(answer["op"], "refreshed", answer)
+            self.assertAlmostEqual(answer["expires_at"], int(time.time()) + 120, delta=5)
+            await ws.send(json.dumps({"op": "sub", "id": "1", "topic": "public.x"}))
+            self.assertEqual((await recv_json(ws))["code"], "permission_denied")
+            await ws.send(json.dumps({"op": "sub", "id": "2", "topic": "vip.x"}))
+            self.assertEqual((await recv_json(ws))["op"], "subscribed")
+            # Another subject's token is refused, as for any refresh.
+            await ws.send(json.dumps({"op": "refresh", "id": "o", "token": tok("other")}))
+            self.assertEqual((await recv_json(ws))["code"], "permission_denied")
+            await ws.close()
+        run(go())
+        self.assertEqual(self.backend.of("refresh")[-1]["user"], "quinn-quinn")
 
     def test_publish_may_be_replaced_or_denied_on_every_front_and_only_under_its_patterns(self):
         def moderate(r):
@@ -378,6 +434,26 @@ class Failures(unittest.TestCase):
             backend.close()
 
 
+class WithoutRefreshHook(unittest.TestCase):
+    def test_a_connection_the_connect_hook_named_cannot_renew_on_a_token_alone(self):
+        backend = HttpHookBackend()
+        backend.decide["connect"] = lambda r: {"allow": True, "grants": {"subscribe": ["vip.>"]}}
+        try:
+            with Heraldd(config=config(backend, events=("connect",))) as h:
+                async def go():
+                    ws = await ws_connect(h.port, tok("rita"))
+                    await ws.send(json.dumps({"op": "refresh", "id": "r", "token": tok("rita")}))
+                    answer = await recv_json(ws)
+                    self.assertEqual(answer["code"], "permission_denied", answer)
+                    self.assertIn("refresh hook", answer["message"])
+                    await ws.send(json.dumps({"op": "sub", "id": "1", "topic": "public.x"}))
+                    self.assertEqual((await recv_json(ws))["code"], "permission_denied")
+                    await ws.close()
+                run(go())
+        finally:
+            backend.close()
+
+
 class GrpcHooks(unittest.TestCase):
     """The same decisions from a gRPC backend (herald.v1.Hooks)."""
 
@@ -441,6 +517,16 @@ class GrpcHooks(unittest.TestCase):
                 self.assertEqual([e.delivery.message.payload for e in events
                                   if e.HasField("delivery")], [b"zyx", b"retfa"])
                 self.assertEqual(backend.of("connect")[-1]["transport"], "grpc")
+                # A half-close right behind hooked commands: they are answered
+                # first, then the stream ends.
+                backend.decide["publish"] = lambda r: {"allow": True, "_sleep": 0.3}
+                channel = grpc.insecure_channel(f"127.0.0.1:{h.grpc_port}")
+                call = pb_grpc.BrokerStub(channel).Connect(
+                    iter([pb.ClientCommand(id=i, publish=pb.PublishRequest(
+                        topic="chat.g", payload=b"late")) for i in (1, 2)]), metadata=md)
+                self.assertEqual([(e.id, e.HasField("ack")) for e in call],
+                                 [(1, True), (2, True)])
+                channel.close()
         finally:
             backend.close()
 
