@@ -36,7 +36,9 @@ void TimerWheel::Schedule(Entry* e, uint64_t delay_ms) {
   if (e->scheduled()) Unlink(e);
   uv_update_time(loop_);
   const uint64_t now = uv_now(loop_);
-  e->deadline_ms_ = now + delay_ms;
+  // uv_now is whole milliseconds, rounded down: up to 1 ms later than it
+  // says. One more keeps a deadline from ever firing early.
+  e->deadline_ms_ = now + delay_ms + 1;
   Link(e);
   if (!ticking_) {
     ticking_ = true;
