@@ -33,10 +33,14 @@ struct Identity {
   // The token's `herald.info` claim (a JSON object's text; empty: none):
   // what others see of this client in presence.
   std::string info;
-  // A connect hook replaced the token's user, info, grants or expiry: a
-  // refresh keeps what it decided (and only the refresh hook may renew it).
-  // `token_subject` and `token_anonymous` are then who the token named.
-  bool decided_by_hook = false;
+  // What a connect hook replaced (its user, info, grants, expiry): a
+  // refresh keeps each of them. `token_subject` and `token_anonymous` are
+  // then who the token named, whom a new token must name too.
+  struct HookSet {
+    bool user = false, info = false, grants = false, expiry = false;
+    bool any() const { return user || info || grants || expiry; }
+  };
+  HookSet hook_set;
   std::string token_subject;
   bool token_anonymous = false;
 };

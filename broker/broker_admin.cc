@@ -7,17 +7,12 @@
 #include <chrono>
 #include <mutex>
 
+#include "base/unix_time.h"
 #include "broker/broker_impl.h"
 #include "herald/topic.h"
 
 namespace herald {
 namespace {
-
-int64_t NowSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 void AddError(AdminResult& r, const std::string& message) {
   if (r.errors.size() < kMaxAdminErrors) r.errors.push_back(message);
@@ -78,7 +73,7 @@ Status Broker::Impl::CheckAdmin(AdminCall& call) const {
   }
   if (call.op == Op::kRevoke) {
     Revocation& r = call.revocation;
-    const int64_t now = NowSeconds();
+    const int64_t now = UnixSeconds();
     // A user's tokens issued up to now, this second included: one minted a
     // moment before the call is refused too.
     if (r.kind == Revocation::Kind::kUser && r.issued_before_s == 0) r.issued_before_s = now + 1;
@@ -277,7 +272,7 @@ void Broker::Impl::Revoke(const Revocation& revocation, AdminResult r, AdminCall
 }
 
 void Broker::Impl::RestoreRevocations() {
-  const int64_t now = NowSeconds();
+  const int64_t now = UnixSeconds();
   for (const Revocation& r : revocation_store_->TakeRevocations()) {
     if (r.until_s <= now || !revocations_.Add(r, nullptr).ok()) {
       revocation_store_->DeleteRevocation(r);
@@ -298,7 +293,7 @@ void Broker::ClientRenewed(std::string_view client, std::string token_id, int64_
 }
 
 bool Broker::Revoked(std::string_view user, std::string_view token_id, int64_t issued_at_s) const {
-  if (!impl_->revocations().Refuses(user, token_id, issued_at_s, NowSeconds())) return false;
+  if (!impl_->revocations().Refuses(user, token_id, issued_at_s, UnixSeconds())) return false;
   BrokerCounters::Add(impl_->counters().revoked_refusals, 1);
   return true;
 }

@@ -89,8 +89,8 @@ void GrpcHooks::Call(HookRequest request, std::function<void(Result<HookDecision
     impl_->calls.insert(&call->context);
   }
   auto finished = [call, impl = impl_.get()](grpc::Status status) {
-    std::unique_ptr<hooks::Call> owned(call);
-    // Last: the destructor may be waiting, and returns once the set is empty.
+    // Left last, after the call (and what its `done` holds) is gone: the
+    // destructor may be waiting, and returns once the set is empty.
     struct Leave {
       Impl* impl;
       grpc::ClientContext* context;
@@ -100,6 +100,7 @@ void GrpcHooks::Call(HookRequest request, std::function<void(Result<HookDecision
         if (impl->calls.empty()) impl->idle.notify_all();
       }
     } leave{impl, &call->context};
+    std::unique_ptr<hooks::Call> owned(call);
     if (status.ok()) return call->done(FromProto(call->answer));
     const std::string why = status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED
                                 ? "no answer in time"

@@ -61,29 +61,33 @@ grpc::ServerUnaryReactor* BrokerService::Pull(grpc::CallbackServerContext* ctx,
   auto call = std::make_shared<PullCall>();
   auto* reactor = new PullReactor(broker_, queue, call);
   const int64_t max = request->max() == 0 ? 1 : request->max();
-  const uint64_t id =
-      ops_->Pull(**who, request->queue(), max, request->wait_ms(),
-                 [ctx, reactor, response, call](Result<std::vector<Job>> jobs) {
-                   {
-                     std::lock_guard lock(call->mu);
-                     call->answered = true;
-                   }
-                   if (!jobs.ok()) {
-                     ctx->AddTrailingMetadata(std::string(kErrorMetadata),
-                                              std::string(ErrorCodeName(jobs.status().code())));
-                     return reactor->Finish(ToGrpc(jobs.status()));
-                   }
-                   for (const Job& j : *jobs) ToProto(j, response->add_jobs());
-                   reactor->Finish(grpc::Status::OK);
-                 },
-                 {{}, "grpc", {}});
-  uint64_t cancel = 0;
-  {
-    std::lock_guard lock(call->mu);
-    call->id = id;
-    if (call->cancelled && !call->answered) cancel = id;  // cancelled before the id was known
-  }
-  if (cancel != 0) broker_.CancelPull(queue, cancel);
+  // The pull's id, once it waits (at once, or when the subscribe hook has
+  // answered): a call cancelled before it was known cancels the pull now.
+  auto started = [call, broker = &broker_, queue](uint64_t id) {
+    uint64_t cancel = 0;
+    {
+      std::lock_guard lock(call->mu);
+      call->id = id;
+      if (call->cancelled && !call->answered) cancel = id;
+    }
+    if (cancel != 0) broker->CancelPull(queue, cancel);
+  };
+  ops_->Pull(
+      **who, request->queue(), max, request->wait_ms(),
+      [ctx, reactor, response, call](Result<std::vector<Job>> jobs) {
+        {
+          std::lock_guard lock(call->mu);
+          call->answered = true;
+        }
+        if (!jobs.ok()) {
+          ctx->AddTrailingMetadata(std::string(kErrorMetadata),
+                                   std::string(ErrorCodeName(jobs.status().code())));
+          return reactor->Finish(ToGrpc(jobs.status()));
+        }
+        for (const Job& j : *jobs) ToProto(j, response->add_jobs());
+        reactor->Finish(grpc::Status::OK);
+      },
+      {{}, "grpc", {}}, started);
   return reactor;
 }
 

@@ -205,10 +205,10 @@ void ConnectReactor::Dispatch(v1::ClientCommand& c) {
                               });
     case C::kJoinQueue:
       return ops.VetQueue(client_.identity(), held->join_queue().queue(), caller,
-                          [back, held](Status s) {
-                            back([held, s](ConnectReactor& r) {
-                              if (!s.ok()) return r.Error(held->id(), s);
-                              r.JoinQueue(held->id(), held->join_queue());
+                          [back, held](Result<std::string> pattern) {
+                            back([held, pattern](ConnectReactor& r) {
+                              if (!pattern.ok()) return r.Error(held->id(), pattern.status());
+                              r.JoinQueue(held->id(), held->join_queue(), &*pattern);
                             });
                           });
     case C::kRefresh:
@@ -571,7 +571,7 @@ void ConnectReactor::Reply(uint64_t id, const v1::Reply& r) {
   }
 }
 
-void ConnectReactor::JoinQueue(uint64_t id, const v1::JoinQueue& j) {
+void ConnectReactor::JoinQueue(uint64_t id, const v1::JoinQueue& j, const std::string* vetted) {
   // Jobs come on the delivery thread; they go into the outbox in order,
   // after the Joined answer (queued before the broker can offer any: the
   // sink holds them until then).
@@ -589,7 +589,7 @@ void ConnectReactor::JoinQueue(uint64_t id, const v1::JoinQueue& j) {
   });
   Result<session::ClientSession::Subscribed> joined =
       client_.JoinQueue(j.queue(), j.max_in_flight(), options_.outbound.max_bytes, std::move(sink),
-                        deliveries_.inbox());
+                        deliveries_.inbox(), vetted);
   if (!joined.ok()) return Error(id, joined.status());
   v1::ServerEvent e;
   e.set_id(id);

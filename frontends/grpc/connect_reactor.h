@@ -90,7 +90,8 @@ class ConnectReactor final : public grpc::ServerBidiReactor<v1::ClientCommand, v
   void Publish(uint64_t id, const v1::PublishRequest& p, bool vetted = false);
   void Request(uint64_t id, const v1::RequestRequest& r, uint32_t timeout_ms, bool vetted = false);
   void Reply(uint64_t id, const v1::Reply& r);
-  void JoinQueue(uint64_t id, const v1::JoinQueue& j);
+  // `vetted`: the pattern the subscribe hook allowed.
+  void JoinQueue(uint64_t id, const v1::JoinQueue& j, const std::string* vetted = nullptr);
   void LeaveQueue(uint64_t id, const v1::LeaveQueue& l);
   void Settle(uint64_t id, const v1::Settle& s);
   void Refresh(uint64_t id, const v1::Refresh& r);

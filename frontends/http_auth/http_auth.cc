@@ -1,6 +1,6 @@
 #include "frontends/http_auth/http_auth.h"
 
-#include <chrono>
+#include "base/unix_time.h"
 
 namespace herald::httpauth {
 
@@ -23,12 +23,6 @@ session::Credential CredentialOf(const http::Request& req) {
     return session::Credential::Bearer(*token);
   }
   return session::Credential::None();
-}
-
-int64_t NowSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 void SendRefused(http::Response& res, const Status& why) {

@@ -27,6 +27,4 @@ session::Credential CredentialOf(const http::Request& req);
 // Sends an admission refusal (a non-ok Status from session::Admission).
 void SendRefused(http::Response& res, const Status& why);
 
-int64_t NowSeconds();
-
 }  // namespace herald::httpauth

@@ -83,14 +83,16 @@ void RestApi::Queue(http::Request& req, http::Response res) {
     // Always posted: the answer may come from a publish holding its topic's
     // lock, and sending may start this connection's next request.
     ops_->Pull(*who, name, *max, *wait,
-               [loop, res, ops = ops_](Result<std::vector<Job>> jobs) mutable {
-                 loop->Post([res, ops, jobs = std::move(jobs)]() mutable {
+               // The broker, not the operations: a pull waiting at shutdown
+               // must not keep the hooks' transport alive.
+               [loop, res, broker = &ops_->broker()](Result<std::vector<Job>> jobs) mutable {
+                 loop->Post([res, broker, jobs = std::move(jobs)]() mutable {
                    if (!jobs.ok()) return (void)res.SendError(jobs.status());
                    if (res.Send(200, json::EncodeJobs(*jobs), json::kJsonContentType)) return;
                    // The client went away while it waited: its jobs are
                    // offered again now rather than after ack_wait, and
                    // were never delivered (max_deliver does not count them).
-                   for (const Job& j : *jobs) (void)ops->broker().ReturnUnsent(j.handle);
+                   for (const Job& j : *jobs) (void)broker->ReturnUnsent(j.handle);
                  });
                },
                {{}, "http", {}});

@@ -1,18 +1,12 @@
 #include "frontends/session/admission.h"
 
-#include <chrono>
 #include <string>
 
+#include "base/unix_time.h"
 #include "herald/topic.h"
 
 namespace herald::session {
 namespace {
-
-int64_t NowSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Authentication off: one identity that may do everything, shared by all.
 const IdentityPtr& OpenIdentity() {
@@ -62,7 +56,7 @@ Result<IdentityPtr> Admission::Authenticate(const Credential& credential) const 
       id = verifier_->Anonymous();
       break;
     case Credential::Kind::kBearer:
-      id = verifier_->Verify(credential.token, NowSeconds());
+      id = verifier_->Verify(credential.token, UnixSeconds());
       break;
     case Credential::Kind::kMalformed:
       return Status(ErrorCode::kUnauthenticated, std::string(credential.token));
@@ -96,20 +90,19 @@ Result<IdentityPtr> Admission::Renew(const auth::Identity& current,
   if (credential.kind != Credential::Kind::kBearer) {
     return Status(ErrorCode::kInvalidArgument, "a refresh needs a token");
   }
-  // A token alone would undo what the connect hook decided (its user,
-  // grants, expiry): Operations::Renew renews such a connection through the
-  // refresh hook, keeping the decision.
-  if (current.decided_by_hook) {
+  // A token alone would undo what the connect hook decided: such a
+  // connection renews through Operations::Renew, which keeps it.
+  if (current.hook_set.any()) {
     return Status(ErrorCode::kPermissionDenied,
-                  "this connection's identity was set by the connect hook: a refresh needs the "
-                  "refresh hook");
+                  "this connection's identity was set by the connect hook: renew it with "
+                  "Operations::Renew");
   }
   Result<IdentityPtr> next = Authenticate(credential);
   if (!next.ok()) return next.status();
   // Within the verifier's leeway a token past its exp still verifies; as a
   // renewal it would end the connection at once, in place of a token that
   // may have had minutes left.
-  if ((*next)->expires_at_s != 0 && (*next)->expires_at_s <= NowSeconds()) {
+  if ((*next)->expires_at_s != 0 && (*next)->expires_at_s <= UnixSeconds()) {
     return Status(ErrorCode::kUnauthenticated, "invalid token: expired");
   }
   if ((*next)->anonymous != current.anonymous || (*next)->subject != current.subject) {

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <vector>
 
 namespace herald::session {
@@ -106,9 +107,17 @@ Status ClientSession::Unsubscribe(uint64_t id, std::function<void()> then) {
 }
 
 Result<IdentityPtr> ClientSession::Refresh(const Credential& credential) {
-  Result<IdentityPtr> next = ops_->admission().Renew(*identity_, credential);
-  if (next.ok()) Renewed(*next);
-  return next;
+  // Without a refresh hook Operations::Renew answers inline; a front sends
+  // a refresh the hook must see through Operations::Renew itself.
+  if (ops_->Hooked(HookEvent::kRefresh, {})) {
+    return Status(ErrorCode::kInternal, "a hooked refresh goes through Operations::Renew");
+  }
+  std::optional<Result<IdentityPtr>> next;
+  ops_->Renew(*identity_, credential, Caller(),
+              [&next](Result<IdentityPtr> r) { next.emplace(std::move(r)); });
+  if (!next) return Status(ErrorCode::kInternal, "a refresh did not complete");
+  if (next->ok()) Renewed(**next);
+  return std::move(*next);
 }
 
 void ClientSession::Renewed(IdentityPtr next) {
@@ -190,11 +199,9 @@ void ClientSession::Close() {
   for (const auto& [name, id] : memberships) ops_->broker().LeaveQueue(id);
 }
 
-Result<ClientSession::Subscribed> ClientSession::JoinQueue(std::string_view name,
-                                                           uint32_t max_in_flight,
-                                                           uint64_t max_bytes,
-                                                           std::shared_ptr<Sink> sink,
-                                                           std::shared_ptr<Inbox> inbox) {
+Result<ClientSession::Subscribed> ClientSession::JoinQueue(
+    std::string_view name, uint32_t max_in_flight, uint64_t max_bytes, std::shared_ptr<Sink> sink,
+    std::shared_ptr<Inbox> inbox, const std::string* vetted) {
   std::shared_ptr<JobBudget> budget;
   {
     std::lock_guard lock(mu_);
@@ -204,7 +211,7 @@ Result<ClientSession::Subscribed> ClientSession::JoinQueue(std::string_view name
     budget = job_budget_;
   }
   Result<uint64_t> id = ops_->JoinQueue(*identity_, name, std::move(sink), std::move(inbox),
-                                        max_in_flight, std::move(budget));
+                                        max_in_flight, std::move(budget), vetted);
   if (!id.ok()) return id.status();
   std::unique_lock lock(mu_);
   if (closed_) {  // as in Subscribe: a membership left behind would hold jobs

@@ -135,8 +135,10 @@ class ClientSession {
   // `max_bytes` is the front's outbound budget (OutboundLimits::max_bytes):
   // the unsettled jobs of all the session's memberships stay within it
   // together (one JobBudget; 0: no bound).
+  // `vetted`: the pattern the subscribe hook allowed (Operations::VetQueue).
   Result<Subscribed> JoinQueue(std::string_view name, uint32_t max_in_flight, uint64_t max_bytes,
-                               std::shared_ptr<Sink> sink, std::shared_ptr<Inbox> inbox);
+                               std::shared_ptr<Sink> sink, std::shared_ptr<Inbox> inbox,
+                               const std::string* vetted = nullptr);
   // not_found when the session is not a member.
   Status LeaveQueue(std::string_view name);
   // Settles a job delivered to one of the session's memberships

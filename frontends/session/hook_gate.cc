@@ -150,8 +150,8 @@ void HookGate::Ask(HookRequest request, std::function<void(Result<HookDecision>)
 
 auth::Identity HookGate::Apply(const auth::Identity& who, const HookDecision& d) {
   auth::Identity next = who;
-  if (d.user || d.info || d.grants || d.expires_at != 0) {
-    next.decided_by_hook = true;
+  next.hook_set = {d.user.has_value(), d.info.has_value(), d.grants.has_value(), d.expires_at != 0};
+  if (next.hook_set.any()) {
     next.token_subject = who.subject;
     next.token_anonymous = who.anonymous;
   }

@@ -202,18 +202,24 @@ std::vector<QueueInfo> Operations::ListQueues(const auth::Identity& who) const {
 
 Result<uint64_t> Operations::JoinQueue(const auth::Identity& who, std::string_view name,
                                        std::shared_ptr<Sink> sink, std::shared_ptr<Inbox> inbox,
-                                       uint32_t max_in_flight,
-                                       std::shared_ptr<JobBudget> budget) const {
+                                       uint32_t max_in_flight, std::shared_ptr<JobBudget> budget,
+                                       const std::string* vetted) const {
   Result<QueueInfo> q = broker_.GetQueue(name);
   if (!q.ok()) return q.status();
   if (Status s = MayJoin(who, *q, "joining"); !s.ok()) return s;
+  if (Hooked(HookEvent::kSubscribe, q->options.pattern) &&
+      (!vetted || *vetted != q->options.pattern)) {
+    return Status(ErrorCode::kUnavailable, "work queue '" + std::string(name) +
+                                               "' changed while its subscribe hook was asked: "
+                                               "join again");
+  }
   return broker_.JoinQueue(name, std::move(sink), std::move(inbox), max_in_flight,
                            std::move(budget));
 }
 
 uint64_t Operations::Pull(const auth::Identity& who, std::string_view name, int64_t max,
                           int64_t wait_ms, std::function<void(Result<std::vector<Job>>)> done,
-                          const HookCaller& caller) const {
+                          const HookCaller& caller, std::function<void(uint64_t)> started) const {
   auto refuse = [&](Status s) {
     done(std::move(s));
     return uint64_t{0};
@@ -233,19 +239,22 @@ uint64_t Operations::Pull(const auth::Identity& who, std::string_view name, int6
   if (Status s = MayJoin(who, *q, "pulling from"); !s.ok()) return refuse(s);
   if (Hooked(HookEvent::kSubscribe, q->options.pattern)) {
     // A queue's jobs are its pattern's messages: the subscribe hook decides
-    // as for a subscription. (Such a pull cannot be cancelled while the
-    // hook is asked: its id is known only then.)
+    // as for a subscription.
     VetSubscribe(who, q->options.pattern, caller,
-                 [broker = &broker_, name = std::string(name), max, wait_ms,
-                  done = std::move(done)](Status s) mutable {
+                 [broker = &broker_, name = std::string(name), max, wait_ms, done = std::move(done),
+                  started = std::move(started)](Status s) mutable {
                    if (!s.ok()) return done(s);
-                   broker->Pull(name, static_cast<size_t>(max), std::chrono::milliseconds(wait_ms),
-                                std::move(done));
+                   const uint64_t id =
+                       broker->Pull(name, static_cast<size_t>(max),
+                                    std::chrono::milliseconds(wait_ms), std::move(done));
+                   if (id != 0 && started) started(id);
                  });
     return 0;
   }
-  return broker_.Pull(name, static_cast<size_t>(max), std::chrono::milliseconds(wait_ms),
-                      std::move(done));
+  const uint64_t id = broker_.Pull(name, static_cast<size_t>(max),
+                                   std::chrono::milliseconds(wait_ms), std::move(done));
+  if (id != 0 && started) started(id);
+  return id;
 }
 
 bool Operations::QueueHooked(std::string_view name) const {
@@ -255,11 +264,16 @@ bool Operations::QueueHooked(std::string_view name) const {
 }
 
 void Operations::VetQueue(const auth::Identity& who, std::string_view name,
-                          const HookCaller& caller, std::function<void(Status)> done) const {
+                          const HookCaller& caller,
+                          std::function<void(Result<std::string>)> done) const {
   Result<QueueInfo> q = broker_.GetQueue(name);
   if (!q.ok()) return done(q.status());
   if (Status s = MayJoin(who, *q, "joining"); !s.ok()) return done(s);
-  VetSubscribe(who, q->options.pattern, caller, std::move(done));
+  VetSubscribe(who, q->options.pattern, caller,
+               [pattern = q->options.pattern, done = std::move(done)](Status s) {
+                 if (!s.ok()) return done(s);
+                 done(pattern);
+               });
 }
 
 Result<std::chrono::milliseconds> Operations::NackDelay(std::optional<int64_t> delay_ms) {

@@ -63,9 +63,10 @@ class Operations {
   void Connect(const Credential& credential, HookCaller caller,
                std::function<void(Result<Admitted>)> done) const;
   // A live connection's new token (Admission::Renew), then the refresh hook.
-  // A connection the connect hook named (Identity::decided_by_hook) keeps
-  // what it decided: the new token must name the same subject as the first,
-  // and only the refresh hook renews it (without one: permission_denied).
+  // A connection the connect hook changed (Identity::hook_set) keeps what
+  // it replaced (user, info, grants): the new token must name the same
+  // subject as the first; an expiry the hook set is extended only by the
+  // refresh hook (without one: permission_denied).
   void Renew(const auth::Identity& current, const Credential& credential, HookCaller caller,
              std::function<void(Result<IdentityPtr>)> done) const;
 
@@ -141,26 +142,32 @@ class Operations {
   Result<QueueInfo> GetQueue(const auth::Identity& who, std::string_view name) const;
   // The queues `who` may inspect.
   std::vector<QueueInfo> ListQueues(const auth::Identity& who) const;
+  // With a subscribe hook on the queue's pattern, `vetted` must be the
+  // pattern VetQueue allowed (else unavailable: the queue changed, or the
+  // hook was not asked).
   Result<uint64_t> JoinQueue(const auth::Identity& who, std::string_view name,
                              std::shared_ptr<Sink> sink, std::shared_ptr<Inbox> inbox,
-                             uint32_t max_in_flight, std::shared_ptr<JobBudget> budget) const;
+                             uint32_t max_in_flight, std::shared_ptr<JobBudget> budget,
+                             const std::string* vetted = nullptr) const;
   // `max` 1 to kMaxPullBatch (and a queue hands out at most its
   // max_in_flight);
   // `wait_ms` 0 to max_request_timeout: one bound for anything a client
   // waits on. invalid_argument otherwise.
   // Returns the pull's id while it waits (Broker::CancelPull), else 0.
-  // With a subscribe hook on the queue's pattern it is asked first (and
-  // the pull's id is 0: it cannot be cancelled before the hook answers).
+  // With a subscribe hook on the queue's pattern it is asked first: the
+  // pull's id is then 0 here and `started` gets it once the pull waits
+  // (`started`, when given, is called with every id but 0).
   uint64_t Pull(const auth::Identity& who, std::string_view name, int64_t max, int64_t wait_ms,
-                std::function<void(Result<std::vector<Job>>)> done,
-                const HookCaller& caller = {}) const;
+                std::function<void(Result<std::vector<Job>>)> done, const HookCaller& caller = {},
+                std::function<void(uint64_t)> started = nullptr) const;
   // Joining a queue asks the subscribe hook for its pattern (its jobs are
   // the pattern's messages): whether it will, and the asking (the queue's
   // existence and the subscribe grant first). A front that keeps order
   // vets, then JoinQueue.
   bool QueueHooked(std::string_view name) const;
+  // `done` gets the pattern allowed, for JoinQueue.
   void VetQueue(const auth::Identity& who, std::string_view name, const HookCaller& caller,
-                std::function<void(Status)> done) const;
+                std::function<void(Result<std::string>)> done) const;
   // Settles a pulled job (Broker::kPullMember): the handle is its proof.
   Status SettlePulled(const auth::Identity& who, std::string_view handle, SettleKind kind,
                       std::optional<int64_t> delay_ms) const;

@@ -1,9 +1,10 @@
 // The operations that may wait on a backend's hook (HookGate): a
 // connection's admission, a token's renewal, and the vetting of a
 // subscription or a publish before the broker sees it.
-#include <chrono>
 
 #include "frontends/session/operations.h"
+
+#include "base/unix_time.h"
 
 namespace herald::session {
 namespace {
@@ -17,12 +18,6 @@ HookRequest RequestOf(HookEvent event, const auth::Identity& who, const HookCall
   r.transport = caller.transport;
   r.info = who.info.empty() ? caller.info : who.info;
   return r;
-}
-
-int64_t NowSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 }  // namespace
@@ -46,7 +41,7 @@ void Operations::Connect(const Credential& credential, HookCaller caller,
                                    done = std::move(done)](Result<HookDecision> d) mutable {
     if (!d.ok()) return done(d.status());
     IdentityPtr decided = std::make_shared<const auth::Identity>(HookGate::Apply(*who, *d));
-    if (decided->expires_at_s != 0 && decided->expires_at_s <= NowSeconds()) {
+    if (decided->expires_at_s != 0 && decided->expires_at_s <= UnixSeconds()) {
       return done(Status(ErrorCode::kUnauthenticated, "the hook's expires_at has passed"));
     }
     Result<Admitted> admitted = admission.Hold(std::move(decided));
@@ -57,7 +52,7 @@ void Operations::Connect(const Credential& credential, HookCaller caller,
 
 void Operations::Renew(const auth::Identity& current, const Credential& credential,
                        HookCaller caller, std::function<void(Result<IdentityPtr>)> done) const {
-  if (current.decided_by_hook) return RenewDecided(current, credential, caller, std::move(done));
+  if (current.hook_set.any()) return RenewDecided(current, credential, caller, std::move(done));
   Result<IdentityPtr> next = admission_.Renew(current, credential);
   if (!next.ok() || !Hooked(HookEvent::kRefresh, {})) return done(std::move(next));
   HookRequest request = RequestOf(HookEvent::kRefresh, **next, caller);
@@ -75,27 +70,48 @@ void Operations::Renew(const auth::Identity& current, const Credential& credenti
 void Operations::RenewDecided(const auth::Identity& current, const Credential& credential,
                               const HookCaller& caller,
                               std::function<void(Result<IdentityPtr>)> done) const {
-  if (!Hooked(HookEvent::kRefresh, {})) {
-    return done(admission_.Renew(current, credential).status());  // refused, saying why
+  // An expiry the connect hook set is the backend's to extend: a token
+  // alone would outlive it.
+  if (current.hook_set.expiry && !Hooked(HookEvent::kRefresh, {})) {
+    return done(Status(ErrorCode::kPermissionDenied,
+                       "the connect hook set this connection's expiry: a refresh needs the "
+                       "refresh hook"));
   }
-  // The new token must name whom the first one named; the connection stays
-  // who the connect hook made it, with the new token's id and (unless the
-  // refresh hook says otherwise) its expiry.
+  // The new token must name whom the first one named. The connection is
+  // then the new token's, with what the connect hook replaced kept.
   auth::Identity as_token = current;
-  as_token.decided_by_hook = false;
+  as_token.hook_set = {};
   as_token.subject = current.token_subject;
   as_token.anonymous = current.token_anonymous;
   Result<IdentityPtr> next = admission_.Renew(as_token, credential);
   if (!next.ok()) return done(next.status());
+  auto keep = [current](const auth::Identity& token, int64_t refreshed_expiry) {
+    auth::Identity renewed = token;
+    renewed.hook_set = current.hook_set;
+    renewed.token_subject = current.token_subject;
+    renewed.token_anonymous = current.token_anonymous;
+    if (current.hook_set.user) {
+      renewed.subject = current.subject;
+      renewed.anonymous = current.anonymous;
+    }
+    if (current.hook_set.info) renewed.info = current.info;
+    if (current.hook_set.grants) renewed.grants = current.grants;
+    // The refresh hook's expiry if it gave one; else a hook-set one stays
+    // (a refresh hook that failed open does not hand it to the token).
+    if (refreshed_expiry != 0) {
+      renewed.expires_at_s = refreshed_expiry;
+    } else if (current.hook_set.expiry) {
+      renewed.expires_at_s = current.expires_at_s;
+    }
+    return std::make_shared<const auth::Identity>(std::move(renewed));
+  };
+  if (!Hooked(HookEvent::kRefresh, {})) return done(keep(**next, 0));
   HookRequest request = RequestOf(HookEvent::kRefresh, current, caller);
   request.token = std::string(credential.token);
-  hooks_->Ask(std::move(request), [renewed = current, next = std::move(*next),
+  hooks_->Ask(std::move(request), [keep, next = std::move(*next),
                                    done = std::move(done)](Result<HookDecision> d) mutable {
     if (!d.ok()) return done(d.status());
-    renewed.token_id = next->token_id;
-    renewed.issued_at_s = next->issued_at_s;
-    renewed.expires_at_s = d->expires_at != 0 ? d->expires_at : next->expires_at_s;
-    done(std::make_shared<const auth::Identity>(std::move(renewed)));
+    done(keep(*next, d->expires_at));
   });
 }
 

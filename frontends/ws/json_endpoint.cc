@@ -130,12 +130,14 @@ void JsonEndpoint::Dispatch(Command& c) {
         });
       });
     case Command::Op::kJoin:
-      return ops_->VetQueue(client_.identity(), held->queue, caller, [back, held](Status s) {
-        back([held, s](JsonEndpoint& self) {
-          if (!s.ok()) return self.SendError(held->id, s);
-          self.JoinQueue(*held);
-        });
-      });
+      return ops_->VetQueue(client_.identity(), held->queue, caller,
+                            [back, held](Result<std::string> pattern) {
+                              back([held, pattern](JsonEndpoint& self) {
+                                if (!pattern.ok())
+                                  return self.SendError(held->id, pattern.status());
+                                self.JoinQueue(*held, &*pattern);
+                              });
+                            });
     case Command::Op::kRefresh:
       return ops_->Renew(client_.identity(), session::Credential::Bearer(held->token), caller,
                          [back, held](Result<session::IdentityPtr> who) {
@@ -270,10 +272,10 @@ void JsonEndpoint::Refresh(const Command& c) {
   Send(json::EncodeRefreshed(c.id, (*who)->expires_at_s));
 }
 
-void JsonEndpoint::JoinQueue(const Command& c) {
+void JsonEndpoint::JoinQueue(const Command& c, const std::string* vetted) {
   Result<session::ClientSession::Subscribed> joined =
       client_.JoinQueue(c.queue, c.max_in_flight, session_->outbound_limits().max_bytes,
-                        session_->SharedPart<Sink>(this), inbox_);
+                        session_->SharedPart<Sink>(this), inbox_, vetted);
   if (!joined.ok()) return SendError(c.id, joined.status());
   // Joining again changes nothing, the framing included.
   if (!joined->again && c.batch > 0) batched_.emplace_back(c.queue, c.batch);

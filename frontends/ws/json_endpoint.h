@@ -74,7 +74,8 @@ class JsonEndpoint final : public Endpoint, public Sink {
   void Refresh(const json::Command& c);
   void Members(const json::Command& c);
   void SendPresence(const PresenceEvent& e);
-  void JoinQueue(const json::Command& c);
+  // `vetted`: the pattern the subscribe hook allowed.
+  void JoinQueue(const json::Command& c, const std::string* vetted = nullptr);
   void LeaveQueue(const json::Command& c);
   void Settle(const json::Command& c, SettleKind kind);
   // Every frame goes out after the jobs batched before it: batching changes

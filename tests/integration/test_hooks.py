@@ -435,19 +435,29 @@ class Failures(unittest.TestCase):
 
 
 class WithoutRefreshHook(unittest.TestCase):
-    def test_a_connection_the_connect_hook_named_cannot_renew_on_a_token_alone(self):
+    def test_a_token_alone_renews_but_keeps_the_hooks_grants_and_never_its_expiry(self):
         backend = HttpHookBackend()
-        backend.decide["connect"] = lambda r: {"allow": True, "grants": {"subscribe": ["vip.>"]}}
+        backend.decide["connect"] = lambda r: (
+            {"allow": True, "grants": {"subscribe": ["vip.>"]}} if r["user"] == "rita"
+            else {"allow": True, "expires_at": int(time.time()) + 30})
         try:
             with Heraldd(config=config(backend, events=("connect",))) as h:
                 async def go():
                     ws = await ws_connect(h.port, tok("rita"))
                     await ws.send(json.dumps({"op": "refresh", "id": "r", "token": tok("rita")}))
+                    self.assertEqual((await recv_json(ws))["op"], "refreshed")
+                    # The token's own grants (public.>) did not come back.
+                    await ws.send(json.dumps({"op": "sub", "id": "1", "topic": "public.x"}))
+                    self.assertEqual((await recv_json(ws))["code"], "permission_denied")
+                    await ws.send(json.dumps({"op": "sub", "id": "2", "topic": "vip.x"}))
+                    self.assertEqual((await recv_json(ws))["op"], "subscribed")
+                    await ws.close()
+                    # An expiry the hook set: only the refresh hook extends it.
+                    ws = await ws_connect(h.port, tok("sam"))
+                    await ws.send(json.dumps({"op": "refresh", "id": "r", "token": tok("sam")}))
                     answer = await recv_json(ws)
                     self.assertEqual(answer["code"], "permission_denied", answer)
                     self.assertIn("refresh hook", answer["message"])
-                    await ws.send(json.dumps({"op": "sub", "id": "1", "topic": "public.x"}))
-                    self.assertEqual((await recv_json(ws))["code"], "permission_denied")
                     await ws.close()
                 run(go())
         finally:

@@ -3,6 +3,7 @@
 // slow consumers, token expiry and drains.
 #include "frontends/sse/sse_stream.h"
 
+#include "base/unix_time.h"
 #include "frontends/http_auth/http_auth.h"
 #include "tests/sse/sse_fixture.h"
 
@@ -99,7 +100,7 @@ TEST_F(SseStreamTest, StreamThatStopsReadingIsCutAsASlowConsumer) {
 }
 
 TEST_F(SseStreamTest, ExpiredTokenEndsTheStreamWithAComment) {
-  OpenStream s = StartStream(Open({.patterns = {"t"}}, httpauth::NowSeconds() - 1), "/stream");
+  OpenStream s = StartStream(Open({.patterns = {"t"}}, UnixSeconds() - 1), "/stream");
   EXPECT_THAT(s.ReadUntil(": token expired\n\n"), HasSubstr(": token expired\n\n"));
   EXPECT_TRUE(s.peer.ClosedWithin());
 }

@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "base/unix_time.h"
 #include "frontends/http_auth/http_auth.h"
 #include "tests/ws/ws_fixture.h"
 
@@ -138,7 +139,7 @@ TEST_F(WsSessionTest, MessagesOverTheRateAreRefusedThenTheConnectionIsClosedWith
 
 TEST_F(WsSessionTest, ExpiredTokenClosesWith4001) {
   Peer c = OpenJson();
-  OnLoop([&] { sessions_[0].lock()->SetExpiry(httpauth::NowSeconds() - 1); });
+  OnLoop([&] { sessions_[0].lock()->SetExpiry(UnixSeconds() - 1); });
   ServerFrame f = ReadFrame(c);
   EXPECT_EQ(f.opcode, kClose);
   EXPECT_EQ(f.close_code(), 4001);
