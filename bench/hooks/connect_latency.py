@@ -28,23 +28,12 @@ import websockets  # noqa: E402
 
 from heraldd import Heraldd  # noqa: E402
 from hook_backend import GrpcHookBackend, HttpHookBackend  # noqa: E402
-from test_auth import AUDIENCE, ISSUER, SECRET, bearer, claims, jwt  # noqa: E402
+from test_auth import auth_toml, bearer, claims, jwt  # noqa: E402
 
 CONNECTS = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
 BATCH = int(sys.argv[2]) if len(sys.argv) > 2 else 50
 
-AUTH = f"""
-[auth]
-issuer = "{ISSUER}"
-audience = "{AUDIENCE}"
-anonymous = false
-[[auth.keys]]
-alg = "HS256"
-secret = "{SECRET.decode()}"
-[[auth.rules]]
-subject = "*"
-subscribe = ["public.>"]
-"""
+AUTH = auth_toml(["public.>"])
 
 
 def pct(sorted_ms, p):

@@ -46,6 +46,15 @@ SECRET = b"a-secret-of-at-least-32-bytes-long-0123456789"
 OTHER_SECRET = b"another-secret-of-at-least-32-bytes-long-987654"
 MAX_TOKEN_BYTES = 8192
 
+
+def auth_toml(subscribe, publish=(), leeway_ms=0):
+    """An [auth] table verifying this file's HS256 tokens (no anonymous
+    access) with one rule for every subject."""
+    return (f'\n[auth]\nissuer = "{ISSUER}"\naudience = "{AUDIENCE}"\nleeway_ms = {leeway_ms}\n'
+            f'anonymous = false\n[[auth.keys]]\nalg = "HS256"\nsecret = "{SECRET.decode()}"\n'
+            f'[[auth.rules]]\nsubject = "*"\nsubscribe = {json.dumps(list(subscribe))}\n'
+            f'publish = {json.dumps(list(publish))}\n')
+
 AUTH_CONFIG = f"""
 [auth]
 issuer = "{ISSUER}"

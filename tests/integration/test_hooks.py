@@ -21,7 +21,7 @@ import websockets
 from heraldd import Heraldd, http_call as raw_call, wait_until
 from hook_backend import GrpcHookBackend, HttpHookBackend, b64
 from sse_util import SseClient
-from test_auth import AUDIENCE, ISSUER, SECRET, bearer, claims, jwt
+from test_auth import auth_toml, bearer, claims, jwt
 from ws_util import recv_json, recv_until, run
 
 STUBS = os.environ.get("HERALD_PYTHON_STUBS",
@@ -31,20 +31,7 @@ sys.path.insert(0, os.path.abspath(STUBS))
 from herald.v1 import broker_pb2 as pb  # noqa: E402
 from herald.v1 import broker_pb2_grpc as pb_grpc  # noqa: E402
 
-AUTH = f"""
-[auth]
-issuer = "{ISSUER}"
-audience = "{AUDIENCE}"
-leeway_ms = 0
-anonymous = false
-[[auth.keys]]
-alg = "HS256"
-secret = "{SECRET.decode()}"
-[[auth.rules]]
-subject = "*"
-subscribe = ["public.>", "chat.>", "secret.>"]
-publish = ["public.>", "chat.>"]
-"""
+AUTH = auth_toml(["public.>", "chat.>", "secret.>"], ["public.>", "chat.>"])
 
 
 QUEUES = """
