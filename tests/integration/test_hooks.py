@@ -7,6 +7,7 @@ timeouts and a backend that is down under both failure policies, the
 metrics, and a backend answering 1,000 connects."""
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import socket
@@ -53,6 +54,17 @@ def config(backend, on_failure="deny", timeout_ms=1000, events=("connect", "subs
         if e == "publish":
             text += 'patterns = ["chat.>"]\n'
     return text
+
+
+@contextlib.contextmanager
+def node(*args, config):
+    """A heraldd that must exit cleanly (under the sanitizers: no report)."""
+    h = Heraldd(*args, config=config).__enter__()
+    try:
+        yield h
+    finally:
+        rc = h.stop()
+        assert rc == 0, f"heraldd exited {rc}:\n{h.logs()[-3000:]}"
 
 
 def tok(sub, exp_in=600, **over):
@@ -104,8 +116,9 @@ class HttpHooks(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.h.__exit__(None, None, None)
+        rc = cls.h.stop()
         cls.backend.close()
+        assert rc == 0, f"heraldd exited {rc}:\n{cls.h.logs()[-3000:]}"
 
     def setUp(self):
         self.backend.decide = {}
@@ -384,8 +397,8 @@ class Failures(unittest.TestCase):
     """A slow backend and one that is down, under both policies."""
 
     def check(self, backend, on_failure, expect_ws, expect_metric):
-        with Heraldd(config=config(backend, on_failure=on_failure, timeout_ms=300,
-                                   events=("connect",))) as h:
+        with node(config=config(backend, on_failure=on_failure, timeout_ms=300,
+                                events=("connect",))) as h:
             status = run(refused_status(h.port, tok("kate")))
             self.assertEqual(status, expect_ws)
             self.assertEqual(metric_of(h.port, expect_metric, "connect"), 1)
@@ -428,7 +441,7 @@ class WithoutRefreshHook(unittest.TestCase):
             {"allow": True, "grants": {"subscribe": ["vip.>"]}} if r["user"] == "rita"
             else {"allow": True, "expires_at": int(time.time()) + 30})
         try:
-            with Heraldd(config=config(backend, events=("connect",))) as h:
+            with node(config=config(backend, events=("connect",))) as h:
                 async def go():
                     ws = await ws_connect(h.port, tok("rita"))
                     await ws.send(json.dumps({"op": "refresh", "id": "r", "token": tok("rita")}))
@@ -464,7 +477,7 @@ class GrpcHooks(unittest.TestCase):
         backend.decide["publish"] = lambda r: {
             "allow": True, "data": b64(base64.b64decode(r["data"])[::-1])}
         try:
-            with Heraldd("--grpc-listen", "127.0.0.1:0", config=config(backend)) as h:
+            with node("--grpc-listen", "127.0.0.1:0", config=config(backend)) as h:
                 async def go():
                     self.assertEqual(await refused_status(h.port, tok("mallory")), 403)
                     ws = await ws_connect(h.port, tok("nina"))
