@@ -43,6 +43,11 @@ HookDecision FromProto(const v1::HookDecision& p) {
   return d;
 }
 
+// The hooks whose call's callback this thread is running: their destructor,
+// if it runs there (the last reference dropped in a `done`), cannot wait
+// for that call.
+thread_local const void* t_in_callback = nullptr;
+
 // One call's state, alive until its callback.
 struct Call {
   grpc::ClientContext context;
@@ -65,17 +70,18 @@ struct GrpcHooks::Impl {
 
 Result<std::shared_ptr<GrpcHooks>> GrpcHooks::Create(const std::string& target) {
   if (target.empty()) return Status(ErrorCode::kInvalidArgument, "hooks grpc_target is empty");
-  auto impl = std::make_unique<Impl>();
+  auto impl = std::make_shared<Impl>();
   impl->channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
   impl->stub = v1::Hooks::NewStub(impl->channel);
   return std::shared_ptr<GrpcHooks>(new GrpcHooks(std::move(impl)));
 }
 
-GrpcHooks::GrpcHooks(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+GrpcHooks::GrpcHooks(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 GrpcHooks::~GrpcHooks() {
   std::unique_lock lock(impl_->mu);
   for (grpc::ClientContext* c : impl_->calls) c->TryCancel();
+  if (t_in_callback == impl_.get()) return;  // the others end by themselves
   impl_->idle.wait(lock, [&] { return impl_->calls.empty(); });
 }
 
@@ -88,18 +94,21 @@ void GrpcHooks::Call(HookRequest request, std::function<void(Result<HookDecision
     std::lock_guard lock(impl_->mu);
     impl_->calls.insert(&call->context);
   }
-  auto finished = [call, impl = impl_.get()](grpc::Status status) {
+  auto finished = [call, impl = impl_](grpc::Status status) {
     // Left last, after the call (and what its `done` holds) is gone: the
     // destructor may be waiting, and returns once the set is empty.
     struct Leave {
       Impl* impl;
       grpc::ClientContext* context;
+      const void* outer;
       ~Leave() {
+        t_in_callback = outer;
         std::lock_guard lock(impl->mu);
         impl->calls.erase(context);
         if (impl->calls.empty()) impl->idle.notify_all();
       }
-    } leave{impl, &call->context};
+    } leave{impl.get(), &call->context, t_in_callback};
+    t_in_callback = impl.get();
     std::unique_ptr<hooks::Call> owned(call);
     if (status.ok()) return call->done(FromProto(call->answer));
     const std::string why = status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED

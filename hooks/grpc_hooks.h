@@ -22,8 +22,9 @@ class GrpcHooks final : public Hooks {
   struct Impl;
 
  private:
-  explicit GrpcHooks(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  explicit GrpcHooks(std::shared_ptr<Impl> impl);
+  // Shared with the calls in flight: the channel outlives them.
+  const std::shared_ptr<Impl> impl_;
 };
 
 }  // namespace herald::hooks

@@ -3,6 +3,9 @@
 #include <curl/curl.h>
 
 #include <chrono>
+#include <deque>
+#include <mutex>
+#include <unordered_set>
 #include <vector>
 
 #include "hooks/hook_json.h"
@@ -48,6 +51,21 @@ Status Unavailable(std::string why) {
 
 }  // namespace
 
+struct HttpHooks::Engine {
+  const HttpHooksOptions options;
+  CURLM* const multi;                     // touched only by the thread
+  std::unordered_set<Transfer*> running;  // added to `multi`; the thread's
+  std::mutex mu;
+  std::deque<std::unique_ptr<Transfer>> queue;  // under mu
+  bool stopping = false;                        // under mu
+
+  Engine(HttpHooksOptions o, CURLM* m) : options(std::move(o)), multi(m) {}
+  ~Engine() { curl_multi_cleanup(multi); }
+  void Run();
+  void StartQueued();
+  void Finish(Transfer* t, int curl_code);
+};
+
 Result<std::shared_ptr<HttpHooks>> HttpHooks::Create(HttpHooksOptions options) {
   if (!options.url.starts_with("http://") && !options.url.starts_with("https://")) {
     return Status(ErrorCode::kInvalidArgument,
@@ -56,66 +74,61 @@ Result<std::shared_ptr<HttpHooks>> HttpHooks::Create(HttpHooksOptions options) {
   while (options.url.ends_with('/')) options.url.pop_back();
   static std::once_flag global;
   std::call_once(global, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  std::shared_ptr<HttpHooks> hooks(new HttpHooks(std::move(options)));
-  if (!hooks->multi_) return Status(ErrorCode::kInternal, "libcurl: no multi handle");
-  hooks->thread_ = std::thread([h = hooks.get()] { h->Run(); });
-  return hooks;
-}
-
-HttpHooks::HttpHooks(HttpHooksOptions options) : options_(std::move(options)) {
   CURLM* multi = curl_multi_init();
-  if (!multi) return;
-  const long connections = static_cast<long>(options_.connections ? options_.connections : 1);
+  if (!multi) return Status(ErrorCode::kInternal, "libcurl: no multi handle");
+  const long connections = static_cast<long>(options.connections ? options.connections : 1);
   curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, connections);
   curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, connections);
   curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, connections);
-  multi_ = multi;
+  auto engine = std::make_shared<Engine>(std::move(options), multi);
+  std::shared_ptr<HttpHooks> hooks(new HttpHooks(engine));
+  hooks->thread_ = std::thread([engine] { engine->Run(); });
+  return hooks;
 }
+
+HttpHooks::HttpHooks(std::shared_ptr<Engine> engine) : engine_(std::move(engine)) {}
 
 HttpHooks::~HttpHooks() {
   {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
+    std::lock_guard lock(engine_->mu);
+    engine_->stopping = true;
   }
-  if (multi_) curl_multi_wakeup(static_cast<CURLM*>(multi_));
-  if (thread_.joinable()) {
-    // Never its own last owner in practice (a call's `done` holds no
-    // reference to it), but joining itself would abort.
-    if (thread_.get_id() == std::this_thread::get_id()) {
-      thread_.detach();
-      return;
-    }
-    thread_.join();
+  curl_multi_wakeup(engine_->multi);
+  if (!thread_.joinable()) return;
+  if (thread_.get_id() == std::this_thread::get_id()) {
+    // Dropped inside a call's `done`, on the thread: it ends by itself once
+    // this returns, holding the engine until then.
+    thread_.detach();
+    return;
   }
-  if (multi_) curl_multi_cleanup(static_cast<CURLM*>(multi_));
+  thread_.join();
 }
 
 void HttpHooks::Call(HookRequest request, std::function<void(Result<HookDecision>)> done) {
   auto t = std::make_unique<Transfer>();
-  t->url = options_.url + "/" + HookEventName(request.event);
+  t->url = engine_->options.url + "/" + HookEventName(request.event);
   t->body = EncodeHookRequest(request);
-  t->max_answer = options_.max_answer_bytes;
+  t->max_answer = engine_->options.max_answer_bytes;
   t->timeout_ms = std::max<long>(1, static_cast<long>(request.timeout.count()));
   t->deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(t->timeout_ms);
   t->done = std::move(done);
   {
-    std::lock_guard lock(mu_);
-    if (!stopping_) {
-      queue_.push_back(std::move(t));
+    std::lock_guard lock(engine_->mu);
+    if (!engine_->stopping) {
+      engine_->queue.push_back(std::move(t));
       t = nullptr;
     }
   }
   if (t) return t->done(Unavailable("the node is stopping"));
-  curl_multi_wakeup(static_cast<CURLM*>(multi_));
+  curl_multi_wakeup(engine_->multi);
 }
 
-void HttpHooks::StartQueued() {
+void HttpHooks::Engine::StartQueued() {
   std::deque<std::unique_ptr<Transfer>> queued;
   {
-    std::lock_guard lock(mu_);
-    queued.swap(queue_);
+    std::lock_guard lock(mu);
+    queued.swap(queue);
   }
-  CURLM* multi = static_cast<CURLM*>(multi_);
   for (std::unique_ptr<Transfer>& owned : queued) {
     Transfer* t = owned.release();
     t->easy = curl_easy_init();
@@ -142,13 +155,13 @@ void HttpHooks::StartQueued() {
       Finish(t, CURLE_FAILED_INIT);
       continue;
     }
-    running_.insert(t);
+    running.insert(t);
   }
 }
 
-void HttpHooks::Finish(Transfer* t, int curl_code) {
+void HttpHooks::Engine::Finish(Transfer* t, int curl_code) {
   std::unique_ptr<Transfer> owned(t);
-  if (running_.erase(t)) curl_multi_remove_handle(static_cast<CURLM*>(multi_), t->easy);
+  if (running.erase(t)) curl_multi_remove_handle(multi, t->easy);
   if (curl_code != CURLE_OK) {
     const std::string why = t->too_long ? "answer over " + std::to_string(t->max_answer) + " bytes"
                             : curl_code == CURLE_OPERATION_TIMEDOUT
@@ -164,18 +177,15 @@ void HttpHooks::Finish(Transfer* t, int curl_code) {
   t->done(DecodeHookDecision(t->answer));
 }
 
-void HttpHooks::Run() {
-  CURLM* multi = static_cast<CURLM*>(multi_);
+void HttpHooks::Engine::Run() {
   for (;;) {
-    bool stopping;
     {
-      std::lock_guard lock(mu_);
-      stopping = stopping_;
+      std::lock_guard lock(mu);
+      if (stopping) break;
     }
-    if (stopping) break;
     StartQueued();
-    int running = 0;
-    curl_multi_perform(multi, &running);
+    int active = 0;
+    curl_multi_perform(multi, &active);
     int left = 0;
     while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
       if (msg->msg != CURLMSG_DONE) continue;
@@ -187,7 +197,7 @@ void HttpHooks::Run() {
     const auto now = std::chrono::steady_clock::now();
     auto next = now + std::chrono::seconds(1);
     std::vector<Transfer*> late;
-    for (Transfer* t : running_) {
+    for (Transfer* t : running) {
       if (t->deadline <= now) {
         late.push_back(t);
       } else {
@@ -203,13 +213,13 @@ void HttpHooks::Run() {
   // Stopping: what is queued or running fails, once each.
   std::deque<std::unique_ptr<Transfer>> queued;
   {
-    std::lock_guard lock(mu_);
-    queued.swap(queue_);
+    std::lock_guard lock(mu);
+    queued.swap(queue);
   }
   for (std::unique_ptr<Transfer>& t : queued) t->done(Unavailable("the node is stopping"));
-  while (!running_.empty()) {
-    Transfer* t = *running_.begin();
-    running_.erase(running_.begin());
+  while (!running.empty()) {
+    Transfer* t = *running.begin();
+    running.erase(running.begin());
     curl_multi_remove_handle(multi, t->easy);
     std::unique_ptr<Transfer> owned(t);
     t->done(Unavailable("the node is stopping"));

@@ -7,13 +7,9 @@
 // backend. Nothing here blocks a caller; `done` runs on this thread.
 #pragma once
 
-#include <atomic>
-#include <deque>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
-#include <unordered_set>
 
 #include "herald/hooks.h"
 #include "herald/status.h"
@@ -35,19 +31,15 @@ class HttpHooks final : public Hooks {
   void Call(HookRequest request, std::function<void(Result<HookDecision>)> done) override;
 
   struct Transfer;
+  // The multi handle, the queue and the transfers: owned by the thread as
+  // much as by this object, so that a last reference dropped on the thread
+  // itself (inside a call's `done`) cannot free them under it.
+  struct Engine;
 
  private:
-  explicit HttpHooks(HttpHooksOptions options);
-  void Run();
-  void StartQueued();
-  void Finish(Transfer* t, int curl_code);
+  explicit HttpHooks(std::shared_ptr<Engine> engine);
 
-  const HttpHooksOptions options_;
-  void* multi_ = nullptr;                  // CURLM*, touched only by the thread
-  std::unordered_set<Transfer*> running_;  // added to multi_; the thread's
-  std::mutex mu_;
-  std::deque<std::unique_ptr<Transfer>> queue_;  // under mu_
-  bool stopping_ = false;                        // under mu_
+  const std::shared_ptr<Engine> engine_;
   std::thread thread_;
 };
 

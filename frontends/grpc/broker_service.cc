@@ -7,17 +7,6 @@
 #include "frontends/grpc/subscribe_reactor.h"
 
 namespace herald::grpcfront {
-namespace {
-
-// A streaming call refused before it starts (no token, no grant, no slot).
-template <typename Base>
-class Refused final : public Base {
- public:
-  explicit Refused(grpc::Status status) { this->Finish(std::move(status)); }
-  void OnDone() override { delete this; }
-};
-
-}  // namespace
 
 BrokerService::BrokerService(Broker& broker, GrpcOptions options)
     : broker_(broker),
@@ -96,36 +85,46 @@ grpc::ServerUnaryReactor* BrokerService::Request(grpc::CallbackServerContext* ct
 
 grpc::ServerWriteReactor<v1::SubscribeResponse>* BrokerService::Subscribe(
     grpc::CallbackServerContext* ctx, const v1::SubscribeRequest* request) {
-  using Refuse = Refused<grpc::ServerWriteReactor<v1::SubscribeResponse>>;
-  if (request->presence()) {
-    return new Refuse(Refusal(
-        *options_.stats, ctx,
-        Status(ErrorCode::kInvalidArgument, "presence needs a Connect session (a client id)")));
-  }
   // Who it is, the connect hook, its user's slot; then the pattern's grant
-  // (which also covers the history of its resume topics) and the subscribe
-  // hook. The stream starts once all have answered: at once without hooks.
+  // (which also covers the history of its resume topics), presence (which
+  // needs a client id), and the subscribe hook. The stream starts once all
+  // have answered: at once without hooks.
   auto* r = new SubscribeReactor(broker_, deliveries_, *request, options_);
+  // The operations weakly: a hook's answer must not keep them (and the
+  // hooks' transport they hold) past the front.
+  using Ops = std::weak_ptr<const session::Operations>;
   auto start = [guard = r->guard(), ctx](const Status& refused, const session::Admitted* who,
-                                         std::shared_ptr<const session::Operations> ops) {
+                                         const session::Operations* ops) {
     auto registrar = [&](std::weak_ptr<ClientControl> control) {
       return ops->RegisterClient(*who->identity, who->client, "grpc", std::move(control));
     };
     SubscribeReactor::Start(guard, ctx, refused, who ? who->identity->expires_at_s : 0,
                             who ? who->slot : nullptr, registrar);
   };
-  ops_->Connect(CredentialOf(ctx), {{}, "grpc", {}},
-                [ops = ops_, stats = options_.stats, start,
-                 pattern = request->pattern()](Result<session::Admitted> who) {
-                  if (!who.ok()) {
-                    CountRefusal(*stats, who.status());
-                    return start(who.status(), nullptr, ops);
-                  }
-                  auto admitted = std::make_shared<session::Admitted>(std::move(*who));
-                  ops->VetSubscribe(
-                      *admitted->identity, pattern, {admitted->client, "grpc", {}},
-                      [ops, start, admitted](Status s) { start(s, admitted.get(), ops); });
-                });
+  ops_->Connect(
+      CredentialOf(ctx), {{}, "grpc", {}},
+      [weak = Ops(ops_), stats = options_.stats, start, pattern = request->pattern(),
+       presence = request->presence()](Result<session::Admitted> who) {
+        std::shared_ptr<const session::Operations> ops = weak.lock();
+        if (!ops) return;  // the front is gone, and the call with it
+        if (!who.ok()) {
+          CountRefusal(*stats, who.status());
+          return start(who.status(), nullptr, ops.get());
+        }
+        Status refused = ops->admission().Check(*who->identity, session::Op::kSubscribe, pattern);
+        if (refused.ok() && presence) {
+          refused =
+              Status(ErrorCode::kInvalidArgument, "presence needs a Connect session (a client id)");
+        }
+        if (!refused.ok()) return start(refused, nullptr, ops.get());
+        auto admitted = std::make_shared<session::Admitted>(std::move(*who));
+        ops->VetSubscribe(*admitted->identity, pattern, {admitted->client, "grpc", {}},
+                          [weak, start, admitted](Status s) {
+                            if (std::shared_ptr<const session::Operations> ops = weak.lock()) {
+                              start(s, admitted.get(), ops.get());
+                            }
+                          });
+      });
   return r;
 }
 
@@ -137,21 +136,26 @@ grpc::ServerUnaryReactor* BrokerService::Answer(grpc::CallbackServerContext* ctx
 
 grpc::ServerBidiReactor<v1::ClientCommand, v1::ServerEvent>* BrokerService::Connect(
     grpc::CallbackServerContext* ctx) {
-  using Refuse = Refused<grpc::ServerBidiReactor<v1::ClientCommand, v1::ServerEvent>>;
-  // What the client says of itself in presence, where the node lets it.
+  // What the client says of itself in presence, where the node lets it:
+  // refused after who it is (a bad token is unauthenticated first).
   std::string info;
+  Status bad_info;
   if (auto it = ctx->client_metadata().find("herald-info"); it != ctx->client_metadata().end()) {
     Result<std::string> checked =
         ops_->ConnectInfo(std::string_view(it->second.data(), it->second.size()));
-    if (!checked.ok()) return new Refuse(Refusal(*options_.stats, ctx, checked.status()));
-    info = std::move(*checked);
+    if (checked.ok()) {
+      info = std::move(*checked);
+    } else {
+      bad_info = checked.status();
+    }
   }
   // The session starts once admitted: at once, or when the connect hook
   // has answered (nothing is read before).
   auto* r = new ConnectReactor(ops_, deliveries_, options_);
   r->SetConnectInfo(info);
   ops_->Connect(CredentialOf(ctx), {r->client_id(), "grpc", std::move(info)},
-                [lock = r->command_lock(), ctx](Result<session::Admitted> who) {
+                [lock = r->command_lock(), ctx, bad_info](Result<session::Admitted> who) {
+                  if (who.ok() && !bad_info.ok()) who = bad_info;
                   ConnectReactor::Admit(lock, ctx, std::move(who));
                 });
   return r;

@@ -73,13 +73,17 @@ void WsFront::Upgrade(http::Request& req, http::Response res, bool raw) {
     return reject(result.status, code, result.message, std::move(extra));
   }
   // What the client says of itself in presence (`?info=`), where the node
-  // lets it (Operations::ConnectInfo): refused with 400, before the upgrade.
+  // lets it (Operations::ConnectInfo): refused with 400 once the client is
+  // admitted (who it is comes first), before the upgrade.
   std::string info;
+  Status bad_info;
   if (std::optional<std::string_view> asked = req.query.Get("info"); asked && !raw) {
     Result<std::string> checked = ops_->ConnectInfo(*asked);
-    if (!checked.ok())
-      return reject(400, ErrorCodeName(checked.status().code()), checked.status().message());
-    info = std::move(*checked);
+    if (checked.ok()) {
+      info = std::move(*checked);
+    } else {
+      bad_info = checked.status();
+    }
   }
   if (req.loop == nullptr) return reject(503, "unavailable", "no inbox for this worker");
   auto pending = std::make_shared<PendingUpgrade>(PendingUpgrade{
@@ -91,9 +95,17 @@ void WsFront::Upgrade(http::Request& req, http::Response res, bool raw) {
   // (the connection waits, parked, meanwhile).
   std::shared_ptr<io::LoopHandle> loop = req.loop->handle();
   ops_->Connect(httpauth::CredentialOf(req), {{}, raw ? "ws-raw" : "ws", pending->info},
-                [this, pending, loop](Result<session::Admitted> who) {
-                  loop->RunHereOrPost([this, pending, who = std::move(who)]() mutable {
+                [this, pending, loop, bad_info](Result<session::Admitted> who) {
+                  loop->RunHereOrPost([this, pending, bad_info, who = std::move(who)]() mutable {
                     if (!who.ok()) return Refuse(*pending, who.status());
+                    if (!bad_info.ok()) {
+                      WsStats::Add(stats_->handshake_rejects);
+                      if (pending->res.alive()) {
+                        pending->res.SendError(400, ErrorCodeName(bad_info.code()),
+                                               bad_info.message());
+                      }
+                      return;
+                    }
                     pending->admitted = std::make_unique<session::Admitted>(std::move(*who));
                     if (!pending->raw) return Finish(*pending);
                     const session::Admitted& a = *pending->admitted;

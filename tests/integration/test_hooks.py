@@ -13,6 +13,7 @@ import os
 import socket
 import statistics
 import sys
+import threading
 import time
 import unittest
 
@@ -462,6 +463,31 @@ class WithoutRefreshHook(unittest.TestCase):
                 run(go())
         finally:
             backend.close()
+
+
+class Shutdown(unittest.TestCase):
+    def test_a_node_stopping_while_hooks_are_asked_exits_cleanly(self):
+        for make in (HttpHookBackend, GrpcHookBackend):
+            backend = make()
+            backend.decide["subscribe"] = lambda r: {"allow": True, "_sleep": 1.0}
+            backend.decide["connect"] = lambda r: {"allow": True, "_sleep": 1.0}
+            try:
+                with node("--grpc-listen", "127.0.0.1:0",
+                          config=config(backend, timeout_ms=5000)) as h:
+                    channel = grpc.insecure_channel(f"127.0.0.1:{h.grpc_port}")
+                    md = (("authorization", "Bearer " + tok("tess")),)
+                    stream = pb_grpc.BrokerStub(channel).Subscribe(
+                        pb.SubscribeRequest(pattern="public.s"), metadata=md)
+                    sse = threading.Thread(target=lambda: SseClient(
+                        h.port, "/sse?topic=public.s", headers=bearer(tok("tess")), timeout=3),
+                        daemon=True)
+                    sse.start()
+                    self.assertTrue(wait_until(lambda: len(backend.of("connect")) >= 2, 3))
+                    # heraldd stops (node's exit) with both calls still out.
+                stream.cancel()
+                channel.close()
+            finally:
+                backend.close()
 
 
 class GrpcHooks(unittest.TestCase):
