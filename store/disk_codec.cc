@@ -69,6 +69,18 @@ std::optional<DedupPosition> ParseDedupKey(std::string_view key) {
   return p;
 }
 
+std::string_view AppendRun(std::string_view key) {
+  if (key.empty()) return {};
+  if (key[0] == kHeadPrefix) return key;
+  if (key[0] != kMessagePrefix || key.size() < 1 + 1 + 17) return {};
+  // Epoch 0 is never a message's: such a key is a range delete's start.
+  // RocksDB 7.8 keeps one hint per run for both its point and its range
+  // tables, so a range delete given a run would be inserted from the other
+  // table's splice (an assertion in Debian's build, corruption without it).
+  if (GetU64(key.substr(key.size() - 16, 8)) == 0) return {};
+  return key.substr(0, key.size() - 16);  // up to and with the topic's '\0'
+}
+
 std::optional<MessagePosition> ParseMessageKey(std::string_view key) {
   if (key.size() < 1 + 1 + 16 || key[0] != kMessagePrefix) return std::nullopt;
   const size_t nul = key.size() - 17;

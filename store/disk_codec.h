@@ -47,6 +47,12 @@ struct DedupPosition {
 std::optional<DedupPosition> ParseDedupKey(std::string_view key);
 
 std::optional<MessagePosition> ParseMessageKey(std::string_view key);
+// The run a key is appended to in order: a message key's topic part ('m'
+// topic '\0', whose offsets only grow), or a whole head key (rewritten in
+// place). Empty for every other key, and for a message key of epoch 0 (a
+// range delete's start, never a message). The memtable keeps its last insert
+// position per run, so an append starts there instead of from the top.
+std::string_view AppendRun(std::string_view key);
 
 struct Head {
   uint64_t epoch = 0;

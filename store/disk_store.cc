@@ -55,6 +55,8 @@ class DiskStore final : public HistoryStore, public QueueStore, public Revocatio
     free_bytes_ = store::FreeBytes(options_.dir);
     writer_ = std::thread([this] { WriterLoop(); });
     reader_ = std::thread([this] { ReaderLoop(); });
+    if (options_.sync == DiskStoreOptions::Sync::kBatch)
+      syncer_ = std::thread([this] { SyncerLoop(); });
   }
 
   ~DiskStore() override {
@@ -69,7 +71,9 @@ class DiskStore final : public HistoryStore, public QueueStore, public Revocatio
       stopping_ = true;
     }
     work_cv_.notify_one();
+    sync_cv_.notify_one();
     writer_.join();
+    if (syncer_.joinable()) syncer_.join();
     // Everything queued is committed; make it durable and say so, so that
     // the next start knows nothing was cut short.
     if (!failed_) {
@@ -453,14 +457,12 @@ class DiskStore final : public HistoryStore, public QueueStore, public Revocatio
 
   void WriterLoop() {
     using Clock = std::chrono::steady_clock;
-    Clock::time_point next_sync = Clock::time_point::max();  // nothing unsynced
     std::vector<Op> group;
     std::unique_lock lock(mu_);
     Clock::time_point measured{};
     Clock::time_point compacted{};
     for (;;) {
-      work_cv_.wait_until(lock, next_sync,
-                          [this] { return stopping_ || !queue_.empty() || over_quota_; });
+      work_cv_.wait(lock, [this] { return stopping_ || !queue_.empty() || over_quota_; });
       if (over_quota_ && !stopping_) {
         over_quota_ = false;
         lock.unlock();
@@ -470,12 +472,6 @@ class DiskStore final : public HistoryStore, public QueueStore, public Revocatio
       }
       if (queue_.empty()) {
         if (stopping_) return;
-        if (Clock::now() >= next_sync) {
-          lock.unlock();
-          SyncLog();
-          next_sync = Clock::time_point::max();
-          lock.lock();
-        }
         continue;
       }
       size_t bytes = 0;
@@ -488,20 +484,13 @@ class DiskStore final : public HistoryStore, public QueueStore, public Revocatio
       lock.unlock();
 
       const Status status = Commit(group);
-      if (options_.sync == DiskStoreOptions::Sync::kBatch && status.ok()) {
-        if (next_sync == Clock::time_point::max())
-          next_sync = Clock::now() + options_.sync_interval;
-        if (Clock::now() >= next_sync) {
-          SyncLog();
-          next_sync = Clock::time_point::max();
-        }
-      }
       uint64_t appended = 0;
       for (const Op& op : group) appended += op.kind == Op::kAppend;
       {
         // Counted before the publishers hear, so an acknowledged message is
         // already in the figures.
         std::lock_guard counted(mu_);
+        unsynced_ = true;
         ++stats_.commits;
         (status.ok() ? stats_.appends : stats_.append_errors) += appended;
       }
@@ -779,6 +768,23 @@ class DiskStore final : public HistoryStore, public QueueStore, public Revocatio
     return failed_;
   }
 
+  // With sync = "batch": syncs the log every sync_interval when anything
+  // was committed since the last sync. On a thread of its own, so that the
+  // writer goes on committing meanwhile (RocksDB syncs the log beside
+  // writes): on the writer, each sync held every publish for its length (an
+  // HTTP p99 of 40-80 ms in make bench-store).
+  void SyncerLoop() {
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+      sync_cv_.wait_for(lock, options_.sync_interval, [this] { return stopping_; });
+      if (stopping_ || !unsynced_) continue;
+      unsynced_ = false;
+      lock.unlock();
+      SyncLog();
+      lock.lock();
+    }
+  }
+
   void SyncLog() {
     if (HasFailed()) return;
     rocksdb::Status s = db_->SyncWAL();
@@ -915,6 +921,7 @@ class DiskStore final : public HistoryStore, public QueueStore, public Revocatio
  private:
   std::thread writer_;
   std::thread reader_;
+  std::thread syncer_;  // sync = "batch" only
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;
@@ -926,6 +933,8 @@ class DiskStore final : public HistoryStore, public QueueStore, public Revocatio
   bool over_quota_ = false;  // an append was refused at max_disk_bytes or min_free_disk_bytes
   bool writing_ = false;
   bool stopping_ = false;
+  std::condition_variable sync_cv_;  // wakes the syncer to stop
+  bool unsynced_ = false;            // committed since the last sync
   bool failed_ = false;
   std::string failure_;
   // Each topic as appended: its last position, to refuse an append that

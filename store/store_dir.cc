@@ -13,6 +13,8 @@
 #include <sstream>
 #include <unordered_map>
 
+#include <rocksdb/slice_transform.h>
+
 #include "store/disk_codec.h"
 
 namespace herald::store {
@@ -273,6 +275,26 @@ uint64_t FreeBytes(const std::string& dir) {
   return ec ? 0 : static_cast<uint64_t>(space.available);
 }
 
+namespace {
+
+// Hands RocksDB the runs of store/disk_codec.h's AppendRun: with a hint per
+// run, appending to a topic costs the memtable a few comparisons, where a
+// search from the skiplist's top cost it a fifth of the writer's time
+// (perf, HTTP publishes to 64 topics).
+class AppendRunTransform final : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "herald.AppendRun"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    const std::string_view run = AppendRun(std::string_view(key.data(), key.size()));
+    return rocksdb::Slice(run.data(), run.size());
+  }
+  bool InDomain(const rocksdb::Slice& key) const override {
+    return !AppendRun(std::string_view(key.data(), key.size())).empty();
+  }
+};
+
+}  // namespace
+
 Result<OpenedDir> OpenStoreDir(const DiskStoreOptions& options) {
   const std::string& dir = options.dir;
   if (dir.empty()) return Status(ErrorCode::kInvalidArgument, "history store: no directory given");
@@ -292,6 +314,10 @@ Result<OpenedDir> OpenStoreDir(const DiskStoreOptions& options) {
   // in the log is an error, never a silently shorter history.
   o.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   o.max_background_jobs = 2;
+  // Hints need a single memtable writer, which the store's one writer
+  // thread is anyway.
+  o.allow_concurrent_memtable_write = false;
+  o.memtable_insert_with_hint_prefix_extractor = std::make_shared<AppendRunTransform>();
   o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   o.info_log = std::make_shared<StderrLogger>();
   rocksdb::DB* raw = nullptr;

@@ -28,6 +28,19 @@ TEST(DiskCodec, AMessageKeyParsesBack) {
   EXPECT_FALSE(ParseMessageKey("m"));
 }
 
+TEST(DiskCodec, AppendsRunPerTopicAndRangeDeleteStartsRunNowhere) {
+  const std::string a = MessageKey("orders.42", 7, 1);
+  EXPECT_EQ(AppendRun(a), AppendRun(MessageKey("orders.42", 8, 99)));
+  EXPECT_NE(AppendRun(a), AppendRun(MessageKey("orders.4", 7, 1)));
+  EXPECT_EQ(AppendRun(HeadKey("orders.42")), HeadKey("orders.42"));
+  // A trim's or a forget's range starts at epoch 0: it must get no hint.
+  EXPECT_TRUE(AppendRun(MessageKey("orders.42", 0, 0)).empty());
+  EXPECT_TRUE(AppendRun(MessageKeyEnd("orders.42")).empty());
+  EXPECT_TRUE(AppendRun(DedupKey(5, "orders.42", "id")).empty());
+  EXPECT_TRUE(AppendRun(MetaKey("run")).empty());
+  EXPECT_TRUE(AppendRun("").empty());
+}
+
 TEST(DiskCodec, AMessageRoundTripsWithEveryField) {
   Message m;
   m.topic = "t";
