@@ -16,19 +16,21 @@ FUZZ_SECONDS ?= 60
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: deps build run test test-asan test-tsan test-robustness bench bench-ws bench-http bench-sse bench-grpc bench-cluster bench-store bench-queue bench-presence bench-hooks fuzz format clean
+.PHONY: deps build run test install test-asan test-tsan test-robustness bench bench-ws bench-http bench-sse bench-grpc bench-cluster bench-store bench-queue bench-presence bench-hooks fuzz format clean
 
 deps:
 	@bash scripts/install-deps.sh
 
 # build/<name>: configure once, then build incrementally.
 define configure
-	@cmake -S . -B build/$(1) -DCMAKE_BUILD_TYPE=$(2) -DHERALD_SANITIZE=$(3) $(CMAKE_FLAGS) >/dev/null
+	@cmake -S . -B build/$(1) -DCMAKE_BUILD_TYPE=$(2) -DHERALD_SANITIZE=$(3) $(4) $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build/$(1) -j$(JOBS)
 endef
 
+# The release build makes the shared libraries too, so that make test's
+# install test (tests/install/) covers both kinds.
 build: deps
-	$(call configure,release,RelWithDebInfo,)
+	$(call configure,release,RelWithDebInfo,,-DHERALD_SHARED=ON)
 
 # History is kept on disk (build/run-data): a restart of `make run` keeps
 # every topic's history and numbering, which is what a first try checks.
@@ -37,6 +39,12 @@ run: build
 
 test: build
 	cd build/release && ctest $(CTEST_FLAGS)
+
+# heraldd, libherald and libherald_client (static and shared), the public
+# headers, the CMake package and the pkg-config files under PREFIX.
+PREFIX ?= /usr/local
+install: build
+	cmake --install build/release --prefix $(PREFIX)
 
 test-asan: deps
 	$(call configure,asan,Debug,address)

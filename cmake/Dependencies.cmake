@@ -1,10 +1,19 @@
 # Every dependency comes from a Debian 12 package (scripts/install-deps.sh).
+# Found here, at the top, so that their targets are seen everywhere (the
+# installed package links them: cmake/HeraldInstall.cmake).
 find_package(Threads REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(LIBUV REQUIRED IMPORTED_TARGET libuv)
 find_package(spdlog CONFIG REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 pkg_check_modules(TOMLPP REQUIRED IMPORTED_TARGET tomlplusplus)
+pkg_check_modules(JWT REQUIRED IMPORTED_TARGET libjwt>=1.10)
+pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
+find_package(OpenSSL REQUIRED)
+find_package(ZLIB REQUIRED)
+find_package(CURL REQUIRED)
+find_package(simdjson CONFIG REQUIRED)
+find_package(RocksDB CONFIG REQUIRED)
 
 # llhttp ships as C sources in Debian's node-llhttp package; compile them here
 # rather than vendoring a copy.
