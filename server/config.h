@@ -50,7 +50,9 @@ struct Config {
 
 // What parsing the command line decided.
 struct ParsedArgs {
-  enum class Action { kRun, kExit };
+  // kCheck: --check-config; the config is valid as far as flags and file go,
+  // and the caller checks the rest (what a start would refuse) and exits.
+  enum class Action { kRun, kCheck, kExit };
   Action action = Action::kRun;
   int exit_code = 0;   // with kExit: 0 after --help/--version, 2 after an error
   std::string output;  // with kExit: what to print (help text or error)
@@ -61,6 +63,14 @@ ParsedArgs ParseArgs(int argc, const char* const* argv);
 
 // Applies a TOML document to `config`. `origin` names it in error messages.
 Status ApplyToml(std::string_view toml_text, std::string_view origin, Config& config);
+
+// The effective config as a TOML document (heraldd --print-config): every
+// key with the value `effective` holds (the defaults, the file's and the
+// flags'), secrets as "********"; the arrays of tables ([[history.rule]],
+// [[auth.keys]], [[queues]]...) as `toml_text` (the config file, already
+// applied to `effective`) has them.
+Result<std::string> PrintToml(std::string_view toml_text, std::string_view origin,
+                              const Config& effective);
 
 // A key of the config file, as the reader knows it: every one must be
 // documented in docs/CONFIG.md (a test checks, and that the defaults agree).

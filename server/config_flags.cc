@@ -20,14 +20,16 @@ ParsedArgs Exit(int code, std::string output) {
   return p;
 }
 
-Status LoadFile(const std::string& path, Config& c) {
+// Applies the file at `path` to `c`; its text in `text`.
+Status LoadFile(const std::string& path, Config& c, std::string& text) {
   std::ifstream in(path);
   if (!in) {
     return Status(ErrorCode::kInvalidArgument, "--config " + path + ": cannot read the file");
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  return ApplyToml(text.str(), path, c);
+  std::stringstream read;
+  read << in.rdbuf();
+  text = read.str();
+  return ApplyToml(text, path, c);
 }
 
 Status Validate(const Config& c) {
@@ -145,6 +147,16 @@ ParsedArgs ParseArgs(int argc, const char* const* argv) {
                                     "same as [store] kind = \"disk\" with dir = DIR)");
   auto* o_log = app.add_option("--log-level", log_level,
                                "trace, debug, info, warn, error, critical or off (default info)");
+  std::string check_file;
+  auto* o_check = app.add_option("--check-config", check_file,
+                                 "check FILE (with the other flags) as a start would, without "
+                                 "binding or opening anything; print what is wrong, or ok, and "
+                                 "exit (0: valid, 2: not)")
+                      ->excludes(o_config);
+  bool print_config = false;
+  app.add_flag("--print-config", print_config,
+               "print the effective config (defaults, then --config, then flags) as TOML, "
+               "secrets as \"********\", and exit");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -157,9 +169,14 @@ ParsedArgs ParseArgs(int argc, const char* const* argv) {
 
   ParsedArgs p;
   Config& c = p.config;
-  if (o_config->count()) {
+  if (o_check->count()) {
+    config_file = check_file;
+    p.action = ParsedArgs::Action::kCheck;
+  }
+  std::string file_text;
+  if (!config_file.empty()) {
     c.config_file = config_file;
-    if (Status s = LoadFile(config_file, c); !s.ok()) {
+    if (Status s = LoadFile(config_file, c, file_text); !s.ok()) {
       return Exit(2, "heraldd: " + s.message() + "\n");
     }
   }
@@ -181,6 +198,11 @@ ParsedArgs ParseArgs(int argc, const char* const* argv) {
     c.store.dir = data_dir;
   }
   if (Status s = Validate(c); !s.ok()) return Exit(2, "heraldd: " + s.message() + "\n");
+  if (print_config) {
+    Result<std::string> printed = PrintToml(file_text, config_file, c);
+    if (!printed.ok()) return Exit(2, "heraldd: " + printed.status().message() + "\n");
+    return Exit(0, std::move(*printed));
+  }
   return p;
 }
 

@@ -118,6 +118,18 @@ Status ParseRedisShards(const std::vector<std::string>& texts, RedisStoreOptions
   return Status::Ok();
 }
 
+// ParseRedisShards' input back from the shards it made.
+std::vector<std::string> FormatRedisShards(const RedisStoreOptions& r) {
+  std::vector<std::string> texts;
+  for (const RedisShard& shard : r.shards) {
+    texts.push_back(shard.name + "=" +
+                    (shard.sentinel_master.empty()
+                         ? redis::Endpoint{shard.host, shard.port}.ToString()
+                         : shard.sentinel_master));
+  }
+  return texts;
+}
+
 constexpr EnumNames<Config::Durability> kDurabilities[] = {
     {"master", Config::Durability::kMaster},
     {"replicated", Config::Durability::kReplicated},
@@ -136,7 +148,7 @@ Status ReadStore(TomlReader& r, Config& c) {
   r.String("redis_host", c.redis.host);
   r.Int("redis_port", c.redis.port, Between(1, 65535));
   r.String("redis_user", c.redis.user);
-  r.String("redis_password", c.redis.password);
+  r.Secret("redis_password", c.redis.password);
   r.String("redis_prefix", c.redis.prefix);
   r.Bool("redis_require_durable", c.redis.require_durable);
   r.Millis("redis_connect_timeout_ms", c.redis.connect_timeout, Between(1, 600'000));
@@ -144,12 +156,13 @@ Status ReadStore(TomlReader& r, Config& c) {
   r.List("redis_sentinels", c.redis.sentinels);
   r.String("redis_sentinel_master", c.redis.sentinel_master);
   r.String("redis_sentinel_user", c.redis.sentinel_user);
-  r.String("redis_sentinel_password", c.redis.sentinel_password);
+  r.Secret("redis_sentinel_password", c.redis.sentinel_password);
   r.Millis("redis_sentinel_poll_ms", c.redis.sentinel_poll_interval, Between(10, 60'000));
   r.Enum("durability", c.durability, kDurabilities);
   r.Int("redis_replicas", c.redis_replicas, Between(1, 64));
   r.Millis("redis_wait_timeout_ms", c.redis.wait_timeout, Between(1, 600'000));
   std::vector<std::string> shards;
+  if (r.printing()) shards = FormatRedisShards(c.redis);
   r.List("redis_shards", shards);
   if (!r.error().ok()) return r.error();
   return ParseRedisShards(shards, c.redis);
@@ -270,7 +283,7 @@ Status ReadAuth(TomlReader& r, Config& c) {
     std::string secret_file, public_key_file;
     rr.String("alg", k.alg);
     rr.String("kid", k.kid);
-    rr.String("secret", k.secret);
+    rr.Secret("secret", k.secret);
     rr.String("secret_file", secret_file);
     rr.String("public_key_file", public_key_file);
     if (!rr.error().ok()) return rr.error();
@@ -318,7 +331,7 @@ Status ReadCluster(TomlReader& r, Config& c) {
   r.String("advertise", o.advertise);
   r.List("seeds", o.seeds);
   r.String("name", o.name);
-  r.String("secret", o.secret);
+  r.Secret("secret", o.secret);
   r.String("secret_file", secret_file);
   r.Int("min_secret_length", o.min_secret_length, Between(16, 4096));
   r.Millis("heartbeat_interval_ms", o.heartbeat_interval);
@@ -444,8 +457,11 @@ constexpr std::pair<std::string_view, Status (*)(TomlReader&, Config&)> kSection
     {"presence", ReadPresence}, {"hooks", ReadHooks},
 };
 
+// Reads `toml_text` into `c`; with `log`, records every key read; with
+// `echo`, prints `c` into it instead (TomlReader: the sections echo what
+// `c` holds, and the arrays of tables what the text holds).
 Status Apply(std::string_view toml_text, std::string_view origin, Config& c,
-             std::vector<ConfigKey>* log) {
+             std::vector<ConfigKey>* log, toml::table* echo = nullptr) {
   toml::table root;
   try {
     root = toml::parse(toml_text, origin);
@@ -455,7 +471,7 @@ Status Apply(std::string_view toml_text, std::string_view origin, Config& c,
         << e.description();
     return Status(ErrorCode::kInvalidArgument, msg.str());
   }
-  TomlReader r(root, "", "", log);
+  TomlReader r(root, "", "", log, echo, /*effective=*/echo != nullptr);
   r.String("listen", c.server.listen);
   r.String("static_dir", c.server.static_dir);
   r.String("grpc_listen", c.server.grpc.listen);
@@ -468,8 +484,8 @@ Status Apply(std::string_view toml_text, std::string_view origin, Config& c,
   r.String("log_level", c.log_level);
   for (const auto& [name, read] : kSections) {
     const toml::table* t = r.Table(name);
-    if (!t) continue;
-    TomlReader section(*t, std::string(name), std::string(name), log);
+    if (!t && !echo) continue;
+    TomlReader section = r.SectionReader(t, name);
     if (Status s = read(section, c); !s.ok()) return s;
     if (Status s = section.Finish(); !s.ok()) return s;
   }
@@ -484,6 +500,19 @@ Status Apply(std::string_view toml_text, std::string_view origin, Config& c,
 
 Status ApplyToml(std::string_view toml_text, std::string_view origin, Config& c) {
   return Apply(toml_text, origin, c, nullptr);
+}
+
+Result<std::string> PrintToml(std::string_view toml_text, std::string_view origin,
+                              const Config& effective) {
+  Config c = effective;
+  // Made again from the text's [[queues]] (which would otherwise be
+  // "defined twice").
+  c.queues.clear();
+  toml::table printed;
+  if (Status s = Apply(toml_text, origin, c, nullptr, &printed); !s.ok()) return s;
+  std::ostringstream out;
+  out << toml::toml_formatter(printed) << "\n";
+  return out.str();
 }
 
 std::vector<ConfigKey> ConfigKeys() {

@@ -53,6 +53,19 @@ int main(int argc, char** argv) {
     return args.exit_code;
   }
   herald::server::Config& config = args.config;
+  if (args.action == herald::server::ParsedArgs::Action::kCheck) {
+    // What a start refuses before binding: the server's files and keys, and
+    // the hooks' transport. The store is not opened (a running heraldd
+    // holds its lock).
+    herald::Status s = herald::server::BuildHooks(config);
+    if (s.ok()) s = herald::Server::Check(config.server);
+    if (!s.ok()) {
+      std::fprintf(stderr, "heraldd: %s: %s\n", config.config_file.c_str(), s.message().c_str());
+      return 2;
+    }
+    std::printf("heraldd: %s: ok\n", config.config_file.c_str());
+    return 0;
+  }
 
   auto logger = spdlog::stderr_color_mt("heraldd");
   spdlog::set_default_logger(logger);

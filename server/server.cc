@@ -32,6 +32,66 @@ namespace server {
 std::map<std::string, std::string_view, std::less<>> EmbeddedSite();
 }  // namespace server
 
+namespace {
+
+// What Start() makes from the options before anything runs: every file
+// read and parsed. Check() makes it too, and drops it.
+struct Prepared {
+  std::string host;
+  uint16_t port = 0;
+  std::optional<statics::StaticSite> site;
+  std::shared_ptr<const auth::JwtVerifier> verifier;  // null: no authentication
+};
+
+Result<Prepared> Prepare(const ServerOptions& o) {
+  Prepared p;
+  const std::string& listen = o.listen;
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return Status(ErrorCode::kInvalidArgument, "listen: expected HOST:PORT");
+  }
+  p.host = listen.substr(0, colon);
+  if (p.host.size() > 2 && p.host.front() == '[' && p.host.back() == ']') {
+    p.host = p.host.substr(1, p.host.size() - 2);
+  }
+  int port = -1;
+  try {
+    port = std::stoi(listen.substr(colon + 1));
+  } catch (...) {
+  }
+  if (port < 0 || port > 65535) {
+    return Status(ErrorCode::kInvalidArgument, "listen: bad port in '" + listen + "'");
+  }
+  p.port = static_cast<uint16_t>(port);
+  if (!o.static_dir.empty()) {
+    Result<statics::StaticSite> site = statics::StaticSite::FromDirectory(o.static_dir);
+    if (!site.ok()) return site.status();
+    p.site = std::move(*site);
+  } else if (o.demo_page) {
+    p.site = statics::StaticSite::FromMemory(server::EmbeddedSite());
+  }
+  if (!o.auth.keys.empty() || !o.auth.rules.empty() ||
+      o.auth.anonymous != AuthOptions::Anonymous::kDefault) {
+    Result<std::shared_ptr<const auth::JwtVerifier>> v = auth::JwtVerifier::Create(o.auth);
+    if (!v.ok()) return v.status();
+    p.verifier = std::move(*v);
+  }
+  if (!o.cluster.listen.empty()) {
+    // A peer bypasses [auth] entirely: with authenticated clients, joining
+    // must be as hard as being an admin (docs/SECURITY.md).
+    if (Status s = cluster::CheckPeerAuthPolicy(o.cluster, p.verifier != nullptr); !s.ok()) {
+      return s;
+    }
+    // Its certificate, key and CA files (Cluster::Start reads them again).
+    if (Result<cluster::PeerCredentials> c = cluster::MakePeerCredentials(o.cluster); !c.ok()) {
+      return c.status();
+    }
+  }
+  return p;
+}
+
+}  // namespace
+
 class Server::Impl {
  public:
   Impl(Broker& broker, ServerOptions options) : broker_(broker), options_(std::move(options)) {}
@@ -40,30 +100,15 @@ class Server::Impl {
     if (running_) return Status(ErrorCode::kInvalidArgument, "server already started");
     const size_t workers = options_.workers > 0 ? static_cast<size_t>(options_.workers)
                                                 : std::max(1u, std::thread::hardware_concurrency());
-    auto [host, port, parsed] = SplitHostPort(options_.listen);
-    if (!parsed.ok()) return parsed;
-    if (!options_.static_dir.empty()) {
-      Result<statics::StaticSite> site = statics::StaticSite::FromDirectory(options_.static_dir);
-      if (!site.ok()) return site.status();
-      site_ = std::move(*site);
-    } else if (options_.demo_page) {
-      site_ = statics::StaticSite::FromMemory(server::EmbeddedSite());
-    }
-    if (!options_.auth.keys.empty() || !options_.auth.rules.empty() ||
-        options_.auth.anonymous != AuthOptions::Anonymous::kDefault) {
-      Result<std::shared_ptr<const auth::JwtVerifier>> v = auth::JwtVerifier::Create(options_.auth);
-      if (!v.ok()) return v.status();
-      verifier_ = std::move(*v);
-    }
+    Result<Prepared> prepared = Prepare(options_);
+    if (!prepared.ok()) return prepared.status();
+    const std::string host = std::move(prepared->host);
+    const uint16_t port = prepared->port;
+    site_ = std::move(prepared->site);
+    verifier_ = std::move(prepared->verifier);
     // The cluster first: local subscriptions made from here on are announced
     // to peers, and publishes go to their topics' owners.
     if (!options_.cluster.listen.empty()) {
-      // A peer bypasses [auth] entirely: with authenticated clients, joining
-      // must be as hard as being an admin (docs/SECURITY.md).
-      if (Status s = cluster::CheckPeerAuthPolicy(options_.cluster, verifier_ != nullptr);
-          !s.ok()) {
-        return s;
-      }
       cluster_ = std::make_unique<cluster::Cluster>(broker_, options_.cluster);
       if (Status s = cluster_->Start(); !s.ok()) {
         cluster_.reset();
@@ -200,32 +245,6 @@ class Server::Impl {
   uint16_t cluster_port() const { return cluster_ ? cluster_->port() : 0; }
 
  private:
-  struct HostPort {
-    std::string host;
-    uint16_t port = 0;
-    Status status;
-  };
-
-  static HostPort SplitHostPort(const std::string& listen) {
-    const size_t colon = listen.rfind(':');
-    if (colon == std::string::npos || colon == 0) {
-      return {"", 0, Status(ErrorCode::kInvalidArgument, "listen: expected HOST:PORT")};
-    }
-    std::string host = listen.substr(0, colon);
-    if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-      host = host.substr(1, host.size() - 2);
-    }
-    int port = -1;
-    try {
-      port = std::stoi(listen.substr(colon + 1));
-    } catch (...) {
-    }
-    if (port < 0 || port > 65535) {
-      return {"", 0, Status(ErrorCode::kInvalidArgument, "listen: bad port in '" + listen + "'")};
-    }
-    return {host, static_cast<uint16_t>(port), Status::Ok()};
-  }
-
   std::shared_ptr<http::Router> MakeRouter() {
     auto router = std::make_shared<http::Router>();
     router->Handle("GET", "/healthz", [](http::Request&, http::Response res) {
@@ -276,6 +295,7 @@ Server::Server(Broker& broker, ServerOptions options)
     : impl_(std::make_unique<Impl>(broker, std::move(options))) {}
 Server::~Server() { impl_->Stop(); }
 Status Server::Start() { return impl_->Start(); }
+Status Server::Check(const ServerOptions& options) { return Prepare(options).status(); }
 uint16_t Server::port() const { return impl_->port(); }
 uint16_t Server::grpc_port() const { return impl_->grpc_port(); }
 uint16_t Server::cluster_port() const { return impl_->cluster_port(); }

@@ -15,48 +15,74 @@ void TomlReader::Rate(std::string_view key, double& out) {
   std::ostringstream default_value;
   default_value << out;
   const toml::node* node = Take(key, default_value.str());
-  if (!node) return;
-  std::optional<double> v = node->value<double>();  // an integer is a number too
-  if (!v || !std::isfinite(*v) || *v < 0) return Fail(key, "must be a number >= 0" + Given(*node));
-  out = *v;
+  if (node) {
+    std::optional<double> v = node->value<double>();  // an integer is a number too
+    if (!v || !std::isfinite(*v) || *v < 0) {
+      return Fail(key, "must be a number >= 0" + Given(*node));
+    }
+    out = *v;
+  }
+  Echo(key, out);
 }
 
-void TomlReader::String(std::string_view key, std::string& out) {
-  const toml::node* node = Take(key, "\"" + out + "\"");
+void TomlReader::ReadString(std::string_view key, std::string& out, std::string default_value) {
+  const toml::node* node = Take(key, std::move(default_value));
   if (!node) return;
   std::optional<std::string> v = node->value_exact<std::string>();
   if (!v) return Fail(key, "must be a string" + Given(*node));
   out = *v;
 }
 
+void TomlReader::String(std::string_view key, std::string& out) {
+  ReadString(key, out, "\"" + out + "\"");
+  Echo(key, out);
+}
+
+void TomlReader::Secret(std::string_view key, std::string& out) {
+  ReadString(key, out, "\"" + out + "\"");
+  Echo(key, std::string(out.empty() ? "" : "********"));
+}
+
 void TomlReader::List(std::string_view key, std::vector<std::string>& out) {
   const toml::node* node = Take(key, out.empty() ? "[]" : std::string());
-  if (!node) return;
-  const toml::array* arr = node->as_array();
-  if (!arr) return Fail(key, "must be an array of strings" + Given(*node));
-  std::vector<std::string> values;
-  for (const toml::node& item : *arr) {
-    std::optional<std::string> v = item.value_exact<std::string>();
-    if (!v) return Fail(key, "must be an array of strings" + Given(item));
-    values.push_back(*v);
+  if (node) {
+    const toml::array* arr = node->as_array();
+    if (!arr) return Fail(key, "must be an array of strings" + Given(*node));
+    std::vector<std::string> values;
+    for (const toml::node& item : *arr) {
+      std::optional<std::string> v = item.value_exact<std::string>();
+      if (!v) return Fail(key, "must be an array of strings" + Given(item));
+      values.push_back(*v);
+    }
+    out = std::move(values);
   }
-  out = std::move(values);
+  if (echo_) {
+    toml::array echoed;
+    for (const std::string& v : out) echoed.push_back(v);
+    Echo(key, std::move(echoed));
+  }
 }
 
 void TomlReader::MillisList(std::string_view key, std::vector<std::chrono::milliseconds>& out,
                             Range range) {
   const toml::node* node = Take(key, out.empty() ? "[]" : std::string());
-  if (!node) return;
-  const toml::array* arr = node->as_array();
-  const std::string what = "an array of " + RangeText(range, "integer milliseconds");
-  if (!arr) return Fail(key, "must be " + what + Given(*node));
-  std::vector<std::chrono::milliseconds> values;
-  for (const toml::node& item : *arr) {
-    std::optional<int64_t> v = item.value_exact<int64_t>();
-    if (!v || *v < range.min || *v > range.max) return Fail(key, "must be " + what + Given(item));
-    values.emplace_back(*v);
+  if (node) {
+    const toml::array* arr = node->as_array();
+    const std::string what = "an array of " + RangeText(range, "integer milliseconds");
+    if (!arr) return Fail(key, "must be " + what + Given(*node));
+    std::vector<std::chrono::milliseconds> values;
+    for (const toml::node& item : *arr) {
+      std::optional<int64_t> v = item.value_exact<int64_t>();
+      if (!v || *v < range.min || *v > range.max) return Fail(key, "must be " + what + Given(item));
+      values.emplace_back(*v);
+    }
+    out = std::move(values);
   }
-  out = std::move(values);
+  if (echo_) {
+    toml::array echoed;
+    for (std::chrono::milliseconds v : out) echoed.push_back(int64_t{v.count()});
+    Echo(key, std::move(echoed));
+  }
 }
 
 const toml::table* TomlReader::Table(std::string_view key) {
@@ -68,6 +94,14 @@ const toml::table* TomlReader::Table(std::string_view key) {
     return nullptr;
   }
   return node->as_table();
+}
+
+TomlReader TomlReader::SectionReader(const toml::table* table, std::string_view name) {
+  static const toml::table kEmpty;
+  toml::table* echo = nullptr;
+  if (echo_) echo = echo_->insert_or_assign(name, toml::table{}).first->second.as_table();
+  return TomlReader(table ? *table : kEmpty, std::string(name), std::string(name), log_, echo,
+                    effective_);
 }
 
 std::string TomlReader::Key(std::string_view key) const {
@@ -91,7 +125,7 @@ Status TomlReader::Finish() {
 const toml::node* TomlReader::Take(std::string_view key, std::string default_value) {
   seen_.emplace(key);
   if (log_) log_->push_back({section_, std::string(key), std::move(default_value)});
-  if (!error_.ok()) return nullptr;
+  if (!error_.ok() || effective_) return nullptr;
   return table_.get(key);
 }
 

@@ -9,6 +9,14 @@
 // fails with a message naming the key, what was expected and the range; a
 // key no reader took is an error ("unknown key"), so a typo cannot silently
 // fall back to a default. Reading stops at the first error.
+//
+// The same readers print the effective config (heraldd --print-config):
+// given an `echo` table, each read writes there the value its field holds
+// once read (a secret as "********"). A reader made `effective` takes
+// nothing from its document and only echoes (the root and the sections:
+// their fields already hold the file's and the flags' values); entries of
+// arrays of tables come from the file alone, so their readers read the
+// file's entries, and echo those.
 #pragma once
 
 #include <toml++/toml.h>
@@ -47,9 +55,16 @@ class TomlReader {
   // "history.rule"; "" for the top level); `where` is the same, with the
   // index of an entry of an array of tables ("history.rule[2]").
   // With `log`, every key read is also recorded there with its default.
+  // With `echo` (not null), every key read is echoed there; `effective`
+  // ignores the document (see above).
   TomlReader(const toml::table& table, std::string section, std::string where,
-             std::vector<ConfigKey>* log)
-      : table_(table), section_(std::move(section)), where_(std::move(where)), log_(log) {}
+             std::vector<ConfigKey>* log, toml::table* echo = nullptr, bool effective = false)
+      : table_(table),
+        section_(std::move(section)),
+        where_(std::move(where)),
+        log_(log),
+        echo_(echo),
+        effective_(effective) {}
 
   void Bool(std::string_view key, bool& out) { Bool(key, out, false, true); }
   // A TOML boolean stored as one of two values (a tri-state's two settable states).
@@ -68,6 +83,8 @@ class TomlReader {
   template <typename E, size_t N>
   void Enum(std::string_view key, E& out, const EnumNames<E> (&names)[N]);
   void String(std::string_view key, std::string& out);
+  // A string never printed: echoed as "********" when set.
+  void Secret(std::string_view key, std::string& out);
   void List(std::string_view key, std::vector<std::string>& out);
   // An array of integer milliseconds, each in `range`.
   void MillisList(std::string_view key, std::vector<std::chrono::milliseconds>& out,
@@ -87,6 +104,13 @@ class TomlReader {
   template <typename F>
   Status Section(std::string_view key, F&& each);
 
+  // A sub-table's reader for the section `name` of the root (its table:
+  // `table`, or an empty one when the file has none), echoing into a table
+  // of the same name when this one echoes.
+  TomlReader SectionReader(const toml::table* table, std::string_view name);
+  // Whether this reader prints (echoes) rather than configures.
+  bool printing() const { return echo_ != nullptr; }
+
   // "'http.max_body_bytes'": a key as messages name it.
   std::string Key(std::string_view key) const;
   void Fail(std::string_view key, std::string_view what);
@@ -103,11 +127,29 @@ class TomlReader {
   static std::string RangeText(Range range, std::string_view what);
   // ", not <value>": what the file said, shortened.
   static std::string Given(const toml::node& node);
+  // Writes `value` (a toml++ value, array or table) at `key` of the echo
+  // table, when there is one.
+  template <typename V>
+  void Echo(std::string_view key, V&& value) {
+    if (echo_) echo_->insert_or_assign(key, std::forward<V>(value));
+  }
+  // An integer as TOML holds it (int64; a larger one as the largest).
+  template <std::integral T>
+  static int64_t AsTomlInt(T v) {
+    if constexpr (std::is_unsigned_v<T>) {
+      if (uint64_t{v} > uint64_t{std::numeric_limits<int64_t>::max()})
+        return std::numeric_limits<int64_t>::max();
+    }
+    return static_cast<int64_t>(v);
+  }
+  void ReadString(std::string_view key, std::string& out, std::string default_value);
 
   const toml::table& table_;
   std::string section_;
   std::string where_;
   std::vector<ConfigKey>* log_;
+  toml::table* echo_;
+  bool effective_;
   std::set<std::string, std::less<>> seen_;
   Status error_;
 };
@@ -117,10 +159,12 @@ void TomlReader::Bool(std::string_view key, T& out, T if_false, T if_true) {
   const toml::node* node = Take(key, out == if_true    ? "true"
                                      : out == if_false ? "false"
                                                        : std::string());
-  if (!node) return;
-  std::optional<bool> v = node->value_exact<bool>();
-  if (!v) return Fail(key, "must be true or false" + Given(*node));
-  out = *v ? if_true : if_false;
+  if (node) {
+    std::optional<bool> v = node->value_exact<bool>();
+    if (!v) return Fail(key, "must be true or false" + Given(*node));
+    out = *v ? if_true : if_false;
+  }
+  if (out == if_true || out == if_false) Echo(key, out == if_true);  // a third state: unset
 }
 
 template <typename T>
@@ -130,12 +174,14 @@ void TomlReader::ReadInt(std::string_view key, T& out, Range range, std::string_
     range.max = static_cast<int64_t>(std::numeric_limits<T>::max());
   }
   const toml::node* node = Take(key, std::to_string(out));
-  if (!node) return;
-  std::optional<int64_t> v = node->value_exact<int64_t>();
-  if (!v || *v < range.min || *v > range.max) {
-    return Fail(key, "must be " + RangeText(range, what) + Given(*node));
+  if (node) {
+    std::optional<int64_t> v = node->value_exact<int64_t>();
+    if (!v || *v < range.min || *v > range.max) {
+      return Fail(key, "must be " + RangeText(range, what) + Given(*node));
+    }
+    out = static_cast<T>(*v);
   }
-  out = static_cast<T>(*v);
+  Echo(key, AsTomlInt(out));
 }
 
 template <typename E, size_t N>
@@ -150,15 +196,20 @@ void TomlReader::Enum(std::string_view key, E& out, const EnumNames<E> (&names)[
     ++i;
   }
   const toml::node* node = Take(key, default_value);
-  if (!node) return;
-  std::optional<std::string> v = node->value_exact<std::string>();
-  for (const auto& [name, value] : names) {
-    if (v && *v == name) {
-      out = value;
-      return;
+  if (node) {
+    std::optional<std::string> v = node->value_exact<std::string>();
+    bool known = false;
+    for (const auto& [name, value] : names) {
+      if (v && *v == name) {
+        out = value;
+        known = true;
+      }
     }
+    if (!known) return Fail(key, "must be " + expected + Given(*node));
   }
-  Fail(key, "must be " + expected + Given(*node));
+  for (const auto& [name, value] : names) {
+    if (value == out) return Echo(key, std::string(name));
+  }
 }
 
 template <typename F>
@@ -171,13 +222,19 @@ Status TomlReader::Tables(std::string_view key, F&& each) {
   if (!arr) {
     return error_ = Status(ErrorCode::kInvalidArgument, "'" + what + "' must be [[" + what + "]]");
   }
+  toml::array* echoed = nullptr;
+  if (echo_) echoed = echo_->insert_or_assign(key, toml::array{}).first->second.as_array();
   for (size_t i = 0; i < arr->size(); ++i) {
     const std::string where = what + "[" + std::to_string(i) + "]";
     const toml::table* table = arr->get(i)->as_table();
     if (!table) {
       return error_ = Status(ErrorCode::kInvalidArgument, "'" + where + ".' must be a table");
     }
-    TomlReader entry(*table, what, where, log_);
+    toml::table* entry_echo = nullptr;
+    if (echoed) entry_echo = echoed->emplace_back(toml::table{}).as_table();
+    // An entry comes from the file alone: it reads the file's, also when
+    // printing.
+    TomlReader entry(*table, what, where, log_, entry_echo, false);
     if (Status s = each(entry, i); !s.ok()) return error_ = s;
     if (Status s = entry.Finish(); !s.ok()) return error_ = s;
   }
@@ -190,8 +247,10 @@ Status TomlReader::Section(std::string_view key, F&& each) {
   const toml::table* table = Table(key);
   if (!error_.ok()) return error_;
   static const toml::table kEmpty;
-  if (!table && !log_) return error_;
-  TomlReader entry(table ? *table : kEmpty, what, what, log_);
+  if (!table && !log_ && !echo_) return error_;
+  toml::table* echo = nullptr;
+  if (echo_) echo = echo_->insert_or_assign(key, toml::table{}).first->second.as_table();
+  TomlReader entry(table ? *table : kEmpty, what, what, log_, echo, effective_);
   if (Status s = each(entry); !s.ok()) return error_ = s;
   if (Status s = entry.Finish(); !s.ok()) return error_ = s;
   return error_;

@@ -72,6 +72,11 @@ class Server {
   // Starts the workers and binds the listener. Fails with a clear message
   // ("127.0.0.1:8080: address already in use") and leaves nothing running.
   Status Start();
+  // What Start() would refuse before binding anything: the listen address,
+  // the static directory, the auth keys and rules, and the cluster's peer
+  // policy and TLS files, each read and parsed. Ok, or the error Start()
+  // would give. (heraldd --check-config.)
+  static Status Check(const ServerOptions& options);
   // The bound port (useful with port 0). Valid after a successful Start.
   uint16_t port() const;
   // The gRPC port, 0 without a gRPC front.

@@ -204,6 +204,58 @@ class CommandLine(unittest.TestCase):
         finally:
             os.unlink(f.name)
 
+    def test_check_config_says_ok_or_names_what_a_start_would_refuse(self):
+        with tempfile.TemporaryDirectory() as d:
+            good = os.path.join(d, "good.toml")
+            with open(good, "w") as f:
+                f.write('[http]\nmax_connections = 50\n')
+            r = run_heraldd("--check-config", good)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("ok", r.stdout)
+            # Past the file's syntax: a key file that is not a key, which
+            # only a start (JwtVerifier) reads.
+            key = os.path.join(d, "key.pem")
+            with open(key, "w") as f:
+                f.write("not a PEM key\n")
+            bad = os.path.join(d, "bad.toml")
+            with open(bad, "w") as f:
+                f.write(f'[auth]\n[[auth.keys]]\nalg = "RS256"\npublic_key_file = "{key}"\n')
+            r = run_heraldd("--check-config", bad)
+            self.assertEqual(r.returncode, 2)
+            self.assertIn(bad, r.stderr)
+            self.assertIn("not a PEM public key", r.stderr)
+            # And a bad value in the file, as --config names it.
+            with open(bad, "w") as f:
+                f.write("[http]\nmax_connections = -5\n")
+            r = run_heraldd("--check-config", bad)
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("'http.max_connections'", r.stderr)
+            # Nothing was bound: the check ran no server.
+            self.assertNotIn("listening", r.stderr)
+
+    def test_print_config_is_the_effective_config_with_secrets_masked(self):
+        with tempfile.TemporaryDirectory() as d:
+            conf = os.path.join(d, "c.toml")
+            with open(conf, "w") as f:
+                f.write('[store]\nredis_password = "hunter2"\n'
+                        '[cluster]\nsecret = "0123456789abcdef0123456789abcdef"\n'
+                        '[[history.rule]]\npattern = "chat.>"\nmax_messages = 7\n')
+            r = run_heraldd("--config", conf, "--listen", "127.0.0.1:7777", "--print-config")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            out = r.stdout
+            self.assertNotIn("hunter2", out)
+            self.assertNotIn("0123456789abcdef", out)
+            self.assertIn("listen = '127.0.0.1:7777'", out)  # the flag wins
+            self.assertIn("max_messages = 7", out)           # the file's rule
+            self.assertIn("max_connections = ", out)         # and the defaults
+            # What it prints is a config heraldd reads back to the same.
+            again = os.path.join(d, "again.toml")
+            with open(again, "w") as f:
+                f.write(out)
+            r2 = run_heraldd("--config", again, "--print-config")
+            self.assertEqual(r2.returncode, 0, r2.stderr)
+            self.assertEqual(r2.stdout, out)
+
     def test_port_in_use_fails_with_a_clear_message(self):
         with Heraldd() as h:
             r = run_heraldd("--listen", f"127.0.0.1:{h.port}")

@@ -349,6 +349,67 @@ TEST(Config, EveryKeyIsDocumentedWithItsDefault) {
   }
 }
 
+TEST(Config, ThePrintedConfigReadsBackToTheSameAndHidesSecrets) {
+  const std::string text = R"(
+node_id = "n1"
+[store]
+kind = "redis"
+redis_host = "127.0.0.1"
+redis_prefix = "h"
+redis_password = "hunter2"
+redis_shards = ["a=127.0.0.1:7000", "b=[::1]:7001"]
+[[history.rule]]
+pattern = "chat.>"
+max_messages = 7
+[auth]
+[[auth.keys]]
+alg = "HS256"
+secret = "0123456789abcdef0123456789abcdef"
+[[auth.rules]]
+subject = "*"
+subscribe = ["chat.>"]
+[hooks]
+url = "http://127.0.0.1:1/"
+[hooks.publish]
+enabled = true
+patterns = ["orders.>"]
+[[queues]]
+name = "mail"
+pattern = "jobs.mail"
+backoff_ms = [100, 2000]
+)";
+  Config c;
+  ASSERT_TRUE(ApplyToml(text, "test", c).ok());
+  c.broker.node_id = "from-a-flag";  // as a flag would: the effective value is printed
+  Result<std::string> printed = PrintToml(text, "test", c);
+  ASSERT_TRUE(printed.ok()) << printed.status().message();
+  EXPECT_EQ(printed->find("hunter2"), std::string::npos);
+  EXPECT_EQ(printed->find("0123456789abcdef"), std::string::npos);
+  EXPECT_NE(printed->find("node_id = 'from-a-flag'"), std::string::npos);
+  EXPECT_NE(printed->find("'b=[::1]:7001'"), std::string::npos);
+  EXPECT_NE(printed->find("backoff_ms = [ 100, 2000 ]"), std::string::npos) << *printed;
+
+  Config again;
+  ASSERT_TRUE(ApplyToml(*printed, "printed", again).ok());
+  EXPECT_EQ(again.broker.node_id, "from-a-flag");
+  EXPECT_EQ(again.redis.shards.size(), 2u);
+  EXPECT_EQ(again.broker.history_rules.size(), 1u);
+  EXPECT_EQ(again.queues.size(), 1u);
+  EXPECT_TRUE(again.server.hooks.publish.enabled);
+  Result<std::string> reprinted = PrintToml(*printed, "printed", again);
+  ASSERT_TRUE(reprinted.ok());
+  EXPECT_EQ(*reprinted, *printed);
+}
+
+TEST(Config, CheckConfigReadsTheFileAndAsksTheCallerToCheckTheRest) {
+  ParsedArgs p = Parse({"--check-config", WriteTemp("[http]\nmax_connections = 50\n")});
+  ASSERT_EQ(p.action, ParsedArgs::Action::kCheck);
+  EXPECT_EQ(p.config.server.http.max_connections, 50u);
+  EXPECT_EQ(Parse({"--check-config", WriteTemp("[http]\nmax_connections = -1\n")}).exit_code, 2);
+  // Either the file to run with or the file to check, not both.
+  EXPECT_EQ(Parse({"--check-config", "a.toml", "--config", "b.toml"}).exit_code, 2);
+}
+
 TEST(Config, MissingConfigFileExitsTwo) {
   ParsedArgs p = Parse({"--config", "/nonexistent/herald.toml"});
   EXPECT_EQ(p.exit_code, 2);
