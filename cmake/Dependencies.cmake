@@ -9,6 +9,7 @@ find_package(CLI11 CONFIG REQUIRED)
 pkg_check_modules(TOMLPP REQUIRED IMPORTED_TARGET tomlplusplus)
 pkg_check_modules(JWT REQUIRED IMPORTED_TARGET libjwt>=1.10)
 pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
+pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)  # heraldd's sd_notify
 find_package(OpenSSL REQUIRED)
 find_package(ZLIB REQUIRED)
 find_package(CURL REQUIRED)

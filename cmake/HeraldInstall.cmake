@@ -113,6 +113,13 @@ if(HERALD_SHARED)
 endif()
 
 install(TARGETS heraldd DESTINATION ${CMAKE_INSTALL_BINDIR})
+# The systemd unit (deploy/), its ExecStart at the heraldd installed here
+# (CMAKE_INSTALL_PREFIX as configured). systemd reads units from
+# /usr/local/lib/systemd/system and /usr/lib/systemd/system.
+set(HERALDD_PATH ${CMAKE_INSTALL_FULL_BINDIR}/heraldd)
+configure_file(${PROJECT_SOURCE_DIR}/deploy/heraldd.service.in ${PROJECT_BINARY_DIR}/package/heraldd.service
+               @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/package/heraldd.service DESTINATION lib/systemd/system)
 install(TARGETS ${_herald_package_targets} EXPORT HeraldTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}

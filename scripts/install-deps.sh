@@ -15,7 +15,7 @@ packages=(
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   zlib1g-dev libssl-dev openssl libsimdjson-dev libjwt-dev
   librocksdb-dev liblmdb-dev libsqlite3-dev libjemalloc-dev
-  libhiredis-dev redis-server redis-sentinel libcurl4-openssl-dev
+  libhiredis-dev redis-server redis-sentinel libcurl4-openssl-dev libsystemd-dev
   python3 python3-prometheus-client python3-websockets python3-grpcio python3-grpc-tools
   wrk libfuzzer-14-dev libclang-rt-14-dev clang-14
   chromium

@@ -14,6 +14,7 @@
 #include "herald/server.h"
 #include "server/config.h"
 #include "server/limit_log.h"
+#include "server/systemd_notify.h"
 
 // jemalloc's settings, read from this symbol when heraldd is linked with it
 // (server/CMakeLists.txt; inert with any other allocator; MALLOC_CONF in the
@@ -154,14 +155,44 @@ int main(int argc, char** argv) {
                  c.substr(0, c.rfind(':')), server.cluster_port());
   }
 
+  // Every listener is bound: systemd may start what depends on heraldd.
+  herald::server::SystemdNotify systemd;
+  systemd.Ready("listening on port " + std::to_string(server.port()));
+
   // Waiting for a signal, reporting the limits that tripped meanwhile (one
-  // line per counter that moved, every limit_log_interval).
+  // line per counter that moved, every limit_log_interval), and pinging
+  // systemd's watchdog while every event loop turns.
+  using Clock = std::chrono::steady_clock;
+  const std::chrono::milliseconds limit_every = config.limit_log_interval;
+  const std::chrono::milliseconds watchdog_every = systemd.watchdog_interval();
+  Clock::time_point next_limits = Clock::now() + limit_every;
+  Clock::time_point next_watchdog = Clock::now();  // the first ping at once
   int sig = 0;
-  const auto ms = config.limit_log_interval.count();
-  const timespec every{static_cast<time_t>(ms / 1000), static_cast<long>(ms % 1000) * 1'000'000};
-  while ((sig = sigtimedwait(&signals, nullptr, &every)) < 0) {
-    for (const std::string& line : limits.Report(server.LimitCounters())) spdlog::warn("{}", line);
+  for (;;) {
+    Clock::time_point next = next_limits;
+    if (watchdog_every.count() > 0) next = std::min(next, next_watchdog);
+    const auto wait = std::max<int64_t>(
+        0, std::chrono::duration_cast<std::chrono::nanoseconds>(next - Clock::now()).count());
+    const timespec until{static_cast<time_t>(wait / 1'000'000'000),
+                         static_cast<long>(wait % 1'000'000'000)};
+    if ((sig = sigtimedwait(&signals, nullptr, &until)) > 0) break;
+    const Clock::time_point now = Clock::now();
+    if (watchdog_every.count() > 0 && now >= next_watchdog) {
+      if (server.LoopsTurning()) {
+        systemd.Watchdog();
+      } else {
+        spdlog::error("an event loop ran nothing for {} ms: no watchdog ping to systemd",
+                      watchdog_every.count());
+      }
+      next_watchdog = now + watchdog_every;
+    }
+    if (now >= next_limits) {
+      for (const std::string& line : limits.Report(server.LimitCounters()))
+        spdlog::warn("{}", line);
+      next_limits = now + limit_every;
+    }
   }
+  systemd.Stopping(sig == SIGTERM ? "draining" : "stopping");
   if (sig == SIGTERM && config.server.drain_window.count() > 0) {
     // An orchestrator's stop: hand clients over to other nodes gently.
     spdlog::info("SIGTERM received: shutting down, draining connections over {} ms",

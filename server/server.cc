@@ -243,6 +243,7 @@ class Server::Impl {
   uint16_t port() const { return http_ ? http_->port() : 0; }
   uint16_t grpc_port() const { return grpc_ ? grpc_->port() : 0; }
   uint16_t cluster_port() const { return cluster_ ? cluster_->port() : 0; }
+  bool LoopsTurning() { return running_ && pool_->Probe(); }
 
  private:
   std::shared_ptr<http::Router> MakeRouter() {
@@ -297,6 +298,7 @@ Server::~Server() { impl_->Stop(); }
 Status Server::Start() { return impl_->Start(); }
 Status Server::Check(const ServerOptions& options) { return Prepare(options).status(); }
 uint16_t Server::port() const { return impl_->port(); }
+bool Server::LoopsTurning() { return impl_->LoopsTurning(); }
 uint16_t Server::grpc_port() const { return impl_->grpc_port(); }
 uint16_t Server::cluster_port() const { return impl_->cluster_port(); }
 void Server::Stop() { impl_->Stop(); }

@@ -91,6 +91,13 @@ class Server {
   // after its responses, gRPC with GOAWAY), spread evenly over `window`, so
   // their clients reconnect to other nodes without a stampede.
   void Drain(std::chrono::milliseconds window);
+  // Whether the server's event loops still turn: posts a probe to each and
+  // says whether all those the previous call posted have run (the first
+  // call: true). False: a loop ran nothing for at least the time since the
+  // previous call. For a watchdog calling it every period (heraldd pings
+  // systemd's only while it holds). Between Start() and Stop(), any thread,
+  // one caller at a time.
+  bool LoopsTurning();
   // What GET /metrics answers (Prometheus text 0.0.4). Between Start() and
   // Stop(), from any thread.
   std::string MetricsText() const;

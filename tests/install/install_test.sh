@@ -29,6 +29,8 @@ cmake --install "$BUILD" --prefix "$PREFIX" >"$WORK/install.log" || { cat "$WORK
 LIBDIR=$(dirname "$(find "$PREFIX" -name libherald.a | head -1)")
 [[ -f $LIBDIR/libherald.a && -f $LIBDIR/libherald_client.a ]] || fail "static libraries not installed"
 [[ -x $PREFIX/bin/heraldd ]] || fail "heraldd not installed"
+[[ -f $PREFIX/lib/systemd/system/heraldd.service ]] || fail "the systemd unit is not installed"
+grep -q "^ExecStart=/.*/heraldd " "$PREFIX/lib/systemd/system/heraldd.service" || fail "the unit's ExecStart is not a heraldd path"
 
 step "the headers installed are include/herald/*.h, nothing else"
 diff <(cd "$SRC/include" && find herald -type f | sort) \
