@@ -43,6 +43,10 @@ struct Config {
   std::string hooks_grpc_target;
   size_t hooks_connections = 64;
   std::string log_level = "info";
+  // Logs on stderr as text lines, or one JSON object per line
+  // (server/logging.h).
+  enum class LogFormat { kText, kJson };
+  LogFormat log_format = LogFormat::kText;
   // How often limit trips are reported in the log (one line per limit).
   std::chrono::milliseconds limit_log_interval = std::chrono::seconds(10);
   std::string config_file;

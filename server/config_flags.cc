@@ -147,6 +147,12 @@ ParsedArgs ParseArgs(int argc, const char* const* argv) {
                                     "same as [store] kind = \"disk\" with dir = DIR)");
   auto* o_log = app.add_option("--log-level", log_level,
                                "trace, debug, info, warn, error, critical or off (default info)");
+  std::string log_format;
+  auto* o_log_format =
+      app.add_option("--log-format", log_format,
+                     "text (default) or json: one JSON object per line with ts, level, msg "
+                     "and the event's fields (connection, front, user; never a token)")
+          ->check(CLI::IsMember({"text", "json"}));
   std::string check_file;
   auto* o_check = app.add_option("--check-config", check_file,
                                  "check FILE (with the other flags) as a start would, without "
@@ -193,6 +199,9 @@ ParsedArgs ParseArgs(int argc, const char* const* argv) {
   if (o_node->count()) c.broker.node_id = node_id;
   if (o_workers->count()) c.server.workers = workers;
   if (o_log->count()) c.log_level = log_level;
+  if (o_log_format->count()) {
+    c.log_format = log_format == "json" ? Config::LogFormat::kJson : Config::LogFormat::kText;
+  }
   if (o_data_dir->count()) {
     c.store_kind = Config::StoreKind::kDisk;
     c.store.dir = data_dir;

@@ -19,6 +19,11 @@
 namespace herald::server {
 namespace {
 
+constexpr EnumNames<Config::LogFormat> kLogFormats[] = {
+    {"text", Config::LogFormat::kText},
+    {"json", Config::LogFormat::kJson},
+};
+
 constexpr EnumNames<SlowConsumerPolicy> kSlowConsumerPolicies[] = {
     {"drop", SlowConsumerPolicy::kDropWithGap},
     {"disconnect", SlowConsumerPolicy::kDisconnect},
@@ -482,6 +487,7 @@ Status Apply(std::string_view toml_text, std::string_view origin, Config& c,
   r.Millis("drain_window_ms", c.server.drain_window, AtLeast(0));
   r.Millis("limit_log_interval_ms", c.limit_log_interval, AtLeast(100));
   r.String("log_level", c.log_level);
+  r.Enum("log_format", c.log_format, kLogFormats);
   for (const auto& [name, read] : kSections) {
     const toml::table* t = r.Table(name);
     if (!t && !echo) continue;

@@ -1,7 +1,6 @@
 // heraldd: the standalone broker. Parses flags and the config file, starts a
 // Broker and a Server, and shuts down gracefully on SIGINT/SIGTERM (stop
 // accepting, finish in-flight responses, close).
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -14,6 +13,7 @@
 #include "herald/server.h"
 #include "server/config.h"
 #include "server/limit_log.h"
+#include "server/logging.h"
 #include "server/systemd_notify.h"
 
 // jemalloc's settings, read from this symbol when heraldd is linked with it
@@ -68,10 +68,7 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  auto logger = spdlog::stderr_color_mt("heraldd");
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(config.log_level));
-  spdlog::flush_on(spdlog::level::info);
+  herald::server::SetUpLogging(config.log_format, config.log_level);
   if (!config.config_file.empty()) spdlog::info("config file {}", config.config_file);
 
   const sigset_t signals = BlockShutdownSignals();

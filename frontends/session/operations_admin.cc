@@ -2,6 +2,7 @@
 // written once for every front.
 #include <chrono>
 
+#include "base/log.h"
 #include "frontends/session/operations.h"
 
 namespace herald::session {
@@ -44,7 +45,27 @@ std::shared_ptr<void> Operations::RegisterClient(const auth::Identity& who,
                           .count();
   std::shared_ptr<void> handle = broker_.RegisterClient(std::move(r), control);
   EndIfRevoked(who, control);
-  return handle;
+  if (!log::Enabled(log::Level::kDebug)) return handle;
+  // The connection's life in the log, by its client id, front and user
+  // (never its token): opened now, closed when its registration goes.
+  const std::string user = who.anonymous ? std::string() : who.subject;
+  log::Write(log::Level::kDebug, "connection opened",
+             {{"connection", client}, {"front", transport}, {"user", user}});
+  struct Logged {
+    std::shared_ptr<void> registration;
+    std::string client, front, user;
+    ~Logged() {
+      registration.reset();
+      log::Write(log::Level::kDebug, "connection closed",
+                 {{"connection", client}, {"front", front}, {"user", user}});
+    }
+  };
+  auto logged = std::make_shared<Logged>();  // in place: a moved-from copy would log
+  logged->registration = std::move(handle);
+  logged->client = client;
+  logged->front = std::string(transport);
+  logged->user = user;
+  return logged;
 }
 
 void Operations::EndIfRevoked(const auth::Identity& who,

@@ -256,6 +256,36 @@ class CommandLine(unittest.TestCase):
             self.assertEqual(r2.returncode, 0, r2.stderr)
             self.assertEqual(r2.stdout, out)
 
+    def test_json_logs_name_connection_front_and_user_never_the_token(self):
+        import asyncio
+        import json
+        import websockets
+        from test_auth import auth_toml, bearer, token
+        tok = token("alice")
+        h = Heraldd("--log-format", "json", "--log-level", "debug",
+                    config=auth_toml(subscribe=[">"]))
+        with h:
+            async def client():
+                async with websockets.connect(f"ws://127.0.0.1:{h.port}/ws",
+                                              extra_headers=bearer(tok), open_timeout=5) as ws:
+                    await ws.send(json.dumps({"op": "subscribe", "topic": "a.b", "id": 1}))
+                    await asyncio.wait_for(ws.recv(), 5)
+            asyncio.run(client())
+            wait_until(lambda: h.logs().count('"connection closed"') >= 1)
+        lines = [line for line in h.logs().splitlines() if line.strip()]
+        events = [json.loads(line) for line in lines]  # every line is one JSON object
+        for e in events:
+            self.assertIn("ts", e)
+            self.assertIn("level", e)
+            self.assertIn("msg", e)
+        opened = [e for e in events if e["msg"] == "connection opened"]
+        self.assertTrue(any(e["front"] == "ws" and e["user"] == "alice" and e["connection"]
+                            for e in opened), opened)
+        closed = [e for e in events if e["msg"] == "connection closed" and e["front"] == "ws"]
+        self.assertEqual(len(closed), 1, events)
+        self.assertNotIn(tok, h.logs())
+        self.assertNotIn(tok.split(".")[2], h.logs())  # not even its signature
+
     def test_port_in_use_fails_with_a_clear_message(self):
         with Heraldd() as h:
             r = run_heraldd("--listen", f"127.0.0.1:{h.port}")
