@@ -52,10 +52,19 @@ std::shared_ptr<void> ClientDirectory::Register(ClientRecord record,
     by_user_[record.user].insert(id);
     by_id_.insert_or_assign(id, Entry{std::move(record), std::move(control)});
   }
-  // A handle whose deleter unregisters: no object of its own to hold.
-  return std::shared_ptr<void>(nullptr, [weak = weak_from_this(), id = std::move(id)](void*) {
-    if (auto self = weak.lock()) self->Unregister(id);
-  });
+  // A handle that unregisters when its last holder lets go. Never null: a
+  // holder tests it to know it is registered (ClientSession::Renewed).
+  struct Registration {
+    std::weak_ptr<ClientDirectory> directory;
+    std::string id;
+    ~Registration() {
+      if (auto self = directory.lock()) self->Unregister(id);
+    }
+  };
+  auto handle = std::make_shared<Registration>();
+  handle->directory = weak_from_this();
+  handle->id = std::move(id);
+  return handle;
 }
 
 void ClientDirectory::Unregister(const std::string& client) {

@@ -16,8 +16,11 @@
 namespace herald::server {
 namespace {
 
-// Separates a payload's message from its fields (JSON members).
+// Separates a payload's message from its fields (JSON members). Only lines
+// of the fields logger (SpdlogSink's) are split there: any other line is all
+// message, whatever bytes it holds (a peer's refusal reason, say).
 constexpr char kFieldsMark = '\x1e';
+constexpr const char* kFieldsLogger = "heraldd.fields";
 
 // `s` with every invalid UTF-8 sequence replaced by U+FFFD.
 std::string ValidUtf8(std::string_view s) {
@@ -58,8 +61,13 @@ class JsonFormatter final : public spdlog::formatter {
     const int64_t ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch()).count();
     const spdlog::string_view_t level = spdlog::level::to_string_view(msg.level);
-    std::string line = JsonLogLine(ms, std::string_view(level.data(), level.size()),
-                                   std::string_view(msg.payload.data(), msg.payload.size()));
+    const std::string_view payload(msg.payload.data(), msg.payload.size());
+    const bool fields =
+        std::string_view(msg.logger_name.data(), msg.logger_name.size()) == kFieldsLogger;
+    std::string line = fields
+                           ? JsonLogLine(ms, std::string_view(level.data(), level.size()), payload)
+                           : JsonLogLine(ms, std::string_view(level.data(), level.size()), payload,
+                                         /*split=*/false);
     line.push_back('\n');
     dest.append(line.data(), line.data() + line.size());
   }
@@ -111,7 +119,11 @@ class SpdlogSink final : public log::Sink {
         payload.push_back(' ');
         payload.append(f.key);
         payload.push_back('=');
-        const bool quote = f.value.empty() || f.value.find(' ') != std::string_view::npos;
+        // Quoted (as JSON) when it could be misread: empty, or with a
+        // space, a quote, a backslash or a control byte (a forged line).
+        bool quote = f.value.empty();
+        for (char ch : f.value)
+          quote |= static_cast<unsigned char>(ch) <= ' ' || ch == '"' || ch == '\\' || ch == 0x7f;
         if (quote) {
           AppendJsonString(payload, f.value);
         } else {
@@ -129,7 +141,8 @@ class SpdlogSink final : public log::Sink {
 
 }  // namespace
 
-std::string JsonLogLine(int64_t unix_ms, std::string_view level, std::string_view payload) {
+std::string JsonLogLine(int64_t unix_ms, std::string_view level, std::string_view payload,
+                        bool split) {
   const std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);
   std::tm utc{};
   gmtime_r(&secs, &utc);
@@ -139,7 +152,8 @@ std::string JsonLogLine(int64_t unix_ms, std::string_view level, std::string_vie
 
   std::string_view message = payload;
   std::string_view members;
-  if (const size_t mark = payload.find(kFieldsMark); mark != std::string_view::npos) {
+  if (const size_t mark = split ? payload.find(kFieldsMark) : std::string_view::npos;
+      mark != std::string_view::npos) {
     message = payload.substr(0, mark);
     members = payload.substr(mark + 1);
   }
@@ -169,10 +183,15 @@ void SetUpLogging(Config::LogFormat format, const std::string& level) {
   }
   auto logger = std::make_shared<spdlog::async_logger>(
       "heraldd", sink, spdlog::thread_pool(), spdlog::async_overflow_policy::overrun_oldest);
+  // The same sink and queue, under the name JsonFormatter splits fields by.
+  auto fields = std::make_shared<spdlog::async_logger>(
+      kFieldsLogger, sink, spdlog::thread_pool(), spdlog::async_overflow_policy::overrun_oldest);
   spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(level));
-  spdlog::flush_on(spdlog::level::info);
-  log::SetSink(std::make_shared<SpdlogSink>(logger, json));
+  for (const auto& l : {logger, fields}) {
+    l->set_level(spdlog::level::from_str(level));
+    l->flush_on(spdlog::level::info);
+  }
+  log::SetSink(std::make_shared<SpdlogSink>(fields, json));
   // Whatever is still queued is written on the way out, however main ends.
   std::atexit([] { spdlog::shutdown(); });
 }

@@ -20,9 +20,10 @@ void SetUpLogging(Config::LogFormat format, const std::string& level);
 
 // One JSON line (no newline) for a log line of `level` at `unix_ms`:
 // {"ts":"2026-12-06T09:48:33.123Z","level":"info","msg":...,<fields>}, where
-// `payload` is the message, then optionally '\x1e' and the fields as JSON
-// members (how the sink hands them through spdlog). Invalid UTF-8 becomes
-// U+FFFD: every line parses.
-std::string JsonLogLine(int64_t unix_ms, std::string_view level, std::string_view payload);
+// `payload` is the message, then (with `split`: a line of base/log.h's
+// sink) optionally '\x1e' and the fields as JSON members. Invalid UTF-8
+// becomes U+FFFD: every line parses.
+std::string JsonLogLine(int64_t unix_ms, std::string_view level, std::string_view payload,
+                        bool split = true);
 
 }  // namespace herald::server

@@ -68,10 +68,12 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  // Before any thread starts (the logger's is the first): every thread
+  // inherits the mask, so SIGTERM reaches only the sigtimedwait below.
+  const sigset_t signals = BlockShutdownSignals();
   herald::server::SetUpLogging(config.log_format, config.log_level);
   if (!config.config_file.empty()) spdlog::info("config file {}", config.config_file);
 
-  const sigset_t signals = BlockShutdownSignals();
   if (config.store_kind == herald::server::Config::StoreKind::kDisk) {
     herald::Result<std::shared_ptr<herald::HistoryStore>> store =
         herald::OpenDiskStore(config.store);

@@ -11,7 +11,9 @@ SystemdNotify::SystemdNotify() {
   // > 0 only when WATCHDOG_USEC is set for this process (WATCHDOG_PID, if
   // set, is ours). The environment is left as it is: libraries never read it.
   if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
-    watchdog_interval_ = std::chrono::milliseconds(std::max<uint64_t>(1, usec / 2000));
+    // A quarter of WatchdogSec: one probe that finds a loop busy still
+    // leaves a ping before systemd's deadline.
+    watchdog_interval_ = std::chrono::milliseconds(std::max<uint64_t>(1, usec / 4000));
   }
 }
 

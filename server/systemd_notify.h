@@ -17,7 +17,7 @@ class SystemdNotify {
   void Ready(const std::string& status);
   void Stopping(const std::string& status);
   void Status(const std::string& status);
-  // Half of WatchdogSec: how often Watchdog() is due; zero when systemd
+  // A quarter of WatchdogSec: how often Watchdog() is due; zero when systemd
   // asks for none.
   std::chrono::milliseconds watchdog_interval() const { return watchdog_interval_; }
   void Watchdog();

@@ -25,11 +25,12 @@ void TomlReader::Rate(std::string_view key, double& out) {
   Echo(key, out);
 }
 
-void TomlReader::ReadString(std::string_view key, std::string& out, std::string default_value) {
+void TomlReader::ReadString(std::string_view key, std::string& out, std::string default_value,
+                            bool secret) {
   const toml::node* node = Take(key, std::move(default_value));
   if (!node) return;
   std::optional<std::string> v = node->value_exact<std::string>();
-  if (!v) return Fail(key, "must be a string" + Given(*node));
+  if (!v) return Fail(key, "must be a string" + (secret ? std::string() : Given(*node)));
   out = *v;
 }
 
@@ -39,8 +40,21 @@ void TomlReader::String(std::string_view key, std::string& out) {
 }
 
 void TomlReader::Secret(std::string_view key, std::string& out) {
-  ReadString(key, out, "\"" + out + "\"");
+  ReadString(key, out, out.empty() ? "\"\"" : std::string(), /*secret=*/true);
   Echo(key, std::string(out.empty() ? "" : "********"));
+}
+
+void TomlReader::Url(std::string_view key, std::string& out) {
+  ReadString(key, out, "\"" + out + "\"");
+  std::string shown = out;
+  // scheme://user:password@host/...: the part before '@' goes.
+  if (const size_t scheme = shown.find("://"); scheme != std::string::npos) {
+    const size_t host = scheme + 3;
+    const size_t at = shown.find('@', host);
+    if (at != std::string::npos && at < shown.find('/', host))
+      shown.replace(host, at - host, "********");
+  }
+  Echo(key, std::move(shown));
 }
 
 void TomlReader::List(std::string_view key, std::vector<std::string>& out) {

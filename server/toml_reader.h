@@ -83,8 +83,12 @@ class TomlReader {
   template <typename E, size_t N>
   void Enum(std::string_view key, E& out, const EnumNames<E> (&names)[N]);
   void String(std::string_view key, std::string& out);
-  // A string never printed: echoed as "********" when set.
+  // A string never printed: echoed as "********" when set, and never quoted
+  // in an error.
   void Secret(std::string_view key, std::string& out);
+  // A URL that may carry credentials (user:password@): echoed with them as
+  // "********".
+  void Url(std::string_view key, std::string& out);
   void List(std::string_view key, std::vector<std::string>& out);
   // An array of integer milliseconds, each in `range`.
   void MillisList(std::string_view key, std::vector<std::chrono::milliseconds>& out,
@@ -142,7 +146,8 @@ class TomlReader {
     }
     return static_cast<int64_t>(v);
   }
-  void ReadString(std::string_view key, std::string& out, std::string default_value);
+  void ReadString(std::string_view key, std::string& out, std::string default_value,
+                  bool secret = false);
 
   const toml::table& table_;
   std::string section_;

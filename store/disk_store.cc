@@ -725,6 +725,13 @@ class DiskStore final : public HistoryStore, public QueueStore, public Revocatio
     }
     rocksdb::WriteOptions wo;
     wo.sync = options_.sync == DiskStoreOptions::Sync::kAlways;
+    // After a failed write RocksDB's log may not be synced (see HasFailed),
+    // and the syncer may be about to: where a write may fail for space, it
+    // holds the syncer off until the failure is marked. Elsewhere (the
+    // common case) the two run side by side.
+    std::unique_lock gate(sync_mu_, std::defer_lock);
+    if (options_.sync == DiskStoreOptions::Sync::kBatch && NearlyFull(batch.GetDataSize()))
+      gate.lock();
     rocksdb::Status s = db_->Write(wo, &batch);
     if (s.ok()) {
       if (wo.sync) {
@@ -776,7 +783,8 @@ class DiskStore final : public HistoryStore, public QueueStore, public Revocatio
   void SyncerLoop() {
     std::unique_lock lock(mu_);
     while (!stopping_) {
-      sync_cv_.wait_for(lock, options_.sync_interval, [this] { return stopping_; });
+      sync_cv_.wait_for(lock, std::max(options_.sync_interval, std::chrono::milliseconds(1)),
+                        [this] { return stopping_; });
       if (stopping_ || !unsynced_) continue;
       unsynced_ = false;
       lock.unlock();
@@ -785,7 +793,17 @@ class DiskStore final : public HistoryStore, public QueueStore, public Revocatio
     }
   }
 
+  // Whether a write of `bytes` comes within a few groups of the disk's or
+  // the quota's end, where a write may fail for space.
+  bool NearlyFull(size_t bytes) const {
+    std::lock_guard lock(mu_);
+    const uint64_t margin = 4 * uint64_t{kMaxGroupBytes} + bytes;
+    return free_bytes_ < options_.min_free_disk_bytes + margin ||
+           disk_bytes_ + margin > options_.max_disk_bytes;
+  }
+
   void SyncLog() {
+    std::lock_guard gate(sync_mu_);  // never after a failed write (Commit)
     if (HasFailed()) return;
     rocksdb::Status s = db_->SyncWAL();
     if (!s.ok()) {
@@ -934,6 +952,7 @@ class DiskStore final : public HistoryStore, public QueueStore, public Revocatio
   bool writing_ = false;
   bool stopping_ = false;
   std::condition_variable sync_cv_;  // wakes the syncer to stop
+  std::mutex sync_mu_;               // a sync, or a write that may fail for space (Commit)
   bool unsynced_ = false;            // committed since the last sync
   bool failed_ = false;
   std::string failure_;

@@ -77,6 +77,23 @@ TEST(ClientDirectory, AnEntryLivesAsLongAsItsHandle) {
   EXPECT_EQ(Call(b, c)->matched, 0u);
 }
 
+TEST(ClientDirectory, ARenewalReachesTheEntryThroughItsHandle) {
+  Broker b;
+  auto control = std::make_shared<FakeControl>();
+  std::shared_ptr<void> handle = b.RegisterClient(Record("n.1", "alice"), control);
+  // A holder tests its handle to know it is registered (ClientSession::Renewed).
+  ASSERT_TRUE(handle);
+  b.ClientRenewed("n.1", "jti-2", 1000, 2000);
+  AdminCall c;
+  c.op = AdminCall::Op::kConnections;
+  c.user = "alice";
+  Result<AdminResult> r = Call(b, c);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->clients.size(), 1u);
+  EXPECT_EQ(r->clients[0].token_id, "jti-2");
+  EXPECT_EQ(r->clients[0].issued_at_s, 1000);
+}
+
 TEST(ClientDirectory, AHandleMayOutliveItsBroker) {
   std::shared_ptr<void> handle;
   {

@@ -79,8 +79,8 @@ class NotifyProtocol(unittest.TestCase):
         finally:
             stop_process(proc)
 
-    def test_the_watchdog_is_pinged_every_half_period_while_the_loops_turn(self):
-        # WatchdogSec=400ms: a ping at least every 200 ms.
+    def test_the_watchdog_is_pinged_every_quarter_period_while_the_loops_turn(self):
+        # WatchdogSec=400ms: a ping about every 100 ms.
         with Heraldd(env=self.env(WATCHDOG_USEC="400000")) as h:
             self.assertIsNotNone(self.notify.wait_for("READY", 10))
             start = time.monotonic()

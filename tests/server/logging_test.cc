@@ -15,6 +15,13 @@ TEST(JsonLogLine, IsOneObjectWithTimeLevelMessageAndFields) {
             R"("front":"ws","user":"alice"})");
 }
 
+TEST(JsonLogLine, OnlyTheFieldsLoggersLinesAreSplitIntoFields) {
+  // Any other line is all message, whatever it holds (a peer's reason, say).
+  EXPECT_EQ(JsonLogLine(0, "warn", "refused: x\x1e\"user\":\"root\"", /*split=*/false),
+            "{\"ts\":\"1970-01-01T00:00:00.000Z\",\"level\":\"warn\",\"msg\":"
+            "\"refused: x\\u001e\\\"user\\\":\\\"root\\\"\"}");
+}
+
 TEST(JsonLogLine, EscapesTheMessageAndReplacesInvalidUtf8) {
   const std::string line = JsonLogLine(0, "warn", "a \"quoted\"\nline \xff\xfe and \xc3\xa9");
   EXPECT_EQ(line,
