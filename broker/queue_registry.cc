@@ -59,6 +59,7 @@ Status ValidateQueueOptions(const QueueOptions& o, const TopicLimits& limits) {
   if (o.pattern.starts_with(kInboxPrefix)) {
     return Bad(o, "topics under _INBOX. are reply inboxes, not jobs");
   }
+  if (IsSystemTopic(o.pattern)) return Bad(o, "topics under _HERALD. are the nodes' own");
   if (o.ack_wait.count() <= 0) return Bad(o, "ack_wait must be positive");
   if (o.ack_wait > std::chrono::hours(24 * 7)) return Bad(o, "ack_wait must be at most 7 days");
   for (std::chrono::milliseconds step : o.backoff) {

@@ -4,6 +4,7 @@
 #include <array>
 
 #include "broker/token_map.h"
+#include "herald/topic.h"
 
 namespace herald {
 namespace {
@@ -170,6 +171,14 @@ void Collect(const NodeT* node, const Tokens& t, size_t level, Builder& out) {
   if (node->star) Collect(node->star.get(), t, level + 1, out);
 }
 
+// Collect from the root, where the nodes' own topics (herald/topic.h) are
+// reached only by a literal first token, never by a wildcard.
+template <typename NodeT, typename Builder>
+void CollectFromRoot(const NodeT* root, std::string_view topic, const Tokens& t, Builder& out) {
+  if (!IsSystemTopic(topic)) return Collect(root, t, 0, out);
+  if (const NodeT* child = root->literal.Find(t.tok[0])) Collect(child, t, 1, out);
+}
+
 template <typename Subs>
 void AddTo(Subs& subs, const SubscriptionPtr& sub) {
   if (sub->queue_group.empty()) {
@@ -323,7 +332,7 @@ MatchResultPtr SubscriptionIndex::MatchUncached(std::string_view topic) const {
   Split(topic, t);
   ResultBuilder<Node::Subs> builder;
   std::shared_lock lock(trie_mu_);
-  Collect(root_.get(), t, 0, builder);
+  CollectFromRoot(root_.get(), topic, t, builder);
   return builder.Finish();
 }
 
@@ -346,7 +355,7 @@ MatchResultPtr SubscriptionIndex::Match(std::string_view topic) {
     ResultBuilder<Node::Subs> builder;
     std::shared_lock lock(trie_mu_);
     generation = generation_.load(std::memory_order_acquire);
-    Collect(root_.get(), t, 0, builder);
+    CollectFromRoot(root_.get(), topic, t, builder);
     result = builder.Finish();
   }
   std::lock_guard cache_lock(cache_mu_);

@@ -115,6 +115,8 @@ Status ValidatePattern(std::string_view pattern, const TopicLimits& limits) {
 }
 
 bool PatternMatches(std::string_view pattern, std::string_view topic) {
+  // Only a literal first token reaches the nodes' own topics.
+  if (IsSystemTopic(topic) && !IsSystemTopic(pattern)) return false;
   for (;;) {
     const size_t pdot = pattern.find('.');
     const size_t tdot = topic.find('.');

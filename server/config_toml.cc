@@ -393,7 +393,7 @@ Status ReadHookPolicy(TomlReader& r, HookPolicy& p, bool topics) {
 
 Status ReadHooks(TomlReader& r, Config& c) {
   HookOptions& h = c.server.hooks;
-  r.String("url", c.hooks_url);
+  r.Url("url", c.hooks_url);
   r.String("grpc_target", c.hooks_grpc_target);
   r.Int("connections", c.hooks_connections, Between(1, 1024));
   r.Int("max_in_flight", h.max_in_flight, AtLeast(1));
@@ -454,12 +454,21 @@ Status ReadQueue(TomlReader& r, Config& c) {
   return Status::Ok();
 }
 
+Status ReadReadiness(TomlReader& r, Config& c) {
+  ReadinessOptions& o = c.server.readiness;
+  r.Millis("interval_ms", o.interval, Between(10, 600'000));
+  r.Millis("timeout_ms", o.timeout, Between(10, 600'000));
+  r.Millis("peer_grace_ms", o.peer_grace, AtLeast(0));
+  r.Bool("require_peers", o.require_peers);
+  return r.error();
+}
+
 // The sections, in reading order: each reads its keys into the config.
 constexpr std::pair<std::string_view, Status (*)(TomlReader&, Config&)> kSections[] = {
     {"limits", ReadLimits},     {"history", ReadHistory},     {"store", ReadStore},
     {"http", ReadHttp},         {"websocket", ReadWebSocket}, {"grpc", ReadGrpc},
     {"sse", ReadSse},           {"auth", ReadAuth},           {"cluster", ReadCluster},
-    {"presence", ReadPresence}, {"hooks", ReadHooks},
+    {"presence", ReadPresence}, {"hooks", ReadHooks},         {"readiness", ReadReadiness},
 };
 
 // Reads `toml_text` into `c`; with `log`, records every key read; with
@@ -543,6 +552,7 @@ std::vector<ConfigKey> ConfigKeys() {
     [[presence.rule]]
     pattern = ">"
     [hooks]
+    [readiness]
     [[queues]]
   )";
   Config config;

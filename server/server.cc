@@ -22,6 +22,8 @@
 #include "server/grpc_metrics.h"
 #include "server/hook_metrics.h"
 #include "server/http_metrics.h"
+#include "server/readiness.h"
+#include "server/readiness_metrics.h"
 #include "server/sse_metrics.h"
 #include "server/worker_inboxes.h"
 #include "server/ws_metrics.h"
@@ -115,6 +117,12 @@ class Server::Impl {
         return s;
       }
     }
+    readiness_ = std::make_unique<server::Readiness>(broker_, cluster_.get(), options_.readiness);
+    if (Status s = readiness_->Start(); !s.ok()) {
+      readiness_.reset();
+      cluster_.reset();
+      return s;
+    }
     if (options_.hooks.hooks) {
       hooks_ = std::make_shared<session::HookGate>(options_.hooks,
                                                    broker_.options().presence.max_info_bytes);
@@ -123,6 +131,7 @@ class Server::Impl {
         broker_, rest::RestOptions{.verifier = verifier_, .hooks = hooks_});
     pool_ = std::make_unique<io::WorkerPool>(workers);
     if (Status s = pool_->Start(); !s.ok()) {
+      readiness_.reset();
       cluster_.reset();
       return s;
     }
@@ -150,12 +159,14 @@ class Server::Impl {
         std::make_unique<http::HttpServer>(*pool_, http::HttpOptions(options_.http), MakeRouter());
     BuildMetrics();  // before anyone can ask for /metrics
     if (Status s = http_->Listen(host, port); !s.ok()) {
+      DropMetrics();  // its rows read what goes below
       http_.reset();
       pool_->Stop();
       ws_.reset();
       sse_.reset();
       inboxes_.reset();
       pool_.reset();
+      readiness_.reset();
       cluster_.reset();
       return s;
     }
@@ -183,16 +194,22 @@ class Server::Impl {
     grpc_.reset();
     http_->Stop();  // closes every connection: sessions unsubscribe
     pool_->Stop();  // loop handles go quiet: late wake-ups do nothing
+    DropMetrics();  // its rows read what goes below
     http_.reset();
     ws_.reset();
     sse_.reset();
     inboxes_.reset();
     pool_.reset();
+    // No /readyz is being answered any more; its canaries end before the
+    // cluster they probe. Kept (stopped: "not started") so that Ready() may
+    // still be asked.
+    readiness_->Stop();
     cluster_.reset();  // last: the fronts no longer publish
   }
 
   void Drain(std::chrono::milliseconds window) {
     if (!running_) return;
+    readiness_->SetDraining();
     // gRPC sends GOAWAY at once and gives its calls the window to end.
     std::thread grpc_drain;
     if (grpc_) grpc_drain = std::thread([this, window] { grpc_->Stop(window); });
@@ -212,8 +229,14 @@ class Server::Impl {
     if (hooks_) server::AddHookMetrics(hooks_->stats(), *t);
     if (grpc_) server::AddGrpcMetrics(grpc_->stats(), *t);
     if (cluster_) server::AddClusterMetrics(*t);
+    server::AddReadinessMetrics(*readiness_, *t);
     std::lock_guard lock(metrics_mu_);
     metrics_ = std::move(t);
+  }
+
+  void DropMetrics() {
+    std::lock_guard lock(metrics_mu_);
+    metrics_.reset();
   }
 
   std::shared_ptr<const server::MetricTable> Metrics(server::MetricSnapshot& snapshot) const {
@@ -244,12 +267,39 @@ class Server::Impl {
   uint16_t grpc_port() const { return grpc_ ? grpc_->port() : 0; }
   uint16_t cluster_port() const { return cluster_ ? cluster_->port() : 0; }
   bool LoopsTurning() { return running_ && pool_->Probe(); }
+  bool Ready(std::string* why) const {
+    if (!readiness_) {
+      if (why) *why = "not started";
+      return false;
+    }
+    const server::Readiness::Report r = readiness_->Check();
+    if (why) *why = r.why;
+    return r.ready;
+  }
 
  private:
   std::shared_ptr<http::Router> MakeRouter() {
     auto router = std::make_shared<http::Router>();
     router->Handle("GET", "/healthz", [](http::Request&, http::Response res) {
       res.Send(200, "{\"status\":\"ok\"}\n", http::kApplicationJson);
+    });
+    // Liveness above; readiness (delivery proven by canaries) here.
+    router->Handle("GET", "/readyz", [this](http::Request&, http::Response res) {
+      const server::Readiness::Report r = readiness_->Check();
+      std::string body = r.ready ? "{\"status\":\"ready\"" : "{\"status\":\"not ready\"";
+      if (!r.ready) body += ",\"reason\":" + server::JsonQuoted(r.why);
+      body += ",\"targets\":[";
+      for (size_t i = 0; i < r.targets.size(); ++i) {
+        const server::Readiness::Target& t = r.targets[i];
+        body += (i ? "," : "") + std::string("{\"target\":") + server::JsonQuoted(t.name) +
+                ",\"ok\":" + (t.ok ? "true" : "false");
+        if (t.ok) body += ",\"latency_ms\":" + std::to_string(t.latency_s * 1000);
+        if (t.ok && !t.why.empty()) body += ",\"note\":" + server::JsonQuoted(t.why);
+        if (!t.ok) body += ",\"reason\":" + server::JsonQuoted(t.why);
+        body += "}";
+      }
+      body += "]}\n";
+      res.Send(r.ready ? 200 : 503, std::move(body), http::kApplicationJson);
     });
     router->Handle("GET", "/metrics", [this](http::Request&, http::Response res) {
       res.Send(200, MetricsText(), "text/plain; version=0.0.4; charset=utf-8");
@@ -289,6 +339,8 @@ class Server::Impl {
   std::unique_ptr<http::HttpServer> http_;
   std::unique_ptr<grpcfront::GrpcFront> grpc_;
   std::unique_ptr<cluster::Cluster> cluster_;
+  // From Start to Stop; after cluster_, so that it goes first.
+  std::unique_ptr<server::Readiness> readiness_;
   bool running_ = false;
 };
 
@@ -299,6 +351,7 @@ Status Server::Start() { return impl_->Start(); }
 Status Server::Check(const ServerOptions& options) { return Prepare(options).status(); }
 uint16_t Server::port() const { return impl_->port(); }
 bool Server::LoopsTurning() { return impl_->LoopsTurning(); }
+bool Server::Ready(std::string* why) const { return impl_->Ready(why); }
 uint16_t Server::grpc_port() const { return impl_->grpc_port(); }
 uint16_t Server::cluster_port() const { return impl_->cluster_port(); }
 void Server::Stop() { impl_->Stop(); }

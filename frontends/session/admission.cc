@@ -125,6 +125,9 @@ Status Admission::CheckName(Op op, std::string_view topic) const {
     return Status(ErrorCode::kInvalidTopic,
                   "topics under _INBOX. are reserved for replies: answer a request with reply");
   }
+  if (IsSystemTopic(topic)) {
+    return Status(ErrorCode::kInvalidTopic, "topics under _HERALD. are the nodes' own");
+  }
   return Status::Ok();
 }
 

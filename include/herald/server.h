@@ -36,6 +36,28 @@
 
 namespace herald {
 
+// /readyz (heraldd [readiness]): the node is ready only while canary
+// messages published through its own broker come back. Every `interval`:
+// one to a topic this node owns, acknowledged (through the history store,
+// when there is one) and delivered to a subscriber of its own; and in a
+// cluster, one request per live peer to a topic that peer owns, answered by
+// the peer's canary responder, so it crosses the link both ways. A canary
+// not back within `timeout` fails its target; a peer that was live within
+// `peer_grace` and is no longer linked fails too (then it is forgotten: a
+// node that left for good does not keep the others unready). A peer with
+// no canary responder (a version before readiness, during a rolling
+// upgrade) is reported unverified, not failed. Not ready either while
+// draining, or before the first canary came back. With `require_peers`
+// off, peers are reported (/readyz targets, metrics) but only the local
+// canary decides. The canary topics are under `_HERALD.` (herald/topic.h),
+// which clients cannot reach.
+struct ReadinessOptions {
+  std::chrono::milliseconds interval = std::chrono::seconds(1);
+  std::chrono::milliseconds timeout = std::chrono::seconds(2);
+  std::chrono::milliseconds peer_grace = std::chrono::seconds(60);
+  bool require_peers = true;
+};
+
 struct ServerOptions {
   std::string listen = "127.0.0.1:8080";  // HOST:PORT; port 0 picks a free port
   int workers = 0;                        // event-loop threads; 0 = one per core
@@ -60,6 +82,7 @@ struct ServerOptions {
   HookOptions hooks;
   // heraldd on SIGTERM: Drain() over this window (0: stop at once).
   std::chrono::milliseconds drain_window = std::chrono::seconds(5);
+  ReadinessOptions readiness;
 };
 
 class Server {
@@ -98,6 +121,9 @@ class Server {
   // systemd's only while it holds). Between Start() and Stop(), any thread,
   // one caller at a time.
   bool LoopsTurning();
+  // What GET /readyz answers: ready, or why not (ReadinessOptions). Between
+  // Start() and Stop(), any thread.
+  bool Ready(std::string* why = nullptr) const;
   // What GET /metrics answers (Prometheus text 0.0.4). Between Start() and
   // Stop(), from any thread.
   std::string MetricsText() const;

@@ -5,6 +5,10 @@
 // last only): `chat.*.msgs`, `chat.>`. Tokens are non-empty UTF-8 with no
 // whitespace or control characters; `*` and `>` are only ever whole tokens.
 // Topics starting with `_INBOX.` are reserved for request/reply inboxes.
+// Topics starting with `_HERALD.` are the nodes' own (the readiness canaries,
+// herald/server.h): clients may neither publish nor subscribe there, and,
+// as with MQTT's `$` topics, a wildcard in a pattern's first token does not
+// match them (`>` and `*.x` never see them; `_HERALD.>` does).
 //
 //   if (auto s = herald::ValidateTopic(name, limits); !s.ok()) reply_error(s);
 #pragma once
@@ -30,5 +34,7 @@ Status ValidatePattern(std::string_view pattern, const TopicLimits& limits = {})
 bool PatternMatches(std::string_view pattern, std::string_view topic);
 
 inline constexpr std::string_view kInboxPrefix = "_INBOX.";
+inline constexpr std::string_view kSystemPrefix = "_HERALD.";
+inline bool IsSystemTopic(std::string_view topic) { return topic.starts_with(kSystemPrefix); }
 
 }  // namespace herald

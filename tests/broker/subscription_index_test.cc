@@ -48,6 +48,18 @@ TEST_P(SubscriptionIndexTest, LiteralPatternMatchesOnlyItsTopic) {
   EXPECT_TRUE(index_.Match("a.b.c")->empty());
 }
 
+TEST_P(SubscriptionIndexTest, TheNodesOwnTopicsAreReachedOnlyByTheirLiteralFirstToken) {
+  index_.Add(MakeSub(1, ">"));
+  index_.Add(MakeSub(2, "*.canary.>"));
+  index_.Add(MakeSub(3, "_HERALD.>"));
+  index_.Add(MakeSub(4, "_HERALD.canary.*"));
+  EXPECT_EQ(Ids(*index_.Match("_HERALD.canary.n1")), (std::set<uint64_t>{3, 4}));
+  EXPECT_EQ(Ids(*index_.Match("x.canary.n1")), (std::set<uint64_t>{1, 2}));
+  EXPECT_EQ(Ids(*index_.MatchUncached("_HERALD.canary.n1")), (std::set<uint64_t>{3, 4}));
+  // Only "_HERALD." is the nodes': a first token merely like it is not.
+  EXPECT_EQ(Ids(*index_.Match("_HERALDx.canary.n1")), (std::set<uint64_t>{1, 2}));
+}
+
 TEST_P(SubscriptionIndexTest, PartialWildcardMatchesExactlyOneToken) {
   index_.Add(MakeSub(1, "a.*.c"));
   EXPECT_EQ(Ids(*index_.Match("a.x.c")), (std::set<uint64_t>{1}));

@@ -69,6 +69,14 @@ TEST(TopicValidation, PatternsAcceptWildcards) {
   EXPECT_TRUE(ValidatePattern("*.*").ok());
 }
 
+TEST(PatternMatches, AWildcardFirstTokenNeverMatchesTheNodesOwnTopics) {
+  EXPECT_FALSE(PatternMatches(">", "_HERALD.canary.n1"));
+  EXPECT_FALSE(PatternMatches("*.canary.n1", "_HERALD.canary.n1"));
+  EXPECT_TRUE(PatternMatches("_HERALD.>", "_HERALD.canary.n1"));
+  EXPECT_TRUE(PatternMatches("_HERALD.*.n1", "_HERALD.canary.n1"));
+  EXPECT_TRUE(PatternMatches(">", "_HERALDx.canary"));
+}
+
 TEST(PatternMatches, StarMatchesExactlyOneToken) {
   EXPECT_TRUE(PatternMatches("a.*.c", "a.b.c"));
   EXPECT_FALSE(PatternMatches("a.*.c", "a.c"));

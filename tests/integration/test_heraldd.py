@@ -268,7 +268,7 @@ class CommandLine(unittest.TestCase):
             async def client():
                 async with websockets.connect(f"ws://127.0.0.1:{h.port}/ws",
                                               extra_headers=bearer(tok), open_timeout=5) as ws:
-                    await ws.send(json.dumps({"op": "subscribe", "topic": "a.b", "id": 1}))
+                    await ws.send(json.dumps({"op": "sub", "topic": "a.b", "id": 1}))
                     await asyncio.wait_for(ws.recv(), 5)
             asyncio.run(client())
             wait_until(lambda: h.logs().count('"connection closed"') >= 1)

@@ -112,12 +112,37 @@ TEST_F(EmbeddedServer, SseStreamIsReleasedWhenItsClientHangsUp) {
   ASSERT_EQ(write(fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
   char buf[1024];
   ASSERT_GT(read(fd, buf, sizeof(buf)), 0);  // the head and the retry hint
-  auto subscriptions = [&] { return broker_.Stats().subscriptions; };
+  // Beside the node's own two (its readiness canary's and responder's).
+  auto subscriptions = [&] { return broker_.Stats().subscriptions - 2; };
   for (int i = 0; i < 200 && subscriptions() != 1; ++i) std::this_thread::sleep_for(5ms);
   EXPECT_EQ(subscriptions(), 1u);
   close(fd);
   for (int i = 0; i < 400 && subscriptions() != 0; ++i) std::this_thread::sleep_for(5ms);
   EXPECT_EQ(subscriptions(), 0u);
+}
+
+// Readiness (herald/server.h): ready once the canary came back, and /readyz
+// says so; not once stopped. (Draining: ReadinessTest.)
+TEST(EmbeddedServerReadiness, ReadyOnceTheCanaryCameBackAndNotOnceStopped) {
+  Broker broker;
+  ServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.workers = 1;
+  options.readiness.interval = 20ms;
+  Server server(broker, options);
+  std::string why;
+  EXPECT_FALSE(server.Ready(&why));  // not started
+  ASSERT_TRUE(server.Start().ok());
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!server.Ready(&why) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);
+  ASSERT_TRUE(server.Ready(&why)) << why;
+  const std::string answer = Http(server.port(), "GET", "/readyz");
+  EXPECT_NE(answer.find("200 OK"), std::string::npos) << answer;
+  EXPECT_NE(BodyOf(answer).find("\"target\":\"local\",\"ok\":true"), std::string::npos);
+
+  server.Stop();
+  EXPECT_FALSE(server.Ready(&why));  // stopped
 }
 
 }  // namespace
