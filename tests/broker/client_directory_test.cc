@@ -60,21 +60,26 @@ Result<AdminResult> Call(Broker& b, AdminCall call) {
   return out ? std::move(*out) : Result<AdminResult>(Status(ErrorCode::kInternal, "none"));
 }
 
+// The connections of `user`, as the server API lists them.
+Result<AdminResult> ConnectionsOf(Broker& b, const std::string& user) {
+  AdminCall c;
+  c.op = AdminCall::Op::kConnections;
+  c.user = user;
+  return Call(b, c);
+}
+
 TEST(ClientDirectory, AnEntryLivesAsLongAsItsHandle) {
   Broker b;
   auto control = std::make_shared<FakeControl>();
   std::shared_ptr<void> handle = b.RegisterClient(Record("n.1", "alice"), control);
   EXPECT_EQ(b.Stats().clients, 1u);
-  AdminCall c;
-  c.op = AdminCall::Op::kConnections;
-  c.user = "alice";
-  Result<AdminResult> r = Call(b, c);
+  Result<AdminResult> r = ConnectionsOf(b, "alice");
   ASSERT_TRUE(r.ok());
   ASSERT_EQ(r->clients.size(), 1u);
   EXPECT_EQ(r->clients[0].client, "n.1");
   handle.reset();
   EXPECT_EQ(b.Stats().clients, 0u);
-  EXPECT_EQ(Call(b, c)->matched, 0u);
+  EXPECT_EQ(ConnectionsOf(b, "alice")->matched, 0u);
 }
 
 TEST(ClientDirectory, ARenewalReachesTheEntryThroughItsHandle) {
@@ -84,10 +89,7 @@ TEST(ClientDirectory, ARenewalReachesTheEntryThroughItsHandle) {
   // A holder tests its handle to know it is registered (ClientSession::Renewed).
   ASSERT_TRUE(handle);
   b.ClientRenewed("n.1", "jti-2", 1000, 2000);
-  AdminCall c;
-  c.op = AdminCall::Op::kConnections;
-  c.user = "alice";
-  Result<AdminResult> r = Call(b, c);
+  Result<AdminResult> r = ConnectionsOf(b, "alice");
   ASSERT_TRUE(r.ok());
   ASSERT_EQ(r->clients.size(), 1u);
   EXPECT_EQ(r->clients[0].token_id, "jti-2");
