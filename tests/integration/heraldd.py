@@ -115,6 +115,24 @@ class Heraldd:
         return self.proc.returncode
 
 
+def freeze(proc):
+    """SIGSTOPs a child we started and returns once every one of its threads
+    has stopped. kill() returns before that: the kernel wakes one thread to
+    begin the group stop, and until it runs (a busy machine, a sanitizer
+    build) the others go on answering. waitpid(WUNTRACED) reports the child
+    only when the whole group has stopped."""
+    proc.send_signal(signal.SIGSTOP)
+    _, status = os.waitpid(proc.pid, os.WUNTRACED)
+    if not os.WIFSTOPPED(status):
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        raise AssertionError(f"pid {proc.pid} ended instead of stopping: {proc.returncode}")
+
+
+def thaw(proc):
+    """SIGCONTs a child that freeze() stopped."""
+    proc.send_signal(signal.SIGCONT)
+
+
 def stop_process(proc, sig=signal.SIGTERM, timeout=10.0):
     """Signals a child we started (by its PID) and waits; kills it after
     `timeout`. Returns its exit status."""

@@ -14,7 +14,7 @@ import websockets
 
 from cluster_util import cluster_config, peer_address, start_cluster, start_node, stop_all, \
     wait_mesh
-from heraldd import wait_until
+from heraldd import freeze, thaw, wait_until
 from test_admin import ADMIN, get, http_call, post, tok
 from test_auth import AUDIENCE, ISSUER, SECRET, bearer
 from ws_util import recv_json, run
@@ -155,7 +155,7 @@ class ClusterAdmin(unittest.TestCase):
 
     def test_a_frozen_node_is_named_unreached_after_the_admin_timeout(self):
         frozen = self.nodes[2]
-        frozen.proc.send_signal(signal.SIGSTOP)
+        freeze(frozen.proc)
         try:
             start = time.monotonic()
             status, answer = get(self.nodes[0].port, "/admin/connections?user=nobody")
@@ -164,7 +164,7 @@ class ClusterAdmin(unittest.TestCase):
             self.assertLess(took, ADMIN_TIMEOUT_MS / 1000 + 1.0)
             self.assertGreaterEqual(took, ADMIN_TIMEOUT_MS / 1000 * 0.9)
         finally:
-            frozen.proc.send_signal(signal.SIGCONT)
+            thaw(frozen.proc)
         wait_mesh(self.nodes)
         self.assertEqual(get(self.nodes[0].port, "/admin/connections?user=nobody")[1]["nodes"], 3)
 

@@ -13,6 +13,7 @@ import websockets
 
 from cluster_util import PEER_TIMEOUT_MS, get_json, start_cluster, start_node, peer_address, \
     stop_all, wait_mesh
+from heraldd import freeze, thaw
 from ws_util import recv_json, run
 
 TOPIC = "room.cluster"
@@ -100,13 +101,13 @@ class ClusterPresence(unittest.TestCase):
                 # dead after peer_timeout_ms; thawed, its link's reset brings
                 # its member back.
                 frozen = time.monotonic()
-                late.proc.send_signal(signal.SIGSTOP)
+                freeze(late.proc)
                 try:
                     await watchers[1].until(lambda w: w.names() == ["user-2"],
                                             timeout=PEER_TIMEOUT_MS / 1000 + 3)
                     silent_after = time.monotonic() - frozen
                 finally:
-                    late.proc.send_signal(signal.SIGCONT)
+                    thaw(late.proc)
                 self.assertLess(silent_after, PEER_TIMEOUT_MS / 1000 + 1.0)
                 print(f"[figure] a frozen node's member left after {silent_after * 1000:.0f} ms "
                       f"(peer_timeout_ms {PEER_TIMEOUT_MS})")

@@ -36,6 +36,7 @@ import websockets
 
 from cluster_util import HEARTBEAT_MS, RECONNECT_MAX_MS, FaultProxy, cluster_config, get_json, \
     mesh_state, metric, owner_of, peer_address, start_node, stop_all, wait_mesh
+from heraldd import freeze, thaw
 from probe_util import report
 from redis_util import RedisServer
 from sse_util import Publisher as HttpPublisher, SseClient, base36, publish_once
@@ -557,8 +558,8 @@ class ResumeFromTheStore(unittest.TestCase):
         fetches = metric(n2.port, "herald_cluster_history_fetches_total")
         resumes = metric(n2.port, "herald_store_shared_resumes_total")
 
-        n1.proc.send_signal(signal.SIGSTOP)
-        self.addCleanup(lambda: n1.proc.send_signal(signal.SIGCONT))  # before stop_all
+        freeze(n1.proc)
+        self.addCleanup(lambda: thaw(n1.proc))  # before stop_all
         ws_events = asyncio.run(ws_resume(n2.port, topic, epoch, seen, len(want)))
         with SseClient(n2.port, f"/sse?topic={topic}",
                        headers={"Last-Event-ID": f"0:{base36(epoch)}:{base36(seen)}"}) as sse:
@@ -569,7 +570,7 @@ class ResumeFromTheStore(unittest.TestCase):
         page = json.loads(conn.getresponse().read())
         conn.close()
         still_named = mesh_state(n2)[0]
-        n1.proc.send_signal(signal.SIGCONT)
+        thaw(n1.proc)
 
         self.assertIn("n1", still_named, "n2 no longer names the owner: the test proves nothing")
         self.assertEqual([(m["op"], m["epoch"], m["offset"]) for m in ws_events],

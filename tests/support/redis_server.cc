@@ -235,7 +235,12 @@ bool RedisServer::Restart() {
 }
 
 void RedisServer::Pause() {
-  if (pid_ > 0) kill(pid_, SIGSTOP);
+  if (pid_ <= 0) return;
+  kill(pid_, SIGSTOP);
+  // kill() returns before the stop is whole (one thread is woken to begin
+  // it); waitpid reports the child once every thread has stopped.
+  int status = 0;
+  waitpid(pid_, &status, WUNTRACED);
 }
 
 void RedisServer::Resume() {
