@@ -5,6 +5,8 @@
 #include <atomic>
 #include <cassert>
 
+#include "io/tls_stream.h"
+
 namespace herald::io {
 namespace {
 
@@ -15,6 +17,34 @@ std::atomic<uint64_t> g_next_connection_id{1};
 // returns. 10k idle connections cost no read memory.
 constexpr size_t kReadBufferSize = 64 * 1024;
 thread_local char t_read_buffer[kReadBufferSize];
+// With TLS, the read buffer holds ciphertext and this the plaintext.
+thread_local char t_plain_buffer[kReadBufferSize];
+
+// Ciphertext encrypted ahead of the socket, at most: past it plaintext waits
+// in the queue (shared buffers stay shared until their turn).
+constexpr size_t kCipherWindow = 128 * 1024;
+
+// What a client that sent plain HTTP to the TLS port is told, in plain text.
+constexpr std::string_view kPlainHttpOnTlsPort =
+    "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: 83\r\n"
+    "Connection: close\r\n\r\n"
+    "{\"error\":\"plain_http_on_tls_port\",\"message\":\"this port speaks HTTPS: use https://\"}";
+
+TlsFailure TlsFailureOf(CloseReason reason) {
+  switch (reason) {
+    case CloseReason::kHeaderTimeout:
+    case CloseReason::kIdleTimeout:
+      return TlsFailure::kTimeout;
+    case CloseReason::kPeerClosed:
+    case CloseReason::kIoError:
+      return TlsFailure::kEof;
+    case CloseReason::kServerShutdown:
+    case CloseReason::kLimit:
+      return TlsFailure::kShutdown;
+    default:
+      return TlsFailure::kProtocol;
+  }
+}
 
 // Iovecs per writev; Linux's IOV_MAX is 1024, and a flush never needs more
 // than a few hundred chunks to fill the socket buffer.
@@ -70,6 +100,10 @@ Result<Connection*> Connection::Adopt(Loop& loop, int fd) {
   return c;
 }
 
+void Connection::StartTls(const TlsServer& server) {
+  tls_ = std::make_shared<TlsStream>(server.Current(), server.stats(), cipher_);
+}
+
 void Connection::SetHandler(std::shared_ptr<ConnectionHandler> handler) {
   handler_ = std::move(handler);
   UpdateReading();
@@ -97,7 +131,7 @@ void Connection::SetOutputGate(OutputGate gate) {
   const bool was = gated_;
   SetGated(false);
   gate_ = std::move(gate);
-  if (was && gate_.high != 0 && queue_.footprint() > gate_.low) {
+  if (was && gate_.high != 0 && footprint() > gate_.low) {
     gated_ = true;  // still over: the same pause goes on (not counted twice)
     if (gate_.stats) gate_.stats->paused.fetch_add(1, std::memory_order_relaxed);
     UpdateReading();
@@ -109,12 +143,12 @@ void Connection::SetOutputGate(OutputGate gate) {
 }
 
 void Connection::CheckGateHigh() {
-  if (gated_ || gate_.high == 0 || handles_closing_ || queue_.footprint() <= gate_.high) return;
+  if (gated_ || gate_.high == 0 || handles_closing_ || footprint() <= gate_.high) return;
   SetGated(true);
 }
 
 void Connection::CheckGateLow() {
-  if (!gated_ || handles_closing_ || queue_.footprint() > gate_.low) return;
+  if (!gated_ || handles_closing_ || footprint() > gate_.low) return;
   SetGated(false);
   NotifyResumed();
 }
@@ -174,12 +208,26 @@ void Connection::UpdateReading() {
   if (rc != 0) {
     reading_ = false;
     Close(CloseReason::kIoError, CloseMode::kImmediate);
+    return;
+  }
+  // Records read before a pause: the socket may have nothing more to say,
+  // so they are not left for the next read. Posted, like NotifyResumed.
+  if (tls_ && !closing_ && tls_->has_input()) {
+    loop_.Post([this, weak = std::weak_ptr<TlsStream>(tls_)] {
+      if (weak.lock()) ReadTls();  // the stream lives as long as the connection
+    });
   }
 }
 
 void Connection::OnRead(ssize_t nread, const uv_buf_t* buf) {
   if (nread > 0) {
     if (closing_) return;  // lingering close: discard
+    if (tls_) {
+      tls_->Feed(std::string_view(buf->base, static_cast<size_t>(nread)));
+      ReadTls();
+      tls_->Keep();  // the read buffer is the loop's again
+      return;
+    }
     // Keep the handler alive even if it replaces itself during the call.
     std::shared_ptr<ConnectionHandler> h = handler_;
     if (h) h->OnData(std::string_view(buf->base, static_cast<size_t>(nread)));
@@ -190,6 +238,10 @@ void Connection::OnRead(ssize_t nread, const uv_buf_t* buf) {
     Close(CloseReason::kIoError, CloseMode::kImmediate);
     return;
   }
+  OnEof();
+}
+
+void Connection::OnEof() {
   eof_ = true;
   UpdateReading();
   if (closing_) {
@@ -202,46 +254,89 @@ void Connection::OnRead(ssize_t nread, const uv_buf_t* buf) {
   if (!h || !h->OnPeerEof()) Close(CloseReason::kPeerClosed, CloseMode::kGraceful);
 }
 
-void Connection::Flush() {
-  if (handles_closing_ || write_in_flight_ || queue_.empty()) return;
-  uv_buf_t bufs[kMaxIov];
-  size_t n = queue_.Gather(bufs, kMaxIov);
-  ++stats_.flushes;
-  ++stats_.write_calls;
-  // Try the syscall now: usually the socket buffer takes everything and no
-  // write request (nor its callback) is needed at all.
-  int rc = uv_try_write(Stream(&tcp_), bufs, static_cast<unsigned>(n));
-  if (rc == UV_EAGAIN) rc = 0;
-  if (rc < 0) {
-    Close(CloseReason::kIoError, CloseMode::kImmediate);
-    return;
+void Connection::ReadTls() {
+  while (!closing_ && !handles_closing_ && handler_ && !read_paused_ && !gated_) {
+    size_t n = 0;
+    const TlsStream::Outcome outcome = tls_->Read(t_plain_buffer, kReadBufferSize, n);
+    // Handshake messages to send, or the handshake just finished with
+    // writes waiting for it.
+    if (!cipher_.empty() || (tls_->handshake_done() && !queue_.empty())) loop_.MarkDirty(this);
+    switch (outcome) {
+      case TlsStream::Outcome::kData: {
+        std::shared_ptr<ConnectionHandler> h = handler_;
+        h->OnData(std::string_view(t_plain_buffer, n));
+        continue;
+      }
+      case TlsStream::Outcome::kWantRead:
+        return;
+      case TlsStream::Outcome::kClosed:
+        return OnEof();
+      case TlsStream::Outcome::kFailed:
+        return OnTlsFailed();
+    }
   }
-  queue_.Consume(static_cast<size_t>(rc));
-  stats_.bytes_written += static_cast<uint64_t>(rc);
-  if (queue_.empty()) {
-    AfterDrained();
-    CheckGateLow();
+}
+
+void Connection::OnTlsFailed() {
+  queue_.Clear();  // never to be encrypted
+  if (tls_->plaintext_http()) cipher_.Push(std::string(kPlainHttpOnTlsPort));
+  // Graceful: what OpenSSL queued (its alert, or the 400) goes out first.
+  Close(CloseReason::kProtocolError, CloseMode::kGraceful);
+  loop_.MarkDirty(this);
+}
+
+void Connection::Flush() {
+  if (handles_closing_ || write_in_flight_) return;
+  WriteQueue& out = tls_ ? cipher_ : queue_;
+  uv_buf_t bufs[kMaxIov];
+  bool wrote = false;
+  for (;;) {
+    if (tls_) tls_->Encrypt(queue_, kCipherWindow);
+    if (out.empty()) break;
+    const size_t n = out.Gather(bufs, kMaxIov);
+    ++stats_.flushes;
+    ++stats_.write_calls;
+    // Try the syscall now: usually the socket buffer takes everything and
+    // no write request (nor its callback) is needed at all.
+    int rc = uv_try_write(Stream(&tcp_), bufs, static_cast<unsigned>(n));
+    if (rc == UV_EAGAIN) rc = 0;
+    if (rc < 0) {
+      Close(CloseReason::kIoError, CloseMode::kImmediate);
+      return;
+    }
+    wrote = true;
+    out.Consume(static_cast<size_t>(rc));
+    stats_.bytes_written += static_cast<uint64_t>(rc);
+    if (!out.empty()) break;
+    // All taken: with TLS, plaintext past the window is encrypted next.
+    if (!tls_ || queue_.empty() || !tls_->handshake_done()) break;
+  }
+  if (out.empty()) {
+    if (wrote) {
+      if (queued_bytes() == 0) AfterDrained();
+      CheckGateLow();
+    }
     return;
   }
   // The rest goes out as one queued write; the chunks stay in the queue (by
   // reference) until its callback, so libuv's iovecs remain valid.
-  n = queue_.Gather(bufs, kMaxIov);
+  const size_t n = out.Gather(bufs, kMaxIov);
   in_flight_bytes_ = 0;
   for (size_t i = 0; i < n; ++i) in_flight_bytes_ += bufs[i].len;
   if (!write_req_) write_req_ = std::make_unique<uv_write_t>();
   write_req_->data = this;
   ++stats_.write_calls;
-  rc = uv_write(write_req_.get(), Stream(&tcp_), bufs, static_cast<unsigned>(n),
-                [](uv_write_t* req, int status) {
-                  static_cast<Connection*>(req->data)->OnWriteDone(status);
-                });
+  const int rc = uv_write(write_req_.get(), Stream(&tcp_), bufs, static_cast<unsigned>(n),
+                          [](uv_write_t* req, int status) {
+                            static_cast<Connection*>(req->data)->OnWriteDone(status);
+                          });
   if (rc != 0) {
     Close(CloseReason::kIoError, CloseMode::kImmediate);
     return;
   }
   write_in_flight_ = true;
   std::shared_ptr<ConnectionHandler> h = handler_;
-  if (h) h->OnWriteBlocked(queue_.bytes());
+  if (h) h->OnWriteBlocked(queued_bytes());
   // After the write is handed to libuv: the handler may queue or close.
   CheckGateLow();
 }
@@ -253,10 +348,10 @@ void Connection::OnWriteDone(int status) {
     Close(CloseReason::kIoError, CloseMode::kImmediate);
     return;
   }
-  queue_.Consume(in_flight_bytes_);
+  (tls_ ? cipher_ : queue_).Consume(in_flight_bytes_);
   stats_.bytes_written += in_flight_bytes_;
   in_flight_bytes_ = 0;
-  if (!queue_.empty()) {
+  if (queued_bytes() != 0) {
     loop_.MarkDirty(this);
     CheckGateLow();
     return;
@@ -324,9 +419,19 @@ void Connection::Drain() {
 
 void Connection::StartShutdownIfFlushed() {
   if (!closing_ || shutdown_started_ || handles_closing_) return;
-  if (!queue_.empty()) {
+  // Before the handshake ends nothing can be encrypted (a response to a
+  // client that never finished it, e.g. a 408).
+  if (tls_ && !tls_->handshake_done()) queue_.Clear();
+  if (queued_bytes() != 0) {
     loop_.MarkDirty(this);  // AfterDrained() calls back here
     return;
+  }
+  if (tls_ && !tls_->shutdown_sent() && tls_->handshake_done() && !tls_->failed()) {
+    tls_->Shutdown();  // close_notify, then our FIN (the client's is not awaited)
+    if (!cipher_.empty()) {
+      loop_.MarkDirty(this);
+      return;
+    }
   }
   shutdown_started_ = true;
   if (!shutdown_req_) shutdown_req_ = std::make_unique<uv_shutdown_t>();
@@ -360,6 +465,7 @@ void Connection::CloseHandles() {
 void Connection::OnHandleClosed() {
   if (--handles_open_ > 0) return;
   loop_.Unregister(this);
+  if (tls_) tls_->Ended(TlsFailureOf(close_reason_));
   std::shared_ptr<ConnectionHandler> h = std::move(handler_);
   if (h) h->OnClose(close_reason_);
   h.reset();

@@ -32,6 +32,9 @@
 
 namespace herald::io {
 
+class TlsServer;
+class TlsStream;
+
 // Why a connection ended; feeds logs and metrics.
 enum class CloseReason {
   kPeerClosed,      // orderly EOF from the peer
@@ -87,6 +90,16 @@ class Connection final : public Loop::Flushable, public Loop::Resource, private 
   // even on failure. Reading starts once a handler is set.
   static Result<Connection*> Adopt(Loop& loop, int fd);
 
+  // Puts the stream behind TLS (server side, `server`'s current context),
+  // before the first SetHandler. Below the handler, which reads and writes
+  // plaintext as before, so every front above is unchanged: the handshake
+  // runs as bytes arrive (within the handler's own deadlines), writes wait
+  // for it, and queued_bytes() counts ciphertext too. A TLS failure closes
+  // the connection (kProtocolError) after its alert; plain HTTP sent to the
+  // TLS port is answered with a plaintext 400.
+  void StartTls(const TlsServer& server);
+  bool tls() const { return tls_ != nullptr; }
+
   // Replaces the handler (e.g. an HTTP session handing the stream to a
   // WebSocket codec). Safe inside the old handler's callbacks: it stays alive
   // until its callback returns.
@@ -99,14 +112,14 @@ class Connection final : public Loop::Flushable, public Loop::Resource, private 
 
   // Bytes queued and not yet taken by the kernel; callers enforce their own
   // outbound limits with it (e.g. close with kSlowConsumer).
-  size_t queued_bytes() const { return queue_.bytes(); }
+  size_t queued_bytes() const { return queue_.bytes() + cipher_.bytes(); }
   // Queued bytes the kernel has refused to take so far: all of the queue
   // while a write waits for socket space, nothing otherwise (what was queued
   // in this loop turn is tried at its flush). Slow-consumer limits count
   // this, so a burst queued in one turn — a history replay the client asked
   // for — is not mistaken for a peer that stopped reading; a burst the kernel
   // then refuses is reported by ConnectionHandler::OnWriteBlocked.
-  size_t backlog_bytes() const { return write_in_flight_ ? queue_.bytes() : 0; }
+  size_t backlog_bytes() const { return write_in_flight_ ? queued_bytes() : 0; }
 
   // Reading on the user's behalf; independent of the output gate (reading
   // happens only when neither stops it).
@@ -164,6 +177,13 @@ class Connection final : public Loop::Flushable, public Loop::Resource, private 
   ~Connection();
 
   void OnRead(ssize_t nread, const uv_buf_t* buf);
+  void OnEof();
+  // Decrypts what the TLS stream holds and hands it to the handler, while
+  // reading is wanted.
+  void ReadTls();
+  void OnTlsFailed();
+  // What the queues cost in memory (the output gate's measure).
+  size_t footprint() const { return queue_.footprint() + cipher_.footprint(); }
   void OnWriteDone(int status);
   void OnShutdownDone(int status);
   void OnTimerExpired() override;
@@ -188,8 +208,13 @@ class Connection final : public Loop::Flushable, public Loop::Resource, private 
   std::unique_ptr<uv_shutdown_t> shutdown_req_;
   std::shared_ptr<ConnectionHandler> handler_;
   std::vector<std::shared_ptr<void>> attached_;
-  WriteQueue queue_;
-  size_t in_flight_bytes_ = 0;  // gathered by the pending uv_write
+  WriteQueue queue_;  // plaintext (everything, without TLS)
+  // With TLS: records for the socket. Plaintext is encrypted from queue_
+  // into it at a flush, up to a window, so memory stays bounded and every
+  // byte is in one queue or the other, counted once.
+  WriteQueue cipher_;
+  std::shared_ptr<TlsStream> tls_;  // shared: a posted read holds it weakly
+  size_t in_flight_bytes_ = 0;      // gathered by the pending uv_write
   bool write_in_flight_ = false;
   bool reading_ = false;
   bool read_paused_ = false;  // by the user, not by closing

@@ -18,7 +18,7 @@ packages=(
   libhiredis-dev redis-server redis-sentinel libcurl4-openssl-dev libsystemd-dev
   python3 python3-prometheus-client python3-websockets python3-grpcio python3-grpc-tools
   wrk libfuzzer-14-dev libclang-rt-14-dev clang-14
-  chromium
+  chromium libnss3-tools
 )
 
 sudo_cmd=()

@@ -33,9 +33,20 @@ Status LoadFile(const std::string& path, Config& c, std::string& text) {
 }
 
 Status Validate(const Config& c) {
-  if (Status s = ValidateListenAddress("listen", c.server.listen); !s.ok()) return s;
+  // listen = "" with [tls] listen: HTTPS only.
+  if (!c.server.listen.empty() || c.server.tls.listen.empty()) {
+    if (Status s = ValidateListenAddress("listen", c.server.listen); !s.ok()) return s;
+  }
   if (!c.server.grpc.listen.empty()) {
     if (Status s = ValidateListenAddress("grpc_listen", c.server.grpc.listen); !s.ok()) return s;
+  }
+  if (!c.server.tls.listen.empty()) {
+    if (Status s = ValidateListenAddress("tls.listen", c.server.tls.listen); !s.ok()) return s;
+  }
+  if (!c.server.tls.grpc_listen.empty()) {
+    if (Status s = ValidateListenAddress("tls.grpc_listen", c.server.tls.grpc_listen); !s.ok()) {
+      return s;
+    }
   }
   if (c.store_kind == Config::StoreKind::kDisk && c.store.dir.empty()) {
     return Status(ErrorCode::kInvalidArgument,

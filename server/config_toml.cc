@@ -454,6 +454,17 @@ Status ReadQueue(TomlReader& r, Config& c) {
   return Status::Ok();
 }
 
+Status ReadTls(TomlReader& r, Config& c) {
+  TlsOptions& t = c.server.tls;
+  r.String("listen", t.listen);
+  r.String("grpc_listen", t.grpc_listen);
+  r.String("cert_file", t.cert_file);
+  r.String("key_file", t.key_file);
+  r.String("client_ca_file", t.client_ca_file);
+  r.String("min_version", t.min_version);
+  return r.error();
+}
+
 Status ReadReadiness(TomlReader& r, Config& c) {
   ReadinessOptions& o = c.server.readiness;
   r.Millis("interval_ms", o.interval, Between(10, 600'000));
@@ -469,6 +480,7 @@ constexpr std::pair<std::string_view, Status (*)(TomlReader&, Config&)> kSection
     {"http", ReadHttp},         {"websocket", ReadWebSocket}, {"grpc", ReadGrpc},
     {"sse", ReadSse},           {"auth", ReadAuth},           {"cluster", ReadCluster},
     {"presence", ReadPresence}, {"hooks", ReadHooks},         {"readiness", ReadReadiness},
+    {"tls", ReadTls},
 };
 
 // Reads `toml_text` into `c`; with `log`, records every key read; with

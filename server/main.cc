@@ -138,11 +138,22 @@ int main(int argc, char** argv) {
   // reading would never be reported.
   herald::server::LimitLog limits;
   (void)limits.Report(server.LimitCounters());
-  const std::string& listen = config.server.listen;
-  spdlog::info("heraldd node '{}' listening on http://{}:{} ({} workers)", config.broker.node_id,
-               listen.substr(0, listen.rfind(':')), server.port(),
-               config.server.workers > 0 ? config.server.workers
-                                         : static_cast<int>(std::thread::hardware_concurrency()));
+  const int workers = config.server.workers > 0
+                          ? config.server.workers
+                          : static_cast<int>(std::thread::hardware_concurrency());
+  const auto host = [](const std::string& listen) { return listen.substr(0, listen.rfind(':')); };
+  if (server.port() != 0) {
+    spdlog::info("heraldd node '{}' listening on http://{}:{} ({} workers)", config.broker.node_id,
+                 host(config.server.listen), server.port(), workers);
+  }
+  if (server.tls_port() != 0) {
+    spdlog::info("heraldd node '{}' listening on https://{}:{} ({} workers)", config.broker.node_id,
+                 host(config.server.tls.listen), server.tls_port(), workers);
+  }
+  if (server.grpc_tls_port() != 0) {
+    spdlog::info("gRPC API over TLS listening on {}:{}", host(config.server.tls.grpc_listen),
+                 server.grpc_tls_port());
+  }
   if (server.grpc_port() != 0) {
     const std::string& g = config.server.grpc.listen;
     spdlog::info("gRPC API (herald.v1.Broker) listening on {}:{}", g.substr(0, g.rfind(':')),
@@ -156,7 +167,8 @@ int main(int argc, char** argv) {
 
   // Every listener is bound: systemd may start what depends on heraldd.
   herald::server::SystemdNotify systemd;
-  systemd.Ready("listening on port " + std::to_string(server.port()));
+  systemd.Ready("listening on port " +
+                std::to_string(server.port() != 0 ? server.port() : server.tls_port()));
 
   // Waiting for a signal, reporting the limits that tripped meanwhile (one
   // line per counter that moved, every limit_log_interval), and pinging

@@ -16,6 +16,7 @@
 #include "frontends/sse/sse_front.h"
 #include "frontends/static/static_site.h"
 #include "frontends/ws/ws_front.h"
+#include "io/tls_context.h"
 #include "io/worker_pool.h"
 #include "server/broker_metrics.h"
 #include "server/cluster_metrics.h"
@@ -25,6 +26,7 @@
 #include "server/readiness.h"
 #include "server/readiness_metrics.h"
 #include "server/sse_metrics.h"
+#include "server/tls_metrics.h"
 #include "server/worker_inboxes.h"
 #include "server/ws_metrics.h"
 
@@ -38,23 +40,20 @@ namespace {
 
 // What Start() makes from the options before anything runs: every file
 // read and parsed. Check() makes it too, and drops it.
-struct Prepared {
+struct HostPort {
   std::string host;
   uint16_t port = 0;
-  std::optional<statics::StaticSite> site;
-  std::shared_ptr<const auth::JwtVerifier> verifier;  // null: no authentication
 };
 
-Result<Prepared> Prepare(const ServerOptions& o) {
-  Prepared p;
-  const std::string& listen = o.listen;
+Result<HostPort> ParseHostPort(const char* key, const std::string& listen) {
+  HostPort a;
   const size_t colon = listen.rfind(':');
   if (colon == std::string::npos || colon == 0) {
-    return Status(ErrorCode::kInvalidArgument, "listen: expected HOST:PORT");
+    return Status(ErrorCode::kInvalidArgument, std::string(key) + ": expected HOST:PORT");
   }
-  p.host = listen.substr(0, colon);
-  if (p.host.size() > 2 && p.host.front() == '[' && p.host.back() == ']') {
-    p.host = p.host.substr(1, p.host.size() - 2);
+  a.host = listen.substr(0, colon);
+  if (a.host.size() > 2 && a.host.front() == '[' && a.host.back() == ']') {
+    a.host = a.host.substr(1, a.host.size() - 2);
   }
   int port = -1;
   try {
@@ -62,9 +61,38 @@ Result<Prepared> Prepare(const ServerOptions& o) {
   } catch (...) {
   }
   if (port < 0 || port > 65535) {
-    return Status(ErrorCode::kInvalidArgument, "listen: bad port in '" + listen + "'");
+    return Status(ErrorCode::kInvalidArgument, std::string(key) + ": bad port in '" + listen + "'");
   }
-  p.port = static_cast<uint16_t>(port);
+  a.port = static_cast<uint16_t>(port);
+  return a;
+}
+
+struct Prepared {
+  std::optional<HostPort> plain;  // none: HTTPS only
+  std::optional<HostPort> tls;
+  std::shared_ptr<const io::TlsContext> tls_context;  // with tls.listen or tls.grpc_listen
+  std::optional<statics::StaticSite> site;
+  std::shared_ptr<const auth::JwtVerifier> verifier;  // null: no authentication
+};
+
+Result<Prepared> Prepare(const ServerOptions& o) {
+  Prepared p;
+  if (!o.listen.empty() || o.tls.listen.empty()) {
+    Result<HostPort> plain = ParseHostPort("listen", o.listen);
+    if (!plain.ok()) return plain.status();
+    p.plain = std::move(*plain);
+  }
+  if (!o.tls.listen.empty()) {
+    Result<HostPort> tls = ParseHostPort("tls.listen", o.tls.listen);
+    if (!tls.ok()) return tls.status();
+    p.tls = std::move(*tls);
+  }
+  if (!o.tls.listen.empty() || !o.tls.grpc_listen.empty()) {
+    // Every file read and checked now: a bad certificate stops the start.
+    Result<std::shared_ptr<const io::TlsContext>> c = io::TlsContext::Create(o.tls);
+    if (!c.ok()) return c.status();
+    p.tls_context = std::move(*c);
+  }
   if (!o.static_dir.empty()) {
     Result<statics::StaticSite> site = statics::StaticSite::FromDirectory(o.static_dir);
     if (!site.ok()) return site.status();
@@ -104,8 +132,6 @@ class Server::Impl {
                                                 : std::max(1u, std::thread::hardware_concurrency());
     Result<Prepared> prepared = Prepare(options_);
     if (!prepared.ok()) return prepared.status();
-    const std::string host = std::move(prepared->host);
-    const uint16_t port = prepared->port;
     site_ = std::move(prepared->site);
     verifier_ = std::move(prepared->verifier);
     // The cluster first: local subscriptions made from here on are announced
@@ -157,8 +183,16 @@ class Server::Impl {
         [inboxes = inboxes_.get()](const io::Loop* loop) { return inboxes->For(loop); });
     http_ =
         std::make_unique<http::HttpServer>(*pool_, http::HttpOptions(options_.http), MakeRouter());
+    if (prepared->tls_context) {
+      tls_ = std::make_shared<io::TlsServer>(prepared->tls_context);
+    }
     BuildMetrics();  // before anyone can ask for /metrics
-    if (Status s = http_->Listen(host, port); !s.ok()) {
+    Status listening = Status::Ok();
+    if (prepared->plain) listening = http_->Listen(prepared->plain->host, prepared->plain->port);
+    if (listening.ok() && prepared->tls) {
+      listening = http_->ListenTls(prepared->tls->host, prepared->tls->port, tls_);
+    }
+    if (Status s = listening; !s.ok()) {
       DropMetrics();  // its rows read what goes below
       http_.reset();
       pool_->Stop();
@@ -168,12 +202,19 @@ class Server::Impl {
       pool_.reset();
       readiness_.reset();
       cluster_.reset();
+      tls_.reset();
       return s;
     }
-    if (!options_.grpc.listen.empty()) {
+    if (!options_.grpc.listen.empty() || !options_.tls.grpc_listen.empty()) {
       grpcfront::GrpcOptions grpc_options(options_.grpc);
       grpc_options.verifier = verifier_;
       grpc_options.hooks = hooks_;
+      if (!options_.tls.grpc_listen.empty()) {
+        grpc_options.tls_listen = options_.tls.grpc_listen;
+        grpc_options.tls_cert_pem = prepared->tls_context->cert_pem();
+        grpc_options.tls_key_pem = prepared->tls_context->key_pem();
+        grpc_options.tls_client_ca_pem = prepared->tls_context->client_ca_pem();
+      }
       grpc_ = std::make_unique<grpcfront::GrpcFront>(broker_, std::move(grpc_options));
       if (Status s = grpc_->Start(); !s.ok()) {
         grpc_.reset();
@@ -228,6 +269,7 @@ class Server::Impl {
     server::AddSseMetrics(sse_->stats(), *t);
     if (hooks_) server::AddHookMetrics(hooks_->stats(), *t);
     if (grpc_) server::AddGrpcMetrics(grpc_->stats(), *t);
+    if (tls_) server::AddTlsMetrics(*tls_, *t);
     if (cluster_) server::AddClusterMetrics(*t);
     server::AddReadinessMetrics(*readiness_, *t);
     std::lock_guard lock(metrics_mu_);
@@ -265,6 +307,8 @@ class Server::Impl {
 
   uint16_t port() const { return http_ ? http_->port() : 0; }
   uint16_t grpc_port() const { return grpc_ ? grpc_->port() : 0; }
+  uint16_t tls_port() const { return http_ ? http_->tls_port() : 0; }
+  uint16_t grpc_tls_port() const { return grpc_ ? grpc_->tls_port() : 0; }
   uint16_t cluster_port() const { return cluster_ ? cluster_->port() : 0; }
   bool LoopsTurning() { return running_ && pool_->Probe(); }
   bool Ready(std::string* why) const {
@@ -338,6 +382,7 @@ class Server::Impl {
   std::unique_ptr<rest::RestApi> rest_;
   std::unique_ptr<http::HttpServer> http_;
   std::unique_ptr<grpcfront::GrpcFront> grpc_;
+  std::shared_ptr<io::TlsServer> tls_;  // the certificate new TLS connections take
   std::unique_ptr<cluster::Cluster> cluster_;
   // From Start to Stop; after cluster_, so that it goes first.
   std::unique_ptr<server::Readiness> readiness_;
@@ -353,6 +398,8 @@ uint16_t Server::port() const { return impl_->port(); }
 bool Server::LoopsTurning() { return impl_->LoopsTurning(); }
 bool Server::Ready(std::string* why) const { return impl_->Ready(why); }
 uint16_t Server::grpc_port() const { return impl_->grpc_port(); }
+uint16_t Server::tls_port() const { return impl_->tls_port(); }
+uint16_t Server::grpc_tls_port() const { return impl_->grpc_tls_port(); }
 uint16_t Server::cluster_port() const { return impl_->cluster_port(); }
 void Server::Stop() { impl_->Stop(); }
 std::string Server::MetricsText() const { return impl_->MetricsText(); }

@@ -18,7 +18,19 @@ Status GrpcFront::Start() {
   admin_ = std::make_unique<AdminService>(broker_, options_);
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port);
+  int tls_port = 0;
+  if (!options_.listen.empty()) {
+    builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port);
+  }
+  if (!options_.tls_listen.empty()) {
+    grpc::SslServerCredentialsOptions tls(
+        options_.tls_client_ca_pem.empty()
+            ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+            : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    tls.pem_root_certs = options_.tls_client_ca_pem;
+    tls.pem_key_cert_pairs.push_back({options_.tls_key_pem, options_.tls_cert_pem});
+    builder.AddListeningPort(options_.tls_listen, grpc::SslServerCredentials(tls), &tls_port);
+  }
   builder.RegisterService(service_.get());
   builder.RegisterService(admin_.get());
   const int max = static_cast<int>(std::min<size_t>(options_.max_message_bytes, INT32_MAX));
@@ -37,14 +49,18 @@ Status GrpcFront::Start() {
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
                              static_cast<int>(options_.max_concurrent_streams));
   server_ = builder.BuildAndStart();
-  if (!server_ || port == 0) {
+  const bool plain_failed = !options_.listen.empty() && port == 0;
+  const bool tls_failed = !options_.tls_listen.empty() && tls_port == 0;
+  if (!server_ || plain_failed || tls_failed) {
     server_.reset();
     service_.reset();
     admin_.reset();
     return Status(ErrorCode::kUnavailable,
-                  options_.listen + ": cannot listen for gRPC (address in use or invalid)");
+                  (tls_failed && !plain_failed ? options_.tls_listen : options_.listen) +
+                      ": cannot listen for gRPC (address in use or invalid)");
   }
   port_ = static_cast<uint16_t>(port);
+  tls_port_ = static_cast<uint16_t>(tls_port);
   return Status::Ok();
 }
 

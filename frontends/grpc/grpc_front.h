@@ -33,6 +33,7 @@ class GrpcFront {
   // Binds options.listen and starts serving. Fails with a clear message.
   Status Start();
   uint16_t port() const { return port_; }
+  uint16_t tls_port() const { return tls_port_; }
   const GrpcStats& stats() const { return *options_.stats; }
   // Stops accepting calls, gives open ones `grace` to end, then cancels them.
   void Stop(std::chrono::milliseconds grace = std::chrono::milliseconds(1000));
@@ -44,6 +45,7 @@ class GrpcFront {
   std::unique_ptr<AdminService> admin_;
   std::unique_ptr<grpc::Server> server_;
   uint16_t port_ = 0;
+  uint16_t tls_port_ = 0;
 };
 
 }  // namespace herald::grpcfront

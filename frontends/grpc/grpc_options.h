@@ -41,6 +41,11 @@ struct GrpcOptions : GrpcLimits {
   // written (flow control). With max_refusals_per_request, a stream queues
   // at most about max_pending_answers + max_refusals_per_request answers.
   size_t max_pending_answers = 256;
+  // gRPC over TLS on a second address (HOST:PORT; empty: none), beside or
+  // instead of `listen`, with these PEMs (heraldd's [tls] certificate;
+  // with a client CA, clients must present a certificate it signed).
+  std::string tls_listen;
+  std::string tls_cert_pem, tls_key_pem, tls_client_ca_pem;
   // Shared by every copy of these options: the front's counters.
   std::shared_ptr<GrpcStats> stats = std::make_shared<GrpcStats>();
   // Null: no authentication. Otherwise each call presents its token as

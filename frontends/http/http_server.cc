@@ -75,6 +75,21 @@ Status HttpServer::Listen(std::string_view host, uint16_t port) {
   return s;
 }
 
+uint16_t HttpServer::tls_port() const { return tls_listener_ ? tls_listener_->port() : 0; }
+
+Status HttpServer::ListenTls(std::string_view host, uint16_t port,
+                             std::shared_ptr<io::TlsServer> tls) {
+  if (tls_listener_) return Status(ErrorCode::kInternal, "HttpServer already listening for TLS");
+  tls_ = std::move(tls);
+  tls_listener_ = std::make_unique<io::Listener>(pool_, [this](io::Connection* c) {
+    c->StartTls(*tls_);
+    OnAccept(c);
+  });
+  Status s = tls_listener_->Listen(host, port);
+  if (!s.ok()) tls_listener_.reset();
+  return s;
+}
+
 size_t HttpServer::WorkerIndex(const io::Loop& loop) const {
   for (size_t i = 0; i < pool_.size(); ++i) {
     if (&pool_[i] == &loop) return i;
@@ -92,6 +107,12 @@ void HttpServer::OnAccept(io::Connection* conn) {
   auto refuse = [&](RejectReason reason, std::string_view message) {
     stats_->connections_open.fetch_sub(1, std::memory_order_relaxed);
     stats_->CountReject(reason);
+    if (conn->tls()) {
+      // The 503 would first need a handshake: the very work the limit
+      // refuses. A reset is the answer.
+      conn->Close(io::CloseReason::kLimit, io::CloseMode::kImmediate);
+      return;
+    }
     stats_->CountResponse(503);
     const std::string body = ErrorJson(RejectReasonName(reason), message);
     conn->Write(FormatHead({.status = 503,
@@ -143,6 +164,7 @@ bool HttpServer::AnySessionOwes() {
 void HttpServer::Drain(std::chrono::milliseconds window) {
   if (stopped_) return;
   if (listener_) listener_->Stop();  // nothing new from here on
+  if (tls_listener_) tls_listener_->Stop();
   constexpr auto kTick = std::chrono::milliseconds(50);
   const size_t ticks = std::max<size_t>(1, static_cast<size_t>(window / kTick));
   // How many each worker has to end; by tick t, (t+1)/ticks of them are.
@@ -167,6 +189,7 @@ void HttpServer::Stop() {
   if (stopped_) return;
   stopped_ = true;
   if (listener_) listener_->Stop();
+  if (tls_listener_) tls_listener_->Stop();
   for (size_t i = 0; i < pool_.size(); ++i) {
     pool_[i].RunSync([&] {
       // BeginShutdown may close (and so unregister) the session: iterate a copy.
@@ -189,6 +212,7 @@ void HttpServer::Stop() {
   // so no session of ours is left registered when Stop() returns.
   for (size_t i = 0; i < pool_.size(); ++i) pool_[i].RunSync([] {});
   listener_.reset();
+  tls_listener_.reset();
 }
 
 }  // namespace herald::http

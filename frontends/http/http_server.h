@@ -29,6 +29,7 @@
 #include "frontends/http/router.h"
 #include "herald/status.h"
 #include "io/listener.h"
+#include "io/tls_context.h"
 #include "io/worker_pool.h"
 
 namespace herald::http {
@@ -47,6 +48,12 @@ class HttpServer {
   // thread, once; the pool must be running.
   Status Listen(std::string_view host, uint16_t port);
   uint16_t port() const;
+  // HTTPS on a second address, beside (or instead of) Listen()'s: the same
+  // routes, sessions, limits and stats, with TLS below the sessions
+  // (io::Connection::StartTls). `tls` gives the certificate each new
+  // connection starts with (swapped at a reload). Owner thread, once.
+  Status ListenTls(std::string_view host, uint16_t port, std::shared_ptr<io::TlsServer> tls);
+  uint16_t tls_port() const;
 
   // Stops accepting, lets owed responses finish (at most
   // options.shutdown_grace_ms), then closes every connection. Owner thread,
@@ -71,6 +78,8 @@ class HttpServer {
   std::shared_ptr<HttpStats> stats_;
   std::shared_ptr<SessionContext> ctx_;
   std::unique_ptr<io::Listener> listener_;
+  std::unique_ptr<io::Listener> tls_listener_;
+  std::shared_ptr<io::TlsServer> tls_;
   SlotCounts per_ip_;          // connections per peer address
   SlotCounts pending_per_ip_;  // connections without a first whole head
   bool stopped_ = false;

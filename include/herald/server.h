@@ -33,6 +33,7 @@
 #include "herald/hooks.h"
 #include "herald/http_limits.h"
 #include "herald/status.h"
+#include "herald/tls_options.h"
 
 namespace herald {
 
@@ -59,8 +60,10 @@ struct ReadinessOptions {
 };
 
 struct ServerOptions {
-  std::string listen = "127.0.0.1:8080";  // HOST:PORT; port 0 picks a free port
-  int workers = 0;                        // event-loop threads; 0 = one per core
+  // HOST:PORT; port 0 picks a free port. Empty: no plain HTTP (tls.listen
+  // must then be set).
+  std::string listen = "127.0.0.1:8080";
+  int workers = 0;  // event-loop threads; 0 = one per core
   // Static files at "/" (GET/HEAD, below every other route): this directory,
   // or with `demo_page` and no directory the built-in demo chat page.
   std::string static_dir;
@@ -83,6 +86,9 @@ struct ServerOptions {
   // heraldd on SIGTERM: Drain() over this window (0: stop at once).
   std::chrono::milliseconds drain_window = std::chrono::seconds(5);
   ReadinessOptions readiness;
+  // HTTPS/WSS/SSE on tls.listen and gRPC on tls.grpc_listen, beside the
+  // plain listeners (herald/tls_options.h); none by default.
+  TlsOptions tls;
 };
 
 class Server {
@@ -104,6 +110,9 @@ class Server {
   uint16_t port() const;
   // The gRPC port, 0 without a gRPC front.
   uint16_t grpc_port() const;
+  // The TLS ports (tls.listen, tls.grpc_listen); 0 without them.
+  uint16_t tls_port() const;
+  uint16_t grpc_tls_port() const;
   // The peer-link port, 0 when not in a cluster.
   uint16_t cluster_port() const;
   // Stops accepting, lets in-flight responses finish, closes every

@@ -39,6 +39,7 @@ server:              base broker io auth frontends/session frontends/http fronte
 # sees a socket, HTTP or gRPC; only one module wraps each.
 transports='
 uv.h:     io store/redis
+openssl/ssl.h: io
 llhttp.h: frontends/http
 grpc:     api client cluster frontends/grpc hooks
 curl:     hooks
@@ -56,6 +57,7 @@ herald/cluster_options.h: cluster
 herald/server.h:          server
 herald/client.h:          client
 herald/http_limits.h:     frontends/http
+herald/tls_options.h:     io
 herald/disk_store.h:      store
 herald/redis_store.h:     store/redis
 '

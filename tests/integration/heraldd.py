@@ -16,6 +16,20 @@ _LISTENING = re.compile(r"listening on http://([^ ]+):(\d+)")
 _GRPC_LISTENING = re.compile(r"gRPC API \(herald.v1.Broker\) listening on ([^ ]+):(\d+)")
 _CLUSTER_LISTENING = re.compile(
     r"peer links \(herald.cluster.v1.Peer\) listening on ([^ ]+):(\d+)")
+_TLS_LISTENING = re.compile(r"listening on https://([^ ]+):(\d+)")
+_GRPC_TLS_LISTENING = re.compile(r"gRPC API over TLS listening on ([^ ]+):(\d+)")
+
+
+def wanted_tls(config_text):
+    """Which TLS ports heraldd will log: (https, grpc over TLS)."""
+    try:
+        import tomllib
+        tls = tomllib.loads(config_text or "").get("tls")
+    except Exception:  # noqa: BLE001 — heraldd itself will report a bad file
+        return False, False
+    if not isinstance(tls, dict):
+        return False, False
+    return bool(tls.get("listen")), bool(tls.get("grpc_listen"))
 
 
 def wants_cluster(args, config_text):
@@ -52,6 +66,8 @@ class Heraldd:
         self.port = None
         self.grpc_port = None  # set when started with --grpc-listen
         self.cluster_port = None  # set when started with --cluster-listen ([cluster] listen)
+        self.tls_port = None  # set with [tls] listen
+        self.grpc_tls_port = None  # set with [tls] grpc_listen
         self.log = []
         self._log_lock = threading.Lock()
 
@@ -60,12 +76,19 @@ class Heraldd:
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                      env=self.env, preexec_fn=self.preexec_fn)
         found = threading.Event()
-        want_grpc = "--grpc-listen" in self.args or "grpc_listen" in self.config_text
+        want_grpc = "--grpc-listen" in self.args or re.search(r"(?m)^grpc_listen\s*=",
+                                                              self.config_text) is not None
         want_cluster = wants_cluster(self.args, self.config_text)
+        want_tls, want_grpc_tls = wanted_tls(self.config_text)
+        # `--listen ""`: HTTPS only.
+        want_plain = self.args[self.args.index("--listen") + 1] != ""
 
         def ready():
-            return (self.port is not None and (not want_grpc or self.grpc_port is not None)
-                    and (not want_cluster or self.cluster_port is not None))
+            return ((not want_plain or self.port is not None)
+                    and (not want_grpc or self.grpc_port is not None)
+                    and (not want_cluster or self.cluster_port is not None)
+                    and (not want_tls or self.tls_port is not None)
+                    and (not want_grpc_tls or self.grpc_tls_port is not None))
 
         def pump():
             for line in self.proc.stderr:
@@ -82,6 +105,12 @@ class Heraldd:
                 c = _CLUSTER_LISTENING.search(line)
                 if c and self.cluster_port is None:
                     self.cluster_port = int(c.group(2))
+                t = _TLS_LISTENING.search(line)
+                if t and self.tls_port is None:
+                    self.tls_port = int(t.group(2))
+                t = _GRPC_TLS_LISTENING.search(line)
+                if t and self.grpc_tls_port is None:
+                    self.grpc_tls_port = int(t.group(2))
                 if ready():
                     found.set()
             found.set()  # the process ended (its log is complete): fail fast

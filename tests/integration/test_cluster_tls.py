@@ -6,10 +6,7 @@ openssl command line for each run (a cluster CA, node certificates naming
 """
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 import unittest
 
@@ -20,49 +17,15 @@ sys.path.insert(0, os.path.dirname(__file__))
 from cluster_util import (cluster_config, get_json, mesh_state, metric,  # noqa: E402
                           peer_address, start_node, stop_all, wait_mesh)
 from heraldd import http_call, run_heraldd  # noqa: E402
+import tls_util  # noqa: E402
 
 
-def openssl(*args, cwd):
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=30)
-
-
-class Pki:
-    """A scratch PKI: `ca(name)` makes a CA, `node(name, ca, san)` a
-    certificate for both TLS roles signed by it. EC P-256 keys (fast)."""
-
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="herald-tls-")
-
-    def path(self, name):
-        return os.path.join(self.dir, name)
-
-    def key(self, name):
-        openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", f"{name}.key",
-                cwd=self.dir)
-
-    def ca(self, name):
-        self.key(name)
-        openssl("req", "-x509", "-new", "-key", f"{name}.key", "-days", "2", "-subj",
-                f"/CN={name}", "-out", f"{name}.pem", cwd=self.dir)
-
-    def node(self, name, ca, san="IP:127.0.0.1,DNS:localhost"):
-        self.key(name)
-        openssl("req", "-new", "-key", f"{name}.key", "-subj", f"/CN={name}", "-out",
-                f"{name}.csr", cwd=self.dir)
-        with open(self.path(f"{name}.ext"), "w") as f:
-            f.write(f"subjectAltName={san}\nextendedKeyUsage=serverAuth,clientAuth\n")
-        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key",
-                "-CAcreateserial", "-days", "2", "-extfile", f"{name}.ext", "-out",
-                f"{name}.pem", cwd=self.dir)
-
+class Pki(tls_util.Pki):
     def config(self, name, ca, key=None):
         return cluster_config(
             f'tls_cert_file = "{self.path(name + ".pem")}"\n'
             f'tls_key_file = "{self.path((key or name) + ".key")}"\n'
             f'tls_ca_file = "{self.path(ca + ".pem")}"\n')
-
-    def close(self):
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class MutualTls(unittest.TestCase):

@@ -1,0 +1,203 @@
+#include "io/tls_stream.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace herald::io {
+namespace {
+
+// A record holds at most 16 KiB of plaintext; small chunks (a fan-out's
+// frames) are gathered into one record rather than one each.
+constexpr size_t kRecord = 16 * 1024;
+thread_local char t_staging[kRecord];
+
+long BioCtrl(BIO*, int cmd, long, void*) {
+  // FLUSH is the one control SSL needs answered (after each flight).
+  return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+TlsFailure Classify(unsigned long e) {
+  if (ERR_GET_LIB(e) != ERR_LIB_SSL) return TlsFailure::kProtocol;
+  const int r = ERR_GET_REASON(e);
+  switch (r) {
+    case SSL_R_HTTP_REQUEST:
+    case SSL_R_HTTPS_PROXY_REQUEST:
+      return TlsFailure::kPlaintextHttp;
+    case SSL_R_UNSUPPORTED_PROTOCOL:
+    case SSL_R_WRONG_VERSION_NUMBER:
+    case SSL_R_VERSION_TOO_LOW:
+      return TlsFailure::kVersion;
+    case SSL_R_NO_SHARED_CIPHER:
+    case SSL_R_NO_SHARED_GROUPS:
+    case SSL_R_NO_SUITABLE_KEY_SHARE:
+      return TlsFailure::kCipher;
+    case SSL_R_NO_APPLICATION_PROTOCOL:
+      return TlsFailure::kAlpn;
+    case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+    case SSL_R_CERTIFICATE_VERIFY_FAILED:
+      return TlsFailure::kClientCert;
+    default:
+      // The alerts a peer sends are reasons from SSL_AD_REASON_OFFSET on
+      // ("tlsv1 alert unknown ca": it does not trust our certificate).
+      return r >= SSL_AD_REASON_OFFSET ? TlsFailure::kPeerAlert : TlsFailure::kProtocol;
+  }
+}
+
+}  // namespace
+
+TlsStream::TlsStream(std::shared_ptr<const TlsContext> context, std::shared_ptr<TlsStats> stats,
+                     WriteQueue& out)
+    : context_(std::move(context)), stats_(std::move(stats)), out_(out) {
+  // Made once, never freed: it lives as long as the process, like OpenSSL's own.
+  static BIO_METHOD* const method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "herald-connection");
+    BIO_meth_set_read(m, BioRead);
+    BIO_meth_set_write(m, BioWrite);
+    BIO_meth_set_ctrl(m, BioCtrl);
+    return m;
+  }();
+  ssl_ = SSL_new(context_->raw());
+  BIO* bio = BIO_new(method);
+  BIO_set_data(bio, this);
+  BIO_set_init(bio, 1);
+  SSL_set_bio(ssl_, bio, bio);  // one BIO both ways: SSL owns it
+  SSL_set_accept_state(ssl_);
+  stats_->in_progress.fetch_add(1, std::memory_order_relaxed);
+}
+
+TlsStream::~TlsStream() {
+  Ended(TlsFailure::kShutdown);
+  SSL_free(ssl_);
+}
+
+int TlsStream::BioRead(bio_st* b, char* data, int len) {
+  auto* self = static_cast<TlsStream*>(BIO_get_data(b));
+  BIO_clear_retry_flags(b);
+  if (self->input_.empty()) {
+    BIO_set_retry_read(b);
+    return -1;
+  }
+  const size_t n = std::min(self->input_.size(), static_cast<size_t>(len));
+  std::memcpy(data, self->input_.data(), n);
+  self->input_.remove_prefix(n);
+  if (self->input_.empty() && !self->kept_.empty()) self->kept_ = std::string();
+  return static_cast<int>(n);
+}
+
+int TlsStream::BioWrite(bio_st* b, const char* data, int len) {
+  auto* self = static_cast<TlsStream*>(BIO_get_data(b));
+  BIO_clear_retry_flags(b);
+  self->out_.Push(std::string(data, static_cast<size_t>(len)));
+  return len;
+}
+
+void TlsStream::Feed(std::string_view cipher) {
+  if (input_.empty()) {
+    input_ = cipher;
+    return;
+  }
+  // What is left is in kept_ (Keep() ran when the last read ended).
+  kept_.erase(0, static_cast<size_t>(input_.data() - kept_.data()));
+  kept_.append(cipher);
+  input_ = kept_;
+}
+
+void TlsStream::Keep() {
+  if (input_.empty()) return;
+  if (!kept_.empty() && input_.data() >= kept_.data() &&
+      input_.data() < kept_.data() + kept_.size()) {
+    return;  // already ours
+  }
+  kept_.assign(input_);
+  input_ = kept_;
+}
+
+bool TlsStream::has_input() const { return !input_.empty() || SSL_pending(ssl_) > 0; }
+
+void TlsStream::Fail() {
+  failed_ = true;
+  failure_ = Classify(ERR_peek_last_error());
+  ERR_clear_error();
+  if (!counted_) {
+    counted_ = true;
+    stats_->in_progress.fetch_sub(1, std::memory_order_relaxed);
+    stats_->Fail(failure_);
+  }
+}
+
+TlsStream::Outcome TlsStream::Read(char* buf, size_t cap, size_t& n) {
+  n = 0;
+  if (failed_) return Outcome::kFailed;
+  if (!handshake_done_) {
+    const int rc = SSL_do_handshake(ssl_);
+    if (rc != 1) {
+      const int err = SSL_get_error(ssl_, rc);
+      if (err == SSL_ERROR_WANT_READ) return Outcome::kWantRead;
+      Fail();
+      return Outcome::kFailed;
+    }
+    handshake_done_ = true;
+    counted_ = true;
+    stats_->in_progress.fetch_sub(1, std::memory_order_relaxed);
+    stats_->handshakes.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (SSL_read_ex(ssl_, buf, cap, &n) == 1) return Outcome::kData;
+  switch (SSL_get_error(ssl_, 0)) {
+    case SSL_ERROR_WANT_READ:
+      return Outcome::kWantRead;
+    case SSL_ERROR_ZERO_RETURN:
+      return Outcome::kClosed;
+    default:
+      Fail();
+      return Outcome::kFailed;
+  }
+}
+
+void TlsStream::Encrypt(WriteQueue& in, size_t out_limit) {
+  if (!handshake_done_ || failed_) return;
+  uv_buf_t bufs[64];
+  while (!in.empty() && out_.bytes() < out_limit) {
+    const size_t count = in.Gather(bufs, 64);
+    const char* data = bufs[0].base;
+    size_t len = bufs[0].len;
+    if (len < kRecord) {
+      // Gather the small chunks into one record.
+      len = 0;
+      for (size_t i = 0; i < count && len < kRecord; ++i) {
+        const size_t take = std::min(bufs[i].len, kRecord - len);
+        std::memcpy(t_staging + len, bufs[i].base, take);
+        len += take;
+      }
+      data = t_staging;
+    } else {
+      len = kRecord;  // a large chunk: straight from it, a record at a time
+    }
+    size_t written = 0;
+    if (SSL_write_ex(ssl_, data, len, &written) != 1 || written != len) {
+      Fail();
+      in.Clear();
+      return;
+    }
+    in.Consume(len);
+  }
+}
+
+void TlsStream::Shutdown() {
+  if (shutdown_sent_ || !handshake_done_ || failed_) return;
+  shutdown_sent_ = true;
+  SSL_shutdown(ssl_);
+  ERR_clear_error();
+}
+
+void TlsStream::Ended(TlsFailure close_failure) {
+  if (counted_) return;
+  counted_ = true;
+  stats_->in_progress.fetch_sub(1, std::memory_order_relaxed);
+  stats_->Fail(close_failure);
+}
+
+}  // namespace herald::io
