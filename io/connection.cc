@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cassert>
 
@@ -102,6 +103,8 @@ Result<Connection*> Connection::Adopt(Loop& loop, int fd) {
 
 void Connection::StartTls(const TlsServer& server) {
   tls_ = std::make_shared<TlsStream>(server.Current(), server.stats(), cipher_);
+  handshaking_ = true;
+  loop_.timers().Schedule(this, static_cast<uint64_t>(server.handshake_timeout().count()));
 }
 
 void Connection::SetHandler(std::shared_ptr<ConnectionHandler> handler) {
@@ -258,6 +261,15 @@ void Connection::ReadTls() {
   while (!closing_ && !handles_closing_ && handler_ && !read_paused_ && !gated_) {
     size_t n = 0;
     const TlsStream::Outcome outcome = tls_->Read(t_plain_buffer, kReadBufferSize, n);
+    if (handshaking_ && tls_->handshake_done()) {
+      // The handshake's deadline gives way to the handler's.
+      handshaking_ = false;
+      if (deferred_timer_ms_ != 0) {
+        loop_.timers().Schedule(this, deferred_timer_ms_);
+      } else {
+        loop_.timers().Cancel(this);
+      }
+    }
     // Handshake messages to send, or the handshake just finished with
     // writes waiting for it.
     if (!cipher_.empty() || (tls_->handshake_done() && !queue_.empty())) loop_.MarkDirty(this);
@@ -372,11 +384,19 @@ void Connection::AfterDrained() {
 void Connection::ArmTimer(uint64_t timeout_ms, CloseReason reason) {
   if (closing_) return;  // the timer belongs to the linger deadline now
   timer_reason_ = reason;
+  if (handshaking_) {
+    deferred_timer_ms_ = std::max<uint64_t>(timeout_ms, 1);
+    return;
+  }
   loop_.timers().Schedule(this, timeout_ms);
 }
 
 void Connection::DisarmTimer() {
   if (closing_) return;
+  if (handshaking_) {
+    deferred_timer_ms_ = 0;
+    return;
+  }
   loop_.timers().Cancel(this);
 }
 
@@ -385,6 +405,11 @@ void Connection::OnTimerExpired() {
     // The graceful close took longer than kLingerMs: the peer neither reads
     // nor closes. Give up on it.
     CloseHandles();
+    return;
+  }
+  if (handshaking_) {
+    // A handshake too slow or stalled: nothing to tell the client.
+    Close(CloseReason::kHeaderTimeout, CloseMode::kImmediate);
     return;
   }
   std::shared_ptr<ConnectionHandler> h = handler_;

@@ -93,10 +93,12 @@ class Connection final : public Loop::Flushable, public Loop::Resource, private 
   // Puts the stream behind TLS (server side, `server`'s current context),
   // before the first SetHandler. Below the handler, which reads and writes
   // plaintext as before, so every front above is unchanged: the handshake
-  // runs as bytes arrive (within the handler's own deadlines), writes wait
-  // for it, and queued_bytes() counts ciphertext too. A TLS failure closes
-  // the connection (kProtocolError) after its alert; plain HTTP sent to the
-  // TLS port is answered with a plaintext 400.
+  // runs as bytes arrive, writes wait for it, and queued_bytes() counts
+  // ciphertext too. It must finish within server.handshake_timeout() or the
+  // connection is closed (kHeaderTimeout); the handler's own timer
+  // (ArmTimer) starts once it has. A TLS failure closes the connection
+  // (kProtocolError) after its alert; plain HTTP sent to the TLS port is
+  // answered with a plaintext 400.
   void StartTls(const TlsServer& server);
   bool tls() const { return tls_ != nullptr; }
 
@@ -227,6 +229,9 @@ class Connection final : public Loop::Flushable, public Loop::Resource, private 
   CloseReason timer_reason_ = CloseReason::kIdleTimeout;
   CloseReason close_reason_ = CloseReason::kDone;
   bool eof_ = false;
+  // ArmTimer() while the handshake owns the timer: applied when it ends.
+  uint64_t deferred_timer_ms_ = 0;  // 0: none
+  bool handshaking_ = false;
   Stats stats_;
 };
 

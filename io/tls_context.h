@@ -15,6 +15,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -77,8 +78,10 @@ struct TlsStats {
 
 class TlsServer {
  public:
-  explicit TlsServer(std::shared_ptr<const TlsContext> context)
-      : context_(std::move(context)), stats_(std::make_shared<TlsStats>()) {}
+  TlsServer(std::shared_ptr<const TlsContext> context, std::chrono::milliseconds handshake_timeout)
+      : context_(std::move(context)),
+        stats_(std::make_shared<TlsStats>()),
+        handshake_timeout_(handshake_timeout) {}
 
   // Any thread.
   std::shared_ptr<const TlsContext> Current() const {
@@ -91,11 +94,13 @@ class TlsServer {
   }
   // Shared with every connection, so counting outlives the server.
   const std::shared_ptr<TlsStats>& stats() const { return stats_; }
+  std::chrono::milliseconds handshake_timeout() const { return handshake_timeout_; }
 
  private:
   mutable std::mutex mu_;
   std::shared_ptr<const TlsContext> context_;
   const std::shared_ptr<TlsStats> stats_;
+  const std::chrono::milliseconds handshake_timeout_;
 };
 
 }  // namespace herald::io

@@ -462,6 +462,7 @@ Status ReadTls(TomlReader& r, Config& c) {
   r.String("key_file", t.key_file);
   r.String("client_ca_file", t.client_ca_file);
   r.String("min_version", t.min_version);
+  r.Millis("handshake_timeout_ms", t.handshake_timeout, Between(100, 600'000));
   return r.error();
 }
 

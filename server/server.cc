@@ -184,7 +184,7 @@ class Server::Impl {
     http_ =
         std::make_unique<http::HttpServer>(*pool_, http::HttpOptions(options_.http), MakeRouter());
     if (prepared->tls_context) {
-      tls_ = std::make_shared<io::TlsServer>(prepared->tls_context);
+      tls_ = std::make_shared<io::TlsServer>(prepared->tls_context, options_.tls.handshake_timeout);
     }
     BuildMetrics();  // before anyone can ask for /metrics
     Status listening = Status::Ok();

@@ -11,6 +11,7 @@
 //   o.tls.key_file = "/etc/herald/tls/key.pem";
 #pragma once
 
+#include <chrono>
 #include <string>
 
 namespace herald {
@@ -26,6 +27,11 @@ struct TlsOptions {
   std::string client_ca_file;
   // "1.2" (the default: TLS 1.2 and 1.3) or "1.3" (TLS 1.3 only).
   std::string min_version = "1.2";
+  // A handshake must finish within this from the accept, or the connection
+  // is closed (a slow or stalled client). Until it finishes the connection
+  // holds an unfinished-head slot (max_pending_heads_per_ip), like a slow
+  // request head; the front's own deadlines start after it.
+  std::chrono::milliseconds handshake_timeout{10'000};
 };
 
 }  // namespace herald

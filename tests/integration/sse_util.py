@@ -184,8 +184,10 @@ class SseClient:
     `parser` (retry, comments, fields), `raw` (every body byte received).
     """
 
-    def __init__(self, port, path, headers=None, timeout=5.0, rcvbuf=None):
+    def __init__(self, port, path, headers=None, timeout=5.0, rcvbuf=None, tls=None):
+        """`tls`: an ssl.SSLContext to speak HTTPS with (heraldd's TLS port)."""
         self.port = port
+        self.tls = tls
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
@@ -204,6 +206,8 @@ class SseClient:
         port = self.port
         self.sock.settimeout(timeout)
         self.sock.connect(("127.0.0.1", port))
+        if self.tls is not None:
+            self.sock = self.tls.wrap_socket(self.sock, server_hostname="127.0.0.1")
         self.sock.sendall(request_bytes(port, path, headers))
         buf = b""
         deadline = time.monotonic() + timeout

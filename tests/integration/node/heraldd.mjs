@@ -1,4 +1,5 @@
 // Starts a real heraldd on 127.0.0.1 port 0 for a test and stops it by PID.
+// With a [tls] listen in `config`, also waits for its HTTPS port (tlsPort).
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFileSync, mkdtempSync } from 'node:fs';
@@ -16,13 +17,17 @@ export async function startHeraldd({ config, listen = '127.0.0.1:0' } = {}) {
   }
   const proc = spawn(HERALDD, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
+  const wantTls = /^\[tls\][^[]*^listen\s*=/ms.test(config ?? '');
+  let tlsPort;
   const port = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`heraldd did not start:\n${log}`)), 10000);
     proc.stderr.on('data', (chunk) => {
       log += chunk;
       const m = /listening on http:\/\/[^ ]+:(\d+)/.exec(log);
-      if (m) {
+      const t = /listening on https:\/\/[^ ]+:(\d+)/.exec(log);
+      if (m && (!wantTls || t)) {
         clearTimeout(timer);
+        tlsPort = t ? Number(t[1]) : undefined;
         resolve(Number(m[1]));
       }
     });
@@ -30,6 +35,7 @@ export async function startHeraldd({ config, listen = '127.0.0.1:0' } = {}) {
   });
   return {
     port,
+    tlsPort,
     async stop() {
       proc.kill('SIGTERM');
       const [code] = await once(proc, 'exit');
