@@ -161,29 +161,37 @@ void TlsStream::Encrypt(WriteQueue& in, size_t out_limit) {
   if (!handshake_done_ || failed_) return;
   uv_buf_t bufs[64];
   while (!in.empty() && out_.bytes() < out_limit) {
-    const size_t count = in.Gather(bufs, 64);
-    const char* data = bufs[0].base;
-    size_t len = bufs[0].len;
-    if (len < kRecord) {
-      // Gather the small chunks into one record.
-      len = 0;
+    in.Gather(bufs, 1);
+    size_t written = 0;
+    if (bufs[0].len >= kRecord) {
+      // A large chunk: straight from it, a record at a time.
+      if (SSL_write_ex(ssl_, bufs[0].base, kRecord, &written) != 1) return Broken(in);
+      in.Consume(kRecord);
+      continue;
+    }
+    // Small chunks (a turn's fan-out) are gathered into one record. What
+    // is copied is consumed at once: a write refused below is fatal, and
+    // the queue is dropped then anyway.
+    size_t len = 0;
+    while (len < kRecord && !in.empty()) {
+      const size_t count = in.Gather(bufs, 64);
+      size_t copied = 0;
       for (size_t i = 0; i < count && len < kRecord; ++i) {
         const size_t take = std::min(bufs[i].len, kRecord - len);
         std::memcpy(t_staging + len, bufs[i].base, take);
         len += take;
+        copied += take;
       }
-      data = t_staging;
-    } else {
-      len = kRecord;  // a large chunk: straight from it, a record at a time
+      in.Consume(copied);
     }
-    size_t written = 0;
-    if (SSL_write_ex(ssl_, data, len, &written) != 1 || written != len) {
-      Fail();
-      in.Clear();
-      return;
-    }
-    in.Consume(len);
+    if (SSL_write_ex(ssl_, t_staging, len, &written) != 1) return Broken(in);
   }
+}
+
+void TlsStream::Broken(WriteQueue& in) {
+  // SSL_write failed, and our BIO never blocks: the session is unusable.
+  Fail();
+  in.Clear();
 }
 
 void TlsStream::Shutdown() {

@@ -68,6 +68,7 @@ class TlsStream {
   static int BioRead(bio_st* b, char* data, int len);
   static int BioWrite(bio_st* b, const char* data, int len);
   void Fail();
+  void Broken(WriteQueue& in);
 
   std::shared_ptr<const TlsContext> context_;  // the SSL_CTX outlives the SSL
   std::shared_ptr<TlsStats> stats_;
