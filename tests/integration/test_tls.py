@@ -24,10 +24,10 @@ import unittest
 import grpc
 import websockets
 
-from heraldd import Heraldd, http_call, run_heraldd, wait_until
+from heraldd import Heraldd, http_call, metric, run_heraldd, wait_until
 from sse_util import SseClient
 from tls_util import Pki
-from ws_util import recv_json, run
+from ws_util import masked_frame, raw_handshake, recv_json, run
 
 STUBS = os.environ.get("HERALD_PYTHON_STUBS",
                        os.path.join(os.path.dirname(__file__), "..", "..", "build", "release",
@@ -218,6 +218,47 @@ class TlsFronts(TlsCase):
         # Pki makes certificates for two days.
         self.assertEqual(len(not_after), 1)
         self.assertAlmostEqual(not_after[0], time.time() + 2 * 86400, delta=3600)
+
+
+class TlsBudgets(TlsCase):
+    """Ciphertext counts in the outbound budget like plaintext: a wss://
+    subscriber that stops reading is cut by max_outbound_bytes, and a
+    healthy one beside it gets every message in order."""
+
+    def test_a_stalled_wss_reader_is_cut_and_a_healthy_one_gets_everything(self):
+        h = self.start(tls_config(self.pki, top='[websocket]\nmax_outbound_bytes = 262144\n'
+                                             'slow_consumer_policy = "disconnect"\n'))
+        ctx = client_context(self.pki)
+        count, payload = 3008, "p" * 4000  # 12 MB: more than the kernel buffers hold
+        # A wss:// subscriber that never reads.
+        stalled, head = raw_handshake(
+            h.tls_port, "/ws", wrap=lambda s: ctx.wrap_socket(s, server_hostname="127.0.0.1"))
+        self.assertTrue(head.startswith("HTTP/1.1 101"), head)
+        stalled.sendall(masked_frame(0x1, json.dumps({"op": "sub", "topic": "tls.feed"}).encode()))
+        self.addCleanup(stalled.close)
+
+        async def go():
+            url = f"wss://127.0.0.1:{h.tls_port}/ws"
+            healthy = await websockets.connect(url, ssl=ctx, max_size=None)
+            pub = await websockets.connect(f"ws://127.0.0.1:{h.port}/ws")
+            try:
+                await healthy.send(json.dumps({"op": "sub", "topic": "tls.feed"}))
+                self.assertEqual((await recv_json(healthy, 5))["op"], "subscribed")
+                offsets = []
+                for batch in range(count // 16):
+                    for _ in range(16):
+                        await pub.send(json.dumps({"op": "pub", "topic": "tls.feed",
+                                                   "payload": payload}))
+                    while len(offsets) < (batch + 1) * 16:
+                        m = await recv_json(healthy, 10)
+                        if m["op"] == "msg":
+                            offsets.append(m["offset"])
+                self.assertEqual(offsets, list(range(1, count + 1)))
+            finally:
+                for c in (healthy, pub):
+                    await c.close()
+        run(go())
+        self.assertEqual(metric(h.port, "herald_slow_consumer_disconnects_total"), 1)
 
 
 class ClientCertificates(TlsCase):

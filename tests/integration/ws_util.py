@@ -27,8 +27,10 @@ async def recv_until(ws, pred, timeout=3):
             return m
 
 
-def raw_handshake(port, path="/ws/t", headers=None, version="13", key=None):
-    """Sends a hand-made upgrade request; returns (status line, full head)."""
+def raw_handshake(port, path="/ws/t", headers=None, version="13", key=None, wrap=None):
+    """Sends a hand-made upgrade request; returns (socket, full head).
+    `wrap`: applied to the connected socket first (e.g. an SSLContext's
+    wrap_socket, for the TLS port)."""
     key = key if key is not None else base64.b64encode(os.urandom(16)).decode()
     lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Upgrade: websocket",
              "Connection: Upgrade", f"Sec-WebSocket-Key: {key}",
@@ -36,6 +38,8 @@ def raw_handshake(port, path="/ws/t", headers=None, version="13", key=None):
     for k, v in (headers or {}).items():
         lines.append(f"{k}: {v}")
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    if wrap is not None:
+        s = wrap(s)
     s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
     head = b""
     while b"\r\n\r\n" not in head:
