@@ -110,6 +110,37 @@ TEST(Config, SeedsWithoutAClusterListenAddressAreRefused) {
   EXPECT_NE(p.output.find("cluster_listen"), std::string::npos) << p.output;
 }
 
+TEST(Config, TlsSectionSetsEveryKeyAndMayReplaceThePlainListener) {
+  const std::string path = WriteTemp(R"(
+listen = ""
+[tls]
+listen = "127.0.0.1:8443"
+grpc_listen = "127.0.0.1:9443"
+cert_file = "/etc/herald/cert.pem"
+key_file = "/etc/herald/key.pem"
+client_ca_file = "/etc/herald/clients.pem"
+min_version = "1.3"
+handshake_timeout_ms = 2500
+)");
+  ParsedArgs p = Parse({"--config", path});
+  ASSERT_EQ(p.action, ParsedArgs::Action::kRun) << p.output;
+  const TlsOptions& t = p.config.server.tls;
+  EXPECT_EQ(p.config.server.listen, "");  // HTTPS only
+  EXPECT_EQ(t.listen, "127.0.0.1:8443");
+  EXPECT_EQ(t.grpc_listen, "127.0.0.1:9443");
+  EXPECT_EQ(t.cert_file, "/etc/herald/cert.pem");
+  EXPECT_EQ(t.key_file, "/etc/herald/key.pem");
+  EXPECT_EQ(t.client_ca_file, "/etc/herald/clients.pem");
+  EXPECT_EQ(t.min_version, "1.3");
+  EXPECT_EQ(t.handshake_timeout, std::chrono::milliseconds(2500));
+  // Without a TLS listener, no listener at all is refused; so is a bad address.
+  EXPECT_EQ(Parse({"--config", WriteTemp("listen = \"\"\n")}).exit_code, 2);
+  ParsedArgs bad = Parse({"--config", WriteTemp("[tls]\nlisten = \"nowhere\"\n")});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.output.find("tls.listen"), std::string::npos) << bad.output;
+  EXPECT_EQ(Parse({"--config", WriteTemp("[tls]\nhandshake_timeout_ms = 5\n")}).exit_code, 2);
+}
+
 TEST(Config, StableFlagsAreAccepted) {
   ParsedArgs p = Parse({"--listen", "0.0.0.0:0", "--grpc-listen", "127.0.0.1:9090",
                         "--cluster-listen", "127.0.0.1:7000", "--seed", "127.0.0.1:7001", "--seed",
