@@ -6,8 +6,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
-#include <fstream>
-#include <sstream>
+#include "base/file_text.h"
+#include "base/openssl_ptr.h"
 
 namespace herald::cluster {
 namespace {
@@ -17,43 +17,26 @@ Status Invalid(const std::string& what) {
 }
 
 Result<std::string> ReadFile(const char* key, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Invalid(std::string(key) + ": cannot read '" + path + "'");
-  std::stringstream s;
-  s << in.rdbuf();
-  if (s.str().empty()) return Invalid(std::string(key) + ": '" + path + "' is empty");
-  return s.str();
+  return ReadConfiguredFile(std::string("cluster.") + key, path);
 }
 
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct KeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
 struct StoreFree {
   void operator()(X509_STORE* s) const { X509_STORE_free(s); }
 };
 struct StoreCtxFree {
   void operator()(X509_STORE_CTX* c) const { X509_STORE_CTX_free(c); }
 };
-using Bio = std::unique_ptr<BIO, BioFree>;
-using Cert = std::unique_ptr<X509, X509Free>;
+using openssl::Bio;
+using openssl::Cert;
 
-Bio Read(const std::string& pem) {
-  return Bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-}
+Bio Read(const std::string& pem) { return openssl::MemBio(pem); }
 
 // Checked here, where the error can name the file: gRPC would only fail to
 // listen or to connect, without saying why.
 Status Check(const std::string& cert_pem, const std::string& key_pem, const std::string& ca_pem) {
   Cert cert(PEM_read_bio_X509(Read(cert_pem).get(), nullptr, nullptr, nullptr));
   if (!cert) return Invalid("tls_cert_file: not a PEM certificate");
-  std::unique_ptr<EVP_PKEY, KeyFree> key(
-      PEM_read_bio_PrivateKey(Read(key_pem).get(), nullptr, nullptr, nullptr));
+  openssl::Key key(PEM_read_bio_PrivateKey(Read(key_pem).get(), nullptr, nullptr, nullptr));
   if (!key) return Invalid("tls_key_file: not a PEM private key (or it is encrypted)");
   if (X509_check_private_key(cert.get(), key.get()) != 1) {
     return Invalid("tls_key_file: the key does not match the certificate in tls_cert_file");

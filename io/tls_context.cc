@@ -7,8 +7,9 @@
 
 #include <cstring>
 #include <ctime>
-#include <fstream>
-#include <sstream>
+
+#include "base/file_text.h"
+#include "base/openssl_ptr.h"
 
 namespace herald::io {
 namespace {
@@ -24,30 +25,9 @@ std::string OpenSslReason() {
   return r ? r : "error " + std::to_string(e);
 }
 
-Result<std::string> ReadPem(const char* key, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Invalid(std::string(key) + ": cannot read '" + path + "'");
-  std::stringstream s;
-  s << in.rdbuf();
-  if (s.str().empty()) return Invalid(std::string(key) + ": '" + path + "' is empty");
-  return s.str();
-}
-
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct KeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-using Bio = std::unique_ptr<BIO, BioFree>;
-using Cert = std::unique_ptr<X509, X509Free>;
-
-Bio MemBio(const std::string& pem) {
-  return Bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-}
+using openssl::Bio;
+using openssl::Cert;
+using openssl::MemBio;
 
 std::string Date(const ASN1_TIME* t) {
   struct tm tm {};
@@ -109,14 +89,14 @@ Result<std::shared_ptr<const TlsContext>> TlsContext::Create(const TlsOptions& o
     return Invalid("tls.min_version: \"" + o.min_version + "\" is not \"1.2\" or \"1.3\"");
   }
   std::shared_ptr<TlsContext> c(new TlsContext());
-  Result<std::string> cert = ReadPem("tls.cert_file", o.cert_file);
+  Result<std::string> cert = ReadConfiguredFile("tls.cert_file", o.cert_file);
   if (!cert.ok()) return cert.status();
-  Result<std::string> key = ReadPem("tls.key_file", o.key_file);
+  Result<std::string> key = ReadConfiguredFile("tls.key_file", o.key_file);
   if (!key.ok()) return key.status();
   c->cert_pem_ = std::move(*cert);
   c->key_pem_ = std::move(*key);
   if (!o.client_ca_file.empty()) {
-    Result<std::string> ca = ReadPem("tls.client_ca_file", o.client_ca_file);
+    Result<std::string> ca = ReadConfiguredFile("tls.client_ca_file", o.client_ca_file);
     if (!ca.ok()) return ca.status();
     c->client_ca_pem_ = std::move(*ca);
   }
@@ -125,8 +105,7 @@ Result<std::shared_ptr<const TlsContext>> TlsContext::Create(const TlsOptions& o
   Bio cert_bio = MemBio(c->cert_pem_);
   Cert leaf(PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr));
   if (!leaf) return Invalid("tls.cert_file: not a PEM certificate");
-  std::unique_ptr<EVP_PKEY, KeyFree> pkey(
-      PEM_read_bio_PrivateKey(MemBio(c->key_pem_).get(), nullptr, nullptr, nullptr));
+  openssl::Key pkey(PEM_read_bio_PrivateKey(MemBio(c->key_pem_).get(), nullptr, nullptr, nullptr));
   ERR_clear_error();
   if (!pkey) return Invalid("tls.key_file: not a PEM private key (or it is encrypted)");
   if (X509_check_private_key(leaf.get(), pkey.get()) != 1) {

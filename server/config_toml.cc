@@ -11,6 +11,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "base/file_text.h"
 #include "herald/topic.h"
 #include "server/config.h"
 #include "server/toml_reader.h"
@@ -266,11 +267,9 @@ Status ReadGrpc(TomlReader& r, Config& c) {
 // A file's whole content (key material is kept out of the config file),
 // without a trailing newline when `trim`.
 Result<std::string> ReadWholeFile(const std::string& key, const std::string& path, bool trim) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status(ErrorCode::kInvalidArgument, key + ": cannot read '" + path + "'");
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string s = text.str();
+  Result<std::string> r = ReadConfiguredFile(key, path, EmptyFile::kAllowed);
+  if (!r.ok()) return r;
+  std::string s = std::move(*r);
   while (trim && !s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
   return s;
 }
