@@ -3,6 +3,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
@@ -15,6 +18,7 @@
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -41,6 +45,59 @@ int64_t NowNs() {
 
 enum Phase : int { kConnect, kProbe, kRun, kDrain, kClose, kExit };
 
+// The OpenSSL error queue (and errno for SSL_ERROR_SYSCALL) as one line.
+std::string TlsError(SSL* ssl, int err) {
+  std::string what;
+  char buf[256];
+  while (unsigned long e = ERR_get_error()) {
+    ERR_error_string_n(e, buf, sizeof buf);
+    if (!what.empty()) what += "; ";
+    what += buf;
+  }
+  if (ssl != nullptr) {
+    long v = SSL_get_verify_result(ssl);
+    if (v != X509_V_OK) {
+      what += std::string(" (certificate: ") + X509_verify_cert_error_string(v) + ")";
+    }
+  }
+  if (what.empty()) {
+    what = err == SSL_ERROR_SYSCALL ? (errno != 0 ? std::strerror(errno) : "unexpected EOF")
+                                    : "SSL error " + std::to_string(err);
+  }
+  return what;
+}
+
+// One client context for every connection: TLS 1.2+, the server verified
+// against --ca (or the system's CAs), ALPN http/1.1 offered (as a browser does
+// for wss), reads ahead into a 64 KiB buffer (several records per read()).
+SSL_CTX* NewClientContext(const Config& cfg, std::string& error) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  if (ctx == nullptr) {
+    error = "SSL_CTX_new: " + TlsError(nullptr, 0);
+    return nullptr;
+  }
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  int ok = cfg.ca_file.empty() ? SSL_CTX_set_default_verify_paths(ctx)
+                               : SSL_CTX_load_verify_locations(ctx, cfg.ca_file.c_str(), nullptr);
+  if (ok != 1) {
+    error = "CA " + cfg.ca_file + ": " + TlsError(nullptr, 0);
+    SSL_CTX_free(ctx);
+    return nullptr;
+  }
+  static const unsigned char kAlpn[] = "\x08http/1.1";
+  SSL_CTX_set_alpn_protos(ctx, kAlpn, sizeof kAlpn - 1);
+  // Partial writes: Flush() keeps its offset into the queue as for send();
+  // the queue may grow (move) between a WANT_WRITE and the retry.
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // An EOF without close_notify reads as a close (as a plain EOF would).
+  SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_read_ahead(ctx, 1);
+  SSL_CTX_set_default_read_buffer_len(ctx, 64 * 1024);
+  return ctx;
+}
+
 class Worker;
 
 struct Shared {
@@ -58,6 +115,8 @@ struct Shared {
   std::mutex error_mu;
   std::string first_error;
   Worker* window_pub_worker = nullptr;
+  SSL_CTX* tls = nullptr;
+  std::string tls_version, tls_cipher, alpn;  // first handshake, under error_mu
 
   void Error(const std::string& e) {
     std::lock_guard<std::mutex> lock(error_mu);
@@ -65,7 +124,7 @@ struct Shared {
   }
 };
 
-enum class State { kIdle, kConnecting, kHandshake, kOpen, kClosing, kClosed };
+enum class State { kIdle, kConnecting, kTlsHandshake, kHandshake, kOpen, kClosing, kClosed };
 
 struct Conn {
   int index = 0;
@@ -78,6 +137,10 @@ struct Conn {
   bool ready = false;
   bool epollout = false;
   bool nats_mode = false;
+  SSL* ssl = nullptr;             // TLS: over fd (SSL_set_fd), freed by CloseFd
+  bool write_wants_read = false;  // TLS: SSL_write waits for a read
+  bool read_wants_write = false;  // TLS: SSL_read waits for a write
+  bool peer_eof = false;          // TLS: the server closed (close_notify or EOF)
 
   std::string out;
   size_t out_off = 0;
@@ -159,6 +222,12 @@ class Worker {
   void StartConnect(Conn* c);
   void OnWritable(Conn* c);
   void OnReadable(Conn* c);
+  void ReadTls(Conn* c);
+  void StartTls(Conn* c);
+  void TlsHandshake(Conn* c);
+  void SendUpgrade(Conn* c);
+  void OnPeerClosed(Conn* c);
+  void OnReadError(Conn* c, const std::string& why);
   void OnHandshakeBytes(Conn* c, const char* p, size_t n);
   void Feed(Conn* c, const char* p, size_t n);
   void Flush(Conn* c);
@@ -261,6 +330,15 @@ void Worker::CloseFd(Conn* c, bool count_disconnect) {
   if (c->fd < 0) return;
   if (count_disconnect && phase_ < kClose) sh_.disconnects.fetch_add(1);
   epoll_ctl(ep_, EPOLL_CTL_DEL, c->fd, nullptr);
+  if (c->ssl != nullptr) {
+    // close_notify (best effort, non-blocking) unless the server closed first.
+    if (!c->peer_eof && (c->state == State::kOpen || c->state == State::kClosing)) {
+      SSL_shutdown(c->ssl);
+    }
+    SSL_free(c->ssl);
+    c->ssl = nullptr;
+    ERR_clear_error();
+  }
   close(c->fd);
   c->fd = -1;
   if (c->state == State::kOpen || c->state == State::kClosing) sh_.open.fetch_sub(1);
@@ -313,8 +391,30 @@ void Worker::SetEpollOut(Conn* c, bool on) {
 }
 
 void Worker::Flush(Conn* c) {
-  if (c->fd < 0 || c->state == State::kConnecting) return;
+  if (c->fd < 0 || c->state == State::kConnecting || c->state == State::kTlsHandshake) return;
   while (c->out_off < c->out.size()) {
+    if (c->ssl != nullptr) {
+      // Partial-write mode: returns once some records are out; the retry after
+      // WANT_WRITE passes the same bytes (the queue may only have grown).
+      size_t len = std::min<size_t>(c->out.size() - c->out_off, INT_MAX);
+      ERR_clear_error();
+      int n = SSL_write(c->ssl, c->out.data() + c->out_off, static_cast<int>(len));
+      if (n > 0) {
+        c->out_off += static_cast<size_t>(n);
+        continue;
+      }
+      int err = SSL_get_error(c->ssl, n);
+      if (err == SSL_ERROR_WANT_WRITE) {
+        SetEpollOut(c, true);
+        return;
+      }
+      if (err == SSL_ERROR_WANT_READ) {  // retried by ReadTls
+        c->write_wants_read = true;
+        return;
+      }
+      Fail(c, "TLS write: " + TlsError(c->ssl, err));
+      return;
+    }
     ssize_t n = send(c->fd, c->out.data() + c->out_off, c->out.size() - c->out_off,
                      MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0) {
@@ -342,21 +442,151 @@ void Worker::OnWritable(Conn* c) {
       Fail(c, std::string("connect: ") + std::strerror(err));
       return;
     }
-    uint8_t key_bytes[16];
-    for (auto& b : key_bytes) b = static_cast<uint8_t>(rng_());
-    std::string key = Base64(key_bytes, sizeof key_bytes);
-    c->expected_accept = WebSocketAccept(key);
-    c->state = State::kHandshake;
-    c->out = "GET " + cfg_.path + " HTTP/1.1\r\nHost: " + cfg_.host + ":" +
-             std::to_string(cfg_.port) +
-             "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
-             "\r\nSec-WebSocket-Version: 13\r\n\r\n";
-    c->out_off = 0;
+    if (sh_.tls != nullptr) {
+      StartTls(c);
+    } else {
+      SendUpgrade(c);
+    }
+    return;
   }
+  if (c->state == State::kTlsHandshake) {
+    TlsHandshake(c);
+    return;
+  }
+  Flush(c);
+  if (c->read_wants_write && c->fd >= 0) {
+    c->read_wants_write = false;
+    ReadTls(c);
+  }
+}
+
+void Worker::SendUpgrade(Conn* c) {
+  uint8_t key_bytes[16];
+  for (auto& b : key_bytes) b = static_cast<uint8_t>(rng_());
+  std::string key = Base64(key_bytes, sizeof key_bytes);
+  c->expected_accept = WebSocketAccept(key);
+  c->state = State::kHandshake;
+  c->out = "GET " + cfg_.path + " HTTP/1.1\r\nHost: " + cfg_.host + ":" +
+           std::to_string(cfg_.port) +
+           "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
+           "\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  c->out_off = 0;
   Flush(c);
 }
 
+void Worker::StartTls(Conn* c) {
+  c->ssl = SSL_new(sh_.tls);
+  if (c->ssl == nullptr || SSL_set_fd(c->ssl, c->fd) != 1) {
+    Fail(c, "SSL_new: " + TlsError(nullptr, 0));
+    return;
+  }
+  SSL_set_connect_state(c->ssl);
+  // An IP address is verified against the certificate's IP SANs and, as RFC
+  // 6066 asks, not sent as SNI; a name is both sent and verified.
+  in6_addr ip{};
+  const bool is_ip = inet_pton(AF_INET, cfg_.host.c_str(), &ip) == 1 ||
+                     inet_pton(AF_INET6, cfg_.host.c_str(), &ip) == 1;
+  if (is_ip) {
+    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), cfg_.host.c_str());
+  } else {
+    SSL_set_tlsext_host_name(c->ssl, cfg_.host.c_str());
+    SSL_set1_host(c->ssl, cfg_.host.c_str());
+  }
+  c->state = State::kTlsHandshake;
+  TlsHandshake(c);
+}
+
+void Worker::TlsHandshake(Conn* c) {
+  ERR_clear_error();
+  int r = SSL_connect(c->ssl);
+  if (r == 1) {
+    {
+      std::lock_guard<std::mutex> lock(sh_.error_mu);
+      if (sh_.tls_version.empty()) {
+        sh_.tls_version = SSL_get_version(c->ssl);
+        sh_.tls_cipher = SSL_get_cipher_name(c->ssl);
+        const unsigned char* proto = nullptr;
+        unsigned len = 0;
+        SSL_get0_alpn_selected(c->ssl, &proto, &len);
+        sh_.alpn.assign(reinterpret_cast<const char*>(proto), proto ? len : 0);
+      }
+    }
+    SendUpgrade(c);
+    return;
+  }
+  int err = SSL_get_error(c->ssl, r);
+  if (err == SSL_ERROR_WANT_READ) {
+    SetEpollOut(c, false);
+  } else if (err == SSL_ERROR_WANT_WRITE) {
+    SetEpollOut(c, true);
+  } else {
+    Fail(c, "TLS handshake: " + TlsError(c->ssl, err));
+  }
+}
+
+void Worker::OnPeerClosed(Conn* c) {
+  if (c->state == State::kClosing || phase_ >= kClose) {
+    CloseFd(c, false);
+  } else {
+    Fail(c, "server closed the connection");
+  }
+}
+
+void Worker::OnReadError(Conn* c, const std::string& why) {
+  if (phase_ >= kClose) {
+    CloseFd(c, false);
+  } else {
+    Fail(c, why);
+  }
+}
+
+void Worker::ReadTls(Conn* c) {
+  if (c->state == State::kTlsHandshake) {
+    TlsHandshake(c);
+    if (c->fd < 0 || c->state == State::kTlsHandshake) return;
+  }
+  while (c->fd >= 0) {
+    ERR_clear_error();
+    int n = SSL_read(c->ssl, rbuf_.data(), static_cast<int>(rbuf_.size()));
+    if (n > 0) {
+      now_ns_ = NowNs();
+      if (c->state == State::kHandshake) {
+        OnHandshakeBytes(c, rbuf_.data(), static_cast<size_t>(n));
+      } else {
+        Feed(c, rbuf_.data(), static_cast<size_t>(n));
+      }
+      // SSL_read returns one record at a time: go on while OpenSSL holds
+      // bytes read ahead; what is still in the socket wakes epoll again.
+      if (c->fd >= 0 && !SSL_has_pending(c->ssl)) break;
+      continue;
+    }
+    int err = SSL_get_error(c->ssl, n);
+    if (err == SSL_ERROR_WANT_READ) break;
+    if (err == SSL_ERROR_WANT_WRITE) {  // a post-handshake message to answer
+      c->read_wants_write = true;
+      SetEpollOut(c, true);
+      break;
+    }
+    if (err == SSL_ERROR_ZERO_RETURN) {
+      c->peer_eof = true;
+      OnPeerClosed(c);
+      return;
+    }
+    c->peer_eof = true;
+    OnReadError(c, "TLS read: " + TlsError(c->ssl, err));
+    return;
+  }
+  if (c->fd >= 0 && c->write_wants_read) {
+    c->write_wants_read = false;
+    Flush(c);
+  }
+}
+
 void Worker::OnReadable(Conn* c) {
+  if (c->ssl != nullptr) {
+    ReadTls(c);
+    return;
+  }
   while (c->fd >= 0) {
     ssize_t n = recv(c->fd, rbuf_.data(), rbuf_.size(), MSG_DONTWAIT);
     if (n > 0) {
@@ -370,20 +600,12 @@ void Worker::OnReadable(Conn* c) {
       continue;
     }
     if (n == 0) {
-      if (c->state == State::kClosing || phase_ >= kClose) {
-        CloseFd(c, false);
-      } else {
-        Fail(c, "server closed the connection");
-      }
+      OnPeerClosed(c);
       return;
     }
     if (errno == EINTR) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK) {
-      if (phase_ >= kClose) {
-        CloseFd(c, false);
-      } else {
-        Fail(c, std::string("recv: ") + std::strerror(errno));
-      }
+      OnReadError(c, std::string("recv: ") + std::strerror(errno));
     }
     return;
   }
@@ -680,6 +902,10 @@ Result RunScenario(const Config& cfg) {
   Result res;
   Shared sh;
   sh.cfg = &cfg;
+  if (cfg.tls) {
+    sh.tls = NewClientContext(cfg, res.error);
+    if (sh.tls == nullptr) return res;
+  }
   const int threads = std::clamp(cfg.threads, 1, 16);
   std::vector<std::unique_ptr<Worker>> workers;
   for (int i = 0; i < threads; ++i) workers.push_back(std::make_unique<Worker>(sh, i));
@@ -785,6 +1011,10 @@ Result RunScenario(const Config& cfg) {
   for (auto& c : conns) res.echoes += c->echoes;
   res.disconnects = sh.disconnects.load();
   if (!res.ok && res.error.empty()) res.error = sh.first_error;
+  res.tls_version = sh.tls_version;
+  res.tls_cipher = sh.tls_cipher;
+  res.alpn = sh.alpn;
+  if (sh.tls != nullptr) SSL_CTX_free(sh.tls);
   return res;
 }
 

@@ -1,6 +1,8 @@
 // bench/ws_loadgen/loadgen.h — the load generator's engine: N WebSocket
 // client connections spread over 1-2 epoll loops (one per thread), driven
-// through the phases connect -> probe -> run -> drain -> close.
+// through the phases connect -> probe -> run -> drain -> close. With
+// Config::tls every connection, in either protocol, runs over TLS: OpenSSL on
+// the same non-blocking sockets (SSL_set_fd), driven by the same loop.
 //
 // Every application message carries a 24-byte header (magic, publisher id,
 // sequence number from 1, steady-clock send time in ns) padded to the payload
@@ -25,6 +27,8 @@ struct Config {
   std::string path = "/ws/bench";  // raw: /ws/<topic>; nats: any path
   std::string subject = "bench";   // nats subject
   Mode mode = Mode::kRaw;
+  bool tls = false;     // wss: TLS below the WebSocket handshake
+  std::string ca_file;  // verify the server against this CA (empty: the system's)
 
   int publishers = 1;                 // connections that publish
   int subscribers = 100;              // connections that only subscribe
@@ -63,6 +67,9 @@ struct Result {
   LatencyHistogram latency;
   long rss_before_kib = -1;
   long rss_after_kib = -1;
+  std::string tls_version;  // of the first connection that completed its handshake
+  std::string tls_cipher;
+  std::string alpn;
 };
 
 Result RunScenario(const Config& config);

@@ -5,12 +5,14 @@
 //
 //   herald_ws_loadgen --url ws://127.0.0.1:8080/ws/bench --scenario S1
 //   herald_ws_loadgen --url ws://127.0.0.1:8222/ --mode nats --scenario S3 --duration 5
+//   herald_ws_loadgen --url wss://127.0.0.1:8443/ws/bench --ca ca.pem --scenario S3
 //
 // Prints a human-readable summary on stderr and one JSON line on stdout.
 // Exit status: 0 ok, 1 the scenario failed (the JSON says why), 2 bad flags.
 #include <sys/resource.h>
 
 #include <cctype>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -26,9 +28,12 @@ using herald::wsbench::Mode;
 using herald::wsbench::Result;
 
 const char kUsage[] =
-    "usage: herald_ws_loadgen --url ws://HOST:PORT/PATH [options]\n"
+    "usage: herald_ws_loadgen --url ws[s]://HOST:PORT/PATH [options]\n"
     "  --scenario S1|S2|S3|S4|S5  preset (default S1), the flags below override it\n"
     "  --mode raw|nats            raw: Herald/node raw topics; nats: NATS protocol over WS\n"
+    "  --tls                      TLS below WebSocket (implied by wss://), TLS 1.2+, ALPN\n"
+    "                             http/1.1; the certificate must name HOST (IP SAN for an IP)\n"
+    "  --ca FILE                  CA certificate(s) to verify the server (default: the system's)\n"
     "  --subject NAME             nats subject (default bench.<scenario>)\n"
     "  --pubs N --subs N          publishing / subscribe-only connections\n"
     "  --chat                     publishers also subscribe (S3)\n"
@@ -64,8 +69,14 @@ void Preset(Config& c, const std::string& s) {
 
 bool ParseUrl(Config& c, const std::string& url) {
   std::string_view u = url;
-  if (u.substr(0, 5) != "ws://") return false;
-  u.remove_prefix(5);
+  if (u.substr(0, 6) == "wss://") {
+    c.tls = true;
+    u.remove_prefix(6);
+  } else if (u.substr(0, 5) == "ws://") {
+    u.remove_prefix(5);
+  } else {
+    return false;
+  }
   size_t slash = u.find('/');
   std::string_view hostport = u.substr(0, slash);
   c.path = slash == std::string_view::npos ? "/" : std::string(u.substr(slash));
@@ -106,6 +117,7 @@ int main(int argc, char** argv) {
   Config cfg;
   Preset(cfg, "S1");
   std::string url, server = "unknown", subject;
+  bool tls_flag = false;
   // First pass: the scenario preset, so later flags override it.
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::strcmp(argv[i], "--scenario") == 0) Preset(cfg, argv[i + 1]);
@@ -118,6 +130,10 @@ int main(int argc, char** argv) {
     }
     if (a == "--chat") {
       cfg.publishers_subscribe = true;
+      continue;
+    }
+    if (a == "--tls") {
+      tls_flag = true;
       continue;
     }
     if (i + 1 >= argc) {
@@ -134,6 +150,8 @@ int main(int argc, char** argv) {
         return 2;
       }
       cfg.mode = v == "raw" ? Mode::kRaw : Mode::kNats;
+    } else if (a == "--ca") {
+      cfg.ca_file = v;
     } else if (a == "--subject") {
       subject = v;
     } else if (a == "--pubs") {
@@ -170,9 +188,13 @@ int main(int argc, char** argv) {
     }
   }
   if (url.empty() || !ParseUrl(cfg, url)) {
-    std::fprintf(stderr, "--url ws://HOST:PORT/PATH is required\n%s", kUsage);
+    std::fprintf(stderr, "--url ws[s]://HOST:PORT/PATH is required\n%s", kUsage);
     return 2;
   }
+  cfg.tls = cfg.tls || tls_flag;
+  // OpenSSL writes with write(2), not send(MSG_NOSIGNAL): a peer that closed
+  // must give EPIPE, not kill the generator.
+  std::signal(SIGPIPE, SIG_IGN);
   if (cfg.payload < 24) cfg.payload = 24;
   if (cfg.window == 0) cfg.window = 1;
   std::string lower = cfg.scenario;
@@ -194,20 +216,25 @@ int main(int argc, char** argv) {
     kib_per_conn = static_cast<double>(r.rss_after_kib - r.rss_before_kib) / r.connections;
   }
 
+  std::string tls_desc;
+  if (cfg.tls && !r.tls_version.empty()) {
+    tls_desc = " " + r.tls_version + " " + r.tls_cipher +
+               " alpn=" + (r.alpn.empty() ? std::string("none") : r.alpn);
+  }
   std::fprintf(
       stderr,
-      "%-3s %-10s %-4s %s  conns=%d subs=%d payload=%zu setup=%.2fs\n"
+      "%-3s %-10s %-4s%s %s  conns=%d subs=%d payload=%zu setup=%.2fs%s\n"
       "    sent=%llu expected=%llu received=%llu lost=%llu dup=%llu echo=%llu "
       "disconnects=%llu\n"
       "    %.0f deliveries/s (%.0f msg/s published)  latency us p50=%.1f p99=%.1f "
       "p99.9=%.1f max=%.1f  generator cpu %.0f%%\n",
       cfg.scenario.c_str(), server.c_str(), cfg.mode == Mode::kRaw ? "raw" : "nats",
-      r.ok ? "ok" : ("FAILED: " + r.error).c_str(), r.connections, r.subscriber_count, cfg.payload,
-      r.setup_s, static_cast<unsigned long long>(r.sent),
-      static_cast<unsigned long long>(r.expected), static_cast<unsigned long long>(r.received),
-      static_cast<unsigned long long>(r.lost), static_cast<unsigned long long>(r.duplicates),
-      static_cast<unsigned long long>(r.echoes), static_cast<unsigned long long>(r.disconnects),
-      dps, mps, p50, p99, p999, pmax, gen_pct);
+      cfg.tls ? "+tls" : "", r.ok ? "ok" : ("FAILED: " + r.error).c_str(), r.connections,
+      r.subscriber_count, cfg.payload, r.setup_s, tls_desc.c_str(),
+      static_cast<unsigned long long>(r.sent), static_cast<unsigned long long>(r.expected),
+      static_cast<unsigned long long>(r.received), static_cast<unsigned long long>(r.lost),
+      static_cast<unsigned long long>(r.duplicates), static_cast<unsigned long long>(r.echoes),
+      static_cast<unsigned long long>(r.disconnects), dps, mps, p50, p99, p999, pmax, gen_pct);
   if (cfg.idle) {
     std::fprintf(stderr, "    server VmRSS %ld -> %ld KiB: %.2f KiB/connection\n", r.rss_before_kib,
                  r.rss_after_kib, kib_per_conn);
@@ -222,7 +249,8 @@ int main(int argc, char** argv) {
       "\"disconnects\":%llu,\"deliveries_per_s\":%.1f,\"published_per_s\":%.1f,"
       "\"latency_us\":{\"p50\":%.2f,\"p99\":%.2f,\"p999\":%.2f,\"max\":%.2f},"
       "\"rss_before_kib\":%ld,\"rss_after_kib\":%ld,\"kib_per_conn\":%.3f,"
-      "\"generator_cpu_pct\":%.1f}\n",
+      "\"generator_cpu_pct\":%.1f,\"tls\":%s,\"tls_version\":\"%s\",\"tls_cipher\":\"%s\","
+      "\"alpn\":\"%s\"}\n",
       cfg.scenario.c_str(), JsonEscape(server).c_str(), cfg.mode == Mode::kRaw ? "raw" : "nats",
       r.ok ? "ok" : "failed", JsonEscape(r.error).c_str(), r.connections,
       cfg.idle ? 0 : cfg.publishers, r.subscriber_count, cfg.payload, cfg.rate,
@@ -231,6 +259,8 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(r.expected), static_cast<unsigned long long>(r.received),
       static_cast<unsigned long long>(r.lost), static_cast<unsigned long long>(r.duplicates),
       static_cast<unsigned long long>(r.echoes), static_cast<unsigned long long>(r.disconnects),
-      dps, mps, p50, p99, p999, pmax, r.rss_before_kib, r.rss_after_kib, kib_per_conn, gen_pct);
+      dps, mps, p50, p99, p999, pmax, r.rss_before_kib, r.rss_after_kib, kib_per_conn, gen_pct,
+      cfg.tls ? "true" : "false", JsonEscape(r.tls_version).c_str(),
+      JsonEscape(r.tls_cipher).c_str(), JsonEscape(r.alpn).c_str());
   return r.ok ? 0 : 1;
 }
