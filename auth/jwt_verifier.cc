@@ -1,6 +1,7 @@
 #include "auth/jwt_verifier.h"
 
 #include <jwt.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <simdjson.h>
@@ -177,9 +178,13 @@ Result<Identity> JwtVerifier::Verify(std::string_view token, int64_t now_s) cons
   if (material.empty()) return Invalid("key has no material");
   const std::string token_z(token);
   jwt_t* jwt = nullptr;
-  if (jwt_decode(&jwt, token_z.c_str(), reinterpret_cast<const unsigned char*>(material.data()),
-                 static_cast<int>(material.size())) != 0 ||
-      !jwt) {
+  const int decoded =
+      jwt_decode(&jwt, token_z.c_str(), reinterpret_cast<const unsigned char*>(material.data()),
+                 static_cast<int>(material.size()));
+  // libjwt leaves a failed check's OpenSSL errors on this (loop) thread's
+  // queue; nothing else here should find them.
+  ERR_clear_error();
+  if (decoded != 0 || !jwt) {
     jwt_free(jwt);
     return Invalid("bad signature or malformed token");
   }

@@ -24,6 +24,11 @@ using Bio = std::unique_ptr<BIO, BioFree>;
 using Cert = std::unique_ptr<X509, X509Free>;
 using Key = std::unique_ptr<EVP_PKEY, KeyFree>;
 
+// The passphrase callback for keys read at start: none. An encrypted key
+// is then refused instead of OpenSSL asking for its passphrase on the
+// terminal (which would block heraldd --check-config).
+inline int NoPassphrase(char*, int, int, void*) { return -1; }
+
 // A read-only BIO over `pem` (which must outlive it).
 inline Bio MemBio(const std::string& pem) {
   return Bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));

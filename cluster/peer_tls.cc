@@ -36,7 +36,8 @@ Bio Read(const std::string& pem) { return openssl::MemBio(pem); }
 Status Check(const std::string& cert_pem, const std::string& key_pem, const std::string& ca_pem) {
   Cert cert(PEM_read_bio_X509(Read(cert_pem).get(), nullptr, nullptr, nullptr));
   if (!cert) return Invalid("tls_cert_file: not a PEM certificate");
-  openssl::Key key(PEM_read_bio_PrivateKey(Read(key_pem).get(), nullptr, nullptr, nullptr));
+  openssl::Key key(
+      PEM_read_bio_PrivateKey(Read(key_pem).get(), nullptr, openssl::NoPassphrase, nullptr));
   if (!key) return Invalid("tls_key_file: not a PEM private key (or it is encrypted)");
   if (X509_check_private_key(cert.get(), key.get()) != 1) {
     return Invalid("tls_key_file: the key does not match the certificate in tls_cert_file");

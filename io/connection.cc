@@ -192,32 +192,36 @@ void Connection::ResumeReading() {
 void Connection::UpdateReading() {
   // While closing gracefully we keep reading (and discarding) until the
   // peer's EOF, whatever the user asked: see Close().
-  const bool want =
-      !handles_closing_ && !eof_ && (closing_ || (handler_ && !read_paused_ && !gated_));
-  if (want == reading_) return;
-  reading_ = want;
-  if (!want) {
-    uv_read_stop(Stream(&tcp_));
-    return;
+  const bool deliver = handler_ && !read_paused_ && !gated_;
+  const bool want = !handles_closing_ && !eof_ && !eof_after_input_ && (closing_ || deliver);
+  if (want != reading_) {
+    reading_ = want;
+    if (!want) {
+      uv_read_stop(Stream(&tcp_));
+    } else if (const int rc = uv_read_start(
+                   Stream(&tcp_),
+                   [](uv_handle_t*, size_t, uv_buf_t* buf) {
+                     *buf = uv_buf_init(t_read_buffer, kReadBufferSize);
+                   },
+                   [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
+                     static_cast<Connection*>(s->data)->OnRead(n, buf);
+                   });
+               rc != 0) {
+      reading_ = false;
+      Close(CloseReason::kIoError, CloseMode::kImmediate);
+      return;
+    }
   }
-  const int rc = uv_read_start(
-      Stream(&tcp_),
-      [](uv_handle_t*, size_t, uv_buf_t* buf) {
-        *buf = uv_buf_init(t_read_buffer, kReadBufferSize);
-      },
-      [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
-        static_cast<Connection*>(s->data)->OnRead(n, buf);
-      });
-  if (rc != 0) {
-    reading_ = false;
-    Close(CloseReason::kIoError, CloseMode::kImmediate);
-    return;
-  }
-  // Records read before a pause: the socket may have nothing more to say,
-  // so they are not left for the next read. Posted, like NotifyResumed.
-  if (tls_ && !closing_ && tls_->has_input()) {
+  // Records read before a pause: the socket may have nothing more to say
+  // (or has said its end), so they are not left for the next read. Posted,
+  // like NotifyResumed.
+  if (tls_ && deliver && !closing_ && !handles_closing_ && !tls_read_posted_ &&
+      (tls_->has_input() || eof_after_input_)) {
+    tls_read_posted_ = true;
     loop_.Post([this, weak = std::weak_ptr<TlsStream>(tls_)] {
-      if (weak.lock()) ReadTls();  // the stream lives as long as the connection
+      if (!weak.lock()) return;  // the stream lives as long as the connection
+      tls_read_posted_ = false;
+      ReadTls();
     });
   }
 }
@@ -241,6 +245,14 @@ void Connection::OnRead(ssize_t nread, const uv_buf_t* buf) {
     Close(CloseReason::kIoError, CloseMode::kImmediate);
     return;
   }
+  if (tls_ && !closing_ && tls_->has_input()) {
+    // Records held for a paused handler come before the end: ReadTls
+    // delivers them, then the end (now, or once the handler resumes).
+    eof_after_input_ = true;
+    ReadTls();
+    if (eof_after_input_ && !closing_) UpdateReading();  // stop reading meanwhile
+    return;
+  }
   OnEof();
 }
 
@@ -258,7 +270,7 @@ void Connection::OnEof() {
 }
 
 void Connection::ReadTls() {
-  while (!closing_ && !handles_closing_ && handler_ && !read_paused_ && !gated_) {
+  while (!closing_ && !handles_closing_ && !eof_ && handler_ && !read_paused_ && !gated_) {
     size_t n = 0;
     const TlsStream::Outcome outcome = tls_->Read(t_plain_buffer, kReadBufferSize, n);
     if (handshaking_ && tls_->handshake_done()) {
@@ -271,8 +283,10 @@ void Connection::ReadTls() {
       }
     }
     // Handshake messages to send, or the handshake just finished with
-    // writes waiting for it.
+    // writes waiting for it. What reading queued (handshake messages,
+    // alerts) is output like any other: the gate counts it.
     if (!cipher_.empty() || (tls_->handshake_done() && !queue_.empty())) loop_.MarkDirty(this);
+    if (!cipher_.empty()) CheckGateHigh();
     switch (outcome) {
       case TlsStream::Outcome::kData: {
         std::shared_ptr<ConnectionHandler> h = handler_;
@@ -280,6 +294,10 @@ void Connection::ReadTls() {
         continue;
       }
       case TlsStream::Outcome::kWantRead:
+        if (eof_after_input_) {
+          eof_after_input_ = false;
+          OnEof();
+        }
         return;
       case TlsStream::Outcome::kClosed:
         return OnEof();
@@ -303,7 +321,10 @@ void Connection::Flush() {
   uv_buf_t bufs[kMaxIov];
   bool wrote = false;
   for (;;) {
-    if (tls_) tls_->Encrypt(queue_, kCipherWindow);
+    if (tls_ && !tls_->Encrypt(queue_, kCipherWindow)) {
+      Close(CloseReason::kProtocolError, CloseMode::kImmediate);
+      return;
+    }
     if (out.empty()) break;
     const size_t n = out.Gather(bufs, kMaxIov);
     ++stats_.flushes;

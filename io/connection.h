@@ -232,6 +232,10 @@ class Connection final : public Loop::Flushable, public Loop::Resource, private 
   // ArmTimer() while the handshake owns the timer: applied when it ends.
   uint64_t deferred_timer_ms_ = 0;  // 0: none
   bool handshaking_ = false;
+  // The socket ended while decrypted input waited for a paused handler:
+  // the end is delivered after it.
+  bool eof_after_input_ = false;
+  bool tls_read_posted_ = false;
   Stats stats_;
 };
 

@@ -104,8 +104,12 @@ Result<std::shared_ptr<const TlsContext>> TlsContext::Create(const TlsOptions& o
   // The files, checked one by one so that each error names its key.
   Bio cert_bio = MemBio(c->cert_pem_);
   Cert leaf(PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr));
-  if (!leaf) return Invalid("tls.cert_file: not a PEM certificate");
-  openssl::Key pkey(PEM_read_bio_PrivateKey(MemBio(c->key_pem_).get(), nullptr, nullptr, nullptr));
+  if (!leaf) {
+    ERR_clear_error();
+    return Invalid("tls.cert_file: not a PEM certificate");
+  }
+  openssl::Key pkey(
+      PEM_read_bio_PrivateKey(MemBio(c->key_pem_).get(), nullptr, openssl::NoPassphrase, nullptr));
   ERR_clear_error();
   if (!pkey) return Invalid("tls.key_file: not a PEM private key (or it is encrypted)");
   if (X509_check_private_key(leaf.get(), pkey.get()) != 1) {

@@ -66,6 +66,8 @@ TlsStream::TlsStream(std::shared_ptr<const TlsContext> context, std::shared_ptr<
   BIO_set_init(bio, 1);
   SSL_set_bio(ssl_, bio, bio);  // one BIO both ways: SSL owns it
   SSL_set_accept_state(ssl_);
+  SSL_set_app_data(ssl_, this);
+  SSL_set_info_callback(ssl_, OnInfo);
   stats_->in_progress.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -95,7 +97,18 @@ int TlsStream::BioWrite(bio_st* b, const char* data, int len) {
   return len;
 }
 
+void TlsStream::OnInfo(const ssl_st* ssl, int where, int) {
+  // A TLS 1.2 client asking for a new handshake once one is done: refused
+  // by SSL_OP_NO_RENEGOTIATION with a warning alert, which such a client
+  // could ask for endlessly. It ends the connection instead. (TLS 1.3 has
+  // no renegotiation; its post-handshake messages also start here.)
+  if ((where & SSL_CB_HANDSHAKE_START) == 0 || SSL_version(ssl) >= TLS1_3_VERSION) return;
+  auto* self = static_cast<TlsStream*>(SSL_get_app_data(ssl));
+  if (self->handshake_done_) self->renegotiation_ = true;
+}
+
 void TlsStream::Feed(std::string_view cipher) {
+  if (!cipher.empty()) received_any_ = true;
   if (input_.empty()) {
     input_ = cipher;
     return;
@@ -132,6 +145,10 @@ void TlsStream::Fail() {
 TlsStream::Outcome TlsStream::Read(char* buf, size_t cap, size_t& n) {
   n = 0;
   if (failed_) return Outcome::kFailed;
+  // SSL_get_error reads the thread's error queue first: anything left on
+  // it (by another connection, or a library sharing the loop thread) would
+  // fail this one.
+  ERR_clear_error();
   if (!handshake_done_) {
     const int rc = SSL_do_handshake(ssl_);
     if (rc != 1) {
@@ -145,7 +162,14 @@ TlsStream::Outcome TlsStream::Read(char* buf, size_t cap, size_t& n) {
     stats_->in_progress.fetch_sub(1, std::memory_order_relaxed);
     stats_->handshakes.fetch_add(1, std::memory_order_relaxed);
   }
-  if (SSL_read_ex(ssl_, buf, cap, &n) == 1) return Outcome::kData;
+  const int rc = SSL_read_ex(ssl_, buf, cap, &n);
+  if (renegotiation_) {
+    failed_ = true;
+    failure_ = TlsFailure::kProtocol;
+    ERR_clear_error();
+    return Outcome::kFailed;
+  }
+  if (rc == 1) return Outcome::kData;
   switch (SSL_get_error(ssl_, 0)) {
     case SSL_ERROR_WANT_READ:
       return Outcome::kWantRead;
@@ -157,9 +181,10 @@ TlsStream::Outcome TlsStream::Read(char* buf, size_t cap, size_t& n) {
   }
 }
 
-void TlsStream::Encrypt(WriteQueue& in, size_t out_limit) {
-  if (!handshake_done_ || failed_) return;
+bool TlsStream::Encrypt(WriteQueue& in, size_t out_limit) {
+  if (!handshake_done_ || failed_) return true;
   uv_buf_t bufs[64];
+  ERR_clear_error();
   while (!in.empty() && out_.bytes() < out_limit) {
     in.Gather(bufs, 1);
     size_t written = 0;
@@ -186,17 +211,20 @@ void TlsStream::Encrypt(WriteQueue& in, size_t out_limit) {
     }
     if (SSL_write_ex(ssl_, t_staging, len, &written) != 1) return Broken(in);
   }
+  return true;
 }
 
-void TlsStream::Broken(WriteQueue& in) {
+bool TlsStream::Broken(WriteQueue& in) {
   // SSL_write failed, and our BIO never blocks: the session is unusable.
   Fail();
   in.Clear();
+  return false;
 }
 
 void TlsStream::Shutdown() {
   if (shutdown_sent_ || !handshake_done_ || failed_) return;
   shutdown_sent_ = true;
+  ERR_clear_error();
   SSL_shutdown(ssl_);
   ERR_clear_error();
 }
@@ -205,6 +233,9 @@ void TlsStream::Ended(TlsFailure close_failure) {
   if (counted_) return;
   counted_ = true;
   stats_->in_progress.fetch_sub(1, std::memory_order_relaxed);
+  // A connection that closed having sent nothing (a TCP health check, a
+  // port scan) did not fail a handshake: it never began one.
+  if (close_failure == TlsFailure::kEof && !received_any_) return;
   stats_->Fail(close_failure);
 }
 

@@ -53,8 +53,9 @@ class TlsStream {
   bool plaintext_http() const { return failure_ == TlsFailure::kPlaintextHttp; }
 
   // Encrypts plaintext from the front of `in` into `out` while `out` holds
-  // less than `out_limit` bytes; consumes what it encrypted.
-  void Encrypt(WriteQueue& in, size_t out_limit);
+  // less than `out_limit` bytes; consumes what it encrypted. False: this
+  // call found the session broken (`in` is dropped; close the connection).
+  bool Encrypt(WriteQueue& in, size_t out_limit);
   // Queues close_notify, once.
   void Shutdown();
   bool shutdown_sent() const { return shutdown_sent_; }
@@ -67,8 +68,9 @@ class TlsStream {
  private:
   static int BioRead(bio_st* b, char* data, int len);
   static int BioWrite(bio_st* b, const char* data, int len);
+  static void OnInfo(const ssl_st* ssl, int where, int ret);
   void Fail();
-  void Broken(WriteQueue& in);
+  bool Broken(WriteQueue& in);
 
   std::shared_ptr<const TlsContext> context_;  // the SSL_CTX outlives the SSL
   std::shared_ptr<TlsStats> stats_;
@@ -80,6 +82,8 @@ class TlsStream {
   bool failed_ = false;
   bool counted_ = false;  // the handshake's outcome is counted
   bool shutdown_sent_ = false;
+  bool received_any_ = false;
+  bool renegotiation_ = false;  // a TLS 1.2 client asked for one
   TlsFailure failure_ = TlsFailure::kProtocol;
 };
 

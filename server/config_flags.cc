@@ -4,7 +4,9 @@
 #include <cstdlib>
 
 #include <fstream>
+#include <iterator>
 #include <sstream>
+#include <utility>
 
 #include "herald/topic.h"
 #include "server/config.h"
@@ -46,6 +48,26 @@ Status Validate(const Config& c) {
   if (!c.server.tls.grpc_listen.empty()) {
     if (Status s = ValidateListenAddress("tls.grpc_listen", c.server.tls.grpc_listen); !s.ok()) {
       return s;
+    }
+  }
+  // Two listeners on one address would share it (gRPC binds with
+  // SO_REUSEPORT): the kernel would split connections between, say, the
+  // plain and the TLS port. Port 0 picks a free port each time.
+  const std::pair<const char*, const std::string*> listeners[] = {
+      {"listen", &c.server.listen},
+      {"grpc_listen", &c.server.grpc.listen},
+      {"tls.listen", &c.server.tls.listen},
+      {"tls.grpc_listen", &c.server.tls.grpc_listen},
+      {"cluster_listen", &c.server.cluster.listen}};
+  for (size_t i = 0; i < std::size(listeners); ++i) {
+    const std::string& a = *listeners[i].second;
+    if (a.empty() || a.ends_with(":0")) continue;
+    for (size_t j = 0; j < i; ++j) {
+      if (*listeners[j].second == a) {
+        return Status(ErrorCode::kInvalidArgument, std::string(listeners[i].first) + ": '" + a +
+                                                       "' is " + listeners[j].first +
+                                                       "'s address too");
+      }
     }
   }
   if (c.store_kind == Config::StoreKind::kDisk && c.store.dir.empty()) {

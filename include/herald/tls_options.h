@@ -19,8 +19,8 @@ namespace herald {
 struct TlsOptions {
   std::string listen;       // HOST:PORT for HTTPS/WSS/SSE; empty: none
   std::string grpc_listen;  // HOST:PORT for gRPC over TLS; empty: none
-  // PEM files, read at start (and at a reload): the certificate with any
-  // intermediates after it, and its unencrypted private key.
+  // PEM files, read at start: the certificate with any intermediates after
+  // it, and its unencrypted private key.
   std::string cert_file;
   std::string key_file;
   // Optional: clients must then present a certificate this CA signed.

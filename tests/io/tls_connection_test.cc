@@ -32,8 +32,9 @@ using testing::TestSocket;
 // A blocking TLS client trusting the test CA, verifying 127.0.0.1.
 class TlsClient {
  public:
-  TlsClient(uint16_t port, const std::string& ca_file) {
+  TlsClient(uint16_t port, const std::string& ca_file, int max_version = 0) {
     ctx_ = SSL_CTX_new(TLS_client_method());
+    if (max_version != 0) SSL_CTX_set_max_proto_version(ctx_, max_version);
     SSL_CTX_load_verify_locations(ctx_, ca_file.c_str(), nullptr);
     SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
     fd_ = socket(AF_INET, SOCK_STREAM, 0);
@@ -91,6 +92,15 @@ class TlsClient {
     return rc == 1 ? -1 : SSL_get_error(ssl_, rc);
   }
   void Shutdown() { SSL_shutdown(ssl_); }
+  // The TCP write side only (no close_notify).
+  void ShutdownTcpWrite() { shutdown(fd_, SHUT_WR); }
+  // TLS 1.2: asks for a new handshake; false once the server is gone.
+  bool Renegotiate() {
+    if (SSL_renegotiate(ssl_) != 1) return false;
+    const bool ok = SSL_do_handshake(ssl_) == 1;
+    ERR_clear_error();
+    return ok;
+  }
 
  private:
   SSL_CTX* ctx_ = nullptr;
@@ -223,6 +233,64 @@ TEST_F(TlsConnectionTest, RecordsReadBeforeAPauseAreDeliveredOnResume) {
   });
   // Nothing more comes from the socket: the held record is delivered anyway.
   EXPECT_TRUE(WaitFor([&] { return r->data == "firstsecond"; }));
+}
+
+// The end of the stream comes after the records a paused handler has not
+// taken yet, not before them.
+TEST_F(TlsConnectionTest, AnEndThatArrivesWhilePausedComesAfterTheHeldRecords) {
+  TlsClient client(listener_->port(), pki_.path("ca.pem"));
+  ASSERT_TRUE(client.connected());
+  auto r = Accepted(0);
+  loop().RunSync([&] { r->pause_after_data = true; });
+  client.SendRecordsAtOnce({"first", "second"});
+  client.ShutdownTcpWrite();
+  ASSERT_TRUE(WaitFor([&] { return r->data == "first"; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  loop().RunSync([&] {
+    EXPECT_FALSE(r->closed.has_value());
+    r->pause_after_data = false;
+    r->conn->ResumeReading();
+  });
+  EXPECT_TRUE(WaitFor([&] { return r->closed == CloseReason::kPeerClosed; }));
+  loop().RunSync([&] { EXPECT_EQ(r->data, "firstsecond"); });
+}
+
+// OpenSSL's error queue is the thread's: an error another user of the loop
+// thread left there (libjwt after a bad signature does) must not fail the
+// next TLS read.
+TEST_F(TlsConnectionTest, AnErrorLeftOnTheThreadsQueueDoesNotFailAConnection) {
+  TlsClient client(listener_->port(), pki_.path("ca.pem"));
+  ASSERT_TRUE(client.connected());
+  auto r = Accepted(0);
+  client.Send("one");
+  ASSERT_TRUE(WaitFor([&] { return r->data == "one"; }));
+  loop().RunSync([] { ERR_raise(ERR_LIB_RSA, 104); });  // RSA_R_BAD_SIGNATURE, left behind
+  client.Send("two");
+  EXPECT_TRUE(WaitFor([&] { return r->data == "onetwo"; }));
+  loop().RunSync([&] { EXPECT_FALSE(r->closed.has_value()); });
+}
+
+// A TLS 1.2 client asking for a new handshake is disconnected, not
+// answered with an alert it could ask for again and again.
+TEST_F(TlsConnectionTest, RenegotiationEndsTheConnection) {
+  TlsClient client(listener_->port(), pki_.path("ca.pem"), TLS1_2_VERSION);
+  ASSERT_TRUE(client.connected());
+  auto r = Accepted(0);
+  client.Send("x");
+  ASSERT_TRUE(WaitFor([&] { return r->data == "x"; }));
+  client.Renegotiate();
+  EXPECT_TRUE(WaitFor([&] { return r->closed == CloseReason::kProtocolError; }));
+}
+
+// A TCP connect and close (a health check, a port scan) began no handshake:
+// nothing is counted as failed.
+TEST_F(TlsConnectionTest, AConnectionThatSendsNothingIsNoFailedHandshake) {
+  {
+    TestSocket probe(listener_->port());
+    ASSERT_TRUE(Accepted(0));
+  }
+  EXPECT_TRUE(WaitFor([&] { return tls_->stats()->in_progress.load() == 0; }));
+  for (const auto& f : tls_->stats()->failures) EXPECT_EQ(f.load(), 0u);
 }
 
 TEST_F(TlsConnectionTest, AGracefulCloseSendsCloseNotify) {

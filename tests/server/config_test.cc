@@ -139,6 +139,17 @@ handshake_timeout_ms = 2500
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.output.find("tls.listen"), std::string::npos) << bad.output;
   EXPECT_EQ(Parse({"--config", WriteTemp("[tls]\nhandshake_timeout_ms = 5\n")}).exit_code, 2);
+  // Two listeners may not share an address (port 0 excepted).
+  ParsedArgs same = Parse({"--config", WriteTemp("grpc_listen = \"127.0.0.1:9443\"\n[tls]\n"
+                                                 "grpc_listen = \"127.0.0.1:9443\"\n")});
+  EXPECT_EQ(same.exit_code, 2);
+  EXPECT_NE(same.output.find("tls.grpc_listen: '127.0.0.1:9443' is grpc_listen's address too"),
+            std::string::npos)
+      << same.output;
+  EXPECT_EQ(Parse({"--config", WriteTemp("listen = \"127.0.0.1:0\"\n[tls]\n"
+                                         "listen = \"127.0.0.1:0\"\n")})
+                .action,
+            ParsedArgs::Action::kRun);
 }
 
 TEST(Config, StableFlagsAreAccepted) {
