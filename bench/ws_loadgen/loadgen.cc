@@ -223,6 +223,8 @@ class Worker {
   void OnWritable(Conn* c);
   void OnReadable(Conn* c);
   void ReadTls(Conn* c);
+  // `n` bytes read into rbuf_ (plaintext): to the handshake or the frame parser.
+  void OnBytes(Conn* c, size_t n);
   void StartTls(Conn* c);
   void TlsHandshake(Conn* c);
   void SendUpgrade(Conn* c);
@@ -540,6 +542,15 @@ void Worker::OnReadError(Conn* c, const std::string& why) {
   }
 }
 
+void Worker::OnBytes(Conn* c, size_t n) {
+  now_ns_ = NowNs();
+  if (c->state == State::kHandshake) {
+    OnHandshakeBytes(c, rbuf_.data(), n);
+  } else {
+    Feed(c, rbuf_.data(), n);
+  }
+}
+
 void Worker::ReadTls(Conn* c) {
   if (c->state == State::kTlsHandshake) {
     TlsHandshake(c);
@@ -549,12 +560,7 @@ void Worker::ReadTls(Conn* c) {
     ERR_clear_error();
     int n = SSL_read(c->ssl, rbuf_.data(), static_cast<int>(rbuf_.size()));
     if (n > 0) {
-      now_ns_ = NowNs();
-      if (c->state == State::kHandshake) {
-        OnHandshakeBytes(c, rbuf_.data(), static_cast<size_t>(n));
-      } else {
-        Feed(c, rbuf_.data(), static_cast<size_t>(n));
-      }
+      OnBytes(c, static_cast<size_t>(n));
       // SSL_read returns one record at a time: go on while OpenSSL holds
       // bytes read ahead; what is still in the socket wakes epoll again.
       if (c->fd >= 0 && !SSL_has_pending(c->ssl)) break;
@@ -590,12 +596,7 @@ void Worker::OnReadable(Conn* c) {
   while (c->fd >= 0) {
     ssize_t n = recv(c->fd, rbuf_.data(), rbuf_.size(), MSG_DONTWAIT);
     if (n > 0) {
-      now_ns_ = NowNs();
-      if (c->state == State::kHandshake) {
-        OnHandshakeBytes(c, rbuf_.data(), static_cast<size_t>(n));
-      } else {
-        Feed(c, rbuf_.data(), static_cast<size_t>(n));
-      }
+      OnBytes(c, static_cast<size_t>(n));
       if (static_cast<size_t>(n) < rbuf_.size()) return;
       continue;
     }

@@ -9,6 +9,7 @@
 #include "io/listener.h"
 #include "io/worker_pool.h"
 #include "tests/io/test_socket.h"
+#include "tests/io/wait_on_loop.h"
 
 namespace herald::io {
 namespace {
@@ -57,16 +58,7 @@ class ConnectionTest : public ::testing::Test {
   Loop& loop() { return pool_[0]; }
 
   // Runs `pred` on the loop until it holds (or 5 s pass).
-  bool WaitFor(const std::function<bool()>& pred) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (std::chrono::steady_clock::now() < deadline) {
-      bool ok = false;
-      loop().RunSync([&] { ok = pred(); });
-      if (ok) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    return false;
-  }
+  bool WaitFor(const std::function<bool()>& pred) { return testing::WaitOnLoop(loop(), pred); }
 
   // The i-th accepted connection's recorder, once accepted.
   std::shared_ptr<Recorder> Accepted(size_t i) {

@@ -22,6 +22,7 @@
 #include "io/worker_pool.h"
 #include "tests/io/test_pki.h"
 #include "tests/io/test_socket.h"
+#include "tests/io/wait_on_loop.h"
 
 namespace herald::io {
 namespace {
@@ -153,16 +154,7 @@ class TlsConnectionTest : public ::testing::Test {
     pool_.Stop();
   }
   Loop& loop() { return pool_[0]; }
-  bool WaitFor(const std::function<bool()>& pred) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (std::chrono::steady_clock::now() < deadline) {
-      bool ok = false;
-      loop().RunSync([&] { ok = pred(); });
-      if (ok) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    return false;
-  }
+  bool WaitFor(const std::function<bool()>& pred) { return testing::WaitOnLoop(loop(), pred); }
   std::shared_ptr<Recorder> Accepted(size_t i) {
     EXPECT_TRUE(WaitFor([&] { return recorders_.size() > i; }));
     std::shared_ptr<Recorder> r;
