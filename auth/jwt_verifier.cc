@@ -68,7 +68,8 @@ Status CheckPublicKey(const JwtKey& k) {
 
 }  // namespace
 
-Result<std::shared_ptr<const JwtVerifier>> JwtVerifier::Create(const AuthOptions& options) {
+Result<std::shared_ptr<const JwtVerifier::State>> JwtVerifier::MakeState(
+    const AuthOptions& options) {
   for (const JwtKey& k : options.keys) {
     if (k.alg == "HS256") {
       if (k.secret.size() < 32) {
@@ -82,21 +83,42 @@ Result<std::shared_ptr<const JwtVerifier>> JwtVerifier::Create(const AuthOptions
                     "auth key: alg must be HS256, RS256 or ES256, not '" + k.alg + "'");
     }
   }
-  auto v = std::shared_ptr<JwtVerifier>(new JwtVerifier(options));
-  v->anonymous_allowed_ =
+  auto state = std::make_shared<State>();
+  state->options = options;
+  state->anonymous_allowed =
       options.anonymous == AuthOptions::Anonymous::kAllow ||
       (options.anonymous == AuthOptions::Anonymous::kDefault && options.keys.empty());
-  return std::shared_ptr<const JwtVerifier>(std::move(v));
+  return std::shared_ptr<const State>(std::move(state));
+}
+
+Result<std::shared_ptr<const JwtVerifier>> JwtVerifier::Create(const AuthOptions& options) {
+  Result<std::shared_ptr<const State>> state = MakeState(options);
+  if (!state.ok()) return state.status();
+  return std::shared_ptr<const JwtVerifier>(
+      new JwtVerifier(std::move(*state), options.max_connections_per_user));
+}
+
+Status JwtVerifier::Reload(const AuthOptions& options) const {
+  Result<std::shared_ptr<const State>> state = MakeState(options);
+  if (!state.ok()) return state.status();
+  std::lock_guard lock(mu_);
+  state_ = std::move(*state);
+  return Status::Ok();
+}
+
+std::shared_ptr<const JwtVerifier::State> JwtVerifier::state() const {
+  std::lock_guard lock(mu_);
+  return state_;
 }
 
 std::shared_ptr<void> JwtVerifier::TakeConnectionSlot(const Identity& id) const {
   static const std::shared_ptr<void> kUnlimited = std::make_shared<int>(0);
-  if (id.anonymous || options_.max_connections_per_user == 0) return kUnlimited;
+  if (id.anonymous || max_connections_per_user_ == 0) return kUnlimited;
   return per_user_.Take(id.subject);
 }
 
-void JwtVerifier::AddRuleGrants(Identity& id) const {
-  for (const AuthRule& r : options_.rules) {
+void JwtVerifier::AddRuleGrants(const State& s, Identity& id) {
+  for (const AuthRule& r : s.options.rules) {
     const bool applies =
         id.anonymous ? r.subject == "anonymous" : (r.subject == "*" || r.subject == id.subject);
     if (!applies) continue;
@@ -108,22 +130,27 @@ void JwtVerifier::AddRuleGrants(Identity& id) const {
 }
 
 Result<Identity> JwtVerifier::Anonymous() const {
-  if (!anonymous_allowed_) {
+  const std::shared_ptr<const State> s = state();
+  if (!s->anonymous_allowed) {
     return Status(ErrorCode::kPermissionDenied, "a token is required");
   }
   Identity id;
   id.subject = "anonymous";
   id.anonymous = true;
   // No key and no rule: the node is open (a single trusted host).
-  id.grants.all = keys_.empty() && options_.rules.empty();
-  AddRuleGrants(id);
+  id.grants.all = s->options.keys.empty() && s->options.rules.empty();
+  AddRuleGrants(*s, id);
   return id;
 }
 
 Result<Identity> JwtVerifier::Verify(std::string_view token, int64_t now_s) const {
-  if (keys_.empty()) return Invalid("no key is configured to verify tokens");
+  // One snapshot for the whole check: a reload meanwhile does not mix keys
+  // and rules of two configurations.
+  const std::shared_ptr<const State> s = state();
+  const AuthOptions& options = s->options;
+  if (options.keys.empty()) return Invalid("no key is configured to verify tokens");
   // 1. Bounded and shaped before libjwt sees it (it alloca()s segments).
-  if (token.size() > options_.max_token_bytes) return Invalid("longer than max_token_bytes");
+  if (token.size() > options.max_token_bytes) return Invalid("longer than max_token_bytes");
   size_t dots = 0;
   for (unsigned char c : token) {
     const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
@@ -165,7 +192,7 @@ Result<Identity> JwtVerifier::Verify(std::string_view token, int64_t now_s) cons
   }
   if (alg_count != 1) return Invalid("header must carry exactly one alg");
   const JwtKey* key = nullptr;
-  for (const JwtKey& k : keys_) {
+  for (const JwtKey& k : options.keys) {
     if (k.alg != alg) continue;
     if (!kid.empty() && k.kid != kid) continue;
     key = &k;
@@ -271,17 +298,17 @@ Result<Identity> JwtVerifier::Verify(std::string_view token, int64_t now_s) cons
       }
     }
   }
-  const int64_t leeway = std::chrono::duration_cast<std::chrono::seconds>(options_.leeway).count();
+  const int64_t leeway = std::chrono::duration_cast<std::chrono::seconds>(options.leeway).count();
   if (!have_exp) return Invalid("no exp claim");
   if (now_s > id.expires_at_s + leeway) return Invalid("expired");
   if (have_nbf && now_s + leeway < nbf) return Invalid("not valid yet (nbf)");
-  if (!options_.issuer.empty() && iss != options_.issuer) return Invalid("wrong issuer");
-  if (!options_.audience.empty() &&
-      std::find(aud.begin(), aud.end(), options_.audience) == aud.end()) {
+  if (!options.issuer.empty() && iss != options.issuer) return Invalid("wrong issuer");
+  if (!options.audience.empty() &&
+      std::find(aud.begin(), aud.end(), options.audience) == aud.end()) {
     return Invalid("wrong audience");
   }
   if (id.subject.empty()) id.subject = "?";
-  AddRuleGrants(id);
+  AddRuleGrants(*s, id);
   return id;
 }
 

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,7 +64,15 @@ class JwtVerifier {
   // an error when anonymous access is off.
   Result<Identity> Anonymous() const;
 
-  bool enabled() const { return !keys_.empty(); }
+  bool enabled() const { return !state()->options.keys.empty(); }
+
+  // A reload: the keys, rules, anonymous policy, issuer, audience, leeway
+  // and token size of `options`, for every later Verify() and Anonymous();
+  // checked as Create() checks, and nothing changes on an error. Identities
+  // already made keep their grants. Const like every other call: the
+  // fronts share the verifier read-only, and the swap is synchronized here.
+  // max_connections_per_user stays the one given to Create().
+  Status Reload(const AuthOptions& options) const;
 
   // A place for one more connection of `id`'s subject, held for the
   // connection's life; null when the subject holds
@@ -71,13 +80,22 @@ class JwtVerifier {
   std::shared_ptr<void> TakeConnectionSlot(const Identity& id) const;
 
  private:
-  explicit JwtVerifier(AuthOptions options) : options_(std::move(options)), keys_(options_.keys) {}
-  void AddRuleGrants(Identity& id) const;
+  struct State {
+    AuthOptions options;
+    bool anonymous_allowed = true;
+  };
+  static Result<std::shared_ptr<const State>> MakeState(const AuthOptions& options);
+  static void AddRuleGrants(const State& s, Identity& id);
+  JwtVerifier(std::shared_ptr<const State> state, size_t max_connections_per_user)
+      : state_(std::move(state)),
+        max_connections_per_user_(max_connections_per_user),
+        per_user_(max_connections_per_user) {}
+  std::shared_ptr<const State> state() const;
 
-  const AuthOptions options_;
-  const std::vector<JwtKey> keys_;
-  bool anonymous_allowed_ = true;
-  mutable SlotCounts per_user_{options_.max_connections_per_user};
+  mutable std::mutex mu_;
+  mutable std::shared_ptr<const State> state_;  // swapped by Reload, under mu_
+  const size_t max_connections_per_user_;
+  mutable SlotCounts per_user_;
 };
 
 }  // namespace herald::auth

@@ -61,6 +61,7 @@ struct ParsedArgs {
   int exit_code = 0;   // with kExit: 0 after --help/--version, 2 after an error
   std::string output;  // with kExit: what to print (help text or error)
   Config config;
+  std::string file_text;  // the config file as read (empty: none)
 };
 
 ParsedArgs ParseArgs(int argc, const char* const* argv);
@@ -75,6 +76,11 @@ Status ApplyToml(std::string_view toml_text, std::string_view origin, Config& co
 // applied to `effective`) has them.
 Result<std::string> PrintToml(std::string_view toml_text, std::string_view origin,
                               const Config& effective);
+
+// The keys (dotted: "http.max_body_bytes"; an array of tables as one key,
+// "auth.keys") whose values differ between two PrintToml() documents.
+Result<std::vector<std::string>> ChangedKeys(std::string_view printed_before,
+                                             std::string_view printed_after);
 
 // A key of the config file, as the reader knows it: every one must be
 // documented in docs/CONFIG.md (a test checks, and that the defaults agree).

@@ -245,6 +245,7 @@ ParsedArgs ParseArgs(int argc, const char* const* argv) {
     if (!printed.ok()) return Exit(2, "heraldd: " + printed.status().message() + "\n");
     return Exit(0, std::move(*printed));
   }
+  p.file_text = std::move(file_text);
   return p;
 }
 

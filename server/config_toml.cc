@@ -542,6 +542,49 @@ Result<std::string> PrintToml(std::string_view toml_text, std::string_view origi
   return out.str();
 }
 
+namespace {
+
+std::string NodeText(const toml::node& n) {
+  std::ostringstream out;
+  n.visit([&](const auto& v) { out << v; });
+  return out.str();
+}
+
+void Differences(const toml::table& a, const toml::table& b, const std::string& prefix,
+                 std::vector<std::string>& out) {
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : a) keys.emplace_back(k.str());
+  for (const auto& [k, v] : b) {
+    if (!a.contains(k.str())) keys.emplace_back(k.str());
+  }
+  for (const std::string& k : keys) {
+    const toml::node* x = a.get(k);
+    const toml::node* y = b.get(k);
+    const std::string name = prefix.empty() ? k : prefix + "." + k;
+    if (x && y && x->is_table() && y->is_table()) {
+      Differences(*x->as_table(), *y->as_table(), name, out);
+    } else if (!x || !y || NodeText(*x) != NodeText(*y)) {
+      out.push_back(name);
+    }
+  }
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> ChangedKeys(std::string_view printed_before,
+                                             std::string_view printed_after) {
+  toml::table a, b;
+  try {
+    a = toml::parse(printed_before);
+    b = toml::parse(printed_after);
+  } catch (const toml::parse_error& e) {
+    return Status(ErrorCode::kInvalidArgument, std::string(e.description()));
+  }
+  std::vector<std::string> out;
+  Differences(a, b, "", out);
+  return out;
+}
+
 std::vector<ConfigKey> ConfigKeys() {
   // Every section, and one entry of each array of tables, so that every
   // reader runs once over the defaults.

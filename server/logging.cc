@@ -171,6 +171,18 @@ std::string JsonLogLine(int64_t unix_ms, std::string_view level, std::string_vie
   return line;
 }
 
+namespace {
+// heraldd's loggers (SetUpLogging), whose level a reload changes.
+std::vector<std::shared_ptr<spdlog::logger>>& Loggers() {
+  static std::vector<std::shared_ptr<spdlog::logger>> loggers;
+  return loggers;
+}
+}  // namespace
+
+void SetLogLevel(const std::string& level) {
+  for (const auto& l : Loggers()) l->set_level(spdlog::level::from_str(level));
+}
+
 void SetUpLogging(Config::LogFormat format, const std::string& level) {
   const bool json = format == Config::LogFormat::kJson;
   spdlog::init_thread_pool(kLogQueue, 1);
@@ -187,10 +199,9 @@ void SetUpLogging(Config::LogFormat format, const std::string& level) {
   auto fields = std::make_shared<spdlog::async_logger>(
       kFieldsLogger, sink, spdlog::thread_pool(), spdlog::async_overflow_policy::overrun_oldest);
   spdlog::set_default_logger(logger);
-  for (const auto& l : {logger, fields}) {
-    l->set_level(spdlog::level::from_str(level));
-    l->flush_on(spdlog::level::info);
-  }
+  Loggers() = {logger, fields};
+  for (const auto& l : Loggers()) l->flush_on(spdlog::level::info);
+  SetLogLevel(level);
   log::SetSink(std::make_shared<SpdlogSink>(fields, json));
   // Whatever is still queued is written on the way out, however main ends.
   std::atexit([] { spdlog::shutdown(); });

@@ -3,6 +3,7 @@
 // accepting, finish in-flight responses, close).
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -40,9 +41,66 @@ sigset_t BlockShutdownSignals() {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);  // a reload, not an end
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
   return set;
+}
+
+// SIGHUP: the command line and the config file read again; what can change
+// live is applied (Server::Reload), with the log level; an invalid
+// configuration changes nothing. Runs on the main thread, never a loop's.
+// `started` is what heraldd started with: a key that needs a restart is
+// named at every reload for as long as the file differs from it.
+void Reload(int argc, char** argv, herald::Server& server,
+            const herald::server::ParsedArgs& started) {
+  using herald::server::ParsedArgs;
+  ParsedArgs again = herald::server::ParseArgs(argc, argv);
+  if (again.action != ParsedArgs::Action::kRun) {
+    std::string why = again.output;
+    while (!why.empty() && why.back() == '\n') why.pop_back();
+    spdlog::error("SIGHUP: reload refused, the running configuration stays: {}", why);
+    return;
+  }
+  herald::Result<herald::ReloadReport> r = server.Reload(again.config.server);
+  if (!r.ok()) {
+    spdlog::error("SIGHUP: reload refused, the running configuration stays: {}",
+                  r.status().message());
+    return;
+  }
+  herald::server::SetLogLevel(again.config.log_level);
+  std::vector<std::string> applied = r->applied;
+  applied.push_back("log_level");
+  // Every other key that differs is named: what the server could not apply
+  // live (it said so), and what heraldd reads at start only (limits, the
+  // store, queues...).
+  std::vector<std::string> restart = r->needs_restart;
+  const auto before =
+      herald::server::PrintToml(started.file_text, started.config.config_file, started.config);
+  const auto after =
+      herald::server::PrintToml(again.file_text, again.config.config_file, again.config);
+  if (before.ok() && after.ok()) {
+    if (auto changed = herald::server::ChangedKeys(*before, *after); changed.ok()) {
+      for (const std::string& key : *changed) {
+        const std::string section = key.substr(0, key.find('.'));
+        const bool live = key == "log_level" ||
+                          std::find(applied.begin(), applied.end(), section) != applied.end();
+        const bool named = std::any_of(restart.begin(), restart.end(), [&](const std::string& r) {
+          return r.rfind(key, 0) == 0 || key.rfind(r, 0) == 0;
+        });
+        if (!live && !named) restart.push_back(key);
+      }
+    }
+  }
+  auto join = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (const std::string& s : v) out += (out.empty() ? "" : ", ") + s;
+    return out.empty() ? std::string("nothing") : out;
+  };
+  spdlog::info("SIGHUP: reloaded {}", join(applied));
+  if (!restart.empty()) {
+    spdlog::warn("SIGHUP: these differ and need a restart (not applied): {}", join(restart));
+  }
 }
 
 }  // namespace
@@ -186,7 +244,11 @@ int main(int argc, char** argv) {
         0, std::chrono::duration_cast<std::chrono::nanoseconds>(next - Clock::now()).count());
     const timespec until{static_cast<time_t>(wait / 1'000'000'000),
                          static_cast<long>(wait % 1'000'000'000)};
-    if ((sig = sigtimedwait(&signals, nullptr, &until)) > 0) break;
+    if ((sig = sigtimedwait(&signals, nullptr, &until)) == SIGHUP) {
+      Reload(argc, argv, server, args);
+      continue;
+    }
+    if (sig > 0) break;
     const Clock::time_point now = Clock::now();
     if (watchdog_every.count() > 0 && now >= next_watchdog) {
       if (server.LoopsTurning()) {

@@ -128,6 +128,10 @@ class Server::Impl {
 
   Status Start() {
     if (running_) return Status(ErrorCode::kInvalidArgument, "server already started");
+    {
+      std::lock_guard lock(reload_mu_);
+      live_.reset();  // what a reload compares with: these options
+    }
     const size_t workers = options_.workers > 0 ? static_cast<size_t>(options_.workers)
                                                 : std::max(1u, std::thread::hardware_concurrency());
     Result<Prepared> prepared = Prepare(options_);
@@ -306,6 +310,55 @@ class Server::Impl {
   }
 
   uint16_t port() const { return http_ ? http_->port() : 0; }
+  Result<ReloadReport> Reload(const ServerOptions& next) {
+    std::lock_guard lock(reload_mu_);
+    if (!running_) return Status(ErrorCode::kUnavailable, "the server is not running");
+    Result<Prepared> prepared = Prepare(next);  // every file read and checked
+    if (!live_) live_ = options_;
+    if (!prepared.ok()) return prepared.status();
+    ReloadReport report;
+    auto restart_if = [&](const char* key, bool differs) {
+      if (differs) report.needs_restart.push_back(key);
+    };
+    restart_if("listen", next.listen != live_->listen);
+    restart_if("workers", next.workers != live_->workers);
+    restart_if("static_dir", next.static_dir != live_->static_dir);
+    restart_if("grpc_listen", next.grpc.listen != live_->grpc.listen);
+    restart_if("cluster_listen", next.cluster.listen != live_->cluster.listen);
+    restart_if("seeds", next.cluster.seeds != live_->cluster.seeds);
+    restart_if("tls.listen", next.tls.listen != live_->tls.listen);
+    restart_if("tls.grpc_listen", next.tls.grpc_listen != live_->tls.grpc_listen);
+    restart_if("tls.handshake_timeout_ms",
+               next.tls.handshake_timeout != live_->tls.handshake_timeout);
+    // Authentication on or off changes what every front does with a client
+    // that has no token: a restart.
+    const bool auth_on = verifier_ != nullptr;
+    restart_if("auth (turned on or off)", auth_on != (prepared->verifier != nullptr));
+    if (auth_on && prepared->verifier) {
+      restart_if("auth.max_connections_per_user",
+                 next.auth.max_connections_per_user != live_->auth.max_connections_per_user);
+      if (Status s = verifier_->Reload(next.auth); !s.ok()) return s;  // checked: cannot fail
+      const size_t per_user = live_->auth.max_connections_per_user;
+      live_->auth = next.auth;
+      live_->auth.max_connections_per_user = per_user;
+      report.applied.push_back("auth");
+    }
+    if (tls_ && prepared->tls_context) {
+      const bool same_files = prepared->tls_context->cert_pem() == tls_->Current()->cert_pem() &&
+                              prepared->tls_context->key_pem() == tls_->Current()->key_pem();
+      // gRPC's TLS stack took its certificate at start.
+      restart_if("tls (the gRPC listener's certificate)",
+                 grpc_ && grpc_->tls_port() != 0 && !same_files);
+      tls_->Replace(prepared->tls_context);
+      live_->tls.cert_file = next.tls.cert_file;
+      live_->tls.key_file = next.tls.key_file;
+      live_->tls.client_ca_file = next.tls.client_ca_file;
+      live_->tls.min_version = next.tls.min_version;
+      report.applied.push_back("tls");
+    }
+    return report;
+  }
+
   uint16_t grpc_port() const { return grpc_ ? grpc_->port() : 0; }
   uint16_t tls_port() const { return http_ ? http_->tls_port() : 0; }
   uint16_t grpc_tls_port() const { return grpc_ ? grpc_->tls_port() : 0; }
@@ -383,6 +436,10 @@ class Server::Impl {
   std::unique_ptr<http::HttpServer> http_;
   std::unique_ptr<grpcfront::GrpcFront> grpc_;
   std::shared_ptr<io::TlsServer> tls_;  // the certificate new TLS connections take
+  std::mutex reload_mu_;                // one Reload() at a time
+  // What the last Reload() applied (the options at Start() before the
+  // first); under reload_mu_.
+  std::optional<ServerOptions> live_;
   std::unique_ptr<cluster::Cluster> cluster_;
   // From Start to Stop; after cluster_, so that it goes first.
   std::unique_ptr<server::Readiness> readiness_;
@@ -398,6 +455,7 @@ uint16_t Server::port() const { return impl_->port(); }
 bool Server::LoopsTurning() { return impl_->LoopsTurning(); }
 bool Server::Ready(std::string* why) const { return impl_->Ready(why); }
 uint16_t Server::grpc_port() const { return impl_->grpc_port(); }
+Result<ReloadReport> Server::Reload(const ServerOptions& next) { return impl_->Reload(next); }
 uint16_t Server::tls_port() const { return impl_->tls_port(); }
 uint16_t Server::grpc_tls_port() const { return impl_->grpc_tls_port(); }
 uint16_t Server::cluster_port() const { return impl_->cluster_port(); }

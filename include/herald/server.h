@@ -91,6 +91,12 @@ struct ServerOptions {
   TlsOptions tls;
 };
 
+// What a reload did (Server::Reload).
+struct ReloadReport {
+  std::vector<std::string> applied;        // what took effect, by config key
+  std::vector<std::string> needs_restart;  // keys that differ and cannot change live
+};
+
 class Server {
  public:
   Server(Broker& broker, ServerOptions options);
@@ -110,6 +116,16 @@ class Server {
   uint16_t port() const;
   // The gRPC port, 0 without a gRPC front.
   uint16_t grpc_port() const;
+  // Applies what can change while running from `next`, without dropping a
+  // connection: the auth keys and rules ([auth], with authentication on
+  // before and after) and the HTTPS certificate ([tls] cert_file, key_file,
+  // client_ca_file, min_version: new connections get it, open ones keep
+  // theirs). `next` is checked whole first, as Start() checks: on an error
+  // nothing changes and the error is returned. Settings that differ but need
+  // a restart (listen addresses, workers, the cluster, turning auth on or
+  // off...) are named in needs_restart, not applied. Any thread but a loop's
+  // (it reads files); one reload at a time.
+  Result<ReloadReport> Reload(const ServerOptions& next);
   // The TLS ports (tls.listen, tls.grpc_listen); 0 without them.
   uint16_t tls_port() const;
   uint16_t grpc_tls_port() const;

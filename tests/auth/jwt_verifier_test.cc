@@ -233,6 +233,27 @@ TEST_F(JwtVerifierTest, WeakOrUnknownKeysAreRefusedAtStart) {
   EXPECT_FALSE(JwtVerifier::Create(o).ok());
 }
 
+// A reload swaps the keys for every later check; a configuration Create()
+// would refuse changes nothing.
+TEST_F(JwtVerifierTest, AReloadSwapsTheKeysAndABadOneChangesNothing) {
+  std::shared_ptr<const JwtVerifier> v = Make();
+  const std::string rs = LibjwtToken(JWT_ALG_RS256, rsa_->private_pem, Claims());
+  const std::string rs_other = LibjwtToken(JWT_ALG_RS256, other_rsa_->private_pem, Claims());
+  ASSERT_TRUE(v->Verify(rs, kNow).ok());
+  ASSERT_FALSE(v->Verify(rs_other, kNow).ok());
+  AuthOptions bad;
+  bad.keys.push_back({"HS256", "", "short", ""});
+  EXPECT_FALSE(v->Reload(bad).ok());
+  EXPECT_TRUE(v->Verify(rs, kNow).ok());  // unchanged
+  AuthOptions next;
+  next.issuer = "auth.test";
+  next.audience = "herald";
+  next.keys.push_back({"RS256", "rs", "", other_rsa_->public_pem});
+  ASSERT_TRUE(v->Reload(next).ok());
+  EXPECT_FALSE(v->Verify(rs, kNow).ok());
+  EXPECT_TRUE(v->Verify(rs_other, kNow).ok());
+}
+
 TEST_F(JwtVerifierTest, AnonymousIsOffOnceAKeyIsConfiguredUnlessAskedFor) {
   AuthOptions open;
   auto v = JwtVerifier::Create(open);

@@ -152,6 +152,21 @@ handshake_timeout_ms = 2500
             ParsedArgs::Action::kRun);
 }
 
+TEST(Config, ChangedKeysNamesEachDifferingKeyOnce) {
+  Config a, b;
+  ASSERT_TRUE(ApplyToml("workers = 2\n[http]\nmax_body_bytes = 4096\n", "a", a).ok());
+  ASSERT_TRUE(
+      ApplyToml("workers = 3\n[http]\nmax_body_bytes = 4096\n[tls]\ncert_file = \"c\"\n", "b", b)
+          .ok());
+  Result<std::string> pa = PrintToml("", "a", a);
+  Result<std::string> pb = PrintToml("", "b", b);
+  ASSERT_TRUE(pa.ok() && pb.ok());
+  Result<std::vector<std::string>> changed = ChangedKeys(*pa, *pb);
+  ASSERT_TRUE(changed.ok()) << changed.status().message();
+  EXPECT_EQ(*changed, (std::vector<std::string>{"tls.cert_file", "workers"}));  // sorted
+  EXPECT_TRUE(ChangedKeys(*pa, *pa)->empty());
+}
+
 TEST(Config, StableFlagsAreAccepted) {
   ParsedArgs p = Parse({"--listen", "0.0.0.0:0", "--grpc-listen", "127.0.0.1:9090",
                         "--cluster-listen", "127.0.0.1:7000", "--seed", "127.0.0.1:7001", "--seed",
