@@ -50,10 +50,13 @@ sigset_t BlockShutdownSignals() {
 // SIGHUP: the command line and the config file read again; what can change
 // live is applied (Server::Reload), with the log level; an invalid
 // configuration changes nothing. Runs on the main thread, never a loop's.
-// `started` is what heraldd started with: a key that needs a restart is
-// named at every reload for as long as the file differs from it.
+// `started` is what heraldd started with, and `started_doc` its
+// --print-config document, made once at start (the files it names may be
+// gone by now: a key rotation deletes the old one): a key that needs a
+// restart is named at every reload for as long as the file differs.
 void Reload(int argc, char** argv, herald::Server& server,
-            const herald::server::ParsedArgs& started) {
+            const herald::server::ParsedArgs& started,
+            const herald::Result<std::string>& started_doc) {
   using herald::server::ParsedArgs;
   ParsedArgs again = herald::server::ParseArgs(argc, argv);
   if (again.action != ParsedArgs::Action::kRun) {
@@ -68,44 +71,72 @@ void Reload(int argc, char** argv, herald::Server& server,
                   r.status().message());
     return;
   }
-  herald::server::SetLogLevel(again.config.log_level);
   std::vector<std::string> applied = r->applied;
   applied.push_back("log_level");
   // Every other key that differs is named: what the server could not apply
   // live (it said so), and what heraldd reads at start only (limits, the
   // store, queues...).
   std::vector<std::string> restart = r->needs_restart;
-  const auto before =
-      herald::server::PrintToml(started.file_text, started.config.config_file, started.config);
+  auto add = [&](const std::string& key) {
+    if (std::find(restart.begin(), restart.end(), key) == restart.end()) restart.push_back(key);
+  };
+  // A reloaded section is live, but for the keys the server named.
+  auto live = [&](const std::string& key) {
+    const std::string section = key.substr(0, key.find('.'));
+    if (key == "log_level") return true;
+    if (std::find(applied.begin(), applied.end(), section) == applied.end()) return false;
+    return std::none_of(restart.begin(), restart.end(), [&](const std::string& r) {
+      return r == key || key.rfind(r + ".", 0) == 0;
+    });
+  };
   const auto after =
       herald::server::PrintToml(again.file_text, again.config.config_file, again.config);
-  if (before.ok() && after.ok()) {
-    if (auto changed = herald::server::ChangedKeys(*before, *after); changed.ok()) {
-      for (const std::string& key : *changed) {
-        const std::string section = key.substr(0, key.find('.'));
-        const bool live = key == "log_level" ||
-                          std::find(applied.begin(), applied.end(), section) != applied.end();
-        const bool named = std::any_of(restart.begin(), restart.end(), [&](const std::string& r) {
-          return r.rfind(key, 0) == 0 || key.rfind(r, 0) == 0;
-        });
-        if (!live && !named) restart.push_back(key);
-      }
+  herald::Result<std::vector<std::string>> changed =
+      started_doc.ok() && after.ok()
+          ? herald::server::ChangedKeys(*started_doc, *after)
+          : herald::Result<std::vector<std::string>>(!started_doc.ok() ? started_doc.status()
+                                                                       : after.status());
+  const bool auth_toggled =
+      std::find(restart.begin(), restart.end(), "auth (turned on or off)") != restart.end();
+  if (changed.ok()) {
+    // The top-level spellings of [cluster] keys are the same settings.
+    for (std::string key : *changed) {
+      if (auth_toggled && key.rfind("auth.", 0) == 0) continue;  // said as a whole
+      if (key == "cluster_listen") key = "cluster.listen";
+      if (key == "seeds") key = "cluster.seeds";
+      if (!live(key)) add(key);
     }
+  } else {
+    spdlog::warn("SIGHUP: cannot tell which other keys differ: {}", changed.status().message());
+  }
+  // Secrets print as "********" on both sides: compared here.
+  const herald::server::Config& was = started.config;
+  const herald::server::Config& now = again.config;
+  if (was.server.cluster.secret != now.server.cluster.secret) add("cluster.secret");
+  if (was.redis.password != now.redis.password) add("store.redis_password");
+  if (was.redis.sentinel_password != now.redis.sentinel_password) {
+    add("store.redis_sentinel_password");
   }
   auto join = [](const std::vector<std::string>& v) {
     std::string out;
     for (const std::string& s : v) out += (out.empty() ? "" : ", ") + s;
     return out.empty() ? std::string("nothing") : out;
   };
+  // Said before the level changes, so a quieter level does not hide it.
   spdlog::info("SIGHUP: reloaded {}", join(applied));
   if (!restart.empty()) {
     spdlog::warn("SIGHUP: these differ and need a restart (not applied): {}", join(restart));
   }
+  herald::server::SetLogLevel(again.config.log_level);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before any thread starts (the logger's is the first): every thread
+  // inherits the mask, so SIGTERM and SIGHUP reach only the sigtimedwait
+  // below (and a SIGHUP while starting waits for it).
+  const sigset_t signals = BlockShutdownSignals();
   herald::server::ParsedArgs args = herald::server::ParseArgs(argc, argv);
   if (args.action == herald::server::ParsedArgs::Action::kExit) {
     std::fputs(args.output.c_str(), args.exit_code == 0 ? stdout : stderr);
@@ -126,10 +157,11 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  // Before any thread starts (the logger's is the first): every thread
-  // inherits the mask, so SIGTERM reaches only the sigtimedwait below.
-  const sigset_t signals = BlockShutdownSignals();
   herald::server::SetUpLogging(config.log_format, config.log_level);
+  // What a reload compares with (made now: the files it names may be gone
+  // by then).
+  const herald::Result<std::string> started_doc =
+      herald::server::PrintToml(args.file_text, config.config_file, config);
   if (!config.config_file.empty()) spdlog::info("config file {}", config.config_file);
 
   if (config.store_kind == herald::server::Config::StoreKind::kDisk) {
@@ -245,7 +277,7 @@ int main(int argc, char** argv) {
     const timespec until{static_cast<time_t>(wait / 1'000'000'000),
                          static_cast<long>(wait % 1'000'000'000)};
     if ((sig = sigtimedwait(&signals, nullptr, &until)) == SIGHUP) {
-      Reload(argc, argv, server, args);
+      Reload(argc, argv, server, args, started_doc);
       continue;
     }
     if (sig > 0) break;

@@ -2,6 +2,7 @@
 // endpoints (/healthz, /metrics), wired to one Broker.
 #include "herald/server.h"
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -131,6 +132,7 @@ class Server::Impl {
     {
       std::lock_guard lock(reload_mu_);
       live_.reset();  // what a reload compares with: these options
+      grpc_tls_.reset();
     }
     const size_t workers = options_.workers > 0 ? static_cast<size_t>(options_.workers)
                                                 : std::max(1u, std::thread::hardware_concurrency());
@@ -187,7 +189,7 @@ class Server::Impl {
         [inboxes = inboxes_.get()](const io::Loop* loop) { return inboxes->For(loop); });
     http_ =
         std::make_unique<http::HttpServer>(*pool_, http::HttpOptions(options_.http), MakeRouter());
-    if (prepared->tls_context) {
+    if (prepared->tls) {  // the HTTPS listener's (gRPC keeps its own copy)
       tls_ = std::make_shared<io::TlsServer>(prepared->tls_context, options_.tls.handshake_timeout);
     }
     BuildMetrics();  // before anyone can ask for /metrics
@@ -218,6 +220,8 @@ class Server::Impl {
         grpc_options.tls_cert_pem = prepared->tls_context->cert_pem();
         grpc_options.tls_key_pem = prepared->tls_context->key_pem();
         grpc_options.tls_client_ca_pem = prepared->tls_context->client_ca_pem();
+        grpc_tls_ = GrpcTls{grpc_options.tls_cert_pem, grpc_options.tls_key_pem,
+                            grpc_options.tls_client_ca_pem, options_.tls.min_version};
       }
       grpc_ = std::make_unique<grpcfront::GrpcFront>(broker_, std::move(grpc_options));
       if (Status s = grpc_->Start(); !s.ok()) {
@@ -228,11 +232,15 @@ class Server::Impl {
       }
       BuildMetrics();  // now with the gRPC front's rows
     }
+    std::lock_guard lock(reload_mu_);  // what Reload() reads is set before
     running_ = true;
     return Status::Ok();
   }
 
   void Stop() {
+    // Held through the teardown: a Reload() on another thread waits, and
+    // finds the server stopped.
+    std::lock_guard lock(reload_mu_);
     if (!running_) return;
     running_ = false;
     if (grpc_) grpc_->Stop();  // cancels open streams; their subscriptions go
@@ -343,12 +351,16 @@ class Server::Impl {
       live_->auth.max_connections_per_user = per_user;
       report.applied.push_back("auth");
     }
-    if (tls_ && prepared->tls_context) {
-      const bool same_files = prepared->tls_context->cert_pem() == tls_->Current()->cert_pem() &&
-                              prepared->tls_context->key_pem() == tls_->Current()->key_pem();
-      // gRPC's TLS stack took its certificate at start.
+    // gRPC's TLS stack took its certificate at start: compared with that,
+    // at every reload, for as long as the files differ.
+    if (grpc_tls_ && prepared->tls_context) {
+      const io::TlsContext& c = *prepared->tls_context;
       restart_if("tls (the gRPC listener's certificate)",
-                 grpc_ && grpc_->tls_port() != 0 && !same_files);
+                 c.cert_pem() != grpc_tls_->cert || c.key_pem() != grpc_tls_->key ||
+                     c.client_ca_pem() != grpc_tls_->client_ca ||
+                     next.tls.min_version != grpc_tls_->min_version);
+    }
+    if (tls_ && prepared->tls_context) {
       tls_->Replace(prepared->tls_context);
       live_->tls.cert_file = next.tls.cert_file;
       live_->tls.key_file = next.tls.key_file;
@@ -443,7 +455,12 @@ class Server::Impl {
   std::unique_ptr<cluster::Cluster> cluster_;
   // From Start to Stop; after cluster_, so that it goes first.
   std::unique_ptr<server::Readiness> readiness_;
-  bool running_ = false;
+  std::atomic<bool> running_{false};  // written under reload_mu_
+  // What the gRPC listener's TLS was started with (none: no gRPC TLS).
+  struct GrpcTls {
+    std::string cert, key, client_ca, min_version;
+  };
+  std::optional<GrpcTls> grpc_tls_;
 };
 
 Server::Server(Broker& broker, ServerOptions options)

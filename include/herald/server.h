@@ -120,11 +120,16 @@ class Server {
   // connection: the auth keys and rules ([auth], with authentication on
   // before and after) and the HTTPS certificate ([tls] cert_file, key_file,
   // client_ca_file, min_version: new connections get it, open ones keep
-  // theirs). `next` is checked whole first, as Start() checks: on an error
-  // nothing changes and the error is returned. Settings that differ but need
-  // a restart (listen addresses, workers, the cluster, turning auth on or
-  // off...) are named in needs_restart, not applied. Any thread but a loop's
-  // (it reads files); one reload at a time.
+  // theirs). `next` is checked whole first, as Start() checks its files and
+  // keys: on an error nothing changes and the error is returned.
+  // needs_restart names what differs among the listen addresses, workers,
+  // static_dir, seeds, tls.handshake_timeout_ms, auth turned on or off,
+  // auth.max_connections_per_user and the gRPC listener's certificate (its
+  // TLS stack took it at start); other settings (limits, the cluster's name,
+  // secret and files, hooks...) are read at start only and not compared here
+  // (heraldd compares whole configurations). Any thread but a loop's (it
+  // reads files); one reload at a time; a Reload during Stop waits for it,
+  // then finds the server stopped.
   Result<ReloadReport> Reload(const ServerOptions& next);
   // The TLS ports (tls.listen, tls.grpc_listen); 0 without them.
   uint16_t tls_port() const;

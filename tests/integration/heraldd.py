@@ -20,6 +20,15 @@ _TLS_LISTENING = re.compile(r"listening on https://([^ ]+):(\d+)")
 _GRPC_TLS_LISTENING = re.compile(r"gRPC API over TLS listening on ([^ ]+):(\d+)")
 
 
+def top_level(config_text, key):
+    """Whether the config sets `key` outside any section."""
+    try:
+        import tomllib
+        return bool(tomllib.loads(config_text or "").get(key))
+    except Exception:  # noqa: BLE001 — heraldd itself will report a bad file
+        return re.search(rf"(?m)^{key}\s*=", config_text or "") is not None
+
+
 def wanted_tls(config_text):
     """Which TLS ports heraldd will log: (https, grpc over TLS)."""
     try:
@@ -76,8 +85,7 @@ class Heraldd:
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                      env=self.env, preexec_fn=self.preexec_fn)
         found = threading.Event()
-        want_grpc = "--grpc-listen" in self.args or re.search(r"(?m)^grpc_listen\s*=",
-                                                              self.config_text) is not None
+        want_grpc = "--grpc-listen" in self.args or top_level(self.config_text, "grpc_listen")
         want_cluster = wants_cluster(self.args, self.config_text)
         want_tls, want_grpc_tls = wanted_tls(self.config_text)
         # `--listen ""`: HTTPS only.

@@ -127,6 +127,31 @@ class Reload(unittest.TestCase):
         self.assertIn("http.max_body_bytes", said)  # limits: read at start, for now
         self.assertIn("SIGHUP: reloaded auth, log_level", said)  # the rest was applied
 
+    def test_a_changed_secret_is_named_though_it_prints_masked(self):
+        h = self.start('[store]\nredis_password = "one"\n')
+        said = self.reload(h, '[store]\nredis_password = "two"\n', "need a restart")
+        self.assertIn("store.redis_password", said)
+
+    def test_the_grpc_certificate_is_named_at_every_reload_while_it_differs(self):
+        grpc_tls = tls(self.pki, "first").replace('listen = "127.0.0.1:0"\n',
+                                                   'grpc_listen = "127.0.0.1:0"\n')
+        h = self.start(grpc_tls)
+        second = grpc_tls.replace("first.", "second.")
+        for _ in range(2):
+            said = self.reload(h, second, "need a restart")
+            self.assertIn("the gRPC listener's certificate", said)
+
+    def test_keys_are_still_compared_after_the_started_key_file_is_gone(self):
+        old_file = self.pki.path("old-secret")
+        with open(old_file, "wb") as f:
+            f.write(OLD)
+        keyed = auth(OLD).replace(f'secret = "{OLD.decode()}"', f'secret_file = "{old_file}"')
+        h = self.start(keyed)
+        __import__("os").unlink(old_file)  # rotated away
+        said = self.reload(h, "workers = 3\n" + auth(NEW), "need a restart")
+        self.assertIn("workers", said)
+        self.assertNotIn("cannot tell", h.logs())
+
     def test_the_log_level_changes(self):
         h = self.start('log_level = "info"\n')
         run(self.connect_and_close(h))
