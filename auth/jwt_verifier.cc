@@ -94,26 +94,22 @@ Result<std::shared_ptr<const JwtVerifier::State>> JwtVerifier::MakeState(
 Result<std::shared_ptr<const JwtVerifier>> JwtVerifier::Create(const AuthOptions& options) {
   Result<std::shared_ptr<const State>> state = MakeState(options);
   if (!state.ok()) return state.status();
-  return std::shared_ptr<const JwtVerifier>(
-      new JwtVerifier(std::move(*state), options.max_connections_per_user));
+  return std::shared_ptr<const JwtVerifier>(new JwtVerifier(std::move(*state)));
 }
 
 Status JwtVerifier::Reload(const AuthOptions& options) const {
   Result<std::shared_ptr<const State>> state = MakeState(options);
   if (!state.ok()) return state.status();
-  std::lock_guard lock(mu_);
-  state_ = std::move(*state);
+  per_user_.set_max(options.max_connections_per_user);
+  state_.Set(std::move(*state));
   return Status::Ok();
-}
-
-std::shared_ptr<const JwtVerifier::State> JwtVerifier::state() const {
-  std::lock_guard lock(mu_);
-  return state_;
 }
 
 std::shared_ptr<void> JwtVerifier::TakeConnectionSlot(const Identity& id) const {
   static const std::shared_ptr<void> kUnlimited = std::make_shared<int>(0);
-  if (id.anonymous || max_connections_per_user_ == 0) return kUnlimited;
+  if (id.anonymous) return kUnlimited;
+  // Counted without a cap too: a reload may set one, and the connections
+  // open then must count against it.
   return per_user_.Take(id.subject);
 }
 

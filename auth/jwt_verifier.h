@@ -11,12 +11,12 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "auth/permissions.h"
+#include "base/live.h"
 #include "base/slot_counts.h"
 #include "herald/auth_options.h"
 #include "herald/status.h"
@@ -71,7 +71,8 @@ class JwtVerifier {
   // checked as Create() checks, and nothing changes on an error. Identities
   // already made keep their grants. Const like every other call: the
   // fronts share the verifier read-only, and the swap is synchronized here.
-  // max_connections_per_user stays the one given to Create().
+  // A new max_connections_per_user holds for later connections (those open
+  // keep their places).
   Status Reload(const AuthOptions& options) const;
 
   // A place for one more connection of `id`'s subject, held for the
@@ -86,16 +87,12 @@ class JwtVerifier {
   };
   static Result<std::shared_ptr<const State>> MakeState(const AuthOptions& options);
   static void AddRuleGrants(const State& s, Identity& id);
-  JwtVerifier(std::shared_ptr<const State> state, size_t max_connections_per_user)
-      : state_(std::move(state)),
-        max_connections_per_user_(max_connections_per_user),
-        per_user_(max_connections_per_user) {}
-  std::shared_ptr<const State> state() const;
+  explicit JwtVerifier(std::shared_ptr<const State> state)
+      : per_user_(state->options.max_connections_per_user), state_(std::move(state)) {}
+  std::shared_ptr<const State> state() const { return state_.Get(); }
 
-  mutable std::mutex mu_;
-  mutable std::shared_ptr<const State> state_;  // swapped by Reload, under mu_
-  const size_t max_connections_per_user_;
-  mutable SlotCounts per_user_;
+  mutable SlotCounts per_user_;  // its cap follows the state's
+  mutable Live<State> state_;    // swapped by Reload
 };
 
 }  // namespace herald::auth

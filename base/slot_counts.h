@@ -4,6 +4,7 @@
 // its end. Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <mutex>
@@ -21,7 +22,8 @@ class SlotCounts {
     {
       std::lock_guard lock(state_->mu);
       size_t& n = state_->counts[key];
-      if (max_ != 0 && n >= max_) {
+      const size_t max = max_.load(std::memory_order_relaxed);
+      if (max != 0 && n >= max) {
         if (n == 0) state_->counts.erase(key);
         return nullptr;
       }
@@ -30,7 +32,10 @@ class SlotCounts {
     return std::make_shared<Slot>(state_, key);
   }
 
-  size_t max() const { return max_; }
+  size_t max() const { return max_.load(std::memory_order_relaxed); }
+  // A reload: later Take()s use `max`; slots held stay (a lower cap
+  // refuses new ones until the count is under it).
+  void set_max(size_t max) { max_.store(max, std::memory_order_relaxed); }
 
  private:
   struct State {
@@ -48,7 +53,7 @@ class SlotCounts {
     std::string key;
   };
 
-  const size_t max_;
+  std::atomic<size_t> max_;
   std::shared_ptr<State> state_ = std::make_shared<State>();
 };
 

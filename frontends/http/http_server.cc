@@ -55,7 +55,7 @@ HttpServer::HttpServer(io::WorkerPool& pool, HttpOptions options,
       ctx_(std::make_shared<SessionContext>()),
       per_ip_(options.max_connections_per_ip),
       pending_per_ip_(options.max_pending_heads_per_ip) {
-  ctx_->options = options;
+  ctx_->options.Set(std::move(options));
   ctx_->router = std::move(router);
   ctx_->stats = stats_;
   ctx_->sessions.resize(pool.size());
@@ -63,7 +63,15 @@ HttpServer::HttpServer(io::WorkerPool& pool, HttpOptions options,
 
 HttpServer::~HttpServer() { Stop(); }
 
-const HttpOptions& HttpServer::options() const { return ctx_->options; }
+std::shared_ptr<const HttpOptions> HttpServer::options() const { return ctx_->options.Get(); }
+
+void HttpServer::SetLimits(const HttpLimits& limits) {
+  HttpOptions next = *ctx_->options.Get();
+  static_cast<HttpLimits&>(next) = limits;
+  per_ip_.set_max(limits.max_connections_per_ip);
+  pending_per_ip_.set_max(limits.max_pending_heads_per_ip);
+  ctx_->options.Set(std::move(next));
+}
 
 uint16_t HttpServer::port() const { return listener_ ? listener_->port() : 0; }
 
@@ -123,27 +131,25 @@ void HttpServer::OnAccept(io::Connection* conn) {
                 body);
     conn->Close(io::CloseReason::kLimit);
   };
-  if (open >= static_cast<int64_t>(ctx_->options.max_connections)) {
+  const std::shared_ptr<const HttpOptions> options = ctx_->options.Get();
+  if (open >= static_cast<int64_t>(options->max_connections)) {
     return refuse(RejectReason::kMaxConnections, "too many connections, retry later");
   }
-  if (ctx_->options.max_connections_per_ip > 0) {
-    std::shared_ptr<void> slot = per_ip_.Take(conn->peer_ip());
-    if (!slot) {
-      return refuse(RejectReason::kMaxConnectionsPerIp, "too many connections from your address");
-    }
-    conn->Attach(std::move(slot));  // held as long as the connection, upgraded or not
+  // Counted with no cap too (SlotCounts never refuses then): a reload may
+  // set one, and the connections open by then must count against it.
+  std::shared_ptr<void> slot = per_ip_.Take(conn->peer_ip());
+  if (!slot) {
+    return refuse(RejectReason::kMaxConnectionsPerIp, "too many connections from your address");
   }
-  std::shared_ptr<void> pending;
-  if (ctx_->options.max_pending_heads_per_ip > 0) {
-    pending = pending_per_ip_.Take(conn->peer_ip());
-    if (!pending) {
-      return refuse(RejectReason::kPendingHeadsPerIp,
-                    "too many unfinished requests from your address");
-    }
+  conn->Attach(std::move(slot));  // held as long as the connection, upgraded or not
+  std::shared_ptr<void> pending = pending_per_ip_.Take(conn->peer_ip());
+  if (!pending) {
+    return refuse(RejectReason::kPendingHeadsPerIp,
+                  "too many unfinished requests from your address");
   }
   // Accepted: from here on the slot is the connection's, across upgrades.
   conn->Attach(std::make_shared<OpenSlot>(stats_));
-  const size_t backlog = ctx_->options.max_output_backlog_bytes;
+  const size_t backlog = options->max_output_backlog_bytes;
   conn->SetOutputGate({.high = backlog, .low = backlog / 2, .stats = stats_->output_gate});
   auto session = std::make_shared<HttpSession>(conn, ctx_, WorkerIndex(conn->loop()));
   if (pending) session->HoldPendingSlot(std::move(pending));
@@ -197,8 +203,8 @@ void HttpServer::Stop() {
       for (HttpSession* s : sessions) s->BeginShutdown();
     });
   }
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(ctx_->options.shutdown_grace_ms);
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(ctx_->options.Get()->shutdown_grace_ms);
   while (std::chrono::steady_clock::now() < deadline && AnySessionOwes()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }

@@ -12,8 +12,9 @@ namespace herald::http {
 HttpSession::HttpSession(io::Connection* conn, std::shared_ptr<SessionContext> ctx, size_t worker)
     : conn_(conn),
       ctx_(std::move(ctx)),
+      options_(ctx_->options.Get()),
       worker_(worker),
-      parser_({ctx_->options.max_header_bytes, ctx_->options.max_body_bytes}, this) {}
+      parser_({options_->max_header_bytes, options_->max_body_bytes}, this) {}
 
 HttpSession::~HttpSession() = default;
 
@@ -120,7 +121,7 @@ void HttpSession::ResumeParsing() {
     pending_input_ = std::move(upgrade_leftover_);
     upgrade_leftover_.clear();
   } else if (paused_) {
-    if (exchanges_.size() >= ctx_->options.max_pipelined_requests || OverBacklog()) return;
+    if (exchanges_.size() >= options_->max_pipelined_requests || OverBacklog()) return;
     paused_ = false;
     parser_.Resume();
   } else {
@@ -135,7 +136,7 @@ void HttpSession::ResumeParsing() {
 void HttpSession::OnMessageBegin() {
   // Slow-loris guard: the deadline counts from the first byte of each head.
   if (conn_ == nullptr) return;
-  conn_->ArmTimer(static_cast<uint64_t>(ctx_->options.header_timeout.count()),
+  conn_->ArmTimer(static_cast<uint64_t>(options_->header_timeout.count()),
                   io::CloseReason::kHeaderTimeout);
   timer_ = TimerState::kHeader;
 }
@@ -147,7 +148,7 @@ int64_t HttpSession::SteadyMs() {
 }
 
 void HttpSession::OnHead(RequestHead head) {
-  body_deadline_ms_ = SteadyMs() + ctx_->options.body_timeout.count();
+  body_deadline_ms_ = SteadyMs() + options_->body_timeout.count();
   pending_slot_.reset();  // no longer a handshake in progress
   current_ = Request{};
   current_.method = std::move(head.method);
@@ -192,13 +193,13 @@ bool HttpSession::OnMessageComplete() {
   Dispatch(exchanges_.back().seq, std::move(req));
   // Checked after every request, not every read: one read of small
   // pipelined requests can ask for a great deal of output.
-  return !no_more_requests_ && exchanges_.size() < ctx_->options.max_pipelined_requests &&
+  return !no_more_requests_ && exchanges_.size() < options_->max_pipelined_requests &&
          !OverBacklog();
 }
 
 bool HttpSession::OverBacklog() const {
   if (conn_ == nullptr) return false;
-  const size_t limit = ctx_->options.max_output_backlog_bytes;
+  const size_t limit = options_->max_output_backlog_bytes;
   return conn_->output_gated() || (limit != 0 && held_bytes_ > limit);
 }
 
@@ -214,7 +215,7 @@ void HttpSession::DispatchHeldUpgrade() {
 std::string HttpSession::AllowedOrigin(const Request& req) const {
   const auto origin = req.header("Origin");
   if (!origin) return {};
-  for (const std::string& allowed : ctx_->options.cors_origins) {
+  for (const std::string& allowed : options_->cors_origins) {
     if (allowed == "*" || allowed == *origin) return std::string(*origin);
   }
   return {};
@@ -250,13 +251,13 @@ void HttpSession::Preflight(uint64_t seq, const Request& req, const std::string&
 }
 
 bool HttpSession::AdmitRequest(uint64_t seq) {
-  if (!rate_) rate_.emplace(ctx_->options.max_requests_per_second, ctx_->options.request_burst);
+  if (!rate_) rate_.emplace(options_->max_requests_per_second, options_->request_burst);
   if (rate_->Take(SteadyMs() * 1000)) {
     refusals_in_a_row_ = 0;
     return true;
   }
   ctx_->stats->CountReject(RejectReason::kRateLimited);
-  if (++refusals_in_a_row_ > ctx_->options.request_burst) {
+  if (++refusals_in_a_row_ > options_->request_burst) {
     // Still going after `burst` refusals in a row: this answer is the last.
     no_more_requests_ = true;
     if (Exchange* e = Find(seq)) e->close_after = true;
@@ -267,13 +268,13 @@ bool HttpSession::AdmitRequest(uint64_t seq) {
 }
 
 void HttpSession::Dispatch(uint64_t seq, Request req) {
-  if (ctx_->options.max_requests_per_second > 0 && !AdmitRequest(seq)) return;
-  if (req.target.size() > ctx_->options.max_target_bytes) {
+  if (options_->max_requests_per_second > 0 && !AdmitRequest(seq)) return;
+  if (req.target.size() > options_->max_target_bytes) {
     ctx_->stats->CountReject(RejectReason::kBadRequest);
     Respond(seq, 414, kApplicationJson, {},
             ErrorJson("uri_too_long", "request-target is " + std::to_string(req.target.size()) +
                                           " bytes, over the limit of " +
-                                          std::to_string(ctx_->options.max_target_bytes)));
+                                          std::to_string(options_->max_target_bytes)));
     return;
   }
   const std::optional<Target> target = SplitTarget(req.target);
@@ -294,7 +295,7 @@ void HttpSession::Dispatch(uint64_t seq, Request req) {
   req.query = std::move(*query);
   std::string origin = AllowedOrigin(req);
   if (Exchange* e = Find(seq)) e->cors_origin = origin;
-  if (req.method == "OPTIONS" && !ctx_->options.cors_origins.empty() &&
+  if (req.method == "OPTIONS" && !options_->cors_origins.empty() &&
       req.header("Access-Control-Request-Method")) {
     return Preflight(seq, req, origin);
   }
@@ -345,7 +346,7 @@ bool HttpSession::OnTimer(io::CloseReason reason) {
   if (reason == io::CloseReason::kHeaderTimeout) {
     RejectRequest(RejectReason::kHeaderTimeout, 408, "header_timeout",
                   "request head not received within " +
-                      std::to_string(ctx_->options.header_timeout.count()) + " ms");
+                      std::to_string(options_->header_timeout.count()) + " ms");
     return true;
   }
   if (!parser_.in_message() && conn_ != nullptr && conn_->queued_bytes() > 0 &&
@@ -360,7 +361,7 @@ bool HttpSession::OnTimer(io::CloseReason reason) {
     const bool late = body_deadline_ms_ != 0 && SteadyMs() >= body_deadline_ms_;
     RejectRequest(RejectReason::kIdleTimeout, 408, late ? "body_timeout" : "idle_timeout",
                   late ? "request body not received within " +
-                             std::to_string(ctx_->options.body_timeout.count()) + " ms"
+                             std::to_string(options_->body_timeout.count()) + " ms"
                        : std::string("request body stalled"));
     return true;
   }
@@ -375,7 +376,7 @@ void HttpSession::UpdateTimer() {
   if (waiting_for_client && !no_more_requests_) {
     // Re-armed on every event: a trickling body must keep making progress,
     // and finish by its deadline however it trickles.
-    auto delay = static_cast<uint64_t>(ctx_->options.idle_timeout.count());
+    auto delay = static_cast<uint64_t>(options_->idle_timeout.count());
     if (parser_.in_message() && body_deadline_ms_ != 0) {
       const int64_t left = body_deadline_ms_ - SteadyMs();
       delay = std::min<uint64_t>(delay, static_cast<uint64_t>(std::max<int64_t>(left, 0)) + 1);

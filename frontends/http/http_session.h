@@ -25,6 +25,7 @@
 #include <variant>
 #include <vector>
 
+#include "base/live.h"
 #include "base/token_bucket.h"
 #include "frontends/http/http_options.h"
 #include "frontends/http/http_parser.h"
@@ -40,7 +41,9 @@ class HttpSession;
 // What the sessions of one server share; kept alive by every session, so a
 // session closing after its server is gone is harmless.
 struct SessionContext {
-  HttpOptions options;
+  // Replaced by a reload (HttpServer::SetLimits); each session takes the
+  // current one when its connection is accepted and keeps it.
+  Live<HttpOptions> options{HttpOptions{}};
   std::shared_ptr<const Router> router;
   std::shared_ptr<HttpStats> stats;
   // Live sessions of each worker; entry i touched only on worker i's thread.
@@ -162,6 +165,7 @@ class HttpSession final : public io::ConnectionHandler,
 
   io::Connection* conn_;  // null once closed or handed over
   std::shared_ptr<SessionContext> ctx_;
+  const std::shared_ptr<const HttpOptions> options_;  // ctx_'s when accepted
   const size_t worker_;
   HttpParser parser_;
   std::deque<Exchange> exchanges_;                              // in request order

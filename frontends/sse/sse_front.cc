@@ -22,10 +22,19 @@ SseFront::SseFront(Broker& broker, SseOptions options, InboxFor inbox_for)
     : broker_(broker),
       options_(std::move(options)),
       ops_(std::make_shared<session::Operations>(
-          broker, session::Admission(broker.options().topic_limits, options_.verifier, &broker),
-          options_.hooks)),
+          broker,
+          session::Admission(broker.options().topic_limits, options_.Get()->verifier, &broker),
+          options_.Get()->hooks)),
       inbox_for_(std::move(inbox_for)),
-      names_(std::make_shared<TopicNames>(options_.id_topic_names)) {}
+      names_(std::make_shared<TopicNames>(options_.Get()->id_topic_names)) {}
+
+void SseFront::SetLimits(const SseLimits& limits) {
+  SseOptions next = *options_.Get();
+  const size_t names = next.id_topic_names;
+  static_cast<SseLimits&>(next) = limits;
+  next.id_topic_names = names;
+  options_.Set(std::move(next));
+}
 
 void SseFront::Register(http::Router& router) {
   router.Handle("GET", "/sse",
@@ -37,9 +46,10 @@ void SseFront::Open(http::Request& req, http::Response res) {
     SseStats::Add(stats_->rejects);
     res.SendError(status, code, message);
   };
-  if (!options_.allowed_origins.empty()) {
+  std::shared_ptr<const SseOptions> options = options_.Get();
+  if (!options->allowed_origins.empty()) {
     if (std::optional<std::string_view> origin = req.header("Origin")) {
-      const auto& allowed = options_.allowed_origins;
+      const auto& allowed = options->allowed_origins;
       if (std::find(allowed.begin(), allowed.end(), *origin) == allowed.end()) {
         return reject(403, "forbidden_origin",
                       "origin '" + std::string(*origin) + "' may not open streams here");
@@ -58,9 +68,9 @@ void SseFront::Open(http::Request& req, http::Response res) {
       if (Status s = ops_->admission().CheckName(session::Op::kSubscribe, p.value); !s.ok()) {
         return reject(400, ErrorCodeName(s.code()), s.message());
       }
-      if (spec.patterns.size() == options_.max_topics) {
+      if (spec.patterns.size() == options->max_topics) {
         return reject(400, "too_many_topics",
-                      "at most " + std::to_string(options_.max_topics) + " topics per stream");
+                      "at most " + std::to_string(options->max_topics) + " topics per stream");
       }
       spec.patterns.push_back(p.value);
     } else if (p.name == "format") {
@@ -91,6 +101,7 @@ void SseFront::Open(http::Request& req, http::Response res) {
   auto open = std::make_shared<PendingOpen>();
   open->res = res;
   open->loop = req.loop;
+  open->options = std::move(options);
   open->spec = std::move(spec);
   // The browser sends Last-Event-ID on every reconnect, to the same URL — so
   // the header is newer than a lastEventId left in the URL from the start.
@@ -146,7 +157,7 @@ void SseFront::Resolve(const std::shared_ptr<PendingOpen>& open) {
   };
   const TopicLimits& limits = broker_.options().topic_limits;
   Result<ParsedEventId> parsed =
-      ParseEventId(open->event_id, open->spec.patterns, limits, options_.max_id_topics);
+      ParseEventId(open->event_id, open->spec.patterns, limits, open->options->max_id_topics);
   if (!parsed.ok()) return reject(400, "bad_event_id", parsed.status().message());
   std::vector<ResumePoint>* resume = &parsed->points;
   // Topics the id names by hash: this node remembers the names it hashed,
@@ -234,7 +245,7 @@ void SseFront::Finish(PendingOpen& open) {
     res.SendError(open.error_status, open.error_code, open.error_message);
     return;
   }
-  StreamPositions positions(options_.max_id_topics);
+  StreamPositions positions(open.options->max_id_topics);
   for (const TopicPosition& h : open.unresolved) positions.SeedHashed(h);
   for (const ResumePoint& p : open.resume) positions.Seed(p);
   if (open.forgot) positions.MarkForgot();
@@ -245,7 +256,7 @@ void SseFront::Finish(PendingOpen& open) {
     res.SendError(503, "unavailable", "no inbox for this worker");
     return;
   }
-  auto stream = std::make_shared<SseStream>(broker_, res, *open.loop, options_, stats_,
+  auto stream = std::make_shared<SseStream>(broker_, res, *open.loop, *open.options, stats_,
                                             std::move(open.spec), std::move(positions), names_);
   if (Status s = stream->Subscribe(inbox, open.resume); !s.ok()) {
     SseStats::Add(stats_->rejects);

@@ -22,6 +22,7 @@
 #include <mutex>
 #include <vector>
 
+#include "base/live.h"
 #include "frontends/http/router.h"
 #include "frontends/session/operations.h"
 #include "frontends/sse/event_id.h"
@@ -41,6 +42,10 @@ class SseFront {
   // Adds the /sse route. The front must outlive the router's use.
   void Register(http::Router& router);
   const SseStats& stats() const { return *stats_; }
+  // A reload: streams opened from now on get `limits` (and allowed origins);
+  // open ones keep theirs. id_topic_names stays the one it started with.
+  // Any thread.
+  void SetLimits(const SseLimits& limits);
 
  private:
   // A stream whose topics' history is being asked about (Open); answers
@@ -50,6 +55,7 @@ class SseFront {
     std::atomic<size_t> waiting{0};
     http::Response res;
     io::Loop* loop = nullptr;
+    std::shared_ptr<const SseOptions> options;  // the front's when it was asked for
     StreamSpec spec;
     std::vector<ResumePoint> resume;
     std::vector<TopicPosition> unresolved;
@@ -73,7 +79,7 @@ class SseFront {
   void Finish(PendingOpen& open);
 
   Broker& broker_;
-  const SseOptions options_;
+  Live<SseOptions> options_;
   // Who may open a stream on which topics: the session layer's.
   const std::shared_ptr<const session::Operations> ops_;
   const InboxFor inbox_for_;

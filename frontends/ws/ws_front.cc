@@ -16,6 +16,7 @@ struct WsFront::PendingUpgrade {
   bool raw = false;
   std::string topic;  // raw mode's
   HandshakeResult handshake;
+  std::shared_ptr<const WsOptions> options;  // the front's at the handshake, for its life
   std::string info;
   io::Loop* loop = nullptr;
   std::unique_ptr<session::Admitted> admitted;
@@ -25,9 +26,16 @@ WsFront::WsFront(Broker& broker, WsOptions options, InboxFor inbox_for)
     : broker_(broker),
       options_(std::move(options)),
       ops_(std::make_shared<session::Operations>(
-          broker, session::Admission(broker.options().topic_limits, options_.verifier, &broker),
-          options_.hooks)),
+          broker,
+          session::Admission(broker.options().topic_limits, options_.Get()->verifier, &broker),
+          options_.Get()->hooks)),
       inbox_for_(std::move(inbox_for)) {}
+
+void WsFront::SetLimits(const WebSocketLimits& limits) {
+  WsOptions next = *options_.Get();
+  static_cast<WebSocketLimits&>(next) = limits;
+  options_.Set(std::move(next));
+}
 
 void WsFront::Register(http::Router& router) {
   router.Handle("GET", "/ws", [this](http::Request& req, http::Response res) {
@@ -58,9 +66,10 @@ void WsFront::Upgrade(http::Request& req, http::Response res, bool raw) {
   std::vector<HeaderField> fields;
   fields.reserve(req.headers.size());
   for (const http::Header& h : req.headers) fields.push_back({h.name, h.value});
+  std::shared_ptr<const WsOptions> options = options_.Get();
   HandshakeOptions hs;
-  hs.allowed_origins = options_.allowed_origins;
-  hs.deflate.enabled = options_.permessage_deflate;
+  hs.allowed_origins = options->allowed_origins;
+  hs.deflate.enabled = options->permessage_deflate;
   HandshakeResult result = ValidateHandshake(
       {.method = req.method, .http_major = 1, .http_minor = req.version_minor, .headers = fields},
       hs);
@@ -86,8 +95,9 @@ void WsFront::Upgrade(http::Request& req, http::Response res, bool raw) {
     }
   }
   if (req.loop == nullptr) return reject(503, "unavailable", "no inbox for this worker");
-  auto pending = std::make_shared<PendingUpgrade>(PendingUpgrade{
-      res, raw, std::move(topic), std::move(result), std::move(info), req.loop, nullptr});
+  auto pending = std::make_shared<PendingUpgrade>(
+      PendingUpgrade{res, raw, std::move(topic), std::move(result), std::move(options),
+                     std::move(info), req.loop, nullptr});
   // Who it is (401), the connect hook's word if there is one, its user's
   // connection slot (429), and for raw mode whether it may read the topic
   // (403, and the subscribe hook), before anything is upgraded. The hooks
@@ -136,8 +146,8 @@ void WsFront::Finish(PendingUpgrade& p) {
   std::optional<http::Response::Upgraded> up = p.res.TakeOver(nullptr);
   if (!up) return;  // the connection went away, or it was not an upgrade request
   FrameParserOptions parser;
-  parser.max_message_size = options_.max_message_bytes;
-  parser.max_empty_fragments = options_.max_empty_fragments;
+  parser.max_message_size = p.options->max_message_bytes;
+  parser.max_empty_fragments = p.options->max_empty_fragments;
   parser.deflate = p.handshake.deflate;
   up->connection->Write(std::move(p.handshake.response));
   // Whatever the session queues — deliveries, pongs, command answers — counts
@@ -146,7 +156,7 @@ void WsFront::Finish(PendingUpgrade& p) {
   // make the server queue more. Deliveries meet the same limit in the
   // session's OutboundGuard.
   io::OutputGate gate = up->connection->output_gate();
-  gate.high = options_.outbound.max_bytes;
+  gate.high = p.options->outbound.max_bytes;
   gate.low = gate.high / 2;
   up->connection->SetOutputGate(std::move(gate));
   up->connection->Attach(std::move(p.admitted->slot));  // for the connection's life
@@ -159,14 +169,14 @@ void WsFront::Finish(PendingUpgrade& p) {
     const bool may_publish =
         ops_->admission().Check(*identity, session::Op::kPublish, p.topic).ok();
     auto r = std::make_shared<SessionWith<RawEndpoint>>(
-        up->connection, std::move(parser), options_, stats_.get(), ops_, std::move(inbox), loop,
+        up->connection, std::move(parser), p.options, stats_.get(), ops_, std::move(inbox), loop,
         identity, p.admitted->client, std::move(p.topic), may_publish);
     control = std::make_shared<WsControl>(r, &r->endpoint(), loop);
     up->connection->Attach(ops_->RegisterClient(*identity, p.admitted->client, "ws-raw", control));
     session = std::move(r);
   } else {
     auto json = std::make_shared<SessionWith<JsonEndpoint>>(
-        up->connection, std::move(parser), options_, stats_.get(), ops_, std::move(inbox), loop,
+        up->connection, std::move(parser), p.options, stats_.get(), ops_, std::move(inbox), loop,
         identity, p.admitted->client);
     json->endpoint().SetConnectInfo(std::move(p.info));
     control = std::make_shared<WsControl>(json, &json->endpoint(), loop);

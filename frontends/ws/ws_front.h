@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 
+#include "base/live.h"
 #include "frontends/http/router.h"
 #include "frontends/session/operations.h"
 #include "frontends/ws/ws_options.h"
@@ -28,7 +29,10 @@ class WsFront {
   // Adds the /ws and /ws/<topic> routes. The front must outlive the router's use.
   void Register(http::Router& router);
   const WsStats& stats() const { return *stats_; }
-  const WsOptions& options() const { return options_; }
+  std::shared_ptr<const WsOptions> options() const { return options_.Get(); }
+  // A reload: connections upgraded from now on get `limits` (and allowed
+  // origins); open ones keep theirs. Any thread.
+  void SetLimits(const WebSocketLimits& limits);
 
  private:
   void Upgrade(http::Request& req, http::Response res, bool raw);
@@ -38,7 +42,7 @@ class WsFront {
   void Finish(PendingUpgrade& p);
 
   Broker& broker_;
-  const WsOptions options_;
+  Live<WsOptions> options_;
   // What each command means and who may do it: the session layer's.
   const std::shared_ptr<const session::Operations> ops_;
   const InboxFor inbox_for_;

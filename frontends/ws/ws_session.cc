@@ -24,7 +24,7 @@ constexpr uint64_t kCloseHandshakeMs = 5000;
 }  // namespace
 
 WsSession::WsSession(io::Connection* conn, FrameParserOptions parser_options,
-                     const WsOptions& options, Endpoint* endpoint, WsStats* stats)
+                     std::shared_ptr<const WsOptions> options, Endpoint* endpoint, WsStats* stats)
     : conn_(conn),
       // Shared compressed frames use a 15-bit window; a client that asked for
       // a smaller server window gets uncompressed frames instead, which
@@ -32,7 +32,7 @@ WsSession::WsSession(io::Connection* conn, FrameParserOptions parser_options,
       compressed_(parser_options.deflate.has_value() &&
                   parser_options.deflate->server_max_window_bits == 15),
       parser_options_(std::move(parser_options)),
-      options_(options),
+      options_(std::move(options)),
       endpoint_(endpoint),
       stats_(stats),
       outbound_(nullptr) {
@@ -82,7 +82,7 @@ class WsSession::Port final : public session::OutboundPort {
 
 session::Outbound& WsSession::outbound() {
   if (!outbound_) {
-    outbound_ = std::make_unique<session::Outbound>(endpoint_->broker(), options_.outbound);
+    outbound_ = std::make_unique<session::Outbound>(endpoint_->broker(), options_->outbound);
   }
   return *outbound_;
 }
@@ -99,8 +99,8 @@ void WsSession::SendDelivery(uint64_t subscription_id, const Message& m, SharedB
 // limit of what the kernel refused, it is as behind as one built up slowly.
 void WsSession::OnWriteBlocked(size_t backlog) {
   // Most blocked flushes are no cut: no policy object for those.
-  if (options_.outbound.policy != SlowConsumerPolicy::kDisconnect ||
-      backlog <= options_.outbound.max_bytes) {
+  if (options_->outbound.policy != SlowConsumerPolicy::kDisconnect ||
+      backlog <= options_->outbound.max_bytes) {
     return;
   }
   Port port(*this);
@@ -203,13 +203,13 @@ void WsSession::ResumeHeld() {
 }
 
 bool WsSession::AdmitMessage() {
-  if (!rate_) rate_.emplace(options_.max_messages_per_second, options_.message_burst);
+  if (!rate_) rate_.emplace(options_->max_messages_per_second, options_->message_burst);
   if (rate_->Take(NowMs() * 1000)) {
     refusals_in_a_row_ = 0;
     return true;
   }
   WsStats::Add(stats_->rate_limited);
-  if (++refusals_in_a_row_ > options_.message_burst) {
+  if (++refusals_in_a_row_ > options_->message_burst) {
     WsStats::Add(stats_->rate_limit_closes);
     Close(static_cast<uint16_t>(CloseCode::kPolicyViolation), "rate limit exceeded");
     return false;
@@ -223,7 +223,7 @@ void WsSession::HandleEvent(Event& e) {
     case EventType::kText:
     case EventType::kBinary:
       if (closing_) return;  // §5.5.1: nothing after our close frame matters
-      if (options_.max_messages_per_second > 0 && !AdmitMessage()) return;
+      if (options_->max_messages_per_second > 0 && !AdmitMessage()) return;
       WsStats::Add(stats_->messages_in);
       WsStats::Add(stats_->bytes_in, e.payload.size());
       endpoint_->OnMessage(e.type, std::move(e.payload));
@@ -253,7 +253,7 @@ void WsSession::HandleEvent(Event& e) {
 
 void WsSession::ArmKeepAlive() {
   if (!conn_) return;
-  auto delay = static_cast<uint64_t>(options_.ping_interval.count());
+  auto delay = static_cast<uint64_t>(options_->ping_interval.count());
   if (expires_at_s_ != 0) {
     const int64_t left = expires_at_s_ * 1000 - NowMs();
     delay = std::min<uint64_t>(delay, static_cast<uint64_t>(std::max<int64_t>(left, 0)) + 1);
@@ -278,8 +278,8 @@ bool WsSession::OnTimer(io::CloseReason reason) {
   if (conn_->output_gated() && written != written_at_tick_) heard_since_ping_ = true;
   written_at_tick_ = written;
   if (!heard_since_ping_) {
-    silent_ms_ += static_cast<uint64_t>(options_.ping_interval.count());
-    if (silent_ms_ >= static_cast<uint64_t>(options_.idle_timeout.count())) {
+    silent_ms_ += static_cast<uint64_t>(options_->ping_interval.count());
+    if (silent_ms_ >= static_cast<uint64_t>(options_->idle_timeout.count())) {
       WsStats::Add(stats_->idle_timeouts);
       conn_->Close(io::CloseReason::kIdleTimeout, io::CloseMode::kImmediate);
       return true;

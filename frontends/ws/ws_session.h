@@ -79,8 +79,10 @@ struct WsStats;
 
 class WsSession : public io::ConnectionHandler, public std::enable_shared_from_this<WsSession> {
  public:
-  WsSession(io::Connection* conn, FrameParserOptions parser_options, const WsOptions& options,
-            Endpoint* endpoint, WsStats* stats);
+  // `options`: the front's when the connection was upgraded, kept for its
+  // life (a reload changes later connections only).
+  WsSession(io::Connection* conn, FrameParserOptions parser_options,
+            std::shared_ptr<const WsOptions> options, Endpoint* endpoint, WsStats* stats);
 
   // A shared pointer to `part` (a member of this session, e.g. its endpoint
   // as a broker Sink) that keeps the whole session alive.
@@ -102,7 +104,7 @@ class WsSession : public io::ConnectionHandler, public std::enable_shared_from_t
   void SendDelivery(uint64_t subscription_id, const Message& m, SharedBytes frame);
   // The connection's outbound budget (a work-queue membership's jobs are
   // bounded by it too: Broker::JoinQueue).
-  const OutboundLimits& outbound_limits() const { return options_.outbound; }
+  const OutboundLimits& outbound_limits() const { return options_->outbound; }
   // Starts the close handshake with `code` and `reason` (RFC 6455 §7.1.2).
   void Close(uint16_t code, std::string_view reason);
 
@@ -159,7 +161,7 @@ class WsSession : public io::ConnectionHandler, public std::enable_shared_from_t
   size_t held_next_ = 0;
   std::string held_input_;
   uint64_t written_at_tick_ = 0;  // the connection's bytes_written at the last ping tick
-  const WsOptions& options_;
+  const std::shared_ptr<const WsOptions> options_;
   Endpoint* const endpoint_;                     // lives in the same allocation (SessionWith)
   WsStats* const stats_;                         // owned by the front, which outlives its sessions
   std::unique_ptr<session::Outbound> outbound_;  // created on the first delivery
@@ -178,9 +180,9 @@ template <typename E>
 class SessionWith final : public WsSession {
  public:
   template <typename... Args>
-  SessionWith(io::Connection* conn, FrameParserOptions parser_options, const WsOptions& options,
-              WsStats* stats, Args&&... endpoint_args)
-      : WsSession(conn, std::move(parser_options), options, &endpoint_, stats),
+  SessionWith(io::Connection* conn, FrameParserOptions parser_options,
+              std::shared_ptr<const WsOptions> options, WsStats* stats, Args&&... endpoint_args)
+      : WsSession(conn, std::move(parser_options), std::move(options), &endpoint_, stats),
         endpoint_(std::forward<Args>(endpoint_args)...) {}
 
   E& endpoint() { return endpoint_; }

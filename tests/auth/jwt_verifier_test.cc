@@ -254,6 +254,24 @@ TEST_F(JwtVerifierTest, AReloadSwapsTheKeysAndABadOneChangesNothing) {
   EXPECT_TRUE(v->Verify(rs_other, kNow).ok());
 }
 
+// The per-user cap follows a reload: places held stay, new ones meet it.
+TEST_F(JwtVerifierTest, AReloadedPerUserCapHoldsForLaterConnections) {
+  AuthOptions o;
+  o.keys.push_back({"HS256", "", kSecret, ""});
+  auto v = JwtVerifier::Create(o);
+  ASSERT_TRUE(v.ok());
+  Identity alice;
+  alice.subject = "alice";
+  std::shared_ptr<void> first = (*v)->TakeConnectionSlot(alice);
+  std::shared_ptr<void> second = (*v)->TakeConnectionSlot(alice);
+  ASSERT_TRUE(first && second);  // no cap
+  o.max_connections_per_user = 2;
+  ASSERT_TRUE((*v)->Reload(o).ok());
+  EXPECT_EQ((*v)->TakeConnectionSlot(alice), nullptr);  // two held already
+  second.reset();
+  EXPECT_NE((*v)->TakeConnectionSlot(alice), nullptr);
+}
+
 TEST_F(JwtVerifierTest, AnonymousIsOffOnceAKeyIsConfiguredUnlessAskedFor) {
   AuthOptions open;
   auto v = JwtVerifier::Create(open);

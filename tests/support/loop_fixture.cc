@@ -75,13 +75,13 @@ Peer LoopFixture::Connect(const std::function<void(io::Connection*)>& attach, in
 Peer LoopFixture::ConnectHttp(std::shared_ptr<const http::Router> router, http::HttpOptions options,
                               int rcvbuf) {
   auto ctx = std::make_shared<http::SessionContext>();
-  ctx->options = std::move(options);
+  const size_t backlog = options.max_output_backlog_bytes;
+  ctx->options.Set(std::move(options));
   ctx->router = std::move(router);
   ctx->stats = http_stats_;
   ctx->sessions.resize(1);
   return Connect(
       [&](io::Connection* c) {
-        const size_t backlog = ctx->options.max_output_backlog_bytes;
         c->SetOutputGate({.high = backlog, .low = backlog / 2, .stats = http_stats_->output_gate});
         auto session = std::make_shared<http::HttpSession>(c, ctx, 0);
         c->SetHandler(session);

@@ -42,7 +42,8 @@ class WsFixture : public herald::testing::LoopFixture {
       auto ops = std::make_shared<session::Operations>(
           *broker_, session::Admission(broker_->options().topic_limits, nullptr));
       return std::make_shared<SessionWith<JsonEndpoint>>(
-          c, std::move(p), options_, &stats_, std::move(ops), inbox_, loop_.handle(), identity);
+          c, std::move(p), std::make_shared<const WsOptions>(options_), &stats_, std::move(ops),
+          inbox_, loop_.handle(), identity);
     });
   }
   // A session in raw topic mode (`/ws/<topic>`) on a new connection.
@@ -51,12 +52,12 @@ class WsFixture : public herald::testing::LoopFixture {
       auto ops = std::make_shared<session::Operations>(
           *broker_, session::Admission(broker_->options().topic_limits, nullptr));
       return std::make_shared<SessionWith<RawEndpoint>>(
-          c, std::move(p), options_, &stats_, std::move(ops), inbox_, loop_.handle(),
-          OpenIdentity(), std::string(), topic, may_publish);
+          c, std::move(p), std::make_shared<const WsOptions>(options_), &stats_, std::move(ops),
+          inbox_, loop_.handle(), OpenIdentity(), std::string(), topic, may_publish);
     });
   }
 
-  // Set before opening sessions; they keep a reference.
+  // Set before opening sessions; each takes a copy.
   WsOptions options_;
   WsStats stats_;
   // The sessions opened, in order (loop thread only once opened).
