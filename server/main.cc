@@ -47,29 +47,32 @@ sigset_t BlockShutdownSignals() {
   return set;
 }
 
-// SIGHUP: the command line and the config file read again; what can change
-// live is applied (Server::Reload), with the log level; an invalid
-// configuration changes nothing. Runs on the main thread, never a loop's.
-// `started` is what heraldd started with, and `started_doc` its
-// --print-config document, made once at start (the files it names may be
-// gone by now: a key rotation deletes the old one): a key that needs a
-// restart is named at every reload for as long as the file differs.
-void Reload(int argc, char** argv, herald::Server& server,
-            const herald::server::ParsedArgs& started,
-            const herald::Result<std::string>& started_doc) {
+// heraldd's reload handler (SIGHUP and POST /admin/reload, through
+// Server::ReloadNow): the command line and the config file read again; what
+// can change live is applied (Server::Reload), with the log level; an
+// invalid configuration changes nothing, and the reason is logged and
+// returned. Never on a loop's thread (it reads files). `started` is what
+// heraldd started with, and `started_doc` its --print-config document, made
+// once at start (the files it names may be gone by now: a key rotation
+// deletes the old one): a key that needs a restart is named at every
+// reload for as long as the file differs.
+herald::Result<herald::ReloadReport> Reload(int argc, char** argv, herald::Server& server,
+                                            const herald::server::ParsedArgs& started,
+                                            const herald::Result<std::string>& started_doc) {
   using herald::server::ParsedArgs;
-  ParsedArgs again = herald::server::ParseArgs(argc, argv);
-  if (again.action != ParsedArgs::Action::kRun) {
-    std::string why = again.output;
+  auto refused = [](std::string why) {
     while (!why.empty() && why.back() == '\n') why.pop_back();
-    spdlog::error("SIGHUP: reload refused, the running configuration stays: {}", why);
-    return;
-  }
+    spdlog::error("reload: refused, the running configuration stays: {}", why);
+    return herald::Status(herald::ErrorCode::kInvalidArgument,
+                          "reload refused, the running configuration stays: " + why);
+  };
+  ParsedArgs again = herald::server::ParseArgs(argc, argv);
+  if (again.action != ParsedArgs::Action::kRun) return refused(again.output);
   herald::Result<herald::ReloadReport> r = server.Reload(again.config.server);
   if (!r.ok()) {
-    spdlog::error("SIGHUP: reload refused, the running configuration stays: {}",
-                  r.status().message());
-    return;
+    // Not running (stopping): no configuration to keep.
+    if (r.status().code() == herald::ErrorCode::kUnavailable) return r.status();
+    return refused(r.status().message());
   }
   std::vector<std::string> applied = r->applied;
   applied.push_back("log_level");
@@ -107,7 +110,7 @@ void Reload(int argc, char** argv, herald::Server& server,
       if (!live(key)) add(key);
     }
   } else {
-    spdlog::warn("SIGHUP: cannot tell which other keys differ: {}", changed.status().message());
+    spdlog::warn("reload: cannot tell which other keys differ: {}", changed.status().message());
   }
   // Secrets print as "********" on both sides: compared here.
   const herald::server::Config& was = started.config;
@@ -123,11 +126,12 @@ void Reload(int argc, char** argv, herald::Server& server,
     return out.empty() ? std::string("nothing") : out;
   };
   // Said before the level changes, so a quieter level does not hide it.
-  spdlog::info("SIGHUP: reloaded {}", join(applied));
+  spdlog::info("reload: applied {}", join(applied));
   if (!restart.empty()) {
-    spdlog::warn("SIGHUP: these differ and need a restart (not applied): {}", join(restart));
+    spdlog::warn("reload: these differ and need a restart (not applied): {}", join(restart));
   }
   herald::server::SetLogLevel(again.config.log_level);
+  return herald::ReloadReport{std::move(applied), std::move(restart)};
 }
 
 }  // namespace
@@ -214,7 +218,10 @@ int main(int argc, char** argv) {
     spdlog::error("cannot start: [hooks]: {}", s.message());
     return 1;
   }
+  herald::Server* reloading = nullptr;  // the server, once made
+  config.server.reload_handler = [&] { return Reload(argc, argv, *reloading, args, started_doc); };
   herald::Server server(broker, config.server);
+  reloading = &server;
   // The server holds the hooks' transport from here on, so it goes with the
   // server, before the broker: calls still in flight then fail (and may
   // still reach the broker, which is alive).
@@ -277,7 +284,7 @@ int main(int argc, char** argv) {
     const timespec until{static_cast<time_t>(wait / 1'000'000'000),
                          static_cast<long>(wait % 1'000'000'000)};
     if ((sig = sigtimedwait(&signals, nullptr, &until)) == SIGHUP) {
-      Reload(argc, argv, server, args, started_doc);
+      (void)server.ReloadNow();  // logged by the handler
       continue;
     }
     if (sig > 0) break;

@@ -76,6 +76,18 @@ struct Prepared {
   std::shared_ptr<const auth::JwtVerifier> verifier;  // null: no authentication
 };
 
+// The SSE front's limits: an event id must fit in the browser's reconnect
+// with room to spare (the URL and other headers), so at most half of the
+// header limit.
+SseLimits SseLimitsOf(const ServerOptions& o) {
+  SseLimits l = o.sse;
+  while (l.max_id_topics > 1 &&
+         sse::MaxEventIdBytes(l.max_id_topics) > o.http.max_header_bytes / 2) {
+    --l.max_id_topics;
+  }
+  return l;
+}
+
 Result<Prepared> Prepare(const ServerOptions& o) {
   Prepared p;
   if (!o.listen.empty() || o.tls.listen.empty()) {
@@ -134,6 +146,10 @@ class Server::Impl {
       live_.reset();  // what a reload compares with: these options
       grpc_tls_.reset();
     }
+    {
+      std::lock_guard lock(reload_thread_mu_);
+      reload_stopping_ = false;
+    }
     const size_t workers = options_.workers > 0 ? static_cast<size_t>(options_.workers)
                                                 : std::max(1u, std::thread::hardware_concurrency());
     Result<Prepared> prepared = Prepare(options_);
@@ -159,8 +175,13 @@ class Server::Impl {
       hooks_ = std::make_shared<session::HookGate>(options_.hooks,
                                                    broker_.options().presence.max_info_bytes);
     }
-    rest_ = std::make_unique<rest::RestApi>(
-        broker_, rest::RestOptions{.verifier = verifier_, .hooks = hooks_});
+    rest::RestOptions rest_options{.verifier = verifier_, .hooks = hooks_};
+    if (options_.reload_handler) {
+      rest_options.reload = [this](std::function<void(Result<ReloadReport>)> done) {
+        StartReload(std::move(done));
+      };
+    }
+    rest_ = std::make_unique<rest::RestApi>(broker_, std::move(rest_options));
     pool_ = std::make_unique<io::WorkerPool>(workers);
     if (Status s = pool_->Start(); !s.ok()) {
       readiness_.reset();
@@ -172,15 +193,9 @@ class Server::Impl {
     ws::WsOptions ws_options(options_.websocket);
     ws_options.verifier = verifier_;
     ws_options.hooks = hooks_;
-    sse::SseOptions sse_options(options_.sse);
+    sse::SseOptions sse_options(SseLimitsOf(options_));
     sse_options.verifier = verifier_;
     sse_options.hooks = hooks_;
-    // An event id must fit in the browser's reconnect with room to spare
-    // (the URL and other headers): at most half of the header limit.
-    while (sse_options.max_id_topics > 1 &&
-           sse::MaxEventIdBytes(sse_options.max_id_topics) > options_.http.max_header_bytes / 2) {
-      --sse_options.max_id_topics;
-    }
     ws_ = std::make_unique<ws::WsFront>(
         broker_, std::move(ws_options),
         [inboxes = inboxes_.get()](const io::Loop* loop) { return inboxes->For(loop); });
@@ -238,6 +253,13 @@ class Server::Impl {
   }
 
   void Stop() {
+    {
+      // No reload thread from now on; the one running ends first (its
+      // Reload() would wait for the lock below, held to the end).
+      std::lock_guard lock(reload_thread_mu_);
+      reload_stopping_ = true;
+    }
+    if (reload_thread_.joinable()) reload_thread_.join();
     // Held through the teardown: a Reload() on another thread waits, and
     // finds the server stopped.
     std::lock_guard lock(reload_mu_);
@@ -284,6 +306,14 @@ class Server::Impl {
     if (tls_) server::AddTlsMetrics(*tls_, *t);
     if (cluster_) server::AddClusterMetrics(*t);
     server::AddReadinessMetrics(*readiness_, *t);
+    t->Family(
+        "herald_reloads_total", "counter",
+        "Configuration reloads (SIGHUP, POST /admin/reload) by outcome: applied, or "
+        "refused (an invalid configuration; the running one stayed).",
+        [this](const server::MetricSnapshot&, std::vector<server::MetricSample>& out) {
+          out.push_back({"", "result=\"applied\"", static_cast<double>(reloads_applied_.load())});
+          out.push_back({"", "result=\"refused\"", static_cast<double>(reloads_refused_.load())});
+        });
     std::lock_guard lock(metrics_mu_);
     metrics_ = std::move(t);
   }
@@ -338,19 +368,26 @@ class Server::Impl {
     restart_if("tls.grpc_listen", next.tls.grpc_listen != live_->tls.grpc_listen);
     restart_if("tls.handshake_timeout_ms",
                next.tls.handshake_timeout != live_->tls.handshake_timeout);
+    restart_if("sse.id_topic_names", next.sse.id_topic_names != live_->sse.id_topic_names);
     // Authentication on or off changes what every front does with a client
     // that has no token: a restart.
     const bool auth_on = verifier_ != nullptr;
     restart_if("auth (turned on or off)", auth_on != (prepared->verifier != nullptr));
     if (auth_on && prepared->verifier) {
-      restart_if("auth.max_connections_per_user",
-                 next.auth.max_connections_per_user != live_->auth.max_connections_per_user);
       if (Status s = verifier_->Reload(next.auth); !s.ok()) return s;  // checked: cannot fail
-      const size_t per_user = live_->auth.max_connections_per_user;
       live_->auth = next.auth;
-      live_->auth.max_connections_per_user = per_user;
       report.applied.push_back("auth");
     }
+    // The fronts' limits and origins, for connections from now on.
+    http_->SetLimits(next.http);
+    ws_->SetLimits(next.websocket);
+    sse_->SetLimits(SseLimitsOf(next));
+    live_->http = next.http;
+    live_->websocket = next.websocket;
+    const size_t names = live_->sse.id_topic_names;
+    live_->sse = next.sse;
+    live_->sse.id_topic_names = names;
+    for (const char* section : {"http", "websocket", "sse"}) report.applied.push_back(section);
     // gRPC's TLS stack took its certificate at start: compared with that,
     // at every reload, for as long as the files differ.
     if (grpc_tls_ && prepared->tls_context) {
@@ -369,6 +406,34 @@ class Server::Impl {
       report.applied.push_back("tls");
     }
     return report;
+  }
+
+  Result<ReloadReport> ReloadNow() {
+    std::lock_guard lock(handler_mu_);
+    if (!options_.reload_handler) {
+      return Status(ErrorCode::kUnavailable, "this server has no reload handler");
+    }
+    Result<ReloadReport> r = options_.reload_handler();
+    (r.ok() ? reloads_applied_ : reloads_refused_).fetch_add(1, std::memory_order_relaxed);
+    return r;
+  }
+
+  // POST /admin/reload: the handler on a thread of its own, as it reads
+  // files (a loop never waits); one at a time, a second request meanwhile
+  // is refused.
+  void StartReload(std::function<void(Result<ReloadReport>)> done) {
+    std::lock_guard lock(reload_thread_mu_);
+    if (reload_stopping_ || reload_thread_busy_) {
+      return done(Status(ErrorCode::kUnavailable,
+                         reload_stopping_ ? "the server is stopping" : "a reload is in progress"));
+    }
+    if (reload_thread_.joinable()) reload_thread_.join();  // done: it cleared busy
+    reload_thread_busy_ = true;
+    reload_thread_ = std::thread([this, done = std::move(done)] {
+      done(ReloadNow());
+      std::lock_guard lock(reload_thread_mu_);
+      reload_thread_busy_ = false;
+    });
   }
 
   uint16_t grpc_port() const { return grpc_ ? grpc_->port() : 0; }
@@ -461,6 +526,13 @@ class Server::Impl {
     std::string cert, key, client_ca, min_version;
   };
   std::optional<GrpcTls> grpc_tls_;
+  std::mutex handler_mu_;  // one ReloadNow() at a time
+  std::atomic<uint64_t> reloads_applied_{0}, reloads_refused_{0};
+  // POST /admin/reload's thread (StartReload), under reload_thread_mu_.
+  std::mutex reload_thread_mu_;
+  std::thread reload_thread_;
+  bool reload_thread_busy_ = false;
+  bool reload_stopping_ = false;
 };
 
 Server::Server(Broker& broker, ServerOptions options)
@@ -473,6 +545,7 @@ bool Server::LoopsTurning() { return impl_->LoopsTurning(); }
 bool Server::Ready(std::string* why) const { return impl_->Ready(why); }
 uint16_t Server::grpc_port() const { return impl_->grpc_port(); }
 Result<ReloadReport> Server::Reload(const ServerOptions& next) { return impl_->Reload(next); }
+Result<ReloadReport> Server::ReloadNow() { return impl_->ReloadNow(); }
 uint16_t Server::tls_port() const { return impl_->tls_port(); }
 uint16_t Server::grpc_tls_port() const { return impl_->grpc_tls_port(); }
 uint16_t Server::cluster_port() const { return impl_->cluster_port(); }

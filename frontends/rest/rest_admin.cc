@@ -3,6 +3,7 @@
 // node named answered.
 #include "frontends/json/admin_json.h"
 #include "frontends/json/command.h"
+#include "frontends/json/json_writer.h"
 #include "frontends/rest/rest_api.h"
 #include "io/loop.h"
 
@@ -12,6 +13,7 @@ void RestApi::Admin(http::Request& req, http::Response res) {
   using Op = AdminCall::Op;
   const std::string_view name = req.path_rest;
   const bool get = req.method == "GET";
+  if (!get && name == "reload" && options_.reload) return Reload(req, std::move(res));
   std::optional<Op> op;
   if (get && name == "connections") op = Op::kConnections;
   if (get && name == "topics") op = Op::kTopics;
@@ -21,8 +23,9 @@ void RestApi::Admin(http::Request& req, http::Response res) {
   if (!get && name == "revoke") op = Op::kRevoke;
   if (!op) {
     return (void)res.SendError(404, "not_found",
-                               "no such operation: GET /admin/connections|topics, POST "
-                               "/admin/disconnect|subscribe|unsubscribe|revoke");
+                               std::string("no such operation: GET /admin/connections|topics, "
+                                           "POST /admin/disconnect|subscribe|unsubscribe|revoke") +
+                                   (options_.reload ? "|reload" : ""));
   }
   session::IdentityPtr who = Caller(req, res);
   if (!who) return;
@@ -49,6 +52,35 @@ void RestApi::Admin(http::Request& req, http::Response res) {
     loop->RunHereOrPost([res, op, r = std::move(r)]() mutable {
       if (!r.ok()) return (void)res.SendError(r.status());
       res.Send(200, json::EncodeAdminResult(op, *r), json::kJsonContentType);
+    });
+  });
+}
+
+void RestApi::Reload(http::Request& req, http::Response res) {
+  session::IdentityPtr who = Caller(req, res);
+  if (!who) return;
+  // The whole node's configuration: the grant over every topic.
+  if (Status s = session::Operations::MayAdminOn(*who, "reload", ">"); !s.ok()) {
+    broker_.RecordAdminCall(false);
+    return (void)res.SendError(s);
+  }
+  broker_.RecordAdminCall(true);
+  std::shared_ptr<io::LoopHandle> loop = req.loop->handle();
+  options_.reload([loop, res](Result<ReloadReport> r) mutable {
+    loop->RunHereOrPost([res, r = std::move(r)]() mutable {
+      if (!r.ok()) return (void)res.SendError(r.status());
+      auto list = [](const std::vector<std::string>& keys) {
+        std::string out = "[";
+        for (const std::string& k : keys) {
+          if (out.size() > 1) out += ',';
+          json::AppendJsonString(out, k);
+        }
+        return out + "]";
+      };
+      json::JsonWriter w;
+      w.Begin().RawField("applied", list(r->applied));
+      w.RawField("needs_restart", list(r->needs_restart));
+      res.Send(200, w.End().Take(), json::kJsonContentType);
     });
   });
 }

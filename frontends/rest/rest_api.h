@@ -28,6 +28,9 @@
 //   GET  /admin/connections?user=|client=&limit=
 //                                      → 200 {..,"clients":[..]}
 //   GET  /admin/topics?prefix=&limit=  → 200 {..,"topics":[{"pattern","subscribers"}]}
+//   POST /admin/reload                 → 200 {"applied":[..],"needs_restart":[..]}; 400
+//                                        with the reason when the new configuration
+//                                        is refused (the running one stays)
 //
 // The request's Content-Type travels with the message (and comes back on a
 // reply); request headers named `Herald-<Name>` become message header <Name>,
@@ -40,6 +43,7 @@
 #include "frontends/session/hook_gate.h"
 #include "frontends/session/operations.h"
 #include "herald/broker.h"
+#include "herald/reload_report.h"
 
 namespace herald::rest {
 
@@ -55,6 +59,10 @@ struct RestOptions {
   std::shared_ptr<const auth::JwtVerifier> verifier;
   // The backend's hooks (null: none), shared by every front.
   std::shared_ptr<const session::HookGate> hooks;
+  // POST /admin/reload: starts a reload of the node's configuration off the
+  // loop (herald::Server::ReloadNow); `done` gets its outcome, on any
+  // thread. Null: there is no such operation.
+  std::function<void(std::function<void(Result<ReloadReport>)> done)> reload;
 };
 
 class RestApi {
@@ -70,8 +78,9 @@ class RestApi {
   void History(http::Request& req, http::Response res);
   void Presence(http::Request& req, http::Response res);
   void ListQueues(http::Request& req, http::Response res);
-  void Queue(http::Request& req, http::Response res);  // /queues/<name>[/<action>]
-  void Admin(http::Request& req, http::Response res);  // /admin/<op> (rest_admin.cc)
+  void Queue(http::Request& req, http::Response res);   // /queues/<name>[/<action>]
+  void Admin(http::Request& req, http::Response res);   // /admin/<op> (rest_admin.cc)
+  void Reload(http::Request& req, http::Response res);  // POST /admin/reload
   // Who the caller is, or null once a 401 went out.
   session::IdentityPtr Caller(const http::Request& req, http::Response& res) const;
 

@@ -192,6 +192,10 @@ class Operations {
              std::function<void(Result<AdminResult>)> done) const;
   // The permission alone (for fronts that refuse before parsing more).
   static Status MayAdmin(const auth::Identity& who, const AdminCall& call);
+  // The rule under it, for an operation of the server API named `op` that
+  // acts on the topics `scope` covers (">": the whole node, as a reload).
+  static Status MayAdminOn(const auth::Identity& who, std::string_view op,
+                           const std::string& scope);
 
   Broker& broker() const { return broker_; }
   const Admission& admission() const { return admission_; }

@@ -87,8 +87,13 @@ Status Operations::MayAdmin(const auth::Identity& who, const AdminCall& call) {
   } else if (call.op == AdminCall::Op::kTopics && call.topic.ends_with('.')) {
     scope = call.topic + ">";
   }
+  return MayAdminOn(who, OpName(call.op), scope);
+}
+
+Status Operations::MayAdminOn(const auth::Identity& who, std::string_view op,
+                              const std::string& scope) {
   if (who.grants.MayAdmin(scope)) return Status::Ok();
-  return Status(ErrorCode::kPermissionDenied, "the server API's " + std::string(OpName(call.op)) +
+  return Status(ErrorCode::kPermissionDenied, "the server API's " + std::string(op) +
                                                   " needs an admin grant covering '" + scope + "'");
 }
 

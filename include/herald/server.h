@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -32,6 +33,7 @@
 #include "herald/front_limits.h"
 #include "herald/hooks.h"
 #include "herald/http_limits.h"
+#include "herald/reload_report.h"
 #include "herald/status.h"
 #include "herald/tls_options.h"
 
@@ -89,12 +91,12 @@ struct ServerOptions {
   // HTTPS/WSS/SSE on tls.listen and gRPC on tls.grpc_listen, beside the
   // plain listeners (herald/tls_options.h); none by default.
   TlsOptions tls;
-};
-
-// What a reload did (Server::Reload).
-struct ReloadReport {
-  std::vector<std::string> applied;        // what took effect, by config key
-  std::vector<std::string> needs_restart;  // keys that differ and cannot change live
+  // What a reload request does (Server::ReloadNow, which POST /admin/reload
+  // and heraldd's SIGHUP call): typically read the configuration again and
+  // hand it to Server::Reload(). Called on a thread that is not a loop's,
+  // one call at a time. Null: there is no POST /admin/reload. Taken at
+  // start (a reload does not replace it).
+  std::function<Result<ReloadReport>()> reload_handler;
 };
 
 class Server {
@@ -117,20 +119,27 @@ class Server {
   // The gRPC port, 0 without a gRPC front.
   uint16_t grpc_port() const;
   // Applies what can change while running from `next`, without dropping a
-  // connection: the auth keys and rules ([auth], with authentication on
-  // before and after) and the HTTPS certificate ([tls] cert_file, key_file,
-  // client_ca_file, min_version: new connections get it, open ones keep
-  // theirs). `next` is checked whole first, as Start() checks its files and
-  // keys: on an error nothing changes and the error is returned.
-  // needs_restart names what differs among the listen addresses, workers,
-  // static_dir, seeds, tls.handshake_timeout_ms, auth turned on or off,
-  // auth.max_connections_per_user and the gRPC listener's certificate (its
-  // TLS stack took it at start); other settings (limits, the cluster's name,
-  // secret and files, hooks...) are read at start only and not compared here
-  // (heraldd compares whole configurations). Any thread but a loop's (it
+  // connection: `auth` (with authentication on before and after), `http`,
+  // `websocket` and `sse` (limits, origins, CORS; sse.id_topic_names
+  // aside), and the HTTPS certificate (tls cert_file, key_file,
+  // client_ca_file, min_version). Connections accepted from now on get
+  // them; open ones keep what they were accepted with. `next` is checked
+  // whole first, as Start() checks its files and keys: on an error nothing
+  // changes and the error is returned. needs_restart names what differs
+  // among the listen addresses, workers, static_dir, seeds,
+  // tls.handshake_timeout_ms, sse.id_topic_names, auth turned on or off and
+  // the gRPC listener's certificate (its TLS stack took it at start); other
+  // settings (grpc, the broker's limits, the cluster's name, secret and
+  // files, hooks...) are read at start only and not compared here (heraldd
+  // compares whole configurations). Any thread but a loop's (it
   // reads files); one reload at a time; a Reload during Stop waits for it,
   // then finds the server stopped.
   Result<ReloadReport> Reload(const ServerOptions& next);
+  // Runs options.reload_handler now and counts its outcome
+  // (herald_reloads_total). POST /admin/reload runs it on a thread of the
+  // server's own. Any thread but a loop's; a second caller waits for the
+  // first. Between Start() and Stop().
+  Result<ReloadReport> ReloadNow();
   // The TLS ports (tls.listen, tls.grpc_listen); 0 without them.
   uint16_t tls_port() const;
   uint16_t grpc_tls_port() const;
