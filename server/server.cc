@@ -236,7 +236,7 @@ class Server::Impl {
         grpc_options.tls_key_pem = prepared->tls_context->key_pem();
         grpc_options.tls_client_ca_pem = prepared->tls_context->client_ca_pem();
         grpc_tls_ = GrpcTls{grpc_options.tls_cert_pem, grpc_options.tls_key_pem,
-                            grpc_options.tls_client_ca_pem, options_.tls.min_version};
+                            grpc_options.tls_client_ca_pem};
       }
       grpc_ = std::make_unique<grpcfront::GrpcFront>(broker_, std::move(grpc_options));
       if (Status s = grpc_->Start(); !s.ok()) {
@@ -388,17 +388,20 @@ class Server::Impl {
     live_->sse = next.sse;
     live_->sse.id_topic_names = names;
     for (const char* section : {"http", "websocket", "sse"}) report.applied.push_back(section);
-    // gRPC's TLS stack took its certificate at start: compared with that,
-    // at every reload, for as long as the files differ.
+    // The gRPC listener's certificate, for its handshakes from now on.
     if (grpc_tls_ && prepared->tls_context) {
       const io::TlsContext& c = *prepared->tls_context;
-      restart_if("tls (the gRPC listener's certificate)",
-                 c.cert_pem() != grpc_tls_->cert || c.key_pem() != grpc_tls_->key ||
-                     c.client_ca_pem() != grpc_tls_->client_ca ||
-                     next.tls.min_version != grpc_tls_->min_version);
+      if (c.cert_pem() != grpc_tls_->cert || c.key_pem() != grpc_tls_->key ||
+          c.client_ca_pem() != grpc_tls_->client_ca) {
+        if (grpc_->ReplaceTlsCertificate(c.cert_pem(), c.key_pem(), c.client_ca_pem()).ok()) {
+          grpc_tls_ = GrpcTls{c.cert_pem(), c.key_pem(), c.client_ca_pem()};
+        } else {  // a client CA given or dropped: asked for at start only
+          report.needs_restart.push_back("tls.client_ca_file (the gRPC listener's)");
+        }
+      }
     }
-    if (tls_ && prepared->tls_context) {
-      tls_->Replace(prepared->tls_context);
+    if (tls_ && prepared->tls_context) tls_->Replace(prepared->tls_context);
+    if ((tls_ || grpc_tls_) && prepared->tls_context) {
       live_->tls.cert_file = next.tls.cert_file;
       live_->tls.key_file = next.tls.key_file;
       live_->tls.client_ca_file = next.tls.client_ca_file;
@@ -521,9 +524,9 @@ class Server::Impl {
   // From Start to Stop; after cluster_, so that it goes first.
   std::unique_ptr<server::Readiness> readiness_;
   std::atomic<bool> running_{false};  // written under reload_mu_
-  // What the gRPC listener's TLS was started with (none: no gRPC TLS).
+  // What the gRPC listener's TLS has now (none: no gRPC TLS).
   struct GrpcTls {
-    std::string cert, key, client_ca, min_version;
+    std::string cert, key, client_ca;
   };
   std::optional<GrpcTls> grpc_tls_;
   std::mutex handler_mu_;  // one ReloadNow() at a time

@@ -4,6 +4,7 @@
 
 #include "frontends/grpc/admin_service.h"
 #include "frontends/grpc/broker_service.h"
+#include "frontends/grpc/grpc_tls_credentials.h"
 
 namespace herald::grpcfront {
 
@@ -23,13 +24,9 @@ Status GrpcFront::Start() {
     builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port);
   }
   if (!options_.tls_listen.empty()) {
-    grpc::SslServerCredentialsOptions tls(
-        options_.tls_client_ca_pem.empty()
-            ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
-            : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-    tls.pem_root_certs = options_.tls_client_ca_pem;
-    tls.pem_key_cert_pairs.push_back({options_.tls_key_pem, options_.tls_cert_pem});
-    builder.AddListeningPort(options_.tls_listen, grpc::SslServerCredentials(tls), &tls_port);
+    tls_ = std::make_shared<GrpcTlsCredentials>(options_.tls_cert_pem, options_.tls_key_pem,
+                                                options_.tls_client_ca_pem);
+    builder.AddListeningPort(options_.tls_listen, tls_, &tls_port);
   }
   builder.RegisterService(service_.get());
   builder.RegisterService(admin_.get());
@@ -55,6 +52,7 @@ Status GrpcFront::Start() {
     server_.reset();
     service_.reset();
     admin_.reset();
+    tls_.reset();
     return Status(ErrorCode::kUnavailable,
                   (tls_failed && !plain_failed ? options_.tls_listen : options_.listen) +
                       ": cannot listen for gRPC (address in use or invalid)");
@@ -71,6 +69,17 @@ void GrpcFront::Stop(std::chrono::milliseconds grace) {
   server_.reset();
   service_.reset();
   admin_.reset();
+  tls_.reset();
+}
+
+Status GrpcFront::ReplaceTlsCertificate(std::string cert, std::string key, std::string client_ca) {
+  if (!tls_) return Status(ErrorCode::kInvalidArgument, "no gRPC TLS listener");
+  if (tls_->requires_client_certificates() == client_ca.empty()) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "the gRPC listener asks for client certificates or not as it started");
+  }
+  tls_->Replace(std::move(cert), std::move(key), std::move(client_ca));
+  return Status::Ok();
 }
 
 }  // namespace herald::grpcfront

@@ -24,6 +24,7 @@ namespace herald::grpcfront {
 
 class AdminService;
 class BrokerService;
+class GrpcTlsCredentials;
 
 class GrpcFront {
  public:
@@ -35,6 +36,11 @@ class GrpcFront {
   uint16_t port() const { return port_; }
   uint16_t tls_port() const { return tls_port_; }
   const GrpcStats& stats() const { return *options_.stats; }
+  // A reload: the TLS listener's handshakes from now on use these PEMs
+  // (open connections keep theirs). kInvalidArgument when there is no
+  // TLS listener, or when the client CA is given or dropped (whether client
+  // certificates are required is fixed at start). Any thread.
+  Status ReplaceTlsCertificate(std::string cert, std::string key, std::string client_ca);
   // Stops accepting calls, gives open ones `grace` to end, then cancels them.
   void Stop(std::chrono::milliseconds grace = std::chrono::milliseconds(1000));
 
@@ -44,6 +50,8 @@ class GrpcFront {
   std::unique_ptr<BrokerService> service_;
   std::unique_ptr<AdminService> admin_;
   std::unique_ptr<grpc::Server> server_;
+  // Its fetcher is called by server_'s handshakes: outlives it.
+  std::shared_ptr<GrpcTlsCredentials> tls_;
   uint16_t port_ = 0;
   uint16_t tls_port_ = 0;
 };

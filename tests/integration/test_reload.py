@@ -10,17 +10,26 @@ request); settings that need a restart are named.
 import asyncio
 import http.client
 import json
+import os
 import signal
 import socket
 import ssl
+import sys
 import unittest
 
+import grpc
 import websockets
 
 from heraldd import Heraldd, http_call, wait_until
 from test_auth import AUDIENCE, ISSUER, bearer, claims, jwt
 from tls_util import Pki
 from ws_util import recv_json, run
+
+sys.path.insert(0, os.path.abspath(os.environ.get(
+    "HERALD_PYTHON_STUBS",
+    os.path.join(os.path.dirname(__file__), "..", "..", "build", "release", "python"))))
+from herald.v1 import broker_pb2 as pb  # noqa: E402
+from herald.v1 import broker_pb2_grpc as pb_grpc  # noqa: E402
 
 OLD = b"the-old-secret-of-at-least-32-bytes-0123456789"
 NEW = b"the-new-secret-of-at-least-32-bytes-9876543210"
@@ -70,8 +79,9 @@ class Reload(unittest.TestCase):
         self.assertTrue(any(expect in line for line in last), "\n".join(last))
         return "\n".join(last)
 
-    def peer_cn(self, port, ctx=None):
-        ctx = ctx or ssl.create_default_context(cafile=self.pki.path("ca.pem"))
+    def peer_cn(self, port):
+        ctx = ssl.create_default_context(cafile=self.pki.path("ca.pem"))
+        ctx.set_alpn_protocols(["h2", "http/1.1"])  # gRPC's listener wants h2
         with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
             with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
                 return dict(x[0] for x in s.getpeercert()["subject"])["commonName"]
@@ -141,14 +151,29 @@ class Reload(unittest.TestCase):
         said = self.reload(h, '[store]\nredis_password = "two"\n', "need a restart")
         self.assertIn("store.redis_password", said)
 
-    def test_the_grpc_certificate_is_named_at_every_reload_while_it_differs(self):
+    def test_the_grpc_listener_serves_a_new_certificate_and_open_channels_stay(self):
         grpc_tls = tls(self.pki, "first").replace('listen = "127.0.0.1:0"\n',
                                                    'grpc_listen = "127.0.0.1:0"\n')
         h = self.start(grpc_tls)
-        second = grpc_tls.replace("first.", "second.")
-        for _ in range(2):
-            said = self.reload(h, second, "need a restart")
-            self.assertIn("the gRPC listener's certificate", said)
+        creds = grpc.ssl_channel_credentials(open(self.pki.path("ca.pem"), "rb").read())
+        kept = grpc.secure_channel(f"127.0.0.1:{h.grpc_tls_port}", creds)
+        self.addCleanup(kept.close)
+        publish = pb_grpc.BrokerStub(kept).Publish
+        publish(pb.PublishRequest(topic="r.g", payload=b"1"), timeout=5)
+        self.assertEqual(self.peer_cn(h.grpc_tls_port), "first")
+        said = self.reload(h, grpc_tls.replace("first.", "second."))
+        self.assertRegex(said, r"reload: applied .*\btls\b")
+        self.assertNotIn("need a restart", said)
+        self.assertEqual(self.peer_cn(h.grpc_tls_port), "second")
+        publish(pb.PublishRequest(topic="r.g", payload=b"2"), timeout=5)  # the open channel
+        with grpc.secure_channel(f"127.0.0.1:{h.grpc_tls_port}", creds) as fresh:
+            pb_grpc.BrokerStub(fresh).Publish(pb.PublishRequest(topic="r.g", payload=b"3"),
+                                              timeout=5)
+        # Asking for client certificates is the listener's from its start.
+        said = self.reload(h, grpc_tls + f'client_ca_file = "{self.pki.path("ca.pem")}"\n',
+                           "need a restart")
+        self.assertIn("tls.client_ca_file (the gRPC listener's)", said)
+        self.assertEqual(self.peer_cn(h.grpc_tls_port), "second")
 
     def test_keys_are_still_compared_after_the_started_key_file_is_gone(self):
         old_file = self.pki.path("old-secret")
