@@ -369,6 +369,14 @@ class Server::Impl {
     restart_if("tls.handshake_timeout_ms",
                next.tls.handshake_timeout != live_->tls.handshake_timeout);
     restart_if("sse.id_topic_names", next.sse.id_topic_names != live_->sse.id_topic_names);
+    // gRPC's channel settings: its server took them at start.
+    restart_if("grpc.max_message_bytes",
+               next.grpc.max_message_bytes != live_->grpc.max_message_bytes);
+    restart_if("grpc.keepalive_time_ms", next.grpc.keepalive_time != live_->grpc.keepalive_time);
+    restart_if("grpc.keepalive_timeout_ms",
+               next.grpc.keepalive_timeout != live_->grpc.keepalive_timeout);
+    restart_if("grpc.max_concurrent_streams",
+               next.grpc.max_concurrent_streams != live_->grpc.max_concurrent_streams);
     // Authentication on or off changes what every front does with a client
     // that has no token: a restart.
     const bool auth_on = verifier_ != nullptr;
@@ -388,6 +396,17 @@ class Server::Impl {
     live_->sse = next.sse;
     live_->sse.id_topic_names = names;
     for (const char* section : {"http", "websocket", "sse"}) report.applied.push_back(section);
+    if (grpc_) {
+      grpc_->SetLimits(next.grpc);
+      const GrpcLimits started = live_->grpc;
+      live_->grpc = next.grpc;
+      live_->grpc.listen = started.listen;
+      live_->grpc.max_message_bytes = started.max_message_bytes;
+      live_->grpc.keepalive_time = started.keepalive_time;
+      live_->grpc.keepalive_timeout = started.keepalive_timeout;
+      live_->grpc.max_concurrent_streams = started.max_concurrent_streams;
+      report.applied.push_back("grpc");
+    }
     // The gRPC listener's certificate, for its handshakes from now on.
     if (grpc_tls_ && prepared->tls_context) {
       const io::TlsContext& c = *prepared->tls_context;

@@ -10,15 +10,22 @@ namespace herald::grpcfront {
 
 BrokerService::BrokerService(Broker& broker, GrpcOptions options)
     : broker_(broker),
-      options_(std::move(options)),
+      stats_(options.stats),
       ops_(std::make_shared<session::Operations>(
-          broker, session::Admission(broker.options().topic_limits, options_.verifier, &broker),
-          options_.hooks)),
+          broker, session::Admission(broker.options().topic_limits, options.verifier, &broker),
+          options.hooks)),
+      options_(std::move(options)),
       deliveries_(broker) {}
+
+void BrokerService::SetLimits(const GrpcLimits& limits) {
+  GrpcOptions next = *options_.Get();
+  static_cast<GrpcLimits&>(next) = limits;
+  options_.Set(std::move(next));
+}
 
 Result<session::IdentityPtr> BrokerService::Authenticate(grpc::CallbackServerContext* ctx) const {
   Result<session::IdentityPtr> who = ops_->admission().Authenticate(CredentialOf(ctx));
-  if (!who.ok()) GrpcStats::Add(options_.stats->unauthenticated);
+  if (!who.ok()) GrpcStats::Add(stats_->unauthenticated);
   return who;
 }
 
@@ -28,13 +35,13 @@ grpc::ServerUnaryReactor* BrokerService::Publish(grpc::CallbackServerContext* ct
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   Result<session::IdentityPtr> who = Authenticate(ctx);
   if (!who.ok()) {
-    reactor->Finish(Refusal(*options_.stats, ctx, who.status()));
+    reactor->Finish(Refusal(*stats_, ctx, who.status()));
     return reactor;
   }
   // Answered when the message is sequenced: at once, or (in a cluster) when
   // the topic's owner node answers — without holding a gRPC thread.
   ops_->Publish(**who, request->topic(), request->payload(), OptionsOf(*request),
-                [stats = options_.stats, ctx, reactor, response](Result<PublishAck> ack) {
+                [stats = stats_, ctx, reactor, response](Result<PublishAck> ack) {
                   if (!ack.ok()) return reactor->Finish(Refusal(*stats, ctx, ack.status()));
                   ToProto(*ack, response);
                   reactor->Finish(grpc::Status::OK);
@@ -46,7 +53,7 @@ grpc::ServerUnaryReactor* BrokerService::Publish(grpc::CallbackServerContext* ct
 grpc::ServerBidiReactor<v1::PublishStreamRequest, v1::PublishStreamResponse>*
 BrokerService::PublishStream(grpc::CallbackServerContext* ctx) {
   // Reading starts once admitted: at once, or when the connect hook answers.
-  auto* r = new PublishStreamReactor(ops_, options_);
+  auto* r = new PublishStreamReactor(ops_, *options_.Get());
   ops_->Connect(CredentialOf(ctx), {{}, "grpc", {}},
                 [guard = r->guard(), ctx](Result<session::Admitted> who) {
                   PublishStreamReactor::Start(guard, ctx, std::move(who));
@@ -60,12 +67,12 @@ grpc::ServerUnaryReactor* BrokerService::Request(grpc::CallbackServerContext* ct
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   Result<session::IdentityPtr> who = Authenticate(ctx);
   if (!who.ok()) {
-    reactor->Finish(Refusal(*options_.stats, ctx, who.status()));
+    reactor->Finish(Refusal(*stats_, ctx, who.status()));
     return reactor;
   }
   // The call's deadline is the request's timeout (the broker caps it at
   // max_request_timeout: the client does not choose how long we hold it).
-  auto timeout = options_.default_request_timeout;
+  auto timeout = options_.Get()->default_request_timeout;
   const auto deadline = ctx->deadline();
   if (deadline != std::chrono::system_clock::time_point::max()) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -74,7 +81,7 @@ grpc::ServerUnaryReactor* BrokerService::Request(grpc::CallbackServerContext* ct
   }
   ops_->Request(**who, request->topic(), request->payload(), timeout,
                 OptionsFrom(request->content_type(), request->headers()),
-                [stats = options_.stats, ctx, reactor, response](Result<MessagePtr> reply) {
+                [stats = stats_, ctx, reactor, response](Result<MessagePtr> reply) {
                   if (!reply.ok()) return reactor->Finish(Refusal(*stats, ctx, reply.status()));
                   ToProto(**reply, response);
                   reactor->Finish(grpc::Status::OK);
@@ -89,7 +96,7 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* BrokerService::Subscribe(
   // (which also covers the history of its resume topics), presence (which
   // needs a client id), and the subscribe hook. The stream starts once all
   // have answered: at once without hooks.
-  auto* r = new SubscribeReactor(broker_, deliveries_, *request, options_);
+  auto* r = new SubscribeReactor(broker_, deliveries_, *request, options_.Get());
   // The operations weakly: a hook's answer must not keep them (and the
   // hooks' transport they hold) past the front.
   using Ops = std::weak_ptr<const session::Operations>;
@@ -103,7 +110,7 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* BrokerService::Subscribe(
   };
   ops_->Connect(
       CredentialOf(ctx), {{}, "grpc", {}},
-      [weak = Ops(ops_), stats = options_.stats, start, pattern = request->pattern(),
+      [weak = Ops(ops_), stats = stats_, start, pattern = request->pattern(),
        presence = request->presence()](Result<session::Admitted> who) {
         std::shared_ptr<const session::Operations> ops = weak.lock();
         if (!ops) return;  // the front is gone, and the call with it
@@ -130,7 +137,7 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* BrokerService::Subscribe(
 
 grpc::ServerUnaryReactor* BrokerService::Answer(grpc::CallbackServerContext* ctx, const Status& s) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  reactor->Finish(s.ok() ? grpc::Status::OK : Refusal(*options_.stats, ctx, s));
+  reactor->Finish(s.ok() ? grpc::Status::OK : Refusal(*stats_, ctx, s));
   return reactor;
 }
 
@@ -151,7 +158,7 @@ grpc::ServerBidiReactor<v1::ClientCommand, v1::ServerEvent>* BrokerService::Conn
   }
   // The session starts once admitted: at once, or when the connect hook
   // has answered (nothing is read before).
-  auto* r = new ConnectReactor(ops_, deliveries_, options_);
+  auto* r = new ConnectReactor(ops_, deliveries_, options_.Get());
   r->SetConnectInfo(info);
   ops_->Connect(CredentialOf(ctx), {r->client_id(), "grpc", std::move(info)},
                 [lock = r->command_lock(), ctx, bad_info](Result<session::Admitted> who) {

@@ -6,6 +6,7 @@
 // gRPC thread.
 #pragma once
 
+#include "base/live.h"
 #include "frontends/grpc/delivery_thread.h"
 #include "frontends/grpc/grpc_options.h"
 #include "frontends/session/operations.h"
@@ -17,6 +18,9 @@ namespace herald::grpcfront {
 class BrokerService final : public v1::Broker::CallbackService {
  public:
   BrokerService(Broker& broker, GrpcOptions options);
+  // A reload: calls from now on get `limits` (those that are not gRPC's
+  // own channel settings, which its server took at start). Any thread.
+  void SetLimits(const GrpcLimits& limits);
 
   grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* ctx,
                                     const v1::PublishRequest* request,
@@ -59,9 +63,12 @@ class BrokerService final : public v1::Broker::CallbackService {
   grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* ctx, const Status& s);
 
   Broker& broker_;
-  const GrpcOptions options_;
+  const std::shared_ptr<GrpcStats> stats_;  // the front's counters
   // What each call means and who may make it: the session layer's.
   const std::shared_ptr<const session::Operations> ops_;
+  // Replaced by a reload (SetLimits); each call takes the current one when
+  // it starts, a stream keeps it for its life.
+  Live<GrpcOptions> options_;
   // Declared last: destroyed first, after gRPC has ended every stream.
   DeliveryThread deliveries_;
 };

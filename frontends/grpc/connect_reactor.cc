@@ -86,11 +86,12 @@ class ConnectControl final : public OutboxControl<ReactorOutbox<ConnectReactor, 
 };
 
 ConnectReactor::ConnectReactor(std::shared_ptr<const session::Operations> ops,
-                               DeliveryThread& deliveries, const GrpcOptions& options)
+                               DeliveryThread& deliveries,
+                               std::shared_ptr<const GrpcOptions> options)
     : broker_(ops->broker()),
       deliveries_(deliveries),
-      options_(options),
-      outbox_(std::make_shared<Outbox>(this, broker_, options.outbound)),
+      options_(std::move(options)),
+      outbox_(std::make_shared<Outbox>(this, broker_, options_->outbound)),
       // Nobody yet: Admit names the identity before anything is read.
       client_(ops, std::make_shared<const auth::Identity>(),
               [&deliveries](std::function<void()> fn) { deliveries.Post(std::move(fn)); }),
@@ -98,7 +99,7 @@ ConnectReactor::ConnectReactor(std::shared_ptr<const session::Operations> ops,
                        ? std::max<size_t>(1, ops->hooks()->options().max_in_flight_per_connection)
                        : SIZE_MAX) {
   owed_ = std::make_shared<OwedPresence>();
-  owed_->max_bytes = options.outbound.max_bytes;
+  owed_->max_bytes = options_->outbound.max_bytes;
   owed_->broker = &broker_;
   lock_->reactor = this;
 }
@@ -108,7 +109,7 @@ void ConnectReactor::Admit(const std::shared_ptr<CommandLock>& lock,
   std::lock_guard guard(lock->mu);
   ConnectReactor* r = lock->reactor;
   if (!r) return;  // the call ended while the hook was asked
-  GrpcStats& stats = *r->options_.stats;
+  GrpcStats& stats = *r->options_->stats;
   if (!who.ok()) {
     CountRefusal(stats, who.status());
     return r->outbox_->Finish(Refusal(stats, ctx, who.status()));
@@ -143,10 +144,10 @@ void ConnectReactor::OnReadDone(bool ok) {
     EndSession();
     return;
   }
-  if (options_.max_commands_per_second > 0 && !AdmitCommand()) {
-    GrpcStats::Add(options_.stats->commands_rate_limited);
-    if (refusals_in_a_row_ > options_.command_burst) {
-      GrpcStats::Add(options_.stats->rate_limit_ends);
+  if (options_->max_commands_per_second > 0 && !AdmitCommand()) {
+    GrpcStats::Add(options_->stats->commands_rate_limited);
+    if (refusals_in_a_row_ > options_->command_burst) {
+      GrpcStats::Add(options_->stats->rate_limit_ends);
       // Still going after `burst` refusals in a row: the session ends.
       outbox_->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                                    "rate limit exceeded: too many commands per second"));
@@ -260,7 +261,7 @@ void ConnectReactor::Complete(session::CommandOrder::Ticket ticket, std::functio
 }
 
 bool ConnectReactor::AdmitCommand() {
-  if (!rate_) rate_.emplace(options_.max_commands_per_second, options_.command_burst);
+  if (!rate_) rate_.emplace(options_->max_commands_per_second, options_->command_burst);
   const int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
                              std::chrono::steady_clock::now().time_since_epoch())
                              .count();
@@ -281,8 +282,8 @@ void ConnectReactor::ReadMoreOrWait() {
     // (By bytes only behind more than one event: the last one, written and
     // not yet counted out, resumes reading whatever its size.)
     const size_t pending = outbox_->pending();
-    if (pending >= options_.max_pending_answers ||
-        (pending > 1 && outbox_->queued_bytes() > options_.outbound.max_bytes)) {
+    if (pending >= options_->max_pending_answers ||
+        (pending > 1 && outbox_->queued_bytes() > options_->outbound.max_bytes)) {
       read_waiting_ = true;  // OnWriteDone resumes reading
       return;
     }
@@ -301,8 +302,8 @@ void ConnectReactor::OnWriteDone(bool ok) {
     // (The event just written is still counted: the last one resumes
     // reading whatever its size.)
     const size_t pending = outbox->pending();
-    if (read_waiting_ && ok && pending <= options_.max_pending_answers / 2 + 1 &&
-        (pending <= 1 || outbox->queued_bytes() <= options_.outbound.max_bytes / 2)) {
+    if (read_waiting_ && ok && pending <= options_->max_pending_answers / 2 + 1 &&
+        (pending <= 1 || outbox->queued_bytes() <= options_->outbound.max_bytes / 2)) {
       read_waiting_ = false;
       resume = true;
     }
@@ -327,7 +328,7 @@ void ConnectReactor::OnDone() {
 }
 
 void ConnectReactor::Error(uint64_t id, const Status& s) {
-  outbox_->Push(ErrorEvent(*options_.stats, id, s));
+  outbox_->Push(ErrorEvent(*options_->stats, id, s));
 }
 
 void ConnectReactor::Handle(v1::ClientCommand& c) {
@@ -535,7 +536,7 @@ void ConnectReactor::Publish(uint64_t id, const v1::PublishRequest& p, bool vett
   std::shared_ptr<Outbox> outbox = outbox_;
   client_.Publish(
       p.topic(), p.payload(), OptionsOf(p),
-      [outbox, stats = options_.stats, id](Result<PublishAck> ack) {
+      [outbox, stats = options_->stats, id](Result<PublishAck> ack) {
         if (!ack.ok()) return outbox->Push(ErrorEvent(*stats, id, ack.status()));
         v1::ServerEvent e;
         e.set_id(id);
@@ -552,9 +553,9 @@ void ConnectReactor::Request(uint64_t id, const v1::RequestRequest& r, uint32_t 
   const std::optional<int64_t> asked =
       timeout_ms == 0 ? std::nullopt : std::optional<int64_t>(timeout_ms);
   client_.Request(
-      r.topic(), r.payload(), asked, options_.default_request_timeout,
+      r.topic(), r.payload(), asked, options_->default_request_timeout,
       OptionsFrom(r.content_type(), r.headers()),
-      [outbox, stats = options_.stats, id](Result<MessagePtr> reply) {
+      [outbox, stats = options_->stats, id](Result<MessagePtr> reply) {
         if (!reply.ok()) return outbox->Push(ErrorEvent(*stats, id, reply.status()));
         v1::ServerEvent e;
         e.set_id(id);
@@ -588,7 +589,7 @@ void ConnectReactor::JoinQueue(uint64_t id, const v1::JoinQueue& j, const std::s
     outbox->Push(std::move(e));
   });
   Result<session::ClientSession::Subscribed> joined =
-      client_.JoinQueue(j.queue(), j.max_in_flight(), options_.outbound.max_bytes, std::move(sink),
+      client_.JoinQueue(j.queue(), j.max_in_flight(), options_->outbound.max_bytes, std::move(sink),
                         deliveries_.inbox(), vetted);
   if (!joined.ok()) return Error(id, joined.status());
   v1::ServerEvent e;

@@ -60,7 +60,7 @@ class ConnectReactor final : public grpc::ServerBidiReactor<v1::ClientCommand, v
   // the protobuf codec around it, and renders errors as CommandError events.
   // Nothing is read until Admit: admission may wait on the connect hook.
   ConnectReactor(std::shared_ptr<const session::Operations> ops, DeliveryThread& deliveries,
-                 const GrpcOptions& options);
+                 std::shared_ptr<const GrpcOptions> options);
   const std::string& client_id() const { return client_.client_id(); }
   // Who the client is (Operations::Connect, whose client id is this
   // session's), or why it may not connect: the session starts, or the call
@@ -118,7 +118,7 @@ class ConnectReactor final : public grpc::ServerBidiReactor<v1::ClientCommand, v
   bool AdmitCommand();
   Broker& broker_;
   DeliveryThread& deliveries_;
-  const GrpcOptions& options_;
+  const std::shared_ptr<const GrpcOptions> options_;  // the service's when the call began
   std::shared_ptr<Outbox> outbox_;
   v1::ClientCommand command_;  // the read buffer
   std::mutex mu_;              // guards the two fields below

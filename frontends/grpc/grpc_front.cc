@@ -72,6 +72,10 @@ void GrpcFront::Stop(std::chrono::milliseconds grace) {
   tls_.reset();
 }
 
+void GrpcFront::SetLimits(const GrpcLimits& limits) {
+  if (service_) service_->SetLimits(limits);
+}
+
 Status GrpcFront::ReplaceTlsCertificate(std::string cert, std::string key, std::string client_ca) {
   if (!tls_) return Status(ErrorCode::kInvalidArgument, "no gRPC TLS listener");
   if (tls_->requires_client_certificates() == client_ca.empty()) {

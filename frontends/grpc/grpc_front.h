@@ -41,6 +41,11 @@ class GrpcFront {
   // TLS listener, or when the client CA is given or dropped (whether client
   // certificates are required is fixed at start). Any thread.
   Status ReplaceTlsCertificate(std::string cert, std::string key, std::string client_ca);
+  // A reload: calls from now on get `limits`; open streams keep theirs.
+  // listen, max_message_bytes, keepalive_* and max_concurrent_streams are
+  // gRPC's channel settings, which its server took at start: they stay.
+  // Any thread, while started.
+  void SetLimits(const GrpcLimits& limits);
   // Stops accepting calls, gives open ones `grace` to end, then cancels them.
   void Stop(std::chrono::milliseconds grace = std::chrono::milliseconds(1000));
 

@@ -21,12 +21,13 @@ v1::SubscribeResponse GapEvent(const Gap& g) {
 }  // namespace
 
 SubscribeReactor::SubscribeReactor(Broker& broker, DeliveryThread& deliveries,
-                                   const v1::SubscribeRequest& request, const GrpcOptions& options)
+                                   const v1::SubscribeRequest& request,
+                                   std::shared_ptr<const GrpcOptions> options)
     : broker_(broker),
       deliveries_(deliveries),
       request_(request),
-      options_(options),
-      outbox_(std::make_shared<Outbox>(this, broker, options.outbound)) {
+      options_(std::move(options)),
+      outbox_(std::make_shared<Outbox>(this, broker, options_->outbound)) {
   guard_->reactor = this;
 }
 
@@ -37,7 +38,7 @@ void SubscribeReactor::Start(
   std::lock_guard lock(guard->mu);
   SubscribeReactor* r = guard->reactor;
   if (!r) return;  // the call ended while the hooks were asked
-  if (!refused.ok()) return r->outbox_->Finish(Refusal(*r->options_.stats, ctx, refused));
+  if (!refused.ok()) return r->outbox_->Finish(Refusal(*r->options_->stats, ctx, refused));
   // The call may have been cancelled while the hooks were asked: then
   // nothing starts.
   if (r->outbox_->finishing()) return;

@@ -39,7 +39,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<v1::SubscribeResp
   // Nothing starts until Start: admission may wait on the connect and
   // subscribe hooks.
   SubscribeReactor(Broker& broker, DeliveryThread& deliveries, const v1::SubscribeRequest& request,
-                   const GrpcOptions& options);
+                   std::shared_ptr<const GrpcOptions> options);
 
   // The reactor while it lives, for completions that may come after it.
   struct Guard {
@@ -66,7 +66,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<v1::SubscribeResp
   Broker& broker_;
   DeliveryThread& deliveries_;
   const v1::SubscribeRequest request_;
-  const GrpcOptions& options_;
+  const std::shared_ptr<const GrpcOptions> options_;  // the service's when the call began
   const std::shared_ptr<Guard> guard_ = std::make_shared<Guard>();
   std::shared_ptr<Outbox> outbox_;
   uint64_t subscription_ = 0;

@@ -120,16 +120,17 @@ class Server {
   uint16_t grpc_port() const;
   // Applies what can change while running from `next`, without dropping a
   // connection: `auth` (with authentication on before and after), `http`,
-  // `websocket` and `sse` (limits, origins, CORS; sse.id_topic_names
-  // aside), and the TLS certificate of HTTPS and gRPC (tls cert_file,
+  // `websocket`, `sse` and `grpc` (limits, origins, CORS; sse.id_topic_names
+  // and gRPC's channel settings aside), and the TLS certificate of HTTPS and gRPC (tls cert_file,
   // key_file, client_ca_file, min_version). Connections accepted from now on get
   // them; open ones keep what they were accepted with. `next` is checked
   // whole first, as Start() checks its files and keys: on an error nothing
   // changes and the error is returned. needs_restart names what differs
   // among the listen addresses, workers, static_dir, seeds,
-  // tls.handshake_timeout_ms, sse.id_topic_names, auth turned on or off and
-  // a client CA given or dropped with a gRPC TLS listener; other
-  // settings (grpc, the broker's limits, the cluster's name, secret and
+  // tls.handshake_timeout_ms, sse.id_topic_names, grpc.max_message_bytes,
+  // keepalive_* and max_concurrent_streams, auth turned on or off and a
+  // client CA given or dropped with a gRPC TLS listener; other settings
+  // (the broker's limits, the cluster's name, secret and
   // files, hooks...) are read at start only and not compared here (heraldd
   // compares whole configurations). Any thread but a loop's (it
   // reads files); one reload at a time; a Reload during Stop waits for it,

@@ -239,6 +239,29 @@ class Reload(unittest.TestCase):
                                    5))
         kept[0].close()
 
+    def test_grpc_call_limits_apply_to_calls_from_then_on(self):
+        base = 'grpc_listen = "127.0.0.1:0"\n[grpc]\n'
+        h = self.start(base)  # no command rate limit
+        channel = grpc.insecure_channel(f"127.0.0.1:{h.grpc_port}")
+        self.addCleanup(channel.close)
+        stub = pb_grpc.BrokerStub(channel)
+
+        def publishes(n):
+            for i in range(1, n + 1):
+                yield pb.ClientCommand(id=i, publish=pb.PublishRequest(topic="r.x", payload=b"x"))
+
+        events = list(stub.Connect(publishes(4), timeout=5))
+        self.assertEqual(len([e for e in events if e.HasField("ack")]), 4, events)
+        said = self.reload(h, base + "max_commands_per_second = 0.5\ncommand_burst = 2\n"
+                           "max_concurrent_streams = 7\n")
+        self.assertRegex(said, r"reload: applied .*\bgrpc\b")
+        self.assertIn("grpc.max_concurrent_streams", said)  # gRPC's own, from its start
+        events = list(stub.Connect(publishes(4), timeout=5))
+        self.assertEqual(len([e for e in events if e.HasField("ack")]), 2, events)
+        refused = [e for e in events if e.HasField("error")]
+        self.assertEqual([e.error.code for e in refused],
+                         [grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]] * 2, events)
+
     def test_allowed_origins_and_cors_change_live(self):
         h = self.start('[http]\ncors_origins = ["https://a.example"]\n'
                        '[websocket]\nallowed_origins = ["https://a.example"]\n'
