@@ -17,7 +17,8 @@ inline constexpr size_t kLogQueue = 8192;
 // Makes the default logger and installs the base/log.h sink. Logs still
 // queued are written at exit.
 void SetUpLogging(Config::LogFormat format, const std::string& level);
-// Main thread: the level of SetUpLogging's loggers (a reload).
+// The level of SetUpLogging's loggers (a reload; one at a time, from the
+// thread that runs it).
 void SetLogLevel(const std::string& level);
 
 // One JSON line (no newline) for a log line of `level` at `unix_ms`:

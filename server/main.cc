@@ -99,8 +99,7 @@ herald::Result<herald::ReloadReport> Reload(int argc, char** argv, herald::Serve
           ? herald::server::ChangedKeys(*started_doc, *after)
           : herald::Result<std::vector<std::string>>(!started_doc.ok() ? started_doc.status()
                                                                        : after.status());
-  const bool auth_toggled =
-      std::find(restart.begin(), restart.end(), "auth (turned on or off)") != restart.end();
+  const bool auth_toggled = std::find(restart.begin(), restart.end(), "auth") != restart.end();
   if (changed.ok()) {
     // The top-level spellings of [cluster] keys are the same settings.
     for (std::string key : *changed) {
@@ -120,6 +119,7 @@ herald::Result<herald::ReloadReport> Reload(int argc, char** argv, herald::Serve
   if (was.redis.sentinel_password != now.redis.sentinel_password) {
     add("store.redis_sentinel_password");
   }
+  if (was.hooks_url != now.hooks_url) add("hooks.url");  // its user:password@ prints masked
   auto join = [](const std::vector<std::string>& v) {
     std::string out;
     for (const std::string& s : v) out += (out.empty() ? "" : ", ") + s;

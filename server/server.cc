@@ -204,7 +204,7 @@ class Server::Impl {
         [inboxes = inboxes_.get()](const io::Loop* loop) { return inboxes->For(loop); });
     http_ =
         std::make_unique<http::HttpServer>(*pool_, http::HttpOptions(options_.http), MakeRouter());
-    if (prepared->tls) {  // the HTTPS listener's (gRPC keeps its own copy)
+    if (prepared->tls_context) {  // the HTTPS listener's, and the certificate gauges' too
       tls_ = std::make_shared<io::TlsServer>(prepared->tls_context, options_.tls.handshake_timeout);
     }
     BuildMetrics();  // before anyone can ask for /metrics
@@ -235,8 +235,11 @@ class Server::Impl {
         grpc_options.tls_cert_pem = prepared->tls_context->cert_pem();
         grpc_options.tls_key_pem = prepared->tls_context->key_pem();
         grpc_options.tls_client_ca_pem = prepared->tls_context->client_ca_pem();
-        grpc_tls_ = GrpcTls{grpc_options.tls_cert_pem, grpc_options.tls_key_pem,
-                            grpc_options.tls_client_ca_pem};
+      }
+      std::optional<GrpcTls> grpc_tls;
+      if (!grpc_options.tls_listen.empty()) {
+        grpc_tls = GrpcTls{grpc_options.tls_cert_pem, grpc_options.tls_key_pem,
+                           grpc_options.tls_client_ca_pem};
       }
       grpc_ = std::make_unique<grpcfront::GrpcFront>(broker_, std::move(grpc_options));
       if (Status s = grpc_->Start(); !s.ok()) {
@@ -245,21 +248,30 @@ class Server::Impl {
         Stop();
         return s;
       }
+      std::lock_guard lock(reload_mu_);
+      grpc_tls_ = std::move(grpc_tls);
       BuildMetrics();  // now with the gRPC front's rows
     }
     std::lock_guard lock(reload_mu_);  // what Reload() reads is set before
     running_ = true;
+    reloadable_ = true;
     return Status::Ok();
   }
 
-  void Stop() {
+  // No reload from now on: the request thread's ends first, and a Reload()
+  // after this one finds the server not reloadable. Owner thread.
+  void EndReloads() {
     {
-      // No reload thread from now on; the one running ends first (its
-      // Reload() would wait for the lock below, held to the end).
       std::lock_guard lock(reload_thread_mu_);
       reload_stopping_ = true;
     }
     if (reload_thread_.joinable()) reload_thread_.join();
+    std::lock_guard lock(reload_mu_);
+    reloadable_ = false;
+  }
+
+  void Stop() {
+    EndReloads();
     // Held through the teardown: a Reload() on another thread waits, and
     // finds the server stopped.
     std::lock_guard lock(reload_mu_);
@@ -284,6 +296,7 @@ class Server::Impl {
 
   void Drain(std::chrono::milliseconds window) {
     if (!running_) return;
+    EndReloads();  // gRPC's front goes below, on a thread of its own
     readiness_->SetDraining();
     // gRPC sends GOAWAY at once and gives its calls the window to end.
     std::thread grpc_drain;
@@ -350,7 +363,9 @@ class Server::Impl {
   uint16_t port() const { return http_ ? http_->port() : 0; }
   Result<ReloadReport> Reload(const ServerOptions& next) {
     std::lock_guard lock(reload_mu_);
-    if (!running_) return Status(ErrorCode::kUnavailable, "the server is not running");
+    if (!reloadable_) {
+      return Status(ErrorCode::kUnavailable, "the server is not running (or is draining)");
+    }
     Result<Prepared> prepared = Prepare(next);  // every file read and checked
     if (!live_) live_ = options_;
     if (!prepared.ok()) return prepared.status();
@@ -362,8 +377,8 @@ class Server::Impl {
     restart_if("workers", next.workers != live_->workers);
     restart_if("static_dir", next.static_dir != live_->static_dir);
     restart_if("grpc_listen", next.grpc.listen != live_->grpc.listen);
-    restart_if("cluster_listen", next.cluster.listen != live_->cluster.listen);
-    restart_if("seeds", next.cluster.seeds != live_->cluster.seeds);
+    restart_if("cluster.listen", next.cluster.listen != live_->cluster.listen);
+    restart_if("cluster.seeds", next.cluster.seeds != live_->cluster.seeds);
     restart_if("tls.listen", next.tls.listen != live_->tls.listen);
     restart_if("tls.grpc_listen", next.tls.grpc_listen != live_->tls.grpc_listen);
     restart_if("tls.handshake_timeout_ms",
@@ -380,7 +395,7 @@ class Server::Impl {
     // Authentication on or off changes what every front does with a client
     // that has no token: a restart.
     const bool auth_on = verifier_ != nullptr;
-    restart_if("auth (turned on or off)", auth_on != (prepared->verifier != nullptr));
+    restart_if("auth", auth_on != (prepared->verifier != nullptr));  // as a whole
     if (auth_on && prepared->verifier) {
       if (Status s = verifier_->Reload(next.auth); !s.ok()) return s;  // checked: cannot fail
       live_->auth = next.auth;
@@ -408,14 +423,21 @@ class Server::Impl {
       report.applied.push_back("grpc");
     }
     // The gRPC listener's certificate, for its handshakes from now on.
-    if (grpc_tls_ && prepared->tls_context) {
+    if (grpc_ && grpc_tls_ && prepared->tls_context) {
       const io::TlsContext& c = *prepared->tls_context;
+      std::string client_ca = c.client_ca_pem();
+      // Whether gRPC asks for client certificates was fixed when its port
+      // opened: a CA given or dropped waits for a restart, the certificate
+      // does not.
+      if (client_ca.empty() != grpc_tls_->client_ca.empty()) {
+        report.needs_restart.push_back("tls.client_ca_file");
+        client_ca = grpc_tls_->client_ca;
+      }
       if (c.cert_pem() != grpc_tls_->cert || c.key_pem() != grpc_tls_->key ||
-          c.client_ca_pem() != grpc_tls_->client_ca) {
-        if (grpc_->ReplaceTlsCertificate(c.cert_pem(), c.key_pem(), c.client_ca_pem()).ok()) {
-          grpc_tls_ = GrpcTls{c.cert_pem(), c.key_pem(), c.client_ca_pem()};
-        } else {  // a client CA given or dropped: asked for at start only
-          report.needs_restart.push_back("tls.client_ca_file (the gRPC listener's)");
+          client_ca != grpc_tls_->client_ca) {
+        // It refuses only a CA given or dropped, kept above.
+        if (grpc_->ReplaceTlsCertificate(c.cert_pem(), c.key_pem(), client_ca).ok()) {
+          grpc_tls_ = GrpcTls{c.cert_pem(), c.key_pem(), std::move(client_ca)};
         }
       }
     }
@@ -435,8 +457,13 @@ class Server::Impl {
     if (!options_.reload_handler) {
       return Status(ErrorCode::kUnavailable, "this server has no reload handler");
     }
+    handler_busy_ = true;
     Result<ReloadReport> r = options_.reload_handler();
-    (r.ok() ? reloads_applied_ : reloads_refused_).fetch_add(1, std::memory_order_relaxed);
+    handler_busy_ = false;
+    // Not running (or draining): no configuration was weighed.
+    if (r.ok() || r.status().code() != ErrorCode::kUnavailable) {
+      (r.ok() ? reloads_applied_ : reloads_refused_).fetch_add(1, std::memory_order_relaxed);
+    }
     return r;
   }
 
@@ -445,7 +472,7 @@ class Server::Impl {
   // is refused.
   void StartReload(std::function<void(Result<ReloadReport>)> done) {
     std::lock_guard lock(reload_thread_mu_);
-    if (reload_stopping_ || reload_thread_busy_) {
+    if (reload_stopping_ || reload_thread_busy_ || handler_busy_) {  // a SIGHUP's, say
       return done(Status(ErrorCode::kUnavailable,
                          reload_stopping_ ? "the server is stopping" : "a reload is in progress"));
     }
@@ -543,12 +570,15 @@ class Server::Impl {
   // From Start to Stop; after cluster_, so that it goes first.
   std::unique_ptr<server::Readiness> readiness_;
   std::atomic<bool> running_{false};  // written under reload_mu_
+  // From a whole Start() to a Drain() or Stop(), under reload_mu_.
+  bool reloadable_ = false;
   // What the gRPC listener's TLS has now (none: no gRPC TLS).
   struct GrpcTls {
     std::string cert, key, client_ca;
   };
   std::optional<GrpcTls> grpc_tls_;
-  std::mutex handler_mu_;  // one ReloadNow() at a time
+  std::mutex handler_mu_;                  // one ReloadNow() at a time
+  std::atomic<bool> handler_busy_{false};  // while one runs
   std::atomic<uint64_t> reloads_applied_{0}, reloads_refused_{0};
   // POST /admin/reload's thread (StartReload), under reload_thread_mu_.
   std::mutex reload_thread_mu_;

@@ -81,6 +81,9 @@ class HttpParser {
   };
 
   HttpParser(Limits limits, Events* events);
+  // For the messages from the next one on (call between messages, or from
+  // Events::OnMessageBegin).
+  void set_limits(Limits limits) { limits_ = limits; }
   ~HttpParser();
   HttpParser(const HttpParser&) = delete;
   HttpParser& operator=(const HttpParser&) = delete;

@@ -12,6 +12,7 @@ namespace herald::http {
 HttpSession::HttpSession(io::Connection* conn, std::shared_ptr<SessionContext> ctx, size_t worker)
     : conn_(conn),
       ctx_(std::move(ctx)),
+      options_version_(ctx_->options.version()),
       options_(ctx_->options.Get()),
       worker_(worker),
       parser_({options_->max_header_bytes, options_->max_body_bytes}, this) {}
@@ -134,6 +135,15 @@ void HttpSession::ResumeParsing() {
 }
 
 void HttpSession::OnMessageBegin() {
+  // A reload since the last request: this one and the next get its limits
+  // and CORS origins (a rate limit starts a new bucket).
+  if (const uint64_t v = ctx_->options.version(); v != options_version_) {
+    options_version_ = v;
+    options_ = ctx_->options.Get();
+    parser_.set_limits({options_->max_header_bytes, options_->max_body_bytes});
+    rate_.reset();
+    refusals_in_a_row_ = 0;
+  }
   // Slow-loris guard: the deadline counts from the first byte of each head.
   if (conn_ == nullptr) return;
   conn_->ArmTimer(static_cast<uint64_t>(options_->header_timeout.count()),

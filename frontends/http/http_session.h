@@ -165,7 +165,10 @@ class HttpSession final : public io::ConnectionHandler,
 
   io::Connection* conn_;  // null once closed or handed over
   std::shared_ptr<SessionContext> ctx_;
-  const std::shared_ptr<const HttpOptions> options_;  // ctx_'s when accepted
+  // ctx_'s when the current request began (a reload reaches a kept-alive
+  // connection at its next request), and its version, read before it.
+  uint64_t options_version_ = 0;
+  std::shared_ptr<const HttpOptions> options_;
   const size_t worker_;
   HttpParser parser_;
   std::deque<Exchange> exchanges_;                              // in request order

@@ -66,8 +66,9 @@ void RestApi::Reload(http::Request& req, http::Response res) {
   }
   broker_.RecordAdminCall(true);
   std::shared_ptr<io::LoopHandle> loop = req.loop->handle();
-  options_.reload([loop, res](Result<ReloadReport> r) mutable {
-    loop->RunHereOrPost([res, r = std::move(r)]() mutable {
+  // The answer is sent, and the response let go, on the loop.
+  options_.reload([loop, res = std::move(res)](Result<ReloadReport> r) mutable {
+    loop->RunHereOrPost([res = std::move(res), r = std::move(r)]() mutable {
       if (!r.ok()) return (void)res.SendError(r.status());
       auto list = [](const std::vector<std::string>& keys) {
         std::string out = "[";

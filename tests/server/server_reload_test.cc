@@ -99,5 +99,30 @@ TEST(ServerReload, ASlowHandlerHoldsNoLoopAndOneReloadRunsAtATime) {
             std::string::npos);
 }
 
+// A drain takes the fronts down on threads of its own: from its start a
+// reload finds nothing to apply to (gRPC's front among them).
+TEST(ServerReload, AReloadDuringADrainIsRefused) {
+  Broker broker;
+  ServerOptions options = AnonymousAdmins();
+  options.grpc.listen = "127.0.0.1:0";
+  Server* self = nullptr;
+  ServerOptions next = options;
+  next.grpc.ack_every = 7;
+  options.reload_handler = [&] { return self->Reload(next); };
+  Server server(broker, options);
+  self = &server;
+  ASSERT_TRUE(server.Start().ok());
+  ASSERT_TRUE(server.ReloadNow().ok());
+  std::thread drain([&] { server.Drain(std::chrono::milliseconds(1500)); });
+  std::string why;
+  for (int i = 0; i < 500 && why.find("draining") == std::string::npos; ++i) {
+    (void)server.Ready(&why);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ASSERT_NE(why.find("draining"), std::string::npos) << why;
+  EXPECT_EQ(server.ReloadNow().status().code(), ErrorCode::kUnavailable);
+  drain.join();
+}
+
 }  // namespace
 }  // namespace herald
