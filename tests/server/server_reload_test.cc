@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -27,6 +28,17 @@ ServerOptions AnonymousAdmins() {
   return o;
 }
 
+// A server whose reload handler applies `next` (what a test sets first).
+struct ReloadingServer {
+  explicit ReloadingServer(ServerOptions options) : next(options) {
+    options.reload_handler = [this] { return server->Reload(next); };
+    server.emplace(broker, std::move(options));
+  }
+  Broker broker;
+  ServerOptions next;
+  std::optional<Server> server;
+};
+
 TEST(ServerReload, WithoutAHandlerThereIsNoReloadEndpoint) {
   Broker broker;
   Server server(broker, {.listen = "127.0.0.1:0", .workers = 1});
@@ -37,14 +49,9 @@ TEST(ServerReload, WithoutAHandlerThereIsNoReloadEndpoint) {
 }
 
 TEST(ServerReload, AnAdminRequestAppliesNewLimitsToNewConnections) {
-  Broker broker;
-  ServerOptions options = AnonymousAdmins();
-  Server* self = nullptr;
-  ServerOptions next = options;
-  next.http.max_body_bytes = 8;
-  options.reload_handler = [&] { return self->Reload(next); };
-  Server server(broker, options);
-  self = &server;
+  ReloadingServer rs(AnonymousAdmins());
+  rs.next.http.max_body_bytes = 8;
+  Server& server = *rs.server;
   ASSERT_TRUE(server.Start().ok());
   EXPECT_TRUE(
       HttpOnce(server.port(), "POST", "/publish/t.a", "0123456789").starts_with("HTTP/1.1 200 "));
@@ -102,15 +109,11 @@ TEST(ServerReload, ASlowHandlerHoldsNoLoopAndOneReloadRunsAtATime) {
 // A drain takes the fronts down on threads of its own: from its start a
 // reload finds nothing to apply to (gRPC's front among them).
 TEST(ServerReload, AReloadDuringADrainIsRefused) {
-  Broker broker;
   ServerOptions options = AnonymousAdmins();
   options.grpc.listen = "127.0.0.1:0";
-  Server* self = nullptr;
-  ServerOptions next = options;
-  next.grpc.ack_every = 7;
-  options.reload_handler = [&] { return self->Reload(next); };
-  Server server(broker, options);
-  self = &server;
+  ReloadingServer rs(options);
+  rs.next.grpc.ack_every = 7;
+  Server& server = *rs.server;
   ASSERT_TRUE(server.Start().ok());
   ASSERT_TRUE(server.ReloadNow().ok());
   std::thread drain([&] { server.Drain(std::chrono::milliseconds(1500)); });
