@@ -33,6 +33,18 @@ class Live {
     version_.fetch_add(1, std::memory_order_release);
   }
   void Set(T value) { Set(std::make_shared<const T>(std::move(value))); }
+  // A new value made from the current one by `change(T&)`, in one step:
+  // what `change` leaves alone stays as it was (a front's run-time wiring
+  // beside its new limits, say).
+  template <typename F>
+  void Update(F change) {
+    std::shared_ptr<const T> old;  // let go outside the lock
+    std::lock_guard lock(mu_);
+    auto next = std::make_shared<T>(*value_);
+    change(*next);
+    old = std::exchange(value_, std::move(next));
+    version_.fetch_add(1, std::memory_order_release);
+  }
   // Changes with every Set(): a reader that holds a snapshot checks this
   // (no lock) to know whether to take a newer one.
   uint64_t version() const { return version_.load(std::memory_order_acquire); }

@@ -18,9 +18,7 @@ BrokerService::BrokerService(Broker& broker, GrpcOptions options)
       deliveries_(broker) {}
 
 void BrokerService::SetLimits(const GrpcLimits& limits) {
-  GrpcOptions next = *options_.Get();
-  static_cast<GrpcLimits&>(next) = limits;
-  options_.Set(std::move(next));
+  options_.Update([&](GrpcOptions& o) { static_cast<GrpcLimits&>(o) = limits; });
 }
 
 Result<session::IdentityPtr> BrokerService::Authenticate(grpc::CallbackServerContext* ctx) const {

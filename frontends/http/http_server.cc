@@ -63,14 +63,10 @@ HttpServer::HttpServer(io::WorkerPool& pool, HttpOptions options,
 
 HttpServer::~HttpServer() { Stop(); }
 
-std::shared_ptr<const HttpOptions> HttpServer::options() const { return ctx_->options.Get(); }
-
 void HttpServer::SetLimits(const HttpLimits& limits) {
-  HttpOptions next = *ctx_->options.Get();
-  static_cast<HttpLimits&>(next) = limits;
   per_ip_.set_max(limits.max_connections_per_ip);
   pending_per_ip_.set_max(limits.max_pending_heads_per_ip);
-  ctx_->options.Set(std::move(next));
+  ctx_->options.Update([&](HttpOptions& o) { static_cast<HttpLimits&>(o) = limits; });
 }
 
 uint16_t HttpServer::port() const { return listener_ ? listener_->port() : 0; }

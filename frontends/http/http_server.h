@@ -67,7 +67,6 @@ class HttpServer {
   void Drain(std::chrono::milliseconds window);
 
   const HttpStats& stats() const { return *stats_; }
-  std::shared_ptr<const HttpOptions> options() const;
   // A reload: connections accepted from now on get `limits` (and CORS
   // origins); open ones keep what they were accepted with. Any thread.
   void SetLimits(const HttpLimits& limits);

@@ -29,11 +29,11 @@ SseFront::SseFront(Broker& broker, SseOptions options, InboxFor inbox_for)
       names_(std::make_shared<TopicNames>(options_.Get()->id_topic_names)) {}
 
 void SseFront::SetLimits(const SseLimits& limits) {
-  SseOptions next = *options_.Get();
-  const size_t names = next.id_topic_names;
-  static_cast<SseLimits&>(next) = limits;
-  next.id_topic_names = names;
-  options_.Set(std::move(next));
+  options_.Update([&](SseOptions& o) {
+    const size_t names = o.id_topic_names;  // the cache's size, from the start
+    static_cast<SseLimits&>(o) = limits;
+    o.id_topic_names = names;
+  });
 }
 
 void SseFront::Register(http::Router& router) {

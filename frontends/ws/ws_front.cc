@@ -32,9 +32,7 @@ WsFront::WsFront(Broker& broker, WsOptions options, InboxFor inbox_for)
       inbox_for_(std::move(inbox_for)) {}
 
 void WsFront::SetLimits(const WebSocketLimits& limits) {
-  WsOptions next = *options_.Get();
-  static_cast<WebSocketLimits&>(next) = limits;
-  options_.Set(std::move(next));
+  options_.Update([&](WsOptions& o) { static_cast<WebSocketLimits&>(o) = limits; });
 }
 
 void WsFront::Register(http::Router& router) {

@@ -29,7 +29,6 @@ class WsFront {
   // Adds the /ws and /ws/<topic> routes. The front must outlive the router's use.
   void Register(http::Router& router);
   const WsStats& stats() const { return *stats_; }
-  std::shared_ptr<const WsOptions> options() const { return options_.Get(); }
   // A reload: connections upgraded from now on get `limits` (and allowed
   // origins); open ones keep theirs. Any thread.
   void SetLimits(const WebSocketLimits& limits);

@@ -24,6 +24,11 @@ TEST(Live, ASnapshotStaysWhileTheValueIsReplaced) {
   EXPECT_EQ(*held, "old");
   EXPECT_EQ(*live.Get(), "new");
   EXPECT_NE(live.version(), v0);
+  const uint64_t v1 = live.version();
+  live.Update([](std::string& s) { s += "er"; });  // from the current value
+  EXPECT_EQ(*live.Get(), "newer");
+  EXPECT_EQ(*held, "old");
+  EXPECT_NE(live.version(), v1);
 }
 
 TEST(Live, ReadersOnOtherThreadsNeverSeeAMixOfTwoValues) {
