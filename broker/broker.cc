@@ -326,5 +326,16 @@ void Broker::RecordSlowConsumer(uint64_t dropped, bool disconnected) {
 BrokerStats Broker::Stats() const { return impl_->Stats(); }
 void Broker::RunMaintenance() { impl_->RunMaintenance(); }
 const BrokerOptions& Broker::options() const { return impl_->options(); }
+void Broker::SetLimits(const BrokerLimits& next) { impl_->SetLimits(next); }
+BrokerLimits Broker::limits() const { return impl_->limits(); }
+
+void Broker::Impl::SetLimits(const BrokerLimits& next) {
+  limits_.Set(next);
+  topics_.set_limits(next.max_topics, next.max_topic_bytes);
+  tracker_.set_max_pending(next.max_pending_requests);
+  queues_.set_max_queues(next.max_queues);
+  revocations_.set_max(next.max_revocations);
+  read_budget_.set_max_bytes(next.max_store_read_bytes);
+}
 
 }  // namespace herald

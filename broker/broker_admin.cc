@@ -78,7 +78,7 @@ Status Broker::Impl::CheckAdmin(AdminCall& call) const {
     // moment before the call is refused too.
     if (r.kind == Revocation::Kind::kUser && r.issued_before_s == 0) r.issued_before_s = now + 1;
     const int64_t max_ttl =
-        std::chrono::duration_cast<std::chrono::seconds>(options_.max_revocation_ttl).count();
+        std::chrono::duration_cast<std::chrono::seconds>(limits_.max_revocation_ttl.load()).count();
     if (r.kind > Revocation::Kind::kUser) return Invalid("no such revocation kind");
     if (r.issued_before_s < 0) return Invalid("`issued_before` must be a Unix time");
     if (r.key.empty() || r.key.size() > 256) return Invalid("a jti or user of 1 to 256 bytes");
@@ -89,7 +89,7 @@ Status Broker::Impl::CheckAdmin(AdminCall& call) const {
     }
   }
   call.limit = static_cast<uint32_t>(
-      std::clamp<uint64_t>(call.limit, 1, std::max<size_t>(options_.max_admin_results, 1)));
+      std::clamp<uint64_t>(call.limit, 1, std::max<size_t>(limits_.max_admin_results, 1)));
   return Status::Ok();
 }
 

@@ -61,14 +61,14 @@ bool Broker::Impl::AddBackfilled(const WorkQueuePtr& q, QueueBackfill& bf) {
   while (MessagePtr m = bf.PeekReady()) {
     const size_t bytes = m->payload.size();
     const WorkQueue::Room fits = q->BackfillRoom(bytes);
-    if (fits == WorkQueue::Room::kNever || bytes > options_.max_queue_bytes) {
+    if (fits == WorkQueue::Room::kNever || bytes > limits_.max_queue_bytes) {
       bf.PopReady(/*skipped=*/true);  // a publish of it would be refused as well
       continue;
     }
     // The node's bound too, half of it for the reading (as the queue's).
     const uint64_t node = queues_.bytes();
     if (fits == WorkQueue::Room::kNotNow ||
-        (node != 0 && node + bytes > options_.max_queue_bytes / 2)) {
+        (node != 0 && node + bytes > limits_.max_queue_bytes / 2)) {
       room = false;
       break;
     }

@@ -15,6 +15,7 @@
 #include "broker/counters.h"
 #include "broker/delivery_inbox.h"
 #include "broker/dispatcher.h"
+#include "broker/live_limits.h"
 #include "broker/presence_table.h"
 #include "broker/queue_registry.h"
 #include "broker/request_tracker.h"
@@ -113,6 +114,8 @@ class Broker::Impl {
   void CancelPull(std::string_view name, uint64_t id);
 
   const BrokerOptions& options() const { return options_; }
+  void SetLimits(const BrokerLimits& next);
+  BrokerLimits limits() const { return limits_.Get(); }
   Dispatcher& dispatcher() { return *dispatcher_; }
 
  private:
@@ -356,6 +359,9 @@ class Broker::Impl {
   void DropHistory(TopicState& ts);
 
   const BrokerOptions options_;
+  // options_'s BrokerLimits as they apply now (SetLimits): read from here,
+  // never from options_.
+  LiveLimits limits_{BrokerLimits::Of(options_)};
   HistoryStore* const store_;  // options_.store, or null: history in memory only
   // store_ when it is a shared store (several nodes write it), else null.
   SharedHistoryStore* const shared_;

@@ -97,10 +97,10 @@ Broker::Impl::HereResult Broker::Impl::PublishHere(std::string_view topic, std::
     return r;
   };
   if (Status s = ValidateTopic(topic, options_.topic_limits); !s.ok()) return reject(s);
-  if (payload.size() > options_.max_payload_bytes) {
+  if (payload.size() > limits_.max_payload_bytes) {
     return reject({ErrorCode::kPayloadTooLarge, "payload is " + std::to_string(payload.size()) +
                                                     " bytes, over the limit of " +
-                                                    std::to_string(options_.max_payload_bytes)});
+                                                    std::to_string(limits_.max_payload_bytes)});
   }
   if (Status s = ValidateMessageMeta(options.content_type, options.headers); !s.ok()) {
     return reject(s);
@@ -167,7 +167,7 @@ Broker::Impl::HereResult Broker::Impl::PublishHere(std::string_view topic, std::
         const size_t bytes = m->payload.size();
         if (ts.shared_load != TopicState::SharedLoad::kLoading) return reject(std::move(s));
         if (counters_.held_publish_bytes.load(std::memory_order_relaxed) + bytes >
-            options_.max_held_publish_bytes) {
+            limits_.max_held_publish_bytes) {
           return reject(Status(ErrorCode::kUnavailable,
                                "topic '" + ts.name +
                                    "' is being loaded from the shared store, and the publishes "
@@ -321,7 +321,7 @@ void Broker::Impl::RememberId(TopicState& ts, StoredId id, bool pending) {
   ts.dedup->Insert(std::move(id.msg_id), std::move(e));
   // Over the node-wide budget: this topic's oldest ids go first.
   const uint64_t others = counters_.dedup_bytes.load(std::memory_order_relaxed) - before;
-  while (others + ts.dedup->cost() > options_.max_dedup_bytes) {
+  while (others + ts.dedup->cost() > limits_.max_dedup_bytes) {
     if (ts.dedup->DropOldest() == 0) break;  // only pending ones left: bounded by the store queue
     BrokerCounters::Add(counters_.dedup_evictions, 1);
   }
@@ -350,7 +350,7 @@ void Broker::Impl::AppendHistory(TopicState& ts, const MessagePtr& m) {
   ts.history.Append(m);
   // Over the node-wide budget: this topic pays first, oldest messages first.
   const uint64_t others = counters_.history_bytes.load(std::memory_order_relaxed) - cost_before;
-  while (!ts.history.empty() && others + ts.history.cost() > options_.max_history_bytes) {
+  while (!ts.history.empty() && others + ts.history.cost() > limits_.max_history_bytes) {
     ts.history.DropOldest();
     ts.history_evicted = true;  // with a store, older history is read from it
     BrokerCounters::Add(counters_.history_evictions, 1);

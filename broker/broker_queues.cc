@@ -42,11 +42,11 @@ Status Broker::Impl::ReserveJobs(TopicState& ts, size_t bytes, JobPlaces& places
   const std::vector<WorkQueuePtr>& queues = QueuesFor(ts);
   if (queues.empty()) return Status::Ok();
   // The node-wide bound, for a copy in every matching queue.
-  if (queues_.bytes() + bytes * queues.size() > options_.max_queue_bytes) {
+  if (queues_.bytes() + bytes * queues.size() > limits_.max_queue_bytes) {
     for (const WorkQueuePtr& q : queues) q->CountRefused();
     return Status(ErrorCode::kResourceExhausted,
                   "the work queues of this node hold max_queue_bytes " +
-                      std::to_string(options_.max_queue_bytes) + " of jobs: nothing was published");
+                      std::to_string(limits_.max_queue_bytes) + " of jobs: nothing was published");
   }
   for (const WorkQueuePtr& q : queues) {
     Result<uint64_t> seq = q->Reserve(bytes);
@@ -398,7 +398,7 @@ uint64_t Broker::Impl::Pull(std::string_view name, size_t max, std::chrono::mill
                                                              std::chrono::hours(24 * 7));
   const int64_t wait_us = std::chrono::duration_cast<std::chrono::microseconds>(bounded).count();
   const uint64_t id =
-      (*q)->Pull(max, wait_us, options_.max_waiting_pulls, std::move(done), NowSteadyUs(), fx);
+      (*q)->Pull(max, wait_us, limits_.max_waiting_pulls, std::move(done), NowSteadyUs(), fx);
   RunQueueEffects(*q, fx);
   return id;
 }

@@ -24,7 +24,7 @@ uint64_t Broker::Impl::Request(std::string_view topic, std::string payload,
   }
   // Every pending request is held until its deadline: a caller (a client
   // asking for 49 days) must not decide how long that is.
-  timeout = std::min(timeout, options_.max_request_timeout);
+  timeout = std::min(timeout, limits_.max_request_timeout.load());
   if (index_.Match(topic)->empty()) {
     BrokerCounters::Add(counters_.request_no_responders, 1);
     return fail(Status(ErrorCode::kNoResponders,
@@ -35,7 +35,7 @@ uint64_t Broker::Impl::Request(std::string_view topic, std::string payload,
     BrokerCounters::Add(counters_.requests_refused, 1);
     return fail(Status(ErrorCode::kResourceExhausted,
                        "too many pending requests on this node (max_pending_requests " +
-                           std::to_string(options_.max_pending_requests) + ")"));
+                           std::to_string(limits_.max_pending_requests) + ")"));
   }
   if (added.earliest) {
     {

@@ -148,9 +148,9 @@ Result<Revocation> Revocations::Add(const Revocation& r, bool* changed,
     return held;
   }
   if (changed) *changed = true;
-  if (tokens_.size() + users_.size() >= max_) {
+  if (const size_t max = max_; tokens_.size() + users_.size() >= max) {
     return Status(ErrorCode::kResourceExhausted,
-                  "at most " + std::to_string(max_) + " revocations (max_revocations)");
+                  "at most " + std::to_string(max) + " revocations (max_revocations)");
   }
   map.emplace(r.key, r);
   count_.store(tokens_.size() + users_.size(), std::memory_order_relaxed);

@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/relaxed.h"
 #include "herald/clients.h"
 
 namespace herald {
@@ -64,6 +65,9 @@ class ClientDirectory : public std::enable_shared_from_this<ClientDirectory> {
 class Revocations {
  public:
   explicit Revocations(size_t max) : max_(max) {}
+  // A reload: records held stay (a lower bound refuses new ones until
+  // enough are forgotten).
+  void set_max(size_t max) { max_.store(max); }
   // kResourceExhausted past `max` live records; a record already held keeps
   // the later `until` and `issued_before`. Returns the record as held;
   // `changed` (optional): whether it is new or was extended, and then
@@ -80,7 +84,7 @@ class Revocations {
   size_t size() const;
 
  private:
-  const size_t max_;
+  Relaxed<size_t> max_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, Revocation> tokens_, users_;
   std::atomic<size_t> count_{0};

@@ -105,9 +105,9 @@ Status QueueRegistry::Create(const QueueOptions& options, const TopicLimits& lim
                                : "a store whose writes may commit out of order (Redis shards)") +
                       ": only \"new\" (reading history needs the disk store, or none)");
   }
-  if (queues_.size() >= max_queues_) {
-    return Status(ErrorCode::kResourceExhausted, "this node already has max_queues " +
-                                                     std::to_string(max_queues_) + " work queues");
+  if (const size_t max = max_queues_; queues_.size() >= max) {
+    return Status(ErrorCode::kResourceExhausted,
+                  "this node already has max_queues " + std::to_string(max) + " work queues");
   }
   const uint64_t incarnation = nonce_() | 1;  // never 0
   queues_.emplace(options.name, std::make_shared<WorkQueue>(options, nonce_, &bytes_, store_,

@@ -20,6 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/relaxed.h"
 #include "broker/work_queue.h"
 #include "herald/topic.h"
 
@@ -59,6 +60,8 @@ class QueueRegistry {
   // A queue of the same name and the same options is not an error (the
   // config and a client may both create it); other options are.
   Status Create(const QueueOptions& options, const TopicLimits& limits);
+  // A reload: queues held stay (a lower bound refuses new ones).
+  void set_max_queues(size_t max_queues) { max_queues_.store(max_queues); }
   // At start: a queue the store kept (not written again, not counted
   // against max_queues, which only bounds new ones).
   WorkQueuePtr Restore(const QueueOptions& options, uint64_t incarnation);
@@ -88,7 +91,7 @@ class QueueRegistry {
   uint64_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
 
  private:
-  const size_t max_queues_;
+  Relaxed<size_t> max_queues_;
   const std::function<uint64_t()> nonce_;
   QueueStore* const store_;
   SharedQueueStore* const shared_;

@@ -48,7 +48,7 @@ std::string RequestTracker::NewInboxLocked() {
 
 RequestTracker::Added RequestTracker::Add(Clock::time_point deadline, ReplyCallback& callback) {
   std::lock_guard lock(mu_);
-  if (max_pending_ != 0 && pending_.size() >= max_pending_) return {};
+  if (const size_t max = max_pending_; max != 0 && pending_.size() >= max) return {};
   Added added;
   added.id = ++next_id_;
   added.inbox = NewInboxLocked();

@@ -20,6 +20,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "base/relaxed.h"
 #include "broker/counters.h"
 #include "herald/broker.h"
 
@@ -31,6 +32,9 @@ class RequestTracker {
 
   // At most `max_pending` requests wait at once (0: no limit).
   RequestTracker(std::string node_id, size_t max_pending, BrokerCounters* counters);
+  // A reload: requests waiting stay (a lower bound refuses new ones until
+  // enough are answered).
+  void set_max_pending(size_t max_pending) { max_pending_.store(max_pending); }
 
   struct Added {
     uint64_t id = 0;        // for Cancel(); 0 when refused
@@ -67,7 +71,7 @@ class RequestTracker {
   Pending TakeLocked(std::unordered_map<std::string, Pending>::iterator it);
 
   const std::string prefix_;
-  const size_t max_pending_;
+  Relaxed<size_t> max_pending_;
   BrokerCounters* const counters_;
   mutable std::mutex mu_;
   uint64_t next_id_ = 0;

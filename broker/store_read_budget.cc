@@ -77,6 +77,13 @@ void StoreReadBudget::Close() {
   // let go outside the budget's lock.
 }
 
+void StoreReadBudget::set_max_bytes(size_t max_bytes) {
+  std::lock_guard lock(state_->mu);
+  const bool raised = max_bytes > state_->max_bytes;
+  state_->max_bytes = max_bytes;
+  if (raised && !state_->waiting.empty() && state_->notify) state_->notify();
+}
+
 size_t StoreReadBudget::held() const {
   std::lock_guard lock(state_->mu);
   return state_->held;

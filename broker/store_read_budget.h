@@ -48,6 +48,10 @@ class StoreReadBudget {
   // still out keep counting down. Called as the broker goes.
   void Close();
 
+  // A reload: reads from now on are charged against `max_bytes`; charges
+  // out stay. A raise signals `waiting` when reads wait (they may fit now).
+  void set_max_bytes(size_t max_bytes);
+
   size_t held() const;
   size_t waiting() const;
 

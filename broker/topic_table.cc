@@ -28,18 +28,19 @@ Result<TopicStatePtr> TopicTable::GetOrCreate(std::string_view name, const Facto
   Shard& shard = ShardFor(key);
   std::lock_guard lock(shard.mu);
   if (auto it = shard.topics.find(key); it != shard.topics.end()) return it->second;
-  if (count_.load(std::memory_order_relaxed) >= max_topics_) {
+  if (const size_t max = max_topics_; count_.load(std::memory_order_relaxed) >= max) {
     refused_.fetch_add(1, std::memory_order_relaxed);
     return Status(ErrorCode::kTooManyTopics,
-                  "the broker holds the maximum of " + std::to_string(max_topics_) + " topics");
+                  "the broker holds the maximum of " + std::to_string(max) + " topics");
   }
   // Reserve first, so racing creators on other shards cannot overshoot.
   const size_t cost = Cost(name);
-  if (bytes_.fetch_add(cost, std::memory_order_relaxed) + cost > max_bytes_) {
+  if (const size_t max = max_bytes_;
+      bytes_.fetch_add(cost, std::memory_order_relaxed) + cost > max) {
     bytes_.fetch_sub(cost, std::memory_order_relaxed);
     refused_.fetch_add(1, std::memory_order_relaxed);
     return Status(ErrorCode::kTooManyTopics,
-                  "topic state is at its memory limit of " + std::to_string(max_bytes_) +
+                  "topic state is at its memory limit of " + std::to_string(max) +
                       " bytes (max_topic_bytes); publish to an existing topic or wait for idle "
                       "topics to expire");
   }

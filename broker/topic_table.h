@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/relaxed.h"
 #include "base/seeded_hash.h"
 #include "broker/cluster_view.h"
 #include "broker/dedup_table.h"
@@ -110,6 +111,12 @@ class TopicTable {
 
   TopicTable(size_t max_topics, size_t max_bytes)
       : max_topics_(max_topics), max_bytes_(max_bytes) {}
+  // A reload: later topics are counted against these; the topics held stay
+  // (lowered bounds refuse new topics until there is room again).
+  void set_limits(size_t max_topics, size_t max_bytes) {
+    max_topics_.store(max_topics);
+    max_bytes_.store(max_bytes);
+  }
 
   // Memory one topic's state holds, history aside (that has its own budget):
   // the TopicState, its table entry, its name twice and its match result.
@@ -166,8 +173,8 @@ class TopicTable {
   static Hashed Hash(std::string_view name) { return {name, SeededHash{}(name)}; }
   Shard& ShardFor(const Hashed& key) const { return shards_[(key.hash >> 58) % kShards]; }
 
-  const size_t max_topics_;
-  const size_t max_bytes_;
+  Relaxed<size_t> max_topics_;
+  Relaxed<size_t> max_bytes_;
   std::atomic<size_t> count_{0};
   std::atomic<size_t> bytes_{0};
   std::atomic<uint64_t> refused_{0};

@@ -14,9 +14,9 @@ ClientSession::ClientSession(std::shared_ptr<const Operations> ops, IdentityPtr 
       identity_(std::move(identity)),
       run_(std::move(unsubscribe_on)),
       permits_(
-          std::make_shared<ReplyPermits>(ops_->broker().options().max_reply_inboxes_per_session)),
+          std::make_shared<ReplyPermits>(ops_->broker().limits().max_reply_inboxes_per_session)),
       requests_(std::make_shared<SessionRequests>(
-          ops_->broker(), ops_->broker().options().max_pending_requests_per_session)) {}
+          ops_->broker(), ops_->broker().limits().max_pending_requests_per_session)) {}
 
 ClientSession::~ClientSession() { Close(); }
 
@@ -28,7 +28,7 @@ Result<ClientSession::Subscribed> ClientSession::Subscribe(std::string_view patt
   if (options.presence)
     *options.presence = Operations::MemberOf(*identity_, client_id_, connect_info_);
   Key key(std::string(pattern), options.queue_group);
-  const size_t max = ops_->broker().options().max_subscriptions_per_sink;
+  const size_t max = ops_->broker().limits().max_subscriptions_per_sink;
   {
     std::lock_guard lock(mu_);
     if (closed_) return Status(ErrorCode::kCancelled, "the connection is closing");

@@ -30,7 +30,7 @@ void Operations::PublishVetted(std::string_view topic, std::string payload, Publ
 
 Result<std::chrono::milliseconds> Operations::RequestTimeout(
     std::optional<int64_t> asked_ms, std::chrono::milliseconds fallback) const {
-  const int64_t max = broker_.options().max_request_timeout.count();
+  const int64_t max = broker_.limits().max_request_timeout.count();
   if (!asked_ms) return std::chrono::milliseconds(std::min(fallback.count(), max));
   if (*asked_ms < 1 || *asked_ms > max) {
     return Status(
@@ -224,7 +224,7 @@ uint64_t Operations::Pull(const auth::Identity& who, std::string_view name, int6
     done(std::move(s));
     return uint64_t{0};
   };
-  const int64_t max_wait = broker_.options().max_request_timeout.count();
+  const int64_t max_wait = broker_.limits().max_request_timeout.count();
   if (max < 1 || max > kMaxPullBatch) {
     return refuse(Status(ErrorCode::kInvalidArgument,
                          "'max' must be from 1 to " + std::to_string(kMaxPullBatch)));

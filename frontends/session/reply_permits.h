@@ -11,7 +11,7 @@
 // forgotten first: its request has almost surely timed out), so a flood of
 // requests to one responder costs it a fixed amount of memory.
 //
-//   ReplyPermits permits(broker.options().max_reply_inboxes_per_session);
+//   ReplyPermits permits(broker.limits().max_reply_inboxes_per_session);
 //   permits.Note(*delivery.message);             // when delivering
 //   if (Status s = permits.Take(to); !s.ok()) refuse(s);
 //   else broker.Reply(to, payload);

@@ -43,7 +43,7 @@ void RawEndpoint::OnMessage(EventType type, std::string payload) {
   }
   // The topic was validated at the upgrade; the size is the one thing a
   // frame can get wrong, and raw frames have no error message to carry it.
-  const size_t limit = broker_.options().max_payload_bytes;
+  const size_t limit = broker_.limits().max_payload_bytes;
   if (payload.size() > limit) {
     session_->Close(static_cast<uint16_t>(CloseCode::kMessageTooBig),
                     "payload is " + std::to_string(payload.size()) + " bytes, over the limit of " +

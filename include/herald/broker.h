@@ -275,7 +275,19 @@ class Broker {
   // Any thread. Trims history by age and forgets idle topics now (the
   // maintenance thread does this every maintenance_interval).
   void RunMaintenance();
+  // The options the broker was made with. Its BrokerLimits are limits().
   const BrokerOptions& options() const;
+  // Any thread. Applies new bounds while running: every operation from
+  // now on is checked against them, in every front and session. What is
+  // already held stays: lowered counts (topics, queues, subscriptions,
+  // pending requests, revocations) refuse new ones until there is room
+  // again; lowered memory bounds (history, ids, queue jobs) trim at the
+  // next publish to a topic or refuse the next job; a raised
+  // max_store_read_bytes starts reads that were waiting for room. The
+  // two per-session bounds apply to sessions made from now on.
+  void SetLimits(const BrokerLimits& next);
+  // Any thread. The bounds as they apply now (each read on its own).
+  BrokerLimits limits() const;
 
   class Impl;
 

@@ -113,4 +113,52 @@ struct BrokerOptions {
   std::function<int64_t()> clock;
 };
 
+// The bounds of BrokerOptions a running broker can change
+// (Broker::SetLimits, heraldd's reload); see there for what a change does
+// to what is already held. The rest of BrokerOptions is read at
+// construction only: topic_limits (a topic valid yesterday stays valid),
+// max_inbox_pending (the inboxes are made at start), dedup_window (the ids
+// already remembered), history rules and presence, the store, the clock.
+struct BrokerLimits {
+  size_t max_payload_bytes = 0;
+  size_t max_subscriptions_per_sink = 0;
+  size_t max_topics = 0;
+  size_t max_topic_bytes = 0;
+  size_t max_history_bytes = 0;
+  size_t max_store_read_bytes = 0;
+  size_t max_held_publish_bytes = 0;
+  std::chrono::milliseconds max_request_timeout{0};
+  size_t max_pending_requests = 0;
+  size_t max_pending_requests_per_session = 0;
+  size_t max_reply_inboxes_per_session = 0;
+  size_t max_dedup_bytes = 0;
+  size_t max_queues = 0;
+  size_t max_queue_bytes = 0;
+  size_t max_waiting_pulls = 0;
+  size_t max_revocations = 0;
+  std::chrono::milliseconds max_revocation_ttl{0};
+  size_t max_admin_results = 0;
+
+  static BrokerLimits Of(const BrokerOptions& o) {
+    return {.max_payload_bytes = o.max_payload_bytes,
+            .max_subscriptions_per_sink = o.max_subscriptions_per_sink,
+            .max_topics = o.max_topics,
+            .max_topic_bytes = o.max_topic_bytes,
+            .max_history_bytes = o.max_history_bytes,
+            .max_store_read_bytes = o.max_store_read_bytes,
+            .max_held_publish_bytes = o.max_held_publish_bytes,
+            .max_request_timeout = o.max_request_timeout,
+            .max_pending_requests = o.max_pending_requests,
+            .max_pending_requests_per_session = o.max_pending_requests_per_session,
+            .max_reply_inboxes_per_session = o.max_reply_inboxes_per_session,
+            .max_dedup_bytes = o.max_dedup_bytes,
+            .max_queues = o.max_queues,
+            .max_queue_bytes = o.max_queue_bytes,
+            .max_waiting_pulls = o.max_waiting_pulls,
+            .max_revocations = o.max_revocations,
+            .max_revocation_ttl = o.max_revocation_ttl,
+            .max_admin_results = o.max_admin_results};
+  }
+};
+
 }  // namespace herald

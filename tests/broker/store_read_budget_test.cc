@@ -105,6 +105,26 @@ TEST(StoreReadBudget, ANextPageThatFitsGoesAtOnceEvenWithReadsWaiting) {
   EXPECT_EQ(b.held(), 2u);
 }
 
+TEST(StoreReadBudget, ARaisedBoundSignalsTheWaitingReadsAndALoweredOneKeepsWhatIsHeld) {
+  int signals = 0;
+  StoreReadBudget b(2, [&] { ++signals; });
+  Recorder r;
+  r.Try(b, 1, "a");
+  r.Try(b, 1, "b");
+  r.Try(b, 1, "c");  // waits: the budget is full
+  b.set_max_bytes(1);
+  EXPECT_EQ(signals, 0);    // lowered: nothing more fits
+  EXPECT_EQ(b.held(), 2u);  // and nothing held is taken back
+  r.Try(b, 1, "d");
+  EXPECT_EQ(b.waiting(), 2u);
+  b.set_max_bytes(4);
+  EXPECT_EQ(signals, 1);  // raised with reads waiting: their thread is told
+  r.RunReady(b);
+  EXPECT_EQ(r.started, (std::vector<std::string>{"a", "b", "c", "d"}));
+  b.set_max_bytes(8);
+  EXPECT_EQ(signals, 1);  // nothing waits: no signal
+}
+
 TEST(StoreReadBudget, ClosingDropsTheWaitingReadsRefusesNewOnesAndChargesMayOutliveIt) {
   Recorder r;
   {
