@@ -82,6 +82,10 @@ Result<std::string> PrintToml(std::string_view toml_text, std::string_view origi
 Result<std::vector<std::string>> ChangedKeys(std::string_view printed_before,
                                              std::string_view printed_after);
 
+// Whether a key of [limits] ("dedup_window_ms") is read at start only. The
+// others are BrokerLimits, which a reload applies (Broker::SetLimits).
+bool IsRestartOnlyLimit(std::string_view key);
+
 // A key of the config file, as the reader knows it: every one must be
 // documented in docs/CONFIG.md (a test checks, and that the defaults agree).
 struct ConfigKey {

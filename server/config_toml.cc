@@ -174,6 +174,17 @@ Status ReadStore(TomlReader& r, Config& c) {
   return ParseRedisShards(shards, c.redis);
 }
 
+}  // namespace
+
+// The [limits] keys that are not BrokerLimits (herald/broker_options.h says
+// why each is read at start only).
+bool IsRestartOnlyLimit(std::string_view key) {
+  return key == "max_topic_length" || key == "max_topic_tokens" || key == "max_inbox_pending" ||
+         key == "dedup_window_ms";
+}
+
+namespace {
+
 Status ReadLimits(TomlReader& r, Config& c) {
   BrokerOptions& b = c.broker;
   r.Bytes("max_payload_bytes", b.max_payload_bytes, AtLeast(1));

@@ -56,7 +56,8 @@ sigset_t BlockShutdownSignals() {
 // once at start (the files it names may be gone by now: a key rotation
 // deletes the old one): a key that needs a restart is named at every
 // reload for as long as the file differs.
-herald::Result<herald::ReloadReport> Reload(int argc, char** argv, herald::Server& server,
+herald::Result<herald::ReloadReport> Reload(int argc, char** argv, herald::Broker& broker,
+                                            herald::Server& server,
                                             const herald::server::ParsedArgs& started,
                                             const herald::Result<std::string>& started_doc) {
   using herald::server::ParsedArgs;
@@ -74,11 +75,15 @@ herald::Result<herald::ReloadReport> Reload(int argc, char** argv, herald::Serve
     if (r.status().code() == herald::ErrorCode::kUnavailable) return r.status();
     return refused(r.status().message());
   }
+  // The broker's bounds, once the server's part is applied (it cannot
+  // fail: the values were checked as the file was read).
+  broker.SetLimits(herald::BrokerLimits::Of(again.config.broker));
   std::vector<std::string> applied = r->applied;
+  applied.push_back("limits");
   applied.push_back("log_level");
   // Every other key that differs is named: what the server could not apply
-  // live (it said so), and what heraldd reads at start only (limits, the
-  // store, queues...).
+  // live (it said so), and what heraldd reads at start only (the store,
+  // queues, the [limits] keys that are not BrokerLimits...).
   std::vector<std::string> restart = r->needs_restart;
   auto add = [&](const std::string& key) {
     if (std::find(restart.begin(), restart.end(), key) == restart.end()) restart.push_back(key);
@@ -88,6 +93,7 @@ herald::Result<herald::ReloadReport> Reload(int argc, char** argv, herald::Serve
     const std::string section = key.substr(0, key.find('.'));
     if (key == "log_level") return true;
     if (std::find(applied.begin(), applied.end(), section) == applied.end()) return false;
+    if (section == "limits" && herald::server::IsRestartOnlyLimit(key.substr(7))) return false;
     return std::none_of(restart.begin(), restart.end(), [&](const std::string& r) {
       return r == key || key.rfind(r + ".", 0) == 0;
     });
@@ -219,7 +225,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   herald::Server* reloading = nullptr;  // the server, once made
-  config.server.reload_handler = [&] { return Reload(argc, argv, *reloading, args, started_doc); };
+  config.server.reload_handler = [&] {
+    return Reload(argc, argv, broker, *reloading, args, started_doc);
+  };
   herald::Server server(broker, config.server);
   reloading = &server;
   // The server holds the hooks' transport from here on, so it goes with the

@@ -130,9 +130,9 @@ class Server {
   // tls.handshake_timeout_ms, sse.id_topic_names, grpc.max_message_bytes,
   // keepalive_* and max_concurrent_streams, auth turned on or off and a
   // client CA given or dropped with a gRPC TLS listener; other settings
-  // (the broker's limits, the cluster's name, secret and
-  // files, hooks...) are read at start only and not compared here (heraldd
-  // compares whole configurations). Any thread but a loop's (it
+  // (the cluster's name, secret and files, hooks...) are read at start
+  // only and not compared here (heraldd compares whole configurations).
+  // The broker's bounds are the broker's: Broker::SetLimits. Any thread but a loop's (it
   // reads files); one reload at a time; a Reload during Stop waits for it,
   // then finds the server stopped.
   Result<ReloadReport> Reload(const ServerOptions& next);

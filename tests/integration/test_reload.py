@@ -20,6 +20,7 @@ import unittest
 import grpc
 import websockets
 
+from cluster_util import metric
 from heraldd import Heraldd, http_call, wait_until
 from test_auth import AUDIENCE, ISSUER, bearer, claims, jwt
 from tls_util import Pki
@@ -135,16 +136,18 @@ class Reload(unittest.TestCase):
         h = self.start(auth(OLD))
         said = self.reload(h, "workers = 3\n" + auth(NEW, "max_connections_per_user = 5\n") +
                            "[http]\nmax_body_bytes = 4096\n[limits]\nmax_topics = 10\n"
+                           "dedup_window_ms = 1000\nmax_topic_length = 100\n"
                            "[grpc]\nmax_message_bytes = 65536\n[sse]\nid_topic_names = 8\n",
                            "need a restart")
         restart = [line for line in said.splitlines() if "need a restart" in line][0]
-        for key in ("workers", "limits.max_topics", "grpc.max_message_bytes",
-                    "sse.id_topic_names"):
+        for key in ("workers", "limits.dedup_window_ms", "limits.max_topic_length",
+                    "grpc.max_message_bytes", "sse.id_topic_names"):
             self.assertIn(key, restart)
-        for key in ("http.max_body_bytes", "auth.max_connections_per_user"):  # live
+        for key in ("http.max_body_bytes", "auth.max_connections_per_user",
+                    "limits.max_topics"):  # live
             self.assertNotIn(key, restart)
         # The rest was applied.
-        self.assertIn("reload: applied auth, http, websocket, sse, log_level", said)
+        self.assertIn("reload: applied auth, http, websocket, sse, limits, log_level", said)
 
     def test_a_changed_secret_is_named_though_it_prints_masked(self):
         h = self.start('[store]\nredis_password = "one"\n')
@@ -226,6 +229,57 @@ class Reload(unittest.TestCase):
             self.assertEqual((await recv_json(kept_ws, 5))["op"], "ack")
             await kept_ws.close()
         run(go())
+
+    def test_broker_limits_apply_to_the_next_operation_on_every_front_and_on_open_connections(
+            self):
+        base = 'grpc_listen = "127.0.0.1:0"\n[limits]\n'
+        h = self.start(base + "max_payload_bytes = 1000\nmax_subscriptions_per_connection = 3\n"
+                       "max_topics = 1000\n")
+        channel = grpc.insecure_channel(f"127.0.0.1:{h.grpc_port}")
+        self.addCleanup(channel.close)
+        stub = pb_grpc.BrokerStub(channel)
+
+        async def go():
+            ws = await websockets.connect(f"ws://127.0.0.1:{h.port}/ws")
+            for i in range(2):
+                await ws.send(json.dumps({"op": "sub", "topic": f"bl.{i}"}))
+                self.assertEqual((await recv_json(ws, 5))["op"], "subscribed")
+                self.assertEqual(http_call(h.port, "POST", f"/publish/bl.{i}", b"x")[0].status,
+                                 200)
+                self.assertEqual((await recv_json(ws, 5))["op"], "msg")
+            held = int(metric(h.port, "herald_topics"))  # bl.0, bl.1 and the node's own
+            said = await asyncio.to_thread(
+                self.reload, h, base + "max_payload_bytes = 100\n"
+                f"max_subscriptions_per_connection = 1\nmax_topics = {held}\n")
+            self.assertRegex(said, r"reload: applied .*\blimits\b")
+            self.assertNotIn("need a restart", said)
+            # The WebSocket opened before the reload: the next publish and
+            # subscribe are checked against the new bounds...
+            await ws.send(json.dumps({"op": "pub", "id": 1, "topic": "bl.0", "payload": "y" * 500}))
+            err = await recv_json(ws, 5)
+            self.assertEqual((err["op"], err["code"]), ("error", "payload_too_large"), err)
+            self.assertIn("100", err["message"])
+            await ws.send(json.dumps({"op": "sub", "id": 2, "topic": "bl.2"}))
+            self.assertEqual((await recv_json(ws, 5))["code"], "too_many_subscriptions")
+            # ...and what it holds stays: both subscriptions still deliver.
+            await ws.send(json.dumps({"op": "pub", "id": 3, "topic": "bl.1", "payload": "small"}))
+            got = {(await recv_json(ws, 5))["op"] for _ in range(2)}
+            self.assertEqual(got, {"ack", "msg"})
+            # A new topic past max_topics (as many as are held): refused, on
+            # HTTP; a held one still takes publishes.
+            status, body = http_call(h.port, "POST", "/publish/bl.new", b"x")
+            self.assertEqual(status.status, 503, body)
+            self.assertIn(b"too_many_topics", body)
+            self.assertEqual(http_call(h.port, "POST", "/publish/bl.0", b"x")[0].status, 200)
+            status, body = http_call(h.port, "POST", "/publish/bl.0", b"x" * 500)
+            self.assertEqual(status.status, 413, body)
+            await ws.close()
+        run(go())
+        # gRPC: the same bound, the same error.
+        with self.assertRaises(grpc.RpcError) as refused:
+            stub.Publish(pb.PublishRequest(topic="bl.0", payload=b"z" * 500), timeout=5)
+        self.assertIn("100", refused.exception.details())
+        self.assertEqual(http_call(h.port, "GET", "/healthz")[0].status, 200)
 
     def test_a_per_address_cap_set_by_a_reload_counts_the_connections_already_open(self):
         h = self.start("")  # no cap
