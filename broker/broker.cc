@@ -135,13 +135,25 @@ void Broker::Impl::RunMaintenance() {
   revocations_.Expire(now / 1'000'000, [this](const Revocation& r) {
     if (revocation_store_) revocation_store_->DeleteRevocation(r);
   });
+  // A lowered max_history_bytes or max_dedup_bytes (SetLimits) leaves the
+  // node over it: every topic keeps the same share of what it holds, its
+  // newest part, so one sweep brings the node within the bound (a publish
+  // meanwhile trims only its own topic, and keeps its newest message).
+  auto share = [](const BrokerCounters::Counter& held, size_t max) {
+    const uint64_t h = held.load(std::memory_order_relaxed);
+    return h > max ? static_cast<double>(max) / static_cast<double>(h) : 1.0;
+  };
+  const double history_share = share(counters_.history_bytes, limits_.max_history_bytes);
+  const double dedup_share = share(counters_.dedup_bytes, limits_.max_dedup_bytes);
   std::vector<std::string> stalled;  // holes whose read the store refused
   topics_.RemoveIf([&](TopicState& ts) {
     std::lock_guard lock(ts.mu);
     if (ts.catching_up && ts.catch_up_stalled) stalled.push_back(ts.name);
     BrokerCounters::Sub(counters_.history_bytes, ts.history.TrimByAge(now));
+    if (history_share < 1) KeepShare(ts, history_share);
     if (ts.dedup) {
       BrokerCounters::Sub(counters_.dedup_bytes, ts.dedup->ExpireBefore(ids_before));
+      if (dedup_share < 1) KeepIdShare(ts, dedup_share);
       if (ts.dedup->empty()) ts.dedup.reset();
     }
     // The store applies the topic's retention to what it holds (once per
@@ -161,6 +173,26 @@ void Broker::Impl::RunMaintenance() {
   });
   RetryStalledCatchUps(stalled);
   RetryReplays();
+}
+
+void Broker::Impl::KeepShare(TopicState& ts, double share) {
+  const size_t before = ts.history.cost();
+  const auto keep = static_cast<size_t>(static_cast<double>(before) * share);
+  while (!ts.history.empty() && ts.history.cost() > keep) {
+    ts.history.DropOldest();
+    ts.history_evicted = true;  // with a store, older history is read from it
+    BrokerCounters::Add(counters_.history_evictions, 1);
+  }
+  BrokerCounters::Sub(counters_.history_bytes, before - ts.history.cost());
+}
+
+void Broker::Impl::KeepIdShare(TopicState& ts, double share) {
+  const size_t before = ts.dedup->cost();
+  const auto keep = static_cast<size_t>(static_cast<double>(before) * share);
+  while (ts.dedup->cost() > keep && ts.dedup->DropOldest() != 0) {
+    BrokerCounters::Add(counters_.dedup_evictions, 1);
+  }
+  BrokerCounters::Sub(counters_.dedup_bytes, before - ts.dedup->cost());
 }
 
 void Broker::Impl::RecordRefused(bool reply) {
@@ -330,6 +362,8 @@ void Broker::SetLimits(const BrokerLimits& next) { impl_->SetLimits(next); }
 BrokerLimits Broker::limits() const { return impl_->limits(); }
 
 void Broker::Impl::SetLimits(const BrokerLimits& next) {
+  // One at a time, so limits() and the components' caps are one call's.
+  std::lock_guard lock(set_limits_mu_);
   limits_.Set(next);
   topics_.set_limits(next.max_topics, next.max_topic_bytes);
   tracker_.set_max_pending(next.max_pending_requests);

@@ -128,6 +128,10 @@ class Broker::Impl {
 
   // Topic lock held for all of these.
   void AppendHistory(TopicState& ts, const MessagePtr& m);
+  // Topic lock held. Drops the topic's oldest history (ids) until it holds
+  // `share` of what it did: the maintenance sweep after a lowered bound.
+  void KeepShare(TopicState& ts, double share);
+  void KeepIdShare(TopicState& ts, double share);
   // Queues `m` for the history store; its publisher's `done` and its fan-out
   // follow the commit (CommitStored). Refused at once when the store is.
   Status AppendStored(const TopicStatePtr& ts, MessagePtr m, PublishCallback& done,
@@ -362,6 +366,7 @@ class Broker::Impl {
   // options_'s BrokerLimits as they apply now (SetLimits): read from here,
   // never from options_.
   LiveLimits limits_{BrokerLimits::Of(options_)};
+  std::mutex set_limits_mu_;
   HistoryStore* const store_;  // options_.store, or null: history in memory only
   // store_ when it is a shared store (several nodes write it), else null.
   SharedHistoryStore* const shared_;

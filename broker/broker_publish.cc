@@ -97,10 +97,10 @@ Broker::Impl::HereResult Broker::Impl::PublishHere(std::string_view topic, std::
     return r;
   };
   if (Status s = ValidateTopic(topic, options_.topic_limits); !s.ok()) return reject(s);
-  if (payload.size() > limits_.max_payload_bytes) {
+  if (const size_t max = limits_.max_payload_bytes; payload.size() > max) {
     return reject({ErrorCode::kPayloadTooLarge, "payload is " + std::to_string(payload.size()) +
                                                     " bytes, over the limit of " +
-                                                    std::to_string(limits_.max_payload_bytes)});
+                                                    std::to_string(max)});
   }
   if (Status s = ValidateMessageMeta(options.content_type, options.headers); !s.ok()) {
     return reject(s);
@@ -319,9 +319,13 @@ void Broker::Impl::RememberId(TopicState& ts, StoredId id, bool pending) {
   e.pending = pending;
   const size_t before = ts.dedup->cost();
   ts.dedup->Insert(std::move(id.msg_id), std::move(e));
-  // Over the node-wide budget: this topic's oldest ids go first.
+  // Over the node-wide budget: this topic's oldest ids go first. With the
+  // others alone over it (a lowered bound, until the next maintenance
+  // sweep shares the cut among all topics) the id just remembered stays.
   const uint64_t others = counters_.dedup_bytes.load(std::memory_order_relaxed) - before;
-  while (others + ts.dedup->cost() > limits_.max_dedup_bytes) {
+  const size_t max = limits_.max_dedup_bytes;
+  const size_t keep = others > max ? 1 : 0;
+  while (ts.dedup->size() > keep && others + ts.dedup->cost() > max) {
     if (ts.dedup->DropOldest() == 0) break;  // only pending ones left: bounded by the store queue
     BrokerCounters::Add(counters_.dedup_evictions, 1);
   }
@@ -348,9 +352,14 @@ void Broker::Impl::AppendHistory(TopicState& ts, const MessagePtr& m) {
   if (!ts.history.enabled()) return;
   const size_t cost_before = ts.history.cost();
   ts.history.Append(m);
-  // Over the node-wide budget: this topic pays first, oldest messages first.
+  // Over the node-wide budget: this topic pays first, oldest messages
+  // first. With the others alone over it (a lowered bound, until the next
+  // maintenance sweep shares the cut among all topics) the message just
+  // published stays.
   const uint64_t others = counters_.history_bytes.load(std::memory_order_relaxed) - cost_before;
-  while (!ts.history.empty() && others + ts.history.cost() > limits_.max_history_bytes) {
+  const size_t max = limits_.max_history_bytes;
+  const size_t keep = others > max ? 1 : 0;
+  while (ts.history.size() > keep && others + ts.history.cost() > max) {
     ts.history.DropOldest();
     ts.history_evicted = true;  // with a store, older history is read from it
     BrokerCounters::Add(counters_.history_evictions, 1);

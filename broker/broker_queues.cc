@@ -42,11 +42,11 @@ Status Broker::Impl::ReserveJobs(TopicState& ts, size_t bytes, JobPlaces& places
   const std::vector<WorkQueuePtr>& queues = QueuesFor(ts);
   if (queues.empty()) return Status::Ok();
   // The node-wide bound, for a copy in every matching queue.
-  if (queues_.bytes() + bytes * queues.size() > limits_.max_queue_bytes) {
+  if (const size_t max = limits_.max_queue_bytes; queues_.bytes() + bytes * queues.size() > max) {
     for (const WorkQueuePtr& q : queues) q->CountRefused();
     return Status(ErrorCode::kResourceExhausted,
-                  "the work queues of this node hold max_queue_bytes " +
-                      std::to_string(limits_.max_queue_bytes) + " of jobs: nothing was published");
+                  "the work queues of this node hold max_queue_bytes " + std::to_string(max) +
+                      " of jobs: nothing was published");
   }
   for (const WorkQueuePtr& q : queues) {
     Result<uint64_t> seq = q->Reserve(bytes);

@@ -35,7 +35,7 @@ uint64_t Broker::Impl::Request(std::string_view topic, std::string payload,
     BrokerCounters::Add(counters_.requests_refused, 1);
     return fail(Status(ErrorCode::kResourceExhausted,
                        "too many pending requests on this node (max_pending_requests " +
-                           std::to_string(limits_.max_pending_requests) + ")"));
+                           std::to_string(tracker_.max_pending()) + ")"));
   }
   if (added.earliest) {
     {

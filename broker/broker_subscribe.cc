@@ -82,10 +82,9 @@ Result<uint64_t> Broker::Impl::Subscribe(std::string_view pattern, std::shared_p
   {
     std::lock_guard lock(subs_mu_);
     uint32_t& count = SinkAccounting::Count(*sink);
-    if (count >= limits_.max_subscriptions_per_sink) {
+    if (const size_t max = limits_.max_subscriptions_per_sink; count >= max) {
       return Status(ErrorCode::kTooManySubscriptions,
-                    "at most " + std::to_string(limits_.max_subscriptions_per_sink) +
-                        " subscriptions per connection");
+                    "at most " + std::to_string(max) + " subscriptions per connection");
     }
     ++count;
     subscriptions_.Insert(sub);

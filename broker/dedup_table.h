@@ -46,6 +46,7 @@ class DedupTable {
   size_t DropOldest();
 
   bool empty() const { return by_id_.empty(); }
+  size_t size() const { return by_id_.size(); }
   size_t cost() const { return cost_; }
 
  private:

@@ -57,9 +57,11 @@ struct LiveLimits {
 #undef HERALD_FIELD
 };
 
-// A field added to BrokerLimits and not to the list above fails here.
+// A field added to BrokerLimits and not to the list above fails here (on
+// 64-bit targets, where every field is 8 bytes and there is no padding).
 #define HERALD_COUNT(name) +1
-static_assert(sizeof(BrokerLimits) == (0 HERALD_BROKER_LIMITS(HERALD_COUNT)) * sizeof(uint64_t),
+static_assert(sizeof(size_t) != 8 ||
+                  sizeof(BrokerLimits) == (0 HERALD_BROKER_LIMITS(HERALD_COUNT)) * sizeof(uint64_t),
               "HERALD_BROKER_LIMITS must name every field of BrokerLimits");
 #undef HERALD_COUNT
 

@@ -35,6 +35,7 @@ class RequestTracker {
   // A reload: requests waiting stay (a lower bound refuses new ones until
   // enough are answered).
   void set_max_pending(size_t max_pending) { max_pending_.store(max_pending); }
+  size_t max_pending() const { return max_pending_; }
 
   struct Added {
     uint64_t id = 0;        // for Cancel(); 0 when refused

@@ -93,7 +93,10 @@ herald::Result<herald::ReloadReport> Reload(int argc, char** argv, herald::Broke
     const std::string section = key.substr(0, key.find('.'));
     if (key == "log_level") return true;
     if (std::find(applied.begin(), applied.end(), section) == applied.end()) return false;
-    if (section == "limits" && herald::server::IsRestartOnlyLimit(key.substr(7))) return false;
+    if (key.starts_with("limits.") &&
+        herald::server::IsRestartOnlyLimit(std::string_view(key).substr(7))) {
+      return false;
+    }
     return std::none_of(restart.begin(), restart.end(), [&](const std::string& r) {
       return r == key || key.rfind(r + ".", 0) == 0;
     });

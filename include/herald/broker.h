@@ -281,10 +281,13 @@ class Broker {
   // now on is checked against them, in every front and session. What is
   // already held stays: lowered counts (topics, queues, subscriptions,
   // pending requests, revocations) refuse new ones until there is room
-  // again; lowered memory bounds (history, ids, queue jobs) trim at the
-  // next publish to a topic or refuse the next job; a raised
-  // max_store_read_bytes starts reads that were waiting for room. The
-  // two per-session bounds apply to sessions made from now on.
+  // again; lowered max_history_bytes and max_dedup_bytes are met by the
+  // next maintenance sweep, which trims every topic to the same share of
+  // what it holds, oldest first (a publish before it trims only its own
+  // topic, keeping the message just published); a lowered max_queue_bytes
+  // refuses the next job past it; a raised max_store_read_bytes starts
+  // reads that were waiting for room. The two per-session bounds apply to
+  // sessions made from now on. One call at a time takes effect whole.
   void SetLimits(const BrokerLimits& next);
   // Any thread. The bounds as they apply now (each read on its own).
   BrokerLimits limits() const;

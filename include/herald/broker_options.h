@@ -119,6 +119,8 @@ struct BrokerOptions {
 // construction only: topic_limits (a topic valid yesterday stays valid),
 // max_inbox_pending (the inboxes are made at start), dedup_window (the ids
 // already remembered), history rules and presence, the store, the clock.
+// Make one with Of(options) or Broker::limits(): a bound left at 0 here
+// refuses everything it bounds.
 struct BrokerLimits {
   size_t max_payload_bytes = 0;
   size_t max_subscriptions_per_sink = 0;

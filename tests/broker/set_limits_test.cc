@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <map>
 #include <string>
 
 #include "test_support.h"
@@ -120,6 +121,70 @@ TEST(SetLimits, ALoweredSubscriptionBoundKeepsTheSubscriptionsHeld) {
   EXPECT_EQ(sink->count(), 1u);
 }
 
+TEST(SetLimits, ALoweredHistoryBoundIsMetBySharingTheCutAmongEveryTopic) {
+  BrokerOptions o;
+  o.default_history.max_messages = 1000;
+  o.maintenance_interval = std::chrono::hours(1);  // swept by hand below
+  Broker broker(o);
+  std::map<std::string, uint64_t> epoch;
+  for (int i = 0; i < 100; ++i) {
+    for (const char* t : {"a", "b", "c", "d"}) {
+      auto ack = broker.Publish(t, std::string(100, 'x'));
+      ASSERT_TRUE(ack.ok());
+      epoch[t] = ack->epoch;
+    }
+  }
+  const uint64_t before = broker.Stats().history_bytes;
+  BrokerLimits l = broker.limits();
+  l.max_history_bytes = before / 2;
+  broker.SetLimits(l);
+  // A publish before the sweep: the others alone are over the bound, and
+  // its topic keeps the message just published.
+  ASSERT_TRUE(broker.Publish("a", "newest").ok());
+  auto a = broker.Resume("a", epoch["a"], 0);
+  ASSERT_TRUE(a.ok());
+  ASSERT_FALSE(a->messages.empty());
+  EXPECT_EQ(a->messages.back()->payload, "newest");
+  broker.RunMaintenance();
+  EXPECT_LE(broker.Stats().history_bytes, before / 2);
+  // Each of the other topics kept about half, its newest half.
+  for (const char* t : {"b", "c", "d"}) {
+    auto r = broker.Resume(t, epoch[t], 0);
+    ASSERT_TRUE(r.ok()) << t;
+    EXPECT_GT(r->messages.size(), 25u) << t;
+    EXPECT_LT(r->messages.size(), 75u) << t;
+    EXPECT_EQ(r->messages.back()->offset, 100u) << t;
+  }
+}
+
+TEST(SetLimits, ALoweredIdBoundIsMetBySharingTheCutAmongEveryTopic) {
+  BrokerOptions o;
+  o.maintenance_interval = std::chrono::hours(1);  // swept by hand below
+  Broker broker(o);
+  for (int i = 0; i < 100; ++i) {
+    for (const char* t : {"a", "b"}) {
+      PublishOptions p;
+      p.msg_id = std::string(t) + "-" + std::to_string(i);
+      ASSERT_TRUE(broker.Publish(t, "x", p).ok());
+    }
+  }
+  const uint64_t before = broker.Stats().dedup_bytes;
+  BrokerLimits l = broker.limits();
+  l.max_dedup_bytes = before / 2;
+  broker.SetLimits(l);
+  broker.RunMaintenance();
+  const BrokerStats s = broker.Stats();
+  EXPECT_LE(s.dedup_bytes, before / 2);
+  EXPECT_GT(s.dedup_bytes, before / 4);  // a share was kept, not every id dropped
+  EXPECT_GE(s.dedup_evictions, 80u);
+  // The newest ids are the ones remembered.
+  PublishOptions again;
+  again.msg_id = "b-99";
+  auto dup = broker.Publish("b", "x", again);
+  ASSERT_TRUE(dup.ok());
+  EXPECT_TRUE(dup->duplicate);
+}
+
 TEST(SetLimits, ALoweredHistoryBoundTrimsAtTheTopicsNextPublish) {
   BrokerOptions o;
   o.default_history.max_messages = 1000;
@@ -160,6 +225,7 @@ TEST(SetLimits, ALoweredPendingRequestBoundRefusesTheNextRequest) {
   // Room again, and the new bound shortens its deadline.
   EXPECT_EQ(third.get_future().get(), ErrorCode::kTimeout);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 30s);
+  EXPECT_EQ(broker.Stats().pending_requests, 1u);  // the first one, still
 }
 
 TEST(SetLimits, ALoweredQueueBoundKeepsTheQueuesHeldAndRefusesNewOnes) {

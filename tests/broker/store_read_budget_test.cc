@@ -117,12 +117,16 @@ TEST(StoreReadBudget, ARaisedBoundSignalsTheWaitingReadsAndALoweredOneKeepsWhatI
   EXPECT_EQ(b.held(), 2u);  // and nothing held is taken back
   r.Try(b, 1, "d");
   EXPECT_EQ(b.waiting(), 2u);
+  r.charges[0].reset();  // a's page delivered: 1 held, which at 2 would let c go
+  EXPECT_EQ(signals, 1);
+  r.RunReady(b);
+  EXPECT_EQ(r.started.size(), 2u);  // at 1, nothing fits beside b's page
   b.set_max_bytes(4);
-  EXPECT_EQ(signals, 1);  // raised with reads waiting: their thread is told
+  EXPECT_EQ(signals, 2);  // raised with reads waiting: their thread is told
   r.RunReady(b);
   EXPECT_EQ(r.started, (std::vector<std::string>{"a", "b", "c", "d"}));
   b.set_max_bytes(8);
-  EXPECT_EQ(signals, 1);  // nothing waits: no signal
+  EXPECT_EQ(signals, 2);  // nothing waits: no signal
 }
 
 TEST(StoreReadBudget, ClosingDropsTheWaitingReadsRefusesNewOnesAndChargesMayOutliveIt) {

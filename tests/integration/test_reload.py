@@ -75,10 +75,11 @@ class Reload(unittest.TestCase):
         with open(h.config_path, "w") as f:
             f.write(config)
         h.proc.send_signal(signal.SIGHUP)
-        self.assertTrue(wait_until(lambda: h.logs().count("reload:") > before, 5), h.logs())
-        last = [line for line in h.logs().splitlines() if "reload:" in line][before:]
-        self.assertTrue(any(expect in line for line in last), "\n".join(last))
-        return "\n".join(last)
+        def said():  # heraldd's logging thread writes them soon, not at once
+            return [line for line in h.logs().splitlines() if "reload:" in line][before:]
+        self.assertTrue(wait_until(lambda: any(expect in line for line in said()), 5),
+                        "\n".join(said()) or h.logs())
+        return "\n".join(said())
 
     def peer_cn(self, port):
         ctx = ssl.create_default_context(cafile=self.pki.path("ca.pem"))
@@ -166,9 +167,9 @@ class Reload(unittest.TestCase):
         self.assertEqual(self.peer_cn(h.grpc_tls_port), "first")
         said = self.reload(h, grpc_tls.replace("first.", "second."))
         self.assertRegex(said, r"reload: applied .*\btls\b")
-        self.assertNotIn("need a restart", said)
         self.assertEqual(self.peer_cn(h.grpc_tls_port), "second")
         publish(pb.PublishRequest(topic="r.g", payload=b"2"), timeout=5)  # the open channel
+        self.assertNotIn("need a restart", h.logs())  # it would follow "applied" closely
         with grpc.secure_channel(f"127.0.0.1:{h.grpc_tls_port}", creds) as fresh:
             pb_grpc.BrokerStub(fresh).Publish(pb.PublishRequest(topic="r.g", payload=b"3"),
                                               timeout=5)
@@ -230,8 +231,7 @@ class Reload(unittest.TestCase):
             await kept_ws.close()
         run(go())
 
-    def test_broker_limits_apply_to_the_next_operation_on_every_front_and_on_open_connections(
-            self):
+    def test_broker_limits_apply_to_the_next_publish_and_subscribe_also_on_open_connections(self):
         base = 'grpc_listen = "127.0.0.1:0"\n[limits]\n'
         h = self.start(base + "max_payload_bytes = 1000\nmax_subscriptions_per_connection = 3\n"
                        "max_topics = 1000\n")
@@ -252,7 +252,6 @@ class Reload(unittest.TestCase):
                 self.reload, h, base + "max_payload_bytes = 100\n"
                 f"max_subscriptions_per_connection = 1\nmax_topics = {held}\n")
             self.assertRegex(said, r"reload: applied .*\blimits\b")
-            self.assertNotIn("need a restart", said)
             # The WebSocket opened before the reload: the next publish and
             # subscribe are checked against the new bounds...
             await ws.send(json.dumps({"op": "pub", "id": 1, "topic": "bl.0", "payload": "y" * 500}))
@@ -280,6 +279,9 @@ class Reload(unittest.TestCase):
             stub.Publish(pb.PublishRequest(topic="bl.0", payload=b"z" * 500), timeout=5)
         self.assertIn("100", refused.exception.details())
         self.assertEqual(http_call(h.port, "GET", "/healthz")[0].status, 200)
+        # Read now, well after the reload's "applied" line, which a "need a
+        # restart" line would follow.
+        self.assertNotIn("need a restart", h.logs())
 
     def test_a_per_address_cap_set_by_a_reload_counts_the_connections_already_open(self):
         h = self.start("")  # no cap
@@ -310,7 +312,7 @@ class Reload(unittest.TestCase):
         events = list(stub.Connect(publishes(4), timeout=5))
         self.assertEqual(len([e for e in events if e.HasField("ack")]), 4, events)
         said = self.reload(h, base + "max_commands_per_second = 0.5\ncommand_burst = 2\n"
-                           "max_concurrent_streams = 7\n")
+                           "max_concurrent_streams = 7\n", "need a restart")
         self.assertRegex(said, r"reload: applied .*\bgrpc\b")
         self.assertIn("grpc.max_concurrent_streams", said)  # gRPC's own, from its start
         events = list(stub.Connect(publishes(4), timeout=5))
@@ -383,7 +385,8 @@ class Reload(unittest.TestCase):
         self.assertIn("reload refused, the running configuration stays: ",
                       body["message"])
         self.assertIn("max_body_bytes", body["message"])
-        self.assertIn("reload: refused", h.logs())
+        # Logged by the server's logging thread: there soon, not at once.
+        self.assertTrue(wait_until(lambda: "reload: refused" in h.logs(), 5), h.logs())
         _, text = http_call(h.port, "GET", "/metrics")
         self.assertIn('herald_reloads_total{result="applied"} 1', text.decode())
         self.assertIn('herald_reloads_total{result="refused"} 1', text.decode())
