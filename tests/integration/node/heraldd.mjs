@@ -36,6 +36,7 @@ export async function startHeraldd({ config, listen = '127.0.0.1:0' } = {}) {
   return {
     port,
     tlsPort,
+    log: () => log,  // its stderr so far (for a failure's message)
     async stop() {
       proc.kill('SIGTERM');
       const [code] = await once(proc, 'exit');
