@@ -43,6 +43,15 @@ async function until(pred, ms = 10000) {
   }
 }
 
+// Resolves once `c`'s subscription to `topic` is in place. ready() is the
+// open connection, not the subscription; a publish acknowledged on the same
+// connection comes after its subscribe, so another client's first message
+// cannot overtake it. The probe's payload is the string 'probe'.
+async function subscribed(c, topic) {
+  await c.ready();
+  await c.publish(topic, 'probe');
+}
+
 // Publishes n.0, n.1, ... to `topic` at about `rate` per second until `stop()`.
 function flow(publisher, topic, rate) {
   const sent = [];
@@ -69,11 +78,10 @@ test('a connection renews its 3 s tokens in place across three expiries: every m
   let opens = 0;
   c.addEventListener('state', (e) => { if (e.detail.state === 'open') opens++; });
   const got = [];
-  c.subscribe('tok.flow', (m) => got.push(m.payload.n));
-  await c.ready();
+  c.subscribe('tok.flow', (m) => { if (m.payload !== 'probe') got.push(m.payload.n); });
+  await subscribed(c, 'tok.flow');
   const pub = client({ getToken: async () => token('js-pub', 600) });
   await pub.ready();
-  await sleep(100);
   const f = flow(pub, 'tok.flow', 50);
   await sleep(9500);  // three 3 s token lives
   await f.stop();
@@ -106,11 +114,10 @@ test('after a 4001 close the client connects again with a new token and resumes 
   const errors = [];
   c.addEventListener('error', (e) => errors.push(e.detail));
   const got = [];
-  c.subscribe('tok.resume', (m) => got.push(m.payload.n));
-  await c.ready();
+  c.subscribe('tok.resume', (m) => { if (m.payload !== 'probe') got.push(m.payload.n); });
+  await subscribed(c, 'tok.resume');
   const pub = client({ getToken: async () => token('js-pub2', 600) });
   await pub.ready();
-  await sleep(100);
   const f = flow(pub, 'tok.resume', 40);
   await until(() => states.includes('reconnecting') && c.state === 'open', 8000);
   await sleep(500);
