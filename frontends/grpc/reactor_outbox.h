@@ -130,6 +130,33 @@ class ReactorOutbox {
     return true;
   }
 
+  // Any thread. Holds writes back until Release: events pushed meanwhile
+  // queue, in order. A stream whose headers must go out before its first
+  // message, and only once it is live, holds while it gets going.
+  void Hold() {
+    std::lock_guard lock(mu_);
+    held_ = true;
+  }
+
+  // Any thread. Runs `start` (the headers) unless the call is ending, then
+  // lets the held writes go after it. Says whether `start` ran.
+  template <typename F>
+  bool Release(F&& start) {
+    Step step;
+    bool ran = false;
+    {
+      std::lock_guard lock(mu_);
+      held_ = false;
+      if (!finishing_) {
+        start();
+        ran = true;
+      }
+      step = NextLocked();
+    }
+    Run(step);
+    return ran;
+  }
+
   // Gap notices owed per topic after drops; provided by the owner (which
   // knows how to build gap events) when the queue has drained.
   template <typename MakeGap>
@@ -192,7 +219,7 @@ class ReactorOutbox {
       }
       return s;
     }
-    if (!writing_ && !queue_.empty()) {
+    if (!writing_ && !held_ && !queue_.empty()) {
       writing_ = true;
       s.write = &queue_.front().first;  // stable: deque push_back keeps references
     }
@@ -209,6 +236,7 @@ class ReactorOutbox {
   std::deque<std::pair<Event, size_t>> queue_;  // front: being written
   size_t queued_bytes_ = 0;
   bool writing_ = false;
+  bool held_ = false;  // see Hold
   bool finishing_ = false;
   bool finish_called_ = false;
   bool drain_then_finish_ = false;

@@ -56,9 +56,11 @@ void SubscribeReactor::Begin(int64_t expires_at_s) {
   for (const v1::ResumePoint& p : request.resume()) {
     o.resume.push_back({p.topic(), p.epoch(), p.after_offset()});
   }
-  // Headers go out at once: a client knows its subscription is live when
-  // they arrive, before any message (and before the replay starts writing).
-  if (!outbox_->StartUnlessFinishing([this] { StartSendInitialMetadata(); })) return;
+  // Headers go out once the subscription is in place, and before any
+  // message: a client knows its subscription is live when they arrive, so
+  // what is published after that reaches it. Deliveries (a replay's first
+  // page, a live message) made before the headers wait behind them.
+  outbox_->Hold();
   std::shared_ptr<Outbox> outbox = outbox_;
   auto sink = std::make_shared<FunctionSink>([outbox](const Delivery& d) {
     if (d.kind == Delivery::Kind::kGap) return outbox->Push(GapEvent(*d.gap));
@@ -71,6 +73,7 @@ void SubscribeReactor::Begin(int64_t expires_at_s) {
     return;
   }
   subscription_ = *id;
+  outbox->Release([this] { StartSendInitialMetadata(); });
 }
 
 void SubscribeReactor::OnWriteDone(bool ok) {

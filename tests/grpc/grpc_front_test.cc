@@ -143,6 +143,33 @@ TEST_F(GrpcFrontTest, SubscribeStreamsMessagesInOrder) {
   EXPECT_EQ(broker_.Stats().subscriptions, 0u);  // released with the stream
 }
 
+// A client knows its subscription is live when the response headers come
+// (PROTOCOL.md): the subscription is in place before they are sent, so what
+// anyone publishes after them reaches it. The headers used to go out first;
+// that order lost a message only if the reactor's thread stalled between
+// the two, which this test cannot force (it passed against the old order),
+// so it pins the promise rather than reproducing that race.
+TEST_F(GrpcFrontTest, SubscribeSendsItsHeadersOnceTheSubscriptionIsLive) {
+  constexpr int kRounds = 50;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<v1::SubscribeResponse>>> readers;
+  for (int i = 0; i < kRounds; ++i) {
+    const std::string topic = "live." + std::to_string(i);
+    v1::SubscribeRequest req;
+    req.set_pattern(topic);
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    readers.push_back(stub_->Subscribe(contexts.back().get(), req));
+    readers.back()->WaitForInitialMetadata();
+    ASSERT_EQ(broker_.Stats().subscriptions, static_cast<uint64_t>(i + 1)) << "round " << i;
+    ASSERT_TRUE(broker_.Publish(topic, "first").ok());
+    v1::SubscribeResponse r;
+    ASSERT_TRUE(readers.back()->Read(&r));
+    EXPECT_EQ(r.message().payload(), "first");
+  }
+  for (auto& ctx : contexts) ctx->TryCancel();
+  for (auto& reader : readers) (void)reader->Finish();
+}
+
 TEST_F(GrpcFrontTest, SubscribeResumesAfterADroppedStreamWithoutAGap) {
   PublishAck last{};
   for (int i = 1; i <= 5; ++i) last = *broker_.Publish("orders.1", "m" + std::to_string(i));
