@@ -73,6 +73,11 @@ export declare class Subscription {
   readonly clients: number;
   readonly users: number;
   readonly clientId: string | null;
+  // Resolves once the server has the subscription on the current connection
+  // (its `subscribed` answer): what anyone publishes after that reaches it.
+  // Rejects with a HeraldError if the server refuses it (its code, e.g.
+  // 'permission_denied'), is unsubscribed or the client closed.
+  ready(): Promise<void>;
   unsubscribe(): void;
 }
 

@@ -88,6 +88,26 @@ class Subscription {
     this.clients = 0;
     this.users = 0;
     this.clientId = null;
+    // The server's answer to this connection's `sub`: ready() waits for it.
+    this.live = false;
+    this.waiters = [];
+  }
+
+  // Resolves once the server has this subscription on the current
+  // connection (its `subscribed` answer): a message published after that,
+  // by anyone, reaches it. The client's own ready() is only the open
+  // connection. Rejects with a HeraldError if the server refuses it; after a
+  // reconnect it waits for the new connection's answer.
+  ready() {
+    if (this.live) return Promise.resolve();
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  _answered(error) {
+    this.live = !error;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) (error ? w.reject(error) : w.resolve());
   }
 
   // A `presence` event: a snapshot replaces the list, a change edits it, a
@@ -156,6 +176,7 @@ class Subscription {
     if (!this.active) return;
     this.active = false;
     clearTimeout(this.resyncTimer);
+    this._answered(new HeraldError('cancelled', 'unsubscribed'));
     this.client._drop(this);
   }
 }
@@ -308,6 +329,7 @@ export class HeraldClient extends EventTarget {
     this.closed = true;
     for (const p of this.pending.values()) p.reject(new HeraldError('disconnected', 'client closed'));
     this.pending.clear();
+    for (const sub of this.subscriptions) sub._answered(new HeraldError('disconnected', 'client closed'));
     clearTimeout(this.retryTimer);
     clearTimeout(this.refreshTimer);
     // A member list's reload after a resync would ask a closed client.
@@ -418,6 +440,7 @@ export class HeraldClient extends EventTarget {
       if (this.ws !== ws) return;
       this.ws = null;
       this.serverTopics.clear();
+      for (const sub of this.subscriptions) sub.live = false;  // until the next connection's answer
       const notice = this.disconnectNotice;
       this.disconnectNotice = null;
       clearTimeout(this.refreshTimer);
@@ -487,10 +510,11 @@ export class HeraldClient extends EventTarget {
   _sendSubscribe(sub) {
     const cmd = { op: 'sub', id: this.nextId++, topic: sub.pattern };
     if (sub.group) cmd.group = sub.group;
-    if (sub.presence) {
-      cmd.presence = true;
-      sub.subscribeId = cmd.id;  // its answer names this connection's client id
-    }
+    // Its answer makes it live (Subscription.ready) and, with presence,
+    // names this connection's client id.
+    sub.subscribeId = cmd.id;
+    sub.live = false;
+    if (sub.presence) cmd.presence = true;
     const resume = sub.resumePoints();
     if (resume) cmd.resume = resume;
     this._send(cmd);
@@ -575,7 +599,9 @@ export class HeraldClient extends EventTarget {
           return;
         }
         for (const sub of this.subscriptions) {
-          if (sub.presence && sub.subscribeId === m.id) sub.clientId = m.client ?? null;
+          if (sub.subscribeId !== m.id) continue;
+          if (sub.presence) sub.clientId = m.client ?? null;
+          sub._answered(null);
         }
         return;
       case 'jobs': {
@@ -593,7 +619,12 @@ export class HeraldClient extends EventTarget {
       case 'error': {
         const p = this.pending.get(m.id);
         if (!p) {
-          if (m.op === 'error') this.dispatchEvent(new CustomEvent('error', { detail: m }));
+          if (m.op !== 'error') return;
+          // A refused `sub`: its ready() rejects; the event tells listeners.
+          for (const sub of this.subscriptions) {
+            if (sub.subscribeId === m.id) sub._answered(new HeraldError(m.code, m.message));
+          }
+          this.dispatchEvent(new CustomEvent('error', { detail: m }));
           return;
         }
         this.pending.delete(m.id);

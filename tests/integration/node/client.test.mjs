@@ -48,8 +48,7 @@ test('publish is acknowledged and reaches every subscriber in order', async () =
   const sub = client();
   await Promise.all([pub.ready(), sub.ready()]);
   const got = [];
-  sub.subscribe('js.basic.*', (m) => got.push(m));
-  await sleep(50);
+  await sub.subscribe('js.basic.*', (m) => got.push(m)).ready();
   const acks = [];
   for (let i = 0; i < 20; i++) acks.push(await pub.publish('js.basic.t', { n: i }));
   assert.deepEqual(acks.map((a) => a.offset), [...Array(20).keys()].map((i) => i + 1));
@@ -57,6 +56,37 @@ test('publish is acknowledged and reaches every subscriber in order', async () =
   assert.deepEqual(got.map((m) => m.payload.n), [...Array(20).keys()]);
   assert.ok(got.every((m) => m.topic === 'js.basic.t'));
   await assert.rejects(pub.publish('js..bad', 'x'), (e) => e instanceof HeraldError && e.code === 'invalid_topic');
+});
+
+test('sub.ready() resolves on the server\'s answer: what another client publishes next arrives', async () => {
+  const pub = client();
+  const sub = client();
+  await Promise.all([pub.ready(), sub.ready()]);
+  // Each round a new subscription, and a publish from the other connection
+  // the moment it is ready: nothing else orders the two.
+  for (let i = 0; i < 20; i++) {
+    const got = [];
+    const s = sub.subscribe(`js.ready.${i}`, (m) => got.push(m.payload));
+    assert.equal(s.live, false);
+    await s.ready();
+    await pub.publish(`js.ready.${i}`, i);
+    await until(() => got.length === 1);
+    assert.deepEqual(got, [i]);
+    await s.ready();  // once live, at once
+  }
+});
+
+test('sub.ready() rejects with the server\'s refusal, and on unsubscribe', async () => {
+  const c = client();
+  const errors = [];
+  c.addEventListener('error', (e) => errors.push(e.detail.code));
+  await assert.rejects(c.subscribe('js..bad', () => {}).ready(),
+    (e) => e instanceof HeraldError && e.code === 'invalid_topic');
+  assert.deepEqual(errors, ['invalid_topic'], 'the error event still reports it');
+  const s = c.subscribe('js.ready.gone', () => {});
+  const waiting = s.ready();
+  s.unsubscribe();
+  await assert.rejects(waiting, (e) => e.code === 'cancelled');
 });
 
 test('unsubscribe stops the deliveries, and state events report the connection', async () => {
@@ -67,7 +97,7 @@ test('unsubscribe stops the deliveries, and state events report the connection',
   await Promise.all([c.ready(), pub.ready()]);
   const got = [];
   const sub = c.subscribe('js.unsub', (m) => got.push(m.payload));
-  await sleep(50);
+  await sub.ready();
   await pub.publish('js.unsub', 'one');
   await until(() => got.length === 1);
   const subscriptions = async () => {
@@ -91,14 +121,13 @@ test('request gets the responder\'s answer; timeouts and no responders are error
   const responder = client();
   const caller = client();
   await Promise.all([responder.ready(), caller.ready()]);
-  responder.respond('js.judge', (req) => ({ verdict: 'ok', length: req.payload.length }), { group: 'judges' });
-  await sleep(50);
+  await responder.respond('js.judge', (req) => ({ verdict: 'ok', length: req.payload.length }),
+    { group: 'judges' }).ready();
   const reply = await caller.request('js.judge', 'print(1)', { timeout: 2000 });
   assert.deepEqual(reply.payload, { verdict: 'ok', length: 8 });
   await assert.rejects(caller.request('js.nobody', 'x', { timeout: 500 }),
     (e) => e.code === 'no_responders');
-  responder.subscribe('js.silent', () => {});  // receives, never answers
-  await sleep(50);
+  await responder.subscribe('js.silent', () => {}).ready();  // receives, never answers
   await assert.rejects(caller.request('js.silent', 'x', { timeout: 200 }), (e) => e.code === 'timeout');
 });
 
@@ -109,9 +138,10 @@ test('a queue group gives each message to exactly one member', async () => {
   await Promise.all([a.ready(), b.ready(), pub.ready()]);
   const seen = new Map();
   const count = { a: 0, b: 0 };
-  a.subscribe('js.jobs', (m) => { seen.set(m.payload, (seen.get(m.payload) ?? 0) + 1); count.a++; }, { group: 'w' });
-  b.subscribe('js.jobs', (m) => { seen.set(m.payload, (seen.get(m.payload) ?? 0) + 1); count.b++; }, { group: 'w' });
-  await sleep(50);
+  await Promise.all([
+    a.subscribe('js.jobs', (m) => { seen.set(m.payload, (seen.get(m.payload) ?? 0) + 1); count.a++; }, { group: 'w' }).ready(),
+    b.subscribe('js.jobs', (m) => { seen.set(m.payload, (seen.get(m.payload) ?? 0) + 1); count.b++; }, { group: 'w' }).ready(),
+  ]);
   for (let i = 0; i < 100; i++) await pub.publish('js.jobs', `job ${i}`);
   await until(() => seen.size === 100);
   await sleep(50);
@@ -129,8 +159,7 @@ test('after a cut connection the subscriber resumes: every message once, in orde
     await Promise.all([sub.ready(), pub.ready()]);
     const got = [];
     const gaps = [];
-    sub.subscribe('js.resume.>', (m) => got.push(`${m.topic}:${m.payload}`), { onGap: (g) => gaps.push(g) });
-    await sleep(50);
+    await sub.subscribe('js.resume.>', (m) => got.push(`${m.topic}:${m.payload}`), { onGap: (g) => gaps.push(g) }).ready();
     const sent = [];
     const send = async (i) => {
       const topic = `js.resume.${i % 2 ? 'a' : 'b'}`;

@@ -43,15 +43,6 @@ async function until(pred, ms = 10000) {
   }
 }
 
-// Resolves once `c`'s subscription to `topic` is in place. ready() is the
-// open connection, not the subscription; a publish acknowledged on the same
-// connection comes after its subscribe, so another client's first message
-// cannot overtake it. The probe's payload is the string 'probe'.
-async function subscribed(c, topic) {
-  await c.ready();
-  await c.publish(topic, 'probe');
-}
-
 // Publishes n.0, n.1, ... to `topic` at about `rate` per second until `stop()`.
 function flow(publisher, topic, rate) {
   const sent = [];
@@ -78,8 +69,9 @@ test('a connection renews its 3 s tokens in place across three expiries: every m
   let opens = 0;
   c.addEventListener('state', (e) => { if (e.detail.state === 'open') opens++; });
   const got = [];
-  c.subscribe('tok.flow', (m) => { if (m.payload !== 'probe') got.push(m.payload.n); });
-  await subscribed(c, 'tok.flow');
+  // Live before the first publish (the client's ready() is only the open
+  // connection): the first message cannot overtake the subscribe.
+  await c.subscribe('tok.flow', (m) => got.push(m.payload.n)).ready();
   const pub = client({ getToken: async () => token('js-pub', 600) });
   await pub.ready();
   const f = flow(pub, 'tok.flow', 50);
@@ -114,8 +106,7 @@ test('after a 4001 close the client connects again with a new token and resumes 
   const errors = [];
   c.addEventListener('error', (e) => errors.push(e.detail));
   const got = [];
-  c.subscribe('tok.resume', (m) => { if (m.payload !== 'probe') got.push(m.payload.n); });
-  await subscribed(c, 'tok.resume');
+  await c.subscribe('tok.resume', (m) => got.push(m.payload.n)).ready();
   const pub = client({ getToken: async () => token('js-pub2', 600) });
   await pub.ready();
   const f = flow(pub, 'tok.resume', 40);
