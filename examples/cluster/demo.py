@@ -133,6 +133,25 @@ def start_cluster(http_base, peer_base, echo):
     return nodes
 
 
+def peer_interest(node):
+    """The other nodes' subscriptions this node knows of (/metrics)."""
+    _, _, body = get(node.http_port, "/metrics")
+    m = re.search(rb"^herald_peer_subscriptions (\d+)", body, re.M)
+    return int(m.group(1)) if m else 0
+
+
+def wait_interest(nodes, before, grown_by, timeout=5):
+    """A subscription receives what any node publishes once its interest
+    reached the topic's owner; each node tells every other one, so wait
+    until all have it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(peer_interest(n) >= b + g for n, b, g in zip(nodes, before, grown_by)):
+            return True
+        time.sleep(0.02)
+    return False
+
+
 def check(nodes):
     """n2 publishes a chat message; n1 (WebSocket) and n3 (SSE) must get it."""
     import asyncio
@@ -146,6 +165,7 @@ def check(nodes):
         print(f"{n.node_id} serves the chat page: {status == 200 and 'text/html' in ctype}")
         ok &= status == 200 and "text/html" in ctype
 
+    before = [peer_interest(n) for n in nodes]
     sse = http.client.HTTPConnection(HOST, n3.http_port, timeout=5)
     sse.request("GET", f"/sse?topic={ROOM_TOPIC}&format=json")
     sse_resp = sse.getresponse()
@@ -168,7 +188,8 @@ def check(nodes):
         async with websockets.connect(f"ws://{HOST}:{n1.http_port}/ws", open_timeout=5) as ws:
             await ws.send(json.dumps({"op": "sub", "id": 1, "topic": ROOM_TOPIC}))
             assert json.loads(await asyncio.wait_for(ws.recv(), 5))["op"] == "subscribed"
-            await asyncio.sleep(0.3)  # the subscriptions' interest reaches every node
+            # n1's and n3's subscriptions reach the other nodes (n2 holds both).
+            assert await asyncio.to_thread(wait_interest, nodes, before, [1, 2, 1])
             body = json.dumps({"id": "demo", "name": "n2 (demo)", "text": "hello from n2"})
             conn = http.client.HTTPConnection(HOST, n2.http_port, timeout=5)
             conn.request("POST", f"/publish/{ROOM_TOPIC}", body=body,

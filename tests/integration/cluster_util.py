@@ -170,6 +170,30 @@ def wait_mesh(nodes, n=None, timeout=10.0, interval=0.05):
         time.sleep(interval)
 
 
+def peer_interest(nodes):
+    """Each node's herald_peer_subscriptions (the other nodes' interest it
+    holds), in the order of `nodes`: read it before subscribing, then
+    wait_interest."""
+    return [metric(h.port, "herald_peer_subscriptions") or 0 for h in nodes]
+
+
+def wait_interest(nodes, before, grown_by, timeout=10.0):
+    """Waits until each node holds at least grown_by[i] more peer interest
+    than before[i]; raises AssertionError after `timeout`. A subscription
+    receives what is published once its interest reached the topic's owner
+    (CLUSTER.md); its subscribe ack is local and does not wait for that.
+    Interest is announced to every peer, so a test that does not know the
+    owner waits for all of them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        now = peer_interest(nodes)
+        if all(n >= b + g for n, b, g in zip(now, before, grown_by)):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"peer interest {now}, wanted {before} grown by {grown_by}")
+        time.sleep(0.02)
+
+
 def owner_of(nodes, topic, publish, rounds=5):
     """Which node owns `topic`, found through the public API: a publish on a
     node that does not own the topic is forwarded (herald_cluster_forwards_total

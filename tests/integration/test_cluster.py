@@ -30,8 +30,8 @@ import websockets
 # Runnable from the repository root too (python3 -m unittest tests/integration/test_cluster.py).
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster_util import (PEER_TIMEOUT_MS, FaultProxy, cluster_config, get_json,  # noqa: E402
-                          mesh_state, metric, owner_of, peer_address, start_cluster,
-                          start_node, stop_all, wait_mesh)
+                          mesh_state, metric, owner_of, peer_address, peer_interest,
+                          start_cluster, start_node, stop_all, wait_interest, wait_mesh)
 from heraldd import Heraldd, http_call, wait_until  # noqa: E402
 from sse_util import Publisher, SseClient, started  # noqa: E402
 
@@ -535,11 +535,13 @@ class ClusterFlows(unittest.TestCase):
         self.addCleanup(publish.close)
 
         async def go():
+            before = await asyncio.to_thread(peer_interest, self.nodes)
             ws = await Ws(self.n3.port, "ws-n3-orders").open()
             await ws.sub("orders.>")
             star = await Ws(self.n2.port, "ws-n2-star").open()
             await star.sub("orders.*.1")
-            await asyncio.sleep(0.3)  # interest propagation (its latency: the test above)
+            # n1 holds both patterns, n2 n3's and n3 n2's.
+            await asyncio.to_thread(wait_interest, self.nodes, before, [2, 1, 1])
             await asyncio.to_thread(publish, self.n1, "orders.eu.1", "eu one")
             await asyncio.to_thread(publish, self.n2, "orders.us.2", "us two")
             await asyncio.to_thread(publish, self.n1, "orders.asia.1", "asia one")
@@ -611,6 +613,7 @@ class ClusterFlows(unittest.TestCase):
 
     def test_request_reply_across_nodes_over_http_ws_and_grpc(self):
         async def go():
+            before = await asyncio.to_thread(peer_interest, self.nodes)
             responder = await Ws(self.n3.port, "responder-n3").open()
             await responder.sub("svc.echo")
             answered = []
@@ -626,7 +629,7 @@ class ClusterFlows(unittest.TestCase):
                     await responder.send({"op": "reply", "to": m["reply_to"],
                                           "payload": {"echo": payload_of(m), "by": "n3"}})
             server = asyncio.create_task(serve())
-            await asyncio.sleep(0.3)  # interest propagation (its latency: test b)
+            await asyncio.to_thread(wait_interest, self.nodes, before, [1, 1, 0])
             resp, body = await asyncio.to_thread(
                 http_call, self.n1.port, "POST", "/request/svc.echo?timeout_ms=3000",
                 b"ping-http", {"Content-Type": TEXT})
@@ -886,11 +889,12 @@ class NodeFailure(unittest.TestCase):
         self.addCleanup(rpub.close)
 
         async def rejoined():
+            before = await asyncio.to_thread(peer_interest, [n1, again, n3])
             on_n2 = await Ws(again.port, "sub-new-n2").open()
             await on_n2.sub("rejoin.>")
             on_n1 = await Ws(n1.port, "sub-n1-rejoin").open()
             await on_n1.sub("rejoin.>")
-            await asyncio.sleep(0.3)  # interest propagation (its latency: test b)
+            await asyncio.to_thread(wait_interest, [n1, again, n3], before, [1, 1, 2])
             await asyncio.to_thread(rpub, n1, "rejoin.from1", "from n1")
             await asyncio.to_thread(rpub, n3, "rejoin.from3", "from n3")
             await asyncio.to_thread(rpub, again, "rejoin.from2", "from n2")

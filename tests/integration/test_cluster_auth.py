@@ -227,8 +227,21 @@ class PeerAuthentication(unittest.TestCase):
             right = self.start("a-right", [tap.address], secret=CLUSTER_SECRET)
             wait_mesh([a, right])  # over the tap: the only way a-right knew to n9
 
+            def interest_at_right():
+                return metric(right.port, "herald_peer_subscriptions") or 0
+
             async def carry():
+                held = await asyncio.to_thread(interest_at_right)
                 async with WsWatcher(a, "wire.>") as w:
+                    # A message reaches the subscription once its interest
+                    # is at the topic's owner (CLUSTER.md); the subscribe
+                    # ack is local, so wait for a-right to have it.
+                    for _ in range(100):
+                        if await asyncio.to_thread(interest_at_right) > held:
+                            break
+                        await asyncio.sleep(0.05)
+                    else:
+                        self.fail("n9's subscription never reached a-right")
                     for i in range(3):
                         self.assertEqual(publish(right, f"wire.{i}", f"m{i}")[0], 200)
                     for _ in range(100):

@@ -172,9 +172,11 @@ test('an EventSource page receives ticks and resumes after its connection is cut
         window.gaps = [];
         window.feed = new HeraldEventSource('/sse', ['ticker.>'],
           (m) => window.ticks.push(`${m.topic}:${m.payload.price}`),
-          { onGap: (g) => window.gaps.push(g) });
+          { onGap: (g) => window.gaps.push(g), onState: (st) => { if (st === 'open') window.feedOpen = true; } });
       });
-      await page.waitForTimeout(300);
+      // The stream opens once heraldd has subscribed it: the first tick
+      // cannot overtake it.
+      await page.waitForFunction(() => window.feedOpen === true);
       const sent = [];
       const tick = async (i) => {
         const topic = `ticker.${i % 2 ? 'btc' : 'eth'}`;
