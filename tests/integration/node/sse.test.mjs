@@ -209,9 +209,10 @@ test('a client cut before its first message still gets what was published meanwh
     const proxy = await startProxy(server.port);
     try {
       await publish('node.early', 'before');
-      const { es, got } = await openSource(`http://127.0.0.1:${proxy.port}/sse?topic=node.early`);
+      const { es, got } = await openSource(`http://127.0.0.1:${proxy.port}/sse?topic=node.early`,
+        { names: ['position'] });
       try {
-        await new Promise((r) => setTimeout(r, 100)); // the id-only event has arrived
+        await until(() => got.named.length > 0, 5000, 'the position event');
         proxy.cut({ stayDown: true });
         await until(() => got.errors > 0, 5000, 'EventSource noticing the cut');
         for (let i = 0; i < 3; i++) await publish('node.early', `away ${i}`);
