@@ -74,9 +74,12 @@ export declare class Subscription {
   readonly users: number;
   readonly clientId: string | null;
   // Resolves once the server has the subscription on the current connection
-  // (its `subscribed` answer): what anyone publishes after that reaches it.
-  // Rejects with a HeraldError if the server refuses it (its code, e.g.
-  // 'permission_denied'), is unsubscribed or the client closed.
+  // (its `subscribed` answer): what anyone publishes on that node after that
+  // reaches it (in a cluster, what other nodes publish does once its
+  // interest reached the topic's owner). Rejects with a HeraldError if the
+  // server refused it (its code, e.g. 'permission_denied'), or once it ended:
+  // unsubscribed ('cancelled', by the client or the server) or the client
+  // closed ('disconnected').
   ready(): Promise<void>;
   unsubscribe(): void;
 }

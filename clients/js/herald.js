@@ -90,21 +90,28 @@ class Subscription {
     this.clientId = null;
     // The server's answer to this connection's `sub`: ready() waits for it.
     this.live = false;
+    this.error = null;  // its refusal, or why it ended
     this.waiters = [];
   }
 
   // Resolves once the server has this subscription on the current
-  // connection (its `subscribed` answer): a message published after that,
-  // by anyone, reaches it. The client's own ready() is only the open
-  // connection. Rejects with a HeraldError if the server refuses it; after a
-  // reconnect it waits for the new connection's answer.
+  // connection (its `subscribed` answer): a message published on this node
+  // after that, by anyone, reaches it; in a cluster, one published on
+  // another node does once the subscription's interest reached the topic's
+  // owner (docs/CLUSTER.md; about a millisecond on a LAN). The client's own
+  // ready() is only the open connection. Rejects with a HeraldError if the
+  // server refused it (until the next connection asks again), or once it
+  // ended (unsubscribe, the server's, the client closed); after a reconnect
+  // it waits for the new connection's answer.
   ready() {
     if (this.live) return Promise.resolve();
+    if (this.error) return Promise.reject(this.error);
     return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
   }
 
   _answered(error) {
     this.live = !error;
+    this.error = error;
     const waiters = this.waiters;
     this.waiters = [];
     for (const w of waiters) (error ? w.reject(error) : w.resolve());
@@ -514,6 +521,7 @@ export class HeraldClient extends EventTarget {
     // names this connection's client id.
     sub.subscribeId = cmd.id;
     sub.live = false;
+    sub.error = null;
     if (sub.presence) cmd.presence = true;
     const resume = sub.resumePoints();
     if (resume) cmd.resume = resume;
@@ -568,6 +576,7 @@ export class HeraldClient extends EventTarget {
             if (sub.pattern === m.topic && !sub.group) {
               sub.active = false;
               clearTimeout(sub.resyncTimer);
+              sub._answered(new HeraldError('cancelled', 'unsubscribed by the server'));
               this.subscriptions.delete(sub);
             }
           }

@@ -43,7 +43,7 @@ test('patternMatches follows the protocol rules', () => {
   assert.ok(!patternMatches('a.b', 'a.c'));
 });
 
-test('publish is acknowledged and reaches every subscriber in order', async () => {
+test('publish is acknowledged and reaches every subscriber in order', { timeout: 20000 }, async () => {
   const pub = client();
   const sub = client();
   await Promise.all([pub.ready(), sub.ready()]);
@@ -58,7 +58,8 @@ test('publish is acknowledged and reaches every subscriber in order', async () =
   await assert.rejects(pub.publish('js..bad', 'x'), (e) => e instanceof HeraldError && e.code === 'invalid_topic');
 });
 
-test('sub.ready() resolves on the server\'s answer: what another client publishes next arrives', async () => {
+test('sub.ready() resolves on the server\'s answer: what another client publishes next arrives',
+  { timeout: 20000 }, async () => {
   const pub = client();
   const sub = client();
   await Promise.all([pub.ready(), sub.ready()]);
@@ -76,20 +77,27 @@ test('sub.ready() resolves on the server\'s answer: what another client publishe
   }
 });
 
-test('sub.ready() rejects with the server\'s refusal, and on unsubscribe', async () => {
-  const c = client();
-  const errors = [];
-  c.addEventListener('error', (e) => errors.push(e.detail.code));
-  await assert.rejects(c.subscribe('js..bad', () => {}).ready(),
-    (e) => e instanceof HeraldError && e.code === 'invalid_topic');
-  assert.deepEqual(errors, ['invalid_topic'], 'the error event still reports it');
-  const s = c.subscribe('js.ready.gone', () => {});
-  const waiting = s.ready();
-  s.unsubscribe();
-  await assert.rejects(waiting, (e) => e.code === 'cancelled');
-});
+test('sub.ready() rejects with the server\'s refusal, on unsubscribe and on close, also when asked later',
+  { timeout: 20000 }, async () => {
+    const c = client();
+    const errors = [];
+    c.addEventListener('error', (e) => errors.push(e.detail.code));
+    const bad = c.subscribe('js..bad', () => {});
+    await assert.rejects(bad.ready(), (e) => e instanceof HeraldError && e.code === 'invalid_topic');
+    assert.deepEqual(errors, ['invalid_topic'], 'the error event still reports it');
+    await assert.rejects(bad.ready(), (e) => e.code === 'invalid_topic', 'asked again after the answer');
+    const s = c.subscribe('js.ready.gone', () => {});
+    const waiting = s.ready();
+    s.unsubscribe();
+    await assert.rejects(waiting, (e) => e.code === 'cancelled');
+    await assert.rejects(s.ready(), (e) => e.code === 'cancelled');
+    const kept = c.subscribe('js.ready.kept', () => {});
+    await kept.ready();
+    c.close();
+    await assert.rejects(kept.ready(), (e) => e.code === 'disconnected');
+  });
 
-test('unsubscribe stops the deliveries, and state events report the connection', async () => {
+test('unsubscribe stops the deliveries, and state events report the connection', { timeout: 20000 }, async () => {
   const states = [];
   const c = client();
   c.addEventListener('state', (e) => states.push(e.detail.state));
@@ -117,7 +125,7 @@ test('unsubscribe stops the deliveries, and state events report the connection',
   assert.deepEqual(states, ['open', 'closed']);
 });
 
-test('request gets the responder\'s answer; timeouts and no responders are errors', async () => {
+test('request gets the responder\'s answer; timeouts and no responders are errors', { timeout: 20000 }, async () => {
   const responder = client();
   const caller = client();
   await Promise.all([responder.ready(), caller.ready()]);
@@ -131,7 +139,7 @@ test('request gets the responder\'s answer; timeouts and no responders are error
   await assert.rejects(caller.request('js.silent', 'x', { timeout: 200 }), (e) => e.code === 'timeout');
 });
 
-test('a queue group gives each message to exactly one member', async () => {
+test('a queue group gives each message to exactly one member', { timeout: 20000 }, async () => {
   const a = client();
   const b = client();
   const pub = client();

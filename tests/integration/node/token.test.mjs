@@ -63,7 +63,7 @@ test('tokenExpiry reads exp from a JWT and null from anything else', () => {
   assert.equal(tokenExpiry('not a token'), null);
 });
 
-test('a connection renews its 3 s tokens in place across three expiries: every message once, one connection', async () => {
+test('a connection renews its 3 s tokens in place across three expiries: every message once, one connection', { timeout: 40000 }, async () => {
   let issued = 0;
   const c = client({ getToken: async () => { issued++; return token('js-renew', 3); }, tokenRefreshMargin: 1500 });
   let opens = 0;
@@ -84,7 +84,7 @@ test('a connection renews its 3 s tokens in place across three expiries: every m
   assert.ok(issued >= 4, `${issued} tokens fetched (one to connect, one per renewal)`);
 });
 
-test('after a 4001 close the client connects again with a new token and resumes without loss', async () => {
+test('after a 4001 close the client connects again with a new token and resumes without loss', { timeout: 30000 }, async () => {
   // Renewal refused (another subject): the token runs out, the server
   // closes with 4001, and the next connection gets a good token.
   // Every renewal of the first connection is refused (another subject).
