@@ -170,11 +170,24 @@ def wait_mesh(nodes, n=None, timeout=10.0, interval=0.05):
         time.sleep(interval)
 
 
-def peer_interest(nodes):
+def peer_interest(nodes, settle=0.1, timeout=5.0):
     """Each node's herald_peer_subscriptions (the other nodes' interest it
-    holds), in the order of `nodes`: read it before subscribing, then
-    wait_interest."""
-    return [metric(h.port, "herald_peer_subscriptions") or 0 for h in nodes]
+    holds), in the order of `nodes`, once it has settled: the same in two
+    reads `settle` seconds apart. Read it before subscribing, then
+    wait_interest. Settled, because an earlier test's closed sockets arrive
+    as decrements, and a link that just came up sends its whole set (the
+    readiness canaries' patterns too), either of which would skew a
+    reading taken while it lands."""
+    def read():
+        return [metric(h.port, "herald_peer_subscriptions") or 0 for h in nodes]
+    last = read()
+    deadline = time.monotonic() + timeout
+    while True:
+        time.sleep(settle)
+        now = read()
+        if now == last or time.monotonic() > deadline:
+            return now
+        last = now
 
 
 def wait_interest(nodes, before, grown_by, timeout=10.0):
@@ -186,7 +199,7 @@ def wait_interest(nodes, before, grown_by, timeout=10.0):
     owner waits for all of them."""
     deadline = time.monotonic() + timeout
     while True:
-        now = peer_interest(nodes)
+        now = [metric(h.port, "herald_peer_subscriptions") or 0 for h in nodes]
         if all(n >= b + g for n, b, g in zip(now, before, grown_by)):
             return
         if time.monotonic() > deadline:

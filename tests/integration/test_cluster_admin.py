@@ -13,7 +13,7 @@ import unittest
 import websockets
 
 from cluster_util import cluster_config, peer_address, start_cluster, start_node, stop_all, \
-    metric, wait_mesh
+    peer_interest, wait_interest, wait_mesh
 from heraldd import freeze, thaw, wait_until
 from test_admin import ADMIN, get, http_call, post, tok
 from test_auth import AUDIENCE, ISSUER, SECRET, bearer
@@ -65,7 +65,7 @@ class ClusterAdmin(unittest.TestCase):
                     self.assertEqual(sorted(c["client"].split(".")[0] for c in listed["clients"]),
                                      ["n1", "n2", "n3"])
                 # Server-side subscribe from n2: every node's session is told.
-                held = [metric(n.port, "herald_peer_subscriptions") or 0 for n in self.nodes]
+                held = await asyncio.to_thread(peer_interest, self.nodes)
                 status, answer = post(self.nodes[1].port, "subscribe",
                                       {"user": "kim", "topic": "news.all"})
                 self.assertEqual((status, answer["nodes"], answer["matched"], answer["applied"]),
@@ -79,9 +79,7 @@ class ClusterAdmin(unittest.TestCase):
                 # topic's owner, whichever it is, then sends n1's publish to
                 # all three (CLUSTER.md: a subscription receives what is
                 # published once its interest reached the owner).
-                self.assertTrue(wait_until(lambda: all(
-                    (metric(n.port, "herald_peer_subscriptions") or 0) >= h + 2
-                    for n, h in zip(self.nodes, held)), 10), "the interest did not spread")
+                await asyncio.to_thread(wait_interest, self.nodes, held, [2, 2, 2])
                 status, _ = http_call(self.nodes[0].port, "POST", "/publish/news.all", b"hi",
                                       bearer(kim))
                 self.assertEqual(status, 200)

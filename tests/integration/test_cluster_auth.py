@@ -34,7 +34,7 @@ import websockets
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster_util import (TapProxy, cluster_config, get_json, metric, node_env,  # noqa: E402
-                          peer_address, start_node, stop_all, wait_mesh)
+                          peer_address, peer_interest, start_node, stop_all, wait_mesh)
 from heraldd import HERALDD, Heraldd, http_call, wait_until  # noqa: E402
 
 CLUSTER_SECRET = "cluster-secret-" + os.urandom(12).hex()  # 39 bytes, fresh per run
@@ -231,7 +231,7 @@ class PeerAuthentication(unittest.TestCase):
                 return metric(right.port, "herald_peer_subscriptions") or 0
 
             async def carry():
-                held = await asyncio.to_thread(interest_at_right)
+                [held] = await asyncio.to_thread(peer_interest, [right])
                 async with WsWatcher(a, "wire.>") as w:
                     # A message reaches the subscription once its interest
                     # is at the topic's owner (CLUSTER.md); the subscribe

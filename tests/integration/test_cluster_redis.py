@@ -35,7 +35,7 @@ import urllib.parse
 import websockets
 
 from cluster_util import HEARTBEAT_MS, RECONNECT_MAX_MS, FaultProxy, cluster_config, get_json, \
-    mesh_state, metric, owner_of, peer_address, start_node, stop_all, wait_mesh
+    mesh_state, metric, owner_of, peer_address, peer_interest, start_node, stop_all, wait_mesh
 from heraldd import freeze, thaw, wait_until
 from probe_util import report
 from redis_util import RedisServer
@@ -541,15 +541,16 @@ class ResumeFromTheStore(unittest.TestCase):
         owned = [t for t in (f"resume.{i}" for i in range(64))
                  if owner_of(nodes, t, lambda h, t: publish_once(h.port, t, "probe")) == "n1"]
         topic, other = owned[0], owned[1]
-        held = metric(n1.port, "herald_peer_subscriptions") or 0
+        [held] = peer_interest([n1])
         watcher = Subscriber(n2.port, pattern=topic)  # n2 receives `topic`, not `other`
         watcher.start()
         self.addCleanup(watcher.stop.set)
         self.assertTrue(watcher.ready.wait(10), "no subscription")
         # The ack is n2's: what n1 sequences reaches n2 once the interest is
         # at n1 (CLUSTER.md).
-        self.assertTrue(wait_until(lambda: (metric(n1.port, "herald_peer_subscriptions") or 0) > held,
-                                   10), "n2's subscription never reached n1")
+        self.assertTrue(wait_until(
+            lambda: (metric(n1.port, "herald_peer_subscriptions") or 0) > held, 10),
+            "n2's subscription never reached n1")
         with HttpPublisher(n1.port) as pub:
             acks = [pub(topic, f"m{i}") for i in range(self.COUNT)]
             other_acks = [pub(other, f"o{i}") for i in range(5)]
