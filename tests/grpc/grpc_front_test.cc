@@ -158,6 +158,7 @@ TEST_F(GrpcFrontTest, SubscribeSendsItsHeadersOnceTheSubscriptionIsLive) {
     v1::SubscribeRequest req;
     req.set_pattern(topic);
     contexts.push_back(std::make_unique<grpc::ClientContext>());
+    contexts.back()->set_deadline(std::chrono::system_clock::now() + 10s);
     readers.push_back(stub_->Subscribe(contexts.back().get(), req));
     readers.back()->WaitForInitialMetadata();
     ASSERT_EQ(broker_.Stats().subscriptions, static_cast<uint64_t>(i + 1)) << "round " << i;
