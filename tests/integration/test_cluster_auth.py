@@ -34,7 +34,8 @@ import websockets
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster_util import (TapProxy, cluster_config, get_json, metric, node_env,  # noqa: E402
-                          peer_address, peer_interest, start_node, stop_all, wait_mesh)
+                          peer_address, peer_interest, start_node, stop_all, wait_interest,
+                          wait_mesh)
 from heraldd import HERALDD, Heraldd, http_call, wait_until  # noqa: E402
 
 CLUSTER_SECRET = "cluster-secret-" + os.urandom(12).hex()  # 39 bytes, fresh per run
@@ -296,8 +297,10 @@ class PeerAuthentication(unittest.TestCase):
         took = wait_mesh([n1, n2, n3])
 
         async def flow():
+            before = await asyncio.to_thread(peer_interest, [n1, n2])
             async with WsWatcher(n3, "payroll.alice", bearer=ALICE) as w:
-                await asyncio.sleep(0.3)  # the interest reaches the other nodes
+                # n3's interest reaches n1 and n2 (whichever owns the topic).
+                await asyncio.to_thread(wait_interest, [n1, n2], before, [1, 1])
                 for i in range(5):
                     self.assertEqual(publish(n1, "payroll.alice", f"p{i}", ALICE)[0], 200)
                 for _ in range(100):
