@@ -170,6 +170,10 @@ def wait_mesh(nodes, n=None, timeout=10.0, interval=0.05):
         time.sleep(interval)
 
 
+def _interest_now(nodes):
+    return [metric(h.port, "herald_peer_subscriptions") or 0 for h in nodes]
+
+
 def peer_interest(nodes, settle=0.1, timeout=5.0):
     """Each node's herald_peer_subscriptions (the other nodes' interest it
     holds), in the order of `nodes`, once it has settled: the same in two
@@ -178,13 +182,11 @@ def peer_interest(nodes, settle=0.1, timeout=5.0):
     as decrements, and a link that just came up sends its whole set (the
     readiness canaries' patterns too), either of which would skew a
     reading taken while it lands."""
-    def read():
-        return [metric(h.port, "herald_peer_subscriptions") or 0 for h in nodes]
-    last = read()
+    last = _interest_now(nodes)
     deadline = time.monotonic() + timeout
     while True:
         time.sleep(settle)
-        now = read()
+        now = _interest_now(nodes)
         if now == last or time.monotonic() > deadline:
             return now
         last = now
@@ -199,7 +201,7 @@ def wait_interest(nodes, before, grown_by, timeout=10.0):
     owner waits for all of them."""
     deadline = time.monotonic() + timeout
     while True:
-        now = [metric(h.port, "herald_peer_subscriptions") or 0 for h in nodes]
+        now = _interest_now(nodes)
         if all(n >= b + g for n, b, g in zip(now, before, grown_by)):
             return
         if time.monotonic() > deadline:
