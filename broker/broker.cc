@@ -3,6 +3,7 @@
 
 #include <future>
 
+#include "base/thread_name.h"
 #include "broker/broker_impl.h"
 
 #include <cstdio>
@@ -76,7 +77,10 @@ Broker::Impl::Impl(BrokerOptions options)
   if (store_) LoadStored(store_->recovery().complete, store_->TakeTopics());
   if (queue_store_) RestoreQueues();
   if (revocation_store_) RestoreRevocations();
-  maintenance_ = std::thread([this] { MaintenanceLoop(); });
+  maintenance_ = std::thread([this] {
+    NameThisThread("herald-maint");
+    MaintenanceLoop();
+  });
 }
 
 Broker::Impl::~Impl() {

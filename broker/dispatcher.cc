@@ -1,5 +1,7 @@
 #include "broker/dispatcher.h"
 
+#include "base/thread_name.h"
+
 namespace herald {
 
 Dispatcher::Dispatcher(
@@ -11,7 +13,10 @@ Dispatcher::Dispatcher(
     }
     cv_.notify_one();
   });
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("herald-dispatch");
+    Run();
+  });
 }
 
 Dispatcher::~Dispatcher() {

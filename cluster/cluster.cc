@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/thread_name.h"
 #include "cluster/rendezvous.h"
 
 namespace herald::cluster {
@@ -99,7 +100,10 @@ Status Cluster::Start() {
   }
   attached_ = true;
   members_.Start(creds_.channel, advertise_);
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("herald-cluster");
+    Run();
+  });
   const char* auth =
       creds_.tls ? (options_.secret.empty() ? " (mutual TLS)" : " (mutual TLS and shared secret)")
       : options_.secret.empty() ? " (plaintext, peers not authenticated: loopback only)"

@@ -8,6 +8,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "base/thread_name.h"
 #include "hooks/hook_json.h"
 
 namespace herald::hooks {
@@ -82,7 +83,10 @@ Result<std::shared_ptr<HttpHooks>> HttpHooks::Create(HttpHooksOptions options) {
   curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, connections);
   auto engine = std::make_shared<Engine>(std::move(options), multi);
   std::shared_ptr<HttpHooks> hooks(new HttpHooks(engine));
-  hooks->thread_ = std::thread([engine] { engine->Run(); });
+  hooks->thread_ = std::thread([engine] {
+    NameThisThread("herald-hooks");
+    engine->Run();
+  });
   return hooks;
 }
 

@@ -3,6 +3,8 @@
 #include <cassert>
 #include <string>
 
+#include "base/thread_name.h"
+
 namespace herald::io {
 namespace {
 
@@ -71,6 +73,7 @@ Status Loop::Start() {
 }
 
 void Loop::Run() {
+  NameThisThread("herald-loop");
   thread_id_.store(std::this_thread::get_id());
   uv_run(&loop_, UV_RUN_DEFAULT);
   // A close callback may have opened something late; close it too so that

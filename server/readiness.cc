@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "base/thread_name.h"
 #include "cluster/cluster.h"
 #include "herald/topic.h"
 
@@ -106,7 +107,10 @@ Status Readiness::Start() {
     std::lock_guard lock(state_->mu);
     state_->started = true;
   }
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("herald-ready");
+    Run();
+  });
   return Status::Ok();
 }
 

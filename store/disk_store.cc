@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/thread_name.h"
 #include "herald/queue_store.h"
 #include "herald/revocation_store.h"
 #include "store/disk_codec.h"
@@ -53,10 +54,19 @@ class DiskStore final : public HistoryStore, public QueueStore, public Revocatio
     }
     disk_bytes_ = store::DiskBytes(*db_);
     free_bytes_ = store::FreeBytes(options_.dir);
-    writer_ = std::thread([this] { WriterLoop(); });
-    reader_ = std::thread([this] { ReaderLoop(); });
+    writer_ = std::thread([this] {
+      NameThisThread("herald-store-wr");
+      WriterLoop();
+    });
+    reader_ = std::thread([this] {
+      NameThisThread("herald-store-rd");
+      ReaderLoop();
+    });
     if (options_.sync == DiskStoreOptions::Sync::kBatch)
-      syncer_ = std::thread([this] { SyncerLoop(); });
+      syncer_ = std::thread([this] {
+        NameThisThread("herald-store-sy");
+        SyncerLoop();
+      });
   }
 
   ~DiskStore() override {

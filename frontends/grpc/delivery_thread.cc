@@ -1,5 +1,7 @@
 #include "frontends/grpc/delivery_thread.h"
 
+#include "base/thread_name.h"
+
 namespace herald::grpcfront {
 
 DeliveryThread::DeliveryThread(Broker& broker)
@@ -31,6 +33,7 @@ void DeliveryThread::Post(std::function<void()> task) {
 }
 
 void DeliveryThread::Run() {
+  NameThisThread("herald-grpc-dlv");
   std::vector<std::function<void()>> tasks;
   for (;;) {
     {
