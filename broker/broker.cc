@@ -25,6 +25,12 @@ std::string_view GapReasonName(GapReason reason) {
 
 namespace {
 
+// How long a stop waits for the dead letters it publishes (the store's
+// commit, a Redis round trip, or the owner node's answer). One past it stays
+// a job: not offered again before its lease runs out, then dead-lettered by
+// whichever broker claims it (at least once).
+constexpr std::chrono::seconds kStopDeadLetterWindow{5};
+
 // "<node id>.<run>": a run is 64 random bits, so a restart can tell its
 // own earlier leases from its current ones (SharedQueueStore::ReleaseEarlier);
 // node ids hold no dot, so "<node id>." is no other node's prefix.
@@ -90,6 +96,11 @@ Broker::Impl::~Impl() {
   }
   maintenance_cv_.notify_one();
   maintenance_.join();
+  // Dead letters made just before the stop (a term, a last nack) are
+  // published, not dropped: dropped, a shared store would hold the job back
+  // until its lease ran out, and a store of this node's own would offer it
+  // again at the next start though it was termed.
+  FlushDeadLetters(kStopDeadLetterWindow);
   // Waiting pulls are answered (not_found): their callers may wait on them.
   CloseQueues();
   // Replay pages still waiting for the budget are not read: their

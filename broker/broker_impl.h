@@ -342,6 +342,10 @@ class Broker::Impl {
   void NoteQueueDeadline(int64_t due);
   // Maintenance thread: publishes the dead letters queues decided on.
   void PublishDeadLetters();
+  // At a stop: publishes the dead letters made before it and waits, at most
+  // `window`, for their answers (the jobs they settle are then gone from
+  // the store), rather than dropping them.
+  void FlushDeadLetters(std::chrono::milliseconds window);
   // At the end: every queue closes (waiting pulls answered).
   void CloseQueues();
   static int64_t SteadyUs(RequestTracker::Clock::time_point t);
@@ -428,7 +432,9 @@ class Broker::Impl {
     WorkQueue::Effects::Dead dead;
   };
   std::mutex dead_mu_;
+  std::condition_variable dead_cv_;  // a dead letter's publish answered
   std::vector<DeadLetter> dead_letters_;
+  size_t dead_publishing_ = 0;  // published, not yet answered (dead_mu_)
   std::thread maintenance_;
 };
 

@@ -186,16 +186,38 @@ void Broker::Impl::PublishDeadLetters() {
     o.headers.push_back({std::string(kDeadTopicHeader), d.message->topic});
     o.headers.push_back({std::string(kDeadPositionHeader), std::to_string(d.message->epoch) + ":" +
                                                                std::to_string(d.message->offset)});
+    {
+      std::lock_guard lock(dead_mu_);
+      ++dead_publishing_;
+    }
     PublishAsync(q->options().dead_letter, d.message->payload, std::move(o),
                  [this, weak = dl.queue, seq = d.seq](Result<PublishAck> ack) {
-                   WorkQueuePtr queue = weak.lock();
-                   if (!queue) return;
-                   WorkQueue::Effects more;
-                   // A refused dead letter (its topic's queues full, say)
-                   // stays a job and is tried again a second later.
-                   queue->DeadLettered(seq, ack.ok(), 1'000'000, NowSteadyUs(), more);
-                   RunQueueEffects(queue, more);
+                   if (WorkQueuePtr queue = weak.lock()) {
+                     WorkQueue::Effects more;
+                     // A refused dead letter (its topic's queues full, say)
+                     // stays a job and is tried again a second later.
+                     queue->DeadLettered(seq, ack.ok(), 1'000'000, NowSteadyUs(), more);
+                     RunQueueEffects(queue, more);
+                   }
+                   {
+                     std::lock_guard lock(dead_mu_);
+                     --dead_publishing_;
+                   }
+                   dead_cv_.notify_all();
                  });
+  }
+}
+
+void Broker::Impl::FlushDeadLetters(std::chrono::milliseconds window) {
+  const auto until = std::chrono::steady_clock::now() + window;
+  for (;;) {
+    PublishDeadLetters();
+    std::unique_lock lock(dead_mu_);
+    // The stopping thread's wait (the broker's destructor), not a loop's.
+    dead_cv_.wait_until(lock, until,
+                        [this] { return dead_publishing_ == 0 || !dead_letters_.empty(); });
+    if (dead_letters_.empty() && dead_publishing_ == 0) return;
+    if (std::chrono::steady_clock::now() >= until) return;
   }
 }
 

@@ -7,8 +7,13 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <set>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "herald/broker.h"
 #include "herald/disk_store.h"
@@ -178,6 +183,62 @@ TEST_P(QueueRestart, AJobWhoseLastDeliveryWasCutShortGoesToTheDeadLetters) {
   EXPECT_EQ(w.count(), 0u);      // never delivered a fourth time
   EXPECT_EQ(first.count(), 3u);  // nor to the first member
   EXPECT_EQ(dead_letters.load(), 1);
+}
+
+TEST_P(QueueRestart, AJobDeadLetteredRightBeforeAStopIsPublishedOnceAndNotDeliveredAgain) {
+  // A term (or a last nack) makes a dead letter that the broker publishes
+  // on its maintenance thread. A stop right after must still publish it,
+  // not drop it: on a shared store its lease (ack_wait, an hour here) would
+  // hold it back until it ran out, and on the disk store the job would come
+  // back after the restart and be delivered again, though it was termed.
+  constexpr int kRounds = 5;
+  std::mutex mu;
+  std::map<std::string, int> dead;  // payload → dead letters seen
+  const auto watch = [&](Broker& b) {
+    return b.Subscribe("dead.work", [&](const Delivery& d) {
+      if (d.kind != Delivery::Kind::kMessage) return;
+      std::lock_guard lock(mu);
+      ++dead[d.message->payload];
+    });
+  };
+  const auto seen = [&](const std::string& payload) {
+    std::lock_guard lock(mu);
+    return dead.count(payload) ? dead[payload] : 0;
+  };
+  std::vector<std::unique_ptr<Worker>> workers;  // outlive every broker
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string payload = "poison-" + std::to_string(round);
+    {
+      Broker b(Open());
+      if (round == 0) {
+        ASSERT_TRUE(b.CreateQueue(Work()).ok());
+      }
+      ASSERT_TRUE(watch(b).ok());
+      workers.push_back(std::make_unique<Worker>());
+      Worker& w = *workers.back();
+      w.Join(b, "work");
+      ASSERT_TRUE(b.Publish("jobs.a", payload).ok());
+      ASSERT_TRUE(WaitFor([&] { return w.count() >= 1; }));
+      for (size_t i = 0; i < w.count(); ++i) {
+        // A job termed in an earlier round must not come back.
+        EXPECT_EQ(w.at(i).message->payload, payload) << "round " << round;
+      }
+      ASSERT_TRUE(WaitFor(
+          [&] { return w.count() >= 1 && w.at(w.count() - 1).message->payload == payload; }));
+      ASSERT_TRUE(b.Settle(w.id, w.at(w.count() - 1).handle, SettleKind::kTerm).ok());
+    }  // stopped at once
+    EXPECT_EQ(seen(payload), 1) << "round " << round << ": its stop did not publish it";
+  }
+  Broker b(Open());
+  ASSERT_TRUE(watch(b).ok());
+  Worker w;
+  w.Join(b, "work");
+  ASSERT_TRUE(WaitFor([&] { return b.GetQueue("work")->pending == 0; }));
+  std::this_thread::sleep_for(100ms);  // what a restart would wrongly deliver
+  EXPECT_EQ(w.count(), 0u);
+  for (int round = 0; round < kRounds; ++round) {
+    EXPECT_EQ(seen("poison-" + std::to_string(round)), 1) << "round " << round;
+  }
 }
 
 // What a publish racing a queue's delete can leave behind: jobs of an
