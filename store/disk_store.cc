@@ -53,7 +53,10 @@ class DiskStore final : public HistoryStore, public QueueStore, public Revocatio
       for (const StoredId& id : t.ids) oldest_id_us_ = std::min(oldest_id_us_, id.timestamp_us);
     }
     disk_bytes_ = store::DiskBytes(*db_);
-    free_bytes_ = store::FreeBytes(options_.dir);
+    // Measured again by the writer; until then an unmeasurable directory
+    // (gone since it was opened) refuses rather than guesses.
+    const Result<uint64_t> free = store::FreeBytes(options_.dir);
+    free_bytes_ = free.ok() ? *free : 0;
     writer_ = std::thread([this] {
       NameThisThread("herald-store-wr");
       WriterLoop();
@@ -771,10 +774,18 @@ class DiskStore final : public HistoryStore, public QueueStore, public Revocatio
     }
     measured = now;
     const uint64_t bytes = store::DiskBytes(*db_);
-    const uint64_t free = store::FreeBytes(options_.dir);
+    const Result<uint64_t> free = store::FreeBytes(options_.dir);
+    if (!free.ok()) {
+      // Its directory removed (or unreadable) under a running store: new
+      // log and table files cannot be made there, so nothing more can be
+      // kept. Said as it is, rather than "0 bytes free" from then on.
+      (void)Fail("its directory " + options_.dir + " cannot be used any more (" +
+                 free.status().message() + "): was it removed?");
+      return;
+    }
     std::lock_guard lock(mu_);
     disk_bytes_ = bytes;
-    free_bytes_ = free;
+    free_bytes_ = *free;
   }
 
   // After a failure RocksDB's log writer is in an error state in which a

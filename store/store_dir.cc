@@ -269,10 +269,11 @@ uint64_t DiskBytes(rocksdb::DB& db) {
   return bytes;
 }
 
-uint64_t FreeBytes(const std::string& dir) {
+Result<uint64_t> FreeBytes(const std::string& dir) {
   std::error_code ec;
   const fs::space_info space = fs::space(dir, ec);
-  return ec ? 0 : static_cast<uint64_t>(space.available);
+  if (ec) return Status(ErrorCode::kUnavailable, ec.message());
+  return static_cast<uint64_t>(space.available);
 }
 
 namespace {

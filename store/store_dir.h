@@ -38,9 +38,9 @@ std::string CurrentBootId();
 
 // Bytes of the store's files: tables and logs.
 uint64_t DiskBytes(rocksdb::DB& db);
-// Bytes an unprivileged writer may still use on the filesystem under `dir`
-// (0 if it cannot be told: the store then refuses, rather than guess).
-uint64_t FreeBytes(const std::string& dir);
+// Bytes an unprivileged writer may still use on the filesystem under `dir`,
+// or why that cannot be told (the directory was removed, say).
+Result<uint64_t> FreeBytes(const std::string& dir);
 
 // What retention needs of a topic's current epoch besides its offsets.
 struct TopicExtent {

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <optional>
@@ -550,6 +551,32 @@ TEST(DiskStore, AtTheDiskQuotaAppendsAreRefusedAndResumeOnceTrimmedSpaceIsFreed)
     if (!taken) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_TRUE(taken) << "still refused: " << store->Stats().disk_bytes << " bytes on disk";
+}
+
+TEST(DiskStore, ADirectoryRemovedUnderItFailsTheStoreSayingSo) {
+  ScratchDir dir;
+  auto store = Open(dir.path());
+  ASSERT_TRUE(AppendAll(*store, {Msg("t", 1, 1)})[0].second.ok());
+  std::filesystem::remove_all(dir.path());
+  // The next measure of the directory (at most 100 ms after a commit)
+  // finds it gone: appends are then refused, saying what happened, not
+  // "0 bytes free" nor a RocksDB error about a missing log file.
+  Status refused;
+  uint64_t offset = 1;
+  for (int i = 0; i < 100 && refused.ok(); ++i) {
+    HistoryStore::AppendCallback cb = [](Status) {};
+    refused = store->Append(Msg("t", 1, offset + 1), std::move(cb));
+    if (refused.ok()) ++offset;
+    store->Drain();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.code(), ErrorCode::kUnavailable);
+  EXPECT_NE(refused.message().find("the history store failed (its directory " + dir.path() +
+                                   " cannot be used any more ("),
+            std::string::npos)
+      << refused.message();
+  EXPECT_NE(refused.message().find("was it removed?"), std::string::npos) << refused.message();
 }
 
 // --- Directories it refuses --------------------------------------------------
