@@ -672,7 +672,11 @@ class DiskStore final : public HistoryStore, public QueueStore, public Revocatio
       std::lock_guard lock(mu_);
       if (failed_) return Status(ErrorCode::kUnavailable, "the history store failed: " + failure_);
     }
-    rocksdb::WriteBatch batch;
+    // Room for the whole group at once: grown append by append, the batch
+    // reallocated and copied itself as it went.
+    size_t room = 0;
+    for (const Op& op : group) room += op.cost;
+    rocksdb::WriteBatch batch(room);
     std::unordered_map<std::string_view, std::optional<Head>> heads;  // nullopt: forgotten
     // Appends go into the batch in key order (topic by topic; each topic's
     // already come in offset order), not in arrival order: the memtable's
@@ -686,7 +690,13 @@ class DiskStore final : public HistoryStore, public QueueStore, public Revocatio
       std::stable_sort(run.begin(), run.end(),
                        [](const Message* a, const Message* b) { return a->topic < b->topic; });
       for (const Message* m : run) {
-        batch.Put(store::MessageKey(m->topic, m->epoch, m->offset), store::EncodeMessage(*m));
+        // store::EncodeMessage in two parts: the payload is copied once,
+        // into the batch, not into a string of its own first.
+        const std::string key = store::MessageKey(m->topic, m->epoch, m->offset);
+        const std::string before = store::EncodeMessageBeforePayload(*m);
+        const rocksdb::Slice key_part(key);
+        const rocksdb::Slice value_parts[] = {before, rocksdb::Slice(m->payload)};
+        batch.Put(rocksdb::SliceParts(&key_part, 1), rocksdb::SliceParts(value_parts, 2));
         if (!m->msg_id.empty()) {
           batch.Put(store::DedupKey(m->timestamp_us, m->topic, m->msg_id),
                     store::EncodeHead({m->epoch, m->offset}));

@@ -14,12 +14,14 @@ namespace {
 constexpr uint8_t kMessageFormat = 1;
 }  // namespace
 
-std::string EncodeMessage(const Message& m) {
+namespace {
+
+std::string EncodeMessageReserving(const Message& m, size_t room_after) {
   std::string v;
   size_t headers = 0;
   for (const Header& h : m.headers) headers += 8 + h.name.size() + h.value.size();
   v.reserve(1 + 8 + 16 + m.content_type.size() + m.reply_to.size() + m.msg_id.size() + headers +
-            m.payload.size());
+            room_after);
   v.push_back(static_cast<char>(kMessageFormat));
   PutU64(v, static_cast<uint64_t>(m.timestamp_us));
   PutString(v, m.content_type);
@@ -30,6 +32,15 @@ std::string EncodeMessage(const Message& m) {
     PutString(v, h.name);
     PutString(v, h.value);
   }
+  return v;
+}
+
+}  // namespace
+
+std::string EncodeMessageBeforePayload(const Message& m) { return EncodeMessageReserving(m, 0); }
+
+std::string EncodeMessage(const Message& m) {
+  std::string v = EncodeMessageReserving(m, m.payload.size());
   v.append(m.payload);
   return v;
 }

@@ -27,6 +27,10 @@ struct MessagePosition {
 
 // The message's fields besides topic, epoch and offset (those are the key).
 std::string EncodeMessage(const Message& m);
+// The same encoding without its payload, which ends it: a writer that can
+// hand its store the two parts (RocksDB's SliceParts) need not copy the
+// payload into a string of its own first.
+std::string EncodeMessageBeforePayload(const Message& m);
 // Rebuilds the message stored at `position`; an error describes the damage.
 Result<MessagePtr> DecodeMessage(const MessagePosition& position, std::string_view value);
 
