@@ -8,6 +8,7 @@
 #include <optional>
 #include <thread>
 
+#include "base/thread_name.h"
 #include "cluster/cluster.h"
 #include "frontends/grpc/grpc_front.h"
 #include "frontends/http/http_server.h"
@@ -300,7 +301,12 @@ class Server::Impl {
     readiness_->SetDraining();
     // gRPC sends GOAWAY at once and gives its calls the window to end.
     std::thread grpc_drain;
-    if (grpc_) grpc_drain = std::thread([this, window] { grpc_->Stop(window); });
+    if (grpc_) {
+      grpc_drain = std::thread([this, window] {
+        NameThisThread("herald-grpc-drn");
+        grpc_->Stop(window);
+      });
+    }
     http_->Drain(window);
     if (grpc_drain.joinable()) grpc_drain.join();
     Stop();
@@ -479,6 +485,7 @@ class Server::Impl {
     if (reload_thread_.joinable()) reload_thread_.join();  // done: it cleared busy
     reload_thread_busy_ = true;
     reload_thread_ = std::thread([this, done = std::move(done)] {
+      NameThisThread("herald-reload");
       done(ReloadNow());
       std::lock_guard lock(reload_thread_mu_);
       reload_thread_busy_ = false;
