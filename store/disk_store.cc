@@ -785,17 +785,18 @@ class DiskStore final : public HistoryStore, public QueueStore, public Revocatio
     measured = now;
     const uint64_t bytes = store::DiskBytes(*db_);
     const Result<uint64_t> free = store::FreeBytes(options_.dir);
-    if (!free.ok()) {
-      // Its directory removed (or unreadable) under a running store: new
-      // log and table files cannot be made there, so nothing more can be
-      // kept. Said as it is, rather than "0 bytes free" from then on.
+    if (free.status().code() == ErrorCode::kNotFound) {
+      // Its directory removed under a running store: new log and table
+      // files cannot be made there, so nothing more can be kept. Said as it
+      // is, rather than "0 bytes free" from then on. (Any other error may
+      // pass, a network filesystem's say: refused as full, measured again.)
       (void)Fail("its directory " + options_.dir + " cannot be used any more (" +
                  free.status().message() + "): was it removed?");
       return;
     }
     std::lock_guard lock(mu_);
     disk_bytes_ = bytes;
-    free_bytes_ = *free;
+    free_bytes_ = free.ok() ? *free : 0;
   }
 
   // After a failure RocksDB's log writer is in an error state in which a

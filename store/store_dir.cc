@@ -272,6 +272,9 @@ uint64_t DiskBytes(rocksdb::DB& db) {
 Result<uint64_t> FreeBytes(const std::string& dir) {
   std::error_code ec;
   const fs::space_info space = fs::space(dir, ec);
+  if (ec == std::errc::no_such_file_or_directory || ec == std::errc::not_a_directory) {
+    return Status(ErrorCode::kNotFound, ec.message());
+  }
   if (ec) return Status(ErrorCode::kUnavailable, ec.message());
   return static_cast<uint64_t>(space.available);
 }

@@ -39,7 +39,8 @@ std::string CurrentBootId();
 // Bytes of the store's files: tables and logs.
 uint64_t DiskBytes(rocksdb::DB& db);
 // Bytes an unprivileged writer may still use on the filesystem under `dir`,
-// or why that cannot be told (the directory was removed, say).
+// or why that cannot be told: kNotFound when `dir` is no longer a directory
+// (removed, say), kUnavailable for any other error (which may pass).
 Result<uint64_t> FreeBytes(const std::string& dir);
 
 // What retention needs of a topic's current epoch besides its offsets.
