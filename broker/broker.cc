@@ -26,9 +26,12 @@ std::string_view GapReasonName(GapReason reason) {
 namespace {
 
 // How long a stop waits for the dead letters it publishes (the store's
-// commit, a Redis round trip, or the owner node's answer). One past it stays
-// a job: not offered again before its lease runs out, then dead-lettered by
-// whichever broker claims it (at least once).
+// commit, or a Redis round trip). One still unanswered then stays a job, at
+// least once: on a shared store it is not offered again before its lease
+// runs out; on this node's own store it comes back at the next start, to be
+// delivered again (or dead-lettered, past max_deliver). Its answer may still
+// come during the stop: the store's Drain() waits for it, so nothing the
+// answer touches (dead_mu_, dead_cv_, the queue) is gone before it runs.
 constexpr std::chrono::seconds kStopDeadLetterWindow{5};
 
 // "<node id>.<run>": a run is 64 random bits, so a restart can tell its
@@ -99,8 +102,15 @@ Broker::Impl::~Impl() {
   // Dead letters made just before the stop (a term, a last nack) are
   // published, not dropped: dropped, a shared store would hold the job back
   // until its lease ran out, and a store of this node's own would offer it
-  // again at the next start though it was termed.
-  FlushDeadLetters(kStopDeadLetterWindow);
+  // again at the next start though it was termed. Not on a node that was in
+  // a cluster: by now it is detached, and would number a dead-letter topic
+  // that another node owns as if it were alone.
+  bool clustered;
+  {
+    std::lock_guard lock(subs_mu_);
+    clustered = cluster_.peer_inbox() != nullptr;  // set by Attach, for good
+  }
+  if (!clustered) FlushDeadLetters(kStopDeadLetterWindow);
   // Waiting pulls are answered (not_found): their callers may wait on them.
   CloseQueues();
   // Replay pages still waiting for the budget are not read: their

@@ -751,8 +751,18 @@ void WorkQueue::DeadLettered(uint64_t seq, bool published, int64_t retry_us, int
   if (published) {
     ++counts_.dead_lettered;
     Remove(it);
+    if (closed_) return;
     Pump(now_us, fx);
     NextDeadline(fx);
+    return;
+  }
+  if (closed_) {
+    // Refused during the stop: left to the store (the next start, or the
+    // lease's end), at least once.
+    bytes_ -= it->second.message->payload.size();
+    node_bytes_->fetch_sub(it->second.message->payload.size(), std::memory_order_relaxed);
+    if (shared_) keys_.erase(it->second.key);
+    jobs_.erase(it);
     return;
   }
   // The dead-letter topic refused it (full, say): kept, and tried again.
@@ -835,12 +845,23 @@ void WorkQueue::Close(Effects& fx) {
       shared_->Release(options_.name, job.key, holder_, std::chrono::milliseconds(0), unused,
                        job.ready_at);
     }
-    keys_.clear();
   }
-  // The jobs go with the queue.
-  node_bytes_->fetch_sub(bytes_, std::memory_order_relaxed);
-  bytes_ = 0;
-  jobs_.clear();
+  // The jobs go with the queue, but for those whose dead letter is still
+  // being published: its answer may come during the broker's stop, and
+  // then deletes the job from the store (DeadLettered), before the store's
+  // last commit, rather than leave it to be offered again.
+  size_t kept_bytes = 0;
+  for (auto it = jobs_.begin(); it != jobs_.end();) {
+    if (it->second.state == State::kDeadLettering) {
+      kept_bytes += it->second.message->payload.size();
+      ++it;
+      continue;
+    }
+    if (shared_) keys_.erase(it->second.key);
+    it = jobs_.erase(it);
+  }
+  node_bytes_->fetch_sub(bytes_ - kept_bytes, std::memory_order_relaxed);
+  bytes_ = kept_bytes;
   ready_.clear();
   timers_.clear();
   members_.clear();

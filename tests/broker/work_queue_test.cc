@@ -184,6 +184,44 @@ TEST(WorkQueue, AFailedDeadLetterIsTriedAgain) {
   EXPECT_TRUE(later.sends.empty());  // never offered to a member again
 }
 
+TEST(WorkQueue, ADeadLetterAnsweredAfterTheQueueClosedStillSettlesItsJob) {
+  // The broker's stop closes its queues while a dead letter may still be
+  // publishing: the job keeps its record (and its bytes) until the answer,
+  // which then removes it, deleting it from a store that keeps jobs.
+  Fixture f;
+  WorkQueue::Effects fx;
+  ASSERT_TRUE(f.q.Join(1, f.Member(1), 0, nullptr, 0, fx).ok());
+  f.Enqueue(Msg("abc"), 0, fx);
+  f.Enqueue(Msg("defgh"), 0, fx);
+  ASSERT_EQ(fx.sends.size(), 2u);
+  ASSERT_TRUE(f.q.Settle(1, Handle(*fx.sends[0].second), SettleKind::kTerm, -1, 0, fx).ok());
+  ASSERT_EQ(fx.dead.size(), 1u);
+  WorkQueue::Effects closing;
+  f.q.Close(closing);
+  EXPECT_EQ(f.node_bytes.load(), 3u);  // the job in flight went; the dead letter stays
+  WorkQueue::Effects late;
+  f.q.DeadLettered(fx.dead[0].seq, true, kMs, 0, late);
+  EXPECT_EQ(f.q.Info().dead_lettered, 1u);
+  EXPECT_EQ(f.node_bytes.load(), 0u);
+  EXPECT_TRUE(late.sends.empty());
+
+  // Refused during the stop: left to the store, nothing retried here.
+  Fixture g;
+  WorkQueue::Effects gx;
+  ASSERT_TRUE(g.q.Join(1, g.Member(1), 0, nullptr, 0, gx).ok());
+  g.Enqueue(Msg("abc"), 0, gx);
+  ASSERT_TRUE(g.q.Settle(1, Handle(*gx.sends[0].second), SettleKind::kTerm, -1, 0, gx).ok());
+  ASSERT_EQ(gx.dead.size(), 1u);
+  g.q.Close(closing);
+  WorkQueue::Effects refused;
+  g.q.DeadLettered(gx.dead[0].seq, false, kMs, 0, refused);
+  EXPECT_EQ(g.node_bytes.load(), 0u);
+  EXPECT_EQ(g.q.Info().dead_lettered, 0u);
+  WorkQueue::Effects later;
+  g.q.Expire(10 * kMs, later);
+  EXPECT_TRUE(later.dead.empty());
+}
+
 TEST(WorkQueue, WithoutADeadLetterTopicTermDropsAndCounts) {
   QueueOptions o = Fixture::Defaults();
   o.dead_letter.clear();
