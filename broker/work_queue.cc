@@ -488,14 +488,17 @@ void WorkQueue::ToDeadLetter(uint64_t seq, JobRecord& job, std::string_view reas
 }
 
 void WorkQueue::Remove(std::map<uint64_t, JobRecord>::iterator it) {
+  if (store_) store_->DeleteJob(RefOf(it->first, it->second));
+  if (shared_ && shared_pending_ > 0) --shared_pending_;  // until the next claim says
+  Forget(it);
+}
+
+std::map<uint64_t, WorkQueue::JobRecord>::iterator WorkQueue::Forget(
+    std::map<uint64_t, JobRecord>::iterator it) {
   bytes_ -= it->second.message->payload.size();
   node_bytes_->fetch_sub(it->second.message->payload.size(), std::memory_order_relaxed);
-  if (store_) store_->DeleteJob(RefOf(it->first, it->second));
-  if (shared_) {
-    keys_.erase(it->second.key);
-    if (shared_pending_ > 0) --shared_pending_;  // until the next claim says
-  }
-  jobs_.erase(it);
+  if (shared_) keys_.erase(it->second.key);
+  return jobs_.erase(it);
 }
 
 void WorkQueue::ReleaseShared(std::map<uint64_t, JobRecord>::iterator it, int64_t delay_us,
@@ -505,10 +508,7 @@ void WorkQueue::ReleaseShared(std::map<uint64_t, JobRecord>::iterator it, int64_
                    std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::microseconds(std::max<int64_t>(delay_us, 0))),
                    uncount, it->second.ready_at);
-  bytes_ -= it->second.message->payload.size();
-  node_bytes_->fetch_sub(it->second.message->payload.size(), std::memory_order_relaxed);
-  keys_.erase(it->second.key);
-  jobs_.erase(it);
+  Forget(it);
   idle_ = false;  // a job may be ready in the store again
 }
 
@@ -759,10 +759,7 @@ void WorkQueue::DeadLettered(uint64_t seq, bool published, int64_t retry_us, int
   if (closed_) {
     // Refused during the stop: left to the store (the next start, or the
     // lease's end), at least once.
-    bytes_ -= it->second.message->payload.size();
-    node_bytes_->fetch_sub(it->second.message->payload.size(), std::memory_order_relaxed);
-    if (shared_) keys_.erase(it->second.key);
-    jobs_.erase(it);
+    Forget(it);
     return;
   }
   // The dead-letter topic refused it (full, say): kept, and tried again.
@@ -850,18 +847,9 @@ void WorkQueue::Close(Effects& fx) {
   // being published: its answer may come during the broker's stop, and
   // then deletes the job from the store (DeadLettered), before the store's
   // last commit, rather than leave it to be offered again.
-  size_t kept_bytes = 0;
   for (auto it = jobs_.begin(); it != jobs_.end();) {
-    if (it->second.state == State::kDeadLettering) {
-      kept_bytes += it->second.message->payload.size();
-      ++it;
-      continue;
-    }
-    if (shared_) keys_.erase(it->second.key);
-    it = jobs_.erase(it);
+    it = it->second.state == State::kDeadLettering ? std::next(it) : Forget(it);
   }
-  node_bytes_->fetch_sub(bytes_ - kept_bytes, std::memory_order_relaxed);
-  bytes_ = kept_bytes;
   ready_.clear();
   timers_.clear();
   members_.clear();

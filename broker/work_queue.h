@@ -294,6 +294,9 @@ class WorkQueue {
   void GiveBack(uint64_t seq, JobRecord& job, int64_t delay_us, int64_t now_us, Effects& fx);
   void ToDeadLetter(uint64_t seq, JobRecord& job, std::string_view reason, Effects& fx);
   void Remove(std::map<uint64_t, JobRecord>::iterator it);
+  // Drops a job's record here, and its bytes; the store is not told (the
+  // callers tell it what they mean). Returns the next record.
+  std::map<uint64_t, JobRecord>::iterator Forget(std::map<uint64_t, JobRecord>::iterator it);
   // The earliest deadline (lock held), also written into `fx`.
   int64_t NextDeadline(Effects& fx) const;
 
