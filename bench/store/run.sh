@@ -60,7 +60,13 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 PID=""
 stop() { [[ -n "$PID" ]] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; PID=""; }
 trap stop EXIT
-record() { echo "{\"server\":\"$1\",\"size\":$2,\"what\":\"$3\",\"rep\":${rep:-1},${4#\{}" | tee -a "$JSONL"; }
+# $4: the tool's JSON object; a run that printed none is recorded as failed
+# (and named under "errors"), so one bad run never loses the table.
+record() {
+  local body=$4
+  [[ $body == \{*\} ]] || body='{"failed":true}'
+  echo "{\"server\":\"$1\",\"size\":$2,\"what\":\"$3\",\"rep\":${rep:-1},${body#\{}" | tee -a "$JSONL"
+}
 
 heraldd() {  # $1: memory|batch|always; sets PID, PORT, GPORT
   GPORT=$(free_port)
@@ -86,14 +92,14 @@ heraldd() {  # $1: memory|batch|always; sets PID, PORT, GPORT
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
 
-wrk_json() {  # wrk --latency output, $1 server CPU ticks → {"msgs_per_s":…,"p50_us":…,"p99_us":…,"errors":…,"server_cpu_us":…}
+wrk_json() {  # wrk --latency output, $1 server CPU ticks → {"msgs_per_s":…,"p50_us":…,"p99_us":…,"errors":…,"socket_errors":…,"server_cpu_us":…}
   python3 -c '
 import re, sys
 ticks = int(sys.argv[1]) * int(sys.argv[2])
 t = sys.stdin.read()
 def us(s):
     v, u = re.match(r"([\d.]+)(\w+)", s).groups()
-    return float(v) * {"us": 1, "ms": 1e3, "s": 1e6}[u]
+    return float(v) * {"us": 1, "ms": 1e3, "s": 1e6, "m": 60e6}[u]
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
 # The lines of the latency distribution ("     50%  768.00us"): a value
 # in the "+/- Stdev" column of the thread stats can end in "50%" too.
@@ -101,8 +107,10 @@ p50 = us(re.search(r"^\s*50%\s+(\S+)", t, re.M).group(1))
 p99 = us(re.search(r"^\s*99%\s+(\S+)", t, re.M).group(1))
 bad = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
 errors = int(bad.group(1)) if bad else 0
+sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", t)
+socket_errors = sum(int(g) for g in sock.groups()) if sock else 0
 acked = int(re.search(r"(\d+) requests in", t).group(1)) - errors
-print("{\"msgs_per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"errors\":%d,\"server_cpu_us\":%.1f}" % (rps, p50, p99, errors, ticks / max(acked, 1)))' "$1" "$TICK_US"
+print("{\"msgs_per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"errors\":%d,\"socket_errors\":%d,\"server_cpu_us\":%.1f}" % (rps, p50, p99, errors, socket_errors, ticks / max(acked, 1)))' "$1" "$TICK_US"
 }
 redis_csv() {  # redis-benchmark --csv, $1 server CPU ticks, $2 requests → {"msgs_per_s":…,"p50_us":…,"p99_us":…,"server_cpu_us":…}
   tail -1 | awk -F',' -v cpu="$(($1 * TICK_US))" -v n="$2" '{for (i = 1; i <= NF; i++) gsub(/"/, "", $i);
@@ -170,53 +178,75 @@ rm -rf "$DATA"
 
 python3 - "$JSONL" "$OUT_DIR/store.md" <<'PY'
 import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+# A run whose tool printed nothing usable is a row {"failed": true}
+# (record) or, at worst, a line that does not parse: both are listed under
+# "errors", and the table shows "–" where a row has no run left.
+rows, broken = [], []
+for line in open(sys.argv[1]):
+    if line.strip():
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            broken.append(line.strip()[:60])
 def get(server, size, what):
     # The median of a row's runs: by throughput, or by p50 for one call at a time.
-    runs = [r for r in rows if r["server"] == server and r["size"] == size and r["what"] == what]
-    if what in ("grpc-unary", "one"):
-        runs.sort(key=lambda r: r["p50_us"])
-    else:
-        runs.sort(key=lambda r: r["msgs_per_s"])
-    return runs[(len(runs) - 1) // 2]
-reps = max(r["rep"] for r in rows if r["server"].startswith("heraldd"))
+    key = "p50_us" if what in ("grpc-unary", "one") else "msgs_per_s"
+    runs = sorted((r for r in rows if r.get("server") == server and r.get("size") == size
+                   and r.get("what") == what and key in r), key=lambda r: r[key])
+    return runs[(len(runs) - 1) // 2] if runs else None
+def cell(row, fmt, *keys):
+    return fmt.format(*(row[k] for k in keys)) if row and all(k in row for k in keys) else "–"
+def ratio(a, b, fmt):
+    return fmt.format(a["msgs_per_s"] / b["msgs_per_s"]) if a and b and b["msgs_per_s"] else "–"
+reps = max((r.get("rep", 1) for r in rows if str(r.get("server", "")).startswith("heraldd")), default=0)
 out = [f"Each server row: the median of {reps} runs, each on a fresh server (every run: store.jsonl).", "",
        "| size | server | gRPC PublishStream msgs/s | gRPC unary p50 / p99 µs | HTTP msgs/s | HTTP p50 / p99 µs (loaded) | server CPU µs per acknowledged message (HTTP; redis: XADD) |",
        "|---|---|---|---|---|---|---|"]
 for size in (64, 1024):
     for mode in ("memory", "batch", "always"):
         s, u, h = (get(f"heraldd-{mode}", size, w) for w in ("grpc-stream", "grpc-unary", "http"))
-        out.append(f"| {size} B | heraldd {mode} | {s['msgs_per_s']:,.0f} | {u['p50_us']:.0f} / {u['p99_us']:.0f} | "
-                   f"{h['msgs_per_s']:,.0f} | {h['p50_us']:.0f} / {h['p99_us']:.0f} | {h['server_cpu_us']:.1f} |")
+        out.append(f"| {size} B | heraldd {mode} | {cell(s, '{:,.0f}', 'msgs_per_s')} | "
+                   f"{cell(u, '{:.0f} / {:.0f}', 'p50_us', 'p99_us')} | {cell(h, '{:,.0f}', 'msgs_per_s')} | "
+                   f"{cell(h, '{:.0f} / {:.0f}', 'p50_us', 'p99_us')} | {cell(h, '{:.1f}', 'server_cpu_us')} |")
     for fsync in ("everysec", "always"):
         l, o = get(f"redis-{fsync}", size, "load"), get(f"redis-{fsync}", size, "one")
-        out.append(f"| {size} B | redis XADD {fsync} | – | {o['p50_us']:.0f} / {o['p99_us']:.0f} (1 conn) | "
-                   f"{l['msgs_per_s']:,.0f} | {l['p50_us']:.0f} / {l['p99_us']:.0f} | {l['server_cpu_us']:.1f} |")
+        out.append(f"| {size} B | redis XADD {fsync} | – | {cell(o, '{:.0f} / {:.0f} (1 conn)', 'p50_us', 'p99_us')} | "
+                   f"{cell(l, '{:,.0f}', 'msgs_per_s')} | {cell(l, '{:.0f} / {:.0f}', 'p50_us', 'p99_us')} | "
+                   f"{cell(l, '{:.1f}', 'server_cpu_us')} |")
 out += ["", "| size | target | measured |", "|---|---|---|"]
 for size in (64, 1024):
-    mem, bat, alw = (get(f"heraldd-{m}", size, "grpc-stream")["msgs_per_s"] for m in ("memory", "batch", "always"))
-    hm, hb, ha = (get(f"heraldd-{m}", size, "http")["msgs_per_s"] for m in ("memory", "batch", "always"))
-    re_, ra = (get(f"redis-{f}", size, "load")["msgs_per_s"] for f in ("everysec", "always"))
-    out.append(f"| {size} B | disk batch ≥ 50% of memory (gRPC stream) | {bat / mem:.0%} |")
-    out.append(f"| {size} B | disk batch ≥ 1× redis everysec | gRPC {bat / re_:.2f}×, HTTP {hb / re_:.2f}× |")
-    out.append(f"| {size} B | disk always ≥ 1× redis always | gRPC {alw / ra:.2f}×, HTTP {ha / ra:.2f}× |")
+    mem, bat, alw = (get(f"heraldd-{m}", size, "grpc-stream") for m in ("memory", "batch", "always"))
+    hm, hb, ha = (get(f"heraldd-{m}", size, "http") for m in ("memory", "batch", "always"))
+    re_, ra = (get(f"redis-{f}", size, "load") for f in ("everysec", "always"))
+    out.append(f"| {size} B | disk batch ≥ 50% of memory (gRPC stream) | {ratio(bat, mem, '{:.0%}')} |")
+    out.append(f"| {size} B | disk batch ≥ 1× redis everysec | gRPC {ratio(bat, re_, '{:.2f}×')}, "
+               f"HTTP {ratio(hb, re_, '{:.2f}×')} |")
+    out.append(f"| {size} B | disk always ≥ 1× redis always | gRPC {ratio(alw, ra, '{:.2f}×')}, "
+               f"HTTP {ratio(ha, ra, '{:.2f}×')} |")
     # Not a target: where HTTP's bound is. heraldd's HTTP front with history
     # in memory (no store), against redis everysec, in the same run.
-    out.append(f"| {size} B | (not a target: heraldd HTTP with history in memory vs redis everysec) | {hm / re_:.2f}× |")
+    out.append(f"| {size} B | (not a target: heraldd HTTP with history in memory vs redis everysec) | "
+               f"{ratio(hm, re_, '{:.2f}×')} |")
+group = get("engine-rocksdb", 64, "always")
 out += ["", "Engines (prototypes of the store, same filesystem, same run; groups of "
-        f"{get('engine-rocksdb', 64, 'always')['group']} messages):", "",
+        f"{cell(group, '{}', 'group')} messages):", "",
         "| size | sync | RocksDB msgs/s (commit p50 / p99 µs) | LMDB | SQLite |", "|---|---|---|---|---|"]
 for size in (64, 1024):
     for sync in ("always", "batch"):
-        cells = []
-        for engine in ("rocksdb", "lmdb", "sqlite"):
-            e = get(f"engine-{engine}", size, sync)
-            cells.append(f"{e['msgs_per_s']:,.0f} ({e['commit_p50_us']:.0f} / {e['commit_p99_us']:.0f})")
+        cells = [cell(get(f"engine-{engine}", size, sync), "{:,.0f} ({:.0f} / {:.0f})",
+                      "msgs_per_s", "commit_p50_us", "commit_p99_us")
+                 for engine in ("rocksdb", "lmdb", "sqlite")]
         out.append(f"| {size} B | {sync} | " + " | ".join(cells) + " |")
-errors = [f"{r['server']} {r['size']} {r['what']}: {r['errors']}" for r in rows if r.get("errors")]
+def named(r):
+    return f"{r.get('server')} {r.get('size')} {r.get('what')} run {r.get('rep', 1)}"
+errors = [f"{named(r)}: {r['errors']}" for r in rows if r.get("errors")]
+errors += [f"{named(r)}: {r['socket_errors']} socket errors" for r in rows if r.get("socket_errors")]
+errors += [f"{named(r)}: no result" for r in rows if r.get("failed")]
+errors += [f"a line that is not JSON: {b}" for b in broken]
 # A stream's last BatchAck must count every message sent, or some went unacknowledged.
-errors += [f"{r['server']} {r['size']} {r['what']}: {r['messages'] - r['accepted']} not acknowledged"
-           for r in rows if r["what"] == "grpc-stream" and r["accepted"] != r["messages"]]
+errors += [f"{named(r)}: {r['messages'] - r['accepted']} not acknowledged"
+           for r in rows if r.get("what") == "grpc-stream" and "accepted" in r
+           and r["accepted"] != r.get("messages")]
 out += ["", "errors: " + (", ".join(errors) or "none")]
 text = "\n".join(out) + "\n"
 open(sys.argv[2], "w").write(text)
