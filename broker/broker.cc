@@ -262,6 +262,8 @@ BrokerStats Broker::Impl::Stats() const {
   s.topics = topics_.size();
   s.topic_bytes = topics_.bytes();
   s.topics_refused = topics_.refused();
+  s.subscriptions_refused = get(counters_.subscriptions_refused);
+  s.queues_refused = queues_.refused();
   s.deliveries = get(counters_.deliveries);
   s.delivery_bytes = get(counters_.delivery_bytes);
   s.dropped = get(counters_.dropped);
@@ -347,6 +349,9 @@ Status Broker::Reply(std::string_view reply_to, std::string payload, PublishOpti
 
 void Broker::RecordRefusedReply() { impl_->RecordRefused(/*reply=*/true); }
 void Broker::RecordRefusedRequest() { impl_->RecordRefused(/*reply=*/false); }
+void Broker::RecordRefusedSubscription() {
+  BrokerCounters::Add(impl_->counters().subscriptions_refused, 1);
+}
 
 Result<MessagePtr> Broker::RequestSync(std::string_view topic, std::string payload,
                                        std::chrono::milliseconds timeout, PublishOptions options) {

@@ -83,6 +83,7 @@ Result<uint64_t> Broker::Impl::Subscribe(std::string_view pattern, std::shared_p
     std::lock_guard lock(subs_mu_);
     uint32_t& count = SinkAccounting::Count(*sink);
     if (const size_t max = limits_.max_subscriptions_per_sink; count >= max) {
+      BrokerCounters::Add(counters_.subscriptions_refused, 1);
       return Status(ErrorCode::kTooManySubscriptions,
                     "at most " + std::to_string(max) + " subscriptions per connection");
     }

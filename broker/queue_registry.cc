@@ -106,6 +106,7 @@ Status QueueRegistry::Create(const QueueOptions& options, const TopicLimits& lim
                       ": only \"new\" (reading history needs the disk store, or none)");
   }
   if (const size_t max = max_queues_; queues_.size() >= max) {
+    refused_.fetch_add(1, std::memory_order_relaxed);
     return Status(ErrorCode::kResourceExhausted,
                   "this node already has max_queues " + std::to_string(max) + " work queues");
   }

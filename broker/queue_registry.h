@@ -89,6 +89,8 @@ class QueueRegistry {
 
   // The payload bytes every queue's jobs hold (max_queue_bytes).
   uint64_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
+  // Creations refused at max_queues.
+  uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
 
  private:
   Relaxed<size_t> max_queues_;
@@ -97,6 +99,7 @@ class QueueRegistry {
   SharedQueueStore* const shared_;
   const std::string holder_;
   std::atomic<uint64_t> bytes_{0};
+  std::atomic<uint64_t> refused_{0};
   mutable std::mutex mu_;
   std::map<std::string, WorkQueuePtr, std::less<>> queues_;
   std::unordered_map<uint64_t, WorkQueuePtr> members_;

@@ -287,6 +287,7 @@ uint64_t WorkQueue::Pull(size_t max, int64_t wait_us, size_t max_waiting, PullCa
     stalled_until_us_ = 0;
   }
   if (wait_us > 0 && pulls_.size() >= max_waiting) {
+    ++counts_.pulls_refused;
     fx.pulls.emplace_back(
         std::move(done),
         Status(ErrorCode::kResourceExhausted, "work queue '" + options_.name + "' already has " +

@@ -23,6 +23,9 @@ void QueueFamily(MetricTable& t, const std::string& name, const std::string& typ
 void AddQueueMetrics(MetricTable& t) {
   t.Gauge("herald_queues", "Work queues on this node.",
           [](const MetricSnapshot& x) { return x.broker.queues.size(); });
+  t.Counter(
+      "herald_queue_creations_refused_total", "Work queues not created: max_queues.",
+      [](const MetricSnapshot& x) { return x.broker.queues_refused; }, Trip::kYes);
   t.Gauge("herald_queue_bytes", "Payload bytes of every work queue's jobs (max_queue_bytes).",
           [](const MetricSnapshot& x) { return x.broker.queue_bytes; });
   QueueFamily(t, "herald_queue_pending", "gauge",
@@ -66,6 +69,9 @@ void AddQueueMetrics(MetricTable& t) {
               "Publishes refused because the queue was full (max_pending, max_pending_bytes, "
               "max_queue_bytes).",
               &QueueInfo::refused, Trip::kYes);
+  QueueFamily(t, "herald_queue_pulls_refused_total", "counter",
+              "Pulls refused: max_waiting_pulls were already waiting.", &QueueInfo::pulls_refused,
+              Trip::kYes);
   QueueFamily(t, "herald_queue_backfilled_total", "counter",
               "Jobs a work queue made from its topics' history (its start: first or a time).",
               &QueueInfo::backfilled);
@@ -160,9 +166,15 @@ void AddBrokerMetrics(MetricTable& t) {
   t.Counter("herald_requests_cancelled_total",
             "Requests abandoned because their connection or session ended.",
             [](const MetricSnapshot& x) { return x.broker.requests_cancelled; });
-  t.Counter("herald_requests_refused_total",
-            "Requests refused: max_pending_requests on the node or per session.",
-            [](const MetricSnapshot& x) { return x.broker.requests_refused; });
+  t.Counter(
+      "herald_requests_refused_total",
+      "Requests refused: max_pending_requests on the node, or "
+      "max_pending_requests_per_connection.",
+      [](const MetricSnapshot& x) { return x.broker.requests_refused; }, Trip::kYes);
+  t.Counter(
+      "herald_subscriptions_refused_total",
+      "Subscriptions refused: max_subscriptions_per_connection.",
+      [](const MetricSnapshot& x) { return x.broker.subscriptions_refused; }, Trip::kYes);
   t.Counter("herald_replies_refused_total",
             "Replies refused: the session was never sent a request with that reply inbox.",
             [](const MetricSnapshot& x) { return x.broker.replies_refused; });
@@ -218,7 +230,8 @@ void AddBrokerMetrics(MetricTable& t) {
       [](const MetricSnapshot& x) { return x.broker.store.append_errors; }, Trip::kYes);
   t.Counter(
       "herald_store_appends_refused_total",
-      "Publishes refused by the history store: max_queued_bytes, or a failed store.",
+      "Publishes refused by the history store: max_queued_bytes, max_disk_bytes, "
+      "min_free_disk_bytes, or a failed store.",
       [](const MetricSnapshot& x) { return x.broker.store.appends_refused; }, Trip::kYes);
   t.Counter("herald_store_reads_total",
             "Reads of history older than memory holds, answered by the history store.",

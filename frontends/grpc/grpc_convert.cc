@@ -164,6 +164,7 @@ void ToProto(const QueueInfo& q, v1::QueueState* out) {
   out->set_backfilling(q.backfilling);
   out->set_backfilled(q.backfilled);
   out->set_backfill_skipped(q.backfill_skipped);
+  out->set_pulls_refused(q.pulls_refused);
 }
 
 Result<QueueOptions> FromProto(const v1::QueueDefinition& d) {

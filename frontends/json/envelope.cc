@@ -232,6 +232,7 @@ std::string EncodeQueueInfo(const QueueInfo& q) {
       .Field("backfilling", q.backfilling)
       .Field("backfilled", q.backfilled)
       .Field("backfill_skipped", q.backfill_skipped)
+      .Field("pulls_refused", q.pulls_refused)
       .End();
   return w.Take();
 }

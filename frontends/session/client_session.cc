@@ -44,6 +44,7 @@ Result<ClientSession::Subscribed> ClientSession::Subscribe(std::string_view patt
       return Subscribed{it->second, true};
     }
     if (by_key_.size() >= max) {
+      ops_->broker().RecordRefusedSubscription();
       return Status(ErrorCode::kTooManySubscriptions,
                     "at most " + std::to_string(max) + " subscriptions per connection");
     }

@@ -21,7 +21,7 @@ void SessionRequests::Start(std::string_view topic, std::string payload,
     broker_.RecordRefusedRequest();
     return done(Status(ErrorCode::kResourceExhausted,
                        "too many pending requests on this connection "
-                       "(max_pending_requests_per_session " +
+                       "(max_pending_requests_per_connection " +
                            std::to_string(max_) + "): wait for an answer first"));
   }
   const uint64_t id = broker_.Request(

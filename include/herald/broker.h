@@ -163,6 +163,7 @@ class Broker {
   // Any thread. Fronts count refusals of their session rules, for /metrics.
   void RecordRefusedReply();
   void RecordRefusedRequest();
+  void RecordRefusedSubscription();  // a session's max_subscriptions_per_connection
   // Blocking form of Request, for code that is not on an event loop.
   Result<MessagePtr> RequestSync(std::string_view topic, std::string payload,
                                  std::chrono::milliseconds timeout, PublishOptions options = {});

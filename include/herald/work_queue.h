@@ -198,6 +198,7 @@ struct QueueInfo {
   uint64_t dead_lettered = 0;  // published to the dead-letter topic
   uint64_t dropped = 0;        // past max_deliver or termed, with no dead-letter topic
   uint64_t refused = 0;        // publishes refused for max_pending(_bytes)
+  uint64_t pulls_refused = 0;  // pulls refused: max_waiting_pulls were waiting
   // Reading history for its start (QueueOptions::start): still going, the
   // jobs it made so far, and the messages it could not make jobs of
   // (larger than max_pending_bytes or the node's max_queue_bytes).

@@ -156,7 +156,7 @@ TEST(Subscribe, RejectsInvalidPatternAndReservedInbox) {
   EXPECT_EQ(reserved.status().code(), ErrorCode::kInvalidTopic);
 }
 
-TEST(Subscribe, LimitsSubscriptionsPerSink) {
+TEST(Subscribe, LimitsSubscriptionsPerSinkAndCountsTheRefusals) {
   BrokerOptions o;
   o.max_subscriptions_per_sink = 2;
   Broker broker(o);
@@ -169,6 +169,7 @@ TEST(Subscribe, LimitsSubscriptionsPerSink) {
   auto third = broker.Subscribe("c", sink, in.inbox);
   ASSERT_FALSE(third.ok());
   EXPECT_EQ(third.status().code(), ErrorCode::kTooManySubscriptions);
+  EXPECT_EQ(broker.Stats().subscriptions_refused, 1u);       // herald_subscriptions_refused_total
   EXPECT_TRUE(broker.Subscribe("c", other, in.inbox).ok());  // another sink is unaffected
   ASSERT_TRUE(broker.Unsubscribe(*first));
   EXPECT_TRUE(broker.Subscribe("c", sink, in.inbox).ok());  // room again

@@ -565,15 +565,17 @@ TEST(WorkQueue, APullTakesWhatIsThereOrWaitsForTheNext) {
   EXPECT_TRUE(w.pulls[2].second->empty());  // waited, nothing came
 }
 
-TEST(WorkQueue, TooManyWaitingPullsAreRefused) {
+TEST(WorkQueue, TooManyWaitingPullsAreRefusedAndCounted) {
   Fixture f;
   WorkQueue::Effects fx;
   f.q.Pull(
       1, kMs, 1, [](Result<std::vector<Job>>) {}, 0, fx);
+  EXPECT_EQ(f.q.Info().pulls_refused, 0u);
   f.q.Pull(
       1, kMs, 1, [](Result<std::vector<Job>>) {}, 0, fx);
   ASSERT_EQ(fx.pulls.size(), 1u);
   EXPECT_EQ(fx.pulls[0].second.status().code(), ErrorCode::kResourceExhausted);
+  EXPECT_EQ(f.q.Info().pulls_refused, 1u);  // herald_queue_pulls_refused_total
 }
 
 TEST(JobHandle, MalformedHandlesAreUnknown) {
@@ -611,7 +613,7 @@ TEST(QueueOptions, EveryBadOptionIsNamed) {
   EXPECT_TRUE(ValidateQueueOptions(Fixture::Defaults(), {}).ok());
 }
 
-TEST(QueueRegistry, SameOptionsAgainIsFineOtherOptionsAreRefused) {
+TEST(QueueRegistry, SameOptionsAgainIsFineOtherOptionsAreRefusedAndMaxQueuesIsCounted) {
   QueueRegistry r(2, RandomHandleNonce());
   QueueOptions o = Fixture::Defaults();
   ASSERT_TRUE(r.Create(o, {}).ok());
@@ -623,7 +625,9 @@ TEST(QueueRegistry, SameOptionsAgainIsFineOtherOptionsAreRefused) {
   o.name = "two";
   ASSERT_TRUE(r.Create(o, {}).ok());
   o.name = "three";
+  EXPECT_EQ(r.refused(), 0u);  // other settings are not max_queues
   EXPECT_EQ(r.Create(o, {}).code(), ErrorCode::kResourceExhausted);  // max_queues
+  EXPECT_EQ(r.refused(), 1u);  // herald_queue_creations_refused_total
   EXPECT_EQ(r.Matching("jobs.x").size(), 2u);
   EXPECT_TRUE(r.Matching("other").empty());
   ASSERT_TRUE(r.Remove("two").ok());

@@ -54,12 +54,14 @@ TEST_F(ClientSessionTest, SubscribingTwiceToOneKeyIsOneSubscription) {
   EXPECT_EQ(broker_->Stats().subscriptions, 2u);
 }
 
-TEST_F(ClientSessionTest, TheSubscriptionBudgetIsPerSessionWhateverTheSinks) {
+TEST_F(ClientSessionTest, TheSubscriptionBudgetIsPerSessionWhateverTheSinksAndCounted) {
   ClientSession s(ops_, identity_, inline_);
   for (const char* t : {"a", "b", "c"}) ASSERT_TRUE(s.Subscribe(t, {}, NewSink(), inbox_).ok());
   EXPECT_EQ(s.Subscribe("d", {}, NewSink(), inbox_).status().code(),
             ErrorCode::kTooManySubscriptions);
+  EXPECT_EQ(broker_->Stats().subscriptions_refused, 1u);      // herald_subscriptions_refused_total
   EXPECT_TRUE(s.Subscribe("a", {}, NewSink(), inbox_).ok());  // held already: not a new one
+  EXPECT_EQ(broker_->Stats().subscriptions_refused, 1u);
 }
 
 TEST_F(ClientSessionTest, UnsubscribeRunsOnTheRunnerThenAnswers) {
