@@ -25,8 +25,12 @@ void AddWsMetrics(const ws::WsStats& s, MetricTable& t) {
   t.Counter("herald_ws_frames_out_total", "WebSocket frames queued to clients.",
             [&s](const MetricSnapshot&) { return Get(s.frames_out); });
   t.Counter("herald_ws_protocol_errors_total",
-            "Connections closed for a protocol violation (1002, 1003, 1007, 1009).",
+            "Connections closed for a protocol violation (1002, 1003, 1007, 1008, 1009).",
             [&s](const MetricSnapshot&) { return Get(s.protocol_errors); });
+  t.Counter(
+      "herald_ws_limit_closes_total",
+      "Of those, closed at a limit: max_message_bytes (1009) or max_empty_fragments (1008).",
+      [&s](const MetricSnapshot&) { return Get(s.limit_closes); }, Trip::kYes);
   t.Counter(
       "herald_ws_idle_timeouts_total", "Connections closed after the idle timeout.",
       [&s](const MetricSnapshot&) { return Get(s.idle_timeouts); }, Trip::kYes);

@@ -171,6 +171,10 @@ void WsSession::HandleOutcome(Outcome out, size_t from) {
   }
   if (out.error && open()) {
     WsStats::Add(stats_->protocol_errors);
+    if (out.error->code == CloseCode::kMessageTooBig ||
+        out.error->code == CloseCode::kPolicyViolation) {
+      WsStats::Add(stats_->limit_closes);
+    }
     // Echoes of the complete messages that preceded the bad frame first.
     endpoint_->FlushPending();
     // RFC 6455 §7.1.7: having failed the connection we process nothing more

@@ -14,7 +14,9 @@ struct WsStats {
   std::atomic<uint64_t> messages_in{0};
   std::atomic<uint64_t> bytes_in{0};
   std::atomic<uint64_t> frames_out{0};
-  std::atomic<uint64_t> protocol_errors{0};  // we closed with 1002/1003/1007/1009
+  std::atomic<uint64_t> protocol_errors{0};  // we closed with 1002/1003/1007/1008/1009
+  // Of those, at a limit: max_message_bytes (1009) or max_empty_fragments (1008).
+  std::atomic<uint64_t> limit_closes{0};
   std::atomic<uint64_t> idle_timeouts{0};
   std::atomic<uint64_t> slow_consumer_closes{0};
   std::atomic<uint64_t> rate_limited{0};       // messages refused over the rate

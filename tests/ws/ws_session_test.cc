@@ -53,9 +53,10 @@ TEST_F(WsSessionTest, UnmaskedFrameFailsTheConnectionWith1002) {
   EXPECT_EQ(f.close_code(), 1002);
   EXPECT_TRUE(c.ClosedWithin());
   EXPECT_EQ(stats_.protocol_errors.load(), 1u);
+  EXPECT_EQ(stats_.limit_closes.load(), 0u);  // a violation, not a limit
 }
 
-TEST_F(WsSessionTest, MessageOverTheLimitIsClosedWith1009) {
+TEST_F(WsSessionTest, MessageOverTheLimitIsClosedWith1009AndCountedAsALimit) {
   options_.max_message_bytes = 1000;
   Peer c = OpenJson();
   c.Send(ClientFrame(kText, std::string(1001, 'x')));
@@ -63,6 +64,7 @@ TEST_F(WsSessionTest, MessageOverTheLimitIsClosedWith1009) {
   EXPECT_EQ(f.opcode, kClose);
   EXPECT_EQ(f.close_code(), 1009);
   EXPECT_TRUE(c.ClosedWithin());
+  EXPECT_EQ(stats_.limit_closes.load(), 1u);  // herald_ws_limit_closes_total
 }
 
 TEST_F(WsSessionTest, TextThatIsNotUtf8IsClosedWith1007) {
