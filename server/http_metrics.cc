@@ -17,6 +17,9 @@ void AddHttpMetrics(const http::HttpStats& s, MetricTable& t) {
             "Times a connection (HTTP, SSE or WebSocket) stopped reading because it owed too "
             "much output (http max_output_backlog_bytes, websocket max_outbound_bytes).",
             [&s](const MetricSnapshot&) { return Get(s.output_gate->pauses_total); });
+  t.Counter("herald_http_pipeline_pauses_total",
+            "Times an HTTP connection stopped reading at max_pipelined_requests.",
+            [&s](const MetricSnapshot&) { return Get(s.pipeline_pauses); });
   t.Gauge("herald_connections_output_paused",
           "Connections not reading right now because they owe too much output.",
           [&s](const MetricSnapshot&) { return Get(s.output_gate->paused); });

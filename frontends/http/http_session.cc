@@ -89,6 +89,12 @@ void HttpSession::Parse(std::string_view data) {
         pending_input_.assign(data.substr(r.consumed));
         paused_ = true;
         conn_->PauseReading();
+        // Counted by why (a gated connection's own gate counted itself).
+        if (exchanges_.size() >= options_->max_pipelined_requests) {
+          ctx_->stats->pipeline_pauses.fetch_add(1, std::memory_order_relaxed);
+        } else if (!conn_->output_gated() && OverBacklog()) {
+          ctx_->stats->output_gate->pauses_total.fetch_add(1, std::memory_order_relaxed);
+        }
       }
       break;
     case HttpParser::Outcome::kUpgrade:

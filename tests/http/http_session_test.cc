@@ -110,6 +110,24 @@ TEST_F(HttpSessionTest, PipelinedRequestsAreAnsweredInOrder) {
   EXPECT_EQ(ReadHttpAnswer(c).body, "third");
 }
 
+TEST_F(HttpSessionTest, AtMaxPipelinedRequestsTheConnectionStopsReadingAndIsCounted) {
+  HttpLimits limits;
+  limits.max_pipelined_requests = 2;
+  Peer c = Open(limits);
+  c.Send(HttpRequest("GET", "/later") + HttpRequest("GET", "/later") +
+         HttpRequest("GET", "/hello"));
+  ASSERT_TRUE(WaitFor([&] { return later_.size() == 2; }));
+  EXPECT_EQ(http_stats().pipeline_pauses.load(), 1u);  // herald_http_pipeline_pauses_total
+  EXPECT_EQ(http_stats().requests_total.load(), 2u);   // the third waits unread
+  OnLoop([&] {
+    later_[0].Send(200, "one");
+    later_[1].Send(200, "two");
+  });
+  EXPECT_EQ(ReadHttpAnswer(c).body, "one");
+  EXPECT_EQ(ReadHttpAnswer(c).body, "two");
+  EXPECT_EQ(ReadHttpAnswer(c).body, "hello\n");
+}
+
 TEST_F(HttpSessionTest, UnknownPathIs404AndWrongMethodIs405WithAllow) {
   Peer c = Open();
   c.Send(HttpRequest("GET", "/nowhere"));
