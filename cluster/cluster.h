@@ -154,6 +154,7 @@ class Cluster final : public ClusterHook {
   // By pb::Refuse::Code (0: protocol error).
   std::array<std::atomic<uint64_t>, 8> refused_{};
   std::atomic<uint64_t> dialed_unproven_{0};
+  std::atomic<uint64_t> link_overflows_{0};  // links closed at max_link_queue_bytes
   bool attached_ = false;
 };
 

@@ -49,6 +49,7 @@ struct ClusterStats {
   // listener posing as a member, or one with another secret).
   uint64_t dialed_unproven = 0;
   uint64_t members_ignored = 0;  // malformed, or over max_members
+  uint64_t link_overflows = 0;   // links closed at max_link_queue_bytes
 };
 
 }  // namespace herald::cluster

@@ -67,6 +67,9 @@ void AddClusterMetrics(MetricTable& t) {
   t.Family("herald_cluster_members_ignored_total", "counter",
            "Members named by peers and ignored: malformed id or address, or over max_members",
            one([](const S& s) { return s.members_ignored; }), Trip::kYes);
+  t.Family("herald_cluster_link_overflows_total", "counter",
+           "Peer links closed because the peer did not keep up: max_link_queue_bytes queued",
+           one([](const S& s) { return s.link_overflows; }), Trip::kYes);
 
   struct PerLink {
     const char* name;

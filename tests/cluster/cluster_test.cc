@@ -29,7 +29,7 @@ bool WaitFor(Pred pred, std::chrono::milliseconds timeout = 5s) {
 
 struct Node {
   Node(const std::string& id, std::vector<std::string> seeds, const std::string& name = "test",
-       const std::string& secret = "") {
+       const std::string& secret = "", size_t max_link_queue_bytes = 0) {
     BrokerOptions bo;
     bo.node_id = id;
     broker = std::make_unique<Broker>(bo);
@@ -43,6 +43,7 @@ struct Node {
     co.reconnect_min = 20ms;
     co.reconnect_max = 300ms;
     co.forward_timeout = 2s;
+    if (max_link_queue_bytes != 0) co.max_link_queue_bytes = max_link_queue_bytes;
     cluster = std::make_unique<Cluster>(*broker, co);
     Status s = cluster->Start();
     EXPECT_TRUE(s.ok()) << s.ToString();
@@ -406,6 +407,26 @@ TEST(ClusterHandshake, TheSameSecretLinks) {
   Node a("a", {}, "c", "right-secret-0123456789");
   Node b("b", {a.address()}, "c", "right-secret-0123456789");
   ASSERT_TRUE(WaitFor([&] { return a.live() == 2 && b.live() == 2; }));
+}
+
+// A link whose queue passes max_link_queue_bytes is closed by the next tick
+// (the peer is not keeping up) and counted. 16 KiB pass the handshake and
+// the heartbeats; a forwarded 64 KiB publish does not.
+TEST(ClusterLinks, ALinkOverMaxLinkQueueBytesIsClosedAndCounted) {
+  Node a("a", {});
+  Node b("b", {a.address()}, "test", "", /*max_link_queue_bytes=*/16 << 10);
+  ASSERT_TRUE(WaitFor([&] { return a.live() == 2 && b.live() == 2; }));
+  EXPECT_EQ(b.cluster->Stats().link_overflows, 0u);
+  std::string topic;
+  for (int i = 0; topic.empty(); ++i) {
+    if (RendezvousOwner("big." + std::to_string(i), {"a", "b"}) == "a") {
+      topic = "big." + std::to_string(i);
+    }
+  }
+  b.broker->PublishAsync(topic, std::string(64 << 10, 'x'), {}, [](Result<PublishAck>) {});
+  ASSERT_TRUE(WaitFor([&] { return b.cluster->Stats().link_overflows >= 1; }))
+      << b.cluster->Stats().link_overflows;  // herald_cluster_link_overflows_total
+  EXPECT_EQ(a.cluster->Stats().link_overflows, 0u);
 }
 
 // A broker holding work queues that are not in a store the nodes share
