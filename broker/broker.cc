@@ -263,6 +263,7 @@ BrokerStats Broker::Impl::Stats() const {
   s.topic_bytes = topics_.bytes();
   s.topics_refused = topics_.refused();
   s.subscriptions_refused = get(counters_.subscriptions_refused);
+  s.reply_inboxes_forgotten = get(counters_.reply_inboxes_forgotten);
   s.queues_refused = queues_.refused();
   s.deliveries = get(counters_.deliveries);
   s.delivery_bytes = get(counters_.delivery_bytes);
@@ -349,6 +350,9 @@ Status Broker::Reply(std::string_view reply_to, std::string payload, PublishOpti
 
 void Broker::RecordRefusedReply() { impl_->RecordRefused(/*reply=*/true); }
 void Broker::RecordRefusedRequest() { impl_->RecordRefused(/*reply=*/false); }
+void Broker::RecordForgottenReplyInbox() {
+  BrokerCounters::Add(impl_->counters().reply_inboxes_forgotten, 1);
+}
 void Broker::RecordRefusedSubscription() {
   BrokerCounters::Add(impl_->counters().subscriptions_refused, 1);
 }

@@ -24,7 +24,8 @@ struct BrokerCounters {
   Counter shared_loads{0}, shared_catchups{0}, shared_gaps{0}, shared_lost{0}, shared_resumes{0};
   Counter held_publish_bytes{0};  // gauge: publishes waiting for a shared store's load
   Counter subscriptions{0}, peer_subscriptions{0}, history_bytes{0};
-  Counter subscriptions_refused{0};  // max_subscriptions_per_connection
+  Counter subscriptions_refused{0};    // max_subscriptions_per_connection
+  Counter reply_inboxes_forgotten{0};  // max_reply_inboxes_per_connection
   // The server API (broker_admin.cc).
   Counter admin_calls{0}, admin_denied{0}, admin_disconnects{0}, revoked_refusals{0};
   Counter revocations_refused{0};

@@ -175,6 +175,11 @@ void AddBrokerMetrics(MetricTable& t) {
       "herald_subscriptions_refused_total",
       "Subscriptions refused: max_subscriptions_per_connection.",
       [](const MetricSnapshot& x) { return x.broker.subscriptions_refused; }, Trip::kYes);
+  t.Counter(
+      "herald_reply_inboxes_forgotten_total",
+      "Reply inboxes a session forgot, oldest first, to stay within "
+      "max_reply_inboxes_per_connection (a reply to one is then refused).",
+      [](const MetricSnapshot& x) { return x.broker.reply_inboxes_forgotten; }, Trip::kYes);
   t.Counter("herald_replies_refused_total",
             "Replies refused: the session was never sent a request with that reply inbox.",
             [](const MetricSnapshot& x) { return x.broker.replies_refused; });

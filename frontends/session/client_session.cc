@@ -13,8 +13,9 @@ ClientSession::ClientSession(std::shared_ptr<const Operations> ops, IdentityPtr 
       client_id_(client_id.empty() ? ops_->broker().NextClientId() : std::move(client_id)),
       identity_(std::move(identity)),
       run_(std::move(unsubscribe_on)),
-      permits_(
-          std::make_shared<ReplyPermits>(ops_->broker().limits().max_reply_inboxes_per_session)),
+      permits_(std::make_shared<ReplyPermits>(
+          ops_->broker().limits().max_reply_inboxes_per_session,
+          [broker = &ops_->broker()] { broker->RecordForgottenReplyInbox(); })),
       requests_(std::make_shared<SessionRequests>(
           ops_->broker(), ops_->broker().limits().max_pending_requests_per_session)) {}
 

@@ -6,21 +6,28 @@ namespace herald::session {
 
 void ReplyPermits::Note(const Message& m) {
   if (m.reply_to.empty() || max_ == 0) return;
-  std::lock_guard lock(mu_);
-  if (!allowed_.insert(m.reply_to).second) return;
-  order_.push_back(m.reply_to);
-  // Forget the oldest still allowed. Entries already taken are skipped on the
-  // way; order_ never holds more than 2 * max_ of them (compacted below).
-  while (allowed_.size() > max_) {
-    allowed_.erase(order_.front());
-    order_.pop_front();
-  }
-  if (order_.size() > 2 * max_) {
-    std::deque<std::string> live;
-    for (std::string& inbox : order_) {
-      if (allowed_.count(inbox)) live.push_back(std::move(inbox));
+  size_t forgotten = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (!allowed_.insert(m.reply_to).second) return;
+    order_.push_back(m.reply_to);
+    // Forget the oldest still allowed. Entries already taken are skipped on
+    // the way; order_ never holds more than 2 * max_ of them (compacted
+    // below).
+    while (allowed_.size() > max_) {
+      forgotten += allowed_.erase(order_.front());
+      order_.pop_front();
     }
-    order_.swap(live);
+    if (order_.size() > 2 * max_) {
+      std::deque<std::string> live;
+      for (std::string& inbox : order_) {
+        if (allowed_.count(inbox)) live.push_back(std::move(inbox));
+      }
+      order_.swap(live);
+    }
+  }
+  if (forgot_) {
+    for (; forgotten > 0; --forgotten) forgot_();
   }
 }
 

@@ -22,6 +22,7 @@
 
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -34,7 +35,10 @@ namespace herald::session {
 
 class ReplyPermits {
  public:
-  explicit ReplyPermits(size_t max_inboxes) : max_(max_inboxes) {}
+  // `forgot`, if set, hears of each inbox forgotten to stay within
+  // max_inboxes (for /metrics), outside the lock.
+  explicit ReplyPermits(size_t max_inboxes, std::function<void()> forgot = {})
+      : max_(max_inboxes), forgot_(std::move(forgot)) {}
 
   // Remembers m.reply_to, if it has one (a request).
   void Note(const Message& m);
@@ -51,6 +55,7 @@ class ReplyPermits {
 
  private:
   const size_t max_;
+  const std::function<void()> forgot_;
   mutable std::mutex mu_;
   std::unordered_set<std::string> allowed_;
   std::deque<std::string> order_;  // oldest first; may hold inboxes already taken

@@ -29,15 +29,16 @@ struct BrokerStats {
   uint64_t requests = 0;
   uint64_t request_timeouts = 0;
   uint64_t request_no_responders = 0;
-  uint64_t late_replies = 0;           // replies to a request already answered or timed out
-  uint64_t requests_cancelled = 0;     // abandoned when their connection or session ended
-  uint64_t requests_refused = 0;       // over max_pending_requests or the per-session bound
-  uint64_t replies_refused = 0;        // replies to an inbox the session was never sent
-  uint64_t subscriptions_refused = 0;  // over max_subscriptions_per_connection
-  uint64_t queues_refused = 0;         // work queues not created: max_queues
-  uint64_t history_evictions = 0;      // history trimmed early to respect max_history_bytes
-  uint64_t duplicates = 0;             // publishes acknowledged as duplicates of a msg_id
-  uint64_t dedup_evictions = 0;        // ids forgotten early to respect max_dedup_bytes
+  uint64_t late_replies = 0;             // replies to a request already answered or timed out
+  uint64_t requests_cancelled = 0;       // abandoned when their connection or session ended
+  uint64_t requests_refused = 0;         // over max_pending_requests or the per-session bound
+  uint64_t replies_refused = 0;          // replies to an inbox the session was never sent
+  uint64_t subscriptions_refused = 0;    // over max_subscriptions_per_connection
+  uint64_t reply_inboxes_forgotten = 0;  // past max_reply_inboxes_per_connection, oldest first
+  uint64_t queues_refused = 0;           // work queues not created: max_queues
+  uint64_t history_evictions = 0;        // history trimmed early to respect max_history_bytes
+  uint64_t duplicates = 0;               // publishes acknowledged as duplicates of a msg_id
+  uint64_t dedup_evictions = 0;          // ids forgotten early to respect max_dedup_bytes
   uint64_t topics_expired = 0;
   // A shared store in a cluster (SharedHistoryStore): topics whose head this
   // node loaded to number them, holes in what an owner sent filled from the

@@ -34,23 +34,27 @@ TEST(ReplyPermits, MessagesWithoutReplyToAddNothing) {
   EXPECT_EQ(p.size(), 0u);
 }
 
-TEST(ReplyPermits, RemembersAtMostItsBoundForgettingTheOldest) {
-  ReplyPermits p(3);
+TEST(ReplyPermits, RemembersAtMostItsBoundForgettingTheOldestAndSaysSo) {
+  int forgotten = 0;
+  ReplyPermits p(3, [&] { ++forgotten; });
   for (int i = 0; i < 10; ++i) p.Note(*RequestTo("_INBOX.n." + std::to_string(i)));
   EXPECT_EQ(p.size(), 3u);
+  EXPECT_EQ(forgotten, 7);  // herald_reply_inboxes_forgotten_total
   EXPECT_EQ(p.Take("_INBOX.n.6").code(), ErrorCode::kPermissionDenied);
   EXPECT_TRUE(p.Take("_INBOX.n.7").ok());
   EXPECT_TRUE(p.Take("_INBOX.n.9").ok());
 }
 
-TEST(ReplyPermits, TakenEntriesDoNotGrowItsMemory) {
-  ReplyPermits p(4);
+TEST(ReplyPermits, TakenEntriesDoNotGrowItsMemoryAndAreNotForgotten) {
+  int forgotten = 0;
+  ReplyPermits p(4, [&] { ++forgotten; });
   for (int i = 0; i < 100000; ++i) {
     const std::string inbox = "_INBOX.n." + std::to_string(i);
     p.Note(*RequestTo(inbox));
     ASSERT_TRUE(p.Take(inbox).ok());
   }
   EXPECT_EQ(p.size(), 0u);
+  EXPECT_EQ(forgotten, 0);  // answered, not forgotten
 }
 
 TEST(ReplyPermits, ARestoredPermitCanBeUsedAgain) {
