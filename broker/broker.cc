@@ -263,6 +263,7 @@ BrokerStats Broker::Impl::Stats() const {
   s.topic_bytes = topics_.bytes();
   s.topics_refused = topics_.refused();
   s.subscriptions_refused = get(counters_.subscriptions_refused);
+  s.inbox_dropped = get(counters_.inbox_dropped);
   s.reply_inboxes_forgotten = get(counters_.reply_inboxes_forgotten);
   s.queues_refused = queues_.refused();
   s.deliveries = get(counters_.deliveries);

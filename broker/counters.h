@@ -16,6 +16,7 @@ struct BrokerCounters {
   using Counter = std::atomic<uint64_t>;
   Counter replies_in{0}, reply_bytes_in{0};
   Counter deliveries{0}, delivery_bytes{0}, dropped{0};
+  Counter inbox_dropped{0};  // of dropped: a worker's inbox held max_inbox_pending
   Counter slow_consumer_disconnects{0}, publish_errors{0};
   Counter requests{0}, request_timeouts{0}, request_no_responders{0}, late_replies{0};
   Counter requests_cancelled{0}, requests_refused{0}, replies_refused{0};

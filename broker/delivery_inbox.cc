@@ -48,6 +48,7 @@ void DeliveryInbox::NoteDrop(Subscription* sub, const Item& item, const MatchRes
     d.gap.to_offset = m.offset;
   }
   BrokerCounters::Add(counters_->dropped, 1);
+  BrokerCounters::Add(counters_->inbox_dropped, 1);
 }
 
 void DeliveryInbox::RecordDropLocked(const Item& item, const MatchResultPtr& keep) {

@@ -150,6 +150,11 @@ void AddBrokerMetrics(MetricTable& t) {
             "Deliveries dropped for slow consumers (reported to them as gaps).",
             [](const MetricSnapshot& x) { return x.broker.dropped; });
   t.Counter(
+      "herald_inbox_dropped_total",
+      "Of those, dropped because a worker's inbox held max_inbox_pending deliveries (the "
+      "worker was behind, not the client).",
+      [](const MetricSnapshot& x) { return x.broker.inbox_dropped; }, Trip::kYes);
+  t.Counter(
       "herald_slow_consumer_disconnects_total",
       "Connections closed because they could not keep up.",
       [](const MetricSnapshot& x) { return x.broker.slow_consumer_disconnects; }, Trip::kYes);

@@ -24,6 +24,7 @@ struct BrokerStats {
   uint64_t deliveries = 0;      // messages handed to sinks
   uint64_t delivery_bytes = 0;  // payload bytes handed to sinks
   uint64_t dropped = 0;         // deliveries dropped (slow consumer, inbox overflow)
+  uint64_t inbox_dropped = 0;   // of those, at a worker inbox's max_inbox_pending
   uint64_t slow_consumer_disconnects = 0;
   uint64_t publish_errors = 0;  // rejected publishes (bad topic, too large, limits)
   uint64_t requests = 0;

@@ -26,6 +26,7 @@ TEST(Inbox, OverflowDropsAndReportsOneGapPerTopicAfterQueuedMessages) {
   EXPECT_EQ(got[3].gap.from_offset, 4u);
   EXPECT_EQ(got[3].gap.to_offset, 10u);
   EXPECT_EQ(broker.Stats().dropped, 7u);
+  EXPECT_EQ(broker.Stats().inbox_dropped, 7u);  // herald_inbox_dropped_total
   // Once drained, the inbox accepts messages again.
   ASSERT_TRUE(broker.Publish("t", "11").ok());
   in.inbox->Drain();
