@@ -271,6 +271,9 @@ BrokerStats Broker::Impl::Stats() const {
   s.dropped = get(counters_.dropped);
   s.slow_consumer_disconnects = get(counters_.slow_consumer_disconnects);
   s.publish_errors = get(counters_.publish_errors);
+  for (size_t i = 0; i < kErrorCodeCount; ++i) {
+    s.publish_errors_by_code[i] = get(counters_.publish_errors_by_code[i]);
+  }
   s.requests = get(counters_.requests);
   s.request_timeouts = get(counters_.request_timeouts);
   s.request_no_responders = get(counters_.request_no_responders);
@@ -351,6 +354,7 @@ Status Broker::Reply(std::string_view reply_to, std::string payload, PublishOpti
 
 void Broker::RecordRefusedReply() { impl_->RecordRefused(/*reply=*/true); }
 void Broker::RecordRefusedRequest() { impl_->RecordRefused(/*reply=*/false); }
+void Broker::RecordRefusedPublish(ErrorCode code) { impl_->counters().PublishError(code); }
 void Broker::RecordForgottenReplyInbox() {
   BrokerCounters::Add(impl_->counters().reply_inboxes_forgotten, 1);
 }

@@ -64,7 +64,7 @@ Status RefuseInbox(std::string_view topic) {
 Result<PublishAck> Broker::Impl::Publish(std::string_view topic, std::string payload,
                                          PublishOptions options) {
   if (Status s = RefuseInbox(topic); !s.ok()) {
-    BrokerCounters::Add(counters_.publish_errors, 1);
+    counters_.PublishError(s.code());
     return s;
   }
   auto done = std::make_shared<std::promise<Result<PublishAck>>>();
@@ -79,7 +79,7 @@ Result<PublishAck> Broker::Impl::Publish(std::string_view topic, std::string pay
 void Broker::Impl::PublishAsync(std::string_view topic, std::string payload, PublishOptions options,
                                 PublishCallback done) {
   if (Status s = RefuseInbox(topic); !s.ok()) {
-    BrokerCounters::Add(counters_.publish_errors, 1);
+    counters_.PublishError(s.code());
     return done(s);
   }
   HereResult r = PublishHere(topic, std::move(payload), std::move(options), {.done = &done});
@@ -91,7 +91,7 @@ void Broker::Impl::PublishAsync(std::string_view topic, std::string payload, Pub
 Broker::Impl::HereResult Broker::Impl::PublishHere(std::string_view topic, std::string payload,
                                                    PublishOptions options, HereOptions here) {
   auto reject = [this](Status s) {
-    BrokerCounters::Add(counters_.publish_errors, 1);
+    counters_.PublishError(s.code());
     HereResult r;
     r.ack = std::move(s);
     return r;
@@ -189,7 +189,7 @@ Broker::Impl::HereResult Broker::Impl::SequenceHere(const TopicStatePtr& topic,
                                                     PublishCallback* done) {
   TopicState& ts = *topic;
   auto reject = [this](Status s) {
-    BrokerCounters::Add(counters_.publish_errors, 1);
+    counters_.PublishError(s.code());
     HereResult r;
     r.ack = std::move(s);
     return r;

@@ -92,7 +92,7 @@ void Broker::Impl::LoadedShared(const TopicStatePtr& ts, const LoadSent& sent,
     if (!current || !loaded.ok()) {
       if (current) ts->shared_load = TopicState::SharedLoad::kNo;  // the next publish tries again
       for (TopicState::HeldPublish& p : held) {
-        BrokerCounters::Add(counters_.publish_errors, 1);
+        counters_.PublishError(ErrorCode::kUnavailable);
         answers.emplace_back(
             std::move(p.done),
             Status(ErrorCode::kUnavailable, "topic '" + ts->name +

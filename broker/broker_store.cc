@@ -80,7 +80,7 @@ void Broker::Impl::CommitStored(TopicState& ts, uint64_t numbering, const Messag
       } else {
         // The store lost it, and what was queued behind it: their offsets
         // were never seen, but neither are they reused (a new epoch).
-        BrokerCounters::Add(counters_.publish_errors, 1);
+        counters_.PublishError(status.code());
         ts.store_failed = true;
       }
     } else if (status.ok() && SharedNumbering(ts) && !ts.removed && m->epoch == ts.epoch &&

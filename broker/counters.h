@@ -18,6 +18,7 @@ struct BrokerCounters {
   Counter deliveries{0}, delivery_bytes{0}, dropped{0};
   Counter inbox_dropped{0};  // of dropped: a worker's inbox held max_inbox_pending
   Counter slow_consumer_disconnects{0}, publish_errors{0};
+  std::array<Counter, kErrorCodeCount> publish_errors_by_code{};  // publish_errors by why
   Counter requests{0}, request_timeouts{0}, request_no_responders{0}, late_replies{0};
   Counter requests_cancelled{0}, requests_refused{0}, replies_refused{0};
   Counter history_evictions{0}, topics_expired{0};
@@ -35,6 +36,12 @@ struct BrokerCounters {
 
   static void Add(Counter& c, uint64_t n) { c.fetch_add(n, std::memory_order_relaxed); }
   static void Sub(Counter& c, uint64_t n) { c.fetch_sub(n, std::memory_order_relaxed); }
+
+  // A publish refused (or lost by the store), counted in all and by its code.
+  void PublishError(ErrorCode code) {
+    Add(publish_errors, 1);
+    Add(publish_errors_by_code[static_cast<size_t>(code)], 1);
+  }
 
   void RecordRequestLatency(uint64_t us) {
     size_t b = 0;

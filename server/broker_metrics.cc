@@ -158,8 +158,31 @@ void AddBrokerMetrics(MetricTable& t) {
       "herald_slow_consumer_disconnects_total",
       "Connections closed because they could not keep up.",
       [](const MetricSnapshot& x) { return x.broker.slow_consumer_disconnects; }, Trip::kYes);
-  t.Counter("herald_publish_errors_total", "Publishes rejected (bad topic, size, limits).",
+  t.Counter("herald_publish_errors_total",
+            "Publishes refused, by the broker (a bad topic, its size, a limit, the store) or "
+            "before it (a client's grants, a publish hook).",
             [](const MetricSnapshot& x) { return x.broker.publish_errors; });
+  t.Family(
+      "herald_publish_refused_total", "counter",
+      "The same by error code: invalid_topic (max_topic_length, max_topic_tokens, the naming "
+      "rules), payload_too_large (max_payload_bytes), invalid_argument (headers, content type, "
+      "message id), resource_exhausted (max_held_publish_bytes, a full work queue, the store's "
+      "queue or disk), unavailable (a store or an owner that cannot take it), and any other "
+      "seen, permission_denied among them.",
+      [](const MetricSnapshot& x, std::vector<MetricSample>& out) {
+        for (size_t i = 1; i < kErrorCodeCount; ++i) {
+          const auto code = static_cast<ErrorCode>(i);
+          const uint64_t n = x.broker.publish_errors_by_code[i];
+          const bool always =
+              code == ErrorCode::kInvalidTopic || code == ErrorCode::kPayloadTooLarge ||
+              code == ErrorCode::kInvalidArgument || code == ErrorCode::kResourceExhausted ||
+              code == ErrorCode::kUnavailable;
+          if (n == 0 && !always) continue;
+          out.push_back(
+              {"", "code=\"" + std::string(ErrorCodeName(code)) + "\"", static_cast<double>(n)});
+        }
+      },
+      Trip::kYes);
   t.Counter("herald_requests_total", "Requests sent (request/reply).",
             [](const MetricSnapshot& x) { return x.broker.requests; });
   t.Counter("herald_request_timeouts_total", "Requests that got no reply before the deadline.",

@@ -8,7 +8,10 @@ namespace herald::session {
 void Operations::Publish(const auth::Identity& who, std::string_view topic, std::string payload,
                          PublishOptions options, PublishDone done, const HookCaller& caller) const {
   if (!Hooked(HookEvent::kPublish, topic)) {
-    if (Status s = admission_.Check(who, Op::kPublish, topic); !s.ok()) return done(s);
+    if (Status s = admission_.Check(who, Op::kPublish, topic); !s.ok()) {
+      broker_.RecordRefusedPublish(s.code());
+      return done(s);
+    }
     return PublishVetted(topic, std::move(payload), std::move(options), std::move(done));
   }
   std::string content_type = options.content_type;  // read before `options` moves below
@@ -17,7 +20,7 @@ void Operations::Publish(const auth::Identity& who, std::string_view topic, std:
              // when the backend answers; the broker outlives every front.
              [broker = &broker_, topic = std::string(topic), options = std::move(options),
               done = std::move(done)](Result<std::string> payload) mutable {
-               if (!payload.ok()) return done(payload.status());
+               if (!payload.ok()) return done(payload.status());  // counted by VetPublish
                broker->PublishAsync(topic, std::move(*payload), std::move(options),
                                     std::move(done));
              });

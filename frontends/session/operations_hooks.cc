@@ -129,17 +129,26 @@ void Operations::VetSubscribe(const auth::Identity& who, std::string_view patter
 void Operations::VetPublish(const auth::Identity& who, Op op, std::string_view topic,
                             std::string payload, std::string content_type, const HookCaller& caller,
                             std::function<void(Result<std::string>)> done) const {
-  if (Status s = admission_.Check(who, op, topic); !s.ok()) return done(s);
+  // A publish refused here never reaches the broker: counted for it
+  // (herald_publish_refused_total), as the broker counts its own refusals.
+  Broker* const count = op == Op::kPublish ? &broker_ : nullptr;
+  if (Status s = admission_.Check(who, op, topic); !s.ok()) {
+    if (count) count->RecordRefusedPublish(s.code());
+    return done(s);
+  }
   if (!Hooked(HookEvent::kPublish, topic)) return done(std::move(payload));
   HookRequest request = RequestOf(HookEvent::kPublish, who, caller);
   request.topic = std::string(topic);
   request.data = payload;
   request.content_type = std::move(content_type);
-  hooks_->Ask(std::move(request),
-              [data = std::move(payload), done = std::move(done)](Result<HookDecision> d) mutable {
-                if (!d.ok()) return done(d.status());
-                done(d->data ? std::move(*d->data) : std::move(data));
-              });
+  hooks_->Ask(std::move(request), [count, data = std::move(payload),
+                                   done = std::move(done)](Result<HookDecision> d) mutable {
+    if (!d.ok()) {
+      if (count) count->RecordRefusedPublish(d.status().code());
+      return done(d.status());
+    }
+    done(d->data ? std::move(*d->data) : std::move(data));
+  });
 }
 
 }  // namespace herald::session

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "herald/history_store.h"
+#include "herald/status.h"
 #include "herald/work_queue.h"
 
 namespace herald {
@@ -27,6 +28,8 @@ struct BrokerStats {
   uint64_t inbox_dropped = 0;   // of those, at a worker inbox's max_inbox_pending
   uint64_t slow_consumer_disconnects = 0;
   uint64_t publish_errors = 0;  // rejected publishes (bad topic, too large, limits)
+  // The same by error code (index: ErrorCode), for /metrics' `code` label.
+  std::array<uint64_t, kErrorCodeCount> publish_errors_by_code{};
   uint64_t requests = 0;
   uint64_t request_timeouts = 0;
   uint64_t request_no_responders = 0;

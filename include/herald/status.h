@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cassert>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -46,6 +47,7 @@ enum class ErrorCode {
 };
 // The last code, for code that walks them all (mapping names back to codes).
 inline constexpr ErrorCode kLastErrorCode = ErrorCode::kStaleHandle;
+inline constexpr size_t kErrorCodeCount = static_cast<size_t>(kLastErrorCode) + 1;
 
 // Stable lower_snake_case name of a code, used in logs, JSON errors and metrics.
 std::string_view ErrorCodeName(ErrorCode code);

@@ -32,9 +32,12 @@ TEST(Publish, RejectsInvalidTopicWithSpecificError) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), ErrorCode::kInvalidTopic);
   EXPECT_EQ(broker.Stats().publish_errors, 1u);
+  // herald_publish_refused_total{code="invalid_topic"}
+  EXPECT_EQ(broker.Stats().publish_errors_by_code[static_cast<size_t>(ErrorCode::kInvalidTopic)],
+            1u);
 }
 
-TEST(Publish, RejectsPayloadOverTheLimit) {
+TEST(Publish, RejectsPayloadOverTheLimitAndCountsItByItsCode) {
   BrokerOptions o;
   o.max_payload_bytes = 4;
   Broker broker(o);
@@ -42,6 +45,10 @@ TEST(Publish, RejectsPayloadOverTheLimit) {
   auto r = broker.Publish("t", "12345");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), ErrorCode::kPayloadTooLarge);
+  const BrokerStats s = broker.Stats();
+  EXPECT_EQ(s.publish_errors, 1u);
+  EXPECT_EQ(s.publish_errors_by_code[static_cast<size_t>(ErrorCode::kPayloadTooLarge)], 1u);
+  EXPECT_EQ(s.publish_errors_by_code[static_cast<size_t>(ErrorCode::kInvalidTopic)], 0u);
 }
 
 TEST(Publish, RejectsNewTopicsPastTheTopicByteBudget) {

@@ -37,6 +37,19 @@ class ClientSessionTest : public ::testing::Test {
   ClientSession::Runner inline_ = [](std::function<void()> fn) { fn(); };
 };
 
+// A publish the session layer refuses (admission: a bad topic) never
+// reaches the broker, and is counted for it by its code all the same.
+TEST_F(ClientSessionTest, APublishRefusedAtAdmissionIsCountedByItsCode) {
+  ClientSession s(ops_, identity_, inline_);
+  Status got;
+  s.Publish("a.*", "x", {}, [&](Result<PublishAck> a) { got = a.status(); }, false);
+  EXPECT_EQ(got.code(), ErrorCode::kInvalidTopic);
+  const BrokerStats stats = broker_->Stats();
+  EXPECT_EQ(stats.publish_errors, 1u);
+  // herald_publish_refused_total{code="invalid_topic"}
+  EXPECT_EQ(stats.publish_errors_by_code[static_cast<size_t>(ErrorCode::kInvalidTopic)], 1u);
+}
+
 TEST_F(ClientSessionTest, SubscribingTwiceToOneKeyIsOneSubscription) {
   ClientSession s(ops_, identity_, inline_);
   Result<ClientSession::Subscribed> a = s.Subscribe("t.>", {}, NewSink(), inbox_);
