@@ -39,8 +39,10 @@ struct BrokerCounters {
 
   // A publish refused (or lost by the store), counted in all and by its code.
   void PublishError(ErrorCode code) {
+    const auto i = static_cast<size_t>(code);
+    if (code == ErrorCode::kOk || i >= kErrorCodeCount) return;  // not a refusal
     Add(publish_errors, 1);
-    Add(publish_errors_by_code[static_cast<size_t>(code)], 1);
+    Add(publish_errors_by_code[i], 1);
   }
 
   void RecordRequestLatency(uint64_t us) {

@@ -176,7 +176,7 @@ void Cluster::Tick(Clock::time_point now) {
   // back (OnLinkDone) on this very thread.
   for (auto& [link, hello] : due.dials) link->Begin(std::move(hello));
   for (auto& link : due.overflowed) {
-    link_overflows_.fetch_add(1, std::memory_order_relaxed);
+    if (link->FirstOverflowReport()) link_overflows_.fetch_add(1, std::memory_order_relaxed);
     link->Close("the peer is not keeping up: over " +
                 std::to_string(options_.max_link_queue_bytes) + " bytes queued");
   }

@@ -89,6 +89,9 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
   std::string close_reason() const;
   // The queue went over its bound; the cluster closes the link.
   bool overflowed() const { return overflowed_.load(std::memory_order_relaxed); }
+  // True the first time only: the link is listed as overflowed on every
+  // tick until its close completes, and is counted once.
+  bool FirstOverflowReport() { return !overflow_reported_.exchange(true); }
   size_t queued_frames() const;
   size_t queued_bytes() const;
   const LinkCounters& counters() const { return counters_; }
@@ -140,6 +143,7 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
   LinkCounters counters_;
   MessagePtr last_plain_;  // cluster thread only
   std::atomic<bool> overflowed_{false};
+  std::atomic<bool> overflow_reported_{false};
 
   mutable std::mutex mu_;
   std::deque<pb::PeerFrame> queue_;

@@ -147,7 +147,8 @@ void AddBrokerMetrics(MetricTable& t) {
   t.Counter("herald_bytes_out_total", "Payload bytes delivered to subscribers.",
             [](const MetricSnapshot& x) { return x.broker.delivery_bytes; });
   t.Counter("herald_dropped_total",
-            "Deliveries dropped for slow consumers (reported to them as gaps).",
+            "Deliveries dropped for slow consumers, or at a worker's full inbox (reported to "
+            "the subscribers as gaps).",
             [](const MetricSnapshot& x) { return x.broker.dropped; });
   t.Counter(
       "herald_inbox_dropped_total",
@@ -166,9 +167,11 @@ void AddBrokerMetrics(MetricTable& t) {
       "herald_publish_refused_total", "counter",
       "The same by error code: invalid_topic (max_topic_length, max_topic_tokens, the naming "
       "rules), payload_too_large (max_payload_bytes), invalid_argument (headers, content type, "
-      "message id), resource_exhausted (max_held_publish_bytes, a full work queue, the store's "
-      "queue or disk), unavailable (a store or an owner that cannot take it), and any other "
-      "seen, permission_denied among them.",
+      "message id), too_many_topics (max_topics), resource_exhausted (a full work queue, the "
+      "store's queue or disk, a publish hook's max_in_flight), unavailable "
+      "(max_held_publish_bytes, "
+      "a store or an owner that cannot take it), and any other seen, permission_denied among "
+      "them.",
       [](const MetricSnapshot& x, std::vector<MetricSample>& out) {
         for (size_t i = 1; i < kErrorCodeCount; ++i) {
           const auto code = static_cast<ErrorCode>(i);

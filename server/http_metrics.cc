@@ -20,6 +20,10 @@ void AddHttpMetrics(const http::HttpStats& s, MetricTable& t) {
   t.Counter("herald_http_pipeline_pauses_total",
             "Times an HTTP connection stopped reading at max_pipelined_requests.",
             [&s](const MetricSnapshot&) { return Get(s.pipeline_pauses); });
+  t.Counter("herald_http_held_output_pauses_total",
+            "Times an HTTP connection stopped reading because the answers it produced for "
+            "pipelined requests, not yet sent, passed max_output_backlog_bytes.",
+            [&s](const MetricSnapshot&) { return Get(s.held_output_pauses); });
   t.Gauge("herald_connections_output_paused",
           "Connections not reading right now because they owe too much output.",
           [&s](const MetricSnapshot&) { return Get(s.output_gate->paused); });

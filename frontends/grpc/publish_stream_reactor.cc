@@ -127,6 +127,7 @@ void PublishStreamReactor::Publish(v1::PublishRequest& m, Slot* slot) {
     const size_t max = ops_->hooks()->options().max_in_flight_per_connection;
     if (hook_waiting_.fetch_add(1, std::memory_order_relaxed) >= max) {
       hook_waiting_.fetch_sub(1, std::memory_order_relaxed);
+      ops_->broker().RecordRefusedPublish(ErrorCode::kResourceExhausted);
       return OnPublished(slot, Status(ErrorCode::kResourceExhausted,
                                       "too many publishes of this stream wait on the publish "
                                       "hook (max_in_flight_per_connection)"));

@@ -53,8 +53,12 @@ struct HttpStats {
   // (HttpOptions::max_output_backlog_bytes, or an upgraded protocol's own
   // outbound limit): shared with every connection's io::OutputGate.
   std::shared_ptr<io::OutputGateStats> output_gate = std::make_shared<io::OutputGateStats>();
-  // Connections that stopped reading at max_pipelined_requests.
+  // Connections that stopped reading at max_pipelined_requests, and for
+  // output produced for later pipelined requests over
+  // max_output_backlog_bytes (before it reaches the socket's queue, whose
+  // own pauses the output gate counts).
   std::atomic<uint64_t> pipeline_pauses{0};
+  std::atomic<uint64_t> held_output_pauses{0};
   // Index 0 → 1xx … 4 → 5xx.
   std::array<std::atomic<uint64_t>, 5> responses_by_class{};
   std::array<std::atomic<uint64_t>, kRejectReasonCount> rejects{};

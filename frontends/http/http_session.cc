@@ -93,7 +93,7 @@ void HttpSession::Parse(std::string_view data) {
         if (exchanges_.size() >= options_->max_pipelined_requests) {
           ctx_->stats->pipeline_pauses.fetch_add(1, std::memory_order_relaxed);
         } else if (!conn_->output_gated() && OverBacklog()) {
-          ctx_->stats->output_gate->pauses_total.fetch_add(1, std::memory_order_relaxed);
+          ctx_->stats->held_output_pauses.fetch_add(1, std::memory_order_relaxed);
         }
       }
       break;

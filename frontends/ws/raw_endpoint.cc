@@ -36,6 +36,7 @@ void RawEndpoint::OnOpen(WsSession& session) {
 void RawEndpoint::OnMessage(EventType type, std::string payload) {
   if (!session_) return;
   if (!may_publish_) {
+    broker_.RecordRefusedPublish(ErrorCode::kPermissionDenied);
     // Raw frames have no error message: the policy close says it.
     session_->Close(static_cast<uint16_t>(CloseCode::kPolicyViolation),
                     "permission denied: publish to '" + topic_ + "'");
@@ -45,6 +46,7 @@ void RawEndpoint::OnMessage(EventType type, std::string payload) {
   // frame can get wrong, and raw frames have no error message to carry it.
   const size_t limit = broker_.limits().max_payload_bytes;
   if (payload.size() > limit) {
+    broker_.RecordRefusedPublish(ErrorCode::kPayloadTooLarge);
     session_->Close(static_cast<uint16_t>(CloseCode::kMessageTooBig),
                     "payload is " + std::to_string(payload.size()) + " bytes, over the limit of " +
                         std::to_string(limit));

@@ -163,9 +163,11 @@ class Broker {
   // Any thread. Fronts count refusals of their session rules, for /metrics.
   void RecordRefusedReply();
   void RecordRefusedRequest();
-  void RecordRefusedSubscription();           // a session's max_subscriptions_per_connection
-  void RecordForgottenReplyInbox();           // past a session's max_reply_inboxes_per_connection
-  void RecordRefusedPublish(ErrorCode code);  // refused before the broker (admission, hooks)
+  void RecordRefusedSubscription();  // a session's max_subscriptions_per_connection
+  void RecordForgottenReplyInbox();  // past a session's max_reply_inboxes_per_connection
+  // A publish refused before the broker saw it (admission, a hook, a
+  // front's own check), by its code; kOk and unknown codes are ignored.
+  void RecordRefusedPublish(ErrorCode code);
   // Blocking form of Request, for code that is not on an event loop.
   Result<MessagePtr> RequestSync(std::string_view topic, std::string payload,
                                  std::chrono::milliseconds timeout, PublishOptions options = {});

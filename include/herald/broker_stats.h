@@ -27,7 +27,9 @@ struct BrokerStats {
   uint64_t dropped = 0;         // deliveries dropped (slow consumer, inbox overflow)
   uint64_t inbox_dropped = 0;   // of those, at a worker inbox's max_inbox_pending
   uint64_t slow_consumer_disconnects = 0;
-  uint64_t publish_errors = 0;  // rejected publishes (bad topic, too large, limits)
+  // Publishes refused: by the broker (bad topic, too large, limits, the
+  // store) or before it (Broker::RecordRefusedPublish: grants, hooks).
+  uint64_t publish_errors = 0;
   // The same by error code (index: ErrorCode), for /metrics' `code` label.
   std::array<uint64_t, kErrorCodeCount> publish_errors_by_code{};
   uint64_t requests = 0;

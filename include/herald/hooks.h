@@ -86,6 +86,10 @@ struct HookDecision {
 class Hooks {
  public:
   virtual ~Hooks() = default;
+  // Any thread. `done` runs once, on any thread, and must run before the
+  // Broker the hooks serve is destroyed (the answer may touch the broker's
+  // counters). Herald's transports (HttpHooks, GrpcHooks) cancel and answer
+  // what is pending when they are destroyed.
   virtual void Call(HookRequest request, std::function<void(Result<HookDecision>)> done) = 0;
 };
 

@@ -82,6 +82,10 @@ TEST_F(RawEndpointTest, FrameWithoutThePublishGrantIsClosedWith1008) {
   EXPECT_EQ(f.close_code(), 1008);
   EXPECT_EQ(f.close_reason(), "permission denied: publish to 'ro'");
   EXPECT_TRUE(reader.ClosedWithin());
+  // herald_publish_refused_total{code="permission_denied"}
+  EXPECT_EQ(
+      broker_->Stats().publish_errors_by_code[static_cast<size_t>(ErrorCode::kPermissionDenied)],
+      1u);
 }
 
 TEST_F(RawEndpointTest, PayloadOverTheBrokerLimitIsClosedWith1009AndNotPublished) {
@@ -93,6 +97,10 @@ TEST_F(RawEndpointTest, PayloadOverTheBrokerLimitIsClosedWith1009AndNotPublished
   EXPECT_EQ(f.close_code(), 1009);
   EXPECT_EQ(f.close_reason(), "payload is 8001 bytes, over the limit of 8000");
   EXPECT_TRUE(big.ClosedWithin());
+  // herald_publish_refused_total{code="payload_too_large"}
+  EXPECT_EQ(
+      broker_->Stats().publish_errors_by_code[static_cast<size_t>(ErrorCode::kPayloadTooLarge)],
+      1u);
   other.Send(Text("fine"));  // the other connection is untouched
   EXPECT_EQ(ReadFrame(other).payload, "fine");
 }
